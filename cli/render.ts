@@ -1,0 +1,53 @@
+/** `farm render`: renders one frame, or one tile of it, on this machine. No Redis needed. */
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { canonicalCid } from '../shared/image.ts';
+import { encodePng } from '../shared/png.ts';
+import { frameCount, withOverrides } from '../shared/scene.ts';
+import { parseRect } from '../shared/tile.ts';
+import type { BackendChoice } from '../worker/render/backend.ts';
+import { RENDERER_VERSION, Renderer } from '../worker/render/renderer.ts';
+import { progressBar } from './progress.ts';
+import { parseSize, readSceneFile } from './scene-file.ts';
+
+export interface RenderFlags {
+  frame: string;
+  tile?: string;
+  size?: string;
+  spp?: string;
+  backend: BackendChoice;
+  out?: string;
+  hash?: boolean;
+}
+
+export async function renderCommand(scenePath: string, flags: RenderFlags): Promise<void> {
+  const { scene: loaded } = await readSceneFile(scenePath);
+  const scene = withOverrides(loaded, {
+    ...(flags.size ? parseSize(flags.size) : {}),
+    spp: flags.spp === undefined ? undefined : Number(flags.spp),
+  });
+  const frame = Number(flags.frame);
+  if (!Number.isInteger(frame) || frame < 0 || frame >= frameCount(scene)) {
+    throw new Error(`--frame ${flags.frame}: the scene has frames 0-${frameCount(scene) - 1}`);
+  }
+  const tile = flags.tile ? parseRect(flags.tile) : undefined;
+  const renderer = await Renderer.open(flags.backend);
+  const bar = progressBar(`frame ${frame} (${renderer.backend.name})`);
+  try {
+    const started = performance.now();
+    const img = await renderer.render(scene, frame, { tile, onProgress: (done, total) => bar.update(done, total, 'rows') });
+    bar.stop();
+    const seconds = (performance.now() - started) / 1000;
+    const out = flags.out ?? `${basename(scenePath, '.json')}-f${String(frame).padStart(4, '0')}.png`;
+    await writeFile(out, await encodePng(img));
+    const samples = img.width * img.height * scene.render.spp;
+    process.stderr.write(
+      `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${renderer.backendClass})\n`,
+    );
+    if (flags.hash)
+      process.stdout.write(`${await canonicalCid(img, { renderer: RENDERER_VERSION, backendClass: renderer.backend.deviceClass })}\n`);
+  } finally {
+    bar.stop();
+    renderer.close();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Scene format v1: the JSON document a requester submits. Defined once here and used by the
+ * renderer, the orchestrator (to validate uploads) and the CLI.
+ */
+import { z } from 'zod';
+import { formatIssues } from './problem.ts';
+
+/** Hard limits that keep one upload from monopolising the farm. */
+export const LIMITS = {
+  maxWidth: 8192,
+  maxHeight: 8192,
+  maxPixels: 8192 * 4320,
+  maxSpp: 65536,
+  maxBounces: 32,
+  maxMaterials: 256,
+  maxObjects: 10_000,
+  maxTriangles: 250_000,
+  maxFrames: 10_000,
+} as const;
+
+const finite = z.number().finite();
+export const Vec3 = z.tuple([finite, finite, finite]);
+export type Vec3 = z.infer<typeof Vec3>;
+const Color = z.tuple([finite.min(0), finite.min(0), finite.min(0)]);
+
+export const RenderSettings = z.object({
+  width: z.number().int().min(1).max(LIMITS.maxWidth),
+  height: z.number().int().min(1).max(LIMITS.maxHeight),
+  spp: z.number().int().min(1).max(LIMITS.maxSpp),
+  maxBounces: z.number().int().min(1).max(LIMITS.maxBounces).default(5),
+  seed: z.number().int().min(0).max(0xffffffff).default(1),
+  exposure: finite.positive().default(1),
+  toneMap: z.enum(['clamp', 'aces']).default('clamp'),
+});
+
+export const Camera = z.object({
+  position: Vec3,
+  lookAt: Vec3,
+  up: Vec3.default([0, 1, 0]),
+  /** Vertical field of view in degrees. */
+  fov: finite.gt(0).lt(180),
+  aperture: finite.min(0).default(0),
+  /** Distance to the plane in focus; defaults to the look-at distance. */
+  focusDistance: finite.positive().optional(),
+  /** Rays start this far from the eye (Blender's clip start; smallpt starts at 140). */
+  clipStart: finite.min(0).default(0),
+});
+
+const MaterialBase = { name: z.string().min(1).max(64) };
+export const Material = z.discriminatedUnion('type', [
+  z.object({ ...MaterialBase, type: z.literal('diffuse'), albedo: Color }),
+  z.object({ ...MaterialBase, type: z.literal('emissive'), color: Color, strength: finite.min(0).default(1) }),
+  z.object({ ...MaterialBase, type: z.literal('metal'), albedo: Color, roughness: finite.min(0).max(1).default(0) }),
+  z.object({ ...MaterialBase, type: z.literal('dielectric'), ior: finite.min(1).max(4), tint: Color.default([1, 1, 1]) }),
+]);
+export type Material = z.infer<typeof Material>;
+
+export const Transform = z.object({
+  translate: Vec3.default([0, 0, 0]),
+  /** Euler angles in degrees, applied X then Y then Z. */
+  rotate: Vec3.default([0, 0, 0]),
+  scale: finite.positive().default(1),
+});
+export type Transform = z.infer<typeof Transform>;
+
+const ObjectBase = {
+  /** Name used by animation tracks. */
+  id: z.string().min(1).max(64).optional(),
+  material: z.string().min(1),
+  transform: Transform.optional(),
+};
+export const SceneObject = z.discriminatedUnion('type', [
+  z.object({ ...ObjectBase, type: z.literal('sphere'), center: Vec3, radius: finite.positive() }),
+  /** A parallelogram: corner plus two edge vectors. */
+  z.object({ ...ObjectBase, type: z.literal('quad'), corner: Vec3, u: Vec3, v: Vec3 }),
+  /** A square of side `size` through `point`, facing `normal`. */
+  z.object({ ...ObjectBase, type: z.literal('plane'), point: Vec3, normal: Vec3, size: finite.positive() }),
+  /** Inline triangle mesh: flat xyz positions and vertex-index triples. */
+  z.object({
+    ...ObjectBase,
+    type: z.literal('mesh'),
+    positions: z.array(finite).max(LIMITS.maxTriangles * 9),
+    indices: z.array(z.number().int().min(0)).max(LIMITS.maxTriangles * 3),
+    smooth: z.boolean().default(false),
+  }),
+]);
+export type SceneObject = z.infer<typeof SceneObject>;
+
+export const Sky = z.object({ top: Color, bottom: Color });
+
+const Keyframe = z.object({ frame: z.number().int().min(0) });
+export const CameraKey = Keyframe.extend({ position: Vec3.optional(), lookAt: Vec3.optional(), fov: finite.gt(0).lt(180).optional() });
+export const ObjectKey = Keyframe.extend({ translate: Vec3.optional(), rotate: Vec3.optional(), scale: finite.positive().optional() });
+
+export const Animation = z.object({
+  frameCount: z.number().int().min(1).max(LIMITS.maxFrames),
+  fps: finite.positive().max(240).default(24),
+  camera: z.array(CameraKey).max(LIMITS.maxFrames).default([]),
+  /** Keyframes per object id. */
+  objects: z.record(z.string(), z.array(ObjectKey).max(LIMITS.maxFrames)).default({}),
+});
+
+export const Scene = z
+  .object({
+    version: z.literal(1),
+    name: z.string().max(200).default('untitled'),
+    render: RenderSettings,
+    camera: Camera,
+    sky: Sky.default({ top: [0, 0, 0], bottom: [0, 0, 0] }),
+    materials: z.array(Material).min(1).max(LIMITS.maxMaterials),
+    objects: z.array(SceneObject).min(1).max(LIMITS.maxObjects),
+    animation: Animation.optional(),
+  })
+  .superRefine(checkReferences);
+export type Scene = z.infer<typeof Scene>;
+export type SceneInput = z.input<typeof Scene>;
+
+/** Cross-field rules zod's shape cannot express: names must resolve, meshes must be well formed. */
+function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx): void {
+  const s = scene as Scene;
+  const names = new Set<string>();
+  s.materials.forEach((m, i) => {
+    if (names.has(m.name)) ctx.addIssue({ code: 'custom', path: ['materials', i, 'name'], message: `duplicate material name "${m.name}"` });
+    names.add(m.name);
+  });
+  if (s.render.width * s.render.height > LIMITS.maxPixels) {
+    ctx.addIssue({ code: 'custom', path: ['render', 'width'], message: `width × height exceeds ${LIMITS.maxPixels} pixels` });
+  }
+  const ids = new Set<string>();
+  let triangles = 0;
+  s.objects.forEach((o, i) => {
+    if (!names.has(o.material))
+      ctx.addIssue({ code: 'custom', path: ['objects', i, 'material'], message: `unknown material "${o.material}"` });
+    if (o.id !== undefined) {
+      if (ids.has(o.id)) ctx.addIssue({ code: 'custom', path: ['objects', i, 'id'], message: `duplicate object id "${o.id}"` });
+      ids.add(o.id);
+    }
+    if (o.type !== 'mesh') return;
+    if (o.positions.length % 3 !== 0)
+      ctx.addIssue({ code: 'custom', path: ['objects', i, 'positions'], message: 'length must be a multiple of 3' });
+    if (o.indices.length % 3 !== 0)
+      ctx.addIssue({ code: 'custom', path: ['objects', i, 'indices'], message: 'length must be a multiple of 3' });
+    const vertices = o.positions.length / 3;
+    const bad = o.indices.findIndex((v) => v >= vertices);
+    if (bad >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['objects', i, 'indices', bad],
+        message: `vertex ${o.indices[bad]} out of range (mesh has ${Math.floor(vertices)})`,
+      });
+    triangles += Math.floor(o.indices.length / 3);
+  });
+  if (triangles > LIMITS.maxTriangles) {
+    ctx.addIssue({ code: 'custom', path: ['objects'], message: `scene has ${triangles} triangles, limit is ${LIMITS.maxTriangles}` });
+  }
+  for (const id of Object.keys(s.animation?.objects ?? {})) {
+    if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['animation', 'objects', id], message: `no object has id "${id}"` });
+  }
+}
+
+export class SceneError extends Error {
+  constructor(readonly issues: { path: string; message: string }[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+    this.name = 'SceneError';
+  }
+}
+
+/** Parses and validates a scene; throws SceneError whose message names each failing path. */
+export function parseScene(input: unknown): Scene {
+  const result = Scene.safeParse(input);
+  if (!result.success) throw new SceneError(formatIssues(result.error));
+  return result.data;
+}
+
+/** Number of frames the scene defines (1 when it is a still). */
+export function frameCount(scene: Scene): number {
+  return scene.animation?.frameCount ?? 1;
+}
+
+/** Overrides for quick previews (`--size`, `--spp`): returns a new, still-valid scene. */
+export function withOverrides(scene: Scene, o: { width?: number; height?: number; spp?: number }): Scene {
+  return parseScene({ ...scene, render: { ...scene.render, ...definedOnly(o) } });
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,254 @@
+/**
+ * Turns one frame of a validated scene into the flat Float32Arrays the kernel reads: world-space
+ * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
+ * TypeScript in f64; the kernel only sees the f32 results.
+ */
+import type { Scene, SceneObject } from '../../shared/scene.ts';
+import { cameraAt, transformAt } from './animate.ts';
+import { type Bounds, buildBvh } from './bvh.ts';
+import { add, cross, dot, length, normalize, rotator, scale, sub, type V3 } from './vec.ts';
+
+export const PRIM_STRIDE = 24;
+/** Leaf size of the BVH; scenes with at most SMALL_SCENE primitives are a single leaf. */
+const LEAF_SIZE = 4;
+const SMALL_SCENE = 16;
+export const MAT_STRIDE = 8;
+export const LIGHT_STRIDE = 20;
+export const CAM_SIZE = 32;
+
+export const PrimType = { sphere: 0, quad: 1, triangle: 2 } as const;
+export const MatType = { diffuse: 0, metal: 1, dielectric: 2, emissive: 3 } as const;
+export const LightType = { sphereCap: 0, quad: 1 } as const;
+
+export interface CompiledScene {
+  prims: Float32Array;
+  nodes: Float32Array;
+  nodeCount: number;
+  leafSize: number;
+  materials: Float32Array;
+  lights: Float32Array;
+  lightCount: number;
+  /** Camera and sky, minus the tile origin (cam[0], cam[1]) which the renderer fills in. */
+  camera: Float32Array;
+}
+
+/** A primitive in world space, before packing: its record (without header) and its bounds. */
+interface WorldPrim extends Bounds {
+  type: number;
+  material: number;
+  data: number[];
+}
+
+export function compileScene(scene: Scene, frame: number): CompiledScene {
+  const materialIndex = new Map(scene.materials.map((m, i) => [m.name, i]));
+  const world: WorldPrim[] = [];
+  scene.objects.forEach((object, i) => {
+    const t = transformAt(scene, i, frame);
+    const rot = rotator(t.rotate as V3);
+    const point = (p: V3): V3 => add(scale(rot(p), t.scale), t.translate as V3);
+    const vector = (v: V3): V3 => scale(rot(v), t.scale);
+    world.push(...toWorld(object, materialIndex.get(object.material) as number, point, vector));
+  });
+
+  const leafSize = world.length <= SMALL_SCENE ? Math.max(1, world.length) : LEAF_SIZE;
+  const bvh = buildBvh(world, leafSize);
+  const prims = new Float32Array(Math.max(1, world.length) * PRIM_STRIDE);
+  const sceneBox = nonEmissiveBounds(scene, world);
+  const lights: number[] = [];
+  bvh.order.forEach((source, slot) => {
+    const p = world[source];
+    const at = slot * PRIM_STRIDE;
+    prims[at] = p.type;
+    prims[at + 1] = p.material;
+    const light = lightRecord(scene, p, sceneBox);
+    prims[at + 2] = light ? lights.length / LIGHT_STRIDE : -1;
+    if (light) lights.push(...light);
+    prims.set(p.data, at + 4);
+  });
+
+  const camera = packCamera(scene, frame);
+  camera[18] = lights.length / LIGHT_STRIDE;
+  return {
+    prims,
+    nodes: bvh.nodes,
+    nodeCount: bvh.nodeCount,
+    leafSize,
+    materials: packMaterials(scene),
+    lights: Float32Array.from(lights.length ? lights : new Array(LIGHT_STRIDE).fill(0)),
+    lightCount: lights.length / LIGHT_STRIDE,
+    camera,
+  };
+}
+
+function toWorld(o: SceneObject, material: number, point: (p: V3) => V3, vector: (v: V3) => V3): WorldPrim[] {
+  switch (o.type) {
+    case 'sphere': {
+      const c = point(o.center as V3);
+      const r = o.radius * length(vector([1, 0, 0]));
+      return [{ type: PrimType.sphere, material, data: [...c, r], min: sub(c, [r, r, r]), max: add(c, [r, r, r]) }];
+    }
+    case 'quad':
+      return [quad(point(o.corner as V3), vector(o.u as V3), vector(o.v as V3), material)];
+    case 'plane': {
+      const n = normalize(o.normal as V3);
+      const helper: V3 = Math.abs(n[0]) > 0.9 ? [0, 1, 0] : [1, 0, 0];
+      const u = scale(normalize(cross(helper, n)), o.size);
+      const v = scale(normalize(cross(n, u)), o.size);
+      const corner = sub(o.point as V3, scale(add(u, v), 0.5));
+      return [quad(point(corner), vector(u), vector(v), material)];
+    }
+    case 'mesh':
+      return meshTriangles(o, material, point);
+  }
+}
+
+function quad(q: V3, u: V3, v: V3, material: number): WorldPrim {
+  const n = cross(u, v);
+  const unit = normalize(n);
+  const w = scale(n, 1 / dot(n, n));
+  const corners = [q, add(q, u), add(q, v), add(add(q, u), v)];
+  return { type: PrimType.quad, material, data: [...q, ...u, ...v, ...unit, ...w, dot(unit, q)], ...boundsOf(corners) };
+}
+
+function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: number, point: (p: V3) => V3): WorldPrim[] {
+  const vertices: V3[] = [];
+  for (let i = 0; i + 2 < o.positions.length; i += 3) vertices.push(point([o.positions[i], o.positions[i + 1], o.positions[i + 2]]));
+  const normals: V3[] = vertices.map(() => [0, 0, 0]);
+  const tris: [number, number, number][] = [];
+  for (let i = 0; i + 2 < o.indices.length; i += 3) tris.push([o.indices[i], o.indices[i + 1], o.indices[i + 2]]);
+  if (o.smooth) {
+    for (const [a, b, c] of tris) {
+      const n = cross(sub(vertices[b], vertices[a]), sub(vertices[c], vertices[a])); // area-weighted
+      for (const k of [a, b, c]) normals[k] = add(normals[k], n);
+    }
+  }
+  return tris.map(([a, b, c]) => {
+    const v0 = vertices[a];
+    const e1 = sub(vertices[b], v0);
+    const e2 = sub(vertices[c], v0);
+    const ns = o.smooth ? [a, b, c].flatMap((k) => normalize(normals[k])) : new Array(9).fill(0);
+    return {
+      type: PrimType.triangle,
+      material,
+      data: [...v0, ...e1, ...e2, ...ns, o.smooth ? 1 : 0],
+      ...boundsOf([vertices[a], vertices[b], vertices[c]]),
+    };
+  });
+}
+
+function boundsOf(points: V3[]): Bounds {
+  const min: V3 = [Infinity, Infinity, Infinity];
+  const max: V3 = [-Infinity, -Infinity, -Infinity];
+  for (const p of points) {
+    for (let a = 0; a < 3; a++) {
+      min[a] = Math.min(min[a], p[a]);
+      max[a] = Math.max(max[a], p[a]);
+    }
+  }
+  return { min, max };
+}
+
+function nonEmissiveBounds(scene: Scene, world: WorldPrim[]): Bounds | undefined {
+  const solid = world.filter((p) => scene.materials[p.material].type !== 'emissive');
+  if (solid.length === 0) return undefined;
+  return boundsOf(solid.flatMap((p) => [p.min, p.max]));
+}
+
+/**
+ * Next-event estimation samples emissive spheres and quads. A sphere whose centre lies outside
+ * the box of all non-emissive geometry (smallpt's huge ceiling light) is sampled only on the
+ * spherical cap facing that box: the box lies wholly in the half-space beyond the plane through
+ * its point nearest the centre, so no other part of the sphere can light anything inside it.
+ * Paths that hit the emitter outside the sampled region still count its emission, so the
+ * estimator stays unbiased whatever the scene.
+ */
+function lightRecord(scene: Scene, p: WorldPrim, box: Bounds | undefined): number[] | undefined {
+  const m = scene.materials[p.material];
+  if (m.type !== 'emissive' || p.type === PrimType.triangle) return undefined;
+  const le = scale(m.color as V3, m.strength);
+  const rec = new Array(LIGHT_STRIDE).fill(0);
+  rec[1] = le[0];
+  rec[2] = le[1];
+  rec[3] = le[2];
+  if (p.type === PrimType.quad) {
+    const [q, u, v] = [p.data.slice(0, 3), p.data.slice(3, 6), p.data.slice(6, 9)] as V3[];
+    rec[0] = LightType.quad;
+    rec.splice(4, 12, ...q, ...u, ...v, ...normalize(cross(u, v)));
+    rec[16] = length(cross(u, v));
+    return rec;
+  }
+  const c = p.data.slice(0, 3) as V3;
+  const r = p.data[3];
+  let axis: V3 = [0, -1, 0];
+  let cosMax = -1;
+  if (box) {
+    const nearest = [0, 1, 2].map((a) => Math.min(Math.max(c[a], box.min[a]), box.max[a])) as V3;
+    const toBox = sub(nearest, c);
+    const d = length(toBox);
+    if (d > 0 && d < r) {
+      axis = scale(toBox, 1 / d);
+      cosMax = d / r;
+    }
+  }
+  rec[0] = LightType.sphereCap;
+  rec.splice(4, 8, ...c, r, ...axis, cosMax);
+  rec[16] = 2 * Math.PI * r * r * (1 - cosMax);
+  return rec;
+}
+
+function packMaterials(scene: Scene): Float32Array {
+  const out = new Float32Array(scene.materials.length * MAT_STRIDE);
+  scene.materials.forEach((m, i) => {
+    const at = i * MAT_STRIDE;
+    out[at] = MatType[m.type];
+    switch (m.type) {
+      case 'diffuse':
+        out.set(m.albedo, at + 1);
+        break;
+      case 'metal':
+        out.set(m.albedo, at + 1);
+        out[at + 4] = m.roughness;
+        break;
+      case 'dielectric':
+        out.set(m.tint, at + 1);
+        out[at + 4] = m.ior;
+        break;
+      case 'emissive':
+        out.set(scale(m.color as V3, m.strength), at + 5);
+        break;
+    }
+  });
+  return out;
+}
+
+/**
+ * Camera layout: [0,1] tile origin, [2,3] frame size, [4..6] eye, [7..9] forward,
+ * [10..12] right scaled to the half-width, [13..15] up scaled to the half-height,
+ * [16] lens radius, [17] focus distance, [18] light count, [19..21] sky top,
+ * [22..24] sky bottom, [25] clip start, [26..28] unit right, [29..31] unit up.
+ */
+function packCamera(scene: Scene, frame: number): Float32Array {
+  const cam = cameraAt(scene, frame);
+  const { width, height } = scene.render;
+  const eye = cam.position;
+  const forward = normalize(sub(cam.lookAt, eye));
+  const right = normalize(cross(forward, scene.camera.up as V3));
+  const up = cross(right, forward);
+  const halfH = Math.tan((cam.fov * Math.PI) / 360);
+  const halfW = halfH * (width / height);
+  const out = new Float32Array(CAM_SIZE);
+  out[2] = width;
+  out[3] = height;
+  out.set(eye, 4);
+  out.set(forward, 7);
+  out.set(scale(right, halfW), 10);
+  out.set(scale(up, halfH), 13);
+  out[16] = scene.camera.aperture / 2;
+  out[17] = scene.camera.focusDistance ?? length(sub(cam.lookAt, eye));
+  out.set(scene.sky.top, 19);
+  out.set(scene.sky.bottom, 22);
+  out[25] = scene.camera.clipStart;
+  out.set(right, 26);
+  out.set(up, 29);
+  return out;
+}

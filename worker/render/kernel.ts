@@ -1,0 +1,569 @@
+/**
+ * The path-tracing kernel, written in the subset of JavaScript that gpu.js compiles to WGSL,
+ * WebAssembly and plain JS. Rules that shape it:
+ * - helpers take and return scalars only (webasm), so vector maths is written out per component;
+ * - no recursion and no local arrays: bounces are a loop, BVH traversal follows skip links;
+ * - loop bounds come from `this.constants`, so gpu.js compiles them in and never truncates them;
+ * - randomness is Wichmann–Hill: three LCGs whose products stay below 2^24 and are therefore exact
+ *   in f32. Each pixel's generator is seeded from TypeScript by (scene seed, frame, global x, y), so
+ *   a pixel's samples are identical whichever tile it is rendered in.
+ *
+ * `rows` maps output rows to tile rows (see renderer.ts: it balances gpu.js's worker threads).
+ *
+ * One loop iteration traces one ray. A diffuse hit queues a shadow ray toward a sampled light
+ * (next-event estimation) and parks the continuation ray; the next iteration traces the shadow
+ * ray and the one after resumes the path.
+ */
+
+export interface KernelConstants {
+  spp: number;
+  /** 2 × (max bounces + 1) + 1: the camera ray, then a path ray and at most one shadow ray per bounce. */
+  segments: number;
+  maxBounces: number;
+  /** Upper bound on BVH nodes visited per ray (each node is visited at most once). */
+  maxSteps: number;
+  /** Most primitives in one BVH leaf. */
+  leafSize: number;
+  /** 1: next-event estimation; 0: naive tracer, kept for the benchmark's comparison. */
+  nee: number;
+}
+
+interface KernelThis {
+  thread: { x: number; y: number };
+  output: { x: number; y: number };
+  constants: KernelConstants;
+}
+
+export function pathTrace(
+  this: KernelThis,
+  prims: Float32Array,
+  nodes: Float32Array,
+  mats: Float32Array,
+  lights: Float32Array,
+  seeds: Float32Array,
+  rows: Float32Array,
+  cam: Float32Array,
+): number[] {
+  const si = (this.thread.y * this.output.x + this.thread.x) * 3;
+  let s1 = seeds[si];
+  let s2 = seeds[si + 1];
+  let s3 = seeds[si + 2];
+  const px = cam[0] + this.thread.x;
+  const py = cam[1] + rows[this.thread.y];
+  const lightCount = cam[18];
+  let sumR = 0;
+  let sumG = 0;
+  let sumB = 0;
+
+  for (let sample = 0; sample < this.constants.spp; sample++) {
+    let ox = 0;
+    let oy = 0;
+    let oz = 0;
+    let dx = 0;
+    let dy = 0;
+    let dz = 0;
+    let tmax = 1e30;
+    // Parked continuation of the path while a shadow ray is traced.
+    let nox = 0;
+    let noy = 0;
+    let noz = 0;
+    let ndx = 0;
+    let ndy = 0;
+    let ndz = 0;
+    let thrR = 1;
+    let thrG = 1;
+    let thrB = 1;
+    // Radiance the queued shadow ray carries if it reaches its light.
+    let pendR = 0;
+    let pendG = 0;
+    let pendB = 0;
+    let camera = 1;
+    let shadow = 0;
+    let depth = 0;
+    let countAllEmission = 1;
+    let alive = 1;
+
+    for (let seg = 0; seg < this.constants.segments; seg++) {
+      let r0 = 0;
+      let r1 = 0;
+      let r2 = 0;
+      let r3 = 0;
+      let r4 = 0;
+      let r5 = 0;
+      // cos and sin of 2π·r1 and 2π·r4, the angles a bounce may need.
+      let cos1 = 1;
+      let sin1 = 0;
+      let cos4 = 1;
+      let sin4 = 0;
+      if (shadow === 0) {
+        for (let k = 0; k < 6; k++) {
+          // Wichmann–Hill: three LCGs, each product below 2^24 and so exact in f32. The quotient
+          // comes from a reciprocal multiply (cheaper than a division, and WGSL division may be
+          // 2.5 ULP off anyway); one that rounded across an integer is corrected after.
+          const p1 = s1 * 171;
+          s1 = p1 - Math.floor(p1 * 3.3037100664045725e-5) * 30269;
+          if (s1 < 0) s1 = s1 + 30269;
+          if (s1 >= 30269) s1 = s1 - 30269;
+          const p2 = s2 * 172;
+          s2 = p2 - Math.floor(p2 * 3.2995677566238825e-5) * 30307;
+          if (s2 < 0) s2 = s2 + 30307;
+          if (s2 >= 30307) s2 = s2 - 30307;
+          const p3 = s3 * 170;
+          s3 = p3 - Math.floor(p3 * 3.297826732183491e-5) * 30323;
+          if (s3 < 0) s3 = s3 + 30323;
+          if (s3 >= 30323) s3 = s3 - 30323;
+          const t = s1 * 3.3037100664045725e-5 + s2 * 3.2995677566238825e-5 + s3 * 3.297826732183491e-5;
+          const u = t - Math.floor(t);
+          if (k === 0) r0 = u;
+          if (k === 1) r1 = u;
+          if (k === 2) r2 = u;
+          if (k === 3) r3 = u;
+          if (k === 4) r4 = u;
+          if (k === 5) r5 = u;
+          if (k === 1 || k === 4) {
+            // cos and sin of 2πu as polynomials: webasm calls out to JavaScript for Math.cos
+            // and Math.sin one SIMD lane at a time, which cost 40% of the render. Folded to a
+            // quarter turn, the Taylor series to a^12 is accurate to 7e-9.
+            for (let h = 0; h < 2; h++) {
+              let x = u - 0.25 * h; // sin(2πu) = cos(2π(u - 1/4))
+              x = x - Math.floor(x);
+              x = Math.min(x, 1 - x);
+              let sign = 1;
+              if (x > 0.25) {
+                x = 0.5 - x;
+                sign = -1;
+              }
+              const a2 = 39.47841760435743 * x * x;
+              const v =
+                sign * (1 + a2 * (-0.5 + a2 * (1 / 24 + a2 * (-1 / 720 + a2 * (1 / 40320 + a2 * (-1 / 3628800 + a2 / 479001600))))));
+              if (k === 1 && h === 0) cos1 = v;
+              if (k === 1 && h === 1) sin1 = v;
+              if (k === 4 && h === 0) cos4 = v;
+              if (k === 4 && h === 1) sin4 = v;
+            }
+          }
+        }
+      }
+
+      if (camera === 1) {
+        camera = 0;
+        const ndcX = (2 * (px + r0)) / cam[2] - 1;
+        const ndcY = 1 - (2 * (py + r1)) / cam[3];
+        dx = cam[7] + ndcX * cam[10] + ndcY * cam[13];
+        dy = cam[8] + ndcX * cam[11] + ndcY * cam[14];
+        dz = cam[9] + ndcX * cam[12] + ndcY * cam[15];
+        ox = cam[4];
+        oy = cam[5];
+        oz = cam[6];
+        if (cam[16] > 0) {
+          // Thin lens: aim at the focus plane from a point on the aperture disc.
+          const fx = ox + dx * cam[17];
+          const fy = oy + dy * cam[17];
+          const fz = oz + dz * cam[17];
+          const lr = cam[16] * Math.sqrt(r2);
+          const lu = lr * cos4;
+          const lv = lr * sin4;
+          ox = ox + lu * cam[26] + lv * cam[29];
+          oy = oy + lu * cam[27] + lv * cam[30];
+          oz = oz + lu * cam[28] + lv * cam[31];
+          dx = fx - ox;
+          dy = fy - oy;
+          dz = fz - oz;
+        }
+        const dl = 1 / Math.sqrt(dx * dx + dy * dy + dz * dz);
+        dx = dx * dl;
+        dy = dy * dl;
+        dz = dz * dl;
+        ox = ox + dx * cam[25];
+        oy = oy + dy * cam[25];
+        oz = oz + dz * cam[25];
+        tmax = 1e30;
+      } else {
+        // ---- closest hit below tmax ----
+        let hitT = tmax;
+        let hitPrim = -1;
+        const ix = 1 / (Math.abs(dx) < 1e-12 ? (dx < 0 ? -1e-12 : 1e-12) : dx);
+        const iy = 1 / (Math.abs(dy) < 1e-12 ? (dy < 0 ? -1e-12 : 1e-12) : dy);
+        const iz = 1 / (Math.abs(dz) < 1e-12 ? (dz < 0 ? -1e-12 : 1e-12) : dz);
+        let node = 0;
+        for (let step = 0; step < this.constants.maxSteps; step++) {
+          if (node < 0) break;
+          const nb = node * 9;
+          const ax = (nodes[nb] - ox) * ix;
+          const bx = (nodes[nb + 3] - ox) * ix;
+          const ay = (nodes[nb + 1] - oy) * iy;
+          const by = (nodes[nb + 4] - oy) * iy;
+          const az = (nodes[nb + 2] - oz) * iz;
+          const bz = (nodes[nb + 5] - oz) * iz;
+          const tNear = Math.max(Math.max(Math.min(ax, bx), Math.min(ay, by)), Math.max(Math.min(az, bz), 0));
+          const tFar = Math.min(Math.min(Math.max(ax, bx), Math.max(ay, by)), Math.min(Math.max(az, bz), hitT));
+          const count = nodes[nb + 8];
+          if (tNear <= tFar && count > 0) {
+            const first = nodes[nb + 7];
+            for (let j = 0; j < this.constants.leafSize; j++) {
+              if (j < count) {
+                const p = (first + j) * 24;
+                const type = prims[p];
+                let t = -1;
+                if (type === 0) {
+                  const cx = ox - prims[p + 4];
+                  const cy = oy - prims[p + 5];
+                  const cz = oz - prims[p + 6];
+                  const rad = prims[p + 7];
+                  const b = cx * dx + cy * dy + cz * dz;
+                  // Distance from the centre to the ray's line, computed without cancellation.
+                  const hx = cx - b * dx;
+                  const hy = cy - b * dy;
+                  const hz = cz - b * dz;
+                  const hl = Math.sqrt(hx * hx + hy * hy + hz * hz);
+                  const disc = (rad - hl) * (rad + hl);
+                  if (disc >= 0) {
+                    const sq = Math.sqrt(disc);
+                    t = -b - sq;
+                    if (t <= 0) t = -b + sq;
+                  }
+                } else if (type === 1) {
+                  const nx = prims[p + 13];
+                  const ny = prims[p + 14];
+                  const nz = prims[p + 15];
+                  const den = nx * dx + ny * dy + nz * dz;
+                  if (Math.abs(den) > 1e-9) {
+                    const tq = (prims[p + 19] - (nx * ox + ny * oy + nz * oz)) / den;
+                    const qx = ox + tq * dx - prims[p + 4];
+                    const qy = oy + tq * dy - prims[p + 5];
+                    const qz = oz + tq * dz - prims[p + 6];
+                    // alpha = w · (q × v), beta = w · (u × q)
+                    const alpha =
+                      prims[p + 16] * (qy * prims[p + 12] - qz * prims[p + 11]) +
+                      prims[p + 17] * (qz * prims[p + 10] - qx * prims[p + 12]) +
+                      prims[p + 18] * (qx * prims[p + 11] - qy * prims[p + 10]);
+                    const beta =
+                      prims[p + 16] * (prims[p + 8] * qz - prims[p + 9] * qy) +
+                      prims[p + 17] * (prims[p + 9] * qx - prims[p + 7] * qz) +
+                      prims[p + 18] * (prims[p + 7] * qy - prims[p + 8] * qx);
+                    if (alpha >= 0 && alpha <= 1 && beta >= 0 && beta <= 1) t = tq;
+                  }
+                } else {
+                  // Möller–Trumbore
+                  const e1x = prims[p + 7];
+                  const e1y = prims[p + 8];
+                  const e1z = prims[p + 9];
+                  const e2x = prims[p + 10];
+                  const e2y = prims[p + 11];
+                  const e2z = prims[p + 12];
+                  const pvx = dy * e2z - dz * e2y;
+                  const pvy = dz * e2x - dx * e2z;
+                  const pvz = dx * e2y - dy * e2x;
+                  const det = e1x * pvx + e1y * pvy + e1z * pvz;
+                  if (det !== 0) {
+                    const inv = 1 / det;
+                    const tvx = ox - prims[p + 4];
+                    const tvy = oy - prims[p + 5];
+                    const tvz = oz - prims[p + 6];
+                    const bu = (tvx * pvx + tvy * pvy + tvz * pvz) * inv;
+                    const qvx = tvy * e1z - tvz * e1y;
+                    const qvy = tvz * e1x - tvx * e1z;
+                    const qvz = tvx * e1y - tvy * e1x;
+                    const bv = (dx * qvx + dy * qvy + dz * qvz) * inv;
+                    if (bu >= 0 && bv >= 0 && bu + bv <= 1) t = (e2x * qvx + e2y * qvy + e2z * qvz) * inv;
+                  }
+                }
+                if (t > 0 && t < hitT) {
+                  hitT = t;
+                  hitPrim = first + j;
+                }
+              }
+            }
+            node = nodes[nb + 6];
+          } else if (tNear <= tFar) {
+            node = node + 1;
+          } else {
+            node = nodes[nb + 6];
+          }
+        }
+
+        if (shadow === 1) {
+          // Nothing between the surface and the light sample: the queued light arrives.
+          if (hitPrim < 0) {
+            sumR = sumR + pendR;
+            sumG = sumG + pendG;
+            sumB = sumB + pendB;
+          }
+          shadow = 0;
+          if (alive === 0) break;
+          ox = nox;
+          oy = noy;
+          oz = noz;
+          dx = ndx;
+          dy = ndy;
+          dz = ndz;
+          tmax = 1e30;
+        } else {
+          if (hitPrim < 0) {
+            const sky = 0.5 * (dy + 1);
+            sumR = sumR + thrR * (cam[22] + (cam[19] - cam[22]) * sky);
+            sumG = sumG + thrG * (cam[23] + (cam[20] - cam[23]) * sky);
+            sumB = sumB + thrB * (cam[24] + (cam[21] - cam[24]) * sky);
+            break;
+          }
+          const p = hitPrim * 24;
+          const type = prims[p];
+          const hx = ox + hitT * dx;
+          const hy = oy + hitT * dy;
+          const hz = oz + hitT * dz;
+          let nx = 0;
+          let ny = 0;
+          let nz = 0;
+          if (type === 0) {
+            nx = (hx - prims[p + 4]) / prims[p + 7];
+            ny = (hy - prims[p + 5]) / prims[p + 7];
+            nz = (hz - prims[p + 6]) / prims[p + 7];
+          } else if (type === 1) {
+            nx = prims[p + 13];
+            ny = prims[p + 14];
+            nz = prims[p + 15];
+          } else {
+            const e1x = prims[p + 7];
+            const e1y = prims[p + 8];
+            const e1z = prims[p + 9];
+            const e2x = prims[p + 10];
+            const e2y = prims[p + 11];
+            const e2z = prims[p + 12];
+            nx = e1y * e2z - e1z * e2y;
+            ny = e1z * e2x - e1x * e2z;
+            nz = e1x * e2y - e1y * e2x;
+            if (prims[p + 22] > 0) {
+              // Barycentrics of the hit for the interpolated (smooth) normal.
+              const wx = hx - prims[p + 4];
+              const wy = hy - prims[p + 5];
+              const wz = hz - prims[p + 6];
+              const d11 = e1x * e1x + e1y * e1y + e1z * e1z;
+              const d12 = e1x * e2x + e1y * e2y + e1z * e2z;
+              const d22 = e2x * e2x + e2y * e2y + e2z * e2z;
+              const dw1 = wx * e1x + wy * e1y + wz * e1z;
+              const dw2 = wx * e2x + wy * e2y + wz * e2z;
+              const den = d11 * d22 - d12 * d12;
+              const bv = (d22 * dw1 - d12 * dw2) / den;
+              const bw = (d11 * dw2 - d12 * dw1) / den;
+              const bu = 1 - bv - bw;
+              const snx = bu * prims[p + 13] + bv * prims[p + 16] + bw * prims[p + 19];
+              const sny = bu * prims[p + 14] + bv * prims[p + 17] + bw * prims[p + 20];
+              const snz = bu * prims[p + 15] + bv * prims[p + 18] + bw * prims[p + 21];
+              // Keep the shading normal on the geometric normal's side.
+              if (snx * nx + sny * ny + snz * nz > 0) {
+                nx = snx;
+                ny = sny;
+                nz = snz;
+              }
+            }
+            const nl = 1 / Math.sqrt(nx * nx + ny * ny + nz * nz);
+            nx = nx * nl;
+            ny = ny * nl;
+            nz = nz * nl;
+          }
+          const cosIn = nx * dx + ny * dy + nz * dz;
+          const into = cosIn < 0 ? 1 : 0;
+          const flip = into === 1 ? 1 : -1;
+          const fx = nx * flip;
+          const fy = ny * flip;
+          const fz = nz * flip;
+          const m = prims[p + 1] * 8;
+          const mtype = mats[m];
+
+          // Emission. After a diffuse bounce with NEE, light that NEE could have sampled is
+          // already counted; only the unsampled part of an emitter counts here.
+          if (mtype === 3) {
+            let count = countAllEmission;
+            const light = prims[p + 2];
+            if (count === 0 && light < 0) count = 1;
+            if (count === 0 && light >= 0) {
+              const lb = light * 20;
+              if (lights[lb] === 0) {
+                const along =
+                  ((hx - lights[lb + 4]) * lights[lb + 8] +
+                    (hy - lights[lb + 5]) * lights[lb + 9] +
+                    (hz - lights[lb + 6]) * lights[lb + 10]) /
+                  lights[lb + 7];
+                if (along < lights[lb + 11]) count = 1;
+              }
+            }
+            if (count === 1) {
+              sumR = sumR + thrR * mats[m + 5];
+              sumG = sumG + thrG * mats[m + 6];
+              sumB = sumB + thrB * mats[m + 7];
+            }
+            break;
+          }
+          if (depth >= this.constants.maxBounces) break;
+          depth = depth + 1;
+
+          // Offset along the normal by an amount that holds in f32 at the hit's magnitude.
+          const eps = 1e-4 * (1 + Math.max(Math.max(Math.abs(hx), Math.abs(hy)), Math.abs(hz)));
+          const ar = mats[m + 1];
+          const ag = mats[m + 2];
+          const ab = mats[m + 3];
+          if (mtype === 0) {
+            // Cosine-weighted direction in an orthonormal basis around the normal (Duff et al.).
+            const sg = fz >= 0 ? 1 : -1;
+            const qa = -1 / (sg + fz);
+            const qb = fx * fy * qa;
+            const t1x = 1 + sg * fx * fx * qa;
+            const t1y = sg * qb;
+            const t1z = -sg * fx;
+            const t2x = qb;
+            const t2y = sg + fy * fy * qa;
+            const t2z = -fy;
+            const rr = Math.sqrt(r0);
+            const lx = rr * cos1;
+            const ly = rr * sin1;
+            const lz = Math.sqrt(Math.max(0, 1 - r0));
+            ndx = t1x * lx + t2x * ly + fx * lz;
+            ndy = t1y * lx + t2y * ly + fy * lz;
+            ndz = t1z * lx + t2z * ly + fz * lz;
+            nox = hx + fx * eps;
+            noy = hy + fy * eps;
+            noz = hz + fz * eps;
+            countAllEmission = this.constants.nee === 1 ? 0 : 1;
+
+            if (this.constants.nee === 1 && lightCount > 0) {
+              const li = Math.min(Math.floor(r2 * lightCount), lightCount - 1);
+              const lb = li * 20;
+              let sx = 0;
+              let sy = 0;
+              let sz = 0;
+              let lnx = 0;
+              let lny = 0;
+              let lnz = 0;
+              if (lights[lb] === 0) {
+                // Uniform point on the sampled spherical cap.
+                const ax2 = lights[lb + 8];
+                const ay2 = lights[lb + 9];
+                const az2 = lights[lb + 10];
+                const cz = 1 - r3 * (1 - lights[lb + 11]);
+                const cr = Math.sqrt(Math.max(0, 1 - cz * cz));
+                const sa = az2 >= 0 ? 1 : -1;
+                const qa2 = -1 / (sa + az2);
+                const qb2 = ax2 * ay2 * qa2;
+                const ux = cr * cos4;
+                const uy = cr * sin4;
+                lnx = (1 + sa * ax2 * ax2 * qa2) * ux + qb2 * uy + ax2 * cz;
+                lny = sa * qb2 * ux + (sa + ay2 * ay2 * qa2) * uy + ay2 * cz;
+                lnz = -sa * ax2 * ux - ay2 * uy + az2 * cz;
+                sx = lights[lb + 4] + lights[lb + 7] * lnx;
+                sy = lights[lb + 5] + lights[lb + 7] * lny;
+                sz = lights[lb + 6] + lights[lb + 7] * lnz;
+              } else {
+                sx = lights[lb + 4] + r3 * lights[lb + 7] + r4 * lights[lb + 10];
+                sy = lights[lb + 5] + r3 * lights[lb + 8] + r4 * lights[lb + 11];
+                sz = lights[lb + 6] + r3 * lights[lb + 9] + r4 * lights[lb + 12];
+                lnx = lights[lb + 13];
+                lny = lights[lb + 14];
+                lnz = lights[lb + 15];
+              }
+              const tx = sx - nox;
+              const ty = sy - noy;
+              const tz = sz - noz;
+              const dist2 = tx * tx + ty * ty + tz * tz;
+              const dist = Math.sqrt(dist2);
+              const lx2 = tx / dist;
+              const ly2 = ty / dist;
+              const lz2 = tz / dist;
+              const cosS = lx2 * fx + ly2 * fy + lz2 * fz;
+              let cosL = -(lx2 * lnx + ly2 * lny + lz2 * lnz);
+              if (lights[lb] === 1) cosL = Math.abs(cosL); // quad lights emit from both faces
+              if (cosS > 0 && cosL > 0) {
+                const w = (cosS * cosL * lights[lb + 16] * lightCount) / (Math.PI * dist2);
+                pendR = thrR * ar * lights[lb + 1] * w;
+                pendG = thrG * ag * lights[lb + 2] * w;
+                pendB = thrB * ab * lights[lb + 3] * w;
+                shadow = 1;
+                ox = nox;
+                oy = noy;
+                oz = noz;
+                dx = lx2;
+                dy = ly2;
+                dz = lz2;
+                tmax = dist * 0.999;
+              }
+            }
+          } else if (mtype === 1) {
+            // Mirror reflection blurred by roughness × a random point in the unit ball.
+            const dn = 2 * (dx * fx + dy * fy + dz * fz);
+            const rough = mats[m + 4];
+            const bz = 1 - 2 * r0;
+            const br = Math.sqrt(Math.max(0, 1 - bz * bz));
+            const bl = rough * r2 ** (1 / 3);
+            ndx = dx - dn * fx + bl * br * cos1;
+            ndy = dy - dn * fy + bl * br * sin1;
+            ndz = dz - dn * fz + bl * bz;
+            if (ndx * fx + ndy * fy + ndz * fz <= 0) alive = 0;
+            nox = hx + fx * eps;
+            noy = hy + fy * eps;
+            noz = hz + fz * eps;
+            countAllEmission = 1;
+          } else {
+            // Dielectric: Fresnel (Schlick) chooses reflection or refraction.
+            const ior = mats[m + 4];
+            const eta = into === 1 ? 1 / ior : ior;
+            const ci = -(dx * fx + dy * fy + dz * fz);
+            const k = 1 - eta * eta * (1 - ci * ci);
+            let reflect = 1;
+            if (k >= 0) {
+              const tdx = eta * dx + (eta * ci - Math.sqrt(k)) * fx;
+              const tdy = eta * dy + (eta * ci - Math.sqrt(k)) * fy;
+              const tdz = eta * dz + (eta * ci - Math.sqrt(k)) * fz;
+              const f0 = ((ior - 1) * (ior - 1)) / ((ior + 1) * (ior + 1));
+              const c = into === 1 ? 1 - ci : 1 + (tdx * fx + tdy * fy + tdz * fz);
+              const fr = f0 + (1 - f0) * c * c * c * c * c;
+              if (r0 >= fr) {
+                reflect = 0;
+                ndx = tdx;
+                ndy = tdy;
+                ndz = tdz;
+                nox = hx - fx * eps;
+                noy = hy - fy * eps;
+                noz = hz - fz * eps;
+              }
+            }
+            if (reflect === 1) {
+              ndx = dx + 2 * ci * fx;
+              ndy = dy + 2 * ci * fy;
+              ndz = dz + 2 * ci * fz;
+              nox = hx + fx * eps;
+              noy = hy + fy * eps;
+              noz = hz + fz * eps;
+            }
+            countAllEmission = 1;
+          }
+          thrR = thrR * ar;
+          thrG = thrG * ag;
+          thrB = thrB * ab;
+          if (depth >= 3) {
+            // Russian roulette: go on with probability ~ throughput and reweight the survivors.
+            const q = Math.min(0.95, Math.max(Math.max(thrR, thrG), thrB));
+            if (r5 >= q) alive = 0;
+            thrR = thrR / q;
+            thrG = thrG / q;
+            thrB = thrB / q;
+          }
+          // A path that ends after queueing a shadow ray still traces it (see the shadow branch).
+          if (alive === 0 && shadow === 0) break;
+          const nl2 = 1 / Math.sqrt(ndx * ndx + ndy * ndy + ndz * ndz);
+          ndx = ndx * nl2;
+          ndy = ndy * nl2;
+          ndz = ndz * nl2;
+          if (shadow === 0) {
+            ox = nox;
+            oy = noy;
+            oz = noz;
+            dx = ndx;
+            dy = ndy;
+            dz = ndz;
+            tmax = 1e30;
+          }
+        }
+      }
+    }
+  }
+  return [sumR / this.constants.spp, sumG / this.constants.spp, sumB / this.constants.spp];
+}

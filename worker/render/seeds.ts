@@ -1,0 +1,49 @@
+/**
+ * Per-pixel random seeds. The kernel's Wichmann–Hill generator has three small states; they are
+ * derived here, in exact 32-bit integer arithmetic, from (scene seed, frame, global x, global y),
+ * so a pixel draws the same numbers whichever tile or backend renders it.
+ */
+export const WH_MODULI = [30269, 30307, 30323] as const;
+export const WH_MULTIPLIERS = [171, 172, 170] as const;
+
+/** Chris Wellons' lowbias32 integer hash: a full-avalanche 32-bit mixer. */
+export function mix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function pixelSeed(seed: number, frame: number, x: number, y: number): [number, number, number] {
+  const h = mix32(seed ^ mix32(frame ^ mix32(x ^ mix32(y + 0x9e3779b9))));
+  return [0, 1, 2].map((i) => 1 + (mix32(h ^ (0x632be5ab * (i + 1))) % (WH_MODULI[i] - 1))) as [number, number, number];
+}
+
+/**
+ * Seeds for `width` pixels from `x0` on each of the given frame rows, row after row, three floats
+ * per pixel (all below 2^15, so exact in f32).
+ */
+export function rowSeeds(seed: number, frame: number, x0: number, width: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(width * rows.length * 3);
+  rows.forEach((y, i) => {
+    for (let x = 0; x < width; x++) out.set(pixelSeed(seed, frame, x0 + x, y), (i * width + x) * 3);
+  });
+  return out;
+}
+
+/** Reference Wichmann–Hill stream in plain TypeScript (f64), for testing the kernel's generator. */
+export function whReference(state: [number, number, number], n: number): { states: [number, number, number][]; values: number[] } {
+  const s = [...state];
+  const states: [number, number, number][] = [];
+  const values: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < 3; k++) s[k] = (s[k] * WH_MULTIPLIERS[k]) % WH_MODULI[k];
+    states.push([s[0], s[1], s[2]]);
+    const t = s[0] / WH_MODULI[0] + s[1] / WH_MODULI[1] + s[2] / WH_MODULI[2];
+    values.push(t - Math.floor(t));
+  }
+  return { states, values };
+}
