@@ -97,6 +97,7 @@ export function pathTrace(
       let sin4 = 0;
       if (shadow === 0) {
         for (let k = 0; k < 6; k++) {
+          // rng:begin (test/rng.test.ts compiles this block on every backend)
           // Wichmann–Hill: three LCGs, each product below 2^24 and so exact in f32. The quotient
           // comes from a reciprocal multiply (cheaper than a division, and WGSL division may be
           // 2.5 ULP off anyway); one that rounded across an integer is corrected after.
@@ -120,6 +121,7 @@ export function pathTrace(
           if (k === 3) r3 = u;
           if (k === 4) r4 = u;
           if (k === 5) r5 = u;
+          // rng:end
           if (k === 1 || k === 4) {
             // cos and sin of 2πu as polynomials: webasm calls out to JavaScript for Math.cos
             // and Math.sin one SIMD lane at a time, which cost 40% of the render. Folded to a

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalCid } from '../shared/image.ts';
+import { parseScene } from '../shared/scene.ts';
+import { tileGrid } from '../shared/tile.ts';
+import { type BackendName } from '../worker/render/backend.ts';
+import { RENDERER_VERSION, Renderer, spreadRows } from '../worker/render/renderer.ts';
+import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
+
+const renderers = new Map<BackendName, Renderer>();
+beforeAll(async () => {
+  for (const name of ['webasm', 'cpu'] as const) renderers.set(name, await Renderer.open(name));
+});
+afterAll(() => {
+  for (const r of renderers.values()) r.close();
+});
+const on = (name: BackendName) => renderers.get(name) as Renderer;
+
+async function hashOf(r: Renderer, s: ReturnType<typeof shipped>, frame: number): Promise<string> {
+  const img = await r.render(s, frame);
+  return canonicalCid(img, { renderer: RENDERER_VERSION, backendClass: r.backend.deviceClass });
+}
+
+describe('determinism', () => {
+  it('renders the same frame to the same hash, and a different seed or frame to another', async () => {
+    const r = on('webasm');
+    const base = shipped('bounce', { width: 48, height: 32, spp: 4 });
+    const first = await hashOf(r, base, 5);
+    expect(await hashOf(r, base, 5)).toBe(first);
+    expect(await hashOf(r, parseScene({ ...shippedRaw('bounce'), render: { ...base.render, seed: 99 } }), 5)).not.toBe(first);
+    expect(await hashOf(r, base, 6)).not.toBe(first);
+    expect(first).toMatch(/^bafkrei[a-z2-7]{52}$/);
+  });
+
+  it('includes the backend in the hash', async () => {
+    const s = shipped('cornell', { width: 8, height: 8, spp: 1 });
+    const img = await on('cpu').render(s, 0);
+    const asCpu = await canonicalCid(img, { renderer: RENDERER_VERSION, backendClass: 'cpu' });
+    const asWasm = await canonicalCid(img, { renderer: RENDERER_VERSION, backendClass: 'webasm' });
+    expect(asCpu).not.toBe(asWasm);
+  });
+});
+
+describe('tile invariance', () => {
+  // 96×64 is above gpu.js's 4096-cell threading threshold, so the full frame runs on the worker
+  // pool while the tiles run single-threaded; odd tile widths exercise the SIMD/scalar split.
+  const s = shipped('cornell', { width: 96, height: 64, spp: 3 });
+
+  it.each([
+    ['webasm', 32],
+    ['webasm', 13],
+    ['webasm', 40],
+    ['cpu', 32],
+    ['cpu', 13],
+  ] as const)('%s tiles of %i px equal the full frame exactly', async (backend, size) => {
+    const r = on(backend);
+    const full = await r.render(s, 0);
+    for (const t of tileGrid(96, 64, size)) {
+      const tile = await r.render(s, 0, { tile: t });
+      for (let y = 0; y < t.height; y++) {
+        const row = (t.y + y) * 96 + t.x;
+        expect(Buffer.from(tile.linear.subarray(y * t.width * 3, (y + 1) * t.width * 3)).equals(Buffer.from(full.linear.subarray(row * 3, (row + t.width) * 3)))).toBe(true);
+        expect(Buffer.from(tile.rgba.subarray(y * t.width * 4, (y + 1) * t.width * 4)).equals(Buffer.from(full.rgba.subarray(row * 4, (row + t.width) * 4)))).toBe(true);
+      }
+    }
+  });
+
+  it('spreads rows as a permutation', () => {
+    for (const n of [1, 2, 7, 64, 100, 191]) expect([...spreadRows(n)].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+  });
+
+  it('rejects a tile outside the frame', async () => {
+    await expect(on('cpu').render(s, 0, { tile: { x: 90, y: 0, width: 8, height: 8 } })).rejects.toThrow(/outside the 96×64 frame/);
+  });
+});
+
+describe('radiometric correctness', () => {
+  it('sees an emitter directly at its radiance', async () => {
+    const s = scene({
+      materials: [{ name: 'e', type: 'emissive', color: [1, 0.5, 0.25], strength: 0.8 }],
+      objects: [{ type: 'sphere', center: [0, 0, 0], radius: 3, material: 'e' }],
+    });
+    const img = await on('webasm').render(s, 0);
+    for (let i = 0; i < img.linear.length; i += 3) {
+      expect(img.linear[i]).toBeCloseTo(0.8, 5);
+      expect(img.linear[i + 1]).toBeCloseTo(0.4, 5);
+      expect(img.linear[i + 2]).toBeCloseTo(0.2, 5);
+    }
+  });
+
+  it('a white furnace: a convex diffuse object under a uniform sky reflects albedo × sky', async () => {
+    const s = scene({
+      sky: { top: [1, 1, 1], bottom: [1, 1, 1] },
+      camera: { position: [0, 0, 5], lookAt: [0, 0, 0], fov: 10 },
+      materials: [{ name: 'd', type: 'diffuse', albedo: [0.8, 0.5, 0.2] }],
+      objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'd' }],
+    });
+    const img = await on('webasm').render(s, 0);
+    for (let i = 0; i < img.linear.length; i += 3) {
+      expect(img.linear[i]).toBeCloseTo(0.8, 4);
+      expect(img.linear[i + 1]).toBeCloseTo(0.5, 4);
+      expect(img.linear[i + 2]).toBeCloseTo(0.2, 4);
+    }
+  });
+
+  it('a lambertian plane below a spherical light matches ρ·L·r²/d²', async () => {
+    // Irradiance under a sphere of radiance L, radius r, centre at distance d: E = πL(r/d)².
+    const s = scene({
+      render: { width: 4, height: 4, spp: 1024, maxBounces: 3, seed: 5 },
+      camera: { position: [3, 1, 0], lookAt: [0, 0, 0], fov: 0.5 },
+      materials: [
+        { name: 'plane', type: 'diffuse', albedo: [0.5, 0.5, 0.5] },
+        { name: 'lamp', type: 'emissive', color: [1, 1, 1], strength: 2 },
+      ],
+      objects: [
+        { type: 'plane', point: [0, 0, 0], normal: [0, 1, 0], size: 200, material: 'plane' },
+        { type: 'sphere', center: [0, 2, 0], radius: 0.5, material: 'lamp' },
+      ],
+    });
+    const expected = (0.5 * 2 * 0.25) / 4;
+    for (const nee of [true, false]) {
+      const img = await on('webasm').render(s, 0, { nee });
+      let mean = 0;
+      for (let i = 0; i < img.linear.length; i += 3) mean += img.linear[i] / (img.linear.length / 3);
+      expect(Math.abs(mean - expected) / expected).toBeLessThan(nee ? 0.02 : 0.1);
+    }
+  });
+});
+
+describe('backends agree', () => {
+  it('webasm and cpu render a tile at 64 spp within PSNR 40 dB', async () => {
+    const s = shipped('cornell', { width: 128, height: 96, spp: 64 });
+    const tile = { x: 40, y: 40, width: 32, height: 32 };
+    const a = await on('webasm').render(s, 0, { tile });
+    const b = await on('cpu').render(s, 0, { tile });
+    expect(psnr(a.rgba, b.rgba)).toBeGreaterThanOrEqual(40);
+  });
+});

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { parseFrameRange } from '../shared/frames.ts';
+import { frameCount, LIMITS, parseScene, SceneError, withOverrides } from '../shared/scene.ts';
+import { shippedRaw } from './support/scenes.ts';
+
+/** The error's `path: message` entries, for asserting which field failed. */
+function issuesOf(input: unknown): string[] {
+  try {
+    parseScene(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SceneError);
+    return (e as SceneError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('scene was accepted');
+}
+
+const cornell = () => structuredClone(shippedRaw('cornell'));
+
+describe('scene schema', () => {
+  it.each(['cornell', 'bounce', 'knot'])('accepts the shipped scene %s', (name) => {
+    const scene = parseScene(shippedRaw(name));
+    expect(scene.objects.length).toBeGreaterThan(0);
+  });
+
+  it('fills defaults', () => {
+    const raw = cornell();
+    delete raw.render.maxBounces;
+    const scene = parseScene(raw);
+    expect(scene.render.maxBounces).toBe(5);
+    expect(scene.camera.up).toEqual([0, 1, 0]);
+    expect(frameCount(scene)).toBe(1);
+  });
+
+  it('names the path of a bad material field', () => {
+    const raw = cornell();
+    raw.materials[5].ior = 0.5;
+    expect(issuesOf(raw)).toEqual([expect.stringMatching(/^materials\[5\]\.ior: .*1/)]);
+  });
+
+  it('names a missing section', () => {
+    const raw = cornell();
+    delete raw.camera;
+    expect(issuesOf(raw)[0]).toMatch(/^camera: /);
+  });
+
+  it('rejects a wrong type deep inside an object', () => {
+    const raw = cornell();
+    raw.objects[6].center = [27, 'x', 47];
+    expect(issuesOf(raw)[0]).toMatch(/^objects\[6\]\.center\[1\]: /);
+  });
+
+  it('rejects an unknown primitive kind', () => {
+    const raw = cornell();
+    raw.objects[0].type = 'torus';
+    expect(issuesOf(raw)[0]).toMatch(/^objects\[0\]\.type: /);
+  });
+
+  it('rejects references to unknown materials and duplicate names', () => {
+    const raw = cornell();
+    raw.objects[2].material = 'chrome';
+    raw.materials[1].name = 'red';
+    expect(issuesOf(raw)).toEqual(
+      expect.arrayContaining([
+        'objects[2].material: unknown material "chrome"',
+        'materials[1].name: duplicate material name "red"',
+      ]),
+    );
+  });
+
+  it('rejects malformed meshes', () => {
+    const raw = cornell();
+    raw.objects.push({ type: 'mesh', material: 'grey', positions: [0, 0, 0, 1, 0, 0, 0, 1, 0], indices: [0, 1, 3] });
+    expect(issuesOf(raw)).toEqual(['objects[9].indices[2]: vertex 3 out of range (mesh has 3)']);
+  });
+
+  it('enforces hard limits', () => {
+    const big = cornell();
+    big.render.width = LIMITS.maxWidth + 1;
+    expect(issuesOf(big)[0]).toMatch(/^render\.width: /);
+    const spp = cornell();
+    spp.render.spp = LIMITS.maxSpp + 1;
+    expect(issuesOf(spp)[0]).toMatch(/^render\.spp: /);
+    const pixels = cornell();
+    pixels.render.width = 8192;
+    pixels.render.height = 8192;
+    expect(issuesOf(pixels)[0]).toMatch(/^render\.width: width × height exceeds/);
+    const frames = cornell();
+    frames.animation = { frameCount: LIMITS.maxFrames + 1 };
+    expect(issuesOf(frames)[0]).toMatch(/^animation\.frameCount: /);
+    const objects = cornell();
+    objects.objects = Array.from({ length: LIMITS.maxObjects + 1 }, () => objects.objects[0]);
+    expect(issuesOf(objects)[0]).toMatch(/^objects: /);
+  });
+
+  it('counts triangles across meshes against the limit', () => {
+    const raw = cornell();
+    const tris = LIMITS.maxTriangles / 2 + 1;
+    const mesh = { type: 'mesh', material: 'grey', positions: [0, 0, 0, 1, 0, 0, 0, 1, 0], indices: new Array(tris * 3).fill(0) };
+    raw.objects.push(mesh, mesh);
+    expect(issuesOf(raw)).toEqual([`objects: scene has ${tris * 2} triangles, limit is ${LIMITS.maxTriangles}`]);
+  });
+
+  it('checks animation tracks name real objects', () => {
+    const raw = shippedRaw('bounce');
+    raw.animation.objects.ghost = [{ frame: 0, translate: [0, 0, 0] }];
+    expect(issuesOf(raw)).toEqual(['animation.objects.ghost: no object has id "ghost"']);
+  });
+
+  it('applies preview overrides and revalidates them', () => {
+    const scene = parseScene(cornell());
+    expect(withOverrides(scene, { width: 64, height: 48, spp: 2 }).render).toMatchObject({ width: 64, height: 48, spp: 2 });
+    expect(() => withOverrides(scene, { spp: 0 })).toThrow(/render\.spp/);
+  });
+});
+
+describe('frame ranges', () => {
+  it('parses Blender-style ranges', () => {
+    expect(parseFrameRange('0-3', 24)).toEqual([0, 1, 2, 3]);
+    expect(parseFrameRange('1,5,10-12', 24)).toEqual([1, 5, 10, 11, 12]);
+    expect(parseFrameRange('0-20x5', 24)).toEqual([0, 5, 10, 15, 20]);
+    expect(parseFrameRange('3, 1-2,3', 24)).toEqual([1, 2, 3]);
+  });
+
+  it('rejects malformed and out-of-range specs', () => {
+    expect(() => parseFrameRange('5-2', 24)).toThrow(/end before start/);
+    expect(() => parseFrameRange('0-24', 24)).toThrow(/outside the scene's 24 frame/);
+    expect(() => parseFrameRange('a-b', 24)).toThrow(/expected N, A-B/);
+    expect(() => parseFrameRange('0-4x0', 24)).toThrow(/step/);
+  });
+});
