@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseScene } from '../shared/scene.ts';
-import { Renderer } from '../worker/render/renderer.ts';
 import { psnr } from '../test/support/scenes.ts';
+import { Renderer } from '../worker/render/renderer.ts';
 import { timed } from './support.ts';
 
 const raw = JSON.parse(readFileSync(new URL('../scenes/cornell.json', import.meta.url), 'utf8'));

@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseScene, type Scene } from '../shared/scene.ts';
-import { BackendUnavailableError, type BackendName } from '../worker/render/backend.ts';
-import { Renderer } from '../worker/render/renderer.ts';
 import { psnr } from '../test/support/scenes.ts';
+import { type BackendName, BackendUnavailableError } from '../worker/render/backend.ts';
+import { Renderer } from '../worker/render/renderer.ts';
 import { median, table, timed, writeResult } from './support.ts';
 
 const REFERENCE_SPP = Number(process.env.REFERENCE_SPP ?? 1024);
@@ -36,7 +36,13 @@ for (const name of ['webgpu', 'webasm', 'cpu'] as const) {
 const slowest = Math.min(...throughput.map((t) => t.samplesPerSecond));
 console.log(`\ncornell.json 256×192, 5 bounces, median of 3 runs\n`);
 console.log(
-  table(throughput.map((t) => ({ backend: t.backend, 'samples/s': Math.round(t.samplesPerSecond).toLocaleString('en'), 'ratio vs cpu': (t.samplesPerSecond / slowest).toFixed(2) }))),
+  table(
+    throughput.map((t) => ({
+      backend: t.backend,
+      'samples/s': Math.round(t.samplesPerSecond).toLocaleString('en'),
+      'ratio vs cpu': (t.samplesPerSecond / slowest).toFixed(2),
+    })),
+  ),
 );
 
 const fastest = throughput.reduce((a, b) => (a.samplesPerSecond > b.samplesPerSecond ? a : b)).backend;
@@ -57,7 +63,9 @@ for (const nee of [true, false]) {
 r.close();
 const [withNee, naive] = convergence;
 console.log(`\ntime to PSNR 30 dB against the reference (${fastest})\n`);
-console.log(table(convergence.map((c) => ({ estimator: c.estimator, spp: c.spp, seconds: c.seconds.toFixed(2), 'PSNR dB': c.psnr.toFixed(1) }))));
+console.log(
+  table(convergence.map((c) => ({ estimator: c.estimator, spp: c.spp, seconds: c.seconds.toFixed(2), 'PSNR dB': c.psnr.toFixed(1) }))),
+);
 const reached = naive.psnr >= 30;
 console.log(
   `\nlight sampling reaches 30 dB ${reached ? '' : 'more than '}${(naive.seconds / withNee.seconds).toFixed(1)}× sooner than the naive tracer` +

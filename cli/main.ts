@@ -2,7 +2,11 @@
 import { Command, Option } from 'commander';
 import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
+import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
+import { submitCommand } from './submit.ts';
+import { upCommand } from './up.ts';
+import { workerCommand } from './worker.ts';
 
 const program = new Command('farm').description('An open, distributed GPU render farm').showHelpAfterError();
 
@@ -18,6 +22,51 @@ program
   .option('--out <file>', 'output PNG (default <scene>-f<frame>.png)')
   .option('--hash', 'print the canonical hash (a CID) as the last line of stdout')
   .action(renderCommand);
+
+program
+  .command('orchestrator')
+  .description('run the orchestrator: HTTP API, scheduler and verifier')
+  .option('--port <n>', 'HTTP port', '8080')
+  .option('--host <addr>', 'address to listen on', '127.0.0.1')
+  .option('--redis <url>', 'Redis URL (default REDIS_URL or redis://127.0.0.1:6379)')
+  .option('--data <dir>', 'blob store directory', '.farm/data')
+  .action(orchestratorCommand);
+
+program
+  .command('worker')
+  .description('join a farm as a worker and render what it assigns')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--name <name>', 'display name')
+  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES as string[]).default('auto'))
+  .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
+  .action(workerCommand);
+
+program
+  .command('submit')
+  .description('submit a scene to a farm (FARM_TOKEN authenticates)')
+  .argument('<scene>', 'scene JSON file')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .option('--frames <range>', 'frames to render, e.g. 0-23 or 1,5,10-12')
+  .option('--tile <px>', 'tile size', '64')
+  .option('--size <WxH>', 'override the scene resolution')
+  .option('--spp <n>', 'override samples per pixel')
+  .option('--replicas <n>', 'replicas per tile', '2')
+  .option('--wait', 'show progress and download the frames when done')
+  .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
+  .action(submitCommand);
+
+program
+  .command('up')
+  .description('start a local farm (Redis, orchestrator, workers) and render the demo scene')
+  .option('--workers <n>', 'local worker processes', '2')
+  .option('--port <n>', 'orchestrator port', '8080')
+  .option('--data <dir>', 'data directory', '.farm')
+  .option('--demo <scene>', 'scene to render first', new URL('../scenes/cornell.json', import.meta.url).pathname)
+  .option('--frames <range>', 'frames of the demo scene')
+  .addOption(new Option('--backend <name>', "workers' compute backend").choices(BACKEND_CHOICES as string[]).default('auto'))
+  .option('--once', 'stop the farm after the demo')
+  .action(upCommand);
 
 try {
   await program.parseAsync();

@@ -26,6 +26,14 @@ export function canonicalHeader(img: RgbaImage, p: ImageProvenance): Uint8Array 
   return new TextEncoder().encode(`farm-image/1\n${img.width}x${img.height}\nrgba8\n${p.renderer}\n${p.backendClass}\n`);
 }
 
+/** Splits a determinism class such as `farm-pt/1+webasm` into the header's two parts. */
+export function provenanceOf(deviceClass: string): ImageProvenance {
+  const at = deviceClass.indexOf('+');
+  return at < 0
+    ? { renderer: deviceClass, backendClass: '' }
+    : { renderer: deviceClass.slice(0, at), backendClass: deviceClass.slice(at + 1) };
+}
+
 /** Canonical bytes: header followed by the pixels. */
 export function canonicalBytes(img: RgbaImage, p: ImageProvenance): Uint8Array {
   if (img.rgba.length !== img.width * img.height * 4) {

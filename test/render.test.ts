@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
-import { type BackendName } from '../worker/render/backend.ts';
+import type { BackendName } from '../worker/render/backend.ts';
 import { RENDERER_VERSION, Renderer, spreadRows } from '../worker/render/renderer.ts';
 import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
 
@@ -58,8 +58,16 @@ describe('tile invariance', () => {
       const tile = await r.render(s, 0, { tile: t });
       for (let y = 0; y < t.height; y++) {
         const row = (t.y + y) * 96 + t.x;
-        expect(Buffer.from(tile.linear.subarray(y * t.width * 3, (y + 1) * t.width * 3)).equals(Buffer.from(full.linear.subarray(row * 3, (row + t.width) * 3)))).toBe(true);
-        expect(Buffer.from(tile.rgba.subarray(y * t.width * 4, (y + 1) * t.width * 4)).equals(Buffer.from(full.rgba.subarray(row * 4, (row + t.width) * 4)))).toBe(true);
+        expect(
+          Buffer.from(tile.linear.subarray(y * t.width * 3, (y + 1) * t.width * 3)).equals(
+            Buffer.from(full.linear.subarray(row * 3, (row + t.width) * 3)),
+          ),
+        ).toBe(true);
+        expect(
+          Buffer.from(tile.rgba.subarray(y * t.width * 4, (y + 1) * t.width * 4)).equals(
+            Buffer.from(full.rgba.subarray(row * 4, (row + t.width) * 4)),
+          ),
+        ).toBe(true);
       }
     }
   });

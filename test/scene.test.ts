@@ -60,10 +60,7 @@ describe('scene schema', () => {
     raw.objects[2].material = 'chrome';
     raw.materials[1].name = 'red';
     expect(issuesOf(raw)).toEqual(
-      expect.arrayContaining([
-        'objects[2].material: unknown material "chrome"',
-        'materials[1].name: duplicate material name "red"',
-      ]),
+      expect.arrayContaining(['objects[2].material: unknown material "chrome"', 'materials[1].name: duplicate material name "red"']),
     );
   });
 

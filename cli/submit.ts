@@ -1,0 +1,75 @@
+/** `farm submit`: uploads a job; with --wait shows progress and downloads the stitched frames. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JobStatus } from '../shared/protocol.ts';
+import { progressBar } from './progress.ts';
+import { RequesterClient } from './requester.ts';
+import { parseSize, readSceneFile } from './scene-file.ts';
+
+export interface SubmitFlags {
+  orchestrator: string;
+  token?: string;
+  frames?: string;
+  tile: string;
+  size?: string;
+  spp?: string;
+  replicas: string;
+  wait?: boolean;
+  out: string;
+}
+
+export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
+  const token = flags.token ?? process.env.FARM_TOKEN;
+  if (!token) throw new Error('set FARM_TOKEN (the orchestrator prints its operator token) or pass --token');
+  const { raw } = await readSceneFile(scenePath);
+  const client = new RequesterClient(flags.orchestrator.replace(/\/$/, ''), token);
+  const job = await client.submit({
+    scene: raw,
+    frames: flags.frames,
+    tileSize: Number(flags.tile),
+    replicas: Number(flags.replicas),
+    spp: flags.spp === undefined ? undefined : Number(flags.spp),
+    ...(flags.size ? parseSize(flags.size) : {}),
+  });
+  process.stdout.write(`job ${job.id}: ${job.frames.length} frame(s), ${job.tilesTotal} tiles\n`);
+  if (!flags.wait) return;
+  const status = await waitForJob(client, job.id);
+  const files = await downloadOutputs(client, status, flags.out);
+  process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n`);
+}
+
+/** Polls the job, showing tiles verified / total with an ETA, until it finishes. */
+export async function waitForJob(client: RequesterClient, id: string): Promise<JobStatus> {
+  const bar = progressBar(`job ${id.slice(0, 9)}`);
+  try {
+    for (;;) {
+      const s = await client.status(id);
+      bar.update(
+        s.tilesVerified,
+        s.tilesTotal,
+        `tiles verified, ${s.framesDone}/${s.frames.length} frames, ${s.replicasRendered} replicas`,
+      );
+      if (s.state === 'done') return s;
+      if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`job ${id} ${s.state}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+export async function downloadOutputs(client: RequesterClient, status: JobStatus, dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  for (const { frame } of status.frames) {
+    const file = join(dir, `frame-${String(frame).padStart(4, '0')}.png`);
+    await writeFile(file, await client.download(`/api/jobs/${status.id}/frames/${frame}`));
+    files.push(file);
+  }
+  if (status.animation) {
+    const file = join(dir, 'animation.webp');
+    await writeFile(file, await client.download(status.animation));
+    files.push(file);
+  }
+  return files;
+}

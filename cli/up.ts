@@ -1,0 +1,93 @@
+/**
+ * `farm up`: a whole farm on this machine. Uses REDIS_URL or starts a private redis-server (AOF
+ * on) under the data directory, starts the orchestrator and N worker processes, renders the demo
+ * scene with --wait, prints where the frames are, and keeps the farm running until Ctrl-C.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { startOrchestrator } from '../orchestrator/server.ts';
+import { startRedisServer } from './redis-server.ts';
+import { RequesterClient } from './requester.ts';
+import { readSceneFile } from './scene-file.ts';
+import { onShutdown } from './shutdown.ts';
+import { downloadOutputs, waitForJob } from './submit.ts';
+
+export interface UpFlags {
+  workers: string;
+  port: string;
+  data: string;
+  demo: string;
+  frames?: string;
+  backend: string;
+  once?: boolean;
+}
+
+const FARM_BIN = new URL('../bin/farm.js', import.meta.url).pathname;
+
+export async function upCommand(flags: UpFlags): Promise<void> {
+  const data = resolve(flags.data);
+  const redis = process.env.REDIS_URL ? undefined : await startRedisServer({ dir: join(data, 'redis') });
+  const redisUrl = process.env.REDIS_URL ?? (redis?.url as string);
+  const token = process.env.FARM_TOKEN ?? `farm_${randomBytes(24).toString('base64url')}`;
+  const farm = await startOrchestrator(
+    OrchestratorConfig.parse({
+      port: flags.port,
+      redisUrl,
+      dataDir: join(data, 'orchestrator'),
+      token,
+      logLevel: process.env.LOG_LEVEL ?? 'warn',
+    }),
+  );
+  const workers: ChildProcess[] = Array.from({ length: Number(flags.workers) }, (_, i) =>
+    spawn(
+      process.execPath,
+      [
+        FARM_BIN,
+        'worker',
+        '--orchestrator',
+        farm.url,
+        '--name',
+        `local-${i + 1}`,
+        '--key',
+        join(data, `worker-${i + 1}.key`),
+        '--backend',
+        flags.backend,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      },
+    ),
+  );
+  const stop = async () => {
+    await Promise.all(
+      workers.map((w) => new Promise<void>((r) => (w.exitCode !== null ? r() : (w.once('exit', () => r()), w.kill('SIGTERM'))))),
+    );
+    await farm.close();
+    await redis?.stop();
+  };
+  process.stdout.write(`farm up: orchestrator ${farm.url}, redis ${redisUrl}, ${workers.length} worker(s)\nFARM_TOKEN=${token}\n`);
+
+  try {
+    const client = new RequesterClient(farm.url, token);
+    const { raw } = await readSceneFile(flags.demo);
+    const job = await client.submit({ scene: raw, frames: flags.frames, tileSize: 64, replicas: Math.min(2, workers.length) });
+    process.stdout.write(`demo job ${job.id}: ${flags.demo}, ${job.tilesTotal} tiles × ${Math.min(2, workers.length)} replicas\n`);
+    const status = await waitForJob(client, job.id);
+    const files = await downloadOutputs(client, status, join(data, 'output', job.id));
+    process.stdout.write(`frames: ${files.join(', ')}\n`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  if (flags.once) {
+    await stop();
+    return;
+  }
+  process.stdout.write(
+    `farm is running; submit more with: FARM_TOKEN=${token} farm submit <scene.json> --orchestrator ${farm.url} --wait\n`,
+  );
+  onShutdown(stop);
+}

@@ -1,0 +1,24 @@
+/** `farm worker`: joins a farm and renders what it is given. */
+import { pino } from 'pino';
+import { startAgent } from '../worker/agent.ts';
+import { loadOrCreateIdentity } from '../worker/identity.ts';
+import type { BackendChoice } from '../worker/render/backend.ts';
+import { renderProducer } from '../worker/render-producer.ts';
+import { onShutdown } from './shutdown.ts';
+
+export interface WorkerFlags {
+  orchestrator: string;
+  name?: string;
+  backend: BackendChoice;
+  key: string;
+}
+
+export async function workerCommand(flags: WorkerFlags): Promise<void> {
+  const identity = await loadOrCreateIdentity(flags.key);
+  const name = flags.name ?? `worker-${identity.id.slice(1, 7)}`;
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { process: 'worker', worker: identity.id, name } });
+  const producer = await renderProducer(flags.backend);
+  const agent = await startAgent({ orchestrator: flags.orchestrator.replace(/\/$/, ''), identity, name, producer, log });
+  onShutdown(() => agent.stop());
+  await agent.done;
+}

@@ -1,0 +1,62 @@
+/**
+ * Frame assembly: once every tile of a frame is verified, a `frames` BullMQ job stitches the
+ * verified tiles (one raw RGBA buffer, one PNG encode); the last frame of a multi-frame job also
+ * produces the animated WebP and finishes the job.
+ */
+import sharp from 'sharp';
+import { encodePng } from '../shared/png.ts';
+import type { BlobStore } from './blobstore.ts';
+import { planJob } from './planner.ts';
+import type { JobRecord, Jobs } from './state/jobs.ts';
+import type { Tasks } from './state/tasks.ts';
+import { assembleFrame } from './stitcher.ts';
+
+export interface AssemblyDeps {
+  jobs: Jobs;
+  tasks: Tasks;
+  blobs: BlobStore;
+}
+
+/** The pixels of a stored canonical tile: its bytes minus the header. */
+export function pixelsOf(canonical: Uint8Array, width: number, height: number): Uint8Array {
+  return canonical.subarray(canonical.length - width * height * 4);
+}
+
+export async function stitchFrame(deps: AssemblyDeps, job: JobRecord, frame: number): Promise<Uint8Array> {
+  const tiles = await Promise.all(
+    planJob(job.id, [frame], job.width, job.height, job.tileSize).map(async (t) => {
+      const task = await deps.tasks.get(t.id);
+      if (task?.state !== 'verified' || !task.cid) throw new Error(`tile ${t.id} is not verified`);
+      const bytes = await deps.blobs.get(task.cid);
+      if (!bytes) throw new Error(`verified tile ${t.id} is missing from the blob store (${task.cid})`);
+      return { rect: t.rect, rgba: pixelsOf(bytes, t.rect.width, t.rect.height) };
+    }),
+  );
+  return assembleFrame(job.width, job.height, tiles);
+}
+
+/** Stitches one frame; finishes the job when it was the last. Idempotent. */
+export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame: number): Promise<void> {
+  const job = await deps.jobs.get(jobId);
+  if (!job || job.state !== 'running') return;
+  const rgba = await stitchFrame(deps, job, frame);
+  const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
+  if (!(await deps.jobs.frameDone(job, frame, cid))) return;
+  if (job.frames.length > 1) {
+    const frames = await deps.jobs.frameCids(job.id);
+    const pngs = await Promise.all(job.frames.map(async (f) => Buffer.from((await deps.blobs.get(frames[f])) as Uint8Array)));
+    const fps = await sceneFps(deps.blobs, job.scene);
+    const webp = await sharp(pngs, { join: { animated: true } })
+      .webp({ loop: 0, delay: Math.round(1000 / fps), lossless: true })
+      .toBuffer();
+    await deps.jobs.setState(job.id, 'done', { animation: await deps.blobs.put(webp) });
+  } else {
+    await deps.jobs.setState(job.id, 'done');
+  }
+}
+
+async function sceneFps(blobs: BlobStore, sceneCid: string): Promise<number> {
+  const bytes = await blobs.get(sceneCid);
+  const scene = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : {};
+  return scene.animation?.fps ?? 24;
+}

@@ -1,0 +1,45 @@
+/**
+ * Content-addressed blob storage. Blobs are named by the CID of their bytes, so a put is
+ * idempotent and a corrupted file is detectable. The interface is what an IPFS (kubo-rpc-client)
+ * or object-store backend would implement.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cidOfBytes } from '../shared/image.ts';
+
+export interface BlobStore {
+  /** Stores the bytes and returns their CID. */
+  put(bytes: Uint8Array): Promise<string>;
+  get(cid: string): Promise<Uint8Array | undefined>;
+}
+
+const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
+
+export class FsBlobStore implements BlobStore {
+  constructor(private readonly dir: string) {}
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const cid = await cidOfBytes(bytes);
+    const path = this.path(cid);
+    await mkdir(join(path, '..'), { recursive: true });
+    // Write then rename, so a crash never leaves a truncated blob under its CID.
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+    return cid;
+  }
+
+  async get(cid: string): Promise<Uint8Array | undefined> {
+    if (!CID_PATTERN.test(cid)) return undefined;
+    try {
+      return new Uint8Array(await readFile(this.path(cid)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  private path(cid: string): string {
+    return join(this.dir, 'blobs', cid.slice(-2), cid);
+  }
+}

@@ -1,0 +1,53 @@
+/** The orchestrator's HTTP API (express 5: rejected async handlers reach the error handler). */
+import express from 'express';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Tokens } from '../state/tokens.ts';
+import type { Workers } from '../state/workers.ts';
+import { requireOperator, requireRequester, requireWorker } from './auth.ts';
+import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
+import { HttpError, problemHandler } from './problem.ts';
+import { type WorkRoutesDeps, workRoutes } from './work.ts';
+import { workerRoutes } from './workers.ts';
+
+export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
+  redis: Redis;
+  tokens: Tokens;
+  workers: Workers;
+  log: Logger;
+  maxSceneBytes: number;
+  maxResultBytes: number;
+  /** How often workers should heartbeat: a third of the lease. */
+  heartbeatMs: number;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({ logger: deps.log, autoLogging: { ignore: (req) => req.url === '/healthz' || (req.url ?? '').startsWith('/api/work/') } }),
+  );
+
+  app.get('/healthz', async (_req, res) => {
+    await deps.redis.ping();
+    res.json({ ok: true });
+  });
+
+  const requester = requireRequester(deps.tokens);
+  app.use('/api/jobs', express.json({ limit: deps.maxSceneBytes }), requester, jobRoutes(deps));
+  app.post('/api/tokens', express.json(), requester, requireOperator, async (req, res) => {
+    const name = String(req.body?.name ?? 'requester').slice(0, 64);
+    const { token, principal } = await deps.tokens.mint(name);
+    res.status(201).json({ token, owner: principal.owner, name });
+  });
+  // Signed routes need the exact body bytes, so they read it raw.
+  app.use('/api/workers', express.raw({ type: () => true, limit: 64 * 1024 }), workerRoutes(deps.workers, deps.heartbeatMs));
+  app.use('/api/work', express.raw({ type: () => true, limit: deps.maxResultBytes }), requireWorker(deps.workers), workRoutes(deps));
+
+  app.use((req) => {
+    throw new HttpError(404, 'Not found', `no route ${req.method} ${req.path}`);
+  });
+  app.use(problemHandler);
+  return app;
+}

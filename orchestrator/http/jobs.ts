@@ -1,0 +1,148 @@
+/** Requester API: submit, inspect, download and cancel jobs. A requester sees only its jobs. */
+import { randomBytes } from 'node:crypto';
+import { type Request, Router } from 'express';
+import { z } from 'zod';
+import { parseFrameRange } from '../../shared/frames.ts';
+import { JobRequest } from '../../shared/protocol.ts';
+import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
+import { tileGrid } from '../../shared/tile.ts';
+import type { BlobStore } from '../blobstore.ts';
+import type { Dispatcher } from '../dispatch.ts';
+import { planJob, slotId } from '../planner.ts';
+import type { JobRecord, Jobs } from '../state/jobs.ts';
+import type { Tasks } from '../state/tasks.ts';
+import { HttpError } from './problem.ts';
+
+/** At most this many tiles per job (frames × tiles per frame). */
+export const MAX_TASKS_PER_JOB = 100_000;
+/** Replicas per task beyond R before a task without a majority fails its job. */
+const EXTRA_REPLICAS = 4;
+
+export interface JobRoutesDeps {
+  jobs: Jobs;
+  tasks: Tasks;
+  blobs: BlobStore;
+  dispatch: Dispatcher;
+  enqueuePlan: (jobId: string) => Promise<void>;
+}
+
+const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
+
+export function jobRoutes(deps: JobRoutesDeps): Router {
+  const r = Router();
+  const { jobs, tasks, blobs } = deps;
+
+  /** The job, if the caller may see it; 404 otherwise (no hint that it exists). */
+  async function visibleJob(req: Request): Promise<JobRecord> {
+    const job = await jobs.get(String(req.params.id));
+    if (!job || (req.principal?.role !== 'operator' && job.owner !== req.principal?.owner)) {
+      throw new HttpError(404, 'Not found', `no job ${req.params.id}`);
+    }
+    return job;
+  }
+
+  const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
+
+  r.post('/', async (req, res) => {
+    const body = JobRequest.parse(req.body ?? {});
+    const scene = withOverrides(parseScene(body.scene), { width: body.width, height: body.height, spp: body.spp });
+    let frames: number[];
+    try {
+      frames = body.frames === undefined ? [...Array(frameCount(scene)).keys()] : parseFrameRange(body.frames, frameCount(scene));
+    } catch (e) {
+      throw new HttpError(400, 'Invalid request', (e as Error).message, [{ path: 'frames', message: (e as Error).message }]);
+    }
+    const tilesPerFrame = tileGrid(scene.render.width, scene.render.height, body.tileSize).length;
+    if (tilesPerFrame * frames.length > MAX_TASKS_PER_JOB) {
+      const message = `${frames.length} frames × ${tilesPerFrame} tiles exceeds ${MAX_TASKS_PER_JOB} tasks; use larger tiles or fewer frames`;
+      throw new HttpError(400, 'Invalid request', message, [{ path: 'tileSize', message }]);
+    }
+    const id = `j${randomBytes(10).toString('hex')}`;
+    const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
+    await jobs.create({
+      id,
+      owner: req.principal?.owner as string,
+      name: body.name ?? scene.name,
+      createdAt: Date.now(),
+      scene: sceneCid,
+      width: scene.render.width,
+      height: scene.render.height,
+      spp: scene.render.spp,
+      tileSize: body.tileSize,
+      replicas: body.replicas,
+      maxReplicas: body.replicas + EXTRA_REPLICAS,
+      frames,
+      tilesPerFrame,
+      tilesTotal: tilesPerFrame * frames.length,
+    });
+    await deps.enqueuePlan(id);
+    req.log?.info({ job: id, frames: frames.length, tiles: tilesPerFrame * frames.length, replicas: body.replicas }, 'job submitted');
+    res
+      .status(201)
+      .location(`/api/jobs/${id}`)
+      .json({ id, tilesTotal: tilesPerFrame * frames.length, frames });
+  });
+
+  r.get('/', async (req, res) => {
+    const { offset, limit } = Paging.parse(req.query);
+    const ids = await jobs.list(req.principal?.role === 'operator' ? undefined : req.principal?.owner, offset, limit);
+    const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
+    res.json({ jobs: await Promise.all(records.map((j) => jobs.status(j, animationUrl))) });
+  });
+
+  r.get('/:id', async (req, res) => {
+    res.json(await jobs.status(await visibleJob(req), animationUrl));
+  });
+
+  r.get('/:id/tasks', async (req, res) => {
+    const job = await visibleJob(req);
+    const frame = z.coerce.number().int().min(0).default(job.frames[0]).parse(req.query.frame);
+    if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
+    const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id)));
+    res.json({ frame, tasks: views.filter(Boolean) });
+  });
+
+  r.get('/:id/frames/:n', async (req, res) => {
+    const job = await visibleJob(req);
+    const frame = z.coerce.number().int().min(0).parse(req.params.n);
+    if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
+    const cid = (await jobs.frameCids(job.id))[frame];
+    if (!cid) throw new HttpError(409, 'Frame not ready', `frame ${frame} is not verified and stitched yet`);
+    res
+      .type('image/png')
+      .set('ETag', `"${cid}"`)
+      .send(Buffer.from((await blobs.get(cid)) as Uint8Array));
+  });
+
+  r.get('/:id/animation', async (req, res) => {
+    const job = await visibleJob(req);
+    if (!job.animation)
+      throw new HttpError(409, 'Animation not ready', 'the animation exists once every frame of a multi-frame job is stitched');
+    res
+      .type('image/webp')
+      .set('ETag', `"${job.animation}"`)
+      .send(Buffer.from((await blobs.get(job.animation)) as Uint8Array));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const job = await visibleJob(req);
+    if (job.state !== 'queued' && job.state !== 'running')
+      throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
+    await jobs.setState(job.id, 'cancelled');
+    const open: { replica: string; queue: string }[] = [];
+    for (const t of planJob(job.id, job.frames, job.width, job.height, job.tileSize)) {
+      const task = await tasks.get(t.id);
+      if (!task || task.state !== 'pending') continue;
+      const replicas = await tasks.replicas(t.id);
+      for (let n = 0; n < task.issued; n++) {
+        const bound = replicas.find((x) => x.replica === slotId(t.id, n));
+        open.push({ replica: slotId(t.id, n), queue: bound?.queue ?? 'slots' });
+      }
+    }
+    await deps.dispatch.withdraw(open);
+    req.log?.info({ job: job.id, withdrawn: open.length }, 'job cancelled');
+    res.json({ id: job.id, state: 'cancelled' });
+  });
+
+  return r;
+}

@@ -1,0 +1,78 @@
+/** HTTP errors as RFC 9457 problem details, naming the failing fields. */
+import type { ErrorRequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+import { type FieldIssue, formatIssues, PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/problem.ts';
+import { SceneError } from '../../shared/scene.ts';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly errors?: FieldIssue[],
+  ) {
+    super(detail ?? title);
+    this.name = this.constructor.name;
+  }
+}
+
+export function sendProblem(res: Response, p: Problem): void {
+  res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+}
+
+const slug = (title: string) => `https://farm.invalid/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
+
+/** Prefixes issue paths with the request field they came from (e.g. `scene.`). */
+export function nested(prefix: string, issues: FieldIssue[]): FieldIssue[] {
+  return issues.map((i) => ({ ...i, path: i.path === '(root)' ? prefix : `${prefix}.${i.path}` }));
+}
+
+export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  if (err instanceof HttpError) {
+    sendProblem(res, { type: slug(err.title), title: err.title, status: err.status, detail: err.detail, errors: err.errors });
+    return;
+  }
+  if (err instanceof ZodError) {
+    const errors = formatIssues(err);
+    sendProblem(res, {
+      type: slug('invalid request'),
+      title: 'Invalid request',
+      status: 400,
+      detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      errors,
+    });
+    return;
+  }
+  if (err instanceof SceneError) {
+    const errors = nested('scene', err.issues);
+    sendProblem(res, {
+      type: slug('invalid scene'),
+      title: 'Invalid scene',
+      status: 400,
+      detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      errors,
+    });
+    return;
+  }
+  const status = typeof err?.status === 'number' ? err.status : 500;
+  if (err?.type === 'entity.too.large') {
+    sendProblem(res, {
+      type: slug('payload too large'),
+      title: 'Payload too large',
+      status: 413,
+      detail: `request body exceeds ${err.limit} bytes`,
+    });
+    return;
+  }
+  if (err?.type === 'entity.parse.failed') {
+    sendProblem(res, { type: slug('malformed json'), title: 'Malformed JSON', status: 400, detail: err.message });
+    return;
+  }
+  if (status >= 500) req.log?.error({ err }, 'request failed');
+  sendProblem(res, {
+    type: slug('error'),
+    title: status >= 500 ? 'Internal error' : 'Bad request',
+    status,
+    detail: status >= 500 ? undefined : err?.message,
+  });
+};

@@ -1,0 +1,31 @@
+/**
+ * Splits a job into tasks: one per (frame, tile). Pure; ids are deterministic so that planning
+ * twice (after a crash) names the same tasks and BullMQ deduplicates their replica slots.
+ */
+import { type Rect, tileGrid } from '../shared/tile.ts';
+
+export interface PlannedTask {
+  id: string;
+  frame: number;
+  tile: number;
+  rect: Rect;
+}
+
+export const taskId = (jobId: string, frame: number, tile: number): string => `${jobId}.f${frame}.t${tile}`;
+/** BullMQ job id of replica slot n of a task (ids may not contain ':'). */
+export const slotId = (task: string, n: number): string => `${task}.r${n}`;
+
+export function parseTaskId(id: string): { job: string; frame: number; tile: number } | undefined {
+  const m = /^(j[0-9a-z]+)\.f(\d+)\.t(\d+)$/.exec(id);
+  return m ? { job: m[1], frame: Number(m[2]), tile: Number(m[3]) } : undefined;
+}
+
+export function parseSlotId(id: string): { task: string; n: number } | undefined {
+  const m = /^(.+)\.r(\d+)$/.exec(id);
+  return m && parseTaskId(m[1]) ? { task: m[1], n: Number(m[2]) } : undefined;
+}
+
+export function planJob(jobId: string, frames: readonly number[], width: number, height: number, tileSize: number): PlannedTask[] {
+  const grid = tileGrid(width, height, tileSize);
+  return frames.flatMap((frame) => grid.map((rect, tile) => ({ id: taskId(jobId, frame, tile), frame, tile, rect })));
+}

@@ -1,0 +1,21 @@
+/**
+ * Planning a submitted job: create its tasks, mark it running, issue R replica slots per task.
+ * Runs as a BullMQ job so a crash mid-way is retried; every step is idempotent.
+ */
+import type { Dispatcher } from './dispatch.ts';
+import { planJob } from './planner.ts';
+import type { Jobs } from './state/jobs.ts';
+import type { Tasks } from './state/tasks.ts';
+
+export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: Dispatcher }, jobId: string): Promise<void> {
+  const job = await deps.jobs.get(jobId);
+  if (!job) return;
+  const planned = planJob(job.id, job.frames, job.width, job.height, job.tileSize);
+  await deps.tasks.create(planned, job.replicas);
+  // Running before slots exist: a slot bound for a job that is not running is dropped.
+  if (!(await deps.jobs.start(job.id))) return;
+  await deps.dispatch.issueNew(
+    planned.map((t) => t.id),
+    job.replicas,
+  );
+}

@@ -1,0 +1,151 @@
+/** Job records: creation, status views, listing by owner, cancellation. */
+import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { keys } from './keys.ts';
+import type { FarmRedis } from './redis.ts';
+
+export interface JobRecord {
+  id: string;
+  owner: string;
+  name: string;
+  state: JobState;
+  createdAt: number;
+  finishedAt: number | null;
+  scene: string;
+  width: number;
+  height: number;
+  spp: number;
+  tileSize: number;
+  replicas: number;
+  maxReplicas: number;
+  frames: number[];
+  tilesPerFrame: number;
+  tilesTotal: number;
+  tilesVerified: number;
+  replicasIssued: number;
+  replicasRendered: number;
+  framesDone: number;
+  animation: string | null;
+  error: string | null;
+}
+
+type NewJob = Omit<
+  JobRecord,
+  'state' | 'finishedAt' | 'tilesVerified' | 'replicasIssued' | 'replicasRendered' | 'framesDone' | 'animation' | 'error'
+>;
+
+const NUMERIC = [
+  'createdAt',
+  'width',
+  'height',
+  'spp',
+  'tileSize',
+  'replicas',
+  'maxReplicas',
+  'tilesPerFrame',
+  'tilesTotal',
+  'tilesVerified',
+  'replicasIssued',
+  'replicasRendered',
+  'framesDone',
+] as const;
+
+export class Jobs {
+  constructor(private readonly redis: FarmRedis) {}
+
+  async create(job: NewJob): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(keys.job(job.id), {
+        ...job,
+        frames: JSON.stringify(job.frames),
+        state: 'queued',
+        tilesVerified: 0,
+        replicasIssued: 0,
+        replicasRendered: 0,
+        framesDone: 0,
+      })
+      .zadd(keys.jobsAll, job.createdAt, job.id)
+      .zadd(keys.jobsOf(job.owner), job.createdAt, job.id)
+      .sadd(keys.jobsActive, job.id)
+      .exec();
+  }
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    const h = await this.redis.hgetall(keys.job(id));
+    if (!h.id) return undefined;
+    const record: Record<string, unknown> = { ...h, frames: JSON.parse(h.frames), finishedAt: h.finishedAt ? Number(h.finishedAt) : null };
+    for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
+    record.animation = h.animation || null;
+    record.error = h.error || null;
+    return record as unknown as JobRecord;
+  }
+
+  /** Newest first; `owner` undefined lists every job (operator). */
+  async list(owner: string | undefined, offset: number, limit: number): Promise<string[]> {
+    return this.redis.zrevrange(owner ? keys.jobsOf(owner) : keys.jobsAll, offset, offset + limit - 1);
+  }
+
+  active(): Promise<string[]> {
+    return this.redis.smembers(keys.jobsActive);
+  }
+
+  async setState(id: string, state: JobState, extra: Record<string, string | number> = {}): Promise<void> {
+    const finished = state === 'done' || state === 'cancelled' || state === 'failed';
+    const m = this.redis.multi().hset(keys.job(id), { state, ...extra, ...(finished ? { finishedAt: Date.now() } : {}) });
+    if (finished) m.srem(keys.jobsActive, id);
+    await m.exec();
+  }
+
+  /** Moves queued → running; false if the job is no longer queued (e.g. cancelled). */
+  async start(id: string): Promise<boolean> {
+    const started = await this.redis.eval(
+      `if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') return 1 end
+       return redis.call('HGET', KEYS[1], 'state') == 'running' and 1 or 0`,
+      1,
+      keys.job(id),
+    );
+    return started === 1;
+  }
+
+  frameCids(id: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(keys.jobFrameCids(id));
+  }
+
+  async frameProgress(id: string): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(keys.jobFrames(id));
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** Records a stitched frame; true when it completes the job's frames. */
+  async frameDone(job: JobRecord, frame: number, cid: string): Promise<boolean> {
+    return (await this.redis.farmFrameDone(keys.job(job.id), keys.jobFrameCids(job.id), frame, cid, job.frames.length, Date.now())) === 1;
+  }
+
+  async status(job: JobRecord, animationUrl: (id: string) => string): Promise<JobStatus> {
+    const [progress, cids] = await Promise.all([this.frameProgress(job.id), this.frameCids(job.id)]);
+    return {
+      id: job.id,
+      name: job.name,
+      state: job.state,
+      createdAt: job.createdAt,
+      finishedAt: job.finishedAt,
+      width: job.width,
+      height: job.height,
+      spp: job.spp,
+      tileSize: job.tileSize,
+      replicas: job.replicas,
+      frames: job.frames.map((frame) => ({
+        frame,
+        tilesVerified: progress[frame] ?? 0,
+        tilesTotal: job.tilesPerFrame,
+        done: cids[frame] !== undefined,
+      })),
+      tilesVerified: job.tilesVerified,
+      tilesTotal: job.tilesTotal,
+      replicasRendered: job.replicasRendered,
+      replicasIssued: job.replicasIssued,
+      framesDone: job.framesDone,
+      animation: job.animation ? animationUrl(job.id) : null,
+    };
+  }
+}

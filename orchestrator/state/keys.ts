@@ -1,0 +1,16 @@
+/** Redis key names of the farm's own state (BullMQ keeps its keys under `bull:`). */
+export const keys = {
+  job: (id: string) => `farm:job:${id}`,
+  jobFrames: (id: string) => `farm:job:${id}:frames`,
+  jobFrameCids: (id: string) => `farm:job:${id}:framecids`,
+  jobsAll: 'farm:jobs',
+  jobsActive: 'farm:jobs:active',
+  jobsOf: (owner: string) => `farm:jobs:owner:${owner}`,
+  task: (id: string) => `farm:task:${id}`,
+  taskReplicas: (id: string) => `farm:task:${id}:replicas`,
+  taskWorkers: (id: string) => `farm:task:${id}:workers`,
+  worker: (id: string) => `farm:worker:${id}`,
+  workerActive: (id: string) => `farm:worker:${id}:active`,
+  workersAll: 'farm:workers',
+  tokens: 'farm:tokens',
+};

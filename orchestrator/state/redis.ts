@@ -1,0 +1,22 @@
+/** The orchestrator's Redis connection, with the farm's Lua scripts registered as commands. */
+import { Redis } from 'ioredis';
+import { BIND, FRAME_DONE, RELEASE, SETTLE, SUBMIT } from './scripts.ts';
+
+export type FarmRedis = Redis & {
+  farmBind(...args: (string | number)[]): Promise<[string, string]>;
+  farmSubmit(...args: (string | number)[]): Promise<string[]>;
+  farmSettle(...args: (string | number)[]): Promise<[string, number]>;
+  farmRelease(...args: (string | number)[]): Promise<number>;
+  farmFrameDone(...args: (string | number)[]): Promise<number>;
+};
+
+export function connectRedis(url: string): FarmRedis {
+  // BullMQ's rule for blocking clients, and harmless here: retry forever while Redis restarts.
+  const redis = new Redis(url, { maxRetriesPerRequest: null }) as FarmRedis;
+  redis.defineCommand('farmBind', { numberOfKeys: 6, lua: BIND });
+  redis.defineCommand('farmSubmit', { numberOfKeys: 5, lua: SUBMIT });
+  redis.defineCommand('farmSettle', { numberOfKeys: 4, lua: SETTLE });
+  redis.defineCommand('farmRelease', { numberOfKeys: 3, lua: RELEASE });
+  redis.defineCommand('farmFrameDone', { numberOfKeys: 2, lua: FRAME_DONE });
+  return redis;
+}

@@ -1,0 +1,157 @@
+/**
+ * Lua scripts for the transitions that must be atomic in Redis. Replica records live in the hash
+ * `farm:task:<id>:replicas` (field = slot number, value = JSON) so one script sees a whole task.
+ * Judging stays in TypeScript (orchestrator/verifier.ts); `settle` applies a verdict only if the
+ * task's version is the one it was judged on, so concurrent submissions cannot both win.
+ */
+
+/**
+ * Binds replica slot n of a task to a worker.
+ * KEYS: task, task:replicas, task:workers, worker, worker:active, job
+ * ARGV: n, slotId, workerId, now, deadline, queueName
+ * Returns: {status, detail}
+ */
+export const BIND = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
+if redis.call('EXISTS', KEYS[4]) == 0 then return {'unknown', ''} end
+local jobState = redis.call('HGET', KEYS[6], 'state')
+local taskState = redis.call('HGET', KEYS[1], 'state')
+if jobState ~= 'running' or taskState ~= 'pending' then return {'obsolete', ''} end
+local class = redis.call('HGET', KEYS[1], 'class')
+local workerClass = redis.call('HGET', KEYS[4], 'class')
+if class ~= '' and class ~= workerClass then return {'wrongclass', class} end
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then
+  local r = cjson.decode(existing)
+  if r.state == 'assigned' then
+    if r.worker == ARGV[3] then return {'again', existing} end
+    -- The previous holder's lease lapsed (BullMQ found the slot stalled): it timed out.
+    r.state = 'timedout'
+    redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+    local prev = 'farm:worker:' .. r.worker
+    redis.call('HINCRBY', prev, 'timedOut', 1)
+    redis.call('HINCRBY', prev, 'inFlight', -1)
+    redis.call('SREM', prev .. ':active', ARGV[2])
+  elseif r.state ~= 'timedout' and r.state ~= 'handedback' then
+    return {'resolved', ''}
+  end
+end
+if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then return {'ineligible', ''} end
+local record = cjson.encode({replica = ARGV[2], worker = ARGV[3], state = 'assigned', assignedAt = tonumber(ARGV[4]), deadline = tonumber(ARGV[5]), queue = ARGV[6]})
+redis.call('HSET', KEYS[2], ARGV[1], record)
+redis.call('SADD', KEYS[3], ARGV[3])
+if class == '' then redis.call('HSET', KEYS[1], 'class', workerClass) end
+redis.call('HINCRBY', KEYS[4], 'inFlight', 1)
+redis.call('SADD', KEYS[5], ARGV[2])
+return {'bound', record}
+`;
+
+/**
+ * Records a worker's result for its replica.
+ * KEYS: task, task:replicas, worker, worker:active, job
+ * ARGV: n, slotId, workerId, cid, now
+ * Returns: {status, taskJSON, replicasJSON...}
+ */
+export const SUBMIT = `
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if not existing then return {'notassigned'} end
+local r = cjson.decode(existing)
+if r.worker ~= ARGV[3] then return {'notassigned'} end
+if r.state == 'timedout' or r.state == 'handedback' then return {'expired'} end
+if r.state ~= 'assigned' then
+  if r.cid == ARGV[4] then return {'duplicate'} end
+  return {'conflict'}
+end
+r.state = 'submitted'
+r.cid = ARGV[4]
+r.submittedAt = tonumber(ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+redis.call('HINCRBY', KEYS[3], 'inFlight', -1)
+redis.call('SREM', KEYS[4], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HINCRBY', KEYS[5], 'replicasRendered', 1)
+local out = {'submitted', cjson.encode(redis.call('HGETALL', KEYS[1]))}
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do table.insert(out, v) end
+return out
+`;
+
+/**
+ * Applies a verdict judged on task version ARGV[1].
+ * KEYS: task, task:replicas, job, job:frames
+ * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame
+ * Returns: {status, value}: 'stale' | 'verified' (value 1 when its frame is complete) |
+ *          'issued' (value = first new slot number) | 'failed' | 'late'
+ */
+export const SETTLE = `
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'stale', 0} end
+local kind = ARGV[2]
+local function mark(list, state, counter)
+  for _, n in ipairs(cjson.decode(list)) do
+    local r = cjson.decode(redis.call('HGET', KEYS[2], n))
+    if r.state == 'submitted' then
+      r.state = state
+      redis.call('HSET', KEYS[2], n, cjson.encode(r))
+      redis.call('HINCRBY', 'farm:worker:' .. r.worker, counter, 1)
+    end
+  end
+end
+if kind == 'late' then
+  mark(ARGV[7], 'valid', 'valid')
+  mark(ARGV[8], 'invalid', 'invalid')
+  return {'late', 0}
+end
+if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'stale', 0} end
+if kind == 'verified' then
+  redis.call('HSET', KEYS[1], 'state', 'verified', 'cid', ARGV[3], 'verifiedAt', ARGV[5])
+  mark(ARGV[7], 'valid', 'valid')
+  mark(ARGV[8], 'invalid', 'invalid')
+  redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
+  local frame = redis.call('HGET', KEYS[1], 'frame')
+  local done = redis.call('HINCRBY', KEYS[4], frame, 1)
+  return {'verified', done == tonumber(ARGV[9]) and 1 or 0}
+end
+if kind == 'issue' then
+  local first = tonumber(redis.call('HGET', KEYS[1], 'issued'))
+  redis.call('HINCRBY', KEYS[1], 'issued', tonumber(ARGV[4]))
+  redis.call('HINCRBY', KEYS[1], 'outstanding', tonumber(ARGV[4]))
+  redis.call('HINCRBY', KEYS[3], 'replicasIssued', tonumber(ARGV[4]))
+  return {'issued', first}
+end
+redis.call('HSET', KEYS[1], 'state', 'failed')
+if redis.call('HGET', KEYS[3], 'state') == 'running' then
+  redis.call('HSET', KEYS[3], 'state', 'failed', 'error', ARGV[6], 'finishedAt', ARGV[5])
+end
+return {'failed', 0}
+`;
+
+/**
+ * A worker hands back a replica it holds (graceful drain).
+ * KEYS: task:replicas, worker, worker:active
+ * ARGV: n, slotId, workerId
+ */
+export const RELEASE = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if not existing then return 0 end
+local r = cjson.decode(existing)
+if r.worker ~= ARGV[3] or r.state ~= 'assigned' then return 0 end
+r.state = 'handedback'
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
+redis.call('HINCRBY', KEYS[2], 'inFlight', -1)
+redis.call('SREM', KEYS[3], ARGV[2])
+return 1
+`;
+
+/**
+ * Marks a frame stitched; finishes the job when it was the last one.
+ * KEYS: job, job:framecids
+ * ARGV: frame, cid, frameCount, now
+ * Returns 1 when every frame is stitched.
+ */
+export const FRAME_DONE = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
+  return redis.call('HLEN', KEYS[2]) == tonumber(ARGV[3]) and 1 or 0
+end
+local done = redis.call('HINCRBY', KEYS[1], 'framesDone', 1)
+return done == tonumber(ARGV[3]) and 1 or 0
+`;

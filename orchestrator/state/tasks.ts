@@ -1,0 +1,215 @@
+/** Task and replica records: creation, binding slots to workers, results, verdicts. */
+import type { ReplicaView, TaskView } from '../../shared/protocol.ts';
+import type { Rect } from '../../shared/tile.ts';
+import { type PlannedTask, parseSlotId, parseTaskId } from '../planner.ts';
+import type { Verdict } from '../verifier.ts';
+import { keys } from './keys.ts';
+import type { FarmRedis } from './redis.ts';
+
+export interface ReplicaRecord {
+  replica: string;
+  worker: string;
+  state: ReplicaView['state'];
+  cid?: string;
+  assignedAt: number;
+  submittedAt?: number;
+  deadline: number;
+  queue: string;
+}
+
+export interface TaskRecord {
+  id: string;
+  job: string;
+  frame: number;
+  tile: number;
+  rect: Rect;
+  class: string;
+  state: 'pending' | 'verified' | 'failed';
+  cid: string | null;
+  issued: number;
+  outstanding: number;
+  version: number;
+}
+
+export type BindResult =
+  | { status: 'bound' | 'again'; replica: ReplicaRecord }
+  | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' };
+
+export type SubmitResult =
+  | { status: 'submitted'; task: TaskRecord; replicas: ReplicaRecord[] }
+  | { status: 'notassigned' | 'expired' | 'duplicate' | 'conflict' };
+
+export class Tasks {
+  constructor(private readonly redis: FarmRedis) {}
+
+  /** Idempotent: re-planning after a crash leaves existing tasks as they are. */
+  async create(tasks: readonly PlannedTask[], replicas: number): Promise<void> {
+    for (let i = 0; i < tasks.length; i += 500) {
+      const m = this.redis.multi();
+      for (const t of tasks.slice(i, i + 500)) {
+        const k = keys.task(t.id);
+        m.hsetnx(k, 'job', parseTaskId(t.id)?.job ?? '');
+        m.hsetnx(k, 'frame', t.frame);
+        m.hsetnx(k, 'tile', t.tile);
+        m.hsetnx(k, 'rect', JSON.stringify(t.rect));
+        m.hsetnx(k, 'class', '');
+        m.hsetnx(k, 'state', 'pending');
+        m.hsetnx(k, 'issued', replicas);
+        m.hsetnx(k, 'outstanding', replicas);
+        m.hsetnx(k, 'version', 0);
+      }
+      await m.exec();
+    }
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const h = await this.redis.hgetall(keys.task(id));
+    return h.job ? toTask(id, h) : undefined;
+  }
+
+  async replicas(id: string): Promise<ReplicaRecord[]> {
+    const h = await this.redis.hgetall(keys.taskReplicas(id));
+    return Object.keys(h)
+      .sort((a, b) => Number(a) - Number(b))
+      .map((n) => JSON.parse(h[n]));
+  }
+
+  async bind(slot: string, worker: string, now: number, deadline: number, queue: string): Promise<BindResult> {
+    const parsed = parseSlotId(slot);
+    if (!parsed) return { status: 'missing' };
+    const job = parseTaskId(parsed.task)?.job as string;
+    const [status, detail] = await this.redis.farmBind(
+      keys.task(parsed.task),
+      keys.taskReplicas(parsed.task),
+      keys.taskWorkers(parsed.task),
+      keys.worker(worker),
+      keys.workerActive(worker),
+      keys.job(job),
+      parsed.n,
+      slot,
+      worker,
+      now,
+      deadline,
+      queue,
+    );
+    if (status === 'bound' || status === 'again') return { status, replica: JSON.parse(detail) };
+    return { status } as BindResult;
+  }
+
+  async submit(slot: string, worker: string, cid: string, now: number): Promise<SubmitResult> {
+    const parsed = parseSlotId(slot);
+    if (!parsed) return { status: 'notassigned' };
+    const job = parseTaskId(parsed.task)?.job as string;
+    const [status, task, ...replicas] = await this.redis.farmSubmit(
+      keys.task(parsed.task),
+      keys.taskReplicas(parsed.task),
+      keys.worker(worker),
+      keys.workerActive(worker),
+      keys.job(job),
+      parsed.n,
+      slot,
+      worker,
+      cid,
+      now,
+    );
+    if (status !== 'submitted') return { status } as SubmitResult;
+    const flat: string[] = JSON.parse(task);
+    const h: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+    return { status, task: toTask(parsed.task, h), replicas: replicas.map((r) => JSON.parse(r)) };
+  }
+
+  /**
+   * Applies a verdict judged on `task.version`. Returns 'stale' when another submission got in
+   * first (judge again), or what changed.
+   */
+  async settle(
+    task: TaskRecord,
+    verdict: Verdict | { kind: 'late'; agree: string[]; disagree: string[] },
+    tilesPerFrame: number,
+    replicas: readonly ReplicaRecord[],
+  ) {
+    const slotNumber = (replica: string) => String(parseSlotId(replica)?.n);
+    const [kind, cid, issue, agree, disagree, message] =
+      verdict.kind === 'verified' || verdict.kind === 'late'
+        ? [
+            verdict.kind,
+            verdict.kind === 'verified' ? verdict.cid : '',
+            0,
+            verdict.agree.map(slotNumber),
+            verdict.disagree.map(slotNumber),
+            '',
+          ]
+        : verdict.kind === 'undecided'
+          ? ['issue', '', verdict.issue, [], [], '']
+          : ['exhausted', '', 0, [], [], `tile ${task.id}: no majority among ${replicas.length} replicas`];
+    const [status, value] = await this.redis.farmSettle(
+      keys.task(task.id),
+      keys.taskReplicas(task.id),
+      keys.job(task.job),
+      keys.jobFrames(task.job),
+      task.version,
+      kind,
+      cid,
+      issue,
+      Date.now(),
+      message,
+      JSON.stringify(agree),
+      JSON.stringify(disagree),
+      tilesPerFrame,
+    );
+    return { status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late', value: Number(value) };
+  }
+
+  async release(slot: string, worker: string): Promise<boolean> {
+    const parsed = parseSlotId(slot);
+    if (!parsed) return false;
+    return (
+      (await this.redis.farmRelease(
+        keys.taskReplicas(parsed.task),
+        keys.worker(worker),
+        keys.workerActive(worker),
+        parsed.n,
+        slot,
+        worker,
+      )) === 1
+    );
+  }
+
+  async view(id: string): Promise<TaskView | undefined> {
+    const [task, replicas] = await Promise.all([this.get(id), this.replicas(id)]);
+    if (!task) return undefined;
+    return {
+      task: id,
+      frame: task.frame,
+      tile: task.tile,
+      rect: task.rect,
+      state: task.state === 'verified' ? 'verified' : 'pending',
+      cid: task.cid,
+      replicas: replicas.map((r) => ({
+        replica: r.replica,
+        worker: r.worker,
+        state: r.state,
+        cid: r.cid ?? null,
+        assignedAt: r.assignedAt,
+        submittedAt: r.submittedAt ?? null,
+      })),
+    };
+  }
+}
+
+function toTask(id: string, h: Record<string, string>): TaskRecord {
+  return {
+    id,
+    job: h.job,
+    frame: Number(h.frame),
+    tile: Number(h.tile),
+    rect: JSON.parse(h.rect),
+    class: h.class ?? '',
+    state: h.state as TaskRecord['state'],
+    cid: h.cid || null,
+    issued: Number(h.issued),
+    outstanding: Number(h.outstanding),
+    version: Number(h.version),
+  };
+}

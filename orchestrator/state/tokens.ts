@@ -1,0 +1,36 @@
+/**
+ * Requester API tokens. Only a token's SHA-256 is stored; its short form names the owner of the
+ * jobs submitted with it. The operator token (FARM_TOKEN) may see every job and mint tokens.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { keys } from './keys.ts';
+import type { FarmRedis } from './redis.ts';
+
+export type Role = 'operator' | 'requester';
+export interface Principal {
+  owner: string;
+  role: Role;
+  name: string;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class Tokens {
+  constructor(private readonly redis: FarmRedis) {}
+
+  async add(token: string, role: Role, name: string): Promise<Principal> {
+    const principal = { owner: digest(token).slice(0, 16), role, name };
+    await this.redis.hset(keys.tokens, digest(token), JSON.stringify(principal));
+    return principal;
+  }
+
+  async mint(name: string): Promise<{ token: string; principal: Principal }> {
+    const token = `farm_${randomBytes(24).toString('base64url')}`;
+    return { token, principal: await this.add(token, 'requester', name) };
+  }
+
+  async lookup(token: string): Promise<Principal | undefined> {
+    const raw = await this.redis.hget(keys.tokens, digest(token));
+    return raw ? JSON.parse(raw) : undefined;
+  }
+}

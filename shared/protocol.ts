@@ -1,0 +1,121 @@
+/**
+ * The wire between requesters, the orchestrator and workers: every request and response body is
+ * a zod schema here, used by the server to validate and by the clients to type their calls.
+ */
+import { z } from 'zod';
+import { Rect } from './tile.ts';
+
+export const JOB_ID = /^j[0-9a-z]{10,40}$/;
+export const WORKER_ID = /^w[0-9a-z]{10,40}$/;
+
+export const FailurePolicy = z.enum(['accept', 'fail']);
+
+/** POST /api/jobs */
+export const JobRequest = z.object({
+  scene: z.unknown(),
+  /** Blender-style range; default: every frame of the scene. */
+  frames: z.string().max(1000).optional(),
+  tileSize: z.number().int().min(8).max(512).default(64),
+  replicas: z.number().int().min(1).max(7).default(2),
+  width: z.number().int().min(1).optional(),
+  height: z.number().int().min(1).optional(),
+  spp: z.number().int().min(1).optional(),
+  name: z.string().max(200).optional(),
+});
+export type JobRequest = z.infer<typeof JobRequest>;
+
+export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed']);
+export type JobState = z.infer<typeof JobState>;
+
+export const FrameStatus = z.object({
+  frame: z.number().int(),
+  tilesVerified: z.number().int(),
+  tilesTotal: z.number().int(),
+  done: z.boolean(),
+});
+
+export const JobStatus = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: JobState,
+  createdAt: z.number(),
+  finishedAt: z.number().nullable(),
+  width: z.number().int(),
+  height: z.number().int(),
+  spp: z.number().int(),
+  tileSize: z.number().int(),
+  replicas: z.number().int(),
+  frames: z.array(FrameStatus),
+  tilesVerified: z.number().int(),
+  tilesTotal: z.number().int(),
+  replicasRendered: z.number().int(),
+  replicasIssued: z.number().int(),
+  framesDone: z.number().int(),
+  /** URL of the animated WebP once a multi-frame job is done. */
+  animation: z.string().nullable(),
+});
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const ReplicaState = z.enum(['assigned', 'submitted', 'valid', 'invalid', 'timedout', 'handedback', 'rejected']);
+export type ReplicaState = z.infer<typeof ReplicaState>;
+
+export const ReplicaView = z.object({
+  replica: z.string(),
+  worker: z.string(),
+  state: ReplicaState,
+  cid: z.string().nullable(),
+  assignedAt: z.number(),
+  submittedAt: z.number().nullable(),
+});
+export type ReplicaView = z.infer<typeof ReplicaView>;
+
+export const TaskView = z.object({
+  task: z.string(),
+  frame: z.number().int(),
+  tile: z.number().int(),
+  rect: Rect,
+  state: z.enum(['pending', 'verified']),
+  cid: z.string().nullable(),
+  replicas: z.array(ReplicaView),
+});
+export type TaskView = z.infer<typeof TaskView>;
+
+/** POST /api/workers: the body is signed with the key it registers (proof of possession). */
+export const WorkerRegistration = z.object({
+  /** Ed25519 public key, SPKI DER in base64. */
+  publicKey: z.string().min(40).max(200),
+  name: z.string().min(1).max(64),
+  /** Determinism class: renderer version + backend (+ GPU model). */
+  deviceClass: z.string().min(1).max(200),
+});
+export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
+
+export const WorkerView = z.object({
+  id: z.string(),
+  name: z.string(),
+  deviceClass: z.string(),
+  registeredAt: z.number(),
+  lastSeen: z.number(),
+  online: z.boolean(),
+  valid: z.number().int(),
+  invalid: z.number().int(),
+  timedOut: z.number().int(),
+  rejected: z.number().int(),
+  inFlight: z.number().int(),
+});
+export type WorkerView = z.infer<typeof WorkerView>;
+
+/** One replica handed to a worker by POST /api/work/next. */
+export const Assignment = z.object({
+  replica: z.string(),
+  task: z.string(),
+  job: z.string(),
+  scene: z.string(),
+  frame: z.number().int().min(0),
+  tile: Rect,
+  deadline: z.number(),
+});
+export type Assignment = z.infer<typeof Assignment>;
+
+/** Header that carries the claimed CID of an uploaded result. */
+export const RESULT_CID_HEADER = 'farm-result-cid';

@@ -1,0 +1,60 @@
+/**
+ * Worker request signatures. A worker's identity is its Ed25519 key: it signs
+ * `METHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id and the timestamp.
+ * The orchestrator rejects unknown ids, bad signatures and timestamps outside a short window.
+ */
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
+
+export const SIGNATURE_HEADERS = { worker: 'farm-worker', timestamp: 'farm-timestamp', signature: 'farm-signature' } as const;
+/** How far a signed request's clock may be from the orchestrator's. */
+export const SIGNATURE_WINDOW_MS = 5 * 60_000;
+
+export function signingPayload(method: string, path: string, timestamp: string, body: Uint8Array): Buffer {
+  const digest = createHash('sha256').update(body).digest('hex');
+  return Buffer.from(`${method.toUpperCase()}\n${path}\n${timestamp}\n${digest}`);
+}
+
+export function signRequest(
+  key: KeyObject,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  now = Date.now(),
+): { timestamp: string; signature: string } {
+  const timestamp = String(now);
+  return { timestamp, signature: sign(null, signingPayload(method, path, timestamp, body), key).toString('base64') };
+}
+
+export function verifyRequest(
+  publicKeyDer: string,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  timestamp: string,
+  signature: string,
+): boolean {
+  try {
+    const key = createPublicKey({ key: Buffer.from(publicKeyDer, 'base64'), format: 'der', type: 'spki' });
+    return verify(null, signingPayload(method, path, timestamp, body), key, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+export function newKeyPair(): { privateKeyPem: string; publicKeyDer: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKeyDer: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  };
+}
+
+export function loadPrivateKey(pem: string): { key: KeyObject; publicKeyDer: string } {
+  const key = createPrivateKey(pem);
+  return { key, publicKeyDer: createPublicKey(key).export({ format: 'der', type: 'spki' }).toString('base64') };
+}
+
+/** A worker's id is derived from its key, so it cannot be chosen or taken over. */
+export function workerIdOf(publicKeyDer: string): string {
+  return `w${createHash('sha256').update(publicKeyDer).digest('hex').slice(0, 20)}`;
+}

@@ -1,0 +1,79 @@
+/** Unit tests of the orchestrator's pure core: planning, judging, stitching layout. */
+import { describe, expect, it } from 'vitest';
+import { parseSlotId, parseTaskId, planJob, slotId } from '../orchestrator/planner.ts';
+import { assembleFrame } from '../orchestrator/stitcher.ts';
+import { judge, type ReplicaResult } from '../orchestrator/verifier.ts';
+import { tileGrid } from '../shared/tile.ts';
+
+const r = (replica: string, cid: string): ReplicaResult => ({ replica, worker: `w-${replica}`, cid });
+
+describe('planner', () => {
+  it('covers every frame with a ragged tile grid', () => {
+    const tasks = planJob('jabcdefghij', [0, 2], 100, 70, 32);
+    expect(tasks).toHaveLength(2 * 4 * 3);
+    expect(tasks[0]).toEqual({ id: 'jabcdefghij.f0.t0', frame: 0, tile: 0, rect: { x: 0, y: 0, width: 32, height: 32 } });
+    expect(tasks[11].rect).toEqual({ x: 96, y: 64, width: 4, height: 6 });
+    expect(tasks[12].frame).toBe(2);
+  });
+
+  it('round-trips task and slot ids', () => {
+    expect(parseTaskId('jabcdefghij.f12.t3')).toEqual({ job: 'jabcdefghij', frame: 12, tile: 3 });
+    expect(parseSlotId(slotId('jabcdefghij.f12.t3', 4))).toEqual({ task: 'jabcdefghij.f12.t3', n: 4 });
+    expect(parseTaskId('nope')).toBeUndefined();
+  });
+});
+
+describe('verifier', () => {
+  const base = { outstanding: 0, replicas: 2, maxReplicas: 6 };
+  it('waits for R results', () => {
+    expect(judge({ ...base, results: [r('a', 'X')], outstanding: 1 })).toEqual({ kind: 'undecided', issue: 0 });
+  });
+  it('verifies R agreeing results', () => {
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'X')] })).toEqual({
+      kind: 'verified',
+      cid: 'X',
+      agree: ['a', 'b'],
+      disagree: [],
+    });
+  });
+  it('accepts a single result when R is 1', () => {
+    expect(judge({ ...base, replicas: 1, results: [r('a', 'X')] })).toMatchObject({ kind: 'verified', cid: 'X' });
+  });
+  it('asks for one more replica on a disagreement, and only when none is outstanding', () => {
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y')] })).toEqual({ kind: 'undecided', issue: 1 });
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y')], outstanding: 1 })).toEqual({ kind: 'undecided', issue: 0 });
+  });
+  it('settles on a strict majority of at least two', () => {
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'X')] })).toEqual({
+      kind: 'verified',
+      cid: 'X',
+      agree: ['a', 'c'],
+      disagree: ['b'],
+    });
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'Z')] })).toEqual({ kind: 'undecided', issue: 1 });
+    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'X'), r('d', 'Y')] })).toEqual({ kind: 'undecided', issue: 1 });
+  });
+  it('gives up after the replica cap', () => {
+    expect(judge({ ...base, maxReplicas: 4, results: [r('a', 'X'), r('b', 'Y'), r('c', 'Z'), r('d', 'W')] })).toEqual({
+      kind: 'exhausted',
+    });
+  });
+});
+
+describe('stitcher', () => {
+  it('places every tile row where it belongs', () => {
+    const tiles = tileGrid(5, 3, 2).map((rect) => {
+      const rgba = new Uint8Array(rect.width * rect.height * 4);
+      for (let y = 0; y < rect.height; y++)
+        for (let x = 0; x < rect.width; x++) rgba.set([rect.x + x, rect.y + y, 7, 255], (y * rect.width + x) * 4);
+      return { rect, rgba };
+    });
+    const frame = assembleFrame(5, 3, tiles);
+    for (let y = 0; y < 3; y++)
+      for (let x = 0; x < 5; x++) expect([...frame.subarray((y * 5 + x) * 4, (y * 5 + x) * 4 + 4)]).toEqual([x, y, 7, 255]);
+  });
+  it('rejects gaps and wrong sizes', () => {
+    expect(() => assembleFrame(4, 4, [{ rect: { x: 0, y: 0, width: 2, height: 2 }, rgba: new Uint8Array(16) }])).toThrow(/cover 4 of 16/);
+    expect(() => assembleFrame(4, 4, [{ rect: { x: 0, y: 0, width: 4, height: 4 }, rgba: new Uint8Array(3) }])).toThrow(/3 bytes/);
+  });
+});

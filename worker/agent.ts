@@ -1,0 +1,133 @@
+/**
+ * The worker loop: register, heartbeat, poll for a replica, render it, upload it, repeat. On
+ * stop it drains: it finishes the replica in hand if that fits in the grace period, and hands it
+ * back otherwise. What produces the pixels is pluggable, so test doubles (a rogue worker, the
+ * benchmark's no-op renderer) speak exactly this protocol.
+ */
+import type { Logger } from 'pino';
+import { canonicalCid, provenanceOf } from '../shared/image.ts';
+import type { Assignment } from '../shared/protocol.ts';
+import { parseScene, type Scene } from '../shared/scene.ts';
+import { OrchestratorError, WorkerClient } from './client.ts';
+import type { Identity } from './identity.ts';
+
+export interface Producer {
+  /** Determinism class of the pixels this producer makes. */
+  deviceClass: string;
+  produce(assignment: Assignment, scene: Scene): Promise<Uint8Array>;
+  close?(): void;
+}
+
+export interface AgentOptions {
+  orchestrator: string;
+  identity: Identity;
+  name: string;
+  producer: Producer;
+  log: Logger;
+  /** On stop, how long to let the replica in hand finish before handing it back. */
+  drainGraceMs?: number;
+}
+
+export interface RunningAgent {
+  id: string;
+  /** Drains and stops; resolves when the loop has ended. */
+  stop(): Promise<void>;
+  /** Resolves when the loop ends. */
+  done: Promise<void>;
+}
+
+const SCENE_CACHE = 4;
+const RETRY_MS = 1000;
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const { identity, producer, log } = opts;
+  const client = new WorkerClient(opts.orchestrator, identity);
+  const registration = await retry(() => client.register(opts.name, producer.deviceClass), log, 'register');
+  log.info({ worker: registration.id, deviceClass: producer.deviceClass }, 'registered');
+
+  const scenes = new Map<string, Scene>();
+  const poll = new AbortController();
+  let stopping = false;
+  let current: { assignment: Assignment; finished: Promise<void> } | undefined;
+
+  const heartbeat = setInterval(() => {
+    client.heartbeat().catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
+  }, registration.heartbeatMs);
+
+  async function sceneFor(cid: string): Promise<Scene> {
+    let scene = scenes.get(cid);
+    if (!scene) {
+      scene = parseScene(await client.scene(cid));
+      scenes.set(cid, scene);
+      if (scenes.size > SCENE_CACHE) scenes.delete(scenes.keys().next().value as string);
+    }
+    return scene;
+  }
+
+  async function work(a: Assignment): Promise<void> {
+    const started = performance.now();
+    const rgba = await producer.produce(a, await sceneFor(a.scene));
+    const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(producer.deviceClass));
+    const status = await client.upload(a.replica, cid, rgba);
+    log.info({ job: a.job, task: a.task, replica: a.replica, ms: Math.round(performance.now() - started), status }, 'replica uploaded');
+  }
+
+  const done = (async () => {
+    while (!stopping) {
+      try {
+        const a = await client.next(poll.signal);
+        if (!a) continue;
+        const finished = work(a);
+        current = { assignment: a, finished };
+        await finished;
+      } catch (err) {
+        if (stopping) break;
+        log.warn({ err: (err as Error).message, replica: current?.assignment.replica }, 'worker loop error');
+        if (!(err instanceof OrchestratorError && err.status === 409)) await sleep(RETRY_MS);
+      } finally {
+        current = undefined;
+      }
+    }
+    clearInterval(heartbeat);
+    producer.close?.();
+  })();
+
+  return {
+    id: registration.id,
+    done,
+    async stop() {
+      stopping = true;
+      poll.abort();
+      const inHand = current;
+      if (inHand) {
+        const finishedInTime = await Promise.race([
+          inHand.finished.then(
+            () => true,
+            () => true,
+          ),
+          sleep(opts.drainGraceMs ?? 30_000).then(() => false),
+        ]);
+        if (!finishedInTime) {
+          log.info({ replica: inHand.assignment.replica }, 'handing back unfinished replica');
+          await client.release(inHand.assignment.replica).catch((err) => log.warn({ err: err.message }, 'hand-back failed'));
+        }
+      }
+      await Promise.race([done, sleep(1000)]);
+      clearInterval(heartbeat);
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function retry<T>(fn: () => Promise<T>, log: Logger, what: string): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof OrchestratorError && err.status < 500) throw err;
+      if (attempt % 5 === 1) log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+      await sleep(Math.min(5000, RETRY_MS * attempt));
+    }
+  }
+}

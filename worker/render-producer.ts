@@ -1,0 +1,14 @@
+/** The real producer: renders the assigned tile with the path tracer. */
+
+import type { Producer } from './agent.ts';
+import type { BackendChoice } from './render/backend.ts';
+import { Renderer } from './render/renderer.ts';
+
+export async function renderProducer(backend: BackendChoice): Promise<Producer> {
+  const renderer = await Renderer.open(backend);
+  return {
+    deviceClass: renderer.backendClass,
+    produce: async (a, scene) => (await renderer.render(scene, a.frame, { tile: a.tile })).rgba,
+    close: () => renderer.close(),
+  };
+}
