@@ -61,10 +61,14 @@ export async function upCommand(flags: UpFlags): Promise<void> {
       },
     ),
   );
+  const stopWorker = (w: ChildProcess) =>
+    new Promise<void>((done) => {
+      if (w.exitCode !== null) return done();
+      w.once('exit', () => done());
+      w.kill('SIGTERM');
+    });
   const stop = async () => {
-    await Promise.all(
-      workers.map((w) => new Promise<void>((r) => (w.exitCode !== null ? r() : (w.once('exit', () => r()), w.kill('SIGTERM'))))),
-    );
+    await Promise.all(workers.map(stopWorker));
     await farm.close();
     await redis?.stop();
   };

@@ -38,7 +38,7 @@ export async function stitchFrame(deps: AssemblyDeps, job: JobRecord, frame: num
 /** Stitches one frame; finishes the job when it was the last. Idempotent. */
 export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame: number): Promise<void> {
   const job = await deps.jobs.get(jobId);
-  if (!job || job.state !== 'running') return;
+  if (job?.state !== 'running') return;
   const rgba = await stitchFrame(deps, job, frame);
   const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
   if (!(await deps.jobs.frameDone(job, frame, cid))) return;

@@ -75,15 +75,13 @@ export class Dispatcher {
     const lane = this.lane(SHARED_QUEUE);
     for (let i = 0; i < tasks.length; i += 1000) {
       await lane.queue.addBulk(
-        tasks
-          .slice(i, i + 1000)
-          .flatMap((task) =>
-            Array.from({ length: replicas }, (_, n) => ({
-              name: 'replica',
-              data: { task },
-              opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-            })),
-          ),
+        tasks.slice(i, i + 1000).flatMap((task) =>
+          Array.from({ length: replicas }, (_, n) => ({
+            name: 'replica',
+            data: { task },
+            opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+          })),
+        ),
       );
     }
     this.wake.emit('work');

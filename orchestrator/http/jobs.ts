@@ -132,7 +132,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const open: { replica: string; queue: string }[] = [];
     for (const t of planJob(job.id, job.frames, job.width, job.height, job.tileSize)) {
       const task = await tasks.get(t.id);
-      if (!task || task.state !== 'pending') continue;
+      if (task?.state !== 'pending') continue;
       const replicas = await tasks.replicas(t.id);
       for (let n = 0; n < task.issued; n++) {
         const bound = replicas.find((x) => x.replica === slotId(t.id, n));
