@@ -3,6 +3,7 @@
  * idempotent and a corrupted file is detectable. The interface is what an IPFS (kubo-rpc-client)
  * or object-store backend would implement.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cidOfBytes } from '../shared/image.ts';
@@ -23,7 +24,7 @@ export class FsBlobStore implements BlobStore {
     const path = this.path(cid);
     await mkdir(join(path, '..'), { recursive: true });
     // Write then rename, so a crash never leaves a truncated blob under its CID.
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    const tmp = `${path}.${randomUUID()}.tmp`;
     await writeFile(tmp, bytes);
     await rename(tmp, path);
     return cid;

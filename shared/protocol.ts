@@ -105,6 +105,9 @@ export const WorkerView = z.object({
 });
 export type WorkerView = z.infer<typeof WorkerView>;
 
+/** POST /api/work/heartbeat: the replicas the worker is rendering right now. */
+export const Heartbeat = z.object({ replicas: z.array(z.string().max(200)).max(64).default([]) });
+
 /** One replica handed to a worker by POST /api/work/next. */
 export const Assignment = z.object({
   replica: z.string(),

@@ -38,6 +38,7 @@ export interface RunningAgent {
 
 const SCENE_CACHE = 4;
 const RETRY_MS = 1000;
+const UPLOAD_ATTEMPTS = 4;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer, log } = opts;
@@ -51,7 +52,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let current: { assignment: Assignment; finished: Promise<void> } | undefined;
 
   const heartbeat = setInterval(() => {
-    client.heartbeat().catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
+    client.heartbeat(current ? [current.assignment.replica] : []).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
   }, registration.heartbeatMs);
 
   async function sceneFor(cid: string): Promise<Scene> {
@@ -68,8 +69,24 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const started = performance.now();
     const rgba = await producer.produce(a, await sceneFor(a.scene));
     const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(producer.deviceClass));
-    const status = await client.upload(a.replica, cid, rgba);
+    const status = await uploadWithRetry(a, cid, rgba);
     log.info({ job: a.job, task: a.task, replica: a.replica, ms: Math.round(performance.now() - started), status }, 'replica uploaded');
+  }
+
+  /** Uploads are idempotent: retry server errors, then hand the replica back rather than sit on it. */
+  async function uploadWithRetry(a: Assignment, cid: string, rgba: Uint8Array): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await client.upload(a.replica, cid, rgba);
+      } catch (err) {
+        const retryable = !(err instanceof OrchestratorError) || err.status >= 500;
+        if (!retryable || attempt >= UPLOAD_ATTEMPTS || stopping) {
+          if (retryable) await client.release(a.replica).catch(() => undefined);
+          throw err;
+        }
+        await sleep(RETRY_MS * attempt);
+      }
+    }
   }
 
   const done = (async () => {

@@ -24,8 +24,9 @@ export class WorkerClient {
     return (await res.json()) as { id: string; heartbeatMs: number };
   }
 
-  async heartbeat(): Promise<void> {
-    await this.request('POST', '/api/work/heartbeat');
+  /** Keeps the worker online and renews its leases on the replicas it is still working on. */
+  async heartbeat(replicas: readonly string[]): Promise<void> {
+    await this.request('POST', '/api/work/heartbeat', JSON.stringify({ replicas }));
   }
 
   /** Long-polls for the next replica; undefined when there is none for now. */

@@ -26,7 +26,12 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(
-    pinoHttp({ logger: deps.log, autoLogging: { ignore: (req) => req.url === '/healthz' || (req.url ?? '').startsWith('/api/work/') } }),
+    pinoHttp({
+      logger: deps.log,
+      // Method and URL only: headers carry API tokens and signatures.
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ status: res.statusCode }) },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || (req.url ?? '').startsWith('/api/work/') || req.method === 'GET' },
+    }),
   );
 
   app.get('/healthz', async (_req, res) => {

@@ -1,6 +1,6 @@
 /** The worker protocol: heartbeat, long-poll for a replica, fetch its scene, upload, hand back. */
 import { Router } from 'express';
-import { RESULT_CID_HEADER } from '../../shared/protocol.ts';
+import { Heartbeat, RESULT_CID_HEADER } from '../../shared/protocol.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { parseSlotId } from '../planner.ts';
@@ -35,8 +35,13 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
 
   r.post('/heartbeat', async (req, res) => {
     const worker = me(req);
+    const { replicas } = Heartbeat.parse(JSON.parse(rawBody(req).toString('utf8') || '{}'));
     await workers.touch(worker.id);
-    await dispatch.extendLeases(worker.id, await held(worker.id));
+    // Only the replicas the worker says it is rendering keep their lease; one it dropped lapses.
+    await dispatch.extendLeases(
+      worker.id,
+      (await held(worker.id)).filter((r) => replicas.includes(r.replica)),
+    );
     res.json({ ok: true, at: Date.now() });
   });
 

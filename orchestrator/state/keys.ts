@@ -8,7 +8,6 @@ export const keys = {
   jobsOf: (owner: string) => `farm:jobs:owner:${owner}`,
   task: (id: string) => `farm:task:${id}`,
   taskReplicas: (id: string) => `farm:task:${id}:replicas`,
-  taskWorkers: (id: string) => `farm:task:${id}:workers`,
   worker: (id: string) => `farm:worker:${id}`,
   workerActive: (id: string) => `farm:worker:${id}:active`,
   workersAll: 'farm:workers',

@@ -13,7 +13,7 @@ export type FarmRedis = Redis & {
 export function connectRedis(url: string): FarmRedis {
   // BullMQ's rule for blocking clients, and harmless here: retry forever while Redis restarts.
   const redis = new Redis(url, { maxRetriesPerRequest: null }) as FarmRedis;
-  redis.defineCommand('farmBind', { numberOfKeys: 6, lua: BIND });
+  redis.defineCommand('farmBind', { numberOfKeys: 5, lua: BIND });
   redis.defineCommand('farmSubmit', { numberOfKeys: 5, lua: SUBMIT });
   redis.defineCommand('farmSettle', { numberOfKeys: 4, lua: SETTLE });
   redis.defineCommand('farmRelease', { numberOfKeys: 3, lua: RELEASE });

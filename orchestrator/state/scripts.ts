@@ -7,42 +7,52 @@
 
 /**
  * Binds replica slot n of a task to a worker.
- * KEYS: task, task:replicas, task:workers, worker, worker:active, job
+ * KEYS: task, task:replicas, worker, worker:active, job
  * ARGV: n, slotId, workerId, now, deadline, queueName
  * Returns: {status, detail}
  */
 export const BIND = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
-if redis.call('EXISTS', KEYS[4]) == 0 then return {'unknown', ''} end
-local jobState = redis.call('HGET', KEYS[6], 'state')
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown', ''} end
+local jobState = redis.call('HGET', KEYS[5], 'state')
 local taskState = redis.call('HGET', KEYS[1], 'state')
 if jobState ~= 'running' or taskState ~= 'pending' then return {'obsolete', ''} end
 local class = redis.call('HGET', KEYS[1], 'class')
-local workerClass = redis.call('HGET', KEYS[4], 'class')
+local workerClass = redis.call('HGET', KEYS[3], 'class')
 if class ~= '' and class ~= workerClass then return {'wrongclass', class} end
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
+local previous = {}
+local r
 if existing then
-  local r = cjson.decode(existing)
+  r = cjson.decode(existing)
+  if r.state == 'assigned' and r.worker == ARGV[3] then return {'again', existing} end
+  if r.state ~= 'assigned' and r.state ~= 'timedout' and r.state ~= 'handedback' then return {'resolved', ''} end
+  previous = r.previous or {}
+  r.previous = nil
+end
+-- One vote per worker: it may not hold or have answered another replica of this task.
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
+  local other = cjson.decode(v)
+  if other.worker == ARGV[3] and other.state ~= 'timedout' and other.state ~= 'handedback' and other.replica ~= ARGV[2] then return {'ineligible', ''} end
+end
+if r then
   if r.state == 'assigned' then
-    if r.worker == ARGV[3] then return {'again', existing} end
     -- The previous holder's lease lapsed (BullMQ found the slot stalled): it timed out.
     r.state = 'timedout'
-    redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
     local prev = 'farm:worker:' .. r.worker
     redis.call('HINCRBY', prev, 'timedOut', 1)
     redis.call('HINCRBY', prev, 'inFlight', -1)
     redis.call('SREM', prev .. ':active', ARGV[2])
-  elseif r.state ~= 'timedout' and r.state ~= 'handedback' then
-    return {'resolved', ''}
   end
+  table.insert(previous, r)
 end
-if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 1 then return {'ineligible', ''} end
-local record = cjson.encode({replica = ARGV[2], worker = ARGV[3], state = 'assigned', assignedAt = tonumber(ARGV[4]), deadline = tonumber(ARGV[5]), queue = ARGV[6]})
+local fresh = {replica = ARGV[2], worker = ARGV[3], state = 'assigned', assignedAt = tonumber(ARGV[4]), deadline = tonumber(ARGV[5]), queue = ARGV[6]}
+if #previous > 0 then fresh.previous = previous end
+local record = cjson.encode(fresh)
 redis.call('HSET', KEYS[2], ARGV[1], record)
-redis.call('SADD', KEYS[3], ARGV[3])
 if class == '' then redis.call('HSET', KEYS[1], 'class', workerClass) end
-redis.call('HINCRBY', KEYS[4], 'inFlight', 1)
-redis.call('SADD', KEYS[5], ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'inFlight', 1)
+redis.call('SADD', KEYS[4], ARGV[2])
 return {'bound', record}
 `;
 
@@ -56,7 +66,12 @@ export const SUBMIT = `
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if not existing then return {'notassigned'} end
 local r = cjson.decode(existing)
-if r.worker ~= ARGV[3] then return {'notassigned'} end
+if r.worker ~= ARGV[3] then
+  for _, p in ipairs(r.previous or {}) do
+    if p.worker == ARGV[3] then return {'expired'} end
+  end
+  return {'notassigned'}
+end
 if r.state == 'timedout' or r.state == 'handedback' then return {'expired'} end
 if r.state ~= 'assigned' then
   if r.cid == ARGV[4] then return {'duplicate'} end

@@ -15,6 +15,8 @@ export interface ReplicaRecord {
   submittedAt?: number;
   deadline: number;
   queue: string;
+  /** Earlier holders of this slot that timed out or handed it back. */
+  previous?: ReplicaRecord[];
 }
 
 export interface TaskRecord {
@@ -81,7 +83,6 @@ export class Tasks {
     const [status, detail] = await this.redis.farmBind(
       keys.task(parsed.task),
       keys.taskReplicas(parsed.task),
-      keys.taskWorkers(parsed.task),
       keys.worker(worker),
       keys.workerActive(worker),
       keys.job(job),
@@ -186,14 +187,16 @@ export class Tasks {
       rect: task.rect,
       state: task.state === 'verified' ? 'verified' : 'pending',
       cid: task.cid,
-      replicas: replicas.map((r) => ({
-        replica: r.replica,
-        worker: r.worker,
-        state: r.state,
-        cid: r.cid ?? null,
-        assignedAt: r.assignedAt,
-        submittedAt: r.submittedAt ?? null,
-      })),
+      replicas: replicas
+        .flatMap((r) => [...(r.previous ?? []), r])
+        .map((r) => ({
+          replica: r.replica,
+          worker: r.worker,
+          state: r.state,
+          cid: r.cid ?? null,
+          assignedAt: r.assignedAt,
+          submittedAt: r.submittedAt ?? null,
+        })),
     };
   }
 }

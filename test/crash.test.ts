@@ -1,0 +1,113 @@
+/**
+ * Crashes and restarts mid-job: a worker killed with SIGKILL, the orchestrator killed and
+ * restarted, Redis killed and restarted from its AOF. The job must finish, and nothing verified
+ * may be lost or rendered again.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TaskView } from '../shared/protocol.ts';
+import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
+import { shippedRaw } from './support/scenes.ts';
+
+const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 16 };
+
+let farm: TestFarm | undefined;
+afterEach(async () => {
+  await farm?.stop();
+  farm = undefined;
+});
+
+async function allTasks(f: TestFarm, id: string): Promise<TaskView[]> {
+  return [...(await f.tasks(id, 0)), ...(await f.tasks(id, 1))];
+}
+
+describe('crashes', () => {
+  it('finishes the job when a worker is killed with -9 mid-tile', async () => {
+    farm = await TestFarm.start({ leaseMs: 1200 });
+    const victim = await farm.startWorker('victim', 'slow', { FARM_TEST_DELAY_MS: '3000' });
+    await farm.startWorker('a');
+    await farm.startWorker('b');
+    const { id } = await farm.client.submit(JOB);
+    const f = farm;
+    await waitFor(
+      async () => (await allTasks(f, id)).some((t) => t.replicas.some((r) => r.worker === victim.id && r.state === 'assigned')),
+      30_000,
+      'the victim to hold a replica',
+    );
+    await farm.killWorker('victim');
+    const status = await farm.waitForJob(id);
+    expect(status.tilesVerified).toBe(status.tilesTotal);
+    const tasks = await allTasks(farm, id);
+    expect(tasks.some((t) => t.replicas.some((r) => r.worker === victim.id && r.state === 'timedout'))).toBe(true);
+    expect((await farm.worker(victim.id))?.timedOut).toBeGreaterThan(0);
+    for (const t of tasks) expect(distinctVoters(t)).toBe(true);
+  });
+
+  it('carries on after the orchestrator is killed and restarted, without re-rendering verified tiles', async () => {
+    farm = await TestFarm.start();
+    await farm.startWorker('a');
+    await farm.startWorker('b', 'slow', { FARM_TEST_DELAY_MS: '150' });
+    await farm.startWorker('c', 'slow', { FARM_TEST_DELAY_MS: '150' });
+    const { id } = await farm.client.submit(JOB);
+    const f = farm;
+    await waitFor(async () => (await f.client.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
+    await farm.killOrchestrator();
+    const before = (await snapshot(farm, id, false)).filter((t) => t.state === 'verified');
+    await farm.startOrchestrator();
+    const status = await farm.waitForJob(id);
+    expect(status.tilesVerified).toBe(status.tilesTotal);
+    const after = new Map((await allTasks(farm, id)).map((t) => [t.task, t]));
+    expect(before.length).toBeGreaterThanOrEqual(4);
+    for (const t of before) {
+      // Same verdict, same replicas: a verified tile is never rendered again.
+      expect(after.get(t.task)?.cid).toBe(t.cid);
+      expect(after.get(t.task)?.replicas.map((r) => r.replica)).toEqual(t.replicas.map((r) => r.replica));
+    }
+  });
+
+  it('loses nothing verified when Redis is killed and restarted from its AOF', async () => {
+    farm = await TestFarm.start();
+    await farm.startWorker('a', 'slow', { FARM_TEST_DELAY_MS: '100' });
+    await farm.startWorker('b', 'slow', { FARM_TEST_DELAY_MS: '100' });
+    const { id } = await farm.client.submit(JOB);
+    const f = farm;
+    await waitFor(async () => (await f.client.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
+    const before = (await allTasks(farm, id)).filter((t) => t.state === 'verified');
+    await farm.restartRedis();
+    const status = await farm.waitForJob(id);
+    expect(status.tilesVerified).toBe(status.tilesTotal);
+    const after = new Map((await allTasks(farm, id)).map((t) => [t.task, t]));
+    for (const t of before) {
+      expect(after.get(t.task)?.state).toBe('verified');
+      expect(after.get(t.task)?.cid).toBe(t.cid);
+    }
+  });
+});
+
+/** Task views read straight from Redis while the orchestrator is down. */
+async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<TaskView[]> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(f.redis.url);
+  try {
+    const out: TaskView[] = [];
+    for (const key of await redis.keys(`farm:task:${id}.*`)) {
+      if (key.endsWith(':replicas') || key.endsWith(':workers')) continue;
+      const task = key.slice('farm:task:'.length);
+      const h = await redis.hgetall(key);
+      const replicas = Object.entries(await redis.hgetall(`${key}:replicas`))
+        .sort((a, b) => Number(a[0]) - Number(b[0]))
+        .map(([, v]) => JSON.parse(v));
+      out.push({
+        task,
+        frame: Number(h.frame),
+        tile: Number(h.tile),
+        rect: JSON.parse(h.rect),
+        state: h.state === 'verified' ? 'verified' : 'pending',
+        cid: h.cid || null,
+        replicas,
+      });
+    }
+    return out;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * A real farm for integration tests: a private redis-server (AOF, fsync always), the orchestrator
+ * and workers as child processes of `bin/farm.js`, and test workers (rogue, slow) that speak the
+ * same signed protocol. Short leases keep crash tests quick.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
+import { RequesterClient } from '../../cli/requester.ts';
+import type { JobStatus, TaskView, WorkerView } from '../../shared/protocol.ts';
+import { newKeyPair, workerIdOf } from '../../shared/signing.ts';
+import { ROOT } from './scenes.ts';
+
+const BIN = join(ROOT, 'bin/farm.js');
+export const TOKEN = 'farm_test_operator_token';
+
+export interface FarmOptions {
+  leaseMs?: number;
+  taskTimeoutMs?: number;
+}
+
+export interface WorkerHandle {
+  id: string;
+  name: string;
+  proc: ChildProcess;
+}
+
+export type WorkerKind = 'honest' | 'rogue' | 'slow';
+
+export class TestFarm {
+  readonly client: RequesterClient;
+  readonly workers = new Map<string, WorkerHandle>();
+  private orchestrator?: ChildProcess;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    public redis: PrivateRedis,
+    private readonly opts: Required<FarmOptions>,
+  ) {
+    this.client = new RequesterClient(this.url, TOKEN);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(opts: FarmOptions = {}): Promise<TestFarm> {
+    const dir = mkdtempSync(join(tmpdir(), 'farm-test-'));
+    const redis = await startRedisServer({ dir: join(dir, 'redis'), appendfsync: 'always' });
+    const farm = new TestFarm(dir, await freePort(), redis, { leaseMs: opts.leaseMs ?? 1500, taskTimeoutMs: opts.taskTimeoutMs ?? 60_000 });
+    await farm.startOrchestrator();
+    return farm;
+  }
+
+  async startOrchestrator(): Promise<void> {
+    this.orchestrator = spawn(
+      process.execPath,
+      [BIN, 'orchestrator', '--port', String(this.port), '--redis', this.redis.url, '--data', join(this.dir, 'data')],
+      {
+        stdio: ['ignore', openSync(join(this.dir, 'orchestrator.log'), 'a'), 'inherit'],
+        env: {
+          ...process.env,
+          FARM_TOKEN: TOKEN,
+          FARM_LEASE_MS: String(this.opts.leaseMs),
+          FARM_TASK_TIMEOUT_MS: String(this.opts.taskTimeoutMs),
+          FARM_POLL_MS: '1000',
+          LOG_LEVEL: process.env.FARM_TEST_LOG ?? 'error',
+        },
+      },
+    );
+    await waitFor(
+      async () => (await fetch(`${this.url}/healthz`).catch(() => undefined))?.ok === true,
+      20_000,
+      'orchestrator to answer /healthz',
+    );
+  }
+
+  /** kill -9 the orchestrator, as a crash would. */
+  async killOrchestrator(): Promise<void> {
+    await kill(this.orchestrator, 'SIGKILL');
+  }
+
+  async restartRedis(): Promise<void> {
+    await this.redis.kill();
+    this.redis = await startRedisServer({ dir: join(this.dir, 'redis'), port: this.redis.port, appendfsync: 'always' });
+  }
+
+  async startWorker(name: string, kind: WorkerKind = 'honest', env: Record<string, string> = {}): Promise<WorkerHandle> {
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const keyFile = join(this.dir, `${name}.key`);
+    writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
+    const args =
+      kind === 'honest'
+        ? [BIN, 'worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm']
+        : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
+    const proc = spawn(process.execPath, args, {
+      stdio: ['ignore', openSync(join(this.dir, `${name}.log`), 'a'), 'inherit'],
+      env: { ...process.env, LOG_LEVEL: process.env.FARM_TEST_LOG ?? 'error', ...env },
+    });
+    const handle = { id: workerIdOf(publicKeyDer), name, proc };
+    this.workers.set(name, handle);
+    await waitFor(async () => (await this.worker(handle.id)) !== undefined, 20_000, `worker ${name} to register`);
+    return handle;
+  }
+
+  async killWorker(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await kill(this.workers.get(name)?.proc, signal);
+  }
+
+  async worker(id: string): Promise<WorkerView | undefined> {
+    const res = await fetch(`${this.url}/api/workers/${id}`).catch(() => undefined);
+    return res?.ok ? ((await res.json()) as WorkerView) : undefined;
+  }
+
+  async tasks(job: string, frame: number): Promise<TaskView[]> {
+    return ((await (await this.client.call('GET', `/api/jobs/${job}/tasks?frame=${frame}`)).json()) as { tasks: TaskView[] }).tasks;
+  }
+
+  async waitForJob(id: string, timeoutMs = 90_000): Promise<JobStatus> {
+    let status: JobStatus | undefined;
+    await waitFor(
+      async () => {
+        status = await this.client.status(id).catch(() => undefined);
+        if (status?.state === 'failed' || status?.state === 'cancelled') throw new Error(`job ${id} ${status.state}`);
+        return status?.state === 'done';
+      },
+      timeoutMs,
+      `job ${id} to finish`,
+    );
+    return status as JobStatus;
+  }
+
+  /** Logs stay in the farm's directory; printed so a failing test can be inspected. */
+  async stop(): Promise<void> {
+    if (process.env.FARM_TEST_LOG) process.stderr.write(`farm logs: ${this.dir}\n`);
+    await Promise.all([...this.workers.values()].map((w) => kill(w.proc, 'SIGKILL')));
+    await kill(this.orchestrator, 'SIGKILL');
+    await this.redis.kill();
+  }
+
+  writeScene(name: string, scene: unknown): string {
+    const file = join(this.dir, name);
+    writeFileSync(file, JSON.stringify(scene));
+    return file;
+  }
+}
+
+/** Each worker holds or answered at most one replica of the task (timed-out attempts aside). */
+export function distinctVoters(task: TaskView): boolean {
+  const voters = task.replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback').map((r) => r.worker);
+  return new Set(voters).size === voters.length;
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function kill(proc: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
+}

@@ -1,0 +1,36 @@
+/**
+ * Test workers that speak the real protocol through worker/agent.ts:
+ * - rogue: renders, then returns wrong pixels (every tile gets a visible flaw);
+ * - slow: renders honestly, then waits FARM_TEST_DELAY_MS before uploading.
+ * Usage: node --import tsx test/support/test-worker.ts <orchestrator> <name> <key file> <kind>
+ */
+import { pino } from 'pino';
+import { startAgent } from '../../worker/agent.ts';
+import { loadOrCreateIdentity } from '../../worker/identity.ts';
+import { renderProducer } from '../../worker/render-producer.ts';
+
+const [orchestrator, name, keyFile, kind] = process.argv.slice(2);
+const delayMs = Number(process.env.FARM_TEST_DELAY_MS ?? 1000);
+const honest = await renderProducer('webasm');
+const log = pino({ level: process.env.LOG_LEVEL ?? 'error', base: { process: `${kind}-worker`, name } });
+
+const agent = await startAgent({
+  orchestrator,
+  name,
+  identity: await loadOrCreateIdentity(keyFile),
+  log,
+  producer: {
+    deviceClass: honest.deviceClass,
+    async produce(a, scene) {
+      const rgba = await honest.produce(a, scene);
+      if (kind === 'rogue') {
+        for (let i = 0; i < rgba.length; i += 4) rgba[i] = 255 - rgba[i];
+      } else if (kind === 'slow') {
+        await new Promise((r) => setTimeout(r, delayMs));
+      }
+      return rgba;
+    },
+  },
+});
+process.on('SIGTERM', () => agent.stop().finally(() => process.exit(0)));
+await agent.done;
