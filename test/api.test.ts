@@ -1,0 +1,154 @@
+/** Bad input gets a clear problem+json naming the field, and never changes state. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { type RunningOrchestrator, startOrchestrator } from '../orchestrator/server.ts';
+import { canonicalCid, provenanceOf } from '../shared/image.ts';
+import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
+import { WorkerClient } from '../worker/client.ts';
+import { shippedRaw } from './support/scenes.ts';
+
+const CLASS = 'farm-pt/1+webasm';
+let redis: PrivateRedis;
+let farm: RunningOrchestrator;
+const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
+
+beforeAll(async () => {
+  redis = await startRedisServer({ dir: join(dir, 'redis') });
+  farm = await startOrchestrator(
+    OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token: 'operator-token-123', pollMs: 200, maxSceneBytes: 64 * 1024, logLevel: 'silent' }),
+  );
+});
+afterAll(async () => {
+  await farm.close();
+  await redis.stop();
+});
+
+const api = (path: string, init: RequestInit & { token?: string | null } = {}) =>
+  fetch(`${farm.url}${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? 'operator-token-123'}` }), ...(init.headers ?? {}) },
+  });
+
+async function problem(res: Response, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return (await res.json()) as { title: string; detail?: string; errors?: { path: string; message: string }[] };
+}
+
+const small = { scene: shippedRaw('cornell'), width: 32, height: 16, spp: 1, tileSize: 16 };
+const jobCount = async () => ((await (await api('/api/jobs')).json()) as { jobs: unknown[] }).jobs.length;
+
+function newWorker() {
+  const { privateKeyPem, publicKeyDer } = newKeyPair();
+  const { key } = loadPrivateKey(privateKeyPem);
+  const identity = { id: workerIdOf(publicKeyDer), key, publicKeyDer };
+  return { identity, client: new WorkerClient(farm.url, identity) };
+}
+
+describe('requester API', () => {
+  it('answers health checks', async () => {
+    expect(await (await fetch(`${farm.url}/healthz`)).json()).toEqual({ ok: true });
+  });
+
+  it('requires a token', async () => {
+    expect((await problem(await api('/api/jobs', { token: null }), 401)).detail).toMatch(/Bearer/);
+    await problem(await api('/api/jobs', { token: 'nope' }), 401);
+  });
+
+  it('rejects malformed JSON, malformed and over-limit scenes, bad options; state untouched', async () => {
+    const before = await jobCount();
+    await problem(await api('/api/jobs', { method: 'POST', body: '{"scene": ' }), 400);
+    const bad = structuredClone(small);
+    bad.scene.materials[5].ior = 0.2;
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify(bad) }), 400)).errors?.[0].path).toBe('scene.materials[5].ior');
+    const huge = structuredClone(small);
+    huge.scene.render.width = 100_000;
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ scene: huge.scene }) }), 400)).errors?.[0].path).toBe('scene.render.width');
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, frames: '0-9' }) }), 400)).errors?.[0].path).toBe('frames');
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, tileSize: 3 }) }), 400)).errors?.[0].path).toBe('tileSize');
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, spp: 0 }) }), 400)).errors?.[0].path).toBe('spp');
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('rejects an oversized upload with 413', async () => {
+    const before = await jobCount();
+    const res = await api('/api/jobs', { method: 'POST', body: JSON.stringify({ scene: shippedRaw('knot') }) });
+    expect((await problem(res, 413)).detail).toMatch(/exceeds 65536 bytes/);
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('shows a requester only its own jobs', async () => {
+    const mint = async (name: string) => ((await (await api('/api/tokens', { method: 'POST', body: JSON.stringify({ name }) })).json()) as { token: string }).token;
+    const alice = await mint('alice');
+    const bob = await mint('bob');
+    const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify(small), token: alice })).json()) as { id: string };
+    expect((await api(`/api/jobs/${id}`, { token: alice })).status).toBe(200);
+    await problem(await api(`/api/jobs/${id}`, { token: bob }), 404);
+    await problem(await api(`/api/jobs/${id}`, { method: 'DELETE', token: bob }), 404);
+    expect(((await (await api('/api/jobs', { token: bob })).json()) as { jobs: unknown[] }).jobs).toHaveLength(0);
+    await problem(await api('/api/tokens', { method: 'POST', body: '{}', token: alice }), 403);
+    await problem(await api('/api/jobs/jdoesnotexist0', { token: alice }), 404);
+    await problem(await api(`/api/jobs/${id}/frames/0`, { token: alice }), 409);
+    await problem(await api(`/api/jobs/${id}/frames/7`, { token: alice }), 404);
+    expect(await (await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice })).json()).toEqual({ id, state: 'cancelled' });
+    await problem(await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice }), 409);
+  });
+});
+
+describe('worker protocol', () => {
+  it('rejects unknown workers, forged and stale signatures', async () => {
+    const w = newWorker();
+    expect((await problem(await fetch(`${farm.url}/api/work/next`, { method: 'POST', headers: { [SIGNATURE_HEADERS.worker]: w.identity.id } }), 401)).title).toBe('Unknown worker');
+    await w.client.register('honest', CLASS);
+    const forger = newWorker();
+    const { timestamp, signature } = signRequest(forger.identity.key, 'POST', '/api/work/next', new Uint8Array());
+    const forged = await fetch(`${farm.url}/api/work/next`, {
+      method: 'POST',
+      headers: { [SIGNATURE_HEADERS.worker]: w.identity.id, [SIGNATURE_HEADERS.timestamp]: timestamp, [SIGNATURE_HEADERS.signature]: signature },
+    });
+    expect((await problem(forged, 401)).title).toBe('Bad signature');
+    const old = signRequest(w.identity.key, 'POST', '/api/work/next', new Uint8Array(), Date.now() - 3_600_000);
+    const stale = await fetch(`${farm.url}/api/work/next`, {
+      method: 'POST',
+      headers: { [SIGNATURE_HEADERS.worker]: w.identity.id, [SIGNATURE_HEADERS.timestamp]: old.timestamp, [SIGNATURE_HEADERS.signature]: old.signature },
+    });
+    expect((await problem(stale, 401)).title).toBe('Stale signature');
+    // Registering someone else's key without its private half fails the proof of possession.
+    const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', deviceClass: CLASS });
+    const sig = signRequest(w.identity.key, 'POST', '/api/workers', new TextEncoder().encode(body));
+    const theft = await fetch(`${farm.url}/api/workers`, { method: 'POST', body, headers: { [SIGNATURE_HEADERS.timestamp]: sig.timestamp, [SIGNATURE_HEADERS.signature]: sig.signature } });
+    await problem(theft, 401);
+  });
+
+  it('rejects results for unassigned replicas, wrong sizes and wrong hashes, and records them', async () => {
+    const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, replicas: 2 }) })).json()) as { id: string };
+    const a = newWorker();
+    const b = newWorker();
+    await a.client.register('a', CLASS);
+    await b.client.register('b', CLASS);
+    const task = await a.client.next();
+    expect(task?.job).toBe(id);
+    if (!task) throw new Error('no assignment');
+    const { width, height } = task.tile;
+    const good = new Uint8Array(width * height * 4).fill(200);
+    const cid = await canonicalCid({ width, height, rgba: good }, provenanceOf(CLASS));
+
+    await expect(b.client.upload(task.replica, cid, good)).rejects.toMatchObject({ status: 403 });
+    await expect(a.client.upload(task.replica, cid, good.subarray(4))).rejects.toMatchObject({ status: 422 });
+    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'a'), good)).rejects.toMatchObject({ status: 422 });
+    const view = async (w: string) => (await (await fetch(`${farm.url}/api/workers/${w}`)).json()) as { rejected: number; valid: number };
+    expect((await view(a.identity.id)).rejected).toBe(2);
+    expect((await view(b.identity.id)).rejected).toBe(1);
+    const tasks = (await (await api(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: { task: string; replicas: { state: string }[] }[] };
+    expect(tasks.tasks.find((t) => t.task === task.task)?.replicas.map((r) => r.state)).toEqual(['assigned']);
+
+    expect(await a.client.upload(task.replica, cid, good)).toBe('accepted');
+    expect(await a.client.upload(task.replica, cid, good)).toBe('duplicate');
+    const status = (await (await api(`/api/jobs/${id}`)).json()) as { replicasRendered: number };
+    expect(status.replicasRendered).toBe(1);
+  });
+});
