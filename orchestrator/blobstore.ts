@@ -17,12 +17,18 @@ export interface BlobStore {
 const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
 
 export class FsBlobStore implements BlobStore {
+  private readonly made = new Set<string>();
+
   constructor(private readonly dir: string) {}
 
   async put(bytes: Uint8Array): Promise<string> {
     const cid = await cidOfBytes(bytes);
     const path = this.path(cid);
-    await mkdir(join(path, '..'), { recursive: true });
+    const parent = join(path, '..');
+    if (!this.made.has(parent)) {
+      await mkdir(parent, { recursive: true });
+      this.made.add(parent);
+    }
     // Write then rename, so a crash never leaves a truncated blob under its CID.
     const tmp = `${path}.${randomUUID()}.tmp`;
     await writeFile(tmp, bytes);

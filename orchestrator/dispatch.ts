@@ -184,8 +184,12 @@ export class Dispatcher {
     const bound = await this.tasks.bind(slot, worker.id, now, now + this.opts.taskTimeoutMs, lane.queue.name);
     switch (bound.status) {
       case 'bound':
-      case 'again':
-        return this.assignment(slot, bound.replica);
+      case 'again': {
+        const { replica, frame, rect, scene } = bound;
+        const task = parseSlotId(slot)?.task as string;
+        this.log.debug({ task, replica: slot, worker: replica.worker }, 'replica assigned');
+        return { replica: slot, task, job: task.slice(0, task.indexOf('.')), scene, frame, tile: rect, deadline: replica.deadline };
+      }
       case 'obsolete':
       case 'resolved':
       case 'missing':
@@ -196,14 +200,6 @@ export class Dispatcher {
         held.push(job);
         return undefined;
     }
-  }
-
-  private async assignment(slot: string, replica: ReplicaRecord): Promise<Assignment> {
-    const task = await this.tasks.get(parseSlotId(slot)?.task as string);
-    const job = task && (await this.jobs.get(task.job));
-    if (!task || !job) throw new Error(`slot ${slot} lost its task`);
-    this.log.debug({ job: job.id, task: task.id, replica: slot, worker: replica.worker }, 'replica assigned');
-    return { replica: slot, task: task.id, job: job.id, scene: job.scene, frame: task.frame, tile: task.rect, deadline: replica.deadline };
   }
 
   private waitForWork(ms: number, signal?: AbortSignal): Promise<void> {

@@ -43,13 +43,13 @@ export async function acceptResult(
 ): Promise<'accepted' | 'duplicate'> {
   const { tasks, jobs, workers, blobs, dispatch, log } = deps;
   const parsed = parseSlotId(slot);
-  const replica = parsed && (await tasks.replicas(parsed.task)).find((r) => r.replica === slot);
-  const task = parsed && (await tasks.get(parsed.task));
-  if (!parsed || !replica || !task || replica.worker !== worker.id) {
+  const { replica, rect } = parsed ? await tasks.slot(parsed.task, parsed.n) : {};
+  const heldBefore = replica?.worker === worker.id || replica?.previous?.some((p) => p.worker === worker.id);
+  if (!parsed || !replica || !rect || !heldBefore) {
     await workers.reject(worker.id);
     throw new ResultRejected(403, `replica ${slot} is not assigned to worker ${worker.id}`);
   }
-  const { width, height } = task.rect;
+  const { width, height } = rect;
   if (pixels.length !== width * height * 4) {
     await workers.reject(worker.id);
     throw new ResultRejected(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
@@ -72,7 +72,7 @@ export async function acceptResult(
   }
   await dispatch.complete(replica, worker.id);
 
-  const job = await jobs.get(task.job);
+  const job = await jobs.plan(submitted.task.job);
   if (!job) return 'accepted';
   let { task: current, replicas } = submitted;
   for (;;) {

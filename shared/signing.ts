@@ -25,6 +25,10 @@ export function signRequest(
   return { timestamp, signature: sign(null, signingPayload(method, path, timestamp, body), key).toString('base64') };
 }
 
+/** Parsed public keys by their DER text: parsing costs more than verifying. */
+const publicKeys = new Map<string, KeyObject>();
+const PUBLIC_KEY_CACHE = 10_000;
+
 export function verifyRequest(
   publicKeyDer: string,
   method: string,
@@ -34,7 +38,12 @@ export function verifyRequest(
   signature: string,
 ): boolean {
   try {
-    const key = createPublicKey({ key: Buffer.from(publicKeyDer, 'base64'), format: 'der', type: 'spki' });
+    let key = publicKeys.get(publicKeyDer);
+    if (!key) {
+      key = createPublicKey({ key: Buffer.from(publicKeyDer, 'base64'), format: 'der', type: 'spki' });
+      if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.clear();
+      publicKeys.set(publicKeyDer, key);
+    }
     return verify(null, signingPayload(method, path, timestamp, body), key, Buffer.from(signature, 'base64'));
   } catch {
     return false;

@@ -19,7 +19,15 @@ const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
 beforeAll(async () => {
   redis = await startRedisServer({ dir: join(dir, 'redis') });
   farm = await startOrchestrator(
-    OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token: 'operator-token-123', pollMs: 200, maxSceneBytes: 64 * 1024, logLevel: 'silent' }),
+    OrchestratorConfig.parse({
+      port: 0,
+      redisUrl: redis.url,
+      dataDir: join(dir, 'data'),
+      token: 'operator-token-123',
+      pollMs: 200,
+      maxSceneBytes: 64 * 1024,
+      logLevel: 'silent',
+    }),
   );
 });
 afterAll(async () => {
@@ -30,7 +38,11 @@ afterAll(async () => {
 const api = (path: string, init: RequestInit & { token?: string | null } = {}) =>
   fetch(`${farm.url}${path}`, {
     ...init,
-    headers: { 'content-type': 'application/json', ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? 'operator-token-123'}` }), ...(init.headers ?? {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? 'operator-token-123'}` }),
+      ...(init.headers ?? {}),
+    },
   });
 
 async function problem(res: Response, status: number) {
@@ -64,13 +76,23 @@ describe('requester API', () => {
     await problem(await api('/api/jobs', { method: 'POST', body: '{"scene": ' }), 400);
     const bad = structuredClone(small);
     bad.scene.materials[5].ior = 0.2;
-    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify(bad) }), 400)).errors?.[0].path).toBe('scene.materials[5].ior');
+    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify(bad) }), 400)).errors?.[0].path).toBe(
+      'scene.materials[5].ior',
+    );
     const huge = structuredClone(small);
     huge.scene.render.width = 100_000;
-    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ scene: huge.scene }) }), 400)).errors?.[0].path).toBe('scene.render.width');
-    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, frames: '0-9' }) }), 400)).errors?.[0].path).toBe('frames');
-    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, tileSize: 3 }) }), 400)).errors?.[0].path).toBe('tileSize');
-    expect((await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, spp: 0 }) }), 400)).errors?.[0].path).toBe('spp');
+    expect(
+      (await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ scene: huge.scene }) }), 400)).errors?.[0].path,
+    ).toBe('scene.render.width');
+    expect(
+      (await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, frames: '0-9' }) }), 400)).errors?.[0].path,
+    ).toBe('frames');
+    expect(
+      (await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, tileSize: 3 }) }), 400)).errors?.[0].path,
+    ).toBe('tileSize');
+    expect(
+      (await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, spp: 0 }) }), 400)).errors?.[0].path,
+    ).toBe('spp');
     expect(await jobCount()).toBe(before);
   });
 
@@ -82,7 +104,8 @@ describe('requester API', () => {
   });
 
   it('shows a requester only its own jobs', async () => {
-    const mint = async (name: string) => ((await (await api('/api/tokens', { method: 'POST', body: JSON.stringify({ name }) })).json()) as { token: string }).token;
+    const mint = async (name: string) =>
+      ((await (await api('/api/tokens', { method: 'POST', body: JSON.stringify({ name }) })).json()) as { token: string }).token;
     const alice = await mint('alice');
     const bob = await mint('bob');
     const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify(small), token: alice })).json()) as { id: string };
@@ -102,30 +125,51 @@ describe('requester API', () => {
 describe('worker protocol', () => {
   it('rejects unknown workers, forged and stale signatures', async () => {
     const w = newWorker();
-    expect((await problem(await fetch(`${farm.url}/api/work/next`, { method: 'POST', headers: { [SIGNATURE_HEADERS.worker]: w.identity.id } }), 401)).title).toBe('Unknown worker');
+    expect(
+      (
+        await problem(
+          await fetch(`${farm.url}/api/work/next`, { method: 'POST', headers: { [SIGNATURE_HEADERS.worker]: w.identity.id } }),
+          401,
+        )
+      ).title,
+    ).toBe('Unknown worker');
     await w.client.register('honest', CLASS);
     const forger = newWorker();
     const { timestamp, signature } = signRequest(forger.identity.key, 'POST', '/api/work/next', new Uint8Array());
     const forged = await fetch(`${farm.url}/api/work/next`, {
       method: 'POST',
-      headers: { [SIGNATURE_HEADERS.worker]: w.identity.id, [SIGNATURE_HEADERS.timestamp]: timestamp, [SIGNATURE_HEADERS.signature]: signature },
+      headers: {
+        [SIGNATURE_HEADERS.worker]: w.identity.id,
+        [SIGNATURE_HEADERS.timestamp]: timestamp,
+        [SIGNATURE_HEADERS.signature]: signature,
+      },
     });
     expect((await problem(forged, 401)).title).toBe('Bad signature');
     const old = signRequest(w.identity.key, 'POST', '/api/work/next', new Uint8Array(), Date.now() - 3_600_000);
     const stale = await fetch(`${farm.url}/api/work/next`, {
       method: 'POST',
-      headers: { [SIGNATURE_HEADERS.worker]: w.identity.id, [SIGNATURE_HEADERS.timestamp]: old.timestamp, [SIGNATURE_HEADERS.signature]: old.signature },
+      headers: {
+        [SIGNATURE_HEADERS.worker]: w.identity.id,
+        [SIGNATURE_HEADERS.timestamp]: old.timestamp,
+        [SIGNATURE_HEADERS.signature]: old.signature,
+      },
     });
     expect((await problem(stale, 401)).title).toBe('Stale signature');
     // Registering someone else's key without its private half fails the proof of possession.
     const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', deviceClass: CLASS });
     const sig = signRequest(w.identity.key, 'POST', '/api/workers', new TextEncoder().encode(body));
-    const theft = await fetch(`${farm.url}/api/workers`, { method: 'POST', body, headers: { [SIGNATURE_HEADERS.timestamp]: sig.timestamp, [SIGNATURE_HEADERS.signature]: sig.signature } });
+    const theft = await fetch(`${farm.url}/api/workers`, {
+      method: 'POST',
+      body,
+      headers: { [SIGNATURE_HEADERS.timestamp]: sig.timestamp, [SIGNATURE_HEADERS.signature]: sig.signature },
+    });
     await problem(theft, 401);
   });
 
   it('rejects results for unassigned replicas, wrong sizes and wrong hashes, and records them', async () => {
-    const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, replicas: 2 }) })).json()) as { id: string };
+    const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, replicas: 2 }) })).json()) as {
+      id: string;
+    };
     const a = newWorker();
     const b = newWorker();
     await a.client.register('a', CLASS);
@@ -143,7 +187,9 @@ describe('worker protocol', () => {
     const view = async (w: string) => (await (await fetch(`${farm.url}/api/workers/${w}`)).json()) as { rejected: number; valid: number };
     expect((await view(a.identity.id)).rejected).toBe(2);
     expect((await view(b.identity.id)).rejected).toBe(1);
-    const tasks = (await (await api(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: { task: string; replicas: { state: string }[] }[] };
+    const tasks = (await (await api(`/api/jobs/${id}/tasks?frame=0`)).json()) as {
+      tasks: { task: string; replicas: { state: string }[] }[];
+    };
     expect(tasks.tasks.find((t) => t.task === task.task)?.replicas.map((r) => r.state)).toEqual(['assigned']);
 
     expect(await a.client.upload(task.replica, cid, good)).toBe('accepted');

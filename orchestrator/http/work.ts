@@ -47,7 +47,6 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
 
   r.post('/next', async (req, res) => {
     const worker = me(req);
-    await workers.touch(worker.id);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const assignment = await dispatch.next(worker, abort.signal);

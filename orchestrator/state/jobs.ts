@@ -49,8 +49,29 @@ const NUMERIC = [
   'framesDone',
 ] as const;
 
+/** The parts of a job that never change after submission. */
+export type JobPlan = Pick<
+  JobRecord,
+  'id' | 'scene' | 'width' | 'height' | 'tileSize' | 'replicas' | 'maxReplicas' | 'frames' | 'tilesPerFrame'
+>;
+const PLAN_CACHE = 1000;
+
 export class Jobs {
+  private readonly plans = new Map<string, JobPlan>();
+
   constructor(private readonly redis: FarmRedis) {}
+
+  /** A job's immutable plan, cached: the hot path (every result) needs it. */
+  async plan(id: string): Promise<JobPlan | undefined> {
+    let plan = this.plans.get(id);
+    if (!plan) {
+      plan = await this.get(id);
+      if (!plan) return undefined;
+      if (this.plans.size >= PLAN_CACHE) this.plans.delete(this.plans.keys().next().value as string);
+      this.plans.set(id, plan);
+    }
+    return plan;
+  }
 
   async create(job: NewJob): Promise<void> {
     await this.redis

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { BIND, FRAME_DONE, RELEASE, SETTLE, SUBMIT } from './scripts.ts';
 
 export type FarmRedis = Redis & {
-  farmBind(...args: (string | number)[]): Promise<[string, string]>;
+  farmBind(...args: (string | number)[]): Promise<[string, string, string, string, string]>;
   farmSubmit(...args: (string | number)[]): Promise<string[]>;
   farmSettle(...args: (string | number)[]): Promise<[string, number]>;
   farmRelease(...args: (string | number)[]): Promise<number>;

@@ -9,7 +9,7 @@
  * Binds replica slot n of a task to a worker.
  * KEYS: task, task:replicas, worker, worker:active, job
  * ARGV: n, slotId, workerId, now, deadline, queueName
- * Returns: {status, detail}
+ * Returns: {status, detail} or, once bound, {status, record, frame, rect, scene}
  */
 export const BIND = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
@@ -25,7 +25,9 @@ local previous = {}
 local r
 if existing then
   r = cjson.decode(existing)
-  if r.state == 'assigned' and r.worker == ARGV[3] then return {'again', existing} end
+  if r.state == 'assigned' and r.worker == ARGV[3] then
+    return {'again', existing, redis.call('HGET', KEYS[1], 'frame'), redis.call('HGET', KEYS[1], 'rect'), redis.call('HGET', KEYS[5], 'scene')}
+  end
   if r.state ~= 'assigned' and r.state ~= 'timedout' and r.state ~= 'handedback' then return {'resolved', ''} end
   previous = r.previous or {}
   r.previous = nil
@@ -53,7 +55,7 @@ redis.call('HSET', KEYS[2], ARGV[1], record)
 if class == '' then redis.call('HSET', KEYS[1], 'class', workerClass) end
 redis.call('HINCRBY', KEYS[3], 'inFlight', 1)
 redis.call('SADD', KEYS[4], ARGV[2])
-return {'bound', record}
+return {'bound', record, redis.call('HGET', KEYS[1], 'frame'), redis.call('HGET', KEYS[1], 'rect'), redis.call('HGET', KEYS[5], 'scene')}
 `;
 
 /**

@@ -34,7 +34,7 @@ export interface TaskRecord {
 }
 
 export type BindResult =
-  | { status: 'bound' | 'again'; replica: ReplicaRecord }
+  | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
   | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' };
 
 export type SubmitResult =
@@ -64,6 +64,16 @@ export class Tasks {
     }
   }
 
+  /** One round trip: a slot's current binding and its task's rectangle. */
+  async slot(task: string, n: number): Promise<{ replica?: ReplicaRecord; rect?: Rect }> {
+    const replies = (await this.redis.multi().hget(keys.taskReplicas(task), String(n)).hget(keys.task(task), 'rect').exec()) as [
+      unknown,
+      string | null,
+    ][];
+    const [replica, rect] = replies.map(([, v]) => v);
+    return { replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
+  }
+
   async get(id: string): Promise<TaskRecord | undefined> {
     const h = await this.redis.hgetall(keys.task(id));
     return h.job ? toTask(id, h) : undefined;
@@ -80,7 +90,7 @@ export class Tasks {
     const parsed = parseSlotId(slot);
     if (!parsed) return { status: 'missing' };
     const job = parseTaskId(parsed.task)?.job as string;
-    const [status, detail] = await this.redis.farmBind(
+    const [status, detail, frame, rect, scene] = await this.redis.farmBind(
       keys.task(parsed.task),
       keys.taskReplicas(parsed.task),
       keys.worker(worker),
@@ -93,7 +103,8 @@ export class Tasks {
       deadline,
       queue,
     );
-    if (status === 'bound' || status === 'again') return { status, replica: JSON.parse(detail) };
+    if (status === 'bound' || status === 'again')
+      return { status, replica: JSON.parse(detail), frame: Number(frame), rect: JSON.parse(rect), scene };
     return { status } as BindResult;
   }
 

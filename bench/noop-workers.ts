@@ -1,0 +1,32 @@
+/**
+ * The benchmark's workers: N agents in one process speaking the real protocol, whose "renderer"
+ * returns a fixed tile for each task (so honest replicas agree) without rendering anything.
+ * Usage: node --import tsx bench/noop-workers.ts <orchestrator> <count>
+ */
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { startAgent } from '../worker/agent.ts';
+
+const [orchestrator, count] = process.argv.slice(2);
+const log = pino({ level: 'error' });
+const agents = await Promise.all(
+  Array.from({ length: Number(count) }, async (_, i) => {
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
+    return startAgent({
+      orchestrator,
+      identity,
+      name: `noop-${i}`,
+      log,
+      producer: {
+        deviceClass: 'farm-noop/1+bench',
+        async produce(a) {
+          const shade = createHash('sha256').update(a.task).digest()[0];
+          return new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
+        },
+      },
+    });
+  }),
+);
+process.on('SIGTERM', () => Promise.all(agents.map((a) => a.stop())).finally(() => process.exit(0)));
