@@ -19,7 +19,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
 import { parseSlotId, slotId } from './planner.ts';
-import type { Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord } from './state/workers.ts';
 
@@ -52,7 +51,6 @@ export class Dispatcher {
   constructor(
     private readonly connection: Redis,
     private readonly tasks: Tasks,
-    private readonly jobs: Jobs,
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
   ) {}

@@ -46,7 +46,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const dispatch = new Dispatcher(
     bull,
     tasks,
-    jobs,
     { leaseMs: config.leaseMs, taskTimeoutMs: config.taskTimeoutMs, pollMs: config.pollMs },
     log,
   );
