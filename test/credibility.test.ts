@@ -43,3 +43,29 @@ describe('group credibility', () => {
     expect(agreeingNeeded([[0.8]], 0, 0.2, threshold(1e-4), 3)).toBe(4);
   });
 });
+
+describe('acceptance', async () => {
+  const { accept } = await import('../orchestrator/acceptance.ts');
+  const base = { f: 0.2, theta: threshold(1e-4), maxReplicas: 12, outstanding: 0 };
+  const fresh = (replica: string, cid: string) => ({ replica, worker: `w${replica}`, cid, credibility: 0.8 });
+  it('accepts a proven worker alone', () => {
+    const proven = { replica: 'a', worker: 'wa', cid: 'X', credibility: workerCredibility(0.2, 1000) };
+    expect(accept({ ...base, results: [proven] })).toMatchObject({ kind: 'verified', cid: 'X', agree: ['a'] });
+  });
+  it('asks a newcomer for enough agreeing company at once', () => {
+    expect(accept({ ...base, results: [fresh('a', 'X')] })).toMatchObject({ kind: 'undecided', issue: 6 });
+    expect(accept({ ...base, results: [fresh('a', 'X')], outstanding: 4 })).toMatchObject({ kind: 'undecided', issue: 2 });
+  });
+  it('lets a credible group outvote a colluding pair', () => {
+    const c = workerCredibility(0.2, 50);
+    const honest = (n: string) => ({ replica: n, worker: `w${n}`, cid: 'X', credibility: c });
+    const colluders = [fresh('bad1', 'Y'), fresh('bad2', 'Y')];
+    // One credible worker against two agreeing strangers: CrG = 0.0399 / 0.0412 = 0.97 < θ.
+    // It plans for the worst: five more fresh workers would be needed if no credible one came.
+    expect(accept({ ...base, results: [...colluders, honest('h1')] })).toMatchObject({ kind: 'undecided', issue: 5 });
+    expect(accept({ ...base, results: [...colluders, honest('h1'), honest('h2')] })).toMatchObject({ kind: 'verified', cid: 'X', disagree: ['bad1', 'bad2'] });
+  });
+  it('gives up at the replica cap', () => {
+    expect(accept({ ...base, maxReplicas: 2, results: [fresh('a', 'X'), fresh('b', 'Y')] })).toMatchObject({ kind: 'exhausted' });
+  });
+});
