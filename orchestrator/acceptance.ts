@@ -45,7 +45,8 @@ export function accept({ results, outstanding, f, theta, maxReplicas }: Acceptan
   }
   const issued = results.length + outstanding;
   const room = maxReplicas - issued;
-  if (room <= 0) return outstanding > 0 ? { kind: 'undecided', issue: 0, credibility: cr[leader] } : { kind: 'exhausted', credibility: cr[leader] };
+  if (room <= 0)
+    return outstanding > 0 ? { kind: 'undecided', issue: 0, credibility: cr[leader] } : { kind: 'exhausted', credibility: cr[leader] };
   const needed = agreeingNeeded(groups, leader, f, theta, room);
   return { kind: 'undecided', issue: Math.max(0, Math.min(room, Math.max(1, needed) - outstanding)), credibility: cr[leader] };
 }

@@ -8,7 +8,7 @@ describe('worker credibility', () => {
   });
   it('follows 1 − f/((1−f)·k·e)', () => {
     // k = 10: 1 − 0.2/(0.8·10·2.718281828) = 0.990803
-    expect(workerCredibility(0.2, 10)).toBeCloseTo(0.9908030, 6);
+    expect(workerCredibility(0.2, 10)).toBeCloseTo(0.990803, 6);
     expect(workerCredibility(0.2, 920)).toBeCloseTo(1 - 0.2 / (0.8 * 920 * Math.E), 12);
   });
   it('never falls below 1 − f for small k', () => {
@@ -63,7 +63,11 @@ describe('acceptance', async () => {
     // One credible worker against two agreeing strangers: CrG = 0.0399 / 0.0412 = 0.97 < θ.
     // It plans for the worst: five more fresh workers would be needed if no credible one came.
     expect(accept({ ...base, results: [...colluders, honest('h1')] })).toMatchObject({ kind: 'undecided', issue: 5 });
-    expect(accept({ ...base, results: [...colluders, honest('h1'), honest('h2')] })).toMatchObject({ kind: 'verified', cid: 'X', disagree: ['bad1', 'bad2'] });
+    expect(accept({ ...base, results: [...colluders, honest('h1'), honest('h2')] })).toMatchObject({
+      kind: 'verified',
+      cid: 'X',
+      disagree: ['bad1', 'bad2'],
+    });
   });
   it('gives up at the replica cap', () => {
     expect(accept({ ...base, maxReplicas: 2, results: [fresh('a', 'X'), fresh('b', 'Y')] })).toMatchObject({ kind: 'exhausted' });
