@@ -4,6 +4,7 @@ import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
+import { reputationCommand } from './reputation.ts';
 import { submitCommand } from './submit.ts';
 import { upCommand } from './up.ts';
 import { workerCommand } from './worker.ts';
@@ -39,6 +40,7 @@ program
   .option('--name <name>', 'display name')
   .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES as string[]).default('auto'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
+  .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
   .action(workerCommand);
 
 program
@@ -67,6 +69,15 @@ program
   .addOption(new Option('--backend <name>', "workers' compute backend").choices(BACKEND_CHOICES as string[]).default('auto'))
   .option('--once', 'stop the farm after the demo')
   .action(upCommand);
+
+program
+  .command('reputation')
+  .description("show the farm's public worker leaderboard, or one worker's evidence")
+  .argument('[worker]', 'worker id')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--sort <field>', 'credibility, valid, invalid, timedOut, passed, faults, lastSeen', 'credibility')
+  .option('--limit <n>', 'rows', '50')
+  .action(reputationCommand);
 
 try {
   await program.parseAsync();

@@ -57,7 +57,8 @@ export async function upCommand(flags: UpFlags): Promise<void> {
       ],
       {
         stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+        // The operator's own workers: trusted, so a small local farm needs no extra replicas.
+        env: { ...process.env, FARM_OPERATOR_TOKEN: token, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
       },
     ),
   );
@@ -77,8 +78,8 @@ export async function upCommand(flags: UpFlags): Promise<void> {
   try {
     const client = new RequesterClient(farm.url, token);
     const { raw } = await readSceneFile(flags.demo);
-    const job = await client.submit({ scene: raw, frames: flags.frames, tileSize: 64, replicas: Math.min(2, workers.length) });
-    process.stdout.write(`demo job ${job.id}: ${flags.demo}, ${job.tilesTotal} tiles × ${Math.min(2, workers.length)} replicas\n`);
+    const job = await client.submit({ scene: raw, frames: flags.frames, tileSize: 64 });
+    process.stdout.write(`demo job ${job.id}: ${flags.demo}, ${job.tilesTotal} tiles\n`);
     const status = await waitForJob(client, job.id);
     const files = await downloadOutputs(client, status, join(data, 'output', job.id));
     process.stdout.write(`frames: ${files.join(', ')}\n`);

@@ -11,6 +11,7 @@ export interface WorkerFlags {
   name?: string;
   backend: BackendChoice;
   key: string;
+  operatorToken?: string;
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
@@ -18,7 +19,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const name = flags.name ?? `worker-${identity.id.slice(1, 7)}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { process: 'worker', worker: identity.id, name } });
   const producer = await renderProducer(flags.backend);
-  const agent = await startAgent({ orchestrator: flags.orchestrator.replace(/\/$/, ''), identity, name, producer, log });
+  const operatorToken = flags.operatorToken ?? process.env.FARM_OPERATOR_TOKEN;
+  const agent = await startAgent({ orchestrator: flags.orchestrator.replace(/\/$/, ''), identity, name, producer, log, operatorToken });
   onShutdown(() => agent.stop());
   await agent.done;
 }

@@ -30,6 +30,8 @@ export const OrchestratorConfig = z.object({
     .int()
     .min(1024)
     .default(2 * 1024 * 1024),
+  /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
+  saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

@@ -11,11 +11,13 @@ export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: D
   const job = await deps.jobs.get(jobId);
   if (!job) return;
   const planned = planJob(job.id, job.frames, job.width, job.height, job.tileSize);
-  await deps.tasks.create(planned, job.replicas);
+  // Quorum issues R replicas at once; credibility starts with one and adds what the verdict needs.
+  const initial = job.verification === 'quorum' ? job.replicas : 1;
+  await deps.tasks.create(planned, initial);
   // Running before slots exist: a slot bound for a job that is not running is dropped.
   if (!(await deps.jobs.start(job.id))) return;
   await deps.dispatch.issueNew(
     planned.map((t) => t.id),
-    job.replicas,
+    initial,
   );
 }

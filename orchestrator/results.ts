@@ -6,11 +6,13 @@
  */
 import type { Logger } from 'pino';
 import { canonicalBytes, canonicalCid, provenanceOf } from '../shared/image.ts';
+import { accept } from './acceptance.ts';
 import type { BlobStore } from './blobstore.ts';
+import { groupCredibilities } from './credibility.ts';
 import type { Dispatcher } from './dispatch.ts';
 import { parseSlotId } from './planner.ts';
-import type { Jobs } from './state/jobs.ts';
-import type { Tasks } from './state/tasks.ts';
+import type { JobPlan, Jobs } from './state/jobs.ts';
+import type { Settlement, TaskRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import { judge } from './verifier.ts';
 
@@ -31,6 +33,8 @@ export interface ResultDeps {
   blobs: BlobStore;
   dispatch: Dispatcher;
   onFrameVerified: (job: string, frame: number) => Promise<void>;
+  /** Assumed saboteur fraction f. */
+  saboteurFraction: number;
   log: Logger;
 }
 
@@ -79,25 +83,20 @@ export async function acceptResult(
     const results = replicas
       .filter((r) => r.cid && r.state !== 'timedout' && r.state !== 'handedback')
       .map((r) => ({ replica: r.replica, worker: r.worker, cid: r.cid as string }));
+    let settlement: Settlement | undefined;
     if (current.state !== 'pending') {
       // A replica that arrives after the verdict is judged against it.
-      const verdictCid = current.cid;
       const late = results.filter((r) => replicas.find((x) => x.replica === r.replica)?.state === 'submitted');
-      await tasks.settle(
-        current,
-        {
-          kind: 'late',
-          agree: late.filter((r) => r.cid === verdictCid).map((r) => r.replica),
-          disagree: late.filter((r) => r.cid !== verdictCid).map((r) => r.replica),
-        },
-        job.tilesPerFrame,
-        replicas,
-      );
-      return 'accepted';
+      settlement = {
+        kind: 'late',
+        agree: late.filter((r) => r.cid === current.cid).map((r) => r.replica),
+        disagree: late.filter((r) => r.cid !== current.cid).map((r) => r.replica),
+      };
+    } else {
+      settlement = job.verification === 'quorum' ? byQuorum(job, current, results) : await byCredibility(deps, job, current, results);
     }
-    const verdict = judge({ results, outstanding: current.outstanding, replicas: job.replicas, maxReplicas: job.maxReplicas });
-    if (verdict.kind === 'undecided' && verdict.issue === 0) return 'accepted'; // waiting for replicas in flight
-    const settled = await tasks.settle(current, verdict, job.tilesPerFrame, replicas);
+    if (!settlement) return 'accepted'; // waiting for replicas in flight
+    const settled = await tasks.settle(current, settlement, job.tilesPerFrame);
     if (settled.status === 'stale') {
       const again = await tasks.get(current.id);
       if (!again) return 'accepted';
@@ -105,22 +104,86 @@ export async function acceptResult(
       replicas = await tasks.replicas(current.id);
       continue;
     }
-    if (settled.status === 'verified') {
+    if (settled.status === 'verified' && settlement.kind === 'verified') {
       log.info(
-        { job: job.id, task: current.id, cid: verdict.kind === 'verified' ? verdict.cid : undefined, replicas: results.length },
+        { job: job.id, task: current.id, cid: settlement.cid, replicas: results.length, credibility: settlement.credibility },
         'tile verified',
       );
       if (settled.value === 1) await deps.onFrameVerified(job.id, current.frame);
-    } else if (settled.status === 'issued' && verdict.kind === 'undecided') {
-      log.warn({ job: job.id, task: current.id, results: results.length }, 'replicas disagree; issuing another');
+    } else if (settled.status === 'issued' && settlement.kind === 'issue') {
+      log.info({ job: job.id, task: current.id, results: results.length, issue: settlement.issue }, 'issuing more replicas');
       await dispatch.issue(
         current.id,
-        Array.from({ length: verdict.issue }, (_, i) => settled.value + i),
+        Array.from({ length: settlement.issue }, (_, i) => settled.value + i),
         current.class,
       );
     } else if (settled.status === 'failed') {
-      log.error({ job: job.id, task: current.id }, 'tile has no majority; job failed');
+      log.error({ job: job.id, task: current.id }, 'tile cannot be verified; job failed');
     }
     return 'accepted';
   }
+}
+
+type Result = { replica: string; worker: string; cid: string };
+
+/** Fixed replication: R agreeing, or a strict majority of at least two after a disagreement. */
+function byQuorum(job: JobPlan, task: TaskRecord, results: Result[]): Settlement | undefined {
+  const verdict = judge({ results, outstanding: task.outstanding, replicas: job.replicas, maxReplicas: job.maxReplicas });
+  if (verdict.kind === 'verified') return verdict;
+  if (verdict.kind === 'exhausted') return { kind: 'exhausted', message: `tile ${task.id}: no majority among ${results.length} replicas` };
+  return verdict.issue > 0 ? { kind: 'issue', issue: verdict.issue } : undefined;
+}
+
+/** Replicas issued at once while a task is short of θ: fewer wasted if a credible worker answers. */
+const MAX_PARALLEL = 3;
+
+/**
+ * Credibility: accept when a group reaches θ = 1 − ε. A result accepted alone is still
+ * re-replicated with probability 1/CV (BOINC's adaptive replication), so the trusted stay audited.
+ */
+async function byCredibility(deps: ResultDeps, job: JobPlan, task: TaskRecord, results: Result[]): Promise<Settlement | undefined> {
+  const records = await Promise.all([...new Set(results.map((r) => r.worker))].map((id) => deps.workers.get(id)));
+  const credibility = new Map(records.filter((w) => w !== undefined).map((w) => [w.id, deps.workers.credibility(w)]));
+  const weighed = results.map((r) => ({ ...r, credibility: credibility.get(r.worker) ?? 0 }));
+  const verdict = accept({
+    results: weighed,
+    outstanding: task.outstanding,
+    f: deps.saboteurFraction,
+    theta: 1 - job.epsilon,
+    maxReplicas: job.maxReplicas,
+  });
+  if (verdict.kind === 'verified') {
+    if (results.length === 1 && task.outstanding === 0) {
+      const worker = records[0];
+      const cv = Math.max(1, worker?.cv ?? 0);
+      if (await deps.tasks.rollAudit(task.id, 1 / cv)) return { kind: 'issue', issue: 1 };
+    }
+    return { ...verdict, credibility: verdict.credibility };
+  }
+  if (verdict.kind === 'exhausted') {
+    if (job.onTimeout === 'fail')
+      return {
+        kind: 'exhausted',
+        message: `tile ${task.id}: credibility ${verdict.credibility.toFixed(4)} after ${results.length} replicas`,
+      };
+    return belowThreshold(weighed, verdict.credibility);
+  }
+  const issue = Math.min(verdict.issue, Math.max(0, MAX_PARALLEL - task.outstanding));
+  return issue > 0 ? { kind: 'issue', issue } : undefined;
+}
+
+/** The leading group accepted under θ, marked as such (the requester's `onTimeout: accept`). */
+export function belowThreshold(results: readonly (Result & { credibility: number })[], credibility: number): Settlement {
+  const cids = [...new Set(results.map((r) => r.cid))];
+  const groups = cids.map((cid) => results.filter((r) => r.cid === cid).map((r) => r.credibility));
+  const cr = groupCredibilities(groups);
+  const leader = cids[cr.indexOf(Math.max(...cr))];
+  return {
+    kind: 'verified',
+    cid: leader,
+    credibility,
+    below: true,
+    agree: results.filter((r) => r.cid === leader).map((r) => r.replica),
+    disagree: results.filter((r) => r.cid !== leader).map((r) => r.replica),
+  };
 }

@@ -20,8 +20,10 @@ import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
 import { Workers } from './state/workers.ts';
+import { settleTimedOutJobs } from './timeouts.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+const TIMEOUT_SWEEP_MS = 2000;
 const KEEP = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
 export interface RunningOrchestrator {
@@ -40,7 +42,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const jobs = new Jobs(redis);
   const tasks = new Tasks(redis);
-  const workers = new Workers(redis, 2 * config.leaseMs);
+  const workers = new Workers(redis, 2 * config.leaseMs, config.saboteurFraction);
   const tokens = new Tokens(redis);
   const blobs = new FsBlobStore(config.dataDir);
   const dispatch = new Dispatcher(
@@ -90,10 +92,17 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
     enqueuePlan,
     onFrameVerified: enqueueStitch,
+    saboteurFraction: config.saboteurFraction,
     maxSceneBytes: config.maxSceneBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
   });
+  const sweeper = setInterval(() => {
+    settleTimedOutJobs({ jobs, tasks, workers, onFrameVerified: enqueueStitch, log }).catch((err) =>
+      log.warn({ err: err.message }, 'timeout sweep failed'),
+    );
+  }, TIMEOUT_SWEEP_MS);
+
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
@@ -107,6 +116,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     token,
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
+      clearInterval(sweeper);
       const closing = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -16,7 +16,20 @@ export const JobRequest = z.object({
   /** Blender-style range; default: every frame of the scene. */
   frames: z.string().max(1000).optional(),
   tileSize: z.number().int().min(8).max(512).default(64),
+  /** quorum: R replicas must agree. credibility: accept when a group's credibility reaches 1 − ε. */
+  verification: z.enum(['credibility', 'quorum']).default('credibility'),
+  /** Replicas per tile under quorum (R). */
   replicas: z.number().int().min(1).max(7).default(2),
+  /** Target error rate ε of the credibility scheme. */
+  epsilon: z.number().gt(0).lt(1).default(1e-4),
+  /** After the job's timeout, tiles that cannot reach θ are accepted below it (marked) or fail the job. */
+  onTimeout: FailurePolicy.default('accept'),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(600),
   width: z.number().int().min(1).optional(),
   height: z.number().int().min(1).optional(),
   spp: z.number().int().min(1).optional(),
@@ -45,7 +58,12 @@ export const JobStatus = z.object({
   spp: z.number().int(),
   tileSize: z.number().int(),
   replicas: z.number().int(),
+  verification: z.enum(['credibility', 'quorum']),
+  epsilon: z.number(),
+  onTimeout: FailurePolicy,
   frames: z.array(FrameStatus),
+  /** Tiles accepted under θ because the job timed out (onTimeout: accept). */
+  tilesBelowThreshold: z.number().int(),
   tilesVerified: z.number().int(),
   tilesTotal: z.number().int(),
   replicasRendered: z.number().int(),
@@ -76,6 +94,9 @@ export const TaskView = z.object({
   rect: Rect,
   state: z.enum(['pending', 'verified']),
   cid: z.string().nullable(),
+  /** Credibility of the accepted group (credibility scheme). */
+  credibility: z.number().nullable(),
+  belowThreshold: z.boolean(),
   replicas: z.array(ReplicaView),
 });
 export type TaskView = z.infer<typeof TaskView>;
@@ -102,6 +123,11 @@ export const WorkerView = z.object({
   timedOut: z.number().int(),
   rejected: z.number().int(),
   inFlight: z.number().int(),
+  credibility: z.number(),
+  passed: z.number().int(),
+  consecutiveValid: z.number().int(),
+  faults: z.number().int(),
+  trusted: z.boolean(),
 });
 export type WorkerView = z.infer<typeof WorkerView>;
 

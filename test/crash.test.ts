@@ -8,7 +8,7 @@ import type { TaskView } from '../shared/protocol.ts';
 import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
 import { shippedRaw } from './support/scenes.ts';
 
-const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 16 };
+const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 16, verification: 'quorum' };
 
 let farm: TestFarm | undefined;
 afterEach(async () => {
@@ -103,6 +103,8 @@ async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<Task
         rect: JSON.parse(h.rect),
         state: h.state === 'verified' ? 'verified' : 'pending',
         cid: h.cid || null,
+        credibility: null,
+        belowThreshold: false,
         replicas,
       });
     }

@@ -6,7 +6,7 @@ import { renderWithCli } from './support/render-cli.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
 const BOUNCE = `${ROOT}scenes/bounce.json`;
-const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 24 };
+const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 24, verification: 'quorum' };
 
 let farm: TestFarm | undefined;
 afterEach(async () => {

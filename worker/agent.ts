@@ -24,6 +24,8 @@ export interface AgentOptions {
   name: string;
   producer: Producer;
   log: Logger;
+  /** Registers the worker as one of the operator's own (trusted). */
+  operatorToken?: string;
   /** On stop, how long to let the replica in hand finish before handing it back. */
   drainGraceMs?: number;
 }
@@ -43,7 +45,7 @@ const UPLOAD_ATTEMPTS = 4;
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer, log } = opts;
   const client = new WorkerClient(opts.orchestrator, identity);
-  const registration = await retry(() => client.register(opts.name, producer.deviceClass), log, 'register');
+  const registration = await retry(() => client.register(opts.name, producer.deviceClass, opts.operatorToken), log, 'register');
   log.info({ worker: registration.id, deviceClass: producer.deviceClass }, 'registered');
 
   const scenes = new Map<string, Scene>();

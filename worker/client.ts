@@ -19,8 +19,15 @@ export class WorkerClient {
     private readonly identity: Identity,
   ) {}
 
-  async register(name: string, deviceClass: string): Promise<{ id: string; heartbeatMs: number }> {
-    const res = await this.request('POST', '/api/workers', JSON.stringify({ publicKey: this.identity.publicKeyDer, name, deviceClass }));
+  /** With the operator's token the orchestrator registers this worker as trusted (its own). */
+  async register(name: string, deviceClass: string, operatorToken?: string): Promise<{ id: string; heartbeatMs: number }> {
+    const auth: Record<string, string> = operatorToken ? { authorization: `Bearer ${operatorToken}` } : {};
+    const res = await this.request(
+      'POST',
+      '/api/workers',
+      JSON.stringify({ publicKey: this.identity.publicKeyDer, name, deviceClass }),
+      auth,
+    );
     return (await res.json()) as { id: string; heartbeatMs: number };
   }
 

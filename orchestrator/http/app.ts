@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(201).json({ token, owner: principal.owner, name });
   });
   // Signed routes need the exact body bytes, so they read it raw.
-  app.use('/api/workers', express.raw({ type: () => true, limit: 64 * 1024 }), workerRoutes(deps.workers, deps.heartbeatMs));
+  app.use('/api/workers', express.raw({ type: () => true, limit: 64 * 1024 }), workerRoutes(deps.workers, deps.tokens, deps.heartbeatMs));
   app.use('/api/work', express.raw({ type: () => true, limit: deps.maxResultBytes }), requireWorker(deps.workers), workRoutes(deps));
 
   app.use((req) => {

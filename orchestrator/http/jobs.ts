@@ -15,8 +15,10 @@ import { HttpError } from './problem.ts';
 
 /** At most this many tiles per job (frames × tiles per frame). */
 export const MAX_TASKS_PER_JOB = 100_000;
-/** Replicas per task beyond R before a task without a majority fails its job. */
+/** Quorum: replicas per task beyond R before a task without a majority fails its job. */
 const EXTRA_REPLICAS = 4;
+/** Credibility: the most replicas one task may use (fresh workers at ε = 1e-4 need about 7). */
+const CREDIBILITY_MAX_REPLICAS = 16;
 
 export interface JobRoutesDeps {
   jobs: Jobs;
@@ -70,7 +72,11 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       spp: scene.render.spp,
       tileSize: body.tileSize,
       replicas: body.replicas,
-      maxReplicas: body.replicas + EXTRA_REPLICAS,
+      maxReplicas: body.verification === 'quorum' ? body.replicas + EXTRA_REPLICAS : CREDIBILITY_MAX_REPLICAS,
+      verification: body.verification,
+      epsilon: body.epsilon,
+      onTimeout: body.onTimeout,
+      timeoutMs: body.timeoutSeconds * 1000,
       frames,
       tilesPerFrame,
       tilesTotal: tilesPerFrame * frames.length,

@@ -17,6 +17,11 @@ export interface JobRecord {
   tileSize: number;
   replicas: number;
   maxReplicas: number;
+  verification: 'credibility' | 'quorum';
+  epsilon: number;
+  onTimeout: 'accept' | 'fail';
+  timeoutMs: number;
+  tilesBelowThreshold: number;
   frames: number[];
   tilesPerFrame: number;
   tilesTotal: number;
@@ -30,7 +35,15 @@ export interface JobRecord {
 
 type NewJob = Omit<
   JobRecord,
-  'state' | 'finishedAt' | 'tilesVerified' | 'replicasIssued' | 'replicasRendered' | 'framesDone' | 'animation' | 'error'
+  | 'state'
+  | 'finishedAt'
+  | 'tilesVerified'
+  | 'replicasIssued'
+  | 'replicasRendered'
+  | 'framesDone'
+  | 'animation'
+  | 'error'
+  | 'tilesBelowThreshold'
 >;
 
 const NUMERIC = [
@@ -47,12 +60,28 @@ const NUMERIC = [
   'replicasIssued',
   'replicasRendered',
   'framesDone',
+  'epsilon',
+  'timeoutMs',
+  'tilesBelowThreshold',
 ] as const;
 
 /** The parts of a job that never change after submission. */
 export type JobPlan = Pick<
   JobRecord,
-  'id' | 'scene' | 'width' | 'height' | 'tileSize' | 'replicas' | 'maxReplicas' | 'frames' | 'tilesPerFrame'
+  | 'id'
+  | 'scene'
+  | 'width'
+  | 'height'
+  | 'tileSize'
+  | 'replicas'
+  | 'maxReplicas'
+  | 'frames'
+  | 'tilesPerFrame'
+  | 'verification'
+  | 'epsilon'
+  | 'onTimeout'
+  | 'createdAt'
+  | 'timeoutMs'
 >;
 const PLAN_CACHE = 1000;
 
@@ -155,6 +184,10 @@ export class Jobs {
       spp: job.spp,
       tileSize: job.tileSize,
       replicas: job.replicas,
+      verification: job.verification,
+      epsilon: job.epsilon,
+      onTimeout: job.onTimeout,
+      tilesBelowThreshold: job.tilesBelowThreshold,
       frames: job.frames.map((frame) => ({
         frame,
         tilesVerified: progress[frame] ?? 0,

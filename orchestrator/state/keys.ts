@@ -10,6 +10,7 @@ export const keys = {
   taskReplicas: (id: string) => `farm:task:${id}:replicas`,
   worker: (id: string) => `farm:worker:${id}`,
   workerActive: (id: string) => `farm:worker:${id}:active`,
+  workerEvidence: (id: string) => `farm:worker:${id}:evidence`,
   workersAll: 'farm:workers',
   tokens: 'farm:tokens',
 };

@@ -20,6 +20,7 @@ if jobState ~= 'running' or taskState ~= 'pending' then return {'obsolete', ''} 
 local class = redis.call('HGET', KEYS[1], 'class')
 local workerClass = redis.call('HGET', KEYS[3], 'class')
 if class ~= '' and class ~= workerClass then return {'wrongclass', class} end
+if redis.call('SISMEMBER', KEYS[5] .. ':blacklist', ARGV[3]) == 1 then return {'ineligible', ''} end
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 local previous = {}
 local r
@@ -96,34 +97,74 @@ return out
 /**
  * Applies a verdict judged on task version ARGV[1].
  * KEYS: task, task:replicas, job, job:frames
- * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame
+ * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame,
+ *       replicated (1 when the verdict weighed two or more results), credibility, below (1 when
+ *       accepted under θ after the job's timeout)
  * Returns: {status, value}: 'stale' | 'verified' (value 1 when its frame is complete) |
  *          'issued' (value = first new slot number) | 'failed' | 'late'
+ *
+ * Reputation moves with the verdict, atomically: a replicated agreement is a passed check (k and
+ * the consecutive-valid count CV grow); a result outvoted by the accepted group is a fault (k and
+ * CV reset, the worker is blacklisted for this job) and becomes evidence on both sides.
  */
 export const SETTLE = `
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'stale', 0} end
 local kind = ARGV[2]
-local function mark(list, state, counter)
+local task = string.sub(KEYS[1], 11)
+local function evidence(worker, entry)
+  local key = 'farm:worker:' .. worker .. ':evidence'
+  redis.call('LPUSH', key, cjson.encode(entry))
+  redis.call('LTRIM', key, 0, 49)
+end
+local function mark(list, state, winner)
+  local records = {}
   for _, n in ipairs(cjson.decode(list)) do
     local r = cjson.decode(redis.call('HGET', KEYS[2], n))
     if r.state == 'submitted' then
       r.state = state
       redis.call('HSET', KEYS[2], n, cjson.encode(r))
-      redis.call('HINCRBY', 'farm:worker:' .. r.worker, counter, 1)
+      table.insert(records, r)
+    end
+  end
+  for _, r in ipairs(records) do
+    local w = 'farm:worker:' .. r.worker
+    if state == 'valid' then
+      redis.call('HINCRBY', w, 'valid', 1)
+      if ARGV[10] == '1' then
+        redis.call('HINCRBY', w, 'passed', 1)
+        redis.call('HINCRBY', w, 'cv', 1)
+      end
+    else
+      redis.call('HINCRBY', w, 'invalid', 1)
+      redis.call('HINCRBY', w, 'faults', 1)
+      redis.call('HSET', w, 'passed', 0, 'cv', 0)
+      redis.call('SADD', KEYS[3] .. ':blacklist', r.worker)
+      evidence(r.worker, {kind = 'outvoted', task = task, at = tonumber(ARGV[5]), cid = r.cid, winner = winner})
+    end
+  end
+  return records
+end
+local function settleReplicas(winner)
+  local won = mark(ARGV[7], 'valid', winner)
+  local lost = mark(ARGV[8], 'invalid', winner)
+  if #lost > 0 then
+    local losers = {}
+    for _, r in ipairs(lost) do table.insert(losers, r.worker) end
+    for _, r in ipairs(won) do
+      evidence(r.worker, {kind = 'outvoted-others', task = task, at = tonumber(ARGV[5]), cid = winner, against = losers})
     end
   end
 end
 if kind == 'late' then
-  mark(ARGV[7], 'valid', 'valid')
-  mark(ARGV[8], 'invalid', 'invalid')
+  settleReplicas(redis.call('HGET', KEYS[1], 'cid'))
   return {'late', 0}
 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'stale', 0} end
 if kind == 'verified' then
-  redis.call('HSET', KEYS[1], 'state', 'verified', 'cid', ARGV[3], 'verifiedAt', ARGV[5])
-  mark(ARGV[7], 'valid', 'valid')
-  mark(ARGV[8], 'invalid', 'invalid')
+  redis.call('HSET', KEYS[1], 'state', 'verified', 'cid', ARGV[3], 'verifiedAt', ARGV[5], 'credibility', ARGV[11], 'below', ARGV[12])
+  settleReplicas(ARGV[3])
   redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
+  if ARGV[12] == '1' then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
   local frame = redis.call('HGET', KEYS[1], 'frame')
   local done = redis.call('HINCRBY', KEYS[4], frame, 1)
   return {'verified', done == tonumber(ARGV[9]) and 1 or 0}

@@ -2,7 +2,6 @@
 import type { ReplicaView, TaskView } from '../../shared/protocol.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type PlannedTask, parseSlotId, parseTaskId } from '../planner.ts';
-import type { Verdict } from '../verifier.ts';
 import { keys } from './keys.ts';
 import type { FarmRedis } from './redis.ts';
 
@@ -31,11 +30,20 @@ export interface TaskRecord {
   issued: number;
   outstanding: number;
   version: number;
+  credibility: number | null;
+  belowThreshold: boolean;
 }
 
 export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
   | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' };
+
+/** What a verdict changes, in the terms of the SETTLE script. */
+export type Settlement =
+  | { kind: 'verified'; cid: string; agree: string[]; disagree: string[]; credibility?: number; below?: boolean }
+  | { kind: 'late'; agree: string[]; disagree: string[] }
+  | { kind: 'issue'; issue: number }
+  | { kind: 'exhausted'; message: string };
 
 export type SubmitResult =
   | { status: 'submitted'; task: TaskRecord; replicas: ReplicaRecord[] }
@@ -132,45 +140,40 @@ export class Tasks {
   }
 
   /**
-   * Applies a verdict judged on `task.version`. Returns 'stale' when another submission got in
-   * first (judge again), or what changed.
+   * Applies a settlement judged on `task.version`. Returns 'stale' when another submission got
+   * in first (judge again), or what changed.
    */
-  async settle(
-    task: TaskRecord,
-    verdict: Verdict | { kind: 'late'; agree: string[]; disagree: string[] },
-    tilesPerFrame: number,
-    replicas: readonly ReplicaRecord[],
-  ) {
-    const slotNumber = (replica: string) => String(parseSlotId(replica)?.n);
-    const [kind, cid, issue, agree, disagree, message] =
-      verdict.kind === 'verified' || verdict.kind === 'late'
-        ? [
-            verdict.kind,
-            verdict.kind === 'verified' ? verdict.cid : '',
-            0,
-            verdict.agree.map(slotNumber),
-            verdict.disagree.map(slotNumber),
-            '',
-          ]
-        : verdict.kind === 'undecided'
-          ? ['issue', '', verdict.issue, [], [], '']
-          : ['exhausted', '', 0, [], [], `tile ${task.id}: no majority among ${replicas.length} replicas`];
+  async settle(task: TaskRecord, settlement: Settlement, tilesPerFrame: number) {
+    const slotNumbers = (replicas: readonly string[]) => JSON.stringify(replicas.map((r) => String(parseSlotId(r)?.n)));
+    const s = settlement;
     const [status, value] = await this.redis.farmSettle(
       keys.task(task.id),
       keys.taskReplicas(task.id),
       keys.job(task.job),
       keys.jobFrames(task.job),
       task.version,
-      kind,
-      cid,
-      issue,
+      s.kind,
+      s.kind === 'verified' ? s.cid : '',
+      s.kind === 'issue' ? s.issue : 0,
       Date.now(),
-      message,
-      JSON.stringify(agree),
-      JSON.stringify(disagree),
+      s.kind === 'exhausted' ? s.message : '',
+      slotNumbers(s.kind === 'verified' || s.kind === 'late' ? s.agree : []),
+      slotNumbers(s.kind === 'verified' || s.kind === 'late' ? s.disagree : []),
       tilesPerFrame,
+      (s.kind === 'verified' || s.kind === 'late') && s.agree.length + s.disagree.length > 1 ? 1 : 0,
+      s.kind === 'verified' && s.credibility !== undefined ? s.credibility : '',
+      s.kind === 'verified' && s.below ? 1 : 0,
     );
     return { status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late', value: Number(value) };
+  }
+
+  /**
+   * Decides once per task whether a result accepted alone gets audited (probability p); later
+   * judgements of the same task see the same decision.
+   */
+  async rollAudit(task: string, p: number): Promise<boolean> {
+    await this.redis.hsetnx(keys.task(task), 'audit', Math.random() < p ? 1 : 0);
+    return (await this.redis.hget(keys.task(task), 'audit')) === '1';
   }
 
   async release(slot: string, worker: string): Promise<boolean> {
@@ -198,6 +201,8 @@ export class Tasks {
       rect: task.rect,
       state: task.state === 'verified' ? 'verified' : 'pending',
       cid: task.cid,
+      credibility: task.credibility,
+      belowThreshold: task.belowThreshold,
       replicas: replicas
         .flatMap((r) => [...(r.previous ?? []), r])
         .map((r) => ({
@@ -225,5 +230,7 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     issued: Number(h.issued),
     outstanding: Number(h.outstanding),
     version: Number(h.version),
+    credibility: h.credibility ? Number(h.credibility) : null,
+    belowThreshold: h.below === '1',
   };
 }

@@ -1,6 +1,11 @@
 /** Worker records: registration by public key, heartbeats, counters. */
 import type { WorkerView } from '../../shared/protocol.ts';
+import { workerCredibility } from '../credibility.ts';
 import { keys } from './keys.ts';
+
+/** A trusted worker's result stands alone at any ε the API accepts. */
+export const TRUSTED_CREDIBILITY = 1 - 1e-12;
+
 import type { FarmRedis } from './redis.ts';
 
 export interface WorkerRecord {
@@ -15,32 +20,44 @@ export interface WorkerRecord {
   timedOut: number;
   rejected: number;
   inFlight: number;
+  /** Spot checks and replicated agreements passed since the last fault (Sarmenta's k). */
+  passed: number;
+  /** Consecutive valid replicated results (BOINC's CV): audits happen with probability 1/CV. */
+  cv: number;
+  faults: number;
+  /** Registered by the operator as its own: credible from the start. */
+  trusted: boolean;
 }
 
-const NUMERIC = ['registeredAt', 'lastSeen', 'valid', 'invalid', 'timedOut', 'rejected', 'inFlight'] as const;
+const NUMERIC = ['registeredAt', 'lastSeen', 'valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'cv', 'faults'] as const;
 
 export class Workers {
   constructor(
     private readonly redis: FarmRedis,
     /** A worker unseen for longer than this is shown offline. */
     private readonly onlineWindowMs: number,
+    /** Assumed saboteur fraction f of the credibility model. */
+    private readonly f: number,
   ) {}
 
+  /** Sarmenta's CrW for this worker; the operator's own workers are taken as fully credible. */
+  credibility(w: WorkerRecord): number {
+    return w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(this.f, w.passed);
+  }
+
   /** Registers a key, or refreshes name and class of a known one (counters are kept). */
-  async register(id: string, publicKey: string, name: string, deviceClass: string): Promise<WorkerRecord> {
+  async register(id: string, publicKey: string, name: string, deviceClass: string, trusted = false): Promise<WorkerRecord> {
     const now = Date.now();
     const k = keys.worker(id);
-    await this.redis
+    const m = this.redis
       .multi()
       .hsetnx(k, 'registeredAt', now)
       .hset(k, { id, name, publicKey, class: deviceClass, lastSeen: now })
-      .hsetnx(k, 'valid', 0)
-      .hsetnx(k, 'invalid', 0)
-      .hsetnx(k, 'timedOut', 0)
-      .hsetnx(k, 'rejected', 0)
-      .hsetnx(k, 'inFlight', 0)
-      .zadd(keys.workersAll, now, id)
-      .exec();
+      .zadd(keys.workersAll, now, id);
+    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'cv', 'faults', 'trusted'])
+      m.hsetnx(k, counter, 0);
+    if (trusted) m.hset(k, 'trusted', 1);
+    await m.exec();
     return (await this.get(id)) as WorkerRecord;
   }
 
@@ -49,6 +66,7 @@ export class Workers {
     if (!h.id) return undefined;
     const record: Record<string, unknown> = { ...h };
     for (const f of NUMERIC) record[f] = Number(h[f] ?? 0);
+    record.trusted = h.trusted === '1';
     return record as unknown as WorkerRecord;
   }
 
@@ -64,6 +82,11 @@ export class Workers {
   /** Slots the worker holds and has not answered. */
   active(id: string): Promise<string[]> {
     return this.redis.smembers(keys.workerActive(id));
+  }
+
+  /** Latest evidence first: disagreements the worker lost (`outvoted`) or won (`outvoted-others`). */
+  async evidence(id: string): Promise<unknown[]> {
+    return (await this.redis.lrange(keys.workerEvidence(id), 0, 49)).map((e) => JSON.parse(e));
   }
 
   async reject(id: string): Promise<void> {
@@ -83,6 +106,11 @@ export class Workers {
       timedOut: w.timedOut,
       rejected: w.rejected,
       inFlight: w.inFlight,
+      credibility: this.credibility(w),
+      passed: w.passed,
+      consecutiveValid: w.cv,
+      faults: w.faults,
+      trusted: w.trusted,
     };
   }
 }
