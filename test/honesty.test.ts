@@ -1,0 +1,78 @@
+/** Credibility with real worker processes: trust is learned, and colluders lose to it. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerView } from '../shared/protocol.ts';
+import { TestFarm } from './support/farm.ts';
+import { shippedRaw } from './support/scenes.ts';
+
+// ε = 0.05 keeps a 3-worker farm able to reach θ: three fresh agreeing workers give 0.985.
+const JOB = { scene: shippedRaw('cornell'), width: 48, height: 32, spp: 2, tileSize: 16, verification: 'credibility', epsilon: 0.05 };
+
+let farm: TestFarm | undefined;
+afterEach(async () => {
+  await farm?.stop();
+  farm = undefined;
+});
+
+async function replicasPerTile(f: TestFarm, id: string): Promise<number> {
+  const status = await f.waitForJob(id);
+  return status.replicasRendered / status.tilesTotal;
+}
+
+describe('honesty', () => {
+  it("lowers an honest worker's redundancy as it earns credibility", async () => {
+    farm = await TestFarm.start();
+    for (const n of ['a', 'b', 'c']) await farm.startWorker(n);
+    const first = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
+    const second = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
+    const third = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
+    // Fresh workers need three agreeing results (credibility grows within the first job already);
+    // proven ones mostly stand alone, audited with probability 1/CV.
+    expect(first).toBeGreaterThan(2);
+    expect(third).toBeLessThan(first);
+    expect(Math.min(second, third)).toBeLessThan(2);
+    const board = (await (await fetch(`${farm.url}/api/workers?sort=passed`)).json()) as { total: number; workers: WorkerView[] };
+    expect(board.total).toBe(3);
+    expect(board.workers.every((w) => w.passed >= 6 && w.credibility > 0.95 && w.faults === 0)).toBe(true);
+    expect(board.workers[0].passed).toBeGreaterThanOrEqual(board.workers[2].passed);
+  });
+
+  it('lets credible honest workers outvote two colluders, who are caught', async () => {
+    farm = await TestFarm.start();
+    await farm.startWorker('h1');
+    await farm.startWorker('h2');
+    await farm.startWorker('h3');
+    // The honest workers build a record first.
+    await farm.waitForJob((await farm.client.submit(JOB)).id);
+    const c1 = await farm.startWorker('c1', 'rogue');
+    const c2 = await farm.startWorker('c2', 'rogue');
+    const { id } = await farm.client.submit({ ...JOB, spp: 3 });
+    await farm.waitForJob(id);
+    for (const t of await farm.tasks(id, 0)) {
+      const colluded = t.replicas.filter((r) => r.worker === c1.id || r.worker === c2.id).map((r) => r.cid);
+      expect(colluded.every((cid) => cid !== t.cid)).toBe(true);
+      expect(t.belowThreshold).toBe(false);
+      expect(t.credibility).toBeGreaterThanOrEqual(0.95);
+    }
+    for (const c of [c1, c2]) {
+      const res = (await (await fetch(`${farm.url}/api/workers/${c.id}`)).json()) as WorkerView & { evidence: { kind: string; task: string; cid: string; winner: string }[] };
+      if (res.invalid === 0) continue; // never drawn into this job
+      expect(res.faults).toBeGreaterThan(0);
+      expect(res.passed).toBe(0);
+      expect(res.evidence[0]).toMatchObject({ kind: 'outvoted' });
+      expect(res.evidence[0].cid).not.toBe(res.evidence[0].winner);
+    }
+  });
+
+  it('accepts below θ after the timeout when no further worker exists, marked in the API', async () => {
+    farm = await TestFarm.start();
+    await farm.startWorker('only-1');
+    await farm.startWorker('only-2');
+    // Two fresh workers reach 0.94 < θ = 0.95 and no third exists.
+    const { id } = await farm.client.submit({ ...JOB, width: 16, height: 16, timeoutSeconds: 3 });
+    const status = await farm.waitForJob(id, 30_000);
+    expect(status.tilesBelowThreshold).toBe(1);
+    const [task] = await farm.tasks(id, 0);
+    expect(task).toMatchObject({ state: 'verified', belowThreshold: true });
+    expect(task.credibility).toBeCloseTo(0.64 / 0.68, 6);
+  });
+});
