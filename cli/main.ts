@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
+import { creditsGrant, creditsShow } from './credits.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
 import { reputationCommand } from './reputation.ts';
@@ -40,6 +41,7 @@ program
   .option('--name <name>', 'display name')
   .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES as string[]).default('auto'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
+  .option('--stake <credits>', 'credits to move from balance into stake on start')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
   .action(workerCommand);
 
@@ -78,6 +80,21 @@ program
   .option('--sort <field>', 'credibility, valid, invalid, timedOut, passed, faults, lastSeen', 'credibility')
   .option('--limit <n>', 'rows', '50')
   .action(reputationCommand);
+
+const credits = program.command('credits').description('credits: operator grants and balances');
+credits
+  .command('grant')
+  .description('grant credits to a worker or to the treasury that pays rewards (operator; FARM_TOKEN)')
+  .argument('<account>', 'worker id or "treasury"')
+  .argument('<amount>', 'credits')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .action(creditsGrant);
+credits
+  .command('show')
+  .description("an account's balance, stake and ledger entries")
+  .argument('<account>', 'worker id or "treasury"')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .action(creditsShow);
 
 try {
   await program.parseAsync();

@@ -12,6 +12,7 @@ export interface WorkerFlags {
   backend: BackendChoice;
   key: string;
   operatorToken?: string;
+  stake?: string;
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
@@ -20,7 +21,15 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { process: 'worker', worker: identity.id, name } });
   const producer = await renderProducer(flags.backend);
   const operatorToken = flags.operatorToken ?? process.env.FARM_OPERATOR_TOKEN;
-  const agent = await startAgent({ orchestrator: flags.orchestrator.replace(/\/$/, ''), identity, name, producer, log, operatorToken });
+  const agent = await startAgent({
+    orchestrator: flags.orchestrator.replace(/\/$/, ''),
+    identity,
+    name,
+    producer,
+    log,
+    operatorToken,
+    stake: flags.stake ? Number(flags.stake) : undefined,
+  });
   onShutdown(() => agent.stop());
   await agent.done;
 }

@@ -30,6 +30,16 @@ export const OrchestratorConfig = z.object({
     .int()
     .min(1024)
     .default(2 * 1024 * 1024),
+  /** Credits (in cents) a valid replica earns, paid from the treasury while it is funded. */
+  rewardCents: z.coerce.number().int().min(0).default(100),
+  /** Stake (cents) a worker must hold per replica in flight once past probation; 0 disables it. */
+  stakePerTaskCents: z.coerce.number().int().min(0).default(1000),
+  /** Share of a task's stake a wrong result loses, paid to the honest co-replicators. */
+  slashShare: z.coerce.number().min(0).max(1).default(1),
+  /** Cost (cents) of a missed deadline, from stake then balance. */
+  deadlinePenaltyCents: z.coerce.number().int().min(0).default(50),
+  /** Replicas a new worker may take before it must deposit stake. */
+  probationTasks: z.coerce.number().int().min(0).default(100),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -16,6 +16,7 @@ import { createApp } from './http/app.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
 import { Jobs } from './state/jobs.ts';
+import { Ledger } from './state/ledger.ts';
 import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
@@ -41,7 +42,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   await warnAboutEviction(redis, log);
 
   const jobs = new Jobs(redis);
-  const tasks = new Tasks(redis);
+  const tasks = new Tasks(redis, config);
+  const ledger = new Ledger(redis);
   const workers = new Workers(redis, 2 * config.leaseMs, config.saboteurFraction);
   const tokens = new Tokens(redis);
   const blobs = new FsBlobStore(config.dataDir);
@@ -93,6 +95,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     enqueuePlan,
     onFrameVerified: enqueueStitch,
     saboteurFraction: config.saboteurFraction,
+    ledger,
     maxSceneBytes: config.maxSceneBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),

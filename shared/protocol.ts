@@ -128,6 +128,9 @@ export const WorkerView = z.object({
   consecutiveValid: z.number().int(),
   faults: z.number().int(),
   trusted: z.boolean(),
+  /** Credits. */
+  balance: z.number(),
+  stake: z.number(),
 });
 export type WorkerView = z.infer<typeof WorkerView>;
 

@@ -54,7 +54,9 @@ describe('honesty', () => {
       expect(t.credibility).toBeGreaterThanOrEqual(0.95);
     }
     for (const c of [c1, c2]) {
-      const res = (await (await fetch(`${farm.url}/api/workers/${c.id}`)).json()) as WorkerView & { evidence: { kind: string; task: string; cid: string; winner: string }[] };
+      const res = (await (await fetch(`${farm.url}/api/workers/${c.id}`)).json()) as WorkerView & {
+        evidence: { kind: string; task: string; cid: string; winner: string }[];
+      };
       if (res.invalid === 0) continue; // never drawn into this job
       expect(res.faults).toBeGreaterThan(0);
       expect(res.passed).toBe(0);

@@ -24,6 +24,8 @@ export interface AgentOptions {
   name: string;
   producer: Producer;
   log: Logger;
+  /** Credits to move into stake after registering (work beyond probation needs stake). */
+  stake?: number;
   /** Registers the worker as one of the operator's own (trusted). */
   operatorToken?: string;
   /** On stop, how long to let the replica in hand finish before handing it back. */
@@ -47,6 +49,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const client = new WorkerClient(opts.orchestrator, identity);
   const registration = await retry(() => client.register(opts.name, producer.deviceClass, opts.operatorToken), log, 'register');
   log.info({ worker: registration.id, deviceClass: producer.deviceClass }, 'registered');
+  if (opts.stake) {
+    const account = await client.stake(opts.stake).catch((err) => log.warn({ err: err.message }, 'could not deposit stake'));
+    if (account) log.info(account, 'stake deposited');
+  }
 
   const scenes = new Map<string, Scene>();
   const poll = new AbortController();

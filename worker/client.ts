@@ -55,6 +55,14 @@ export class WorkerClient {
     return ((await res.json()) as { status: string }).status;
   }
 
+  /** Moves credits from the worker's balance into its stake. */
+  async stake(amount: number): Promise<{ balance: number; stake: number }> {
+    return (await this.request('POST', '/api/work/stake', JSON.stringify({ amount }))).json() as Promise<{
+      balance: number;
+      stake: number;
+    }>;
+  }
+
   async release(replica: string): Promise<void> {
     await this.request('POST', `/api/work/${replica}/release`);
   }

@@ -3,15 +3,18 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { Ledger } from '../state/ledger.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
 import { requireOperator, requireRequester, requireWorker } from './auth.ts';
+import { creditRoutes } from './credits.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { HttpError, problemHandler } from './problem.ts';
 import { type WorkRoutesDeps, workRoutes } from './work.ts';
 import { workerRoutes } from './workers.ts';
 
 export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
+  ledger: Ledger;
   redis: Redis;
   tokens: Tokens;
   workers: Workers;
@@ -46,8 +49,13 @@ export function createApp(deps: AppDeps): express.Express {
     const { token, principal } = await deps.tokens.mint(name);
     res.status(201).json({ token, owner: principal.owner, name });
   });
+  app.use('/api', creditRoutes(deps.ledger, deps.workers, requester));
   // Signed routes need the exact body bytes, so they read it raw.
-  app.use('/api/workers', express.raw({ type: () => true, limit: 64 * 1024 }), workerRoutes(deps.workers, deps.tokens, deps.heartbeatMs));
+  app.use(
+    '/api/workers',
+    express.raw({ type: () => true, limit: 64 * 1024 }),
+    workerRoutes(deps.workers, deps.tokens, deps.ledger, deps.heartbeatMs),
+  );
   app.use('/api/work', express.raw({ type: () => true, limit: deps.maxResultBytes }), requireWorker(deps.workers), workRoutes(deps));
 
   app.use((req) => {

@@ -1,16 +1,20 @@
 /** The worker protocol: heartbeat, long-poll for a replica, fetch its scene, upload, hand back. */
 import { Router } from 'express';
+import { z } from 'zod';
 import { Heartbeat, RESULT_CID_HEADER } from '../../shared/protocol.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { parseSlotId } from '../planner.ts';
 import { acceptResult, type ResultDeps, ResultRejected } from '../results.ts';
+import type { Ledger } from '../state/ledger.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
 import { rawBody } from './auth.ts';
+import { Credits, ledgerOp, toCents } from './credits.ts';
 import { HttpError } from './problem.ts';
 
 export interface WorkRoutesDeps extends ResultDeps {
+  ledger: Ledger;
   workers: Workers;
   tasks: Tasks;
   blobs: BlobStore;
@@ -84,6 +88,19 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       throw e;
     }
   });
+
+  /** Moves credits between the worker's balance and its stake. */
+  for (const [path, op] of [
+    ['/stake', 'deposit'],
+    ['/unstake', 'withdraw'],
+  ] as const) {
+    r.post(path, async (req, res) => {
+      const worker = me(req);
+      const { amount } = z.object({ amount: Credits }).parse(JSON.parse(rawBody(req).toString('utf8') || '{}'));
+      await ledgerOp(() => deps.ledger[op](worker.id, toCents(amount)));
+      res.json(await deps.ledger.account(worker.id));
+    });
+  }
 
   r.post('/:replica/release', async (req, res) => {
     const worker = me(req);

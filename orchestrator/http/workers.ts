@@ -3,10 +3,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { WorkerRegistration } from '../../shared/protocol.ts';
 import { workerIdOf } from '../../shared/signing.ts';
+import type { Ledger } from '../state/ledger.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
 import { checkSignature, rawBody } from './auth.ts';
 import { HttpError } from './problem.ts';
+
+const Page = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
 const Leaderboard = z.object({
   sort: z
@@ -17,7 +20,7 @@ const Leaderboard = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
-export function workerRoutes(workers: Workers, tokens: Tokens, heartbeatMs: number): Router {
+export function workerRoutes(workers: Workers, tokens: Tokens, ledger: Ledger, heartbeatMs: number): Router {
   const r = Router();
 
   r.post('/', async (req, res) => {
@@ -52,6 +55,14 @@ export function workerRoutes(workers: Workers, tokens: Tokens, heartbeatMs: numb
     const w = await workers.get(req.params.id);
     if (!w) throw new HttpError(404, 'Not found', `no worker ${req.params.id}`);
     res.json({ ...workers.view(w), evidence: await workers.evidence(w.id) });
+  });
+
+  /** The worker's credits and every entry that moved them (public, like its reputation). */
+  r.get('/:id/ledger', async (req, res) => {
+    const w = await workers.get(req.params.id);
+    if (!w) throw new HttpError(404, 'Not found', `no worker ${req.params.id}`);
+    const { offset, limit } = Page.parse(req.query);
+    res.json({ ...(await ledger.account(w.id)), entries: await ledger.entries(w.id, offset, limit) });
   });
 
   return r;

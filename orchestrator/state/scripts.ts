@@ -6,12 +6,64 @@
  */
 
 /**
+ * Credits, in integer cents. A worker account keeps `balance` and `stake` in its hash; the farm's
+ * treasury (funded by operator grants, paying rewards) keeps `balance` in `farm:treasury`. Every
+ * change appends an entry to `farm:ledger:<account>` in the same script, so no balance moves
+ * without its entry and none goes negative. Included at the top of the scripts that move money.
+ */
+export const LEDGER_LUA = `
+local function accountKey(account)
+  if account == 'treasury' then return 'farm:treasury' end
+  return 'farm:worker:' .. account
+end
+local function adjust(account, field, amount, kind, ref, now)
+  local key = accountKey(account)
+  local value = tonumber(redis.call('HGET', key, field) or '0') + amount
+  redis.call('HSET', key, field, value)
+  local entry = {at = now, kind = kind, amount = amount, ref = ref,
+    balance = tonumber(redis.call('HGET', key, 'balance') or '0'), stake = tonumber(redis.call('HGET', key, 'stake') or '0')}
+  if field == 'stake' then entry.to = 'stake' end
+  redis.call('RPUSH', 'farm:ledger:' .. account, cjson.encode(entry))
+end
+local function available(account, field)
+  return tonumber(redis.call('HGET', accountKey(account), field) or '0')
+end
+-- Pays a reward from the treasury, as far as it is funded.
+local function reward(worker, amount, ref, now)
+  local paid = math.min(amount, available('treasury', 'balance'))
+  if paid <= 0 then return end
+  adjust('treasury', 'balance', -paid, 'reward-paid', ref, now)
+  adjust(worker, 'balance', paid, 'reward', ref, now)
+end
+-- Takes up to amount of a worker's stake and shares it among the beneficiaries; the remainder of
+-- an uneven split (or all of it, with none) goes to the treasury.
+local function slash(worker, amount, beneficiaries, ref, now)
+  local taken = math.min(amount, available(worker, 'stake'))
+  if taken <= 0 then return end
+  adjust(worker, 'stake', -taken, 'slashed', ref, now)
+  local share = 0
+  if #beneficiaries > 0 then share = math.floor(taken / #beneficiaries) end
+  for _, b in ipairs(beneficiaries) do adjust(b, 'balance', share, 'slash-share', ref, now) end
+  local rest = taken - share * #beneficiaries
+  if rest > 0 then adjust('treasury', 'balance', rest, 'slash-remainder', ref, now) end
+end
+-- A fixed penalty, from stake first and then balance, paid to the treasury.
+local function penalize(worker, amount, ref, now)
+  local fromStake = math.min(amount, available(worker, 'stake'))
+  local fromBalance = math.min(amount - fromStake, available(worker, 'balance'))
+  if fromStake > 0 then adjust(worker, 'stake', -fromStake, 'penalty', ref, now) end
+  if fromBalance > 0 then adjust(worker, 'balance', -fromBalance, 'penalty', ref, now) end
+  if fromStake + fromBalance > 0 then adjust('treasury', 'balance', fromStake + fromBalance, 'penalty-received', ref, now) end
+end
+`;
+
+/**
  * Binds replica slot n of a task to a worker.
  * KEYS: task, task:replicas, worker, worker:active, job
- * ARGV: n, slotId, workerId, now, deadline, queueName
+ * ARGV: n, slotId, workerId, now, deadline, queueName, penalty, stakePerTask, probation
  * Returns: {status, detail} or, once bound, {status, record, frame, rect, scene}
  */
-export const BIND = `
+export const BIND = `${LEDGER_LUA}
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown', ''} end
 local jobState = redis.call('HGET', KEYS[5], 'state')
@@ -21,6 +73,12 @@ local class = redis.call('HGET', KEYS[1], 'class')
 local workerClass = redis.call('HGET', KEYS[3], 'class')
 if class ~= '' and class ~= workerClass then return {'wrongclass', class} end
 if redis.call('SISMEMBER', KEYS[5] .. ':blacklist', ARGV[3]) == 1 then return {'ineligible', ''} end
+-- Beyond its probation allowance a worker needs stake for every replica it holds.
+local w = redis.call('HMGET', KEYS[3], 'valid', 'invalid', 'timedOut', 'inFlight', 'stake')
+local done = tonumber(w[1] or '0') + tonumber(w[2] or '0') + tonumber(w[3] or '0')
+local needed = tonumber(ARGV[8]) * (tonumber(w[4] or '0') + 1)
+local trusted = redis.call('HGET', KEYS[3], 'trusted') == '1'
+if not trusted and done >= tonumber(ARGV[9]) and tonumber(w[5] or '0') < needed then return {'nostake', ''} end
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 local previous = {}
 local r
@@ -45,7 +103,9 @@ if r then
     local prev = 'farm:worker:' .. r.worker
     redis.call('HINCRBY', prev, 'timedOut', 1)
     redis.call('HINCRBY', prev, 'inFlight', -1)
+    redis.call('HSET', prev, 'cv', 0)
     redis.call('SREM', prev .. ':active', ARGV[2])
+    penalize(r.worker, tonumber(ARGV[7]), ARGV[2], tonumber(ARGV[4]))
   end
   table.insert(previous, r)
 end
@@ -99,7 +159,7 @@ return out
  * KEYS: task, task:replicas, job, job:frames
  * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame,
  *       replicated (1 when the verdict weighed two or more results), credibility, below (1 when
- *       accepted under θ after the job's timeout)
+ *       accepted under θ after the job's timeout), reward, slash (cents)
  * Returns: {status, value}: 'stale' | 'verified' (value 1 when its frame is complete) |
  *          'issued' (value = first new slot number) | 'failed' | 'late'
  *
@@ -107,7 +167,7 @@ return out
  * the consecutive-valid count CV grow); a result outvoted by the accepted group is a fault (k and
  * CV reset, the worker is blacklisted for this job) and becomes evidence on both sides.
  */
-export const SETTLE = `
+export const SETTLE = `${LEDGER_LUA}
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'stale', 0} end
 local kind = ARGV[2]
 local task = string.sub(KEYS[1], 11)
@@ -129,6 +189,7 @@ local function mark(list, state, winner)
   for _, r in ipairs(records) do
     local w = 'farm:worker:' .. r.worker
     if state == 'valid' then
+      reward(r.worker, tonumber(ARGV[13]), r.replica, tonumber(ARGV[5]))
       redis.call('HINCRBY', w, 'valid', 1)
       if ARGV[10] == '1' then
         redis.call('HINCRBY', w, 'passed', 1)
@@ -150,6 +211,10 @@ local function settleReplicas(winner)
   if #lost > 0 then
     local losers = {}
     for _, r in ipairs(lost) do table.insert(losers, r.worker) end
+    -- A wrong result loses its task's stake to the honest co-replicators.
+    local honest = {}
+    for _, r in ipairs(won) do table.insert(honest, r.worker) end
+    for _, r in ipairs(lost) do slash(r.worker, tonumber(ARGV[14]), honest, r.replica, tonumber(ARGV[5])) end
     for _, r in ipairs(won) do
       evidence(r.worker, {kind = 'outvoted-others', task = task, at = tonumber(ARGV[5]), cid = winner, against = losers})
     end

@@ -36,7 +36,7 @@ export interface TaskRecord {
 
 export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
-  | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' };
+  | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' | 'nostake' };
 
 /** What a verdict changes, in the terms of the SETTLE script. */
 export type Settlement =
@@ -49,8 +49,20 @@ export type SubmitResult =
   | { status: 'submitted'; task: TaskRecord; replicas: ReplicaRecord[] }
   | { status: 'notassigned' | 'expired' | 'duplicate' | 'conflict' };
 
+/** The economy's settings, as the scripts need them (cents). */
+export interface Economy {
+  rewardCents: number;
+  stakePerTaskCents: number;
+  slashShare: number;
+  deadlinePenaltyCents: number;
+  probationTasks: number;
+}
+
 export class Tasks {
-  constructor(private readonly redis: FarmRedis) {}
+  constructor(
+    private readonly redis: FarmRedis,
+    private readonly economy: Economy,
+  ) {}
 
   /** Idempotent: re-planning after a crash leaves existing tasks as they are. */
   async create(tasks: readonly PlannedTask[], replicas: number): Promise<void> {
@@ -110,6 +122,9 @@ export class Tasks {
       now,
       deadline,
       queue,
+      this.economy.deadlinePenaltyCents,
+      this.economy.stakePerTaskCents,
+      this.economy.probationTasks,
     );
     if (status === 'bound' || status === 'again')
       return { status, replica: JSON.parse(detail), frame: Number(frame), rect: JSON.parse(rect), scene };
@@ -163,6 +178,8 @@ export class Tasks {
       (s.kind === 'verified' || s.kind === 'late') && s.agree.length + s.disagree.length > 1 ? 1 : 0,
       s.kind === 'verified' && s.credibility !== undefined ? s.credibility : '',
       s.kind === 'verified' && s.below ? 1 : 0,
+      this.economy.rewardCents,
+      Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
     );
     return { status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late', value: Number(value) };
   }

@@ -25,11 +25,27 @@ export interface WorkerRecord {
   /** Consecutive valid replicated results (BOINC's CV): audits happen with probability 1/CV. */
   cv: number;
   faults: number;
+  /** Credits in cents. */
+  balance: number;
+  stake: number;
   /** Registered by the operator as its own: credible from the start. */
   trusted: boolean;
 }
 
-const NUMERIC = ['registeredAt', 'lastSeen', 'valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'cv', 'faults'] as const;
+const NUMERIC = [
+  'registeredAt',
+  'lastSeen',
+  'valid',
+  'invalid',
+  'timedOut',
+  'rejected',
+  'inFlight',
+  'passed',
+  'cv',
+  'faults',
+  'balance',
+  'stake',
+] as const;
 
 export class Workers {
   constructor(
@@ -111,6 +127,8 @@ export class Workers {
       consecutiveValid: w.cv,
       faults: w.faults,
       trusted: w.trusted,
+      balance: w.balance / 100,
+      stake: w.stake / 100,
     };
   }
 }

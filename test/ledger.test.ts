@@ -1,0 +1,175 @@
+/**
+ * Stake, rewards and penalties through real verdicts (in-process orchestrator, real Redis and
+ * HTTP, workers speaking the signed protocol with chosen pixels): balances move only with ledger
+ * entries, never below zero, and add up to the cent.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { type RunningOrchestrator, startOrchestrator } from '../orchestrator/server.ts';
+import { canonicalCid, provenanceOf } from '../shared/image.ts';
+import type { Assignment, WorkerView } from '../shared/protocol.ts';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { WorkerClient } from '../worker/client.ts';
+import { shippedRaw } from './support/scenes.ts';
+
+const CLASS = 'farm-pt/1+webasm';
+const TOKEN = 'operator-token-ledger';
+let redis: PrivateRedis;
+let farm: RunningOrchestrator;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'farm-ledger-'));
+  redis = await startRedisServer({ dir: join(dir, 'redis') });
+  farm = await startOrchestrator(
+    OrchestratorConfig.parse({
+      port: 0,
+      redisUrl: redis.url,
+      dataDir: join(dir, 'data'),
+      token: TOKEN,
+      pollMs: 300,
+      leaseMs: 600,
+      logLevel: 'silent',
+      probationTasks: 0,
+      stakePerTaskCents: 1000,
+      rewardCents: 100,
+      deadlinePenaltyCents: 50,
+    }),
+  );
+});
+afterAll(async () => {
+  await farm.close();
+  await redis.stop();
+});
+
+const operator = (path: string, body?: unknown) =>
+  fetch(`${farm.url}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+
+async function worker(name: string, grant: number, stake: number) {
+  const { privateKeyPem, publicKeyDer } = newKeyPair();
+  const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
+  const client = new WorkerClient(farm.url, identity);
+  await client.register(name, CLASS);
+  if (grant) expect((await operator('/api/credits', { account: identity.id, amount: grant })).status).toBe(201);
+  if (stake) await client.stake(stake);
+  return { id: identity.id, client };
+}
+
+const account = async (id: string) =>
+  (await (await fetch(`${farm.url}/api/workers/${id}/ledger`)).json()) as {
+    balance: number;
+    stake: number;
+    entries: { amount: number; kind: string; to?: string }[];
+  };
+const tile = (a: Assignment, shade: number) => new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
+async function upload(w: { client: WorkerClient }, a: Assignment, shade: number) {
+  const rgba = tile(a, shade);
+  return w.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(CLASS)), rgba);
+}
+
+describe('stake and slashing', () => {
+  it('rewards agreement, slashes a wrong result to the honest co-replicators, and balances to the cent', async () => {
+    expect((await operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
+    const a = await worker('a', 50, 20);
+    const b = await worker('b', 50, 20);
+    const liar = await worker('liar', 50, 20);
+    const broke = await worker('broke', 0, 0);
+    const job = { scene: shippedRaw('cornell'), width: 16, height: 16, spp: 1, tileSize: 16, verification: 'quorum', replicas: 2 };
+    const res = await operator('/api/jobs', job);
+    expect(res.status).toBe(201);
+
+    // No stake, no work beyond probation (0 here).
+    expect(await broke.client.next()).toBeUndefined();
+    const first = (await a.client.next()) as Assignment;
+    const second = (await liar.client.next()) as Assignment;
+    expect(await upload(a, first, 100)).toBe('accepted');
+    expect(await upload(liar, second, 7)).toBe('accepted');
+    const third = (await b.client.next()) as Assignment; // the tie-breaker
+    expect(third.task).toBe(first.task);
+    expect(await upload(b, third, 100)).toBe('accepted');
+
+    // a, b: 50 − 20 staked + 1 reward + 5 (half of the liar's 10-credit task stake).
+    for (const honest of [a, b]) expect(await account(honest.id)).toMatchObject({ balance: 36, stake: 20 });
+    expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 10 });
+    const treasury = (await (await fetch(`${farm.url}/api/treasury`)).json()) as { balance: number };
+    expect(treasury.balance).toBe(98);
+    // Every credit is accounted for: 100 to the treasury + 3 × 50 granted.
+    const total =
+      treasury.balance + (await Promise.all([a, b, liar].map((w) => account(w.id)))).reduce((s, x) => s + x.balance + x.stake, 0);
+    expect(total).toBe(250);
+    // Each account's entries replay to its balance plus stake.
+    for (const w of [a, b, liar]) {
+      const acc = await account(w.id);
+      const replay = acc.entries.reduce((s, e) => s + Math.round(e.amount * 100), 0);
+      expect(replay).toBe(Math.round((acc.balance + acc.stake) * 100));
+    }
+    const liarView = (await (await fetch(`${farm.url}/api/workers/${liar.id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
+    expect(liarView).toMatchObject({ invalid: 1, faults: 1, passed: 0, balance: 30, stake: 10 });
+    expect(liarView.evidence[0].kind).toBe('outvoted');
+  });
+
+  it('charges a missed deadline and refuses overdrafts', async () => {
+    const sleeper = await worker('sleeper', 10, 10);
+    const other = await worker('other', 10, 10);
+    await operator('/api/jobs', {
+      scene: shippedRaw('cornell'),
+      width: 16,
+      height: 16,
+      spp: 1,
+      tileSize: 16,
+      verification: 'quorum',
+      replicas: 1,
+    });
+    const held = (await sleeper.client.next()) as Assignment;
+    // No heartbeat: the 600 ms lease lapses and the slot goes to the other worker.
+    let taken: Assignment | undefined;
+    for (let i = 0; i < 20 && !taken; i++) taken = await other.client.next();
+    expect(taken?.replica).toBe(held.replica);
+    const acc = await account(sleeper.id);
+    expect(acc.stake).toBe(9.5);
+    expect(acc.entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5 });
+    await expect(sleeper.client.stake(1000)).rejects.toMatchObject({ status: 409 });
+    expect((await account(sleeper.id)).balance).toBe(0);
+  });
+
+  it('serves the leaderboard sorted and paged', async () => {
+    const board = (await (await fetch(`${farm.url}/api/workers?sort=invalid&order=desc&limit=2`)).json()) as {
+      total: number;
+      offset: number;
+      workers: WorkerView[];
+    };
+    expect(board.total).toBeGreaterThanOrEqual(5);
+    expect(board.workers).toHaveLength(2);
+    expect(board.workers[0].invalid).toBeGreaterThanOrEqual(board.workers[1].invalid);
+    expect(Object.keys(board.workers[0]).sort()).toEqual(
+      [
+        'balance',
+        'consecutiveValid',
+        'credibility',
+        'deviceClass',
+        'faults',
+        'id',
+        'inFlight',
+        'invalid',
+        'lastSeen',
+        'name',
+        'online',
+        'passed',
+        'registeredAt',
+        'rejected',
+        'stake',
+        'timedOut',
+        'trusted',
+        'valid',
+      ].sort(),
+    );
+    expect((await fetch(`${farm.url}/api/workers?sort=bogus`)).status).toBe(400);
+  });
+});
