@@ -12,7 +12,7 @@ import { groupCredibilities } from './credibility.ts';
 import type { Dispatcher } from './dispatch.ts';
 import { parseSlotId } from './planner.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
-import type { Settlement, TaskRecord, Tasks } from './state/tasks.ts';
+import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import { judge } from './verifier.ts';
 
@@ -35,6 +35,8 @@ export interface ResultDeps {
   onFrameVerified: (job: string, frame: number) => Promise<void>;
   /** Assumed saboteur fraction f. */
   saboteurFraction: number;
+  /** Re-verifies what a caught worker vouched for (credibility jobs). */
+  backtrack: (worker: string) => Promise<void>;
   log: Logger;
 }
 
@@ -76,12 +78,24 @@ export async function acceptResult(
   }
   await dispatch.complete(replica, worker.id);
 
-  const job = await jobs.plan(submitted.task.job);
-  if (!job) return 'accepted';
-  let { task: current, replicas } = submitted;
+  await judgeTask(deps, submitted.task, submitted.replicas);
+  return 'accepted';
+}
+
+/**
+ * Judges a task from its current results and applies the verdict, retrying when a concurrent
+ * submission changed the task first. Used after every result and after a reopen (backtracking).
+ */
+export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas: ReplicaRecord[]): Promise<void> {
+  const { tasks, jobs, dispatch, log } = deps;
+  const job = await jobs.plan(task.job);
+  if (!job) return;
+  let current = task;
+  let replicas = taskReplicas;
   for (;;) {
     const results = replicas
-      .filter((r) => r.cid && r.state !== 'timedout' && r.state !== 'handedback')
+      // Outvoted, caught and abandoned replicas do not vote.
+      .filter((r) => r.cid && r.state !== 'timedout' && r.state !== 'handedback' && r.state !== 'invalid')
       .map((r) => ({ replica: r.replica, worker: r.worker, cid: r.cid as string }));
     let settlement: Settlement | undefined;
     if (current.state !== 'pending') {
@@ -95,15 +109,16 @@ export async function acceptResult(
     } else {
       settlement = job.verification === 'quorum' ? byQuorum(job, current, results) : await byCredibility(deps, job, current, results);
     }
-    if (!settlement) return 'accepted'; // waiting for replicas in flight
-    const settled = await tasks.settle(current, settlement, job.tilesPerFrame);
+    if (!settlement) return; // waiting for replicas in flight
+    const settled = await tasks.settle(current, settlement, job.tilesPerFrame, job.verification === 'credibility');
     if (settled.status === 'stale') {
       const again = await tasks.get(current.id);
-      if (!again) return 'accepted';
+      if (!again) return;
       current = again;
       replicas = await tasks.replicas(current.id);
       continue;
     }
+    for (const worker of settled.caught) if (job.verification === 'credibility') await deps.backtrack(worker);
     if (settled.status === 'verified' && settlement.kind === 'verified') {
       log.info(
         { job: job.id, task: current.id, cid: settlement.cid, replicas: results.length, credibility: settlement.credibility },
@@ -120,7 +135,7 @@ export async function acceptResult(
     } else if (settled.status === 'failed') {
       log.error({ job: job.id, task: current.id }, 'tile cannot be verified; job failed');
     }
-    return 'accepted';
+    return;
   }
 }
 

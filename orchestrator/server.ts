@@ -9,12 +9,14 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { assembleFrameJob } from './assembly.ts';
+import { backtrack } from './backtrack.ts';
 import { FsBlobStore } from './blobstore.ts';
 import type { OrchestratorConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
 import { createApp } from './http/app.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
+import type { ResultDeps } from './results.ts';
 import { Jobs } from './state/jobs.ts';
 import { Ledger } from './state/ledger.ts';
 import { connectRedis } from './state/redis.ts';
@@ -58,12 +60,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const enqueuePlan = async (job: string) =>
     void (await plans.add('plan', { job }, { jobId: `plan.${job}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP }));
-  const enqueueStitch = async (job: string, frame: number) =>
-    void (await frames.add(
+  // A reopened frame is stitched again: its generation is part of the id BullMQ deduplicates on.
+  const enqueueStitch = async (job: string, frame: number) => {
+    const generation = await tasks.frameGeneration(job, frame);
+    await frames.add(
       'stitch',
       { job, frame },
-      { jobId: `stitch.${job}.f${frame}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP },
-    ));
+      { jobId: `stitch.${job}.f${frame}.g${generation}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP },
+    );
+  };
 
   const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), {
     connection: bull,
@@ -83,19 +88,23 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   await tokens.add(token, 'operator', 'operator');
   await recover({ jobs, tasks, dispatch, replan: enqueuePlan, restitch: enqueueStitch, log });
 
-  const app = createApp({
-    redis,
-    jobs,
+  const resultDeps: ResultDeps = {
     tasks,
+    jobs,
     workers,
-    tokens,
     blobs,
     dispatch,
     log,
-    enqueuePlan,
     onFrameVerified: enqueueStitch,
     saboteurFraction: config.saboteurFraction,
+    backtrack: async (worker) => void (await backtrack(resultDeps, worker)),
+  };
+  const app = createApp({
+    ...resultDeps,
+    redis,
+    tokens,
     ledger,
+    enqueuePlan,
     maxSceneBytes: config.maxSceneBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),

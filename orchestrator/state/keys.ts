@@ -3,6 +3,9 @@ export const keys = {
   job: (id: string) => `farm:job:${id}`,
   jobFrames: (id: string) => `farm:job:${id}:frames`,
   jobFrameCids: (id: string) => `farm:job:${id}:framecids`,
+  /** How often each frame was reopened: part of its stitch job's id, so a re-stitch is not deduplicated away. */
+  jobFrameGen: (id: string) => `farm:job:${id}:framegen`,
+  workerVouched: (id: string) => `farm:worker:${id}:vouched`,
   jobsAll: 'farm:jobs',
   jobsActive: 'farm:jobs:active',
   jobsOf: (owner: string) => `farm:jobs:owner:${owner}`,

@@ -1,11 +1,12 @@
 /** The orchestrator's Redis connection, with the farm's Lua scripts registered as commands. */
 import { Redis } from 'ioredis';
-import { BIND, FRAME_DONE, RELEASE, SETTLE, SUBMIT } from './scripts.ts';
+import { BIND, FRAME_DONE, RELEASE, REOPEN, SETTLE, SUBMIT } from './scripts.ts';
 
 export type FarmRedis = Redis & {
   farmBind(...args: (string | number)[]): Promise<[string, string, string, string, string]>;
   farmSubmit(...args: (string | number)[]): Promise<string[]>;
-  farmSettle(...args: (string | number)[]): Promise<[string, number]>;
+  farmSettle(...args: (string | number)[]): Promise<[string, number, string?]>;
+  farmReopen(...args: (string | number)[]): Promise<number>;
   farmRelease(...args: (string | number)[]): Promise<number>;
   farmFrameDone(...args: (string | number)[]): Promise<number>;
 };
@@ -18,5 +19,6 @@ export function connectRedis(url: string): FarmRedis {
   redis.defineCommand('farmSettle', { numberOfKeys: 4, lua: SETTLE });
   redis.defineCommand('farmRelease', { numberOfKeys: 3, lua: RELEASE });
   redis.defineCommand('farmFrameDone', { numberOfKeys: 2, lua: FRAME_DONE });
+  redis.defineCommand('farmReopen', { numberOfKeys: 6, lua: REOPEN });
   return redis;
 }

@@ -159,8 +159,9 @@ return out
  * KEYS: task, task:replicas, job, job:frames
  * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame,
  *       replicated (1 when the verdict weighed two or more results), credibility, below (1 when
- *       accepted under θ after the job's timeout), reward, slash (cents)
- * Returns: {status, value}: 'stale' | 'verified' (value 1 when its frame is complete) |
+ *       accepted under θ after the job's timeout), reward, slash (cents), vouch (1: remember
+ *       which workers a verified tile rests on, for backtracking)
+ * Returns: {status, value, caughtJSON}: 'stale' | 'verified' (value 1 when its frame is complete) |
  *          'issued' (value = first new slot number) | 'failed' | 'late'
  *
  * Reputation moves with the verdict, atomically: a replicated agreement is a passed check (k and
@@ -171,6 +172,7 @@ export const SETTLE = `${LEDGER_LUA}
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'stale', 0} end
 local kind = ARGV[2]
 local task = string.sub(KEYS[1], 11)
+local caught = {}
 local function evidence(worker, entry)
   local key = 'farm:worker:' .. worker .. ':evidence'
   redis.call('LPUSH', key, cjson.encode(entry))
@@ -195,11 +197,13 @@ local function mark(list, state, winner)
         redis.call('HINCRBY', w, 'passed', 1)
         redis.call('HINCRBY', w, 'cv', 1)
       end
+      if ARGV[15] == '1' then redis.call('SADD', w .. ':vouched', task) end
     else
       redis.call('HINCRBY', w, 'invalid', 1)
       redis.call('HINCRBY', w, 'faults', 1)
       redis.call('HSET', w, 'passed', 0, 'cv', 0)
       redis.call('SADD', KEYS[3] .. ':blacklist', r.worker)
+      table.insert(caught, r.worker)
       evidence(r.worker, {kind = 'outvoted', task = task, at = tonumber(ARGV[5]), cid = r.cid, winner = winner})
     end
   end
@@ -222,7 +226,7 @@ local function settleReplicas(winner)
 end
 if kind == 'late' then
   settleReplicas(redis.call('HGET', KEYS[1], 'cid'))
-  return {'late', 0}
+  return {'late', 0, cjson.encode(caught)}
 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'stale', 0} end
 if kind == 'verified' then
@@ -232,7 +236,7 @@ if kind == 'verified' then
   if ARGV[12] == '1' then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
   local frame = redis.call('HGET', KEYS[1], 'frame')
   local done = redis.call('HINCRBY', KEYS[4], frame, 1)
-  return {'verified', done == tonumber(ARGV[9]) and 1 or 0}
+  return {'verified', done == tonumber(ARGV[9]) and 1 or 0, cjson.encode(caught)}
 end
 if kind == 'issue' then
   local first = tonumber(redis.call('HGET', KEYS[1], 'issued'))
@@ -277,4 +281,38 @@ if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
 end
 local done = redis.call('HINCRBY', KEYS[1], 'framesDone', 1)
 return done == tonumber(ARGV[3]) and 1 or 0
+`;
+
+/**
+ * Backtracking: a verified tile that rested on a caught worker goes back to pending. Its frame is
+ * un-stitched and a finished job runs again; the caught worker's replica turns invalid.
+ * KEYS: task, task:replicas, job, job:frames, job:framecids, job:framegen
+ * ARGV: caught worker, now
+ * Returns 1 when the task was reopened.
+ */
+export const REOPEN = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local r = cjson.decode(all[i + 1])
+  if r.worker == ARGV[1] and r.state == 'valid' then
+    r.state = 'invalid'
+    redis.call('HSET', KEYS[2], all[i], cjson.encode(r))
+    redis.call('HINCRBY', 'farm:worker:' .. r.worker, 'valid', -1)
+    redis.call('HINCRBY', 'farm:worker:' .. r.worker, 'invalid', 1)
+  end
+end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'reopened', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+local frame = redis.call('HGET', KEYS[1], 'frame')
+redis.call('HINCRBY', KEYS[3], 'tilesVerified', -1)
+redis.call('HINCRBY', KEYS[4], frame, -1)
+redis.call('HINCRBY', KEYS[6], frame, 1)
+if redis.call('HDEL', KEYS[5], frame) == 1 then redis.call('HINCRBY', KEYS[3], 'framesDone', -1) end
+if redis.call('HGET', KEYS[3], 'state') == 'done' then
+  redis.call('HSET', KEYS[3], 'state', 'running', 'animation', '')
+  redis.call('HDEL', KEYS[3], 'finishedAt')
+  redis.call('SADD', 'farm:jobs:active', string.sub(KEYS[3], 10))
+end
+return 1
 `;

@@ -158,10 +158,10 @@ export class Tasks {
    * Applies a settlement judged on `task.version`. Returns 'stale' when another submission got
    * in first (judge again), or what changed.
    */
-  async settle(task: TaskRecord, settlement: Settlement, tilesPerFrame: number) {
+  async settle(task: TaskRecord, settlement: Settlement, tilesPerFrame: number, vouch = false) {
     const slotNumbers = (replicas: readonly string[]) => JSON.stringify(replicas.map((r) => String(parseSlotId(r)?.n)));
     const s = settlement;
-    const [status, value] = await this.redis.farmSettle(
+    const [status, value, caught] = await this.redis.farmSettle(
       keys.task(task.id),
       keys.taskReplicas(task.id),
       keys.job(task.job),
@@ -180,8 +180,14 @@ export class Tasks {
       s.kind === 'verified' && s.below ? 1 : 0,
       this.economy.rewardCents,
       Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
+      vouch ? 1 : 0,
     );
-    return { status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late', value: Number(value) };
+    const parsed: unknown = caught ? JSON.parse(caught) : [];
+    return {
+      status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late',
+      value: Number(value),
+      caught: Array.isArray(parsed) ? (parsed as string[]) : [],
+    };
   }
 
   /**
@@ -191,6 +197,34 @@ export class Tasks {
   async rollAudit(task: string, p: number): Promise<boolean> {
     await this.redis.hsetnx(keys.task(task), 'audit', Math.random() < p ? 1 : 0);
     return (await this.redis.hget(keys.task(task), 'audit')) === '1';
+  }
+
+  /** Takes (and forgets) the tasks a worker's word helped verify. */
+  async takeVouched(worker: string): Promise<string[]> {
+    const [[, tasks]] = (await this.redis.multi().smembers(keys.workerVouched(worker)).del(keys.workerVouched(worker)).exec()) as [
+      unknown,
+      string[],
+    ][];
+    return tasks;
+  }
+
+  async reopen(task: TaskRecord, caught: string): Promise<boolean> {
+    return (
+      (await this.redis.farmReopen(
+        keys.task(task.id),
+        keys.taskReplicas(task.id),
+        keys.job(task.job),
+        keys.jobFrames(task.job),
+        keys.jobFrameCids(task.job),
+        keys.jobFrameGen(task.job),
+        caught,
+        Date.now(),
+      )) === 1
+    );
+  }
+
+  async frameGeneration(job: string, frame: number): Promise<number> {
+    return Number((await this.redis.hget(keys.jobFrameGen(job), String(frame))) ?? 0);
   }
 
   async release(slot: string, worker: string): Promise<boolean> {
