@@ -22,11 +22,14 @@ export function pixelsOf(canonical: Uint8Array, width: number, height: number): 
   return canonical.subarray(canonical.length - width * height * 4);
 }
 
-export async function stitchFrame(deps: AssemblyDeps, job: JobRecord, frame: number): Promise<Uint8Array> {
+/** The frame's pixels, or undefined if a tile is no longer verified (reopened by backtracking). */
+export async function stitchFrame(deps: AssemblyDeps, job: JobRecord, frame: number): Promise<Uint8Array | undefined> {
+  const planned = planJob(job.id, [frame], job.width, job.height, job.tileSize);
+  const records = await Promise.all(planned.map((t) => deps.tasks.get(t.id)));
+  if (records.some((task) => task?.state !== 'verified' || !task.cid)) return undefined;
   const tiles = await Promise.all(
-    planJob(job.id, [frame], job.width, job.height, job.tileSize).map(async (t) => {
-      const task = await deps.tasks.get(t.id);
-      if (task?.state !== 'verified' || !task.cid) throw new Error(`tile ${t.id} is not verified`);
+    planned.map(async (t, i) => {
+      const task = records[i] as { cid: string };
       const bytes = await deps.blobs.get(task.cid);
       if (!bytes) throw new Error(`verified tile ${t.id} is missing from the blob store (${task.cid})`);
       return { rect: t.rect, rgba: pixelsOf(bytes, t.rect.width, t.rect.height) };
@@ -40,6 +43,7 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   const job = await deps.jobs.get(jobId);
   if (job?.state !== 'running') return;
   const rgba = await stitchFrame(deps, job, frame);
+  if (!rgba) return; // a reopened tile: its next verdict queues a new stitch
   const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
   if (!(await deps.jobs.frameDone(job, frame, cid))) return;
   if (job.frames.length > 1) {

@@ -1,8 +1,10 @@
 /** Credibility with real worker processes: trust is learned, and colluders lose to it. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeRgba } from '../shared/png.ts';
 import type { WorkerView } from '../shared/protocol.ts';
 import { TestFarm } from './support/farm.ts';
-import { shippedRaw } from './support/scenes.ts';
+import { renderWithCli } from './support/render-cli.ts';
+import { ROOT, shippedRaw } from './support/scenes.ts';
 
 // ε = 0.05 keeps a 3-worker farm able to reach θ: three fresh agreeing workers give 0.985.
 const JOB = { scene: shippedRaw('cornell'), width: 48, height: 32, spp: 2, tileSize: 16, verification: 'credibility', epsilon: 0.05 };
@@ -63,6 +65,31 @@ describe('honesty', () => {
       expect(res.evidence[0]).toMatchObject({ kind: 'outvoted' });
       expect(res.evidence[0].cid).not.toBe(res.evidence[0].winner);
     }
+  });
+
+  it('catches a turncoat by audit and re-verifies what it vouched for', async () => {
+    farm = await TestFarm.start();
+    for (const n of ['h1', 'h2']) await farm.startWorker(n);
+    const turncoat = await farm.startWorker('turncoat', 'turncoat', { FARM_TEST_HONEST_FOR: '8' });
+    const jobs: string[] = [];
+    let caught = false;
+    // Keep rendering until an audit (probability 1/CV per lone result) exposes the lies.
+    for (let round = 0; round < 12 && !caught; round++) {
+      const { id } = await farm.client.submit(JOB);
+      jobs.push(id);
+      await farm.waitForJob(id);
+      caught = ((await farm.worker(turncoat.id))?.faults ?? 0) > 0;
+    }
+    expect(caught).toBe(true);
+    const truth = await renderWithCli(`${ROOT}scenes/cornell.json`, 0, '48x32', 2);
+    for (const id of jobs) {
+      await farm.waitForJob(id); // reopened jobs run again
+      const frame = await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/0`));
+      expect(Buffer.from(frame.rgba).equals(Buffer.from(truth))).toBe(true);
+    }
+    const t = await farm.worker(turncoat.id);
+    expect(t).toMatchObject({ passed: 0 });
+    expect(t?.invalid).toBeGreaterThan(0);
   });
 
   it('accepts below θ after the timeout when no further worker exists, marked in the API', async () => {

@@ -27,7 +27,7 @@ export interface WorkerHandle {
   proc: ChildProcess;
 }
 
-export type WorkerKind = 'honest' | 'rogue' | 'slow';
+export type WorkerKind = 'honest' | 'rogue' | 'slow' | 'turncoat';
 
 export class TestFarm {
   readonly client: RequesterClient;

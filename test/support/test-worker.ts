@@ -1,7 +1,8 @@
 /**
  * Test workers that speak the real protocol through worker/agent.ts:
  * - rogue: renders, then returns wrong pixels (every tile gets a visible flaw);
- * - slow: renders honestly, then waits FARM_TEST_DELAY_MS before uploading.
+ * - slow: renders honestly, then waits FARM_TEST_DELAY_MS before uploading;
+ * - turncoat: honest for its first FARM_TEST_HONEST_FOR replicas, a rogue after.
  * Usage: node --import tsx test/support/test-worker.ts <orchestrator> <name> <key file> <kind>
  */
 import { pino } from 'pino';
@@ -11,6 +12,8 @@ import { renderProducer } from '../../worker/render-producer.ts';
 
 const [orchestrator, name, keyFile, kind] = process.argv.slice(2);
 const delayMs = Number(process.env.FARM_TEST_DELAY_MS ?? 1000);
+const honestFor = Number(process.env.FARM_TEST_HONEST_FOR ?? 6);
+let produced = 0;
 const honest = await renderProducer('webasm');
 const log = pino({ level: process.env.LOG_LEVEL ?? 'error', base: { process: `${kind}-worker`, name } });
 
@@ -23,7 +26,8 @@ const agent = await startAgent({
     deviceClass: honest.deviceClass,
     async produce(a, scene) {
       const rgba = await honest.produce(a, scene);
-      if (kind === 'rogue') {
+      produced++;
+      if (kind === 'rogue' || (kind === 'turncoat' && produced > honestFor)) {
         for (let i = 0; i < rgba.length; i += 4) rgba[i] = 255 - rgba[i];
       } else if (kind === 'slow') {
         await new Promise((r) => setTimeout(r, delayMs));
