@@ -47,7 +47,7 @@ export async function acceptResult(
   claimedCid: string,
   pixels: Uint8Array,
 ): Promise<'accepted' | 'duplicate'> {
-  const { tasks, jobs, workers, blobs, dispatch, log } = deps;
+  const { tasks, workers, blobs, dispatch } = deps;
   const parsed = parseSlotId(slot);
   const { replica, rect } = parsed ? await tasks.slot(parsed.task, parsed.n) : {};
   const heldBefore = replica?.worker === worker.id || replica?.previous?.some((p) => p.worker === worker.id);
