@@ -21,6 +21,9 @@ export async function orchestratorCommand(flags: OrchestratorFlags): Promise<voi
     leaseMs: env.FARM_LEASE_MS,
     taskTimeoutMs: env.FARM_TASK_TIMEOUT_MS,
     pollMs: env.FARM_POLL_MS,
+    spotCheckRate: env.FARM_SPOT_CHECK_RATE,
+    stakePerTaskCents: env.FARM_STAKE_PER_TASK_CENTS,
+    probationTasks: env.FARM_PROBATION_TASKS,
     logLevel: env.LOG_LEVEL,
   });
   const farm = await startOrchestrator(config);

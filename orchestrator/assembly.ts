@@ -39,13 +39,13 @@ export async function stitchFrame(deps: AssemblyDeps, job: JobRecord, frame: num
 }
 
 /** Stitches one frame; finishes the job when it was the last. Idempotent. */
-export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame: number): Promise<void> {
+export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame: number, completion: number | string): Promise<void> {
   const job = await deps.jobs.get(jobId);
   if (job?.state !== 'running') return;
   const rgba = await stitchFrame(deps, job, frame);
   if (!rgba) return; // a reopened tile: its next verdict queues a new stitch
   const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
-  if (!(await deps.jobs.frameDone(job, frame, cid))) return;
+  if ((await deps.jobs.frameDone(job, frame, cid, completion)) !== 'last') return;
   if (job.frames.length > 1) {
     const frames = await deps.jobs.frameCids(job.id);
     const pngs = await Promise.all(job.frames.map(async (f) => Buffer.from((await deps.blobs.get(frames[f])) as Uint8Array)));
@@ -53,9 +53,9 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
     const webp = await sharp(pngs, { join: { animated: true } })
       .webp({ loop: 0, delay: Math.round(1000 / fps), lossless: true })
       .toBuffer();
-    await deps.jobs.setState(job.id, 'done', { animation: await deps.blobs.put(webp) });
+    await deps.jobs.finish(job, await deps.blobs.put(webp));
   } else {
-    await deps.jobs.setState(job.id, 'done');
+    await deps.jobs.finish(job);
   }
 }
 

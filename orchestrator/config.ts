@@ -40,6 +40,8 @@ export const OrchestratorConfig = z.object({
   deadlinePenaltyCents: z.coerce.number().int().min(0).default(50),
   /** Replicas a new worker may take before it must deposit stake. */
   probationTasks: z.coerce.number().int().min(0).default(100),
+  /** Fraction q of an untrusted worker's polls answered with a spot check. */
+  spotCheckRate: z.coerce.number().min(0).max(1).default(0.05),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

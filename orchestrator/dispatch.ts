@@ -33,6 +33,8 @@ export interface DispatchOptions {
   taskTimeoutMs: number;
   /** How long a worker's poll waits for work before answering "nothing". */
   pollMs: number;
+  /** Fraction q of polls answered with a spot check (a tile whose hash is known). */
+  spotCheckRate: number;
 }
 
 interface Lane {
@@ -88,6 +90,19 @@ export class Dispatcher {
   /** Long-poll: the next replica this worker may render, or undefined after pollMs. */
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
     const until = Date.now() + this.opts.pollMs;
+    if (!worker.trusted && Math.random() < this.opts.spotCheckRate) {
+      const spot = await this.tasks.spot(worker.id, worker.class, Date.now(), Date.now() + this.opts.taskTimeoutMs);
+      if (spot)
+        return {
+          replica: spot.slot,
+          task: spot.task,
+          job: spot.task.slice(0, spot.task.indexOf('.')),
+          scene: spot.scene,
+          frame: spot.frame,
+          tile: spot.rect,
+          deadline: spot.deadline,
+        };
+    }
     while (!this.closed && !signal?.aborted) {
       const found = await this.scan(worker);
       if (found) return found;

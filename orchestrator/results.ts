@@ -32,7 +32,8 @@ export interface ResultDeps {
   workers: Workers;
   blobs: BlobStore;
   dispatch: Dispatcher;
-  onFrameVerified: (job: string, frame: number) => Promise<void>;
+  /** A frame's tiles are all verified (its nth completion): stitch it. */
+  onFrameVerified: (job: string, frame: number, completion: number) => Promise<void>;
   /** Assumed saboteur fraction f. */
   saboteurFraction: number;
   /** Re-verifies what a caught worker vouched for (credibility jobs). */
@@ -71,6 +72,13 @@ export async function acceptResult(
 
   const submitted = await tasks.submit(slot, worker.id, cid, Date.now());
   if (submitted.status === 'duplicate') return 'duplicate';
+  if (submitted.status === 'spot') {
+    const pass = cid === submitted.expected;
+    await tasks.spotVerdict(slot, worker.id, pass);
+    deps.log.info({ worker: worker.id, replica: slot, pass }, 'spot check');
+    if (!pass) await deps.backtrack(worker.id);
+    return 'accepted';
+  }
   if (submitted.status === 'expired') throw new ResultRejected(409, `replica ${slot} passed its deadline and was reassigned`);
   if (submitted.status !== 'submitted') {
     await workers.reject(worker.id);
@@ -118,13 +126,12 @@ export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas
       replicas = await tasks.replicas(current.id);
       continue;
     }
-    for (const worker of settled.caught) if (job.verification === 'credibility') await deps.backtrack(worker);
     if (settled.status === 'verified' && settlement.kind === 'verified') {
       log.info(
         { job: job.id, task: current.id, cid: settlement.cid, replicas: results.length, credibility: settlement.credibility },
         'tile verified',
       );
-      if (settled.value === 1) await deps.onFrameVerified(job.id, current.frame);
+      if (settled.value > 0) await deps.onFrameVerified(job.id, current.frame, settled.value);
     } else if (settled.status === 'issued' && settlement.kind === 'issue') {
       log.info({ job: job.id, task: current.id, results: results.length, issue: settlement.issue }, 'issuing more replicas');
       await dispatch.issue(
@@ -135,6 +142,8 @@ export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas
     } else if (settled.status === 'failed') {
       log.error({ job: job.id, task: current.id }, 'tile cannot be verified; job failed');
     }
+    // After this verdict's own effects: what the caught workers vouched for is re-verified.
+    if (job.verification === 'credibility') for (const worker of settled.caught) await deps.backtrack(worker);
     return;
   }
 }
@@ -173,7 +182,8 @@ async function byCredibility(deps: ResultDeps, job: JobPlan, task: TaskRecord, r
       const cv = Math.max(1, worker?.cv ?? 0);
       if (await deps.tasks.rollAudit(task.id, 1 / cv)) return { kind: 'issue', issue: 1 };
     }
-    return { ...verdict, credibility: verdict.credibility };
+    const basis = Object.fromEntries(records.filter((w) => w !== undefined).map((w) => [w.id, w.faults]));
+    return { ...verdict, credibility: verdict.credibility, basis };
   }
   if (verdict.kind === 'exhausted') {
     if (job.onTimeout === 'fail')

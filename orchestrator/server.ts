@@ -52,7 +52,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const dispatch = new Dispatcher(
     bull,
     tasks,
-    { leaseMs: config.leaseMs, taskTimeoutMs: config.taskTimeoutMs, pollMs: config.pollMs },
+    { leaseMs: config.leaseMs, taskTimeoutMs: config.taskTimeoutMs, pollMs: config.pollMs, spotCheckRate: config.spotCheckRate },
     log,
   );
 
@@ -60,13 +60,12 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const enqueuePlan = async (job: string) =>
     void (await plans.add('plan', { job }, { jobId: `plan.${job}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP }));
-  // A reopened frame is stitched again: its generation is part of the id BullMQ deduplicates on.
-  const enqueueStitch = async (job: string, frame: number) => {
-    const generation = await tasks.frameGeneration(job, frame);
+  // Each completion of a frame (a reopened frame completes again) is its own stitch job.
+  const enqueueStitch = async (job: string, frame: number, completion: number | string) => {
     await frames.add(
       'stitch',
-      { job, frame },
-      { jobId: `stitch.${job}.f${frame}.g${generation}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP },
+      { job, frame, completion },
+      { jobId: `stitch.${job}.f${frame}.c${completion}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP },
     );
   };
 
@@ -74,10 +73,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     connection: bull,
     concurrency: 2,
   });
-  const assembler = new Worker('frames', async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame), {
-    connection: bull,
-    concurrency: 2,
-  });
+  const assembler = new Worker(
+    'frames',
+    async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion),
+    {
+      connection: bull,
+      concurrency: 2,
+    },
+  );
   for (const w of [planner, assembler]) {
     w.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
     w.on('failed', (j, err) => log.error({ job: j?.data?.job, frame: j?.data?.frame, err: err.message }, `${w.name} job failed`));
@@ -86,7 +89,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const token = config.token ?? `farm_${randomBytes(24).toString('base64url')}`;
   await tokens.add(token, 'operator', 'operator');
-  await recover({ jobs, tasks, dispatch, replan: enqueuePlan, restitch: enqueueStitch, log });
+  const startedAt = Date.now();
+  await recover({
+    jobs,
+    tasks,
+    dispatch,
+    replan: enqueuePlan,
+    restitch: (job, frame) => enqueueStitch(job, frame, `recovered${startedAt}`),
+    log,
+  });
 
   const resultDeps: ResultDeps = {
     tasks,

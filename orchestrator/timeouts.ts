@@ -15,7 +15,7 @@ export interface TimeoutDeps {
   jobs: Jobs;
   tasks: Tasks;
   workers: Workers;
-  onFrameVerified: (job: string, frame: number) => Promise<void>;
+  onFrameVerified: (job: string, frame: number, completion: number) => Promise<void>;
   log: Logger;
 }
 
@@ -42,7 +42,7 @@ export async function settleTimedOutJobs(deps: TimeoutDeps, now = Date.now()): P
           : ({ kind: 'exhausted', message: `tile ${task.id} reached credibility ${reached.toFixed(4)} before the job's timeout` } as const);
       const settled = await deps.tasks.settle(task, settlement, job.tilesPerFrame);
       deps.log.warn({ job: id, task: task.id, credibility: reached, policy: job.onTimeout }, 'job timeout: tile settled under θ');
-      if (settled.status === 'verified' && settled.value === 1) await deps.onFrameVerified(id, task.frame);
+      if (settled.status === 'verified' && settled.value > 0) await deps.onFrameVerified(id, task.frame, settled.value);
       if (settled.status === 'failed') break;
     }
   }

@@ -78,6 +78,8 @@ export const ReplicaState = z.enum(['assigned', 'submitted', 'valid', 'invalid',
 export type ReplicaState = z.infer<typeof ReplicaState>;
 
 export const ReplicaView = z.object({
+  /** A spot check: a replica of an already verified tile, judged against its known hash. */
+  spot: z.boolean(),
   replica: z.string(),
   worker: z.string(),
   state: ReplicaState,
@@ -128,6 +130,8 @@ export const WorkerView = z.object({
   consecutiveValid: z.number().int(),
   faults: z.number().int(),
   trusted: z.boolean(),
+  spotChecksPassed: z.number().int(),
+  spotChecksFailed: z.number().int(),
   /** Credits. */
   balance: z.number(),
   stake: z.number(),

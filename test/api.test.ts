@@ -27,6 +27,7 @@ beforeAll(async () => {
       pollMs: 200,
       maxSceneBytes: 64 * 1024,
       logLevel: 'silent',
+      spotCheckRate: 0,
     }),
   );
 });

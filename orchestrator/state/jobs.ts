@@ -146,6 +146,27 @@ export class Jobs {
     await m.exec();
   }
 
+  /**
+   * running → done, only while every frame is still stitched: a tile reopened by backtracking
+   * in the meantime keeps the job running.
+   */
+  async finish(job: JobRecord, animation?: string): Promise<boolean> {
+    const done = await this.redis.eval(
+      `if redis.call('HGET', KEYS[1], 'state') ~= 'running' or tonumber(redis.call('HGET', KEYS[1], 'framesDone')) ~= tonumber(ARGV[1]) then return 0 end
+       redis.call('HSET', KEYS[1], 'state', 'done', 'finishedAt', ARGV[2], 'animation', ARGV[3])
+       redis.call('SREM', KEYS[2], ARGV[4])
+       return 1`,
+      2,
+      keys.job(job.id),
+      keys.jobsActive,
+      job.frames.length,
+      Date.now(),
+      animation ?? '',
+      job.id,
+    );
+    return done === 1;
+  }
+
   /** Moves queued → running; false if the job is no longer queued (e.g. cancelled). */
   async start(id: string): Promise<boolean> {
     const started = await this.redis.eval(
@@ -166,9 +187,21 @@ export class Jobs {
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
   }
 
-  /** Records a stitched frame; true when it completes the job's frames. */
-  async frameDone(job: JobRecord, frame: number, cid: string): Promise<boolean> {
-    return (await this.redis.farmFrameDone(keys.job(job.id), keys.jobFrameCids(job.id), frame, cid, job.frames.length, Date.now())) === 1;
+  /** Records a stitched frame: 'last' when it completes the job, 'stale' when it lost a race with a reopen. */
+  async frameDone(job: JobRecord, frame: number, cid: string, completion: number | string): Promise<'last' | 'recorded' | 'stale'> {
+    const r = await this.redis.farmFrameDone(
+      keys.job(job.id),
+      keys.jobFrameCids(job.id),
+      keys.jobFrames(job.id),
+      keys.jobFrameGen(job.id),
+      frame,
+      cid,
+      job.frames.length,
+      Date.now(),
+      job.tilesPerFrame,
+      completion,
+    );
+    return r === 1 ? 'last' : r === 0 ? 'recorded' : 'stale';
   }
 
   async status(job: JobRecord, animationUrl: (id: string) => string): Promise<JobStatus> {

@@ -3,7 +3,7 @@ export const keys = {
   job: (id: string) => `farm:job:${id}`,
   jobFrames: (id: string) => `farm:job:${id}:frames`,
   jobFrameCids: (id: string) => `farm:job:${id}:framecids`,
-  /** How often each frame was reopened: part of its stitch job's id, so a re-stitch is not deduplicated away. */
+  /** How many times each frame became complete (a reopened frame completes again). */
   jobFrameGen: (id: string) => `farm:job:${id}:framegen`,
   workerVouched: (id: string) => `farm:worker:${id}:vouched`,
   jobsAll: 'farm:jobs',

@@ -144,6 +144,7 @@ r.state = 'submitted'
 r.cid = ARGV[4]
 r.submittedAt = tonumber(ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+if r.spot then return {'spot', redis.call('HGET', KEYS[1], 'cid')} end
 redis.call('HINCRBY', KEYS[3], 'inFlight', -1)
 redis.call('SREM', KEYS[4], ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
@@ -160,8 +161,10 @@ return out
  * ARGV: version, kind, cid, issue, now, message, agreeJSON, disagreeJSON, tilesPerFrame,
  *       replicated (1 when the verdict weighed two or more results), credibility, below (1 when
  *       accepted under θ after the job's timeout), reward, slash (cents), vouch (1: remember
- *       which workers a verified tile rests on, for backtracking)
- * Returns: {status, value, caughtJSON}: 'stale' | 'verified' (value 1 when its frame is complete) |
+ *       which workers a verified tile rests on, for backtracking), basis (JSON worker → fault
+ *       count the credibilities were computed from: a verdict on stale credibility is 'stale')
+ * Returns: {status, value, caughtJSON}: 'stale' | 'verified' (value: the frame's completion count
+ *          when this verdict completes it — part of its stitch job's id — else 0) |
  *          'issued' (value = first new slot number) | 'failed' | 'late'
  *
  * Reputation moves with the verdict, atomically: a replicated agreement is a passed check (k and
@@ -230,13 +233,24 @@ if kind == 'late' then
 end
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return {'stale', 0} end
 if kind == 'verified' then
+  for worker, faults in pairs(cjson.decode(ARGV[16])) do
+    if tonumber(redis.call('HGET', 'farm:worker:' .. worker, 'faults') or '0') ~= faults then return {'stale', 0} end
+  end
   redis.call('HSET', KEYS[1], 'state', 'verified', 'cid', ARGV[3], 'verifiedAt', ARGV[5], 'credibility', ARGV[11], 'below', ARGV[12])
+  if ARGV[12] ~= '1' then
+    -- A tile verified at θ can later serve as a spot check for its determinism class.
+    local pool = 'farm:spot:' .. redis.call('HGET', KEYS[1], 'class')
+    redis.call('ZADD', pool, tonumber(ARGV[5]), task)
+    redis.call('ZREMRANGEBYRANK', pool, 0, -1001)
+  end
   settleReplicas(ARGV[3])
   redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
   if ARGV[12] == '1' then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
   local frame = redis.call('HGET', KEYS[1], 'frame')
   local done = redis.call('HINCRBY', KEYS[4], frame, 1)
-  return {'verified', done == tonumber(ARGV[9]) and 1 or 0, cjson.encode(caught)}
+  local generation = 0
+  if done == tonumber(ARGV[9]) then generation = redis.call('HINCRBY', KEYS[3] .. ':framegen', frame, 1) end
+  return {'verified', generation, cjson.encode(caught)}
 end
 if kind == 'issue' then
   local first = tonumber(redis.call('HGET', KEYS[1], 'issued'))
@@ -270,12 +284,15 @@ return 1
 `;
 
 /**
- * Marks a frame stitched; finishes the job when it was the last one.
- * KEYS: job, job:framecids
- * ARGV: frame, cid, frameCount, now
- * Returns 1 when every frame is stitched.
+ * Marks a frame stitched; finishes the job when it was the last one. A stitch that lost a race
+ * with backtracking (a tile reopened since, or a newer completion exists) records nothing.
+ * KEYS: job, job:framecids, job:frames, job:framegen
+ * ARGV: frame, cid, frameCount, now, tilesPerFrame, completion
+ * Returns 1 when every frame is stitched, 0 when not yet, -1 when this stitch is stale.
  */
 export const FRAME_DONE = `
+if tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') ~= tonumber(ARGV[5]) then return -1 end
+if tonumber(ARGV[6]) and redis.call('HGET', KEYS[4], ARGV[1]) ~= ARGV[6] then return -1 end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
   return redis.call('HLEN', KEYS[2]) == tonumber(ARGV[3]) and 1 or 0
 end
@@ -286,7 +303,7 @@ return done == tonumber(ARGV[3]) and 1 or 0
 /**
  * Backtracking: a verified tile that rested on a caught worker goes back to pending. Its frame is
  * un-stitched and a finished job runs again; the caught worker's replica turns invalid.
- * KEYS: task, task:replicas, job, job:frames, job:framecids, job:framegen
+ * KEYS: task, task:replicas, job, job:frames, job:framecids
  * ARGV: caught worker, now
  * Returns 1 when the task was reopened.
  */
@@ -307,12 +324,63 @@ redis.call('HINCRBY', KEYS[1], 'version', 1)
 local frame = redis.call('HGET', KEYS[1], 'frame')
 redis.call('HINCRBY', KEYS[3], 'tilesVerified', -1)
 redis.call('HINCRBY', KEYS[4], frame, -1)
-redis.call('HINCRBY', KEYS[6], frame, 1)
 if redis.call('HDEL', KEYS[5], frame) == 1 then redis.call('HINCRBY', KEYS[3], 'framesDone', -1) end
 if redis.call('HGET', KEYS[3], 'state') == 'done' then
   redis.call('HSET', KEYS[3], 'state', 'running', 'animation', '')
   redis.call('HDEL', KEYS[3], 'finishedAt')
   redis.call('SADD', 'farm:jobs:active', string.sub(KEYS[3], 10))
 end
+return 1
+`;
+
+/**
+ * Hands a worker a spot check: a tile of its class already verified at θ, as one more replica
+ * slot that looks like any other. Nothing about the task changes but the new record.
+ * KEYS: spot pool, worker
+ * ARGV: workerId, now, deadline
+ * Returns {taskId, slot number, frame, rect, scene} or nothing.
+ */
+export const SPOT = `
+local task = redis.call('ZRANDMEMBER', KEYS[1])
+if not task then return nil end
+local tkey = 'farm:task:' .. task
+if redis.call('HGET', tkey, 'state') ~= 'verified' then return nil end
+local rkey = tkey .. ':replicas'
+for _, v in ipairs(redis.call('HVALS', rkey)) do
+  if cjson.decode(v).worker == ARGV[1] then return nil end
+end
+local job = redis.call('HGET', tkey, 'job')
+local n = redis.call('HINCRBY', tkey, 'issued', 1) - 1
+local slot = task .. '.r' .. n
+redis.call('HSET', rkey, n, cjson.encode({replica = slot, worker = ARGV[1], state = 'assigned', assignedAt = tonumber(ARGV[2]), deadline = tonumber(ARGV[3]), queue = '', spot = true}))
+return {task, n, redis.call('HGET', tkey, 'frame'), redis.call('HGET', tkey, 'rect'), redis.call('HGET', 'farm:job:' .. job, 'scene')}
+`;
+
+/**
+ * The verdict on a spot check: a match is a passed check, a mismatch a fault (stake to the
+ * treasury, reset, evidence). Runs once: the record must still be 'submitted'.
+ * KEYS: task:replicas, worker
+ * ARGV: n, pass (1/0), now, slash cents, task
+ */
+export const SPOT_VERDICT = `${LEDGER_LUA}
+local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
+if r.state ~= 'submitted' then return 0 end
+local now = tonumber(ARGV[3])
+if ARGV[2] == '1' then
+  r.state = 'valid'
+  redis.call('HINCRBY', KEYS[2], 'passed', 1)
+  redis.call('HINCRBY', KEYS[2], 'cv', 1)
+  redis.call('HINCRBY', KEYS[2], 'spotPassed', 1)
+else
+  r.state = 'invalid'
+  redis.call('HINCRBY', KEYS[2], 'faults', 1)
+  redis.call('HINCRBY', KEYS[2], 'spotFailed', 1)
+  redis.call('HSET', KEYS[2], 'passed', 0, 'cv', 0)
+  slash(r.worker, tonumber(ARGV[4]), {}, r.replica, now)
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
+local key = KEYS[2] .. ':evidence'
+redis.call('LPUSH', key, cjson.encode({kind = ARGV[2] == '1' and 'spot-check-passed' or 'spot-check-failed', task = ARGV[5], at = now, cid = r.cid}))
+redis.call('LTRIM', key, 0, 49)
 return 1
 `;

@@ -16,6 +16,8 @@ export interface ReplicaRecord {
   queue: string;
   /** Earlier holders of this slot that timed out or handed it back. */
   previous?: ReplicaRecord[];
+  /** A spot check: a replica of an already verified tile, judged against its known hash. */
+  spot?: boolean;
 }
 
 export interface TaskRecord {
@@ -40,13 +42,23 @@ export type BindResult =
 
 /** What a verdict changes, in the terms of the SETTLE script. */
 export type Settlement =
-  | { kind: 'verified'; cid: string; agree: string[]; disagree: string[]; credibility?: number; below?: boolean }
+  | {
+      kind: 'verified';
+      cid: string;
+      agree: string[];
+      disagree: string[];
+      credibility?: number;
+      below?: boolean;
+      /** Fault counts of the workers whose credibility the verdict used (checked at settle). */
+      basis?: Record<string, number>;
+    }
   | { kind: 'late'; agree: string[]; disagree: string[] }
   | { kind: 'issue'; issue: number }
   | { kind: 'exhausted'; message: string };
 
 export type SubmitResult =
   | { status: 'submitted'; task: TaskRecord; replicas: ReplicaRecord[] }
+  | { status: 'spot'; expected: string }
   | { status: 'notassigned' | 'expired' | 'duplicate' | 'conflict' };
 
 /** The economy's settings, as the scripts need them (cents). */
@@ -147,6 +159,7 @@ export class Tasks {
       cid,
       now,
     );
+    if (status === 'spot') return { status, expected: task };
     if (status !== 'submitted') return { status } as SubmitResult;
     const flat: string[] = JSON.parse(task);
     const h: Record<string, string> = {};
@@ -181,6 +194,7 @@ export class Tasks {
       this.economy.rewardCents,
       Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
       vouch ? 1 : 0,
+      JSON.stringify(s.kind === 'verified' && s.basis && Object.keys(s.basis).length ? s.basis : {}),
     );
     const parsed: unknown = caught ? JSON.parse(caught) : [];
     return {
@@ -197,6 +211,28 @@ export class Tasks {
   async rollAudit(task: string, p: number): Promise<boolean> {
     await this.redis.hsetnx(keys.task(task), 'audit', Math.random() < p ? 1 : 0);
     return (await this.redis.hget(keys.task(task), 'audit')) === '1';
+  }
+
+  /** A spot check for the worker from its class's pool of verified tiles, if one fits. */
+  async spot(worker: string, deviceClass: string, now: number, deadline: number) {
+    const picked = await this.redis.farmSpot(`farm:spot:${deviceClass}`, keys.worker(worker), worker, now, deadline);
+    if (!picked) return undefined;
+    const [task, n, frame, rect, scene] = picked;
+    return { task, slot: `${task}.r${n}`, frame: Number(frame), rect: JSON.parse(rect) as Rect, scene, deadline };
+  }
+
+  async spotVerdict(slot: string, worker: string, pass: boolean): Promise<void> {
+    const parsed = parseSlotId(slot);
+    if (!parsed) return;
+    await this.redis.farmSpotVerdict(
+      keys.taskReplicas(parsed.task),
+      keys.worker(worker),
+      parsed.n,
+      pass ? 1 : 0,
+      Date.now(),
+      Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
+      parsed.task,
+    );
   }
 
   /** Takes (and forgets) the tasks a worker's word helped verify. */
@@ -216,15 +252,10 @@ export class Tasks {
         keys.job(task.job),
         keys.jobFrames(task.job),
         keys.jobFrameCids(task.job),
-        keys.jobFrameGen(task.job),
         caught,
         Date.now(),
       )) === 1
     );
-  }
-
-  async frameGeneration(job: string, frame: number): Promise<number> {
-    return Number((await this.redis.hget(keys.jobFrameGen(job), String(frame))) ?? 0);
   }
 
   async release(slot: string, worker: string): Promise<boolean> {
@@ -257,6 +288,7 @@ export class Tasks {
       replicas: replicas
         .flatMap((r) => [...(r.previous ?? []), r])
         .map((r) => ({
+          spot: r.spot === true,
           replica: r.replica,
           worker: r.worker,
           state: r.state,

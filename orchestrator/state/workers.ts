@@ -25,6 +25,8 @@ export interface WorkerRecord {
   /** Consecutive valid replicated results (BOINC's CV): audits happen with probability 1/CV. */
   cv: number;
   faults: number;
+  spotPassed: number;
+  spotFailed: number;
   /** Credits in cents. */
   balance: number;
   stake: number;
@@ -45,6 +47,8 @@ const NUMERIC = [
   'faults',
   'balance',
   'stake',
+  'spotPassed',
+  'spotFailed',
 ] as const;
 
 export class Workers {
@@ -127,6 +131,8 @@ export class Workers {
       consecutiveValid: w.cv,
       faults: w.faults,
       trusted: w.trusted,
+      spotChecksPassed: w.spotPassed,
+      spotChecksFailed: w.spotFailed,
       balance: w.balance / 100,
       stake: w.stake / 100,
     };

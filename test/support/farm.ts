@@ -19,6 +19,8 @@ export const TOKEN = 'farm_test_operator_token';
 export interface FarmOptions {
   leaseMs?: number;
   taskTimeoutMs?: number;
+  /** 0 keeps replica counts deterministic; the honesty tests use the default 5 %. */
+  spotCheckRate?: number;
 }
 
 export interface WorkerHandle {
@@ -50,7 +52,11 @@ export class TestFarm {
   static async start(opts: FarmOptions = {}): Promise<TestFarm> {
     const dir = mkdtempSync(join(tmpdir(), 'farm-test-'));
     const redis = await startRedisServer({ dir: join(dir, 'redis'), appendfsync: 'always' });
-    const farm = new TestFarm(dir, await freePort(), redis, { leaseMs: opts.leaseMs ?? 1500, taskTimeoutMs: opts.taskTimeoutMs ?? 60_000 });
+    const farm = new TestFarm(dir, await freePort(), redis, {
+      leaseMs: opts.leaseMs ?? 1500,
+      taskTimeoutMs: opts.taskTimeoutMs ?? 60_000,
+      spotCheckRate: opts.spotCheckRate ?? 0,
+    });
     await farm.startOrchestrator();
     return farm;
   }
@@ -67,7 +73,8 @@ export class TestFarm {
           FARM_LEASE_MS: String(this.opts.leaseMs),
           FARM_TASK_TIMEOUT_MS: String(this.opts.taskTimeoutMs),
           FARM_POLL_MS: '1000',
-          LOG_LEVEL: process.env.FARM_TEST_LOG ?? 'error',
+          FARM_SPOT_CHECK_RATE: String(this.opts.spotCheckRate),
+          LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',
         },
       },
     );
@@ -98,7 +105,7 @@ export class TestFarm {
         : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', openSync(join(this.dir, `${name}.log`), 'a'), 'inherit'],
-      env: { ...process.env, LOG_LEVEL: process.env.FARM_TEST_LOG ?? 'error', ...env },
+      env: { ...process.env, LOG_LEVEL: process.env.FARM_TEST_LOG || 'error', ...env },
     });
     const handle = { id: workerIdOf(publicKeyDer), name, proc };
     this.workers.set(name, handle);
