@@ -58,6 +58,9 @@ async function farmThroughput(): Promise<number> {
       redisUrl: redis.url,
       dataDir: join(dir, 'data'),
       token: 'bench-token-123',
+      // The no-op workers are strangers: no stake rule or spot checks, only the dispatch path is measured.
+      stakePerTaskCents: 0,
+      spotCheckRate: 0,
       logLevel: 'silent',
       pollMs: 2000,
     }),
@@ -102,7 +105,7 @@ async function stitching() {
   }));
   const whole = Buffer.from(assembleFrame(W, H, tiles));
   const runs = { stitch: [] as number[], baseline: [] as number[], composite: [] as number[] };
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 7; i++) {
     runs.stitch.push((await timed(() => encodePng({ width: W, height: H, rgba: assembleFrame(W, H, tiles) }))).seconds);
     runs.baseline.push(
       (
@@ -159,7 +162,7 @@ console.log(
     },
   ]),
 );
-console.log(`\nstitching 3840×2160 from ${stitch.tiles} tiles of 64 px (median of 3)\n`);
+console.log(`\nstitching 3840×2160 from ${stitch.tiles} tiles of 64 px (median of 7)\n`);
 console.log(
   table([
     { method: 'memcpy + one PNG encode (baseline)', seconds: stitch.baseline.toFixed(3), 'ratio vs baseline': '1.00' },
