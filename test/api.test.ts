@@ -1,47 +1,26 @@
 /** Bad input gets a clear problem+json naming the field, and never changes state. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
-import { OrchestratorConfig } from '../orchestrator/config.ts';
-import { type RunningOrchestrator, startOrchestrator } from '../orchestrator/server.ts';
+import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid, provenanceOf } from '../shared/image.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
+import { type ApiFarm, CLASS, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
 import { shippedRaw } from './support/scenes.ts';
 
-const CLASS = 'farm-pt/1+webasm';
-let redis: PrivateRedis;
+let apiFarm: ApiFarm;
 let farm: RunningOrchestrator;
-const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
-
 beforeAll(async () => {
-  redis = await startRedisServer({ dir: join(dir, 'redis') });
-  farm = await startOrchestrator(
-    OrchestratorConfig.parse({
-      port: 0,
-      redisUrl: redis.url,
-      dataDir: join(dir, 'data'),
-      token: 'operator-token-123',
-      pollMs: 200,
-      maxSceneBytes: 64 * 1024,
-      logLevel: 'silent',
-      spotCheckRate: 0,
-    }),
-  );
+  apiFarm = await startApiFarm({ pollMs: 200, maxSceneBytes: 64 * 1024 });
+  farm = apiFarm.farm;
 });
-afterAll(async () => {
-  await farm.close();
-  await redis.stop();
-});
+afterAll(() => apiFarm.stop());
 
 const api = (path: string, init: RequestInit & { token?: string | null } = {}) =>
   fetch(`${farm.url}${path}`, {
     ...init,
     headers: {
       'content-type': 'application/json',
-      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? 'operator-token-123'}` }),
+      ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? OPERATOR_TOKEN}` }),
       ...(init.headers ?? {}),
     },
   });

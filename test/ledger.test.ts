@@ -3,77 +3,34 @@
  * HTTP, workers speaking the signed protocol with chosen pixels): balances move only with ledger
  * entries, never below zero, and add up to the cent.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
-import { OrchestratorConfig } from '../orchestrator/config.ts';
-import { type RunningOrchestrator, startOrchestrator } from '../orchestrator/server.ts';
-import { canonicalCid, provenanceOf } from '../shared/image.ts';
 import type { Assignment, WorkerView } from '../shared/protocol.ts';
-import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
-import { WorkerClient } from '../worker/client.ts';
+import type { WorkerClient } from '../worker/client.ts';
+import { type ApiFarm, startApiFarm, uploadShade } from './support/orchestrator.ts';
 import { shippedRaw } from './support/scenes.ts';
 
-const CLASS = 'farm-pt/1+webasm';
-const TOKEN = 'operator-token-ledger';
-let redis: PrivateRedis;
-let farm: RunningOrchestrator;
-
+let api: ApiFarm;
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'farm-ledger-'));
-  redis = await startRedisServer({ dir: join(dir, 'redis') });
-  farm = await startOrchestrator(
-    OrchestratorConfig.parse({
-      port: 0,
-      redisUrl: redis.url,
-      dataDir: join(dir, 'data'),
-      token: TOKEN,
-      pollMs: 300,
-      leaseMs: 600,
-      logLevel: 'silent',
-      spotCheckRate: 0,
-      probationTasks: 0,
-      stakePerTaskCents: 1000,
-      rewardCents: 100,
-      deadlinePenaltyCents: 50,
-    }),
-  );
+  api = await startApiFarm({ leaseMs: 600, probationTasks: 0, stakePerTaskCents: 1000, rewardCents: 100, deadlinePenaltyCents: 50 });
 });
-afterAll(async () => {
-  await farm.close();
-  await redis.stop();
-});
+afterAll(() => api.stop());
 
-const operator = (path: string, body?: unknown) =>
-  fetch(`${farm.url}${path}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
+const operator = (path: string, body?: unknown) => api.operator(path, body);
 
 async function worker(name: string, grant: number, stake: number) {
-  const { privateKeyPem, publicKeyDer } = newKeyPair();
-  const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
-  const client = new WorkerClient(farm.url, identity);
-  await client.register(name, CLASS);
-  if (grant) expect((await operator('/api/credits', { account: identity.id, amount: grant })).status).toBe(201);
-  if (stake) await client.stake(stake);
-  return { id: identity.id, client };
+  const w = await api.worker(name);
+  if (grant) expect((await operator('/api/credits', { account: w.id, amount: grant })).status).toBe(201);
+  if (stake) await w.client.stake(stake);
+  return w;
 }
 
 const account = async (id: string) =>
-  (await (await fetch(`${farm.url}/api/workers/${id}/ledger`)).json()) as {
+  (await (await fetch(`${api.farm.url}/api/workers/${id}/ledger`)).json()) as {
     balance: number;
     stake: number;
     entries: { amount: number; kind: string; to?: string }[];
   };
-const tile = (a: Assignment, shade: number) => new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
-async function upload(w: { client: WorkerClient }, a: Assignment, shade: number) {
-  const rgba = tile(a, shade);
-  return w.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(CLASS)), rgba);
-}
+const upload = (w: { client: WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
 
 describe('stake and slashing', () => {
   it('rewards agreement, slashes a wrong result to the honest co-replicators, and balances to the cent', async () => {
@@ -99,7 +56,7 @@ describe('stake and slashing', () => {
     // a, b: 50 − 20 staked + 1 reward + 5 (half of the liar's 10-credit task stake).
     for (const honest of [a, b]) expect(await account(honest.id)).toMatchObject({ balance: 36, stake: 20 });
     expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 10 });
-    const treasury = (await (await fetch(`${farm.url}/api/treasury`)).json()) as { balance: number };
+    const treasury = (await (await fetch(`${api.farm.url}/api/treasury`)).json()) as { balance: number };
     expect(treasury.balance).toBe(98);
     // Every credit is accounted for: 100 to the treasury + 3 × 50 granted.
     const total =
@@ -111,7 +68,9 @@ describe('stake and slashing', () => {
       const replay = acc.entries.reduce((s, e) => s + Math.round(e.amount * 100), 0);
       expect(replay).toBe(Math.round((acc.balance + acc.stake) * 100));
     }
-    const liarView = (await (await fetch(`${farm.url}/api/workers/${liar.id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
+    const liarView = (await (await fetch(`${api.farm.url}/api/workers/${liar.id}`)).json()) as WorkerView & {
+      evidence: { kind: string }[];
+    };
     expect(liarView).toMatchObject({ invalid: 1, faults: 1, passed: 0, balance: 30, stake: 10 });
     expect(liarView.evidence[0].kind).toBe('outvoted');
   });
@@ -141,7 +100,7 @@ describe('stake and slashing', () => {
   });
 
   it('serves the leaderboard sorted and paged', async () => {
-    const board = (await (await fetch(`${farm.url}/api/workers?sort=invalid&order=desc&limit=2`)).json()) as {
+    const board = (await (await fetch(`${api.farm.url}/api/workers?sort=invalid&order=desc&limit=2`)).json()) as {
       total: number;
       offset: number;
       workers: WorkerView[];
@@ -173,6 +132,6 @@ describe('stake and slashing', () => {
         'valid',
       ].sort(),
     );
-    expect((await fetch(`${farm.url}/api/workers?sort=bogus`)).status).toBe(400);
+    expect((await fetch(`${api.farm.url}/api/workers?sort=bogus`)).status).toBe(400);
   });
 });

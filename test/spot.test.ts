@@ -1,65 +1,20 @@
 /** Spot checks: a verified tile, handed out like any replica, judged against its known hash. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
-import { OrchestratorConfig } from '../orchestrator/config.ts';
-import { type RunningOrchestrator, startOrchestrator } from '../orchestrator/server.ts';
-import { canonicalCid, provenanceOf } from '../shared/image.ts';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
-import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
-import { WorkerClient } from '../worker/client.ts';
+import { type ApiFarm, startApiFarm, uploadShade } from './support/orchestrator.ts';
 import { shippedRaw } from './support/scenes.ts';
 
-const CLASS = 'farm-pt/1+webasm';
-const TOKEN = 'operator-token-spot';
-let redis: PrivateRedis;
-let farm: RunningOrchestrator;
-
+let api: ApiFarm;
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'farm-spot-'));
-  redis = await startRedisServer({ dir: join(dir, 'redis') });
-  farm = await startOrchestrator(
-    OrchestratorConfig.parse({
-      port: 0,
-      redisUrl: redis.url,
-      dataDir: join(dir, 'data'),
-      token: TOKEN,
-      pollMs: 300,
-      logLevel: 'silent',
-      spotCheckRate: 1,
-      stakePerTaskCents: 500,
-    }),
-  );
+  api = await startApiFarm({ spotCheckRate: 1, stakePerTaskCents: 500 });
 });
-afterAll(async () => {
-  await farm.close();
-  await redis.stop();
-});
+afterAll(() => api.stop());
 
-const operator = (path: string, body?: unknown) =>
-  fetch(`${farm.url}${path}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-
-async function worker(name: string) {
-  const { privateKeyPem, publicKeyDer } = newKeyPair();
-  const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
-  const client = new WorkerClient(farm.url, identity);
-  await client.register(name, CLASS);
-  return { id: identity.id, client };
-}
-
-async function upload(w: { client: WorkerClient }, a: Assignment, shade: number) {
-  const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
-  return w.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(CLASS)), rgba);
-}
-
+const operator = (path: string, body?: unknown) => api.operator(path, body);
+const worker = (name: string) => api.worker(name);
+const upload = (w: { client: import('../worker/client.ts').WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
 const view = async (id: string) =>
-  (await (await fetch(`${farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
+  (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
 
 describe('spot checks', () => {
   it('hands out a verified tile like any replica and judges it against the known hash', async () => {
