@@ -119,15 +119,10 @@ export class Tasks {
   }
 
   async bind(slot: string, worker: string, now: number, deadline: number, queue: string): Promise<BindResult> {
-    const parsed = parseSlotId(slot);
+    const parsed = slotKeys(slot, worker);
     if (!parsed) return { status: 'missing' };
-    const job = parseTaskId(parsed.task)?.job as string;
     const [status, detail, frame, rect, scene] = await this.redis.farmBind(
-      keys.task(parsed.task),
-      keys.taskReplicas(parsed.task),
-      keys.worker(worker),
-      keys.workerActive(worker),
-      keys.job(job),
+      ...parsed.keys,
       parsed.n,
       slot,
       worker,
@@ -144,21 +139,9 @@ export class Tasks {
   }
 
   async submit(slot: string, worker: string, cid: string, now: number): Promise<SubmitResult> {
-    const parsed = parseSlotId(slot);
+    const parsed = slotKeys(slot, worker);
     if (!parsed) return { status: 'notassigned' };
-    const job = parseTaskId(parsed.task)?.job as string;
-    const [status, task, ...replicas] = await this.redis.farmSubmit(
-      keys.task(parsed.task),
-      keys.taskReplicas(parsed.task),
-      keys.worker(worker),
-      keys.workerActive(worker),
-      keys.job(job),
-      parsed.n,
-      slot,
-      worker,
-      cid,
-      now,
-    );
+    const [status, task, ...replicas] = await this.redis.farmSubmit(...parsed.keys, parsed.n, slot, worker, cid, now);
     if (status === 'spot') return { status, expected: task };
     if (status !== 'submitted') return { status } as SubmitResult;
     const flat: string[] = JSON.parse(task);
@@ -298,6 +281,17 @@ export class Tasks {
         })),
     };
   }
+}
+
+/** The keys the BIND and SUBMIT scripts take: task, its replicas, worker, its active set, job. */
+function slotKeys(slot: string, worker: string): { task: string; n: number; keys: string[] } | undefined {
+  const parsed = parseSlotId(slot);
+  const job = parsed && parseTaskId(parsed.task)?.job;
+  if (!parsed || !job) return undefined;
+  return {
+    ...parsed,
+    keys: [keys.task(parsed.task), keys.taskReplicas(parsed.task), keys.worker(worker), keys.workerActive(worker), keys.job(job)],
+  };
 }
 
 function toTask(id: string, h: Record<string, string>): TaskRecord {
