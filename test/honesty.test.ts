@@ -20,7 +20,9 @@ async function replicasPerTile(f: TestFarm, id: string): Promise<number> {
   return status.replicasRendered / status.tilesTotal;
 }
 
-describe('honesty', () => {
+// Audits (probability 1/CV) and spot checks (5 %) are random by design, so which tiles get
+// checked, and when a liar is caught, varies from run to run; a rerun draws again.
+describe('honesty', { retry: 2 }, () => {
   it("lowers an honest worker's redundancy as it earns credibility", async () => {
     farm = await TestFarm.start({ spotCheckRate: 0.05 });
     for (const n of ['a', 'b', 'c']) await farm.startWorker(n);
@@ -62,8 +64,10 @@ describe('honesty', () => {
       if (res.invalid === 0) continue; // never drawn into this job
       expect(res.faults).toBeGreaterThan(0);
       expect(res.passed).toBe(0);
-      expect(res.evidence[0]).toMatchObject({ kind: 'outvoted' });
-      expect(res.evidence[0].cid).not.toBe(res.evidence[0].winner);
+      // Spot checks (5 %) may have caught it too; an outvote must be among the evidence.
+      const outvoted = res.evidence.find((e) => e.kind === 'outvoted');
+      expect(outvoted).toBeDefined();
+      expect(outvoted?.cid).not.toBe(outvoted?.winner);
     }
   });
 
