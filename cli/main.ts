@@ -10,6 +10,9 @@ import { submitCommand } from './submit.ts';
 import { upCommand } from './up.ts';
 import { workerCommand } from './worker.ts';
 
+const backendOption = (description: string) =>
+  new Option('--backend <name>', description).choices(BACKEND_CHOICES as string[]).default('auto');
+
 const program = new Command('farm').description('An open, distributed GPU render farm').showHelpAfterError();
 
 program
@@ -20,7 +23,7 @@ program
   .option('--tile <x,y,w,h>', 'render only this rectangle')
   .option('--size <WxH>', 'override the scene resolution')
   .option('--spp <n>', 'override samples per pixel')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES as string[]).default('auto'))
+  .addOption(backendOption('compute backend'))
   .option('--out <file>', 'output PNG (default <scene>-f<frame>.png)')
   .option('--hash', 'print the canonical hash (a CID) as the last line of stdout')
   .action(renderCommand);
@@ -39,7 +42,7 @@ program
   .description('join a farm as a worker and render what it assigns')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--name <name>', 'display name')
-  .addOption(new Option('--backend <name>', 'compute backend').choices(BACKEND_CHOICES as string[]).default('auto'))
+  .addOption(backendOption('compute backend'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
   .option('--stake <credits>', 'credits to move from balance into stake on start')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
@@ -68,7 +71,7 @@ program
   .option('--data <dir>', 'data directory', '.farm')
   .option('--demo <scene>', 'scene to render first', new URL('../scenes/cornell.json', import.meta.url).pathname)
   .option('--frames <range>', 'frames of the demo scene')
-  .addOption(new Option('--backend <name>', "workers' compute backend").choices(BACKEND_CHOICES as string[]).default('auto'))
+  .addOption(backendOption("workers' compute backend"))
   .option('--once', 'stop the farm after the demo')
   .action(upCommand);
 

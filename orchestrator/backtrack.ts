@@ -16,12 +16,8 @@ export async function backtrack(deps: ResultDeps, caught: string): Promise<numbe
     const others = (await deps.tasks.replicas(id)).filter(
       (r) => r.cid && r.worker !== caught && (r.state === 'valid' || r.state === 'submitted'),
     );
-    const weighed = await Promise.all(
-      others.map(async (r) => {
-        const w = await deps.workers.get(r.worker);
-        return { cid: r.cid as string, credibility: w ? deps.workers.credibility(w) : 0 };
-      }),
-    );
+    const known = await deps.workers.credibilities(others.map((r) => r.worker));
+    const weighed = others.map((r) => ({ cid: r.cid as string, credibility: known.get(r.worker)?.credibility ?? 0 }));
     const cids = [...new Set([task.cid, ...weighed.map((r) => r.cid)])];
     const standing = groupCredibilities(cids.map((cid) => weighed.filter((r) => r.cid === cid).map((r) => r.credibility)))[0];
     if (standing >= 1 - job.epsilon) continue;

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { cidOfBytes } from '../shared/image.ts';
 
 export interface BlobStore {
-  /** Stores the bytes and returns their CID. */
-  put(bytes: Uint8Array): Promise<string>;
+  /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
+  put(bytes: Uint8Array, cid?: string): Promise<string>;
   get(cid: string): Promise<Uint8Array | undefined>;
 }
 
@@ -21,8 +21,8 @@ export class FsBlobStore implements BlobStore {
 
   constructor(private readonly dir: string) {}
 
-  async put(bytes: Uint8Array): Promise<string> {
-    const cid = await cidOfBytes(bytes);
+  async put(bytes: Uint8Array, known?: string): Promise<string> {
+    const cid = known ?? (await cidOfBytes(bytes));
     const path = this.path(cid);
     const parent = join(path, '..');
     if (!this.made.has(parent)) {

@@ -156,13 +156,6 @@ export class Dispatcher {
     return (await this.lane(queue).queue.getJob(slot)) !== undefined;
   }
 
-  /** Queue depths, for metrics and the benchmark. */
-  async depths(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const [name, lane] of this.lanes) out[name] = await lane.queue.getWaitingCount();
-    return out;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     this.wake.emit('work');

@@ -5,7 +5,7 @@
  * replica to a fresh worker.
  */
 import type { Logger } from 'pino';
-import { canonicalBytes, canonicalCid, provenanceOf } from '../shared/image.ts';
+import { canonicalBytes, cidOfBytes, provenanceOf } from '../shared/image.ts';
 import { accept } from './acceptance.ts';
 import type { BlobStore } from './blobstore.ts';
 import { groupCredibilities } from './credibility.ts';
@@ -61,14 +61,13 @@ export async function acceptResult(
     await workers.reject(worker.id);
     throw new ResultRejected(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
   }
-  const image = { width, height, rgba: pixels };
-  const provenance = provenanceOf(worker.class);
-  const cid = await canonicalCid(image, provenance);
+  const bytes = canonicalBytes({ width, height, rgba: pixels }, provenanceOf(worker.class));
+  const cid = await cidOfBytes(bytes);
   if (cid !== claimedCid) {
     await workers.reject(worker.id);
     throw new ResultRejected(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
   }
-  await blobs.put(canonicalBytes(image, provenance));
+  await blobs.put(bytes, cid);
 
   const submitted = await tasks.submit(slot, worker.id, cid, Date.now());
   if (submitted.status === 'duplicate') return 'duplicate';
@@ -166,9 +165,8 @@ const MAX_PARALLEL = 3;
  * re-replicated with probability 1/CV (BOINC's adaptive replication), so the trusted stay audited.
  */
 async function byCredibility(deps: ResultDeps, job: JobPlan, task: TaskRecord, results: Result[]): Promise<Settlement | undefined> {
-  const records = await Promise.all([...new Set(results.map((r) => r.worker))].map((id) => deps.workers.get(id)));
-  const credibility = new Map(records.filter((w) => w !== undefined).map((w) => [w.id, deps.workers.credibility(w)]));
-  const weighed = results.map((r) => ({ ...r, credibility: credibility.get(r.worker) ?? 0 }));
+  const known = await deps.workers.credibilities(results.map((r) => r.worker));
+  const weighed = results.map((r) => ({ ...r, credibility: known.get(r.worker)?.credibility ?? 0 }));
   const verdict = accept({
     results: weighed,
     outstanding: task.outstanding,
@@ -178,11 +176,10 @@ async function byCredibility(deps: ResultDeps, job: JobPlan, task: TaskRecord, r
   });
   if (verdict.kind === 'verified') {
     if (results.length === 1 && task.outstanding === 0) {
-      const worker = records[0];
-      const cv = Math.max(1, worker?.cv ?? 0);
+      const cv = Math.max(1, known.get(results[0].worker)?.record.cv ?? 0);
       if (await deps.tasks.rollAudit(task.id, 1 / cv)) return { kind: 'issue', issue: 1 };
     }
-    const basis = Object.fromEntries(records.filter((w) => w !== undefined).map((w) => [w.id, w.faults]));
+    const basis = Object.fromEntries([...known].map(([id, w]) => [id, w.record.faults]));
     return { ...verdict, credibility: verdict.credibility, basis };
   }
   if (verdict.kind === 'exhausted') {

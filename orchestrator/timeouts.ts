@@ -28,12 +28,13 @@ export async function settleTimedOutJobs(deps: TimeoutDeps, now = Date.now()): P
       if (task?.state !== 'pending') continue;
       const results = (await deps.tasks.replicas(task.id)).filter((r) => r.cid && (r.state === 'submitted' || r.state === 'valid'));
       if (results.length === 0) continue;
-      const weighed = await Promise.all(
-        results.map(async (r) => {
-          const w = await deps.workers.get(r.worker);
-          return { replica: r.replica, worker: r.worker, cid: r.cid as string, credibility: w ? deps.workers.credibility(w) : 0 };
-        }),
-      );
+      const known = await deps.workers.credibilities(results.map((r) => r.worker));
+      const weighed = results.map((r) => ({
+        replica: r.replica,
+        worker: r.worker,
+        cid: r.cid as string,
+        credibility: known.get(r.worker)?.credibility ?? 0,
+      }));
       const groups = [...new Set(weighed.map((r) => r.cid))].map((cid) => weighed.filter((r) => r.cid === cid).map((r) => r.credibility));
       const reached = Math.max(...groupCredibilities(groups));
       const settlement =

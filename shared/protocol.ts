@@ -5,9 +5,6 @@
 import { z } from 'zod';
 import { Rect } from './tile.ts';
 
-export const JOB_ID = /^j[0-9a-z]{10,40}$/;
-export const WORKER_ID = /^w[0-9a-z]{10,40}$/;
-
 export const FailurePolicy = z.enum(['accept', 'fail']);
 
 /** POST /api/jobs */

@@ -6,8 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Assignment, WorkerView } from '../shared/protocol.ts';
 import type { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, startApiFarm, uploadShade } from './support/orchestrator.ts';
-import { shippedRaw } from './support/scenes.ts';
+import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
 beforeAll(async () => {
@@ -39,7 +38,7 @@ describe('stake and slashing', () => {
     const b = await worker('b', 50, 20);
     const liar = await worker('liar', 50, 20);
     const broke = await worker('broke', 0, 0);
-    const job = { scene: shippedRaw('cornell'), width: 16, height: 16, spp: 1, tileSize: 16, verification: 'quorum', replicas: 2 };
+    const job = oneTileJob(2);
     const res = await operator('/api/jobs', job);
     expect(res.status).toBe(201);
 
@@ -78,15 +77,7 @@ describe('stake and slashing', () => {
   it('charges a missed deadline and refuses overdrafts', async () => {
     const sleeper = await worker('sleeper', 10, 10);
     const other = await worker('other', 10, 10);
-    await operator('/api/jobs', {
-      scene: shippedRaw('cornell'),
-      width: 16,
-      height: 16,
-      spp: 1,
-      tileSize: 16,
-      verification: 'quorum',
-      replicas: 1,
-    });
+    await operator('/api/jobs', oneTileJob(1));
     const held = (await sleeper.client.next()) as Assignment;
     // No heartbeat: the 600 ms lease lapses and the slot goes to the other worker.
     let taken: Assignment | undefined;

@@ -1,8 +1,7 @@
 /** Spot checks: a verified tile, handed out like any replica, judged against its known hash. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
-import { type ApiFarm, startApiFarm, uploadShade } from './support/orchestrator.ts';
-import { shippedRaw } from './support/scenes.ts';
+import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
 beforeAll(async () => {
@@ -18,17 +17,7 @@ const view = async (id: string) =>
 
 describe('spot checks', () => {
   it('hands out a verified tile like any replica and judges it against the known hash', async () => {
-    const { id: job } = (await (
-      await operator('/api/jobs', {
-        scene: shippedRaw('cornell'),
-        width: 16,
-        height: 16,
-        spp: 1,
-        tileSize: 16,
-        verification: 'quorum',
-        replicas: 2,
-      })
-    ).json()) as { id: string };
+    const { id: job } = (await (await operator('/api/jobs', oneTileJob(2))).json()) as { id: string };
     const a = await worker('a');
     const b = await worker('b');
     // The pool is empty, so these polls fall through to real work.

@@ -134,7 +134,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const job = await visibleJob(req);
     if (job.state !== 'queued' && job.state !== 'running')
       throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
-    await jobs.setState(job.id, 'cancelled');
+    await jobs.cancel(job.id);
     const open: { replica: string; queue: string }[] = [];
     for (const t of planJob(job.id, job.frames, job.width, job.height, job.tileSize)) {
       const task = await tasks.get(t.id);

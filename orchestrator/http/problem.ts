@@ -27,31 +27,22 @@ export function nested(prefix: string, issues: FieldIssue[]): FieldIssue[] {
   return issues.map((i) => ({ ...i, path: i.path === '(root)' ? prefix : `${prefix}.${i.path}` }));
 }
 
+/** 400 listing each failing field. */
+function invalid(res: Response, title: string, errors: FieldIssue[]): void {
+  sendProblem(res, { type: slug(title), title, status: 400, detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors });
+}
+
 export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof HttpError) {
     sendProblem(res, { type: slug(err.title), title: err.title, status: err.status, detail: err.detail, errors: err.errors });
     return;
   }
   if (err instanceof ZodError) {
-    const errors = formatIssues(err);
-    sendProblem(res, {
-      type: slug('invalid request'),
-      title: 'Invalid request',
-      status: 400,
-      detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '),
-      errors,
-    });
+    invalid(res, 'Invalid request', formatIssues(err));
     return;
   }
   if (err instanceof SceneError) {
-    const errors = nested('scene', err.issues);
-    sendProblem(res, {
-      type: slug('invalid scene'),
-      title: 'Invalid scene',
-      status: 400,
-      detail: errors.map((e) => `${e.path}: ${e.message}`).join('; '),
-      errors,
-    });
+    invalid(res, 'Invalid scene', nested('scene', err.issues));
     return;
   }
   const status = typeof err?.status === 'number' ? err.status : 500;

@@ -139,11 +139,8 @@ export class Jobs {
     return this.redis.smembers(keys.jobsActive);
   }
 
-  async setState(id: string, state: JobState, extra: Record<string, string | number> = {}): Promise<void> {
-    const finished = state === 'done' || state === 'cancelled' || state === 'failed';
-    const m = this.redis.multi().hset(keys.job(id), { state, ...extra, ...(finished ? { finishedAt: Date.now() } : {}) });
-    if (finished) m.srem(keys.jobsActive, id);
-    await m.exec();
+  async cancel(id: string): Promise<void> {
+    await this.redis.multi().hset(keys.job(id), { state: 'cancelled', finishedAt: Date.now() }).srem(keys.jobsActive, id).exec();
   }
 
   /**

@@ -65,6 +65,12 @@ export class Workers {
     return w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(this.f, w.passed);
   }
 
+  /** Each worker's record and credibility, one lookup per distinct worker. */
+  async credibilities(ids: Iterable<string>): Promise<Map<string, { record: WorkerRecord; credibility: number }>> {
+    const records = await Promise.all([...new Set(ids)].map((id) => this.get(id)));
+    return new Map(records.filter((w) => w !== undefined).map((w) => [w.id, { record: w, credibility: this.credibility(w) }]));
+  }
+
   /** Registers a key, or refreshes name and class of a known one (counters are kept). */
   async register(id: string, publicKey: string, name: string, deviceClass: string, trusted = false): Promise<WorkerRecord> {
     const now = Date.now();

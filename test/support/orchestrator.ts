@@ -13,8 +13,20 @@ import type { Assignment } from '../../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
 import { WorkerClient } from '../../worker/client.ts';
 import type { Identity } from '../../worker/identity.ts';
+import { shippedRaw } from './scenes.ts';
 
 export const CLASS = 'farm-pt/1+webasm';
+
+/** A one-tile Cornell job under quorum: the smallest real job a test can settle by hand. */
+export const oneTileJob = (replicas: number) => ({
+  scene: shippedRaw('cornell'),
+  width: 16,
+  height: 16,
+  spp: 1,
+  tileSize: 16,
+  verification: 'quorum',
+  replicas,
+});
 export const OPERATOR_TOKEN = 'operator-token-for-tests';
 
 export interface ApiFarm {
