@@ -1,4 +1,5 @@
 /** Orchestrator settings: flags and environment, validated once, with their defaults here. */
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 export const OrchestratorConfig = z.object({
@@ -44,6 +45,10 @@ export const OrchestratorConfig = z.object({
   spotCheckRate: z.coerce.number().min(0).max(1).default(0.05),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
+  /** Sample scenes offered by the dashboard. */
+  scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),
+  /** The dashboard's build output (`npm run build`). */
+  dashboardDir: z.string().default(fileURLToPath(new URL('../dashboard/dist', import.meta.url))),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

@@ -18,7 +18,8 @@ import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
-import { parseSlotId, slotId } from './planner.ts';
+import type { Metrics } from './metrics.ts';
+import { parseSlotId, parseTaskId, slotId } from './planner.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord } from './state/workers.ts';
 
@@ -48,6 +49,7 @@ export const classQueueName = (deviceClass: string): string =>
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
   private readonly wake = new EventEmitter().setMaxListeners(0);
+  private readonly queueListeners: ((queue: Queue) => void)[] = [];
   private closed = false;
 
   constructor(
@@ -55,7 +57,15 @@ export class Dispatcher {
     private readonly tasks: Tasks,
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {}
+
+  /** Calls `listener` with each slot queue, now and as class queues open (bull-board, metrics). */
+  eachQueue(listener: (queue: Queue) => void): void {
+    this.lane(SHARED_QUEUE);
+    this.queueListeners.push(listener);
+    for (const lane of this.lanes.values()) listener(lane.queue);
+  }
 
   /** Adds replica slots `ns` of a task, to its class queue once it has a class. */
   async issue(task: string, ns: readonly number[], deviceClass = ''): Promise<void> {
@@ -92,7 +102,8 @@ export class Dispatcher {
     const until = Date.now() + this.opts.pollMs;
     if (!worker.trusted && Math.random() < this.opts.spotCheckRate) {
       const spot = await this.tasks.spot(worker.id, worker.class, Date.now(), Date.now() + this.opts.taskTimeoutMs);
-      if (spot)
+      if (spot) {
+        this.metrics.replicaIssued(worker.class, true);
         return {
           replica: spot.slot,
           task: spot.task,
@@ -102,6 +113,7 @@ export class Dispatcher {
           tile: spot.rect,
           deadline: spot.deadline,
         };
+      }
     }
     while (!this.closed && !signal?.aborted) {
       const found = await this.scan(worker);
@@ -193,7 +205,8 @@ export class Dispatcher {
       case 'again': {
         const { replica, frame, rect, scene } = bound;
         const task = parseSlotId(slot)?.task as string;
-        this.log.debug({ task, replica: slot, worker: replica.worker }, 'replica assigned');
+        this.log.debug({ job: parseTaskId(task)?.job, task, replica: slot, worker: replica.worker }, 'replica assigned');
+        this.metrics.replicaIssued(worker.class, false);
         return { replica: slot, task, job: task.slice(0, task.indexOf('.')), scene, frame, tile: rect, deadline: replica.deadline };
       }
       case 'obsolete':
@@ -243,6 +256,7 @@ export class Dispatcher {
       void fetcher.startStalledCheckTimer();
       lane = { queue, fetcher };
       this.lanes.set(name, lane);
+      for (const listener of this.queueListeners) listener(queue);
     }
     return lane;
   }

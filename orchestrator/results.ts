@@ -10,7 +10,8 @@ import { accept } from './acceptance.ts';
 import type { BlobStore } from './blobstore.ts';
 import { groupCredibilities } from './credibility.ts';
 import type { Dispatcher } from './dispatch.ts';
-import { parseSlotId } from './planner.ts';
+import type { Metrics } from './metrics.ts';
+import { parseSlotId, parseTaskId } from './planner.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
@@ -38,6 +39,7 @@ export interface ResultDeps {
   saboteurFraction: number;
   /** Re-verifies what a caught worker vouched for (credibility jobs). */
   backtrack: (worker: string) => Promise<void>;
+  metrics: Metrics;
   log: Logger;
 }
 
@@ -48,41 +50,38 @@ export async function acceptResult(
   claimedCid: string,
   pixels: Uint8Array,
 ): Promise<'accepted' | 'duplicate'> {
-  const { tasks, workers, blobs, dispatch } = deps;
+  const { tasks, workers, blobs, dispatch, metrics } = deps;
+  const reject = async (status: number, message: string) => {
+    await workers.reject(worker.id);
+    metrics.verdict('rejected');
+    return new ResultRejected(status, message);
+  };
   const parsed = parseSlotId(slot);
   const { replica, rect } = parsed ? await tasks.slot(parsed.task, parsed.n) : {};
-  const heldBefore = replica?.worker === worker.id || replica?.previous?.some((p) => p.worker === worker.id);
-  if (!parsed || !replica || !rect || !heldBefore) {
-    await workers.reject(worker.id);
-    throw new ResultRejected(403, `replica ${slot} is not assigned to worker ${worker.id}`);
-  }
+  const held = replica?.worker === worker.id ? replica : replica?.previous?.find((p) => p.worker === worker.id);
+  if (!parsed || !replica || !rect || !held) throw await reject(403, `replica ${slot} is not assigned to worker ${worker.id}`);
   const { width, height } = rect;
-  if (pixels.length !== width * height * 4) {
-    await workers.reject(worker.id);
-    throw new ResultRejected(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
-  }
+  if (pixels.length !== width * height * 4)
+    throw await reject(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
   const bytes = canonicalBytes({ width, height, rgba: pixels }, provenanceOf(worker.class));
   const cid = await cidOfBytes(bytes);
-  if (cid !== claimedCid) {
-    await workers.reject(worker.id);
-    throw new ResultRejected(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
-  }
+  if (cid !== claimedCid) throw await reject(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
   await blobs.put(bytes, cid);
 
-  const submitted = await tasks.submit(slot, worker.id, cid, Date.now());
+  const now = Date.now();
+  const submitted = await tasks.submit(slot, worker.id, cid, now);
   if (submitted.status === 'duplicate') return 'duplicate';
+  if (submitted.status === 'spot' || submitted.status === 'submitted') metrics.rendered(worker.class, (now - held.assignedAt) / 1000);
   if (submitted.status === 'spot') {
     const pass = cid === submitted.expected;
     await tasks.spotVerdict(slot, worker.id, pass);
-    deps.log.info({ worker: worker.id, replica: slot, pass }, 'spot check');
+    metrics.verdict(pass ? 'agreed' : 'disputed');
+    deps.log.info({ job: parseTaskId(parsed.task)?.job, task: parsed.task, worker: worker.id, replica: slot, pass }, 'spot check');
     if (!pass) await deps.backtrack(worker.id);
     return 'accepted';
   }
   if (submitted.status === 'expired') throw new ResultRejected(409, `replica ${slot} passed its deadline and was reassigned`);
-  if (submitted.status !== 'submitted') {
-    await workers.reject(worker.id);
-    throw new ResultRejected(409, `replica ${slot} cannot take this result (${submitted.status})`);
-  }
+  if (submitted.status !== 'submitted') throw await reject(409, `replica ${slot} cannot take this result (${submitted.status})`);
   await dispatch.complete(replica, worker.id);
 
   await judgeTask(deps, submitted.task, submitted.replicas);
@@ -94,7 +93,7 @@ export async function acceptResult(
  * submission changed the task first. Used after every result and after a reopen (backtracking).
  */
 export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas: ReplicaRecord[]): Promise<void> {
-  const { tasks, jobs, dispatch, log } = deps;
+  const { tasks, jobs, dispatch, log, metrics } = deps;
   const job = await jobs.plan(task.job);
   if (!job) return;
   let current = task;
@@ -125,6 +124,9 @@ export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas
       replicas = await tasks.replicas(current.id);
       continue;
     }
+    const judged = settlement.kind === 'verified' || settlement.kind === 'late' ? settlement : undefined;
+    if (judged && settled.status !== 'failed' && judged.agree.length + judged.disagree.length > 0)
+      metrics.verdict(judged.disagree.length > 0 ? 'disputed' : 'agreed');
     if (settled.status === 'verified' && settlement.kind === 'verified') {
       log.info(
         { job: job.id, task: current.id, cid: settlement.cid, replicas: results.length, credibility: settlement.credibility },
@@ -139,6 +141,7 @@ export async function judgeTask(deps: ResultDeps, task: TaskRecord, taskReplicas
         current.class,
       );
     } else if (settled.status === 'failed') {
+      metrics.verdict('failed');
       log.error({ job: job.id, task: current.id }, 'tile cannot be verified; job failed');
     }
     // After this verdict's own effects: what the caught workers vouched for is re-verified.

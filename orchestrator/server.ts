@@ -11,9 +11,12 @@ import { pino } from 'pino';
 import { assembleFrameJob } from './assembly.ts';
 import { backtrack } from './backtrack.ts';
 import { FsBlobStore } from './blobstore.ts';
+import { ChangeFeed } from './change-feed.ts';
 import type { OrchestratorConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
+import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
+import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
 import type { ResultDeps } from './results.ts';
@@ -49,15 +52,29 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const workers = new Workers(redis, 2 * config.leaseMs, config.saboteurFraction);
   const tokens = new Tokens(redis);
   const blobs = new FsBlobStore(config.dataDir);
+  const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  const queues = new Set([plans, frames]);
+  const metrics = new Metrics({
+    tileCounts: () => jobs.tileCounts(),
+    connectedWorkers: async () => (await workers.list()).filter((w) => workers.view(w).online).length,
+    queues: () => queues,
+  });
   const dispatch = new Dispatcher(
     bull,
     tasks,
     { leaseMs: config.leaseMs, taskTimeoutMs: config.taskTimeoutMs, pollMs: config.pollMs, spotCheckRate: config.spotCheckRate },
     log,
+    metrics,
   );
-
-  const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
-  const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  const board = queueBoard([plans, frames]);
+  dispatch.eachQueue((queue) => {
+    queues.add(queue);
+    board.add(queue);
+  });
+  const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  subscriber.on('error', () => undefined);
+  const feed = new ChangeFeed(subscriber);
   const enqueuePlan = async (job: string) =>
     void (await plans.add('plan', { job }, { jobId: `plan.${job}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP }));
   // Each completion of a frame (a reopened frame completes again) is its own stitch job.
@@ -106,6 +123,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     blobs,
     dispatch,
     log,
+    metrics,
     onFrameVerified: enqueueStitch,
     saboteurFraction: config.saboteurFraction,
     backtrack: async (worker) => void (await backtrack(resultDeps, worker)),
@@ -116,6 +134,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     tokens,
     ledger,
     enqueuePlan,
+    feed,
+    board,
+    scenesDir: config.scenesDir,
+    dashboardDir: config.dashboardDir,
     maxSceneBytes: config.maxSceneBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
@@ -146,6 +168,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
           server.closeAllConnections();
         });
         await dispatch.close();
+        await feed.close();
         await Promise.all([planner.close(), assembler.close(), plans.close(), frames.close()]);
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();

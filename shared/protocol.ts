@@ -68,6 +68,8 @@ export const JobStatus = z.object({
   framesDone: z.number().int(),
   /** URL of the animated WebP once a multi-frame job is done. */
   animation: z.string().nullable(),
+  /** Why a failed job failed. */
+  error: z.string().nullable(),
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -134,6 +136,61 @@ export const WorkerView = z.object({
   stake: z.number(),
 });
 export type WorkerView = z.infer<typeof WorkerView>;
+
+/** GET /api/workers: the public leaderboard. */
+export const Leaderboard = z.object({ total: z.number().int(), offset: z.number().int(), workers: z.array(WorkerView) });
+export type Leaderboard = z.infer<typeof Leaderboard>;
+
+/** One disagreement or spot check, as kept on the worker's public record. */
+export const EvidenceEntry = z.object({
+  kind: z.enum(['outvoted', 'outvoted-others', 'spot-check-passed', 'spot-check-failed']),
+  task: z.string(),
+  at: z.number(),
+  /** The worker's own result. */
+  cid: z.string().optional(),
+  /** outvoted: the result that won. */
+  winner: z.string().optional(),
+  /** outvoted-others: the workers it outvoted. */
+  against: z.unknown().optional(),
+});
+export type EvidenceEntry = z.infer<typeof EvidenceEntry>;
+
+/** GET /api/workers/:id */
+export const WorkerDetail = WorkerView.extend({ evidence: z.array(EvidenceEntry) });
+export type WorkerDetail = z.infer<typeof WorkerDetail>;
+
+export const LedgerEntry = z.object({
+  at: z.number(),
+  /** grant, deposit, withdraw, reward, slash, slash-share, penalty, … */
+  kind: z.string(),
+  amount: z.number(),
+  balance: z.number(),
+  stake: z.number(),
+  ref: z.string().optional(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+/** GET /api/workers/:id/ledger */
+export const WorkerLedger = z.object({ balance: z.number(), stake: z.number(), entries: z.array(LedgerEntry) });
+export type WorkerLedger = z.infer<typeof WorkerLedger>;
+
+/** GET /api/scenes: the sample scenes the orchestrator ships. */
+export const SampleScene = z.object({
+  file: z.string(),
+  name: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  spp: z.number().int(),
+  frames: z.number().int(),
+  scene: z.unknown(),
+});
+export type SampleScene = z.infer<typeof SampleScene>;
+
+/** POST /api/session: trades an API token for an HttpOnly cookie (browsers: images, SSE). */
+export const SessionRequest = z.object({ token: z.string().min(8).max(200) });
+
+/** Server-sent events of GET /api/jobs/:id/events. */
+export const JOB_EVENTS = { job: 'job', tiles: 'tiles' } as const;
 
 /** POST /api/work/heartbeat: the replicas the worker is rendering right now. */
 export const Heartbeat = z.object({ replicas: z.array(z.string().max(200)).max(64).default([]) });

@@ -3,13 +3,18 @@ import express from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { Metrics } from '../metrics.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
+import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { requireOperator, requireRequester, requireWorker } from './auth.ts';
 import { creditRoutes } from './credits.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { HttpError, problemHandler } from './problem.ts';
+import { sceneRoutes } from './scenes.ts';
+import { sessionRoutes } from './session.ts';
 import { type WorkRoutesDeps, workRoutes } from './work.ts';
 import { workerRoutes } from './workers.ts';
 
@@ -19,6 +24,10 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
   tokens: Tokens;
   workers: Workers;
   log: Logger;
+  metrics: Metrics;
+  board: QueueBoard;
+  scenesDir: string;
+  dashboardDir: string;
   maxSceneBytes: number;
   maxResultBytes: number;
   /** How often workers should heartbeat: a third of the lease. */
@@ -33,7 +42,7 @@ export function createApp(deps: AppDeps): express.Express {
       logger: deps.log,
       // Method and URL only: headers carry API tokens and signatures.
       serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }), res: (res) => ({ status: res.statusCode }) },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || (req.url ?? '').startsWith('/api/work/') || req.method === 'GET' },
+      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/api/work/') || req.method === 'GET' },
     }),
   );
 
@@ -42,7 +51,15 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ok: true });
   });
 
+  /** Prometheus scrape target: counts and depths only, no job or worker data beyond the public. */
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
   const requester = requireRequester(deps.tokens);
+  app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
+  app.use('/api/session', express.json({ limit: 4096 }), sessionRoutes(deps.tokens, requester));
+  app.use('/api/scenes', requester, sceneRoutes(deps.scenesDir));
   app.use('/api/jobs', express.json({ limit: deps.maxSceneBytes }), requester, jobRoutes(deps));
   app.post('/api/tokens', express.json(), requester, requireOperator, async (req, res) => {
     const name = String(req.body?.name ?? 'requester').slice(0, 64);
@@ -57,6 +74,8 @@ export function createApp(deps: AppDeps): express.Express {
     workerRoutes(deps.workers, deps.tokens, deps.ledger, deps.heartbeatMs),
   );
   app.use('/api/work', express.raw({ type: () => true, limit: deps.maxResultBytes }), requireWorker(deps.workers), workRoutes(deps));
+
+  app.use(dashboardRoutes(deps.dashboardDir));
 
   app.use((req) => {
     throw new HttpError(404, 'Not found', `no route ${req.method} ${req.path}`);

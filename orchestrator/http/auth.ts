@@ -1,7 +1,11 @@
 /**
- * Who is calling. Requesters send `Authorization: Bearer <token>`; workers sign every request
- * with their Ed25519 key (shared/signing.ts) over the exact bytes of the body.
+ * Who is calling. Requesters send `Authorization: Bearer <token>`, or, in a browser, the session
+ * cookie that POST /api/session set from that token (an HttpOnly, SameSite=Strict cookie: it
+ * authenticates <img> and EventSource requests, which cannot carry headers, and no other site
+ * can make the browser send it). Workers sign every request with their Ed25519 key
+ * (shared/signing.ts) over the exact bytes of the body.
  */
+import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
 import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
 import type { Principal, Tokens } from '../state/tokens.ts';
@@ -17,11 +21,19 @@ declare global {
   }
 }
 
+export const SESSION_COOKIE = 'farm_session';
+
+/** The caller's API token: the bearer header first, else the session cookie. */
+export function presentedToken(req: Request): string | undefined {
+  const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+  return bearer ?? parseCookies(req.get('cookie') ?? '')[SESSION_COOKIE];
+}
+
 export function requireRequester(tokens: Tokens) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const m = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (!m) throw new HttpError(401, 'Unauthorized', 'send Authorization: Bearer <token> (FARM_TOKEN)');
-    const principal = await tokens.lookup(m[1]);
+    const token = presentedToken(req);
+    if (!token) throw new HttpError(401, 'Unauthorized', 'send Authorization: Bearer <token> (FARM_TOKEN)');
+    const principal = await tokens.lookup(token);
     if (!principal) throw new HttpError(401, 'Unauthorized', 'unknown API token');
     req.principal = principal;
     next();

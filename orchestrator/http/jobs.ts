@@ -6,11 +6,14 @@ import { parseFrameRange } from '../../shared/frames.ts';
 import { JobRequest } from '../../shared/protocol.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileGrid } from '../../shared/tile.ts';
+import { pixelsOf } from '../assembly.ts';
 import type { BlobStore } from '../blobstore.ts';
+import type { ChangeFeed } from '../change-feed.ts';
 import type { Dispatcher } from '../dispatch.ts';
-import { planJob, slotId } from '../planner.ts';
+import { parseTaskId, planJob, slotId } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
+import { streamJobEvents } from './job-events.ts';
 import { HttpError } from './problem.ts';
 
 /** At most this many tiles per job (frames × tiles per frame). */
@@ -25,6 +28,7 @@ export interface JobRoutesDeps {
   tasks: Tasks;
   blobs: BlobStore;
   dispatch: Dispatcher;
+  feed: ChangeFeed;
   enqueuePlan: (jobId: string) => Promise<void>;
 }
 
@@ -106,6 +110,28 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
     const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id)));
     res.json({ frame, tasks: views.filter(Boolean) });
+  });
+
+  /** Live view: server-sent events (job-events.ts). */
+  r.get('/:id/events', async (req, res) => {
+    const job = await visibleJob(req);
+    await streamJobEvents({ feed: deps.feed, jobs, tasks, animationUrl }, job.id, req, res);
+  });
+
+  /** A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. */
+  r.get('/:id/tasks/:task/pixels/:cid', async (req, res) => {
+    const job = await visibleJob(req);
+    const task = parseTaskId(req.params.task)?.job === job.id ? await tasks.view(req.params.task) : undefined;
+    if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${req.params.task}`);
+    const { cid } = req.params;
+    if (task.cid !== cid && !task.replicas.some((r) => r.cid === cid))
+      throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);
+    const bytes = await blobs.get(cid);
+    if (!bytes) throw new HttpError(404, 'Not found', `result ${cid} is no longer stored`);
+    res
+      .type('application/octet-stream')
+      .set('Cache-Control', 'private, max-age=31536000, immutable')
+      .send(Buffer.from(pixelsOf(bytes, task.rect.width, task.rect.height)));
   });
 
   r.get('/:id/frames/:n', async (req, res) => {

@@ -1,5 +1,6 @@
 /** Job records: creation, status views, listing by owner, cancellation. */
 import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import type { FarmRedis } from './redis.ts';
 
@@ -139,8 +140,24 @@ export class Jobs {
     return this.redis.smembers(keys.jobsActive);
   }
 
+  /** Tiles of queued and running jobs, by state (metrics). */
+  async tileCounts(): Promise<{ pending: number; verified: number }> {
+    const ids = await this.active();
+    const m = this.redis.multi();
+    for (const id of ids) m.hmget(keys.job(id), 'tilesTotal', 'tilesVerified');
+    const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
+    let total = 0;
+    let verified = 0;
+    for (const [, [t, v]] of rows) {
+      total += Number(t ?? 0);
+      verified += Number(v ?? 0);
+    }
+    return { pending: total - verified, verified };
+  }
+
   async cancel(id: string): Promise<void> {
     await this.redis.multi().hset(keys.job(id), { state: 'cancelled', finishedAt: Date.now() }).srem(keys.jobsActive, id).exec();
+    announce(this.redis, id);
   }
 
   /**
@@ -161,6 +178,7 @@ export class Jobs {
       animation ?? '',
       job.id,
     );
+    if (done === 1) announce(this.redis, job.id);
     return done === 1;
   }
 
@@ -172,6 +190,7 @@ export class Jobs {
       1,
       keys.job(id),
     );
+    announce(this.redis, id);
     return started === 1;
   }
 
@@ -198,6 +217,7 @@ export class Jobs {
       job.tilesPerFrame,
       completion,
     );
+    announce(this.redis, job.id);
     return r === 1 ? 'last' : r === 0 ? 'recorded' : 'stale';
   }
 
@@ -230,6 +250,7 @@ export class Jobs {
       replicasIssued: job.replicasIssued,
       framesDone: job.framesDone,
       animation: job.animation ? animationUrl(job.id) : null,
+      error: job.error,
     };
   }
 }

@@ -5,6 +5,8 @@ export const keys = {
   jobFrameCids: (id: string) => `farm:job:${id}:framecids`,
   /** How many times each frame became complete (a reopened frame completes again). */
   jobFrameGen: (id: string) => `farm:job:${id}:framegen`,
+  /** Pub/sub channel of the job's change notices (state/events.ts). */
+  jobEvents: (id: string) => `farm:job:${id}:events`,
   workerVouched: (id: string) => `farm:worker:${id}:vouched`,
   jobsAll: 'farm:jobs',
   jobsActive: 'farm:jobs:active',

@@ -2,6 +2,7 @@
 import type { ReplicaView, TaskView } from '../../shared/protocol.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type PlannedTask, parseSlotId, parseTaskId } from '../planner.ts';
+import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import type { FarmRedis } from './redis.ts';
 
@@ -133,8 +134,16 @@ export class Tasks {
       this.economy.stakePerTaskCents,
       this.economy.probationTasks,
     );
-    if (status === 'bound' || status === 'again')
-      return { status, replica: JSON.parse(detail), frame: Number(frame), rect: JSON.parse(rect), scene };
+    if (status === 'bound' || status === 'again') {
+      this.changed(parsed.task);
+      return {
+        status,
+        replica: JSON.parse(detail),
+        frame: Number(frame),
+        rect: JSON.parse(rect),
+        scene,
+      };
+    }
     return { status } as BindResult;
   }
 
@@ -142,6 +151,7 @@ export class Tasks {
     const parsed = slotKeys(slot, worker);
     if (!parsed) return { status: 'notassigned' };
     const [status, task, ...replicas] = await this.redis.farmSubmit(...parsed.keys, parsed.n, slot, worker, cid, now);
+    if (status === 'spot' || status === 'submitted') this.changed(parsed.task);
     if (status === 'spot') return { status, expected: task };
     if (status !== 'submitted') return { status } as SubmitResult;
     const flat: string[] = JSON.parse(task);
@@ -179,6 +189,7 @@ export class Tasks {
       vouch ? 1 : 0,
       JSON.stringify(s.kind === 'verified' && s.basis && Object.keys(s.basis).length ? s.basis : {}),
     );
+    if (status !== 'stale') this.changed(task.id);
     const parsed: unknown = caught ? JSON.parse(caught) : [];
     return {
       status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late',
@@ -216,6 +227,7 @@ export class Tasks {
       Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
       parsed.task,
     );
+    this.changed(parsed.task);
   }
 
   /** Takes (and forgets) the tasks a worker's word helped verify. */
@@ -228,7 +240,7 @@ export class Tasks {
   }
 
   async reopen(task: TaskRecord, caught: string): Promise<boolean> {
-    return (
+    const reopened =
       (await this.redis.farmReopen(
         keys.task(task.id),
         keys.taskReplicas(task.id),
@@ -237,14 +249,15 @@ export class Tasks {
         keys.jobFrameCids(task.job),
         caught,
         Date.now(),
-      )) === 1
-    );
+      )) === 1;
+    if (reopened) this.changed(task.id);
+    return reopened;
   }
 
   async release(slot: string, worker: string): Promise<boolean> {
     const parsed = parseSlotId(slot);
     if (!parsed) return false;
-    return (
+    const released =
       (await this.redis.farmRelease(
         keys.taskReplicas(parsed.task),
         keys.worker(worker),
@@ -252,8 +265,15 @@ export class Tasks {
         parsed.n,
         slot,
         worker,
-      )) === 1
-    );
+      )) === 1;
+    if (released) this.changed(parsed.task);
+    return released;
+  }
+
+  /** Tells the task's watchers (live views) that it changed. */
+  private changed(task: string): void {
+    const job = parseTaskId(task)?.job;
+    if (job) announce(this.redis, job, task);
   }
 
   async view(id: string): Promise<TaskView | undefined> {
