@@ -10,6 +10,9 @@ export interface OrchestratorFlags {
   data: string;
 }
 
+/** The dashboard's address with the token in the fragment: the page signs in and forgets it. */
+export const dashboardLink = (url: string, token: string): string => `${url}/#token=${encodeURIComponent(token)}`;
+
 export async function orchestratorCommand(flags: OrchestratorFlags): Promise<void> {
   const env = process.env;
   const config = OrchestratorConfig.parse({
@@ -27,6 +30,7 @@ export async function orchestratorCommand(flags: OrchestratorFlags): Promise<voi
     logLevel: env.LOG_LEVEL,
   });
   const farm = await startOrchestrator(config);
-  if (!env.FARM_TOKEN) process.stderr.write(`operator token (set FARM_TOKEN to keep it): ${farm.token}\n`);
+  if (!env.FARM_TOKEN)
+    process.stderr.write(`operator token (set FARM_TOKEN to keep it): ${farm.token}\ndashboard: ${dashboardLink(farm.url, farm.token)}\n`);
   onShutdown(() => farm.close());
 }

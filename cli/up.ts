@@ -11,6 +11,7 @@ import { startOrchestrator } from '../orchestrator/server.ts';
 import { startRedisServer } from './redis-server.ts';
 import { RequesterClient } from './requester.ts';
 import { readSceneFile } from './scene-file.ts';
+import { dashboardLink } from './orchestrator.ts';
 import { onShutdown } from './shutdown.ts';
 import { downloadOutputs, waitForJob } from './submit.ts';
 
@@ -73,7 +74,9 @@ export async function upCommand(flags: UpFlags): Promise<void> {
     await farm.close();
     await redis?.stop();
   };
-  process.stdout.write(`farm up: orchestrator ${farm.url}, redis ${redisUrl}, ${workers.length} worker(s)\nFARM_TOKEN=${token}\n`);
+  process.stdout.write(
+    `farm up: orchestrator ${farm.url}, redis ${redisUrl}, ${workers.length} worker(s)\nFARM_TOKEN=${token}\ndashboard: ${dashboardLink(farm.url, token)}\n`,
+  );
 
   try {
     const client = new RequesterClient(farm.url, token);

@@ -29,3 +29,7 @@ export function planJob(jobId: string, frames: readonly number[], width: number,
   const grid = tileGrid(width, height, tileSize);
   return frames.flatMap((frame) => grid.map((rect, tile) => ({ id: taskId(jobId, frame, tile), frame, tile, rect })));
 }
+
+/** Replicas each task starts with: quorum issues R at once; credibility starts with one and adds what the verdict needs. */
+export const initialReplicas = (job: { verification: 'credibility' | 'quorum'; replicas: number }): number =>
+  job.verification === 'quorum' ? job.replicas : 1;

@@ -3,7 +3,7 @@
  * Runs as a BullMQ job so a crash mid-way is retried; every step is idempotent.
  */
 import type { Dispatcher } from './dispatch.ts';
-import { planJob } from './planner.ts';
+import { initialReplicas, planJob } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
 
@@ -11,8 +11,7 @@ export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: D
   const job = await deps.jobs.get(jobId);
   if (!job) return;
   const planned = planJob(job.id, job.frames, job.width, job.height, job.tileSize);
-  // Quorum issues R replicas at once; credibility starts with one and adds what the verdict needs.
-  const initial = job.verification === 'quorum' ? job.replicas : 1;
+  const initial = initialReplicas(job);
   await deps.tasks.create(planned, initial);
   // Running before slots exist: a slot bound for a job that is not running is dropped.
   if (!(await deps.jobs.start(job.id))) return;

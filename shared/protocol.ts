@@ -7,6 +7,9 @@ import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
 
+/** At most this many tiles per job (frames × tiles per frame). */
+export const MAX_TASKS_PER_JOB = 100_000;
+
 /** POST /api/jobs */
 export const JobRequest = z.object({
   scene: z.unknown(),

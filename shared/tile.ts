@@ -20,6 +20,11 @@ export function tileGrid(width: number, height: number, size: number): Rect[] {
   return tiles;
 }
 
+/** How many tiles tileGrid() makes, without making them (estimates, limits). */
+export function tileCount(width: number, height: number, size: number): number {
+  return Math.ceil(width / size) * Math.ceil(height / size);
+}
+
 /** Parses the CLI's `x,y,w,h`. */
 export function parseRect(spec: string): Rect {
   const parts = spec.split(',').map((p) => Number(p.trim()));

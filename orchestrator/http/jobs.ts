@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { parseFrameRange } from '../../shared/frames.ts';
-import { JobRequest } from '../../shared/protocol.ts';
+import { JobRequest, MAX_TASKS_PER_JOB } from '../../shared/protocol.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
-import { tileGrid } from '../../shared/tile.ts';
+import { tileCount } from '../../shared/tile.ts';
 import { pixelsOf } from '../assembly.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { ChangeFeed } from '../change-feed.ts';
@@ -16,8 +16,6 @@ import type { Tasks } from '../state/tasks.ts';
 import { streamJobEvents } from './job-events.ts';
 import { HttpError } from './problem.ts';
 
-/** At most this many tiles per job (frames × tiles per frame). */
-export const MAX_TASKS_PER_JOB = 100_000;
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
 const EXTRA_REPLICAS = 4;
 /** Credibility: the most replicas one task may use (fresh workers at ε = 1e-4 need about 7). */
@@ -58,7 +56,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     } catch (e) {
       throw new HttpError(400, 'Invalid request', (e as Error).message, [{ path: 'frames', message: (e as Error).message }]);
     }
-    const tilesPerFrame = tileGrid(scene.render.width, scene.render.height, body.tileSize).length;
+    const tilesPerFrame = tileCount(scene.render.width, scene.render.height, body.tileSize);
     if (tilesPerFrame * frames.length > MAX_TASKS_PER_JOB) {
       const message = `${frames.length} frames × ${tilesPerFrame} tiles exceeds ${MAX_TASKS_PER_JOB} tasks; use larger tiles or fewer frames`;
       throw new HttpError(400, 'Invalid request', message, [{ path: 'tileSize', message }]);

@@ -1,5 +1,6 @@
 /** Job records: creation, status views, listing by owner, cancellation. */
 import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { initialReplicas } from '../planner.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import type { FarmRedis } from './redis.ts';
@@ -111,7 +112,7 @@ export class Jobs {
         frames: JSON.stringify(job.frames),
         state: 'queued',
         tilesVerified: 0,
-        replicasIssued: 0,
+        replicasIssued: job.tilesTotal * initialReplicas(job),
         replicasRendered: 0,
         framesDone: 0,
       })

@@ -1,0 +1,239 @@
+/**
+ * Submit a render: a sample scene or an uploaded scene file, the frames, size, tile size and
+ * verification settings, with the number of tasks it will make. The scene is checked here with
+ * the same schema the orchestrator uses, so mistakes show by path before anything is uploaded.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { parseFrameRange } from '../../../shared/frames.ts';
+import type { FieldIssue } from '../../../shared/problem.ts';
+import { MAX_TASKS_PER_JOB, type SampleScene } from '../../../shared/protocol.ts';
+import { frameCount, parseScene, type Scene, SceneError } from '../../../shared/scene.ts';
+import { tileCount } from '../../../shared/tile.ts';
+import { ApiError, api } from '../api.ts';
+
+interface Chosen {
+  label: string;
+  raw: unknown;
+  scene: Scene;
+}
+
+interface Settings {
+  frames: string;
+  width: string;
+  height: string;
+  spp: string;
+  tileSize: string;
+  verification: 'credibility' | 'quorum';
+  epsilon: string;
+  replicas: string;
+}
+
+const DEFAULTS: Settings = {
+  frames: '',
+  width: '',
+  height: '',
+  spp: '',
+  tileSize: '64',
+  verification: 'credibility',
+  epsilon: '0.0001',
+  replicas: '2',
+};
+
+const num = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
+
+export function estimate(scene: Scene, s: Settings): { frames: number; tiles: number; tasks: number } | { error: string } {
+  const width = num(s.width) ?? scene.render.width;
+  const height = num(s.height) ?? scene.render.height;
+  const size = num(s.tileSize) ?? 64;
+  if (![width, height, size].every((n) => Number.isInteger(n) && n > 0)) return { error: 'size and tile size must be whole numbers' };
+  try {
+    const frames = s.frames.trim() ? parseFrameRange(s.frames, frameCount(scene)).length : frameCount(scene);
+    const tiles = tileCount(width, height, size);
+    return { frames, tiles, tasks: frames * tiles };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void }) {
+  const [samples, setSamples] = useState<SampleScene[]>([]);
+  const [chosen, setChosen] = useState<Chosen>();
+  const [settings, setSettings] = useState<Settings>(DEFAULTS);
+  const [issues, setIssues] = useState<FieldIssue[]>([]);
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    api<{ scenes: SampleScene[] }>('/api/scenes').then(
+      (r) => setSamples(r.scenes),
+      (e) => setError(String(e)),
+    );
+  }, []);
+
+  const choose = (label: string, raw: unknown) => {
+    setIssues([]);
+    setError(undefined);
+    try {
+      setChosen({ label, raw, scene: parseScene(raw) });
+    } catch (e) {
+      setChosen(undefined);
+      if (e instanceof SceneError) setIssues(e.issues.map((i) => ({ ...i, path: `scene.${i.path}` })));
+      else setError((e as Error).message);
+    }
+  };
+
+  const upload = async (file: File | undefined) => {
+    if (!file) return;
+    try {
+      choose(file.name, JSON.parse(await file.text()));
+    } catch (e) {
+      setChosen(undefined);
+      setError(`${file.name} is not JSON: ${(e as Error).message}`);
+    }
+  };
+
+  const est = useMemo(() => chosen && estimate(chosen.scene, settings), [chosen, settings]);
+  const set = (key: keyof Settings) => (e: Event) => setSettings({ ...settings, [key]: (e.currentTarget as HTMLInputElement).value });
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    if (!chosen) return;
+    setBusy(true);
+    setIssues([]);
+    setError(undefined);
+    try {
+      const s = settings;
+      const job = await api<{ id: string }>('/api/jobs', {
+        body: {
+          scene: chosen.raw,
+          frames: s.frames.trim() || undefined,
+          width: num(s.width),
+          height: num(s.height),
+          spp: num(s.spp),
+          tileSize: num(s.tileSize),
+          verification: s.verification,
+          epsilon: s.verification === 'credibility' ? num(s.epsilon) : undefined,
+          replicas: s.verification === 'quorum' ? num(s.replicas) : undefined,
+        },
+      });
+      onSubmitted(job.id);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        setError(err.problem.detail ?? err.problem.title);
+        setIssues(err.problem.errors ?? []);
+      } else setError(String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const r = chosen?.scene.render;
+  return (
+    <form class="card submit" onSubmit={submit}>
+      <h2>New render</h2>
+      <div class="row">
+        <label>
+          Sample scene
+          <select
+            name="sample"
+            value={samples.some((x) => x.file === chosen?.label) ? chosen?.label : ''}
+            onChange={(e) => {
+              const sample = samples.find((x) => x.file === e.currentTarget.value);
+              if (sample) choose(sample.file, sample.scene);
+            }}
+          >
+            <option value="">choose…</option>
+            {samples.map((x) => (
+              <option key={x.file} value={x.file}>
+                {x.name} ({x.width}×{x.height}, {x.frames} frame{x.frames === 1 ? '' : 's'})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          or upload a scene file
+          <input name="scene-file" type="file" accept=".json,application/json" onChange={(e) => upload(e.currentTarget.files?.[0])} />
+        </label>
+      </div>
+      {chosen && r && (
+        <p class="muted">
+          <strong>{chosen.scene.name}</strong> from {chosen.label}: {r.width}×{r.height}, {r.spp} spp, {frameCount(chosen.scene)} frame(s)
+        </p>
+      )}
+      <div class="row">
+        <label>
+          Frames
+          <input
+            name="frames"
+            placeholder={chosen ? `all (0-${frameCount(chosen.scene) - 1})` : 'all'}
+            value={settings.frames}
+            onInput={set('frames')}
+          />
+        </label>
+        <label>
+          Width
+          <input name="width" type="number" min={1} placeholder={String(r?.width ?? '')} value={settings.width} onInput={set('width')} />
+        </label>
+        <label>
+          Height
+          <input
+            name="height"
+            type="number"
+            min={1}
+            placeholder={String(r?.height ?? '')}
+            value={settings.height}
+            onInput={set('height')}
+          />
+        </label>
+        <label>
+          Samples/pixel
+          <input name="spp" type="number" min={1} placeholder={String(r?.spp ?? '')} value={settings.spp} onInput={set('spp')} />
+        </label>
+        <label>
+          Tile size
+          <input name="tileSize" type="number" min={8} max={512} value={settings.tileSize} onInput={set('tileSize')} />
+        </label>
+      </div>
+      <div class="row">
+        <label>
+          Verification
+          <select name="verification" value={settings.verification} onChange={set('verification')}>
+            <option value="credibility">credibility (target error ε)</option>
+            <option value="quorum">quorum (R agreeing replicas)</option>
+          </select>
+        </label>
+        {settings.verification === 'credibility' ? (
+          <label>
+            Target error ε
+            <input name="epsilon" type="number" step="any" min={0} max={1} value={settings.epsilon} onInput={set('epsilon')} />
+          </label>
+        ) : (
+          <label>
+            Replicas R
+            <input name="replicas" type="number" min={1} max={7} value={settings.replicas} onInput={set('replicas')} />
+          </label>
+        )}
+      </div>
+      {est && 'tasks' in est && (
+        <p class="estimate" data-testid="estimate" data-tasks={est.tasks}>
+          {est.tasks.toLocaleString()} tasks: {est.frames} frame{est.frames === 1 ? '' : 's'} × {est.tiles} tiles
+          {est.tasks > MAX_TASKS_PER_JOB && <span class="error"> — over the limit of {MAX_TASKS_PER_JOB.toLocaleString()}</span>}
+        </p>
+      )}
+      {est && 'error' in est && <p class="error">{est.error}</p>}
+      {error && <p class="error">{error}</p>}
+      {issues.length > 0 && (
+        <ul class="issues">
+          {issues.map((i) => (
+            <li key={i.path}>
+              <code>{i.path}</code>: {i.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      <button type="submit" disabled={!chosen || busy || !est || 'error' in est}>
+        {busy ? 'Submitting…' : 'Render'}
+      </button>
+    </form>
+  );
+}

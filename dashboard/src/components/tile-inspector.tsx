@@ -1,0 +1,107 @@
+/**
+ * One tile's story: its state and verdict, and every replica — which worker rendered it, the
+ * hash it returned, when, how long it took, and how it was judged. A replica's own pixels can be
+ * shown beside the verdict's, which makes a disagreement visible.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { ReplicaView, TaskView } from '../../../shared/protocol.ts';
+import { TILE_STATE_LABELS, tileLook } from '../../../shared/tile-state.ts';
+import { pixels } from '../api.ts';
+import { clock, duration, shortCid } from '../format.ts';
+import { href } from '../router.ts';
+import { pixelsUrl } from './tile-canvas.tsx';
+
+const VERDICTS: Record<ReplicaView['state'], string> = {
+  assigned: 'rendering',
+  submitted: 'awaiting verdict',
+  valid: 'agreed',
+  invalid: 'disagreed',
+  timedout: 'timed out',
+  handedback: 'handed back',
+  rejected: 'rejected',
+};
+
+export function TileInspector({ job, view, names }: { job: string; view: TaskView; names: ReadonlyMap<string, string> }) {
+  const [preview, setPreview] = useState<string>();
+  useEffect(() => setPreview(undefined), [view.task]);
+  const look = tileLook(view);
+  return (
+    <aside class="card inspector" data-testid="inspector">
+      <h3>
+        Tile {view.tile} <span class={`badge s-${look.state}`}>{TILE_STATE_LABELS[look.state]}</span>
+        {look.disputed && <span class="badge s-disputed">replicas disagreed</span>}
+      </h3>
+      <p class="muted">
+        {view.rect.width}×{view.rect.height} at ({view.rect.x}, {view.rect.y}) · frame {view.frame}
+        {view.credibility !== null && <> · credibility {view.credibility.toFixed(5)}</>}
+        {view.belowThreshold && <> · accepted below θ at the job's timeout</>}
+      </p>
+      <p>
+        Verified result: <code title={view.cid ?? ''}>{shortCid(view.cid)}</code>
+      </p>
+      <table class="replicas">
+        <thead>
+          <tr>
+            <th>Replica</th>
+            <th>Worker</th>
+            <th>Result</th>
+            <th>Assigned</th>
+            <th>Took</th>
+            <th>Verdict</th>
+          </tr>
+        </thead>
+        <tbody>
+          {view.replicas.map((r) => (
+            <tr key={`${r.replica}.${r.worker}.${r.assignedAt}`} data-worker={r.worker}>
+              <td>
+                {r.replica.slice(r.replica.lastIndexOf('.') + 1)}
+                {r.spot && (
+                  <span class="badge" title="a spot check: a replica of a tile already verified">
+                    spot
+                  </span>
+                )}
+              </td>
+              <td>
+                <a href={href.worker(r.worker)}>{names.get(r.worker) ?? shortCid(r.worker)}</a>
+              </td>
+              <td>
+                {r.cid ? (
+                  <button type="button" class="link" title={`${r.cid} — show these pixels`} onClick={() => setPreview(r.cid ?? undefined)}>
+                    {shortCid(r.cid)}
+                  </button>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td>{clock(r.assignedAt)}</td>
+              <td>{r.submittedAt ? duration(r.submittedAt - r.assignedAt) : '—'}</td>
+              <td>
+                <span class={`verdict v-${r.state}`}>{VERDICTS[r.state]}</span>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {preview && (
+        <div class="previews">
+          <Pixels job={job} view={view} cid={preview} label={`replica ${shortCid(preview)}`} />
+          {view.cid && view.cid !== preview && <Pixels job={job} view={view} cid={view.cid} label="verified" />}
+        </div>
+      )}
+    </aside>
+  );
+}
+
+function Pixels({ job, view, cid, label }: { job: string; view: TaskView; cid: string; label: string }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const { width, height } = view.rect;
+    pixels(pixelsUrl(job, view.task, cid), width, height).then((image) => canvas.current?.getContext('2d')?.putImageData(image, 0, 0));
+  }, [job, view.task, view.rect, cid]);
+  return (
+    <figure>
+      <canvas ref={canvas} width={view.rect.width} height={view.rect.height} class="pixelated" />
+      <figcaption>{label}</figcaption>
+    </figure>
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * A job's live view: its status and the tiles of the frame on screen, kept current by the
+ * orchestrator's server-sent events (GET /api/jobs/:id/events). A (re)connect reloads the frame's
+ * tiles, so nothing missed while disconnected stays stale.
+ */
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
+import { api } from './api.ts';
+
+export interface JobLive {
+  status?: JobStatus;
+  /** The frame on screen. */
+  frame?: number;
+  /** The shown frame's tiles by task id. */
+  tiles: ReadonlyMap<string, TaskView>;
+  connected: boolean;
+  error?: string;
+}
+
+/** `chooseFrame` picks the frame on screen from the job's latest status. */
+export function useJobLive(id: string, chooseFrame: (status: JobStatus) => number | undefined): JobLive {
+  const [status, setStatus] = useState<JobStatus>();
+  const frame = status && chooseFrame(status);
+  const [tiles, setTiles] = useState<ReadonlyMap<string, TaskView>>(new Map());
+  const [connected, setConnected] = useState(false);
+  const [error, setError] = useState<string>();
+  const frameRef = useRef(frame);
+  frameRef.current = frame;
+  // Tasks changed by events while a load is in flight: their event is newer than the load.
+  const changedDuringLoad = useRef<Set<string>>();
+
+  const load = useCallback(
+    async (f: number) => {
+      const changed = new Set<string>();
+      changedDuringLoad.current = changed;
+      const r = await api<{ frame: number; tasks: TaskView[] }>(`/api/jobs/${encodeURIComponent(id)}/tasks?frame=${f}`);
+      if (frameRef.current !== f) return;
+      if (changedDuringLoad.current === changed) changedDuringLoad.current = undefined;
+      setTiles((prev) => new Map(r.tasks.map((t) => [t.task, changed.has(t.task) ? (prev.get(t.task) ?? t) : t])));
+    },
+    [id],
+  );
+
+  useEffect(() => {
+    setTiles(new Map());
+    if (frame !== undefined) load(frame).catch((e) => setError(String(e)));
+  }, [frame, load]);
+
+  useEffect(() => {
+    const source = new EventSource(`/api/jobs/${encodeURIComponent(id)}/events`);
+    let opened = false;
+    source.onopen = () => {
+      setConnected(true);
+      setError(undefined);
+      if (opened && frameRef.current !== undefined) load(frameRef.current).catch((e) => setError(String(e)));
+      opened = true;
+    };
+    source.onerror = () => {
+      setConnected(false);
+      if (source.readyState === EventSource.CLOSED) setError('the live view was refused; reload the page');
+    };
+    source.addEventListener(JOB_EVENTS.job, (e) => setStatus(JSON.parse((e as MessageEvent).data)));
+    source.addEventListener(JOB_EVENTS.tiles, (e) => {
+      const views = (JSON.parse((e as MessageEvent).data) as TaskView[]).filter((v) => v.frame === frameRef.current);
+      if (views.length === 0) return;
+      for (const v of views) changedDuringLoad.current?.add(v.task);
+      setTiles((prev) => {
+        const next = new Map(prev);
+        for (const v of views) next.set(v.task, v);
+        return next;
+      });
+    });
+    return () => source.close();
+  }, [id, load]);
+
+  return { status, frame, tiles, connected, error };
+}

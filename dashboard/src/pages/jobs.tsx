@@ -1,0 +1,65 @@
+/** Home: submit a render, and the jobs this token can see. */
+import { useEffect, useState } from 'preact/hooks';
+import type { JobStatus } from '../../../shared/protocol.ts';
+import { api } from '../api.ts';
+import { ProgressBar } from '../components/progress-bar.tsx';
+import { SubmitForm } from '../components/submit-form.tsx';
+import { dateTime } from '../format.ts';
+import { href, navigate } from '../router.ts';
+
+export function JobsPage() {
+  const [jobs, setJobs] = useState<JobStatus[]>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    api<{ jobs: JobStatus[] }>('/api/jobs?limit=50').then(
+      (r) => setJobs(r.jobs),
+      (e) => setError(String(e)),
+    );
+  }, []);
+  return (
+    <>
+      <SubmitForm onSubmitted={(id) => navigate(href.job(id))} />
+      <section class="card">
+        <h2>Jobs</h2>
+        {error && <p class="error">{error}</p>}
+        {jobs?.length === 0 && <p class="muted">No jobs yet.</p>}
+        {jobs && jobs.length > 0 && (
+          <table class="jobs">
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>State</th>
+                <th>Tiles verified</th>
+                <th>Frames</th>
+                <th>Size</th>
+                <th>Submitted</th>
+              </tr>
+            </thead>
+            <tbody>
+              {jobs.map((j) => (
+                <tr key={j.id}>
+                  <td>
+                    <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
+                  </td>
+                  <td>
+                    <span class={`badge job-${j.state}`}>{j.state}</span>
+                  </td>
+                  <td>
+                    <ProgressBar done={j.tilesVerified} total={j.tilesTotal} label={`${j.tilesVerified}/${j.tilesTotal}`} />
+                  </td>
+                  <td>
+                    {j.framesDone}/{j.frames.length}
+                  </td>
+                  <td>
+                    {j.width}×{j.height}
+                  </td>
+                  <td>{dateTime(j.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,139 @@
+/** One worker's evidence: its record, the disagreements and spot checks behind it, its ledger. */
+import { useEffect, useState } from 'preact/hooks';
+import type { EvidenceEntry, WorkerDetail, WorkerLedger } from '../../../shared/protocol.ts';
+import { api } from '../api.ts';
+import { credits, dateTime, shortCid } from '../format.ts';
+import { href } from '../router.ts';
+
+const EVIDENCE: Record<EvidenceEntry['kind'], string> = {
+  outvoted: 'outvoted: its result lost',
+  'outvoted-others': 'outvoted others: its result won',
+  'spot-check-passed': 'spot check passed',
+  'spot-check-failed': 'spot check failed',
+};
+
+export function WorkerPage({ id }: { id: string }) {
+  const [worker, setWorker] = useState<WorkerDetail>();
+  const [ledger, setLedger] = useState<WorkerLedger>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const path = `/api/workers/${encodeURIComponent(id)}`;
+    api<WorkerDetail>(path).then(setWorker, (e) => setError(String(e)));
+    api<WorkerLedger>(`${path}/ledger?limit=200`).then(setLedger, (e) => setError(String(e)));
+  }, [id]);
+  if (error) return <p class="error">{error}</p>;
+  if (!worker) return <p class="muted">Loading…</p>;
+  const w = worker;
+  return (
+    <>
+      <section class="card">
+        <p>
+          <a href={href.workers()}>← all workers</a>
+        </p>
+        <h1>
+          {w.name} {w.trusted && <span class="badge">trusted</span>} <span class={`dot ${w.online ? 'on' : 'off'}`} />
+        </h1>
+        <p class="muted">
+          <code>{w.id}</code> · {w.deviceClass} · registered {dateTime(w.registeredAt)} · last seen {dateTime(w.lastSeen)}
+        </p>
+        <dl class="facts" data-testid="worker-facts">
+          <Fact label="Credibility" value={w.credibility.toFixed(5)} />
+          <Fact label="Valid" value={w.valid} field="valid" />
+          <Fact label="Invalid" value={w.invalid} field="invalid" />
+          <Fact label="Timed out" value={w.timedOut} />
+          <Fact label="Rejected uploads" value={w.rejected} />
+          <Fact label="Faults" value={w.faults} />
+          <Fact label="Valid in a row" value={w.consecutiveValid} />
+          <Fact label="Spot checks passed / failed" value={`${w.spotChecksPassed} / ${w.spotChecksFailed}`} />
+          <Fact label="Balance" value={credits(w.balance)} />
+          <Fact label="Stake" value={credits(w.stake)} />
+        </dl>
+      </section>
+      <section class="card">
+        <h2>Evidence</h2>
+        {w.evidence.length === 0 ? (
+          <p class="muted">No disagreements or spot checks yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>What</th>
+                <th>Tile</th>
+                <th>Its result</th>
+                <th>Other side</th>
+              </tr>
+            </thead>
+            <tbody>
+              {w.evidence.map((e) => (
+                <tr key={`${e.at}.${e.task}.${e.kind}`} class={e.kind === 'outvoted' || e.kind === 'spot-check-failed' ? 'bad' : ''}>
+                  <td>{dateTime(e.at)}</td>
+                  <td>{EVIDENCE[e.kind] ?? e.kind}</td>
+                  <td>
+                    <a href={href.job(e.task.split('.')[0])}>
+                      <code>{e.task}</code>
+                    </a>
+                  </td>
+                  <td>
+                    <code title={e.cid}>{shortCid(e.cid)}</code>
+                  </td>
+                  <td>
+                    {e.winner ? (
+                      <code title={e.winner}>{shortCid(e.winner)}</code>
+                    ) : Array.isArray(e.against) ? (
+                      `${e.against.length} worker(s)`
+                    ) : (
+                      '—'
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section class="card">
+        <h2>Ledger</h2>
+        {!ledger || ledger.entries.length === 0 ? (
+          <p class="muted">No credit movements yet.</p>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Entry</th>
+                <th>Amount</th>
+                <th>Balance</th>
+                <th>Stake</th>
+                <th>For</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...ledger.entries].reverse().map((e, i) => (
+                <tr key={`${e.at}.${i}`} class={e.kind === 'slashed' || e.kind === 'penalty' ? 'bad' : ''}>
+                  <td>{dateTime(e.at)}</td>
+                  <td>{e.kind}</td>
+                  <td class="num">{credits(e.amount)}</td>
+                  <td class="num">{credits(e.balance)}</td>
+                  <td class="num">{credits(e.stake)}</td>
+                  <td>
+                    <code>{e.ref ?? ''}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}
+
+function Fact({ label, value, field }: { label: string; value: string | number; field?: string }) {
+  return (
+    <div data-field={field}>
+      <dt>{label}</dt>
+      <dd>{value}</dd>
+    </div>
+  );
+}

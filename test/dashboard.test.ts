@@ -1,0 +1,134 @@
+/**
+ * The web dashboard in a real browser (Debian Chromium via playwright-core) against a real farm:
+ * Redis, the orchestrator serving the built page, and two worker processes. Also the operator's
+ * endpoints: /metrics (scraped and parsed) and bull-board behind the operator token.
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeRgba } from '../shared/png.ts';
+import { launchChromium, TEST_OUTPUT } from './support/browser.ts';
+import { TestFarm, TOKEN } from './support/farm.ts';
+import { parsePrometheus, sumOf } from './support/prometheus.ts';
+import { ROOT } from './support/scenes.ts';
+
+let farm: TestFarm;
+let browser: Browser;
+let jobId: string;
+
+beforeAll(async () => {
+  farm = await TestFarm.start();
+  const home = await fetch(`${farm.url}/`);
+  if (!home.ok) throw new Error(`the orchestrator does not serve the dashboard (${home.status}): run \`npm run build\``);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await farm?.stop();
+});
+
+/** Every byte of the frame canvas, as the page shows it. */
+const canvasPixels = (page: Page) =>
+  page.evaluate(() => {
+    const canvas = document.querySelector('.frame-view canvas') as HTMLCanvasElement;
+    return Array.from(canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? []);
+  });
+
+describe('dashboard', () => {
+  it('uploads cornell.json, fills the tile grid live and shows the stitched frame exactly', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.locator('input[name=scene-file]').setInputFiles(join(ROOT, 'scenes/cornell.json'));
+    await page.fill('input[name=width]', '64');
+    await page.fill('input[name=height]', '48');
+    await page.fill('input[name=spp]', '4');
+    await page.fill('input[name=tileSize]', '16');
+    await page.locator('select[name=verification]').selectOption('quorum');
+    await page.fill('input[name=replicas]', '2');
+    await expect.poll(() => page.getByTestId('estimate').getAttribute('data-tasks')).toBe('12');
+    await page.getByRole('button', { name: 'Render' }).click();
+    await page.waitForURL(/#\/jobs\/j[0-9a-f]+$/);
+    jobId = page.url().split('/').pop() as string;
+
+    // No worker yet: the grid shows all 12 tiles waiting.
+    const tiles = page.locator('.tile-grid .tile');
+    await expect.poll(() => tiles.count()).toBe(12);
+    expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('pending'));
+
+    // Workers join; the page fills in from server-sent events alone (it never reloads).
+    await Promise.all([farm.startWorker('alpha'), farm.startWorker('beta')]);
+    await page.getByTestId('frame-state').filter({ hasText: 'verified and stitched' }).waitFor({ timeout: 90_000 });
+    await expect.poll(() => page.locator('.frame-view canvas').getAttribute('data-painted')).toBe('12');
+    expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
+    await expect.poll(() => page.locator('.legend [data-state=verified]').getAttribute('data-count')).toBe('12');
+    await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('done');
+
+    const frame = await decodeRgba(await farm.client.download(`/api/jobs/${jobId}/frames/0`));
+    expect([frame.width, frame.height]).toEqual([64, 48]);
+    expect(Buffer.from(await canvasPixels(page)).equals(Buffer.from(frame.rgba))).toBe(true);
+
+    // A tile's replicas: two distinct workers, named, hashes shown, both agreeing.
+    await tiles.first().click();
+    const rows = page.getByTestId('inspector').locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const workers = await rows.locator('td:nth-child(2) a').allTextContents();
+    expect(workers.sort()).toEqual(['alpha', 'beta']);
+    expect(await rows.locator('.verdict').allTextContents()).toEqual(['agreed', 'agreed']);
+    expect(await rows.locator('td:nth-child(3)').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/^bafkrei/)]));
+
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-job.png'), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('lists both workers with their counts, and each worker links to its evidence', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${farm.url}/#/workers`);
+    for (const name of ['alpha', 'beta']) {
+      const handle = farm.workers.get(name);
+      const view = await farm.worker(handle?.id as string);
+      expect(view?.valid).toBeGreaterThan(0);
+      const row = page.locator(`[data-testid=leaderboard] tr[data-name=${name}]`);
+      await row.waitFor();
+      expect(await row.locator('[data-field=valid]').textContent()).toBe(String(view?.valid));
+      expect(await row.locator('[data-field=invalid]').textContent()).toBe('0');
+    }
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-workers.png'), fullPage: true });
+
+    await page.locator('[data-testid=leaderboard] tr[data-name=alpha] a').click();
+    await page.waitForURL(/#\/workers\/w/);
+    const alpha = await farm.worker(farm.workers.get('alpha')?.id as string);
+    await expect.poll(() => page.locator('[data-testid=worker-facts] [data-field=valid] dd').textContent()).toBe(String(alpha?.valid));
+    await page.close();
+  });
+
+  it('exports Prometheus metrics for the job it rendered', async () => {
+    const res = await fetch(`${farm.url}/metrics`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    const metrics = parsePrometheus(await res.text());
+    // 12 tiles × 2 replicas, each handed out, rendered, and agreed on.
+    expect(sumOf(metrics, 'farm_replicas_issued_total', { kind: 'replica' })).toBeGreaterThanOrEqual(24);
+    expect(sumOf(metrics, 'farm_render_seconds_count', { class: 'farm-pt/1+webasm' })).toBeGreaterThanOrEqual(24);
+    expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'agreed' })).toBeGreaterThanOrEqual(12);
+    expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'disputed' })).toBe(0);
+    expect(sumOf(metrics, 'farm_workers_connected')).toBe(2);
+    expect(metrics.has('farm_tasks{state="pending"}')).toBe(true);
+    expect(sumOf(metrics, 'farm_queue_depth', { queue: 'slots', state: 'waiting' })).toBe(0);
+    expect(sumOf(metrics, 'farm_queue_depth', { queue: 'frames', state: 'completed' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('serves bull-board to the operator only', async () => {
+    expect((await fetch(`${farm.url}/admin/queues`)).status).toBe(401);
+    const requester = (await (await farm.client.call('POST', '/api/tokens', { name: 'a requester' })).json()) as { token: string };
+    expect((await fetch(`${farm.url}/admin/queues`, { headers: { authorization: `Bearer ${requester.token}` } })).status).toBe(403);
+    const board = await fetch(`${farm.url}/admin/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(board.status).toBe(200);
+    const api = await fetch(`${farm.url}/admin/queues/api/queues?page=1&jobsPerPage=5`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name);
+    expect(names).toEqual(expect.arrayContaining(['plans', 'frames', 'slots']));
+  });
+});
