@@ -1,4 +1,14 @@
 # One image for every farm process: `farm orchestrator`, `farm worker`, `farm submit`.
+# The dashboard is built with the dev dependencies (Vite, Preact) in a first stage; the image
+# keeps only its static output.
+FROM node:20-bookworm-slim AS dashboard
+WORKDIR /farm
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY dashboard dashboard
+COPY shared shared
+RUN npm run build
+
 FROM node:20-bookworm-slim
 WORKDIR /farm
 COPY package.json package-lock.json ./
@@ -9,4 +19,5 @@ COPY orchestrator orchestrator
 COPY worker worker
 COPY shared shared
 COPY scenes scenes
+COPY --from=dashboard /farm/dashboard/dist dashboard/dist
 ENTRYPOINT ["node", "bin/farm.js"]

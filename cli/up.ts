@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
+import { dashboardLink } from './orchestrator.ts';
 import { startRedisServer } from './redis-server.ts';
 import { RequesterClient } from './requester.ts';
 import { readSceneFile } from './scene-file.ts';
-import { dashboardLink } from './orchestrator.ts';
 import { onShutdown } from './shutdown.ts';
 import { downloadOutputs, waitForJob } from './submit.ts';
 

@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
 import type { Metrics } from './metrics.ts';
-import { parseSlotId, parseTaskId, slotId } from './planner.ts';
+import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord } from './state/workers.ts';
 
@@ -205,7 +205,7 @@ export class Dispatcher {
       case 'again': {
         const { replica, frame, rect, scene } = bound;
         const task = parseSlotId(slot)?.task as string;
-        this.log.debug({ job: parseTaskId(task)?.job, task, replica: slot, worker: replica.worker }, 'replica assigned');
+        this.log.debug({ ...slotLogIds(slot), worker: replica.worker }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
         return { replica: slot, task, job: task.slice(0, task.indexOf('.')), scene, frame, tile: rect, deadline: replica.deadline };
       }
@@ -250,7 +250,7 @@ export class Dispatcher {
       fetcher.on('error', (err) => this.log.warn({ err, queue: name }, 'slot queue error'));
       queue.on('error', (err) => this.log.warn({ err, queue: name }, 'slot queue error'));
       fetcher.on('stalled', (slot) => {
-        this.log.info({ replica: slot, queue: name }, 'lease lapsed; slot back in queue');
+        this.log.info({ ...slotLogIds(slot), queue: name }, 'lease lapsed; slot back in queue');
         this.wake.emit('work');
       });
       void fetcher.startStalledCheckTimer();

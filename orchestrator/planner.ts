@@ -33,3 +33,9 @@ export function planJob(jobId: string, frames: readonly number[], width: number,
 /** Replicas each task starts with: quorum issues R at once; credibility starts with one and adds what the verdict needs. */
 export const initialReplicas = (job: { verification: 'credibility' | 'quorum'; replicas: number }): number =>
   job.verification === 'quorum' ? job.replicas : 1;
+
+/** The ids a log line about a replica slot carries: its job, task and the slot itself. */
+export function slotLogIds(slot: string): { job?: string; task?: string; replica: string } {
+  const task = parseSlotId(slot)?.task;
+  return { job: task && parseTaskId(task)?.job, task, replica: slot };
+}

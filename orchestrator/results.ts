@@ -11,7 +11,7 @@ import type { BlobStore } from './blobstore.ts';
 import { groupCredibilities } from './credibility.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { Metrics } from './metrics.ts';
-import { parseSlotId, parseTaskId } from './planner.ts';
+import { parseSlotId, slotLogIds } from './planner.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
@@ -76,7 +76,7 @@ export async function acceptResult(
     const pass = cid === submitted.expected;
     await tasks.spotVerdict(slot, worker.id, pass);
     metrics.verdict(pass ? 'agreed' : 'disputed');
-    deps.log.info({ job: parseTaskId(parsed.task)?.job, task: parsed.task, worker: worker.id, replica: slot, pass }, 'spot check');
+    deps.log.info({ ...slotLogIds(slot), worker: worker.id, pass }, 'spot check');
     if (!pass) await deps.backtrack(worker.id);
     return 'accepted';
   }

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { parseSlotId, parseTaskId, planJob, slotId } from '../orchestrator/planner.ts';
 import { assembleFrame } from '../orchestrator/stitcher.ts';
 import { judge, type ReplicaResult } from '../orchestrator/verifier.ts';
-import { tileGrid } from '../shared/tile.ts';
+import type { ReplicaView } from '../shared/protocol.ts';
+import { tileCount, tileGrid } from '../shared/tile.ts';
+import { tileLook } from '../shared/tile-state.ts';
 
 const r = (replica: string, cid: string): ReplicaResult => ({ replica, worker: `w-${replica}`, cid });
 
@@ -14,6 +16,16 @@ describe('planner', () => {
     expect(tasks[0]).toEqual({ id: 'jabcdefghij.f0.t0', frame: 0, tile: 0, rect: { x: 0, y: 0, width: 32, height: 32 } });
     expect(tasks[11].rect).toEqual({ x: 96, y: 64, width: 4, height: 6 });
     expect(tasks[12].frame).toBe(2);
+  });
+
+  it('counts tiles without making them', () => {
+    for (const [w, h, s] of [
+      [100, 70, 32],
+      [64, 48, 16],
+      [1, 1, 8],
+      [3840, 2160, 64],
+    ])
+      expect(tileCount(w, h, s)).toBe(tileGrid(w, h, s).length);
   });
 
   it('round-trips task and slot ids', () => {
@@ -75,5 +87,37 @@ describe('stitcher', () => {
   it('rejects gaps and wrong sizes', () => {
     expect(() => assembleFrame(4, 4, [{ rect: { x: 0, y: 0, width: 2, height: 2 }, rgba: new Uint8Array(16) }])).toThrow(/cover 4 of 16/);
     expect(() => assembleFrame(4, 4, [{ rect: { x: 0, y: 0, width: 4, height: 4 }, rgba: new Uint8Array(3) }])).toThrow(/3 bytes/);
+  });
+});
+
+describe('tile look (dashboard states)', () => {
+  const rep = (state: ReplicaView['state'], cid: string | null = null, spot = false): ReplicaView => ({
+    spot,
+    replica: 'j.f0.t0.r0',
+    worker: 'w',
+    state,
+    cid,
+    assignedAt: 0,
+    submittedAt: cid ? 1 : null,
+  });
+  const look = (state: 'pending' | 'verified', replicas: ReplicaView[]) => tileLook({ state, replicas });
+
+  it('walks pending → rendering → awaiting agreement → verified', () => {
+    expect(look('pending', [])).toEqual({ state: 'pending', disputed: false });
+    expect(look('pending', [rep('timedout'), rep('handedback')])).toEqual({ state: 'pending', disputed: false });
+    expect(look('pending', [rep('assigned')])).toEqual({ state: 'rendering', disputed: false });
+    expect(look('pending', [rep('submitted', 'A'), rep('assigned')])).toEqual({ state: 'awaiting', disputed: false });
+    expect(look('verified', [rep('valid', 'A'), rep('valid', 'A')])).toEqual({ state: 'verified', disputed: false });
+  });
+
+  it('marks disagreement while open and after the verdict', () => {
+    expect(look('pending', [rep('submitted', 'A'), rep('submitted', 'B')])).toEqual({ state: 'disputed', disputed: true });
+    expect(look('verified', [rep('valid', 'A'), rep('invalid', 'B'), rep('valid', 'A')])).toEqual({ state: 'verified', disputed: true });
+    expect(look('verified', [rep('valid', 'A'), rep('invalid', 'B', true)])).toEqual({ state: 'verified', disputed: true });
+  });
+
+  it('ignores forged uploads and abandoned attempts', () => {
+    expect(look('pending', [rep('rejected', 'X'), rep('submitted', 'A')])).toEqual({ state: 'awaiting', disputed: false });
+    expect(look('verified', [rep('timedout', 'B'), rep('valid', 'A')])).toEqual({ state: 'verified', disputed: false });
   });
 });

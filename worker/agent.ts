@@ -45,10 +45,13 @@ const RETRY_MS = 1000;
 const UPLOAD_ATTEMPTS = 4;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
-  const { identity, producer, log } = opts;
+  const { identity, producer } = opts;
   const client = new WorkerClient(opts.orchestrator, identity);
-  const registration = await retry(() => client.register(opts.name, producer.deviceClass, opts.operatorToken), log, 'register');
-  log.info({ worker: registration.id, deviceClass: producer.deviceClass }, 'registered');
+  const registration = await retry(() => client.register(opts.name, producer.deviceClass, opts.operatorToken), opts.log, 'register');
+  // Every line from here on names the worker; lines about a replica also name its job and task.
+  const log = opts.log.child({ worker: registration.id });
+  const replicaLog = (a: Assignment) => log.child({ job: a.job, task: a.task, replica: a.replica });
+  log.info({ deviceClass: producer.deviceClass }, 'registered');
   if (opts.stake) {
     const account = await client.stake(opts.stake).catch((err) => log.warn({ err: err.message }, 'could not deposit stake'));
     if (account) log.info(account, 'stake deposited');
@@ -78,7 +81,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const rgba = await producer.produce(a, await sceneFor(a.scene));
     const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(producer.deviceClass));
     const status = await uploadWithRetry(a, cid, rgba);
-    log.info({ job: a.job, task: a.task, replica: a.replica, ms: Math.round(performance.now() - started), status }, 'replica uploaded');
+    replicaLog(a).info({ ms: Math.round(performance.now() - started), status }, 'replica uploaded');
   }
 
   /** Uploads are idempotent: retry server errors, then hand the replica back rather than sit on it. */
@@ -107,7 +110,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         await finished;
       } catch (err) {
         if (stopping) break;
-        log.warn({ err: (err as Error).message, replica: current?.assignment.replica }, 'worker loop error');
+        (current ? replicaLog(current.assignment) : log).warn({ err: (err as Error).message }, 'worker loop error');
         if (!(err instanceof OrchestratorError && err.status === 409)) await sleep(RETRY_MS);
       } finally {
         current = undefined;
@@ -133,8 +136,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           sleep(opts.drainGraceMs ?? 30_000).then(() => false),
         ]);
         if (!finishedInTime) {
-          log.info({ replica: inHand.assignment.replica }, 'handing back unfinished replica');
-          await client.release(inHand.assignment.replica).catch((err) => log.warn({ err: err.message }, 'hand-back failed'));
+          const handLog = replicaLog(inHand.assignment);
+          handLog.info('handing back unfinished replica');
+          await client.release(inHand.assignment.replica).catch((err) => handLog.warn({ err: err.message }, 'hand-back failed'));
         }
       }
       await Promise.race([done, sleep(1000)]);

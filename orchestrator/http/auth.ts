@@ -68,6 +68,8 @@ export function requireWorker(workers: Workers) {
     if (!worker) throw new HttpError(401, 'Unknown worker', `worker "${id}" is not registered`);
     checkSignature(req, worker.publicKey);
     req.worker = worker;
+    // Every line logged for this request names the worker.
+    if (req.log) req.log = req.log.child({ worker: worker.id });
     next();
   };
 }

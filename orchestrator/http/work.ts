@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Heartbeat, RESULT_CID_HEADER } from '../../shared/protocol.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { Dispatcher } from '../dispatch.ts';
-import { parseSlotId } from '../planner.ts';
+import { parseSlotId, slotLogIds } from '../planner.ts';
 import { acceptResult, type ResultDeps, ResultRejected } from '../results.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { Tasks } from '../state/tasks.ts';
@@ -82,7 +82,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       res.json({ status });
     } catch (e) {
       if (e instanceof ResultRejected) {
-        req.log?.warn({ worker: worker.id, replica: req.params.replica, reason: e.message }, 'result rejected');
+        req.log?.warn({ ...slotLogIds(req.params.replica), reason: e.message }, 'result rejected');
         throw new HttpError(e.status, 'Result rejected', e.message);
       }
       throw e;
@@ -108,7 +108,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     if (!replica || !(await tasks.release(replica.replica, worker.id)))
       throw new HttpError(409, 'Not held', `worker does not hold ${req.params.replica}`);
     await dispatch.handBack(replica, worker.id);
-    req.log?.info({ worker: worker.id, replica: replica.replica }, 'replica handed back');
+    req.log?.info(slotLogIds(replica.replica), 'replica handed back');
     res.json({ status: 'released' });
   });
 
