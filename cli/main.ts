@@ -58,7 +58,9 @@ program
   .option('--tile <px>', 'tile size', '64')
   .option('--size <WxH>', 'override the scene resolution')
   .option('--spp <n>', 'override samples per pixel')
-  .option('--replicas <n>', 'replicas per tile', '2')
+  .addOption(new Option('--verification <scheme>', 'how tiles are verified').choices(['credibility', 'quorum']).default('credibility'))
+  .option('--epsilon <e>', 'target error rate ε (credibility)', '0.0001')
+  .option('--replicas <n>', 'replicas per tile R (quorum)', '2')
   .option('--wait', 'show progress and download the frames when done')
   .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
   .action(submitCommand);

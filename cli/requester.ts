@@ -1,5 +1,17 @@
 /** A requester's HTTP client for the job API (bearer token). */
-import type { JobStatus } from '../shared/protocol.ts';
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { JOB_EVENTS, type JobStatus } from '../shared/protocol.ts';
+
+/** The orchestrator answered with an error status. */
+export class RequestFailed extends Error {
+  override name = 'RequestFailed';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export class RequesterClient {
   constructor(
@@ -15,6 +27,14 @@ export class RequesterClient {
     return (await this.call('GET', `/api/jobs/${id}`)).json();
   }
 
+  /** The job's status on connect and at every change (server-sent events) until the stream ends. */
+  async *statusStream(id: string): AsyncGenerator<JobStatus> {
+    const res = await this.call('GET', `/api/jobs/${id}/events`);
+    if (!res.body) return;
+    const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    for await (const event of events) if (event.event === JOB_EVENTS.job) yield JSON.parse(event.data) as JobStatus;
+  }
+
   async download(path: string): Promise<Uint8Array> {
     return new Uint8Array(await (await this.call('GET', path)).arrayBuffer());
   }
@@ -27,7 +47,7 @@ export class RequesterClient {
     });
     if (res.status >= 400) {
       const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };
-      throw new Error(`${method} ${path}: ${res.status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`);
+      throw new RequestFailed(res.status, `${method} ${path}: ${res.status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`);
     }
     return res;
   }

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobStatus } from '../shared/protocol.ts';
 import { progressBar } from './progress.ts';
-import { RequesterClient } from './requester.ts';
+import { RequesterClient, RequestFailed } from './requester.ts';
 import { parseSize, readSceneFile } from './scene-file.ts';
 
 export interface SubmitFlags {
@@ -13,6 +13,8 @@ export interface SubmitFlags {
   tile: string;
   size?: string;
   spp?: string;
+  verification: 'credibility' | 'quorum';
+  epsilon: string;
   replicas: string;
   wait?: boolean;
   out: string;
@@ -27,6 +29,8 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
     scene: raw,
     frames: flags.frames,
     tileSize: Number(flags.tile),
+    verification: flags.verification,
+    epsilon: Number(flags.epsilon),
     replicas: Number(flags.replicas),
     spp: flags.spp === undefined ? undefined : Number(flags.spp),
     ...(flags.size ? parseSize(flags.size) : {}),
@@ -38,24 +42,40 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
   process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n`);
 }
 
-/** Polls the job, showing tiles verified / total with an ETA, until it finishes. */
+/** Pause before re-opening a dropped event stream (orchestrator restart, network). */
+const RECONNECT_MS = 1000;
+
+/**
+ * Follows the job's live events, showing tiles verified / total with an ETA, until it finishes;
+ * a dropped stream is re-opened (it starts with the current status, so nothing is missed).
+ */
 export async function waitForJob(client: RequesterClient, id: string): Promise<JobStatus> {
   const bar = progressBar(`job ${id.slice(0, 9)}`);
   try {
     for (;;) {
-      const s = await client.status(id);
-      bar.update(
-        s.tilesVerified,
-        s.tilesTotal,
-        `tiles verified, ${s.framesDone}/${s.frames.length} frames, ${s.replicasRendered} replicas`,
-      );
-      if (s.state === 'done') return s;
-      if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`job ${id} ${s.state}`);
-      await new Promise((r) => setTimeout(r, 500));
+      try {
+        for await (const s of client.statusStream(id)) {
+          bar.update(
+            s.tilesVerified,
+            s.tilesTotal,
+            `tiles verified, ${s.framesDone}/${s.frames.length} frames, ${s.replicasRendered} replicas`,
+          );
+          if (s.state === 'done') return s;
+          if (s.state === 'failed' || s.state === 'cancelled') throw new JobEnded(`job ${id} ${s.state}${s.error ? `: ${s.error}` : ''}`);
+        }
+      } catch (e) {
+        // Only a lost connection or a server error is worth another try.
+        if (e instanceof JobEnded || (e instanceof RequestFailed && e.status < 500)) throw e;
+      }
+      await new Promise((r) => setTimeout(r, RECONNECT_MS));
     }
   } finally {
     bar.stop();
   }
+}
+
+class JobEnded extends Error {
+  override name = 'JobEnded';
 }
 
 export async function downloadOutputs(client: RequesterClient, status: JobStatus, dir: string): Promise<string[]> {

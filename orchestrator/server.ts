@@ -54,6 +54,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const blobs = new FsBlobStore(config.dataDir);
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  for (const q of [plans, frames]) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
   const queues = new Set([plans, frames]);
   const metrics = new Metrics({
     tileCounts: () => jobs.tileCounts(),

@@ -4,6 +4,7 @@
  * may be lost or rendered again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitForJob } from '../cli/submit.ts';
 import type { TaskView } from '../shared/protocol.ts';
 import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
 import { shippedRaw } from './support/scenes.ts';
@@ -48,12 +49,15 @@ describe('crashes', () => {
     await farm.startWorker('b', 'slow', { FARM_TEST_DELAY_MS: '150' });
     await farm.startWorker('c', 'slow', { FARM_TEST_DELAY_MS: '150' });
     const { id } = await farm.client.submit(JOB);
+    // The CLI's follower (`farm submit --wait`): its event stream must survive the restart.
+    const followed = waitForJob(farm.client, id);
     const f = farm;
     await waitFor(async () => (await f.client.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
     await farm.killOrchestrator();
     const before = (await snapshot(farm, id, false)).filter((t) => t.state === 'verified');
     await farm.startOrchestrator();
-    const status = await farm.waitForJob(id);
+    const status = await followed;
+    expect(status.state).toBe('done');
     expect(status.tilesVerified).toBe(status.tilesTotal);
     const after = new Map((await allTasks(farm, id)).map((t) => [t.task, t]));
     expect(before.length).toBeGreaterThanOrEqual(4);

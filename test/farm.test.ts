@@ -1,7 +1,11 @@
 /** The farm end to end: real Redis, orchestrator and worker processes, real HTTP. */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
-import { distinctVoters, TestFarm } from './support/farm.ts';
+import { distinctVoters, TestFarm, TOKEN } from './support/farm.ts';
 import { renderWithCli } from './support/render-cli.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
@@ -48,6 +52,30 @@ describe('farm', () => {
     const counts = await Promise.all(workers.map((w) => (farm as TestFarm).worker(w.id)));
     expect(counts.reduce((n, w) => n + (w?.valid ?? 0), 0)).toBe(status.replicasRendered);
     expect(counts.every((w) => w?.invalid === 0 && w.online)).toBe(true);
+  });
+
+  it('farm submit --wait follows the job and downloads its frames and animation', async () => {
+    farm = await TestFarm.start();
+    await Promise.all(['a', 'b'].map((n) => (farm as TestFarm).startWorker(n)));
+    const out = join(farm.dir, 'out');
+    const flags = ['--frames', '0-1', '--size', '64x48', '--spp', '4', '--tile', '24', '--verification', 'quorum', '--wait', '--out', out];
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin/farm.js'), 'submit', BOUNCE, '--orchestrator', farm.url, ...flags],
+      {
+        env: { ...process.env, FARM_TOKEN: TOKEN },
+      },
+    );
+    const id = /^job (j[0-9a-f]+): 2 frame\(s\), 12 tiles$/m.exec(stdout)?.[1];
+    expect(id).toBeDefined();
+    expect(stdout).toContain(`wrote ${join(out, 'animation.webp')}`);
+    await expectFramesMatchLocalRender(farm, id as string, [0, 1]);
+    for (const frame of [0, 1]) {
+      const file = await decodeRgba(await readFile(join(out, `frame-000${frame}.png`)));
+      expect(
+        Buffer.from(file.rgba).equals(Buffer.from((await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/${frame}`))).rgba)),
+      ).toBe(true);
+    }
   });
 
   it('rejects a rogue worker’s pixels and still finishes correctly', async () => {
