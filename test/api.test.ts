@@ -1,7 +1,9 @@
 /** Bad input gets a clear problem+json naming the field, and never changes state. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid, provenanceOf } from '../shared/image.ts';
+import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
 import { type ApiFarm, CLASS, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
@@ -176,5 +178,71 @@ describe('worker protocol', () => {
     expect(await a.client.upload(task.replica, cid, good)).toBe('duplicate');
     const status = (await (await api(`/api/jobs/${id}`)).json()) as { replicasRendered: number };
     expect(status.replicasRendered).toBe(1);
+  });
+});
+
+describe('dashboard API', () => {
+  it('trades a token for an HttpOnly session cookie, naming the field on failure', async () => {
+    const post = (body: unknown) => api('/api/session', { method: 'POST', body: JSON.stringify(body), token: null });
+    expect((await problem(await post({}), 400)).errors?.[0].path).toBe('token');
+    expect((await problem(await post({ token: 'not-a-known-token' }), 401)).errors?.[0].path).toBe('token');
+    const res = await post({ token: OPERATOR_TOKEN });
+    expect(res.status).toBe(200);
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^farm_session=[^;]+;.*HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    const session = { cookie: cookie.split(';')[0] };
+    expect(await (await api('/api/session', { token: null, headers: session })).json()).toMatchObject({ role: 'operator' });
+    expect((await api('/api/jobs', { token: null, headers: session })).status).toBe(200);
+    const out = await api('/api/session', { method: 'DELETE', token: null, headers: session });
+    expect(out.headers.get('set-cookie')).toMatch(/farm_session=;.*Expires=Thu, 01 Jan 1970/i);
+  });
+
+  it('lists the sample scenes for the submit form', async () => {
+    const { scenes } = (await (await api('/api/scenes')).json()) as { scenes: { file: string; frames: number; width: number }[] };
+    expect(scenes.map((s) => s.file)).toEqual(['bounce.json', 'cornell.json', 'knot.json']);
+    expect(scenes.find((s) => s.file === 'bounce.json')?.frames).toBe(48);
+    await problem(await api('/api/scenes', { token: null }), 401);
+  });
+
+  it('streams a job’s changes as server-sent events and serves a tile’s verified pixels', async () => {
+    // A farm of its own: no other test's replicas in the queues.
+    const own = await startApiFarm({ pollMs: 200 });
+    onTestFinished(() => own.stop());
+    const call = (path: string) => own.operator(path);
+    const body = { ...small, width: 16, verification: 'quorum', replicas: 1 };
+    const { id } = (await (await own.operator('/api/jobs', body)).json()) as { id: string };
+    const res = await call(`/api/jobs/${id}/events`);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const events = res.body?.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())[Symbol.asyncIterator]();
+    const nextWhere = async (event: string, test: (data: any) => boolean) => {
+      for (;;) {
+        const next = await events?.next();
+        if (!next || next.done) throw new Error(`the stream ended before a matching ${event} event`);
+        if (next.value.event === event && test(JSON.parse(next.value.data))) return JSON.parse(next.value.data);
+      }
+    };
+    expect((await nextWhere('job', () => true)).id).toBe(id);
+
+    const w = await own.worker('sse');
+    const assignment = await w.client.next();
+    if (!assignment) throw new Error('no assignment');
+    const rendering = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.replicas[0]?.state === 'assigned'));
+    expect(rendering[0].task).toBe(assignment.task);
+
+    const { width, height } = assignment.tile;
+    const pixels = new Uint8Array(width * height * 4).map((_, i) => i % 251);
+    const cid = await canonicalCid({ width, height, rgba: pixels }, provenanceOf(CLASS));
+    expect(await w.client.upload(assignment.replica, cid, pixels)).toBe('accepted');
+    const verified = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.state === 'verified'));
+    expect(verified[0]).toMatchObject({ task: assignment.task, cid, state: 'verified' });
+    expect((await nextWhere('job', (s: JobStatus) => s.tilesVerified === 1)).tilesTotal).toBe(1);
+    await events?.return?.();
+
+    const served = await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${cid}`);
+    expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(pixels))).toBe(true);
+    const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v) }, provenanceOf(CLASS));
+    await problem(await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${otherCid}`), 404);
+    await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 404);
   });
 });
