@@ -8,6 +8,8 @@ export default defineConfig({
     // Worker-process and Redis tests start real processes; running files one at a time keeps
     // the 2-core machine's timings (heartbeats, deadlines) honest.
     fileParallelism: false,
+    // expect.poll waits on real processes and a real browser: give it seconds, not vitest's 1 s.
+    expect: { poll: { timeout: 30_000, interval: 100 } },
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

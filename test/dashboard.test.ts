@@ -8,9 +8,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
 import { launchChromium, TEST_OUTPUT } from './support/browser.ts';
-import { TestFarm, TOKEN } from './support/farm.ts';
+import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
-import { ROOT } from './support/scenes.ts';
+import { ROOT, shippedRaw } from './support/scenes.ts';
 
 let farm: TestFarm;
 let browser: Browser;
@@ -130,5 +130,39 @@ describe('dashboard', () => {
     const api = await fetch(`${farm.url}/admin/queues/api/queues?page=1&jobsPerPage=5`, { headers: { authorization: `Bearer ${TOKEN}` } });
     const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name);
     expect(names).toEqual(expect.arrayContaining(['plans', 'frames', 'slots']));
+  });
+
+  it('marks tiles whose replicas disagreed and shows who lied', async () => {
+    // alpha and a rogue disagree on every tile; a fresh honest worker then casts the deciding vote.
+    await farm.killWorker('beta');
+    const rogue = await farm.startWorker('rogue', 'rogue');
+    const job = { scene: shippedRaw('cornell'), width: 64, height: 48, spp: 4, tileSize: 16, verification: 'quorum', replicas: 2 };
+    const { id } = await farm.client.submit(job);
+    const tasksOf = () => farm.tasks(id, 0);
+    await waitFor(async () => (await tasksOf()).every((t) => t.replicas.filter((r) => r.cid).length === 2), 60_000, 'two results per tile');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.getByRole('button', { name: 'sign out' }).waitFor();
+    await page.goto(`${farm.url}/#/jobs/${id}`);
+    const tiles = page.locator('.tile-grid .tile');
+    await expect.poll(() => tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('disputed'));
+
+    await farm.startWorker('gamma');
+    await page.getByTestId('frame-state').filter({ hasText: 'verified and stitched' }).waitFor({ timeout: 90_000 });
+    const marked = page.locator('.tile.disputed');
+    await expect.poll(() => marked.count()).toBe(12);
+    expect(await page.locator('.legend [data-state=marked]').getAttribute('data-count')).toBe('12');
+    expect(await marked.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
+
+    await marked.first().click();
+    const liar = page.getByTestId('inspector').locator(`tr[data-worker=${rogue.id}]`);
+    expect(await liar.locator('.verdict').textContent()).toBe('disagreed');
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-dispute.png'), fullPage: true });
+
+    await liar.locator('a').click();
+    await page.waitForURL(new RegExp(`#/workers/${rogue.id}$`));
+    await expect.poll(() => page.locator('tr.bad').count()).toBeGreaterThan(0);
+    expect(await page.locator('tr.bad td:nth-child(2)').first().textContent()).toBe('outvoted: its result lost');
+    await page.close();
   });
 });
