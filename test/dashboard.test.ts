@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
-import { launchChromium, TEST_OUTPUT } from './support/browser.ts';
+import { launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
 import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
@@ -28,12 +28,12 @@ afterAll(async () => {
   await farm?.stop();
 });
 
-/** Every byte of the frame canvas, as the page shows it. */
-const canvasPixels = (page: Page) =>
-  page.evaluate(() => {
-    const canvas = document.querySelector('.frame-view canvas') as HTMLCanvasElement;
-    return Array.from(canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? []);
-  });
+/** Every byte of the frame canvas, as the page shows it (runs in the page). */
+function canvasBytes(): number[] {
+  const canvas = document.querySelector('.frame-view canvas') as HTMLCanvasElement;
+  return Array.from(canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? []);
+}
+const canvasPixels = (page: Page) => page.evaluate(canvasBytes);
 
 describe('dashboard', () => {
   it('uploads cornell.json, fills the tile grid live and shows the stitched frame exactly', async () => {
@@ -104,6 +104,39 @@ describe('dashboard', () => {
     const alpha = await farm.worker(farm.workers.get('alpha')?.id as string);
     await expect.poll(() => page.locator('[data-testid=worker-facts] [data-field=valid] dd').textContent()).toBe(String(alpha?.valid));
     await page.close();
+  });
+
+  it('works the same in Firefox: submit a sample, watch it verify, exact pixels', async () => {
+    const firefox = await launchFirefox();
+    onTestFinished(() => firefox.close());
+    const page = await firefox.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.waitForSelector('select[name=sample] option[value="cornell.json"]');
+    await page.select('select[name=sample]', 'cornell.json');
+    for (const [field, value] of [
+      ['width', '48'],
+      ['height', '32'],
+      ['spp', '2'],
+      ['tileSize', '16'],
+    ])
+      await page.locator(`input[name=${field}]`).fill(value);
+    await page.select('select[name=verification]', 'quorum');
+    await page.waitForFunction(() => document.querySelector('[data-testid=estimate]')?.getAttribute('data-tasks') === '6');
+    await page.click('button[type=submit]');
+    await page.waitForFunction(() => /#\/jobs\/j[0-9a-f]+$/.test(location.hash));
+    const id = (await page.evaluate(() => location.hash)).split('/').pop() as string;
+    await page.waitForFunction(() => document.querySelector('.frame-view canvas')?.getAttribute('data-painted') === '6', {
+      timeout: 60_000,
+    });
+    const states = await page.$$eval('.tile-grid .tile', (els) => els.map((e) => e.getAttribute('data-state')));
+    expect(states).toEqual(Array(6).fill('verified'));
+    const frame = await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/0`));
+    expect(Buffer.from(await page.evaluate(canvasBytes)).equals(Buffer.from(frame.rgba))).toBe(true);
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-firefox.png'), fullPage: true });
+    expect(errors).toEqual([]);
   });
 
   it('exports Prometheus metrics for the job it rendered', async () => {

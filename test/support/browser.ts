@@ -1,13 +1,17 @@
 /**
- * Debian's Chromium driven by playwright-core (no browser download). `.ci/run` installs the
- * `chromium` package; CHROMIUM_PATH points elsewhere if needed.
+ * Real browsers, none downloaded: Debian's Chromium driven by playwright-core, and Debian's
+ * Firefox ESR driven by puppeteer-core over WebDriver BiDi (Playwright drives only its own
+ * patched Firefox builds). `.ci/run` installs both packages; CHROMIUM_PATH and FIREFOX_PATH
+ * point elsewhere if needed.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
+import puppeteer, { type Browser as BidiBrowser } from 'puppeteer-core';
 import { ROOT } from './scenes.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 /** Screenshots and other artefacts of the browser tests (git-ignored). */
 export const TEST_OUTPUT = join(ROOT, 'test-output');
 
@@ -27,4 +31,9 @@ export async function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+export async function launchFirefox(): Promise<BidiBrowser> {
+  if (!existsSync(FIREFOX)) throw new Error(`no Firefox at ${FIREFOX}: apt-get install firefox-esr (or set FIREFOX_PATH)`);
+  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
 }
