@@ -7,6 +7,7 @@ import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
 import { type ApiFarm, CLASS, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
 
 let apiFarm: ApiFarm;
@@ -178,6 +179,8 @@ describe('worker protocol', () => {
     expect(await a.client.upload(task.replica, cid, good)).toBe('duplicate');
     const status = (await (await api(`/api/jobs/${id}`)).json()) as { replicasRendered: number };
     expect(status.replicasRendered).toBe(1);
+    const metrics = parsePrometheus(await (await fetch(`${farm.url}/metrics`)).text());
+    expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'rejected' })).toBe(3);
   });
 });
 
