@@ -1,19 +1,28 @@
 /**
- * Fans change notices (state/events.ts) out to live views: one Redis subscriber connection per
- * orchestrator, subscribed to a job's channel while at least one watcher of that job is open.
+ * Fans change notices (state/events.ts) out to live views over one Redis subscriber connection
+ * per orchestrator: subscribed to a job's channel while a view of that job is open, and to every
+ * job's channel (a pattern) while a job list is open.
  */
 import type { Redis } from 'ioredis';
 import { keys } from './state/keys.ts';
 
 export type ChangeListener = (subject: string) => void;
+export type AnyChangeListener = (job: string, subject: string) => void;
+
+const ALL_JOBS = keys.jobEvents('*');
 
 export class ChangeFeed {
   private readonly watchers = new Map<string, Set<ChangeListener>>();
+  private readonly allWatchers = new Set<AnyChangeListener>();
 
   /** `subscriber` becomes a subscriber-mode connection: give it to nothing else. */
   constructor(private readonly subscriber: Redis) {
     subscriber.on('message', (channel: string, subject: string) => {
       for (const listener of this.watchers.get(channel) ?? []) listener(subject);
+    });
+    subscriber.on('pmessage', (_pattern: string, channel: string, subject: string) => {
+      const job = keys.jobOfEvents(channel);
+      for (const listener of this.allWatchers) listener(job, subject);
     });
   }
 
@@ -35,8 +44,19 @@ export class ChangeFeed {
     };
   }
 
+  /** Calls `listener` with every job's notices until the returned function is called. */
+  async watchAll(listener: AnyChangeListener): Promise<() => Promise<void>> {
+    if (this.allWatchers.size === 0) await this.subscriber.psubscribe(ALL_JOBS);
+    this.allWatchers.add(listener);
+    return async () => {
+      if (!this.allWatchers.delete(listener) || this.allWatchers.size > 0) return;
+      await this.subscriber.punsubscribe(ALL_JOBS).catch(() => undefined);
+    };
+  }
+
   async close(): Promise<void> {
     this.watchers.clear();
+    this.allWatchers.clear();
     await this.subscriber.quit().catch(() => undefined);
   }
 }

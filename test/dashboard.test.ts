@@ -12,6 +12,9 @@ import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
+/** The Cornell box at 64×48 in 12 tiles, verified by two agreeing workers. */
+const SMALL_CORNELL = { scene: shippedRaw('cornell'), width: 64, height: 48, spp: 4, tileSize: 16, verification: 'quorum', replicas: 2 };
+
 let farm: TestFarm;
 let browser: Browser;
 let jobId: string;
@@ -106,6 +109,19 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  it('keeps the job list live: a job submitted elsewhere appears and finishes in place', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.locator('table.jobs').waitFor();
+    const { id } = await farm.client.submit({ ...SMALL_CORNELL, name: 'submitted elsewhere' });
+    const row = page.locator(`tr[data-job=${id}]`);
+    await row.waitFor();
+    expect(await row.locator('a').textContent()).toBe('submitted elsewhere');
+    await expect.poll(() => row.locator('.badge').textContent()).toBe('done');
+    expect(await row.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('12');
+    await page.close();
+  });
+
   it('works the same in Firefox: submit a sample, watch it verify, exact pixels', async () => {
     const firefox = await launchFirefox();
     onTestFinished(() => firefox.close());
@@ -169,8 +185,7 @@ describe('dashboard', () => {
     // alpha and a rogue disagree on every tile; a fresh honest worker then casts the deciding vote.
     await farm.killWorker('beta');
     const rogue = await farm.startWorker('rogue', 'rogue');
-    const job = { scene: shippedRaw('cornell'), width: 64, height: 48, spp: 4, tileSize: 16, verification: 'quorum', replicas: 2 };
-    const { id } = await farm.client.submit(job);
+    const { id } = await farm.client.submit(SMALL_CORNELL);
     const tasksOf = () => farm.tasks(id, 0);
     await waitFor(async () => (await tasksOf()).every((t) => t.replicas.filter((r) => r.cid).length === 2), 60_000, 'two results per tile');
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

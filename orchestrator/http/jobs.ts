@@ -13,7 +13,7 @@ import type { Dispatcher } from '../dispatch.ts';
 import { parseTaskId, planJob, slotId } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
-import { streamJobEvents } from './job-events.ts';
+import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { HttpError } from './problem.ts';
 
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
@@ -96,6 +96,18 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const ids = await jobs.list(req.principal?.role === 'operator' ? undefined : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
     res.json({ jobs: await Promise.all(records.map((j) => jobs.status(j, animationUrl))) });
+  });
+
+  /** Live job list: each visible job's status as it changes (job-events.ts). */
+  r.get('/events', async (req, res) => {
+    const principal = req.principal;
+    const owners = new Map<string, string | undefined>();
+    const visible = async (id: string) => {
+      if (principal?.role === 'operator') return true;
+      if (!owners.has(id)) owners.set(id, (await jobs.get(id))?.owner);
+      return owners.get(id) === principal?.owner;
+    };
+    await streamJobListEvents({ feed: deps.feed, jobs, tasks, animationUrl }, visible, req, res);
   });
 
   r.get('/:id', async (req, res) => {

@@ -7,6 +7,8 @@ export const keys = {
   jobFrameGen: (id: string) => `farm:job:${id}:framegen`,
   /** Pub/sub channel of the job's change notices (state/events.ts). */
   jobEvents: (id: string) => `farm:job:${id}:events`,
+  /** The job id in a channel named by jobEvents. */
+  jobOfEvents: (channel: string) => channel.slice('farm:job:'.length, -':events'.length),
   workerVouched: (id: string) => `farm:worker:${id}:vouched`,
   jobsAll: 'farm:jobs',
   jobsActive: 'farm:jobs:active',

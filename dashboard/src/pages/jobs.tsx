@@ -1,6 +1,6 @@
-/** Home: submit a render, and the jobs this token can see. */
+/** Home: submit a render, and the jobs this token can see, kept current by server-sent events. */
 import { useEffect, useState } from 'preact/hooks';
-import type { JobStatus } from '../../../shared/protocol.ts';
+import { JOB_EVENTS, type JobStatus } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { SubmitForm } from '../components/submit-form.tsx';
@@ -11,10 +11,18 @@ export function JobsPage() {
   const [jobs, setJobs] = useState<JobStatus[]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    api<{ jobs: JobStatus[] }>('/api/jobs?limit=50').then(
-      (r) => setJobs(r.jobs),
-      (e) => setError(String(e)),
-    );
+    const source = new EventSource('/api/jobs/events');
+    // (Re)connected: load the list, then each event replaces or adds one row.
+    source.onopen = () =>
+      api<{ jobs: JobStatus[] }>('/api/jobs?limit=50').then(
+        (r) => setJobs(r.jobs),
+        (e) => setError(String(e)),
+      );
+    source.addEventListener(JOB_EVENTS.job, (e) => {
+      const job = JSON.parse((e as MessageEvent).data) as JobStatus;
+      setJobs((list) => [job, ...(list ?? []).filter((j) => j.id !== job.id)].sort((a, b) => b.createdAt - a.createdAt));
+    });
+    return () => source.close();
   }, []);
   return (
     <>
@@ -37,7 +45,7 @@ export function JobsPage() {
             </thead>
             <tbody>
               {jobs.map((j) => (
-                <tr key={j.id}>
+                <tr key={j.id} data-job={j.id}>
                   <td>
                     <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
                   </td>
