@@ -29,19 +29,29 @@ export class RequesterClient {
 
   /** The job's status on connect and at every change (server-sent events) until the stream ends. */
   async *statusStream(id: string): AsyncGenerator<JobStatus> {
-    const res = await this.call('GET', `/api/jobs/${id}/events`);
-    if (!res.body) return;
-    const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-    for await (const event of events) if (event.event === JOB_EVENTS.job) yield JSON.parse(event.data) as JobStatus;
+    // When the caller stops listening, the request is aborted: the connection closes at once and
+    // the orchestrator drops its subscription to the job.
+    const connection = new AbortController();
+    try {
+      const res = await this.call('GET', `/api/jobs/${id}/events`, undefined, connection.signal);
+      if (!res.body) return;
+      const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      for (let next = await events.read(); !next.done; next = await events.read()) {
+        if (next.value.event === JOB_EVENTS.job) yield JSON.parse(next.value.data) as JobStatus;
+      }
+    } finally {
+      connection.abort();
+    }
   }
 
   async download(path: string): Promise<Uint8Array> {
     return new Uint8Array(await (await this.call('GET', path)).arrayBuffer());
   }
 
-  async call(method: string, path: string, body?: unknown): Promise<Response> {
+  async call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     const res = await fetch(`${this.base}${path}`, {
       method,
+      signal,
       headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -37,6 +37,21 @@ async function problem(res: Response, status: number) {
 const small = { scene: shippedRaw('cornell'), width: 32, height: 16, spp: 1, tileSize: 16 };
 const jobCount = async () => ((await (await api('/api/jobs')).json()) as { jobs: unknown[] }).jobs.length;
 
+/** Reads a server-sent event stream: the next event of a kind whose data passes a test. */
+function serverSentEvents(res: Response) {
+  const events = res.body?.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())[Symbol.asyncIterator]();
+  return {
+    async nextWhere(event: string, test: (data: any) => boolean) {
+      for (;;) {
+        const next = await events?.next();
+        if (!next || next.done) throw new Error(`the stream ended before a matching ${event} event`);
+        if (next.value.event === event && test(JSON.parse(next.value.data))) return JSON.parse(next.value.data);
+      }
+    },
+    close: async () => void (await events?.return?.()),
+  };
+}
+
 function newWorker() {
   const { privateKeyPem, publicKeyDer } = newKeyPair();
   const { key } = loadPrivateKey(privateKeyPem);
@@ -217,14 +232,7 @@ describe('dashboard API', () => {
     const { id } = (await (await own.operator('/api/jobs', body)).json()) as { id: string };
     const res = await call(`/api/jobs/${id}/events`);
     expect(res.headers.get('content-type')).toBe('text/event-stream');
-    const events = res.body?.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())[Symbol.asyncIterator]();
-    const nextWhere = async (event: string, test: (data: any) => boolean) => {
-      for (;;) {
-        const next = await events?.next();
-        if (!next || next.done) throw new Error(`the stream ended before a matching ${event} event`);
-        if (next.value.event === event && test(JSON.parse(next.value.data))) return JSON.parse(next.value.data);
-      }
-    };
+    const { nextWhere, close } = serverSentEvents(res);
     expect((await nextWhere('job', () => true)).id).toBe(id);
 
     const w = await own.worker('sse');
@@ -240,12 +248,32 @@ describe('dashboard API', () => {
     const verified = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.state === 'verified'));
     expect(verified[0]).toMatchObject({ task: assignment.task, cid, state: 'verified' });
     expect((await nextWhere('job', (s: JobStatus) => s.tilesVerified === 1)).tilesTotal).toBe(1);
-    await events?.return?.();
+    await close();
 
     const served = await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${cid}`);
     expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(pixels))).toBe(true);
     const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v) }, provenanceOf(CLASS));
     await problem(await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${otherCid}`), 404);
     await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 404);
+  });
+
+  it('streams only the caller’s own jobs in the live job list', async () => {
+    const own = await startApiFarm({ pollMs: 200 });
+    onTestFinished(() => own.stop());
+    const carol = ((await (await own.operator('/api/tokens', { name: 'carol' })).json()) as { token: string }).token;
+    const asCarol = (path: string, body?: unknown) =>
+      fetch(`${own.farm.url}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${carol}`, 'content-type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const { nextWhere, close } = serverSentEvents(await asCarol('/api/jobs/events'));
+    // The operator's job changes first; carol must not hear of it.
+    const theirs = (await (await own.operator('/api/jobs', small)).json()) as { id: string };
+    const mine = (await (await asCarol('/api/jobs', small)).json()) as { id: string };
+    const first: JobStatus = await nextWhere('job', () => true);
+    expect(first.id).toBe(mine.id);
+    expect(first.id).not.toBe(theirs.id);
+    await close();
   });
 });

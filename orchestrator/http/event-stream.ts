@@ -3,7 +3,7 @@
  * comments) and a batcher that turns a burst of change notices into one update at most every
  * few hundred milliseconds, so a busy farm sends a few messages a second whatever its tile rate.
  */
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
@@ -15,7 +15,7 @@ export interface EventStream {
   onClose(fn: () => void): void;
 }
 
-export function openEventStream(req: Request, res: Response): EventStream {
+export function openEventStream(res: Response): EventStream {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
@@ -25,19 +25,23 @@ export function openEventStream(req: Request, res: Response): EventStream {
   // Headers now, not with the first event: the browser's EventSource opens on them.
   res.flushHeaders();
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  // The response never ends by itself, so its close means the client has gone.
+  const gone = () => res.destroyed || !res.socket || res.socket.destroyed;
   const stream = {
-    closed: false,
+    closed: gone(),
     send(event: string, data: unknown) {
       if (!stream.closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     onClose(fn: () => void) {
-      req.on('close', fn);
+      if (stream.closed) fn();
+      else res.on('close', fn);
     },
   };
-  req.on('close', () => {
+  res.on('close', () => {
     stream.closed = true;
     clearInterval(keepalive);
   });
+  if (stream.closed) clearInterval(keepalive);
   return stream;
 }
 

@@ -4,6 +4,8 @@
  * - GET /api/jobs/:id/events: the job's status on connect; then the changed tiles' views
  *   (`tiles`) and the job's status (`job`) at most every JOB_BATCH_MS;
  * - GET /api/jobs/events: the status of each job the caller may see, as it changes (`job`).
+ * Both subscribe before the response headers go out: a client that has its headers (the
+ * browser's EventSource `open`, after which it reloads) hears of every later change.
  */
 import type { Request, Response } from 'express';
 import { JOB_EVENTS, type TaskView } from '../../shared/protocol.ts';
@@ -11,7 +13,7 @@ import type { ChangeFeed } from '../change-feed.ts';
 import { JOB_SUBJECT } from '../state/events.ts';
 import type { Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
-import { batcher, openEventStream } from './event-stream.ts';
+import { batcher, type EventStream, openEventStream } from './event-stream.ts';
 
 const JOB_BATCH_MS = 150;
 /** The job list needs less: its rows show counts, not tiles. */
@@ -30,19 +32,20 @@ async function statusOf(deps: JobEventsDeps, id: string) {
 }
 
 export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: Request, res: Response): Promise<void> {
-  const stream = openEventStream(req, res);
+  let stream: EventStream | undefined;
   const updates = batcher(
     JOB_BATCH_MS,
     async (tasks) => {
       const views = (await Promise.all(tasks.map((id) => deps.tasks.view(id)))).filter((v): v is TaskView => v !== undefined);
       const status = await statusOf(deps, jobId);
-      if (views.length) stream.send(JOB_EVENTS.tiles, views);
-      if (status) stream.send(JOB_EVENTS.job, status);
+      if (views.length) stream?.send(JOB_EVENTS.tiles, views);
+      if (status) stream?.send(JOB_EVENTS.job, status);
     },
     (err) => req.log?.warn({ job: jobId, err: err.message }, 'live view update failed'),
   );
   // Every tile change moves the job's counters too, so each flush re-sends the status.
   const unwatch = await deps.feed.watch(jobId, (subject) => updates.add(subject === JOB_SUBJECT ? undefined : subject));
+  stream = openEventStream(res);
   stream.onClose(() => {
     updates.stop();
     void unwatch();
@@ -58,18 +61,19 @@ export async function streamJobListEvents(
   req: Request,
   res: Response,
 ): Promise<void> {
-  const stream = openEventStream(req, res);
+  let stream: EventStream | undefined;
   const updates = batcher(
     LIST_BATCH_MS,
     async (jobs) => {
       for (const id of jobs) {
         const status = (await visible(id)) ? await statusOf(deps, id) : undefined;
-        if (status) stream.send(JOB_EVENTS.job, status);
+        if (status) stream?.send(JOB_EVENTS.job, status);
       }
     },
     (err) => req.log?.warn({ err: err.message }, 'job list update failed'),
   );
   const unwatch = await deps.feed.watchAll((job) => updates.add(job));
+  stream = openEventStream(res);
   stream.onClose(() => {
     updates.stop();
     void unwatch();
