@@ -12,7 +12,7 @@ import { TileCanvas } from '../components/tile-canvas.tsx';
 import { TileInspector } from '../components/tile-inspector.tsx';
 import { dateTime, duration } from '../format.ts';
 import { useJobLive } from '../live.ts';
-import { useWorkerNames } from '../workers.ts';
+import { useWorkerNames } from '../worker-names.ts';
 
 export function JobPage({ id }: { id: string }) {
   // Until the user picks a frame, the view follows the render: the first frame not yet stitched.
