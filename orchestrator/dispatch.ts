@@ -19,7 +19,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
 import type { Metrics } from './metrics.ts';
-import { parseSlotId, slotId, slotLogIds } from './planner.ts';
+import { parseSlotId, parseTaskId, slotId, slotLogIds } from './planner.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord } from './state/workers.ts';
 
@@ -107,7 +107,7 @@ export class Dispatcher {
         return {
           replica: spot.slot,
           task: spot.task,
-          job: spot.task.slice(0, spot.task.indexOf('.')),
+          job: parseTaskId(spot.task)?.job as string,
           scene: spot.scene,
           frame: spot.frame,
           tile: spot.rect,
@@ -207,7 +207,7 @@ export class Dispatcher {
         const task = parseSlotId(slot)?.task as string;
         this.log.debug({ ...slotLogIds(slot), worker: replica.worker }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
-        return { replica: slot, task, job: task.slice(0, task.indexOf('.')), scene, frame, tile: rect, deadline: replica.deadline };
+        return { replica: slot, task, job: parseTaskId(task)?.job as string, scene, frame, tile: rect, deadline: replica.deadline };
       }
       case 'obsolete':
       case 'resolved':

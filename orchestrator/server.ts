@@ -58,7 +58,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const queues = new Set([plans, frames]);
   const metrics = new Metrics({
     tileCounts: () => jobs.tileCounts(),
-    connectedWorkers: async () => (await workers.list()).filter((w) => workers.view(w).online).length,
+    connectedWorkers: async () => (await workers.list()).filter((w) => workers.isOnline(w)).length,
     queues: () => queues,
   });
   const dispatch = new Dispatcher(

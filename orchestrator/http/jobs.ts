@@ -13,6 +13,7 @@ import type { Dispatcher } from '../dispatch.ts';
 import { parseTaskId, planJob, slotId } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
+import type { Principal } from '../state/tokens.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { HttpError } from './problem.ts';
 
@@ -32,6 +33,10 @@ export interface JobRoutesDeps {
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
 
+/** The operator sees every job; a requester only its own. */
+const maySee = (principal: Principal | undefined, owner: string | undefined): boolean =>
+  principal?.role === 'operator' || (owner !== undefined && owner === principal?.owner);
+
 export function jobRoutes(deps: JobRoutesDeps): Router {
   const r = Router();
   const { jobs, tasks, blobs } = deps;
@@ -39,13 +44,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** The job, if the caller may see it; 404 otherwise (no hint that it exists). */
   async function visibleJob(req: Request): Promise<JobRecord> {
     const job = await jobs.get(String(req.params.id));
-    if (!job || (req.principal?.role !== 'operator' && job.owner !== req.principal?.owner)) {
-      throw new HttpError(404, 'Not found', `no job ${req.params.id}`);
-    }
+    if (!job || !maySee(req.principal, job.owner)) throw new HttpError(404, 'Not found', `no job ${req.params.id}`);
     return job;
   }
 
   const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
+  const live = { feed: deps.feed, jobs, tasks, animationUrl };
 
   r.post('/', async (req, res) => {
     const body = JobRequest.parse(req.body ?? {});
@@ -100,14 +104,13 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   /** Live job list: each visible job's status as it changes (job-events.ts). */
   r.get('/events', async (req, res) => {
-    const principal = req.principal;
+    // A job's owner never changes: look each one up once per stream.
     const owners = new Map<string, string | undefined>();
     const visible = async (id: string) => {
-      if (principal?.role === 'operator') return true;
       if (!owners.has(id)) owners.set(id, (await jobs.get(id))?.owner);
-      return owners.get(id) === principal?.owner;
+      return maySee(req.principal, owners.get(id));
     };
-    await streamJobListEvents({ feed: deps.feed, jobs, tasks, animationUrl }, visible, req, res);
+    await streamJobListEvents(live, visible, req, res);
   });
 
   r.get('/:id', async (req, res) => {
@@ -125,7 +128,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** Live view: server-sent events (job-events.ts). */
   r.get('/:id/events', async (req, res) => {
     const job = await visibleJob(req);
-    await streamJobEvents({ feed: deps.feed, jobs, tasks, animationUrl }, job.id, req, res);
+    await streamJobEvents(live, job.id, req, res);
   });
 
   /** A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. */

@@ -119,6 +119,11 @@ export class Workers {
     await this.redis.hincrby(keys.worker(id), 'rejected', 1);
   }
 
+  /** Seen within the online window (two leases). */
+  isOnline(w: WorkerRecord): boolean {
+    return Date.now() - w.lastSeen < this.onlineWindowMs;
+  }
+
   view(w: WorkerRecord): WorkerView {
     return {
       id: w.id,
@@ -126,7 +131,7 @@ export class Workers {
       deviceClass: w.class,
       registeredAt: w.registeredAt,
       lastSeen: w.lastSeen,
-      online: Date.now() - w.lastSeen < this.onlineWindowMs,
+      online: this.isOnline(w),
       valid: w.valid,
       invalid: w.invalid,
       timedOut: w.timedOut,
