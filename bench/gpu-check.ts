@@ -16,7 +16,7 @@ for (const name of ['webgpu', 'webasm'] as const) {
   const r = await Renderer.open(name);
   await r.render(parseScene({ ...raw, render: { ...raw.render, width: 64, height: 64, spp: 1 } }), 0);
   const { value, seconds } = await timed(() => r.render(scene, 0));
-  console.log(`${r.backendClass}: ${((1920 * 1080 * spp) / seconds / 1e6).toFixed(2)} M samples/s (${seconds.toFixed(2)} s)`);
+  console.log(`${r.device}: ${((1920 * 1080 * spp) / seconds / 1e6).toFixed(2)} M samples/s (${seconds.toFixed(2)} s)`);
   images.push(value);
   r.close();
 }

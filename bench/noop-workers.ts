@@ -1,6 +1,7 @@
 /**
  * The benchmark's workers: N agents in one process speaking the real protocol, whose "renderer"
- * returns a fixed tile for each task (so honest replicas agree) without rendering anything.
+ * returns a fixed tile for each tile of a scene (so honest replicas agree) without rendering
+ * anything. They register with the operator's token (FARM_OPERATOR_TOKEN): the farm's own.
  * Usage: node --import tsx bench/noop-workers.ts <orchestrator> <count>
  */
 import { createHash } from 'node:crypto';
@@ -19,10 +20,11 @@ const agents = await Promise.all(
       identity,
       name: `noop-${i}`,
       log,
+      operatorToken: process.env.FARM_OPERATOR_TOKEN,
       producer: {
-        deviceClass: 'farm-noop/1+bench',
+        device: 'farm-noop/1+bench',
         async produce(a) {
-          const shade = createHash('sha256').update(a.task).digest()[0];
+          const shade = createHash('sha256').update(`${a.scene}.${a.frame}.${a.tile.x}.${a.tile.y}`).digest()[0];
           return new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
         },
       },

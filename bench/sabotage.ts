@@ -1,41 +1,52 @@
 /**
- * `npm run bench:sabotage`: the headline figure. P = 100 workers, f = 0.2 of them saboteurs that
- * collude (all return the same wrong hash) with sabotage rate s, 10,000 tiles per run, 10 seeded
- * runs per point. Tasks are hashes; the farm's own verdict functions decide: `judge`
- * (orchestrator/verifier.ts) for fixed 2-replica agreement and majority of 3, and `accept`
- * (orchestrator/acceptance.ts) with Sarmenta credibility, blacklisting and backtracking, with and
- * without spot checks. Prints error rate (wrong tiles accepted / tiles) and redundancy (results
- * computed per tile, spot checks included); writes bench/results/sabotage.json and a PNG chart.
+ * `npm run bench:sabotage`: the headline figure. P = 100 untrusted workers, f = 0.2 of them
+ * saboteurs that collude (all return the same wrong hash) with sabotage rate s, plus T = 2 of the
+ * operator's trusted workers (the farm's ground truth: a farm has no class without them), 10,000
+ * tiles per run after a warm-up of 2,000 uncounted tiles (newcomers earn credibility first),
+ * 10 seeded runs per point. Tiles are hashes; the farm's own `decide` (orchestrator/verdict/)
+ * judges every tile under the farm's rules — unchecked workers weigh nothing, only checks against
+ * ground truth raise credibility, disputes and audits go to a trusted worker, a caught worker is
+ * blacklisted and what it vouched for re-verified — for fixed 2-replica agreement, a majority of
+ * 3, and credibility with and without spot checks. Prints error rate (wrong tiles accepted /
+ * tiles) and redundancy (results computed per tile, spot checks included); writes
+ * bench/results/sabotage.json and a PNG chart.
  */
 import sharp from 'sharp';
-import { accept } from '../orchestrator/acceptance.ts';
-import { threshold, workerCredibility } from '../orchestrator/credibility.ts';
-import { judge } from '../orchestrator/verifier.ts';
+import { spotCheckChance } from '../orchestrator/dispatch.ts';
+import { threshold, TRUSTED_CREDIBILITY, workerCredibility } from '../orchestrator/verdict/credibility.ts';
+import { decide, type Policy } from '../orchestrator/verdict/decide.ts';
 import { table, writeResult } from './support.ts';
 
 const P = 100;
+const T = Number(process.env.TRUSTED ?? 2);
 const F = 0.2;
 const TILES = Number(process.env.TILES ?? 10_000);
+const WARMUP = Number(process.env.WARMUP ?? 2000);
 const RUNS = Number(process.env.RUNS ?? 10);
 const EPSILON = 1e-4;
 const Q = 0.05;
-const MAX_REPLICAS = 24;
 const RATES = [1, 0.3, 0.1, 0.03, 0.01];
 const SCHEMES = ['fixed-2', 'majority-3', 'credibility', 'credibility-spot'] as const;
 type Scheme = (typeof SCHEMES)[number];
 
 interface SimWorker {
   saboteur: boolean;
-  /** Spot checks and replicated agreements passed since the last fault. */
+  trusted: boolean;
+  /** Checks against ground truth passed since the last fault. */
   k: number;
-  blacklisted: boolean;
-  /** Tasks accepted with this worker in the winning group. */
+  /** Caught: its stake is gone, it takes no more work. */
+  out: boolean;
+  /** Tiles whose unanchored verdict rested on this worker. */
   vouched: Set<number>;
 }
 
 interface SimTask {
-  results: { replica: string; worker: number; cid: string }[];
+  results: { slot: number; worker: number; cid: string }[];
   accepted: string | null;
+  anchored: boolean;
+  suspect: boolean;
+  arbiterIssued: boolean;
+  auditRoll: number;
 }
 
 /** mulberry32: a small seeded generator, so every run is reproducible. */
@@ -50,109 +61,120 @@ function rng(seed: number): () => number {
   };
 }
 
+function policyOf(scheme: Scheme): Policy {
+  const quorum = scheme === 'fixed-2' || scheme === 'majority-3';
+  return {
+    verification: quorum ? 'quorum' : 'credibility',
+    theta: threshold(EPSILON),
+    f: F,
+    replicas: scheme === 'majority-3' ? 3 : 2,
+    maxReplicas: quorum ? (scheme === 'majority-3' ? 7 : 6) : 16,
+    onTimeout: 'accept',
+  };
+}
+
 function simulate(scheme: Scheme, s: number, seed: number): { errors: number; computed: number } {
   const random = rng(seed);
-  const workers: SimWorker[] = Array.from({ length: P }, (_, i) => ({ saboteur: i < P * F, k: 0, blacklisted: false, vouched: new Set() }));
-  const tasks: SimTask[] = Array.from({ length: TILES }, () => ({ results: [], accepted: null }));
-  const theta = threshold(EPSILON);
+  const workers: SimWorker[] = Array.from({ length: P + T }, (_, i) => ({
+    saboteur: i < P * F,
+    trusted: i >= P,
+    k: 0,
+    out: false,
+    vouched: new Set(),
+  }));
+  const tasks: SimTask[] = Array.from({ length: WARMUP + TILES }, () => ({
+    results: [],
+    accepted: null,
+    anchored: false,
+    suspect: false,
+    arbiterIssued: false,
+    auditRoll: random(),
+  }));
+  const policy = policyOf(scheme);
+  let counting = false;
   let computed = 0;
 
   const answer = (w: number) => {
-    computed++;
+    if (counting) computed++;
     return workers[w].saboteur && random() < s ? 'BAD' : 'GOOD';
   };
-  const pick = (exclude: Set<number>): number | undefined => {
-    const eligible = workers.map((_, i) => i).filter((i) => !workers[i].blacklisted && !exclude.has(i));
+  const pick = (exclude: Set<number>, trustedOnly: boolean): number | undefined => {
+    const eligible = workers.map((_, i) => i).filter((i) => !workers[i].out && !exclude.has(i) && (!trustedOnly || workers[i].trusted));
     return eligible.length ? eligible[Math.floor(random() * eligible.length)] : undefined;
   };
 
-  /** A caught worker: reset, blacklisted, and every tile accepted on its word re-verified. */
+  /** Caught against ground truth: out, and every tile that rested on its word judged again. */
   const caught = (w: number) => {
     const worker = workers[w];
-    if (worker.blacklisted) return;
+    if (worker.out) return;
     worker.k = 0;
-    worker.blacklisted = true;
+    worker.out = true;
     for (const t of worker.vouched) {
-      tasks[t].accepted = null;
-      tasks[t].results = tasks[t].results.filter((r) => r.worker !== w);
-      verifyCredibly(t);
+      Object.assign(tasks[t], { accepted: null, suspect: true, results: tasks[t].results.filter((r) => r.worker !== w) });
+      verify(t);
     }
     worker.vouched.clear();
   };
 
+  /** A spot check: a tile whose answer the trusted workers gave; the worker cannot tell it apart. */
   const spotCheck = (w: number) => {
     if (answer(w) === 'BAD') caught(w);
     else workers[w].k++;
   };
 
-  function verifyCredibly(t: number): void {
-    const task = tasks[t];
-    let mustReplicate = false;
-    for (;;) {
-      const live = task.results.filter((r) => !workers[r.worker].blacklisted);
-      const verdict = accept({
-        results: live.map((r) => ({ ...r, worker: String(r.worker), credibility: workerCredibility(F, workers[r.worker].k) })),
-        outstanding: 0,
-        f: F,
-        theta,
-        maxReplicas: MAX_REPLICAS,
-      });
-      if (verdict.kind === 'verified' && !(mustReplicate && live.length < 2)) {
-        // BOINC's audit: a result accepted alone is still replicated with probability 1/CV.
-        const alone = verdict.agree.length === 1;
-        const cv = Math.max(1, workers[Number(live[0].worker)].k);
-        if (alone && !mustReplicate && random() < 1 / cv) {
-          mustReplicate = true;
-        } else {
-          task.accepted = verdict.cid;
-          const winners = live.filter((r) => r.cid === verdict.cid).map((r) => r.worker);
-          for (const w of winners) {
-            if (live.length > 1) workers[w].k++;
-            workers[w].vouched.add(t);
-          }
-          for (const r of live) if (r.cid !== verdict.cid) caught(r.worker);
-          return;
-        }
-      }
-      if (verdict.kind === 'exhausted') return;
-      // One replica at a time: the next result may come from a credible worker.
-      const w = pick(new Set(task.results.map((r) => r.worker)));
-      if (w === undefined) return;
-      if (scheme === 'credibility-spot' && random() < Q) spotCheck(w);
-      if (workers[w].blacklisted) continue;
-      task.results.push({ replica: `r${task.results.length}`, worker: w, cid: answer(w) });
-    }
-  }
-
-  function verifyByVote(t: number, replicas: number): void {
+  function verify(t: number): void {
     const task = tasks[t];
     for (;;) {
-      const verdict = judge({
-        results: task.results.map((r) => ({ ...r, worker: String(r.worker) })),
+      const live = task.results.filter((r) => !workers[r.worker].out);
+      const d = decide({
+        policy,
+        state: 'pending',
+        verdict: null,
+        issued: task.results.length,
         outstanding: 0,
-        replicas,
-        maxReplicas: MAX_REPLICAS,
+        held: 0,
+        results: live.map((r) => {
+          const w = workers[r.worker];
+          const credibility = w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(F, w.k);
+          return { slot: r.slot, worker: String(r.worker), cid: r.cid, settled: false, credibility, trusted: w.trusted, passed: w.k, faults: 0 };
+        }),
+        suspect: task.suspect,
+        arbiterIssued: task.arbiterIssued,
+        auditRoll: task.auditRoll,
+        now: 0,
+        progressAt: 0,
+        graceMs: Number.POSITIVE_INFINITY,
+        deadlineAt: Number.POSITIVE_INFINITY,
+        availability: { trusted: T, eligible: P },
       });
-      if (verdict.kind === 'verified') {
-        task.accepted = verdict.cid;
+      if (d.kind === 'accept') {
+        task.accepted = d.cid;
+        task.anchored = d.anchored;
+        const slotWorker = (slot: number) => live.find((r) => r.slot === slot)?.worker as number;
+        for (const slot of d.checked) workers[slotWorker(slot)].k++;
+        if (!d.anchored && !d.below) for (const slot of d.agree) workers[slotWorker(slot)].vouched.add(t);
+        if (d.faulty) for (const slot of d.disagree) caught(slotWorker(slot));
         return;
       }
-      if (verdict.kind === 'exhausted') return;
-      const issue = Math.max(verdict.issue, replicas - task.results.length);
-      for (let i = 0; i < issue; i++) {
-        const w = pick(new Set(task.results.map((r) => r.worker)));
+      if (d.kind !== 'issue') return;
+      if (d.arbiter) task.arbiterIssued = true;
+      for (let i = 0; i < d.count; i++) {
+        const w = pick(new Set(task.results.map((r) => r.worker)), d.arbiter);
         if (w === undefined) return;
-        task.results.push({ replica: `r${task.results.length}`, worker: w, cid: answer(w) });
+        if (scheme === 'credibility-spot' && !workers[w].trusted) {
+          while (!workers[w].out && random() < spotCheckChance(Q, workers[w].k)) spotCheck(w);
+          if (workers[w].out) continue;
+        }
+        task.results.push({ slot: task.results.length, worker: w, cid: answer(w) });
       }
     }
   }
 
-  for (let t = 0; t < TILES; t++) {
-    if (scheme === 'fixed-2') verifyByVote(t, 2);
-    else if (scheme === 'majority-3') verifyByVote(t, 3);
-    else verifyCredibly(t);
+  for (let t = 0; t < WARMUP + TILES; t++) {
+    counting = t >= WARMUP;
+    verify(t);
   }
-  return { errors: tasks.filter((t) => t.accepted === 'BAD').length, computed };
+  return { errors: tasks.slice(WARMUP).filter((t) => t.accepted === 'BAD').length, computed };
 }
 
 const rows: { scheme: Scheme; sabotageRate: number; errorRate: number; redundancy: number }[] = [];
@@ -169,7 +191,9 @@ for (const scheme of SCHEMES) {
   }
 }
 
-console.log(`\nP = ${P} workers, f = ${F} colluding saboteurs, ${TILES} tiles × ${RUNS} runs per point, ε = ${EPSILON}, q = ${Q}\n`);
+console.log(
+  `\nP = ${P} untrusted workers (f = ${F} colluding saboteurs) + ${T} trusted, ${TILES} tiles after ${WARMUP} warm-up × ${RUNS} runs per point, ε = ${EPSILON}, q = ${Q}\n`,
+);
 console.log(
   table(
     rows.map((r) => ({

@@ -1,5 +1,5 @@
 /** `farm orchestrator`: the HTTP API and scheduler. */
-import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { configFromEnv, OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { onShutdown } from './shutdown.ts';
 
@@ -15,19 +15,13 @@ export const dashboardLink = (url: string, token: string): string => `${url}/#to
 
 export async function orchestratorCommand(flags: OrchestratorFlags): Promise<void> {
   const env = process.env;
+  // Every setting of orchestrator/config.ts also comes from FARM_<SETTING> (README).
   const config = OrchestratorConfig.parse({
+    ...configFromEnv(env),
     port: flags.port,
     host: flags.host,
-    redisUrl: flags.redis ?? env.REDIS_URL,
+    ...(flags.redis ? { redisUrl: flags.redis } : {}),
     dataDir: flags.data,
-    token: env.FARM_TOKEN,
-    leaseMs: env.FARM_LEASE_MS,
-    taskTimeoutMs: env.FARM_TASK_TIMEOUT_MS,
-    pollMs: env.FARM_POLL_MS,
-    spotCheckRate: env.FARM_SPOT_CHECK_RATE,
-    stakePerTaskCents: env.FARM_STAKE_PER_TASK_CENTS,
-    probationTasks: env.FARM_PROBATION_TASKS,
-    logLevel: env.LOG_LEVEL,
   });
   const farm = await startOrchestrator(config);
   if (!env.FARM_TOKEN)

@@ -6,7 +6,7 @@ import { encodePng } from '../shared/png.ts';
 import { frameCount, withOverrides } from '../shared/scene.ts';
 import { parseRect } from '../shared/tile.ts';
 import type { BackendChoice } from '../worker/render/backend.ts';
-import { RENDERER_VERSION, Renderer } from '../worker/render/renderer.ts';
+import { Renderer } from '../worker/render/renderer.ts';
 import { progressBar } from './progress.ts';
 import { parseSize, readSceneFile } from './scene-file.ts';
 
@@ -42,10 +42,10 @@ export async function renderCommand(scenePath: string, flags: RenderFlags): Prom
     await writeFile(out, await encodePng(img));
     const samples = img.width * img.height * scene.render.spp;
     process.stderr.write(
-      `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${renderer.backendClass})\n`,
+      `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${renderer.device})\n`,
     );
     if (flags.hash)
-      process.stdout.write(`${await canonicalCid(img, { renderer: RENDERER_VERSION, backendClass: renderer.backend.deviceClass })}\n`);
+      process.stdout.write(`${await canonicalCid(img)}\n`);
   } finally {
     bar.stop();
     renderer.close();

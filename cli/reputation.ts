@@ -27,7 +27,7 @@ export async function reputationCommand(worker: string | undefined, flags: Reput
     faults: w.faults,
     trusted: w.trusted ? 'yes' : '',
     online: w.online ? 'yes' : 'no',
-    class: w.deviceClass,
+    class: w.class ?? w.classState,
   }));
   console.table(rows);
   if (body.evidence?.length) {

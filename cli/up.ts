@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { configFromEnv, OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { dashboardLink } from './orchestrator.ts';
 import { startRedisServer } from './redis-server.ts';
@@ -34,6 +34,7 @@ export async function upCommand(flags: UpFlags): Promise<void> {
   const token = process.env.FARM_TOKEN ?? `farm_${randomBytes(24).toString('base64url')}`;
   const farm = await startOrchestrator(
     OrchestratorConfig.parse({
+      ...configFromEnv(process.env),
       port: flags.port,
       redisUrl,
       dataDir: join(data, 'orchestrator'),

@@ -4,6 +4,7 @@
  * produces the animated WebP and finishes the job.
  */
 import sharp from 'sharp';
+import { pixelsOf } from '../shared/image.ts';
 import { encodePng } from '../shared/png.ts';
 import type { BlobStore } from './blobstore.ts';
 import { planJob } from './planner.ts';
@@ -15,11 +16,6 @@ export interface AssemblyDeps {
   jobs: Jobs;
   tasks: Tasks;
   blobs: BlobStore;
-}
-
-/** The pixels of a stored canonical tile: its bytes minus the header. */
-export function pixelsOf(canonical: Uint8Array, width: number, height: number): Uint8Array {
-  return canonical.subarray(canonical.length - width * height * 4);
 }
 
 /** The frame's pixels, or undefined if a tile is no longer verified (reopened by backtracking). */

@@ -4,7 +4,7 @@
  * job's channel (a pattern) while a job list is open.
  */
 import type { Redis } from 'ioredis';
-import { keys } from './state/keys.ts';
+import { jobOfEvents, keys } from './state/keys.ts';
 
 export type ChangeListener = (subject: string) => void;
 export type AnyChangeListener = (job: string, subject: string) => void;
@@ -21,8 +21,8 @@ export class ChangeFeed {
       for (const listener of this.watchers.get(channel) ?? []) listener(subject);
     });
     subscriber.on('pmessage', (_pattern: string, channel: string, subject: string) => {
-      const job = keys.jobOfEvents(channel);
-      for (const listener of this.allWatchers) listener(job, subject);
+      const job = jobOfEvents(channel);
+      if (job) for (const listener of this.allWatchers) listener(job, subject);
     });
   }
 

@@ -2,49 +2,72 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
+const int = (min: number) => z.coerce.number().int().min(min);
+const share = () => z.coerce.number().min(0).max(1);
+
 export const OrchestratorConfig = z.object({
-  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  port: int(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
   redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
   dataDir: z.string().default('.farm/data'),
   /** Operator token; generated and printed when absent. */
   token: z.string().min(8).optional(),
   /** A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this. */
-  leaseMs: z.coerce.number().int().min(200).default(30_000),
+  leaseMs: int(200).default(30_000),
   /** The most time a worker may spend on one replica before it is given to another. */
-  taskTimeoutMs: z.coerce
-    .number()
-    .int()
-    .min(500)
-    .default(10 * 60_000),
+  taskTimeoutMs: int(500).default(10 * 60_000),
   /** How long a worker's poll for work waits before answering 204. */
-  pollMs: z.coerce.number().int().min(10).default(20_000),
+  pollMs: int(10).default(20_000),
+  /** A tile that no further eligible worker can help is decided with what it has after this. */
+  graceMs: int(0).default(30_000),
   /** Largest scene upload. */
-  maxSceneBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(32 * 1024 * 1024),
+  maxSceneBytes: int(1024).default(32 * 1024 * 1024),
   /** Largest result upload (a 512×512 tile is 1 MiB). */
-  maxResultBytes: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(2 * 1024 * 1024),
-  /** Credits (in cents) a valid replica earns, paid from the treasury while it is funded. */
-  rewardCents: z.coerce.number().int().min(0).default(100),
-  /** Stake (cents) a worker must hold per replica in flight once past probation; 0 disables it. */
-  stakePerTaskCents: z.coerce.number().int().min(0).default(1000),
-  /** Share of a task's stake a wrong result loses, paid to the honest co-replicators. */
-  slashShare: z.coerce.number().min(0).max(1).default(1),
-  /** Cost (cents) of a missed deadline, from stake then balance. */
-  deadlinePenaltyCents: z.coerce.number().int().min(0).default(50),
-  /** Replicas a new worker may take before it must deposit stake. */
-  probationTasks: z.coerce.number().int().min(0).default(100),
-  /** Fraction q of an untrusted worker's polls answered with a spot check. */
-  spotCheckRate: z.coerce.number().min(0).max(1).default(0.05),
+  maxResultBytes: int(1024).default(2 * 1024 * 1024),
+
+  // The economy, in cents.
+  /** A valid replica earns this, from the treasury while it is funded. */
+  rewardCents: int(0).default(100),
+  /** Stake locked behind each replica an untrusted worker holds or awaits a verdict on. */
+  stakePerReplicaCents: int(0).default(1000),
+  /** Share of a caught worker's whole stake a fault loses (to the honest co-replicators). */
+  slashShare: share().default(1),
+  /** Cost of a missed deadline (spot checks included), from stake then balance. */
+  deadlinePenaltyCents: int(0).default(50),
+  /** Stake asked back stays slashable this long before it is paid out. */
+  unbondingMs: int(0).default(24 * 3600_000),
+  /** Most replicas an untrusted worker may hold at once. */
+  maxHeldReplicas: int(1).default(4),
+  /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */
+  jobShare: share().default(0.5),
+  jobShareFloor: int(1).default(64),
+
+  // Verification.
+  /** Least fraction q of an untrusted worker's replicas that are spot checks (newcomers get more). */
+  spotCheckRate: share().default(0.05),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
+  /** A provisional class's pixels match when at most this many 8-bit levels apart … */
+  toleranceLevels: int(0).max(255).default(2),
+  /** … in at least this share of pixels. */
+  toleranceShare: share().default(0.999),
+
+  // Quotas per requester, and limits per client.
+  /** Most tasks (frames × tiles) in one job. */
+  maxTasksPerJob: int(1).default(20_000),
+  /** Most tasks a requester may have in queued and running jobs together. */
+  maxTasksInFlight: int(1).default(50_000),
+  /** Most replicas a requester's queued and running jobs may start with (tasks × initial replicas). */
+  maxReplicasInFlight: int(1).default(100_000),
+  /** Worker registrations per address per minute. */
+  registrationsPerMinute: int(1).default(20),
+  /** Signed worker requests per key per second (polls, heartbeats, uploads). */
+  workerRequestsPerSecond: int(1).default(50),
+  /** Job submissions per requester per minute. */
+  submissionsPerMinute: int(1).default(60),
+  /** Requests per address per minute that fail authentication before the address is blocked a while. */
+  failedAuthPerMinute: int(1).default(60),
+
   /** Sample scenes offered by the dashboard. */
   scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),
   /** The dashboard's build output (`npm run build`). */
@@ -52,3 +75,18 @@ export const OrchestratorConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
+
+/**
+ * Settings from the environment: `FARM_<SETTING>` in upper snake case (`FARM_LEASE_MS`,
+ * `FARM_SPOT_CHECK_RATE`), plus `FARM_TOKEN`, `REDIS_URL` and `LOG_LEVEL`.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(OrchestratorConfig.shape)) {
+    const value = env[`FARM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`];
+    if (value !== undefined) out[key] = value;
+  }
+  if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  return out;
+}

@@ -3,27 +3,36 @@
  * are untrusted HTTP clients that never touch Redis, so:
  * - every replica slot of a task is a BullMQ job (id `<task>.r<n>`, which deduplicates re-issues);
  * - new tasks' slots wait in the shared queue `slots`; once a task's first replica fixes its
- *   determinism class, further slots go to that class's queue `slots-<class hash>`;
+ *   determinism class, further slots go to that class's queue, and slots only the operator's
+ *   trusted workers may take (arbitration, audits) to the class's arbiter queue. Queues exist only
+ *   for classes the trusted workers established (measured by calibration, never declared);
  * - a worker's long-poll makes the orchestrator fetch jobs for it (manual `getNextJob`, the
- *   worker's id as lock token) from its class queue, then the shared queue, and bind the first
- *   slot it is eligible for (a distinct worker of the task's class); slots it may not take go
- *   back to the head of their queue;
+ *   worker's id as lock token) and bind the first slot it is eligible for; slots it may not take
+ *   go back to the head of their queue;
  * - the BullMQ lock is the worker's lease: heartbeats extend it until the replica's deadline. A
  *   dead or late worker's lease lapses, BullMQ's stalled check puts the slot back in its queue,
- *   and the next eligible worker takes it over (the old holder is counted as timed out).
+ *   and its holder is recorded as timed out;
+ * - untrusted workers also get spot checks (tasks.spot): only when real work is waiting, so they
+ *   arrive when a replica would, with an opaque id like any replica. A provisional class's workers
+ *   get nothing else.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
+import type { Rect } from '../shared/tile.ts';
 import type { Metrics } from './metrics.ts';
-import { parseSlotId, parseTaskId, slotId, slotLogIds } from './planner.ts';
+import { parseSlotId, slotId, slotLogIds } from './planner.ts';
+import type { Classes } from './state/classes.ts';
+import type { Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord } from './state/workers.ts';
 
 export const SHARED_QUEUE = 'slots';
+export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
+export const arbiterQueue = (deviceClass: string): string => `arbiter-${deviceClass}`;
 /** Slots a poll may hold while looking for one its worker is eligible for. */
 const SCAN_LIMIT = 16;
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
@@ -34,8 +43,11 @@ export interface DispatchOptions {
   taskTimeoutMs: number;
   /** How long a worker's poll waits for work before answering "nothing". */
   pollMs: number;
-  /** Fraction q of polls answered with a spot check (a tile whose hash is known). */
+  /** Least fraction q of an untrusted worker's replicas that are spot checks. */
   spotCheckRate: number;
+  /** Share of a job's tiles one untrusted worker may take, and the least number it may always take. */
+  jobShare: number;
+  jobShareFloor: number;
 }
 
 interface Lane {
@@ -43,8 +55,17 @@ interface Lane {
   fetcher: Worker;
 }
 
-export const classQueueName = (deviceClass: string): string =>
-  `slots-${createHash('sha256').update(deviceClass).digest('hex').slice(0, 12)}`;
+/** A new opaque replica id: it names no job, task or slot. */
+export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
+
+/**
+ * The chance that a replica handed to an untrusted worker with k checks passed is a spot check:
+ * high for newcomers (whose results weigh nothing until checked), at least q for everyone.
+ */
+export const spotCheckChance = (q: number, k: number): number => Math.max(q, 1 / (k + 2));
+
+/** Most tiles of a job one untrusted worker may take. */
+export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
 
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
@@ -55,6 +76,8 @@ export class Dispatcher {
   constructor(
     private readonly connection: Redis,
     private readonly tasks: Tasks,
+    private readonly jobs: Jobs,
+    private readonly classes: Classes,
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -67,15 +90,12 @@ export class Dispatcher {
     for (const lane of this.lanes.values()) listener(lane.queue);
   }
 
-  /** Adds replica slots `ns` of a task, to its class queue once it has a class. */
-  async issue(task: string, ns: readonly number[], deviceClass = ''): Promise<void> {
+  /** Adds replica slots `ns` of a task: to its class's queue (or arbiter queue) once it has a class. */
+  async issue(task: string, ns: readonly number[], deviceClass: string, arbiter = false): Promise<void> {
     if (ns.length === 0) return;
-    await this.lane(deviceClass ? classQueueName(deviceClass) : SHARED_QUEUE).queue.addBulk(
-      ns.map((n) => ({
-        name: 'replica',
-        data: { task },
-        opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-      })),
+    const name = !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
+    await this.lane(name).queue.addBulk(
+      ns.map((n) => ({ name: 'replica', data: { task }, opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED } })),
     );
     this.wake.emit('work');
   }
@@ -100,23 +120,12 @@ export class Dispatcher {
   /** Long-poll: the next replica this worker may render, or undefined after pollMs. */
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
     const until = Date.now() + this.opts.pollMs;
-    if (!worker.trusted && Math.random() < this.opts.spotCheckRate) {
-      const spot = await this.tasks.spot(worker.id, worker.class, Date.now(), Date.now() + this.opts.taskTimeoutMs);
-      if (spot) {
-        this.metrics.replicaIssued(worker.class, true);
-        return {
-          replica: spot.slot,
-          task: spot.task,
-          job: parseTaskId(spot.task)?.job as string,
-          scene: spot.scene,
-          frame: spot.frame,
-          tile: spot.rect,
-          deadline: spot.deadline,
-        };
-      }
-    }
+    const provisional = worker.classState === 'provisional';
+    const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     while (!this.closed && !signal?.aborted) {
-      const found = await this.scan(worker);
+      const found = provisional
+        ? near && (await this.spot(worker, near))
+        : (await this.maybeSpot(worker)) ?? (await this.scan(worker));
       if (found) return found;
       const left = until - Date.now();
       if (left <= 0) return undefined;
@@ -126,46 +135,49 @@ export class Dispatcher {
   }
 
   /** Marks the slot's BullMQ job done once its result is recorded. */
-  async complete(replica: ReplicaRecord, worker: string): Promise<void> {
-    const job = await this.lane(replica.queue).queue.getJob(replica.replica);
+  async complete(task: string, replica: ReplicaRecord): Promise<void> {
+    if (replica.spot) return;
+    const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
     // The lease may have lapsed and the slot gone to someone else: then that holder completes it.
-    await job?.moveToCompleted('done', worker, false).catch(() => undefined);
+    await job?.moveToCompleted('done', replica.worker, false).catch(() => undefined);
   }
 
   /** Gives a held slot back to its queue (graceful drain): another worker will take it. */
-  async handBack(replica: ReplicaRecord, worker: string): Promise<void> {
-    const job = await this.lane(replica.queue).queue.getJob(replica.replica);
-    await job?.moveToWait(worker).catch(() => undefined);
+  async handBack(task: string, replica: ReplicaRecord): Promise<void> {
+    if (replica.spot) return;
+    const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
+    await job?.moveToWait(replica.worker).catch(() => undefined);
     this.wake.emit('work');
   }
 
   /** Heartbeat: renews the leases of the worker's replicas that are still within their deadline. */
-  async extendLeases(worker: string, held: readonly ReplicaRecord[]): Promise<void> {
+  async extendLeases(held: readonly { task: string; replica: ReplicaRecord }[]): Promise<void> {
     const now = Date.now();
     await Promise.all(
       held
-        .filter((r) => r.state === 'assigned' && r.deadline > now)
-        .map(async (r) => {
-          const job = await this.lane(r.queue).queue.getJob(r.replica);
-          await job?.extendLock(worker, this.opts.leaseMs).catch(() => undefined);
+        .filter(({ replica }) => replica.state === 'assigned' && replica.deadline > now)
+        .map(async ({ task, replica }) => {
+          if (replica.spot) return this.tasks.extendSpotLease(replica.rid, Math.min(replica.deadline, now + this.opts.leaseMs));
+          const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
+          await job?.extendLock(replica.worker, this.opts.leaseMs).catch(() => undefined);
         }),
     );
   }
 
-  /** Removes the waiting slots of a cancelled job's unfinished tasks. */
-  async withdraw(slots: readonly { replica: string; queue: string }[]): Promise<void> {
-    await Promise.all(
-      slots.map((s) =>
-        this.lane(s.queue)
-          .queue.remove(s.replica)
-          .catch(() => 0),
-      ),
-    );
+  /** Removes a closed job's waiting slots from whichever of the task's queues holds them. */
+  async withdraw(slots: readonly [task: string, from: number, to: number][], deviceClasses: readonly string[]): Promise<void> {
+    const names = [SHARED_QUEUE, ...deviceClasses.flatMap((c) => [classQueue(c), arbiterQueue(c)])];
+    const ids = slots.flatMap(([task, from, to]) => Array.from({ length: to - from }, (_, i) => slotId(task, from + i)));
+    for (let i = 0; i < ids.length; i += 500) {
+      await Promise.all(names.flatMap((name) => ids.slice(i, i + 500).map((id) => this.lane(name).queue.remove(id).catch(() => 0))));
+    }
   }
 
-  /** Whether a slot still has its BullMQ job (recovery re-issues the ones that do not). */
-  async exists(queue: string, slot: string): Promise<boolean> {
-    return (await this.lane(queue).queue.getJob(slot)) !== undefined;
+  /** Whether a slot still has its BullMQ job in any of the task's queues (recovery re-issues the ones that do not). */
+  async exists(slot: string, deviceClass: string): Promise<boolean> {
+    const names = deviceClass ? [classQueue(deviceClass), arbiterQueue(deviceClass), SHARED_QUEUE] : [SHARED_QUEUE];
+    for (const name of names) if (await this.lane(name).queue.getJob(slot)) return true;
+    return false;
   }
 
   async close(): Promise<void> {
@@ -174,12 +186,34 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
+  /** With probability q(k), and only while real work waits, an untrusted worker gets a spot check. */
+  private async maybeSpot(worker: WorkerRecord): Promise<Assignment | undefined> {
+    if (worker.trusted || Math.random() >= spotCheckChance(this.opts.spotCheckRate, worker.passed)) return undefined;
+    const waiting = await Promise.all(this.lanesOf(worker).map((l) => l.queue.getWaitingCount()));
+    if (waiting.every((n) => n === 0)) return undefined;
+    return this.spot(worker, worker.class);
+  }
+
+  private async spot(worker: WorkerRecord, pool: string): Promise<Assignment | undefined> {
+    const deadline = Date.now() + this.opts.taskTimeoutMs;
+    const rid = newReplicaId();
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs);
+    if (!spot) return undefined;
+    this.metrics.replicaIssued(worker.class, true);
+    return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
+  }
+
+  /** The queues a worker takes real slots from, most specific first. */
+  private lanesOf(worker: WorkerRecord): Lane[] {
+    const own = [this.lane(classQueue(worker.class)), this.lane(SHARED_QUEUE)];
+    return worker.trusted ? [this.lane(arbiterQueue(worker.class)), ...own] : own;
+  }
+
   private async scan(worker: WorkerRecord): Promise<Assignment | undefined> {
     const held: Job[] = [];
-    const lanes = [this.lane(classQueueName(worker.class)), this.lane(SHARED_QUEUE)];
     let found: Assignment | undefined;
     try {
-      for (const lane of lanes) {
+      for (const lane of this.lanesOf(worker)) {
         while (!found && held.length < SCAN_LIMIT) {
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
@@ -197,17 +231,30 @@ export class Dispatcher {
   }
 
   private async tryBind(job: Job, lane: Lane, worker: WorkerRecord, held: Job[]): Promise<Assignment | undefined> {
-    const slot = job.id as string;
-    const now = Date.now();
-    const bound = await this.tasks.bind(slot, worker.id, now, now + this.opts.taskTimeoutMs, lane.queue.name);
+    const slot = parseSlotId(job.id as string);
+    const plan = slot && (await this.jobs.plan(slot.job));
+    if (!slot || !plan) {
+      await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
+      return undefined;
+    }
+    const deadline = Date.now() + this.opts.taskTimeoutMs;
+    const bound = await this.tasks.bind(
+      slot.task,
+      slot.n,
+      worker.id,
+      newReplicaId(),
+      deadline,
+      lane.queue.name,
+      lane.queue.name === arbiterQueue(worker.class),
+      shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
+    );
     switch (bound.status) {
       case 'bound':
       case 'again': {
         const { replica, frame, rect, scene } = bound;
-        const task = parseSlotId(slot)?.task as string;
-        this.log.debug({ ...slotLogIds(slot), worker: replica.worker }, 'replica assigned');
+        this.log.debug({ ...slotLogIds(job.id as string), worker: worker.id }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
-        return { replica: slot, task, job: parseTaskId(task)?.job as string, scene, frame, tile: rect, deadline: replica.deadline };
+        return assignment(replica.rid, scene, frame, rect, replica.deadline);
       }
       case 'obsolete':
       case 'resolved':
@@ -249,8 +296,10 @@ export class Dispatcher {
       });
       fetcher.on('error', (err) => this.log.warn({ err, queue: name }, 'slot queue error'));
       queue.on('error', (err) => this.log.warn({ err, queue: name }, 'slot queue error'));
-      fetcher.on('stalled', (slot) => {
-        this.log.info({ ...slotLogIds(slot), queue: name }, 'lease lapsed; slot back in queue');
+      fetcher.on('stalled', (id) => {
+        const slot = parseSlotId(id);
+        this.log.info({ ...slotLogIds(id), queue: name }, 'lease lapsed; slot back in queue');
+        if (slot) void this.tasks.expire(slot.task, slot.n).catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
         this.wake.emit('work');
       });
       void fetcher.startStalledCheckTimer();
@@ -260,4 +309,8 @@ export class Dispatcher {
     }
     return lane;
   }
+}
+
+function assignment(replica: string, scene: string, frame: number, tile: Rect, deadline: number): Assignment {
+  return { replica, scene, frame, tile, deadline };
 }

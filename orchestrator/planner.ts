@@ -16,13 +16,14 @@ export const taskId = (jobId: string, frame: number, tile: number): string => `$
 export const slotId = (task: string, n: number): string => `${task}.r${n}`;
 
 export function parseTaskId(id: string): { job: string; frame: number; tile: number } | undefined {
-  const m = /^(j[0-9a-z]+)\.f(\d+)\.t(\d+)$/.exec(id);
+  const m = /^(j[0-9a-f]+)\.f(\d+)\.t(\d+)$/.exec(id);
   return m ? { job: m[1], frame: Number(m[2]), tile: Number(m[3]) } : undefined;
 }
 
-export function parseSlotId(id: string): { task: string; n: number } | undefined {
+export function parseSlotId(id: string): { job: string; task: string; n: number } | undefined {
   const m = /^(.+)\.r(\d+)$/.exec(id);
-  return m && parseTaskId(m[1]) ? { task: m[1], n: Number(m[2]) } : undefined;
+  const task = m && parseTaskId(m[1]);
+  return m && task ? { job: task.job, task: m[1], n: Number(m[2]) } : undefined;
 }
 
 export function planJob(jobId: string, frames: readonly number[], width: number, height: number, tileSize: number): PlannedTask[] {
@@ -35,7 +36,7 @@ export const initialReplicas = (job: { verification: 'credibility' | 'quorum'; r
   job.verification === 'quorum' ? job.replicas : 1;
 
 /** The ids a log line about a replica slot carries: its job, task and the slot itself. */
-export function slotLogIds(slot: string): { job?: string; task?: string; replica: string } {
-  const task = parseSlotId(slot)?.task;
-  return { job: task && parseTaskId(task)?.job, task, replica: slot };
+export function slotLogIds(slot: string): { job?: string; task?: string; slot: string } {
+  const parsed = parseSlotId(slot);
+  return { job: parsed?.job, task: parsed?.task, slot };
 }

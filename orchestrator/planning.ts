@@ -12,7 +12,7 @@ export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: D
   if (!job) return;
   const planned = planJob(job.id, job.frames, job.width, job.height, job.tileSize);
   const initial = initialReplicas(job);
-  await deps.tasks.create(planned, initial);
+  await deps.tasks.create(job.id, planned, initial);
   // Running before slots exist: a slot bound for a job that is not running is dropped.
   if (!(await deps.jobs.start(job.id))) return;
   await deps.dispatch.issueNew(

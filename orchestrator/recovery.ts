@@ -1,21 +1,25 @@
 /**
  * Start-up repair after a crash of the orchestrator or Redis. BullMQ keeps its own jobs, but a
- * crash between a state change and the matching queue write can leave a replica slot with no
- * BullMQ job, or a fully verified frame never stitched. This walks the active jobs and puts back
- * exactly what is missing; nothing verified is touched.
+ * crash between two steps can leave a replica slot with no BullMQ job, a result recorded but not
+ * judged, or a fully verified frame never stitched. This walks the active jobs' pending tasks and
+ * puts back exactly what is missing; nothing verified is touched.
  */
 import type { Logger } from 'pino';
-import { classQueueName, type Dispatcher, SHARED_QUEUE } from './dispatch.ts';
-import { planJob, slotId } from './planner.ts';
+import type { Dispatcher } from './dispatch.ts';
+import { slotId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
+import type { VerdictRunner } from './verdict/runner.ts';
 
 export interface RecoveryDeps {
   jobs: Jobs;
   tasks: Tasks;
   dispatch: Dispatcher;
+  runner: VerdictRunner;
   replan: (jobId: string) => Promise<void>;
   restitch: (jobId: string, frame: number) => Promise<void>;
+  /** Winds down what a cancelled or failed job still has out. */
+  close: (jobId: string) => Promise<void>;
   log: Logger;
 }
 
@@ -27,33 +31,38 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
       await deps.replan(id);
       continue;
     }
-    if (job.state !== 'running') continue;
-    let reissued = 0;
-    const framesDone = await deps.jobs.frameCids(id);
-    const verifiedPerFrame = new Map<number, number>();
-    for (const planned of planJob(id, job.frames, job.width, job.height, job.tileSize)) {
-      const task = await deps.tasks.get(planned.id);
-      if (!task) {
-        await deps.replan(id);
-        break;
-      }
-      if (task.state === 'verified') {
-        verifiedPerFrame.set(task.frame, (verifiedPerFrame.get(task.frame) ?? 0) + 1);
-        continue;
-      }
-      const replicas = await deps.tasks.replicas(task.id);
-      for (let n = 0; n < task.issued; n++) {
-        const r = replicas.find((x) => x.replica === slotId(task.id, n));
-        if (r && r.state !== 'assigned' && r.state !== 'timedout' && r.state !== 'handedback') continue;
-        const queue = r?.queue ?? (task.class ? classQueueName(task.class) : SHARED_QUEUE);
-        if (await deps.dispatch.exists(queue, slotId(task.id, n))) continue;
-        await deps.dispatch.issue(task.id, [n], task.class);
-        reissued++;
-      }
+    if (job.state !== 'running') {
+      await deps.close(id);
+      continue;
     }
+    let reissued = 0;
+    let cursor = '0';
+    do {
+      const [next, ids] = await deps.tasks.pendingOf(id, cursor);
+      cursor = next;
+      for (const taskId of ids) reissued += await repairTask(deps, taskId);
+    } while (cursor !== '0');
+    const [progress, stitched] = await Promise.all([deps.jobs.frameProgress(id), deps.jobs.frameCids(id)]);
     for (const frame of job.frames) {
-      if (framesDone[frame] === undefined && verifiedPerFrame.get(frame) === job.tilesPerFrame) await deps.restitch(id, frame);
+      if (stitched[frame] === undefined && progress[frame] === job.tilesPerFrame) await deps.restitch(id, frame);
     }
     if (reissued) deps.log.warn({ job: id, reissued }, 'recovery re-issued replica slots');
   }
+}
+
+/** Re-issues the task's slots that lost their BullMQ job, then judges what it has. */
+async function repairTask(deps: RecoveryDeps, taskId: string): Promise<number> {
+  const task = await deps.tasks.get(taskId);
+  if (!task) return 0;
+  const replicas = await deps.tasks.replicas(taskId);
+  let reissued = 0;
+  for (let n = 0; n < task.nextSlot; n++) {
+    const r = replicas.find((x) => x.n === n);
+    if (r?.spot || (r && r.state !== 'assigned' && r.state !== 'timedout' && r.state !== 'handedback')) continue;
+    if (await deps.dispatch.exists(slotId(taskId, n), task.class)) continue;
+    await deps.dispatch.issue(taskId, [n], task.class, n === task.arbiterSlot);
+    reissued++;
+  }
+  await deps.runner.judge(taskId);
+  return reissued;
 }

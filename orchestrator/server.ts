@@ -1,7 +1,7 @@
 /**
  * The orchestrator process: wires Redis state, BullMQ queues (planning, replica slots, frame
- * assembly), the blob store and the HTTP API, repairs what a crash may have left, and shuts down
- * within a deadline of its own (BullMQ's close() has none).
+ * assembly, closing jobs), the blob store, the verdict runner and the HTTP API, repairs what a
+ * crash may have left, and shuts down within a deadline of its own (BullMQ's close() has none).
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -9,28 +9,34 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { assembleFrameJob } from './assembly.ts';
-import { backtrack } from './backtrack.ts';
 import { FsBlobStore } from './blobstore.ts';
+import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
 import type { OrchestratorConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
+import { createLimits } from './http/limits.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
-import type { ResultDeps } from './results.ts';
+import { AvailabilityReader } from './state/availability.ts';
+import { Classes } from './state/classes.ts';
 import { Jobs } from './state/jobs.ts';
 import { Ledger } from './state/ledger.ts';
 import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
 import { Workers } from './state/workers.ts';
-import { settleTimedOutJobs } from './timeouts.ts';
+import { sweep } from './sweeper.ts';
+import { VerdictRunner } from './verdict/runner.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
-const TIMEOUT_SWEEP_MS = 2000;
+const SWEEP_MS = 1000;
+/** Pending tasks of a closed job wound down per script call. */
+const CLOSE_BATCH = 200;
 const KEEP = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+const RETRIED = { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP };
 
 export interface RunningOrchestrator {
   url: string;
@@ -46,29 +52,42 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   bull.on('error', () => undefined);
   await warnAboutEviction(redis, log);
 
+  const onlineWindowMs = 2 * config.leaseMs;
+  const tolerance = { levels: config.toleranceLevels, share: config.toleranceShare };
   const jobs = new Jobs(redis);
-  const tasks = new Tasks(redis, config);
-  const ledger = new Ledger(redis);
-  const workers = new Workers(redis, 2 * config.leaseMs, config.saboteurFraction);
+  const tasks = new Tasks(redis, config, config.graceMs);
+  const ledger = new Ledger(redis, config.unbondingMs);
+  const workers = new Workers(redis, onlineWindowMs, config.saboteurFraction);
+  const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const blobs = new FsBlobStore(config.dataDir);
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
-  for (const q of [plans, frames]) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
-  const queues = new Set([plans, frames]);
+  const closing = new Queue('closing', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  for (const q of [plans, frames, closing]) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
+  const queues = new Set([plans, frames, closing]);
   const metrics = new Metrics({
     tileCounts: () => jobs.tileCounts(),
-    connectedWorkers: async () => (await workers.list()).filter((w) => workers.isOnline(w)).length,
+    connectedWorkers: () => workers.countOnline(),
     queues: () => queues,
   });
   const dispatch = new Dispatcher(
     bull,
     tasks,
-    { leaseMs: config.leaseMs, taskTimeoutMs: config.taskTimeoutMs, pollMs: config.pollMs, spotCheckRate: config.spotCheckRate },
+    jobs,
+    classes,
+    {
+      leaseMs: config.leaseMs,
+      taskTimeoutMs: config.taskTimeoutMs,
+      pollMs: config.pollMs,
+      spotCheckRate: config.spotCheckRate,
+      jobShare: config.jobShare,
+      jobShareFloor: config.jobShareFloor,
+    },
     log,
     metrics,
   );
-  const board = queueBoard([plans, frames]);
+  const board = queueBoard([plans, frames, closing]);
   dispatch.eachQueue((queue) => {
     queues.add(queue);
     board.add(queue);
@@ -76,30 +95,48 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   subscriber.on('error', () => undefined);
   const feed = new ChangeFeed(subscriber);
-  const enqueuePlan = async (job: string) =>
-    void (await plans.add('plan', { job }, { jobId: `plan.${job}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP }));
+  const enqueuePlan = async (job: string) => void (await plans.add('plan', { job }, { jobId: `plan.${job}`, ...RETRIED }));
   // Each completion of a frame (a reopened frame completes again) is its own stitch job.
-  const enqueueStitch = async (job: string, frame: number, completion: number | string) => {
-    await frames.add(
-      'stitch',
-      { job, frame, completion },
-      { jobId: `stitch.${job}.f${frame}.c${completion}`, attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP },
-    );
-  };
+  const enqueueStitch = async (job: string, frame: number, completion: number | string) =>
+    void (await frames.add('stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED }));
+  const enqueueClose = async (job: string) => void (await closing.add('close', { job }, { jobId: `close.${job}`, ...RETRIED }));
 
-  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), {
+  const runner = new VerdictRunner({
+    tasks,
+    jobs,
+    workers,
+    dispatch,
+    availability: new AvailabilityReader(redis, onlineWindowMs, config.stakePerReplicaCents),
+    saboteurFraction: config.saboteurFraction,
+    graceMs: config.graceMs,
+    jobShare: config.jobShare,
+    jobShareFloor: config.jobShareFloor,
+    onFrameVerified: enqueueStitch,
+    onJobFailed: enqueueClose,
+    metrics,
+    log,
+  });
+
+  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), { connection: bull, concurrency: 2 });
+  const assembler = new Worker('frames', async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion), {
     connection: bull,
     concurrency: 2,
   });
-  const assembler = new Worker(
-    'frames',
-    async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion),
-    {
-      connection: bull,
-      concurrency: 2,
+  /** A cancelled or failed job: its pending tasks are closed in batches, their slots withdrawn. */
+  const closer = new Worker(
+    'closing',
+    async (j) => {
+      const established = (await classes.all()).filter((c) => c.established).map((c) => c.id);
+      for (;;) {
+        const { left, slots } = await tasks.close(j.data.job, CLOSE_BATCH);
+        await dispatch.withdraw(slots, established);
+        await j.updateProgress({ left });
+        if (left === 0) return;
+      }
     },
+    { connection: bull, concurrency: 1 },
   );
-  for (const w of [planner, assembler]) {
+  for (const w of [planner, assembler, closer]) {
     w.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
     w.on('failed', (j, err) => log.error({ job: j?.data?.job, frame: j?.data?.frame, err: err.message }, `${w.name} job failed`));
   }
@@ -107,47 +144,57 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const token = config.token ?? `farm_${randomBytes(24).toString('base64url')}`;
   await tokens.add(token, 'operator', 'operator');
+  const calibration = { spec: await calibrationSpec(blobs), blobs, classes, workers, tolerance };
   const startedAt = Date.now();
   await recover({
     jobs,
     tasks,
     dispatch,
+    runner,
     replan: enqueuePlan,
     restitch: (job, frame) => enqueueStitch(job, frame, `recovered${startedAt}`),
+    close: enqueueClose,
     log,
   });
 
-  const resultDeps: ResultDeps = {
+  const app = createApp({
     tasks,
     jobs,
     workers,
+    classes,
     blobs,
     dispatch,
-    log,
-    metrics,
-    onFrameVerified: enqueueStitch,
-    saboteurFraction: config.saboteurFraction,
-    backtrack: async (worker) => void (await backtrack(resultDeps, worker)),
-  };
-  const app = createApp({
-    ...resultDeps,
+    runner,
+    ledger,
     redis,
     tokens,
-    ledger,
-    enqueuePlan,
     feed,
     board,
+    log,
+    metrics,
+    tolerance,
+    calibration,
+    limits: createLimits(redis, config),
+    quotas: config,
+    enqueuePlan,
+    enqueueClose,
+    stakePerReplicaCents: config.stakePerReplicaCents,
     scenesDir: config.scenesDir,
     dashboardDir: config.dashboardDir,
     maxSceneBytes: config.maxSceneBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
   });
+  let sweeping = false;
   const sweeper = setInterval(() => {
-    settleTimedOutJobs({ jobs, tasks, workers, onFrameVerified: enqueueStitch, log }).catch((err) =>
-      log.warn({ err: err.message }, 'timeout sweep failed'),
-    );
-  }, TIMEOUT_SWEEP_MS);
+    if (sweeping) return;
+    sweeping = true;
+    sweep({ runner, tasks, jobs, ledger, log })
+      .catch((err) => log.warn({ err: err.message }, 'sweep failed'))
+      .finally(() => {
+        sweeping = false;
+      });
+  }, SWEEP_MS);
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -163,17 +210,17 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
       clearInterval(sweeper);
-      const closing = (async () => {
+      const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
         await dispatch.close();
         await feed.close();
-        await Promise.all([planner.close(), assembler.close(), plans.close(), frames.close()]);
+        await Promise.all([planner.close(), assembler.close(), closer.close(), plans.close(), frames.close(), closing.close()]);
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();
-      await Promise.race([closing, deadline]);
+      await Promise.race([closingAll, deadline]);
     },
   };
 }

@@ -3,6 +3,9 @@
  * determinism class produce the same RGBA8 pixels; the canonical hash covers a small header and
  * those raw pixels (never PNG bytes, whose DEFLATE stream differs between platforms) and is
  * expressed as a CIDv1 with the raw codec, so it doubles as a content address.
+ *
+ * The header names no device or backend: which workers' pixels are comparable is measured by the
+ * orchestrator (calibration), never taken from what a worker says about itself.
  */
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
@@ -15,43 +18,36 @@ export interface RgbaImage {
   rgba: Uint8Array;
 }
 
-export interface ImageProvenance {
-  /** Renderer name and version, e.g. `farm-pt/1`. */
-  renderer: string;
-  /** The determinism class of the backend that produced the pixels, e.g. `webasm`. */
-  backendClass: string;
-}
-
-export function canonicalHeader(img: RgbaImage, p: ImageProvenance): Uint8Array {
-  return new TextEncoder().encode(`farm-image/1\n${img.width}x${img.height}\nrgba8\n${p.renderer}\n${p.backendClass}\n`);
-}
-
-/** Splits a determinism class such as `farm-pt/1+webasm` into the header's two parts. */
-export function provenanceOf(deviceClass: string): ImageProvenance {
-  const at = deviceClass.indexOf('+');
-  return at < 0
-    ? { renderer: deviceClass, backendClass: '' }
-    : { renderer: deviceClass.slice(0, at), backendClass: deviceClass.slice(at + 1) };
+export function canonicalHeader(img: { width: number; height: number }): Uint8Array {
+  return new TextEncoder().encode(`farm-image/2\n${img.width}x${img.height}\nrgba8\n`);
 }
 
 /** Canonical bytes: header followed by the pixels. */
-export function canonicalBytes(img: RgbaImage, p: ImageProvenance): Uint8Array {
+export function canonicalBytes(img: RgbaImage): Uint8Array {
   if (img.rgba.length !== img.width * img.height * 4) {
     throw new RangeError(`image is ${img.rgba.length} bytes, expected ${img.width}×${img.height}×4`);
   }
-  const header = canonicalHeader(img, p);
+  const header = canonicalHeader(img);
   const out = new Uint8Array(header.length + img.rgba.length);
   out.set(header);
   out.set(img.rgba, header.length);
   return out;
 }
 
+/** The pixels of canonical bytes: everything after the header. */
+export function pixelsOf(canonical: Uint8Array, width: number, height: number): Uint8Array {
+  return canonical.subarray(canonical.length - width * height * 4);
+}
+
 /** CIDv1 (raw codec, sha2-256) of the canonical bytes, in base32 (`bafkrei…`). */
-export async function canonicalCid(img: RgbaImage, p: ImageProvenance): Promise<string> {
-  return cidOfBytes(canonicalBytes(img, p));
+export async function canonicalCid(img: RgbaImage): Promise<string> {
+  return cidOfBytes(canonicalBytes(img));
 }
 
 export async function cidOfBytes(bytes: Uint8Array): Promise<string> {
   const digest = await sha256.digest(bytes);
   return CID.createV1(raw.code, digest).toString();
 }
+
+/** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
+export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;

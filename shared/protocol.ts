@@ -7,9 +7,6 @@ import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
 
-/** At most this many tiles per job (frames × tiles per frame). */
-export const MAX_TASKS_PER_JOB = 100_000;
-
 /** POST /api/jobs */
 export const JobRequest = z.object({
   scene: z.unknown(),
@@ -76,12 +73,20 @@ export const JobStatus = z.object({
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
-export const ReplicaState = z.enum(['assigned', 'submitted', 'valid', 'invalid', 'timedout', 'handedback', 'rejected']);
+/**
+ * valid: agreed with the accepted result. invalid: differed from a result backed by the operator's
+ * trusted workers (a fault). overruled: differed from the accepted result where no such truth was
+ * present (no fault). cancelled: its job was cancelled or failed while it was out.
+ */
+export const ReplicaState = z.enum(['assigned', 'submitted', 'valid', 'invalid', 'overruled', 'timedout', 'handedback', 'cancelled']);
 export type ReplicaState = z.infer<typeof ReplicaState>;
 
 export const ReplicaView = z.object({
   /** A spot check: a replica of an already verified tile, judged against its known hash. */
   spot: z.boolean(),
+  /** Issued to the operator's trusted workers only: an arbitration or an audit. */
+  arbiter: z.boolean(),
+  /** The replica's opaque id, as its worker knows it. */
   replica: z.string(),
   worker: z.string(),
   state: ReplicaState,
@@ -90,6 +95,16 @@ export const ReplicaView = z.object({
   submittedAt: z.number().nullable(),
 });
 export type ReplicaView = z.infer<typeof ReplicaView>;
+
+/** Why a pending tile waits (decided by orchestrator/verdict/decide.ts). */
+export const TileWait = z.object({
+  code: z.enum(['rendering', 'needs-agreement', 'needs-arbiter', 'audit', 'no-eligible-worker']),
+  message: z.string(),
+  since: z.number(),
+  /** When the tile will be decided with what it has (small-farm grace), if nothing changes. */
+  decideAt: z.number().nullable(),
+});
+export type TileWait = z.infer<typeof TileWait>;
 
 export const TaskView = z.object({
   task: z.string(),
@@ -101,6 +116,14 @@ export const TaskView = z.object({
   /** Credibility of the accepted group (credibility scheme). */
   credibility: z.number().nullable(),
   belowThreshold: z.boolean(),
+  /** The accepted result includes one of the operator's trusted workers: it is ground truth. */
+  anchored: z.boolean(),
+  /** When the verdict was reached. */
+  decidedAt: z.number().nullable(),
+  /** A lone result was due an audit but no distinct worker was there to do it. */
+  auditSkipped: z.boolean(),
+  /** Why a pending tile waits, and when it will be decided without more results. */
+  waiting: TileWait.nullable(),
   replicas: z.array(ReplicaView),
 });
 export type TaskView = z.infer<typeof TaskView>;
@@ -110,15 +133,31 @@ export const WorkerRegistration = z.object({
   /** Ed25519 public key, SPKI DER in base64. */
   publicKey: z.string().min(40).max(200),
   name: z.string().min(1).max(64),
-  /** Determinism class: renderer version + backend (+ GPU model). */
-  deviceClass: z.string().min(1).max(200),
+  /**
+   * What the worker says it runs on (renderer, backend, GPU). Shown, never trusted: the worker's
+   * class is measured by calibration, and a changed description means a new calibration.
+   */
+  device: z.string().min(1).max(200),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
+
+/**
+ * Where a worker stands with its determinism class: calibrating (renders the known-answer tiles
+ * first), unclassified (calibrated, but the farm has no established class yet), established
+ * (its pixels equal those of a class the operator's trusted workers established), provisional
+ * (near such a class but not equal: it renders checks only, judged within the tolerance), refused
+ * (its calibration matched nothing).
+ */
+export const ClassState = z.enum(['calibrating', 'unclassified', 'established', 'provisional', 'refused']);
+export type ClassState = z.infer<typeof ClassState>;
 
 export const WorkerView = z.object({
   id: z.string(),
   name: z.string(),
-  deviceClass: z.string(),
+  device: z.string(),
+  /** The measured determinism class; null until calibrated. */
+  class: z.string().nullable(),
+  classState: ClassState,
   registeredAt: z.number(),
   lastSeen: z.number(),
   online: z.boolean(),
@@ -127,34 +166,69 @@ export const WorkerView = z.object({
   timedOut: z.number().int(),
   rejected: z.number().int(),
   inFlight: z.number().int(),
+  /** Sarmenta's CrW in its class: 0.5 (no evidence) until it passes checks against ground truth. */
   credibility: z.number(),
+  /** Checks against ground truth passed since its last fault, in its class (Sarmenta's k). */
   passed: z.number().int(),
-  consecutiveValid: z.number().int(),
   faults: z.number().int(),
   trusted: z.boolean(),
-  spotChecksPassed: z.number().int(),
-  spotChecksFailed: z.number().int(),
   /** Credits. */
   balance: z.number(),
   stake: z.number(),
+  /** Stake backing replicas the worker holds or awaits verdicts on. */
+  locked: z.number(),
+  /** Stake asked back, paid out after the unbonding delay (still slashable until then). */
+  unbonding: z.number(),
 });
 export type WorkerView = z.infer<typeof WorkerView>;
+
+/** What a worker renders to be classified: tiles whose answers the trusted workers know. */
+export const CalibrationSpec = z.object({ scene: z.string(), frame: z.number().int().min(0), tiles: z.array(Rect).min(1) });
+export type CalibrationSpec = z.infer<typeof CalibrationSpec>;
+
+/** POST /api/workers answer: the worker, how often to heartbeat, and its calibration if due. */
+export const Registered = WorkerView.extend({ heartbeatMs: z.number().int(), calibration: CalibrationSpec.nullable() });
+export type Registered = z.infer<typeof Registered>;
+
+/** PUT /api/work/calibration answer. */
+export const Calibrated = z.object({ class: z.string().nullable(), classState: ClassState, detail: z.string() });
+export type Calibrated = z.infer<typeof Calibrated>;
+
+/** GET /api/classes: the determinism classes, and the published tolerance for provisional ones. */
+export const ClassView = z.object({
+  id: z.string(),
+  established: z.boolean(),
+  /** A provisional class: the established class it nearly matches. */
+  near: z.string().nullable(),
+  /** Calibration answers (CIDs of the known-answer tiles). */
+  answers: z.array(z.string()),
+  at: z.number(),
+});
+export const ClassList = z.object({
+  tolerance: z.object({ levels: z.number().int(), share: z.number() }),
+  calibration: CalibrationSpec,
+  classes: z.array(ClassView),
+});
+export type ClassList = z.infer<typeof ClassList>;
 
 /** GET /api/workers: the public leaderboard. */
 export const Leaderboard = z.object({ total: z.number().int(), offset: z.number().int(), workers: z.array(WorkerView) });
 export type Leaderboard = z.infer<typeof Leaderboard>;
 
-/** One disagreement or spot check, as kept on the worker's public record. */
+/**
+ * One disagreement on the worker's public record. outvoted: its result differed from ground truth
+ * (a fault); disagreed: it differed from an accepted result that no trusted worker backed (no
+ * fault); outvoted-others: results it agreed with beat these workers'. Accepted hashes are not
+ * published here (verified tiles serve as spot checks).
+ */
 export const EvidenceEntry = z.object({
-  kind: z.enum(['outvoted', 'outvoted-others', 'spot-check-passed', 'spot-check-failed']),
+  kind: z.enum(['outvoted', 'disagreed', 'outvoted-others']),
   task: z.string(),
   at: z.number(),
   /** The worker's own result. */
   cid: z.string().optional(),
-  /** outvoted: the result that won. */
-  winner: z.string().optional(),
   /** outvoted-others: the workers it outvoted. */
-  against: z.unknown().optional(),
+  against: z.array(z.string()).optional(),
 });
 export type EvidenceEntry = z.infer<typeof EvidenceEntry>;
 
@@ -198,11 +272,12 @@ export const JOB_EVENTS = { job: 'job', tiles: 'tiles' } as const;
 /** POST /api/work/heartbeat: the replicas the worker is rendering right now. */
 export const Heartbeat = z.object({ replicas: z.array(z.string().max(200)).max(64).default([]) });
 
-/** One replica handed to a worker by POST /api/work/next. */
+/**
+ * One replica handed to a worker by POST /api/work/next. Its id is opaque and names no job, task
+ * or slot, so a spot check looks like any other replica.
+ */
 export const Assignment = z.object({
   replica: z.string(),
-  task: z.string(),
-  job: z.string(),
   scene: z.string(),
   frame: z.number().int().min(0),
   tile: Rect,
@@ -212,3 +287,12 @@ export type Assignment = z.infer<typeof Assignment>;
 
 /** Header that carries the claimed CID of an uploaded result. */
 export const RESULT_CID_HEADER = 'farm-result-cid';
+
+/** Shapes of the ids in paths: anything else is answered 400, never looked up. */
+export const Ids = {
+  job: z.string().regex(/^j[0-9a-f]{20}$/, 'not a job id'),
+  task: z.string().regex(/^j[0-9a-f]{20}\.f\d{1,5}\.t\d{1,7}$/, 'not a task id'),
+  worker: z.string().regex(/^w[0-9a-f]{20}$/, 'not a worker id'),
+  replica: z.string().regex(/^r[0-9a-f]{32}$/, 'not a replica id'),
+  cid: z.string().regex(/^b[a-z2-7]{20,100}$/, 'not a CID'),
+};

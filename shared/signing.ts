@@ -1,13 +1,25 @@
 /**
  * Worker request signatures. A worker's identity is its Ed25519 key: it signs
  * `METHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id and the timestamp.
- * The orchestrator rejects unknown ids, bad signatures and timestamps outside a short window.
+ * The orchestrator rejects unknown ids, bad signatures, timestamps that are not plain
+ * millisecond numbers within a short window, and any signature it has already seen (replays).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 
 export const SIGNATURE_HEADERS = { worker: 'farm-worker', timestamp: 'farm-timestamp', signature: 'farm-signature' } as const;
 /** How far a signed request's clock may be from the orchestrator's. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
+
+/** A signed timestamp: milliseconds since the epoch as plain digits, nothing else. */
+export function parseTimestamp(text: string): number | undefined {
+  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+/** Whether a signed timestamp is well-formed and within the window around `now`. */
+export function isFresh(text: string, now = Date.now()): boolean {
+  const at = parseTimestamp(text);
+  return at !== undefined && Math.abs(now - at) <= SIGNATURE_WINDOW_MS;
+}
 
 export function signingPayload(method: string, path: string, timestamp: string, body: Uint8Array): Buffer {
   const digest = createHash('sha256').update(body).digest('hex');

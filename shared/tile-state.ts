@@ -22,9 +22,9 @@ export interface TileLook {
 }
 
 export function tileLook(view: Pick<TaskView, 'state' | 'replicas'>): TileLook {
-  const live = view.replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback');
-  const results = new Set(live.filter((r) => r.cid && r.state !== 'rejected').map((r) => r.cid));
-  const disputed = live.some((r) => r.state === 'invalid') || results.size > 1;
+  const live = view.replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback' && r.state !== 'cancelled');
+  const results = new Set(live.filter((r) => r.cid).map((r) => r.cid));
+  const disputed = live.some((r) => r.state === 'invalid' || r.state === 'overruled') || results.size > 1;
   if (view.state === 'verified') return { state: 'verified', disputed };
   if (disputed) return { state: 'disputed', disputed };
   if (live.some((r) => r.state === 'submitted' || r.state === 'valid')) return { state: 'awaiting', disputed };

@@ -1,20 +1,24 @@
 /**
- * The worker loop: register, heartbeat, poll for a replica, render it, upload it, repeat. On
- * stop it drains: it finishes the replica in hand if that fits in the grace period, and hands it
- * back otherwise. What produces the pixels is pluggable, so test doubles (a rogue worker, the
- * benchmark's no-op renderer) speak exactly this protocol.
+ * The worker loop: register, calibrate (render the known-answer tiles that measure its class),
+ * heartbeat, poll for a replica, render it, upload it, repeat. On stop it drains: it finishes the
+ * replica in hand if that fits in the grace period, and hands it back otherwise. What produces
+ * the pixels is pluggable, so test doubles (a rogue worker, the benchmark's no-op renderer) speak
+ * exactly this protocol.
  */
 import type { Logger } from 'pino';
-import { canonicalCid, provenanceOf } from '../shared/image.ts';
-import type { Assignment } from '../shared/protocol.ts';
+import { canonicalCid } from '../shared/image.ts';
+import type { Assignment, CalibrationSpec } from '../shared/protocol.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 import { OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
 
+/** What to render: a replica's tile, or a calibration tile. */
+export type RenderOrder = Pick<Assignment, 'scene' | 'frame' | 'tile'>;
+
 export interface Producer {
-  /** Determinism class of the pixels this producer makes. */
-  deviceClass: string;
-  produce(assignment: Assignment, scene: Scene): Promise<Uint8Array>;
+  /** What it runs on (renderer, backend, GPU): shown, never trusted; a change means a new calibration. */
+  device: string;
+  produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Uint8Array>;
   close?(): void;
 }
 
@@ -47,11 +51,11 @@ const UPLOAD_ATTEMPTS = 4;
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer } = opts;
   const client = new WorkerClient(opts.orchestrator, identity);
-  const registration = await retry(() => client.register(opts.name, producer.deviceClass, opts.operatorToken), opts.log, 'register');
-  // Every line from here on names the worker; lines about a replica also name its job and task.
+  const registration = await retry(() => client.register(opts.name, producer.device, opts.operatorToken), opts.log, 'register');
+  // Every line from here on names the worker; lines about a replica also name it.
   const log = opts.log.child({ worker: registration.id });
-  const replicaLog = (a: Assignment) => log.child({ job: a.job, task: a.task, replica: a.replica });
-  log.info({ deviceClass: producer.deviceClass }, 'registered');
+  const replicaLog = (a: Assignment) => log.child({ replica: a.replica });
+  log.info({ device: producer.device }, 'registered');
   if (opts.stake) {
     const account = await client.stake(opts.stake).catch((err) => log.warn({ err: err.message }, 'could not deposit stake'));
     if (account) log.info(account, 'stake deposited');
@@ -76,10 +80,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return scene;
   }
 
+  /** Renders the known-answer tiles; the orchestrator classes the worker by its answers. */
+  async function calibrateWith(spec: CalibrationSpec): Promise<void> {
+    const scene = await sceneFor(spec.scene);
+    const pixels: Uint8Array[] = [];
+    for (const tile of spec.tiles) pixels.push(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration'));
+    const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
+    const result = await client.calibrate(cids, pixels);
+    log.info({ class: result.class, classState: result.classState }, result.detail);
+    if (result.classState === 'refused') throw new Error(`calibration refused: ${result.detail}`);
+  }
+
   async function work(a: Assignment): Promise<void> {
     const started = performance.now();
-    const rgba = await producer.produce(a, await sceneFor(a.scene));
-    const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(producer.deviceClass));
+    const rgba = await producer.produce(a, await sceneFor(a.scene), 'work');
+    const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba });
     const status = await uploadWithRetry(a, cid, rgba);
     replicaLog(a).info({ ms: Math.round(performance.now() - started), status }, 'replica uploaded');
   }
@@ -101,6 +116,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   const done = (async () => {
+    if (registration.calibration) await calibrateWith(registration.calibration);
     while (!stopping) {
       try {
         const a = await client.next(poll.signal);
@@ -111,7 +127,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       } catch (err) {
         if (stopping) break;
         (current ? replicaLog(current.assignment) : log).warn({ err: (err as Error).message }, 'worker loop error');
-        if (!(err instanceof OrchestratorError && err.status === 409)) await sleep(RETRY_MS);
+        if (err instanceof OrchestratorError && err.status === 403) throw err; // refused: this key gets no work
+        if (err instanceof OrchestratorError && err.title === 'Calibrate first') await calibrateWith(await client.calibration());
+        else if (!(err instanceof OrchestratorError && err.status === 409 && err.title !== 'Stake required')) await sleep(RETRY_MS);
       } finally {
         current = undefined;
       }

@@ -1,16 +1,33 @@
 /** The worker's HTTP client: every request is signed with the worker's key. */
-import { type Assignment, Assignment as AssignmentSchema, RESULT_CID_HEADER } from '../shared/protocol.ts';
+import {
+  type Assignment,
+  Assignment as AssignmentSchema,
+  type Calibrated,
+  type CalibrationSpec,
+  type Registered,
+  Registered as RegisteredSchema,
+  RESULT_CID_HEADER,
+} from '../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import type { Identity } from './identity.ts';
 
 export class OrchestratorError extends Error {
   constructor(
     readonly status: number,
+    /** The problem's title, e.g. 'Stake required'. */
+    readonly title: string,
     message: string,
   ) {
     super(message);
     this.name = this.constructor.name;
   }
+}
+
+export interface Account {
+  balance: number;
+  stake: number;
+  locked: number;
+  unbonding: number;
 }
 
 export class WorkerClient {
@@ -19,16 +36,29 @@ export class WorkerClient {
     private readonly identity: Identity,
   ) {}
 
-  /** With the operator's token the orchestrator registers this worker as trusted (its own). */
-  async register(name: string, deviceClass: string, operatorToken?: string): Promise<{ id: string; heartbeatMs: number }> {
+  /**
+   * With the operator's token the orchestrator registers this worker as trusted (its own).
+   * `device` only describes it: the worker's class is measured by calibration.
+   */
+  async register(name: string, device: string, operatorToken?: string): Promise<Registered> {
     const auth: Record<string, string> = operatorToken ? { authorization: `Bearer ${operatorToken}` } : {};
-    const res = await this.request(
-      'POST',
-      '/api/workers',
-      JSON.stringify({ publicKey: this.identity.publicKeyDer, name, deviceClass }),
-      auth,
-    );
-    return (await res.json()) as { id: string; heartbeatMs: number };
+    const res = await this.request('POST', '/api/workers', JSON.stringify({ publicKey: this.identity.publicKeyDer, name, device }), auth);
+    return RegisteredSchema.parse(await res.json());
+  }
+
+  /** Uploads the calibration tiles' pixels, in the order of the spec, with their CIDs. */
+  async calibrate(cids: readonly string[], pixels: readonly Uint8Array[]): Promise<Calibrated> {
+    const body = new Uint8Array(pixels.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of pixels) {
+      body.set(p, offset);
+      offset += p.length;
+    }
+    const res = await this.request('PUT', '/api/work/calibration', body, {
+      [RESULT_CID_HEADER]: cids.join(','),
+      'content-type': 'application/octet-stream',
+    });
+    return (await res.json()) as Calibrated;
   }
 
   /** Keeps the worker online and renews its leases on the replicas it is still working on. */
@@ -41,6 +71,11 @@ export class WorkerClient {
     const res = await this.request('POST', '/api/work/next', undefined, {}, signal);
     if (res.status === 204) return undefined;
     return AssignmentSchema.parse(await res.json());
+  }
+
+  /** The known-answer tiles to render before any work. */
+  async calibration(): Promise<CalibrationSpec> {
+    return (await (await this.request('GET', '/api/work/calibration')).json()) as CalibrationSpec;
   }
 
   async scene(cid: string): Promise<unknown> {
@@ -56,11 +91,13 @@ export class WorkerClient {
   }
 
   /** Moves credits from the worker's balance into its stake. */
-  async stake(amount: number): Promise<{ balance: number; stake: number }> {
-    return (await this.request('POST', '/api/work/stake', JSON.stringify({ amount }))).json() as Promise<{
-      balance: number;
-      stake: number;
-    }>;
+  async stake(amount: number): Promise<Account> {
+    return (await this.request('POST', '/api/work/stake', JSON.stringify({ amount }))).json() as Promise<Account>;
+  }
+
+  /** Asks stake back: paid out after the farm's unbonding delay (and slashable until then). */
+  async unstake(amount: number): Promise<Account> {
+    return (await this.request('POST', '/api/work/unstake', JSON.stringify({ amount }))).json() as Promise<Account>;
   }
 
   async release(replica: string): Promise<void> {
@@ -90,7 +127,7 @@ export class WorkerClient {
     });
     if (res.status >= 400) {
       const problem = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
-      throw new OrchestratorError(res.status, `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`);
+      throw new OrchestratorError(res.status, problem.title ?? '', `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`);
     }
     return res;
   }

@@ -7,8 +7,8 @@ import { Renderer } from './render/renderer.ts';
 export async function renderProducer(backend: BackendChoice): Promise<Producer> {
   const renderer = await Renderer.open(backend);
   return {
-    deviceClass: renderer.backendClass,
-    produce: async (a, scene) => (await renderer.render(scene, a.frame, { tile: a.tile })).rgba,
+    device: renderer.device,
+    produce: async (order, scene) => (await renderer.render(scene, order.frame, { tile: order.tile })).rgba,
     close: () => renderer.close(),
   };
 }

@@ -1,28 +1,37 @@
-/** The orchestrator's HTTP API (express 5: rejected async handlers reach the error handler). */
+/**
+ * The orchestrator's HTTP API (express 5: rejected async handlers reach the error handler).
+ * Every route authenticates before it reads a body, and every body parser has a limit.
+ */
 import express from 'express';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { ClassList } from '../../shared/protocol.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
+import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
+import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
-import { requireOperator, requireRequester, requireWorker } from './auth.ts';
+import { AuthGate, identifyWorker, requireOperator, requireRequester, verifyWorker } from './auth.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
+import { addressOf, limitBy } from './limits.ts';
 import { HttpError, problemHandler } from './problem.ts';
 import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
 import { type WorkRoutesDeps, workRoutes } from './work.ts';
-import { workerRoutes } from './workers.ts';
+import { registerWorker, workerRoutes } from './workers.ts';
 
 export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
   ledger: Ledger;
-  redis: Redis;
+  redis: FarmRedis;
   tokens: Tokens;
   workers: Workers;
+  classes: Classes;
+  tolerance: Tolerance;
   log: Logger;
   metrics: Metrics;
   board: QueueBoard;
@@ -33,6 +42,9 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
   /** How often workers should heartbeat: a third of the lease. */
   heartbeatMs: number;
 }
+
+/** A registration body is a public key, a name and a device: a few hundred bytes. */
+const REGISTRATION_BYTES = 4096;
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -51,29 +63,51 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ok: true });
   });
 
-  /** Prometheus scrape target: counts and depths only, no job or worker data beyond the public. */
-  app.get('/metrics', async (_req, res) => {
+  const gate = new AuthGate(deps.limits);
+  const requester = requireRequester(deps.tokens, gate);
+
+  /** Prometheus scrape target, for the operator (queue depths and spot-check counts would tell workers too much). */
+  app.get('/metrics', requester, requireOperator, async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  const requester = requireRequester(deps.tokens);
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
-  app.use('/api/session', express.json({ limit: 4096 }), sessionRoutes(deps.tokens, requester));
+  app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
   app.use('/api/scenes', requester, sceneRoutes(deps.scenesDir));
-  app.use('/api/jobs', express.json({ limit: deps.maxSceneBytes }), requester, jobRoutes(deps));
-  app.post('/api/tokens', express.json(), requester, requireOperator, async (req, res) => {
+  app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
+  app.post('/api/tokens', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
     const name = String(req.body?.name ?? 'requester').slice(0, 64);
     const { token, principal } = await deps.tokens.mint(name);
     res.status(201).json({ token, owner: principal.owner, name });
   });
   app.use('/api', creditRoutes(deps.ledger, deps.workers, requester));
-  // Signed routes need the exact body bytes, so they read it raw.
-  app.use(
+
+  /** The determinism classes and the published tolerance for provisional ones. */
+  app.get('/api/classes', async (_req, res) => {
+    const list: ClassList = {
+      tolerance: deps.tolerance,
+      calibration: deps.calibration.spec,
+      classes: (await deps.classes.all()).map(({ id, established, near, answers, at }) => ({ id, established, near, answers, at })),
+    };
+    res.json(list);
+  });
+
+  // Signed routes need the exact body bytes, so they read it raw, after the headers are checked.
+  app.post(
     '/api/workers',
-    express.raw({ type: () => true, limit: 64 * 1024 }),
-    workerRoutes(deps.workers, deps.tokens, deps.ledger, deps.heartbeatMs),
+    (req, res, next) => next(gate.refuseBlocked(req, res)),
+    limitBy(deps.limits.registration, addressOf),
+    express.raw({ type: () => true, limit: REGISTRATION_BYTES }),
+    registerWorker({ ...deps, gate, calibration: deps.calibration }),
   );
-  app.use('/api/work', express.raw({ type: () => true, limit: deps.maxResultBytes }), requireWorker(deps.workers), workRoutes(deps));
+  app.use('/api/workers', workerRoutes(deps));
+  app.use(
+    '/api/work',
+    identifyWorker(deps.workers, gate, deps.limits),
+    express.raw({ type: () => true, limit: deps.maxResultBytes }),
+    verifyWorker(deps.redis, gate),
+    workRoutes(deps),
+  );
 
   app.use(dashboardRoutes(deps.dashboardDir));
 

@@ -1,15 +1,22 @@
 /**
- * Who is calling. Requesters send `Authorization: Bearer <token>`, or, in a browser, the session
- * cookie that POST /api/session set from that token (an HttpOnly, SameSite=Strict cookie: it
- * authenticates <img> and EventSource requests, which cannot carry headers, and no other site
- * can make the browser send it). Workers sign every request with their Ed25519 key
- * (shared/signing.ts) over the exact bytes of the body.
+ * Who is calling — decided before any body is read. Requesters send `Authorization: Bearer
+ * <token>`, or, in a browser, the session cookie that POST /api/session set from that token (an
+ * HttpOnly, SameSite=Strict cookie: it authenticates <img> and EventSource requests, which cannot
+ * carry headers, and no other site can make the browser send it). Workers sign every request with
+ * their Ed25519 key (shared/signing.ts) over the exact bytes of the body: their id and timestamp
+ * are checked from the headers first, the signature once the body (bounded) has arrived, and a
+ * signature is accepted once only.
  */
 import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
-import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
+import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import { Ids } from '../../shared/protocol.ts';
+import { isFresh, SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
+import { keys } from '../state/keys.ts';
+import type { FarmRedis } from '../state/redis.ts';
 import type { Principal, Tokens } from '../state/tokens.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
+import { addressOf, consume, type Limits } from './limits.ts';
 import { HttpError } from './problem.ts';
 
 declare global {
@@ -29,12 +36,41 @@ export function presentedToken(req: Request): string | undefined {
   return bearer ?? parseCookies(req.get('cookie') ?? '')[SESSION_COOKIE];
 }
 
-export function requireRequester(tokens: Tokens) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
+/** rate-limiter-flexible keeps keys over their limit in memory; its type declarations omit the lookup. */
+function blockedFor(limiter: RateLimiterRedis, key: string): number {
+  const l = limiter as unknown as { getKey(k: string): string; getInMemoryBlockMsBeforeExpire(k: string): number };
+  return l.getInMemoryBlockMsBeforeExpire(l.getKey(key));
+}
+
+/**
+ * Refuses an address that keeps failing authentication (429, from memory), and counts this
+ * failure against it.
+ */
+export class AuthGate {
+  constructor(private readonly limits: Limits) {}
+
+  refuseBlocked(req: Request, res: Response): void {
+    const ms = blockedFor(this.limits.failedAuth, addressOf(req));
+    if (ms > 0) {
+      res.set('Retry-After', String(Math.ceil(ms / 1000)));
+      throw new HttpError(429, 'Too many requests', 'too many failed authentications from this address');
+    }
+  }
+
+  /** Counts a failure, then throws the 401 (or the 429 once the address is over the limit). */
+  async fail(req: Request, res: Response, error: HttpError): Promise<never> {
+    await consume(this.limits.failedAuth, addressOf(req), res);
+    throw error;
+  }
+}
+
+export function requireRequester(tokens: Tokens, gate: AuthGate) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    gate.refuseBlocked(req, res);
     const token = presentedToken(req);
-    if (!token) throw new HttpError(401, 'Unauthorized', 'send Authorization: Bearer <token> (FARM_TOKEN)');
+    if (!token) return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'send Authorization: Bearer <token> (FARM_TOKEN)'));
     const principal = await tokens.lookup(token);
-    if (!principal) throw new HttpError(401, 'Unauthorized', 'unknown API token');
+    if (!principal) return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'unknown API token'));
     req.principal = principal;
     next();
   };
@@ -48,28 +84,61 @@ export function requireOperator(req: Request, _res: Response, next: NextFunction
 /** Raw body bytes, as express.raw() leaves them (an empty body is an empty buffer). */
 export const rawBody = (req: Request): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 
-/** Checks the signature headers against `publicKey` (or the registered key of the named worker). */
-export function checkSignature(req: Request, publicKey: string): void {
+/** A signed request's headers, checked before its body is read: present, and a fresh numeric timestamp. */
+function signatureHeaders(req: Request): { timestamp: string; signature: string } {
   const timestamp = req.get(SIGNATURE_HEADERS.timestamp) ?? '';
   const signature = req.get(SIGNATURE_HEADERS.signature) ?? '';
   if (!timestamp || !signature)
     throw new HttpError(401, 'Unsigned request', `send ${SIGNATURE_HEADERS.timestamp} and ${SIGNATURE_HEADERS.signature}`);
-  if (Math.abs(Date.now() - Number(timestamp)) > SIGNATURE_WINDOW_MS)
-    throw new HttpError(401, 'Stale signature', 'timestamp outside the accepted window');
-  if (!verifyRequest(publicKey, req.method, req.originalUrl, rawBody(req), timestamp, signature)) {
-    throw new HttpError(401, 'Bad signature', 'the signature does not match the request and key');
-  }
+  if (!isFresh(timestamp))
+    throw new HttpError(401, 'Stale signature', `${SIGNATURE_HEADERS.timestamp} must be milliseconds since the epoch, within ${SIGNATURE_WINDOW_MS / 1000} s of now`);
+  return { timestamp, signature };
 }
 
-export function requireWorker(workers: Workers) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
+/**
+ * Checks the body against the signature headers and `publicKey`, then records the signature so
+ * that the same signed request is refused the second time (409).
+ */
+export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Request, res: Response, publicKey: string): Promise<void> {
+  let headers: { timestamp: string; signature: string };
+  try {
+    headers = signatureHeaders(req);
+  } catch (e) {
+    return gate.fail(req, res, e as HttpError);
+  }
+  if (!verifyRequest(publicKey, req.method, req.originalUrl, rawBody(req), headers.timestamp, headers.signature))
+    return gate.fail(req, res, new HttpError(401, 'Bad signature', 'the signature does not match the request and key'));
+  const first = await redis.set(keys.replay(headers.signature), 1, 'PX', 2 * SIGNATURE_WINDOW_MS, 'NX');
+  if (first !== 'OK') throw new HttpError(409, 'Replayed request', 'this signed request was already received');
+}
+
+/**
+ * Before the body: the worker exists, its headers are well-formed and fresh, and it is within
+ * its request rate. Unknown or malformed callers are refused without reading what they send.
+ */
+export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    gate.refuseBlocked(req, res);
     const id = req.get(SIGNATURE_HEADERS.worker) ?? '';
-    const worker = id ? await workers.get(id) : undefined;
-    if (!worker) throw new HttpError(401, 'Unknown worker', `worker "${id}" is not registered`);
-    checkSignature(req, worker.publicKey);
+    const worker = Ids.worker.safeParse(id).success ? await workers.get(id) : undefined;
+    if (!worker) return gate.fail(req, res, new HttpError(401, 'Unknown worker', `worker "${id.slice(0, 64)}" is not registered`));
+    try {
+      signatureHeaders(req);
+    } catch (e) {
+      return gate.fail(req, res, e as HttpError);
+    }
+    await consume(limits.worker, worker.id, res);
     req.worker = worker;
     // Every line logged for this request names the worker.
     if (req.log) req.log = req.log.child({ worker: worker.id });
+    next();
+  };
+}
+
+/** After the body: the signature covers it, and it was not seen before. */
+export function verifyWorker(redis: FarmRedis, gate: AuthGate) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    await checkSignature(redis, gate, req, res, (req.worker as WorkerRecord).publicKey);
     next();
   };
 }

@@ -11,12 +11,13 @@ import { HttpError } from './problem.ts';
 
 export const Credits = z.number().positive().max(1e9).multipleOf(0.01);
 const Grant = z.object({ account: z.string().min(1).max(64), amount: Credits, note: z.string().max(200).default('operator grant') });
+const Page = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 export const toCents = (credits: number): number => Math.round(credits * 100);
 
 export function creditRoutes(ledger: Ledger, workers: Workers, requester: RequestHandler): Router {
   const r = Router();
 
-  r.post('/credits', express.json(), requester, requireOperator, async (req, res) => {
+  r.post('/credits', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
     const body = Grant.parse(req.body ?? {});
     if (body.account !== TREASURY && !(await workers.get(body.account))) {
       throw new HttpError(404, 'Not found', `no account ${body.account}`, [{ path: 'account', message: 'unknown worker' }]);
@@ -25,8 +26,10 @@ export function creditRoutes(ledger: Ledger, workers: Workers, requester: Reques
     res.status(201).json({ account: body.account, ...(await ledger.account(body.account)) });
   });
 
-  r.get('/treasury', async (_req, res) => {
-    res.json({ account: TREASURY, ...(await ledger.account(TREASURY)), entries: await ledger.entries(TREASURY, 0, 100) });
+  /** The treasury's balance and its entries, a page at a time (`total` says how many there are). */
+  r.get('/treasury', async (req, res) => {
+    const { offset, limit } = Page.parse(req.query);
+    res.json({ account: TREASURY, ...(await ledger.account(TREASURY)), offset, ...(await ledger.entries(TREASURY, offset, limit)) });
   });
 
   return r;

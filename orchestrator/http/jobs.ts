@@ -3,19 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { parseFrameRange } from '../../shared/frames.ts';
-import { JobRequest, MAX_TASKS_PER_JOB } from '../../shared/protocol.ts';
+import { pixelsOf } from '../../shared/image.ts';
+import { Ids, JobRequest } from '../../shared/protocol.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
-import { pixelsOf } from '../assembly.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { ChangeFeed } from '../change-feed.ts';
-import type { Dispatcher } from '../dispatch.ts';
-import { parseTaskId, planJob, slotId } from '../planner.ts';
+import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
-import { HttpError } from './problem.ts';
+import { consume, type Limits } from './limits.ts';
+import { HttpError, param } from './problem.ts';
 
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
 const EXTRA_REPLICAS = 4;
@@ -26,9 +26,12 @@ export interface JobRoutesDeps {
   jobs: Jobs;
   tasks: Tasks;
   blobs: BlobStore;
-  dispatch: Dispatcher;
   feed: ChangeFeed;
+  limits: Limits;
   enqueuePlan: (jobId: string) => Promise<void>;
+  /** Winds down what a cancelled job still has out, in the background. */
+  enqueueClose: (jobId: string) => Promise<void>;
+  quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
 }
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -43,7 +46,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   /** The job, if the caller may see it; 404 otherwise (no hint that it exists). */
   async function visibleJob(req: Request): Promise<JobRecord> {
-    const job = await jobs.get(String(req.params.id));
+    const job = await jobs.get(param(req, 'id', Ids.job));
     if (!job || !maySee(req.principal, job.owner)) throw new HttpError(404, 'Not found', `no job ${req.params.id}`);
     return job;
   }
@@ -52,6 +55,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const live = { feed: deps.feed, jobs, tasks, animationUrl };
 
   r.post('/', async (req, res) => {
+    await consume(deps.limits.submission, req.principal?.owner as string, res);
     const body = JobRequest.parse(req.body ?? {});
     const scene = withOverrides(parseScene(body.scene), { width: body.width, height: body.height, spp: body.spp });
     let frames: number[];
@@ -61,13 +65,15 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       throw new HttpError(400, 'Invalid request', (e as Error).message, [{ path: 'frames', message: (e as Error).message }]);
     }
     const tilesPerFrame = tileCount(scene.render.width, scene.render.height, body.tileSize);
-    if (tilesPerFrame * frames.length > MAX_TASKS_PER_JOB) {
-      const message = `${frames.length} frames × ${tilesPerFrame} tiles exceeds ${MAX_TASKS_PER_JOB} tasks; use larger tiles or fewer frames`;
+    const { maxTasksPerJob } = deps.quotas;
+    if (tilesPerFrame * frames.length > maxTasksPerJob) {
+      const message = `${frames.length} frames × ${tilesPerFrame} tiles exceeds ${maxTasksPerJob} tasks; use larger tiles or fewer frames`;
       throw new HttpError(400, 'Invalid request', message, [{ path: 'tileSize', message }]);
     }
     const id = `j${randomBytes(10).toString('hex')}`;
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
-    await jobs.create({
+    const created = await jobs.create(
+      {
       id,
       owner: req.principal?.owner as string,
       name: body.name ?? scene.name,
@@ -86,7 +92,16 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       frames,
       tilesPerFrame,
       tilesTotal: tilesPerFrame * frames.length,
-    });
+      },
+      initialReplicas(body),
+      { tasks: deps.quotas.maxTasksInFlight, replicas: deps.quotas.maxReplicasInFlight },
+    );
+    if (created !== 'ok') {
+      const limit = created === 'tasks' ? `${deps.quotas.maxTasksInFlight} tasks` : `${deps.quotas.maxReplicasInFlight} replicas`;
+      throw new HttpError(429, 'Quota exceeded', `this job would take your work in flight past ${limit}; wait for jobs to finish or cancel some`, [
+        { path: created === 'tasks' ? 'frames' : 'replicas', message: `over the quota of ${limit} in flight` },
+      ]);
+    }
     await deps.enqueuePlan(id);
     req.log?.info({ job: id, frames: frames.length, tiles: tilesPerFrame * frames.length, replicas: body.replicas }, 'job submitted');
     res
@@ -119,7 +134,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   r.get('/:id/tasks', async (req, res) => {
     const job = await visibleJob(req);
-    const frame = z.coerce.number().int().min(0).default(job.frames[0]).parse(req.query.frame);
+    const { frame } = z.object({ frame: z.coerce.number().int().min(0).default(job.frames[0]) }).parse(req.query);
     if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
     const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id)));
     res.json({ frame, tasks: views.filter(Boolean) });
@@ -134,9 +149,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. */
   r.get('/:id/tasks/:task/pixels/:cid', async (req, res) => {
     const job = await visibleJob(req);
-    const task = parseTaskId(req.params.task)?.job === job.id ? await tasks.view(req.params.task) : undefined;
-    if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${req.params.task}`);
-    const { cid } = req.params;
+    const taskId = param(req, 'task', Ids.task);
+    const cid = param(req, 'cid', Ids.cid);
+    const task = parseTaskId(taskId)?.job === job.id ? await tasks.view(taskId) : undefined;
+    if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${taskId}`);
     if (task.cid !== cid && !task.replicas.some((r) => r.cid === cid))
       throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);
     const bytes = await blobs.get(cid);
@@ -149,7 +165,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   r.get('/:id/frames/:n', async (req, res) => {
     const job = await visibleJob(req);
-    const frame = z.coerce.number().int().min(0).parse(req.params.n);
+    const frame = param(req, 'n', z.coerce.number().int().min(0));
     if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
     const cid = (await jobs.frameCids(job.id))[frame];
     if (!cid) throw new HttpError(409, 'Frame not ready', `frame ${frame} is not verified and stitched yet`);
@@ -169,23 +185,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from((await blobs.get(job.animation)) as Uint8Array));
   });
 
+  /** Cancels at once; what the job still has out is wound down in the background (close-tasks). */
   r.delete('/:id', async (req, res) => {
     const job = await visibleJob(req);
-    if (job.state !== 'queued' && job.state !== 'running')
-      throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
-    await jobs.cancel(job.id);
-    const open: { replica: string; queue: string }[] = [];
-    for (const t of planJob(job.id, job.frames, job.width, job.height, job.tileSize)) {
-      const task = await tasks.get(t.id);
-      if (task?.state !== 'pending') continue;
-      const replicas = await tasks.replicas(t.id);
-      for (let n = 0; n < task.issued; n++) {
-        const bound = replicas.find((x) => x.replica === slotId(t.id, n));
-        open.push({ replica: slotId(t.id, n), queue: bound?.queue ?? 'slots' });
-      }
-    }
-    await deps.dispatch.withdraw(open);
-    req.log?.info({ job: job.id, withdrawn: open.length }, 'job cancelled');
+    if (!(await jobs.cancel(job.id))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
+    await deps.enqueueClose(job.id);
+    req.log?.info({ job: job.id }, 'job cancelled');
     res.json({ id: job.id, state: 'cancelled' });
   });
 

@@ -1,6 +1,6 @@
 /** HTTP errors as RFC 9457 problem details, naming the failing fields. */
-import type { ErrorRequestHandler, Response } from 'express';
-import { ZodError } from 'zod';
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { ZodError, z } from 'zod';
 import { type FieldIssue, formatIssues, PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/problem.ts';
 import { SceneError } from '../../shared/scene.ts';
 
@@ -21,6 +21,21 @@ export function sendProblem(res: Response, p: Problem): void {
 }
 
 const slug = (title: string) => `https://farm.invalid/problems/${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
+
+/** A path parameter checked against its shape: a malformed id is a 400 naming the parameter. */
+export function param<T>(req: Request, name: string, schema: z.ZodType<T>): T {
+  return z.object({ [name]: schema }).parse({ [name]: req.params[name] })[name] as T;
+}
+
+/** A raw JSON body (an empty one is `{}`); malformed JSON is a 400. */
+export function parseJson(bytes: Uint8Array): unknown {
+  const text = new TextDecoder().decode(bytes);
+  try {
+    return JSON.parse(text || '{}');
+  } catch (e) {
+    throw new HttpError(400, 'Malformed JSON', (e as Error).message);
+  }
+}
 
 /** Prefixes issue paths with the request field they came from (e.g. `scene.`). */
 export function nested(prefix: string, issues: FieldIssue[]): FieldIssue[] {

@@ -1,19 +1,21 @@
 /** Browser sessions: the dashboard trades an API token for the session cookie (auth.ts). */
-import { type RequestHandler, Router } from 'express';
+import express, { type RequestHandler, Router } from 'express';
 import { SessionRequest } from '../../shared/protocol.ts';
 import type { Tokens } from '../state/tokens.ts';
-import { SESSION_COOKIE } from './auth.ts';
+import { type AuthGate, SESSION_COOKIE } from './auth.ts';
 import { HttpError } from './problem.ts';
 
 const SESSION_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
 
-export function sessionRoutes(tokens: Tokens, requester: RequestHandler): Router {
+export function sessionRoutes(tokens: Tokens, requester: RequestHandler, gate: AuthGate): Router {
   const r = Router();
 
-  r.post('/', async (req, res) => {
+  // The login itself: its small body carries the token, and failures count against the address.
+  r.post('/', (req, res, next) => next(gate.refuseBlocked(req, res)), express.json({ limit: 4096 }), async (req, res) => {
     const { token } = SessionRequest.parse(req.body ?? {});
     const principal = await tokens.lookup(token);
-    if (!principal) throw new HttpError(401, 'Unauthorized', 'unknown API token', [{ path: 'token', message: 'unknown API token' }]);
+    if (!principal)
+      return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'unknown API token', [{ path: 'token', message: 'unknown API token' }]));
     res.cookie(SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: 'strict',

@@ -1,24 +1,29 @@
-/** The worker protocol: heartbeat, long-poll for a replica, fetch its scene, upload, hand back. */
+/**
+ * The worker protocol: calibrate, heartbeat, long-poll for a replica, fetch its scene, upload,
+ * hand back, stake and unbond. Every request is signed (auth.ts); a worker may read only the
+ * scenes of the replicas it holds and the calibration scene — never another worker's results.
+ */
 import { Router } from 'express';
 import { z } from 'zod';
-import { Heartbeat, RESULT_CID_HEADER } from '../../shared/protocol.ts';
-import type { BlobStore } from '../blobstore.ts';
+import { Heartbeat, Ids, RESULT_CID_HEADER } from '../../shared/protocol.ts';
+import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
-import { parseSlotId, slotLogIds } from '../planner.ts';
-import { acceptResult, type ResultDeps, ResultRejected } from '../results.ts';
 import type { Ledger } from '../state/ledger.ts';
-import type { Tasks } from '../state/tasks.ts';
+import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
+import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { Credits, ledgerOp, toCents } from './credits.ts';
-import { HttpError } from './problem.ts';
+import { HttpError, param, parseJson } from './problem.ts';
 
-export interface WorkRoutesDeps extends ResultDeps {
+export interface WorkRoutesDeps extends UploadDeps {
   ledger: Ledger;
   workers: Workers;
   tasks: Tasks;
-  blobs: BlobStore;
   dispatch: Dispatcher;
+  calibration: CalibrationDeps;
+  /** Stake locked per replica (cents): what an untrusted worker needs free to get work. */
+  stakePerReplicaCents: number;
 }
 
 export function workRoutes(deps: WorkRoutesDeps): Router {
@@ -26,38 +31,70 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   const { workers, tasks, dispatch } = deps;
   const me = (req: { worker?: WorkerRecord }) => req.worker as WorkerRecord;
 
-  async function held(workerId: string) {
-    const slots = await workers.active(workerId);
+  /** The replicas the worker holds and has not answered, with their tasks. */
+  async function held(workerId: string): Promise<{ task: string; replica: ReplicaRecord }[]> {
     const out = [];
-    for (const slot of slots) {
-      const task = parseSlotId(slot)?.task;
-      const replica = task && (await tasks.replicas(task)).find((x) => x.replica === slot);
-      if (replica) out.push(replica);
+    for (const rid of await workers.active(workerId)) {
+      const where = await tasks.resolve(rid);
+      const replica = where && (await tasks.slot(where.task, where.n)).replica;
+      if (where && replica?.rid === rid && replica.worker === workerId) out.push({ task: where.task, replica });
     }
     return out;
   }
 
   r.post('/heartbeat', async (req, res) => {
     const worker = me(req);
-    const { replicas } = Heartbeat.parse(JSON.parse(rawBody(req).toString('utf8') || '{}'));
-    await workers.touch(worker.id);
+    const { replicas } = Heartbeat.parse(parseJson(rawBody(req)));
+    await workers.touch(worker);
     // Only the replicas the worker says it is rendering keep their lease; one it dropped lapses.
-    await dispatch.extendLeases(
-      worker.id,
-      (await held(worker.id)).filter((r) => replicas.includes(r.replica)),
-    );
+    await dispatch.extendLeases((await held(worker.id)).filter((h) => replicas.includes(h.replica.rid)));
     res.json({ ok: true, at: Date.now() });
   });
 
-  r.post('/next', async (req, res) => {
+  r.get('/calibration', (_req, res) => {
+    res.json(deps.calibration.spec);
+  });
+
+  /** The calibration tiles' pixels, concatenated in order; their CIDs comma-separated in the CID header. */
+  r.put('/calibration', async (req, res) => {
     const worker = me(req);
+    const { tiles } = deps.calibration.spec;
+    const body = new Uint8Array(rawBody(req));
+    const claimed = (req.get(RESULT_CID_HEADER) ?? '').split(',').filter(Boolean);
+    const sizes = tiles.map((t) => t.width * t.height * 4);
+    if (body.length !== sizes.reduce((a, b) => a + b, 0))
+      throw new HttpError(422, 'Calibration rejected', `send the ${tiles.length} tiles' RGBA back to back (${sizes.join(' + ')} bytes)`);
+    let offset = 0;
+    const pixels = sizes.map((size) => body.subarray(offset, (offset += size)));
+    try {
+      const result = await calibrate(deps.calibration, worker, claimed, pixels);
+      req.log?.info({ class: result.class, classState: result.classState }, 'worker calibrated');
+      res.json(result);
+    } catch (e) {
+      if (e instanceof CalibrationRejected) throw new HttpError(422, 'Calibration rejected', e.message);
+      throw e;
+    }
+  });
+
+  r.post('/next', async (req, res) => {
+    const worker = await reconsider(deps.calibration, me(req));
+    await workers.touch(worker);
+    if (worker.classState === 'calibrating') throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
+    if (worker.classState === 'refused') throw new HttpError(403, 'Calibration refused', 'this key’s calibration matched no class; a changed device re-registers for a new one');
+    if (worker.classState === 'unclassified') {
+      res.status(204).end();
+      return;
+    }
+    const free = worker.stake - worker.locked - worker.unbonding;
+    if (!worker.trusted && worker.inFlight === 0 && free < deps.stakePerReplicaCents)
+      throw new HttpError(409, 'Stake required', `each replica is backed by ${deps.stakePerReplicaCents / 100} credits of stake; this worker has ${Math.max(0, free) / 100} free`);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const assignment = await dispatch.next(worker, abort.signal);
     if (abort.signal.aborted && assignment) {
       // The worker hung up before it heard about this replica: hand it straight back.
-      const replica = (await held(worker.id)).find((x) => x.replica === assignment.replica);
-      if (replica && (await tasks.release(replica.replica, worker.id))) await dispatch.handBack(replica, worker.id);
+      const mine = (await held(worker.id)).find((h) => h.replica.rid === assignment.replica);
+      if (mine && (await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined) await dispatch.handBack(mine.task, mine.replica);
       return;
     }
     if (!assignment) res.status(204).end();
@@ -65,51 +102,58 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   });
 
   r.get('/scenes/:cid', async (req, res) => {
-    const bytes = await deps.blobs.get(req.params.cid);
-    if (!bytes) throw new HttpError(404, 'Not found', `no scene ${req.params.cid}`);
+    const cid = param(req, 'cid', Ids.cid);
+    const worker = me(req);
+    const allowed = cid === deps.calibration.spec.scene || (await held(worker.id)).some((h) => h.replica.scene === cid);
+    if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
+    const bytes = await deps.blobs.get(cid);
+    if (!bytes) throw new HttpError(404, 'Not found', `no scene ${cid}`);
     res.type('application/json').send(Buffer.from(bytes));
   });
 
   r.put('/:replica/result', async (req, res) => {
-    const worker = me(req);
+    const rid = param(req, 'replica', Ids.replica);
     const cid = req.get(RESULT_CID_HEADER);
-    if (!cid)
-      throw new HttpError(400, 'Invalid request', `send the result's CID in ${RESULT_CID_HEADER}`, [
-        { path: RESULT_CID_HEADER, message: 'required' },
-      ]);
+    if (!cid || !Ids.cid.safeParse(cid).success)
+      throw new HttpError(400, 'Invalid request', `send the result's CID in ${RESULT_CID_HEADER}`, [{ path: RESULT_CID_HEADER, message: 'a CID is required' }]);
     try {
-      const status = await acceptResult(deps, worker, req.params.replica, cid, new Uint8Array(rawBody(req)));
-      res.json({ status });
+      res.json({ status: await acceptResult(deps, me(req), rid, cid, new Uint8Array(rawBody(req))) });
     } catch (e) {
       if (e instanceof ResultRejected) {
-        req.log?.warn({ ...slotLogIds(req.params.replica), reason: e.message }, 'result rejected');
+        req.log?.warn({ replica: rid, reason: e.message }, 'result rejected');
         throw new HttpError(e.status, 'Result rejected', e.message);
       }
       throw e;
     }
   });
 
-  /** Moves credits between the worker's balance and its stake. */
-  for (const [path, op] of [
-    ['/stake', 'deposit'],
-    ['/unstake', 'withdraw'],
-  ] as const) {
-    r.post(path, async (req, res) => {
-      const worker = me(req);
-      const { amount } = z.object({ amount: Credits }).parse(JSON.parse(rawBody(req).toString('utf8') || '{}'));
-      await ledgerOp(() => deps.ledger[op](worker.id, toCents(amount)));
-      res.json(await deps.ledger.account(worker.id));
-    });
-  }
-
   r.post('/:replica/release', async (req, res) => {
+    const rid = param(req, 'replica', Ids.replica);
     const worker = me(req);
-    const replica = (await held(worker.id)).find((x) => x.replica === req.params.replica);
-    if (!replica || !(await tasks.release(replica.replica, worker.id)))
-      throw new HttpError(409, 'Not held', `worker does not hold ${req.params.replica}`);
-    await dispatch.handBack(replica, worker.id);
-    req.log?.info(slotLogIds(replica.replica), 'replica handed back');
+    const mine = (await held(worker.id)).find((h) => h.replica.rid === rid);
+    if (!mine || (await tasks.release(mine.task, mine.replica.n, rid, worker.id)) === undefined)
+      throw new HttpError(409, 'Not held', `worker does not hold ${rid}`);
+    await dispatch.handBack(mine.task, mine.replica);
+    req.log?.info({ replica: rid }, 'replica handed back');
     res.json({ status: 'released' });
+  });
+
+  const Amount = z.object({ amount: Credits });
+
+  /** Moves credits from the worker's balance into its stake. */
+  r.post('/stake', async (req, res) => {
+    const worker = me(req);
+    const { amount } = Amount.parse(parseJson(rawBody(req)));
+    await ledgerOp(() => deps.ledger.deposit(worker.id, toCents(amount)));
+    res.json(await deps.ledger.account(worker.id));
+  });
+
+  /** Asks stake back: it is paid out after the unbonding delay, and stays slashable until then. */
+  r.post('/unstake', async (req, res) => {
+    const worker = me(req);
+    const { amount } = Amount.parse(parseJson(rawBody(req)));
+    await ledgerOp(() => deps.ledger.unbond(worker.id, toCents(amount)));
+    res.status(202).json(await deps.ledger.account(worker.id));
   });
 
   return r;

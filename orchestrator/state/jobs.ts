@@ -1,8 +1,8 @@
 /** Job records: creation, status views, listing by owner, cancellation. */
 import type { JobState, JobStatus } from '../../shared/protocol.ts';
-import { initialReplicas } from '../planner.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
+import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
 
 export interface JobRecord {
@@ -23,6 +23,8 @@ export interface JobRecord {
   epsilon: number;
   onTimeout: 'accept' | 'fail';
   timeoutMs: number;
+  /** When a running job times out (its timeout restarts when backtracking reopens it). */
+  deadlineAt: number;
   tilesBelowThreshold: number;
   frames: number[];
   tilesPerFrame: number;
@@ -46,6 +48,7 @@ type NewJob = Omit<
   | 'animation'
   | 'error'
   | 'tilesBelowThreshold'
+  | 'deadlineAt'
 >;
 
 const NUMERIC = [
@@ -64,6 +67,7 @@ const NUMERIC = [
   'framesDone',
   'epsilon',
   'timeoutMs',
+  'deadlineAt',
   'tilesBelowThreshold',
 ] as const;
 
@@ -79,6 +83,7 @@ export type JobPlan = Pick<
   | 'maxReplicas'
   | 'frames'
   | 'tilesPerFrame'
+  | 'tilesTotal'
   | 'verification'
   | 'epsilon'
   | 'onTimeout'
@@ -104,22 +109,27 @@ export class Jobs {
     return plan;
   }
 
-  async create(job: NewJob): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(keys.job(job.id), {
-        ...job,
-        frames: JSON.stringify(job.frames),
-        state: 'queued',
-        tilesVerified: 0,
-        replicasIssued: job.tilesTotal * initialReplicas(job),
-        replicasRendered: 0,
-        framesDone: 0,
-      })
-      .zadd(keys.jobsAll, job.createdAt, job.id)
-      .zadd(keys.jobsOf(job.owner), job.createdAt, job.id)
-      .sadd(keys.jobsActive, job.id)
-      .exec();
+  /**
+   * Creates the job unless its owner's quotas forbid it: returns 'ok', or the quota it would
+   * exceed (tasks or replicas in flight over the owner's active jobs).
+   */
+  async create(job: NewJob, initialReplicas: number, quota: { tasks: number; replicas: number }): Promise<'ok' | 'tasks' | 'replicas'> {
+    const record = {
+      ...job,
+      frames: JSON.stringify(job.frames),
+      state: 'queued',
+      tilesVerified: 0,
+      replicasIssued: job.tilesTotal * initialReplicas,
+      quotaReplicas: job.tilesTotal * initialReplicas,
+      replicasRendered: 0,
+      framesDone: 0,
+    };
+    return (await runScript(
+      this.redis,
+      'job-create',
+      [keys.job(job.id), keys.jobsAll, keys.jobsOf(job.owner)],
+      [job.id, JSON.stringify(record), job.createdAt, quota.tasks, quota.replicas],
+    )) as 'ok' | 'tasks' | 'replicas';
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -156,9 +166,11 @@ export class Jobs {
     return { pending: total - verified, verified };
   }
 
-  async cancel(id: string): Promise<void> {
-    await this.redis.multi().hset(keys.job(id), { state: 'cancelled', finishedAt: Date.now() }).srem(keys.jobsActive, id).exec();
-    announce(this.redis, id);
+  /** queued or running → cancelled; false when it had already ended. */
+  async cancel(id: string): Promise<boolean> {
+    const cancelled = (await runScript(this.redis, 'job-cancel', [keys.job(id)], [id, Date.now()])) === 1;
+    if (cancelled) announce(this.redis, id);
+    return cancelled;
   }
 
   /**
@@ -166,33 +178,29 @@ export class Jobs {
    * in the meantime keeps the job running.
    */
   async finish(job: JobRecord, animation?: string): Promise<boolean> {
-    const done = await this.redis.eval(
-      `if redis.call('HGET', KEYS[1], 'state') ~= 'running' or tonumber(redis.call('HGET', KEYS[1], 'framesDone')) ~= tonumber(ARGV[1]) then return 0 end
-       redis.call('HSET', KEYS[1], 'state', 'done', 'finishedAt', ARGV[2], 'animation', ARGV[3])
-       redis.call('SREM', KEYS[2], ARGV[4])
-       return 1`,
-      2,
-      keys.job(job.id),
-      keys.jobsActive,
-      job.frames.length,
-      Date.now(),
-      animation ?? '',
-      job.id,
-    );
-    if (done === 1) announce(this.redis, job.id);
-    return done === 1;
+    const done = (await runScript(this.redis, 'job-finish', [keys.job(job.id)], [job.id, job.frames.length, Date.now(), animation ?? ''])) === 1;
+    if (done) announce(this.redis, job.id);
+    return done;
   }
 
-  /** Moves queued → running; false if the job is no longer queued (e.g. cancelled). */
+  /** Moves queued → running; false if the job may no longer run (e.g. cancelled). */
   async start(id: string): Promise<boolean> {
-    const started = await this.redis.eval(
-      `if redis.call('HGET', KEYS[1], 'state') == 'queued' then redis.call('HSET', KEYS[1], 'state', 'running') return 1 end
-       return redis.call('HGET', KEYS[1], 'state') == 'running' and 1 or 0`,
-      1,
-      keys.job(id),
-    );
+    const started = (await runScript(this.redis, 'job-start', [keys.job(id)], [id, Date.now()])) === 1;
     announce(this.redis, id);
-    return started === 1;
+    return started;
+  }
+
+  /** What may change while a job runs and every verdict needs: its state and when it times out. */
+  async progress(id: string): Promise<{ state: JobState | undefined; deadlineAt: number }> {
+    const [state, deadlineAt] = await this.redis.hmget(keys.job(id), 'state', 'deadlineAt');
+    return { state: (state ?? undefined) as JobState | undefined, deadlineAt: Number(deadlineAt ?? Number.POSITIVE_INFINITY) };
+  }
+
+  /** Running jobs whose timeout has passed; each is handed out once. */
+  async takeTimedOut(now: number): Promise<string[]> {
+    const due = await this.redis.zrangebyscore(keys.jobDeadlines, '-inf', now, 'LIMIT', 0, 100);
+    if (due.length) await this.redis.zrem(keys.jobDeadlines, ...due);
+    return due;
   }
 
   frameCids(id: string): Promise<Record<string, string>> {
@@ -206,17 +214,11 @@ export class Jobs {
 
   /** Records a stitched frame: 'last' when it completes the job, 'stale' when it lost a race with a reopen. */
   async frameDone(job: JobRecord, frame: number, cid: string, completion: number | string): Promise<'last' | 'recorded' | 'stale'> {
-    const r = await this.redis.farmFrameDone(
-      keys.job(job.id),
-      keys.jobFrameCids(job.id),
-      keys.jobFrames(job.id),
-      keys.jobFrameGen(job.id),
-      frame,
-      cid,
-      job.frames.length,
-      Date.now(),
-      job.tilesPerFrame,
-      completion,
+    const r = await runScript(
+      this.redis,
+      'frame-done',
+      [keys.job(job.id), keys.jobFrameCids(job.id), keys.jobFrames(job.id), keys.jobFrameGen(job.id)],
+      [frame, cid, job.frames.length, job.tilesPerFrame, completion],
     );
     announce(this.redis, job.id);
     return r === 1 ? 'last' : r === 0 ? 'recorded' : 'stale';

@@ -1,23 +1,98 @@
-/** Redis key names of the farm's own state (BullMQ keeps its keys under `bull:`). */
-export const keys = {
-  job: (id: string) => `farm:job:${id}`,
-  jobFrames: (id: string) => `farm:job:${id}:frames`,
-  jobFrameCids: (id: string) => `farm:job:${id}:framecids`,
+/**
+ * Every Redis key of the farm's own state, in one table (BullMQ keeps its keys under `bull:`).
+ * TypeScript gets a function per key; the Lua scripts get the same functions generated from this
+ * table (`K.worker(id)`, `K.treasury`), so no script spells a key name of its own.
+ */
+const PREFIX = 'farm:';
+
+/** Keys of one thing: `{}` is its id. */
+const PER_ID = {
+  job: 'job:{}',
+  jobFrames: 'job:{}:frames',
+  jobFrameCids: 'job:{}:framecids',
   /** How many times each frame became complete (a reopened frame completes again). */
-  jobFrameGen: (id: string) => `farm:job:${id}:framegen`,
+  jobFrameGen: 'job:{}:framegen',
   /** Pub/sub channel of the job's change notices (state/events.ts). */
-  jobEvents: (id: string) => `farm:job:${id}:events`,
-  /** The job id in a channel named by jobEvents. */
-  jobOfEvents: (channel: string) => channel.slice('farm:job:'.length, -':events'.length),
-  workerVouched: (id: string) => `farm:worker:${id}:vouched`,
-  jobsAll: 'farm:jobs',
-  jobsActive: 'farm:jobs:active',
-  jobsOf: (owner: string) => `farm:jobs:owner:${owner}`,
-  task: (id: string) => `farm:task:${id}`,
-  taskReplicas: (id: string) => `farm:task:${id}:replicas`,
-  worker: (id: string) => `farm:worker:${id}`,
-  workerActive: (id: string) => `farm:worker:${id}:active`,
-  workerEvidence: (id: string) => `farm:worker:${id}:evidence`,
-  workersAll: 'farm:workers',
-  tokens: 'farm:tokens',
+  jobEvents: 'job:{}:events',
+  /** The job's tasks that are still pending: what timeouts, recovery and cancellation walk. */
+  jobPending: 'job:{}:pending',
+  jobBlacklist: 'job:{}:blacklist',
+  /** worker → tiles of this job it took a real replica of (the per-worker share cap). */
+  jobShare: 'job:{}:share',
+  jobsOf: 'jobs:owner:{}',
+  /** A requester's work in flight (quotas): tasks, replicas. */
+  owner: 'owner:{}',
+  task: 'task:{}',
+  taskReplicas: 'task:{}:replicas',
+  /** An opaque replica id → `<task> <slot number>`. */
+  replica: 'replica:{}',
+  worker: 'worker:{}',
+  /** Replica ids the worker holds (rendering, not yet uploaded). */
+  workerActive: 'worker:{}:active',
+  workerEvidence: 'worker:{}:evidence',
+  workerVouched: 'worker:{}:vouched',
+  /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */
+  workerClasses: 'worker:{}:classes',
+  /** Leaderboard index: worker → the field's value. */
+  workersBy: 'workers:by:{}',
+  /** Workers of a class by last seen (eligibility, small-farm grace). */
+  classSeen: 'class:{}:seen',
+  /** Trusted workers of a class by last seen (arbitration). */
+  classTrusted: 'class:{}:trusted',
+  /** Tiles of a class verified with a trusted worker in the accepted group: known answers. */
+  spotPool: 'spot:{}',
+  /** A signature already used (replay cache). */
+  replay: 'replay:{}',
+  /** A ledger account's entries (a worker id, or `treasury`). */
+  ledger: 'ledger:{}',
+} as const;
+
+/** Keys of the farm as a whole. */
+const FIXED = {
+  jobsAll: 'jobs',
+  jobsActive: 'jobs:active',
+  /** Running jobs by the time they time out. */
+  jobDeadlines: 'jobs:deadlines',
+  /** Pending tasks by when to look at them again (small-farm grace). */
+  tasksIdle: 'tasks:idle',
+  /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */
+  spotLeases: 'spot:leases',
+  workersAll: 'workers',
+  /** Workers by when their unbonding stake is paid out. */
+  unbonding: 'unbonding',
+  /** class id → JSON class record. */
+  classes: 'classes',
+  treasury: 'treasury',
+  tokens: 'tokens',
+  /** Prefix of the rate limiters' keys. */
+  rateLimits: 'rl',
+} as const;
+
+type PerId = { [K in keyof typeof PER_ID]: (id: string) => string };
+type Fixed = { [K in keyof typeof FIXED]: string };
+
+export const keys: PerId & Fixed = {
+  ...(Object.fromEntries(
+    Object.entries(PER_ID).map(([name, template]) => [name, (id: string) => PREFIX + template.replace('{}', id)]),
+  ) as PerId),
+  ...(Object.fromEntries(Object.entries(FIXED).map(([name, key]) => [name, PREFIX + key])) as Fixed),
 };
+
+/** The job id in a channel named by keys.jobEvents. */
+export function jobOfEvents(channel: string): string | undefined {
+  const [before, after] = PER_ID.jobEvents.split('{}');
+  return channel.startsWith(PREFIX + before) && channel.endsWith(after)
+    ? channel.slice(PREFIX.length + before.length, channel.length - after.length)
+    : undefined;
+}
+
+/** The same table as Lua: `local K = {...}` with a function per keyed template. */
+export function luaKeyTable(): string {
+  const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
+  const lines = Object.entries(PER_ID).map(([name, template]) => {
+    const [before, after] = template.split('{}');
+    return `K.${name} = function(id) return ${quote(PREFIX + before)} .. id${after ? ` .. ${quote(after)}` : ''} end`;
+  });
+  for (const [name, key] of Object.entries(FIXED)) lines.push(`K.${name} = ${quote(PREFIX + key)}`);
+  return `local K = {}\n${lines.join('\n')}\n`;
+}

@@ -1,24 +1,37 @@
-/** Task and replica records: creation, binding slots to workers, results, verdicts. */
-import type { ReplicaView, TaskView } from '../../shared/protocol.ts';
+/**
+ * Task and replica records: creation, binding slots to workers, spot checks, results, verdicts,
+ * leases, reopening. Every change is one Lua script (state/lua/); this class only names the keys
+ * and decodes the answers.
+ */
+import { type ReplicaState, type ReplicaView, type TaskView, TileWait } from '../../shared/protocol.ts';
 import type { Rect } from '../../shared/tile.ts';
-import { type PlannedTask, parseSlotId, parseTaskId } from '../planner.ts';
+import { type PlannedTask, parseTaskId } from '../planner.ts';
+import type { Decision } from '../verdict/decide.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
+import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
 
 export interface ReplicaRecord {
-  replica: string;
+  /** Opaque id the worker knows the replica by. */
+  rid: string;
+  /** Slot number within the task. */
+  n: number;
   worker: string;
-  state: ReplicaView['state'];
+  state: ReplicaState;
   cid?: string;
   assignedAt: number;
   submittedAt?: number;
   deadline: number;
+  /** The BullMQ queue the slot came from ('' for a spot check). */
   queue: string;
+  scene: string;
+  /** Stake (cents) locked behind this replica until its verdict. */
+  locked: number;
+  spot?: boolean;
+  arbiter?: boolean;
   /** Earlier holders of this slot that timed out or handed it back. */
   previous?: ReplicaRecord[];
-  /** A spot check: a replica of an already verified tile, judged against its known hash. */
-  spot?: boolean;
 }
 
 export interface TaskRecord {
@@ -28,82 +41,100 @@ export interface TaskRecord {
   tile: number;
   rect: Rect;
   class: string;
-  state: 'pending' | 'verified' | 'failed';
+  state: 'pending' | 'verified' | 'failed' | 'closed';
   cid: string | null;
+  /** Real replicas issued (the verdict's budget). */
   issued: number;
+  /** The next slot number (real replicas and spot checks share the numbering). */
+  nextSlot: number;
   outstanding: number;
   version: number;
   credibility: number | null;
-  belowThreshold: boolean;
+  below: boolean;
+  anchored: boolean;
+  suspect: boolean;
+  /** The slot issued to the trusted workers only, if any. */
+  arbiterSlot: number | null;
+  auditRoll: number;
+  auditSkipped: boolean;
+  progressAt: number;
+  decidedAt: number | null;
+  waiting: TileWait | null;
 }
+
+/** What a verdict changes, in the terms of settle.lua (decide.ts's decisions that write). */
+export type Settlement = Extract<Decision, { kind: 'accept' | 'late' | 'issue' | 'wait' | 'fail' }>;
 
 export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
-  | { status: 'missing' | 'unknown' | 'obsolete' | 'wrongclass' | 'resolved' | 'ineligible' | 'nostake' };
-
-/** What a verdict changes, in the terms of the SETTLE script. */
-export type Settlement =
-  | {
-      kind: 'verified';
-      cid: string;
-      agree: string[];
-      disagree: string[];
-      credibility?: number;
-      below?: boolean;
-      /** Fault counts of the workers whose credibility the verdict used (checked at settle). */
-      basis?: Record<string, number>;
-    }
-  | { kind: 'late'; agree: string[]; disagree: string[] }
-  | { kind: 'issue'; issue: number }
-  | { kind: 'exhausted'; message: string };
+  | { status: 'missing' | 'unknown' | 'obsolete' | 'resolved' | 'wrongclass' | 'ineligible' | 'nostake' | 'busy' | 'share' };
 
 export type SubmitResult =
-  | { status: 'submitted'; task: TaskRecord; replicas: ReplicaRecord[] }
-  | { status: 'spot'; expected: string }
-  | { status: 'notassigned' | 'expired' | 'duplicate' | 'conflict' };
+  | { status: 'submitted' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict' }
+  | { status: 'spot'; expected: string };
 
 /** The economy's settings, as the scripts need them (cents). */
 export interface Economy {
   rewardCents: number;
-  stakePerTaskCents: number;
+  stakePerReplicaCents: number;
+  /** Share of a caught worker's whole stake that a fault loses. */
   slashShare: number;
   deadlinePenaltyCents: number;
-  probationTasks: number;
+  /** Most replicas an untrusted worker may hold at once. */
+  maxHeldReplicas: number;
 }
 
 export class Tasks {
   constructor(
     private readonly redis: FarmRedis,
     private readonly economy: Economy,
+    /** How long a tile that cannot progress waits before it is decided with what it has. */
+    private readonly graceMs: number,
   ) {}
 
   /** Idempotent: re-planning after a crash leaves existing tasks as they are. */
-  async create(tasks: readonly PlannedTask[], replicas: number): Promise<void> {
+  async create(job: string, tasks: readonly PlannedTask[], replicas: number): Promise<void> {
+    const now = Date.now();
     for (let i = 0; i < tasks.length; i += 500) {
       const m = this.redis.multi();
-      for (const t of tasks.slice(i, i + 500)) {
+      const batch = tasks.slice(i, i + 500);
+      for (const t of batch) {
         const k = keys.task(t.id);
-        m.hsetnx(k, 'job', parseTaskId(t.id)?.job ?? '');
-        m.hsetnx(k, 'frame', t.frame);
-        m.hsetnx(k, 'tile', t.tile);
-        m.hsetnx(k, 'rect', JSON.stringify(t.rect));
-        m.hsetnx(k, 'class', '');
-        m.hsetnx(k, 'state', 'pending');
-        m.hsetnx(k, 'issued', replicas);
-        m.hsetnx(k, 'outstanding', replicas);
-        m.hsetnx(k, 'version', 0);
+        const fields: Record<string, string | number> = {
+          job,
+          frame: t.frame,
+          tile: t.tile,
+          rect: JSON.stringify(t.rect),
+          class: '',
+          state: 'pending',
+          issued: replicas,
+          nextSlot: replicas,
+          outstanding: replicas,
+          version: 0,
+          auditRoll: Math.random(),
+          progressAt: now,
+        };
+        for (const [field, value] of Object.entries(fields)) m.hsetnx(k, field, value);
       }
+      m.sadd(keys.jobPending(job), ...batch.map((t) => t.id));
       await m.exec();
     }
   }
 
-  /** One round trip: a slot's current binding and its task's rectangle. */
+  /** The task and slot an opaque replica id stands for. */
+  async resolve(rid: string): Promise<{ task: string; n: number } | undefined> {
+    const value = await this.redis.get(keys.replica(rid));
+    if (!value) return undefined;
+    const [task, n] = value.split(' ');
+    return { task, n: Number(n) };
+  }
+
+  /** One round trip: a slot's current record and its task's rectangle. */
   async slot(task: string, n: number): Promise<{ replica?: ReplicaRecord; rect?: Rect }> {
-    const replies = (await this.redis.multi().hget(keys.taskReplicas(task), String(n)).hget(keys.task(task), 'rect').exec()) as [
+    const [[, replica], [, rect]] = (await this.redis.multi().hget(keys.taskReplicas(task), String(n)).hget(keys.task(task), 'rect').exec()) as [
       unknown,
       string | null,
     ][];
-    const [replica, rect] = replies.map(([, v]) => v);
     return { replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
   }
 
@@ -119,118 +150,157 @@ export class Tasks {
       .map((n) => JSON.parse(h[n]));
   }
 
-  async bind(slot: string, worker: string, now: number, deadline: number, queue: string): Promise<BindResult> {
-    const parsed = slotKeys(slot, worker);
-    if (!parsed) return { status: 'missing' };
-    const [status, detail, frame, rect, scene] = await this.redis.farmBind(
-      ...parsed.keys,
-      parsed.n,
-      slot,
-      worker,
-      now,
-      deadline,
-      queue,
-      this.economy.deadlinePenaltyCents,
-      this.economy.stakePerTaskCents,
-      this.economy.probationTasks,
-    );
-    if (status === 'bound' || status === 'again') {
-      this.changed(parsed.task);
-      return {
-        status,
-        replica: JSON.parse(detail),
-        frame: Number(frame),
-        rect: JSON.parse(rect),
-        scene,
-      };
-    }
-    return { status } as BindResult;
+  async bind(
+    task: string,
+    n: number,
+    worker: string,
+    rid: string,
+    deadline: number,
+    queue: string,
+    arbiterOnly: boolean,
+    shareCap: number,
+  ): Promise<BindResult> {
+    const job = parseTaskId(task)?.job;
+    if (!job) return { status: 'missing' };
+    const reply = (await runScript(
+      this.redis,
+      'bind',
+      [keys.task(task), keys.taskReplicas(task), keys.worker(worker), keys.job(job)],
+      [
+        task,
+        n,
+        worker,
+        rid,
+        Date.now(),
+        deadline,
+        queue,
+        arbiterOnly ? 1 : 0,
+        this.economy.stakePerReplicaCents,
+        this.economy.maxHeldReplicas,
+        shareCap,
+        this.economy.deadlinePenaltyCents,
+      ],
+    )) as string[];
+    const [status, record, frame, rect, scene] = reply;
+    if (status !== 'bound' && status !== 'again') return { status } as BindResult;
+    this.changed(task);
+    return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
   }
 
-  async submit(slot: string, worker: string, cid: string, now: number): Promise<SubmitResult> {
-    const parsed = slotKeys(slot, worker);
-    if (!parsed) return { status: 'notassigned' };
-    const [status, task, ...replicas] = await this.redis.farmSubmit(...parsed.keys, parsed.n, slot, worker, cid, now);
-    if (status === 'spot' || status === 'submitted') this.changed(parsed.task);
-    if (status === 'spot') return { status, expected: task };
-    if (status !== 'submitted') return { status } as SubmitResult;
-    const flat: string[] = JSON.parse(task);
-    const h: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) h[flat[i]] = flat[i + 1];
-    return { status, task: toTask(parsed.task, h), replicas: replicas.map((r) => JSON.parse(r)) };
+  /** A spot check for the worker from a pool of known answers, if one fits. */
+  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number) {
+    const now = Date.now();
+    const picked = (await runScript(
+      this.redis,
+      'spot',
+      [keys.spotPool(pool), keys.worker(worker)],
+      [worker, rid, now, deadline, Math.min(deadline, now + leaseMs), this.economy.stakePerReplicaCents, this.economy.maxHeldReplicas],
+    )) as [string, number, string, string, string] | null;
+    if (!picked) return undefined;
+    const [task, n, frame, rect, scene] = picked;
+    this.changed(task);
+    return { task, n: Number(n), frame: Number(frame), rect: JSON.parse(rect) as Rect, scene };
+  }
+
+  async submit(task: string, n: number, rid: string, worker: string, cid: string): Promise<SubmitResult> {
+    const job = parseTaskId(task)?.job;
+    if (!job) return { status: 'notassigned' };
+    const now = Date.now();
+    const [status, expected] = (await runScript(
+      this.redis,
+      'submit',
+      [keys.task(task), keys.taskReplicas(task), keys.job(job)],
+      [n, rid, worker, cid, now, now + this.graceMs, task],
+    )) as string[];
+    if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(task);
+    return status === 'spot' ? { status, expected } : ({ status } as SubmitResult);
   }
 
   /**
-   * Applies a settlement judged on `task.version`. Returns 'stale' when another submission got
-   * in first (judge again), or what changed.
+   * Applies a decision judged on `task.version`. Returns 'stale' when something changed the
+   * task first (judge again), or what changed.
    */
-  async settle(task: TaskRecord, settlement: Settlement, tilesPerFrame: number, vouch = false) {
-    const slotNumbers = (replicas: readonly string[]) => JSON.stringify(replicas.map((r) => String(parseSlotId(r)?.n)));
-    const s = settlement;
-    const [status, value, caught] = await this.redis.farmSettle(
-      keys.task(task.id),
-      keys.taskReplicas(task.id),
-      keys.job(task.job),
-      keys.jobFrames(task.job),
-      task.version,
-      s.kind,
-      s.kind === 'verified' ? s.cid : '',
-      s.kind === 'issue' ? s.issue : 0,
-      Date.now(),
-      s.kind === 'exhausted' ? s.message : '',
-      slotNumbers(s.kind === 'verified' || s.kind === 'late' ? s.agree : []),
-      slotNumbers(s.kind === 'verified' || s.kind === 'late' ? s.disagree : []),
-      tilesPerFrame,
-      (s.kind === 'verified' || s.kind === 'late') && s.agree.length + s.disagree.length > 1 ? 1 : 0,
-      s.kind === 'verified' && s.credibility !== undefined ? s.credibility : '',
-      s.kind === 'verified' && s.below ? 1 : 0,
-      this.economy.rewardCents,
-      Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
-      vouch ? 1 : 0,
-      JSON.stringify(s.kind === 'verified' && s.basis && Object.keys(s.basis).length ? s.basis : {}),
-    );
-    if (status !== 'stale') this.changed(task.id);
-    const parsed: unknown = caught ? JSON.parse(caught) : [];
+  async settle(task: TaskRecord, settlement: Settlement, tilesPerFrame: number, vouch: boolean) {
+    const now = Date.now();
+    const [status, value, caught] = (await runScript(
+      this.redis,
+      'settle',
+      [keys.task(task.id), keys.taskReplicas(task.id), keys.job(task.job), keys.jobFrames(task.job), keys.jobPending(task.job), keys.jobFrameGen(task.job)],
+      [
+        task.id,
+        task.job,
+        task.version,
+        JSON.stringify(settlement),
+        now,
+        tilesPerFrame,
+        this.economy.rewardCents,
+        this.economy.slashShare,
+        vouch ? 1 : 0,
+        now + this.graceMs,
+      ],
+    )) as [string, number, string];
+    if (status !== 'stale' && status !== 'waiting') this.changed(task.id);
+    const parsed: unknown = JSON.parse(caught || '[]');
     return {
-      status: status as 'stale' | 'verified' | 'issued' | 'failed' | 'late',
+      status: status as 'stale' | 'verified' | 'issued' | 'late' | 'waiting' | 'failed',
       value: Number(value),
       caught: Array.isArray(parsed) ? (parsed as string[]) : [],
     };
   }
 
-  /**
-   * Decides once per task whether a result accepted alone gets audited (probability p); later
-   * judgements of the same task see the same decision.
-   */
-  async rollAudit(task: string, p: number): Promise<boolean> {
-    await this.redis.hsetnx(keys.task(task), 'audit', Math.random() < p ? 1 : 0);
-    return (await this.redis.hget(keys.task(task), 'audit')) === '1';
-  }
-
-  /** A spot check for the worker from its class's pool of verified tiles, if one fits. */
-  async spot(worker: string, deviceClass: string, now: number, deadline: number) {
-    const picked = await this.redis.farmSpot(`farm:spot:${deviceClass}`, keys.worker(worker), worker, now, deadline);
-    if (!picked) return undefined;
-    const [task, n, frame, rect, scene] = picked;
-    return { task, slot: `${task}.r${n}`, frame: Number(frame), rect: JSON.parse(rect) as Rect, scene, deadline };
-  }
-
-  async spotVerdict(slot: string, worker: string, pass: boolean): Promise<void> {
-    const parsed = parseSlotId(slot);
-    if (!parsed) return;
-    await this.redis.farmSpotVerdict(
-      keys.taskReplicas(parsed.task),
-      keys.worker(worker),
-      parsed.n,
-      pass ? 1 : 0,
-      Date.now(),
-      Math.round(this.economy.stakePerTaskCents * this.economy.slashShare),
-      parsed.task,
+  async spotVerdict(task: string, n: number, pass: boolean): Promise<void> {
+    await runScript(
+      this.redis,
+      'spot-verdict',
+      [keys.taskReplicas(task)],
+      [n, pass ? 1 : 0, Date.now(), this.economy.rewardCents, this.economy.slashShare, task],
     );
-    this.changed(parsed.task);
+    this.changed(task);
   }
 
-  /** Takes (and forgets) the tasks a worker's word helped verify. */
+  /** The holder of slot n (or of replica `rid`) lost its lease: it timed out. */
+  async expire(task: string, n: number, rid = ''): Promise<boolean> {
+    const now = Date.now();
+    const expired =
+      (await runScript(
+        this.redis,
+        'expire',
+        [keys.task(task), keys.taskReplicas(task)],
+        [n, rid, now, this.economy.deadlinePenaltyCents, now + this.graceMs, task],
+      )) === 1;
+    if (expired) this.changed(task);
+    return expired;
+  }
+
+  /** A heartbeat renews a spot check's lease (a real replica's lease is its BullMQ lock). */
+  async extendSpotLease(rid: string, until: number): Promise<void> {
+    await this.redis.zadd(keys.spotLeases, 'XX', until, rid);
+  }
+
+  async forgetSpotLease(rid: string): Promise<void> {
+    await this.redis.zrem(keys.spotLeases, rid);
+  }
+
+  /** Spot checks whose lease lapsed. */
+  lapsedSpotChecks(now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.spotLeases, '-inf', now, 'LIMIT', 0, 500);
+  }
+
+  /** Hands a held replica back; resolves to its queue ('' for a spot check), or undefined if not held. */
+  async release(task: string, n: number, rid: string, worker: string): Promise<string | undefined> {
+    const now = Date.now();
+    const queue = (await runScript(
+      this.redis,
+      'release',
+      [keys.task(task), keys.taskReplicas(task)],
+      [n, rid, worker, now, now + this.graceMs, task],
+    )) as string | null;
+    if (queue === null) return undefined;
+    this.changed(task);
+    return queue;
+  }
+
+  /** Takes (and forgets) the tasks whose unanchored verdicts rested on a worker's word. */
   async takeVouched(worker: string): Promise<string[]> {
     const [[, tasks]] = (await this.redis.multi().smembers(keys.workerVouched(worker)).del(keys.workerVouched(worker)).exec()) as [
       unknown,
@@ -239,35 +309,45 @@ export class Tasks {
     return tasks;
   }
 
+  /** Back to pending, suspect; `caught` ('' for a dispute) loses its place in the accepted group. */
   async reopen(task: TaskRecord, caught: string): Promise<boolean> {
     const reopened =
-      (await this.redis.farmReopen(
-        keys.task(task.id),
-        keys.taskReplicas(task.id),
-        keys.job(task.job),
-        keys.jobFrames(task.job),
-        keys.jobFrameCids(task.job),
-        caught,
-        Date.now(),
+      (await runScript(
+        this.redis,
+        'reopen',
+        [
+          keys.task(task.id),
+          keys.taskReplicas(task.id),
+          keys.job(task.job),
+          keys.jobFrames(task.job),
+          keys.jobFrameCids(task.job),
+          keys.jobPending(task.job),
+        ],
+        [task.id, task.job, caught, Date.now()],
       )) === 1;
     if (reopened) this.changed(task.id);
     return reopened;
   }
 
-  async release(slot: string, worker: string): Promise<boolean> {
-    const parsed = parseSlotId(slot);
-    if (!parsed) return false;
-    const released =
-      (await this.redis.farmRelease(
-        keys.taskReplicas(parsed.task),
-        keys.worker(worker),
-        keys.workerActive(worker),
-        parsed.n,
-        slot,
-        worker,
-      )) === 1;
-    if (released) this.changed(parsed.task);
-    return released;
+  /** Pending tasks of a job, a page at a time (timeouts, recovery). */
+  async pendingOf(job: string, cursor: string): Promise<[string, string[]]> {
+    return this.redis.sscan(keys.jobPending(job), cursor, 'COUNT', 500);
+  }
+
+  /** Winds down a batch of a closed job's pending tasks; returns how many are left and the slots to withdraw. */
+  async close(job: string, batch: number): Promise<{ left: number; slots: [string, number, number][] }> {
+    const [left, slots] = (await runScript(this.redis, 'close-tasks', [keys.jobPending(job)], [Date.now(), batch])) as [number, string];
+    const parsed: unknown = JSON.parse(slots);
+    return { left: Number(left), slots: Array.isArray(parsed) ? (parsed as [string, number, number][]) : [] };
+  }
+
+  /** Pending tasks due a look (small-farm grace), oldest first. */
+  idle(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.tasksIdle, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async forgetIdle(task: string): Promise<void> {
+    await this.redis.zrem(keys.tasksIdle, task);
   }
 
   /** Tells the task's watchers (live views) that it changed. */
@@ -287,34 +367,31 @@ export class Tasks {
       state: task.state === 'verified' ? 'verified' : 'pending',
       cid: task.cid,
       credibility: task.credibility,
-      belowThreshold: task.belowThreshold,
+      belowThreshold: task.below,
+      anchored: task.anchored,
+      decidedAt: task.decidedAt,
+      auditSkipped: task.auditSkipped,
+      waiting: task.state === 'pending' ? task.waiting : null,
       replicas: replicas
         .flatMap((r) => [...(r.previous ?? []), r])
-        .map((r) => ({
-          spot: r.spot === true,
-          replica: r.replica,
-          worker: r.worker,
-          state: r.state,
-          cid: r.cid ?? null,
-          assignedAt: r.assignedAt,
-          submittedAt: r.submittedAt ?? null,
-        })),
+        .map(
+          (r): ReplicaView => ({
+            spot: r.spot === true,
+            arbiter: r.arbiter === true,
+            replica: r.rid,
+            worker: r.worker,
+            state: r.state,
+            cid: r.cid ?? null,
+            assignedAt: r.assignedAt,
+            submittedAt: r.submittedAt ?? null,
+          }),
+        ),
     };
   }
 }
 
-/** The keys the BIND and SUBMIT scripts take: task, its replicas, worker, its active set, job. */
-function slotKeys(slot: string, worker: string): { task: string; n: number; keys: string[] } | undefined {
-  const parsed = parseSlotId(slot);
-  const job = parsed && parseTaskId(parsed.task)?.job;
-  if (!parsed || !job) return undefined;
-  return {
-    ...parsed,
-    keys: [keys.task(parsed.task), keys.taskReplicas(parsed.task), keys.worker(worker), keys.workerActive(worker), keys.job(job)],
-  };
-}
-
 function toTask(id: string, h: Record<string, string>): TaskRecord {
+  const waiting = h.waiting ? TileWait.safeParse(JSON.parse(h.waiting)) : undefined;
   return {
     id,
     job: h.job,
@@ -325,9 +402,18 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     state: h.state as TaskRecord['state'],
     cid: h.cid || null,
     issued: Number(h.issued),
+    nextSlot: Number(h.nextSlot ?? h.issued),
     outstanding: Number(h.outstanding),
     version: Number(h.version),
     credibility: h.credibility ? Number(h.credibility) : null,
-    belowThreshold: h.below === '1',
+    below: h.below === '1',
+    anchored: h.anchored === '1',
+    suspect: h.suspect === '1',
+    arbiterSlot: h.arbiter ? Number(h.arbiter) : null,
+    auditRoll: Number(h.auditRoll ?? 0),
+    auditSkipped: h.auditSkipped === '1',
+    progressAt: Number(h.progressAt ?? 0),
+    decidedAt: h.decidedAt ? Number(h.decidedAt) : null,
+    waiting: waiting?.success ? waiting.data : null,
   };
 }

@@ -1,18 +1,21 @@
-/** Worker records: registration by public key, heartbeats, counters. */
-import type { WorkerView } from '../../shared/protocol.ts';
-import { workerCredibility } from '../credibility.ts';
+/** Worker records: registration by public key, class, heartbeats, counters and the leaderboard. */
+import type { ClassState, WorkerView } from '../../shared/protocol.ts';
+import { TRUSTED_CREDIBILITY, workerCredibility } from '../verdict/credibility.ts';
 import { keys } from './keys.ts';
-
-/** A trusted worker's result stands alone at any ε the API accepts. */
-export const TRUSTED_CREDIBILITY = 1 - 1e-12;
-
+import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
 
 export interface WorkerRecord {
   id: string;
   name: string;
   publicKey: string;
+  /** What it says it runs on (never trusted). */
+  device: string;
+  /** Measured determinism class ('' until calibrated). */
   class: string;
+  classState: ClassState;
+  /** CIDs of its calibration answers. */
+  calibration: string[];
   registeredAt: number;
   lastSeen: number;
   valid: number;
@@ -20,17 +23,15 @@ export interface WorkerRecord {
   timedOut: number;
   rejected: number;
   inFlight: number;
-  /** Spot checks and replicated agreements passed since the last fault (Sarmenta's k). */
+  /** Checks against ground truth passed since the last fault, in its class (Sarmenta's k). */
   passed: number;
-  /** Consecutive valid replicated results (BOINC's CV): audits happen with probability 1/CV. */
-  cv: number;
   faults: number;
-  spotPassed: number;
-  spotFailed: number;
   /** Credits in cents. */
   balance: number;
   stake: number;
-  /** Registered by the operator as its own: credible from the start. */
+  locked: number;
+  unbonding: number;
+  /** Registered by the operator as its own: ground truth. */
   trusted: boolean;
 }
 
@@ -43,13 +44,26 @@ const NUMERIC = [
   'rejected',
   'inFlight',
   'passed',
-  'cv',
   'faults',
   'balance',
   'stake',
-  'spotPassed',
-  'spotFailed',
+  'locked',
+  'unbonding',
 ] as const;
+
+/** Orders the public leaderboard offers, each a sorted-set index kept by the scripts. */
+export const LEADERBOARD_ORDERS = [
+  'credibility',
+  'valid',
+  'invalid',
+  'timedOut',
+  'rejected',
+  'passed',
+  'faults',
+  'lastSeen',
+  'registeredAt',
+] as const;
+export type LeaderboardOrder = (typeof LEADERBOARD_ORDERS)[number];
 
 export class Workers {
   constructor(
@@ -60,63 +74,79 @@ export class Workers {
     private readonly f: number,
   ) {}
 
-  /** Sarmenta's CrW for this worker; the operator's own workers are taken as fully credible. */
+  /** Sarmenta's CrW for this worker in its class; the operator's own workers are ground truth. */
   credibility(w: WorkerRecord): number {
     return w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(this.f, w.passed);
   }
 
-  /** Each worker's record and credibility, one lookup per distinct worker. */
-  async credibilities(ids: Iterable<string>): Promise<Map<string, { record: WorkerRecord; credibility: number }>> {
-    const records = await Promise.all([...new Set(ids)].map((id) => this.get(id)));
-    return new Map(records.filter((w) => w !== undefined).map((w) => [w.id, { record: w, credibility: this.credibility(w) }]));
+  /** Each worker's record, one lookup per distinct worker. */
+  async getMany(ids: Iterable<string>): Promise<Map<string, WorkerRecord>> {
+    const unique = [...new Set(ids)];
+    const m = this.redis.multi();
+    for (const id of unique) m.hgetall(keys.worker(id));
+    const rows = ((await m.exec()) ?? []) as [unknown, Record<string, string>][];
+    const out = new Map<string, WorkerRecord>();
+    for (const [, h] of rows) if (h?.id) out.set(h.id, toWorker(h));
+    return out;
   }
 
-  /** Registers a key, or refreshes name and class of a known one (counters are kept). */
-  async register(id: string, publicKey: string, name: string, deviceClass: string, trusted = false): Promise<WorkerRecord> {
+  /**
+   * Registers a key, or refreshes its name. A new key, or a known one whose declared device
+   * changed, is (re)calibrated before it gets work. Counters are kept.
+   */
+  async register(id: string, publicKey: string, name: string, device: string, trusted: boolean): Promise<WorkerRecord> {
     const now = Date.now();
     const k = keys.worker(id);
-    const m = this.redis
-      .multi()
-      .hsetnx(k, 'registeredAt', now)
-      .hset(k, { id, name, publicKey, class: deviceClass, lastSeen: now })
-      .zadd(keys.workersAll, now, id);
-    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'cv', 'faults', 'trusted'])
-      m.hsetnx(k, counter, 0);
+    const before = await this.get(id);
+    const m = this.redis.multi().hsetnx(k, 'registeredAt', now).hset(k, { id, name, publicKey, device, lastSeen: now });
+    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'faults', 'trusted', 'class'] as const)
+      m.hsetnx(k, counter, counter === 'class' ? '' : 0);
     if (trusted) m.hset(k, 'trusted', 1);
+    if (!before || before.device !== device) m.hset(k, { classState: 'calibrating', calibration: '[]' });
+    m.zadd(keys.workersAll, before?.registeredAt ?? now, id)
+      .zadd(keys.workersBy('registeredAt'), before?.registeredAt ?? now, id)
+      .zadd(keys.workersBy('lastSeen'), now, id)
+      .zadd(keys.workersBy('credibility'), trusted || before?.trusted ? 1e15 : (before?.passed ?? 0), id);
+    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'passed', 'faults'] as const) m.zadd(keys.workersBy(counter), 'NX', 0, id);
     await m.exec();
     return (await this.get(id)) as WorkerRecord;
   }
 
   async get(id: string): Promise<WorkerRecord | undefined> {
     const h = await this.redis.hgetall(keys.worker(id));
-    if (!h.id) return undefined;
-    const record: Record<string, unknown> = { ...h };
-    for (const f of NUMERIC) record[f] = Number(h[f] ?? 0);
-    record.trusted = h.trusted === '1';
-    return record as unknown as WorkerRecord;
+    return h.id ? toWorker(h) : undefined;
   }
 
-  async list(): Promise<WorkerRecord[]> {
-    const ids = await this.redis.zrange(keys.workersAll, 0, -1);
-    return (await Promise.all(ids.map((id) => this.get(id)))).filter((w): w is WorkerRecord => w !== undefined);
+  /** Seen now: the online window, and its class's eligibility sets. */
+  async touch(w: WorkerRecord): Promise<void> {
+    const now = Date.now();
+    const m = this.redis.multi().hset(keys.worker(w.id), 'lastSeen', now).zadd(keys.workersBy('lastSeen'), now, w.id);
+    if (w.class && (w.classState === 'established' || w.classState === 'provisional')) {
+      m.zadd(keys.classSeen(w.class), now, w.id);
+      if (w.trusted) m.zadd(keys.classTrusted(w.class), now, w.id);
+    }
+    await m.exec();
   }
 
-  async touch(id: string): Promise<void> {
-    await this.redis.hset(keys.worker(id), 'lastSeen', Date.now());
+  /** Puts the worker in its measured class (credibility is per class: set-class.lua). */
+  async setClass(id: string, deviceClass: string | null, state: ClassState, calibration?: readonly string[]): Promise<void> {
+    if (calibration) await this.redis.hset(keys.worker(id), 'calibration', JSON.stringify(calibration));
+    await runScript(this.redis, 'set-class', [keys.worker(id), keys.workerClasses(id)], [id, deviceClass ?? '', state, Date.now()]);
   }
 
-  /** Slots the worker holds and has not answered. */
+  /** Replica ids the worker holds and has not answered. */
   active(id: string): Promise<string[]> {
     return this.redis.smembers(keys.workerActive(id));
   }
 
-  /** Latest evidence first: disagreements the worker lost (`outvoted`) or won (`outvoted-others`). */
+  /** Latest first: disagreements the worker lost (`outvoted`, `disagreed`) or won (`outvoted-others`). */
   async evidence(id: string): Promise<unknown[]> {
     return (await this.redis.lrange(keys.workerEvidence(id), 0, 49)).map((e) => JSON.parse(e));
   }
 
   async reject(id: string): Promise<void> {
-    await this.redis.hincrby(keys.worker(id), 'rejected', 1);
+    const value = await this.redis.hincrby(keys.worker(id), 'rejected', 1);
+    await this.redis.zadd(keys.workersBy('rejected'), value, id);
   }
 
   /** Seen within the online window (two leases). */
@@ -124,11 +154,29 @@ export class Workers {
     return Date.now() - w.lastSeen < this.onlineWindowMs;
   }
 
+  /** Workers seen within the online window, from the last-seen index. */
+  countOnline(): Promise<number> {
+    return this.redis.zcount(keys.workersBy('lastSeen'), Date.now() - this.onlineWindowMs, '+inf');
+  }
+
+  /** One page of the leaderboard, read from its index: never a scan of every worker. */
+  async leaderboard(order: LeaderboardOrder, descending: boolean, offset: number, limit: number): Promise<{ total: number; workers: WorkerRecord[] }> {
+    const index = keys.workersBy(order);
+    const [total, ids] = await Promise.all([
+      this.redis.zcard(index),
+      descending ? this.redis.zrevrange(index, offset, offset + limit - 1) : this.redis.zrange(index, offset, offset + limit - 1),
+    ]);
+    const records = await this.getMany(ids);
+    return { total, workers: ids.map((id) => records.get(id)).filter((w): w is WorkerRecord => w !== undefined) };
+  }
+
   view(w: WorkerRecord): WorkerView {
     return {
       id: w.id,
       name: w.name,
-      deviceClass: w.class,
+      device: w.device,
+      class: w.class || null,
+      classState: w.classState,
       registeredAt: w.registeredAt,
       lastSeen: w.lastSeen,
       online: this.isOnline(w),
@@ -139,13 +187,22 @@ export class Workers {
       inFlight: w.inFlight,
       credibility: this.credibility(w),
       passed: w.passed,
-      consecutiveValid: w.cv,
       faults: w.faults,
       trusted: w.trusted,
-      spotChecksPassed: w.spotPassed,
-      spotChecksFailed: w.spotFailed,
       balance: w.balance / 100,
       stake: w.stake / 100,
+      locked: w.locked / 100,
+      unbonding: w.unbonding / 100,
     };
   }
+}
+
+function toWorker(h: Record<string, string>): WorkerRecord {
+  const record: Record<string, unknown> = { ...h };
+  for (const f of NUMERIC) record[f] = Number(h[f] ?? 0);
+  record.trusted = h.trusted === '1';
+  record.class = h.class ?? '';
+  record.classState = h.classState ?? 'calibrating';
+  record.calibration = h.calibration ? JSON.parse(h.calibration) : [];
+  return record as unknown as WorkerRecord;
 }

@@ -1,7 +1,8 @@
 /**
  * A real farm for integration tests: a private redis-server (AOF, fsync always), the orchestrator
  * and workers as child processes of `bin/farm.js`, and test workers (rogue, slow) that speak the
- * same signed protocol. Short leases keep crash tests quick.
+ * same signed protocol. Short leases keep crash tests quick. Honest workers are the operator's own
+ * (trusted) unless a test says otherwise; untrusted ones get credits and stake them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, writeFileSync } from 'node:fs';
@@ -9,8 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { RequesterClient } from '../../cli/requester.ts';
+import { canonicalCid } from '../../shared/image.ts';
 import type { JobStatus, TaskView, WorkerView } from '../../shared/protocol.ts';
-import { newKeyPair, workerIdOf } from '../../shared/signing.ts';
+import { parseScene } from '../../shared/scene.ts';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
+import { WorkerClient } from '../../worker/client.ts';
+import { Renderer } from '../../worker/render/renderer.ts';
 import { ROOT } from './scenes.ts';
 
 const BIN = join(ROOT, 'bin/farm.js');
@@ -21,7 +26,22 @@ export interface FarmOptions {
   taskTimeoutMs?: number;
   /** 0 keeps replica counts deterministic; the honesty tests use the default 5 %. */
   spotCheckRate?: number;
+  /** The small-farm grace (ms). */
+  graceMs?: number;
+  /** More orchestrator settings, as FARM_* environment variables. */
+  env?: Record<string, string>;
 }
+
+export interface StartWorkerOptions {
+  /** The operator's own worker (default for honest ones). */
+  trusted?: boolean;
+  /** Credits an untrusted worker gets and stakes (default 100). */
+  stake?: number;
+  env?: Record<string, string>;
+}
+
+/** What the farm's webasm workers say they run on. */
+const WEBASM_DEVICE = 'farm-pt/1+webasm';
 
 export interface WorkerHandle {
   id: string;
@@ -56,6 +76,8 @@ export class TestFarm {
       leaseMs: opts.leaseMs ?? 1500,
       taskTimeoutMs: opts.taskTimeoutMs ?? 60_000,
       spotCheckRate: opts.spotCheckRate ?? 0,
+      graceMs: opts.graceMs ?? 30_000,
+      env: opts.env ?? {},
     });
     await farm.startOrchestrator();
     return farm;
@@ -74,7 +96,13 @@ export class TestFarm {
           FARM_TASK_TIMEOUT_MS: String(this.opts.taskTimeoutMs),
           FARM_POLL_MS: '1000',
           FARM_SPOT_CHECK_RATE: String(this.opts.spotCheckRate),
+          FARM_GRACE_MS: String(this.opts.graceMs),
+          FARM_REGISTRATIONS_PER_MINUTE: '10000',
+          FARM_WORKER_REQUESTS_PER_SECOND: '10000',
+          FARM_SUBMISSIONS_PER_MINUTE: '10000',
+          FARM_FAILED_AUTH_PER_MINUTE: '10000',
           LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',
+          ...this.opts.env,
         },
       },
     );
@@ -95,22 +123,59 @@ export class TestFarm {
     this.redis = await startRedisServer({ dir: join(this.dir, 'redis'), port: this.redis.port, appendfsync: 'always' });
   }
 
-  async startWorker(name: string, kind: WorkerKind = 'honest', env: Record<string, string> = {}): Promise<WorkerHandle> {
+  async startWorker(name: string, kind: WorkerKind = 'honest', opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
+    const trusted = opts.trusted ?? (kind === 'honest' || kind === 'slow');
     const { privateKeyPem, publicKeyDer } = newKeyPair();
     const keyFile = join(this.dir, `${name}.key`);
     writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
+    const id = workerIdOf(publicKeyDer);
+    const stake = trusted ? 0 : (opts.stake ?? 100);
+    if (stake > 0) {
+      // Register the key first so that it can be granted the credits it stakes on start.
+      const client = new WorkerClient(this.url, { id, key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+      await client.register(name, WEBASM_DEVICE);
+      await this.client.call('POST', '/api/credits', { account: id, amount: stake });
+    }
+    const farmArgs = ['worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm'];
+    if (stake > 0) farmArgs.push('--stake', String(stake));
     const args =
-      kind === 'honest'
-        ? [BIN, 'worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm']
-        : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
+      kind === 'honest' ? [BIN, ...farmArgs] : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', openSync(join(this.dir, `${name}.log`), 'a'), 'inherit'],
-      env: { ...process.env, LOG_LEVEL: process.env.FARM_TEST_LOG || 'error', ...env },
+      env: {
+        ...process.env,
+        LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',
+        ...(trusted ? { FARM_OPERATOR_TOKEN: TOKEN } : {}),
+        FARM_TEST_STAKE: String(stake),
+        ...opts.env,
+      },
     });
-    const handle = { id: workerIdOf(publicKeyDer), name, proc };
+    const handle = { id, name, proc };
     this.workers.set(name, handle);
-    await waitFor(async () => (await this.worker(handle.id)) !== undefined, 20_000, `worker ${name} to register`);
+    await waitFor(async () => (await this.worker(id))?.classState === 'established', 30_000, `worker ${name} to calibrate`);
     return handle;
+  }
+
+  /**
+   * Establishes the webasm class without a worker process: renders the calibration tiles here
+   * and answers them as a trusted client (the operator's calibration of its own machine).
+   */
+  async establishClass(): Promise<void> {
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const client = new WorkerClient(this.url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+    const registered = await client.register('calibrator', WEBASM_DEVICE, TOKEN);
+    const spec = registered.calibration;
+    if (!spec) return;
+    const scene = parseScene(await client.scene(spec.scene));
+    const renderer = await Renderer.open('webasm');
+    try {
+      const pixels: Uint8Array[] = [];
+      for (const tile of spec.tiles) pixels.push((await renderer.render(scene, spec.frame, { tile })).rgba);
+      const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
+      await client.calibrate(cids, pixels);
+    } finally {
+      renderer.close();
+    }
   }
 
   async killWorker(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * An orchestrator in the test process, on its own private Redis, for API-level tests; workers are
- * signed protocol clients that upload chosen pixels.
+ * signed protocol clients that upload chosen pixels. Every client calibrates with the same flat
+ * answers, and an "anchor" trusted client calibrates first, so their class is established.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,14 +9,17 @@ import { join } from 'node:path';
 import { type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { OrchestratorConfig } from '../../orchestrator/config.ts';
 import { type RunningOrchestrator, startOrchestrator } from '../../orchestrator/server.ts';
-import { canonicalCid, provenanceOf } from '../../shared/image.ts';
-import type { Assignment } from '../../shared/protocol.ts';
+import { canonicalCid } from '../../shared/image.ts';
+import type { Assignment, Calibrated, CalibrationSpec } from '../../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
 import { WorkerClient } from '../../worker/client.ts';
 import type { Identity } from '../../worker/identity.ts';
 import { shippedRaw } from './scenes.ts';
 
-export const CLASS = 'farm-pt/1+webasm';
+/** What the protocol clients say they run on (never trusted). */
+export const DEVICE = 'test-client/1';
+/** Every honest client's calibration answer: a flat tile of this shade. */
+export const CALIBRATION_SHADE = 128;
 
 /** A one-tile Cornell job under quorum: the smallest real job a test can settle by hand. */
 export const oneTileJob = (replicas: number) => ({
@@ -29,46 +33,72 @@ export const oneTileJob = (replicas: number) => ({
 });
 export const OPERATOR_TOKEN = 'operator-token-for-tests';
 
+export interface TestClient {
+  id: string;
+  identity: Identity;
+  client: WorkerClient;
+}
+
+export interface ClientOptions {
+  /** Registered with the operator's token: ground truth. */
+  trusted?: boolean;
+  /** Credits granted and moved into stake (untrusted workers need stake for work); default 100. */
+  stake?: number;
+  /** Calibrate with this shade (default CALIBRATION_SHADE); null: do not calibrate. */
+  shade?: number | null;
+}
+
 export interface ApiFarm {
   farm: RunningOrchestrator;
   /** fetch() with the operator's bearer token; a body makes it a POST. */
   operator(path: string, body?: unknown): Promise<Response>;
-  /** A registered protocol client with a fresh key. */
-  worker(name: string): Promise<{ id: string; identity: Identity; client: WorkerClient }>;
+  /** A registered, calibrated protocol client with a fresh key. */
+  worker(name: string, opts?: ClientOptions): Promise<TestClient>;
   stop(): Promise<void>;
 }
 
-export async function startApiFarm(settings: Record<string, unknown>): Promise<ApiFarm> {
+/** Settings that keep tests fast and free of limits they do not test. */
+export const TEST_SETTINGS = {
+  pollMs: 300,
+  logLevel: 'silent',
+  spotCheckRate: 0,
+  registrationsPerMinute: 10_000,
+  workerRequestsPerSecond: 10_000,
+  submissionsPerMinute: 10_000,
+  failedAuthPerMinute: 10_000,
+} as const;
+
+export async function startApiFarm(settings: Record<string, unknown> = {}): Promise<ApiFarm> {
   const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
   const redis: PrivateRedis = await startRedisServer({ dir: join(dir, 'redis') });
   const token = OPERATOR_TOKEN;
-  const farm = await startOrchestrator(
-    OrchestratorConfig.parse({
-      port: 0,
-      redisUrl: redis.url,
-      dataDir: join(dir, 'data'),
-      token,
-      pollMs: 300,
-      logLevel: 'silent',
-      spotCheckRate: 0,
-      ...settings,
-    }),
-  );
+  const farm = await startOrchestrator(OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token, ...TEST_SETTINGS, ...settings }));
+  const operator = (path: string, body?: unknown) =>
+    fetch(`${farm.url}${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  const worker = async (name: string, opts: ClientOptions = {}): Promise<TestClient> => {
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
+    const client = new WorkerClient(farm.url, identity);
+    const registered = await client.register(name, DEVICE, opts.trusted ? token : undefined);
+    const shade = opts.shade === undefined ? CALIBRATION_SHADE : opts.shade;
+    if (shade !== null && registered.calibration) await calibrateFlat(client, registered.calibration, shade);
+    const stake = opts.trusted ? 0 : (opts.stake ?? 100);
+    if (stake > 0) {
+      const granted = await operator('/api/credits', { account: identity.id, amount: stake });
+      if (granted.status !== 201) throw new Error(`grant failed: ${granted.status}`);
+      await client.stake(stake);
+    }
+    return { id: identity.id, identity, client };
+  };
+  await worker('anchor', { trusted: true });
   return {
     farm,
-    operator: (path, body) =>
-      fetch(`${farm.url}${path}`, {
-        method: body ? 'POST' : 'GET',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body ? JSON.stringify(body) : undefined,
-      }),
-    async worker(name) {
-      const { privateKeyPem, publicKeyDer } = newKeyPair();
-      const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
-      const client = new WorkerClient(farm.url, identity);
-      await client.register(name, CLASS);
-      return { id: identity.id, identity, client };
-    },
+    operator,
+    worker,
     async stop() {
       await farm.close();
       await redis.stop();
@@ -76,8 +106,15 @@ export async function startApiFarm(settings: Record<string, unknown>): Promise<A
   };
 }
 
+/** Answers the calibration with flat tiles of one shade. */
+export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec, shade: number): Promise<Calibrated> {
+  const pixels = spec.tiles.map((t) => new Uint8Array(t.width * t.height * 4).fill(shade));
+  const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
+  return client.calibrate(cids, pixels);
+}
+
 /** Uploads a tile of one flat shade for an assignment, with its correct CID. */
 export async function uploadShade(client: WorkerClient, a: Assignment, shade: number): Promise<string> {
   const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
-  return client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }, provenanceOf(CLASS)), rgba);
+  return client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }), rgba);
 }

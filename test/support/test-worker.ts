@@ -1,8 +1,10 @@
 /**
- * Test workers that speak the real protocol through worker/agent.ts:
+ * Test workers that speak the real protocol through worker/agent.ts (and calibrate honestly, as
+ * any adversary would):
  * - rogue: renders, then returns wrong pixels (every tile gets a visible flaw);
  * - slow: renders honestly, then waits FARM_TEST_DELAY_MS before uploading;
  * - turncoat: honest for its first FARM_TEST_HONEST_FOR replicas, a rogue after.
+ * FARM_OPERATOR_TOKEN makes it one of the operator's own; FARM_TEST_STAKE is staked on start.
  * Usage: node --import tsx test/support/test-worker.ts <orchestrator> <name> <key file> <kind>
  */
 import { pino } from 'pino';
@@ -22,10 +24,13 @@ const agent = await startAgent({
   name,
   identity: await loadOrCreateIdentity(keyFile),
   log,
+  operatorToken: process.env.FARM_OPERATOR_TOKEN,
+  stake: Number(process.env.FARM_TEST_STAKE ?? 0) || undefined,
   producer: {
-    deviceClass: honest.deviceClass,
-    async produce(a, scene) {
-      const rgba = await honest.produce(a, scene);
+    device: honest.device,
+    async produce(order, scene, purpose) {
+      const rgba = await honest.produce(order, scene, purpose);
+      if (purpose === 'calibration') return rgba;
       produced++;
       if (kind === 'rogue' || (kind === 'turncoat' && produced > honestFor)) {
         for (let i = 0; i < rgba.length; i += 4) rgba[i] = 255 - rgba[i];

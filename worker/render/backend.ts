@@ -12,11 +12,8 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'web
 export interface Backend {
   name: BackendName;
   gpu: InstanceType<typeof gpujs.GPU>;
-  /**
-   * Determinism class of this backend: results are compared bit-for-bit only within a class.
-   * WebGPU maths may differ between GPU models and drivers, so the adapter is part of it.
-   */
-  deviceClass: string;
+  /** The backend and, for WebGPU, the adapter: how a worker describes itself (classes are measured). */
+  device: string;
   close(): void;
 }
 
@@ -42,7 +39,7 @@ export async function openBackend(choice: BackendChoice): Promise<Backend> {
 
 function plain(name: 'webasm' | 'cpu'): Backend {
   const gpu = new gpujs.GPU({ mode: name });
-  return { name, gpu, deviceClass: name, close: () => gpu.destroy() };
+  return { name, gpu, device: name, close: () => gpu.destroy() };
 }
 
 async function openWebGpu(): Promise<Backend | undefined> {
@@ -74,7 +71,7 @@ async function openWebGpu(): Promise<Backend | undefined> {
   return {
     name: 'webgpu',
     gpu,
-    deviceClass: `webgpu:${device}`,
+    device: `webgpu:${device}`,
     close: () => {
       gpu.destroy();
       forget();

@@ -31,7 +31,6 @@ export interface RenderOptions {
 export interface RenderResult extends RgbaImage {
   /** Linear radiance before tone mapping, 3 floats per pixel. */
   linear: Float32Array;
-  backendClass: string;
 }
 
 type Kernel = (...args: Float32Array[]) => Promise<unknown>;
@@ -46,9 +45,9 @@ export class Renderer {
     return new Renderer(await openBackend(choice));
   }
 
-  /** The determinism class this renderer's output belongs to. */
-  get backendClass(): string {
-    return `${RENDERER_VERSION}+${this.backend.deviceClass}`;
+  /** What this renderer runs on, as a worker describes itself (its class is measured, not this). */
+  get device(): string {
+    return `${RENDERER_VERSION}+${this.backend.device}`;
   }
 
   async render(scene: Scene, frame: number, opts: RenderOptions = {}): Promise<RenderResult> {
@@ -89,7 +88,7 @@ export class Renderer {
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
     const rgba = toneMap(linear, scene.render.exposure, scene.render.toneMap);
-    return { width: tile.width, height: tile.height, rgba, linear, backendClass: this.backendClass };
+    return { width: tile.width, height: tile.height, rgba, linear };
   }
 
   close(): void {

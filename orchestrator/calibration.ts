@@ -1,0 +1,108 @@
+/**
+ * Calibration: the known-answer tiles every worker renders before it gets work, and what its
+ * answers make of it (classes.ts decides; this is the shell around it). The tiles are three bands
+ * of the shipped Cornell box at 64×48 and 16 spp — every material the renderer has, about 50k
+ * samples — so backends whose maths differ anywhere land in different classes.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
+import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import { parseScene, withOverrides } from '../shared/scene.ts';
+import type { BlobStore } from './blobstore.ts';
+import { classify, type KnownClass } from './classes.ts';
+import type { ClassRecord, Classes } from './state/classes.ts';
+import type { WorkerRecord, Workers } from './state/workers.ts';
+import type { Tolerance } from './verdict/tolerance.ts';
+
+const SCENE = new URL('../scenes/cornell.json', import.meta.url);
+const SIZE = { width: 64, height: 48, spp: 16 };
+
+/** Stores the calibration scene (content-addressed, so the same CID on every start) and describes the tiles. */
+export async function calibrationSpec(blobs: BlobStore): Promise<CalibrationSpec> {
+  const scene = withOverrides(parseScene(JSON.parse(await readFile(SCENE, 'utf8'))), SIZE);
+  const cid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
+  const band = SIZE.height / 3;
+  return { scene: cid, frame: 0, tiles: [0, 1, 2].map((i) => ({ x: 0, y: i * band, width: SIZE.width, height: band })) };
+}
+
+export class CalibrationRejected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+export interface CalibrationDeps {
+  spec: CalibrationSpec;
+  blobs: BlobStore;
+  classes: Classes;
+  workers: Workers;
+  tolerance: Tolerance;
+}
+
+/**
+ * A worker's answers: checked like any upload (size, claimed CIDs), stored, and classified.
+ * `pixels` are the tiles' RGBA, in the order of the spec.
+ */
+export async function calibrate(deps: CalibrationDeps, worker: WorkerRecord, claimed: readonly string[], pixels: readonly Uint8Array[]): Promise<Calibrated> {
+  const { spec } = deps;
+  if (pixels.length !== spec.tiles.length || claimed.length !== spec.tiles.length)
+    throw new CalibrationRejected(`send the ${spec.tiles.length} calibration tiles, each with its CID`);
+  const cids: string[] = [];
+  for (const [i, tile] of spec.tiles.entries()) {
+    if (pixels[i].length !== tile.width * tile.height * 4)
+      throw new CalibrationRejected(`tile ${i} has ${pixels[i].length} bytes; a ${tile.width}×${tile.height} RGBA tile has ${tile.width * tile.height * 4}`);
+    const bytes = canonicalBytes({ ...tile, rgba: pixels[i] });
+    const cid = await cidOfBytes(bytes);
+    if (cid !== claimed[i]) throw new CalibrationRejected(`tile ${i} hashes to ${cid}, not the claimed ${claimed[i]}`);
+    await deps.blobs.put(bytes, cid);
+    cids.push(cid);
+  }
+  return classifyWorker(deps, worker, cids);
+}
+
+/**
+ * A worker waiting for a class is looked at again: an unclassified one once a class exists, a
+ * provisional one once its class has been established.
+ */
+export async function reconsider(deps: CalibrationDeps, worker: WorkerRecord): Promise<WorkerRecord> {
+  const stale =
+    (worker.classState === 'unclassified' && (await deps.classes.all()).some((c) => c.established)) ||
+    (worker.classState === 'provisional' && (await deps.classes.get(worker.class))?.established === true);
+  if (!stale || worker.calibration.length === 0) return worker;
+  await classifyWorker(deps, worker, worker.calibration);
+  return (await deps.workers.get(worker.id)) ?? worker;
+}
+
+async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids: readonly string[]): Promise<Calibrated> {
+  const records = (await deps.classes.all()).filter((c) => c.calibration === deps.spec.scene);
+  const known: KnownClass[] = await Promise.all(
+    records.map(async (c) => ({ id: c.id, established: c.established, cids: c.answers, pixels: await answersOf(deps, c.answers) })),
+  );
+  const verdict = classify({ cids, pixels: await answersOf(deps, cids) }, known, worker.trusted, deps.tolerance);
+  const existing = verdict.class ? records.find((c) => c.id === verdict.class) : undefined;
+  if (verdict.class && (verdict.establishes || !existing)) {
+    const record: ClassRecord = {
+      id: verdict.class,
+      established: verdict.establishes || existing?.established === true,
+      near: verdict.near,
+      answers: [...cids],
+      at: Date.now(),
+      calibration: deps.spec.scene,
+    };
+    await deps.classes.save(record);
+  }
+  await deps.workers.setClass(worker.id, verdict.class, verdict.state, cids);
+  return { class: verdict.class, classState: verdict.state, detail: verdict.detail };
+}
+
+async function answersOf(deps: CalibrationDeps, cids: readonly string[]): Promise<Uint8Array[]> {
+  return Promise.all(
+    cids.map(async (cid, i) => {
+      const tile = deps.spec.tiles[i];
+      const bytes = await deps.blobs.get(cid);
+      if (!bytes) throw new Error(`calibration answer ${cid} is missing from the blob store`);
+      return pixelsOf(bytes, tile.width, tile.height);
+    }),
+  );
+}

@@ -1,0 +1,65 @@
+/**
+ * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
+ * shares them): registrations per address, signed requests per worker key, job submissions per
+ * requester, and failed authentications per address — an address that keeps failing is turned
+ * away before anything is looked up, from memory once it is over the limit.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { keys } from '../state/keys.ts';
+import { HttpError } from './problem.ts';
+
+export interface LimitSettings {
+  registrationsPerMinute: number;
+  workerRequestsPerSecond: number;
+  submissionsPerMinute: number;
+  failedAuthPerMinute: number;
+}
+
+export interface Limits {
+  registration: RateLimiterRedis;
+  worker: RateLimiterRedis;
+  submission: RateLimiterRedis;
+  failedAuth: RateLimiterRedis;
+}
+
+export function createLimits(redis: Redis, s: LimitSettings): Limits {
+  const make = (name: string, points: number, duration: number) =>
+    new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix: `${keys.rateLimits}:${name}`,
+      points,
+      duration,
+      // Past the limit a key is refused from memory, without a Redis call, until its window ends.
+      inMemoryBlockOnConsumed: points + 1,
+    });
+  return {
+    registration: make('register', s.registrationsPerMinute, 60),
+    worker: make('worker', s.workerRequestsPerSecond, 1),
+    submission: make('submit', s.submissionsPerMinute, 60),
+    failedAuth: make('authfail', s.failedAuthPerMinute, 60),
+  };
+}
+
+/** 429 with Retry-After when the limiter refuses; a Redis failure is a 500 like any other. */
+export async function consume(limiter: RateLimiterRedis, key: string, res: Response): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (e) {
+    if (!(e instanceof RateLimiterRes)) throw e;
+    const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+    res.set('Retry-After', String(seconds));
+    throw new HttpError(429, 'Too many requests', `rate limit reached; retry in ${seconds} s`);
+  }
+}
+
+export const limitBy =
+  (limiter: RateLimiterRedis, keyOf: (req: Request) => string): RequestHandler =>
+  async (req: Request, res: Response, next: NextFunction) => {
+    await consume(limiter, keyOf(req), res);
+    next();
+  };
+
+/** The client's address (the socket's: the orchestrator trusts no forwarding header). */
+export const addressOf = (req: Request): string => req.socket.remoteAddress ?? 'unknown';

@@ -1,0 +1,30 @@
+/** Who could still take a replica of a task (availability.lua), for the small-farm grace and arbitration. */
+import type { Availability } from '../verdict/decide.ts';
+import { keys } from './keys.ts';
+import { runScript } from './lua/scripts.ts';
+import type { FarmRedis } from './redis.ts';
+
+export class AvailabilityReader {
+  constructor(
+    private readonly redis: FarmRedis,
+    private readonly onlineWindowMs: number,
+    private readonly stakePerReplicaCents: number,
+  ) {}
+
+  /** `voters`: workers that hold or answered a replica of the task. */
+  async of(task: { job: string; class: string }, voters: readonly string[], shareCap: number): Promise<Availability> {
+    const since = Date.now() - this.onlineWindowMs;
+    if (!task.class) {
+      // No replica taken yet: any established worker online could take the first.
+      const online = await this.redis.zcount(keys.workersBy('lastSeen'), since, '+inf');
+      return { trusted: 0, eligible: online > 0 ? 1 : 0 };
+    }
+    const [trusted, eligible] = (await runScript(
+      this.redis,
+      'availability',
+      [keys.classSeen(task.class), keys.classTrusted(task.class), keys.jobBlacklist(task.job), keys.jobShare(task.job)],
+      [task.class, since, this.stakePerReplicaCents, shareCap, ...voters],
+    )) as [number, number];
+    return { trusted: Number(trusted), eligible: Number(eligible) };
+  }
+}

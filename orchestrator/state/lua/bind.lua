@@ -1,0 +1,84 @@
+--[[
+  Binds replica slot n of a task to a worker whose poll fetched the slot's BullMQ job. A holder
+  still on record lost its lease (BullMQ found the slot stalled): it timed out.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    KEYS[3] worker
+    KEYS[4] job
+    ARGV[1] task id
+    ARGV[2] slot number n
+    ARGV[3] worker id
+    ARGV[4] new replica id (random, opaque)
+    ARGV[5] now (ms)
+    ARGV[6] deadline (ms)
+    ARGV[7] queue name
+    ARGV[8] 1 when the queue is an arbiter queue (the operator's trusted workers only)
+    ARGV[9] stake locked per replica (cents)
+    ARGV[10] most replicas an untrusted worker may hold at once
+    ARGV[11] most tiles of one job an untrusted worker may take
+    ARGV[12] missed-deadline penalty (cents)
+  Output:
+    {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
+    'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share'
+]]
+-- @include holders
+local taskId, n, workerId, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = tonumber(ARGV[5])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown'} end
+local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect')
+local j = redis.call('HMGET', KEYS[4], 'state', 'scene')
+local existing = redis.call('HGET', KEYS[2], n)
+local r = false
+if existing then r = cjson.decode(existing) end
+if j[1] ~= 'running' or t[1] ~= 'pending' then
+  if r and r.state == 'assigned' and r.worker ~= workerId then
+    letGo(r, 'timedout', now, tonumber(ARGV[12]))
+    redis.call('HSET', KEYS[2], n, cjson.encode(r))
+  end
+  return {'obsolete'}
+end
+local w = redis.call('HMGET', KEYS[3], 'class', 'classState', 'trusted', 'inFlight')
+if w[2] ~= 'established' then return {'ineligible'} end
+if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass'} end
+local trusted = w[3] == '1'
+if ARGV[8] == '1' and not trusted then return {'ineligible'} end
+if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
+if r and r.state ~= 'assigned' and r.state ~= 'timedout' and r.state ~= 'handedback' then return {'resolved'} end
+if redis.call('SISMEMBER', K.jobBlacklist(redis.call('HGET', KEYS[1], 'job')), workerId) == 1 then return {'ineligible'} end
+-- One vote per worker: it may not hold or have answered another replica of this task.
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
+  local other = cjson.decode(v)
+  if other.worker == workerId and other.state ~= 'timedout' and other.state ~= 'handedback' and tostring(other.n) ~= n then
+    return {'ineligible'}
+  end
+end
+local locked = 0
+if not trusted then
+  if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
+  if freeStake(workerId) < tonumber(ARGV[9]) then return {'nostake'} end
+  local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))
+  if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
+  redis.call('HINCRBY', share, workerId, 1)
+  locked = tonumber(ARGV[9])
+  lockStake(workerId, locked)
+end
+local previous = {}
+if r then
+  if r.state == 'assigned' then letGo(r, 'timedout', now, tonumber(ARGV[12])) end
+  previous = r.previous or {}
+  r.previous = nil
+  table.insert(previous, r)
+end
+local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
+  deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked}
+if ARGV[8] == '1' then fresh.arbiter = true end
+if #previous > 0 then fresh.previous = previous end
+local record = cjson.encode(fresh)
+redis.call('HSET', KEYS[2], n, record)
+redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
+if t[2] == '' then redis.call('HSET', KEYS[1], 'class', w[1]) end
+count(workerId, 'inFlight', 1)
+redis.call('SADD', K.workerActive(workerId), rid)
+return {'bound', record, t[3], t[4], j[2]}

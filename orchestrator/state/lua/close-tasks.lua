@@ -1,0 +1,32 @@
+--[[
+  Winds down a batch of a cancelled or failed job's pending tasks: replicas still out are
+  cancelled and their stake unlocked, and the caller withdraws the slots from their queues.
+  Input:
+    KEYS[1] job pending tasks
+    ARGV[1] now (ms)
+    ARGV[2] batch size
+  Output:
+    {pending tasks left, JSON [[task id, first slot, next slot], ...] whose slots to withdraw}
+]]
+-- @include holders
+local now = tonumber(ARGV[1])
+local withdraw = {}
+for _, taskId in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))) do
+  local tkey = K.task(taskId)
+  if redis.call('HGET', tkey, 'state') == 'pending' then redis.call('HSET', tkey, 'state', 'closed', 'waiting', '') end
+  redis.call('ZREM', K.tasksIdle, taskId)
+  local all = redis.call('HGETALL', K.taskReplicas(taskId))
+  for i = 1, #all, 2 do
+    local r = cjson.decode(all[i + 1])
+    if r.state == 'assigned' then
+      letGo(r, 'cancelled', now, 0)
+      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
+    elseif r.state == 'submitted' then
+      r.state = 'cancelled'
+      unlockStake(r.worker, r.locked)
+      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
+    end
+  end
+  table.insert(withdraw, {taskId, 0, tonumber(redis.call('HGET', tkey, 'nextSlot') or '0')})
+end
+return {redis.call('SCARD', KEYS[1]), cjson.encode(withdraw)}

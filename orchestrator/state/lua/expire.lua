@@ -1,0 +1,27 @@
+--[[
+  A replica's holder lost its lease or passed its deadline without answering: it timed out
+  (penalised). A real slot goes back to its queue through BullMQ's stalled check, which calls
+  this; a spot check's lease is swept from K.spotLeases.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    ARGV[1] slot number n
+    ARGV[2] replica id, or '' for whoever holds the slot
+    ARGV[3] now (ms)
+    ARGV[4] missed-deadline penalty (cents)
+    ARGV[5] idle-check time for the task (ms)
+    ARGV[6] task id
+  Output:
+    1 when a holder timed out, else 0
+]]
+-- @include holders
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if not existing then return 0 end
+local r = cjson.decode(existing)
+if r.state ~= 'assigned' or (ARGV[2] ~= '' and r.rid ~= ARGV[2]) then return 0 end
+letGo(r, 'timedout', tonumber(ARGV[3]), tonumber(ARGV[4]))
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
+  redis.call('ZADD', K.tasksIdle, tonumber(ARGV[5]), ARGV[6])
+end
+return 1

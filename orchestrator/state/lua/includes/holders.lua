@@ -1,0 +1,19 @@
+-- @include ledger
+-- @include reputation
+--[[
+  A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
+  its deadline passed: penalised like any missed deadline, spot checks included), 'handedback'
+  (a graceful drain) or 'cancelled' (its job ended). Its stake is unlocked and it no longer counts
+  as holding the replica. The caller stores the record.
+]]
+local function letGo(r, state, now, penalty)
+  r.state = state
+  count(r.worker, 'inFlight', -1)
+  redis.call('SREM', K.workerActive(r.worker), r.rid)
+  unlockStake(r.worker, r.locked)
+  if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
+  if state == 'timedout' then
+    count(r.worker, 'timedOut', 1)
+    penalize(r.worker, penalty, r.rid, now)
+  end
+end

@@ -1,0 +1,65 @@
+--[[
+  Credits, in integer cents. A worker account keeps `balance`, `stake`, `locked` (stake backing
+  replicas it holds or awaits verdicts on) and `unbonding` (stake asked back, paid out after a
+  delay) in its hash; the treasury (operator grants, paying rewards) keeps `balance`. Every move
+  appends an entry to the account's ledger list in the same script, so no balance moves without
+  its entry and none goes negative.
+]]
+local function accountKey(account)
+  if account == 'treasury' then return K.treasury end
+  return K.worker(account)
+end
+local function available(account, field)
+  return tonumber(redis.call('HGET', accountKey(account), field) or '0')
+end
+local function adjust(account, field, amount, kind, ref, now)
+  redis.call('HINCRBY', accountKey(account), field, amount)
+  local entry = {at = now, kind = kind, amount = amount, ref = ref,
+    balance = available(account, 'balance'), stake = available(account, 'stake')}
+  if field == 'stake' then entry.to = 'stake' end
+  redis.call('RPUSH', K.ledger(account), cjson.encode(entry))
+end
+-- Stake a worker may still commit: not backing replicas and not asked back.
+local function freeStake(worker)
+  return available(worker, 'stake') - available(worker, 'locked') - available(worker, 'unbonding')
+end
+local function lockStake(worker, amount)
+  if amount > 0 then redis.call('HINCRBY', K.worker(worker), 'locked', amount) end
+end
+local function unlockStake(worker, amount)
+  if not amount or amount <= 0 then return end
+  if redis.call('HINCRBY', K.worker(worker), 'locked', -amount) < 0 then redis.call('HSET', K.worker(worker), 'locked', 0) end
+end
+-- What was asked back can never exceed the stake left after a slash or penalty.
+local function clampUnbonding(worker)
+  local stake = available(worker, 'stake')
+  if available(worker, 'unbonding') > stake then redis.call('HSET', K.worker(worker), 'unbonding', stake) end
+end
+-- Pays a reward from the treasury, as far as it is funded.
+local function reward(worker, amount, ref, now)
+  local paid = math.min(amount, available('treasury', 'balance'))
+  if paid <= 0 then return end
+  adjust('treasury', 'balance', -paid, 'reward-paid', ref, now)
+  adjust(worker, 'balance', paid, 'reward', ref, now)
+end
+-- Takes a share of a caught worker's whole stake (unbonding stake included) and splits it among
+-- the beneficiaries; the remainder of an uneven split (or all of it, with none) goes to the treasury.
+local function slash(worker, share, beneficiaries, ref, now)
+  local taken = math.floor(available(worker, 'stake') * share)
+  if taken <= 0 then return end
+  adjust(worker, 'stake', -taken, 'slashed', ref, now)
+  clampUnbonding(worker)
+  local each = 0
+  if #beneficiaries > 0 then each = math.floor(taken / #beneficiaries) end
+  for _, b in ipairs(beneficiaries) do adjust(b, 'balance', each, 'slash-share', ref, now) end
+  local rest = taken - each * #beneficiaries
+  if rest > 0 then adjust('treasury', 'balance', rest, 'slash-remainder', ref, now) end
+end
+-- A fixed penalty, from stake first and then balance, paid to the treasury.
+local function penalize(worker, amount, ref, now)
+  local fromStake = math.min(amount, available(worker, 'stake'))
+  local fromBalance = math.min(amount - fromStake, available(worker, 'balance'))
+  if fromStake > 0 then adjust(worker, 'stake', -fromStake, 'penalty', ref, now) clampUnbonding(worker) end
+  if fromBalance > 0 then adjust(worker, 'balance', -fromBalance, 'penalty', ref, now) end
+  if fromStake + fromBalance > 0 then adjust('treasury', 'balance', fromStake + fromBalance, 'penalty-received', ref, now) end
+end

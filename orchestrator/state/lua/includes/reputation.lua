@@ -1,0 +1,37 @@
+--[[
+  A worker's public counters, each kept in its hash and, where the leaderboard sorts by it, in a
+  sorted-set index (K.workersBy(field)), so the leaderboard pages without scanning every worker.
+]]
+local INDEXED = {valid = true, invalid = true, timedOut = true, rejected = true, passed = true, faults = true}
+local function count(worker, field, delta)
+  local value = redis.call('HINCRBY', K.worker(worker), field, delta)
+  if INDEXED[field] then redis.call('ZADD', K.workersBy(field), value, worker) end
+  return value
+end
+-- The leaderboard's credibility order: trusted workers first, then by checks passed (CrW grows with k).
+local function indexCredibility(worker)
+  local w = redis.call('HMGET', K.worker(worker), 'trusted', 'passed')
+  local score = tonumber(w[2] or '0')
+  if w[1] == '1' then score = 1e15 end
+  redis.call('ZADD', K.workersBy('credibility'), score, worker)
+end
+local function setPassed(worker, value)
+  redis.call('HSET', K.worker(worker), 'passed', value)
+  redis.call('ZADD', K.workersBy('passed'), value, worker)
+  indexCredibility(worker)
+end
+-- A check against ground truth passed: Sarmenta's k grows.
+local function passCheck(worker)
+  count(worker, 'passed', 1)
+  indexCredibility(worker)
+end
+-- Caught against ground truth: k resets, and the job (if any) will not take it again.
+local function fault(worker, job)
+  count(worker, 'faults', 1)
+  setPassed(worker, 0)
+  if job then redis.call('SADD', K.jobBlacklist(job), worker) end
+end
+local function evidence(worker, entry)
+  redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
+  redis.call('LTRIM', K.workerEvidence(worker), 0, 49)
+end

@@ -1,0 +1,25 @@
+--[[
+  A worker hands back a replica it holds (a graceful drain): no penalty.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    ARGV[1] slot number n
+    ARGV[2] replica id
+    ARGV[3] worker id
+    ARGV[4] now (ms)
+    ARGV[5] idle-check time for the task (ms)
+    ARGV[6] task id
+  Output:
+    the slot's queue name ('' for a spot check) when handed back, else nil
+]]
+-- @include holders
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if not existing then return nil end
+local r = cjson.decode(existing)
+if r.rid ~= ARGV[2] or r.worker ~= ARGV[3] or r.state ~= 'assigned' then return nil end
+letGo(r, 'handedback', tonumber(ARGV[4]), 0)
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
+  redis.call('ZADD', K.tasksIdle, tonumber(ARGV[5]), ARGV[6])
+end
+return r.queue

@@ -1,0 +1,54 @@
+--[[
+  A verified tile goes back to pending and is marked suspect: backtracking (a worker it rested on
+  was caught; its replica turns invalid) or a late result that disputes a verdict no trusted
+  worker backed. Its frame is un-stitched, and a finished job runs again with a fresh timeout.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    KEYS[3] job
+    KEYS[4] job frames
+    KEYS[5] job frame CIDs
+    KEYS[6] job pending tasks
+    ARGV[1] task id
+    ARGV[2] job id
+    ARGV[3] caught worker, or '' for a dispute
+    ARGV[4] now (ms)
+  Output:
+    1 when the task was reopened
+]]
+-- @include reputation
+-- @include jobs
+local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
+if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
+if ARGV[3] ~= '' then
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    local r = cjson.decode(all[i + 1])
+    if r.worker == ARGV[3] and r.state == 'valid' then
+      r.state = 'invalid'
+      redis.call('HSET', KEYS[2], all[i], cjson.encode(r))
+      count(r.worker, 'valid', -1)
+      count(r.worker, 'invalid', 1)
+    end
+  end
+end
+local below = redis.call('HGET', KEYS[1], 'below') == '1'
+redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'anchored', 0,
+  'suspect', 1, 'reopened', now, 'decidedAt', '', 'progressAt', now)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('SADD', KEYS[6], taskId)
+redis.call('ZADD', K.tasksIdle, now, taskId)
+local frame = redis.call('HGET', KEYS[1], 'frame')
+redis.call('HINCRBY', KEYS[3], 'tilesVerified', -1)
+if below then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', -1) end
+redis.call('HINCRBY', KEYS[4], frame, -1)
+if redis.call('HDEL', KEYS[5], frame) == 1 then redis.call('HINCRBY', KEYS[3], 'framesDone', -1) end
+if redis.call('HGET', KEYS[3], 'state') == 'done' then
+  redis.call('HSET', KEYS[3], 'state', 'running', 'animation', '')
+  redis.call('HDEL', KEYS[3], 'finishedAt')
+  activate(jobId)
+  local deadline = now + tonumber(redis.call('HGET', KEYS[3], 'timeoutMs'))
+  redis.call('HSET', KEYS[3], 'deadlineAt', deadline)
+  redis.call('ZADD', K.jobDeadlines, deadline, jobId)
+end
+return 1

@@ -1,0 +1,147 @@
+--[[
+  Applies a decision of orchestrator/verdict/decide.ts, judged on task version ARGV[3]: a
+  concurrent change in between makes it 'stale' (judge again). Reputation and money move with the
+  verdict, atomically. Agreeing results are valid: paid, unlocked, and a passed check where the
+  decision says they were checked against ground truth. Disagreeing results are 'invalid' faults
+  (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
+  ground truth ('faulty'); otherwise 'overruled', with no fault.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    KEYS[3] job
+    KEYS[4] job frames (verified tiles per frame)
+    KEYS[5] job pending tasks
+    KEYS[6] job frame completions
+    ARGV[1] task id
+    ARGV[2] job id
+    ARGV[3] version the decision was judged on
+    ARGV[4] decision JSON: {kind='accept', cid, credibility, below, anchored, agree, disagree,
+            faulty, checked, auditSkipped, basis} | {kind='late', agree, disagree, faulty, checked}
+            | {kind='issue', count, arbiter, waiting} | {kind='wait', waiting, idleAt} |
+            {kind='fail', message}; slots are numbers; basis maps worker → fault count the
+            credibilities were computed from (a changed count makes the decision stale)
+    ARGV[5] now (ms)
+    ARGV[6] tiles per frame
+    ARGV[7] reward (cents)
+    ARGV[8] share of the stake a fault loses (0..1)
+    ARGV[9] 1 to remember which workers an unanchored verdict rests on (backtracking)
+    ARGV[10] idle-check time after an issue (ms)
+  Output:
+    {status, value, caught JSON}: 'stale' | 'verified' (value: the frame's completion count when
+    this verdict completes it, else 0) | 'issued' (value: first new slot number) | 'late' |
+    'waiting' | 'failed'
+]]
+-- @include ledger
+-- @include reputation
+-- @include jobs
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
+local d = cjson.decode(ARGV[4])
+local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
+local state = redis.call('HGET', KEYS[1], 'state')
+local caught = {}
+
+local function settleResults(winner, vouch)
+  local checked = {}
+  for _, n in ipairs(d.checked) do checked[n] = true end
+  local won = {}
+  for _, n in ipairs(d.agree) do
+    local r = cjson.decode(redis.call('HGET', KEYS[2], n))
+    if r.state == 'submitted' then
+      r.state = 'valid'
+      redis.call('HSET', KEYS[2], n, cjson.encode(r))
+      unlockStake(r.worker, r.locked)
+      reward(r.worker, tonumber(ARGV[7]), r.rid, now)
+      count(r.worker, 'valid', 1)
+      if checked[n] then passCheck(r.worker) end
+      if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
+    end
+    table.insert(won, r.worker)
+  end
+  local losers = {}
+  for _, n in ipairs(d.disagree) do
+    local r = cjson.decode(redis.call('HGET', KEYS[2], n))
+    if r.state == 'submitted' then
+      unlockStake(r.worker, r.locked)
+      if d.faulty then
+        r.state = 'invalid'
+        count(r.worker, 'invalid', 1)
+        fault(r.worker, jobId)
+        slash(r.worker, tonumber(ARGV[8]), won, r.rid, now)
+        evidence(r.worker, {kind = 'outvoted', task = taskId, at = now, cid = r.cid})
+        table.insert(caught, r.worker)
+        table.insert(losers, r.worker)
+      else
+        r.state = 'overruled'
+        evidence(r.worker, {kind = 'disagreed', task = taskId, at = now, cid = r.cid})
+      end
+      redis.call('HSET', KEYS[2], n, cjson.encode(r))
+    end
+  end
+  if #losers > 0 then
+    for _, w in ipairs(won) do
+      evidence(w, {kind = 'outvoted-others', task = taskId, at = now, against = losers})
+    end
+  end
+end
+
+if d.kind == 'late' then
+  if state ~= 'verified' then return {'stale', 0, '[]'} end
+  settleResults(redis.call('HGET', KEYS[1], 'cid'), false)
+  return {'late', 0, cjson.encode(caught)}
+end
+if state ~= 'pending' then return {'stale', 0, '[]'} end
+
+if d.kind == 'accept' then
+  for worker, faults in pairs(d.basis) do
+    if tonumber(redis.call('HGET', K.worker(worker), 'faults') or '0') ~= faults then return {'stale', 0, '[]'} end
+  end
+  local below, anchored = d.below and 1 or 0, d.anchored and 1 or 0
+  local credibility = d.credibility
+  if type(credibility) ~= 'number' then credibility = '' end
+  redis.call('HSET', KEYS[1], 'state', 'verified', 'cid', d.cid, 'credibility', credibility, 'below', below,
+    'anchored', anchored, 'decidedAt', now, 'auditSkipped', d.auditSkipped and 1 or 0, 'waiting', '')
+  redis.call('SREM', KEYS[5], taskId)
+  redis.call('ZREM', K.tasksIdle, taskId)
+  if d.anchored and not d.below then
+    -- Ground truth: from now on this tile can serve as a spot check of its class.
+    local pool = K.spotPool(redis.call('HGET', KEYS[1], 'class'))
+    redis.call('ZADD', pool, now, taskId)
+    redis.call('ZREMRANGEBYRANK', pool, 0, -1001)
+  end
+  settleResults(d.cid, ARGV[9] == '1' and not d.anchored and not d.below)
+  redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
+  if d.below then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
+  local frame = redis.call('HGET', KEYS[1], 'frame')
+  local generation = 0
+  if redis.call('HINCRBY', KEYS[4], frame, 1) == tonumber(ARGV[6]) then generation = redis.call('HINCRBY', KEYS[6], frame, 1) end
+  return {'verified', generation, cjson.encode(caught)}
+end
+
+if d.kind == 'issue' then
+  local first = redis.call('HINCRBY', KEYS[1], 'nextSlot', d.count) - d.count
+  redis.call('HINCRBY', KEYS[1], 'issued', d.count)
+  redis.call('HINCRBY', KEYS[1], 'outstanding', d.count)
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('HINCRBY', KEYS[3], 'replicasIssued', d.count)
+  if d.arbiter then redis.call('HSET', KEYS[1], 'arbiter', first) end
+  redis.call('HSET', KEYS[1], 'waiting', cjson.encode(d.waiting), 'progressAt', now)
+  redis.call('ZADD', K.tasksIdle, tonumber(ARGV[10]), taskId)
+  return {'issued', first, '[]'}
+end
+
+if d.kind == 'wait' then
+  redis.call('HSET', KEYS[1], 'waiting', cjson.encode(d.waiting))
+  if type(d.idleAt) == 'number' then redis.call('ZADD', K.tasksIdle, d.idleAt, taskId)
+  else redis.call('ZREM', K.tasksIdle, taskId) end
+  return {'waiting', 0, '[]'}
+end
+
+-- fail
+redis.call('HSET', KEYS[1], 'state', 'failed', 'decidedAt', now, 'waiting', '')
+redis.call('SREM', KEYS[5], taskId)
+redis.call('ZREM', K.tasksIdle, taskId)
+if redis.call('HGET', KEYS[3], 'state') == 'running' then
+  redis.call('HSET', KEYS[3], 'state', 'failed', 'error', d.message, 'finishedAt', now)
+  deactivate(jobId)
+end
+return {'failed', 0, '[]'}

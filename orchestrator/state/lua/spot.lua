@@ -1,0 +1,46 @@
+--[[
+  Hands a worker a spot check: a tile of its class already verified with one of the operator's
+  trusted workers in the accepted group, as one more replica that looks like any other (opaque id,
+  stake locked, counted in flight, leased and deadlined the same way).
+  Input:
+    KEYS[1] spot pool to draw from
+    KEYS[2] worker
+    ARGV[1] worker id
+    ARGV[2] new replica id
+    ARGV[3] now (ms)
+    ARGV[4] deadline (ms)
+    ARGV[5] lease expiry (ms)
+    ARGV[6] stake locked per replica (cents)
+    ARGV[7] most replicas an untrusted worker may hold at once
+  Output:
+    {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
+]]
+-- @include holders
+local workerId, rid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if tonumber(redis.call('HGET', KEYS[2], 'inFlight') or '0') >= tonumber(ARGV[7]) then return nil end
+if freeStake(workerId) < tonumber(ARGV[6]) then return nil end
+for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
+  local tkey = K.task(taskId)
+  if redis.call('HGET', tkey, 'state') == 'verified' then
+    local fresh = true
+    for _, v in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
+      if cjson.decode(v).worker == workerId then fresh = false break end
+    end
+    if fresh then
+      local t = redis.call('HMGET', tkey, 'job', 'frame', 'rect')
+      local scene = redis.call('HGET', K.job(t[1]), 'scene')
+      local n = redis.call('HINCRBY', tkey, 'nextSlot', 1) - 1
+      local locked = tonumber(ARGV[6])
+      local record = {rid = rid, n = n, worker = workerId, state = 'assigned', assignedAt = now,
+        deadline = tonumber(ARGV[4]), queue = '', scene = scene, locked = locked, spot = true}
+      redis.call('HSET', K.taskReplicas(taskId), n, cjson.encode(record))
+      redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
+      lockStake(workerId, locked)
+      count(workerId, 'inFlight', 1)
+      redis.call('SADD', K.workerActive(workerId), rid)
+      redis.call('ZADD', K.spotLeases, tonumber(ARGV[5]), rid)
+      return {taskId, n, t[2], t[3], scene}
+    end
+  end
+end
+return nil

@@ -1,0 +1,58 @@
+--[[
+  Records a worker's result for a replica it holds. The worker stops holding it (its public
+  in-flight count drops the same way for every kind of replica); the stake behind it stays locked
+  until the verdict.
+  Input:
+    KEYS[1] task
+    KEYS[2] task replicas
+    KEYS[3] job
+    ARGV[1] slot number n
+    ARGV[2] replica id
+    ARGV[3] worker id
+    ARGV[4] CID of the result
+    ARGV[5] now (ms)
+    ARGV[6] idle-check time for the task (ms)
+    ARGV[7] task id
+  Output:
+    {'submitted'} | {'spot', verified CID} | {'duplicate'} | {'expired'} | {'obsolete'} |
+    {'notassigned'} | {'conflict'}
+]]
+-- @include holders
+local n, rid, workerId, cid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local existing = redis.call('HGET', KEYS[2], n)
+if not existing then return {'notassigned'} end
+local r = cjson.decode(existing)
+if r.rid ~= rid then
+  for _, p in ipairs(r.previous or {}) do
+    if p.rid == rid and p.worker == workerId then return {'expired'} end
+  end
+  return {'notassigned'}
+end
+if r.worker ~= workerId then return {'notassigned'} end
+if r.state == 'timedout' or r.state == 'handedback' then return {'expired'} end
+if r.state == 'cancelled' then return {'obsolete'} end
+if r.state ~= 'assigned' then
+  if r.cid == cid then return {'duplicate'} end
+  return {'conflict'}
+end
+if not r.spot and redis.call('HGET', KEYS[3], 'state') ~= 'running' then
+  letGo(r, 'cancelled', now, 0)
+  redis.call('HSET', KEYS[2], n, cjson.encode(r))
+  return {'obsolete'}
+end
+count(workerId, 'inFlight', -1)
+redis.call('SREM', K.workerActive(workerId), rid)
+r.state = 'submitted'
+r.cid = cid
+r.submittedAt = now
+redis.call('HSET', KEYS[2], n, cjson.encode(r))
+if r.spot then
+  redis.call('ZREM', K.spotLeases, rid)
+  return {'spot', redis.call('HGET', KEYS[1], 'cid')}
+end
+redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'progressAt', now)
+redis.call('ZADD', K.tasksIdle, tonumber(ARGV[6]), ARGV[7])
+redis.call('HINCRBY', KEYS[3], 'replicasRendered', 1)
+return {'submitted'}

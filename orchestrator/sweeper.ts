@@ -1,0 +1,42 @@
+/**
+ * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
+ * pending tiles judged (they decide with what they have), tiles due a look are judged (the
+ * small-farm grace), spot checks whose lease lapsed are timed out like any replica, and unbonding
+ * stake that is due is paid out.
+ */
+import type { Logger } from 'pino';
+import type { Jobs } from './state/jobs.ts';
+import type { Ledger } from './state/ledger.ts';
+import type { Tasks } from './state/tasks.ts';
+import type { VerdictRunner } from './verdict/runner.ts';
+
+export interface SweepDeps {
+  runner: VerdictRunner;
+  tasks: Tasks;
+  jobs: Jobs;
+  ledger: Ledger;
+  log: Logger;
+}
+
+export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
+  for (const job of await deps.jobs.takeTimedOut(now)) {
+    deps.log.warn({ job }, 'job timed out: its pending tiles decide with what they have');
+    await judgePending(deps, job);
+  }
+  for (const task of await deps.tasks.idle(now, 200)) await deps.runner.judge(task);
+  for (const rid of await deps.tasks.lapsedSpotChecks(now)) {
+    const where = await deps.tasks.resolve(rid);
+    if (!where || !(await deps.tasks.expire(where.task, where.n, rid))) await deps.tasks.forgetSpotLease(rid);
+  }
+  await deps.ledger.payOutDue(now);
+}
+
+/** Judges every pending tile of a job (a timeout, or recovery after a crash). */
+export async function judgePending(deps: Pick<SweepDeps, 'runner' | 'tasks'>, job: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, ids] = await deps.tasks.pendingOf(job, cursor);
+    for (const id of ids) await deps.runner.judge(id);
+    cursor = next;
+  } while (cursor !== '0');
+}

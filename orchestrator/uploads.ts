@@ -1,0 +1,107 @@
+/**
+ * A worker's result for a replica: it must be for a replica the worker holds, decode to the
+ * tile's size and hash to the CID the worker claims — checked before anything is stored, so a
+ * refused upload leaves nothing behind. Then it is recorded and judged: a spot check at once
+ * against its known answer (within the published tolerance for a provisional class), a real
+ * replica by the verdict runner.
+ */
+import type { Logger } from 'pino';
+import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import type { BlobStore } from './blobstore.ts';
+import type { Dispatcher } from './dispatch.ts';
+import type { Metrics } from './metrics.ts';
+import type { Tasks } from './state/tasks.ts';
+import type { WorkerRecord, Workers } from './state/workers.ts';
+import type { VerdictRunner } from './verdict/runner.ts';
+import { nearlyEqual, type Tolerance } from './verdict/tolerance.ts';
+
+export class ResultRejected extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+export interface UploadDeps {
+  tasks: Tasks;
+  workers: Workers;
+  blobs: BlobStore;
+  dispatch: Dispatcher;
+  runner: VerdictRunner;
+  tolerance: Tolerance;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export async function acceptResult(
+  deps: UploadDeps,
+  worker: WorkerRecord,
+  rid: string,
+  claimedCid: string,
+  pixels: Uint8Array,
+): Promise<'accepted' | 'duplicate'> {
+  const { tasks, workers, blobs, metrics } = deps;
+  const refuse = async (status: number, message: string) => {
+    await workers.reject(worker.id);
+    metrics.verdict('rejected');
+    return new ResultRejected(status, message);
+  };
+  const where = await tasks.resolve(rid);
+  const { replica, rect } = where ? await tasks.slot(where.task, where.n) : {};
+  if (!where || !replica || !rect) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
+  if (replica.previous?.some((p) => p.rid === rid && p.worker === worker.id))
+    throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
+  if (replica.rid !== rid || replica.worker !== worker.id) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
+  if (replica.state !== 'assigned') {
+    // An upload retried after its first attempt was recorded: judge again, in case the
+    // orchestrator died between recording it and judging.
+    if (replica.cid === claimedCid) {
+      await deps.runner.judge(where.task);
+      return 'duplicate';
+    }
+    throw new ResultRejected(409, `replica ${rid} cannot take this result (${replica.state})`);
+  }
+  const { width, height } = rect;
+  if (pixels.length !== width * height * 4)
+    throw await refuse(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
+  const bytes = canonicalBytes({ width, height, rgba: pixels });
+  const cid = await cidOfBytes(bytes);
+  if (cid !== claimedCid) throw await refuse(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
+  await blobs.put(bytes, cid);
+
+  const submitted = await tasks.submit(where.task, where.n, rid, worker.id, cid);
+  switch (submitted.status) {
+    case 'spot': {
+      metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
+      const pass = worker.classState === 'provisional' ? await nearKnown(deps, submitted.expected, pixels, width, height) : cid === submitted.expected;
+      await tasks.spotVerdict(where.task, where.n, pass);
+      metrics.verdict(pass ? 'agreed' : 'disputed');
+      deps.log.info({ task: where.task, replica: rid, worker: worker.id, pass }, 'spot check');
+      if (!pass) await deps.runner.backtrack(worker.id);
+      return 'accepted';
+    }
+    case 'submitted':
+      metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
+      await deps.dispatch.complete(where.task, replica);
+      await deps.runner.judge(where.task);
+      return 'accepted';
+    case 'duplicate':
+      await deps.runner.judge(where.task);
+      return 'duplicate';
+    case 'expired':
+      throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
+    case 'obsolete':
+      throw new ResultRejected(409, `replica ${rid} belongs to a job that has ended`);
+    default:
+      throw await refuse(409, `replica ${rid} cannot take this result (${submitted.status})`);
+  }
+}
+
+/** A provisional class's result against the verified tile, within the published tolerance. */
+async function nearKnown(deps: UploadDeps, expected: string, pixels: Uint8Array, width: number, height: number): Promise<boolean> {
+  const known = await deps.blobs.get(expected);
+  return known !== undefined && nearlyEqual(pixelsOf(known, width, height), pixels, deps.tolerance);
+}

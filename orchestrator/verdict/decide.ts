@@ -1,0 +1,322 @@
+/**
+ * The verdict on one tile, as a pure function of its records: what the farm knows about the task
+ * (its results, who produced them and how credible they are, what is still out, who could still
+ * take a replica, the clock) in, one decision out. Every path that judges a tile — an upload, the
+ * small-farm grace, a job's timeout, backtracking, recovery after a crash — goes through here
+ * (runner.ts loads the facts and applies the decision).
+ *
+ * The rules that make it hold against workers that are anonymous keys:
+ * - Ground truth comes only from the operator's trusted workers. A verdict is *anchored* when a
+ *   trusted worker's result is in the accepted group; only anchored verdicts (and spot checks,
+ *   whose answers are anchored tiles) raise anyone's credibility or mark anyone faulty. Agreement
+ *   among untrusted workers never does, nor does an acceptance below θ.
+ * - An unchecked worker weighs nothing (credibility.ts), so free identities cannot outvote.
+ * - Results that disagree, a tile reopened by backtracking and audits of lone results go to a
+ *   trusted worker for arbitration whenever one of the class is online.
+ * - A tile that cannot progress (no further eligible worker) is decided after a short grace; a job
+ *   past its timeout decides what it has. Neither marks anyone faulty.
+ */
+import type { TileWait } from '../../shared/protocol.ts';
+import { agreeingNeeded, groupCredibilities } from './credibility.ts';
+import { quorumWinner, tally } from './quorum.ts';
+
+export interface ResultFact {
+  slot: number;
+  worker: string;
+  cid: string;
+  /** Already judged valid (part of the accepted group before a reopen); else awaiting its verdict. */
+  settled: boolean;
+  /** The worker's credibility in the task's class. */
+  credibility: number;
+  trusted: boolean;
+  /** Checks against ground truth it has passed (k): a lone result is audited with probability 1/k. */
+  passed: number;
+  /** Its fault count, which the credibility was computed from. */
+  faults: number;
+}
+
+export interface Policy {
+  verification: 'credibility' | 'quorum';
+  /** θ = 1 − ε. */
+  theta: number;
+  /** Assumed saboteur fraction. */
+  f: number;
+  /** R, under quorum. */
+  replicas: number;
+  maxReplicas: number;
+  onTimeout: 'accept' | 'fail';
+}
+
+export interface Availability {
+  /** Trusted workers of the class online that have not voted on the task. */
+  trusted: number;
+  /** Workers of the class that could take a replica of it (trusted included). */
+  eligible: number;
+}
+
+export interface TaskFacts {
+  policy: Policy;
+  state: 'pending' | 'verified';
+  /** The verdict of a verified task. */
+  verdict: { cid: string; anchored: boolean; below: boolean } | null;
+  issued: number;
+  /** Replicas issued and not answered. */
+  outstanding: number;
+  /** Of those, how many a worker holds right now (the rest wait in a queue). */
+  held: number;
+  /** Results that vote: awaiting a verdict, or valid from before a reopen. */
+  results: readonly ResultFact[];
+  /** Reopened by backtracking or a dispute: wants a trusted worker's result. */
+  suspect: boolean;
+  /** A replica for the trusted workers only has been issued. */
+  arbiterIssued: boolean;
+  /** A uniform draw in [0, 1), fixed per task: decides once whether a lone result is audited. */
+  auditRoll: number;
+  now: number;
+  /** Last time a replica of the task was issued, taken, answered or given up. */
+  progressAt: number;
+  graceMs: number;
+  /** When the job times out. */
+  deadlineAt: number;
+  /** Who could still take a replica; loaded only when a decision needs it. */
+  availability?: Availability;
+}
+
+export interface Accept {
+  kind: 'accept';
+  cid: string;
+  /** Credibility of the accepted group (credibility scheme), else null. */
+  credibility: number | null;
+  below: boolean;
+  anchored: boolean;
+  agree: number[];
+  disagree: number[];
+  /** The disagreeing results are faults: the verdict is ground truth. */
+  faulty: boolean;
+  /** Agreeing results that count as passed checks against ground truth. */
+  checked: number[];
+  auditSkipped: boolean;
+  /** worker → fault count the credibilities came from. */
+  basis: Record<string, number>;
+}
+
+export type Decision =
+  | Accept
+  | { kind: 'late'; agree: number[]; disagree: number[]; faulty: boolean; checked: number[] }
+  | { kind: 'issue'; count: number; arbiter: boolean; waiting: TileWait }
+  | { kind: 'wait'; waiting: TileWait; idleAt: number | null }
+  | { kind: 'reopen' }
+  | { kind: 'fail'; message: string }
+  | { kind: 'needs-availability' }
+  | { kind: 'none' };
+
+/** Replicas issued at once while a tile is short of θ: fewer wasted if a credible worker answers. */
+export const MAX_PARALLEL = 3;
+
+export function decide(facts: TaskFacts): Decision {
+  if (facts.state === 'verified') return lateResults(facts);
+  return facts.policy.verification === 'quorum' ? byQuorum(facts) : byCredibility(facts);
+}
+
+/** Results that arrive after the verdict are judged against it. */
+function lateResults(facts: TaskFacts): Decision {
+  const verdict = facts.verdict as NonNullable<TaskFacts['verdict']>;
+  const late = facts.results.filter((r) => !r.settled);
+  if (late.length === 0) return { kind: 'none' };
+  const agree = late.filter((r) => r.cid === verdict.cid);
+  const disagree = late.filter((r) => r.cid !== verdict.cid);
+  if (disagree.length > 0 && !verdict.anchored) {
+    if (!facts.availability) return { kind: 'needs-availability' };
+    // A verdict no trusted worker backed is disputed: let one arbitrate.
+    if (facts.availability.trusted > 0) return { kind: 'reopen' };
+  }
+  return {
+    kind: 'late',
+    agree: slots(agree),
+    disagree: slots(disagree),
+    faulty: verdict.anchored,
+    checked: verdict.anchored ? slots(agree.filter((r) => !r.trusted)) : [],
+  };
+}
+
+function byCredibility(facts: TaskFacts): Decision {
+  const { policy, results, availability } = facts;
+  if (results.length === 0) return facts.outstanding > 0 ? waitForReplicas(facts, 1) : issue(facts, 1, false);
+  const cids = [...new Set(results.map((r) => r.cid))];
+  const groups = cids.map((cid) => results.filter((r) => r.cid === cid));
+  const cr = groupCredibilities(groups.map((g) => g.map((r) => r.credibility)));
+  const leader = cr.indexOf(Math.max(...cr));
+  const accept = (extra: Partial<Accept> = {}): Accept => ({
+    kind: 'accept',
+    cid: cids[leader],
+    credibility: cr[leader],
+    below: false,
+    anchored: false,
+    agree: slots(groups[leader]),
+    disagree: slots(results.filter((r) => r.cid !== cids[leader])),
+    faulty: false,
+    checked: [],
+    auditSkipped: false,
+    basis: Object.fromEntries(results.map((r) => [r.worker, r.faults])),
+    ...extra,
+  });
+  const timedOut = facts.now >= facts.deadlineAt;
+
+  if (cr[leader] >= policy.theta) {
+    if (groups[leader].some((r) => r.trusted)) {
+      return accept({ anchored: true, faulty: true, checked: slots(groups[leader].filter((r) => !r.trusted)) });
+    }
+    if ((cids.length > 1 || facts.suspect) && !timedOut) {
+      if (!availability) return { kind: 'needs-availability' };
+      if (availability.trusted > 0) {
+        if (!facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter');
+        return wait(facts, 'needs-arbiter', 'results disagree: one of the operator’s trusted workers arbitrates', facts.now + facts.graceMs);
+      }
+    }
+    const lone = results.length === 1 ? results[0] : undefined;
+    if (lone && !timedOut && facts.auditRoll < 1 / Math.max(1, lone.passed)) {
+      if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
+      if (!availability) return { kind: 'needs-availability' };
+      if (availability.trusted > 0) return issue(facts, 1, true, 'audit');
+      if (availability.eligible > 0) return issue(facts, 1, false, 'audit');
+      return accept({ auditSkipped: true });
+    }
+    return accept();
+  }
+
+  const belowPolicy = (): Decision =>
+    policy.onTimeout === 'fail'
+      ? { kind: 'fail', message: `tile reached credibility ${cr[leader].toFixed(4)} of θ = ${policy.theta} and cannot get further` }
+      : accept({ below: true, ...belowGroup(groups, cr, results) });
+  if (timedOut) return belowPolicy();
+  // How many to issue at once: assume the next workers are like those seen so far (at least
+  // Sarmenta's prior 1 − f), so a tile among proven workers asks for one more, not three.
+  const untrusted = results.filter((r) => !r.trusted).map((r) => r.credibility);
+  const assumed = Math.max(1 - policy.f, untrusted.reduce((a, c) => a + c, 0) / Math.max(1, untrusted.length));
+  const needed = agreeingNeeded(
+    groups.map((g) => g.map((r) => r.credibility)),
+    leader,
+    assumed,
+    policy.theta,
+    policy.maxReplicas,
+  );
+  if (facts.outstanding > 0) return waitForReplicas(facts, needed, 'needs-agreement', belowPolicy);
+  const room = policy.maxReplicas - facts.issued;
+  if (room <= 0) return belowPolicy();
+  if (!availability) return { kind: 'needs-availability' };
+  if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return belowPolicy();
+  if (cids.length > 1 && availability.trusted > 0 && !facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter');
+  return issue(facts, Math.max(1, Math.min(needed, MAX_PARALLEL, room)), false, 'needs-agreement', needed);
+}
+
+function byQuorum(facts: TaskFacts): Decision {
+  const { policy, results } = facts;
+  const winner = quorumWinner(results, policy.replicas);
+  if (winner) {
+    const agree = results.filter((r) => r.cid === winner);
+    const anchored = agree.some((r) => r.trusted);
+    return {
+      kind: 'accept',
+      cid: winner,
+      credibility: null,
+      below: false,
+      anchored,
+      agree: slots(agree),
+      disagree: slots(results.filter((r) => r.cid !== winner)),
+      faulty: anchored,
+      checked: anchored ? slots(agree.filter((r) => !r.trusted)) : [],
+      auditSkipped: false,
+      basis: {},
+    };
+  }
+  // A small farm that cannot reach R: a strict leader is accepted below the quorum, marked.
+  const belowPolicy = (): Decision => {
+    const top = tally(results);
+    if (policy.onTimeout === 'accept' && top && top.votes > top.next) {
+      const agree = results.filter((r) => r.cid === top.cid);
+      return {
+        kind: 'accept',
+        cid: top.cid,
+        credibility: null,
+        below: true,
+        anchored: false,
+        agree: slots(agree),
+        disagree: slots(results.filter((r) => r.cid !== top.cid)),
+        faulty: false,
+        checked: [],
+        auditSkipped: false,
+        basis: {},
+      };
+    }
+    return { kind: 'fail', message: `no majority among ${results.length} results and no further worker to ask` };
+  };
+  const needed = Math.max(1, policy.replicas - results.length);
+  if (facts.outstanding > 0) return waitForReplicas(facts, needed, 'needs-agreement', belowPolicy);
+  if (facts.issued >= policy.maxReplicas) return { kind: 'fail', message: `no majority among ${results.length} replicas` };
+  return issue(facts, needed, false, 'needs-agreement', needed);
+}
+
+/**
+ * Replicas are out. If workers hold them all, their answers will come (or their leases lapse);
+ * if some wait in a queue that no eligible worker can take from, the tile is starved, and after
+ * the grace it is decided with what it has.
+ */
+function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'] = 'rendering', starved?: () => Decision): Decision {
+  const message =
+    code === 'needs-agreement'
+      ? `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`
+      : code === 'audit'
+        ? 'a lone result is being audited by another worker'
+        : `${facts.outstanding} replica${facts.outstanding === 1 ? '' : 's'} out`;
+  if (facts.held >= facts.outstanding) return wait(facts, code, message, null);
+  if (!facts.availability) return { kind: 'needs-availability' };
+  if (facts.availability.eligible > 0) return wait(facts, code, message, facts.now + facts.graceMs);
+  const decideAt = facts.progressAt + facts.graceMs;
+  if (starved && facts.now >= decideAt && facts.results.length > 0) return starved();
+  return {
+    kind: 'wait',
+    idleAt: facts.results.length > 0 ? Math.max(decideAt, facts.now + 1) : null,
+    waiting: {
+      code: 'no-eligible-worker',
+      message: `${message}; no further eligible worker is online${facts.results.length > 0 ? ', so it is decided with what it has after a short grace' : ''}`,
+      since: facts.progressAt,
+      decideAt: facts.results.length > 0 ? decideAt : null,
+    },
+  };
+}
+
+function wait(facts: TaskFacts, code: TileWait['code'], message: string, idleAt: number | null): Decision {
+  return { kind: 'wait', idleAt, waiting: { code, message, since: facts.progressAt, decideAt: null } };
+}
+
+function issue(facts: TaskFacts, count: number, arbiter: boolean, code: TileWait['code'] = 'rendering', needed = count): Decision {
+  const message =
+    code === 'needs-arbiter'
+      ? 'results disagree: one of the operator’s trusted workers arbitrates'
+      : code === 'audit'
+        ? 'a lone result is being audited by another worker'
+        : `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`;
+  return { kind: 'issue', count, arbiter, waiting: { code, message, since: facts.now, decideAt: null } };
+}
+
+/**
+ * Below θ the group with the higher credibility is taken; between groups of equal credibility
+ * (no checked worker in either) the farm has no evidence, so it prefers the group whose best
+ * member is more credible, then the earliest result — never the larger group, which free
+ * identities could make.
+ */
+function belowGroup(groups: readonly (readonly ResultFact[])[], cr: readonly number[], results: readonly ResultFact[]): Partial<Accept> {
+  const best = (g: readonly ResultFact[]) => Math.max(...g.map((r) => r.credibility));
+  const first = (g: readonly ResultFact[]) => Math.min(...g.map((r) => r.slot));
+  const [chosen] = groups
+    .map((_, i) => i)
+    .sort((a, b) => cr[b] - cr[a] || best(groups[b]) - best(groups[a]) || first(groups[a]) - first(groups[b]));
+  return {
+    cid: groups[chosen][0].cid,
+    credibility: cr[chosen],
+    agree: slots(groups[chosen]),
+    disagree: slots(results.filter((r) => r.cid !== groups[chosen][0].cid)),
+  };
+}
+
+const slots = (results: readonly { slot: number }[]): number[] => results.map((r) => r.slot);

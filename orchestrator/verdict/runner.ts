@@ -1,0 +1,185 @@
+/**
+ * The one place verdicts are carried out: load a task's facts, `decide`, settle the decision in
+ * one Lua script (which refuses it if the task changed meanwhile: then judge again), and apply its
+ * effects — issue replicas, stitch a completed frame, wind down a failed job, backtrack what a
+ * caught worker vouched for. Uploads, the small-farm grace, job timeouts, backtracking and crash
+ * recovery all judge through `judge`.
+ */
+import type { Logger } from 'pino';
+import type { Dispatcher } from '../dispatch.ts';
+import { shareCap } from '../dispatch.ts';
+import type { Metrics } from '../metrics.ts';
+import type { AvailabilityReader } from '../state/availability.ts';
+import type { JobPlan, Jobs } from '../state/jobs.ts';
+import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from '../state/tasks.ts';
+import type { Workers } from '../state/workers.ts';
+import { NO_EVIDENCE, TRUSTED_CREDIBILITY } from './credibility.ts';
+import { type Decision, decide, type TaskFacts } from './decide.ts';
+
+export interface RunnerDeps {
+  tasks: Tasks;
+  jobs: Jobs;
+  workers: Workers;
+  dispatch: Dispatcher;
+  availability: AvailabilityReader;
+  /** Assumed saboteur fraction f. */
+  saboteurFraction: number;
+  /** How long a tile that cannot progress waits before it is decided with what it has. */
+  graceMs: number;
+  jobShare: number;
+  jobShareFloor: number;
+  /** A frame's tiles are all verified (its nth completion): stitch it. */
+  onFrameVerified: (job: string, frame: number, completion: number) => Promise<void>;
+  /** A job failed: wind down what is still out. */
+  onJobFailed: (job: string) => Promise<void>;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** A judgement retries when the task changed under it; more than this means something is wrong. */
+const MAX_ATTEMPTS = 25;
+
+export class VerdictRunner {
+  constructor(private readonly deps: RunnerDeps) {}
+
+  /** Judges a task from its current records and applies the decision. */
+  async judge(taskId: string): Promise<void> {
+    const { tasks, jobs, log } = this.deps;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const task = await tasks.get(taskId);
+      const job = task && (await jobs.plan(task.job));
+      const progress = task && (await jobs.progress(task.job));
+      if (!task || !job || !progress || task.state === 'failed' || task.state === 'closed' || (task.state === 'pending' && progress.state !== 'running')) {
+        await tasks.forgetIdle(taskId);
+        return;
+      }
+      const replicas = await tasks.replicas(taskId);
+      const facts = await this.facts(task, job, progress.deadlineAt, replicas);
+      const decision = await this.decideWithAvailability(facts, task, job, replicas);
+      if (decision.kind === 'none') {
+        await tasks.forgetIdle(taskId);
+        return;
+      }
+      if (decision.kind === 'reopen') {
+        if (await tasks.reopen(task, '')) log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
+        continue;
+      }
+      if (decision.kind === 'needs-availability') throw new Error('decide asked for availability twice');
+      if (await this.apply(task, job, decision)) return;
+    }
+    log.error({ task: taskId }, 'task kept changing while being judged; the next event judges it again');
+  }
+
+  /**
+   * Backtracking: every unanchored verdict that rested on a caught worker's word is weighed
+   * again without it, with a trusted worker to arbitrate where one is online; verdicts that no
+   * longer stand are reopened (frames are re-stitched, a finished job runs again).
+   */
+  async backtrack(caught: string): Promise<number> {
+    const { tasks, jobs, log } = this.deps;
+    let reopened = 0;
+    for (const id of await tasks.takeVouched(caught)) {
+      const task = await tasks.get(id);
+      const job = task && (await jobs.plan(task.job));
+      if (!task || !job || task.state !== 'verified' || task.anchored || task.below) continue;
+      const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
+      const facts = { ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)), state: 'pending' as const, verdict: null, suspect: true };
+      const again = await this.decideWithAvailability(facts, task, job, replicas);
+      if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
+      if (!(await tasks.reopen(task, caught))) continue;
+      reopened++;
+      log.warn({ job: job.id, task: id, caught }, 'backtracking: tile reopened');
+      await this.judge(id);
+    }
+    return reopened;
+  }
+
+  private async decideWithAvailability(facts: TaskFacts, task: TaskRecord, job: JobPlan, replicas: readonly ReplicaRecord[]): Promise<Decision> {
+    const first = decide(facts);
+    if (first.kind !== 'needs-availability') return first;
+    const voters = replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback').map((r) => r.worker);
+    const availability = await this.deps.availability.of(task, voters, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
+    return decide({ ...facts, availability });
+  }
+
+  private async facts(task: TaskRecord, job: JobPlan, deadlineAt: number, replicas: readonly ReplicaRecord[]): Promise<TaskFacts> {
+    const voting = replicas.filter((r) => !r.spot && r.cid && (r.state === 'submitted' || r.state === 'valid'));
+    const records = await this.deps.workers.getMany(voting.map((r) => r.worker));
+    return {
+      policy: {
+        verification: job.verification,
+        theta: 1 - job.epsilon,
+        f: this.deps.saboteurFraction,
+        replicas: job.replicas,
+        maxReplicas: job.maxReplicas,
+        onTimeout: job.onTimeout,
+      },
+      state: task.state === 'verified' ? 'verified' : 'pending',
+      verdict: task.state === 'verified' && task.cid ? { cid: task.cid, anchored: task.anchored, below: task.below } : null,
+      issued: task.issued,
+      outstanding: task.outstanding,
+      held: replicas.filter((r) => !r.spot && r.state === 'assigned').length,
+      results: voting.map((r) => {
+        const w = records.get(r.worker);
+        // Credibility is per class: a worker that has since moved to another class is unchecked here.
+        const credibility = w?.trusted ? TRUSTED_CREDIBILITY : w && w.class === task.class ? this.deps.workers.credibility(w) : NO_EVIDENCE;
+        return {
+          slot: r.n,
+          worker: r.worker,
+          cid: r.cid as string,
+          settled: r.state === 'valid',
+          credibility,
+          trusted: w?.trusted === true,
+          passed: w?.passed ?? 0,
+          faults: w?.faults ?? 0,
+        };
+      }),
+      suspect: task.suspect,
+      arbiterIssued: task.arbiterSlot !== null,
+      auditRoll: task.auditRoll,
+      now: Date.now(),
+      progressAt: task.progressAt,
+      graceMs: this.deps.graceMs,
+      deadlineAt,
+    };
+  }
+
+  /** Settles the decision and applies its effects; false when it was stale (judge again). */
+  private async apply(task: TaskRecord, job: JobPlan, decision: Settlement): Promise<boolean> {
+    const { tasks, dispatch, metrics, log } = this.deps;
+    const settled = await tasks.settle(task, decision, job.tilesPerFrame, job.verification === 'credibility');
+    if (settled.status === 'stale') return false;
+    switch (decision.kind) {
+      case 'accept':
+        metrics.verdict(decision.disagree.length > 0 ? 'disputed' : 'agreed');
+        log.info(
+          { job: job.id, task: task.id, cid: decision.cid, credibility: decision.credibility, anchored: decision.anchored, below: decision.below },
+          decision.below ? 'tile accepted below threshold' : 'tile verified',
+        );
+        if (settled.value > 0) await this.deps.onFrameVerified(job.id, task.frame, settled.value);
+        break;
+      case 'late':
+        if (decision.disagree.length > 0) metrics.verdict('disputed');
+        break;
+      case 'issue':
+        log.info({ job: job.id, task: task.id, issue: decision.count, arbiter: decision.arbiter }, 'issuing more replicas');
+        await dispatch.issue(
+          task.id,
+          Array.from({ length: decision.count }, (_, i) => settled.value + i),
+          task.class,
+          decision.arbiter,
+        );
+        break;
+      case 'fail':
+        metrics.verdict('failed');
+        log.error({ job: job.id, task: task.id, reason: decision.message }, 'tile cannot be verified; job failed');
+        await this.deps.onJobFailed(job.id);
+        break;
+      case 'wait':
+        break;
+    }
+    // After the verdict's own effects: what the caught workers vouched for is weighed again.
+    for (const worker of settled.caught) await this.backtrack(worker);
+    return true;
+  }
+}
