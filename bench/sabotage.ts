@@ -13,7 +13,7 @@
  */
 import sharp from 'sharp';
 import { spotCheckChance } from '../orchestrator/dispatch.ts';
-import { threshold, TRUSTED_CREDIBILITY, workerCredibility } from '../orchestrator/verdict/credibility.ts';
+import { TRUSTED_CREDIBILITY, threshold, workerCredibility } from '../orchestrator/verdict/credibility.ts';
 import { decide, type Policy } from '../orchestrator/verdict/decide.ts';
 import { table, writeResult } from './support.ts';
 
@@ -136,7 +136,16 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         results: live.map((r) => {
           const w = workers[r.worker];
           const credibility = w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(F, w.k);
-          return { slot: r.slot, worker: String(r.worker), cid: r.cid, settled: false, credibility, trusted: w.trusted, passed: w.k, faults: 0 };
+          return {
+            slot: r.slot,
+            worker: String(r.worker),
+            cid: r.cid,
+            settled: false,
+            credibility,
+            trusted: w.trusted,
+            passed: w.k,
+            faults: 0,
+          };
         }),
         suspect: task.suspect,
         arbiterIssued: task.arbiterIssued,

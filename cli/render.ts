@@ -44,8 +44,7 @@ export async function renderCommand(scenePath: string, flags: RenderFlags): Prom
     process.stderr.write(
       `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${renderer.device})\n`,
     );
-    if (flags.hash)
-      process.stdout.write(`${await canonicalCid(img)}\n`);
+    if (flags.hash) process.stdout.write(`${await canonicalCid(img)}\n`);
   } finally {
     bar.stop();
     renderer.close();

@@ -5,12 +5,12 @@
  * samples — so backends whose maths differ anywhere land in different classes.
  */
 import { readFile } from 'node:fs/promises';
-import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
 import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
 import { parseScene, withOverrides } from '../shared/scene.ts';
 import type { BlobStore } from './blobstore.ts';
 import { classify, type KnownClass } from './classes.ts';
-import type { ClassRecord, Classes } from './state/classes.ts';
+import type { Classes, ClassRecord } from './state/classes.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import type { Tolerance } from './verdict/tolerance.ts';
 
@@ -44,14 +44,21 @@ export interface CalibrationDeps {
  * A worker's answers: checked like any upload (size, claimed CIDs), stored, and classified.
  * `pixels` are the tiles' RGBA, in the order of the spec.
  */
-export async function calibrate(deps: CalibrationDeps, worker: WorkerRecord, claimed: readonly string[], pixels: readonly Uint8Array[]): Promise<Calibrated> {
+export async function calibrate(
+  deps: CalibrationDeps,
+  worker: WorkerRecord,
+  claimed: readonly string[],
+  pixels: readonly Uint8Array[],
+): Promise<Calibrated> {
   const { spec } = deps;
   if (pixels.length !== spec.tiles.length || claimed.length !== spec.tiles.length)
     throw new CalibrationRejected(`send the ${spec.tiles.length} calibration tiles, each with its CID`);
   const cids: string[] = [];
   for (const [i, tile] of spec.tiles.entries()) {
     if (pixels[i].length !== tile.width * tile.height * 4)
-      throw new CalibrationRejected(`tile ${i} has ${pixels[i].length} bytes; a ${tile.width}×${tile.height} RGBA tile has ${tile.width * tile.height * 4}`);
+      throw new CalibrationRejected(
+        `tile ${i} has ${pixels[i].length} bytes; a ${tile.width}×${tile.height} RGBA tile has ${tile.width * tile.height * 4}`,
+      );
     const bytes = canonicalBytes({ ...tile, rgba: pixels[i] });
     const cid = await cidOfBytes(bytes);
     if (cid !== claimed[i]) throw new CalibrationRejected(`tile ${i} hashes to ${cid}, not the claimed ${claimed[i]}`);

@@ -39,17 +39,43 @@ export function classify(answers: Answers, known: readonly KnownClass[], trusted
   const established = known.filter((c) => c.established);
   if (trusted) {
     const isNew = !established.some((c) => c.id === id);
-    return { class: id, state: 'established', near: null, establishes: isNew, detail: isNew ? 'established a new class' : 'joined its class' };
+    return {
+      class: id,
+      state: 'established',
+      near: null,
+      establishes: isNew,
+      detail: isNew ? 'established a new class' : 'joined its class',
+    };
   }
   if (established.some((c) => c.id === id)) {
     return { class: id, state: 'established', near: null, establishes: false, detail: 'answers equal an established class' };
   }
   if (established.length === 0) {
-    return { class: null, state: 'unclassified', near: null, establishes: false, detail: 'no class is established yet: the operator’s trusted workers establish classes' };
+    return {
+      class: null,
+      state: 'unclassified',
+      near: null,
+      establishes: false,
+      detail: 'no class is established yet: the operator’s trusted workers establish classes',
+    };
   }
-  const near = established.find((c) => c.pixels.length === answers.pixels.length && c.pixels.every((p, i) => nearlyEqual(p, answers.pixels[i], tolerance)));
+  const near = established.find(
+    (c) => c.pixels.length === answers.pixels.length && c.pixels.every((p, i) => nearlyEqual(p, answers.pixels[i], tolerance)),
+  );
   if (near) {
-    return { class: id, state: 'provisional', near: near.id, establishes: false, detail: `answers nearly match class ${near.id}: provisional, checks only` };
+    return {
+      class: id,
+      state: 'provisional',
+      near: near.id,
+      establishes: false,
+      detail: `answers nearly match class ${near.id}: provisional, checks only`,
+    };
   }
-  return { class: null, state: 'refused', near: null, establishes: false, detail: 'answers match no established class, even within the tolerance' };
+  return {
+    class: null,
+    state: 'refused',
+    near: null,
+    establishes: false,
+    detail: 'answers match no established class, even within the tolerance',
+  };
 }

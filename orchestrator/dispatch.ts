@@ -60,9 +60,10 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
 
 /**
  * The chance that a replica handed to an untrusted worker with k checks passed is a spot check:
- * high for newcomers (whose results weigh nothing until checked), at least q for everyone.
+ * high for newcomers (whose results weigh nothing until checked), at least q for everyone; q = 0
+ * turns spot checks off.
  */
-export const spotCheckChance = (q: number, k: number): number => Math.max(q, 1 / (k + 2));
+export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : Math.max(q, 1 / (k + 2)));
 
 /** Most tiles of a job one untrusted worker may take. */
 export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
@@ -95,7 +96,11 @@ export class Dispatcher {
     if (ns.length === 0) return;
     const name = !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
     await this.lane(name).queue.addBulk(
-      ns.map((n) => ({ name: 'replica', data: { task }, opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED } })),
+      ns.map((n) => ({
+        name: 'replica',
+        data: { task },
+        opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+      })),
     );
     this.wake.emit('work');
   }
@@ -123,9 +128,7 @@ export class Dispatcher {
     const provisional = worker.classState === 'provisional';
     const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     while (!this.closed && !signal?.aborted) {
-      const found = provisional
-        ? near && (await this.spot(worker, near))
-        : (await this.maybeSpot(worker)) ?? (await this.scan(worker));
+      const found = provisional ? near && (await this.spot(worker, near)) : ((await this.maybeSpot(worker)) ?? (await this.scan(worker)));
       if (found) return found;
       const left = until - Date.now();
       if (left <= 0) return undefined;
@@ -169,7 +172,15 @@ export class Dispatcher {
     const names = [SHARED_QUEUE, ...deviceClasses.flatMap((c) => [classQueue(c), arbiterQueue(c)])];
     const ids = slots.flatMap(([task, from, to]) => Array.from({ length: to - from }, (_, i) => slotId(task, from + i)));
     for (let i = 0; i < ids.length; i += 500) {
-      await Promise.all(names.flatMap((name) => ids.slice(i, i + 500).map((id) => this.lane(name).queue.remove(id).catch(() => 0))));
+      await Promise.all(
+        names.flatMap((name) =>
+          ids.slice(i, i + 500).map((id) =>
+            this.lane(name)
+              .queue.remove(id)
+              .catch(() => 0),
+          ),
+        ),
+      );
     }
   }
 
@@ -299,7 +310,8 @@ export class Dispatcher {
       fetcher.on('stalled', (id) => {
         const slot = parseSlotId(id);
         this.log.info({ ...slotLogIds(id), queue: name }, 'lease lapsed; slot back in queue');
-        if (slot) void this.tasks.expire(slot.task, slot.n).catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
+        if (slot)
+          void this.tasks.expire(slot.task, slot.n).catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
         this.wake.emit('work');
       });
       void fetcher.startStalledCheckTimer();

@@ -117,11 +117,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
   });
 
-  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), { connection: bull, concurrency: 2 });
-  const assembler = new Worker('frames', async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion), {
+  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), {
     connection: bull,
     concurrency: 2,
   });
+  const assembler = new Worker(
+    'frames',
+    async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion),
+    {
+      connection: bull,
+      concurrency: 2,
+    },
+  );
   /** A cancelled or failed job: its pending tasks are closed in batches, their slots withdrawn. */
   const closer = new Worker(
     'closing',

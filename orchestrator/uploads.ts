@@ -76,7 +76,8 @@ export async function acceptResult(
   switch (submitted.status) {
     case 'spot': {
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
-      const pass = worker.classState === 'provisional' ? await nearKnown(deps, submitted.expected, pixels, width, height) : cid === submitted.expected;
+      const pass =
+        worker.classState === 'provisional' ? await nearKnown(deps, submitted.expected, pixels, width, height) : cid === submitted.expected;
       await tasks.spotVerdict(where.task, where.n, pass);
       metrics.verdict(pass ? 'agreed' : 'disputed');
       deps.log.info({ task: where.task, replica: rid, worker: worker.id, pass }, 'spot check');

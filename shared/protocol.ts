@@ -17,8 +17,8 @@ export const JobRequest = z.object({
   verification: z.enum(['credibility', 'quorum']).default('credibility'),
   /** Replicas per tile under quorum (R). */
   replicas: z.number().int().min(1).max(7).default(2),
-  /** Target error rate ε of the credibility scheme. */
-  epsilon: z.number().gt(0).lt(1).default(1e-4),
+  /** Target error rate ε of the credibility scheme (a trusted worker's result stands alone down to 1e-9). */
+  epsilon: z.number().min(1e-9).lt(1).default(1e-4),
   /** After the job's timeout, tiles that cannot reach θ are accepted below it (marked) or fail the job. */
   onTimeout: FailurePolicy.default('accept'),
   timeoutSeconds: z

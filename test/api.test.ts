@@ -2,11 +2,11 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
-import { canonicalCid, provenanceOf } from '../shared/image.ts';
+import { canonicalCid } from '../shared/image.ts';
 import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, CLASS, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { type ApiFarm, DEVICE, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
 
@@ -112,7 +112,8 @@ describe('requester API', () => {
     await problem(await api(`/api/jobs/${id}`, { method: 'DELETE', token: bob }), 404);
     expect(((await (await api('/api/jobs', { token: bob })).json()) as { jobs: unknown[] }).jobs).toHaveLength(0);
     await problem(await api('/api/tokens', { method: 'POST', body: '{}', token: alice }), 403);
-    await problem(await api('/api/jobs/jdoesnotexist0', { token: alice }), 404);
+    await problem(await api('/api/jobs/j00000000000000000000', { token: alice }), 404);
+    expect((await problem(await api('/api/jobs/jdoesnotexist0', { token: alice }), 400)).errors?.[0].path).toBe('id');
     await problem(await api(`/api/jobs/${id}/frames/0`, { token: alice }), 409);
     await problem(await api(`/api/jobs/${id}/frames/7`, { token: alice }), 404);
     expect(await (await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice })).json()).toEqual({ id, state: 'cancelled' });
@@ -131,7 +132,7 @@ describe('worker protocol', () => {
         )
       ).title,
     ).toBe('Unknown worker');
-    await w.client.register('honest', CLASS);
+    await w.client.register('honest', DEVICE);
     const forger = newWorker();
     const { timestamp, signature } = signRequest(forger.identity.key, 'POST', '/api/work/next', new Uint8Array());
     const forged = await fetch(`${farm.url}/api/work/next`, {
@@ -154,7 +155,7 @@ describe('worker protocol', () => {
     });
     expect((await problem(stale, 401)).title).toBe('Stale signature');
     // Registering someone else's key without its private half fails the proof of possession.
-    const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', deviceClass: CLASS });
+    const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', device: DEVICE });
     const sig = signRequest(w.identity.key, 'POST', '/api/workers', new TextEncoder().encode(body));
     const theft = await fetch(`${farm.url}/api/workers`, {
       method: 'POST',
@@ -168,33 +169,32 @@ describe('worker protocol', () => {
     const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, replicas: 2 }) })).json()) as {
       id: string;
     };
-    const a = newWorker();
-    const b = newWorker();
-    await a.client.register('a', CLASS);
-    await b.client.register('b', CLASS);
+    const a = await apiFarm.worker('a');
+    const b = await apiFarm.worker('b');
     const task = await a.client.next();
-    expect(task?.job).toBe(id);
     if (!task) throw new Error('no assignment');
     const { width, height } = task.tile;
     const good = new Uint8Array(width * height * 4).fill(200);
-    const cid = await canonicalCid({ width, height, rgba: good }, provenanceOf(CLASS));
+    const cid = await canonicalCid({ width, height, rgba: good });
 
     await expect(b.client.upload(task.replica, cid, good)).rejects.toMatchObject({ status: 403 });
     await expect(a.client.upload(task.replica, cid, good.subarray(4))).rejects.toMatchObject({ status: 422 });
     await expect(a.client.upload(task.replica, cid.replace(/.$/, 'a'), good)).rejects.toMatchObject({ status: 422 });
     const view = async (w: string) => (await (await fetch(`${farm.url}/api/workers/${w}`)).json()) as { rejected: number; valid: number };
-    expect((await view(a.identity.id)).rejected).toBe(2);
-    expect((await view(b.identity.id)).rejected).toBe(1);
+    expect((await view(a.id)).rejected).toBe(2);
+    expect((await view(b.id)).rejected).toBe(1);
     const tasks = (await (await api(`/api/jobs/${id}/tasks?frame=0`)).json()) as {
-      tasks: { task: string; replicas: { state: string }[] }[];
+      tasks: { task: string; replicas: { replica: string; state: string }[] }[];
     };
-    expect(tasks.tasks.find((t) => t.task === task.task)?.replicas.map((r) => r.state)).toEqual(['assigned']);
+    expect(tasks.tasks.flatMap((t) => t.replicas).find((r) => r.replica === task.replica)?.state).toBe('assigned');
+    // Nothing of the refused uploads was stored: the blob of the good pixels does not exist yet.
+    expect((await api(`/api/jobs/${id}/tasks/${tasks.tasks[0].task}/pixels/${cid}`)).status).toBe(404);
 
     expect(await a.client.upload(task.replica, cid, good)).toBe('accepted');
     expect(await a.client.upload(task.replica, cid, good)).toBe('duplicate');
     const status = (await (await api(`/api/jobs/${id}`)).json()) as { replicasRendered: number };
     expect(status.replicasRendered).toBe(1);
-    const metrics = parsePrometheus(await (await fetch(`${farm.url}/metrics`)).text());
+    const metrics = parsePrometheus(await (await api('/metrics')).text());
     expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'rejected' })).toBe(3);
   });
 });
@@ -239,22 +239,24 @@ describe('dashboard API', () => {
     const assignment = await w.client.next();
     if (!assignment) throw new Error('no assignment');
     const rendering = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.replicas[0]?.state === 'assigned'));
-    expect(rendering[0].task).toBe(assignment.task);
+    expect(rendering[0].replicas[0].replica).toBe(assignment.replica);
+    const taskId: string = rendering[0].task;
 
     const { width, height } = assignment.tile;
     const pixels = new Uint8Array(width * height * 4).map((_, i) => i % 251);
-    const cid = await canonicalCid({ width, height, rgba: pixels }, provenanceOf(CLASS));
+    const cid = await canonicalCid({ width, height, rgba: pixels });
     expect(await w.client.upload(assignment.replica, cid, pixels)).toBe('accepted');
     const verified = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.state === 'verified'));
-    expect(verified[0]).toMatchObject({ task: assignment.task, cid, state: 'verified' });
+    expect(verified[0]).toMatchObject({ task: taskId, cid, state: 'verified' });
     expect((await nextWhere('job', (s: JobStatus) => s.tilesVerified === 1)).tilesTotal).toBe(1);
     await close();
 
-    const served = await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${cid}`);
+    const served = await call(`/api/jobs/${id}/tasks/${taskId}/pixels/${cid}`);
     expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(pixels))).toBe(true);
-    const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v) }, provenanceOf(CLASS));
-    await problem(await call(`/api/jobs/${id}/tasks/${assignment.task}/pixels/${otherCid}`), 404);
-    await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 404);
+    const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v) });
+    await problem(await call(`/api/jobs/${id}/tasks/${taskId}/pixels/${otherCid}`), 404);
+    await problem(await call(`/api/jobs/${id}/tasks/j00000000000000000000.f0.t0/pixels/${cid}`), 404);
+    expect((await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 400)).errors?.[0].path).toBe('task');
   });
 
   it('streams only the caller’s own jobs in the live job list', async () => {

@@ -1,13 +1,10 @@
-/** Unit tests of the orchestrator's pure core: planning, judging, stitching layout. */
+/** Unit tests of the orchestrator's pure core: planning, stitching layout, tile states (verdicts: verdict.test.ts). */
 import { describe, expect, it } from 'vitest';
 import { parseSlotId, parseTaskId, planJob, slotId } from '../orchestrator/planner.ts';
 import { assembleFrame } from '../orchestrator/stitcher.ts';
-import { judge, type ReplicaResult } from '../orchestrator/verifier.ts';
 import type { ReplicaView } from '../shared/protocol.ts';
 import { tileCount, tileGrid } from '../shared/tile.ts';
 import { tileLook } from '../shared/tile-state.ts';
-
-const r = (replica: string, cid: string): ReplicaResult => ({ replica, worker: `w-${replica}`, cid });
 
 describe('planner', () => {
   it('covers every frame with a ragged tile grid', () => {
@@ -29,46 +26,9 @@ describe('planner', () => {
   });
 
   it('round-trips task and slot ids', () => {
-    expect(parseTaskId('jabcdefghij.f12.t3')).toEqual({ job: 'jabcdefghij', frame: 12, tile: 3 });
-    expect(parseSlotId(slotId('jabcdefghij.f12.t3', 4))).toEqual({ task: 'jabcdefghij.f12.t3', n: 4 });
+    expect(parseTaskId('jabcdef012.f12.t3')).toEqual({ job: 'jabcdef012', frame: 12, tile: 3 });
+    expect(parseSlotId(slotId('jabcdef012.f12.t3', 4))).toEqual({ job: 'jabcdef012', task: 'jabcdef012.f12.t3', n: 4 });
     expect(parseTaskId('nope')).toBeUndefined();
-  });
-});
-
-describe('verifier', () => {
-  const base = { outstanding: 0, replicas: 2, maxReplicas: 6 };
-  it('waits for R results', () => {
-    expect(judge({ ...base, results: [r('a', 'X')], outstanding: 1 })).toEqual({ kind: 'undecided', issue: 0 });
-  });
-  it('verifies R agreeing results', () => {
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'X')] })).toEqual({
-      kind: 'verified',
-      cid: 'X',
-      agree: ['a', 'b'],
-      disagree: [],
-    });
-  });
-  it('accepts a single result when R is 1', () => {
-    expect(judge({ ...base, replicas: 1, results: [r('a', 'X')] })).toMatchObject({ kind: 'verified', cid: 'X' });
-  });
-  it('asks for one more replica on a disagreement, and only when none is outstanding', () => {
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y')] })).toEqual({ kind: 'undecided', issue: 1 });
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y')], outstanding: 1 })).toEqual({ kind: 'undecided', issue: 0 });
-  });
-  it('settles on a strict majority of at least two', () => {
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'X')] })).toEqual({
-      kind: 'verified',
-      cid: 'X',
-      agree: ['a', 'c'],
-      disagree: ['b'],
-    });
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'Z')] })).toEqual({ kind: 'undecided', issue: 1 });
-    expect(judge({ ...base, results: [r('a', 'X'), r('b', 'Y'), r('c', 'X'), r('d', 'Y')] })).toEqual({ kind: 'undecided', issue: 1 });
-  });
-  it('gives up after the replica cap', () => {
-    expect(judge({ ...base, maxReplicas: 4, results: [r('a', 'X'), r('b', 'Y'), r('c', 'Z'), r('d', 'W')] })).toEqual({
-      kind: 'exhausted',
-    });
   });
 });
 
@@ -93,7 +53,8 @@ describe('stitcher', () => {
 describe('tile look (dashboard states)', () => {
   const rep = (state: ReplicaView['state'], cid: string | null = null, spot = false): ReplicaView => ({
     spot,
-    replica: 'j.f0.t0.r0',
+    arbiter: false,
+    replica: 'r0',
     worker: 'w',
     state,
     cid,
@@ -116,8 +77,12 @@ describe('tile look (dashboard states)', () => {
     expect(look('verified', [rep('valid', 'A'), rep('invalid', 'B', true)])).toEqual({ state: 'verified', disputed: true });
   });
 
-  it('ignores forged uploads and abandoned attempts', () => {
-    expect(look('pending', [rep('rejected', 'X'), rep('submitted', 'A')])).toEqual({ state: 'awaiting', disputed: false });
+  it('marks results overruled without ground truth as disputed too', () => {
+    expect(look('verified', [rep('valid', 'A'), rep('overruled', 'B')])).toEqual({ state: 'verified', disputed: true });
+  });
+
+  it('ignores abandoned and cancelled attempts', () => {
     expect(look('verified', [rep('timedout', 'B'), rep('valid', 'A')])).toEqual({ state: 'verified', disputed: false });
+    expect(look('pending', [rep('cancelled', 'B'), rep('submitted', 'A')])).toEqual({ state: 'awaiting', disputed: false });
   });
 });

@@ -24,7 +24,7 @@ async function allTasks(f: TestFarm, id: string): Promise<TaskView[]> {
 describe('crashes', () => {
   it('finishes the job when a worker is killed with -9 mid-tile', async () => {
     farm = await TestFarm.start({ leaseMs: 1200 });
-    const victim = await farm.startWorker('victim', 'slow', { FARM_TEST_DELAY_MS: '3000' });
+    const victim = await farm.startWorker('victim', 'slow', { env: { FARM_TEST_DELAY_MS: '3000' } });
     await farm.startWorker('a');
     await farm.startWorker('b');
     const { id } = await farm.client.submit(JOB);
@@ -46,8 +46,8 @@ describe('crashes', () => {
   it('carries on after the orchestrator is killed and restarted, without re-rendering verified tiles', async () => {
     farm = await TestFarm.start();
     await farm.startWorker('a');
-    await farm.startWorker('b', 'slow', { FARM_TEST_DELAY_MS: '150' });
-    await farm.startWorker('c', 'slow', { FARM_TEST_DELAY_MS: '150' });
+    await farm.startWorker('b', 'slow', { env: { FARM_TEST_DELAY_MS: '150' } });
+    await farm.startWorker('c', 'slow', { env: { FARM_TEST_DELAY_MS: '150' } });
     const { id } = await farm.client.submit(JOB);
     // The CLI's follower (`farm submit --wait`): its event stream must survive the restart.
     const followed = waitForJob(farm.client, id);
@@ -70,8 +70,8 @@ describe('crashes', () => {
 
   it('loses nothing verified when Redis is killed and restarted from its AOF', async () => {
     farm = await TestFarm.start();
-    await farm.startWorker('a', 'slow', { FARM_TEST_DELAY_MS: '100' });
-    await farm.startWorker('b', 'slow', { FARM_TEST_DELAY_MS: '100' });
+    await farm.startWorker('a', 'slow', { env: { FARM_TEST_DELAY_MS: '100' } });
+    await farm.startWorker('b', 'slow', { env: { FARM_TEST_DELAY_MS: '100' } });
     const { id } = await farm.client.submit(JOB);
     const f = farm;
     await waitFor(async () => (await f.client.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
@@ -99,7 +99,7 @@ async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<Task
       const h = await redis.hgetall(key);
       const replicas = Object.entries(await redis.hgetall(`${key}:replicas`))
         .sort((a, b) => Number(a[0]) - Number(b[0]))
-        .map(([, v]) => JSON.parse(v));
+        .map(([, v]) => ({ ...JSON.parse(v), replica: JSON.parse(v).rid }));
       out.push({
         task,
         frame: Number(h.frame),
@@ -109,6 +109,10 @@ async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<Task
         cid: h.cid || null,
         credibility: null,
         belowThreshold: false,
+        anchored: false,
+        decidedAt: null,
+        auditSkipped: false,
+        waiting: null,
         replicas,
       });
     }

@@ -99,8 +99,8 @@ describe('farm', () => {
   it('never gives two replicas of a task to one worker, even when it is much faster', async () => {
     farm = await TestFarm.start();
     const fast = await farm.startWorker('fast');
-    await farm.startWorker('slow-1', 'slow', { FARM_TEST_DELAY_MS: '700' });
-    await farm.startWorker('slow-2', 'slow', { FARM_TEST_DELAY_MS: '700' });
+    await farm.startWorker('slow-1', 'slow', { env: { FARM_TEST_DELAY_MS: '700' } });
+    await farm.startWorker('slow-2', 'slow', { env: { FARM_TEST_DELAY_MS: '700' } });
     const { id } = await farm.client.submit({ ...JOB, frames: '0' });
     await farm.waitForJob(id);
     const tasks = await farm.tasks(id, 0);

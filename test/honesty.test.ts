@@ -1,12 +1,15 @@
-/** Credibility with real worker processes: trust is learned, and colluders lose to it. */
+/**
+ * Credibility with real worker processes: trust is earned against ground truth, liars are caught
+ * by the operator's trusted workers, and small farms finish.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
-import type { WorkerView } from '../shared/protocol.ts';
-import { TestFarm } from './support/farm.ts';
+import type { TaskView, WorkerView } from '../shared/protocol.ts';
+import { TestFarm, waitFor } from './support/farm.ts';
 import { renderWithCli } from './support/render-cli.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
-// ε = 0.05 keeps a 3-worker farm able to reach θ: three fresh agreeing workers give 0.985.
+// ε = 0.05: two workers with one check passed each (CrW 0.91) reach θ together.
 const JOB = { scene: shippedRaw('cornell'), width: 48, height: 32, spp: 2, tileSize: 16, verification: 'credibility', epsilon: 0.05 };
 
 let farm: TestFarm | undefined;
@@ -20,64 +23,69 @@ async function replicasPerTile(f: TestFarm, id: string): Promise<number> {
   return status.replicasRendered / status.tilesTotal;
 }
 
-// Audits (probability 1/CV) and spot checks (5 %) are random by design, so which tiles get
-// checked, and when a liar is caught, varies from run to run; a rerun draws again.
-describe('honesty', { retry: 2 }, () => {
-  it("lowers an honest worker's redundancy as it earns credibility", async () => {
-    farm = await TestFarm.start({ spotCheckRate: 0.05 });
-    for (const n of ['a', 'b', 'c']) await farm.startWorker(n);
+const board = async (f: TestFarm) =>
+  ((await (await fetch(`${f.url}/api/workers?sort=passed&limit=50`)).json()) as { workers: WorkerView[] }).workers;
+
+describe('honesty', () => {
+  it("lowers untrusted workers' redundancy as they pass checks against ground truth", async () => {
+    farm = await TestFarm.start({ spotCheckRate: 0.2, graceMs: 2000 });
+    // The operator's worker renders a first job alone: its tiles become known answers.
+    await farm.startWorker('anchor');
+    await farm.waitForJob((await farm.client.submit(JOB)).id);
+    await farm.killWorker('anchor', 'SIGTERM');
+    const untrusted: { id: string }[] = [];
+    for (const n of ['a', 'b', 'c']) untrusted.push(await farm.startWorker(n, 'honest', { trusted: false }));
     const first = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
     const second = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
     const third = await replicasPerTile(farm, (await farm.client.submit(JOB)).id);
-    // Fresh workers need three agreeing results (credibility grows within the first job already);
-    // proven ones mostly stand alone, audited with probability 1/CV.
-    expect(first).toBeGreaterThanOrEqual(2);
-    expect(third).toBeLessThan(first);
-    expect(Math.min(second, third)).toBeLessThan(2);
-    const board = (await (await fetch(`${farm.url}/api/workers?sort=passed`)).json()) as { total: number; workers: WorkerView[] };
-    expect(board.total).toBe(3);
-    expect(board.workers.every((w) => w.passed >= 3 && w.credibility > 0.95 && w.faults === 0)).toBe(true);
-    expect(board.workers[0].passed).toBeGreaterThanOrEqual(board.workers[2].passed);
+    // Newcomers weigh nothing until a spot check passes, so the first tiles take every worker;
+    // checked workers then agree in pairs, or stand alone once credible enough (audited).
+    // (Runs measured 1.8–2.2 for the first job, 1.3–1.7 for the next two.)
+    expect(first).toBeGreaterThanOrEqual(1.5);
+    expect(Math.min(second, third)).toBeLessThan(first);
+    expect(third).toBeLessThan(2);
+    const records = (await board(farm)).filter((w) => untrusted.some((u) => u.id === w.id));
+    expect(records).toHaveLength(3);
+    for (const w of records) expect(w).toMatchObject({ faults: 0, invalid: 0 });
+    // Spot checks are random: most, if not all, have passed one by now.
+    expect(records.filter((w) => w.passed >= 1 && w.credibility > 0.9).length).toBeGreaterThanOrEqual(2);
   });
 
-  it('lets credible honest workers outvote two colluders, who are caught', async () => {
+  it('catches colluders through a trusted arbiter, never marking an honest worker', async () => {
     farm = await TestFarm.start({ spotCheckRate: 0.05 });
-    await farm.startWorker('h1');
-    await farm.startWorker('h2');
-    await farm.startWorker('h3');
-    // The honest workers build a record first.
-    await farm.waitForJob((await farm.client.submit(JOB)).id);
-    const c1 = await farm.startWorker('c1', 'rogue');
-    const c2 = await farm.startWorker('c2', 'rogue');
+    await farm.startWorker('trusted');
+    const honest = [await farm.startWorker('h1', 'honest', { trusted: false }), await farm.startWorker('h2', 'honest', { trusted: false })];
+    const colluders = [await farm.startWorker('c1', 'rogue'), await farm.startWorker('c2', 'rogue')];
     const { id } = await farm.client.submit({ ...JOB, spp: 3 });
     await farm.waitForJob(id);
-    for (const t of await farm.tasks(id, 0)) {
-      const colluded = t.replicas.filter((r) => r.worker === c1.id || r.worker === c2.id).map((r) => r.cid);
+    const tasks: TaskView[] = await farm.tasks(id, 0);
+    for (const t of tasks) {
+      const colluded = t.replicas.filter((r) => colluders.some((c) => c.id === r.worker)).map((r) => r.cid);
       expect(colluded.every((cid) => cid !== t.cid)).toBe(true);
       expect(t.belowThreshold).toBe(false);
-      expect(t.credibility).toBeGreaterThanOrEqual(0.95);
     }
-    for (const c of [c1, c2]) {
-      const res = (await (await fetch(`${farm.url}/api/workers/${c.id}`)).json()) as WorkerView & {
-        evidence: { kind: string; task: string; cid: string; winner: string }[];
-      };
-      if (res.invalid === 0) continue; // never drawn into this job
-      expect(res.faults).toBeGreaterThan(0);
-      expect(res.passed).toBe(0);
-      // Spot checks (5 %) may have caught it too; an outvote must be among the evidence.
-      const outvoted = res.evidence.find((e) => e.kind === 'outvoted');
-      expect(outvoted).toBeDefined();
-      expect(outvoted?.cid).not.toBe(outvoted?.winner);
+    for (const h of honest) expect((await farm.worker(h.id))?.faults).toBe(0);
+    let caught = 0;
+    for (const c of colluders) {
+      const res = (await (await fetch(`${farm.url}/api/workers/${c.id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
+      if (res.valid + res.invalid === 0) continue; // never drawn into this job
+      expect(res.valid).toBe(0);
+      if (res.faults > 0) {
+        caught++;
+        expect(res).toMatchObject({ passed: 0, stake: 0 });
+        expect(res.evidence.some((e) => e.kind === 'outvoted')).toBe(true);
+      }
     }
+    expect(caught).toBeGreaterThan(0);
   });
 
-  it('catches a turncoat by audit and re-verifies what it vouched for', async () => {
+  it('catches a turncoat and re-verifies what it vouched for', async () => {
     farm = await TestFarm.start({ spotCheckRate: 0.05 });
-    for (const n of ['h1', 'h2']) await farm.startWorker(n);
-    const turncoat = await farm.startWorker('turncoat', 'turncoat', { FARM_TEST_HONEST_FOR: '8' });
+    await farm.startWorker('trusted');
+    await farm.startWorker('h1', 'honest', { trusted: false });
+    const turncoat = await farm.startWorker('turncoat', 'turncoat', { env: { FARM_TEST_HONEST_FOR: '8' } });
     const jobs: string[] = [];
     let caught = false;
-    // Keep rendering until an audit (probability 1/CV per lone result) exposes the lies.
     for (let round = 0; round < 12 && !caught; round++) {
       const { id } = await farm.client.submit(JOB);
       jobs.push(id);
@@ -91,21 +99,35 @@ describe('honesty', { retry: 2 }, () => {
       const frame = await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/0`));
       expect(Buffer.from(frame.rgba).equals(Buffer.from(truth))).toBe(true);
     }
-    const t = await farm.worker(turncoat.id);
-    expect(t).toMatchObject({ passed: 0 });
-    expect(t?.invalid).toBeGreaterThan(0);
+    expect(await farm.worker(turncoat.id)).toMatchObject({ passed: 0, stake: 0 });
   });
 
-  it('accepts below θ after the timeout when no further worker exists, marked in the API', async () => {
-    farm = await TestFarm.start({ spotCheckRate: 0.05 });
-    await farm.startWorker('only-1');
-    await farm.startWorker('only-2');
-    // Two fresh workers reach 0.94 < θ = 0.95 and no third exists.
-    const { id } = await farm.client.submit({ ...JOB, width: 16, height: 16, timeoutSeconds: 3 });
+  it('decides a tile no further worker can help after a short grace, says why it waits, marks it', async () => {
+    farm = await TestFarm.start({ graceMs: 3000 });
+    await farm.establishClass();
+    await farm.startWorker('only-1', 'honest', { trusted: false });
+    await farm.startWorker('only-2', 'honest', { trusted: false });
+    const { id } = await farm.client.submit({ ...JOB, width: 16, height: 16, timeoutSeconds: 3600 });
+    const f = farm;
+    // Both fresh workers answered; neither has passed a check, so their agreement weighs nothing.
+    let waiting: TaskView['waiting'] = null;
+    await waitFor(
+      async () => {
+        const [task] = await f.tasks(id, 0);
+        waiting = task.waiting;
+        return waiting?.code === 'no-eligible-worker';
+      },
+      30_000,
+      'the tile to say it has no eligible worker',
+    );
+    expect((waiting as TaskView['waiting'])?.decideAt).toBeGreaterThan(Date.now() - 5000);
     const status = await farm.waitForJob(id, 30_000);
     expect(status.tilesBelowThreshold).toBe(1);
     const [task] = await farm.tasks(id, 0);
-    expect(task).toMatchObject({ state: 'verified', belowThreshold: true });
-    expect(task.credibility).toBeCloseTo(0.64 / 0.68, 6);
+    expect(task).toMatchObject({ state: 'verified', belowThreshold: true, anchored: false, waiting: null });
+    // Neither worker has passed a check: the accepted result has no weight behind it.
+    expect(task.credibility).toBe(0);
+    // An acceptance below θ is no evidence: nobody's credibility moved.
+    for (const w of await board(farm)) if (!w.trusted) expect(w.passed).toBe(0);
   });
 });

@@ -10,14 +10,14 @@ import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/o
 
 let api: ApiFarm;
 beforeAll(async () => {
-  api = await startApiFarm({ leaseMs: 600, probationTasks: 0, stakePerTaskCents: 1000, rewardCents: 100, deadlinePenaltyCents: 50 });
+  api = await startApiFarm({ leaseMs: 600, stakePerReplicaCents: 1000, rewardCents: 100, deadlinePenaltyCents: 50 });
 });
 afterAll(() => api.stop());
 
 const operator = (path: string, body?: unknown) => api.operator(path, body);
 
 async function worker(name: string, grant: number, stake: number) {
-  const w = await api.worker(name);
+  const w = await api.worker(name, { stake: 0 });
   if (grant) expect((await operator('/api/credits', { account: w.id, amount: grant })).status).toBe(201);
   if (stake) await w.client.stake(stake);
   return w;
@@ -27,42 +27,46 @@ const account = async (id: string) =>
   (await (await fetch(`${api.farm.url}/api/workers/${id}/ledger`)).json()) as {
     balance: number;
     stake: number;
+    locked: number;
     entries: { amount: number; kind: string; to?: string }[];
   };
 const upload = (w: { client: WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
 
 describe('stake and slashing', () => {
-  it('rewards agreement, slashes a wrong result to the honest co-replicators, and balances to the cent', async () => {
+  it('rewards agreement, slashes a result that ground truth contradicts, and balances to the cent', async () => {
     expect((await operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
-    const a = await worker('a', 50, 20);
+    const truth = await api.worker('truth', { trusted: true });
     const b = await worker('b', 50, 20);
     const liar = await worker('liar', 50, 20);
     const broke = await worker('broke', 0, 0);
-    const job = oneTileJob(2);
-    const res = await operator('/api/jobs', job);
+    const res = await operator('/api/jobs', oneTileJob(2));
     expect(res.status).toBe(201);
 
-    // No stake, no work beyond probation (0 here).
-    expect(await broke.client.next()).toBeUndefined();
-    const first = (await a.client.next()) as Assignment;
+    // No stake, no work.
+    await expect(broke.client.next()).rejects.toMatchObject({ status: 409, title: 'Stake required' });
+    const first = (await truth.client.next()) as Assignment;
     const second = (await liar.client.next()) as Assignment;
-    expect(await upload(a, first, 100)).toBe('accepted');
+    expect(await upload(truth, first, 100)).toBe('accepted');
     expect(await upload(liar, second, 7)).toBe('accepted');
+    // The liar's stake backs its result until the verdict.
+    expect(await account(liar.id)).toMatchObject({ stake: 20, locked: 10 });
     const third = (await b.client.next()) as Assignment; // the tie-breaker
-    expect(third.task).toBe(first.task);
+    expect(third.scene).toBe(first.scene);
     expect(await upload(b, third, 100)).toBe('accepted');
 
-    // a, b: 50 − 20 staked + 1 reward + 5 (half of the liar's 10-credit task stake).
-    for (const honest of [a, b]) expect(await account(honest.id)).toMatchObject({ balance: 36, stake: 20 });
-    expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 10 });
+    // The accepted group holds a trusted worker: ground truth. The liar loses its whole stake,
+    // split between the two workers it contradicted; each of them earns 1 credit.
+    expect(await account(truth.id)).toMatchObject({ balance: 11, stake: 0 });
+    expect(await account(b.id)).toMatchObject({ balance: 41, stake: 20, locked: 0 });
+    expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 0, locked: 0 });
     const treasury = (await (await fetch(`${api.farm.url}/api/treasury`)).json()) as { balance: number };
     expect(treasury.balance).toBe(98);
-    // Every credit is accounted for: 100 to the treasury + 3 × 50 granted.
+    // Every credit is accounted for: 100 to the treasury + 2 × 50 granted.
     const total =
-      treasury.balance + (await Promise.all([a, b, liar].map((w) => account(w.id)))).reduce((s, x) => s + x.balance + x.stake, 0);
-    expect(total).toBe(250);
+      treasury.balance + (await Promise.all([truth, b, liar].map((w) => account(w.id)))).reduce((s, x) => s + x.balance + x.stake, 0);
+    expect(total).toBe(200);
     // Each account's entries replay to its balance plus stake.
-    for (const w of [a, b, liar]) {
+    for (const w of [truth, b, liar]) {
       const acc = await account(w.id);
       const replay = acc.entries.reduce((s, e) => s + Math.round(e.amount * 100), 0);
       expect(replay).toBe(Math.round((acc.balance + acc.stake) * 100));
@@ -70,8 +74,10 @@ describe('stake and slashing', () => {
     const liarView = (await (await fetch(`${api.farm.url}/api/workers/${liar.id}`)).json()) as WorkerView & {
       evidence: { kind: string }[];
     };
-    expect(liarView).toMatchObject({ invalid: 1, faults: 1, passed: 0, balance: 30, stake: 10 });
+    expect(liarView).toMatchObject({ invalid: 1, faults: 1, passed: 0, balance: 30, stake: 0 });
     expect(liarView.evidence[0].kind).toBe('outvoted');
+    // Agreeing with ground truth is a passed check.
+    expect((await (await fetch(`${api.farm.url}/api/workers/${b.id}`)).json()).passed).toBe(1);
   });
 
   it('charges a missed deadline and refuses overdrafts', async () => {
@@ -82,7 +88,8 @@ describe('stake and slashing', () => {
     // No heartbeat: the 600 ms lease lapses and the slot goes to the other worker.
     let taken: Assignment | undefined;
     for (let i = 0; i < 20 && !taken; i++) taken = await other.client.next();
-    expect(taken?.replica).toBe(held.replica);
+    expect(taken?.tile).toEqual(held.tile);
+    expect(taken?.replica).not.toBe(held.replica);
     const acc = await account(sleeper.id);
     expect(acc.stake).toBe(9.5);
     expect(acc.entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5 });
@@ -102,24 +109,25 @@ describe('stake and slashing', () => {
     expect(Object.keys(board.workers[0]).sort()).toEqual(
       [
         'balance',
-        'consecutiveValid',
+        'class',
+        'classState',
         'credibility',
-        'deviceClass',
+        'device',
         'faults',
         'id',
         'inFlight',
         'invalid',
         'lastSeen',
+        'locked',
         'name',
         'online',
         'passed',
         'registeredAt',
         'rejected',
-        'spotChecksFailed',
-        'spotChecksPassed',
         'stake',
         'timedOut',
         'trusted',
+        'unbonding',
         'valid',
       ].sort(),
     );

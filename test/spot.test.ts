@@ -1,53 +1,51 @@
-/** Spot checks: a verified tile, handed out like any replica, judged against its known hash. */
+/**
+ * Spot checks: a tile verified with a trusted worker in the accepted group, handed out like any
+ * replica while real work waits, judged against its known hash.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
 beforeAll(async () => {
-  api = await startApiFarm({ spotCheckRate: 1, stakePerTaskCents: 500 });
+  api = await startApiFarm({ spotCheckRate: 1, stakePerReplicaCents: 500 });
 });
 afterAll(() => api.stop());
 
-const operator = (path: string, body?: unknown) => api.operator(path, body);
-const worker = (name: string) => api.worker(name);
-const upload = (w: { client: import('../worker/client.ts').WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
 const view = async (id: string) =>
-  (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: { kind: string }[] };
+  (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: Record<string, unknown>[] };
+const upload = (w: TestClient, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
 
 describe('spot checks', () => {
-  it('hands out a verified tile like any replica and judges it against the known hash', async () => {
-    const { id: job } = (await (await operator('/api/jobs', oneTileJob(2))).json()) as { id: string };
-    const a = await worker('a');
-    const b = await worker('b');
-    // The pool is empty, so these polls fall through to real work.
-    const ra = Assignment.parse(await a.client.next());
-    const rb = Assignment.parse(await b.client.next());
-    await upload(a, ra, 90);
-    await upload(b, rb, 90);
+  it('hands out a known answer like any replica and judges it against the known hash', async () => {
+    const truth = await api.worker('truth', { trusted: true });
+    const { id: known } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+    await upload(truth, Assignment.parse(await truth.client.next()), 90);
+    // Real work waiting: only then do untrusted workers get spot checks.
+    await api.operator('/api/jobs', { ...oneTileJob(1), spp: 2 });
 
-    const honest = await worker('honest');
-    const liar = await worker('liar');
-    await operator('/api/credits', { account: liar.id, amount: 10 });
-    await liar.client.stake(10);
-    const check = Assignment.parse(await honest.client.next());
-    // Indistinguishable: same shape, a replica slot of a task of a real job.
-    expect(check.task).toBe(ra.task);
-    expect(check.job).toBe(job);
-    expect(check.replica).toMatch(/\.r\d+$/);
-    await upload(honest, check, 90);
-    expect(await view(honest.id)).toMatchObject({ spotChecksPassed: 1, spotChecksFailed: 0, passed: 1, faults: 0 });
+    const honest = await api.worker('honest', { stake: 10 });
+    const liar = await api.worker('liar', { stake: 10 });
+    const check = await honest.client.next();
+    // Indistinguishable: the same fields as any replica, an opaque id, stake locked and counted in flight.
+    expect(Object.keys(check ?? {}).sort()).toEqual(['deadline', 'frame', 'replica', 'scene', 'tile']);
+    expect(check?.replica).toMatch(/^r[0-9a-f]{32}$/);
+    expect(await view(honest.id)).toMatchObject({ inFlight: 1, locked: 5 });
+    await upload(honest, check as Assignment, 90);
+    expect(await view(honest.id)).toMatchObject({ valid: 1, passed: 1, faults: 0, inFlight: 0, locked: 0 });
 
     const trap = Assignment.parse(await liar.client.next());
     await upload(liar, trap, 3);
     const caught = await view(liar.id);
-    expect(caught).toMatchObject({ spotChecksPassed: 0, spotChecksFailed: 1, faults: 1, passed: 0, stake: 5 });
-    expect(caught.evidence[0].kind).toBe('spot-check-failed');
+    // A failed check is a fault against ground truth: the whole stake goes.
+    expect(caught).toMatchObject({ invalid: 1, faults: 1, passed: 0, stake: 0, locked: 0 });
+    expect(caught.evidence[0]).toMatchObject({ kind: 'outvoted' });
+    expect(caught.evidence[0]).not.toHaveProperty('winner');
 
     // The task itself is untouched: still verified with its hash; the checks are listed as such.
-    const tasks = ((await (await operator(`/api/jobs/${job}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
-    expect(tasks[0].state).toBe('verified');
+    const tasks = ((await (await api.operator(`/api/jobs/${known}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
+    expect(tasks[0]).toMatchObject({ state: 'verified', anchored: true });
     expect(tasks[0].replicas.filter((r) => r.spot).map((r) => r.state)).toEqual(['valid', 'invalid']);
-    expect(((await (await operator(`/api/jobs/${job}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(2);
+    expect(((await (await api.operator(`/api/jobs/${known}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(1);
   });
 });

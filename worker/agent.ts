@@ -84,7 +84,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   async function calibrateWith(spec: CalibrationSpec): Promise<void> {
     const scene = await sceneFor(spec.scene);
     const pixels: Uint8Array[] = [];
-    for (const tile of spec.tiles) pixels.push(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration'));
+    for (const tile of spec.tiles)
+      pixels.push(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration'));
     const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
     const result = await client.calibrate(cids, pixels);
     log.info({ class: result.class, classState: result.classState }, result.detail);

@@ -4,9 +4,9 @@ import {
   Assignment as AssignmentSchema,
   type Calibrated,
   type CalibrationSpec,
+  RESULT_CID_HEADER,
   type Registered,
   Registered as RegisteredSchema,
-  RESULT_CID_HEADER,
 } from '../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import type { Identity } from './identity.ts';
@@ -127,7 +127,11 @@ export class WorkerClient {
     });
     if (res.status >= 400) {
       const problem = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
-      throw new OrchestratorError(res.status, problem.title ?? '', `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`);
+      throw new OrchestratorError(
+        res.status,
+        problem.title ?? '',
+        `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`,
+      );
     }
     return res;
   }

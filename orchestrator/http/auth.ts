@@ -91,7 +91,11 @@ function signatureHeaders(req: Request): { timestamp: string; signature: string 
   if (!timestamp || !signature)
     throw new HttpError(401, 'Unsigned request', `send ${SIGNATURE_HEADERS.timestamp} and ${SIGNATURE_HEADERS.signature}`);
   if (!isFresh(timestamp))
-    throw new HttpError(401, 'Stale signature', `${SIGNATURE_HEADERS.timestamp} must be milliseconds since the epoch, within ${SIGNATURE_WINDOW_MS / 1000} s of now`);
+    throw new HttpError(
+      401,
+      'Stale signature',
+      `${SIGNATURE_HEADERS.timestamp} must be milliseconds since the epoch, within ${SIGNATURE_WINDOW_MS / 1000} s of now`,
+    );
   return { timestamp, signature };
 }
 

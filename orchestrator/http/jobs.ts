@@ -74,33 +74,36 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
     const created = await jobs.create(
       {
-      id,
-      owner: req.principal?.owner as string,
-      name: body.name ?? scene.name,
-      createdAt: Date.now(),
-      scene: sceneCid,
-      width: scene.render.width,
-      height: scene.render.height,
-      spp: scene.render.spp,
-      tileSize: body.tileSize,
-      replicas: body.replicas,
-      maxReplicas: body.verification === 'quorum' ? body.replicas + EXTRA_REPLICAS : CREDIBILITY_MAX_REPLICAS,
-      verification: body.verification,
-      epsilon: body.epsilon,
-      onTimeout: body.onTimeout,
-      timeoutMs: body.timeoutSeconds * 1000,
-      frames,
-      tilesPerFrame,
-      tilesTotal: tilesPerFrame * frames.length,
+        id,
+        owner: req.principal?.owner as string,
+        name: body.name ?? scene.name,
+        createdAt: Date.now(),
+        scene: sceneCid,
+        width: scene.render.width,
+        height: scene.render.height,
+        spp: scene.render.spp,
+        tileSize: body.tileSize,
+        replicas: body.replicas,
+        maxReplicas: body.verification === 'quorum' ? body.replicas + EXTRA_REPLICAS : CREDIBILITY_MAX_REPLICAS,
+        verification: body.verification,
+        epsilon: body.epsilon,
+        onTimeout: body.onTimeout,
+        timeoutMs: body.timeoutSeconds * 1000,
+        frames,
+        tilesPerFrame,
+        tilesTotal: tilesPerFrame * frames.length,
       },
       initialReplicas(body),
       { tasks: deps.quotas.maxTasksInFlight, replicas: deps.quotas.maxReplicasInFlight },
     );
     if (created !== 'ok') {
       const limit = created === 'tasks' ? `${deps.quotas.maxTasksInFlight} tasks` : `${deps.quotas.maxReplicasInFlight} replicas`;
-      throw new HttpError(429, 'Quota exceeded', `this job would take your work in flight past ${limit}; wait for jobs to finish or cancel some`, [
-        { path: created === 'tasks' ? 'frames' : 'replicas', message: `over the quota of ${limit} in flight` },
-      ]);
+      throw new HttpError(
+        429,
+        'Quota exceeded',
+        `this job would take your work in flight past ${limit}; wait for jobs to finish or cancel some`,
+        [{ path: created === 'tasks' ? 'frames' : 'replicas', message: `over the quota of ${limit} in flight` }],
+      );
     }
     await deps.enqueuePlan(id);
     req.log?.info({ job: id, frames: frames.length, tiles: tilesPerFrame * frames.length, replicas: body.replicas }, 'job submitted');

@@ -11,20 +11,29 @@ export function sessionRoutes(tokens: Tokens, requester: RequestHandler, gate: A
   const r = Router();
 
   // The login itself: its small body carries the token, and failures count against the address.
-  r.post('/', (req, res, next) => next(gate.refuseBlocked(req, res)), express.json({ limit: 4096 }), async (req, res) => {
-    const { token } = SessionRequest.parse(req.body ?? {});
-    const principal = await tokens.lookup(token);
-    if (!principal)
-      return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'unknown API token', [{ path: 'token', message: 'unknown API token' }]));
-    res.cookie(SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: req.secure,
-      path: '/',
-      maxAge: SESSION_MAX_AGE_MS,
-    });
-    res.json(principal);
-  });
+  r.post(
+    '/',
+    (req, res, next) => next(gate.refuseBlocked(req, res)),
+    express.json({ limit: 4096 }),
+    async (req, res) => {
+      const { token } = SessionRequest.parse(req.body ?? {});
+      const principal = await tokens.lookup(token);
+      if (!principal)
+        return gate.fail(
+          req,
+          res,
+          new HttpError(401, 'Unauthorized', 'unknown API token', [{ path: 'token', message: 'unknown API token' }]),
+        );
+      res.cookie(SESSION_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: req.secure,
+        path: '/',
+        maxAge: SESSION_MAX_AGE_MS,
+      });
+      res.json(principal);
+    },
+  );
 
   r.get('/', requester, (req, res) => {
     res.json(req.principal);

@@ -64,8 +64,12 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const sizes = tiles.map((t) => t.width * t.height * 4);
     if (body.length !== sizes.reduce((a, b) => a + b, 0))
       throw new HttpError(422, 'Calibration rejected', `send the ${tiles.length} tiles' RGBA back to back (${sizes.join(' + ')} bytes)`);
+    const pixels: Uint8Array[] = [];
     let offset = 0;
-    const pixels = sizes.map((size) => body.subarray(offset, (offset += size)));
+    for (const size of sizes) {
+      pixels.push(body.subarray(offset, offset + size));
+      offset += size;
+    }
     try {
       const result = await calibrate(deps.calibration, worker, claimed, pixels);
       req.log?.info({ class: result.class, classState: result.classState }, 'worker calibrated');
@@ -79,22 +83,33 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   r.post('/next', async (req, res) => {
     const worker = await reconsider(deps.calibration, me(req));
     await workers.touch(worker);
-    if (worker.classState === 'calibrating') throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
-    if (worker.classState === 'refused') throw new HttpError(403, 'Calibration refused', 'this key’s calibration matched no class; a changed device re-registers for a new one');
+    if (worker.classState === 'calibrating')
+      throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
+    if (worker.classState === 'refused')
+      throw new HttpError(
+        403,
+        'Calibration refused',
+        'this key’s calibration matched no class; a changed device re-registers for a new one',
+      );
     if (worker.classState === 'unclassified') {
       res.status(204).end();
       return;
     }
     const free = worker.stake - worker.locked - worker.unbonding;
     if (!worker.trusted && worker.inFlight === 0 && free < deps.stakePerReplicaCents)
-      throw new HttpError(409, 'Stake required', `each replica is backed by ${deps.stakePerReplicaCents / 100} credits of stake; this worker has ${Math.max(0, free) / 100} free`);
+      throw new HttpError(
+        409,
+        'Stake required',
+        `each replica is backed by ${deps.stakePerReplicaCents / 100} credits of stake; this worker has ${Math.max(0, free) / 100} free`,
+      );
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     const assignment = await dispatch.next(worker, abort.signal);
     if (abort.signal.aborted && assignment) {
       // The worker hung up before it heard about this replica: hand it straight back.
       const mine = (await held(worker.id)).find((h) => h.replica.rid === assignment.replica);
-      if (mine && (await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined) await dispatch.handBack(mine.task, mine.replica);
+      if (mine && (await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined)
+        await dispatch.handBack(mine.task, mine.replica);
       return;
     }
     if (!assignment) res.status(204).end();
@@ -115,7 +130,9 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const rid = param(req, 'replica', Ids.replica);
     const cid = req.get(RESULT_CID_HEADER);
     if (!cid || !Ids.cid.safeParse(cid).success)
-      throw new HttpError(400, 'Invalid request', `send the result's CID in ${RESULT_CID_HEADER}`, [{ path: RESULT_CID_HEADER, message: 'a CID is required' }]);
+      throw new HttpError(400, 'Invalid request', `send the result's CID in ${RESULT_CID_HEADER}`, [
+        { path: RESULT_CID_HEADER, message: 'a CID is required' },
+      ]);
     try {
       res.json({ status: await acceptResult(deps, me(req), rid, cid, new Uint8Array(rawBody(req))) });
     } catch (e) {

@@ -178,7 +178,8 @@ export class Jobs {
    * in the meantime keeps the job running.
    */
   async finish(job: JobRecord, animation?: string): Promise<boolean> {
-    const done = (await runScript(this.redis, 'job-finish', [keys.job(job.id)], [job.id, job.frames.length, Date.now(), animation ?? ''])) === 1;
+    const done =
+      (await runScript(this.redis, 'job-finish', [keys.job(job.id)], [job.id, job.frames.length, Date.now(), animation ?? ''])) === 1;
     if (done) announce(this.redis, job.id);
     return done;
   }

@@ -131,10 +131,11 @@ export class Tasks {
 
   /** One round trip: a slot's current record and its task's rectangle. */
   async slot(task: string, n: number): Promise<{ replica?: ReplicaRecord; rect?: Rect }> {
-    const [[, replica], [, rect]] = (await this.redis.multi().hget(keys.taskReplicas(task), String(n)).hget(keys.task(task), 'rect').exec()) as [
-      unknown,
-      string | null,
-    ][];
+    const [[, replica], [, rect]] = (await this.redis
+      .multi()
+      .hget(keys.taskReplicas(task), String(n))
+      .hget(keys.task(task), 'rect')
+      .exec()) as [unknown, string | null][];
     return { replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
   }
 
@@ -225,7 +226,14 @@ export class Tasks {
     const [status, value, caught] = (await runScript(
       this.redis,
       'settle',
-      [keys.task(task.id), keys.taskReplicas(task.id), keys.job(task.job), keys.jobFrames(task.job), keys.jobPending(task.job), keys.jobFrameGen(task.job)],
+      [
+        keys.task(task.id),
+        keys.taskReplicas(task.id),
+        keys.job(task.job),
+        keys.jobFrames(task.job),
+        keys.jobPending(task.job),
+        keys.jobFrameGen(task.job),
+      ],
       [
         task.id,
         task.job,

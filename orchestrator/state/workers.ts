@@ -107,7 +107,8 @@ export class Workers {
       .zadd(keys.workersBy('registeredAt'), before?.registeredAt ?? now, id)
       .zadd(keys.workersBy('lastSeen'), now, id)
       .zadd(keys.workersBy('credibility'), trusted || before?.trusted ? 1e15 : (before?.passed ?? 0), id);
-    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'passed', 'faults'] as const) m.zadd(keys.workersBy(counter), 'NX', 0, id);
+    for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'passed', 'faults'] as const)
+      m.zadd(keys.workersBy(counter), 'NX', 0, id);
     await m.exec();
     return (await this.get(id)) as WorkerRecord;
   }
@@ -160,7 +161,12 @@ export class Workers {
   }
 
   /** One page of the leaderboard, read from its index: never a scan of every worker. */
-  async leaderboard(order: LeaderboardOrder, descending: boolean, offset: number, limit: number): Promise<{ total: number; workers: WorkerRecord[] }> {
+  async leaderboard(
+    order: LeaderboardOrder,
+    descending: boolean,
+    offset: number,
+    limit: number,
+  ): Promise<{ total: number; workers: WorkerRecord[] }> {
     const index = keys.workersBy(order);
     const [total, ids] = await Promise.all([
       this.redis.zcard(index),

@@ -5,9 +5,10 @@
  * f is the assumed fraction of saboteurs among workers that have been checked. A worker that has
  * passed k checks against ground truth since its last fault, under blacklisting, is good with
  * probability CrW = 1 − f / ((1 − f)·k·e). With k = 0 it carries no evidence at all: identities
- * are free, so an unchecked worker is worth exactly 1/2, which leaves every group credibility
- * unchanged — any number of fresh keys agreeing with each other moves no verdict. Results of one
- * task form groups by hash; a group's credibility weighs its members against every other group's.
+ * are free, so an unchecked worker is worth exactly 1/2 — joining a group it changes nothing, and
+ * decide.ts leaves groups of unchecked workers out of the weighing altogether, so any number of
+ * fresh keys neither carries a result nor casts doubt on one. Results of one task form groups by
+ * hash; a group's credibility weighs its members against every other group's.
  */
 
 /** An operator's own worker: its result stands alone at any ε the API accepts. */

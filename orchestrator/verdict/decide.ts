@@ -17,7 +17,7 @@
  *   past its timeout decides what it has. Neither marks anyone faulty.
  */
 import type { TileWait } from '../../shared/protocol.ts';
-import { agreeingNeeded, groupCredibilities } from './credibility.ts';
+import { agreeingNeeded, groupCredibilities, NO_EVIDENCE } from './credibility.ts';
 import { quorumWinner, tally } from './quorum.ts';
 
 export interface ResultFact {
@@ -126,6 +126,8 @@ function lateResults(facts: TaskFacts): Decision {
   const agree = late.filter((r) => r.cid === verdict.cid);
   const disagree = late.filter((r) => r.cid !== verdict.cid);
   if (disagree.length > 0 && !verdict.anchored) {
+    // A trusted worker's dissent is ground truth against the verdict.
+    if (disagree.some((r) => r.trusted)) return { kind: 'reopen' };
     if (!facts.availability) return { kind: 'needs-availability' };
     // A verdict no trusted worker backed is disputed: let one arbitrate.
     if (facts.availability.trusted > 0) return { kind: 'reopen' };
@@ -144,8 +146,19 @@ function byCredibility(facts: TaskFacts): Decision {
   if (results.length === 0) return facts.outstanding > 0 ? waitForReplicas(facts, 1) : issue(facts, 1, false);
   const cids = [...new Set(results.map((r) => r.cid))];
   const groups = cids.map((cid) => results.filter((r) => r.cid === cid));
-  const cr = groupCredibilities(groups.map((g) => g.map((r) => r.credibility)));
-  const leader = cr.indexOf(Math.max(...cr));
+  // Unchecked workers weigh nothing, for or against: only groups with a checked (or trusted)
+  // member are weighed, so free keys can neither carry a result nor cast doubt on one.
+  const weights = groups.map((g) => g.map((r) => r.credibility).filter((c) => c > NO_EVIDENCE));
+  const weighed = groups.map((_, i) => i).filter((i) => weights[i].length > 0);
+  const crWeighed = groupCredibilities(weighed.map((i) => weights[i]));
+  const cr = groups.map((_, i) => (weighed.includes(i) ? crWeighed[weighed.indexOf(i)] : 0));
+  // Ground truth decides outright: the group with a trusted worker's result (the most of them, if
+  // the operator's own machines disagree) is accepted whatever the rest say.
+  const trustedIn = (g: readonly ResultFact[]) => g.filter((r) => r.trusted).length;
+  const truth = groups
+    .map((_, i) => i)
+    .sort((a, b) => trustedIn(groups[b]) - trustedIn(groups[a]) || firstSlot(groups[a]) - firstSlot(groups[b]))[0];
+  const leader = trustedIn(groups[truth]) > 0 ? truth : cr.indexOf(Math.max(...cr));
   const accept = (extra: Partial<Accept> = {}): Accept => ({
     kind: 'accept',
     cid: cids[leader],
@@ -160,17 +173,17 @@ function byCredibility(facts: TaskFacts): Decision {
     basis: Object.fromEntries(results.map((r) => [r.worker, r.faults])),
     ...extra,
   });
+  if (trustedIn(groups[leader]) > 0)
+    return accept({ anchored: true, faulty: true, checked: slots(groups[leader].filter((r) => !r.trusted)) });
   const timedOut = facts.now >= facts.deadlineAt;
+  const arbitrate = cids.length > 1 || facts.suspect;
 
   if (cr[leader] >= policy.theta) {
-    if (groups[leader].some((r) => r.trusted)) {
-      return accept({ anchored: true, faulty: true, checked: slots(groups[leader].filter((r) => !r.trusted)) });
-    }
-    if ((cids.length > 1 || facts.suspect) && !timedOut) {
+    if (arbitrate && !timedOut) {
       if (!availability) return { kind: 'needs-availability' };
       if (availability.trusted > 0) {
         if (!facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter');
-        return wait(facts, 'needs-arbiter', 'results disagree: one of the operator’s trusted workers arbitrates', facts.now + facts.graceMs);
+        return wait(facts, 'needs-arbiter', arbiterMessage(cids.length > 1), facts.now + facts.graceMs);
       }
     }
     const lone = results.length === 1 ? results[0] : undefined;
@@ -189,13 +202,14 @@ function byCredibility(facts: TaskFacts): Decision {
       ? { kind: 'fail', message: `tile reached credibility ${cr[leader].toFixed(4)} of θ = ${policy.theta} and cannot get further` }
       : accept({ below: true, ...belowGroup(groups, cr, results) });
   if (timedOut) return belowPolicy();
-  // How many to issue at once: assume the next workers are like those seen so far (at least
-  // Sarmenta's prior 1 − f), so a tile among proven workers asks for one more, not three.
-  const untrusted = results.filter((r) => !r.trusted).map((r) => r.credibility);
-  const assumed = Math.max(1 - policy.f, untrusted.reduce((a, c) => a + c, 0) / Math.max(1, untrusted.length));
+  // How many to issue at once: assume the next workers are like the checked ones seen so far (at
+  // least Sarmenta's prior 1 − f), so a tile among proven workers asks for one more, not three.
+  const checked = results.filter((r) => !r.trusted && r.credibility > NO_EVIDENCE).map((r) => r.credibility);
+  const assumed = Math.max(1 - policy.f, checked.reduce((a, c) => a + c, 0) / Math.max(1, checked.length));
+  const considered = groups.map((_, i) => i).filter((i) => i === leader || weights[i].length > 0);
   const needed = agreeingNeeded(
-    groups.map((g) => g.map((r) => r.credibility)),
-    leader,
+    considered.map((i) => weights[i]),
+    considered.indexOf(leader),
     assumed,
     policy.theta,
     policy.maxReplicas,
@@ -205,7 +219,7 @@ function byCredibility(facts: TaskFacts): Decision {
   if (room <= 0) return belowPolicy();
   if (!availability) return { kind: 'needs-availability' };
   if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return belowPolicy();
-  if (cids.length > 1 && availability.trusted > 0 && !facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter');
+  if (arbitrate && availability.trusted > 0 && !facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter', 1, cids.length > 1);
   return issue(facts, Math.max(1, Math.min(needed, MAX_PARALLEL, room)), false, 'needs-agreement', needed);
 }
 
@@ -285,14 +299,26 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
   };
 }
 
+const arbiterMessage = (disputed: boolean) =>
+  disputed
+    ? 'results disagree: one of the operator’s trusted workers arbitrates'
+    : 'reopened: one of the operator’s trusted workers checks it again';
+
 function wait(facts: TaskFacts, code: TileWait['code'], message: string, idleAt: number | null): Decision {
   return { kind: 'wait', idleAt, waiting: { code, message, since: facts.progressAt, decideAt: null } };
 }
 
-function issue(facts: TaskFacts, count: number, arbiter: boolean, code: TileWait['code'] = 'rendering', needed = count): Decision {
+function issue(
+  facts: TaskFacts,
+  count: number,
+  arbiter: boolean,
+  code: TileWait['code'] = 'rendering',
+  needed = count,
+  disputed = true,
+): Decision {
   const message =
     code === 'needs-arbiter'
-      ? 'results disagree: one of the operator’s trusted workers arbitrates'
+      ? arbiterMessage(disputed)
       : code === 'audit'
         ? 'a lone result is being audited by another worker'
         : `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`;
@@ -307,10 +333,9 @@ function issue(facts: TaskFacts, count: number, arbiter: boolean, code: TileWait
  */
 function belowGroup(groups: readonly (readonly ResultFact[])[], cr: readonly number[], results: readonly ResultFact[]): Partial<Accept> {
   const best = (g: readonly ResultFact[]) => Math.max(...g.map((r) => r.credibility));
-  const first = (g: readonly ResultFact[]) => Math.min(...g.map((r) => r.slot));
   const [chosen] = groups
     .map((_, i) => i)
-    .sort((a, b) => cr[b] - cr[a] || best(groups[b]) - best(groups[a]) || first(groups[a]) - first(groups[b]));
+    .sort((a, b) => cr[b] - cr[a] || best(groups[b]) - best(groups[a]) || firstSlot(groups[a]) - firstSlot(groups[b]));
   return {
     cid: groups[chosen][0].cid,
     credibility: cr[chosen],
@@ -320,3 +345,4 @@ function belowGroup(groups: readonly (readonly ResultFact[])[], cr: readonly num
 }
 
 const slots = (results: readonly { slot: number }[]): number[] => results.map((r) => r.slot);
+const firstSlot = (results: readonly { slot: number }[]): number => Math.min(...results.map((r) => r.slot));

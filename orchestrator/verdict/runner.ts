@@ -49,7 +49,14 @@ export class VerdictRunner {
       const task = await tasks.get(taskId);
       const job = task && (await jobs.plan(task.job));
       const progress = task && (await jobs.progress(task.job));
-      if (!task || !job || !progress || task.state === 'failed' || task.state === 'closed' || (task.state === 'pending' && progress.state !== 'running')) {
+      if (
+        !task ||
+        !job ||
+        !progress ||
+        task.state === 'failed' ||
+        task.state === 'closed' ||
+        (task.state === 'pending' && progress.state !== 'running')
+      ) {
         await tasks.forgetIdle(taskId);
         return;
       }
@@ -61,7 +68,8 @@ export class VerdictRunner {
         return;
       }
       if (decision.kind === 'reopen') {
-        if (await tasks.reopen(task, '')) log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
+        if (await tasks.reopen(task, ''))
+          log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
         continue;
       }
       if (decision.kind === 'needs-availability') throw new Error('decide asked for availability twice');
@@ -83,7 +91,12 @@ export class VerdictRunner {
       const job = task && (await jobs.plan(task.job));
       if (!task || !job || task.state !== 'verified' || task.anchored || task.below) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
-      const facts = { ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)), state: 'pending' as const, verdict: null, suspect: true };
+      const facts = {
+        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),
+        state: 'pending' as const,
+        verdict: null,
+        suspect: true,
+      };
       const again = await this.decideWithAvailability(facts, task, job, replicas);
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
       if (!(await tasks.reopen(task, caught))) continue;
@@ -94,11 +107,20 @@ export class VerdictRunner {
     return reopened;
   }
 
-  private async decideWithAvailability(facts: TaskFacts, task: TaskRecord, job: JobPlan, replicas: readonly ReplicaRecord[]): Promise<Decision> {
+  private async decideWithAvailability(
+    facts: TaskFacts,
+    task: TaskRecord,
+    job: JobPlan,
+    replicas: readonly ReplicaRecord[],
+  ): Promise<Decision> {
     const first = decide(facts);
     if (first.kind !== 'needs-availability') return first;
     const voters = replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback').map((r) => r.worker);
-    const availability = await this.deps.availability.of(task, voters, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
+    const availability = await this.deps.availability.of(
+      task,
+      voters,
+      shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor),
+    );
     return decide({ ...facts, availability });
   }
 
@@ -153,7 +175,14 @@ export class VerdictRunner {
       case 'accept':
         metrics.verdict(decision.disagree.length > 0 ? 'disputed' : 'agreed');
         log.info(
-          { job: job.id, task: task.id, cid: decision.cid, credibility: decision.credibility, anchored: decision.anchored, below: decision.below },
+          {
+            job: job.id,
+            task: task.id,
+            cid: decision.cid,
+            credibility: decision.credibility,
+            anchored: decision.anchored,
+            below: decision.below,
+          },
           decision.below ? 'tile accepted below threshold' : 'tile verified',
         );
         if (settled.value > 0) await this.deps.onFrameVerified(job.id, task.frame, settled.value);

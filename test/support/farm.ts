@@ -35,7 +35,7 @@ export interface FarmOptions {
 export interface StartWorkerOptions {
   /** The operator's own worker (default for honest ones). */
   trusted?: boolean;
-  /** Credits an untrusted worker gets and stakes (default 100). */
+  /** Credits an untrusted worker gets and stakes (default 1000: 100 replicas held or awaiting verdicts). */
   stake?: number;
   env?: Record<string, string>;
 }
@@ -129,7 +129,7 @@ export class TestFarm {
     const keyFile = join(this.dir, `${name}.key`);
     writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
     const id = workerIdOf(publicKeyDer);
-    const stake = trusted ? 0 : (opts.stake ?? 100);
+    const stake = trusted ? 0 : (opts.stake ?? 1000);
     if (stake > 0) {
       // Register the key first so that it can be granted the credits it stakes on start.
       const client = new WorkerClient(this.url, { id, key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
@@ -139,7 +139,9 @@ export class TestFarm {
     const farmArgs = ['worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm'];
     if (stake > 0) farmArgs.push('--stake', String(stake));
     const args =
-      kind === 'honest' ? [BIN, ...farmArgs] : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
+      kind === 'honest'
+        ? [BIN, ...farmArgs]
+        : ['--import', 'tsx', join(ROOT, 'test/support/test-worker.ts'), this.url, name, keyFile, kind];
     const proc = spawn(process.execPath, args, {
       stdio: ['ignore', openSync(join(this.dir, `${name}.log`), 'a'), 'inherit'],
       env: {

@@ -72,7 +72,9 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
   const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
   const redis: PrivateRedis = await startRedisServer({ dir: join(dir, 'redis') });
   const token = OPERATOR_TOKEN;
-  const farm = await startOrchestrator(OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token, ...TEST_SETTINGS, ...settings }));
+  const farm = await startOrchestrator(
+    OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token, ...TEST_SETTINGS, ...settings }),
+  );
   const operator = (path: string, body?: unknown) =>
     fetch(`${farm.url}${path}`, {
       method: body ? 'POST' : 'GET',

@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { parseFrameRange } from '../../../shared/frames.ts';
 import type { FieldIssue } from '../../../shared/problem.ts';
-import { MAX_TASKS_PER_JOB, type SampleScene } from '../../../shared/protocol.ts';
+import type { SampleScene } from '../../../shared/protocol.ts';
 import { frameCount, parseScene, type Scene, SceneError } from '../../../shared/scene.ts';
 import { tileCount } from '../../../shared/tile.ts';
 import { ApiError, api } from '../api.ts';
@@ -217,7 +217,6 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
       {est && 'tasks' in est && (
         <p class="estimate" data-testid="estimate" data-tasks={est.tasks}>
           {est.tasks.toLocaleString()} tasks: {est.frames} frame{est.frames === 1 ? '' : 's'} × {est.tiles} tiles
-          {est.tasks > MAX_TASKS_PER_JOB && <span class="error"> — over the limit of {MAX_TASKS_PER_JOB.toLocaleString()}</span>}
         </p>
       )}
       {est && 'error' in est && <p class="error">{est.error}</p>}

@@ -15,10 +15,11 @@ const VERDICTS: Record<ReplicaView['state'], string> = {
   assigned: 'rendering',
   submitted: 'awaiting verdict',
   valid: 'agreed',
-  invalid: 'disagreed',
+  invalid: 'disagreed with ground truth',
+  overruled: 'disagreed (no fault)',
   timedout: 'timed out',
   handedback: 'handed back',
-  rejected: 'rejected',
+  cancelled: 'cancelled',
 };
 
 export function TileInspector({ job, view, names }: { job: string; view: TaskView; names: ReadonlyMap<string, string> }) {
@@ -34,8 +35,16 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
       <p class="muted">
         {view.rect.width}×{view.rect.height} at ({view.rect.x}, {view.rect.y}) · frame {view.frame}
         {view.credibility !== null && <> · credibility {view.credibility.toFixed(5)}</>}
-        {view.belowThreshold && <> · accepted below θ at the job's timeout</>}
+        {view.anchored && <> · backed by a trusted worker</>}
+        {view.belowThreshold && view.decidedAt && <> · accepted below threshold at {clock(view.decidedAt)}</>}
+        {view.auditSkipped && <> · audit skipped: no other worker</>}
       </p>
+      {view.waiting && (
+        <p data-testid="waiting">
+          Waiting: {view.waiting.message}
+          {view.waiting.decideAt && <> (decided at {clock(view.waiting.decideAt)} if nothing changes)</>}
+        </p>
+      )}
       <p>
         Verified result: <code title={view.cid ?? ''}>{shortCid(view.cid)}</code>
       </p>
@@ -54,10 +63,15 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
           {view.replicas.map((r) => (
             <tr key={`${r.replica}.${r.worker}.${r.assignedAt}`} data-worker={r.worker}>
               <td>
-                {r.replica.slice(r.replica.lastIndexOf('.') + 1)}
+                <code title={r.replica}>{r.replica.slice(0, 7)}</code>
                 {r.spot && (
                   <span class="badge" title="a spot check: a replica of a tile already verified">
                     spot
+                  </span>
+                )}
+                {r.arbiter && (
+                  <span class="badge" title="issued to the operator's trusted workers: arbitration or audit">
+                    arbiter
                   </span>
                 )}
               </td>

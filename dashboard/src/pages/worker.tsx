@@ -1,4 +1,4 @@
-/** One worker's evidence: its record, the disagreements and spot checks behind it, its ledger. */
+/** One worker's evidence: its record, its class, the disagreements behind its score, its ledger. */
 import { useEffect, useState } from 'preact/hooks';
 import type { EvidenceEntry, WorkerDetail, WorkerLedger } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
@@ -6,10 +6,17 @@ import { credits, dateTime, shortCid } from '../format.ts';
 import { href } from '../router.ts';
 
 const EVIDENCE: Record<EvidenceEntry['kind'], string> = {
-  outvoted: 'outvoted: its result lost',
-  'outvoted-others': 'outvoted others: its result won',
-  'spot-check-passed': 'spot check passed',
-  'spot-check-failed': 'spot check failed',
+  outvoted: 'caught: its result differed from ground truth',
+  disagreed: 'disagreed with the accepted result (no ground truth: no fault)',
+  'outvoted-others': 'its result, with ground truth, beat others',
+};
+
+const CLASS_STATES: Record<WorkerDetail['classState'], string> = {
+  calibrating: 'calibrating',
+  unclassified: 'calibrated, waiting for an established class',
+  established: 'in an established class',
+  provisional: 'provisional class: checks only',
+  refused: 'calibration refused',
 };
 
 export function WorkerPage({ id }: { id: string }) {
@@ -34,7 +41,8 @@ export function WorkerPage({ id }: { id: string }) {
           {w.name} {w.trusted && <span class="badge">trusted</span>} <span class={`dot ${w.online ? 'on' : 'off'}`} />
         </h1>
         <p class="muted">
-          <code>{w.id}</code> · {w.deviceClass} · registered {dateTime(w.registeredAt)} · last seen {dateTime(w.lastSeen)}
+          <code>{w.id}</code> · says it runs on {w.device} · class <code>{w.class ?? '—'}</code> ({CLASS_STATES[w.classState]}) · registered{' '}
+          {dateTime(w.registeredAt)} · last seen {dateTime(w.lastSeen)}
         </p>
         <dl class="facts" data-testid="worker-facts">
           <Fact label="Credibility" value={w.credibility.toFixed(5)} />
@@ -43,16 +51,17 @@ export function WorkerPage({ id }: { id: string }) {
           <Fact label="Timed out" value={w.timedOut} />
           <Fact label="Rejected uploads" value={w.rejected} />
           <Fact label="Faults" value={w.faults} />
-          <Fact label="Valid in a row" value={w.consecutiveValid} />
-          <Fact label="Spot checks passed / failed" value={`${w.spotChecksPassed} / ${w.spotChecksFailed}`} />
+          <Fact label="Checks against ground truth passed" value={w.passed} />
           <Fact label="Balance" value={credits(w.balance)} />
           <Fact label="Stake" value={credits(w.stake)} />
+          <Fact label="Stake backing replicas" value={credits(w.locked)} />
+          <Fact label="Stake unbonding" value={credits(w.unbonding)} />
         </dl>
       </section>
       <section class="card">
         <h2>Evidence</h2>
         {w.evidence.length === 0 ? (
-          <p class="muted">No disagreements or spot checks yet.</p>
+          <p class="muted">No disagreements yet.</p>
         ) : (
           <table>
             <thead>
@@ -61,12 +70,12 @@ export function WorkerPage({ id }: { id: string }) {
                 <th>What</th>
                 <th>Tile</th>
                 <th>Its result</th>
-                <th>Other side</th>
+                <th>Against</th>
               </tr>
             </thead>
             <tbody>
               {w.evidence.map((e) => (
-                <tr key={`${e.at}.${e.task}.${e.kind}`} class={e.kind === 'outvoted' || e.kind === 'spot-check-failed' ? 'bad' : ''}>
+                <tr key={`${e.at}.${e.task}.${e.kind}`} class={e.kind === 'outvoted' ? 'bad' : ''}>
                   <td>{dateTime(e.at)}</td>
                   <td>{EVIDENCE[e.kind] ?? e.kind}</td>
                   <td>
@@ -77,15 +86,7 @@ export function WorkerPage({ id }: { id: string }) {
                   <td>
                     <code title={e.cid}>{shortCid(e.cid)}</code>
                   </td>
-                  <td>
-                    {e.winner ? (
-                      <code title={e.winner}>{shortCid(e.winner)}</code>
-                    ) : Array.isArray(e.against) ? (
-                      `${e.against.length} worker(s)`
-                    ) : (
-                      '—'
-                    )}
-                  </td>
+                  <td>{e.against ? `${e.against.length} worker(s)` : '—'}</td>
                 </tr>
               ))}
             </tbody>

@@ -29,8 +29,9 @@ export function WorkersPage() {
     <section class="card">
       <h1>Workers</h1>
       <p class="muted">
-        Every provider's public record: results judged against other providers' replicas and spot checks. Trusted workers need fewer
-        replicas; caught ones lose their stake and their credibility.
+        Every provider's public record. Credibility is earned only by checks against ground truth (the operator's trusted workers' results,
+        and known-answer tiles): a newcomer's results count for nothing until it passes some. Caught workers lose their stake and their
+        credibility.
       </p>
       {error && <p class="error">{error}</p>}
       {board && (
@@ -46,7 +47,7 @@ export function WorkersPage() {
                   </button>
                 </th>
               ))}
-              <th title="Spot checks passed / failed">Spot checks</th>
+              <th title="Checks against ground truth passed since the last fault">Checks</th>
               <th>Balance</th>
               <th>Stake</th>
             </tr>
@@ -73,7 +74,9 @@ function WorkerRow({ w }: { w: WorkerView }) {
             trusted
           </span>
         )}
-        <div class="muted small">{w.deviceClass}</div>
+        <div class="muted small">
+          {w.class ?? w.classState} · {w.device}
+        </div>
       </td>
       <td>{w.credibility.toFixed(4)}</td>
       <td data-field="valid">{w.valid}</td>
@@ -82,9 +85,7 @@ function WorkerRow({ w }: { w: WorkerView }) {
       <td data-field="rejected">{w.rejected}</td>
       <td data-field="faults">{w.faults}</td>
       <td>{dateTime(w.lastSeen)}</td>
-      <td>
-        {w.spotChecksPassed} / {w.spotChecksFailed}
-      </td>
+      <td>{w.passed}</td>
       <td>{credits(w.balance)}</td>
       <td>{credits(w.stake)}</td>
     </tr>
