@@ -46,6 +46,7 @@ interface SimTask {
   anchored: boolean;
   suspect: boolean;
   arbiterIssued: boolean;
+  audited: boolean;
   auditRoll: number;
 }
 
@@ -88,6 +89,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
     anchored: false,
     suspect: false,
     arbiterIssued: false,
+    audited: false,
     auditRoll: random(),
   }));
   const policy = policyOf(scheme);
@@ -149,6 +151,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         }),
         suspect: task.suspect,
         arbiterIssued: task.arbiterIssued,
+        audited: task.audited,
         auditRoll: task.auditRoll,
         now: 0,
         progressAt: 0,
@@ -167,6 +170,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
       }
       if (d.kind !== 'issue') return;
       if (d.arbiter) task.arbiterIssued = true;
+      if (d.audit) task.audited = true;
       for (let i = 0; i < d.count; i++) {
         const w = pick(new Set(task.results.map((r) => r.worker)), d.arbiter);
         if (w === undefined) return;

@@ -60,10 +60,10 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
 
 /**
  * The chance that a replica handed to an untrusted worker with k checks passed is a spot check:
- * high for newcomers (whose results weigh nothing until checked), at least q for everyone; q = 0
- * turns spot checks off.
+ * certain for a newcomer (its results would weigh nothing, so it gets known answers while there
+ * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
  */
-export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : Math.max(q, 1 / (k + 2)));
+export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
 
 /** Most tiles of a job one untrusted worker may take. */
 export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
@@ -105,20 +105,17 @@ export class Dispatcher {
     this.wake.emit('work');
   }
 
-  /** Slots for many new tasks at once (planning). */
+  /** Slots 0..replicas−1 of new tasks, in the shared queue (planning issues them in batches). */
   async issueNew(tasks: readonly string[], replicas: number): Promise<void> {
-    const lane = this.lane(SHARED_QUEUE);
-    for (let i = 0; i < tasks.length; i += 1000) {
-      await lane.queue.addBulk(
-        tasks.slice(i, i + 1000).flatMap((task) =>
-          Array.from({ length: replicas }, (_, n) => ({
-            name: 'replica',
-            data: { task },
-            opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-          })),
-        ),
-      );
-    }
+    await this.lane(SHARED_QUEUE).queue.addBulk(
+      tasks.flatMap((task) =>
+        Array.from({ length: replicas }, (_, n) => ({
+          name: 'replica',
+          data: { task },
+          opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+        })),
+      ),
+    );
     this.wake.emit('work');
   }
 

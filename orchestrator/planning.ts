@@ -1,11 +1,15 @@
 /**
  * Planning a submitted job: create its tasks, mark it running, issue R replica slots per task.
- * Runs as a BullMQ job so a crash mid-way is retried; every step is idempotent.
+ * Runs as a BullMQ job so a crash mid-way is retried; every step is idempotent. A job cancelled
+ * while its slots are being issued stops the issuing, and the batch that crossed the cancel is
+ * withdrawn again (the close job may already have passed those tasks).
  */
 import type { Dispatcher } from './dispatch.ts';
 import { initialReplicas, planJob } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
+
+const BATCH = 1000;
 
 export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: Dispatcher }, jobId: string): Promise<void> {
   const job = await deps.jobs.get(jobId);
@@ -15,8 +19,15 @@ export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: D
   await deps.tasks.create(job.id, planned, initial);
   // Running before slots exist: a slot bound for a job that is not running is dropped.
   if (!(await deps.jobs.start(job.id))) return;
-  await deps.dispatch.issueNew(
-    planned.map((t) => t.id),
-    initial,
-  );
+  for (let i = 0; i < planned.length; i += BATCH) {
+    const batch = planned.slice(i, i + BATCH).map((t) => t.id);
+    await deps.dispatch.issueNew(batch, initial);
+    if ((await deps.jobs.progress(job.id)).state !== 'running') {
+      await deps.dispatch.withdraw(
+        batch.map((task) => [task, 0, initial]),
+        [],
+      );
+      return;
+    }
+  }
 }

@@ -53,6 +53,7 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     results: [],
     suspect: false,
     arbiterIssued: false,
+    audited: false,
     auditRoll: 0.99,
     now: NOW,
     progressAt: NOW,
@@ -320,6 +321,7 @@ describe('decide: credibility scheme', () => {
         kind: 'issue',
         count: 1,
         arbiter: false,
+        audit: false,
         waiting: { code: 'rendering', message: expect.any(String), since: NOW, decideAt: null },
       });
     });
@@ -619,6 +621,34 @@ describe('decide: ground truth comes first', () => {
     expect(as(opposed, 'accept').credibility).toBe(alone.credibility);
     const arbitrated = decide(facts({ results: [lone, untrusted(1, 'Y')], issued: 2, availability: { trusted: 1, eligible: 0 } }));
     expect(as(arbitrated, 'issue')).toMatchObject({ count: 1, arbiter: true });
+  });
+});
+
+describe('decide: audits of unanchored verdicts', () => {
+  // θ = 0.95: two workers with one check each reach it together.
+  const loose = { theta: 0.95 };
+  const pair = [untrusted(0, 'X', 1), untrusted(1, 'X', 1)];
+
+  it('audits a verdict resting on barely checked workers, by a trusted worker when one is online', () => {
+    const d = as(
+      decide(facts({ policy: loose, results: pair, issued: 2, auditRoll: 0.5, availability: { trusted: 1, eligible: 3 } })),
+      'issue',
+    );
+    expect(d).toMatchObject({ count: 1, arbiter: true, audit: true });
+  });
+
+  it('audits once: after the audit it accepts', () => {
+    const d = as(
+      decide(facts({ policy: loose, results: [...pair, untrusted(2, 'X', 1)], issued: 3, audited: true, auditRoll: 0.5 })),
+      'accept',
+    );
+    expect(d).toMatchObject({ cid: 'X', anchored: false, faulty: false });
+  });
+
+  it('rarely audits proven workers: the chance is 1/k of the least checked', () => {
+    const proven = [untrusted(0, 'X', 40), untrusted(1, 'X', 50)];
+    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: 1 / 40 - 1e-9 })).kind).toBe('needs-availability');
+    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: 1 / 40 })).kind).toBe('accept');
   });
 });
 
@@ -1101,11 +1131,13 @@ describe('determinism classes', () => {
 });
 
 describe('dispatch helpers', () => {
-  it('spot-checks newcomers often and everyone at least at rate q', () => {
-    expect(spotCheckChance(0.05, 0)).toBe(0.5);
+  it('gives newcomers only spot checks, the barely checked many, everyone at least q; q = 0 turns them off', () => {
+    expect(spotCheckChance(0.05, 0)).toBe(1);
+    expect(spotCheckChance(0.05, 1)).toBeCloseTo(1 / 3, 12);
     expect(spotCheckChance(0.05, 8)).toBe(0.1);
     expect(spotCheckChance(0.05, 1000)).toBe(0.05);
-    expect(spotCheckChance(0.6, 0)).toBe(0.6);
+    expect(spotCheckChance(0.6, 1)).toBe(0.6);
+    expect(spotCheckChance(0, 0)).toBe(0);
   });
 
   it('never spot-checks less as k falls', () => {
@@ -1114,7 +1146,7 @@ describe('dispatch helpers', () => {
         const [lo, hi] = a <= b ? [a, b] : [b, a];
         expect(spotCheckChance(q, lo)).toBeGreaterThanOrEqual(spotCheckChance(q, hi));
         expect(spotCheckChance(q, hi)).toBeGreaterThanOrEqual(q);
-        expect(spotCheckChance(q, lo)).toBeLessThanOrEqual(Math.max(q, 0.5));
+        if (lo > 0) expect(spotCheckChance(q, lo)).toBeLessThanOrEqual(Math.max(q, 1 / 3));
       }),
     );
   });

@@ -17,6 +17,9 @@ export class HttpError extends Error {
 }
 
 export function sendProblem(res: Response, p: Problem): void {
+  // Refused before its body was read (unauthenticated, rate-limited, too large): close the
+  // connection after the answer rather than read and discard what the client still sends.
+  if (!res.req.complete) res.set('Connection', 'close');
   res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
 }
 

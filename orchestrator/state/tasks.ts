@@ -55,6 +55,8 @@ export interface TaskRecord {
   suspect: boolean;
   /** The slot issued to the trusted workers only, if any. */
   arbiterSlot: number | null;
+  /** An audit replica was issued. */
+  audited: boolean;
   auditRoll: number;
   auditSkipped: boolean;
   progressAt: number;
@@ -418,6 +420,7 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     anchored: h.anchored === '1',
     suspect: h.suspect === '1',
     arbiterSlot: h.arbiter ? Number(h.arbiter) : null,
+    audited: h.audited === '1',
     auditRoll: Number(h.auditRoll ?? 0),
     auditSkipped: h.auditSkipped === '1',
     progressAt: Number(h.progressAt ?? 0),

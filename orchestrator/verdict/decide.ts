@@ -70,7 +70,9 @@ export interface TaskFacts {
   suspect: boolean;
   /** A replica for the trusted workers only has been issued. */
   arbiterIssued: boolean;
-  /** A uniform draw in [0, 1), fixed per task: decides once whether a lone result is audited. */
+  /** An audit replica has been issued (a task is audited at most once). */
+  audited: boolean;
+  /** A uniform draw in [0, 1), fixed per task: decides whether an unanchored verdict is audited. */
   auditRoll: number;
   now: number;
   /** Last time a replica of the task was issued, taken, answered or given up. */
@@ -103,7 +105,7 @@ export interface Accept {
 export type Decision =
   | Accept
   | { kind: 'late'; agree: number[]; disagree: number[]; faulty: boolean; checked: number[] }
-  | { kind: 'issue'; count: number; arbiter: boolean; waiting: TileWait }
+  | { kind: 'issue'; count: number; arbiter: boolean; audit: boolean; waiting: TileWait }
   | { kind: 'wait'; waiting: TileWait; idleAt: number | null }
   | { kind: 'reopen' }
   | { kind: 'fail'; message: string }
@@ -186,8 +188,11 @@ function byCredibility(facts: TaskFacts): Decision {
         return wait(facts, 'needs-arbiter', arbiterMessage(cids.length > 1), facts.now + facts.graceMs);
       }
     }
-    const lone = results.length === 1 ? results[0] : undefined;
-    if (lone && !timedOut && facts.auditRoll < 1 / Math.max(1, lone.passed)) {
+    // BOINC's adaptive replication, for any verdict no trusted worker backs: audited with
+    // probability 1/k of the least-checked worker it rests on, so a group of barely-checked keys
+    // is nearly always audited and proven workers rarely.
+    const weakest = Math.min(...groups[leader].filter((r) => r.credibility > NO_EVIDENCE).map((r) => r.passed));
+    if (!timedOut && !facts.audited && facts.auditRoll < 1 / Math.max(1, weakest)) {
       if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
       if (!availability) return { kind: 'needs-availability' };
       if (availability.trusted > 0) return issue(facts, 1, true, 'audit');
@@ -280,7 +285,7 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
     code === 'needs-agreement'
       ? `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`
       : code === 'audit'
-        ? 'a lone result is being audited by another worker'
+        ? 'the verdict is being audited by another worker'
         : `${facts.outstanding} replica${facts.outstanding === 1 ? '' : 's'} out`;
   if (facts.held >= facts.outstanding) return wait(facts, code, message, null);
   if (!facts.availability) return { kind: 'needs-availability' };
@@ -320,9 +325,9 @@ function issue(
     code === 'needs-arbiter'
       ? arbiterMessage(disputed)
       : code === 'audit'
-        ? 'a lone result is being audited by another worker'
+        ? 'the verdict is being audited by another worker'
         : `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`;
-  return { kind: 'issue', count, arbiter, waiting: { code, message, since: facts.now, decideAt: null } };
+  return { kind: 'issue', count, arbiter, audit: code === 'audit', waiting: { code, message, since: facts.now, decideAt: null } };
 }
 
 /**

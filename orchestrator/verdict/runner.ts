@@ -158,6 +158,7 @@ export class VerdictRunner {
       }),
       suspect: task.suspect,
       arbiterIssued: task.arbiterSlot !== null,
+      audited: task.audited,
       auditRoll: task.auditRoll,
       now: Date.now(),
       progressAt: task.progressAt,

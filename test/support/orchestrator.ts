@@ -50,6 +50,9 @@ export interface ClientOptions {
 
 export interface ApiFarm {
   farm: RunningOrchestrator;
+  /** The farm's directory (blobs under data/blobs) and its private Redis. */
+  dir: string;
+  redisUrl: string;
   /** fetch() with the operator's bearer token; a body makes it a POST. */
   operator(path: string, body?: unknown): Promise<Response>;
   /** A registered, calibrated protocol client with a fresh key. */
@@ -99,6 +102,8 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
   await worker('anchor', { trusted: true });
   return {
     farm,
+    dir,
+    redisUrl: redis.url,
     operator,
     worker,
     async stop() {

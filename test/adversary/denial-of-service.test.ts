@@ -1,0 +1,265 @@
+/**
+ * Cheap denial of service, tried and refused: unauthenticated floods (refused before a body is
+ * read), registration and polling floods (rate limits), oversized plans (quotas), scans of every
+ * worker (indexes instead), invented classes (no queues, no connections), huge cancels (in bulk,
+ * in the background), malformed input (400, never 500) and refused uploads (nothing stored).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../../orchestrator/state/keys.ts';
+import { canonicalCid } from '../../shared/image.ts';
+import type { Assignment, ClassList } from '../../shared/protocol.ts';
+import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
+import { type Answers, Attacker, cidsOf, newClient } from '../support/adversary.ts';
+import { TestFarm } from '../support/farm.ts';
+import { type ApiFarm, CALIBRATION_SHADE, DEVICE, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
+import { shippedRaw } from '../support/scenes.ts';
+
+const problem = async (res: Response, status: number) => {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return (await res.json()) as { title: string; errors?: { path: string }[] };
+};
+
+describe('an unauthenticated flood', () => {
+  let farm: TestFarm;
+  beforeAll(async () => {
+    farm = await TestFarm.start();
+  });
+  afterAll(() => farm.stop());
+
+  it('is refused before its body is read, and /healthz keeps answering within 200 ms', async () => {
+    // /healthz is timed from a process of its own, so that this one's sending does not count.
+    const probe = spawn(process.execPath, ['-e', HEALTH_PROBE, `${farm.url}/healthz`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const latencies = new Promise<number[]>((resolve) => {
+      let out = '';
+      probe.stdout.on('data', (d) => {
+        out += d;
+      });
+      probe.on('exit', () => resolve(JSON.parse(out || '[]')));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const body = Buffer.alloc(31 * 1024 * 1024, 0x20);
+    body.write('{"scene": [');
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        fetch(`${farm.url}${i % 2 ? '/api/jobs' : '/api/work/next'}`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', ...(i % 2 ? {} : { [SIGNATURE_HEADERS.worker]: 'w00000000000000000000' }) },
+        }).then(
+          (r) => r.status,
+          () => 'closed',
+        ),
+      ),
+    );
+    probe.kill('SIGTERM');
+    for (const status of statuses) expect([401, 'closed']).toContain(status);
+    const times = await latencies;
+    expect(times.length).toBeGreaterThan(5);
+    expect(Math.max(...times)).toBeLessThan(200);
+  });
+});
+
+/** Fetches a URL every 20 ms until SIGTERM, then prints the latencies (ms) as JSON. */
+const HEALTH_PROBE = `
+const times = [];
+let on = true;
+process.on('SIGTERM', () => { on = false; });
+(async () => {
+  while (on) {
+    const t = performance.now();
+    await fetch(process.argv[1]).then((r) => r.arrayBuffer());
+    times.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.stdout.write(JSON.stringify(times));
+})();
+`;
+
+describe('limits and quotas', () => {
+  let api: ApiFarm;
+  beforeAll(async () => {
+    api = await startApiFarm({
+      workerRequestsPerSecond: 8,
+      submissionsPerMinute: 6,
+      maxTasksPerJob: 100,
+      maxTasksInFlight: 150,
+      spotCheckRate: 0,
+    });
+  });
+  afterAll(() => api.stop());
+
+  it('limits registrations per address', async () => {
+    const own = await startApiFarm({ registrationsPerMinute: 10 });
+    try {
+      const outcomes = [];
+      for (let i = 0; i < 15; i++) {
+        const { client } = newClient(own.farm.url);
+        outcomes.push(
+          await client.register(`flood-${i}`, DEVICE).then(
+            () => 201,
+            (e) => e.status,
+          ),
+        );
+      }
+      // The anchor took one of the ten.
+      expect(outcomes.filter((s) => s === 201)).toHaveLength(9);
+      expect(outcomes.slice(9)).toEqual(Array(6).fill(429));
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('limits a key’s requests per second', async () => {
+    const w = await api.worker('chatty', { stake: 0 });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        w.client.heartbeat([]).then(
+          () => 200,
+          (e) => e.status,
+        ),
+      ),
+    );
+    expect(results).toContain(429);
+    expect(results).toContain(200);
+  });
+
+  it('caps job size and a requester’s work in flight, and limits submissions', async () => {
+    const big = { ...oneTileJob(1), width: 176, height: 160 }; // 11 × 10 = 110 tiles
+    expect((await problem(await api.operator('/api/jobs', big), 400)).errors?.[0].path).toBe('tileSize');
+    const ninety = { ...oneTileJob(1), width: 160, height: 144 }; // 90 tiles
+    const first = (await (await api.operator('/api/jobs', ninety)).json()) as { id: string };
+    const over = await problem(await api.operator('/api/jobs', ninety), 429);
+    expect(over.title).toBe('Quota exceeded');
+    // Cancelling gives the quota back.
+    await fetch(`${api.farm.url}/api/jobs/${first.id}`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer operator-token-for-tests' },
+    });
+    expect((await api.operator('/api/jobs', ninety)).status).toBe(201);
+    let limited = false;
+    for (let i = 0; i < 8 && !limited; i++) limited = (await api.operator('/api/jobs', oneTileJob(1))).status === 429;
+    expect(limited).toBe(true);
+  });
+});
+
+describe('cheap reads and bounded resources', () => {
+  let api: ApiFarm;
+  let redis: Redis;
+  beforeAll(async () => {
+    api = await startApiFarm({ spotCheckRate: 0 });
+    redis = new Redis(api.redisUrl);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await api.stop();
+  });
+
+  const calls = async (command: string) =>
+    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
+
+  it('pages the leaderboard and counts online workers from indexes, never reading every worker', async () => {
+    for (let i = 0; i < 150; i++) await api.worker(`many-${i}`, { stake: 0, shade: null });
+    const before = await calls('hgetall');
+    const page = (await (await fetch(`${api.farm.url}/api/workers?sort=registeredAt&order=asc&offset=20&limit=10`)).json()) as {
+      total: number;
+      workers: { name: string }[];
+    };
+    expect(page.total).toBeGreaterThanOrEqual(151);
+    expect(page.workers).toHaveLength(10);
+    expect(await calls('hgetall')).toBeLessThanOrEqual(before + 10);
+    const beforeMetrics = await calls('hgetall');
+    expect((await api.operator('/metrics')).status).toBe(200);
+    expect(await calls('hgetall')).toBe(beforeMetrics);
+  });
+
+  it('opens no queue and no connection for classes that keys invent', async () => {
+    const queues = async () => new Set((await redis.keys('bull:*:meta')).map((k) => k.split(':')[1]));
+    const clients = async () =>
+      String(await redis.client('LIST'))
+        .trim()
+        .split('\n').length;
+    const [queuesBefore, clientsBefore] = [await queues(), await clients()];
+    for (let i = 0; i < 30; i++) {
+      const { calibration: spec } = (await (await fetch(`${api.farm.url}/api/classes`)).json()) as ClassList;
+      const pixels = spec.tiles.map((t) => new Uint8Array(t.width * t.height * 4).fill(i));
+      const answers: Answers = { spec, pixels, cids: await cidsOf(spec, pixels) };
+      const attacker = await Attacker.join(api.farm.url, 1, { answers, device: `invented-gpu-${i}` });
+      expect(attacker.keys[0].calibrated.classState).toBe('refused');
+      await expect(attacker.keys[0].client.next()).rejects.toMatchObject({ status: 403 });
+    }
+    expect(await queues()).toEqual(queuesBefore);
+    expect(await clients()).toBeLessThanOrEqual(clientsBefore + 1);
+    const classes = (await (await fetch(`${api.farm.url}/api/classes`)).json()).classes as unknown[];
+    expect(classes).toHaveLength(1);
+  });
+
+  it('cancels a 10,000-frame job at once and winds it down in the background', async () => {
+    const scene = shippedRaw('bounce') as { animation: { frameCount: number } };
+    scene.animation.frameCount = 10_000;
+    const res = await api.operator('/api/jobs', { scene, width: 8, height: 8, spp: 1, tileSize: 8, verification: 'quorum', replicas: 1 });
+    const { id } = (await res.json()) as { id: string };
+    await expect.poll(async () => (await (await api.operator(`/api/jobs/${id}`)).json()).state, { timeout: 60_000 }).toBe('running');
+    const holder = await api.worker('holder', { stake: 100 });
+    await holder.client.next();
+    const cancelled = await fetch(`${api.farm.url}/api/jobs/${id}`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer operator-token-for-tests' },
+    });
+    expect(await cancelled.json()).toEqual({ id, state: 'cancelled' });
+    await expect.poll(() => redis.scard(keys.jobPending(id)), { timeout: 60_000 }).toBe(0);
+    await expect.poll(() => redis.llen('bull:slots:wait'), { timeout: 60_000 }).toBe(0);
+    // The replica it held was cancelled and its stake unlocked.
+    expect(await (await fetch(`${api.farm.url}/api/workers/${holder.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
+  });
+
+  it('answers malformed JSON and ids of the wrong shape with 400 naming the field', async () => {
+    const w = await api.worker('shapes', { stake: 10 });
+    const raw = (method: string, path: string, body = '') => {
+      const sig = signRequest(w.identity.key, method, path, new TextEncoder().encode(body));
+      return fetch(`${api.farm.url}${path}`, {
+        method,
+        body: body || undefined,
+        headers: {
+          [SIGNATURE_HEADERS.worker]: w.id,
+          [SIGNATURE_HEADERS.timestamp]: sig.timestamp,
+          [SIGNATURE_HEADERS.signature]: sig.signature,
+        },
+      });
+    };
+    expect((await problem(await raw('POST', '/api/work/heartbeat', '{"replicas": ['), 400)).title).toBe('Malformed JSON');
+    expect((await problem(await raw('PUT', '/api/work/not-a-replica/result', 'x'), 400)).errors?.[0].path).toBe('replica');
+    expect((await problem(await raw('GET', '/api/work/scenes/zzz'), 400)).errors?.[0].path).toBe('cid');
+    expect((await problem(await fetch(`${api.farm.url}/api/workers/robert'); DROP`), 400)).errors?.[0].path).toBe('id');
+    expect((await problem(await api.operator('/api/jobs/J123'), 400)).errors?.[0].path).toBe('id');
+    const grant = await fetch(`${api.farm.url}/api/credits`, {
+      method: 'POST',
+      body: '{"account": ',
+      headers: { authorization: 'Bearer operator-token-for-tests', 'content-type': 'application/json' },
+    });
+    expect((await problem(grant, 400)).title).toBe('Malformed JSON');
+    const registration = await fetch(`${api.farm.url}/api/workers`, { method: 'POST', body: '{"publicKey":' });
+    expect((await problem(registration, 400)).title).toBe('Malformed JSON');
+  });
+
+  it('stores nothing of an upload it refuses', async () => {
+    await api.operator('/api/jobs', oneTileJob(2));
+    const a = await api.worker('a', { stake: 10 });
+    const b = await api.worker('b', { stake: 10 });
+    const task = (await a.client.next()) as Assignment;
+    const stored = (cid: string) => existsSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
+    const { width, height } = task.tile;
+    const pixels = new Uint8Array(width * height * 4).fill(CALIBRATION_SHADE + 1);
+    const cid = await canonicalCid({ width, height, rgba: pixels });
+    await expect(b.client.upload(task.replica, cid, pixels)).rejects.toMatchObject({ status: 403 });
+    await expect(a.client.upload(task.replica, cid, pixels.subarray(8))).rejects.toMatchObject({ status: 422 });
+    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'q'), pixels)).rejects.toMatchObject({ status: 422 });
+    expect(stored(cid)).toBe(false);
+    await uploadShade(a.client, task, CALIBRATION_SHADE + 1);
+    expect(stored(cid)).toBe(true);
+  });
+});

@@ -1,0 +1,127 @@
+/**
+ * Attack: tell spot checks from real replicas, then render only the checks. Every channel the
+ * attack used is closed: ids and numbering, public counters, timing of hand-out, scene fetches
+ * (and fetching verified pixels instead of rendering), the evidence pages, and an ignored check.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Assignment, Ids, type WorkerView } from '../../shared/protocol.ts';
+import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from '../support/orchestrator.ts';
+
+let api: ApiFarm;
+let truth: TestClient;
+let knownJob: string;
+let knownTask: string;
+let knownCid: string;
+const LEASE_MS = 800;
+
+const view = async (id: string) =>
+  (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: Record<string, unknown>[] };
+const get = (path: string) => fetch(`${api.farm.url}${path}`).then((r) => r.json());
+
+beforeAll(async () => {
+  api = await startApiFarm({ spotCheckRate: 0.05, leaseMs: LEASE_MS, stakePerReplicaCents: 500 });
+  truth = await api.worker('truth', { trusted: true });
+  knownJob = ((await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string }).id;
+  await uploadShade(truth.client, (await truth.client.next()) as Assignment, 90);
+  const [task] = ((await (await api.operator(`/api/jobs/${knownJob}/tasks`)).json()) as { tasks: { task: string; cid: string }[] }).tasks;
+  knownTask = task.task;
+  knownCid = task.cid;
+  // Real work waiting (16 tiles): spot checks are handed out only while there is some.
+  await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, spp: 2 });
+});
+afterAll(() => api.stop());
+
+describe('spot checks cannot be told apart', () => {
+  it('look like real replicas: same fields, opaque random ids, same deadline, same counters', async () => {
+    const checked = await api.worker('checked', { stake: 10 });
+    const spot = (await checked.client.next()) as Assignment; // a newcomer's first replica is a known answer
+    const afterSpot = await view(checked.id);
+    await uploadShade(checked.client, spot, 90);
+    // The one known answer is used up for this worker: its next replica is real work.
+    const real = (await checked.client.next()) as Assignment;
+    const afterReal = await view(checked.id);
+    expect(Object.keys(spot).sort()).toEqual(Object.keys(real).sort());
+    for (const a of [spot, real]) {
+      expect(Ids.replica.safeParse(a.replica).success).toBe(true);
+      expect(a.replica).not.toContain(knownTask);
+      expect(a.deadline - Date.now()).toBeGreaterThan(50_000);
+    }
+    // Counters move the same way while each is held: in flight, and stake locked behind it.
+    expect(afterSpot).toMatchObject({ inFlight: 1, locked: 5 });
+    expect(afterReal).toMatchObject({ inFlight: 1, locked: 5 });
+    // Both are judged as replicas: the spot check counts as valid, nothing says "spot check".
+    const publicView = await view(checked.id);
+    expect(publicView.valid).toBe(1);
+    expect(Object.keys(publicView).some((k) => /spot/i.test(k))).toBe(false);
+    await uploadShade(checked.client, real, 90);
+  });
+
+  it('are not handed out when no real work waits, so their arrival says nothing', async () => {
+    const own = await startApiFarm({ spotCheckRate: 1, pollMs: 300 });
+    try {
+      const anchor = await own.worker('truth', { trusted: true });
+      await own.operator('/api/jobs', oneTileJob(1));
+      await uploadShade(anchor.client, (await anchor.client.next()) as Assignment, 90);
+      // The pool has a known answer, the farm is idle: a newcomer's poll finds nothing at all.
+      const idle = await own.worker('idle', { stake: 10 });
+      expect(await idle.client.next()).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('serve only the scenes of replicas a worker holds, and never a result', async () => {
+    const w = await api.worker('fetcher', { stake: 10 });
+    const a = (await w.client.next()) as Assignment;
+    expect(await w.client.scene(a.scene)).toHaveProperty('render');
+    // The verified pixels of a tile in the pool, whose CID a requester or evidence might show.
+    await expect(w.client.scene(knownCid)).rejects.toMatchObject({ status: 404 });
+    const other = await api.worker('other', { stake: 10 });
+    await expect(other.client.scene(a.scene)).rejects.toMatchObject({ status: 404 });
+    await expect(other.client.scene('not-a-cid')).rejects.toMatchObject({ status: 400 });
+    await uploadShade(w.client, a, 90);
+  });
+
+  it('leave public evidence without the hashes of tiles in the pool', async () => {
+    const liar = await api.worker('liar', { stake: 10 });
+    const trap = (await liar.client.next()) as Assignment;
+    await uploadShade(liar.client, trap, 3);
+    const caught = await view(liar.id);
+    // Caught against ground truth, recorded like any disagreement, with its own hash only.
+    expect(caught).toMatchObject({ faults: 1, invalid: 1, stake: 0 });
+    expect(caught.evidence).toHaveLength(1);
+    expect(caught.evidence[0]).toMatchObject({ kind: 'outvoted' });
+    expect(JSON.stringify(caught.evidence)).not.toContain(knownCid);
+    const board = (await get('/api/workers?limit=500')) as { workers: unknown[] };
+    const details = await Promise.all((board.workers as WorkerView[]).map((w) => view(w.id)));
+    expect(JSON.stringify(details)).not.toContain(knownCid);
+    expect(JSON.stringify(await get(`/api/workers/${liar.id}/ledger`))).not.toContain(knownCid);
+    // Queue depths and spot-check counts are the operator's: /metrics wants its token.
+    expect((await fetch(`${api.farm.url}/metrics`)).status).toBe(401);
+  });
+
+  it('count an ignored spot check as a missed deadline, like an ignored replica', async () => {
+    const sleeper = await api.worker('sleeper', { stake: 10 });
+    const spot = (await sleeper.client.next()) as Assignment;
+    // No heartbeat: its lease lapses.
+    await expect.poll(async () => (await view(sleeper.id)).timedOut, { timeout: 10_000 }).toBe(1);
+    expect(await view(sleeper.id)).toMatchObject({ inFlight: 0, locked: 0, stake: 9.5 });
+    const ledger = (await get(`/api/workers/${sleeper.id}/ledger`)) as { entries: { kind: string; amount: number; ref: string }[] };
+    expect(ledger.entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5, ref: spot.replica });
+
+    // A real replica left alone costs the same (a farm with spot checks off, so it is surely real).
+    const plain = await startApiFarm({ spotCheckRate: 0, leaseMs: LEASE_MS, stakePerReplicaCents: 500 });
+    try {
+      await plain.operator('/api/jobs', oneTileJob(1));
+      const idle = await plain.worker('idle', { stake: 10 });
+      const real = (await idle.client.next()) as Assignment;
+      const seen = async () => (await (await fetch(`${plain.farm.url}/api/workers/${idle.id}`)).json()) as WorkerView;
+      await expect.poll(async () => (await seen()).timedOut, { timeout: 10_000 }).toBe(1);
+      expect(await seen()).toMatchObject({ inFlight: 0, locked: 0, stake: 9.5 });
+      const entries = ((await (await fetch(`${plain.farm.url}/api/workers/${idle.id}/ledger`)).json()) as typeof ledger).entries;
+      expect(entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5, ref: real.replica });
+    } finally {
+      await plain.stop();
+    }
+  });
+});
