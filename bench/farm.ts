@@ -58,9 +58,10 @@ async function farmThroughput(): Promise<number> {
       redisUrl: redis.url,
       dataDir: join(dir, 'data'),
       token: 'bench-token-123',
-      // The no-op workers are strangers: no stake rule or spot checks, only the dispatch path is measured.
-      stakePerTaskCents: 0,
+      // The no-op workers are the operator's own (no stake, no spot checks) and talk fast: only
+      // the dispatch path is measured.
       spotCheckRate: 0,
+      workerRequestsPerSecond: 100_000,
       logLevel: 'silent',
       pollMs: 2000,
     }),
@@ -68,7 +69,7 @@ async function farmThroughput(): Promise<number> {
   const workers = spawn(
     process.execPath,
     ['--import', 'tsx', new URL('./noop-workers.ts', import.meta.url).pathname, farm.url, String(WORKERS)],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', env: { ...process.env, FARM_OPERATOR_TOKEN: 'bench-token-123' } },
   );
   const client = new RequesterClient(farm.url, 'bench-token-123');
   // 5,000 tiles of 8×8: an 800×400 frame.
