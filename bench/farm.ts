@@ -62,6 +62,7 @@ async function farmThroughput(): Promise<number> {
       // the dispatch path is measured.
       spotCheckRate: 0,
       workerRequestsPerSecond: 100_000,
+      workerRequestsPerAddressPerSecond: 100_000,
       logLevel: 'silent',
       pollMs: 2000,
     }),

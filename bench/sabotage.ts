@@ -164,7 +164,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         task.anchored = d.anchored;
         const slotWorker = (slot: number) => live.find((r) => r.slot === slot)?.worker as number;
         for (const slot of d.checked) workers[slotWorker(slot)].k++;
-        if (!d.anchored && !d.below) for (const slot of d.agree) workers[slotWorker(slot)].vouched.add(t);
+        if (!d.anchored) for (const slot of d.agree) workers[slotWorker(slot)].vouched.add(t);
         if (d.faulty) for (const slot of d.disagree) caught(slotWorker(slot));
         return;
       }

@@ -30,6 +30,8 @@ export const OrchestratorConfig = z.object({
   rewardCents: int(0).default(100),
   /** Stake locked behind each replica an untrusted worker holds or awaits a verdict on. */
   stakePerReplicaCents: int(0).default(1000),
+  /** Least stake an untrusted worker must hold to take any work: what an identity costs. */
+  minStakeCents: int(0).default(10_000),
   /** Share of a caught worker's whole stake a fault loses (to the honest co-replicators). */
   slashShare: share().default(1),
   /** Cost of a missed deadline (spot checks included), from stake then balance. */
@@ -63,6 +65,8 @@ export const OrchestratorConfig = z.object({
   registrationsPerMinute: int(1).default(20),
   /** Signed worker requests per key per second (polls, heartbeats, uploads). */
   workerRequestsPerSecond: int(1).default(50),
+  /** Signed worker requests per address per second, all keys together (many keys, one machine). */
+  workerRequestsPerAddressPerSecond: int(1).default(2000),
   /** Job submissions per requester per minute. */
   submissionsPerMinute: int(1).default(60),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */

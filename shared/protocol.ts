@@ -135,7 +135,7 @@ export const WorkerRegistration = z.object({
   name: z.string().min(1).max(64),
   /**
    * What the worker says it runs on (renderer, backend, GPU). Shown, never trusted: the worker's
-   * class is measured by calibration, and a changed description means a new calibration.
+   * class is measured by calibration, which every registration (every start) goes through.
    */
   device: z.string().min(1).max(200),
 });

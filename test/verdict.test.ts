@@ -370,9 +370,10 @@ describe('decide: credibility scheme', () => {
       expect(d.credibility).toBeGreaterThanOrEqual(THETA);
     });
 
-    describe('a dispute', () => {
-      // Two proven workers against one unchecked key: the proven group still reaches θ.
-      const results = [untrusted(0, 'X', PROVEN), untrusted(1, 'X', PROVEN), untrusted(2, 'Y')];
+    describe('a dispute between checked workers', () => {
+      // Two proven workers against one with a single check: the proven group reaches θ, but the
+      // dissent is a checked worker's, so someone who passed checks lied.
+      const results = [untrusted(0, 'X', PROVEN), untrusted(1, 'X', PROVEN), untrusted(2, 'Y', 1)];
       const disputed = (overrides: FactsOverrides = {}) => facts({ results, issued: 3, ...overrides });
 
       it('needs to know who is online', () => {
@@ -390,15 +391,29 @@ describe('decide: credibility scheme', () => {
         expect(d.idleAt).toBe(NOW + GRACE);
       });
 
-      it('is accepted at θ, unanchored and judging nobody, when no trusted worker is online', () => {
-        const d = as(decide(disputed({ availability: { trusted: 0, eligible: 3 } })), 'accept');
-        expect(d).toMatchObject({ cid: 'X', below: false, anchored: false, faulty: false, checked: [], agree: [0, 1], disagree: [2] });
+      it('with no trusted worker online, waits the grace, then takes the most-checked result below θ, judging nobody', () => {
+        const waiting = as(decide(disputed({ availability: { trusted: 0, eligible: 3 } })), 'wait');
+        expect(waiting).toMatchObject({ idleAt: NOW + GRACE, waiting: { code: 'needs-arbiter', decideAt: NOW + GRACE } });
+        const d = as(decide(disputed({ progressAt: NOW - GRACE, availability: { trusted: 0, eligible: 3 } })), 'accept');
+        expect(d).toMatchObject({ cid: 'X', below: true, anchored: false, faulty: false, checked: [], agree: [0, 1], disagree: [2] });
       });
 
-      it('is accepted at θ without arbitration once the job has timed out', () => {
-        const d = as(decide(disputed({ deadlineAt: NOW })), 'accept');
-        expect(d).toMatchObject({ cid: 'X', below: false, anchored: false, faulty: false, disagree: [2] });
+      it('is never won by numbers: many barely checked keys lose to one better checked worker', () => {
+        const keys = Array.from({ length: 12 }, (_, i) => untrusted(i, 'Y', 1));
+        const d = as(decide(facts({ results: [...keys, untrusted(12, 'X', 7)], issued: 13, deadlineAt: NOW })), 'accept');
+        expect(d).toMatchObject({ cid: 'X', below: true, faulty: false, agree: [12] });
       });
+
+      it('is decided below θ without arbitration once the job has timed out', () => {
+        const d = as(decide(disputed({ deadlineAt: NOW })), 'accept');
+        expect(d).toMatchObject({ cid: 'X', below: true, anchored: false, faulty: false, disagree: [2] });
+      });
+    });
+
+    it('takes an unchecked dissent as no dispute when no trusted worker is online', () => {
+      const results = [untrusted(0, 'X', PROVEN), untrusted(1, 'X', PROVEN), untrusted(2, 'Y')];
+      const d = as(decide(facts({ results, issued: 3, availability: { trusted: 0, eligible: 3 } })), 'accept');
+      expect(d).toMatchObject({ cid: 'X', below: false, anchored: false, faulty: false, disagree: [2] });
     });
 
     it('sends a suspect tile to arbitration even when its results agree', () => {
@@ -554,12 +569,19 @@ describe('decide: credibility scheme', () => {
         expect(d).toMatchObject({ below: true, faulty: false });
       });
 
-      it('sends a dispute below θ to a trusted worker first, then asks for agreement', () => {
+      it('sends a dissent below θ to a trusted worker while one is online, and waits for it', () => {
         const results = [untrusted(0, 'X', PROVEN), untrusted(1, 'Y')];
         const online = { trusted: 1, eligible: 5 };
         expect(as(decide(facts({ results, issued: 2, availability: online })), 'issue')).toMatchObject({ count: 1, arbiter: true });
-        const d = as(decide(facts({ results, issued: 3, arbiterIssued: true, availability: online })), 'issue');
-        // The unchecked dissent weighs nothing, so one more proven result is all X needs.
+        const d = as(decide(facts({ results, issued: 3, outstanding: 1, arbiterIssued: true, availability: online })), 'wait');
+        expect(d.waiting.code).toBe('needs-arbiter');
+      });
+
+      it('without a trusted worker, lets an unchecked dissent weigh nothing: one more proven result is all X needs', () => {
+        const d = as(
+          decide(facts({ results: [untrusted(0, 'X', PROVEN), untrusted(1, 'Y')], issued: 2, availability: { trusted: 0, eligible: 5 } })),
+          'issue',
+        );
         expect(d).toMatchObject({ count: 1, arbiter: false, waiting: { code: 'needs-agreement' } });
       });
     });
@@ -678,9 +700,11 @@ describe('decide: quorum scheme', () => {
     expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 2], disagree: [1], checked: [2] });
   });
 
-  it('does not mark anyone faulty when the majority outvotes a trusted result', () => {
+  it('lets no majority outvote a trusted result: with R results in, it is the verdict', () => {
     const d = as(decide(quorum({ results: [trusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'Y')], issued: 3 })), 'accept');
-    expect(d).toMatchObject({ cid: 'Y', anchored: false, faulty: false, checked: [], disagree: [0] });
+    expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0], disagree: [1, 2] });
+    const pair = as(decide(quorum({ results: [untrusted(0, 'Y'), trusted(1, 'X')], issued: 2 })), 'accept');
+    expect(pair).toMatchObject({ cid: 'X', anchored: true, faulty: true, disagree: [0] });
   });
 
   it('issues one more replica after a disagreement, without asking who is online', () => {

@@ -16,7 +16,7 @@ import type { Identity } from './identity.ts';
 export type RenderOrder = Pick<Assignment, 'scene' | 'frame' | 'tile'>;
 
 export interface Producer {
-  /** What it runs on (renderer, backend, GPU): shown, never trusted; a change means a new calibration. */
+  /** What it runs on (renderer, backend, GPU): shown, never trusted (its class is measured at every start). */
   device: string;
   produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Uint8Array>;
   close?(): void;

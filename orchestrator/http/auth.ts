@@ -123,6 +123,7 @@ export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Requ
 export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits) {
   return async (req: Request, res: Response, next: NextFunction) => {
     gate.refuseBlocked(req, res);
+    await consume(limits.workerAddress, addressOf(req), res);
     const id = req.get(SIGNATURE_HEADERS.worker) ?? '';
     const worker = Ids.worker.safeParse(id).success ? await workers.get(id) : undefined;
     if (!worker) return gate.fail(req, res, new HttpError(401, 'Unknown worker', `worker "${id.slice(0, 64)}" is not registered`));

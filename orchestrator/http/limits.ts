@@ -1,6 +1,6 @@
 /**
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
- * shares them): registrations per address, signed requests per worker key, job submissions per
+ * shares them): registrations per address, signed requests per worker key and per address, job submissions per
  * requester, and failed authentications per address — an address that keeps failing is turned
  * away before anything is looked up, from memory once it is over the limit.
  */
@@ -13,6 +13,7 @@ import { HttpError } from './problem.ts';
 export interface LimitSettings {
   registrationsPerMinute: number;
   workerRequestsPerSecond: number;
+  workerRequestsPerAddressPerSecond: number;
   submissionsPerMinute: number;
   failedAuthPerMinute: number;
 }
@@ -20,6 +21,7 @@ export interface LimitSettings {
 export interface Limits {
   registration: RateLimiterRedis;
   worker: RateLimiterRedis;
+  workerAddress: RateLimiterRedis;
   submission: RateLimiterRedis;
   failedAuth: RateLimiterRedis;
 }
@@ -37,6 +39,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
   return {
     registration: make('register', s.registrationsPerMinute, 60),
     worker: make('worker', s.workerRequestsPerSecond, 1),
+    workerAddress: make('worker-address', s.workerRequestsPerAddressPerSecond, 1),
     submission: make('submit', s.submissionsPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
   };

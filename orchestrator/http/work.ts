@@ -24,6 +24,8 @@ export interface WorkRoutesDeps extends UploadDeps {
   calibration: CalibrationDeps;
   /** Stake locked per replica (cents): what an untrusted worker needs free to get work. */
   stakePerReplicaCents: number;
+  /** Least stake (cents) an untrusted worker must hold to get work. */
+  minStakeCents: number;
 }
 
 export function workRoutes(deps: WorkRoutesDeps): Router {
@@ -86,21 +88,17 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     if (worker.classState === 'calibrating')
       throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
     if (worker.classState === 'refused')
-      throw new HttpError(
-        403,
-        'Calibration refused',
-        'this key’s calibration matched no class; a changed device re-registers for a new one',
-      );
+      throw new HttpError(403, 'Calibration refused', 'this key’s calibration matched no class; registering again calibrates again');
     if (worker.classState === 'unclassified') {
       res.status(204).end();
       return;
     }
     const free = worker.stake - worker.locked - worker.unbonding;
-    if (!worker.trusted && worker.inFlight === 0 && free < deps.stakePerReplicaCents)
+    if (!worker.trusted && worker.inFlight === 0 && (free < deps.stakePerReplicaCents || worker.stake < deps.minStakeCents))
       throw new HttpError(
         409,
         'Stake required',
-        `each replica is backed by ${deps.stakePerReplicaCents / 100} credits of stake; this worker has ${Math.max(0, free) / 100} free`,
+        `a worker stakes at least ${deps.minStakeCents / 100} credits, and each replica locks ${deps.stakePerReplicaCents / 100}; this one has ${worker.stake / 100} staked, ${Math.max(0, free) / 100} free`,
       );
     const abort = new AbortController();
     res.on('close', () => abort.abort());

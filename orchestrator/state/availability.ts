@@ -9,6 +9,7 @@ export class AvailabilityReader {
     private readonly redis: FarmRedis,
     private readonly onlineWindowMs: number,
     private readonly stakePerReplicaCents: number,
+    private readonly minStakeCents: number,
   ) {}
 
   /** `voters`: workers that hold or answered a replica of the task. */
@@ -23,7 +24,7 @@ export class AvailabilityReader {
       this.redis,
       'availability',
       [keys.classSeen(task.class), keys.classTrusted(task.class), keys.jobBlacklist(task.job), keys.jobShare(task.job)],
-      [task.class, since, this.stakePerReplicaCents, shareCap, ...voters],
+      [task.class, since, this.stakePerReplicaCents, shareCap, this.minStakeCents, ...voters],
     )) as [number, number];
     return { trusted: Number(trusted), eligible: Number(eligible) };
   }

@@ -84,6 +84,8 @@ export interface Economy {
   deadlinePenaltyCents: number;
   /** Most replicas an untrusted worker may hold at once. */
   maxHeldReplicas: number;
+  /** Least stake an untrusted worker must hold to take work: what an identity costs. */
+  minStakeCents: number;
 }
 
 export class Tasks {
@@ -182,6 +184,7 @@ export class Tasks {
         this.economy.maxHeldReplicas,
         shareCap,
         this.economy.deadlinePenaltyCents,
+        this.economy.minStakeCents,
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
@@ -197,7 +200,16 @@ export class Tasks {
       this.redis,
       'spot',
       [keys.spotPool(pool), keys.worker(worker)],
-      [worker, rid, now, deadline, Math.min(deadline, now + leaseMs), this.economy.stakePerReplicaCents, this.economy.maxHeldReplicas],
+      [
+        worker,
+        rid,
+        now,
+        deadline,
+        Math.min(deadline, now + leaseMs),
+        this.economy.stakePerReplicaCents,
+        this.economy.maxHeldReplicas,
+        this.economy.minStakeCents,
+      ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;
     const [task, n, frame, rect, scene] = picked;

@@ -91,8 +91,9 @@ export class Workers {
   }
 
   /**
-   * Registers a key, or refreshes its name. A new key, or a known one whose declared device
-   * changed, is (re)calibrated before it gets work. Counters are kept.
+   * Registers a key, or refreshes its name. Every registration (a worker registers when it
+   * starts) calibrates again before work, so new hardware or a new driver is measured, whatever
+   * the worker says; counters are kept, and credibility is per class (set-class.lua).
    */
   async register(id: string, publicKey: string, name: string, device: string, trusted: boolean): Promise<WorkerRecord> {
     const now = Date.now();
@@ -102,7 +103,7 @@ export class Workers {
     for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'faults', 'trusted', 'class'] as const)
       m.hsetnx(k, counter, counter === 'class' ? '' : 0);
     if (trusted) m.hset(k, 'trusted', 1);
-    if (!before || before.device !== device) m.hset(k, { classState: 'calibrating', calibration: '[]' });
+    m.hset(k, { classState: 'calibrating', calibration: '[]' });
     m.zadd(keys.workersAll, before?.registeredAt ?? now, id)
       .zadd(keys.workersBy('registeredAt'), before?.registeredAt ?? now, id)
       .zadd(keys.workersBy('lastSeen'), now, id)

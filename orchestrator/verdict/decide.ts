@@ -178,16 +178,40 @@ function byCredibility(facts: TaskFacts): Decision {
   if (trustedIn(groups[leader]) > 0)
     return accept({ anchored: true, faulty: true, checked: slots(groups[leader].filter((r) => !r.trusted)) });
   const timedOut = facts.now >= facts.deadlineAt;
-  const arbitrate = cids.length > 1 || facts.suspect;
+  const belowPolicy = (): Decision =>
+    policy.onTimeout === 'fail'
+      ? { kind: 'fail', message: `tile reached credibility ${cr[leader].toFixed(4)} of θ = ${policy.theta} and cannot get further` }
+      : accept({ below: true, ...belowGroup(groups, cr, results) });
+
+  // A dissent, or a tile reopened by backtracking, goes to a trusted worker while one is online:
+  // its result is ground truth, and the liar is caught. Without one, a dispute between checked
+  // workers (someone who passed checks lied) is never settled by counting them — keys are free:
+  // the most-checked worker's result stands after the grace, below threshold.
+  if ((cids.length > 1 || facts.suspect) && !timedOut) {
+    if (!availability) return { kind: 'needs-availability' };
+    if (availability.trusted > 0) {
+      if (!facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter', 1, cids.length > 1);
+      return wait(facts, 'needs-arbiter', arbiterMessage(cids.length > 1), facts.now + facts.graceMs);
+    }
+  }
+  if (weighed.length > 1) {
+    const decideAt = facts.progressAt + facts.graceMs;
+    if (timedOut || facts.now >= decideAt) return belowPolicy();
+    if (!availability) return { kind: 'needs-availability' };
+    return {
+      kind: 'wait',
+      idleAt: decideAt,
+      waiting: {
+        code: 'needs-arbiter',
+        message:
+          'checked workers disagree and no trusted worker is online to arbitrate: the most-checked worker’s result stands after a short grace',
+        since: facts.progressAt,
+        decideAt,
+      },
+    };
+  }
 
   if (cr[leader] >= policy.theta) {
-    if (arbitrate && !timedOut) {
-      if (!availability) return { kind: 'needs-availability' };
-      if (availability.trusted > 0) {
-        if (!facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter');
-        return wait(facts, 'needs-arbiter', arbiterMessage(cids.length > 1), facts.now + facts.graceMs);
-      }
-    }
     // BOINC's adaptive replication, for any verdict no trusted worker backs: audited with
     // probability 1/k of the least-checked worker it rests on, so a group of barely-checked keys
     // is nearly always audited and proven workers rarely.
@@ -202,10 +226,6 @@ function byCredibility(facts: TaskFacts): Decision {
     return accept();
   }
 
-  const belowPolicy = (): Decision =>
-    policy.onTimeout === 'fail'
-      ? { kind: 'fail', message: `tile reached credibility ${cr[leader].toFixed(4)} of θ = ${policy.theta} and cannot get further` }
-      : accept({ below: true, ...belowGroup(groups, cr, results) });
   if (timedOut) return belowPolicy();
   // How many to issue at once: assume the next workers are like the checked ones seen so far (at
   // least Sarmenta's prior 1 − f), so a tile among proven workers asks for one more, not three.
@@ -224,13 +244,14 @@ function byCredibility(facts: TaskFacts): Decision {
   if (room <= 0) return belowPolicy();
   if (!availability) return { kind: 'needs-availability' };
   if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return belowPolicy();
-  if (arbitrate && availability.trusted > 0 && !facts.arbiterIssued) return issue(facts, 1, true, 'needs-arbiter', 1, cids.length > 1);
   return issue(facts, Math.max(1, Math.min(needed, MAX_PARALLEL, room)), false, 'needs-agreement', needed);
 }
 
 function byQuorum(facts: TaskFacts): Decision {
   const { policy, results } = facts;
-  const winner = quorumWinner(results, policy.replicas);
+  // Once R results are in, a trusted worker's result is the verdict, whatever the votes.
+  const truth = results.length >= policy.replicas ? results.find((r) => r.trusted)?.cid : undefined;
+  const winner = truth ?? quorumWinner(results, policy.replicas);
   if (winner) {
     const agree = results.filter((r) => r.cid === winner);
     const anchored = agree.some((r) => r.trusted);
@@ -331,16 +352,16 @@ function issue(
 }
 
 /**
- * Below θ the group with the higher credibility is taken; between groups of equal credibility
- * (no checked worker in either) the farm has no evidence, so it prefers the group whose best
- * member is more credible, then the earliest result — never the larger group, which free
- * identities could make.
+ * Below θ the farm takes the group whose best member has passed the most checks, then the one
+ * with the higher group credibility, then the earliest result: never simply the larger group,
+ * which free keys could make — an attacker must out-check the best honest worker, which costs
+ * honest work, not out-number it.
  */
 function belowGroup(groups: readonly (readonly ResultFact[])[], cr: readonly number[], results: readonly ResultFact[]): Partial<Accept> {
   const best = (g: readonly ResultFact[]) => Math.max(...g.map((r) => r.credibility));
   const [chosen] = groups
     .map((_, i) => i)
-    .sort((a, b) => cr[b] - cr[a] || best(groups[b]) - best(groups[a]) || firstSlot(groups[a]) - firstSlot(groups[b]));
+    .sort((a, b) => best(groups[b]) - best(groups[a]) || cr[b] - cr[a] || firstSlot(groups[a]) - firstSlot(groups[b]));
   return {
     cid: groups[chosen][0].cid,
     credibility: cr[chosen],

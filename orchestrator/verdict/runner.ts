@@ -79,9 +79,10 @@ export class VerdictRunner {
   }
 
   /**
-   * Backtracking: every unanchored verdict that rested on a caught worker's word is weighed
-   * again without it, with a trusted worker to arbitrate where one is online; verdicts that no
-   * longer stand are reopened (frames are re-stitched, a finished job runs again).
+   * Backtracking: every unanchored verdict (at θ or accepted below it) that rested on a caught
+   * worker's word is weighed again without it, with a trusted worker to arbitrate where one is
+   * online; verdicts that no longer stand at θ are reopened (frames are re-stitched, a finished
+   * job runs again).
    */
   async backtrack(caught: string): Promise<number> {
     const { tasks, jobs, log } = this.deps;
@@ -89,7 +90,7 @@ export class VerdictRunner {
     for (const id of await tasks.takeVouched(caught)) {
       const task = await tasks.get(id);
       const job = task && (await jobs.plan(task.job));
-      if (!task || !job || task.state !== 'verified' || task.anchored || task.below) continue;
+      if (!task || !job || task.state !== 'verified' || task.anchored) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
       const facts = {
         ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),

@@ -99,6 +99,7 @@ export class TestFarm {
           FARM_GRACE_MS: String(this.opts.graceMs),
           FARM_REGISTRATIONS_PER_MINUTE: '10000',
           FARM_WORKER_REQUESTS_PER_SECOND: '10000',
+          FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '100000',
           FARM_SUBMISSIONS_PER_MINUTE: '10000',
           FARM_FAILED_AUTH_PER_MINUTE: '10000',
           LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',

@@ -65,8 +65,11 @@ export const TEST_SETTINGS = {
   pollMs: 300,
   logLevel: 'silent',
   spotCheckRate: 0,
+  // Tests stake a few credits to check exact amounts; the identity's minimum is tested on its own.
+  minStakeCents: 0,
   registrationsPerMinute: 10_000,
   workerRequestsPerSecond: 10_000,
+  workerRequestsPerAddressPerSecond: 100_000,
   submissionsPerMinute: 10_000,
   failedAuthPerMinute: 10_000,
 } as const;

@@ -12,12 +12,13 @@
     ARGV[2] seen since (ms)
     ARGV[3] stake locked per replica (cents)
     ARGV[4] most tiles of one job an untrusted worker may take
-    ARGV[5..] workers that hold or answered a replica of the task
+    ARGV[5] least stake an untrusted worker must hold to take work (cents)
+    ARGV[6..] workers that hold or answered a replica of the task
   Output:
     {trusted workers available, eligible workers available (counting stops at 8)}
 ]]
 local voted = {}
-for i = 5, #ARGV do voted[ARGV[i]] = true end
+for i = 6, #ARGV do voted[ARGV[i]] = true end
 local trusted = 0
 for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', ARGV[2], 'LIMIT', 0, 64)) do
   if not voted[w] and redis.call('SISMEMBER', KEYS[3], w) == 0 then trusted = trusted + 1 end
@@ -28,7 +29,8 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIM
     local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding')
     if h[1] == ARGV[1] and h[2] == 'established' then
       local free = tonumber(h[4] or '0') - tonumber(h[5] or '0') - tonumber(h[6] or '0')
-      if h[3] == '1' or (free >= tonumber(ARGV[3]) and tonumber(redis.call('HGET', KEYS[4], w) or '0') < tonumber(ARGV[4])) then
+      local staked = free >= tonumber(ARGV[3]) and tonumber(h[4] or '0') >= tonumber(ARGV[5])
+      if h[3] == '1' or (staked and tonumber(redis.call('HGET', KEYS[4], w) or '0') < tonumber(ARGV[4])) then
         eligible = eligible + 1
       end
     end

@@ -18,6 +18,7 @@
     ARGV[10] most replicas an untrusted worker may hold at once
     ARGV[11] most tiles of one job an untrusted worker may take
     ARGV[12] missed-deadline penalty (cents)
+    ARGV[13] least stake an untrusted worker must hold to take work (cents)
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share'
@@ -33,6 +34,11 @@ local existing = redis.call('HGET', KEYS[2], n)
 local r = false
 if existing then r = cjson.decode(existing) end
 if j[1] ~= 'running' or t[1] ~= 'pending' then
+  -- The slot is dropped: it will never answer, so it is no longer outstanding (a reopened task
+  -- issues what it needs afresh).
+  if not r or r.state == 'assigned' or r.state == 'timedout' or r.state == 'handedback' then
+    redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
+  end
   if r and r.state == 'assigned' and r.worker ~= workerId then
     letGo(r, 'timedout', now, tonumber(ARGV[12]))
     redis.call('HSET', KEYS[2], n, cjson.encode(r))
@@ -57,7 +63,7 @@ end
 local locked = 0
 if not trusted then
   if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
-  if freeStake(workerId) < tonumber(ARGV[9]) then return {'nostake'} end
+  if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
   local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
   redis.call('HINCRBY', share, workerId, 1)

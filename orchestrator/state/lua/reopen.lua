@@ -35,6 +35,8 @@ end
 local below = redis.call('HGET', KEYS[1], 'below') == '1'
 redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'anchored', 0,
   'suspect', 1, 'reopened', now, 'decidedAt', '', 'progressAt', now)
+-- A fresh arbitration and audit: slots issued for the earlier verdict may have been dropped.
+redis.call('HDEL', KEYS[1], 'arbiter', 'audited')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('SADD', KEYS[6], taskId)
 redis.call('ZADD', K.tasksIdle, now, taskId)

@@ -24,7 +24,7 @@
     ARGV[6] tiles per frame
     ARGV[7] reward (cents)
     ARGV[8] share of the stake a fault loses (0..1)
-    ARGV[9] 1 to remember which workers an unanchored verdict rests on (backtracking)
+    ARGV[9] 1 to remember which workers an unanchored verdict (at θ or below) rests on (backtracking)
     ARGV[10] idle-check time after an issue (ms)
   Output:
     {status, value, caught JSON}: 'stale' | 'verified' (value: the frame's completion count when
@@ -108,7 +108,7 @@ if d.kind == 'accept' then
     redis.call('ZADD', pool, now, taskId)
     redis.call('ZREMRANGEBYRANK', pool, 0, -1001)
   end
-  settleResults(d.cid, ARGV[9] == '1' and not d.anchored and not d.below)
+  settleResults(d.cid, ARGV[9] == '1' and not d.anchored)
   redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
   if d.below then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
   local frame = redis.call('HGET', KEYS[1], 'frame')

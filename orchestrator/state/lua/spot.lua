@@ -12,13 +12,14 @@
     ARGV[5] lease expiry (ms)
     ARGV[6] stake locked per replica (cents)
     ARGV[7] most replicas an untrusted worker may hold at once
+    ARGV[8] least stake an untrusted worker must hold to take work (cents)
   Output:
     {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
 ]]
 -- @include holders
 local workerId, rid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if tonumber(redis.call('HGET', KEYS[2], 'inFlight') or '0') >= tonumber(ARGV[7]) then return nil end
-if freeStake(workerId) < tonumber(ARGV[6]) then return nil end
+if not canBack(workerId, tonumber(ARGV[6]), tonumber(ARGV[8])) then return nil end
 for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
   local tkey = K.task(taskId)
   if redis.call('HGET', tkey, 'state') == 'verified' then

@@ -23,6 +23,11 @@ end
 local function freeStake(worker)
   return available(worker, 'stake') - available(worker, 'locked') - available(worker, 'unbonding')
 end
+-- Whether an untrusted worker's stake may back one more replica: enough of it free, and the
+-- identity's minimum staked.
+local function canBack(worker, perReplica, minimum)
+  return freeStake(worker) >= perReplica and available(worker, 'stake') >= minimum
+end
 local function lockStake(worker, amount)
   if amount > 0 then redis.call('HINCRBY', K.worker(worker), 'locked', amount) end
 end

@@ -1,0 +1,86 @@
+/**
+ * Determinism classes through the API: measured by calibration, established only by the
+ * operator's trusted workers, provisional when nearly equal (checks only, judged within the
+ * published tolerance), and credibility kept per (worker, class).
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Assignment, ClassList, WorkerView } from '../shared/protocol.ts';
+import {
+  type ApiFarm,
+  CALIBRATION_SHADE,
+  calibrateFlat,
+  DEVICE,
+  oneTileJob,
+  startApiFarm,
+  type TestClient,
+  uploadShade,
+} from './support/orchestrator.ts';
+
+let api: ApiFarm;
+let truth: TestClient;
+beforeAll(async () => {
+  api = await startApiFarm({ spotCheckRate: 0.05 });
+  truth = await api.worker('truth', { trusted: true });
+  // Two known answers in the pool.
+  for (const spp of [1, 2]) {
+    await api.operator('/api/jobs', { ...oneTileJob(1), spp });
+    await uploadShade(truth.client, (await truth.client.next()) as Assignment, 90);
+  }
+});
+afterAll(() => api.stop());
+
+const classes = async () => (await (await fetch(`${api.farm.url}/api/classes`)).json()) as ClassList;
+const view = async (id: string) => (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView;
+
+describe('determinism classes', () => {
+  it('makes a near-but-not-equal worker provisional: checks only, judged within the tolerance', async () => {
+    const near = await api.worker('near', { shade: CALIBRATION_SHADE - 1, stake: 100 });
+    const listed = await classes();
+    expect(listed.tolerance).toEqual({ levels: 2, share: 0.999 });
+    const established = listed.classes.find((c) => c.established);
+    const provisional = listed.classes.find((c) => !c.established);
+    expect(provisional).toMatchObject({ near: established?.id });
+    expect(await view(near.id)).toMatchObject({ classState: 'provisional', class: provisional?.id });
+
+    // Its work is known answers of the class it is near; one pixel level off still passes.
+    const first = (await near.client.next()) as Assignment;
+    await uploadShade(near.client, first, 91);
+    expect(await view(near.id)).toMatchObject({ valid: 1, passed: 1, faults: 0 });
+    const second = (await near.client.next()) as Assignment;
+    await uploadShade(near.client, second, 120);
+    expect(await view(near.id)).toMatchObject({ invalid: 1, faults: 1, passed: 0, stake: 0 });
+    // No queue was ever opened for it.
+    const redis = new Redis(api.redisUrl);
+    try {
+      expect((await redis.keys(`bull:*${provisional?.id}*`)).length).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('establishes a class when the operator’s worker calibrates into it, and keeps credibility per class', async () => {
+    const mover = await api.worker('mover', { stake: 100 });
+    // While real work waits, a newcomer's first replica is a known answer: a check in this class.
+    await api.operator('/api/jobs', { ...oneTileJob(1), width: 32, spp: 3 });
+    const check = (await mover.client.next()) as Assignment;
+    await uploadShade(mover.client, check, 90);
+    expect(await view(mover.id)).toMatchObject({ passed: 1, classState: 'established' });
+    const first = (await view(mover.id)).class;
+
+    // The operator's second machine measures differently: a new established class.
+    const second = await api.worker('second-truth', { trusted: true, shade: CALIBRATION_SHADE + 40 });
+    expect(await view(second.id)).toMatchObject({ classState: 'established', trusted: true });
+    expect((await classes()).classes.filter((c) => c.established)).toHaveLength(2);
+
+    // The worker moves to that class (a restart on other hardware): no credibility there yet …
+    const again = await mover.client.register('mover', DEVICE);
+    await calibrateFlat(mover.client, again.calibration as NonNullable<typeof again.calibration>, CALIBRATION_SHADE + 40);
+    expect(await view(mover.id)).toMatchObject({ passed: 0, classState: 'established', credibility: 0.5 });
+    expect((await view(mover.id)).class).not.toBe(first);
+    // … and back: what it earned in the first class is still its own.
+    const back = await mover.client.register('mover', DEVICE);
+    await calibrateFlat(mover.client, back.calibration as NonNullable<typeof back.calibration>, CALIBRATION_SHADE);
+    expect(await view(mover.id)).toMatchObject({ passed: 1, class: first });
+  });
+});

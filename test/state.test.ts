@@ -1,0 +1,53 @@
+/**
+ * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
+ * slots dropped by a settled task stop counting as outstanding, and a reopened task asks for a
+ * fresh arbitration and audit.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { planJob } from '../orchestrator/planner.ts';
+import { keys } from '../orchestrator/state/keys.ts';
+import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
+import { Tasks } from '../orchestrator/state/tasks.ts';
+
+let server: PrivateRedis;
+let redis: FarmRedis;
+let tasks: Tasks;
+const JOB = 'j00000000000000000001';
+
+beforeAll(async () => {
+  server = await startRedisServer({ dir: join(mkdtempSync(join(tmpdir(), 'farm-state-')), 'redis') });
+  redis = connectRedis(server.url);
+  tasks = new Tasks(
+    redis,
+    { rewardCents: 100, stakePerReplicaCents: 1000, slashShare: 1, deadlinePenaltyCents: 50, maxHeldReplicas: 4, minStakeCents: 0 },
+    30_000,
+  );
+  await redis.hset(keys.job(JOB), { id: JOB, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
+  await redis.hset(keys.worker('w1'), { id: 'w1', class: 'c1', classState: 'established', trusted: 1 });
+  await tasks.create(JOB, planJob(JOB, [0], 16, 16, 16), 2);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+describe('task bookkeeping in Lua', () => {
+  const id = `${JOB}.f0.t0`;
+
+  it('stops counting a slot a settled task drops as outstanding', async () => {
+    await redis.hset(keys.task(id), 'state', 'verified');
+    expect((await tasks.get(id))?.outstanding).toBe(2);
+    expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64)).status).toBe('obsolete');
+    expect((await tasks.get(id))?.outstanding).toBe(1);
+  });
+
+  it('clears the arbiter and audit marks when it reopens a task', async () => {
+    await redis.hset(keys.task(id), { arbiter: 4, audited: 1 });
+    expect(await tasks.reopen((await tasks.get(id)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>, '')).toBe(true);
+    expect(await tasks.get(id)).toMatchObject({ state: 'pending', suspect: true, arbiterSlot: null, audited: false });
+  });
+});
