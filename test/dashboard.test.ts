@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
 import { launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
-import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
+import { TestFarm, TOKEN } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
@@ -183,8 +183,9 @@ describe('dashboard', () => {
   });
 
   it('marks tiles whose replicas disagreed and shows who lied', async () => {
-    // alpha (one of the operator's own) and a rogue disagree on every tile: with both results in,
-    // the trusted one is the verdict and the rogue is caught.
+    // alpha (one of the operator's own) and a rogue disagree: with both results in, the trusted
+    // one is the verdict, and the rogue is caught — its whole stake gone, it gets no more work,
+    // and another of the operator's workers finishes the job.
     await farm.killWorker('beta');
     const rogue = await farm.startWorker('rogue', 'rogue');
     const { id } = await farm.client.submit(SMALL_CORNELL);
@@ -192,11 +193,13 @@ describe('dashboard', () => {
     await page.goto(`${farm.url}/#token=${TOKEN}`);
     await page.getByRole('button', { name: 'sign out' }).waitFor();
     await page.goto(`${farm.url}/#/jobs/${id}`);
+    await expect.poll(async () => (await farm.worker(rogue.id))?.faults, { timeout: 60_000 }).toBeGreaterThan(0);
+    await farm.startWorker('gamma');
     await page.getByTestId('frame-state').filter({ hasText: 'verified and stitched' }).waitFor({ timeout: 90_000 });
     const marked = page.locator('.tile.disputed');
-    await expect.poll(() => marked.count()).toBe(12);
-    expect(await page.locator('.legend [data-state=marked]').getAttribute('data-count')).toBe('12');
-    expect(await marked.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
+    await expect.poll(() => marked.count()).toBeGreaterThan(0);
+    expect(await page.locator('.legend [data-state=marked]').getAttribute('data-count')).toBe(String(await marked.count()));
+    expect(new Set(await marked.evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))))).toEqual(new Set(['verified']));
 
     await marked.first().click();
     const liar = page.getByTestId('inspector').locator(`tr[data-worker=${rogue.id}]`);

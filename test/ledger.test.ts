@@ -39,7 +39,8 @@ describe('stake and slashing', () => {
     const b = await worker('b', 50, 20);
     const liar = await worker('liar', 50, 20);
     const broke = await worker('broke', 0, 0);
-    const res = await operator('/api/jobs', oneTileJob(2));
+    // Three replicas: ground truth, the liar, and an honest worker's.
+    const res = await operator('/api/jobs', oneTileJob(3));
     expect(res.status).toBe(201);
 
     // No stake, no work.
@@ -50,7 +51,7 @@ describe('stake and slashing', () => {
     expect(await upload(liar, second, 7)).toBe('accepted');
     // The liar's stake backs its result until the verdict.
     expect(await account(liar.id)).toMatchObject({ stake: 20, locked: 10 });
-    const third = (await b.client.next()) as Assignment; // the tie-breaker
+    const third = (await b.client.next()) as Assignment;
     expect(third.scene).toBe(first.scene);
     expect(await upload(b, third, 100)).toBe('accepted');
 

@@ -149,10 +149,29 @@ export class Tasks {
   }
 
   async replicas(id: string): Promise<ReplicaRecord[]> {
-    const h = await this.redis.hgetall(keys.taskReplicas(id));
-    return Object.keys(h)
-      .sort((a, b) => Number(a) - Number(b))
-      .map((n) => JSON.parse(h[n]));
+    return toReplicas(await this.redis.hgetall(keys.taskReplicas(id)));
+  }
+
+  /**
+   * Everything a verdict reads, in one round trip: the task, its replicas, and its job's state
+   * and timeout.
+   */
+  async snapshot(id: string): Promise<{ task: TaskRecord; replicas: ReplicaRecord[]; jobState: string; deadlineAt: number } | undefined> {
+    const job = parseTaskId(id)?.job;
+    if (!job) return undefined;
+    const [[, task], [, replicas], [, progress]] = (await this.redis
+      .multi()
+      .hgetall(keys.task(id))
+      .hgetall(keys.taskReplicas(id))
+      .hmget(keys.job(job), 'state', 'deadlineAt')
+      .exec()) as [[unknown, Record<string, string>], [unknown, Record<string, string>], [unknown, (string | null)[]]];
+    if (!task.job) return undefined;
+    return {
+      task: toTask(id, task),
+      replicas: toReplicas(replicas),
+      jobState: progress[0] ?? '',
+      deadlineAt: Number(progress[1] ?? Number.POSITIVE_INFINITY),
+    };
   }
 
   async bind(
@@ -410,6 +429,12 @@ export class Tasks {
         ),
     };
   }
+}
+
+function toReplicas(h: Record<string, string>): ReplicaRecord[] {
+  return Object.keys(h)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((n) => JSON.parse(h[n]));
 }
 
 function toTask(id: string, h: Record<string, string>): TaskRecord {

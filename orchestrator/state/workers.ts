@@ -119,9 +119,10 @@ export class Workers {
     return h.id ? toWorker(h) : undefined;
   }
 
-  /** Seen now: the online window, and its class's eligibility sets. */
+  /** Seen now: the online window, and its class's eligibility sets (at most once a second). */
   async touch(w: WorkerRecord): Promise<void> {
     const now = Date.now();
+    if (now - w.lastSeen < 1000) return;
     const m = this.redis.multi().hset(keys.worker(w.id), 'lastSeen', now).zadd(keys.workersBy('lastSeen'), now, w.id);
     if (w.class && (w.classState === 'established' || w.classState === 'provisional')) {
       m.zadd(keys.classSeen(w.class), now, w.id);

@@ -46,22 +46,20 @@ export class VerdictRunner {
   async judge(taskId: string): Promise<void> {
     const { tasks, jobs, log } = this.deps;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const task = await tasks.get(taskId);
-      const job = task && (await jobs.plan(task.job));
-      const progress = task && (await jobs.progress(task.job));
+      const snapshot = await tasks.snapshot(taskId);
+      const job = snapshot && (await jobs.plan(snapshot.task.job));
       if (
-        !task ||
+        !snapshot ||
         !job ||
-        !progress ||
-        task.state === 'failed' ||
-        task.state === 'closed' ||
-        (task.state === 'pending' && progress.state !== 'running')
+        snapshot.task.state === 'failed' ||
+        snapshot.task.state === 'closed' ||
+        (snapshot.task.state === 'pending' && snapshot.jobState !== 'running')
       ) {
         await tasks.forgetIdle(taskId);
         return;
       }
-      const replicas = await tasks.replicas(taskId);
-      const facts = await this.facts(task, job, progress.deadlineAt, replicas);
+      const { task, replicas } = snapshot;
+      const facts = await this.facts(task, job, snapshot.deadlineAt, replicas);
       const decision = await this.decideWithAvailability(facts, task, job, replicas);
       if (decision.kind === 'none') {
         await tasks.forgetIdle(taskId);
