@@ -19,6 +19,7 @@ import {
   workerCredibility,
 } from '../orchestrator/verdict/credibility.ts';
 import {
+  AUDIT_SCALE,
   type Availability,
   type Decision,
   decide,
@@ -434,12 +435,12 @@ describe('decide: credibility scheme', () => {
   });
 
   describe('audit of a lone credible result', () => {
-    // Audited with probability 1/k: k = 1000, so a roll under 0.001 audits.
+    // Audited with probability AUDIT_SCALE/k: k = 1000, so a roll under 0.003 audits.
     const lone = [untrusted(0, 'X', LONE)];
     const audited = (overrides: FactsOverrides = {}) => facts({ results: lone, auditRoll: 0.0005, ...overrides });
 
-    it('is skipped when the roll is at least 1/k, without asking who is online', () => {
-      const d = as(decide(facts({ results: lone, auditRoll: 1 / LONE })), 'accept');
+    it('is skipped when the roll is at least AUDIT_SCALE/k, without asking who is online', () => {
+      const d = as(decide(facts({ results: lone, auditRoll: AUDIT_SCALE / LONE })), 'accept');
       expect(d).toMatchObject({ cid: 'X', anchored: false, faulty: false, checked: [], auditSkipped: false });
     });
 
@@ -667,10 +668,12 @@ describe('decide: audits of unanchored verdicts', () => {
     expect(d).toMatchObject({ cid: 'X', anchored: false, faulty: false });
   });
 
-  it('rarely audits proven workers: the chance is 1/k of the least checked', () => {
+  it('rarely audits proven workers: the chance is AUDIT_SCALE/k of the least checked', () => {
     const proven = [untrusted(0, 'X', 40), untrusted(1, 'X', 50)];
-    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: 1 / 40 - 1e-9 })).kind).toBe('needs-availability');
-    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: 1 / 40 })).kind).toBe('accept');
+    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: AUDIT_SCALE / 40 - 1e-9 })).kind).toBe(
+      'needs-availability',
+    );
+    expect(decide(facts({ policy: loose, results: proven, issued: 2, auditRoll: AUDIT_SCALE / 40 })).kind).toBe('accept');
   });
 });
 

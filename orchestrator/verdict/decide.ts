@@ -114,6 +114,12 @@ export type Decision =
 
 /** Replicas issued at once while a tile is short of θ: fewer wasted if a credible worker answers. */
 export const MAX_PARALLEL = 3;
+/**
+ * An unanchored verdict is audited with probability AUDIT_SCALE/k (k: the checks its
+ * least-checked supporter passed): certain up to k = 3, where keys that only just passed their
+ * first checks could otherwise carry a tile among themselves; BOINC's 1/CV is AUDIT_SCALE = 1.
+ */
+export const AUDIT_SCALE = 3;
 
 export function decide(facts: TaskFacts): Decision {
   if (facts.state === 'verified') return lateResults(facts);
@@ -213,10 +219,10 @@ function byCredibility(facts: TaskFacts): Decision {
 
   if (cr[leader] >= policy.theta) {
     // BOINC's adaptive replication, for any verdict no trusted worker backs: audited with
-    // probability 1/k of the least-checked worker it rests on, so a group of barely-checked keys
-    // is nearly always audited and proven workers rarely.
+    // probability AUDIT_SCALE/k of the least-checked worker it rests on, so a group of barely
+    // checked keys is always audited and proven workers rarely.
     const weakest = Math.min(...groups[leader].filter((r) => r.credibility > NO_EVIDENCE).map((r) => r.passed));
-    if (!timedOut && !facts.audited && facts.auditRoll < 1 / Math.max(1, weakest)) {
+    if (!timedOut && !facts.audited && facts.auditRoll < AUDIT_SCALE / Math.max(1, weakest)) {
       if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
       if (!availability) return { kind: 'needs-availability' };
       if (availability.trusted > 0) return issue(facts, 1, true, 'audit');
