@@ -282,15 +282,14 @@ await sharp(Buffer.from(chart(points)))
   .toFile(png);
 console.log(`results: ${file}\nchart: ${png}`);
 
-/** Two panels against the number of keys: wrong tiles accepted (both settings), and stake lost per wrong tile. */
+/** Two panels against the number of keys: wrong tiles accepted, and the attacker's stake lost. */
 function chart(data: Point[]): string {
   const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728'];
   const x = (keys: number, left: number) => left + 40 + (Math.log10(keys) / Math.log10(50)) * 330;
   const maxWrong = Math.max(1, ...data.map((p) => p.wrongAccepted));
   const yWrong = (v: number) => 330 - (v / maxWrong) * 280;
-  const yLoss = (v: number) => 330 - ((Math.log10(Math.max(v, 1)) - 0) / 4) * 280;
-  let svg =
-    '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="420" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>';
+  const yLoss = (v: number) => 330 - (Math.log10(Math.max(v, 1)) / 4) * 280;
+  let svg = '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="420" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>';
   const frame = (left: number, title: string) => {
     svg += `<text x="${left + 205}" y="30" font-size="15" text-anchor="middle">${title}</text><rect x="${left + 40}" y="50" width="330" height="280" fill="none" stroke="#888"/>`;
     for (const k of KEYS) svg += `<text x="${x(k, left)}" y="346" font-size="11" text-anchor="middle">${k}</text>`;
@@ -298,21 +297,16 @@ function chart(data: Point[]): string {
   };
   frame(0, 'wrong tiles in finished jobs');
   for (const v of [0, maxWrong]) svg += `<text x="34" y="${yWrong(v) + 4}" font-size="11" text-anchor="end">${v}</text>`;
-  frame(460, 'cost of a wrong tile ÷ reward it earned (trusted offline)');
+  if (data.every((p) => p.wrongAccepted === 0)) svg += '<text x="205" y="190" font-size="13" text-anchor="middle">none at any point</text>';
+  frame(460, 'attacker’s stake lost (credits)');
   for (const v of [1, 10, 100, 1000, 10000]) svg += `<text x="494" y="${yLoss(v) + 4}" font-size="11" text-anchor="end">${v}</text>`;
-  svg += `<line x1="500" x2="830" y1="${yLoss(100)}" y2="${yLoss(100)}" stroke="#000" stroke-dasharray="4 3"/><text x="826" y="${yLoss(100) - 4}" font-size="10" text-anchor="end">goal: 100×</text>`;
-  if (data.every((p) => p.wrongAccepted === 0))
-    svg += '<text x="665" y="200" font-size="13" text-anchor="middle">no wrong tile at any point</text>';
   SHARES.forEach((share, i) => {
     for (const online of [true, false]) {
-      const pts = data
-        .filter((p) => p.stakeShare === share && p.trustedOnline === online)
-        .map((p) => `${x(p.keys, 0)},${yWrong(p.wrongAccepted)}`);
-      svg += `<polyline points="${pts.join(' ')}" fill="none" stroke="${colors[i]}" stroke-width="2.5"${online ? ' stroke-dasharray="6 4"' : ''}/>`;
+      const points = data.filter((p) => p.stakeShare === share && p.trustedOnline === online);
+      const dash = online ? ' stroke-dasharray="6 4"' : '';
+      svg += `<polyline points="${points.map((p) => `${x(p.keys, 0)},${yWrong(p.wrongAccepted)}`).join(' ')}" fill="none" stroke="${colors[i]}" stroke-width="2.5"${dash}/>`;
+      svg += `<polyline points="${points.map((p) => `${x(p.keys, 460)},${yLoss(p.attackerStakeLost)}`).join(' ')}" fill="none" stroke="${colors[i]}" stroke-width="2.5"${dash}/>`;
     }
-    const loss = data.filter((p) => p.stakeShare === share && !p.trustedOnline && p.stakeLostPerWrong !== null);
-    const ratio = (p: Point) => (p.stakeLostPerWrong as number) / Math.max(0.01, p.rewardPerWrong ?? 0);
-    svg += `<polyline points="${loss.map((p) => `${x(p.keys, 460)},${yLoss(ratio(p))}`).join(' ')}" fill="none" stroke="${colors[i]}" stroke-width="2.5"/>`;
     svg += `<rect x="${60 + i * 200}" y="390" width="14" height="14" fill="${colors[i]}"/><text x="${80 + i * 200}" y="402" font-size="13">${share * 100} % of staked capacity</text>`;
   });
   svg += '<text x="700" y="402" font-size="12">dashed: trusted worker online</text>';
