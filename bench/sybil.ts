@@ -289,7 +289,8 @@ function chart(data: Point[]): string {
   const maxWrong = Math.max(1, ...data.map((p) => p.wrongAccepted));
   const yWrong = (v: number) => 330 - (v / maxWrong) * 280;
   const yLoss = (v: number) => 330 - (Math.log10(Math.max(v, 1)) / 4) * 280;
-  let svg = '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="420" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>';
+  let svg =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="420" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>';
   const frame = (left: number, title: string) => {
     svg += `<text x="${left + 205}" y="30" font-size="15" text-anchor="middle">${title}</text><rect x="${left + 40}" y="50" width="330" height="280" fill="none" stroke="#888"/>`;
     for (const k of KEYS) svg += `<text x="${x(k, left)}" y="346" font-size="11" text-anchor="middle">${k}</text>`;
