@@ -7,14 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cidOfBytes } from '../shared/image.ts';
+import { CID_PATTERN } from '../shared/protocol.ts';
 
 export interface BlobStore {
   /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
   put(bytes: Uint8Array, cid?: string): Promise<string>;
   get(cid: string): Promise<Uint8Array | undefined>;
 }
-
-const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
 
 export class FsBlobStore implements BlobStore {
   private readonly made = new Set<string>();

@@ -31,8 +31,8 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
   await deps.ledger.payOutDue(now);
 }
 
-/** Judges every pending tile of a job (a timeout, or recovery after a crash). */
-export async function judgePending(deps: Pick<SweepDeps, 'runner' | 'tasks'>, job: string): Promise<void> {
+/** Judges every pending tile of a job whose timeout passed. */
+async function judgePending(deps: Pick<SweepDeps, 'runner' | 'tasks'>, job: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, ids] = await deps.tasks.pendingOf(job, cursor);

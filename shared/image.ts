@@ -18,7 +18,7 @@ export interface RgbaImage {
   rgba: Uint8Array;
 }
 
-export function canonicalHeader(img: { width: number; height: number }): Uint8Array {
+function canonicalHeader(img: { width: number; height: number }): Uint8Array {
   return new TextEncoder().encode(`farm-image/2\n${img.width}x${img.height}\nrgba8\n`);
 }
 
@@ -48,6 +48,3 @@ export async function cidOfBytes(bytes: Uint8Array): Promise<string> {
   const digest = await sha256.digest(bytes);
   return CID.createV1(raw.code, digest).toString();
 }
-
-/** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
-export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;

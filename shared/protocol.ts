@@ -288,11 +288,14 @@ export type Assignment = z.infer<typeof Assignment>;
 /** Header that carries the claimed CID of an uploaded result. */
 export const RESULT_CID_HEADER = 'farm-result-cid';
 
+/** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
+export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
+
 /** Shapes of the ids in paths: anything else is answered 400, never looked up. */
 export const Ids = {
   job: z.string().regex(/^j[0-9a-f]{20}$/, 'not a job id'),
   task: z.string().regex(/^j[0-9a-f]{20}\.f\d{1,5}\.t\d{1,7}$/, 'not a task id'),
   worker: z.string().regex(/^w[0-9a-f]{20}$/, 'not a worker id'),
   replica: z.string().regex(/^r[0-9a-f]{32}$/, 'not a replica id'),
-  cid: z.string().regex(/^b[a-z2-7]{20,100}$/, 'not a CID'),
+  cid: z.string().regex(CID_PATTERN, 'not a CID'),
 };

@@ -10,15 +10,12 @@ export const SIGNATURE_HEADERS = { worker: 'farm-worker', timestamp: 'farm-times
 /** How far a signed request's clock may be from the orchestrator's. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
 
-/** A signed timestamp: milliseconds since the epoch as plain digits, nothing else. */
-export function parseTimestamp(text: string): number | undefined {
-  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
-}
-
-/** Whether a signed timestamp is well-formed and within the window around `now`. */
+/**
+ * Whether a signed timestamp is well-formed — milliseconds since the epoch as plain digits,
+ * nothing else — and within the window around `now`.
+ */
 export function isFresh(text: string, now = Date.now()): boolean {
-  const at = parseTimestamp(text);
-  return at !== undefined && Math.abs(now - at) <= SIGNATURE_WINDOW_MS;
+  return /^\d{1,15}$/.test(text) && Math.abs(now - Number(text)) <= SIGNATURE_WINDOW_MS;
 }
 
 export function signingPayload(method: string, path: string, timestamp: string, body: Uint8Array): Buffer {
