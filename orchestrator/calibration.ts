@@ -15,6 +15,8 @@ import type { WorkerRecord, Workers } from './state/workers.ts';
 import type { Tolerance } from './verdict/tolerance.ts';
 
 const SCENE = new URL('../scenes/cornell.json', import.meta.url);
+/** Provisional classes kept at most (each new near-miss fingerprint would make one). */
+const MAX_PROVISIONAL_CLASSES = 64;
 const SIZE = { width: 64, height: 48, spp: 16 };
 
 /** Stores the calibration scene (content-addressed, so the same CID on every start) and describes the tiles. */
@@ -83,11 +85,24 @@ export async function reconsider(deps: CalibrationDeps, worker: WorkerRecord): P
 
 async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids: readonly string[]): Promise<Calibrated> {
   const records = (await deps.classes.all()).filter((c) => c.calibration === deps.spec.scene);
+  // Only established classes are compared against: provisional ones never define an answer.
   const known: KnownClass[] = await Promise.all(
-    records.map(async (c) => ({ id: c.id, established: c.established, cids: c.answers, pixels: await answersOf(deps, c.answers) })),
+    records
+      .filter((c) => c.established)
+      .map(async (c) => ({ id: c.id, established: true, cids: c.answers, pixels: await answersOf(deps, c.answers) })),
   );
-  const verdict = classify({ cids, pixels: await answersOf(deps, cids) }, known, worker.trusted, deps.tolerance);
+  let verdict = classify({ cids, pixels: await answersOf(deps, cids) }, known, worker.trusted, deps.tolerance);
   const existing = verdict.class ? records.find((c) => c.id === verdict.class) : undefined;
+  // Near-misses are cheap to make: past a bound, new provisional classes are refused.
+  if (verdict.state === 'provisional' && !existing && records.filter((c) => !c.established).length >= MAX_PROVISIONAL_CLASSES) {
+    verdict = {
+      ...verdict,
+      class: null,
+      state: 'refused',
+      near: null,
+      detail: 'too many provisional classes: the operator must establish one first',
+    };
+  }
   if (verdict.class && (verdict.establishes || !existing)) {
     const record: ClassRecord = {
       id: verdict.class,

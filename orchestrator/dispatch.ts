@@ -28,7 +28,7 @@ import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
 import type { Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
-import type { WorkerRecord } from './state/workers.ts';
+import type { WorkerRecord, Workers } from './state/workers.ts';
 
 export const SHARED_QUEUE = 'slots';
 export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
@@ -48,6 +48,10 @@ export interface DispatchOptions {
   /** Share of a job's tiles one untrusted worker may take, and the least number it may always take. */
   jobShare: number;
   jobShareFloor: number;
+  /** What an untrusted worker's stake must allow for one more replica (the bind script checks it again). */
+  stakePerReplicaCents: number;
+  maxHeldReplicas: number;
+  minStakeCents: number;
 }
 
 interface Lane {
@@ -79,6 +83,7 @@ export class Dispatcher {
     private readonly tasks: Tasks,
     private readonly jobs: Jobs,
     private readonly classes: Classes,
+    private readonly workers: Workers,
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -124,12 +129,15 @@ export class Dispatcher {
     const until = Date.now() + this.opts.pollMs;
     const provisional = worker.classState === 'provisional';
     const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
+    let current = worker;
     while (!this.closed && !signal?.aborted) {
-      const found = provisional ? near && (await this.spot(worker, near)) : ((await this.maybeSpot(worker)) ?? (await this.scan(worker)));
+      const found = provisional ? near && (await this.spot(current, near)) : await this.scan(current);
       if (found) return found;
       const left = until - Date.now();
       if (left <= 0) return undefined;
       await this.waitForWork(Math.min(left, 1000), signal);
+      // Its stake and holdings change while it waits (verdicts unlock stake).
+      current = (await this.workers.get(worker.id)) ?? current;
     }
     return undefined;
   }
@@ -194,14 +202,6 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  /** With probability q(k), and only while real work waits, an untrusted worker gets a spot check. */
-  private async maybeSpot(worker: WorkerRecord): Promise<Assignment | undefined> {
-    if (worker.trusted || Math.random() >= spotCheckChance(this.opts.spotCheckRate, worker.passed)) return undefined;
-    const waiting = await Promise.all(this.lanesOf(worker).map((l) => l.queue.getWaitingCount()));
-    if (waiting.every((n) => n === 0)) return undefined;
-    return this.spot(worker, worker.class);
-  }
-
   private async spot(worker: WorkerRecord, pool: string): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
@@ -217,7 +217,14 @@ export class Dispatcher {
     return worker.trusted ? [this.lane(arbiterQueue(worker.class)), ...own] : own;
   }
 
+  /**
+   * Looks through the worker's queues for a slot it may take. With probability q(k) an untrusted
+   * worker gets a spot check instead — decided only once a slot it could have taken is found, so
+   * a spot check arrives exactly when real work would have (the slot goes back to its queue).
+   */
   private async scan(worker: WorkerRecord): Promise<Assignment | undefined> {
+    if (!this.mayTakeWork(worker)) return undefined;
+    const wantSpot = !worker.trusted && Math.random() < spotCheckChance(this.opts.spotCheckRate, worker.passed);
     const held: Job[] = [];
     let found: Assignment | undefined;
     try {
@@ -225,20 +232,26 @@ export class Dispatcher {
         while (!found && held.length < SCAN_LIMIT) {
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
-          found = await this.tryBind(job, lane, worker, held);
+          found = await this.tryBind(job, lane, worker, held, wantSpot);
         }
         if (found) break;
       }
     } finally {
-      if (held.length) {
-        await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
-        this.wake.emit('work');
-      }
+      // Put back what it may not take, without waking other pollers (they would spin on it).
+      if (held.length) await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
     }
     return found;
   }
 
-  private async tryBind(job: Job, lane: Lane, worker: WorkerRecord, held: Job[]): Promise<Assignment | undefined> {
+  /** Whether an untrusted worker's stake and holdings allow one more replica (trusted: always). */
+  private mayTakeWork(w: WorkerRecord): boolean {
+    const { stakePerReplicaCents, maxHeldReplicas, minStakeCents } = this.opts;
+    return (
+      w.trusted || (w.inFlight < maxHeldReplicas && w.stake - w.locked - w.unbonding >= stakePerReplicaCents && w.stake >= minStakeCents)
+    );
+  }
+
+  private async tryBind(job: Job, lane: Lane, worker: WorkerRecord, held: Job[], wantSpot: boolean): Promise<Assignment | undefined> {
     const slot = parseSlotId(job.id as string);
     const plan = slot && (await this.jobs.plan(slot.job));
     if (!slot || !plan) {
@@ -246,20 +259,34 @@ export class Dispatcher {
       return undefined;
     }
     const deadline = Date.now() + this.opts.taskTimeoutMs;
-    const bound = await this.tasks.bind(
-      slot.task,
-      slot.n,
-      worker.id,
-      newReplicaId(),
-      deadline,
-      lane.queue.name,
-      lane.queue.name === arbiterQueue(worker.class),
-      shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
-    );
+    const bind = (dryRun: boolean) =>
+      this.tasks.bind(
+        slot.task,
+        slot.n,
+        worker.id,
+        newReplicaId(),
+        deadline,
+        lane.queue.name,
+        lane.queue.name === arbiterQueue(worker.class),
+        shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
+        dryRun,
+      );
+    let bound = await bind(wantSpot);
+    if (bound.status === 'eligible') {
+      const spot = await this.spot(worker, worker.class);
+      if (spot) {
+        held.push(job);
+        return spot;
+      }
+      bound = await bind(false);
+    }
     switch (bound.status) {
       case 'bound':
       case 'again': {
         const { replica, frame, rect, scene } = bound;
+        // The lease starts now, not when the scan fetched the slot: a stall is then always later
+        // than a lease after the bind, which is how the stalled handler tells this holder apart.
+        await job.extendLock(worker.id, this.opts.leaseMs).catch(() => undefined);
         this.log.debug({ ...slotLogIds(job.id as string), worker: worker.id }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
         return assignment(replica.rid, scene, frame, rect, replica.deadline);
@@ -307,8 +334,11 @@ export class Dispatcher {
       fetcher.on('stalled', (id) => {
         const slot = parseSlotId(id);
         this.log.info({ ...slotLogIds(id), queue: name }, 'lease lapsed; slot back in queue');
+        // Only a holder bound a lease ago: another worker may already have taken the slot.
         if (slot)
-          void this.tasks.expire(slot.task, slot.n).catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
+          void this.tasks
+            .expire(slot.task, slot.n, '', Date.now() - this.opts.leaseMs)
+            .catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
         this.wake.emit('work');
       });
       void fetcher.startStalledCheckTimer();

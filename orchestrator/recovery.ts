@@ -24,6 +24,7 @@ export interface RecoveryDeps {
 }
 
 export async function recover(deps: RecoveryDeps): Promise<void> {
+  for (const id of await deps.jobs.closing()) await deps.close(id);
   for (const id of await deps.jobs.active()) {
     const job = await deps.jobs.get(id);
     if (!job) continue;
@@ -31,10 +32,7 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
       await deps.replan(id);
       continue;
     }
-    if (job.state !== 'running') {
-      await deps.close(id);
-      continue;
-    }
+    if (job.state !== 'running') continue;
     let reissued = 0;
     let cursor = '0';
     do {

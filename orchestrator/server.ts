@@ -29,6 +29,7 @@ import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
 import { Workers } from './state/workers.ts';
 import { sweep } from './sweeper.ts';
+import { judgeSpotCheck, type UploadDeps } from './uploads.ts';
 import { VerdictRunner } from './verdict/runner.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -76,6 +77,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     tasks,
     jobs,
     classes,
+    workers,
     {
       leaseMs: config.leaseMs,
       taskTimeoutMs: config.taskTimeoutMs,
@@ -83,6 +85,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       spotCheckRate: config.spotCheckRate,
       jobShare: config.jobShare,
       jobShareFloor: config.jobShareFloor,
+      stakePerReplicaCents: config.stakePerReplicaCents,
+      maxHeldReplicas: config.maxHeldReplicas,
+      minStakeCents: config.minStakeCents,
     },
     log,
     metrics,
@@ -164,6 +169,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
   });
 
+  const uploadDeps: UploadDeps = { tasks, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
     tasks,
     jobs,
@@ -197,7 +203,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const sweeper = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    sweep({ runner, tasks, jobs, ledger, log })
+    sweep({ runner, tasks, jobs, ledger, log, judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n) })
       .catch((err) => log.warn({ err: err.message }, 'sweep failed'))
       .finally(() => {
         sweeping = false;

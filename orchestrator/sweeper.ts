@@ -1,8 +1,8 @@
 /**
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
  * pending tiles judged (they decide with what they have), tiles due a look are judged (the
- * small-farm grace), spot checks whose lease lapsed are timed out like any replica, and unbonding
- * stake that is due is paid out.
+ * small-farm grace), spot checks whose lease lapsed are timed out like any replica (or judged, if
+ * their result was recorded before a crash), and unbonding stake that is due is paid out.
  */
 import type { Logger } from 'pino';
 import type { Jobs } from './state/jobs.ts';
@@ -15,6 +15,8 @@ export interface SweepDeps {
   tasks: Tasks;
   jobs: Jobs;
   ledger: Ledger;
+  /** Judges a spot check whose result is recorded (uploads.ts). */
+  judgeSpotCheck: (task: string, n: number) => Promise<void>;
   log: Logger;
 }
 
@@ -26,7 +28,10 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
   for (const task of await deps.tasks.idle(now, 200)) await deps.runner.judge(task);
   for (const rid of await deps.tasks.lapsedSpotChecks(now)) {
     const where = await deps.tasks.resolve(rid);
-    if (!where || !(await deps.tasks.expire(where.task, where.n, rid))) await deps.tasks.forgetSpotLease(rid);
+    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
+    if (where && replica?.rid === rid && replica.state === 'assigned') await deps.tasks.expire(where.task, where.n, rid);
+    else if (where && replica?.rid === rid && replica.state === 'submitted') await deps.judgeSpotCheck(where.task, where.n);
+    else await deps.tasks.forgetSpotLease(rid);
   }
   await deps.ledger.payOutDue(now);
 }

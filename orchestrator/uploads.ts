@@ -59,7 +59,8 @@ export async function acceptResult(
     // An upload retried after its first attempt was recorded: judge again, in case the
     // orchestrator died between recording it and judging.
     if (replica.cid === claimedCid) {
-      await deps.runner.judge(where.task);
+      if (replica.spot) await judgeSpotCheck(deps, where.task, where.n);
+      else await deps.runner.judge(where.task);
       return 'duplicate';
     }
     throw new ResultRejected(409, `replica ${rid} cannot take this result (${replica.state})`);
@@ -74,16 +75,10 @@ export async function acceptResult(
 
   const submitted = await tasks.submit(where.task, where.n, rid, worker.id, cid);
   switch (submitted.status) {
-    case 'spot': {
+    case 'spot':
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
-      const pass =
-        worker.classState === 'provisional' ? await nearKnown(deps, submitted.expected, pixels, width, height) : cid === submitted.expected;
-      await tasks.spotVerdict(where.task, where.n, pass);
-      metrics.verdict(pass ? 'agreed' : 'disputed');
-      deps.log.info({ task: where.task, replica: rid, worker: worker.id, pass }, 'spot check');
-      if (!pass) await deps.runner.backtrack(worker.id);
+      await judgeSpotCheck(deps, where.task, where.n);
       return 'accepted';
-    }
     case 'submitted':
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
       await deps.dispatch.complete(where.task, replica);
@@ -101,8 +96,28 @@ export async function acceptResult(
   }
 }
 
+/**
+ * The verdict on a spot check whose result is recorded: its hash against the known answer, or,
+ * for a provisional class, its pixels within the published tolerance. Idempotent (the script
+ * judges once), so the sweeper can finish one a crash interrupted.
+ */
+export async function judgeSpotCheck(deps: UploadDeps, task: string, n: number): Promise<void> {
+  const [{ replica, rect }, record] = await Promise.all([deps.tasks.slot(task, n), deps.tasks.get(task)]);
+  if (!replica?.spot || replica.state !== 'submitted' || !replica.cid || !rect || !record?.cid) return;
+  const worker = await deps.workers.get(replica.worker);
+  const pass = worker?.classState === 'provisional' ? await nearKnown(deps, record.cid, replica.cid, rect) : replica.cid === record.cid;
+  await deps.tasks.spotVerdict(task, n, pass);
+  deps.metrics.verdict(pass ? 'agreed' : 'disputed');
+  deps.log.info({ task, replica: replica.rid, worker: replica.worker, pass }, 'spot check');
+  if (!pass) await deps.runner.backtrack(replica.worker);
+}
+
 /** A provisional class's result against the verified tile, within the published tolerance. */
-async function nearKnown(deps: UploadDeps, expected: string, pixels: Uint8Array, width: number, height: number): Promise<boolean> {
-  const known = await deps.blobs.get(expected);
-  return known !== undefined && nearlyEqual(pixelsOf(known, width, height), pixels, deps.tolerance);
+async function nearKnown(deps: UploadDeps, expected: string, actual: string, rect: { width: number; height: number }): Promise<boolean> {
+  const [known, mine] = await Promise.all([deps.blobs.get(expected), deps.blobs.get(actual)]);
+  return (
+    known !== undefined &&
+    mine !== undefined &&
+    nearlyEqual(pixelsOf(known, rect.width, rect.height), pixelsOf(mine, rect.width, rect.height), deps.tolerance)
+  );
 }

@@ -34,6 +34,22 @@ export function signRequest(
   return { timestamp, signature: sign(null, signingPayload(method, path, timestamp, body), key).toString('base64') };
 }
 
+/**
+ * An Ed25519 signature in strict base64: exactly 64 bytes, one spelling. Node's base64 decoder
+ * accepts other spellings of the same bytes, which would let a replay slip past a cache keyed on
+ * the text.
+ */
+const SIGNATURE_TEXT = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
+
+/** Whether a registration's key is an Ed25519 public key (other key types sign malleably). */
+export function isEd25519PublicKey(publicKeyDer: string): boolean {
+  try {
+    return createPublicKey({ key: Buffer.from(publicKeyDer, 'base64'), format: 'der', type: 'spki' }).asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
+}
+
 /** Parsed public keys by their DER text: parsing costs more than verifying. */
 const publicKeys = new Map<string, KeyObject>();
 const PUBLIC_KEY_CACHE = 10_000;
@@ -46,6 +62,7 @@ export function verifyRequest(
   timestamp: string,
   signature: string,
 ): boolean {
+  if (!SIGNATURE_TEXT.test(signature)) return false;
   try {
     let key = publicKeys.get(publicKeyDer);
     if (!key) {

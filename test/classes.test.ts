@@ -63,6 +63,7 @@ describe('determinism classes', () => {
     const mover = await api.worker('mover', { stake: 100 });
     // While real work waits, a newcomer's first replica is a known answer: a check in this class.
     await api.operator('/api/jobs', { ...oneTileJob(1), width: 32, spp: 3 });
+    await uploadShade(truth.client, (await truth.client.next()) as Assignment, 90);
     const check = (await mover.client.next()) as Assignment;
     await uploadShade(mover.client, check, 90);
     expect(await view(mover.id)).toMatchObject({ passed: 1, classState: 'established' });

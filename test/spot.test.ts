@@ -19,8 +19,9 @@ const upload = (w: TestClient, a: Assignment, shade: number) => uploadShade(w.cl
 describe('spot checks', () => {
   it('hands out a known answer like any replica and judges it against the known hash', async () => {
     const truth = await api.worker('truth', { trusted: true });
-    const { id: known } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
-    await upload(truth, Assignment.parse(await truth.client.next()), 90);
+    // Two tiles the trusted worker renders: two known answers (each serves as a check once).
+    const { id: known } = (await (await api.operator('/api/jobs', { ...oneTileJob(1), width: 32 })).json()) as { id: string };
+    for (let i = 0; i < 2; i++) await upload(truth, Assignment.parse(await truth.client.next()), 90);
     // Real work waiting: only then do untrusted workers get spot checks.
     await api.operator('/api/jobs', { ...oneTileJob(1), spp: 2 });
 
@@ -42,10 +43,17 @@ describe('spot checks', () => {
     expect(caught.evidence[0]).toMatchObject({ kind: 'outvoted' });
     expect(caught.evidence[0]).not.toHaveProperty('winner');
 
-    // The task itself is untouched: still verified with its hash; the checks are listed as such.
+    // The tasks themselves are untouched: still verified with their hash; the checks are listed
+    // as such to the operator.
     const tasks = ((await (await api.operator(`/api/jobs/${known}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
-    expect(tasks[0]).toMatchObject({ state: 'verified', anchored: true });
-    expect(tasks[0].replicas.filter((r) => r.spot).map((r) => r.state)).toEqual(['valid', 'invalid']);
-    expect(((await (await api.operator(`/api/jobs/${known}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(1);
+    for (const t of tasks) expect(t).toMatchObject({ state: 'verified', anchored: true });
+    expect(
+      tasks
+        .flatMap((t) => t.replicas)
+        .filter((r) => r.spot)
+        .map((r) => r.state)
+        .sort(),
+    ).toEqual(['invalid', 'valid']);
+    expect(((await (await api.operator(`/api/jobs/${known}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(2);
   });
 });

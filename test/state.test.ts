@@ -1,7 +1,7 @@
 /**
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
- * slots dropped by a settled task stop counting as outstanding, and a reopened task asks for a
- * fresh arbitration and audit.
+ * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
+ * back cannot take the tile again, and a reopened task asks for a fresh arbitration and audit.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,31 @@ describe('task bookkeeping in Lua', () => {
     expect((await tasks.get(id))?.outstanding).toBe(2);
     expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64)).status).toBe('obsolete');
     expect((await tasks.get(id))?.outstanding).toBe(1);
+  });
+
+  it('never lets a worker take a tile again after handing back or dropping its replica', async () => {
+    const job = 'j00000000000000000002';
+    const task = `${job}.f0.t0`;
+    await redis.hset(keys.job(job), { id: job, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 3);
+    const deadline = Date.now() + 10_000;
+    expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64)).status).toBe('bound');
+    expect(await tasks.release(task, 0, 'r2', 'w1')).toBe('slots');
+    // Handing back and taking another slot would let a worker pick which replicas it renders.
+    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64)).status).toBe('ineligible');
+    // Letting a replica time out is the same for an untrusted key; the operator's own workers may
+    // take the tile again after a stall (a one-worker farm must finish).
+    await redis.hset(keys.worker('u1'), { id: 'u1', class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
+    await redis.hset(keys.worker('w2'), { id: 'w2', class: 'c1', classState: 'established', trusted: 1 });
+    for (const [worker, n, again] of [
+      ['u1', 1, 'ineligible'],
+      ['w2', 2, 'bound'],
+    ] as const) {
+      expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64)).status).toBe('bound');
+      expect(await tasks.expire(task, n, `r${worker}`)).toBe(true);
+      expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64)).status).toBe(again);
+    }
   });
 
   it('clears the arbiter and audit marks when it reopens a task', async () => {

@@ -677,6 +677,34 @@ describe('decide: audits of unanchored verdicts', () => {
   });
 });
 
+describe('decide: held verdicts and timeouts', () => {
+  it('holds an audited verdict until the audit answers, and accepts it skipped only when nobody can take it', () => {
+    const pair = [untrusted(0, 'X', 1), untrusted(1, 'X', 1)];
+    const inFlight = { policy: { theta: 0.95 }, results: pair, issued: 3, audited: true, outstanding: 1 };
+    expect(as(decide(facts({ ...inFlight, held: 1 })), 'wait').waiting.code).toBe('audit');
+    const starved = decide(facts({ ...inFlight, held: 0, progressAt: NOW - GRACE, availability: { trusted: 0, eligible: 0 } }));
+    expect(as(starved, 'accept')).toMatchObject({ cid: 'X', auditSkipped: true });
+  });
+
+  it('decides a quorum tile at the job timeout, and fails a tile nobody rendered, whatever the policy', () => {
+    const d = as(
+      decide(facts({ policy: { verification: 'quorum' }, results: [untrusted(0, 'X')], outstanding: 1, held: 1, deadlineAt: NOW })),
+      'accept',
+    );
+    expect(d).toMatchObject({ cid: 'X', below: true, faulty: false });
+    expect(decide(facts({ policy: { onTimeout: 'fail' }, outstanding: 1, deadlineAt: NOW })).kind).toBe('fail');
+    expect(decide(facts({ policy: { verification: 'quorum', onTimeout: 'fail' }, outstanding: 2, deadlineAt: NOW })).kind).toBe('fail');
+    // Nothing to accept: a job whose tile no worker can render does not wait forever.
+    for (const verification of ['credibility', 'quorum'] as const)
+      expect(
+        decide(facts({ policy: { verification }, outstanding: 1, deadlineAt: NOW, availability: { trusted: 0, eligible: 0 } })),
+      ).toMatchObject({
+        kind: 'fail',
+        message: 'no worker rendered the tile before the job timed out',
+      });
+  });
+});
+
 describe('decide: quorum scheme', () => {
   const quorum = (overrides: FactsOverrides = {}) =>
     facts({ ...overrides, policy: { verification: 'quorum', replicas: 2, maxReplicas: 6, ...overrides.policy } });

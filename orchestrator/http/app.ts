@@ -105,7 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/api/work',
     identifyWorker(deps.workers, gate, deps.limits),
     express.raw({ type: () => true, limit: deps.maxResultBytes }),
-    verifyWorker(deps.redis, gate),
+    verifyWorker(deps.redis, gate, deps.limits),
     workRoutes(deps),
   );
 

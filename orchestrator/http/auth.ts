@@ -117,8 +117,8 @@ export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Requ
 }
 
 /**
- * Before the body: the worker exists, its headers are well-formed and fresh, and it is within
- * its request rate. Unknown or malformed callers are refused without reading what they send.
+ * Before the body: the worker exists and its headers are well-formed and fresh. Unknown or
+ * malformed callers are refused without reading what they send.
  */
 export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits) {
   return async (req: Request, res: Response, next: NextFunction) => {
@@ -132,7 +132,6 @@ export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits)
     } catch (e) {
       return gate.fail(req, res, e as HttpError);
     }
-    await consume(limits.worker, worker.id, res);
     req.worker = worker;
     // Every line logged for this request names the worker.
     if (req.log) req.log = req.log.child({ worker: worker.id });
@@ -140,10 +139,15 @@ export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits)
   };
 }
 
-/** After the body: the signature covers it, and it was not seen before. */
-export function verifyWorker(redis: FarmRedis, gate: AuthGate) {
+/**
+ * After the body: the signature covers it and was not seen before; then the key's request rate
+ * (only a verified request spends it, so nobody can exhaust another worker's by naming it).
+ */
+export function verifyWorker(redis: FarmRedis, gate: AuthGate, limits: Limits) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    await checkSignature(redis, gate, req, res, (req.worker as WorkerRecord).publicKey);
+    const worker = req.worker as WorkerRecord;
+    await checkSignature(redis, gate, req, res, worker.publicKey);
+    await consume(limits.worker, worker.id, res);
     next();
   };
 }

@@ -36,7 +36,9 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
   const updates = batcher(
     JOB_BATCH_MS,
     async (tasks) => {
-      const views = (await Promise.all(tasks.map((id) => deps.tasks.view(id)))).filter((v): v is TaskView => v !== undefined);
+      const views = (await Promise.all(tasks.map((id) => deps.tasks.view(id, req.principal?.role === 'operator')))).filter(
+        (v): v is TaskView => v !== undefined,
+      );
       const status = await statusOf(deps, jobId);
       if (views.length) stream?.send(JOB_EVENTS.tiles, views);
       if (status) stream?.send(JOB_EVENTS.job, status);

@@ -139,7 +139,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const job = await visibleJob(req);
     const { frame } = z.object({ frame: z.coerce.number().int().min(0).default(job.frames[0]) }).parse(req.query);
     if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
-    const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id)));
+    const operator = req.principal?.role === 'operator';
+    const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id, operator)));
     res.json({ frame, tasks: views.filter(Boolean) });
   });
 
@@ -154,7 +155,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const job = await visibleJob(req);
     const taskId = param(req, 'task', Ids.task);
     const cid = param(req, 'cid', Ids.cid);
-    const task = parseTaskId(taskId)?.job === job.id ? await tasks.view(taskId) : undefined;
+    const task = parseTaskId(taskId)?.job === job.id ? await tasks.view(taskId, req.principal?.role === 'operator') : undefined;
     if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${taskId}`);
     if (task.cid !== cid && !task.replicas.some((r) => r.cid === cid))
       throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);

@@ -2,7 +2,7 @@
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { type CalibrationSpec, Ids, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
-import { workerIdOf } from '../../shared/signing.ts';
+import { isEd25519PublicKey, workerIdOf } from '../../shared/signing.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
@@ -34,6 +34,10 @@ export function registerWorker(deps: WorkerRoutesDeps): RequestHandler {
   const { workers } = deps;
   return async (req, res) => {
     const body = WorkerRegistration.parse(parseJson(rawBody(req)));
+    if (!isEd25519PublicKey(body.publicKey))
+      throw new HttpError(400, 'Invalid request', 'the key must be an Ed25519 public key (SPKI DER, base64)', [
+        { path: 'publicKey', message: 'not an Ed25519 public key' },
+      ]);
     await checkSignature(deps.redis, deps.gate, req, res, body.publicKey);
     const id = workerIdOf(body.publicKey);
     // A registration that also carries the operator's token is one of the operator's own workers.

@@ -12,8 +12,7 @@ export class AvailabilityReader {
     private readonly minStakeCents: number,
   ) {}
 
-  /** `voters`: workers that hold or answered a replica of the task. */
-  async of(task: { job: string; class: string }, voters: readonly string[], shareCap: number): Promise<Availability> {
+  async of(task: { id: string; job: string; class: string }, shareCap: number): Promise<Availability> {
     const since = Date.now() - this.onlineWindowMs;
     if (!task.class) {
       // No replica taken yet: any established worker online could take the first.
@@ -23,8 +22,14 @@ export class AvailabilityReader {
     const [trusted, eligible] = (await runScript(
       this.redis,
       'availability',
-      [keys.classSeen(task.class), keys.classTrusted(task.class), keys.jobBlacklist(task.job), keys.jobShare(task.job)],
-      [task.class, since, this.stakePerReplicaCents, shareCap, this.minStakeCents, ...voters],
+      [
+        keys.classSeen(task.class),
+        keys.classTrusted(task.class),
+        keys.jobBlacklist(task.job),
+        keys.jobShare(task.job),
+        keys.taskReplicas(task.id),
+      ],
+      [task.class, since, this.stakePerReplicaCents, shareCap, this.minStakeCents],
     )) as [number, number];
     return { trusted: Number(trusted), eligible: Number(eligible) };
   }

@@ -147,6 +147,11 @@ export class Jobs {
     return this.redis.zrevrange(owner ? keys.jobsOf(owner) : keys.jobsAll, offset, offset + limit - 1);
   }
 
+  /** Cancelled or failed jobs still being wound down. */
+  closing(): Promise<string[]> {
+    return this.redis.smembers(keys.jobsClosing);
+  }
+
   active(): Promise<string[]> {
     return this.redis.smembers(keys.jobsActive);
   }

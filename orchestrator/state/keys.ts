@@ -53,6 +53,8 @@ const FIXED = {
   jobsActive: 'jobs:active',
   /** Running jobs by the time they time out. */
   jobDeadlines: 'jobs:deadlines',
+  /** Cancelled or failed jobs whose replicas are still being wound down. */
+  jobsClosing: 'jobs:closing',
   /** Pending tasks by when to look at them again (small-farm grace). */
   tasksIdle: 'tasks:idle',
   /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */

@@ -69,7 +69,7 @@ export type Settlement = Extract<Decision, { kind: 'accept' | 'late' | 'issue' |
 
 export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
-  | { status: 'missing' | 'unknown' | 'obsolete' | 'resolved' | 'wrongclass' | 'ineligible' | 'nostake' | 'busy' | 'share' };
+  | { status: 'missing' | 'unknown' | 'obsolete' | 'resolved' | 'wrongclass' | 'ineligible' | 'nostake' | 'busy' | 'share' | 'eligible' };
 
 export type SubmitResult =
   | { status: 'submitted' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict' }
@@ -183,6 +183,8 @@ export class Tasks {
     queue: string,
     arbiterOnly: boolean,
     shareCap: number,
+    /** Only whether the worker could take it ('eligible'); nothing changes. */
+    dryRun = false,
   ): Promise<BindResult> {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'missing' };
@@ -204,6 +206,7 @@ export class Tasks {
         shareCap,
         this.economy.deadlinePenaltyCents,
         this.economy.minStakeCents,
+        dryRun ? 1 : 0,
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
@@ -299,15 +302,18 @@ export class Tasks {
     this.changed(task);
   }
 
-  /** The holder of slot n (or of replica `rid`) lost its lease: it timed out. */
-  async expire(task: string, n: number, rid = ''): Promise<boolean> {
+  /**
+   * The holder of replica `rid`, or of slot n if it was bound at or before `boundBefore`, lost
+   * its lease: it timed out.
+   */
+  async expire(task: string, n: number, rid: string, boundBefore = Date.now()): Promise<boolean> {
     const now = Date.now();
     const expired =
       (await runScript(
         this.redis,
         'expire',
         [keys.task(task), keys.taskReplicas(task)],
-        [n, rid, now, this.economy.deadlinePenaltyCents, now + this.graceMs, task],
+        [n, rid, now, this.economy.deadlinePenaltyCents, now + this.graceMs, task, boundBefore],
       )) === 1;
     if (expired) this.changed(task);
     return expired;
@@ -377,7 +383,10 @@ export class Tasks {
 
   /** Winds down a batch of a closed job's pending tasks; returns how many are left and the slots to withdraw. */
   async close(job: string, batch: number): Promise<{ left: number; slots: [string, number, number][] }> {
-    const [left, slots] = (await runScript(this.redis, 'close-tasks', [keys.jobPending(job)], [Date.now(), batch])) as [number, string];
+    const [left, slots] = (await runScript(this.redis, 'close-tasks', [keys.jobPending(job)], [Date.now(), batch, job])) as [
+      number,
+      string,
+    ];
     const parsed: unknown = JSON.parse(slots);
     return { left: Number(left), slots: Array.isArray(parsed) ? (parsed as [string, number, number][]) : [] };
   }
@@ -397,7 +406,11 @@ export class Tasks {
     if (job) announce(this.redis, job, task);
   }
 
-  async view(id: string): Promise<TaskView | undefined> {
+  /**
+   * The task as the API shows it. Spot checks of a tile are shown to the operator only: a
+   * requester watching its own tile live could tell a colluding worker that its replica is one.
+   */
+  async view(id: string, withSpotChecks: boolean): Promise<TaskView | undefined> {
     const [task, replicas] = await Promise.all([this.get(id), this.replicas(id)]);
     if (!task) return undefined;
     return {
@@ -414,6 +427,7 @@ export class Tasks {
       auditSkipped: task.auditSkipped,
       waiting: task.state === 'pending' ? task.waiting : null,
       replicas: replicas
+        .filter((r) => withSpotChecks || !r.spot)
         .flatMap((r) => [...(r.previous ?? []), r])
         .map(
           (r): ReplicaView => ({

@@ -149,9 +149,15 @@ function lateResults(facts: TaskFacts): Decision {
   };
 }
 
+/** Past the job's timeout with no result at all, there is nothing to accept, whatever the policy. */
+const NOTHING_BY_TIMEOUT: Decision = { kind: 'fail', message: 'no worker rendered the tile before the job timed out' };
+
 function byCredibility(facts: TaskFacts): Decision {
   const { policy, results, availability } = facts;
-  if (results.length === 0) return facts.outstanding > 0 ? waitForReplicas(facts, 1) : issue(facts, 1, false);
+  if (results.length === 0) {
+    if (facts.now >= facts.deadlineAt) return NOTHING_BY_TIMEOUT;
+    return facts.outstanding > 0 ? waitForReplicas(facts, 1) : issue(facts, 1, false);
+  }
   const cids = [...new Set(results.map((r) => r.cid))];
   const groups = cids.map((cid) => results.filter((r) => r.cid === cid));
   // Unchecked workers weigh nothing, for or against: only groups with a checked (or trusted)
@@ -222,6 +228,9 @@ function byCredibility(facts: TaskFacts): Decision {
     // probability AUDIT_SCALE/k of the least-checked worker it rests on, so a group of barely
     // checked keys is always audited and proven workers rarely.
     const weakest = Math.min(...groups[leader].filter((r) => r.credibility > NO_EVIDENCE).map((r) => r.passed));
+    // An audit in flight holds the verdict until it answers (or nobody can take it).
+    if (!timedOut && facts.audited && facts.outstanding > 0)
+      return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
     if (!timedOut && !facts.audited && facts.auditRoll < AUDIT_SCALE / Math.max(1, weakest)) {
       if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
       if (!availability) return { kind: 'needs-availability' };
@@ -297,6 +306,7 @@ function byQuorum(facts: TaskFacts): Decision {
     return { kind: 'fail', message: `no majority among ${results.length} results and no further worker to ask` };
   };
   const needed = Math.max(1, policy.replicas - results.length);
+  if (facts.now >= facts.deadlineAt) return results.length > 0 ? belowPolicy() : NOTHING_BY_TIMEOUT;
   if (facts.outstanding > 0) return waitForReplicas(facts, needed, 'needs-agreement', belowPolicy);
   if (facts.issued >= policy.maxReplicas) return { kind: 'fail', message: `no majority among ${results.length} replicas` };
   return issue(facts, needed, false, 'needs-agreement', needed);

@@ -60,7 +60,7 @@ export class VerdictRunner {
       }
       const { task, replicas } = snapshot;
       const facts = await this.facts(task, job, snapshot.deadlineAt, replicas);
-      const decision = await this.decideWithAvailability(facts, task, job, replicas);
+      const decision = await this.decideWithAvailability(facts, task, job);
       if (decision.kind === 'none') {
         await tasks.forgetIdle(taskId);
         return;
@@ -96,7 +96,7 @@ export class VerdictRunner {
         verdict: null,
         suspect: true,
       };
-      const again = await this.decideWithAvailability(facts, task, job, replicas);
+      const again = await this.decideWithAvailability(facts, task, job);
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
       if (!(await tasks.reopen(task, caught))) continue;
       reopened++;
@@ -106,20 +106,10 @@ export class VerdictRunner {
     return reopened;
   }
 
-  private async decideWithAvailability(
-    facts: TaskFacts,
-    task: TaskRecord,
-    job: JobPlan,
-    replicas: readonly ReplicaRecord[],
-  ): Promise<Decision> {
+  private async decideWithAvailability(facts: TaskFacts, task: TaskRecord, job: JobPlan): Promise<Decision> {
     const first = decide(facts);
     if (first.kind !== 'needs-availability') return first;
-    const voters = replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback').map((r) => r.worker);
-    const availability = await this.deps.availability.of(
-      task,
-      voters,
-      shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor),
-    );
+    const availability = await this.deps.availability.of(task, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
     return decide({ ...facts, availability });
   }
 

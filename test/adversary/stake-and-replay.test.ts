@@ -87,11 +87,61 @@ describe('signed requests', () => {
     expect(await account(w.id)).toMatchObject({ balance: 9, stake: 1 });
   });
 
+  it('refuse the same signature written another way (no padding, stray bits, URL alphabet)', async () => {
+    const w = await api.worker('re-encoder', { stake: 0 });
+    await api.operator('/api/credits', { account: w.id, amount: 10 });
+    const body = JSON.stringify({ amount: 1 });
+    const { timestamp, signature } = signRequest(w.identity.key, 'POST', '/api/work/stake', new TextEncoder().encode(body));
+    const send = (sig: string) =>
+      fetch(`${api.farm.url}/api/work/stake`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          [SIGNATURE_HEADERS.worker]: w.id,
+          [SIGNATURE_HEADERS.timestamp]: timestamp,
+          [SIGNATURE_HEADERS.signature]: sig,
+        },
+      });
+    expect((await send(signature)).status).toBe(200);
+    // The last character before '==' carries 4 bits that decoders ignore.
+    const last = signature[85];
+    const strayBits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+      .replace(last, '')
+      .split('')
+      .find((c) => Buffer.from(`${signature.slice(0, 85)}${c}==`, 'base64').equals(Buffer.from(signature, 'base64')));
+    expect(strayBits).toBeDefined();
+    const variants = [
+      signature.slice(0, 86),
+      signature.replace(/\+/g, '-').replace(/\//g, '_'),
+      `${signature.slice(0, 85)}${strayBits}==`,
+      ` ${signature}`,
+    ];
+    for (const sig of variants) expect([401, 409]).toContain((await send(sig)).status);
+    expect(await account(w.id)).toMatchObject({ balance: 9, stake: 1 });
+  });
+
   it('refuse timestamps that are not plain milliseconds or are out of the window', async () => {
     const w = await api.worker('clock', { stake: 0 });
     for (const timestamp of ['abc', '1e12', ` ${Date.now()}`, '-1', String(Date.now() - 3_600_000), '']) {
       const res = await signed(w, 'POST', '/api/work/heartbeat', '{}', timestamp)();
       expect(res.status).toBe(401);
+    }
+  });
+});
+
+describe('registration', () => {
+  it('accepts only Ed25519 keys, naming the field', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    for (const type of ['x25519', 'ec'] as const) {
+      const { publicKey } = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('x25519');
+      const res = await fetch(`${api.farm.url}/api/workers`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), name: 'odd', device: 'x' }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { errors: { path: string }[] }).errors[0].path).toBe('publicKey');
     }
   });
 });

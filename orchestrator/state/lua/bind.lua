@@ -19,11 +19,14 @@
     ARGV[11] most tiles of one job an untrusted worker may take
     ARGV[12] missed-deadline penalty (cents)
     ARGV[13] least stake an untrusted worker must hold to take work (cents)
+    ARGV[14] 1 to only say whether the worker could take it ('eligible'), changing nothing
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
-    'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share'
+    'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
+    or {'eligible'} for a dry run
 ]]
 -- @include holders
+-- @include votes
 local taskId, n, workerId, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
@@ -39,7 +42,7 @@ if j[1] ~= 'running' or t[1] ~= 'pending' then
   if not r or r.state == 'assigned' or r.state == 'timedout' or r.state == 'handedback' then
     redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
   end
-  if r and r.state == 'assigned' and r.worker ~= workerId then
+  if r and r.state == 'assigned' then
     letGo(r, 'timedout', now, tonumber(ARGV[12]))
     redis.call('HSET', KEYS[2], n, cjson.encode(r))
   end
@@ -53,19 +56,16 @@ if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
 if r and r.state ~= 'assigned' and r.state ~= 'timedout' and r.state ~= 'handedback' then return {'resolved'} end
 if redis.call('SISMEMBER', K.jobBlacklist(redis.call('HGET', KEYS[1], 'job')), workerId) == 1 then return {'ineligible'} end
--- One vote per worker: it may not hold or have answered another replica of this task.
-for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
-  local other = cjson.decode(v)
-  if other.worker == workerId and other.state ~= 'timedout' and other.state ~= 'handedback' and tostring(other.n) ~= n then
-    return {'ineligible'}
-  end
-end
-local locked = 0
+if not mayVote(votesOn(KEYS[2]), workerId, trusted) then return {'ineligible'} end
+local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))
 if not trusted then
   if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
-  local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
+end
+if ARGV[14] == '1' then return {'eligible'} end
+local locked = 0
+if not trusted then
   redis.call('HINCRBY', share, workerId, 1)
   locked = tonumber(ARGV[9])
   lockStake(workerId, locked)

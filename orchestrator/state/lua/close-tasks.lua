@@ -5,6 +5,7 @@
     KEYS[1] job pending tasks
     ARGV[1] now (ms)
     ARGV[2] batch size
+    ARGV[3] job id
   Output:
     {pending tasks left, JSON [[task id, first slot, next slot], ...] whose slots to withdraw}
 ]]
@@ -29,4 +30,6 @@ for _, taskId in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))) do
   end
   table.insert(withdraw, {taskId, 0, tonumber(redis.call('HGET', tkey, 'nextSlot') or '0')})
 end
-return {redis.call('SCARD', KEYS[1]), cjson.encode(withdraw)}
+local left = redis.call('SCARD', KEYS[1])
+if left == 0 then redis.call('SREM', K.jobsClosing, ARGV[3]) end
+return {left, cjson.encode(withdraw)}

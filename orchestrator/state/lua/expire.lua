@@ -11,6 +11,7 @@
     ARGV[4] missed-deadline penalty (cents)
     ARGV[5] idle-check time for the task (ms)
     ARGV[6] task id
+    ARGV[7] with no replica id: only a holder bound at or before this time (ms) lost its lease
   Output:
     1 when a holder timed out, else 0
 ]]
@@ -19,6 +20,8 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if not existing then return 0 end
 local r = cjson.decode(existing)
 if r.state ~= 'assigned' or (ARGV[2] ~= '' and r.rid ~= ARGV[2]) then return 0 end
+-- A stalled-slot notice may arrive after another worker took the slot: never time out that one.
+if ARGV[2] == '' and r.assignedAt > tonumber(ARGV[7]) then return 0 end
 letGo(r, 'timedout', tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then

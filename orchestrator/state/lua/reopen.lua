@@ -20,6 +20,8 @@
 -- @include jobs
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
+local jobState = redis.call('HGET', KEYS[3], 'state')
+if jobState ~= 'running' and jobState ~= 'done' then return 0 end
 if ARGV[3] ~= '' then
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do

@@ -60,8 +60,10 @@ local function settleResults(winner, vouch)
   local losers = {}
   for _, n in ipairs(d.disagree) do
     local r = cjson.decode(redis.call('HGET', KEYS[2], n))
-    if r.state == 'submitted' then
-      unlockStake(r.worker, r.locked)
+    -- A result accepted before a reopen and contradicted now is judged like a fresh one.
+    local was = r.state
+    if was == 'submitted' or was == 'valid' then
+      if was == 'submitted' then unlockStake(r.worker, r.locked) else count(r.worker, 'valid', -1) end
       if d.faulty then
         r.state = 'invalid'
         count(r.worker, 'invalid', 1)
@@ -138,11 +140,13 @@ if d.kind == 'wait' then
 end
 
 -- fail
+-- The task stays in the job's pending set: closing the job cancels its replicas and unlocks
+-- their stake, this task's included.
 redis.call('HSET', KEYS[1], 'state', 'failed', 'decidedAt', now, 'waiting', '')
-redis.call('SREM', KEYS[5], taskId)
 redis.call('ZREM', K.tasksIdle, taskId)
 if redis.call('HGET', KEYS[3], 'state') == 'running' then
   redis.call('HSET', KEYS[3], 'state', 'failed', 'error', d.message, 'finishedAt', now)
   deactivate(jobId)
+  redis.call('SADD', K.jobsClosing, jobId)
 end
 return {'failed', 0, '[]'}

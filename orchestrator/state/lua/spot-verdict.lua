@@ -18,6 +18,7 @@
 local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
 if r.state ~= 'submitted' then return 0 end
 local now = tonumber(ARGV[3])
+redis.call('ZREM', K.spotLeases, r.rid)
 unlockStake(r.worker, r.locked)
 if ARGV[2] == '1' then
   r.state = 'valid'

@@ -1,7 +1,8 @@
 --[[
   Hands a worker a spot check: a tile of its class already verified with one of the operator's
   trusted workers in the accepted group, as one more replica that looks like any other (opaque id,
-  stake locked, counted in flight, leased and deadlined the same way).
+  stake locked, counted in flight, leased and deadlined the same way). Each tile of the pool
+  serves once.
   Input:
     KEYS[1] spot pool to draw from
     KEYS[2] worker
@@ -40,6 +41,8 @@ for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
       count(workerId, 'inFlight', 1)
       redis.call('SADD', K.workerActive(workerId), rid)
       redis.call('ZADD', K.spotLeases, tonumber(ARGV[5]), rid)
+      -- Each known answer is handed out once: a key that saw it as a check cannot tell another.
+      redis.call('ZREM', KEYS[1], taskId)
       return {taskId, n, t[2], t[3], scene}
     end
   end

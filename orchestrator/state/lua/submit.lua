@@ -47,7 +47,7 @@ r.cid = cid
 r.submittedAt = now
 redis.call('HSET', KEYS[2], n, cjson.encode(r))
 if r.spot then
-  redis.call('ZREM', K.spotLeases, rid)
+  -- Its lease entry stays until the verdict, so a crash before judging is caught by the sweeper.
   return {'spot', redis.call('HGET', KEYS[1], 'cid')}
 end
 redis.call('HINCRBY', KEYS[1], 'outstanding', -1)

@@ -25,10 +25,12 @@ local function passCheck(worker)
   count(worker, 'passed', 1)
   indexCredibility(worker)
 end
--- Caught against ground truth: k resets, and the job (if any) will not take it again.
+-- Caught against ground truth: k resets in every class it has been in, and the job (if any) will
+-- not take it again.
 local function fault(worker, job)
   count(worker, 'faults', 1)
   setPassed(worker, 0)
+  redis.call('DEL', K.workerClasses(worker))
   if job then redis.call('SADD', K.jobBlacklist(job), worker) end
 end
 local function evidence(worker, entry)
