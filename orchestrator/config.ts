@@ -47,6 +47,11 @@ export const OrchestratorConfig = z.object({
   // Verification.
   /** Least fraction q of an untrusted worker's replicas that are spot checks (newcomers get more). */
   spotCheckRate: share().default(0.05),
+  /**
+   * Workers one known answer serves as a spot check before it leaves the pool: more stretches a
+   * pool no trusted worker refills, fewer gives colluders fewer repeats to compare notes on.
+   */
+  spotCheckUses: int(1).default(64),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
   /** A provisional class's pixels match when at most this many 8-bit levels apart … */

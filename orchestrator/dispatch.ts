@@ -45,6 +45,7 @@ export interface DispatchOptions {
   pollMs: number;
   /** Least fraction q of an untrusted worker's replicas that are spot checks. */
   spotCheckRate: number;
+  spotCheckUses: number;
   /** Share of a job's tiles one untrusted worker may take, and the least number it may always take. */
   jobShare: number;
   jobShareFloor: number;
@@ -205,7 +206,7 @@ export class Dispatcher {
   private async spot(worker: WorkerRecord, pool: string): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs);
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
     return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);

@@ -83,6 +83,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       taskTimeoutMs: config.taskTimeoutMs,
       pollMs: config.pollMs,
       spotCheckRate: config.spotCheckRate,
+      spotCheckUses: config.spotCheckUses,
       jobShare: config.jobShare,
       jobShareFloor: config.jobShareFloor,
       stakePerReplicaCents: config.stakePerReplicaCents,

@@ -1,7 +1,7 @@
 /**
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
- * back cannot take the tile again, and a reopened task asks for a fresh arbitration and audit.
+ * back cannot take the tile again, a known answer serves a few workers once each, and a reopened task asks for a fresh arbitration and audit.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,26 @@ describe('task bookkeeping in Lua', () => {
       expect(await tasks.expire(task, n, `r${worker}`)).toBe(true);
       expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64)).status).toBe(again);
     }
+  });
+
+  it('hands a known answer to a few workers only, once each, never to one that rendered it', async () => {
+    const job = 'j00000000000000000003';
+    const task = `${job}.f0.t0`;
+    await redis.hset(keys.job(job), { id: job, state: 'done', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 1);
+    await redis.hset(keys.task(task), { state: 'verified', class: 'c1' });
+    await redis.hset(keys.taskReplicas(task), 0, JSON.stringify({ rid: 'r0', n: 0, worker: 'renderer', state: 'valid' }));
+    await redis.zadd(keys.spotPool('c1'), Date.now(), task);
+    const deadline = Date.now() + 10_000;
+    const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2);
+    for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000 });
+    expect(await spot('renderer')).toBeUndefined();
+    expect((await spot('s1'))?.task).toBe(task);
+    expect(await spot('s1')).toBeUndefined();
+    expect((await spot('s2'))?.task).toBe(task);
+    // Two uses: the tile has left the pool.
+    expect(await redis.zscore(keys.spotPool('c1'), task)).toBeNull();
+    expect(await spot('s3')).toBeUndefined();
   });
 
   it('clears the arbiter and audit marks when it reopens a task', async () => {

@@ -71,9 +71,9 @@ export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
   | { status: 'missing' | 'unknown' | 'obsolete' | 'resolved' | 'wrongclass' | 'ineligible' | 'nostake' | 'busy' | 'share' | 'eligible' };
 
-export type SubmitResult =
-  | { status: 'submitted' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict' }
-  | { status: 'spot'; expected: string };
+export interface SubmitResult {
+  status: 'submitted' | 'spot' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict';
+}
 
 /** The economy's settings, as the scripts need them (cents). */
 export interface Economy {
@@ -215,8 +215,8 @@ export class Tasks {
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
   }
 
-  /** A spot check for the worker from a pool of known answers, if one fits. */
-  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number) {
+  /** A spot check for the worker from a pool of known answers (each serving `uses` workers), if one fits. */
+  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number) {
     const now = Date.now();
     const picked = (await runScript(
       this.redis,
@@ -231,6 +231,7 @@ export class Tasks {
         this.economy.stakePerReplicaCents,
         this.economy.maxHeldReplicas,
         this.economy.minStakeCents,
+        uses,
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;
@@ -243,14 +244,14 @@ export class Tasks {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'notassigned' };
     const now = Date.now();
-    const [status, expected] = (await runScript(
+    const [status] = (await runScript(
       this.redis,
       'submit',
       [keys.task(task), keys.taskReplicas(task), keys.job(job)],
       [n, rid, worker, cid, now, now + this.graceMs, task],
     )) as string[];
     if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(task);
-    return status === 'spot' ? { status, expected } : ({ status } as SubmitResult);
+    return { status: status as SubmitResult['status'] };
   }
 
   /**

@@ -161,11 +161,14 @@ export class TestFarm {
 
   /**
    * Establishes the webasm class without a worker process: renders the calibration tiles here
-   * and answers them as a trusted client (the operator's calibration of its own machine).
+   * and answers them as a trusted client (the operator's calibration of its own machine). Returns
+   * once that client no longer counts as an online trusted worker (it never takes work, and tiles
+   * would wait for it).
    */
   async establishClass(): Promise<void> {
     const { privateKeyPem, publicKeyDer } = newKeyPair();
-    const client = new WorkerClient(this.url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+    const id = workerIdOf(publicKeyDer);
+    const client = new WorkerClient(this.url, { id, key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
     const registered = await client.register('calibrator', WEBASM_DEVICE, TOKEN);
     const spec = registered.calibration;
     if (!spec) return;
@@ -179,6 +182,7 @@ export class TestFarm {
     } finally {
       renderer.close();
     }
+    await waitFor(async () => (await this.worker(id))?.online === false, 30_000, 'the calibrating client to go offline');
   }
 
   async killWorker(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

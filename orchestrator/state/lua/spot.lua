@@ -1,8 +1,8 @@
 --[[
   Hands a worker a spot check: a tile of its class already verified with one of the operator's
   trusted workers in the accepted group, as one more replica that looks like any other (opaque id,
-  stake locked, counted in flight, leased and deadlined the same way). Each tile of the pool
-  serves once.
+  stake locked, counted in flight, leased and deadlined the same way). A tile of the pool serves
+  each worker at most once (never one that rendered it) and at most ARGV[9] workers in all.
   Input:
     KEYS[1] spot pool to draw from
     KEYS[2] worker
@@ -14,21 +14,20 @@
     ARGV[6] stake locked per replica (cents)
     ARGV[7] most replicas an untrusted worker may hold at once
     ARGV[8] least stake an untrusted worker must hold to take work (cents)
+    ARGV[9] workers one tile serves as a spot check before it leaves the pool
   Output:
     {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
 ]]
 -- @include holders
+-- @include votes
 local workerId, rid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if tonumber(redis.call('HGET', KEYS[2], 'inFlight') or '0') >= tonumber(ARGV[7]) then return nil end
 if not canBack(workerId, tonumber(ARGV[6]), tonumber(ARGV[8])) then return nil end
 for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
   local tkey = K.task(taskId)
   if redis.call('HGET', tkey, 'state') == 'verified' then
-    local fresh = true
-    for _, v in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
-      if cjson.decode(v).worker == workerId then fresh = false break end
-    end
-    if fresh then
+    -- Never to a worker that held a replica of it (it would know the answer).
+    if votesOn(K.taskReplicas(taskId))[workerId] == nil then
       local t = redis.call('HMGET', tkey, 'job', 'frame', 'rect')
       local scene = redis.call('HGET', K.job(t[1]), 'scene')
       local n = redis.call('HINCRBY', tkey, 'nextSlot', 1) - 1
@@ -41,8 +40,9 @@ for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
       count(workerId, 'inFlight', 1)
       redis.call('SADD', K.workerActive(workerId), rid)
       redis.call('ZADD', K.spotLeases, tonumber(ARGV[5]), rid)
-      -- Each known answer is handed out once: a key that saw it as a check cannot tell another.
-      redis.call('ZREM', KEYS[1], taskId)
+      -- A known answer serves a few workers only, so that colluding keys have few repeats of
+      -- one check to compare.
+      if redis.call('HINCRBY', tkey, 'spotUses', 1) >= tonumber(ARGV[9]) then redis.call('ZREM', KEYS[1], taskId) end
       return {taskId, n, t[2], t[3], scene}
     end
   end

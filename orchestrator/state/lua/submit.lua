@@ -14,7 +14,7 @@
     ARGV[6] idle-check time for the task (ms)
     ARGV[7] task id
   Output:
-    {'submitted'} | {'spot', verified CID} | {'duplicate'} | {'expired'} | {'obsolete'} |
+    {'submitted'} | {'spot'} | {'duplicate'} | {'expired'} | {'obsolete'} |
     {'notassigned'} | {'conflict'}
 ]]
 -- @include holders
@@ -48,7 +48,7 @@ r.submittedAt = now
 redis.call('HSET', KEYS[2], n, cjson.encode(r))
 if r.spot then
   -- Its lease entry stays until the verdict, so a crash before judging is caught by the sweeper.
-  return {'spot', redis.call('HGET', KEYS[1], 'cid')}
+  return {'spot'}
 end
 redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
 redis.call('HINCRBY', KEYS[1], 'version', 1)
