@@ -4,15 +4,16 @@
 FROM node:20-bookworm-slim AS dashboard
 WORKDIR /farm
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
 COPY dashboard dashboard
 COPY shared shared
-RUN npm run build
+# `prepare` builds the dashboard.
+RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 WORKDIR /farm
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# Without Vite here, `prepare` cannot run: skip the scripts, then build the dependencies' own.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm rebuild
 COPY bin bin
 COPY cli cli
 COPY orchestrator orchestrator

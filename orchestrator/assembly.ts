@@ -3,10 +3,12 @@
  * verified tiles (one raw RGBA buffer, one PNG encode); the last frame of a multi-frame job also
  * produces the animated WebP and finishes the job.
  */
+
 import sharp from 'sharp';
 import { pixelsOf } from '../shared/image.ts';
 import { encodePng } from '../shared/png.ts';
 import type { BlobStore } from './blobstore.ts';
+import { crashPoint } from './crash-points.ts';
 import { planJob } from './planner.ts';
 import type { JobRecord, Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
@@ -41,6 +43,8 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   const rgba = await stitchFrame(deps, job, frame);
   if (!rgba) return; // a reopened tile: its next verdict queues a new stitch
   const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
+  // Stitched, not yet recorded: the frame job's short lock must bring it back (test/crash.test.ts).
+  crashPoint('during-stitch');
   if ((await deps.jobs.frameDone(job, frame, cid, completion)) !== 'last') return;
   if (job.frames.length > 1) {
     const frames = await deps.jobs.frameCids(job.id);

@@ -123,17 +123,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
   });
 
-  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), {
-    connection: bull,
-    concurrency: 2,
-  });
+  // Planning, stitching and closing are idempotent and quick to resume: a short lock means one an
+  // orchestrator died holding is taken up again within seconds, not after BullMQ's 30 s twice.
+  const resumable = { connection: bull, lockDuration: 5000, stalledInterval: 5000, maxStalledCount: Number.MAX_SAFE_INTEGER };
+  const planner = new Worker('plans', async (j) => planJobTasks({ jobs, tasks, dispatch }, j.data.job), { ...resumable, concurrency: 2 });
   const assembler = new Worker(
     'frames',
     async (j) => assembleFrameJob({ jobs, tasks, blobs }, j.data.job, j.data.frame, j.data.completion),
-    {
-      connection: bull,
-      concurrency: 2,
-    },
+    { ...resumable, concurrency: 2 },
   );
   /** A cancelled or failed job: its pending tasks are closed in batches, their slots withdrawn. */
   const closer = new Worker(
@@ -147,7 +144,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         if (left === 0) return;
       }
     },
-    { connection: bull, concurrency: 1 },
+    { ...resumable, concurrency: 1 },
   );
   for (const w of [planner, assembler, closer]) {
     w.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));

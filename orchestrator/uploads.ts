@@ -5,9 +5,11 @@
  * against its known answer (within the published tolerance for a provisional class), a real
  * replica by the verdict runner.
  */
+
 import type { Logger } from 'pino';
 import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
 import type { BlobStore } from './blobstore.ts';
+import { crashPoint } from './crash-points.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { Metrics } from './metrics.ts';
 import type { Tasks } from './state/tasks.ts';
@@ -80,6 +82,8 @@ export async function acceptResult(
       await judgeSpotCheck(deps, where.task, where.n);
       return 'accepted';
     case 'submitted':
+      // Recorded, not yet judged: recovery and the sweeper must find it (test/crash.test.ts).
+      crashPoint('after-submit');
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
       await deps.dispatch.complete(where.task, replica);
       await deps.runner.judge(where.task);

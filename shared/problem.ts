@@ -19,8 +19,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(root)' : out;
 }
 
+/** Problems listed in one answer; the rest are counted (a huge bad input must not earn a huger reply). */
+export const MAX_ISSUES = 100;
+
 export function formatIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  const listed = error.issues.slice(0, MAX_ISSUES).map((i) => ({ path: formatPath(i.path), message: i.message }));
+  const rest = error.issues.length - listed.length;
+  return rest > 0 ? [...listed, { path: '(root)', message: `${rest} more problems not listed` }] : listed;
 }
 
 export interface Problem {

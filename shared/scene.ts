@@ -3,7 +3,7 @@
  * renderer, the orchestrator (to validate uploads) and the CLI.
  */
 import { z } from 'zod';
-import { formatIssues } from './problem.ts';
+import { formatIssues, MAX_ISSUES } from './problem.ts';
 
 /** Hard limits that keep one upload from monopolising the farm. */
 export const LIMITS = {
@@ -19,6 +19,27 @@ export const LIMITS = {
 } as const;
 
 const finite = z.number().finite();
+
+/**
+ * A long array of numbers, checked in one pass that names the first bad elements and counts the
+ * rest, within MAX_ISSUES in all: zod's own per-element issues overflow the stack past about
+ * 100,000 bad elements.
+ */
+function numbers(max: number, ok: (v: unknown) => boolean, what: string) {
+  return z
+    .array(z.unknown())
+    .max(max)
+    .superRefine((values, ctx) => {
+      const named = MAX_ISSUES - 1;
+      let bad = 0;
+      for (let i = 0; i < values.length; i++) {
+        if (ok(values[i])) continue;
+        if (bad++ < named) ctx.addIssue({ code: 'custom', path: [i], message: `expected ${what}` });
+      }
+      if (bad > named) ctx.addIssue({ code: 'custom', path: [], message: `${bad - named} more elements are not ${what}` });
+    })
+    .transform((values) => values as number[]);
+}
 export const Vec3 = z.tuple([finite, finite, finite]);
 export type Vec3 = z.infer<typeof Vec3>;
 const Color = z.tuple([finite.min(0), finite.min(0), finite.min(0)]);
@@ -65,7 +86,13 @@ export type Transform = z.infer<typeof Transform>;
 
 const ObjectBase = {
   /** Name used by animation tracks. */
-  id: z.string().min(1).max(64).optional(),
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    // JSON keys named so are dropped when the animation's record is built: its track would vanish.
+    .refine((id) => id !== '__proto__', 'the id "__proto__" is reserved')
+    .optional(),
   material: z.string().min(1),
   transform: Transform.optional(),
 };
@@ -79,8 +106,8 @@ export const SceneObject = z.discriminatedUnion('type', [
   z.object({
     ...ObjectBase,
     type: z.literal('mesh'),
-    positions: z.array(finite).max(LIMITS.maxTriangles * 9),
-    indices: z.array(z.number().int().min(0)).max(LIMITS.maxTriangles * 3),
+    positions: numbers(LIMITS.maxTriangles * 9, Number.isFinite, 'a finite number'),
+    indices: numbers(LIMITS.maxTriangles * 3, (v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'),
     smooth: z.boolean().default(false),
   }),
 ]);
@@ -167,7 +194,15 @@ export class SceneError extends Error {
 
 /** Parses and validates a scene; throws SceneError whose message names each failing path. */
 export function parseScene(input: unknown): Scene {
-  const result = Scene.safeParse(input);
+  let result: ReturnType<typeof Scene.safeParse>;
+  try {
+    result = Scene.safeParse(input);
+  } catch (e) {
+    // Zod gathers issues recursively: an input wrong in hundreds of thousands of places exhausts
+    // the stack before it can say where. That is still the input's fault, not a server error.
+    if (!(e instanceof RangeError)) throw e;
+    throw new SceneError([{ path: '(root)', message: 'too many problems to list; check the scene against the schema' }]);
+  }
   if (!result.success) throw new SceneError(formatIssues(result.error));
   return result.data;
 }

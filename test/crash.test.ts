@@ -22,6 +22,22 @@ async function allTasks(f: TestFarm, id: string): Promise<TaskView[]> {
 }
 
 describe('crashes', () => {
+  it.each(['after-submit', 'during-stitch'] as const)(
+    'finishes a job within seconds of a restart after the orchestrator died %s',
+    async (point) => {
+      farm = await TestFarm.start({ env: { FARM_CRASH_AT: point } });
+      await farm.startWorker('a');
+      const { id } = await farm.client.submit({ ...JOB, frames: '0', verification: 'credibility' });
+      await farm.orchestratorExited(30_000);
+      await farm.startOrchestrator({});
+      const restarted = Date.now();
+      const status = await farm.waitForJob(id, 30_000);
+      expect(status).toMatchObject({ state: 'done', tilesVerified: status.tilesTotal, tilesBelowThreshold: 0 });
+      // Well inside the small-farm grace (30 s) and two of BullMQ's default 30 s locks.
+      expect(Date.now() - restarted).toBeLessThan(15_000);
+    },
+  );
+
   it('finishes the job when a worker is killed with -9 mid-tile', async () => {
     farm = await TestFarm.start({ leaseMs: 1200 });
     const victim = await farm.startWorker('victim', 'slow', { env: { FARM_TEST_DELAY_MS: '3000' } });

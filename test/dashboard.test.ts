@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
-import { launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
+import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
 import { TestFarm, TOKEN } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
@@ -19,7 +19,15 @@ let farm: TestFarm;
 let browser: Browser;
 let jobId: string;
 
+// Without a browser these tests cannot run here: they say so, and how to get one (CI has both).
+const ifChromium = describe.skipIf(!CHROMIUM);
+const chromiumTitle = CHROMIUM ? 'dashboard' : `dashboard — skipped: no Chromium; \`${GET_CHROMIUM}\``;
+const firefoxTitle = FIREFOX
+  ? 'works the same in Firefox: submit a sample, watch it verify, exact pixels'
+  : `works the same in Firefox — skipped: no Firefox; \`${GET_FIREFOX}\``;
+
 beforeAll(async () => {
+  if (!CHROMIUM) return;
   farm = await TestFarm.start();
   const home = await fetch(`${farm.url}/`);
   if (!home.ok) throw new Error(`the orchestrator does not serve the dashboard (${home.status}): run \`npm run build\``);
@@ -38,7 +46,7 @@ function canvasBytes(): number[] {
 }
 const canvasPixels = (page: Page) => page.evaluate(canvasBytes);
 
-describe('dashboard', () => {
+ifChromium(chromiumTitle, () => {
   it('uploads cornell.json, fills the tile grid live and shows the stitched frame exactly', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
@@ -122,7 +130,7 @@ describe('dashboard', () => {
     await page.close();
   });
 
-  it('works the same in Firefox: submit a sample, watch it verify, exact pixels', async () => {
+  it.skipIf(!FIREFOX)(firefoxTitle, async () => {
     const firefox = await launchFirefox();
     onTestFinished(() => firefox.close());
     const page = await firefox.newPage();

@@ -89,6 +89,27 @@ describe('scene schema', () => {
     expect(issuesOf(objects)[0]).toMatch(/^objects: /);
   });
 
+  it('answers a huge bad input with the first 100 problems and a count of the rest, never a crash', () => {
+    const mesh = (positions: unknown[]) => ({ type: 'mesh', material: 'grey', positions, indices: [] });
+    for (const n of [501, 125_001, 1_000_002]) {
+      const raw = cornell();
+      raw.objects.push(mesh(new Array(n).fill('x')));
+      const issues = issuesOf(raw);
+      expect(issues).toHaveLength(100);
+      expect(issues[0]).toBe('objects[9].positions[0]: expected a finite number');
+      expect(issues[99]).toBe(`objects[9].positions: ${n - 99} more elements are not a finite number`);
+    }
+    // Wrong everywhere at once: listed up to the cap, or, past what zod can collect, said in one line.
+    const everywhere = cornell();
+    everywhere.objects = new Array(LIMITS.maxObjects).fill({ type: 'sphere', material: 1, center: 'x', radius: 'y', id: 2 });
+    const listed = issuesOf(everywhere);
+    expect(listed).toHaveLength(101);
+    expect(listed[100]).toMatch(/^\(root\): \d+ more problems not listed$/);
+    const huge = cornell();
+    huge.objects = new Array(300_000).fill(mesh(new Array(8).fill('x')));
+    expect(issuesOf(huge).length).toBeLessThanOrEqual(101);
+  });
+
   it('counts triangles across meshes against the limit', () => {
     const raw = cornell();
     const tris = LIMITS.maxTriangles / 2 + 1;

@@ -62,7 +62,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   const scenes = new Map<string, Scene>();
-  const poll = new AbortController();
+  // One controller per poll: fetch leaves its abort listener on the signal, so a shared one
+  // would gather a listener per poll for the life of the worker.
+  let poll = new AbortController();
   let stopping = false;
   let current: { assignment: Assignment; finished: Promise<void> } | undefined;
 
@@ -120,6 +122,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (registration.calibration) await calibrateWith(registration.calibration);
     while (!stopping) {
       try {
+        poll = new AbortController();
         const a = await client.next(poll.signal);
         if (!a) continue;
         const finished = work(a);

@@ -1,8 +1,9 @@
 /**
- * Real browsers, none downloaded: Debian's Chromium driven by playwright-core, and Debian's
- * Firefox ESR driven by puppeteer-core over WebDriver BiDi (Playwright drives only its own
- * patched Firefox builds). `.ci/run` installs both packages; CHROMIUM_PATH and FIREFOX_PATH
- * point elsewhere if needed.
+ * Real browsers, none downloaded by the tests themselves: a system Chromium (Debian's, or one
+ * `npx playwright-core install chromium` fetched) driven by playwright-core, and Debian's Firefox
+ * ESR driven by puppeteer-core over WebDriver BiDi (Playwright drives only its own patched Firefox
+ * builds). `.ci/run` installs both Debian packages; CHROMIUM_PATH and FIREFOX_PATH point elsewhere.
+ * Where none is found, the browser tests are skipped and name the command that gets one.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,13 +11,21 @@ import { type Browser, chromium } from 'playwright-core';
 import puppeteer, { type Browser as BidiBrowser } from 'puppeteer-core';
 import { ROOT } from './scenes.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+const firstPresent = (paths: (string | undefined)[]): string | undefined => paths.find((p) => p && existsSync(p));
+
+export const CHROMIUM = firstPresent([
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  chromium.executablePath(),
+]);
+export const FIREFOX = firstPresent([process.env.FIREFOX_PATH, '/usr/bin/firefox-esr', '/usr/bin/firefox']);
+export const GET_CHROMIUM = 'npx playwright-core install chromium';
+export const GET_FIREFOX = 'apt-get install firefox-esr';
 /** Screenshots and other artefacts of the browser tests (git-ignored). */
 export const TEST_OUTPUT = join(ROOT, 'test-output');
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   mkdirSync(TEST_OUTPUT, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -34,6 +43,5 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 export async function launchFirefox(): Promise<BidiBrowser> {
-  if (!existsSync(FIREFOX)) throw new Error(`no Firefox at ${FIREFOX}: apt-get install firefox-esr (or set FIREFOX_PATH)`);
   return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
 }

@@ -83,7 +83,9 @@ export class TestFarm {
     return farm;
   }
 
-  async startOrchestrator(): Promise<void> {
+  /** Starts (or restarts) the orchestrator; `env` replaces the farm's extra settings from now on. */
+  async startOrchestrator(env?: Record<string, string>): Promise<void> {
+    if (env) this.opts.env = env;
     this.orchestrator = spawn(
       process.execPath,
       [BIN, 'orchestrator', '--port', String(this.port), '--redis', this.redis.url, '--data', join(this.dir, 'data')],
@@ -112,6 +114,12 @@ export class TestFarm {
       20_000,
       'orchestrator to answer /healthz',
     );
+  }
+
+  /** Resolves once the orchestrator process has ended (a crash point killed it). */
+  async orchestratorExited(timeoutMs: number): Promise<void> {
+    const proc = this.orchestrator;
+    await waitFor(async () => proc?.exitCode !== null || proc?.signalCode !== null, timeoutMs, 'the orchestrator to exit');
   }
 
   /** kill -9 the orchestrator, as a crash would. */

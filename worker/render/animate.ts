@@ -45,7 +45,9 @@ const IDENTITY: Transform = { translate: [0, 0, 0], rotate: [0, 0, 0], scale: 1 
 export function transformAt(scene: Scene, objectIndex: number, frame: number): Transform {
   const object = scene.objects[objectIndex];
   const base = object.transform ?? IDENTITY;
-  const keys = object.id === undefined ? [] : (scene.animation?.objects[object.id] ?? []);
+  const tracks = scene.animation?.objects ?? {};
+  // Own keys only: an id such as "constructor" must not find Object.prototype's.
+  const keys = object.id !== undefined && Object.hasOwn(tracks, object.id) ? tracks[object.id] : [];
   return {
     translate: sampleTrack(keys, 'translate', frame) ?? base.translate,
     rotate: sampleTrack(keys, 'rotate', frame) ?? base.rotate,

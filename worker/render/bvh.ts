@@ -83,7 +83,10 @@ function split(prims: readonly Bounds[], centroid: number[][], order: number[], 
     const part = order.slice(from, to);
     const lo = part.filter((p) => binOf(centroid[p][best.axis], best.cmin, best.cmax) <= best.bin);
     const hi = part.filter((p) => binOf(centroid[p][best.axis], best.cmin, best.cmax) > best.bin);
-    order.splice(from, count, ...lo, ...hi);
+    // Written back in place: splice(...lo, ...hi) overflows the stack on a large mesh.
+    let at = from;
+    for (const p of lo) order[at++] = p;
+    for (const p of hi) order[at++] = p;
     mid = from + lo.length;
   } else {
     // All centroids coincide (or SAH found nothing better): split in the middle by index.

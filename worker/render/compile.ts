@@ -47,7 +47,8 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     const rot = rotator(t.rotate as V3);
     const point = (p: V3): V3 => add(scale(rot(p), t.scale), t.translate as V3);
     const vector = (v: V3): V3 => scale(rot(v), t.scale);
-    world.push(...toWorld(object, materialIndex.get(object.material) as number, point, vector));
+    // One at a time: spreading a 250,000-triangle mesh into push() overflows the stack.
+    for (const prim of toWorld(object, materialIndex.get(object.material) as number, point, vector)) world.push(prim);
   });
 
   const leafSize = world.length <= SMALL_SCENE ? Math.max(1, world.length) : LEAF_SIZE;
