@@ -71,6 +71,7 @@ function policyOf(scheme: Scheme): Policy {
     replicas: scheme === 'majority-3' ? 3 : 2,
     maxReplicas: quorum ? (scheme === 'majority-3' ? 7 : 6) : 16,
     onTimeout: 'accept',
+    renderAttempts: 3,
   };
 }
 
@@ -132,6 +133,8 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         policy,
         state: 'pending',
         verdict: null,
+        attempts: 0,
+        trustedError: null,
         issued: task.results.length,
         outstanding: 0,
         held: 0,

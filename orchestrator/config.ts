@@ -52,6 +52,11 @@ export const OrchestratorConfig = z.object({
    * pool no trusted worker refills, fewer gives colluders fewer repeats to compare notes on.
    */
   spotCheckUses: int(1).default(64),
+  /**
+   * Replicas of a tile that may fail (a render error) or be abandoned (a timeout) before the tile
+   * fails its job, as BullMQ's `attempts`; only once one of the operator's workers reported the error.
+   */
+  renderAttempts: int(1).default(3),
   /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
   saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
   /** A provisional class's pixels match when at most this many 8-bit levels apart … */

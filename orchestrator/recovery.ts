@@ -5,6 +5,7 @@
  * puts back exactly what is missing; nothing verified is touched.
  */
 import type { Logger } from 'pino';
+import { GAVE_UP } from '../shared/protocol.ts';
 import type { Dispatcher } from './dispatch.ts';
 import { slotId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
@@ -56,7 +57,7 @@ async function repairTask(deps: RecoveryDeps, taskId: string): Promise<number> {
   let reissued = 0;
   for (let n = 0; n < task.nextSlot; n++) {
     const r = replicas.find((x) => x.n === n);
-    if (r?.spot || (r && r.state !== 'assigned' && r.state !== 'timedout' && r.state !== 'handedback')) continue;
+    if (r?.spot || (r && r.state !== 'assigned' && !GAVE_UP.has(r.state))) continue;
     if (await deps.dispatch.exists(slotId(taskId, n), task.class)) continue;
     await deps.dispatch.issue(taskId, [n], task.class, n === task.arbiterSlot);
     reissued++;

@@ -115,6 +115,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     availability: new AvailabilityReader(redis, onlineWindowMs, config.stakePerReplicaCents, config.minStakeCents),
     saboteurFraction: config.saboteurFraction,
     graceMs: config.graceMs,
+    renderAttempts: config.renderAttempts,
     jobShare: config.jobShare,
     jobShareFloor: config.jobShareFloor,
     onFrameVerified: enqueueStitch,

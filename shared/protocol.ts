@@ -78,8 +78,20 @@ export type JobStatus = z.infer<typeof JobStatus>;
  * trusted workers (a fault). overruled: differed from the accepted result where no such truth was
  * present (no fault). cancelled: its job was cancelled or failed while it was out.
  */
-export const ReplicaState = z.enum(['assigned', 'submitted', 'valid', 'invalid', 'overruled', 'timedout', 'handedback', 'cancelled']);
+export const ReplicaState = z.enum([
+  'assigned',
+  'submitted',
+  'valid',
+  'invalid',
+  'overruled',
+  'timedout',
+  'handedback',
+  'failed',
+  'cancelled',
+]);
 export type ReplicaState = z.infer<typeof ReplicaState>;
+/** A holder that let go without a result: its slot is rendered by someone else. */
+export const GAVE_UP: ReadonlySet<ReplicaState> = new Set(['timedout', 'handedback', 'failed']);
 
 export const ReplicaView = z.object({
   /** A spot check: a replica of an already verified tile, judged against its known hash. */
@@ -93,8 +105,16 @@ export const ReplicaView = z.object({
   cid: z.string().nullable(),
   assignedAt: z.number(),
   submittedAt: z.number().nullable(),
+  /** The render error its worker reported (state `failed`). */
+  error: z.string().nullable(),
 });
 export type ReplicaView = z.infer<typeof ReplicaView>;
+
+/** Longest render error a worker may report; the rest is cut. */
+export const MAX_ERROR_LENGTH = 500;
+/** POST /api/work/:replica/release body: none for a graceful hand-back, or the render error. */
+export const ReleaseRequest = z.object({ error: z.string().min(1).max(MAX_ERROR_LENGTH).optional() });
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 /** Why a pending tile waits (decided by orchestrator/verdict/decide.ts). */
 export const TileWait = z.object({

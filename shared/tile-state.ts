@@ -2,7 +2,7 @@
  * What a tile looks like to a requester watching it render: one of five states derived from
  * its task view, plus a mark when replicas of it ever disagreed (even if it is verified now).
  */
-import type { TaskView } from './protocol.ts';
+import { GAVE_UP, type TaskView } from './protocol.ts';
 
 export const TILE_STATES = ['pending', 'rendering', 'awaiting', 'verified', 'disputed'] as const;
 export type TileState = (typeof TILE_STATES)[number];
@@ -22,7 +22,7 @@ export interface TileLook {
 }
 
 export function tileLook(view: Pick<TaskView, 'state' | 'replicas'>): TileLook {
-  const live = view.replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback' && r.state !== 'cancelled');
+  const live = view.replicas.filter((r) => r.state !== 'cancelled' && !GAVE_UP.has(r.state));
   const results = new Set(live.filter((r) => r.cid).map((r) => r.cid));
   const disputed = live.some((r) => r.state === 'invalid' || r.state === 'overruled') || results.size > 1;
   if (view.state === 'verified') return { state: 'verified', disputed };

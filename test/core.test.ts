@@ -60,12 +60,13 @@ describe('tile look (dashboard states)', () => {
     cid,
     assignedAt: 0,
     submittedAt: cid ? 1 : null,
+    error: state === 'failed' ? 'boom' : null,
   });
   const look = (state: 'pending' | 'verified', replicas: ReplicaView[]) => tileLook({ state, replicas });
 
   it('walks pending → rendering → awaiting agreement → verified', () => {
     expect(look('pending', [])).toEqual({ state: 'pending', disputed: false });
-    expect(look('pending', [rep('timedout'), rep('handedback')])).toEqual({ state: 'pending', disputed: false });
+    expect(look('pending', [rep('timedout'), rep('handedback'), rep('failed')])).toEqual({ state: 'pending', disputed: false });
     expect(look('pending', [rep('assigned')])).toEqual({ state: 'rendering', disputed: false });
     expect(look('pending', [rep('submitted', 'A'), rep('assigned')])).toEqual({ state: 'awaiting', disputed: false });
     expect(look('verified', [rep('valid', 'A'), rep('valid', 'A')])).toEqual({ state: 'verified', disputed: false });

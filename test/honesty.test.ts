@@ -115,7 +115,7 @@ describe('honesty', () => {
     await waitFor(
       async () => {
         const [task] = await f.tasks(id, 0);
-        waiting = task.waiting;
+        waiting = task?.waiting ?? null;
         return waiting?.code === 'no-eligible-worker';
       },
       30_000,

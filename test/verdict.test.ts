@@ -45,7 +45,16 @@ type FactsOverrides = Partial<Omit<TaskFacts, 'policy'>> & { policy?: Partial<Po
 function facts(overrides: FactsOverrides = {}): TaskFacts {
   const { policy, ...rest } = overrides;
   return {
-    policy: { verification: 'credibility', theta: THETA, f: F, replicas: 2, maxReplicas: 16, onTimeout: 'accept', ...policy },
+    policy: {
+      verification: 'credibility',
+      theta: THETA,
+      f: F,
+      replicas: 2,
+      maxReplicas: 16,
+      onTimeout: 'accept',
+      renderAttempts: 3,
+      ...policy,
+    },
     state: 'pending',
     verdict: null,
     issued: 1,
@@ -60,6 +69,8 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     progressAt: NOW,
     graceMs: GRACE,
     deadlineAt: Number.POSITIVE_INFINITY,
+    attempts: 0,
+    trustedError: null,
     ...rest,
   };
 }
@@ -702,6 +713,27 @@ describe('decide: held verdicts and timeouts', () => {
         kind: 'fail',
         message: 'no worker rendered the tile before the job timed out',
       });
+  });
+});
+
+describe('decide: poison work', () => {
+  const broken = { attempts: 3, trustedError: 'kernel panic', outstanding: 1 };
+
+  it.each(['credibility', 'quorum'] as const)(
+    'fails a tile nobody rendered after %s attempts an operator’s worker confirmed',
+    (verification) => {
+      expect(decide(facts({ ...broken, policy: { verification } }))).toEqual({
+        kind: 'fail',
+        message: 'rendering failed 3 times: kernel panic',
+      });
+    },
+  );
+
+  it('keeps trying below the limit, or when the errors are only untrusted keys’ word, or once some worker rendered it', () => {
+    expect(decide(facts({ ...broken, attempts: 2 })).kind).not.toBe('fail');
+    // A few free keys claiming errors must not fail someone's job: its timeout decides instead.
+    expect(decide(facts({ ...broken, attempts: 10, trustedError: null })).kind).not.toBe('fail');
+    expect(decide(facts({ ...broken, results: [trusted(0, 'X')] }))).toMatchObject({ kind: 'accept', cid: 'X' });
   });
 });
 

@@ -96,7 +96,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   async function work(a: Assignment): Promise<void> {
     const started = performance.now();
-    const rgba = await producer.produce(a, await sceneFor(a.scene), 'work');
+    const scene = await sceneFor(a.scene);
+    let rgba: Uint8Array;
+    try {
+      rgba = await producer.produce(a, scene, 'work');
+    } catch (err) {
+      if (stopping) throw err;
+      // The scene broke the renderer: say so, rather than sit on the lease until it lapses.
+      replicaLog(a).error({ err: (err as Error).message }, 'render failed');
+      await client.release(a.replica, (err as Error).message);
+      return;
+    }
     const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba });
     const status = await uploadWithRetry(a, cid, rgba);
     replicaLog(a).info({ ms: Math.round(performance.now() - started), status }, 'replica uploaded');

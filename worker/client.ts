@@ -4,9 +4,11 @@ import {
   Assignment as AssignmentSchema,
   type Calibrated,
   type CalibrationSpec,
+  MAX_ERROR_LENGTH,
   RESULT_CID_HEADER,
   type Registered,
   Registered as RegisteredSchema,
+  type ReleaseRequest,
 } from '../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import type { Identity } from './identity.ts';
@@ -100,8 +102,11 @@ export class WorkerClient {
     return (await this.request('POST', '/api/work/unstake', JSON.stringify({ amount }))).json() as Promise<Account>;
   }
 
-  async release(replica: string): Promise<void> {
-    await this.request('POST', `/api/work/${replica}/release`);
+  /** Hands a replica back, or, with `error`, gives it up because rendering it failed. */
+  async release(replica: string, error?: string): Promise<void> {
+    const body: ReleaseRequest | undefined =
+      error === undefined ? undefined : { error: error.slice(0, MAX_ERROR_LENGTH) || 'unknown error' };
+    await this.request('POST', `/api/work/${replica}/release`, body && JSON.stringify(body));
   }
 
   private async request(

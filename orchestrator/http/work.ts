@@ -5,7 +5,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import { Heartbeat, Ids, RESULT_CID_HEADER } from '../../shared/protocol.ts';
+import { Heartbeat, Ids, RESULT_CID_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -142,14 +142,20 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     }
   });
 
+  /** Hands a replica back, or gives it up with the render error that stopped the worker. */
   r.post('/:replica/release', async (req, res) => {
     const rid = param(req, 'replica', Ids.replica);
     const worker = me(req);
+    const body = rawBody(req);
+    const { error } = body.length === 0 ? {} : ReleaseRequest.parse(parseJson(body));
     const mine = (await held(worker.id)).find((h) => h.replica.rid === rid);
-    if (!mine || (await tasks.release(mine.task, mine.replica.n, rid, worker.id)) === undefined)
+    if (!mine || (await tasks.release(mine.task, mine.replica.n, rid, worker.id, error)) === undefined)
       throw new HttpError(409, 'Not held', `worker does not hold ${rid}`);
     await dispatch.handBack(mine.task, mine.replica);
-    req.log?.info({ replica: rid }, 'replica handed back');
+    if (error) req.log?.warn({ replica: rid, error }, 'render failed');
+    else req.log?.info({ replica: rid }, 'replica handed back');
+    // A failure counts toward the tile's attempts (verdict/decide.ts): judge it now.
+    if (error) await deps.runner.judge(mine.task);
     res.json({ status: 'released' });
   });
 

@@ -30,6 +30,8 @@ export interface ReplicaRecord {
   locked: number;
   spot?: boolean;
   arbiter?: boolean;
+  /** The render error its worker reported (state 'failed'). */
+  error?: string;
   /** Earlier holders of this slot that timed out or handed it back. */
   previous?: ReplicaRecord[];
 }
@@ -334,14 +336,17 @@ export class Tasks {
     return this.redis.zrangebyscore(keys.spotLeases, '-inf', now, 'LIMIT', 0, 500);
   }
 
-  /** Hands a held replica back; resolves to its queue ('' for a spot check), or undefined if not held. */
-  async release(task: string, n: number, rid: string, worker: string): Promise<string | undefined> {
+  /**
+   * Hands a held replica back, or gives it up with the render error its worker reports; resolves
+   * to its queue ('' for a spot check), or undefined if not held.
+   */
+  async release(task: string, n: number, rid: string, worker: string, error = ''): Promise<string | undefined> {
     const now = Date.now();
     const queue = (await runScript(
       this.redis,
       'release',
       [keys.task(task), keys.taskReplicas(task)],
-      [n, rid, worker, now, now + this.graceMs, task],
+      [n, rid, worker, now, now + this.graceMs, task, error],
     )) as string | null;
     if (queue === null) return undefined;
     this.changed(task);
@@ -440,6 +445,7 @@ export class Tasks {
             cid: r.cid ?? null,
             assignedAt: r.assignedAt,
             submittedAt: r.submittedAt ?? null,
+            error: r.error ?? null,
           }),
         ),
     };

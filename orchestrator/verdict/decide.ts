@@ -45,6 +45,8 @@ export interface Policy {
   replicas: number;
   maxReplicas: number;
   onTimeout: 'accept' | 'fail';
+  /** Failed or abandoned replicas after which a tile nobody rendered fails (BullMQ's `attempts`). */
+  renderAttempts: number;
 }
 
 export interface Availability {
@@ -82,6 +84,10 @@ export interface TaskFacts {
   deadlineAt: number;
   /** Who could still take a replica; loaded only when a decision needs it. */
   availability?: Availability;
+  /** Replicas that ended in a reported render error or a timeout, earlier holders included. */
+  attempts: number;
+  /** The render error one of the operator's trusted workers reported, if any. */
+  trustedError: string | null;
 }
 
 export interface Accept {
@@ -123,8 +129,17 @@ export const AUDIT_SCALE = 3;
 
 export function decide(facts: TaskFacts): Decision {
   if (facts.state === 'verified') return lateResults(facts);
+  if (isPoison(facts)) return { kind: 'fail', message: `rendering failed ${facts.attempts} times: ${facts.trustedError}` };
   return facts.policy.verification === 'quorum' ? byQuorum(facts) : byCredibility(facts);
 }
+
+/**
+ * Work that breaks workers: no result, `renderAttempts` replicas failed or abandoned, and one of the
+ * operator's own workers reported the error. Untrusted keys alone never fail a job this way (a few
+ * free keys could then fail anyone's job); without a trusted report, the job's timeout ends it.
+ */
+const isPoison = (facts: TaskFacts): boolean =>
+  facts.results.length === 0 && facts.trustedError !== null && facts.attempts >= facts.policy.renderAttempts;
 
 /** Results that arrive after the verdict are judged against it. */
 function lateResults(facts: TaskFacts): Decision {

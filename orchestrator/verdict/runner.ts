@@ -26,6 +26,8 @@ export interface RunnerDeps {
   saboteurFraction: number;
   /** How long a tile that cannot progress waits before it is decided with what it has. */
   graceMs: number;
+  /** Failed or abandoned replicas after which a tile nobody rendered fails. */
+  renderAttempts: number;
   jobShare: number;
   jobShareFloor: number;
   /** A frame's tiles are all verified (its nth completion): stitch it. */
@@ -115,7 +117,10 @@ export class VerdictRunner {
 
   private async facts(task: TaskRecord, job: JobPlan, deadlineAt: number, replicas: readonly ReplicaRecord[]): Promise<TaskFacts> {
     const voting = replicas.filter((r) => !r.spot && r.cid && (r.state === 'submitted' || r.state === 'valid'));
-    const records = await this.deps.workers.getMany(voting.map((r) => r.worker));
+    // Every holder a slot has had, for the attempts that failed or were abandoned.
+    const holders = replicas.filter((r) => !r.spot).flatMap((r) => [r, ...(r.previous ?? [])]);
+    const gaveUp = holders.filter((r) => r.state === 'failed' || r.state === 'timedout');
+    const records = await this.deps.workers.getMany([...voting, ...gaveUp].map((r) => r.worker));
     return {
       policy: {
         verification: job.verification,
@@ -124,6 +129,7 @@ export class VerdictRunner {
         replicas: job.replicas,
         maxReplicas: job.maxReplicas,
         onTimeout: job.onTimeout,
+        renderAttempts: this.deps.renderAttempts,
       },
       state: task.state === 'verified' ? 'verified' : 'pending',
       verdict: task.state === 'verified' && task.cid ? { cid: task.cid, anchored: task.anchored, below: task.below } : null,
@@ -153,6 +159,8 @@ export class VerdictRunner {
       progressAt: task.progressAt,
       graceMs: this.deps.graceMs,
       deadlineAt,
+      attempts: gaveUp.length,
+      trustedError: gaveUp.find((r) => r.state === 'failed' && records.get(r.worker)?.trusted)?.error ?? null,
     };
   }
 

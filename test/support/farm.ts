@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { freePort, type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { RequesterClient } from '../../cli/requester.ts';
 import { canonicalCid } from '../../shared/image.ts';
-import type { JobStatus, TaskView, WorkerView } from '../../shared/protocol.ts';
+import { GAVE_UP, type JobStatus, type TaskView, type WorkerView } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
 import { WorkerClient } from '../../worker/client.ts';
@@ -49,7 +49,7 @@ export interface WorkerHandle {
   proc: ChildProcess;
 }
 
-export type WorkerKind = 'honest' | 'rogue' | 'slow' | 'turncoat';
+export type WorkerKind = 'honest' | 'rogue' | 'slow' | 'turncoat' | 'fragile';
 
 export class TestFarm {
   readonly client: RequesterClient;
@@ -133,7 +133,7 @@ export class TestFarm {
   }
 
   async startWorker(name: string, kind: WorkerKind = 'honest', opts: StartWorkerOptions = {}): Promise<WorkerHandle> {
-    const trusted = opts.trusted ?? (kind === 'honest' || kind === 'slow');
+    const trusted = opts.trusted ?? (kind === 'honest' || kind === 'slow' || kind === 'fragile');
     const { privateKeyPem, publicKeyDer } = newKeyPair();
     const keyFile = join(this.dir, `${name}.key`);
     writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
@@ -237,7 +237,7 @@ export class TestFarm {
 
 /** Each worker holds or answered at most one replica of the task (timed-out attempts aside). */
 export function distinctVoters(task: TaskView): boolean {
-  const voters = task.replicas.filter((r) => r.state !== 'timedout' && r.state !== 'handedback').map((r) => r.worker);
+  const voters = task.replicas.filter((r) => !GAVE_UP.has(r.state)).map((r) => r.worker);
   return new Set(voters).size === voters.length;
 }
 

@@ -3,7 +3,9 @@
  * any adversary would):
  * - rogue: renders, then returns wrong pixels (every tile gets a visible flaw);
  * - slow: renders honestly, then waits FARM_TEST_DELAY_MS before uploading;
- * - turncoat: honest for its first FARM_TEST_HONEST_FOR replicas, a rogue after.
+ * - turncoat: honest for its first FARM_TEST_HONEST_FOR replicas, a rogue after;
+ * - fragile: honest, but its renderer throws on any scene named "poison" (as a renderer bug that
+ *   some scene triggers would).
  * FARM_OPERATOR_TOKEN makes it one of the operator's own; FARM_TEST_STAKE is staked on start.
  * Usage: node --import tsx test/support/test-worker.ts <orchestrator> <name> <key file> <kind>
  */
@@ -29,6 +31,7 @@ const agent = await startAgent({
   producer: {
     device: honest.device,
     async produce(order, scene, purpose) {
+      if (kind === 'fragile' && scene.name === 'poison') throw new Error('kernel panic: out of registers');
       const rgba = await honest.produce(order, scene, purpose);
       if (purpose === 'calibration') return rgba;
       produced++;

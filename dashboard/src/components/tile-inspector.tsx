@@ -19,6 +19,7 @@ const VERDICTS: Record<ReplicaView['state'], string> = {
   overruled: 'disagreed (no fault)',
   timedout: 'timed out',
   handedback: 'handed back',
+  failed: 'render failed',
   cancelled: 'cancelled',
 };
 
@@ -90,7 +91,10 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
               <td>{clock(r.assignedAt)}</td>
               <td>{r.submittedAt ? duration(r.submittedAt - r.assignedAt) : '—'}</td>
               <td>
-                <span class={`verdict v-${r.state}`}>{VERDICTS[r.state]}</span>
+                <span class={`verdict v-${r.state}`} title={r.error ?? undefined}>
+                  {VERDICTS[r.state]}
+                </span>
+                {r.error && <div class="error">{r.error}</div>}
               </td>
             </tr>
           ))}

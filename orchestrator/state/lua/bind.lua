@@ -39,7 +39,7 @@ if existing then r = cjson.decode(existing) end
 if j[1] ~= 'running' or t[1] ~= 'pending' then
   -- The slot is dropped: it will never answer, so it is no longer outstanding (a reopened task
   -- issues what it needs afresh).
-  if not r or r.state == 'assigned' or r.state == 'timedout' or r.state == 'handedback' then
+  if not r or r.state == 'assigned' or gaveUp(r) then
     redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
   end
   if r and r.state == 'assigned' then
@@ -54,7 +54,7 @@ if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass'} end
 local trusted = w[3] == '1'
 if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
-if r and r.state ~= 'assigned' and r.state ~= 'timedout' and r.state ~= 'handedback' then return {'resolved'} end
+if r and r.state ~= 'assigned' and not gaveUp(r) then return {'resolved'} end
 if redis.call('SISMEMBER', K.jobBlacklist(redis.call('HGET', KEYS[1], 'job')), workerId) == 1 then return {'ineligible'} end
 if not mayVote(votesOn(KEYS[2]), workerId, trusted) then return {'ineligible'} end
 local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))

@@ -1,5 +1,6 @@
 --[[
-  A worker hands back a replica it holds (a graceful drain): no penalty.
+  A worker hands back a replica it holds (a graceful drain), or gives it up because rendering
+  failed, with the error it reports: no penalty either way (decide.ts counts failures).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -9,6 +10,7 @@
     ARGV[4] now (ms)
     ARGV[5] idle-check time for the task (ms)
     ARGV[6] task id
+    ARGV[7] the render error ('' for a hand-back)
   Output:
     the slot's queue name ('' for a spot check) when handed back, else nil
 ]]
@@ -17,7 +19,12 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if not existing then return nil end
 local r = cjson.decode(existing)
 if r.rid ~= ARGV[2] or r.worker ~= ARGV[3] or r.state ~= 'assigned' then return nil end
-letGo(r, 'handedback', tonumber(ARGV[4]), 0)
+if ARGV[7] == '' then
+  letGo(r, 'handedback', tonumber(ARGV[4]), 0)
+else
+  letGo(r, 'failed', tonumber(ARGV[4]), 0)
+  r.error = ARGV[7]
+end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
   redis.call('ZADD', K.tasksIdle, tonumber(ARGV[5]), ARGV[6])

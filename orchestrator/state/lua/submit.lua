@@ -29,7 +29,7 @@ if r.rid ~= rid then
   return {'notassigned'}
 end
 if r.worker ~= workerId then return {'notassigned'} end
-if r.state == 'timedout' or r.state == 'handedback' then return {'expired'} end
+if gaveUp(r) then return {'expired'} end
 if r.state == 'cancelled' then return {'obsolete'} end
 if r.state ~= 'assigned' then
   if r.cid == cid then return {'duplicate'} end

@@ -3,7 +3,7 @@
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
   its deadline passed: penalised like any missed deadline, spot checks included), 'handedback'
-  (a graceful drain) or 'cancelled' (its job ended). Its stake is unlocked and it no longer counts
+  (a graceful drain), 'failed' (it reported a render error) or 'cancelled' (its job ended). Its stake is unlocked and it no longer counts
   as holding the replica. The caller stores the record.
 ]]
 local function letGo(r, state, now, penalty)
@@ -16,4 +16,8 @@ local function letGo(r, state, now, penalty)
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
   end
+end
+-- Let go without a result: the slot is someone else's to render (protocol.ts GAVE_UP).
+local function gaveUp(r)
+  return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
 end

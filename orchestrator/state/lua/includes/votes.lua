@@ -2,20 +2,21 @@
   One vote per worker and task. A worker may not take a replica of a task it holds or answered
   another replica of, nor one it handed back or let time out: taking it again would tell a real
   replica (which comes back) from a spot check (which does not). The operator's trusted workers
-  may take a tile again after a timeout, so that a one-worker farm finishes after a stall.
+  may take a tile again after a timeout or a render error, so that a one-worker farm finishes after
+  a stall and retries an error (decide.ts counts the attempts).
 ]]
--- What each worker did on a task (earlier holders of a slot included): 'timedout' if it only
--- ever let replicas lapse, else 'voted'.
+-- What each worker did on a task (earlier holders of a slot included): 'retry' if it only ever
+-- let replicas lapse or fail, else 'voted'.
 local function votesOn(replicasKey)
   local votes = {}
   for _, v in ipairs(redis.call('HVALS', replicasKey)) do
     local r = cjson.decode(v)
     for _, o in ipairs({r, unpack(r.previous or {})}) do
-      if o.state == 'timedout' then votes[o.worker] = votes[o.worker] or 'timedout' else votes[o.worker] = 'voted' end
+      if o.state == 'timedout' or o.state == 'failed' then votes[o.worker] = votes[o.worker] or 'retry' else votes[o.worker] = 'voted' end
     end
   end
   return votes
 end
 local function mayVote(votes, worker, trusted)
-  return votes[worker] == nil or (votes[worker] == 'timedout' and trusted)
+  return votes[worker] == nil or (votes[worker] == 'retry' and trusted)
 end
