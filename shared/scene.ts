@@ -16,9 +16,12 @@ export const LIMITS = {
   maxObjects: 10_000,
   maxTriangles: 250_000,
   maxFrames: 10_000,
+  /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
+  maxMagnitude: 1e9,
 } as const;
 
-const finite = z.number().finite();
+const finite = z.number().finite().min(-LIMITS.maxMagnitude).max(LIMITS.maxMagnitude);
+const withinRange = (v: unknown): boolean => typeof v === 'number' && Math.abs(v) <= LIMITS.maxMagnitude;
 
 /**
  * A long array of numbers, checked in one pass that names the first bad elements and counts the
@@ -106,7 +109,7 @@ export const SceneObject = z.discriminatedUnion('type', [
   z.object({
     ...ObjectBase,
     type: z.literal('mesh'),
-    positions: numbers(LIMITS.maxTriangles * 9, Number.isFinite, 'a finite number'),
+    positions: numbers(LIMITS.maxTriangles * 9, withinRange, `a number within ±${LIMITS.maxMagnitude}`),
     indices: numbers(LIMITS.maxTriangles * 3, (v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'),
     smooth: z.boolean().default(false),
   }),

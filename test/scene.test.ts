@@ -87,6 +87,10 @@ describe('scene schema', () => {
     const objects = cornell();
     objects.objects = Array.from({ length: LIMITS.maxObjects + 1 }, () => objects.objects[0]);
     expect(issuesOf(objects)[0]).toMatch(/^objects: /);
+    // Numbers the renderer's f32 arithmetic would overflow (a crash found by `npm run fuzz`).
+    const far = cornell();
+    far.camera.position = [0, 0, 1e308];
+    expect(issuesOf(far)[0]).toMatch(/^camera\.position\[2\]: /);
   });
 
   it('answers a huge bad input with the first 100 problems and a count of the rest, never a crash', () => {
@@ -96,8 +100,8 @@ describe('scene schema', () => {
       raw.objects.push(mesh(new Array(n).fill('x')));
       const issues = issuesOf(raw);
       expect(issues).toHaveLength(100);
-      expect(issues[0]).toBe('objects[9].positions[0]: expected a finite number');
-      expect(issues[99]).toBe(`objects[9].positions: ${n - 99} more elements are not a finite number`);
+      expect(issues[0]).toBe('objects[9].positions[0]: expected a number within ±1000000000');
+      expect(issues[99]).toBe(`objects[9].positions: ${n - 99} more elements are not a number within ±1000000000`);
     }
     // Wrong everywhere at once: listed up to the cap, or, past what zod can collect, said in one line.
     const everywhere = cornell();
