@@ -4,10 +4,11 @@
  * or object-store backend would implement.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cidOfBytes } from '../shared/image.ts';
 import { CID_PATTERN } from '../shared/protocol.ts';
+import { isOutOfSpace, StorageFull } from './storage.ts';
 
 export interface BlobStore {
   /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
@@ -30,8 +31,14 @@ export class FsBlobStore implements BlobStore {
     }
     // Write then rename, so a crash never leaves a truncated blob under its CID.
     const tmp = `${path}.${randomUUID()}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      if (isOutOfSpace(e)) throw new StorageFull([`disk: ${(e as Error).message}`]);
+      throw e;
+    }
     return cid;
   }
 
@@ -43,6 +50,33 @@ export class FsBlobStore implements BlobStore {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  /**
+   * Deletes temporary files a crash left between write and rename, once they are older than
+   * `olderThanMs` (another orchestrator sharing the directory may be writing a young one).
+   */
+  async removeOrphans(olderThanMs: number): Promise<number> {
+    const root = join(this.dir, 'blobs');
+    const before = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const shard of await readdir(root).catch(() => [])) {
+      for (const name of await readdir(join(root, shard)).catch(() => [])) {
+        if (!name.endsWith('.tmp')) continue;
+        const path = join(root, shard, name);
+        const info = await stat(path).catch(() => undefined);
+        if (
+          info &&
+          info.mtimeMs < before &&
+          (await unlink(path).then(
+            () => true,
+            () => false,
+          ))
+        )
+          removed++;
+      }
+    }
+    return removed;
   }
 
   private path(cid: string): string {

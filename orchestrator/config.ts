@@ -24,6 +24,10 @@ export const OrchestratorConfig = z.object({
   maxSceneBytes: int(1024).default(32 * 1024 * 1024),
   /** Largest result upload (a 512×512 tile is 1 MiB). */
   maxResultBytes: int(1024).default(2 * 1024 * 1024),
+  /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
+  minFreeBytes: int(0).default(512 * 1024 * 1024),
+  /** Share of Redis' maxmemory (when it has one) past which nothing new is stored. */
+  maxRedisShare: share().default(0.95),
 
   // The economy, in cents.
   /** A valid replica earns this, from the treasury while it is funded. */

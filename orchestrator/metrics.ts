@@ -6,10 +6,12 @@
  */
 import type { Queue } from 'bullmq';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { StorageFacts } from './storage.ts';
 
 export type Verdict = 'agreed' | 'disputed' | 'rejected' | 'failed';
 
 export interface MetricSources {
+  storage(): Promise<StorageFacts>;
   /** Tiles of queued and running jobs, by state. */
   tileCounts(): Promise<{ pending: number; verified: number }>;
   connectedWorkers(): Promise<number>;
@@ -64,6 +66,18 @@ export class Metrics {
           const counts = await queue.getJobCounts(...QUEUE_STATES);
           for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
         }
+      },
+    });
+    new Gauge({
+      name: 'farm_storage_bytes',
+      help: 'Free space in the data directory, and Redis memory used and its maxmemory (0: none)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        const facts = await sources.storage();
+        this.set({ kind: 'disk_free' }, facts.freeBytes);
+        this.set({ kind: 'redis_used' }, facts.redisUsedBytes);
+        this.set({ kind: 'redis_max' }, facts.redisMaxBytes);
       },
     });
     new Gauge({

@@ -3,7 +3,9 @@
  * assembly, closing jobs), the blob store, the verdict runner and the HTTP API, repairs what a
  * crash may have left, and shuts down within a deadline of its own (BullMQ's close() has none).
  */
+
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -28,11 +30,14 @@ import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
 import { Workers } from './state/workers.ts';
+import { StorageMonitor } from './storage.ts';
 import { sweep } from './sweeper.ts';
 import { judgeSpotCheck, type UploadDeps } from './uploads.ts';
 import { VerdictRunner } from './verdict/runner.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
+/** A blob's temporary file older than this was left by a crash (a write takes milliseconds). */
+const ORPHAN_AGE_MS = 10 * 60_000;
 const SWEEP_MS = 1000;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
@@ -62,12 +67,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const blobs = new FsBlobStore(config.dataDir);
+  await mkdir(config.dataDir, { recursive: true });
+  const storage = new StorageMonitor(config.dataDir, redis, config);
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const closing = new Queue('closing', { connection: bull, streams: { events: { maxLen: 1000 } } });
   for (const q of [plans, frames, closing]) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
   const queues = new Set([plans, frames, closing]);
   const metrics = new Metrics({
+    storage: () => storage.facts(),
     tileCounts: () => jobs.tileCounts(),
     connectedWorkers: () => workers.countOnline(),
     queues: () => queues,
@@ -157,6 +165,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   await tokens.add(token, 'operator', 'operator');
   const calibration = { spec: await calibrationSpec(blobs), blobs, classes, workers, tolerance };
   const startedAt = Date.now();
+  const orphans = await blobs.removeOrphans(ORPHAN_AGE_MS);
+  if (orphans) log.warn({ orphans }, 'removed temporary blob files a crash left behind');
   await recover({
     jobs,
     tasks,
@@ -170,6 +180,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const uploadDeps: UploadDeps = { tasks, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
+    storage,
     tasks,
     jobs,
     workers,

@@ -70,6 +70,8 @@ export const JobStatus = z.object({
   animation: z.string().nullable(),
   /** Why a failed job failed. */
   error: z.string().nullable(),
+  /** Why a queued or running job is held up by the farm itself (storage full); it resumes by itself. */
+  heldUp: z.string().nullable(),
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 

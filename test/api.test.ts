@@ -61,7 +61,7 @@ function newWorker() {
 
 describe('requester API', () => {
   it('answers health checks', async () => {
-    expect(await (await fetch(`${farm.url}/healthz`)).json()).toEqual({ ok: true });
+    expect(await (await fetch(`${farm.url}/healthz`)).json()).toEqual({ ok: true, status: 'ok' });
   });
 
   it('requires a token', async () => {

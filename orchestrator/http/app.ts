@@ -60,7 +60,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/healthz', async (_req, res) => {
     await deps.redis.ping();
-    res.json({ ok: true });
+    const problems = await deps.storage.problems();
+    // Alive, but not ready to take work: nothing new can be stored.
+    if (problems.length > 0) res.status(503).json({ ok: false, status: 'degraded', problems });
+    else res.json({ ok: true, status: 'ok' });
   });
 
   const gate = new AuthGate(deps.limits);

@@ -8,10 +8,10 @@
  * browser's EventSource `open`, after which it reloads) hears of every later change.
  */
 import type { Request, Response } from 'express';
-import { JOB_EVENTS, type TaskView } from '../../shared/protocol.ts';
+import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
 import type { ChangeFeed } from '../change-feed.ts';
 import { JOB_SUBJECT } from '../state/events.ts';
-import type { Jobs } from '../state/jobs.ts';
+import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
 import { batcher, type EventStream, openEventStream } from './event-stream.ts';
 
@@ -23,12 +23,12 @@ export interface JobEventsDeps {
   feed: ChangeFeed;
   jobs: Jobs;
   tasks: Tasks;
-  animationUrl: (id: string) => string;
+  statusOf: (job: JobRecord) => Promise<JobStatus>;
 }
 
 async function statusOf(deps: JobEventsDeps, id: string) {
   const job = await deps.jobs.get(id);
-  return job && deps.jobs.status(job, deps.animationUrl);
+  return job && deps.statusOf(job);
 }
 
 export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: Request, res: Response): Promise<void> {

@@ -1,4 +1,5 @@
 /** Requester API: submit, inspect, download and cancel jobs. A requester sees only its jobs. */
+
 import { randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
@@ -13,6 +14,7 @@ import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
+import type { StorageMonitor } from '../storage.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, type Limits } from './limits.ts';
 import { HttpError, param } from './problem.ts';
@@ -32,6 +34,7 @@ export interface JobRoutesDeps {
   /** Winds down what a cancelled job still has out, in the background. */
   enqueueClose: (jobId: string) => Promise<void>;
   quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
+  storage: StorageMonitor;
 }
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -52,10 +55,15 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   }
 
   const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
-  const live = { feed: deps.feed, jobs, tasks, animationUrl };
+  const statusOf = async (job: JobRecord) => {
+    const problems = await deps.storage.problems();
+    return jobs.status(job, animationUrl, problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : null);
+  };
+  const live = { feed: deps.feed, jobs, tasks, statusOf };
 
   r.post('/', async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
+    await deps.storage.assertWritable();
     const body = JobRequest.parse(req.body ?? {});
     const scene = withOverrides(parseScene(body.scene), { width: body.width, height: body.height, spp: body.spp });
     let frames: number[];
@@ -117,7 +125,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const { offset, limit } = Paging.parse(req.query);
     const ids = await jobs.list(req.principal?.role === 'operator' ? undefined : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
-    res.json({ jobs: await Promise.all(records.map((j) => jobs.status(j, animationUrl))) });
+    res.json({ jobs: await Promise.all(records.map(statusOf)) });
   });
 
   /** Live job list: each visible job's status as it changes (job-events.ts). */
@@ -132,7 +140,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   });
 
   r.get('/:id', async (req, res) => {
-    res.json(await jobs.status(await visibleJob(req), animationUrl));
+    res.json(await statusOf(await visibleJob(req)));
   });
 
   r.get('/:id/tasks', async (req, res) => {

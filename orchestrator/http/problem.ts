@@ -1,8 +1,10 @@
 /** HTTP errors as RFC 9457 problem details, naming the failing fields. */
+
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { ZodError, z } from 'zod';
 import { type FieldIssue, formatIssues, PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/problem.ts';
 import { SceneError } from '../../shared/scene.ts';
+import { isOutOfSpace, StorageFull } from '../storage.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -61,6 +63,11 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
   }
   if (err instanceof SceneError) {
     invalid(res, 'Invalid scene', nested('scene', err.issues));
+    return;
+  }
+  if (err instanceof StorageFull || isOutOfSpace(err)) {
+    req.log?.warn({ err: err.message }, 'storage full');
+    sendProblem(res, { type: slug('insufficient storage'), title: 'Insufficient storage', status: 507, detail: err.message });
     return;
   }
   const status = typeof err?.status === 'number' ? err.status : 500;

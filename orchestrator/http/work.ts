@@ -3,7 +3,7 @@
  * hand back, stake and unbond. Every request is signed (auth.ts); a worker may read only the
  * scenes of the replicas it holds and the calibration scene — never another worker's results.
  */
-import { Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { Heartbeat, Ids, RESULT_CID_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
@@ -11,12 +11,14 @@ import type { Dispatcher } from '../dispatch.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
+import type { StorageMonitor } from '../storage.ts';
 import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { Credits, ledgerOp, toCents } from './credits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps {
+  storage: StorageMonitor;
   ledger: Ledger;
   workers: Workers;
   tasks: Tasks;
@@ -32,6 +34,11 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   const r = Router();
   const { workers, tasks, dispatch } = deps;
   const me = (req: { worker?: WorkerRecord }) => req.worker as WorkerRecord;
+  /** Refuses (507) what would store something while storage is short; a worker polls again later. */
+  const writable: RequestHandler = async (_req, _res, next) => {
+    await deps.storage.assertWritable();
+    next();
+  };
 
   /** The replicas the worker holds and has not answered, with their tasks. */
   async function held(workerId: string): Promise<{ task: string; replica: ReplicaRecord }[]> {
@@ -58,7 +65,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   });
 
   /** The calibration tiles' pixels, concatenated in order; their CIDs comma-separated in the CID header. */
-  r.put('/calibration', async (req, res) => {
+  r.put('/calibration', writable, async (req, res) => {
     const worker = me(req);
     const { tiles } = deps.calibration.spec;
     const body = new Uint8Array(rawBody(req));
@@ -82,7 +89,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     }
   });
 
-  r.post('/next', async (req, res) => {
+  r.post('/next', writable, async (req, res) => {
     const worker = await reconsider(deps.calibration, me(req));
     await workers.touch(worker);
     if (worker.classState === 'calibrating')
@@ -124,7 +131,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     res.type('application/json').send(Buffer.from(bytes));
   });
 
-  r.put('/:replica/result', async (req, res) => {
+  r.put('/:replica/result', writable, async (req, res) => {
     const rid = param(req, 'replica', Ids.replica);
     const cid = req.get(RESULT_CID_HEADER);
     if (!cid || !Ids.cid.safeParse(cid).success)

@@ -230,7 +230,8 @@ export class Jobs {
     return r === 1 ? 'last' : r === 0 ? 'recorded' : 'stale';
   }
 
-  async status(job: JobRecord, animationUrl: (id: string) => string): Promise<JobStatus> {
+  /** `heldUp`: what holds the farm's unfinished jobs up, if anything (shown on those only). */
+  async status(job: JobRecord, animationUrl: (id: string) => string, heldUp: string | null): Promise<JobStatus> {
     const [progress, cids] = await Promise.all([this.frameProgress(job.id), this.frameCids(job.id)]);
     return {
       id: job.id,
@@ -260,6 +261,7 @@ export class Jobs {
       framesDone: job.framesDone,
       animation: job.animation ? animationUrl(job.id) : null,
       error: job.error,
+      heldUp: job.state === 'queued' || job.state === 'running' ? heldUp : null,
     };
   }
 }

@@ -54,6 +54,7 @@ export function JobPage({ id }: { id: string }) {
           {status.tilesBelowThreshold > 0 && <> · {status.tilesBelowThreshold} tiles accepted below θ</>}
           {eta !== undefined && status.state === 'running' && <> · about {duration(eta)} left</>}
           {status.error && <span class="error"> · {status.error}</span>}
+          {status.heldUp && <span class="error"> · held up: {status.heldUp}</span>}
         </p>
         {(status.state === 'queued' || status.state === 'running') && (
           <button type="button" class="secondary" onClick={() => api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' })}>

@@ -1,0 +1,25 @@
+/** The blob store: content-addressed puts, and the temporary files a crash leaves behind. */
+import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FsBlobStore } from '../orchestrator/blobstore.ts';
+
+describe('blob store', () => {
+  it('removes temporary files a crash left behind, not young ones nor blobs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'farm-blobs-'));
+    const blobs = new FsBlobStore(dir);
+    const cid = await blobs.put(new TextEncoder().encode('a verified tile'));
+    const shard = join(dir, 'blobs', cid.slice(-2));
+    const old = join(shard, `${cid}.crashed.tmp`);
+    const young = join(shard, `${cid}.writing.tmp`);
+    writeFileSync(old, 'half a blob');
+    writeFileSync(young, 'being written');
+    const hourAgo = (Date.now() - 3_600_000) / 1000;
+    utimesSync(old, hourAgo, hourAgo);
+    expect(await blobs.removeOrphans(10 * 60_000)).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(young)).toBe(true);
+    expect(new TextDecoder().decode(await blobs.get(cid))).toBe('a verified tile');
+  });
+});
