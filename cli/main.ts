@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
+import { jobsDelete } from './jobs.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
 import { reputationCommand } from './reputation.ts';
@@ -85,6 +86,15 @@ program
   .option('--sort <field>', 'credibility, valid, invalid, timedOut, passed, faults, lastSeen', 'credibility')
   .option('--limit <n>', 'rows', '50')
   .action(reputationCommand);
+
+const jobs = program.command('jobs').description("a requester's jobs");
+jobs
+  .command('delete')
+  .description('delete a job and its data at once, cancelling it first if it still runs (FARM_TOKEN authenticates)')
+  .argument('<id>', 'job id')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(jobsDelete);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

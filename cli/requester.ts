@@ -14,6 +14,13 @@ export class RequestFailed extends Error {
 }
 
 export class RequesterClient {
+  /** A client for `--orchestrator`, authenticated by `--token` or FARM_TOKEN. */
+  static fromFlags(flags: { orchestrator: string; token?: string }): RequesterClient {
+    const token = flags.token ?? process.env.FARM_TOKEN;
+    if (!token) throw new Error('set FARM_TOKEN (the orchestrator prints its operator token) or pass --token');
+    return new RequesterClient(flags.orchestrator.replace(/\/$/, ''), token);
+  }
+
   constructor(
     private readonly base: string,
     private readonly token: string,

@@ -21,10 +21,8 @@ export interface SubmitFlags {
 }
 
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
-  const token = flags.token ?? process.env.FARM_TOKEN;
-  if (!token) throw new Error('set FARM_TOKEN (the orchestrator prints its operator token) or pass --token');
+  const client = RequesterClient.fromFlags(flags);
   const { raw } = await readSceneFile(scenePath);
-  const client = new RequesterClient(flags.orchestrator.replace(/\/$/, ''), token);
   const job = await client.submit({
     scene: raw,
     frames: flags.frames,

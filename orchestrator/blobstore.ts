@@ -14,6 +14,10 @@ export interface BlobStore {
   /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
   put(bytes: Uint8Array, cid?: string): Promise<string>;
   get(cid: string): Promise<Uint8Array | undefined>;
+  /** Every stored blob and when it was last written (a put of stored bytes writes them again). */
+  list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }>;
+  /** Removes the blob unless it was written again since `writtenAt` (as list() gave it). */
+  remove(cid: string, writtenAt: number): Promise<void>;
 }
 
 export class FsBlobStore implements BlobStore {
@@ -52,31 +56,49 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  async *list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }> {
+    for await (const file of this.files()) {
+      if (CID_PATTERN.test(file.name)) yield { cid: file.name, writtenAt: file.mtimeMs, bytes: file.size };
+    }
+  }
+
+  async remove(cid: string, writtenAt: number): Promise<void> {
+    if (!CID_PATTERN.test(cid)) return;
+    // A put of the same bytes since it was listed (a new job with an old scene) keeps it.
+    const info = await stat(this.path(cid)).catch(() => undefined);
+    if (info?.mtimeMs === writtenAt) await unlink(this.path(cid)).catch(() => undefined);
+  }
+
   /**
    * Deletes temporary files a crash left between write and rename, once they are older than
    * `olderThanMs` (another orchestrator sharing the directory may be writing a young one).
    */
   async removeOrphans(olderThanMs: number): Promise<number> {
-    const root = join(this.dir, 'blobs');
     const before = Date.now() - olderThanMs;
     let removed = 0;
-    for (const shard of await readdir(root).catch(() => [])) {
-      for (const name of await readdir(join(root, shard)).catch(() => [])) {
-        if (!name.endsWith('.tmp')) continue;
-        const path = join(root, shard, name);
-        const info = await stat(path).catch(() => undefined);
-        if (
-          info &&
-          info.mtimeMs < before &&
-          (await unlink(path).then(
-            () => true,
-            () => false,
-          ))
+    for await (const file of this.files()) {
+      if (!file.name.endsWith('.tmp') || file.mtimeMs >= before) continue;
+      if (
+        await unlink(file.path).then(
+          () => true,
+          () => false,
         )
-          removed++;
-      }
+      )
+        removed++;
     }
     return removed;
+  }
+
+  /** The files under blobs/, shard by shard; one that vanishes meanwhile is skipped. */
+  private async *files(): AsyncIterable<{ name: string; path: string; mtimeMs: number; size: number }> {
+    const root = join(this.dir, 'blobs');
+    for (const shard of await readdir(root).catch(() => [])) {
+      for (const name of await readdir(join(root, shard)).catch(() => [])) {
+        const path = join(root, shard, name);
+        const info = await stat(path).catch(() => undefined);
+        if (info?.isFile()) yield { name, path, mtimeMs: info.mtimeMs, size: info.size };
+      }
+    }
   }
 
   private path(cid: string): string {

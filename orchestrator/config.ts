@@ -29,6 +29,16 @@ export const OrchestratorConfig = z.object({
   /** Share of Redis' maxmemory (when it has one) past which nothing new is stored. */
   maxRedisShare: share().default(0.95),
 
+  // Retention.
+  /** Ended jobs (done, failed, cancelled) are deleted with their tasks and blobs this long after they end; 0 keeps them. */
+  retentionMs: int(0).default(30 * 24 * 3600_000),
+  /** How often unreferenced blobs are collected and ledgers capped. */
+  collectIntervalMs: int(100).default(3600_000),
+  /** A blob written within this long is never collected: its record may not be written yet. */
+  blobGraceMs: int(0).default(3600_000),
+  /** Ledger entries each account keeps (newest first); balances never depend on them. */
+  ledgerEntriesKept: int(1).default(10_000),
+
   // The economy, in cents.
   /** A valid replica earns this, from the treasury while it is funded. */
   rewardCents: int(0).default(100),

@@ -34,6 +34,12 @@ export class Metrics {
     labelNames: ['verdict'],
     registers: [this.registry],
   });
+  private readonly deletions = new Counter({
+    name: 'farm_deleted_total',
+    help: 'What retention deleted: ended jobs, unreferenced blobs, ledger entries past the cap',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   private readonly renderSeconds = new Histogram({
     name: 'farm_render_seconds',
     help: 'Time from handing a replica to a worker to receiving its accepted result, by determinism class',
@@ -96,6 +102,10 @@ export class Metrics {
 
   verdict(verdict: Verdict): void {
     this.verdicts.inc({ verdict });
+  }
+
+  deleted(kind: 'jobs' | 'blobs' | 'ledger_entries', count: number): void {
+    this.deletions.inc({ kind }, count);
   }
 
   rendered(deviceClass: string, seconds: number): void {

@@ -22,6 +22,7 @@ import { createLimits } from './http/limits.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
+import { collect, deleteDueJobs, type RetentionDeps } from './retention/duty.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
 import { Jobs } from './state/jobs.ts';
@@ -178,6 +179,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
   });
 
+  const retention: RetentionDeps = { redis, jobs, ledger, blobs, metrics, log, pinned: [calibration.spec.scene], settings: config };
   const uploadDeps: UploadDeps = { tasks, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
     storage,
@@ -209,16 +211,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
   });
-  let sweeping = false;
-  const sweeper = setInterval(() => {
-    if (sweeping) return;
-    sweeping = true;
-    sweep({ runner, tasks, jobs, ledger, log, judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n) })
-      .catch((err) => log.warn({ err: err.message }, 'sweep failed'))
-      .finally(() => {
-        sweeping = false;
-      });
-  }, SWEEP_MS);
+  const sweeper = every(log, SWEEP_MS, 'sweep', () =>
+    sweep({
+      runner,
+      tasks,
+      jobs,
+      ledger,
+      log,
+      judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n),
+      deleteDueJobs: (now) => deleteDueJobs(retention, now),
+    }),
+  );
+  const collector = every(log, config.collectIntervalMs, 'collection', () => collect(retention));
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -234,6 +238,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
       clearInterval(sweeper);
+      clearInterval(collector);
       const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -247,6 +252,20 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       await Promise.race([closingAll, deadline]);
     },
   };
+}
+
+/** Runs a periodic duty, never two passes of it at once; a failed pass is logged and the next one tries again. */
+function every(log: pino.Logger, ms: number, what: string, pass: () => Promise<unknown>): NodeJS.Timeout {
+  let running = false;
+  return setInterval(() => {
+    if (running) return;
+    running = true;
+    pass()
+      .catch((err) => log.warn({ err: err.message }, `${what} failed`))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
 }
 
 /** BullMQ and the farm's state need `maxmemory-policy noeviction`: say so loudly when it is not. */

@@ -2,7 +2,8 @@
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
  * pending tiles judged (they decide with what they have), tiles due a look are judged (the
  * small-farm grace), spot checks whose lease lapsed are timed out like any replica (or judged, if
- * their result was recorded before a crash), and unbonding stake that is due is paid out.
+ * their result was recorded before a crash), unbonding stake that is due is paid out, and ended
+ * jobs past their retention (or asked to be deleted) are deleted.
  */
 import type { Logger } from 'pino';
 import type { Jobs } from './state/jobs.ts';
@@ -17,6 +18,8 @@ export interface SweepDeps {
   ledger: Ledger;
   /** Judges a spot check whose result is recorded (uploads.ts). */
   judgeSpotCheck: (task: string, n: number) => Promise<void>;
+  /** Deletes the ended jobs that are due (retention/duty.ts). */
+  deleteDueJobs: (now: number) => Promise<number>;
   log: Logger;
 }
 
@@ -34,6 +37,7 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
     else await deps.tasks.forgetSpotLease(rid);
   }
   await deps.ledger.payOutDue(now);
+  await deps.deleteDueJobs(now);
 }
 
 /** Judges every pending tile of a job whose timeout passed. */

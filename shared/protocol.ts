@@ -37,6 +37,18 @@ export type JobRequest = z.infer<typeof JobRequest>;
 export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed']);
 export type JobState = z.infer<typeof JobState>;
 
+/** DELETE /api/jobs/:id: `?purge` deletes the job and its data too, not only cancels it. */
+export const JobDeleteQuery = z.object({
+  purge: z
+    .enum(['', 'true', 'false'])
+    .optional()
+    .transform((v) => v === '' || v === 'true'),
+});
+
+/** The answer to DELETE /api/jobs/:id: the job's state, and whether its data is gone yet. */
+export const JobDeletion = z.object({ id: z.string(), state: JobState, deleted: z.boolean() });
+export type JobDeletion = z.infer<typeof JobDeletion>;
+
 export const FrameStatus = z.object({
   frame: z.number().int(),
   tilesVerified: z.number().int(),
@@ -269,9 +281,27 @@ export const LedgerEntry = z.object({
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
 
-/** GET /api/workers/:id/ledger */
-export const WorkerLedger = z.object({ balance: z.number(), stake: z.number(), entries: z.array(LedgerEntry) });
-export type WorkerLedger = z.infer<typeof WorkerLedger>;
+/** A page of ledger entries: `offset` 0 is the newest entry. */
+export const LedgerQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/**
+ * GET /api/workers/:id/ledger and /api/treasury: the account's credits and a page of its entries,
+ * newest first. `total` counts every entry ever made; only the newest `kept` are still stored.
+ */
+export const LedgerPage = z.object({
+  balance: z.number(),
+  stake: z.number(),
+  locked: z.number(),
+  unbonding: z.number(),
+  total: z.number().int(),
+  kept: z.number().int(),
+  offset: z.number().int(),
+  entries: z.array(LedgerEntry),
+});
+export type LedgerPage = z.infer<typeof LedgerPage>;
 
 /** GET /api/scenes: the sample scenes the orchestrator ships. */
 export const SampleScene = z.object({

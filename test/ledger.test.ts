@@ -93,7 +93,7 @@ describe('stake and slashing', () => {
     expect(taken?.replica).not.toBe(held.replica);
     const acc = await account(sleeper.id);
     expect(acc.stake).toBe(9.5);
-    expect(acc.entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5 });
+    expect(acc.entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5 });
     await expect(sleeper.client.stake(1000)).rejects.toMatchObject({ status: 409 });
     expect((await account(sleeper.id)).balance).toBe(0);
   });

@@ -4,6 +4,7 @@
  */
 import express, { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { LedgerQuery } from '../../shared/protocol.ts';
 import { type Ledger, LedgerError, TREASURY } from '../state/ledger.ts';
 import type { Workers } from '../state/workers.ts';
 import { requireOperator } from './auth.ts';
@@ -11,7 +12,6 @@ import { HttpError } from './problem.ts';
 
 export const Credits = z.number().positive().max(1e9).multipleOf(0.01);
 const Grant = z.object({ account: z.string().min(1).max(64), amount: Credits, note: z.string().max(200).default('operator grant') });
-const Page = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 export const toCents = (credits: number): number => Math.round(credits * 100);
 
 export function creditRoutes(ledger: Ledger, workers: Workers, requester: RequestHandler): Router {
@@ -26,10 +26,10 @@ export function creditRoutes(ledger: Ledger, workers: Workers, requester: Reques
     res.status(201).json({ account: body.account, ...(await ledger.account(body.account)) });
   });
 
-  /** The treasury's balance and its entries, a page at a time (`total` says how many there are). */
+  /** The treasury's balance and its entries, newest first, a page at a time. */
   r.get('/treasury', async (req, res) => {
-    const { offset, limit } = Page.parse(req.query);
-    res.json({ account: TREASURY, ...(await ledger.account(TREASURY)), offset, ...(await ledger.entries(TREASURY, offset, limit)) });
+    const { offset, limit } = LedgerQuery.parse(req.query);
+    res.json({ account: TREASURY, ...(await ledger.page(TREASURY, offset, limit)) });
   });
 
   return r;

@@ -1,11 +1,11 @@
-/** Requester API: submit, inspect, download and cancel jobs. A requester sees only its jobs. */
+/** Requester API: submit, inspect, download, cancel and delete jobs. A requester sees only its jobs. */
 
 import { randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
-import { Ids, JobRequest } from '../../shared/protocol.ts';
+import { Ids, JobDeleteQuery, type JobDeletion, JobRequest } from '../../shared/protocol.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
 import type { BlobStore } from '../blobstore.ts';
@@ -197,13 +197,27 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from((await blobs.get(job.animation)) as Uint8Array));
   });
 
-  /** Cancels at once; what the job still has out is wound down in the background (close-tasks). */
+  /**
+   * Cancels at once; what the job still has out is wound down in the background (close-tasks).
+   * With `?purge` the job and its data are deleted too: at once when it has ended (200), or as
+   * soon as it is wound down (202); its blobs go with the next collection (retention/duty.ts).
+   */
   r.delete('/:id', async (req, res) => {
     const job = await visibleJob(req);
-    if (!(await jobs.cancel(job.id))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
-    await deps.enqueueClose(job.id);
-    req.log?.info({ job: job.id }, 'job cancelled');
-    res.json({ id: job.id, state: 'cancelled' });
+    const { purge } = JobDeleteQuery.parse(req.query);
+    const cancelled = await jobs.cancel(job.id);
+    if (cancelled) {
+      await deps.enqueueClose(job.id);
+      req.log?.info({ job: job.id }, 'job cancelled');
+    } else if (!purge) {
+      throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}; add ?purge to delete it`);
+    }
+    const state = cancelled ? 'cancelled' : job.state;
+    if (!purge) return void res.json({ id: job.id, state, deleted: false } satisfies JobDeletion);
+    await jobs.requestDeletion(job.id);
+    const deleted = (await jobs.purge(job.id)) === 'deleted';
+    if (deleted) req.log?.info({ job: job.id }, 'job deleted');
+    res.status(deleted ? 200 : 202).json({ id: job.id, state, deleted } satisfies JobDeletion);
   });
 
   return r;

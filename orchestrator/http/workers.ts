@@ -1,7 +1,7 @@
 /** Worker registration (proof of key possession) and the public worker records. */
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { type CalibrationSpec, Ids, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
+import { type CalibrationSpec, Ids, LedgerQuery, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
 import { isEd25519PublicKey, workerIdOf } from '../../shared/signing.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
@@ -9,8 +9,6 @@ import type { Tokens } from '../state/tokens.ts';
 import { LEADERBOARD_ORDERS, type Workers } from '../state/workers.ts';
 import { type AuthGate, checkSignature, rawBody } from './auth.ts';
 import { HttpError, param, parseJson } from './problem.ts';
-
-const Page = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(100) });
 
 const Leaderboard = z.object({
   sort: z.enum(LEADERBOARD_ORDERS).default('credibility'),
@@ -76,8 +74,8 @@ export function workerRoutes(deps: Pick<WorkerRoutesDeps, 'workers' | 'ledger'>)
   r.get('/:id/ledger', async (req, res) => {
     const w = await workers.get(param(req, 'id', Ids.worker));
     if (!w) throw new HttpError(404, 'Not found', `no worker ${req.params.id}`);
-    const { offset, limit } = Page.parse(req.query);
-    res.json({ ...(await deps.ledger.account(w.id)), offset, ...(await deps.ledger.entries(w.id, offset, limit)) });
+    const { offset, limit } = LedgerQuery.parse(req.query);
+    res.json(await deps.ledger.page(w.id, offset, limit));
   });
 
   return r;

@@ -1,5 +1,6 @@
-/** Job records: creation, status views, listing by owner, cancellation. */
+/** Job records: creation, status views, listing by owner, cancellation, deletion. */
 import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { planJob } from '../planner.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
@@ -91,6 +92,8 @@ export type JobPlan = Pick<
   | 'timeoutMs'
 >;
 const PLAN_CACHE = 1000;
+/** Tasks deleted per script call (job-purge.lua). */
+const PURGE_BATCH = 200;
 
 export class Jobs {
   private readonly plans = new Map<string, JobPlan>();
@@ -187,6 +190,36 @@ export class Jobs {
       (await runScript(this.redis, 'job-finish', [keys.job(job.id)], [job.id, job.frames.length, Date.now(), animation ?? ''])) === 1;
     if (done) announce(this.redis, job.id);
     return done;
+  }
+
+  /** Ended jobs due deletion: those that ended before `before`, and those asked to be deleted. */
+  dueForDeletion(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.jobsEnded, '-inf', before, 'LIMIT', 0, limit);
+  }
+
+  /** Asks for an ended (or just cancelled) job to be deleted as soon as it is wound down. */
+  async requestDeletion(id: string): Promise<void> {
+    await this.redis.zadd(keys.jobsEnded, 0, id);
+  }
+
+  /**
+   * Deletes an ended job, its tasks and replicas (job-purge.lua, a batch of tasks per call; a crash
+   * halfway leaves it due, and the next pass finishes it). 'active' while it has not ended or is
+   * still being wound down.
+   */
+  async purge(id: string): Promise<'deleted' | 'active'> {
+    const job = await this.get(id);
+    const taskIds = job ? planJob(id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id) : [];
+    for (let i = 0; ; i += PURGE_BATCH) {
+      const last = i + PURGE_BATCH >= taskIds.length;
+      const batch = taskIds.slice(i, i + PURGE_BATCH);
+      const result = await runScript(this.redis, 'job-purge', [keys.job(id)], [id, Date.now(), last ? 1 : 0, ...batch]);
+      if (result === 'active') return 'active';
+      if (result === 'gone' || last) break;
+    }
+    this.plans.delete(id);
+    announce(this.redis, id);
+    return 'deleted';
   }
 
   /** Moves queued → running; false if the job may no longer run (e.g. cancelled). */

@@ -55,6 +55,8 @@ const FIXED = {
   jobDeadlines: 'jobs:deadlines',
   /** Cancelled or failed jobs whose replicas are still being wound down. */
   jobsClosing: 'jobs:closing',
+  /** Ended jobs by when they ended (0: deletion asked for): what retention deletes. */
+  jobsEnded: 'jobs:ended',
   /** Pending tasks by when to look at them again (small-farm grace). */
   tasksIdle: 'tasks:idle',
   /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */

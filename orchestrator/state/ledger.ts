@@ -1,22 +1,14 @@
 /**
  * The credit ledger's API side: operator grants, stake deposits, unbonding (stake asked back is
- * paid out after a delay and stays slashable until then) and the append-only entries. Rewards,
- * slashing and penalties happen inside the verdict scripts.
+ * paid out after a delay and stays slashable until then) and the append-only entries, of which the
+ * newest are kept (retention). Rewards, slashing and penalties happen inside the verdict scripts.
  */
+import type { LedgerEntry, LedgerPage } from '../../shared/protocol.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
-import type { FarmRedis } from './redis.ts';
+import { type FarmRedis, sortedSetBatches } from './redis.ts';
 
 export const TREASURY = 'treasury';
-
-export interface LedgerEntry {
-  at: number;
-  kind: string;
-  amount: number;
-  balance: number;
-  stake: number;
-  ref: string;
-}
 
 export class LedgerError extends Error {
   constructor(message: string) {
@@ -61,19 +53,33 @@ export class Ledger {
     return { balance, stake, locked, unbonding };
   }
 
-  /** Entries oldest first, amounts in credits, and how many there are. */
-  async entries(account: string, offset = 0, limit = 100): Promise<{ total: number; entries: LedgerEntry[] }> {
-    const [total, rows] = await Promise.all([
-      this.redis.llen(keys.ledger(account)),
-      this.redis.lrange(keys.ledger(account), offset, offset + limit - 1),
-    ]);
-    return {
-      total,
-      entries: rows.map((e) => {
-        const entry = JSON.parse(e) as LedgerEntry;
-        return { ...entry, amount: entry.amount / 100, balance: entry.balance / 100, stake: entry.stake / 100 };
-      }),
-    };
+  /**
+   * The account's credits and a page of its entries, newest first (`offset` 0 is the newest).
+   * One transaction, so the page and the counts agree.
+   */
+  async page(account: string, offset: number, limit: number): Promise<LedgerPage> {
+    const list = keys.ledger(account);
+    const [[, kept], [, rows], [, dropped]] = (await this.redis
+      .multi()
+      .llen(list)
+      .lrange(list, -(offset + limit), -(offset + 1))
+      .hget(accountKey(account), 'ledgerDropped')
+      .exec()) as [[unknown, number], [unknown, string[]], [unknown, string | null]];
+    const entries = rows.reverse().map((e) => {
+      const entry = JSON.parse(e) as LedgerEntry;
+      return { ...entry, amount: entry.amount / 100, balance: entry.balance / 100, stake: entry.stake / 100 };
+    });
+    return { ...(await this.account(account)), total: kept + Number(dropped ?? 0), kept, offset, entries };
+  }
+
+  /** Caps every account's stored entries at the newest `kept`; returns how many were dropped. */
+  async trim(kept: number): Promise<number> {
+    const trimOne = async (account: string) =>
+      Number(await runScript(this.redis, 'ledger-trim', [keys.ledger(account), accountKey(account)], [kept]));
+    let dropped = await trimOne(TREASURY);
+    for await (const workers of sortedSetBatches(this.redis, keys.workersAll))
+      for (const worker of workers) dropped += await trimOne(worker);
+    return dropped;
   }
 
   private async operate(op: string, account: string, cents: number, ref: string): Promise<void> {

@@ -10,3 +10,13 @@ export function connectRedis(url: string): FarmRedis {
   defineScripts(redis);
   return redis;
 }
+
+/** The members of a sorted set, a batch at a time (ZSCAN: members added or removed meanwhile may or may not be seen). */
+export async function* sortedSetBatches(redis: FarmRedis, key: string, batch = 500): AsyncIterable<string[]> {
+  let cursor = '0';
+  do {
+    const [next, flat] = await redis.zscan(key, cursor, 'COUNT', batch);
+    cursor = next;
+    yield flat.filter((_, i) => i % 2 === 0);
+  } while (cursor !== '0');
+}

@@ -215,11 +215,18 @@ describe('cheap reads and bounded resources', () => {
       method: 'DELETE',
       headers: { authorization: 'Bearer operator-token-for-tests' },
     });
-    expect(await cancelled.json()).toEqual({ id, state: 'cancelled' });
+    expect(await cancelled.json()).toEqual({ id, state: 'cancelled', deleted: false });
     await expect.poll(() => redis.scard(keys.jobPending(id)), { timeout: 60_000 }).toBe(0);
     await expect.poll(() => redis.llen('bull:slots:wait'), { timeout: 60_000 }).toBe(0);
     // The replica it held was cancelled and its stake unlocked.
     expect(await (await fetch(`${api.farm.url}/api/workers/${holder.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
+    // Deleting its 10,000 tasks takes one request.
+    const purged = await fetch(`${api.farm.url}/api/jobs/${id}?purge`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer operator-token-for-tests' },
+    });
+    expect(await purged.json()).toEqual({ id, state: 'cancelled', deleted: true });
+    expect(await redis.exists(keys.job(id), keys.task(`${id}.f0.t0`), keys.task(`${id}.f9999.t0`))).toBe(0);
   });
 
   it('answers malformed JSON and ids of the wrong shape with 400 naming the field', async () => {

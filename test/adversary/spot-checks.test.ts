@@ -110,7 +110,7 @@ describe('spot checks cannot be told apart', () => {
     await expect.poll(async () => (await view(sleeper.id)).timedOut, { timeout: 10_000 }).toBe(1);
     expect(await view(sleeper.id)).toMatchObject({ inFlight: 0, locked: 0, stake: 9.5 });
     const ledger = (await get(`/api/workers/${sleeper.id}/ledger`)) as { entries: { kind: string; amount: number; ref: string }[] };
-    expect(ledger.entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5, ref: spot.replica });
+    expect(ledger.entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5, ref: spot.replica });
 
     // A real replica left alone costs the same (a farm with spot checks off, so it is surely real).
     const plain = await startApiFarm({ spotCheckRate: 0, leaseMs: LEASE_MS, stakePerReplicaCents: 500 });
@@ -122,7 +122,7 @@ describe('spot checks cannot be told apart', () => {
       await expect.poll(async () => (await seen()).timedOut, { timeout: 10_000 }).toBe(1);
       expect(await seen()).toMatchObject({ inFlight: 0, locked: 0, stake: 9.5 });
       const entries = ((await (await fetch(`${plain.farm.url}/api/workers/${idle.id}/ledger`)).json()) as typeof ledger).entries;
-      expect(entries.at(-1)).toMatchObject({ kind: 'penalty', amount: -0.5, ref: real.replica });
+      expect(entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5, ref: real.replica });
     } finally {
       await plain.stop();
     }

@@ -1,6 +1,6 @@
 /** One worker's evidence: its record, its class, the disagreements behind its score, its ledger. */
 import { useEffect, useState } from 'preact/hooks';
-import type { EvidenceEntry, WorkerDetail, WorkerLedger } from '../../../shared/protocol.ts';
+import type { EvidenceEntry, LedgerPage, WorkerDetail } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
 import { credits, dateTime, shortCid } from '../format.ts';
 import { href } from '../router.ts';
@@ -21,12 +21,12 @@ const CLASS_STATES: Record<WorkerDetail['classState'], string> = {
 
 export function WorkerPage({ id }: { id: string }) {
   const [worker, setWorker] = useState<WorkerDetail>();
-  const [ledger, setLedger] = useState<WorkerLedger>();
+  const [ledger, setLedger] = useState<LedgerPage>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const path = `/api/workers/${encodeURIComponent(id)}`;
     api<WorkerDetail>(path).then(setWorker, (e) => setError(String(e)));
-    api<WorkerLedger>(`${path}/ledger?limit=200`).then(setLedger, (e) => setError(String(e)));
+    api<LedgerPage>(`${path}/ledger?limit=200`).then(setLedger, (e) => setError(String(e)));
   }, [id]);
   if (error) return <p class="error">{error}</p>;
   if (!worker) return <p class="muted">Loading…</p>;
@@ -98,32 +98,40 @@ export function WorkerPage({ id }: { id: string }) {
         {!ledger || ledger.entries.length === 0 ? (
           <p class="muted">No credit movements yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Entry</th>
-                <th>Amount</th>
-                <th>Balance</th>
-                <th>Stake</th>
-                <th>For</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...ledger.entries].reverse().map((e, i) => (
-                <tr key={`${e.at}.${i}`} class={e.kind === 'slashed' || e.kind === 'penalty' ? 'bad' : ''}>
-                  <td>{dateTime(e.at)}</td>
-                  <td>{e.kind}</td>
-                  <td class="num">{credits(e.amount)}</td>
-                  <td class="num">{credits(e.balance)}</td>
-                  <td class="num">{credits(e.stake)}</td>
-                  <td>
-                    <code>{e.ref ?? ''}</code>
-                  </td>
+          <>
+            {ledger.total > ledger.entries.length && (
+              <p class="muted">
+                The newest {ledger.entries.length} of {ledger.total} entries
+                {ledger.total > ledger.kept ? ` (the farm keeps the newest ${ledger.kept})` : ''}.
+              </p>
+            )}
+            <table>
+              <thead>
+                <tr>
+                  <th>When</th>
+                  <th>Entry</th>
+                  <th>Amount</th>
+                  <th>Balance</th>
+                  <th>Stake</th>
+                  <th>For</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {ledger.entries.map((e, i) => (
+                  <tr key={`${e.at}.${i}`} class={e.kind === 'slashed' || e.kind === 'penalty' ? 'bad' : ''}>
+                    <td>{dateTime(e.at)}</td>
+                    <td>{e.kind}</td>
+                    <td class="num">{credits(e.amount)}</td>
+                    <td class="num">{credits(e.balance)}</td>
+                    <td class="num">{credits(e.stake)}</td>
+                    <td>
+                      <code>{e.ref ?? ''}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
       </section>
     </>

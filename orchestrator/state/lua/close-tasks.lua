@@ -16,18 +16,7 @@ for _, taskId in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))) do
   local tkey = K.task(taskId)
   if redis.call('HGET', tkey, 'state') == 'pending' then redis.call('HSET', tkey, 'state', 'closed', 'waiting', '') end
   redis.call('ZREM', K.tasksIdle, taskId)
-  local all = redis.call('HGETALL', K.taskReplicas(taskId))
-  for i = 1, #all, 2 do
-    local r = cjson.decode(all[i + 1])
-    if r.state == 'assigned' then
-      letGo(r, 'cancelled', now, 0)
-      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
-    elseif r.state == 'submitted' then
-      r.state = 'cancelled'
-      unlockStake(r.worker, r.locked)
-      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
-    end
-  end
+  cancelOutstanding(taskId, now)
   table.insert(withdraw, {taskId, 0, tonumber(redis.call('HGET', tkey, 'nextSlot') or '0')})
 end
 local left = redis.call('SCARD', KEYS[1])

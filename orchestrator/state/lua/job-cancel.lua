@@ -11,7 +11,7 @@
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'queued' and state ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[2])
-deactivate(ARGV[1])
+deactivate(ARGV[1], ARGV[2])
 -- Until the close job has wound it down (recovery finishes it after a crash).
 redis.call('SADD', K.jobsClosing, ARGV[1])
 return 1

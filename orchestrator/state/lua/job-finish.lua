@@ -15,5 +15,5 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'running' or tonumber(redis.call('HGE
   return 0
 end
 redis.call('HSET', KEYS[1], 'state', 'done', 'finishedAt', ARGV[3], 'animation', ARGV[4])
-deactivate(ARGV[1])
+deactivate(ARGV[1], ARGV[3])
 return 1

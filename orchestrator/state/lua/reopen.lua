@@ -22,6 +22,8 @@ local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
 local jobState = redis.call('HGET', KEYS[3], 'state')
 if jobState ~= 'running' and jobState ~= 'done' then return 0 end
+-- A job being deleted stays deleted (job-purge.lua).
+if redis.call('HEXISTS', KEYS[3], 'purging') == 1 then return 0 end
 if ARGV[3] ~= '' then
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do

@@ -35,8 +35,10 @@ export type Script =
   | 'job-cancel'
   | 'job-create'
   | 'job-finish'
+  | 'job-purge'
   | 'job-start'
   | 'ledger'
+  | 'ledger-trim'
   | 'release'
   | 'reopen'
   | 'set-class'
@@ -53,8 +55,10 @@ const SCRIPTS: readonly Script[] = [
   'job-cancel',
   'job-create',
   'job-finish',
+  'job-purge',
   'job-start',
   'ledger',
+  'ledger-trim',
   'release',
   'reopen',
   'set-class',

@@ -146,7 +146,7 @@ redis.call('HSET', KEYS[1], 'state', 'failed', 'decidedAt', now, 'waiting', '')
 redis.call('ZREM', K.tasksIdle, taskId)
 if redis.call('HGET', KEYS[3], 'state') == 'running' then
   redis.call('HSET', KEYS[3], 'state', 'failed', 'error', d.message, 'finishedAt', now)
-  deactivate(jobId)
+  deactivate(jobId, now)
   redis.call('SADD', K.jobsClosing, jobId)
 end
 return {'failed', 0, '[]'}

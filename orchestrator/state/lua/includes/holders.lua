@@ -21,3 +21,18 @@ end
 local function gaveUp(r)
   return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
 end
+-- Cancels a task's replicas still out (held, or answered but not judged), unlocking their stake.
+local function cancelOutstanding(taskId, now)
+  local all = redis.call('HGETALL', K.taskReplicas(taskId))
+  for i = 1, #all, 2 do
+    local r = cjson.decode(all[i + 1])
+    if r.state == 'assigned' then
+      letGo(r, 'cancelled', now, 0)
+      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
+    elseif r.state == 'submitted' then
+      r.state = 'cancelled'
+      unlockStake(r.worker, r.locked)
+      redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
+    end
+  end
+end

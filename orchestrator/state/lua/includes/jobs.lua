@@ -1,16 +1,19 @@
 --[[
   A job counts against its owner's quotas (tasks and replicas in flight) exactly while it is in
-  the active set; every transition in or out goes through these two functions.
+  the active set; every transition in or out goes through these two functions. An ended job is
+  indexed by when it ended, from which its retention period counts (retention.ts).
 ]]
 local function activate(job)
+  redis.call('ZREM', K.jobsEnded, job)
   if redis.call('SADD', K.jobsActive, job) == 1 then
     local j = redis.call('HMGET', K.job(job), 'owner', 'tilesTotal', 'quotaReplicas')
     redis.call('HINCRBY', K.owner(j[1]), 'tasks', tonumber(j[2] or '0'))
     redis.call('HINCRBY', K.owner(j[1]), 'replicas', tonumber(j[3] or '0'))
   end
 end
-local function deactivate(job)
+local function deactivate(job, now)
   redis.call('ZREM', K.jobDeadlines, job)
+  redis.call('ZADD', K.jobsEnded, now, job)
   if redis.call('SREM', K.jobsActive, job) == 1 then
     local j = redis.call('HMGET', K.job(job), 'owner', 'tilesTotal', 'quotaReplicas')
     redis.call('HINCRBY', K.owner(j[1]), 'tasks', -tonumber(j[2] or '0'))

@@ -1,0 +1,192 @@
+/**
+ * `npm run chaos`: a soak run under kill -9. A real farm (private Redis with AOF and fsync always,
+ * the orchestrator and worker processes: three of the operator's own and two staked untrusted
+ * ones, spot checks on) renders quorum and credibility jobs while KILLS (default 60) kill -9s
+ * land at random moments, spread over a worker, the orchestrator and Redis, each restarted at
+ * once as a supervisor would. Then every job must finish, every frame must equal `farm render`'s
+ * decoded pixels, no verified tile may have been handed out again, and the ledger must balance:
+ * every account's entries replay to its balance plus stake, and all accounts together hold
+ * exactly the credits granted. Writes bench/results/chaos.json.
+ * Settings: KILLS, JOBS (default 16), SEED (default 1), SETTLE_S (default 300).
+ */
+import { decodeRgba } from '../shared/png.ts';
+import type { JobStatus, LedgerPage, WorkerView } from '../shared/protocol.ts';
+import { TestFarm, type WorkerKind } from '../test/support/farm.ts';
+import { renderWithCli } from '../test/support/render-cli.ts';
+import { ROOT, shippedRaw } from '../test/support/scenes.ts';
+import { writeResult } from './support.ts';
+
+const KILLS = Number(process.env.KILLS ?? 60);
+const JOBS = Number(process.env.JOBS ?? 16);
+const SEED = Number(process.env.SEED ?? 1);
+const SETTLE_MS = Number(process.env.SETTLE_S ?? 300) * 1000;
+const TREASURY_GRANT = 10_000;
+const UNTRUSTED_STAKE = 1000;
+const SIZE = { width: 64, height: 48, spp: 8 };
+const JOB = { scene: shippedRaw('bounce'), frames: '0-1', ...SIZE, tileSize: 16 };
+
+/** mulberry32: a seeded schedule, so a run can be repeated (timing aside). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = random(SEED);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries a call the farm may refuse while it restarts. */
+async function until<T>(what: string, call: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(e as Error).message}`);
+      await sleep(250);
+    }
+  }
+}
+
+const t0 = Date.now();
+const log = (message: string) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+
+const farm = await TestFarm.start({ leaseMs: 1500, graceMs: 5000, spotCheckRate: 0.05 });
+const workers: { name: string; kind: WorkerKind; trusted: boolean }[] = [
+  { name: 'a', kind: 'honest', trusted: true },
+  { name: 'b', kind: 'honest', trusted: true },
+  { name: 'c', kind: 'honest', trusted: true },
+  { name: 'u1', kind: 'honest', trusted: false },
+  { name: 'u2', kind: 'honest', trusted: false },
+];
+let granted = TREASURY_GRANT;
+const startWorker = async (w: (typeof workers)[number]) => {
+  await farm.startWorker(w.name, w.kind, { trusted: w.trusted, stake: UNTRUSTED_STAKE });
+  if (!w.trusted) granted += UNTRUSTED_STAKE;
+};
+
+const kills = { worker: 0, orchestrator: 0, redis: 0 };
+let submitted = 0;
+try {
+  await farm.client.call('POST', '/api/credits', { account: 'treasury', amount: TREASURY_GRANT });
+  for (const w of workers) await startWorker(w);
+  log(`farm up: ${workers.length} workers; ${KILLS} kills over ${JOBS} jobs (seed ${SEED})`);
+
+  const submitEvery = Math.max(1, Math.floor(KILLS / JOBS));
+  for (let k = 0; k < KILLS; k++) {
+    if (submitted < JOBS && k % submitEvery === 0) {
+      const verification = submitted % 2 === 0 ? 'quorum' : 'credibility';
+      await until('submit', () => farm.client.submit({ ...JOB, verification, replicas: 2 }));
+      submitted++;
+    }
+    await sleep(500 + rand() * 3000);
+    const kind = pick(['worker', 'worker', 'orchestrator', 'redis'] as const);
+    kills[kind]++;
+    if (kind === 'worker') {
+      const w = pick(workers);
+      await farm.killWorker(w.name);
+      await until(`restart worker ${w.name}`, () => startWorker(w));
+    } else if (kind === 'orchestrator') {
+      await farm.killOrchestrator();
+      await farm.startOrchestrator();
+    } else {
+      await farm.restartRedis();
+    }
+    log(`kill ${k + 1}/${KILLS}: ${kind}${kind === 'worker' ? '' : ', restarted'}`);
+  }
+  while (submitted < JOBS) {
+    await until('submit', () => farm.client.submit({ ...JOB, verification: submitted % 2 === 0 ? 'quorum' : 'credibility', replicas: 2 }));
+    submitted++;
+  }
+
+  log(`kills done; waiting up to ${SETTLE_MS / 1000} s for the jobs to finish`);
+  const listJobs = async () =>
+    ((await (await until('list jobs', () => farm.client.call('GET', '/api/jobs?limit=500'))).json()) as { jobs: JobStatus[] }).jobs;
+  const settleBy = Date.now() + SETTLE_MS;
+  let jobs = await listJobs();
+  while (Date.now() < settleBy && jobs.some((j) => j.state === 'queued' || j.state === 'running')) {
+    await sleep(1000);
+    jobs = await listJobs();
+  }
+  const finished = jobs.filter((j) => j.state === 'done');
+
+  log('comparing frames with farm render');
+  const local = new Map<number, Buffer>();
+  let framesCompared = 0;
+  let framesMismatched = 0;
+  for (const job of finished) {
+    for (const { frame } of job.frames) {
+      if (!local.has(frame))
+        local.set(frame, Buffer.from(await renderWithCli(`${ROOT}scenes/bounce.json`, frame, `${SIZE.width}x${SIZE.height}`, SIZE.spp)));
+      const stitched = await decodeRgba(await farm.client.download(`/api/jobs/${job.id}/frames/${frame}`));
+      framesCompared++;
+      if (!Buffer.from(stitched.rgba).equals(local.get(frame) as Buffer)) framesMismatched++;
+    }
+  }
+
+  // A verified tile is never handed out again (spot checks aside): a real replica assigned after
+  // its verdict would be a tile rendered twice.
+  let verifiedTilesRerendered = 0;
+  for (const job of finished) {
+    for (const { frame } of job.frames) {
+      for (const task of await farm.tasks(job.id, frame)) {
+        const decided = task.decidedAt ?? Number.POSITIVE_INFINITY;
+        if (task.replicas.some((r) => !r.spot && r.assignedAt > decided)) verifiedTilesRerendered++;
+      }
+    }
+  }
+
+  log('checking the ledger');
+  const accounts: string[] = ['treasury'];
+  for (let offset = 0; ; offset += 500) {
+    const page = (await (await fetch(`${farm.url}/api/workers?limit=500&offset=${offset}`)).json()) as { workers: WorkerView[] };
+    accounts.push(...page.workers.map((w) => w.id));
+    if (page.workers.length < 500) break;
+  }
+  let held = 0;
+  let grants = 0;
+  let replayed = true;
+  for (const account of accounts) {
+    const path = account === 'treasury' ? '/api/treasury' : `/api/workers/${account}/ledger`;
+    const pageAt = async (offset: number) => (await (await fetch(`${farm.url}${path}?limit=1000&offset=${offset}`)).json()) as LedgerPage;
+    const first = await pageAt(0);
+    let sum = 0;
+    for (let offset = 0; ; offset += 1000) {
+      const page = offset === 0 ? first : await pageAt(offset);
+      if (page.entries.length === 0) break;
+      for (const e of page.entries) {
+        sum += Math.round(e.amount * 100);
+        if (e.kind === 'grant') grants += Math.round(e.amount * 100);
+      }
+    }
+    const total = Math.round((first.balance + first.stake) * 100);
+    held += total;
+    if (sum !== total || first.kept !== first.total) replayed = false;
+  }
+  const ledgerBalanced = replayed && held === grants && grants === granted * 100;
+
+  const result = {
+    kills,
+    jobs: jobs.length,
+    finished: finished.length,
+    failed: jobs.filter((j) => j.state === 'failed').length,
+    stuck: jobs.filter((j) => j.state === 'queued' || j.state === 'running').length,
+    framesCompared,
+    framesMismatched,
+    verifiedTilesRerendered,
+    ledgerBalanced,
+    credits: { granted, held: held / 100, grantsInLedger: grants / 100 },
+    seconds: Math.round((Date.now() - t0) / 1000),
+    settings: { seed: SEED, workers: workers.length, job: { ...SIZE, tileSize: JOB.tileSize, frames: JOB.frames }, leaseMs: 1500 },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`results: ${writeResult('chaos', result)}`);
+  process.exitCode = result.stuck || result.framesMismatched || result.failed || !ledgerBalanced ? 1 : 0;
+} finally {
+  await farm.stop();
+}

@@ -1,0 +1,56 @@
+--[[
+  Deletes an ended job, a batch of its tasks per call: each task's replicas still out are
+  cancelled (their stake unlocked), the task leaves the spot-check pool, the idle index and its
+  workers' vouched sets, and its replica ids are forgotten; the last call deletes the job's own
+  keys and its entries in the job indexes. The job is marked `purging` first, so backtracking
+  never reopens a half-deleted job. Blobs are collected later, by reference (blob-gc.ts).
+  Input:
+    KEYS[1] job
+    ARGV[1] job id
+    ARGV[2] now (ms)
+    ARGV[3] '1' when this batch holds the job's last tasks
+    ARGV[4...] task ids
+  Output:
+    'ok', 'gone' (no such job), or 'active' (not ended, or still being wound down)
+]]
+-- @include holders
+local jobId, now = ARGV[1], tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', K.jobsEnded, jobId)
+  return 'gone'
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.call('SISMEMBER', K.jobsClosing, jobId) == 1 then
+  return 'active'
+end
+redis.call('HSET', KEYS[1], 'purging', now)
+local function forget(r, taskId)
+  redis.call('DEL', K.replica(r.rid))
+  redis.call('SREM', K.workerVouched(r.worker), taskId)
+end
+for i = 4, #ARGV do
+  local taskId = ARGV[i]
+  local class = redis.call('HGET', K.task(taskId), 'class')
+  if class then
+    cancelOutstanding(taskId, now)
+    if class ~= '' then redis.call('ZREM', K.spotPool(class), taskId) end
+    redis.call('ZREM', K.tasksIdle, taskId)
+    for _, raw in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
+      local r = cjson.decode(raw)
+      forget(r, taskId)
+      if type(r.previous) == 'table' then
+        for _, p in ipairs(r.previous) do forget(p, taskId) end
+      end
+    end
+    redis.call('DEL', K.task(taskId), K.taskReplicas(taskId))
+  end
+end
+if ARGV[3] == '1' then
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  redis.call('DEL', KEYS[1], K.jobFrames(jobId), K.jobFrameCids(jobId), K.jobFrameGen(jobId), K.jobPending(jobId),
+    K.jobBlacklist(jobId), K.jobShare(jobId))
+  redis.call('ZREM', K.jobsAll, jobId)
+  redis.call('ZREM', K.jobsOf(owner), jobId)
+  redis.call('ZREM', K.jobsEnded, jobId)
+end
+return 'ok'
