@@ -7,36 +7,27 @@
  * decoded pixels, no verified tile may have been handed out again, and the ledger must balance:
  * every account's entries replay to its balance plus stake, and all accounts together hold
  * exactly the credits granted. Writes bench/results/chaos.json.
- * Settings: KILLS, JOBS (default 16), SEED (default 1), SETTLE_S (default 300).
+ * New jobs are submitted whenever fewer than two are in flight, so every kill lands on work.
+ * Settings: KILLS, SEED (default 1), SETTLE_S (default 300).
  */
 import { decodeRgba } from '../shared/png.ts';
 import type { JobStatus, LedgerPage, WorkerView } from '../shared/protocol.ts';
 import { TestFarm, type WorkerKind } from '../test/support/farm.ts';
 import { renderWithCli } from '../test/support/render-cli.ts';
 import { ROOT, shippedRaw } from '../test/support/scenes.ts';
-import { writeResult } from './support.ts';
+import { seededRandom, writeResult } from './support.ts';
 
 const KILLS = Number(process.env.KILLS ?? 60);
-const JOBS = Number(process.env.JOBS ?? 16);
+/** Jobs kept queued or running until the last kill. */
+const IN_FLIGHT = 2;
 const SEED = Number(process.env.SEED ?? 1);
 const SETTLE_MS = Number(process.env.SETTLE_S ?? 300) * 1000;
 const TREASURY_GRANT = 10_000;
 const UNTRUSTED_STAKE = 1000;
-const SIZE = { width: 64, height: 48, spp: 8 };
-const JOB = { scene: shippedRaw('bounce'), frames: '0-1', ...SIZE, tileSize: 16 };
+const SIZE = { width: 160, height: 120, spp: 64 };
+const JOB = { scene: shippedRaw('bounce'), frames: '0-1', ...SIZE, tileSize: 20 };
 
-/** mulberry32: a seeded schedule, so a run can be repeated (timing aside). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = random(SEED);
+const rand = seededRandom(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,22 +62,29 @@ const startWorker = async (w: (typeof workers)[number]) => {
 };
 
 const kills = { worker: 0, orchestrator: 0, redis: 0 };
+let killsWithWorkInFlight = 0;
 let submitted = 0;
+const listJobs = async () =>
+  ((await (await until('list jobs', () => farm.client.call('GET', '/api/jobs?limit=500'))).json()) as { jobs: JobStatus[] }).jobs;
+const running = async () => (await listJobs()).filter((j) => j.state === 'queued' || j.state === 'running').length;
+/** Quorum and credibility jobs in turn. */
+const submit = async () => {
+  const verification = submitted % 2 === 0 ? 'quorum' : 'credibility';
+  await until('submit', () => farm.client.submit({ ...JOB, verification, replicas: 2 }));
+  submitted++;
+};
 try {
   await farm.client.call('POST', '/api/credits', { account: 'treasury', amount: TREASURY_GRANT });
   for (const w of workers) await startWorker(w);
-  log(`farm up: ${workers.length} workers; ${KILLS} kills over ${JOBS} jobs (seed ${SEED})`);
+  log(`farm up: ${workers.length} workers; ${KILLS} kills (seed ${SEED})`);
 
-  const submitEvery = Math.max(1, Math.floor(KILLS / JOBS));
   for (let k = 0; k < KILLS; k++) {
-    if (submitted < JOBS && k % submitEvery === 0) {
-      const verification = submitted % 2 === 0 ? 'quorum' : 'credibility';
-      await until('submit', () => farm.client.submit({ ...JOB, verification, replicas: 2 }));
-      submitted++;
-    }
+    // Work in flight for every kill to land on.
+    while ((await running()) < IN_FLIGHT) await submit();
     await sleep(500 + rand() * 3000);
     const kind = pick(['worker', 'worker', 'orchestrator', 'redis'] as const);
     kills[kind]++;
+    if ((await running()) > 0) killsWithWorkInFlight++;
     if (kind === 'worker') {
       const w = pick(workers);
       await farm.killWorker(w.name);
@@ -99,14 +97,8 @@ try {
     }
     log(`kill ${k + 1}/${KILLS}: ${kind}${kind === 'worker' ? '' : ', restarted'}`);
   }
-  while (submitted < JOBS) {
-    await until('submit', () => farm.client.submit({ ...JOB, verification: submitted % 2 === 0 ? 'quorum' : 'credibility', replicas: 2 }));
-    submitted++;
-  }
 
   log(`kills done; waiting up to ${SETTLE_MS / 1000} s for the jobs to finish`);
-  const listJobs = async () =>
-    ((await (await until('list jobs', () => farm.client.call('GET', '/api/jobs?limit=500'))).json()) as { jobs: JobStatus[] }).jobs;
   const settleBy = Date.now() + SETTLE_MS;
   let jobs = await listJobs();
   while (Date.now() < settleBy && jobs.some((j) => j.state === 'queued' || j.state === 'running')) {
@@ -172,6 +164,7 @@ try {
 
   const result = {
     kills,
+    killsWithWorkInFlight,
     jobs: jobs.length,
     finished: finished.length,
     failed: jobs.filter((j) => j.state === 'failed').length,

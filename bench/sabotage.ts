@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { spotCheckChance } from '../orchestrator/dispatch.ts';
 import { TRUSTED_CREDIBILITY, threshold, workerCredibility } from '../orchestrator/verdict/credibility.ts';
 import { decide, type Policy } from '../orchestrator/verdict/decide.ts';
-import { table, writeResult } from './support.ts';
+import { seededRandom, table, writeResult } from './support.ts';
 
 const P = 100;
 const T = Number(process.env.TRUSTED ?? 2);
@@ -50,18 +50,6 @@ interface SimTask {
   auditRoll: number;
 }
 
-/** mulberry32: a small seeded generator, so every run is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function policyOf(scheme: Scheme): Policy {
   const quorum = scheme === 'fixed-2' || scheme === 'majority-3';
   return {
@@ -76,7 +64,7 @@ function policyOf(scheme: Scheme): Policy {
 }
 
 function simulate(scheme: Scheme, s: number, seed: number): { errors: number; computed: number } {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const workers: SimWorker[] = Array.from({ length: P + T }, (_, i) => ({
     saboteur: i < P * F,
     trusted: i >= P,

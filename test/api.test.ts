@@ -116,7 +116,11 @@ describe('requester API', () => {
     expect((await problem(await api('/api/jobs/jdoesnotexist0', { token: alice }), 400)).errors?.[0].path).toBe('id');
     await problem(await api(`/api/jobs/${id}/frames/0`, { token: alice }), 409);
     await problem(await api(`/api/jobs/${id}/frames/7`, { token: alice }), 404);
-    expect(await (await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice })).json()).toEqual({ id, state: 'cancelled', deleted: false });
+    expect(await (await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice })).json()).toEqual({
+      id,
+      state: 'cancelled',
+      deleted: false,
+    });
     await problem(await api(`/api/jobs/${id}`, { method: 'DELETE', token: alice }), 409);
   });
 });
