@@ -25,7 +25,7 @@ const agents = await Promise.all(
         device: 'farm-noop/1+bench',
         async produce(a) {
           const shade = createHash('sha256').update(`${a.scene}.${a.frame}.${a.tile.x}.${a.tile.y}`).digest()[0];
-          return new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
+          return { rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays: 0 };
         },
       },
     });

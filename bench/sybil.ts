@@ -92,8 +92,8 @@ class Client {
     const registered = await this.client.register(name, 'bench', trusted ? TOKEN : undefined);
     const spec = registered.calibration;
     if (!spec) return;
-    const pixels = spec.tiles.map((t) => new Uint8Array(t.width * t.height * 4).fill(SHADE));
-    await this.client.calibrate(await Promise.all(spec.tiles.map((t, i) => canonicalCid({ ...t, rgba: pixels[i] }))), pixels);
+    const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(SHADE), rays: 0 }));
+    await this.client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
   }
 
   start(): void {
@@ -106,7 +106,10 @@ class Client {
           if (!this.spp.has(a.scene)) this.spp.set(a.scene, parseScene(await this.client.scene(a.scene)).render.spp);
           const rgba = await this.answer({ spp: this.spp.get(a.scene) as number, frame: a.frame, tile: a.tile }, this);
           this.answered++;
-          await this.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }), rgba);
+          await this.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba, rays: 0 }), {
+            rgba: rgba,
+            rays: 0,
+          });
         } catch {
           if (this.running) await new Promise((r) => setTimeout(r, 250));
         }
@@ -210,6 +213,7 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
         width: t.rect.width,
         height: t.rect.height,
         rgba: honestPixels({ spp: status.spp, frame: t.frame, tile: t.rect }),
+        rays: 0,
       });
       if (t.cid !== truth) {
         wrong++;

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { canonicalCid } from '../shared/image.ts';
 import { encodePng } from '../shared/png.ts';
+import { toRu } from '../shared/render-units.ts';
 import { frameCount, withOverrides } from '../shared/scene.ts';
 import { parseRect } from '../shared/tile.ts';
 import type { BackendChoice } from '../worker/render/backend.ts';
@@ -42,7 +43,7 @@ export async function renderCommand(scenePath: string, flags: RenderFlags): Prom
     await writeFile(out, await encodePng(img));
     const samples = img.width * img.height * scene.render.spp;
     process.stderr.write(
-      `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${renderer.device})\n`,
+      `wrote ${out} (${img.width}×${img.height}, ${seconds.toFixed(2)} s, ${(samples / seconds / 1e6).toFixed(2)} M samples/s, ${img.rays.toLocaleString('en')} rays = ${toRu(img.rays).toPrecision(3)} RU, ${renderer.device})\n`,
     );
     if (flags.hash) process.stdout.write(`${await canonicalCid(img)}\n`);
   } finally {

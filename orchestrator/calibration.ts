@@ -5,8 +5,9 @@
  * samples — so backends whose maths differ anywhere land in different classes.
  */
 import { readFile } from 'node:fs/promises';
-import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import { canonicalBytes, cidOfBytes, pixelsOf, type Rendered } from '../shared/image.ts';
 import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
+import { maxRays } from '../shared/render-units.ts';
 import { parseScene, withOverrides } from '../shared/scene.ts';
 import type { BlobStore } from './blobstore.ts';
 import { classify, type KnownClass } from './classes.ts';
@@ -43,25 +44,30 @@ export interface CalibrationDeps {
 }
 
 /**
- * A worker's answers: checked like any upload (size, claimed CIDs), stored, and classified.
- * `pixels` are the tiles' RGBA, in the order of the spec.
+ * A worker's answers: checked like any upload (size, ray count, claimed CIDs), stored, and
+ * classified. `tiles` are the tiles' RGBA and rays, in the order of the spec.
  */
 export async function calibrate(
   deps: CalibrationDeps,
   worker: WorkerRecord,
   claimed: readonly string[],
-  pixels: readonly Uint8Array[],
+  tiles: readonly Rendered[],
 ): Promise<Calibrated> {
   const { spec } = deps;
-  if (pixels.length !== spec.tiles.length || claimed.length !== spec.tiles.length)
+  if (tiles.length !== spec.tiles.length || claimed.length !== spec.tiles.length)
     throw new CalibrationRejected(`send the ${spec.tiles.length} calibration tiles, each with its CID`);
   const cids: string[] = [];
   for (const [i, tile] of spec.tiles.entries()) {
-    if (pixels[i].length !== tile.width * tile.height * 4)
+    const { rgba, rays } = tiles[i];
+    if (rgba.length !== tile.width * tile.height * 4)
       throw new CalibrationRejected(
-        `tile ${i} has ${pixels[i].length} bytes; a ${tile.width}×${tile.height} RGBA tile has ${tile.width * tile.height * 4}`,
+        `tile ${i} has ${rgba.length} bytes; a ${tile.width}×${tile.height} RGBA tile has ${tile.width * tile.height * 4}`,
       );
-    const bytes = canonicalBytes({ ...tile, rgba: pixels[i] });
+    if (rays > maxRays(tile.width * tile.height, SIZE.spp))
+      throw new CalibrationRejected(
+        `tile ${i} claims ${rays} rays, more than a ${tile.width}×${tile.height} tile at ${SIZE.spp} spp can trace`,
+      );
+    const bytes = canonicalBytes({ ...tile, rgba, rays });
     const cid = await cidOfBytes(bytes);
     if (cid !== claimed[i]) throw new CalibrationRejected(`tile ${i} hashes to ${cid}, not the claimed ${claimed[i]}`);
     await deps.blobs.put(bytes, cid);

@@ -180,7 +180,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   });
 
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, metrics, log, pinned: [calibration.spec.scene], settings: config };
-  const uploadDeps: UploadDeps = { tasks, workers, blobs, dispatch, runner, tolerance, metrics, log };
+  const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
     storage,
     tasks,

@@ -8,10 +8,13 @@
 
 import type { Logger } from 'pino';
 import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import { maxRays } from '../shared/render-units.ts';
 import type { BlobStore } from './blobstore.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { Metrics } from './metrics.ts';
+import { parseTaskId } from './planner.ts';
+import type { Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import type { VerdictRunner } from './verdict/runner.ts';
@@ -29,6 +32,7 @@ export class ResultRejected extends Error {
 
 export interface UploadDeps {
   tasks: Tasks;
+  jobs: Jobs;
   workers: Workers;
   blobs: BlobStore;
   dispatch: Dispatcher;
@@ -44,6 +48,7 @@ export async function acceptResult(
   rid: string,
   claimedCid: string,
   pixels: Uint8Array,
+  rays: number,
 ): Promise<'accepted' | 'duplicate'> {
   const { tasks, workers, blobs, metrics } = deps;
   const refuse = async (status: number, message: string) => {
@@ -70,12 +75,18 @@ export async function acceptResult(
   const { width, height } = rect;
   if (pixels.length !== width * height * 4)
     throw await refuse(422, `result has ${pixels.length} bytes; a ${width}×${height} RGBA tile has ${width * height * 4}`);
-  const bytes = canonicalBytes({ width, height, rgba: pixels });
+  const spp = (await deps.jobs.plan(parseTaskId(where.task)?.job ?? ''))?.spp ?? 0;
+  if (rays > maxRays(width * height, spp))
+    throw await refuse(
+      422,
+      `result claims ${rays} rays; a ${width}×${height} tile at ${spp} spp traces at most ${maxRays(width * height, spp)}`,
+    );
+  const bytes = canonicalBytes({ width, height, rgba: pixels, rays });
   const cid = await cidOfBytes(bytes);
   if (cid !== claimedCid) throw await refuse(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
   await blobs.put(bytes, cid);
 
-  const submitted = await tasks.submit(where.task, where.n, rid, worker.id, cid);
+  const submitted = await tasks.submit(where.task, where.n, rid, worker.id, cid, rays);
   switch (submitted.status) {
     case 'spot':
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);

@@ -1,7 +1,7 @@
 /**
  * Canonical images and their content ids. Two honest renders of the same tile in the same
- * determinism class produce the same RGBA8 pixels; the canonical hash covers a small header and
- * those raw pixels (never PNG bytes, whose DEFLATE stream differs between platforms) and is
+ * determinism class produce the same RGBA8 pixels and trace the same rays; the canonical hash
+ * covers a small header (size and ray count) and those raw pixels (never PNG bytes, whose DEFLATE stream differs between platforms) and is
  * expressed as a CIDv1 with the raw codec, so it doubles as a content address.
  *
  * The header names no device or backend: which workers' pixels are comparable is measured by the
@@ -18,12 +18,21 @@ export interface RgbaImage {
   rgba: Uint8Array;
 }
 
-function canonicalHeader(img: { width: number; height: number }): Uint8Array {
-  return new TextEncoder().encode(`farm-image/2\n${img.width}x${img.height}\nrgba8\n`);
+/** A rendered tile: its pixels and the rays its render traced (shared/render-units.ts). */
+export interface TileResult extends RgbaImage {
+  rays: number;
 }
 
-/** Canonical bytes: header followed by the pixels. */
-export function canonicalBytes(img: RgbaImage): Uint8Array {
+/** What a render produced, before the tile's size is attached. */
+export type Rendered = Pick<TileResult, 'rgba' | 'rays'>;
+
+function canonicalHeader(img: TileResult): Uint8Array {
+  return new TextEncoder().encode(`farm-image/3\n${img.width}x${img.height}\nrgba8\nrays ${img.rays}\n`);
+}
+
+/** Canonical bytes: header (size, ray count) followed by the pixels. */
+export function canonicalBytes(img: TileResult): Uint8Array {
+  if (!Number.isSafeInteger(img.rays) || img.rays < 0) throw new RangeError(`a ray count is a whole number ≥ 0, not ${img.rays}`);
   if (img.rgba.length !== img.width * img.height * 4) {
     throw new RangeError(`image is ${img.rgba.length} bytes, expected ${img.width}×${img.height}×4`);
   }
@@ -40,7 +49,7 @@ export function pixelsOf(canonical: Uint8Array, width: number, height: number): 
 }
 
 /** CIDv1 (raw codec, sha2-256) of the canonical bytes, in base32 (`bafkrei…`). */
-export async function canonicalCid(img: RgbaImage): Promise<string> {
+export async function canonicalCid(img: TileResult): Promise<string> {
   return cidOfBytes(canonicalBytes(img));
 }
 

@@ -75,6 +75,8 @@ export const JobStatus = z.object({
   tilesBelowThreshold: z.number().int(),
   tilesVerified: z.number().int(),
   tilesTotal: z.number().int(),
+  /** Rays the verified tiles took (shared/render-units.ts: 10^9 rays are one render unit). */
+  raysVerified: z.number().int(),
   replicasRendered: z.number().int(),
   replicasIssued: z.number().int(),
   framesDone: z.number().int(),
@@ -117,6 +119,8 @@ export const ReplicaView = z.object({
   worker: z.string(),
   state: ReplicaState,
   cid: z.string().nullable(),
+  /** Rays its result says its render traced (part of the CID). */
+  rays: z.number().int().nullable(),
   assignedAt: z.number(),
   submittedAt: z.number().nullable(),
   /** The render error its worker reported (state `failed`). */
@@ -147,6 +151,8 @@ export const TaskView = z.object({
   rect: Rect,
   state: z.enum(['pending', 'verified']),
   cid: z.string().nullable(),
+  /** Rays the verified result took: the tile's metered work. */
+  rays: z.number().int().nullable(),
   /** Credibility of the accepted group (credibility scheme). */
   credibility: z.number().nullable(),
   belowThreshold: z.boolean(),
@@ -339,6 +345,8 @@ export type Assignment = z.infer<typeof Assignment>;
 
 /** Header that carries the claimed CID of an uploaded result. */
 export const RESULT_CID_HEADER = 'farm-result-cid';
+/** Header that carries the rays the result's render traced (comma-separated for calibration tiles); part of its CID. */
+export const RESULT_RAYS_HEADER = 'farm-result-rays';
 
 /** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
 export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;

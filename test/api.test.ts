@@ -179,13 +179,18 @@ describe('worker protocol', () => {
     if (!task) throw new Error('no assignment');
     const { width, height } = task.tile;
     const good = new Uint8Array(width * height * 4).fill(200);
-    const cid = await canonicalCid({ width, height, rgba: good });
+    const cid = await canonicalCid({ width, height, rgba: good, rays: 0 });
 
-    await expect(b.client.upload(task.replica, cid, good)).rejects.toMatchObject({ status: 403 });
-    await expect(a.client.upload(task.replica, cid, good.subarray(4))).rejects.toMatchObject({ status: 422 });
-    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'a'), good)).rejects.toMatchObject({ status: 422 });
+    await expect(b.client.upload(task.replica, cid, { rgba: good, rays: 0 })).rejects.toMatchObject({ status: 403 });
+    await expect(a.client.upload(task.replica, cid, { rgba: good.subarray(4), rays: 0 })).rejects.toMatchObject({ status: 422 });
+    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'a'), { rgba: good, rays: 0 })).rejects.toMatchObject({ status: 422 });
+    // A ray count is a whole number, and no more than the tile's samples can trace.
+    await expect(a.client.upload(task.replica, cid, { rgba: good, rays: -1 })).rejects.toMatchObject({ status: 400 });
+    await expect(a.client.upload(task.replica, cid, { rgba: good, rays: 1.5 })).rejects.toMatchObject({ status: 400 });
+    const inflated = { width, height, rgba: good, rays: width * height * 1000 };
+    await expect(a.client.upload(task.replica, await canonicalCid(inflated), inflated)).rejects.toMatchObject({ status: 422 });
     const view = async (w: string) => (await (await fetch(`${farm.url}/api/workers/${w}`)).json()) as { rejected: number; valid: number };
-    expect((await view(a.id)).rejected).toBe(2);
+    expect((await view(a.id)).rejected).toBe(3);
     expect((await view(b.id)).rejected).toBe(1);
     const tasks = (await (await api(`/api/jobs/${id}/tasks?frame=0`)).json()) as {
       tasks: { task: string; replicas: { replica: string; state: string }[] }[];
@@ -194,12 +199,12 @@ describe('worker protocol', () => {
     // Nothing of the refused uploads was stored: the blob of the good pixels does not exist yet.
     expect((await api(`/api/jobs/${id}/tasks/${tasks.tasks[0].task}/pixels/${cid}`)).status).toBe(404);
 
-    expect(await a.client.upload(task.replica, cid, good)).toBe('accepted');
-    expect(await a.client.upload(task.replica, cid, good)).toBe('duplicate');
+    expect(await a.client.upload(task.replica, cid, { rgba: good, rays: 0 })).toBe('accepted');
+    expect(await a.client.upload(task.replica, cid, { rgba: good, rays: 0 })).toBe('duplicate');
     const status = (await (await api(`/api/jobs/${id}`)).json()) as { replicasRendered: number };
     expect(status.replicasRendered).toBe(1);
     const metrics = parsePrometheus(await (await api('/metrics')).text());
-    expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'rejected' })).toBe(3);
+    expect(sumOf(metrics, 'farm_verdicts_total', { verdict: 'rejected' })).toBe(4);
   });
 });
 
@@ -248,8 +253,8 @@ describe('dashboard API', () => {
 
     const { width, height } = assignment.tile;
     const pixels = new Uint8Array(width * height * 4).map((_, i) => i % 251);
-    const cid = await canonicalCid({ width, height, rgba: pixels });
-    expect(await w.client.upload(assignment.replica, cid, pixels)).toBe('accepted');
+    const cid = await canonicalCid({ width, height, rgba: pixels, rays: 0 });
+    expect(await w.client.upload(assignment.replica, cid, { rgba: pixels, rays: 0 })).toBe('accepted');
     const verified = await nextWhere('tiles', (views: TaskView[]) => views.some((v) => v.state === 'verified'));
     expect(verified[0]).toMatchObject({ task: taskId, cid, state: 'verified' });
     expect((await nextWhere('job', (s: JobStatus) => s.tilesVerified === 1)).tilesTotal).toBe(1);
@@ -257,7 +262,7 @@ describe('dashboard API', () => {
 
     const served = await call(`/api/jobs/${id}/tasks/${taskId}/pixels/${cid}`);
     expect(Buffer.from(await served.arrayBuffer()).equals(Buffer.from(pixels))).toBe(true);
-    const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v) });
+    const otherCid = await canonicalCid({ width, height, rgba: pixels.map((v) => 255 - v), rays: 0 });
     await problem(await call(`/api/jobs/${id}/tasks/${taskId}/pixels/${otherCid}`), 404);
     await problem(await call(`/api/jobs/${id}/tasks/j00000000000000000000.f0.t0/pixels/${cid}`), 404);
     expect((await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 400)).errors?.[0].path).toBe('task');

@@ -58,6 +58,7 @@ describe('tile look (dashboard states)', () => {
     worker: 'w',
     state,
     cid,
+    rays: cid ? 0 : null,
     assignedAt: 0,
     submittedAt: cid ? 1 : null,
     error: state === 'failed' ? 'boom' : null,

@@ -123,6 +123,7 @@ async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<Task
         rect: JSON.parse(h.rect),
         state: h.state === 'verified' ? 'verified' : 'pending',
         cid: h.cid || null,
+        rays: null,
         credibility: null,
         belowThreshold: false,
         anchored: false,

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
+import { Renderer } from '../worker/render/renderer.ts';
 import { distinctVoters, TestFarm, TOKEN } from './support/farm.ts';
 import { renderWithCli } from './support/render-cli.ts';
-import { ROOT, shippedRaw } from './support/scenes.ts';
+import { ROOT, shipped, shippedRaw } from './support/scenes.ts';
 
 const BOUNCE = `${ROOT}scenes/bounce.json`;
 const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 24, verification: 'quorum' };
@@ -41,14 +42,25 @@ describe('farm', () => {
 
     const animation = await decodeRgba(await farm.client.download(`/api/jobs/${id}/animation`));
     expect(animation.width).toBe(64);
+    const renderer = await Renderer.open('webasm');
+    let rays = 0;
     for (const frame of [0, 1]) {
+      // The metered work of a tile is the same on every replica, and the tiles add up to the frame.
+      const full = await renderer.render(shipped('bounce', { width: 64, height: 48, spp: 4 }), frame);
+      let frameRays = 0;
       for (const task of await farm.tasks(id, frame)) {
         expect(task.state).toBe('verified');
         const agreeing = task.replicas.filter((r) => r.state === 'valid');
         expect(agreeing.length).toBeGreaterThanOrEqual(2);
         expect(distinctVoters(task)).toBe(true);
+        expect(agreeing.every((r) => r.rays === task.rays)).toBe(true);
+        frameRays += task.rays ?? 0;
       }
+      expect(frameRays).toBe(full.rays);
+      rays += frameRays;
     }
+    renderer.close();
+    expect((await farm.client.status(id)).raysVerified).toBe(rays);
     const counts = await Promise.all(workers.map((w) => (farm as TestFarm).worker(w.id)));
     expect(counts.reduce((n, w) => n + (w?.valid ?? 0), 0)).toBe(status.replicasRendered);
     expect(counts.every((w) => w?.invalid === 0 && w.online)).toBe(true);

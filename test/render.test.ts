@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
+import { maxRaysPerSample } from '../shared/render-units.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import type { BackendName } from '../worker/render/backend.ts';
@@ -62,6 +63,24 @@ describe('tile invariance', () => {
         ).toBe(true);
       }
     }
+  });
+
+  it.each(['webasm', 'cpu'] as const)('%s counts the rays it traces: the same in every tiling and every render', async (backend) => {
+    const r = on(backend);
+    const full = await r.render(s, 0);
+    // At least the camera ray of each sample, at most every ray a sample may trace.
+    const samples = 96 * 64 * 3;
+    expect(full.rays).toBeGreaterThan(samples);
+    expect(full.rays).toBeLessThanOrEqual(samples * maxRaysPerSample(s.render.maxBounces));
+    expect(Number.isInteger(full.rays)).toBe(true);
+    expect((await r.render(s, 0)).rays).toBe(full.rays);
+    for (const size of [13, 32]) {
+      let sum = 0;
+      for (const t of tileGrid(96, 64, size)) sum += (await r.render(s, 0, { tile: t })).rays;
+      expect(sum).toBe(full.rays);
+    }
+    // The count is part of the canonical hash: the same pixels with another count are another result.
+    expect(await canonicalCid({ ...full, rays: full.rays + 1 })).not.toBe(await canonicalCid(full));
   });
 
   it('spreads rows as a permutation', () => {

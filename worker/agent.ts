@@ -6,7 +6,7 @@
  * exactly this protocol.
  */
 import type { Logger } from 'pino';
-import { canonicalCid } from '../shared/image.ts';
+import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts';
 import type { Assignment, CalibrationSpec } from '../shared/protocol.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 import { OrchestratorError, WorkerClient } from './client.ts';
@@ -18,7 +18,7 @@ export type RenderOrder = Pick<Assignment, 'scene' | 'frame' | 'tile'>;
 export interface Producer {
   /** What it runs on (renderer, backend, GPU): shown, never trusted (its class is measured at every start). */
   device: string;
-  produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Uint8Array>;
+  produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Rendered>;
   close?(): void;
 }
 
@@ -85,11 +85,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   /** Renders the known-answer tiles; the orchestrator classes the worker by its answers. */
   async function calibrateWith(spec: CalibrationSpec): Promise<void> {
     const scene = await sceneFor(spec.scene);
-    const pixels: Uint8Array[] = [];
+    const tiles: TileResult[] = [];
     for (const tile of spec.tiles)
-      pixels.push(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration'));
-    const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
-    const result = await client.calibrate(cids, pixels);
+      tiles.push({ ...tile, ...(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration')) });
+    const result = await client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
     log.info({ class: result.class, classState: result.classState }, result.detail);
     if (result.classState === 'refused') throw new Error(`calibration refused: ${result.detail}`);
   }
@@ -97,9 +96,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   async function work(a: Assignment): Promise<void> {
     const started = performance.now();
     const scene = await sceneFor(a.scene);
-    let rgba: Uint8Array;
+    let rendered: Rendered;
     try {
-      rgba = await producer.produce(a, scene, 'work');
+      rendered = await producer.produce(a, scene, 'work');
     } catch (err) {
       if (stopping) throw err;
       // The scene broke the renderer: say so, rather than sit on the lease until it lapses.
@@ -107,16 +106,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await client.release(a.replica, (err as Error).message);
       return;
     }
-    const cid = await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba });
-    const status = await uploadWithRetry(a, cid, rgba);
+    const result = { width: a.tile.width, height: a.tile.height, ...rendered };
+    const status = await uploadWithRetry(a, await canonicalCid(result), result);
     replicaLog(a).info({ ms: Math.round(performance.now() - started), status }, 'replica uploaded');
   }
 
   /** Uploads are idempotent: retry server errors, then hand the replica back rather than sit on it. */
-  async function uploadWithRetry(a: Assignment, cid: string, rgba: Uint8Array): Promise<string> {
+  async function uploadWithRetry(a: Assignment, cid: string, result: Rendered): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.upload(a.replica, cid, rgba);
+        return await client.upload(a.replica, cid, result);
       } catch (err) {
         const retryable = !(err instanceof OrchestratorError) || err.status >= 500;
         if (!retryable || attempt >= UPLOAD_ATTEMPTS || stopping) {

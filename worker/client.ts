@@ -1,4 +1,6 @@
 /** The worker's HTTP client: every request is signed with the worker's key. */
+
+import type { Rendered } from '../shared/image.ts';
 import {
   type Assignment,
   Assignment as AssignmentSchema,
@@ -6,6 +8,7 @@ import {
   type CalibrationSpec,
   MAX_ERROR_LENGTH,
   RESULT_CID_HEADER,
+  RESULT_RAYS_HEADER,
   type Registered,
   Registered as RegisteredSchema,
   type ReleaseRequest,
@@ -49,15 +52,16 @@ export class WorkerClient {
   }
 
   /** Uploads the calibration tiles' pixels, in the order of the spec, with their CIDs. */
-  async calibrate(cids: readonly string[], pixels: readonly Uint8Array[]): Promise<Calibrated> {
-    const body = new Uint8Array(pixels.reduce((n, p) => n + p.length, 0));
+  async calibrate(cids: readonly string[], tiles: readonly Rendered[]): Promise<Calibrated> {
+    const body = new Uint8Array(tiles.reduce((n, t) => n + t.rgba.length, 0));
     let offset = 0;
-    for (const p of pixels) {
-      body.set(p, offset);
-      offset += p.length;
+    for (const { rgba } of tiles) {
+      body.set(rgba, offset);
+      offset += rgba.length;
     }
     const res = await this.request('PUT', '/api/work/calibration', body, {
       [RESULT_CID_HEADER]: cids.join(','),
+      [RESULT_RAYS_HEADER]: tiles.map((t) => t.rays).join(','),
       'content-type': 'application/octet-stream',
     });
     return (await res.json()) as Calibrated;
@@ -84,9 +88,10 @@ export class WorkerClient {
     return (await this.request('GET', `/api/work/scenes/${cid}`)).json();
   }
 
-  async upload(replica: string, cid: string, rgba: Uint8Array): Promise<string> {
-    const res = await this.request('PUT', `/api/work/${replica}/result`, rgba, {
+  async upload(replica: string, cid: string, result: Rendered): Promise<string> {
+    const res = await this.request('PUT', `/api/work/${replica}/result`, result.rgba, {
       [RESULT_CID_HEADER]: cid,
+      [RESULT_RAYS_HEADER]: String(result.rays),
       'content-type': 'application/octet-stream',
     });
     return ((await res.json()) as { status: string }).status;

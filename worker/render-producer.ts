@@ -8,7 +8,10 @@ export async function renderProducer(backend: BackendChoice): Promise<Producer> 
   const renderer = await Renderer.open(backend);
   return {
     device: renderer.device,
-    produce: async (order, scene) => (await renderer.render(scene, order.frame, { tile: order.tile })).rgba,
+    produce: async (order, scene) => {
+      const { rgba, rays } = await renderer.render(scene, order.frame, { tile: order.tile });
+      return { rgba, rays };
+    },
     close: () => renderer.close(),
   };
 }

@@ -3,9 +3,9 @@
  * hand back, stake and unbond. Every request is signed (auth.ts); a worker may read only the
  * scenes of the replicas it holds and the calibration scene — never another worker's results.
  */
-import { type RequestHandler, Router } from 'express';
+import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { Heartbeat, Ids, RESULT_CID_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
+import { Heartbeat, Ids, RESULT_CID_HEADER, RESULT_RAYS_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -70,6 +70,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const { tiles } = deps.calibration.spec;
     const body = new Uint8Array(rawBody(req));
     const claimed = (req.get(RESULT_CID_HEADER) ?? '').split(',').filter(Boolean);
+    const rays = raysHeader(req, tiles.length);
     const sizes = tiles.map((t) => t.width * t.height * 4);
     if (body.length !== sizes.reduce((a, b) => a + b, 0))
       throw new HttpError(422, 'Calibration rejected', `send the ${tiles.length} tiles' RGBA back to back (${sizes.join(' + ')} bytes)`);
@@ -80,7 +81,12 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       offset += size;
     }
     try {
-      const result = await calibrate(deps.calibration, worker, claimed, pixels);
+      const result = await calibrate(
+        deps.calibration,
+        worker,
+        claimed,
+        pixels.map((rgba, i) => ({ rgba, rays: rays[i] })),
+      );
       req.log?.info({ class: result.class, classState: result.classState }, 'worker calibrated');
       res.json(result);
     } catch (e) {
@@ -138,8 +144,9 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       throw new HttpError(400, 'Invalid request', `send the result's CID in ${RESULT_CID_HEADER}`, [
         { path: RESULT_CID_HEADER, message: 'a CID is required' },
       ]);
+    const [rays] = raysHeader(req, 1);
     try {
-      res.json({ status: await acceptResult(deps, me(req), rid, cid, new Uint8Array(rawBody(req))) });
+      res.json({ status: await acceptResult(deps, me(req), rid, cid, new Uint8Array(rawBody(req)), rays) });
     } catch (e) {
       if (e instanceof ResultRejected) {
         req.log?.warn({ replica: rid, reason: e.message }, 'result rejected');
@@ -185,4 +192,16 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   });
 
   return r;
+}
+
+const RayCounts = z.array(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+
+/** The ray counts a result's header claims, one per tile: whole numbers, as many as the tiles. */
+function raysHeader(req: Request, tiles: number): number[] {
+  const parsed = RayCounts.length(tiles).safeParse((req.get(RESULT_RAYS_HEADER) ?? '').split(',').filter(Boolean));
+  if (!parsed.success) {
+    const message = `${tiles === 1 ? 'a whole number' : `${tiles} whole numbers, comma-separated`}: the rays each tile's render traced`;
+    throw new HttpError(400, 'Invalid request', `send ${message} in ${RESULT_RAYS_HEADER}`, [{ path: RESULT_RAYS_HEADER, message }]);
+  }
+  return parsed.data;
 }

@@ -31,6 +31,7 @@ export interface JobRecord {
   tilesPerFrame: number;
   tilesTotal: number;
   tilesVerified: number;
+  raysVerified: number;
   replicasIssued: number;
   replicasRendered: number;
   framesDone: number;
@@ -43,6 +44,7 @@ type NewJob = Omit<
   | 'state'
   | 'finishedAt'
   | 'tilesVerified'
+  | 'raysVerified'
   | 'replicasIssued'
   | 'replicasRendered'
   | 'framesDone'
@@ -63,6 +65,7 @@ const NUMERIC = [
   'tilesPerFrame',
   'tilesTotal',
   'tilesVerified',
+  'raysVerified',
   'replicasIssued',
   'replicasRendered',
   'framesDone',
@@ -79,6 +82,7 @@ export type JobPlan = Pick<
   | 'scene'
   | 'width'
   | 'height'
+  | 'spp'
   | 'tileSize'
   | 'replicas'
   | 'maxReplicas'
@@ -289,6 +293,7 @@ export class Jobs {
       })),
       tilesVerified: job.tilesVerified,
       tilesTotal: job.tilesTotal,
+      raysVerified: job.raysVerified,
       replicasRendered: job.replicasRendered,
       replicasIssued: job.replicasIssued,
       framesDone: job.framesDone,

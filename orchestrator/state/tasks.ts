@@ -20,6 +20,8 @@ export interface ReplicaRecord {
   worker: string;
   state: ReplicaState;
   cid?: string;
+  /** Rays its result's render traced (the metered work; part of the CID). */
+  rays?: number;
   assignedAt: number;
   submittedAt?: number;
   deadline: number;
@@ -45,6 +47,8 @@ export interface TaskRecord {
   class: string;
   state: 'pending' | 'verified' | 'failed' | 'closed';
   cid: string | null;
+  /** Rays of the verified result (0 until verified). */
+  rays: number;
   /** Real replicas issued (the verdict's budget). */
   issued: number;
   /** The next slot number (real replicas and spot checks share the numbering). */
@@ -242,7 +246,7 @@ export class Tasks {
     return { task, n: Number(n), frame: Number(frame), rect: JSON.parse(rect) as Rect, scene };
   }
 
-  async submit(task: string, n: number, rid: string, worker: string, cid: string): Promise<SubmitResult> {
+  async submit(task: string, n: number, rid: string, worker: string, cid: string, rays: number): Promise<SubmitResult> {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'notassigned' };
     const now = Date.now();
@@ -250,7 +254,7 @@ export class Tasks {
       this.redis,
       'submit',
       [keys.task(task), keys.taskReplicas(task), keys.job(job)],
-      [n, rid, worker, cid, now, now + this.graceMs, task],
+      [n, rid, worker, cid, now, now + this.graceMs, task, rays],
     )) as string[];
     if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(task);
     return { status: status as SubmitResult['status'] };
@@ -426,6 +430,7 @@ export class Tasks {
       rect: task.rect,
       state: task.state === 'verified' ? 'verified' : 'pending',
       cid: task.cid,
+      rays: task.state === 'verified' ? task.rays : null,
       credibility: task.credibility,
       belowThreshold: task.below,
       anchored: task.anchored,
@@ -443,6 +448,7 @@ export class Tasks {
             worker: r.worker,
             state: r.state,
             cid: r.cid ?? null,
+            rays: r.rays ?? null,
             assignedAt: r.assignedAt,
             submittedAt: r.submittedAt ?? null,
             error: r.error ?? null,
@@ -469,6 +475,7 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     class: h.class ?? '',
     state: h.state as TaskRecord['state'],
     cid: h.cid || null,
+    rays: Number(h.rays ?? 0),
     issued: Number(h.issued),
     nextSlot: Number(h.nextSlot ?? h.issued),
     outstanding: Number(h.outstanding),

@@ -51,11 +51,11 @@ describe('device classes are measured, not declared', () => {
     const answers = await renderCalibration(farm.url);
 
     // Seven keys claim a new GPU and answer the calibration with what such a GPU "renders".
-    const black = answers.pixels.map((p) => new Uint8Array(p.length));
+    const black = answers.tiles.map((t) => ({ rgba: new Uint8Array(t.rgba.length), rays: t.rays }));
     const inventors = await join(
       farm,
       7,
-      { spec: answers.spec, pixels: black, cids: await cidsOf(answers.spec, black) },
+      { spec: answers.spec, tiles: black, cids: await cidsOf(answers.spec, black) },
       'invented-gpu/9000',
     );
     for (const k of inventors.keys) expect(k.calibrated.classState).toBe('refused');
@@ -76,7 +76,7 @@ describe('device classes are measured, not declared', () => {
     const blackCids = new Set(
       await Promise.all(
         tasks.map((t) =>
-          canonicalCid({ width: t.rect.width, height: t.rect.height, rgba: new Uint8Array(t.rect.width * t.rect.height * 4) }),
+          canonicalCid({ width: t.rect.width, height: t.rect.height, rgba: new Uint8Array(t.rect.width * t.rect.height * 4), rays: 0 }),
         ),
       ),
     );
@@ -117,6 +117,7 @@ describe('free identities', () => {
           width: t.rect.width,
           height: t.rect.height,
           rgba: new Uint8Array(t.rect.width * t.rect.height * 4),
+          rays: 0,
         });
         expect(t.cid).not.toBe(zero);
       }

@@ -191,8 +191,8 @@ describe('cheap reads and bounded resources', () => {
     const [queuesBefore, clientsBefore] = [await queues(), await clients()];
     for (let i = 0; i < 30; i++) {
       const { calibration: spec } = (await (await fetch(`${api.farm.url}/api/classes`)).json()) as ClassList;
-      const pixels = spec.tiles.map((t) => new Uint8Array(t.width * t.height * 4).fill(i));
-      const answers: Answers = { spec, pixels, cids: await cidsOf(spec, pixels) };
+      const tiles = spec.tiles.map((t) => ({ rgba: new Uint8Array(t.width * t.height * 4).fill(i), rays: 0 }));
+      const answers: Answers = { spec, tiles, cids: await cidsOf(spec, tiles) };
       const attacker = await Attacker.join(api.farm.url, 1, { answers, device: `invented-gpu-${i}` });
       expect(attacker.keys[0].calibrated.classState).toBe('refused');
       await expect(attacker.keys[0].client.next()).rejects.toMatchObject({ status: 403 });
@@ -266,10 +266,10 @@ describe('cheap reads and bounded resources', () => {
     const stored = (cid: string) => existsSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
     const { width, height } = task.tile;
     const pixels = new Uint8Array(width * height * 4).fill(CALIBRATION_SHADE + 1);
-    const cid = await canonicalCid({ width, height, rgba: pixels });
-    await expect(b.client.upload(task.replica, cid, pixels)).rejects.toMatchObject({ status: 403 });
-    await expect(a.client.upload(task.replica, cid, pixels.subarray(8))).rejects.toMatchObject({ status: 422 });
-    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'q'), pixels)).rejects.toMatchObject({ status: 422 });
+    const cid = await canonicalCid({ width, height, rgba: pixels, rays: 0 });
+    await expect(b.client.upload(task.replica, cid, { rgba: pixels, rays: 0 })).rejects.toMatchObject({ status: 403 });
+    await expect(a.client.upload(task.replica, cid, { rgba: pixels.subarray(8), rays: 0 })).rejects.toMatchObject({ status: 422 });
+    await expect(a.client.upload(task.replica, cid.replace(/.$/, 'q'), { rgba: pixels, rays: 0 })).rejects.toMatchObject({ status: 422 });
     expect(stored(cid)).toBe(false);
     await uploadShade(a.client, task, CALIBRATION_SHADE + 1);
     expect(stored(cid)).toBe(true);

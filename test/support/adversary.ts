@@ -4,7 +4,7 @@
  * real attacker would: calibration is not secret), stake what the attacker gives them, and answer
  * every replica with the attacker's strategy.
  */
-import { canonicalCid } from '../../shared/image.ts';
+import { canonicalCid, type Rendered } from '../../shared/image.ts';
 import type { Assignment, Calibrated, CalibrationSpec } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
@@ -14,7 +14,7 @@ import { Renderer } from '../../worker/render/renderer.ts';
 export interface Answers {
   spec: CalibrationSpec;
   cids: string[];
-  pixels: Uint8Array[];
+  tiles: Rendered[];
 }
 
 export interface Key {
@@ -40,16 +40,16 @@ export async function renderCalibration(url: string): Promise<Answers> {
   const scene = parseScene(await client.scene(spec.scene));
   const renderer = await Renderer.open('webasm');
   try {
-    const pixels: Uint8Array[] = [];
-    for (const tile of spec.tiles) pixels.push((await renderer.render(scene, spec.frame, { tile })).rgba);
-    return { spec, pixels, cids: await cidsOf(spec, pixels) };
+    const tiles: Rendered[] = [];
+    for (const tile of spec.tiles) tiles.push(await renderer.render(scene, spec.frame, { tile }));
+    return { spec, tiles, cids: await cidsOf(spec, tiles) };
   } finally {
     renderer.close();
   }
 }
 
-export const cidsOf = (spec: CalibrationSpec, pixels: readonly Uint8Array[]): Promise<string[]> =>
-  Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
+export const cidsOf = (spec: CalibrationSpec, tiles: readonly Rendered[]): Promise<string[]> =>
+  Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, ...tiles[i] })));
 
 /** Flat pixels of one shade for an assignment's tile. */
 export const flat = (a: Assignment, shade: number): Uint8Array => new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
@@ -76,7 +76,7 @@ export class Attacker {
     for (let i = 0; i < count; i++) {
       const { id, client } = newClient(url);
       await client.register(`sybil-${i}`, opts.device ?? 'farm-pt/1+webasm');
-      const calibrated = await client.calibrate(opts.answers.cids, opts.answers.pixels);
+      const calibrated = await client.calibrate(opts.answers.cids, opts.answers.tiles);
       if (opts.stake && opts.grant) {
         await opts.grant(id, opts.stake);
         await client.stake(opts.stake);
@@ -106,8 +106,8 @@ export class Attacker {
               if (pixels)
                 await key.client.upload(
                   a.replica,
-                  await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba: pixels }),
-                  pixels,
+                  await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba: pixels, rays: 0 }),
+                  { rgba: pixels, rays: 0 },
                 );
             } catch {
               if (this.running) await new Promise((r) => setTimeout(r, 200));

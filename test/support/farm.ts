@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { RequesterClient } from '../../cli/requester.ts';
-import { canonicalCid } from '../../shared/image.ts';
+import { canonicalCid, type TileResult } from '../../shared/image.ts';
 import { GAVE_UP, type JobStatus, type TaskView, type WorkerView } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
@@ -183,10 +183,9 @@ export class TestFarm {
     const scene = parseScene(await client.scene(spec.scene));
     const renderer = await Renderer.open('webasm');
     try {
-      const pixels: Uint8Array[] = [];
-      for (const tile of spec.tiles) pixels.push((await renderer.render(scene, spec.frame, { tile })).rgba);
-      const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
-      await client.calibrate(cids, pixels);
+      const tiles: TileResult[] = [];
+      for (const tile of spec.tiles) tiles.push(await renderer.render(scene, spec.frame, { tile }));
+      await client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
     } finally {
       renderer.close();
     }

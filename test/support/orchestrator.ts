@@ -118,13 +118,15 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
 
 /** Answers the calibration with flat tiles of one shade. */
 export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec, shade: number): Promise<Calibrated> {
-  const pixels = spec.tiles.map((t) => new Uint8Array(t.width * t.height * 4).fill(shade));
-  const cids = await Promise.all(spec.tiles.map((t, i) => canonicalCid({ width: t.width, height: t.height, rgba: pixels[i] })));
-  return client.calibrate(cids, pixels);
+  const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(shade), rays: 0 }));
+  return client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
 }
 
 /** Uploads a tile of one flat shade for an assignment, with its correct CID. */
 export async function uploadShade(client: WorkerClient, a: Assignment, shade: number): Promise<string> {
   const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
-  return client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba }), rgba);
+  return client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba, rays: 0 }), {
+    rgba: rgba,
+    rays: 0,
+  });
 }

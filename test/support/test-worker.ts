@@ -32,15 +32,15 @@ const agent = await startAgent({
     device: honest.device,
     async produce(order, scene, purpose) {
       if (kind === 'fragile' && scene.name === 'poison') throw new Error('kernel panic: out of registers');
-      const rgba = await honest.produce(order, scene, purpose);
-      if (purpose === 'calibration') return rgba;
+      const rendered = await honest.produce(order, scene, purpose);
+      if (purpose === 'calibration') return rendered;
       produced++;
       if (kind === 'rogue' || (kind === 'turncoat' && produced > honestFor)) {
-        for (let i = 0; i < rgba.length; i += 4) rgba[i] = 255 - rgba[i];
+        for (let i = 0; i < rendered.rgba.length; i += 4) rendered.rgba[i] = 255 - rendered.rgba[i];
       } else if (kind === 'slow') {
         await new Promise((r) => setTimeout(r, delayMs));
       }
-      return rgba;
+      return rendered;
     },
   },
 });

@@ -13,11 +13,15 @@
  * One loop iteration traces one ray. A diffuse hit queues a shadow ray toward a sampled light
  * (next-event estimation) and parks the continuation ray; the next iteration traces the shadow
  * ray and the one after resumes the path.
+ *
+ * Each pixel also returns how many rays it traced (camera, path and shadow rays): the work the
+ * market meters in render units. The count follows the same deterministic paths as the pixels,
+ * so replicas that agree on the pixels agree on it.
  */
 
 export interface KernelConstants {
   spp: number;
-  /** 2 × (max bounces + 1) + 1: the camera ray, then a path ray and at most one shadow ray per bounce. */
+  /** The most rays a sample traces (shared/render-units.ts): one loop iteration each. */
   segments: number;
   maxBounces: number;
   /** Upper bound on BVH nodes visited per ray (each node is visited at most once). */
@@ -54,6 +58,7 @@ export function pathTrace(
   let sumR = 0;
   let sumG = 0;
   let sumB = 0;
+  let rays = 0;
 
   for (let sample = 0; sample < this.constants.spp; sample++) {
     let ox = 0;
@@ -182,6 +187,7 @@ export function pathTrace(
         tmax = 1e30;
       } else {
         // ---- closest hit below tmax ----
+        rays = rays + 1;
         let hitT = tmax;
         let hitPrim = -1;
         const ix = 1 / (Math.abs(dx) < 1e-12 ? (dx < 0 ? -1e-12 : 1e-12) : dx);
@@ -567,5 +573,5 @@ export function pathTrace(
       }
     }
   }
-  return [sumR / this.constants.spp, sumG / this.constants.spp, sumB / this.constants.spp];
+  return [sumR / this.constants.spp, sumG / this.constants.spp, sumB / this.constants.spp, rays];
 }

@@ -4,7 +4,8 @@
  * loop gets control back between bands (a farm worker must keep heart-beating while it renders).
  */
 import type { KernelFunction } from 'gpu.js';
-import type { RgbaImage } from '../../shared/image.ts';
+import type { TileResult } from '../../shared/image.ts';
+import { maxRaysPerSample } from '../../shared/render-units.ts';
 import type { Scene } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type Backend, type BackendChoice, openBackend } from './backend.ts';
@@ -14,7 +15,7 @@ import { rowSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
 /** Bumped whenever a change could alter any pixel: it is part of every canonical hash. */
-export const RENDERER_VERSION = 'farm-pt/1';
+export const RENDERER_VERSION = 'farm-pt/2';
 
 /** Samples per kernel call: long enough to amortise a call, short enough for smooth progress. */
 const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 21, cpu: 1 << 16 };
@@ -28,7 +29,7 @@ export interface RenderOptions {
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
 }
 
-export interface RenderResult extends RgbaImage {
+export interface RenderResult extends TileResult {
   /** Linear radiance before tone mapping, 3 floats per pixel. */
   linear: Float32Array;
 }
@@ -60,13 +61,14 @@ export class Renderer {
     const constants: KernelConstants = {
       spp,
       maxBounces,
-      segments: 2 * (maxBounces + 1) + 1,
+      segments: maxRaysPerSample(maxBounces),
       maxSteps: data.nodeCount + 1,
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
     };
     const bandRows = this.bandRows(tile.width, tile.height, spp);
     const linear = new Float32Array(tile.width * tile.height * 3);
+    let rays = 0;
     const cam = new Float32Array(CAM_SIZE);
     cam.set(data.camera);
     for (let row = 0; row < tile.height; row += bandRows) {
@@ -83,12 +85,12 @@ export class Renderer {
       );
       const kernel = this.kernel(tile.width, count, constants);
       const out = await kernel(data.prims, data.nodes, data.materials, data.lights, seeds, Float32Array.from(order), cam);
-      copyRows(out, tile.width, order, linear, row);
+      rays += copyRows(out, tile.width, order, linear, row);
       opts.onProgress?.(row + count, tile.height);
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
     const rgba = toneMap(linear, scene.render.exposure, scene.render.toneMap);
-    return { width: tile.width, height: tile.height, rgba, linear };
+    return { width: tile.width, height: tile.height, rgba, linear, rays };
   }
 
   close(): void {
@@ -140,9 +142,13 @@ export function spreadRows(n: number): number[] {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-/** gpu.js returns rows of per-pixel Float32Array(3); output row i goes to band row order[i]. */
-function copyRows(out: unknown, width: number, order: number[], into: Float32Array, bandStart: number): void {
+/**
+ * gpu.js returns rows of per-pixel Float32Array(4), radiance and rays traced; output row i goes to
+ * band row order[i]. Returns the band's rays (whole numbers, exact in f32 below 2^24 per pixel).
+ */
+function copyRows(out: unknown, width: number, order: number[], into: Float32Array, bandStart: number): number {
   const grid = out as ArrayLike<ArrayLike<ArrayLike<number>>>;
+  let rays = 0;
   order.forEach((r, y) => {
     const row = grid[y];
     const base = (bandStart + r) * width * 3;
@@ -151,6 +157,8 @@ function copyRows(out: unknown, width: number, order: number[], into: Float32Arr
       into[base + x * 3] = px[0];
       into[base + x * 3 + 1] = px[1];
       into[base + x * 3 + 2] = px[2];
+      rays += px[3];
     }
   });
+  return rays;
 }

@@ -46,6 +46,9 @@ redis.call('SADD', KEYS[6], taskId)
 redis.call('ZADD', K.tasksIdle, now, taskId)
 local frame = redis.call('HGET', KEYS[1], 'frame')
 redis.call('HINCRBY', KEYS[3], 'tilesVerified', -1)
+-- 0 - n, not -n: Lua's -0 reaches Redis as "-0", which is not an integer to it.
+redis.call('HINCRBY', KEYS[3], 'raysVerified', 0 - tonumber(redis.call('HGET', KEYS[1], 'rays') or '0'))
+redis.call('HSET', KEYS[1], 'rays', 0)
 if below then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', -1) end
 redis.call('HINCRBY', KEYS[4], frame, -1)
 if redis.call('HDEL', KEYS[5], frame) == 1 then redis.call('HINCRBY', KEYS[3], 'framesDone', -1) end

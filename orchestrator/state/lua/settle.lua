@@ -111,6 +111,10 @@ if d.kind == 'accept' then
     redis.call('ZREMRANGEBYRANK', pool, 0, -1001)
   end
   settleResults(d.cid, ARGV[9] == '1' and not d.anchored)
+  -- The work the tile took, as its accepted result counted it (agreeing results share one CID, so one count).
+  local rays = cjson.decode(redis.call('HGET', KEYS[2], d.agree[1])).rays or 0
+  redis.call('HSET', KEYS[1], 'rays', rays)
+  redis.call('HINCRBY', KEYS[3], 'raysVerified', rays)
   redis.call('HINCRBY', KEYS[3], 'tilesVerified', 1)
   if d.below then redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1) end
   local frame = redis.call('HGET', KEYS[1], 'frame')

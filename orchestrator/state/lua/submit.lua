@@ -13,6 +13,7 @@
     ARGV[5] now (ms)
     ARGV[6] idle-check time for the task (ms)
     ARGV[7] task id
+    ARGV[8] rays the result's render traced (part of its CID)
   Output:
     {'submitted'} | {'spot'} | {'duplicate'} | {'expired'} | {'obsolete'} |
     {'notassigned'} | {'conflict'}
@@ -44,6 +45,7 @@ count(workerId, 'inFlight', -1)
 redis.call('SREM', K.workerActive(workerId), rid)
 r.state = 'submitted'
 r.cid = cid
+r.rays = tonumber(ARGV[8])
 r.submittedAt = now
 redis.call('HSET', KEYS[2], n, cjson.encode(r))
 if r.spot then
