@@ -106,10 +106,8 @@ class Client {
           if (!this.spp.has(a.scene)) this.spp.set(a.scene, parseScene(await this.client.scene(a.scene)).render.spp);
           const rgba = await this.answer({ spp: this.spp.get(a.scene) as number, frame: a.frame, tile: a.tile }, this);
           this.answered++;
-          await this.client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba, rays: 0 }), {
-            rgba: rgba,
-            rays: 0,
-          });
+          const result = { width: a.tile.width, height: a.tile.height, rgba, rays: 0 };
+          await this.client.upload(a.replica, await canonicalCid(result), result);
         } catch {
           if (this.running) await new Promise((r) => setTimeout(r, 250));
         }

@@ -4,6 +4,7 @@ import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
 import { jobsDelete } from './jobs.ts';
+import { marketCommand } from './market.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
 import { reputationCommand } from './reputation.ts';
@@ -46,6 +47,7 @@ program
   .addOption(backendOption('compute backend'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
   .option('--stake <credits>', 'credits to move from balance into stake on start')
+  .option('--ask <credits>', 'the least it renders for, in credits per RU: its offer on the market')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
   .action(workerCommand);
 
@@ -62,6 +64,7 @@ program
   .addOption(new Option('--verification <scheme>', 'how tiles are verified').choices(['credibility', 'quorum']).default('credibility'))
   .option('--epsilon <e>', 'target error rate ε (credibility)', '0.0001')
   .option('--replicas <n>', 'replicas per tile R (quorum)', '2')
+  .option('--max-price <credits>', 'the most it pays, in credits per RU (default: a market order)')
   .option('--wait', 'show progress and download the frames when done')
   .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
   .action(submitCommand);
@@ -95,6 +98,13 @@ jobs
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
   .action(jobsDelete);
+
+program
+  .command('market')
+  .description("the farm's spot price, price index and recent candles")
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .addOption(new Option('--interval <period>', 'candle period').choices(['1m', '1h', '1d']).default('1m'))
+  .action(marketCommand);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

@@ -16,6 +16,7 @@ export interface SubmitFlags {
   verification: 'credibility' | 'quorum';
   epsilon: string;
   replicas: string;
+  maxPrice?: string;
   wait?: boolean;
   out: string;
 }
@@ -30,6 +31,7 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
     verification: flags.verification,
     epsilon: Number(flags.epsilon),
     replicas: Number(flags.replicas),
+    maxPrice: flags.maxPrice === undefined ? undefined : Number(flags.maxPrice),
     spp: flags.spp === undefined ? undefined : Number(flags.spp),
     ...(flags.size ? parseSize(flags.size) : {}),
   });

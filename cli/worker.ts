@@ -13,6 +13,7 @@ export interface WorkerFlags {
   key: string;
   operatorToken?: string;
   stake?: string;
+  ask?: string;
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
@@ -29,6 +30,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     log,
     operatorToken,
     stake: flags.stake ? Number(flags.stake) : undefined,
+    ask: flags.ask === undefined ? undefined : Number(flags.ask),
   });
   onShutdown(() => agent.stop());
   await agent.done;

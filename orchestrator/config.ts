@@ -39,6 +39,14 @@ export const OrchestratorConfig = z.object({
   /** Ledger entries each account keeps (newest first); balances never depend on them. */
   ledgerEntriesKept: int(1).default(10_000),
 
+  // The market.
+  /** One clearing of the market per interval, across every orchestrator on the Redis. */
+  marketIntervalMs: int(100).default(10_000),
+  /** Clearings kept for the price history. */
+  marketHistoryMs: int(0).default(7 * 24 * 3600_000),
+  /** Below this many RU traded in its hour, the price index is flagged thin. */
+  marketIndexFloorRu: z.coerce.number().min(0).default(1),
+
   // The economy, in cents.
   /** A valid replica earns this, from the treasury while it is funded. */
   rewardCents: int(0).default(100),

@@ -19,6 +19,7 @@ import { Dispatcher } from './dispatch.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
+import { clearDueInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { recover } from './recovery.ts';
@@ -27,6 +28,7 @@ import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
 import { Jobs } from './state/jobs.ts';
 import { Ledger } from './state/ledger.ts';
+import { Market } from './state/market.ts';
 import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
@@ -67,6 +69,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const workers = new Workers(redis, onlineWindowMs, config.saboteurFraction);
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
+  const market = new Market(redis);
   const blobs = new FsBlobStore(config.dataDir);
   await mkdir(config.dataDir, { recursive: true });
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -191,6 +194,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     dispatch,
     runner,
     ledger,
+    market,
+    marketIntervalMs: config.marketIntervalMs,
+    marketIndexFloorRu: config.marketIndexFloorRu,
     redis,
     tokens,
     feed,
@@ -223,6 +229,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     }),
   );
   const collector = every(log, config.collectIntervalMs, 'collection', () => collect(retention));
+  // Every orchestrator looks five times an interval; the interval's lease lets one of them clear it.
+  const marketIntervals: IntervalDeps = {
+    market,
+    self: randomBytes(8).toString('hex'),
+    intervalMs: config.marketIntervalMs,
+    onlineWindowMs,
+    historyMs: config.marketHistoryMs,
+    log,
+  };
+  const clearer = every(log, Math.max(20, Math.floor(config.marketIntervalMs / 5)), 'market clearing', () =>
+    clearDueInterval(marketIntervals),
+  );
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -239,6 +257,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
       clearInterval(sweeper);
       clearInterval(collector);
+      clearInterval(clearer);
       const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

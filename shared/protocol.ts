@@ -3,6 +3,7 @@
  * a zod schema here, used by the server to validate and by the clients to type their calls.
  */
 import { z } from 'zod';
+import { Price } from './market.ts';
 import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
@@ -31,6 +32,8 @@ export const JobRequest = z.object({
   height: z.number().int().min(1).optional(),
   spp: z.number().int().min(1).optional(),
   name: z.string().max(200).optional(),
+  /** The most it pays, in credits per RU (`farm submit --max-price`); none: a market order. */
+  maxPrice: Price.optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
 
@@ -178,6 +181,8 @@ export const WorkerRegistration = z.object({
    * class is measured by calibration, which every registration (every start) goes through.
    */
   device: z.string().min(1).max(200),
+  /** The least it renders for, in credits per RU (`farm worker --ask`); none: it offers nothing on the market. */
+  ask: Price.optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistration>;
 

@@ -7,6 +7,7 @@ import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
 import { type ApiFarm, DEVICE, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
 
@@ -27,12 +28,6 @@ const api = (path: string, init: RequestInit & { token?: string | null } = {}) =
       ...(init.headers ?? {}),
     },
   });
-
-async function problem(res: Response, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  return (await res.json()) as { title: string; detail?: string; errors?: { path: string; message: string }[] };
-}
 
 const small = { scene: shippedRaw('cornell'), width: 32, height: 16, spp: 1, tileSize: 16 };
 const jobCount = async () => ((await (await api('/api/jobs')).json()) as { jobs: unknown[] }).jobs.length;

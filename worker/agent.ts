@@ -32,6 +32,8 @@ export interface AgentOptions {
   stake?: number;
   /** Registers the worker as one of the operator's own (trusted). */
   operatorToken?: string;
+  /** The least it renders for, in credits per RU: what it offers on the market. */
+  ask?: number;
   /** On stop, how long to let the replica in hand finish before handing it back. */
   drainGraceMs?: number;
 }
@@ -51,7 +53,7 @@ const UPLOAD_ATTEMPTS = 4;
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer } = opts;
   const client = new WorkerClient(opts.orchestrator, identity);
-  const registration = await retry(() => client.register(opts.name, producer.device, opts.operatorToken), opts.log, 'register');
+  const registration = await retry(() => client.register(opts.name, producer.device, opts.operatorToken, opts.ask), opts.log, 'register');
   // Every line from here on names the worker; lines about a replica also name it.
   const log = opts.log.child({ worker: registration.id });
   const replicaLog = (a: Assignment) => log.child({ replica: a.replica });

@@ -45,9 +45,15 @@ export class WorkerClient {
    * With the operator's token the orchestrator registers this worker as trusted (its own).
    * `device` only describes it: the worker's class is measured by calibration.
    */
-  async register(name: string, device: string, operatorToken?: string): Promise<Registered> {
+  /** `ask`: the least it renders for, in credits per RU (none: it offers nothing on the market). */
+  async register(name: string, device: string, operatorToken?: string, ask?: number): Promise<Registered> {
     const auth: Record<string, string> = operatorToken ? { authorization: `Bearer ${operatorToken}` } : {};
-    const res = await this.request('POST', '/api/workers', JSON.stringify({ publicKey: this.identity.publicKeyDer, name, device }), auth);
+    const res = await this.request(
+      'POST',
+      '/api/workers',
+      JSON.stringify({ publicKey: this.identity.publicKeyDer, name, device, ask }),
+      auth,
+    );
     return RegisteredSchema.parse(await res.json());
   }
 

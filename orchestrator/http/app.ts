@@ -9,6 +9,7 @@ import type { ClassList } from '../../shared/protocol.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
+import type { Market } from '../state/market.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
@@ -19,6 +20,7 @@ import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { addressOf, limitBy } from './limits.ts';
+import { marketRoutes } from './market.ts';
 import { HttpError, problemHandler } from './problem.ts';
 import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
@@ -27,6 +29,9 @@ import { registerWorker, workerRoutes } from './workers.ts';
 
 export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
   ledger: Ledger;
+  market: Market;
+  marketIntervalMs: number;
+  marketIndexFloorRu: number;
   redis: FarmRedis;
   tokens: Tokens;
   workers: Workers;
@@ -104,6 +109,7 @@ export function createApp(deps: AppDeps): express.Express {
     registerWorker({ ...deps, gate, calibration: deps.calibration }),
   );
   app.use('/api/workers', workerRoutes(deps));
+  app.use('/api/market', marketRoutes(deps.market, deps));
   app.use(
     '/api/work',
     identifyWorker(deps.workers, gate, deps.limits),

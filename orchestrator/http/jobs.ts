@@ -5,6 +5,7 @@ import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
+import { toTicks } from '../../shared/market.ts';
 import { Ids, JobDeleteQuery, type JobDeletion, JobRequest } from '../../shared/protocol.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
@@ -100,6 +101,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         frames,
         tilesPerFrame,
         tilesTotal: tilesPerFrame * frames.length,
+        bid: body.maxPrice === undefined ? null : toTicks(body.maxPrice),
       },
       initialReplicas(body),
       { tasks: deps.quotas.maxTasksInFlight, replicas: deps.quotas.maxReplicasInFlight },

@@ -1,6 +1,7 @@
 /** Worker registration (proof of key possession) and the public worker records. */
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { toTicks } from '../../shared/market.ts';
 import { type CalibrationSpec, Ids, LedgerQuery, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
 import { isEd25519PublicKey, workerIdOf } from '../../shared/signing.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -41,7 +42,14 @@ export function registerWorker(deps: WorkerRoutesDeps): RequestHandler {
     // A registration that also carries the operator's token is one of the operator's own workers.
     const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
     const trusted = bearer !== undefined && (await deps.tokens.lookup(bearer))?.role === 'operator';
-    const worker = await workers.register(id, body.publicKey, body.name, body.device, trusted);
+    const worker = await workers.register(
+      id,
+      body.publicKey,
+      body.name,
+      body.device,
+      trusted,
+      body.ask === undefined ? null : toTicks(body.ask),
+    );
     req.log?.info({ worker: id, name: body.name, device: body.device, trusted }, 'worker registered');
     const answer: Registered = {
       ...workers.view(worker),

@@ -37,6 +37,8 @@ export interface JobRecord {
   framesDone: number;
   animation: string | null;
   error: string | null;
+  /** Ticks per RU it pays at most; null: a market order. */
+  bid: number | null;
 }
 
 type NewJob = Omit<
@@ -130,6 +132,8 @@ export class Jobs {
       quotaReplicas: job.tilesTotal * initialReplicas,
       replicasRendered: 0,
       framesDone: 0,
+      // A market order has no limit ('': job-create.lua writes every field, and JSON null is not a value).
+      bid: job.bid ?? '',
     };
     return (await runScript(
       this.redis,
@@ -145,6 +149,7 @@ export class Jobs {
     const record: Record<string, unknown> = { ...h, frames: JSON.parse(h.frames), finishedAt: h.finishedAt ? Number(h.finishedAt) : null };
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
     record.animation = h.animation || null;
+    record.bid = h.bid ? Number(h.bid) : null;
     record.error = h.error || null;
     return record as unknown as JobRecord;
   }

@@ -45,6 +45,8 @@ const PER_ID = {
   replay: 'replay:{}',
   /** A ledger account's entries (a worker id, or `treasury`). */
   ledger: 'ledger:{}',
+  /** Who clears the market interval that starts at `{}` (ms): one orchestrator per interval. */
+  marketLease: 'market:lease:{}',
 } as const;
 
 /** Keys of the farm as a whole. */
@@ -68,6 +70,10 @@ const FIXED = {
   classes: 'classes',
   treasury: 'treasury',
   tokens: 'tokens',
+  /** The last market clearing, with its curves (JSON). */
+  marketLast: 'market:last',
+  /** Every clearing by interval start: {at, price, volume} (ticks, book units). */
+  marketClearings: 'market:clearings',
   /** Prefix of the rate limiters' keys. */
   rateLimits: 'rl',
 } as const;

@@ -95,7 +95,8 @@ export class Workers {
    * starts) calibrates again before work, so new hardware or a new driver is measured, whatever
    * the worker says; counters are kept, and credibility is per class (set-class.lua).
    */
-  async register(id: string, publicKey: string, name: string, device: string, trusted: boolean): Promise<WorkerRecord> {
+  /** `ask`: ticks per RU it offers its time at; null offers nothing on the market. */
+  async register(id: string, publicKey: string, name: string, device: string, trusted: boolean, ask: number | null): Promise<WorkerRecord> {
     const now = Date.now();
     const k = keys.worker(id);
     const before = await this.get(id);
@@ -103,6 +104,8 @@ export class Workers {
     for (const counter of ['valid', 'invalid', 'timedOut', 'rejected', 'inFlight', 'passed', 'faults', 'trusted', 'class'] as const)
       m.hsetnx(k, counter, counter === 'class' ? '' : 0);
     if (trusted) m.hset(k, 'trusted', 1);
+    if (ask === null) m.hdel(k, 'ask');
+    else m.hset(k, 'ask', ask);
     m.hset(k, { classState: 'calibrating', calibration: '[]' });
     m.zadd(keys.workersAll, before?.registeredAt ?? now, id)
       .zadd(keys.workersBy('registeredAt'), before?.registeredAt ?? now, id)

@@ -16,13 +16,8 @@ import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { type Answers, Attacker, cidsOf, newClient } from '../support/adversary.ts';
 import { TestFarm } from '../support/farm.ts';
 import { type ApiFarm, CALIBRATION_SHADE, DEVICE, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
+import { problem } from '../support/problem.ts';
 import { shippedRaw } from '../support/scenes.ts';
-
-const problem = async (res: Response, status: number) => {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  return (await res.json()) as { title: string; errors?: { path: string }[] };
-};
 
 describe('an unauthenticated flood', () => {
   let farm: TestFarm;

@@ -46,6 +46,8 @@ export interface ClientOptions {
   stake?: number;
   /** Calibrate with this shade (default CALIBRATION_SHADE); null: do not calibrate. */
   shade?: number | null;
+  /** Its offer on the market, in credits per RU. */
+  ask?: number;
 }
 
 export interface ApiFarm {
@@ -91,7 +93,7 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
     const { privateKeyPem, publicKeyDer } = newKeyPair();
     const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
     const client = new WorkerClient(farm.url, identity);
-    const registered = await client.register(name, DEVICE, opts.trusted ? token : undefined);
+    const registered = await client.register(name, DEVICE, opts.trusted ? token : undefined, opts.ask);
     const shade = opts.shade === undefined ? CALIBRATION_SHADE : opts.shade;
     if (shade !== null && registered.calibration) await calibrateFlat(client, registered.calibration, shade);
     const stake = opts.trusted ? 0 : (opts.stake ?? 100);
@@ -122,11 +124,8 @@ export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec,
   return client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
 }
 
-/** Uploads a tile of one flat shade for an assignment, with its correct CID. */
-export async function uploadShade(client: WorkerClient, a: Assignment, shade: number): Promise<string> {
-  const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
-  return client.upload(a.replica, await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba, rays: 0 }), {
-    rgba: rgba,
-    rays: 0,
-  });
+/** Uploads a tile of one flat shade for an assignment, with its correct CID (and the rays it says it traced). */
+export async function uploadShade(client: WorkerClient, a: Assignment, shade: number, rays = 0): Promise<string> {
+  const result = { width: a.tile.width, height: a.tile.height, rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays };
+  return client.upload(a.replica, await canonicalCid(result), result);
 }

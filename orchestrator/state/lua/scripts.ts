@@ -39,6 +39,7 @@ export type Script =
   | 'job-start'
   | 'ledger'
   | 'ledger-trim'
+  | 'market-record'
   | 'release'
   | 'reopen'
   | 'set-class'
@@ -59,6 +60,7 @@ const SCRIPTS: readonly Script[] = [
   'job-start',
   'ledger',
   'ledger-trim',
+  'market-record',
   'release',
   'reopen',
   'set-class',

@@ -52,6 +52,9 @@ local function settleResults(winner, vouch)
       unlockStake(r.worker, r.locked)
       reward(r.worker, tonumber(ARGV[7]), r.rid, now)
       count(r.worker, 'valid', 1)
+      -- Its measured speed: what the market offers of it (market/book.ts).
+      count(r.worker, 'raysDone', r.rays or 0)
+      count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
       if checked[n] then passCheck(r.worker) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end

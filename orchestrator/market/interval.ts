@@ -1,0 +1,48 @@
+/**
+ * Clears the market once per interval across the farm: every orchestrator looks often, the one
+ * that takes the interval's lease builds the book from the farm's state, clears it and records
+ * the result in one script (a clearing that crashes before recording leaves no trace).
+ */
+import type { Logger } from 'pino';
+import type { Market } from '../state/market.ts';
+import { bookOf, levels } from './book.ts';
+import { clear, MAX_TICK } from './clearing.ts';
+
+export interface IntervalDeps {
+  market: Market;
+  /** This orchestrator, as the lease names it. */
+  self: string;
+  intervalMs: number;
+  /** Providers seen within this long are online. */
+  onlineWindowMs: number;
+  historyMs: number;
+  log: Logger;
+}
+
+export async function clearDueInterval(deps: IntervalDeps, now = Date.now()): Promise<boolean> {
+  const at = Math.floor(now / deps.intervalMs) * deps.intervalMs;
+  if (!(await deps.market.lease(at, deps.self, 2 * deps.intervalMs))) return false;
+  const [demand, supply] = await Promise.all([deps.market.demand(), deps.market.supply(now - deps.onlineWindowMs)]);
+  const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
+  const c = clear(bids, asks);
+  // Market bids name no price: the best bid is the highest limit named.
+  const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
+    const named = orders.filter((o) => o.limit < MAX_TICK);
+    return named.length ? named.map((o) => o.limit).reduce((x, y) => pick(x, y)) : null;
+  };
+  const recorded = await deps.market.record(
+    {
+      at,
+      price: c.price,
+      volume: c.volume,
+      bids: bids.length,
+      asks: asks.length,
+      bestBid: best(bids, Math.max),
+      bestAsk: best(asks, Math.min),
+      levels: levels(bids, asks),
+    },
+    now - deps.historyMs,
+  );
+  if (recorded) deps.log.debug({ at, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'market cleared');
+  return recorded;
+}

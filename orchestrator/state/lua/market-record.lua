@@ -1,0 +1,19 @@
+--[[
+  Records one market clearing, once per interval: a second orchestrator that cleared the same
+  interval (its lease lapsed mid-clearing) records nothing. Clearings older than the history kept
+  are dropped.
+  Input:
+    KEYS[1] clearings by interval start
+    KEYS[2] last clearing
+    ARGV[1] interval start (ms)
+    ARGV[2] history entry JSON {at, price, volume}
+    ARGV[3] last clearing JSON, with its curves
+    ARGV[4] oldest interval start kept (ms)
+  Output:
+    1 when recorded, 0 when the interval was already
+]]
+if redis.call('ZCOUNT', KEYS[1], ARGV[1], ARGV[1]) > 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1

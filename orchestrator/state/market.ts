@@ -1,0 +1,89 @@
+/**
+ * The market's records: who clears an interval (a lease, so one orchestrator clears it however
+ * many share the Redis), the clearings, and the two sides of the book as the farm's state has
+ * them — running jobs with their bids and progress, online providers with their asks and speed.
+ */
+import type { JobDemand, ProviderSupply } from '../market/book.ts';
+import type { ClearingPoint } from '../market/history.ts';
+import { keys } from './keys.ts';
+import { runScript } from './lua/scripts.ts';
+import type { FarmRedis } from './redis.ts';
+
+/** One interval's outcome, in ticks and book units. */
+export interface ClearingRecord {
+  at: number;
+  price: number | null;
+  volume: number;
+  bids: number;
+  asks: number;
+  bestBid: number | null;
+  bestAsk: number | null;
+  levels: { price: number; demand: number; supply: number }[];
+}
+
+export class Market {
+  constructor(private readonly redis: FarmRedis) {}
+
+  /** Takes the interval starting at `start` for `owner`; false when another orchestrator has it. */
+  async lease(start: number, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(keys.marketLease(String(start)), owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  /** Records the clearing unless its interval already is; history older than `keepSince` goes. */
+  async record(c: ClearingRecord, keepSince: number): Promise<boolean> {
+    const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume });
+    return (
+      (await runScript(
+        this.redis,
+        'market-record',
+        [keys.marketClearings, keys.marketLast],
+        [c.at, entry, JSON.stringify(c), keepSince],
+      )) === 1
+    );
+  }
+
+  /** Clearings since `from` (ms), in time order. */
+  async since(from: number): Promise<ClearingPoint[]> {
+    return (await this.redis.zrangebyscore(keys.marketClearings, from, '+inf')).map((e) => JSON.parse(e) as ClearingPoint);
+  }
+
+  async last(): Promise<ClearingRecord | undefined> {
+    const raw = await this.redis.get(keys.marketLast);
+    return raw ? (JSON.parse(raw) as ClearingRecord) : undefined;
+  }
+
+  /** Running jobs: their bids and how far they are. */
+  async demand(): Promise<JobDemand[]> {
+    const ids = await this.redis.smembers(keys.jobsActive);
+    const m = this.redis.multi();
+    for (const id of ids)
+      m.hmget(keys.job(id), 'state', 'bid', 'width', 'height', 'frames', 'spp', 'tilesTotal', 'tilesVerified', 'raysVerified');
+    const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
+    return rows.flatMap(([, [state, bid, width, height, frames, spp, total, verified, rays]], i) =>
+      state === 'running'
+        ? [
+            {
+              id: ids[i],
+              bid: bid ? Number(bid) : null,
+              pixels: Number(width) * Number(height) * (JSON.parse(frames ?? '[]') as number[]).length,
+              spp: Number(spp),
+              tilesTotal: Number(total),
+              tilesVerified: Number(verified ?? 0),
+              raysVerified: Number(rays ?? 0),
+            },
+          ]
+        : [],
+    );
+  }
+
+  /** Providers seen since `onlineSince` that ask a price: their asks and measured speed. */
+  async supply(onlineSince: number): Promise<ProviderSupply[]> {
+    const ids = await this.redis.zrangebyscore(keys.workersBy('lastSeen'), onlineSince, '+inf');
+    const m = this.redis.multi();
+    for (const id of ids) m.hmget(keys.worker(id), 'ask', 'raysDone', 'renderMs');
+    const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
+    return rows.flatMap(([, [ask, raysDone, renderMs]], i) =>
+      ask ? [{ id: ids[i], ask: Number(ask), raysDone: Number(raysDone ?? 0), renderMs: Number(renderMs ?? 0) }] : [],
+    );
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The market's book and its interval clearing: what each side brings (jobs their remaining work at
+ * their bids, providers their measured speed at their asks), the curves, and the public price of
+ * a real orchestrator — cleared once per interval however many orchestrators share the Redis.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { bookOf, type JobDemand, levels, remainingRays } from '../orchestrator/market/book.ts';
+import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
+import { candles, priceIndex } from '../orchestrator/market/history.ts';
+import { startOrchestrator } from '../orchestrator/server.ts';
+import { keys } from '../orchestrator/state/keys.ts';
+import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
+import type { Assignment } from '../shared/protocol.ts';
+import { maxRays } from '../shared/render-units.ts';
+import { waitFor } from './support/farm.ts';
+import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, startApiFarm, TEST_SETTINGS, uploadShade } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
+import { ROOT } from './support/scenes.ts';
+
+const job = (j: Partial<JobDemand>): JobDemand => ({
+  id: 'j',
+  bid: 1000,
+  pixels: 100,
+  spp: 2,
+  tilesTotal: 4,
+  tilesVerified: 0,
+  raysVerified: 0,
+  ...j,
+});
+
+describe('the book', () => {
+  it('asks a job for its most possible work until tiles are verified, then for their average', () => {
+    expect(remainingRays(job({}))).toBe(maxRays(100, 2));
+    expect(remainingRays(job({ tilesVerified: 1, raysVerified: 500 }))).toBe(1500);
+    expect(remainingRays(job({ tilesVerified: 4, raysVerified: 2000 }))).toBe(0);
+  });
+
+  it('bids a job at its limit (a market order at any price) and offers a provider what it renders in an interval', () => {
+    const { bids, asks } = bookOf(
+      [
+        job({ id: 'limit', tilesVerified: 1, raysVerified: 500_000 }),
+        job({ id: 'market', bid: null, tilesVerified: 2, raysVerified: 2_000 }),
+      ],
+      [
+        { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000 },
+        { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0 },
+      ],
+      10_000,
+    );
+    expect(bids).toEqual([
+      { id: 'limit', limit: 1000, quantity: 1500 },
+      { id: 'market', limit: MAX_TICK, quantity: 2 },
+    ]);
+    // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
+    expect(asks).toEqual([{ id: 'fast', limit: 800, quantity: 100_000 }]);
+  });
+
+  it('draws the curves at every named price, as a brute force would', () => {
+    const order = fc.record({ id: fc.string(), limit: fc.integer({ min: 0, max: 30 }), quantity: fc.integer({ min: 1, max: 9 }) });
+    fc.assert(
+      fc.property(fc.array(order, { maxLength: 20 }), fc.array(order, { maxLength: 20 }), (bids: Order[], asks: Order[]) => {
+        for (const l of levels(bids, asks)) {
+          expect(l.demand).toBe(bids.filter((b) => b.limit >= l.price).reduce((s, b) => s + b.quantity, 0));
+          expect(l.supply).toBe(asks.filter((a) => a.limit <= l.price).reduce((s, a) => s + a.quantity, 0));
+        }
+      }),
+      { numRuns: 500, seed: 21 },
+    );
+  });
+});
+
+describe('the price history', () => {
+  const at = (minute: number, second: number) => minute * 60_000 + second * 1000;
+
+  it('makes OHLC candles of the clearings that traded, with their volume', () => {
+    const points = [
+      { at: at(0, 0), price: 1000, volume: 5 },
+      { at: at(0, 10), price: 1200, volume: 1 },
+      { at: at(0, 20), price: null, volume: 0 },
+      { at: at(0, 30), price: 900, volume: 2 },
+      { at: at(0, 50), price: 1100, volume: 3 },
+      { at: at(2, 0), price: 1300, volume: 4 },
+    ];
+    expect(candles(points, 60_000)).toEqual([
+      { t: 0, open: 1000, high: 1200, low: 900, close: 1100, volume: 11 },
+      { t: 120_000, open: 1300, high: 1300, low: 1300, close: 1300, volume: 4 },
+    ]);
+  });
+
+  it('indexes the volume-weighted median price, flagged thin under the floor', () => {
+    const p = (price: number | null, volume: number) => ({ at: 0, price, volume });
+    expect(priceIndex([p(1000, 1), p(2000, 1), p(3000, 10)], 5)).toEqual({ price: 3000, volume: 12, thin: false });
+    expect(priceIndex([p(1000, 6), p(2000, 1), p(3000, 5)], 5)).toEqual({ price: 1000, volume: 12, thin: false });
+    expect(priceIndex([p(1000, 1), p(3000, 1)], 5)).toEqual({ price: 1000, volume: 2, thin: true });
+    expect(priceIndex([p(null, 0)], 5)).toEqual({ price: null, volume: 0, thin: true });
+  });
+});
+
+describe('the interval clearing', () => {
+  const INTERVAL = 250;
+  let api: ApiFarm;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    api = await startApiFarm({ marketIntervalMs: INTERVAL });
+    redis = new Redis(api.redisUrl);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await api.stop();
+  });
+
+  const market = async () => (await (await fetch(`${api.farm.url}/api/market`)).json()) as MarketView;
+  /** The first clearing of an interval that began after now. */
+  const nextClearing = async () => {
+    const after = Date.now();
+    let view: MarketView | undefined;
+    await waitFor(
+      async () => {
+        view = await market();
+        return (view.at ?? 0) > after;
+      },
+      10_000,
+      'the next clearing',
+    );
+    return view as MarketView;
+  };
+
+  it('publishes the price where the bids of running jobs meet the asks of measured providers', async () => {
+    // A provider asking 0.8 credits per RU is measured on a first job (its speed is what it offers).
+    const cheap = await api.worker('cheap', { trusted: true, ask: 0.8 });
+    const dear = await api.worker('dear', { trusted: true, ask: 2 });
+    for (const [w, shade] of [
+      [cheap, 90],
+      [dear, 91],
+    ] as const) {
+      expect((await api.operator('/api/jobs', oneTileJob(1))).status).toBe(201);
+      const a = (await w.client.next()) as Assignment;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await uploadShade(w.client, a, shade, 17_000)).toBe('accepted');
+    }
+    // A job that pays at most 1.5 credits per RU.
+    expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, maxPrice: 1.5 })).status).toBe(201);
+    const view = await nextClearing();
+    expect(view).toMatchObject({ intervalMs: INTERVAL, bids: 1, asks: 2, bestBid: 1.5, bestAsk: 0.8, spread: 0.7 });
+    // Demand exceeds the cheap provider's capacity all along [0.8, 1.5]: the price is the highest
+    // of that stretch, and the dear provider (2.0) sells nothing.
+    expect(view.price).toBe(1.5);
+    expect(view.volume).toBeGreaterThan(0);
+    expect(view.levels.map((l) => l.price)).toEqual([0.8, 1.5, 2]);
+    expect(view.levels[1].supply).toBe(view.volume);
+    expect(view.levels[2].supply).toBeGreaterThan(view.volume);
+
+    // A market order (no limit) wants more than both can render: the dear provider's capacity is
+    // worth taking, the price rises to its ask, and the job limited to 1.5 is priced out.
+    expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64 })).status).toBe(201);
+    const after = await nextClearing();
+    expect(after).toMatchObject({ bids: 2, price: 2, bestBid: 1.5, bestAsk: 0.8 });
+    expect(after.volume).toBe(after.levels[2].supply);
+
+    // The history ends at that price, the index names one of the hour's prices and is thin (a test
+    // farm trades a few µRU), and `farm market` prints the same.
+    const history = (await (await fetch(`${api.farm.url}/api/market/history?interval=1m`)).json()) as MarketHistory;
+    expect(history.candles.at(-1)).toMatchObject({ close: 2 });
+    const index = (await (await fetch(`${api.farm.url}/api/market/index`)).json()) as MarketIndex;
+    expect([1.5, 2]).toContain(index.price);
+    expect(index).toMatchObject({ thin: true, floor: 1, windowMs: 3_600_000 });
+    await problem(await fetch(`${api.farm.url}/api/market/history?interval=1w`), 400);
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/farm.js'), 'market', '--orchestrator', api.farm.url]);
+    expect(stdout).toMatch(/^spot {3}2\.000 credits\/RU .* best bid 1\.500 {2}best ask 0\.800/m);
+    expect(stdout).toMatch(/^index {2}(1\.500|2\.000) credits\/RU .*thin: under 1 RU/m);
+  });
+
+  it('clears each interval once, however many orchestrators share the Redis', async () => {
+    const second = await startOrchestrator(
+      OrchestratorConfig.parse({
+        ...TEST_SETTINGS,
+        port: 0,
+        redisUrl: api.redisUrl,
+        dataDir: join(mkdtempSync(join(tmpdir(), 'farm-second-')), 'data'),
+        token: OPERATOR_TOKEN,
+        marketIntervalMs: INTERVAL,
+      }),
+    );
+    try {
+      const from = Date.now();
+      await new Promise((r) => setTimeout(r, 20 * INTERVAL));
+      const starts = (await redis.zrangebyscore(keys.marketClearings, from, '+inf', 'WITHSCORES')).filter((_, i) => i % 2 === 1);
+      // Each interval start at most once, and nearly every interval cleared.
+      expect(new Set(starts).size).toBe(starts.length);
+      expect(starts.length).toBeGreaterThanOrEqual(18);
+      expect(starts.length).toBeLessThanOrEqual(21);
+    } finally {
+      await second.close();
+    }
+  });
+});
