@@ -53,7 +53,12 @@ export interface DispatchOptions {
   stakePerReplicaCents: number;
   maxHeldReplicas: number;
   minStakeCents: number;
+  /** A paused job's slot waits this long (a market interval) before it is looked at again. */
+  marketIntervalMs: number;
 }
+
+/** The last market clearing's price in ticks per RU (null: nothing crossed). */
+export type PriceReader = () => Promise<number | null>;
 
 interface Lane {
   queue: Queue;
@@ -88,6 +93,7 @@ export class Dispatcher {
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly price: PriceReader,
   ) {}
 
   /** Calls `listener` with each slot queue, now and as class queues open (bull-board, metrics). */
@@ -227,13 +233,14 @@ export class Dispatcher {
     if (!this.mayTakeWork(worker)) return undefined;
     const wantSpot = !worker.trusted && Math.random() < spotCheckChance(this.opts.spotCheckRate, worker.passed);
     const held: Job[] = [];
+    const price = await this.price();
     let found: Assignment | undefined;
     try {
       for (const lane of this.lanesOf(worker)) {
         while (!found && held.length < SCAN_LIMIT) {
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
-          found = await this.tryBind(job, lane, worker, held, wantSpot);
+          found = await this.tryBind(job, lane, worker, held, wantSpot, price);
         }
         if (found) break;
       }
@@ -252,7 +259,14 @@ export class Dispatcher {
     );
   }
 
-  private async tryBind(job: Job, lane: Lane, worker: WorkerRecord, held: Job[], wantSpot: boolean): Promise<Assignment | undefined> {
+  private async tryBind(
+    job: Job,
+    lane: Lane,
+    worker: WorkerRecord,
+    held: Job[],
+    wantSpot: boolean,
+    price: number | null,
+  ): Promise<Assignment | undefined> {
     const slot = parseSlotId(job.id as string);
     const plan = slot && (await this.jobs.plan(slot.job));
     if (!slot || !plan) {
@@ -270,6 +284,7 @@ export class Dispatcher {
         lane.queue.name,
         lane.queue.name === arbiterQueue(worker.class),
         shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
+        price,
         dryRun,
       );
     let bound = await bind(wantSpot);
@@ -297,6 +312,11 @@ export class Dispatcher {
       case 'missing':
         // Task settled, job cancelled or never planned: the slot has nothing left to do.
         await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
+        return undefined;
+      case 'paused':
+        // The job's bid is under the market: its slot steps aside until the next clearing, so the
+        // jobs behind it in the queue are not held up.
+        await job.moveToDelayed(Date.now() + this.opts.marketIntervalMs, worker.id).catch(() => undefined);
         return undefined;
       default:
         held.push(job);

@@ -101,9 +101,11 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       stakePerReplicaCents: config.stakePerReplicaCents,
       maxHeldReplicas: config.maxHeldReplicas,
       minStakeCents: config.minStakeCents,
+      marketIntervalMs: config.marketIntervalMs,
     },
     log,
     metrics,
+    () => market.price(Math.max(20, Math.floor(config.marketIntervalMs / 5))),
   );
   const board = queueBoard([plans, frames, closing]);
   dispatch.eachQueue((queue) => {

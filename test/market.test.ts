@@ -18,10 +18,18 @@ import { candles, priceIndex } from '../orchestrator/market/history.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
-import type { Assignment } from '../shared/protocol.ts';
+import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { waitFor } from './support/farm.ts';
-import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, startApiFarm, TEST_SETTINGS, uploadShade } from './support/orchestrator.ts';
+import {
+  type ApiFarm,
+  OPERATOR_TOKEN,
+  oneTileJob,
+  startApiFarm,
+  TEST_SETTINGS,
+  type TestClient,
+  uploadShade,
+} from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { ROOT } from './support/scenes.ts';
 
@@ -200,6 +208,81 @@ describe('the interval clearing', () => {
       expect(starts.length).toBeLessThanOrEqual(21);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('dispatch at the market', () => {
+  let api: ApiFarm;
+  /** A provider asking 2 credits per RU, measured by the first test. */
+  let dear: TestClient;
+  beforeAll(async () => {
+    api = await startApiFarm({ marketIntervalMs: 250, pollMs: 100 });
+  });
+  afterAll(() => api.stop());
+
+  const status = async (id: string) => (await (await api.operator(`/api/jobs/${id}`)).json()) as JobStatus;
+  /** Polls until the worker is given a replica, or `ms` pass. */
+  async function poll(w: TestClient, ms: number): Promise<Assignment | undefined> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      const a = await w.client.next();
+      if (a) return a;
+    }
+    return undefined;
+  }
+
+  it('pauses a job whose bid is under every ask, visibly, and resumes it when cheaper supply arrives', async () => {
+    // A provider asking 2 credits per RU, measured on a market order it takes at any price.
+    dear = await api.worker('dear', { trusted: true, ask: 2 });
+    expect((await api.operator('/api/jobs', oneTileJob(1))).status).toBe(201);
+    expect(await uploadShade(dear.client, (await poll(dear, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
+
+    const res = await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice: 1 });
+    const { id } = (await res.json()) as { id: string };
+    // The provider asks more than the job pays: it is not given the job's tile, and the job says why.
+    expect(await poll(dear, 1500)).toBeUndefined();
+    await waitFor(async () => (await status(id)).heldUp !== null, 5000, 'the job to say it is paused');
+    expect((await status(id)).heldUp).toBe(
+      'paused: the cheapest ask, 2.000, is over your limit 1.000 credits/RU; it resumes when cheaper supply arrives',
+    );
+
+    // A provider asking 0.5 arrives: the job resumes on it and finishes.
+    const bargain = await api.worker('bargain', { trusted: true, ask: 0.5 });
+    const a = (await poll(bargain, 5000)) as Assignment;
+    expect(a).toBeDefined();
+    expect(await uploadShade(bargain.client, a, 90, 17_000)).toBe('accepted');
+    await waitFor(async () => (await status(id)).state === 'done', 5000, 'the job to finish');
+    expect((await status(id)).heldUp).toBeNull();
+  });
+
+  it('trades at the clearing price only: a job under it pauses, a provider over it gets nothing', async () => {
+    const submitted = Date.now();
+    const market = (await (await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64 })).json()) as { id: string };
+    const limited = (await (await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, maxPrice: 1 })).json()) as {
+      id: string;
+    };
+    let view: MarketView | undefined;
+    await waitFor(
+      async () => {
+        view = (await (await fetch(`${api.farm.url}/api/market`)).json()) as MarketView;
+        return (view.at ?? 0) > submitted && view.bids === 2;
+      },
+      5000,
+      'a clearing of both jobs',
+    );
+    // Which side the price lands on depends on the providers' measured speeds; the rule holds either way.
+    const price = view?.price as number;
+    expect(price).toBeGreaterThanOrEqual(0.5);
+    const heldUp = (await status(limited.id)).heldUp;
+    if (price > 1)
+      expect(heldUp).toBe(`paused: spot ${price.toFixed(3)} > your limit 1.000 credits/RU; it resumes when the price comes down`);
+    else expect(heldUp).toBeNull();
+    const given = await poll(dear, 1500);
+    if (price < 2) expect(given).toBeUndefined();
+    else {
+      const tasks = (await (await api.operator(`/api/jobs/${market.id}/tasks?frame=0`)).json()) as { tasks: TaskView[] };
+      expect(tasks.tasks.some((t) => t.replicas.some((r) => r.replica === given?.replica))).toBe(true);
     }
   });
 });

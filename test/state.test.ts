@@ -41,7 +41,7 @@ describe('task bookkeeping in Lua', () => {
   it('stops counting a slot a settled task drops as outstanding', async () => {
     await redis.hset(keys.task(id), 'state', 'verified');
     expect((await tasks.get(id))?.outstanding).toBe(2);
-    expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64)).status).toBe('obsolete');
+    expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64, null)).status).toBe('obsolete');
     expect((await tasks.get(id))?.outstanding).toBe(1);
   });
 
@@ -51,11 +51,11 @@ describe('task bookkeeping in Lua', () => {
     await redis.hset(keys.job(job), { id: job, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
     await tasks.create(job, planJob(job, [0], 16, 16, 16), 3);
     const deadline = Date.now() + 10_000;
-    expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64)).status).toBe('bound');
+    expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64, null)).status).toBe('bound');
     expect(await tasks.release(task, 0, 'r2', 'w1')).toBe('slots');
     // Handing back and taking another slot would let a worker pick which replicas it renders.
-    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64)).status).toBe('ineligible');
-    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64, null)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64, null)).status).toBe('ineligible');
     // Letting a replica time out is the same for an untrusted key; the operator's own workers may
     // take the tile again after a stall (a one-worker farm must finish).
     await redis.hset(keys.worker('u1'), { id: 'u1', class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
@@ -64,9 +64,9 @@ describe('task bookkeeping in Lua', () => {
       ['u1', 1, 'ineligible'],
       ['w2', 2, 'bound'],
     ] as const) {
-      expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64)).status).toBe('bound');
+      expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64, null)).status).toBe('bound');
       expect(await tasks.expire(task, n, `r${worker}`)).toBe(true);
-      expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64)).status).toBe(again);
+      expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64, null)).status).toBe(again);
     }
   });
 

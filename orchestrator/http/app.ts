@@ -9,7 +9,6 @@ import type { ClassList } from '../../shared/protocol.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
-import type { Market } from '../state/market.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
@@ -29,7 +28,6 @@ import { registerWorker, workerRoutes } from './workers.ts';
 
 export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
   ledger: Ledger;
-  market: Market;
   marketIntervalMs: number;
   marketIndexFloorRu: number;
   redis: FarmRedis;

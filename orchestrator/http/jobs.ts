@@ -11,8 +11,10 @@ import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { ChangeFeed } from '../change-feed.ts';
+import { pauseReason } from '../market/book.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
+import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
@@ -36,6 +38,7 @@ export interface JobRoutesDeps {
   enqueueClose: (jobId: string) => Promise<void>;
   quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
   storage: StorageMonitor;
+  market: Market;
 }
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -57,8 +60,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
   const statusOf = async (job: JobRecord) => {
-    const problems = await deps.storage.problems();
-    return jobs.status(job, animationUrl, problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : null);
+    const [problems, last] = await Promise.all([deps.storage.problems(), deps.market.last()]);
+    const heldUp = problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : pauseReason(job.bid, last);
+    return jobs.status(job, animationUrl, heldUp);
   };
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 

@@ -3,7 +3,7 @@
  * work it still needs at its limit, each online provider with an ask offers what it can render in
  * the interval at its measured speed. Quantities are whole book units (µRU).
  */
-import { RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
+import { fromTicks, RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
 import { maxRays } from '../../shared/render-units.ts';
 import { MAX_TICK, type Order } from './clearing.ts';
 
@@ -67,4 +67,18 @@ export function levels(bids: readonly Order[], asks: readonly Order[]): { price:
     while (a < asksAsc.length && asksAsc[a].limit <= price) supply += asksAsc[a++].quantity;
     return { price, demand, supply };
   });
+}
+
+/**
+ * Why a job with a bid is paused by the last clearing, for its owner: the price is over its limit,
+ * or nothing crossed and the cheapest ask is over it. Null when it may trade.
+ */
+export function pauseReason(bid: number | null, last: { price: number | null; bestAsk: number | null } | undefined): string | null {
+  if (bid === null || !last) return null;
+  const credits = (ticks: number) => fromTicks(ticks).toFixed(3);
+  if (last.price !== null && bid < last.price)
+    return `paused: spot ${credits(last.price)} > your limit ${credits(bid)} credits/RU; it resumes when the price comes down`;
+  if (last.price === null && last.bestAsk !== null && bid < last.bestAsk)
+    return `paused: the cheapest ask, ${credits(last.bestAsk)}, is over your limit ${credits(bid)} credits/RU; it resumes when cheaper supply arrives`;
+  return null;
 }

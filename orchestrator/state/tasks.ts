@@ -75,7 +75,21 @@ export type Settlement = Extract<Decision, { kind: 'accept' | 'late' | 'issue' |
 
 export type BindResult =
   | { status: 'bound' | 'again'; replica: ReplicaRecord; frame: number; rect: Rect; scene: string }
-  | { status: 'missing' | 'unknown' | 'obsolete' | 'resolved' | 'wrongclass' | 'ineligible' | 'nostake' | 'busy' | 'share' | 'eligible' };
+  | {
+      status:
+        | 'missing'
+        | 'unknown'
+        | 'obsolete'
+        | 'resolved'
+        | 'wrongclass'
+        | 'ineligible'
+        | 'nostake'
+        | 'busy'
+        | 'share'
+        | 'paused'
+        | 'pricedout'
+        | 'eligible';
+    };
 
 export interface SubmitResult {
   status: 'submitted' | 'spot' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict';
@@ -189,6 +203,8 @@ export class Tasks {
     queue: string,
     arbiterOnly: boolean,
     shareCap: number,
+    /** The last market clearing's price (ticks per RU), null when nothing crossed. */
+    price: number | null,
     /** Only whether the worker could take it ('eligible'); nothing changes. */
     dryRun = false,
   ): Promise<BindResult> {
@@ -213,6 +229,7 @@ export class Tasks {
         this.economy.deadlinePenaltyCents,
         this.economy.minStakeCents,
         dryRun ? 1 : 0,
+        price ?? '',
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;

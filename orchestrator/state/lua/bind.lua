@@ -20,10 +20,12 @@
     ARGV[12] missed-deadline penalty (cents)
     ARGV[13] least stake an untrusted worker must hold to take work (cents)
     ARGV[14] 1 to only say whether the worker could take it ('eligible'), changing nothing
+    ARGV[15] the last market clearing's price (ticks per RU), or '' when nothing crossed
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
-    or {'eligible'} for a dry run
+    'paused' (the job's bid is under the worker's ask or the price), 'pricedout' (the worker's
+    ask is over the price), or {'eligible'} for a dry run
 ]]
 -- @include holders
 -- @include votes
@@ -63,6 +65,13 @@ if not trusted then
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
 end
+-- The market (market/interval.ts): a job trades only with a worker whose ask its bid reaches, and
+-- at the interval's price, both sides within their limits. No bid or no ask: any price.
+local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
+local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
+local price = tonumber(ARGV[15])
+if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
+if ask and price and ask > price then return {'pricedout'} end
 if ARGV[14] == '1' then return {'eligible'} end
 local locked = 0
 if not trusted then
