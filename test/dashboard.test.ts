@@ -77,6 +77,8 @@ ifChromium(chromiumTitle, () => {
     expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
     await expect.poll(() => page.locator('.legend [data-state=verified]').getAttribute('data-count')).toBe('12');
     await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('done');
+    // The metered work of the verified tiles (render units, shared/render-units.ts).
+    expect(await page.locator('.stats').first().textContent()).toMatch(/ · [\d.e+-]+ RU of work verified/);
 
     const frame = await decodeRgba(await farm.client.download(`/api/jobs/${jobId}/frames/0`));
     expect([frame.width, frame.height]).toEqual([64, 48]);

@@ -1,4 +1,5 @@
 /** How numbers, ids and times read on the page. */
+import { toRu } from '../../shared/render-units.ts';
 
 /** `bafkrei…x7q4`: enough of a CID to tell two apart at a glance. */
 export const shortCid = (cid: string | null | undefined): string => (cid ? `${cid.slice(0, 10)}…${cid.slice(-4)}` : '—');
@@ -19,3 +20,6 @@ export const clock = (at: number): string => new Date(at).toLocaleTimeString();
 export const dateTime = (at: number): string => new Date(at).toLocaleString();
 
 export const credits = (n: number): string => n.toFixed(2);
+
+/** Metered work: rays as render units (10^9 rays), three significant digits. */
+export const renderUnits = (rays: number): string => `${toRu(rays).toPrecision(3)} RU`;

@@ -10,7 +10,7 @@ import { FrameStrip, frameUrl } from '../components/frame-strip.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { TileCanvas } from '../components/tile-canvas.tsx';
 import { TileInspector } from '../components/tile-inspector.tsx';
-import { dateTime, duration } from '../format.ts';
+import { dateTime, duration, renderUnits } from '../format.ts';
 import { useJobLive } from '../live.ts';
 import { useWorkerNames } from '../worker-names.ts';
 
@@ -50,7 +50,7 @@ export function JobPage({ id }: { id: string }) {
         />
         <p class="stats">
           {status.framesDone}/{status.frames.length} frames stitched · {status.replicasRendered} replicas rendered of{' '}
-          {status.replicasIssued} issued
+          {status.replicasIssued} issued · {renderUnits(status.raysVerified)} of work verified
           {status.tilesBelowThreshold > 0 && <> · {status.tilesBelowThreshold} tiles accepted below θ</>}
           {eta !== undefined && status.state === 'running' && <> · about {duration(eta)} left</>}
           {status.error && <span class="error"> · {status.error}</span>}
