@@ -61,6 +61,8 @@ ifChromium(chromiumTitle, () => {
     await page.locator('select[name=verification]').selectOption('quorum');
     await page.fill('input[name=replicas]', '2');
     await expect.poll(() => page.getByTestId('estimate').getAttribute('data-tasks')).toBe('12');
+    // The most work the job can take: 64×48 pixels × 4 samples × 13 rays (5 bounces), in RU.
+    expect(Number(await page.getByTestId('estimate').getAttribute('data-max-ru'))).toBeCloseTo((64 * 48 * 4 * 13) / 1e9, 12);
     await page.getByRole('button', { name: 'Render' }).click();
     await page.waitForURL(/#\/jobs\/j[0-9a-f]+$/);
     jobId = page.url().split('/').pop() as string;

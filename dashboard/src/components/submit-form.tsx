@@ -7,6 +7,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { parseFrameRange } from '../../../shared/frames.ts';
 import type { FieldIssue } from '../../../shared/problem.ts';
 import type { SampleScene } from '../../../shared/protocol.ts';
+import { maxRaysPerSample, toRu } from '../../../shared/render-units.ts';
 import { frameCount, parseScene, type Scene, SceneError } from '../../../shared/scene.ts';
 import { tileCount } from '../../../shared/tile.ts';
 import { ApiError, api } from '../api.ts';
@@ -41,15 +42,19 @@ const DEFAULTS: Settings = {
 
 const num = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
 
-export function estimate(scene: Scene, s: Settings): { frames: number; tiles: number; tasks: number } | { error: string } {
+/** The job's size before it is submitted, and the most work it can take (render units, an upper bound). */
+export function estimate(scene: Scene, s: Settings): { frames: number; tiles: number; tasks: number; maxRu: number } | { error: string } {
   const width = num(s.width) ?? scene.render.width;
   const height = num(s.height) ?? scene.render.height;
+  const spp = num(s.spp) ?? scene.render.spp;
   const size = num(s.tileSize) ?? 64;
-  if (![width, height, size].every((n) => Number.isInteger(n) && n > 0)) return { error: 'size and tile size must be whole numbers' };
+  if (![width, height, spp, size].every((n) => Number.isInteger(n) && n > 0))
+    return { error: 'size, samples and tile size must be whole numbers' };
   try {
     const frames = s.frames.trim() ? parseFrameRange(s.frames, frameCount(scene)).length : frameCount(scene);
     const tiles = tileCount(width, height, size);
-    return { frames, tiles, tasks: frames * tiles };
+    const maxRays = width * height * frames * spp * maxRaysPerSample(scene.render.maxBounces);
+    return { frames, tiles, tasks: frames * tiles, maxRu: toRu(maxRays) };
   } catch (e) {
     return { error: (e as Error).message };
   }
@@ -215,8 +220,9 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
         )}
       </div>
       {est && 'tasks' in est && (
-        <p class="estimate" data-testid="estimate" data-tasks={est.tasks}>
-          {est.tasks.toLocaleString()} tasks: {est.frames} frame{est.frames === 1 ? '' : 's'} × {est.tiles} tiles
+        <p class="estimate" data-testid="estimate" data-tasks={est.tasks} data-max-ru={est.maxRu}>
+          {est.tasks.toLocaleString()} tasks: {est.frames} frame{est.frames === 1 ? '' : 's'} × {est.tiles} tiles · at most{' '}
+          {est.maxRu.toPrecision(3)} RU of work per replica
         </p>
       )}
       {est && 'error' in est && <p class="error">{est.error}</p>}
