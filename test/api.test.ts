@@ -3,10 +3,10 @@ import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid } from '../shared/image.ts';
-import type { JobStatus, TaskView } from '../shared/protocol.ts';
+import type { CalibrationSpec, JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, DEVICE, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { type ApiFarm, CALIBRATION_SHADE, DEVICE, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
@@ -121,6 +121,24 @@ describe('requester API', () => {
 });
 
 describe('worker protocol', () => {
+  it('refuses prices and ray counts that are not ones: on registration, jobs, calibration and deletion', async () => {
+    const w = newWorker();
+    await expect(w.client.register('greedy', DEVICE, undefined, -1)).rejects.toMatchObject({ status: 400 });
+    await expect(w.client.register('greedy', DEVICE, undefined, 0.0001)).rejects.toMatchObject({ status: 400 });
+    const spec = (await w.client.register('honest', DEVICE, undefined, 0.8)).calibration as CalibrationSpec;
+    const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(CALIBRATION_SHADE), rays: 0 }));
+    const negative = tiles.map((t, i) => ({ ...t, rays: i === 0 ? -1 : 0 }));
+    await expect(w.client.calibrate(await Promise.all(tiles.map(canonicalCid)), negative)).rejects.toMatchObject({ status: 400 });
+    const inflated = tiles.map((t) => ({ ...t, rays: t.width * t.height * 2000 }));
+    await expect(w.client.calibrate(await Promise.all(inflated.map(canonicalCid)), inflated)).rejects.toMatchObject({ status: 422 });
+
+    const bid = await problem(await api('/api/jobs', { method: 'POST', body: JSON.stringify({ ...small, maxPrice: -1 }) }), 400);
+    expect(bid.errors?.[0].path).toBe('maxPrice');
+    const { id } = (await (await api('/api/jobs', { method: 'POST', body: JSON.stringify(small) })).json()) as { id: string };
+    expect((await problem(await api(`/api/jobs/${id}?purge=yes`, { method: 'DELETE' }), 400)).errors?.[0].path).toBe('purge');
+    expect((await api(`/api/jobs/${id}?purge`, { method: 'DELETE' })).status).toBeLessThan(300);
+  });
+
   it('rejects unknown workers, forged and stale signatures', async () => {
     const w = newWorker();
     expect(

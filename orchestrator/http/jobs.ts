@@ -59,11 +59,13 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   }
 
   const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
-  const statusOf = async (job: JobRecord) => {
+  /** What holds jobs up now (a full store, or the market), read once for any number of jobs. */
+  const heldUpNow = async (): Promise<(job: JobRecord) => string | null> => {
     const [problems, last] = await Promise.all([deps.storage.problems(), deps.market.last()]);
-    const heldUp = problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : pauseReason(job.bid, last);
-    return jobs.status(job, animationUrl, heldUp);
+    const full = problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : null;
+    return (job) => full ?? pauseReason(job.bid, last);
   };
+  const statusOf = async (job: JobRecord) => jobs.status(job, animationUrl, (await heldUpNow())(job));
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 
   r.post('/', async (req, res) => {
@@ -131,7 +133,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const { offset, limit } = Paging.parse(req.query);
     const ids = await jobs.list(req.principal?.role === 'operator' ? undefined : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
-    res.json({ jobs: await Promise.all(records.map(statusOf)) });
+    const heldUp = await heldUpNow();
+    res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, animationUrl, heldUp(job)))) });
   });
 
   /** Live job list: each visible job's status as it changes (job-events.ts). */
