@@ -5,14 +5,18 @@
  * land at random moments, spread over a worker, the orchestrator and Redis, each restarted at
  * once as a supervisor would. Then every job must finish, every frame must equal `farm render`'s
  * decoded pixels, no verified tile may have been handed out again, and the ledger must balance:
- * every account's entries replay to its balance plus stake, and all accounts together hold
- * exactly the credits granted. Writes bench/results/chaos.json.
+ * every account's entries replay to its balance plus stake (plus escrow, for the requester), all
+ * accounts together hold exactly the credits granted, and no escrow is left once the jobs end.
+ * The jobs pay for their work: every worker asks ASK credits per RU, each job bids MAX_PRICE.
+ * Writes bench/results/chaos.json.
  * New jobs are submitted whenever fewer than two are in flight, so every kill lands on work.
  * Settings: KILLS, SEED (default 1), SETTLE_S (default 300).
  */
+import { fromMicros, toMicros } from '../shared/money.ts';
 import { decodeRgba } from '../shared/png.ts';
-import type { JobStatus, LedgerPage, WorkerView } from '../shared/protocol.ts';
+import type { JobStatus } from '../shared/protocol.ts';
 import { TestFarm, type WorkerKind } from '../test/support/farm.ts';
+import { auditLedger } from '../test/support/ledger-audit.ts';
 import { renderWithCli } from '../test/support/render-cli.ts';
 import { ROOT, shippedRaw } from '../test/support/scenes.ts';
 import { seededRandom, writeResult } from './support.ts';
@@ -23,7 +27,10 @@ const IN_FLIGHT = 2;
 const SEED = Number(process.env.SEED ?? 1);
 const SETTLE_MS = Number(process.env.SETTLE_S ?? 300) * 1000;
 const TREASURY_GRANT = 10_000;
+const REQUESTER_GRANT = 10_000;
 const UNTRUSTED_STAKE = 1000;
+const ASK = 1;
+const MAX_PRICE = 2;
 const SIZE = { width: 160, height: 120, spp: 64 };
 const JOB = { scene: shippedRaw('bounce'), frames: '0-1', ...SIZE, tileSize: 20 };
 
@@ -55,9 +62,9 @@ const workers: { name: string; kind: WorkerKind; trusted: boolean }[] = [
   { name: 'u1', kind: 'honest', trusted: false },
   { name: 'u2', kind: 'honest', trusted: false },
 ];
-let granted = TREASURY_GRANT;
+let granted = TREASURY_GRANT + REQUESTER_GRANT;
 const startWorker = async (w: (typeof workers)[number]) => {
-  await farm.startWorker(w.name, w.kind, { trusted: w.trusted, stake: UNTRUSTED_STAKE });
+  await farm.startWorker(w.name, w.kind, { trusted: w.trusted, stake: UNTRUSTED_STAKE, ask: ASK });
   if (!w.trusted) granted += UNTRUSTED_STAKE;
 };
 
@@ -70,11 +77,13 @@ const running = async () => (await listJobs()).filter((j) => j.state === 'queued
 /** Quorum and credibility jobs in turn. */
 const submit = async () => {
   const verification = submitted % 2 === 0 ? 'quorum' : 'credibility';
-  await until('submit', () => farm.client.submit({ ...JOB, verification, replicas: 2 }));
+  await until('submit', () => farm.client.submit({ ...JOB, verification, replicas: 2, maxPrice: MAX_PRICE }));
   submitted++;
 };
 try {
   await farm.client.call('POST', '/api/credits', { account: 'treasury', amount: TREASURY_GRANT });
+  const requester = ((await (await farm.client.call('GET', '/api/account')).json()) as { account: string }).account;
+  await farm.client.call('POST', '/api/credits', { account: requester, amount: REQUESTER_GRANT });
   for (const w of workers) await startWorker(w);
   log(`farm up: ${workers.length} workers; ${KILLS} kills (seed ${SEED})`);
 
@@ -134,33 +143,14 @@ try {
   }
 
   log('checking the ledger');
-  const accounts: string[] = ['treasury'];
-  for (let offset = 0; ; offset += 500) {
-    const page = (await (await fetch(`${farm.url}/api/workers?limit=500&offset=${offset}`)).json()) as { workers: WorkerView[] };
-    accounts.push(...page.workers.map((w) => w.id));
-    if (page.workers.length < 500) break;
-  }
-  let held = 0;
-  let grants = 0;
-  let replayed = true;
-  for (const account of accounts) {
-    const path = account === 'treasury' ? '/api/treasury' : `/api/workers/${account}/ledger`;
-    const pageAt = async (offset: number) => (await (await fetch(`${farm.url}${path}?limit=1000&offset=${offset}`)).json()) as LedgerPage;
-    const first = await pageAt(0);
-    let sum = 0;
-    for (let offset = 0; ; offset += 1000) {
-      const page = offset === 0 ? first : await pageAt(offset);
-      if (page.entries.length === 0) break;
-      for (const e of page.entries) {
-        sum += Math.round(e.amount * 100);
-        if (e.kind === 'grant') grants += Math.round(e.amount * 100);
-      }
-    }
-    const total = Math.round((first.balance + first.stake) * 100);
-    held += total;
-    if (sum !== total || first.kept !== first.total) replayed = false;
-  }
-  const ledgerBalanced = replayed && held === grants && grants === granted * 100;
+  const audit = await auditLedger(farm.url, farm.client);
+  const ledgerBalanced =
+    audit.replayed &&
+    audit.held === audit.grants &&
+    audit.grants === toMicros(granted) &&
+    audit.escrowLeft === 0 &&
+    audit.paidTwice.length === 0;
+  const paid = jobs.reduce((s, j) => s + j.cost.spent, 0);
 
   const result = {
     kills,
@@ -173,7 +163,13 @@ try {
     framesMismatched,
     verifiedTilesRerendered,
     ledgerBalanced,
-    credits: { granted, held: held / 100, grantsInLedger: grants / 100 },
+    credits: {
+      granted,
+      held: fromMicros(audit.held),
+      grantsInLedger: fromMicros(audit.grants),
+      paidByJobs: paid,
+      paidTwice: audit.paidTwice.length,
+    },
     seconds: Math.round((Date.now() - t0) / 1000),
     settings: { seed: SEED, workers: workers.length, job: { ...SIZE, tileSize: JOB.tileSize, frames: JOB.frames }, leaseMs: 1500 },
   };

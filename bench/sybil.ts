@@ -215,7 +215,7 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
       });
       if (t.cid !== truth) {
         wrong++;
-        rewardOnWrong += t.replicas.filter((r) => attackerIds.has(r.worker) && r.state === 'valid').length;
+        rewardOnWrong += t.replicas.filter((r) => attackerIds.has(r.worker) && r.state === 'valid').reduce((s, r) => s + (r.paid ?? 0), 0);
       }
     }
   }
@@ -233,7 +233,6 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
   await farm.close();
   await redis.stop();
   rmSync(dir, { recursive: true, force: true });
-  const reward = 1; // credits per valid replica (the default rewardCents)
   return {
     keys,
     stakeShare,
@@ -241,7 +240,7 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
     tiles,
     wrongAccepted: wrong,
     stakeLostPerWrong: wrong ? round(lost / wrong) : null,
-    rewardPerWrong: wrong ? round((rewardOnWrong * reward) / wrong) : null,
+    rewardPerWrong: wrong ? round(rewardOnWrong / wrong) : null,
     attackerStakeLost: round(lost),
     attackerKeysCaught: caught,
   };

@@ -1,24 +1,32 @@
 /** `farm credits grant|show`. */
+import { formatCredits as credits } from '../shared/money.ts';
+import type { LedgerPage } from '../shared/protocol.ts';
 import { RequesterClient } from './requester.ts';
 
-export async function creditsGrant(account: string, amount: string, flags: { orchestrator: string }): Promise<void> {
+function tokenClient(orchestrator: string, who: string): RequesterClient {
   const token = process.env.FARM_TOKEN;
-  if (!token) throw new Error('set FARM_TOKEN to the operator token');
-  const client = new RequesterClient(flags.orchestrator.replace(/\/$/, ''), token);
-  const res = await client.call('POST', '/api/credits', { account, amount: Number(amount) });
+  if (!token) throw new Error(`set FARM_TOKEN to ${who}`);
+  return new RequesterClient(orchestrator.replace(/\/$/, ''), token);
+}
+
+export async function creditsGrant(account: string, amount: string, flags: { orchestrator: string }): Promise<void> {
+  const res = await tokenClient(flags.orchestrator, 'the operator token').call('POST', '/api/credits', { account, amount: Number(amount) });
   const after = (await res.json()) as { balance: number; stake: number };
-  console.log(`${account}: balance ${after.balance.toFixed(2)}, stake ${after.stake.toFixed(2)} credits`);
+  console.log(`${account}: balance ${credits(after.balance)}, stake ${credits(after.stake)} credits`);
 }
 
 export async function creditsShow(account: string, flags: { orchestrator: string }): Promise<void> {
   const base = flags.orchestrator.replace(/\/$/, '');
-  const res = await fetch(account === 'treasury' ? `${base}/api/treasury` : `${base}/api/workers/${account}/ledger`);
+  const res =
+    account === 'me'
+      ? await tokenClient(base, 'your API token').call('GET', '/api/account')
+      : await fetch(account === 'treasury' ? `${base}/api/treasury` : `${base}/api/workers/${account}/ledger`);
   if (!res.ok) throw new Error(`no account ${account} (${res.status})`);
-  const body = (await res.json()) as {
-    balance: number;
-    stake: number;
-    entries: { at: number; kind: string; amount: number; ref: string }[];
-  };
-  console.log(`${account}: balance ${body.balance.toFixed(2)}, stake ${body.stake.toFixed(2)} credits`);
-  console.table(body.entries.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, credits: e.amount.toFixed(2), ref: e.ref })));
+  const body = (await res.json()) as LedgerPage & { account: string };
+  console.log(
+    `${body.account ?? account}: balance ${credits(body.balance)}, stake ${credits(body.stake)}, in escrow ${credits(body.held)} credits`,
+  );
+  console.table(
+    body.entries.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, credits: credits(e.amount), to: e.to ?? '', ref: e.ref })),
+  );
 }

@@ -65,6 +65,8 @@ program
   .option('--epsilon <e>', 'target error rate ε (credibility)', '0.0001')
   .option('--replicas <n>', 'replicas per tile R (quorum)', '2')
   .option('--max-price <credits>', 'the most it pays, in credits per RU (default: a market order)')
+  .option('--budget <credits>', 'credits held in escrow for it, the most it spends (default: its estimate at the price)')
+  .option('--estimate', 'only show what it would cost and hold; submit nothing')
   .option('--wait', 'show progress and download the frames when done')
   .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
   .action(submitCommand);
@@ -109,15 +111,15 @@ program
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits
   .command('grant')
-  .description('grant credits to a worker or to the treasury that pays rewards (operator; FARM_TOKEN)')
-  .argument('<account>', 'worker id or "treasury"')
+  .description('grant credits to a requester, a worker or the treasury (operator; FARM_TOKEN)')
+  .argument('<account>', 'a requester\'s owner id (from `farm credits show me`), a worker id, or "treasury"')
   .argument('<amount>', 'credits')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .action(creditsGrant);
 credits
   .command('show')
-  .description("an account's balance, stake and ledger entries")
-  .argument('<account>', 'worker id or "treasury"')
+  .description("an account's balance, stake or escrow, and ledger entries")
+  .argument('<account>', 'a worker id, "treasury", or "me": the account of the token in FARM_TOKEN')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .action(creditsShow);
 

@@ -1,7 +1,8 @@
 /** `farm submit`: uploads a job; with --wait shows progress and downloads the stitched frames. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JobStatus } from '../shared/protocol.ts';
+import { formatCredits as credits } from '../shared/money.ts';
+import type { JobEstimate, JobStatus } from '../shared/protocol.ts';
 import { progressBar } from './progress.ts';
 import { RequesterClient, RequestFailed } from './requester.ts';
 import { parseSize, readSceneFile } from './scene-file.ts';
@@ -17,6 +18,8 @@ export interface SubmitFlags {
   epsilon: string;
   replicas: string;
   maxPrice?: string;
+  budget?: string;
+  estimate?: boolean;
   wait?: boolean;
   out: string;
 }
@@ -24,22 +27,41 @@ export interface SubmitFlags {
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
   const { raw } = await readSceneFile(scenePath);
-  const job = await client.submit({
+  const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const request = {
     scene: raw,
     frames: flags.frames,
     tileSize: Number(flags.tile),
     verification: flags.verification,
     epsilon: Number(flags.epsilon),
     replicas: Number(flags.replicas),
-    maxPrice: flags.maxPrice === undefined ? undefined : Number(flags.maxPrice),
-    spp: flags.spp === undefined ? undefined : Number(flags.spp),
+    maxPrice: optional(flags.maxPrice),
+    budget: optional(flags.budget),
+    spp: optional(flags.spp),
     ...(flags.size ? parseSize(flags.size) : {}),
-  });
+  };
+  const quote = (await (await client.call('POST', '/api/jobs/estimate', request)).json()) as JobEstimate;
+  process.stdout.write(`${describeEstimate(quote)}\n`);
+  if (flags.estimate) return;
+  const job = await client.submit(request);
   process.stdout.write(`job ${job.id}: ${job.frames.length} frame(s), ${job.tilesTotal} tiles\n`);
   if (!flags.wait) return;
   const status = await waitForJob(client, job.id);
+  const { spent, fees, ru } = status.cost;
+  process.stdout.write(
+    `cost: ${credits(spent)} credits for ${ru.toPrecision(3)} RU${ru > 0 ? ` (${(spent / ru).toFixed(3)} credits/RU on average)` : ''}, fees ${credits(fees)} included\n`,
+  );
   const files = await downloadOutputs(client, status, flags.out);
   process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n`);
+}
+
+export function describeEstimate(q: JobEstimate): string {
+  const price = q.price === null ? 'no market price yet' : `${q.price} credits/RU`;
+  const basis = q.basis === 'budget' ? 'its budget' : q.basis === 'bid' ? 'at your limit' : 'at the market price';
+  return (
+    `estimate: ${q.tasks} tiles, at most ${q.maxRu.toPrecision(3)} RU per replica × ${q.redundancy} replicas expected, ${price}; ` +
+    `holds ${credits(q.hold)} credits in escrow (${basis}; what it does not spend comes back), your balance ${credits(q.balance)}`
+  );
 }
 
 /** Pause before re-opening a dropped event stream (orchestrator restart, network). */

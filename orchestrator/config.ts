@@ -1,9 +1,12 @@
 /** Orchestrator settings: flags and environment, validated once, with their defaults here. */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { toMicros } from '../shared/money.ts';
+import type { Economy } from './state/tasks.ts';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 const share = () => z.coerce.number().min(0).max(1);
+const credits = () => z.coerce.number().min(0).max(1e8);
 
 export const OrchestratorConfig = z.object({
   port: int(0).max(65535).default(8080),
@@ -47,17 +50,17 @@ export const OrchestratorConfig = z.object({
   /** Below this many RU traded in its hour, the price index is flagged thin. */
   marketIndexFloorRu: z.coerce.number().min(0).default(1),
 
-  // The economy, in cents.
-  /** A valid replica earns this, from the treasury while it is funded. */
-  rewardCents: int(0).default(100),
+  // The economy, in credits.
+  /** The operator's share of what a job pays for each valid replica, to the treasury. */
+  feeShare: share().default(0.02),
   /** Stake locked behind each replica an untrusted worker holds or awaits a verdict on. */
-  stakePerReplicaCents: int(0).default(1000),
+  stakePerReplica: credits().default(10),
   /** Least stake an untrusted worker must hold to take any work: what an identity costs. */
-  minStakeCents: int(0).default(10_000),
+  minStake: credits().default(100),
   /** Share of a caught worker's whole stake a fault loses (to the honest co-replicators). */
   slashShare: share().default(1),
   /** Cost of a missed deadline (spot checks included), from stake then balance. */
-  deadlinePenaltyCents: int(0).default(50),
+  deadlinePenalty: credits().default(0.5),
   /** Stake asked back stays slashable this long before it is paid out. */
   unbondingMs: int(0).default(24 * 3600_000),
   /** Most replicas an untrusted worker may hold at once. */
@@ -111,6 +114,16 @@ export const OrchestratorConfig = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
+
+/** The economy's settings as the scripts take them: µc, and the fee in parts per million. */
+export const economyOf = (config: OrchestratorConfig): Economy => ({
+  feePpm: Math.round(config.feeShare * 1_000_000),
+  stakePerReplicaMicros: toMicros(config.stakePerReplica),
+  minStakeMicros: toMicros(config.minStake),
+  deadlinePenaltyMicros: toMicros(config.deadlinePenalty),
+  slashShare: config.slashShare,
+  maxHeldReplicas: config.maxHeldReplicas,
+});
 
 /**
  * Settings from the environment: `FARM_<SETTING>` in upper snake case (`FARM_LEASE_MS`,

@@ -3,7 +3,12 @@
  * with SIGKILL when it reaches it — a kill -9 at exactly the worst moment, which a kill from
  * outside can only hit by luck. Unset (always, outside tests), each is one comparison.
  */
-export type CrashPoint = 'after-submit' | 'during-stitch';
+/**
+ * after-submit: a result recorded, not yet judged. after-settle: a verdict applied and paid, its
+ * effects (stitching, backtracking) not yet enqueued. during-stitch: a frame half written.
+ * during-clearing: a market interval's lease taken and its book cleared, nothing recorded.
+ */
+export type CrashPoint = 'after-submit' | 'after-settle' | 'during-stitch' | 'during-clearing';
 
 const armed = process.env.FARM_CRASH_AT;
 

@@ -50,9 +50,9 @@ export interface DispatchOptions {
   jobShare: number;
   jobShareFloor: number;
   /** What an untrusted worker's stake must allow for one more replica (the bind script checks it again). */
-  stakePerReplicaCents: number;
+  stakePerReplicaMicros: number;
   maxHeldReplicas: number;
-  minStakeCents: number;
+  minStakeMicros: number;
   /** A paused job's slot waits this long (a market interval) before it is looked at again. */
   marketIntervalMs: number;
 }
@@ -138,7 +138,7 @@ export class Dispatcher {
     const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     let current = worker;
     while (!this.closed && !signal?.aborted) {
-      const found = provisional ? near && (await this.spot(current, near)) : await this.scan(current);
+      const found = provisional ? near && (await this.spot(current, near, await this.price())) : await this.scan(current);
       if (found) return found;
       const left = until - Date.now();
       if (left <= 0) return undefined;
@@ -209,10 +209,10 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  private async spot(worker: WorkerRecord, pool: string): Promise<Assignment | undefined> {
+  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses);
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
     return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
@@ -253,9 +253,9 @@ export class Dispatcher {
 
   /** Whether an untrusted worker's stake and holdings allow one more replica (trusted: always). */
   private mayTakeWork(w: WorkerRecord): boolean {
-    const { stakePerReplicaCents, maxHeldReplicas, minStakeCents } = this.opts;
+    const { stakePerReplicaMicros, maxHeldReplicas, minStakeMicros } = this.opts;
     return (
-      w.trusted || (w.inFlight < maxHeldReplicas && w.stake - w.locked - w.unbonding >= stakePerReplicaCents && w.stake >= minStakeCents)
+      w.trusted || (w.inFlight < maxHeldReplicas && w.stake - w.locked - w.unbonding >= stakePerReplicaMicros && w.stake >= minStakeMicros)
     );
   }
 
@@ -289,7 +289,7 @@ export class Dispatcher {
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {
-      const spot = await this.spot(worker, worker.class);
+      const spot = await this.spot(worker, worker.class, price);
       if (spot) {
         held.push(job);
         return spot;
@@ -314,8 +314,9 @@ export class Dispatcher {
         await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
         return undefined;
       case 'paused':
-        // The job's bid is under the market: its slot steps aside until the next clearing, so the
-        // jobs behind it in the queue are not held up.
+      case 'unfunded':
+        // The job's bid is under the market, or its escrow cannot pay a tile at it: its slot steps
+        // aside until the next clearing, so the jobs behind it in the queue are not held up.
         await job.moveToDelayed(Date.now() + this.opts.marketIntervalMs, worker.id).catch(() => undefined);
         return undefined;
       default:

@@ -14,7 +14,7 @@ import { assembleFrameJob } from './assembly.ts';
 import { FsBlobStore } from './blobstore.ts';
 import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
-import type { OrchestratorConfig } from './config.ts';
+import { economyOf, type OrchestratorConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
@@ -64,7 +64,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const onlineWindowMs = 2 * config.leaseMs;
   const tolerance = { levels: config.toleranceLevels, share: config.toleranceShare };
   const jobs = new Jobs(redis);
-  const tasks = new Tasks(redis, config, config.graceMs);
+  const economy = economyOf(config);
+  const tasks = new Tasks(redis, economy, config.graceMs);
   const ledger = new Ledger(redis, config.unbondingMs);
   const workers = new Workers(redis, onlineWindowMs, config.saboteurFraction);
   const classes = new Classes(redis);
@@ -98,9 +99,9 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       spotCheckUses: config.spotCheckUses,
       jobShare: config.jobShare,
       jobShareFloor: config.jobShareFloor,
-      stakePerReplicaCents: config.stakePerReplicaCents,
+      stakePerReplicaMicros: economy.stakePerReplicaMicros,
       maxHeldReplicas: config.maxHeldReplicas,
-      minStakeCents: config.minStakeCents,
+      minStakeMicros: economy.minStakeMicros,
       marketIntervalMs: config.marketIntervalMs,
     },
     log,
@@ -126,7 +127,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     jobs,
     workers,
     dispatch,
-    availability: new AvailabilityReader(redis, onlineWindowMs, config.stakePerReplicaCents, config.minStakeCents),
+    availability: new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros),
     saboteurFraction: config.saboteurFraction,
     graceMs: config.graceMs,
     renderAttempts: config.renderAttempts,
@@ -211,8 +212,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     quotas: config,
     enqueuePlan,
     enqueueClose,
-    stakePerReplicaCents: config.stakePerReplicaCents,
-    minStakeCents: config.minStakeCents,
+    stakePerReplicaMicros: economy.stakePerReplicaMicros,
+    minStakeMicros: economy.minStakeMicros,
     scenesDir: config.scenesDir,
     dashboardDir: config.dashboardDir,
     maxSceneBytes: config.maxSceneBytes,

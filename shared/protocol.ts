@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Price } from './market.ts';
+import { Credits } from './money.ts';
 import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
@@ -34,8 +35,30 @@ export const JobRequest = z.object({
   name: z.string().max(200).optional(),
   /** The most it pays, in credits per RU (`farm submit --max-price`); none: a market order. */
   maxPrice: Price.optional(),
+  /**
+   * Credits held in escrow for it (`farm submit --budget`); none: its estimate at `maxPrice`, or
+   * at the market's price for a market order. It never pays more.
+   */
+  budget: Credits.optional(),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
+
+/** POST /api/jobs/estimate: what submitting the request would cost, before it runs. */
+export const JobEstimate = z.object({
+  tasks: z.number().int(),
+  /** The most work one replica of every tile can take, in RU. */
+  maxRu: z.number(),
+  /** Replicas per tile it is expected to pay for (orchestrator/market/estimate.ts). */
+  redundancy: z.number(),
+  /** Credits per RU the hold assumes: the limit, else the market's price; null: no price yet. */
+  price: z.number().nullable(),
+  /** Credits submitting it holds in escrow (the rest comes back when it ends), and on what basis. */
+  hold: z.number(),
+  basis: z.enum(['budget', 'bid', 'quote']),
+  /** The requester's balance now. */
+  balance: z.number(),
+});
+export type JobEstimate = z.infer<typeof JobEstimate>;
 
 export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed']);
 export type JobState = z.infer<typeof JobState>;
@@ -87,8 +110,19 @@ export const JobStatus = z.object({
   animation: z.string().nullable(),
   /** Why a failed job failed. */
   error: z.string().nullable(),
-  /** Why a queued or running job is held up by the farm itself (storage full); it resumes by itself. */
+  /** Why a queued or running job is held up (storage full, the market, its escrow); it resumes by itself. */
   heldUp: z.string().nullable(),
+  /** What it has cost so far, in credits (money.ts), and its limit in credits per RU (null: a market order). */
+  cost: z.object({
+    maxPrice: z.number().nullable(),
+    /** In escrow now; `committed` of it backs replicas out. */
+    held: z.number(),
+    committed: z.number(),
+    /** Paid for valid replicas, the operator's fees included; `ru`: the work paid for (spent ÷ ru: the average price). */
+    spent: z.number(),
+    fees: z.number(),
+    ru: z.number(),
+  }),
 });
 export type JobStatus = z.infer<typeof JobStatus>;
 
@@ -124,6 +158,9 @@ export const ReplicaView = z.object({
   cid: z.string().nullable(),
   /** Rays its result says its render traced (part of the CID). */
   rays: z.number().int().nullable(),
+  /** Credits per RU it traded at (the clearing price of the interval it was assigned in), and what it was paid. */
+  price: z.number().nullable(),
+  paid: z.number().nullable(),
   assignedAt: z.number(),
   submittedAt: z.number().nullable(),
   /** The render error its worker reported (state `failed`). */
@@ -283,11 +320,16 @@ export type WorkerDetail = z.infer<typeof WorkerDetail>;
 
 export const LedgerEntry = z.object({
   at: z.number(),
-  /** grant, deposit, withdraw, reward, slash, slash-share, penalty, … */
+  /** grant, deposit, withdraw, escrow, paid, earned, fee, refund, slash, slash-share, penalty, … */
   kind: z.string(),
+  /** Credits into (negative: out of) the account's balance, or the part that `to` names. */
   amount: z.number(),
+  to: z.enum(['stake', 'held']).optional(),
+  /** The account after the entry. */
   balance: z.number(),
   stake: z.number(),
+  /** A requester's escrow. */
+  held: z.number().optional(),
   ref: z.string().optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
@@ -299,14 +341,17 @@ export const LedgerQuery = z.object({
 });
 
 /**
- * GET /api/workers/:id/ledger and /api/treasury: the account's credits and a page of its entries,
- * newest first. `total` counts every entry ever made; only the newest `kept` are still stored.
+ * GET /api/workers/:id/ledger, /api/account and /api/treasury: the account's credits and a page
+ * of its entries, newest first. `total` counts every entry ever made; only the newest `kept` are
+ * still stored. A worker's stake (locked: backing replicas; unbonding: asked back), a requester's
+ * escrow (held), zero where the account has none.
  */
 export const LedgerPage = z.object({
   balance: z.number(),
   stake: z.number(),
   locked: z.number(),
   unbonding: z.number(),
+  held: z.number(),
   total: z.number().int(),
   kept: z.number().int(),
   offset: z.number().int(),
@@ -361,6 +406,8 @@ export const Ids = {
   job: z.string().regex(/^j[0-9a-f]{20}$/, 'not a job id'),
   task: z.string().regex(/^j[0-9a-f]{20}\.f\d{1,5}\.t\d{1,7}$/, 'not a task id'),
   worker: z.string().regex(/^w[0-9a-f]{20}$/, 'not a worker id'),
+  /** A requester's account: its API token's owner id. */
+  owner: z.string().regex(/^[0-9a-f]{16}$/, 'not an owner id'),
   replica: z.string().regex(/^r[0-9a-f]{32}$/, 'not a replica id'),
   cid: z.string().regex(CID_PATTERN, 'not a CID'),
 };

@@ -59,6 +59,8 @@ describe('tile look (dashboard states)', () => {
     state,
     cid,
     rays: cid ? 0 : null,
+    price: null,
+    paid: null,
     assignedAt: 0,
     submittedAt: cid ? 1 : null,
     error: state === 'failed' ? 'boom' : null,

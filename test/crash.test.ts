@@ -5,8 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitForJob } from '../cli/submit.ts';
+import { toMicros } from '../shared/money.ts';
 import type { TaskView } from '../shared/protocol.ts';
 import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
+import { auditLedger } from './support/ledger-audit.ts';
 import { shippedRaw } from './support/scenes.ts';
 
 const JOB = { scene: shippedRaw('bounce'), frames: '0-1', width: 64, height: 48, spp: 4, tileSize: 16, verification: 'quorum' };
@@ -99,6 +101,56 @@ describe('crashes', () => {
     for (const t of before) {
       expect(after.get(t.task)?.state).toBe('verified');
       expect(after.get(t.task)?.cid).toBe(t.cid);
+    }
+  });
+});
+
+describe('money across crashes', () => {
+  /** The provider (the operator's own: its results stand alone) asks 1 credit per RU; the job pays at most 2. */
+  const PRICED = { ...JOB, frames: '0', verification: 'credibility', maxPrice: 2 };
+  const MARKET = { FARM_MARKET_INTERVAL_MS: '500' };
+  async function fundedFarm(env: Record<string, string>): Promise<TestFarm> {
+    const f = await TestFarm.start({ env: { ...MARKET, ...env } });
+    const { account } = (await (await f.client.call('GET', '/api/account')).json()) as { account: string };
+    await f.client.call('POST', '/api/credits', { account, amount: 100 });
+    return f;
+  }
+  /** After the job: each replica paid once, what the job spent is what its replicas were paid, nothing left in escrow, every grant accounted for. */
+  async function expectPaidOnce(f: TestFarm, id: string): Promise<void> {
+    const status = await f.waitForJob(id, 60_000);
+    expect(status.state).toBe('done');
+    const paid = (await f.tasks(id, 0)).flatMap((t) => t.replicas).reduce((s, r) => s + toMicros(r.paid ?? 0), 0);
+    expect(paid).toBeGreaterThan(0);
+    expect(toMicros(status.cost.spent)).toBe(paid);
+    const audit = await auditLedger(f.url, f.client);
+    expect(audit).toMatchObject({ replayed: true, escrowLeft: 0, paidTwice: [] });
+    expect(audit.held).toBe(audit.grants);
+  }
+
+  it('pays each replica once when the orchestrator is killed -9 right after a verdict paid it', async () => {
+    farm = await fundedFarm({ FARM_CRASH_AT: 'after-settle' });
+    await farm.startWorker('a', 'honest', { ask: 1 });
+    const { id } = await farm.client.submit(PRICED);
+    await farm.orchestratorExited(30_000);
+    await farm.startOrchestrator(MARKET);
+    await expectPaidOnce(farm, id);
+  });
+
+  it('loses no clearing and records none twice when the orchestrator is killed -9 mid-clearing', async () => {
+    farm = await fundedFarm({ FARM_CRASH_AT: 'during-clearing' });
+    await farm.startWorker('a', 'honest', { ask: 1 });
+    const { id } = await farm.client.submit(PRICED);
+    await farm.orchestratorExited(30_000);
+    await farm.startOrchestrator(MARKET);
+    await expectPaidOnce(farm, id);
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(farm.redis.url);
+    try {
+      const intervals = (await redis.zrange('farm:market:clearings', 0, -1)).map((e) => (JSON.parse(e) as { at: number }).at);
+      expect(intervals.length).toBeGreaterThan(0);
+      expect(new Set(intervals).size).toBe(intervals.length);
+    } finally {
+      redis.disconnect();
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
- * Stake, rewards and penalties through real verdicts (in-process orchestrator, real Redis and
+ * Stake, payments and penalties through real verdicts (in-process orchestrator, real Redis and
  * HTTP, workers speaking the signed protocol with chosen pixels): balances move only with ledger
- * entries, never below zero, and add up to the cent.
+ * entries, never below zero, and add up to the micro-credit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Assignment, WorkerView } from '../shared/protocol.ts';
@@ -10,14 +10,16 @@ import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/o
 
 let api: ApiFarm;
 beforeAll(async () => {
-  api = await startApiFarm({ leaseMs: 600, stakePerReplicaCents: 1000, rewardCents: 100, deadlinePenaltyCents: 50 });
+  api = await startApiFarm({ leaseMs: 600, stakePerReplica: 10, deadlinePenalty: 0.5 });
 });
 afterAll(() => api.stop());
 
 const operator = (path: string, body?: unknown) => api.operator(path, body);
 
+/** Every worker asks 50 credits per RU: with no clearing yet, each replica trades at its ask. */
+const ASK = 50;
 async function worker(name: string, grant: number, stake: number) {
-  const w = await api.worker(name, { stake: 0 });
+  const w = await api.worker(name, { stake: 0, ask: ASK });
   if (grant) expect((await operator('/api/credits', { account: w.id, amount: grant })).status).toBe(201);
   if (stake) await w.client.stake(stake);
   return w;
@@ -30,18 +32,25 @@ const account = async (id: string) =>
     locked: number;
     entries: { amount: number; kind: string; to?: string }[];
   };
-const upload = (w: { client: WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
+/** Each result traced 10,000 rays: 10^-5 RU, 500 µc at 50 credits/RU, of which 2 % (10 µc) is the fee. */
+const RAYS = 10_000;
+const upload = (w: { client: WorkerClient }, a: Assignment, shade: number) => uploadShade(w.client, a, shade, RAYS);
 
 describe('stake and slashing', () => {
-  it('rewards agreement, slashes a result that ground truth contradicts, and balances to the cent', async () => {
+  it('pays agreement from escrow, slashes a result that ground truth contradicts, and balances to the micro-credit', async () => {
     expect((await operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
-    const truth = await api.worker('truth', { trusted: true });
+    const requester = ((await (await operator('/api/account')).json()) as { account: string }).account;
+    expect((await operator('/api/credits', { account: requester, amount: 1 })).status).toBe(201);
+    const truth = await api.worker('truth', { trusted: true, ask: ASK });
     const b = await worker('b', 50, 20);
     const liar = await worker('liar', 50, 20);
     const broke = await worker('broke', 0, 0);
     // Three replicas: ground truth, the liar, and an honest worker's.
-    const res = await operator('/api/jobs', oneTileJob(3));
+    const res = await operator('/api/jobs', { ...oneTileJob(3), maxPrice: 60 });
     expect(res.status).toBe(201);
+    // Held: the tile's most rays (16 × 16 px × 67 rays) × 3 replicas at 60 credits/RU, rounded up.
+    const requesterAccount = async () => (await (await operator('/api/account')).json()) as { balance: number; held: number };
+    expect(await requesterAccount()).toMatchObject({ balance: 1 - 0.003088, held: 0.003088 });
 
     // No stake, no work.
     await expect(broke.client.next()).rejects.toMatchObject({ status: 409, title: 'Stake required' });
@@ -56,21 +65,27 @@ describe('stake and slashing', () => {
     expect(await upload(b, third, 100)).toBe('accepted');
 
     // The accepted group holds a trusted worker: ground truth. The liar loses its whole stake,
-    // split between the two workers it contradicted; each of them earns 1 credit.
-    expect(await account(truth.id)).toMatchObject({ balance: 11, stake: 0 });
-    expect(await account(b.id)).toMatchObject({ balance: 41, stake: 20, locked: 0 });
+    // split between the two workers it contradicted; each of them earns 500 µc less the 10 µc
+    // fee, and the liar's replica is paid nothing.
+    expect(await account(truth.id)).toMatchObject({ balance: 10.00049, stake: 0 });
+    expect(await account(b.id)).toMatchObject({ balance: 40.00049, stake: 20, locked: 0 });
     expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 0, locked: 0 });
     const treasury = (await (await fetch(`${api.farm.url}/api/treasury`)).json()) as { balance: number };
-    expect(treasury.balance).toBe(98);
-    // Every credit is accounted for: 100 to the treasury + 2 × 50 granted.
+    expect(treasury.balance).toBe(100.00002);
+    // The job paid 2 × 500 µc; the rest of its escrow came back when it ended.
+    await expect.poll(requesterAccount).toMatchObject({ balance: 0.999, held: 0 });
+    // Every micro-credit is accounted for: 100 to the treasury + 2 × 50 to workers + 1 to the requester.
+    const micros = (credits: number) => Math.round(credits * 1e6);
     const total =
-      treasury.balance + (await Promise.all([truth, b, liar].map((w) => account(w.id)))).reduce((s, x) => s + x.balance + x.stake, 0);
-    expect(total).toBe(200);
+      micros(treasury.balance) +
+      micros((await requesterAccount()).balance) +
+      (await Promise.all([truth, b, liar].map((w) => account(w.id)))).reduce((s, x) => s + micros(x.balance) + micros(x.stake), 0);
+    expect(total).toBe(micros(201));
     // Each account's entries replay to its balance plus stake.
     for (const w of [truth, b, liar]) {
       const acc = await account(w.id);
-      const replay = acc.entries.reduce((s, e) => s + Math.round(e.amount * 100), 0);
-      expect(replay).toBe(Math.round((acc.balance + acc.stake) * 100));
+      const replay = acc.entries.reduce((s, e) => s + micros(e.amount), 0);
+      expect(replay).toBe(micros(acc.balance) + micros(acc.stake));
     }
     const liarView = (await (await fetch(`${api.farm.url}/api/workers/${liar.id}`)).json()) as WorkerView & {
       evidence: { kind: string }[];
@@ -84,7 +99,7 @@ describe('stake and slashing', () => {
   it('charges a missed deadline and refuses overdrafts', async () => {
     const sleeper = await worker('sleeper', 10, 10);
     const other = await worker('other', 10, 10);
-    await operator('/api/jobs', oneTileJob(1));
+    expect((await operator('/api/jobs', { ...oneTileJob(1), budget: 0.5 })).status).toBe(201);
     const held = (await sleeper.client.next()) as Assignment;
     // No heartbeat: the 600 ms lease lapses and the slot goes to the other worker.
     let taken: Assignment | undefined;

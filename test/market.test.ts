@@ -12,17 +12,19 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
-import { bookOf, type JobDemand, levels, remainingRays } from '../orchestrator/market/book.ts';
+import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { candles, priceIndex } from '../orchestrator/market/history.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
+import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { waitFor } from './support/farm.ts';
 import {
   type ApiFarm,
+  fundOperator,
   OPERATOR_TOKEN,
   oneTileJob,
   startApiFarm,
@@ -83,6 +85,19 @@ describe('the book', () => {
       { numRuns: 500, seed: 21 },
     );
   });
+
+  it('says why a job is paused: its limit, or an escrow that cannot pay for its largest tile', () => {
+    const job = { bid: 1000, escrow: 0, committed: 0, spp: 1, tileSize: 16, width: 16, height: 16 };
+    const tile = costMicros(maxRays(256, 1), 1200, 'up');
+    expect(pauseReason(job, { price: 1200, bestAsk: 900 })).toMatch(/^paused: spot 1\.200 > your limit 1\.000/);
+    expect(pauseReason({ ...job, bid: null, escrow: tile }, { price: 1200, bestAsk: 900 })).toBeNull();
+    expect(pauseReason({ ...job, bid: null, escrow: tile - 1 }, { price: 1200, bestAsk: 900 })).toMatch(
+      /^paused: its escrow, 0\.00002 credits, cannot pay for a tile at 1\.200 credits\/RU \(up to 0\.000021\)/,
+    );
+    // Replicas out: it is working, whatever is left.
+    expect(pauseReason({ ...job, bid: null, escrow: tile, committed: tile }, { price: 1200, bestAsk: 900 })).toBeNull();
+    expect(pauseReason({ ...job, bid: null }, { price: null, bestAsk: null })).toMatch(/^waiting: the market has no price yet/);
+  });
 });
 
 describe('the price history', () => {
@@ -119,6 +134,7 @@ describe('the interval clearing', () => {
 
   beforeAll(async () => {
     api = await startApiFarm({ marketIntervalMs: INTERVAL });
+    await fundOperator(api, 100);
     redis = new Redis(api.redisUrl);
   });
   afterAll(async () => {
@@ -150,7 +166,7 @@ describe('the interval clearing', () => {
       [cheap, 90],
       [dear, 91],
     ] as const) {
-      expect((await api.operator('/api/jobs', oneTileJob(1))).status).toBe(201);
+      expect((await api.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
       const a = (await w.client.next()) as Assignment;
       await new Promise((r) => setTimeout(r, 50));
       expect(await uploadShade(w.client, a, shade, 17_000)).toBe('accepted');
@@ -218,6 +234,7 @@ describe('dispatch at the market', () => {
   let dear: TestClient;
   beforeAll(async () => {
     api = await startApiFarm({ marketIntervalMs: 250, pollMs: 100 });
+    await fundOperator(api, 100);
   });
   afterAll(() => api.stop());
 
@@ -235,7 +252,8 @@ describe('dispatch at the market', () => {
   it('pauses a job whose bid is under every ask, visibly, and resumes it when cheaper supply arrives', async () => {
     // A provider asking 2 credits per RU, measured on a market order it takes at any price.
     dear = await api.worker('dear', { trusted: true, ask: 2 });
-    expect((await api.operator('/api/jobs', oneTileJob(1))).status).toBe(201);
+    // With no market price yet, a market order spends what its budget allows.
+    expect((await api.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
     expect(await uploadShade(dear.client, (await poll(dear, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
 
     const res = await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice: 1 });

@@ -8,7 +8,7 @@ import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } 
 
 let api: ApiFarm;
 beforeAll(async () => {
-  api = await startApiFarm({ spotCheckRate: 1, stakePerReplicaCents: 500 });
+  api = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
 });
 afterAll(() => api.stop());
 

@@ -23,10 +23,18 @@ beforeAll(async () => {
   redis = connectRedis(server.url);
   tasks = new Tasks(
     redis,
-    { rewardCents: 100, stakePerReplicaCents: 1000, slashShare: 1, deadlinePenaltyCents: 50, maxHeldReplicas: 4, minStakeCents: 0 },
+    { feePpm: 20_000, stakePerReplicaMicros: 1000, slashShare: 1, deadlinePenaltyMicros: 50, maxHeldReplicas: 4, minStakeMicros: 0 },
     30_000,
   );
-  await redis.hset(keys.job(JOB), { id: JOB, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
+  await redis.hset(keys.job(JOB), {
+    id: JOB,
+    state: 'running',
+    scene: 'bafkreiscene',
+    owner: 'o',
+    tilesTotal: 1,
+    timeoutMs: 60_000,
+    spp: 1,
+  });
   await redis.hset(keys.worker('w1'), { id: 'w1', class: 'c1', classState: 'established', trusted: 1 });
   await tasks.create(JOB, planJob(JOB, [0], 16, 16, 16), 2);
 });
@@ -48,7 +56,15 @@ describe('task bookkeeping in Lua', () => {
   it('never lets a worker take a tile again after handing back or dropping its replica', async () => {
     const job = 'j00000000000000000002';
     const task = `${job}.f0.t0`;
-    await redis.hset(keys.job(job), { id: job, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
+    await redis.hset(keys.job(job), {
+      id: job,
+      state: 'running',
+      scene: 'bafkreiscene',
+      owner: 'o',
+      tilesTotal: 1,
+      timeoutMs: 60_000,
+      spp: 1,
+    });
     await tasks.create(job, planJob(job, [0], 16, 16, 16), 3);
     const deadline = Date.now() + 10_000;
     expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64, null)).status).toBe('bound');
@@ -79,7 +95,7 @@ describe('task bookkeeping in Lua', () => {
     await redis.hset(keys.taskReplicas(task), 0, JSON.stringify({ rid: 'r0', n: 0, worker: 'renderer', state: 'valid' }));
     await redis.zadd(keys.spotPool('c1'), Date.now(), task);
     const deadline = Date.now() + 10_000;
-    const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2);
+    const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2, null);
     for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000 });
     expect(await spot('renderer')).toBeUndefined();
     expect((await spot('s1'))?.task).toBe(task);

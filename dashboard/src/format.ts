@@ -19,7 +19,7 @@ export const clock = (at: number): string => new Date(at).toLocaleTimeString();
 
 export const dateTime = (at: number): string => new Date(at).toLocaleString();
 
-export const credits = (n: number): string => n.toFixed(2);
+export { formatCredits as credits } from '../../shared/money.ts';
 
 /** Metered work: rays as render units (10^9 rays), three significant digits. */
 export const renderUnits = (rays: number): string => `${toRu(rays).toPrecision(3)} RU`;

@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): express.Express {
     const { token, principal } = await deps.tokens.mint(name);
     res.status(201).json({ token, owner: principal.owner, name });
   });
-  app.use('/api', creditRoutes(deps.ledger, deps.workers, requester));
+  app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
 
   /** The determinism classes and the published tolerance for provisional ones. */
   app.get('/api/classes', async (_req, res) => {

@@ -1,28 +1,38 @@
 /**
- * Credits: until a market exists they enter only through operator grants (to a worker or to the
- * treasury that pays rewards). Amounts on the wire are credits with at most two decimals.
+ * Credits: they enter only through operator grants (to a requester, a worker or the treasury);
+ * requesters spend them on jobs (escrow), workers earn them for valid replicas. Amounts on the
+ * wire are credits with at most six decimals (shared/money.ts).
  */
 import express, { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
-import { LedgerQuery } from '../../shared/protocol.ts';
+import { Credits, toMicros } from '../../shared/money.ts';
+import { Ids, LedgerQuery } from '../../shared/protocol.ts';
+import { keys } from '../state/keys.ts';
 import { type Ledger, LedgerError, TREASURY } from '../state/ledger.ts';
-import type { Workers } from '../state/workers.ts';
+import type { FarmRedis } from '../state/redis.ts';
 import { requireOperator } from './auth.ts';
 import { HttpError } from './problem.ts';
 
-export const Credits = z.number().positive().max(1e9).multipleOf(0.01);
-const Grant = z.object({ account: z.string().min(1).max(64), amount: Credits, note: z.string().max(200).default('operator grant') });
-export const toCents = (credits: number): number => Math.round(credits * 100);
+const Account = z.union([z.literal(TREASURY), Ids.worker, Ids.owner], {
+  error: 'a worker id, a requester owner id (from its token), or "treasury"',
+});
+const Grant = z.object({ account: Account, amount: Credits, note: z.string().max(200).default('operator grant') });
 
-export function creditRoutes(ledger: Ledger, workers: Workers, requester: RequestHandler): Router {
+export function creditRoutes(ledger: Ledger, redis: FarmRedis, requester: RequestHandler): Router {
   const r = Router();
 
   r.post('/credits', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
     const body = Grant.parse(req.body ?? {});
-    if (body.account !== TREASURY && !(await workers.get(body.account))) {
-      throw new HttpError(404, 'Not found', `no account ${body.account}`, [{ path: 'account', message: 'unknown worker' }]);
+    const key =
+      body.account === TREASURY
+        ? undefined
+        : Ids.owner.safeParse(body.account).success
+          ? keys.owner(body.account)
+          : keys.worker(body.account);
+    if (key && !(await redis.exists(key))) {
+      throw new HttpError(404, 'Not found', `no account ${body.account}`, [{ path: 'account', message: 'no such worker or requester' }]);
     }
-    await ledger.grant(body.account, toCents(body.amount), body.note);
+    await ledger.grant(body.account, toMicros(body.amount), body.note);
     res.status(201).json({ account: body.account, ...(await ledger.account(body.account)) });
   });
 
@@ -30,6 +40,13 @@ export function creditRoutes(ledger: Ledger, workers: Workers, requester: Reques
   r.get('/treasury', async (req, res) => {
     const { offset, limit } = LedgerQuery.parse(req.query);
     res.json({ account: TREASURY, ...(await ledger.page(TREASURY, offset, limit)) });
+  });
+
+  /** The caller's own account: its balance, what its jobs hold in escrow, and its entries. */
+  r.get('/account', requester, async (req, res) => {
+    const { offset, limit } = LedgerQuery.parse(req.query);
+    const owner = req.principal?.owner as string;
+    res.json({ account: owner, ...(await ledger.page(owner, offset, limit)) });
   });
 
   return r;

@@ -5,15 +5,19 @@ import { type Request, Router } from 'express';
 import { z } from 'zod';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
-import { toTicks } from '../../shared/market.ts';
-import { Ids, JobDeleteQuery, type JobDeletion, JobRequest } from '../../shared/protocol.ts';
+import { fromTicks, toTicks } from '../../shared/market.ts';
+import { fromMicros, toMicros } from '../../shared/money.ts';
+import { Ids, JobDeleteQuery, type JobDeletion, type JobEstimate, JobRequest } from '../../shared/protocol.ts';
+import { toRu } from '../../shared/render-units.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
 import type { BlobStore } from '../blobstore.ts';
 import type { ChangeFeed } from '../change-feed.ts';
 import { pauseReason } from '../market/book.ts';
+import { estimate } from '../market/estimate.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
+import type { Ledger } from '../state/ledger.ts';
 import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
@@ -39,6 +43,7 @@ export interface JobRoutesDeps {
   quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
   storage: StorageMonitor;
   market: Market;
+  ledger: Ledger;
 }
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -63,28 +68,63 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const heldUpNow = async (): Promise<(job: JobRecord) => string | null> => {
     const [problems, last] = await Promise.all([deps.storage.problems(), deps.market.last()]);
     const full = problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : null;
-    return (job) => full ?? pauseReason(job.bid, last);
+    return (job) => full ?? pauseReason(job, last);
   };
   const statusOf = async (job: JobRecord) => jobs.status(job, animationUrl, (await heldUpNow())(job));
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 
-  r.post('/', async (req, res) => {
-    await consume(deps.limits.submission, req.principal?.owner as string, res);
-    await deps.storage.assertWritable();
-    const body = JobRequest.parse(req.body ?? {});
-    const scene = withOverrides(parseScene(body.scene), { width: body.width, height: body.height, spp: body.spp });
+  /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
+  async function draft(body: unknown) {
+    const request = JobRequest.parse(body ?? {});
+    const scene = withOverrides(parseScene(request.scene), { width: request.width, height: request.height, spp: request.spp });
     let frames: number[];
     try {
-      frames = body.frames === undefined ? [...Array(frameCount(scene)).keys()] : parseFrameRange(body.frames, frameCount(scene));
+      frames = request.frames === undefined ? [...Array(frameCount(scene)).keys()] : parseFrameRange(request.frames, frameCount(scene));
     } catch (e) {
       throw new HttpError(400, 'Invalid request', (e as Error).message, [{ path: 'frames', message: (e as Error).message }]);
     }
-    const tilesPerFrame = tileCount(scene.render.width, scene.render.height, body.tileSize);
+    const tilesPerFrame = tileCount(scene.render.width, scene.render.height, request.tileSize);
     const { maxTasksPerJob } = deps.quotas;
     if (tilesPerFrame * frames.length > maxTasksPerJob) {
       const message = `${frames.length} frames × ${tilesPerFrame} tiles exceeds ${maxTasksPerJob} tasks; use larger tiles or fewer frames`;
       throw new HttpError(400, 'Invalid request', message, [{ path: 'tileSize', message }]);
     }
+    const bid = request.maxPrice === undefined ? null : toTicks(request.maxPrice);
+    const last = await deps.market.last();
+    const cost = estimate(
+      {
+        pixels: scene.render.width * scene.render.height,
+        frames: frames.length,
+        spp: scene.render.spp,
+        verification: request.verification,
+        replicas: request.replicas,
+        bid,
+        budget: request.budget === undefined ? null : toMicros(request.budget),
+      },
+      last?.price ?? last?.bestAsk ?? null,
+    );
+    return { body: request, scene, frames, tilesPerFrame, bid, cost };
+  }
+
+  /** What a submission would cost and hold, without submitting it. */
+  r.post('/estimate', async (req, res) => {
+    const { frames, tilesPerFrame, cost } = await draft(req.body);
+    const quote: JobEstimate = {
+      tasks: frames.length * tilesPerFrame,
+      maxRu: toRu(cost.maxRays),
+      redundancy: cost.redundancy,
+      price: cost.price === null ? null : fromTicks(cost.price),
+      hold: fromMicros(cost.hold),
+      basis: cost.basis,
+      balance: (await deps.ledger.account(req.principal?.owner as string)).balance,
+    };
+    res.json(quote);
+  });
+
+  r.post('/', async (req, res) => {
+    await consume(deps.limits.submission, req.principal?.owner as string, res);
+    await deps.storage.assertWritable();
+    const { body, scene, frames, tilesPerFrame, bid, cost } = await draft(req.body);
     const id = `j${randomBytes(10).toString('hex')}`;
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
     const created = await jobs.create(
@@ -107,11 +147,24 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         frames,
         tilesPerFrame,
         tilesTotal: tilesPerFrame * frames.length,
-        bid: body.maxPrice === undefined ? null : toTicks(body.maxPrice),
+        bid,
       },
       initialReplicas(body),
       { tasks: deps.quotas.maxTasksInFlight, replicas: deps.quotas.maxReplicasInFlight },
+      cost.hold,
     );
+    if (created === 'funds') {
+      const { balance } = await deps.ledger.account(req.principal?.owner as string);
+      const held = fromMicros(cost.hold);
+      const path = cost.basis === 'bid' ? 'maxPrice' : 'budget';
+      const why =
+        cost.basis === 'budget'
+          ? `the budget of ${held} credits`
+          : `${held} credits: ${toRu(cost.maxRays).toPrecision(3)} RU at most × ${cost.redundancy} replicas at ${fromTicks(cost.price ?? 0)} credits/RU`;
+      throw new HttpError(402, 'Not enough credits', `this job holds ${why} in escrow; your balance is ${balance} credits`, [
+        { path, message: `needs ${held} credits, the balance has ${balance}` },
+      ]);
+    }
     if (created !== 'ok') {
       const limit = created === 'tasks' ? `${deps.quotas.maxTasksInFlight} tasks` : `${deps.quotas.maxReplicasInFlight} replicas`;
       throw new HttpError(

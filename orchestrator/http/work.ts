@@ -5,6 +5,7 @@
  */
 import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { Credits, toMicros } from '../../shared/money.ts';
 import { Heartbeat, Ids, RESULT_CID_HEADER, RESULT_RAYS_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
@@ -14,7 +15,7 @@ import type { WorkerRecord, Workers } from '../state/workers.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
-import { Credits, ledgerOp, toCents } from './credits.ts';
+import { ledgerOp } from './credits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps {
@@ -25,9 +26,9 @@ export interface WorkRoutesDeps extends UploadDeps {
   dispatch: Dispatcher;
   calibration: CalibrationDeps;
   /** Stake locked per replica (cents): what an untrusted worker needs free to get work. */
-  stakePerReplicaCents: number;
+  stakePerReplicaMicros: number;
   /** Least stake (cents) an untrusted worker must hold to get work. */
-  minStakeCents: number;
+  minStakeMicros: number;
 }
 
 export function workRoutes(deps: WorkRoutesDeps): Router {
@@ -107,11 +108,11 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       return;
     }
     const free = worker.stake - worker.locked - worker.unbonding;
-    if (!worker.trusted && worker.inFlight === 0 && (free < deps.stakePerReplicaCents || worker.stake < deps.minStakeCents))
+    if (!worker.trusted && worker.inFlight === 0 && (free < deps.stakePerReplicaMicros || worker.stake < deps.minStakeMicros))
       throw new HttpError(
         409,
         'Stake required',
-        `a worker stakes at least ${deps.minStakeCents / 100} credits, and each replica locks ${deps.stakePerReplicaCents / 100}; this one has ${worker.stake / 100} staked, ${Math.max(0, free) / 100} free`,
+        `a worker stakes at least ${deps.minStakeMicros / 100} credits, and each replica locks ${deps.stakePerReplicaMicros / 100}; this one has ${worker.stake / 100} staked, ${Math.max(0, free) / 100} free`,
       );
     const abort = new AbortController();
     res.on('close', () => abort.abort());
@@ -179,7 +180,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   r.post('/stake', async (req, res) => {
     const worker = me(req);
     const { amount } = Amount.parse(parseJson(rawBody(req)));
-    await ledgerOp(() => deps.ledger.deposit(worker.id, toCents(amount)));
+    await ledgerOp(() => deps.ledger.deposit(worker.id, toMicros(amount)));
     res.json(await deps.ledger.account(worker.id));
   });
 
@@ -187,7 +188,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   r.post('/unstake', async (req, res) => {
     const worker = me(req);
     const { amount } = Amount.parse(parseJson(rawBody(req)));
-    await ledgerOp(() => deps.ledger.unbond(worker.id, toCents(amount)));
+    await ledgerOp(() => deps.ledger.unbond(worker.id, toMicros(amount)));
     res.status(202).json(await deps.ledger.account(worker.id));
   });
 

@@ -4,6 +4,7 @@
  * the interval at its measured speed. Quantities are whole book units (µRU).
  */
 import { fromTicks, RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
+import { costMicros, formatCredits, fromMicros } from '../../shared/money.ts';
 import { maxRays } from '../../shared/render-units.ts';
 import { MAX_TICK, type Order } from './clearing.ts';
 
@@ -69,16 +70,39 @@ export function levels(bids: readonly Order[], asks: readonly Order[]): { price:
   });
 }
 
+/** What pauseReason needs of a job: its limit, and its escrow (µc) against its largest tile. */
+export interface PausedJob {
+  bid: number | null;
+  escrow: number;
+  committed: number;
+  spp: number;
+  tileSize: number;
+  width: number;
+  height: number;
+}
+
 /**
- * Why a job with a bid is paused by the last clearing, for its owner: the price is over its limit,
- * or nothing crossed and the cheapest ask is over it. Null when it may trade.
+ * Why a job is paused by the last clearing, for its owner: the price is over its limit, or
+ * nothing crossed and the cheapest ask is over it; or, with no replica out, what is left of its
+ * escrow cannot pay for its largest tile at that price (or, with no price at all, is nothing).
+ * Null when it may trade.
  */
-export function pauseReason(bid: number | null, last: { price: number | null; bestAsk: number | null } | undefined): string | null {
-  if (bid === null || !last) return null;
+export function pauseReason(job: PausedJob, last: { price: number | null; bestAsk: number | null } | undefined): string | null {
+  if (!last) return null;
   const credits = (ticks: number) => fromTicks(ticks).toFixed(3);
-  if (last.price !== null && bid < last.price)
+  const { bid } = job;
+  if (bid !== null && last.price !== null && bid < last.price)
     return `paused: spot ${credits(last.price)} > your limit ${credits(bid)} credits/RU; it resumes when the price comes down`;
-  if (last.price === null && last.bestAsk !== null && bid < last.bestAsk)
+  if (bid !== null && last.price === null && last.bestAsk !== null && bid < last.bestAsk)
     return `paused: the cheapest ask, ${credits(last.bestAsk)}, is over your limit ${credits(bid)} credits/RU; it resumes when cheaper supply arrives`;
-  return null;
+  if (job.committed > 0) return null;
+  const left = job.escrow;
+  const price = last.price ?? last.bestAsk;
+  if (price === null)
+    return left > 0
+      ? null
+      : 'waiting: the market has no price yet and its escrow is empty, so only providers that ask nothing can take its tiles; submit it with a budget';
+  const tile = costMicros(maxRays(Math.min(job.tileSize, job.width) * Math.min(job.tileSize, job.height), job.spp), price, 'up');
+  if (left >= tile) return null;
+  return `paused: its escrow, ${formatCredits(fromMicros(left))} credits, cannot pay for a tile at ${credits(price)} credits/RU (up to ${formatCredits(fromMicros(tile))}); it resumes when the price comes down, or cancel it and submit with a larger budget`;
 }

@@ -4,6 +4,7 @@
  * the result in one script (a clearing that crashes before recording leaves no trace).
  */
 import type { Logger } from 'pino';
+import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
 import { bookOf, levels } from './book.ts';
 import { clear, MAX_TICK } from './clearing.ts';
@@ -25,6 +26,7 @@ export async function clearDueInterval(deps: IntervalDeps, now = Date.now()): Pr
   const [demand, supply] = await Promise.all([deps.market.demand(), deps.market.supply(now - deps.onlineWindowMs)]);
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
+  if (bids.length > 0) crashPoint('during-clearing');
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
     const named = orders.filter((o) => o.limit < MAX_TICK);

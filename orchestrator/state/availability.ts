@@ -8,8 +8,8 @@ export class AvailabilityReader {
   constructor(
     private readonly redis: FarmRedis,
     private readonly onlineWindowMs: number,
-    private readonly stakePerReplicaCents: number,
-    private readonly minStakeCents: number,
+    private readonly stakePerReplicaMicros: number,
+    private readonly minStakeMicros: number,
   ) {}
 
   async of(task: { id: string; job: string; class: string }, shareCap: number): Promise<Availability> {
@@ -29,7 +29,7 @@ export class AvailabilityReader {
         keys.jobShare(task.job),
         keys.taskReplicas(task.id),
       ],
-      [task.class, since, this.stakePerReplicaCents, shareCap, this.minStakeCents],
+      [task.class, since, this.stakePerReplicaMicros, shareCap, this.minStakeMicros],
     )) as [number, number];
     return { trusted: Number(trusted), eligible: Number(eligible) };
   }

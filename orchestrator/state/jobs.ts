@@ -1,5 +1,8 @@
 /** Job records: creation, status views, listing by owner, cancellation, deletion. */
+import { fromTicks } from '../../shared/market.ts';
+import { fromMicros } from '../../shared/money.ts';
 import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { toRu } from '../../shared/render-units.ts';
 import { planJob } from '../planner.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
@@ -39,6 +42,13 @@ export interface JobRecord {
   error: string | null;
   /** Ticks per RU it pays at most; null: a market order. */
   bid: number | null;
+  /** µc (includes/escrow.lua): held for it now, of which committed to replicas out; paid, fees among it. */
+  escrow: number;
+  committed: number;
+  spent: number;
+  fees: number;
+  /** Rays of the replicas it paid for. */
+  raysPaid: number;
 }
 
 type NewJob = Omit<
@@ -54,6 +64,11 @@ type NewJob = Omit<
   | 'error'
   | 'tilesBelowThreshold'
   | 'deadlineAt'
+  | 'escrow'
+  | 'committed'
+  | 'spent'
+  | 'fees'
+  | 'raysPaid'
 >;
 
 const NUMERIC = [
@@ -75,6 +90,11 @@ const NUMERIC = [
   'timeoutMs',
   'deadlineAt',
   'tilesBelowThreshold',
+  'escrow',
+  'committed',
+  'spent',
+  'fees',
+  'raysPaid',
 ] as const;
 
 /** The parts of a job that never change after submission. */
@@ -119,10 +139,16 @@ export class Jobs {
   }
 
   /**
-   * Creates the job unless its owner's quotas forbid it: returns 'ok', or the quota it would
-   * exceed (tasks or replicas in flight over the owner's active jobs).
+   * Creates the job, holding `escrow` (µc) from its owner's balance, unless its owner's quotas
+   * forbid it: returns 'ok', the quota it would exceed (tasks or replicas in flight over the
+   * owner's active jobs), or 'funds' (the balance cannot cover the escrow).
    */
-  async create(job: NewJob, initialReplicas: number, quota: { tasks: number; replicas: number }): Promise<'ok' | 'tasks' | 'replicas'> {
+  async create(
+    job: NewJob,
+    initialReplicas: number,
+    quota: { tasks: number; replicas: number },
+    escrow: number,
+  ): Promise<'ok' | 'tasks' | 'replicas' | 'funds'> {
     const record = {
       ...job,
       frames: JSON.stringify(job.frames),
@@ -139,8 +165,8 @@ export class Jobs {
       this.redis,
       'job-create',
       [keys.job(job.id), keys.jobsAll, keys.jobsOf(job.owner)],
-      [job.id, JSON.stringify(record), job.createdAt, quota.tasks, quota.replicas],
-    )) as 'ok' | 'tasks' | 'replicas';
+      [job.id, JSON.stringify(record), job.createdAt, quota.tasks, quota.replicas, escrow],
+    )) as 'ok' | 'tasks' | 'replicas' | 'funds';
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -305,6 +331,14 @@ export class Jobs {
       animation: job.animation ? animationUrl(job.id) : null,
       error: job.error,
       heldUp: job.state === 'queued' || job.state === 'running' ? heldUp : null,
+      cost: {
+        maxPrice: job.bid === null ? null : fromTicks(job.bid),
+        held: fromMicros(job.escrow),
+        committed: fromMicros(job.committed),
+        spent: fromMicros(job.spent),
+        fees: fromMicros(job.fees),
+        ru: toRu(job.raysPaid),
+      },
     };
   }
 }

@@ -20,7 +20,7 @@ const PER_ID = {
   /** worker → tiles of this job it took a real replica of (the per-worker share cap). */
   jobShare: 'job:{}:share',
   jobsOf: 'jobs:owner:{}',
-  /** A requester's work in flight (quotas): tasks, replicas. */
+  /** A requester (a token's owner): its work in flight (quotas: tasks, replicas) and its account (balance, held). */
   owner: 'owner:{}',
   task: 'task:{}',
   taskReplicas: 'task:{}:replicas',
@@ -43,7 +43,7 @@ const PER_ID = {
   spotPool: 'spot:{}',
   /** A signature already used (replay cache). */
   replay: 'replay:{}',
-  /** A ledger account's entries (a worker id, or `treasury`). */
+  /** A ledger account's entries (a worker id, a requester's owner id, or `treasury`). */
   ledger: 'ledger:{}',
   /** Who clears the market interval that starts at `{}` (ms): one orchestrator per interval. */
   marketLease: 'market:lease:{}',
@@ -64,6 +64,8 @@ const FIXED = {
   /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */
   spotLeases: 'spot:leases',
   workersAll: 'workers',
+  /** Requesters (token owner ids) by when their token was added: the requester accounts. */
+  requestersAll: 'requesters',
   /** Workers by when their unbonding stake is paid out. */
   unbonding: 'unbonding',
   /** class id → JSON class record. */

@@ -1,9 +1,11 @@
 /**
  * The credit ledger's API side: operator grants, stake deposits, unbonding (stake asked back is
  * paid out after a delay and stays slashable until then) and the append-only entries, of which the
- * newest are kept (retention). Rewards, slashing and penalties happen inside the verdict scripts.
+ * newest are kept (retention). Escrow, payments, slashing and penalties happen inside the scripts
+ * that change the state they pay for. Amounts are µc inside, credits outside.
  */
-import type { LedgerEntry, LedgerPage } from '../../shared/protocol.ts';
+import { fromMicros } from '../../shared/money.ts';
+import { Ids, type LedgerEntry, type LedgerPage } from '../../shared/protocol.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
 import { type FarmRedis, sortedSetBatches } from './redis.ts';
@@ -17,7 +19,18 @@ export class LedgerError extends Error {
   }
 }
 
-const accountKey = (account: string) => (account === TREASURY ? keys.treasury : keys.worker(account));
+/** The hash of an account: the treasury, a worker, or a requester (its token's owner id). */
+const accountKey = (account: string) =>
+  account === TREASURY ? keys.treasury : Ids.owner.safeParse(account).success ? keys.owner(account) : keys.worker(account);
+
+/** Balance and stake as a worker has them, escrow as a requester has it (zero where there is none), in credits. */
+export interface Account {
+  balance: number;
+  stake: number;
+  locked: number;
+  unbonding: number;
+  held: number;
+}
 
 export class Ledger {
   constructor(
@@ -26,17 +39,17 @@ export class Ledger {
     private readonly unbondingMs: number,
   ) {}
 
-  grant(account: string, cents: number, ref: string): Promise<void> {
-    return this.operate('grant', account, cents, ref);
+  grant(account: string, micros: number, ref: string): Promise<void> {
+    return this.operate('grant', account, micros, ref);
   }
 
-  deposit(worker: string, cents: number): Promise<void> {
-    return this.operate('deposit', worker, cents, 'worker');
+  deposit(worker: string, micros: number): Promise<void> {
+    return this.operate('deposit', worker, micros, 'worker');
   }
 
   /** Asks stake back: it is paid out after the unbonding delay, unless a fault takes it first. */
-  unbond(worker: string, cents: number): Promise<void> {
-    return this.operate('unbond', worker, cents, 'worker');
+  unbond(worker: string, micros: number): Promise<void> {
+    return this.operate('unbond', worker, micros, 'worker');
   }
 
   /** Pays out every unbonding that is due; returns how many. */
@@ -46,11 +59,10 @@ export class Ledger {
     return due.length;
   }
 
-  /** Balance, stake, locked and unbonding stake, in credits. */
-  async account(account: string): Promise<{ balance: number; stake: number; locked: number; unbonding: number }> {
-    const values = await this.redis.hmget(accountKey(account), 'balance', 'stake', 'locked', 'unbonding');
-    const [balance, stake, locked, unbonding] = values.map((v) => Number(v ?? 0) / 100);
-    return { balance, stake, locked, unbonding };
+  async account(account: string): Promise<Account> {
+    const values = await this.redis.hmget(accountKey(account), 'balance', 'stake', 'locked', 'unbonding', 'held');
+    const [balance, stake, locked, unbonding, held] = values.map((v) => fromMicros(Number(v ?? 0)));
+    return { balance, stake, locked, unbonding, held };
   }
 
   /**
@@ -65,9 +77,17 @@ export class Ledger {
       .lrange(list, -(offset + limit), -(offset + 1))
       .hget(accountKey(account), 'ledgerDropped')
       .exec()) as [[unknown, number], [unknown, string[]], [unknown, string | null]];
-    const entries = rows.reverse().map((e) => {
-      const entry = JSON.parse(e) as LedgerEntry;
-      return { ...entry, amount: entry.amount / 100, balance: entry.balance / 100, stake: entry.stake / 100 };
+    // Amounts are stored as decimal strings of µc (includes/ledger.lua).
+    const entries = rows.reverse().map((e): LedgerEntry => {
+      const entry = JSON.parse(e) as Record<keyof LedgerEntry, string | number | undefined>;
+      const credits = (v: string | number | undefined) => fromMicros(Number(v ?? 0));
+      return {
+        ...(entry as LedgerEntry),
+        amount: credits(entry.amount),
+        balance: credits(entry.balance),
+        stake: credits(entry.stake),
+        ...(entry.held === undefined ? {} : { held: credits(entry.held) }),
+      };
     });
     return { ...(await this.account(account)), total: kept + Number(dropped ?? 0), kept, offset, entries };
   }
@@ -77,13 +97,13 @@ export class Ledger {
     const trimOne = async (account: string) =>
       Number(await runScript(this.redis, 'ledger-trim', [keys.ledger(account), accountKey(account)], [kept]));
     let dropped = await trimOne(TREASURY);
-    for await (const workers of sortedSetBatches(this.redis, keys.workersAll))
-      for (const worker of workers) dropped += await trimOne(worker);
+    for (const index of [keys.workersAll, keys.requestersAll])
+      for await (const accounts of sortedSetBatches(this.redis, index)) for (const account of accounts) dropped += await trimOne(account);
     return dropped;
   }
 
-  private async operate(op: string, account: string, cents: number, ref: string): Promise<void> {
-    const result = await runScript(this.redis, 'ledger', [accountKey(account)], [op, account, cents, ref, Date.now(), this.unbondingMs]);
+  private async operate(op: string, account: string, micros: number, ref: string): Promise<void> {
+    const result = await runScript(this.redis, 'ledger', [accountKey(account)], [op, account, micros, ref, Date.now(), this.unbondingMs]);
     if (result !== 'ok') throw new LedgerError(String(result));
   }
 }

@@ -3,7 +3,11 @@
  * leases, reopening. Every change is one Lua script (state/lua/); this class only names the keys
  * and decodes the answers.
  */
+import { fromTicks } from '../../shared/market.ts';
+import { fromMicros } from '../../shared/money.ts';
 import { type ReplicaState, type ReplicaView, type TaskView, TileWait } from '../../shared/protocol.ts';
+import { maxRaysPerSample } from '../../shared/render-units.ts';
+import { LIMITS } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type PlannedTask, parseTaskId } from '../planner.ts';
 import type { Decision } from '../verdict/decide.ts';
@@ -28,8 +32,15 @@ export interface ReplicaRecord {
   /** The BullMQ queue the slot came from ('' for a spot check). */
   queue: string;
   scene: string;
-  /** Stake (cents) locked behind this replica until its verdict. */
+  /** Stake (µc) locked behind this replica until its verdict. */
   locked: number;
+  /** The job it was bound for (absent on records written before the market). */
+  job?: string;
+  /** Who pays for it (includes/escrow.lua), at what price (ticks per RU), and what is still committed to it and was paid (µc). */
+  payer?: 'job' | 'treasury';
+  price?: number;
+  commit?: number;
+  paid?: number;
   spot?: boolean;
   arbiter?: boolean;
   /** The render error its worker reported (state 'failed'). */
@@ -88,6 +99,7 @@ export type BindResult =
         | 'share'
         | 'paused'
         | 'pricedout'
+        | 'unfunded'
         | 'eligible';
     };
 
@@ -95,17 +107,18 @@ export interface SubmitResult {
   status: 'submitted' | 'spot' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict';
 }
 
-/** The economy's settings, as the scripts need them (cents). */
+/** The economy's settings, as the scripts need them (µc). */
 export interface Economy {
-  rewardCents: number;
-  stakePerReplicaCents: number;
+  /** The operator's fee on a job's payments, in parts per million. */
+  feePpm: number;
+  stakePerReplicaMicros: number;
   /** Share of a caught worker's whole stake that a fault loses. */
   slashShare: number;
-  deadlinePenaltyCents: number;
+  deadlinePenaltyMicros: number;
   /** Most replicas an untrusted worker may hold at once. */
   maxHeldReplicas: number;
   /** Least stake an untrusted worker must hold to take work: what an identity costs. */
-  minStakeCents: number;
+  minStakeMicros: number;
 }
 
 export class Tasks {
@@ -223,13 +236,14 @@ export class Tasks {
         deadline,
         queue,
         arbiterOnly ? 1 : 0,
-        this.economy.stakePerReplicaCents,
+        this.economy.stakePerReplicaMicros,
         this.economy.maxHeldReplicas,
         shareCap,
-        this.economy.deadlinePenaltyCents,
-        this.economy.minStakeCents,
+        this.economy.deadlinePenaltyMicros,
+        this.economy.minStakeMicros,
         dryRun ? 1 : 0,
         price ?? '',
+        maxRaysPerSample(LIMITS.maxBounces),
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
@@ -239,7 +253,7 @@ export class Tasks {
   }
 
   /** A spot check for the worker from a pool of known answers (each serving `uses` workers), if one fits. */
-  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number) {
+  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, price: number | null) {
     const now = Date.now();
     const picked = (await runScript(
       this.redis,
@@ -251,10 +265,11 @@ export class Tasks {
         now,
         deadline,
         Math.min(deadline, now + leaseMs),
-        this.economy.stakePerReplicaCents,
+        this.economy.stakePerReplicaMicros,
         this.economy.maxHeldReplicas,
-        this.economy.minStakeCents,
+        this.economy.minStakeMicros,
         uses,
+        price ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;
@@ -301,7 +316,7 @@ export class Tasks {
         JSON.stringify(settlement),
         now,
         tilesPerFrame,
-        this.economy.rewardCents,
+        this.economy.feePpm,
         this.economy.slashShare,
         vouch ? 1 : 0,
         now + this.graceMs,
@@ -317,12 +332,7 @@ export class Tasks {
   }
 
   async spotVerdict(task: string, n: number, pass: boolean): Promise<void> {
-    await runScript(
-      this.redis,
-      'spot-verdict',
-      [keys.taskReplicas(task)],
-      [n, pass ? 1 : 0, Date.now(), this.economy.rewardCents, this.economy.slashShare, task],
-    );
+    await runScript(this.redis, 'spot-verdict', [keys.taskReplicas(task)], [n, pass ? 1 : 0, Date.now(), this.economy.slashShare, task]);
     this.changed(task);
   }
 
@@ -337,7 +347,7 @@ export class Tasks {
         this.redis,
         'expire',
         [keys.task(task), keys.taskReplicas(task)],
-        [n, rid, now, this.economy.deadlinePenaltyCents, now + this.graceMs, task, boundBefore],
+        [n, rid, now, this.economy.deadlinePenaltyMicros, now + this.graceMs, task, boundBefore],
       )) === 1;
     if (expired) this.changed(task);
     return expired;
@@ -466,6 +476,8 @@ export class Tasks {
             state: r.state,
             cid: r.cid ?? null,
             rays: r.rays ?? null,
+            price: r.price === undefined ? null : fromTicks(r.price),
+            paid: r.paid === undefined ? null : fromMicros(r.paid),
             assignedAt: r.assignedAt,
             submittedAt: r.submittedAt ?? null,
             error: r.error ?? null,

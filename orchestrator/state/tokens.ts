@@ -18,9 +18,15 @@ const digest = (token: string) => createHash('sha256').update(token).digest('hex
 export class Tokens {
   constructor(private readonly redis: FarmRedis) {}
 
+  /** Adds the token, and opens its owner's account (keys.owner) if it has none. */
   async add(token: string, role: Role, name: string): Promise<Principal> {
     const principal = { owner: digest(token).slice(0, 16), role, name };
-    await this.redis.hset(keys.tokens, digest(token), JSON.stringify(principal));
+    await this.redis
+      .multi()
+      .hset(keys.tokens, digest(token), JSON.stringify(principal))
+      .hset(keys.owner(principal.owner), 'name', name)
+      .zadd(keys.requestersAll, 'NX', Date.now(), principal.owner)
+      .exec();
     return principal;
   }
 

@@ -1,4 +1,5 @@
 /** Worker records: registration by public key, class, heartbeats, counters and the leaderboard. */
+import { fromMicros } from '../../shared/money.ts';
 import type { ClassState, WorkerView } from '../../shared/protocol.ts';
 import { TRUSTED_CREDIBILITY, workerCredibility } from '../verdict/credibility.ts';
 import { keys } from './keys.ts';
@@ -26,7 +27,7 @@ export interface WorkerRecord {
   /** Checks against ground truth passed since the last fault, in its class (Sarmenta's k). */
   passed: number;
   faults: number;
-  /** Credits in cents. */
+  /** Credits in µc (shared/money.ts). */
   balance: number;
   stake: number;
   locked: number;
@@ -200,10 +201,10 @@ export class Workers {
       passed: w.passed,
       faults: w.faults,
       trusted: w.trusted,
-      balance: w.balance / 100,
-      stake: w.stake / 100,
-      locked: w.locked / 100,
-      unbonding: w.unbonding / 100,
+      balance: fromMicros(w.balance),
+      stake: fromMicros(w.stake),
+      locked: fromMicros(w.locked),
+      unbonding: fromMicros(w.unbonding),
     };
   }
 }

@@ -6,6 +6,7 @@
  * recovery all judge through `judge`.
  */
 import type { Logger } from 'pino';
+import { crashPoint } from '../crash-points.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { shareCap } from '../dispatch.ts';
 import type { Metrics } from '../metrics.ts';
@@ -169,6 +170,7 @@ export class VerdictRunner {
     const { tasks, dispatch, metrics, log } = this.deps;
     const settled = await tasks.settle(task, decision, job.tilesPerFrame, job.verification === 'credibility');
     if (settled.status === 'stale') return false;
+    if (settled.status === 'verified') crashPoint('after-settle');
     switch (decision.kind) {
       case 'accept':
         metrics.verdict(decision.disagree.length > 0 ? 'disputed' : 'agreed');

@@ -29,7 +29,7 @@ async function knownAnswer(): Promise<string> {
 }
 
 beforeAll(async () => {
-  api = await startApiFarm({ spotCheckRate: 0.05, leaseMs: LEASE_MS, stakePerReplicaCents: 500 });
+  api = await startApiFarm({ spotCheckRate: 0.05, leaseMs: LEASE_MS, stakePerReplica: 5 });
   truth = await api.worker('truth', { trusted: true });
   // Real work waiting (64 tiles): spot checks are handed out only when a worker could take some.
   await api.operator('/api/jobs', { ...oneTileJob(1), width: 128, height: 128, spp: 2 });
@@ -118,7 +118,7 @@ describe('spot checks cannot be told apart', () => {
     expect(ledger.entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5, ref: spot.replica });
 
     // A real replica left alone costs the same (a farm with spot checks off, so it is surely real).
-    const plain = await startApiFarm({ spotCheckRate: 0, leaseMs: LEASE_MS, stakePerReplicaCents: 500 });
+    const plain = await startApiFarm({ spotCheckRate: 0, leaseMs: LEASE_MS, stakePerReplica: 5 });
     try {
       await plain.operator('/api/jobs', oneTileJob(1));
       const idle = await plain.worker('idle', { stake: 10 });

@@ -11,7 +11,7 @@ import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } 
 let api: ApiFarm;
 const UNBONDING_MS = 2000;
 beforeAll(async () => {
-  api = await startApiFarm({ unbondingMs: UNBONDING_MS, stakePerReplicaCents: 1000, maxHeldReplicas: 3 });
+  api = await startApiFarm({ unbondingMs: UNBONDING_MS, stakePerReplica: 10, maxHeldReplicas: 3 });
 });
 afterAll(() => api.stop());
 
@@ -148,7 +148,7 @@ describe('registration', () => {
 
 describe('identities cost stake', () => {
   it('gives a key without the minimum stake no work, and a staked key no more than it may hold', async () => {
-    const own = await startApiFarm({ stakePerReplicaCents: 1000, maxHeldReplicas: 3, spotCheckRate: 0, minStakeCents: 10_000 });
+    const own = await startApiFarm({ stakePerReplica: 10, maxHeldReplicas: 3, spotCheckRate: 0, minStake: 100 });
     try {
       await own.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64 });
       const free = await own.worker('free', { stake: 0 });

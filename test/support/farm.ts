@@ -37,6 +37,8 @@ export interface StartWorkerOptions {
   trusted?: boolean;
   /** Credits an untrusted worker gets and stakes (default 1000: 100 replicas held or awaiting verdicts). */
   stake?: number;
+  /** Its ask on the market, in credits per RU (`farm worker --ask`). */
+  ask?: number;
   env?: Record<string, string>;
 }
 
@@ -147,6 +149,7 @@ export class TestFarm {
     }
     const farmArgs = ['worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm'];
     if (stake > 0) farmArgs.push('--stake', String(stake));
+    if (opts.ask !== undefined) farmArgs.push('--ask', String(opts.ask));
     const args =
       kind === 'honest'
         ? [BIN, ...farmArgs]

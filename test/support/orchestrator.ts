@@ -68,7 +68,7 @@ export const TEST_SETTINGS = {
   logLevel: 'silent',
   spotCheckRate: 0,
   // Tests stake a few credits to check exact amounts; the identity's minimum is tested on its own.
-  minStakeCents: 0,
+  minStake: 0,
   registrationsPerMinute: 10_000,
   workerRequestsPerSecond: 10_000,
   workerRequestsPerAddressPerSecond: 100_000,
@@ -122,6 +122,13 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
 export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec, shade: number): Promise<Calibrated> {
   const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(shade), rays: 0 }));
   return client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
+}
+
+/** Grants the operator's own requester account `credits`, for the jobs it submits to pay with. */
+export async function fundOperator(api: Pick<ApiFarm, 'operator'>, credits: number): Promise<void> {
+  const { account } = (await (await api.operator('/api/account')).json()) as { account: string };
+  const res = await api.operator('/api/credits', { account, amount: credits });
+  if (res.status !== 201) throw new Error(`grant to ${account}: ${res.status}`);
 }
 
 /** Uploads a tile of one flat shade for an assignment, with its correct CID (and the rays it says it traced). */

@@ -12,9 +12,9 @@
     KEYS[5] task replicas
     ARGV[1] class id
     ARGV[2] seen since (ms)
-    ARGV[3] stake locked per replica (cents)
+    ARGV[3] stake locked per replica (µc)
     ARGV[4] most tiles of one job an untrusted worker may take
-    ARGV[5] least stake an untrusted worker must hold to take work (cents)
+    ARGV[5] least stake an untrusted worker must hold to take work (µc)
   Output:
     {trusted workers available, eligible workers available (counting stops at 8)}
 ]]

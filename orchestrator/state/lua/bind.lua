@@ -14,18 +14,20 @@
     ARGV[6] deadline (ms)
     ARGV[7] queue name
     ARGV[8] 1 when the queue is an arbiter queue (the operator's trusted workers only)
-    ARGV[9] stake locked per replica (cents)
+    ARGV[9] stake locked per replica (µc)
     ARGV[10] most replicas an untrusted worker may hold at once
     ARGV[11] most tiles of one job an untrusted worker may take
-    ARGV[12] missed-deadline penalty (cents)
-    ARGV[13] least stake an untrusted worker must hold to take work (cents)
+    ARGV[12] missed-deadline penalty (µc)
+    ARGV[13] least stake an untrusted worker must hold to take work (µc)
     ARGV[14] 1 to only say whether the worker could take it ('eligible'), changing nothing
     ARGV[15] the last market clearing's price (ticks per RU), or '' when nothing crossed
+    ARGV[16] the most rays one pixel-sample can trace (shared/render-units.ts)
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
     'paused' (the job's bid is under the worker's ask or the price), 'pricedout' (the worker's
-    ask is over the price), or {'eligible'} for a dry run
+    ask is over the price), 'unfunded' (the job's escrow cannot cover the tile at that price),
+    or {'eligible'} for a dry run
 ]]
 -- @include holders
 -- @include votes
@@ -33,7 +35,8 @@ local taskId, n, workerId, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown'} end
-local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect')
+local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect', 'job')
+local jobId = t[5]
 local j = redis.call('HMGET', KEYS[4], 'state', 'scene')
 local existing = redis.call('HGET', KEYS[2], n)
 local r = false
@@ -57,21 +60,36 @@ local trusted = w[3] == '1'
 if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
 if r and r.state ~= 'assigned' and not gaveUp(r) then return {'resolved'} end
-if redis.call('SISMEMBER', K.jobBlacklist(redis.call('HGET', KEYS[1], 'job')), workerId) == 1 then return {'ineligible'} end
+if redis.call('SISMEMBER', K.jobBlacklist(jobId), workerId) == 1 then return {'ineligible'} end
 if not mayVote(votesOn(KEYS[2]), workerId, trusted) then return {'ineligible'} end
-local share = K.jobShare(redis.call('HGET', KEYS[1], 'job'))
+local share = K.jobShare(jobId)
 if not trusted then
   if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
 end
 -- The market (market/interval.ts): a job trades only with a worker whose ask its bid reaches, and
--- at the interval's price, both sides within their limits. No bid or no ask: any price.
+-- at the interval's price, both sides within their limits. No bid or no ask: any price. Before
+-- any clearing has a price (a new farm: no provider's speed is measured yet), at the worker's ask.
 local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
 local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
 local price = tonumber(ARGV[15])
 if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
 if ask and price and ask > price then return {'pricedout'} end
+local tradedAt = price or ask or 0
+-- The job pays, committing the most the tile can cost; a re-render of a tile backtracking
+-- reopened is the farm's to pay (includes/escrow.lua).
+local payer, cost = 'job', 0
+if redis.call('HGET', KEYS[1], 'suspect') == '1' then payer = 'treasury'
+else
+  local rect = cjson.decode(t[4])
+  local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
+  cost = mulDiv(rays, tradedAt, true)
+  -- A stalled holder's commitment is voided below, when its slot changes hands.
+  local freed = 0
+  if r and r.state == 'assigned' then freed = r.commit or 0 end
+  if not covers(jobId, cost - freed) then return {'unfunded'} end
+end
 if ARGV[14] == '1' then return {'eligible'} end
 local locked = 0
 if not trusted then
@@ -86,8 +104,10 @@ if r then
   r.previous = nil
   table.insert(previous, r)
 end
+redis.call('HINCRBY', KEYS[4], 'committed', cost)
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
-  deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked}
+  deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
+  price = tradedAt, commit = cost}
 if ARGV[8] == '1' then fresh.arbiter = true end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)

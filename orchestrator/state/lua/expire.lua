@@ -8,7 +8,7 @@
     ARGV[1] slot number n
     ARGV[2] replica id, or '' for whoever holds the slot
     ARGV[3] now (ms)
-    ARGV[4] missed-deadline penalty (cents)
+    ARGV[4] missed-deadline penalty (µc)
     ARGV[5] idle-check time for the task (ms)
     ARGV[6] task id
     ARGV[7] with no replica id: only a holder bound at or before this time (ms) lost its lease

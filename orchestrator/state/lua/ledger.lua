@@ -5,7 +5,7 @@
     KEYS[1] account hash
     ARGV[1] operation: grant | deposit | unbond | payout
     ARGV[2] account (worker id or 'treasury')
-    ARGV[3] amount (cents; payout: ignored)
+    ARGV[3] amount (µc; payout: ignored)
     ARGV[4] ledger reference
     ARGV[5] now (ms)
     ARGV[6] unbonding delay (ms)

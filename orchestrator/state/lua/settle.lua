@@ -1,7 +1,8 @@
 --[[
   Applies a decision of orchestrator/verdict/decide.ts, judged on task version ARGV[3]: a
   concurrent change in between makes it 'stale' (judge again). Reputation and money move with the
-  verdict, atomically. Agreeing results are valid: paid, unlocked, and a passed check where the
+  verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
+  escrow: includes/escrow.lua), unlocked, and a passed check where the
   decision says they were checked against ground truth. Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
   ground truth ('faulty'); otherwise 'overruled', with no fault.
@@ -22,7 +23,7 @@
             credibilities were computed from (a changed count makes the decision stale)
     ARGV[5] now (ms)
     ARGV[6] tiles per frame
-    ARGV[7] reward (cents)
+    ARGV[7] the operator's fee on a job's payments (parts per million)
     ARGV[8] share of the stake a fault loses (0..1)
     ARGV[9] 1 to remember which workers an unanchored verdict (at θ or below) rests on (backtracking)
     ARGV[10] idle-check time after an issue (ms)
@@ -31,7 +32,7 @@
     this verdict completes it, else 0) | 'issued' (value: first new slot number) | 'late' |
     'waiting' | 'failed'
 ]]
--- @include ledger
+-- @include escrow
 -- @include reputation
 -- @include jobs
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
@@ -48,9 +49,9 @@ local function settleResults(winner, vouch)
     local r = cjson.decode(redis.call('HGET', KEYS[2], n))
     if r.state == 'submitted' then
       r.state = 'valid'
-      redis.call('HSET', KEYS[2], n, cjson.encode(r))
       unlockStake(r.worker, r.locked)
-      reward(r.worker, tonumber(ARGV[7]), r.rid, now)
+      pay(r, now, tonumber(ARGV[7]))
+      redis.call('HSET', KEYS[2], n, cjson.encode(r))
       count(r.worker, 'valid', 1)
       -- Its measured speed: what the market offers of it (market/book.ts).
       count(r.worker, 'raysDone', r.rays or 0)
@@ -66,7 +67,12 @@ local function settleResults(winner, vouch)
     -- A result accepted before a reopen and contradicted now is judged like a fresh one.
     local was = r.state
     if was == 'submitted' or was == 'valid' then
-      if was == 'submitted' then unlockStake(r.worker, r.locked) else count(r.worker, 'valid', -1) end
+      if was == 'submitted' then
+        unlockStake(r.worker, r.locked)
+        void(r, now)
+      else
+        count(r.worker, 'valid', -1)
+      end
       if d.faulty then
         r.state = 'invalid'
         count(r.worker, 'invalid', 1)

@@ -1,19 +1,19 @@
 --[[
   The verdict on a spot check: a match with the known answer is a passed check (paid like any
-  valid replica), a mismatch a fault (the worker's stake is slashed to the treasury).
+  valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua), a
+  mismatch a fault (the worker's stake is slashed to the treasury).
   Runs once: the record must still be 'submitted'.
   Input:
     KEYS[1] task replicas
     ARGV[1] slot number n
     ARGV[2] 1 when the result matched
     ARGV[3] now (ms)
-    ARGV[4] reward (cents)
-    ARGV[5] share of the stake a fault loses (0..1)
-    ARGV[6] task id
+    ARGV[4] share of the stake a fault loses (0..1)
+    ARGV[5] task id
   Output:
     1 when judged, 0 when already judged
 ]]
--- @include ledger
+-- @include escrow
 -- @include reputation
 local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
 if r.state ~= 'submitted' then return 0 end
@@ -24,13 +24,13 @@ if ARGV[2] == '1' then
   r.state = 'valid'
   count(r.worker, 'valid', 1)
   passCheck(r.worker)
-  reward(r.worker, tonumber(ARGV[4]), r.rid, now)
+  pay(r, now, 0)
 else
   r.state = 'invalid'
   count(r.worker, 'invalid', 1)
   fault(r.worker, nil)
-  slash(r.worker, tonumber(ARGV[5]), {}, r.rid, now)
-  evidence(r.worker, {kind = 'outvoted', task = ARGV[6], at = now, cid = r.cid})
+  slash(r.worker, tonumber(ARGV[4]), {}, r.rid, now)
+  evidence(r.worker, {kind = 'outvoted', task = ARGV[5], at = now, cid = r.cid})
 end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
 return 1

@@ -11,10 +11,12 @@
     ARGV[3] now (ms)
     ARGV[4] deadline (ms)
     ARGV[5] lease expiry (ms)
-    ARGV[6] stake locked per replica (cents)
+    ARGV[6] stake locked per replica (µc)
     ARGV[7] most replicas an untrusted worker may hold at once
-    ARGV[8] least stake an untrusted worker must hold to take work (cents)
+    ARGV[8] least stake an untrusted worker must hold to take work (µc)
     ARGV[9] workers one tile serves as a spot check before it leaves the pool
+    ARGV[10] the last market clearing's price (ticks per RU), or '' when nothing crossed: the
+             treasury pays the check at it, as bind.lua prices real work
   Output:
     {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
 ]]
@@ -33,7 +35,8 @@ for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
       local n = redis.call('HINCRBY', tkey, 'nextSlot', 1) - 1
       local locked = tonumber(ARGV[6])
       local record = {rid = rid, n = n, worker = workerId, state = 'assigned', assignedAt = now,
-        deadline = tonumber(ARGV[4]), queue = '', scene = scene, locked = locked, spot = true}
+        deadline = tonumber(ARGV[4]), queue = '', scene = scene, locked = locked, spot = true, payer = 'treasury',
+        price = tonumber(ARGV[10]) or tonumber(redis.call('HGET', KEYS[2], 'ask') or '') or 0}
       redis.call('HSET', K.taskReplicas(taskId), n, cjson.encode(record))
       redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
       lockStake(workerId, locked)

@@ -1,16 +1,18 @@
--- @include ledger
+-- @include escrow
 -- @include reputation
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
   its deadline passed: penalised like any missed deadline, spot checks included), 'handedback'
-  (a graceful drain), 'failed' (it reported a render error) or 'cancelled' (its job ended). Its stake is unlocked and it no longer counts
-  as holding the replica. The caller stores the record.
+  (a graceful drain), 'failed' (it reported a render error) or 'cancelled' (its job ended). Its
+  stake is unlocked, its escrow commitment voided, and it no longer counts as holding the
+  replica. The caller stores the record.
 ]]
 local function letGo(r, state, now, penalty)
   r.state = state
   count(r.worker, 'inFlight', -1)
   redis.call('SREM', K.workerActive(r.worker), r.rid)
   unlockStake(r.worker, r.locked)
+  void(r, now)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
@@ -21,7 +23,8 @@ end
 local function gaveUp(r)
   return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
 end
--- Cancels a task's replicas still out (held, or answered but not judged), unlocking their stake.
+-- Cancels a task's replicas still out (held, or answered but not judged), unlocking their stake
+-- and voiding their commitments.
 local function cancelOutstanding(taskId, now)
   local all = redis.call('HGETALL', K.taskReplicas(taskId))
   for i = 1, #all, 2 do
@@ -32,6 +35,7 @@ local function cancelOutstanding(taskId, now)
     elseif r.state == 'submitted' then
       r.state = 'cancelled'
       unlockStake(r.worker, r.locked)
+      void(r, now)
       redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
     end
   end

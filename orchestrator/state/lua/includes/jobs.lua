@@ -1,7 +1,9 @@
+-- @include escrow
 --[[
   A job counts against its owner's quotas (tasks and replicas in flight) exactly while it is in
   the active set; every transition in or out goes through these two functions. An ended job is
-  indexed by when it ended, from which its retention period counts (retention.ts).
+  indexed by when it ended, from which its retention period counts (retention.ts), and gives back
+  the escrow its replicas out do not need.
 ]]
 local function activate(job)
   redis.call('ZREM', K.jobsEnded, job)
@@ -19,4 +21,5 @@ local function deactivate(job, now)
     redis.call('HINCRBY', K.owner(j[1]), 'tasks', -tonumber(j[2] or '0'))
     redis.call('HINCRBY', K.owner(j[1]), 'replicas', -tonumber(j[3] or '0'))
   end
+  refundUnused(job, now)
 end

@@ -1,22 +1,32 @@
 --[[
-  Credits, in integer cents. A worker account keeps `balance`, `stake`, `locked` (stake backing
-  replicas it holds or awaits verdicts on) and `unbonding` (stake asked back, paid out after a
-  delay) in its hash; the treasury (operator grants, paying rewards) keeps `balance`. Every move
-  appends an entry to the account's ledger list in the same script, so no balance moves without
-  its entry and none goes negative.
+  Credits, in integer micro-credits (µc, shared/money.ts). A worker account keeps `balance`,
+  `stake`, `locked` (stake backing replicas it holds or awaits verdicts on) and `unbonding` (stake
+  asked back, paid out after a delay) in its hash; a requester account (its token's owner id)
+  keeps `balance` and `held` (its jobs' escrow, includes/escrow.lua); the treasury (operator
+  grants, fees, what the farm pays for) keeps `balance`. Every move appends an entry to the
+  account's ledger list in the same script, so no balance moves without its entry and none goes
+  negative. Amounts in entries are decimal strings: cjson writes numbers with 14 digits at most.
 ]]
+local REQUESTER_ID = '^' .. string.rep('%x', 16) .. '$'
 local function accountKey(account)
   if account == 'treasury' then return K.treasury end
+  if string.match(account, REQUESTER_ID) then return K.owner(account) end
   return K.worker(account)
 end
 local function available(account, field)
   return tonumber(redis.call('HGET', accountKey(account), field) or '0')
 end
+local function money(amount) return string.format('%d', amount) end
+-- Moves `amount` into (or, negative, out of) one field of the account: `balance`, or `stake` or
+-- `held`, which the entry names as `to`.
 local function adjust(account, field, amount, kind, ref, now)
-  redis.call('HINCRBY', accountKey(account), field, amount)
-  local entry = {at = now, kind = kind, amount = amount, ref = ref,
-    balance = available(account, 'balance'), stake = available(account, 'stake')}
-  if field == 'stake' then entry.to = 'stake' end
+  local key = accountKey(account)
+  redis.call('HINCRBY', key, field, amount)
+  local after = redis.call('HMGET', key, 'balance', 'stake', 'held')
+  local entry = {at = now, kind = kind, amount = money(amount), ref = ref, balance = money(tonumber(after[1] or '0')),
+    stake = money(tonumber(after[2] or '0'))}
+  if after[3] then entry.held = money(tonumber(after[3])) end
+  if field ~= 'balance' then entry.to = field end
   redis.call('RPUSH', K.ledger(account), cjson.encode(entry))
 end
 -- Stake a worker may still commit: not backing replicas and not asked back.
@@ -39,13 +49,6 @@ end
 local function clampUnbonding(worker)
   local stake = available(worker, 'stake')
   if available(worker, 'unbonding') > stake then redis.call('HSET', K.worker(worker), 'unbonding', stake) end
-end
--- Pays a reward from the treasury, as far as it is funded.
-local function reward(worker, amount, ref, now)
-  local paid = math.min(amount, available('treasury', 'balance'))
-  if paid <= 0 then return end
-  adjust('treasury', 'balance', -paid, 'reward-paid', ref, now)
-  adjust(worker, 'balance', paid, 'reward', ref, now)
 end
 -- Takes a share of a caught worker's whole stake (unbonding stake included) and splits it among
 -- the beneficiaries; the remainder of an uneven split (or all of it, with none) goes to the treasury.
