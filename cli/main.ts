@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
+import { offerCommand, reserveCommand } from './forwards.ts';
 import { jobsDelete } from './jobs.ts';
 import { marketCommand } from './market.ts';
 import { orchestratorCommand } from './orchestrator.ts';
@@ -107,6 +108,25 @@ program
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .addOption(new Option('--interval <period>', 'candle period').choices(['1m', '1h', '1d']).default('1m'))
   .action(marketCommand);
+
+program
+  .command('reserve')
+  .description('reserve RU in a forward window at a most price, prepaid from your balance (FARM_TOKEN)')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--window <start>', 'the window: next, an ISO time or milliseconds since the epoch', 'next')
+  .requiredOption('--ru <ru>', 'render units to reserve')
+  .requiredOption('--max-price <credits>', 'the most it pays, in credits per RU')
+  .action(reserveCommand);
+
+program
+  .command('offer')
+  .description("offer a worker's RU in a forward window at a least price, locking collateral from its balance")
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--key <file>', "the worker's Ed25519 key file", '.farm/worker.key')
+  .option('--window <start>', 'the window: next, an ISO time or milliseconds since the epoch', 'next')
+  .requiredOption('--ru <ru>', 'render units to offer')
+  .requiredOption('--min-price <credits>', 'the least it renders for, in credits per RU')
+  .action(offerCommand);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

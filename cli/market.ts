@@ -1,5 +1,5 @@
-/** `farm market`: the spot price, the price index and recent candles, as the API publishes them. */
-import { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
+/** `farm market`: the spot price, the price index, the forward curve and recent candles, as the API publishes them. */
+import { ForwardCurve, MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
 
 const credits = (v: number | null) => (v === null ? '—' : v.toFixed(3));
 
@@ -10,14 +10,28 @@ export async function marketCommand(flags: { orchestrator: string; interval: str
     if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
     return res.json();
   };
-  const [view, index, history] = await Promise.all([
+  const [view, index, history, forwards] = await Promise.all([
     get('/api/market').then((b) => MarketView.parse(b)),
     get('/api/market/index').then((b) => MarketIndex.parse(b)),
     get(`/api/market/history?interval=${encodeURIComponent(flags.interval)}`).then((b) => MarketHistory.parse(b)),
+    get('/api/market/forwards').then((b) => ForwardCurve.parse(b)),
   ]);
+  const traded = forwards.windows.filter((w) => w.bids + w.asks > 0);
   const lines = [
     `spot   ${credits(view.price)} credits/RU  volume ${view.volume} RU  bids ${view.bids}  asks ${view.asks}  best bid ${credits(view.bestBid)}  best ask ${credits(view.bestAsk)}  spread ${credits(view.spread)}`,
     `index  ${credits(index.price)} credits/RU  (volume-weighted median of the last hour, ${index.volume} RU traded${index.thin ? `; thin: under ${index.floor} RU` : ''})`,
+    '',
+    `forward windows with orders (${traded.length} of ${forwards.windows.length} open to the horizon): start, state, price (* indicative), volume (RU), bids, asks`,
+    ...traded.map((w) =>
+      [
+        new Date(w.start).toISOString(),
+        w.state,
+        `${credits(w.price)}${w.indicative ? '*' : ''}`,
+        String(w.volume),
+        String(w.bids),
+        String(w.asks),
+      ].join('  '),
+    ),
     '',
     `${history.interval} candles: time, open, high, low, close, volume (RU)`,
     ...history.candles

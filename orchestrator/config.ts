@@ -49,6 +49,14 @@ export const OrchestratorConfig = z.object({
   marketHistoryMs: int(0).default(7 * 24 * 3600_000),
   /** Below this many RU traded in its hour, the price index is flagged thin. */
   marketIndexFloorRu: z.coerce.number().min(0).default(1),
+  /** Reservations: capacity is sold forward in windows this long … */
+  forwardWindowMs: int(1000).default(3600_000),
+  /** … whose orders close (and the window clears) this long before it starts … */
+  forwardGateMs: int(0).default(5 * 60_000),
+  /** … opening this far ahead. */
+  forwardHorizonMs: int(1000).default(24 * 3600_000),
+  /** Share of the value it offers that a provider locks as collateral (what a shortfall costs it). */
+  collateralShare: share().default(0.2),
 
   // The economy, in credits.
   /** The operator's share of what a job pays for each valid replica, to the treasury. */

@@ -2,6 +2,7 @@
  * Replica delivery through BullMQ. BullMQ cannot route a job to a chosen worker, and our workers
  * are untrusted HTTP clients that never touch Redis, so:
  * - every replica slot of a task is a BullMQ job (id `<task>.r<n>`, which deduplicates re-issues);
+ * - slots are prioritised by their job's bid, the highest first (market/priority.ts);
  * - new tasks' slots wait in the shared queue `slots`; once a task's first replica fixes its
  *   determinism class, further slots go to that class's queue, and slots only the operator's
  *   trusted workers may take (arbitration, audits) to the class's arbiter queue. Queues exist only
@@ -23,10 +24,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
 import type { Rect } from '../shared/tile.ts';
+import { slotPriority } from './market/priority.ts';
 import type { Metrics } from './metrics.ts';
 import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
-import type { Jobs } from './state/jobs.ts';
+import type { DeliveringWindow } from './state/forwards.ts';
+import type { JobPlan, Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
@@ -57,8 +60,27 @@ export interface DispatchOptions {
   marketIntervalMs: number;
 }
 
-/** The last market clearing's price in ticks per RU (null: nothing crossed). */
-export type PriceReader = () => Promise<number | null>;
+/** What binding needs of the market, read at most a few times an interval. */
+export interface MarketReader {
+  /** The last spot clearing's price in ticks per RU (null: nothing crossed). */
+  price(): Promise<number | null>;
+  /** The forward window delivering now, if it cleared at a price. */
+  delivering(): Promise<DeliveringWindow | undefined>;
+  /** A provider that owes the window asked for work for `ms` and no buyer had any. */
+  recordIdle(window: number, worker: string, ms: number): Promise<void>;
+}
+
+/** The market terms a scan binds under: the spot price, and the window the worker owes, if any. */
+interface Terms {
+  price: number | null;
+  owed?: DeliveringWindow;
+}
+
+/** What a poll found, and whether it is a forward buyer's work. */
+interface Found {
+  assignment: Assignment;
+  forBuyer: boolean;
+}
 
 interface Lane {
   queue: Queue;
@@ -74,6 +96,13 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
  * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
  */
 export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
+
+/** A replica slot as a BullMQ job, placed in its queue by its job's bid. */
+const slotJob = (task: string, n: number, bid: number | null) => ({
+  name: 'replica',
+  data: { task },
+  opts: { jobId: slotId(task, n), priority: slotPriority(bid), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+});
 
 /** Most tiles of a job one untrusted worker may take. */
 export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
@@ -93,7 +122,7 @@ export class Dispatcher {
     private readonly opts: DispatchOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly price: PriceReader,
+    private readonly market: MarketReader,
   ) {}
 
   /** Calls `listener` with each slot queue, now and as class queues open (bull-board, metrics). */
@@ -103,50 +132,60 @@ export class Dispatcher {
     for (const lane of this.lanes.values()) listener(lane.queue);
   }
 
-  /** Adds replica slots `ns` of a task: to its class's queue (or arbiter queue) once it has a class. */
-  async issue(task: string, ns: readonly number[], deviceClass: string, arbiter = false): Promise<void> {
+  /**
+   * Adds replica slots `ns` of a task, whose job bids `bid` (highest first: market/priority.ts):
+   * to its class's queue (or arbiter queue) once it has a class.
+   */
+  async issue(task: string, ns: readonly number[], deviceClass: string, bid: number | null, arbiter = false): Promise<void> {
     if (ns.length === 0) return;
     const name = !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
-    await this.lane(name).queue.addBulk(
-      ns.map((n) => ({
-        name: 'replica',
-        data: { task },
-        opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-      })),
-    );
+    await this.lane(name).queue.addBulk(ns.map((n) => slotJob(task, n, bid)));
     this.wake.emit('work');
   }
 
-  /** Slots 0..replicas−1 of new tasks, in the shared queue (planning issues them in batches). */
-  async issueNew(tasks: readonly string[], replicas: number): Promise<void> {
-    await this.lane(SHARED_QUEUE).queue.addBulk(
-      tasks.flatMap((task) =>
-        Array.from({ length: replicas }, (_, n) => ({
-          name: 'replica',
-          data: { task },
-          opts: { jobId: slotId(task, n), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
-        })),
-      ),
-    );
+  /** Slots 0..replicas−1 of new tasks of a job bidding `bid`, in the shared queue (planning issues them in batches). */
+  async issueNew(tasks: readonly string[], replicas: number, bid: number | null): Promise<void> {
+    await this.lane(SHARED_QUEUE).queue.addBulk(tasks.flatMap((task) => Array.from({ length: replicas }, (_, n) => slotJob(task, n, bid))));
     this.wake.emit('work');
   }
 
-  /** Long-poll: the next replica this worker may render, or undefined after pollMs. */
+  /**
+   * Long-poll: the next replica this worker may render, or undefined after pollMs. A provider
+   * that owes the forward window delivering now and is given no buyer's work has the poll's time
+   * recorded as idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
+   */
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
-    const until = Date.now() + this.opts.pollMs;
+    const started = Date.now();
+    const until = started + this.opts.pollMs;
     const provisional = worker.classState === 'provisional';
     const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     let current = worker;
-    while (!this.closed && !signal?.aborted) {
-      const found = provisional ? near && (await this.spot(current, near, await this.price())) : await this.scan(current);
-      if (found) return found;
-      const left = until - Date.now();
-      if (left <= 0) return undefined;
-      await this.waitForWork(Math.min(left, 1000), signal);
-      // Its stake and holdings change while it waits (verdicts unlock stake).
-      current = (await this.workers.get(worker.id)) ?? current;
+    let owed: DeliveringWindow | undefined;
+    let served = false;
+    try {
+      while (!this.closed && !signal?.aborted) {
+        const terms = await this.terms(current);
+        owed = terms.owed ?? owed;
+        const found = provisional ? near && (await this.spot(current, near, terms.price)) : await this.scan(current, terms);
+        if (found) {
+          served = found.forBuyer;
+          return found.assignment;
+        }
+        const left = until - Date.now();
+        if (left <= 0) return undefined;
+        await this.waitForWork(Math.min(left, 1000), signal);
+        // Its stake and holdings change while it waits (verdicts unlock stake).
+        current = (await this.workers.get(worker.id)) ?? current;
+      }
+      return undefined;
+    } finally {
+      if (owed && !served) await this.market.recordIdle(owed.start, worker.id, Date.now() - started).catch(() => undefined);
     }
-    return undefined;
+  }
+
+  private async terms(worker: WorkerRecord): Promise<Terms> {
+    const [price, window] = await Promise.all([this.market.price(), this.market.delivering()]);
+    return { price, owed: window?.owing.has(worker.id) ? window : undefined };
   }
 
   /** Marks the slot's BullMQ job done once its result is recorded. */
@@ -209,13 +248,13 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Assignment | undefined> {
+  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Found | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
     const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
-    return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
+    return { assignment: assignment(rid, spot.scene, spot.frame, spot.rect, deadline), forBuyer: false };
   }
 
   /** The queues a worker takes real slots from, most specific first. */
@@ -227,20 +266,36 @@ export class Dispatcher {
   /**
    * Looks through the worker's queues for a slot it may take. With probability q(k) an untrusted
    * worker gets a spot check instead — decided only once a slot it could have taken is found, so
-   * a spot check arrives exactly when real work would have (the slot goes back to its queue).
+   * a spot check arrives exactly when real work would have (the slot goes back to its queue). A
+   * provider that owes the forward window delivering now looks for its buyers' slots first.
    */
-  private async scan(worker: WorkerRecord): Promise<Assignment | undefined> {
+  private async scan(worker: WorkerRecord, terms: Terms): Promise<Found | undefined> {
     if (!this.mayTakeWork(worker)) return undefined;
     const wantSpot = !worker.trusted && Math.random() < spotCheckChance(this.opts.spotCheckRate, worker.passed);
+    const { owed } = terms;
+    if (owed) {
+      const forBuyer = await this.pass(worker, terms, wantSpot, (plan) => owed.buyers.has(plan.owner));
+      if (forBuyer) return { ...forBuyer, forBuyer: !forBuyer.spot };
+    }
+    const found = await this.pass(worker, terms, wantSpot);
+    return found && { ...found, forBuyer: false };
+  }
+
+  /** One look through the worker's queues, binding the first slot it may take (of a job `wanted`, when given). */
+  private async pass(
+    worker: WorkerRecord,
+    terms: Terms,
+    wantSpot: boolean,
+    wanted?: (plan: JobPlan) => boolean,
+  ): Promise<{ assignment: Assignment; spot: boolean } | undefined> {
     const held: Job[] = [];
-    const price = await this.price();
-    let found: Assignment | undefined;
+    let found: { assignment: Assignment; spot: boolean } | undefined;
     try {
       for (const lane of this.lanesOf(worker)) {
         while (!found && held.length < SCAN_LIMIT) {
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
-          found = await this.tryBind(job, lane, worker, held, wantSpot, price);
+          found = await this.tryBind(job, lane, worker, held, wantSpot, terms, wanted);
         }
         if (found) break;
       }
@@ -265,14 +320,20 @@ export class Dispatcher {
     worker: WorkerRecord,
     held: Job[],
     wantSpot: boolean,
-    price: number | null,
-  ): Promise<Assignment | undefined> {
+    terms: Terms,
+    wanted?: (plan: JobPlan) => boolean,
+  ): Promise<{ assignment: Assignment; spot: boolean } | undefined> {
     const slot = parseSlotId(job.id as string);
     const plan = slot && (await this.jobs.plan(slot.job));
     if (!slot || !plan) {
       await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
       return undefined;
     }
+    if (wanted && !wanted(plan)) {
+      held.push(job);
+      return undefined;
+    }
+    const { price, owed } = terms;
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const bind = (dryRun: boolean) =>
       this.tasks.bind(
@@ -285,6 +346,7 @@ export class Dispatcher {
         lane.queue.name === arbiterQueue(worker.class),
         shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
         price,
+        owed && { start: owed.start, price: owed.price },
         dryRun,
       );
     let bound = await bind(wantSpot);
@@ -292,7 +354,7 @@ export class Dispatcher {
       const spot = await this.spot(worker, worker.class, price);
       if (spot) {
         held.push(job);
-        return spot;
+        return { assignment: spot.assignment, spot: true };
       }
       bound = await bind(false);
     }
@@ -305,7 +367,7 @@ export class Dispatcher {
         await job.extendLock(worker.id, this.opts.leaseMs).catch(() => undefined);
         this.log.debug({ ...slotLogIds(job.id as string), worker: worker.id }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
-        return assignment(replica.rid, scene, frame, rect, replica.deadline);
+        return { assignment: assignment(replica.rid, scene, frame, rect, replica.deadline), spot: false };
       }
       case 'obsolete':
       case 'resolved':

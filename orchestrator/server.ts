@@ -19,13 +19,17 @@ import { Dispatcher } from './dispatch.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
+import { runForwardDuty } from './market/forward-duty.ts';
+import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearDueInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
+import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
 import { collect, deleteDueJobs, type RetentionDeps } from './retention/duty.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
+import { Forwards } from './state/forwards.ts';
 import { Jobs } from './state/jobs.ts';
 import { Ledger } from './state/ledger.ts';
 import { Market } from './state/market.ts';
@@ -71,6 +75,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const market = new Market(redis);
+  const forwards = new Forwards(redis);
+  const forwardSettings: ForwardSettings = {
+    windowMs: config.forwardWindowMs,
+    gateMs: config.forwardGateMs,
+    horizonMs: config.forwardHorizonMs,
+    collateralShare: config.collateralShare,
+  };
+  // The dispatcher reads the market at every poll; Redis answers five times an interval.
+  const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
   const blobs = new FsBlobStore(config.dataDir);
   await mkdir(config.dataDir, { recursive: true });
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -106,7 +119,11 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     },
     log,
     metrics,
-    () => market.price(Math.max(20, Math.floor(config.marketIntervalMs / 5))),
+    {
+      price: readAtMostEvery(marketReadMs, async () => (await market.last())?.price ?? null, null),
+      delivering: readAtMostEvery(marketReadMs, () => forwards.delivering(windowAt(Date.now(), forwardSettings)), undefined),
+      recordIdle: (window, worker, ms) => forwards.recordIdle(window, worker, ms),
+    },
   );
   const board = queueBoard([plans, frames, closing]);
   dispatch.eachQueue((queue) => {
@@ -198,6 +215,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     runner,
     ledger,
     market,
+    forwards,
+    forwardSettings,
     marketIntervalMs: config.marketIntervalMs,
     marketIndexFloorRu: config.marketIndexFloorRu,
     redis,
@@ -241,8 +260,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     historyMs: config.marketHistoryMs,
     log,
   };
-  const clearer = every(log, Math.max(20, Math.floor(config.marketIntervalMs / 5)), 'market clearing', () =>
-    clearDueInterval(marketIntervals),
+  const clearer = every(log, marketReadMs, 'market clearing', () => clearDueInterval(marketIntervals));
+  const forwardDuty = every(log, marketReadMs, 'forward windows', () =>
+    runForwardDuty({
+      forwards,
+      settings: forwardSettings,
+      collateralPpm: Math.round(config.collateralShare * 1_000_000),
+      taskTimeoutMs: config.taskTimeoutMs,
+      log,
+    }),
   );
 
   const server: Server = await new Promise((resolve) => {
@@ -261,6 +287,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       clearInterval(sweeper);
       clearInterval(collector);
       clearInterval(clearer);
+      clearInterval(forwardDuty);
       const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -4,9 +4,14 @@
  * µRU (10^3 rays), shown in RU.
  */
 import { z } from 'zod';
+import { RAYS_PER_RU } from './render-units.ts';
 
 export const TICKS_PER_CREDIT = 1000;
 export const RAYS_PER_BOOK_UNIT = 1000;
+const BOOK_UNITS_PER_RU = RAYS_PER_RU / RAYS_PER_BOOK_UNIT;
+/** RU as whole book units, and back. */
+export const toBookUnits = (ru: number): number => Math.round(ru * BOOK_UNITS_PER_RU);
+export const fromBookUnits = (units: number): number => units / BOOK_UNITS_PER_RU;
 
 /** A price on the wire: credits per RU. */
 export const Price = z.number().min(0).max(1_000_000).multipleOf(0.001);
@@ -36,6 +41,7 @@ export const MarketView = z.object({
 export type MarketView = z.infer<typeof MarketView>;
 
 export const CandleInterval = z.enum(['1m', '1h', '1d']);
+export type CandleInterval = z.infer<typeof CandleInterval>;
 
 /** GET /api/market/history?interval=1m|1h|1d: OHLC candles (credits per RU) and volume (RU). */
 export const MarketHistory = z.object({
@@ -56,3 +62,60 @@ export const MarketIndex = z.object({
   floor: z.number(),
 });
 export type MarketIndex = z.infer<typeof MarketIndex>;
+
+/** RU in whole book units (10^-6 RU), from one to 10^6 RU. */
+export const ForwardRu = z
+  .number()
+  .min(1 / BOOK_UNITS_PER_RU)
+  .max(1e6)
+  .refine((ru) => Math.abs(ru * BOOK_UNITS_PER_RU - toBookUnits(ru)) < 1e-6, 'at most six decimals');
+
+/** POST /api/reservations: RU bought in a forward window at most at `maxPrice`; POST /api/work/offers: RU sold at least at `minPrice`. */
+export const ReservationRequest = z.object({ start: z.number().int().min(0), ru: ForwardRu, maxPrice: Price });
+export const OfferRequest = z.object({ start: z.number().int().min(0), ru: ForwardRu, minPrice: Price });
+export type ReservationRequest = z.infer<typeof ReservationRequest>;
+export type OfferRequest = z.infer<typeof OfferRequest>;
+
+export const WindowState = z.enum(['open', 'cleared', 'settled']);
+
+/** A reservation or an offer: what it asked for, what it locked (escrow or collateral), what it got. */
+export const ForwardOrderView = z.object({
+  id: z.string(),
+  side: z.enum(['bid', 'ask']),
+  start: z.number(),
+  end: z.number(),
+  ru: z.number(),
+  /** Credits per RU: a bid's most, an offer's least. */
+  limit: z.number(),
+  /** Credits locked when placed. */
+  locked: z.number(),
+  state: z.enum(['open', 'filled', 'unfilled']),
+  filledRu: z.number(),
+  window: z.object({ state: WindowState, price: z.number().nullable() }),
+});
+export type ForwardOrderView = z.infer<typeof ForwardOrderView>;
+
+/**
+ * GET /api/market/forwards: the forward curve. Each window from the one delivering now to the
+ * horizon: its price once cleared, else the indicative price its book would clear at now.
+ */
+export const ForwardCurve = z.object({
+  windowMs: z.number(),
+  gateMs: z.number(),
+  collateralShare: z.number(),
+  windows: z.array(
+    z.object({
+      start: z.number(),
+      end: z.number(),
+      state: WindowState,
+      /** Credits per RU: final once cleared, indicative while open; null when nothing crosses. */
+      price: z.number().nullable(),
+      indicative: z.boolean(),
+      /** RU traded (or that would trade now). */
+      volume: z.number(),
+      bids: z.number().int(),
+      asks: z.number().int(),
+    }),
+  ),
+});
+export type ForwardCurve = z.infer<typeof ForwardCurve>;

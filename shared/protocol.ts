@@ -261,6 +261,12 @@ export const WorkerView = z.object({
   locked: z.number(),
   /** Stake asked back, paid out after the unbonding delay (still slashable until then). */
   unbonding: z.number(),
+  /** Credits locked behind forward capacity it offered or sold. */
+  collateral: z.number(),
+  /** Its ask, credits per RU (null: none, any price); what it earned for valid replicas (fees deducted), and for how many RU. */
+  ask: z.number().nullable(),
+  earned: z.number(),
+  ru: z.number(),
 });
 export type WorkerView = z.infer<typeof WorkerView>;
 
@@ -324,12 +330,13 @@ export const LedgerEntry = z.object({
   kind: z.string(),
   /** Credits into (negative: out of) the account's balance, or the part that `to` names. */
   amount: z.number(),
-  to: z.enum(['stake', 'held']).optional(),
+  to: z.enum(['stake', 'held', 'collateral']).optional(),
   /** The account after the entry. */
   balance: z.number(),
   stake: z.number(),
-  /** A requester's escrow. */
+  /** A requester's escrow; a provider's collateral. */
   held: z.number().optional(),
+  collateral: z.number().optional(),
   ref: z.string().optional(),
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
@@ -343,8 +350,8 @@ export const LedgerQuery = z.object({
 /**
  * GET /api/workers/:id/ledger, /api/account and /api/treasury: the account's credits and a page
  * of its entries, newest first. `total` counts every entry ever made; only the newest `kept` are
- * still stored. A worker's stake (locked: backing replicas; unbonding: asked back), a requester's
- * escrow (held), zero where the account has none.
+ * still stored. A worker's stake (locked: backing replicas; unbonding: asked back) and collateral
+ * (backing forward capacity), a requester's escrow (held), zero where the account has none.
  */
 export const LedgerPage = z.object({
   balance: z.number(),
@@ -352,6 +359,7 @@ export const LedgerPage = z.object({
   locked: z.number(),
   unbonding: z.number(),
   held: z.number(),
+  collateral: z.number(),
   total: z.number().int(),
   kept: z.number().int(),
   offset: z.number().int(),
@@ -409,5 +417,7 @@ export const Ids = {
   /** A requester's account: its API token's owner id. */
   owner: z.string().regex(/^[0-9a-f]{16}$/, 'not an owner id'),
   replica: z.string().regex(/^r[0-9a-f]{32}$/, 'not a replica id'),
+  /** A reservation or an offer. */
+  order: z.string().regex(/^o[0-9a-f]{20}$/, 'not a reservation or offer id'),
   cid: z.string().regex(CID_PATTERN, 'not a CID'),
 };

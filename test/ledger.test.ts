@@ -124,8 +124,12 @@ describe('stake and slashing', () => {
     expect(board.workers[0].invalid).toBeGreaterThanOrEqual(board.workers[1].invalid);
     expect(Object.keys(board.workers[0]).sort()).toEqual(
       [
+        'ask',
         'balance',
         'class',
+        'collateral',
+        'earned',
+        'ru',
         'classState',
         'credibility',
         'device',

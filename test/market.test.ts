@@ -15,6 +15,7 @@ import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { candles, priceIndex } from '../orchestrator/market/history.ts';
+import { LOWEST_PRIORITY, slotPriority } from '../orchestrator/market/priority.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
@@ -83,6 +84,21 @@ describe('the book', () => {
         }
       }),
       { numRuns: 500, seed: 21 },
+    );
+  });
+
+  it('queues the highest bids first: a market order, then bids by their size', () => {
+    expect(slotPriority(null)).toBe(1);
+    expect(slotPriority(MAX_TICK)).toBe(2);
+    expect(slotPriority(0)).toBe(LOWEST_PRIORITY);
+    expect(slotPriority(1001)).toBeLessThan(slotPriority(1000));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: MAX_TICK }), fc.integer({ min: 0, max: MAX_TICK }), (a, b) => {
+        const [pa, pb] = [slotPriority(a), slotPriority(b)];
+        expect(Number.isInteger(pa) && pa >= 2 && pa <= LOWEST_PRIORITY).toBe(true);
+        if (a > b) expect(pa).toBeLessThanOrEqual(pb);
+      }),
+      { numRuns: 2000, seed: 5 },
     );
   });
 
@@ -272,6 +288,27 @@ describe('dispatch at the market', () => {
     expect(await uploadShade(bargain.client, a, 90, 17_000)).toBe('accepted');
     await waitFor(async () => (await status(id)).state === 'done', 5000, 'the job to finish');
     expect((await status(id)).heldUp).toBeNull();
+  });
+
+  it('hands out the highest bid first, whatever came first', async () => {
+    const w = await api.worker('fifo', { trusted: true });
+    const submitRunning = async (maxPrice: number) => {
+      const { id } = (await (await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice })).json()) as { id: string };
+      await waitFor(async () => (await status(id)).state === 'running', 5000, 'the job to be planned');
+      return id;
+    };
+    const low = await submitRunning(0.5);
+    const high = await submitRunning(0.9);
+    const order: string[] = [];
+    for (const _ of [low, high]) {
+      const a = (await poll(w, 5000)) as Assignment;
+      for (const id of [low, high]) {
+        const tasks = (await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] };
+        if (tasks.tasks.some((t) => t.replicas.some((r) => r.replica === a.replica))) order.push(id);
+      }
+      expect(await uploadShade(w.client, a, 60)).toBe('accepted');
+    }
+    expect(order).toEqual([high, low]);
   });
 
   it('trades at the clearing price only: a job under it pauses, a provider over it gets nothing', async () => {

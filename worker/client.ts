@@ -1,6 +1,7 @@
 /** The worker's HTTP client: every request is signed with the worker's key. */
 
 import type { Rendered } from '../shared/image.ts';
+import type { ForwardOrderView, OfferRequest } from '../shared/market.ts';
 import {
   type Assignment,
   Assignment as AssignmentSchema,
@@ -111,6 +112,11 @@ export class WorkerClient {
   /** Asks stake back: paid out after the farm's unbonding delay (and slashable until then). */
   async unstake(amount: number): Promise<Account> {
     return (await this.request('POST', '/api/work/unstake', JSON.stringify({ amount }))).json() as Promise<Account>;
+  }
+
+  /** Offers RU in the forward window starting at `start` (ms), at `minPrice` credits per RU at least, locking collateral. */
+  async offer(request: OfferRequest): Promise<ForwardOrderView> {
+    return (await this.request('POST', '/api/work/offers', JSON.stringify(request))).json() as Promise<ForwardOrderView>;
   }
 
   /** Hands a replica back, or, with `error`, gives it up because rendering it failed. */

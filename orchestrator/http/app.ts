@@ -17,6 +17,7 @@ import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { AuthGate, identifyWorker, requireOperator, requireRequester, verifyWorker } from './auth.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { reservationRoutes } from './forwards.ts';
 import { type JobRoutesDeps, jobRoutes } from './jobs.ts';
 import { addressOf, limitBy } from './limits.ts';
 import { marketRoutes } from './market.ts';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(201).json({ token, owner: principal.owner, name });
   });
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
+  app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));
 
   /** The determinism classes and the published tolerance for provisional ones. */
   app.get('/api/classes', async (_req, res) => {
@@ -107,7 +109,7 @@ export function createApp(deps: AppDeps): express.Express {
     registerWorker({ ...deps, gate, calibration: deps.calibration }),
   );
   app.use('/api/workers', workerRoutes(deps));
-  app.use('/api/market', marketRoutes(deps.market, deps));
+  app.use('/api/market', marketRoutes(deps.market, deps, deps));
   app.use(
     '/api/work',
     identifyWorker(deps.workers, gate, deps.limits),

@@ -6,25 +6,29 @@ import { Router } from 'express';
 import { z } from 'zod';
 import {
   CandleInterval,
+  fromBookUnits,
   fromTicks,
   type MarketHistory,
   type MarketIndex,
   type MarketView,
-  RAYS_PER_BOOK_UNIT,
+  toBookUnits,
 } from '../../shared/market.ts';
-import { RAYS_PER_RU } from '../../shared/render-units.ts';
 import { CANDLE_MS, candles, priceIndex } from '../market/history.ts';
 import type { Market } from '../state/market.ts';
+import { type ForwardDeps, forwardCurve } from './forwards.ts';
 
 /** Candles a history answer holds at most. */
 const CANDLES = 120;
 const INDEX_WINDOW_MS = 3_600_000;
 const HistoryQuery = z.object({ interval: CandleInterval.default('1m') });
 
-const ru = (units: number): number => (units * RAYS_PER_BOOK_UNIT) / RAYS_PER_RU;
 const price = (ticks: number | null): number | null => (ticks === null ? null : fromTicks(ticks));
 
-export function marketRoutes(market: Market, settings: { marketIntervalMs: number; marketIndexFloorRu: number }): Router {
+export function marketRoutes(
+  market: Market,
+  settings: { marketIntervalMs: number; marketIndexFloorRu: number },
+  forwards: ForwardDeps,
+): Router {
   const intervalMs = settings.marketIntervalMs;
   const r = Router();
 
@@ -34,13 +38,17 @@ export function marketRoutes(market: Market, settings: { marketIntervalMs: numbe
       at: c?.at ?? null,
       intervalMs,
       price: price(c?.price ?? null),
-      volume: ru(c?.volume ?? 0),
+      volume: fromBookUnits(c?.volume ?? 0),
       bids: c?.bids ?? 0,
       asks: c?.asks ?? 0,
       bestBid: price(c?.bestBid ?? null),
       bestAsk: price(c?.bestAsk ?? null),
       spread: c && c.bestBid !== null && c.bestAsk !== null ? fromTicks(c.bestBid - c.bestAsk) : null,
-      levels: (c?.levels ?? []).map((l) => ({ price: fromTicks(l.price), demand: ru(l.demand), supply: ru(l.supply) })),
+      levels: (c?.levels ?? []).map((l) => ({
+        price: fromTicks(l.price),
+        demand: fromBookUnits(l.demand),
+        supply: fromBookUnits(l.supply),
+      })),
     };
     res.json(view);
   });
@@ -57,7 +65,7 @@ export function marketRoutes(market: Market, settings: { marketIntervalMs: numbe
         high: fromTicks(c.high),
         low: fromTicks(c.low),
         close: fromTicks(c.close),
-        volume: ru(c.volume),
+        volume: fromBookUnits(c.volume),
       })),
     };
     res.json(history);
@@ -65,9 +73,20 @@ export function marketRoutes(market: Market, settings: { marketIntervalMs: numbe
 
   r.get('/index', async (_req, res) => {
     const floor = settings.marketIndexFloorRu;
-    const index = priceIndex(await market.since(Date.now() - INDEX_WINDOW_MS), (floor * RAYS_PER_RU) / RAYS_PER_BOOK_UNIT);
-    const view: MarketIndex = { price: price(index.price), volume: ru(index.volume), thin: index.thin, windowMs: INDEX_WINDOW_MS, floor };
+    const index = priceIndex(await market.since(Date.now() - INDEX_WINDOW_MS), toBookUnits(floor));
+    const view: MarketIndex = {
+      price: price(index.price),
+      volume: fromBookUnits(index.volume),
+      thin: index.thin,
+      windowMs: INDEX_WINDOW_MS,
+      floor,
+    };
     res.json(view);
+  });
+
+  /** The forward curve: each window's price, final once cleared, else indicative. */
+  r.get('/forwards', async (_req, res) => {
+    res.json(await forwardCurve(forwards));
   });
 
   return r;

@@ -1,10 +1,11 @@
 /**
  * The worker protocol: calibrate, heartbeat, long-poll for a replica, fetch its scene, upload,
- * hand back, stake and unbond. Every request is signed (auth.ts); a worker may read only the
+ * hand back, stake and unbond, offer capacity in a forward window. Every request is signed (auth.ts); a worker may read only the
  * scenes of the replicas it holds and the calibration scene — never another worker's results.
  */
 import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
+import { OfferRequest } from '../../shared/market.ts';
 import { Credits, toMicros } from '../../shared/money.ts';
 import { Heartbeat, Ids, RESULT_CID_HEADER, RESULT_RAYS_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
@@ -16,18 +17,19 @@ import type { StorageMonitor } from '../storage.ts';
 import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { ledgerOp } from './credits.ts';
+import { type ForwardDeps, placeOrder, view } from './forwards.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
-export interface WorkRoutesDeps extends UploadDeps {
+export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
   storage: StorageMonitor;
   ledger: Ledger;
   workers: Workers;
   tasks: Tasks;
   dispatch: Dispatcher;
   calibration: CalibrationDeps;
-  /** Stake locked per replica (cents): what an untrusted worker needs free to get work. */
+  /** Stake locked per replica (µc): what an untrusted worker needs free to get work. */
   stakePerReplicaMicros: number;
-  /** Least stake (cents) an untrusted worker must hold to get work. */
+  /** Least stake (µc) an untrusted worker must hold to get work. */
   minStakeMicros: number;
 }
 
@@ -182,6 +184,18 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const { amount } = Amount.parse(parseJson(rawBody(req)));
     await ledgerOp(() => deps.ledger.deposit(worker.id, toMicros(amount)));
     res.json(await deps.ledger.account(worker.id));
+  });
+
+  /** Offers RU in a forward window at `minPrice` at least, locking collateral from the balance. */
+  r.post('/offers', async (req, res) => {
+    const body = OfferRequest.parse(parseJson(rawBody(req)));
+    res.status(201).json(await placeOrder(deps, 'ask', me(req).id, body));
+  });
+
+  /** The worker's offers, newest first. */
+  r.get('/offers', async (req, res) => {
+    const orders = await deps.forwards.ordersOf(me(req).id, 100);
+    res.json({ offers: await Promise.all(orders.map((o) => view(deps, o))) });
   });
 
   /** Asks stake back: it is paid out after the unbonding delay, and stays slashable until then. */

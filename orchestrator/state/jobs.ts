@@ -116,6 +116,8 @@ export type JobPlan = Pick<
   | 'onTimeout'
   | 'createdAt'
   | 'timeoutMs'
+  | 'bid'
+  | 'owner'
 >;
 const PLAN_CACHE = 1000;
 /** Tasks deleted per script call (job-purge.lua). */

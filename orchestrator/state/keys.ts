@@ -47,6 +47,24 @@ const PER_ID = {
   ledger: 'ledger:{}',
   /** Who clears the market interval that starts at `{}` (ms): one orchestrator per interval. */
   marketLease: 'market:lease:{}',
+  /** A forward window (its start): state (open | cleared | settled), price, volume, order counts. */
+  forward: 'forward:{}',
+  /** The window's orders (bids and offers) by when they were placed: time priority. */
+  forwardOrders: 'forward:{}:orders',
+  /** worker → rays it sold in the window, delivered on buyers' jobs, and ms it asked for work while buyers had none. */
+  forwardOwed: 'forward:{}:owed',
+  forwardDelivered: 'forward:{}:delivered',
+  forwardIdle: 'forward:{}:idle',
+  /** worker → µc of collateral backing what it sold in the window. */
+  forwardCollateral: 'forward:{}:collateral',
+  /** Buyers with a prepaid share of the window. */
+  forwardBuyers: 'forward:{}:buyers',
+  /** A buyer's prepaid share of a window (`<window>:<owner>`): escrow, committed, owner, rays entitled and received. */
+  forwardPot: 'fpot:{}',
+  /** A reservation or an offer: side, account, window, units, limit, what it locked, units filled, state. */
+  order: 'order:{}',
+  /** An account's reservations or offers, by when they were placed. */
+  ordersOf: 'orders:{}',
 } as const;
 
 /** Keys of the farm as a whole. */
@@ -76,6 +94,8 @@ const FIXED = {
   marketLast: 'market:last',
   /** Every clearing by interval start: {at, price, volume} (ticks, book units). */
   marketClearings: 'market:clearings',
+  /** Forward windows that have orders, by start: what the forward duty clears and settles. */
+  forwardsAll: 'forwards',
   /** Prefix of the rate limiters' keys. */
   rateLimits: 'rl',
 } as const;

@@ -23,13 +23,14 @@ export class LedgerError extends Error {
 const accountKey = (account: string) =>
   account === TREASURY ? keys.treasury : Ids.owner.safeParse(account).success ? keys.owner(account) : keys.worker(account);
 
-/** Balance and stake as a worker has them, escrow as a requester has it (zero where there is none), in credits. */
+/** Balance, stake and collateral as a worker has them, escrow as a requester has it (zero where there is none), in credits. */
 export interface Account {
   balance: number;
   stake: number;
   locked: number;
   unbonding: number;
   held: number;
+  collateral: number;
 }
 
 export class Ledger {
@@ -60,9 +61,9 @@ export class Ledger {
   }
 
   async account(account: string): Promise<Account> {
-    const values = await this.redis.hmget(accountKey(account), 'balance', 'stake', 'locked', 'unbonding', 'held');
-    const [balance, stake, locked, unbonding, held] = values.map((v) => fromMicros(Number(v ?? 0)));
-    return { balance, stake, locked, unbonding, held };
+    const values = await this.redis.hmget(accountKey(account), 'balance', 'stake', 'locked', 'unbonding', 'held', 'collateral');
+    const [balance, stake, locked, unbonding, held, collateral] = values.map((v) => fromMicros(Number(v ?? 0)));
+    return { balance, stake, locked, unbonding, held, collateral };
   }
 
   /**
@@ -87,6 +88,7 @@ export class Ledger {
         balance: credits(entry.balance),
         stake: credits(entry.stake),
         ...(entry.held === undefined ? {} : { held: credits(entry.held) }),
+        ...(entry.collateral === undefined ? {} : { collateral: credits(entry.collateral) }),
       };
     });
     return { ...(await this.account(account)), total: kept + Number(dropped ?? 0), kept, offset, entries };

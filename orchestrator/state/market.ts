@@ -22,27 +22,7 @@ export interface ClearingRecord {
 }
 
 export class Market {
-  private priceRead?: { at: number; price: Promise<number | null> };
-
   constructor(private readonly redis: FarmRedis) {}
-
-  /** The last clearing's price, read at most once per `maxAgeMs` (the dispatcher asks at every poll). */
-  price(maxAgeMs: number): Promise<number | null> {
-    const now = Date.now();
-    if (!this.priceRead || now - this.priceRead.at > maxAgeMs)
-      // A failed read gates nothing (and is not kept): binding fails anyway while Redis is away.
-      this.priceRead = {
-        at: now,
-        price: this.last().then(
-          (c) => c?.price ?? null,
-          () => {
-            this.priceRead = undefined;
-            return null;
-          },
-        ),
-      };
-    return this.priceRead.price;
-  }
 
   /** Takes the interval starting at `start` for `owner`; false when another orchestrator has it. */
   async lease(start: number, owner: string, ttlMs: number): Promise<boolean> {

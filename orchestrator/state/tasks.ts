@@ -36,8 +36,9 @@ export interface ReplicaRecord {
   locked: number;
   /** The job it was bound for (absent on records written before the market). */
   job?: string;
-  /** Who pays for it (includes/escrow.lua), at what price (ticks per RU), and what is still committed to it and was paid (µc). */
-  payer?: 'job' | 'treasury';
+  /** Who pays for it (includes/escrow.lua) and from which pot, at what price (ticks per RU), what is still committed to it and was paid (µc). */
+  payer?: 'job' | 'forward' | 'treasury';
+  pot?: string;
   price?: number;
   commit?: number;
   paid?: number;
@@ -218,6 +219,8 @@ export class Tasks {
     shareCap: number,
     /** The last market clearing's price (ticks per RU), null when nothing crossed. */
     price: number | null,
+    /** The forward window delivering now and its price, when the worker owes it. */
+    forward?: { start: number; price: number },
     /** Only whether the worker could take it ('eligible'); nothing changes. */
     dryRun = false,
   ): Promise<BindResult> {
@@ -244,6 +247,8 @@ export class Tasks {
         dryRun ? 1 : 0,
         price ?? '',
         maxRaysPerSample(LIMITS.maxBounces),
+        forward?.start ?? '',
+        forward?.price ?? '',
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;

@@ -1,6 +1,8 @@
 /** Worker records: registration by public key, class, heartbeats, counters and the leaderboard. */
+import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
 import type { ClassState, WorkerView } from '../../shared/protocol.ts';
+import { toRu } from '../../shared/render-units.ts';
 import { TRUSTED_CREDIBILITY, workerCredibility } from '../verdict/credibility.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
@@ -32,6 +34,13 @@ export interface WorkerRecord {
   stake: number;
   locked: number;
   unbonding: number;
+  collateral: number;
+  /** µc it earned for valid replicas, fees deducted. */
+  earned: number;
+  /** Rays of its valid replicas: its verified work. */
+  raysDone: number;
+  /** Its ask in ticks per RU; null: none (any price). */
+  ask: number | null;
   /** Registered by the operator as its own: ground truth. */
   trusted: boolean;
 }
@@ -50,6 +59,9 @@ const NUMERIC = [
   'stake',
   'locked',
   'unbonding',
+  'collateral',
+  'earned',
+  'raysDone',
 ] as const;
 
 /** Orders the public leaderboard offers, each a sorted-set index kept by the scripts. */
@@ -205,6 +217,10 @@ export class Workers {
       stake: fromMicros(w.stake),
       locked: fromMicros(w.locked),
       unbonding: fromMicros(w.unbonding),
+      collateral: fromMicros(w.collateral),
+      ask: w.ask === null ? null : fromTicks(w.ask),
+      earned: fromMicros(w.earned),
+      ru: toRu(w.raysDone),
     };
   }
 }
@@ -213,6 +229,7 @@ function toWorker(h: Record<string, string>): WorkerRecord {
   const record: Record<string, unknown> = { ...h };
   for (const f of NUMERIC) record[f] = Number(h[f] ?? 0);
   record.trusted = h.trusted === '1';
+  record.ask = h.ask ? Number(h.ask) : null;
   record.class = h.class ?? '';
   record.classState = h.classState ?? 'calibrating';
   record.calibration = h.calibration ? JSON.parse(h.calibration) : [];

@@ -196,6 +196,7 @@ export class VerdictRunner {
           task.id,
           Array.from({ length: decision.count }, (_, i) => settled.value + i),
           task.class,
+          job.bid,
           decision.arbiter,
         );
         break;

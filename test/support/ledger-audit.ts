@@ -9,7 +9,7 @@ import { toMicros } from '../../shared/money.ts';
 import type { LedgerPage, WorkerView } from '../../shared/protocol.ts';
 
 export interface LedgerAudit {
-  /** Every account's entries add up to its balance, stake and escrow, and none was trimmed. */
+  /** Every account's entries add up to its balance, stake, escrow and collateral, and none was trimmed. */
   replayed: boolean;
   /** µc held by all accounts together, and granted by the operator. */
   held: number;
@@ -45,7 +45,7 @@ export async function auditLedger(url: string, requester: RequesterClient): Prom
         }
       }
     }
-    const holds = toMicros(first.balance) + toMicros(first.stake) + toMicros(first.held);
+    const holds = toMicros(first.balance) + toMicros(first.stake) + toMicros(first.held) + toMicros(first.collateral);
     audit.held += holds;
     if (sum !== holds || first.kept !== first.total) audit.replayed = false;
     if (account === 'requester') audit.escrowLeft = toMicros(first.held);

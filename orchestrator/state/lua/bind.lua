@@ -22,6 +22,8 @@
     ARGV[14] 1 to only say whether the worker could take it ('eligible'), changing nothing
     ARGV[15] the last market clearing's price (ticks per RU), or '' when nothing crossed
     ARGV[16] the most rays one pixel-sample can trace (shared/render-units.ts)
+    ARGV[17] the forward window delivering now (its start), or ''
+    ARGV[18] that window's price (ticks per RU)
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
@@ -68,27 +70,45 @@ if not trusted then
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
 end
--- The market (market/interval.ts): a job trades only with a worker whose ask its bid reaches, and
--- at the interval's price, both sides within their limits. No bid or no ask: any price. Before
--- any clearing has a price (a new farm: no provider's speed is measured yet), at the worker's ask.
-local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
-local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
-local price = tonumber(ARGV[15])
-if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
-if ask and price and ask > price then return {'pricedout'} end
-local tradedAt = price or ask or 0
--- The job pays, committing the most the tile can cost; a re-render of a tile backtracking
--- reopened is the farm's to pay (includes/escrow.lua).
-local payer, cost = 'job', 0
-if redis.call('HGET', KEYS[1], 'suspect') == '1' then payer = 'treasury'
-else
-  local rect = cjson.decode(t[4])
-  local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
-  cost = mulDiv(rays, tradedAt, true)
-  -- A stalled holder's commitment is voided below, when its slot changes hands.
-  local freed = 0
-  if r and r.state == 'assigned' then freed = r.commit or 0 end
-  if not covers(jobId, cost - freed) then return {'unfunded'} end
+-- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). A
+-- re-render of a tile backtracking reopened is the farm's to pay. A provider that sold capacity
+-- for the window delivering now, while it owes some, serves a buyer of that window at the
+-- window's price out of the buyer's prepaid share (market/forwards.ts).
+local suspect = redis.call('HGET', KEYS[1], 'suspect') == '1'
+local rect = cjson.decode(t[4])
+local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
+-- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
+local function freedIn(p)
+  if r and r.state == 'assigned' and r.pot == p then return r.commit or 0 end
+  return 0
+end
+local payer, pot, tradedAt, cost = nil, jobId, 0, 0
+local window = ARGV[17]
+if window ~= '' and not suspect then
+  local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
+  local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
+  local share = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
+  local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
+  if owed > delivered and covers(K.forwardPot(share), forwardCost - freedIn(share)) then
+    payer, pot, tradedAt, cost = 'forward', share, tonumber(ARGV[18]), forwardCost
+  end
+end
+if not payer then
+  -- The spot market (market/interval.ts): a job trades only with a worker whose ask its bid
+  -- reaches, and at the interval's price, both sides within their limits. No bid or no ask: any
+  -- price. Before any clearing has a price (a new farm: no provider's speed is measured yet), at
+  -- the worker's ask.
+  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
+  local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
+  local price = tonumber(ARGV[15])
+  if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
+  if ask and price and ask > price then return {'pricedout'} end
+  tradedAt = price or ask or 0
+  if suspect then payer = 'treasury'
+  else
+    payer, cost = 'job', mulDiv(rays, tradedAt, true)
+    if not covers(KEYS[4], cost - freedIn(jobId)) then return {'unfunded'} end
+  end
 end
 if ARGV[14] == '1' then return {'eligible'} end
 local locked = 0
@@ -104,10 +124,10 @@ if r then
   r.previous = nil
   table.insert(previous, r)
 end
-redis.call('HINCRBY', KEYS[4], 'committed', cost)
+if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) end
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
-  price = tradedAt, commit = cost}
+  pot = pot, price = tradedAt, commit = cost}
 if ARGV[8] == '1' then fresh.arbiter = true end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)

@@ -31,6 +31,9 @@ export type Script =
   | 'bind'
   | 'close-tasks'
   | 'expire'
+  | 'forward-clear'
+  | 'forward-order'
+  | 'forward-settle'
   | 'frame-done'
   | 'job-cancel'
   | 'job-create'
@@ -52,6 +55,9 @@ const SCRIPTS: readonly Script[] = [
   'bind',
   'close-tasks',
   'expire',
+  'forward-clear',
+  'forward-order',
+  'forward-settle',
   'frame-done',
   'job-cancel',
   'job-create',

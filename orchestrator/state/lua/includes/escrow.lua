@@ -1,14 +1,18 @@
 -- @include ledger
 --[[
-  Escrow, as two-phase holds (pending → post → void). Submitting a job moves credits from its
-  owner's balance to `held`, as the job's `escrow`. Binding a replica commits the most its tile
-  can cost at the price it trades at (the replica's `commit`, summed in the job's `committed`);
-  its verdict posts what it really cost (RU × price, `spent`) to its worker, less the operator's
-  fee (`fees`) to the treasury, and voids the rest of the commitment. An ended job keeps only what
-  still backs replicas out: the rest goes back to the owner at once, and each commitment as it
-  is voided. Replicas the farm owes rather than the job (spot checks, re-renders of tiles that
-  backtracking reopened: the requester already paid for those once) are paid by the treasury as
-  far as it is funded, and commit nothing.
+  Escrow, as two-phase holds (pending → post → void). Credits held for work sit in a pot, part of
+  its owner's `held`: a job's `escrow` (held at submission), or a buyer's prepaid share of a
+  forward window (`fpot:<window>:<owner>`, held when the window cleared). Binding a replica
+  commits the most its tile can cost at the price it trades at (the replica's `commit`, summed in
+  the pot's `committed`); its verdict posts what it really cost (RU × price) to its worker, less
+  the operator's fee to the treasury, and voids the rest of the commitment. A pot that is closed
+  (its job ended, its window settled) keeps only what still backs replicas out: the rest goes back
+  to the owner at once, and each commitment as it is voided. Replicas the farm owes rather than a
+  requester (spot checks, re-renders of tiles that backtracking reopened: the requester already
+  paid for those once) are paid by the treasury as far as it is funded, and commit nothing.
+  A replica names its payer ('job' | 'forward' | 'treasury'), its pot (a job id, or
+  `<window>:<owner>`) and its job, whose `spent`, `fees` and `raysPaid` count what it cost,
+  whichever pot paid.
 ]]
 -- x × y ÷ 10^6 (rays × ticks → µc; µc × ppm → µc), rounded down or up, exactly while x < 10^14
 -- and y ≤ 10^9: x splits into whole millions and the rest, so no product passes 2^53.
@@ -18,18 +22,24 @@ local function mulDiv(x, y, up)
   if up then rest = math.ceil(rest) else rest = math.floor(rest) end
   return millions * y + rest
 end
-local function jobEnded(jobId)
-  local state = redis.call('HGET', K.job(jobId), 'state')
+local function potKey(payer, pot)
+  if payer == 'forward' then return K.forwardPot(pot) end
+  return K.job(pot)
+end
+local function potClosed(payer, key)
+  if payer == 'forward' then return redis.call('HEXISTS', key, 'settled') == 1 end
+  local state = redis.call('HGET', key, 'state')
   return state ~= 'queued' and state ~= 'running'
 end
--- Moves what an ended job's escrow no longer backs back to its owner.
-local function refundUnused(jobId, now)
-  local j = redis.call('HMGET', K.job(jobId), 'escrow', 'committed', 'owner')
-  local unused = tonumber(j[1] or '0') - tonumber(j[2] or '0')
+-- Moves what a closed pot no longer backs back to its owner.
+local function refundUnused(payer, pot, now)
+  local key = potKey(payer, pot)
+  local p = redis.call('HMGET', key, 'escrow', 'committed', 'owner')
+  local unused = tonumber(p[1] or '0') - tonumber(p[2] or '0')
   if unused <= 0 then return end
-  redis.call('HINCRBY', K.job(jobId), 'escrow', 0 - unused)
-  adjust(j[3], 'held', 0 - unused, 'refund', jobId, now)
-  adjust(j[3], 'balance', unused, 'refund', jobId, now)
+  redis.call('HINCRBY', key, 'escrow', 0 - unused)
+  adjust(p[3], 'held', 0 - unused, 'refund', pot, now)
+  adjust(p[3], 'balance', unused, 'refund', pot, now)
 end
 local function holdEscrow(jobId, owner, amount, now)
   redis.call('HSET', K.job(jobId), 'escrow', amount, 'committed', 0, 'spent', 0, 'fees', 0, 'raysPaid', 0)
@@ -37,37 +47,47 @@ local function holdEscrow(jobId, owner, amount, now)
   adjust(owner, 'balance', 0 - amount, 'escrow', jobId, now)
   adjust(owner, 'held', amount, 'escrow', jobId, now)
 end
--- Whether the job's escrow not yet committed covers `amount`.
-local function covers(jobId, amount)
-  local j = redis.call('HMGET', K.job(jobId), 'escrow', 'committed')
-  return tonumber(j[1] or '0') - tonumber(j[2] or '0') >= amount
+-- Whether the pot's escrow not yet committed covers `amount`.
+local function covers(key, amount)
+  local p = redis.call('HMGET', key, 'escrow', 'committed')
+  return tonumber(p[1] or '0') - tonumber(p[2] or '0') >= amount
 end
 -- Voids what is left of replica r's commitment (the caller stores the record).
 local function void(r, now)
   if not r.commit or r.commit <= 0 then return end
-  redis.call('HINCRBY', K.job(r.job), 'committed', 0 - r.commit)
+  local key = potKey(r.payer, r.pot)
+  redis.call('HINCRBY', key, 'committed', 0 - r.commit)
   r.commit = 0
-  if jobEnded(r.job) then refundUnused(r.job, now) end
+  if potClosed(r.payer, key) then refundUnused(r.payer, r.pot, now) end
 end
 -- Pays valid replica r its rays at its price, less the fee (`feePpm` parts per million) when a
--- job pays; the caller stores the record.
+-- requester pays; a forward replica also counts as delivered. The caller stores the record.
 local function pay(r, now, feePpm)
-  local amount = mulDiv(r.rays or 0, r.price or 0, false)
+  local rays = r.rays or 0
+  local amount = mulDiv(rays, r.price or 0, false)
   local fee = 0
-  if r.payer == 'job' then
+  if r.payer == 'job' or r.payer == 'forward' then
     amount = math.min(amount, r.commit or 0)
     fee = mulDiv(amount, feePpm, false)
-    local jk = K.job(r.job)
-    redis.call('HINCRBY', jk, 'escrow', 0 - amount)
-    redis.call('HINCRBY', jk, 'spent', amount)
-    redis.call('HINCRBY', jk, 'raysPaid', r.rays or 0)
-    redis.call('HINCRBY', jk, 'fees', fee)
-    if amount > 0 then adjust(redis.call('HGET', jk, 'owner'), 'held', 0 - amount, 'paid', r.rid, now) end
+    local key = potKey(r.payer, r.pot)
+    redis.call('HINCRBY', key, 'escrow', 0 - amount)
+    local job = K.job(r.job)
+    redis.call('HINCRBY', job, 'spent', amount)
+    redis.call('HINCRBY', job, 'fees', fee)
+    redis.call('HINCRBY', job, 'raysPaid', rays)
+    if r.payer == 'forward' then
+      redis.call('HINCRBY', key, 'received', rays)
+      redis.call('HINCRBY', K.forwardDelivered(string.match(r.pot, '^(%d+):')), r.worker, rays)
+    end
+    if amount > 0 then adjust(redis.call('HGET', key, 'owner'), 'held', 0 - amount, 'paid', r.rid, now) end
   else
     amount = math.min(amount, available('treasury', 'balance'))
     if amount > 0 then adjust('treasury', 'balance', 0 - amount, 'paid', r.rid, now) end
   end
-  if amount - fee > 0 then adjust(r.worker, 'balance', amount - fee, 'earned', r.rid, now) end
+  if amount - fee > 0 then
+    adjust(r.worker, 'balance', amount - fee, 'earned', r.rid, now)
+    redis.call('HINCRBY', K.worker(r.worker), 'earned', amount - fee)
+  end
   if fee > 0 then adjust('treasury', 'balance', fee, 'fee', r.rid, now) end
   r.paid = amount
   void(r, now)

@@ -21,5 +21,5 @@ local function deactivate(job, now)
     redis.call('HINCRBY', K.owner(j[1]), 'tasks', -tonumber(j[2] or '0'))
     redis.call('HINCRBY', K.owner(j[1]), 'replicas', -tonumber(j[3] or '0'))
   end
-  refundUnused(job, now)
+  refundUnused('job', job, now)
 end

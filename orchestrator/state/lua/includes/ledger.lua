@@ -1,7 +1,8 @@
 --[[
   Credits, in integer micro-credits (µc, shared/money.ts). A worker account keeps `balance`,
-  `stake`, `locked` (stake backing replicas it holds or awaits verdicts on) and `unbonding` (stake
-  asked back, paid out after a delay) in its hash; a requester account (its token's owner id)
+  `stake`, `locked` (stake backing replicas it holds or awaits verdicts on), `unbonding` (stake
+  asked back, paid out after a delay) and `collateral` (backing forward capacity it offered or
+  sold) in its hash; a requester account (its token's owner id)
   keeps `balance` and `held` (its jobs' escrow, includes/escrow.lua); the treasury (operator
   grants, fees, what the farm pays for) keeps `balance`. Every move appends an entry to the
   account's ledger list in the same script, so no balance moves without its entry and none goes
@@ -17,15 +18,16 @@ local function available(account, field)
   return tonumber(redis.call('HGET', accountKey(account), field) or '0')
 end
 local function money(amount) return string.format('%d', amount) end
--- Moves `amount` into (or, negative, out of) one field of the account: `balance`, or `stake` or
--- `held`, which the entry names as `to`.
+-- Moves `amount` into (or, negative, out of) one field of the account: `balance`, or `stake`,
+-- `held` or `collateral`, which the entry names as `to`.
 local function adjust(account, field, amount, kind, ref, now)
   local key = accountKey(account)
   redis.call('HINCRBY', key, field, amount)
-  local after = redis.call('HMGET', key, 'balance', 'stake', 'held')
+  local after = redis.call('HMGET', key, 'balance', 'stake', 'held', 'collateral')
   local entry = {at = now, kind = kind, amount = money(amount), ref = ref, balance = money(tonumber(after[1] or '0')),
     stake = money(tonumber(after[2] or '0'))}
   if after[3] then entry.held = money(tonumber(after[3])) end
+  if after[4] then entry.collateral = money(tonumber(after[4])) end
   if field ~= 'balance' then entry.to = field end
   redis.call('RPUSH', K.ledger(account), cjson.encode(entry))
 end

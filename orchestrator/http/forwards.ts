@@ -1,0 +1,119 @@
+/**
+ * Reservations (requesters' forward bids) and the forward curve; providers' offers are placed
+ * through the signed worker routes (work.ts) with the same `placeOrder`. Rules in
+ * market/forwards.ts; what an order locks is held by forward-order.lua.
+ */
+import { randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import {
+  type ForwardCurve,
+  type ForwardOrderView,
+  fromBookUnits,
+  fromTicks,
+  type OfferRequest,
+  RAYS_PER_BOOK_UNIT,
+  ReservationRequest,
+  toBookUnits,
+  toTicks,
+} from '../../shared/market.ts';
+import { costMicros, fromMicros } from '../../shared/money.ts';
+import { Ids, LedgerQuery } from '../../shared/protocol.ts';
+import { clearingPrice } from '../market/clearing.ts';
+import { collateralFor, type ForwardSettings, openWindows, windowRefusal } from '../market/forwards.ts';
+import type { ForwardSide, Forwards, OrderRecord } from '../state/forwards.ts';
+import { HttpError, param } from './problem.ts';
+
+export interface ForwardDeps {
+  forwards: Forwards;
+  forwardSettings: ForwardSettings;
+}
+
+/** Places a reservation (bid) or an offer (ask) for `account`, locking its escrow or collateral. */
+export async function placeOrder(
+  deps: ForwardDeps,
+  side: ForwardSide,
+  account: string,
+  body: ReservationRequest | OfferRequest,
+): Promise<ForwardOrderView> {
+  const { forwards, forwardSettings: s } = deps;
+  const now = Date.now();
+  const refusal = windowRefusal(body.start, now, s);
+  if (refusal) throw new HttpError(409, 'Window closed', refusal, [{ path: 'start', message: refusal }]);
+  const units = toBookUnits(body.ru);
+  const limit = toTicks('maxPrice' in body ? body.maxPrice : body.minPrice);
+  const rays = units * RAYS_PER_BOOK_UNIT;
+  const locked = side === 'bid' ? costMicros(rays, limit, 'up') : collateralFor(rays, limit, s.collateralShare);
+  const id = `o${randomBytes(10).toString('hex')}`;
+  const placed = await forwards.place({ id, side, account, window: body.start, units, limit, locked, placedAt: now });
+  if (placed === 'closed') throw new HttpError(409, 'Window closed', 'this window has cleared', [{ path: 'start', message: 'cleared' }]);
+  if (placed === 'funds') {
+    const what = side === 'bid' ? 'the reservation holds its most value' : 'the offer locks its collateral';
+    throw new HttpError(402, 'Not enough credits', `${what}, ${fromMicros(locked)} credits, from the balance`, [
+      { path: 'ru', message: `needs ${fromMicros(locked)} credits` },
+    ]);
+  }
+  return view(deps, (await forwards.order(id)) as OrderRecord);
+}
+
+export async function view(deps: ForwardDeps, o: OrderRecord): Promise<ForwardOrderView> {
+  const w = await deps.forwards.window(o.window);
+  return {
+    id: o.id,
+    side: o.side,
+    start: o.window,
+    end: o.window + deps.forwardSettings.windowMs,
+    ru: fromBookUnits(o.units),
+    limit: fromTicks(o.limit),
+    locked: fromMicros(o.locked),
+    state: o.state,
+    filledRu: fromBookUnits(o.filled),
+    window: { state: w.state, price: w.price === null ? null : fromTicks(w.price) },
+  };
+}
+
+/** GET and POST /api/reservations: the caller's reservations. */
+export function reservationRoutes(deps: ForwardDeps): Router {
+  const r = Router();
+  r.post('/', async (req, res) => {
+    const body = ReservationRequest.parse(req.body ?? {});
+    const placed = await placeOrder(deps, 'bid', req.principal?.owner as string, body);
+    res.status(201).location(`/api/reservations/${placed.id}`).json(placed);
+  });
+  r.get('/', async (req, res) => {
+    const { limit } = LedgerQuery.parse(req.query);
+    const orders = await deps.forwards.ordersOf(req.principal?.owner as string, limit);
+    res.json({ reservations: await Promise.all(orders.map((o) => view(deps, o))) });
+  });
+  r.get('/:id', async (req, res) => {
+    const o = await deps.forwards.order(param(req, 'id', Ids.order));
+    if (!o || o.account !== req.principal?.owner) throw new HttpError(404, 'Not found', `no reservation ${req.params.id}`);
+    res.json(await view(deps, o));
+  });
+  return r;
+}
+
+/** The forward curve: every window from the one delivering now to the horizon. */
+export async function forwardCurve(deps: ForwardDeps, now = Date.now()): Promise<ForwardCurve> {
+  const s = deps.forwardSettings;
+  const recorded = new Map((await deps.forwards.windows(now - s.windowMs)).map((w) => [w.start, w]));
+  const starts = [...new Set([...recorded.keys(), ...openWindows(now, s)])].filter((t) => t + s.windowMs > now).sort((a, b) => a - b);
+  const windows = await Promise.all(
+    starts.map(async (start) => {
+      const w = recorded.get(start) ?? { start, state: 'open' as const, price: null, volume: 0 };
+      const { bids, asks } = await deps.forwards.book(start);
+      const indicative = w.state === 'open';
+      const c = indicative ? clearingPrice(bids, asks) : { price: w.price, volume: w.volume };
+      return {
+        start,
+        end: start + s.windowMs,
+        state: w.state,
+        price: c.price === null ? null : fromTicks(c.price),
+        indicative,
+        volume: fromBookUnits(c.volume),
+        bids: bids.length,
+        asks: asks.length,
+      };
+    }),
+  );
+  return { windowMs: s.windowMs, gateMs: s.gateMs, collateralShare: s.collateralShare, windows };
+}

@@ -1,0 +1,236 @@
+/**
+ * Reservations (forwards) through the real orchestrator, Redis and HTTP, with workers speaking
+ * the signed protocol: a window's orders are cleared at its gate by the auction, the buyer
+ * prepays and the provider locks collateral; during the window the provider serves the buyer at
+ * the window's price; after it, a shortfall while buyer work waited is paid to the buyer out of
+ * the collateral, and a buyer that sent no work cannot collect a provider's collateral.
+ * Rules checked on their own: settleWindow's arithmetic, and which windows take orders.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { settleWindow } from '../orchestrator/market/forwards.ts';
+import type { ForwardCurve, ForwardOrderView } from '../shared/market.ts';
+import { fromMicros, toMicros } from '../shared/money.ts';
+import type { Assignment, LedgerPage, TaskView } from '../shared/protocol.ts';
+import { waitFor } from './support/farm.ts';
+import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
+
+const WINDOW_MS = 4000;
+const GATE_MS = 600;
+/**
+ * A 16 × 16 tile at 125 spp traces at most 256 × 125 × 67 = 2,144,000 rays: results that claim
+ * exactly that cost exactly what a replica commits, so a reservation of two tiles' rays covers
+ * two tiles. Two tiles are 0.004288 RU.
+ */
+const TILE_RAYS = 256 * 125 * 67;
+const JOB = { ...oneTileJob(1), width: 32, height: 16, spp: 125, budget: 1 };
+const RU = (2 * TILE_RAYS) / 1e9;
+
+let api: ApiFarm;
+beforeEach(async () => {
+  api = await startApiFarm({
+    marketIntervalMs: 200,
+    pollMs: 100,
+    forwardWindowMs: WINDOW_MS,
+    forwardGateMs: GATE_MS,
+    forwardHorizonMs: 20_000,
+    collateralShare: 0.2,
+  });
+});
+afterEach(() => api.stop());
+
+interface Buyer {
+  call(path: string, body?: unknown): Promise<Response>;
+}
+async function buyer(credits: number): Promise<Buyer> {
+  const { token, owner } = (await (await api.operator('/api/tokens', { name: 'buyer' })).json()) as { token: string; owner: string };
+  await api.operator('/api/credits', { account: owner, amount: credits });
+  return {
+    call: (path, body) =>
+      fetch(`${api.farm.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+  };
+}
+async function provider(name: string, credits: number): Promise<TestClient> {
+  const w = await api.worker(name, { trusted: true });
+  await api.operator('/api/credits', { account: w.id, amount: credits });
+  return w;
+}
+const account = async (b: Buyer) => (await (await b.call('/api/account')).json()) as LedgerPage;
+const workerAccount = async (w: TestClient) => (await (await fetch(`${api.farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage;
+const curve = async () => (await (await fetch(`${api.farm.url}/api/market/forwards`)).json()) as ForwardCurve;
+const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+
+/** A window far enough ahead to place orders in, with time to spare before its gate. */
+function nextWindow(): number {
+  let start = Math.ceil(Date.now() / WINDOW_MS) * WINDOW_MS;
+  while (start - GATE_MS < Date.now() + 1500) start += WINDOW_MS;
+  return start;
+}
+
+/** A provider offers two tiles' RU at 0.5, a buyer reserves them at 1; the window clears at 0.75 (equal sides: the midpoint). */
+async function clearedWindow() {
+  const start = nextWindow();
+  const p = await provider('p', 1);
+  const b = await buyer(2);
+  const offer = await p.client.offer({ start, ru: RU, minPrice: 0.5 });
+  // Collateral: 20 % of the offer's value at its price, rounded up to a µc.
+  expect(offer).toMatchObject({ side: 'ask', state: 'open', locked: fromMicros(Math.ceil(2 * TILE_RAYS * 500e-6 * 0.2)) });
+  const res = await b.call('/api/reservations', { start, ru: RU, maxPrice: 1 });
+  expect(res.status).toBe(201);
+  const reservation = (await res.json()) as ForwardOrderView;
+  // Escrow: its most value, at the limit.
+  expect(reservation).toMatchObject({ side: 'bid', locked: fromMicros(2 * TILE_RAYS * 1000e-6) });
+  const before = (await curve()).windows.find((w) => w.start === start);
+  expect(before).toMatchObject({ state: 'open', indicative: true, price: 0.75, volume: RU, bids: 1, asks: 1 });
+  const gate = start - GATE_MS;
+  await waitFor(
+    async () => (await curve()).windows.find((w) => w.start === start)?.state === 'cleared',
+    gate - Date.now() + 3000,
+    'the gate',
+  );
+  expect((await curve()).windows.find((w) => w.start === start)).toMatchObject({ price: 0.75, indicative: false, volume: RU });
+  const cleared = (await (await b.call(`/api/reservations/${reservation.id}`)).json()) as ForwardOrderView;
+  expect(cleared).toMatchObject({ state: 'filled', filledRu: RU, window: { state: 'cleared', price: 0.75 } });
+  // The buyer prepaid the value at 0.75 and got the rest of its escrow back.
+  const prepaid = (2 * TILE_RAYS * 750) / 1e6;
+  expect(toMicros((await account(b)).held)).toBe(prepaid);
+  return { start, p, b, prepaid, collateral: toMicros(offer.locked) };
+}
+
+/** Polls until the provider is given a replica, or the time runs out. */
+async function take(w: TestClient, until: number): Promise<Assignment | undefined> {
+  while (Date.now() < until) {
+    const a = await w.client.next();
+    if (a) return a;
+  }
+  return undefined;
+}
+
+describe('reservations', () => {
+  it('delivers a reservation in full at the window price, and returns the collateral', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    const { id } = (await (await b.call('/api/jobs', JOB)).json()) as { id: string };
+    await sleepUntil(start);
+    for (let i = 0; i < 2; i++) {
+      const a = (await take(p, start + WINDOW_MS)) as Assignment;
+      expect(a).toBeDefined();
+      expect(await uploadShade(p.client, a, 70, TILE_RAYS)).toBe('accepted');
+    }
+    const replicas = ((await (await b.call(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks.flatMap(
+      (t) => t.replicas,
+    );
+    // Both at the window's price, each paid its rays at it.
+    expect(replicas.map((r) => [r.price, r.paid])).toEqual([
+      [0.75, fromMicros((TILE_RAYS * 750) / 1e6)],
+      [0.75, fromMicros((TILE_RAYS * 750) / 1e6)],
+    ]);
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, WINDOW_MS + 5000, 'the window to settle');
+    expect((await account(b)).held).toBe(0);
+    // Delivered in full: the provider's collateral comes back whole, the buyer gets no compensation.
+    expect(toMicros((await workerAccount(p)).collateral)).toBe(0);
+    const entries = (await workerAccount(p)).entries;
+    expect(entries.find((e) => e.kind === 'collateral-returned')?.amount).toBe(fromMicros(collateral));
+    expect(entries.some((e) => e.kind === 'shortfall')).toBe(false);
+    expect((await account(b)).entries.some((e) => e.kind === 'compensation')).toBe(false);
+  });
+
+  it('compensates a buyer out of the collateral, pro rata, when the provider delivers short while its work waits', async () => {
+    const { start, p, b, prepaid, collateral } = await clearedWindow();
+    await b.call('/api/jobs', JOB);
+    const balanceBefore = toMicros((await account(b)).balance);
+    await sleepUntil(start);
+    const a = (await take(p, start + WINDOW_MS)) as Assignment;
+    expect(await uploadShade(p.client, a, 70, TILE_RAYS)).toBe('accepted');
+    // Then it stops asking for work: the other tile waits out the window.
+    await waitFor(async () => (await workerAccount(p)).entries.some((e) => e.kind === 'shortfall'), WINDOW_MS + 5000, 'settlement');
+    const forfeit = Math.floor(collateral / 2);
+    const provider = (await workerAccount(p)).entries;
+    expect(provider.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(forfeit));
+    expect(provider.find((e) => e.kind === 'collateral-returned')?.amount).toBe(fromMicros(collateral - forfeit));
+    const after = await account(b);
+    expect(after.entries.find((e) => e.kind === 'compensation')?.amount).toBe(fromMicros(forfeit));
+    // The buyer paid for the tile delivered; the undelivered half of its prepayment came back, with the compensation.
+    expect(toMicros(after.balance) - balanceBefore).toBe(prepaid / 2 + forfeit);
+  });
+
+  it('lets no buyer collect collateral for capacity it never used: a provider asking for work is excused', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    // No job: the provider asks for work all through the window and there is none.
+    await sleepUntil(start);
+    expect(await take(p, start + WINDOW_MS)).toBeUndefined();
+    await waitFor(async () => (await account(b)).held === 0, 5000, 'settlement');
+    const returned = (await workerAccount(p)).entries.find((e) => e.kind === 'collateral-returned')?.amount ?? 0;
+    expect(toMicros(returned)).toBeGreaterThanOrEqual(Math.floor(collateral * 0.8));
+    const compensation = (await account(b)).entries.find((e) => e.kind === 'compensation')?.amount ?? 0;
+    expect(toMicros(compensation)).toBeLessThanOrEqual(Math.ceil(collateral * 0.2));
+  });
+
+  it('refuses orders for closed windows and orders it cannot hold, and leaves a window with no cross unfilled', async () => {
+    const b = await buyer(0.001);
+    const closed = await problem(
+      await b.call('/api/reservations', { start: Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS, ru: 1, maxPrice: 1 }),
+      409,
+    );
+    expect(closed.errors?.[0]?.path).toBe('start');
+    const misaligned = await problem(await b.call('/api/reservations', { start: nextWindow() + 1, ru: 1, maxPrice: 1 }), 409);
+    expect(misaligned.errors?.[0]?.path).toBe('start');
+    const poor = await problem(await b.call('/api/reservations', { start: nextWindow(), ru: 1, maxPrice: 1 }), 402);
+    expect(poor.errors?.[0]?.path).toBe('ru');
+    const fine = await problem(await b.call('/api/reservations', { start: nextWindow(), ru: 1e-7, maxPrice: 1 }), 400);
+    expect(fine.errors?.[0]?.path).toBe('ru');
+    expect(toMicros((await account(b)).balance)).toBe(1000);
+    // A bid under every offer: nothing crosses, the escrow comes back at the gate.
+    const start = nextWindow();
+    const p = await provider('dear', 1);
+    await p.client.offer({ start, ru: 0.001, minPrice: 2 });
+    const { id } = (await (await b.call('/api/reservations', { start, ru: 0.001, maxPrice: 0.5 })).json()) as ForwardOrderView;
+    await waitFor(async () => (await account(b)).held === 0, start - Date.now() + 3000, 'the gate');
+    expect((await (await b.call(`/api/reservations/${id}`)).json()) as ForwardOrderView).toMatchObject({
+      state: 'unfilled',
+      window: { state: 'cleared', price: null },
+    });
+    expect(toMicros((await account(b)).balance)).toBe(1000);
+    expect(toMicros((await workerAccount(p)).collateral)).toBe(0);
+  });
+});
+
+describe('window settlement', () => {
+  it('forfeits collateral for what was neither delivered nor excused, shared by what each buyer missed', () => {
+    const s = settleWindow(
+      [
+        { worker: 'full', owed: 1000, delivered: 1000, excused: 0, collateral: 300 },
+        { worker: 'half', owed: 1000, delivered: 500, excused: 0, collateral: 300 },
+        { worker: 'idle', owed: 1000, delivered: 0, excused: 1000, collateral: 300 },
+        { worker: 'gone', owed: 1000, delivered: 0, excused: 250, collateral: 301 },
+      ],
+      [
+        { owner: 'a', entitled: 3000, received: 1500 },
+        { owner: 'b', entitled: 1000, received: 0 },
+      ],
+    );
+    expect(s.providers).toEqual([
+      { worker: 'full', forfeit: 0, returned: 300 },
+      { worker: 'half', forfeit: 150, returned: 150 },
+      { worker: 'idle', forfeit: 0, returned: 300 },
+      { worker: 'gone', forfeit: 225, returned: 76 },
+    ]);
+    // 375 forfeited, split 1500 : 1000.
+    expect(s.buyers).toEqual([
+      { owner: 'a', compensation: 225 },
+      { owner: 'b', compensation: 150 },
+    ]);
+    expect(s.remainder).toBe(0);
+    // Nobody short: forfeits go to the treasury.
+    expect(
+      settleWindow([{ worker: 'w', owed: 10, delivered: 0, excused: 0, collateral: 7 }], [{ owner: 'a', entitled: 10, received: 10 }]),
+    ).toEqual({
+      providers: [{ worker: 'w', forfeit: 7, returned: 0 }],
+      buyers: [],
+      remainder: 7,
+    });
+  });
+});
