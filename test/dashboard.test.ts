@@ -28,7 +28,8 @@ const firefoxTitle = FIREFOX
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
-  farm = await TestFarm.start();
+  // A market interval of a second, so that the market page has clearings to show.
+  farm = await TestFarm.start({ env: { FARM_MARKET_INTERVAL_MS: '1000' } });
   const home = await fetch(`${farm.url}/`);
   if (!home.ok) throw new Error(`the orchestrator does not serve the dashboard (${home.status}): run \`npm run build\``);
   browser = await launchChromium();
@@ -223,5 +224,57 @@ ifChromium(chromiumTitle, () => {
     await expect.poll(() => page.locator('tr.bad').count()).toBeGreaterThan(0);
     expect(await page.locator('tr.bad td:nth-child(2)').first().textContent()).toBe('caught: its result differed from ground truth');
     await page.close();
+  });
+
+  it('shows the market: spot price, candles, the supply and demand curves, the forward curve; and what a job costs', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // A provider asking 0.5 credits per RU and a job of 300 tiles paying at most 2: once the
+    // provider is measured, and while the job runs, the market clears at a price.
+    const { account } = (await (await farm.client.call('GET', '/api/account')).json()) as { account: string };
+    await farm.client.call('POST', '/api/credits', { account, amount: 100 });
+    await farm.startWorker('seller', 'honest', { ask: 0.5 });
+    const job = {
+      ...SMALL_CORNELL,
+      verification: 'credibility',
+      width: 320,
+      height: 240,
+      spp: 16,
+      frames: '0',
+      maxPrice: 2,
+      name: 'priced',
+    };
+    const { id } = await farm.client.submit(job);
+    await expect
+      .poll(async () => ((await (await fetch(`${farm.url}/api/market`)).json()) as { price: number | null }).price, { timeout: 30_000 })
+      .not.toBeNull();
+    // A reservation in the next window: the forward curve has a row.
+    const curve = (await (await fetch(`${farm.url}/api/market/forwards`)).json()) as { gateMs: number; windows: { start: number }[] };
+    const next = curve.windows.find((w) => w.start - curve.gateMs > Date.now() + 1000) as { start: number };
+    expect((await farm.client.call('POST', '/api/reservations', { start: next.start, ru: 0.5, maxPrice: 1 })).status).toBe(201);
+
+    // The market is public: no session needed to see it.
+    await page.goto(`${farm.url}/#/market`);
+    await expect
+      .poll(() => page.locator('[data-testid=market-facts] [data-field=spot] dd').textContent(), { timeout: 10_000 })
+      .toMatch(/^\d+\.\d{3}$/);
+    // The charts are the libraries' canvases.
+    for (const chart of ['candles', 'curves', 'forward-curve']) await page.locator(`[data-testid=${chart}] canvas`).first().waitFor();
+    await expect.poll(() => page.locator('[data-testid=forwards] tbody tr').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-market.png'), fullPage: true });
+
+    // The job's page (signed in, in a fresh page) says what it has cost so far.
+    const signedIn = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    signedIn.on('pageerror', (e) => errors.push(e.message));
+    await signedIn.goto(`${farm.url}/#token=${TOKEN}`);
+    await signedIn.locator('.who button').waitFor();
+    await signedIn.goto(`${farm.url}/#/jobs/${id}`);
+    await expect
+      .poll(() => signedIn.getByTestId('cost').textContent())
+      .toMatch(/Cost so far: [\d.]+ credits for [\d.e-]+ RU \(on average [\d.]+ credits\/RU\)/);
+    expect(errors).toEqual([]);
+    await farm.client.call('DELETE', `/api/jobs/${id}`);
+    await Promise.all([page.close(), signedIn.close()]);
   });
 });

@@ -1,4 +1,6 @@
 /** The page's frame: navigation, the session gate for requester pages, and the routed page. */
+
+import { useEffect, useState } from 'preact/hooks';
 import { JobPage } from './pages/job.tsx';
 import { JobsPage } from './pages/jobs.tsx';
 import { LoginPage } from './pages/login.tsx';
@@ -22,6 +24,9 @@ export function App() {
           </a>
           <a href={href.workers()} class={route.page === 'workers' || route.page === 'worker' ? 'active' : ''}>
             Workers
+          </a>
+          <a href={href.market()} class={route.page === 'market' ? 'active' : ''}>
+            Market
           </a>
           {session.state === 'signed-in' && session.principal.role === 'operator' && (
             <a href="/admin/queues" target="_blank" rel="noreferrer">
@@ -55,11 +60,26 @@ export function App() {
 }
 
 function Page({ route, session, onSignIn }: { route: Route; session: Session; onSignIn: Parameters<typeof LoginPage>[0]['onSignIn'] }) {
-  // Reputation is public; jobs belong to whoever holds the token.
+  // Reputation and the market are public; jobs belong to whoever holds the token.
+  if (route.page === 'market') return <LazyMarketPage />;
   if (route.page === 'workers') return <WorkersPage />;
   if (route.page === 'worker') return <WorkerPage id={route.id} />;
   if (session.state === 'loading') return <p class="muted">Loading…</p>;
   if (session.state === 'anonymous' || route.page === 'login') return <LoginPage onSignIn={onSignIn} />;
   if (route.page === 'job') return <JobPage id={route.id} />;
   return <JobsPage />;
+}
+
+/** The market page and its charting libraries load only when it is opened: the job pages stay small. */
+function LazyMarketPage() {
+  const [page, setPage] = useState<{ Page: () => preact.JSX.Element }>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    import('./pages/market.tsx').then(
+      (m) => setPage({ Page: m.MarketPage }),
+      (e) => setError(String(e)),
+    );
+  }, []);
+  if (error) return <p class="error">{error}</p>;
+  return page ? <page.Page /> : <p class="muted">Loading…</p>;
 }

@@ -6,6 +6,7 @@ export type Route =
   | { page: 'job'; id: string }
   | { page: 'workers' }
   | { page: 'worker'; id: string }
+  | { page: 'market' }
   | { page: 'login' };
 
 export function parseRoute(hash: string): Route {
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'jobs' && parts[1]) return { page: 'job', id: parts[1] };
   if (parts[0] === 'workers' && parts[1]) return { page: 'worker', id: parts[1] };
   if (parts[0] === 'workers') return { page: 'workers' };
+  if (parts[0] === 'market') return { page: 'market' };
   if (parts[0] === 'login') return { page: 'login' };
   return { page: 'jobs' };
 }
@@ -23,6 +25,7 @@ export const href = {
   job: (id: string) => `#/jobs/${encodeURIComponent(id)}`,
   workers: () => '#/workers',
   worker: (id: string) => `#/workers/${encodeURIComponent(id)}`,
+  market: () => '#/market',
 };
 
 export function navigate(to: string): void {

@@ -1,16 +1,19 @@
 /**
- * Submit a render: a sample scene or an uploaded scene file, the frames, size, tile size and
- * verification settings, with the number of tasks it will make. The scene is checked here with
- * the same schema the orchestrator uses, so mistakes show by path before anything is uploaded.
+ * Submit a render: a sample scene or an uploaded scene file, the frames, size, tile size,
+ * verification settings, price limit and budget, with the number of tasks it will make and, from
+ * the orchestrator, what it will cost: its RU, the replicas a tile is expected to take, the price
+ * and the escrow it holds. The scene is checked here with the same schema the orchestrator uses,
+ * so mistakes show by path before anything is uploaded.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { parseFrameRange } from '../../../shared/frames.ts';
 import type { FieldIssue } from '../../../shared/problem.ts';
-import type { SampleScene } from '../../../shared/protocol.ts';
+import type { JobEstimate, SampleScene } from '../../../shared/protocol.ts';
 import { maxRaysPerSample, toRu } from '../../../shared/render-units.ts';
 import { frameCount, parseScene, type Scene, SceneError } from '../../../shared/scene.ts';
 import { tileCount } from '../../../shared/tile.ts';
 import { ApiError, api } from '../api.ts';
+import { credits } from '../format.ts';
 
 interface Chosen {
   label: string;
@@ -27,6 +30,8 @@ interface Settings {
   verification: 'credibility' | 'quorum';
   epsilon: string;
   replicas: string;
+  maxPrice: string;
+  budget: string;
 }
 
 const DEFAULTS: Settings = {
@@ -38,7 +43,12 @@ const DEFAULTS: Settings = {
   verification: 'credibility',
   epsilon: '0.0001',
   replicas: '2',
+  maxPrice: '',
+  budget: '',
 };
+
+/** Waits this long after the last change before asking the orchestrator for a quote. */
+const QUOTE_DELAY_MS = 300;
 
 const num = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
 
@@ -99,28 +109,43 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
 
   const est = useMemo(() => chosen && estimate(chosen.scene, settings), [chosen, settings]);
   const set = (key: keyof Settings) => (e: Event) => setSettings({ ...settings, [key]: (e.currentTarget as HTMLInputElement).value });
+  const request = (s: Settings) =>
+    chosen && {
+      scene: chosen.raw,
+      frames: s.frames.trim() || undefined,
+      width: num(s.width),
+      height: num(s.height),
+      spp: num(s.spp),
+      tileSize: num(s.tileSize),
+      verification: s.verification,
+      epsilon: s.verification === 'credibility' ? num(s.epsilon) : undefined,
+      replicas: s.verification === 'quorum' ? num(s.replicas) : undefined,
+      maxPrice: num(s.maxPrice),
+      budget: num(s.budget),
+    };
+
+  // The orchestrator's quote for what is on the form, a moment after the last change.
+  const [quote, setQuote] = useState<JobEstimate | { error: string }>();
+  useEffect(() => {
+    const body = est && 'tasks' in est ? request(settings) : undefined;
+    if (!body) return setQuote(undefined);
+    const timer = setTimeout(() => {
+      api<JobEstimate>('/api/jobs/estimate', { body }).then(setQuote, (e) =>
+        setQuote({ error: e instanceof ApiError ? (e.problem.errors?.[0]?.message ?? e.message) : String(e) }),
+      );
+    }, QUOTE_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [chosen, settings, est]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    if (!chosen) return;
+    const body = request(settings);
+    if (!body) return;
     setBusy(true);
     setIssues([]);
     setError(undefined);
     try {
-      const s = settings;
-      const job = await api<{ id: string }>('/api/jobs', {
-        body: {
-          scene: chosen.raw,
-          frames: s.frames.trim() || undefined,
-          width: num(s.width),
-          height: num(s.height),
-          spp: num(s.spp),
-          tileSize: num(s.tileSize),
-          verification: s.verification,
-          epsilon: s.verification === 'credibility' ? num(s.epsilon) : undefined,
-          replicas: s.verification === 'quorum' ? num(s.replicas) : undefined,
-        },
-      });
+      const job = await api<{ id: string }>('/api/jobs', { body });
       onSubmitted(job.id);
     } catch (err) {
       if (err instanceof ApiError) {
@@ -219,12 +244,49 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
           </label>
         )}
       </div>
+      <div class="row">
+        <label>
+          Most credits per RU
+          <input
+            name="maxPrice"
+            type="number"
+            step="0.001"
+            min={0}
+            placeholder="any: a market order"
+            value={settings.maxPrice}
+            onInput={set('maxPrice')}
+          />
+        </label>
+        <label>
+          Budget (credits)
+          <input
+            name="budget"
+            type="number"
+            step="any"
+            min={0}
+            placeholder="the estimate at the price"
+            value={settings.budget}
+            onInput={set('budget')}
+          />
+        </label>
+      </div>
       {est && 'tasks' in est && (
         <p class="estimate" data-testid="estimate" data-tasks={est.tasks} data-max-ru={est.maxRu}>
           {est.tasks.toLocaleString()} tasks: {est.frames} frame{est.frames === 1 ? '' : 's'} × {est.tiles} tiles · at most{' '}
           {est.maxRu.toPrecision(3)} RU of work per replica
         </p>
       )}
+      {quote && 'hold' in quote && (
+        <p class="estimate" data-testid="quote" data-hold={quote.hold} data-redundancy={quote.redundancy}>
+          ≈ {quote.redundancy} replica{quote.redundancy === 1 ? '' : 's'} per tile ·{' '}
+          {quote.price === null
+            ? 'no market price yet'
+            : `${quote.price} credits/RU (${quote.basis === 'bid' ? 'your limit' : 'the market'})`}{' '}
+          · holds <strong>{credits(quote.hold)}</strong> credits in escrow{quote.basis === 'budget' ? ' (your budget)' : ''}, of your{' '}
+          {credits(quote.balance)}; it pays only for the rays its valid replicas trace, and what it does not spend comes back
+        </p>
+      )}
+      {quote && 'error' in quote && <p class="error">{quote.error}</p>}
       {est && 'error' in est && <p class="error">{est.error}</p>}
       {error && <p class="error">{error}</p>}
       {issues.length > 0 && (

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ReplicaView, TaskView } from '../../../shared/protocol.ts';
 import { TILE_STATE_LABELS, tileLook } from '../../../shared/tile-state.ts';
 import { pixels } from '../api.ts';
-import { clock, duration, shortCid } from '../format.ts';
+import { clock, credits, duration, shortCid } from '../format.ts';
 import { href } from '../router.ts';
 import { pixelsUrl } from './tile-canvas.tsx';
 
@@ -57,6 +57,7 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
             <th>Result</th>
             <th>Assigned</th>
             <th>Took</th>
+            <th title="credits per RU it traded at, and what it was paid">Price · paid</th>
             <th>Verdict</th>
           </tr>
         </thead>
@@ -90,6 +91,10 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
               </td>
               <td>{clock(r.assignedAt)}</td>
               <td>{r.submittedAt ? duration(r.submittedAt - r.assignedAt) : '—'}</td>
+              <td class="num">
+                {r.price === null ? '—' : r.price}
+                {r.paid !== null && <> · {credits(r.paid)}</>}
+              </td>
               <td>
                 <span class={`verdict v-${r.state}`} title={r.error ?? undefined}>
                   {VERDICTS[r.state]}

@@ -10,7 +10,7 @@ import { FrameStrip, frameUrl } from '../components/frame-strip.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { TileCanvas } from '../components/tile-canvas.tsx';
 import { TileInspector } from '../components/tile-inspector.tsx';
-import { dateTime, duration, renderUnits } from '../format.ts';
+import { credits, dateTime, duration, renderUnits } from '../format.ts';
 import { useJobLive } from '../live.ts';
 import { useWorkerNames } from '../worker-names.ts';
 
@@ -55,6 +55,14 @@ export function JobPage({ id }: { id: string }) {
           {eta !== undefined && status.state === 'running' && <> · about {duration(eta)} left</>}
           {status.error && <span class="error"> · {status.error}</span>}
           {status.heldUp && <span class="error"> · held up: {status.heldUp}</span>}
+        </p>
+        <p class="stats" data-testid="cost">
+          Cost so far: <strong>{credits(status.cost.spent)}</strong> credits for {status.cost.ru.toPrecision(3)} RU
+          {status.cost.ru > 0 && <> (on average {(status.cost.spent / status.cost.ru).toFixed(3)} credits/RU)</>}, fees{' '}
+          {credits(status.cost.fees)} included · limit{' '}
+          {status.cost.maxPrice === null ? 'none (a market order)' : `${status.cost.maxPrice} credits/RU`} · {credits(status.cost.held)} in
+          escrow
+          {status.cost.committed > 0 && <>, {credits(status.cost.committed)} of it backing replicas out</>}
         </p>
         {(status.state === 'queued' || status.state === 'running') && (
           <button type="button" class="secondary" onClick={() => api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' })}>

@@ -1,7 +1,9 @@
 /** One worker's evidence: its record, its class, the disagreements behind its score, its ledger. */
 import { useEffect, useState } from 'preact/hooks';
+import type { MarketIndex } from '../../../shared/market.ts';
 import type { EvidenceEntry, LedgerPage, WorkerDetail } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
+import { Fact } from '../components/fact.tsx';
 import { credits, dateTime, shortCid } from '../format.ts';
 import { href } from '../router.ts';
 
@@ -22,11 +24,13 @@ const CLASS_STATES: Record<WorkerDetail['classState'], string> = {
 export function WorkerPage({ id }: { id: string }) {
   const [worker, setWorker] = useState<WorkerDetail>();
   const [ledger, setLedger] = useState<LedgerPage>();
+  const [index, setIndex] = useState<MarketIndex>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const path = `/api/workers/${encodeURIComponent(id)}`;
     api<WorkerDetail>(path).then(setWorker, (e) => setError(String(e)));
     api<LedgerPage>(`${path}/ledger?limit=200`).then(setLedger, (e) => setError(String(e)));
+    api<MarketIndex>('/api/market/index').then(setIndex, () => undefined);
   }, [id]);
   if (error) return <p class="error">{error}</p>;
   if (!worker) return <p class="muted">Loading…</p>;
@@ -56,6 +60,14 @@ export function WorkerPage({ id }: { id: string }) {
           <Fact label="Stake" value={credits(w.stake)} />
           <Fact label="Stake backing replicas" value={credits(w.locked)} />
           <Fact label="Stake unbonding" value={credits(w.unbonding)} />
+          <Fact label="Collateral (forward capacity)" value={credits(w.collateral)} />
+          <Fact label="Ask" value={w.ask === null ? 'none: any price' : `${w.ask} credits/RU`} field="ask" />
+          <Fact label="Earned (fees deducted)" value={`${credits(w.earned)} for ${w.ru.toPrecision(3)} RU`} field="earned" />
+          <Fact
+            label="Earned per RU, against the index"
+            value={`${w.ru > 0 ? (w.earned / w.ru).toFixed(3) : '—'} vs ${index?.price == null ? '—' : index.price.toFixed(3)}${index?.thin ? ' (thin)' : ''}`}
+            field="earned-vs-index"
+          />
         </dl>
       </section>
       <section class="card">
@@ -135,14 +147,5 @@ export function WorkerPage({ id }: { id: string }) {
         )}
       </section>
     </>
-  );
-}
-
-function Fact({ label, value, field }: { label: string; value: string | number; field?: string }) {
-  return (
-    <div data-field={field}>
-      <dt>{label}</dt>
-      <dd>{value}</dd>
-    </div>
   );
 }
