@@ -36,8 +36,10 @@ import type { WorkerRecord, Workers } from './state/workers.ts';
 export const SHARED_QUEUE = 'slots';
 export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
 export const arbiterQueue = (deviceClass: string): string => `arbiter-${deviceClass}`;
-/** Slots a poll may hold while looking for one its worker is eligible for. */
+/** Slots a poll may hold while looking for one its worker is eligible for … */
 const SCAN_LIMIT = 16;
+/** … and, for a provider that owes a forward window, for one of its buyers'. */
+const BUYER_SCAN_LIMIT = 64;
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
 const KEEP_FINISHED = { age: 24 * 3600 };
 
@@ -60,26 +62,31 @@ export interface DispatchOptions {
   marketIntervalMs: number;
 }
 
-/** What binding needs of the market, read at most a few times an interval. */
-export interface MarketReader {
-  /** The last spot clearing's price in ticks per RU (null: nothing crossed). */
-  price(): Promise<number | null>;
-  /** The forward window delivering now, if it cleared at a price. */
-  delivering(): Promise<DeliveringWindow | undefined>;
-  /** A provider that owes the window asked for work for `ms` and no buyer had any. */
-  recordIdle(window: number, worker: string, ms: number): Promise<void>;
+/** Ticks per RU: the last spot clearing's price (null: nothing crossed), and the last that traded (null: none ever). */
+export interface Prices {
+  spot: number | null;
+  traded: number | null;
 }
 
-/** The market terms a scan binds under: the spot price, and the window the worker owes, if any. */
+/** What binding needs of the market, read at most a few times an interval. */
+export interface MarketReader {
+  prices(): Promise<Prices>;
+  /** The forward window delivering now, if it cleared at a price. */
+  delivering(): Promise<DeliveringWindow | undefined>;
+  /** A provider that owes the window asked for work from `from` to `to` (ms) and no buyer had any. */
+  recordIdle(window: DeliveringWindow, worker: string, from: number, to: number): Promise<void>;
+}
+
+/** The market terms a scan binds under: the prices, and the window the worker owes, if any. */
 interface Terms {
-  price: number | null;
+  prices: Prices;
   owed?: DeliveringWindow;
 }
 
-/** What a poll found, and whether it is a forward buyer's work. */
-interface Found {
-  assignment: Assignment;
-  forBuyer: boolean;
+/** One look through a worker's queues: what it found, and whether it counts as idle for a forward window it owes. */
+interface Look {
+  found?: Assignment;
+  idle: boolean;
 }
 
 interface Lane {
@@ -151,8 +158,9 @@ export class Dispatcher {
 
   /**
    * Long-poll: the next replica this worker may render, or undefined after pollMs. A provider
-   * that owes the forward window delivering now and is given no buyer's work has the poll's time
-   * recorded as idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
+   * that owes the forward window delivering now, could take work and found none of its buyers'
+   * in any look of the poll has the poll's time recorded as idle: what excuses it from a
+   * shortfall the buyers caused (market/forwards.ts).
    */
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
     const started = Date.now();
@@ -161,15 +169,18 @@ export class Dispatcher {
     const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     let current = worker;
     let owed: DeliveringWindow | undefined;
-    let served = false;
+    let idle = !provisional;
     try {
       while (!this.closed && !signal?.aborted) {
         const terms = await this.terms(current);
         owed = terms.owed ?? owed;
-        const found = provisional ? near && (await this.spot(current, near, terms.price)) : await this.scan(current, terms);
-        if (found) {
-          served = found.forBuyer;
-          return found.assignment;
+        if (provisional) {
+          const spot = near && (await this.spot(current, near, terms.prices));
+          if (spot) return spot;
+        } else {
+          const look = await this.scan(current, terms);
+          idle &&= look.idle;
+          if (look.found) return look.found;
         }
         const left = until - Date.now();
         if (left <= 0) return undefined;
@@ -179,13 +190,13 @@ export class Dispatcher {
       }
       return undefined;
     } finally {
-      if (owed && !served) await this.market.recordIdle(owed.start, worker.id, Date.now() - started).catch(() => undefined);
+      if (owed && idle) await this.market.recordIdle(owed, worker.id, started, Date.now()).catch(() => undefined);
     }
   }
 
   private async terms(worker: WorkerRecord): Promise<Terms> {
-    const [price, window] = await Promise.all([this.market.price(), this.market.delivering()]);
-    return { price, owed: window?.owing.has(worker.id) ? window : undefined };
+    const [prices, window] = await Promise.all([this.market.prices(), this.market.delivering()]);
+    return { prices, owed: window?.owing.has(worker.id) ? window : undefined };
   }
 
   /** Marks the slot's BullMQ job done once its result is recorded. */
@@ -248,13 +259,14 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Found | undefined> {
+  /** A spot check, paid by the treasury at the last price that traded. */
+  private async spot(worker: WorkerRecord, pool: string, prices: Prices): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price);
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, prices.traded);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
-    return { assignment: assignment(rid, spot.scene, spot.frame, spot.rect, deadline), forBuyer: false };
+    return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
   }
 
   /** The queues a worker takes real slots from, most specific first. */
@@ -269,41 +281,47 @@ export class Dispatcher {
    * a spot check arrives exactly when real work would have (the slot goes back to its queue). A
    * provider that owes the forward window delivering now looks for its buyers' slots first.
    */
-  private async scan(worker: WorkerRecord, terms: Terms): Promise<Found | undefined> {
-    if (!this.mayTakeWork(worker)) return undefined;
+  private async scan(worker: WorkerRecord, terms: Terms): Promise<Look> {
+    if (!this.mayTakeWork(worker)) return { idle: false };
     const wantSpot = !worker.trusted && Math.random() < spotCheckChance(this.opts.spotCheckRate, worker.passed);
     const { owed } = terms;
+    let idle = false;
     if (owed) {
-      const forBuyer = await this.pass(worker, terms, wantSpot, (plan) => owed.buyers.has(plan.owner));
-      if (forBuyer) return { ...forBuyer, forBuyer: !forBuyer.spot };
+      const first = await this.pass(worker, terms, wantSpot, BUYER_SCAN_LIMIT, (plan) => owed.buyers.has(plan.owner));
+      if (first.found) return { found: first.found, idle: false };
+      idle = !first.sawWanted;
     }
-    const found = await this.pass(worker, terms, wantSpot);
-    return found && { ...found, forBuyer: false };
+    const { found } = await this.pass(worker, terms, wantSpot, SCAN_LIMIT);
+    return { found, idle };
   }
 
-  /** One look through the worker's queues, binding the first slot it may take (of a job `wanted`, when given). */
+  /**
+   * One look through the worker's queues, binding the first slot it may take (of a job `wanted`,
+   * when given: other slots are passed over), and whether it saw a wanted slot at all.
+   */
   private async pass(
     worker: WorkerRecord,
     terms: Terms,
     wantSpot: boolean,
+    limit: number,
     wanted?: (plan: JobPlan) => boolean,
-  ): Promise<{ assignment: Assignment; spot: boolean } | undefined> {
+  ): Promise<{ found?: Assignment; sawWanted: boolean }> {
     const held: Job[] = [];
-    let found: { assignment: Assignment; spot: boolean } | undefined;
+    const look = { found: undefined as Assignment | undefined, sawWanted: false };
     try {
       for (const lane of this.lanesOf(worker)) {
-        while (!found && held.length < SCAN_LIMIT) {
+        while (!look.found && held.length < limit) {
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
-          found = await this.tryBind(job, lane, worker, held, wantSpot, terms, wanted);
+          look.found = await this.tryBind(job, lane, worker, held, wantSpot, terms, wanted, look);
         }
-        if (found) break;
+        if (look.found) break;
       }
     } finally {
       // Put back what it may not take, without waking other pollers (they would spin on it).
       if (held.length) await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
     }
-    return found;
+    return look;
   }
 
   /** Whether an untrusted worker's stake and holdings allow one more replica (trusted: always). */
@@ -321,19 +339,23 @@ export class Dispatcher {
     held: Job[],
     wantSpot: boolean,
     terms: Terms,
-    wanted?: (plan: JobPlan) => boolean,
-  ): Promise<{ assignment: Assignment; spot: boolean } | undefined> {
+    wanted: ((plan: JobPlan) => boolean) | undefined,
+    look: { sawWanted: boolean },
+  ): Promise<Assignment | undefined> {
     const slot = parseSlotId(job.id as string);
     const plan = slot && (await this.jobs.plan(slot.job));
     if (!slot || !plan) {
       await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
       return undefined;
     }
-    if (wanted && !wanted(plan)) {
-      held.push(job);
-      return undefined;
+    if (wanted) {
+      if (!wanted(plan)) {
+        held.push(job);
+        return undefined;
+      }
+      look.sawWanted = true;
     }
-    const { price, owed } = terms;
+    const { prices, owed } = terms;
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const bind = (dryRun: boolean) =>
       this.tasks.bind(
@@ -345,16 +367,16 @@ export class Dispatcher {
         lane.queue.name,
         lane.queue.name === arbiterQueue(worker.class),
         shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
-        price,
-        owed && { start: owed.start, price: owed.price },
+        prices,
+        owed,
         dryRun,
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {
-      const spot = await this.spot(worker, worker.class, price);
+      const spot = await this.spot(worker, worker.class, prices);
       if (spot) {
         held.push(job);
-        return { assignment: spot.assignment, spot: true };
+        return spot;
       }
       bound = await bind(false);
     }
@@ -367,7 +389,7 @@ export class Dispatcher {
         await job.extendLock(worker.id, this.opts.leaseMs).catch(() => undefined);
         this.log.debug({ ...slotLogIds(job.id as string), worker: worker.id }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
-        return { assignment: assignment(replica.rid, scene, frame, rect, replica.deadline), spot: false };
+        return assignment(replica.rid, scene, frame, rect, replica.deadline);
       }
       case 'obsolete':
       case 'resolved':

@@ -120,9 +120,23 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
     metrics,
     {
-      price: readAtMostEvery(marketReadMs, async () => (await market.last())?.price ?? null, null),
-      delivering: readAtMostEvery(marketReadMs, () => forwards.delivering(windowAt(Date.now(), forwardSettings)), undefined),
-      recordIdle: (window, worker, ms) => forwards.recordIdle(window, worker, ms),
+      prices: readAtMostEvery(
+        marketReadMs,
+        async () => {
+          const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
+          return { spot: last?.price ?? null, traded };
+        },
+        { spot: null, traded: null },
+      ),
+      delivering: readAtMostEvery(
+        marketReadMs,
+        () => {
+          const start = windowAt(Date.now(), forwardSettings);
+          return forwards.delivering(start, start + forwardSettings.windowMs);
+        },
+        undefined,
+      ),
+      recordIdle: (window, worker, from, to) => forwards.recordIdle(window, worker, from, to),
     },
   );
   const board = queueBoard([plans, frames, closing]);

@@ -72,7 +72,11 @@ export const ForwardRu = z
 
 /** POST /api/reservations: RU bought in a forward window at most at `maxPrice`; POST /api/work/offers: RU sold at least at `minPrice`. */
 export const ReservationRequest = z.object({ start: z.number().int().min(0), ru: ForwardRu, maxPrice: Price });
-export const OfferRequest = z.object({ start: z.number().int().min(0), ru: ForwardRu, minPrice: Price });
+export const OfferRequest = z.object({
+  start: z.number().int().min(0),
+  ru: ForwardRu,
+  minPrice: Price.refine((p) => p > 0, 'an offer names a price above 0'),
+});
 export type ReservationRequest = z.infer<typeof ReservationRequest>;
 export type OfferRequest = z.infer<typeof OfferRequest>;
 

@@ -8,6 +8,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { settleWindow } from '../orchestrator/market/forwards.ts';
+import { Forwards } from '../orchestrator/state/forwards.ts';
+import { keys } from '../orchestrator/state/keys.ts';
+import { connectRedis } from '../orchestrator/state/redis.ts';
 import type { ForwardCurve, ForwardOrderView } from '../shared/market.ts';
 import { fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, LedgerPage, TaskView } from '../shared/protocol.ts';
@@ -195,6 +198,39 @@ describe('reservations', () => {
     });
     expect(toMicros((await account(b)).balance)).toBe(1000);
     expect(toMicros((await workerAccount(p)).collateral)).toBe(0);
+  });
+});
+
+describe('forward records', () => {
+  it('counts a provider’s idle time once however its polls overlap, and fills nothing in a window cleared after it began', async () => {
+    const redis = connectRedis(api.redisUrl);
+    try {
+      const forwards = new Forwards(redis);
+      const window = { start: 40_000, end: 44_000, price: 1, owing: new Set<string>(), buyers: new Set<string>() };
+      // Three overlapping polls, one reaching past the window's end: 40.5–42 s, 41–43 s, 43.5–45 s.
+      await forwards.recordIdle(window, 'w', 40_500, 42_000);
+      await forwards.recordIdle(window, 'w', 41_000, 43_000);
+      await forwards.recordIdle(window, 'w', 43_500, 45_000);
+      expect(Number(await redis.hget(keys.forwardIdle('40000'), 'w'))).toBe(2500 + 500);
+
+      // Orders for a window whose gate passed while no orchestrator ran: they fill nothing.
+      const start = nextWindow();
+      const p = await provider('late', 1);
+      const b = await buyer(1);
+      const offer = await p.client.offer({ start, ru: 0.001, minPrice: 0.5 });
+      const bid = (await (await b.call('/api/reservations', { start, ru: 0.001, maxPrice: 1 })).json()) as ForwardOrderView;
+      const fills = new Map([
+        [offer.id, 1000],
+        [bid.id, 1000],
+      ]);
+      expect(await forwards.applyClearing(start, 750, 1000, fills, 200_000, start + 1)).toBe(true);
+      expect(await forwards.window(start)).toMatchObject({ state: 'cleared', price: null, volume: 0 });
+      expect((await forwards.order(bid.id))?.state).toBe('unfilled');
+      expect(toMicros((await account(b)).balance)).toBe(toMicros(1));
+      expect(toMicros((await workerAccount(p)).balance)).toBe(toMicros(1));
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

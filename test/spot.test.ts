@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
 beforeAll(async () => {
@@ -55,5 +55,30 @@ describe('spot checks', () => {
         .sort(),
     ).toEqual(['invalid', 'valid']);
     expect(((await (await api.operator(`/api/jobs/${known}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(2);
+  });
+
+  it('pays a passed check at the last price that traded, never at the worker’s own ask', async () => {
+    // A farm of its own: the pool holds only this test's known answer.
+    const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
+    try {
+      expect((await own.operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
+      const truth = await own.worker('truth', { trusted: true });
+      // A known answer that traced 50,000 rays, and real work waiting.
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 4 });
+      expect(await uploadShade(truth.client, Assignment.parse(await truth.client.next()), 77, 50_000)).toBe('accepted');
+      // It can pay even the greediest ask, so a spot check may stand in for its tile.
+      await fundOperator(own, 100_000);
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 3, budget: 60_000 });
+      const treasury = async () => ((await (await fetch(`${own.farm.url}/api/treasury`)).json()) as { balance: number }).balance;
+      // A key asking the most any price may be: with no price ever traded, the check pays nothing
+      // (at its ask, it would have taken 50 credits from the treasury).
+      const greedy = await own.worker('greedy', { stake: 10, ask: 1_000_000 });
+      expect(await uploadShade(greedy.client, Assignment.parse(await greedy.client.next()), 77, 50_000)).toBe('accepted');
+      const paid = (await (await fetch(`${own.farm.url}/api/workers/${greedy.id}`)).json()) as WorkerView;
+      expect(paid).toMatchObject({ passed: 1, balance: 0, earned: 0 });
+      expect(await treasury()).toBe(100);
+    } finally {
+      await own.stop();
+    }
   });
 });

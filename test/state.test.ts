@@ -26,18 +26,17 @@ beforeAll(async () => {
     { feePpm: 20_000, stakePerReplicaMicros: 1000, slashShare: 1, deadlinePenaltyMicros: 50, maxHeldReplicas: 4, minStakeMicros: 0 },
     30_000,
   );
-  await redis.hset(keys.job(JOB), {
-    id: JOB,
-    state: 'running',
-    scene: 'bafkreiscene',
-    owner: 'o',
-    tilesTotal: 1,
-    timeoutMs: 60_000,
-    spp: 1,
-  });
+  await runningJob(JOB);
   await redis.hset(keys.worker('w1'), { id: 'w1', class: 'c1', classState: 'established', trusted: 1 });
   await tasks.create(JOB, planJob(JOB, [0], 16, 16, 16), 2);
 });
+/** No market has cleared: replicas trade at no price. */
+const NO_PRICES = { spot: null, traded: null };
+
+/** A one-tile job's record, as job-create.lua writes it (no escrow: its replicas trade at no price). */
+const runningJob = (id: string) =>
+  redis.hset(keys.job(id), { id, state: 'running', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000, spp: 1 });
+
 afterAll(async () => {
   redis.disconnect();
   await server.stop();
@@ -49,29 +48,21 @@ describe('task bookkeeping in Lua', () => {
   it('stops counting a slot a settled task drops as outstanding', async () => {
     await redis.hset(keys.task(id), 'state', 'verified');
     expect((await tasks.get(id))?.outstanding).toBe(2);
-    expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64, null)).status).toBe('obsolete');
+    expect((await tasks.bind(id, 1, 'w1', 'r1', Date.now() + 1000, 'slots', false, 64, NO_PRICES)).status).toBe('obsolete');
     expect((await tasks.get(id))?.outstanding).toBe(1);
   });
 
   it('never lets a worker take a tile again after handing back or dropping its replica', async () => {
     const job = 'j00000000000000000002';
     const task = `${job}.f0.t0`;
-    await redis.hset(keys.job(job), {
-      id: job,
-      state: 'running',
-      scene: 'bafkreiscene',
-      owner: 'o',
-      tilesTotal: 1,
-      timeoutMs: 60_000,
-      spp: 1,
-    });
+    await runningJob(job);
     await tasks.create(job, planJob(job, [0], 16, 16, 16), 3);
     const deadline = Date.now() + 10_000;
-    expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64, null)).status).toBe('bound');
+    expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
     expect(await tasks.release(task, 0, 'r2', 'w1')).toBe('slots');
     // Handing back and taking another slot would let a worker pick which replicas it renders.
-    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64, null)).status).toBe('ineligible');
-    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64, null)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('ineligible');
     // Letting a replica time out is the same for an untrusted key; the operator's own workers may
     // take the tile again after a stall (a one-worker farm must finish).
     await redis.hset(keys.worker('u1'), { id: 'u1', class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
@@ -80,9 +71,9 @@ describe('task bookkeeping in Lua', () => {
       ['u1', 1, 'ineligible'],
       ['w2', 2, 'bound'],
     ] as const) {
-      expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64, null)).status).toBe('bound');
+      expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
       expect(await tasks.expire(task, n, `r${worker}`)).toBe(true);
-      expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64, null)).status).toBe(again);
+      expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64, NO_PRICES)).status).toBe(again);
     }
   });
 
@@ -95,10 +86,15 @@ describe('task bookkeeping in Lua', () => {
     await redis.hset(keys.taskReplicas(task), 0, JSON.stringify({ rid: 'r0', n: 0, worker: 'renderer', state: 'valid' }));
     await redis.zadd(keys.spotPool('c1'), Date.now(), task);
     const deadline = Date.now() + 10_000;
-    const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2, null);
-    for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000 });
+    const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2, 1500);
+    for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000, ask: 9_000_000 });
     expect(await spot('renderer')).toBeUndefined();
     expect((await spot('s1'))?.task).toBe(task);
+    // The treasury pays a check at the last price that traded, whatever the worker asks.
+    const checked = Object.values(await redis.hgetall(keys.taskReplicas(task))).map(
+      (r) => JSON.parse(r) as { worker: string; price: number },
+    );
+    expect(checked.find((r) => r.worker === 's1')?.price).toBe(1500);
     expect(await spot('s1')).toBeUndefined();
     expect((await spot('s2'))?.task).toBe(task);
     // Two uses: the tile has left the pool.

@@ -21,11 +21,14 @@ import { Ids, LedgerQuery } from '../../shared/protocol.ts';
 import { clearingPrice } from '../market/clearing.ts';
 import { collateralFor, type ForwardSettings, openWindows, windowRefusal } from '../market/forwards.ts';
 import type { ForwardSide, Forwards, OrderRecord } from '../state/forwards.ts';
+import type { Market } from '../state/market.ts';
 import { HttpError, param } from './problem.ts';
 
 export interface ForwardDeps {
   forwards: Forwards;
   forwardSettings: ForwardSettings;
+  /** The last price that traded: an offer's collateral is valued at it when its own price is lower. */
+  market: Market;
 }
 
 /** Places a reservation (bid) or an offer (ask) for `account`, locking its escrow or collateral. */
@@ -42,10 +45,18 @@ export async function placeOrder(
   const units = toBookUnits(body.ru);
   const limit = toTicks('maxPrice' in body ? body.maxPrice : body.minPrice);
   const rays = units * RAYS_PER_BOOK_UNIT;
-  const locked = side === 'bid' ? costMicros(rays, limit, 'up') : collateralFor(rays, limit, s.collateralShare);
+  // An offer at a token price still locks collateral worth what the market pays.
+  const locked =
+    side === 'bid'
+      ? costMicros(rays, limit, 'up')
+      : collateralFor(rays, Math.max(limit, (await deps.market.lastTraded()) ?? 0), s.collateralShare);
   const id = `o${randomBytes(10).toString('hex')}`;
-  const placed = await forwards.place({ id, side, account, window: body.start, units, limit, locked, placedAt: now });
-  if (placed === 'closed') throw new HttpError(409, 'Window closed', 'this window has cleared', [{ path: 'start', message: 'cleared' }]);
+  const placed = await forwards.place(
+    { id, side, account, window: body.start, units, limit, locked, placedAt: now },
+    body.start - s.gateMs,
+  );
+  if (placed === 'closed')
+    throw new HttpError(409, 'Window closed', 'this window takes no more orders', [{ path: 'start', message: 'closed' }]);
   if (placed === 'funds') {
     const what = side === 'bid' ? 'the reservation holds its most value' : 'the offer locks its collateral';
     throw new HttpError(402, 'Not enough credits', `${what}, ${fromMicros(locked)} credits, from the balance`, [

@@ -189,7 +189,11 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   /** Offers RU in a forward window at `minPrice` at least, locking collateral from the balance. */
   r.post('/offers', async (req, res) => {
     const body = OfferRequest.parse(parseJson(rawBody(req)));
-    res.status(201).json(await placeOrder(deps, 'ask', me(req).id, body));
+    const worker = me(req);
+    // Only a worker that may take real work can promise any.
+    if (worker.classState !== 'established')
+      throw new HttpError(409, 'Not established', 'a worker offers capacity once calibration has placed it in an established class');
+    res.status(201).json(await placeOrder(deps, 'ask', worker.id, body));
   });
 
   /** The worker's offers, newest first. */

@@ -5,7 +5,7 @@
  * step once, whichever orchestrator gets there first; a crash before a script leaves no trace.
  */
 import type { Logger } from 'pino';
-import type { Forwards } from '../state/forwards.ts';
+import type { Forwards, WindowRecord } from '../state/forwards.ts';
 import { clear } from './clearing.ts';
 import { type ForwardSettings, settleWindow } from './forwards.ts';
 
@@ -20,8 +20,17 @@ export interface ForwardDutyDeps {
 }
 
 export async function runForwardDuty(deps: ForwardDutyDeps, now = Date.now()): Promise<void> {
+  for (const w of await deps.forwards.windows(0)) {
+    // One window's failure holds up no other.
+    await dutyOf(deps, w, now).catch((err) =>
+      deps.log.warn({ window: w.start, err: (err as Error).message }, 'forward window duty failed'),
+    );
+  }
+}
+
+async function dutyOf(deps: ForwardDutyDeps, w: WindowRecord, now: number): Promise<void> {
   const { forwards, settings, log } = deps;
-  for (const w of await forwards.windows(0)) {
+  {
     const end = w.start + settings.windowMs;
     if (w.state === 'open' && now >= w.start - settings.gateMs) {
       const { bids, asks } = await forwards.book(w.start);
@@ -31,7 +40,7 @@ export async function runForwardDuty(deps: ForwardDutyDeps, now = Date.now()): P
         log.info({ window: w.start, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'forward window cleared');
     } else if (w.state === 'cleared' && now >= end) {
       const { obligations, entitlements, committed } = await forwards.ledgerOf(w.start, settings.windowMs);
-      if (committed > 0 && now < end + deps.taskTimeoutMs) continue;
+      if (committed > 0 && now < end + deps.taskTimeoutMs) return;
       const settlement = settleWindow(obligations, entitlements);
       if (await forwards.applySettlement(w.start, settlement, now))
         log.info({ window: w.start, forfeited: settlement.providers.reduce((s, p) => s + p.forfeit, 0) }, 'forward window settled');

@@ -37,6 +37,7 @@ export interface WindowRecord {
 /** The window delivering now, as the dispatcher needs it. */
 export interface DeliveringWindow {
   start: number;
+  end: number;
   price: number;
   /** Providers that still owe rays, and buyers with a prepaid share. */
   owing: Set<string>;
@@ -46,14 +47,14 @@ export interface DeliveringWindow {
 export class Forwards {
   constructor(private readonly redis: FarmRedis) {}
 
-  /** 'ok', 'closed' (the window has cleared) or 'funds' (the balance cannot cover what it locks). */
-  async place(o: Omit<OrderRecord, 'filled' | 'state'>): Promise<'ok' | 'closed' | 'funds'> {
+  /** 'ok', 'closed' (its gate has passed, or it has cleared) or 'funds' (the balance cannot cover what it locks). */
+  async place(o: Omit<OrderRecord, 'filled' | 'state'>, gate: number): Promise<'ok' | 'closed' | 'funds'> {
     const w = String(o.window);
     return (await runScript(
       this.redis,
       'forward-order',
       [keys.forward(w), keys.forwardOrders(w), keys.order(o.id)],
-      [o.id, o.side, o.account, w, o.units, o.limit, o.locked, o.placedAt],
+      [o.id, o.side, o.account, w, o.units, o.limit, o.locked, o.placedAt, gate],
     )) as 'ok' | 'closed' | 'funds';
   }
 
@@ -158,8 +159,8 @@ export class Forwards {
     return (await runScript(this.redis, 'forward-settle', [keys.forward(w)], [w, JSON.stringify(settlement), now])) === 1;
   }
 
-  /** The window delivering at `now`, if it cleared at a price. */
-  async delivering(start: number): Promise<DeliveringWindow | undefined> {
+  /** The window from `start` to `end`, if it cleared at a price. */
+  async delivering(start: number, end: number): Promise<DeliveringWindow | undefined> {
     const w = await this.window(start);
     if (w.state !== 'cleared' || w.price === null) return undefined;
     const s = String(start);
@@ -171,11 +172,16 @@ export class Forwards {
     const owing = Object.entries(owed)
       .filter(([worker, rays]) => Number(rays) > Number(delivered[worker] ?? 0))
       .map(([worker]) => worker);
-    return { start, price: w.price, owing: new Set(owing), buyers: new Set(buyers) };
+    return { start, end, price: w.price, owing: new Set(owing), buyers: new Set(buyers) };
   }
 
-  /** A provider that owes rays asked for work for `ms` while no buyer had any: time it is excused for. */
-  async recordIdle(start: number, worker: string, ms: number): Promise<void> {
-    await this.redis.hincrby(keys.forwardIdle(String(start)), worker, Math.round(ms));
+  /** A provider that owes the window asked for work from `from` to `to` (ms) while no buyer had any: time it is excused for. */
+  async recordIdle(window: DeliveringWindow, worker: string, from: number, to: number): Promise<void> {
+    await runScript(
+      this.redis,
+      'forward-idle',
+      [keys.forwardIdle(String(window.start))],
+      [worker, Math.max(from, window.start), Math.min(to, window.end)],
+    );
   }
 }

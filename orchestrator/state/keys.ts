@@ -92,6 +92,8 @@ const FIXED = {
   tokens: 'tokens',
   /** The last market clearing, with its curves (JSON). */
   marketLast: 'market:last',
+  /** The last clearing price that traded (ticks per RU). */
+  marketTraded: 'market:traded',
   /** Every clearing by interval start: {at, price, volume} (ticks, book units). */
   marketClearings: 'market:clearings',
   /** Forward windows that have orders, by start: what the forward duty clears and settles. */

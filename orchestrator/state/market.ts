@@ -37,7 +37,7 @@ export class Market {
         this.redis,
         'market-record',
         [keys.marketClearings, keys.marketLast],
-        [c.at, entry, JSON.stringify(c), keepSince],
+        [c.at, entry, JSON.stringify(c), keepSince, c.price ?? ''],
       )) === 1
     );
   }
@@ -45,6 +45,12 @@ export class Market {
   /** Clearings since `from` (ms), in time order. */
   async since(from: number): Promise<ClearingPoint[]> {
     return (await this.redis.zrangebyscore(keys.marketClearings, from, '+inf')).map((e) => JSON.parse(e) as ClearingPoint);
+  }
+
+  /** The last price that traded (ticks per RU), however long ago; null before any did. */
+  async lastTraded(): Promise<number | null> {
+    const ticks = await this.redis.get(keys.marketTraded);
+    return ticks === null ? null : Number(ticks);
   }
 
   async last(): Promise<ClearingRecord | undefined> {

@@ -9,9 +9,11 @@ import { type ReplicaState, type ReplicaView, type TaskView, TileWait } from '..
 import { maxRaysPerSample } from '../../shared/render-units.ts';
 import { LIMITS } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
+import type { Prices } from '../dispatch.ts';
 import { type PlannedTask, parseTaskId } from '../planner.ts';
 import type { Decision } from '../verdict/decide.ts';
 import { announce } from './events.ts';
+import type { DeliveringWindow } from './forwards.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
@@ -40,8 +42,12 @@ export interface ReplicaRecord {
   payer?: 'job' | 'forward' | 'treasury';
   pot?: string;
   price?: number;
-  commit?: number;
-  paid?: number;
+  /** µc as decimal strings (cjson keeps 14 digits). */
+  commit?: string;
+  paid?: string;
+  /** A forward window whose owing provider took this other work (its buyers had none): its time is excused. */
+  excuse?: string;
+  excuseEnd?: number;
   spot?: boolean;
   arbiter?: boolean;
   /** The render error its worker reported (state 'failed'). */
@@ -217,10 +223,10 @@ export class Tasks {
     queue: string,
     arbiterOnly: boolean,
     shareCap: number,
-    /** The last market clearing's price (ticks per RU), null when nothing crossed. */
-    price: number | null,
-    /** The forward window delivering now and its price, when the worker owes it. */
-    forward?: { start: number; price: number },
+    /** The spot price (the last clearing's, null when nothing crossed) and the last that traded. */
+    prices: Prices,
+    /** The forward window delivering now, when the worker owes it. */
+    forward?: DeliveringWindow,
     /** Only whether the worker could take it ('eligible'); nothing changes. */
     dryRun = false,
   ): Promise<BindResult> {
@@ -245,10 +251,12 @@ export class Tasks {
         this.economy.deadlinePenaltyMicros,
         this.economy.minStakeMicros,
         dryRun ? 1 : 0,
-        price ?? '',
+        prices.spot ?? '',
         maxRaysPerSample(LIMITS.maxBounces),
         forward?.start ?? '',
         forward?.price ?? '',
+        forward?.end ?? '',
+        prices.traded ?? '',
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
@@ -258,7 +266,8 @@ export class Tasks {
   }
 
   /** A spot check for the worker from a pool of known answers (each serving `uses` workers), if one fits. */
-  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, price: number | null) {
+  /** `traded`: the last price that traded (ticks per RU), which the treasury pays the check at. */
+  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, traded: number | null) {
     const now = Date.now();
     const picked = (await runScript(
       this.redis,
@@ -274,7 +283,7 @@ export class Tasks {
         this.economy.maxHeldReplicas,
         this.economy.minStakeMicros,
         uses,
-        price ?? '',
+        traded ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;
@@ -482,7 +491,7 @@ export class Tasks {
             cid: r.cid ?? null,
             rays: r.rays ?? null,
             price: r.price === undefined ? null : fromTicks(r.price),
-            paid: r.paid === undefined ? null : fromMicros(r.paid),
+            paid: r.paid === undefined ? null : fromMicros(Number(r.paid)),
             assignedAt: r.assignedAt,
             submittedAt: r.submittedAt ?? null,
             error: r.error ?? null,

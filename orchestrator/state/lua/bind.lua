@@ -22,8 +22,10 @@
     ARGV[14] 1 to only say whether the worker could take it ('eligible'), changing nothing
     ARGV[15] the last market clearing's price (ticks per RU), or '' when nothing crossed
     ARGV[16] the most rays one pixel-sample can trace (shared/render-units.ts)
-    ARGV[17] the forward window delivering now (its start), or ''
+    ARGV[17] the forward window delivering now (its start), when the worker owes it, or ''
     ARGV[18] that window's price (ticks per RU)
+    ARGV[19] that window's end (ms)
+    ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
@@ -79,18 +81,23 @@ local rect = cjson.decode(t[4])
 local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
 -- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
 local function freedIn(p)
-  if r and r.state == 'assigned' and r.pot == p then return r.commit or 0 end
+  if r and r.state == 'assigned' and r.pot == p then return commitOf(r) end
   return 0
 end
 local payer, pot, tradedAt, cost = nil, jobId, 0, 0
+-- An owing provider given other work than its buyers' (they had none) is excused for its time.
+local excuse = nil
 local window = ARGV[17]
-if window ~= '' and not suspect then
+if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
   local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
-  local share = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
-  local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
-  if owed > delivered and covers(K.forwardPot(share), forwardCost - freedIn(share)) then
-    payer, pot, tradedAt, cost = 'forward', share, tonumber(ARGV[18]), forwardCost
+  local buyerPot = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
+  if redis.call('EXISTS', K.forwardPot(buyerPot)) == 0 then excuse = window
+  elseif owed > delivered then
+    local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
+    if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
+      payer, pot, tradedAt, cost = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost
+    end
   end
 end
 if not payer then
@@ -104,7 +111,8 @@ if not payer then
   if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
   if ask and price and ask > price then return {'pricedout'} end
   tradedAt = price or ask or 0
-  if suspect then payer = 'treasury'
+  -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
+  if suspect then payer, tradedAt = 'treasury', math.min(tradedAt, tonumber(ARGV[20]) or 0)
   else
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
     if not covers(KEYS[4], cost - freedIn(jobId)) then return {'unfunded'} end
@@ -127,7 +135,8 @@ end
 if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) end
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
-  pot = pot, price = tradedAt, commit = cost}
+  pot = pot, price = tradedAt, commit = money(cost)}
+if excuse then fresh.excuse, fresh.excuseEnd = excuse, tonumber(ARGV[19]) end
 if ARGV[8] == '1' then fresh.arbiter = true end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)

@@ -4,7 +4,8 @@
   prepaid share of the window (escrow: includes/escrow.lua) and gets the rest of its escrow back;
   each offer keeps the collateral share of its filled units' value (at most what it locked), owes
   the filled rays, and gets the rest back. An order the clearing did not see (placed after the
-  book was read) is unfilled.
+  book was read) is unfilled, and so is every order of a window cleared once it has begun (every
+  orchestrator was down at its gate): nobody could deliver what it was not told it sold.
   Input:
     KEYS[1] window
     KEYS[2] window orders
@@ -21,6 +22,7 @@
 -- @include escrow
 if (redis.call('HGET', KEYS[1], 'state') or 'open') ~= 'open' then return 0 end
 local window, price, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
+if now >= tonumber(window) then price = nil end
 local fills, ppm, raysPerUnit = cjson.decode(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local function giveBack(account, field, amount, ref)
   if amount <= 0 then return end
@@ -60,6 +62,8 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   if filled > 0 then state = 'filled' end
   redis.call('HSET', K.order(id), 'filled', filled, 'state', state)
 end
-redis.call('HSET', KEYS[1], 'state', 'cleared', 'price', ARGV[2], 'volume', ARGV[3], 'bids', bids, 'asks', asks,
+local volume = ARGV[3]
+if not price then volume = 0 end
+redis.call('HSET', KEYS[1], 'state', 'cleared', 'price', price or '', 'volume', volume, 'bids', bids, 'asks', asks,
   'clearedAt', now)
 return 1

@@ -13,11 +13,15 @@
     ARGV[6] limit (ticks per RU)
     ARGV[7] µc to lock: a bid's escrow, an offer's collateral
     ARGV[8] now (ms)
+    ARGV[9] the window's gate (ms): orders close then, by Redis' clock, whatever the caller's says
   Output:
-    'ok', 'closed' (the window has cleared), or 'funds' (the balance cannot cover it)
+    'ok', 'closed' (the window's gate has passed, or it has cleared), or 'funds' (the balance
+    cannot cover it)
 ]]
 -- @include ledger
 local id, side, account, amount, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[7]), tonumber(ARGV[8])
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) >= tonumber(ARGV[9]) then return 'closed' end
 if (redis.call('HGET', KEYS[1], 'state') or 'open') ~= 'open' then return 'closed' end
 if available(account, 'balance') < amount then return 'funds' end
 local field = 'held'

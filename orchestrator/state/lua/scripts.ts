@@ -32,6 +32,7 @@ export type Script =
   | 'close-tasks'
   | 'expire'
   | 'forward-clear'
+  | 'forward-idle'
   | 'forward-order'
   | 'forward-settle'
   | 'frame-done'
@@ -56,6 +57,7 @@ const SCRIPTS: readonly Script[] = [
   'close-tasks',
   'expire',
   'forward-clear',
+  'forward-idle',
   'forward-order',
   'forward-settle',
   'frame-done',

@@ -15,8 +15,8 @@
     ARGV[7] most replicas an untrusted worker may hold at once
     ARGV[8] least stake an untrusted worker must hold to take work (µc)
     ARGV[9] workers one tile serves as a spot check before it leaves the pool
-    ARGV[10] the last market clearing's price (ticks per RU), or '' when nothing crossed: the
-             treasury pays the check at it, as bind.lua prices real work
+    ARGV[10] the last price that traded (ticks per RU), or '' when none ever did: the treasury
+             pays the check at it (never at the worker's own ask)
   Output:
     {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
 ]]
@@ -36,7 +36,7 @@ for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
       local locked = tonumber(ARGV[6])
       local record = {rid = rid, n = n, worker = workerId, state = 'assigned', assignedAt = now,
         deadline = tonumber(ARGV[4]), queue = '', scene = scene, locked = locked, spot = true, payer = 'treasury',
-        price = tonumber(ARGV[10]) or tonumber(redis.call('HGET', KEYS[2], 'ask') or '') or 0}
+        price = tonumber(ARGV[10]) or 0}
       redis.call('HSET', K.taskReplicas(taskId), n, cjson.encode(record))
       redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
       lockStake(workerId, locked)

@@ -1,7 +1,7 @@
 --[[
   Records a worker's result for a replica it holds. The worker stops holding it (its public
   in-flight count drops the same way for every kind of replica); the stake behind it stays locked
-  until the verdict.
+  until the verdict. A forward provider's time on it counts as idle when it was excused (bind.lua).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -19,6 +19,7 @@
     {'notassigned'} | {'conflict'}
 ]]
 -- @include holders
+-- @include idle
 local n, rid, workerId, cid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local existing = redis.call('HGET', KEYS[2], n)
 if not existing then return {'notassigned'} end
@@ -43,6 +44,8 @@ if not r.spot and redis.call('HGET', KEYS[3], 'state') ~= 'running' then
 end
 count(workerId, 'inFlight', -1)
 redis.call('SREM', K.workerActive(workerId), rid)
+-- An owing provider's time on other work than its buyers' (they had none) excuses it (bind.lua).
+if r.excuse then recordIdle(K.forwardIdle(r.excuse), workerId, r.assignedAt, math.min(now, r.excuseEnd)) end
 r.state = 'submitted'
 r.cid = cid
 r.rays = tonumber(ARGV[8])

@@ -22,6 +22,8 @@ local function mulDiv(x, y, up)
   if up then rest = math.ceil(rest) else rest = math.floor(rest) end
   return millions * y + rest
 end
+-- What is still committed to replica r (µc; a decimal string in the record, as cjson keeps 14 digits).
+local function commitOf(r) return tonumber(r.commit or '0') or 0 end
 local function potKey(payer, pot)
   if payer == 'forward' then return K.forwardPot(pot) end
   return K.job(pot)
@@ -54,10 +56,11 @@ local function covers(key, amount)
 end
 -- Voids what is left of replica r's commitment (the caller stores the record).
 local function void(r, now)
-  if not r.commit or r.commit <= 0 then return end
+  local commit = commitOf(r)
+  if commit <= 0 then return end
   local key = potKey(r.payer, r.pot)
-  redis.call('HINCRBY', key, 'committed', 0 - r.commit)
-  r.commit = 0
+  redis.call('HINCRBY', key, 'committed', 0 - commit)
+  r.commit = '0'
   if potClosed(r.payer, key) then refundUnused(r.payer, r.pot, now) end
 end
 -- Pays valid replica r its rays at its price, less the fee (`feePpm` parts per million) when a
@@ -67,7 +70,7 @@ local function pay(r, now, feePpm)
   local amount = mulDiv(rays, r.price or 0, false)
   local fee = 0
   if r.payer == 'job' or r.payer == 'forward' then
-    amount = math.min(amount, r.commit or 0)
+    amount = math.min(amount, commitOf(r))
     fee = mulDiv(amount, feePpm, false)
     local key = potKey(r.payer, r.pot)
     redis.call('HINCRBY', key, 'escrow', 0 - amount)
@@ -89,6 +92,6 @@ local function pay(r, now, feePpm)
     redis.call('HINCRBY', K.worker(r.worker), 'earned', amount - fee)
   end
   if fee > 0 then adjust('treasury', 'balance', fee, 'fee', r.rid, now) end
-  r.paid = amount
+  r.paid = money(amount)
   void(r, now)
 end

@@ -1,4 +1,5 @@
 -- @include escrow
+-- @include idle
 -- @include reputation
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
@@ -19,6 +20,10 @@ local function letGo(r, state, now, penalty)
     penalize(r.worker, penalty, r.rid, now)
   end
 end
+-- A forward replica its buyer's job cancelled: the provider's time on it is excused, not owed.
+local function excuseCancelled(r, to)
+  if r.payer == 'forward' then recordIdle(K.forwardIdle(string.match(r.pot, '^(%d+):')), r.worker, r.assignedAt, to) end
+end
 -- Let go without a result: the slot is someone else's to render (protocol.ts GAVE_UP).
 local function gaveUp(r)
   return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
@@ -31,11 +36,13 @@ local function cancelOutstanding(taskId, now)
     local r = cjson.decode(all[i + 1])
     if r.state == 'assigned' then
       letGo(r, 'cancelled', now, 0)
+      excuseCancelled(r, now)
       redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
     elseif r.state == 'submitted' then
       r.state = 'cancelled'
       unlockStake(r.worker, r.locked)
       void(r, now)
+      excuseCancelled(r, r.submittedAt or now)
       redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
     end
   end

@@ -14,6 +14,7 @@ local function activate(job)
   end
 end
 local function deactivate(job, now)
+  now = tonumber(now)
   redis.call('ZREM', K.jobDeadlines, job)
   redis.call('ZADD', K.jobsEnded, now, job)
   if redis.call('SREM', K.jobsActive, job) == 1 then
