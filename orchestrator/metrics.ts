@@ -40,6 +40,12 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  private readonly dutyRuns = new Counter({
+    name: 'farm_duty_runs_total',
+    help: 'Periodic duties this orchestrator ran (each runs once per period across the farm: duties.ts)',
+    labelNames: ['duty'],
+    registers: [this.registry],
+  });
   private readonly renderSeconds = new Histogram({
     name: 'farm_render_seconds',
     help: 'Time from handing a replica to a worker to receiving its accepted result, by determinism class',
@@ -106,6 +112,10 @@ export class Metrics {
 
   deleted(kind: 'jobs' | 'blobs' | 'ledger_entries', count: number): void {
     this.deletions.inc({ kind }, count);
+  }
+
+  dutyRun(duty: string): void {
+    this.dutyRuns.inc({ duty });
   }
 
   rendered(deviceClass: string, seconds: number): void {

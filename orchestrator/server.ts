@@ -16,12 +16,13 @@ import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { economyOf, type OrchestratorConfig } from './config.ts';
 import { Dispatcher } from './dispatch.ts';
+import { type Duty, schedule } from './duties.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
-import { clearDueInterval, type IntervalDeps } from './market/interval.ts';
+import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { readAtMostEvery } from './read-cache.ts';
@@ -253,37 +254,46 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
   });
-  const sweeper = every(log, SWEEP_MS, 'sweep', () =>
-    sweep({
-      runner,
-      tasks,
-      jobs,
-      ledger,
-      log,
-      judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n),
-      deleteDueJobs: (now) => deleteDueJobs(retention, now),
-    }),
-  );
-  const collector = every(log, config.collectIntervalMs, 'collection', () => collect(retention));
-  // Every orchestrator looks five times an interval; the interval's lease lets one of them clear it.
+  // Periodic duties, each once per period across every orchestrator on the Redis (duties.ts).
   const marketIntervals: IntervalDeps = {
     market,
-    self: randomBytes(8).toString('hex'),
     intervalMs: config.marketIntervalMs,
     onlineWindowMs,
     historyMs: config.marketHistoryMs,
     log,
   };
-  const clearer = every(log, marketReadMs, 'market clearing', () => clearDueInterval(marketIntervals));
-  const forwardDuty = every(log, marketReadMs, 'forward windows', () =>
-    runForwardDuty({
-      forwards,
-      settings: forwardSettings,
-      collateralPpm: Math.round(config.collateralShare * 1_000_000),
-      taskTimeoutMs: config.taskTimeoutMs,
-      log,
-    }),
-  );
+  const dutyDeps = { redis, log, metrics, self: randomBytes(8).toString('hex') };
+  const duties: Duty[] = [
+    {
+      name: 'sweep',
+      periodMs: SWEEP_MS,
+      run: () =>
+        sweep({
+          runner,
+          tasks,
+          jobs,
+          ledger,
+          log,
+          judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n),
+          deleteDueJobs: (now) => deleteDueJobs(retention, now),
+        }),
+    },
+    { name: 'collection', periodMs: config.collectIntervalMs, run: () => collect(retention) },
+    { name: 'market', periodMs: config.marketIntervalMs, run: (at) => clearMarketInterval(marketIntervals, at) },
+    {
+      name: 'forwards',
+      periodMs: config.marketIntervalMs,
+      run: () =>
+        runForwardDuty({
+          forwards,
+          settings: forwardSettings,
+          collateralPpm: Math.round(config.collateralShare * 1_000_000),
+          taskTimeoutMs: config.taskTimeoutMs,
+          log,
+        }),
+    },
+  ];
+  const stopDuties = duties.map((duty) => schedule(dutyDeps, duty));
 
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -298,10 +308,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     token,
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
-      clearInterval(sweeper);
-      clearInterval(collector);
-      clearInterval(clearer);
-      clearInterval(forwardDuty);
+      for (const stop of stopDuties) stop();
       const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -318,18 +325,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 }
 
 /** Runs a periodic duty, never two passes of it at once; a failed pass is logged and the next one tries again. */
-function every(log: pino.Logger, ms: number, what: string, pass: () => Promise<unknown>): NodeJS.Timeout {
-  let running = false;
-  return setInterval(() => {
-    if (running) return;
-    running = true;
-    pass()
-      .catch((err) => log.warn({ err: err.message }, `${what} failed`))
-      .finally(() => {
-        running = false;
-      });
-  }, ms);
-}
 
 /** BullMQ and the farm's state need `maxmemory-policy noeviction`: say so loudly when it is not. */
 async function warnAboutEviction(redis: Redis, log: pino.Logger): Promise<void> {

@@ -219,7 +219,7 @@ describe('the interval clearing', () => {
     expect(stdout).toMatch(/^index {2}(1\.500|2\.000) credits\/RU .*thin: under 1 RU/m);
   });
 
-  it('clears each interval once, however many orchestrators share the Redis', async () => {
+  it('clears each interval once, and runs every periodic duty once per period, however many orchestrators share the Redis', async () => {
     const second = await startOrchestrator(
       OrchestratorConfig.parse({
         ...TEST_SETTINGS,
@@ -231,13 +231,23 @@ describe('the interval clearing', () => {
       }),
     );
     try {
+      const runs = async () => redis.hgetall(keys.dutyRuns);
+      const before = await runs();
       const from = Date.now();
       await new Promise((r) => setTimeout(r, 20 * INTERVAL));
+      const after = await runs();
       const starts = (await redis.zrangebyscore(keys.marketClearings, from, '+inf', 'WITHSCORES')).filter((_, i) => i % 2 === 1);
       // Each interval start at most once, and nearly every interval cleared.
       expect(new Set(starts).size).toBe(starts.length);
       expect(starts.length).toBeGreaterThanOrEqual(18);
       expect(starts.length).toBeLessThanOrEqual(21);
+      // Two orchestrators, one run per period of each duty: 20 market intervals, 5 one-second sweeps.
+      const ran = (duty: string) => Number(after[duty] ?? 0) - Number(before[duty] ?? 0);
+      expect(ran('market')).toBeGreaterThanOrEqual(19);
+      expect(ran('market')).toBeLessThanOrEqual(21);
+      expect(ran('forwards')).toBeLessThanOrEqual(21);
+      expect(ran('sweep')).toBeGreaterThanOrEqual(4);
+      expect(ran('sweep')).toBeLessThanOrEqual(6);
     } finally {
       await second.close();
     }

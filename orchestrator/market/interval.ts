@@ -1,7 +1,7 @@
 /**
- * Clears the market once per interval across the farm: every orchestrator looks often, the one
- * that takes the interval's lease builds the book from the farm's state, clears it and records
- * the result in one script (a clearing that crashes before recording leaves no trace).
+ * Clears one market interval: builds the book from the farm's state, clears it and records the
+ * result in one script (a clearing that crashes before recording leaves no trace, and a second
+ * record of an interval is refused). Run once per interval across the farm as a duty (duties.ts).
  */
 import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.ts';
@@ -11,8 +11,6 @@ import { clear, MAX_TICK } from './clearing.ts';
 
 export interface IntervalDeps {
   market: Market;
-  /** This orchestrator, as the lease names it. */
-  self: string;
   intervalMs: number;
   /** Providers seen within this long are online. */
   onlineWindowMs: number;
@@ -20,9 +18,8 @@ export interface IntervalDeps {
   log: Logger;
 }
 
-export async function clearDueInterval(deps: IntervalDeps, now = Date.now()): Promise<boolean> {
-  const at = Math.floor(now / deps.intervalMs) * deps.intervalMs;
-  if (!(await deps.market.lease(at, deps.self, 2 * deps.intervalMs))) return false;
+/** Clears the interval starting at `at` (ms); false when it was already recorded. */
+export async function clearMarketInterval(deps: IntervalDeps, at: number, now = Date.now()): Promise<boolean> {
   const [demand, supply] = await Promise.all([deps.market.demand(), deps.market.supply(now - deps.onlineWindowMs)]);
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);

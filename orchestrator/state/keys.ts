@@ -45,8 +45,8 @@ const PER_ID = {
   replay: 'replay:{}',
   /** A ledger account's entries (a worker id, a requester's owner id, or `treasury`). */
   ledger: 'ledger:{}',
-  /** Who clears the market interval that starts at `{}` (ms): one orchestrator per interval. */
-  marketLease: 'market:lease:{}',
+  /** Who runs a periodic duty for a period (`<duty>:<period start>`): one orchestrator per period (duties.ts). */
+  dutyLease: 'duty:lease:{}',
   /** A forward window (its start): state (open | cleared | settled), price, volume, order counts. */
   forward: 'forward:{}',
   /** The window's orders (bids and offers) by when they were placed: time priority. */
@@ -98,6 +98,8 @@ const FIXED = {
   marketClearings: 'market:clearings',
   /** Forward windows that have orders, by start: what the forward duty clears and settles. */
   forwardsAll: 'forwards',
+  /** duty → how many periods it ran, across the farm. */
+  dutyRuns: 'duty:runs',
   /** Prefix of the rate limiters' keys. */
   rateLimits: 'rl',
 } as const;

@@ -1,6 +1,5 @@
 /**
- * The market's records: who clears an interval (a lease, so one orchestrator clears it however
- * many share the Redis), the clearings, and the two sides of the book as the farm's state has
+ * The market's records: the clearings, and the two sides of the book as the farm's state has
  * them — running jobs with their bids and progress, online providers with their asks and speed.
  */
 import type { JobDemand, ProviderSupply } from '../market/book.ts';
@@ -23,11 +22,6 @@ export interface ClearingRecord {
 
 export class Market {
   constructor(private readonly redis: FarmRedis) {}
-
-  /** Takes the interval starting at `start` for `owner`; false when another orchestrator has it. */
-  async lease(start: number, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(keys.marketLease(String(start)), owner, 'PX', ttlMs, 'NX')) === 'OK';
-  }
 
   /** Records the clearing unless its interval already is; history older than `keepSince` goes. */
   async record(c: ClearingRecord, keepSince: number): Promise<boolean> {
