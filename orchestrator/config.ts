@@ -110,8 +110,10 @@ export const OrchestratorConfig = z.object({
   workerRequestsPerSecond: int(1).default(50),
   /** Signed worker requests per address per second, all keys together (many keys, one machine). */
   workerRequestsPerAddressPerSecond: int(1).default(2000),
-  /** Job submissions per requester per minute. */
+  /** Job submissions per requester per minute; also reservations, and offers per provider. */
   submissionsPerMinute: int(1).default(60),
+  /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
+  estimatesPerMinute: int(1).default(600),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */
   failedAuthPerMinute: int(1).default(60),
 

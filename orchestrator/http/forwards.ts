@@ -4,7 +4,7 @@
  * market/forwards.ts; what an order locks is held by forward-order.lua.
  */
 import { randomBytes } from 'node:crypto';
-import { Router } from 'express';
+import { type Response, Router } from 'express';
 import {
   type ForwardCurve,
   type ForwardOrderView,
@@ -22,22 +22,29 @@ import { clearingPrice } from '../market/clearing.ts';
 import { collateralFor, type ForwardSettings, openWindows, windowRefusal } from '../market/forwards.ts';
 import type { ForwardSide, Forwards, OrderRecord } from '../state/forwards.ts';
 import type { Market } from '../state/market.ts';
+import { consume, type Limits } from './limits.ts';
 import { HttpError, param } from './problem.ts';
 
 export interface ForwardDeps {
   forwards: Forwards;
+  limits: Limits;
   forwardSettings: ForwardSettings;
   /** The last price that traded: an offer's collateral is valued at it when its own price is lower. */
   market: Market;
 }
 
-/** Places a reservation (bid) or an offer (ask) for `account`, locking its escrow or collateral. */
+/**
+ * Places a reservation (bid) or an offer (ask) for `account`, locking its escrow or collateral;
+ * orders count against the account's submissions per minute.
+ */
 export async function placeOrder(
   deps: ForwardDeps,
   side: ForwardSide,
   account: string,
   body: ReservationRequest | OfferRequest,
+  res: Response,
 ): Promise<ForwardOrderView> {
+  await consume(deps.limits.submission, account, res);
   const { forwards, forwardSettings: s } = deps;
   const now = Date.now();
   const refusal = windowRefusal(body.start, now, s);
@@ -87,7 +94,7 @@ export function reservationRoutes(deps: ForwardDeps): Router {
   const r = Router();
   r.post('/', async (req, res) => {
     const body = ReservationRequest.parse(req.body ?? {});
-    const placed = await placeOrder(deps, 'bid', req.principal?.owner as string, body);
+    const placed = await placeOrder(deps, 'bid', req.principal?.owner as string, body, res);
     res.status(201).location(`/api/reservations/${placed.id}`).json(placed);
   });
   r.get('/', async (req, res) => {

@@ -108,6 +108,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   /** What a submission would cost and hold, without submitting it. */
   r.post('/estimate', async (req, res) => {
+    await consume(deps.limits.estimate, req.principal?.owner as string, res);
     const { frames, tilesPerFrame, cost } = await draft(req.body);
     const quote: JobEstimate = {
       tasks: frames.length * tilesPerFrame,

@@ -1,7 +1,8 @@
 /**
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
- * shares them): registrations per address, signed requests per worker key and per address, job submissions per
- * requester, and failed authentications per address — an address that keeps failing is turned
+ * shares them): registrations per address, signed requests per worker key and per address, job
+ * submissions and forward orders per requester or provider, estimates per requester, and failed
+ * authentications per address — an address that keeps failing is turned
  * away before anything is looked up, from memory once it is over the limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -15,6 +16,7 @@ export interface LimitSettings {
   workerRequestsPerSecond: number;
   workerRequestsPerAddressPerSecond: number;
   submissionsPerMinute: number;
+  estimatesPerMinute: number;
   failedAuthPerMinute: number;
 }
 
@@ -23,6 +25,7 @@ export interface Limits {
   worker: RateLimiterRedis;
   workerAddress: RateLimiterRedis;
   submission: RateLimiterRedis;
+  estimate: RateLimiterRedis;
   failedAuth: RateLimiterRedis;
 }
 
@@ -41,6 +44,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     worker: make('worker', s.workerRequestsPerSecond, 1),
     workerAddress: make('worker-address', s.workerRequestsPerAddressPerSecond, 1),
     submission: make('submit', s.submissionsPerMinute, 60),
+    estimate: make('estimate', s.estimatesPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
   };
 }

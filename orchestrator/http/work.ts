@@ -193,7 +193,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     // Only a worker that may take real work can promise any.
     if (worker.classState !== 'established')
       throw new HttpError(409, 'Not established', 'a worker offers capacity once calibration has placed it in an established class');
-    res.status(201).json(await placeOrder(deps, 'ask', worker.id, body));
+    res.status(201).json(await placeOrder(deps, 'ask', worker.id, body, res));
   });
 
   /** The worker's offers, newest first. */

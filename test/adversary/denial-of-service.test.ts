@@ -81,6 +81,7 @@ describe('limits and quotas', () => {
     api = await startApiFarm({
       workerRequestsPerSecond: 8,
       submissionsPerMinute: 6,
+      estimatesPerMinute: 5,
       maxTasksPerJob: 100,
       maxTasksInFlight: 150,
       spotCheckRate: 0,
@@ -144,6 +145,16 @@ describe('limits and quotas', () => {
     let limited = false;
     for (let i = 0; i < 8 && !limited; i++) limited = (await api.operator('/api/jobs', oneTileJob(1))).status === 429;
     expect(limited).toBe(true);
+  });
+
+  it('limits estimates (each parses a scene) and forward orders like submissions', async () => {
+    const estimates = [];
+    for (let i = 0; i < 6; i++) estimates.push((await api.operator('/api/jobs/estimate', oneTileJob(1))).status);
+    expect(estimates).toEqual([200, 200, 200, 200, 200, 429]);
+    // The submissions above spent this minute's six: a reservation is refused before anything is held.
+    const curve = (await (await fetch(`${api.farm.url}/api/market/forwards`)).json()) as { gateMs: number; windows: { start: number }[] };
+    const start = (curve.windows.find((w) => w.start - curve.gateMs > Date.now()) as { start: number }).start;
+    await problem(await api.operator('/api/reservations', { start, ru: 1, maxPrice: 1 }), 429);
   });
 });
 
