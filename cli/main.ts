@@ -43,7 +43,7 @@ program
 program
   .command('worker')
   .description('join a farm as a worker and render what it assigns')
-  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .requiredOption('--orchestrator <urls>', 'orchestrator URL, or several of one farm, comma-separated, to fail over between')
   .option('--name <name>', 'display name')
   .addOption(backendOption('compute backend'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')

@@ -23,7 +23,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const producer = await renderProducer(flags.backend);
   const operatorToken = flags.operatorToken ?? process.env.FARM_OPERATOR_TOKEN;
   const agent = await startAgent({
-    orchestrator: flags.orchestrator.replace(/\/$/, ''),
+    orchestrator: flags.orchestrator.split(','),
     identity,
     name,
     producer,

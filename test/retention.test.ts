@@ -64,13 +64,14 @@ describe('deleting a job', () => {
   });
 
   /**
-   * The farm's own keys (those that expire by themselves aside), the members of its indexes (sets
+   * The farm's own keys (those that expire by themselves, and the records of its periodic duties
+   * and market clearings, which run whatever the jobs do, aside), the members of its indexes (sets
    * and sorted sets: job lists, the spot-check pool, leaderboards) and the stored blobs.
    */
   async function snapshot(): Promise<{ keys: string[]; blobs: string[] }> {
     const keys: string[] = [];
     for (const key of await redis.keys('farm:*')) {
-      if ((await redis.ttl(key)) !== -1) continue;
+      if ((await redis.ttl(key)) !== -1 || key.startsWith('farm:duty:') || key.startsWith('farm:market:')) continue;
       const type = await redis.type(key);
       const members = type === 'set' ? await redis.smembers(key) : type === 'zset' ? await redis.zrange(key, 0, -1) : [];
       keys.push(key, ...members.sort().map((m) => `${key} ∋ ${m}`));

@@ -23,7 +23,8 @@ export interface Producer {
 }
 
 export interface AgentOptions {
-  orchestrator: string;
+  /** The farm's orchestrators: one URL, or several to fail over between. */
+  orchestrator: string | readonly string[];
   identity: Identity;
   name: string;
   producer: Producer;

@@ -37,10 +37,18 @@ export interface Account {
 }
 
 export class WorkerClient {
+  private readonly bases: readonly string[];
+  /** The orchestrator it talks to now: the next one after a connection fails. */
+  private current = 0;
+
+  /** `orchestrators`: one URL, or several orchestrators of one farm to fail over between. */
   constructor(
-    private readonly base: string,
+    orchestrators: string | readonly string[],
     private readonly identity: Identity,
-  ) {}
+  ) {
+    this.bases = (typeof orchestrators === 'string' ? [orchestrators] : orchestrators).map((u) => u.replace(/\/$/, ''));
+    if (this.bases.length === 0) throw new Error('no orchestrator URL');
+  }
 
   /**
    * With the operator's token the orchestrator registers this worker as trusted (its own).
@@ -134,19 +142,7 @@ export class WorkerClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body ?? new Uint8Array());
-    const { timestamp, signature } = signRequest(this.identity.key, method, path, bytes);
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      body: body === undefined ? undefined : Buffer.from(bytes),
-      signal,
-      headers: {
-        'content-type': 'application/json',
-        ...headers,
-        [SIGNATURE_HEADERS.worker]: this.identity.id,
-        [SIGNATURE_HEADERS.timestamp]: timestamp,
-        [SIGNATURE_HEADERS.signature]: signature,
-      },
-    });
+    const res = await this.send(method, path, bytes, body !== undefined, headers, signal);
     if (res.status >= 400) {
       const problem = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
       throw new OrchestratorError(
@@ -156,5 +152,40 @@ export class WorkerClient {
       );
     }
     return res;
+  }
+
+  /**
+   * Sends the request to the current orchestrator, and on to the next ones while connections
+   * fail (an orchestrator down or killed mid-request): each attempt is signed afresh, as a
+   * signature is accepted once only. What an orchestrator answers, errors included, is final.
+   */
+  private async send(
+    method: string,
+    path: string,
+    bytes: Uint8Array,
+    hasBody: boolean,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const { timestamp, signature } = signRequest(this.identity.key, method, path, bytes);
+      try {
+        return await fetch(`${this.bases[this.current]}${path}`, {
+          method,
+          body: hasBody ? Buffer.from(bytes) : undefined,
+          signal,
+          headers: {
+            'content-type': 'application/json',
+            ...headers,
+            [SIGNATURE_HEADERS.worker]: this.identity.id,
+            [SIGNATURE_HEADERS.timestamp]: timestamp,
+            [SIGNATURE_HEADERS.signature]: signature,
+          },
+        });
+      } catch (e) {
+        if (signal?.aborted || attempt >= this.bases.length) throw e;
+        this.current = (this.current + 1) % this.bases.length;
+      }
+    }
   }
 }

@@ -39,6 +39,8 @@ export interface StartWorkerOptions {
   stake?: number;
   /** Its ask on the market, in credits per RU (`farm worker --ask`). */
   ask?: number;
+  /** The orchestrators it fails over between (default: the farm's own). */
+  orchestrators?: string[];
   env?: Record<string, string>;
 }
 
@@ -57,6 +59,7 @@ export class TestFarm {
   readonly client: RequesterClient;
   readonly workers = new Map<string, WorkerHandle>();
   private orchestrator?: ChildProcess;
+  private readonly peers: ChildProcess[] = [];
 
   private constructor(
     readonly dir: string,
@@ -88,11 +91,26 @@ export class TestFarm {
   /** Starts (or restarts) the orchestrator; `env` replaces the farm's extra settings from now on. */
   async startOrchestrator(env?: Record<string, string>): Promise<void> {
     if (env) this.opts.env = env;
-    this.orchestrator = spawn(
+    this.orchestrator = await this.spawnOrchestrator(this.port, 'orchestrator.log');
+  }
+
+  /**
+   * Another orchestrator process of the same farm: the same Redis and data directory, its own
+   * port. Stopped with the farm.
+   */
+  async startPeer(): Promise<{ url: string; kill(): Promise<void> }> {
+    const port = await freePort();
+    const proc = await this.spawnOrchestrator(port, `orchestrator-${port}.log`);
+    this.peers.push(proc);
+    return { url: `http://127.0.0.1:${port}`, kill: () => kill(proc, 'SIGKILL') };
+  }
+
+  private async spawnOrchestrator(port: number, logFile: string): Promise<ChildProcess> {
+    const proc = spawn(
       process.execPath,
-      [BIN, 'orchestrator', '--port', String(this.port), '--redis', this.redis.url, '--data', join(this.dir, 'data')],
+      [BIN, 'orchestrator', '--port', String(port), '--redis', this.redis.url, '--data', join(this.dir, 'data')],
       {
-        stdio: ['ignore', openSync(join(this.dir, 'orchestrator.log'), 'a'), 'inherit'],
+        stdio: ['ignore', openSync(join(this.dir, logFile), 'a'), 'inherit'],
         env: {
           ...process.env,
           FARM_TOKEN: TOKEN,
@@ -112,10 +130,11 @@ export class TestFarm {
       },
     );
     await waitFor(
-      async () => (await fetch(`${this.url}/healthz`).catch(() => undefined))?.ok === true,
+      async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok === true,
       20_000,
       'orchestrator to answer /healthz',
     );
+    return proc;
   }
 
   /** Resolves once the orchestrator process has ended (a crash point killed it). */
@@ -147,7 +166,17 @@ export class TestFarm {
       await client.register(name, WEBASM_DEVICE);
       await this.client.call('POST', '/api/credits', { account: id, amount: stake });
     }
-    const farmArgs = ['worker', '--orchestrator', this.url, '--name', name, '--key', keyFile, '--backend', 'webasm'];
+    const farmArgs = [
+      'worker',
+      '--orchestrator',
+      (opts.orchestrators ?? [this.url]).join(','),
+      '--name',
+      name,
+      '--key',
+      keyFile,
+      '--backend',
+      'webasm',
+    ];
     if (stake > 0) farmArgs.push('--stake', String(stake));
     if (opts.ask !== undefined) farmArgs.push('--ask', String(opts.ask));
     const args =
@@ -226,7 +255,7 @@ export class TestFarm {
   async stop(): Promise<void> {
     if (process.env.FARM_TEST_LOG) process.stderr.write(`farm logs: ${this.dir}\n`);
     await Promise.all([...this.workers.values()].map((w) => kill(w.proc, 'SIGKILL')));
-    await kill(this.orchestrator, 'SIGKILL');
+    await Promise.all([this.orchestrator, ...this.peers].map((p) => kill(p, 'SIGKILL')));
     await this.redis.kill();
   }
 
