@@ -76,6 +76,11 @@ program
   .command('up')
   .description('start a local farm (Redis, orchestrator, workers) and render the demo scene')
   .option('--workers <n>', 'local worker processes', '2')
+  .option(
+    '--orchestrators <n>',
+    'orchestrators sharing the farm (each its own server and Redis connections), on consecutive ports from --port',
+    '1',
+  )
   .option('--port <n>', 'orchestrator port', '8080')
   .option('--data <dir>', 'data directory', '.farm')
   .option('--demo <scene>', 'scene to render first', new URL('../scenes/cornell.json', import.meta.url).pathname)

@@ -1,7 +1,8 @@
 /**
  * `farm up`: a whole farm on this machine. Uses REDIS_URL or starts a private redis-server (AOF
- * on) under the data directory, starts the orchestrator and N worker processes, renders the demo
- * scene with --wait, prints where the frames are, and keeps the farm running until Ctrl-C.
+ * on) under the data directory, starts the orchestrators (one, or several on consecutive ports
+ * sharing the Redis and the data directory) and N worker processes that know them all, renders
+ * the demo scene with --wait, prints where the frames are, and keeps the farm running until Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { downloadOutputs, waitForJob } from './submit.ts';
 
 export interface UpFlags {
   workers: string;
+  orchestrators: string;
   port: string;
   data: string;
   demo: string;
@@ -32,16 +34,23 @@ export async function upCommand(flags: UpFlags): Promise<void> {
   const redis = process.env.REDIS_URL ? undefined : await startRedisServer({ dir: join(data, 'redis') });
   const redisUrl = process.env.REDIS_URL ?? (redis?.url as string);
   const token = process.env.FARM_TOKEN ?? `farm_${randomBytes(24).toString('base64url')}`;
-  const farm = await startOrchestrator(
-    OrchestratorConfig.parse({
-      ...configFromEnv(process.env),
-      port: flags.port,
-      redisUrl,
-      dataDir: join(data, 'orchestrator'),
-      token,
-      logLevel: process.env.LOG_LEVEL ?? 'warn',
-    }),
+  const orchestrators = await Promise.all(
+    Array.from({ length: Number(flags.orchestrators) }, (_, i) =>
+      startOrchestrator(
+        OrchestratorConfig.parse({
+          ...configFromEnv(process.env),
+          // Consecutive ports from --port (0: any free one each).
+          port: Number(flags.port) === 0 ? 0 : Number(flags.port) + i,
+          redisUrl,
+          dataDir: join(data, 'orchestrator'),
+          token,
+          logLevel: process.env.LOG_LEVEL ?? 'warn',
+        }),
+      ),
+    ),
   );
+  const farm = orchestrators[0];
+  const urls = orchestrators.map((o) => o.url);
   const workers: ChildProcess[] = Array.from({ length: Number(flags.workers) }, (_, i) =>
     spawn(
       process.execPath,
@@ -49,7 +58,8 @@ export async function upCommand(flags: UpFlags): Promise<void> {
         FARM_BIN,
         'worker',
         '--orchestrator',
-        farm.url,
+        // Every orchestrator, each worker starting with a different one.
+        [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)].join(','),
         '--name',
         `local-${i + 1}`,
         '--key',
@@ -72,11 +82,11 @@ export async function upCommand(flags: UpFlags): Promise<void> {
     });
   const stop = async () => {
     await Promise.all(workers.map(stopWorker));
-    await farm.close();
+    await Promise.all(orchestrators.map((o) => o.close()));
     await redis?.stop();
   };
   process.stdout.write(
-    `farm up: orchestrator ${farm.url}, redis ${redisUrl}, ${workers.length} worker(s)\nFARM_TOKEN=${token}\ndashboard: ${dashboardLink(farm.url, token)}\n`,
+    `farm up: orchestrator${urls.length > 1 ? 's' : ''} ${urls.join(', ')}, redis ${redisUrl}, ${workers.length} worker(s)\nFARM_TOKEN=${token}\ndashboard: ${dashboardLink(farm.url, token)}\n`,
   );
 
   try {
