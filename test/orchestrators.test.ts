@@ -1,11 +1,14 @@
 /**
  * Several orchestrator processes, one farm (real Redis, real worker processes): any of them
- * serves any request, workers fail over between them, and a kill -9 of one mid-job loses nothing.
+ * serves any request, workers fail over between them, a kill -9 of one mid-job loses nothing, and
+ * periodic duties run once per period across them.
  * They share the data directory here; content on IPFS, so that each may keep its own, is the
  * scale-out issue's next step.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
+import { keys } from '../orchestrator/state/keys.ts';
 import { decodeRgba } from '../shared/png.ts';
 import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
@@ -22,11 +25,15 @@ afterEach(async () => {
 });
 
 describe('several orchestrators', () => {
-  it('renders a job submitted to one through another after a kill -9, workers failing over, frames bit-identical', async () => {
+  it('renders a job submitted to one through the others after a kill -9, workers failing over, frames bit-identical, duties once per period', async () => {
     farm = await TestFarm.start();
     const peer = await farm.startPeer();
+    const third = await farm.startPeer();
     const viaPeer = new RequesterClient(peer.url, TOKEN);
-    // Each worker knows both orchestrators, and starts with a different one.
+    const redis = new Redis(farm.redis.url);
+    const sweeps = async () => Number((await redis.hget(keys.dutyRuns, 'sweep')) ?? 0);
+    const [sweptBefore, from] = [await sweeps(), Date.now()];
+    // Each worker knows every orchestrator, and starts with a different one; none polls the third.
     const a = await farm.startWorker('a', 'honest', { orchestrators: [farm.url, peer.url] });
     await farm.startWorker('b', 'honest', { orchestrators: [peer.url, farm.url] });
     const { id } = await farm.client.submit(JOB);
@@ -50,10 +57,17 @@ describe('several orchestrators', () => {
       for (const t of ((await (await viaPeer.call('GET', `/api/jobs/${id}/tasks?frame=${frame}`)).json()) as { tasks: TaskView[] }).tasks)
         replicas.push(...t.replicas);
     expect(replicas.some((r) => r.worker === a.id && r.state === 'valid' && r.assignedAt > killedAt)).toBe(true);
+    // The frames, from the orchestrator nobody talked to.
+    const viaThird = new RequesterClient(third.url, TOKEN);
     for (const frame of [0, 1]) {
-      const stitched = await decodeRgba(await viaPeer.download(`/api/jobs/${id}/frames/${frame}`));
+      const stitched = await decodeRgba(await viaThird.download(`/api/jobs/${id}/frames/${frame}`));
       const local = await renderWithCli(`${ROOT}scenes/bounce.json`, frame, `${SIZE.width}x${SIZE.height}`, SIZE.spp);
       expect(Buffer.from(stitched.rgba).equals(Buffer.from(local))).toBe(true);
     }
+    // Three orchestrators, the one-second sweep once a second across them all.
+    const seconds = (Date.now() - from) / 1000;
+    expect(await sweeps()).toBeLessThanOrEqual(sweptBefore + Math.ceil(seconds) + 1);
+    expect(await sweeps()).toBeGreaterThanOrEqual(sweptBefore + Math.floor(seconds * 0.8));
+    redis.disconnect();
   });
 });
