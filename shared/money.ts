@@ -32,7 +32,7 @@ function mulDiv(x: number, y: number, d: number, round: 'down' | 'up'): number {
  * up for what is held back for it. A tick per RU is 10^3 µc per 10^9 rays, so the cost is
  * rays × ticks ÷ 10^6. The Lua scripts compute the same with includes/escrow.lua's mulDiv.
  */
-export const RAYS_TICKS_PER_MICRO = RAYS_PER_RU / (MICROS_PER_CREDIT / 1000);
+const RAYS_TICKS_PER_MICRO = RAYS_PER_RU / (MICROS_PER_CREDIT / 1000);
 export const costMicros = (rays: number, ticks: number, round: 'down' | 'up' = 'down'): number =>
   mulDiv(rays, ticks, RAYS_TICKS_PER_MICRO, round);
 

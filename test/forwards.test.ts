@@ -201,6 +201,29 @@ describe('reservations', () => {
   });
 });
 
+describe('hostile orders', () => {
+  it('refuses ids of the wrong shape, offers at no price, offers from workers not established, grants to nobody', async () => {
+    const b = await buyer(1);
+    expect((await problem(await b.call('/api/reservations/not-an-order'), 400)).errors?.[0]?.path).toBe('id');
+    // Another requester's reservation is not found, not shown.
+    const { id } = (await (await b.call('/api/reservations', { start: nextWindow(), ru: 0.001, maxPrice: 1 })).json()) as ForwardOrderView;
+    const other = await buyer(0);
+    await problem(await other.call(`/api/reservations/${id}`), 404);
+    const p = await provider('cheap', 1);
+    await expect(p.client.offer({ start: nextWindow(), ru: 0.001, minPrice: 0 })).rejects.toMatchObject({ status: 400 });
+    const raw = await api.worker('uncalibrated', { shade: null });
+    await expect(raw.client.offer({ start: nextWindow(), ru: 0.001, minPrice: 1 })).rejects.toMatchObject({
+      status: 409,
+      title: 'Not established',
+    });
+    const nobody = await problem(await api.operator('/api/credits', { account: '0123456789abcdef', amount: 1 }), 404);
+    expect(nobody.errors?.[0]?.path).toBe('account');
+    expect((await problem(await api.operator('/api/credits', { account: 'somebody', amount: 1 }), 400)).errors?.[0]?.path).toBe('account');
+    // Nothing moved: the offers locked nothing, the worker's balance is whole.
+    expect(toMicros((await workerAccount(p)).balance)).toBe(toMicros(1));
+  });
+});
+
 describe('forward records', () => {
   it('counts a provider’s idle time once however its polls overlap, and fills nothing in a window cleared after it began', async () => {
     const redis = connectRedis(api.redisUrl);
