@@ -1,5 +1,6 @@
 /** Entry point of the `farm` command line. */
 import { Command, Option } from 'commander';
+import { MAX_BATCH } from '../shared/protocol.ts';
 import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
@@ -49,6 +50,7 @@ program
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')
   .option('--stake <credits>', 'credits to move from balance into stake on start')
   .option('--ask <credits>', 'the least it renders for, in credits per RU: its offer on the market')
+  .option('--capacity <n>', `replicas it takes at once, in one poll and one upload (1 to ${MAX_BATCH})`, '1')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
   .action(workerCommand);
 

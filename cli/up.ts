@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { configFromEnv, OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
+import { startingWith } from '../worker/client.ts';
 import { dashboardLink } from './orchestrator.ts';
 import { startRedisServer } from './redis-server.ts';
 import { RequesterClient } from './requester.ts';
@@ -58,8 +59,7 @@ export async function upCommand(flags: UpFlags): Promise<void> {
         FARM_BIN,
         'worker',
         '--orchestrator',
-        // Every orchestrator, each worker starting with a different one.
-        [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)].join(','),
+        startingWith(urls, i).join(','),
         '--name',
         `local-${i + 1}`,
         '--key',

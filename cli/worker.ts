@@ -1,5 +1,7 @@
 /** `farm worker`: joins a farm and renders what it is given. */
 import { pino } from 'pino';
+import { z } from 'zod';
+import { MAX_BATCH } from '../shared/protocol.ts';
 import { startAgent } from '../worker/agent.ts';
 import { loadOrCreateIdentity } from '../worker/identity.ts';
 import type { BackendChoice } from '../worker/render/backend.ts';
@@ -14,9 +16,12 @@ export interface WorkerFlags {
   operatorToken?: string;
   stake?: string;
   ask?: string;
+  capacity: string;
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
+  const capacity = z.coerce.number().int().min(1).max(MAX_BATCH).safeParse(flags.capacity);
+  if (!capacity.success) throw new Error(`--capacity: a whole number from 1 to ${MAX_BATCH}, not ${flags.capacity}`);
   const identity = await loadOrCreateIdentity(flags.key);
   const name = flags.name ?? `worker-${identity.id.slice(1, 7)}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { process: 'worker', worker: identity.id, name } });
@@ -31,6 +36,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     operatorToken,
     stake: flags.stake ? Number(flags.stake) : undefined,
     ask: flags.ask === undefined ? undefined : Number(flags.ask),
+    capacity: capacity.data,
   });
   onShutdown(() => agent.stop());
   await agent.done;

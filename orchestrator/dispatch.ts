@@ -165,23 +165,15 @@ export class Dispatcher {
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
     const started = Date.now();
     const until = started + this.opts.pollMs;
-    const provisional = worker.classState === 'provisional';
-    const near = provisional ? (await this.classes.get(worker.class))?.near : undefined;
     let current = worker;
     let owed: DeliveringWindow | undefined;
-    let idle = !provisional;
+    let idle = worker.classState !== 'provisional';
     try {
       while (!this.closed && !signal?.aborted) {
-        const terms = await this.terms(current);
-        owed = terms.owed ?? owed;
-        if (provisional) {
-          const spot = near && (await this.spot(current, near, terms.prices));
-          if (spot) return spot;
-        } else {
-          const look = await this.scan(current, terms);
-          idle &&= look.idle;
-          if (look.found) return look.found;
-        }
+        const look = await this.look(current);
+        owed = look.owed ?? owed;
+        idle &&= look.idle;
+        if (look.found) return look.found;
         const left = until - Date.now();
         if (left <= 0) return undefined;
         await this.waitForWork(Math.min(left, 1000), signal);
@@ -192,6 +184,31 @@ export class Dispatcher {
     } finally {
       if (owed && idle) await this.market.recordIdle(owed, worker.id, started, Date.now()).catch(() => undefined);
     }
+  }
+
+  /**
+   * A batched long-poll: up to `max` replicas, the first as next() finds it, the rest from looks
+   * that do not wait (each under the worker's stake and holdings as the last bind left them, each
+   * with its own chance of being a spot check). Empty after pollMs when there is nothing.
+   */
+  async nextBatch(worker: WorkerRecord, max: number, signal?: AbortSignal): Promise<Assignment[]> {
+    const first = await this.next(worker, signal);
+    const found = first ? [first] : [];
+    while (found.length > 0 && found.length < max && !this.closed && !signal?.aborted) {
+      const current = await this.workers.get(worker.id);
+      const more = current && (await this.look(current)).found;
+      if (!more) break;
+      found.push(more);
+    }
+    return found;
+  }
+
+  /** One look, without waiting: a provisional worker's spot check, or a scan of the worker's queues. */
+  private async look(worker: WorkerRecord): Promise<Look & { owed?: DeliveringWindow }> {
+    const terms = await this.terms(worker);
+    if (worker.classState !== 'provisional') return { ...(await this.scan(worker, terms)), owed: terms.owed };
+    const near = (await this.classes.get(worker.class))?.near;
+    return { found: near ? await this.spot(worker, near, terms.prices) : undefined, idle: false, owed: terms.owed };
   }
 
   private async terms(worker: WorkerRecord): Promise<Terms> {

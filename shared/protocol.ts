@@ -401,13 +401,13 @@ export const Assignment = z.object({
 });
 export type Assignment = z.infer<typeof Assignment>;
 
+/** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
+export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
+
 /** Header that carries the claimed CID of an uploaded result. */
 export const RESULT_CID_HEADER = 'farm-result-cid';
 /** Header that carries the rays the result's render traced (comma-separated for calibration tiles); part of its CID. */
 export const RESULT_RAYS_HEADER = 'farm-result-rays';
-
-/** The shape of a CID this farm makes (base32 CIDv1): ids from outside are checked against it. */
-export const CID_PATTERN = /^b[a-z2-7]{20,100}$/;
 
 /** Shapes of the ids in paths: anything else is answered 400, never looked up. */
 export const Ids = {
@@ -421,3 +421,41 @@ export const Ids = {
   order: z.string().regex(/^o[0-9a-f]{20}$/, 'not a reservation or offer id'),
   cid: z.string().regex(CID_PATTERN, 'not a CID'),
 };
+
+/** Most replicas one batched poll hands out, and most results one batched upload carries. */
+export const MAX_BATCH = 16;
+
+/** POST /api/work/batch: how many replicas the worker can hold now (its free capacity). */
+export const BatchRequest = z.object({ max: z.number().int().min(1).max(MAX_BATCH) });
+export type BatchRequest = z.infer<typeof BatchRequest>;
+
+/** Its answer: up to `max` replicas, each as POST /api/work/next would hand it (200), or 204 after the poll when none. */
+export const Batch = z.object({ replicas: z.array(Assignment).min(1).max(MAX_BATCH) });
+export type Batch = z.infer<typeof Batch>;
+
+/**
+ * PUT /api/work/results carries several results in one signed body: a 4-byte big-endian length,
+ * this manifest as JSON (one entry per result, in body order), then each result's RGBA pixels
+ * back to back, `bytes` long each.
+ */
+export const ResultManifest = z
+  .array(
+    z.object({
+      replica: Ids.replica,
+      cid: Ids.cid,
+      rays: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+      bytes: z.number().int().min(1),
+    }),
+  )
+  .min(1)
+  .max(MAX_BATCH)
+  .refine((items) => new Set(items.map((i) => i.replica)).size === items.length, 'each replica at most once');
+export type ResultManifest = z.infer<typeof ResultManifest>;
+
+/** What became of each result of a batch: its status, or the problem that refused it (the others stand). */
+export const BatchResult = z.union([
+  z.object({ replica: z.string(), status: z.enum(['accepted', 'duplicate']) }),
+  z.object({ replica: z.string(), error: z.object({ status: z.number().int(), title: z.string(), detail: z.string() }) }),
+]);
+export type BatchResult = z.infer<typeof BatchResult>;
+export const BatchResults = z.object({ results: z.array(BatchResult) });

@@ -34,7 +34,8 @@ describe('several orchestrators', () => {
     const sweeps = async () => Number((await redis.hget(keys.dutyRuns, 'sweep')) ?? 0);
     const [sweptBefore, from] = [await sweeps(), Date.now()];
     // Each worker knows every orchestrator, and starts with a different one; none polls the third.
-    const a = await farm.startWorker('a', 'honest', { orchestrators: [farm.url, peer.url] });
+    // One takes batches of three replicas (one poll, one upload), the other one at a time.
+    const a = await farm.startWorker('a', 'honest', { orchestrators: [farm.url, peer.url], capacity: 3 });
     await farm.startWorker('b', 'honest', { orchestrators: [peer.url, farm.url] });
     const { id } = await farm.client.submit(JOB);
     await waitFor(async () => (await viaPeer.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');

@@ -1,13 +1,15 @@
 /**
  * The worker loop: register, calibrate (render the known-answer tiles that measure its class),
- * heartbeat, poll for a replica, render it, upload it, repeat. On stop it drains: it finishes the
- * replica in hand if that fits in the grace period, and hands it back otherwise. What produces
+ * heartbeat, poll for as many replicas as it can hold, render them, upload their results in one
+ * request, repeat. On stop it drains: it finishes the batch in hand if that fits in the grace
+ * period, and hands back what it has not uploaded otherwise. What produces
  * the pixels is pluggable, so test doubles (a rogue worker, the benchmark's no-op renderer) speak
  * exactly this protocol.
  */
 import type { Logger } from 'pino';
 import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts';
-import type { Assignment, CalibrationSpec } from '../shared/protocol.ts';
+import { type Assignment, type BatchResult, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
+import type { BatchedResult } from '../shared/result-batch.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 import { OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
@@ -35,8 +37,10 @@ export interface AgentOptions {
   operatorToken?: string;
   /** The least it renders for, in credits per RU: what it offers on the market. */
   ask?: number;
-  /** On stop, how long to let the replica in hand finish before handing it back. */
+  /** On stop, how long to let the batch in hand finish before handing back what is left. */
   drainGraceMs?: number;
+  /** Replicas it takes at once (one poll, one upload); 1 by default. */
+  capacity?: number;
 }
 
 export interface RunningAgent {
@@ -65,14 +69,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   const scenes = new Map<string, Scene>();
+  const capacity = Math.min(MAX_BATCH, Math.max(1, opts.capacity ?? 1));
   // One controller per poll: fetch leaves its abort listener on the signal, so a shared one
   // would gather a listener per poll for the life of the worker.
   let poll = new AbortController();
   let stopping = false;
-  let current: { assignment: Assignment; finished: Promise<void> } | undefined;
+  /** The replicas it holds and has neither uploaded nor handed back: the ones its heartbeat keeps. */
+  const pending = new Map<string, Assignment>();
+  let current: Promise<void> | undefined;
 
   const heartbeat = setInterval(() => {
-    client.heartbeat(current ? [current.assignment.replica] : []).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
+    client.heartbeat([...pending.keys()]).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
   }, registration.heartbeatMs);
 
   async function sceneFor(cid: string): Promise<Scene> {
@@ -96,33 +103,57 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (result.classState === 'refused') throw new Error(`calibration refused: ${result.detail}`);
   }
 
-  async function work(a: Assignment): Promise<void> {
-    const started = performance.now();
-    const scene = await sceneFor(a.scene);
-    let rendered: Rendered;
-    try {
-      rendered = await producer.produce(a, scene, 'work');
-    } catch (err) {
-      if (stopping) throw err;
-      // The scene broke the renderer: say so, rather than sit on the lease until it lapses.
-      replicaLog(a).error({ err: (err as Error).message }, 'render failed');
-      await client.release(a.replica, (err as Error).message);
-      return;
-    }
-    const result = { width: a.tile.width, height: a.tile.height, ...rendered };
-    const status = await uploadWithRetry(a, await canonicalCid(result), result);
-    replicaLog(a).info({ ms: Math.round(performance.now() - started), status }, 'replica uploaded');
+  /** Hands replicas back (or gives them up with a render error); they are no longer its to keep. */
+  async function release(replicas: readonly string[], error?: string): Promise<void> {
+    for (const rid of replicas) pending.delete(rid);
+    await Promise.all(
+      replicas.map((rid) => client.release(rid, error).catch((err) => log.warn({ replica: rid, err: err.message }, 'hand-back failed'))),
+    );
   }
 
-  /** Uploads are idempotent: retry server errors, then hand the replica back rather than sit on it. */
-  async function uploadWithRetry(a: Assignment, cid: string, result: Rendered): Promise<string> {
+  /** Renders one replica; undefined when the scene broke the renderer (the replica is given up). */
+  async function render(a: Assignment): Promise<BatchedResult | undefined> {
+    let rendered: Rendered;
+    try {
+      rendered = await producer.produce(a, await sceneFor(a.scene), 'work');
+    } catch (err) {
+      if (stopping) throw err;
+      // Say so, rather than sit on the lease until it lapses.
+      replicaLog(a).error({ err: (err as Error).message }, 'render failed');
+      await release([a.replica], (err as Error).message);
+      return undefined;
+    }
+    const result = { width: a.tile.width, height: a.tile.height, ...rendered };
+    return { replica: a.replica, cid: await canonicalCid(result), rays: rendered.rays, rgba: rendered.rgba };
+  }
+
+  async function work(batch: readonly Assignment[]): Promise<void> {
+    const started = performance.now();
+    const results: BatchedResult[] = [];
+    for (const a of batch) {
+      const result = await render(a);
+      if (result) results.push(result);
+    }
+    if (results.length === 0) return;
+    const answers = await uploadWithRetry(results);
+    const ms = Math.round(performance.now() - started);
+    for (const answer of answers) {
+      pending.delete(answer.replica);
+      const rlog = log.child({ replica: answer.replica });
+      if ('status' in answer) rlog.info({ ms, status: answer.status, batch: batch.length }, 'replica uploaded');
+      else rlog.warn({ status: answer.error.status, reason: answer.error.detail }, 'result refused');
+    }
+  }
+
+  /** Uploads are idempotent: retry server errors, then hand the replicas back rather than sit on them. */
+  async function uploadWithRetry(results: readonly BatchedResult[]): Promise<BatchResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.upload(a.replica, cid, result);
+        return await client.uploadBatch(results);
       } catch (err) {
         const retryable = !(err instanceof OrchestratorError) || err.status >= 500;
         if (!retryable || attempt >= UPLOAD_ATTEMPTS || stopping) {
-          if (retryable) await client.release(a.replica).catch(() => undefined);
+          await release(results.map((r) => r.replica));
           throw err;
         }
         await sleep(RETRY_MS * attempt);
@@ -135,14 +166,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     while (!stopping) {
       try {
         poll = new AbortController();
-        const a = await client.next(poll.signal);
-        if (!a) continue;
-        const finished = work(a);
-        current = { assignment: a, finished };
-        await finished;
+        const batch = await client.nextBatch(capacity, poll.signal);
+        if (batch.length === 0) continue;
+        for (const a of batch) pending.set(a.replica, a);
+        current = work(batch);
+        await current;
       } catch (err) {
         if (stopping) break;
-        (current ? replicaLog(current.assignment) : log).warn({ err: (err as Error).message }, 'worker loop error');
+        log.warn({ err: (err as Error).message, replicas: [...pending.keys()] }, 'worker loop error');
         if (err instanceof OrchestratorError && err.status === 403) throw err; // refused: this key gets no work
         if (err instanceof OrchestratorError && err.title === 'Calibrate first') await calibrateWith(await client.calibration());
         else if (!(err instanceof OrchestratorError && err.status === 409 && err.title !== 'Stake required')) await sleep(RETRY_MS);
@@ -163,16 +194,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       const inHand = current;
       if (inHand) {
         const finishedInTime = await Promise.race([
-          inHand.finished.then(
+          inHand.then(
             () => true,
             () => true,
           ),
           sleep(opts.drainGraceMs ?? 30_000).then(() => false),
         ]);
-        if (!finishedInTime) {
-          const handLog = replicaLog(inHand.assignment);
-          handLog.info('handing back unfinished replica');
-          await client.release(inHand.assignment.replica).catch((err) => handLog.warn({ err: err.message }, 'hand-back failed'));
+        // Unfinished in time, or stopped by an error: what it did not upload goes back.
+        if (pending.size) {
+          log.info({ replicas: [...pending.keys()], finishedInTime }, 'handing back unfinished replicas');
+          await release([...pending.keys()]);
         }
       }
       await Promise.race([done, sleep(1000)]);

@@ -5,6 +5,10 @@ import type { ForwardOrderView, OfferRequest } from '../shared/market.ts';
 import {
   type Assignment,
   Assignment as AssignmentSchema,
+  type BatchRequest,
+  type BatchResult,
+  BatchResults,
+  Batch as BatchSchema,
   type Calibrated,
   type CalibrationSpec,
   MAX_ERROR_LENGTH,
@@ -14,6 +18,7 @@ import {
   Registered as RegisteredSchema,
   type ReleaseRequest,
 } from '../shared/protocol.ts';
+import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import type { Identity } from './identity.ts';
 
@@ -35,6 +40,12 @@ export interface Account {
   locked: number;
   unbonding: number;
 }
+
+/** A farm's orchestrators in the order the i-th of several workers tries them: each starts with a different one. */
+export const startingWith = (urls: readonly string[], i: number): string[] => [
+  ...urls.slice(i % urls.length),
+  ...urls.slice(0, i % urls.length),
+];
 
 export class WorkerClient {
   private readonly bases: readonly string[];
@@ -92,6 +103,19 @@ export class WorkerClient {
     const res = await this.request('POST', '/api/work/next', undefined, {}, signal);
     if (res.status === 204) return undefined;
     return AssignmentSchema.parse(await res.json());
+  }
+
+  /** Long-polls for up to `max` replicas (its free capacity); empty when there are none for now. */
+  async nextBatch(max: number, signal?: AbortSignal): Promise<Assignment[]> {
+    const res = await this.request('POST', '/api/work/batch', JSON.stringify({ max } satisfies BatchRequest), {}, signal);
+    if (res.status === 204) return [];
+    return BatchSchema.parse(await res.json()).replicas;
+  }
+
+  /** Uploads several results in one signed request; says what became of each. */
+  async uploadBatch(results: readonly BatchedResult[]): Promise<BatchResult[]> {
+    const res = await this.request('PUT', '/api/work/results', encodeResultBatch(results), { 'content-type': 'application/octet-stream' });
+    return BatchResults.parse(await res.json()).results;
   }
 
   /** The known-answer tiles to render before any work. */

@@ -5,7 +5,7 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import type { ClassList } from '../../shared/protocol.ts';
+import { type ClassList, MAX_BATCH } from '../../shared/protocol.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -100,6 +100,8 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(list);
   });
 
+  const workBody = express.raw({ type: () => true, limit: deps.maxResultBytes });
+  const batchBody = express.raw({ type: () => true, limit: deps.maxResultBytes * MAX_BATCH });
   // Signed routes need the exact body bytes, so they read it raw, after the headers are checked.
   app.post(
     '/api/workers',
@@ -113,7 +115,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(
     '/api/work',
     identifyWorker(deps.workers, gate, deps.limits),
-    express.raw({ type: () => true, limit: deps.maxResultBytes }),
+    // A batched upload carries up to MAX_BATCH results; every other signed body at most one.
+    (req, res, next) => (req.path === '/results' ? batchBody : workBody)(req, res, next),
     verifyWorker(deps.redis, gate, deps.limits),
     workRoutes(deps),
   );

@@ -3,11 +3,22 @@
  * hand back, stake and unbond, offer capacity in a forward window. Every request is signed (auth.ts); a worker may read only the
  * scenes of the replicas it holds and the calibration scene — never another worker's results.
  */
-import { type Request, type RequestHandler, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
 import { OfferRequest } from '../../shared/market.ts';
-import { Credits, toMicros } from '../../shared/money.ts';
-import { Heartbeat, Ids, RESULT_CID_HEADER, RESULT_RAYS_HEADER, ReleaseRequest } from '../../shared/protocol.ts';
+import { Credits, formatCredits, fromMicros, toMicros } from '../../shared/money.ts';
+import {
+  type Assignment,
+  type Batch,
+  BatchRequest,
+  type BatchResult,
+  Heartbeat,
+  Ids,
+  RESULT_CID_HEADER,
+  RESULT_RAYS_HEADER,
+  ReleaseRequest,
+} from '../../shared/protocol.ts';
+import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -98,36 +109,62 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     }
   });
 
-  r.post('/next', writable, async (req, res) => {
+  /**
+   * A worker that may poll now, or undefined when it must wait (unclassified: its class is not
+   * established yet); refuses one that must calibrate first, was refused, or lacks stake.
+   */
+  async function poller(req: Request): Promise<WorkerRecord | undefined> {
     const worker = await reconsider(deps.calibration, me(req));
     await workers.touch(worker);
     if (worker.classState === 'calibrating')
       throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
     if (worker.classState === 'refused')
       throw new HttpError(403, 'Calibration refused', 'this key’s calibration matched no class; registering again calibrates again');
-    if (worker.classState === 'unclassified') {
-      res.status(204).end();
-      return;
-    }
+    if (worker.classState === 'unclassified') return undefined;
     const free = worker.stake - worker.locked - worker.unbonding;
     if (!worker.trusted && worker.inFlight === 0 && (free < deps.stakePerReplicaMicros || worker.stake < deps.minStakeMicros))
       throw new HttpError(
         409,
         'Stake required',
-        `a worker stakes at least ${deps.minStakeMicros / 100} credits, and each replica locks ${deps.stakePerReplicaMicros / 100}; this one has ${worker.stake / 100} staked, ${Math.max(0, free) / 100} free`,
+        `a worker stakes at least ${credits(deps.minStakeMicros)} credits, and each replica locks ${credits(deps.stakePerReplicaMicros)}; this one has ${credits(worker.stake)} staked, ${credits(Math.max(0, free))} free`,
       );
+    return worker;
+  }
+
+  /**
+   * Long-polls for up to `max` replicas. When the worker hung up before it heard about them, they
+   * go straight back (undefined).
+   */
+  async function poll(req: Request, res: Response, worker: WorkerRecord, max: number): Promise<Assignment[] | undefined> {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
-    const assignment = await dispatch.next(worker, abort.signal);
-    if (abort.signal.aborted && assignment) {
-      // The worker hung up before it heard about this replica: hand it straight back.
-      const mine = (await held(worker.id)).find((h) => h.replica.rid === assignment.replica);
-      if (mine && (await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined)
+    const found = await dispatch.nextBatch(worker, max, abort.signal);
+    if (!abort.signal.aborted) return found;
+    const rids = new Set(found.map((a) => a.replica));
+    for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid)))
+      if ((await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined)
         await dispatch.handBack(mine.task, mine.replica);
-      return;
-    }
-    if (!assignment) res.status(204).end();
-    else res.json(assignment);
+    req.log?.info({ replicas: found.length }, 'poller hung up; replicas handed back');
+    return undefined;
+  }
+
+  /** The single-replica poll: one assignment, or 204. */
+  r.post('/next', writable, async (req, res) => {
+    const worker = await poller(req);
+    const [found] = (worker && (await poll(req, res, worker, 1))) ?? [];
+    if (res.writableEnded || res.destroyed) return;
+    if (found) res.json(found);
+    else res.status(204).end();
+  });
+
+  /** The batched poll: up to `max` replicas (the worker's free capacity), or 204. */
+  r.post('/batch', writable, async (req, res) => {
+    const { max } = BatchRequest.parse(parseJson(rawBody(req)));
+    const worker = await poller(req);
+    const found = (worker && (await poll(req, res, worker, max))) ?? [];
+    if (res.writableEnded || res.destroyed) return;
+    if (found.length) res.json({ replicas: found } satisfies Batch);
+    else res.status(204).end();
   });
 
   r.get('/scenes/:cid', async (req, res) => {
@@ -157,6 +194,33 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       }
       throw e;
     }
+  });
+
+  /**
+   * Several results in one signed body (shared/result-batch.ts). Each is judged as its own upload
+   * would be; one refused does not refuse the others, and each answer says what became of it.
+   */
+  r.put('/results', writable, async (req, res) => {
+    let batch: BatchedResult[];
+    try {
+      batch = decodeResultBatch(new Uint8Array(rawBody(req)));
+    } catch (e) {
+      if (e instanceof BatchFramingError) throw new HttpError(400, 'Invalid request', e.message, e.issues);
+      throw e;
+    }
+    const worker = me(req);
+    const results = await Promise.all(
+      batch.map(async ({ replica, cid, rays, rgba }): Promise<BatchResult> => {
+        try {
+          return { replica, status: await acceptResult(deps, worker, replica, cid, rgba, rays) };
+        } catch (e) {
+          if (!(e instanceof ResultRejected)) throw e;
+          req.log?.warn({ replica, reason: e.message }, 'result rejected');
+          return { replica, error: { status: e.status, title: 'Result rejected', detail: e.message } };
+        }
+      }),
+    );
+    res.json({ results });
   });
 
   /** Hands a replica back, or gives it up with the render error that stopped the worker. */
@@ -212,6 +276,9 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
 
   return r;
 }
+
+/** µc as credits, for messages. */
+const credits = (micros: number): string => formatCredits(fromMicros(micros));
 
 const RayCounts = z.array(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
 

@@ -41,6 +41,8 @@ export interface StartWorkerOptions {
   ask?: number;
   /** The orchestrators it fails over between (default: the farm's own). */
   orchestrators?: string[];
+  /** Replicas it takes at once (`farm worker --capacity`). */
+  capacity?: number;
   env?: Record<string, string>;
 }
 
@@ -179,6 +181,7 @@ export class TestFarm {
     ];
     if (stake > 0) farmArgs.push('--stake', String(stake));
     if (opts.ask !== undefined) farmArgs.push('--ask', String(opts.ask));
+    if (opts.capacity !== undefined) farmArgs.push('--capacity', String(opts.capacity));
     const args =
       kind === 'honest'
         ? [BIN, ...farmArgs]
