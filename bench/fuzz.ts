@@ -256,7 +256,7 @@ const route = fc.constantFrom<readonly [string, string]>(
   ['PUT', '/api/work/calibration'],
   ['POST', '/api/work/{rid}/release'],
   ['PUT', '/api/work/{rid}/result'],
-  ['GET', '/api/work/scenes/{cid}'],
+  ['GET', '/ipfs/{cid}'],
   ['POST', '/api/workers'],
 );
 interface WorkerCase {

@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import { pixelsOf } from '../shared/image.ts';
 import { encodePng } from '../shared/png.ts';
-import type { BlobStore } from './blobstore.ts';
+import type { ContentStore } from './content/store.ts';
 import { crashPoint } from './crash-points.ts';
 import { planJob } from './planner.ts';
 import type { JobRecord, Jobs } from './state/jobs.ts';
@@ -17,7 +17,7 @@ import { assembleFrame } from './stitcher.ts';
 export interface AssemblyDeps {
   jobs: Jobs;
   tasks: Tasks;
-  blobs: BlobStore;
+  blobs: ContentStore;
 }
 
 /** The frame's pixels, or undefined if a tile is no longer verified (reopened by backtracking). */
@@ -59,7 +59,7 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   }
 }
 
-async function sceneFps(blobs: BlobStore, sceneCid: string): Promise<number> {
+async function sceneFps(blobs: ContentStore, sceneCid: string): Promise<number> {
   const bytes = await blobs.get(sceneCid);
   const scene = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : {};
   return scene.animation?.fps ?? 24;

@@ -5,12 +5,13 @@
  * samples — so backends whose maths differ anywhere land in different classes.
  */
 import { readFile } from 'node:fs/promises';
-import { canonicalBytes, cidOfBytes, pixelsOf, type Rendered } from '../shared/image.ts';
+import { canonicalBytes, pixelsOf, type Rendered } from '../shared/image.ts';
 import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { parseScene, withOverrides } from '../shared/scene.ts';
-import type { BlobStore } from './blobstore.ts';
+import { cidOfBytes } from '../shared/unixfs.ts';
 import { classify, type KnownClass } from './classes.ts';
+import type { ContentStore } from './content/store.ts';
 import type { Classes, ClassRecord } from './state/classes.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import type { Tolerance } from './verdict/tolerance.ts';
@@ -21,7 +22,7 @@ const MAX_PROVISIONAL_CLASSES = 64;
 const SIZE = { width: 64, height: 48, spp: 16 };
 
 /** Stores the calibration scene (content-addressed, so the same CID on every start) and describes the tiles. */
-export async function calibrationSpec(blobs: BlobStore): Promise<CalibrationSpec> {
+export async function calibrationSpec(blobs: ContentStore): Promise<CalibrationSpec> {
   const scene = withOverrides(parseScene(JSON.parse(await readFile(SCENE, 'utf8'))), SIZE);
   const cid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
   const band = SIZE.height / 3;
@@ -37,7 +38,7 @@ export class CalibrationRejected extends Error {
 
 export interface CalibrationDeps {
   spec: CalibrationSpec;
-  blobs: BlobStore;
+  blobs: ContentStore;
   classes: Classes;
   workers: Workers;
   tolerance: Tolerance;

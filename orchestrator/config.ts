@@ -13,6 +13,18 @@ export const OrchestratorConfig = z.object({
   host: z.string().default('127.0.0.1'),
   redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
   dataDir: z.string().default('.farm/data'),
+  /**
+   * Where scenes, results and frames live: `fs`, files under dataDir/blobs (orchestrators that
+   * share the farm share the directory); `ipfs`, an embedded IPFS node per orchestrator under
+   * dataDir/ipfs, copying blobs to the farm's other orchestrators (each keeps its own dataDir).
+   */
+  contentStore: z.enum(['fs', 'ipfs']).default('fs'),
+  /** The IPFS node's libp2p listen address (other orchestrators must reach it). */
+  ipfsListen: z.string().default('/ip4/127.0.0.1/tcp/0'),
+  /** Orchestrators that hold each blob before a store returns (this one included, as many as are alive at most). */
+  ipfsCopies: int(1).default(2),
+  /** How long a fetch of a blob from peers, or a copy to them, may take. */
+  ipfsTimeoutMs: int(100).default(10_000),
   /** Operator token; generated and printed when absent. */
   token: z.string().min(8).optional(),
   /** A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this. */

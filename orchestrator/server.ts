@@ -11,10 +11,10 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { assembleFrameJob } from './assembly.ts';
-import { FsBlobStore } from './blobstore.ts';
 import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { economyOf, type OrchestratorConfig } from './config.ts';
+import { openContentStore } from './content/open.ts';
 import { Dispatcher } from './dispatch.ts';
 import { type Duty, schedule } from './duties.ts';
 import { queueBoard } from './http/admin.ts';
@@ -27,7 +27,7 @@ import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
-import { collect, deleteDueJobs, type RetentionDeps } from './retention/duty.ts';
+import { collectBlobs, deleteDueJobs, type RetentionDeps, trimLedgers } from './retention/duty.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
 import { Forwards } from './state/forwards.ts';
@@ -44,8 +44,6 @@ import { judgeSpotCheck, type UploadDeps } from './uploads.ts';
 import { VerdictRunner } from './verdict/runner.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
-/** A blob's temporary file older than this was left by a crash (a write takes milliseconds). */
-const ORPHAN_AGE_MS = 10 * 60_000;
 const SWEEP_MS = 1000;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
@@ -85,8 +83,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   };
   // The dispatcher reads the market at every poll; Redis answers five times an interval.
   const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
-  const blobs = new FsBlobStore(config.dataDir);
   await mkdir(config.dataDir, { recursive: true });
+  const blobs = await openContentStore(config, redis, log);
   const storage = new StorageMonitor(config.dataDir, redis, config);
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
@@ -204,7 +202,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   await tokens.add(token, 'operator', 'operator');
   const calibration = { spec: await calibrationSpec(blobs), blobs, classes, workers, tolerance };
   const startedAt = Date.now();
-  const orphans = await blobs.removeOrphans(ORPHAN_AGE_MS);
+  const orphans = await blobs.tidy();
   if (orphans) log.warn({ orphans }, 'removed temporary blob files a crash left behind');
   await recover({
     jobs,
@@ -278,7 +276,13 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
           deleteDueJobs: (now) => deleteDueJobs(retention, now),
         }),
     },
-    { name: 'collection', periodMs: config.collectIntervalMs, run: () => collect(retention) },
+    { name: 'ledgers', periodMs: config.collectIntervalMs, run: () => trimLedgers(retention) },
+    // A store every orchestrator shares is collected once a period; each node's own, by each.
+    {
+      name: blobs.scope === 'farm' ? 'blobs' : `blobs:${blobs.scope}`,
+      periodMs: config.collectIntervalMs,
+      run: () => collectBlobs(retention),
+    },
     { name: 'market', periodMs: config.marketIntervalMs, run: (at) => clearMarketInterval(marketIntervals, at) },
     {
       name: 'forwards',
@@ -317,6 +321,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         await dispatch.close();
         await feed.close();
         await Promise.all([planner.close(), assembler.close(), closer.close(), plans.close(), frames.close(), closing.close()]);
+        await blobs.close().catch((err) => log.warn({ err: err.message }, 'content store did not close cleanly'));
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();
       await Promise.race([closingAll, deadline]);

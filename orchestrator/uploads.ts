@@ -7,9 +7,10 @@
  */
 
 import type { Logger } from 'pino';
-import { canonicalBytes, cidOfBytes, pixelsOf } from '../shared/image.ts';
+import { canonicalBytes, pixelsOf } from '../shared/image.ts';
 import { maxRays } from '../shared/render-units.ts';
-import type { BlobStore } from './blobstore.ts';
+import { cidOfBytes } from '../shared/unixfs.ts';
+import type { ContentStore } from './content/store.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { Metrics } from './metrics.ts';
@@ -34,7 +35,7 @@ export interface UploadDeps {
   tasks: Tasks;
   jobs: Jobs;
   workers: Workers;
-  blobs: BlobStore;
+  blobs: ContentStore;
   dispatch: Dispatcher;
   runner: VerdictRunner;
   tolerance: Tolerance;

@@ -2,14 +2,12 @@
  * Canonical images and their content ids. Two honest renders of the same tile in the same
  * determinism class produce the same RGBA8 pixels and trace the same rays; the canonical hash
  * covers a small header (size and ray count) and those raw pixels (never PNG bytes, whose DEFLATE stream differs between platforms) and is
- * expressed as a CIDv1 with the raw codec, so it doubles as a content address.
+ * their IPFS CID (shared/unixfs.ts), so it doubles as a content address.
  *
  * The header names no device or backend: which workers' pixels are comparable is measured by the
  * orchestrator (calibration), never taken from what a worker says about itself.
  */
-import { CID } from 'multiformats/cid';
-import * as raw from 'multiformats/codecs/raw';
-import { sha256 } from 'multiformats/hashes/sha2';
+import { cidOfBytes } from './unixfs.ts';
 
 export interface RgbaImage {
   width: number;
@@ -48,12 +46,7 @@ export function pixelsOf(canonical: Uint8Array, width: number, height: number): 
   return canonical.subarray(canonical.length - width * height * 4);
 }
 
-/** CIDv1 (raw codec, sha2-256) of the canonical bytes, in base32 (`bafkrei…`). */
+/** The IPFS CID of the canonical bytes, in base32. */
 export async function canonicalCid(img: TileResult): Promise<string> {
   return cidOfBytes(canonicalBytes(img));
-}
-
-export async function cidOfBytes(bytes: Uint8Array): Promise<string> {
-  const digest = await sha256.digest(bytes);
-  return CID.createV1(raw.code, digest).toString();
 }

@@ -1,10 +1,11 @@
 /**
  * Several orchestrator processes, one farm (real Redis, real worker processes): any of them
  * serves any request, workers fail over between them, a kill -9 of one mid-job loses nothing, and
- * periodic duties run once per period across them.
- * They share the data directory here; content on IPFS, so that each may keep its own, is the
- * scale-out issue's next step.
+ * periodic duties run once per period across them. Each keeps its own data directory and an
+ * embedded IPFS node: scenes and results one takes in are served and stitched by the others.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
@@ -26,7 +27,7 @@ afterEach(async () => {
 
 describe('several orchestrators', () => {
   it('renders a job submitted to one through the others after a kill -9, workers failing over, frames bit-identical, duties once per period', async () => {
-    farm = await TestFarm.start();
+    farm = await TestFarm.start({ contentStore: 'ipfs' });
     const peer = await farm.startPeer();
     const third = await farm.startPeer();
     const viaPeer = new RequesterClient(peer.url, TOKEN);
@@ -69,6 +70,10 @@ describe('several orchestrators', () => {
     const seconds = (Date.now() - from) / 1000;
     expect(await sweeps()).toBeLessThanOrEqual(sweptBefore + Math.ceil(seconds) + 1);
     expect(await sweeps()).toBeGreaterThanOrEqual(sweptBefore + Math.floor(seconds * 0.8));
+    // Nothing was shared on disk: each orchestrator's blocks are its own.
+    for (const port of [farm.port, new URL(peer.url).port, new URL(third.url).port].map(Number))
+      expect(existsSync(join(farm.dataDir(port), 'ipfs', 'blocks'))).toBe(true);
+    expect(existsSync(join(farm.dataDir(), 'blobs'))).toBe(false);
     redis.disconnect();
   });
 });

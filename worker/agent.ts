@@ -111,11 +111,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     );
   }
 
-  /** Renders one replica; undefined when the scene broke the renderer (the replica is given up). */
+  /**
+   * Renders one replica; undefined when the scene broke the renderer (the replica is given up
+   * with the error) or could not be fetched (handed back: that is no fault of the scene's).
+   */
   async function render(a: Assignment): Promise<BatchedResult | undefined> {
+    let scene: Scene;
+    try {
+      scene = await sceneFor(a.scene);
+    } catch (err) {
+      if (stopping) throw err;
+      replicaLog(a).warn({ err: (err as Error).message }, 'scene fetch failed; handing the replica back');
+      await release([a.replica]);
+      return undefined;
+    }
     let rendered: Rendered;
     try {
-      rendered = await producer.produce(a, await sceneFor(a.scene), 'work');
+      rendered = await producer.produce(a, scene, 'work');
     } catch (err) {
       if (stopping) throw err;
       // Say so, rather than sit on the lease until it lapses.

@@ -20,7 +20,11 @@ import {
 } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
+import { bytesFromCar, CAR_CONTENT_TYPE } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
+
+/** Largest scene a worker takes in (the farm's own limit on uploads is lower). */
+const MAX_SCENE_FETCH_BYTES = 256 * 1024 * 1024;
 
 export class OrchestratorError extends Error {
   constructor(
@@ -123,8 +127,11 @@ export class WorkerClient {
     return (await (await this.request('GET', '/api/work/calibration')).json()) as CalibrationSpec;
   }
 
+  /** A scene, from the gateway as a CAR whose every block is checked against the CID. */
   async scene(cid: string): Promise<unknown> {
-    return (await this.request('GET', `/api/work/scenes/${cid}`)).json();
+    const res = await this.request('GET', `/ipfs/${cid}`, undefined, { accept: CAR_CONTENT_TYPE });
+    const bytes = await bytesFromCar(new Uint8Array(await res.arrayBuffer()), cid, MAX_SCENE_FETCH_BYTES);
+    return JSON.parse(new TextDecoder().decode(bytes));
   }
 
   async upload(replica: string, cid: string, result: Rendered): Promise<string> {

@@ -24,7 +24,7 @@ import { marketRoutes } from './market.ts';
 import { HttpError, problemHandler } from './problem.ts';
 import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
-import { type WorkRoutesDeps, workRoutes } from './work.ts';
+import { gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
 import { registerWorker, workerRoutes } from './workers.ts';
 
 export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
@@ -112,6 +112,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use('/api/workers', workerRoutes(deps));
   app.use('/api/market', marketRoutes(deps.market, deps, deps));
+  app.use(
+    '/ipfs',
+    identifyWorker(deps.workers, gate, deps.limits),
+    workBody,
+    verifyWorker(deps.redis, gate, deps.limits),
+    gatewayRoutes(deps),
+  );
   app.use(
     '/api/work',
     identifyWorker(deps.workers, gate, deps.limits),

@@ -11,8 +11,8 @@ import { Ids, JobDeleteQuery, type JobDeletion, type JobEstimate, JobRequest } f
 import { toRu } from '../../shared/render-units.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
 import { tileCount } from '../../shared/tile.ts';
-import type { BlobStore } from '../blobstore.ts';
 import type { ChangeFeed } from '../change-feed.ts';
+import type { ContentStore } from '../content/store.ts';
 import { pauseReason } from '../market/book.ts';
 import { estimate } from '../market/estimate.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
@@ -34,7 +34,7 @@ const CREDIBILITY_MAX_REPLICAS = 16;
 export interface JobRoutesDeps {
   jobs: Jobs;
   tasks: Tasks;
-  blobs: BlobStore;
+  blobs: ContentStore;
   feed: ChangeFeed;
   limits: Limits;
   enqueuePlan: (jobId: string) => Promise<void>;

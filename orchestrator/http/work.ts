@@ -1,7 +1,7 @@
 /**
- * The worker protocol: calibrate, heartbeat, long-poll for a replica, fetch its scene, upload,
- * hand back, stake and unbond, offer capacity in a forward window. Every request is signed (auth.ts); a worker may read only the
- * scenes of the replicas it holds and the calibration scene — never another worker's results.
+ * The worker protocol: calibrate, heartbeat, long-poll for replicas, upload, hand back, stake and
+ * unbond, offer capacity in a forward window; and the gateway its scenes come from. Every request
+ * is signed (auth.ts).
  */
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
@@ -19,6 +19,7 @@ import {
   ReleaseRequest,
 } from '../../shared/protocol.ts';
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
+import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -44,6 +45,43 @@ export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
   minStakeMicros: number;
 }
 
+/**
+ * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
+ * (shared/unixfs.ts), which the worker checks against the CID, so the bytes may as well come from
+ * any orchestrator or IPFS gateway. A worker may read the calibration scene and the scenes of the
+ * replicas it holds, nothing else (not results: they would let it copy another worker's answer).
+ */
+export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks'>): Router {
+  const r = Router();
+  r.get('/:cid', async (req, res) => {
+    const cid = param(req, 'cid', Ids.cid);
+    if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
+      throw new HttpError(406, 'Not acceptable', `this gateway answers ${CAR_CONTENT_TYPE} only: verifiable blocks`);
+    const worker = req.worker as WorkerRecord;
+    const allowed = cid === deps.calibration.spec.scene || (await heldBy(deps, worker.id)).some((h) => h.replica.scene === cid);
+    if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
+    const bytes = await deps.blobs.get(cid);
+    if (!bytes) throw new HttpError(404, 'Not found', `no scene ${cid}`);
+    const { car } = await carOf(bytes);
+    res.type(`${CAR_CONTENT_TYPE}; version=1`).set('x-content-type-options', 'nosniff').send(Buffer.from(car));
+  });
+  return r;
+}
+
+/** The replicas a worker holds and has not answered, with their tasks. */
+async function heldBy(
+  deps: Pick<WorkRoutesDeps, 'workers' | 'tasks'>,
+  workerId: string,
+): Promise<{ task: string; replica: ReplicaRecord }[]> {
+  const out = [];
+  for (const rid of await deps.workers.active(workerId)) {
+    const where = await deps.tasks.resolve(rid);
+    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
+    if (where && replica?.rid === rid && replica.worker === workerId) out.push({ task: where.task, replica });
+  }
+  return out;
+}
+
 export function workRoutes(deps: WorkRoutesDeps): Router {
   const r = Router();
   const { workers, tasks, dispatch } = deps;
@@ -54,16 +92,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     next();
   };
 
-  /** The replicas the worker holds and has not answered, with their tasks. */
-  async function held(workerId: string): Promise<{ task: string; replica: ReplicaRecord }[]> {
-    const out = [];
-    for (const rid of await workers.active(workerId)) {
-      const where = await tasks.resolve(rid);
-      const replica = where && (await tasks.slot(where.task, where.n)).replica;
-      if (where && replica?.rid === rid && replica.worker === workerId) out.push({ task: where.task, replica });
-    }
-    return out;
-  }
+  const held = (workerId: string) => heldBy(deps, workerId);
 
   r.post('/heartbeat', async (req, res) => {
     const worker = me(req);
@@ -165,16 +194,6 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     if (res.writableEnded || res.destroyed) return;
     if (found.length) res.json({ replicas: found } satisfies Batch);
     else res.status(204).end();
-  });
-
-  r.get('/scenes/:cid', async (req, res) => {
-    const cid = param(req, 'cid', Ids.cid);
-    const worker = me(req);
-    const allowed = cid === deps.calibration.spec.scene || (await held(worker.id)).some((h) => h.replica.scene === cid);
-    if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
-    const bytes = await deps.blobs.get(cid);
-    if (!bytes) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-    res.type('application/json').send(Buffer.from(bytes));
   });
 
   r.put('/:replica/result', writable, async (req, res) => {

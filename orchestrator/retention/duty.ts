@@ -4,7 +4,7 @@
  * newest entries. Every step is idempotent and safe on several orchestrators at once.
  */
 import type { Logger } from 'pino';
-import type { BlobStore } from '../blobstore.ts';
+import type { ContentStore } from '../content/store.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Jobs } from '../state/jobs.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -19,7 +19,7 @@ export interface RetentionDeps {
   redis: FarmRedis;
   jobs: Jobs;
   ledger: Ledger;
-  blobs: BlobStore;
+  blobs: ContentStore;
   metrics: Metrics;
   log: Logger;
   /** Blobs kept whatever refers to them (the calibration scene this orchestrator hands out). */
@@ -39,8 +39,8 @@ export async function deleteDueJobs(deps: RetentionDeps, now = Date.now()): Prom
   return deleted;
 }
 
-/** Removes the blobs nothing refers to, and caps the ledgers. */
-export async function collect(deps: RetentionDeps): Promise<{ blobs: number; bytes: number; ledgerEntries: number }> {
+/** Removes the blobs nothing refers to, then tidies the store. */
+export async function collectBlobs(deps: RetentionDeps): Promise<{ blobs: number; bytes: number }> {
   const readAt = Date.now();
   const referenced = await referencedBlobs(deps.redis);
   for (const cid of deps.pinned) referenced.add(cid);
@@ -52,9 +52,16 @@ export async function collect(deps: RetentionDeps): Promise<{ blobs: number; byt
     blobs++;
     bytes += blob.bytes;
   }
-  const ledgerEntries = await deps.ledger.trim(deps.settings.ledgerEntriesKept);
+  await deps.blobs.tidy();
   deps.metrics.deleted('blobs', blobs);
+  if (blobs) deps.log.info({ blobs, bytes }, 'collected unreferenced blobs');
+  return { blobs, bytes };
+}
+
+/** Caps each account's ledger at its newest entries. */
+export async function trimLedgers(deps: RetentionDeps): Promise<number> {
+  const ledgerEntries = await deps.ledger.trim(deps.settings.ledgerEntriesKept);
   deps.metrics.deleted('ledger_entries', ledgerEntries);
-  if (blobs || ledgerEntries) deps.log.info({ blobs, bytes, ledgerEntries }, 'collected unreferenced blobs and old ledger entries');
-  return { blobs, bytes, ledgerEntries };
+  if (ledgerEntries) deps.log.info({ ledgerEntries }, 'trimmed old ledger entries');
+  return ledgerEntries;
 }

@@ -102,6 +102,12 @@ const FIXED = {
   dutyRuns: 'duty:runs',
   /** Prefix of the rate limiters' keys. */
   rateLimits: 'rl',
+  /** IPFS peer id → its libp2p addresses and when it last said it was alive (content/ipfs-peering.ts). */
+  ipfsPeers: 'ipfs:peers',
+  /** Channel: a blob one orchestrator stored, for the others to copy. */
+  ipfsStored: 'ipfs:stored',
+  /** Channel: an orchestrator holds a copy of a blob. */
+  ipfsHeld: 'ipfs:held',
 } as const;
 
 type PerId = { [K in keyof typeof PER_ID]: (id: string) => string };

@@ -251,7 +251,7 @@ describe('cheap reads and bounded resources', () => {
     };
     expect((await problem(await raw('POST', '/api/work/heartbeat', '{"replicas": ['), 400)).title).toBe('Malformed JSON');
     expect((await problem(await raw('PUT', '/api/work/not-a-replica/result', 'x'), 400)).errors?.[0].path).toBe('replica');
-    expect((await problem(await raw('GET', '/api/work/scenes/zzz'), 400)).errors?.[0].path).toBe('cid');
+    expect((await problem(await raw('GET', '/ipfs/zzz'), 400)).errors?.[0].path).toBe('cid');
     expect((await problem(await fetch(`${api.farm.url}/api/workers/robert'); DROP`), 400)).errors?.[0].path).toBe('id');
     expect((await problem(await api.operator('/api/jobs/J123'), 400)).errors?.[0].path).toBe('id');
     const grant = await fetch(`${api.farm.url}/api/credits`, {

@@ -30,6 +30,8 @@ export interface FarmOptions {
   graceMs?: number;
   /** More orchestrator settings, as FARM_* environment variables. */
   env?: Record<string, string>;
+  /** `ipfs`: each orchestrator keeps its own data directory and an embedded IPFS node (default `fs`: one shared directory). */
+  contentStore?: 'fs' | 'ipfs';
 }
 
 export interface StartWorkerOptions {
@@ -85,6 +87,7 @@ export class TestFarm {
       spotCheckRate: opts.spotCheckRate ?? 0,
       graceMs: opts.graceMs ?? 30_000,
       env: opts.env ?? {},
+      contentStore: opts.contentStore ?? 'fs',
     });
     await farm.startOrchestrator();
     return farm;
@@ -97,8 +100,8 @@ export class TestFarm {
   }
 
   /**
-   * Another orchestrator process of the same farm: the same Redis and data directory, its own
-   * port. Stopped with the farm.
+   * Another orchestrator process of the same farm: the same Redis, its own port, and the same
+   * data directory (or, with the IPFS store, its own). Stopped with the farm.
    */
   async startPeer(): Promise<{ url: string; kill(): Promise<void> }> {
     const port = await freePort();
@@ -107,10 +110,15 @@ export class TestFarm {
     return { url: `http://127.0.0.1:${port}`, kill: () => kill(proc, 'SIGKILL') };
   }
 
+  /** The data directory of the orchestrator on `port`: the farm's one, or its own with the IPFS store. */
+  dataDir(port = this.port): string {
+    return join(this.dir, this.opts.contentStore === 'ipfs' ? `data-${port}` : 'data');
+  }
+
   private async spawnOrchestrator(port: number, logFile: string): Promise<ChildProcess> {
     const proc = spawn(
       process.execPath,
-      [BIN, 'orchestrator', '--port', String(port), '--redis', this.redis.url, '--data', join(this.dir, 'data')],
+      [BIN, 'orchestrator', '--port', String(port), '--redis', this.redis.url, '--data', this.dataDir(port)],
       {
         stdio: ['ignore', openSync(join(this.dir, logFile), 'a'), 'inherit'],
         env: {
@@ -127,6 +135,7 @@ export class TestFarm {
           FARM_SUBMISSIONS_PER_MINUTE: '10000',
           FARM_FAILED_AUTH_PER_MINUTE: '10000',
           LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',
+          FARM_CONTENT_STORE: this.opts.contentStore,
           ...this.opts.env,
         },
       },

@@ -1,26 +1,21 @@
 /**
- * Content-addressed blob storage. Blobs are named by the CID of their bytes, so a put is
- * idempotent and a corrupted file is detectable. The interface is what an IPFS (kubo-rpc-client)
- * or object-store backend would implement.
+ * The local-directory content store (the embedded default): one file per blob under blobs/,
+ * named by its CID. Several orchestrators may share the directory (a shared volume); each with
+ * its own directory needs the IPFS store (ipfs-store.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cidOfBytes } from '../shared/image.ts';
-import { CID_PATTERN } from '../shared/protocol.ts';
-import { isOutOfSpace, StorageFull } from './storage.ts';
+import { CID_PATTERN } from '../../shared/protocol.ts';
+import { cidOfBytes } from '../../shared/unixfs.ts';
+import { isOutOfSpace, StorageFull } from '../storage.ts';
+import type { ContentStore } from './store.ts';
 
-export interface BlobStore {
-  /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
-  put(bytes: Uint8Array, cid?: string): Promise<string>;
-  get(cid: string): Promise<Uint8Array | undefined>;
-  /** Every stored blob and when it was last written (a put of stored bytes writes them again). */
-  list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }>;
-  /** Removes the blob unless it was written again since `writtenAt` (as list() gave it). */
-  remove(cid: string, writtenAt: number): Promise<void>;
-}
+/** Temporary files older than this were left by a crash (a write in progress is younger). */
+const ORPHAN_AGE_MS = 10 * 60_000;
 
-export class FsBlobStore implements BlobStore {
+export class FsContentStore implements ContentStore {
+  readonly scope = 'farm';
   private readonly made = new Set<string>();
 
   constructor(private readonly dir: string) {}
@@ -73,7 +68,7 @@ export class FsBlobStore implements BlobStore {
    * Deletes temporary files a crash left between write and rename, once they are older than
    * `olderThanMs` (another orchestrator sharing the directory may be writing a young one).
    */
-  async removeOrphans(olderThanMs: number): Promise<number> {
+  async tidy(olderThanMs = ORPHAN_AGE_MS): Promise<number> {
     const before = Date.now() - olderThanMs;
     let removed = 0;
     for await (const file of this.files()) {
@@ -88,6 +83,8 @@ export class FsBlobStore implements BlobStore {
     }
     return removed;
   }
+
+  async close(): Promise<void> {}
 
   /** The files under blobs/, shard by shard; one that vanishes meanwhile is skipped. */
   private async *files(): AsyncIterable<{ name: string; path: string; mtimeMs: number; size: number }> {

@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FsBlobStore } from '../orchestrator/blobstore.ts';
+import { FsContentStore } from '../orchestrator/content/fs-store.ts';
 
 describe('blob store', () => {
   it('removes temporary files a crash left behind, not young ones nor blobs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'farm-blobs-'));
-    const blobs = new FsBlobStore(dir);
+    const blobs = new FsContentStore(dir);
     const cid = await blobs.put(new TextEncoder().encode('a verified tile'));
     const shard = join(dir, 'blobs', cid.slice(-2));
     const old = join(shard, `${cid}.crashed.tmp`);
@@ -17,7 +17,7 @@ describe('blob store', () => {
     writeFileSync(young, 'being written');
     const hourAgo = (Date.now() - 3_600_000) / 1000;
     utimesSync(old, hourAgo, hourAgo);
-    expect(await blobs.removeOrphans(10 * 60_000)).toBe(1);
+    expect(await blobs.tidy(10 * 60_000)).toBe(1);
     expect(existsSync(old)).toBe(false);
     expect(existsSync(young)).toBe(true);
     expect(new TextDecoder().decode(await blobs.get(cid))).toBe('a verified tile');

@@ -1,0 +1,134 @@
+/**
+ * How the farm's IPFS nodes (one per orchestrator) find and copy each other, through the farm's
+ * Redis: each says where it listens (`farm:ipfs:peers`, refreshed every few seconds, forgotten
+ * when stale) and dials the others; a blob one stores is announced on `farm:ipfs:stored`, every
+ * other node copies it over bitswap and says so on `farm:ipfs:held`, so a blob outlives the
+ * orchestrator that took it in.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { keys } from '../state/keys.ts';
+
+/** A node that has not refreshed its entry for this long is gone. */
+const ALIVE_MS = 15_000;
+const REFRESH_MS = 3_000;
+
+const PeerEntry = z.object({ addrs: z.array(z.string()).max(16), at: z.number() });
+const Stored = z.object({ cid: z.string().max(120), from: z.string().max(100) });
+const Held = z.object({ cid: z.string().max(120), by: z.string().max(100) });
+
+export interface PeeringDeps {
+  redis: Redis;
+  log: Logger;
+  /** This node's peer id and listen addresses. */
+  self: string;
+  addrs: string[];
+  /** Connects to a peer (idempotent: an open connection is reused). */
+  dial(addrs: string[]): Promise<void>;
+  /** Copies a blob another node stored; resolves once this node holds it. */
+  copy(cid: string): Promise<void>;
+}
+
+export class IpfsPeering {
+  private readonly subscriber: Redis;
+  private readonly waiting = new Map<string, { by: Set<string>; need: number; held: Promise<void>; done: () => void }>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly deps: PeeringDeps) {
+    this.subscriber = deps.redis.duplicate();
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', (channel, message) => this.heard(channel, message));
+    await this.subscriber.subscribe(keys.ipfsStored, keys.ipfsHeld);
+    await this.refresh();
+    this.timer = setInterval(
+      () => void this.refresh().catch((err) => this.deps.log.warn({ err: err.message }, 'ipfs peering refresh failed')),
+      REFRESH_MS,
+    );
+  }
+
+  /** The other nodes alive now: peer id → addresses. */
+  async peers(): Promise<Map<string, string[]>> {
+    const now = Date.now();
+    const out = new Map<string, string[]>();
+    for (const [id, json] of Object.entries(await this.deps.redis.hgetall(keys.ipfsPeers))) {
+      const entry = PeerEntry.safeParse(safeJson(json));
+      if (id !== this.deps.self && entry.success && now - entry.data.at < ALIVE_MS) out.set(id, entry.data.addrs);
+    }
+    return out;
+  }
+
+  /** Dials every other live node. */
+  async connect(): Promise<void> {
+    await Promise.all(
+      [...(await this.peers()).values()].map((addrs) =>
+        this.deps.dial(addrs).catch((err) => this.deps.log.debug({ addrs, err: err.message }, 'ipfs peer unreachable')),
+      ),
+    );
+  }
+
+  /**
+   * Announces a stored blob and waits until `copies` other nodes hold it (as many as are alive,
+   * at most), or `timeoutMs`; returns how many said they do.
+   */
+  async replicate(cid: string, copies: number, timeoutMs: number): Promise<number> {
+    const need = Math.min(copies, (await this.peers()).size);
+    if (need <= 0) return 0;
+    let wait = this.waiting.get(cid);
+    if (!wait) {
+      const by = new Set<string>();
+      let done: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      wait = { by, need, held, done };
+      this.waiting.set(cid, wait);
+      await this.deps.redis.publish(keys.ipfsStored, JSON.stringify({ cid, from: this.deps.self }));
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([wait.held, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    this.waiting.delete(cid);
+    if (wait.by.size < need)
+      this.deps.log.warn({ cid, copies: wait.by.size, wanted: need }, 'blob not copied to enough orchestrators in time');
+    return wait.by.size;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.deps.redis.hdel(keys.ipfsPeers, this.deps.self).catch(() => undefined);
+    this.subscriber.disconnect();
+  }
+
+  private async refresh(): Promise<void> {
+    await this.deps.redis.hset(keys.ipfsPeers, this.deps.self, JSON.stringify({ addrs: this.deps.addrs, at: Date.now() }));
+    await this.connect();
+  }
+
+  private heard(channel: string, message: string): void {
+    if (channel === keys.ipfsStored) {
+      const stored = Stored.safeParse(safeJson(message));
+      if (!stored.success || stored.data.from === this.deps.self) return;
+      void this.deps
+        .copy(stored.data.cid)
+        .then(() => this.deps.redis.publish(keys.ipfsHeld, JSON.stringify({ cid: stored.data.cid, by: this.deps.self })))
+        .catch((err) => this.deps.log.warn({ cid: stored.data.cid, err: err.message }, 'could not copy a blob from a peer'));
+    } else if (channel === keys.ipfsHeld) {
+      const held = Held.safeParse(safeJson(message));
+      const wait = held.success ? this.waiting.get(held.data.cid) : undefined;
+      if (!wait || !held.success) return;
+      wait.by.add(held.data.by);
+      if (wait.by.size >= wait.need) wait.done();
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The IPFS content store: a Helia node inside the orchestrator, blocks and pins on disk
+ * (blockstore-fs, datastore-fs under <dataDir>/ipfs), speaking bitswap over libp2p TCP to the
+ * farm's other orchestrators and to nothing else (no public bootstrap, DHT or gateways). A blob
+ * is imported in the UnixFS layout (shared/unixfs.ts) and pinned; a blob this node lacks is
+ * fetched from its peers, every block checked against its CID by bitswap. Each store is copied
+ * to the other orchestrators before put() returns (ipfs-peering.ts), so an orchestrator may
+ * die with blobs no other had yet fetched.
+ */
+import './promise-with-resolvers.ts';
+import { join } from 'node:path';
+import { withBitswap } from '@helia/bitswap';
+import { withLibp2pLight } from '@helia/libp2p';
+import { identify } from '@libp2p/identify';
+import { noise } from '@libp2p/noise';
+import { tcp } from '@libp2p/tcp';
+import { yamux } from '@libp2p/yamux';
+import { multiaddr } from '@multiformats/multiaddr';
+import { FsBlockstore } from 'blockstore-fs';
+import { FsDatastore } from 'datastore-fs';
+import { createHeliaLight } from 'helia';
+import type { Redis } from 'ioredis';
+import { exporter } from 'ipfs-unixfs-exporter';
+import { CID } from 'multiformats/cid';
+import type { Logger } from 'pino';
+import { CID_PATTERN } from '../../shared/protocol.ts';
+import { importInto } from '../../shared/unixfs.ts';
+import { IpfsPeering } from './ipfs-peering.ts';
+import type { ContentStore } from './store.ts';
+
+export interface IpfsStoreOptions {
+  dataDir: string;
+  /** libp2p listen address, e.g. /ip4/127.0.0.1/tcp/4001. */
+  listen: string;
+  redis: Redis;
+  log: Logger;
+  /** How long a fetch from peers, or a copy to them, may take. */
+  timeoutMs: number;
+  /** Orchestrators that hold each blob, this one included (as many as are alive, at most). */
+  copies: number;
+}
+
+export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsContentStore> {
+  const blockstore = new FsBlockstore(join(opts.dataDir, 'ipfs', 'blocks'));
+  const datastore = new FsDatastore(join(opts.dataDir, 'ipfs', 'datastore'));
+  await Promise.all([blockstore.open(), datastore.open()]);
+  const helia = createNode(opts.listen, blockstore, datastore);
+  await helia.start();
+  const store = new IpfsContentStore(helia, opts);
+  await store.peering.start();
+  opts.log.info({ peer: store.peerId, addrs: helia.libp2p.getMultiaddrs().map(String) }, 'ipfs node started');
+  return store;
+}
+
+/** Helia with bitswap over libp2p TCP, and nothing else. */
+function createNode(listen: string, blockstore: FsBlockstore, datastore: FsDatastore) {
+  return withBitswap(
+    withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
+      addresses: { listen: [listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      // Given, so that none of the defaults (mDNS, public bootstrap, DHT, relays) come back.
+      peerDiscovery: [],
+      services: { identify: identify() },
+    }),
+  );
+}
+
+type Node = ReturnType<typeof createNode>;
+
+export class IpfsContentStore implements ContentStore {
+  readonly peering: IpfsPeering;
+  /** Pin refreshes and garbage collection, one at a time (a refresh unpins for a moment). */
+  private exclusive: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly helia: Node,
+    private readonly opts: IpfsStoreOptions,
+  ) {
+    this.peering = new IpfsPeering({
+      redis: opts.redis,
+      log: opts.log,
+      self: helia.libp2p.peerId.toString(),
+      addrs: helia.libp2p.getMultiaddrs().map(String),
+      dial: async (addrs) => {
+        await helia.libp2p.dial(
+          addrs.map((a) => multiaddr(a)),
+          { signal: AbortSignal.timeout(opts.timeoutMs) },
+        );
+      },
+      copy: async (cid) => {
+        const bytes = await this.read(CID.parse(cid));
+        await this.pin(CID.parse(cid), bytes.length);
+      },
+    });
+  }
+
+  /** This node's peer id (stable across restarts: it lives in the datastore). */
+  get peerId(): string {
+    return this.helia.libp2p.peerId.toString();
+  }
+
+  get scope(): string {
+    return this.peerId;
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const cid = await importInto(bytes, this.helia.blockstore);
+    await this.pin(cid, bytes.length);
+    await this.peering.replicate(cid.toString(), this.opts.copies - 1, this.opts.timeoutMs);
+    return cid.toString();
+  }
+
+  async get(cid: string): Promise<Uint8Array | undefined> {
+    if (!CID_PATTERN.test(cid)) return undefined;
+    let parsed: CID;
+    try {
+      parsed = CID.parse(cid);
+    } catch {
+      return undefined;
+    }
+    if (!(await this.helia.blockstore.has(parsed))) await this.peering.connect();
+    return this.read(parsed).catch((err) => {
+      this.opts.log.warn({ cid, err: (err as Error).message }, 'blob not found here or at any peer');
+      return undefined;
+    });
+  }
+
+  async *list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }> {
+    for await (const pin of this.helia.pins.ls()) {
+      yield { cid: pin.cid.toString(), writtenAt: Number(pin.metadata.writtenAt ?? 0), bytes: Number(pin.metadata.bytes ?? 0) };
+    }
+  }
+
+  async remove(cid: string, writtenAt: number): Promise<void> {
+    if (!CID_PATTERN.test(cid)) return;
+    await this.alone(async () => {
+      const parsed = CID.parse(cid);
+      const pin = await this.helia.pins.get(parsed).catch(() => undefined);
+      if (pin && Number(pin.metadata.writtenAt ?? 0) === writtenAt) for await (const _ of this.helia.pins.rm(parsed));
+    });
+  }
+
+  /** Deletes the blocks no pin holds (collected blobs, and copies fetched for a moment). */
+  async tidy(): Promise<number> {
+    await this.alone(() => this.helia.gc());
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    await this.peering.stop();
+    await this.helia.stop();
+  }
+
+  /** The blob's bytes, from this node's blocks or its peers', within the timeout. */
+  private async read(cid: CID): Promise<Uint8Array> {
+    const signal = AbortSignal.timeout(this.opts.timeoutMs);
+    const entry = await exporter(cid, this.helia.blockstore, { signal });
+    if (entry.type !== 'file' && entry.type !== 'raw') throw new Error(`${cid} is a ${entry.type}, not a file`);
+    const parts: Uint8Array[] = [];
+    for await (const part of entry.content({ signal })) parts.push(part);
+    return Buffer.concat(parts);
+  }
+
+  /** Pins the blob, noting when it was (last) written: a put of stored bytes writes them again. */
+  private async pin(cid: CID, bytes: number): Promise<void> {
+    await this.alone(async () => {
+      if (await this.helia.pins.isPinned(cid)) for await (const _ of this.helia.pins.rm(cid));
+      for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
+    });
+  }
+
+  private alone<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+}
