@@ -8,27 +8,26 @@
  * 2. Stitching a 3840×2160 frame from 64-px tiles, against one memcpy + one PNG encode, and
  *    against sharp's composite().
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
-import { freePort, startRedisServer } from '../cli/redis-server.ts';
+import { startRedisServer } from '../cli/redis-server.ts';
 import { RequesterClient } from '../cli/requester.ts';
 import { assembleFrame } from '../orchestrator/stitcher.ts';
 import { encodePng } from '../shared/png.ts';
 import type { TaskView } from '../shared/protocol.ts';
 import { tileGrid } from '../shared/tile.ts';
-import { median, table, timed, writeResult } from './support.ts';
+import { BENCH_TOKEN, startOrchestratorProcess, stopProcess } from './orchestrator-process.ts';
+import { median, percentile, table, timed, writeResult } from './support.ts';
 
 const TASKS = Number(process.env.TASKS ?? 5000);
 const WORKERS = Number(process.env.WORKERS ?? 4);
 /** Replicas each no-op worker takes per poll (one upload carries them all). */
 const CAPACITY = Number(process.env.CAPACITY ?? 8);
-const TOKEN = 'bench-token-123';
-const FARM_BIN = new URL('../bin/farm.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'farm-bench-'));
 const redis = await startRedisServer({ dir: join(dir, 'redis') });
 
@@ -56,69 +55,29 @@ async function bareBullmq(): Promise<number> {
   return (TASKS * 2) / seconds;
 }
 
-/** An orchestrator process on the bench's Redis, each with its own data directory. */
-async function orchestrator(i: number): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
-    [FARM_BIN, 'orchestrator', '--port', String(port), '--redis', redis.url, '--data', join(dir, `data-${i}`)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        FARM_TOKEN: TOKEN,
-        // The no-op workers are the operator's own (no stake, no spot checks) and talk fast: only
-        // the dispatch path is measured.
-        FARM_SPOT_CHECK_RATE: '0',
-        FARM_WORKER_REQUESTS_PER_SECOND: '100000',
-        FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '100000',
-        FARM_REGISTRATIONS_PER_MINUTE: '100000',
-        FARM_POLL_MS: '2000',
-        LOG_LEVEL: 'silent',
-      },
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, proc };
-    if (i > 300) throw new Error(`orchestrator ${i} did not start`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const stop = (proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
-  new Promise<void>((done) => {
-    if (proc.exitCode !== null) return done();
-    proc.once('exit', () => done());
-    proc.kill(signal);
-  });
-
 interface FarmRun {
   tasksPerSecond: number;
   /** Each replica's time from its assignment to its task's verdict, ms. */
   latencyMs: { p50: number; p99: number };
 }
 
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-
+/** One orchestrator on the local directory, or several, each with its own IPFS node (as the README deploys them). */
 async function farmThroughput(orchestrators: number): Promise<FarmRun> {
   const admin = new Redis(redis.url);
   await admin.flushall();
   admin.disconnect();
-  const farms = await Promise.all(Array.from({ length: orchestrators }, (_, i) => orchestrator(i)));
+  const farms = await Promise.all(
+    Array.from({ length: orchestrators }, (_, i) =>
+      startOrchestratorProcess(redis.url, join(dir, `data-${i}`), orchestrators === 1 ? 'fs' : 'ipfs'),
+    ),
+  );
   const urls = farms.map((f) => f.url);
   const workers = spawn(
     process.execPath,
     ['--import', 'tsx', new URL('./noop-workers.ts', import.meta.url).pathname, urls.join(','), String(WORKERS), String(CAPACITY)],
-    { stdio: 'inherit', env: { ...process.env, FARM_OPERATOR_TOKEN: TOKEN } },
+    { stdio: 'inherit', env: { ...process.env, FARM_OPERATOR_TOKEN: BENCH_TOKEN } },
   );
-  const client = new RequesterClient(urls[0], TOKEN);
+  const client = new RequesterClient(urls[0], BENCH_TOKEN);
   // 5,000 tiles of 8×8: an 800×400 frame.
   const scene = {
     version: 1,
@@ -143,8 +102,8 @@ async function farmThroughput(orchestrators: number): Promise<FarmRun> {
     const verdictAt = Math.max(...t.replicas.map((r) => r.submittedAt ?? 0));
     return t.replicas.filter((r) => r.state === 'valid').map((r) => verdictAt - r.assignedAt);
   });
-  await stop(workers);
-  await Promise.all(farms.map((f) => stop(f.proc)));
+  await stopProcess(workers);
+  await Promise.all(farms.map((f) => stopProcess(f.proc)));
   return { tasksPerSecond: TASKS / seconds, latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) } };
 }
 
@@ -219,8 +178,8 @@ console.log(
       'p50 ms': '',
       'p99 ms': '',
     },
-    farmRow('farm, 1 orchestrator: verified tasks', one),
-    farmRow('farm, 3 orchestrators: verified tasks', three),
+    farmRow('farm, 1 orchestrator (local dir): verified tasks', one),
+    farmRow('farm, 3 orchestrators (IPFS): verified tasks', three),
   ]),
 );
 console.log(`goal: 1 orchestrator ≥ ${GOAL} × bare: ${one.tasksPerSecond / bare >= GOAL ? 'met' : 'not met'}`);

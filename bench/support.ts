@@ -2,6 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The p-quantile (0 ≤ p < 1) of xs, rounded to a whole number; 0 for none. */
+export const percentile = (xs: number[], p: number): number =>
+  Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0);
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
   const t0 = performance.now();

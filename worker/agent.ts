@@ -41,6 +41,8 @@ export interface AgentOptions {
   drainGraceMs?: number;
   /** Replicas it takes at once (one poll, one upload); 1 by default. */
   capacity?: number;
+  /** Told of each poll that brought work: how long it took and how many replicas came (bench:swarm measures it). */
+  onWork?(pollMs: number, replicas: number): void;
 }
 
 export interface RunningAgent {
@@ -78,7 +80,12 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const pending = new Map<string, Assignment>();
   let current: Promise<void> | undefined;
 
+  /** When its last poll began: a poll keeps a worker online as a heartbeat does. */
+  let polledAt = 0;
   const heartbeat = setInterval(() => {
+    // An idle worker whose poll began within the interval is online already: a farm of thousands
+    // of idle workers would otherwise double its requests.
+    if (pending.size === 0 && Date.now() - polledAt < registration.heartbeatMs) return;
     client.heartbeat([...pending.keys()]).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
   }, registration.heartbeatMs);
 
@@ -178,8 +185,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     while (!stopping) {
       try {
         poll = new AbortController();
+        polledAt = Date.now();
         const batch = await client.nextBatch(capacity, poll.signal);
         if (batch.length === 0) continue;
+        opts.onWork?.(Date.now() - polledAt, batch.length);
         for (const a of batch) pending.set(a.replica, a);
         current = work(batch);
         await current;

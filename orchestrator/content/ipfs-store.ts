@@ -113,13 +113,8 @@ export class IpfsContentStore implements ContentStore {
   }
 
   async get(cid: string): Promise<Uint8Array | undefined> {
-    if (!CID_PATTERN.test(cid)) return undefined;
-    let parsed: CID;
-    try {
-      parsed = CID.parse(cid);
-    } catch {
-      return undefined;
-    }
+    const parsed = parseCid(cid);
+    if (!parsed) return undefined;
     if (!(await this.helia.blockstore.has(parsed))) await this.peering.connect();
     return this.read(parsed).catch((err) => {
       this.opts.log.warn({ cid, err: (err as Error).message }, 'blob not found here or at any peer');
@@ -134,9 +129,9 @@ export class IpfsContentStore implements ContentStore {
   }
 
   async remove(cid: string, writtenAt: number): Promise<void> {
-    if (!CID_PATTERN.test(cid)) return;
+    const parsed = parseCid(cid);
+    if (!parsed) return;
     await this.alone(async () => {
-      const parsed = CID.parse(cid);
       const pin = await this.helia.pins.get(parsed).catch(() => undefined);
       if (pin && Number(pin.metadata.writtenAt ?? 0) === writtenAt) for await (const _ of this.helia.pins.rm(parsed));
     });
@@ -175,5 +170,15 @@ export class IpfsContentStore implements ContentStore {
     const run = this.exclusive.then(fn, fn);
     this.exclusive = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** A CID of the farm's shape that parses, else undefined (ids from outside are checked, never trusted). */
+function parseCid(cid: string): CID | undefined {
+  if (!CID_PATTERN.test(cid)) return undefined;
+  try {
+    return CID.parse(cid);
+  } catch {
+    return undefined;
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * bench:swarm's light clients: `count` no-op agents in this process (noop-producer.ts), started
+ * a few dozen at a time. Every two seconds it tells its parent how many run, the polls that
+ * brought work (their latency, ms), the replicas they brought and the warnings logged (errors).
+ * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index>
+ */
+import { pino } from 'pino';
+import type { RunningAgent } from '../worker/agent.ts';
+import { startNoopAgent } from './noop-producer.ts';
+
+export interface SwarmReport {
+  started: number;
+  errors: number;
+  replicas: number;
+  /** Poll latencies (ms) of the polls that brought work since the last report. */
+  polls: number[];
+}
+
+const [orchestrators, count, first] = process.argv.slice(2);
+const STEP = 50;
+let errors = 0;
+let replicas = 0;
+let polls: number[] = [];
+// Warnings and errors are what this bench counts: a swarm that works logs none.
+const log = pino(
+  { level: 'warn' },
+  {
+    write(line: string) {
+      if (++errors <= 3) process.stderr.write(line);
+    },
+  },
+);
+const agents: RunningAgent[] = [];
+const report = () => {
+  if (process.connected) process.send?.({ started: agents.length, errors, replicas, polls } satisfies SwarmReport);
+  polls = [];
+};
+setInterval(report, 2000);
+process.on('SIGTERM', () => Promise.all(agents.map((a) => a.stop())).finally(() => process.exit(0)));
+for (let i = 0; i < Number(count); i += STEP) {
+  const n = Math.min(STEP, Number(count) - i);
+  agents.push(
+    ...(await Promise.all(
+      Array.from({ length: n }, (_, j) =>
+        startNoopAgent(orchestrators.split(','), Number(first) + i + j, log, {
+          onWork(ms, got) {
+            polls.push(ms);
+            replicas += got;
+          },
+        }),
+      ),
+    )),
+  );
+}
+report();

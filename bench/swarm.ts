@@ -1,0 +1,161 @@
+/**
+ * `npm run bench:swarm`: 10,000 simulated workers (light clients: no-op agents speaking the real
+ * protocol, a few thousand per process) long-polling, heart-beating and uploading no-op tiles
+ * against 3 orchestrator processes (each with its own IPFS node) on one Redis. While the swarm
+ * grows it samples the orchestrators' and Redis' memory per 1,000 workers; then, with work
+ * queued, it measures replicas/s and each poll's time to its assignment (p50, p99) for DURATION
+ * seconds, and counts errors. Goal: no errors, p99 under 1 s, memory growing linearly.
+ * Environment: WORKERS (10000), PROCESSES (4), ORCHESTRATORS (3), DURATION (60 s).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../cli/redis-server.ts';
+import { RequesterClient } from '../cli/requester.ts';
+import { BENCH_TOKEN, type OrchestratorProcess, startOrchestratorProcess, stopProcess } from './orchestrator-process.ts';
+import { percentile, table, writeResult } from './support.ts';
+import type { SwarmReport } from './swarm-workers.ts';
+
+const WORKERS = Number(process.env.WORKERS ?? 10_000);
+const PROCESSES = Number(process.env.PROCESSES ?? 4);
+const ORCHESTRATORS = Number(process.env.ORCHESTRATORS ?? 3);
+const DURATION_S = Number(process.env.DURATION ?? 60);
+const GOAL_P99_MS = 1000;
+
+const dir = mkdtempSync(join(tmpdir(), 'farm-swarm-'));
+const redis = await startRedisServer({ dir: join(dir, 'redis') });
+const admin = new Redis(redis.url);
+// A big farm's settings: 20-s long-polls (the default) and heartbeats every 20 s (a third of the lease).
+const farms: OrchestratorProcess[] = [];
+for (let i = 0; i < ORCHESTRATORS; i++)
+  farms.push(await startOrchestratorProcess(redis.url, join(dir, `data-${i}`), 'ipfs', { FARM_POLL_MS: '20000', FARM_LEASE_MS: '60000' }));
+const urls = farms.map((f) => f.url);
+
+const rssMb = (proc: ChildProcess) => {
+  const line = readFileSync(`/proc/${proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
+  return line ? Number(line[1]) / 1024 : 0;
+};
+const redisMb = async () => Number((await admin.info('memory')).match(/used_memory:(\d+)/)?.[1] ?? 0) / 1048576;
+
+const reports = new Map<number, SwarmReport>();
+const window = { polls: [] as number[], replicas: 0, measuring: false };
+const children = Array.from({ length: PROCESSES }, (_, p) => {
+  const share = Math.floor(WORKERS / PROCESSES) + (p < WORKERS % PROCESSES ? 1 : 0);
+  const first = p * Math.ceil(WORKERS / PROCESSES);
+  const child = fork(new URL('./swarm-workers.ts', import.meta.url).pathname, [urls.join(','), String(share), String(first)], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, FARM_OPERATOR_TOKEN: BENCH_TOKEN },
+  });
+  child.on('message', (m: SwarmReport) => {
+    const before = reports.get(p);
+    reports.set(p, m);
+    if (!window.measuring) return;
+    window.polls.push(...m.polls);
+    window.replicas += m.replicas - (before?.replicas ?? 0);
+  });
+  return child;
+});
+const total = (key: 'started' | 'errors' | 'replicas') => [...reports.values()].reduce((n, r) => n + r[key], 0);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The swarm grows: memory at each quarter.
+const memory: { workers: number; orchestratorsMb: number; redisMb: number }[] = [
+  { workers: 0, orchestratorsMb: farms.reduce((n, f) => n + rssMb(f.proc), 0), redisMb: await redisMb() },
+];
+const rampStarted = Date.now();
+/** A swarm that stops growing for this long (its orchestrators saturated) is measured as it is. */
+const STALL_MS = 60_000;
+let grewAt = Date.now();
+let stalled = false;
+for (const quarter of [1, 2, 3, 4].map((q) => Math.round((WORKERS * q) / 4))) {
+  let seen = total('started');
+  while (!stalled && total('started') < quarter) {
+    process.stderr.write(`  ${total('started').toLocaleString('en')} workers running\r`);
+    await sleep(1000);
+    if (total('started') > seen) [seen, grewAt] = [total('started'), Date.now()];
+    stalled = Date.now() - grewAt > STALL_MS;
+  }
+  if (stalled && memory.at(-1)?.workers === total('started')) break;
+  await sleep(3000); // their first heartbeats and polls
+  memory.push({ workers: total('started'), orchestratorsMb: farms.reduce((n, f) => n + rssMb(f.proc), 0), redisMb: await redisMb() });
+}
+const rampSeconds = (Date.now() - rampStarted) / 1000;
+
+// Work queued for longer than the window: 18,000 tiles of 8×8, 2 replicas each.
+const client = new RequesterClient(urls[0], BENCH_TOKEN);
+const scene = {
+  version: 1,
+  render: { width: 8 * 150, height: 8 * 120, spp: 1 },
+  camera: { position: [0, 0, 5], lookAt: [0, 0, 0], fov: 40 },
+  materials: [{ name: 'm', type: 'diffuse', albedo: [1, 1, 1] }],
+  objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'm' }],
+};
+const { id } = await client.submit({ scene, tileSize: 8, replicas: 2, verification: 'quorum' });
+await sleep(5000); // planning issues the first slots
+const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0);
+window.measuring = true;
+const measuredAt = Date.now();
+while (Date.now() - measuredAt < DURATION_S * 1000) {
+  process.stderr.write(
+    `  measuring: ${window.replicas.toLocaleString('en')} replicas, ${Math.round((Date.now() - measuredAt) / 1000)} s\r`,
+  );
+  await sleep(2000);
+}
+window.measuring = false;
+const seconds = (Date.now() - measuredAt) / 1000;
+const status = await client.status(id);
+const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) - errorsBefore;
+
+await Promise.all(children.map((c) => stopProcess(c)));
+await Promise.all(farms.map((f) => stopProcess(f.proc)));
+admin.disconnect();
+await redis.stop();
+
+const pct = (p: number) => percentile(window.polls, p);
+const perThousand = (from: (typeof memory)[number], to: (typeof memory)[number], key: 'orchestratorsMb' | 'redisMb') =>
+  to.workers > from.workers ? ((to[key] - from[key]) / ((to.workers - from.workers) / 1000)).toFixed(1) : '';
+const result = {
+  workers: WORKERS,
+  started: total('started'),
+  stalled,
+  processes: PROCESSES,
+  orchestrators: ORCHESTRATORS,
+  rampSeconds,
+  seconds,
+  replicasPerSecond: window.replicas / seconds,
+  tilesVerified: status.tilesVerified,
+  pollsWithWork: window.polls.length,
+  pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99) },
+  errors,
+  memory,
+  goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS },
+};
+console.log(
+  `\nswarm: ${total('started').toLocaleString('en')} of ${WORKERS.toLocaleString('en')} workers running${stalled ? ' (it stopped growing)' : ''} in ${PROCESSES} processes against ${ORCHESTRATORS} orchestrators, ${seconds.toFixed(0)} s with work queued\n`,
+);
+console.log(
+  table([
+    { measure: 'replicas/s', value: result.replicasPerSecond.toFixed(1) },
+    { measure: 'polls that brought work', value: String(window.polls.length) },
+    { measure: 'poll to assignment p50 (ms)', value: String(result.pollToAssignmentMs.p50) },
+    { measure: `poll to assignment p99 (ms), goal < ${GOAL_P99_MS}`, value: String(result.pollToAssignmentMs.p99) },
+    { measure: 'errors (warnings and errors logged)', value: String(errors) },
+  ]),
+);
+console.log('\nmemory as the swarm grew (MB; per 1,000 workers between quarters)\n');
+console.log(
+  table(
+    memory.map((m, i) => ({
+      workers: m.workers.toLocaleString('en'),
+      'orchestrators RSS': m.orchestratorsMb.toFixed(0),
+      'Redis used': m.redisMb.toFixed(1),
+      'orchestrators / 1k': i ? perThousand(memory[i - 1], m, 'orchestratorsMb') : '',
+      'Redis / 1k': i ? perThousand(memory[i - 1], m, 'redisMb') : '',
+    })),
+  ),
+);
+console.log(`goal (no errors, p99 < ${GOAL_P99_MS} ms): ${result.goal.met ? 'met' : 'not met'}`);
+console.log(`results: ${writeResult('swarm', result)}`);
+process.exit(0);

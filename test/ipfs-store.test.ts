@@ -1,0 +1,170 @@
+/**
+ * The IPFS content store on real Helia nodes and a real Redis: a blob is copied to a peer before
+ * put() returns, so it outlives the node that took it in; a peer that lacks a blob fetches it;
+ * a blob nobody has is a quiet miss; remove() spares a blob written again, and tidy() deletes
+ * what no pin holds.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { type IpfsContentStore, startIpfsStore } from '../orchestrator/content/ipfs-store.ts';
+import { connectRedis } from '../orchestrator/state/redis.ts';
+import { cidOfBytes } from '../shared/unixfs.ts';
+
+const log = pino({ level: 'silent' });
+const CHUNK = 262_144;
+
+/** A private Redis and the stores started on it, all closed by `stop`. */
+async function farm(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `farm-ipfs-${name}-`));
+  const server: PrivateRedis = await startRedisServer({ dir: join(dir, 'redis') });
+  const redis: Redis = connectRedis(server.url);
+  const open = new Set<IpfsContentStore>();
+  let n = 0;
+  return {
+    async node(timeoutMs = 5000, dataDir = join(dir, `node-${n++}`)): Promise<IpfsContentStore> {
+      const store = await startIpfsStore({ dataDir, listen: '/ip4/127.0.0.1/tcp/0', redis, log, timeoutMs, copies: 2 });
+      open.add(store);
+      return store;
+    },
+    async close(store: IpfsContentStore): Promise<void> {
+      open.delete(store);
+      await store.close();
+    },
+    async stop(): Promise<void> {
+      await Promise.allSettled([...open].map((s) => s.close()));
+      redis.disconnect();
+      await server.stop();
+    },
+  };
+}
+
+async function listed(store: IpfsContentStore): Promise<Map<string, { writtenAt: number; bytes: number }>> {
+  const out = new Map<string, { writtenAt: number; bytes: number }>();
+  for await (const { cid, ...rest } of store.list()) out.set(cid, rest);
+  return out;
+}
+
+const same = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && Buffer.from(a).equals(Buffer.from(b));
+
+describe('orchestrators sharing blobs', () => {
+  let f: Awaited<ReturnType<typeof farm>>;
+  beforeAll(async () => {
+    f = await farm('peers');
+  });
+  afterAll(() => f?.stop());
+
+  it('copies a blob to a peer before put returns, so it outlives the node that took it in', async () => {
+    const a = await f.node();
+    const b = await f.node();
+    // Three chunks: a dag-pb root and its leaves all have to travel.
+    const bytes = randomBytes(3 * CHUNK + 17);
+    const cid = await a.put(bytes);
+    expect(cid).toBe(await cidOfBytes(bytes));
+    expect((await listed(a)).get(cid)?.bytes).toBe(bytes.length);
+    // B never stored it, yet holds it (pinned) once A's put has returned.
+    expect((await listed(b)).get(cid)?.bytes).toBe(bytes.length);
+    await f.close(a);
+    expect(same(await b.get(cid), bytes)).toBe(true);
+  });
+
+  it('fetches a blob it lacks from a peer, without keeping it', async () => {
+    const a = await f.node();
+    const bytes = randomBytes(CHUNK + 1);
+    const cid = await a.put(bytes);
+    // C starts after the announce: it never copied the blob, so its get has to ask A.
+    const c = await f.node();
+    expect((await listed(c)).has(cid)).toBe(false);
+    expect(same(await c.get(cid), bytes)).toBe(true);
+    // Fetched for a moment, not pinned: collection here is A's and its copies' business.
+    expect((await listed(c)).has(cid)).toBe(false);
+  });
+
+  it('misses quietly on a blob nobody has, within about the timeout, and on a malformed CID', async () => {
+    const d = await f.node(1000);
+    const nobody = await cidOfBytes(randomBytes(64));
+    const started = Date.now();
+    expect(await d.get(nobody)).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(4000);
+    for (const bad of [
+      '',
+      'not a cid',
+      'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG',
+      `b${'a'.repeat(58)}`,
+      'bafy!!',
+      'b'.repeat(101),
+    ]) {
+      expect(await d.get(bad), bad).toBeUndefined();
+    }
+  });
+});
+
+// Each test closes its node, so the next one's has no peer to fetch a collected blob back from.
+describe('a lone orchestrator collecting its blobs', () => {
+  let f: Awaited<ReturnType<typeof farm>>;
+  beforeAll(async () => {
+    f = await farm('lone');
+  });
+  afterAll(() => f?.stop());
+
+  it('removes a blob only at its listed writtenAt, and tidy deletes its blocks', async () => {
+    const node = await f.node(1000);
+    const gone = randomBytes(2 * CHUNK + 5);
+    const kept = randomBytes(CHUNK + 5);
+    const cid = await node.put(gone);
+    const keptCid = await node.put(kept);
+    const writtenAt = (await listed(node)).get(cid)?.writtenAt;
+    expect(writtenAt).toBeGreaterThan(0);
+
+    await node.remove(cid, (writtenAt as number) - 1);
+    // A CID of the right shape that does not parse is no blob of this store: nothing happens.
+    await expect(node.remove(`b${'a'.repeat(58)}`, writtenAt as number)).resolves.toBeUndefined();
+    expect((await listed(node)).has(cid)).toBe(true);
+    expect(same(await node.get(cid), gone)).toBe(true);
+
+    await node.remove(cid, writtenAt as number);
+    expect((await listed(node)).has(cid)).toBe(false);
+    await node.tidy();
+    expect(await node.get(cid)).toBeUndefined();
+    // The pinned blob survives collection.
+    expect((await listed(node)).has(keptCid)).toBe(true);
+    expect(same(await node.get(keptCid), kept)).toBe(true);
+    await f.close(node);
+  });
+
+  it('refreshes writtenAt on a put of stored bytes, so an older remove spares it', async () => {
+    const node = await f.node(1000);
+    const bytes = randomBytes(1000);
+    const cid = await node.put(bytes);
+    const first = (await listed(node)).get(cid)?.writtenAt as number;
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await node.put(bytes)).toBe(cid);
+    const entries = [...(await listed(node))].filter(([c]) => c === cid);
+    expect(entries).toHaveLength(1);
+    const second = entries[0][1].writtenAt;
+    expect(second).toBeGreaterThan(first);
+    // A collection that listed it before the second put must not take it.
+    await node.remove(cid, first);
+    await node.tidy();
+    expect(same(await node.get(cid), bytes)).toBe(true);
+    await f.close(node);
+  });
+
+  it('keeps its blobs, pins and peer id across a restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'farm-ipfs-restart-'));
+    const first = await f.node(1000, dataDir);
+    const bytes = randomBytes(CHUNK + 3);
+    const cid = await first.put(bytes);
+    const { peerId } = first;
+    await f.close(first);
+    const again = await f.node(1000, dataDir);
+    expect(again.peerId).toBe(peerId);
+    expect((await listed(again)).get(cid)?.bytes).toBe(bytes.length);
+    expect(same(await again.get(cid), bytes)).toBe(true);
+  });
+});
