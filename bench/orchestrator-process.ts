@@ -31,6 +31,8 @@ export async function startOrchestratorProcess(
       FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '1000000',
       FARM_REGISTRATIONS_PER_MINUTE: '1000000',
       FARM_SUBMISSIONS_PER_MINUTE: '1000000',
+      // Every simulated worker calls from 127.0.0.1: one address's limits would be all of theirs.
+      FARM_FAILED_AUTH_PER_MINUTE: '1000000',
       FARM_POLL_MS: '2000',
       LOG_LEVEL: 'error',
       ...env,

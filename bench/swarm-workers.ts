@@ -31,12 +31,22 @@ const log = pino(
   },
 );
 const agents: RunningAgent[] = [];
+/** An agent whose loop ended (refused, or its calibration failed) is an error too. */
+const watch = (agent: RunningAgent): RunningAgent => {
+  agent.done.catch((err) => {
+    if (++errors <= 3) process.stderr.write(`agent ended: ${(err as Error).message}\n`);
+  });
+  return agent;
+};
 const report = () => {
   if (process.connected) process.send?.({ started: agents.length, errors, replicas, polls } satisfies SwarmReport);
   polls = [];
 };
 setInterval(report, 2000);
-process.on('SIGTERM', () => Promise.all(agents.map((a) => a.stop())).finally(() => process.exit(0)));
+const stop = () => Promise.all(agents.map((a) => a.stop())).finally(() => process.exit(0));
+process.on('SIGTERM', stop);
+// The bench that started it is gone: so is the swarm.
+process.on('disconnect', stop);
 for (let i = 0; i < Number(count); i += STEP) {
   const n = Math.min(STEP, Number(count) - i);
   agents.push(
@@ -47,7 +57,7 @@ for (let i = 0; i < Number(count); i += STEP) {
             polls.push(ms);
             replicas += got;
           },
-        }),
+        }).then(watch),
       ),
     )),
   );

@@ -57,6 +57,19 @@ const children = Array.from({ length: PROCESSES }, (_, p) => {
   });
   return child;
 });
+/** The bench's own requests ride out an orchestrator too busy to answer at once (counted as errors). */
+let benchErrors = 0;
+async function patiently<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      benchErrors++;
+      if (attempt >= 10) throw e;
+      await sleep(2000);
+    }
+  }
+}
 const total = (key: 'started' | 'errors' | 'replicas') => [...reports.values()].reduce((n, r) => n + r[key], 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,21 +105,22 @@ const scene = {
   materials: [{ name: 'm', type: 'diffuse', albedo: [1, 1, 1] }],
   objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'm' }],
 };
-const { id } = await client.submit({ scene, tileSize: 8, replicas: 2, verification: 'quorum' });
+const { id } = await patiently(() => client.submit({ scene, tileSize: 8, replicas: 2, verification: 'quorum' }));
 await sleep(5000); // planning issues the first slots
-const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0);
+const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors;
+const before = await patiently(() => client.status(id));
 window.measuring = true;
 const measuredAt = Date.now();
 while (Date.now() - measuredAt < DURATION_S * 1000) {
   process.stderr.write(
-    `  measuring: ${window.replicas.toLocaleString('en')} replicas, ${Math.round((Date.now() - measuredAt) / 1000)} s\r`,
+    `  measuring: ${window.replicas.toLocaleString('en')} replicas assigned, ${Math.round((Date.now() - measuredAt) / 1000)} s\r`,
   );
   await sleep(2000);
 }
 window.measuring = false;
 const seconds = (Date.now() - measuredAt) / 1000;
-const status = await client.status(id);
-const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) - errorsBefore;
+const status = await patiently(() => client.status(id));
+const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors - errorsBefore;
 
 await Promise.all(children.map((c) => stopProcess(c)));
 await Promise.all(farms.map((f) => stopProcess(f.proc)));
@@ -124,20 +138,25 @@ const result = {
   orchestrators: ORCHESTRATORS,
   rampSeconds,
   seconds,
-  replicasPerSecond: window.replicas / seconds,
-  tilesVerified: status.tilesVerified,
+  /** Results the farm recorded (from the job's own count), and replicas the workers were handed. */
+  replicasPerSecond: (status.replicasRendered - before.replicasRendered) / seconds,
+  assignedPerSecond: window.replicas / seconds,
+  tilesVerifiedPerSecond: (status.tilesVerified - before.tilesVerified) / seconds,
   pollsWithWork: window.polls.length,
   pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99) },
   errors,
   memory,
-  goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS },
+  // Met only if work was done: a farm that assigns fast but records nothing is not working.
+  goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS && status.replicasRendered > before.replicasRendered },
 };
 console.log(
   `\nswarm: ${total('started').toLocaleString('en')} of ${WORKERS.toLocaleString('en')} workers running${stalled ? ' (it stopped growing)' : ''} in ${PROCESSES} processes against ${ORCHESTRATORS} orchestrators, ${seconds.toFixed(0)} s with work queued\n`,
 );
 console.log(
   table([
-    { measure: 'replicas/s', value: result.replicasPerSecond.toFixed(1) },
+    { measure: 'replicas rendered/s (recorded by the farm)', value: result.replicasPerSecond.toFixed(1) },
+    { measure: 'replicas assigned/s', value: result.assignedPerSecond.toFixed(1) },
+    { measure: 'tiles verified/s', value: result.tilesVerifiedPerSecond.toFixed(1) },
     { measure: 'polls that brought work', value: String(window.polls.length) },
     { measure: 'poll to assignment p50 (ms)', value: String(result.pollToAssignmentMs.p50) },
     { measure: `poll to assignment p99 (ms), goal < ${GOAL_P99_MS}`, value: String(result.pollToAssignmentMs.p99) },
@@ -156,6 +175,6 @@ console.log(
     })),
   ),
 );
-console.log(`goal (no errors, p99 < ${GOAL_P99_MS} ms): ${result.goal.met ? 'met' : 'not met'}`);
+console.log(`goal (results recorded, no errors, p99 < ${GOAL_P99_MS} ms): ${result.goal.met ? 'met' : 'not met'}`);
 console.log(`results: ${writeResult('swarm', result)}`);
 process.exit(0);

@@ -214,7 +214,9 @@ export class WorkerClient {
           },
         });
       } catch (e) {
-        if (signal?.aborted || attempt >= this.bases.length) throw e;
+        // One try more than there are orchestrators: a kept-alive connection the server had just
+        // closed fails although the orchestrator is up (seen under load), so a lone one is tried twice.
+        if (signal?.aborted || attempt > this.bases.length) throw e;
         this.current = (this.current + 1) % this.bases.length;
       }
     }

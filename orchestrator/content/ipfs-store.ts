@@ -71,8 +71,13 @@ type Node = ReturnType<typeof createNode>;
 
 export class IpfsContentStore implements ContentStore {
   readonly peering: IpfsPeering;
-  /** Pin refreshes and garbage collection, one at a time (a refresh unpins for a moment). */
-  private exclusive: Promise<unknown> = Promise.resolve();
+  /** Stores, copies and removals under way: garbage collection waits for them, and they for it. */
+  private readonly writes = new Set<Promise<unknown>>();
+  private collecting?: Promise<unknown>;
+  /** The last operation on each blob's pin: a store and a removal of one blob never interleave. */
+  private readonly pinQueue = new Map<string, Promise<unknown>>();
+  /** When a pinned blob was stored again (its pin is kept, not rewritten): collection spares it. */
+  private readonly rewrittenAt = new Map<string, number>();
 
   constructor(
     private readonly helia: Node,
@@ -89,10 +94,11 @@ export class IpfsContentStore implements ContentStore {
           { signal: AbortSignal.timeout(opts.timeoutMs) },
         );
       },
-      copy: async (cid) => {
-        const bytes = await this.read(CID.parse(cid));
-        await this.pin(CID.parse(cid), bytes.length);
-      },
+      copy: (cid) =>
+        this.writing(async () => {
+          const bytes = await this.read(CID.parse(cid));
+          await this.pin(CID.parse(cid), bytes.length);
+        }),
     });
   }
 
@@ -106,8 +112,11 @@ export class IpfsContentStore implements ContentStore {
   }
 
   async put(bytes: Uint8Array): Promise<string> {
-    const cid = await importInto(bytes, this.helia.blockstore);
-    await this.pin(cid, bytes.length);
+    const cid = await this.writing(async () => {
+      const imported = await importInto(bytes, this.helia.blockstore);
+      await this.pin(imported, bytes.length);
+      return imported;
+    });
     await this.peering.replicate(cid.toString(), this.opts.copies - 1, this.opts.timeoutMs);
     return cid.toString();
   }
@@ -124,22 +133,36 @@ export class IpfsContentStore implements ContentStore {
 
   async *list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }> {
     for await (const pin of this.helia.pins.ls()) {
-      yield { cid: pin.cid.toString(), writtenAt: Number(pin.metadata.writtenAt ?? 0), bytes: Number(pin.metadata.bytes ?? 0) };
+      const cid = pin.cid.toString();
+      yield { cid, writtenAt: this.writtenAt(cid, pin.metadata), bytes: Number(pin.metadata.bytes ?? 0) };
     }
   }
 
   async remove(cid: string, writtenAt: number): Promise<void> {
     const parsed = parseCid(cid);
     if (!parsed) return;
-    await this.alone(async () => {
-      const pin = await this.helia.pins.get(parsed).catch(() => undefined);
-      if (pin && Number(pin.metadata.writtenAt ?? 0) === writtenAt) for await (const _ of this.helia.pins.rm(parsed));
-    });
+    await this.writing(() =>
+      this.onPin(cid, async () => {
+        const pin = await this.helia.pins.get(parsed).catch(() => undefined);
+        if (!pin || this.writtenAt(cid, pin.metadata) !== writtenAt) return;
+        for await (const _ of this.helia.pins.rm(parsed));
+        this.rewrittenAt.delete(cid);
+      }),
+    );
   }
 
   /** Deletes the blocks no pin holds (collected blobs, and copies fetched for a moment). */
   async tidy(): Promise<number> {
-    await this.alone(() => this.helia.gc());
+    while (this.collecting) await this.collecting;
+    this.collecting = (async () => {
+      await Promise.allSettled([...this.writes]);
+      await this.helia.gc();
+    })();
+    try {
+      await this.collecting;
+    } finally {
+      this.collecting = undefined;
+    }
     return 0;
   }
 
@@ -158,17 +181,40 @@ export class IpfsContentStore implements ContentStore {
     return Buffer.concat(parts);
   }
 
-  /** Pins the blob, noting when it was (last) written: a put of stored bytes writes them again. */
-  private async pin(cid: CID, bytes: number): Promise<void> {
-    await this.alone(async () => {
-      if (await this.helia.pins.isPinned(cid)) for await (const _ of this.helia.pins.rm(cid));
-      for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
+  /** Pins the blob; one pinned already is noted as written again now. */
+  private pin(cid: CID, bytes: number): Promise<void> {
+    const key = cid.toString();
+    return this.onPin(key, async () => {
+      if (await this.helia.pins.isPinned(cid)) this.rewrittenAt.set(key, Date.now());
+      else for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
     });
   }
 
-  private alone<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(fn, fn);
-    this.exclusive = run.catch(() => undefined);
+  /** When a pinned blob was last written: its pin's time, or a later store of the same bytes. */
+  private writtenAt(cid: string, metadata: Record<string, unknown>): number {
+    return Math.max(Number(metadata.writtenAt ?? 0), this.rewrittenAt.get(cid) ?? 0);
+  }
+
+  /** Runs a store, copy or removal, after any garbage collection under way and before the next. */
+  private async writing<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.collecting) await this.collecting;
+    const run = fn();
+    this.writes.add(run);
+    try {
+      return await run;
+    } finally {
+      this.writes.delete(run);
+    }
+  }
+
+  /** Runs `fn` after the blob's previous pin operation. */
+  private onPin<T>(cid: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.pinQueue.get(cid) ?? Promise.resolve()).then(fn, fn);
+    const settled = run.catch(() => undefined);
+    this.pinQueue.set(cid, settled);
+    void settled.then(() => {
+      if (this.pinQueue.get(cid) === settled) this.pinQueue.delete(cid);
+    });
     return run;
   }
 }

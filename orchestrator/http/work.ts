@@ -73,13 +73,15 @@ async function heldBy(
   deps: Pick<WorkRoutesDeps, 'workers' | 'tasks'>,
   workerId: string,
 ): Promise<{ task: string; replica: ReplicaRecord }[]> {
-  const out = [];
-  for (const rid of await deps.workers.active(workerId)) {
-    const where = await deps.tasks.resolve(rid);
-    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
-    if (where && replica?.rid === rid && replica.worker === workerId) out.push({ task: where.task, replica });
-  }
-  return out;
+  // Side by side: the connection pipelines what is issued together (a batch's replicas).
+  const found = await Promise.all(
+    (await deps.workers.active(workerId)).map(async (rid) => {
+      const where = await deps.tasks.resolve(rid);
+      const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
+      return where && replica?.rid === rid && replica.worker === workerId ? { task: where.task, replica } : undefined;
+    }),
+  );
+  return found.filter((h) => h !== undefined);
 }
 
 export function workRoutes(deps: WorkRoutesDeps): Router {

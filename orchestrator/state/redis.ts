@@ -6,7 +6,9 @@ export type FarmRedis = Redis;
 
 export function connectRedis(url: string): FarmRedis {
   // BullMQ's rule for blocking clients, and harmless here: retry forever while Redis restarts.
-  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  // Commands issued in the same tick go out as one pipeline: the results of a batched upload,
+  // judged side by side, share their round trips (nothing blocking runs on this connection).
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
   defineScripts(redis);
   return redis;
 }
