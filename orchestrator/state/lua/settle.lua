@@ -56,7 +56,7 @@ local function settleResults(winner, vouch)
       -- Its measured speed: what the market offers of it (market/book.ts).
       count(r.worker, 'raysDone', r.rays or 0)
       count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
-      if checked[n] then passCheck(r.worker) end
+      if checked[n] then passCheck(r.worker, r.assignedAt) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end
     table.insert(won, r.worker)
@@ -76,7 +76,7 @@ local function settleResults(winner, vouch)
       if d.faulty then
         r.state = 'invalid'
         count(r.worker, 'invalid', 1)
-        fault(r.worker, jobId)
+        fault(r.worker, jobId, now)
         slash(r.worker, tonumber(ARGV[8]), won, r.rid, now)
         evidence(r.worker, {kind = 'outvoted', task = taskId, at = now, cid = r.cid})
         table.insert(caught, r.worker)

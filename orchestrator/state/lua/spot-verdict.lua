@@ -23,12 +23,12 @@ unlockStake(r.worker, r.locked)
 if ARGV[2] == '1' then
   r.state = 'valid'
   count(r.worker, 'valid', 1)
-  passCheck(r.worker)
+  passCheck(r.worker, r.assignedAt)
   pay(r, now, 0)
 else
   r.state = 'invalid'
   count(r.worker, 'invalid', 1)
-  fault(r.worker, nil)
+  fault(r.worker, nil, now)
   slash(r.worker, tonumber(ARGV[4]), {}, r.rid, now)
   evidence(r.worker, {kind = 'outvoted', task = ARGV[5], at = now, cid = r.cid})
 end

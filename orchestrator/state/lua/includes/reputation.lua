@@ -20,15 +20,19 @@ local function setPassed(worker, value)
   redis.call('ZADD', K.workersBy('passed'), value, worker)
   indexCredibility(worker)
 end
--- A check against ground truth passed: Sarmenta's k grows.
-local function passCheck(worker)
+-- A check against ground truth passed: Sarmenta's k grows, unless the work was handed out before
+-- the worker was last caught (a verdict can come late): what it did then says nothing of it now.
+local function passCheck(worker, assignedAt)
+  local caughtAt = tonumber(redis.call('HGET', K.worker(worker), 'caughtAt') or '0')
+  if assignedAt <= caughtAt then return end
   count(worker, 'passed', 1)
   indexCredibility(worker)
 end
--- Caught against ground truth: k resets in every class it has been in, and the job (if any) will
--- not take it again.
-local function fault(worker, job)
+-- Caught against ground truth at `now`: k resets in every class it has been in, and the job (if
+-- any) will not take it again.
+local function fault(worker, job, now)
   count(worker, 'faults', 1)
+  redis.call('HSET', K.worker(worker), 'caughtAt', now)
   setPassed(worker, 0)
   redis.call('DEL', K.workerClasses(worker))
   if job then redis.call('SADD', K.jobBlacklist(job), worker) end
