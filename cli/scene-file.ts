@@ -1,16 +1,38 @@
-/** Reads a scene file for the CLI: JSON errors and schema errors become one readable message. */
+/**
+ * Reads a scene file for the CLI: the farm's JSON, or glTF 2.0 (`.glb`, or `.gltf` with its
+ * files) converted by shared/gltf-scene.ts, whose warnings (what it does not import) go to stderr.
+ * JSON errors and schema errors become one readable message.
+ */
 import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { NodeIO } from '@gltf-transform/core';
+import { sceneFromGltf } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
 export async function readSceneFile(path: string): Promise<{ raw: unknown; scene: Scene }> {
+  const raw = /^\.(glb|gltf)$/i.test(extname(path)) ? await readGltf(path) : await readJson(path);
+  return { raw, scene: parseScene(raw) };
+}
+
+async function readJson(path: string): Promise<unknown> {
   const text = await readFile(path, 'utf8');
-  let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
   }
-  return { raw, scene: parseScene(raw) };
+}
+
+async function readGltf(path: string): Promise<unknown> {
+  const io = new NodeIO();
+  try {
+    const json = await io.readAsJSON(path);
+    const { scene, warnings } = sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], basename(path, extname(path)));
+    for (const warning of warnings) process.stderr.write(`farm: ${path}: ${warning}\n`);
+    return scene;
+  } catch (e) {
+    throw new Error(`${path}: not a glTF 2.0 file the farm can read: ${(e as Error).message}`);
+  }
 }
 
 /** `--size 640x480` */

@@ -1,0 +1,164 @@
+/**
+ * glTF 2.0 → the farm's scene (first step of real scenes): the default scene's triangle meshes
+ * with their nodes' world transforms applied, the metallic-roughness materials by their factors,
+ * the first perspective camera (or one that frames the scene, as glTF viewers do), and a viewer's
+ * sky when nothing emits light. Everything it does not import yet is named in the warnings, never
+ * dropped silently.
+ */
+import { type Document, type Material as GltfMaterial, type Node, Primitive } from '@gltf-transform/core';
+import type { SceneInput, Vec3 } from './scene.ts';
+
+/** What an imported file renders at unless the command line says otherwise. */
+const DEFAULT_RENDER = { width: 640, height: 480, spp: 64 };
+/** A glTF viewer's neutral environment, for files that bring no light of their own. */
+const VIEWER_SKY = { top: [0.9, 0.95, 1] as Vec3, bottom: [0.3, 0.3, 0.3] as Vec3 };
+/** Primitives without a material get glTF's default: white, fully rough, not metallic. */
+const DEFAULT_MATERIAL = { name: 'gltf-default', type: 'diffuse', albedo: [1, 1, 1] as Vec3 } as const;
+const AUTO_FOV = 40;
+
+export interface ImportedScene {
+  scene: SceneInput;
+  /** What the file has that the farm does not import (yet), by name. */
+  warnings: string[];
+}
+
+type Mat4 = readonly number[];
+
+export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], name: string): ImportedScene {
+  const root = doc.getRoot();
+  const gltfScene = root.getDefaultScene() ?? root.listScenes()[0];
+  if (!gltfScene) throw new Error('the glTF file has no scene');
+  const warnings = unsupportedParts(doc, extensionsUsed);
+  const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
+  const objects: SceneInput['objects'] = [];
+  let camera: SceneInput['camera'] | undefined;
+  let aspect: number | undefined;
+  const bounds = { min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity] };
+
+  gltfScene.traverse((node) => {
+    const world = node.getWorldMatrix();
+    const gltfCamera = node.getCamera();
+    if (gltfCamera && !camera) {
+      if (gltfCamera.getType() === 'perspective') {
+        camera = cameraAt(world, (gltfCamera.getYFov() * 180) / Math.PI);
+        aspect = gltfCamera.getAspectRatio() ?? undefined;
+      } else warnings.push(`camera "${gltfCamera.getName()}" is orthographic, which is not supported: a framing camera is used`);
+    }
+    for (const primitive of node.getMesh()?.listPrimitives() ?? []) {
+      const mesh = meshOf(node, primitive, world, warnings);
+      if (!mesh) continue;
+      for (let i = 0; i < mesh.positions.length; i++) {
+        bounds.min[i % 3] = Math.min(bounds.min[i % 3], mesh.positions[i]);
+        bounds.max[i % 3] = Math.max(bounds.max[i % 3], mesh.positions[i]);
+      }
+      const material = primitive.getMaterial();
+      if (!materials.has(material)) materials.set(material, material ? materialOf(material, materials.size) : DEFAULT_MATERIAL);
+      objects.push({ type: 'mesh', material: materials.get(material)?.name as string, ...mesh });
+    }
+  });
+  if (objects.length === 0) throw new Error('the glTF file has no triangle mesh in its scene');
+  const list = [...materials.values()];
+  const height = DEFAULT_RENDER.height;
+  return {
+    scene: {
+      version: 1,
+      name: name.slice(0, 200),
+      render: { ...DEFAULT_RENDER, width: aspect ? Math.max(1, Math.round(height * aspect)) : DEFAULT_RENDER.width },
+      camera: camera ?? framing(bounds),
+      sky: list.some((m) => m.type === 'emissive') ? undefined : VIEWER_SKY,
+      materials: list,
+      objects,
+    },
+    warnings,
+  };
+}
+
+/** Everything in the file this importer leaves out, by name. */
+function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): string[] {
+  const root = doc.getRoot();
+  const warnings = extensionsUsed.map((e) => `extension ${e} is not supported yet: ignored`);
+  const count = (n: number, what: string, effect: string) => {
+    if (n > 0) warnings.push(`${n} ${what}${n === 1 ? '' : 's'} not supported yet: ${effect}`);
+  };
+  count(root.listTextures().length, 'texture', 'materials use their factors');
+  count(root.listAnimations().length, 'animation', 'the scene is rendered in its rest pose');
+  count(root.listSkins().length, 'skin', 'skinned meshes are rendered in their bind pose');
+  const blended = root.listMaterials().filter((m) => m.getAlphaMode() !== 'OPAQUE' || m.getAlpha() < 1);
+  count(blended.length, 'transparent material', 'rendered opaque');
+  const morphed = root.listMeshes().filter((m) => m.listPrimitives().some((p) => p.listTargets().length > 0));
+  count(morphed.length, 'morph-target mesh', 'rendered without its targets');
+  return warnings;
+}
+
+/** A triangle primitive's positions in world space and its indices; undefined (and a warning) for other modes. */
+function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[]) {
+  if (primitive.getMode() !== Primitive.Mode.TRIANGLES) {
+    warnings.push(`a primitive of mesh "${node.getMesh()?.getName()}" draws mode ${primitive.getMode()}, not triangles: skipped`);
+    return undefined;
+  }
+  const position = primitive.getAttribute('POSITION');
+  if (!position) return undefined;
+  const count = position.getCount();
+  const positions: number[] = new Array(count * 3);
+  const p: number[] = [0, 0, 0];
+  for (let i = 0; i < count; i++) {
+    position.getElement(i, p);
+    const [x, y, z] = transformPoint(world, p);
+    positions[i * 3] = x;
+    positions[i * 3 + 1] = y;
+    positions[i * 3 + 2] = z;
+  }
+  const indexArray = primitive.getIndices()?.getArray();
+  const indices = indexArray ? Array.from(indexArray) : Array.from({ length: count }, (_, i) => i);
+  // A node that mirrors (negative determinant) turns its triangles inside out: wind them back.
+  if (determinant3(world) < 0)
+    for (let i = 0; i + 2 < indices.length; i += 3) [indices[i + 1], indices[i + 2]] = [indices[i + 2], indices[i + 1]];
+  return { positions, indices, smooth: primitive.getAttribute('NORMAL') !== null };
+}
+
+/**
+ * The metallic-roughness material by its factors: emissive where it emits, metal where it is
+ * mostly metallic, diffuse otherwise (its roughness and specular are not modelled yet).
+ */
+function materialOf(material: GltfMaterial, index: number): SceneInput['materials'][number] {
+  const name = `m${index}-${material.getName() || 'material'}`.slice(0, 64);
+  const [r, g, b] = material.getBaseColorFactor();
+  const emissive = material.getEmissiveFactor() as Vec3;
+  if (Math.max(...emissive) > 0) return { name, type: 'emissive', color: emissive, strength: 1 };
+  if (material.getMetallicFactor() >= 0.5) return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor() };
+  return { name, type: 'diffuse', albedo: [r, g, b] };
+}
+
+/** A glTF camera looks down its node's −Z with +Y up. */
+function cameraAt(world: Mat4, fov: number): SceneInput['camera'] {
+  const position = transformPoint(world, [0, 0, 0]);
+  const ahead = transformPoint(world, [0, 0, -1]);
+  const up = normalize([world[4], world[5], world[6]]);
+  return { position, lookAt: ahead, up, fov };
+}
+
+/** A camera that frames the bounding box from the front (+Z), slightly above, as viewers frame a model. */
+function framing(bounds: { min: number[]; max: number[] }): SceneInput['camera'] {
+  const center = bounds.min.map((m, i) => (m + bounds.max[i]) / 2) as Vec3;
+  const radius = Math.max(1e-3, Math.hypot(...bounds.max.map((m, i) => m - bounds.min[i])) / 2);
+  const distance = (radius / Math.sin((AUTO_FOV * Math.PI) / 360)) * 1.1;
+  return {
+    position: [center[0], center[1] + distance * 0.25, center[2] + distance],
+    lookAt: center,
+    fov: AUTO_FOV,
+  };
+}
+
+/** A column-major 4×4 matrix applied to a point. */
+function transformPoint(m: Mat4, [x, y, z]: readonly number[]): Vec3 {
+  return [m[0] * x + m[4] * y + m[8] * z + m[12], m[1] * x + m[5] * y + m[9] * z + m[13], m[2] * x + m[6] * y + m[10] * z + m[14]];
+}
+
+function determinant3(m: Mat4): number {
+  return m[0] * (m[5] * m[10] - m[9] * m[6]) - m[4] * (m[1] * m[10] - m[9] * m[2]) + m[8] * (m[1] * m[6] - m[5] * m[2]);
+}
+
+function normalize(v: readonly number[]): Vec3 {
+  const n = Math.hypot(...v) || 1;
+  return [v[0] / n, v[1] / n, v[2] / n];
+}
