@@ -252,6 +252,8 @@ describe('cheap reads and bounded resources', () => {
     expect((await problem(await raw('POST', '/api/work/heartbeat', '{"replicas": ['), 400)).title).toBe('Malformed JSON');
     expect((await problem(await raw('PUT', '/api/work/not-a-replica/result', 'x'), 400)).errors?.[0].path).toBe('replica');
     expect((await problem(await raw('GET', '/ipfs/zzz'), 400)).errors?.[0].path).toBe('cid');
+    // The gateway answers verifiable blocks only: a request for bare bytes is refused.
+    expect((await problem(await raw('GET', `/ipfs/bafkrei${'a'.repeat(52)}`), 406)).title).toBe('Not acceptable');
     expect((await problem(await fetch(`${api.farm.url}/api/workers/robert'); DROP`), 400)).errors?.[0].path).toBe('id');
     expect((await problem(await api.operator('/api/jobs/J123'), 400)).errors?.[0].path).toBe('id');
     const grant = await fetch(`${api.farm.url}/api/credits`, {
