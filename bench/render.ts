@@ -1,11 +1,13 @@
 /**
  * `npm run bench:render`: renders cornell.json at 256×192, 5 bounces, on every backend that
- * opens here and prints samples per second and their ratio; then the time each estimator
- * (next-event estimation vs the naive tracer) needs to reach PSNR 30 dB against a high-spp
- * reference of the same scene.
+ * opens here and prints samples per second and their ratio; then, on the fastest backend, samples
+ * per second by tile size (the whole frame cut into 32, 64, 128 px tiles, and uncut) and by sample
+ * count (16 to 4,096 spp) against the best cell; then the time each estimator (next-event
+ * estimation vs the naive tracer) needs to reach PSNR 30 dB against a high-spp reference.
  */
 import { readFileSync } from 'node:fs';
 import { parseScene, type Scene } from '../shared/scene.ts';
+import { tileGrid } from '../shared/tile.ts';
 import { psnr } from '../test/support/scenes.ts';
 import { type BackendName, BackendUnavailableError } from '../worker/render/backend.ts';
 import { Renderer } from '../worker/render/renderer.ts';
@@ -13,8 +15,13 @@ import { median, table, timed, writeResult } from './support.ts';
 
 const REFERENCE_SPP = Number(process.env.REFERENCE_SPP ?? 1024);
 const raw = JSON.parse(readFileSync(new URL('../scenes/cornell.json', import.meta.url), 'utf8'));
-const at = (spp: number): Scene => parseScene({ ...raw, render: { ...raw.render, width: 256, height: 192, maxBounces: 5, spp } });
+const sized = (width: number, height: number, spp: number): Scene =>
+  parseScene({ ...raw, render: { ...raw.render, width, height, maxBounces: 5, spp } });
+const at = (spp: number): Scene => sized(256, 192, spp);
 const PIXELS = 256 * 192;
+/** The tile sweep's sample count, and the spp sweep's frame (4,096 spp of 256×192 takes minutes). */
+const TILE_SPP = 64;
+const SPP_FRAME = { width: 64, height: 48 };
 
 const throughput: { backend: BackendName; samplesPerSecond: number }[] = [];
 for (const name of ['webgpu', 'webasm', 'cpu'] as const) {
@@ -45,8 +52,62 @@ console.log(
   ),
 );
 
+const webasm = throughput.find((t) => t.backend === 'webasm');
+if (webasm) {
+  const met = webasm.samplesPerSecond >= 1e6 ? 'met' : 'not met';
+  console.log(`webasm: ${(webasm.samplesPerSecond / 1e6).toFixed(2)} M samples/s (goal 1.00 M: ${met})`);
+}
+
 const fastest = throughput.reduce((a, b) => (a.samplesPerSecond > b.samplesPerSecond ? a : b)).backend;
 const r = await Renderer.open(fastest);
+
+/** Seconds to render the whole frame as tiles of `size` px (0: uncut). */
+async function frameSeconds(s: Scene, size: number): Promise<number> {
+  const { width, height } = s.render;
+  const tiles = size ? tileGrid(width, height, size) : [{ x: 0, y: 0, width, height }];
+  const { seconds } = await timed(async () => {
+    for (const tile of tiles) await r.render(s, 0, { tile });
+  });
+  return seconds;
+}
+const sweep = [
+  ...[32, 64, 128, 0].map((size) => ({
+    sweep: `tile, ${TILE_SPP} spp, 256×192`,
+    cell: size ? `${size} px` : 'full frame',
+    scene: at(TILE_SPP),
+    size,
+  })),
+  ...[16, 64, 256, 1024, 4096].map((spp) => ({
+    sweep: `spp, full ${SPP_FRAME.width}×${SPP_FRAME.height} frame`,
+    cell: `${spp} spp`,
+    scene: sized(SPP_FRAME.width, SPP_FRAME.height, spp),
+    size: 0,
+  })),
+];
+// Round-robin, median of 3: this machine's speed drifts by ±15 % over minutes, which would
+// otherwise show up as differences between cells measured one after another.
+for (const c of sweep) await frameSeconds(c.scene, c.size); // compile every kernel first
+const runs = sweep.map((): number[] => []);
+for (let round = 0; round < 3; round++) for (const [i, c] of sweep.entries()) runs[i].push(await frameSeconds(c.scene, c.size));
+const cells = sweep.map((c, i) => {
+  const { width, height, spp } = c.scene.render;
+  return { sweep: c.sweep, cell: c.cell, samplesPerSecond: (width * height * spp) / median(runs[i]) };
+});
+const best = Math.max(...cells.map((c) => c.samplesPerSecond));
+const worst = Math.min(...cells.map((c) => c.samplesPerSecond));
+console.log(`\nsamples/s by tile size and by sample count (${fastest}); goal: no cell below 0.90 × the best\n`);
+console.log(
+  table(
+    cells.map((c) => ({
+      sweep: c.sweep,
+      cell: c.cell,
+      'samples/s': Math.round(c.samplesPerSecond).toLocaleString('en'),
+      'ratio vs best': (c.samplesPerSecond / best).toFixed(2),
+    })),
+  ),
+);
+console.log(`worst cell ${(worst / best).toFixed(2)} × the best: goal ${worst >= 0.9 * best ? 'met' : 'not met'}`);
+
 console.log(`\nreference: ${REFERENCE_SPP} spp with light sampling on ${fastest}…`);
 const reference = await r.render(at(REFERENCE_SPP), 0);
 const convergence: { estimator: string; spp: number; seconds: number; psnr: number }[] = [];
@@ -71,4 +132,4 @@ console.log(
   `\nlight sampling reaches 30 dB ${reached ? '' : 'more than '}${(naive.seconds / withNee.seconds).toFixed(1)}× sooner than the naive tracer` +
     (reached ? '' : ` (which stopped at ${naive.spp} spp, ${naive.psnr.toFixed(1)} dB)`),
 );
-console.log(`results: ${writeResult('render', { throughput, reference: { backend: fastest, spp: REFERENCE_SPP }, convergence })}`);
+console.log(`results: ${writeResult('render', { throughput, cells, reference: { backend: fastest, spp: REFERENCE_SPP }, convergence })}`);

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { NodeIO } from '@gltf-transform/core';
-import { sceneFromGltf } from '../shared/gltf-scene.ts';
+import { SUPPORTED_EXTENSIONS, sceneFromGltf } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
 export async function readSceneFile(path: string): Promise<{ raw: unknown; scene: Scene }> {
@@ -24,7 +24,7 @@ async function readJson(path: string): Promise<unknown> {
 }
 
 async function readGltf(path: string): Promise<unknown> {
-  const io = new NodeIO();
+  const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
   try {
     const json = await io.readAsJSON(path);
     const { scene, warnings } = sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], basename(path, extname(path)));

@@ -1,12 +1,35 @@
 /**
- * glTF 2.0 → the farm's scene (first step of real scenes): the default scene's triangle meshes
- * with their nodes' world transforms applied, the metallic-roughness materials by their factors,
- * the first perspective camera (or one that frames the scene, as glTF viewers do), and a viewer's
- * sky when nothing emits light. Everything it does not import yet is named in the warnings, never
- * dropped silently.
+ * glTF 2.0 → the farm's scene: the default scene's triangle meshes with their nodes' world
+ * transforms applied, the metallic-roughness materials by their factors (glass through
+ * KHR_materials_transmission and KHR_materials_ior, KHR_materials_emissive_strength), the first
+ * perspective camera (or one that frames the scene, as glTF viewers do), KHR_lights_punctual
+ * lights, and a viewer's sky when nothing emits light. Everything it does not import yet is named
+ * in the warnings, never dropped silently.
  */
 import { type Document, type Material as GltfMaterial, type Node, Primitive } from '@gltf-transform/core';
-import type { SceneInput, Vec3 } from './scene.ts';
+import {
+  type EmissiveStrength,
+  type IOR,
+  KHRLightsPunctual,
+  KHRMaterialsEmissiveStrength,
+  KHRMaterialsIOR,
+  KHRMaterialsTransmission,
+  type Light as PunctualLight,
+  type Transmission,
+} from '@gltf-transform/extensions';
+import type { Light, SceneInput, Vec3 } from './scene.ts';
+
+/** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
+export const SUPPORTED_EXTENSIONS = [KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission];
+const SUPPORTED_NAMES = new Set<string>(SUPPORTED_EXTENSIONS.map((e) => e.EXTENSION_NAME));
+/**
+ * glTF light intensities are photometric (candela, lux); the renderer's are radiometric. Blender's
+ * exporter and importer convert at 683 lm/W, so a light exported from Blender renders as bright
+ * here as in Blender.
+ */
+const LUMENS_PER_WATT = 683;
+/** A material at least this transmissive is glass. */
+const GLASS_TRANSMISSION = 0.5;
 
 /** What an imported file renders at unless the command line says otherwise. */
 const DEFAULT_RENDER = { width: 640, height: 480, spp: 64 };
@@ -31,6 +54,7 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
   const warnings = unsupportedParts(doc, extensionsUsed);
   const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
   const objects: SceneInput['objects'] = [];
+  const lights: Light[] = [];
   let camera: SceneInput['camera'] | undefined;
   let aspect: number | undefined;
   const bounds = { min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity] };
@@ -44,6 +68,8 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
         aspect = gltfCamera.getAspectRatio() ?? undefined;
       } else warnings.push(`camera "${gltfCamera.getName()}" is orthographic, which is not supported: a framing camera is used`);
     }
+    const light = node.getExtension<PunctualLight>('KHR_lights_punctual');
+    if (light) lights.push(lightAt(world, light, warnings));
     for (const primitive of node.getMesh()?.listPrimitives() ?? []) {
       const mesh = meshOf(node, primitive, world, warnings);
       if (!mesh) continue;
@@ -65,9 +91,10 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
       name: name.slice(0, 200),
       render: { ...DEFAULT_RENDER, width: aspect ? Math.max(1, Math.round(height * aspect)) : DEFAULT_RENDER.width },
       camera: camera ?? framing(bounds),
-      sky: list.some((m) => m.type === 'emissive') ? undefined : VIEWER_SKY,
+      sky: lights.length > 0 || list.some((m) => m.type === 'emissive') ? undefined : VIEWER_SKY,
       materials: list,
       objects,
+      lights,
     },
     warnings,
   };
@@ -76,7 +103,7 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
 /** Everything in the file this importer leaves out, by name. */
 function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): string[] {
   const root = doc.getRoot();
-  const warnings = extensionsUsed.map((e) => `extension ${e} is not supported yet: ignored`);
+  const warnings = extensionsUsed.filter((e) => !SUPPORTED_NAMES.has(e)).map((e) => `extension ${e} is not supported yet: ignored`);
   const count = (n: number, what: string, effect: string) => {
     if (n > 0) warnings.push(`${n} ${what}${n === 1 ? '' : 's'} not supported yet: ${effect}`);
   };
@@ -117,16 +144,49 @@ function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[
 }
 
 /**
- * The metallic-roughness material by its factors: emissive where it emits, metal where it is
- * mostly metallic, diffuse otherwise (its roughness and specular are not modelled yet).
+ * The metallic-roughness material by its factors: emissive where it emits, glass where it
+ * transmits, metal where it is mostly metallic, diffuse otherwise (its roughness and specular are
+ * not modelled yet).
  */
 function materialOf(material: GltfMaterial, index: number): SceneInput['materials'][number] {
   const name = `m${index}-${material.getName() || 'material'}`.slice(0, 64);
   const [r, g, b] = material.getBaseColorFactor();
   const emissive = material.getEmissiveFactor() as Vec3;
-  if (Math.max(...emissive) > 0) return { name, type: 'emissive', color: emissive, strength: 1 };
+  const strength = material.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1;
+  if (Math.max(...emissive) > 0 && strength > 0) return { name, type: 'emissive', color: emissive, strength };
+  const transmission = material.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor() ?? 0;
+  if (transmission >= GLASS_TRANSMISSION) {
+    const ior = material.getExtension<IOR>('KHR_materials_ior')?.getIOR() ?? 1.5;
+    return { name, type: 'dielectric', ior: Math.min(4, Math.max(1, ior)), tint: [r, g, b] };
+  }
   if (material.getMetallicFactor() >= 0.5) return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor() };
   return { name, type: 'diffuse', albedo: [r, g, b] };
+}
+
+/** A KHR_lights_punctual light shines down its node's −Z; its cone angles are radians. */
+function lightAt(world: Mat4, light: PunctualLight, warnings: string[]): Light {
+  const color = light.getColor() as Vec3;
+  const intensity = light.getIntensity() / LUMENS_PER_WATT;
+  const position = transformPoint(world, [0, 0, 0]);
+  const direction = normalize(transformPoint(world, [0, 0, -1]).map((v, i) => v - position[i]));
+  if (light.getRange() !== null) warnings.push(`light "${light.getName()}" has a range, which is ignored: lights fall off physically`);
+  const degrees = (radians: number) => (radians * 180) / Math.PI;
+  switch (light.getType()) {
+    case 'directional':
+      return { type: 'directional', direction, color, intensity };
+    case 'spot':
+      return {
+        type: 'spot',
+        position,
+        direction,
+        innerConeAngle: degrees(light.getInnerConeAngle()),
+        outerConeAngle: degrees(light.getOuterConeAngle()),
+        color,
+        intensity,
+      };
+    default:
+      return { type: 'point', position, color, intensity };
+  }
 }
 
 /** A glTF camera looks down its node's −Z with +Y up. */

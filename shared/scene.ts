@@ -15,6 +15,7 @@ export const LIMITS = {
   maxMaterials: 256,
   maxObjects: 10_000,
   maxTriangles: 250_000,
+  maxLights: 64,
   maxFrames: 10_000,
   /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
   maxMagnitude: 1e9,
@@ -118,6 +119,30 @@ export type SceneObject = z.infer<typeof SceneObject>;
 
 export const Sky = z.object({ top: Color, bottom: Color });
 
+const Direction = Vec3.refine(([x, y, z]) => Math.hypot(x, y, z) > 1e-9, 'a direction must not be zero');
+const LightBase = { color: Color.default([1, 1, 1]), intensity: finite.min(0) };
+/**
+ * Lights without a surface (glTF's KHR_lights_punctual), reached only by next-event estimation.
+ * Point and spot intensity is radiant intensity (radiance × area, per steradian: it falls off with
+ * the squared distance); directional intensity is irradiance on a surface facing the light.
+ */
+export const Light = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('point'), position: Vec3, ...LightBase }),
+  z.object({
+    type: z.literal('spot'),
+    position: Vec3,
+    /** Where the cone points. */
+    direction: Direction,
+    /** Full intensity inside this half-angle (degrees), none outside the outer one. */
+    innerConeAngle: finite.min(0).max(90).default(0),
+    outerConeAngle: finite.gt(0).max(90).default(45),
+    ...LightBase,
+  }),
+  /** Light arriving from infinitely far along `direction` (the way it travels), like the sun. */
+  z.object({ type: z.literal('directional'), direction: Direction, ...LightBase }),
+]);
+export type Light = z.infer<typeof Light>;
+
 const Keyframe = z.object({ frame: z.number().int().min(0) });
 export const CameraKey = Keyframe.extend({ position: Vec3.optional(), lookAt: Vec3.optional(), fov: finite.gt(0).lt(180).optional() });
 export const ObjectKey = Keyframe.extend({ translate: Vec3.optional(), rotate: Vec3.optional(), scale: finite.positive().optional() });
@@ -139,6 +164,7 @@ export const Scene = z
     sky: Sky.default({ top: [0, 0, 0], bottom: [0, 0, 0] }),
     materials: z.array(Material).min(1).max(LIMITS.maxMaterials),
     objects: z.array(SceneObject).min(1).max(LIMITS.maxObjects),
+    lights: z.array(Light).max(LIMITS.maxLights).default([]),
     animation: Animation.optional(),
   })
   .superRefine(checkReferences);
@@ -183,6 +209,10 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
   if (triangles > LIMITS.maxTriangles) {
     ctx.addIssue({ code: 'custom', path: ['objects'], message: `scene has ${triangles} triangles, limit is ${LIMITS.maxTriangles}` });
   }
+  s.lights.forEach((l, i) => {
+    if (l.type === 'spot' && l.innerConeAngle >= l.outerConeAngle)
+      ctx.addIssue({ code: 'custom', path: ['lights', i, 'innerConeAngle'], message: 'must be smaller than outerConeAngle' });
+  });
   for (const id of Object.keys(s.animation?.objects ?? {})) {
     if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['animation', 'objects', id], message: `no object has id "${id}"` });
   }

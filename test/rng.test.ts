@@ -29,7 +29,7 @@ const kernelSource = `function (seeds) {
 
 describe('Wichmann–Hill generator', () => {
   const cells = 64;
-  const states = Array.from({ length: cells }, (_, x) => pixelSeed(12345, 7, x, 3));
+  const states = Array.from({ length: cells }, (_, x) => pixelSeed(12345, 7, x, 3, 0));
 
   it.each(['webasm', 'cpu'] as const)('matches the integer reference on %s', async (mode) => {
     const gpu = new gpujs.GPU({ mode });
@@ -51,7 +51,7 @@ describe('Wichmann–Hill generator', () => {
     const seen = new Set<string>();
     for (let y = 0; y < 32; y++) {
       for (let x = 0; x < 32; x++) {
-        const s = pixelSeed(1, 0, x, y);
+        const s = pixelSeed(1, 0, x, y, 0);
         expect(s[0]).toBeGreaterThanOrEqual(1);
         expect(s[0]).toBeLessThan(30269);
         expect(s[1]).toBeLessThan(30307);
@@ -60,7 +60,8 @@ describe('Wichmann–Hill generator', () => {
       }
     }
     expect(seen.size).toBe(1024);
-    expect(pixelSeed(1, 0, 5, 5)).not.toEqual(pixelSeed(2, 0, 5, 5));
-    expect(pixelSeed(1, 0, 5, 5)).not.toEqual(pixelSeed(1, 1, 5, 5));
+    expect(pixelSeed(1, 0, 5, 5, 0)).not.toEqual(pixelSeed(2, 0, 5, 5, 0));
+    expect(pixelSeed(1, 0, 5, 5, 0)).not.toEqual(pixelSeed(1, 1, 5, 5, 0));
+    expect(pixelSeed(1, 0, 5, 5, 0)).not.toEqual(pixelSeed(1, 0, 5, 5, 1));
   });
 });

@@ -3,7 +3,7 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
-import type { Scene, SceneObject } from '../../shared/scene.ts';
+import type { Light, Scene, SceneObject } from '../../shared/scene.ts';
 import { cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { add, cross, dot, length, normalize, rotator, scale, sub, type V3 } from './vec.ts';
@@ -14,11 +14,11 @@ const LEAF_SIZE = 4;
 const SMALL_SCENE = 16;
 export const MAT_STRIDE = 8;
 export const LIGHT_STRIDE = 20;
-export const CAM_SIZE = 32;
+export const CAM_SIZE = 33;
 
 export const PrimType = { sphere: 0, quad: 1, triangle: 2 } as const;
 export const MatType = { diffuse: 0, metal: 1, dielectric: 2, emissive: 3 } as const;
-export const LightType = { sphereCap: 0, quad: 1 } as const;
+export const LightType = { sphereCap: 0, quad: 1, point: 2, spot: 3, directional: 4 } as const;
 
 export interface CompiledScene {
   prims: Float32Array;
@@ -67,6 +67,7 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     prims.set(p.data, at + 4);
   });
 
+  for (const light of scene.lights) lights.push(...punctualRecord(light));
   const camera = packCamera(scene, frame);
   camera[18] = lights.length / LIGHT_STRIDE;
   return {
@@ -197,6 +198,25 @@ function lightRecord(scene: Scene, p: WorldPrim, box: Bounds | undefined): numbe
   return rec;
 }
 
+/**
+ * Point, spot and directional lights: [1..3] intensity × colour, [4..6] position, [8..10] unit
+ * direction the light travels, [11] cos of the spot's outer angle, [12] 1 / (cos inner − cos outer).
+ */
+function punctualRecord(light: Light): number[] {
+  const rec = new Array(LIGHT_STRIDE).fill(0);
+  rec[0] = LightType[light.type];
+  rec.splice(1, 3, ...scale(light.color as V3, light.intensity));
+  if (light.type !== 'directional') rec.splice(4, 3, ...light.position);
+  if (light.type !== 'point') rec.splice(8, 3, ...normalize(light.direction as V3));
+  if (light.type === 'spot') {
+    const cosOuter = Math.cos((light.outerConeAngle * Math.PI) / 180);
+    const cosInner = Math.cos((light.innerConeAngle * Math.PI) / 180);
+    rec[11] = cosOuter;
+    rec[12] = 1 / Math.max(1e-3, cosInner - cosOuter);
+  }
+  return rec;
+}
+
 function packMaterials(scene: Scene): Float32Array {
   const out = new Float32Array(scene.materials.length * MAT_STRIDE);
   scene.materials.forEach((m, i) => {
@@ -226,7 +246,8 @@ function packMaterials(scene: Scene): Float32Array {
  * Camera layout: [0,1] tile origin, [2,3] frame size, [4..6] eye, [7..9] forward,
  * [10..12] right scaled to the half-width, [13..15] up scaled to the half-height,
  * [16] lens radius, [17] focus distance, [18] light count, [19..21] sky top,
- * [22..24] sky bottom, [25] clip start, [26..28] unit right, [29..31] unit up.
+ * [22..24] sky bottom, [25] clip start, [26..28] unit right, [29..31] unit up, [32] tile width
+ * (which the renderer fills in too).
  */
 function packCamera(scene: Scene, frame: number): Float32Array {
   const cam = cameraAt(scene, frame);

@@ -8,7 +8,9 @@
  *   in f32. Each pixel's generator is seeded from TypeScript by (scene seed, frame, global x, y), so
  *   a pixel's samples are identical whichever tile it is rendered in.
  *
- * `rows` maps output rows to tile rows (see renderer.ts: it balances gpu.js's worker threads).
+ * A cell traces one group of a pixel's samples (sample-plan.ts) and returns their sum. `units`
+ * holds two numbers per output row: the tile row it renders and how many samples its cells trace
+ * (0 for padding); cells right of the tile's width (cam[32]) trace none either.
  *
  * One loop iteration traces one ray. A diffuse hit queues a shadow ray toward a sampled light
  * (next-event estimation) and parks the continuation ray; the next iteration traces the shadow
@@ -20,7 +22,8 @@
  */
 
 export interface KernelConstants {
-  spp: number;
+  /** Samples per group: the sample loop's bound. */
+  group: number;
   /** The most rays a sample traces (shared/render-units.ts): one loop iteration each. */
   segments: number;
   maxBounces: number;
@@ -45,7 +48,7 @@ export function pathTrace(
   mats: Float32Array,
   lights: Float32Array,
   seeds: Float32Array,
-  rows: Float32Array,
+  units: Float32Array,
   cam: Float32Array,
 ): number[] {
   const si = (this.thread.y * this.output.x + this.thread.x) * 3;
@@ -53,14 +56,17 @@ export function pathTrace(
   let s2 = seeds[si + 1];
   let s3 = seeds[si + 2];
   const px = cam[0] + this.thread.x;
-  const py = cam[1] + rows[this.thread.y];
+  const py = cam[1] + units[this.thread.y * 2];
+  let samples = units[this.thread.y * 2 + 1];
+  if (this.thread.x >= cam[32]) samples = 0;
   const lightCount = cam[18];
   let sumR = 0;
   let sumG = 0;
   let sumB = 0;
   let rays = 0;
 
-  for (let sample = 0; sample < this.constants.spp; sample++) {
+  for (let sample = 0; sample < this.constants.group; sample++) {
+    if (sample >= samples) break;
     let ox = 0;
     let oy = 0;
     let oz = 0;
@@ -436,54 +442,87 @@ export function pathTrace(
             if (this.constants.nee === 1 && lightCount > 0) {
               const li = Math.min(Math.floor(r2 * lightCount), lightCount - 1);
               const lb = li * 20;
-              let sx = 0;
-              let sy = 0;
-              let sz = 0;
-              let lnx = 0;
-              let lny = 0;
-              let lnz = 0;
-              if (lights[lb] === 0) {
-                // Uniform point on the sampled spherical cap.
-                const ax2 = lights[lb + 8];
-                const ay2 = lights[lb + 9];
-                const az2 = lights[lb + 10];
-                const cz = 1 - r3 * (1 - lights[lb + 11]);
-                const cr = Math.sqrt(Math.max(0, 1 - cz * cz));
-                const sa = az2 >= 0 ? 1 : -1;
-                const qa2 = -1 / (sa + az2);
-                const qb2 = ax2 * ay2 * qa2;
-                const ux = cr * cos4;
-                const uy = cr * sin4;
-                lnx = (1 + sa * ax2 * ax2 * qa2) * ux + qb2 * uy + ax2 * cz;
-                lny = sa * qb2 * ux + (sa + ay2 * ay2 * qa2) * uy + ay2 * cz;
-                lnz = -sa * ax2 * ux - ay2 * uy + az2 * cz;
-                sx = lights[lb + 4] + lights[lb + 7] * lnx;
-                sy = lights[lb + 5] + lights[lb + 7] * lny;
-                sz = lights[lb + 6] + lights[lb + 7] * lnz;
+              const ltype = lights[lb];
+              // Direction to the light, the distance a shadow ray may go, and the estimate's weight
+              // per unit of the light's intensity (cos at the surface comes last).
+              let lx2 = 0;
+              let ly2 = 0;
+              let lz2 = 0;
+              let dist = 1e30;
+              let w = 0;
+              if (ltype === 4) {
+                // Directional: irradiance from one direction.
+                lx2 = -lights[lb + 8];
+                ly2 = -lights[lb + 9];
+                lz2 = -lights[lb + 10];
+                w = lightCount / Math.PI;
+              } else if (ltype >= 2) {
+                // Point and spot: radiant intensity falling off with the squared distance.
+                const tx = lights[lb + 4] - nox;
+                const ty = lights[lb + 5] - noy;
+                const tz = lights[lb + 6] - noz;
+                const dist2 = tx * tx + ty * ty + tz * tz;
+                dist = Math.sqrt(dist2);
+                lx2 = tx / dist;
+                ly2 = ty / dist;
+                lz2 = tz / dist;
+                w = lightCount / (Math.PI * dist2);
+                if (ltype === 3) {
+                  // glTF's smooth cone: full inside the inner angle, squared ramp to the outer.
+                  const cd = -(lx2 * lights[lb + 8] + ly2 * lights[lb + 9] + lz2 * lights[lb + 10]);
+                  const ramp = Math.min(1, Math.max(0, (cd - lights[lb + 11]) * lights[lb + 12]));
+                  w = w * ramp * ramp;
+                }
               } else {
-                sx = lights[lb + 4] + r3 * lights[lb + 7] + r4 * lights[lb + 10];
-                sy = lights[lb + 5] + r3 * lights[lb + 8] + r4 * lights[lb + 11];
-                sz = lights[lb + 6] + r3 * lights[lb + 9] + r4 * lights[lb + 12];
-                lnx = lights[lb + 13];
-                lny = lights[lb + 14];
-                lnz = lights[lb + 15];
+                let sx = 0;
+                let sy = 0;
+                let sz = 0;
+                let lnx = 0;
+                let lny = 0;
+                let lnz = 0;
+                if (ltype === 0) {
+                  // Uniform point on the sampled spherical cap.
+                  const ax2 = lights[lb + 8];
+                  const ay2 = lights[lb + 9];
+                  const az2 = lights[lb + 10];
+                  const cz = 1 - r3 * (1 - lights[lb + 11]);
+                  const cr = Math.sqrt(Math.max(0, 1 - cz * cz));
+                  const sa = az2 >= 0 ? 1 : -1;
+                  const qa2 = -1 / (sa + az2);
+                  const qb2 = ax2 * ay2 * qa2;
+                  const ux = cr * cos4;
+                  const uy = cr * sin4;
+                  lnx = (1 + sa * ax2 * ax2 * qa2) * ux + qb2 * uy + ax2 * cz;
+                  lny = sa * qb2 * ux + (sa + ay2 * ay2 * qa2) * uy + ay2 * cz;
+                  lnz = -sa * ax2 * ux - ay2 * uy + az2 * cz;
+                  sx = lights[lb + 4] + lights[lb + 7] * lnx;
+                  sy = lights[lb + 5] + lights[lb + 7] * lny;
+                  sz = lights[lb + 6] + lights[lb + 7] * lnz;
+                } else {
+                  sx = lights[lb + 4] + r3 * lights[lb + 7] + r4 * lights[lb + 10];
+                  sy = lights[lb + 5] + r3 * lights[lb + 8] + r4 * lights[lb + 11];
+                  sz = lights[lb + 6] + r3 * lights[lb + 9] + r4 * lights[lb + 12];
+                  lnx = lights[lb + 13];
+                  lny = lights[lb + 14];
+                  lnz = lights[lb + 15];
+                }
+                const tx = sx - nox;
+                const ty = sy - noy;
+                const tz = sz - noz;
+                const dist2 = tx * tx + ty * ty + tz * tz;
+                dist = Math.sqrt(dist2);
+                lx2 = tx / dist;
+                ly2 = ty / dist;
+                lz2 = tz / dist;
+                let cosL = -(lx2 * lnx + ly2 * lny + lz2 * lnz);
+                if (ltype === 1) cosL = Math.abs(cosL); // quad lights emit from both faces
+                if (cosL > 0) w = (cosL * lights[lb + 16] * lightCount) / (Math.PI * dist2);
               }
-              const tx = sx - nox;
-              const ty = sy - noy;
-              const tz = sz - noz;
-              const dist2 = tx * tx + ty * ty + tz * tz;
-              const dist = Math.sqrt(dist2);
-              const lx2 = tx / dist;
-              const ly2 = ty / dist;
-              const lz2 = tz / dist;
               const cosS = lx2 * fx + ly2 * fy + lz2 * fz;
-              let cosL = -(lx2 * lnx + ly2 * lny + lz2 * lnz);
-              if (lights[lb] === 1) cosL = Math.abs(cosL); // quad lights emit from both faces
-              if (cosS > 0 && cosL > 0) {
-                const w = (cosS * cosL * lights[lb + 16] * lightCount) / (Math.PI * dist2);
-                pendR = thrR * ar * lights[lb + 1] * w;
-                pendG = thrG * ag * lights[lb + 2] * w;
-                pendB = thrB * ab * lights[lb + 3] * w;
+              if (cosS > 0 && w > 0) {
+                pendR = thrR * ar * lights[lb + 1] * cosS * w;
+                pendG = thrG * ag * lights[lb + 2] * cosS * w;
+                pendB = thrB * ab * lights[lb + 3] * cosS * w;
                 shadow = 1;
                 ox = nox;
                 oy = noy;
@@ -573,5 +612,5 @@ export function pathTrace(
       }
     }
   }
-  return [sumR / this.constants.spp, sumG / this.constants.spp, sumB / this.constants.spp, rays];
+  return [sumR, sumG, sumB, rays];
 }

@@ -1,8 +1,9 @@
 /**
  * Renders a frame, or a rectangular tile of one, with the path-tracing kernel. Work is cut into
- * bands of rows so progress can be reported and, on the synchronous cpu backend, so the event
- * loop gets control back between bands (a farm worker must keep heart-beating while it renders).
+ * calls (sample-plan.ts) so progress can be reported and, on the synchronous cpu backend, so the
+ * event loop gets control back between calls (a farm worker must keep heart-beating as it renders).
  */
+import { availableParallelism } from 'node:os';
 import type { KernelFunction } from 'gpu.js';
 import type { TileResult } from '../../shared/image.ts';
 import { maxRaysPerSample } from '../../shared/render-units.ts';
@@ -11,16 +12,19 @@ import type { Rect } from '../../shared/tile.ts';
 import { type Backend, type BackendChoice, openBackend } from './backend.ts';
 import { CAM_SIZE, type CompiledScene, compileScene } from './compile.ts';
 import { type KernelConstants, pathTrace } from './kernel.ts';
-import { rowSeeds } from './seeds.ts';
+import { CELLS_PER_THREAD, type PlanLimits, planSamples, type Unit, unitAt } from './sample-plan.ts';
+import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
 /** Bumped whenever a change could alter any pixel: it is part of every canonical hash. */
-export const RENDERER_VERSION = 'farm-pt/2';
+export const RENDERER_VERSION = 'farm-pt/3';
 
 /** Samples per kernel call: long enough to amortise a call, short enough for smooth progress. */
-const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 21, cpu: 1 << 16 };
-/** gpu.js splits a webasm call across its worker pool only from this many output cells. */
-const THREADED_MIN_CELLS = 4096;
+const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 19, cpu: 1 << 16 };
+/** Threads of gpu.js's webasm pool. */
+const THREADS = availableParallelism();
+/** Compiled kernels kept for reuse (one per tile shape and scene shape). */
+const MAX_KERNELS = 8;
 
 export interface RenderOptions {
   tile?: Rect;
@@ -34,13 +38,18 @@ export interface RenderResult extends TileResult {
   linear: Float32Array;
 }
 
-type Kernel = (...args: Float32Array[]) => Promise<unknown>;
+type Kernel = ((...args: Float32Array[]) => Promise<unknown>) & { destroy(): void };
 
 export class Renderer {
   private readonly kernels = new Map<string, Kernel>();
   private compiled?: { scene: Scene; frame: number; data: CompiledScene };
 
-  private constructor(readonly backend: Backend) {}
+  private readonly limits: PlanLimits;
+
+  private constructor(readonly backend: Backend) {
+    const threads = backend.name === 'webasm' ? THREADS : 1;
+    this.limits = { samplesPerCall: SAMPLES_PER_CALL[backend.name], minCells: threads * CELLS_PER_THREAD };
+  }
 
   static async open(choice: BackendChoice = 'auto'): Promise<Renderer> {
     return new Renderer(await openBackend(choice));
@@ -58,37 +67,47 @@ export class Renderer {
       throw new RangeError(`tile ${tile.x},${tile.y},${tile.width}×${tile.height} is outside the ${W}×${H} frame`);
     }
     const data = this.compile(scene, frame);
+    const plan = planSamples(tile.width, tile.height, spp, this.limits);
     const constants: KernelConstants = {
-      spp,
+      group: plan.group,
       maxBounces,
       segments: maxRaysPerSample(maxBounces),
       maxSteps: data.nodeCount + 1,
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
     };
-    const bandRows = this.bandRows(tile.width, tile.height, spp);
-    const linear = new Float32Array(tile.width * tile.height * 3);
+    const kernel = this.kernel(plan.columns, plan.unitsPerCall, constants);
+    // f64 sums of each pixel's groups, added in group order (units arrive in that order).
+    const sums = new Float64Array(tile.width * tile.height * 3);
     let rays = 0;
     const cam = new Float32Array(CAM_SIZE);
     cam.set(data.camera);
-    for (let row = 0; row < tile.height; row += bandRows) {
-      const count = Math.min(bandRows, tile.height - row);
-      const order = spreadRows(count);
-      cam[0] = tile.x;
-      cam[1] = tile.y + row;
-      const seeds = rowSeeds(
-        seed,
-        frame,
-        tile.x,
-        tile.width,
-        order.map((r) => tile.y + row + r),
-      );
-      const kernel = this.kernel(tile.width, count, constants);
-      const out = await kernel(data.prims, data.nodes, data.materials, data.lights, seeds, Float32Array.from(order), cam);
-      rays += copyRows(out, tile.width, order, linear, row);
-      opts.onProgress?.(row + count, tile.height);
+    cam[0] = tile.x;
+    cam[1] = tile.y;
+    cam[32] = tile.width;
+    const order = spreadRows(plan.unitsPerCall);
+    const launch = (call: number) => {
+      const placed = order.map((u) => unitAt(plan, spp, call * plan.unitsPerCall + u));
+      const rows = placed.map((u) => ({ y: tile.y + u.row, group: u.group }));
+      const seeds = cellSeeds(seed, frame, tile.x, plan.columns, rows);
+      const units = Float32Array.from(placed.flatMap((u) => [u.row, u.samples]));
+      const out = kernel(data.prims, data.nodes, data.materials, data.lights, seeds, units, cam);
+      out.catch(() => undefined); // awaited below, unless an earlier call failed first
+      return { placed, out };
+    };
+    // The next call is queued before this one's cells are added up, so the threads never wait
+    // for the main thread.
+    let next = launch(0);
+    for (let call = 0; call < plan.calls; call++) {
+      const { placed, out } = next;
+      if (call + 1 < plan.calls) next = launch(call + 1);
+      rays += addUnits((await out) as Grid, order, placed, tile.width, sums);
+      const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
+      opts.onProgress?.(Math.floor(unitsDone / plan.groups), tile.height);
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
+    const linear = new Float32Array(sums.length);
+    for (let i = 0; i < sums.length; i++) linear[i] = sums[i] / spp;
     const rgba = toneMap(linear, scene.render.exposure, scene.render.toneMap);
     return { width: tile.width, height: tile.height, rgba, linear, rays };
   }
@@ -105,25 +124,33 @@ export class Renderer {
     return this.compiled.data;
   }
 
-  private bandRows(width: number, height: number, spp: number): number {
-    let rows = Math.max(1, Math.floor(SAMPLES_PER_CALL[this.backend.name] / (width * spp)));
-    if (this.backend.name === 'webasm') rows = Math.max(rows, Math.ceil(THREADED_MIN_CELLS / width));
-    return Math.min(rows, height);
-  }
-
   private kernel(width: number, rows: number, c: KernelConstants): Kernel {
-    const key = `${width}x${rows}:${c.spp}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}`;
+    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}`;
     let k = this.kernels.get(key);
-    if (!k) {
+    if (k) {
+      this.kernels.delete(key); // most recently used goes last
+    } else {
       // gpu.js types `this` as its generic kernel context; ours names the constants it passes.
-      k = this.backend.gpu.createKernel(pathTrace as unknown as KernelFunction, {
-        output: [width, rows],
-        constants: { ...c },
-        asyncMode: true,
-        tactic: 'precision',
-      }) as unknown as Kernel;
-      this.kernels.set(key, k);
+      k = this.backend.gpu.createKernel(
+        pathTrace as unknown as KernelFunction,
+        {
+          output: [width, rows],
+          constants: { ...c },
+          asyncMode: true,
+          tactic: 'precision',
+          // Set, not left to gpu.js's default, because the sample plan sizes calls for this pool.
+          poolSize: THREADS,
+        } as Parameters<typeof this.backend.gpu.createKernel>[1],
+      ) as unknown as Kernel;
+      // Each webasm kernel holds its own thread pool; a worker that meets many scenes and tile
+      // sizes keeps only the kernels it used last.
+      const [oldest] = this.kernels.keys();
+      if (this.kernels.size >= MAX_KERNELS && oldest !== undefined) {
+        this.kernels.get(oldest)?.destroy();
+        this.kernels.delete(oldest);
+      }
     }
+    this.kernels.set(key, k);
     return k;
   }
 }
@@ -142,23 +169,31 @@ export function spreadRows(n: number): number[] {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
+type Grid = ArrayLike<ArrayLike<ArrayLike<number>>>;
+
 /**
- * gpu.js returns rows of per-pixel Float32Array(4), radiance and rays traced; output row i goes to
- * band row order[i]. Returns the band's rays (whole numbers, exact in f32 below 2^24 per pixel).
+ * gpu.js returns rows of per-cell Float32Array(4): radiance summed over the cell's samples and
+ * rays traced. Output row i holds unit placed[i]; units are added in their own order (that of
+ * `order`'s inverse), so each pixel's groups are summed in group order. Returns the rays.
  */
-function copyRows(out: unknown, width: number, order: number[], into: Float32Array, bandStart: number): number {
-  const grid = out as ArrayLike<ArrayLike<ArrayLike<number>>>;
-  let rays = 0;
-  order.forEach((r, y) => {
-    const row = grid[y];
-    const base = (bandStart + r) * width * 3;
-    for (let x = 0; x < width; x++) {
-      const px = row[x];
-      into[base + x * 3] = px[0];
-      into[base + x * 3 + 1] = px[1];
-      into[base + x * 3 + 2] = px[2];
-      rays += px[3];
-    }
+function addUnits(grid: Grid, order: number[], placed: Unit[], width: number, sums: Float64Array): number {
+  const rowOf = new Array<number>(order.length);
+  order.forEach((u, i) => {
+    rowOf[u] = i;
   });
+  let rays = 0;
+  for (const i of rowOf) {
+    const unit = placed[i];
+    if (unit.samples === 0) continue;
+    const row = grid[i];
+    const base = unit.row * width * 3;
+    for (let x = 0; x < width; x++) {
+      const cell = row[x];
+      sums[base + x * 3] += cell[0];
+      sums[base + x * 3 + 1] += cell[1];
+      sums[base + x * 3 + 2] += cell[2];
+      rays += cell[3];
+    }
+  }
   return rays;
 }

@@ -1,7 +1,7 @@
 /**
  * Per-pixel random seeds. The kernel's Wichmann–Hill generator has three small states; they are
- * derived here, in exact 32-bit integer arithmetic, from (scene seed, frame, global x, global y),
- * so a pixel draws the same numbers whichever tile or backend renders it.
+ * derived here, in exact 32-bit integer arithmetic, from (scene seed, frame, global x, global y,
+ * sample group), so a pixel draws the same numbers whichever tile, call or backend renders it.
  */
 export const WH_MODULI = [30269, 30307, 30323] as const;
 export const WH_MULTIPLIERS = [171, 172, 170] as const;
@@ -17,19 +17,36 @@ export function mix32(x: number): number {
   return h >>> 0;
 }
 
-export function pixelSeed(seed: number, frame: number, x: number, y: number): [number, number, number] {
-  const h = mix32(seed ^ mix32(frame ^ mix32(x ^ mix32(y + 0x9e3779b9))));
-  return [0, 1, 2].map((i) => 1 + (mix32(h ^ (0x632be5ab * (i + 1))) % (WH_MODULI[i] - 1))) as [number, number, number];
+export function pixelSeed(seed: number, frame: number, x: number, y: number, group: number): [number, number, number] {
+  const out = new Float32Array(3);
+  writeSeed(out, 0, x, rowHash(seed, frame, y, group));
+  return [out[0], out[1], out[2]];
+}
+
+/** The part of a pixel's hash that a whole row of cells shares. */
+const rowHash = (seed: number, frame: number, y: number, group: number): number =>
+  mix32(seed ^ mix32(frame ^ mix32(y ^ mix32(group + 0x9e3779b9))));
+
+function writeSeed(out: Float32Array, at: number, x: number, row: number): void {
+  const h = mix32(x ^ row);
+  for (let i = 0; i < 3; i++) out[at + i] = 1 + (mix32(h ^ Math.imul(0x632be5ab, i + 1)) % (WH_MODULI[i] - 1));
 }
 
 /**
- * Seeds for `width` pixels from `x0` on each of the given frame rows, row after row, three floats
- * per pixel (all below 2^15, so exact in f32).
+ * Seeds for `width` cells from `x0` on each of the given frame rows and sample groups, row after
+ * row, three floats per cell (all below 2^15, so exact in f32).
  */
-export function rowSeeds(seed: number, frame: number, x0: number, width: number, rows: readonly number[]): Float32Array {
+export function cellSeeds(
+  seed: number,
+  frame: number,
+  x0: number,
+  width: number,
+  rows: readonly { y: number; group: number }[],
+): Float32Array {
   const out = new Float32Array(width * rows.length * 3);
-  rows.forEach((y, i) => {
-    for (let x = 0; x < width; x++) out.set(pixelSeed(seed, frame, x0 + x, y), (i * width + x) * 3);
+  rows.forEach(({ y, group }, i) => {
+    const row = rowHash(seed, frame, y, group);
+    for (let x = 0; x < width; x++) writeSeed(out, (i * width + x) * 3, x0 + x, row);
   });
   return out;
 }

@@ -1,0 +1,60 @@
+/**
+ * The sample plan decides how a tile's samples become kernel calls; pixels must not depend on it.
+ * Checked on thousands of random tiles (fast-check): every pixel's samples are traced exactly once,
+ * calls are equal and padded by less than one call, and small tiles still fill the threads.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { groupSize, planSamples, unitAt } from '../worker/render/sample-plan.ts';
+
+const tiles = fc.record({
+  width: fc.integer({ min: 1, max: 300 }),
+  height: fc.integer({ min: 1, max: 300 }),
+  spp: fc.integer({ min: 1, max: 4096 }),
+  samplesPerCall: fc.integer({ min: 1, max: 1 << 21 }),
+  minCells: fc.constantFrom(1, 4096, 8192, 65536),
+});
+
+describe('sample plan', () => {
+  it('traces each pixel row’s samples exactly once, in groups that do not depend on the tile', () => {
+    fc.assert(
+      fc.property(tiles, ({ width, height, spp, samplesPerCall, minCells }) => {
+        const plan = planSamples(width, height, spp, { samplesPerCall, minCells });
+        expect(plan.group).toBe(groupSize(spp));
+        const perRow = new Array(height).fill(0);
+        const traced = new Uint8Array(plan.units);
+        let oversized = 0;
+        for (let i = 0; i < plan.calls * plan.unitsPerCall; i++) {
+          const u = unitAt(plan, spp, i);
+          if (u.samples === 0) continue;
+          if (u.samples > plan.group) oversized++;
+          traced[u.row * plan.groups + u.group]++;
+          perRow[u.row] += u.samples;
+        }
+        expect(oversized).toBe(0);
+        expect(traced.every((n) => n === 1)).toBe(true);
+        expect(perRow).toEqual(new Array(height).fill(spp));
+      }),
+    );
+  });
+
+  it('makes equal calls, padded by less than one call, with whole SIMD quads of columns', () => {
+    fc.assert(
+      fc.property(tiles, ({ width, height, spp, samplesPerCall, minCells }) => {
+        const plan = planSamples(width, height, spp, { samplesPerCall, minCells });
+        expect(plan.calls * plan.unitsPerCall).toBeGreaterThanOrEqual(plan.units);
+        expect(plan.calls * plan.unitsPerCall - plan.units).toBeLessThan(plan.calls);
+        expect(plan.columns % 4).toBe(0);
+        expect(plan.columns - width).toBeLessThan(4);
+        // Enough cells per call to occupy the threads, whenever the tile has that many.
+        expect(plan.unitsPerCall * plan.columns).toBeGreaterThanOrEqual(Math.min(minCells, plan.units * plan.columns));
+      }),
+    );
+  });
+
+  it('cuts a 64 px tile at 256 spp into four calls that each fill four threads', () => {
+    const plan = planSamples(64, 64, 256, { samplesPerCall: 1 << 21, minCells: 4 * 4096 });
+    expect(plan).toMatchObject({ group: 16, groups: 16, calls: 4 });
+    expect(plan.unitsPerCall * plan.columns).toBe(16384);
+  });
+});
