@@ -27,7 +27,7 @@ async function readGltf(path: string): Promise<unknown> {
   const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
   try {
     const json = await io.readAsJSON(path);
-    const { scene, warnings } = sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], basename(path, extname(path)));
+    const { scene, warnings } = await sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], basename(path, extname(path)));
     for (const warning of warnings) process.stderr.write(`farm: ${path}: ${warning}\n`);
     return scene;
   } catch (e) {

@@ -1,12 +1,20 @@
 /**
  * glTF 2.0 → the farm's scene: the default scene's triangle meshes with their nodes' world
- * transforms applied, the metallic-roughness materials by their factors (glass through
+ * transforms applied and their TEXCOORD_0, the metallic-roughness materials by their factors and
+ * their base colour and emissive textures (glass through
  * KHR_materials_transmission and KHR_materials_ior, KHR_materials_emissive_strength), the first
  * perspective camera (or one that frames the scene, as glTF viewers do), KHR_lights_punctual
  * lights, and a viewer's sky when nothing emits light. Everything it does not import yet is named
  * in the warnings, never dropped silently.
  */
-import { type Document, type Material as GltfMaterial, type Node, Primitive } from '@gltf-transform/core';
+import {
+  type Document,
+  type Material as GltfMaterial,
+  type Texture as GltfTexture,
+  type Node,
+  Primitive,
+  TextureInfo,
+} from '@gltf-transform/core';
 import {
   type EmissiveStrength,
   type IOR,
@@ -17,7 +25,8 @@ import {
   type Light as PunctualLight,
   type Transmission,
 } from '@gltf-transform/extensions';
-import type { Light, SceneInput, Vec3 } from './scene.ts';
+import { decodeRgba } from './png.ts';
+import { type Light, type Material, type SceneInput, type Texture, textureOf, type Vec3 } from './scene.ts';
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
 export const SUPPORTED_EXTENSIONS = [KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission];
@@ -47,12 +56,25 @@ export interface ImportedScene {
 
 type Mat4 = readonly number[];
 
-export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], name: string): ImportedScene {
+export async function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], name: string): Promise<ImportedScene> {
   const root = doc.getRoot();
   const gltfScene = root.getDefaultScene() ?? root.listScenes()[0];
   if (!gltfScene) throw new Error('the glTF file has no scene');
   const warnings = unsupportedParts(doc, extensionsUsed);
   const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
+  const textures = new Map<GltfTexture, { name: string; decoded: Promise<Texture> }>();
+  /** The farm texture for a glTF one, by name; each is decoded once. */
+  const textureName = (texture: GltfTexture | null, info: TextureInfo | null): string | undefined => {
+    if (!texture || !info) return undefined;
+    if (info.getTexCoord() !== 0) warnings.push(`texture "${texture.getName()}" uses TEXCOORD_${info.getTexCoord()}: TEXCOORD_0 is read`);
+    let entry = textures.get(texture);
+    if (!entry) {
+      const name = `t${textures.size}-${texture.getName() || 'texture'}`.slice(0, 64);
+      entry = { name, decoded: decodeTexture(texture, info, name) };
+      textures.set(texture, entry);
+    }
+    return entry.name;
+  };
   const objects: SceneInput['objects'] = [];
   const lights: Light[] = [];
   let camera: SceneInput['camera'] | undefined;
@@ -78,8 +100,14 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
         bounds.max[i % 3] = Math.max(bounds.max[i % 3], mesh.positions[i]);
       }
       const material = primitive.getMaterial();
-      if (!materials.has(material)) materials.set(material, material ? materialOf(material, materials.size) : DEFAULT_MATERIAL);
-      objects.push({ type: 'mesh', material: materials.get(material)?.name as string, ...mesh });
+      if (!materials.has(material))
+        materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
+      const used = materials.get(material) as SceneInput['materials'][number];
+      if (textureOf(used as Material) !== undefined && !mesh.uvs) {
+        warnings.push(`mesh "${node.getMesh()?.getName()}" wears a texture but has no TEXCOORD_0: it reads the texel at (0, 0)`);
+        mesh.uvs = new Array((mesh.positions.length / 3) * 2).fill(0);
+      }
+      objects.push({ type: 'mesh', material: used.name, ...mesh });
     }
   });
   if (objects.length === 0) throw new Error('the glTF file has no triangle mesh in its scene');
@@ -95,6 +123,7 @@ export function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], 
       materials: list,
       objects,
       lights,
+      textures: await Promise.all([...textures.values()].map((t) => t.decoded)),
     },
     warnings,
   };
@@ -107,7 +136,8 @@ function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): str
   const count = (n: number, what: string, effect: string) => {
     if (n > 0) warnings.push(`${n} ${what}${n === 1 ? '' : 's'} not supported yet: ${effect}`);
   };
-  count(root.listTextures().length, 'texture', 'materials use their factors');
+  const read = new Set(root.listMaterials().flatMap((m) => [m.getBaseColorTexture(), m.getEmissiveTexture()]));
+  count(root.listTextures().filter((t) => !read.has(t)).length, 'texture other than base colour or emissive', 'not used');
   count(root.listAnimations().length, 'animation', 'the scene is rendered in its rest pose');
   count(root.listSkins().length, 'skin', 'skinned meshes are rendered in their bind pose');
   const blended = root.listMaterials().filter((m) => m.getAlphaMode() !== 'OPAQUE' || m.getAlpha() < 1);
@@ -140,7 +170,9 @@ function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[
   // A node that mirrors (negative determinant) turns its triangles inside out: wind them back.
   if (determinant3(world) < 0)
     for (let i = 0; i + 2 < indices.length; i += 3) [indices[i + 1], indices[i + 2]] = [indices[i + 2], indices[i + 1]];
-  return { positions, indices, smooth: primitive.getAttribute('NORMAL') !== null };
+  const texcoord = primitive.getAttribute('TEXCOORD_0');
+  const uvs = texcoord ? Array.from({ length: count * 2 }, (_, i) => texcoord.getElement(i >> 1, [0, 0])[i & 1]) : undefined;
+  return { positions, indices, smooth: primitive.getAttribute('NORMAL') !== null, uvs };
 }
 
 /**
@@ -148,19 +180,53 @@ function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[
  * transmits, metal where it is mostly metallic, diffuse otherwise (its roughness and specular are
  * not modelled yet).
  */
-function materialOf(material: GltfMaterial, index: number): SceneInput['materials'][number] {
+function materialOf(
+  material: GltfMaterial,
+  index: number,
+  textureName: (texture: GltfTexture | null, info: TextureInfo | null) => string | undefined,
+): SceneInput['materials'][number] {
   const name = `m${index}-${material.getName() || 'material'}`.slice(0, 64);
   const [r, g, b] = material.getBaseColorFactor();
   const emissive = material.getEmissiveFactor() as Vec3;
   const strength = material.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1;
-  if (Math.max(...emissive) > 0 && strength > 0) return { name, type: 'emissive', color: emissive, strength };
+  if (Math.max(...emissive) > 0 && strength > 0) {
+    const colorTexture = textureName(material.getEmissiveTexture(), material.getEmissiveTextureInfo());
+    return { name, type: 'emissive', color: emissive, strength, colorTexture };
+  }
+  const albedoTexture = textureName(material.getBaseColorTexture(), material.getBaseColorTextureInfo());
   const transmission = material.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor() ?? 0;
   if (transmission >= GLASS_TRANSMISSION) {
     const ior = material.getExtension<IOR>('KHR_materials_ior')?.getIOR() ?? 1.5;
     return { name, type: 'dielectric', ior: Math.min(4, Math.max(1, ior)), tint: [r, g, b] };
   }
-  if (material.getMetallicFactor() >= 0.5) return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor() };
-  return { name, type: 'diffuse', albedo: [r, g, b] };
+  if (material.getMetallicFactor() >= 0.5)
+    return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor(), albedoTexture };
+  return { name, type: 'diffuse', albedo: [r, g, b], albedoTexture };
+}
+
+const WRAPS: Record<number, Texture['wrapS']> = {
+  [TextureInfo.WrapMode.REPEAT]: 'repeat',
+  [TextureInfo.WrapMode.CLAMP_TO_EDGE]: 'clamp',
+  [TextureInfo.WrapMode.MIRRORED_REPEAT]: 'mirror',
+};
+
+/**
+ * Decoded here, once, to 8-bit RGBA (sharp: PNG, JPEG, WebP): workers read texels, never image
+ * files, so every worker sees the same texels whatever its image libraries. Colour textures are sRGB.
+ */
+async function decodeTexture(texture: GltfTexture, info: TextureInfo, name: string): Promise<Texture> {
+  const image = texture.getImage();
+  if (!image) throw new Error(`texture "${texture.getName()}" has no image`);
+  const { width, height, rgba } = await decodeRgba(image);
+  return {
+    name,
+    width,
+    height,
+    encoding: 'srgb',
+    wrapS: WRAPS[info.getWrapS()] ?? 'repeat',
+    wrapT: WRAPS[info.getWrapT()] ?? 'repeat',
+    rgba: Buffer.from(rgba).toString('base64'),
+  };
 }
 
 /** A KHR_lights_punctual light shines down its node's −Z; its cone angles are radians. */

@@ -16,6 +16,11 @@ export const LIMITS = {
   maxObjects: 10_000,
   maxTriangles: 250_000,
   maxLights: 64,
+  maxTextures: 32,
+  /** Side of the largest texture, in texels. */
+  maxTextureSize: 4096,
+  /** Texels of all textures together (the kernel indexes them in f32, exact below 2^24 / 3). */
+  maxTexels: 4_194_304,
   maxFrames: 10_000,
   /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
   maxMagnitude: 1e9,
@@ -71,11 +76,36 @@ export const Camera = z.object({
   clipStart: finite.min(0).default(0),
 });
 
-const MaterialBase = { name: z.string().min(1).max(64) };
+const Name = z.string().min(1).max(64);
+const Wrap = z.enum(['repeat', 'clamp', 'mirror']).default('repeat');
+/** An 8-bit image a material multiplies its colour by, looked up with bilinear filtering. */
+export const Texture = z.object({
+  name: Name,
+  width: z.number().int().min(1).max(LIMITS.maxTextureSize),
+  height: z.number().int().min(1).max(LIMITS.maxTextureSize),
+  /** srgb: colour (base colour, emissive), decoded to linear before rendering; linear: used as is. */
+  encoding: z.enum(['srgb', 'linear']).default('srgb'),
+  /** What a coordinate outside [0, 1] reads, across (S, u) and down (T, v). */
+  wrapS: Wrap,
+  wrapT: Wrap,
+  /** RGBA8 texels, rows from the top (glTF's v = 0), base64; alpha is not used. */
+  rgba: z.base64().max(Math.ceil((LIMITS.maxTexels * 4) / 3) + 4),
+});
+export type Texture = z.infer<typeof Texture>;
+
+const MaterialBase = { name: Name };
+/** The texture (by name) that multiplies the colour; only meshes with `uvs` can wear one. */
+const TextureRef = Name.optional();
 export const Material = z.discriminatedUnion('type', [
-  z.object({ ...MaterialBase, type: z.literal('diffuse'), albedo: Color }),
-  z.object({ ...MaterialBase, type: z.literal('emissive'), color: Color, strength: finite.min(0).default(1) }),
-  z.object({ ...MaterialBase, type: z.literal('metal'), albedo: Color, roughness: finite.min(0).max(1).default(0) }),
+  z.object({ ...MaterialBase, type: z.literal('diffuse'), albedo: Color, albedoTexture: TextureRef }),
+  z.object({ ...MaterialBase, type: z.literal('emissive'), color: Color, strength: finite.min(0).default(1), colorTexture: TextureRef }),
+  z.object({
+    ...MaterialBase,
+    type: z.literal('metal'),
+    albedo: Color,
+    roughness: finite.min(0).max(1).default(0),
+    albedoTexture: TextureRef,
+  }),
   z.object({ ...MaterialBase, type: z.literal('dielectric'), ior: finite.min(1).max(4), tint: Color.default([1, 1, 1]) }),
 ]);
 export type Material = z.infer<typeof Material>;
@@ -113,6 +143,8 @@ export const SceneObject = z.discriminatedUnion('type', [
     positions: numbers(LIMITS.maxTriangles * 9, withinRange, `a number within ±${LIMITS.maxMagnitude}`),
     indices: numbers(LIMITS.maxTriangles * 3, (v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'),
     smooth: z.boolean().default(false),
+    /** Texture coordinates, u and v per vertex (glTF's TEXCOORD_0: v grows down the image). */
+    uvs: numbers(LIMITS.maxTriangles * 6, withinRange, `a number within ±${LIMITS.maxMagnitude}`).optional(),
   }),
 ]);
 export type SceneObject = z.infer<typeof SceneObject>;
@@ -165,6 +197,7 @@ export const Scene = z
     materials: z.array(Material).min(1).max(LIMITS.maxMaterials),
     objects: z.array(SceneObject).min(1).max(LIMITS.maxObjects),
     lights: z.array(Light).max(LIMITS.maxLights).default([]),
+    textures: z.array(Texture).max(LIMITS.maxTextures).default([]),
     animation: Animation.optional(),
   })
   .superRefine(checkReferences);
@@ -182,11 +215,39 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
   if (s.render.width * s.render.height > LIMITS.maxPixels) {
     ctx.addIssue({ code: 'custom', path: ['render', 'width'], message: `width × height exceeds ${LIMITS.maxPixels} pixels` });
   }
+  const textures = new Map<string, number>();
+  let texels = 0;
+  s.textures.forEach((t, i) => {
+    if (textures.has(t.name))
+      ctx.addIssue({ code: 'custom', path: ['textures', i, 'name'], message: `duplicate texture name "${t.name}"` });
+    textures.set(t.name, i);
+    texels += t.width * t.height;
+    const bytes = base64Bytes(t.rgba);
+    // (A string that is not base64 at all already has its own issue.)
+    if (Number.isInteger(bytes) && bytes !== t.width * t.height * 4)
+      ctx.addIssue({ code: 'custom', path: ['textures', i, 'rgba'], message: `holds ${bytes} bytes, not ${t.width}×${t.height}×4` });
+  });
+  if (texels > LIMITS.maxTexels)
+    ctx.addIssue({ code: 'custom', path: ['textures'], message: `textures hold ${texels} texels, limit is ${LIMITS.maxTexels}` });
+  const textured = new Set<string>();
+  s.materials.forEach((m, i) => {
+    const ref = textureOf(m);
+    if (ref === undefined) return;
+    textured.add(m.name);
+    const key = m.type === 'emissive' ? 'colorTexture' : 'albedoTexture';
+    if (!textures.has(ref)) ctx.addIssue({ code: 'custom', path: ['materials', i, key], message: `unknown texture "${ref}"` });
+  });
   const ids = new Set<string>();
   let triangles = 0;
   s.objects.forEach((o, i) => {
     if (!names.has(o.material))
       ctx.addIssue({ code: 'custom', path: ['objects', i, 'material'], message: `unknown material "${o.material}"` });
+    if (textured.has(o.material) && (o.type !== 'mesh' || o.uvs === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['objects', i, 'material'],
+        message: `material "${o.material}" has a texture: only a mesh with uvs can wear it`,
+      });
     if (o.id !== undefined) {
       if (ids.has(o.id)) ctx.addIssue({ code: 'custom', path: ['objects', i, 'id'], message: `duplicate object id "${o.id}"` });
       ids.add(o.id);
@@ -197,6 +258,12 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     if (o.indices.length % 3 !== 0)
       ctx.addIssue({ code: 'custom', path: ['objects', i, 'indices'], message: 'length must be a multiple of 3' });
     const vertices = o.positions.length / 3;
+    if (o.uvs !== undefined && o.uvs.length !== Math.floor(vertices) * 2)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['objects', i, 'uvs'],
+        message: `must hold 2 numbers per vertex (${Math.floor(vertices) * 2})`,
+      });
     const bad = o.indices.findIndex((v) => v >= vertices);
     if (bad >= 0)
       ctx.addIssue({
@@ -216,6 +283,14 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
   for (const id of Object.keys(s.animation?.objects ?? {})) {
     if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['animation', 'objects', id], message: `no object has id "${id}"` });
   }
+}
+
+/** Bytes a (valid, padded) base64 string decodes to, without decoding it. */
+const base64Bytes = (b64: string): number => (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+
+/** The texture a material multiplies its colour by, if any. */
+export function textureOf(m: Material): string | undefined {
+  return m.type === 'emissive' ? m.colorTexture : m.type === 'dielectric' ? undefined : m.albedoTexture;
 }
 
 export class SceneError extends Error {

@@ -200,7 +200,7 @@ describe('glTF KHR_lights_punctual', () => {
     const path = join(dir, 'range.glb');
     writeFileSync(path, await new NodeIO().registerExtensions([KHRLightsPunctual]).writeBinary(doc));
     const read = await new NodeIO().registerExtensions([KHRLightsPunctual]).read(path);
-    expect(sceneFromGltf(read, ['KHR_lights_punctual'], 'range').warnings).toEqual([
+    expect((await sceneFromGltf(read, ['KHR_lights_punctual'], 'range')).warnings).toEqual([
       'light "near" has a range, which is ignored: lights fall off physically',
     ]);
   });

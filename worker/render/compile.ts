@@ -3,7 +3,7 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
-import type { Light, Scene, SceneObject } from '../../shared/scene.ts';
+import { type Light, type Scene, type SceneObject, textureOf } from '../../shared/scene.ts';
 import { cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { add, cross, dot, length, normalize, rotator, scale, sub, type V3 } from './vec.ts';
@@ -12,7 +12,8 @@ export const PRIM_STRIDE = 24;
 /** Leaf size of the BVH; scenes with at most SMALL_SCENE primitives are a single leaf. */
 const LEAF_SIZE = 4;
 const SMALL_SCENE = 16;
-export const MAT_STRIDE = 8;
+export const MAT_STRIDE = 16;
+export const UV_STRIDE = 6;
 export const LIGHT_STRIDE = 20;
 export const CAM_SIZE = 33;
 
@@ -26,6 +27,10 @@ export interface CompiledScene {
   nodeCount: number;
   leafSize: number;
   materials: Float32Array;
+  /** Texture coordinates of each primitive's three corners (triangles with uvs; zeros otherwise). */
+  uvs: Float32Array;
+  /** Every texture's texels, linear RGB, one after another. */
+  texels: Float32Array;
   lights: Float32Array;
   lightCount: number;
   /** Camera and sky, minus the tile origin (cam[0], cam[1]) which the renderer fills in. */
@@ -37,6 +42,7 @@ interface WorldPrim extends Bounds {
   type: number;
   material: number;
   data: number[];
+  uvs?: number[];
 }
 
 export function compileScene(scene: Scene, frame: number): CompiledScene {
@@ -54,6 +60,7 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
   const leafSize = world.length <= SMALL_SCENE ? Math.max(1, world.length) : LEAF_SIZE;
   const bvh = buildBvh(world, leafSize);
   const prims = new Float32Array(Math.max(1, world.length) * PRIM_STRIDE);
+  const uvs = new Float32Array(Math.max(1, world.length) * UV_STRIDE);
   const sceneBox = nonEmissiveBounds(scene, world);
   const lights: number[] = [];
   bvh.order.forEach((source, slot) => {
@@ -65,17 +72,21 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     prims[at + 2] = light ? lights.length / LIGHT_STRIDE : -1;
     if (light) lights.push(...light);
     prims.set(p.data, at + 4);
+    if (p.uvs) uvs.set(p.uvs, slot * UV_STRIDE);
   });
 
   for (const light of scene.lights) lights.push(...punctualRecord(light));
   const camera = packCamera(scene, frame);
   camera[18] = lights.length / LIGHT_STRIDE;
+  const { texels, offsets } = packTexels(scene);
   return {
     prims,
     nodes: bvh.nodes,
     nodeCount: bvh.nodeCount,
     leafSize,
-    materials: packMaterials(scene),
+    materials: packMaterials(scene, offsets),
+    uvs,
+    texels,
     lights: Float32Array.from(lights.length ? lights : new Array(LIGHT_STRIDE).fill(0)),
     lightCount: lights.length / LIGHT_STRIDE,
     camera,
@@ -124,6 +135,7 @@ function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: numb
       for (const k of [a, b, c]) normals[k] = add(normals[k], n);
     }
   }
+  const uv = o.uvs;
   return tris.map(([a, b, c]) => {
     const v0 = vertices[a];
     const e1 = sub(vertices[b], v0);
@@ -133,6 +145,7 @@ function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: numb
       type: PrimType.triangle,
       material,
       data: [...v0, ...e1, ...e2, ...ns, o.smooth ? 1 : 0],
+      uvs: uv && [a, b, c].flatMap((k) => [uv[k * 2], uv[k * 2 + 1]]),
       ...boundsOf([vertices[a], vertices[b], vertices[c]]),
     };
   });
@@ -217,8 +230,16 @@ function punctualRecord(light: Light): number[] {
   return rec;
 }
 
-function packMaterials(scene: Scene): Float32Array {
+const WRAP = { repeat: 0, clamp: 1, mirror: 2 } as const;
+
+/**
+ * Material layout: [0] type, [1..3] albedo or tint, [4] roughness or IOR, [5..7] emission,
+ * [8] first float of its texture in `texels` (−1: none), [9, 10] texture width and height,
+ * [11, 12] wrap across and down (0 repeat, 1 clamp, 2 mirror).
+ */
+function packMaterials(scene: Scene, offsets: Map<string, number>): Float32Array {
   const out = new Float32Array(scene.materials.length * MAT_STRIDE);
+  const textures = new Map(scene.textures.map((t) => [t.name, t]));
   scene.materials.forEach((m, i) => {
     const at = i * MAT_STRIDE;
     out[at] = MatType[m.type];
@@ -238,8 +259,38 @@ function packMaterials(scene: Scene): Float32Array {
         out.set(scale(m.color as V3, m.strength), at + 5);
         break;
     }
+    const name = textureOf(m);
+    const texture = name === undefined ? undefined : textures.get(name);
+    out[at + 8] = texture ? (offsets.get(texture.name) as number) : -1;
+    if (texture) out.set([texture.width, texture.height, WRAP[texture.wrapS], WRAP[texture.wrapT]], at + 9);
   });
   return out;
+}
+
+/** sRGB's transfer function, inverted: the linear value of each 8-bit code. */
+const SRGB_TO_LINEAR = Float32Array.from({ length: 256 }, (_, i) => {
+  const c = i / 255;
+  return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+});
+const LINEAR_8BIT = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/** All textures' texels as linear RGB floats, and where each texture starts. */
+function packTexels(scene: Scene): { texels: Float32Array; offsets: Map<string, number> } {
+  const total = scene.textures.reduce((n, t) => n + t.width * t.height * 3, 0);
+  const texels = new Float32Array(Math.max(3, total));
+  const offsets = new Map<string, number>();
+  let at = 0;
+  for (const t of scene.textures) {
+    offsets.set(t.name, at);
+    const rgba = Buffer.from(t.rgba, 'base64');
+    const decode = t.encoding === 'srgb' ? SRGB_TO_LINEAR : LINEAR_8BIT;
+    for (let i = 0; i < t.width * t.height; i++) {
+      texels[at++] = decode[rgba[i * 4]];
+      texels[at++] = decode[rgba[i * 4 + 1]];
+      texels[at++] = decode[rgba[i * 4 + 2]];
+    }
+  }
+  return { texels, offsets };
 }
 
 /**

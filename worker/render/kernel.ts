@@ -47,6 +47,8 @@ export function pathTrace(
   nodes: Float32Array,
   mats: Float32Array,
   lights: Float32Array,
+  uvs: Float32Array,
+  texels: Float32Array,
   seeds: Float32Array,
   units: Float32Array,
   cam: Float32Array,
@@ -322,6 +324,13 @@ export function pathTrace(
           }
           const p = hitPrim * 24;
           const type = prims[p];
+          const m = prims[p + 1] * 16;
+          const mtype = mats[m];
+          const textured = mats[m + 8] >= 0 && type === 2 ? 1 : 0;
+          // Barycentric weights of the hit's triangle corners (smooth normals, textures).
+          let bary0 = 0;
+          let bary1 = 0;
+          let bary2 = 0;
           const hx = ox + hitT * dx;
           const hy = oy + hitT * dy;
           const hz = oz + hitT * dz;
@@ -346,8 +355,7 @@ export function pathTrace(
             nx = e1y * e2z - e1z * e2y;
             ny = e1z * e2x - e1x * e2z;
             nz = e1x * e2y - e1y * e2x;
-            if (prims[p + 22] > 0) {
-              // Barycentrics of the hit for the interpolated (smooth) normal.
+            if (prims[p + 22] > 0 || textured === 1) {
               const wx = hx - prims[p + 4];
               const wy = hy - prims[p + 5];
               const wz = hz - prims[p + 6];
@@ -357,12 +365,15 @@ export function pathTrace(
               const dw1 = wx * e1x + wy * e1y + wz * e1z;
               const dw2 = wx * e2x + wy * e2y + wz * e2z;
               const den = d11 * d22 - d12 * d12;
-              const bv = (d22 * dw1 - d12 * dw2) / den;
-              const bw = (d11 * dw2 - d12 * dw1) / den;
-              const bu = 1 - bv - bw;
-              const snx = bu * prims[p + 13] + bv * prims[p + 16] + bw * prims[p + 19];
-              const sny = bu * prims[p + 14] + bv * prims[p + 17] + bw * prims[p + 20];
-              const snz = bu * prims[p + 15] + bv * prims[p + 18] + bw * prims[p + 21];
+              bary1 = (d22 * dw1 - d12 * dw2) / den;
+              bary2 = (d11 * dw2 - d12 * dw1) / den;
+              bary0 = 1 - bary1 - bary2;
+            }
+            if (prims[p + 22] > 0) {
+              // The interpolated (smooth) normal.
+              const snx = bary0 * prims[p + 13] + bary1 * prims[p + 16] + bary2 * prims[p + 19];
+              const sny = bary0 * prims[p + 14] + bary1 * prims[p + 17] + bary2 * prims[p + 20];
+              const snz = bary0 * prims[p + 15] + bary1 * prims[p + 18] + bary2 * prims[p + 21];
               // Keep the shading normal on the geometric normal's side.
               if (snx * nx + sny * ny + snz * nz > 0) {
                 nx = snx;
@@ -381,8 +392,67 @@ export function pathTrace(
           const fx = nx * flip;
           const fy = ny * flip;
           const fz = nz * flip;
-          const m = prims[p + 1] * 8;
-          const mtype = mats[m];
+          // The texture's colour at the hit: bilinear between the four nearest texels, each
+          // coordinate wrapped by the texture's mode (repeat, clamp, mirror).
+          let texR = 1;
+          let texG = 1;
+          let texB = 1;
+          if (textured === 1) {
+            const texUv = hitPrim * 6;
+            const texW = mats[m + 9];
+            const texH = mats[m + 10];
+            const texU = Math.min(1e6, Math.max(-1e6, bary0 * uvs[texUv] + bary1 * uvs[texUv + 2] + bary2 * uvs[texUv + 4]));
+            const texV = Math.min(1e6, Math.max(-1e6, bary0 * uvs[texUv + 1] + bary1 * uvs[texUv + 3] + bary2 * uvs[texUv + 5]));
+            const texFx = texU * texW - 0.5;
+            const texFy = texV * texH - 0.5;
+            const texX0 = Math.floor(texFx);
+            const texY0 = Math.floor(texFy);
+            const texAx = texFx - texX0;
+            const texAy = texFy - texY0;
+            let texX1 = 0;
+            let texX2 = 0;
+            let texY1 = 0;
+            let texY2 = 0;
+            for (let corner = 0; corner < 4; corner++) {
+              let texQ = texX0;
+              let texSize = texW;
+              let texMode = mats[m + 11];
+              if (corner === 1) texQ = texX0 + 1;
+              if (corner >= 2) {
+                texQ = texY0;
+                texSize = texH;
+                texMode = mats[m + 12];
+              }
+              if (corner === 3) texQ = texY0 + 1;
+              if (texMode === 1) {
+                texQ = Math.min(Math.max(texQ, 0), texSize - 1);
+              } else {
+                let texPeriod = texSize;
+                if (texMode === 2) texPeriod = 2 * texSize;
+                texQ = texQ - texPeriod * Math.floor(texQ / texPeriod);
+                // A division that rounded across an integer: one texPeriod back into range.
+                if (texQ < 0) texQ = texQ + texPeriod;
+                if (texQ >= texPeriod) texQ = texQ - texPeriod;
+                if (texQ >= texSize) texQ = texPeriod - 1 - texQ; // mirror's second half
+              }
+              if (corner === 0) texX1 = texQ;
+              if (corner === 1) texX2 = texQ;
+              if (corner === 2) texY1 = texQ;
+              if (corner === 3) texY2 = texQ;
+            }
+            const texBase = mats[m + 8];
+            const texI11 = texBase + (texY1 * texW + texX1) * 3;
+            const texI21 = texBase + (texY1 * texW + texX2) * 3;
+            const texI12 = texBase + (texY2 * texW + texX1) * 3;
+            const texI22 = texBase + (texY2 * texW + texX2) * 3;
+            const texW11 = (1 - texAx) * (1 - texAy);
+            const texW21 = texAx * (1 - texAy);
+            const texW12 = (1 - texAx) * texAy;
+            const texW22 = texAx * texAy;
+            texR = texW11 * texels[texI11] + texW21 * texels[texI21] + texW12 * texels[texI12] + texW22 * texels[texI22];
+            texG = texW11 * texels[texI11 + 1] + texW21 * texels[texI21 + 1] + texW12 * texels[texI12 + 1] + texW22 * texels[texI22 + 1];
+            texB = texW11 * texels[texI11 + 2] + texW21 * texels[texI21 + 2] + texW12 * texels[texI12 + 2] + texW22 * texels[texI22 + 2];
+          }
 
           // Emission. After a diffuse bounce with NEE, light that NEE could have sampled is
           // already counted; only the unsampled part of an emitter counts here.
@@ -402,9 +472,9 @@ export function pathTrace(
               }
             }
             if (count === 1) {
-              sumR = sumR + thrR * mats[m + 5];
-              sumG = sumG + thrG * mats[m + 6];
-              sumB = sumB + thrB * mats[m + 7];
+              sumR = sumR + thrR * mats[m + 5] * texR;
+              sumG = sumG + thrG * mats[m + 6] * texG;
+              sumB = sumB + thrB * mats[m + 7] * texB;
             }
             break;
           }
@@ -413,9 +483,9 @@ export function pathTrace(
 
           // Offset along the normal by an amount that holds in f32 at the hit's magnitude.
           const eps = 1e-4 * (1 + Math.max(Math.max(Math.abs(hx), Math.abs(hy)), Math.abs(hz)));
-          const ar = mats[m + 1];
-          const ag = mats[m + 2];
-          const ab = mats[m + 3];
+          const ar = mats[m + 1] * texR;
+          const ag = mats[m + 2] * texG;
+          const ab = mats[m + 3] * texB;
           if (mtype === 0) {
             // Cosine-weighted direction in an orthonormal basis around the normal (Duff et al.).
             const sg = fz >= 0 ? 1 : -1;

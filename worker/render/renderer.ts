@@ -91,7 +91,7 @@ export class Renderer {
       const rows = placed.map((u) => ({ y: tile.y + u.row, group: u.group }));
       const seeds = cellSeeds(seed, frame, tile.x, plan.columns, rows);
       const units = Float32Array.from(placed.flatMap((u) => [u.row, u.samples]));
-      const out = kernel(data.prims, data.nodes, data.materials, data.lights, seeds, units, cam);
+      const out = kernel(data.prims, data.nodes, data.materials, data.lights, data.uvs, data.texels, seeds, units, cam);
       out.catch(() => undefined); // awaited below, unless an earlier call failed first
       return { placed, out };
     };
