@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
 import { maxRaysPerSample } from '../shared/render-units.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
-import type { BackendName } from '../worker/render/backend.ts';
-import { Renderer, spreadRows } from '../worker/render/renderer.ts';
+import { type Renderer, spreadRows } from '../worker/render/renderer.ts';
+import { useRenderers } from './support/renderers.ts';
 import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
 
-const renderers = new Map<BackendName, Renderer>();
-beforeAll(async () => {
-  for (const name of ['webasm', 'cpu'] as const) renderers.set(name, await Renderer.open(name));
-});
-afterAll(() => {
-  for (const r of renderers.values()) r.close();
-});
-const on = (name: BackendName) => renderers.get(name) as Renderer;
+const on = useRenderers(['webasm', 'cpu']);
 
 async function hashOf(r: Renderer, s: ReturnType<typeof shipped>, frame: number): Promise<string> {
   const img = await r.render(s, frame);

@@ -8,21 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Document, NodeIO, TextureInfo } from '@gltf-transform/core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
 import { parseScene, type Scene, type SceneError, type SceneInput, type Texture } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
-import type { BackendName } from '../worker/render/backend.ts';
-import { Renderer } from '../worker/render/renderer.ts';
+import type { Renderer } from '../worker/render/renderer.ts';
+import { useRenderers } from './support/renderers.ts';
 
-const renderers = new Map<BackendName, Renderer>();
-beforeAll(async () => {
-  for (const name of ['webasm', 'cpu'] as const) renderers.set(name, await Renderer.open(name));
-});
-afterAll(() => {
-  for (const r of renderers.values()) r.close();
-});
-const on = (name: BackendName) => renderers.get(name) as Renderer;
+const on = useRenderers(['webasm', 'cpu']);
 
 /** 4×4 texels of distinct colours (RGBA8, sRGB-encoded). */
 const TEXELS = Uint8Array.from({ length: 64 }, (_, i) => (i % 4 === 3 ? 255 : (i * 37 + (i >> 2) * 11) % 256));
