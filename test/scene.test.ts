@@ -1,22 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { parseFrameRange } from '../shared/frames.ts';
-import { frameCount, LIMITS, parseScene, SceneError, withOverrides } from '../shared/scene.ts';
-import { shippedRaw } from './support/scenes.ts';
-
-/** The error's `path: message` entries, for asserting which field failed. */
-function issuesOf(input: unknown): string[] {
-  try {
-    parseScene(input);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SceneError);
-    return (e as SceneError).issues.map((i) => `${i.path}: ${i.message}`);
-  }
-  throw new Error('scene was accepted');
-}
+import { frameCount, LIMITS, parseScene, withOverrides } from '../shared/scene.ts';
+import { issuesOf, shippedRaw } from './support/scenes.ts';
 
 const cornell = () => structuredClone(shippedRaw('cornell'));
 
 describe('scene schema', () => {
+  it('refuses lights that cannot shine: a zero direction, a spot cone inside out, a negative intensity', () => {
+    const light = (l: object) => issuesOf({ ...cornell(), lights: [l] });
+    expect(light({ type: 'directional', direction: [0, 0, 0], intensity: 1 })).toEqual([
+      'lights[0].direction: a direction must not be zero',
+    ]);
+    expect(
+      light({ type: 'spot', position: [0, 1, 0], direction: [0, -1, 0], innerConeAngle: 40, outerConeAngle: 30, intensity: 1 }),
+    ).toEqual(['lights[0].innerConeAngle: must be smaller than outerConeAngle']);
+    expect(light({ type: 'point', position: [0, 1, 0], intensity: -1 })[0]).toMatch(/^lights\[0\]\.intensity/);
+    expect(issuesOf({ ...cornell(), lights: new Array(65).fill({ type: 'point', position: [0, 1, 0], intensity: 1 }) })[0]).toMatch(
+      /^lights/,
+    );
+  });
+
   it.each(['cornell', 'bounce', 'knot'])('accepts the shipped scene %s', (name) => {
     const scene = parseScene(shippedRaw(name));
     expect(scene.objects.length).toBeGreaterThan(0);

@@ -10,10 +10,11 @@ import { Document, NodeIO, TextureInfo } from '@gltf-transform/core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
-import { parseScene, type Scene, type SceneError, type SceneInput, type Texture } from '../shared/scene.ts';
+import { parseScene, type Scene, type SceneInput, type Texture } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import type { Renderer } from '../worker/render/renderer.ts';
 import { useRenderers } from './support/renderers.ts';
+import { issuesOf } from './support/scenes.ts';
 
 const on = useRenderers(['webasm', 'cpu']);
 
@@ -165,29 +166,21 @@ describe('textures', () => {
 
   it('refuses bad textures with the failing path', () => {
     const base = texturedQuad('repeat', 'repeat') as SceneInput;
-    const paths = (input: unknown) => {
-      try {
-        parseScene(input);
-        return [];
-      } catch (e) {
-        return (e as SceneError).issues.map((i) => `${i.path}: ${i.message}`);
-      }
-    };
     const texture = base.textures?.[0] as Texture;
-    expect(paths({ ...base, textures: [{ ...texture, rgba: 'AAAA' }] })).toEqual([
+    expect(issuesOf({ ...base, textures: [{ ...texture, rgba: 'AAAA' }] })).toEqual([
       expect.stringMatching(/^textures\[0\]\.rgba: holds 3 bytes, not 4×4×4/),
     ]);
-    expect(paths({ ...base, textures: [{ ...texture, rgba: 'not base64!' }] })).toEqual([expect.stringMatching(/^textures\[0\]\.rgba/)]);
-    expect(paths({ ...base, textures: [{ ...texture, width: 5000 }] })).toEqual(
+    expect(issuesOf({ ...base, textures: [{ ...texture, rgba: 'not base64!' }] })).toEqual([expect.stringMatching(/^textures\[0\]\.rgba/)]);
+    expect(issuesOf({ ...base, textures: [{ ...texture, width: 5000 }] })).toEqual(
       expect.arrayContaining([expect.stringMatching(/^textures\[0\]\.width/)]),
     );
-    expect(paths({ ...base, materials: [{ ...base.materials[0], albedoTexture: 'nope' }] })).toEqual([
+    expect(issuesOf({ ...base, materials: [{ ...base.materials[0], albedoTexture: 'nope' }] })).toEqual([
       'materials[0].albedoTexture: unknown texture "nope"',
     ]);
-    expect(paths({ ...base, objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'paper' }] })).toEqual([
+    expect(issuesOf({ ...base, objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'paper' }] })).toEqual([
       'objects[0].material: material "paper" has a texture: only a mesh with uvs can wear it',
     ]);
-    expect(paths({ ...base, objects: [{ ...base.objects[0], uvs: [0, 0] }] })).toEqual([
+    expect(issuesOf({ ...base, objects: [{ ...base.objects[0], uvs: [0, 0] }] })).toEqual([
       'objects[0].uvs: must hold 2 numbers per vertex (8)',
     ]);
   });

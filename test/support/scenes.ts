@@ -1,6 +1,7 @@
 /** Scenes for tests: the shipped ones, and small analytic set-ups. */
 import { readFileSync } from 'node:fs';
-import { parseScene, type Scene, type SceneInput } from '../../shared/scene.ts';
+import { expect } from 'vitest';
+import { parseScene, type Scene, SceneError, type SceneInput } from '../../shared/scene.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -32,4 +33,15 @@ export function psnr(a: Uint8Array, b: Uint8Array): number {
     n++;
   }
   return se === 0 ? Infinity : 10 * Math.log10((255 * 255) / (se / n));
+}
+
+/** The error's `path: message` entries, for asserting which field failed. */
+export function issuesOf(input: unknown): string[] {
+  try {
+    parseScene(input);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SceneError);
+    return (e as SceneError).issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  throw new Error('scene was accepted');
 }
