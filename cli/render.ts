@@ -18,11 +18,12 @@ export interface RenderFlags {
   spp?: string;
   backend: BackendChoice;
   out?: string;
+  sky?: string;
   hash?: boolean;
 }
 
 export async function renderCommand(scenePath: string, flags: RenderFlags): Promise<void> {
-  const { scene: loaded } = await readSceneFile(scenePath);
+  const { scene: loaded } = await readSceneFile(scenePath, { sky: flags.sky });
   const scene = withOverrides(loaded, {
     ...(flags.size ? parseSize(flags.size) : {}),
     spp: flags.spp === undefined ? undefined : Number(flags.spp),

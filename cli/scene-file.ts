@@ -1,6 +1,7 @@
 /**
  * Reads a scene file for the CLI: the farm's JSON, or glTF 2.0 (`.glb`, or `.gltf` with its
- * files) converted by shared/gltf-scene.ts, whose warnings (what it does not import) go to stderr.
+ * files) converted by shared/gltf-scene.ts, whose warnings (what it does not import) go to stderr;
+ * `--sky` lights either with an HDRI.
  * JSON errors and schema errors become one readable message.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,8 +10,18 @@ import { NodeIO } from '@gltf-transform/core';
 import { SUPPORTED_EXTENSIONS, sceneFromGltf } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
-export async function readSceneFile(path: string): Promise<{ raw: unknown; scene: Scene }> {
-  const raw = /^\.(glb|gltf)$/i.test(extname(path)) ? await readGltf(path) : await readJson(path);
+export interface SceneFileOptions {
+  /** A Radiance `.hdr` file to light the scene with (its `environment`, keeping any intensity and rotation). */
+  sky?: string;
+}
+
+export async function readSceneFile(path: string, options: SceneFileOptions = {}): Promise<{ raw: unknown; scene: Scene }> {
+  let raw = /^\.(glb|gltf)$/i.test(extname(path)) ? await readGltf(path) : await readJson(path);
+  if (options.sky !== undefined && raw !== null && typeof raw === 'object') {
+    const hdr = (await readFile(options.sky)).toString('base64');
+    const current = (raw as { environment?: object }).environment;
+    raw = { ...raw, environment: { ...(typeof current === 'object' ? current : {}), hdr } };
+  }
   return { raw, scene: parseScene(raw) };
 }
 

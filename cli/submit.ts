@@ -14,6 +14,7 @@ export interface SubmitFlags {
   tile: string;
   size?: string;
   spp?: string;
+  sky?: string;
   verification: 'credibility' | 'quorum';
   epsilon: string;
   replicas: string;
@@ -26,7 +27,7 @@ export interface SubmitFlags {
 
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
-  const { raw } = await readSceneFile(scenePath);
+  const { raw } = await readSceneFile(scenePath, { sky: flags.sky });
   const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const request = {
     scene: raw,

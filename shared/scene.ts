@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { formatIssues, MAX_ISSUES } from './problem.ts';
+import { decodeRadiance, radianceSize } from './radiance.ts';
 
 /** Hard limits that keep one upload from monopolising the farm. */
 export const LIMITS = {
@@ -21,6 +22,13 @@ export const LIMITS = {
   maxTextureSize: 4096,
   /** Texels of all textures together (the kernel indexes them in f32, exact below 2^24 / 3). */
   maxTexels: 4_194_304,
+  /**
+   * Pixels of the environment map: its linear RGB is indexed in f32 (exact below 2^24 / 3), and a
+   * worker holds it as 16 bytes a pixel (a 2,048×1,024 sky takes 32 MiB).
+   */
+  maxEnvironmentPixels: 4_194_304,
+  /** Largest radiance in an environment map (W/(m²·sr)); brighter pixels are clamped to it. */
+  maxRadiance: 1e7,
   maxFrames: 10_000,
   /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
   maxMagnitude: 1e9,
@@ -151,6 +159,21 @@ export type SceneObject = z.infer<typeof SceneObject>;
 
 export const Sky = z.object({ top: Color, bottom: Color });
 
+/**
+ * An HDRI sky: an equirectangular Radiance image lighting the scene from every direction, sampled
+ * in proportion to its brightness. Its centre column faces +X and its columns turn toward +Z, as in
+ * Blender and three.js; its top row is straight up. It replaces `sky`.
+ */
+export const Environment = z.object({
+  /** The `.hdr` file, base64. */
+  hdr: z.base64().max(LIMITS.maxEnvironmentPixels * 6),
+  /** Multiplies every pixel's radiance. */
+  intensity: finite.min(0).default(1),
+  /** Degrees about +Y, counter-clockwise seen from above. */
+  rotation: finite.default(0),
+});
+export type Environment = z.infer<typeof Environment>;
+
 const Direction = Vec3.refine(([x, y, z]) => Math.hypot(x, y, z) > 1e-9, 'a direction must not be zero');
 const LightBase = { color: Color.default([1, 1, 1]), intensity: finite.min(0) };
 /**
@@ -194,6 +217,7 @@ export const Scene = z
     render: RenderSettings,
     camera: Camera,
     sky: Sky.default({ top: [0, 0, 0], bottom: [0, 0, 0] }),
+    environment: Environment.optional(),
     materials: z.array(Material).min(1).max(LIMITS.maxMaterials),
     objects: z.array(SceneObject).min(1).max(LIMITS.maxObjects),
     lights: z.array(Light).max(LIMITS.maxLights).default([]),
@@ -280,9 +304,33 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     if (l.type === 'spot' && l.innerConeAngle >= l.outerConeAngle)
       ctx.addIssue({ code: 'custom', path: ['lights', i, 'innerConeAngle'], message: 'must be smaller than outerConeAngle' });
   });
+  // (A string that is not base64 at all already has its own issue.)
+  if (s.environment && Environment.shape.hdr.safeParse(s.environment.hdr).success) {
+    const issue = environmentIssue(s.environment.hdr);
+    if (issue) ctx.addIssue({ code: 'custom', path: ['environment', 'hdr'], message: issue });
+  }
   for (const id of Object.keys(s.animation?.objects ?? {})) {
     if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['animation', 'objects', id], message: `no object has id "${id}"` });
   }
+}
+
+/** Why an environment map cannot be rendered, if it cannot: decoded in full, so none that passes fails on a worker. */
+function environmentIssue(hdr: string): string | undefined {
+  try {
+    const bytes = bytesOfBase64(hdr);
+    const { width, height } = radianceSize(bytes);
+    if (width * height > LIMITS.maxEnvironmentPixels)
+      return `${width}×${height} pixels exceeds the limit of ${LIMITS.maxEnvironmentPixels}; scale the sky down`;
+    decodeRadiance(bytes, LIMITS.maxRadiance);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** Decodes base64 in Node (Buffer) and in the dashboard's browser (atob). */
+export function bytesOfBase64(b64: string): Uint8Array {
+  return typeof Buffer === 'undefined' ? Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)) : Buffer.from(b64, 'base64');
 }
 
 /** Bytes a (valid, padded) base64 string decodes to, without decoding it. */

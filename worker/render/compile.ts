@@ -3,9 +3,10 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
-import { type Light, type Scene, type SceneObject, textureOf } from '../../shared/scene.ts';
+import { bytesOfBase64, type Light, type Scene, type SceneObject, textureOf } from '../../shared/scene.ts';
 import { cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
+import { type EnvironmentTables, tablesOf } from './environment.ts';
 import { add, cross, dot, length, normalize, rotator, scale, sub, type V3 } from './vec.ts';
 
 export const PRIM_STRIDE = 24;
@@ -15,11 +16,11 @@ const SMALL_SCENE = 16;
 export const MAT_STRIDE = 16;
 export const UV_STRIDE = 6;
 export const LIGHT_STRIDE = 20;
-export const CAM_SIZE = 33;
+export const CAM_SIZE = 34;
 
 export const PrimType = { sphere: 0, quad: 1, triangle: 2 } as const;
 export const MatType = { diffuse: 0, metal: 1, dielectric: 2, emissive: 3 } as const;
-export const LightType = { sphereCap: 0, quad: 1, point: 2, spot: 3, directional: 4 } as const;
+export const LightType = { sphereCap: 0, quad: 1, point: 2, spot: 3, directional: 4, environment: 5 } as const;
 
 export interface CompiledScene {
   prims: Float32Array;
@@ -33,7 +34,15 @@ export interface CompiledScene {
   texels: Float32Array;
   lights: Float32Array;
   lightCount: number;
-  /** Camera and sky, minus the tile origin (cam[0], cam[1]) which the renderer fills in. */
+  /** The HDRI sky's pixels and sampling tables (environment.ts); one zero when there is none. */
+  environment: Float32Array;
+  environmentCdf: Float32Array;
+  /** Binary-search steps over the sky's tables (0 without one). */
+  searchSteps: number;
+  /**
+   * Camera and sky, minus the tile origin (cam[0], cam[1]) and tile width (cam[32]) which the
+   * renderer fills in; cam[33] is the environment's light, or −1.
+   */
   camera: Float32Array;
 }
 
@@ -77,6 +86,13 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
 
   for (const light of scene.lights) lights.push(...punctualRecord(light));
   const camera = packCamera(scene, frame);
+  const sky = scene.environment ? tablesOf(scene.environment) : undefined;
+  camera[33] = -1;
+  if (scene.environment) camera.fill(0, 19, 25); // the environment replaces the gradient, even a black one
+  if (sky) {
+    camera[33] = lights.length / LIGHT_STRIDE;
+    lights.push(...environmentRecord(sky, scene.environment?.rotation ?? 0));
+  }
   camera[18] = lights.length / LIGHT_STRIDE;
   const { texels, offsets } = packTexels(scene);
   return {
@@ -89,6 +105,9 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     texels,
     lights: Float32Array.from(lights.length ? lights : new Array(LIGHT_STRIDE).fill(0)),
     lightCount: lights.length / LIGHT_STRIDE,
+    environment: sky?.rgb ?? new Float32Array(1),
+    environmentCdf: sky?.cdf ?? new Float32Array(1),
+    searchSteps: sky?.searchSteps ?? 0,
     camera,
   };
 }
@@ -230,6 +249,18 @@ function punctualRecord(light: Light): number[] {
   return rec;
 }
 
+/**
+ * The HDRI sky, a light sampled like the others: [4, 5] its width and height, [6, 7] cos and sin
+ * of its rotation about +Y. Its pixels and tables are the kernel's `env` and `envCdf`.
+ */
+function environmentRecord(sky: EnvironmentTables, rotation: number): number[] {
+  const rec = new Array(LIGHT_STRIDE).fill(0);
+  const radians = (rotation * Math.PI) / 180;
+  rec[0] = LightType.environment;
+  rec.splice(4, 4, sky.width, sky.height, Math.cos(radians), Math.sin(radians));
+  return rec;
+}
+
 const WRAP = { repeat: 0, clamp: 1, mirror: 2 } as const;
 
 /**
@@ -282,7 +313,7 @@ function packTexels(scene: Scene): { texels: Float32Array; offsets: Map<string, 
   let at = 0;
   for (const t of scene.textures) {
     offsets.set(t.name, at);
-    const rgba = Buffer.from(t.rgba, 'base64');
+    const rgba = bytesOfBase64(t.rgba);
     const decode = t.encoding === 'srgb' ? SRGB_TO_LINEAR : LINEAR_8BIT;
     for (let i = 0; i < t.width * t.height; i++) {
       texels[at++] = decode[rgba[i * 4]];

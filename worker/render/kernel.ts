@@ -16,6 +16,9 @@
  * (next-event estimation) and parks the continuation ray; the next iteration traces the shadow
  * ray and the one after resumes the path.
  *
+ * Light escaping the scene comes from the sky: a two-colour gradient, or an HDRI (`env`, with the
+ * tables `envCdf` by which next-event estimation picks its bright pixels).
+ *
  * Each pixel also returns how many rays it traced (camera, path and shadow rays): the work the
  * market meters in render units. The count follows the same deterministic paths as the pixels,
  * so replicas that agree on the pixels agree on it.
@@ -33,6 +36,8 @@ export interface KernelConstants {
   leafSize: number;
   /** 1: next-event estimation; 0: naive tracer, kept for the benchmark's comparison. */
   nee: number;
+  /** Binary-search steps over the HDRI sky's tables (0: no sky). */
+  searchSteps: number;
 }
 
 interface KernelThis {
@@ -49,6 +54,8 @@ export function pathTrace(
   lights: Float32Array,
   uvs: Float32Array,
   texels: Float32Array,
+  env: Float32Array,
+  envCdf: Float32Array,
   seeds: Float32Array,
   units: Float32Array,
   cam: Float32Array,
@@ -94,6 +101,8 @@ export function pathTrace(
     let shadow = 0;
     let depth = 0;
     let countAllEmission = 1;
+    // Density (per steradian) with which the last diffuse bounce drew its direction: cos θ / π.
+    let bouncePdf = 1;
     let alive = 1;
 
     for (let seg = 0; seg < this.constants.segments; seg++) {
@@ -316,10 +325,46 @@ export function pathTrace(
           tmax = 1e30;
         } else {
           if (hitPrim < 0) {
-            const sky = 0.5 * (dy + 1);
-            sumR = sumR + thrR * (cam[22] + (cam[19] - cam[22]) * sky);
-            sumG = sumG + thrG * (cam[23] + (cam[20] - cam[23]) * sky);
-            sumB = sumB + thrB * (cam[24] + (cam[21] - cam[24]) * sky);
+            const envLight = cam[33];
+            if (envLight < 0) {
+              const sky = 0.5 * (dy + 1);
+              sumR = sumR + thrR * (cam[22] + (cam[19] - cam[22]) * sky);
+              sumG = sumG + thrG * (cam[23] + (cam[20] - cam[23]) * sky);
+              sumB = sumB + thrB * (cam[24] + (cam[21] - cam[24]) * sky);
+            } else {
+              // The HDRI sky's pixel in this direction, turned back by the sky's rotation; u = ½
+              // faces +X, v = 0 is straight up.
+              const eb = envLight * 20;
+              const envW = lights[eb + 4];
+              const envH = lights[eb + 5];
+              const envX = dx * lights[eb + 6] - dz * lights[eb + 7];
+              const envZ = dx * lights[eb + 7] + dz * lights[eb + 6];
+              const envU = 0.5 + Math.atan2(envZ, envX) * 0.15915494309189535;
+              const envV = Math.acos(Math.min(1, Math.max(-1, dy))) * 0.3183098861837907;
+              const envCol = Math.min(envW - 1, Math.max(0, Math.floor(envU * envW)));
+              const envRow = Math.min(envH - 1, Math.max(0, Math.floor(envV * envH)));
+              const envI = (envRow * envW + envCol) * 3;
+              // After a diffuse bounce next-event estimation could have drawn this direction too:
+              // the two estimates share it by the power heuristic (multiple importance sampling).
+              let envMis = 1;
+              if (countAllEmission === 0) {
+                let envRowBelow = 0;
+                if (envRow > 0) envRowBelow = envCdf[envRow - 1];
+                const envCb = envH + envRow * envW;
+                let envColBelow = 0;
+                if (envCol > 0) envColBelow = envCdf[envCb + envCol - 1];
+                const envSin = Math.sqrt(Math.max(0, 1 - dy * dy));
+                let envPdf = 1e30;
+                if (envSin > 0)
+                  envPdf =
+                    ((envCdf[envRow] - envRowBelow) * (envCdf[envCb + envCol] - envColBelow) * envW * envH) /
+                    (19.739208802178716 * envSin * lightCount);
+                envMis = (bouncePdf * bouncePdf) / (bouncePdf * bouncePdf + envPdf * envPdf);
+              }
+              sumR = sumR + thrR * env[envI] * envMis;
+              sumG = sumG + thrG * env[envI + 1] * envMis;
+              sumB = sumB + thrB * env[envI + 2] * envMis;
+            }
             break;
           }
           const p = hitPrim * 24;
@@ -501,6 +546,7 @@ export function pathTrace(
             const lx = rr * cos1;
             const ly = rr * sin1;
             const lz = Math.sqrt(Math.max(0, 1 - r0));
+            bouncePdf = lz * 0.3183098861837907;
             ndx = t1x * lx + t2x * ly + fx * lz;
             ndy = t1y * lx + t2y * ly + fy * lz;
             ndz = t1z * lx + t2z * ly + fz * lz;
@@ -520,7 +566,64 @@ export function pathTrace(
               let lz2 = 0;
               let dist = 1e30;
               let w = 0;
-              if (ltype === 4) {
+              // The light's colour × intensity (the sky's is its pixel's radiance).
+              let lcR = lights[lb + 1];
+              let lcG = lights[lb + 2];
+              let lcB = lights[lb + 3];
+              // The sky's density for the drawn direction, for the MIS weight (0: other lights).
+              let lightPdf = 0;
+              if (ltype === 5) {
+                // HDRI sky (environment.ts): a row by the rows' table, a column by that row's,
+                // each by binary search; what is left of r3 and r4 places the point in the pixel.
+                const envW = lights[lb + 4];
+                const envH = lights[lb + 5];
+                let envLo = 0;
+                let envHi = envH - 1;
+                for (let step = 0; step < this.constants.searchSteps; step++) {
+                  if (envLo < envHi) {
+                    const envMid = Math.floor((envLo + envHi) * 0.5);
+                    if (envCdf[envMid] > r3) envHi = envMid;
+                    else envLo = envMid + 1;
+                  }
+                }
+                const envRow = envLo;
+                let rowBelow = 0;
+                if (envRow > 0) rowBelow = envCdf[envRow - 1];
+                const rowP = envCdf[envRow] - rowBelow;
+                const cb = envH + envRow * envW;
+                envLo = 0;
+                envHi = envW - 1;
+                for (let step = 0; step < this.constants.searchSteps; step++) {
+                  if (envLo < envHi) {
+                    const envMid = Math.floor((envLo + envHi) * 0.5);
+                    if (envCdf[cb + envMid] > r4) envHi = envMid;
+                    else envLo = envMid + 1;
+                  }
+                }
+                const envCol = envLo;
+                let colBelow = 0;
+                if (envCol > 0) colBelow = envCdf[cb + envCol - 1];
+                const colP = envCdf[cb + envCol] - colBelow;
+                if (rowP > 0 && colP > 0) {
+                  const envFy = Math.min(0.999, Math.max(0, (r3 - rowBelow) / rowP));
+                  const envFx = Math.min(0.999, Math.max(0, (r4 - colBelow) / colP));
+                  const theta = (Math.PI * (envRow + envFy)) / envH;
+                  const phi = 6.283185307179586 * ((envCol + envFx) / envW - 0.5);
+                  const sinT = Math.sin(theta);
+                  const envLx = sinT * Math.cos(phi);
+                  const envLz = sinT * Math.sin(phi);
+                  lx2 = envLx * lights[lb + 6] + envLz * lights[lb + 7];
+                  ly2 = Math.cos(theta);
+                  lz2 = envLz * lights[lb + 6] - envLx * lights[lb + 7];
+                  // 1 / (π · p(ω)), p(ω) = rowP · colP · W · H / (2π² sin θ)
+                  w = (lightCount * 6.283185307179586 * sinT) / (rowP * colP * envW * envH);
+                  lightPdf = (rowP * colP * envW * envH) / (19.739208802178716 * sinT * lightCount);
+                  const envI = (envRow * envW + envCol) * 3;
+                  lcR = env[envI];
+                  lcG = env[envI + 1];
+                  lcB = env[envI + 2];
+                }
+              } else if (ltype === 4) {
                 // Directional: irradiance from one direction.
                 lx2 = -lights[lb + 8];
                 ly2 = -lights[lb + 9];
@@ -589,10 +692,14 @@ export function pathTrace(
                 if (cosL > 0) w = (cosL * lights[lb + 16] * lightCount) / (Math.PI * dist2);
               }
               const cosS = lx2 * fx + ly2 * fy + lz2 * fz;
+              if (lightPdf > 0) {
+                const pb = cosS * 0.3183098861837907;
+                w = (w * lightPdf * lightPdf) / (lightPdf * lightPdf + pb * pb);
+              }
               if (cosS > 0 && w > 0) {
-                pendR = thrR * ar * lights[lb + 1] * cosS * w;
-                pendG = thrG * ag * lights[lb + 2] * cosS * w;
-                pendB = thrB * ab * lights[lb + 3] * cosS * w;
+                pendR = thrR * ar * lcR * cosS * w;
+                pendG = thrG * ag * lcG * cosS * w;
+                pendB = thrB * ab * lcB * cosS * w;
                 shadow = 1;
                 ox = nox;
                 oy = noy;

@@ -17,7 +17,7 @@ import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
 /** Bumped whenever a change could alter any pixel: it is part of every canonical hash. */
-export const RENDERER_VERSION = 'farm-pt/3';
+export const RENDERER_VERSION = 'farm-pt/4';
 
 /** Samples per kernel call: long enough to amortise a call, short enough for smooth progress. */
 const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 19, cpu: 1 << 16 };
@@ -75,6 +75,7 @@ export class Renderer {
       maxSteps: data.nodeCount + 1,
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
+      searchSteps: data.searchSteps,
     };
     const kernel = this.kernel(plan.columns, plan.unitsPerCall, constants);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
@@ -91,7 +92,19 @@ export class Renderer {
       const rows = placed.map((u) => ({ y: tile.y + u.row, group: u.group }));
       const seeds = cellSeeds(seed, frame, tile.x, plan.columns, rows);
       const units = Float32Array.from(placed.flatMap((u) => [u.row, u.samples]));
-      const out = kernel(data.prims, data.nodes, data.materials, data.lights, data.uvs, data.texels, seeds, units, cam);
+      const out = kernel(
+        data.prims,
+        data.nodes,
+        data.materials,
+        data.lights,
+        data.uvs,
+        data.texels,
+        data.environment,
+        data.environmentCdf,
+        seeds,
+        units,
+        cam,
+      );
       out.catch(() => undefined); // awaited below, unless an earlier call failed first
       return { placed, out };
     };
@@ -125,7 +138,7 @@ export class Renderer {
   }
 
   private kernel(width: number, rows: number, c: KernelConstants): Kernel {
-    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}`;
+    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}:${c.searchSteps}`;
     let k = this.kernels.get(key);
     if (k) {
       this.kernels.delete(key); // most recently used goes last
