@@ -4,8 +4,9 @@
  * their base colour and emissive textures (glass through
  * KHR_materials_transmission and KHR_materials_ior, KHR_materials_emissive_strength), the first
  * perspective camera (or one that frames the scene, as glTF viewers do), KHR_lights_punctual
- * lights, and a viewer's sky when nothing emits light. Everything it does not import yet is named
- * in the warnings, never dropped silently.
+ * lights, a viewer's sky when nothing emits light, and the first animation baked into one key a
+ * frame (gltf-animation.ts): moving meshes keep their own coordinates and get a matrix per frame.
+ * Everything it does not import yet is named in the warnings, never dropped silently.
  */
 import {
   type Document,
@@ -25,8 +26,9 @@ import {
   type Light as PunctualLight,
   type Transmission,
 } from '@gltf-transform/extensions';
+import { bakeAnimation } from './gltf-animation.ts';
 import { decodeRgba } from './png.ts';
-import { type Light, type Material, type SceneInput, type Texture, textureOf, type Vec3 } from './scene.ts';
+import { type CameraKey, type Light, type Material, type ObjectKey, type SceneInput, type Texture, textureOf, type Vec3 } from './scene.ts';
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
 export const SUPPORTED_EXTENSIONS = [KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission];
@@ -47,6 +49,9 @@ const VIEWER_SKY = { top: [0.9, 0.95, 1] as Vec3, bottom: [0.3, 0.3, 0.3] as Vec
 /** Primitives without a material get glTF's default: white, fully rough, not metallic. */
 const DEFAULT_MATERIAL = { name: 'gltf-default', type: 'diffuse', albedo: [1, 1, 1] as Vec3 } as const;
 const AUTO_FOV = 40;
+/** Frames per second an animation is rendered at (the scene's default, and Blender's). */
+const FPS = 24;
+const IDENTITY: Mat4 = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
 
 export interface ImportedScene {
   scene: SceneInput;
@@ -61,6 +66,11 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
   const gltfScene = root.getDefaultScene() ?? root.listScenes()[0];
   if (!gltfScene) throw new Error('the glTF file has no scene');
   const warnings = unsupportedParts(doc, extensionsUsed);
+  const animation = bakeAnimation(doc, FPS, warnings);
+  const moving = animation?.moving ?? new Set<Node>();
+  /** Objects that move, by the node that places them. */
+  const placed = new Map<string, Node>();
+  let cameraNode: Node | undefined;
   const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
   const textures = new Map<GltfTexture, { name: string; decoded: Promise<Texture> }>();
   /** The farm texture for a glTF one, by name; each is decoded once. */
@@ -87,31 +97,60 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
     if (gltfCamera && !camera) {
       if (gltfCamera.getType() === 'perspective') {
         camera = cameraAt(world, (gltfCamera.getYFov() * 180) / Math.PI);
+        cameraNode = node;
         aspect = gltfCamera.getAspectRatio() ?? undefined;
       } else warnings.push(`camera "${gltfCamera.getName()}" is orthographic, which is not supported: a framing camera is used`);
     }
     const light = node.getExtension<PunctualLight>('KHR_lights_punctual');
     if (light) lights.push(lightAt(world, light, warnings));
-    for (const primitive of node.getMesh()?.listPrimitives() ?? []) {
-      const mesh = meshOf(node, primitive, world, warnings);
-      if (!mesh) continue;
-      for (let i = 0; i < mesh.positions.length; i++) {
-        bounds.min[i % 3] = Math.min(bounds.min[i % 3], mesh.positions[i]);
-        bounds.max[i % 3] = Math.max(bounds.max[i % 3], mesh.positions[i]);
-      }
-      const material = primitive.getMaterial();
-      if (!materials.has(material))
-        materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
-      const used = materials.get(material) as SceneInput['materials'][number];
-      if (textureOf(used as Material) !== undefined && !mesh.uvs) {
-        warnings.push(`mesh "${node.getMesh()?.getName()}" wears a texture but has no TEXCOORD_0: it reads the texel at (0, 0)`);
-        mesh.uvs = new Array((mesh.positions.length / 3) * 2).fill(0);
-      }
-      objects.push({ type: 'mesh', material: used.name, ...mesh });
-    }
+    if (light && moving.has(node)) warnings.push(`light "${light.getName()}" is animated, which is not supported: it stays where it rests`);
+    node
+      .getMesh()
+      ?.listPrimitives()
+      .forEach((primitive, p) => {
+        // A moving mesh keeps its own coordinates; its key of each frame places it.
+        const mesh = meshOf(node, primitive, moving.has(node) ? IDENTITY : world, warnings);
+        if (!mesh) return;
+        for (let i = 0; i + 2 < mesh.positions.length; i += 3) {
+          const at = moving.has(node) ? transformPoint(world, mesh.positions.slice(i, i + 3)) : mesh.positions.slice(i, i + 3);
+          for (let c = 0; c < 3; c++) {
+            bounds.min[c] = Math.min(bounds.min[c], at[c]);
+            bounds.max[c] = Math.max(bounds.max[c], at[c]);
+          }
+        }
+        const material = primitive.getMaterial();
+        if (!materials.has(material))
+          materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
+        const used = materials.get(material) as SceneInput['materials'][number];
+        if (textureOf(used as Material) !== undefined && !mesh.uvs) {
+          warnings.push(`mesh "${node.getMesh()?.getName()}" wears a texture but has no TEXCOORD_0: it reads the texel at (0, 0)`);
+          mesh.uvs = new Array((mesh.positions.length / 3) * 2).fill(0);
+        }
+        const id = moving.has(node) ? `n${root.listNodes().indexOf(node)}p${p}` : undefined;
+        if (id) placed.set(id, node);
+        objects.push({ type: 'mesh', id, material: used.name, ...mesh });
+      });
   });
   if (objects.length === 0) throw new Error('the glTF file has no triangle mesh in its scene');
   const list = [...materials.values()];
+  const keys = animation && {
+    frameCount: animation.frameCount,
+    fps: animation.fps,
+    camera: [] as CameraKey[],
+    objects: {} as Record<string, ObjectKey[]>,
+  };
+  if (animation && keys) {
+    for (const id of placed.keys()) keys.objects[id] = [];
+    for (let frame = 0; frame < animation.frameCount; frame++) {
+      animation.pose(frame);
+      for (const [id, node] of placed) keys.objects[id].push({ frame, matrix: rowsOf(node.getWorldMatrix()) });
+      if (cameraNode && moving.has(cameraNode)) {
+        const { position, lookAt, up } = cameraAt(cameraNode.getWorldMatrix(), 0);
+        keys.camera.push({ frame, position, lookAt, up });
+      }
+    }
+    animation.rest();
+  }
   const height = DEFAULT_RENDER.height;
   return {
     scene: {
@@ -124,6 +163,7 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
       objects,
       lights,
       textures: await Promise.all([...textures.values()].map((t) => t.decoded)),
+      animation: keys,
     },
     warnings,
   };
@@ -138,7 +178,6 @@ function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): str
   };
   const read = new Set(root.listMaterials().flatMap((m) => [m.getBaseColorTexture(), m.getEmissiveTexture()]));
   count(root.listTextures().filter((t) => !read.has(t)).length, 'texture other than base colour or emissive', 'not used');
-  count(root.listAnimations().length, 'animation', 'the scene is rendered in its rest pose');
   count(root.listSkins().length, 'skin', 'skinned meshes are rendered in their bind pose');
   const blended = root.listMaterials().filter((m) => m.getAlphaMode() !== 'OPAQUE' || m.getAlpha() < 1);
   count(blended.length, 'transparent material', 'rendered opaque');
@@ -273,6 +312,11 @@ function framing(bounds: { min: number[]; max: number[] }): SceneInput['camera']
     lookAt: center,
     fov: AUTO_FOV,
   };
+}
+
+/** A column-major 4×4 matrix's top three rows, row by row (an object key's `matrix`). */
+function rowsOf(m: Mat4): number[] {
+  return [m[0], m[4], m[8], m[12], m[1], m[5], m[9], m[13], m[2], m[6], m[10], m[14]];
 }
 
 /** A column-major 4×4 matrix applied to a point. */

@@ -199,8 +199,25 @@ export const Light = z.discriminatedUnion('type', [
 export type Light = z.infer<typeof Light>;
 
 const Keyframe = z.object({ frame: z.number().int().min(0) });
-export const CameraKey = Keyframe.extend({ position: Vec3.optional(), lookAt: Vec3.optional(), fov: finite.gt(0).lt(180).optional() });
-export const ObjectKey = Keyframe.extend({ translate: Vec3.optional(), rotate: Vec3.optional(), scale: finite.positive().optional() });
+export const CameraKey = Keyframe.extend({
+  position: Vec3.optional(),
+  lookAt: Vec3.optional(),
+  up: Vec3.optional(),
+  fov: finite.gt(0).lt(180).optional(),
+});
+export const ObjectKey = Keyframe.extend({
+  translate: Vec3.optional(),
+  rotate: Vec3.optional(),
+  scale: finite.positive().optional(),
+  /**
+   * The whole placement as a 3×4 affine matrix, row by row (rotation, any scale or shear, and
+   * translation in the last column): what a glTF animation is baked into, one key a frame.
+   * Between keys it is interpolated element by element.
+   */
+  matrix: z.array(finite).length(12).optional(),
+});
+export type CameraKey = z.infer<typeof CameraKey>;
+export type ObjectKey = z.infer<typeof ObjectKey>;
 
 export const Animation = z.object({
   frameCount: z.number().int().min(1).max(LIMITS.maxFrames),
@@ -309,8 +326,16 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     const issue = environmentIssue(s.environment.hdr);
     if (issue) ctx.addIssue({ code: 'custom', path: ['environment', 'hdr'], message: issue });
   }
-  for (const id of Object.keys(s.animation?.objects ?? {})) {
+  for (const [id, keys] of Object.entries(s.animation?.objects ?? {})) {
     if (!ids.has(id)) ctx.addIssue({ code: 'custom', path: ['animation', 'objects', id], message: `no object has id "${id}"` });
+    const i = keys.findIndex((k) => k.matrix !== undefined);
+    const j = keys.findIndex((k) => k.translate !== undefined || k.rotate !== undefined || k.scale !== undefined);
+    if (i >= 0 && j >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['animation', 'objects', id, j],
+        message: `an object's keys set either matrix (as key ${i} does) or translate/rotate/scale, not both`,
+      });
   }
 }
 

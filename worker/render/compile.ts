@@ -4,10 +4,10 @@
  * TypeScript in f64; the kernel only sees the f32 results.
  */
 import { bytesOfBase64, type Light, type Scene, type SceneObject, textureOf } from '../../shared/scene.ts';
-import { cameraAt, transformAt } from './animate.ts';
+import { applyPoint, applyVector, cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { type EnvironmentTables, tablesOf } from './environment.ts';
-import { add, cross, dot, length, normalize, rotator, scale, sub, type V3 } from './vec.ts';
+import { add, cross, dot, length, normalize, scale, sub, type V3 } from './vec.ts';
 
 export const PRIM_STRIDE = 24;
 /** Leaf size of the BVH; scenes with at most SMALL_SCENE primitives are a single leaf. */
@@ -58,10 +58,9 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
   const materialIndex = new Map(scene.materials.map((m, i) => [m.name, i]));
   const world: WorldPrim[] = [];
   scene.objects.forEach((object, i) => {
-    const t = transformAt(scene, i, frame);
-    const rot = rotator(t.rotate as V3);
-    const point = (p: V3): V3 => add(scale(rot(p), t.scale), t.translate as V3);
-    const vector = (v: V3): V3 => scale(rot(v), t.scale);
+    const m = transformAt(scene, i, frame);
+    const point = (p: V3): V3 => applyPoint(m, p);
+    const vector = (v: V3): V3 => applyVector(m, v);
     // One at a time: spreading a 250,000-triangle mesh into push() overflows the stack.
     for (const prim of toWorld(object, materialIndex.get(object.material) as number, point, vector)) world.push(prim);
   });
@@ -336,7 +335,7 @@ function packCamera(scene: Scene, frame: number): Float32Array {
   const { width, height } = scene.render;
   const eye = cam.position;
   const forward = normalize(sub(cam.lookAt, eye));
-  const right = normalize(cross(forward, scene.camera.up as V3));
+  const right = normalize(cross(forward, cam.up));
   const up = cross(right, forward);
   const halfH = Math.tan((cam.fov * Math.PI) / 360);
   const halfW = halfH * (width / height);

@@ -1,0 +1,159 @@
+/**
+ * glTF animations baked into frames: the played animation's translation, rotation and scale
+ * channels are sampled at each frame's time (frame / fps) with the spec's interpolation (STEP,
+ * LINEAR with spherical interpolation of rotations, CUBICSPLINE Hermite with its tangents scaled
+ * by the keyframe interval), set on the nodes, and the nodes' world matrices read back through
+ * gltf-transform, which composes the hierarchy.
+ */
+import type { Animation, Document, Node } from '@gltf-transform/core';
+import { LIMITS } from './scene.ts';
+
+export type Interpolation = 'STEP' | 'LINEAR' | 'CUBICSPLINE';
+
+/**
+ * One channel's value at time t. `values` holds `size` numbers per key, or for CUBICSPLINE three
+ * such groups per key (in-tangent, value, out-tangent). Before the first key and after the last
+ * the end values hold.
+ */
+export function sampleKeyframes(
+  times: ArrayLike<number>,
+  values: ArrayLike<number>,
+  size: number,
+  interpolation: Interpolation,
+  t: number,
+  rotation: boolean,
+): number[] {
+  const cubic = interpolation === 'CUBICSPLINE';
+  const group = (k: number, part: 0 | 1 | 2) => {
+    const at = (cubic ? 3 * k + part : k) * size;
+    return Array.from({ length: size }, (_, i) => values[at + i]);
+  };
+  const last = times.length - 1;
+  if (t <= times[0]) return group(0, 1);
+  if (t >= times[last]) return group(last, 1);
+  let k = 0;
+  while (k < last - 1 && times[k + 1] <= t) k++;
+  const dt = times[k + 1] - times[k];
+  const s = (t - times[k]) / dt;
+  if (interpolation === 'STEP') return group(k, 1);
+  if (interpolation === 'LINEAR') {
+    const [a, b] = [group(k, 1), group(k + 1, 1)];
+    return rotation ? slerp(a, b, s) : a.map((v, i) => v + (b[i] - v) * s);
+  }
+  const [p0, m0, p1, m1] = [group(k, 1), group(k, 2), group(k + 1, 1), group(k + 1, 0)];
+  const [s2, s3] = [s * s, s * s * s];
+  const h = [2 * s3 - 3 * s2 + 1, s3 - 2 * s2 + s, -2 * s3 + 3 * s2, s3 - s2];
+  const out = p0.map((v, i) => h[0] * v + h[1] * dt * m0[i] + h[2] * p1[i] + h[3] * dt * m1[i]);
+  return rotation ? normalized(out) : out;
+}
+
+/** Spherical interpolation of unit quaternions, along the shorter arc. */
+function slerp(a: number[], b: number[], s: number): number[] {
+  let cos = a.reduce((sum, v, i) => sum + v * b[i], 0);
+  const far = cos < 0 ? -1 : 1;
+  cos *= far;
+  if (cos > 0.9995) return normalized(a.map((v, i) => v + (far * b[i] - v) * s));
+  const angle = Math.acos(cos);
+  const [wa, wb] = [Math.sin((1 - s) * angle) / Math.sin(angle), (far * Math.sin(s * angle)) / Math.sin(angle)];
+  return a.map((v, i) => wa * v + wb * b[i]);
+}
+
+function normalized(q: number[]): number[] {
+  const n = Math.hypot(...q) || 1;
+  return q.map((v) => v / n);
+}
+
+export interface BakedAnimation {
+  name: string;
+  frameCount: number;
+  fps: number;
+  /** Nodes whose world matrix the animation changes (targets and everything below them). */
+  moving: Set<Node>;
+  /** Poses the document's nodes at a frame; `rest()` puts them back. */
+  pose(frame: number): void;
+  rest(): void;
+}
+
+const PATHS = new Set(['translation', 'rotation', 'scale']);
+
+/** The document's first animation, ready to be posed frame by frame; undefined if it has none. */
+export function bakeAnimation(doc: Document, fps: number, warnings: string[]): BakedAnimation | undefined {
+  const [animation, ...others] = doc.getRoot().listAnimations();
+  if (!animation) return undefined;
+  if (others.length > 0)
+    warnings.push(`${others.length} more animation${others.length === 1 ? '' : 's'} not played: the first, "${animation.getName()}", is`);
+  const channels = playedChannels(animation, warnings);
+  if (channels.length === 0) return undefined;
+  const duration = Math.max(...channels.map((c) => c.times[c.times.length - 1]));
+  let frameCount = Math.floor(duration * fps + 1e-6) + 1;
+  if (frameCount > LIMITS.maxFrames) {
+    warnings.push(
+      `animation "${animation.getName()}" lasts ${frameCount} frames at ${fps} fps: its first ${LIMITS.maxFrames} are rendered`,
+    );
+    frameCount = LIMITS.maxFrames;
+  }
+  const targets = new Set(channels.map((c) => c.node));
+  const restPose = [...targets].map((node) => ({ node, t: node.getTranslation(), r: node.getRotation(), s: node.getScale() }));
+  const moving = new Set<Node>();
+  const below = (node: Node) => {
+    moving.add(node);
+    for (const child of node.listChildren()) below(child);
+  };
+  for (const node of targets) below(node);
+  return {
+    name: animation.getName(),
+    frameCount,
+    fps,
+    moving,
+    pose(frame) {
+      for (const c of channels) {
+        const value = sampleKeyframes(c.times, c.values, c.size, c.interpolation, frame / fps, c.path === 'rotation');
+        if (c.path === 'translation') c.node.setTranslation(value as [number, number, number]);
+        else if (c.path === 'rotation') c.node.setRotation(value as [number, number, number, number]);
+        else c.node.setScale(value as [number, number, number]);
+      }
+    },
+    rest() {
+      for (const { node, t, r, s } of restPose) node.setTranslation(t).setRotation(r).setScale(s);
+    },
+  };
+}
+
+interface Channel {
+  node: Node;
+  path: 'translation' | 'rotation' | 'scale';
+  times: Float64Array;
+  values: Float64Array;
+  size: number;
+  interpolation: Interpolation;
+}
+
+/** The channels it can play (TRS of a node, with well-formed keys); the others are named. */
+function playedChannels(animation: Animation, warnings: string[]): Channel[] {
+  const out: Channel[] = [];
+  for (const channel of animation.listChannels()) {
+    const node = channel.getTargetNode();
+    const path = channel.getTargetPath();
+    const sampler = channel.getSampler();
+    const input = sampler?.getInput();
+    const output = sampler?.getOutput();
+    if (!node || !path || !PATHS.has(path) || !input || !output) {
+      warnings.push(`an animation channel of "${animation.getName()}" targets ${path ?? 'nothing'}, which is not played`);
+      continue;
+    }
+    const interpolation = (sampler?.getInterpolation() ?? 'LINEAR') as Interpolation;
+    const size = path === 'rotation' ? 4 : 3;
+    const times = Float64Array.from({ length: input.getCount() }, (_, i) => input.getScalar(i));
+    const values = new Float64Array(output.getCount() * size);
+    const element: number[] = [];
+    for (let i = 0; i < output.getCount(); i++) values.set(output.getElement(i, element).slice(0, size), i * size);
+    const keys = interpolation === 'CUBICSPLINE' ? values.length / size / 3 : values.length / size;
+    const ordered = times.every((t, i) => Number.isFinite(t) && (i === 0 || t > times[i - 1]));
+    if (times.length === 0 || keys !== times.length || !ordered || !values.every(Number.isFinite)) {
+      warnings.push(`an animation channel of "${animation.getName()}" on node "${node.getName()}" has malformed keys: not played`);
+      continue;
+    }
+    out.push({ node, path: path as Channel['path'], times, values, size, interpolation });
+  }
+  return out;
+}
