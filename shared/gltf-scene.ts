@@ -23,15 +23,23 @@ import {
   KHRMaterialsEmissiveStrength,
   KHRMaterialsIOR,
   KHRMaterialsTransmission,
+  KHRMaterialsVolume,
   type Light as PunctualLight,
   type Transmission,
+  type Volume,
 } from '@gltf-transform/extensions';
 import { bakeAnimation } from './gltf-animation.ts';
 import { decodeRgba } from './png.ts';
 import { type CameraKey, type Light, type Material, type ObjectKey, type SceneInput, type Texture, textureOf, type Vec3 } from './scene.ts';
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
-export const SUPPORTED_EXTENSIONS = [KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission];
+export const SUPPORTED_EXTENSIONS = [
+  KHRLightsPunctual,
+  KHRMaterialsEmissiveStrength,
+  KHRMaterialsIOR,
+  KHRMaterialsTransmission,
+  KHRMaterialsVolume,
+];
 const SUPPORTED_NAMES = new Set<string>(SUPPORTED_EXTENSIONS.map((e) => e.EXTENSION_NAME));
 /**
  * glTF light intensities are photometric (candela, lux); the renderer's are radiometric. Blender's
@@ -236,7 +244,9 @@ function materialOf(
   const transmission = material.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor() ?? 0;
   if (transmission >= GLASS_TRANSMISSION) {
     const ior = material.getExtension<IOR>('KHR_materials_ior')?.getIOR() ?? 1.5;
-    return { name, type: 'dielectric', ior: Math.min(4, Math.max(1, ior)), tint: [r, g, b] };
+    // Without a volume of some thickness the spec makes the surface thin-walled (a pane).
+    const thin = !((material.getExtension<Volume>('KHR_materials_volume')?.getThicknessFactor() ?? 0) > 0);
+    return { name, type: 'dielectric', ior: Math.min(4, Math.max(1, ior)), tint: [r, g, b], thin };
   }
   if (material.getMetallicFactor() >= 0.5)
     return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor(), albedoTexture };

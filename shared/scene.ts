@@ -114,7 +114,18 @@ export const Material = z.discriminatedUnion('type', [
     roughness: finite.min(0).max(1).default(0),
     albedoTexture: TextureRef,
   }),
-  z.object({ ...MaterialBase, type: z.literal('dielectric'), ior: finite.min(1).max(4), tint: Color.default([1, 1, 1]) }),
+  z.object({
+    ...MaterialBase,
+    type: z.literal('dielectric'),
+    ior: finite.min(1).max(4),
+    tint: Color.default([1, 1, 1]),
+    /**
+     * A thin wall (a window pane, glTF's transmission without a volume): light passes straight
+     * through, less what it reflects, and shadow rays pass too, so a room lit through a window
+     * converges like one lit through an opening.
+     */
+    thin: z.boolean().default(false),
+  }),
 ]);
 export type Material = z.infer<typeof Material>;
 

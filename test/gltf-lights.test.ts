@@ -8,10 +8,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Document, type Node, NodeIO } from '@gltf-transform/core';
-import { KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission } from '@gltf-transform/extensions';
+import {
+  KHRLightsPunctual,
+  KHRMaterialsEmissiveStrength,
+  KHRMaterialsIOR,
+  KHRMaterialsTransmission,
+  KHRMaterialsVolume,
+} from '@gltf-transform/extensions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
-import { sceneFromGltf } from '../shared/gltf-scene.ts';
+import { SUPPORTED_EXTENSIONS, sceneFromGltf } from '../shared/gltf-scene.ts';
 import type { Scene } from '../shared/scene.ts';
 import { Renderer } from '../worker/render/renderer.ts';
 
@@ -73,7 +79,7 @@ function groundDocument(add: (doc: Document, scene: ReturnType<Document['createS
 
 async function imported(doc: Document, name: string): Promise<Scene> {
   const path = join(dir, `${name}.glb`);
-  const io = new NodeIO().registerExtensions([KHRLightsPunctual, KHRMaterialsEmissiveStrength, KHRMaterialsIOR, KHRMaterialsTransmission]);
+  const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
   writeFileSync(path, await io.writeBinary(doc));
   const { scene } = await readSceneFile(path);
   return { ...scene, render: { ...scene.render, width: SIZE, height: SIZE, spp: 4, maxBounces: 2 } };
@@ -207,7 +213,7 @@ describe('glTF KHR_lights_punctual', () => {
 });
 
 describe('glTF material extensions', () => {
-  it('imports transmission + IOR as glass and emissive strength as the emitter’s strength', async () => {
+  it('imports transmission + IOR as glass (thin-walled unless it has a volume) and emissive strength as the emitter’s strength', async () => {
     const { doc } = groundDocument(() => undefined);
     const glass = doc.createMaterial('glass').setBaseColorFactor([0.9, 1, 0.9, 1]);
     glass.setExtension(
@@ -215,6 +221,8 @@ describe('glTF material extensions', () => {
       doc.createExtension(KHRMaterialsTransmission).createTransmission().setTransmissionFactor(1),
     );
     glass.setExtension('KHR_materials_ior', doc.createExtension(KHRMaterialsIOR).createIOR().setIOR(1.33));
+    const block = glass.clone().setName('block');
+    block.setExtension('KHR_materials_volume', doc.createExtension(KHRMaterialsVolume).createVolume().setThicknessFactor(0.5));
     const lamp = doc.createMaterial('lamp').setEmissiveFactor([1, 0.5, 0.25]);
     lamp.setExtension(
       'KHR_materials_emissive_strength',
@@ -223,10 +231,18 @@ describe('glTF material extensions', () => {
     const ground = doc.getRoot().listMeshes()[0];
     ground.addPrimitive(ground.listPrimitives()[0].clone().setMaterial(glass));
     ground.addPrimitive(ground.listPrimitives()[0].clone().setMaterial(lamp));
+    ground.addPrimitive(ground.listPrimitives()[0].clone().setMaterial(block));
     const scene = await imported(doc, 'materials');
     expect(scene.materials).toEqual(
       expect.arrayContaining([
-        { name: 'm1-glass', type: 'dielectric', ior: expect.closeTo(1.33, 6), tint: [expect.closeTo(0.9, 6), 1, expect.closeTo(0.9, 6)] },
+        {
+          name: 'm1-glass',
+          type: 'dielectric',
+          ior: expect.closeTo(1.33, 6),
+          tint: [expect.closeTo(0.9, 6), 1, expect.closeTo(0.9, 6)],
+          thin: true,
+        },
+        expect.objectContaining({ name: 'm3-block', type: 'dielectric', thin: false }),
         { name: 'm2-lamp', type: 'emissive', color: [1, 0.5, 0.25], strength: 8 },
       ]),
     );

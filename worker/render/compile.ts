@@ -265,7 +265,7 @@ const WRAP = { repeat: 0, clamp: 1, mirror: 2 } as const;
 /**
  * Material layout: [0] type, [1..3] albedo or tint, [4] roughness or IOR, [5..7] emission,
  * [8] first float of its texture in `texels` (−1: none), [9, 10] texture width and height,
- * [11, 12] wrap across and down (0 repeat, 1 clamp, 2 mirror).
+ * [11, 12] wrap across and down (0 repeat, 1 clamp, 2 mirror), [13] 1 for a thin dielectric.
  */
 function packMaterials(scene: Scene, offsets: Map<string, number>): Float32Array {
   const out = new Float32Array(scene.materials.length * MAT_STRIDE);
@@ -284,6 +284,7 @@ function packMaterials(scene: Scene, offsets: Map<string, number>): Float32Array
       case 'dielectric':
         out.set(m.tint, at + 1);
         out[at + 4] = m.ior;
+        out[at + 13] = m.thin ? 1 : 0;
         break;
       case 'emissive':
         out.set(scale(m.color as V3, m.strength), at + 5);

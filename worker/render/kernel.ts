@@ -93,10 +93,14 @@ export function pathTrace(
     let thrR = 1;
     let thrG = 1;
     let thrB = 1;
-    // Radiance the queued shadow ray carries if it reaches its light.
+    // Radiance the queued shadow ray carries if it reaches its light, and the share of it that
+    // the thin panes it crosses let through.
     let pendR = 0;
     let pendG = 0;
     let pendB = 0;
+    let passR = 1;
+    let passG = 1;
+    let passB = 1;
     let camera = 1;
     let shadow = 0;
     let depth = 0;
@@ -294,8 +298,33 @@ export function pathTrace(
                   }
                 }
                 if (t > 0 && t < hitT) {
-                  hitT = t;
-                  hitPrim = first + j;
+                  const pm = prims[p + 1] * 16;
+                  if (shadow === 1 && mats[pm + 13] > 0) {
+                    // A thin pane on the way to the light passes it, less what it reflects
+                    // (Schlick's Fresnel at its normal, as a path through it would choose).
+                    let pnx = prims[p + 13];
+                    let pny = prims[p + 14];
+                    let pnz = prims[p + 15];
+                    if (type === 0) {
+                      pnx = (ox + t * dx - prims[p + 4]) / prims[p + 7];
+                      pny = (oy + t * dy - prims[p + 5]) / prims[p + 7];
+                      pnz = (oz + t * dz - prims[p + 6]) / prims[p + 7];
+                    } else if (type === 2) {
+                      pnx = prims[p + 8] * prims[p + 12] - prims[p + 9] * prims[p + 11];
+                      pny = prims[p + 9] * prims[p + 10] - prims[p + 7] * prims[p + 12];
+                      pnz = prims[p + 7] * prims[p + 11] - prims[p + 8] * prims[p + 10];
+                    }
+                    const pc = Math.abs(pnx * dx + pny * dy + pnz * dz) / Math.sqrt(pnx * pnx + pny * pny + pnz * pnz);
+                    const pior = mats[pm + 4];
+                    const pf0 = ((pior - 1) * (pior - 1)) / ((pior + 1) * (pior + 1));
+                    const pfr = pf0 + (1 - pf0) * (1 - pc) * (1 - pc) * (1 - pc) * (1 - pc) * (1 - pc);
+                    passR = passR * mats[pm + 1] * (1 - pfr);
+                    passG = passG * mats[pm + 2] * (1 - pfr);
+                    passB = passB * mats[pm + 3] * (1 - pfr);
+                  } else {
+                    hitT = t;
+                    hitPrim = first + j;
+                  }
                 }
               }
             }
@@ -310,10 +339,13 @@ export function pathTrace(
         if (shadow === 1) {
           // Nothing between the surface and the light sample: the queued light arrives.
           if (hitPrim < 0) {
-            sumR = sumR + pendR;
-            sumG = sumG + pendG;
-            sumB = sumB + pendB;
+            sumR = sumR + pendR * passR;
+            sumG = sumG + pendG * passG;
+            sumB = sumB + pendB * passB;
           }
+          passR = 1;
+          passG = 1;
+          passB = 1;
           shadow = 0;
           if (alive === 0) break;
           ox = nox;
@@ -725,6 +757,30 @@ export function pathTrace(
             noy = hy + fy * eps;
             noz = hz + fz * eps;
             countAllEmission = 1;
+          } else if (mats[m + 13] > 0) {
+            // Thin dielectric: Fresnel chooses a mirror reflection or passing straight through.
+            // Passing through changes nothing about how the path was sampled, so light sampling
+            // and its MIS weights carry on across the pane (shadow rays pass it too).
+            const tci = Math.abs(dx * fx + dy * fy + dz * fz);
+            const tior = mats[m + 4];
+            const tf0 = ((tior - 1) * (tior - 1)) / ((tior + 1) * (tior + 1));
+            const tfr = tf0 + (1 - tf0) * (1 - tci) * (1 - tci) * (1 - tci) * (1 - tci) * (1 - tci);
+            if (r0 < tfr) {
+              ndx = dx + 2 * tci * fx;
+              ndy = dy + 2 * tci * fy;
+              ndz = dz + 2 * tci * fz;
+              nox = hx + fx * eps;
+              noy = hy + fy * eps;
+              noz = hz + fz * eps;
+              countAllEmission = 1;
+            } else {
+              ndx = dx;
+              ndy = dy;
+              ndz = dz;
+              nox = hx - fx * eps;
+              noy = hy - fy * eps;
+              noz = hz - fz * eps;
+            }
           } else {
             // Dielectric: Fresnel (Schlick) chooses reflection or refraction.
             const ior = mats[m + 4];
