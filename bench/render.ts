@@ -3,7 +3,8 @@
  * opens here and prints samples per second and their ratio; then, on the fastest backend, samples
  * per second by tile size (the whole frame cut into 32, 64, 128 px tiles, and uncut) and by sample
  * count (16 to 4,096 spp) against the best cell; then the time each estimator (next-event
- * estimation vs the naive tracer) needs to reach PSNR 30 dB against a high-spp reference.
+ * estimation vs the naive tracer) needs to reach PSNR 30 dB against a high-spp reference, and the
+ * time the textured room (HDRI through a window) needs to reach it against its own.
  */
 import { readFileSync } from 'node:fs';
 import { parseScene, type Scene } from '../shared/scene.ts';
@@ -121,6 +122,21 @@ for (const nee of [true, false]) {
     }
   }
 }
+
+// The textured room (scenes/room.json: HDRI sky and sun through a thin window, a point light,
+// textures), smaller: its reference takes most of the time.
+const ROOM_REFERENCE_SPP = Number(process.env.ROOM_REFERENCE_SPP ?? 2048);
+const roomRaw = JSON.parse(readFileSync(new URL('../scenes/room.json', import.meta.url), 'utf8'));
+const room = (spp: number): Scene => parseScene({ ...roomRaw, render: { ...roomRaw.render, width: 128, height: 96, spp } });
+console.log(`
+room reference: 128×96, ${ROOM_REFERENCE_SPP} spp on ${fastest}…`);
+const roomReference = await r.render(room(ROOM_REFERENCE_SPP), 0);
+let roomConvergence = { spp: 0, seconds: 0, psnr: 0 };
+for (let spp = 4; spp <= ROOM_REFERENCE_SPP / 2; spp *= 2) {
+  const { value: img, seconds } = await timed(() => r.render(room(spp), 0));
+  roomConvergence = { spp, seconds, psnr: psnr(img.rgba, roomReference.rgba) };
+  if (roomConvergence.psnr >= 30) break;
+}
 r.close();
 const [withNee, naive] = convergence;
 console.log(`\ntime to PSNR 30 dB against the reference (${fastest})\n`);
@@ -132,4 +148,16 @@ console.log(
   `\nlight sampling reaches 30 dB ${reached ? '' : 'more than '}${(naive.seconds / withNee.seconds).toFixed(1)}× sooner than the naive tracer` +
     (reached ? '' : ` (which stopped at ${naive.spp} spp, ${naive.psnr.toFixed(1)} dB)`),
 );
-console.log(`results: ${writeResult('render', { throughput, cells, reference: { backend: fastest, spp: REFERENCE_SPP }, convergence })}`);
+console.log(
+  `\ntextured room 128×96: ${roomConvergence.psnr.toFixed(1)} dB at ${roomConvergence.spp} spp in ${roomConvergence.seconds.toFixed(2)} s ` +
+    `(${(roomConvergence.spp / withNee.spp).toFixed(1)}× the samples per pixel the Cornell box needs for 30 dB)`,
+);
+console.log(
+  `results: ${writeResult('render', {
+    throughput,
+    cells,
+    reference: { backend: fastest, spp: REFERENCE_SPP },
+    convergence,
+    room: { width: 128, height: 96, referenceSpp: ROOM_REFERENCE_SPP, ...roomConvergence },
+  })}`,
+);
