@@ -30,7 +30,16 @@ import {
 } from '@gltf-transform/extensions';
 import { bakeAnimation } from './gltf-animation.ts';
 import { decodeRgba } from './png.ts';
-import { type CameraKey, type Light, type Material, type ObjectKey, type SceneInput, type Texture, textureOf, type Vec3 } from './scene.ts';
+import {
+  type CameraKey,
+  type Light,
+  type Material,
+  type ObjectKey,
+  type SceneInput,
+  type Texture,
+  texturesOf,
+  type Vec3,
+} from './scene.ts';
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
 export const SUPPORTED_EXTENSIONS = [
@@ -80,16 +89,17 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
   const placed = new Map<string, Node>();
   let cameraNode: Node | undefined;
   const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
-  const textures = new Map<GltfTexture, { name: string; decoded: Promise<Texture> }>();
-  /** The farm texture for a glTF one, by name; each is decoded once. */
-  const textureName = (texture: GltfTexture | null, info: TextureInfo | null): string | undefined => {
+  const textures = new Map<string, { name: string; decoded: Promise<Texture> }>();
+  /** The farm texture for a glTF one used as colour (sRGB) or data (linear), by name; each is decoded once. */
+  const textureName: TextureNamer = (texture, info, encoding) => {
     if (!texture || !info) return undefined;
     if (info.getTexCoord() !== 0) warnings.push(`texture "${texture.getName()}" uses TEXCOORD_${info.getTexCoord()}: TEXCOORD_0 is read`);
-    let entry = textures.get(texture);
+    const key = `${root.listTextures().indexOf(texture)}/${encoding}`;
+    let entry = textures.get(key);
     if (!entry) {
       const name = `t${textures.size}-${texture.getName() || 'texture'}`.slice(0, 64);
-      entry = { name, decoded: decodeTexture(texture, info, name) };
-      textures.set(texture, entry);
+      entry = { name, decoded: decodeTexture(texture, info, name, encoding) };
+      textures.set(key, entry);
     }
     return entry.name;
   };
@@ -130,7 +140,7 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
         if (!materials.has(material))
           materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
         const used = materials.get(material) as SceneInput['materials'][number];
-        if (textureOf(used as Material) !== undefined && !mesh.uvs) {
+        if (texturesOf(used as Material).length > 0 && !mesh.uvs) {
           warnings.push(`mesh "${node.getMesh()?.getName()}" wears a texture but has no TEXCOORD_0: it reads the texel at (0, 0)`);
           mesh.uvs = new Array((mesh.positions.length / 3) * 2).fill(0);
         }
@@ -184,8 +194,16 @@ function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): str
   const count = (n: number, what: string, effect: string) => {
     if (n > 0) warnings.push(`${n} ${what}${n === 1 ? '' : 's'} not supported yet: ${effect}`);
   };
-  const read = new Set(root.listMaterials().flatMap((m) => [m.getBaseColorTexture(), m.getEmissiveTexture()]));
-  count(root.listTextures().filter((t) => !read.has(t)).length, 'texture other than base colour or emissive', 'not used');
+  const read = new Set(
+    root
+      .listMaterials()
+      .flatMap((m) => [m.getBaseColorTexture(), m.getEmissiveTexture(), m.getMetallicRoughnessTexture(), m.getNormalTexture()]),
+  );
+  count(
+    root.listTextures().filter((t) => !read.has(t)).length,
+    'occlusion or unused texture',
+    'not read (the path tracer finds occlusion itself)',
+  );
   count(root.listSkins().length, 'skin', 'skinned meshes are rendered in their bind pose');
   const blended = root.listMaterials().filter((m) => m.getAlphaMode() !== 'OPAQUE' || m.getAlpha() < 1);
   count(blended.length, 'transparent material', 'rendered opaque');
@@ -222,25 +240,24 @@ function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[
   return { positions, indices, smooth: primitive.getAttribute('NORMAL') !== null, uvs };
 }
 
+type TextureNamer = (texture: GltfTexture | null, info: TextureInfo | null, encoding: Texture['encoding']) => string | undefined;
+
 /**
- * The metallic-roughness material by its factors: emissive where it emits, glass where it
- * transmits, metal where it is mostly metallic, diffuse otherwise (its roughness and specular are
- * not modelled yet).
+ * The metallic-roughness material: emissive where it emits, glass where it transmits; plain metal
+ * or plain diffuse where its factors say so and no texture varies them; otherwise the renderer's
+ * metallic-roughness blend with its metallic-roughness and normal textures (its specular layer
+ * on non-metals is not modelled).
  */
-function materialOf(
-  material: GltfMaterial,
-  index: number,
-  textureName: (texture: GltfTexture | null, info: TextureInfo | null) => string | undefined,
-): SceneInput['materials'][number] {
+function materialOf(material: GltfMaterial, index: number, textureName: TextureNamer): SceneInput['materials'][number] {
   const name = `m${index}-${material.getName() || 'material'}`.slice(0, 64);
   const [r, g, b] = material.getBaseColorFactor();
   const emissive = material.getEmissiveFactor() as Vec3;
   const strength = material.getExtension<EmissiveStrength>('KHR_materials_emissive_strength')?.getEmissiveStrength() ?? 1;
   if (Math.max(...emissive) > 0 && strength > 0) {
-    const colorTexture = textureName(material.getEmissiveTexture(), material.getEmissiveTextureInfo());
+    const colorTexture = textureName(material.getEmissiveTexture(), material.getEmissiveTextureInfo(), 'srgb');
     return { name, type: 'emissive', color: emissive, strength, colorTexture };
   }
-  const albedoTexture = textureName(material.getBaseColorTexture(), material.getBaseColorTextureInfo());
+  const albedoTexture = textureName(material.getBaseColorTexture(), material.getBaseColorTextureInfo(), 'srgb');
   const transmission = material.getExtension<Transmission>('KHR_materials_transmission')?.getTransmissionFactor() ?? 0;
   if (transmission >= GLASS_TRANSMISSION) {
     const ior = material.getExtension<IOR>('KHR_materials_ior')?.getIOR() ?? 1.5;
@@ -248,8 +265,29 @@ function materialOf(
     const thin = !((material.getExtension<Volume>('KHR_materials_volume')?.getThicknessFactor() ?? 0) > 0);
     return { name, type: 'dielectric', ior: Math.min(4, Math.max(1, ior)), tint: [r, g, b], thin };
   }
-  if (material.getMetallicFactor() >= 0.5)
-    return { name, type: 'metal', albedo: [r, g, b], roughness: material.getRoughnessFactor(), albedoTexture };
+  const [metallic, roughness] = [material.getMetallicFactor(), material.getRoughnessFactor()];
+  const metallicRoughnessTexture = textureName(
+    material.getMetallicRoughnessTexture(),
+    material.getMetallicRoughnessTextureInfo(),
+    'linear',
+  );
+  const normalTexture = textureName(material.getNormalTexture(), material.getNormalTextureInfo(), 'linear');
+  if (metallicRoughnessTexture || normalTexture || (metallic > 0 && metallic < 1)) {
+    const baseColor: Vec3 = [r, g, b];
+    const normalScale = material.getNormalScale();
+    return {
+      name,
+      type: 'pbr',
+      baseColor,
+      metallic,
+      roughness,
+      baseColorTexture: albedoTexture,
+      metallicRoughnessTexture,
+      normalTexture,
+      normalScale,
+    };
+  }
+  if (metallic === 1) return { name, type: 'metal', albedo: [r, g, b], roughness, albedoTexture };
   return { name, type: 'diffuse', albedo: [r, g, b], albedoTexture };
 }
 
@@ -261,9 +299,10 @@ const WRAPS: Record<number, Texture['wrapS']> = {
 
 /**
  * Decoded here, once, to 8-bit RGBA (sharp: PNG, JPEG, WebP): workers read texels, never image
- * files, so every worker sees the same texels whatever its image libraries. Colour textures are sRGB.
+ * files, so every worker sees the same texels whatever its image libraries. Colour textures are
+ * sRGB, data (metallic-roughness, normals) linear.
  */
-async function decodeTexture(texture: GltfTexture, info: TextureInfo, name: string): Promise<Texture> {
+async function decodeTexture(texture: GltfTexture, info: TextureInfo, name: string, encoding: Texture['encoding']): Promise<Texture> {
   const image = texture.getImage();
   if (!image) throw new Error(`texture "${texture.getName()}" has no image`);
   const { width, height, rgba } = await decodeRgba(image);
@@ -271,7 +310,7 @@ async function decodeTexture(texture: GltfTexture, info: TextureInfo, name: stri
     name,
     width,
     height,
-    encoding: 'srgb',
+    encoding,
     wrapS: WRAPS[info.getWrapS()] ?? 'repeat',
     wrapT: WRAPS[info.getWrapT()] ?? 'repeat',
     rgba: Buffer.from(rgba).toString('base64'),

@@ -126,6 +126,23 @@ export const Material = z.discriminatedUnion('type', [
      */
     thin: z.boolean().default(false),
   }),
+  /**
+   * glTF's metallic-roughness material where it is neither plain diffuse nor plain metal: a hit
+   * is metal with probability metallic (× the metallic-roughness texture's blue), diffuse
+   * otherwise; roughness is × its green. A normal map (tangent space, +Y up the image) bends the
+   * shading normal by normalScale.
+   */
+  z.object({
+    ...MaterialBase,
+    type: z.literal('pbr'),
+    baseColor: Color,
+    metallic: finite.min(0).max(1).default(0),
+    roughness: finite.min(0).max(1).default(1),
+    baseColorTexture: TextureRef,
+    metallicRoughnessTexture: TextureRef,
+    normalTexture: TextureRef,
+    normalScale: finite.min(-100).max(100).default(1),
+  }),
 ]);
 export type Material = z.infer<typeof Material>;
 
@@ -283,11 +300,10 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     ctx.addIssue({ code: 'custom', path: ['textures'], message: `textures hold ${texels} texels, limit is ${LIMITS.maxTexels}` });
   const textured = new Set<string>();
   s.materials.forEach((m, i) => {
-    const ref = textureOf(m);
-    if (ref === undefined) return;
-    textured.add(m.name);
-    const key = m.type === 'emissive' ? 'colorTexture' : 'albedoTexture';
-    if (!textures.has(ref)) ctx.addIssue({ code: 'custom', path: ['materials', i, key], message: `unknown texture "${ref}"` });
+    for (const { key, name } of texturesOf(m)) {
+      textured.add(m.name);
+      if (!textures.has(name)) ctx.addIssue({ code: 'custom', path: ['materials', i, key], message: `unknown texture "${name}"` });
+    }
   });
   const ids = new Set<string>();
   let triangles = 0;
@@ -372,9 +388,24 @@ export function bytesOfBase64(b64: string): Uint8Array {
 /** Bytes a (valid, padded) base64 string decodes to, without decoding it. */
 const base64Bytes = (b64: string): number => (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
 
-/** The texture a material multiplies its colour by, if any. */
-export function textureOf(m: Material): string | undefined {
-  return m.type === 'emissive' ? m.colorTexture : m.type === 'dielectric' ? undefined : m.albedoTexture;
+/** The renderer's texture slots: colour, metallic-roughness, normal. */
+export const TextureSlot = { color: 0, metallicRoughness: 1, normal: 2 } as const;
+
+/** The textures a material reads: the field naming each, its slot and the texture's name. */
+export function texturesOf(m: Material): { key: string; slot: number; name: string }[] {
+  const named: [string, number, string | undefined][] =
+    m.type === 'emissive'
+      ? [['colorTexture', TextureSlot.color, m.colorTexture]]
+      : m.type === 'pbr'
+        ? [
+            ['baseColorTexture', TextureSlot.color, m.baseColorTexture],
+            ['metallicRoughnessTexture', TextureSlot.metallicRoughness, m.metallicRoughnessTexture],
+            ['normalTexture', TextureSlot.normal, m.normalTexture],
+          ]
+        : m.type === 'dielectric'
+          ? []
+          : [['albedoTexture', TextureSlot.color, m.albedoTexture]];
+  return named.filter(([, , name]) => name !== undefined).map(([key, slot, name]) => ({ key, slot, name: name as string }));
 }
 
 export class SceneError extends Error {

@@ -130,7 +130,7 @@ describe('glTF import', () => {
     expect(warnings).toEqual(
       expect.arrayContaining([
         'extension KHR_materials_clearcoat is not supported yet: ignored',
-        '1 texture other than base colour or emissive not supported yet: not used',
+        '1 occlusion or unused texture not supported yet: not read (the path tracer finds occlusion itself)',
         'an animation channel of "slide" targets weights, which is not played',
         expect.stringMatching(/mode 0, not triangles: skipped/),
         expect.stringMatching(/orthographic, which is not supported/),

@@ -3,7 +3,7 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
-import { bytesOfBase64, type Light, type Scene, type SceneObject, textureOf } from '../../shared/scene.ts';
+import { bytesOfBase64, type Light, type Scene, type SceneObject, TextureSlot, texturesOf } from '../../shared/scene.ts';
 import { applyPoint, applyVector, cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { type EnvironmentTables, tablesOf } from './environment.ts';
@@ -13,13 +13,14 @@ export const PRIM_STRIDE = 24;
 /** Leaf size of the BVH; scenes with at most SMALL_SCENE primitives are a single leaf. */
 const LEAF_SIZE = 4;
 const SMALL_SCENE = 16;
-export const MAT_STRIDE = 16;
-export const UV_STRIDE = 6;
+export const MAT_STRIDE = 32;
+/** Per primitive: its corners' uvs, then the directions of +u and of +Y up the image (tangent frame). */
+export const UV_STRIDE = 12;
 export const LIGHT_STRIDE = 20;
 export const CAM_SIZE = 34;
 
 export const PrimType = { sphere: 0, quad: 1, triangle: 2 } as const;
-export const MatType = { diffuse: 0, metal: 1, dielectric: 2, emissive: 3 } as const;
+export const MatType = { diffuse: 0, metal: 1, dielectric: 2, emissive: 3, pbr: 4 } as const;
 export const LightType = { sphereCap: 0, quad: 1, point: 2, spot: 3, directional: 4, environment: 5 } as const;
 
 export interface CompiledScene {
@@ -28,7 +29,7 @@ export interface CompiledScene {
   nodeCount: number;
   leafSize: number;
   materials: Float32Array;
-  /** Texture coordinates of each primitive's three corners (triangles with uvs; zeros otherwise). */
+  /** Texture coordinates of each primitive's three corners and its tangent frame (triangles with uvs; zeros otherwise). */
   uvs: Float32Array;
   /** Every texture's texels, linear RGB, one after another. */
   texels: Float32Array;
@@ -163,10 +164,24 @@ function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: numb
       type: PrimType.triangle,
       material,
       data: [...v0, ...e1, ...e2, ...ns, o.smooth ? 1 : 0],
-      uvs: uv && [a, b, c].flatMap((k) => [uv[k * 2], uv[k * 2 + 1]]),
+      uvs: uv && withTangents([a, b, c].flatMap((k) => [uv[k * 2], uv[k * 2 + 1]]), e1, e2),
       ...boundsOf([vertices[a], vertices[b], vertices[c]]),
     };
   });
+}
+
+/**
+ * A triangle's uvs followed by the world directions in which u grows and in which the image's +Y
+ * points (v shrinks: glTF's v runs down the image), from its edges and their uv differences;
+ * zeros where the uvs are degenerate (a normal map then leaves the normal as it is).
+ */
+function withTangents(uvs: number[], e1: V3, e2: V3): number[] {
+  const [du1, dv1, du2, dv2] = [uvs[2] - uvs[0], uvs[3] - uvs[1], uvs[4] - uvs[0], uvs[5] - uvs[1]];
+  const det = du1 * dv2 - du2 * dv1;
+  if (Math.abs(det) < 1e-20) return [...uvs, 0, 0, 0, 0, 0, 0];
+  const tangent = scale(sub(scale(e1, dv2), scale(e2, dv1)), 1 / det);
+  const down = scale(sub(scale(e2, du1), scale(e1, du2)), 1 / det);
+  return [...uvs, ...normalize(tangent), ...normalize(scale(down, -1))];
 }
 
 function boundsOf(points: V3[]): Bounds {
@@ -261,11 +276,13 @@ function environmentRecord(sky: EnvironmentTables, rotation: number): number[] {
 }
 
 const WRAP = { repeat: 0, clamp: 1, mirror: 2 } as const;
+const TEXTURE_SLOTS = Object.keys(TextureSlot).length;
 
 /**
  * Material layout: [0] type, [1..3] albedo or tint, [4] roughness or IOR, [5..7] emission,
- * [8] first float of its texture in `texels` (−1: none), [9, 10] texture width and height,
- * [11, 12] wrap across and down (0 repeat, 1 clamp, 2 mirror), [13] 1 for a thin dielectric.
+ * [8] metallic, [9] normal scale, [10] 1 for a thin dielectric; three texture slots (colour,
+ * metallic-roughness, normal) of 5 floats from [16]: first float in `texels` (−1: none), width,
+ * height, wrap across and down (0 repeat, 1 clamp, 2 mirror).
  */
 function packMaterials(scene: Scene, offsets: Map<string, number>): Float32Array {
   const out = new Float32Array(scene.materials.length * MAT_STRIDE);
@@ -284,16 +301,23 @@ function packMaterials(scene: Scene, offsets: Map<string, number>): Float32Array
       case 'dielectric':
         out.set(m.tint, at + 1);
         out[at + 4] = m.ior;
-        out[at + 13] = m.thin ? 1 : 0;
+        out[at + 10] = m.thin ? 1 : 0;
+        break;
+      case 'pbr':
+        out.set(m.baseColor, at + 1);
+        out[at + 4] = m.roughness;
+        out[at + 8] = m.metallic;
+        out[at + 9] = m.normalScale;
         break;
       case 'emissive':
         out.set(scale(m.color as V3, m.strength), at + 5);
         break;
     }
-    const name = textureOf(m);
-    const texture = name === undefined ? undefined : textures.get(name);
-    out[at + 8] = texture ? (offsets.get(texture.name) as number) : -1;
-    if (texture) out.set([texture.width, texture.height, WRAP[texture.wrapS], WRAP[texture.wrapT]], at + 9);
+    for (let slot = 0; slot < TEXTURE_SLOTS; slot++) out[at + 16 + slot * 5] = -1;
+    for (const { slot, name } of texturesOf(m)) {
+      const t = textures.get(name) as Scene['textures'][number];
+      out.set([offsets.get(name) as number, t.width, t.height, WRAP[t.wrapS], WRAP[t.wrapT]], at + 16 + slot * 5);
+    }
   });
   return out;
 }

@@ -298,8 +298,8 @@ export function pathTrace(
                   }
                 }
                 if (t > 0 && t < hitT) {
-                  const pm = prims[p + 1] * 16;
-                  if (shadow === 1 && mats[pm + 13] > 0) {
+                  const pm = prims[p + 1] * 32;
+                  if (shadow === 1 && mats[pm + 10] > 0) {
                     // A thin pane on the way to the light passes it, less what it reflects
                     // (Schlick's Fresnel at its normal, as a path through it would choose).
                     let pnx = prims[p + 13];
@@ -401,9 +401,9 @@ export function pathTrace(
           }
           const p = hitPrim * 24;
           const type = prims[p];
-          const m = prims[p + 1] * 16;
+          const m = prims[p + 1] * 32;
           const mtype = mats[m];
-          const textured = mats[m + 8] >= 0 && type === 2 ? 1 : 0;
+          const textured = (mats[m + 16] >= 0 || mats[m + 21] >= 0 || mats[m + 26] >= 0) && type === 2 ? 1 : 0;
           // Barycentric weights of the hit's triangle corners (smooth normals, textures).
           let bary0 = 0;
           let bary1 = 0;
@@ -466,69 +466,134 @@ export function pathTrace(
           const cosIn = nx * dx + ny * dy + nz * dz;
           const into = cosIn < 0 ? 1 : 0;
           const flip = into === 1 ? 1 : -1;
-          const fx = nx * flip;
-          const fy = ny * flip;
-          const fz = nz * flip;
-          // The texture's colour at the hit: bilinear between the four nearest texels, each
-          // coordinate wrapped by the texture's mode (repeat, clamp, mirror).
+          let fx = nx * flip;
+          let fy = ny * flip;
+          let fz = nz * flip;
+          // The textures at the hit (colour, metallic-roughness, normal; material slots from
+          // [16], 5 floats each): bilinear between the four nearest texels, each coordinate
+          // wrapped by the texture's mode (repeat, clamp, mirror).
           let texR = 1;
           let texG = 1;
           let texB = 1;
+          let mrG = 1;
+          let mrB = 1;
+          let mapX = 0;
+          let mapY = 0;
+          let mapZ = 1;
+          let mapped = 0;
           if (textured === 1) {
-            const texUv = hitPrim * 6;
-            const texW = mats[m + 9];
-            const texH = mats[m + 10];
+            const texUv = hitPrim * 12;
             const texU = Math.min(1e6, Math.max(-1e6, bary0 * uvs[texUv] + bary1 * uvs[texUv + 2] + bary2 * uvs[texUv + 4]));
             const texV = Math.min(1e6, Math.max(-1e6, bary0 * uvs[texUv + 1] + bary1 * uvs[texUv + 3] + bary2 * uvs[texUv + 5]));
-            const texFx = texU * texW - 0.5;
-            const texFy = texV * texH - 0.5;
-            const texX0 = Math.floor(texFx);
-            const texY0 = Math.floor(texFy);
-            const texAx = texFx - texX0;
-            const texAy = texFy - texY0;
-            let texX1 = 0;
-            let texX2 = 0;
-            let texY1 = 0;
-            let texY2 = 0;
-            for (let corner = 0; corner < 4; corner++) {
-              let texQ = texX0;
-              let texSize = texW;
-              let texMode = mats[m + 11];
-              if (corner === 1) texQ = texX0 + 1;
-              if (corner >= 2) {
-                texQ = texY0;
-                texSize = texH;
-                texMode = mats[m + 12];
+            for (let slot = 0; slot < 3; slot++) {
+              const ts = m + 16 + slot * 5;
+              if (mats[ts] >= 0) {
+                const texW = mats[ts + 1];
+                const texH = mats[ts + 2];
+                const texFx = texU * texW - 0.5;
+                const texFy = texV * texH - 0.5;
+                const texX0 = Math.floor(texFx);
+                const texY0 = Math.floor(texFy);
+                const texAx = texFx - texX0;
+                const texAy = texFy - texY0;
+                let texX1 = 0;
+                let texX2 = 0;
+                let texY1 = 0;
+                let texY2 = 0;
+                for (let corner = 0; corner < 4; corner++) {
+                  let texQ = texX0;
+                  let texSize = texW;
+                  let texMode = mats[ts + 3];
+                  if (corner === 1) texQ = texX0 + 1;
+                  if (corner >= 2) {
+                    texQ = texY0;
+                    texSize = texH;
+                    texMode = mats[ts + 4];
+                  }
+                  if (corner === 3) texQ = texY0 + 1;
+                  if (texMode === 1) {
+                    texQ = Math.min(Math.max(texQ, 0), texSize - 1);
+                  } else {
+                    let texPeriod = texSize;
+                    if (texMode === 2) texPeriod = 2 * texSize;
+                    texQ = texQ - texPeriod * Math.floor(texQ / texPeriod);
+                    // A division that rounded across an integer: one texPeriod back into range.
+                    if (texQ < 0) texQ = texQ + texPeriod;
+                    if (texQ >= texPeriod) texQ = texQ - texPeriod;
+                    if (texQ >= texSize) texQ = texPeriod - 1 - texQ; // mirror's second half
+                  }
+                  if (corner === 0) texX1 = texQ;
+                  if (corner === 1) texX2 = texQ;
+                  if (corner === 2) texY1 = texQ;
+                  if (corner === 3) texY2 = texQ;
+                }
+                const texBase = mats[ts];
+                const texI11 = texBase + (texY1 * texW + texX1) * 3;
+                const texI21 = texBase + (texY1 * texW + texX2) * 3;
+                const texI12 = texBase + (texY2 * texW + texX1) * 3;
+                const texI22 = texBase + (texY2 * texW + texX2) * 3;
+                const texW11 = (1 - texAx) * (1 - texAy);
+                const texW21 = texAx * (1 - texAy);
+                const texW12 = (1 - texAx) * texAy;
+                const texW22 = texAx * texAy;
+                const texSr = texW11 * texels[texI11] + texW21 * texels[texI21] + texW12 * texels[texI12] + texW22 * texels[texI22];
+                const texSg =
+                  texW11 * texels[texI11 + 1] + texW21 * texels[texI21 + 1] + texW12 * texels[texI12 + 1] + texW22 * texels[texI22 + 1];
+                const texSb =
+                  texW11 * texels[texI11 + 2] + texW21 * texels[texI21 + 2] + texW12 * texels[texI12 + 2] + texW22 * texels[texI22 + 2];
+                if (slot === 0) {
+                  texR = texSr;
+                  texG = texSg;
+                  texB = texSb;
+                }
+                if (slot === 1) {
+                  mrG = texSg;
+                  mrB = texSb;
+                }
+                if (slot === 2) {
+                  mapX = 2 * texSr - 1;
+                  mapY = 2 * texSg - 1;
+                  mapZ = 2 * texSb - 1;
+                  mapped = 1;
+                }
               }
-              if (corner === 3) texQ = texY0 + 1;
-              if (texMode === 1) {
-                texQ = Math.min(Math.max(texQ, 0), texSize - 1);
-              } else {
-                let texPeriod = texSize;
-                if (texMode === 2) texPeriod = 2 * texSize;
-                texQ = texQ - texPeriod * Math.floor(texQ / texPeriod);
-                // A division that rounded across an integer: one texPeriod back into range.
-                if (texQ < 0) texQ = texQ + texPeriod;
-                if (texQ >= texPeriod) texQ = texQ - texPeriod;
-                if (texQ >= texSize) texQ = texPeriod - 1 - texQ; // mirror's second half
-              }
-              if (corner === 0) texX1 = texQ;
-              if (corner === 1) texX2 = texQ;
-              if (corner === 2) texY1 = texQ;
-              if (corner === 3) texY2 = texQ;
             }
-            const texBase = mats[m + 8];
-            const texI11 = texBase + (texY1 * texW + texX1) * 3;
-            const texI21 = texBase + (texY1 * texW + texX2) * 3;
-            const texI12 = texBase + (texY2 * texW + texX1) * 3;
-            const texI22 = texBase + (texY2 * texW + texX2) * 3;
-            const texW11 = (1 - texAx) * (1 - texAy);
-            const texW21 = texAx * (1 - texAy);
-            const texW12 = (1 - texAx) * texAy;
-            const texW22 = texAx * texAy;
-            texR = texW11 * texels[texI11] + texW21 * texels[texI21] + texW12 * texels[texI12] + texW22 * texels[texI22];
-            texG = texW11 * texels[texI11 + 1] + texW21 * texels[texI21 + 1] + texW12 * texels[texI12 + 1] + texW22 * texels[texI22 + 1];
-            texB = texW11 * texels[texI11 + 2] + texW21 * texels[texI21 + 2] + texW12 * texels[texI12 + 2] + texW22 * texels[texI22 + 2];
+          }
+          if (mapped === 1) {
+            // Normal map: the tangent-space normal in the triangle's frame (+u, and +Y up the
+            // image), made orthogonal to the facing normal; kept only if it stays on that side.
+            const tanB = hitPrim * 12 + 6;
+            const mapScale = mats[m + 9];
+            let tanX = uvs[tanB];
+            let tanY = uvs[tanB + 1];
+            let tanZ = uvs[tanB + 2];
+            const tanDot = tanX * fx + tanY * fy + tanZ * fz;
+            tanX = tanX - fx * tanDot;
+            tanY = tanY - fy * tanDot;
+            tanZ = tanZ - fz * tanDot;
+            const tanL = Math.sqrt(tanX * tanX + tanY * tanY + tanZ * tanZ);
+            if (tanL > 1e-6) {
+              tanX = tanX / tanL;
+              tanY = tanY / tanL;
+              tanZ = tanZ / tanL;
+              let bitX = fy * tanZ - fz * tanY;
+              let bitY = fz * tanX - fx * tanZ;
+              let bitZ = fx * tanY - fy * tanX;
+              if (bitX * uvs[tanB + 3] + bitY * uvs[tanB + 4] + bitZ * uvs[tanB + 5] < 0) {
+                bitX = -bitX;
+                bitY = -bitY;
+                bitZ = -bitZ;
+              }
+              const mapNx = tanX * mapX * mapScale + bitX * mapY * mapScale + fx * mapZ;
+              const mapNy = tanY * mapX * mapScale + bitY * mapY * mapScale + fy * mapZ;
+              const mapNz = tanZ * mapX * mapScale + bitZ * mapY * mapScale + fz * mapZ;
+              const mapL = Math.sqrt(mapNx * mapNx + mapNy * mapNy + mapNz * mapNz);
+              if (mapL > 1e-6 && mapNx * fx + mapNy * fy + mapNz * fz > 1e-3 * mapL) {
+                fx = mapNx / mapL;
+                fy = mapNy / mapL;
+                fz = mapNz / mapL;
+              }
+            }
           }
 
           // Emission. After a diffuse bounce with NEE, light that NEE could have sampled is
@@ -563,7 +628,24 @@ export function pathTrace(
           const ar = mats[m + 1] * texR;
           const ag = mats[m + 2] * texG;
           const ab = mats[m + 3] * texB;
-          if (mtype === 0) {
+          // What the hit scatters as: its type, or for a metallic-roughness material metal with
+          // probability metallic, diffuse otherwise. r2 chooses, and is stretched back to a
+          // uniform number for the lobe it chose (which uses it too).
+          let kind = mtype;
+          let rough = mats[m + 4];
+          let u2 = r2;
+          if (mtype === 4) {
+            const metallic = mats[m + 8] * mrB;
+            rough = rough * mrG;
+            if (r2 < metallic) {
+              kind = 1;
+              u2 = r2 / metallic;
+            } else {
+              kind = 0;
+              u2 = (r2 - metallic) / (1 - metallic);
+            }
+          }
+          if (kind === 0) {
             // Cosine-weighted direction in an orthonormal basis around the normal (Duff et al.).
             const sg = fz >= 0 ? 1 : -1;
             const qa = -1 / (sg + fz);
@@ -588,7 +670,7 @@ export function pathTrace(
             countAllEmission = this.constants.nee === 1 ? 0 : 1;
 
             if (this.constants.nee === 1 && lightCount > 0) {
-              const li = Math.min(Math.floor(r2 * lightCount), lightCount - 1);
+              const li = Math.min(Math.floor(u2 * lightCount), lightCount - 1);
               const lb = li * 20;
               const ltype = lights[lb];
               // Direction to the light, the distance a shadow ray may go, and the estimate's weight
@@ -742,13 +824,12 @@ export function pathTrace(
                 tmax = dist * 0.999;
               }
             }
-          } else if (mtype === 1) {
+          } else if (kind === 1) {
             // Mirror reflection blurred by roughness × a random point in the unit ball.
             const dn = 2 * (dx * fx + dy * fy + dz * fz);
-            const rough = mats[m + 4];
             const bz = 1 - 2 * r0;
             const br = Math.sqrt(Math.max(0, 1 - bz * bz));
-            const bl = rough * r2 ** (1 / 3);
+            const bl = rough * u2 ** (1 / 3);
             ndx = dx - dn * fx + bl * br * cos1;
             ndy = dy - dn * fy + bl * br * sin1;
             ndz = dz - dn * fz + bl * bz;
@@ -757,7 +838,7 @@ export function pathTrace(
             noy = hy + fy * eps;
             noz = hz + fz * eps;
             countAllEmission = 1;
-          } else if (mats[m + 13] > 0) {
+          } else if (mats[m + 10] > 0) {
             // Thin dielectric: Fresnel chooses a mirror reflection or passing straight through.
             // Passing through changes nothing about how the path was sampled, so light sampling
             // and its MIS weights carry on across the pane (shadow rays pass it too).
