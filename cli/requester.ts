@@ -30,6 +30,31 @@ export class RequesterClient {
     return (await this.call('POST', '/api/jobs', body)).json();
   }
 
+  /**
+   * Uploads the assets the farm does not hold yet (it is asked first, so each is sent once
+   * however many jobs use it); returns what was sent and what was already there.
+   */
+  async uploadAssets(assets: ReadonlyMap<string, Uint8Array>): Promise<{ sent: number; bytes: number; storedBytes: number }> {
+    let [sent, bytes, storedBytes] = [0, 0, 0];
+    for (const [cid, data] of assets) {
+      const stored = await this.call('GET', `/api/assets/${cid}`).then(
+        () => true,
+        (e: unknown) => {
+          if (e instanceof RequestFailed && e.status === 404) return false;
+          throw e;
+        },
+      );
+      if (stored) {
+        storedBytes += data.length;
+        continue;
+      }
+      await this.call('PUT', `/api/assets/${cid}`, data);
+      sent++;
+      bytes += data.length;
+    }
+    return { sent, bytes, storedBytes };
+  }
+
   async status(id: string): Promise<JobStatus> {
     return (await this.call('GET', `/api/jobs/${id}`)).json();
   }
@@ -55,13 +80,18 @@ export class RequesterClient {
     return new Uint8Array(await (await this.call('GET', path)).arrayBuffer());
   }
 
+  /** A request with a JSON body, or raw bytes (an asset). */
   async call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      signal,
-      headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    let payload: BodyInit | undefined;
+    if (body instanceof Uint8Array) {
+      headers['content-type'] = 'application/octet-stream';
+      payload = new Blob([new Uint8Array(body)]);
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(`${this.base}${path}`, { method, signal, headers, body: payload });
     if (res.status >= 400) {
       const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };
       throw new RequestFailed(res.status, `${method} ${path}: ${res.status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`);

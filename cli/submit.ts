@@ -1,6 +1,7 @@
 /** `farm submit`: uploads a job; with --wait shows progress and downloads the stitched frames. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ASSET_MIN_BYTES, packAssets } from '../shared/assets.ts';
 import { formatCredits as credits } from '../shared/money.ts';
 import type { JobEstimate, JobStatus } from '../shared/protocol.ts';
 import { progressBar } from './progress.ts';
@@ -28,9 +29,15 @@ export interface SubmitFlags {
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
   const { raw } = await readSceneFile(scenePath, { sky: flags.sky });
+  const { manifest, assets } = await packAssets(raw, ASSET_MIN_BYTES);
+  const upload = await client.uploadAssets(assets);
+  if (assets.size > 0)
+    process.stdout.write(
+      `assets: ${assets.size} (${megabytes(upload.bytes + upload.storedBytes)} MB), ${upload.sent} uploaded, ${assets.size - upload.sent} already stored\n`,
+    );
   const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const request = {
-    scene: raw,
+    scene: manifest,
     frames: flags.frames,
     tileSize: Number(flags.tile),
     verification: flags.verification,
@@ -55,6 +62,8 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
   const files = await downloadOutputs(client, status, flags.out);
   process.stdout.write(`${files.map((f) => `wrote ${f}`).join('\n')}\n`);
 }
+
+const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
 
 export function describeEstimate(q: JobEstimate): string {
   const price = q.price === null ? 'no market price yet' : `${q.price} credits/RU`;

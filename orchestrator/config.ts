@@ -35,8 +35,10 @@ export const OrchestratorConfig = z.object({
   pollMs: int(10).default(20_000),
   /** A tile that no further eligible worker can help is decided with what it has after this. */
   graceMs: int(0).default(30_000),
-  /** Largest scene upload. */
+  /** Largest scene upload (its manifest, when its heavy parts are assets). */
   maxSceneBytes: int(1024).default(32 * 1024 * 1024),
+  /** Largest asset upload, and largest total of one scene's assets (textures, sky, meshes). */
+  maxAssetBytes: int(1024).default(256 * 1024 * 1024),
   /** Largest result upload (a 512×512 tile is 1 MiB). */
   maxResultBytes: int(1024).default(2 * 1024 * 1024),
   /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
@@ -126,6 +128,8 @@ export const OrchestratorConfig = z.object({
   submissionsPerMinute: int(1).default(60),
   /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
   estimatesPerMinute: int(1).default(600),
+  /** MiB of scene assets a requester may upload per minute. */
+  assetMiBPerMinute: int(1).default(4096),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */
   failedAuthPerMinute: int(1).default(60),
 

@@ -249,6 +249,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     scenesDir: config.scenesDir,
     dashboardDir: config.dashboardDir,
     maxSceneBytes: config.maxSceneBytes,
+    maxAssetBytes: config.maxAssetBytes,
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
   });

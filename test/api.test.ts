@@ -240,8 +240,14 @@ describe('dashboard API', () => {
 
   it('lists the sample scenes for the submit form', async () => {
     const { scenes } = (await (await api('/api/scenes')).json()) as { scenes: { file: string; frames: number; width: number }[] };
-    expect(scenes.map((s) => s.file)).toEqual(['bounce.json', 'cornell.json', 'knot.json']);
+    expect(scenes.map((s) => s.file)).toEqual(['bounce.json', 'cornell.json', 'knot.json', 'room.json']);
     expect(scenes.find((s) => s.file === 'bounce.json')?.frames).toBe(48);
+    // The room's texels and sky come as assets the farm holds: the form submits a manifest.
+    const room = (scenes as unknown as { file: string; scene: { textures: { rgba: { cid: string } }[] } }[]).find(
+      (s) => s.file === 'room.json',
+    );
+    const texels = room?.scene.textures[0].rgba.cid as string;
+    expect(await (await api(`/api/assets/${texels}`)).json()).toEqual({ cid: texels, bytes: expect.any(Number) });
     await problem(await api('/api/scenes', { token: null }), 401);
   });
 

@@ -7,11 +7,13 @@
  * exactly this protocol.
  */
 import type { Logger } from 'pino';
+import { resolveAssets } from '../shared/assets.ts';
 import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts';
 import { type Assignment, type BatchResult, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
 import type { BatchedResult } from '../shared/result-batch.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
-import { OrchestratorError, WorkerClient } from './client.ts';
+import { AssetCache } from './asset-cache.ts';
+import { MAX_FETCH_BYTES, OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
 
 /** What to render: a replica's tile, or a calibration tile. */
@@ -54,6 +56,8 @@ export interface RunningAgent {
 }
 
 const SCENE_CACHE = 4;
+/** Bytes of scene assets a worker keeps between scenes (textures, skies and meshes reused by jobs). */
+const ASSET_CACHE_BYTES = 1024 * 1024 * 1024;
 const RETRY_MS = 1000;
 const UPLOAD_ATTEMPTS = 4;
 
@@ -71,6 +75,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   const scenes = new Map<string, Scene>();
+  const assets = new AssetCache((cid) => client.blob(cid), ASSET_CACHE_BYTES);
   const capacity = Math.min(MAX_BATCH, Math.max(1, opts.capacity ?? 1));
   // One controller per poll: fetch leaves its abort listener on the signal, so a shared one
   // would gather a listener per poll for the life of the worker.
@@ -92,7 +97,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   async function sceneFor(cid: string): Promise<Scene> {
     let scene = scenes.get(cid);
     if (!scene) {
-      scene = parseScene(await client.scene(cid));
+      const { scene: resolved } = await resolveAssets(await client.scene(cid), (asset) => assets.get(asset), MAX_FETCH_BYTES);
+      scene = parseScene(resolved);
       scenes.set(cid, scene);
       if (scenes.size > SCENE_CACHE) scenes.delete(scenes.keys().next().value as string);
     }

@@ -23,8 +23,8 @@ import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import { bytesFromCar, CAR_CONTENT_TYPE } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
 
-/** Largest scene a worker takes in (the farm's own limit on uploads is lower). */
-const MAX_SCENE_FETCH_BYTES = 256 * 1024 * 1024;
+/** Largest scene or asset a worker takes in (the farm's own limits on uploads are these or lower). */
+export const MAX_FETCH_BYTES = 256 * 1024 * 1024;
 
 export class OrchestratorError extends Error {
   constructor(
@@ -127,11 +127,15 @@ export class WorkerClient {
     return (await (await this.request('GET', '/api/work/calibration')).json()) as CalibrationSpec;
   }
 
-  /** A scene, from the gateway as a CAR whose every block is checked against the CID. */
+  /** A scene (its manifest), from the gateway. */
   async scene(cid: string): Promise<unknown> {
+    return JSON.parse(new TextDecoder().decode(await this.blob(cid)));
+  }
+
+  /** A scene's or asset's bytes, from the gateway as a CAR whose every block is checked against the CID. */
+  async blob(cid: string): Promise<Uint8Array> {
     const res = await this.request('GET', `/ipfs/${cid}`, undefined, { accept: CAR_CONTENT_TYPE });
-    const bytes = await bytesFromCar(new Uint8Array(await res.arrayBuffer()), cid, MAX_SCENE_FETCH_BYTES);
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return bytesFromCar(new Uint8Array(await res.arrayBuffer()), cid, MAX_FETCH_BYTES);
   }
 
   async upload(replica: string, cid: string, result: Rendered): Promise<string> {

@@ -14,6 +14,7 @@ import type { Tokens } from '../state/tokens.ts';
 import type { Workers } from '../state/workers.ts';
 import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
+import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
 import { AuthGate, identifyWorker, requireOperator, requireRequester, verifyWorker } from './auth.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
@@ -27,7 +28,7 @@ import { sessionRoutes } from './session.ts';
 import { gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
 import { registerWorker, workerRoutes } from './workers.ts';
 
-export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps {
+export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps {
   ledger: Ledger;
   marketIntervalMs: number;
   marketIndexFloorRu: number;
@@ -80,8 +81,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
   app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
-  app.use('/api/scenes', requester, sceneRoutes(deps.scenesDir));
+  app.use('/api/scenes', requester, sceneRoutes(deps.scenesDir, deps.blobs));
   app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
+  app.use('/api/assets', requester, assetRoutes(deps));
   app.post('/api/tokens', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
     const name = String(req.body?.name ?? 'requester').slice(0, 64);
     const { token, principal } = await deps.tokens.mint(name);

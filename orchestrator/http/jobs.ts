@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Request, Router } from 'express';
 import { z } from 'zod';
+import { manifestOf, resolveAssets } from '../../shared/assets.ts';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
 import { fromTicks, toTicks } from '../../shared/market.ts';
@@ -44,6 +45,8 @@ export interface JobRoutesDeps {
   storage: StorageMonitor;
   market: Market;
   ledger: Ledger;
+  /** Largest total of one scene's assets. */
+  maxAssetBytes: number;
 }
 
 const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
@@ -76,7 +79,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
   async function draft(body: unknown) {
     const request = JobRequest.parse(body ?? {});
-    const scene = withOverrides(parseScene(request.scene), { width: request.width, height: request.height, spp: request.spp });
+    // A scene whose heavy parts are assets is checked with them in place, and stored without them.
+    const { scene: resolved, refs } = await resolveAssets(request.scene, (cid) => blobs.get(cid), deps.maxAssetBytes);
+    const scene = withOverrides(parseScene(resolved), { width: request.width, height: request.height, spp: request.spp });
     let frames: number[];
     try {
       frames = request.frames === undefined ? [...Array(frameCount(scene)).keys()] : parseFrameRange(request.frames, frameCount(scene));
@@ -103,7 +108,16 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       },
       last?.price ?? last?.bestAsk ?? null,
     );
-    return { body: request, scene, frames, tilesPerFrame, bid, cost };
+    return {
+      body: request,
+      scene,
+      manifest: manifestOf(scene, refs),
+      assets: [...new Set(refs.map((ref) => ref.cid))],
+      frames,
+      tilesPerFrame,
+      bid,
+      cost,
+    };
   }
 
   /** What a submission would cost and hold, without submitting it. */
@@ -125,9 +139,9 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   r.post('/', async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
-    const { body, scene, frames, tilesPerFrame, bid, cost } = await draft(req.body);
+    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req.body);
     const id = `j${randomBytes(10).toString('hex')}`;
-    const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
+    const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifest)));
     const created = await jobs.create(
       {
         id,
@@ -135,6 +149,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         name: body.name ?? scene.name,
         createdAt: Date.now(),
         scene: sceneCid,
+        assets,
         width: scene.render.width,
         height: scene.render.height,
         spp: scene.render.spp,

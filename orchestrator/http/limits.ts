@@ -1,7 +1,8 @@
 /**
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
  * shares them): registrations per address, signed requests per worker key and per address, job
- * submissions and forward orders per requester or provider, estimates per requester, and failed
+ * submissions and forward orders per requester or provider, estimates and MiB of asset uploads
+ * per requester, and failed
  * authentications per address — an address that keeps failing is turned
  * away before anything is looked up, from memory once it is over the limit.
  */
@@ -17,6 +18,7 @@ export interface LimitSettings {
   workerRequestsPerAddressPerSecond: number;
   submissionsPerMinute: number;
   estimatesPerMinute: number;
+  assetMiBPerMinute: number;
   failedAuthPerMinute: number;
 }
 
@@ -26,6 +28,8 @@ export interface Limits {
   workerAddress: RateLimiterRedis;
   submission: RateLimiterRedis;
   estimate: RateLimiterRedis;
+  /** MiB of asset uploads per requester. */
+  assetMiB: RateLimiterRedis;
   failedAuth: RateLimiterRedis;
 }
 
@@ -45,14 +49,15 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     workerAddress: make('worker-address', s.workerRequestsPerAddressPerSecond, 1),
     submission: make('submit', s.submissionsPerMinute, 60),
     estimate: make('estimate', s.estimatesPerMinute, 60),
+    assetMiB: make('asset-mib', s.assetMiBPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
   };
 }
 
 /** 429 with Retry-After when the limiter refuses; a Redis failure is a 500 like any other. */
-export async function consume(limiter: RateLimiterRedis, key: string, res: Response): Promise<void> {
+export async function consume(limiter: RateLimiterRedis, key: string, res: Response, points = 1): Promise<void> {
   try {
-    await limiter.consume(key);
+    await limiter.consume(key, points);
   } catch (e) {
     if (!(e instanceof RateLimiterRes)) throw e;
     const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));

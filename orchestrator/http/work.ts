@@ -22,6 +22,7 @@ import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../
 import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
+import { parseTaskId } from '../planner.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
@@ -48,17 +49,18 @@ export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
  * (shared/unixfs.ts), which the worker checks against the CID, so the bytes may as well come from
- * any orchestrator or IPFS gateway. A worker may read the calibration scene and the scenes of the
- * replicas it holds, nothing else (not results: they would let it copy another worker's answer).
+ * any orchestrator or IPFS gateway. A worker may read the calibration scene and the scenes (and
+ * their assets) of the replicas it holds, nothing else (not results: they would let it copy
+ * another worker's answer).
  */
-export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks'>): Router {
+export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks' | 'jobs'>): Router {
   const r = Router();
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
       throw new HttpError(406, 'Not acceptable', `this gateway answers ${CAR_CONTENT_TYPE} only: verifiable blocks`);
     const worker = req.worker as WorkerRecord;
-    const allowed = cid === deps.calibration.spec.scene || (await heldBy(deps, worker.id)).some((h) => h.replica.scene === cid);
+    const allowed = cid === deps.calibration.spec.scene || (await readable(deps, worker.id)).has(cid);
     if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
     const bytes = await deps.blobs.get(cid);
     if (!bytes) throw new HttpError(404, 'Not found', `no scene ${cid}`);
@@ -66,6 +68,16 @@ export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration'
     res.type(`${CAR_CONTENT_TYPE}; version=1`).set('x-content-type-options', 'nosniff').send(Buffer.from(car));
   });
   return r;
+}
+
+/** The scenes of the replicas a worker holds, and their assets. */
+async function readable(deps: Pick<WorkRoutesDeps, 'workers' | 'tasks' | 'jobs'>, workerId: string): Promise<Set<string>> {
+  const cids = new Set<string>();
+  for (const { task, replica } of await heldBy(deps, workerId)) {
+    cids.add(replica.scene);
+    for (const asset of (await deps.jobs.plan(parseTaskId(task)?.job ?? ''))?.assets ?? []) cids.add(asset);
+  }
+  return cids;
 }
 
 /** The replicas a worker holds and has not answered, with their tasks. */

@@ -16,7 +16,9 @@ export interface JobRecord {
   state: JobState;
   createdAt: number;
   finishedAt: number | null;
+  /** The scene's manifest, and the assets it names (shared/assets.ts). */
   scene: string;
+  assets: string[];
   width: number;
   height: number;
   spp: number;
@@ -102,6 +104,7 @@ export type JobPlan = Pick<
   JobRecord,
   | 'id'
   | 'scene'
+  | 'assets'
   | 'width'
   | 'height'
   | 'spp'
@@ -154,6 +157,7 @@ export class Jobs {
     const record = {
       ...job,
       frames: JSON.stringify(job.frames),
+      assets: JSON.stringify(job.assets),
       state: 'queued',
       tilesVerified: 0,
       replicasIssued: job.tilesTotal * initialReplicas,
@@ -174,7 +178,13 @@ export class Jobs {
   async get(id: string): Promise<JobRecord | undefined> {
     const h = await this.redis.hgetall(keys.job(id));
     if (!h.id) return undefined;
-    const record: Record<string, unknown> = { ...h, frames: JSON.parse(h.frames), finishedAt: h.finishedAt ? Number(h.finishedAt) : null };
+    const record: Record<string, unknown> = {
+      ...h,
+      frames: JSON.parse(h.frames),
+      // Jobs stored before assets existed have none.
+      assets: h.assets ? JSON.parse(h.assets) : [],
+      finishedAt: h.finishedAt ? Number(h.finishedAt) : null,
+    };
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
     record.animation = h.animation || null;
     record.bid = h.bid ? Number(h.bid) : null;

@@ -164,7 +164,13 @@ function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: numb
       type: PrimType.triangle,
       material,
       data: [...v0, ...e1, ...e2, ...ns, o.smooth ? 1 : 0],
-      uvs: uv && withTangents([a, b, c].flatMap((k) => [uv[k * 2], uv[k * 2 + 1]]), e1, e2),
+      uvs:
+        uv &&
+        withTangents(
+          [a, b, c].flatMap((k) => [uv[k * 2], uv[k * 2 + 1]]),
+          e1,
+          e2,
+        ),
       ...boundsOf([vertices[a], vertices[b], vertices[c]]),
     };
   });

@@ -1,0 +1,49 @@
+/**
+ * Scene assets by content id (shared/assets.ts): PUT /api/assets/:cid stores bytes whose CID the
+ * orchestrator recomputes (a body that is not what its name says is refused), GET answers whether
+ * an asset is stored, so a client uploads each asset once. Uploads are metered in MiB per
+ * requester per minute, since they fill the store before any job pays for them; an asset no job
+ * refers to is collected after the blob grace.
+ */
+import express, { Router } from 'express';
+import { Ids } from '../../shared/protocol.ts';
+import { cidOfBytes } from '../../shared/unixfs.ts';
+import type { ContentStore } from '../content/store.ts';
+import type { StorageMonitor } from '../storage.ts';
+import { consume, type Limits } from './limits.ts';
+import { HttpError, param } from './problem.ts';
+
+export interface AssetRoutesDeps {
+  blobs: ContentStore;
+  limits: Limits;
+  storage: StorageMonitor;
+  /** Largest asset, and largest total of one scene's assets. */
+  maxAssetBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+export function assetRoutes(deps: AssetRoutesDeps): Router {
+  const r = Router();
+  r.get('/:cid', async (req, res) => {
+    const cid = param(req, 'cid', Ids.cid);
+    await consume(deps.limits.estimate, req.principal?.owner as string, res);
+    const bytes = await deps.blobs.get(cid);
+    if (!bytes) throw new HttpError(404, 'Not found', `no asset ${cid}`);
+    res.json({ cid, bytes: bytes.length });
+  });
+  r.put('/:cid', express.raw({ type: () => true, limit: deps.maxAssetBytes }), async (req, res) => {
+    const cid = param(req, 'cid', Ids.cid);
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    await consume(deps.limits.assetMiB, req.principal?.owner as string, res, Math.max(1, Math.ceil(body.length / MIB)));
+    await deps.storage.assertWritable();
+    const actual = await cidOfBytes(body);
+    if (actual !== cid)
+      throw new HttpError(400, 'Invalid asset', `the body's CID is ${actual}, not ${cid}`, [
+        { path: 'cid', message: `the body is ${actual}` },
+      ]);
+    await deps.blobs.put(body, cid);
+    res.status(201).json({ cid, bytes: body.length });
+  });
+  return r;
+}

@@ -1,0 +1,200 @@
+/**
+ * Assets by content id: a scene packed into a manifest and assets resolves back to itself exactly
+ * (mesh numbers are float64), identical assets are one; an orchestrator stores an asset only under
+ * its own CID, refuses a manifest naming one it lacks with the path, stores the manifest without
+ * the assets and lets a worker read them only while it holds the job's work; and a real farm
+ * renders a textured, HDRI-lit scene from assets bit-identical to a local render, each worker
+ * fetching each asset once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequesterClient } from '../cli/requester.ts';
+import { manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
+import { decodeRgba } from '../shared/png.ts';
+import { encodeRadiance } from '../shared/radiance.ts';
+import { parseScene, SceneError, type SceneInput } from '../shared/scene.ts';
+import { cidOfBytes } from '../shared/unixfs.ts';
+import { AssetCache } from '../worker/asset-cache.ts';
+import { Renderer } from '../worker/render/renderer.ts';
+import { TestFarm } from './support/farm.ts';
+import { type ApiFarm, fundOperator, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
+
+/** A textured quad on a ground mesh under an HDRI sky: every kind of asset. */
+function assetScene(): SceneInput {
+  const texels = Buffer.from(Array.from({ length: 16 * 16 * 4 }, (_, i) => (i * 37 + (i >> 6) * 11) % 256));
+  const sky = encodeRadiance({ width: 16, height: 8, rgb: Float32Array.from({ length: 16 * 8 * 3 }, (_, i) => 0.2 + (i % 7) / 5) });
+  return {
+    version: 1,
+    render: { width: 24, height: 24, spp: 4, maxBounces: 2 },
+    camera: { position: [0, 0.4, 3], lookAt: [0, 0, 0], fov: 50 },
+    environment: { hdr: Buffer.from(sky).toString('base64') },
+    textures: [
+      { name: 'paint', width: 16, height: 16, rgba: texels.toString('base64') },
+      { name: 'same paint', width: 16, height: 16, rgba: texels.toString('base64') },
+    ],
+    materials: [
+      { name: 'painted', type: 'diffuse', albedo: [1, 1, 1], albedoTexture: 'paint' },
+      { name: 'ground', type: 'diffuse', albedo: [0.5, 0.5, 0.5], albedoTexture: 'same paint' },
+    ],
+    objects: [
+      {
+        type: 'mesh',
+        material: 'painted',
+        positions: [-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0],
+        indices: [0, 1, 2, 0, 2, 3],
+        uvs: [0, 1, 1, 1, 1, 0, 0, 0],
+      },
+      {
+        type: 'mesh',
+        material: 'ground',
+        // Numbers an f32 could not hold: packing must not round them.
+        positions: [-3, -1.1, -3, 3, -1.1, -3, 3, -1.1, 3.1, -3, -1.1, 3.1].map((v) => v + 0.1),
+        indices: [0, 2, 1, 0, 3, 2],
+        uvs: [0, 0, 2, 0, 2, 2, 0, 2],
+      },
+    ],
+  };
+}
+
+describe('packing and resolving', () => {
+  it('resolves a packed scene back to itself exactly; identical assets are one', async () => {
+    const scene = assetScene();
+    const { manifest, assets } = await packAssets(scene, 0);
+    const m = manifest as SceneInput & { textures: { rgba: unknown }[] };
+    expect(m.textures[0].rgba).toEqual({ cid: expect.stringMatching(/^baf/) });
+    expect(m.textures[1].rgba).toEqual(m.textures[0].rgba);
+    // One texture for the two identical ones, the sky, and each mesh's positions, indices and uvs.
+    expect(assets.size).toBe(1 + 1 + 6);
+    const resolved = await resolveAssets(manifest, async (cid) => assets.get(cid), 1e9);
+    expect(resolved.scene).toEqual(scene);
+    expect(manifestOf(resolved.scene, resolved.refs)).toEqual(manifest);
+    // What a small part would be left inline.
+    expect((await packAssets(scene, 64 * 1024)).assets.size).toBe(0);
+  });
+
+  it('reports every bad reference with its path, all at once', async () => {
+    const { manifest, assets } = await packAssets(assetScene(), 0);
+    const m = structuredClone(manifest) as Record<string, any>;
+    const missing = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
+    m.textures[0].rgba = { cid: missing };
+    m.textures[1].rgba = { cid: m.environment.hdr.cid, extra: 1 };
+    const odd = await cidOfBytes(new Uint8Array(12));
+    m.objects[0].positions = { cid: odd };
+    const store = new Map([...assets, [odd, new Uint8Array(12)]]);
+    const error = await resolveAssets(m, async (cid) => store.get(cid), 1e9).catch((e) => e);
+    expect(error).toBeInstanceOf(SceneError);
+    expect((error as SceneError).issues).toEqual([
+      { path: 'textures[0].rgba', message: `asset ${missing} is not stored: upload it first (PUT /api/assets/${missing})` },
+      { path: 'textures[1].rgba', message: 'an asset reference is { "cid": "<CID>" } and nothing else' },
+      { path: 'objects[0].positions', message: `asset ${odd} holds 12 bytes, not a whole number of float64s` },
+    ]);
+    const tooBig = await resolveAssets(manifest, async (cid) => assets.get(cid), 100).catch((e) => e);
+    expect((tooBig as SceneError).issues).toEqual([
+      { path: 'assets', message: expect.stringMatching(/^the scene's assets hold \d+ bytes, the limit is 100$/) },
+    ]);
+  });
+});
+
+describe('a worker’s asset cache', () => {
+  it('fetches each asset once, shares a fetch in flight, forgets failures, and drops the least recently used past its budget', async () => {
+    const fetched: string[] = [];
+    const cache = new AssetCache(async (cid) => {
+      fetched.push(cid);
+      if (cid === 'bad') throw new Error('gateway down');
+      return new Uint8Array(cid.length * 10);
+    }, 50);
+    await Promise.all([cache.get('aa'), cache.get('aa'), cache.get('bb')]);
+    await cache.get('aa');
+    expect(fetched).toEqual(['aa', 'bb']);
+    await expect(cache.get('bad')).rejects.toThrow('gateway down');
+    await expect(cache.get('bad')).rejects.toThrow('gateway down');
+    expect(fetched.filter((c) => c === 'bad')).toHaveLength(2);
+    await cache.get('ccc'); // 20 + 20 + 30 > 50: 'bb' (least recently used) goes
+    await cache.get('aa');
+    await cache.get('bb');
+    expect(fetched).toEqual(['aa', 'bb', 'bad', 'bad', 'ccc', 'bb']);
+  });
+});
+
+describe('assets on an orchestrator', () => {
+  let api: ApiFarm;
+  let client: RequesterClient;
+  beforeAll(async () => {
+    api = await startApiFarm({ maxAssetBytes: 64 * 1024 });
+    client = new RequesterClient(api.farm.url, OPERATOR_TOKEN);
+    await fundOperator(api, 1000);
+  });
+  afterAll(() => api.stop());
+  const put = (cid: string, body: Uint8Array) =>
+    fetch(`${api.farm.url}/api/assets/${cid}`, {
+      method: 'PUT',
+      body: new Blob([new Uint8Array(body)]),
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+
+  it('stores an asset only under its own CID, once, and says whether it has one', async () => {
+    const bytes = new TextEncoder().encode('texels');
+    const cid = await cidOfBytes(bytes);
+    const other = await cidOfBytes(new TextEncoder().encode('other texels'));
+    expect((await problem(await put(other, bytes), 400)).errors).toEqual([{ path: 'cid', message: `the body is ${cid}` }]);
+    expect((await problem(await put('not-a-cid', bytes), 400)).errors?.[0].path).toBe('cid');
+    expect((await api.operator(`/api/assets/${cid}`)).status).toBe(404);
+    expect(await client.uploadAssets(new Map([[cid, bytes]]))).toEqual({ sent: 1, bytes: 6, storedBytes: 0 });
+    expect(await (await api.operator(`/api/assets/${cid}`)).json()).toEqual({ cid, bytes: 6 });
+    expect(await client.uploadAssets(new Map([[cid, bytes]]))).toEqual({ sent: 0, bytes: 0, storedBytes: 6 });
+    const huge = new Uint8Array(64 * 1024 + 1);
+    await problem(await put(await cidOfBytes(huge), huge), 413);
+  });
+
+  it('refuses a job whose scene names an asset it lacks, with the path; stores the manifest; lets only a holder read the assets', async () => {
+    const { manifest, assets } = await packAssets(assetScene(), 0);
+    const [first] = assets.keys();
+    const rest = new Map([...assets].filter(([cid]) => cid !== first));
+    await client.uploadAssets(rest);
+    const job = { scene: manifest, tileSize: 24, verification: 'quorum', replicas: 1 };
+    const refused = await problem(await api.operator('/api/jobs', job), 400);
+    expect(refused.title).toBe('Invalid scene');
+    // The texels of both (identical) textures are that one asset.
+    expect(refused.errors).toEqual(
+      ['scene.textures[0].rgba', 'scene.textures[1].rgba'].map((path) => ({
+        path,
+        message: expect.stringContaining(`asset ${first} is not stored`),
+      })),
+    );
+    await client.uploadAssets(assets);
+    const submitted = await client.submit(job);
+    const outsider = await api.worker('outsider', { trusted: true });
+    await expect(outsider.client.blob(first as string)).rejects.toThrow(/404/);
+    const holder = await api.worker('holder', { trusted: true });
+    const [work] = await holder.client.nextBatch(1);
+    expect(work).toBeDefined();
+    // The stored scene is the manifest (parsed, with its defaults), and the holder can read each asset.
+    const stored = (await holder.client.scene(work.scene)) as Record<string, any>;
+    expect(stored.textures[0].rgba).toEqual({ cid: first });
+    expect(stored.render.seed).toBe(1);
+    for (const [cid, bytes] of assets) expect(Buffer.from(await holder.client.blob(cid)).equals(Buffer.from(bytes))).toBe(true);
+    expect(submitted.id).toMatch(/^j/);
+  });
+});
+
+describe('a farm rendering from assets', () => {
+  let farm: TestFarm;
+  beforeAll(async () => {
+    farm = await TestFarm.start();
+  });
+  afterAll(() => farm.stop());
+
+  it('renders a textured, HDRI-lit scene from assets bit-identical to a local render', async () => {
+    await Promise.all(['a', 'b'].map((n) => farm.startWorker(n)));
+    const scene = assetScene();
+    const { manifest, assets } = await packAssets(scene, 0);
+    await farm.client.uploadAssets(assets);
+    const { id } = await farm.client.submit({ scene: manifest, tileSize: 12, verification: 'quorum', replicas: 2 });
+    expect((await farm.waitForJob(id)).state).toBe('done');
+    const stitched = await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/0`));
+    const renderer = await Renderer.open('webasm');
+    const local = await renderer.render(parseScene(scene), 0);
+    renderer.close();
+    expect(Buffer.from(stitched.rgba).equals(Buffer.from(local.rgba))).toBe(true);
+  });
+});
