@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { NodeIO } from '@gltf-transform/core';
-import { SUPPORTED_EXTENSIONS, sceneFromGltf } from '../shared/gltf-scene.ts';
+import { sceneFromJsonDocument } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
 export interface SceneFileOptions {
@@ -35,10 +35,9 @@ async function readJson(path: string): Promise<unknown> {
 }
 
 async function readGltf(path: string): Promise<unknown> {
-  const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
   try {
-    const json = await io.readAsJSON(path);
-    const { scene, warnings } = await sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], basename(path, extname(path)));
+    const json = await new NodeIO().readAsJSON(path);
+    const { scene, warnings } = await sceneFromJsonDocument(json, basename(path, extname(path)));
     for (const warning of warnings) process.stderr.write(`farm: ${path}: ${warning}\n`);
     return scene;
   } catch (e) {

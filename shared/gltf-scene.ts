@@ -12,7 +12,9 @@ import {
   type Document,
   type Material as GltfMaterial,
   type Texture as GltfTexture,
+  type JSONDocument,
   type Node,
+  NodeIO,
   Primitive,
   TextureInfo,
 } from '@gltf-transform/core';
@@ -77,6 +79,12 @@ export interface ImportedScene {
 }
 
 type Mat4 = readonly number[];
+
+/** Reads a glTF file set (as gltf-transform's JSON document: a .gltf and its resources, or a .glb's) and converts it. */
+export async function sceneFromJsonDocument(json: JSONDocument, name: string): Promise<ImportedScene> {
+  const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
+  return sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], name);
+}
 
 export async function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], name: string): Promise<ImportedScene> {
   const root = doc.getRoot();

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { Price } from './market.ts';
 import { Credits } from './money.ts';
+import { frameCount, type Scene } from './scene.ts';
 import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
@@ -367,17 +368,44 @@ export const LedgerPage = z.object({
 });
 export type LedgerPage = z.infer<typeof LedgerPage>;
 
-/** GET /api/scenes: the sample scenes the orchestrator ships. */
-export const SampleScene = z.object({
-  file: z.string(),
+/** What the submit form needs to know of a scene it cannot parse itself (a manifest of assets). */
+export const SceneSummary = z.object({
   name: z.string(),
   width: z.number().int(),
   height: z.number().int(),
   spp: z.number().int(),
+  maxBounces: z.number().int(),
   frames: z.number().int(),
-  scene: z.unknown(),
 });
+export type SceneSummary = z.infer<typeof SceneSummary>;
+
+export function summaryOf(scene: Scene): SceneSummary {
+  const { width, height, spp, maxBounces } = scene.render;
+  return { name: scene.name, width, height, spp, maxBounces, frames: frameCount(scene) };
+}
+
+/** GET /api/scenes: the sample scenes the orchestrator ships, as manifests (shared/assets.ts). */
+export const SampleScene = SceneSummary.extend({ file: z.string(), scene: z.unknown() });
 export type SampleScene = z.infer<typeof SampleScene>;
+
+/** POST /api/scenes/import: glTF files (a .glb, or a .gltf with the files it names), base64, by name. */
+export const GltfImportRequest = z.object({
+  files: z
+    .record(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        // A name a .gltf may refer to: relative, never upwards.
+        .refine((name) => !name.split(/[\\/]/).includes('..') && !/^[\\/]/.test(name), 'not a relative file name'),
+      z.base64(),
+    )
+    .refine((files) => Object.keys(files).length <= 64, 'at most 64 files'),
+});
+
+/** Its answer: the scene as a manifest whose assets the farm now holds, and what was not imported. */
+export const ImportedSceneView = SampleScene.extend({ warnings: z.array(z.string()) });
+export type ImportedSceneView = z.infer<typeof ImportedSceneView>;
 
 /** POST /api/session: trades an API token for an HttpOnly cookie (browsers: images, SSE). */
 export const SessionRequest = z.object({ token: z.string().min(8).max(200) });

@@ -6,10 +6,13 @@
  * renders a textured, HDRI-lit scene from assets bit-identical to a local render, each worker
  * fetching each asset once.
  */
+import { Document, NodeIO } from '@gltf-transform/core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
 import { manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
 import { decodeRgba } from '../shared/png.ts';
+import type { ImportedSceneView } from '../shared/protocol.ts';
 import { encodeRadiance } from '../shared/radiance.ts';
 import { parseScene, SceneError, type SceneInput } from '../shared/scene.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
@@ -174,6 +177,73 @@ describe('assets on an orchestrator', () => {
     expect(stored.render.seed).toBe(1);
     for (const [cid, bytes] of assets) expect(Buffer.from(await holder.client.blob(cid)).equals(Buffer.from(bytes))).toBe(true);
     expect(submitted.id).toMatch(/^j/);
+  });
+});
+
+describe('glTF files imported for the dashboard', () => {
+  let api: ApiFarm;
+  beforeAll(async () => {
+    api = await startApiFarm({ maxAssetBytes: 1024 * 1024 });
+  });
+  afterAll(() => api.stop());
+  const post = (files: Record<string, Uint8Array | string>) =>
+    api.operator('/api/scenes/import', {
+      files: Object.fromEntries(Object.entries(files).map(([name, b]) => [name, Buffer.from(b).toString('base64')])),
+    });
+
+  /** A textured triangle: as a .glb, and as a .gltf naming its buffer and image in a folder. */
+  async function triangle() {
+    const doc = new Document();
+    const buffer = doc.createBuffer('geometry').setURI('geometry.bin');
+    const png = await sharp(Buffer.alloc(256 * 256 * 4, 200), { raw: { width: 256, height: 256, channels: 4 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    const texture = doc.createTexture('paint').setImage(png).setMimeType('image/png').setURI('textures/paint.png');
+    const accessor = (type: 'VEC2' | 'VEC3', values: number[]) =>
+      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer);
+    const prim = doc
+      .createPrimitive()
+      .setAttribute('POSITION', accessor('VEC3', [0, 0, 0, 1, 0, 0, 0, 1, 0]))
+      .setAttribute('TEXCOORD_0', accessor('VEC2', [0, 0, 1, 0, 0, 1]))
+      .setMaterial(doc.createMaterial('painted').setBaseColorTexture(texture).setMetallicFactor(0).setAlpha(0.5).setAlphaMode('BLEND'));
+    doc.getRoot().setDefaultScene(doc.createScene('s').addChild(doc.createNode('tri').setMesh(doc.createMesh('tri').addPrimitive(prim))));
+    const io = new NodeIO();
+    const { json, resources } = await io.writeJSON(doc);
+    return { glb: await io.writeBinary(doc), gltf: JSON.stringify(json), resources };
+  }
+
+  it('imports a .glb into a manifest whose assets it holds, with its summary and what it left out', async () => {
+    const { glb } = await triangle();
+    const res = await post({ 'triangle.glb': glb });
+    expect(res.status).toBe(200);
+    const view = (await res.json()) as ImportedSceneView;
+    expect(view).toMatchObject({ file: 'triangle.glb', name: 'triangle', width: 640, height: 480, frames: 1 });
+    expect(view.warnings).toEqual(['1 transparent material not supported yet: rendered opaque']);
+    const texels = (view.scene as { textures: { rgba: { cid: string } }[] }).textures[0].rgba.cid;
+    expect((await api.operator(`/api/assets/${texels}`)).status).toBe(200);
+    // The manifest is a job's scene as it is.
+    await fundOperator(api, 100);
+    expect((await api.operator('/api/jobs/estimate', { scene: view.scene, spp: 1 })).status).toBe(200);
+  });
+
+  it('imports a .gltf with its files, found by their base names (a file picker gives no folders)', async () => {
+    const { gltf, resources } = await triangle();
+    const files = { 'triangle.gltf': gltf, 'geometry.bin': resources['geometry.bin'], 'paint.png': resources['textures/paint.png'] };
+    const res = await post(files);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ImportedSceneView).name).toBe('triangle');
+    const missing = await problem(await post({ 'triangle.gltf': gltf, 'paint.png': resources['textures/paint.png'] }), 400);
+    expect(missing.errors?.[0].path).toBe('files.triangle.gltf');
+  });
+
+  it('refuses what is not glTF, names with folders upwards, and no glTF at all, by path', async () => {
+    expect((await problem(await post({ 'x.glb': 'not a glb at all' }), 400)).errors).toEqual([
+      { path: 'files.x.glb', message: expect.any(String) },
+    ]);
+    expect((await problem(await post({ 'notes.txt': 'hello' }), 400)).errors).toEqual([
+      { path: 'files', message: 'needs a .glb or a .gltf' },
+    ]);
+    expect((await problem(await post({ '../escape.glb': 'x' }), 400)).errors?.[0].path).toMatch(/^files/);
   });
 });
 

@@ -101,6 +101,39 @@ ifChromium(chromiumTitle, () => {
     await page.close();
   });
 
+  it('offers the room as a manifest, imports a .glb through the orchestrator and renders two of its frames', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    // The room's texels and sky stay on the farm: the form gets its summary, not a megabyte.
+    await page.locator('select[name=sample] option[value="room.json"]').waitFor({ state: 'attached' });
+    await page.locator('select[name=sample]').selectOption('room.json');
+    await expect.poll(() => page.locator('p.muted strong').textContent()).toBe('Room with a window');
+    await page.locator('input[name=scene-file]').setInputFiles(join(ROOT, 'scenes/orbit.glb'));
+    await expect
+      .poll(() => page.locator('p.muted').first().textContent())
+      .toMatch(/^orbit from orbit\.glb: 640×480, 64 spp, 49 frame\(s\)$/);
+    await page.fill('input[name=frames]', '0,48');
+    await page.fill('input[name=width]', '32');
+    await page.fill('input[name=height]', '24');
+    await page.fill('input[name=spp]', '2');
+    await page.fill('input[name=tileSize]', '16');
+    await page.locator('select[name=verification]').selectOption('quorum');
+    await page.fill('input[name=replicas]', '2');
+    await expect.poll(() => page.getByTestId('estimate').getAttribute('data-tasks')).toBe('8');
+    await page.getByRole('button', { name: 'Render' }).click();
+    await page.waitForURL(/#\/jobs\/j[0-9a-f]+$/);
+    const id = page.url().split('/').pop() as string;
+    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 90_000 }).toBe('done');
+    // The camera orbits: the first and last frames differ.
+    const [first, last] = await Promise.all(
+      [0, 48].map(async (f) => (await decodeRgba(await farm.client.download(`/api/jobs/${id}/frames/${f}`))).rgba),
+    );
+    expect(Buffer.from(first).equals(Buffer.from(last))).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it('lists both workers with their counts, and each worker links to its evidence', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${farm.url}/#/workers`);

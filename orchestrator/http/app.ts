@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
   app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
-  app.use('/api/scenes', requester, sceneRoutes(deps.scenesDir, deps.blobs));
+  app.use('/api/scenes', requester, sceneRoutes(deps));
   app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
   app.post('/api/tokens', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {

@@ -1,38 +1,57 @@
 /**
- * GET /api/scenes: the sample scenes shipped in `scenes/`, for the dashboard's submit form. Each
- * is offered as a manifest whose heavy parts are assets (shared/assets.ts) the orchestrator holds,
- * so the form loads and submits a few kilobytes, not the room's megabyte of texels.
+ * Scenes for the dashboard's submit form, as manifests whose heavy parts are assets the
+ * orchestrator holds (shared/assets.ts), so the form loads and submits kilobytes:
+ * - GET /api/scenes: the sample scenes shipped in `scenes/`;
+ * - POST /api/scenes/import: glTF files from the browser (a .glb, or a .gltf with the files it
+ *   names), imported by the same code as `farm render model.glb`, with what it left out named.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Router } from 'express';
+import { type JSONDocument, NodeIO } from '@gltf-transform/core';
+import express, { Router } from 'express';
 import { ASSET_MIN_BYTES, type PackedScene, packAssets } from '../../shared/assets.ts';
-import type { SampleScene } from '../../shared/protocol.ts';
-import { frameCount, parseScene } from '../../shared/scene.ts';
+import { sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
+import { GltfImportRequest, type ImportedSceneView, type SampleScene, summaryOf } from '../../shared/protocol.ts';
+import { parseScene } from '../../shared/scene.ts';
 import type { ContentStore } from '../content/store.ts';
+import type { StorageMonitor } from '../storage.ts';
+import { consume, type Limits } from './limits.ts';
+import { HttpError } from './problem.ts';
 
-export function sceneRoutes(dir: string, blobs: ContentStore): Router {
+export interface SceneRoutesDeps {
+  scenesDir: string;
+  blobs: ContentStore;
+  limits: Limits;
+  storage: StorageMonitor;
+  maxAssetBytes: number;
+}
+
+const MIB = 1024 * 1024;
+
+export function sceneRoutes(deps: SceneRoutesDeps): Router {
   const r = Router();
   /** Packed samples by file, while the file is unchanged. */
   const packed = new Map<string, { modified: number; sample: SampleScene; assets: PackedScene['assets'] }>();
+  /** Stores a scene's assets (again, if blob collection took them since no job referred to them). */
+  const store = async (assets: PackedScene['assets']) => {
+    for (const [cid, bytes] of assets) if (!(await deps.blobs.get(cid))) await deps.blobs.put(bytes, cid);
+  };
+
   r.get('/', async (req, res) => {
-    const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.json')).sort();
+    const files = (await readdir(deps.scenesDir).catch(() => [])).filter((f) => f.endsWith('.json')).sort();
     const samples: SampleScene[] = [];
     for (const file of files) {
       try {
-        const path = join(dir, file);
+        const path = join(deps.scenesDir, file);
         const modified = (await stat(path)).mtimeMs;
         let entry = packed.get(file);
         if (entry?.modified !== modified) {
           const json: unknown = JSON.parse(await readFile(path, 'utf8'));
-          const scene = parseScene(json);
           const { manifest, assets } = await packAssets(json, ASSET_MIN_BYTES);
-          const { width, height, spp } = scene.render;
-          entry = { modified, sample: { file, name: scene.name, width, height, spp, frames: frameCount(scene), scene: manifest }, assets };
+          entry = { modified, sample: { file, ...summaryOf(parseScene(json)), scene: manifest }, assets };
           packed.set(file, entry);
         }
-        // Stored again if blob collection took them since (no job referred to them).
-        for (const [cid, bytes] of entry.assets) if (!(await blobs.get(cid))) await blobs.put(bytes, cid);
+        await store(entry.assets);
         samples.push(entry.sample);
       } catch (err) {
         // A broken sample is the operator's to fix; the others are still offered.
@@ -41,5 +60,46 @@ export function sceneRoutes(dir: string, blobs: ContentStore): Router {
     }
     res.json({ scenes: samples });
   });
+
+  // Base64 makes the files a third larger than the assets they become.
+  r.post('/import', express.json({ limit: Math.ceil(deps.maxAssetBytes * 1.4) }), async (req, res) => {
+    const { files } = GltfImportRequest.parse(req.body ?? {});
+    const bytes = new Map(Object.entries(files).map(([name, b64]) => [name, Buffer.from(b64, 'base64')]));
+    const total = [...bytes.values()].reduce((n, b) => n + b.length, 0);
+    await consume(deps.limits.assetMiB, req.principal?.owner as string, res, Math.max(1, Math.ceil(total / MIB)));
+    await deps.storage.assertWritable();
+    const names = [...bytes.keys()];
+    const main = names.find((n) => /\.glb$/i.test(n)) ?? names.find((n) => /\.gltf$/i.test(n));
+    if (!main)
+      throw new HttpError(400, 'Invalid glTF', 'no .glb or .gltf among the files', [{ path: 'files', message: 'needs a .glb or a .gltf' }]);
+    const imported = await importFiles(main, bytes).catch((e: Error) => {
+      throw new HttpError(400, 'Invalid glTF', `${main}: not a glTF 2.0 file the farm can read: ${e.message}`, [
+        { path: `files.${main}`, message: e.message },
+      ]);
+    });
+    const scene = parseScene(imported.scene);
+    const { manifest, assets } = await packAssets(imported.scene, ASSET_MIN_BYTES);
+    await store(assets);
+    const view: ImportedSceneView = { file: main, ...summaryOf(scene), scene: manifest, warnings: imported.warnings };
+    res.json(view);
+  });
   return r;
+}
+
+/**
+ * A .glb, or a .gltf whose buffers and images are among the other files: by the relative name it
+ * gives them, or by their base name (a browser's file picker gives no folders).
+ */
+async function importFiles(main: string, files: ReadonlyMap<string, Uint8Array>) {
+  const bytes = files.get(main) as Uint8Array;
+  const name = main.replace(/\.(glb|gltf)$/i, '');
+  if (/\.glb$/i.test(main)) return sceneFromJsonDocument(await new NodeIO().binaryToJSON(bytes), name);
+  const json = JSON.parse(new TextDecoder().decode(bytes)) as JSONDocument['json'];
+  const resources: JSONDocument['resources'] = {};
+  for (const { uri } of [...(json.buffers ?? []), ...(json.images ?? [])]) {
+    if (!uri || uri.startsWith('data:')) continue;
+    const file = files.get(uri) ?? files.get(uri.split('/').pop() as string);
+    if (file) resources[uri] = new Uint8Array(file);
+  }
+  return sceneFromJsonDocument({ json, resources }, name);
 }

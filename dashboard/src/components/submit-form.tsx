@@ -1,16 +1,18 @@
 /**
- * Submit a render: a sample scene or an uploaded scene file, the frames, size, tile size,
- * verification settings, price limit and budget, with the number of tasks it will make and, from
- * the orchestrator, what it will cost: its RU, the replicas a tile is expected to take, the price
- * and the escrow it holds. The scene is checked here with the same schema the orchestrator uses,
- * so mistakes show by path before anything is uploaded.
+ * Submit a render: a sample scene or an uploaded scene file — the farm's JSON, or glTF (a .glb,
+ * or a .gltf with its files) which the orchestrator imports and names what it left out — the
+ * frames, size, tile size, verification settings, price limit and budget, with the number of
+ * tasks it will make and, from the orchestrator, what it will cost: its RU, the replicas a tile is
+ * expected to take, the price and the escrow it holds. A JSON scene is checked here with the same
+ * schema the orchestrator uses, so mistakes show by path before anything is uploaded; samples and
+ * imports arrive as manifests of assets the farm already holds, with their summary.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { parseFrameRange } from '../../../shared/frames.ts';
 import type { FieldIssue } from '../../../shared/problem.ts';
-import type { JobEstimate, SampleScene } from '../../../shared/protocol.ts';
+import { type ImportedSceneView, type JobEstimate, type SampleScene, type SceneSummary, summaryOf } from '../../../shared/protocol.ts';
 import { maxRaysPerSample, toRu } from '../../../shared/render-units.ts';
-import { frameCount, parseScene, type Scene, SceneError } from '../../../shared/scene.ts';
+import { parseScene, SceneError } from '../../../shared/scene.ts';
 import { tileCount } from '../../../shared/tile.ts';
 import { ApiError, api } from '../api.ts';
 import { credits } from '../format.ts';
@@ -18,7 +20,9 @@ import { credits } from '../format.ts';
 interface Chosen {
   label: string;
   raw: unknown;
-  scene: Scene;
+  summary: SceneSummary;
+  /** What an import left out. */
+  warnings: string[];
 }
 
 interface Settings {
@@ -53,21 +57,32 @@ const QUOTE_DELAY_MS = 300;
 const num = (s: string): number | undefined => (s.trim() === '' ? undefined : Number(s));
 
 /** The job's size before it is submitted, and the most work it can take (render units, an upper bound). */
-export function estimate(scene: Scene, s: Settings): { frames: number; tiles: number; tasks: number; maxRu: number } | { error: string } {
-  const width = num(s.width) ?? scene.render.width;
-  const height = num(s.height) ?? scene.render.height;
-  const spp = num(s.spp) ?? scene.render.spp;
+export function estimate(
+  scene: SceneSummary,
+  s: Settings,
+): { frames: number; tiles: number; tasks: number; maxRu: number } | { error: string } {
+  const width = num(s.width) ?? scene.width;
+  const height = num(s.height) ?? scene.height;
+  const spp = num(s.spp) ?? scene.spp;
   const size = num(s.tileSize) ?? 64;
   if (![width, height, spp, size].every((n) => Number.isInteger(n) && n > 0))
     return { error: 'size, samples and tile size must be whole numbers' };
   try {
-    const frames = s.frames.trim() ? parseFrameRange(s.frames, frameCount(scene)).length : frameCount(scene);
+    const frames = s.frames.trim() ? parseFrameRange(s.frames, scene.frames).length : scene.frames;
     const tiles = tileCount(width, height, size);
-    const maxRays = width * height * frames * spp * maxRaysPerSample(scene.render.maxBounces);
+    const maxRays = width * height * frames * spp * maxRaysPerSample(scene.maxBounces);
     return { frames, tiles, tasks: frames * tiles, maxRu: toRu(maxRays) };
   } catch (e) {
     return { error: (e as Error).message };
   }
+}
+
+/** A file's bytes as base64, for a JSON body. */
+async function base64(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void }) {
@@ -85,11 +100,12 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
     );
   }, []);
 
-  const choose = (label: string, raw: unknown) => {
+  /** A scene the orchestrator summarised (a sample, an import), or a JSON scene checked here. */
+  const choose = (label: string, raw: unknown, known?: { summary: SceneSummary; warnings?: string[] }) => {
     setIssues([]);
     setError(undefined);
     try {
-      setChosen({ label, raw, scene: parseScene(raw) });
+      setChosen({ label, raw, summary: known?.summary ?? summaryOf(parseScene(raw)), warnings: known?.warnings ?? [] });
     } catch (e) {
       setChosen(undefined);
       if (e instanceof SceneError) setIssues(e.issues.map((i) => ({ ...i, path: `scene.${i.path}` })));
@@ -97,17 +113,36 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
     }
   };
 
-  const upload = async (file: File | undefined) => {
-    if (!file) return;
+  const upload = async (list: FileList | null | undefined) => {
+    const files = [...(list ?? [])];
+    if (files.length === 0) return;
+    const gltf = files.find((f) => /\.(glb|gltf)$/i.test(f.name));
+    if (!gltf) {
+      try {
+        choose(files[0].name, JSON.parse(await files[0].text()));
+      } catch (e) {
+        setChosen(undefined);
+        setError(`${files[0].name} is not JSON: ${(e as Error).message}`);
+      }
+      return;
+    }
+    setBusy(true);
     try {
-      choose(file.name, JSON.parse(await file.text()));
+      const encoded = await Promise.all(files.map(async (f) => [f.name, await base64(f)] as const));
+      const view = await api<ImportedSceneView>('/api/scenes/import', { body: { files: Object.fromEntries(encoded) } });
+      choose(view.file, view.scene, { summary: view, warnings: view.warnings });
     } catch (e) {
       setChosen(undefined);
-      setError(`${file.name} is not JSON: ${(e as Error).message}`);
+      if (e instanceof ApiError) {
+        setError(e.problem.detail ?? e.problem.title);
+        setIssues(e.problem.errors ?? []);
+      } else setError(String(e));
+    } finally {
+      setBusy(false);
     }
   };
 
-  const est = useMemo(() => chosen && estimate(chosen.scene, settings), [chosen, settings]);
+  const est = useMemo(() => chosen && estimate(chosen.summary, settings), [chosen, settings]);
   const set = (key: keyof Settings) => (e: Event) => setSettings({ ...settings, [key]: (e.currentTarget as HTMLInputElement).value });
   const request = (s: Settings) =>
     chosen && {
@@ -157,7 +192,7 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
     }
   };
 
-  const r = chosen?.scene.render;
+  const r = chosen?.summary;
   return (
     <form class="card submit" onSubmit={submit}>
       <h2>New render</h2>
@@ -169,7 +204,7 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
             value={samples.some((x) => x.file === chosen?.label) ? chosen?.label : ''}
             onChange={(e) => {
               const sample = samples.find((x) => x.file === e.currentTarget.value);
-              if (sample) choose(sample.file, sample.scene);
+              if (sample) choose(sample.file, sample.scene, { summary: sample });
             }}
           >
             <option value="">choose…</option>
@@ -181,24 +216,32 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
           </select>
         </label>
         <label>
-          or upload a scene file
-          <input name="scene-file" type="file" accept=".json,application/json" onChange={(e) => upload(e.currentTarget.files?.[0])} />
+          or upload a scene: JSON, a .glb, or a .gltf with its files
+          <input
+            name="scene-file"
+            type="file"
+            multiple
+            accept=".json,application/json,.glb,.gltf,.bin,.png,.jpg,.jpeg,.webp"
+            onChange={(e) => upload(e.currentTarget.files)}
+          />
         </label>
       </div>
       {chosen && r && (
         <p class="muted">
-          <strong>{chosen.scene.name}</strong> from {chosen.label}: {r.width}×{r.height}, {r.spp} spp, {frameCount(chosen.scene)} frame(s)
+          <strong>{r.name}</strong> from {chosen.label}: {r.width}×{r.height}, {r.spp} spp, {r.frames} frame(s)
         </p>
+      )}
+      {chosen && chosen.warnings.length > 0 && (
+        <ul class="warnings" aria-label="not imported">
+          {chosen.warnings.map((w) => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
       )}
       <div class="row">
         <label>
           Frames
-          <input
-            name="frames"
-            placeholder={chosen ? `all (0-${frameCount(chosen.scene) - 1})` : 'all'}
-            value={settings.frames}
-            onInput={set('frames')}
-          />
+          <input name="frames" placeholder={r ? `all (0-${r.frames - 1})` : 'all'} value={settings.frames} onInput={set('frames')} />
         </label>
         <label>
           Width
