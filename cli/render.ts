@@ -19,11 +19,12 @@ export interface RenderFlags {
   backend: BackendChoice;
   out?: string;
   sky?: string;
+  camera?: string;
   hash?: boolean;
 }
 
 export async function renderCommand(scenePath: string, flags: RenderFlags): Promise<void> {
-  const { scene: loaded } = await readSceneFile(scenePath, { sky: flags.sky });
+  const { scene: loaded } = await readSceneFile(scenePath, { sky: flags.sky, camera: flags.camera });
   const scene = withOverrides(loaded, {
     ...(flags.size ? parseSize(flags.size) : {}),
     spp: flags.spp === undefined ? undefined : Number(flags.spp),

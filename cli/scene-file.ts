@@ -7,16 +7,18 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { NodeIO } from '@gltf-transform/core';
-import { sceneFromJsonDocument } from '../shared/gltf-scene.ts';
+import { type ImportOptions, sceneFromJsonDocument } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
-export interface SceneFileOptions {
+export interface SceneFileOptions extends ImportOptions {
   /** A Radiance `.hdr` file to light the scene with (its `environment`, keeping any intensity and rotation). */
   sky?: string;
 }
 
 export async function readSceneFile(path: string, options: SceneFileOptions = {}): Promise<{ raw: unknown; scene: Scene }> {
-  let raw = /^\.(glb|gltf)$/i.test(extname(path)) ? await readGltf(path) : await readJson(path);
+  const gltf = /^\.(glb|gltf)$/i.test(extname(path));
+  if (options.camera !== undefined && !gltf) throw new Error(`${path}: --camera chooses among a glTF file's cameras`);
+  let raw = gltf ? await readGltf(path, options) : await readJson(path);
   if (options.sky !== undefined && raw !== null && typeof raw === 'object') {
     const hdr = (await readFile(options.sky)).toString('base64');
     const current = (raw as { environment?: object }).environment;
@@ -34,10 +36,10 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-async function readGltf(path: string): Promise<unknown> {
+async function readGltf(path: string, options: ImportOptions): Promise<unknown> {
   try {
     const json = await new NodeIO().readAsJSON(path);
-    const { scene, warnings } = await sceneFromJsonDocument(json, basename(path, extname(path)));
+    const { scene, warnings } = await sceneFromJsonDocument(json, basename(path, extname(path)), options);
     for (const warning of warnings) process.stderr.write(`farm: ${path}: ${warning}\n`);
     return scene;
   } catch (e) {

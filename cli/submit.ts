@@ -16,6 +16,7 @@ export interface SubmitFlags {
   size?: string;
   spp?: string;
   sky?: string;
+  camera?: string;
   verification: 'credibility' | 'quorum';
   epsilon: string;
   replicas: string;
@@ -28,7 +29,7 @@ export interface SubmitFlags {
 
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
-  const { raw } = await readSceneFile(scenePath, { sky: flags.sky });
+  const { raw } = await readSceneFile(scenePath, { sky: flags.sky, camera: flags.camera });
   const { manifest, assets } = await packAssets(raw, ASSET_MIN_BYTES);
   const upload = await client.uploadAssets(assets);
   if (assets.size > 0)

@@ -81,12 +81,22 @@ export interface ImportedScene {
 type Mat4 = readonly number[];
 
 /** Reads a glTF file set (as gltf-transform's JSON document: a .gltf and its resources, or a .glb's) and converts it. */
-export async function sceneFromJsonDocument(json: JSONDocument, name: string): Promise<ImportedScene> {
+export async function sceneFromJsonDocument(json: JSONDocument, name: string, options: ImportOptions = {}): Promise<ImportedScene> {
   const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
-  return sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], name);
+  return sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], name, options);
 }
 
-export async function sceneFromGltf(doc: Document, extensionsUsed: readonly string[], name: string): Promise<ImportedScene> {
+export interface ImportOptions {
+  /** The camera to render through, by its name or its node's (default: the first perspective camera). */
+  camera?: string;
+}
+
+export async function sceneFromGltf(
+  doc: Document,
+  extensionsUsed: readonly string[],
+  name: string,
+  options: ImportOptions = {},
+): Promise<ImportedScene> {
   const root = doc.getRoot();
   const gltfScene = root.getDefaultScene() ?? root.listScenes()[0];
   if (!gltfScene) throw new Error('the glTF file has no scene');
@@ -120,7 +130,8 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
   gltfScene.traverse((node) => {
     const world = node.getWorldMatrix();
     const gltfCamera = node.getCamera();
-    if (gltfCamera && !camera) {
+    const wanted = options.camera === undefined || options.camera === gltfCamera?.getName() || options.camera === node.getName();
+    if (gltfCamera && !camera && wanted) {
       if (gltfCamera.getType() === 'perspective') {
         camera = cameraAt(world, (gltfCamera.getYFov() * 180) / Math.PI);
         cameraNode = node;
@@ -158,6 +169,10 @@ export async function sceneFromGltf(doc: Document, extensionsUsed: readonly stri
       });
   });
   if (objects.length === 0) throw new Error('the glTF file has no triangle mesh in its scene');
+  if (options.camera !== undefined && !camera) {
+    const names = root.listCameras().map((c) => `"${c.getName()}"`);
+    throw new Error(`no perspective camera named "${options.camera}" (its cameras: ${names.join(', ') || 'none'})`);
+  }
   const list = [...materials.values()];
   const keys = animation && {
     frameCount: animation.frameCount,

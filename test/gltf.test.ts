@@ -11,6 +11,7 @@ import { readSceneFile } from '../cli/scene-file.ts';
 import { sceneFromGltf } from '../shared/gltf-scene.ts';
 import { parseScene } from '../shared/scene.ts';
 import { Renderer } from '../worker/render/renderer.ts';
+import { ROOT } from './support/scenes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'farm-gltf-'));
 let renderer: Renderer;
@@ -139,6 +140,25 @@ describe('glTF import', () => {
     expect(warnings.join()).not.toMatch(/KHR_lights_punctual/);
     // What it could import still renders.
     expect(parseScene(scene).objects).toHaveLength(1);
+  });
+
+  it('renders through a chosen camera, by its name or its node’s, and names the cameras when none matches', async () => {
+    const doc = quadDocument();
+    const side = doc.createCamera('side lens').setType('perspective').setYFov(0.5).setZNear(0.1);
+    doc
+      .getRoot()
+      .listScenes()[0]
+      .addChild(doc.createNode('side').setCamera(side).setTranslation([3, 0, 0]));
+    const path = await writeGlb(doc, 'two-cameras.glb');
+    expect((await readSceneFile(path)).scene.camera.position).toEqual([0, 0, 3]);
+    expect((await readSceneFile(path, { camera: 'side' })).scene.camera.position).toEqual([3, 0, 0]);
+    expect((await readSceneFile(path, { camera: 'side lens' })).scene.camera.position).toEqual([3, 0, 0]);
+    await expect(readSceneFile(path, { camera: 'nope' })).rejects.toThrow(
+      'no perspective camera named "nope" (its cameras: "cam", "side lens")',
+    );
+    await expect(readSceneFile(join(ROOT, 'scenes/cornell.json'), { camera: 'side' })).rejects.toThrow(
+      /--camera chooses among a glTF file's cameras/,
+    );
   });
 
   it('refuses what is not glTF, or has nothing to render, with a clear error', async () => {
