@@ -20,12 +20,7 @@ export function writeResult(name: string, data: unknown): string {
   return file.pathname;
 }
 
-export function table(rows: Record<string, string | number>[]): string {
-  const keys = Object.keys(rows[0]);
-  const width = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(width[i])).join(' | ')} |`;
-  return [line(keys), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(keys.map((k) => String(r[k]))))].join('\n');
-}
+export { table } from '../cli/table.ts';
 
 /** mulberry32: a small seeded generator, so that a run can be repeated. */
 export function seededRandom(seed: number): () => number {

@@ -2,6 +2,7 @@
 import { formatCredits as credits } from '../shared/money.ts';
 import type { LedgerPage } from '../shared/protocol.ts';
 import { RequesterClient } from './requester.ts';
+import { table } from './table.ts';
 
 function tokenClient(orchestrator: string, who: string): RequesterClient {
   const token = process.env.FARM_TOKEN;
@@ -26,7 +27,15 @@ export async function creditsShow(account: string, flags: { orchestrator: string
   console.log(
     `${body.account ?? account}: balance ${credits(body.balance)}, stake ${credits(body.stake)}, in escrow ${credits(body.held)} credits`,
   );
-  console.table(
-    body.entries.map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, credits: credits(e.amount), to: e.to ?? '', ref: e.ref })),
+  console.log(
+    table(
+      body.entries.map((e) => ({
+        at: new Date(e.at).toISOString(),
+        kind: e.kind,
+        credits: credits(e.amount),
+        to: e.to ?? '',
+        ref: e.ref ?? '',
+      })),
+    ),
   );
 }

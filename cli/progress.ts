@@ -6,10 +6,19 @@ export interface Progress {
   stop(): void;
 }
 
+/** The bar's line. cli-progress prints an ETA it cannot estimate yet as "NFs": this says so in words. */
+export function progressLine(label: string): cliProgress.GenericFormatter {
+  return (options, params, payload) => {
+    const eta = Number.isFinite(params.eta) ? cliProgress.Format.TimeFormat(params.eta, options, 5) : 'estimating';
+    const percent = Math.floor(params.progress * 100);
+    return `${label} [${cliProgress.Format.BarFormat(params.progress, options)}] ${percent}% | ${params.value}/${params.total} ${payload.extra} | ETA ${eta}`;
+  };
+}
+
 export function progressBar(label: string): Progress {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${label} [{bar}] {percentage}% | {value}/{total} {extra} | ETA {eta_formatted}`, hideCursor: true },
+    { stream: process.stderr, hideCursor: true, format: progressLine(label) },
     cliProgress.Presets.shades_classic,
   );
   let started = false;

@@ -1,5 +1,6 @@
 /** `farm reputation`: the public leaderboard, or one worker's record and evidence, as tables. */
 import type { WorkerView } from '../shared/protocol.ts';
+import { table } from './table.ts';
 
 export interface ReputationFlags {
   orchestrator: string;
@@ -29,9 +30,9 @@ export async function reputationCommand(worker: string | undefined, flags: Reput
     online: w.online ? 'yes' : 'no',
     class: w.class ?? w.classState,
   }));
-  console.table(rows);
+  console.log(table(rows));
   if (body.evidence?.length) {
     console.log('evidence (latest first):');
-    console.table(body.evidence.map((e) => ({ ...e, at: new Date(Number(e.at)).toISOString() })));
+    console.log(table(body.evidence.map((e) => ({ ...e, at: new Date(Number(e.at)).toISOString() }))));
   }
 }

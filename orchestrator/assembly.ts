@@ -50,8 +50,9 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
     const frames = await deps.jobs.frameCids(job.id);
     const pngs = await Promise.all(job.frames.map(async (f) => Buffer.from((await deps.blobs.get(frames[f])) as Uint8Array)));
     const fps = await sceneFps(deps.blobs, job.scene);
+    // One delay per frame: a single number sets the first frame's only (sharp), and the rest play at 100 ms.
     const webp = await sharp(pngs, { join: { animated: true } })
-      .webp({ loop: 0, delay: Math.round(1000 / fps), lossless: true })
+      .webp({ loop: 0, delay: pngs.map(() => Math.round(1000 / fps)), lossless: true })
       .toBuffer();
     await deps.jobs.finish(job, await deps.blobs.put(webp));
   } else {

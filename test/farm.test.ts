@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
 import { Renderer } from '../worker/render/renderer.ts';
@@ -40,8 +41,11 @@ describe('farm', () => {
     expect(status.replicasRendered).toBeGreaterThanOrEqual(24);
     await expectFramesMatchLocalRender(farm, id, [0, 1]);
 
-    const animation = await decodeRgba(await farm.client.download(`/api/jobs/${id}/animation`));
+    const webp = await farm.client.download(`/api/jobs/${id}/animation`);
+    const animation = await decodeRgba(webp);
     expect(animation.width).toBe(64);
+    // Every frame plays at the scene's 24 fps, not only the first.
+    expect((await sharp(webp).metadata()).delay).toEqual([42, 42]);
     const renderer = await Renderer.open('webasm');
     let rays = 0;
     for (const frame of [0, 1]) {
