@@ -3,6 +3,8 @@
  * Redis, the orchestrator serving the built page, and two worker processes. Also the operator's
  * endpoints: /metrics (scraped and parsed) and bull-board behind the operator token.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -99,6 +101,32 @@ ifChromium(chromiumTitle, () => {
     await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-job.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('signs in from a #token link in a tab already open, and clears a bad file’s problems when the next is chosen', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await expect.poll(() => page.locator('.who').textContent()).toMatch(/\(operator\)/);
+    const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'artist' })).json()) as { token: string };
+    // Only the hash changes: no reload, the page must notice.
+    await page.evaluate((token) => {
+      location.hash = `#token=${token}`;
+    }, minted.token);
+    await expect.poll(() => page.locator('.who').textContent()).toMatch(/^artist \(requester\)/);
+    expect(page.url()).not.toContain('token=');
+
+    const dir = mkdtempSync(join(tmpdir(), 'farm-form-'));
+    const bad = { ...shippedRaw('cornell'), materials: [{ name: 'x', type: 'dielectric', ior: 0.5 }] };
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
+    writeFileSync(join(dir, 'garbled.json'), '{ not json');
+    await page.locator('input[name=scene-file]').setInputFiles(join(dir, 'bad.json'));
+    await expect.poll(() => page.locator('form.submit ul.issues li').count()).toBeGreaterThan(0);
+    await page.locator('input[name=scene-file]').setInputFiles(join(dir, 'garbled.json'));
+    await expect.poll(() => page.locator('form.submit p.error').textContent()).toMatch(/^garbled\.json is not JSON/);
+    expect(await page.locator('form.submit ul.issues li').count()).toBe(0);
+    expect(errors).toEqual([]);
   });
 
   it('offers the room as a manifest, imports a .glb through the orchestrator and renders two of its frames', async () => {

@@ -1,6 +1,7 @@
 /**
  * Who is signed in. `farm up` prints the dashboard's address with `#token=…`: the page trades
- * that token for the session cookie at once and drops it from the address bar and history.
+ * that token for the session cookie at once and drops it from the address bar and history, also
+ * when such a link is opened in a tab that already shows the dashboard (only the hash changes).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from './api.ts';
@@ -20,18 +21,27 @@ export function signIn(token: string): Promise<Principal> {
 export function useSession(): [Session, (s: Session) => void] {
   const [session, setSession] = useState<Session>({ state: 'loading' });
   useEffect(() => {
-    (async () => {
-      const token = /[#&?]token=([^&]+)/.exec(window.location.hash)?.[1];
-      if (token) {
-        history.replaceState(null, '', `${window.location.pathname}#/`);
-        window.dispatchEvent(new HashChangeEvent('hashchange'));
-        return setSession({ state: 'signed-in', principal: await signIn(decodeURIComponent(token)) });
-      }
-      setSession({ state: 'signed-in', principal: await api<Principal>('/api/session') });
-    })().catch((e) => {
+    const failed = (e: unknown) => {
       if (e instanceof ApiError && e.status === 401) setSession({ state: 'anonymous' });
       else throw e;
-    });
+    };
+    /** Signs in with the token in the address, if there is one (and takes it out of the address). */
+    const tokenInHash = async (): Promise<boolean> => {
+      const token = /[#&?]token=([^&]+)/.exec(window.location.hash)?.[1];
+      if (!token) return false;
+      history.replaceState(null, '', `${window.location.pathname}#/`);
+      window.dispatchEvent(new HashChangeEvent('hashchange'));
+      setSession({ state: 'signed-in', principal: await signIn(decodeURIComponent(token)) });
+      return true;
+    };
+    (async () => {
+      if (!(await tokenInHash())) setSession({ state: 'signed-in', principal: await api<Principal>('/api/session') });
+    })().catch(failed);
+    const onHashChange = () => {
+      tokenInHash().catch(failed);
+    };
+    window.addEventListener('hashchange', onHashChange);
+    return () => window.removeEventListener('hashchange', onHashChange);
   }, []);
   return [session, setSession];
 }

@@ -116,6 +116,9 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
   const upload = async (list: FileList | null | undefined) => {
     const files = [...(list ?? [])];
     if (files.length === 0) return;
+    // The last file's problems are not this one's.
+    setIssues([]);
+    setError(undefined);
     const gltf = files.find((f) => /\.(glb|gltf)$/i.test(f.name));
     if (!gltf) {
       try {
