@@ -162,6 +162,23 @@ ifChromium(chromiumTitle, () => {
     expect(errors).toEqual([]);
   });
 
+  it('fits a 390 px phone screen: no page scrolls sideways', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.locator('.who').filter({ hasText: 'operator' }).waitFor();
+    const widths: Record<string, number> = {};
+    for (const route of ['#/', '#/workers', '#/market', `#/jobs/${jobId}`]) {
+      await page.evaluate((hash) => {
+        location.hash = hash;
+      }, route);
+      await page.waitForTimeout(500);
+      widths[route] = await page.evaluate(() => document.documentElement.scrollWidth);
+    }
+    // The job page, last: the README's phone view.
+    await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-phone.png'), fullPage: true });
+    expect(widths).toEqual(Object.fromEntries(Object.keys(widths).map((r) => [r, 390])));
+  });
+
   it('lists both workers with their counts, and each worker links to its evidence', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${farm.url}/#/workers`);

@@ -3,7 +3,7 @@
  * orchestrator's server-sent events (GET /api/jobs/:id/events). A (re)connect reloads the frame's
  * tiles, so nothing missed while disconnected stays stale.
  */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
 import { api } from './api.ts';
 
@@ -73,5 +73,8 @@ export function useJobLive(id: string, chooseFrame: (status: JobStatus) => numbe
     return () => source.close();
   }, [id, load]);
 
-  return { status, frame, tiles, connected, error };
+  // Right after the view moves to another frame, `tiles` still holds the last frame's until the
+  // new ones load: they must not be painted as this frame's.
+  const shown = useMemo(() => new Map([...tiles].filter(([, t]) => t.frame === frame)), [tiles, frame]);
+  return { status, frame, tiles: shown, connected, error };
 }
