@@ -82,6 +82,8 @@ ifChromium(chromiumTitle, () => {
     expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
     await expect.poll(() => page.locator('.legend [data-state=verified]').getAttribute('data-count')).toBe('12');
     await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('done');
+    // A finished job says how long it took.
+    expect(await page.getByTestId('took').textContent()).toMatch(/^ · took [\d.]+ (ms|s)|^ · took \d+ min \d+ s$/);
     // The metered work of the verified tiles (render units, shared/render-units.ts).
     expect(await page.locator('.stats').first().textContent()).toMatch(/ · [\d.e+-]+ RU of work verified/);
 

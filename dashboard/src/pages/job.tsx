@@ -42,6 +42,7 @@ export function JobPage({ id }: { id: string }) {
           <code>{status.id}</code> · {status.width}×{status.height}, {status.spp} spp, tiles of {status.tileSize} px · {status.verification}
           {status.verification === 'credibility' ? ` ε = ${status.epsilon}` : ` R = ${status.replicas}`} · submitted{' '}
           {dateTime(status.createdAt)}
+          {status.finishedAt !== null && <span data-testid="took"> · took {duration(status.finishedAt - status.createdAt)}</span>}
         </p>
         <ProgressBar
           done={status.tilesVerified}
