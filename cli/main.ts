@@ -11,6 +11,7 @@ import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
 import { reputationCommand } from './reputation.ts';
 import { submitCommand } from './submit.ts';
+import { tokensCreate, tokensList, tokensRevoke } from './tokens.ts';
 import { upCommand } from './up.ts';
 import { workerCommand } from './worker.ts';
 
@@ -138,6 +139,28 @@ program
   .requiredOption('--ru <ru>', 'render units to offer')
   .requiredOption('--min-price <credits>', 'the least it renders for, in credits per RU')
   .action(offerCommand);
+
+const tokens = program.command('tokens').description("the operator's requester tokens (FARM_TOKEN is the operator token)");
+tokens
+  .command('create')
+  .description('mint a requester token, shown once')
+  .argument('<name>', 'who it is for')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'operator token (default FARM_TOKEN)')
+  .action(tokensCreate);
+tokens
+  .command('list')
+  .description('every token by owner id, name and role (their secrets are not stored)')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'operator token (default FARM_TOKEN)')
+  .action(tokensList);
+tokens
+  .command('revoke')
+  .description('revoke a requester token at once (its jobs and credits stay)')
+  .argument('<owner>', 'owner id, from `farm tokens list`')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'operator token (default FARM_TOKEN)')
+  .action(tokensRevoke);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

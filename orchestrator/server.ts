@@ -5,8 +5,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -198,7 +199,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   }
   assembler.on('completed', (j) => log.info({ job: j.data.job, frame: j.data.frame }, 'frame stitched'));
 
-  const token = config.token ?? `farm_${randomBytes(24).toString('base64url')}`;
+  const token = config.token ?? (await generatedOperatorToken(config.dataDir));
   await tokens.add(token, 'operator', 'operator');
   const calibration = { spec: await calibrationSpec(blobs), blobs, classes, workers, tolerance };
   const startedAt = Date.now();
@@ -340,4 +341,18 @@ async function warnAboutEviction(redis: Redis, log: pino.Logger): Promise<void> 
   } catch {
     // CONFIG may be disabled on managed Redis; nothing to check then.
   }
+}
+
+/**
+ * Without FARM_TOKEN, the operator token this data directory generated once (kept readable by its
+ * owner only): a restart does not mint another, which would leave the old one valid for ever.
+ */
+async function generatedOperatorToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'operator-token');
+  const kept = await readFile(file, 'utf8').catch(() => undefined);
+  if (kept?.trim()) return kept.trim();
+  const token = `farm_${randomBytes(24).toString('base64url')}`;
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }

@@ -25,6 +25,7 @@ import { marketRoutes } from './market.ts';
 import { HttpError, problemHandler } from './problem.ts';
 import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
+import { tokenRoutes } from './tokens.ts';
 import { gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
 import { registerWorker, workerRoutes } from './workers.ts';
 
@@ -84,11 +85,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/scenes', requester, sceneRoutes(deps));
   app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
-  app.post('/api/tokens', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
-    const name = String(req.body?.name ?? 'requester').slice(0, 64);
-    const { token, principal } = await deps.tokens.mint(name);
-    res.status(201).json({ token, owner: principal.owner, name });
-  });
+  app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens));
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
   app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));
 

@@ -1,6 +1,8 @@
 /**
  * Requester API tokens. Only a token's SHA-256 is stored; its short form names the owner of the
- * jobs submitted with it. The operator token (FARM_TOKEN) may see every job and mint tokens.
+ * jobs submitted with it. The operator token (FARM_TOKEN) may see every job and mint, list and
+ * revoke tokens. Every request looks its token up (the dashboard's cookie carries the token), so
+ * a revoked token is refused from the next request on.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { keys } from './keys.ts';
@@ -38,5 +40,22 @@ export class Tokens {
   async lookup(token: string): Promise<Principal | undefined> {
     const raw = await this.redis.hget(keys.tokens, digest(token));
     return raw ? JSON.parse(raw) : undefined;
+  }
+
+  /** Every valid token's principal (never the token: only its digest is stored). */
+  async list(): Promise<Principal[]> {
+    return Object.values(await this.redis.hgetall(keys.tokens)).map((raw) => JSON.parse(raw) as Principal);
+  }
+
+  /** Revokes the requester token whose owner id this is; the account and its jobs stay. */
+  async revoke(owner: string): Promise<'revoked' | 'unknown' | 'operator'> {
+    for (const [field, raw] of Object.entries(await this.redis.hgetall(keys.tokens))) {
+      const principal = JSON.parse(raw) as Principal;
+      if (principal.owner !== owner) continue;
+      if (principal.role === 'operator') return 'operator';
+      await this.redis.hdel(keys.tokens, field);
+      return 'revoked';
+    }
+    return 'unknown';
   }
 }

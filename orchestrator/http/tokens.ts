@@ -1,0 +1,32 @@
+/**
+ * Token management for the operator: mint a requester token (shown once), list the tokens by
+ * owner id and name (their secrets are not stored), revoke one. The operator token itself is
+ * FARM_TOKEN's to change, not the API's.
+ */
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { Ids } from '../../shared/protocol.ts';
+import type { Tokens } from '../state/tokens.ts';
+import { HttpError, param } from './problem.ts';
+
+const MintRequest = z.object({ name: z.string().min(1).max(64).default('requester') });
+
+export function tokenRoutes(tokens: Tokens): Router {
+  const r = Router();
+  r.post('/', express.json({ limit: 4096 }), async (req, res) => {
+    const { name } = MintRequest.parse(req.body ?? {});
+    const { token, principal } = await tokens.mint(name);
+    res.status(201).json({ token, owner: principal.owner, name });
+  });
+  r.get('/', async (_req, res) => {
+    res.json({ tokens: await tokens.list() });
+  });
+  r.delete('/:owner', async (req, res) => {
+    const owner = param(req, 'owner', Ids.owner);
+    const outcome = await tokens.revoke(owner);
+    if (outcome === 'unknown') throw new HttpError(404, 'Not found', `no token of owner ${owner}`);
+    if (outcome === 'operator') throw new HttpError(409, 'Conflict', 'the operator token is changed through FARM_TOKEN, not revoked');
+    res.json({ owner, revoked: true });
+  });
+  return r;
+}

@@ -1,0 +1,90 @@
+/**
+ * Token management: the operator mints, lists and revokes requester tokens (API and `farm tokens`);
+ * a revoked token is refused from the next request on, through its session cookie too; the
+ * operator token is not the API's to revoke; and an orchestrator started without FARM_TOKEN keeps
+ * the token it generated across restarts instead of leaving a new valid one behind each time.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer } from '../cli/redis-server.ts';
+import { OrchestratorConfig } from '../orchestrator/config.ts';
+import { startOrchestrator } from '../orchestrator/server.ts';
+import { type ApiFarm, OPERATOR_TOKEN, startApiFarm, TEST_SETTINGS } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
+import { ROOT } from './support/scenes.ts';
+
+let api: ApiFarm;
+beforeAll(async () => {
+  api = await startApiFarm();
+});
+afterAll(() => api.stop());
+
+const as = (token: string, path: string, init: RequestInit = {}) =>
+  fetch(`${api.farm.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
+const farmCli = (...args: string[]) =>
+  promisify(execFile)(process.execPath, [join(ROOT, 'bin/farm.js'), 'tokens', ...args, '--orchestrator', api.farm.url], {
+    env: { ...process.env, FARM_TOKEN: OPERATOR_TOKEN },
+  });
+
+describe('tokens', () => {
+  it('mints, lists and revokes; a revoked token and its session are refused at once', async () => {
+    const { stdout } = await farmCli('create', 'artist');
+    const token = stdout.trim().split('\n').pop() as string;
+    expect(token).toMatch(/^farm_/);
+    expect((await as(token, '/api/jobs')).status).toBe(200);
+    const session = await fetch(`${api.farm.url}/api/session`, {
+      method: 'POST',
+      body: JSON.stringify({ token }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const cookie = (session.headers.get('set-cookie') ?? '').split(';')[0];
+    expect((await fetch(`${api.farm.url}/api/jobs`, { headers: { cookie } })).status).toBe(200);
+
+    const listed = (await (await as(OPERATOR_TOKEN, '/api/tokens')).json()) as { tokens: { owner: string; name: string; role: string }[] };
+    const artist = listed.tokens.find((t) => t.name === 'artist');
+    expect(artist).toMatchObject({ role: 'requester', owner: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(JSON.stringify(listed)).not.toContain(token);
+    expect((await farmCli('list')).stdout).toMatch(new RegExp(`\\| ${artist?.owner} \\| artist +\\| requester \\|`));
+
+    expect((await farmCli('revoke', artist?.owner as string)).stdout).toMatch(/revoked/);
+    await problem(await as(token, '/api/jobs'), 401);
+    await problem(await fetch(`${api.farm.url}/api/jobs`, { headers: { cookie } }), 401);
+    await problem(await as(OPERATOR_TOKEN, `/api/tokens/${artist?.owner}`, { method: 'DELETE' }), 404);
+  });
+
+  it('only the operator manages tokens, and its own token is not revocable here', async () => {
+    const minted = (await (await api.operator('/api/tokens', { name: 'someone' })).json()) as { token: string };
+    await problem(await as(minted.token, '/api/tokens'), 403);
+    await problem(
+      await as(minted.token, '/api/tokens', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
+      403,
+    );
+    const { tokens } = (await (await as(OPERATOR_TOKEN, '/api/tokens')).json()) as { tokens: { owner: string; role: string }[] };
+    const operator = tokens.find((t) => t.role === 'operator');
+    expect((await problem(await as(OPERATOR_TOKEN, `/api/tokens/${operator?.owner}`, { method: 'DELETE' }), 409)).detail).toMatch(
+      /FARM_TOKEN/,
+    );
+    expect((await problem(await as(OPERATOR_TOKEN, '/api/tokens/x', { method: 'DELETE' }), 400)).errors?.[0].path).toBe('owner');
+    expect((await problem(await api.operator('/api/tokens', { name: '' }), 400)).errors?.[0].path).toBe('name');
+  });
+
+  it('keeps the operator token it generated across restarts when FARM_TOKEN is unset', async () => {
+    const redis = await startRedisServer({ dir: join(api.dir, 'redis-own') });
+    const dataDir = join(api.dir, 'own-data');
+    const config = OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir, ...TEST_SETTINGS });
+    const first = await startOrchestrator(config);
+    const token = readFileSync(join(dataDir, 'operator-token'), 'utf8').trim();
+    expect(first.token).toBe(token);
+    expect(statSync(join(dataDir, 'operator-token')).mode & 0o777).toBe(0o600);
+    await first.close();
+    const second = await startOrchestrator(config);
+    expect(second.token).toBe(token);
+    const res = await fetch(`${second.url}/api/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await res.json()) as { tokens: { role: string }[] }).tokens.filter((t) => t.role === 'operator')).toHaveLength(1);
+    await second.close();
+    await redis.stop();
+  });
+});
