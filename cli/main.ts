@@ -47,7 +47,7 @@ program
 program
   .command('worker')
   .description('join a farm as a worker and render what it assigns')
-  .requiredOption('--orchestrator <urls>', 'orchestrator URL, or several of one farm, comma-separated, to fail over between')
+  .option('--orchestrator <urls>', 'orchestrator URL, or several of one farm, comma-separated, to fail over between (default FARM_URL)')
   .option('--name <name>', 'display name')
   .addOption(backendOption('compute backend'))
   .option('--key <file>', 'Ed25519 key file, created on first start', '.farm/worker.key')

@@ -3,13 +3,14 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { MAX_BATCH } from '../shared/protocol.ts';
 import { startAgent } from '../worker/agent.ts';
+import { orchestratorUrl } from '../worker/client.ts';
 import { loadOrCreateIdentity } from '../worker/identity.ts';
 import type { BackendChoice } from '../worker/render/backend.ts';
 import { renderProducer } from '../worker/render-producer.ts';
 import { onShutdown } from './shutdown.ts';
 
 export interface WorkerFlags {
-  orchestrator: string;
+  orchestrator?: string;
   name?: string;
   backend: BackendChoice;
   key: string;
@@ -20,6 +21,9 @@ export interface WorkerFlags {
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
+  const urls = flags.orchestrator ?? process.env.FARM_URL;
+  if (!urls) throw new Error('--orchestrator (or FARM_URL): the farm to join, e.g. http://farm.example:8080');
+  const orchestrators = urls.split(',').map(orchestratorUrl);
   const capacity = z.coerce.number().int().min(1).max(MAX_BATCH).safeParse(flags.capacity);
   if (!capacity.success) throw new Error(`--capacity: a whole number from 1 to ${MAX_BATCH}, not ${flags.capacity}`);
   const identity = await loadOrCreateIdentity(flags.key);
@@ -28,7 +32,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const producer = await renderProducer(flags.backend);
   const operatorToken = flags.operatorToken ?? process.env.FARM_OPERATOR_TOKEN;
   const agent = await startAgent({
-    orchestrator: flags.orchestrator.split(','),
+    orchestrator: orchestrators,
     identity,
     name,
     producer,

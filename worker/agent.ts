@@ -59,12 +59,26 @@ const SCENE_CACHE = 4;
 /** Bytes of scene assets a worker keeps between scenes (textures, skies and meshes reused by jobs). */
 const ASSET_CACHE_BYTES = 1024 * 1024 * 1024;
 const RETRY_MS = 1000;
+/** The longest wait between tries while the orchestrators do not answer (it doubles up to this). */
+const MAX_BACKOFF_MS = 16_000;
+/** Tries of the first registration before the worker gives up: a host that never answers is a mistake to report, not to wait on. */
+const STARTUP_ATTEMPTS = 3;
 const UPLOAD_ATTEMPTS = 4;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer } = opts;
   const client = new WorkerClient(opts.orchestrator, identity);
-  const registration = await retry(() => client.register(opts.name, producer.device, opts.operatorToken, opts.ask), opts.log, 'register');
+  const registration = await retry(
+    () => client.register(opts.name, producer.device, opts.operatorToken, opts.ask),
+    opts.log,
+    'register',
+    STARTUP_ATTEMPTS,
+  ).catch((err: Error) => {
+    if (err instanceof OrchestratorError) throw err;
+    // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND, a timeout).
+    const cause = (err.cause as { code?: string; message?: string } | undefined)?.code ?? (err.cause as Error | undefined)?.message;
+    throw new Error(`no orchestrator answered at ${[opts.orchestrator].flat().join(', ')}: ${err.message}${cause ? ` (${cause})` : ''}`);
+  });
   // Every line from here on names the worker; lines about a replica also name it.
   const log = opts.log.child({ worker: registration.id });
   const replicaLog = (a: Assignment) => log.child({ replica: a.replica });
@@ -188,11 +202,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
   const done = (async () => {
     if (registration.calibration) await calibrateWith(registration.calibration);
+    // Polls in a row that reached no orchestrator: the wait before the next doubles with them.
+    let unreachable = 0;
     while (!stopping) {
       try {
         poll = new AbortController();
         polledAt = Date.now();
         const batch = await client.nextBatch(capacity, poll.signal);
+        unreachable = 0;
         if (batch.length === 0) continue;
         opts.onWork?.(Date.now() - polledAt, batch.length);
         for (const a of batch) pending.set(a.replica, a);
@@ -203,7 +220,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         log.warn({ err: (err as Error).message, replicas: [...pending.keys()] }, 'worker loop error');
         if (err instanceof OrchestratorError && err.status === 403) throw err; // refused: this key gets no work
         if (err instanceof OrchestratorError && err.title === 'Calibrate first') await calibrateWith(await client.calibration());
-        else if (!(err instanceof OrchestratorError && err.status === 409 && err.title !== 'Stake required')) await sleep(RETRY_MS);
+        else if (!(err instanceof OrchestratorError)) await sleep(backoff(++unreachable));
+        else if (!(err.status === 409 && err.title !== 'Stake required')) await sleep(RETRY_MS);
       } finally {
         current = undefined;
       }
@@ -241,14 +259,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function retry<T>(fn: () => Promise<T>, log: Logger, what: string): Promise<T> {
+/** Waits 1, 2, 4 … s, at most MAX_BACKOFF_MS, after each of `failures` failed tries in a row. */
+const backoff = (failures: number) => Math.min(MAX_BACKOFF_MS, RETRY_MS * 2 ** Math.max(0, failures - 1));
+
+async function retry<T>(fn: () => Promise<T>, log: Logger, what: string, attempts = Infinity): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof OrchestratorError && err.status < 500) throw err;
-      if (attempt % 5 === 1) log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
-      await sleep(Math.min(5000, RETRY_MS * attempt));
+      if ((err instanceof OrchestratorError && err.status < 500) || attempt >= attempts) throw err;
+      log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying in ${backoff(attempt) / 1000} s`);
+      await sleep(backoff(attempt));
     }
   }
 }

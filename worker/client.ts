@@ -26,6 +26,17 @@ import type { Identity } from './identity.ts';
 /** Largest scene or asset a worker takes in (the farm's own limits on uploads are these or lower). */
 export const MAX_FETCH_BYTES = 256 * 1024 * 1024;
 
+/** An orchestrator's base URL, or an error naming what was given: a worker must not wait on a typo. */
+export function orchestratorUrl(given: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(given);
+  } catch {}
+  if (!url || !/^https?:$/.test(url.protocol) || !url.hostname)
+    throw new Error(`"${given}" is not an orchestrator URL: expected http://host:port or https://host`);
+  return given.replace(/\/$/, '');
+}
+
 export class OrchestratorError extends Error {
   constructor(
     readonly status: number,
@@ -61,7 +72,7 @@ export class WorkerClient {
     orchestrators: string | readonly string[],
     private readonly identity: Identity,
   ) {
-    this.bases = (typeof orchestrators === 'string' ? [orchestrators] : orchestrators).map((u) => u.replace(/\/$/, ''));
+    this.bases = (typeof orchestrators === 'string' ? [orchestrators] : orchestrators).map(orchestratorUrl);
     if (this.bases.length === 0) throw new Error('no orchestrator URL');
   }
 
