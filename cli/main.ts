@@ -5,7 +5,7 @@ import { SceneError } from '../shared/scene.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
 import { offerCommand, reserveCommand } from './forwards.ts';
-import { jobsDelete } from './jobs.ts';
+import { jobsControl, jobsDelete } from './jobs.ts';
 import { marketCommand } from './market.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
@@ -113,6 +113,14 @@ jobs
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
   .action(jobsDelete);
+for (const action of ['pause', 'resume'] as const)
+  jobs
+    .command(action)
+    .description(action === 'pause' ? 'hold the tiles not yet handed out (what is out carries on)' : 'hand its tiles out again')
+    .argument('<id>', 'job id')
+    .requiredOption('--orchestrator <url>', 'orchestrator URL')
+    .option('--token <token>', 'API token (default FARM_TOKEN)')
+    .action(jobsControl(action));
 
 program
   .command('market')

@@ -33,6 +33,9 @@ import type { JobPlan, Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
+/** How long a paused job's slot steps aside before it is looked at again: a resumed job waits at most this. */
+const HELD_RECHECK_MS = 2000;
+
 export const SHARED_QUEUE = 'slots';
 export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
 export const arbiterQueue = (deviceClass: string): string => `arbiter-${deviceClass}`;
@@ -413,6 +416,10 @@ export class Dispatcher {
       case 'missing':
         // Task settled, job cancelled or never planned: the slot has nothing left to do.
         await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
+        return undefined;
+      case 'held':
+        // Its owner paused the job: the slot steps aside, and is looked at again a little later.
+        await job.moveToDelayed(Date.now() + HELD_RECHECK_MS, worker.id).catch(() => undefined);
         return undefined;
       case 'paused':
       case 'unfunded':

@@ -87,6 +87,8 @@ export const JobStatus = z.object({
   id: z.string(),
   name: z.string(),
   state: JobState,
+  /** Its owner holds its tiles not yet handed out (POST /api/jobs/:id/pause, /resume). */
+  paused: z.boolean(),
   createdAt: z.number(),
   finishedAt: z.number().nullable(),
   width: z.number().int(),

@@ -164,6 +164,26 @@ ifChromium(chromiumTitle, () => {
     expect(errors).toEqual([]);
   });
 
+  it('pauses and resumes a running job from its page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // Big enough tiles to still be running when the button is pressed.
+    const { id } = await farm.client.submit({ ...SMALL_CORNELL, width: 256, height: 192, spp: 64, tileSize: 64, name: 'to pause' });
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.evaluate((job) => {
+      location.hash = `#/jobs/${job}`;
+    }, id);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    expect(await page.locator('.stats').first().textContent()).toMatch(/held up: paused/);
+    expect((await farm.client.status(id)).paused).toBe(true);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByRole('button', { name: 'Pause' }).waitFor();
+    await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe('done');
+    expect(errors).toEqual([]);
+  });
+
   it('fits a 390 px phone screen: no page scrolls sideways', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`${farm.url}/#token=${TOKEN}`);

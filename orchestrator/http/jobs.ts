@@ -280,6 +280,19 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
    * With `?purge` the job and its data are deleted too: at once when it has ended (200), or as
    * soon as it is wound down (202); its blobs go with the next collection (retention/duty.ts).
    */
+  /** Pause holds the job's tiles not yet handed out (what is out carries on); resume releases them. */
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    r.post(`/:id/${action}`, async (req, res) => {
+      const job = await visibleJob(req);
+      if (!(await jobs.setPaused(job.id, paused))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
+      req.log?.info({ job: job.id }, `job ${action}d`);
+      res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
+    });
+  }
+
   r.delete('/:id', async (req, res) => {
     const job = await visibleJob(req);
     const { purge } = JobDeleteQuery.parse(req.query);

@@ -19,6 +19,8 @@ export interface JobRecord {
   /** The scene's manifest, and the assets it names (shared/assets.ts). */
   scene: string;
   assets: string[];
+  /** Its owner holds its tiles not yet handed out (job-pause.lua). */
+  paused: boolean;
   width: number;
   height: number;
   spp: number;
@@ -71,6 +73,7 @@ type NewJob = Omit<
   | 'spent'
   | 'fees'
   | 'raysPaid'
+  | 'paused'
 >;
 
 const NUMERIC = [
@@ -183,6 +186,7 @@ export class Jobs {
       frames: JSON.parse(h.frames),
       // Jobs stored before assets existed have none.
       assets: h.assets ? JSON.parse(h.assets) : [],
+      paused: h.paused === '1',
       finishedAt: h.finishedAt ? Number(h.finishedAt) : null,
     };
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
@@ -219,6 +223,13 @@ export class Jobs {
       verified += Number(v ?? 0);
     }
     return { pending: total - verified, verified };
+  }
+
+  /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */
+  async setPaused(id: string, paused: boolean): Promise<boolean> {
+    const set = (await runScript(this.redis, 'job-pause', [keys.job(id)], [paused ? '1' : '0'])) === 1;
+    if (set) announce(this.redis, id);
+    return set;
   }
 
   /** queued or running → cancelled; false when it had already ended. */
@@ -317,6 +328,7 @@ export class Jobs {
       id: job.id,
       name: job.name,
       state: job.state,
+      paused: job.paused,
       createdAt: job.createdAt,
       finishedAt: job.finishedAt,
       width: job.width,
@@ -342,7 +354,12 @@ export class Jobs {
       framesDone: job.framesDone,
       animation: job.animation ? animationUrl(job.id) : null,
       error: job.error,
-      heldUp: job.state === 'queued' || job.state === 'running' ? heldUp : null,
+      heldUp:
+        job.state !== 'queued' && job.state !== 'running'
+          ? null
+          : job.paused
+            ? 'paused: no new tiles are handed out until it is resumed'
+            : heldUp,
       cost: {
         maxPrice: job.bid === null ? null : fromTicks(job.bid),
         held: fromMicros(job.escrow),

@@ -105,6 +105,7 @@ export type BindResult =
         | 'busy'
         | 'share'
         | 'paused'
+        | 'held'
         | 'pricedout'
         | 'unfunded'
         | 'eligible';

@@ -66,9 +66,18 @@ export function JobPage({ id }: { id: string }) {
           {status.cost.committed > 0 && <>, {credits(status.cost.committed)} of it backing replicas out</>}
         </p>
         {(status.state === 'queued' || status.state === 'running') && (
-          <button type="button" class="secondary" onClick={() => api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' })}>
-            Cancel job
-          </button>
+          <div class="row">
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => api(`/api/jobs/${encodeURIComponent(id)}/${status.paused ? 'resume' : 'pause'}`, { method: 'POST' })}
+            >
+              {status.paused ? 'Resume' : 'Pause'}
+            </button>
+            <button type="button" class="secondary" onClick={() => api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' })}>
+              Cancel job
+            </button>
+          </div>
         )}
       </section>
 

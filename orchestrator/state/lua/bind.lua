@@ -28,7 +28,8 @@
     ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
-    'unknown', 'obsolete', 'resolved', 'wrongclass', 'ineligible', 'nostake', 'busy', 'share',
+    'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
+    'ineligible', 'nostake', 'busy', 'share',
     'paused' (the job's bid is under the worker's ask or the price), 'pricedout' (the worker's
     ask is over the price), 'unfunded' (the job's escrow cannot cover the tile at that price),
     or {'eligible'} for a dry run
@@ -41,7 +42,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown'} end
 local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect', 'job')
 local jobId = t[5]
-local j = redis.call('HMGET', KEYS[4], 'state', 'scene')
+local j = redis.call('HMGET', KEYS[4], 'state', 'scene', 'paused')
 local existing = redis.call('HGET', KEYS[2], n)
 local r = false
 if existing then r = cjson.decode(existing) end
@@ -57,6 +58,7 @@ if j[1] ~= 'running' or t[1] ~= 'pending' then
   end
   return {'obsolete'}
 end
+if j[3] == '1' then return {'held'} end
 local w = redis.call('HMGET', KEYS[3], 'class', 'classState', 'trusted', 'inFlight')
 if w[2] ~= 'established' then return {'ineligible'} end
 if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass'} end

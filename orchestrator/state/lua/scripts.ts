@@ -39,6 +39,7 @@ export type Script =
   | 'job-cancel'
   | 'job-create'
   | 'job-finish'
+  | 'job-pause'
   | 'job-purge'
   | 'job-start'
   | 'ledger'
@@ -64,6 +65,7 @@ const SCRIPTS: readonly Script[] = [
   'job-cancel',
   'job-create',
   'job-finish',
+  'job-pause',
   'job-purge',
   'job-start',
   'ledger',
