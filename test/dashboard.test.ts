@@ -184,6 +184,21 @@ ifChromium(chromiumTitle, () => {
     expect(errors).toEqual([]);
   });
 
+  it('filters the job list by state and says how long each finished job took', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    const rows = page.locator('table.jobs tbody tr');
+    await expect.poll(() => rows.count()).toBeGreaterThan(1);
+    const all = await rows.count();
+    await page.locator('select[name=state-filter]').selectOption('done');
+    const done = await rows.count();
+    expect(done).toBeGreaterThan(0);
+    expect(await rows.locator('.badge').allTextContents()).toEqual(Array(done).fill('done'));
+    for (const took of await rows.locator('td[data-took]').allTextContents()) expect(took).toMatch(/^\d/);
+    await page.locator('select[name=state-filter]').selectOption('');
+    expect(await rows.count()).toBe(all);
+  });
+
   it('fits a 390 px phone screen: no page scrolls sideways', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`${farm.url}/#token=${TOKEN}`);

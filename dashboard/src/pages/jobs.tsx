@@ -1,23 +1,32 @@
-/** Home: submit a render, and the jobs this token can see, kept current by server-sent events. */
+/**
+ * Home: submit a render, and the jobs this token can see, kept current by server-sent events:
+ * filtered by state, with how long each took, a page at a time.
+ */
 import { useEffect, useState } from 'preact/hooks';
-import { JOB_EVENTS, type JobStatus } from '../../../shared/protocol.ts';
+import { JOB_EVENTS, JobState, type JobStatus } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { SubmitForm } from '../components/submit-form.tsx';
-import { dateTime } from '../format.ts';
+import { dateTime, duration } from '../format.ts';
 import { href, navigate } from '../router.ts';
+
+/** Jobs asked for at a time. */
+const PAGE = 50;
 
 export function JobsPage() {
   const [jobs, setJobs] = useState<JobStatus[]>();
   const [error, setError] = useState<string>();
+  const [state, setState] = useState<JobStatus['state'] | ''>('');
+  const [more, setMore] = useState(false);
+  const page = (offset: number) =>
+    api<{ jobs: JobStatus[] }>(`/api/jobs?offset=${offset}&limit=${PAGE}`).then((r) => {
+      setMore(r.jobs.length === PAGE);
+      return r.jobs;
+    });
   useEffect(() => {
     const source = new EventSource('/api/jobs/events');
     // (Re)connected: load the list, then each event replaces or adds one row.
-    source.onopen = () =>
-      api<{ jobs: JobStatus[] }>('/api/jobs?limit=50').then(
-        (r) => setJobs(r.jobs),
-        (e) => setError(String(e)),
-      );
+    source.onopen = () => page(0).then(setJobs, (e) => setError(String(e)));
     source.addEventListener(JOB_EVENTS.job, (e) => {
       const job = JSON.parse((e as MessageEvent).data) as JobStatus;
       setJobs((list) => [job, ...(list ?? []).filter((j) => j.id !== job.id)].sort((a, b) => b.createdAt - a.createdAt));
@@ -32,6 +41,19 @@ export function JobsPage() {
         {error && <p class="error">{error}</p>}
         {jobs?.length === 0 && <p class="muted">No jobs yet.</p>}
         {jobs && jobs.length > 0 && (
+          <label>
+            Show{' '}
+            <select name="state-filter" value={state} onChange={(e) => setState(e.currentTarget.value as JobStatus['state'] | '')}>
+              <option value="">all jobs</option>
+              {JobState.options.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {jobs && jobs.length > 0 && (
           <table class="jobs">
             <thead>
               <tr>
@@ -41,31 +63,49 @@ export function JobsPage() {
                 <th>Frames</th>
                 <th>Size</th>
                 <th>Submitted</th>
+                <th>Took</th>
               </tr>
             </thead>
             <tbody>
-              {jobs.map((j) => (
-                <tr key={j.id} data-job={j.id}>
-                  <td>
-                    <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
-                  </td>
-                  <td>
-                    <span class={`badge job-${j.state}`}>{j.state}</span>
-                  </td>
-                  <td>
-                    <ProgressBar done={j.tilesVerified} total={j.tilesTotal} label={`${j.tilesVerified}/${j.tilesTotal}`} />
-                  </td>
-                  <td>
-                    {j.framesDone}/{j.frames.length}
-                  </td>
-                  <td>
-                    {j.width}×{j.height}
-                  </td>
-                  <td>{dateTime(j.createdAt)}</td>
-                </tr>
-              ))}
+              {jobs
+                .filter((j) => !state || j.state === state)
+                .map((j) => (
+                  <tr key={j.id} data-job={j.id}>
+                    <td>
+                      <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
+                    </td>
+                    <td>
+                      <span class={`badge job-${j.state}`}>{j.state}</span>
+                    </td>
+                    <td>
+                      <ProgressBar done={j.tilesVerified} total={j.tilesTotal} label={`${j.tilesVerified}/${j.tilesTotal}`} />
+                    </td>
+                    <td>
+                      {j.framesDone}/{j.frames.length}
+                    </td>
+                    <td>
+                      {j.width}×{j.height}
+                    </td>
+                    <td>{dateTime(j.createdAt)}</td>
+                    <td data-took>{j.finishedAt === null ? '' : duration(j.finishedAt - j.createdAt)}</td>
+                  </tr>
+                ))}
             </tbody>
           </table>
+        )}
+        {jobs && more && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() =>
+              page(jobs.length).then(
+                (next) => setJobs([...jobs, ...next.filter((n) => !jobs.some((j) => j.id === n.id))]),
+                (e) => setError(String(e)),
+              )
+            }
+          >
+            Older jobs
+          </button>
         )}
       </section>
     </>
