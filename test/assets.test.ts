@@ -19,6 +19,7 @@ import { cidOfBytes } from '../shared/unixfs.ts';
 import { AssetCache } from '../worker/asset-cache.ts';
 import { Renderer } from '../worker/render/renderer.ts';
 import { TestFarm } from './support/farm.ts';
+import { withTriangle } from './support/gltf.ts';
 import { type ApiFarm, fundOperator, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
@@ -194,19 +195,11 @@ describe('glTF files imported for the dashboard', () => {
   /** A textured triangle: as a .glb, and as a .gltf naming its buffer and image in a folder. */
   async function triangle() {
     const doc = new Document();
-    const buffer = doc.createBuffer('geometry').setURI('geometry.bin');
     const png = await sharp(Buffer.alloc(256 * 256 * 4, 200), { raw: { width: 256, height: 256, channels: 4 } })
       .png({ compressionLevel: 0 })
       .toBuffer();
     const texture = doc.createTexture('paint').setImage(png).setMimeType('image/png').setURI('textures/paint.png');
-    const accessor = (type: 'VEC2' | 'VEC3', values: number[]) =>
-      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer);
-    const prim = doc
-      .createPrimitive()
-      .setAttribute('POSITION', accessor('VEC3', [0, 0, 0, 1, 0, 0, 0, 1, 0]))
-      .setAttribute('TEXCOORD_0', accessor('VEC2', [0, 0, 1, 0, 0, 1]))
-      .setMaterial(doc.createMaterial('painted').setBaseColorTexture(texture).setMetallicFactor(0).setAlpha(0.5).setAlphaMode('BLEND'));
-    doc.getRoot().setDefaultScene(doc.createScene('s').addChild(doc.createNode('tri').setMesh(doc.createMesh('tri').addPrimitive(prim))));
+    withTriangle(doc, doc.createMaterial('painted').setBaseColorTexture(texture).setMetallicFactor(0).setAlpha(0.5).setAlphaMode('BLEND'));
     const io = new NodeIO();
     const { json, resources } = await io.writeJSON(doc);
     return { glb: await io.writeBinary(doc), gltf: JSON.stringify(json), resources };

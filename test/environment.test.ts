@@ -12,9 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
 import { decodeRadiance, encodeRadiance, type RadianceImage } from '../shared/radiance.ts';
 import { LIMITS, parseScene, type Scene, SceneError, type SceneInput } from '../shared/scene.ts';
-import { tileGrid } from '../shared/tile.ts';
 import { environmentTables } from '../worker/render/environment.ts';
-import { useRenderers } from './support/renderers.ts';
+import { expectDeterministicTiles, useRenderers } from './support/renderers.ts';
 import { issuesOf } from './support/scenes.ts';
 
 const on = useRenderers(['webasm', 'cpu']);
@@ -162,18 +161,7 @@ describe('HDRI environment', () => {
   it.each(['webasm', 'cpu'] as const)(
     '%s renders an HDRI-lit scene deterministically, and its tiles equal the full frame',
     async (backend) => {
-      const r = on(backend);
-      const scene = litSphere(base64(SUNNY), 30, 30, 16);
-      const full = await r.render(scene, 0);
-      expect(Buffer.from((await r.render(scene, 0)).linear.buffer).equals(Buffer.from(full.linear.buffer))).toBe(true);
-      for (const t of tileGrid(30, 30, 11)) {
-        const tile = await r.render(scene, 0, { tile: t });
-        for (let y = 0; y < t.height; y++) {
-          const row = (t.y + y) * 30 + t.x;
-          const want = full.linear.subarray(row * 3, (row + t.width) * 3);
-          expect(Buffer.from(tile.linear.subarray(y * t.width * 3, (y + 1) * t.width * 3)).equals(Buffer.from(want))).toBe(true);
-        }
-      }
+      await expectDeterministicTiles(on(backend), litSphere(base64(SUNNY), 30, 30, 16), 11);
     },
   );
 

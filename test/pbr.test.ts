@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
 import { type Material, parseScene, type SceneInput } from '../shared/scene.ts';
+import { withTriangle } from './support/gltf.ts';
 import { useRenderers } from './support/renderers.ts';
 
 const on = useRenderers(['webasm', 'cpu']);
@@ -132,26 +133,18 @@ describe('normal maps', () => {
 
   it('imports a glTF material’s metallic-roughness and normal textures as linear data, with its normal scale', async () => {
     const doc = new Document();
-    const buffer = doc.createBuffer();
     const png = await sharp(Buffer.from([128, 128, 255, 255]), { raw: { width: 1, height: 1, channels: 4 } })
       .png()
       .toBuffer();
     const image = doc.createTexture('bumps').setImage(png).setMimeType('image/png');
-    const material = doc
+    const brushed = doc
       .createMaterial('brushed')
       .setMetallicFactor(1)
       .setRoughnessFactor(0.4)
       .setMetallicRoughnessTexture(image)
       .setNormalTexture(image)
       .setNormalScale(0.5);
-    const accessor = (type: 'VEC2' | 'VEC3', values: number[]) =>
-      doc.createAccessor().setType(type).setArray(new Float32Array(values)).setBuffer(buffer);
-    const prim = doc
-      .createPrimitive()
-      .setAttribute('POSITION', accessor('VEC3', [0, 0, 0, 1, 0, 0, 0, 1, 0]))
-      .setAttribute('TEXCOORD_0', accessor('VEC2', [0, 0, 1, 0, 0, 1]))
-      .setMaterial(material);
-    doc.getRoot().setDefaultScene(doc.createScene('s').addChild(doc.createNode('tri').setMesh(doc.createMesh('tri').addPrimitive(prim))));
+    withTriangle(doc, brushed);
     const path = join(mkdtempSync(join(tmpdir(), 'farm-pbr-')), 'pbr.glb');
     writeFileSync(path, await new NodeIO().writeBinary(doc));
     const { scene } = await readSceneFile(path);

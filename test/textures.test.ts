@@ -11,9 +11,8 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
 import { parseScene, type Scene, type SceneInput, type Texture } from '../shared/scene.ts';
-import { tileGrid } from '../shared/tile.ts';
 import type { Renderer } from '../worker/render/renderer.ts';
-import { useRenderers } from './support/renderers.ts';
+import { expectDeterministicTiles, useRenderers } from './support/renderers.ts';
 import { issuesOf } from './support/scenes.ts';
 
 const on = useRenderers(['webasm', 'cpu']);
@@ -149,18 +148,7 @@ describe('textures', () => {
   it.each(['webasm', 'cpu'] as const)(
     '%s renders a textured scene deterministically, and its tiles equal the full frame',
     async (backend) => {
-      const r = on(backend);
-      const scene = texturedQuad('mirror', 'repeat', -0.5, 1.5, 40);
-      const full = await r.render(scene, 0);
-      expect(Buffer.from((await r.render(scene, 0)).linear.buffer).equals(Buffer.from(full.linear.buffer))).toBe(true);
-      for (const t of tileGrid(40, 40, 13)) {
-        const tile = await r.render(scene, 0, { tile: t });
-        for (let y = 0; y < t.height; y++) {
-          const row = (t.y + y) * 40 + t.x;
-          const want = full.linear.subarray(row * 3, (row + t.width) * 3);
-          expect(Buffer.from(tile.linear.subarray(y * t.width * 3, (y + 1) * t.width * 3)).equals(Buffer.from(want))).toBe(true);
-        }
-      }
+      await expectDeterministicTiles(on(backend), texturedQuad('mirror', 'repeat', -0.5, 1.5, 40), 13);
     },
   );
 
