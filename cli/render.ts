@@ -35,6 +35,7 @@ export async function renderCommand(scenePath: string, flags: RenderFlags): Prom
   }
   const tile = flags.tile ? parseRect(flags.tile) : undefined;
   const renderer = await Renderer.open(flags.backend);
+  if (renderer.backend.fallback) process.stderr.write(`farm: ${renderer.backend.fallback}\n`);
   const bar = progressBar(`frame ${frame} (${renderer.backend.name})`);
   try {
     const started = performance.now();

@@ -30,6 +30,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const name = flags.name ?? `worker-${identity.id.slice(1, 7)}`;
   const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { process: 'worker', worker: identity.id, name } });
   const producer = await renderProducer(flags.backend);
+  if (producer.fallback) log.warn(producer.fallback);
   const operatorToken = flags.operatorToken ?? process.env.FARM_OPERATOR_TOKEN;
   const agent = await startAgent({
     orchestrator: orchestrators,

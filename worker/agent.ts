@@ -22,6 +22,8 @@ export type RenderOrder = Pick<Assignment, 'scene' | 'frame' | 'tile'>;
 export interface Producer {
   /** What it runs on (renderer, backend, GPU): shown, never trusted (its class is measured at every start). */
   device: string;
+  /** Why it renders without a GPU, when it asked for any backend and got the CPU: said once at start. */
+  fallback?: string;
   produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Rendered>;
   close?(): void;
 }

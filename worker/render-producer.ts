@@ -8,6 +8,7 @@ export async function renderProducer(backend: BackendChoice): Promise<Producer> 
   const renderer = await Renderer.open(backend);
   return {
     device: renderer.device,
+    fallback: renderer.backend.fallback,
     produce: async (order, scene) => {
       const { rgba, rays } = await renderer.render(scene, order.frame, { tile: order.tile });
       return { rgba, rays };

@@ -3,6 +3,8 @@
  * never loads it and only checks `navigator.gpu`, so we install that global ourselves. Without an
  * adapter we fall back to webasm (WASM SIMD, threads under the async contract), then plain JS.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import gpujs from 'gpu.js';
 
@@ -21,6 +23,8 @@ export interface Backend {
   gpu: InstanceType<typeof gpujs.GPU>;
   /** The backend and, for WebGPU, the adapter: how a worker describes itself (classes are measured). */
   device: string;
+  /** Why `auto` did not get a GPU, and what it renders with instead: one line for a person. */
+  fallback?: string;
   close(): void;
 }
 
@@ -32,16 +36,38 @@ export class BackendUnavailableError extends Error {
 }
 
 export async function openBackend(choice: BackendChoice): Promise<Backend> {
+  let noGpu: string | undefined;
   if (choice === 'webgpu' || choice === 'auto') {
     const webgpu = await openWebGpu();
-    if (webgpu) return webgpu;
-    if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', 'no WebGPU adapter answered');
+    if (typeof webgpu !== 'string') return webgpu;
+    if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', webgpu);
+    noGpu = webgpu;
   }
-  if (choice === 'webasm' || choice === 'auto') {
-    if (gpujs.GPU.isWebAssemblySupported) return plain('webasm');
-    if (choice === 'webasm') throw new BackendUnavailableError('webasm', 'WebAssembly SIMD is not supported here');
-  }
-  return plain('cpu');
+  const backend = choice !== 'cpu' && gpujs.GPU.isWebAssemblySupported ? plain('webasm') : undefined;
+  if (!backend && choice === 'webasm') throw new BackendUnavailableError('webasm', 'WebAssembly SIMD is not supported here');
+  const chosen = backend ?? plain('cpu');
+  const how = chosen.name === 'webasm' ? 'WebAssembly SIMD on the CPU (webasm)' : 'plain JavaScript on the CPU';
+  return noGpu ? { ...chosen, fallback: `no GPU: ${noGpu}; rendering with ${how}` } : chosen;
+}
+
+/** Where Linux distributions put shared libraries (and LD_LIBRARY_PATH's own). */
+const LIBRARY_DIRS = [
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+  '/lib/x86_64-linux-gnu',
+  '/usr/local/lib',
+];
+
+/**
+ * Dawn reaches a GPU on Linux through the Vulkan loader; without it, it prints a raw warning on
+ * every start and finds nothing. Checked first, so a person reads one line saying what to install.
+ */
+function vulkanLoaderMissing(): boolean {
+  if (process.platform !== 'linux') return false;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIBRARY_DIRS];
+  return !dirs.some((dir) => existsSync(join(dir, 'libvulkan.so.1')));
 }
 
 function plain(name: 'webasm' | 'cpu'): Backend {
@@ -49,12 +75,15 @@ function plain(name: 'webasm' | 'cpu'): Backend {
   return { name, gpu, device: name, close: () => gpu.destroy() };
 }
 
-async function openWebGpu(): Promise<Backend | undefined> {
+/** A WebGPU backend, or why there is none. */
+async function openWebGpu(): Promise<Backend | string> {
+  if (vulkanLoaderMissing())
+    return "the Vulkan loader (libvulkan.so.1) is missing: apt-get install libvulkan1 and your GPU vendor's driver";
   let webgpu: typeof import('webgpu');
   try {
     webgpu = await import('webgpu');
   } catch {
-    return undefined; // no prebuilt Dawn for this platform
+    return 'the webgpu package has no Dawn build for this platform';
   }
   const g = globalThis as { navigator?: { gpu?: GPU } };
   Object.assign(globalThis, webgpu.globals);
@@ -70,7 +99,7 @@ async function openWebGpu(): Promise<Backend | undefined> {
   const adapter = await gpuApi.requestAdapter().catch(() => null);
   if (!adapter || !(await gpujs.GPU.isWebGPUAvailable())) {
     forget();
-    return undefined;
+    return 'no WebGPU adapter answered (no GPU, or its driver lacks what Dawn needs)';
   }
   const info = adapter.info;
   const device = [info.vendor, info.architecture, info.device].filter(Boolean).join('/') || 'unknown';
