@@ -8,8 +8,9 @@
  *   the window; converted from glTF by shared/gltf-scene.ts, the sky added as its environment.
  * - scenes/orbit.glb: 49 frames (2 s at 24 fps): a camera orbiting a bouncing ball and a turning
  *   box; LINEAR, STEP and CUBICSPLINE keys through a node hierarchy.
- * - scenes/large.glb: a rippled torus of 250,000 triangles (the scene limit), with no camera and
- *   no light, so it shows what the importer does for a bare model.
+ * - scenes/large.glb (git-ignored: 4.9 MB, written here on demand): a rippled torus of 250,000
+ *   triangles (the scene limit), with no camera and no light, so it shows what the importer does
+ *   for a bare model.
  */
 import { writeFileSync } from 'node:fs';
 import { Document, type Buffer as GltfBuffer, type Node as GltfNode, type Material, NodeIO } from '@gltf-transform/core';
