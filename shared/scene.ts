@@ -366,8 +366,24 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
   }
 }
 
+/**
+ * The last skies checked, by their base64 (the same string the scene holds, so keeping it costs
+ * nothing while the scene lives): a sky is decoded once however often its scene is validated —
+ * an estimate per keystroke, or a requester sending the same large sky again and again.
+ */
+const checkedSkies = new Map<string, string | undefined>();
+const CHECKED_SKIES = 4;
+
 /** Why an environment map cannot be rendered, if it cannot: decoded in full, so none that passes fails on a worker. */
 function environmentIssue(hdr: string): string | undefined {
+  if (checkedSkies.has(hdr)) return checkedSkies.get(hdr);
+  const issue = decodingIssue(hdr);
+  if (checkedSkies.size >= CHECKED_SKIES) checkedSkies.delete(checkedSkies.keys().next().value as string);
+  checkedSkies.set(hdr, issue);
+  return issue;
+}
+
+function decodingIssue(hdr: string): string | undefined {
   try {
     const bytes = bytesOfBase64(hdr);
     const { width, height } = radianceSize(bytes);
