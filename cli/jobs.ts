@@ -1,5 +1,5 @@
-/** `farm jobs delete|pause|resume`: a requester's controls over its jobs. */
-import { JobDeletion, JobStatus } from '../shared/protocol.ts';
+/** `farm jobs delete|pause|resume|priority|rerun`: a requester's controls over its jobs. */
+import { JobDeletion, JobStatus, Rerun } from '../shared/protocol.ts';
 import { RequesterClient } from './requester.ts';
 
 export async function jobsDelete(id: string, flags: { orchestrator: string; token?: string }): Promise<void> {
@@ -20,4 +20,22 @@ export function jobsControl(action: 'pause' | 'resume') {
     );
     console.log(status.paused ? `job ${id} paused: no new tiles go out; what is out carries on` : `job ${id} resumed`);
   };
+}
+
+/** `farm jobs priority`: which of its jobs at one price goes first (0–100; above 50 the operator only). */
+export async function jobsPriority(id: string, priority: string, flags: { orchestrator: string; token?: string }): Promise<void> {
+  const client = RequesterClient.fromFlags(flags);
+  const status = JobStatus.parse(
+    await (await client.call('POST', `/api/jobs/${encodeURIComponent(id)}/priority`, { priority: Number(priority) })).json(),
+  );
+  console.log(`job ${id}: priority ${status.priority}`);
+}
+
+/** `farm jobs rerun`: a trusted worker renders a verified tile (or a frame's tiles) again. */
+export async function jobsRerun(id: string, flags: { orchestrator: string; token?: string; frame?: string; tile?: string }): Promise<void> {
+  if ((flags.frame === undefined) === (flags.tile === undefined)) throw new Error('give either --frame <n> or --tile <task id>');
+  const what = flags.tile === undefined ? `frames/${Number(flags.frame)}` : `tasks/${encodeURIComponent(flags.tile)}`;
+  const client = RequesterClient.fromFlags(flags);
+  const { reopened } = Rerun.parse(await (await client.call('POST', `/api/jobs/${encodeURIComponent(id)}/${what}/rerun`)).json());
+  console.log(`job ${id}: ${reopened.length} tile(s) go to a trusted worker to be rendered again: ${reopened.join(', ')}`);
 }

@@ -2,17 +2,20 @@
 import { Command, Option } from 'commander';
 import { MAX_BATCH } from '../shared/protocol.ts';
 import { SceneError } from '../shared/scene.ts';
+import { WEBHOOK_EVENTS } from '../shared/webhooks.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
 import { creditsGrant, creditsShow } from './credits.ts';
 import { offerCommand, reserveCommand } from './forwards.ts';
-import { jobsControl, jobsDelete } from './jobs.ts';
+import { jobsControl, jobsDelete, jobsPriority, jobsRerun } from './jobs.ts';
 import { marketCommand } from './market.ts';
 import { orchestratorCommand } from './orchestrator.ts';
 import { renderCommand } from './render.ts';
 import { reputationCommand } from './reputation.ts';
+import { stakeCommand } from './stake.ts';
 import { submitCommand } from './submit.ts';
 import { tokensCreate, tokensList, tokensRevoke } from './tokens.ts';
 import { upCommand } from './up.ts';
+import { webhooksAdd, webhooksList, webhooksRemove } from './webhooks.ts';
 import { workerCommand } from './worker.ts';
 
 const backendOption = (description: string) =>
@@ -55,6 +58,7 @@ program
   .option('--ask <credits>', 'the least it renders for, in credits per RU: its offer on the market')
   .option('--capacity <n>', `replicas it takes at once, in one poll and one upload (1 to ${MAX_BATCH})`, '1')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
+  .option('--json', 'JSON log lines (pino) instead of the status line; the default when stdout is not a terminal')
   .action(workerCommand);
 
 program
@@ -74,6 +78,7 @@ program
   .option('--replicas <n>', 'replicas per tile R (quorum)', '2')
   .option('--max-price <credits>', 'the most it pays, in credits per RU (default: a market order)')
   .option('--budget <credits>', 'credits held in escrow for it, the most it spends (default: its estimate at the price)')
+  .option('--priority <0-100>', 'which of your jobs at one price goes first; above 50 only the operator may set', '50')
   .option('--estimate', 'only show what it would cost and hold; submit nothing')
   .option('--wait', 'show progress and download the frames when done')
   .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
@@ -121,6 +126,23 @@ for (const action of ['pause', 'resume'] as const)
     .requiredOption('--orchestrator <url>', 'orchestrator URL')
     .option('--token <token>', 'API token (default FARM_TOKEN)')
     .action(jobsControl(action));
+jobs
+  .command('priority')
+  .description('which of your jobs at one price goes first: 0 (last) to 100; above 50 only the operator may set')
+  .argument('<id>', 'job id')
+  .argument('<priority>', '0–100')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(jobsPriority);
+jobs
+  .command('rerun')
+  .description('have a trusted worker render a verified tile again (its result replaces the verdict)')
+  .argument('<id>', 'job id')
+  .option('--frame <n>', 'every tile of this frame that may be re-run')
+  .option('--tile <task>', 'one tile, by its task id (the dashboard shows it)')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(jobsRerun);
 
 program
   .command('market')
@@ -148,6 +170,19 @@ program
   .requiredOption('--min-price <credits>', 'the least it renders for, in credits per RU')
   .action(offerCommand);
 
+for (const direction of ['stake', 'unstake'] as const)
+  program
+    .command(direction)
+    .description(
+      direction === 'stake'
+        ? "move credits from a worker's balance into its stake (what lets an untrusted worker take work)"
+        : "ask stake back: it is paid to the worker's balance after the farm's unbonding period, and stays slashable until then",
+    )
+    .argument('<credits>', 'how much')
+    .requiredOption('--orchestrator <url>', 'orchestrator URL')
+    .option('--key <file>', "the worker's Ed25519 key file", '.farm/worker.key')
+    .action(stakeCommand(direction));
+
 const tokens = program.command('tokens').description("the operator's requester tokens (FARM_TOKEN is the operator token)");
 tokens
   .command('create')
@@ -169,6 +204,29 @@ tokens
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'operator token (default FARM_TOKEN)')
   .action(tokensRevoke);
+
+const webhooks = program.command('webhooks').description('URLs that receive signed events about your jobs (FARM_TOKEN)');
+webhooks
+  .command('add')
+  .description('register a URL; prints the secret its deliveries are signed with, once')
+  .argument('<url>', 'an http(s) URL on a public address')
+  .addOption(new Option('--events <events...>', 'the events it receives (default: all)').choices(WEBHOOK_EVENTS))
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(webhooksAdd);
+webhooks
+  .command('list')
+  .description('your webhooks (their secrets are shown only when added)')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(webhooksList);
+webhooks
+  .command('remove')
+  .description('delete one of your webhooks')
+  .argument('<id>', 'webhook id, from `farm webhooks list`')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(webhooksRemove);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

@@ -1,5 +1,6 @@
 /** A requester's HTTP client for the job API (bearer token). */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { FarmLimits } from '../shared/farm-limits.ts';
 import { JOB_EVENTS, type JobStatus } from '../shared/protocol.ts';
 
 /** The orchestrator answered with an error status. */
@@ -53,6 +54,11 @@ export class RequesterClient {
       bytes += data.length;
     }
     return { sent, bytes, storedBytes };
+  }
+
+  /** The farm's scene limits (GET /api/limits). */
+  async limits(): Promise<FarmLimits> {
+    return FarmLimits.parse(await (await this.call('GET', '/api/limits')).json());
   }
 
   async status(id: string): Promise<JobStatus> {

@@ -2,8 +2,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ASSET_MIN_BYTES, packAssets } from '../shared/assets.ts';
+import { farmLimitIssues, inRequest } from '../shared/farm-limits.ts';
+import { parseFrameRange } from '../shared/frames.ts';
 import { formatCredits as credits } from '../shared/money.ts';
 import type { JobEstimate, JobStatus } from '../shared/protocol.ts';
+import { frameCount, type Scene, withOverrides } from '../shared/scene.ts';
 import { progressBar } from './progress.ts';
 import { RequesterClient, RequestFailed } from './requester.ts';
 import { parseSize, readSceneFile } from './scene-file.ts';
@@ -22,6 +25,7 @@ export interface SubmitFlags {
   replicas: string;
   maxPrice?: string;
   budget?: string;
+  priority: string;
   estimate?: boolean;
   wait?: boolean;
   out: string;
@@ -29,13 +33,8 @@ export interface SubmitFlags {
 
 export async function submitCommand(scenePath: string, flags: SubmitFlags): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
-  const { raw } = await readSceneFile(scenePath, { sky: flags.sky, camera: flags.camera });
+  const { raw, scene } = await readSceneFile(scenePath, { sky: flags.sky, camera: flags.camera });
   const { manifest, assets } = await packAssets(raw, ASSET_MIN_BYTES);
-  const upload = await client.uploadAssets(assets);
-  if (assets.size > 0)
-    process.stdout.write(
-      `assets: ${assets.size} (${megabytes(upload.bytes + upload.storedBytes)} MB), ${upload.sent} uploaded, ${assets.size - upload.sent} already stored\n`,
-    );
   const optional = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const request = {
     scene: manifest,
@@ -46,9 +45,16 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
     replicas: Number(flags.replicas),
     maxPrice: optional(flags.maxPrice),
     budget: optional(flags.budget),
+    priority: Number(flags.priority),
     spp: optional(flags.spp),
     ...(flags.size ? parseSize(flags.size) : {}),
   };
+  await refuseOverFarmLimits(client, scene, assets, request);
+  const upload = await client.uploadAssets(assets);
+  if (assets.size > 0)
+    process.stdout.write(
+      `assets: ${assets.size} (${megabytes(upload.bytes + upload.storedBytes)} MB), ${upload.sent} uploaded, ${assets.size - upload.sent} already stored\n`,
+    );
   const quote = (await (await client.call('POST', '/api/jobs/estimate', request)).json()) as JobEstimate;
   process.stdout.write(`${describeEstimate(quote)}\n`);
   if (flags.estimate) return;
@@ -65,6 +71,24 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
 }
 
 const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/** The farm's own limits (GET /api/limits), checked here so an over-limit scene uploads nothing. */
+async function refuseOverFarmLimits(
+  client: RequesterClient,
+  scene: Scene,
+  assets: ReadonlyMap<string, Uint8Array>,
+  request: { frames?: string; width?: number; height?: number; spp?: number },
+): Promise<void> {
+  const limits = await client.limits();
+  const sized = withOverrides(scene, { width: request.width, height: request.height, spp: request.spp });
+  const frames = request.frames === undefined ? frameCount(sized) : parseFrameRange(request.frames, frameCount(sized)).length;
+  const assetBytes = [...assets.values()].reduce((n, b) => n + b.length, 0);
+  const over = inRequest(farmLimitIssues(sized, limits, { frames, assetBytes }), request);
+  if (over.length > 0)
+    throw new Error(
+      `this farm's limits refuse the scene (nothing was uploaded):\n${over.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+    );
+}
 
 export function describeEstimate(q: JobEstimate): string {
   const price = q.price === null ? 'no market price yet' : `${q.price} credits/RU`;

@@ -1,16 +1,56 @@
 /** Orchestrator settings: flags and environment, validated once, with their defaults here. */
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { type FarmLimits, settingName } from '../shared/farm-limits.ts';
 import { toMicros } from '../shared/money.ts';
+import { LIMITS } from '../shared/scene.ts';
 import type { Economy } from './state/tasks.ts';
 
 const int = (min: number) => z.coerce.number().int().min(min);
 const share = () => z.coerce.number().min(0).max(1);
 const credits = () => z.coerce.number().min(0).max(1e8);
 
+/** Express's names for the private ranges, and an address with an optional prefix length. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+const isProxyAddress = (entry: string): boolean => {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address, prefix, extra] = entry.split('/');
+  const family = isIP(address);
+  if (!family || extra !== undefined) return false;
+  return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+};
+/**
+ * Express's `trust proxy`: false (none, the default), a count of proxies in front, or the
+ * proxies' addresses. Never `true`: trusting every hop lets any client name its own address.
+ */
+const trustedProxies = () =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => v === '' || /^\d+$/.test(v) || v.split(',').every((e) => isProxyAddress(e.trim())),
+      'the reverse proxies to believe: their addresses or subnets, comma-separated (or loopback, linklocal, uniquelocal), or how many stand in front; empty for none',
+    )
+    .transform((v): false | number | string[] => (v === '' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((e) => e.trim())));
+/** A farm's scene limit (shared/farm-limits.ts): the protocol's cap by default, never above it. */
+const farmLimit = (key: keyof FarmLimits, min = 1) =>
+  int(min)
+    .max(
+      LIMITS[key],
+      `${settingName(key)} may not exceed the protocol's cap of ${LIMITS[key]}: every worker renders up to it, a farm may only lower it`,
+    )
+    .default(LIMITS[key]);
+
 export const OrchestratorConfig = z.object({
   port: int(0).max(65535).default(8080),
   host: z.string().default('127.0.0.1'),
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client, for the per-address rate limits:
+   * their addresses or subnets, or how many stand in front. None by default: behind a proxy
+   * every client would then share the proxy's address and its limits.
+   */
+  trustProxy: trustedProxies().default(false),
   redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
   dataDir: z.string().default('.farm/data'),
   /**
@@ -38,7 +78,16 @@ export const OrchestratorConfig = z.object({
   /** Largest scene upload (its manifest, when its heavy parts are assets). */
   maxSceneBytes: int(1024).default(32 * 1024 * 1024),
   /** Largest asset upload, and largest total of one scene's assets (textures, sky, meshes). */
-  maxAssetBytes: int(1024).default(256 * 1024 * 1024),
+  maxAssetBytes: farmLimit('maxAssetBytes', 1024),
+  /** The farm's scene limits, each at most the scene format's (shared/farm-limits.ts): triangles (instances expanded), … */
+  maxTriangles: farmLimit('maxTriangles'),
+  /** … the largest texture's side and all textures' texels, … */
+  maxTextureSize: farmLimit('maxTextureSize'),
+  maxTexels: farmLimit('maxTexels'),
+  /** … frames per job, pixels per frame and samples per pixel. */
+  maxFrames: farmLimit('maxFrames'),
+  maxPixels: farmLimit('maxPixels'),
+  maxSpp: farmLimit('maxSpp'),
   /** Largest result upload (a 512×512 tile is 1 MiB). */
   maxResultBytes: int(1024).default(2 * 1024 * 1024),
   /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
@@ -132,6 +181,16 @@ export const OrchestratorConfig = z.object({
   assetMiBPerMinute: int(1).default(4096),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */
   failedAuthPerMinute: int(1).default(60),
+  /** Tiles a requester may re-run per hour (each is rendered again by a trusted worker, at the farm's cost). */
+  rerunsPerHour: int(1).default(200),
+
+  // Webhooks (orchestrator/webhooks/).
+  /** Deliver to loopback, private, link-local … addresses too (a farm on a private network; tests); off, they are refused (SSRF). */
+  webhookAllowPrivate: z.union([z.boolean(), z.stringbool()]).default(false),
+  /** A failed delivery is tried again after this, then after twice as long each time. */
+  webhookBackoffMs: int(1).default(10_000),
+  /** An event an orchestrator read from the outbox but did not queue this long ago (it died) is taken over by another. */
+  webhookClaimMs: int(100).default(30_000),
 
   /** Sample scenes offered by the dashboard. */
   scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),
@@ -158,7 +217,7 @@ export const economyOf = (config: OrchestratorConfig): Economy => ({
 export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(OrchestratorConfig.shape)) {
-    const value = env[`FARM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`];
+    const value = env[settingName(key)];
     if (value !== undefined) out[key] = value;
   }
   if (env.REDIS_URL) out.redisUrl = env.REDIS_URL;

@@ -2,7 +2,8 @@
  * Replica delivery through BullMQ. BullMQ cannot route a job to a chosen worker, and our workers
  * are untrusted HTTP clients that never touch Redis, so:
  * - every replica slot of a task is a BullMQ job (id `<task>.r<n>`, which deduplicates re-issues);
- * - slots are prioritised by their job's bid, the highest first (market/priority.ts);
+ * - slots are prioritised by their job's bid, the highest first, then by its priority
+ *   (market/priority.ts); a job's new priority moves its waiting slots (reprioritise);
  * - new tasks' slots wait in the shared queue `slots`; once a task's first replica fixes its
  *   determinism class, further slots go to that class's queue, and slots only the operator's
  *   trusted workers may take (arbitration, audits) to the class's arbiter queue. Queues exist only
@@ -24,7 +25,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
 import type { Rect } from '../shared/tile.ts';
-import { slotPriority } from './market/priority.ts';
+import { type SlotRank, slotPriority } from './market/priority.ts';
 import type { Metrics } from './metrics.ts';
 import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
@@ -39,6 +40,9 @@ const HELD_RECHECK_MS = 2000;
 export const SHARED_QUEUE = 'slots';
 export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
 export const arbiterQueue = (deviceClass: string): string => `arbiter-${deviceClass}`;
+/** The queue a task's slot waits in: the shared one until the task has a class. */
+const laneOf = (deviceClass: string, arbiter: boolean): string =>
+  !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
 /** Slots a poll may hold while looking for one its worker is eligible for … */
 const SCAN_LIMIT = 16;
 /** … and, for a provider that owes a forward window, for one of its buyers'. */
@@ -107,11 +111,11 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
  */
 export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
 
-/** A replica slot as a BullMQ job, placed in its queue by its job's bid. */
-const slotJob = (task: string, n: number, bid: number | null) => ({
+/** A replica slot as a BullMQ job, placed in its queue by its job's bid and priority. */
+const slotJob = (task: string, n: number, rank: SlotRank) => ({
   name: 'replica',
   data: { task },
-  opts: { jobId: slotId(task, n), priority: slotPriority(bid), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+  opts: { jobId: slotId(task, n), priority: slotPriority(rank), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
 });
 
 /** Most tiles of a job one untrusted worker may take. */
@@ -143,19 +147,38 @@ export class Dispatcher {
   }
 
   /**
-   * Adds replica slots `ns` of a task, whose job bids `bid` (highest first: market/priority.ts):
+   * Adds replica slots `ns` of a task, ranked by its job's bid and priority (market/priority.ts):
    * to its class's queue (or arbiter queue) once it has a class.
    */
-  async issue(task: string, ns: readonly number[], deviceClass: string, bid: number | null, arbiter = false): Promise<void> {
+  async issue(task: string, ns: readonly number[], deviceClass: string, rank: SlotRank, arbiter = false): Promise<void> {
     if (ns.length === 0) return;
-    const name = !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
-    await this.lane(name).queue.addBulk(ns.map((n) => slotJob(task, n, bid)));
+    await this.lane(laneOf(deviceClass, arbiter)).queue.addBulk(ns.map((n) => slotJob(task, n, rank)));
     this.wake.emit('work');
   }
 
-  /** Slots 0..replicas−1 of new tasks of a job bidding `bid`, in the shared queue (planning issues them in batches). */
-  async issueNew(tasks: readonly string[], replicas: number, bid: number | null): Promise<void> {
-    await this.lane(SHARED_QUEUE).queue.addBulk(tasks.flatMap((task) => Array.from({ length: replicas }, (_, n) => slotJob(task, n, bid))));
+  /** Slots 0..replicas−1 of new tasks of a job, in the shared queue (planning issues them in batches). */
+  async issueNew(tasks: readonly string[], replicas: number, rank: SlotRank): Promise<void> {
+    await this.lane(SHARED_QUEUE).queue.addBulk(
+      tasks.flatMap((task) => Array.from({ length: replicas }, (_, n) => slotJob(task, n, rank))),
+    );
+    this.wake.emit('work');
+  }
+
+  /**
+   * Gives a task's slots `from`..`to`−1 its job's new rank: a waiting slot moves at once, a slot
+   * out or stepping aside takes it when it comes back to its queue (BullMQ keeps it on the job).
+   */
+  async reprioritise(task: string, from: number, to: number, deviceClass: string, rank: SlotRank): Promise<void> {
+    const priority = slotPriority(rank);
+    const names = deviceClass ? [SHARED_QUEUE, classQueue(deviceClass), arbiterQueue(deviceClass)] : [SHARED_QUEUE];
+    await Promise.all(
+      names.flatMap((name) =>
+        Array.from({ length: to - from }, async (_, i) => {
+          const job = await this.lane(name).queue.getJob(slotId(task, from + i));
+          if (job && job.priority !== priority) await job.changePriority({ priority }).catch(() => undefined);
+        }),
+      ),
+    );
     this.wake.emit('work');
   }
 

@@ -46,6 +46,12 @@ export class Metrics {
     labelNames: ['duty'],
     registers: [this.registry],
   });
+  private readonly webhookDeliveries = new Counter({
+    name: 'farm_webhook_deliveries_total',
+    help: 'Webhook delivery attempts: delivered (2xx) or failed; dropped: events whose every attempt failed',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   private readonly renderSeconds = new Histogram({
     name: 'farm_render_seconds',
     help: 'Time from handing a replica to a worker to receiving its accepted result, by determinism class',
@@ -116,6 +122,10 @@ export class Metrics {
 
   dutyRun(duty: string): void {
     this.dutyRuns.inc({ duty });
+  }
+
+  webhook(outcome: 'delivered' | 'failed' | 'dropped'): void {
+    this.webhookDeliveries.inc({ outcome });
   }
 
   rendered(deviceClass: string, seconds: number): void {

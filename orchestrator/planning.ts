@@ -21,7 +21,7 @@ export async function planJobTasks(deps: { jobs: Jobs; tasks: Tasks; dispatch: D
   if (!(await deps.jobs.start(job.id))) return;
   for (let i = 0; i < planned.length; i += BATCH) {
     const batch = planned.slice(i, i + BATCH).map((t) => t.id);
-    await deps.dispatch.issueNew(batch, initial, job.bid);
+    await deps.dispatch.issueNew(batch, initial, job);
     if ((await deps.jobs.progress(job.id)).state !== 'running') {
       await deps.dispatch.withdraw(
         batch.map((task) => [task, 0, initial]),

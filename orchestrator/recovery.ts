@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { GAVE_UP } from '../shared/protocol.ts';
 import type { Dispatcher } from './dispatch.ts';
+import type { SlotRank } from './market/priority.ts';
 import { slotId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
 import type { Tasks } from './state/tasks.ts';
@@ -39,7 +40,7 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
     do {
       const [next, ids] = await deps.tasks.pendingOf(id, cursor);
       cursor = next;
-      for (const taskId of ids) reissued += await repairTask(deps, taskId, job.bid);
+      for (const taskId of ids) reissued += await repairTask(deps, taskId, job);
     } while (cursor !== '0');
     const [progress, stitched] = await Promise.all([deps.jobs.frameProgress(id), deps.jobs.frameCids(id)]);
     for (const frame of job.frames) {
@@ -50,7 +51,7 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
 }
 
 /** Re-issues the task's slots that lost their BullMQ job, then judges what it has. */
-async function repairTask(deps: RecoveryDeps, taskId: string, bid: number | null): Promise<number> {
+async function repairTask(deps: RecoveryDeps, taskId: string, rank: SlotRank): Promise<number> {
   const task = await deps.tasks.get(taskId);
   if (!task) return 0;
   const replicas = await deps.tasks.replicas(taskId);
@@ -59,7 +60,7 @@ async function repairTask(deps: RecoveryDeps, taskId: string, bid: number | null
     const r = replicas.find((x) => x.n === n);
     if (r?.spot || (r && r.state !== 'assigned' && !GAVE_UP.has(r.state))) continue;
     if (await deps.dispatch.exists(slotId(taskId, n), task.class)) continue;
-    await deps.dispatch.issue(taskId, [n], task.class, bid, n === task.arbiterSlot);
+    await deps.dispatch.issue(taskId, [n], task.class, rank, n === task.arbiterSlot);
     reissued++;
   }
   await deps.runner.judge(taskId);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { FarmLimits } from '../shared/farm-limits.ts';
 import { assembleFrameJob } from './assembly.ts';
 import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
@@ -26,6 +27,7 @@ import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
+import { reprioritiseJob } from './prioritising.ts';
 import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
 import { collectBlobs, deleteDueJobs, type RetentionDeps, trimLedgers } from './retention/duty.ts';
@@ -38,11 +40,13 @@ import { Market } from './state/market.ts';
 import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
+import { Webhooks } from './state/webhooks.ts';
 import { Workers } from './state/workers.ts';
 import { StorageMonitor } from './storage.ts';
 import { sweep } from './sweeper.ts';
 import { judgeSpotCheck, type UploadDeps } from './uploads.ts';
 import { VerdictRunner } from './verdict/runner.ts';
+import { startWebhooks } from './webhooks/service.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 const SWEEP_MS = 1000;
@@ -74,6 +78,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const workers = new Workers(redis, onlineWindowMs, config.saboteurFraction);
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
+  const webhooks = new Webhooks(redis);
   const market = new Market(redis);
   const forwards = new Forwards(redis);
   const forwardSettings: ForwardSettings = {
@@ -90,8 +95,10 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const closing = new Queue('closing', { connection: bull, streams: { events: { maxLen: 1000 } } });
-  for (const q of [plans, frames, closing]) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
-  const queues = new Set([plans, frames, closing]);
+  const priorities = new Queue('priorities', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  const background = [plans, frames, closing, priorities];
+  for (const q of background) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
+  const queues = new Set(background);
   const metrics = new Metrics({
     storage: () => storage.facts(),
     tileCounts: () => jobs.tileCounts(),
@@ -139,11 +146,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       recordIdle: (window, worker, from, to) => forwards.recordIdle(window, worker, from, to),
     },
   );
-  const board = queueBoard([plans, frames, closing]);
+  const board = queueBoard(background);
   dispatch.eachQueue((queue) => {
     queues.add(queue);
     board.add(queue);
   });
+  const webhookDelivery = startWebhooks({ redis, bull, webhooks, metrics, log, settings: config });
+  queues.add(webhookDelivery.queue);
+  board.add(webhookDelivery.queue);
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   subscriber.on('error', () => undefined);
   const feed = new ChangeFeed(subscriber);
@@ -152,13 +162,16 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const enqueueStitch = async (job: string, frame: number, completion: number | string) =>
     void (await frames.add('stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED }));
   const enqueueClose = async (job: string) => void (await closing.add('close', { job }, { jobId: `close.${job}`, ...RETRIED }));
+  // No fixed id: each change runs, and each run gives the slots the priority as it stands then.
+  const enqueueReprioritise = async (job: string) => void (await priorities.add('rank', { job }, { ...RETRIED, removeOnComplete: true }));
 
+  const availability = new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
   const runner = new VerdictRunner({
     tasks,
     jobs,
     workers,
     dispatch,
-    availability: new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros),
+    availability,
     saboteurFraction: config.saboteurFraction,
     graceMs: config.graceMs,
     renderAttempts: config.renderAttempts,
@@ -193,7 +206,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     },
     { ...resumable, concurrency: 1 },
   );
-  for (const w of [planner, assembler, closer]) {
+  const prioritiser = new Worker('priorities', async (j) => reprioritiseJob({ jobs, tasks, dispatch }, j.data.job), resumable);
+  for (const w of [planner, assembler, closer, prioritiser]) {
     w.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
     w.on('failed', (j, err) => log.error({ job: j?.data?.job, frame: j?.data?.frame, err: err.message }, `${w.name} job failed`));
   }
@@ -235,6 +249,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     marketIndexFloorRu: config.marketIndexFloorRu,
     redis,
     tokens,
+    webhooks,
+    webhookAllowPrivate: config.webhookAllowPrivate,
     feed,
     board,
     log,
@@ -245,14 +261,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     quotas: config,
     enqueuePlan,
     enqueueClose,
+    enqueueReprioritise,
+    reruns: { jobs, tasks, runner, availability, jobShare: config.jobShare, jobShareFloor: config.jobShareFloor },
     stakePerReplicaMicros: economy.stakePerReplicaMicros,
     minStakeMicros: economy.minStakeMicros,
     scenesDir: config.scenesDir,
     dashboardDir: config.dashboardDir,
     maxSceneBytes: config.maxSceneBytes,
     maxAssetBytes: config.maxAssetBytes,
+    farmLimits: FarmLimits.parse(config),
     maxResultBytes: config.maxResultBytes,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
+    trustProxy: config.trustProxy,
   });
   // Periodic duties, each once per period across every orchestrator on the Redis (duties.ts).
   const marketIntervals: IntervalDeps = {
@@ -322,7 +342,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         });
         await dispatch.close();
         await feed.close();
-        await Promise.all([planner.close(), assembler.close(), closer.close(), plans.close(), frames.close(), closing.close()]);
+        await webhookDelivery.close();
+        await Promise.all([planner, assembler, closer, prioritiser, ...background].map((q) => q.close()));
         await blobs.close().catch((err) => log.warn({ err: err.message }, 'content store did not close cleanly'));
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();

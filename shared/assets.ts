@@ -103,13 +103,14 @@ export interface ResolvedScene {
 /**
  * Puts each asset a manifest names in its place. `fetch` gives an asset's bytes (already checked
  * against its CID) or undefined when it is not stored. Every problem — a malformed reference, a
- * missing asset, an asset of the wrong size, more than `maxBytes` in all — is reported with its
- * path, all at once, as a SceneError.
+ * missing asset, an asset of the wrong size, more than `maxBytes` in all (the limit `setting`
+ * sets, named in the error) — is reported with its path, all at once, as a SceneError.
  */
 export async function resolveAssets(
   manifest: unknown,
   fetch: (cid: string) => Promise<Uint8Array | undefined>,
   maxBytes: number,
+  setting?: string,
 ): Promise<ResolvedScene> {
   const issues: { path: string; message: string }[] = [];
   const where = (path: Path) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
@@ -142,7 +143,11 @@ export async function resolveAssets(
       issues.push({ path: where(path), message: `asset ${ref.data.cid} ${(e as Error).message}` });
     }
   });
-  if (bytes > maxBytes) issues.push({ path: 'assets', message: `the scene's assets hold ${bytes} bytes, the limit is ${maxBytes}` });
+  if (bytes > maxBytes)
+    issues.push({
+      path: 'assets',
+      message: `the scene's assets hold ${bytes} bytes, ${setting ? `this farm takes at most ${maxBytes} (${setting})` : `the limit is ${maxBytes}`}`,
+    });
   if (issues.length > 0) throw new SceneError(issues);
   return { scene, refs, bytes };
 }

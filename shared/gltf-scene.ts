@@ -6,6 +6,7 @@
  * perspective camera (or one that frames the scene, as glTF viewers do), KHR_lights_punctual
  * lights, a viewer's sky when nothing emits light, and the first animation baked into one key a
  * frame (gltf-animation.ts): moving meshes keep their own coordinates and get a matrix per frame.
+ * A mesh on several nodes is stored once, in its own coordinates, and drawn again by instances.
  * Everything it does not import yet is named in the warnings, never dropped silently.
  */
 import {
@@ -13,6 +14,7 @@ import {
   type Material as GltfMaterial,
   type Texture as GltfTexture,
   type JSONDocument,
+  type Mesh,
   type Node,
   NodeIO,
   Primitive,
@@ -126,6 +128,14 @@ export async function sceneFromGltf(
   let camera: SceneInput['camera'] | undefined;
   let aspect: number | undefined;
   const bounds = { min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity] };
+  /** Nodes that draw each mesh: one drawn by two or more is stored once and instanced. */
+  const uses = new Map<Mesh, number>();
+  gltfScene.traverse((node) => {
+    const mesh = node.getMesh();
+    if (mesh) uses.set(mesh, (uses.get(mesh) ?? 0) + 1);
+  });
+  /** A shared mesh's primitives as first stored, by which later nodes instance them. */
+  const stored = new Map<Primitive, { id: string; positions: number[] }>();
 
   gltfScene.traverse((node) => {
     const world = node.getWorldMatrix();
@@ -141,20 +151,36 @@ export async function sceneFromGltf(
     const light = node.getExtension<PunctualLight>('KHR_lights_punctual');
     if (light) lights.push(lightAt(world, light, warnings));
     if (light && moving.has(node)) warnings.push(`light "${light.getName()}" is animated, which is not supported: it stays where it rests`);
+    const shared = (uses.get(node.getMesh() as Mesh) ?? 0) > 1;
+    // A moving node's mesh is placed by its keys, a shared mesh by its matrix: both keep their own coordinates.
+    const local = shared || moving.has(node);
+    const matrix = shared && !moving.has(node) ? rowsOf(world) : undefined;
+    const grow = (positions: readonly number[]) => {
+      for (let i = 0; i + 2 < positions.length; i += 3) {
+        const at = local ? transformPoint(world, positions.slice(i, i + 3)) : positions.slice(i, i + 3);
+        for (let c = 0; c < 3; c++) {
+          bounds.min[c] = Math.min(bounds.min[c], at[c]);
+          bounds.max[c] = Math.max(bounds.max[c], at[c]);
+        }
+      }
+    };
     node
       .getMesh()
       ?.listPrimitives()
       .forEach((primitive, p) => {
-        // A moving mesh keeps its own coordinates; its key of each frame places it.
-        const mesh = meshOf(node, primitive, moving.has(node) ? IDENTITY : world, warnings);
-        if (!mesh) return;
-        for (let i = 0; i + 2 < mesh.positions.length; i += 3) {
-          const at = moving.has(node) ? transformPoint(world, mesh.positions.slice(i, i + 3)) : mesh.positions.slice(i, i + 3);
-          for (let c = 0; c < 3; c++) {
-            bounds.min[c] = Math.min(bounds.min[c], at[c]);
-            bounds.max[c] = Math.max(bounds.max[c], at[c]);
-          }
+        const id = local ? `n${root.listNodes().indexOf(node)}p${p}` : undefined;
+        if (id && moving.has(node)) placed.set(id, node);
+        const first = stored.get(primitive);
+        if (first) {
+          grow(first.positions);
+          objects.push({ type: 'instance', id: moving.has(node) ? id : undefined, of: first.id, matrix });
+          return;
         }
+        // A moving or shared mesh keeps its own coordinates; its keys or matrix place it.
+        const mesh = meshOf(node, primitive, local ? IDENTITY : world, warnings);
+        if (!mesh) return;
+        grow(mesh.positions);
+        if (shared) stored.set(primitive, { id: id as string, positions: mesh.positions });
         const material = primitive.getMaterial();
         if (!materials.has(material))
           materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
@@ -163,9 +189,7 @@ export async function sceneFromGltf(
           warnings.push(`mesh "${node.getMesh()?.getName()}" wears a texture but has no TEXCOORD_0: it reads the texel at (0, 0)`);
           mesh.uvs = new Array((mesh.positions.length / 3) * 2).fill(0);
         }
-        const id = moving.has(node) ? `n${root.listNodes().indexOf(node)}p${p}` : undefined;
-        if (id) placed.set(id, node);
-        objects.push({ type: 'mesh', id, material: used.name, ...mesh });
+        objects.push({ type: 'mesh', id, material: used.name, ...mesh, matrix });
       });
   });
   if (objects.length === 0) throw new Error('the glTF file has no triangle mesh in its scene');

@@ -6,11 +6,26 @@ import { z } from 'zod';
 import { Price } from './market.ts';
 import { Credits } from './money.ts';
 import { frameCount, type Scene } from './scene.ts';
+import { RecentResults } from './throughput.ts';
 import { Rect } from './tile.ts';
 
 export const FailurePolicy = z.enum(['accept', 'fail']);
 
 /** POST /api/jobs */
+/**
+ * 0 (last) to 100 (first), as Flamenco and Deadline number it. A requester may lower its jobs'
+ * priority below the default, never raise it above (only the operator may): otherwise every
+ * requester would set the top and jump the queue of others paying the same price.
+ */
+export const JobPriority = z.number().int().min(0).max(100);
+export const DEFAULT_PRIORITY = 50;
+/** POST /api/jobs/:id/priority */
+export const PriorityChange = z.object({ priority: JobPriority });
+
+/** POST /api/jobs/:id/tasks/:task/rerun, /frames/:n/rerun: the tiles reopened for a trusted worker to render again. */
+export const Rerun = z.object({ reopened: z.array(z.string()) });
+export type Rerun = z.infer<typeof Rerun>;
+
 export const JobRequest = z.object({
   scene: z.unknown(),
   /** Blender-style range; default: every frame of the scene. */
@@ -41,6 +56,8 @@ export const JobRequest = z.object({
    * at the market's price for a market order. It never pays more.
    */
   budget: Credits.optional(),
+  /** Which of jobs at the same price goes first (orchestrator/market/priority.ts). */
+  priority: JobPriority.default(DEFAULT_PRIORITY),
 });
 export type JobRequest = z.infer<typeof JobRequest>;
 
@@ -87,6 +104,9 @@ export const JobStatus = z.object({
   id: z.string(),
   name: z.string(),
   state: JobState,
+  /** Its requester (the operator sees every requester's jobs). */
+  owner: z.string(),
+  priority: JobPriority,
   /** Its owner holds its tiles not yet handed out (POST /api/jobs/:id/pause, /resume). */
   paused: z.boolean(),
   createdAt: z.number(),
@@ -302,8 +322,12 @@ export const ClassList = z.object({
 });
 export type ClassList = z.infer<typeof ClassList>;
 
+/** A worker on the workers pages: its record and its accepted results per minute over the last hour. */
+export const WorkerWithRecent = WorkerView.extend({ recent: RecentResults });
+export type WorkerWithRecent = z.infer<typeof WorkerWithRecent>;
+
 /** GET /api/workers: the public leaderboard. */
-export const Leaderboard = z.object({ total: z.number().int(), offset: z.number().int(), workers: z.array(WorkerView) });
+export const Leaderboard = z.object({ total: z.number().int(), offset: z.number().int(), workers: z.array(WorkerWithRecent) });
 export type Leaderboard = z.infer<typeof Leaderboard>;
 
 /**
@@ -324,7 +348,7 @@ export const EvidenceEntry = z.object({
 export type EvidenceEntry = z.infer<typeof EvidenceEntry>;
 
 /** GET /api/workers/:id */
-export const WorkerDetail = WorkerView.extend({ evidence: z.array(EvidenceEntry) });
+export const WorkerDetail = WorkerWithRecent.extend({ evidence: z.array(EvidenceEntry) });
 export type WorkerDetail = z.infer<typeof WorkerDetail>;
 
 export const LedgerEntry = z.object({

@@ -30,6 +30,8 @@ export const LIMITS = {
   /** Largest radiance in an environment map (W/(m²·sr)); brighter pixels are clamped to it. */
   maxRadiance: 1e7,
   maxFrames: 10_000,
+  /** Bytes of one scene's assets together (shared/assets.ts): the most a worker fetches for a scene. */
+  maxAssetBytes: 256 * 1024 * 1024,
   /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
   maxMagnitude: 1e9,
 } as const;
@@ -154,6 +156,12 @@ export const Transform = z.object({
 });
 export type Transform = z.infer<typeof Transform>;
 
+/**
+ * A 3×4 affine matrix, row by row (rotation, any scale or shear, and translation in the last
+ * column), as an animation key's `matrix`.
+ */
+const Matrix = z.array(finite).length(12);
+
 const ObjectBase = {
   /** Name used by animation tracks. */
   id: z
@@ -181,9 +189,29 @@ export const SceneObject = z.discriminatedUnion('type', [
     smooth: z.boolean().default(false),
     /** Texture coordinates, u and v per vertex (glTF's TEXCOORD_0: v grows down the image). */
     uvs: numbers(LIMITS.maxTriangles * 6, withinRange, `a number within ±${LIMITS.maxMagnitude}`).optional(),
+    /**
+     * Places the positions before the transform (a glTF node's world matrix): a mesh that
+     * instances share is stored once in its own coordinates. A matrix that mirrors (negative
+     * determinant) winds the triangles back, so they keep facing out.
+     */
+    matrix: Matrix.optional(),
+  }),
+  /**
+   * Another copy of a mesh, named by its id: the mesh's positions, indices and uvs placed by this
+   * object's own matrix (as a mesh's, not the mesh's placement) and then its transform or keys.
+   * The scene and its assets hold the mesh once however many instances draw it; the worker expands
+   * each into triangles. It wears the mesh's material unless it names its own.
+   */
+  z.object({
+    ...ObjectBase,
+    type: z.literal('instance'),
+    of: z.string().min(1).max(64),
+    matrix: Matrix.optional(),
+    material: z.string().min(1).optional(),
   }),
 ]);
 export type SceneObject = z.infer<typeof SceneObject>;
+export type MeshObject = Extract<SceneObject, { type: 'mesh' }>;
 
 export const Sky = z.object({ top: Color, bottom: Color });
 
@@ -242,7 +270,7 @@ export const ObjectKey = Keyframe.extend({
    * translation in the last column): what a glTF animation is baked into, one key a frame.
    * Between keys it is interpolated element by element.
    */
-  matrix: z.array(finite).length(12).optional(),
+  matrix: Matrix.optional(),
 });
 export type CameraKey = z.infer<typeof CameraKey>;
 export type ObjectKey = z.infer<typeof ObjectKey>;
@@ -306,15 +334,24 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     }
   });
   const ids = new Set<string>();
-  let triangles = 0;
+  const byId = objectsById(s.objects);
   s.objects.forEach((o, i) => {
-    if (!names.has(o.material))
-      ctx.addIssue({ code: 'custom', path: ['objects', i, 'material'], message: `unknown material "${o.material}"` });
-    if (textured.has(o.material) && (o.type !== 'mesh' || o.uvs === undefined))
+    // What the object draws: itself, or the mesh an instance names.
+    const drawn = o.type === 'instance' ? meshOf(o, byId) : o;
+    if (o.type === 'instance' && !drawn) {
+      const target = byId.get(o.of);
+      const what = target?.type === 'instance' ? 'another instance' : `a ${target?.type}`;
+      const message = target ? `object "${o.of}" is ${what}, not a mesh: an instance names a mesh` : `no object has id "${o.of}"`;
+      ctx.addIssue({ code: 'custom', path: ['objects', i, 'of'], message });
+    }
+    const material = o.material ?? drawn?.material;
+    if (material !== undefined && !names.has(material))
+      ctx.addIssue({ code: 'custom', path: ['objects', i, 'material'], message: `unknown material "${material}"` });
+    if (material !== undefined && textured.has(material) && drawn && (drawn.type !== 'mesh' || drawn.uvs === undefined))
       ctx.addIssue({
         code: 'custom',
         path: ['objects', i, 'material'],
-        message: `material "${o.material}" has a texture: only a mesh with uvs can wear it`,
+        message: `material "${material}" has a texture: only a mesh with uvs can wear it`,
       });
     if (o.id !== undefined) {
       if (ids.has(o.id)) ctx.addIssue({ code: 'custom', path: ['objects', i, 'id'], message: `duplicate object id "${o.id}"` });
@@ -339,8 +376,9 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
         path: ['objects', i, 'indices', bad],
         message: `vertex ${o.indices[bad]} out of range (mesh has ${Math.floor(vertices)})`,
       });
-    triangles += Math.floor(o.indices.length / 3);
   });
+  // Counted before anything is expanded: a few instances of a large mesh must not reach a worker.
+  const triangles = triangleCount(s.objects, byId);
   if (triangles > LIMITS.maxTriangles) {
     ctx.addIssue({ code: 'custom', path: ['objects'], message: `scene has ${triangles} triangles, limit is ${LIMITS.maxTriangles}` });
   }
@@ -364,6 +402,32 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
         message: `an object's keys set either matrix (as key ${i} does) or translate/rotate/scale, not both`,
       });
   }
+}
+
+/** Objects by id (the first of each id: validation refuses the others). */
+export function objectsById(objects: readonly SceneObject[]): Map<string, SceneObject> {
+  const byId = new Map<string, SceneObject>();
+  for (const o of objects) if (o.id !== undefined && !byId.has(o.id)) byId.set(o.id, o);
+  return byId;
+}
+
+/** The mesh an instance draws, if its `of` names one. */
+export function meshOf(
+  instance: Extract<SceneObject, { type: 'instance' }>,
+  byId: ReadonlyMap<string, SceneObject>,
+): MeshObject | undefined {
+  const target = byId.get(instance.of);
+  return target?.type === 'mesh' ? target : undefined;
+}
+
+/** Triangles the scene draws, each instance counting its mesh's again (as the worker expands it). */
+export function triangleCount(objects: readonly SceneObject[], byId = objectsById(objects)): number {
+  let triangles = 0;
+  for (const o of objects) {
+    const mesh = o.type === 'instance' ? meshOf(o, byId) : o.type === 'mesh' ? o : undefined;
+    if (mesh) triangles += Math.floor(mesh.indices.length / 3);
+  }
+  return triangles;
 }
 
 /**

@@ -27,6 +27,9 @@ const chromiumTitle = CHROMIUM ? 'dashboard' : `dashboard — skipped: no Chromi
 const firefoxTitle = FIREFOX
   ? 'works the same in Firefox: submit a sample, watch it verify, exact pixels'
   : `works the same in Firefox — skipped: no Firefox; \`${GET_FIREFOX}\``;
+const firefoxControlsTitle = FIREFOX
+  ? 'in Firefox too: job controls, a #token link in an open tab, a bad file’s problems cleared, a phone screen'
+  : `job controls and the fixed bugs in Firefox — skipped: no Firefox; \`${GET_FIREFOX}\``;
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
@@ -164,7 +167,7 @@ ifChromium(chromiumTitle, () => {
     expect(errors).toEqual([]);
   });
 
-  it('pauses and resumes a running job from its page', async () => {
+  it('pauses, prioritises, resumes, re-runs and deletes a job from its page', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -178,13 +181,25 @@ ifChromium(chromiumTitle, () => {
     await page.getByRole('button', { name: 'Resume' }).waitFor();
     expect(await page.locator('.stats').first().textContent()).toMatch(/held up: paused/);
     expect((await farm.client.status(id)).paused).toBe(true);
+    await page.fill('input[name=priority]', '20');
+    await page.getByRole('button', { name: 'Set' }).click();
+    await expect.poll(async () => (await farm.client.status(id)).priority).toBe(20);
+    await page.locator('.job-head').filter({ hasText: 'priority 20' }).waitFor();
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: 'Pause' }).waitFor();
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe('done');
+    // Its tiles are backed by trusted workers: a re-run is refused, and the page says why.
+    await page.getByRole('button', { name: 'Re-run frame' }).click();
+    expect(await page.getByTestId('rerun-outcome').textContent()).toMatch(/a trusted worker’s result already backs it/);
+    // Ended: it can be deleted with its data, after a confirmation.
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Delete job and its data' }).click();
+    await page.waitForURL(/#\/$/);
+    expect((await fetch(`${farm.url}/api/jobs/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
     expect(errors).toEqual([]);
   });
 
-  it('filters the job list by state and says how long each finished job took', async () => {
+  it('filters the job list by state and by requester, with thumbnails and how long each finished job took', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${farm.url}/#token=${TOKEN}`);
     const rows = page.locator('table.jobs tbody tr');
@@ -195,8 +210,25 @@ ifChromium(chromiumTitle, () => {
     expect(done).toBeGreaterThan(0);
     expect(await rows.locator('.badge').allTextContents()).toEqual(Array(done).fill('done'));
     for (const took of await rows.locator('td[data-took]').allTextContents()) expect(took).toMatch(/^\d/);
+    // Each finished job shows its first frame, small.
+    const thumbs = rows.locator('img[data-testid=thumbnail]');
+    await expect.poll(() => thumbs.evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).naturalWidth > 0))).toBe(true);
+    expect(await thumbs.count()).toBe(done);
     await page.locator('select[name=state-filter]').selectOption('');
     expect(await rows.count()).toBe(all);
+    // Every job here is the operator's; a requester's filter shows none of them.
+    const minted = await fetch(`${farm.url}/api/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'filtered' }),
+    });
+    const { owner } = (await minted.json()) as { owner: string };
+    await page.reload();
+    await page.locator(`select[name=owner-filter] option[value="${owner}"]`).waitFor({ state: 'attached' });
+    await page.locator('select[name=owner-filter]').selectOption(owner);
+    await expect.poll(() => rows.count()).toBe(0);
+    await page.locator('select[name=owner-filter]').selectOption('');
+    await expect.poll(() => rows.count()).toBe(all);
   });
 
   it('fits a 390 px phone screen: no page scrolls sideways', async () => {
@@ -209,9 +241,13 @@ ifChromium(chromiumTitle, () => {
         location.hash = hash;
       }, route);
       await page.waitForTimeout(500);
+      // The throughput charts too, once drawn (uPlot loads with the first one).
+      const chart = { '#/workers': 'recent-chart', [`#/jobs/${jobId}`]: 'throughput-chart' }[route];
+      if (chart) await page.locator(`[data-testid=${chart}] canvas`).first().waitFor();
       widths[route] = await page.evaluate(() => document.documentElement.scrollWidth);
     }
-    // The job page, last: the README's phone view.
+    // The job page, last: the README's phone view, with its frame painted.
+    await expect.poll(() => page.locator('.frame-view canvas').getAttribute('data-painted')).toBe('12');
     await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-phone.png'), fullPage: true });
     expect(widths).toEqual(Object.fromEntries(Object.keys(widths).map((r) => [r, 390])));
   });
@@ -281,6 +317,66 @@ ifChromium(chromiumTitle, () => {
     expect(Buffer.from(await page.evaluate(canvasBytes)).equals(Buffer.from(frame.rgba))).toBe(true);
     await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-firefox.png'), fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it.skipIf(!FIREFOX)(firefoxControlsTitle, async () => {
+    const firefox = await launchFirefox();
+    onTestFinished(() => firefox.close());
+    const page = await firefox.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const who = () => page.$eval('.who', (e) => e.textContent ?? '');
+    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    await page.waitForFunction(() => /\(operator\)/.test(document.querySelector('.who')?.textContent ?? ''));
+
+    // Job controls: pause, priority, resume.
+    const { id } = await farm.client.submit({ ...SMALL_CORNELL, width: 256, height: 192, spp: 64, tileSize: 64, name: 'firefox controls' });
+    await page.evaluate((job) => {
+      location.hash = `#/jobs/${job}`;
+    }, id);
+    await page.locator('button::-p-text(Pause)').click();
+    await page.waitForSelector('button::-p-text(Resume)');
+    expect((await farm.client.status(id)).paused).toBe(true);
+    await page.locator('input[name=priority]').fill('15');
+    await page.locator('button::-p-text(Set)').click();
+    await expect.poll(async () => (await farm.client.status(id)).priority).toBe(15);
+    await page.locator('button::-p-text(Resume)').click();
+    await page.waitForSelector('button::-p-text(Pause)');
+    expect((await farm.client.status(id)).paused).toBe(false);
+
+    // A #token link in the open tab signs in as its requester; a bad file's problems go with the next file.
+    const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'fox' })).json()) as { token: string };
+    await page.evaluate((token) => {
+      location.hash = `#token=${token}`;
+    }, minted.token);
+    await expect.poll(who).toMatch(/^fox \(requester\)/);
+    const dir = mkdtempSync(join(tmpdir(), 'farm-form-'));
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({ ...shippedRaw('cornell'), materials: [{ name: 'x', type: 'dielectric', ior: 0.5 }] }),
+    );
+    writeFileSync(join(dir, 'garbled.json'), '{ not json');
+    const file = await page.waitForSelector('input[name=scene-file]');
+    await file?.uploadFile(join(dir, 'bad.json'));
+    await page.waitForSelector('form.submit ul.issues li');
+    await file?.uploadFile(join(dir, 'garbled.json'));
+    await page.waitForFunction(() => /^garbled\.json is not JSON/.test(document.querySelector('form.submit p.error')?.textContent ?? ''));
+    expect(await page.$$eval('form.submit ul.issues li', (els) => els.length)).toBe(0);
+
+    // A 390 px phone: nothing scrolls sideways.
+    await page.setViewport({ width: 390, height: 844 });
+    for (const route of ['#/', '#/workers', '#/market']) {
+      await page.evaluate((hash) => {
+        location.hash = hash;
+      }, route);
+      await new Promise((r) => setTimeout(r, 500));
+      // Firefox's scroll bar takes its width from the viewport: nothing may be wider than what is left.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    }
+    expect(errors).toEqual([]);
+    // Its tiles would hold up the tests after this one.
+    await farm.client.call('DELETE', `/api/jobs/${id}`);
   });
 
   it('exports Prometheus metrics for the job it rendered', async () => {

@@ -142,6 +142,7 @@ describe('stake and slashing', () => {
         'name',
         'online',
         'passed',
+        'recent',
         'registeredAt',
         'rejected',
         'stake',

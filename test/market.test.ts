@@ -15,12 +15,13 @@ import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { candles, priceIndex } from '../orchestrator/market/history.ts';
-import { LOWEST_PRIORITY, slotPriority } from '../orchestrator/market/priority.ts';
+import { LOWEST_PRIORITY, mayPrioritise, slotPriority } from '../orchestrator/market/priority.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
 import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
+import { DEFAULT_PRIORITY } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { waitFor } from './support/farm.ts';
 import {
@@ -87,19 +88,35 @@ describe('the book', () => {
     );
   });
 
-  it('queues the highest bids first: a market order, then bids by their size', () => {
-    expect(slotPriority(null)).toBe(1);
-    expect(slotPriority(MAX_TICK)).toBe(2);
-    expect(slotPriority(0)).toBe(LOWEST_PRIORITY);
-    expect(slotPriority(1001)).toBeLessThan(slotPriority(1000));
+  it('queues the highest bids first: a market order, then bids by their size; priority orders one price', () => {
+    const at = (bid: number | null, priority = DEFAULT_PRIORITY) => slotPriority({ bid, priority });
+    expect(at(null, 100)).toBe(1);
+    expect(at(null, 0)).toBeLessThan(at(MAX_TICK, 100));
+    expect(at(0, 0)).toBeLessThanOrEqual(LOWEST_PRIORITY);
+    expect(at(1001)).toBeLessThan(at(1000));
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: MAX_TICK }), fc.integer({ min: 0, max: MAX_TICK }), (a, b) => {
-        const [pa, pb] = [slotPriority(a), slotPriority(b)];
-        expect(Number.isInteger(pa) && pa >= 2 && pa <= LOWEST_PRIORITY).toBe(true);
-        if (a > b) expect(pa).toBeLessThanOrEqual(pb);
-      }),
+      fc.property(
+        fc.option(fc.integer({ min: 0, max: MAX_TICK })),
+        fc.option(fc.integer({ min: 0, max: MAX_TICK })),
+        fc.integer({ min: 0, max: 100 }),
+        fc.integer({ min: 0, max: 100 }),
+        (a, b, pa, pb) => {
+          const [ra, rb] = [at(a, pa), at(b, pb)];
+          expect(Number.isInteger(ra) && ra >= 1 && ra <= LOWEST_PRIORITY).toBe(true);
+          // A higher bid always goes first, whatever the priorities (null: a market order, the highest).
+          if ((a === null ? Infinity : a) > (b === null ? Infinity : b) && at(a, 0) !== at(b, 0)) expect(ra).toBeLessThan(rb);
+          if (a === b && pa > pb) expect(ra).toBeLessThan(rb);
+        },
+      ),
       { numRuns: 2000, seed: 5 },
     );
+  });
+
+  it('lets anyone lower a job’s priority, and only the operator raise it above the default', () => {
+    expect(mayPrioritise('requester', DEFAULT_PRIORITY)).toBe(true);
+    expect(mayPrioritise('requester', 0)).toBe(true);
+    expect(mayPrioritise('requester', DEFAULT_PRIORITY + 1)).toBe(false);
+    expect(mayPrioritise('operator', 100)).toBe(true);
   });
 
   it('says why a job is paused: its limit, or an escrow that cannot pay for its largest tile', () => {

@@ -741,6 +741,22 @@ describe('decide: quorum scheme', () => {
   const quorum = (overrides: FactsOverrides = {}) =>
     facts({ ...overrides, policy: { verification: 'quorum', replicas: 2, maxReplicas: 6, ...overrides.policy } });
 
+  it('sends a reopened tile to a trusted worker while one is online, and takes its word', () => {
+    const agreed = [untrusted(0, 'X', 0, { settled: true }), untrusted(1, 'X', 0, { settled: true })];
+    const online = { trusted: 1, eligible: 1 };
+    expect(decide(quorum({ results: agreed, issued: 2, suspect: true })).kind).toBe('needs-availability');
+    expect(as(decide(quorum({ results: agreed, issued: 2, suspect: true, availability: online })), 'issue')).toMatchObject({
+      count: 1,
+      arbiter: true,
+    });
+    const asked = quorum({ results: agreed, issued: 3, outstanding: 1, suspect: true, arbiterIssued: true, availability: online });
+    expect(decide(asked).kind).toBe('wait');
+    const answered = as(decide({ ...asked, outstanding: 0, results: [...agreed, trusted(2, 'Y')] }), 'accept');
+    expect(answered).toMatchObject({ cid: 'Y', anchored: true, disagree: [0, 1] });
+    // Nobody to ask: the votes stand.
+    expect(as(decide(quorum({ results: agreed, issued: 2, suspect: true, availability: nobody })), 'accept').cid).toBe('X');
+  });
+
   it('accepts when the first R agree, unchecked keys included, judging nobody without a trusted result', () => {
     const d = as(decide(quorum({ results: [untrusted(0, 'X'), untrusted(1, 'X')], issued: 2 })), 'accept');
     expect(d).toEqual({

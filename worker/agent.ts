@@ -15,6 +15,7 @@ import { parseScene, type Scene } from '../shared/scene.ts';
 import { AssetCache } from './asset-cache.ts';
 import { MAX_FETCH_BYTES, OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
+import type { AgentEvent } from './status-line.ts';
 
 /** What to render: a replica's tile, or a calibration tile. */
 export type RenderOrder = Pick<Assignment, 'scene' | 'frame' | 'tile'>;
@@ -24,7 +25,13 @@ export interface Producer {
   device: string;
   /** Why it renders without a GPU, when it asked for any backend and got the CPU: said once at start. */
   fallback?: string;
-  produce(order: RenderOrder, scene: Scene, purpose: 'calibration' | 'work'): Promise<Rendered>;
+  /** `onProgress`: told how much of the tile is done, where the renderer can say. */
+  produce(
+    order: RenderOrder,
+    scene: Scene,
+    purpose: 'calibration' | 'work',
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Rendered>;
   close?(): void;
 }
 
@@ -47,6 +54,8 @@ export interface AgentOptions {
   capacity?: number;
   /** Told of each poll that brought work: how long it took and how many replicas came (bench:swarm measures it). */
   onWork?(pollMs: number, replicas: number): void;
+  /** Told what it is doing as it happens (the status line on a terminal). */
+  onEvent?(event: AgentEvent): void;
 }
 
 export interface RunningAgent {
@@ -69,6 +78,7 @@ const UPLOAD_ATTEMPTS = 4;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer } = opts;
+  const emit = (event: AgentEvent) => opts.onEvent?.(event);
   const client = new WorkerClient(opts.orchestrator, identity);
   const registration = await retry(
     () => client.register(opts.name, producer.device, opts.operatorToken, opts.ask),
@@ -144,7 +154,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
    * Renders one replica; undefined when the scene broke the renderer (the replica is given up
    * with the error) or could not be fetched (handed back: that is no fault of the scene's).
    */
-  async function render(a: Assignment): Promise<BatchedResult | undefined> {
+  async function render(a: Assignment, index: number, of: number): Promise<BatchedResult | undefined> {
     let scene: Scene;
     try {
       scene = await sceneFor(a.scene);
@@ -156,7 +166,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     let rendered: Rendered;
     try {
-      rendered = await producer.produce(a, scene, 'work');
+      emit({ kind: 'rendering', frame: a.frame, tile: a.tile, index, of });
+      rendered = await producer.produce(a, scene, 'work', (done, total) => emit({ kind: 'progress', done, total }));
     } catch (err) {
       if (stopping) throw err;
       // Say so, rather than sit on the lease until it lapses.
@@ -171,12 +182,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   async function work(batch: readonly Assignment[]): Promise<void> {
     const started = performance.now();
     const results: BatchedResult[] = [];
-    for (const a of batch) {
-      const result = await render(a);
+    for (const [i, a] of batch.entries()) {
+      const result = await render(a, i + 1, batch.length);
       if (result) results.push(result);
     }
     if (results.length === 0) return;
+    emit({ kind: 'uploading', results: results.length });
     const answers = await uploadWithRetry(results);
+    const accepted = answers.filter((answer) => 'status' in answer).length;
+    emit({ kind: 'uploaded', accepted, refused: answers.length - accepted });
     const ms = Math.round(performance.now() - started);
     for (const answer of answers) {
       pending.delete(answer.replica);
@@ -203,14 +217,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
 
   const done = (async () => {
-    if (registration.calibration) await calibrateWith(registration.calibration);
+    if (registration.calibration) {
+      emit({ kind: 'calibrating' });
+      await calibrateWith(registration.calibration);
+    }
     // Polls in a row that reached no orchestrator: the wait before the next doubles with them.
     let unreachable = 0;
     while (!stopping) {
       try {
         poll = new AbortController();
         polledAt = Date.now();
+        emit({ kind: 'polling' });
         const batch = await client.nextBatch(capacity, poll.signal);
+        emit({ kind: 'polled' });
         unreachable = 0;
         if (batch.length === 0) continue;
         opts.onWork?.(Date.now() - polledAt, batch.length);
@@ -221,9 +240,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         if (stopping) break;
         log.warn({ err: (err as Error).message, replicas: [...pending.keys()] }, 'worker loop error');
         if (err instanceof OrchestratorError && err.status === 403) throw err; // refused: this key gets no work
-        if (err instanceof OrchestratorError && err.title === 'Calibrate first') await calibrateWith(await client.calibration());
-        else if (!(err instanceof OrchestratorError)) await sleep(backoff(++unreachable));
-        else if (!(err.status === 409 && err.title !== 'Stake required')) await sleep(RETRY_MS);
+        if (err instanceof OrchestratorError && err.title === 'Calibrate first') {
+          emit({ kind: 'calibrating' });
+          await calibrateWith(await client.calibration());
+        } else if (!(err instanceof OrchestratorError)) {
+          emit({ kind: 'unreachable', retryMs: backoff(++unreachable) });
+          await sleep(backoff(unreachable));
+        } else if (!(err.status === 409 && err.title !== 'Stake required')) {
+          emit({ kind: 'held', reason: err.title || `HTTP ${err.status}` });
+          await sleep(RETRY_MS);
+        }
       } finally {
         current = undefined;
       }
@@ -237,6 +263,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     done,
     async stop() {
       stopping = true;
+      emit({ kind: 'stopping' });
       poll.abort();
       const inHand = current;
       if (inHand) {

@@ -17,14 +17,16 @@ import {
   type Registered,
   Registered as RegisteredSchema,
   type ReleaseRequest,
+  WorkerView,
 } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
+import { LIMITS } from '../shared/scene.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
 import { bytesFromCar, CAR_CONTENT_TYPE } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
 
-/** Largest scene or asset a worker takes in (the farm's own limits on uploads are these or lower). */
-export const MAX_FETCH_BYTES = 256 * 1024 * 1024;
+/** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
+export const MAX_FETCH_BYTES = LIMITS.maxAssetBytes;
 
 /** An orchestrator's base URL, or an error naming what was given: a worker must not wait on a typo. */
 export function orchestratorUrl(given: string): string {
@@ -156,6 +158,11 @@ export class WorkerClient {
       'content-type': 'application/octet-stream',
     });
     return ((await res.json()) as { status: string }).status;
+  }
+
+  /** The farm's public record of this worker (GET /api/workers/:id): credibility, credits, counts. */
+  async record(): Promise<WorkerView> {
+    return WorkerView.parse(await (await this.request('GET', `/api/workers/${this.identity.id}`)).json());
   }
 
   /** Moves credits from the worker's balance into its stake. */

@@ -67,7 +67,7 @@ function Page({ route, session, onSignIn }: { route: Route; session: Session; on
   if (session.state === 'loading') return <p class="muted">Loading…</p>;
   if (session.state === 'anonymous' || route.page === 'login') return <LoginPage onSignIn={onSignIn} />;
   if (route.page === 'job') return <JobPage id={route.id} />;
-  return <JobsPage />;
+  return <JobsPage principal={session.principal} />;
 }
 
 /** The market page and its charting libraries load only when it is opened: the job pages stay small. */

@@ -26,10 +26,11 @@ import { HttpError, problemHandler } from './problem.ts';
 import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
 import { tokenRoutes } from './tokens.ts';
+import { type WebhookRoutesDeps, webhookRoutes } from './webhooks.ts';
 import { gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
 import { registerWorker, workerRoutes } from './workers.ts';
 
-export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps {
+export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps, WebhookRoutesDeps {
   ledger: Ledger;
   marketIntervalMs: number;
   marketIndexFloorRu: number;
@@ -47,6 +48,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps 
   maxResultBytes: number;
   /** How often workers should heartbeat: a third of the lease. */
   heartbeatMs: number;
+  /** The reverse proxies whose X-Forwarded-For names the client (config.ts `trustProxy`). */
+  trustProxy: false | number | string[];
 }
 
 /** A registration body is a public key, a name and a device: a few hundred bytes. */
@@ -55,6 +58,8 @@ const REGISTRATION_BYTES = 4096;
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip, and with it every per-address limit, is the socket's address unless a proxy is trusted.
+  app.set('trust proxy', deps.trustProxy);
   app.use(
     pinoHttp({
       logger: deps.log,
@@ -86,8 +91,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
   app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens));
+  app.use('/api/webhooks', requester, express.json({ limit: 4096 }), webhookRoutes(deps));
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
   app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));
+
+  /** This farm's scene limits, for clients to check a scene before they upload it. */
+  app.get('/api/limits', (_req, res) => {
+    res.json(deps.farmLimits);
+  });
 
   /** The determinism classes and the published tolerance for provisional ones. */
   app.get('/api/classes', async (_req, res) => {

@@ -1,22 +1,39 @@
-/** Requester API: submit, inspect, download, cancel and delete jobs. A requester sees only its jobs. */
+/**
+ * Requester API: submit, inspect, download, pause, prioritise, re-run, cancel and delete jobs. A
+ * requester sees only its jobs.
+ */
 
 import { randomBytes } from 'node:crypto';
-import { type Request, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
+import sharp from 'sharp';
 import { z } from 'zod';
 import { manifestOf, resolveAssets } from '../../shared/assets.ts';
+import { type FarmLimits, farmLimitIssues, inRequest, settingName } from '../../shared/farm-limits.ts';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
 import { fromTicks, toTicks } from '../../shared/market.ts';
 import { fromMicros, toMicros } from '../../shared/money.ts';
-import { Ids, JobDeleteQuery, type JobDeletion, type JobEstimate, JobRequest } from '../../shared/protocol.ts';
+import {
+  DEFAULT_PRIORITY,
+  Ids,
+  JobDeleteQuery,
+  type JobDeletion,
+  type JobEstimate,
+  JobRequest,
+  PriorityChange,
+  type Rerun,
+} from '../../shared/protocol.ts';
 import { toRu } from '../../shared/render-units.ts';
 import { frameCount, parseScene, withOverrides } from '../../shared/scene.ts';
+import { type JobThroughput, jobThroughput } from '../../shared/throughput.ts';
 import { tileCount } from '../../shared/tile.ts';
 import type { ChangeFeed } from '../change-feed.ts';
 import type { ContentStore } from '../content/store.ts';
 import { pauseReason } from '../market/book.ts';
 import { estimate } from '../market/estimate.ts';
+import { mayPrioritise } from '../market/priority.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
+import { RERUN_REFUSALS, type RerunDeps, rerun, rerunnable } from '../rerun.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { Market } from '../state/market.ts';
@@ -25,7 +42,7 @@ import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, type Limits } from './limits.ts';
-import { HttpError, param } from './problem.ts';
+import { HttpError, overFarmLimits, param } from './problem.ts';
 
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
 const EXTRA_REPLICAS = 4;
@@ -41,15 +58,35 @@ export interface JobRoutesDeps {
   enqueuePlan: (jobId: string) => Promise<void>;
   /** Winds down what a cancelled job still has out, in the background. */
   enqueueClose: (jobId: string) => Promise<void>;
+  /** Carries a job's new priority to its queued slots, in the background. */
+  enqueueReprioritise: (jobId: string) => Promise<void>;
+  reruns: RerunDeps;
   quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
   storage: StorageMonitor;
   market: Market;
   ledger: Ledger;
   /** Largest total of one scene's assets. */
   maxAssetBytes: number;
+  /** This farm's scene limits (shared/farm-limits.ts). */
+  farmLimits: FarmLimits;
 }
 
-const Paging = z.object({ offset: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(50) });
+/** GET /api/jobs: a page, newest first; the operator may narrow it to one requester's jobs. */
+const JobListQuery = z.object({
+  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  owner: Ids.owner.optional(),
+});
+/** Thumbnails kept by their frame's CID: a list of jobs asks for the same ones again and again. */
+const THUMBNAILS = 256;
+const THUMBNAIL_PX = 160;
+
+/** Only the operator may raise a job above the default priority (shared/protocol.ts says why). */
+function assertMayPrioritise(req: Request, priority: number): void {
+  if (mayPrioritise(req.principal?.role, priority)) return;
+  const message = `only the operator may set a priority above ${DEFAULT_PRIORITY}; lower your other jobs instead`;
+  throw new HttpError(403, 'Forbidden', message, [{ path: 'priority', message }]);
+}
 
 /** The operator sees every job; a requester only its own. */
 const maySee = (principal: Principal | undefined, owner: string | undefined): boolean =>
@@ -80,7 +117,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   async function draft(body: unknown) {
     const request = JobRequest.parse(body ?? {});
     // A scene whose heavy parts are assets is checked with them in place, and stored without them.
-    const { scene: resolved, refs } = await resolveAssets(request.scene, (cid) => blobs.get(cid), deps.maxAssetBytes);
+    const { scene: resolved, refs } = await resolveAssets(
+      request.scene,
+      (cid) => blobs.get(cid),
+      deps.maxAssetBytes,
+      settingName('maxAssetBytes'),
+    );
     const scene = withOverrides(parseScene(resolved), { width: request.width, height: request.height, spp: request.spp });
     let frames: number[];
     try {
@@ -88,6 +130,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     } catch (e) {
       throw new HttpError(400, 'Invalid request', (e as Error).message, [{ path: 'frames', message: (e as Error).message }]);
     }
+    const over = inRequest(farmLimitIssues(scene, deps.farmLimits, { frames: frames.length }), request);
+    if (over.length > 0) throw overFarmLimits(over);
     const tilesPerFrame = tileCount(scene.render.width, scene.render.height, request.tileSize);
     const { maxTasksPerJob } = deps.quotas;
     if (tilesPerFrame * frames.length > maxTasksPerJob) {
@@ -140,6 +184,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
     const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req.body);
+    assertMayPrioritise(req, body.priority);
     const id = `j${randomBytes(10).toString('hex')}`;
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifest)));
     const created = await jobs.create(
@@ -164,6 +209,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         tilesPerFrame,
         tilesTotal: tilesPerFrame * frames.length,
         bid,
+        priority: body.priority,
       },
       initialReplicas(body),
       { tasks: deps.quotas.maxTasksInFlight, replicas: deps.quotas.maxReplicasInFlight },
@@ -199,8 +245,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   });
 
   r.get('/', async (req, res) => {
-    const { offset, limit } = Paging.parse(req.query);
-    const ids = await jobs.list(req.principal?.role === 'operator' ? undefined : req.principal?.owner, offset, limit);
+    const { offset, limit, owner } = JobListQuery.parse(req.query);
+    const ids = await jobs.list(req.principal?.role === 'operator' ? owner : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
     const heldUp = await heldUpNow();
     res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, animationUrl, heldUp(job)))) });
@@ -228,6 +274,14 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const operator = req.principal?.role === 'operator';
     const views = await Promise.all(planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => tasks.view(t.id, operator)));
     res.json({ frame, tasks: views.filter(Boolean) });
+  });
+
+  /** Tiles verified over the job's life and each worker's share of its accepted results, from its own tasks only. */
+  r.get('/:id/throughput', async (req, res) => {
+    const job = await visibleJob(req);
+    const ids = planJob(job.id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id);
+    const picture: JobThroughput = jobThroughput(await tasks.outcomes(ids), job.createdAt, job.finishedAt ?? Date.now());
+    res.json(picture);
   });
 
   /** Live view: server-sent events (job-events.ts). */
@@ -265,6 +319,23 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from((await blobs.get(cid)) as Uint8Array));
   });
 
+  /** A small WebP of the job's first stitched frame, for lists (404 until one is stitched). */
+  const thumbnails = new Map<string, Buffer>();
+  r.get('/:id/thumbnail', async (req, res) => {
+    const job = await visibleJob(req);
+    const cids = await jobs.frameCids(job.id);
+    const cid = job.frames.map((f) => cids[f]).find(Boolean);
+    const png = cid && (await blobs.get(cid));
+    if (!cid || !png) throw new HttpError(404, 'Not found', `job ${job.id} has no stitched frame yet`);
+    let webp = thumbnails.get(cid);
+    if (!webp) {
+      webp = await sharp(png).resize({ width: THUMBNAIL_PX, height: THUMBNAIL_PX, fit: 'inside' }).webp().toBuffer();
+      if (thumbnails.size >= THUMBNAILS) thumbnails.delete(thumbnails.keys().next().value as string);
+      thumbnails.set(cid, webp);
+    }
+    res.type('image/webp').set('ETag', `"${cid}"`).set('Cache-Control', 'private, max-age=60').send(webp);
+  });
+
   r.get('/:id/animation', async (req, res) => {
     const job = await visibleJob(req);
     if (!job.animation)
@@ -275,11 +346,6 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from((await blobs.get(job.animation)) as Uint8Array));
   });
 
-  /**
-   * Cancels at once; what the job still has out is wound down in the background (close-tasks).
-   * With `?purge` the job and its data are deleted too: at once when it has ended (200), or as
-   * soon as it is wound down (202); its blobs go with the next collection (retention/duty.ts).
-   */
   /** Pause holds the job's tiles not yet handed out (what is out carries on); resume releases them. */
   for (const [action, paused] of [
     ['pause', true],
@@ -293,6 +359,53 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     });
   }
 
+  /** A new priority: the job's slots already queued move to it in the background (prioritising.ts). */
+  r.post('/:id/priority', async (req, res) => {
+    const job = await visibleJob(req);
+    const { priority } = PriorityChange.parse(req.body ?? {});
+    assertMayPrioritise(req, priority);
+    if (!(await jobs.setPriority(job.id, priority))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
+    await deps.enqueueReprioritise(job.id);
+    req.log?.info({ job: job.id, priority }, 'job priority set');
+    res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
+  });
+
+  /**
+   * Re-runs verified tiles (rerun.ts): one, or every tile of a frame that may be. 409 with the
+   * reasons when none may; each tile re-run counts against the requester's hourly limit.
+   */
+  async function rerunTiles(req: Request, res: Response, job: JobRecord, ids: readonly string[]) {
+    const { tasks: open, refused } = await rerunnable(deps.reruns, ids);
+    if (open.length === 0) {
+      const reasons = [...new Set(refused)].map((r) => RERUN_REFUSALS[r]).join('; ');
+      throw new HttpError(409, 'Nothing to re-run', `no tile of job ${job.id} can be re-run: ${reasons || 'it has no such tile'}`);
+    }
+    await consume(deps.limits.rerun, req.principal?.owner as string, res, open.length);
+    const reopened = await rerun(deps.reruns, open);
+    req.log?.info({ job: job.id, tiles: reopened.length }, 'tiles re-run');
+    res.json({ reopened } satisfies Rerun);
+  }
+
+  r.post('/:id/tasks/:task/rerun', async (req, res) => {
+    const job = await visibleJob(req);
+    const id = param(req, 'task', Ids.task);
+    if (parseTaskId(id)?.job !== job.id) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${id}`);
+    await rerunTiles(req, res, job, [id]);
+  });
+
+  r.post('/:id/frames/:n/rerun', async (req, res) => {
+    const job = await visibleJob(req);
+    const frame = param(req, 'n', z.coerce.number().int().min(0));
+    if (!job.frames.includes(frame)) throw new HttpError(404, 'Not found', `job ${job.id} does not render frame ${frame}`);
+    const ids = planJob(job.id, [frame], job.width, job.height, job.tileSize).map((t) => t.id);
+    await rerunTiles(req, res, job, ids);
+  });
+
+  /**
+   * Cancels at once; what the job still has out is wound down in the background (close-tasks).
+   * With `?purge` the job and its data are deleted too: at once when it has ended (200), or as
+   * soon as it is wound down (202); its blobs go with the next collection (retention/duty.ts).
+   */
   r.delete('/:id', async (req, res) => {
     const job = await visibleJob(req);
     const { purge } = JobDeleteQuery.parse(req.query);

@@ -1,10 +1,9 @@
 /**
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
  * shares them): registrations per address, signed requests per worker key and per address, job
- * submissions and forward orders per requester or provider, estimates and MiB of asset uploads
- * per requester, and failed
- * authentications per address — an address that keeps failing is turned
- * away before anything is looked up, from memory once it is over the limit.
+ * submissions and forward orders per requester or provider, estimates, MiB of asset uploads and
+ * tiles re-run per requester, and failed authentications per address — an address that keeps
+ * failing is turned away before anything is looked up, from memory once it is over the limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -20,6 +19,7 @@ export interface LimitSettings {
   estimatesPerMinute: number;
   assetMiBPerMinute: number;
   failedAuthPerMinute: number;
+  rerunsPerHour: number;
 }
 
 export interface Limits {
@@ -31,6 +31,8 @@ export interface Limits {
   /** MiB of asset uploads per requester. */
   assetMiB: RateLimiterRedis;
   failedAuth: RateLimiterRedis;
+  /** Tiles re-run per requester (a trusted worker renders each again, at the farm's cost). */
+  rerun: RateLimiterRedis;
 }
 
 export function createLimits(redis: Redis, s: LimitSettings): Limits {
@@ -51,6 +53,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     estimate: make('estimate', s.estimatesPerMinute, 60),
     assetMiB: make('asset-mib', s.assetMiBPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
+    rerun: make('rerun', s.rerunsPerHour, 3600),
   };
 }
 
@@ -73,5 +76,8 @@ export const limitBy =
     next();
   };
 
-/** The client's address (the socket's: the orchestrator trusts no forwarding header). */
-export const addressOf = (req: Request): string => req.socket.remoteAddress ?? 'unknown';
+/**
+ * The client's address: the socket's, or, behind a proxy the operator named (`trustProxy`), the
+ * address that proxy put in X-Forwarded-For; a client's own X-Forwarded-For is never believed.
+ */
+export const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';

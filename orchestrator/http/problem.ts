@@ -42,6 +42,11 @@ export function parseJson(bytes: Uint8Array): unknown {
   }
 }
 
+/** 400 for a scene beyond this farm's own limits (shared/farm-limits.ts), naming each field and setting. */
+export function overFarmLimits(issues: FieldIssue[]): HttpError {
+  return new HttpError(400, 'Over the farm limits', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+}
+
 /** Prefixes issue paths with the request field they came from (e.g. `scene.`). */
 export function nested(prefix: string, issues: FieldIssue[]): FieldIssue[] {
   return issues.map((i) => ({ ...i, path: i.path === '(root)' ? prefix : `${prefix}.${i.path}` }));

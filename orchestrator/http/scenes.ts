@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { type JSONDocument, NodeIO } from '@gltf-transform/core';
 import express, { Router } from 'express';
 import { ASSET_MIN_BYTES, type PackedScene, packAssets } from '../../shared/assets.ts';
+import { type FarmLimits, farmLimitIssues } from '../../shared/farm-limits.ts';
 import { sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
 import { GltfImportRequest, type ImportedSceneView, type SampleScene, summaryOf } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { consume, type Limits } from './limits.ts';
-import { HttpError } from './problem.ts';
+import { HttpError, nested, overFarmLimits } from './problem.ts';
 
 export interface SceneRoutesDeps {
   scenesDir: string;
@@ -24,6 +25,7 @@ export interface SceneRoutesDeps {
   limits: Limits;
   storage: StorageMonitor;
   maxAssetBytes: number;
+  farmLimits: FarmLimits;
 }
 
 const MIB = 1024 * 1024;
@@ -79,6 +81,10 @@ export function sceneRoutes(deps: SceneRoutesDeps): Router {
     });
     const scene = parseScene(imported.scene);
     const { manifest, assets } = await packAssets(imported.scene, ASSET_MIN_BYTES);
+    // What the form cannot change (its size, samples and frames it can) must fit before anything is stored.
+    const assetBytes = [...assets.values()].reduce((n, b) => n + b.length, 0);
+    const over = farmLimitIssues(scene, deps.farmLimits, { assetBytes, contentOnly: true });
+    if (over.length > 0) throw overFarmLimits(nested('scene', over));
     await store(assets);
     const view: ImportedSceneView = { file: main, ...summaryOf(scene), scene: manifest, warnings: imported.warnings };
     res.json(view);

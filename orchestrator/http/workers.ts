@@ -2,7 +2,7 @@
 import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { toTicks } from '../../shared/market.ts';
-import { type CalibrationSpec, Ids, LedgerQuery, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
+import { type CalibrationSpec, Ids, type Leaderboard, LedgerQuery, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
 import { isEd25519PublicKey, workerIdOf } from '../../shared/signing.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
@@ -11,7 +11,7 @@ import { LEADERBOARD_ORDERS, type Workers } from '../state/workers.ts';
 import { type AuthGate, checkSignature, rawBody } from './auth.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
-const Leaderboard = z.object({
+const LeaderboardQuery = z.object({
   sort: z.enum(LEADERBOARD_ORDERS).default('credibility'),
   order: z.enum(['asc', 'desc']).default('desc'),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
@@ -64,18 +64,28 @@ export function workerRoutes(deps: Pick<WorkerRoutesDeps, 'workers' | 'ledger'>)
   const { workers } = deps;
   const r = Router();
 
-  /** The public leaderboard: sorted and paged from Redis indexes, never a scan of every worker. */
+  /**
+   * The public leaderboard: sorted and paged from Redis indexes, never a scan of every worker;
+   * each worker on the page with its accepted results per minute over the last hour.
+   */
   r.get('/', async (req, res) => {
-    const q = Leaderboard.parse(req.query);
+    const q = LeaderboardQuery.parse(req.query);
     const page = await workers.leaderboard(q.sort, q.order === 'desc', q.offset, q.limit);
-    res.json({ total: page.total, offset: q.offset, workers: page.workers.map((w) => workers.view(w)) });
+    const recent = await workers.recent(page.workers.map((w) => w.id));
+    const board: Leaderboard = {
+      total: page.total,
+      offset: q.offset,
+      workers: page.workers.map((w, i) => ({ ...workers.view(w), recent: recent[i] })),
+    };
+    res.json(board);
   });
 
   /** One worker with the evidence behind its score: disagreements it lost or won. */
   r.get('/:id', async (req, res) => {
     const w = await workers.get(param(req, 'id', Ids.worker));
     if (!w) throw new HttpError(404, 'Not found', `no worker ${req.params.id}`);
-    res.json({ ...workers.view(w), evidence: await workers.evidence(w.id) });
+    const [evidence, [recent]] = await Promise.all([workers.evidence(w.id), workers.recent([w.id])]);
+    res.json({ ...workers.view(w), recent, evidence });
   });
 
   /** The worker's credits and every entry that moved them (public, like its reputation). */

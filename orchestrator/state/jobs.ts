@@ -1,8 +1,9 @@
 /** Job records: creation, status views, listing by owner, cancellation, deletion. */
 import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
-import type { JobState, JobStatus } from '../../shared/protocol.ts';
+import { DEFAULT_PRIORITY, type JobState, type JobStatus } from '../../shared/protocol.ts';
 import { toRu } from '../../shared/render-units.ts';
+import type { SlotRank } from '../market/priority.ts';
 import { planJob } from '../planner.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
@@ -46,6 +47,8 @@ export interface JobRecord {
   error: string | null;
   /** Ticks per RU it pays at most; null: a market order. */
   bid: number | null;
+  /** Which of jobs at the same price goes first (market/priority.ts); it may change while it runs. */
+  priority: number;
   /** µc (includes/escrow.lua): held for it now, of which committed to replicas out; paid, fees among it. */
   escrow: number;
   committed: number;
@@ -126,6 +129,8 @@ export type JobPlan = Pick<
   | 'owner'
 >;
 const PLAN_CACHE = 1000;
+/** Jobs stored before priorities existed have the default. */
+const priorityOf = (stored: string | null | undefined): number => (stored ? Number(stored) : DEFAULT_PRIORITY);
 /** Tasks deleted per script call (job-purge.lua). */
 const PURGE_BATCH = 200;
 
@@ -192,6 +197,7 @@ export class Jobs {
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
     record.animation = h.animation || null;
     record.bid = h.bid ? Number(h.bid) : null;
+    record.priority = priorityOf(h.priority);
     record.error = h.error || null;
     return record as unknown as JobRecord;
   }
@@ -226,8 +232,21 @@ export class Jobs {
   }
 
   /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */
+  /** A new priority for a queued or running job; false when it had already ended. */
+  async setPriority(id: string, priority: number): Promise<boolean> {
+    const set = (await runScript(this.redis, 'job-priority', [keys.job(id)], [priority])) === 1;
+    if (set) announce(this.redis, id);
+    return set;
+  }
+
+  /** What orders the job's slots now (its priority may have changed since it was planned). */
+  async rank(id: string): Promise<SlotRank | undefined> {
+    const [state, bid, priority] = await this.redis.hmget(keys.job(id), 'state', 'bid', 'priority');
+    return state === null ? undefined : { bid: bid ? Number(bid) : null, priority: priorityOf(priority) };
+  }
+
   async setPaused(id: string, paused: boolean): Promise<boolean> {
-    const set = (await runScript(this.redis, 'job-pause', [keys.job(id)], [paused ? '1' : '0'])) === 1;
+    const set = (await runScript(this.redis, 'job-pause', [keys.job(id)], [paused ? '1' : '0', id, Date.now()])) === 1;
     if (set) announce(this.redis, id);
     return set;
   }
@@ -328,6 +347,8 @@ export class Jobs {
       id: job.id,
       name: job.name,
       state: job.state,
+      owner: job.owner,
+      priority: job.priority,
       paused: job.paused,
       createdAt: job.createdAt,
       finishedAt: job.finishedAt,

@@ -31,6 +31,8 @@ const PER_ID = {
   workerActive: 'worker:{}:active',
   workerEvidence: 'worker:{}:evidence',
   workerVouched: 'worker:{}:vouched',
+  /** Its accepted results per minute over the last hour: a ring of minute fields (includes/reputation.lua). */
+  workerRecent: 'worker:{}:recent',
   /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */
   workerClasses: 'worker:{}:classes',
   /** Leaderboard index: worker → the field's value. */
@@ -65,6 +67,10 @@ const PER_ID = {
   order: 'order:{}',
   /** An account's reservations or offers, by when they were placed. */
   ordersOf: 'orders:{}',
+  /** A requester's webhook: owner, url, events, secret, createdAt. */
+  webhook: 'webhook:{}',
+  /** A requester's (a token owner's) webhook ids: the outbox keeps events of owners that have one. */
+  webhooksOf: 'webhooks:owner:{}',
 } as const;
 
 /** Keys of the farm as a whole. */
@@ -108,6 +114,8 @@ const FIXED = {
   ipfsStored: 'ipfs:stored',
   /** Channel: an orchestrator holds a copy of a blob. */
   ipfsHeld: 'ipfs:held',
+  /** Stream of job events for webhooks, appended by the scripts that make them happen (includes/outbox.lua). */
+  outbox: 'outbox',
 } as const;
 
 type PerId = { [K in keyof typeof PER_ID]: (id: string) => string };

@@ -8,6 +8,7 @@ import { fromMicros } from '../../shared/money.ts';
 import { type ReplicaState, type ReplicaView, type TaskView, TileWait } from '../../shared/protocol.ts';
 import { maxRaysPerSample } from '../../shared/render-units.ts';
 import { LIMITS } from '../../shared/scene.ts';
+import type { TileOutcome } from '../../shared/throughput.ts';
 import type { Rect } from '../../shared/tile.ts';
 import type { Prices } from '../dispatch.ts';
 import { type PlannedTask, parseTaskId } from '../planner.ts';
@@ -426,6 +427,28 @@ export class Tasks {
       )) === 1;
     if (reopened) this.changed(task.id);
     return reopened;
+  }
+
+  /**
+   * The verified ones of these tasks: when each was decided and whose real replicas it accepted
+   * (spot checks are the operator's, not the job's), read 500 tasks a round trip.
+   */
+  async outcomes(ids: readonly string[]): Promise<TileOutcome[]> {
+    const out: TileOutcome[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      const m = this.redis.multi();
+      for (const id of ids.slice(i, i + 500)) m.hmget(keys.task(id), 'state', 'decidedAt').hgetall(keys.taskReplicas(id));
+      const rows = ((await m.exec()) ?? []).map(([, value]) => value);
+      for (let j = 0; j < rows.length; j += 2) {
+        const [state, decidedAt] = rows[j] as (string | null)[];
+        if (state !== 'verified') continue;
+        const workers = toReplicas(rows[j + 1] as Record<string, string>)
+          .filter((r) => r.state === 'valid' && !r.spot)
+          .map((r) => r.worker);
+        out.push({ decidedAt: Number(decidedAt), workers });
+      }
+    }
+    return out;
   }
 
   /** Pending tasks of a job, a page at a time (timeouts, recovery). */

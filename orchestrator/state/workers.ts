@@ -3,6 +3,7 @@ import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
 import type { ClassState, WorkerView } from '../../shared/protocol.ts';
 import { toRu } from '../../shared/render-units.ts';
+import { recentResults } from '../../shared/throughput.ts';
 import { TRUSTED_CREDIBILITY, workerCredibility } from '../verdict/credibility.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
@@ -161,6 +162,14 @@ export class Workers {
   /** Latest first: disagreements the worker lost (`outvoted`, `disagreed`) or won (`outvoted-others`). */
   async evidence(id: string): Promise<unknown[]> {
     return (await this.redis.lrange(keys.workerEvidence(id), 0, 49)).map((e) => JSON.parse(e));
+  }
+
+  /** Each worker's accepted results per minute over the last hour, in one round trip. */
+  async recent(ids: readonly string[], now = Date.now()): Promise<number[][]> {
+    const m = this.redis.multi();
+    for (const id of ids) m.hgetall(keys.workerRecent(id));
+    const rows = ((await m.exec()) ?? []) as [unknown, Record<string, string>][];
+    return rows.map(([, ring]) => recentResults(ring ?? {}, now));
   }
 
   async reject(id: string): Promise<void> {

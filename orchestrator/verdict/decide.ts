@@ -278,7 +278,16 @@ function byCredibility(facts: TaskFacts): Decision {
 }
 
 function byQuorum(facts: TaskFacts): Decision {
-  const { policy, results } = facts;
+  const { policy, results, availability } = facts;
+  // A reopened tile (backtracking, a requester's re-run) goes to a trusted worker while one is
+  // online, as under credibility: counting the same votes again would settle nothing.
+  if (facts.suspect && facts.now < facts.deadlineAt && !results.some((r) => r.trusted)) {
+    if (!availability) return { kind: 'needs-availability' };
+    if (availability.trusted > 0)
+      return facts.arbiterIssued
+        ? wait(facts, 'needs-arbiter', arbiterMessage(false), facts.now + facts.graceMs)
+        : issue(facts, 1, true, 'needs-arbiter', 1, false);
+  }
   // Once R results are in, a trusted worker's result is the verdict, whatever the votes.
   const truth = results.length >= policy.replicas ? results.find((r) => r.trusted)?.cid : undefined;
   const winner = truth ?? quorumWinner(results, policy.replicas);

@@ -167,7 +167,7 @@ export class VerdictRunner {
 
   /** Settles the decision and applies its effects; false when it was stale (judge again). */
   private async apply(task: TaskRecord, job: JobPlan, decision: Settlement): Promise<boolean> {
-    const { tasks, dispatch, metrics, log } = this.deps;
+    const { tasks, jobs, dispatch, metrics, log } = this.deps;
     const settled = await tasks.settle(task, decision, job.tilesPerFrame, job.verification === 'credibility');
     if (settled.status === 'stale') return false;
     if (settled.status === 'verified') crashPoint('after-settle');
@@ -190,16 +190,16 @@ export class VerdictRunner {
       case 'late':
         if (decision.disagree.length > 0) metrics.verdict('disputed');
         break;
-      case 'issue':
+      case 'issue': {
         log.info({ job: job.id, task: task.id, issue: decision.count, arbiter: decision.arbiter }, 'issuing more replicas');
-        await dispatch.issue(
-          task.id,
-          Array.from({ length: decision.count }, (_, i) => settled.value + i),
-          task.class,
-          job.bid,
-          decision.arbiter,
-        );
+        // Ranked as the job stands now: its priority may have changed since it was planned.
+        const rank = await jobs.rank(job.id);
+        if (rank) {
+          const ns = Array.from({ length: decision.count }, (_, i) => settled.value + i);
+          await dispatch.issue(task.id, ns, task.class, rank, decision.arbiter);
+        }
         break;
+      }
       case 'fail':
         metrics.verdict('failed');
         log.error({ job: job.id, task: task.id, reason: decision.message }, 'tile cannot be verified; job failed');

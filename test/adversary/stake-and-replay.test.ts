@@ -3,10 +3,18 @@
  * replaying a captured signed request, stale or non-numeric timestamps, and a key without stake
  * (or a greedy one) hoarding replicas.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Assignment } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from '../support/orchestrator.ts';
+import { WorkerClient } from '../../worker/client.ts';
+import { loadOrCreateIdentity } from '../../worker/identity.ts';
+import { type ApiFarm, DEVICE, oneTileJob, startApiFarm, type TestClient, uploadShade } from '../support/orchestrator.ts';
+import { ROOT } from '../support/scenes.ts';
 
 let api: ApiFarm;
 const UNBONDING_MS = 2000;
@@ -69,6 +77,19 @@ describe('slashing cannot be dodged', () => {
     expect((await account(w.id)).balance).toBe(0);
     await expect.poll(async () => (await account(w.id)).balance, { timeout: UNBONDING_MS + 5000 }).toBe(15);
     expect(await account(w.id)).toMatchObject({ stake: 10, unbonding: 0 });
+  });
+
+  it('lets a provider stake and ask stake back from the command line, signed with its key file', async () => {
+    const key = join(mkdtempSync(join(tmpdir(), 'farm-key-')), 'worker.key');
+    const client = new WorkerClient(api.farm.url, await loadOrCreateIdentity(key));
+    const { id: workerId } = await client.register('cli', DEVICE);
+    expect((await api.operator('/api/credits', { account: workerId, amount: 40 })).status).toBe(201);
+    const farm = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [join(ROOT, 'bin/farm.js'), ...args, '--key', key, '--orchestrator', api.farm.url]))
+        .stdout;
+    expect(await farm('stake', '30')).toMatch(/^balance 10, stake 30 /);
+    expect(await farm('unstake', '12')).toMatch(/stake 30 .*; 12 unbonding/);
+    expect(await account(workerId)).toMatchObject({ balance: 10, stake: 30, unbonding: 12 });
   });
 });
 

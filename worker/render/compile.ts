@@ -3,8 +3,18 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
-import { bytesOfBase64, type Light, type Scene, type SceneObject, TextureSlot, texturesOf } from '../../shared/scene.ts';
-import { applyPoint, applyVector, cameraAt, transformAt } from './animate.ts';
+import {
+  bytesOfBase64,
+  type Light,
+  type MeshObject,
+  meshOf,
+  objectsById,
+  type Scene,
+  type SceneObject,
+  TextureSlot,
+  texturesOf,
+} from '../../shared/scene.ts';
+import { type Affine, applyPoint, applyVector, cameraAt, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { type EnvironmentTables, tablesOf } from './environment.ts';
 import { add, cross, dot, length, normalize, scale, sub, type V3 } from './vec.ts';
@@ -58,12 +68,16 @@ interface WorldPrim extends Bounds {
 export function compileScene(scene: Scene, frame: number): CompiledScene {
   const materialIndex = new Map(scene.materials.map((m, i) => [m.name, i]));
   const world: WorldPrim[] = [];
+  const byId = objectsById(scene.objects);
   scene.objects.forEach((object, i) => {
     const m = transformAt(scene, i, frame);
     const point = (p: V3): V3 => applyPoint(m, p);
     const vector = (v: V3): V3 => applyVector(m, v);
+    // An instance is expanded here into its own world-space copy of the mesh's triangles.
+    const drawn = object.type === 'instance' ? (meshOf(object, byId) as MeshObject) : object;
+    const material = materialIndex.get(object.material ?? drawn.material) as number;
     // One at a time: spreading a 250,000-triangle mesh into push() overflows the stack.
-    for (const prim of toWorld(object, materialIndex.get(object.material) as number, point, vector)) world.push(prim);
+    for (const prim of toWorld(drawn, object.type === 'instance' ? object.matrix : undefined, material, point, vector)) world.push(prim);
   });
 
   const leafSize = world.length <= SMALL_SCENE ? Math.max(1, world.length) : LEAF_SIZE;
@@ -112,7 +126,14 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
   };
 }
 
-function toWorld(o: SceneObject, material: number, point: (p: V3) => V3, vector: (v: V3) => V3): WorldPrim[] {
+/** An object's primitives in world space; a mesh drawn by an instance is placed by the instance's `matrix`, not its own. */
+function toWorld(
+  o: Exclude<SceneObject, { type: 'instance' }>,
+  instanceMatrix: Affine | undefined,
+  material: number,
+  point: (p: V3) => V3,
+  vector: (v: V3) => V3,
+): WorldPrim[] {
   switch (o.type) {
     case 'sphere': {
       const c = point(o.center as V3);
@@ -130,7 +151,7 @@ function toWorld(o: SceneObject, material: number, point: (p: V3) => V3, vector:
       return [quad(point(corner), vector(u), vector(v), material)];
     }
     case 'mesh':
-      return meshTriangles(o, material, point);
+      return meshTriangles(o, instanceMatrix ?? o.matrix, material, point);
   }
 }
 
@@ -142,12 +163,16 @@ function quad(q: V3, u: V3, v: V3, material: number): WorldPrim {
   return { type: PrimType.quad, material, data: [...q, ...u, ...v, ...unit, ...w, dot(unit, q)], ...boundsOf(corners) };
 }
 
-function meshTriangles(o: Extract<SceneObject, { type: 'mesh' }>, material: number, point: (p: V3) => V3): WorldPrim[] {
+function meshTriangles(o: MeshObject, matrix: Affine | undefined, material: number, point: (p: V3) => V3): WorldPrim[] {
+  const place = matrix ? (p: V3): V3 => point(applyPoint(matrix, p)) : point;
   const vertices: V3[] = [];
-  for (let i = 0; i + 2 < o.positions.length; i += 3) vertices.push(point([o.positions[i], o.positions[i + 1], o.positions[i + 2]]));
+  for (let i = 0; i + 2 < o.positions.length; i += 3) vertices.push(place([o.positions[i], o.positions[i + 1], o.positions[i + 2]]));
   const normals: V3[] = vertices.map(() => [0, 0, 0]);
   const tris: [number, number, number][] = [];
-  for (let i = 0; i + 2 < o.indices.length; i += 3) tris.push([o.indices[i], o.indices[i + 1], o.indices[i + 2]]);
+  // A mirroring matrix turns the triangles inside out (glass would swap inside and outside): wind them back.
+  const mirrored = matrix !== undefined && determinant(matrix) < 0;
+  for (let i = 0; i + 2 < o.indices.length; i += 3)
+    tris.push(mirrored ? [o.indices[i], o.indices[i + 2], o.indices[i + 1]] : [o.indices[i], o.indices[i + 1], o.indices[i + 2]]);
   if (o.smooth) {
     for (const [a, b, c] of tris) {
       const n = cross(sub(vertices[b], vertices[a]), sub(vertices[c], vertices[a])); // area-weighted
@@ -188,6 +213,11 @@ function withTangents(uvs: number[], e1: V3, e2: V3): number[] {
   const tangent = scale(sub(scale(e1, dv2), scale(e2, dv1)), 1 / det);
   const down = scale(sub(scale(e2, du1), scale(e1, du2)), 1 / det);
   return [...uvs, ...normalize(tangent), ...normalize(scale(down, -1))];
+}
+
+/** Of a 3×4 affine matrix's linear part. */
+function determinant(m: Affine): number {
+  return m[0] * (m[5] * m[10] - m[6] * m[9]) - m[1] * (m[4] * m[10] - m[6] * m[8]) + m[2] * (m[4] * m[9] - m[5] * m[8]);
 }
 
 function boundsOf(points: V3[]): Bounds {

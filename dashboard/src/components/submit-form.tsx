@@ -4,10 +4,12 @@
  * frames, size, tile size, verification settings, price limit and budget, with the number of
  * tasks it will make and, from the orchestrator, what it will cost: its RU, the replicas a tile is
  * expected to take, the price and the escrow it holds. A JSON scene is checked here with the same
- * schema the orchestrator uses, so mistakes show by path before anything is uploaded; samples and
- * imports arrive as manifests of assets the farm already holds, with their summary.
+ * schema the orchestrator uses, and against the farm's own limits (GET /api/limits), so mistakes
+ * show by path before anything is uploaded; samples and imports arrive as manifests of assets the
+ * farm already holds, with their summary.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
+import { beyond, type FarmLimits, farmLimitIssues } from '../../../shared/farm-limits.ts';
 import { parseFrameRange } from '../../../shared/frames.ts';
 import type { FieldIssue } from '../../../shared/problem.ts';
 import { type ImportedSceneView, type JobEstimate, type SampleScene, type SceneSummary, summaryOf } from '../../../shared/protocol.ts';
@@ -92,12 +94,14 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
   const [issues, setIssues] = useState<FieldIssue[]>([]);
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [limits, setLimits] = useState<FarmLimits>();
 
   useEffect(() => {
     api<{ scenes: SampleScene[] }>('/api/scenes').then(
       (r) => setSamples(r.scenes),
       (e) => setError(String(e)),
     );
+    api<FarmLimits>('/api/limits').then(setLimits, (e) => setError(String(e)));
   }, []);
 
   /** A scene the orchestrator summarised (a sample, an import), or a JSON scene checked here. */
@@ -105,7 +109,15 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
     setIssues([]);
     setError(undefined);
     try {
-      setChosen({ label, raw, summary: known?.summary ?? summaryOf(parseScene(raw)), warnings: known?.warnings ?? [] });
+      let summary = known?.summary;
+      if (!summary) {
+        const scene = parseScene(raw);
+        // Beyond what the form can change (its size, samples and frames the orchestrator's quote checks).
+        const over = limits ? farmLimitIssues(scene, limits, { contentOnly: true }) : [];
+        if (over.length > 0) throw new SceneError(over);
+        summary = summaryOf(scene);
+      }
+      setChosen({ label, raw, summary, warnings: known?.warnings ?? [] });
     } catch (e) {
       setChosen(undefined);
       if (e instanceof SceneError) setIssues(e.issues.map((i) => ({ ...i, path: `scene.${i.path}` })));
@@ -127,6 +139,12 @@ export function SubmitForm({ onSubmitted }: { onSubmitted: (id: string) => void 
         setChosen(undefined);
         setError(`${files[0].name} is not JSON: ${(e as Error).message}`);
       }
+      return;
+    }
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    if (limits && bytes > limits.maxAssetBytes) {
+      setChosen(undefined);
+      setError(beyond(`${gltf.name} and its files hold ${bytes} bytes`, limits, 'maxAssetBytes'));
       return;
     }
     setBusy(true);

@@ -9,6 +9,7 @@ import { TILE_STATE_LABELS, tileLook } from '../../../shared/tile-state.ts';
 import { pixels } from '../api.ts';
 import { clock, credits, duration, shortCid } from '../format.ts';
 import { href } from '../router.ts';
+import { RerunButton } from './job-controls.tsx';
 import { pixelsUrl } from './tile-canvas.tsx';
 
 const VERDICTS: Record<ReplicaView['state'], string> = {
@@ -47,7 +48,8 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
         </p>
       )}
       <p>
-        Verified result: <code title={view.cid ?? ''}>{shortCid(view.cid)}</code>
+        Verified result: <code title={view.cid ?? ''}>{shortCid(view.cid)}</code>{' '}
+        {view.state === 'verified' && !view.anchored && <RerunButton key={view.task} job={job} task={view.task} label="Re-run tile" />}
       </p>
       <table class="replicas">
         <thead>

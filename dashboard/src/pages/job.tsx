@@ -5,9 +5,10 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import type { JobStatus, TaskView } from '../../../shared/protocol.ts';
 import { TILE_STATE_LABELS, TILE_STATES, type TileState, tileLook } from '../../../shared/tile-state.ts';
-import { api } from '../api.ts';
 import { FrameStrip, frameUrl } from '../components/frame-strip.tsx';
+import { JobControls, RerunButton } from '../components/job-controls.tsx';
 import { ProgressBar } from '../components/progress-bar.tsx';
+import { ThroughputCard } from '../components/throughput-chart.tsx';
 import { TileCanvas } from '../components/tile-canvas.tsx';
 import { TileInspector } from '../components/tile-inspector.tsx';
 import { credits, dateTime, duration, renderUnits } from '../format.ts';
@@ -40,8 +41,8 @@ export function JobPage({ id }: { id: string }) {
         </h1>
         <p class="muted">
           <code>{status.id}</code> · {status.width}×{status.height}, {status.spp} spp, tiles of {status.tileSize} px · {status.verification}
-          {status.verification === 'credibility' ? ` ε = ${status.epsilon}` : ` R = ${status.replicas}`} · submitted{' '}
-          {dateTime(status.createdAt)}
+          {status.verification === 'credibility' ? ` ε = ${status.epsilon}` : ` R = ${status.replicas}`} · priority {status.priority} ·
+          submitted {dateTime(status.createdAt)}
           {status.finishedAt !== null && <span data-testid="took"> · took {duration(status.finishedAt - status.createdAt)}</span>}
         </p>
         <ProgressBar
@@ -65,20 +66,7 @@ export function JobPage({ id }: { id: string }) {
           escrow
           {status.cost.committed > 0 && <>, {credits(status.cost.committed)} of it backing replicas out</>}
         </p>
-        {(status.state === 'queued' || status.state === 'running') && (
-          <div class="row">
-            <button
-              type="button"
-              class="secondary"
-              onClick={() => api(`/api/jobs/${encodeURIComponent(id)}/${status.paused ? 'resume' : 'pause'}`, { method: 'POST' })}
-            >
-              {status.paused ? 'Resume' : 'Pause'}
-            </button>
-            <button type="button" class="secondary" onClick={() => api(`/api/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' })}>
-              Cancel job
-            </button>
-          </div>
-        )}
+        <JobControls status={status} />
       </section>
 
       {status.frames.length > 1 && <FrameStrip status={status} current={frame} onPick={setPicked} />}
@@ -88,9 +76,12 @@ export function JobPage({ id }: { id: string }) {
           <h2>
             Frame {frame}{' '}
             {shown?.done ? (
-              <span class="badge s-verified" data-testid="frame-state">
-                verified and stitched
-              </span>
+              <>
+                <span class="badge s-verified" data-testid="frame-state">
+                  verified and stitched
+                </span>{' '}
+                <RerunButton key={frame} job={id} frame={frame} label="Re-run frame" />
+              </>
             ) : (
               <span class="badge" data-testid="frame-state">
                 {shown?.tilesVerified ?? 0} / {shown?.tilesTotal ?? 0} tiles verified
@@ -113,6 +104,7 @@ export function JobPage({ id }: { id: string }) {
         {view && <TileInspector job={id} view={view} names={names} />}
       </div>
 
+      <ThroughputCard status={status} />
       <Outputs status={status} />
     </>
   );

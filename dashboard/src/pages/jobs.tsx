@@ -1,6 +1,7 @@
 /**
  * Home: submit a render, and the jobs this token can see, kept current by server-sent events:
- * filtered by state, with how long each took, a page at a time.
+ * each with a thumbnail of its first frame and how long it took, filtered by state (and, for the
+ * operator, by requester), a page at a time.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { JOB_EVENTS, JobState, type JobStatus } from '../../../shared/protocol.ts';
@@ -9,30 +10,35 @@ import { ProgressBar } from '../components/progress-bar.tsx';
 import { SubmitForm } from '../components/submit-form.tsx';
 import { dateTime, duration } from '../format.ts';
 import { href, navigate } from '../router.ts';
+import type { Principal } from '../session.ts';
 
 /** Jobs asked for at a time. */
 const PAGE = 50;
 
-export function JobsPage() {
+export function JobsPage({ principal }: { principal: Principal }) {
   const [jobs, setJobs] = useState<JobStatus[]>();
   const [error, setError] = useState<string>();
   const [state, setState] = useState<JobStatus['state'] | ''>('');
+  const [owner, setOwner] = useState('');
   const [more, setMore] = useState(false);
+  const owners = useRequesters(principal);
   const page = (offset: number) =>
-    api<{ jobs: JobStatus[] }>(`/api/jobs?offset=${offset}&limit=${PAGE}`).then((r) => {
+    api<{ jobs: JobStatus[] }>(`/api/jobs?offset=${offset}&limit=${PAGE}${owner ? `&owner=${owner}` : ''}`).then((r) => {
       setMore(r.jobs.length === PAGE);
       return r.jobs;
     });
   useEffect(() => {
+    setJobs(undefined);
     const source = new EventSource('/api/jobs/events');
     // (Re)connected: load the list, then each event replaces or adds one row.
     source.onopen = () => page(0).then(setJobs, (e) => setError(String(e)));
     source.addEventListener(JOB_EVENTS.job, (e) => {
       const job = JSON.parse((e as MessageEvent).data) as JobStatus;
+      if (owner && job.owner !== owner) return;
       setJobs((list) => [job, ...(list ?? []).filter((j) => j.id !== job.id)].sort((a, b) => b.createdAt - a.createdAt));
     });
     return () => source.close();
-  }, []);
+  }, [owner]);
   return (
     <>
       <SubmitForm onSubmitted={(id) => navigate(href.job(id))} />
@@ -40,6 +46,19 @@ export function JobsPage() {
         <h2>Jobs</h2>
         {error && <p class="error">{error}</p>}
         {jobs?.length === 0 && <p class="muted">No jobs yet.</p>}
+        {owners && (
+          <label>
+            Requester{' '}
+            <select name="owner-filter" value={owner} onChange={(e) => setOwner(e.currentTarget.value)}>
+              <option value="">everyone</option>
+              {owners.map((o) => (
+                <option key={o.owner} value={o.owner}>
+                  {o.name} ({o.owner})
+                </option>
+              ))}
+            </select>
+          </label>
+        )}{' '}
         {jobs && jobs.length > 0 && (
           <label>
             Show{' '}
@@ -57,6 +76,7 @@ export function JobsPage() {
           <table class="jobs">
             <thead>
               <tr>
+                <th />
                 <th>Job</th>
                 <th>State</th>
                 <th>Tiles verified</th>
@@ -71,6 +91,9 @@ export function JobsPage() {
                 .filter((j) => !state || j.state === state)
                 .map((j) => (
                   <tr key={j.id} data-job={j.id}>
+                    <td class="thumb">
+                      {j.framesDone > 0 && <img src={`/api/jobs/${j.id}/thumbnail`} alt="" loading="lazy" data-testid="thumbnail" />}
+                    </td>
                     <td>
                       <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
                     </td>
@@ -110,4 +133,17 @@ export function JobsPage() {
       </section>
     </>
   );
+}
+
+/** The farm's requesters, for the operator's filter (undefined for a requester: it sees only its own jobs). */
+function useRequesters(principal: Principal): Principal[] | undefined {
+  const [owners, setOwners] = useState<Principal[]>();
+  useEffect(() => {
+    if (principal.role !== 'operator') return;
+    api<{ tokens: Principal[] }>('/api/tokens').then(
+      (r) => setOwners(r.tokens),
+      () => undefined,
+    );
+  }, [principal.role]);
+  return owners;
 }

@@ -4,6 +4,7 @@ import type { MarketIndex } from '../../../shared/market.ts';
 import type { EvidenceEntry, LedgerPage, WorkerDetail } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
 import { Fact } from '../components/fact.tsx';
+import { RecentThroughput } from '../components/recent-throughput.tsx';
 import { credits, dateTime, shortCid } from '../format.ts';
 import { href } from '../router.ts';
 
@@ -69,6 +70,9 @@ export function WorkerPage({ id }: { id: string }) {
             field="earned-vs-index"
           />
         </dl>
+      </section>
+      <section class="card">
+        <RecentThroughput workers={[w]} />
       </section>
       <section class="card">
         <h2>Evidence</h2>

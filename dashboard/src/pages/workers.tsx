@@ -1,7 +1,8 @@
 /** The public reputation leaderboard, sortable by the orchestrator (GET /api/workers). */
 import { useEffect, useState } from 'preact/hooks';
-import type { Leaderboard, WorkerView } from '../../../shared/protocol.ts';
+import type { Leaderboard, WorkerWithRecent } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
+import { lastHour, RecentThroughput } from '../components/recent-throughput.tsx';
 import { credits, dateTime } from '../format.ts';
 import { href } from '../router.ts';
 
@@ -34,6 +35,7 @@ export function WorkersPage() {
         credibility.
       </p>
       {error && <p class="error">{error}</p>}
+      {board && <RecentThroughput workers={board.workers} />}
       {board && (
         <table class="workers" data-testid="leaderboard">
           <thead>
@@ -48,6 +50,7 @@ export function WorkersPage() {
                 </th>
               ))}
               <th title="Checks against ground truth passed since the last fault">Checks</th>
+              <th title="Results accepted in the last hour">Last hour</th>
               <th>Balance</th>
               <th>Stake</th>
             </tr>
@@ -64,7 +67,7 @@ export function WorkersPage() {
   );
 }
 
-function WorkerRow({ w }: { w: WorkerView }) {
+function WorkerRow({ w }: { w: WorkerWithRecent }) {
   return (
     <tr data-worker={w.id} data-name={w.name}>
       <td>
@@ -86,6 +89,7 @@ function WorkerRow({ w }: { w: WorkerView }) {
       <td data-field="faults">{w.faults}</td>
       <td>{dateTime(w.lastSeen)}</td>
       <td>{w.passed}</td>
+      <td data-field="recent">{lastHour(w)}</td>
       <td>{credits(w.balance)}</td>
       <td>{credits(w.stake)}</td>
     </tr>

@@ -1,5 +1,5 @@
 --[[
-  queued → running (planning made its tasks); its timeout starts counting.
+  queued → running (planning made its tasks); its timeout starts counting, unless it is paused.
   Input:
     KEYS[1] job
     ARGV[1] job id
@@ -7,11 +7,11 @@
   Output:
     1 when the job is running, 0 when it no longer may run (cancelled, failed)
 ]]
+-- @include jobs
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'queued' then
-  local deadline = tonumber(ARGV[2]) + tonumber(redis.call('HGET', KEYS[1], 'timeoutMs'))
-  redis.call('HSET', KEYS[1], 'state', 'running', 'deadlineAt', deadline)
-  redis.call('ZADD', K.jobDeadlines, deadline, ARGV[1])
+  redis.call('HSET', KEYS[1], 'state', 'running')
+  startClock(ARGV[1], tonumber(redis.call('HGET', KEYS[1], 'timeoutMs')), ARGV[2])
   return 1
 end
 return state == 'running' and 1 or 0

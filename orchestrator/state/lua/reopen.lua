@@ -56,8 +56,6 @@ if redis.call('HGET', KEYS[3], 'state') == 'done' then
   redis.call('HSET', KEYS[3], 'state', 'running', 'animation', '')
   redis.call('HDEL', KEYS[3], 'finishedAt')
   activate(jobId)
-  local deadline = now + tonumber(redis.call('HGET', KEYS[3], 'timeoutMs'))
-  redis.call('HSET', KEYS[3], 'deadlineAt', deadline)
-  redis.call('ZADD', K.jobDeadlines, deadline, jobId)
+  startClock(jobId, tonumber(redis.call('HGET', KEYS[3], 'timeoutMs')), now)
 end
 return 1

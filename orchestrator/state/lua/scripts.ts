@@ -40,6 +40,7 @@ export type Script =
   | 'job-create'
   | 'job-finish'
   | 'job-pause'
+  | 'job-priority'
   | 'job-purge'
   | 'job-start'
   | 'ledger'
@@ -51,7 +52,8 @@ export type Script =
   | 'settle'
   | 'spot'
   | 'spot-verdict'
-  | 'submit';
+  | 'submit'
+  | 'webhook-add';
 const SCRIPTS: readonly Script[] = [
   'availability',
   'bind',
@@ -66,6 +68,7 @@ const SCRIPTS: readonly Script[] = [
   'job-create',
   'job-finish',
   'job-pause',
+  'job-priority',
   'job-purge',
   'job-start',
   'ledger',
@@ -78,6 +81,7 @@ const SCRIPTS: readonly Script[] = [
   'spot',
   'spot-verdict',
   'submit',
+  'webhook-add',
 ];
 
 const commandOf = (name: string) => `farm_${name.replace(/-/g, '_')}`;

@@ -2,8 +2,9 @@
   Applies a decision of orchestrator/verdict/decide.ts, judged on task version ARGV[3]: a
   concurrent change in between makes it 'stale' (judge again). Reputation and money move with the
   verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
-  escrow: includes/escrow.lua), unlocked, and a passed check where the
-  decision says they were checked against ground truth. Disagreeing results are 'invalid' faults
+  escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
+  (includes/reputation.lua), and a passed check where the decision says they were checked
+  against ground truth. Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
   ground truth ('faulty'); otherwise 'overruled', with no fault.
   Input:
@@ -35,6 +36,7 @@
 -- @include escrow
 -- @include reputation
 -- @include jobs
+-- @include outbox
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
 local d = cjson.decode(ARGV[4])
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
@@ -53,6 +55,7 @@ local function settleResults(winner, vouch)
       pay(r, now, tonumber(ARGV[7]))
       redis.call('HSET', KEYS[2], n, cjson.encode(r))
       count(r.worker, 'valid', 1)
+      countRecent(r.worker, now)
       -- Its measured speed: what the market offers of it (market/book.ts).
       count(r.worker, 'raysDone', r.rays or 0)
       count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
@@ -161,5 +164,6 @@ if redis.call('HGET', KEYS[3], 'state') == 'running' then
   redis.call('HSET', KEYS[3], 'state', 'failed', 'error', d.message, 'finishedAt', now)
   deactivate(jobId, now)
   redis.call('SADD', K.jobsClosing, jobId)
+  outbox(KEYS[3], 'job.failed', 'state', 'failed', 'error', d.message)
 end
 return {'failed', 0, '[]'}

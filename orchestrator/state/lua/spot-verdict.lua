@@ -1,7 +1,8 @@
 --[[
   The verdict on a spot check: a match with the known answer is a passed check (paid like any
-  valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua), a
-  mismatch a fault (the worker's stake is slashed to the treasury).
+  valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua, and
+  counted in its recent throughput: includes/reputation.lua), a mismatch a fault (the worker's
+  stake is slashed to the treasury).
   Runs once: the record must still be 'submitted'.
   Input:
     KEYS[1] task replicas
@@ -23,6 +24,7 @@ unlockStake(r.worker, r.locked)
 if ARGV[2] == '1' then
   r.state = 'valid'
   count(r.worker, 'valid', 1)
+  countRecent(r.worker, now)
   passCheck(r.worker, r.assignedAt)
   pay(r, now, 0)
 else

@@ -13,6 +13,21 @@ local function activate(job)
     redis.call('HINCRBY', K.owner(j[1]), 'replicas', tonumber(j[3] or '0'))
   end
 end
+-- Starts (or restarts) a running job's timeout of `ms`; a paused job's waits until it is resumed
+-- (job-pause.lua): what is left of it is kept in `deadlineLeft`, and no `deadlineAt` means none.
+local function startClock(job, ms, now)
+  local key = K.job(job)
+  if redis.call('HEXISTS', key, 'paused') == 1 then
+    redis.call('HSET', key, 'deadlineLeft', ms)
+    redis.call('HDEL', key, 'deadlineAt')
+    redis.call('ZREM', K.jobDeadlines, job)
+    return
+  end
+  local deadline = tonumber(now) + ms
+  redis.call('HSET', key, 'deadlineAt', deadline)
+  redis.call('HDEL', key, 'deadlineLeft')
+  redis.call('ZADD', K.jobDeadlines, deadline, job)
+end
 local function deactivate(job, now)
   now = tonumber(now)
   redis.call('ZREM', K.jobDeadlines, job)

@@ -37,6 +37,22 @@ local function fault(worker, job, now)
   redis.call('DEL', K.workerClasses(worker))
   if job then redis.call('SADD', K.jobBlacklist(job), worker) end
 end
+-- An accepted result at `now` in the worker's recent throughput (shared/throughput.ts reads it):
+-- a ring of 60 fields, minute m (since the epoch) in field m % 60 as '<m> <count>', a field
+-- reused once its minute is an hour old; the key goes an hour after the worker's last result.
+local function countRecent(worker, now)
+  local key = K.workerRecent(worker)
+  local minute = math.floor(now / 60000)
+  local field = minute % 60
+  local n = 1
+  local held = redis.call('HGET', key, field)
+  if held then
+    local m, c = string.match(held, '^(%d+) (%d+)$')
+    if tonumber(m) == minute then n = tonumber(c) + 1 end
+  end
+  redis.call('HSET', key, field, string.format('%d %d', minute, n))
+  redis.call('PEXPIRE', key, 3600000)
+end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
   redis.call('LTRIM', K.workerEvidence(worker), 0, 49)

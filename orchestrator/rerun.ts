@@ -1,0 +1,64 @@
+/**
+ * A requester's re-run of a verified tile: a trusted worker renders it again and its result
+ * decides, as in a dispute (reopen.lua marks it suspect; decide.ts sends a suspect tile to an
+ * arbiter). A different earlier result is then caught, and backtracking re-checks the rest of its
+ * worker's work. Untrusted re-renders would prove nothing the verdict had not weighed, so without
+ * a trusted worker online a re-run is refused, as is one of a tile a trusted worker already backs.
+ * The arbiter's replica is the farm's to pay (includes/escrow.lua), so re-runs are rate-limited.
+ */
+import { shareCap } from './dispatch.ts';
+import type { AvailabilityReader } from './state/availability.ts';
+import type { Jobs } from './state/jobs.ts';
+import type { TaskRecord, Tasks } from './state/tasks.ts';
+import type { VerdictRunner } from './verdict/runner.ts';
+
+export type RerunRefusal = 'unverified' | 'anchored' | 'no-arbiter';
+
+export const RERUN_REFUSALS: Record<RerunRefusal, string> = {
+  unverified: 'it is not verified yet: it is still being rendered or judged',
+  anchored: 'a trusted worker’s result already backs it',
+  'no-arbiter': 'no trusted worker is online to render it again; try again when one is',
+};
+
+/** Why a tile may not be re-run now (pure); null: it may. */
+export function rerunRefusal(task: Pick<TaskRecord, 'state' | 'anchored'>, trustedOnline: number): RerunRefusal | null {
+  if (task.state !== 'verified') return 'unverified';
+  if (task.anchored) return 'anchored';
+  return trustedOnline > 0 ? null : 'no-arbiter';
+}
+
+export interface RerunDeps {
+  jobs: Jobs;
+  tasks: Tasks;
+  runner: Pick<VerdictRunner, 'judge'>;
+  availability: AvailabilityReader;
+  jobShare: number;
+  jobShareFloor: number;
+}
+
+/** Each task that may be re-run, with the refusal of each that may not. */
+export async function rerunnable(deps: RerunDeps, ids: readonly string[]): Promise<{ tasks: TaskRecord[]; refused: RerunRefusal[] }> {
+  const tasks: TaskRecord[] = [];
+  const refused: RerunRefusal[] = [];
+  for (const id of ids) {
+    const task = await deps.tasks.get(id);
+    const plan = task && (await deps.jobs.plan(task.job));
+    if (!task || !plan) continue;
+    const { trusted } = await deps.availability.of(task, shareCap(plan.tilesTotal, deps.jobShare, deps.jobShareFloor));
+    const refusal = rerunRefusal(task, trusted);
+    if (refusal) refused.push(refusal);
+    else tasks.push(task);
+  }
+  return { tasks, refused };
+}
+
+/** Reopens the tasks as suspect and judges them (an arbiter slot is issued); the ids reopened. */
+export async function rerun(deps: RerunDeps, tasks: readonly TaskRecord[]): Promise<string[]> {
+  const reopened: string[] = [];
+  for (const task of tasks) {
+    if (!(await deps.tasks.reopen(task, ''))) continue;
+    reopened.push(task.id);
+    await deps.runner.judge(task.id);
+  }
+  return reopened;
+}
