@@ -15,7 +15,7 @@ import { stakeCommand } from './stake.ts';
 import { submitCommand } from './submit.ts';
 import { tokensCreate, tokensList, tokensRevoke } from './tokens.ts';
 import { upCommand } from './up.ts';
-import { webhooksAdd, webhooksList, webhooksRemove } from './webhooks.ts';
+import { webhooksAdd, webhooksEnable, webhooksList, webhooksRemove } from './webhooks.ts';
 import { workerCommand } from './worker.ts';
 
 const backendOption = (description: string) =>
@@ -227,6 +227,13 @@ webhooks
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
   .action(webhooksRemove);
+webhooks
+  .command('enable')
+  .description('deliver again to one of your webhooks that failed attempts disabled')
+  .argument('<id>', 'webhook id, from `farm webhooks list`')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(webhooksEnable);
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits

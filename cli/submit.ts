@@ -72,14 +72,21 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
 
 const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
 
-/** The farm's own limits (GET /api/limits), checked here so an over-limit scene uploads nothing. */
+/**
+ * The farm's own limits (GET /api/limits), checked here so an over-limit scene uploads nothing. A
+ * farm older than the route has none to publish: it still checks the scene when the job arrives.
+ */
 async function refuseOverFarmLimits(
   client: RequesterClient,
   scene: Scene,
   assets: ReadonlyMap<string, Uint8Array>,
   request: { frames?: string; width?: number; height?: number; spp?: number },
 ): Promise<void> {
-  const limits = await client.limits();
+  const limits = await client.limits().catch((e: unknown) => {
+    if (e instanceof RequestFailed && e.status === 404) return undefined;
+    throw e;
+  });
+  if (!limits) return;
   const sized = withOverrides(scene, { width: request.width, height: request.height, spp: request.spp });
   const frames = request.frames === undefined ? frameCount(sized) : parseFrameRange(request.frames, frameCount(sized)).length;
   const assetBytes = [...assets.values()].reduce((n, b) => n + b.length, 0);

@@ -1,7 +1,8 @@
 /**
  * Frame assembly: once every tile of a frame is verified, a `frames` BullMQ job stitches the
- * verified tiles (one raw RGBA buffer, one PNG encode); the last frame of a multi-frame job also
- * produces the animated WebP and finishes the job.
+ * verified tiles (one raw RGBA buffer, one PNG encode); the job's first frame also gives its
+ * thumbnail (from the raw pixels: no decode); the last frame of a multi-frame job also produces
+ * the animated WebP and finishes the job.
  */
 
 import sharp from 'sharp';
@@ -43,6 +44,7 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   const rgba = await stitchFrame(deps, job, frame);
   if (!rgba) return; // a reopened tile: its next verdict queues a new stitch
   const cid = await deps.blobs.put(await encodePng({ width: job.width, height: job.height, rgba }));
+  if (frame === job.frames[0]) await deps.jobs.setThumbnail(job.id, await deps.blobs.put(await thumbnailOf(job, rgba)));
   // Stitched, not yet recorded: the frame job's short lock must bring it back (test/crash.test.ts).
   crashPoint('during-stitch');
   if ((await deps.jobs.frameDone(job, frame, cid, completion)) !== 'last') return;
@@ -58,6 +60,16 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   } else {
     await deps.jobs.finish(job);
   }
+}
+
+/** Thumbnails fit in this many pixels a side. */
+const THUMBNAIL_PX = 160;
+
+function thumbnailOf(job: JobRecord, rgba: Uint8Array): Promise<Buffer> {
+  return sharp(rgba, { raw: { width: job.width, height: job.height, channels: 4 } })
+    .resize({ width: THUMBNAIL_PX, height: THUMBNAIL_PX, fit: 'inside' })
+    .webp()
+    .toBuffer();
 }
 
 async function sceneFps(blobs: ContentStore, sceneCid: string): Promise<number> {

@@ -1,5 +1,5 @@
 /** Orchestrator settings: flags and environment, validated once, with their defaults here. */
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type FarmLimits, settingName } from '../shared/farm-limits.ts';
@@ -20,17 +20,50 @@ const isProxyAddress = (entry: string): boolean => {
   if (!family || extra !== undefined) return false;
   return prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 };
+/** 0.0.0.0 and ::, which name no proxy (a listener reads them as every address). */
+const UNSPECIFIED = new BlockList();
+UNSPECIFIED.addAddress('0.0.0.0', 'ipv4');
+UNSPECIFIED.addAddress('::', 'ipv6');
+/**
+ * The IPv4 prefix length an IPv6 subnet holds through IPv4-mapped addresses (::ffff:a.b.c.d),
+ * which Express matches against IPv4 clients: ::/16 holds all of IPv4. 32 when it holds none.
+ */
+const mappedIpv4Bits = (address: string, bits: number): number => {
+  const subnet = new BlockList();
+  subnet.addSubnet(address, Math.min(bits, 96), 'ipv6');
+  return subnet.check('::ffff:0:0', 'ipv6') ? Math.max(bits - 96, 0) : 32;
+};
+/**
+ * A subnet narrow enough that a client is unlikely to be inside it: at least /8 (IPv4) or /16
+ * (IPv6). A client inside a trusted subnet is taken for a proxy, so its own X-Forwarded-For
+ * names its address: 0.0.0.0/0 or ::/0 would be `true` by another name. Express's named
+ * ranges are private addresses, which no client on the internet has.
+ */
+const isNarrowProxyRange = (entry: string): boolean => {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address, prefix] = entry.split('/');
+  const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
+  if (UNSPECIFIED.check(address, family)) return false;
+  const bits = prefix === undefined ? (family === 'ipv4' ? 32 : 128) : Number(prefix);
+  return family === 'ipv4' ? bits >= 8 : bits >= 16 && mappedIpv4Bits(address, bits) >= 8;
+};
 /**
  * Express's `trust proxy`: false (none, the default), a count of proxies in front, or the
- * proxies' addresses. Never `true`: trusting every hop lets any client name its own address.
+ * proxies' addresses. Never `true`, nor a subnet so broad it is `true` by another name:
+ * trusting every hop lets any client name its own address.
  */
 const trustedProxies = () =>
   z
     .string()
     .trim()
+    .refine((v) => v === '' || /^\d+$/.test(v) || v.split(',').every((e) => isProxyAddress(e.trim())), {
+      message:
+        'the reverse proxies to believe: their addresses or subnets, comma-separated (or loopback, linklocal, uniquelocal), or how many stand in front; empty for none',
+      abort: true,
+    })
     .refine(
-      (v) => v === '' || /^\d+$/.test(v) || v.split(',').every((e) => isProxyAddress(e.trim())),
-      'the reverse proxies to believe: their addresses or subnets, comma-separated (or loopback, linklocal, uniquelocal), or how many stand in front; empty for none',
+      (v) => /^\d*$/.test(v) || v.split(',').every((e) => isNarrowProxyRange(e.trim())),
+      `${settingName('trustProxy')} may name no subnet broader than /8 (IPv4) or /16 (IPv6), nor 0.0.0.0 or ::: a client inside a trusted subnet names its own address in X-Forwarded-For, past the per-address limits; name the proxies' own addresses`,
     )
     .transform((v): false | number | string[] => (v === '' ? false : /^\d+$/.test(v) ? Number(v) : v.split(',').map((e) => e.trim())));
 /** A farm's scene limit (shared/farm-limits.ts): the protocol's cap by default, never above it. */
@@ -173,7 +206,7 @@ export const OrchestratorConfig = z.object({
   workerRequestsPerSecond: int(1).default(50),
   /** Signed worker requests per address per second, all keys together (many keys, one machine). */
   workerRequestsPerAddressPerSecond: int(1).default(2000),
-  /** Job submissions per requester per minute; also reservations, and offers per provider. */
+  /** Job submissions per requester per minute; also reservations, webhook registrations, and offers per provider. */
   submissionsPerMinute: int(1).default(60),
   /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
   estimatesPerMinute: int(1).default(600),
@@ -191,6 +224,10 @@ export const OrchestratorConfig = z.object({
   webhookBackoffMs: int(1).default(10_000),
   /** An event an orchestrator read from the outbox but did not queue this long ago (it died) is taken over by another. */
   webhookClaimMs: int(100).default(30_000),
+  /** Failed delivery attempts in a row (any of its events) that disable a hook until its owner enables it again. */
+  webhookFailureLimit: int(1).default(50),
+  /** Deliveries one hook may have queued; its further events are dropped meanwhile. */
+  webhookMaxPending: int(1).default(1000),
 
   /** Sample scenes offered by the dashboard. */
   scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),

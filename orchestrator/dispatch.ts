@@ -3,7 +3,8 @@
  * are untrusted HTTP clients that never touch Redis, so:
  * - every replica slot of a task is a BullMQ job (id `<task>.r<n>`, which deduplicates re-issues);
  * - slots are prioritised by their job's bid, the highest first, then by its priority
- *   (market/priority.ts); a job's new priority moves its waiting slots (reprioritise);
+ *   (market/priority.ts); a job's new priority moves its waiting slots (slot-refresh.ts);
+ * - a paused job's slot is parked (delayed) as it comes up, and promoted again at resume;
  * - new tasks' slots wait in the shared queue `slots`; once a task's first replica fixes its
  *   determinism class, further slots go to that class's queue, and slots only the operator's
  *   trusted workers may take (arbitration, audits) to the class's arbiter queue. Queues exist only
@@ -34,8 +35,12 @@ import type { JobPlan, Jobs } from './state/jobs.ts';
 import type { ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
-/** How long a paused job's slot steps aside before it is looked at again: a resumed job waits at most this. */
-const HELD_RECHECK_MS = 2000;
+/**
+ * How long a paused job's slot is parked before it is looked at again. Resuming promotes the
+ * job's parked slots at once (slot-refresh.ts), so this only bounds how often a long pause costs
+ * each slot a look.
+ */
+const HELD_PARK_MS = 10 * 60_000;
 
 export const SHARED_QUEUE = 'slots';
 export const classQueue = (deviceClass: string): string => `slots-${deviceClass}`;
@@ -118,6 +123,11 @@ const slotJob = (task: string, n: number, rank: SlotRank) => ({
   opts: { jobId: slotId(task, n), priority: slotPriority(rank), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
 });
 
+/** Ignores BullMQ's refusal for a slot that finished or moved since it was read (its message names it); rethrows the rest. */
+const movedMeanwhile = (slot: string) => (e: Error) => {
+  if (!e.message.includes(slot)) throw e;
+};
+
 /** Most tiles of a job one untrusted worker may take. */
 export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
 
@@ -165,17 +175,21 @@ export class Dispatcher {
   }
 
   /**
-   * Gives a task's slots `from`..`to`−1 its job's new rank: a waiting slot moves at once, a slot
-   * out or stepping aside takes it when it comes back to its queue (BullMQ keeps it on the job).
+   * Gives a task's slots 0..`to`−1 its job's rank now (a waiting slot moves at once; a slot out
+   * takes it when it comes back to its queue: BullMQ keeps it on the job) and, `release`, sends
+   * slots parked while the job was paused back to their queues.
    */
-  async reprioritise(task: string, from: number, to: number, deviceClass: string, rank: SlotRank): Promise<void> {
+  async refresh(task: string, to: number, deviceClass: string, rank: SlotRank, release: boolean): Promise<void> {
     const priority = slotPriority(rank);
     const names = deviceClass ? [SHARED_QUEUE, classQueue(deviceClass), arbiterQueue(deviceClass)] : [SHARED_QUEUE];
     await Promise.all(
       names.flatMap((name) =>
-        Array.from({ length: to - from }, async (_, i) => {
-          const job = await this.lane(name).queue.getJob(slotId(task, from + i));
-          if (job && job.priority !== priority) await job.changePriority({ priority }).catch(() => undefined);
+        Array.from({ length: to }, async (_, n) => {
+          const id = slotId(task, n);
+          const job = await this.lane(name).queue.getJob(id);
+          if (!job) return;
+          if (job.priority !== priority) await job.changePriority({ priority }).catch(movedMeanwhile(id));
+          if (release && (await job.isDelayed())) await job.promote().catch(movedMeanwhile(id));
         }),
       ),
     );
@@ -441,8 +455,8 @@ export class Dispatcher {
         await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
         return undefined;
       case 'held':
-        // Its owner paused the job: the slot steps aside, and is looked at again a little later.
-        await job.moveToDelayed(Date.now() + HELD_RECHECK_MS, worker.id).catch(() => undefined);
+        // Its owner paused the job: the slot is parked until the job is resumed (slot-refresh.ts).
+        await job.moveToDelayed(Date.now() + HELD_PARK_MS, worker.id).catch(() => undefined);
         return undefined;
       case 'paused':
       case 'unfunded':

@@ -48,7 +48,7 @@ export class Metrics {
   });
   private readonly webhookDeliveries = new Counter({
     name: 'farm_webhook_deliveries_total',
-    help: 'Webhook delivery attempts: delivered (2xx) or failed; dropped: events whose every attempt failed',
+    help: 'Webhook delivery attempts: delivered (2xx) or failed; dropped: deliveries given up (every attempt failed, or the hook was disabled or had too many pending)',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

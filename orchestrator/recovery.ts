@@ -1,8 +1,9 @@
 /**
  * Start-up repair after a crash of the orchestrator or Redis. BullMQ keeps its own jobs, but a
  * crash between two steps can leave a replica slot with no BullMQ job, a result recorded but not
- * judged, or a fully verified frame never stitched. This walks the active jobs' pending tasks and
- * puts back exactly what is missing; nothing verified is touched.
+ * judged, a fully verified frame never stitched, or a new priority (or a resume) that never
+ * reached the queued slots. This walks the active jobs' pending tasks and puts back exactly what
+ * is missing; nothing verified is touched.
  */
 import type { Logger } from 'pino';
 import { GAVE_UP } from '../shared/protocol.ts';
@@ -22,6 +23,8 @@ export interface RecoveryDeps {
   restitch: (jobId: string, frame: number) => Promise<void>;
   /** Winds down what a cancelled or failed job still has out. */
   close: (jobId: string) => Promise<void>;
+  /** Brings a job's queued slots in line with its priority and pause (slot-refresh.ts). */
+  refresh: (jobId: string) => Promise<void>;
   log: Logger;
 }
 
@@ -47,6 +50,7 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
       if (stitched[frame] === undefined && progress[frame] === job.tilesPerFrame) await deps.restitch(id, frame);
     }
     if (reissued) deps.log.warn({ job: id, reissued }, 'recovery re-issued replica slots');
+    await deps.refresh(id);
   }
 }
 

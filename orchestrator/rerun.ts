@@ -40,12 +40,19 @@ export interface RerunDeps {
 export async function rerunnable(deps: RerunDeps, ids: readonly string[]): Promise<{ tasks: TaskRecord[]; refused: RerunRefusal[] }> {
   const tasks: TaskRecord[] = [];
   const refused: RerunRefusal[] = [];
+  // Trusted workers online, per class: a frame's tiles share a few classes.
+  const trustedOf = new Map<string, Promise<number>>();
   for (const id of ids) {
     const task = await deps.tasks.get(id);
     const plan = task && (await deps.jobs.plan(task.job));
     if (!task || !plan) continue;
-    const { trusted } = await deps.availability.of(task, shareCap(plan.tilesTotal, deps.jobShare, deps.jobShareFloor));
-    const refusal = rerunRefusal(task, trusted);
+    let trusted = trustedOf.get(task.class);
+    if (!trusted) {
+      const cap = shareCap(plan.tilesTotal, deps.jobShare, deps.jobShareFloor);
+      trusted = deps.availability.of(task, cap).then((a) => a.trusted);
+      trustedOf.set(task.class, trusted);
+    }
+    const refusal = rerunRefusal(task, await trusted);
     if (refusal) refused.push(refusal);
     else tasks.push(task);
   }

@@ -27,10 +27,10 @@ import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
-import { reprioritiseJob } from './prioritising.ts';
 import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
 import { collectBlobs, deleteDueJobs, type RetentionDeps, trimLedgers } from './retention/duty.ts';
+import { refreshSlots } from './slot-refresh.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
 import { Forwards } from './state/forwards.ts';
@@ -95,8 +95,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const plans = new Queue('plans', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const frames = new Queue('frames', { connection: bull, streams: { events: { maxLen: 1000 } } });
   const closing = new Queue('closing', { connection: bull, streams: { events: { maxLen: 1000 } } });
-  const priorities = new Queue('priorities', { connection: bull, streams: { events: { maxLen: 1000 } } });
-  const background = [plans, frames, closing, priorities];
+  const refreshes = new Queue('slot-refresh', { connection: bull, streams: { events: { maxLen: 1000 } } });
+  const background = [plans, frames, closing, refreshes];
   for (const q of background) q.on('error', (err) => log.warn({ err: err.message, queue: q.name }, 'queue error'));
   const queues = new Set(background);
   const metrics = new Metrics({
@@ -162,8 +162,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const enqueueStitch = async (job: string, frame: number, completion: number | string) =>
     void (await frames.add('stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED }));
   const enqueueClose = async (job: string) => void (await closing.add('close', { job }, { jobId: `close.${job}`, ...RETRIED }));
-  // No fixed id: each change runs, and each run gives the slots the priority as it stands then.
-  const enqueueReprioritise = async (job: string) => void (await priorities.add('rank', { job }, { ...RETRIED, removeOnComplete: true }));
+  // No fixed id: each change runs, and each run gives the slots the job as it stands then.
+  const enqueueRefresh = async (job: string) => void (await refreshes.add('refresh', { job }, { ...RETRIED, removeOnComplete: true }));
 
   const availability = new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
   const runner = new VerdictRunner({
@@ -206,8 +206,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     },
     { ...resumable, concurrency: 1 },
   );
-  const prioritiser = new Worker('priorities', async (j) => reprioritiseJob({ jobs, tasks, dispatch }, j.data.job), resumable);
-  for (const w of [planner, assembler, closer, prioritiser]) {
+  const refresher = new Worker('slot-refresh', async (j) => refreshSlots({ jobs, tasks, dispatch }, j.data.job), resumable);
+  for (const w of [planner, assembler, closer, refresher]) {
     w.on('error', (err) => log.warn({ err: err.message }, 'queue worker error'));
     w.on('failed', (j, err) => log.error({ job: j?.data?.job, frame: j?.data?.frame, err: err.message }, `${w.name} job failed`));
   }
@@ -227,6 +227,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     replan: enqueuePlan,
     restitch: (job, frame) => enqueueStitch(job, frame, `recovered${startedAt}`),
     close: enqueueClose,
+    refresh: enqueueRefresh,
     log,
   });
 
@@ -261,7 +262,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     quotas: config,
     enqueuePlan,
     enqueueClose,
-    enqueueReprioritise,
+    enqueueRefresh,
     reruns: { jobs, tasks, runner, availability, jobShare: config.jobShare, jobShareFloor: config.jobShareFloor },
     stakePerReplicaMicros: economy.stakePerReplicaMicros,
     minStakeMicros: economy.minStakeMicros,
@@ -343,7 +344,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         await dispatch.close();
         await feed.close();
         await webhookDelivery.close();
-        await Promise.all([planner, assembler, closer, prioritiser, ...background].map((q) => q.close()));
+        await Promise.all([planner, assembler, closer, refresher, ...background].map((q) => q.close()));
         await blobs.close().catch((err) => log.warn({ err: err.message }, 'content store did not close cleanly'));
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();

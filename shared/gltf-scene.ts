@@ -6,7 +6,8 @@
  * perspective camera (or one that frames the scene, as glTF viewers do), KHR_lights_punctual
  * lights, a viewer's sky when nothing emits light, and the first animation baked into one key a
  * frame (gltf-animation.ts): moving meshes keep their own coordinates and get a matrix per frame.
- * A mesh on several nodes is stored once, in its own coordinates, and drawn again by instances.
+ * A mesh on several nodes is stored once, in its own coordinates, and drawn again by instances;
+ * the import stops as soon as the scene passes the format's object or triangle limit.
  * Everything it does not import yet is named in the warnings, never dropped silently.
  */
 import {
@@ -36,6 +37,7 @@ import { bakeAnimation } from './gltf-animation.ts';
 import { decodeRgba } from './png.ts';
 import {
   type CameraKey,
+  LIMITS,
   type Light,
   type Material,
   type ObjectKey,
@@ -44,6 +46,9 @@ import {
   texturesOf,
   type Vec3,
 } from './scene.ts';
+
+/** Object keys an imported animation may bake (objects × frames): about a scene body's worth of JSON. */
+const MAX_BAKED_KEYS = 100_000;
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
 export const SUPPORTED_EXTENSIONS = [
@@ -134,11 +139,31 @@ export async function sceneFromGltf(
     const mesh = node.getMesh();
     if (mesh) uses.set(mesh, (uses.get(mesh) ?? 0) + 1);
   });
-  /** A shared mesh's primitives as first stored, by which later nodes instance them. */
-  const stored = new Map<Primitive, { id: string; positions: number[] }>();
+  /** Each node's index in the file: the ids of objects that keep their own coordinates. */
+  const nodeIndex = new Map(root.listNodes().map((n, i) => [n, i]));
+  /** A shared mesh's primitives as first stored, by which later nodes instance them: their box in their own coordinates and their triangles. */
+  const stored = new Map<Primitive, { id: string; box: number[]; triangles: number }>();
+  /**
+   * Counted as objects are made, and the import stopped at either limit: a few megabytes of nodes
+   * that share one mesh must not hold the orchestrator expanding millions of triangles.
+   */
+  let triangles = 0;
+  const draw = (drawn: number) => {
+    if (objects.length >= LIMITS.maxObjects)
+      throw new Error(`scene has over ${LIMITS.maxObjects} objects (one per primitive on each node), limit is ${LIMITS.maxObjects}`);
+    triangles += drawn;
+    if (triangles > LIMITS.maxTriangles)
+      throw new Error(
+        `scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
+      );
+  };
 
+  /** Each node's world matrix from its parent's: node.getWorldMatrix() walks all its ancestors again (nodes × depth). */
+  const worlds = new Map<Node, Mat4>();
   gltfScene.traverse((node) => {
-    const world = node.getWorldMatrix();
+    const parent = node.getParentNode();
+    const world = parent ? multiply(worlds.get(parent) as Mat4, node.getMatrix()) : node.getMatrix();
+    worlds.set(node, world);
     const gltfCamera = node.getCamera();
     const wanted = options.camera === undefined || options.camera === gltfCamera?.getName() || options.camera === node.getName();
     if (gltfCamera && !camera && wanted) {
@@ -168,19 +193,23 @@ export async function sceneFromGltf(
       .getMesh()
       ?.listPrimitives()
       .forEach((primitive, p) => {
-        const id = local ? `n${root.listNodes().indexOf(node)}p${p}` : undefined;
+        const id = local ? `n${nodeIndex.get(node)}p${p}` : undefined;
         if (id && moving.has(node)) placed.set(id, node);
         const first = stored.get(primitive);
         if (first) {
-          grow(first.positions);
+          draw(first.triangles);
+          // Its box's corners bound it: the mesh's vertices are not transformed again for every node.
+          grow(first.box);
           objects.push({ type: 'instance', id: moving.has(node) ? id : undefined, of: first.id, matrix });
           return;
         }
         // A moving or shared mesh keeps its own coordinates; its keys or matrix place it.
         const mesh = meshOf(node, primitive, local ? IDENTITY : world, warnings);
         if (!mesh) return;
+        draw(Math.floor(mesh.indices.length / 3));
         grow(mesh.positions);
-        if (shared) stored.set(primitive, { id: id as string, positions: mesh.positions });
+        if (shared)
+          stored.set(primitive, { id: id as string, box: boxCorners(mesh.positions), triangles: Math.floor(mesh.indices.length / 3) });
         const material = primitive.getMaterial();
         if (!materials.has(material))
           materials.set(material, material ? materialOf(material, materials.size, textureName) : DEFAULT_MATERIAL);
@@ -205,8 +234,17 @@ export async function sceneFromGltf(
     objects: {} as Record<string, ObjectKey[]>,
   };
   if (animation && keys) {
+    // A small file can move many nodes over many frames: bake no more keys than a scene can carry.
+    const frames = Math.min(animation.frameCount, Math.floor(MAX_BAKED_KEYS / Math.max(1, placed.size)));
+    if (frames < 1) throw new Error(`animation moves ${placed.size} objects: the importer bakes at most ${MAX_BAKED_KEYS} keys`);
+    if (frames < animation.frameCount) {
+      warnings.push(
+        `animation "${animation.name}" moves ${placed.size} objects over ${animation.frameCount} frames: its first ${frames} are rendered (${MAX_BAKED_KEYS} keys at most)`,
+      );
+      keys.frameCount = frames;
+    }
     for (const id of placed.keys()) keys.objects[id] = [];
-    for (let frame = 0; frame < animation.frameCount; frame++) {
+    for (let frame = 0; frame < keys.frameCount; frame++) {
       animation.pose(frame);
       for (const [id, node] of placed) keys.objects[id].push({ frame, matrix: rowsOf(node.getWorldMatrix()) });
       if (cameraNode && moving.has(cameraNode)) {
@@ -413,6 +451,27 @@ function framing(bounds: { min: number[]; max: number[] }): SceneInput['camera']
 /** A column-major 4×4 matrix's top three rows, row by row (an object key's `matrix`). */
 function rowsOf(m: Mat4): number[] {
   return [m[0], m[4], m[8], m[12], m[1], m[5], m[9], m[13], m[2], m[6], m[10], m[14]];
+}
+
+/** The eight corners of the points' axis-aligned box, flat xyz (none without points). */
+function boxCorners(positions: readonly number[]): number[] {
+  if (positions.length < 3) return [];
+  const min = [Infinity, Infinity, Infinity];
+  const max = [-Infinity, -Infinity, -Infinity];
+  for (let i = 0; i + 2 < positions.length; i += 3)
+    for (let c = 0; c < 3; c++) {
+      min[c] = Math.min(min[c], positions[i + c]);
+      max[c] = Math.max(max[c], positions[i + c]);
+    }
+  return [0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => [0, 1, 2].map((c) => (k & (1 << c) ? max[c] : min[c])));
+}
+
+/** a × b, column-major, summed in the order of gltf-transform's own (gl-matrix's): getWorldMatrix()'s bits. */
+function multiply(a: Mat4, b: Mat4): number[] {
+  const out = new Array<number>(16);
+  for (let c = 0; c < 16; c += 4)
+    for (let r = 0; r < 4; r++) out[c + r] = b[c] * a[r] + b[c + 1] * a[4 + r] + b[c + 2] * a[8 + r] + b[c + 3] * a[12 + r];
+  return out;
 }
 
 /** A column-major 4×4 matrix applied to a point. */

@@ -131,6 +131,8 @@ export const JobStatus = z.object({
   framesDone: z.number().int(),
   /** URL of the animated WebP once a multi-frame job is done. */
   animation: z.string().nullable(),
+  /** URL of a small WebP of its first frame, once that is stitched. */
+  thumbnail: z.string().nullable(),
   /** Why a failed job failed. */
   error: z.string().nullable(),
   /** Why a queued or running job is held up (storage full, the market, its escrow); it resumes by itself. */

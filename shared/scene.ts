@@ -382,6 +382,11 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
   if (triangles > LIMITS.maxTriangles) {
     ctx.addIssue({ code: 'custom', path: ['objects'], message: `scene has ${triangles} triangles, limit is ${LIMITS.maxTriangles}` });
   }
+  const extents = new Map<MeshObject, number>();
+  s.objects.forEach((o, i) => {
+    const issue = reachIssue(o, i, byId, s.animation?.objects ?? {}, extents);
+    if (issue) ctx.addIssue({ code: 'custom', ...issue });
+  });
   s.lights.forEach((l, i) => {
     if (l.type === 'spot' && l.innerConeAngle >= l.outerConeAngle)
       ctx.addIssue({ code: 'custom', path: ['lights', i, 'innerConeAngle'], message: 'must be smaller than outerConeAngle' });
@@ -402,6 +407,79 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
         message: `an object's keys set either matrix (as key ${i} does) or translate/rotate/scale, not both`,
       });
   }
+}
+
+/**
+ * Where an object's world-space coordinates may pass ±maxMagnitude (f32 sums overflow past it:
+ * Inf in the BVH), bounded without expanding anything: its own extent, then its matrix (a mesh's
+ * or an instance's), then its transform or keys. A 3×4 matrix takes points within ±r to within
+ * ±max over rows of (Σ|m_ij|·r + |t_i|); keys between two matrices or two TRS stay within the
+ * larger of the two bounds, so the keys themselves bound the frames between them.
+ */
+function reachIssue(
+  o: SceneObject,
+  i: number,
+  byId: ReadonlyMap<string, SceneObject>,
+  tracks: Record<string, ObjectKey[]>,
+  extents: Map<MeshObject, number>,
+): { path: (string | number)[]; message: string } | undefined {
+  const mesh = o.type === 'instance' ? meshOf(o, byId) : o.type === 'mesh' ? o : undefined;
+  if (o.type === 'instance' && !mesh) return undefined; // (already refused)
+  let own = 0;
+  if (mesh) {
+    own = extents.get(mesh) ?? largest(mesh.positions);
+    extents.set(mesh, own);
+  } else if (o.type === 'sphere') own = largest(o.center) + o.radius;
+  else if (o.type === 'quad') own = Math.max(...[0, 1, 2].map((a) => Math.abs(o.corner[a]) + Math.abs(o.u[a]) + Math.abs(o.v[a])));
+  else if (o.type === 'plane') own = largest(o.point) + o.size;
+  // (A sphere's centre plus its radius may pass the limit that each number keeps: only a placement is refused.)
+  const beyond = (path: (string | number)[], reach: number, by: string) =>
+    reach > Math.max(own, LIMITS.maxMagnitude)
+      ? { path, message: `${by} may place it up to ±${reach.toExponential(2)}, beyond ±${LIMITS.maxMagnitude} (the renderer works in f32)` }
+      : undefined;
+  const matrix = o.type === 'instance' || o.type === 'mesh' ? o.matrix : undefined;
+  const placed = matrix ? reachAfter(matrix, own) : own;
+  const byMatrix = matrix && beyond(['objects', i, 'matrix'], placed, 'its matrix');
+  if (byMatrix) return byMatrix;
+  const keys = o.id !== undefined && Object.hasOwn(tracks, o.id) ? tracks[o.id] : [];
+  if (keys.some((k) => k.matrix !== undefined)) {
+    for (const [k, key] of keys.entries()) {
+      const issue = key.matrix && beyond(['animation', 'objects', o.id as string, k, 'matrix'], reachAfter(key.matrix, placed), 'this key');
+      if (issue) return issue;
+    }
+    return undefined;
+  }
+  const base: Partial<Transform> = o.transform ?? {};
+  return (
+    beyond(['objects', i, 'transform'], reachAfterTrs([base], placed), 'its transform') ??
+    beyond(['animation', 'objects', o.id as string], reachAfterTrs([base, ...keys], placed), 'its keys')
+  );
+}
+
+/**
+ * How far translations, rotations and scales (a transform, and keys interpolated between them)
+ * take points within ±r: a turned row's entries sum to at most √3 times the scale.
+ */
+function reachAfterTrs(trs: Partial<Transform>[], r: number): number {
+  const turned = trs.some((t) => t.rotate?.some((v) => v !== 0));
+  const scale = Math.max(...trs.map((t) => t.scale ?? 1));
+  const shift = Math.max(...trs.map((t) => largest(t.translate ?? [])));
+  return (turned ? Math.sqrt(3) : 1) * scale * r + shift;
+}
+
+/** The largest magnitude among the numbers. */
+function largest(values: readonly number[]): number {
+  let m = 0;
+  for (const v of values) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/** How far a 3×4 affine matrix (row by row) takes points within ±r. */
+function reachAfter(m: readonly number[], r: number): number {
+  let reach = 0;
+  for (let row = 0; row < 12; row += 4)
+    reach = Math.max(reach, (Math.abs(m[row]) + Math.abs(m[row + 1]) + Math.abs(m[row + 2])) * r + Math.abs(m[row + 3]));
+  return reach;
 }
 
 /** Objects by id (the first of each id: validation refuses the others). */

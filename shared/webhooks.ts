@@ -45,8 +45,18 @@ export const WebhookRequest = z.object({
 });
 export type WebhookRequest = z.infer<typeof WebhookRequest>;
 
-/** A hook as GET /api/webhooks lists it (its secret is shown once, when it is created). */
-export const Webhook = z.object({ id: z.string(), url: z.string(), events: z.array(WebhookEventType), createdAt: z.number() });
+/**
+ * A hook as GET /api/webhooks lists it (its secret is shown once, when it is created). `disabled`:
+ * since when (ms) and why nothing is delivered to it, after too many failed attempts in a row
+ * (POST /api/webhooks/:id/enable turns it on again).
+ */
+export const Webhook = z.object({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(WebhookEventType),
+  createdAt: z.number(),
+  disabled: z.object({ at: z.number(), reason: z.string() }).optional(),
+});
 export type Webhook = z.infer<typeof Webhook>;
 export const WebhookCreated = Webhook.extend({ secret: z.string() });
 export type WebhookCreated = z.infer<typeof WebhookCreated>;
@@ -74,11 +84,15 @@ export const WebhookEvent = z.object({
 });
 export type WebhookEvent = z.infer<typeof WebhookEvent>;
 
-/** The headers of a delivery (Standard Webhooks' scheme, with a hex `v1=` signature). */
+/**
+ * The headers of a delivery, Standard Webhooks' (standardwebhooks.com): any of its libraries
+ * verifies a delivery with the hook's secret.
+ */
 export const WEBHOOK_HEADERS = {
-  id: 'farm-webhook-id',
+  /** The event's id, the same in every attempt. */
+  id: 'webhook-id',
   /** Seconds since the epoch of this attempt. */
-  timestamp: 'farm-webhook-timestamp',
-  /** `v1=` and the hex HMAC-SHA256, keyed with the hook's secret, of `id.timestamp.body`. */
-  signature: 'farm-webhook-signature',
+  timestamp: 'webhook-timestamp',
+  /** `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`, keyed with the secret's bytes (the base64 after `whsec_`). */
+  signature: 'webhook-signature',
 } as const;

@@ -4,10 +4,13 @@
  * refuses one past it — on estimate, submission and glTF import — by path, naming the setting;
  * `farm submit` refuses before it uploads anything.
  */
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Document, NodeIO } from '@gltf-transform/core';
+import express from 'express';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
@@ -15,6 +18,7 @@ import { submitCommand } from '../cli/submit.ts';
 import { configFromEnv, OrchestratorConfig } from '../orchestrator/config.ts';
 import { packAssets } from '../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues, inRequest } from '../shared/farm-limits.ts';
+import type { JobEstimate } from '../shared/protocol.ts';
 import { LIMITS, parseScene, type SceneInput } from '../shared/scene.ts';
 import { withTriangle } from './support/gltf.ts';
 import { type ApiFarm, fundOperator, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
@@ -286,5 +290,38 @@ describe('a farm with lowered limits', () => {
     const { assets } = await packAssets(scene, 64 * 1024);
     expect(assets.size).toBe(2);
     for (const cid of assets.keys()) expect((await api.operator(`/api/assets/${cid}`)).status).toBe(404);
+  });
+});
+
+describe('farm submit against a farm older than GET /api/limits', () => {
+  it('skips the check the farm cannot answer (404) and goes on: the farm checks the job itself', async () => {
+    // The older farm: no /api/limits (express answers 404), an estimate for whatever it is asked.
+    const asked: unknown[] = [];
+    const app = express().post('/api/jobs/estimate', express.json(), (req, res) => {
+      asked.push(req.body);
+      const quote: JobEstimate = { tasks: 1, maxRu: 0.001, redundancy: 1, price: null, hold: 0, basis: 'quote', balance: 10 };
+      res.json(quote);
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const path = join(mkdtempSync(join(tmpdir(), 'farm-older-')), 'small.json');
+      writeFileSync(path, JSON.stringify(sceneOf()));
+      const flags = {
+        orchestrator: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        token: OPERATOR_TOKEN,
+        tile: '16',
+        verification: 'quorum' as const,
+        epsilon: '0.0001',
+        replicas: '1',
+        priority: '50',
+        estimate: true,
+        out: tmpdir(),
+      };
+      await submitCommand(path, flags);
+      expect(asked).toEqual([expect.objectContaining({ tileSize: 16, scene: expect.objectContaining({ version: 1 }) })]);
+    } finally {
+      server.close();
+    }
   });
 });

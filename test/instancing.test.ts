@@ -117,31 +117,101 @@ describe('instancing on glTF import', () => {
   });
 
   it('moves an instance on its own node by its keys, like a moving mesh', async () => {
-    const doc = sheets(true);
-    // The second sheet, an instance of the first's mesh, rises by 1 over a second.
-    const moving = doc.getRoot().listNodes()[1];
-    const times = doc
-      .createAccessor()
-      .setType('SCALAR')
-      .setArray(new Float32Array([0, 1]));
-    const path = doc
-      .createAccessor()
-      .setType('VEC3')
-      .setArray(new Float32Array([0, 0, 0, 0, 1, 0]));
-    const sampler = doc.createAnimationSampler().setInput(times).setOutput(path);
-    doc
-      .createAnimation('lift')
-      .addSampler(sampler)
-      .addChannel(doc.createAnimationChannel().setTargetNode(moving).setTargetPath('translation').setSampler(sampler));
-    const { scene } = await sceneFromGltf(doc, [], 'lift');
+    const { scene } = await sceneFromGltf(lifted(sheets(true)), [], 'lift');
     const instance = scene.objects[1] as Extract<SceneInput['objects'][number], { type: 'instance' }>;
     expect(instance).toMatchObject({ type: 'instance', id: expect.any(String), of: scene.objects[0].id });
     expect(instance.matrix).toBeUndefined();
     expect(scene.animation?.objects?.[instance.id as string]).toHaveLength(25);
     const parsed = parseScene(small(scene));
     const rest = compileScene(parsed, 0).prims;
-    const lifted = compileScene(parsed, 24).prims;
-    expect(Buffer.from(rest.buffer).equals(Buffer.from(lifted.buffer))).toBe(false);
+    const up = compileScene(parsed, 24).prims;
+    expect(Buffer.from(rest.buffer).equals(Buffer.from(up.buffer))).toBe(false);
+  });
+
+  it('places a moving instance by its keys alone, not again by the matrix of its mesh’s static first node', async () => {
+    // The first sheet stands still: its mesh gets its node's matrix; the second, moving, is an instance without one.
+    const instanced = await sceneFromGltf(lifted(sheets(true)), [], 'lift');
+    const flattened = await sceneFromGltf(lifted(sheets(false)), [], 'lift');
+    expect(instanced.scene.objects[0]).toMatchObject({ type: 'mesh', matrix: expect.any(Array) });
+    expect(instanced.scene.objects[1]).toMatchObject({ type: 'instance', matrix: undefined });
+    const [a, b] = [parseScene(small(instanced.scene)), parseScene(small(flattened.scene))];
+    expect(a.camera).toEqual(b.camera);
+    for (let frame = 0; frame < 25; frame++) {
+      const [ca, cb] = [compileScene(a, frame), compileScene(b, frame)];
+      expect(Buffer.from(ca.prims.buffer).equals(Buffer.from(cb.prims.buffer)), `frame ${frame}`).toBe(true);
+    }
+    for (const frame of [0, 12, 24]) {
+      const [ra, rb] = [await on('cpu').render(a, frame), await on('cpu').render(b, frame)];
+      expect(Buffer.from(ra.linear.buffer).equals(Buffer.from(rb.linear.buffer)), `frame ${frame}`).toBe(true);
+    }
+  });
+});
+
+/** The second sheet rises by 1 over a second (25 frames). */
+function lifted(doc: Document): Document {
+  const moving = doc.getRoot().listNodes()[1];
+  const times = doc
+    .createAccessor()
+    .setType('SCALAR')
+    .setArray(new Float32Array([0, 1]));
+  const path = doc
+    .createAccessor()
+    .setType('VEC3')
+    .setArray(new Float32Array([0, 0, 0, 0, 1, 0]));
+  const sampler = doc.createAnimationSampler().setInput(times).setOutput(path);
+  doc
+    .createAnimation('lift')
+    .addSampler(sampler)
+    .addChannel(doc.createAnimationChannel().setTargetNode(moving).setTargetPath('translation').setSampler(sampler));
+  return doc;
+}
+
+/**
+ * `count` nodes in rows, some scaled and some mirrored (no turns: a box's corners are then exactly
+ * its vertices' extremes), drawing one n × n grid or (`shared` false) a copy of it each.
+ */
+function crowd(count: number, n: number, shared: boolean): Document {
+  const doc = new Document();
+  const buffer = doc.createBuffer();
+  const { positions, indices } = grid(n);
+  const mesh = () =>
+    doc.createMesh('tile').addPrimitive(
+      doc
+        .createPrimitive()
+        .setAttribute('POSITION', doc.createAccessor().setType('VEC3').setArray(new Float32Array(positions)).setBuffer(buffer))
+        .setIndices(doc.createAccessor().setType('SCALAR').setArray(new Uint16Array(indices)).setBuffer(buffer)),
+    );
+  const one = mesh();
+  const scene = doc.createScene('crowd');
+  for (let i = 0; i < count; i++)
+    scene.addChild(
+      doc
+        .createNode(`tile${i}`)
+        .setMesh(shared ? one : mesh())
+        .setTranslation([(i % 50) * 1.5, Math.floor(i / 50) * 1.5, -(i % 7)])
+        .setScale([i % 3 === 0 ? -1 : 1, 1 + (i % 5) / 4, 1]),
+    );
+  doc.getRoot().setDefaultScene(scene);
+  return doc;
+}
+
+describe('importing many nodes that share a mesh', () => {
+  it('refuses, as soon as they pass it, a file whose nodes draw more triangles or objects than the limits', async () => {
+    // 20,000 nodes on one 5,000-triangle mesh: a small file asking for 100 million triangles.
+    await expect(sceneFromGltf(crowd(20_000, 50, true), [], 'crowd')).rejects.toThrow(
+      `scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
+    );
+    await expect(sceneFromGltf(crowd(20_000, 1, true), [], 'crowd')).rejects.toThrow(
+      `scene has over ${LIMITS.maxObjects} objects (one per primitive on each node), limit is ${LIMITS.maxObjects}`,
+    );
+  });
+
+  it('frames 2,000 of them from the same bounds as 2,000 copies of the mesh', async () => {
+    const instanced = (await sceneFromGltf(crowd(2000, 2, true), [], 'crowd')).scene;
+    const flattened = (await sceneFromGltf(crowd(2000, 2, false), [], 'crowd')).scene;
+    expect(instanced.objects.filter((o) => o.type === 'instance')).toHaveLength(1999);
+    expect(instanced.camera).toEqual(flattened.camera);
+    expect(parseScene(instanced).objects).toHaveLength(2000);
   });
 });
 
@@ -231,6 +301,38 @@ describe('instances in the scene format', () => {
     expect(Buffer.from((await on('cpu').render(instanced, 1)).linear.buffer)).toEqual(
       Buffer.from((await on('cpu').render(copied, 1)).linear.buffer),
     );
+  });
+
+  it('refuses, by path, a placement that carries coordinates past ±maxMagnitude, where f32 overflows', () => {
+    const far = { type: 'mesh' as const, id: 'far', material: 'white', positions: [1e9, 0, 0, 0, 1e9, 0, 0, 0, 1e9], indices: [0, 1, 2] };
+    const scaled = (k: number) => [k, 0, 0, 0, 0, k, 0, 0, 0, 0, k, 0];
+    const beyond = (reach: string) => `may place it up to ±${reach}, beyond ±${LIMITS.maxMagnitude} (the renderer works in f32)`;
+    // Each number is within the limit; their products are not: an instance's matrix, a mesh's and then its transform, keys.
+    expect(issuesOf(handScene([far, { type: 'instance', of: 'far', matrix: scaled(1e9) }]))).toEqual([
+      `objects[2].matrix: its matrix ${beyond('1.00e+18')}`,
+    ]);
+    expect(issuesOf(handScene([{ ...far, matrix: scaled(0.5), transform: { scale: 4 } }]))).toEqual([
+      `objects[1].transform: its transform ${beyond('2.00e+9')}`,
+    ]);
+    const keyed = (keys: NonNullable<SceneInput['animation']>['objects']) =>
+      handScene([{ type: 'instance', id: 'copy', of: 'tile', matrix: scaled(1e5) }], { frameCount: 2, objects: keys });
+    expect(
+      issuesOf(
+        keyed({
+          copy: [
+            { frame: 0, matrix: scaled(1) },
+            { frame: 1, matrix: scaled(1e5) },
+          ],
+        }),
+      ),
+    ).toEqual([`animation.objects.copy[1].matrix: this key ${beyond('1.00e+10')}`]);
+    expect(issuesOf(keyed({ copy: [{ frame: 1, rotate: [0, 45, 0], translate: [0, 0, 1e9] }] }))).toEqual([
+      `animation.objects.copy: its keys ${beyond('1.00e+9')}`,
+    ]);
+    // Within it: the same mesh and placements, smaller.
+    expect(parseScene(handScene([far, { type: 'instance', of: 'far', matrix: scaled(1) }])).objects).toHaveLength(3);
+    expect(parseScene(keyed({ copy: [{ frame: 1, matrix: scaled(1e4) }] })).objects).toHaveLength(2);
+    expect(parseScene(keyed({ copy: [{ frame: 1, rotate: [0, 45, 0], translate: [0, 0, 1e8] }] })).objects).toHaveLength(2);
   });
 
   it('renders deterministically and tile-invariantly', async () => {

@@ -112,11 +112,14 @@ describe('the book', () => {
     );
   });
 
-  it('lets anyone lower a job’s priority, and only the operator raise it above the default', () => {
+  it('lets anyone lower a job’s priority, and only the operator raise it above the default or what it has', () => {
     expect(mayPrioritise('requester', DEFAULT_PRIORITY)).toBe(true);
     expect(mayPrioritise('requester', 0)).toBe(true);
     expect(mayPrioritise('requester', DEFAULT_PRIORITY + 1)).toBe(false);
     expect(mayPrioritise('operator', 100)).toBe(true);
+    // What the operator raised, its requester may lower, not raise further.
+    expect(mayPrioritise('requester', 60, 80)).toBe(true);
+    expect(mayPrioritise('requester', 85, 80)).toBe(false);
   });
 
   it('says why a job is paused: its limit, or an escrow that cannot pay for its largest tile', () => {

@@ -69,7 +69,7 @@ describe('re-running tiles', () => {
     return id;
   }
 
-  it('is refused for a tile not verified yet, and while no trusted worker is online', async () => {
+  it('is refused for a tile not verified yet, while no trusted worker is online, and once the job has ended', async () => {
     // Leases of a second: the farm's anchor, registered at its start, is offline two seconds later.
     const quiet = await startApiFarm({ pollMs: 300, leaseMs: 1000 });
     const offlineFrom = Date.now() + 2 * 1000;
@@ -82,6 +82,10 @@ describe('re-running tiles', () => {
       await new Promise((r) => setTimeout(r, Math.max(0, offlineFrom - Date.now()) + 200));
       const alone = await quiet.operator(`/api/jobs/${id}/frames/0/rerun`, {});
       expect((await problem(alone, 409)).detail).toContain(RERUN_REFUSALS['no-arbiter']);
+      const { id: cancelled } = (await (await quiet.operator('/api/jobs', oneTileJob(2))).json()) as { id: string };
+      await fetch(`${quiet.farm.url}/api/jobs/${cancelled}`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+      const ended = await quiet.operator(`/api/jobs/${cancelled}/frames/0/rerun`, {});
+      expect((await problem(ended, 409)).title).toBe('Job finished');
     } finally {
       await quiet.stop();
     }
@@ -121,6 +125,12 @@ describe('re-running tiles', () => {
       ).state,
     ).toBe('done');
     expect(await firstPixel(await frame(id))).toBe(120);
+    // The list's thumbnail was made again with the frame.
+    const { thumbnail } = await status(id);
+    const thumb = await api.operator(thumbnail as string);
+    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    // (lossy WebP: within a shade or two)
+    expect(Math.abs((await firstPixel(thumb)) - 120)).toBeLessThanOrEqual(2);
     const view = (await (await api.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] };
     expect(view.tasks[0]).toMatchObject({ state: 'verified', anchored: true });
     expect(view.tasks[0].replicas.filter((r) => r.state === 'invalid')).toHaveLength(2);

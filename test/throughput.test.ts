@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FINISHED_MS, FRESH_MS, mayServe } from '../orchestrator/http/throughput-cache.ts';
 import { keys, luaKeyTable } from '../orchestrator/state/keys.ts';
 import type { JobStatus, Leaderboard, TaskView, WorkerDetail } from '../shared/protocol.ts';
 import {
@@ -100,11 +101,51 @@ describe('counting', () => {
   });
 });
 
+describe('when a cached answer serves (orchestrator/http/throughput-cache.ts)', () => {
+  const running = { state: 'running', tilesVerified: 5, finishedAt: null } as const;
+  const done = { state: 'done', tilesVerified: 6, finishedAt: 9 * S } as const;
+  const cachedAt = (job: { state: string; tilesVerified: number; finishedAt: number | null }, at: number, settled = true) => ({
+    version: `${job.state} ${job.tilesVerified} ${job.finishedAt}`,
+    at,
+    settled,
+  });
+
+  it('shares one being computed with every request for the job, whatever has changed since', () => {
+    expect(mayServe(cachedAt(running, 0, false), done, FINISHED_MS * 2)).toBe(true);
+  });
+
+  it('serves a running job’s for FRESH_MS, tiles verified meanwhile or not', () => {
+    expect(mayServe(cachedAt(running, 0), { ...running, tilesVerified: 6 }, FRESH_MS - 1)).toBe(true);
+    expect(mayServe(cachedAt(running, 0), running, FRESH_MS)).toBe(false);
+  });
+
+  it('serves a finished job’s for FINISHED_MS while its record is unchanged, and not once it ends again', () => {
+    expect(mayServe(cachedAt(done, 0), done, FINISHED_MS - 1)).toBe(true);
+    expect(mayServe(cachedAt(done, 0), done, FINISHED_MS)).toBe(false);
+    // Just finished: the answer computed while it ran stops at the time it was asked.
+    expect(mayServe(cachedAt(running, 0), done, 1)).toBe(false);
+    // Re-run and verified again: the same count of tiles, a later end.
+    expect(mayServe(cachedAt(done, 0), { ...done, finishedAt: 20 * S }, 1)).toBe(false);
+    expect(mayServe(cachedAt(done, 0), { ...done, state: 'cancelled' }, 1)).toBe(false);
+  });
+});
+
 let api: ApiFarm;
+let redis: Redis;
 beforeAll(async () => {
   api = await startApiFarm({ pollMs: 100 });
+  redis = new Redis(api.redisUrl);
 });
-afterAll(() => api.stop());
+afterAll(async () => {
+  redis.disconnect();
+  await api.stop();
+});
+
+/**
+ * HGETALLs Redis has run: computing a job's throughput reads each of its tiles' replicas with one
+ * (and its state with an HMGET, which BullMQ also uses for every slot a job's planning queues).
+ */
+const tileReads = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
 
 describe('the minute ring in Redis (includes/reputation.lua)', () => {
   it('counts results per minute, reuses a minute’s field an hour on, and expires an hour after the last', async () => {
@@ -194,6 +235,10 @@ describe('GET /api/jobs/:id/throughput and the workers’ last hour', () => {
     expect(new Map(picture.shares.map((s) => [s.worker, s.replicas]))).toEqual(valid);
     expect(picture.shares.reduce((a, s) => a + s.replicas, 0)).toBe(12);
     expect(tenths(picture.shares.map((s) => s.percent))).toBe(1000);
+    // A finished job's answer is kept: asking again reads no tile (the farm's own few reads aside).
+    const before = await tileReads();
+    for (let i = 0; i < 3; i++) expect(await (await artist.call(`/api/jobs/${id}/throughput`)).json()).toEqual(picture);
+    expect((await tileReads()) - before).toBeLessThan(6);
 
     // The operator sees it; another requester, and nobody signed in, do not learn the job exists.
     expect((await api.operator(`/api/jobs/${id}/throughput`)).status).toBe(200);
@@ -212,5 +257,39 @@ describe('GET /api/jobs/:id/throughput and the workers’ last hour', () => {
       const detail = (await (await fetch(`${api.farm.url}/api/workers/${w.id}`)).json()) as WorkerDetail;
       expect(detail.recent).toEqual(row?.recent);
     }
+  });
+
+  it('computes a job’s answer once for requests that come together, and again once more tiles are verified', async () => {
+    const watcher = await requester('watcher');
+    // 400 tiles: one computation reads each tile once, far more than the farm's own reads meanwhile.
+    const TILES = 400;
+    const res = await watcher.submit({ ...oneTileJob(2), width: 320, height: 320 });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const url = `/api/jobs/${id}/throughput`;
+    const before = await tileReads();
+    const [mine, operators] = await Promise.all([watcher.call(url), api.operator(url), watcher.call(url)]);
+    const reads = (await tileReads()) - before;
+    expect(reads).toBeGreaterThanOrEqual(TILES);
+    expect(reads).toBeLessThan(2 * TILES);
+    const empty = (await mine.json()) as JobThroughput;
+    expect(await operators.json()).toEqual(empty);
+    expect(empty.tiles.reduce((a, b) => a + b, 0)).toBe(0);
+    // A cached answer is still only for those who may see the job.
+    const stranger = await requester('onlooker');
+    expect((await problem(await stranger.call(url), 404)).detail).toBe(`no job ${id}`);
+
+    // A few tiles verified while the job runs: the answer has them once the last one ages out.
+    const workers = await Promise.all(['v1', 'v2'].map((name) => api.worker(name, { trusted: true })));
+    const verified = async () => ((await (await watcher.call(`/api/jobs/${id}`)).json()) as JobStatus).tilesVerified;
+    while ((await verified()) === 0)
+      await Promise.all(
+        workers.map(async (w) => {
+          const a = await w.client.next();
+          if (a) expect(await uploadShade(w.client, a, 90)).toBe('accepted');
+        }),
+      );
+    const total = async () => ((await (await watcher.call(url)).json()) as JobThroughput).tiles.reduce((a, b) => a + b, 0);
+    await expect.poll(total, { timeout: 5 * FRESH_MS }).toBe(await verified());
   });
 });

@@ -1,17 +1,19 @@
 /**
  * Token management: the operator mints, lists and revokes requester tokens (API and `farm tokens`);
- * a revoked token is refused from the next request on, through its session cookie too; the
- * operator token is not the API's to revoke; and an orchestrator started without FARM_TOKEN keeps
+ * a revoked token is refused from the next request on, through its session cookie too, and its
+ * webhooks are deleted with it; the operator token is not the API's to revoke; and an orchestrator started without FARM_TOKEN keeps
  * the token it generated across restarts instead of leaving a new valid one behind each time.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer } from '../cli/redis-server.ts';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
+import { keys } from '../orchestrator/state/keys.ts';
 import { type ApiFarm, OPERATOR_TOKEN, startApiFarm, TEST_SETTINGS } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { ROOT } from './support/scenes.ts';
@@ -53,6 +55,25 @@ describe('tokens', () => {
     await problem(await as(token, '/api/jobs'), 401);
     await problem(await fetch(`${api.farm.url}/api/jobs`, { headers: { cookie } }), 401);
     await problem(await as(OPERATOR_TOKEN, `/api/tokens/${artist?.owner}`, { method: 'DELETE' }), 404);
+  });
+
+  it("deletes a revoked token's webhooks: its jobs' events go nowhere any more", async () => {
+    const { token, owner } = (await (await api.operator('/api/tokens', { name: 'hooked' })).json()) as { token: string; owner: string };
+    const added = await as(token, '/api/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: 'https://8.8.8.8/hook' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(added.status).toBe(201);
+    const { id } = (await added.json()) as { id: string };
+    const redis = new Redis(api.redisUrl);
+    try {
+      expect(await redis.exists(keys.webhook(id), keys.webhooksOf(owner))).toBe(2);
+      expect((await as(OPERATOR_TOKEN, `/api/tokens/${owner}`, { method: 'DELETE' })).status).toBe(200);
+      expect(await redis.exists(keys.webhook(id), keys.webhooksOf(owner))).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('only the operator manages tokens, and its own token is not revocable here', async () => {

@@ -2,7 +2,8 @@
  * Per-address limits behind a reverse proxy: X-Forwarded-For names the client only when the
  * operator said which proxy to believe (FARM_TRUST_PROXY); otherwise a client that writes the
  * header itself to get a fresh address for every request is still counted as its own socket.
- * The same setting lets a TLS proxy's X-Forwarded-Proto make the session cookie Secure.
+ * A setting broad enough to trust the clients themselves is refused. The same setting lets a TLS
+ * proxy's X-Forwarded-Proto make the session cookie Secure.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
@@ -18,22 +19,25 @@ const failFrom = (farm: ApiFarm, address: string) =>
   );
 
 /** Uses up 203.0.113.1's failures, then fails once from each of two other addresses. */
-async function exhaustOneAddress(farm: ApiFarm): Promise<number[]> {
-  for (let i = 0; i < FAILURES; i++) expect(await failFrom(farm, '203.0.113.1')).toBe(401);
-  return [await failFrom(farm, '203.0.113.1'), await failFrom(farm, '203.0.113.2'), await failFrom(farm, '198.51.100.7')];
+async function exhaustOneAddress(farm: ApiFarm, forged = () => ''): Promise<number[]> {
+  const from = (address: string) => failFrom(farm, `${forged()}${address}`);
+  for (let i = 0; i < FAILURES; i++) expect(await from('203.0.113.1')).toBe(401);
+  return [await from('203.0.113.1'), await from('203.0.113.2'), await from('198.51.100.7')];
 }
 
 describe('the address a per-address limit counts', () => {
   let direct: ApiFarm;
   let proxied: ApiFarm;
+  let counted: ApiFarm;
   beforeAll(async () => {
-    [direct, proxied] = await Promise.all([
+    [direct, proxied, counted] = await Promise.all([
       startApiFarm({ failedAuthPerMinute: FAILURES }),
       // The test's requests come from loopback, as a proxy on the same host would.
       startApiFarm({ failedAuthPerMinute: FAILURES, trustProxy: 'loopback' }),
+      startApiFarm({ failedAuthPerMinute: FAILURES, trustProxy: '1' }),
     ]);
   });
-  afterAll(() => Promise.all([direct?.stop(), proxied?.stop()]));
+  afterAll(() => Promise.all([direct?.stop(), proxied?.stop(), counted?.stop()]));
 
   // First: the tests below use up the direct farm's failures for the loopback address.
   it('makes the session cookie Secure when a trusted proxy says the client came over TLS', async () => {
@@ -54,7 +58,17 @@ describe('the address a per-address limit counts', () => {
   });
 
   it('is the one a trusted proxy forwarded, each client counted on its own', async () => {
-    expect(await exhaustOneAddress(proxied)).toEqual([429, 401, 401]);
+    // A client's own entries sit left of what the proxy appends: past the first untrusted address.
+    let n = 0;
+    expect(await exhaustOneAddress(proxied, () => `192.0.2.${++n}, `)).toEqual([429, 401, 401]);
+  });
+
+  it('is the Nth address from the right with a hop count, whoever wrote it', async () => {
+    // Behind exactly one proxy, the entry it appends is the client's, whatever the client wrote before it.
+    let n = 0;
+    expect(await exhaustOneAddress(counted, () => `192.0.2.${++n}, `)).toEqual([429, 401, 401]);
+    // Reaching the port without the proxy, a client's own entry is the one counted (README: prefer addresses).
+    expect(await failFrom(counted, '198.51.100.200')).toBe(401);
   });
 
   it('refuses a setting that would believe any hop, or names no address', () => {
@@ -70,5 +84,19 @@ describe('the address a per-address limit counts', () => {
       2,
       ['loopback', '10.0.0.0/8', '::1'],
     ]);
+  });
+
+  it('refuses subnets so broad that they are `true` by another name, naming the setting', () => {
+    // ::/16 and ::ffff:0:0/96 hold every IPv4 address (IPv4-mapped), which Express matches against IPv4 clients.
+    const broad = ['0.0.0.0/0', '::/0', '0.0.0.0', '::', '10.0.0.0/7', '2001:db8::/15', '::/16', '::ffff:0:0/96', '::ffff:10.0.0.0/103'];
+    for (const trustProxy of broad) {
+      const parsed = OrchestratorConfig.safeParse({ trustProxy: `127.0.0.1, ${trustProxy}` });
+      expect(parsed.success, trustProxy).toBe(false);
+      expect(parsed.error?.issues).toHaveLength(1);
+      expect(parsed.error?.issues[0].path).toEqual(['trustProxy']);
+      expect(parsed.error?.issues[0].message).toMatch(/^FARM_TRUST_PROXY /);
+    }
+    const narrow = ['10.0.0.0/8', '2001:db8::/16', '::ffff:10.0.0.0/104', 'uniquelocal', '192.0.2.1'];
+    expect(OrchestratorConfig.parse({ trustProxy: narrow.join(',') }).trustProxy).toEqual(narrow);
   });
 });

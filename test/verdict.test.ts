@@ -753,6 +753,9 @@ describe('decide: quorum scheme', () => {
     expect(decide(asked).kind).toBe('wait');
     const answered = as(decide({ ...asked, outstanding: 0, results: [...agreed, trusted(2, 'Y')] }), 'accept');
     expect(answered).toMatchObject({ cid: 'Y', anchored: true, disagree: [0, 1] });
+    // Backtracking left one vote of R = 2: the arbiter's answer still decides.
+    const one = quorum({ results: [agreed[0], trusted(2, 'Y')], issued: 3, suspect: true, arbiterIssued: true, availability: online });
+    expect(as(decide(one), 'accept')).toMatchObject({ cid: 'Y', anchored: true });
     // Nobody to ask: the votes stand.
     expect(as(decide(quorum({ results: agreed, issued: 2, suspect: true, availability: nobody })), 'accept').cid).toBe('X');
   });

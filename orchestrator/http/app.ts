@@ -6,6 +6,7 @@ import express from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { type ClassList, MAX_BATCH } from '../../shared/protocol.ts';
+import type { OrchestratorConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -48,8 +49,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps,
   maxResultBytes: number;
   /** How often workers should heartbeat: a third of the lease. */
   heartbeatMs: number;
-  /** The reverse proxies whose X-Forwarded-For names the client (config.ts `trustProxy`). */
-  trustProxy: false | number | string[];
+  /** The reverse proxies whose X-Forwarded-For names the client (config.ts `trustProxy`, which refuses any that would trust every client). */
+  trustProxy: OrchestratorConfig['trustProxy'];
 }
 
 /** A registration body is a public key, a name and a device: a few hundred bytes. */
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/scenes', requester, sceneRoutes(deps));
   app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
-  app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens));
+  app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens, deps.webhooks));
   app.use('/api/webhooks', requester, express.json({ limit: 4096 }), webhookRoutes(deps));
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
   app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));

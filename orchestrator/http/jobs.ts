@@ -5,7 +5,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { type Request, type Response, Router } from 'express';
-import sharp from 'sharp';
 import { z } from 'zod';
 import { manifestOf, resolveAssets } from '../../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues, inRequest, settingName } from '../../shared/farm-limits.ts';
@@ -34,15 +33,16 @@ import { estimate } from '../market/estimate.ts';
 import { mayPrioritise } from '../market/priority.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import { RERUN_REFUSALS, type RerunDeps, rerun, rerunnable } from '../rerun.ts';
-import type { JobRecord, Jobs } from '../state/jobs.ts';
+import type { JobRecord, Jobs, JobUrls } from '../state/jobs.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
-import { consume, type Limits } from './limits.ts';
+import { consume, consumeAll, type Limits } from './limits.ts';
 import { HttpError, overFarmLimits, param } from './problem.ts';
+import { cachedThroughput } from './throughput-cache.ts';
 
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
 const EXTRA_REPLICAS = 4;
@@ -58,8 +58,8 @@ export interface JobRoutesDeps {
   enqueuePlan: (jobId: string) => Promise<void>;
   /** Winds down what a cancelled job still has out, in the background. */
   enqueueClose: (jobId: string) => Promise<void>;
-  /** Carries a job's new priority to its queued slots, in the background. */
-  enqueueReprioritise: (jobId: string) => Promise<void>;
+  /** Brings a job's queued slots in line with its priority and pause, in the background (slot-refresh.ts). */
+  enqueueRefresh: (jobId: string) => Promise<void>;
   reruns: RerunDeps;
   quotas: { maxTasksPerJob: number; maxTasksInFlight: number; maxReplicasInFlight: number };
   storage: StorageMonitor;
@@ -77,13 +77,10 @@ const JobListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   owner: Ids.owner.optional(),
 });
-/** Thumbnails kept by their frame's CID: a list of jobs asks for the same ones again and again. */
-const THUMBNAILS = 256;
-const THUMBNAIL_PX = 160;
 
 /** Only the operator may raise a job above the default priority (shared/protocol.ts says why). */
-function assertMayPrioritise(req: Request, priority: number): void {
-  if (mayPrioritise(req.principal?.role, priority)) return;
+function assertMayPrioritise(req: Request, priority: number, current = DEFAULT_PRIORITY): void {
+  if (mayPrioritise(req.principal?.role, priority, current)) return;
   const message = `only the operator may set a priority above ${DEFAULT_PRIORITY}; lower your other jobs instead`;
   throw new HttpError(403, 'Forbidden', message, [{ path: 'priority', message }]);
 }
@@ -103,19 +100,21 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     return job;
   }
 
-  const animationUrl = (id: string) => `/api/jobs/${id}/animation`;
+  const urls: JobUrls = { animation: (id) => `/api/jobs/${id}/animation`, thumbnail: (id) => `/api/jobs/${id}/thumbnail` };
   /** What holds jobs up now (a full store, or the market), read once for any number of jobs. */
   const heldUpNow = async (): Promise<(job: JobRecord) => string | null> => {
     const [problems, last] = await Promise.all([deps.storage.problems(), deps.market.last()]);
     const full = problems.length ? `storage full (${problems.join('; ')}): it resumes once space is freed` : null;
     return (job) => full ?? pauseReason(job, last);
   };
-  const statusOf = async (job: JobRecord) => jobs.status(job, animationUrl, (await heldUpNow())(job));
+  const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 
   /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
-  async function draft(body: unknown) {
-    const request = JobRequest.parse(body ?? {});
+  async function draft(req: Request) {
+    const request = JobRequest.parse(req.body ?? {});
+    // Before anything heavy: a quote for a job it may not submit helps nobody.
+    assertMayPrioritise(req, request.priority);
     // A scene whose heavy parts are assets is checked with them in place, and stored without them.
     const { scene: resolved, refs } = await resolveAssets(
       request.scene,
@@ -167,7 +166,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** What a submission would cost and hold, without submitting it. */
   r.post('/estimate', async (req, res) => {
     await consume(deps.limits.estimate, req.principal?.owner as string, res);
-    const { frames, tilesPerFrame, cost } = await draft(req.body);
+    const { frames, tilesPerFrame, cost } = await draft(req);
     const quote: JobEstimate = {
       tasks: frames.length * tilesPerFrame,
       maxRu: toRu(cost.maxRays),
@@ -183,8 +182,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   r.post('/', async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
-    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req.body);
-    assertMayPrioritise(req, body.priority);
+    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req);
     const id = `j${randomBytes(10).toString('hex')}`;
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifest)));
     const created = await jobs.create(
@@ -249,7 +247,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const ids = await jobs.list(req.principal?.role === 'operator' ? owner : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
     const heldUp = await heldUpNow();
-    res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, animationUrl, heldUp(job)))) });
+    res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, urls, heldUp(job)))) });
   });
 
   /** Live job list: each visible job's status as it changes (job-events.ts). */
@@ -277,11 +275,13 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   });
 
   /** Tiles verified over the job's life and each worker's share of its accepted results, from its own tasks only. */
-  r.get('/:id/throughput', async (req, res) => {
-    const job = await visibleJob(req);
+  const throughputOf = cachedThroughput(async (job): Promise<JobThroughput> => {
     const ids = planJob(job.id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id);
-    const picture: JobThroughput = jobThroughput(await tasks.outcomes(ids), job.createdAt, job.finishedAt ?? Date.now());
-    res.json(picture);
+    return jobThroughput(await tasks.outcomes(ids), job.createdAt, job.finishedAt ?? Date.now());
+  });
+  r.get('/:id/throughput', async (req, res) => {
+    // Who may see the job is checked on every request; the answer is the same for each who may.
+    res.json(await throughputOf(await visibleJob(req)));
   });
 
   /** Live view: server-sent events (job-events.ts). */
@@ -319,21 +319,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from((await blobs.get(cid)) as Uint8Array));
   });
 
-  /** A small WebP of the job's first stitched frame, for lists (404 until one is stitched). */
-  const thumbnails = new Map<string, Buffer>();
+  /** A small WebP of the job's first frame, made when it was stitched (404 until then). */
   r.get('/:id/thumbnail', async (req, res) => {
     const job = await visibleJob(req);
-    const cids = await jobs.frameCids(job.id);
-    const cid = job.frames.map((f) => cids[f]).find(Boolean);
-    const png = cid && (await blobs.get(cid));
-    if (!cid || !png) throw new HttpError(404, 'Not found', `job ${job.id} has no stitched frame yet`);
-    let webp = thumbnails.get(cid);
-    if (!webp) {
-      webp = await sharp(png).resize({ width: THUMBNAIL_PX, height: THUMBNAIL_PX, fit: 'inside' }).webp().toBuffer();
-      if (thumbnails.size >= THUMBNAILS) thumbnails.delete(thumbnails.keys().next().value as string);
-      thumbnails.set(cid, webp);
-    }
-    res.type('image/webp').set('ETag', `"${cid}"`).set('Cache-Control', 'private, max-age=60').send(webp);
+    const bytes = job.thumbnail && (await blobs.get(job.thumbnail));
+    if (!job.thumbnail || !bytes) throw new HttpError(404, 'Not found', `job ${job.id} has no stitched frame yet`);
+    res.type('image/webp').set('ETag', `"${job.thumbnail}"`).set('Cache-Control', 'private, no-cache').send(Buffer.from(bytes));
   });
 
   r.get('/:id/animation', async (req, res) => {
@@ -354,18 +345,22 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     r.post(`/:id/${action}`, async (req, res) => {
       const job = await visibleJob(req);
       if (!(await jobs.setPaused(job.id, paused))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
+      // Its slots parked while it was paused go back to their queues now.
+      if (!paused && job.paused) await deps.enqueueRefresh(job.id);
       req.log?.info({ job: job.id }, `job ${action}d`);
       res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
     });
   }
 
-  /** A new priority: the job's slots already queued move to it in the background (prioritising.ts). */
+  /** A new priority: the job's slots already queued move to it in the background (slot-refresh.ts). */
   r.post('/:id/priority', async (req, res) => {
     const job = await visibleJob(req);
     const { priority } = PriorityChange.parse(req.body ?? {});
-    assertMayPrioritise(req, priority);
+    assertMayPrioritise(req, priority, job.priority);
+    // Each change walks the job's queued slots: changes count against the submission limit.
+    await consume(deps.limits.submission, req.principal?.owner as string, res);
     if (!(await jobs.setPriority(job.id, priority))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
-    await deps.enqueueReprioritise(job.id);
+    if (priority !== job.priority) await deps.enqueueRefresh(job.id);
     req.log?.info({ job: job.id, priority }, 'job priority set');
     res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
   });
@@ -375,12 +370,16 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
    * reasons when none may; each tile re-run counts against the requester's hourly limit.
    */
   async function rerunTiles(req: Request, res: Response, job: JobRecord, ids: readonly string[]) {
+    const owner = req.principal?.owner as string;
+    if (job.state !== 'running' && job.state !== 'done') throw new HttpError(409, 'Job finished', `job ${job.id} is ${job.state}`);
+    // Looking at a frame's tiles costs work whatever the answer: each request counts, as an estimate does.
+    await consume(deps.limits.estimate, owner, res);
     const { tasks: open, refused } = await rerunnable(deps.reruns, ids);
     if (open.length === 0) {
       const reasons = [...new Set(refused)].map((r) => RERUN_REFUSALS[r]).join('; ');
       throw new HttpError(409, 'Nothing to re-run', `no tile of job ${job.id} can be re-run: ${reasons || 'it has no such tile'}`);
     }
-    await consume(deps.limits.rerun, req.principal?.owner as string, res, open.length);
+    await consumeAll(deps.limits.rerun, owner, res, open.length);
     const reopened = await rerun(deps.reruns, open);
     req.log?.info({ job: job.id, tiles: reopened.length }, 'tiles re-run');
     res.json({ reopened } satisfies Rerun);

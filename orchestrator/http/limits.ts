@@ -69,6 +69,23 @@ export async function consume(limiter: RateLimiterRedis, key: string, res: Respo
   }
 }
 
+/**
+ * Takes `points` only if all of them are left in the window: a request for more than is left is
+ * refused whole (429 until enough are back), and spends nothing.
+ */
+export async function consumeAll(limiter: RateLimiterRedis, key: string, res: Response, points: number): Promise<void> {
+  if (points > limiter.points)
+    throw new HttpError(429, 'Too many requests', `this needs ${points} of a rate limit of ${limiter.points}: ask for fewer at once`);
+  const used = await limiter.get(key);
+  const left = limiter.points - (used?.consumedPoints ?? 0);
+  if (points > left) {
+    const seconds = Math.max(1, Math.ceil((used?.msBeforeNext ?? limiter.duration * 1000) / 1000));
+    res.set('Retry-After', String(seconds));
+    throw new HttpError(429, 'Too many requests', `this needs ${points} of the rate limit, ${left} left; retry in ${seconds} s`);
+  }
+  await consume(limiter, key, res, points);
+}
+
 export const limitBy =
   (limiter: RateLimiterRedis, keyOf: (req: Request) => string): RequestHandler =>
   async (req: Request, res: Response, next: NextFunction) => {
@@ -77,7 +94,11 @@ export const limitBy =
   };
 
 /**
- * The client's address: the socket's, or, behind a proxy the operator named (`trustProxy`), the
- * address that proxy put in X-Forwarded-For; a client's own X-Forwarded-For is never believed.
+ * The client's address: the socket's, or, behind proxies the operator named (`trustProxy`), the
+ * first untrusted one: Express walks from the socket leftwards through X-Forwarded-For while the
+ * address it stands on is a trusted proxy's (with a hop count N, for N hops). So a client's own
+ * entries, left of what the proxies append, are believed only if the client's address is itself
+ * trusted (config.ts refuses subnets broad enough to hold clients) or, with a hop count, the
+ * client reaches us through fewer proxies than counted.
  */
 export const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';

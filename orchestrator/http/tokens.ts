@@ -1,17 +1,18 @@
 /**
  * Token management for the operator: mint a requester token (shown once), list the tokens by
- * owner id and name (their secrets are not stored), revoke one. The operator token itself is
- * FARM_TOKEN's to change, not the API's.
+ * owner id and name (their secrets are not stored), revoke one, its webhooks with it. The
+ * operator token itself is FARM_TOKEN's to change, not the API's.
  */
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { Ids } from '../../shared/protocol.ts';
 import type { Tokens } from '../state/tokens.ts';
+import type { Webhooks } from '../state/webhooks.ts';
 import { HttpError, param } from './problem.ts';
 
 const MintRequest = z.object({ name: z.string().min(1).max(64).default('requester') });
 
-export function tokenRoutes(tokens: Tokens): Router {
+export function tokenRoutes(tokens: Tokens, webhooks: Pick<Webhooks, 'removeAll'>): Router {
   const r = Router();
   r.post('/', express.json({ limit: 4096 }), async (req, res) => {
     const { name } = MintRequest.parse(req.body ?? {});
@@ -24,8 +25,10 @@ export function tokenRoutes(tokens: Tokens): Router {
   r.delete('/:owner', async (req, res) => {
     const owner = param(req, 'owner', Ids.owner);
     const outcome = await tokens.revoke(owner);
-    if (outcome === 'unknown') throw new HttpError(404, 'Not found', `no token of owner ${owner}`);
     if (outcome === 'operator') throw new HttpError(409, 'Conflict', 'the operator token is changed through FARM_TOKEN, not revoked');
+    // Its events go nowhere any more. After 'unknown' too: revoking again finishes a revocation its orchestrator died in.
+    await webhooks.removeAll(owner);
+    if (outcome === 'unknown') throw new HttpError(404, 'Not found', `no token of owner ${owner}`);
     res.json({ owner, revoked: true });
   });
   return r;

@@ -29,5 +29,9 @@ export function slotPriority({ bid, priority }: SlotRank): number {
   return 1 + tier(bid) * LEVELS + (LEVELS - 1 - priority);
 }
 
-/** Whether a caller of `role` may give a job `priority`: anyone may lower it, only the operator raise it above the default. */
-export const mayPrioritise = (role: Role | undefined, priority: number): boolean => role === 'operator' || priority <= DEFAULT_PRIORITY;
+/**
+ * Whether a caller of `role` may give a job `priority` (it has `current`): the operator any, a
+ * requester at most the default, or at most what the job has (it may lower what the operator set).
+ */
+export const mayPrioritise = (role: Role | undefined, priority: number, current = DEFAULT_PRIORITY): boolean =>
+  role === 'operator' || priority <= Math.max(DEFAULT_PRIORITY, current);

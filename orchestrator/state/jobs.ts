@@ -44,6 +44,8 @@ export interface JobRecord {
   replicasRendered: number;
   framesDone: number;
   animation: string | null;
+  /** A small WebP of the first frame (assembly.ts), for lists. */
+  thumbnail: string | null;
   error: string | null;
   /** Ticks per RU it pays at most; null: a market order. */
   bid: number | null;
@@ -68,6 +70,7 @@ type NewJob = Omit<
   | 'replicasRendered'
   | 'framesDone'
   | 'animation'
+  | 'thumbnail'
   | 'error'
   | 'tilesBelowThreshold'
   | 'deadlineAt'
@@ -129,6 +132,11 @@ export type JobPlan = Pick<
   | 'owner'
 >;
 const PLAN_CACHE = 1000;
+/** Where a job's blobs are served (http/jobs.ts). */
+export interface JobUrls {
+  animation: (id: string) => string;
+  thumbnail: (id: string) => string;
+}
 /** Jobs stored before priorities existed have the default. */
 const priorityOf = (stored: string | null | undefined): number => (stored ? Number(stored) : DEFAULT_PRIORITY);
 /** Tasks deleted per script call (job-purge.lua). */
@@ -196,6 +204,7 @@ export class Jobs {
     };
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
     record.animation = h.animation || null;
+    record.thumbnail = h.thumbnail || null;
     record.bid = h.bid ? Number(h.bid) : null;
     record.priority = priorityOf(h.priority);
     record.error = h.error || null;
@@ -231,7 +240,6 @@ export class Jobs {
     return { pending: total - verified, verified };
   }
 
-  /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */
   /** A new priority for a queued or running job; false when it had already ended. */
   async setPriority(id: string, priority: number): Promise<boolean> {
     const set = (await runScript(this.redis, 'job-priority', [keys.job(id)], [priority])) === 1;
@@ -245,6 +253,7 @@ export class Jobs {
     return state === null ? undefined : { bid: bid ? Number(bid) : null, priority: priorityOf(priority) };
   }
 
+  /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */
   async setPaused(id: string, paused: boolean): Promise<boolean> {
     const set = (await runScript(this.redis, 'job-pause', [keys.job(id)], [paused ? '1' : '0', id, Date.now()])) === 1;
     if (set) announce(this.redis, id);
@@ -262,6 +271,11 @@ export class Jobs {
    * running → done, only while every frame is still stitched: a tile reopened by backtracking
    * in the meantime keeps the job running.
    */
+  /** Records the thumbnail of the job's first frame (made again when that frame is stitched again). */
+  async setThumbnail(id: string, cid: string): Promise<void> {
+    await this.redis.hset(keys.job(id), 'thumbnail', cid);
+  }
+
   async finish(job: JobRecord, animation?: string): Promise<boolean> {
     const done =
       (await runScript(this.redis, 'job-finish', [keys.job(job.id)], [job.id, job.frames.length, Date.now(), animation ?? ''])) === 1;
@@ -341,7 +355,7 @@ export class Jobs {
   }
 
   /** `heldUp`: what holds the farm's unfinished jobs up, if anything (shown on those only). */
-  async status(job: JobRecord, animationUrl: (id: string) => string, heldUp: string | null): Promise<JobStatus> {
+  async status(job: JobRecord, urls: JobUrls, heldUp: string | null): Promise<JobStatus> {
     const [progress, cids] = await Promise.all([this.frameProgress(job.id), this.frameCids(job.id)]);
     return {
       id: job.id,
@@ -373,7 +387,8 @@ export class Jobs {
       replicasRendered: job.replicasRendered,
       replicasIssued: job.replicasIssued,
       framesDone: job.framesDone,
-      animation: job.animation ? animationUrl(job.id) : null,
+      animation: job.animation ? urls.animation(job.id) : null,
+      thumbnail: job.thumbnail ? urls.thumbnail(job.id) : null,
       error: job.error,
       heldUp:
         job.state !== 'queued' && job.state !== 'running'

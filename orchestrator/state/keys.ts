@@ -67,10 +67,12 @@ const PER_ID = {
   order: 'order:{}',
   /** An account's reservations or offers, by when they were placed. */
   ordersOf: 'orders:{}',
-  /** A requester's webhook: owner, url, events, secret, createdAt. */
+  /** A requester's webhook: owner, url, events, secret, createdAt; failures in a row, and disabledAt, disabledReason. */
   webhook: 'webhook:{}',
   /** A requester's (a token owner's) webhook ids: the outbox keeps events of owners that have one. */
   webhooksOf: 'webhooks:owner:{}',
+  /** A webhook's deliveries queued and not yet ended: delivery job id → when queued (the per-hook cap). */
+  webhookPending: 'webhook:{}:pending',
 } as const;
 
 /** Keys of the farm as a whole. */

@@ -1,5 +1,5 @@
 /**
- * Every blob CID the farm's records refer to: jobs (scene and its assets, stitched frames, animation), their tasks
+ * Every blob CID the farm's records refer to: jobs (scene and its assets, stitched frames, animation, thumbnail), their tasks
  * (verdicts and every replica's result), determinism classes (the calibration scene and its known
  * answers) and workers (their calibration answers). What blob collection keeps; a walk of every record, so it
  * runs on the collection's timer, never on a hot path.
@@ -33,11 +33,12 @@ export async function referencedBlobs(redis: FarmRedis): Promise<Set<string>> {
 async function jobReferences(redis: FarmRedis, id: string, add: (cid: unknown) => void): Promise<void> {
   const [[, fields], [, frames]] = (await redis
     .multi()
-    .hmget(keys.job(id), 'scene', 'animation', 'frames', 'width', 'height', 'tileSize', 'assets')
+    .hmget(keys.job(id), 'scene', 'animation', 'frames', 'width', 'height', 'tileSize', 'assets', 'thumbnail')
     .hvals(keys.jobFrameCids(id))
     .exec()) as [[unknown, (string | null)[]], [unknown, string[]]];
-  const [scene, animation, frameList, width, height, tileSize, assets] = fields;
+  const [scene, animation, frameList, width, height, tileSize, assets, thumbnail] = fields;
   add(scene);
+  add(thumbnail);
   if (assets) (JSON.parse(assets) as string[]).forEach(add);
   add(animation);
   frames.forEach(add);

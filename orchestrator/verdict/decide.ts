@@ -288,8 +288,9 @@ function byQuorum(facts: TaskFacts): Decision {
         ? wait(facts, 'needs-arbiter', arbiterMessage(false), facts.now + facts.graceMs)
         : issue(facts, 1, true, 'needs-arbiter', 1, false);
   }
-  // Once R results are in, a trusted worker's result is the verdict, whatever the votes.
-  const truth = results.length >= policy.replicas ? results.find((r) => r.trusted)?.cid : undefined;
+  // Once R results are in — or the arbiter of a reopened tile has answered — a trusted worker's
+  // result is the verdict, whatever the votes (backtracking may have left fewer than R).
+  const truth = results.length >= policy.replicas || facts.suspect ? results.find((r) => r.trusted)?.cid : undefined;
   const winner = truth ?? quorumWinner(results, policy.replicas);
   if (winner) {
     const agree = results.filter((r) => r.cid === winner);

@@ -7,7 +7,8 @@
  * request), so a name that resolves elsewhere later (DNS rebinding) is refused too. The setting
  * webhookAllowPrivate lifts the rule, for a farm on a private network (and for tests).
  */
-import { type LookupAddress, lookup } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+import { Resolver } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -17,6 +18,8 @@ const ALSO_REFUSED: [string, [ipaddr.IPv4, number] | [ipaddr.IPv6, number]][] = 
   ['siteLocal', ipaddr.IPv6.parseCIDR('fec0::/10')],
   ['ipv4Compatible', ipaddr.IPv6.parseCIDR('::/96')],
   ['discard', ipaddr.IPv6.parseCIDR('100::/64')],
+  // NAT64 for a network's own prefix (RFC 8215): it translates to whatever IPv4 the suffix names, private included.
+  ['localNat64', ipaddr.IPv6.parseCIDR('64:ff9b:1::/48')],
 ];
 
 /**
@@ -36,44 +39,114 @@ export function addressRange(address: string): string {
   return 'unicast';
 }
 
-/** Why the farm may not connect to `address`, or undefined when it may. */
-function refusal(host: string, address: string, allowPrivate: boolean): string | undefined {
+const RULE = 'webhooks go to public addresses only (webhookAllowPrivate)';
+
+/** The range of `address` when the rule refuses it, else undefined. */
+function refusedRange(address: string, allowPrivate: boolean): string | undefined {
   const range = addressRange(address);
-  if (range === 'unicast' || (allowPrivate && range !== 'invalid')) return undefined;
-  const via = host === address ? address : `${host} resolves to ${address}`;
-  return `${via}, a ${range} address: webhooks go to public addresses only (webhookAllowPrivate)`;
+  return range === 'unicast' || (allowPrivate && range !== 'invalid') ? undefined : range;
+}
+
+/** Why a host is refused: `reason` for its requester, `detail` (what it resolved to) for the log only. */
+export interface Refusal {
+  reason: string;
+  detail: string;
+}
+
+/** Why the farm may not connect to `host` at `addresses` (all of them at registration, each at delivery), or undefined. */
+function refusalOf(host: string, addresses: string[], allowPrivate: boolean): Refusal | undefined {
+  const refused = addresses.flatMap((a) => {
+    const range = refusedRange(a, allowPrivate);
+    return range ? [`${a} (${range})`] : [];
+  });
+  if (refused.length === 0) return undefined;
+  // A literal's range tells its requester nothing new; a name's addresses would map the farm's own network.
+  const reason = isIP(host)
+    ? `${host}, a ${refusedRange(host, allowPrivate)} address: ${RULE}`
+    : `${host} resolves to a non-public address: ${RULE}`;
+  return { reason, detail: `${host}: ${refused.join(', ')}` };
 }
 
 /** The URL's host as an address or a name (an IPv6 literal without its brackets). */
 const hostOf = (url: URL): string => url.hostname.replace(/^\[(.*)\]$/, '$1');
 
+/** Loopback by definition (RFC 6761), never asked of DNS. */
+const isLocalhost = (host: string) => /(^|\.)localhost\.?$/i.test(host);
+const LOOPBACK: LookupAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
+
+/**
+ * Resolves hook hosts by DNS with c-ares (A and AAAA), never getaddrinfo: that one blocks a
+ * thread of libuv's pool, which also reads and writes the farm's files (and sharp's images),
+ * so a hook's slow DNS server would stall the orchestrator's disk. Each query gives up after
+ * timeoutMs, `tries` times. /etc/hosts is not read.
+ */
+export class HostResolver {
+  private readonly resolver: Resolver;
+
+  constructor({ timeoutMs = 2000, tries = 2, servers }: { timeoutMs?: number; tries?: number; servers?: string[] } = {}) {
+    this.resolver = new Resolver({ timeout: timeoutMs, tries });
+    if (servers) this.resolver.setServers(servers);
+  }
+
+  /**
+   * The addresses of `host`, IPv4 first, of `family` only unless it is 0: an address literal is
+   * its own, `localhost` loopback. Throws the resolver's error (ENOTFOUND, ETIMEOUT …) when
+   * neither family has an address.
+   */
+  async addresses(host: string, family: 0 | 4 | 6 = 0): Promise<LookupAddress[]> {
+    const literal = isIP(host);
+    const known = literal ? [{ address: host, family: literal }] : isLocalhost(host) ? LOOPBACK : undefined;
+    if (known) return known.filter((a) => family === 0 || a.family === family);
+    const none = Promise.resolve([]);
+    const settled = await Promise.allSettled([
+      family === 6 ? none : this.resolver.resolve4(host),
+      family === 4 ? none : this.resolver.resolve6(host),
+    ]);
+    const found = settled.flatMap((s, i) =>
+      s.status === 'fulfilled' ? s.value.map((address) => ({ address, family: i === 0 ? 4 : 6 })) : [],
+    );
+    if (found.length > 0) return found;
+    const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as NodeJS.ErrnoException] : []));
+    throw errors.find((e) => e.code !== 'ENODATA') ?? errors[0] ?? Object.assign(new Error(`${host} has no address`), { code: 'ENODATA' });
+  }
+}
+
+/** The system's DNS servers (resolv.conf). */
+const systemResolver = new HostResolver();
+
 /**
  * Why a hook's URL is refused at registration, or undefined: its host must resolve, and (unless
  * allowPrivate) every address it resolves to must be public.
  */
-export async function urlRefusal(url: URL, allowPrivate: boolean): Promise<string | undefined> {
+export async function urlRefusal(url: URL, allowPrivate: boolean, resolver = systemResolver): Promise<Refusal | undefined> {
   const host = hostOf(url);
-  let addresses: string[];
+  let addresses: LookupAddress[];
   try {
-    addresses = isIP(host) ? [host] : (await lookupAll(host)).map((a) => a.address);
+    addresses = await resolver.addresses(host);
   } catch (e) {
-    return `${host} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    const reason = `${host} does not resolve (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+    return { reason, detail: reason };
   }
-  for (const address of addresses) {
-    const why = refusal(host, address, allowPrivate);
-    if (why) return why;
-  }
-  return undefined;
-}
-
-const lookupAll = (host: string) =>
-  new Promise<LookupAddress[]>((resolve, reject) =>
-    lookup(host, { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  return refusalOf(
+    host,
+    addresses.map((a) => a.address),
+    allowPrivate,
   );
+}
 
 /** A refused address at delivery: retrying cannot help until the hook's DNS changes. */
 export class AddressRefused extends Error {
   override name = 'AddressRefused';
+  constructor(
+    message: string,
+    /** For the log only. */
+    readonly detail?: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -82,26 +155,35 @@ export class AddressRefused extends Error {
  */
 export function checkLiteral(url: URL, allowPrivate: boolean): void {
   const host = hostOf(url);
-  const why = isIP(host) ? refusal(host, host, allowPrivate) : undefined;
-  if (why) throw new AddressRefused(why);
+  const refused = isIP(host) ? refusalOf(host, [host], allowPrivate) : undefined;
+  if (refused) throw new AddressRefused(refused.reason, refused.detail);
 }
 
 /**
- * A `lookup` for http(s).request that resolves as usual and keeps only the addresses the rule
- * allows: the connection is made to one of those or not at all.
+ * A `lookup` for http(s).request that resolves with `resolver` and keeps only the addresses the
+ * rule allows: the connection is made to one of those or not at all. As net.connect calls it:
+ * `options.family` 0, 4 or 6; `options.all` (autoSelectFamily) for every allowed address, else
+ * the first.
  */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean, resolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
-    lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '');
-      const allowed = addresses.filter((a) => !refusal(hostname, a.address, allowPrivate));
-      const [first] = allowed;
-      if (!first) {
-        const why = addresses.length > 0 ? refusal(hostname, addresses[0].address, allowPrivate) : `${hostname} has no address`;
-        return callback(new AddressRefused(why), '');
-      }
-      if (options.all) callback(null, allowed);
-      else callback(null, first.address, first.family);
-    });
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
+    resolver.addresses(hostname, family === 4 || family === 6 ? family : 0).then(
+      (addresses) => {
+        const allowed = addresses.filter((a) => !refusedRange(a.address, allowPrivate));
+        const [first] = allowed;
+        if (!first) {
+          const refused = refusalOf(
+            hostname,
+            addresses.map((a) => a.address),
+            allowPrivate,
+          );
+          return callback(new AddressRefused(refused?.reason ?? `${hostname} has no address`, refused?.detail), '');
+        }
+        if (options.all) callback(null, allowed);
+        else callback(null, first.address, first.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, ''),
+    );
   };
 }

@@ -1,5 +1,6 @@
 /**
- * One delivery attempt: POSTs an event's JSON to its hook's URL, signed with the hook's secret.
+ * One delivery attempt: POSTs an event's JSON to its hook's URL, signed with the hook's secret as
+ * Standard Webhooks sign (shared/webhooks.ts WEBHOOK_HEADERS).
  * Only a 2xx answer delivers it; anything else (a redirect included: none is followed, as its
  * target was never checked) throws, for the queue to retry. The connection goes only to an address
  * the SSRF rule allows (addresses.ts); the receiver's answer is read no further than an excerpt
@@ -9,7 +10,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { WEBHOOK_HEADERS } from '../../shared/webhooks.ts';
-import { checkLiteral, guardedLookup } from './addresses.ts';
+import { checkLiteral, guardedLookup, type HostResolver } from './addresses.ts';
 
 /** Bytes of a receiver's answer kept for the log. */
 const EXCERPT_BYTES = 512;
@@ -25,11 +26,15 @@ export interface Delivery {
 export interface DeliverySettings {
   allowPrivate: boolean;
   timeoutMs: number;
+  /** The system's DNS servers unless given. */
+  resolver?: HostResolver;
 }
 
-/** `v1=` and the hex HMAC-SHA256 of `id.timestamp.body` keyed with the secret (README, Webhooks). */
+/** Standard Webhooks' `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`, keyed with the bytes the secret's base64 after `whsec_` stands for. */
 const signature = (secret: string, id: string, timestamp: string, body: string): string =>
-  `v1=${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('hex')}`;
+  `v1,${createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64'))
+    .update(`${id}.${timestamp}.${body}`)
+    .digest('base64')}`;
 
 export async function deliver(d: Delivery, settings: DeliverySettings): Promise<void> {
   const url = new URL(d.url);
@@ -51,7 +56,7 @@ export async function deliver(d: Delivery, settings: DeliverySettings): Promise<
         headers,
         // A connection of its own each time: every delivery is checked on the address it connects to.
         agent: false,
-        lookup: guardedLookup(settings.allowPrivate),
+        lookup: guardedLookup(settings.allowPrivate, settings.resolver),
         signal: AbortSignal.timeout(settings.timeoutMs),
       },
       (res) => {

@@ -76,8 +76,10 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     // An instance is expanded here into its own world-space copy of the mesh's triangles.
     const drawn = object.type === 'instance' ? (meshOf(object, byId) as MeshObject) : object;
     const material = materialIndex.get(object.material ?? drawn.material) as number;
+    // An instance is placed by its own matrix (none: as it stands), never by its mesh's.
+    const placement = object.type === 'instance' || object.type === 'mesh' ? object.matrix : undefined;
     // One at a time: spreading a 250,000-triangle mesh into push() overflows the stack.
-    for (const prim of toWorld(drawn, object.type === 'instance' ? object.matrix : undefined, material, point, vector)) world.push(prim);
+    for (const prim of toWorld(drawn, placement, material, point, vector)) world.push(prim);
   });
 
   const leafSize = world.length <= SMALL_SCENE ? Math.max(1, world.length) : LEAF_SIZE;
@@ -126,10 +128,10 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
   };
 }
 
-/** An object's primitives in world space; a mesh drawn by an instance is placed by the instance's `matrix`, not its own. */
+/** An object's primitives in world space; a mesh's placed first by `placement` (its own matrix, or the instance's that draws it). */
 function toWorld(
   o: Exclude<SceneObject, { type: 'instance' }>,
-  instanceMatrix: Affine | undefined,
+  placement: Affine | undefined,
   material: number,
   point: (p: V3) => V3,
   vector: (v: V3) => V3,
@@ -151,7 +153,7 @@ function toWorld(
       return [quad(point(corner), vector(u), vector(v), material)];
     }
     case 'mesh':
-      return meshTriangles(o, instanceMatrix ?? o.matrix, material, point);
+      return meshTriangles(o, placement, material, point);
   }
 }
 

@@ -91,9 +91,7 @@ export function JobsPage({ principal }: { principal: Principal }) {
                 .filter((j) => !state || j.state === state)
                 .map((j) => (
                   <tr key={j.id} data-job={j.id}>
-                    <td class="thumb">
-                      {j.framesDone > 0 && <img src={`/api/jobs/${j.id}/thumbnail`} alt="" loading="lazy" data-testid="thumbnail" />}
-                    </td>
+                    <td class="thumb">{j.thumbnail && <img src={j.thumbnail} alt="" loading="lazy" data-testid="thumbnail" />}</td>
                     <td>
                       <a href={href.job(j.id)}>{j.name}</a> <code class="muted">{j.id}</code>
                     </td>

@@ -53,7 +53,9 @@ export type Script =
   | 'spot'
   | 'spot-verdict'
   | 'submit'
-  | 'webhook-add';
+  | 'webhook-add'
+  | 'webhook-admit'
+  | 'webhook-failed';
 const SCRIPTS: readonly Script[] = [
   'availability',
   'bind',
@@ -82,6 +84,8 @@ const SCRIPTS: readonly Script[] = [
   'spot-verdict',
   'submit',
   'webhook-add',
+  'webhook-admit',
+  'webhook-failed',
 ];
 
 const commandOf = (name: string) => `farm_${name.replace(/-/g, '_')}`;

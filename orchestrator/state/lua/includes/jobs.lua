@@ -31,6 +31,8 @@ end
 local function deactivate(job, now)
   now = tonumber(now)
   redis.call('ZREM', K.jobDeadlines, job)
+  -- An ended job is not paused: reopened by backtracking, it runs (and its clock with it).
+  redis.call('HDEL', K.job(job), 'paused', 'deadlineLeft')
   redis.call('ZADD', K.jobsEnded, now, job)
   if redis.call('SREM', K.jobsActive, job) == 1 then
     local j = redis.call('HMGET', K.job(job), 'owner', 'tilesTotal', 'quotaReplicas')

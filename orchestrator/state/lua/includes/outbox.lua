@@ -2,8 +2,8 @@
   The webhook outbox (orchestrator/webhooks/): an event about a job is appended to a stream by the
   script that makes it happen, so it is delivered if and only if it happened, however the
   orchestrator dies afterwards. Only the events of owners with a webhook are kept; delivery deletes
-  each entry once it is queued, and the cap bounds the stream should delivery stop altogether
-  (the oldest entries go first).
+  each entry once it is queued, and the cap, for all owners together, bounds the stream should
+  delivery stop altogether: then the oldest entries are trimmed unsent.
 ]]
 local OUTBOX_CAP = 100000
 -- jobKey: the job's hash; event: a WebhookEventType; ...: more field, value pairs.
