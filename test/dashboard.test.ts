@@ -28,7 +28,7 @@ const firefoxTitle = FIREFOX
   ? 'works the same in Firefox: submit a sample, watch it verify, exact pixels'
   : `works the same in Firefox — skipped: no Firefox; \`${GET_FIREFOX}\``;
 const firefoxControlsTitle = FIREFOX
-  ? 'in Firefox too: job controls, a #token link in an open tab, a bad file’s problems cleared, a phone screen'
+  ? 'in Firefox too: job controls, the job title, the live view moving to the next frame, a #token link in an open tab, a bad file’s problems cleared, a phone screen'
   : `job controls and the fixed bugs in Firefox — skipped: no Firefox; \`${GET_FIREFOX}\``;
 
 beforeAll(async () => {
@@ -44,6 +44,23 @@ afterAll(async () => {
   await browser?.close();
   await farm?.stop();
 });
+
+/**
+ * Once the live view has moved on to `frame`, its canvas shows that frame's verified tiles and
+ * nothing of the frame before (a bug once kept the last frame's pixels under the new heading).
+ */
+async function followsToNextFrame(page: Page, frame: number, tiles: number) {
+  await page
+    .locator('h2')
+    .filter({ hasText: `Frame ${frame}` })
+    .waitFor({ timeout: 90_000 });
+  const [painted, shown] = await page.evaluate(() => [
+    document.querySelector('.frame-view canvas')?.getAttribute('data-painted'),
+    document.querySelector('[data-testid=frame-state]')?.textContent,
+  ]);
+  const verified = shown === 'verified and stitched' ? tiles : Number(/^(\d+) \//.exec(shown ?? '')?.[1]);
+  expect(Number(painted)).toBeLessThanOrEqual(verified);
+}
 
 /** Every byte of the frame canvas, as the page shows it (runs in the page). */
 function canvasBytes(): number[] {
@@ -158,6 +175,7 @@ ifChromium(chromiumTitle, () => {
     await page.getByRole('button', { name: 'Render' }).click();
     await page.waitForURL(/#\/jobs\/j[0-9a-f]+$/);
     const id = page.url().split('/').pop() as string;
+    await followsToNextFrame(page, 48, 4);
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 90_000 }).toBe('done');
     // The camera orbits: the first and last frames differ.
     const [first, last] = await Promise.all(
@@ -344,6 +362,32 @@ ifChromium(chromiumTitle, () => {
     await page.locator('button::-p-text(Resume)').click();
     await page.waitForSelector('button::-p-text(Pause)');
     expect((await farm.client.status(id)).paused).toBe(false);
+
+    // A two-frame job of the bouncing balls: its title is the scene's, and the live view moves to
+    // frame 1 without frame 0's pixels.
+    const { id: bounce } = await farm.client.submit({
+      scene: shippedRaw('bounce'),
+      frames: '0-1',
+      width: 32,
+      height: 24,
+      spp: 2,
+      tileSize: 16,
+      verification: 'quorum',
+      replicas: 2,
+    });
+    await page.evaluate((job) => {
+      location.hash = `#/jobs/${job}`;
+    }, bounce);
+    await page.waitForFunction(() => /^Bouncing balls /.test(document.querySelector('h1')?.textContent ?? ''));
+    expect(await page.$eval('h1', (e) => e.textContent)).not.toMatch(/frames/);
+    await page.waitForFunction(() => [...document.querySelectorAll('h2')].some((h) => h.textContent?.startsWith('Frame 1')), {
+      timeout: 90_000,
+    });
+    const [painted, shown] = await page.evaluate(() => [
+      document.querySelector('.frame-view canvas')?.getAttribute('data-painted'),
+      document.querySelector('[data-testid=frame-state]')?.textContent,
+    ]);
+    expect(Number(painted)).toBeLessThanOrEqual(shown === 'verified and stitched' ? 4 : Number(/^(\d+) \//.exec(shown ?? '')?.[1]));
 
     // A #token link in the open tab signs in as its requester; a bad file's problems go with the next file.
     const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'fox' })).json()) as { token: string };

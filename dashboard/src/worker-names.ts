@@ -11,7 +11,10 @@ export function useWorkerNames(ids: Iterable<string>): ReadonlyMap<string, strin
   useEffect(() => {
     if (!key) return;
     for (const id of key.split(',')) asked.current.add(id);
-    api<Leaderboard>('/api/workers?limit=500').then((r) => setNames(new Map(r.workers.map((w) => [w.id, w.name]))));
+    api<Leaderboard>('/api/workers?limit=500').then(
+      (r) => setNames(new Map(r.workers.map((w) => [w.id, w.name]))),
+      () => undefined, // ids stay as they are: names are a courtesy
+    );
   }, [key]);
   return names;
 }

@@ -44,12 +44,18 @@ export function TileCanvas({ job, width, height, tiles, selected, onSelect }: Pr
         continue;
       }
       wanted.current.set(t.task, want);
-      pixels(pixelsUrl(job, t.task, want), w, h).then((image) => {
-        if (wanted.current.get(t.task) !== want) return; // superseded while loading
-        ctx.putImageData(image, x, y);
-        shown.current.add(t.task);
-        setPaintedCount(shown.current.size);
-      });
+      pixels(pixelsUrl(job, t.task, want), w, h).then(
+        (image) => {
+          if (wanted.current.get(t.task) !== want) return; // superseded while loading
+          ctx.putImageData(image, x, y);
+          shown.current.add(t.task);
+          setPaintedCount(shown.current.size);
+        },
+        () => {
+          // Not shown (the page left the job, or its session changed): tried again at the tile's next change.
+          if (wanted.current.get(t.task) === want) wanted.current.delete(t.task);
+        },
+      );
     }
   }, [job, tiles]);
 
