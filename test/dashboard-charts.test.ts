@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus, Leaderboard } from '../shared/protocol.ts';
 import { bucketTiles } from '../shared/throughput.ts';
-import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
+import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
 import { TestFarm, TOKEN } from './support/farm.ts';
 import { shippedRaw } from './support/scenes.ts';
 
@@ -132,13 +132,7 @@ ifChromium(chromiumTitle, () => {
   });
 
   it.skipIf(!FIREFOX)(firefoxTitle, async () => {
-    const firefox = await launchFirefox();
-    onTestFinished(() => firefox.close());
-    const page = await firefox.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    const { page, errors } = await signedInFirefoxPage(farm.url, TOKEN);
     await page.waitForSelector('.who button');
     await page.evaluate((id) => {
       location.hash = `#/jobs/${id}`;

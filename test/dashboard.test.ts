@@ -7,9 +7,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
-import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, launchFirefox, TEST_OUTPUT } from './support/browser.ts';
+import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
 import { TestFarm, TOKEN } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
@@ -305,13 +305,7 @@ ifChromium(chromiumTitle, () => {
   });
 
   it.skipIf(!FIREFOX)(firefoxTitle, async () => {
-    const firefox = await launchFirefox();
-    onTestFinished(() => firefox.close());
-    const page = await firefox.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${farm.url}/#token=${TOKEN}`);
+    const { page, errors } = await signedInFirefoxPage(farm.url, TOKEN);
     await page.waitForSelector('select[name=sample] option[value="cornell.json"]');
     await page.select('select[name=sample]', 'cornell.json');
     for (const [field, value] of [
@@ -338,14 +332,8 @@ ifChromium(chromiumTitle, () => {
   });
 
   it.skipIf(!FIREFOX)(firefoxControlsTitle, async () => {
-    const firefox = await launchFirefox();
-    onTestFinished(() => firefox.close());
-    const page = await firefox.newPage();
-    await page.setViewport({ width: 1280, height: 900 });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const { page, errors } = await signedInFirefoxPage(farm.url, TOKEN);
     const who = () => page.$eval('.who', (e) => e.textContent ?? '');
-    await page.goto(`${farm.url}/#token=${TOKEN}`);
     await page.waitForFunction(() => /\(operator\)/.test(document.querySelector('.who')?.textContent ?? ''));
 
     // Job controls: pause, priority, resume.

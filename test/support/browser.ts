@@ -9,6 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import puppeteer, { type Browser as BidiBrowser } from 'puppeteer-core';
+import { onTestFinished } from 'vitest';
 import { ROOT } from './scenes.ts';
 
 const firstPresent = (paths: (string | undefined)[]): string | undefined => paths.find((p) => p && existsSync(p));
@@ -44,4 +45,19 @@ export async function launchChromium(): Promise<Browser> {
 
 export async function launchFirefox(): Promise<BidiBrowser> {
   return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
+}
+
+/**
+ * A Firefox page of 1280×900 signed in at `url` with the token, closed when the test ends, and the
+ * page errors it meets (a test expects none).
+ */
+export async function signedInFirefoxPage(url: string, token: string) {
+  const firefox = await launchFirefox();
+  onTestFinished(() => firefox.close());
+  const page = await firefox.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${url}/#token=${token}`);
+  return { page, errors };
 }
