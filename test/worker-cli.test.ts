@@ -77,7 +77,13 @@ function running(url: string, options: { terminal: boolean; json?: boolean }) {
 
 const lines = (output: string) => output.split(/\r?\n/).filter((l) => l.trim() !== '');
 
-describe.skipIf(spawnSync('script', ['--version']).status !== 0)('farm worker, on a terminal and off it', () => {
+// A pseudo-terminal comes from util-linux's `script`; without it these say so, and how to get it.
+const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
+const terminalTitle = HAS_SCRIPT
+  ? 'farm worker, on a terminal and off it'
+  : 'farm worker, on a terminal and off it — skipped: no `script`; `apt-get install util-linux`';
+
+describe.skipIf(!HAS_SCRIPT)(terminalTitle, () => {
   let api: ApiFarm;
   beforeAll(async () => {
     api = await startApiFarm();
