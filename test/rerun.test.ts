@@ -42,6 +42,16 @@ describe('re-running tiles', () => {
     return v;
   };
   const status = async (id: string) => (await (await api.operator(`/api/jobs/${id}`)).json()) as JobStatus;
+  /** Waits until the job is done again. */
+  const ended = async (id: string) =>
+    expect(
+      (
+        await until(
+          () => status(id),
+          (s) => s.state === 'done',
+        )
+      ).state,
+    ).toBe('done');
   const frame = (id: string) => api.operator(`/api/jobs/${id}/frames/0`);
   const firstPixel = async (res: Response) =>
     (
@@ -58,14 +68,7 @@ describe('re-running tiles', () => {
       const [a] = await c.client.nextBatch(1);
       expect(await uploadShade(c.client, a, 80)).toBe('accepted');
     }
-    expect(
-      (
-        await until(
-          () => status(id),
-          (s) => s.state === 'done',
-        )
-      ).state,
-    ).toBe('done');
+    await ended(id);
     return id;
   }
 
@@ -116,14 +119,7 @@ describe('re-running tiles', () => {
     const [again] = await arbiter.client.nextBatch(1);
     expect(again.tile).toEqual({ x: 0, y: 0, width: 16, height: 16 });
     expect(await uploadShade(arbiter.client, again, 120)).toBe('accepted');
-    expect(
-      (
-        await until(
-          () => status(id),
-          (s) => s.state === 'done',
-        )
-      ).state,
-    ).toBe('done');
+    await ended(id);
     expect(await firstPixel(await frame(id))).toBe(120);
     // The list's thumbnail was made again with the frame.
     const { thumbnail } = await status(id);
