@@ -141,10 +141,7 @@ describe('re-running tiles', () => {
     expect((await api.operator(`/api/jobs/${id}/frames/0/rerun`, {})).status).toBe(200);
     const arbiter = await api.worker('arbiter-2', { trusted: true });
     await uploadShade(arbiter.client, (await arbiter.client.nextBatch(1))[0], 80);
-    await until(
-      () => status(id),
-      (s) => s.state === 'done',
-    );
+    await ended(id);
     const other = await agreedJob();
     const limited = await api.operator(`/api/jobs/${other}/frames/0/rerun`, {});
     await problem(limited, 429);
