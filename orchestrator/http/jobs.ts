@@ -371,6 +371,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
    */
   async function rerunTiles(req: Request, res: Response, job: JobRecord, ids: readonly string[]) {
     const owner = req.principal?.owner as string;
+    if (job.state === 'queued') throw new HttpError(409, 'Nothing to re-run', `job ${job.id} is queued: ${RERUN_REFUSALS.unverified}`);
     if (job.state !== 'running' && job.state !== 'done') throw new HttpError(409, 'Job finished', `job ${job.id} is ${job.state}`);
     // Looking at a frame's tiles costs work whatever the answer: each request counts, as an estimate does.
     await consume(deps.limits.estimate, owner, res);
