@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { costMicros, feeMicros, fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, JobEstimate, JobStatus, LedgerPage, TaskView } from '../shared/protocol.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, oneTileJob, renderAll, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 const FEE_PPM = 20_000;
@@ -45,20 +45,6 @@ const treasury = async () => ((await (await fetch(`${api.farm.url}/api/treasury`
 
 /** Rays each tile's result claims (replicas of one tile agree on them, as they are part of its CID). */
 const raysOf = (a: Assignment) => 5_000 + a.tile.x * 31 + a.tile.y * 17;
-/** Renders whatever the workers are given until nothing is left for `quietMs`. */
-async function renderAll(workers: TestClient[], quietMs = 1500): Promise<void> {
-  await Promise.all(
-    workers.map(async (w) => {
-      let idleSince = Date.now();
-      while (Date.now() - idleSince < quietMs) {
-        const a = await w.client.next();
-        if (!a) continue;
-        expect(await uploadShade(w.client, a, 120, raysOf(a))).toBe('accepted');
-        idleSince = Date.now();
-      }
-    }),
-  );
-}
 
 describe('escrow', () => {
   it('pays each valid replica RU × the price it traded at, less the fee, and gives back the rest', async () => {
@@ -77,7 +63,7 @@ describe('escrow', () => {
     const { id } = (await res.json()) as { id: string };
     expect(await accountOf(buyer)).toMatchObject({ balance: 5 - fromMicros(hold), held: fromMicros(hold) });
 
-    await renderAll(workers);
+    await renderAll(workers, 120, raysOf);
     await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
 
     // Every valid replica is paid its own rays at its own price (the worker's ask before the market
@@ -166,7 +152,7 @@ describe('escrow', () => {
     expect(answers.filter((r) => r.status === 402)).toHaveLength(150);
     for (const b of buyers) expect(toMicros((await accountOf(b)).balance)).toBe(0);
 
-    await renderAll(workers);
+    await renderAll(workers, 120, raysOf);
     let spent = 0;
     for (const b of buyers) {
       const jobs = ((await (await b.call('/api/jobs')).json()) as { jobs: JobStatus[] }).jobs;

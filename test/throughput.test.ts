@@ -21,7 +21,7 @@ import {
   recentResults,
   workerShares,
 } from '../shared/throughput.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, oneTileJob, renderAll, startApiFarm, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 const S = 1000;
@@ -187,21 +187,6 @@ async function requester(name: string): Promise<Requester> {
   };
 }
 
-/** Renders whatever the workers are given until nothing is left for `quietMs`. */
-async function renderAll(workers: TestClient[], quietMs = 1500): Promise<void> {
-  await Promise.all(
-    workers.map(async (w) => {
-      let idleSince = Date.now();
-      while (Date.now() - idleSince < quietMs) {
-        const a = await w.client.next();
-        if (!a) continue;
-        expect(await uploadShade(w.client, a, 90)).toBe('accepted');
-        idleSince = Date.now();
-      }
-    }),
-  );
-}
-
 describe('GET /api/jobs/:id/throughput and the workers’ last hour', () => {
   it('gives the job’s owner its tiles over time and each worker’s share; anyone else a 404', async () => {
     const artist = await requester('artist');
@@ -214,7 +199,7 @@ describe('GET /api/jobs/:id/throughput and the workers’ last hour', () => {
     expect(empty).toMatchObject({ stepMs: 10 * S, shares: [] });
     expect(empty.tiles.every((n) => n === 0)).toBe(true);
 
-    await renderAll(workers);
+    await renderAll(workers, 90);
     await expect.poll(async () => ((await (await artist.call(`/api/jobs/${id}`)).json()) as JobStatus).state).toBe('done');
     const status = (await (await artist.call(`/api/jobs/${id}`)).json()) as JobStatus;
     const tasks = ((await (await artist.call(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;

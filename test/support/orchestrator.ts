@@ -136,3 +136,26 @@ export async function uploadShade(client: WorkerClient, a: Assignment, shade: nu
   const result = { width: a.tile.width, height: a.tile.height, rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays };
   return client.upload(a.replica, await canonicalCid(result), result);
 }
+
+/**
+ * Renders whatever the workers are given, each tile a flat `shade` tracing `raysOf` rays, until
+ * nothing is left for `quietMs`.
+ */
+export async function renderAll(
+  workers: TestClient[],
+  shade: number,
+  raysOf: (a: Assignment) => number = () => 0,
+  quietMs = 1500,
+): Promise<void> {
+  await Promise.all(
+    workers.map(async (w) => {
+      let idleSince = Date.now();
+      while (Date.now() - idleSince < quietMs) {
+        const a = await w.client.next();
+        if (!a) continue;
+        if ((await uploadShade(w.client, a, shade, raysOf(a))) !== 'accepted') throw new Error(`${w.id}: a tile was not accepted`);
+        idleSince = Date.now();
+      }
+    }),
+  );
+}
