@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeRgba } from '../shared/png.ts';
 import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
-import { TestFarm, TOKEN } from './support/farm.ts';
+import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
 
@@ -46,20 +46,44 @@ afterAll(async () => {
 });
 
 /**
- * Once the live view has moved on to `frame`, its canvas shows that frame's verified tiles and
- * nothing of the frame before (a bug once kept the last frame's pixels under the new heading).
+ * Pauses a two-frame job as soon as its first frame is stitched, so that the live view can be seen
+ * on the second while it is still unfinished: a loaded machine may otherwise render both frames
+ * before the page hears of either, and a finished job's view opens on its first frame.
  */
-async function followsToNextFrame(page: Page, frame: number, tiles: number) {
-  await page
-    .locator('h2')
-    .filter({ hasText: `Frame ${frame}` })
-    .waitFor({ timeout: 90_000 });
-  const [painted, shown] = await page.evaluate(() => [
-    document.querySelector('.frame-view canvas')?.getAttribute('data-painted'),
-    document.querySelector('[data-testid=frame-state]')?.textContent,
-  ]);
-  const verified = shown === 'verified and stitched' ? tiles : Number(/^(\d+) \//.exec(shown ?? '')?.[1]);
-  expect(Number(painted)).toBeLessThanOrEqual(verified);
+async function holdAfterFirstFrame(job: string): Promise<void> {
+  await waitFor(async () => (await farm.client.status(job)).frames[0].done, 90_000, 'the first frame', 20);
+  expect((await farm.client.call('POST', `/api/jobs/${job}/pause`)).status).toBe(200);
+}
+
+interface FrameView {
+  /** The frame in the heading, as the page shows it. */
+  frame: number;
+  /** Tiles painted on its canvas. */
+  painted: number;
+  /** Tiles verified, by its heading (NaN once stitched: this view is of an unfinished frame). */
+  verified: number;
+}
+
+/** The live view's frame (runs in the page). */
+function frameView(): FrameView {
+  const state = document.querySelector('[data-testid=frame-state]');
+  return {
+    frame: Number(/^Frame (\d+)/.exec(state?.parentElement?.textContent ?? '')?.[1]),
+    painted: Number(document.querySelector('.frame-view canvas')?.getAttribute('data-painted')),
+    verified: Number(/^(\d+) \//.exec(state?.textContent ?? '')?.[1]),
+  };
+}
+
+/**
+ * Once the live view of a job held by holdAfterFirstFrame has moved on to `frame`, its canvas
+ * shows that frame's verified tiles and nothing of the frame before (a bug once kept the last
+ * frame's pixels under the new heading). Then the job resumes.
+ */
+async function followsToNextFrame(view: () => Promise<FrameView>, job: string, frame: number) {
+  await expect.poll(async () => (await view()).frame, { timeout: 30_000 }).toBe(frame);
+  const { painted, verified } = await view();
+  expect(painted).toBeLessThanOrEqual(verified);
+  expect((await farm.client.call('POST', `/api/jobs/${job}/resume`)).status).toBe(200);
 }
 
 /** Every byte of the frame canvas, as the page shows it (runs in the page). */
@@ -168,14 +192,16 @@ ifChromium(chromiumTitle, () => {
     await page.fill('input[name=width]', '32');
     await page.fill('input[name=height]', '24');
     await page.fill('input[name=spp]', '2');
-    await page.fill('input[name=tileSize]', '16');
+    // Tiles of 8 pixels: a dozen per frame, so that the second is still unfinished when the first is.
+    await page.fill('input[name=tileSize]', '8');
     await page.locator('select[name=verification]').selectOption('quorum');
     await page.fill('input[name=replicas]', '2');
-    await expect.poll(() => page.getByTestId('estimate').getAttribute('data-tasks')).toBe('8');
+    await expect.poll(() => page.getByTestId('estimate').getAttribute('data-tasks')).toBe('24');
     await page.getByRole('button', { name: 'Render' }).click();
     await page.waitForURL(/#\/jobs\/j[0-9a-f]+$/);
     const id = page.url().split('/').pop() as string;
-    await followsToNextFrame(page, 48, 4);
+    await holdAfterFirstFrame(id);
+    await followsToNextFrame(() => page.evaluate(frameView), id, 48);
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 90_000 }).toBe('done');
     // The camera orbits: the first and last frames differ.
     const [first, last] = await Promise.all(
@@ -359,7 +385,7 @@ ifChromium(chromiumTitle, () => {
       width: 32,
       height: 24,
       spp: 2,
-      tileSize: 16,
+      tileSize: 8,
       verification: 'quorum',
       replicas: 2,
     });
@@ -368,14 +394,8 @@ ifChromium(chromiumTitle, () => {
     }, bounce);
     await page.waitForFunction(() => /^Bouncing balls /.test(document.querySelector('h1')?.textContent ?? ''));
     expect(await page.$eval('h1', (e) => e.textContent)).not.toMatch(/frames/);
-    await page.waitForFunction(() => [...document.querySelectorAll('h2')].some((h) => h.textContent?.startsWith('Frame 1')), {
-      timeout: 90_000,
-    });
-    const [painted, shown] = await page.evaluate(() => [
-      document.querySelector('.frame-view canvas')?.getAttribute('data-painted'),
-      document.querySelector('[data-testid=frame-state]')?.textContent,
-    ]);
-    expect(Number(painted)).toBeLessThanOrEqual(shown === 'verified and stitched' ? 4 : Number(/^(\d+) \//.exec(shown ?? '')?.[1]));
+    await holdAfterFirstFrame(bounce);
+    await followsToNextFrame(() => page.evaluate(frameView), bounce, 1);
 
     // A #token link in the open tab signs in as its requester; a bad file's problems go with the next file.
     const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'fox' })).json()) as { token: string };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Assignment, WorkerView } from '../shared/protocol.ts';
 import type { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, nextAssignment, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
 beforeAll(async () => {
@@ -102,10 +102,9 @@ describe('stake and slashing', () => {
     expect((await operator('/api/jobs', { ...oneTileJob(1), budget: 0.5 })).status).toBe(201);
     const held = (await sleeper.client.next()) as Assignment;
     // No heartbeat: the 600 ms lease lapses and the slot goes to the other worker.
-    let taken: Assignment | undefined;
-    for (let i = 0; i < 20 && !taken; i++) taken = await other.client.next();
-    expect(taken?.tile).toEqual(held.tile);
-    expect(taken?.replica).not.toBe(held.replica);
+    const taken = await nextAssignment(other.client);
+    expect(taken.tile).toEqual(held.tile);
+    expect(taken.replica).not.toBe(held.replica);
     const acc = await account(sleeper.id);
     expect(acc.stake).toBe(9.5);
     expect(acc.entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5 });

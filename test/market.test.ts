@@ -27,6 +27,7 @@ import { waitFor } from './support/farm.ts';
 import {
   type ApiFarm,
   fundOperator,
+  nextAssignment,
   OPERATOR_TOKEN,
   oneTileJob,
   startApiFarm,
@@ -203,11 +204,9 @@ describe('the interval clearing', () => {
       [dear, 91],
     ] as const) {
       expect((await api.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
-      // Planning is asynchronous: a loaded machine may need more than one poll.
-      let a: Assignment | undefined;
-      for (let i = 0; i < 20 && !a; i++) a = await w.client.next();
+      const a = await nextAssignment(w.client);
       await new Promise((r) => setTimeout(r, 50));
-      expect(await uploadShade(w.client, a as Assignment, shade, 17_000)).toBe('accepted');
+      expect(await uploadShade(w.client, a, shade, 17_000)).toBe('accepted');
     }
     // A job that pays at most 1.5 credits per RU.
     expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, maxPrice: 1.5 })).status).toBe(201);

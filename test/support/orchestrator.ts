@@ -131,6 +131,19 @@ export async function fundOperator(api: Pick<ApiFarm, 'operator'>, credits: numb
   if (res.status !== 201) throw new Error(`grant to ${account}: ${res.status}`);
 }
 
+/**
+ * Polls until the farm hands `client` a replica: planning is asynchronous, and a loaded machine
+ * may need many polls (each waits pollMs) before the job's slots are queued.
+ */
+export async function nextAssignment(client: WorkerClient, timeoutMs = 30_000): Promise<Assignment> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const a = await client.next();
+    if (a) return a;
+  }
+  throw new Error(`no replica handed out within ${timeoutMs} ms`);
+}
+
 /** Uploads a tile of one flat shade for an assignment, with its correct CID (and the rays it says it traced). */
 export async function uploadShade(client: WorkerClient, a: Assignment, shade: number, rays = 0): Promise<string> {
   const result = { width: a.tile.width, height: a.tile.height, rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays };
