@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { NodeIO } from '@gltf-transform/core';
-import { type ImportOptions, sceneFromJsonDocument } from '../shared/gltf-scene.ts';
+import { ImportLimitError, type ImportOptions, sceneFromJsonDocument } from '../shared/gltf-scene.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 
 export interface SceneFileOptions extends ImportOptions {
@@ -43,6 +43,7 @@ async function readGltf(path: string, options: ImportOptions): Promise<unknown> 
     for (const warning of warnings) process.stderr.write(`farm: ${path}: ${warning}\n`);
     return scene;
   } catch (e) {
+    if (e instanceof ImportLimitError) throw new Error(`${path}: ${e.message}`);
     throw new Error(`${path}: not a glTF 2.0 file the farm can read: ${(e as Error).message}`);
   }
 }

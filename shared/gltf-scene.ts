@@ -93,6 +93,20 @@ export async function sceneFromJsonDocument(json: JSONDocument, name: string, op
   return sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], name, options);
 }
 
+/**
+ * A readable glTF file the importer stops expanding: its nodes would draw more than a scene may
+ * hold. Not a broken file, so callers word it as a limit (by `path`, the scene field over it).
+ */
+export class ImportLimitError extends Error {
+  constructor(
+    readonly path: 'objects' | 'animation',
+    message: string,
+  ) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
 export interface ImportOptions {
   /** The camera to render through, by its name or its node's (default: the first perspective camera). */
   camera?: string;
@@ -150,10 +164,14 @@ export async function sceneFromGltf(
   let triangles = 0;
   const draw = (drawn: number) => {
     if (objects.length >= LIMITS.maxObjects)
-      throw new Error(`scene has over ${LIMITS.maxObjects} objects (one per primitive on each node), limit is ${LIMITS.maxObjects}`);
+      throw new ImportLimitError(
+        'objects',
+        `scene has over ${LIMITS.maxObjects} objects (one per primitive on each node), limit is ${LIMITS.maxObjects}`,
+      );
     triangles += drawn;
     if (triangles > LIMITS.maxTriangles)
-      throw new Error(
+      throw new ImportLimitError(
+        'objects',
         `scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
       );
   };
@@ -236,7 +254,8 @@ export async function sceneFromGltf(
   if (animation && keys) {
     // A small file can move many nodes over many frames: bake no more keys than a scene can carry.
     const frames = Math.min(animation.frameCount, Math.floor(MAX_BAKED_KEYS / Math.max(1, placed.size)));
-    if (frames < 1) throw new Error(`animation moves ${placed.size} objects: the importer bakes at most ${MAX_BAKED_KEYS} keys`);
+    if (frames < 1)
+      throw new ImportLimitError('animation', `animation moves ${placed.size} objects: the importer bakes at most ${MAX_BAKED_KEYS} keys`);
     if (frames < animation.frameCount) {
       warnings.push(
         `animation "${animation.name}" moves ${placed.size} objects over ${animation.frameCount} frames: its first ${frames} are rendered (${MAX_BAKED_KEYS} keys at most)`,

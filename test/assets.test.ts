@@ -14,7 +14,7 @@ import { manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
 import { decodeRgba } from '../shared/png.ts';
 import type { ImportedSceneView } from '../shared/protocol.ts';
 import { encodeRadiance } from '../shared/radiance.ts';
-import { parseScene, SceneError, type SceneInput } from '../shared/scene.ts';
+import { LIMITS, parseScene, SceneError, type SceneInput } from '../shared/scene.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
 import { AssetCache } from '../worker/asset-cache.ts';
 import { Renderer } from '../worker/render/renderer.ts';
@@ -237,6 +237,40 @@ describe('glTF files imported for the dashboard', () => {
       { path: 'files', message: 'needs a .glb or a .gltf' },
     ]);
     expect((await problem(await post({ '../escape.glb': 'x' }), 400)).errors?.[0].path).toMatch(/^files/);
+  });
+
+  it('refuses a readable file whose nodes draw more than a scene may hold as over the limits, not as broken', async () => {
+    // One mesh of 5,000 triangles (on three vertices) drawn by 51 nodes: 255,000 triangles.
+    const doc = new Document();
+    const buffer = doc.createBuffer();
+    const prim = doc
+      .createPrimitive()
+      .setAttribute(
+        'POSITION',
+        doc
+          .createAccessor()
+          .setType('VEC3')
+          .setArray(new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]))
+          .setBuffer(buffer),
+      )
+      .setIndices(
+        doc
+          .createAccessor()
+          .setType('SCALAR')
+          .setArray(new Uint16Array(15_000).map((_, i) => i % 3))
+          .setBuffer(buffer),
+      );
+    const mesh = doc.createMesh('shared').addPrimitive(prim);
+    const scene = doc.createScene('crowd');
+    for (let i = 0; i < 51; i++) scene.addChild(doc.createNode(`n${i}`).setMesh(mesh).setTranslation([i, 0, 0]));
+    const refused = await problem(await post({ 'crowd.glb': await new NodeIO().writeBinary(doc) }), 400);
+    expect(refused.title).toBe('Over the farm limits');
+    expect(refused.errors).toEqual([
+      {
+        path: 'scene.objects',
+        message: `crowd.glb: scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
+      },
+    ]);
   });
 });
 

@@ -11,7 +11,7 @@ import { type JSONDocument, NodeIO } from '@gltf-transform/core';
 import express, { Router } from 'express';
 import { ASSET_MIN_BYTES, type PackedScene, packAssets } from '../../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues } from '../../shared/farm-limits.ts';
-import { sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
+import { ImportLimitError, sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
 import { GltfImportRequest, type ImportedSceneView, type SampleScene, summaryOf } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import type { ContentStore } from '../content/store.ts';
@@ -75,6 +75,7 @@ export function sceneRoutes(deps: SceneRoutesDeps): Router {
     if (!main)
       throw new HttpError(400, 'Invalid glTF', 'no .glb or .gltf among the files', [{ path: 'files', message: 'needs a .glb or a .gltf' }]);
     const imported = await importFiles(main, bytes).catch((e: Error) => {
+      if (e instanceof ImportLimitError) throw overFarmLimits([{ path: `scene.${e.path}`, message: `${main}: ${e.message}` }]);
       throw new HttpError(400, 'Invalid glTF', `${main}: not a glTF 2.0 file the farm can read: ${e.message}`, [
         { path: `files.${main}`, message: e.message },
       ]);
