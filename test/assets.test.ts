@@ -274,6 +274,32 @@ describe('glTF files imported for the dashboard', () => {
   });
 });
 
+describe('asset uploads past the requester’s MiB a minute', () => {
+  let api: ApiFarm;
+  beforeAll(async () => {
+    api = await startApiFarm({ assetMiBPerMinute: 3 });
+  });
+  afterAll(() => api.stop());
+
+  it('are refused with 429 and Retry-After, each counted as a MiB at least, and nothing is stored', async () => {
+    const put = async (text: string) => {
+      const body = new TextEncoder().encode(text);
+      const cid = await cidOfBytes(body);
+      const res = await fetch(`${api.farm.url}/api/assets/${cid}`, {
+        method: 'PUT',
+        body: new Blob([body]),
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+      });
+      return { res, cid };
+    };
+    for (const text of ['a', 'b', 'c']) expect((await put(text)).res.status).toBe(201);
+    const { res, cid } = await put('d');
+    await problem(res, 429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await api.operator(`/api/assets/${cid}`)).status).toBe(404);
+  });
+});
+
 describe('a farm rendering from assets', () => {
   let farm: TestFarm;
   beforeAll(async () => {
