@@ -120,8 +120,7 @@ export async function acceptResult(
 export async function judgeSpotCheck(deps: UploadDeps, task: string, n: number): Promise<void> {
   const [{ replica, rect }, record] = await Promise.all([deps.tasks.slot(task, n), deps.tasks.get(task)]);
   if (!replica?.spot || replica.state !== 'submitted' || !replica.cid || !rect || !record?.cid) return;
-  const worker = await deps.workers.get(replica.worker);
-  const pass = worker?.classState === 'provisional' ? await nearKnown(deps, record.cid, replica.cid, rect) : replica.cid === record.cid;
+  const pass = replica.provisional ? await nearKnown(deps, record.cid, replica.cid, rect) : replica.cid === record.cid;
   await deps.tasks.spotVerdict(task, n, pass);
   deps.metrics.verdict(pass ? 'agreed' : 'disputed');
   deps.log.info({ task, replica: replica.rid, worker: replica.worker, pass }, 'spot check');

@@ -5,7 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../orchestrator/state/keys.ts';
 import type { Assignment, ClassList, WorkerView } from '../shared/protocol.ts';
+import { maxRays } from '../shared/render-units.ts';
 import {
   type ApiFarm,
   CALIBRATION_SHADE,
@@ -56,6 +58,53 @@ describe('determinism classes', () => {
       expect((await redis.keys(`bull:*${provisional?.id}*`)).length).toBe(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('pays a provisional worker’s passed check for the rays the verified render traced, whatever it claims', async () => {
+    const own = await startApiFarm({ spotCheckRate: 1 });
+    try {
+      // A traded price, so that a check pays something, and a treasury to pay it from.
+      const redis = new Redis(own.redisUrl);
+      await redis.set(keys.marketTraded, 1_000_000);
+      redis.disconnect();
+      expect((await own.operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
+      const truth = await own.worker('truth', { trusted: true });
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 4 });
+      const traced = 2_000;
+      await uploadShade(truth.client, (await truth.client.next()) as Assignment, 77, traced);
+      // The same pixels as the class, another ray count in calibration: provisional, near it.
+      const earned: number[] = [];
+      for (const claimed of [traced, maxRays(16 * 16, 4)]) {
+        const w = await own.worker(`claims-${claimed}`, { shade: null });
+        const { calibration } = await w.client.register(`claims-${claimed}`, DEVICE);
+        await calibrateFlat(w.client, calibration as NonNullable<typeof calibration>, CALIBRATION_SHADE, 1);
+        expect((await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).toMatchObject({
+          classState: 'provisional',
+        });
+        expect(await uploadShade(w.client, (await w.client.next()) as Assignment, 77, claimed)).toBe('accepted');
+        const v = (await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView;
+        expect(v.passed).toBe(1);
+        earned.push(v.earned);
+      }
+      expect(earned[0]).toBeGreaterThan(0);
+      expect(earned[1]).toBe(earned[0]);
+
+      // A check handed out exactly stays exact: recalibrating into the provisional class while
+      // holding it does not buy the tolerance.
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 2 });
+      const switcher = await own.worker('switcher');
+      const check = (await switcher.client.next()) as Assignment;
+      const { calibration } = await switcher.client.register('switcher', DEVICE);
+      await calibrateFlat(switcher.client, calibration as NonNullable<typeof calibration>, CALIBRATION_SHADE, 1);
+      await uploadShade(switcher.client, check, 78);
+      expect((await (await fetch(`${own.farm.url}/api/workers/${switcher.id}`)).json()) as WorkerView).toMatchObject({
+        classState: 'provisional',
+        passed: 0,
+        invalid: 1,
+      });
+    } finally {
+      await own.stop();
     }
   });
 

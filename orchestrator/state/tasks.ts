@@ -50,6 +50,8 @@ export interface ReplicaRecord {
   excuse?: string;
   excuseEnd?: number;
   spot?: boolean;
+  /** A spot check handed to a provisional class's worker: judged within the published tolerance. */
+  provisional?: boolean;
   arbiter?: boolean;
   /** The render error its worker reported (state 'failed'). */
   error?: string;

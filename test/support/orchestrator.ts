@@ -119,8 +119,8 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
 }
 
 /** Answers the calibration with flat tiles of one shade. */
-export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec, shade: number): Promise<Calibrated> {
-  const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(shade), rays: 0 }));
+export async function calibrateFlat(client: WorkerClient, spec: CalibrationSpec, shade: number, rays = 0): Promise<Calibrated> {
+  const tiles = spec.tiles.map((t) => ({ ...t, rgba: new Uint8Array(t.width * t.height * 4).fill(shade), rays }));
   return client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
 }
 

@@ -1,8 +1,8 @@
 --[[
   The verdict on a spot check: a match with the known answer is a passed check (paid like any
-  valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua, and
-  counted in its recent throughput: includes/reputation.lua), a mismatch a fault (the worker's
-  stake is slashed to the treasury).
+  valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua, for at
+  most the rays the verified render traced; and counted in its recent throughput:
+  includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
   Runs once: the record must still be 'submitted'.
   Input:
     KEYS[1] task replicas
@@ -26,6 +26,9 @@ if ARGV[2] == '1' then
   count(r.worker, 'valid', 1)
   countRecent(r.worker, now)
   passCheck(r.worker, r.assignedAt)
+  -- A result judged within the tolerance (a provisional class) need not carry the known
+  -- answer's ray count: it is paid for the rays the verified render traced, never more.
+  r.rays = math.min(r.rays or 0, tonumber(redis.call('HGET', K.task(ARGV[5]), 'rays') or '0'))
   pay(r, now, 0)
 else
   r.state = 'invalid'

@@ -37,6 +37,9 @@ for _, taskId in ipairs(redis.call('ZRANDMEMBER', KEYS[1], 8)) do
       local record = {rid = rid, n = n, worker = workerId, state = 'assigned', assignedAt = now,
         deadline = tonumber(ARGV[4]), queue = '', scene = scene, locked = locked, spot = true, payer = 'treasury',
         price = tonumber(ARGV[10]) or 0}
+      -- Judged by how it was handed out: a worker that recalibrates into a provisional class
+      -- while holding an exact check must not have it judged within the tolerance.
+      if redis.call('HGET', KEYS[2], 'classState') == 'provisional' then record.provisional = true end
       redis.call('HSET', K.taskReplicas(taskId), n, cjson.encode(record))
       redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
       lockStake(workerId, locked)
