@@ -31,6 +31,7 @@ import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
 import { collectBlobs, deleteDueJobs, type RetentionDeps, trimLedgers } from './retention/duty.ts';
 import { refreshSlots } from './slot-refresh.ts';
+import { AssetIndex } from './state/assets.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
 import { Forwards } from './state/forwards.ts';
@@ -231,7 +232,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
   });
 
-  const retention: RetentionDeps = { redis, jobs, ledger, blobs, metrics, log, pinned: [calibration.spec.scene], settings: config };
+  const assets = new AssetIndex(redis);
+  const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
   const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
     storage,
@@ -240,6 +242,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     workers,
     classes,
     blobs,
+    assets,
     dispatch,
     runner,
     ledger,

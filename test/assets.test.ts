@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
 import { manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
 import { decodeRgba } from '../shared/png.ts';
-import type { ImportedSceneView } from '../shared/protocol.ts';
+import type { Assignment, ImportedSceneView, TaskView } from '../shared/protocol.ts';
 import { encodeRadiance } from '../shared/radiance.ts';
 import { LIMITS, parseScene, SceneError, type SceneInput } from '../shared/scene.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
@@ -20,7 +20,7 @@ import { AssetCache } from '../worker/asset-cache.ts';
 import { Renderer } from '../worker/render/renderer.ts';
 import { TestFarm } from './support/farm.ts';
 import { withTriangle } from './support/gltf.ts';
-import { type ApiFarm, fundOperator, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { type ApiFarm, fundOperator, OPERATOR_TOKEN, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 /** A textured quad on a ground mesh under an HDRI sky: every kind of asset. */
@@ -148,6 +148,26 @@ describe('assets on an orchestrator', () => {
     expect(await client.uploadAssets(new Map([[cid, bytes]]))).toEqual({ sent: 0, bytes: 0, storedBytes: 6 });
     const huge = new Uint8Array(64 * 1024 + 1);
     await problem(await put(await cidOfBytes(huge), huge), 413);
+  });
+
+  it('never answers for a result: a worker cannot ask whether the tile it holds was answered before (a spot check)', async () => {
+    const truth = await api.worker('truth', { trusted: true });
+    const { id } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+    await uploadShade(truth.client, (await truth.client.next()) as Assignment, 90);
+    const { tasks } = (await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] };
+    const result = tasks[0].cid as string;
+    expect((await api.operator(`/api/jobs/${id}/tasks/${tasks[0].task}/pixels/${result}`)).status).toBe(200);
+    // Stored, but not an asset: the lookup and a scene naming it say the same as for a CID never seen.
+    expect((await problem(await api.operator(`/api/assets/${result}`), 404)).detail).toBe(`no asset ${result}`);
+    const scene = assetScene();
+    const naming = { ...scene, textures: scene.textures?.map((t, i) => (i === 0 ? { ...t, rgba: { cid: result } } : t)) };
+    const refused = await problem(await api.operator('/api/jobs/estimate', { scene: naming }), 400);
+    expect(refused.errors).toEqual([
+      {
+        path: 'scene.textures[0].rgba',
+        message: `asset ${result} is not stored: upload it first (PUT /api/assets/${result})`,
+      },
+    ]);
   });
 
   it('refuses a job whose scene names an asset it lacks, with the path; stores the manifest; lets only a holder read the assets', async () => {

@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectable, deletionCutoff } from '../orchestrator/retention/rules.ts';
 import type { Assignment, JobDeletion, JobStatus, LedgerPage, WorkerView } from '../shared/protocol.ts';
+import { cidOfBytes } from '../shared/unixfs.ts';
 import { waitFor } from './support/farm.ts';
 import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
@@ -130,6 +131,20 @@ describe('deleting a job', () => {
       (e: { status: number }) => ({ status: e.status, answer: '' }),
     );
     expect(late.status).toBeLessThan(500);
+  });
+
+  it('collects an asset no job names, and forgets it, so that a client uploads it again', async () => {
+    const body = new TextEncoder().encode('texels no job names');
+    const cid = await cidOfBytes(body);
+    const put = () =>
+      fetch(`${api.farm.url}/api/assets/${cid}`, { method: 'PUT', body, headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    const stored = async () => (await api.operator(`/api/assets/${cid}`)).status;
+    expect((await put()).status).toBe(201);
+    expect(await stored()).toBe(200);
+    await waitFor(async () => (await stored()) === 404, 10_000, 'the asset to be collected and forgotten');
+    expect((await snapshot()).blobs).not.toContain(cid);
+    expect((await put()).status).toBe(201);
+    expect(await stored()).toBe(200);
   });
 });
 

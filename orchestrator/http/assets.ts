@@ -1,7 +1,8 @@
 /**
  * Scene assets by content id (shared/assets.ts): PUT /api/assets/:cid stores bytes whose CID the
  * orchestrator recomputes (a body that is not what its name says is refused), GET answers whether
- * an asset is stored, so a client uploads each asset once. Uploads are metered in MiB per
+ * an asset is stored, so a client uploads each asset once — from the asset index, which never
+ * names a result (state/assets.ts). Uploads are metered in MiB per
  * requester per minute, since they fill the store before any job pays for them; an asset no job
  * refers to is collected after the blob grace.
  */
@@ -9,12 +10,14 @@ import express, { Router } from 'express';
 import { Ids } from '../../shared/protocol.ts';
 import { cidOfBytes } from '../../shared/unixfs.ts';
 import type { ContentStore } from '../content/store.ts';
+import type { AssetIndex } from '../state/assets.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { consume, type Limits } from './limits.ts';
 import { HttpError, param } from './problem.ts';
 
 export interface AssetRoutesDeps {
   blobs: ContentStore;
+  assets: AssetIndex;
   limits: Limits;
   storage: StorageMonitor;
   /** Largest asset, and largest total of one scene's assets. */
@@ -28,9 +31,9 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     await consume(deps.limits.estimate, req.principal?.owner as string, res);
-    const bytes = await deps.blobs.get(cid);
-    if (!bytes) throw new HttpError(404, 'Not found', `no asset ${cid}`);
-    res.json({ cid, bytes: bytes.length });
+    const bytes = await deps.assets.size(cid);
+    if (bytes === undefined) throw new HttpError(404, 'Not found', `no asset ${cid}`);
+    res.json({ cid, bytes });
   });
   r.put('/:cid', express.raw({ type: () => true, limit: deps.maxAssetBytes }), async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
@@ -43,6 +46,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
         { path: 'cid', message: `the body is ${actual}` },
       ]);
     await deps.blobs.put(body, cid);
+    await deps.assets.record(cid, body.length);
     res.status(201).json({ cid, bytes: body.length });
   });
   return r;

@@ -33,6 +33,7 @@ import { estimate } from '../market/estimate.ts';
 import { mayPrioritise } from '../market/priority.ts';
 import { initialReplicas, parseTaskId, planJob } from '../planner.ts';
 import { RERUN_REFUSALS, type RerunDeps, rerun, rerunnable } from '../rerun.ts';
+import type { AssetIndex } from '../state/assets.ts';
 import type { JobRecord, Jobs, JobUrls } from '../state/jobs.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { Market } from '../state/market.ts';
@@ -53,6 +54,7 @@ export interface JobRoutesDeps {
   jobs: Jobs;
   tasks: Tasks;
   blobs: ContentStore;
+  assets: AssetIndex;
   feed: ChangeFeed;
   limits: Limits;
   enqueuePlan: (jobId: string) => Promise<void>;
@@ -116,9 +118,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     // Before anything heavy: a quote for a job it may not submit helps nobody.
     assertMayPrioritise(req, request.priority);
     // A scene whose heavy parts are assets is checked with them in place, and stored without them.
+    // Through the asset index: a scene naming a result's CID must not learn whether it exists.
     const { scene: resolved, refs } = await resolveAssets(
       request.scene,
-      (cid) => blobs.get(cid),
+      async (cid) => ((await deps.assets.size(cid)) === undefined ? undefined : blobs.get(cid)),
       deps.maxAssetBytes,
       settingName('maxAssetBytes'),
     );

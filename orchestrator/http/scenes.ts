@@ -15,6 +15,7 @@ import { ImportLimitError, sceneFromJsonDocument } from '../../shared/gltf-scene
 import { GltfImportRequest, type ImportedSceneView, type SampleScene, summaryOf } from '../../shared/protocol.ts';
 import { parseScene } from '../../shared/scene.ts';
 import type { ContentStore } from '../content/store.ts';
+import type { AssetIndex } from '../state/assets.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { consume, type Limits } from './limits.ts';
 import { HttpError, nested, overFarmLimits } from './problem.ts';
@@ -22,6 +23,7 @@ import { HttpError, nested, overFarmLimits } from './problem.ts';
 export interface SceneRoutesDeps {
   scenesDir: string;
   blobs: ContentStore;
+  assets: AssetIndex;
   limits: Limits;
   storage: StorageMonitor;
   maxAssetBytes: number;
@@ -36,7 +38,11 @@ export function sceneRoutes(deps: SceneRoutesDeps): Router {
   const packed = new Map<string, { modified: number; sample: SampleScene; assets: PackedScene['assets'] }>();
   /** Stores a scene's assets (again, if blob collection took them since no job referred to them). */
   const store = async (assets: PackedScene['assets']) => {
-    for (const [cid, bytes] of assets) if (!(await deps.blobs.get(cid))) await deps.blobs.put(bytes, cid);
+    for (const [cid, bytes] of assets) {
+      if ((await deps.assets.size(cid)) !== undefined) continue;
+      await deps.blobs.put(bytes, cid);
+      await deps.assets.record(cid, bytes.length);
+    }
   };
 
   r.get('/', async (req, res) => {

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { ContentStore } from '../content/store.ts';
 import type { Metrics } from '../metrics.ts';
+import type { AssetIndex } from '../state/assets.ts';
 import type { Jobs } from '../state/jobs.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
@@ -20,6 +21,7 @@ export interface RetentionDeps {
   jobs: Jobs;
   ledger: Ledger;
   blobs: ContentStore;
+  assets: AssetIndex;
   metrics: Metrics;
   log: Logger;
   /** Blobs kept whatever refers to them (the calibration scene this orchestrator hands out). */
@@ -48,6 +50,9 @@ export async function collectBlobs(deps: RetentionDeps): Promise<{ blobs: number
   let bytes = 0;
   for await (const blob of deps.blobs.list()) {
     if (!collectable(blob, referenced, readAt, deps.settings.blobGraceMs)) continue;
+    // The asset index first: a crash between the two then leaves a blob no index names (collected
+    // next time), never an index naming a blob that is gone (a client would never upload it again).
+    await deps.assets.forget(blob.cid, readAt);
     await deps.blobs.remove(blob.cid, blob.writtenAt);
     blobs++;
     bytes += blob.bytes;

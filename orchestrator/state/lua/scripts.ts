@@ -27,6 +27,7 @@ function load(file: string): { lua: string; numberOfKeys: number } {
 
 /** The scripts, one per file of this folder (checked when they are registered). */
 export type Script =
+  | 'asset-forget'
   | 'availability'
   | 'bind'
   | 'close-tasks'
@@ -57,6 +58,7 @@ export type Script =
   | 'webhook-admit'
   | 'webhook-failed';
 const SCRIPTS: readonly Script[] = [
+  'asset-forget',
   'availability',
   'bind',
   'close-tasks',
