@@ -93,6 +93,8 @@ export interface MarketReader {
 interface Terms {
   prices: Prices;
   owed?: DeliveringWindow;
+  /** The worker owes a window and looked through every slot it may take: none was its buyers'. */
+  buyersHadNone?: boolean;
 }
 
 /** One look through a worker's queues: what it found, and whether it counts as idle for a forward window it owes. */
@@ -343,12 +345,15 @@ export class Dispatcher {
     const wantSpot = !worker.trusted && Math.random() < spotCheckChance(this.opts.spotCheckRate, worker.passed);
     const { owed } = terms;
     let idle = false;
+    let buyersHadNone = false;
     if (owed) {
       const first = await this.pass(worker, terms, wantSpot, BUYER_SCAN_LIMIT, (plan) => owed.buyers.has(plan.owner));
       if (first.found) return { found: first.found, idle: false };
-      idle = !first.sawWanted;
+      // Excused only when it saw every slot: a buyer's may wait behind more than the scan holds.
+      buyersHadNone = !first.sawWanted && first.exhausted;
+      idle = buyersHadNone;
     }
-    const { found } = await this.pass(worker, terms, wantSpot, SCAN_LIMIT);
+    const { found } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
     return { found, idle };
   }
 
@@ -362,7 +367,7 @@ export class Dispatcher {
     wantSpot: boolean,
     limit: number,
     wanted?: (plan: JobPlan) => boolean,
-  ): Promise<{ found?: Assignment; sawWanted: boolean }> {
+  ): Promise<{ found?: Assignment; sawWanted: boolean; exhausted: boolean }> {
     const held: Job[] = [];
     const look = { found: undefined as Assignment | undefined, sawWanted: false };
     try {
@@ -378,7 +383,8 @@ export class Dispatcher {
       // Put back what it may not take, without waking other pollers (they would spin on it).
       if (held.length) await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
     }
-    return look;
+    // Found nothing and held fewer than the limit: every lane ran out of slots.
+    return { ...look, exhausted: !look.found && held.length < limit };
   }
 
   /** Whether an untrusted worker's stake and holdings allow one more replica (trusted: always). */
@@ -412,7 +418,7 @@ export class Dispatcher {
       }
       look.sawWanted = true;
     }
-    const { prices, owed } = terms;
+    const { prices, owed, buyersHadNone } = terms;
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const bind = (dryRun: boolean) =>
       this.tasks.bind(
@@ -425,7 +431,7 @@ export class Dispatcher {
         lane.queue.name === arbiterQueue(worker.class),
         shareCap(plan.tilesTotal, this.opts.jobShare, this.opts.jobShareFloor),
         prices,
-        owed,
+        owed && { ...owed, buyersHadNone: buyersHadNone === true },
         dryRun,
       );
     let bound = await bind(wantSpot);

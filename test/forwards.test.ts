@@ -13,9 +13,9 @@ import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis } from '../orchestrator/state/redis.ts';
 import type { ForwardCurve, ForwardOrderView } from '../shared/market.ts';
 import { fromMicros, toMicros } from '../shared/money.ts';
-import type { Assignment, LedgerPage, TaskView } from '../shared/protocol.ts';
+import type { Assignment, JobStatus, LedgerPage, TaskView } from '../shared/protocol.ts';
 import { waitFor } from './support/farm.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 const WINDOW_MS = 4000;
@@ -158,6 +158,27 @@ describe('reservations', () => {
     expect(after.entries.find((e) => e.kind === 'compensation')?.amount).toBe(fromMicros(forfeit));
     // The buyer paid for the tile delivered; the undelivered half of its prepayment came back, with the compensation.
     expect(toMicros(after.balance) - balanceBefore).toBe(prepaid / 2 + forfeit);
+  });
+
+  it('does not excuse a provider that took other work while its buyer’s waited behind more slots than a scan holds', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    // 70 tiles of another requester's job queued first, at the same bid and priority: the
+    // buyer's two wait behind them, past the 64 slots one look through the queue holds.
+    await fundOperator(api, 100);
+    const other = (await (await api.operator('/api/jobs', { ...oneTileJob(1), width: 16 * 70, budget: 10 })).json()) as { id: string };
+    await waitFor(
+      async () => ((await (await api.operator(`/api/jobs/${other.id}`)).json()) as JobStatus).state === 'running',
+      5000,
+      'planning',
+    );
+    await b.call('/api/jobs', JOB);
+    await sleepUntil(start);
+    // It takes the other job's tile, holds it a while, and asks for nothing more.
+    const a = (await take(p, start + WINDOW_MS)) as Assignment;
+    await new Promise((r) => setTimeout(r, 1000));
+    await uploadShade(p.client, a, 70);
+    await waitFor(async () => (await workerAccount(p)).entries.some((e) => e.kind === 'shortfall'), WINDOW_MS + 5000, 'settlement');
+    expect((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(collateral));
   });
 
   it('lets no buyer collect collateral for capacity it never used: a provider asking for work is excused', async () => {

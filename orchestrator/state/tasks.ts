@@ -229,8 +229,11 @@ export class Tasks {
     shareCap: number,
     /** The spot price (the last clearing's, null when nothing crossed) and the last that traded. */
     prices: Prices,
-    /** The forward window delivering now, when the worker owes it. */
-    forward?: DeliveringWindow,
+    /**
+     * The forward window delivering now, when the worker owes it, and whether its buyers had no
+     * slot it could take (its time on other work is then excused).
+     */
+    forward?: DeliveringWindow & { buyersHadNone: boolean },
     /** Only whether the worker could take it ('eligible'); nothing changes. */
     dryRun = false,
   ): Promise<BindResult> {
@@ -261,6 +264,7 @@ export class Tasks {
         forward?.price ?? '',
         forward?.end ?? '',
         prices.traded ?? '',
+        forward?.buyersHadNone ? 1 : 0,
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;

@@ -26,6 +26,7 @@
     ARGV[18] that window's price (ticks per RU)
     ARGV[19] that window's end (ms)
     ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
+    ARGV[21] 1 when the owing worker saw every slot it may take and none was its buyers'
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
@@ -87,14 +88,16 @@ local function freedIn(p)
   return 0
 end
 local payer, pot, tradedAt, cost = nil, jobId, 0, 0
--- An owing provider given other work than its buyers' (they had none) is excused for its time.
+-- An owing provider given other work than its buyers' is excused for its time only when they
+-- had none it could take (a buyer's slot may wait behind more than its scan looked at).
 local excuse = nil
 local window = ARGV[17]
 if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
   local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
   local buyerPot = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
-  if redis.call('EXISTS', K.forwardPot(buyerPot)) == 0 then excuse = window
+  if redis.call('EXISTS', K.forwardPot(buyerPot)) == 0 then
+    if ARGV[21] == '1' then excuse = window end
   elseif owed > delivered then
     local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
     if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
