@@ -48,8 +48,16 @@ describe('sample plan', () => {
         expect(plan.columns - width).toBeLessThan(4);
         // Enough cells per call to occupy the threads, whenever the tile has that many.
         expect(plan.unitsPerCall * plan.columns).toBeGreaterThanOrEqual(Math.min(minCells, plan.units * plan.columns));
+        // And enough samples to be worth a call's fixed cost: an eighth of the budget, where the tile has it.
+        const samples = (units: number) => units * plan.columns * plan.group;
+        expect(samples(plan.unitsPerCall)).toBeGreaterThanOrEqual(Math.min(samplesPerCall / 8, samples(plan.units)));
       }),
     );
+  });
+
+  it('renders a small frame at a low sample count in one call, not four calls of a few milliseconds', () => {
+    const plan = planSamples(64, 48, 16, { samplesPerCall: 1 << 19, minCells: 2 * 4096 });
+    expect(plan).toMatchObject({ group: 2, groups: 8, calls: 1, unitsPerCall: 384 });
   });
 
   it('cuts a 64 px tile at 256 spp into four calls that each fill four threads', () => {

@@ -13,6 +13,13 @@
 const MAX_GROUP = 16;
 /** Calls a tile is cut into where it has the cells: the next call is queued while one runs. */
 const PIPELINED_CALLS = 4;
+/**
+ * Nor cut into calls of less than 1/SMALLEST_CALL of `samplesPerCall`: on webasm each call costs
+ * about 1–2 ms that queueing does not hide (its inputs copied, the threads woken, its result
+ * shaped on the main thread while they wait), which a 64×48 frame at 16 spp paid three times
+ * for 49,152 samples.
+ */
+const SMALLEST_CALL = 8;
 /** gpu.js's webasm backend gives each of its threads at least this many cells of one call. */
 export const CELLS_PER_THREAD = 4096;
 
@@ -58,9 +65,10 @@ export function planSamples(width: number, height: number, spp: number, limits: 
   const units = height * groups;
   const fewest = Math.ceil(limits.minCells / columns);
   const budget = Math.floor(limits.samplesPerCall / (columns * group));
-  const wanted = Math.max(Math.min(budget, Math.ceil(units / PIPELINED_CALLS)), fewest, 1);
-  // Equal calls, none under the fewest units that fill the threads.
-  const calls = Math.max(1, Math.min(Math.ceil(units / wanted), Math.floor(units / fewest)));
+  const least = Math.max(fewest, Math.ceil(limits.samplesPerCall / (SMALLEST_CALL * columns * group)));
+  const wanted = Math.max(Math.min(budget, Math.ceil(units / PIPELINED_CALLS)), least, 1);
+  // Equal calls, none under the units that fill the threads and are worth a call.
+  const calls = Math.max(1, Math.min(Math.ceil(units / wanted), Math.floor(units / least)));
   return { group, groups, columns, units, unitsPerCall: Math.ceil(units / calls), calls };
 }
 

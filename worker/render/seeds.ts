@@ -27,9 +27,21 @@ export function pixelSeed(seed: number, frame: number, x: number, y: number, gro
 const rowHash = (seed: number, frame: number, y: number, group: number): number =>
   mix32(seed ^ mix32(frame ^ mix32(y ^ mix32(group + 0x9e3779b9))));
 
+/** Each generator's salt of a pixel's hash. */
+const SALTS = [1, 2, 3].map((i) => Math.imul(0x632be5ab, i));
+
+/**
+ * `u % m` for a u32 `u` and m < 2^15, a 16-bit half at a time so that every step stays a small
+ * integer: a u32 of 2^31 or more is a double to V8, and its modulo was about half the time
+ * cellSeeds takes on the main thread, where every call's seeds are made.
+ */
+const modU32 = (u: number, m: number): number => ((((u >>> 16) % m) << 16) | (u & 0xffff)) % m;
+
 function writeSeed(out: Float32Array, at: number, x: number, row: number): void {
   const h = mix32(x ^ row);
-  for (let i = 0; i < 3; i++) out[at + i] = 1 + (mix32(h ^ Math.imul(0x632be5ab, i + 1)) % (WH_MODULI[i] - 1));
+  out[at] = 1 + modU32(mix32(h ^ SALTS[0]), WH_MODULI[0] - 1);
+  out[at + 1] = 1 + modU32(mix32(h ^ SALTS[1]), WH_MODULI[1] - 1);
+  out[at + 2] = 1 + modU32(mix32(h ^ SALTS[2]), WH_MODULI[2] - 1);
 }
 
 /**
