@@ -287,6 +287,7 @@ async function fuzzWorker(w: WorkerCase): Promise<void> {
   if (w.signing !== 'none') {
     headers[SIGNATURE_HEADERS.worker] = w.signing === 'garbage' ? w.rid : client.id;
     headers[SIGNATURE_HEADERS.timestamp] = w.signing === 'stale' ? '1' : signed.timestamp;
+    headers[SIGNATURE_HEADERS.body] = signed.digest;
     headers[SIGNATURE_HEADERS.signature] =
       w.signing === 'wrong' || w.signing === 'garbage' ? `${signed.signature.slice(0, 80)}AAAAAA==` : signed.signature;
   }

@@ -29,6 +29,7 @@ export async function startOrchestratorProcess(
       FARM_SPOT_CHECK_RATE: '0',
       FARM_WORKER_REQUESTS_PER_SECOND: '1000000',
       FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '1000000',
+      FARM_WORKER_BODIES_PER_ADDRESS: '1000000',
       FARM_REGISTRATIONS_PER_MINUTE: '1000000',
       FARM_SUBMISSIONS_PER_MINUTE: '1000000',
       // Every simulated worker calls from 127.0.0.1: one address's limits would be all of theirs.

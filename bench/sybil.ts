@@ -138,6 +138,7 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
       registrationsPerMinute: 10_000,
       workerRequestsPerSecond: 10_000,
       workerRequestsPerAddressPerSecond: 100_000,
+      workerBodiesPerAddress: 10_000,
       submissionsPerMinute: 10_000,
     }),
   );

@@ -206,12 +206,21 @@ export const OrchestratorConfig = z.object({
   workerRequestsPerSecond: int(1).default(50),
   /** Signed worker requests per address per second, all keys together (many keys, one machine). */
   workerRequestsPerAddressPerSecond: int(1).default(2000),
+  /** Signed worker request bodies read at once per address, all keys together (each up to 16 × maxResultBytes). */
+  workerBodiesPerAddress: int(1).default(16),
   /** Job submissions per requester per minute; also reservations, webhook registrations, and offers per provider. */
   submissionsPerMinute: int(1).default(60),
   /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
   estimatesPerMinute: int(1).default(600),
   /** MiB of scene assets a requester may upload per minute. */
   assetMiBPerMinute: int(1).default(4096),
+  /**
+   * MiB the gateway sends a worker key per minute (a blob larger than that costs it all): a worker
+   * fetches a scene and its assets (at most maxSceneBytes + maxAssetBytes) once.
+   */
+  gatewayMiBPerMinute: int(1).default(2048),
+  /** MiB of the CARs the gateway built that it keeps in memory, so that fetching a blob again costs no hashing. */
+  gatewayCacheMiB: int(0).default(128),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */
   failedAuthPerMinute: int(1).default(60),
   /** Tiles a requester may re-run per hour (each is rendered again by a trusted worker, at the farm's cost). */

@@ -275,6 +275,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxAssetBytes: config.maxAssetBytes,
     farmLimits: FarmLimits.parse(config),
     maxResultBytes: config.maxResultBytes,
+    workerBodiesPerAddress: config.workerBodiesPerAddress,
+    gatewayCacheMiB: config.gatewayCacheMiB,
     heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
     trustProxy: config.trustProxy,
   });

@@ -28,8 +28,15 @@ export const FarmLimits = z.object({
 });
 export type FarmLimits = z.infer<typeof FarmLimits>;
 
-/** The environment variable that sets an orchestrator setting: `maxTriangles` → `FARM_MAX_TRIANGLES`. */
-export const settingName = (key: string): string => `FARM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+/**
+ * The environment variable that sets an orchestrator setting: `maxTriangles` → `FARM_MAX_TRIANGLES`;
+ * MiB is one word (`assetMiBPerMinute` → `FARM_ASSET_MIB_PER_MINUTE`).
+ */
+export const settingName = (key: string): string =>
+  `FARM_${key
+    .replace(/MiB/g, 'Mib')
+    .replace(/[A-Z]/g, (c) => `_${c}`)
+    .toUpperCase()}`;
 
 /** "<what>, this farm takes at most <limit> (<setting>)". */
 export const beyond = (what: string, limits: FarmLimits, key: keyof FarmLimits): string =>

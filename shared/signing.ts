@@ -1,12 +1,20 @@
 /**
  * Worker request signatures. A worker's identity is its Ed25519 key: it signs
- * `METHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id and the timestamp.
- * The orchestrator rejects unknown ids, bad signatures, timestamps that are not plain
- * millisecond numbers within a short window, and any signature it has already seen (replays).
+ * `METHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id, the timestamp
+ * and the body's hash, so that the orchestrator checks the signature before it reads the body
+ * (then the body against the hash). It rejects unknown ids, bad signatures, timestamps that are
+ * not plain millisecond numbers within a short window, and any signature it has already seen
+ * (replays).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
 
-export const SIGNATURE_HEADERS = { worker: 'farm-worker', timestamp: 'farm-timestamp', signature: 'farm-signature' } as const;
+export const SIGNATURE_HEADERS = {
+  worker: 'farm-worker',
+  timestamp: 'farm-timestamp',
+  signature: 'farm-signature',
+  /** sha256(body), hex: absent, the request claims an empty body. */
+  body: 'farm-body-sha256',
+} as const;
 /** How far a signed request's clock may be from the orchestrator's. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
 
@@ -18,20 +26,27 @@ export function isFresh(text: string, now = Date.now()): boolean {
   return /^\d{1,15}$/.test(text) && Math.abs(now - Number(text)) <= SIGNATURE_WINDOW_MS;
 }
 
-export function signingPayload(method: string, path: string, timestamp: string, body: Uint8Array): Buffer {
-  const digest = createHash('sha256').update(body).digest('hex');
+/** A body's sha256 in lowercase hex: what a signature covers, and what the body header carries. */
+export const bodyDigest = (body: Uint8Array): string => createHash('sha256').update(body).digest('hex');
+
+/** An empty body's hash: what a request without the body header claims. */
+export const EMPTY_BODY_DIGEST = bodyDigest(new Uint8Array());
+
+function signingPayload(method: string, path: string, timestamp: string, digest: string): Buffer {
   return Buffer.from(`${method.toUpperCase()}\n${path}\n${timestamp}\n${digest}`);
 }
 
+/** The signature of a request, with the timestamp and body digest to send beside it. */
 export function signRequest(
   key: KeyObject,
   method: string,
   path: string,
   body: Uint8Array,
   now = Date.now(),
-): { timestamp: string; signature: string } {
+): { timestamp: string; signature: string; digest: string } {
   const timestamp = String(now);
-  return { timestamp, signature: sign(null, signingPayload(method, path, timestamp, body), key).toString('base64') };
+  const digest = bodyDigest(body);
+  return { timestamp, digest, signature: sign(null, signingPayload(method, path, timestamp, digest), key).toString('base64') };
 }
 
 /**
@@ -54,11 +69,12 @@ export function isEd25519PublicKey(publicKeyDer: string): boolean {
 const publicKeys = new Map<string, KeyObject>();
 const PUBLIC_KEY_CACHE = 10_000;
 
+/** Whether `signature` signs the request whose body hashes to `digest`: checkable before the body arrives. */
 export function verifyRequest(
   publicKeyDer: string,
   method: string,
   path: string,
-  body: Uint8Array,
+  digest: string,
   timestamp: string,
   signature: string,
 ): boolean {
@@ -70,7 +86,7 @@ export function verifyRequest(
       if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.clear();
       publicKeys.set(publicKeyDer, key);
     }
-    return verify(null, signingPayload(method, path, timestamp, body), key, Buffer.from(signature, 'base64'));
+    return verify(null, signingPayload(method, path, timestamp, digest), key, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

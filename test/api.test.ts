@@ -177,7 +177,11 @@ describe('worker protocol', () => {
     const theft = await fetch(`${farm.url}/api/workers`, {
       method: 'POST',
       body,
-      headers: { [SIGNATURE_HEADERS.timestamp]: sig.timestamp, [SIGNATURE_HEADERS.signature]: sig.signature },
+      headers: {
+        [SIGNATURE_HEADERS.timestamp]: sig.timestamp,
+        [SIGNATURE_HEADERS.signature]: sig.signature,
+        [SIGNATURE_HEADERS.body]: sig.digest,
+      },
     });
     await problem(theft, 401);
   });

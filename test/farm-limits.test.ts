@@ -163,6 +163,13 @@ describe('farm limit settings', () => {
     expect([lowered.maxTriangles, lowered.maxSpp, lowered.maxTextureSize]).toEqual([1000, 64, 512]);
   });
 
+  it('reads MiB settings from FARM_…_MIB… names, MiB one word', () => {
+    const config = OrchestratorConfig.parse(
+      configFromEnv({ FARM_ASSET_MIB_PER_MINUTE: '7', FARM_GATEWAY_MIB_PER_MINUTE: '8', FARM_GATEWAY_CACHE_MIB: '9' }),
+    );
+    expect([config.assetMiBPerMinute, config.gatewayMiBPerMinute, config.gatewayCacheMiB]).toEqual([7, 8, 9]);
+  });
+
   it('refuses a setting above the protocol’s cap, saying so', () => {
     const refused = OrchestratorConfig.safeParse(
       configFromEnv({ FARM_MAX_TRIANGLES: String(LIMITS.maxTriangles + 1), FARM_MAX_ASSET_BYTES: String(LIMITS.maxAssetBytes + 1) }),

@@ -200,13 +200,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   }
 
-  /** Uploads are idempotent: retry server errors, then hand the replicas back rather than sit on them. */
+  /**
+   * Uploads are idempotent: retry server errors and 429 (an address's bodies in flight are
+   * bounded: a busy one shared by many workers), then hand the replicas back rather than sit on them.
+   */
   async function uploadWithRetry(results: readonly BatchedResult[]): Promise<BatchResult[]> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await client.uploadBatch(results);
       } catch (err) {
-        const retryable = !(err instanceof OrchestratorError) || err.status >= 500;
+        const retryable = !(err instanceof OrchestratorError) || err.status >= 500 || err.status === 429;
         if (!retryable || attempt >= UPLOAD_ATTEMPTS || stopping) {
           await release(results.map((r) => r.replica));
           throw err;

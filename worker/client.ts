@@ -221,7 +221,7 @@ export class WorkerClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
-      const { timestamp, signature } = signRequest(this.identity.key, method, path, bytes);
+      const { timestamp, signature, digest } = signRequest(this.identity.key, method, path, bytes);
       try {
         return await fetch(`${this.bases[this.current]}${path}`, {
           method,
@@ -233,6 +233,7 @@ export class WorkerClient {
             [SIGNATURE_HEADERS.worker]: this.identity.id,
             [SIGNATURE_HEADERS.timestamp]: timestamp,
             [SIGNATURE_HEADERS.signature]: signature,
+            [SIGNATURE_HEADERS.body]: digest,
           },
         });
       } catch (e) {

@@ -16,7 +16,8 @@ import type { Workers } from '../state/workers.ts';
 import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
-import { AuthGate, identifyWorker, requireOperator, requireRequester, verifyWorker } from './auth.ts';
+import { AuthGate, authenticateWorker, requireOperator, requireRequester, verifyBody } from './auth.ts';
+import { boundBodies } from './bodies.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { reservationRoutes } from './forwards.ts';
@@ -28,10 +29,10 @@ import { sceneRoutes } from './scenes.ts';
 import { sessionRoutes } from './session.ts';
 import { tokenRoutes } from './tokens.ts';
 import { type WebhookRoutesDeps, webhookRoutes } from './webhooks.ts';
-import { gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
+import { type GatewayDeps, gatewayRoutes, type WorkRoutesDeps, workRoutes } from './work.ts';
 import { registerWorker, workerRoutes } from './workers.ts';
 
-export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps, WebhookRoutesDeps {
+export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, GatewayDeps, AssetRoutesDeps, WebhookRoutesDeps {
   ledger: Ledger;
   marketIntervalMs: number;
   marketIndexFloorRu: number;
@@ -47,6 +48,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, AssetRoutesDeps,
   dashboardDir: string;
   maxSceneBytes: number;
   maxResultBytes: number;
+  /** Signed worker bodies read at once per address (bodies.ts). */
+  workerBodiesPerAddress: number;
   /** How often workers should heartbeat: a third of the lease. */
   heartbeatMs: number;
   /** The reverse proxies whose X-Forwarded-For names the client (config.ts `trustProxy`, which refuses any that would trust every client). */
@@ -111,9 +114,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.json(list);
   });
 
-  const workBody = express.raw({ type: () => true, limit: deps.maxResultBytes });
-  const batchBody = express.raw({ type: () => true, limit: deps.maxResultBytes * MAX_BATCH });
-  // Signed routes need the exact body bytes, so they read it raw, after the headers are checked.
+  const bounded = boundBodies(deps.workerBodiesPerAddress);
+  const workBody = bounded(express.raw({ type: () => true, limit: deps.maxResultBytes }));
+  const batchBody = bounded(express.raw({ type: () => true, limit: deps.maxResultBytes * MAX_BATCH }));
+  // Signed routes need the exact body bytes: read raw, once the signature over their claimed hash checks out.
+  const worker = authenticateWorker(deps.redis, deps.workers, gate, deps.limits);
+  const signedBody = verifyBody(gate);
   app.post(
     '/api/workers',
     (req, res, next) => next(gate.refuseBlocked(req, res)),
@@ -123,19 +129,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use('/api/workers', workerRoutes(deps));
   app.use('/api/market', marketRoutes(deps.market, deps, deps));
-  app.use(
-    '/ipfs',
-    identifyWorker(deps.workers, gate, deps.limits),
-    workBody,
-    verifyWorker(deps.redis, gate, deps.limits),
-    gatewayRoutes(deps),
-  );
+  app.use('/ipfs', worker, workBody, signedBody, gatewayRoutes(deps));
   app.use(
     '/api/work',
-    identifyWorker(deps.workers, gate, deps.limits),
+    worker,
     // A batched upload carries up to MAX_BATCH results; every other signed body at most one.
     (req, res, next) => (req.path === '/results' ? batchBody : workBody)(req, res, next),
-    verifyWorker(deps.redis, gate, deps.limits),
+    signedBody,
     workRoutes(deps),
   );
 

@@ -3,15 +3,15 @@
  * <token>`, or, in a browser, the session cookie that POST /api/session set from that token (an
  * HttpOnly, SameSite=Strict cookie: it authenticates <img> and EventSource requests, which cannot
  * carry headers, and no other site can make the browser send it). Workers sign every request with
- * their Ed25519 key (shared/signing.ts) over the exact bytes of the body: their id and timestamp
- * are checked from the headers first, the signature once the body (bounded) has arrived, and a
- * signature is accepted once only.
+ * their Ed25519 key (shared/signing.ts) over the hash of the body, which they send in a header:
+ * the signature is checked against that claim before the body is read, the body (bounded)
+ * against the claim once it has arrived, and a signature is accepted once only.
  */
 import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { Ids } from '../../shared/protocol.ts';
-import { isFresh, SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
+import { bodyDigest, EMPTY_BODY_DIGEST, isFresh, SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
 import { keys } from '../state/keys.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Principal, Tokens } from '../state/tokens.ts';
@@ -99,9 +99,13 @@ function signatureHeaders(req: Request): { timestamp: string; signature: string 
   return { timestamp, signature };
 }
 
+/** The body hash a signed request claims: an empty body's when it sends none. */
+const claimedDigest = (req: Request): string => req.get(SIGNATURE_HEADERS.body) ?? EMPTY_BODY_DIGEST;
+
 /**
- * Checks the body against the signature headers and `publicKey`, then records the signature so
- * that the same signed request is refused the second time (409).
+ * Checks the signature headers against `publicKey`, over the body hash the request claims (so
+ * before its body need be read: checkBody holds the body to the claim), then records the
+ * signature so that the same signed request is refused the second time (409).
  */
 export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Request, res: Response, publicKey: string): Promise<void> {
   let headers: { timestamp: string; signature: string };
@@ -110,28 +114,37 @@ export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Requ
   } catch (e) {
     return gate.fail(req, res, e as HttpError);
   }
-  if (!verifyRequest(publicKey, req.method, req.originalUrl, rawBody(req), headers.timestamp, headers.signature))
-    return gate.fail(req, res, new HttpError(401, 'Bad signature', 'the signature does not match the request and key'));
+  if (!verifyRequest(publicKey, req.method, req.originalUrl, claimedDigest(req), headers.timestamp, headers.signature))
+    return gate.fail(
+      req,
+      res,
+      new HttpError(401, 'Bad signature', `the signature does not match the request, its ${SIGNATURE_HEADERS.body} and the key`),
+    );
   const first = await redis.set(keys.replay(headers.signature), 1, 'PX', 2 * SIGNATURE_WINDOW_MS, 'NX');
   if (first !== 'OK') throw new HttpError(409, 'Replayed request', 'this signed request was already received');
 }
 
+/** Once the body has arrived: it is the one whose hash the signature covered. */
+export async function checkBody(gate: AuthGate, req: Request, res: Response): Promise<void> {
+  if (bodyDigest(rawBody(req)) !== claimedDigest(req))
+    return gate.fail(req, res, new HttpError(401, 'Bad signature', `the body does not match ${SIGNATURE_HEADERS.body}, which was signed`));
+}
+
 /**
- * Before the body: the worker exists and its headers are well-formed and fresh. Unknown or
- * malformed callers are refused without reading what they send.
+ * Before the body: the worker exists, its signature covers the request and the body it claims
+ * and was not seen before; whoever cannot sign as the worker is refused without a byte of the
+ * body read. Then the key's request rate (only a verified request spends it, so nobody can
+ * exhaust another worker's by naming it).
  */
-export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits) {
+export function authenticateWorker(redis: FarmRedis, workers: Workers, gate: AuthGate, limits: Limits) {
   return async (req: Request, res: Response, next: NextFunction) => {
     gate.refuseBlocked(req, res);
     await consume(limits.workerAddress, addressOf(req), res);
     const id = req.get(SIGNATURE_HEADERS.worker) ?? '';
     const worker = Ids.worker.safeParse(id).success ? await workers.get(id) : undefined;
     if (!worker) return gate.fail(req, res, new HttpError(401, 'Unknown worker', `worker "${id.slice(0, 64)}" is not registered`));
-    try {
-      signatureHeaders(req);
-    } catch (e) {
-      return gate.fail(req, res, e as HttpError);
-    }
+    await checkSignature(redis, gate, req, res, worker.publicKey);
+    await consume(limits.worker, worker.id, res);
     req.worker = worker;
     // Every line logged for this request names the worker.
     if (req.log) req.log = req.log.child({ worker: worker.id });
@@ -139,15 +152,10 @@ export function identifyWorker(workers: Workers, gate: AuthGate, limits: Limits)
   };
 }
 
-/**
- * After the body: the signature covers it and was not seen before; then the key's request rate
- * (only a verified request spends it, so nobody can exhaust another worker's by naming it).
- */
-export function verifyWorker(redis: FarmRedis, gate: AuthGate, limits: Limits) {
+/** After the body: it is the one the worker signed. */
+export function verifyBody(gate: AuthGate) {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const worker = req.worker as WorkerRecord;
-    await checkSignature(redis, gate, req, res, worker.publicKey);
-    await consume(limits.worker, worker.id, res);
+    await checkBody(gate, req, res);
     next();
   };
 }

@@ -2,8 +2,9 @@
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
  * shares them): registrations per address, signed requests per worker key and per address, job
  * submissions and forward orders per requester or provider, estimates, MiB of asset uploads and
- * tiles re-run per requester, and failed authentications per address — an address that keeps
- * failing is turned away before anything is looked up, from memory once it is over the limit.
+ * tiles re-run per requester, MiB the gateway sends per worker key, and failed authentications
+ * per address — an address that keeps failing is turned away before anything is looked up, from
+ * memory once it is over the limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,7 @@ export interface LimitSettings {
   submissionsPerMinute: number;
   estimatesPerMinute: number;
   assetMiBPerMinute: number;
+  gatewayMiBPerMinute: number;
   failedAuthPerMinute: number;
   rerunsPerHour: number;
 }
@@ -30,6 +32,8 @@ export interface Limits {
   estimate: RateLimiterRedis;
   /** MiB of asset uploads per requester. */
   assetMiB: RateLimiterRedis;
+  /** MiB the gateway (GET /ipfs/:cid) sends per worker key. */
+  gatewayMiB: RateLimiterRedis;
   failedAuth: RateLimiterRedis;
   /** Tiles re-run per requester (a trusted worker renders each again, at the farm's cost). */
   rerun: RateLimiterRedis;
@@ -52,6 +56,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     submission: make('submit', s.submissionsPerMinute, 60),
     estimate: make('estimate', s.estimatesPerMinute, 60),
     assetMiB: make('asset-mib', s.assetMiBPerMinute, 60),
+    gatewayMiB: make('gateway-mib', s.gatewayMiBPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
     rerun: make('rerun', s.rerunsPerHour, 3600),
   };

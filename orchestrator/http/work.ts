@@ -20,6 +20,7 @@ import {
 } from '../../shared/protocol.ts';
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
 import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
+import { ByteLru } from '../byte-lru.ts';
 import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { parseTaskId } from '../planner.ts';
@@ -31,6 +32,7 @@ import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
+import { consume } from './limits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
@@ -46,15 +48,25 @@ export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
   minStakeMicros: number;
 }
 
+export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks' | 'jobs' | 'limits'> {
+  /** MiB of built CARs kept in memory. */
+  gatewayCacheMiB: number;
+}
+
+const MIB = 1024 * 1024;
+
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
  * (shared/unixfs.ts), which the worker checks against the CID, so the bytes may as well come from
  * any orchestrator or IPFS gateway. A worker may read the calibration scene and the scenes (and
  * their assets) of the replicas it holds, nothing else (not results: they would let it copy
- * another worker's answer).
+ * another worker's answer). A CAR costs a hash of every block to build: what a key is sent is
+ * metered in MiB a minute, and the CARs built last are kept, so that fetching one again is a copy.
  */
-export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks' | 'jobs'>): Router {
+export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
+  // By CID, so never stale; whether the worker may read one is checked before it is looked up.
+  const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
@@ -62,10 +74,23 @@ export function gatewayRoutes(deps: Pick<WorkRoutesDeps, 'blobs' | 'calibration'
     const worker = req.worker as WorkerRecord;
     const allowed = cid === deps.calibration.spec.scene || (await readable(deps, worker.id)).has(cid);
     if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
-    const bytes = await deps.blobs.get(cid);
-    if (!bytes) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-    const { car } = await carOf(bytes);
-    res.type(`${CAR_CONTENT_TYPE}; version=1`).set('x-content-type-options', 'nosniff').send(Buffer.from(car));
+    const cached = cars.get(cid);
+    const blob = cached ? undefined : await deps.blobs.get(cid);
+    const blobBytes = cached?.blobBytes ?? blob?.byteLength;
+    if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
+    // Before any CAR is built. A blob over a whole minute's allowance costs all of it, so it can still be fetched.
+    const limiter = deps.limits.gatewayMiB;
+    await consume(limiter, worker.id, res, Math.min(limiter.points, Math.max(1, Math.ceil(blobBytes / MIB))));
+    let car = cached?.car;
+    if (!car) {
+      car = (await carOf(blob as Uint8Array)).car;
+      cars.set(cid, { car, blobBytes }, car.byteLength);
+    }
+    res
+      .type(`${CAR_CONTENT_TYPE}; version=1`)
+      // The CID names these bytes: Express would otherwise hash the whole CAR again for an ETag.
+      .set({ 'x-content-type-options': 'nosniff', etag: `"${cid}.car"` })
+      .send(Buffer.from(car.buffer, car.byteOffset, car.byteLength));
   });
   return r;
 }

@@ -8,7 +8,7 @@ import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
 import { LEADERBOARD_ORDERS, type Workers } from '../state/workers.ts';
-import { type AuthGate, checkSignature, rawBody } from './auth.ts';
+import { type AuthGate, checkBody, checkSignature, rawBody } from './auth.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 const LeaderboardQuery = z.object({
@@ -37,7 +37,9 @@ export function registerWorker(deps: WorkerRoutesDeps): RequestHandler {
       throw new HttpError(400, 'Invalid request', 'the key must be an Ed25519 public key (SPKI DER, base64)', [
         { path: 'publicKey', message: 'not an Ed25519 public key' },
       ]);
+    // The key is in the body, so the (small) body is read first here.
     await checkSignature(deps.redis, deps.gate, req, res, body.publicKey);
+    await checkBody(deps.gate, req, res);
     const id = workerIdOf(body.publicKey);
     // A registration that also carries the operator's token is one of the operator's own workers.
     const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];

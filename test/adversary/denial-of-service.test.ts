@@ -247,6 +247,7 @@ describe('cheap reads and bounded resources', () => {
           [SIGNATURE_HEADERS.worker]: w.id,
           [SIGNATURE_HEADERS.timestamp]: sig.timestamp,
           [SIGNATURE_HEADERS.signature]: sig.signature,
+          [SIGNATURE_HEADERS.body]: sig.digest,
         },
       });
     };

@@ -45,6 +45,7 @@ function signed(w: TestClient, method: string, path: string, body: string, times
         [SIGNATURE_HEADERS.worker]: w.id,
         [SIGNATURE_HEADERS.timestamp]: timestamp ?? sig.timestamp,
         [SIGNATURE_HEADERS.signature]: sig.signature,
+        [SIGNATURE_HEADERS.body]: sig.digest,
       },
     });
 }
@@ -112,7 +113,7 @@ describe('signed requests', () => {
     const w = await api.worker('re-encoder', { stake: 0 });
     await api.operator('/api/credits', { account: w.id, amount: 10 });
     const body = JSON.stringify({ amount: 1 });
-    const { timestamp, signature } = signRequest(w.identity.key, 'POST', '/api/work/stake', new TextEncoder().encode(body));
+    const { timestamp, signature, digest } = signRequest(w.identity.key, 'POST', '/api/work/stake', new TextEncoder().encode(body));
     const send = (sig: string) =>
       fetch(`${api.farm.url}/api/work/stake`, {
         method: 'POST',
@@ -122,6 +123,7 @@ describe('signed requests', () => {
           [SIGNATURE_HEADERS.worker]: w.id,
           [SIGNATURE_HEADERS.timestamp]: timestamp,
           [SIGNATURE_HEADERS.signature]: sig,
+          [SIGNATURE_HEADERS.body]: digest,
         },
       });
     expect((await send(signature)).status).toBe(200);

@@ -72,6 +72,7 @@ export const TEST_SETTINGS = {
   registrationsPerMinute: 10_000,
   workerRequestsPerSecond: 10_000,
   workerRequestsPerAddressPerSecond: 100_000,
+  workerBodiesPerAddress: 10_000,
   submissionsPerMinute: 10_000,
   failedAuthPerMinute: 10_000,
 } as const;

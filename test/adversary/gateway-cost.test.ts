@@ -1,0 +1,79 @@
+/**
+ * The trustless gateway cannot be made to burn CPU and memory: what it sends a key is metered in
+ * MiB a minute (charged before a CAR is built), and a CAR it built is kept, so fetching the same
+ * blob again costs no hashing.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
+import { CAR_CONTENT_TYPE, carOf, cidOfBytes } from '../../shared/unixfs.ts';
+import { type ApiFarm, nextAssignment, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
+import { problem } from '../support/problem.ts';
+import { shippedRaw } from '../support/scenes.ts';
+
+// Counts the CARs the orchestrator (in this process) builds.
+vi.mock(import('../../shared/unixfs.ts'), async (original) => {
+  const actual = await original();
+  return { ...actual, carOf: vi.fn(actual.carOf) };
+});
+
+const MIB = 1024 * 1024;
+let api: ApiFarm;
+beforeAll(async () => {
+  api = await startApiFarm({ gatewayMiBPerMinute: 2 });
+});
+afterAll(() => api.stop());
+
+/** A GET of the gateway signed by hand, to read the refusal's headers. */
+const gatewayGet = (w: TestClient, cid: string) => {
+  const path = `/ipfs/${cid}`;
+  const { timestamp, signature } = signRequest(w.identity.key, 'GET', path, new Uint8Array());
+  return fetch(`${api.farm.url}${path}`, {
+    headers: {
+      accept: CAR_CONTENT_TYPE,
+      [SIGNATURE_HEADERS.worker]: w.id,
+      [SIGNATURE_HEADERS.timestamp]: timestamp,
+      [SIGNATURE_HEADERS.signature]: signature,
+    },
+  });
+};
+
+describe('a key holding a replica of a job with a large asset', () => {
+  it('is sent its MiB a minute, then refused with Retry-After; the CAR is built once', async () => {
+    // A 512×512 RGBA texture: 1 MiB, so each fetch costs 1 of the key's 2 MiB a minute.
+    const asset = randomBytes(MIB);
+    const cid = await cidOfBytes(asset);
+    const put = await fetch(`${api.farm.url}/api/assets/${cid}`, {
+      method: 'PUT',
+      body: asset,
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/octet-stream' },
+    });
+    expect(put.status).toBe(201);
+    const scene = { ...shippedRaw('cornell'), textures: [{ name: 'big', width: 512, height: 512, rgba: { cid } }] };
+    const job = await api.operator('/api/jobs', {
+      scene,
+      width: 16,
+      height: 16,
+      spp: 1,
+      tileSize: 16,
+      verification: 'quorum',
+      replicas: 1,
+    });
+    expect(job.status).toBe(201);
+    const greedy = await api.worker('greedy', { trusted: true });
+    await nextAssignment(greedy.client);
+    const builds = () => vi.mocked(carOf).mock.calls.filter(([bytes]) => bytes.length === asset.length).length;
+
+    expect(Buffer.from(await greedy.client.blob(cid)).equals(asset)).toBe(true);
+    expect(Buffer.from(await greedy.client.blob(cid)).equals(asset)).toBe(true);
+    expect(builds()).toBe(1);
+    const refused = await gatewayGet(greedy, cid);
+    expect((await problem(refused, 429)).title).toBe('Too many requests');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    // The meter is the key's: another key's fetch is untouched.
+    const other = await api.worker('other');
+    const calibration = await other.client.calibration();
+    expect((await other.client.blob(calibration.scene)).length).toBeGreaterThan(0);
+  });
+});
