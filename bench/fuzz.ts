@@ -282,7 +282,7 @@ async function fuzzWorker(w: WorkerCase): Promise<void> {
   const [method, template] = w.route;
   const path = template.replace('{rid}', encodeURIComponent(w.rid)).replace('{cid}', encodeURIComponent(w.rid));
   const bytes = method === 'GET' ? new Uint8Array() : new TextEncoder().encode(w.body);
-  const signed = signRequest(client.identity.key, method, path, bytes);
+  const signed = signRequest(client.identity.key, client.farmId, method, path, bytes);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (w.signing !== 'none') {
     headers[SIGNATURE_HEADERS.worker] = w.signing === 'garbage' ? w.rid : client.id;

@@ -21,7 +21,9 @@ export async function creditsShow(account: string, flags: { orchestrator: string
   const res =
     account === 'me'
       ? await tokenClient(base, 'your API token').call('GET', '/api/account')
-      : await fetch(account === 'treasury' ? `${base}/api/treasury` : `${base}/api/workers/${account}/ledger`);
+      : account === 'treasury'
+        ? await tokenClient(base, 'the operator token').call('GET', '/api/treasury')
+        : await fetch(`${base}/api/workers/${account}/ledger`);
   if (!res.ok) throw new Error(`no account ${account} (${res.status})`);
   const body = (await res.json()) as LedgerPage & { account: string };
   console.log(

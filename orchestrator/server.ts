@@ -34,6 +34,7 @@ import { refreshSlots } from './slot-refresh.ts';
 import { AssetIndex } from './state/assets.ts';
 import { AvailabilityReader } from './state/availability.ts';
 import { Classes } from './state/classes.ts';
+import { farmId } from './state/farm-id.ts';
 import { Forwards } from './state/forwards.ts';
 import { Jobs } from './state/jobs.ts';
 import { Ledger } from './state/ledger.ts';
@@ -236,6 +237,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
   const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, log };
   const app = createApp({
+    farmId: await farmId(redis),
     storage,
     tasks,
     jobs,

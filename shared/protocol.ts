@@ -317,6 +317,10 @@ export const ClassView = z.object({
   answers: z.array(z.string()),
   at: z.number(),
 });
+/** GET /api/farm: the farm's id, which every worker signature covers. */
+export const FarmInfo = z.object({ id: z.string().regex(/^f[0-9a-f]{16}$/) });
+export type FarmInfo = z.infer<typeof FarmInfo>;
+
 export const ClassList = z.object({
   tolerance: z.object({ levels: z.number().int(), share: z.number() }),
   calibration: CalibrationSpec,

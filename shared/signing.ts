@@ -1,9 +1,11 @@
 /**
  * Worker request signatures. A worker's identity is its Ed25519 key: it signs
- * `METHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id, the timestamp
- * and the body's hash, so that the orchestrator checks the signature before it reads the body
- * (then the body against the hash). It rejects unknown ids, bad signatures, timestamps that are
- * not plain millisecond numbers within a short window, and any signature it has already seen
+ * `farm\nMETHOD\npath\ntimestamp\nsha256(body)` and sends the signature with its id, the
+ * timestamp and the body's hash, so that the orchestrator checks the signature before it reads the
+ * body (then the body against the hash). `farm` is the farm's id (GET /api/farm): a request signed
+ * for one farm is refused by every other, so one seen on the wire cannot be replayed on another
+ * farm the same key works for. It rejects unknown ids, bad signatures, timestamps that are not
+ * plain millisecond numbers within a short window, and any signature it has already seen
  * (replays).
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
@@ -32,13 +34,14 @@ export const bodyDigest = (body: Uint8Array): string => createHash('sha256').upd
 /** An empty body's hash: what a request without the body header claims. */
 export const EMPTY_BODY_DIGEST = bodyDigest(new Uint8Array());
 
-function signingPayload(method: string, path: string, timestamp: string, digest: string): Buffer {
-  return Buffer.from(`${method.toUpperCase()}\n${path}\n${timestamp}\n${digest}`);
+function signingPayload(farm: string, method: string, path: string, timestamp: string, digest: string): Buffer {
+  return Buffer.from(`${farm}\n${method.toUpperCase()}\n${path}\n${timestamp}\n${digest}`);
 }
 
 /** The signature of a request, with the timestamp and body digest to send beside it. */
 export function signRequest(
   key: KeyObject,
+  farm: string,
   method: string,
   path: string,
   body: Uint8Array,
@@ -46,7 +49,7 @@ export function signRequest(
 ): { timestamp: string; signature: string; digest: string } {
   const timestamp = String(now);
   const digest = bodyDigest(body);
-  return { timestamp, digest, signature: sign(null, signingPayload(method, path, timestamp, digest), key).toString('base64') };
+  return { timestamp, digest, signature: sign(null, signingPayload(farm, method, path, timestamp, digest), key).toString('base64') };
 }
 
 /**
@@ -72,6 +75,7 @@ const PUBLIC_KEY_CACHE = 10_000;
 /** Whether `signature` signs the request whose body hashes to `digest`: checkable before the body arrives. */
 export function verifyRequest(
   publicKeyDer: string,
+  farm: string,
   method: string,
   path: string,
   digest: string,
@@ -86,7 +90,7 @@ export function verifyRequest(
       if (publicKeys.size >= PUBLIC_KEY_CACHE) publicKeys.clear();
       publicKeys.set(publicKeyDer, key);
     }
-    return verify(null, signingPayload(method, path, timestamp, digest), key, Buffer.from(signature, 'base64'));
+    return verify(null, signingPayload(farm, method, path, timestamp, digest), key, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

@@ -6,7 +6,7 @@ import { canonicalCid } from '../shared/image.ts';
 import type { CalibrationSpec, JobStatus, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, CALIBRATION_SHADE, DEVICE, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { type ApiFarm, CALIBRATION_SHADE, DEVICE, farmIdOf, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
@@ -150,8 +150,9 @@ describe('worker protocol', () => {
       ).title,
     ).toBe('Unknown worker');
     await w.client.register('honest', DEVICE);
+    const farmId = await farmIdOf(farm.url);
     const forger = newWorker();
-    const { timestamp, signature } = signRequest(forger.identity.key, 'POST', '/api/work/next', new Uint8Array());
+    const { timestamp, signature } = signRequest(forger.identity.key, farmId, 'POST', '/api/work/next', new Uint8Array());
     const forged = await fetch(`${farm.url}/api/work/next`, {
       method: 'POST',
       headers: {
@@ -161,7 +162,18 @@ describe('worker protocol', () => {
       },
     });
     expect((await problem(forged, 401)).title).toBe('Bad signature');
-    const old = signRequest(w.identity.key, 'POST', '/api/work/next', new Uint8Array(), Date.now() - 3_600_000);
+    // The worker's own signature, made for another farm (seen on the wire there): refused here.
+    const elsewhere = signRequest(w.identity.key, 'f0123456789abcdef', 'POST', '/api/work/next', new Uint8Array());
+    const replayed = await fetch(`${farm.url}/api/work/next`, {
+      method: 'POST',
+      headers: {
+        [SIGNATURE_HEADERS.worker]: w.identity.id,
+        [SIGNATURE_HEADERS.timestamp]: elsewhere.timestamp,
+        [SIGNATURE_HEADERS.signature]: elsewhere.signature,
+      },
+    });
+    expect((await problem(replayed, 401)).title).toBe('Bad signature');
+    const old = signRequest(w.identity.key, farmId, 'POST', '/api/work/next', new Uint8Array(), Date.now() - 3_600_000);
     const stale = await fetch(`${farm.url}/api/work/next`, {
       method: 'POST',
       headers: {
@@ -173,7 +185,7 @@ describe('worker protocol', () => {
     expect((await problem(stale, 401)).title).toBe('Stale signature');
     // Registering someone else's key without its private half fails the proof of possession.
     const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', device: DEVICE });
-    const sig = signRequest(w.identity.key, 'POST', '/api/workers', new TextEncoder().encode(body));
+    const sig = signRequest(w.identity.key, farmId, 'POST', '/api/workers', new TextEncoder().encode(body));
     const theft = await fetch(`${farm.url}/api/workers`, {
       method: 'POST',
       body,

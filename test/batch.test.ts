@@ -27,7 +27,7 @@ async function flat(a: Assignment, shade: number): Promise<BatchedResult> {
 
 /** PUTs raw bytes to the batch route, signed by the worker. */
 async function putRaw(w: TestClient, body: Uint8Array): Promise<Response> {
-  const { timestamp, signature, digest } = signRequest(w.identity.key, 'PUT', '/api/work/results', body);
+  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', body);
   return fetch(`${api.farm.url}/api/work/results`, {
     method: 'PUT',
     body: Buffer.from(body),

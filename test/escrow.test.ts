@@ -41,7 +41,7 @@ const tasksOf = async (r: Requester, id: string) =>
   ((await (await r.call(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
 const workerBalance = async (w: TestClient) =>
   ((await (await fetch(`${api.farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage).balance;
-const treasury = async () => ((await (await fetch(`${api.farm.url}/api/treasury`)).json()) as LedgerPage).balance;
+const treasury = async () => ((await (await api.operator('/api/treasury')).json()) as LedgerPage).balance;
 
 /** Rays each tile's result claims (replicas of one tile agree on them, as they are part of its CID). */
 const raysOf = (a: Assignment) => 5_000 + a.tile.x * 31 + a.tile.y * 17;

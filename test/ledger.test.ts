@@ -70,7 +70,9 @@ describe('stake and slashing', () => {
     expect(await account(truth.id)).toMatchObject({ balance: 10.00049, stake: 0 });
     expect(await account(b.id)).toMatchObject({ balance: 40.00049, stake: 20, locked: 0 });
     expect(await account(liar.id)).toMatchObject({ balance: 30, stake: 0, locked: 0 });
-    const treasury = (await (await fetch(`${api.farm.url}/api/treasury`)).json()) as { balance: number };
+    // The treasury's entries are the operator's: its outflows would tell a worker its checks.
+    expect((await fetch(`${api.farm.url}/api/treasury`)).status).toBe(401);
+    const treasury = (await (await api.operator('/api/treasury')).json()) as { balance: number };
     expect(treasury.balance).toBe(100.00002);
     // The job paid 2 × 500 µc; the rest of its escrow came back when it ended.
     await expect.poll(requesterAccount).toMatchObject({ balance: 0.999, held: 0 });

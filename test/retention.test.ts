@@ -175,14 +175,14 @@ describe('retention over time', () => {
 
   it('keeps the newest ledger entries, paged newest first, and balances exact', async () => {
     for (let i = 1; i <= 12; i++) expect((await api.operator('/api/credits', { account: 'treasury', amount: i })).status).toBe(201);
-    const page = async (query: string) => (await (await fetch(`${api.farm.url}/api/treasury${query}`)).json()) as LedgerPage;
+    const page = async (query: string) => (await (await api.operator(`/api/treasury${query}`)).json()) as LedgerPage;
     await waitFor(async () => (await page('')).kept === 5, 10_000, 'the ledger to be capped');
     const first = await page('?limit=3');
     expect(first).toMatchObject({ balance: 78, total: 12, kept: 5, offset: 0 });
     expect(first.entries.map((e) => e.amount)).toEqual([12, 11, 10]);
     expect((await page('?offset=3&limit=3')).entries.map((e) => e.amount)).toEqual([9, 8]);
     expect((await page('?offset=5')).entries).toEqual([]);
-    const bad = await fetch(`${api.farm.url}/api/treasury?limit=0`);
+    const bad = await api.operator('/api/treasury?limit=0');
     expect(bad.status).toBe(400);
   });
 });

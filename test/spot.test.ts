@@ -69,7 +69,7 @@ describe('spot checks', () => {
       // It can pay even the greediest ask, so a spot check may stand in for its tile.
       await fundOperator(own, 100_000);
       await own.operator('/api/jobs', { ...oneTileJob(1), spp: 3, budget: 60_000 });
-      const treasury = async () => ((await (await fetch(`${own.farm.url}/api/treasury`)).json()) as { balance: number }).balance;
+      const treasury = async () => ((await (await own.operator('/api/treasury')).json()) as { balance: number }).balance;
       // A key asking the most any price may be: with no price ever traded, the check pays nothing
       // (at its ask, it would have taken 50 credits from the treasury).
       const greedy = await own.worker('greedy', { stake: 10, ask: 1_000_000 });

@@ -11,6 +11,7 @@ import {
   Batch as BatchSchema,
   type Calibrated,
   type CalibrationSpec,
+  FarmInfo,
   MAX_ERROR_LENGTH,
   RESULT_CID_HEADER,
   RESULT_RAYS_HEADER,
@@ -68,6 +69,8 @@ export class WorkerClient {
   private readonly bases: readonly string[];
   /** The orchestrator it talks to now: the next one after a connection fails. */
   private current = 0;
+  /** The farm's id, which its signatures cover: asked once (every orchestrator of a farm answers the same). */
+  private farmId: Promise<string> | undefined;
 
   /** `orchestrators`: one URL, or several orchestrators of one farm to fail over between. */
   constructor(
@@ -207,6 +210,17 @@ export class WorkerClient {
     return res;
   }
 
+  private async farm(): Promise<string> {
+    this.farmId ??= fetch(`${this.bases[this.current]}/api/farm`).then(async (r) => FarmInfo.parse(await r.json()).id);
+    try {
+      return await this.farmId;
+    } catch (e) {
+      // Asked again of the next orchestrator (send fails over on the error).
+      this.farmId = undefined;
+      throw e;
+    }
+  }
+
   /**
    * Sends the request to the current orchestrator, and on to the next ones while connections
    * fail (an orchestrator down or killed mid-request): each attempt is signed afresh, as a
@@ -221,8 +235,8 @@ export class WorkerClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
-      const { timestamp, signature, digest } = signRequest(this.identity.key, method, path, bytes);
       try {
+        const { timestamp, signature, digest } = signRequest(this.identity.key, await this.farm(), method, path, bytes);
         return await fetch(`${this.bases[this.current]}${path}`, {
           method,
           body: hasBody ? Buffer.from(bytes) : undefined,

@@ -5,7 +5,7 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import { type ClassList, MAX_BATCH } from '../../shared/protocol.ts';
+import { type ClassList, type FarmInfo, MAX_BATCH } from '../../shared/protocol.ts';
 import type { OrchestratorConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
@@ -48,6 +48,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, GatewayDeps, Ass
   dashboardDir: string;
   maxSceneBytes: number;
   maxResultBytes: number;
+  /** The farm's id (state/farm-id.ts). */
+  farmId: string;
   /** Signed worker bodies read at once per address (bodies.ts). */
   workerBodiesPerAddress: number;
   /** How often workers should heartbeat: a third of the lease. */
@@ -81,7 +83,7 @@ export function createApp(deps: AppDeps): express.Express {
     else res.json({ ok: true, status: 'ok' });
   });
 
-  const gate = new AuthGate(deps.limits);
+  const gate = new AuthGate(deps.limits, deps.farmId);
   const requester = requireRequester(deps.tokens, gate);
 
   /** Prometheus scrape target, for the operator (queue depths and spot-check counts would tell workers too much). */
@@ -98,6 +100,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/webhooks', requester, express.json({ limit: 4096 }), webhookRoutes(deps));
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
   app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));
+
+  /** The farm's id: what a worker's signatures cover, so that none is good on another farm. */
+  app.get('/api/farm', (_req, res) => {
+    res.json({ id: deps.farmId } satisfies FarmInfo);
+  });
 
   /** This farm's scene limits, for clients to check a scene before they upload it. */
   app.get('/api/limits', (_req, res) => {

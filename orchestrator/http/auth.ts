@@ -47,7 +47,11 @@ function blockedFor(limiter: RateLimiterRedis, key: string): number {
  * failure against it.
  */
 export class AuthGate {
-  constructor(private readonly limits: Limits) {}
+  /** `farm`: the farm's id, which every worker signature covers (shared/signing.ts). */
+  constructor(
+    private readonly limits: Limits,
+    readonly farm: string,
+  ) {}
 
   refuseBlocked(req: Request, res: Response): void {
     const ms = blockedFor(this.limits.failedAuth, addressOf(req));
@@ -114,7 +118,7 @@ export async function checkSignature(redis: FarmRedis, gate: AuthGate, req: Requ
   } catch (e) {
     return gate.fail(req, res, e as HttpError);
   }
-  if (!verifyRequest(publicKey, req.method, req.originalUrl, claimedDigest(req), headers.timestamp, headers.signature))
+  if (!verifyRequest(publicKey, gate.farm, req.method, req.originalUrl, claimedDigest(req), headers.timestamp, headers.signature))
     return gate.fail(
       req,
       res,

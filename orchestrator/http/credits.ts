@@ -36,8 +36,12 @@ export function creditRoutes(ledger: Ledger, redis: FarmRedis, requester: Reques
     res.status(201).json({ account: body.account, ...(await ledger.account(body.account)) });
   });
 
-  /** The treasury's balance and its entries, newest first, a page at a time. */
-  r.get('/treasury', async (req, res) => {
+  /**
+   * The treasury's balance and its entries, newest first, a page at a time: the operator's only.
+   * Its outflows are spot checks and arbiters' renders; a worker that saw them would know which
+   * of its replicas were checks.
+   */
+  r.get('/treasury', requester, requireOperator, async (req, res) => {
     const { offset, limit } = LedgerQuery.parse(req.query);
     res.json({ account: TREASURY, ...(await ledger.page(TREASURY, offset, limit)) });
   });

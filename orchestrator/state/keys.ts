@@ -90,6 +90,8 @@ const FIXED = {
   /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */
   spotLeases: 'spot:leases',
   workersAll: 'workers',
+  /** The farm's id (state/farm-id.ts). */
+  farmId: 'id',
   /** CIDs uploaded as scene assets → `<ms of the last upload> <bytes>` (state/assets.ts): never a result's. */
   assets: 'assets',
   /** Requesters (token owner ids) by when their token was added: the requester accounts. */

@@ -354,7 +354,12 @@ export class Tasks {
   }
 
   async spotVerdict(task: string, n: number, pass: boolean): Promise<void> {
-    await runScript(this.redis, 'spot-verdict', [keys.taskReplicas(task)], [n, pass ? 1 : 0, Date.now(), this.economy.slashShare, task]);
+    await runScript(
+      this.redis,
+      'spot-verdict',
+      [keys.taskReplicas(task)],
+      [n, pass ? 1 : 0, Date.now(), this.economy.slashShare, task, this.economy.feePpm],
+    );
     this.changed(task);
   }
 

@@ -239,7 +239,7 @@ describe('cheap reads and bounded resources', () => {
   it('answers malformed JSON and ids of the wrong shape with 400 naming the field', async () => {
     const w = await api.worker('shapes', { stake: 10 });
     const raw = (method: string, path: string, body = '') => {
-      const sig = signRequest(w.identity.key, method, path, new TextEncoder().encode(body));
+      const sig = signRequest(w.identity.key, w.farmId, method, path, new TextEncoder().encode(body));
       return fetch(`${api.farm.url}${path}`, {
         method,
         body: body || undefined,

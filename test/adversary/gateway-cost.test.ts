@@ -27,7 +27,7 @@ afterAll(() => api.stop());
 /** A GET of the gateway signed by hand, to read the refusal's headers. */
 const gatewayGet = (w: TestClient, cid: string) => {
   const path = `/ipfs/${cid}`;
-  const { timestamp, signature } = signRequest(w.identity.key, 'GET', path, new Uint8Array());
+  const { timestamp, signature } = signRequest(w.identity.key, w.farmId, 'GET', path, new Uint8Array());
   return fetch(`${api.farm.url}${path}`, {
     headers: {
       accept: CAR_CONTENT_TYPE,

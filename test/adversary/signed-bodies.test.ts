@@ -14,7 +14,7 @@ const MIB = 1024 * 1024;
 
 /** Headers that sign `body` as `w` would (the body's hash included); `now` keeps signatures apart. */
 function signedHeaders(w: TestClient, method: string, path: string, body: Uint8Array, now = Date.now()): Record<string, string> {
-  const { timestamp, signature, digest } = signRequest(w.identity.key, method, path, body, now);
+  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, method, path, body, now);
   return {
     [SIGNATURE_HEADERS.worker]: w.id,
     [SIGNATURE_HEADERS.timestamp]: timestamp,

@@ -35,7 +35,7 @@ const account = async (id: string) =>
 /** A signed request built by hand, so that it can be sent again byte for byte. */
 function signed(w: TestClient, method: string, path: string, body: string, timestamp?: string) {
   const bytes = new TextEncoder().encode(body);
-  const sig = signRequest(w.identity.key, method, path, bytes);
+  const sig = signRequest(w.identity.key, w.farmId, method, path, bytes);
   return () =>
     fetch(`${api.farm.url}${path}`, {
       method,
@@ -113,7 +113,13 @@ describe('signed requests', () => {
     const w = await api.worker('re-encoder', { stake: 0 });
     await api.operator('/api/credits', { account: w.id, amount: 10 });
     const body = JSON.stringify({ amount: 1 });
-    const { timestamp, signature, digest } = signRequest(w.identity.key, 'POST', '/api/work/stake', new TextEncoder().encode(body));
+    const { timestamp, signature, digest } = signRequest(
+      w.identity.key,
+      w.farmId,
+      'POST',
+      '/api/work/stake',
+      new TextEncoder().encode(body),
+    );
     const send = (sig: string) =>
       fetch(`${api.farm.url}/api/work/stake`, {
         method: 'POST',

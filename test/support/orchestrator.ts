@@ -10,7 +10,7 @@ import { type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { OrchestratorConfig } from '../../orchestrator/config.ts';
 import { type RunningOrchestrator, startOrchestrator } from '../../orchestrator/server.ts';
 import { canonicalCid } from '../../shared/image.ts';
-import type { Assignment, Calibrated, CalibrationSpec } from '../../shared/protocol.ts';
+import { type Assignment, type Calibrated, type CalibrationSpec, FarmInfo } from '../../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
 import { WorkerClient } from '../../worker/client.ts';
 import type { Identity } from '../../worker/identity.ts';
@@ -37,6 +37,8 @@ export interface TestClient {
   id: string;
   identity: Identity;
   client: WorkerClient;
+  /** The farm's id, for requests signed by hand (shared/signing.ts). */
+  farmId: string;
 }
 
 export interface ClientOptions {
@@ -90,6 +92,7 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body ? JSON.stringify(body) : undefined,
     });
+  const farmId = await farmIdOf(farm.url);
   const worker = async (name: string, opts: ClientOptions = {}): Promise<TestClient> => {
     const { privateKeyPem, publicKeyDer } = newKeyPair();
     const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
@@ -103,7 +106,7 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
       if (granted.status !== 201) throw new Error(`grant failed: ${granted.status}`);
       await client.stake(stake);
     }
-    return { id: identity.id, identity, client };
+    return { id: identity.id, identity, client, farmId };
   };
   await worker('anchor', { trusted: true });
   return {
@@ -117,6 +120,11 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
       await redis.stop();
     },
   };
+}
+
+/** The farm's id (GET /api/farm), which a request signed by hand must cover. */
+export async function farmIdOf(url: string): Promise<string> {
+  return FarmInfo.parse(await (await fetch(`${url}/api/farm`)).json()).id;
 }
 
 /** Answers the calibration with flat tiles of one shade. */

@@ -11,6 +11,7 @@
     ARGV[3] now (ms)
     ARGV[4] share of the stake a fault loses (0..1)
     ARGV[5] task id
+    ARGV[6] the fee, parts per million of what it is paid (kept as for any replica's pay)
   Output:
     1 when judged, 0 when already judged
 ]]
@@ -29,7 +30,7 @@ if ARGV[2] == '1' then
   -- A result judged within the tolerance (a provisional class) need not carry the known
   -- answer's ray count: it is paid for the rays the verified render traced, never more.
   r.rays = math.min(r.rays or 0, tonumber(redis.call('HGET', K.task(ARGV[5]), 'rays') or '0'))
-  pay(r, now, 0)
+  pay(r, now, tonumber(ARGV[6]))
 else
   r.state = 'invalid'
   count(r.worker, 'invalid', 1)

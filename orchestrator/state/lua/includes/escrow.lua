@@ -64,20 +64,19 @@ local function void(r, now)
   r.commit = '0'
   if potClosed(r.payer, key) then refundUnused(r.payer, r.pot, now) end
 end
--- Pays valid replica r its rays at its price, less the fee (`feePpm` parts per million) when a
--- requester pays; a forward replica also counts as delivered. The caller stores the record.
+-- Pays valid replica r its rays at its price, less the fee (`feePpm` parts per million) to the
+-- treasury, whoever pays: a worker's earnings look the same for a spot check or an arbiter's
+-- render (the treasury pays) as for a requester's tile. A forward replica also counts as
+-- delivered. The caller stores the record.
 local function pay(r, now, feePpm)
   local rays = r.rays or 0
   local amount = mulDiv(rays, r.price or 0, false)
-  local fee = 0
   if r.payer == 'job' or r.payer == 'forward' then
     amount = math.min(amount, commitOf(r))
-    fee = mulDiv(amount, feePpm, false)
     local key = potKey(r.payer, r.pot)
     redis.call('HINCRBY', key, 'escrow', 0 - amount)
     local job = K.job(r.job)
     redis.call('HINCRBY', job, 'spent', amount)
-    redis.call('HINCRBY', job, 'fees', fee)
     redis.call('HINCRBY', job, 'raysPaid', rays)
     if r.payer == 'forward' then
       redis.call('HINCRBY', key, 'received', rays)
@@ -88,6 +87,8 @@ local function pay(r, now, feePpm)
     amount = math.min(amount, available('treasury', 'balance'))
     if amount > 0 then adjust('treasury', 'balance', 0 - amount, 'paid', r.rid, now) end
   end
+  local fee = mulDiv(amount, feePpm, false)
+  if r.payer == 'job' or r.payer == 'forward' then redis.call('HINCRBY', K.job(r.job), 'fees', fee) end
   if amount - fee > 0 then
     adjust(r.worker, 'balance', amount - fee, 'earned', r.rid, now)
     redis.call('HINCRBY', K.worker(r.worker), 'earned', amount - fee)
