@@ -152,36 +152,23 @@ describe('worker protocol', () => {
     await w.client.register('honest', DEVICE);
     const farmId = await farmIdOf(farm.url);
     const forger = newWorker();
-    const { timestamp, signature } = signRequest(forger.identity.key, farmId, 'POST', '/api/work/next', new Uint8Array());
-    const forged = await fetch(`${farm.url}/api/work/next`, {
-      method: 'POST',
-      headers: {
-        [SIGNATURE_HEADERS.worker]: w.identity.id,
-        [SIGNATURE_HEADERS.timestamp]: timestamp,
-        [SIGNATURE_HEADERS.signature]: signature,
-      },
-    });
+    // POST /api/work/next as `w`, with a signature made by hand.
+    const nextSignedWith = ({ timestamp, signature }: { timestamp: string; signature: string }) =>
+      fetch(`${farm.url}/api/work/next`, {
+        method: 'POST',
+        headers: {
+          [SIGNATURE_HEADERS.worker]: w.identity.id,
+          [SIGNATURE_HEADERS.timestamp]: timestamp,
+          [SIGNATURE_HEADERS.signature]: signature,
+        },
+      });
+    const forged = await nextSignedWith(signRequest(forger.identity.key, farmId, 'POST', '/api/work/next', new Uint8Array()));
     expect((await problem(forged, 401)).title).toBe('Bad signature');
     // The worker's own signature, made for another farm (seen on the wire there): refused here.
     const elsewhere = signRequest(w.identity.key, 'f0123456789abcdef', 'POST', '/api/work/next', new Uint8Array());
-    const replayed = await fetch(`${farm.url}/api/work/next`, {
-      method: 'POST',
-      headers: {
-        [SIGNATURE_HEADERS.worker]: w.identity.id,
-        [SIGNATURE_HEADERS.timestamp]: elsewhere.timestamp,
-        [SIGNATURE_HEADERS.signature]: elsewhere.signature,
-      },
-    });
-    expect((await problem(replayed, 401)).title).toBe('Bad signature');
+    expect((await problem(await nextSignedWith(elsewhere), 401)).title).toBe('Bad signature');
     const old = signRequest(w.identity.key, farmId, 'POST', '/api/work/next', new Uint8Array(), Date.now() - 3_600_000);
-    const stale = await fetch(`${farm.url}/api/work/next`, {
-      method: 'POST',
-      headers: {
-        [SIGNATURE_HEADERS.worker]: w.identity.id,
-        [SIGNATURE_HEADERS.timestamp]: old.timestamp,
-        [SIGNATURE_HEADERS.signature]: old.signature,
-      },
-    });
+    const stale = await nextSignedWith(old);
     expect((await problem(stale, 401)).title).toBe('Stale signature');
     // Registering someone else's key without its private half fails the proof of possession.
     const body = JSON.stringify({ publicKey: forger.identity.publicKeyDer, name: 'thief', device: DEVICE });
