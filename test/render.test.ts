@@ -3,6 +3,8 @@ import { canonicalCid } from '../shared/image.ts';
 import { maxRaysPerSample } from '../shared/render-units.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
+import { openBackend } from '../worker/render/backend.ts';
+import { packedCells, packResults } from '../worker/render/packed-cells.ts';
 import { type Renderer, spreadRows } from '../worker/render/renderer.ts';
 import { useRenderers } from './support/renderers.ts';
 import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
@@ -85,6 +87,29 @@ describe('tile invariance', () => {
 
   it('spreads rows as a permutation', () => {
     for (const n of [1, 2, 7, 64, 100, 191]) expect([...spreadRows(n)].sort((a, b) => a - b)).toEqual([...Array(n).keys()]);
+  });
+
+  it("hands a webasm call's cells back packed, as gpu.js's grid holds them", async () => {
+    // Guards the speed of packed results against a gpu.js that shapes its output another way.
+    const backend = await openBackend('webasm');
+    try {
+      const make = () =>
+        backend.gpu.createKernel(
+          function (this: { thread: { x: number; y: number } }) {
+            return [this.thread.x, this.thread.y, this.thread.x * this.thread.y, 7];
+          },
+          { output: [12, 5] },
+        );
+      const shaped = make();
+      const packed = make();
+      packResults(packed);
+      const cells = packed();
+      expect(cells).toBeInstanceOf(Float32Array);
+      expect(cells).toEqual(packedCells(shaped(), 12, 5));
+      expect([...(cells as Float32Array).subarray(4 * (2 * 12 + 3), 4 * (2 * 12 + 4))]).toEqual([3, 2, 6, 7]);
+    } finally {
+      backend.close();
+    }
   });
 
   it('rejects a tile outside the frame', async () => {

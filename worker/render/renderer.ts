@@ -12,6 +12,7 @@ import type { Rect } from '../../shared/tile.ts';
 import { type Backend, type BackendChoice, openBackend } from './backend.ts';
 import { CAM_SIZE, type CompiledScene, compileScene } from './compile.ts';
 import { type KernelConstants, pathTrace } from './kernel.ts';
+import { packedCells, packResults } from './packed-cells.ts';
 import { CELLS_PER_THREAD, type PlanLimits, planSamples, type Unit, unitAt } from './sample-plan.ts';
 import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
@@ -114,7 +115,8 @@ export class Renderer {
     for (let call = 0; call < plan.calls; call++) {
       const { placed, out } = next;
       if (call + 1 < plan.calls) next = launch(call + 1);
-      rays += addUnits((await out) as Grid, order, placed, tile.width, sums);
+      const cells = packedCells(await out, plan.columns, plan.unitsPerCall);
+      rays += addUnits(cells, order, placed, plan.columns, tile.width, sums);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
       opts.onProgress?.(Math.floor(unitsDone / plan.groups), tile.height);
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
@@ -155,6 +157,7 @@ export class Renderer {
           poolSize: THREADS,
         } as Parameters<typeof this.backend.gpu.createKernel>[1],
       ) as unknown as Kernel;
+      packResults(k);
       // Each webasm kernel holds its own thread pool; a worker that meets many scenes and tile
       // sizes keeps only the kernels it used last.
       const [oldest] = this.kernels.keys();
@@ -182,14 +185,12 @@ export function spreadRows(n: number): number[] {
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-type Grid = ArrayLike<ArrayLike<ArrayLike<number>>>;
-
 /**
- * gpu.js returns rows of per-cell Float32Array(4): radiance summed over the cell's samples and
- * rays traced. Output row i holds unit placed[i]; units are added in their own order (that of
- * `order`'s inverse), so each pixel's groups are summed in group order. Returns the rays.
+ * A call's cells (4 floats each: radiance summed over the cell's samples, and rays traced; rows of
+ * `columns` cells). Output row i holds unit placed[i]; units are added in their own order (that
+ * of `order`'s inverse), so each pixel's groups are summed in group order. Returns the rays.
  */
-function addUnits(grid: Grid, order: number[], placed: Unit[], width: number, sums: Float64Array): number {
+function addUnits(cells: Float32Array, order: number[], placed: Unit[], columns: number, width: number, sums: Float64Array): number {
   const rowOf = new Array<number>(order.length);
   order.forEach((u, i) => {
     rowOf[u] = i;
@@ -198,14 +199,14 @@ function addUnits(grid: Grid, order: number[], placed: Unit[], width: number, su
   for (const i of rowOf) {
     const unit = placed[i];
     if (unit.samples === 0) continue;
-    const row = grid[i];
+    const row = i * columns * 4;
     const base = unit.row * width * 3;
     for (let x = 0; x < width; x++) {
-      const cell = row[x];
-      sums[base + x * 3] += cell[0];
-      sums[base + x * 3 + 1] += cell[1];
-      sums[base + x * 3 + 2] += cell[2];
-      rays += cell[3];
+      const cell = row + x * 4;
+      sums[base + x * 3] += cells[cell];
+      sums[base + x * 3 + 1] += cells[cell + 1];
+      sums[base + x * 3 + 2] += cells[cell + 2];
+      rays += cells[cell + 3];
     }
   }
   return rays;
