@@ -4,7 +4,7 @@
  * its own directory needs the IPFS store (ipfs-store.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CID_PATTERN } from '../../shared/protocol.ts';
 import { cidOfBytes } from '../../shared/unixfs.ts';
@@ -23,6 +23,9 @@ export class FsContentStore implements ContentStore {
   async put(bytes: Uint8Array, known?: string): Promise<string> {
     const cid = known ?? (await cidOfBytes(bytes));
     const path = this.path(cid);
+    // Written once: a blob already stored (a tile's second replica, a scene sent again) is only
+    // marked written again, which is what keeps it from a collection under way (remove()).
+    if (await this.touch(path)) return cid;
     const parent = join(path, '..');
     if (!this.made.has(parent)) {
       await mkdir(parent, { recursive: true });
@@ -39,6 +42,18 @@ export class FsContentStore implements ContentStore {
       throw e;
     }
     return cid;
+  }
+
+  /** Marks a stored blob written now; false when there is none. */
+  private async touch(path: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
   }
 
   async get(cid: string): Promise<Uint8Array | undefined> {
