@@ -2,7 +2,9 @@
  * Scene format v1: the JSON document a requester submits. Defined once here and used by the
  * renderer, the orchestrator (to validate uploads) and the CLI.
  */
+
 import { z } from 'zod';
+import { cameraTrack } from './keyframes.ts';
 import { formatIssues, MAX_ISSUES } from './problem.ts';
 import { decodeRadiance, radianceSize } from './radiance.ts';
 
@@ -387,6 +389,8 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
     const issue = reachIssue(o, i, byId, s.animation?.objects ?? {}, extents);
     if (issue) ctx.addIssue({ code: 'custom', ...issue });
   });
+  const blind = blindCameraIssue(s);
+  if (blind) ctx.addIssue({ code: 'custom', ...blind });
   s.lights.forEach((l, i) => {
     if (l.type === 'spot' && l.innerConeAngle >= l.outerConeAngle)
       ctx.addIssue({ code: 'custom', path: ['lights', i, 'innerConeAngle'], message: 'must be smaller than outerConeAngle' });
@@ -407,6 +411,23 @@ function checkReferences(scene: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx)
         message: `an object's keys set either matrix (as key ${i} does) or translate/rotate/scale, not both`,
       });
   }
+}
+
+/**
+ * A camera at its own lookAt has no direction to look in: every ray of the frame would be NaN.
+ * Checked at every frame the scene defines, since keys move position and lookAt separately and
+ * the two may meet between keys.
+ */
+function blindCameraIssue(s: Scene): { path: (string | number)[]; message: string } | undefined {
+  const cameraAt = cameraTrack(s);
+  for (let frame = 0; frame < frameCount(s); frame++) {
+    const { position: p, lookAt: l } = cameraAt(frame);
+    if (Math.hypot(p[0] - l[0], p[1] - l[1], p[2] - l[2]) > 1e-9) continue;
+    return s.animation?.camera.length
+      ? { path: ['animation', 'camera'], message: `at frame ${frame} the camera's position is its lookAt: it has no direction to look in` }
+      : { path: ['camera', 'lookAt'], message: "must differ from the camera's position: the camera has no direction to look in" };
+  }
+  return undefined;
 }
 
 /**

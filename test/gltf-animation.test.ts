@@ -13,8 +13,9 @@ import { describe, expect, it } from 'vitest';
 import { readSceneFile } from '../cli/scene-file.ts';
 import { sampleKeyframes } from '../shared/gltf-animation.ts';
 import { sceneFromJsonDocument } from '../shared/gltf-scene.ts';
+import { cameraTrack } from '../shared/keyframes.ts';
 import { parseScene, type SceneInput } from '../shared/scene.ts';
-import { applyPoint, cameraAt, transformAt } from '../worker/render/animate.ts';
+import { applyPoint, transformAt } from '../worker/render/animate.ts';
 import type { V3 } from '../worker/render/vec.ts';
 import { useRenderers } from './support/renderers.ts';
 import { issuesOf } from './support/scenes.ts';
@@ -150,8 +151,8 @@ describe('glTF animation import', () => {
         close(applyPoint(m, corner), world(corner), 6); // the file stores times and quaternions as f32
       const u = Math.min(t / 2, 1);
       const camY = 3 * (-2 * u ** 3 + 3 * u ** 2);
-      close(cameraAt(scene, frame).position, [0, camY, 10], 6);
-      close(cameraAt(scene, frame).lookAt, [0, camY, 9], 6);
+      close(cameraTrack(scene)(frame).position, [0, camY, 10], 6);
+      close(cameraTrack(scene)(frame).lookAt, [0, camY, 9], 6);
     }
   });
 

@@ -20,6 +20,29 @@ describe('scene schema', () => {
     );
   });
 
+  it('refuses a camera at its own lookAt, in the scene or at any frame its keys reach', () => {
+    const still = cornell();
+    still.camera.lookAt = [...still.camera.position];
+    expect(issuesOf(still)).toEqual(["camera.lookAt: must differ from the camera's position: the camera has no direction to look in"]);
+    // The position moves through a fixed lookAt (offset by z): they meet at frame 5, between keys.
+    const through = (z: number) => ({
+      ...cornell(),
+      camera: { position: [0, 0, 0], lookAt: [5, 0, 0], fov: 40 },
+      animation: {
+        frameCount: 12,
+        camera: [
+          { frame: 0, position: [0, 0, z] },
+          { frame: 10, position: [10, 0, z] },
+        ],
+      },
+    });
+    expect(issuesOf(through(0))).toEqual([
+      "animation.camera: at frame 5 the camera's position is its lookAt: it has no direction to look in",
+    ]);
+    // Passing beside it renders every frame.
+    expect(parseScene(through(0.5)).animation?.frameCount).toBe(12);
+  });
+
   it.each(['cornell', 'bounce', 'knot'])('accepts the shipped scene %s', (name) => {
     const scene = parseScene(shippedRaw(name));
     expect(scene.objects.length).toBeGreaterThan(0);

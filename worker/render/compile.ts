@@ -3,6 +3,8 @@
  * primitives in BVH order, BVH nodes, materials, lights and camera. Everything here is plain
  * TypeScript in f64; the kernel only sees the f32 results.
  */
+
+import { cameraTrack } from '../../shared/keyframes.ts';
 import {
   bytesOfBase64,
   type Light,
@@ -14,7 +16,7 @@ import {
   TextureSlot,
   texturesOf,
 } from '../../shared/scene.ts';
-import { type Affine, applyPoint, applyVector, cameraAt, transformAt } from './animate.ts';
+import { type Affine, applyPoint, applyVector, transformAt } from './animate.ts';
 import { type Bounds, buildBvh } from './bvh.ts';
 import { type EnvironmentTables, tablesOf } from './environment.ts';
 import { add, cross, dot, length, normalize, scale, sub, type V3 } from './vec.ts';
@@ -394,7 +396,7 @@ function packTexels(scene: Scene): { texels: Float32Array; offsets: Map<string, 
  * (which the renderer fills in too).
  */
 function packCamera(scene: Scene, frame: number): Float32Array {
-  const cam = cameraAt(scene, frame);
+  const cam = cameraTrack(scene)(frame);
   const { width, height } = scene.render;
   const eye = cam.position;
   const forward = normalize(sub(cam.lookAt, eye));
