@@ -23,6 +23,8 @@ const PIXELS = 256 * 192;
 /** The tile sweep's sample count, and the spp sweep's frame (4,096 spp of 256×192 takes minutes). */
 const TILE_SPP = 64;
 const SPP_FRAME = { width: 64, height: 48 };
+/** Least time each cell of the sweeps is timed over in a round. */
+const MIN_SECONDS = 1;
 
 const throughput: { backend: BackendName; samplesPerSecond: number }[] = [];
 for (const name of ['webgpu', 'webasm', 'cpu'] as const) {
@@ -62,14 +64,26 @@ if (webasm) {
 const fastest = throughput.reduce((a, b) => (a.samplesPerSecond > b.samplesPerSecond ? a : b)).backend;
 const r = await Renderer.open(fastest);
 
-/** Seconds to render the whole frame as tiles of `size` px (0: uncut). */
-async function frameSeconds(s: Scene, size: number): Promise<number> {
+/** Renders the whole frame as tiles of `size` px (0: uncut). */
+async function renderFrame(s: Scene, size: number): Promise<void> {
   const { width, height } = s.render;
-  const tiles = size ? tileGrid(width, height, size) : [{ x: 0, y: 0, width, height }];
-  const { seconds } = await timed(async () => {
-    for (const tile of tiles) await r.render(s, 0, { tile });
-  });
-  return seconds;
+  for (const tile of size ? tileGrid(width, height, size) : [{ x: 0, y: 0, width, height }]) await r.render(s, 0, { tile });
+}
+
+/**
+ * Samples/s rendering the frame as tiles of `size` px, over at least MIN_SECONDS: a short render
+ * is repeated, so a 64×48 frame at 16 spp (60 ms) is timed over as long a stretch of this
+ * machine's drifting speed as the 4,096-spp one, not over one blink of it.
+ */
+async function samplesPerSecond(s: Scene, size: number): Promise<number> {
+  const { width, height, spp } = s.render;
+  let frames = 0;
+  const started = performance.now();
+  do {
+    await renderFrame(s, size);
+    frames++;
+  } while (performance.now() - started < MIN_SECONDS * 1000);
+  return (frames * width * height * spp) / ((performance.now() - started) / 1000);
 }
 const sweep = [
   ...[32, 64, 128, 0].map((size) => ({
@@ -87,13 +101,10 @@ const sweep = [
 ];
 // Round-robin, median of 3: this machine's speed drifts by ±15 % over minutes, which would
 // otherwise show up as differences between cells measured one after another.
-for (const c of sweep) await frameSeconds(c.scene, c.size); // compile every kernel first
+for (const c of sweep) await renderFrame(c.scene, c.size); // compile every kernel first
 const runs = sweep.map((): number[] => []);
-for (let round = 0; round < 3; round++) for (const [i, c] of sweep.entries()) runs[i].push(await frameSeconds(c.scene, c.size));
-const cells = sweep.map((c, i) => {
-  const { width, height, spp } = c.scene.render;
-  return { sweep: c.sweep, cell: c.cell, samplesPerSecond: (width * height * spp) / median(runs[i]) };
-});
+for (let round = 0; round < 3; round++) for (const [i, c] of sweep.entries()) runs[i].push(await samplesPerSecond(c.scene, c.size));
+const cells = sweep.map((c, i) => ({ sweep: c.sweep, cell: c.cell, samplesPerSecond: median(runs[i]) }));
 const best = Math.max(...cells.map((c) => c.samplesPerSecond));
 const worst = Math.min(...cells.map((c) => c.samplesPerSecond));
 console.log(`\nsamples/s by tile size and by sample count (${fastest}); goal: no cell below 0.90 × the best\n`);
