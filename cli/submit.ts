@@ -1,7 +1,7 @@
 /** `farm submit`: uploads a job; with --wait shows progress and downloads the stitched frames. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ASSET_MIN_BYTES, packAssets } from '../shared/assets.ts';
+import { ASSET_MIN_BYTES, assetUses, packAssets, useBytes } from '../shared/assets.ts';
 import { farmLimitIssues, inRequest } from '../shared/farm-limits.ts';
 import { parseFrameRange } from '../shared/frames.ts';
 import { formatCredits as credits } from '../shared/money.ts';
@@ -49,7 +49,12 @@ export async function submitCommand(scenePath: string, flags: SubmitFlags): Prom
     spp: optional(flags.spp),
     ...(flags.size ? parseSize(flags.size) : {}),
   };
-  await refuseOverFarmLimits(client, scene, assets, request);
+  await refuseOverFarmLimits(
+    client,
+    scene,
+    useBytes(assetUses(manifest), (cid) => assets.get(cid)?.length),
+    request,
+  );
   const upload = await client.uploadAssets(assets);
   if (assets.size > 0)
     process.stdout.write(
@@ -79,7 +84,8 @@ const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
 async function refuseOverFarmLimits(
   client: RequesterClient,
   scene: Scene,
-  assets: ReadonlyMap<string, Uint8Array>,
+  /** Its asset bytes, each asset counted at every use (as the farm counts them). */
+  assetBytes: number,
   request: { frames?: string; width?: number; height?: number; spp?: number },
 ): Promise<void> {
   const limits = await client.limits().catch((e: unknown) => {
@@ -89,7 +95,6 @@ async function refuseOverFarmLimits(
   if (!limits) return;
   const sized = withOverrides(scene, { width: request.width, height: request.height, spp: request.spp });
   const frames = request.frames === undefined ? frameCount(sized) : parseFrameRange(request.frames, frameCount(sized)).length;
-  const assetBytes = [...assets.values()].reduce((n, b) => n + b.length, 0);
   const over = inRequest(farmLimitIssues(sized, limits, { frames, assetBytes }), request);
   if (over.length > 0)
     throw new Error(

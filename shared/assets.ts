@@ -9,8 +9,9 @@
  * (positions, uvs: the JSON numbers exactly) or uint32 (indices).
  */
 import { z } from 'zod';
+import type { FieldIssue } from './problem.ts';
 import { CID_PATTERN } from './protocol.ts';
-import { SceneError } from './scene.ts';
+import { LIMITS, SceneError } from './scene.ts';
 import { cidOfBytes } from './unixfs.ts';
 
 /** Inline parts at least this large travel as assets (`farm submit`, the sample scenes): stored once, fetched once per worker. */
@@ -56,6 +57,33 @@ function withValue(root: unknown, path: Path, value: unknown): unknown {
   return copy;
 }
 
+/**
+ * A copy of `root` with each value at its path, sharing everything off the paths: each node on a
+ * path is copied once however many paths pass through it (withValue for each would copy the
+ * objects array once per mesh part).
+ */
+function withValues(root: unknown, placed: readonly { path: Path; value: unknown }[]): unknown {
+  if (placed.length === 0) return root;
+  const copies = new Set<unknown>();
+  const own = (node: unknown): Json => {
+    if (copies.has(node)) return node as Json;
+    const copy = (Array.isArray(node) ? [...node] : { ...(node as Json) }) as Json;
+    copies.add(copy);
+    return copy;
+  };
+  const out = own(root);
+  for (const { path, value } of placed) {
+    let node = out;
+    for (const key of path.slice(0, -1)) {
+      const child = own(node[key as string]);
+      node[key as string] = child;
+      node = child;
+    }
+    node[path[path.length - 1] as string] = value;
+  }
+  return out;
+}
+
 function encode(value: unknown, encoding: Encoding): Uint8Array | undefined {
   if (encoding === 'bytes') return typeof value === 'string' ? Buffer.from(value, 'base64') : undefined;
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) return undefined;
@@ -65,9 +93,6 @@ function encode(value: unknown, encoding: Encoding): Uint8Array | undefined {
 
 function decode(bytes: Uint8Array, encoding: Encoding): unknown {
   if (encoding === 'bytes') return Buffer.from(bytes).toString('base64');
-  const size = encoding === 'f64' ? 8 : 4;
-  if (bytes.length % size !== 0)
-    throw new Error(`holds ${bytes.length} bytes, not a whole number of ${encoding === 'f64' ? 'float64' : 'uint32'}s`);
   const aligned = new Uint8Array(bytes); // typed arrays need their own aligned buffer
   return Array.from(encoding === 'f64' ? new Float64Array(aligned.buffer) : new Uint32Array(aligned.buffer));
 }
@@ -97,14 +122,101 @@ export interface ResolvedScene {
   scene: unknown;
   /** Where assets stood, to put them back in the manifest that is stored. */
   refs: { path: Path; cid: string }[];
+  /** The scene's asset bytes, each asset counted at every use. */
   bytes: number;
 }
 
 /**
+ * Most asset references a scene can hold: each texture's texels, the sky, and each mesh's
+ * positions, uvs and indices.
+ */
+export const MAX_ASSET_USES = LIMITS.maxTextures + 1 + 3 * LIMITS.maxObjects;
+
+/** One asset reference in a manifest: where it stands, how it decodes, and its CID (undefined when malformed). */
+export interface AssetUse {
+  path: Path;
+  encoding: Encoding;
+  cid: string | undefined;
+}
+
+/** The CID of a well-formed reference: AssetRef's rule, checked by hand (a manifest may hold hundreds of thousands). */
+function refCid(v: unknown): string | undefined {
+  return isObject(v) && Object.keys(v).length === 1 && typeof v.cid === 'string' && CID_PATTERN.test(v.cid) ? v.cid : undefined;
+}
+
+/** Every asset reference a manifest holds, in the order of its slots; reading none of them. */
+export function assetUses(manifest: unknown): AssetUse[] {
+  return slots(manifest)
+    .filter(({ path }) => isRef(at(manifest, path)))
+    .map(({ path, encoding }) => ({ path, encoding, cid: refCid(at(manifest, path)) }));
+}
+
+/** The distinct CIDs of well-formed references. */
+export const distinctCids = (uses: readonly AssetUse[]): string[] => [
+  ...new Set(uses.flatMap(({ cid }) => (cid === undefined ? [] : [cid]))),
+];
+
+const where = (path: Path) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+
+/**
+ * The scene's asset bytes with each asset counted at every use: every use becomes an array of its
+ * own (parseScene copies each) and a mesh of its own on the worker, which is what the limit
+ * bounds; a mesh drawn again without its bytes again is an `instance`. An asset of unknown size
+ * counts nothing (it is reported as not stored).
+ */
+export function useBytes(uses: readonly AssetUse[], sizeOf: (cid: string) => number | undefined): number {
+  return uses.reduce((n, { cid }) => n + ((cid === undefined ? undefined : sizeOf(cid)) ?? 0), 0);
+}
+
+/**
+ * What a manifest's references hold beyond the limits, judged from the assets' sizes alone, so
+ * before any is read: more than `maxUses` references, or more than `maxBytes` with each asset
+ * counted at every use (`useBytes`). Each issue has the path of the first reference past the
+ * limit; `setting` names the setting that sets `maxBytes`.
+ */
+export function assetLimitIssues(
+  uses: readonly AssetUse[],
+  sizeOf: (cid: string) => number | undefined,
+  maxBytes: number,
+  setting?: string,
+  maxUses = MAX_ASSET_USES,
+): FieldIssue[] {
+  if (uses.length > maxUses)
+    return [{ path: where(uses[maxUses].path), message: `the scene names ${uses.length} assets, a scene holds at most ${maxUses}` }];
+  let bytes = 0;
+  let first: AssetUse | undefined;
+  for (const use of uses) {
+    bytes += (use.cid === undefined ? undefined : sizeOf(use.cid)) ?? 0;
+    if (bytes > maxBytes) first ??= use;
+  }
+  if (!first) return [];
+  const repeated = distinctCids(uses).length < uses.filter(({ cid }) => cid !== undefined).length;
+  const limit = setting ? `this farm takes at most ${maxBytes} (${setting})` : `the limit is ${maxBytes}`;
+  return [
+    {
+      path: where(first.path),
+      message: `the scene's assets hold ${bytes} bytes${repeated ? ' (an asset counts at each use)' : ''}, ${limit}`,
+    },
+  ];
+}
+
+/** Whether `bytes` decode as `encoding`: a problem with them, or undefined. */
+function undecodable(bytes: Uint8Array, encoding: Encoding): string | undefined {
+  if (encoding === 'bytes') return undefined;
+  const size = encoding === 'f64' ? 8 : 4;
+  return bytes.length % size === 0
+    ? undefined
+    : `holds ${bytes.length} bytes, not a whole number of ${encoding === 'f64' ? 'float64' : 'uint32'}s`;
+}
+
+/**
  * Puts each asset a manifest names in its place. `fetch` gives an asset's bytes (already checked
- * against its CID) or undefined when it is not stored. Every problem — a malformed reference, a
- * missing asset, an asset of the wrong size, more than `maxBytes` in all (the limit `setting`
- * sets, named in the error) — is reported with its path, all at once, as a SceneError.
+ * against its CID) or undefined when it is not stored; it is asked once for each distinct CID,
+ * and only when the manifest holds at most MAX_ASSET_USES references. Every problem — a malformed
+ * reference, a missing asset, an asset of the wrong size, more than `maxBytes` in all with each
+ * asset counted at every use (the limit `setting` sets, named in the error) — is reported with its
+ * path, all at once, as a SceneError, before anything is decoded. Each asset is decoded once for
+ * each encoding it is used in, and its uses share the value (parseScene copies each anyway).
  */
 export async function resolveAssets(
   manifest: unknown,
@@ -112,44 +224,29 @@ export async function resolveAssets(
   maxBytes: number,
   setting?: string,
 ): Promise<ResolvedScene> {
+  const uses = assetUses(manifest);
+  if (uses.length > MAX_ASSET_USES) throw new SceneError(assetLimitIssues(uses, () => undefined, maxBytes, setting));
+  const cids = distinctCids(uses);
+  const fetched = new Map(await Promise.all(cids.map(async (cid) => [cid, await fetch(cid)] as const)));
   const issues: { path: string; message: string }[] = [];
-  const where = (path: Path) => path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
-  let scene = manifest;
-  const refs: { path: Path; cid: string }[] = [];
-  let bytes = 0;
-  const found = slots(manifest).filter(({ path }) => isRef(at(manifest, path)));
-  const fetched = await Promise.all(
-    found.map(async ({ path }) => {
-      const ref = AssetRef.safeParse(at(manifest, path));
-      return ref.success ? await fetch(ref.data.cid) : undefined;
-    }),
-  );
-  found.forEach(({ path, encoding }, i) => {
-    const ref = AssetRef.safeParse(at(manifest, path));
-    if (!ref.success) {
-      issues.push({ path: where(path), message: 'an asset reference is { "cid": "<CID>" } and nothing else' });
-      return;
-    }
-    const asset = fetched[i];
-    if (!asset) {
-      issues.push({ path: where(path), message: `asset ${ref.data.cid} is not stored: upload it first (PUT /api/assets/${ref.data.cid})` });
-      return;
-    }
-    bytes += asset.length;
-    try {
-      scene = withValue(scene, path, decode(asset, encoding));
-      refs.push({ path, cid: ref.data.cid });
-    } catch (e) {
-      issues.push({ path: where(path), message: `asset ${ref.data.cid} ${(e as Error).message}` });
-    }
-  });
-  if (bytes > maxBytes)
-    issues.push({
-      path: 'assets',
-      message: `the scene's assets hold ${bytes} bytes, ${setting ? `this farm takes at most ${maxBytes} (${setting})` : `the limit is ${maxBytes}`}`,
-    });
+  for (const { path, encoding, cid } of uses) {
+    const asset = cid === undefined ? undefined : fetched.get(cid);
+    const odd = asset && undecodable(asset, encoding);
+    if (cid === undefined) issues.push({ path: where(path), message: 'an asset reference is { "cid": "<CID>" } and nothing else' });
+    else if (!asset) issues.push({ path: where(path), message: `asset ${cid} is not stored: upload it first (PUT /api/assets/${cid})` });
+    else if (odd) issues.push({ path: where(path), message: `asset ${cid} ${odd}` });
+  }
+  const sizeOf = (cid: string) => fetched.get(cid)?.length;
+  issues.push(...assetLimitIssues(uses, sizeOf, maxBytes, setting));
   if (issues.length > 0) throw new SceneError(issues);
-  return { scene, refs, bytes };
+  const decoded = new Map<string, unknown>();
+  const placed = (uses as (AssetUse & { cid: string })[]).map(({ path, encoding, cid }) => {
+    const key = `${encoding} ${cid}`;
+    if (!decoded.has(key)) decoded.set(key, decode(fetched.get(cid) as Uint8Array, encoding));
+    return { path, value: decoded.get(key) };
+  });
+  const refs = uses.map(({ path, cid }) => ({ path, cid: cid as string }));
+  return { scene: withValues(manifest, placed), refs, bytes: useBytes(uses, sizeOf) };
 }
 
 /** The manifest to store for a validated scene: its assets back to their references. */

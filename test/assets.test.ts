@@ -6,11 +6,13 @@
  * renders a textured, HDRI-lit scene from assets bit-identical to a local render, each worker
  * fetching each asset once.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Document, NodeIO } from '@gltf-transform/core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequesterClient } from '../cli/requester.ts';
-import { manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
+import { assetLimitIssues, assetUses, MAX_ASSET_USES, manifestOf, packAssets, resolveAssets } from '../shared/assets.ts';
 import { decodeRgba } from '../shared/png.ts';
 import type { Assignment, ImportedSceneView, TaskView } from '../shared/protocol.ts';
 import { encodeRadiance } from '../shared/radiance.ts';
@@ -22,6 +24,7 @@ import { TestFarm } from './support/farm.ts';
 import { withTriangle } from './support/gltf.ts';
 import { type ApiFarm, fundOperator, OPERATOR_TOKEN, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
+import { shippedRaw } from './support/scenes.ts';
 
 /** A textured quad on a ground mesh under an HDRI sky: every kind of asset. */
 function assetScene(): SceneInput {
@@ -93,9 +96,85 @@ describe('packing and resolving', () => {
       { path: 'objects[0].positions', message: `asset ${odd} holds 12 bytes, not a whole number of float64s` },
     ]);
     const tooBig = await resolveAssets(manifest, async (cid) => assets.get(cid), 100).catch((e) => e);
+    // The first reference past the limit: the first texture's texels (the two textures are one asset, counted twice).
     expect((tooBig as SceneError).issues).toEqual([
-      { path: 'assets', message: expect.stringMatching(/^the scene's assets hold \d+ bytes, the limit is 100$/) },
+      {
+        path: 'textures[0].rgba',
+        message: expect.stringMatching(/^the scene's assets hold \d+ bytes \(an asset counts at each use\), the limit is 100$/),
+      },
     ]);
+  });
+
+  it('fetches each distinct asset once however many slots name it, counting its bytes at every use', async () => {
+    const { manifest, assets } = await packAssets(assetScene(), 0);
+    const m = structuredClone(manifest) as Record<string, any>;
+    for (let i = 0; i < 40; i++) m.objects.push(structuredClone(m.objects[0]));
+    const fetched: string[] = [];
+    const fetch = async (cid: string) => {
+      fetched.push(cid);
+      return assets.get(cid);
+    };
+    const resolved = await resolveAssets(m, fetch, 1e9);
+    expect(fetched.sort()).toEqual([...assets.keys()].sort());
+    const objects = (resolved.scene as { objects: unknown[] }).objects;
+    expect(objects).toHaveLength(42);
+    for (const o of objects.slice(2)) expect(o).toEqual(assetScene().objects[0]);
+    const uses = assetUses(m);
+    expect(uses).toHaveLength(2 + 1 + 42 * 3);
+    expect(resolved.bytes).toBe(uses.reduce((n, { cid }) => n + (assets.get(cid as string)?.length ?? 0), 0));
+    // Past the limit only at its uses: refused before anything is decoded, and still fetched once each.
+    fetched.length = 0;
+    const over = await resolveAssets(m, fetch, resolved.bytes - 1).catch((e) => e);
+    expect((over as SceneError).issues).toEqual([{ path: 'objects[41].indices', message: expect.stringContaining('counts at each use') }]);
+    expect(fetched).toHaveLength(assets.size);
+  });
+
+  it('judges uses × size and the number of references from the sizes alone, naming the first reference past the limit', () => {
+    const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
+    const unknown = 'bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+    const mesh = (positions: string) => ({ type: 'mesh', positions: { cid: positions }, indices: [0, 1, 2] });
+    const uses = assetUses({
+      objects: [mesh(unknown), ...Array.from({ length: 5 }, () => mesh(cid)), { type: 'mesh', uvs: { cid, x: 1 } }],
+    });
+    expect(uses.map((u) => u.cid)).toEqual([unknown, cid, cid, cid, cid, cid, undefined]);
+    const sizeOf = (c: string) => (c === cid ? 100 : undefined);
+    // An unknown asset counts nothing: the index alone answers, and it is reported as not stored later.
+    expect(assetLimitIssues(uses, sizeOf, 500)).toEqual([]);
+    expect(assetLimitIssues(uses, sizeOf, 350, 'FARM_MAX_ASSET_BYTES')).toEqual([
+      {
+        path: 'objects[4].positions',
+        message: "the scene's assets hold 500 bytes (an asset counts at each use), this farm takes at most 350 (FARM_MAX_ASSET_BYTES)",
+      },
+    ]);
+    expect(assetLimitIssues(uses, sizeOf, 1e9, undefined, 3)).toEqual([
+      { path: 'objects[3].positions', message: 'the scene names 7 assets, a scene holds at most 3' },
+    ]);
+  });
+
+  it('refuses more references than a scene can hold without fetching any', async () => {
+    const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
+    const objects = Array.from({ length: Math.ceil(MAX_ASSET_USES / 3) + 1 }, () => ({
+      type: 'mesh',
+      positions: { cid },
+      indices: { cid },
+      uvs: { cid },
+    }));
+    let fetches = 0;
+    const error = await resolveAssets(
+      { objects },
+      async () => {
+        fetches++;
+        return new Uint8Array(8);
+      },
+      1e9,
+    ).catch((e) => e);
+    expect((error as SceneError).issues).toEqual([
+      {
+        path: expect.stringMatching(/^objects\[\d+\]/),
+        message: `the scene names ${objects.length * 3} assets, a scene holds at most ${MAX_ASSET_USES}`,
+      },
+    ]);
+    expect(fetches).toBe(0);
   });
 });
 
@@ -148,6 +227,32 @@ describe('assets on an orchestrator', () => {
     expect(await client.uploadAssets(new Map([[cid, bytes]]))).toEqual({ sent: 0, bytes: 0, storedBytes: 6 });
     const huge = new Uint8Array(64 * 1024 + 1);
     await problem(await put(await cidOfBytes(huge), huge), 413);
+  });
+
+  it('refuses a scene naming one asset more often than the asset bytes allow, from the index alone, before reading it', async () => {
+    const bytes = new Uint8Array(new Float64Array(510).buffer); // 4,080 bytes of zeros: 170 vertices
+    const cid = await cidOfBytes(bytes);
+    await client.uploadAssets(new Map([[cid, bytes]]));
+    const job = (uses: number) => {
+      const scene = shippedRaw('cornell');
+      for (let i = 0; i < uses; i++) scene.objects.push({ type: 'mesh', material: 'grey', positions: { cid }, indices: [0, 1, 2] });
+      return { scene, width: 16, height: 16, spp: 1, tileSize: 16 };
+    };
+    const first = shippedRaw('cornell').objects.length;
+    // 16 uses are 65,280 bytes: within 64 KiB.
+    expect((await api.operator('/api/jobs/estimate', job(16))).status).toBe(200);
+    // Its blob gone but its index entry kept: a refusal that read the blob would say it is not stored.
+    rmSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
+    for (const path of ['/api/jobs/estimate', '/api/jobs']) {
+      const refused = await problem(await api.operator(path, job(17)), 400);
+      expect(refused.title).toBe('Over the farm limits');
+      expect(refused.errors).toEqual([
+        {
+          path: `scene.objects[${first + 16}].positions`,
+          message: `the scene's assets hold ${17 * 4080} bytes (an asset counts at each use), this farm takes at most ${64 * 1024} (FARM_MAX_ASSET_BYTES)`,
+        },
+      ]);
+    }
   });
 
   it('never answers for a result: a worker cannot ask whether the tile it holds was answered before (a spot check)', async () => {

@@ -244,8 +244,13 @@ describe('a farm with lowered limits', () => {
     expect(assets.size).toBe(2);
     await new RequesterClient(api.farm.url, OPERATOR_TOKEN).uploadAssets(assets);
     const refused = await problem(await api.operator('/api/jobs/estimate', job(manifest as SceneInput)), 400);
+    // Judged from the asset index before either is read, at the first reference past the limit.
+    expect(refused.title).toBe('Over the farm limits');
     expect(refused.errors).toEqual([
-      { path: 'scene.assets', message: "the scene's assets hold 9984 bytes, this farm takes at most 8192 (FARM_MAX_ASSET_BYTES)" },
+      {
+        path: 'scene.objects[1].positions',
+        message: "the scene's assets hold 9984 bytes, this farm takes at most 8192 (FARM_MAX_ASSET_BYTES)",
+      },
     ]);
   });
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { manifestOf, resolveAssets } from '../../shared/assets.ts';
+import { assetLimitIssues, assetUses, distinctCids, MAX_ASSET_USES, manifestOf, resolveAssets, useBytes } from '../../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues, inRequest, settingName } from '../../shared/farm-limits.ts';
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
@@ -40,9 +40,10 @@ import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, consumeAll, type Limits } from './limits.ts';
-import { HttpError, overFarmLimits, param } from './problem.ts';
+import { HttpError, nested, overFarmLimits, param } from './problem.ts';
 import { cachedThroughput } from './throughput-cache.ts';
 
 /** Quorum: replicas per task beyond R before a task without a majority fails its job. */
@@ -112,20 +113,37 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 
+  // Two scenes at the asset limit may be checked at once; a third waits its turn.
+  const resolving = new ByteBudget(2 * deps.maxAssetBytes);
+
   /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
-  async function draft(req: Request) {
+  async function draft(req: Request, res: Response) {
     const request = JobRequest.parse(req.body ?? {});
     // Before anything heavy: a quote for a job it may not submit helps nobody.
     assertMayPrioritise(req, request.priority);
     // A scene whose heavy parts are assets is checked with them in place, and stored without them.
     // Through the asset index: a scene naming a result's CID must not learn whether it exists.
-    const { scene: resolved, refs } = await resolveAssets(
-      request.scene,
-      async (cid) => ((await deps.assets.size(cid)) === undefined ? undefined : blobs.get(cid)),
-      deps.maxAssetBytes,
-      settingName('maxAssetBytes'),
-    );
-    const scene = withOverrides(parseScene(resolved), { width: request.width, height: request.height, spp: request.spp });
+    // Their count and sizes (each asset counted at every use) are judged before a byte is read.
+    const uses = assetUses(request.scene);
+    const sizes = uses.length > MAX_ASSET_USES ? new Map<string, number>() : await deps.assets.sizes(distinctCids(uses));
+    const tooMuch = assetLimitIssues(uses, (cid) => sizes.get(cid), deps.maxAssetBytes, settingName('maxAssetBytes'));
+    if (tooMuch.length > 0) throw overFarmLimits(nested('scene', tooMuch));
+    const assetBytes = useBytes(uses, (cid) => sizes.get(cid));
+    const checked = await resolving.hold(assetBytes, async () => {
+      const resolved = await resolveAssets(
+        request.scene,
+        async (cid) => (sizes.has(cid) ? blobs.get(cid) : undefined),
+        deps.maxAssetBytes,
+        settingName('maxAssetBytes'),
+      );
+      return { parsed: parseScene(resolved.scene), refs: resolved.refs };
+    });
+    if (!checked) {
+      res.set('Retry-After', '1');
+      throw new HttpError(503, 'Busy', `other scenes' assets are being checked; this one's ${assetBytes} bytes wait their turn`);
+    }
+    const { parsed, refs } = checked.value;
+    const scene = withOverrides(parsed, { width: request.width, height: request.height, spp: request.spp });
     let frames: number[];
     try {
       frames = request.frames === undefined ? [...Array(frameCount(scene)).keys()] : parseFrameRange(request.frames, frameCount(scene));
@@ -169,7 +187,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** What a submission would cost and hold, without submitting it. */
   r.post('/estimate', async (req, res) => {
     await consume(deps.limits.estimate, req.principal?.owner as string, res);
-    const { frames, tilesPerFrame, cost } = await draft(req);
+    const { frames, tilesPerFrame, cost } = await draft(req, res);
     const quote: JobEstimate = {
       tasks: frames.length * tilesPerFrame,
       maxRu: toRu(cost.maxRays),
@@ -185,7 +203,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   r.post('/', async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
-    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req);
+    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req, res);
     const id = `j${randomBytes(10).toString('hex')}`;
     const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifest)));
     const created = await jobs.create(

@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type JSONDocument, NodeIO } from '@gltf-transform/core';
 import express, { Router } from 'express';
-import { ASSET_MIN_BYTES, type PackedScene, packAssets } from '../../shared/assets.ts';
+import { ASSET_MIN_BYTES, assetUses, type PackedScene, packAssets, useBytes } from '../../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues } from '../../shared/farm-limits.ts';
 import { ImportLimitError, sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
 import { GltfImportRequest, type ImportedSceneView, type SampleScene, summaryOf } from '../../shared/protocol.ts';
@@ -89,7 +89,8 @@ export function sceneRoutes(deps: SceneRoutesDeps): Router {
     const scene = parseScene(imported.scene);
     const { manifest, assets } = await packAssets(imported.scene, ASSET_MIN_BYTES);
     // What the form cannot change (its size, samples and frames it can) must fit before anything is stored.
-    const assetBytes = [...assets.values()].reduce((n, b) => n + b.length, 0);
+    // Each asset counted at every use, as a job's estimate counts them.
+    const assetBytes = useBytes(assetUses(manifest), (cid) => assets.get(cid)?.length);
     const over = farmLimitIssues(scene, deps.farmLimits, { assetBytes, contentOnly: true });
     if (over.length > 0) throw overFarmLimits(nested('scene', over));
     await store(assets);

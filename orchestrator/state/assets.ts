@@ -23,6 +23,18 @@ export class AssetIndex {
     return entry ? Number(entry.split(' ')[1]) : undefined;
   }
 
+  /** The sizes of those of `cids` that are assets, in one round trip. */
+  async sizes(cids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (cids.length === 0) return out;
+    const entries = await this.redis.hmget(keys.assets, ...cids);
+    cids.forEach((cid, i) => {
+      const entry = entries[i];
+      if (entry) out.set(cid, Number(entry.split(' ')[1]));
+    });
+    return out;
+  }
+
   /** After blob collection removed its blob: forgets it unless it was uploaded again since `collectionStart`. */
   async forget(cid: string, collectionStart: number): Promise<boolean> {
     return (await runScript(this.redis, 'asset-forget', [keys.assets], [cid, collectionStart])) === 1;
