@@ -134,6 +134,12 @@ describe('escrow', () => {
     // Amounts finer than a micro-credit are refused before anything is looked at.
     const bad = await problem(await poor.call('/api/jobs', { body: { ...oneTileJob(1), budget: 0.0000001 } }), 400);
     expect(bad.errors?.[0]?.path).toBe('budget');
+    // The largest job at the highest bid would hold more µc than a double counts exactly (≈ 2.9e17).
+    const huge = { ...oneTileJob(2), width: 8192, height: 4096, spp: 65_536, tileSize: 512, maxPrice: 1_000_000 };
+    for (const path of ['/api/jobs/estimate', '/api/jobs']) {
+      const refused = await problem(await poor.call(path, { body: huge }), 400);
+      expect(refused.errors?.[0]).toEqual({ path: 'maxPrice', message: expect.stringMatching(/more than the farm counts/) });
+    }
   });
 
   it('keeps every balance non-negative and the ledger balanced under 200 racing submissions and their settlements', async () => {

@@ -11,7 +11,7 @@ import { type FarmLimits, farmLimitIssues, inRequest, settingName } from '../../
 import { parseFrameRange } from '../../shared/frames.ts';
 import { pixelsOf } from '../../shared/image.ts';
 import { fromTicks, toTicks } from '../../shared/market.ts';
-import { fromMicros, toMicros } from '../../shared/money.ts';
+import { formatCredits, fromMicros, toMicros } from '../../shared/money.ts';
 import {
   DEFAULT_PRIORITY,
   Ids,
@@ -172,6 +172,11 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       },
       last?.price ?? last?.bestAsk ?? null,
     );
+    // Money is integer µc: a hold past 2^53 could not be held exactly (nor could any account pay it).
+    if (!Number.isSafeInteger(cost.hold)) {
+      const message = `at this price the job would hold ${formatCredits(fromMicros(cost.hold))} credits in escrow, more than the farm counts; bid less or render less`;
+      throw new HttpError(400, 'Invalid request', message, [{ path: request.maxPrice === undefined ? 'scene' : 'maxPrice', message }]);
+    }
     return {
       body: request,
       scene,
