@@ -31,8 +31,13 @@ export function sampleKeyframes(
   const last = times.length - 1;
   if (t <= times[0]) return group(0, 1);
   if (t >= times[last]) return group(last, 1);
+  // The last key at or before t (times increase), by halving: a frame's sample costs log(keys), not keys.
   let k = 0;
-  while (k < last - 1 && times[k + 1] <= t) k++;
+  for (let hi = last - 1; k < hi; ) {
+    const mid = (k + hi + 1) >> 1;
+    if (times[mid] <= t) k = mid;
+    else hi = mid - 1;
+  }
   const dt = times[k + 1] - times[k];
   const s = (t - times[k]) / dt;
   if (interpolation === 'STEP') return group(k, 1);
@@ -69,6 +74,11 @@ export interface BakedAnimation {
   fps: number;
   /** Nodes whose world matrix the animation changes (targets and everything below them). */
   moving: Set<Node>;
+  /**
+   * Channels `pose` samples each frame: those above a mesh or a camera. The others (a skeleton's
+   * bones, an empty's) move nothing the scene draws, and are not sampled.
+   */
+  channels: number;
   /** Poses the document's nodes at a frame; `rest()` puts them back. */
   pose(frame: number): void;
   rest(): void;
@@ -93,6 +103,18 @@ export function bakeAnimation(doc: Document, fps: number, warnings: string[]): B
     frameCount = LIMITS.maxFrames;
   }
   const targets = new Set(channels.map((c) => c.node));
+  /** Whether a node or one below it holds a mesh or a camera, each node visited once. */
+  const draws = new Map<Node, boolean>();
+  const drawsBelow = (node: Node): boolean => {
+    let known = draws.get(node);
+    if (known === undefined) {
+      known = node.getMesh() !== null || node.getCamera() !== null;
+      for (const child of node.listChildren()) known = drawsBelow(child) || known;
+      draws.set(node, known);
+    }
+    return known;
+  };
+  const posed = channels.filter((c) => drawsBelow(c.node));
   const restPose = [...targets].map((node) => ({ node, t: node.getTranslation(), r: node.getRotation(), s: node.getScale() }));
   const moving = new Set<Node>();
   const below = (node: Node) => {
@@ -105,8 +127,9 @@ export function bakeAnimation(doc: Document, fps: number, warnings: string[]): B
     frameCount,
     fps,
     moving,
+    channels: posed.length,
     pose(frame) {
-      for (const c of channels) {
+      for (const c of posed) {
         const value = sampleKeyframes(c.times, c.values, c.size, c.interpolation, frame / fps, c.path === 'rotation');
         if (c.path === 'translation') c.node.setTranslation(value as [number, number, number]);
         else if (c.path === 'rotation') c.node.setRotation(value as [number, number, number, number]);

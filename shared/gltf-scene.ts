@@ -8,6 +8,9 @@
  * frame (gltf-animation.ts): moving meshes keep their own coordinates and get a matrix per frame.
  * A mesh on several nodes is stored once, in its own coordinates, and drawn again by instances;
  * the import stops as soon as the scene passes the format's object or triangle limit.
+ * A file's declared sizes are checked before anything is expanded: its accessors' counts from its
+ * JSON (checkAccessors), each primitive's vertices and triangles before they are read, the keys
+ * an animation holds, and its images' sides and texels from their headers before they are decoded.
  * Everything it does not import yet is named in the warnings, never dropped silently.
  */
 import {
@@ -34,7 +37,7 @@ import {
   type Volume,
 } from '@gltf-transform/extensions';
 import { bakeAnimation } from './gltf-animation.ts';
-import { decodeRgba } from './png.ts';
+import { decodeRgba, imageHeader } from './png.ts';
 import {
   type CameraKey,
   LIMITS,
@@ -49,6 +52,28 @@ import {
 
 /** Object keys an imported animation may bake (objects × frames): about a scene body's worth of JSON. */
 const MAX_BAKED_KEYS = 100_000;
+/**
+ * Work an imported animation may bake, in steps: a node's matrix composed with its parent's is
+ * one, a channel sampled and set on its node about 25 (6 µs): about a second. A longer
+ * animation keeps its first frames and says so.
+ */
+const MAX_BAKE_STEPS = 5_000_000;
+const CHANNEL_STEPS = 25;
+/** Vertices a scene's meshes may hold: three a triangle (an indexed mesh holds fewer). */
+const MAX_VERTICES = LIMITS.maxTriangles * 3;
+/** Keys one animation sampler may hold: five a frame of the longest animation a job renders (120 a second at 24 fps). */
+const MAX_SAMPLER_KEYS = LIMITS.maxFrames * 5;
+/** Keys the played animation's channels hold together (channels that share a sampler each hold its keys again). */
+const MAX_ANIMATION_KEYS = MAX_SAMPLER_KEYS * 10;
+/** Numbers one accessor not drawn or played may hold (a VEC4 for each vertex a scene may hold). */
+const MAX_ACCESSOR_VALUES = MAX_VERTICES * 4;
+/** Numbers all of a file's accessors may hold together (16 for each vertex a scene may hold: 48 MB of floats). */
+const MAX_FILE_VALUES = MAX_VERTICES * 16;
+/** Nodes a file may hold (cameras, lights, empties and bones besides the nodes that draw), and how deep they may nest. */
+const MAX_NODES = LIMITS.maxObjects * 4;
+const MAX_NODE_DEPTH = 1_000;
+/** Image formats a glTF texture may come in (EXT_texture_webp's too): sharp reads more (SVG, TIFF, GIF …), none of them glTF's. */
+const IMAGE_FORMATS = new Set(['png', 'jpeg', 'webp']);
 
 /** The extensions the importer reads: register them on the reader (NodeIO, WebIO). */
 export const SUPPORTED_EXTENSIONS = [
@@ -89,17 +114,23 @@ type Mat4 = readonly number[];
 
 /** Reads a glTF file set (as gltf-transform's JSON document: a .gltf and its resources, or a .glb's) and converts it. */
 export async function sceneFromJsonDocument(json: JSONDocument, name: string, options: ImportOptions = {}): Promise<ImportedScene> {
+  // gltf-transform allocates every accessor's `count` elements as it reads, and walks node
+  // hierarchies recursively: sized first.
+  checkAccessors(json.json);
+  checkNodes(json.json);
   const io = new NodeIO().registerExtensions(SUPPORTED_EXTENSIONS);
   return sceneFromGltf(await io.readJSON(json), json.json.extensionsUsed ?? [], name, options);
 }
 
 /**
  * A readable glTF file the importer stops expanding: its nodes would draw more than a scene may
- * hold. Not a broken file, so callers word it as a limit (by `path`, the scene field over it).
+ * hold, or its accessors, animation or images declare more than one may carry. Not a broken file,
+ * so callers word it as a limit (by `path`, the scene field over it: `objects`, `animation`,
+ * `textures`, `textures[0].width` …).
  */
 export class ImportLimitError extends Error {
   constructor(
-    readonly path: 'objects' | 'animation',
+    readonly path: string,
     message: string,
   ) {
     super(message);
@@ -122,13 +153,15 @@ export async function sceneFromGltf(
   const gltfScene = root.getDefaultScene() ?? root.listScenes()[0];
   if (!gltfScene) throw new Error('the glTF file has no scene');
   const warnings = unsupportedParts(doc, extensionsUsed);
+  checkAnimationKeys(doc);
   const animation = bakeAnimation(doc, FPS, warnings);
   const moving = animation?.moving ?? new Set<Node>();
   /** Objects that move, by the node that places them. */
   const placed = new Map<string, Node>();
   let cameraNode: Node | undefined;
   const materials = new Map<GltfMaterial | null, SceneInput['materials'][number]>();
-  const textures = new Map<string, { name: string; decoded: Promise<Texture> }>();
+  /** Decoded after the traversal, once their headers are checked against the limits. */
+  const textures = new Map<string, TextureUse>();
   /** The farm texture for a glTF one used as colour (sRGB) or data (linear), by name; each is decoded once. */
   const textureName: TextureNamer = (texture, info, encoding) => {
     if (!texture || !info) return undefined;
@@ -137,7 +170,7 @@ export async function sceneFromGltf(
     let entry = textures.get(key);
     if (!entry) {
       const name = `t${textures.size}-${texture.getName() || 'texture'}`.slice(0, 64);
-      entry = { name, decoded: decodeTexture(texture, info, name, encoding) };
+      entry = { name, texture, info, encoding };
       textures.set(key, entry);
     }
     return entry.name;
@@ -162,6 +195,11 @@ export async function sceneFromGltf(
    * that share one mesh must not hold the orchestrator expanding millions of triangles.
    */
   let triangles = 0;
+  const overTriangles = () =>
+    new ImportLimitError(
+      'objects',
+      `scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
+    );
   const draw = (drawn: number) => {
     if (objects.length >= LIMITS.maxObjects)
       throw new ImportLimitError(
@@ -169,19 +207,30 @@ export async function sceneFromGltf(
         `scene has over ${LIMITS.maxObjects} objects (one per primitive on each node), limit is ${LIMITS.maxObjects}`,
       );
     triangles += drawn;
-    if (triangles > LIMITS.maxTriangles)
+    if (triangles > LIMITS.maxTriangles) throw overTriangles();
+  };
+  /** Vertices read from the file so far: an indexed mesh's few triangles may name millions of them. */
+  let vertices = 0;
+  /** Before a primitive is expanded: its vertices and triangles must fit in what the scene has left. */
+  const reserve: Reserve = (count, drawn, what) => {
+    if (vertices + count > MAX_VERTICES)
       throw new ImportLimitError(
         'objects',
-        `scene has over ${LIMITS.maxTriangles} triangles (a mesh counts again on each node that draws it), limit is ${LIMITS.maxTriangles}`,
+        `${what} has ${count} vertices: a scene's meshes hold at most ${MAX_VERTICES} (3 a triangle, ${LIMITS.maxTriangles} triangles)${vertices > 0 ? `, ${vertices} are already read` : ''}`,
       );
+    if (triangles + drawn > LIMITS.maxTriangles) throw overTriangles();
+    vertices += count;
   };
 
   /** Each node's world matrix from its parent's: node.getWorldMatrix() walks all its ancestors again (nodes × depth). */
   const worlds = new Map<Node, Mat4>();
+  /** Each node's depth (1 for the scene's own): what getWorldMatrix() walks for it. */
+  const depths = new Map<Node, number>();
   gltfScene.traverse((node) => {
     const parent = node.getParentNode();
     const world = parent ? multiply(worlds.get(parent) as Mat4, node.getMatrix()) : node.getMatrix();
     worlds.set(node, world);
+    depths.set(node, parent ? (depths.get(parent) ?? 0) + 1 : 1);
     const gltfCamera = node.getCamera();
     const wanted = options.camera === undefined || options.camera === gltfCamera?.getName() || options.camera === node.getName();
     if (gltfCamera && !camera && wanted) {
@@ -222,7 +271,7 @@ export async function sceneFromGltf(
           return;
         }
         // A moving or shared mesh keeps its own coordinates; its keys or matrix place it.
-        const mesh = meshOf(node, primitive, local ? IDENTITY : world, warnings);
+        const mesh = meshOf(node, primitive, p, local ? IDENTITY : world, warnings, reserve);
         if (!mesh) return;
         draw(Math.floor(mesh.indices.length / 3));
         grow(mesh.positions);
@@ -256,12 +305,28 @@ export async function sceneFromGltf(
     const frames = Math.min(animation.frameCount, Math.floor(MAX_BAKED_KEYS / Math.max(1, placed.size)));
     if (frames < 1)
       throw new ImportLimitError('animation', `animation moves ${placed.size} objects: the importer bakes at most ${MAX_BAKED_KEYS} keys`);
-    if (frames < animation.frameCount) {
+    // Nor spend more than a second on it: many channels, or placed nodes deep in a hierarchy, cost every frame.
+    let depth = 0;
+    for (const node of placed.values()) depth += depths.get(node) ?? 1;
+    if (cameraNode && moving.has(cameraNode)) depth += depths.get(cameraNode) ?? 1;
+    const perFrame = animation.channels * CHANNEL_STEPS + depth;
+    const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+    const work = `samples ${plural(animation.channels, 'channel', 'channels')} and composes ${plural(depth, 'node matrix', 'node matrices')} a frame`;
+    const affordable = Math.min(frames, Math.floor(MAX_BAKE_STEPS / Math.max(1, perFrame)));
+    if (affordable < 1)
+      throw new ImportLimitError(
+        'animation',
+        `animation "${animation.name}" ${work}: the importer bakes at most ${MAX_BAKE_STEPS} steps (a channel counts ${CHANNEL_STEPS})`,
+      );
+    if (frames < animation.frameCount)
       warnings.push(
         `animation "${animation.name}" moves ${placed.size} objects over ${animation.frameCount} frames: its first ${frames} are rendered (${MAX_BAKED_KEYS} keys at most)`,
       );
-      keys.frameCount = frames;
-    }
+    if (affordable < frames)
+      warnings.push(
+        `animation "${animation.name}" ${work}: its first ${affordable} frames are rendered (${MAX_BAKE_STEPS} steps at most, a channel counts ${CHANNEL_STEPS})`,
+      );
+    keys.frameCount = affordable;
     for (const id of placed.keys()) keys.objects[id] = [];
     for (let frame = 0; frame < keys.frameCount; frame++) {
       animation.pose(frame);
@@ -284,7 +349,7 @@ export async function sceneFromGltf(
       materials: list,
       objects,
       lights,
-      textures: await Promise.all([...textures.values()].map((t) => t.decoded)),
+      textures: await decodeTextures([...textures.values()]),
       animation: keys,
     },
     warnings,
@@ -316,8 +381,141 @@ function unsupportedParts(doc: Document, extensionsUsed: readonly string[]): str
   return warnings;
 }
 
+const ELEMENT_SIZE: Record<string, number> = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT2: 4, MAT3: 9, MAT4: 16 };
+
+type AccessorUse = { kind: 'vertices' | 'indices' | 'keys' | 'values'; what: string };
+
+/**
+ * Sizes a file's accessors from its JSON, before gltf-transform reads them: it allocates each
+ * accessor's `count` elements, zeros for one without a bufferView (as the spec says) or read at a
+ * stride, however few bytes the file holds — a 300-byte file may declare 60 million vertices.
+ * Each is refused (ImportLimitError, naming it) past what its use could draw or play: a vertex
+ * attribute or indices past the vertices a scene holds, a sampler's input past MAX_SAMPLER_KEYS
+ * and its output past three values (CUBICSPLINE) of a quaternion a key; any other past
+ * MAX_ACCESSOR_VALUES, and all of them past MAX_FILE_VALUES together. A count that is not one, or
+ * a sparse count past it, makes the file malformed.
+ */
+export function checkAccessors(json: JSONDocument['json']): void {
+  const list = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.map((e) => (e && typeof e === 'object' ? e : {})) : []);
+  const named = (what: string, i: number, item: Record<string, unknown>) =>
+    `${what} ${i}${typeof item.name === 'string' && item.name ? ` "${item.name.slice(0, 64)}"` : ''}`;
+  const uses = new Map<unknown, AccessorUse[]>();
+  const use = (accessor: unknown, kind: AccessorUse['kind'], what: string) => {
+    const known = uses.get(accessor);
+    if (known) known.push({ kind, what });
+    else uses.set(accessor, [{ kind, what }]);
+  };
+  list(json.meshes).forEach((mesh, m) => {
+    list(mesh.primitives).forEach((primitive, p) => {
+      const where = `of ${named('mesh', m, mesh)} primitive ${p}`;
+      for (const [attribute, a] of Object.entries(list([primitive.attributes])[0])) use(a, 'vertices', `${attribute} ${where}`);
+      list(primitive.targets).forEach((target, t) => {
+        for (const [attribute, a] of Object.entries(target)) use(a, 'vertices', `${attribute} of morph target ${t} ${where}`);
+      });
+      if (primitive.indices !== undefined) use(primitive.indices, 'indices', `indices ${where}`);
+    });
+  });
+  list(json.animations).forEach((animation, a) => {
+    list(animation.samplers).forEach((sampler, k) => {
+      const where = `of ${named('animation', a, animation)} sampler ${k}`;
+      use(sampler.input, 'keys', `input ${where}`);
+      use(sampler.output, 'values', `output ${where}`);
+    });
+  });
+  let total = 0;
+  list(json.accessors).forEach((accessor, i) => {
+    const { count, type, sparse } = accessor as { count?: unknown; type?: unknown; sparse?: { count?: unknown } };
+    const size = ELEMENT_SIZE[String(type)];
+    if (size === undefined) throw new Error(`accessor ${i} has type ${JSON.stringify(type)}: not one of glTF's`);
+    if (!Number.isSafeInteger(count) || (count as number) < 0) throw new Error(`accessor ${i} has count ${JSON.stringify(count)}`);
+    const n = count as number;
+    if (sparse !== undefined) {
+      const k = sparse?.count;
+      if (!Number.isSafeInteger(k) || (k as number) < 1 || (k as number) > n)
+        throw new Error(`accessor ${i} has sparse count ${JSON.stringify(k)}: at least 1 and at most its count, ${n}`);
+    }
+    const values = n * size;
+    const refuse = (path: string, what: string, held: string, most: string) => {
+      throw new ImportLimitError(path, `accessor ${i} (${what}) holds ${n} ${held}: ${most}`);
+    };
+    for (const { kind, what } of uses.get(i) ?? []) {
+      const most = `a scene's meshes hold at most ${MAX_VERTICES} (3 a triangle, ${LIMITS.maxTriangles} triangles)`;
+      if (kind === 'vertices' && n > MAX_VERTICES) refuse('objects', what, 'vertices', most);
+      if (kind === 'indices' && n > MAX_VERTICES) refuse('objects', what, 'indices', most);
+      if (kind === 'keys' && n > MAX_SAMPLER_KEYS)
+        refuse('animation', what, 'keys', `a sampler holds at most ${MAX_SAMPLER_KEYS} (5 a frame over ${LIMITS.maxFrames} frames)`);
+      if (kind === 'values' && values > MAX_SAMPLER_KEYS * 12)
+        refuse(
+          'animation',
+          what,
+          `${type} values`,
+          `a sampler's output holds at most ${MAX_SAMPLER_KEYS * 12} numbers (${MAX_SAMPLER_KEYS} keys)`,
+        );
+    }
+    if (values > MAX_ACCESSOR_VALUES) refuse('objects', 'not drawn or played', `${type} values`, `at most ${MAX_ACCESSOR_VALUES} numbers`);
+    total += values;
+  });
+  if (total > MAX_FILE_VALUES)
+    throw new ImportLimitError(
+      'objects',
+      `the file's accessors hold ${total} numbers together, the importer reads at most ${MAX_FILE_VALUES}`,
+    );
+}
+
+/**
+ * The file's nodes, from its JSON: at most MAX_NODES, nested at most MAX_NODE_DEPTH deep (a
+ * chain of 20,000 nodes, 900 kB, overflows the stack of gltf-transform's recursive traversal
+ * after it has read them all). Children naming no node, or their own ancestors, are left to the
+ * reader to refuse.
+ */
+function checkNodes(json: JSONDocument['json']): void {
+  const nodes = Array.isArray(json.nodes) ? json.nodes : [];
+  if (nodes.length > MAX_NODES)
+    throw new ImportLimitError('objects', `the file has ${nodes.length} nodes, the importer reads at most ${MAX_NODES}`);
+  const childrenOf = (i: number): number[] => {
+    const children = (nodes[i] as { children?: unknown } | undefined)?.children;
+    return Array.isArray(children) ? children.filter((c): c is number => Number.isInteger(c) && c >= 0 && c < nodes.length) : [];
+  };
+  const isChild = new Set(nodes.flatMap((_, i) => childrenOf(i)));
+  const seen = new Set<number>();
+  const stack = nodes.flatMap((_, i) => (isChild.has(i) ? [] : [{ node: i, depth: 1 }]));
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    if (seen.has(next.node)) continue;
+    seen.add(next.node);
+    if (next.depth > MAX_NODE_DEPTH)
+      throw new ImportLimitError(
+        'objects',
+        `node ${next.node} is nested ${next.depth} deep: the importer reads at most ${MAX_NODE_DEPTH} levels`,
+      );
+    for (const child of childrenOf(next.node)) stack.push({ node: child, depth: next.depth + 1 });
+  }
+}
+
+/**
+ * The played (first) animation's keys, counted before they are read: each channel holds its
+ * sampler's keys again, so a few channels on one large sampler would hold millions.
+ */
+function checkAnimationKeys(doc: Document): void {
+  const [animation] = doc.getRoot().listAnimations();
+  if (!animation) return;
+  let keys = 0;
+  let values = 0;
+  for (const channel of animation.listChannels()) {
+    keys += channel.getSampler()?.getInput()?.getCount() ?? 0;
+    values += channel.getSampler()?.getOutput()?.getCount() ?? 0;
+  }
+  if (keys > MAX_ANIMATION_KEYS || values > 3 * MAX_ANIMATION_KEYS)
+    throw new ImportLimitError(
+      'animation',
+      `animation "${animation.getName().slice(0, 64)}" has ${animation.listChannels().length} channels holding ${keys} keys together: the importer reads at most ${MAX_ANIMATION_KEYS}`,
+    );
+}
+
+/** Checks, before a primitive is expanded, that its vertices and triangles fit; throws an ImportLimitError if not. */
+type Reserve = (vertices: number, triangles: number, what: string) => void;
+
 /** A triangle primitive's positions in world space and its indices; undefined (and a warning) for other modes. */
-function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[]) {
+function meshOf(node: Node, primitive: Primitive, index: number, world: Mat4, warnings: string[], reserve: Reserve) {
   if (primitive.getMode() !== Primitive.Mode.TRIANGLES) {
     warnings.push(`a primitive of mesh "${node.getMesh()?.getName()}" draws mode ${primitive.getMode()}, not triangles: skipped`);
     return undefined;
@@ -325,6 +523,11 @@ function meshOf(node: Node, primitive: Primitive, world: Mat4, warnings: string[
   const position = primitive.getAttribute('POSITION');
   if (!position) return undefined;
   const count = position.getCount();
+  reserve(
+    count,
+    Math.floor((primitive.getIndices()?.getCount() ?? count) / 3),
+    `primitive ${index} of mesh "${node.getMesh()?.getName().slice(0, 64)}"`,
+  );
   const positions: number[] = new Array(count * 3);
   const p: number[] = [0, 0, 0];
   for (let i = 0; i < count; i++) {
@@ -401,15 +604,55 @@ const WRAPS: Record<number, Texture['wrapS']> = {
   [TextureInfo.WrapMode.MIRRORED_REPEAT]: 'mirror',
 };
 
+/** A glTF texture as a material uses it: one farm texture, decoded once. */
+interface TextureUse {
+  name: string;
+  texture: GltfTexture;
+  info: TextureInfo;
+  encoding: Texture['encoding'];
+}
+
+/**
+ * The textures, in order, each decoded once its image's header says it fits: a side within
+ * `maxTextureSize` and all of them within `maxTexels` (an image of a few kilobytes may declare
+ * gigapixels), so nothing is decoded that the scene could not hold.
+ */
+async function decodeTextures(uses: TextureUse[]): Promise<Texture[]> {
+  const bytes = uses.map(({ texture }) => {
+    const image = texture.getImage();
+    if (!image) throw new Error(`texture "${texture.getName()}" has no image`);
+    return image;
+  });
+  const headers = await Promise.all(
+    bytes.map((b, i) =>
+      imageHeader(b).catch((e: Error) => {
+        throw new Error(`texture "${uses[i].texture.getName()}": ${e.message}`);
+      }),
+    ),
+  );
+  let texels = 0;
+  headers.forEach(({ format, width, height }, i) => {
+    const image = `texture "${uses[i].name}" (image "${uses[i].texture.getURI() || uses[i].texture.getName()}")`.slice(0, 200);
+    if (!IMAGE_FORMATS.has(format)) throw new Error(`${image} is ${format}: glTF textures are PNG, JPEG or WebP`);
+    if (Math.max(width, height) > LIMITS.maxTextureSize)
+      throw new ImportLimitError(
+        `textures[${i}].${width >= height ? 'width' : 'height'}`,
+        `${image} is ${width}×${height}: a texture is at most ${LIMITS.maxTextureSize} texels a side`,
+      );
+    texels += width * height;
+  });
+  if (texels > LIMITS.maxTexels) throw new ImportLimitError('textures', `textures hold ${texels} texels, limit is ${LIMITS.maxTexels}`);
+  return Promise.all(uses.map((use, i) => decodeTexture(use, bytes[i])));
+}
+
 /**
  * Decoded here, once, to 8-bit RGBA (sharp: PNG, JPEG, WebP): workers read texels, never image
  * files, so every worker sees the same texels whatever its image libraries. Colour textures are
- * sRGB, data (metallic-roughness, normals) linear.
+ * sRGB, data (metallic-roughness, normals) linear. sharp refuses, before decoding, an image larger
+ * than a scene's textures may be together (its header was checked: this is the second guard).
  */
-async function decodeTexture(texture: GltfTexture, info: TextureInfo, name: string, encoding: Texture['encoding']): Promise<Texture> {
-  const image = texture.getImage();
-  if (!image) throw new Error(`texture "${texture.getName()}" has no image`);
-  const { width, height, rgba } = await decodeRgba(image);
+async function decodeTexture({ name, info, encoding }: TextureUse, image: Uint8Array): Promise<Texture> {
+  const { width, height, rgba } = await decodeRgba(image, LIMITS.maxTexels);
   return {
     name,
     width,

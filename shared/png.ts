@@ -8,8 +8,24 @@ export function encodePng(img: RgbaImage): Promise<Buffer> {
     .toBuffer();
 }
 
-/** Decodes any image sharp reads into RGBA8 pixels. */
-export async function decodeRgba(bytes: Uint8Array): Promise<RgbaImage> {
-  const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+/**
+ * An image's format and size from its header, nothing decoded: for bytes from outside, whose few
+ * kilobytes can declare gigapixels (a decompression bomb), to be sized before `decodeRgba`.
+ */
+export async function imageHeader(bytes: Uint8Array): Promise<{ format: string; width: number; height: number }> {
+  const { format, width, height } = await sharp(bytes).metadata();
+  if (!format || !width || !height) throw new Error('not an image with a width and a height');
+  return { format, width, height };
+}
+
+/**
+ * Decodes any image sharp reads into RGBA8 pixels. `maxPixels` refuses a larger one before its
+ * pixels are decoded (sharp's `limitInputPixels`; its own default is 268 Mpx).
+ */
+export async function decodeRgba(bytes: Uint8Array, maxPixels?: number): Promise<RgbaImage> {
+  const { data, info } = await sharp(bytes, maxPixels === undefined ? {} : { limitInputPixels: maxPixels })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, rgba: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }

@@ -20,18 +20,26 @@ const HEADER_BYTES = 64 * 1024;
 
 /** Width and height from a Radiance header; throws, naming the problem, for anything else. */
 export function radianceSize(bytes: Uint8Array): { width: number; height: number } {
+  const { width, height } = radianceHeader(bytes);
+  return { width, height };
+}
+
+/** The header's size and where its pixels start (the byte after the resolution line). */
+function radianceHeader(bytes: Uint8Array): { width: number; height: number; pixels: number } {
   const text = new TextDecoder('latin1').decode(bytes.subarray(0, HEADER_BYTES));
   if (!text.startsWith('#?')) throw new Error('not a Radiance .hdr file (it must start with "#?")');
   const end = text.indexOf('\n\n');
   if (end < 0) throw new Error('the Radiance header does not end (no empty line)');
   const format = /^FORMAT=(\S+)\s*$/m.exec(text.slice(0, end));
   if (format && format[1] !== '32-bit_rle_rgbe') throw new Error(`pixel format ${format[1]} is not read: only 32-bit_rle_rgbe`);
-  const line = text.slice(end + 2, text.indexOf('\n', end + 2));
+  const eol = text.indexOf('\n', end + 2);
+  if (eol < 0) throw new Error('the Radiance resolution line does not end');
+  const line = text.slice(end + 2, eol);
   const size = /^-Y (\d{1,6}) \+X (\d{1,6})$/.exec(line);
   if (!size) throw new Error(`resolution "${line.slice(0, 40)}" is not read: only the standard orientation "-Y height +X width"`);
   const [height, width] = [Number(size[1]), Number(size[2])];
   if (width < 1 || height < 1) throw new Error('the image is empty');
-  return { width, height };
+  return { width, height, pixels: eol + 1 };
 }
 
 /**
@@ -39,9 +47,15 @@ export function radianceSize(bytes: Uint8Array): { width: number; height: number
  * which the renderer's f32 sums would turn into infinities).
  */
 export function decodeRadiance(bytes: Uint8Array, maxValue: number): RadianceImage {
-  const { width, height } = radianceSize(bytes);
-  const loader = new HDRLoader().setDataType(FloatType);
-  const decoded = loader.parse(new Uint8Array(bytes).buffer);
+  const { width, height, pixels } = radianceHeader(bytes);
+  // The decoder reads the header its own way (the last resolution line it meets before a FORMAT
+  // line wins, before or after the blank line) and allocates for that size: it is given the
+  // checked size alone, in a header of three lines, then the pixels.
+  const header = new TextEncoder().encode(`#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n-Y ${height} +X ${width}\n`);
+  const file = new Uint8Array(header.length + bytes.length - pixels);
+  file.set(header);
+  file.set(bytes.subarray(pixels), header.length);
+  const decoded = new HDRLoader().setDataType(FloatType).parse(file.buffer);
   const rgba = decoded.data as Float32Array;
   if (decoded.width !== width || decoded.height !== height || !rgba || rgba.length < width * height * 4)
     throw new Error(`the pixel data is shorter than ${width}×${height}`);

@@ -215,6 +215,16 @@ describe('HDRI environment', () => {
     ]);
     expect(issuesOf(scene(header('-Y 4 +X 8')))).toEqual(['environment.hdr: the pixel data is shorter than 8×4']);
     expect(issuesOf(scene('not base64!'))).toEqual([expect.stringMatching(/^environment\.hdr/)]);
+    // A second size line where three.js's decoder looks (the last before FORMAT) but the check
+    // does not: decoded at the checked 1×1, not allocated at 12000×12000 (2.8 GB, 19 s).
+    const lying = Buffer.concat([
+      Buffer.from('#?RADIANCE\n\n-Y 1 +X 1\n-Y 12000 +X 12000\nFORMAT=32-bit_rle_rgbe\n', 'latin1'),
+      Buffer.from([2, 2, 0x2e, 0xe0, 255, 100, 255, 100]),
+    ]);
+    const t0 = performance.now();
+    parseScene(scene(lying.toString('base64')));
+    expect(decodeRadiance(lying, LIMITS.maxRadiance)).toMatchObject({ width: 1, height: 1 });
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 
   it('any corruption of a file is refused with a reason or decodes to finite radiance within the limit', () => {
