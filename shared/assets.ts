@@ -8,7 +8,6 @@
  * An asset's bytes: texels and the .hdr file as they are; mesh numbers as little-endian float64
  * (positions, uvs: the JSON numbers exactly) or uint32 (indices).
  */
-import { z } from 'zod';
 import type { FieldIssue } from './problem.ts';
 import { CID_PATTERN } from './protocol.ts';
 import { LIMITS, SceneError } from './scene.ts';
@@ -16,9 +15,6 @@ import { cidOfBytes } from './unixfs.ts';
 
 /** Inline parts at least this large travel as assets (`farm submit`, the sample scenes): stored once, fetched once per worker. */
 export const ASSET_MIN_BYTES = 64 * 1024;
-
-export const AssetRef = z.strictObject({ cid: z.string().regex(CID_PATTERN, 'not a CID') });
-export type AssetRef = z.infer<typeof AssetRef>;
 
 type Encoding = 'bytes' | 'f64' | 'u32';
 type Path = (string | number)[];
@@ -47,20 +43,10 @@ function at(root: unknown, path: Path): unknown {
   return path.reduce<unknown>((node, key) => (node as Json | undefined)?.[key as string], root);
 }
 
-/** A copy of `root` with `value` at `path`, sharing everything off the path. */
-function withValue(root: unknown, path: Path, value: unknown): unknown {
-  if (path.length === 0) return value;
-  const [key, ...rest] = path;
-  const node = root as Json | unknown[];
-  const copy = (Array.isArray(node) ? [...node] : { ...node }) as Json;
-  copy[key as string] = withValue(copy[key as string], rest, value);
-  return copy;
-}
-
 /**
  * A copy of `root` with each value at its path, sharing everything off the paths: each node on a
- * path is copied once however many paths pass through it (withValue for each would copy the
- * objects array once per mesh part).
+ * path is copied once however many paths pass through it (a copy per path would copy the objects
+ * array once per mesh part: quadratic in a scene of 10,000 meshes).
  */
 function withValues(root: unknown, placed: readonly { path: Path; value: unknown }[]): unknown {
   if (placed.length === 0) return root;
@@ -105,16 +91,16 @@ export interface PackedScene {
 
 /** Moves every inline part of at least `minBytes` (encoded) into an asset named by its CID. */
 export async function packAssets(scene: unknown, minBytes: number): Promise<PackedScene> {
-  let manifest = scene;
   const assets = new Map<string, Uint8Array>();
+  const refs: { path: Path; cid: string }[] = [];
   for (const { path, encoding } of slots(scene)) {
     const bytes = encode(at(scene, path), encoding);
     if (!bytes || bytes.length < minBytes) continue;
     const cid = await cidOfBytes(bytes);
     assets.set(cid, bytes);
-    manifest = withValue(manifest, path, { cid });
+    refs.push({ path, cid });
   }
-  return { manifest, assets };
+  return { manifest: manifestOf(scene, refs), assets };
 }
 
 export interface ResolvedScene {
@@ -122,8 +108,6 @@ export interface ResolvedScene {
   scene: unknown;
   /** Where assets stood, to put them back in the manifest that is stored. */
   refs: { path: Path; cid: string }[];
-  /** The scene's asset bytes, each asset counted at every use. */
-  bytes: number;
 }
 
 /**
@@ -139,7 +123,7 @@ export interface AssetUse {
   cid: string | undefined;
 }
 
-/** The CID of a well-formed reference: AssetRef's rule, checked by hand (a manifest may hold hundreds of thousands). */
+/** The CID of a well-formed reference, `{ "cid": "<CID>" }` and nothing else (checked by hand: a manifest may hold tens of thousands). */
 function refCid(v: unknown): string | undefined {
   return isObject(v) && Object.keys(v).length === 1 && typeof v.cid === 'string' && CID_PATTERN.test(v.cid) ? v.cid : undefined;
 }
@@ -246,10 +230,13 @@ export async function resolveAssets(
     return { path, value: decoded.get(key) };
   });
   const refs = uses.map(({ path, cid }) => ({ path, cid: cid as string }));
-  return { scene: withValues(manifest, placed), refs, bytes: useBytes(uses, sizeOf) };
+  return { scene: withValues(manifest, placed), refs };
 }
 
 /** The manifest to store for a validated scene: its assets back to their references. */
 export function manifestOf(scene: unknown, refs: readonly { path: Path; cid: string }[]): unknown {
-  return refs.reduce((m, { path, cid }) => withValue(m, path, { cid }), scene);
+  return withValues(
+    scene,
+    refs.map(({ path, cid }) => ({ path, value: { cid } })),
+  );
 }

@@ -75,8 +75,9 @@ export interface BakedAnimation {
   /** Nodes whose world matrix the animation changes (targets and everything below them). */
   moving: Set<Node>;
   /**
-   * Channels `pose` samples each frame: those above a mesh or a camera. The others (a skeleton's
-   * bones, an empty's) move nothing the scene draws, and are not sampled.
+   * Channels `pose` samples each frame: those above a mesh, a camera or a light. The others (a
+   * skeleton's bones, an empty's) move nothing the scene shows: they are neither read nor
+   * sampled, only their last key counts toward the animation's length.
    */
   channels: number;
   /** Poses the document's nodes at a frame; `rest()` puts them back. */
@@ -92,9 +93,10 @@ export function bakeAnimation(doc: Document, fps: number, warnings: string[]): B
   if (!animation) return undefined;
   if (others.length > 0)
     warnings.push(`${others.length} more animation${others.length === 1 ? '' : 's'} not played: the first, "${animation.getName()}", is`);
-  const channels = playedChannels(animation, warnings);
-  if (channels.length === 0) return undefined;
-  const duration = Math.max(...channels.map((c) => c.times[c.times.length - 1]));
+  const draws = drawingNodes();
+  const { channels: posed, ends } = playedChannels(animation, warnings, draws);
+  if (ends.length === 0) return undefined;
+  const duration = Math.max(...ends);
   let frameCount = Math.floor(duration * fps + 1e-6) + 1;
   if (frameCount > LIMITS.maxFrames) {
     warnings.push(
@@ -102,19 +104,7 @@ export function bakeAnimation(doc: Document, fps: number, warnings: string[]): B
     );
     frameCount = LIMITS.maxFrames;
   }
-  const targets = new Set(channels.map((c) => c.node));
-  /** Whether a node or one below it holds a mesh or a camera, each node visited once. */
-  const draws = new Map<Node, boolean>();
-  const drawsBelow = (node: Node): boolean => {
-    let known = draws.get(node);
-    if (known === undefined) {
-      known = node.getMesh() !== null || node.getCamera() !== null;
-      for (const child of node.listChildren()) known = drawsBelow(child) || known;
-      draws.set(node, known);
-    }
-    return known;
-  };
-  const posed = channels.filter((c) => drawsBelow(c.node));
+  const targets = new Set(posed.map((c) => c.node));
   const restPose = [...targets].map((node) => ({ node, t: node.getTranslation(), r: node.getRotation(), s: node.getScale() }));
   const moving = new Set<Node>();
   const below = (node: Node) => {
@@ -151,9 +141,31 @@ interface Channel {
   interpolation: Interpolation;
 }
 
-/** The channels it can play (TRS of a node, with well-formed keys); the others are named. */
-function playedChannels(animation: Animation, warnings: string[]): Channel[] {
+/**
+ * Whether a node or one below it holds a mesh, a camera or a light — whether moving it moves
+ * anything the scene shows (or names: an animated light is warned of) — each node visited once.
+ */
+export function drawingNodes(): (node: Node) => boolean {
+  const known = new Map<Node, boolean>();
+  const draws = (node: Node): boolean => {
+    let answer = known.get(node);
+    if (answer === undefined) {
+      answer = node.getMesh() !== null || node.getCamera() !== null || node.getExtension('KHR_lights_punctual') !== null;
+      for (const child of node.listChildren()) answer = draws(child) || answer;
+      known.set(node, answer);
+    }
+    return answer;
+  };
+  return draws;
+}
+
+/**
+ * The channels it plays (TRS of a node that `draws`, with well-formed keys; the others are named),
+ * and the last key time of every TRS channel, played or not: the animation's length.
+ */
+function playedChannels(animation: Animation, warnings: string[], draws: (node: Node) => boolean): { channels: Channel[]; ends: number[] } {
   const out: Channel[] = [];
+  const ends: number[] = [];
   for (const channel of animation.listChannels()) {
     const node = channel.getTargetNode();
     const path = channel.getTargetPath();
@@ -162,6 +174,11 @@ function playedChannels(animation: Animation, warnings: string[]): Channel[] {
     const output = sampler?.getOutput();
     if (!node || !path || !PATHS.has(path) || !input || !output) {
       warnings.push(`an animation channel of "${animation.getName()}" targets ${path ?? 'nothing'}, which is not played`);
+      continue;
+    }
+    if (!draws(node)) {
+      const end = input.getCount() > 0 ? input.getScalar(input.getCount() - 1) : Number.NaN;
+      if (Number.isFinite(end)) ends.push(end);
       continue;
     }
     const interpolation = (sampler?.getInterpolation() ?? 'LINEAR') as Interpolation;
@@ -177,6 +194,7 @@ function playedChannels(animation: Animation, warnings: string[]): Channel[] {
       continue;
     }
     out.push({ node, path: path as Channel['path'], times, values, size, interpolation });
+    ends.push(times[times.length - 1]);
   }
-  return out;
+  return { channels: out, ends };
 }

@@ -36,7 +36,7 @@ import {
   type Transmission,
   type Volume,
 } from '@gltf-transform/extensions';
-import { bakeAnimation } from './gltf-animation.ts';
+import { bakeAnimation, drawingNodes } from './gltf-animation.ts';
 import { decodeRgba, imageHeader } from './png.ts';
 import {
   type CameraKey,
@@ -67,8 +67,11 @@ const MAX_SAMPLER_KEYS = LIMITS.maxFrames * 5;
 const MAX_ANIMATION_KEYS = MAX_SAMPLER_KEYS * 10;
 /** Numbers one accessor not drawn or played may hold (a VEC4 for each vertex a scene may hold). */
 const MAX_ACCESSOR_VALUES = MAX_VERTICES * 4;
-/** Numbers all of a file's accessors may hold together (16 for each vertex a scene may hold: 48 MB of floats). */
-const MAX_FILE_VALUES = MAX_VERTICES * 16;
+/**
+ * Numbers all of a file's accessors may hold together: 32 for each vertex a scene may hold (a
+ * skinned, vertex-coloured export with two uv sets and tangents carries 26), 96 MB of floats.
+ */
+const MAX_FILE_VALUES = MAX_VERTICES * 32;
 /** Nodes a file may hold (cameras, lights, empties and bones besides the nodes that draw), and how deep they may nest. */
 const MAX_NODES = LIMITS.maxObjects * 4;
 const MAX_NODE_DEPTH = 1_000;
@@ -425,7 +428,7 @@ export function checkAccessors(json: JSONDocument['json']): void {
   let total = 0;
   list(json.accessors).forEach((accessor, i) => {
     const { count, type, sparse } = accessor as { count?: unknown; type?: unknown; sparse?: { count?: unknown } };
-    const size = ELEMENT_SIZE[String(type)];
+    const size = Object.hasOwn(ELEMENT_SIZE, String(type)) ? ELEMENT_SIZE[String(type)] : undefined;
     if (size === undefined) throw new Error(`accessor ${i} has type ${JSON.stringify(type)}: not one of glTF's`);
     if (!Number.isSafeInteger(count) || (count as number) < 0) throw new Error(`accessor ${i} has count ${JSON.stringify(count)}`);
     const n = count as number;
@@ -463,10 +466,11 @@ export function checkAccessors(json: JSONDocument['json']): void {
 }
 
 /**
- * The file's nodes, from its JSON: at most MAX_NODES, nested at most MAX_NODE_DEPTH deep (a
- * chain of 20,000 nodes, 900 kB, overflows the stack of gltf-transform's recursive traversal
- * after it has read them all). Children naming no node, or their own ancestors, are left to the
- * reader to refuse.
+ * The file's nodes, from its JSON: at most MAX_NODES, in trees (glTF's rule: no node is the child
+ * of two, none its own ancestor — else a depth checked along one path is not the depth the reader
+ * builds) nested at most MAX_NODE_DEPTH deep (a chain of 20,000 nodes, 900 kB, overflows the
+ * stack of gltf-transform's recursive traversal after it has read them all). Children naming no
+ * node are left to the reader to refuse.
  */
 function checkNodes(json: JSONDocument['json']): void {
   const nodes = Array.isArray(json.nodes) ? json.nodes : [];
@@ -476,12 +480,18 @@ function checkNodes(json: JSONDocument['json']): void {
     const children = (nodes[i] as { children?: unknown } | undefined)?.children;
     return Array.isArray(children) ? children.filter((c): c is number => Number.isInteger(c) && c >= 0 && c < nodes.length) : [];
   };
-  const isChild = new Set(nodes.flatMap((_, i) => childrenOf(i)));
-  const seen = new Set<number>();
-  const stack = nodes.flatMap((_, i) => (isChild.has(i) ? [] : [{ node: i, depth: 1 }]));
+  const parentOf = new Map<number, number>();
+  nodes.forEach((_, i) => {
+    for (const child of childrenOf(i)) {
+      if (parentOf.has(child))
+        throw new Error(`node ${child} is a child of nodes ${parentOf.get(child)} and ${i}: glTF's nodes form trees`);
+      parentOf.set(child, i);
+    }
+  });
+  let reached = 0;
+  const stack = nodes.flatMap((_, i) => (parentOf.has(i) ? [] : [{ node: i, depth: 1 }]));
   for (let next = stack.pop(); next; next = stack.pop()) {
-    if (seen.has(next.node)) continue;
-    seen.add(next.node);
+    reached++;
     if (next.depth > MAX_NODE_DEPTH)
       throw new ImportLimitError(
         'objects',
@@ -489,6 +499,9 @@ function checkNodes(json: JSONDocument['json']): void {
       );
     for (const child of childrenOf(next.node)) stack.push({ node: child, depth: next.depth + 1 });
   }
+  const cyclic = nodes.length - reached;
+  if (cyclic > 0)
+    throw new Error(`${cyclic === 1 ? 'a node is its own ancestor' : `${cyclic} nodes are their own ancestors`}: glTF's nodes form trees`);
 }
 
 /**
@@ -498,16 +511,22 @@ function checkNodes(json: JSONDocument['json']): void {
 function checkAnimationKeys(doc: Document): void {
   const [animation] = doc.getRoot().listAnimations();
   if (!animation) return;
+  // Only channels that move something drawn are read: a skeleton's bones (skins are not imported) cost nothing.
+  const draws = drawingNodes();
+  const read = animation.listChannels().filter((channel) => {
+    const node = channel.getTargetNode();
+    return node !== null && draws(node);
+  });
   let keys = 0;
   let values = 0;
-  for (const channel of animation.listChannels()) {
+  for (const channel of read) {
     keys += channel.getSampler()?.getInput()?.getCount() ?? 0;
     values += channel.getSampler()?.getOutput()?.getCount() ?? 0;
   }
   if (keys > MAX_ANIMATION_KEYS || values > 3 * MAX_ANIMATION_KEYS)
     throw new ImportLimitError(
       'animation',
-      `animation "${animation.getName().slice(0, 64)}" has ${animation.listChannels().length} channels holding ${keys} keys together: the importer reads at most ${MAX_ANIMATION_KEYS}`,
+      `animation "${animation.getName().slice(0, 64)}" has ${read.length} channels holding ${keys} keys together: the importer reads at most ${MAX_ANIMATION_KEYS}`,
     );
 }
 

@@ -44,14 +44,17 @@ export class FsContentStore implements ContentStore {
     return cid;
   }
 
-  /** Marks a stored blob written now; false when there is none. */
+  /**
+   * Marks a stored blob written now; false when there is none, or when this process may not set
+   * its times (another user's file in a shared directory: it is then written anew, as before).
+   */
   private async touch(path: string): Promise<boolean> {
     const now = new Date();
     try {
       await utimes(path, now, now);
       return true;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (['ENOENT', 'EPERM', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '')) return false;
       throw e;
     }
   }

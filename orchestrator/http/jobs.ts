@@ -113,8 +113,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
   const live = { feed: deps.feed, jobs, tasks, statusOf };
 
-  // Two scenes at the asset limit may be checked at once; a third waits its turn.
-  const resolving = new ByteBudget(2 * deps.maxAssetBytes);
+  // Two scenes at the asset limit may be checked at once, one of them a requester's.
+  const resolving = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
 
   /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
   async function draft(req: Request, res: Response) {
@@ -129,7 +129,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const tooMuch = assetLimitIssues(uses, (cid) => sizes.get(cid), deps.maxAssetBytes, settingName('maxAssetBytes'));
     if (tooMuch.length > 0) throw overFarmLimits(nested('scene', tooMuch));
     const assetBytes = useBytes(uses, (cid) => sizes.get(cid));
-    const checked = await resolving.hold(assetBytes, async () => {
+    const checked = await resolving.hold(req.principal?.owner as string, assetBytes, async () => {
       const resolved = await resolveAssets(
         request.scene,
         async (cid) => (sizes.has(cid) ? blobs.get(cid) : undefined),
@@ -138,8 +138,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       );
       return { parsed: parseScene(resolved.scene), refs: resolved.refs };
     });
-    if (!checked) {
+    if ('over' in checked) {
       res.set('Retry-After', '1');
+      if (checked.over === 'key')
+        throw new HttpError(429, 'Too many requests', `your other scenes' assets are being checked; retry once they are`);
       throw new HttpError(503, 'Busy', `other scenes' assets are being checked; this one's ${assetBytes} bytes wait their turn`);
     }
     const { parsed, refs } = checked.value;

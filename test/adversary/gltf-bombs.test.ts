@@ -125,11 +125,11 @@ describe('a glTF file whose accessors declare millions of elements', () => {
     const json = vertexBomb(3);
     json.accessors = [
       ...(json.accessors ?? []),
-      ...Array.from({ length: 5 }, () => ({ componentType: FLOAT, count: 750_000, type: 'VEC4' as const })),
+      ...Array.from({ length: 9 }, () => ({ componentType: FLOAT, count: 750_000, type: 'VEC4' as const })),
     ];
     const { error } = await refusal({ json, resources: {} });
     expect(error).toBeInstanceOf(ImportLimitError);
-    expect(error.message).toBe("the file's accessors hold 15000012 numbers together, the importer reads at most 12000000");
+    expect(error.message).toBe("the file's accessors hold 27000012 numbers together, the importer reads at most 24000000");
     for (const [count, sparse] of [[-1], ['9'], [3, { count: 4 }]] as const) {
       const bad = vertexBomb(3);
       Object.assign(bad.accessors?.[1] ?? {}, { count, sparse });
@@ -160,6 +160,12 @@ describe('a glTF file whose accessors declare millions of elements', () => {
     expect(again.error).toBeInstanceOf(ImportLimitError);
     expect(again.error.message).toBe('animation "many" has 20 channels holding 800000 keys together: the importer reads at most 500000');
     expect(again.ms).toBeLessThan(1000);
+    // The same channels on bones that move nothing drawn (a rig: skins are not imported) are not read, so not refused.
+    const rig = structuredClone(shared);
+    rig.nodes = [{ mesh: 0 }, { name: 'bone' }];
+    rig.scenes = [{ nodes: [0, 1] }];
+    for (const channel of rig.animations?.[0].channels ?? []) channel.target.node = 1;
+    expect((await sceneFromJsonDocument({ json: rig, resources: {} }, 'rig')).scene.objects).toHaveLength(1);
   });
 
   it('refuses a node hierarchy nested past 1,000 levels, or past 40,000 nodes, from its JSON', async () => {
@@ -178,6 +184,15 @@ describe('a glTF file whose accessors declare millions of elements', () => {
     expect((await refusal({ json: many, resources: {} })).error.message).toBe('the file has 40001 nodes, the importer reads at most 40000');
     // 1,000 levels are read (the triangle hangs at the bottom).
     expect((await sceneFromJsonDocument({ json: chain(1_000), resources: {} }, 'deep')).scene.objects).toHaveLength(1);
+    // Nor may a depth checked along one parent hide another: glTF's nodes form trees.
+    const twoParents = chain(3);
+    twoParents.nodes?.push({ children: [2] });
+    expect((await refusal({ json: twoParents, resources: {} })).error.message).toBe(
+      "node 2 is a child of nodes 1 and 3: glTF's nodes form trees",
+    );
+    const cycle = chain(3);
+    cycle.nodes?.push({ children: [4] }, { children: [3] });
+    expect((await refusal({ json: cycle, resources: {} })).error.message).toBe("2 nodes are their own ancestors: glTF's nodes form trees");
   });
 
   it('bakes an animation of 2,000 channels on one sampler for about a second: its first frames, and says so', async () => {

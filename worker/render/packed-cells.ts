@@ -2,11 +2,12 @@
  * A kernel call's cells as one packed Float32Array (4 floats a cell, rows of `columns` cells).
  * gpu.js shapes an Array(4) result as rows of per-cell Float32Array views: 98,304 objects a
  * call at 256×192, made and collected on the main thread while the render threads wait for a
- * core (measured on 2 cores: webasm 0.51 → 0.56 M samples/s without them). Its webasm and
- * WebGPU kernels shape every result in one method, `_shapeOutput(data, …)`, given the packed
- * data; `packResults` makes that method hand the data back as it is (gpu.js is pinned to one
- * version, and test/render.test.ts checks that this still holds). The cpu kernel shapes its
- * own way and keeps its grid, packed here by `packedCells`; so does any kernel gpu.js swaps in.
+ * core (A/B on 2 cores: webasm 0.70 → 0.77 M samples/s without them). Its webasm and WebGPU
+ * kernels shape every result in one method, `_shapeOutput(data, …)`, given the packed data;
+ * `packResults` makes that method hand the data back as it is (gpu.js is pinned to one version;
+ * test/render.test.ts checks that its webasm kernel still does, WebGPU has no adapter here). The
+ * cpu kernel shapes its own way and keeps its grid, packed here by `packedCells`; so does any
+ * kernel gpu.js swaps in.
  */
 
 type Grid = ArrayLike<ArrayLike<ArrayLike<number>>>;
