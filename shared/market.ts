@@ -71,7 +71,12 @@ export const ForwardRu = z
   .refine((ru) => Math.abs(ru * BOOK_UNITS_PER_RU - toBookUnits(ru)) < 1e-6, 'at most six decimals');
 
 /** POST /api/reservations: RU bought in a forward window at most at `maxPrice`; POST /api/work/offers: RU sold at least at `minPrice`. */
-export const ReservationRequest = z.object({ start: z.number().int().min(0), ru: ForwardRu, maxPrice: Price });
+export const ReservationRequest = z.object({
+  start: z.number().int().min(0),
+  ru: ForwardRu,
+  // At no price it would lock nothing: free orders, kept until settled, that anyone could pile up.
+  maxPrice: Price.refine((p) => p > 0, 'a reservation names a price above 0'),
+});
 export const OfferRequest = z.object({
   start: z.number().int().min(0),
   ru: ForwardRu,

@@ -223,9 +223,12 @@ describe('reservations', () => {
 });
 
 describe('hostile orders', () => {
-  it('refuses ids of the wrong shape, offers at no price, offers from workers not established, grants to nobody', async () => {
+  it('refuses ids of the wrong shape, orders at no price, offers from workers not established, grants to nobody', async () => {
     const b = await buyer(1);
     expect((await problem(await b.call('/api/reservations/not-an-order'), 400)).errors?.[0]?.path).toBe('id');
+    // A reservation at no price would lock nothing: free orders anyone could pile up.
+    const free = await problem(await b.call('/api/reservations', { start: nextWindow(), ru: 1e6, maxPrice: 0 }), 400);
+    expect(free.errors?.[0]).toEqual({ path: 'maxPrice', message: 'a reservation names a price above 0' });
     // Another requester's reservation is not found, not shown.
     const { id } = (await (await b.call('/api/reservations', { start: nextWindow(), ru: 0.001, maxPrice: 1 })).json()) as ForwardOrderView;
     const other = await buyer(0);

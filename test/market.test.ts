@@ -46,6 +46,7 @@ const job = (j: Partial<JobDemand>): JobDemand => ({
   tilesTotal: 4,
   tilesVerified: 0,
   raysVerified: 0,
+  free: 1e12,
   ...j,
 });
 
@@ -74,6 +75,23 @@ describe('the book', () => {
     ]);
     // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
     expect(asks).toEqual([{ id: 'fast', limit: 800, quantity: 100_000 }]);
+  });
+
+  it('bids a job for no more than its escrow pays for at its limit (a market order: at the cheapest ask)', () => {
+    const providers = [
+      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000 },
+      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000 },
+    ];
+    // 1 µc at 999,999 credits/RU buys not one ray: it is not in the book, and cannot push the price to its limit.
+    const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
+    // 3 µc at 1,000 ticks buy 3,000 rays; at the cheapest ask (500), a market order's 3 µc buy 6,000.
+    const capped = job({ id: 'capped', pixels: 1e6, free: 3 });
+    const market = job({ id: 'market', bid: null, pixels: 1e6, free: 3 });
+    const { bids } = bookOf([spoof, capped, market, job({ id: 'broke', free: 0 })], providers, 10_000);
+    expect(bids).toEqual([
+      { id: 'capped', limit: 1000, quantity: 3 },
+      { id: 'market', limit: MAX_TICK, quantity: 6 },
+    ]);
   });
 
   it('draws the curves at every named price, as a brute force would', () => {

@@ -1,7 +1,8 @@
 /**
- * The book an interval clears, built from the farm's state (pure): each running job bids for the
- * work it still needs at its limit, each online provider with an ask offers what it can render in
- * the interval at its measured speed. Quantities are whole book units (µRU).
+ * The book an interval clears, built from the farm's state (pure): each running job its owner has
+ * not paused bids for the work it still needs at its limit, as far as its escrow pays for it; each
+ * online provider with an ask offers what it can render in the interval at its measured speed.
+ * Quantities are whole book units (µRU).
  */
 import { fromTicks, RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
 import { costMicros, formatCredits, fromMicros } from '../../shared/money.ts';
@@ -17,6 +18,8 @@ export interface JobDemand {
   tilesTotal: number;
   tilesVerified: number;
   raysVerified: number;
+  /** µc of its escrow not yet paid or committed: what it can still buy with. */
+  free: number;
 }
 
 export interface ProviderSupply {
@@ -39,17 +42,30 @@ export function remainingRays(job: JobDemand): number {
   return maxRays(job.pixels, job.spp);
 }
 
+/**
+ * Rays `free` µc buy at `ticks` per RU (a tick per RU is 10^3 µc per 10^9 rays); any number at no
+ * price. The inverse of costMicros, rounded down.
+ */
+const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
+
 export function bookOf(
   jobs: readonly JobDemand[],
   providers: readonly ProviderSupply[],
   intervalMs: number,
 ): { bids: Order[]; asks: Order[] } {
-  const bids = jobs
-    .map((j) => ({ id: j.id, limit: j.bid ?? MAX_TICK, quantity: Math.ceil(remainingRays(j) / RAYS_PER_BOOK_UNIT) }))
-    .filter((o) => o.quantity > 0);
   const asks = providers
     .filter((p) => p.renderMs > 0)
     .map((p) => ({ id: p.id, limit: p.ask, quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT) }))
+    .filter((o) => o.quantity > 0);
+  // A bid is for the work its escrow can pay for at its limit (a market order: at the cheapest
+  // ask), never more: a job that holds 1 µc and bids the highest price must not set the price
+  // every other job trades at, while its own tiles are refused as unfunded.
+  const cheapest = Math.min(...asks.map((a) => a.limit));
+  const bids = jobs
+    .map((j) => {
+      const affordable = raysFor(j.free, j.bid ?? cheapest);
+      return { id: j.id, limit: j.bid ?? MAX_TICK, quantity: Math.ceil(Math.min(remainingRays(j), affordable) / RAYS_PER_BOOK_UNIT) };
+    })
     .filter((o) => o.quantity > 0);
   return { bids, asks };
 }

@@ -52,15 +52,29 @@ export class Market {
     return raw ? (JSON.parse(raw) as ClearingRecord) : undefined;
   }
 
-  /** Running jobs: their bids and how far they are. */
+  /** Running jobs their owners have not paused: their bids, how far they are, and what they can still pay. */
   async demand(): Promise<JobDemand[]> {
     const ids = await this.redis.smembers(keys.jobsActive);
     const m = this.redis.multi();
     for (const id of ids)
-      m.hmget(keys.job(id), 'state', 'bid', 'width', 'height', 'frames', 'spp', 'tilesTotal', 'tilesVerified', 'raysVerified');
+      m.hmget(
+        keys.job(id),
+        'state',
+        'bid',
+        'width',
+        'height',
+        'frames',
+        'spp',
+        'tilesTotal',
+        'tilesVerified',
+        'raysVerified',
+        'paused',
+        'escrow',
+        'committed',
+      );
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
-    return rows.flatMap(([, [state, bid, width, height, frames, spp, total, verified, rays]], i) =>
-      state === 'running'
+    return rows.flatMap(([, [state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed]], i) =>
+      state === 'running' && !paused
         ? [
             {
               id: ids[i],
@@ -70,6 +84,7 @@ export class Market {
               tilesTotal: Number(total),
               tilesVerified: Number(verified ?? 0),
               raysVerified: Number(rays ?? 0),
+              free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
             },
           ]
         : [],
