@@ -181,6 +181,22 @@ describe('reservations', () => {
     expect((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(collateral));
   });
 
+  it('excuses a provider serving its buyer a tile larger than the buyer’s prepaid share covers (at the spot price)', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    // One 32 × 32 tile: its most is four tiles' rays, the share two.
+    await b.call('/api/jobs', { ...JOB, height: 32, tileSize: 32 });
+    await sleepUntil(start);
+    const a = (await take(p, start + WINDOW_MS)) as Assignment;
+    expect(a.tile).toMatchObject({ width: 32, height: 32 });
+    // It renders the buyer's tile through the window.
+    await sleepUntil(start + WINDOW_MS);
+    expect(await uploadShade(p.client, a, 70, 4 * TILE_RAYS)).toBe('accepted');
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
+    // Only the moments before it took the tile are unexcused (before: nearly all of it was forfeited).
+    expect(toMicros(forfeit)).toBeLessThan(collateral * 0.2);
+  });
+
   it('lets no buyer collect collateral for capacity it never used: a provider asking for work is excused', async () => {
     const { start, p, b, collateral } = await clearedWindow();
     // No job: the provider asks for work all through the window and there is none.

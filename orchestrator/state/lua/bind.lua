@@ -89,7 +89,8 @@ local function freedIn(p)
 end
 local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- An owing provider given other work than its buyers' is excused for its time only when they
--- had none it could take (a buyer's slot may wait behind more than its scan looked at).
+-- had none it could take (a buyer's slot may wait behind more than its scan looked at), or given
+-- its buyer's work that the buyer's prepaid share cannot pay for.
 local excuse = nil
 local window = ARGV[17]
 if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
@@ -102,6 +103,10 @@ if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
     local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
     if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
       payer, pot, tradedAt, cost = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost
+    else
+      -- Its buyer's prepaid share cannot cover this tile's most (larger tiles than it reserved):
+      -- the tile goes at the spot price, and the provider, serving its buyer, is excused for it.
+      excuse = window
     end
   end
 end
