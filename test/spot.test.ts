@@ -2,7 +2,9 @@
  * Spot checks: a tile verified with a trusted worker in the accepted group, handed out like any
  * replica while real work waits, judged against its known hash.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../orchestrator/state/keys.ts';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
 import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
@@ -15,6 +17,16 @@ afterAll(() => api.stop());
 const view = async (id: string) =>
   (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: Record<string, unknown>[] };
 const upload = (w: TestClient, a: Assignment, shade: number) => uploadShade(w.client, a, shade);
+/** The rays and milliseconds a worker's measured speed (what the market offers of it) rests on; undefined before any. */
+async function speedOf(farm: ApiFarm, w: TestClient): Promise<{ raysDone: number; renderMs: number } | undefined> {
+  const redis = new Redis(farm.redisUrl);
+  try {
+    const [raysDone, renderMs] = await redis.hmget(keys.worker(w.id), 'raysDone', 'renderMs');
+    return renderMs === null ? undefined : { raysDone: Number(raysDone), renderMs: Number(renderMs) };
+  } finally {
+    redis.disconnect();
+  }
+}
 
 describe('spot checks', () => {
   it('hands out a known answer like any replica and judges it against the known hash', async () => {
@@ -34,6 +46,8 @@ describe('spot checks', () => {
     expect(await view(honest.id)).toMatchObject({ inFlight: 1, locked: 5 });
     await upload(honest, check as Assignment, 90);
     expect(await view(honest.id)).toMatchObject({ valid: 1, passed: 1, faults: 0, inFlight: 0, locked: 0 });
+    // A passed check measures its speed: ground truth backs what it claims to have traced.
+    expect(await speedOf(api, honest)).toBeDefined();
 
     const trap = Assignment.parse(await liar.client.next());
     await upload(liar, trap, 3);
@@ -55,6 +69,19 @@ describe('spot checks', () => {
         .sort(),
     ).toEqual(['invalid', 'valid']);
     expect(((await (await api.operator(`/api/jobs/${known}`)).json()) as { replicasRendered: number }).replicasRendered).toBe(2);
+  });
+
+  it('measures no speed from a result accepted on its own word: a key cannot claim a tile’s rays in milliseconds', async () => {
+    const own = await startApiFarm({ spotCheckRate: 0, stakePerReplica: 5 });
+    try {
+      const quick = await own.worker('quick', { stake: 10 });
+      // Its own kind of job: one replica a tile, so its result stands unchecked.
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 4 });
+      expect(await uploadShade(quick.client, Assignment.parse(await quick.client.next()), 77, 50_000)).toBe('accepted');
+      expect(await speedOf(own, quick)).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
   });
 
   it('pays a passed check at the last price that traded, never at the worker’s own ask', async () => {

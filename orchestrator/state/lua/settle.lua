@@ -3,8 +3,8 @@
   concurrent change in between makes it 'stale' (judge again). Reputation and money move with the
   verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
   escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
-  (includes/reputation.lua), and a passed check where the decision says they were checked
-  against ground truth. Disagreeing results are 'invalid' faults
+  (includes/reputation.lua), and a passed check and a measure of their speed where the decision
+  says they were checked against ground truth. Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
   ground truth ('faulty'); otherwise 'overruled', with no fault.
   Input:
@@ -56,9 +56,10 @@ local function settleResults(winner, vouch)
       redis.call('HSET', KEYS[2], n, cjson.encode(r))
       count(r.worker, 'valid', 1)
       countRecent(r.worker, now)
-      -- Its measured speed: what the market offers of it (market/book.ts).
-      count(r.worker, 'raysDone', r.rays or 0)
-      count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
+      -- Its measured speed, what the market offers of it (market/book.ts), only from a verdict
+      -- ground truth backs, as credibility: an unchecked result (a key's own job, accepted on
+      -- its word) could claim a tile's most rays a few milliseconds after it was handed out.
+      if d.anchored then measureSpeed(r, now) end
       if checked[n] then passCheck(r.worker, r.assignedAt) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end

@@ -53,6 +53,12 @@ local function countRecent(worker, now)
   redis.call('HSET', key, field, string.format('%d %d', minute, n))
   redis.call('PEXPIRE', key, 3600000)
 end
+-- A checked result's rays and the time from its hand-out to its upload, in the worker's measured
+-- speed: what the market offers of it (market/book.ts).
+local function measureSpeed(r, now)
+  count(r.worker, 'raysDone', r.rays or 0)
+  count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
+end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
   redis.call('LTRIM', K.workerEvidence(worker), 0, 49)
