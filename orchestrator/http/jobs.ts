@@ -182,7 +182,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     return {
       body: request,
       scene,
-      manifest: manifestOf(scene, refs),
+      refs,
       assets: [...new Set(refs.map((ref) => ref.cid))],
       frames,
       tilesPerFrame,
@@ -210,9 +210,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   r.post('/', async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
-    const { body, scene, manifest, assets, frames, tilesPerFrame, bid, cost } = await draft(req, res);
+    const { body, scene, refs, assets, frames, tilesPerFrame, bid, cost } = await draft(req, res);
     const id = `j${randomBytes(10).toString('hex')}`;
-    const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifest)));
+    // Stored as a manifest: the validated scene with its assets back to their references (an estimate needs none).
+    const sceneCid = await blobs.put(new TextEncoder().encode(JSON.stringify(manifestOf(scene, refs))));
     const created = await jobs.create(
       {
         id,
