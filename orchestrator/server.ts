@@ -139,11 +139,12 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       ),
       delivering: readAtMostEvery(
         marketReadMs,
-        () => {
-          const start = windowAt(Date.now(), forwardSettings);
+        (now) => {
+          const start = windowAt(now, forwardSettings);
           return forwards.delivering(start, start + forwardSettings.windowMs);
         },
         undefined,
+        (now) => windowAt(now, forwardSettings),
       ),
       recordIdle: (window, worker, from, to) => forwards.recordIdle(window, worker, from, to),
     },

@@ -65,7 +65,10 @@ async function provider(name: string, credits: number): Promise<TestClient> {
 const account = async (b: Buyer) => (await (await b.call('/api/account')).json()) as LedgerPage;
 const workerAccount = async (w: TestClient) => (await (await fetch(`${api.farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage;
 const curve = async () => (await (await fetch(`${api.farm.url}/api/market/forwards`)).json()) as ForwardCurve;
-const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+/** Until `t` by the wall clock (a timer may fire a millisecond before it). */
+async function sleepUntil(t: number): Promise<void> {
+  while (Date.now() < t) await new Promise((r) => setTimeout(r, t - Date.now()));
+}
 
 /** A window far enough ahead to place orders in, with time to spare before its gate. */
 function nextWindow(): number {
@@ -188,13 +191,25 @@ describe('reservations', () => {
     await sleepUntil(start);
     const a = (await take(p, start + WINDOW_MS)) as Assignment;
     expect(a.tile).toMatchObject({ width: 32, height: 32 });
-    // It renders the buyer's tile through the window.
-    await sleepUntil(start + WINDOW_MS);
+    // It renders the buyer's tile through the window, and answers after it ended: the window
+    // settles only once it has (a settlement before would find its time unexcused).
+    await sleepUntil(start + WINDOW_MS + 1000);
     expect(await uploadShade(p.client, a, 70, 4 * TILE_RAYS)).toBe('accepted');
     await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
     const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
     // Only the moments before it took the tile are unexcused (before: nearly all of it was forfeited).
     expect(toMicros(forfeit)).toBeLessThan(collateral * 0.2);
+  });
+
+  it('neither excuses nor waits for such a tile handed back unrendered', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    await b.call('/api/jobs', { ...JOB, height: 32, tileSize: 32 });
+    await sleepUntil(start);
+    const a = (await take(p, start + WINDOW_MS)) as Assignment;
+    await p.client.release(a.replica);
+    // The window settles at its end, and the time it held the tile is not excused.
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, WINDOW_MS + 1000, 'settlement');
+    expect(toMicros(-((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0))).toBe(collateral);
   });
 
   it('lets no buyer collect collateral for capacity it never used: a provider asking for work is excused', async () => {

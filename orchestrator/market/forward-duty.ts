@@ -39,8 +39,8 @@ async function dutyOf(deps: ForwardDutyDeps, w: WindowRecord, now: number): Prom
       if (await forwards.applyClearing(w.start, c.price, c.volume, fills, deps.collateralPpm, now))
         log.info({ window: w.start, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'forward window cleared');
     } else if (w.state === 'cleared' && now >= end) {
-      const { obligations, entitlements, committed } = await forwards.ledgerOf(w.start, settings.windowMs);
-      if (committed > 0 && now < end + deps.taskTimeoutMs) return;
+      const { obligations, entitlements, replicasOut } = await forwards.ledgerOf(w.start, settings.windowMs);
+      if (replicasOut && now < end + deps.taskTimeoutMs) return;
       const settlement = settleWindow(obligations, entitlements);
       if (await forwards.applySettlement(w.start, settlement, now))
         log.info({ window: w.start, forfeited: settlement.providers.reduce((s, p) => s + p.forfeit, 0) }, 'forward window settled');

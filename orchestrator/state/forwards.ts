@@ -118,15 +118,23 @@ export class Forwards {
     );
   }
 
-  /** What each provider sold, delivered and was excused from (at `msPerRay` of its sold rate), and what each buyer got. */
-  async ledgerOf(start: number, windowMs: number): Promise<{ obligations: Obligation[]; entitlements: Entitlement[]; committed: number }> {
+  /**
+   * What each provider sold, delivered and was excused from (at `msPerRay` of its sold rate), what
+   * each buyer got, and whether replicas that count towards it are still out: ones its buyers
+   * prepaid, and ones a provider is excused for (bind.lua), whose time counts when they answer.
+   */
+  async ledgerOf(
+    start: number,
+    windowMs: number,
+  ): Promise<{ obligations: Obligation[]; entitlements: Entitlement[]; replicasOut: boolean }> {
     const w = String(start);
-    const [owed, delivered, idle, collateral, buyers] = await Promise.all([
+    const [owed, delivered, idle, collateral, buyers, excusedOut] = await Promise.all([
       this.redis.hgetall(keys.forwardOwed(w)),
       this.redis.hgetall(keys.forwardDelivered(w)),
       this.redis.hgetall(keys.forwardIdle(w)),
       this.redis.hgetall(keys.forwardCollateral(w)),
       this.redis.smembers(keys.forwardBuyers(w)),
+      this.redis.hget(keys.forward(w), 'excusedOut'),
     ]);
     const obligations = Object.entries(owed).map(([worker, rays]) => ({
       worker,
@@ -150,7 +158,7 @@ export class Forwards {
     return {
       obligations,
       entitlements: pots.map(({ owner, entitled, received }) => ({ owner, entitled, received })),
-      committed: pots.reduce((s, p) => s + p.committed, 0),
+      replicasOut: pots.some((p) => p.committed > 0) || Number(excusedOut ?? 0) > 0,
     };
   }
 

@@ -49,7 +49,7 @@ const PER_ID = {
   ledger: 'ledger:{}',
   /** Who runs a periodic duty for a period (`<duty>:<period start>`): one orchestrator per period (duties.ts). */
   dutyLease: 'duty:lease:{}',
-  /** A forward window (its start): state (open | cleared | settled), price, volume, order counts. */
+  /** A forward window (its start): state (open | cleared | settled), price, volume, order counts, excused replicas out (excusedOut). */
   forward: 'forward:{}',
   /** The window's orders (bids and offers) by when they were placed: time priority. */
   forwardOrders: 'forward:{}:orders',

@@ -146,7 +146,11 @@ if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) en
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
   pot = pot, price = tradedAt, commit = money(cost)}
-if excuse then fresh.excuse, fresh.excuseEnd = excuse, tonumber(ARGV[19]) end
+if excuse then
+  fresh.excuse, fresh.excuseEnd = excuse, tonumber(ARGV[19])
+  -- Its time is counted when it answers: the window settles only after (includes/holders.lua).
+  redis.call('HINCRBY', K.forward(excuse), 'excusedOut', 1)
+end
 if ARGV[8] == '1' then fresh.arbiter = true end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)

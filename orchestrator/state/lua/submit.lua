@@ -44,8 +44,8 @@ if not r.spot and redis.call('HGET', KEYS[3], 'state') ~= 'running' then
 end
 count(workerId, 'inFlight', -1)
 redis.call('SREM', K.workerActive(workerId), rid)
--- An owing provider's time on other work than its buyers' (they had none) excuses it (bind.lua).
-if r.excuse then recordIdle(K.forwardIdle(r.excuse), workerId, r.assignedAt, math.min(now, r.excuseEnd)) end
+-- An owing provider's time on work it was excused for (bind.lua) counts as idle.
+if r.excuse then answerExcused(r, now) end
 r.state = 'submitted'
 r.cid = cid
 r.rays = tonumber(ARGV[8])

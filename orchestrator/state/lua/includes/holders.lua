@@ -1,6 +1,12 @@
 -- @include escrow
 -- @include idle
 -- @include reputation
+-- An excused replica (bind.lua) answered, with its time on it until `to` excused, or let go
+-- without a result (`to` nil: no time). Its window waits for every such replica to settle.
+local function answerExcused(r, to)
+  redis.call('HINCRBY', K.forward(r.excuse), 'excusedOut', -1)
+  if to then recordIdle(K.forwardIdle(r.excuse), r.worker, r.assignedAt, math.min(to, r.excuseEnd)) end
+end
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
   its deadline passed: penalised like any missed deadline, spot checks included), 'handedback'
@@ -15,6 +21,7 @@ local function letGo(r, state, now, penalty)
   unlockStake(r.worker, r.locked)
   void(r, now)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
+  if r.excuse then answerExcused(r, state == 'cancelled' and now or nil) end
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
