@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus, Leaderboard } from '../shared/protocol.ts';
 import { bucketTiles } from '../shared/throughput.ts';
 import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
-import { TestFarm, TOKEN } from './support/farm.ts';
+import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { shippedRaw } from './support/scenes.ts';
 
 /** The Cornell box in 48 tiles, two agreeing workers each: long enough for a few buckets. */
@@ -69,9 +69,14 @@ ifChromium(chromiumTitle, () => {
     await page.goto(`${farm.url}/#/jobs/${jobId}`);
     await page.getByTestId('throughput').filter({ hasText: 'No tile verified yet' }).waitFor();
 
-    // Workers join (one at a time: each calibrates on start); the chart fills in from the page's
-    // live events alone (it never reloads).
-    for (const name of WORKERS) await farm.startWorker(name);
+    // Workers join (one at a time: the first calibrates the class) while the job is paused, so
+    // that none is still starting when the others have rendered every tile; the chart fills in
+    // from the page's live events alone (it never reloads).
+    await farm.client.call('POST', `/api/jobs/${jobId}/pause`);
+    const ids: string[] = [];
+    for (const name of WORKERS) ids.push((await farm.startWorker(name)).id);
+    await waitFor(async () => (await Promise.all(ids.map((id) => farm.worker(id)))).every((w) => w?.online), 30_000, 'the workers');
+    await farm.client.call('POST', `/api/jobs/${jobId}/resume`);
     const chart = page.getByTestId('throughput-chart');
     await expect.poll(() => chart.getAttribute('data-tiles'), { timeout: 120_000 }).toBe(String(TILES));
     await expect.poll(() => page.getByTestId('job-state').textContent()).toBe('done');

@@ -214,12 +214,13 @@ describe('the interval clearing', () => {
   };
 
   it('publishes the price where the bids of running jobs meet the asks of measured providers', async () => {
-    // A provider asking 0.8 credits per RU is measured on a first job (its speed is what it offers).
+    // Each provider is measured on a first job (its speed is what it offers): the dear one first,
+    // as a clearing that priced the cheap one's ask would leave it priced out.
     const cheap = await api.worker('cheap', { trusted: true, ask: 0.8 });
     const dear = await api.worker('dear', { trusted: true, ask: 2 });
     for (const [w, shade] of [
-      [cheap, 90],
       [dear, 91],
+      [cheap, 90],
     ] as const) {
       expect((await api.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
       const a = await nextAssignment(w.client);
