@@ -159,12 +159,22 @@ function toWorld(
   }
 }
 
+/**
+ * A point p on the quad's plane is q + αu + βv with α = w · (p−q) × v and β = w · u × (p−q), w =
+ * n / n·n: stored as the vectors v × w and w × u, which the kernel dots with p − q (3 products
+ * each instead of 9).
+ */
 function quad(q: V3, u: V3, v: V3, material: number): WorldPrim {
   const n = cross(u, v);
   const unit = normalize(n);
   const w = scale(n, 1 / dot(n, n));
   const corners = [q, add(q, u), add(q, v), add(add(q, u), v)];
-  return { type: PrimType.quad, material, data: [...q, ...u, ...v, ...unit, ...w, dot(unit, q)], ...boundsOf(corners) };
+  return {
+    type: PrimType.quad,
+    material,
+    data: [...q, ...u, ...v, ...unit, ...cross(v, w), dot(unit, q), ...cross(w, u)],
+    ...boundsOf(corners),
+  };
 }
 
 function meshTriangles(o: MeshObject, matrix: Affine | undefined, material: number, point: (p: V3) => V3): WorldPrim[] {

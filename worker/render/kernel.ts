@@ -256,20 +256,15 @@ export function pathTrace(
                   const ny = prims[p + 14];
                   const nz = prims[p + 15];
                   const den = nx * dx + ny * dy + nz * dz;
-                  if (Math.abs(den) > 1e-9) {
-                    const tq = (prims[p + 19] - (nx * ox + ny * oy + nz * oz)) / den;
+                  const tq = (prims[p + 19] - (nx * ox + ny * oy + nz * oz)) / den;
+                  // Where the plane is met out of range, the point need not be placed on it.
+                  if (Math.abs(den) > 1e-9 && tq > 0 && tq < hitT) {
                     const qx = ox + tq * dx - prims[p + 4];
                     const qy = oy + tq * dy - prims[p + 5];
                     const qz = oz + tq * dz - prims[p + 6];
-                    // alpha = w · (q × v), beta = w · (u × q)
-                    const alpha =
-                      prims[p + 16] * (qy * prims[p + 12] - qz * prims[p + 11]) +
-                      prims[p + 17] * (qz * prims[p + 10] - qx * prims[p + 12]) +
-                      prims[p + 18] * (qx * prims[p + 11] - qy * prims[p + 10]);
-                    const beta =
-                      prims[p + 16] * (prims[p + 8] * qz - prims[p + 9] * qy) +
-                      prims[p + 17] * (prims[p + 9] * qx - prims[p + 7] * qz) +
-                      prims[p + 18] * (prims[p + 7] * qy - prims[p + 8] * qx);
+                    // alpha = q · (v × w), beta = q · (w × u) (compile.ts)
+                    const alpha = qx * prims[p + 16] + qy * prims[p + 17] + qz * prims[p + 18];
+                    const beta = qx * prims[p + 20] + qy * prims[p + 21] + qz * prims[p + 22];
                     if (alpha >= 0 && alpha <= 1 && beta >= 0 && beta <= 1) t = tq;
                   }
                 } else {

@@ -18,7 +18,7 @@ import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
 /** Bumped whenever a change could alter any pixel: it is part of every canonical hash. */
-export const RENDERER_VERSION = 'farm-pt/4';
+export const RENDERER_VERSION = 'farm-pt/5';
 
 /** Samples per kernel call: long enough to amortise a call, short enough for smooth progress. */
 const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 19, cpu: 1 << 16 };
