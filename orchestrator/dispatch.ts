@@ -32,7 +32,7 @@ import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
 import type { DeliveringWindow } from './state/forwards.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
-import type { ReplicaRecord, Tasks } from './state/tasks.ts';
+import type { BindResult, ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
 /**
@@ -52,6 +52,8 @@ const laneOf = (deviceClass: string, arbiter: boolean): string =>
 const SCAN_LIMIT = 16;
 /** … and, for a provider that owes a forward window, for one of its buyers'. */
 const BUYER_SCAN_LIMIT = 64;
+/** A buyer's slot a provider owing the window was given or kept from by its own state: no excuse. */
+const FAILED_TO_TAKE = new Set<BindResult['status']>(['bound', 'again', 'busy', 'nostake', 'pricedout', 'blacklisted']);
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
 const KEEP_FINISHED = { age: 24 * 3600 };
 
@@ -200,9 +202,9 @@ export class Dispatcher {
 
   /**
    * Long-poll: the next replica this worker may render, or undefined after pollMs. A provider
-   * that owes the forward window delivering now, could take work and found none of its buyers'
-   * in any look of the poll has the poll's time recorded as idle: what excuses it from a
-   * shortfall the buyers caused (market/forwards.ts).
+   * that owes the forward window delivering now, could take work, found none of its buyers' it
+   * could take in any look of the poll and holds none of theirs has the poll's time recorded as
+   * idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
    */
   async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
     const started = Date.now();
@@ -411,12 +413,9 @@ export class Dispatcher {
       await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
       return undefined;
     }
-    if (wanted) {
-      if (!wanted(plan)) {
-        held.push(job);
-        return undefined;
-      }
-      look.sawWanted = true;
+    if (wanted && !wanted(plan)) {
+      held.push(job);
+      return undefined;
     }
     const { prices, owed, buyersHadNone } = terms;
     const deadline = Date.now() + this.opts.taskTimeoutMs;
@@ -443,6 +442,10 @@ export class Dispatcher {
       }
       bound = await bind(false);
     }
+    // A buyer's slot it could not take by the rules (a second vote on a task, another class, its
+    // share of the job, the buyer's own limits) is no work it failed to do; one its own state kept
+    // it from (holdings, stake, its ask, a fault on the job) is.
+    if (wanted && FAILED_TO_TAKE.has(bound.status)) look.sawWanted = true;
     switch (bound.status) {
       case 'bound':
       case 'again': {

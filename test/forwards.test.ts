@@ -212,6 +212,34 @@ describe('reservations', () => {
     expect(toMicros(-((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0))).toBe(collateral);
   });
 
+  it('does not excuse a provider sitting on its buyer’s tiles, however often it asks for more', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    await b.call('/api/jobs', JOB);
+    await sleepUntil(start);
+    const held = [(await take(p, start + WINDOW_MS)) as Assignment, (await take(p, start + WINDOW_MS)) as Assignment];
+    // No buyer slot waits (it holds them all): its polls would have counted as idle.
+    while (Date.now() < start + WINDOW_MS - 100) expect(await p.client.next()).toBeUndefined();
+    await sleepUntil(start + WINDOW_MS + 200);
+    for (const a of held) await p.client.release(a.replica); // handed back, free of penalty
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    expect((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(collateral));
+  });
+
+  it('excuses a provider whose buyer’s only work waiting is a replica it may not take (a second vote on its tile)', async () => {
+    const { start, p, b } = await clearedWindow();
+    // One tile, two replicas that must come from different workers.
+    await b.call('/api/jobs', { ...JOB, ...oneTileJob(2), spp: 125 });
+    await sleepUntil(start);
+    expect(await uploadShade(p.client, (await take(p, start + WINDOW_MS)) as Assignment, 70, TILE_RAYS)).toBe('accepted');
+    while (Date.now() < start + WINDOW_MS) await p.client.next();
+    // Another worker renders the second replica after the window: the tile is judged, and the window settles.
+    const other = await api.worker('q', { trusted: true });
+    expect(await uploadShade(other.client, (await take(other, Date.now() + 5000)) as Assignment, 70, TILE_RAYS)).toBe('accepted');
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    // It delivered half of what it sold and was excused the rest: the buyer's second replica was never its to take.
+    expect((await workerAccount(p)).entries.some((e) => e.kind === 'shortfall')).toBe(false);
+  });
+
   it('lets no buyer collect collateral for capacity it never used: a provider asking for work is excused', async () => {
     const { start, p, b, collateral } = await clearedWindow();
     // No job: the provider asks for work all through the window and there is none.

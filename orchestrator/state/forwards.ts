@@ -188,7 +188,7 @@ export class Forwards {
     await runScript(
       this.redis,
       'forward-idle',
-      [keys.forwardIdle(String(window.start))],
+      [keys.forwardIdle(String(window.start)), keys.forwardHeld(String(window.start))],
       [worker, Math.max(from, window.start), Math.min(to, window.end)],
     );
   }

@@ -57,6 +57,8 @@ const PER_ID = {
   forwardOwed: 'forward:{}:owed',
   forwardDelivered: 'forward:{}:delivered',
   forwardIdle: 'forward:{}:idle',
+  /** worker → its buyers' replicas it holds unanswered: while it holds one it is not idle. */
+  forwardHeld: 'forward:{}:held',
   /** worker → µc of collateral backing what it sold in the window. */
   forwardCollateral: 'forward:{}:collateral',
   /** Buyers with a prepaid share of the window. */

@@ -104,6 +104,7 @@ export type BindResult =
         | 'resolved'
         | 'wrongclass'
         | 'ineligible'
+        | 'blacklisted'
         | 'nostake'
         | 'busy'
         | 'share'

@@ -30,7 +30,7 @@
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
-    'ineligible', 'nostake', 'busy', 'share',
+    'ineligible', 'blacklisted' (caught on this job), 'nostake', 'busy', 'share',
     'paused' (the job's bid is under the worker's ask or the price), 'pricedout' (the worker's
     ask is over the price), 'unfunded' (the job's escrow cannot cover the tile at that price),
     or {'eligible'} for a dry run
@@ -67,7 +67,7 @@ local trusted = w[3] == '1'
 if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
 if r and r.state ~= 'assigned' and not gaveUp(r) then return {'resolved'} end
-if redis.call('SISMEMBER', K.jobBlacklist(jobId), workerId) == 1 then return {'ineligible'} end
+if redis.call('SISMEMBER', K.jobBlacklist(jobId), workerId) == 1 then return {'blacklisted'} end
 if not mayVote(votesOn(KEYS[2]), workerId, trusted) then return {'ineligible'} end
 local share = K.jobShare(jobId)
 if not trusted then
@@ -98,7 +98,8 @@ if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
   local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
   local buyerPot = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
   if redis.call('EXISTS', K.forwardPot(buyerPot)) == 0 then
-    if ARGV[21] == '1' then excuse = window end
+    local holding = tonumber(redis.call('HGET', K.forwardHeld(window), workerId) or '0') > 0
+    if ARGV[21] == '1' and not holding then excuse = window end
   elseif owed > delivered then
     local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
     if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
@@ -146,6 +147,7 @@ if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) en
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
   pot = pot, price = tradedAt, commit = money(cost)}
+holdForward(fresh, 1)
 if excuse then
   fresh.excuse, fresh.excuseEnd = excuse, tonumber(ARGV[19])
   -- Its time is counted when it answers: the window settles only after (includes/holders.lua).

@@ -14,6 +14,12 @@ end
   stake is unlocked, its escrow commitment voided, and it no longer counts as holding the
   replica. The caller stores the record.
 ]]
+-- A provider holds a replica its buyer prepaid (bind.lua) until it answers or lets go; while it
+-- holds one, its polls are not idle time (forward-idle.lua, bind.lua's excuse): a provider
+-- sitting on its buyers' tiles has work.
+local function holdForward(r, by)
+  if r.payer == 'forward' then redis.call('HINCRBY', K.forwardHeld(string.match(r.pot, '^(%d+):')), r.worker, by) end
+end
 local function letGo(r, state, now, penalty)
   r.state = state
   count(r.worker, 'inFlight', -1)
@@ -22,6 +28,7 @@ local function letGo(r, state, now, penalty)
   void(r, now)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
   if r.excuse then answerExcused(r, state == 'cancelled' and now or nil) end
+  holdForward(r, -1)
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
