@@ -782,6 +782,14 @@ describe('decide: quorum scheme', () => {
     expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 2], disagree: [1], checked: [2] });
   });
 
+  it('takes a trusted result in a dispute as the verdict, even short of R', () => {
+    const d = as(
+      decide(quorum({ results: [trusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')], issued: 3, policy: { replicas: 4 } })),
+      'accept',
+    );
+    expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 1], disagree: [2] });
+  });
+
   it('lets no majority outvote a trusted result: with R results in, it is the verdict', () => {
     const d = as(decide(quorum({ results: [trusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'Y')], issued: 3 })), 'accept');
     expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0], disagree: [1, 2] });
@@ -789,9 +797,29 @@ describe('decide: quorum scheme', () => {
     expect(pair).toMatchObject({ cid: 'X', anchored: true, faulty: true, disagree: [0] });
   });
 
-  it('issues one more replica after a disagreement, without asking who is online', () => {
-    const d = as(decide(quorum({ results: [untrusted(0, 'X'), untrusted(1, 'Y')], issued: 2 })), 'issue');
-    expect(d).toMatchObject({ count: 1, arbiter: false, waiting: { code: 'needs-agreement' } });
+  it('sends a disagreement to a trusted worker while one is online, and takes its word: a tie-break replica could go to the dissenter’s colluders', () => {
+    const split = [untrusted(0, 'X'), untrusted(1, 'Y')];
+    const online = { trusted: 1, eligible: 3 };
+    expect(decide(quorum({ results: split, issued: 2 })).kind).toBe('needs-availability');
+    expect(as(decide(quorum({ results: split, issued: 2, availability: online })), 'issue')).toMatchObject({
+      count: 1,
+      arbiter: true,
+      waiting: { code: 'needs-arbiter' },
+    });
+    // A colluder answering an ordinary replica meanwhile makes no majority while the arbiter is asked.
+    const raced = [...split, untrusted(2, 'Y')];
+    expect(decide(quorum({ results: raced, issued: 4, outstanding: 1, arbiterIssued: true, availability: online })).kind).toBe('wait');
+    const answered = as(
+      decide(quorum({ results: [...raced, trusted(3, 'X')], issued: 4, arbiterIssued: true, availability: online })),
+      'accept',
+    );
+    expect(answered).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 3], disagree: [1, 2], checked: [0] });
+    // Nobody trusted online: one more ordinary replica.
+    expect(as(decide(quorum({ results: split, issued: 2, availability: nobody })), 'issue')).toMatchObject({
+      count: 1,
+      arbiter: false,
+      waiting: { code: 'needs-agreement' },
+    });
   });
 
   it('issues what R still lacks', () => {
@@ -799,14 +827,15 @@ describe('decide: quorum scheme', () => {
     expect(d.count).toBe(2);
   });
 
-  it('accepts a strict majority after a disagreement', () => {
-    const d = as(decide(quorum({ results: [untrusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'X')], issued: 3 })), 'accept');
+  it('accepts a strict majority after a disagreement when no trusted worker is online', () => {
+    const results = [untrusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'X')];
+    const d = as(decide(quorum({ results, issued: 3, availability: nobody })), 'accept');
     expect(d).toMatchObject({ cid: 'X', below: false, agree: [0, 2], disagree: [1], faulty: false });
   });
 
   it('fails when maxReplicas are spent without a majority', () => {
     const results = [untrusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'X'), untrusted(3, 'Y')];
-    const d = as(decide(quorum({ results, issued: 4, policy: { maxReplicas: 4 } })), 'fail');
+    const d = as(decide(quorum({ results, issued: 4, policy: { maxReplicas: 4 }, availability: nobody })), 'fail');
     expect(d.message).toContain('no majority');
   });
 
@@ -827,7 +856,7 @@ describe('decide: quorum scheme', () => {
         ...overrides,
         policy: { replicas: 4, ...overrides.policy },
       });
-    const leading = [trusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')];
+    const leading = [untrusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')];
 
     it('waits out the grace', () => {
       const d = as(decide(starved(leading, { now: since + GRACE - 1 })), 'wait');

@@ -279,18 +279,21 @@ function byCredibility(facts: TaskFacts): Decision {
 
 function byQuorum(facts: TaskFacts): Decision {
   const { policy, results, availability } = facts;
-  // A reopened tile (backtracking, a requester's re-run) goes to a trusted worker while one is
-  // online, as under credibility: counting the same votes again would settle nothing.
-  if (facts.suspect && facts.now < facts.deadlineAt && !results.some((r) => r.trusted)) {
+  // A dissent, or a reopened tile (backtracking, a requester's re-run), goes to a trusted worker
+  // while one is online, as under credibility: a replica issued to break the tie goes to whoever
+  // polls first — the dissenter's colluders as likely as anyone — and counting the same votes
+  // again would settle nothing.
+  const disputed = new Set(results.map((r) => r.cid)).size > 1;
+  if ((facts.suspect || disputed) && facts.now < facts.deadlineAt && !results.some((r) => r.trusted)) {
     if (!availability) return { kind: 'needs-availability' };
     if (availability.trusted > 0)
       return facts.arbiterIssued
-        ? wait(facts, 'needs-arbiter', arbiterMessage(false), facts.now + facts.graceMs)
-        : issue(facts, 1, true, 'needs-arbiter', 1, false);
+        ? wait(facts, 'needs-arbiter', arbiterMessage(disputed), facts.now + facts.graceMs)
+        : issue(facts, 1, true, 'needs-arbiter', 1, disputed);
   }
-  // Once R results are in — or the arbiter of a reopened tile has answered — a trusted worker's
-  // result is the verdict, whatever the votes (backtracking may have left fewer than R).
-  const truth = results.length >= policy.replicas || facts.suspect ? results.find((r) => r.trusted)?.cid : undefined;
+  // Once R results are in — or the arbiter of a dispute or a reopened tile has answered — a
+  // trusted worker's result is the verdict, whatever the votes (backtracking may have left fewer than R).
+  const truth = results.length >= policy.replicas || facts.suspect || disputed ? results.find((r) => r.trusted)?.cid : undefined;
   const winner = truth ?? quorumWinner(results, policy.replicas);
   if (winner) {
     const agree = results.filter((r) => r.cid === winner);
