@@ -1,8 +1,10 @@
 --[[
   The verdict on a spot check: a match with the known answer is a passed check (paid like any
   valid replica, RU × the price it was assigned at, by the treasury: includes/escrow.lua, for at
-  most the rays the verified render traced; and counted in its recent throughput and its
-  measured speed: includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
+  most the rays the verified render traced; and counted in its recent throughput:
+  includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
+  It measures no speed: a check's answer is an anchored tile's, which the key that rendered it
+  (or the requester that paid for it) knows, so a sibling key answers it in milliseconds.
   Runs once: the record must still be 'submitted'.
   Input:
     KEYS[1] task replicas
@@ -31,7 +33,6 @@ if ARGV[2] == '1' then
   -- answer's ray count: it is paid for the rays the verified render traced, never more.
   r.rays = math.min(r.rays or 0, tonumber(redis.call('HGET', K.task(ARGV[5]), 'rays') or '0'))
   pay(r, now, tonumber(ARGV[6]))
-  measureSpeed(r, now)
 else
   r.state = 'invalid'
   count(r.worker, 'invalid', 1)
