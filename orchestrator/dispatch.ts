@@ -48,7 +48,11 @@ export const arbiterQueue = (deviceClass: string): string => `arbiter-${deviceCl
 /** The queue a task's slot waits in: the shared one until the task has a class. */
 const laneOf = (deviceClass: string, arbiter: boolean): string =>
   !deviceClass ? SHARED_QUEUE : arbiter ? arbiterQueue(deviceClass) : classQueue(deviceClass);
-/** Slots a poll may hold while looking for one its worker is eligible for … */
+/**
+ * Slots a poll may hold in each of its queues while looking for one its worker is eligible for
+ * (each queue its own: slots it may not take at the head of one — tiles it already answered —
+ * must not keep it from the next) …
+ */
 const SCAN_LIMIT = 16;
 /** … and, for a provider that owes a forward window, for one of its buyers'. */
 const BUYER_SCAN_LIMIT = 64;
@@ -372,9 +376,15 @@ export class Dispatcher {
   ): Promise<{ found?: Assignment; sawWanted: boolean; exhausted: boolean }> {
     const held: Job[] = [];
     const look = { found: undefined as Assignment | undefined, sawWanted: false };
+    let full = false;
     try {
       for (const lane of this.lanesOf(worker)) {
-        while (!look.found && held.length < limit) {
+        const before = held.length;
+        while (!look.found) {
+          if (held.length - before >= limit) {
+            full = true;
+            break;
+          }
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) break;
           look.found = await this.tryBind(job, lane, worker, held, wantSpot, terms, wanted, look);
@@ -385,8 +395,8 @@ export class Dispatcher {
       // Put back what it may not take, without waking other pollers (they would spin on it).
       if (held.length) await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
     }
-    // Found nothing and held fewer than the limit: every lane ran out of slots.
-    return { ...look, exhausted: !look.found && held.length < limit };
+    // Found nothing and no lane held its limit: every lane ran out of slots.
+    return { ...look, exhausted: !look.found && !full };
   }
 
   /** Whether an untrusted worker's stake and holdings allow one more replica (trusted: always). */
