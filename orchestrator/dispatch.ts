@@ -56,8 +56,22 @@ const laneOf = (deviceClass: string, arbiter: boolean): string =>
 const SCAN_LIMIT = 16;
 /** … and, for a provider that owes a forward window, for one of its buyers'. */
 const BUYER_SCAN_LIMIT = 64;
-/** A buyer's slot a provider owing the window was given or kept from by its own state: no excuse. */
-const FAILED_TO_TAKE = new Set<BindResult['status']>(['bound', 'again', 'busy', 'nostake', 'pricedout', 'blacklisted']);
+/**
+ * A buyer's slot is work for a provider owing the window when it was given it, or kept from it by
+ * its own doing: its holdings, its stake, its ask, a fault on the job, a replica of the tile it let
+ * go, its share of the job (a share never shrinks when a replica is let go). Not a tile it
+ * answered, another class's, or the buyer's own limits: no work it failed to do.
+ */
+const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
+  'bound',
+  'again',
+  'busy',
+  'nostake',
+  'pricedout',
+  'blacklisted',
+  'letgo',
+  'share',
+]);
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
 const KEEP_FINISHED = { age: 24 * 3600 };
 
@@ -452,10 +466,7 @@ export class Dispatcher {
       }
       bound = await bind(false);
     }
-    // A buyer's slot it could not take by the rules (a second vote on a task, another class, its
-    // share of the job, the buyer's own limits) is no work it failed to do; one its own state kept
-    // it from (holdings, stake, its ask, a fault on the job) is.
-    if (wanted && FAILED_TO_TAKE.has(bound.status)) look.sawWanted = true;
+    if (wanted && BUYER_WORK_FOR_IT.has(bound.status)) look.sawWanted = true;
     switch (bound.status) {
       case 'bound':
       case 'again': {

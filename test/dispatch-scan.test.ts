@@ -14,6 +14,17 @@ beforeAll(async () => {
 afterAll(() => api.stop());
 
 describe('a scan', () => {
+  it('parks no job’s slots for the others when a key asks more than the job pays', async () => {
+    const greedy = await api.worker('greedy', { stake: 1000, ask: 1_000_000 });
+    const fair = await api.worker('fair', { stake: 1000, ask: 0.5 });
+    await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice: 1 });
+    await api.operator('/api/jobs', { ...oneTileJob(1), spp: 2, budget: 1 });
+    // Before any price the greedy key's ask would be the cost: both jobs' slots are out of its reach…
+    expect(await greedy.client.next()).toBeUndefined();
+    // … and still waiting for the next worker, not set aside until the next clearing (10 s here).
+    for (let i = 0; i < 2; i++) expect(await uploadShade(fair.client, await nextAssignment(fair.client, 2000), 90)).toBe('accepted');
+  });
+
   it('reaches fresh work past more slots it may not take than a scan holds in one queue', async () => {
     const w = await api.worker('w', { stake: 1000 });
     // 20 tiles; a lone untrusted result is not enough, so each tile asks for another worker's

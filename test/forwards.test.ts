@@ -201,14 +201,16 @@ describe('reservations', () => {
     expect(toMicros(forfeit)).toBeLessThan(collateral * 0.2);
   });
 
-  it('neither excuses nor waits for such a tile handed back unrendered', async () => {
+  it('neither excuses nor waits for such a tile held while asking for more and handed back unrendered', async () => {
     const { start, p, b, collateral } = await clearedWindow();
     await b.call('/api/jobs', { ...JOB, height: 32, tileSize: 32 });
     await sleepUntil(start);
     const a = (await take(p, start + WINDOW_MS)) as Assignment;
+    // Holding its buyer's tile, it has work: its polls are not idle.
+    while (Date.now() < start + WINDOW_MS) expect(await p.client.next()).toBeUndefined();
     await p.client.release(a.replica);
-    // The window settles at its end, and the time it held the tile is not excused.
-    await waitFor(async () => (await workerAccount(p)).collateral === 0, WINDOW_MS + 1000, 'settlement');
+    // The window settles as soon as the tile is handed back, and no time on it is excused.
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 2000, 'settlement');
     expect(toMicros(-((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0))).toBe(collateral);
   });
 
@@ -221,6 +223,17 @@ describe('reservations', () => {
     while (Date.now() < start + WINDOW_MS - 100) expect(await p.client.next()).toBeUndefined();
     await sleepUntil(start + WINDOW_MS + 200);
     for (const a of held) await p.client.release(a.replica); // handed back, free of penalty
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    expect((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(collateral));
+  });
+
+  it('does not excuse a provider that handed its buyer’s tiles back at once and asked for work all window', async () => {
+    const { start, p, b, collateral } = await clearedWindow();
+    await b.call('/api/jobs', JOB);
+    await sleepUntil(start);
+    for (let i = 0; i < 2; i++) await p.client.release(((await take(p, start + WINDOW_MS)) as Assignment).replica);
+    // Its buyer's tiles wait, never its again: work it chose not to do.
+    while (Date.now() < start + WINDOW_MS) expect(await p.client.next()).toBeUndefined();
     await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
     expect((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount).toBe(-fromMicros(collateral));
   });

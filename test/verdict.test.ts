@@ -782,14 +782,6 @@ describe('decide: quorum scheme', () => {
     expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 2], disagree: [1], checked: [2] });
   });
 
-  it('takes a trusted result in a dispute as the verdict, even short of R', () => {
-    const d = as(
-      decide(quorum({ results: [trusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')], issued: 3, policy: { replicas: 4 } })),
-      'accept',
-    );
-    expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0, 1], disagree: [2] });
-  });
-
   it('lets no majority outvote a trusted result: with R results in, it is the verdict', () => {
     const d = as(decide(quorum({ results: [trusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'Y')], issued: 3 })), 'accept');
     expect(d).toMatchObject({ cid: 'X', anchored: true, faulty: true, agree: [0], disagree: [1, 2] });
@@ -856,7 +848,7 @@ describe('decide: quorum scheme', () => {
         ...overrides,
         policy: { replicas: 4, ...overrides.policy },
       });
-    const leading = [untrusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')];
+    const leading = [trusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')];
 
     it('waits out the grace', () => {
       const d = as(decide(starved(leading, { now: since + GRACE - 1 })), 'wait');

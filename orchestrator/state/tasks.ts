@@ -104,6 +104,7 @@ export type BindResult =
         | 'resolved'
         | 'wrongclass'
         | 'ineligible'
+        | 'letgo'
         | 'blacklisted'
         | 'nostake'
         | 'busy'

@@ -293,7 +293,8 @@ function byQuorum(facts: TaskFacts): Decision {
   }
   // Once R results are in — or the arbiter of a dispute or a reopened tile has answered — a
   // trusted worker's result is the verdict, whatever the votes (backtracking may have left fewer than R).
-  const truth = results.length >= policy.replicas || facts.suspect || disputed ? results.find((r) => r.trusted)?.cid : undefined;
+  const arbitrated = facts.suspect || (disputed && facts.arbiterIssued);
+  const truth = results.length >= policy.replicas || arbitrated ? results.find((r) => r.trusted)?.cid : undefined;
   const winner = truth ?? quorumWinner(results, policy.replicas);
   if (winner) {
     const agree = results.filter((r) => r.cid === winner);

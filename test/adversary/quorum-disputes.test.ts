@@ -24,7 +24,10 @@ describe('a quorum dispute', () => {
     const { id } = (await (await api.operator('/api/jobs', oneTileJob(2))).json()) as { id: string };
     expect(await uploadShade(honest.client, await nextAssignment(honest.client), 90, 5000)).toBe('accepted');
     expect(await uploadShade(a.client, await nextAssignment(a.client), 3, maxRays(16 * 16, 1))).toBe('accepted');
-    // The sibling polls first: the arbiter's slot is not its to take.
+    // The dispute waits for an arbiter; the sibling polls first, and the slot is not its to take.
+    const waiting = async () =>
+      ((await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks[0].waiting?.code;
+    await expect.poll(waiting).toBe('needs-arbiter');
     expect(await b.client.next()).toBeUndefined();
     expect(await uploadShade(truth.client, await nextAssignment(truth.client), 90, 5000)).toBe('accepted');
     const [task] = ((await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;

@@ -26,13 +26,15 @@
     ARGV[18] that window's price (ticks per RU)
     ARGV[19] that window's end (ms)
     ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
-    ARGV[21] 1 when the owing worker saw every slot it may take and none was its buyers'
+    ARGV[21] 1 when the owing worker saw every slot it may take and none of its buyers' it could take
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
-    'ineligible', 'blacklisted' (caught on this job), 'nostake', 'busy', 'share',
-    'paused' (the job's bid is under the worker's ask or the price), 'pricedout' (the worker's
-    ask is over the price), 'unfunded' (the job's escrow cannot cover the tile at that price),
+    'ineligible' (a class or queue not its own, or a tile it answered), 'letgo' (a tile whose
+    replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share',
+    'paused' (the job's bid is under the price), 'pricedout' (the worker's ask is over the price
+    or the job's bid, or its ask alone is more than the job's escrow covers before any price),
+    'unfunded' (the job's escrow cannot cover the tile at the price),
     or {'eligible'} for a dry run
 ]]
 -- @include holders
@@ -68,7 +70,12 @@ if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end
 if r and r.state ~= 'assigned' and not gaveUp(r) then return {'resolved'} end
 if redis.call('SISMEMBER', K.jobBlacklist(jobId), workerId) == 1 then return {'blacklisted'} end
-if not mayVote(votesOn(KEYS[2]), workerId, trusted) then return {'ineligible'} end
+local votes = votesOn(KEYS[2])
+if not mayVote(votes, workerId, trusted) then
+  -- One that answered the tile may not vote twice; one that let its replica go chose to.
+  if votes[workerId] == 'answered' then return {'ineligible'} end
+  return {'letgo'}
+end
 local share = K.jobShare(jobId)
 if not trusted then
   if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
@@ -91,7 +98,7 @@ local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- An owing provider given other work than its buyers' is excused for its time only when they
 -- had none it could take (a buyer's slot may wait behind more than its scan looked at), or given
 -- its buyer's work that the buyer's prepaid share cannot pay for.
-local excuse = nil
+local excuse, heldIn = nil, nil
 local window = ARGV[17]
 if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
@@ -101,6 +108,7 @@ if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
     local holding = tonumber(redis.call('HGET', K.forwardHeld(window), workerId) or '0') > 0
     if ARGV[21] == '1' and not holding then excuse = window end
   elseif owed > delivered then
+    heldIn = window
     local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
     if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
       payer, pot, tradedAt, cost = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost
@@ -119,14 +127,16 @@ if not payer then
   local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
   local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
   local price = tonumber(ARGV[15])
-  if bid and ((ask and bid < ask) or (price and bid < price)) then return {'paused'} end
-  if ask and price and ask > price then return {'pricedout'} end
+  if bid and price and bid < price then return {'paused'} end
+  if ask and ((price and ask > price) or (bid and bid < ask)) then return {'pricedout'} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
   if suspect then payer, tradedAt = 'treasury', math.min(tradedAt, tonumber(ARGV[20]) or 0)
   else
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
-    if not covers(KEYS[4], cost - freedIn(jobId)) then return {'unfunded'} end
+    -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park
+    -- every job's slots as unfunded for the workers behind it.
+    if not covers(KEYS[4], cost - freedIn(jobId)) then return {price and 'unfunded' or 'pricedout'} end
   end
 end
 if ARGV[14] == '1' then return {'eligible'} end
@@ -147,10 +157,13 @@ if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) en
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
   pot = pot, price = tradedAt, commit = money(cost)}
-holdForward(fresh, 1)
+-- Counted by the window until it answers or is let go (includes/holders.lua answerForward).
+if heldIn then
+  fresh.heldIn = heldIn
+  redis.call('HINCRBY', K.forwardHeld(heldIn), workerId, 1)
+end
 if excuse then
-  fresh.excuse, fresh.excuseEnd = excuse, tonumber(ARGV[19])
-  -- Its time is counted when it answers: the window settles only after (includes/holders.lua).
+  fresh.excuse, fresh.excuseEnd, fresh.excusedOut = excuse, tonumber(ARGV[19]), true
   redis.call('HINCRBY', K.forward(excuse), 'excusedOut', 1)
 end
 if ARGV[8] == '1' then fresh.arbiter = true end

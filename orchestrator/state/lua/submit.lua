@@ -45,8 +45,7 @@ end
 count(workerId, 'inFlight', -1)
 redis.call('SREM', K.workerActive(workerId), rid)
 -- An owing provider's time on work it was excused for (bind.lua) counts as idle.
-if r.excuse then answerExcused(r, now) end
-holdForward(r, -1)
+answerForward(r, now)
 r.state = 'submitted'
 r.cid = cid
 r.rays = tonumber(ARGV[8])

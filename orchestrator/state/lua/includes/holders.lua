@@ -1,11 +1,18 @@
 -- @include escrow
 -- @include idle
 -- @include reputation
--- An excused replica (bind.lua) answered, with its time on it until `to` excused, or let go
--- without a result (`to` nil: no time). Its window waits for every such replica to settle.
-local function answerExcused(r, to)
-  redis.call('HINCRBY', K.forward(r.excuse), 'excusedOut', -1)
-  if to then recordIdle(K.forwardIdle(r.excuse), r.worker, r.assignedAt, math.min(to, r.excuseEnd)) end
+-- A replica out that a forward window counts, answered or let go: what bind.lua marked on it is
+-- unmarked, once — `heldIn`, a buyer's tile its provider holds (while it holds one its polls
+-- are not idle: forward-idle.lua), and `excusedOut`, one whose time is excused (its window waits
+-- for it to settle) — and an excused one's time until `excusedUntil` is recorded (nil: let go
+-- without a result, no time). Replicas bound before the marks existed count in neither.
+local function answerForward(r, excusedUntil)
+  if r.heldIn then redis.call('HINCRBY', K.forwardHeld(r.heldIn), r.worker, -1) end
+  if r.excusedOut then redis.call('HINCRBY', K.forward(r.excuse), 'excusedOut', -1) end
+  r.heldIn, r.excusedOut = nil, nil
+  if r.excuse and excusedUntil then
+    recordIdle(K.forwardIdle(r.excuse), r.worker, r.assignedAt, math.min(excusedUntil, r.excuseEnd))
+  end
 end
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
@@ -14,12 +21,6 @@ end
   stake is unlocked, its escrow commitment voided, and it no longer counts as holding the
   replica. The caller stores the record.
 ]]
--- A provider holds a replica its buyer prepaid (bind.lua) until it answers or lets go; while it
--- holds one, its polls are not idle time (forward-idle.lua, bind.lua's excuse): a provider
--- sitting on its buyers' tiles has work.
-local function holdForward(r, by)
-  if r.payer == 'forward' then redis.call('HINCRBY', K.forwardHeld(string.match(r.pot, '^(%d+):')), r.worker, by) end
-end
 local function letGo(r, state, now, penalty)
   r.state = state
   count(r.worker, 'inFlight', -1)
@@ -27,8 +28,7 @@ local function letGo(r, state, now, penalty)
   unlockStake(r.worker, r.locked)
   void(r, now)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
-  if r.excuse then answerExcused(r, state == 'cancelled' and now or nil) end
-  holdForward(r, -1)
+  answerForward(r, state == 'cancelled' and now or nil)
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)

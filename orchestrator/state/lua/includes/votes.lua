@@ -5,14 +5,17 @@
   may take a tile again after a timeout or a render error, so that a one-worker farm finishes after
   a stall and retries an error (decide.ts counts the attempts).
 ]]
--- What each worker did on a task (earlier holders of a slot included): 'retry' if it only ever
--- let replicas lapse or fail, else 'voted'.
+-- What each worker did on a task (earlier holders of a slot included): 'answered' if it gave a
+-- result, else 'retry' if it only ever let replicas lapse or fail, else 'voted' (it holds one or
+-- handed one back).
 local function votesOn(replicasKey)
   local votes = {}
   for _, v in ipairs(redis.call('HVALS', replicasKey)) do
     local r = cjson.decode(v)
     for _, o in ipairs({r, unpack(r.previous or {})}) do
-      if o.state == 'timedout' or o.state == 'failed' then votes[o.worker] = votes[o.worker] or 'retry' else votes[o.worker] = 'voted' end
+      if o.cid then votes[o.worker] = 'answered'
+      elseif o.state == 'timedout' or o.state == 'failed' then votes[o.worker] = votes[o.worker] or 'retry'
+      elseif votes[o.worker] ~= 'answered' then votes[o.worker] = 'voted' end
     end
   end
   return votes
