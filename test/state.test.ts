@@ -61,14 +61,14 @@ describe('task bookkeeping in Lua', () => {
     expect((await tasks.bind(task, 0, 'w1', 'r2', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
     expect(await tasks.release(task, 0, 'r2', 'w1')).toBe('slots');
     // Handing back and taking another slot would let a worker pick which replicas it renders.
-    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('ineligible');
-    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('ineligible');
+    expect((await tasks.bind(task, 0, 'w1', 'r3', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('letgo');
+    expect((await tasks.bind(task, 1, 'w1', 'r4', deadline, 'slots', false, 64, NO_PRICES)).status).toBe('letgo');
     // Letting a replica time out is the same for an untrusted key; the operator's own workers may
     // take the tile again after a stall (a one-worker farm must finish).
     await redis.hset(keys.worker('u1'), { id: 'u1', class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
     await redis.hset(keys.worker('w2'), { id: 'w2', class: 'c1', classState: 'established', trusted: 1 });
     for (const [worker, n, again] of [
-      ['u1', 1, 'ineligible'],
+      ['u1', 1, 'letgo'],
       ['w2', 2, 'bound'],
     ] as const) {
       expect((await tasks.bind(task, n, worker, `r${worker}`, deadline, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
