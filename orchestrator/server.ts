@@ -12,6 +12,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { FarmLimits } from '../shared/farm-limits.ts';
+import { Afterwards } from './afterwards.ts';
 import { assembleFrameJob } from './assembly.ts';
 import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
@@ -60,6 +61,8 @@ const RETRIED = { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...
 export interface RunningOrchestrator {
   url: string;
   token: string;
+  /** Resolves once the verdicts its answers to uploads started are in (afterwards.ts). */
+  idle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -236,7 +239,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const assets = new AssetIndex(redis);
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
-  const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, log };
+  const afterwards = new Afterwards(log);
+  const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, afterwards, log };
   const app = createApp({
     farmId: await farmId(redis),
     storage,
@@ -248,6 +252,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     assets,
     dispatch,
     runner,
+    afterwards,
     ledger,
     market,
     forwards,
@@ -341,6 +346,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   return {
     url,
     token,
+    idle: () => afterwards.idle(),
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
       for (const stop of stopDuties) stop();
@@ -349,6 +355,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await afterwards.close();
         await dispatch.close();
         await feed.close();
         await webhookDelivery.close();

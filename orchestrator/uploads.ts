@@ -1,15 +1,16 @@
 /**
  * A worker's result for a replica: it must be for a replica the worker holds, decode to the
  * tile's size and hash to the CID the worker claims — checked before anything is stored, so a
- * refused upload leaves nothing behind. Then it is recorded and judged: a spot check at once
- * against its known answer (within the published tolerance for a provisional class), a real
- * replica by the verdict runner.
+ * refused upload leaves nothing behind. Then it is recorded, answered, and judged after the
+ * answer (afterwards.ts): a real replica by the verdict runner at once, a spot check against its
+ * known answer (within the published tolerance for a provisional class) when its verdict is due.
  */
 
 import type { Logger } from 'pino';
 import { canonicalBytes, pixelsOf } from '../shared/image.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
+import type { Afterwards } from './afterwards.ts';
 import type { ContentStore } from './content/store.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Dispatcher } from './dispatch.ts';
@@ -40,6 +41,7 @@ export interface UploadDeps {
   runner: VerdictRunner;
   tolerance: Tolerance;
   metrics: Metrics;
+  afterwards: Afterwards;
   log: Logger;
 }
 
@@ -65,10 +67,10 @@ export async function acceptResult(
   if (replica.rid !== rid || replica.worker !== worker.id) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
   if (replica.state !== 'assigned') {
     // An upload retried after its first attempt was recorded: judge again, in case the
-    // orchestrator died between recording it and judging.
+    // orchestrator died between recording it and judging — a spot check only when due, which
+    // its lease says (the sweeper's; an upload must not hasten its verdict).
     if (replica.cid === claimedCid) {
-      if (replica.spot) await judgeSpotCheck(deps, where.task, where.n);
-      else await deps.runner.judge(where.task);
+      if (!replica.spot) judgeLater(deps, where.task);
       return 'duplicate';
     }
     throw new ResultRejected(409, `replica ${rid} cannot take this result (${replica.state})`);
@@ -91,17 +93,19 @@ export async function acceptResult(
   switch (submitted.status) {
     case 'spot':
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
-      await judgeSpotCheck(deps, where.task, where.n);
+      deps.afterwards.at(submitted.due ?? Date.now(), 'spot check', () => judgeSpotCheck(deps, where.task, where.n));
       return 'accepted';
     case 'submitted':
       // Recorded, not yet judged: recovery and the sweeper must find it (test/crash.test.ts).
       crashPoint('after-submit');
       metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
-      await deps.dispatch.complete(where.task, replica);
-      await deps.runner.judge(where.task);
+      deps.afterwards.now('verdict', async () => {
+        await deps.dispatch.complete(where.task, replica);
+        await deps.runner.judge(where.task);
+      });
       return 'accepted';
     case 'duplicate':
-      await deps.runner.judge(where.task);
+      judgeLater(deps, where.task);
       return 'duplicate';
     case 'expired':
       throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
@@ -112,16 +116,18 @@ export async function acceptResult(
   }
 }
 
+const judgeLater = (deps: UploadDeps, task: string) => deps.afterwards.now('verdict', () => deps.runner.judge(task));
+
 /**
  * The verdict on a spot check whose result is recorded: its hash against the known answer, or,
  * for a provisional class, its pixels within the published tolerance. Idempotent (the script
- * judges once), so the sweeper can finish one a crash interrupted.
+ * judges once, and not before it is due), so the sweeper can finish one a crash interrupted.
  */
 export async function judgeSpotCheck(deps: UploadDeps, task: string, n: number): Promise<void> {
   const [{ replica, rect }, record] = await Promise.all([deps.tasks.slot(task, n), deps.tasks.get(task)]);
   if (!replica?.spot || replica.state !== 'submitted' || !replica.cid || !rect || !record?.cid) return;
   const pass = replica.provisional ? await nearKnown(deps, record.cid, replica.cid, rect) : replica.cid === record.cid;
-  await deps.tasks.spotVerdict(task, n, pass);
+  if (!(await deps.tasks.spotVerdict(task, n, pass))) return;
   deps.metrics.verdict(pass ? 'agreed' : 'disputed');
   deps.log.info({ task, replica: replica.rid, worker: replica.worker, pass }, 'spot check');
   if (!pass) await deps.runner.backtrack(replica.worker);

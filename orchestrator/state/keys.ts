@@ -43,6 +43,11 @@ const PER_ID = {
   classTrusted: 'class:{}:trusted',
   /** Tiles of a class verified with a trusted worker in the accepted group: known answers. */
   spotPool: 'spot:{}',
+  /**
+   * `<class>:<standing>` → how long real replicas' verdicts took after their upload (ms), newest
+   * first: what a spot check's verdict waits (includes/latency.lua).
+   */
+  verdictLatencies: 'verdicts:latency:{}',
   /** A signature already used (replay cache). */
   replay: 'replay:{}',
   /** A ledger account's entries (a worker id, a requester's owner id, or `treasury`). */
@@ -89,7 +94,10 @@ const FIXED = {
   jobsEnded: 'jobs:ended',
   /** Pending tasks by when to look at them again (small-farm grace). */
   tasksIdle: 'tasks:idle',
-  /** Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks). */
+  /**
+   * Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks) and, once
+   * answered, by when their verdict is due.
+   */
   spotLeases: 'spot:leases',
   workersAll: 'workers',
   /** The farm's id (state/farm-id.ts). */

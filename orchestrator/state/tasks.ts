@@ -3,6 +3,7 @@
  * leases, reopening. Every change is one Lua script (state/lua/); this class only names the keys
  * and decodes the answers.
  */
+import { randomInt } from 'node:crypto';
 import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
 import { type ReplicaState, type ReplicaView, type TaskView, TileWait } from '../../shared/protocol.ts';
@@ -116,8 +117,12 @@ export type BindResult =
         | 'eligible';
     };
 
+const uniform = () => randomInt(2 ** 32) / 2 ** 32;
+
 export interface SubmitResult {
   status: 'submitted' | 'spot' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict';
+  /** A spot check's: when its verdict is due (ms). */
+  due?: number;
 }
 
 /** The economy's settings, as the scripts need them (µc). */
@@ -306,14 +311,15 @@ export class Tasks {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'notassigned' };
     const now = Date.now();
-    const [status] = (await runScript(
+    const [status, due] = (await runScript(
       this.redis,
       'submit',
       [keys.task(task), keys.taskReplicas(task), keys.job(job)],
-      [n, rid, worker, cid, now, now + this.graceMs, task, rays],
-    )) as string[];
+      // Unpredictable, so that no one can tell when a spot check's verdict will come.
+      [n, rid, worker, cid, now, now + this.graceMs, task, rays, uniform(), uniform()],
+    )) as [string, number?];
     if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(task);
-    return { status: status as SubmitResult['status'] };
+    return { status: status as SubmitResult['status'], due };
   }
 
   /**
@@ -355,14 +361,17 @@ export class Tasks {
     };
   }
 
-  async spotVerdict(task: string, n: number, pass: boolean): Promise<void> {
-    await runScript(
-      this.redis,
-      'spot-verdict',
-      [keys.taskReplicas(task)],
-      [n, pass ? 1 : 0, Date.now(), this.economy.slashShare, task, this.economy.feePpm],
-    );
-    this.changed(task);
+  /** Judges a spot check whose verdict is due; false when it was judged already or is not due. */
+  async spotVerdict(task: string, n: number, pass: boolean): Promise<boolean> {
+    const judged =
+      (await runScript(
+        this.redis,
+        'spot-verdict',
+        [keys.taskReplicas(task)],
+        [n, pass ? 1 : 0, Date.now(), this.economy.slashShare, task, this.economy.feePpm],
+      )) === 1;
+    if (judged) this.changed(task);
+    return judged;
   }
 
   /**

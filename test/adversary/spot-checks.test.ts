@@ -1,12 +1,28 @@
 /**
  * Attack: tell spot checks from real replicas, then render only the checks. Every channel the
- * attack used is closed: ids and numbering, public counters, timing of hand-out, scene fetches
- * (and fetching verified pixels instead of rendering), the evidence pages, and an ignored check.
+ * attack used is closed: ids and numbering, public counters, timing of hand-out, of the verdict
+ * and of the answer to an upload, the scenes checks come from, scene fetches (and fetching
+ * verified pixels instead of rendering), the evidence pages, and an ignored check.
  */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrchestratorConfig } from '../../orchestrator/config.ts';
+import { startOrchestrator } from '../../orchestrator/server.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import { type Assignment, Ids, type WorkerView } from '../../shared/protocol.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient, uploadShade } from '../support/orchestrator.ts';
+import { WorkerClient } from '../../worker/client.ts';
+import {
+  type ApiFarm,
+  nextAssignment,
+  OPERATOR_TOKEN,
+  oneTileJob,
+  startApiFarm,
+  TEST_SETTINGS,
+  type TestClient,
+  uploadShade,
+} from '../support/orchestrator.ts';
+import { shippedRaw } from '../support/scenes.ts';
 
 let api: ApiFarm;
 let truth: TestClient;
@@ -14,6 +30,7 @@ const LEASE_MS = 800;
 
 const view = async (id: string) =>
   (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView & { evidence: Record<string, unknown>[] };
+const workerView = async (farm: ApiFarm, id: string) => (await (await fetch(`${farm.farm.url}/api/workers/${id}`)).json()) as WorkerView;
 const get = (path: string) => fetch(`${api.farm.url}${path}`).then((r) => r.json());
 
 /** The trusted worker renders one tile: one more known answer, which serves as a check once. */
@@ -70,6 +87,93 @@ describe('spot checks cannot be told apart', () => {
       // The pool has a known answer, the farm is idle: a newcomer's poll finds nothing at all.
       const idle = await own.worker('idle', { stake: 10 });
       expect(await idle.client.next()).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('are judged when a real replica of a worker of the same standing would be, never at their upload', async () => {
+    const settings = { spotCheckRate: 1, stakePerReplica: 5 };
+    const own = await startApiFarm(settings);
+    // A second orchestrator on the same Redis, gone before the verdict it owed: nothing is lost.
+    const other = await startOrchestrator(
+      OrchestratorConfig.parse({
+        port: 0,
+        redisUrl: own.redisUrl,
+        dataDir: join(own.dir, 'other'),
+        token: OPERATOR_TOKEN,
+        ...TEST_SETTINGS,
+        ...settings,
+      }),
+    );
+    try {
+      const anchor = await own.worker('truth', { trusted: true });
+      const first = await own.worker('first', { stake: 10 });
+      // A newcomer's real result waits 700 ms for the trusted one: the verdict latency of its
+      // standing (no checks passed yet) in this class. No known answer exists yet to check it with.
+      await own.operator('/api/jobs', oneTileJob(2));
+      const mine = await nextAssignment(first.client);
+      const theirs = await nextAssignment(anchor.client);
+      await uploadShade(first.client, mine, 90);
+      await sleep(700);
+      await uploadShade(anchor.client, theirs, 90);
+      expect(await workerView(own, first.id)).toMatchObject({ valid: 1, passed: 1 });
+
+      // That tile is now a known answer; real work waits, so newcomers get it as their check.
+      await own.operator('/api/jobs', oneTileJob(1));
+      const answer = async (client: WorkerClient, a: Assignment) => {
+        const result = {
+          width: a.tile.width,
+          height: a.tile.height,
+          rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(90),
+          rays: 0,
+        };
+        return client.upload(a.replica, await canonicalCid(result), result);
+      };
+      const newcomer = await own.worker('newcomer', { stake: 10 });
+      const check = await nextAssignment(newcomer.client);
+      const uploaded = Date.now();
+      expect(await answer(newcomer.client, check)).toBe('accepted');
+      // Nothing of the verdict shows at the upload, nor after uploading again: it is held, like
+      // the newcomer's real result was, for a latency drawn from that standing's real verdicts
+      // (scaled by 0.5–1.5, so that none repeats exactly).
+      expect(await answer(newcomer.client, check)).toBe('duplicate');
+      const waiting = { valid: 0, passed: 0, inFlight: 0, locked: 5 };
+      expect(await workerView(own, newcomer.id)).toMatchObject(waiting);
+      await expect
+        .poll(() => workerView(own, newcomer.id), { timeout: 10_000, interval: 20 })
+        .toMatchObject({ valid: 1, passed: 1, locked: 0 });
+      expect(Date.now() - uploaded).toBeGreaterThanOrEqual(350);
+
+      const late = await own.worker('late', { stake: 10 });
+      const viaOther = new WorkerClient(other.url, late.identity);
+      const second = await nextAssignment(viaOther);
+      expect(await answer(viaOther, second)).toBe('accepted');
+      await other.close();
+      expect(await workerView(own, late.id)).toMatchObject(waiting);
+      // The sweeper judges it when due, wherever it was uploaded.
+      await expect.poll(() => workerView(own, late.id), { timeout: 10_000 }).toMatchObject({ valid: 1, passed: 1, locked: 0 });
+    } finally {
+      await other.close();
+      await own.stop();
+    }
+  });
+
+  it('come from jobs still running before older ones', async () => {
+    const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
+    try {
+      const anchor = await own.worker('truth', { trusted: true });
+      // Eight known answers from a job that has finished, then one from a job still running (a
+      // second tile waits), of another scene.
+      await own.operator('/api/jobs', { ...oneTileJob(1), scene: shippedRaw('bounce'), frames: '0', width: 64, height: 32 });
+      for (let i = 0; i < 8; i++) await uploadShade(anchor.client, await nextAssignment(anchor.client), 90);
+      await own.operator('/api/jobs', { ...oneTileJob(1), width: 32 });
+      const running = await nextAssignment(anchor.client);
+      await uploadShade(anchor.client, running, 90);
+      for (let i = 0; i < 6; i++) {
+        const w = await own.worker(`newcomer${i}`, { stake: 10 });
+        expect((await nextAssignment(w.client)).scene).toBe(running.scene);
+      }
     } finally {
       await own.stop();
     }

@@ -97,6 +97,7 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
     const { privateKeyPem, publicKeyDer } = newKeyPair();
     const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
     const client = new WorkerClient(farm.url, identity);
+    farmOf.set(client, farm);
     const registered = await client.register(name, DEVICE, opts.trusted ? token : undefined, opts.ask);
     const shade = opts.shade === undefined ? CALIBRATION_SHADE : opts.shade;
     if (shade !== null && registered.calibration) await calibrateFlat(client, registered.calibration, shade);
@@ -153,10 +154,19 @@ export async function nextAssignment(client: WorkerClient, timeoutMs = 30_000): 
   throw new Error(`no replica handed out within ${timeoutMs} ms`);
 }
 
-/** Uploads a tile of one flat shade for an assignment, with its correct CID (and the rays it says it traced). */
+/** The farm each test client works for: uploadShade waits for what its upload set going. */
+const farmOf = new WeakMap<WorkerClient, RunningOrchestrator>();
+
+/**
+ * Uploads a tile of one flat shade for an assignment, with its correct CID (and the rays it says
+ * it traced), and waits for the verdicts the upload started: the farm answers an upload once it
+ * is recorded and judges after (orchestrator/afterwards.ts).
+ */
 export async function uploadShade(client: WorkerClient, a: Assignment, shade: number, rays = 0): Promise<string> {
   const result = { width: a.tile.width, height: a.tile.height, rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays };
-  return client.upload(a.replica, await canonicalCid(result), result);
+  const status = await client.upload(a.replica, await canonicalCid(result), result);
+  await farmOf.get(client)?.idle();
+  return status;
 }
 
 /**

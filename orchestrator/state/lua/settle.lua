@@ -4,7 +4,8 @@
   verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
   escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
   (includes/reputation.lua), and a passed check and a measure of their speed where the decision
-  says they were checked against ground truth. Disagreeing results are 'invalid' faults
+  says they were checked against ground truth; how long each waited for its verdict is recorded
+  (includes/latency.lua: a spot check's verdict waits as long). Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
   ground truth ('faulty'); otherwise 'overruled', with no fault.
   Input:
@@ -37,6 +38,7 @@
 -- @include reputation
 -- @include jobs
 -- @include outbox
+-- @include latency
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
 local d = cjson.decode(ARGV[4])
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
@@ -47,9 +49,11 @@ local function settleResults(winner, vouch)
   local checked = {}
   for _, n in ipairs(d.checked) do checked[n] = true end
   local won = {}
+  local class = redis.call('HGET', KEYS[1], 'class')
   for _, n in ipairs(d.agree) do
     local r = cjson.decode(redis.call('HGET', KEYS[2], n))
     if r.state == 'submitted' then
+      recordVerdictLatency(r, class, now)
       r.state = 'valid'
       unlockStake(r.worker, r.locked)
       pay(r, now, tonumber(ARGV[7]))
@@ -72,6 +76,7 @@ local function settleResults(winner, vouch)
     local was = r.state
     if was == 'submitted' or was == 'valid' then
       if was == 'submitted' then
+        recordVerdictLatency(r, class, now)
         unlockStake(r.worker, r.locked)
         void(r, now)
       else

@@ -5,7 +5,8 @@
   includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
   It measures no speed: a check's answer is an anchored tile's, which the key that rendered it
   (or the requester that paid for it) knows, so a sibling key answers it in milliseconds.
-  Runs once: the record must still be 'submitted'.
+  Runs once, when due: the record must still be 'submitted' and its verdict time (its entry in
+  the spot leases, submit.lua) reached — a worker uploading its result again must not hasten it.
   Input:
     KEYS[1] task replicas
     ARGV[1] slot number n
@@ -15,13 +16,15 @@
     ARGV[5] task id
     ARGV[6] the fee, parts per million of what it is paid (kept as for any replica's pay)
   Output:
-    1 when judged, 0 when already judged
+    1 when judged, 0 when already judged or not yet due
 ]]
 -- @include escrow
 -- @include reputation
 local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
 if r.state ~= 'submitted' then return 0 end
 local now = tonumber(ARGV[3])
+local due = redis.call('ZSCORE', K.spotLeases, r.rid)
+if due and tonumber(due) > now then return 0 end
 redis.call('ZREM', K.spotLeases, r.rid)
 unlockStake(r.worker, r.locked)
 if ARGV[2] == '1' then

@@ -14,12 +14,14 @@
     ARGV[6] idle-check time for the task (ms)
     ARGV[7] task id
     ARGV[8] rays the result's render traced (part of its CID)
+    ARGV[9], ARGV[10] uniform in [0, 1): pick how long a spot check's verdict waits
   Output:
-    {'submitted'} | {'spot'} | {'duplicate'} | {'expired'} | {'obsolete'} |
+    {'submitted'} | {'spot', when its verdict is due (ms)} | {'duplicate'} | {'expired'} | {'obsolete'} |
     {'notassigned'} | {'conflict'}
 ]]
 -- @include holders
 -- @include idle
+-- @include latency
 local n, rid, workerId, cid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local existing = redis.call('HGET', KEYS[2], n)
 if not existing then return {'notassigned'} end
@@ -52,8 +54,12 @@ r.rays = tonumber(ARGV[8])
 r.submittedAt = now
 redis.call('HSET', KEYS[2], n, cjson.encode(r))
 if r.spot then
-  -- Its lease entry stays until the verdict, so a crash before judging is caught by the sweeper.
-  return {'spot'}
+  -- Judged when a real replica's verdict would come for a worker of its standing
+  -- (includes/latency.lua), never at once: a verdict at upload marked it as a check. Its lease
+  -- entry, now due then, stays until the verdict, so the sweeper judges it whoever forgot it.
+  local due = now + drawVerdictLatency(workerId, redis.call('HGET', KEYS[1], 'class'), tonumber(ARGV[9]), tonumber(ARGV[10]))
+  redis.call('ZADD', K.spotLeases, due, rid)
+  return {'spot', due}
 end
 redis.call('HINCRBY', KEYS[1], 'outstanding', -1)
 redis.call('HINCRBY', KEYS[1], 'version', 1)
