@@ -77,10 +77,17 @@ function nextWindow(): number {
   return start;
 }
 
+/** An untrusted provider: staked for work, with a credit for collateral. */
+async function untrustedProvider(name: string): Promise<TestClient> {
+  const w = await api.worker(name, { stake: 10 });
+  await api.operator('/api/credits', { account: w.id, amount: 1 });
+  return w;
+}
+
 /** A provider offers two tiles' RU at 0.5, a buyer reserves them at 1; the window clears at 0.75 (equal sides: the midpoint). */
-async function clearedWindow() {
+async function clearedWindow(makeProvider = () => provider('p', 1)) {
   const start = nextWindow();
-  const p = await provider('p', 1);
+  const p = await makeProvider();
   const b = await buyer(2);
   const offer = await p.client.offer({ start, ru: RU, minPrice: 0.5 });
   // Collateral: 20 % of the offer's value at its price, rounded up to a µc.
@@ -199,6 +206,28 @@ describe('reservations', () => {
     const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
     // Only the moments before it took the tile are unexcused (before: nearly all of it was forfeited).
     expect(toMicros(forfeit)).toBeLessThan(collateral * 0.2);
+  });
+
+  it('takes back the time excused for other work when its result is found not valid', async () => {
+    const { start, p, b, collateral } = await clearedWindow(() => untrustedProvider('p'));
+    // Another requester's tile, two replicas; a trusted worker will render the second.
+    await fundOperator(api, 10);
+    await api.operator('/api/jobs', { ...oneTileJob(2), budget: 1 });
+    const judge = await api.worker('judge', { trusted: true });
+    await sleepUntil(start);
+    // No buyer work yet: it is given the other tile, excused for its time on it.
+    const other = (await take(p, start + WINDOW_MS)) as Assignment;
+    expect(other).toBeDefined();
+    // Its buyer's work arrives and waits; it sits on the other tile all window and answers junk.
+    await b.call('/api/jobs', JOB);
+    await sleepUntil(start + WINDOW_MS + 200);
+    expect(await uploadShade(p.client, other, 3)).toBe('accepted');
+    // The window waits for that verdict: the trusted worker's answer contradicts it.
+    await uploadShade(judge.client, (await take(judge, Date.now() + 5000)) as Assignment, 70);
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    // Excused for nothing: it forfeits nearly all its collateral (before: none of it).
+    const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
+    expect(toMicros(forfeit)).toBeGreaterThan(collateral * 0.9);
   });
 
   it('neither excuses nor waits for such a tile held while asking for more and handed back unrendered', async () => {

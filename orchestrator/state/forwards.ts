@@ -121,7 +121,8 @@ export class Forwards {
   /**
    * What each provider sold, delivered and was excused from (at `msPerRay` of its sold rate), what
    * each buyer got, and whether replicas that count towards it are still out: ones its buyers
-   * prepaid, and ones a provider is excused for (bind.lua), whose time counts when they answer.
+   * prepaid, and ones a provider is excused for (bind.lua), whose time counts from their answer
+   * unless their verdict finds them not valid.
    */
   async ledgerOf(
     start: number,

@@ -157,7 +157,8 @@ if cost > 0 then redis.call('HINCRBY', potKey(payer, pot), 'committed', cost) en
 local fresh = {rid = rid, n = tonumber(n), worker = workerId, state = 'assigned', assignedAt = now,
   deadline = tonumber(ARGV[6]), queue = ARGV[7], scene = j[2], locked = locked, job = jobId, payer = payer,
   pot = pot, price = tradedAt, commit = money(cost)}
--- Counted by the window until it answers or is let go (includes/holders.lua answerForward).
+-- Counted by the window: held until it answers or is let go (includes/holders.lua
+-- answerForward), excused out until it is judged or let go (settleExcuse).
 if heldIn then
   fresh.heldIn = heldIn
   redis.call('HINCRBY', K.forwardHeld(heldIn), workerId, 1)

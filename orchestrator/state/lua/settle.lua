@@ -5,9 +5,11 @@
   escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
   (includes/reputation.lua), and a passed check and a measure of their speed where the decision
   says they were checked against ground truth; how long each waited for its verdict is recorded
-  (includes/latency.lua: a spot check's verdict waits as long). Disagreeing results are 'invalid' faults
+  (includes/latency.lua: a spot check's verdict waits as long), and a forward provider's time
+  excused for one stands (includes/holders.lua settleExcuse). Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
-  ground truth ('faulty'); otherwise 'overruled', with no fault.
+  ground truth ('faulty'); otherwise 'overruled', with no fault; either way, time excused for it
+  is taken back.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -39,6 +41,7 @@
 -- @include jobs
 -- @include outbox
 -- @include latency
+-- @include holders
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
 local d = cjson.decode(ARGV[4])
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
@@ -54,6 +57,7 @@ local function settleResults(winner, vouch)
     local r = cjson.decode(redis.call('HGET', KEYS[2], n))
     if r.state == 'submitted' then
       recordVerdictLatency(r, class, now)
+      settleExcuse(r, true)
       r.state = 'valid'
       unlockStake(r.worker, r.locked)
       pay(r, now, tonumber(ARGV[7]))
@@ -77,6 +81,7 @@ local function settleResults(winner, vouch)
     if was == 'submitted' or was == 'valid' then
       if was == 'submitted' then
         recordVerdictLatency(r, class, now)
+        settleExcuse(r, false)
         unlockStake(r.worker, r.locked)
         void(r, now)
       else

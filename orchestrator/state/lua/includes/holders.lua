@@ -1,18 +1,27 @@
 -- @include escrow
 -- @include idle
 -- @include reputation
--- A replica out that a forward window counts, answered or let go: what bind.lua marked on it is
--- unmarked, once — `heldIn`, a buyer's tile its provider holds (while it holds one its polls
--- are not idle: forward-idle.lua), and `excusedOut`, one whose time is excused (its window waits
--- for it to settle) — and an excused one's time until `excusedUntil` is recorded (nil: let go
--- without a result, no time). Replicas bound before the marks existed count in neither.
+-- A replica out that a forward window counts, answered or let go: `heldIn`, a buyer's tile its
+-- provider holds (while it holds one its polls are not idle: forward-idle.lua), is unmarked,
+-- once; an excused one's time until `excusedUntil` is recorded (nil: let go without a result, no
+-- time), and what that added is kept on it (`excusedMs`) until its verdict (settleExcuse).
+-- Replicas bound before the marks existed count in neither.
 local function answerForward(r, excusedUntil)
   if r.heldIn then redis.call('HINCRBY', K.forwardHeld(r.heldIn), r.worker, -1) end
-  if r.excusedOut then redis.call('HINCRBY', K.forward(r.excuse), 'excusedOut', -1) end
-  r.heldIn, r.excusedOut = nil, nil
+  r.heldIn = nil
   if r.excuse and excusedUntil then
-    recordIdle(K.forwardIdle(r.excuse), r.worker, r.assignedAt, math.min(excusedUntil, r.excuseEnd))
+    r.excusedMs = recordIdle(K.forwardIdle(r.excuse), r.worker, r.assignedAt, math.min(excusedUntil, r.excuseEnd))
   end
+end
+-- An excused replica (`excusedOut`: its window waits for it to settle) is judged or let go: the
+-- window no longer waits, and the time its answer was excused for is taken back unless `valid` —
+-- sitting on another requester's tile all window and answering it with junk excuses nothing.
+-- Once.
+local function settleExcuse(r, valid)
+  if not r.excusedOut then return end
+  redis.call('HINCRBY', K.forward(r.excuse), 'excusedOut', -1)
+  if not valid and (r.excusedMs or 0) > 0 then redis.call('HINCRBY', K.forwardIdle(r.excuse), r.worker, -r.excusedMs) end
+  r.excusedOut, r.excusedMs = nil, nil
 end
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
@@ -29,6 +38,7 @@ local function letGo(r, state, now, penalty)
   void(r, now)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
   answerForward(r, state == 'cancelled' and now or nil)
+  settleExcuse(r, true)
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
@@ -57,6 +67,7 @@ local function cancelOutstanding(taskId, now)
       unlockStake(r.worker, r.locked)
       void(r, now)
       excuseCancelled(r, r.submittedAt or now)
+      settleExcuse(r, true)
       redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
     end
   end
