@@ -136,6 +136,15 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
  * certain for a newcomer (its results would weigh nothing, so it gets known answers while there
  * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
  */
+/**
+ * What the treasury pays a spot check at: the price of the slot it stands in for, so that its pay
+ * looks like that slot's would have, but never more than the last price that traded (an ask a
+ * key set alone, or a window's price it dealt with itself, would drain the treasury); nothing
+ * before any price traded.
+ */
+export const checkPrice = (slotPrice: number, traded: number | null): number | null =>
+  traded === null ? null : Math.min(slotPrice, traded);
+
 export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
 
 /** A replica slot as a BullMQ job, placed in its queue by its job's bid and priority. */
@@ -270,7 +279,7 @@ export class Dispatcher {
     const terms = await this.terms(worker);
     if (worker.classState !== 'provisional') return { ...(await this.scan(worker, terms)), owed: terms.owed };
     const near = (await this.classes.get(worker.class))?.near;
-    return { found: near ? await this.spot(worker, near, terms.prices) : undefined, idle: false, owed: terms.owed };
+    return { found: near ? await this.spot(worker, near, terms.prices.traded) : undefined, idle: false, owed: terms.owed };
   }
 
   private async terms(worker: WorkerRecord): Promise<Terms> {
@@ -338,11 +347,11 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  /** A spot check, paid by the treasury at the last price that traded. */
-  private async spot(worker: WorkerRecord, pool: string, prices: Prices): Promise<Assignment | undefined> {
+  /** A spot check, paid by the treasury at `price` (ticks per RU; null: nothing). */
+  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, prices.traded);
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
     return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
@@ -459,7 +468,7 @@ export class Dispatcher {
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {
-      const spot = await this.spot(worker, worker.class, prices);
+      const spot = await this.spot(worker, worker.class, checkPrice(bound.price, prices.traded));
       if (spot) {
         held.push(job);
         return spot;

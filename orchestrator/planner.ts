@@ -31,6 +31,27 @@ export function planJob(jobId: string, frames: readonly number[], width: number,
   return frames.flatMap((frame) => grid.map((rect, tile) => ({ id: taskId(jobId, frame, tile), frame, tile, rect })));
 }
 
+/**
+ * The order a job's tasks are queued in: frame after frame (so frames complete in order), each
+ * frame's tiles shuffled by `below(n)` (a uniform integer under n). Tiles queued in order would
+ * let a worker tell a spot check — an already verified tile, behind the tiles it is being given —
+ * by where it lies in the frame.
+ */
+export function dispatchOrder(tasks: readonly PlannedTask[], below: (n: number) => number): PlannedTask[] {
+  const order = [...tasks];
+  let start = 0;
+  while (start < order.length) {
+    let end = start;
+    while (end < order.length && order[end].frame === order[start].frame) end++;
+    for (let i = end - 1; i > start; i--) {
+      const j = start + below(i - start + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    start = end;
+  }
+  return order;
+}
+
 /** Replicas each task starts with: quorum issues R at once; credibility starts with one and adds what the verdict needs. */
 export const initialReplicas = (job: { verification: 'credibility' | 'quorum'; replicas: number }): number =>
   job.verification === 'quorum' ? job.replicas : 1;

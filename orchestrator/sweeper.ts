@@ -1,8 +1,8 @@
 /**
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
  * pending tiles judged (they decide with what they have), tiles due a look are judged (the
- * small-farm grace), spot checks whose lease lapsed are timed out like any replica (or judged, if
- * their result was recorded before a crash), unbonding stake that is due is paid out, and ended
+ * small-farm grace), spot checks whose lease lapsed are timed out like any replica, answered ones
+ * whose verdict is due are judged (whoever took them, crashed or not), unbonding stake that is due is paid out, and ended
  * jobs past their retention (or asked to be deleted) are deleted.
  */
 import type { Logger } from 'pino';
@@ -33,8 +33,15 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
     const where = await deps.tasks.resolve(rid);
     const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
     if (where && replica?.rid === rid && replica.state === 'assigned') await deps.tasks.expire(where.task, where.n, rid);
+    // Answered before due times existed: its lease entry waited for the verdict.
     else if (where && replica?.rid === rid && replica.state === 'submitted') await deps.judgeSpotCheck(where.task, where.n);
     else await deps.tasks.forgetSpotLease(rid);
+  }
+  for (const rid of await deps.tasks.dueSpotChecks(now)) {
+    const where = await deps.tasks.resolve(rid);
+    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
+    if (where && replica?.rid === rid && replica.state === 'submitted') await deps.judgeSpotCheck(where.task, where.n);
+    else await deps.tasks.forgetSpotDue(rid);
   }
   await deps.ledger.payOutDue(now);
   await deps.deleteDueJobs(now);

@@ -73,7 +73,12 @@ export async function acceptResult(
       if (!replica.spot) judgeLater(deps, where.task);
       return 'duplicate';
     }
-    throw new ResultRejected(409, `replica ${rid} cannot take this result (${replica.state})`);
+    // One answered already: its state is not named (whether it was judged yet, and how, would
+    // tell a spot check by its verdict's timing, one probe at a time).
+    throw new ResultRejected(
+      409,
+      replica.cid === undefined ? `replica ${rid} is no longer held (${replica.state})` : `replica ${rid} was answered with another result`,
+    );
   }
   const { width, height } = rect;
   if (pixels.length !== width * height * 4)

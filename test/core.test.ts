@@ -1,6 +1,7 @@
 /** Unit tests of the orchestrator's pure core: planning, stitching layout, tile states (verdicts: verdict.test.ts). */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSlotId, parseTaskId, planJob, slotId } from '../orchestrator/planner.ts';
+import { dispatchOrder, parseSlotId, parseTaskId, planJob, slotId } from '../orchestrator/planner.ts';
 import { assembleFrame } from '../orchestrator/stitcher.ts';
 import type { ReplicaView } from '../shared/protocol.ts';
 import { tileCount, tileGrid } from '../shared/tile.ts';
@@ -23,6 +24,28 @@ describe('planner', () => {
       [3840, 2160, 64],
     ])
       expect(tileCount(w, h, s)).toBe(tileGrid(w, h, s).length);
+  });
+
+  it('queues frame after frame, each frame’s tiles in an order the random source picks', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 60 }), fc.infiniteStream(fc.nat()), (frames, width, rolls) => {
+        const tasks = planJob(
+          'jabcdefghij',
+          Array.from({ length: frames }, (_, f) => f * 3),
+          width,
+          20,
+          8,
+        );
+        const order = dispatchOrder(tasks, (n) => rolls.next().value % n);
+        // A permutation of the tasks, frames never interleaved and in their order.
+        expect([...order].sort((a, b) => a.id.localeCompare(b.id))).toEqual([...tasks].sort((a, b) => a.id.localeCompare(b.id)));
+        expect(order.map((t) => t.frame)).toEqual(tasks.map((t) => t.frame));
+      }),
+    );
+    // Any tile can come last (the first swap's draw picks it; the rest keep their places).
+    const tasks = planJob('jabcdefghij', [0], 40, 8, 8);
+    const lasts = Array.from({ length: 5 }, (_, k) => dispatchOrder(tasks, (n) => (n === 5 ? k : n - 1))[4].tile);
+    expect(lasts.sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('round-trips task and slot ids', () => {

@@ -2,14 +2,14 @@
  * Unit tests of the pure verification core, with no Redis, HTTP or processes: Sarmenta
  * credibility (verdict/credibility.ts), the quorum tally (verdict/quorum.ts), the verdict on one
  * tile (verdict/decide.ts), the published pixel tolerance (verdict/tolerance.ts), measured
- * determinism classes (classes.ts) and dispatch's pure helpers spotCheckChance and shareCap.
+ * determinism classes (classes.ts) and dispatch's pure helpers spotCheckChance, checkPrice and shareCap.
  * Example tests pin each branch of `decide`; property tests pin the rules that keep it safe against
  * anonymous keys (only anchored verdicts judge anyone, unchecked workers weigh nothing).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, fingerprint, type KnownClass } from '../orchestrator/classes.ts';
-import { shareCap, spotCheckChance } from '../orchestrator/dispatch.ts';
+import { checkPrice, shareCap, spotCheckChance } from '../orchestrator/dispatch.ts';
 import {
   agreeingNeeded,
   groupCredibilities,
@@ -1265,6 +1265,14 @@ describe('dispatch helpers', () => {
     expect(spotCheckChance(0.05, 1000)).toBe(0.05);
     expect(spotCheckChance(0.6, 1)).toBe(0.6);
     expect(spotCheckChance(0, 0)).toBe(0);
+  });
+
+  it('pays a spot check what its slot would have traded at, never above the last trade, nothing before one', () => {
+    expect(checkPrice(750, 750)).toBe(750);
+    // A window's price or an ask the worker set above the market: the treasury pays the market.
+    expect(checkPrice(10 ** 9, 750)).toBe(750);
+    expect(checkPrice(400, 750)).toBe(400);
+    expect(checkPrice(400, null)).toBeNull();
   });
 
   it('never spot-checks less as k falls', () => {

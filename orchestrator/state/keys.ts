@@ -94,11 +94,10 @@ const FIXED = {
   jobsEnded: 'jobs:ended',
   /** Pending tasks by when to look at them again (small-farm grace). */
   tasksIdle: 'tasks:idle',
-  /**
-   * Spot-check replicas by lease expiry (real replicas' leases are BullMQ locks) and, once
-   * answered, by when their verdict is due.
-   */
+  /** Spot-check replicas held, by lease expiry (real replicas' leases are BullMQ locks). */
   spotLeases: 'spot:leases',
+  /** Spot-check replicas answered, by when their verdict is due (submit.lua). */
+  spotDue: 'spot:due',
   workersAll: 'workers',
   /** The farm's id (state/farm-id.ts). */
   farmId: 'id',

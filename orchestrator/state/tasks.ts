@@ -113,9 +113,10 @@ export type BindResult =
         | 'paused'
         | 'held'
         | 'pricedout'
-        | 'unfunded'
-        | 'eligible';
-    };
+        | 'unfunded';
+    }
+  /** A dry run: it could take the slot, at this price (ticks per RU). */
+  | { status: 'eligible'; price: number };
 
 const uniform = () => randomInt(2 ** 32) / 2 ** 32;
 
@@ -275,14 +276,15 @@ export class Tasks {
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
+    if (status === 'eligible') return { status, price: Number(record) };
     if (status !== 'bound' && status !== 'again') return { status } as BindResult;
     this.changed(task);
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
   }
 
   /** A spot check for the worker from a pool of known answers (each serving `uses` workers), if one fits. */
-  /** `traded`: the last price that traded (ticks per RU), which the treasury pays the check at. */
-  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, traded: number | null) {
+  /** `price`: what the treasury pays the check at (ticks per RU; null: nothing, no price ever traded). */
+  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, price: number | null) {
     const now = Date.now();
     const picked = (await runScript(
       this.redis,
@@ -298,7 +300,7 @@ export class Tasks {
         this.economy.maxHeldReplicas,
         this.economy.minStakeMicros,
         uses,
-        traded ?? '',
+        price ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;
@@ -403,6 +405,15 @@ export class Tasks {
   /** Spot checks whose lease lapsed. */
   lapsedSpotChecks(now: number): Promise<string[]> {
     return this.redis.zrangebyscore(keys.spotLeases, '-inf', now, 'LIMIT', 0, 500);
+  }
+
+  /** Spot checks answered whose verdict is due. */
+  dueSpotChecks(now: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.spotDue, '-inf', now, 'LIMIT', 0, 500);
+  }
+
+  async forgetSpotDue(rid: string): Promise<void> {
+    await this.redis.zrem(keys.spotDue, rid);
   }
 
   /**

@@ -38,8 +38,12 @@ export interface WorkerRecord {
   collateral: number;
   /** µc it earned for valid replicas, fees deducted. */
   earned: number;
-  /** Rays of its valid replicas: its verified work. */
-  raysDone: number;
+  /**
+   * Rays of its valid replicas, spot checks alike: the work its `earned` is for. (Its measured
+   * speed, `raysDone`, counts only verdicts ground truth backed and is the market's, not shown:
+   * a passed check, which measures none, would show as `passed` rising with no work.)
+   */
+  raysPaid: number;
   /** Its ask in ticks per RU; null: none (any price). */
   ask: number | null;
   /** Registered by the operator as its own: ground truth. */
@@ -62,7 +66,7 @@ const NUMERIC = [
   'unbonding',
   'collateral',
   'earned',
-  'raysDone',
+  'raysPaid',
 ] as const;
 
 /** Orders the public leaderboard offers, each a sorted-set index kept by the scripts. */
@@ -229,7 +233,7 @@ export class Workers {
       collateral: fromMicros(w.collateral),
       ask: w.ask === null ? null : fromTicks(w.ask),
       earned: fromMicros(w.earned),
-      ru: toRu(w.raysDone),
+      ru: toRu(w.raysPaid),
     };
   }
 }

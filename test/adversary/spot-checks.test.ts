@@ -6,9 +6,11 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorConfig } from '../../orchestrator/config.ts';
 import { startOrchestrator } from '../../orchestrator/server.ts';
+import { keys } from '../../orchestrator/state/keys.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import { type Assignment, Ids, type WorkerView } from '../../shared/protocol.ts';
 import { WorkerClient } from '../../worker/client.ts';
@@ -114,10 +116,12 @@ describe('spot checks cannot be told apart', () => {
       await own.operator('/api/jobs', oneTileJob(2));
       const mine = await nextAssignment(first.client);
       const theirs = await nextAssignment(anchor.client);
-      await uploadShade(first.client, mine, 90);
+      const rays = 256;
+      await uploadShade(first.client, mine, 90, rays);
       await sleep(700);
-      await uploadShade(anchor.client, theirs, 90);
-      expect(await workerView(own, first.id)).toMatchObject({ valid: 1, passed: 1 });
+      await uploadShade(anchor.client, theirs, 90, rays);
+      const real = await workerView(own, first.id);
+      expect(real).toMatchObject({ valid: 1, passed: 1 });
 
       // That tile is now a known answer; real work waits, so newcomers get it as their check.
       await own.operator('/api/jobs', oneTileJob(1));
@@ -126,7 +130,7 @@ describe('spot checks cannot be told apart', () => {
           width: a.tile.width,
           height: a.tile.height,
           rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(90),
-          rays: 0,
+          rays,
         };
         return client.upload(a.replica, await canonicalCid(result), result);
       };
@@ -134,6 +138,11 @@ describe('spot checks cannot be told apart', () => {
       const check = await nextAssignment(newcomer.client);
       const uploaded = Date.now();
       expect(await answer(newcomer.client, check)).toBe('accepted');
+      // A heartbeat that read the check as held just before the upload renews its lease after
+      // it: the verdict's due time is no lease, and does not move.
+      const redis = new Redis(own.redisUrl);
+      await redis.zadd(keys.spotLeases, 'XX', Date.now() + 60_000, check.replica);
+      redis.disconnect();
       // Nothing of the verdict shows at the upload, nor after uploading again: it is held, like
       // the newcomer's real result was, for a latency drawn from that standing's real verdicts
       // (scaled by 0.5–1.5, so that none repeats exactly).
@@ -144,6 +153,8 @@ describe('spot checks cannot be told apart', () => {
         .poll(() => workerView(own, newcomer.id), { timeout: 10_000, interval: 20 })
         .toMatchObject({ valid: 1, passed: 1, locked: 0 });
       expect(Date.now() - uploaded).toBeGreaterThanOrEqual(350);
+      // Its work counts in the public RU as a real replica's does (not only in `passed`).
+      expect((await workerView(own, newcomer.id)).ru).toBe(real.ru);
 
       const late = await own.worker('late', { stake: 10 });
       const viaOther = new WorkerClient(other.url, late.identity);
@@ -159,20 +170,28 @@ describe('spot checks cannot be told apart', () => {
     }
   });
 
-  it('come from jobs still running before older ones', async () => {
+  it('come from the frames real work comes from, whose tiles are handed out in no order', async () => {
     const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
     try {
       const anchor = await own.worker('truth', { trusted: true });
-      // Eight known answers from a job that has finished, then one from a job still running (a
-      // second tile waits), of another scene.
-      await own.operator('/api/jobs', { ...oneTileJob(1), scene: shippedRaw('bounce'), frames: '0', width: 64, height: 32 });
+      // Eight known answers from a job that has finished.
+      await own.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 32 });
       for (let i = 0; i < 8; i++) await uploadShade(anchor.client, await nextAssignment(anchor.client), 90);
-      await own.operator('/api/jobs', { ...oneTileJob(1), width: 32 });
-      const running = await nextAssignment(anchor.client);
-      await uploadShade(anchor.client, running, 90);
+      // A running job of two frames of ten tiles: frame 0 all known, frame 1 one tile known.
+      await own.operator('/api/jobs', { ...oneTileJob(1), scene: shippedRaw('bounce'), frames: '0-1', width: 80, height: 32 });
+      const given: Assignment[] = [];
+      for (let i = 0; i < 11; i++) {
+        given.push(await nextAssignment(anchor.client));
+        await uploadShade(anchor.client, given[i], 90);
+      }
+      expect(given.map((a) => a.frame)).toEqual([...Array(10).fill(0), 1]);
+      // A frame's tiles are not handed out in their order (one chance in 10! that they are).
+      const places = given.slice(0, 10).map((a) => a.tile.y * 80 + a.tile.x);
+      expect(places).not.toEqual([...places].sort((a, b) => a - b));
       for (let i = 0; i < 6; i++) {
         const w = await own.worker(`newcomer${i}`, { stake: 10 });
-        expect((await nextAssignment(w.client)).scene).toBe(running.scene);
+        const check = await nextAssignment(w.client);
+        expect([check.scene, check.frame]).toEqual([given[10].scene, 1]);
       }
     } finally {
       await own.stop();

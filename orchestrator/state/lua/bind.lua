@@ -35,7 +35,7 @@
     'paused' (the job's bid is under the price), 'pricedout' (the worker's ask is over the price
     or the job's bid, or its ask alone is more than the job's escrow covers before any price),
     'unfunded' (the job's escrow cannot cover the tile at the price),
-    or {'eligible'} for a dry run
+    or {'eligible', the price (ticks per RU) it would trade at} for a dry run
 ]]
 -- @include holders
 -- @include votes
@@ -139,7 +139,7 @@ if not payer then
     if not covers(KEYS[4], cost - freedIn(jobId)) then return {price and 'unfunded' or 'pricedout'} end
   end
 end
-if ARGV[14] == '1' then return {'eligible'} end
+if ARGV[14] == '1' then return {'eligible', tradedAt} end
 local locked = 0
 if not trusted then
   redis.call('HINCRBY', share, workerId, 1)

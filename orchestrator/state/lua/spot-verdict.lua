@@ -5,8 +5,8 @@
   includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
   It measures no speed: a check's answer is an anchored tile's, which the key that rendered it
   (or the requester that paid for it) knows, so a sibling key answers it in milliseconds.
-  Runs once, when due: the record must still be 'submitted' and its verdict time (its entry in
-  the spot leases, submit.lua) reached — a worker uploading its result again must not hasten it.
+  Runs once, when due: the record must still be 'submitted' and its verdict time (K.spotDue,
+  submit.lua) reached — a worker uploading its result again must not hasten it.
   Input:
     KEYS[1] task replicas
     ARGV[1] slot number n
@@ -23,8 +23,10 @@
 local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
 if r.state ~= 'submitted' then return 0 end
 local now = tonumber(ARGV[3])
-local due = redis.call('ZSCORE', K.spotLeases, r.rid)
+local due = redis.call('ZSCORE', K.spotDue, r.rid)
 if due and tonumber(due) > now then return 0 end
+redis.call('ZREM', K.spotDue, r.rid)
+-- Answered before due times existed: its lease entry stayed until the verdict.
 redis.call('ZREM', K.spotLeases, r.rid)
 unlockStake(r.worker, r.locked)
 if ARGV[2] == '1' then

@@ -56,9 +56,11 @@ redis.call('HSET', KEYS[2], n, cjson.encode(r))
 if r.spot then
   -- Judged when a real replica's verdict would come for a worker of its standing
   -- (includes/latency.lua), never at once: a verdict at upload marked it as a check. Its lease
-  -- entry, now due then, stays until the verdict, so the sweeper judges it whoever forgot it.
+  -- gives way to its due time, kept until the verdict, so the sweeper judges it whoever forgot
+  -- it (and a heartbeat, which renews leases, cannot move it).
   local due = now + drawVerdictLatency(workerId, redis.call('HGET', KEYS[1], 'class'), tonumber(ARGV[9]), tonumber(ARGV[10]))
-  redis.call('ZADD', K.spotLeases, due, rid)
+  redis.call('ZREM', K.spotLeases, rid)
+  redis.call('ZADD', K.spotDue, due, rid)
   return {'spot', due}
 end
 redis.call('HINCRBY', KEYS[1], 'outstanding', -1)

@@ -87,6 +87,8 @@ local function pay(r, now, feePpm)
     amount = math.min(amount, available('treasury', 'balance'))
     if amount > 0 then adjust('treasury', 'balance', 0 - amount, 'paid', r.rid, now) end
   end
+  -- The work a worker's earnings are for, counted alike for every kind of replica.
+  redis.call('HINCRBY', K.worker(r.worker), 'raysPaid', rays)
   local fee = mulDiv(amount, feePpm, false)
   if r.payer == 'job' or r.payer == 'forward' then redis.call('HINCRBY', K.job(r.job), 'fees', fee) end
   if amount - fee > 0 then
