@@ -4,19 +4,15 @@
  * a real orchestrator — cleared once per interval however many orchestrators share the Redis.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { candles, priceIndex } from '../orchestrator/market/history.ts';
 import { LOWEST_PRIORITY, mayPrioritise, slotPriority } from '../orchestrator/market/priority.ts';
-import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
 import { costMicros } from '../shared/money.ts';
@@ -28,10 +24,8 @@ import {
   type ApiFarm,
   fundOperator,
   nextAssignment,
-  OPERATOR_TOKEN,
   oneTileJob,
   startApiFarm,
-  TEST_SETTINGS,
   type TestClient,
   uploadShade,
 } from './support/orchestrator.ts';
@@ -260,16 +254,7 @@ describe('the interval clearing', () => {
   });
 
   it('clears each interval once, and runs every periodic duty once per period, however many orchestrators share the Redis', async () => {
-    const second = await startOrchestrator(
-      OrchestratorConfig.parse({
-        ...TEST_SETTINGS,
-        port: 0,
-        redisUrl: api.redisUrl,
-        dataDir: join(mkdtempSync(join(tmpdir(), 'farm-second-')), 'data'),
-        token: OPERATOR_TOKEN,
-        marketIntervalMs: INTERVAL,
-      }),
-    );
+    const second = await api.another();
     try {
       const runs = async () => redis.hgetall(keys.dutyRuns);
       const before = await runs();

@@ -1,29 +1,11 @@
-/**
- * Attack: tell spot checks from real replicas, then render only the checks. Every channel the
- * attack used is closed: ids and numbering, public counters, timing of hand-out, of the verdict
- * and of the answer to an upload, the scenes checks come from, scene fetches (and fetching
- * verified pixels instead of rendering), the evidence pages, and an ignored check.
- */
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrchestratorConfig } from '../../orchestrator/config.ts';
-import { startOrchestrator } from '../../orchestrator/server.ts';
 import { keys } from '../../orchestrator/state/keys.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import { type Assignment, Ids, type WorkerView } from '../../shared/protocol.ts';
 import { WorkerClient } from '../../worker/client.ts';
-import {
-  type ApiFarm,
-  nextAssignment,
-  OPERATOR_TOKEN,
-  oneTileJob,
-  startApiFarm,
-  TEST_SETTINGS,
-  type TestClient,
-  uploadShade,
-} from '../support/orchestrator.ts';
+import { type ApiFarm, nextAssignment, oneTileJob, startApiFarm, type TestClient, uploadShade } from '../support/orchestrator.ts';
 import { shippedRaw } from '../support/scenes.ts';
 
 let api: ApiFarm;
@@ -95,19 +77,9 @@ describe('spot checks cannot be told apart', () => {
   });
 
   it('are judged when a real replica of a worker of the same standing would be, never at their upload', async () => {
-    const settings = { spotCheckRate: 1, stakePerReplica: 5 };
-    const own = await startApiFarm(settings);
+    const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
     // A second orchestrator on the same Redis, gone before the verdict it owed: nothing is lost.
-    const other = await startOrchestrator(
-      OrchestratorConfig.parse({
-        port: 0,
-        redisUrl: own.redisUrl,
-        dataDir: join(own.dir, 'other'),
-        token: OPERATOR_TOKEN,
-        ...TEST_SETTINGS,
-        ...settings,
-      }),
-    );
+    const other = await own.another();
     try {
       const anchor = await own.worker('truth', { trusted: true });
       const first = await own.worker('first', { stake: 10 });

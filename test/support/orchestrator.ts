@@ -61,6 +61,8 @@ export interface ApiFarm {
   operator(path: string, body?: unknown): Promise<Response>;
   /** A registered, calibrated protocol client with a fresh key. */
   worker(name: string, opts?: ClientOptions): Promise<TestClient>;
+  /** Another orchestrator on the same Redis, with its own data directory and the farm's settings; the caller closes it. */
+  another(): Promise<RunningOrchestrator>;
   stop(): Promise<void>;
 }
 
@@ -83,9 +85,9 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
   const dir = mkdtempSync(join(tmpdir(), 'farm-api-'));
   const redis: PrivateRedis = await startRedisServer({ dir: join(dir, 'redis') });
   const token = OPERATOR_TOKEN;
-  const farm = await startOrchestrator(
-    OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(dir, 'data'), token, ...TEST_SETTINGS, ...settings }),
-  );
+  const orchestrator = (dataDir: string) =>
+    startOrchestrator(OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir, token, ...TEST_SETTINGS, ...settings }));
+  const farm = await orchestrator(join(dir, 'data'));
   const operator = (path: string, body?: unknown) =>
     fetch(`${farm.url}${path}`, {
       method: body ? 'POST' : 'GET',
@@ -116,6 +118,7 @@ export async function startApiFarm(settings: Record<string, unknown> = {}): Prom
     redisUrl: redis.url,
     operator,
     worker,
+    another: () => orchestrator(mkdtempSync(join(dir, 'another-'))),
     async stop() {
       await farm.close();
       await redis.stop();
