@@ -19,7 +19,7 @@
  *   arrive when a replica would, with an opaque id like any replica. A provisional class's workers
  *   get nothing else.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -136,6 +136,13 @@ export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
  * certain for a newcomer (its results would weigh nothing, so it gets known answers while there
  * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
  */
+/** Up to `count` distinct integers under n, uniformly drawn. */
+function distinctBelow(n: number, count: number): number[] {
+  const drawn = new Set<number>();
+  while (drawn.size < Math.min(n, count)) drawn.add(randomInt(n));
+  return [...drawn];
+}
+
 /**
  * What the treasury pays a spot check at: the price of the slot it stands in for, so that its pay
  * looks like that slot's would have, but never more than the last price that traded (an ask a
@@ -347,11 +354,20 @@ export class Dispatcher {
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
-  /** A spot check, paid by the treasury at `price` (ticks per RU; null: nothing). */
-  private async spot(worker: WorkerRecord, pool: string, price: number | null): Promise<Assignment | undefined> {
+  /**
+   * A spot check, paid by the treasury at `price` (ticks per RU; null: nothing), from the frame
+   * of the slot it stands in for where that frame has a known answer (8 of its tiles tried).
+   */
+  private async spot(
+    worker: WorkerRecord,
+    pool: string,
+    price: number | null,
+    standsFor?: { task: string; tilesPerFrame: number },
+  ): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price);
+    const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8) };
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price, tried);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
     return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
@@ -468,7 +484,10 @@ export class Dispatcher {
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {
-      const spot = await this.spot(worker, worker.class, checkPrice(bound.price, prices.traded));
+      const spot = await this.spot(worker, worker.class, checkPrice(bound.price, prices.traded), {
+        task: slot.task,
+        tilesPerFrame: plan.tilesPerFrame,
+      });
       if (spot) {
         held.push(job);
         return spot;

@@ -283,8 +283,21 @@ export class Tasks {
   }
 
   /** A spot check for the worker from a pool of known answers (each serving `uses` workers), if one fits. */
-  /** `price`: what the treasury pays the check at (ticks per RU; null: nothing, no price ever traded). */
-  async spot(pool: string, worker: string, rid: string, deadline: number, leaseMs: number, uses: number, price: number | null) {
+  /**
+   * `price`: what the treasury pays the check at (ticks per RU; null: nothing, no price ever
+   * traded); `standsFor`: the slot's task it stands in for, and tiles of that task's frame to try
+   * first.
+   */
+  async spot(
+    pool: string,
+    worker: string,
+    rid: string,
+    deadline: number,
+    leaseMs: number,
+    uses: number,
+    price: number | null,
+    standsFor?: { task: string; tiles: readonly number[] },
+  ) {
     const now = Date.now();
     const picked = (await runScript(
       this.redis,
@@ -301,6 +314,8 @@ export class Tasks {
         this.economy.minStakeMicros,
         uses,
         price ?? '',
+        standsFor?.task ?? '',
+        standsFor?.tiles.join(',') ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;

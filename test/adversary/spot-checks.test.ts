@@ -170,6 +170,33 @@ describe('spot checks cannot be told apart', () => {
     }
   });
 
+  it('come from the frame of the slot they stand in for, not from the job whose tiles were verified last', async () => {
+    const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5 });
+    try {
+      const anchor = await own.worker('truth', { trusted: true });
+      // Job A (first in the queue: higher priority) has 4 of its 10 tiles known; job B, rendered
+      // while A was paused, 9 of 10: the pool's newest tiles are all B's.
+      const submit = async (job: object) => ((await (await own.operator('/api/jobs', job)).json()) as { id: string }).id;
+      const a = await submit({ ...oneTileJob(1), scene: shippedRaw('bounce'), frames: '0', width: 80, height: 32, priority: 80 });
+      const fromA: Assignment[] = [];
+      for (let i = 0; i < 4; i++) {
+        fromA.push(await nextAssignment(anchor.client));
+        await uploadShade(anchor.client, fromA[i], 90);
+      }
+      expect((await own.operator(`/api/jobs/${a}/pause`, {})).status).toBe(200);
+      await submit({ ...oneTileJob(1), width: 80, height: 32, priority: 20 });
+      for (let i = 0; i < 9; i++) await uploadShade(anchor.client, await nextAssignment(anchor.client), 90);
+      expect((await own.operator(`/api/jobs/${a}/resume`, {})).status).toBe(200);
+      for (let i = 0; i < 4; i++) {
+        const w = await own.worker(`newcomer${i}`, { stake: 10 });
+        // Its check stands in for one of A's waiting slots: it is one of A's known tiles.
+        expect((await nextAssignment(w.client)).scene).toBe(fromA[0].scene);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('serve only the scenes of replicas a worker holds, and never a result', async () => {
     const knownCid = await knownAnswer();
     const w = await api.worker('fetcher', { stake: 10 });
