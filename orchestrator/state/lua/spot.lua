@@ -79,9 +79,8 @@ local function handOut(taskId, f)
 end
 
 local sameFrame = {}
-local slotTask = ARGV[11]
-if slotTask ~= '' then
-  local prefix = string.match(slotTask, '^(.+%.f%d+%.t)%d+$')
+local prefix = string.match(ARGV[11], '^(.+%.f%d+%.t)%d+$')
+if prefix then
   for tile in string.gmatch(ARGV[12], '%d+') do
     local taskId = prefix .. tile
     if redis.call('ZSCORE', KEYS[1], taskId) then table.insert(sameFrame, taskId) end
