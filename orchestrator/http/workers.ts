@@ -11,6 +11,8 @@ import { LEADERBOARD_ORDERS, type Workers } from '../state/workers.ts';
 import { type AuthGate, checkBody, checkSignature, rawBody } from './auth.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
+const MINUTE_MS = 60_000;
+
 const LeaderboardQuery = z.object({
   sort: z.enum(LEADERBOARD_ORDERS).default('credibility'),
   order: z.enum(['asc', 'desc']).default('desc'),
@@ -90,12 +92,18 @@ export function workerRoutes(deps: Pick<WorkerRoutesDeps, 'workers' | 'ledger'>)
     res.json({ ...workers.view(w), recent, evidence });
   });
 
-  /** The worker's credits and every entry that moved them (public, like its reputation). */
+  /**
+   * The worker's credits and every entry that moved them (public, like its reputation), each
+   * timed to the minute: a verdict pays every agreeing worker in one script, so entries of other
+   * workers at the same millisecond marked a real replica's verdict, and their absence a spot
+   * check's.
+   */
   r.get('/:id/ledger', async (req, res) => {
     const w = await workers.get(param(req, 'id', Ids.worker));
     if (!w) throw new HttpError(404, 'Not found', `no worker ${req.params.id}`);
     const { offset, limit } = LedgerQuery.parse(req.query);
-    res.json(await deps.ledger.page(w.id, offset, limit));
+    const page = await deps.ledger.page(w.id, offset, limit);
+    res.json({ ...page, entries: page.entries.map((e) => ({ ...e, at: e.at - (e.at % MINUTE_MS) })) });
   });
 
   return r;

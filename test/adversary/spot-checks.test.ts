@@ -225,6 +225,11 @@ describe('spot checks cannot be told apart', () => {
     const details = await Promise.all((board.workers as WorkerView[]).map((w) => view(w.id)));
     expect(JSON.stringify(details)).not.toContain(knownCid);
     expect(JSON.stringify(await get(`/api/workers/${liar.id}/ledger`))).not.toContain(knownCid);
+    // Ledgers are timed to the minute: another worker's entry at the same millisecond (a verdict
+    // pays its whole group at once) told a real replica's verdict from a check's.
+    const entries = ((await get(`/api/workers/${liar.id}/ledger`)) as { entries: { at: number }[] }).entries;
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(e.at % 60_000).toBe(0);
     // Queue depths and spot-check counts are the operator's: /metrics wants its token.
     expect((await fetch(`${api.farm.url}/metrics`)).status).toBe(401);
   });
