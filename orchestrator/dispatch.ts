@@ -15,9 +15,10 @@
  * - the BullMQ lock is the worker's lease: heartbeats extend it until the replica's deadline. A
  *   dead or late worker's lease lapses, BullMQ's stalled check puts the slot back in its queue,
  *   and its holder is recorded as timed out;
- * - untrusted workers also get spot checks (tasks.spot): only when real work is waiting, so they
- *   arrive when a replica would, with an opaque id like any replica. A provisional class's workers
- *   get nothing else.
+ * - untrusted workers also get spot checks (tasks.spot): only in place of a slot they could take,
+ *   so they arrive when a replica would, with an opaque id like any replica, from that slot's
+ *   frame where it has a known answer, paid what that slot would have traded at. A provisional
+ *   class's workers get nothing else.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -131,11 +132,6 @@ interface Lane {
 /** A new opaque replica id: it names no job, task or slot. */
 export const newReplicaId = (): string => `r${randomBytes(16).toString('hex')}`;
 
-/**
- * The chance that a replica handed to an untrusted worker with k checks passed is a spot check:
- * certain for a newcomer (its results would weigh nothing, so it gets known answers while there
- * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
- */
 /** Up to `count` distinct integers under n, uniformly drawn. */
 function distinctBelow(n: number, count: number): number[] {
   const drawn = new Set<number>();
@@ -152,6 +148,11 @@ function distinctBelow(n: number, count: number): number[] {
 export const checkPrice = (slotPrice: number, traded: number | null): number | null =>
   traded === null ? null : Math.min(slotPrice, traded);
 
+/**
+ * The chance that a replica handed to an untrusted worker with k checks passed is a spot check:
+ * certain for a newcomer (its results would weigh nothing, so it gets known answers while there
+ * are any for it), high while k is small, at least q for everyone; q = 0 turns spot checks off.
+ */
 export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
 
 /** A replica slot as a BullMQ job, placed in its queue by its job's bid and priority. */

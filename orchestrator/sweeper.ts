@@ -2,8 +2,8 @@
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
  * pending tiles judged (they decide with what they have), tiles due a look are judged (the
  * small-farm grace), spot checks whose lease lapsed are timed out like any replica, answered ones
- * whose verdict is due are judged (whoever took them, crashed or not), unbonding stake that is due is paid out, and ended
- * jobs past their retention (or asked to be deleted) are deleted.
+ * whose verdict is due are judged (whoever took them, crashed or not), unbonding stake that is
+ * due is paid out, and ended jobs past their retention (or asked to be deleted) are deleted.
  */
 import type { Logger } from 'pino';
 import type { Jobs } from './state/jobs.ts';
