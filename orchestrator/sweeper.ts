@@ -30,21 +30,26 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
   }
   for (const task of await deps.tasks.idle(now, 200)) await deps.runner.judge(task);
   for (const rid of await deps.tasks.lapsedSpotChecks(now)) {
-    const where = await deps.tasks.resolve(rid);
-    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
-    if (where && replica?.rid === rid && replica.state === 'assigned') await deps.tasks.expire(where.task, where.n, rid);
+    const check = await spotCheck(deps, rid);
+    if (check?.state === 'assigned') await deps.tasks.expire(check.task, check.n, rid);
     // Answered before due times existed: its lease entry waited for the verdict.
-    else if (where && replica?.rid === rid && replica.state === 'submitted') await deps.judgeSpotCheck(where.task, where.n);
+    else if (check?.state === 'submitted') await deps.judgeSpotCheck(check.task, check.n);
     else await deps.tasks.forgetSpotLease(rid);
   }
   for (const rid of await deps.tasks.dueSpotChecks(now)) {
-    const where = await deps.tasks.resolve(rid);
-    const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
-    if (where && replica?.rid === rid && replica.state === 'submitted') await deps.judgeSpotCheck(where.task, where.n);
+    const check = await spotCheck(deps, rid);
+    if (check?.state === 'submitted') await deps.judgeSpotCheck(check.task, check.n);
     else await deps.tasks.forgetSpotDue(rid);
   }
   await deps.ledger.payOutDue(now);
   await deps.deleteDueJobs(now);
+}
+
+/** Where spot check `rid` is and its state, while its record is still that replica's. */
+async function spotCheck(deps: Pick<SweepDeps, 'tasks'>, rid: string) {
+  const where = await deps.tasks.resolve(rid);
+  const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
+  return where && replica?.rid === rid ? { ...where, state: replica.state } : undefined;
 }
 
 /** Judges every pending tile of a job whose timeout passed. */
