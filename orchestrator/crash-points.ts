@@ -6,7 +6,8 @@
 /**
  * after-submit: a result recorded, not yet judged. after-settle: a verdict applied and paid, its
  * effects (stitching, backtracking) not yet enqueued. during-stitch: a frame half written.
- * during-clearing: a market interval's lease taken and its book cleared, nothing recorded.
+ * during-clearing: a market interval's lease taken and its book cleared at a trade, nothing
+ * recorded.
  * before-webhook-queue: a webhook event read from the outbox, its deliveries not yet queued.
  */
 export type CrashPoint = 'after-submit' | 'after-settle' | 'during-stitch' | 'during-clearing' | 'before-webhook-queue';

@@ -5,6 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitForJob } from '../cli/submit.ts';
+import { economyOf, OrchestratorConfig } from '../orchestrator/config.ts';
+import { planJob } from '../orchestrator/planner.ts';
+import { connectRedis } from '../orchestrator/state/redis.ts';
+import { Tasks } from '../orchestrator/state/tasks.ts';
 import { toMicros } from '../shared/money.ts';
 import type { TaskView } from '../shared/protocol.ts';
 import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
@@ -72,7 +76,7 @@ describe('crashes', () => {
     const f = farm;
     await waitFor(async () => (await f.client.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
     await farm.killOrchestrator();
-    const before = (await snapshot(farm, id, false)).filter((t) => t.state === 'verified');
+    const before = (await snapshot(farm, id)).filter((t) => t.state === 'verified');
     await farm.startOrchestrator();
     const status = await followed;
     expect(status.state).toBe('done');
@@ -138,10 +142,12 @@ describe('money across crashes', () => {
 
   it('loses no clearing and records none twice when the orchestrator is killed -9 mid-clearing', async () => {
     farm = await fundedFarm({ FARM_CRASH_AT: 'during-clearing' });
-    await farm.startWorker('a', 'honest', { ask: 1 });
+    // A clearing crashes at its first trade: the job's bid against the worker's ask, which is in the
+    // book once the worker's speed is measured (its first result). At full speed the worker renders
+    // all 12 tiles in under one interval (500 ms), and the job would finish between two clearings.
+    await farm.startWorker('a', 'slow', { ask: 1, env: { FARM_TEST_DELAY_MS: '400' } });
     const { id } = await farm.client.submit(PRICED);
-    // A clearing needs the worker's measured speed and the job's bid in the book: on a loaded
-    // machine (the whole suite on two cores) that has taken more than 30 s.
+    // On a loaded machine (the whole suite on two cores) the first clearing has taken over 30 s.
     await farm.orchestratorExited(60_000);
     await farm.startOrchestrator(MARKET);
     await expectPaidOnce(farm, id);
@@ -157,37 +163,17 @@ describe('money across crashes', () => {
   });
 });
 
-/** Task views read straight from Redis while the orchestrator is down. */
-async function snapshot(f: TestFarm, id: string, _viaApi: boolean): Promise<TaskView[]> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(f.redis.url);
+/**
+ * Task views read straight from Redis while the orchestrator is down, built by the code the API
+ * uses (a slot's earlier, timed-out holders included: a slow machine times some out).
+ */
+async function snapshot(f: TestFarm, id: string): Promise<TaskView[]> {
+  const redis = connectRedis(f.redis.url);
   try {
-    const out: TaskView[] = [];
-    for (const key of await redis.keys(`farm:task:${id}.*`)) {
-      if (key.endsWith(':replicas') || key.endsWith(':workers')) continue;
-      const task = key.slice('farm:task:'.length);
-      const h = await redis.hgetall(key);
-      const replicas = Object.entries(await redis.hgetall(`${key}:replicas`))
-        .sort((a, b) => Number(a[0]) - Number(b[0]))
-        .map(([, v]) => ({ ...JSON.parse(v), replica: JSON.parse(v).rid }));
-      out.push({
-        task,
-        frame: Number(h.frame),
-        tile: Number(h.tile),
-        rect: JSON.parse(h.rect),
-        state: h.state === 'verified' ? 'verified' : 'pending',
-        cid: h.cid || null,
-        rays: null,
-        credibility: null,
-        belowThreshold: false,
-        anchored: false,
-        decidedAt: null,
-        auditSkipped: false,
-        waiting: null,
-        replicas,
-      });
-    }
-    return out;
+    const tasks = new Tasks(redis, economyOf(OrchestratorConfig.parse({})), 0);
+    const planned = planJob(id, [0, 1], JOB.width, JOB.height, JOB.tileSize);
+    const views = await Promise.all(planned.map((t) => tasks.view(t.id, true)));
+    return views.filter((v) => v !== undefined);
   } finally {
     redis.disconnect();
   }

@@ -23,7 +23,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   const [demand, supply] = await Promise.all([deps.market.demand(), deps.market.supply(now - deps.onlineWindowMs)]);
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
-  if (bids.length > 0) crashPoint('during-clearing');
+  if (c.volume > 0) crashPoint('during-clearing');
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
     const named = orders.filter((o) => o.limit < MAX_TICK);

@@ -203,6 +203,7 @@ export class TestFarm {
         LOG_LEVEL: process.env.FARM_TEST_LOG || 'error',
         ...(trusted ? { FARM_OPERATOR_TOKEN: TOKEN } : {}),
         FARM_TEST_STAKE: String(stake),
+        ...(opts.ask === undefined ? {} : { FARM_TEST_ASK: String(opts.ask) }),
         ...opts.env,
       },
     });

@@ -6,7 +6,8 @@
  * - turncoat: honest for its first FARM_TEST_HONEST_FOR replicas, a rogue after;
  * - fragile: honest, but its renderer throws on any scene named "poison" (as a renderer bug that
  *   some scene triggers would).
- * FARM_OPERATOR_TOKEN makes it one of the operator's own; FARM_TEST_STAKE is staked on start.
+ * FARM_OPERATOR_TOKEN makes it one of the operator's own; FARM_TEST_STAKE is staked on start;
+ * FARM_TEST_ASK is its ask (`farm worker --ask`).
  * Usage: node --import tsx test/support/test-worker.ts <orchestrator> <name> <key file> <kind>
  */
 import { pino } from 'pino';
@@ -28,6 +29,7 @@ const agent = await startAgent({
   log,
   operatorToken: process.env.FARM_OPERATOR_TOKEN,
   stake: Number(process.env.FARM_TEST_STAKE ?? 0) || undefined,
+  ask: process.env.FARM_TEST_ASK === undefined ? undefined : Number(process.env.FARM_TEST_ASK),
   producer: {
     device: honest.device,
     async produce(order, scene, purpose) {
