@@ -4,19 +4,17 @@ import { MAX_BATCH } from '../shared/protocol.ts';
 import { SceneError } from '../shared/scene.ts';
 import { WEBHOOK_EVENTS } from '../shared/webhooks.ts';
 import { BACKEND_CHOICES } from '../worker/render/backend.ts';
-import { creditsGrant, creditsShow } from './credits.ts';
-import { offerCommand, reserveCommand } from './forwards.ts';
-import { jobsControl, jobsDelete, jobsPriority, jobsRerun } from './jobs.ts';
-import { marketCommand } from './market.ts';
-import { orchestratorCommand } from './orchestrator.ts';
-import { renderCommand } from './render.ts';
-import { reputationCommand } from './reputation.ts';
-import { stakeCommand } from './stake.ts';
-import { submitCommand } from './submit.ts';
-import { tokensCreate, tokensList, tokensRevoke } from './tokens.ts';
-import { upCommand } from './up.ts';
-import { webhooksAdd, webhooksEnable, webhooksList, webhooksRemove } from './webhooks.ts';
-import { workerCommand } from './worker.ts';
+
+/**
+ * A command's module is loaded when the command runs: `farm worker` starts without loading the
+ * orchestrator, the renderer's scene import or IPFS (a worker process started in about a third of
+ * the time).
+ */
+function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => unknown>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    await (await load())(...args);
+  };
+}
 
 const backendOption = (description: string) =>
   new Option('--backend <name>', description).choices(BACKEND_CHOICES as string[]).default('auto');
@@ -36,7 +34,7 @@ program
   .addOption(backendOption('compute backend'))
   .option('--out <file>', 'output PNG (default <scene>-f<frame>.png)')
   .option('--hash', 'print the canonical hash (a CID) as the last line of stdout')
-  .action(renderCommand);
+  .action(lazy(async () => (await import('./render.ts')).renderCommand));
 
 program
   .command('orchestrator')
@@ -45,7 +43,7 @@ program
   .option('--host <addr>', 'address to listen on', '127.0.0.1')
   .option('--redis <url>', 'Redis URL (default REDIS_URL or redis://127.0.0.1:6379)')
   .option('--data <dir>', 'blob store directory', '.farm/data')
-  .action(orchestratorCommand);
+  .action(lazy(async () => (await import('./orchestrator.ts')).orchestratorCommand));
 
 program
   .command('worker')
@@ -59,7 +57,7 @@ program
   .option('--capacity <n>', `replicas it takes at once, in one poll and one upload (1 to ${MAX_BATCH})`, '1')
   .option('--operator-token <token>', "register as one of the operator's own, trusted workers (default FARM_OPERATOR_TOKEN)")
   .option('--json', 'JSON log lines (pino) instead of the status line; the default when stdout is not a terminal')
-  .action(workerCommand);
+  .action(lazy(async () => (await import('./worker.ts')).workerCommand));
 
 program
   .command('submit')
@@ -82,7 +80,7 @@ program
   .option('--estimate', 'only show what it would cost and hold; submit nothing')
   .option('--wait', 'show progress and download the frames when done')
   .option('--out <dir>', 'where --wait puts the frames', 'farm-output')
-  .action(submitCommand);
+  .action(lazy(async () => (await import('./submit.ts')).submitCommand));
 
 program
   .command('up')
@@ -99,7 +97,7 @@ program
   .option('--frames <range>', 'frames of the demo scene')
   .addOption(backendOption("workers' compute backend"))
   .option('--once', 'stop the farm after the demo')
-  .action(upCommand);
+  .action(lazy(async () => (await import('./up.ts')).upCommand));
 
 program
   .command('reputation')
@@ -108,7 +106,7 @@ program
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--sort <field>', 'credibility, valid, invalid, timedOut, passed, faults, lastSeen', 'credibility')
   .option('--limit <n>', 'rows', '50')
-  .action(reputationCommand);
+  .action(lazy(async () => (await import('./reputation.ts')).reputationCommand));
 
 const jobs = program.command('jobs').description("a requester's jobs");
 jobs
@@ -117,7 +115,7 @@ jobs
   .argument('<id>', 'job id')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(jobsDelete);
+  .action(lazy(async () => (await import('./jobs.ts')).jobsDelete));
 for (const action of ['pause', 'resume'] as const)
   jobs
     .command(action)
@@ -125,7 +123,7 @@ for (const action of ['pause', 'resume'] as const)
     .argument('<id>', 'job id')
     .requiredOption('--orchestrator <url>', 'orchestrator URL')
     .option('--token <token>', 'API token (default FARM_TOKEN)')
-    .action(jobsControl(action));
+    .action(lazy(async () => (await import('./jobs.ts')).jobsControl(action)));
 jobs
   .command('priority')
   .description('which of your jobs at one price goes first: 0 (last) to 100; above 50 only the operator may set')
@@ -133,7 +131,7 @@ jobs
   .argument('<priority>', '0–100')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(jobsPriority);
+  .action(lazy(async () => (await import('./jobs.ts')).jobsPriority));
 jobs
   .command('rerun')
   .description('have a trusted worker render a verified tile again (its result replaces the verdict)')
@@ -142,14 +140,14 @@ jobs
   .option('--tile <task>', 'one tile, by its task id (the dashboard shows it)')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(jobsRerun);
+  .action(lazy(async () => (await import('./jobs.ts')).jobsRerun));
 
 program
   .command('market')
   .description("the farm's spot price, price index and recent candles")
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .addOption(new Option('--interval <period>', 'candle period').choices(['1m', '1h', '1d']).default('1m'))
-  .action(marketCommand);
+  .action(lazy(async () => (await import('./market.ts')).marketCommand));
 
 program
   .command('reserve')
@@ -158,7 +156,7 @@ program
   .option('--window <start>', 'the window: next, an ISO time or milliseconds since the epoch', 'next')
   .requiredOption('--ru <ru>', 'render units to reserve')
   .requiredOption('--max-price <credits>', 'the most it pays, in credits per RU')
-  .action(reserveCommand);
+  .action(lazy(async () => (await import('./forwards.ts')).reserveCommand));
 
 program
   .command('offer')
@@ -168,7 +166,7 @@ program
   .option('--window <start>', 'the window: next, an ISO time or milliseconds since the epoch', 'next')
   .requiredOption('--ru <ru>', 'render units to offer')
   .requiredOption('--min-price <credits>', 'the least it renders for, in credits per RU')
-  .action(offerCommand);
+  .action(lazy(async () => (await import('./forwards.ts')).offerCommand));
 
 for (const direction of ['stake', 'unstake'] as const)
   program
@@ -181,7 +179,7 @@ for (const direction of ['stake', 'unstake'] as const)
     .argument('<credits>', 'how much')
     .requiredOption('--orchestrator <url>', 'orchestrator URL')
     .option('--key <file>', "the worker's Ed25519 key file", '.farm/worker.key')
-    .action(stakeCommand(direction));
+    .action(lazy(async () => (await import('./stake.ts')).stakeCommand(direction)));
 
 const tokens = program.command('tokens').description("the operator's requester tokens (FARM_TOKEN is the operator token)");
 tokens
@@ -190,20 +188,20 @@ tokens
   .argument('<name>', 'who it is for')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'operator token (default FARM_TOKEN)')
-  .action(tokensCreate);
+  .action(lazy(async () => (await import('./tokens.ts')).tokensCreate));
 tokens
   .command('list')
   .description('every token by owner id, name and role (their secrets are not stored)')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'operator token (default FARM_TOKEN)')
-  .action(tokensList);
+  .action(lazy(async () => (await import('./tokens.ts')).tokensList));
 tokens
   .command('revoke')
   .description('revoke a requester token at once (its jobs and credits stay)')
   .argument('<owner>', 'owner id, from `farm tokens list`')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'operator token (default FARM_TOKEN)')
-  .action(tokensRevoke);
+  .action(lazy(async () => (await import('./tokens.ts')).tokensRevoke));
 
 const webhooks = program.command('webhooks').description('URLs that receive signed events about your jobs (FARM_TOKEN)');
 webhooks
@@ -213,27 +211,27 @@ webhooks
   .addOption(new Option('--events <events...>', 'the events it receives (default: all)').choices(WEBHOOK_EVENTS))
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(webhooksAdd);
+  .action(lazy(async () => (await import('./webhooks.ts')).webhooksAdd));
 webhooks
   .command('list')
   .description('your webhooks (their secrets are shown only when added)')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(webhooksList);
+  .action(lazy(async () => (await import('./webhooks.ts')).webhooksList));
 webhooks
   .command('remove')
   .description('delete one of your webhooks')
   .argument('<id>', 'webhook id, from `farm webhooks list`')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(webhooksRemove);
+  .action(lazy(async () => (await import('./webhooks.ts')).webhooksRemove));
 webhooks
   .command('enable')
   .description('deliver again to one of your webhooks that failed attempts disabled')
   .argument('<id>', 'webhook id, from `farm webhooks list`')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
   .option('--token <token>', 'API token (default FARM_TOKEN)')
-  .action(webhooksEnable);
+  .action(lazy(async () => (await import('./webhooks.ts')).webhooksEnable));
 
 const credits = program.command('credits').description('credits: operator grants and balances');
 credits
@@ -242,13 +240,13 @@ credits
   .argument('<account>', 'a requester\'s owner id (from `farm credits show me`), a worker id, or "treasury"')
   .argument('<amount>', 'credits')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
-  .action(creditsGrant);
+  .action(lazy(async () => (await import('./credits.ts')).creditsGrant));
 credits
   .command('show')
   .description("an account's balance, stake or escrow, and ledger entries")
   .argument('<account>', 'a worker id, "treasury", or "me": the account of the token in FARM_TOKEN')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')
-  .action(creditsShow);
+  .action(lazy(async () => (await import('./credits.ts')).creditsShow));
 
 try {
   await program.parseAsync();
