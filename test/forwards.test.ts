@@ -18,7 +18,7 @@ import { waitFor } from './support/farm.ts';
 import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
-const WINDOW_MS = 4000;
+const WINDOW_MS = 2500;
 const GATE_MS = 600;
 /**
  * A 16 × 16 tile at 125 spp traces at most 256 × 125 × 67 = 2,144,000 rays: results that claim
