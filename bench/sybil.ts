@@ -9,9 +9,9 @@
  * (spot checks look like work, so it must, to earn credibility), then every key returns the same
  * wrong tile for half of the tiles (the same half for all keys) and the right one for the rest.
  * After a warm-up job rendered while the trusted worker is online, three jobs of 32 tiles run; if
- * the point is "trusted offline" the trusted worker stops first. Counted when every job is done
- * and backtracking has settled: wrong tiles in finished jobs, the attacker's stake lost (slashes
- * and penalties), and the rewards it earned on the wrong tiles.
+ * the point is "trusted offline" the trusted worker stops first. Counted when every job is done,
+ * every spot check is judged and backtracking has settled: wrong tiles in finished jobs, the
+ * attacker's stake lost (slashes and penalties), and the rewards it earned on the wrong tiles.
  * Writes bench/results/sybil.json, a chart (bench/results/sybil.png) and a table.
  */
 import { createHash } from 'node:crypto';
@@ -23,6 +23,8 @@ import { startRedisServer } from '../cli/redis-server.ts';
 import { RequesterClient } from '../cli/requester.ts';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
+import { keys as stateKeys } from '../orchestrator/state/keys.ts';
+import { connectRedis } from '../orchestrator/state/redis.ts';
 import { canonicalCid } from '../shared/image.ts';
 import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { parseScene } from '../shared/scene.ts';
@@ -122,6 +124,22 @@ class Client {
   }
 }
 
+/**
+ * Until no spot check is out or awaits its verdict: a check is judged when a real replica's
+ * verdict would come, seconds after its upload, and what a key it catches vouched for is
+ * backtracked only then (a job can be done meanwhile).
+ */
+async function checksJudged(redisUrl: string): Promise<void> {
+  const redis = connectRedis(redisUrl);
+  try {
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && (await redis.zcard(stateKeys.spotDue)) + (await redis.zcard(stateKeys.spotLeases)) > 0)
+      await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function point(keys: number, stakeShare: number, trustedOnline: boolean): Promise<Point> {
   const dir = mkdtempSync(join(tmpdir(), 'farm-sybil-'));
   const redis = await startRedisServer({ dir: join(dir, 'redis') });
@@ -196,6 +214,7 @@ async function point(keys: number, stakeShare: number, trustedOnline: boolean): 
   const ids: string[] = [];
   for (let j = 0; j < JOBS; j++) ids.push((await operator.submit({ scene, ...JOB, spp: 2 + j })).id);
   await waitDone(ids);
+  await checksJudged(redis.url);
   await new Promise((r) => setTimeout(r, 3000)); // backtracking cascades
   const statuses: JobStatus[] = await waitDone(ids);
 
