@@ -144,6 +144,8 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         arbiterIssued: task.arbiterIssued,
         audited: task.audited,
         auditRoll: task.auditRoll,
+        // The model's spot checks draw from a stocked pool.
+        knownAnswersShort: false,
         now: 0,
         progressAt: 0,
         graceMs: Number.POSITIVE_INFINITY,

@@ -182,6 +182,12 @@ export const OrchestratorConfig = z.object({
    */
   spotCheckUses: int(1).default(64),
   /**
+   * Known answers per class the farm stocks while a trusted worker is online: under it, every
+   * verdict no trusted worker backs is audited by one, so the pool it leaves behind is large and
+   * varied (0: only the audit roll). The pool holds at most 1,000.
+   */
+  knownAnswersTarget: int(0).max(1000).default(256),
+  /**
    * Replicas of a tile that may fail (a render error) or be abandoned (a timeout) before the tile
    * fails its job, as BullMQ's `attempts`; only once one of the operator's workers reported the error.
    */

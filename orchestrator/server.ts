@@ -23,6 +23,7 @@ import { type Duty, schedule } from './duties.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
+import { knownAnswersShortness } from './known-answers.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
@@ -178,6 +179,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     workers,
     dispatch,
     availability,
+    knownAnswersShort: knownAnswersShortness(tasks, config.knownAnswersTarget),
     saboteurFraction: config.saboteurFraction,
     graceMs: config.graceMs,
     renderAttempts: config.renderAttempts,

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../orchestrator/state/keys.ts';
 import { Assignment, type TaskView, type WorkerView } from '../shared/protocol.ts';
+import { waitFor } from './support/farm.ts';
 import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
@@ -106,6 +107,119 @@ describe('spot checks', () => {
       expect(paid).toMatchObject({ passed: 1, balance: 0, earned: 0 });
       expect(await treasury()).toBe(100);
     } finally {
+      await own.stop();
+    }
+  });
+});
+
+describe('known answers', () => {
+  it('are stocked by a trusted worker online: it audits verdicts proven keys alone reached until the class holds knownAnswersTarget', async () => {
+    const own = await startApiFarm({ knownAnswersTarget: 2 });
+    const redis = new Redis(own.redisUrl);
+    try {
+      const truth = await own.worker('truth', { trusted: true });
+      const proven = await own.worker('proven');
+      // A key with 1,000 checks passed: its lone result reaches θ, and audits of it are rare
+      // (3/k); each task's roll is set so that none comes from the roll here.
+      await redis.hset(keys.worker(proven.id), 'passed', 1000);
+      const poolOf = async () => redis.zcard(keys.spotPool((await redis.hget(keys.worker(proven.id), 'class')) as string));
+      const renderOneTile = async (spp: number) => {
+        const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), spp, verification: 'credibility' })).json()) as {
+          id: string;
+        };
+        const mine = Assignment.parse(await proven.client.next());
+        const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
+        await redis.hset(keys.task(task.task), 'auditRoll', 0.99);
+        await uploadShade(proven.client, mine, 60);
+        return id;
+      };
+      const taskOf = async (id: string) => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks[0];
+
+      for (let stocked = 1; stocked <= 2; stocked++) {
+        const id = await renderOneTile(stocked);
+        // Short of known answers: the verdict waits for the trusted worker's audit, whose
+        // agreement anchors it, and the tile joins the pool.
+        expect((await taskOf(id)).state).toBe('pending');
+        const audit = Assignment.parse(await truth.client.next());
+        expect(await uploadShade(truth.client, audit, 60)).toBe('accepted');
+        const task = await taskOf(id);
+        expect(task).toMatchObject({ state: 'verified', anchored: true });
+        // The farm's need, not the requester's: the treasury pays for it.
+        expect(JSON.parse((await redis.hget(keys.taskReplicas(task.task), '1')) as string)).toMatchObject({
+          worker: truth.id,
+          payer: 'treasury',
+        });
+        expect(await poolOf()).toBe(stocked);
+      }
+      // Stocked (the count is read at most once a second): the next such verdict stands at once.
+      await new Promise((r) => setTimeout(r, 1100));
+      const id = await renderOneTile(3);
+      expect(await taskOf(id)).toMatchObject({ state: 'verified', anchored: false });
+      expect((await taskOf(id)).replicas).toHaveLength(1);
+      expect(await truth.client.next()).toBeUndefined();
+      expect(await poolOf()).toBe(2);
+    } finally {
+      redis.disconnect();
+      await own.stop();
+    }
+  });
+
+  it('do not let a reopened tile stand on the colluders left in its group: it needs a fresh result first', async () => {
+    // No trusted worker online but for a moment (a lease of 1 s: online means seen within 2 s).
+    const own = await startApiFarm({ spotCheckRate: 1, knownAnswersTarget: 0, leaseMs: 1000, graceMs: 1000 });
+    const redis = new Redis(own.redisUrl);
+    const offline = () => new Promise((r) => setTimeout(r, 2100));
+    let alive: NodeJS.Timeout | undefined;
+    try {
+      const truth = await own.worker('truth', { trusted: true });
+      const [liar, colluder, honest] = [await own.worker('liar'), await own.worker('colluder'), await own.worker('honest')];
+      // The colluder alone reaches θ; the liar alone does not; the honest worker is the most checked.
+      for (const [w, passed] of [
+        [liar, 20],
+        [colluder, 1000],
+        [honest, 2000],
+      ] as const)
+        await redis.hset(keys.worker(w.id), 'passed', passed);
+      const tasksOf = async (id: string) => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
+      const submit = async (job: object) => ((await (await own.operator('/api/jobs', job)).json()) as { id: string }).id;
+      await offline();
+
+      // The pair carries a wrong tile (no known answer yet, so no spot check stands in for it).
+      const carried = await submit({ ...oneTileJob(1), verification: 'credibility' });
+      const byLiar = Assignment.parse(await liar.client.next());
+      await redis.hset(keys.task((await tasksOf(carried))[0].task), 'auditRoll', 0.99);
+      await uploadShade(liar.client, byLiar, 3);
+      // The liar alone is short of θ: one more replica, which the colluder takes.
+      await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
+      expect((await tasksOf(carried))[0]).toMatchObject({ state: 'verified', anchored: false });
+
+      // A known answer, rendered while the trusted worker is online for a moment.
+      await submit({ ...oneTileJob(1), spp: 2, verification: 'credibility' });
+      await uploadShade(truth.client, Assignment.parse(await truth.client.next()), 90);
+      await offline();
+
+      // The liar fails a check (standing in for a slot of real work) and is caught, while the
+      // honest worker is online (heart-beating, as a running worker does).
+      await submit({ ...oneTileJob(1), spp: 3, verification: 'credibility' });
+      await honest.client.heartbeat([]);
+      alive = setInterval(() => void honest.client.heartbeat([]).catch(() => undefined), 500);
+      await uploadShade(liar.client, Assignment.parse(await liar.client.next()), 3);
+      const faultsOf = async (w: TestClient) => ((await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).faults;
+      await waitFor(async () => (await faultsOf(liar)) === 1, 5000, 'the liar to be caught');
+      // The colluder alone still reaches θ, but the tile is reopened for a result from outside the group.
+      await waitFor(async () => (await tasksOf(carried))[0].state === 'pending', 5000, 'the carried tile to be reopened');
+      // The honest worker passes its own check, renders the other job's tile, then the reopened one.
+      for (let i = 0; i < 3 && !(await tasksOf(carried))[0].replicas.some((r) => r.worker === honest.id); i++)
+        await uploadShade(honest.client, Assignment.parse(await honest.client.next()), 90);
+      // Its result disputes the colluder's; the most-checked worker's stands after the grace.
+      await waitFor(async () => (await tasksOf(carried))[0].state === 'verified', 10_000, 'the dispute to be decided');
+      const [tile] = await tasksOf(carried);
+      expect(tile).toMatchObject({ belowThreshold: true, anchored: false });
+      expect(tile.replicas.find((r) => r.worker === honest.id)?.state).toBe('valid');
+      expect(tile.replicas.find((r) => r.worker === colluder.id)?.state).toBe('overruled');
+    } finally {
+      clearInterval(alive);
+      redis.disconnect();
       await own.stop();
     }
   });

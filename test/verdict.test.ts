@@ -65,6 +65,7 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     arbiterIssued: false,
     audited: false,
     auditRoll: 0.99,
+    knownAnswersShort: false,
     now: NOW,
     progressAt: NOW,
     graceMs: GRACE,
@@ -334,6 +335,7 @@ describe('decide: credibility scheme', () => {
         count: 1,
         arbiter: false,
         audit: false,
+        stock: false,
         waiting: { code: 'rendering', message: expect.any(String), since: NOW, decideAt: null },
       });
     });
@@ -486,6 +488,39 @@ describe('decide: credibility scheme', () => {
 
     it('is not started once the job has timed out', () => {
       expect(as(decide(audited({ deadlineAt: NOW })), 'accept')).toMatchObject({ auditSkipped: false, below: false });
+    });
+  });
+
+  describe('stocking known answers', () => {
+    // The roll (0.99) does not audit; the class is short of known answers.
+    const lone = [untrusted(0, 'X', LONE)];
+    const short = (overrides: FactsOverrides = {}) => facts({ results: lone, knownAnswersShort: true, ...overrides });
+
+    it('asks who is online', () => {
+      expect(decide(short())).toEqual({ kind: 'needs-availability' });
+    });
+
+    it('has a trusted worker online audit the verdict, which its agreement anchors', () => {
+      const d = as(decide(short({ availability: { trusted: 1, eligible: 4 } })), 'issue');
+      expect(d).toMatchObject({ count: 1, arbiter: true, audit: true, stock: true, waiting: { code: 'audit' } });
+      const answered = short({ results: [...lone, trusted(1, 'X')], issued: 2, audited: true });
+      expect(as(decide(answered), 'accept')).toMatchObject({ cid: 'X', anchored: true, checked: [0] });
+    });
+
+    it('accepts at once without a trusted worker: an untrusted audit would add no known answer', () => {
+      const d = as(decide(short({ availability: { trusted: 0, eligible: 4 } })), 'accept');
+      expect(d).toMatchObject({ cid: 'X', anchored: false, auditSkipped: false });
+    });
+
+    it('waits for the audit in flight, and starts none after the timeout or a second time', () => {
+      expect(as(decide(short({ audited: true, issued: 2, outstanding: 1, held: 1 })), 'wait').waiting.code).toBe('audit');
+      expect(as(decide(short({ deadlineAt: NOW })), 'accept').anchored).toBe(false);
+      expect(as(decide(short({ audited: true, issued: 2 })), 'accept').auditSkipped).toBe(false);
+    });
+
+    it('leaves anchored verdicts alone', () => {
+      const d = as(decide(short({ results: [...lone, trusted(1, 'X')] })), 'accept');
+      expect(d).toMatchObject({ anchored: true });
     });
   });
 
@@ -646,6 +681,35 @@ describe('decide: ground truth comes first', () => {
     );
     expect(d).toMatchObject({ count: 1, arbiter: true, waiting: { code: 'needs-arbiter' } });
     expect(d.waiting.message).toMatch(/reopened/);
+  });
+
+  describe('a tile backtracking reopened, with no trusted worker online', () => {
+    // The pair that carried it with the caught worker (whose replica turned invalid) still reaches θ.
+    const carried = [untrusted(0, 'X', PROVEN, { settled: true }), untrusted(1, 'X', PROVEN, { settled: true })];
+    const reopened = (overrides: FactsOverrides = {}) =>
+      facts({ suspect: true, results: carried, issued: 3, availability: { trusted: 0, eligible: 3 }, ...overrides });
+
+    it('is not accepted again on the same votes: one more replica, from outside the group', () => {
+      expect(as(decide(reopened()), 'issue')).toMatchObject({ count: 1, arbiter: false, waiting: { code: 'needs-agreement' } });
+      expect(as(decide(reopened({ issued: 4, outstanding: 1, held: 1 })), 'wait').waiting.code).toBe('needs-agreement');
+    });
+
+    it('is accepted once a fresh result agrees', () => {
+      const d = as(decide(reopened({ results: [...carried, untrusted(3, 'X', PROVEN)], issued: 4 })), 'accept');
+      expect(d).toMatchObject({ cid: 'X', below: false, agree: [0, 1, 3] });
+    });
+
+    it('becomes a dispute the most-checked worker decides when a fresh result disagrees', () => {
+      const honest = untrusted(3, 'Y', 5 * PROVEN);
+      expect(decide(reopened({ results: [...carried, honest], issued: 4 })).kind).toBe('wait');
+      const later = reopened({ results: [...carried, honest], issued: 4, progressAt: NOW - GRACE });
+      expect(as(decide(later), 'accept')).toMatchObject({ cid: 'Y', below: true, faulty: false });
+    });
+
+    it('stands as it was when nobody else could render it, or no replica is left', () => {
+      expect(as(decide(reopened({ availability: nobody })), 'accept')).toMatchObject({ cid: 'X', below: false });
+      expect(as(decide(reopened({ issued: 16 })), 'accept').cid).toBe('X');
+    });
   });
 
   it('lets an unchecked dissent neither lower a proven result nor go unchecked when a trusted worker is online', () => {
@@ -986,6 +1050,7 @@ describe('decide: properties', () => {
         extraIssued: fc.nat(4),
         suspect: fc.boolean(),
         arbiterIssued: fc.boolean(),
+        knownAnswersShort: fc.boolean(),
         auditRoll: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         sinceProgress: fc.integer({ min: 0, max: 2 * GRACE }),
         timedOut: fc.boolean(),
@@ -1015,6 +1080,7 @@ describe('decide: properties', () => {
             held: Math.min(a.held, a.outstanding),
             suspect: a.suspect,
             arbiterIssued: a.arbiterIssued,
+            knownAnswersShort: a.knownAnswersShort,
             auditRoll: a.auditRoll,
             progressAt: NOW - a.sinceProgress,
             deadlineAt: a.timedOut ? NOW : Number.POSITIVE_INFINITY,

@@ -76,6 +76,11 @@ export interface TaskFacts {
   audited: boolean;
   /** A uniform draw in [0, 1), fixed per task: decides whether an unanchored verdict is audited. */
   auditRoll: number;
+  /**
+   * The class holds fewer known answers (anchored tiles that serve as spot checks) than the farm
+   * keeps: a trusted worker online audits every verdict no trusted worker backs.
+   */
+  knownAnswersShort: boolean;
   now: number;
   /** Last time a replica of the task was issued, taken, answered or given up. */
   progressAt: number;
@@ -111,7 +116,15 @@ export interface Accept {
 export type Decision =
   | Accept
   | { kind: 'late'; agree: number[]; disagree: number[]; faulty: boolean; checked: number[] }
-  | { kind: 'issue'; count: number; arbiter: boolean; audit: boolean; waiting: TileWait }
+  | {
+      kind: 'issue';
+      count: number;
+      arbiter: boolean;
+      audit: boolean;
+      /** An audit that stocks the class's known answers: the farm's need, so the treasury pays it. */
+      stock: boolean;
+      waiting: TileWait;
+    }
   | { kind: 'wait'; waiting: TileWait; idleAt: number | null }
   | { kind: 'reopen' }
   | { kind: 'fail'; message: string }
@@ -238,6 +251,16 @@ function byCredibility(facts: TaskFacts): Decision {
     };
   }
 
+  // Without a trusted worker, a tile reopened because a worker it rested on was caught is not
+  // accepted again on the votes that carried it with that liar: keys that collude agree with one
+  // another (bench:sybil: every wrong tile 50 keys got accepted had a caught key among its
+  // supporters). It first needs a result from a worker outside the group; one that disagrees
+  // makes a dispute, which the most-checked worker's result decides (above).
+  if (facts.suspect && !timedOut && cr[leader] >= policy.theta && results.every((r) => r.settled)) {
+    if (facts.outstanding > 0) return waitForReplicas(facts, 1, 'needs-agreement', () => accept());
+    if (facts.issued < policy.maxReplicas && (availability?.eligible ?? 0) > 0) return issue(facts, 1, false, 'needs-agreement');
+  }
+
   if (cr[leader] >= policy.theta) {
     // BOINC's adaptive replication, for any verdict no trusted worker backs: audited with
     // probability AUDIT_SCALE/k of the least-checked worker it rests on, so a group of barely
@@ -252,6 +275,14 @@ function byCredibility(facts: TaskFacts): Decision {
       if (availability.trusted > 0) return issue(facts, 1, true, 'audit');
       if (availability.eligible > 0) return issue(facts, 1, false, 'audit');
       return accept({ auditSkipped: true });
+    }
+    // Known answers come only from trusted workers, so while a class is short of them one online
+    // stocks it: what it backs becomes a known answer. Without this, a trusted worker that went
+    // offline left only the tiles it happened to render (often a few dozen), and an attacker lying
+    // on a fixed half of the tiles was caught only as often as its half overlapped them.
+    if (!timedOut && !facts.audited && facts.knownAnswersShort) {
+      if (!availability) return { kind: 'needs-availability' };
+      if (availability.trusted > 0) return { ...issue(facts, 1, true, 'audit'), stock: true };
     }
     return accept();
   }
@@ -386,14 +417,21 @@ function issue(
   code: TileWait['code'] = 'rendering',
   needed = count,
   disputed = true,
-): Decision {
+): Extract<Decision, { kind: 'issue' }> {
   const message =
     code === 'needs-arbiter'
       ? arbiterMessage(disputed)
       : code === 'audit'
         ? 'the verdict is being audited by another worker'
         : `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`;
-  return { kind: 'issue', count, arbiter, audit: code === 'audit', waiting: { code, message, since: facts.now, decideAt: null } };
+  return {
+    kind: 'issue',
+    count,
+    arbiter,
+    audit: code === 'audit',
+    stock: false,
+    waiting: { code, message, since: facts.now, decideAt: null },
+  };
 }
 
 /**

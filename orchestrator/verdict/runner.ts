@@ -23,6 +23,8 @@ export interface RunnerDeps {
   workers: Workers;
   dispatch: Dispatcher;
   availability: AvailabilityReader;
+  /** Whether a class is short of known answers (known-answers.ts). */
+  knownAnswersShort: (deviceClass: string) => Promise<boolean>;
   /** Assumed saboteur fraction f. */
   saboteurFraction: number;
   /** How long a tile that cannot progress waits before it is decided with what it has. */
@@ -156,6 +158,7 @@ export class VerdictRunner {
       arbiterIssued: task.arbiterSlot !== null,
       audited: task.audited,
       auditRoll: task.auditRoll,
+      knownAnswersShort: await this.deps.knownAnswersShort(task.class),
       now: Date.now(),
       progressAt: task.progressAt,
       graceMs: this.deps.graceMs,

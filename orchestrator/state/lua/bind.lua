@@ -82,11 +82,13 @@ if not trusted then
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
   if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
 end
--- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). A
--- re-render of a tile backtracking reopened is the farm's to pay. A provider that sold capacity
--- for the window delivering now, while it owes some, serves a buyer of that window at the
--- window's price out of the buyer's prepaid share (market/forwards.ts).
-local suspect = redis.call('HGET', KEYS[1], 'suspect') == '1'
+-- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). The
+-- farm pays for its own work: a re-render of a tile reopened as suspect (the requester paid for
+-- it once already), or an audit that stocks the class's known answers. A provider that sold
+-- capacity for the window delivering now, while it owes some, serves a buyer of that window at
+-- the window's price out of the buyer's prepaid share (market/forwards.ts).
+local farmWork = redis.call('HMGET', KEYS[1], 'suspect', 'stockSlot')
+local farmOwes = farmWork[1] == '1' or farmWork[2] == n
 local rect = cjson.decode(t[4])
 local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
 -- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
@@ -100,7 +102,7 @@ local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- its buyer's work that the buyer's prepaid share cannot pay for.
 local excuse, heldIn = nil, nil
 local window = ARGV[17]
-if window ~= '' and not suspect and now < tonumber(ARGV[19]) then
+if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
   local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
   local buyerPot = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
@@ -131,7 +133,7 @@ if not payer then
   if ask and ((price and ask > price) or (bid and bid < ask)) then return {'pricedout'} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
-  if suspect then payer, tradedAt = 'treasury', math.min(tradedAt, tonumber(ARGV[20]) or 0)
+  if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, tonumber(ARGV[20]) or 0)
   else
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
     -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park

@@ -22,7 +22,7 @@
     ARGV[3] version the decision was judged on
     ARGV[4] decision JSON: {kind='accept', cid, credibility, below, anchored, agree, disagree,
             faulty, checked, auditSkipped, basis} | {kind='late', agree, disagree, faulty, checked}
-            | {kind='issue', count, arbiter, audit, waiting} | {kind='wait', waiting, idleAt} |
+            | {kind='issue', count, arbiter, audit, stock, waiting} | {kind='wait', waiting, idleAt} |
             {kind='fail', message}; slots are numbers; basis maps worker → fault count the
             credibilities were computed from (a changed count makes the decision stale)
     ARGV[5] now (ms)
@@ -154,6 +154,7 @@ if d.kind == 'issue' then
   redis.call('HINCRBY', KEYS[3], 'replicasIssued', d.count)
   if d.arbiter then redis.call('HSET', KEYS[1], 'arbiter', first) end
   if d.audit then redis.call('HSET', KEYS[1], 'audited', 1) end
+  if d.stock then redis.call('HSET', KEYS[1], 'stockSlot', first) end
   redis.call('HSET', KEYS[1], 'waiting', cjson.encode(d.waiting), 'progressAt', now)
   redis.call('ZADD', K.tasksIdle, tonumber(ARGV[10]), taskId)
   return {'issued', first, '[]'}

@@ -9,8 +9,8 @@
   (its job ended, its window settled) keeps only what still backs replicas out: the rest goes back
   to the owner at once, and each commitment as it is voided. Replicas the farm owes rather than a
   requester (spot checks, re-renders of tiles that backtracking or a requester's re-run reopened:
-  the requester already paid for those once) are paid by the treasury as far as it is funded, and
-  commit nothing.
+  the requester already paid for those once; a trusted worker's audit that stocks known answers)
+  are paid by the treasury as far as it is funded, and commit nothing.
   A replica names its payer ('job' | 'forward' | 'treasury'), its pot (a job id, or
   `<window>:<owner>`) and its job, whose `spent`, `fees` and `raysPaid` count what it cost,
   whichever pot paid.
