@@ -146,6 +146,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         auditRoll: task.auditRoll,
         // The model's spot checks draw from a stocked pool.
         knownAnswersShort: false,
+        recheck: task.suspect,
         now: 0,
         progressAt: 0,
         graceMs: Number.POSITIVE_INFINITY,

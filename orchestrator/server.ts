@@ -23,7 +23,6 @@ import { type Duty, schedule } from './duties.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
-import { knownAnswersShortness } from './known-answers.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
@@ -39,6 +38,7 @@ import { Classes } from './state/classes.ts';
 import { farmId } from './state/farm-id.ts';
 import { Forwards } from './state/forwards.ts';
 import { Jobs } from './state/jobs.ts';
+import { KnownAnswers } from './state/known-answers.ts';
 import { Ledger } from './state/ledger.ts';
 import { Market } from './state/market.ts';
 import { connectRedis } from './state/redis.ts';
@@ -179,7 +179,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     workers,
     dispatch,
     availability,
-    knownAnswersShort: knownAnswersShortness(tasks, config.knownAnswersTarget),
+    knownAnswers: new KnownAnswers(redis, config.knownAnswersTarget, config.taskTimeoutMs),
     saboteurFraction: config.saboteurFraction,
     graceMs: config.graceMs,
     renderAttempts: config.renderAttempts,

@@ -164,6 +164,32 @@ describe('known answers', () => {
     }
   });
 
+  it('are stocked a few audits at a time: the other verdicts go on without one', async () => {
+    const own = await startApiFarm({ knownAnswersTarget: 100 });
+    const redis = new Redis(own.redisUrl);
+    try {
+      await own.worker('truth', { trusted: true });
+      const proven = await own.worker('proven', { stake: 1000 });
+      await redis.hset(keys.worker(proven.id), 'passed', 1000);
+      const states: string[] = [];
+      for (let spp = 1; spp <= 6; spp++) {
+        const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), spp, verification: 'credibility' })).json()) as {
+          id: string;
+        };
+        const mine = Assignment.parse(await proven.client.next());
+        const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
+        await redis.hset(keys.task(task.task), 'auditRoll', 0.99);
+        await uploadShade(proven.client, mine, 60);
+        states.push(((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks[0].state);
+      }
+      // Four audits out (the trusted worker has not polled yet), then verdicts without one.
+      expect(states).toEqual(['pending', 'pending', 'pending', 'pending', 'verified', 'verified']);
+    } finally {
+      redis.disconnect();
+      await own.stop();
+    }
+  });
+
   it('do not let a reopened tile stand on the colluders left in its group: it needs a fresh result first', async () => {
     // No trusted worker online but for a moment (a lease of 1 s: online means seen within 2 s).
     const own = await startApiFarm({ spotCheckRate: 1, knownAnswersTarget: 0, leaseMs: 1000, graceMs: 1000 });

@@ -66,6 +66,7 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     audited: false,
     auditRoll: 0.99,
     knownAnswersShort: false,
+    recheck: false,
     now: NOW,
     progressAt: NOW,
     graceMs: GRACE,
@@ -481,6 +482,21 @@ describe('decide: credibility scheme', () => {
       expect(d).toMatchObject({ idleAt: null, waiting: { code: 'audit' } });
     });
 
+    it('is skipped after the grace when only trusted workers may take it and none is online', () => {
+      const waiting = audited({
+        issued: 2,
+        outstanding: 1,
+        held: 0,
+        audited: true,
+        arbiterIssued: true,
+        availability: { trusted: 0, eligible: 4 },
+      });
+      const d = as(decide(waiting), 'wait');
+      expect(d).toMatchObject({ idleAt: NOW + GRACE, waiting: { code: 'no-eligible-worker' } });
+      expect(d.waiting.message).toMatch(/no trusted worker is online/);
+      expect(as(decide({ ...waiting, progressAt: NOW - GRACE }), 'accept')).toMatchObject({ cid: 'X', auditSkipped: true });
+    });
+
     it('is skipped once the audit replica has been starved past the grace', () => {
       const starved = audited({ issued: 2, outstanding: 1, held: 0, progressAt: NOW - GRACE, availability: nobody });
       expect(as(decide(starved), 'accept')).toMatchObject({ cid: 'X', auditSkipped: true, faulty: false });
@@ -687,7 +703,7 @@ describe('decide: ground truth comes first', () => {
     // The pair that carried it with the caught worker (whose replica turned invalid) still reaches θ.
     const carried = [untrusted(0, 'X', PROVEN, { settled: true }), untrusted(1, 'X', PROVEN, { settled: true })];
     const reopened = (overrides: FactsOverrides = {}) =>
-      facts({ suspect: true, results: carried, issued: 3, availability: { trusted: 0, eligible: 3 }, ...overrides });
+      facts({ suspect: true, recheck: true, results: carried, issued: 3, availability: { trusted: 0, eligible: 3 }, ...overrides });
 
     it('is not accepted again on the same votes: one more replica, from outside the group', () => {
       expect(as(decide(reopened()), 'issue')).toMatchObject({ count: 1, arbiter: false, waiting: { code: 'needs-agreement' } });
@@ -709,6 +725,16 @@ describe('decide: ground truth comes first', () => {
     it('stands as it was when nobody else could render it, or no replica is left', () => {
       expect(as(decide(reopened({ availability: nobody })), 'accept')).toMatchObject({ cid: 'X', below: false });
       expect(as(decide(reopened({ issued: 16 })), 'accept').cid).toBe('X');
+    });
+
+    it('stands marked below θ when the fresh result is an unchecked key’s, whose agreement weighs nothing: no replica more', () => {
+      const d = as(decide(reopened({ results: [...carried, untrusted(3, 'X')], issued: 4 })), 'accept');
+      expect(d).toMatchObject({ cid: 'X', below: true, anchored: false, faulty: false });
+    });
+
+    it('stands as before when its verdict was old (backtracking asks no recheck) or an arbiter was sent for it', () => {
+      expect(as(decide(reopened({ recheck: false })), 'accept').cid).toBe('X');
+      expect(as(decide(reopened({ arbiterIssued: true })), 'accept').cid).toBe('X');
     });
   });
 
@@ -1051,6 +1077,7 @@ describe('decide: properties', () => {
         suspect: fc.boolean(),
         arbiterIssued: fc.boolean(),
         knownAnswersShort: fc.boolean(),
+        recheck: fc.boolean(),
         auditRoll: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         sinceProgress: fc.integer({ min: 0, max: 2 * GRACE }),
         timedOut: fc.boolean(),
@@ -1081,6 +1108,7 @@ describe('decide: properties', () => {
             suspect: a.suspect,
             arbiterIssued: a.arbiterIssued,
             knownAnswersShort: a.knownAnswersShort,
+            recheck: a.recheck,
             auditRoll: a.auditRoll,
             progressAt: NOW - a.sinceProgress,
             deadlineAt: a.timedOut ? NOW : Number.POSITIVE_INFINITY,

@@ -43,6 +43,8 @@ const PER_ID = {
   classTrusted: 'class:{}:trusted',
   /** Tiles of a class verified with a trusted worker in the accepted group: known answers. */
   spotPool: 'spot:{}',
+  /** A class's stocking audits out: task → when reserved (stock-reserve.lua). */
+  stocking: 'stocking:{}',
   /**
    * `<class>:<standing>` → how long real replicas' verdicts took after their upload (ms), newest
    * first: what a spot check's verdict waits (includes/latency.lua).

@@ -282,11 +282,6 @@ export class Tasks {
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
   }
 
-  /** Known answers a class holds: its spot-check pool. */
-  async knownAnswers(deviceClass: string): Promise<number> {
-    return this.redis.zcard(keys.spotPool(deviceClass));
-  }
-
   /**
    * A spot check for the worker from a pool of known answers (each serving `uses` workers), if one
    * fits. `price`: what the treasury pays the check at (ticks per RU; null: nothing, no price ever

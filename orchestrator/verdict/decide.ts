@@ -81,6 +81,11 @@ export interface TaskFacts {
    * keeps: a trusted worker online audits every verdict no trusted worker backs.
    */
   knownAnswersShort: boolean;
+  /**
+   * Reopened because a worker its accepted group rested on was caught, soon after its verdict
+   * (runner.ts): with no trusted worker to arbitrate, it wants a fresh result before it stands.
+   */
+  recheck: boolean;
   now: number;
   /** Last time a replica of the task was issued, taken, answered or given up. */
   progressAt: number;
@@ -254,11 +259,16 @@ function byCredibility(facts: TaskFacts): Decision {
   // Without a trusted worker, a tile reopened because a worker it rested on was caught is not
   // accepted again on the votes that carried it with that liar: keys that collude agree with one
   // another (bench:sybil: every wrong tile 50 keys got accepted had a caught key among its
-  // supporters). It first needs a result from a worker outside the group; one that disagrees
-  // makes a dispute, which the most-checked worker's result decides (above).
-  if (facts.suspect && !timedOut && cr[leader] >= policy.theta && results.every((r) => r.settled)) {
+  // supporters). It gets one more replica, from a worker outside the group: a checked worker's
+  // agreement lets it stand, a dissent makes a dispute, which the most-checked worker's result
+  // decides (above); an unchecked key's agreement weighs nothing, so the tile stands marked below
+  // θ, and the treasury pays for one replica, not for every key that answers.
+  const fresh = results.filter((r) => !r.settled);
+  if (facts.recheck && !facts.arbiterIssued && !timedOut && cr[leader] >= policy.theta && !fresh.some((r) => r.credibility > NO_EVIDENCE)) {
     if (facts.outstanding > 0) return waitForReplicas(facts, 1, 'needs-agreement', () => accept());
-    if (facts.issued < policy.maxReplicas && (availability?.eligible ?? 0) > 0) return issue(facts, 1, false, 'needs-agreement');
+    if (fresh.length > 0) return accept({ below: true });
+    if (!availability) return { kind: 'needs-availability' };
+    if (facts.issued < policy.maxReplicas && availability.eligible > 0) return issue(facts, 1, false, 'needs-agreement');
   }
 
   if (cr[leader] >= policy.theta) {
@@ -266,9 +276,10 @@ function byCredibility(facts: TaskFacts): Decision {
     // probability AUDIT_SCALE/k of the least-checked worker it rests on, so a group of barely
     // checked keys is always audited and proven workers rarely.
     const weakest = Math.min(...groups[leader].filter((r) => r.credibility > NO_EVIDENCE).map((r) => r.passed));
-    // An audit in flight holds the verdict until it answers (or nobody can take it).
+    // An audit in flight holds the verdict until it answers (or nobody can take it: for one only
+    // trusted workers may take, nobody once none is online).
     if (!timedOut && facts.audited && facts.outstanding > 0)
-      return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
+      return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }), facts.arbiterIssued);
     if (!timedOut && !facts.audited && facts.auditRoll < AUDIT_SCALE / Math.max(1, weakest)) {
       if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
       if (!availability) return { kind: 'needs-availability' };
@@ -377,7 +388,13 @@ function byQuorum(facts: TaskFacts): Decision {
  * if some wait in a queue that no eligible worker can take from, the tile is starved, and after
  * the grace it is decided with what it has.
  */
-function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'] = 'rendering', starved?: () => Decision): Decision {
+function waitForReplicas(
+  facts: TaskFacts,
+  needed: number,
+  code: TileWait['code'] = 'rendering',
+  starved?: () => Decision,
+  trustedOnly = false,
+): Decision {
   const message =
     code === 'needs-agreement'
       ? `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`
@@ -386,7 +403,8 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
         : `${facts.outstanding} replica${facts.outstanding === 1 ? '' : 's'} out`;
   if (facts.held >= facts.outstanding) return wait(facts, code, message, null);
   if (!facts.availability) return { kind: 'needs-availability' };
-  if (facts.availability.eligible > 0) return wait(facts, code, message, facts.now + facts.graceMs);
+  if ((trustedOnly ? facts.availability.trusted : facts.availability.eligible) > 0)
+    return wait(facts, code, message, facts.now + facts.graceMs);
   const decideAt = facts.progressAt + facts.graceMs;
   if (starved && facts.now >= decideAt && facts.results.length > 0) return starved();
   return {
@@ -394,7 +412,7 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
     idleAt: facts.results.length > 0 ? Math.max(decideAt, facts.now + 1) : null,
     waiting: {
       code: 'no-eligible-worker',
-      message: `${message}; no further eligible worker is online${facts.results.length > 0 ? ', so it is decided with what it has after a short grace' : ''}`,
+      message: `${message}; no ${trustedOnly ? 'trusted' : 'further eligible'} worker is online${facts.results.length > 0 ? ', so it is decided with what it has after a short grace' : ''}`,
       since: facts.progressAt,
       decideAt: facts.results.length > 0 ? decideAt : null,
     },

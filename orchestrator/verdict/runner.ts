@@ -12,6 +12,7 @@ import { shareCap } from '../dispatch.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AvailabilityReader } from '../state/availability.ts';
 import type { JobPlan, Jobs } from '../state/jobs.ts';
+import type { KnownAnswers } from '../state/known-answers.ts';
 import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from '../state/tasks.ts';
 import type { Workers } from '../state/workers.ts';
 import { NO_EVIDENCE, TRUSTED_CREDIBILITY } from './credibility.ts';
@@ -23,8 +24,7 @@ export interface RunnerDeps {
   workers: Workers;
   dispatch: Dispatcher;
   availability: AvailabilityReader;
-  /** Whether a class is short of known answers (known-answers.ts). */
-  knownAnswersShort: (deviceClass: string) => Promise<boolean>;
+  knownAnswers: Pick<KnownAnswers, 'short' | 'reserve'>;
   /** Assumed saboteur fraction f. */
   saboteurFraction: number;
   /** How long a tile that cannot progress waits before it is decided with what it has. */
@@ -40,6 +40,14 @@ export interface RunnerDeps {
   metrics: Metrics;
   log: Logger;
 }
+
+/**
+ * Backtracking asks for a fresh result on a tile that still stands at θ without the caught worker
+ * (decide.ts `recheck`) only for the caught key's newest verdicts of the last hour: what one key
+ * can have re-rendered at the treasury's expense, by getting itself caught, is bounded.
+ */
+const RECHECK_MS = 3600_000;
+const RECHECK_MOST = 32;
 
 /** A judgement retries when the task changed under it; more than this means something is wrong. */
 const MAX_ATTEMPTS = 25;
@@ -65,7 +73,10 @@ export class VerdictRunner {
       }
       const { task, replicas } = snapshot;
       const facts = await this.facts(task, job, snapshot.deadlineAt, replicas);
-      const decision = await this.decideWithAvailability(facts, task, job);
+      let decision = await this.decideWithAvailability(facts, task, job);
+      // A class has only a few stocking audits out at once: past them, the verdict goes on without one.
+      if (decision.kind === 'issue' && decision.stock && !(await this.deps.knownAnswers.reserve(task.class, task.id).catch(() => false)))
+        decision = await this.decideWithAvailability({ ...facts, knownAnswersShort: false }, task, job);
       if (decision.kind === 'none') {
         await tasks.forgetIdle(taskId);
         return;
@@ -90,16 +101,28 @@ export class VerdictRunner {
   async backtrack(caught: string): Promise<number> {
     const { tasks, jobs, log } = this.deps;
     let reopened = 0;
-    for (const id of await tasks.takeVouched(caught)) {
-      const task = await tasks.get(id);
-      const job = task && (await jobs.plan(task.job));
-      if (!task || !job || task.state !== 'verified' || task.anchored) continue;
+    const vouched = (await Promise.all((await tasks.takeVouched(caught)).map((id) => tasks.get(id)))).filter(
+      (t): t is TaskRecord => t !== undefined && t.state === 'verified' && !t.anchored,
+    );
+    const since = Date.now() - RECHECK_MS;
+    const recheck = new Set(
+      vouched
+        .filter((t) => (t.decidedAt ?? 0) >= since)
+        .sort((a, b) => (b.decidedAt ?? 0) - (a.decidedAt ?? 0))
+        .slice(0, RECHECK_MOST)
+        .map((t) => t.id),
+    );
+    for (const task of vouched) {
+      const id = task.id;
+      const job = await jobs.plan(task.job);
+      if (!job) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
       const facts = {
         ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),
         state: 'pending' as const,
         verdict: null,
         suspect: true,
+        recheck: recheck.has(id),
       };
       const again = await this.decideWithAvailability(facts, task, job);
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
@@ -158,7 +181,9 @@ export class VerdictRunner {
       arbiterIssued: task.arbiterSlot !== null,
       audited: task.audited,
       auditRoll: task.auditRoll,
-      knownAnswersShort: await this.deps.knownAnswersShort(task.class),
+      knownAnswersShort: await this.deps.knownAnswers.short(task.class),
+      // A reopened tile judged after its reopen: backtracking reopened it only if recent.
+      recheck: task.suspect,
       now: Date.now(),
       progressAt: task.progressAt,
       graceMs: this.deps.graceMs,

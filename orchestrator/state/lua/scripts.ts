@@ -53,6 +53,7 @@ export type Script =
   | 'settle'
   | 'spot'
   | 'spot-verdict'
+  | 'stock-reserve'
   | 'submit'
   | 'webhook-add'
   | 'webhook-admit'
@@ -84,6 +85,7 @@ const SCRIPTS: readonly Script[] = [
   'settle',
   'spot',
   'spot-verdict',
+  'stock-reserve',
   'submit',
   'webhook-add',
   'webhook-admit',

@@ -127,12 +127,15 @@ if d.kind == 'accept' then
     'anchored', anchored, 'decidedAt', now, 'auditSkipped', d.auditSkipped and 1 or 0, 'waiting', '')
   redis.call('SREM', KEYS[5], taskId)
   redis.call('ZREM', K.tasksIdle, taskId)
+  local t = redis.call('HMGET', KEYS[1], 'class', 'stockSlot')
   if d.anchored and not d.below then
     -- Ground truth: from now on this tile can serve as a spot check of its class.
-    local pool = K.spotPool(redis.call('HGET', KEYS[1], 'class'))
+    local pool = K.spotPool(t[1])
     redis.call('ZADD', pool, now, taskId)
     redis.call('ZREMRANGEBYRANK', pool, 0, -1001)
   end
+  -- A stocking audit of it is over (stock-reserve.lua).
+  if t[2] then redis.call('ZREM', K.stocking(t[1]), taskId) end
   settleResults(d.cid, ARGV[9] == '1' and not d.anchored)
   -- The work the tile took, as its accepted result counted it (agreeing results share one CID, so one count).
   local rays = cjson.decode(redis.call('HGET', KEYS[2], d.agree[1])).rays or 0
