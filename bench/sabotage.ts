@@ -142,6 +142,8 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         }),
         suspect: task.suspect,
         arbiterIssued: task.arbiterIssued,
+        // The model's trusted workers take an arbiter slot as it is issued.
+        arbiterUnheld: false,
         audited: task.audited,
         auditRoll: task.auditRoll,
         // The model's spot checks draw from a stocked pool.

@@ -190,6 +190,34 @@ describe('known answers', () => {
     }
   });
 
+  it('skip a stocking audit once the trusted worker it waits for has left: the verdict goes on', async () => {
+    // Online means seen within 2 leases (2 s here).
+    const own = await startApiFarm({ knownAnswersTarget: 2, leaseMs: 1000, graceMs: 1000 });
+    const redis = new Redis(own.redisUrl);
+    let alive: NodeJS.Timeout | undefined;
+    try {
+      await own.worker('truth', { trusted: true });
+      const proven = await own.worker('proven');
+      // An untrusted worker online that could take a replica, but not the trusted workers' audit.
+      const bystander = await own.worker('bystander');
+      alive = setInterval(() => void bystander.client.heartbeat([]).catch(() => undefined), 500);
+      await redis.hset(keys.worker(proven.id), 'passed', 1000);
+      const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), verification: 'credibility' })).json()) as { id: string };
+      const mine = Assignment.parse(await proven.client.next());
+      const tasksOf = async () => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
+      await redis.hset(keys.task((await tasksOf())[0].task), 'auditRoll', 0.99);
+      await uploadShade(proven.client, mine, 60);
+      expect((await tasksOf())[0]).toMatchObject({ state: 'pending', waiting: { code: 'audit' } });
+      // The trusted worker never takes it and goes offline: the job does not wait for its timeout.
+      await waitFor(async () => (await tasksOf())[0].state === 'verified', 8000, 'the verdict without the audit');
+      expect((await tasksOf())[0]).toMatchObject({ anchored: false, auditSkipped: true });
+    } finally {
+      clearInterval(alive);
+      redis.disconnect();
+      await own.stop();
+    }
+  });
+
   it('do not let a reopened tile stand on the colluders left in its group: it needs a fresh result first', async () => {
     // No trusted worker online but for a moment (a lease of 1 s: online means seen within 2 s).
     const own = await startApiFarm({ spotCheckRate: 1, knownAnswersTarget: 0, leaseMs: 1000, graceMs: 1000 });

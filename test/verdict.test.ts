@@ -63,6 +63,7 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     results: [],
     suspect: false,
     arbiterIssued: false,
+    arbiterUnheld: false,
     audited: false,
     auditRoll: 0.99,
     knownAnswersShort: false,
@@ -489,12 +490,31 @@ describe('decide: credibility scheme', () => {
         held: 0,
         audited: true,
         arbiterIssued: true,
+        arbiterUnheld: true,
         availability: { trusted: 0, eligible: 4 },
       });
       const d = as(decide(waiting), 'wait');
       expect(d).toMatchObject({ idleAt: NOW + GRACE, waiting: { code: 'no-eligible-worker' } });
       expect(d.waiting.message).toMatch(/no trusted worker is online/);
       expect(as(decide({ ...waiting, progressAt: NOW - GRACE }), 'accept')).toMatchObject({ cid: 'X', auditSkipped: true });
+    });
+
+    it('waits only for the replicas workers hold when an arbiter slot is stranded', () => {
+      const d = as(
+        decide(
+          audited({
+            issued: 3,
+            outstanding: 2,
+            held: 1,
+            audited: true,
+            arbiterIssued: true,
+            arbiterUnheld: true,
+            availability: { trusted: 0, eligible: 4 },
+          }),
+        ),
+        'wait',
+      );
+      expect(d.idleAt).toBeNull();
     });
 
     it('is skipped once the audit replica has been starved past the grace', () => {
@@ -736,6 +756,20 @@ describe('decide: ground truth comes first', () => {
       expect(as(decide(reopened({ recheck: false })), 'accept').cid).toBe('X');
       expect(as(decide(reopened({ arbiterIssued: true })), 'accept').cid).toBe('X');
     });
+  });
+
+  it('does not wait for the job’s timeout on an arbiter slot once the last trusted worker has left', () => {
+    const stranded = facts({
+      suspect: true,
+      results: [untrusted(0, 'X', 5, { settled: true })],
+      issued: 2,
+      outstanding: 1,
+      arbiterIssued: true,
+      arbiterUnheld: true,
+      availability: { trusted: 0, eligible: 4 },
+    });
+    expect(as(decide(stranded), 'wait')).toMatchObject({ idleAt: NOW + GRACE, waiting: { code: 'no-eligible-worker' } });
+    expect(as(decide({ ...stranded, progressAt: NOW - GRACE }), 'accept')).toMatchObject({ cid: 'X', below: true });
   });
 
   it('lets an unchecked dissent neither lower a proven result nor go unchecked when a trusted worker is online', () => {
@@ -1076,6 +1110,7 @@ describe('decide: properties', () => {
         extraIssued: fc.nat(4),
         suspect: fc.boolean(),
         arbiterIssued: fc.boolean(),
+        arbiterUnheld: fc.boolean(),
         knownAnswersShort: fc.boolean(),
         recheck: fc.boolean(),
         auditRoll: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
@@ -1107,6 +1142,7 @@ describe('decide: properties', () => {
             held: Math.min(a.held, a.outstanding),
             suspect: a.suspect,
             arbiterIssued: a.arbiterIssued,
+            arbiterUnheld: a.arbiterIssued && a.arbiterUnheld,
             knownAnswersShort: a.knownAnswersShort,
             recheck: a.recheck,
             auditRoll: a.auditRoll,

@@ -72,6 +72,8 @@ export interface TaskFacts {
   suspect: boolean;
   /** A replica for the trusted workers only has been issued. */
   arbiterIssued: boolean;
+  /** … and nobody holds or has answered it: it waits in a queue only trusted workers take. */
+  arbiterUnheld: boolean;
   /** An audit replica has been issued (a task is audited at most once). */
   audited: boolean;
   /** A uniform draw in [0, 1), fixed per task: decides whether an unanchored verdict is audited. */
@@ -276,10 +278,9 @@ function byCredibility(facts: TaskFacts): Decision {
     // probability AUDIT_SCALE/k of the least-checked worker it rests on, so a group of barely
     // checked keys is always audited and proven workers rarely.
     const weakest = Math.min(...groups[leader].filter((r) => r.credibility > NO_EVIDENCE).map((r) => r.passed));
-    // An audit in flight holds the verdict until it answers (or nobody can take it: for one only
-    // trusted workers may take, nobody once none is online).
+    // An audit in flight holds the verdict until it answers (or nobody can take it).
     if (!timedOut && facts.audited && facts.outstanding > 0)
-      return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }), facts.arbiterIssued);
+      return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
     if (!timedOut && !facts.audited && facts.auditRoll < AUDIT_SCALE / Math.max(1, weakest)) {
       if (facts.outstanding > 0) return waitForReplicas(facts, 0, 'audit', () => accept({ auditSkipped: true }));
       if (!availability) return { kind: 'needs-availability' };
@@ -388,13 +389,7 @@ function byQuorum(facts: TaskFacts): Decision {
  * if some wait in a queue that no eligible worker can take from, the tile is starved, and after
  * the grace it is decided with what it has.
  */
-function waitForReplicas(
-  facts: TaskFacts,
-  needed: number,
-  code: TileWait['code'] = 'rendering',
-  starved?: () => Decision,
-  trustedOnly = false,
-): Decision {
+function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'] = 'rendering', starved?: () => Decision): Decision {
   const message =
     code === 'needs-agreement'
       ? `needs ${needed} more agreeing result${needed === 1 ? '' : 's'} from independent workers`
@@ -403,8 +398,12 @@ function waitForReplicas(
         : `${facts.outstanding} replica${facts.outstanding === 1 ? '' : 's'} out`;
   if (facts.held >= facts.outstanding) return wait(facts, code, message, null);
   if (!facts.availability) return { kind: 'needs-availability' };
-  if ((trustedOnly ? facts.availability.trusted : facts.availability.eligible) > 0)
-    return wait(facts, code, message, facts.now + facts.graceMs);
+  // An arbiter's slot nobody holds waits in a queue only trusted workers take: with none online
+  // (the last one left after it was issued), nobody will, so it is not waited for.
+  const stranded = facts.arbiterUnheld && facts.availability.trusted === 0;
+  const queued = facts.outstanding - facts.held - (stranded ? 1 : 0);
+  if (queued <= 0 && facts.held > 0) return wait(facts, code, message, null);
+  if (queued > 0 && facts.availability.eligible > 0) return wait(facts, code, message, facts.now + facts.graceMs);
   const decideAt = facts.progressAt + facts.graceMs;
   if (starved && facts.now >= decideAt && facts.results.length > 0) return starved();
   return {
@@ -412,7 +411,7 @@ function waitForReplicas(
     idleAt: facts.results.length > 0 ? Math.max(decideAt, facts.now + 1) : null,
     waiting: {
       code: 'no-eligible-worker',
-      message: `${message}; no ${trustedOnly ? 'trusted' : 'further eligible'} worker is online${facts.results.length > 0 ? ', so it is decided with what it has after a short grace' : ''}`,
+      message: `${message}; no ${stranded ? 'trusted' : 'further eligible'} worker is online${facts.results.length > 0 ? ', so it is decided with what it has after a short grace' : ''}`,
       since: facts.progressAt,
       decideAt: facts.results.length > 0 ? decideAt : null,
     },

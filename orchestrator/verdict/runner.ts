@@ -179,6 +179,7 @@ export class VerdictRunner {
       }),
       suspect: task.suspect,
       arbiterIssued: task.arbiterSlot !== null,
+      arbiterUnheld: task.arbiterSlot !== null && !replicas.some((r) => r.n === task.arbiterSlot && (r.state === 'assigned' || r.cid)),
       audited: task.audited,
       auditRoll: task.auditRoll,
       knownAnswersShort: await this.deps.knownAnswers.short(task.class),
