@@ -182,9 +182,9 @@ export const OrchestratorConfig = z.object({
    */
   spotCheckUses: int(1).default(64),
   /**
-   * Known answers per class the farm stocks while a trusted worker is online: under it, every
-   * verdict no trusted worker backs is audited by one, so the pool it leaves behind is large and
-   * varied (0: only the audit roll). The pool holds at most 1,000.
+   * Known answers per class the farm stocks while a trusted worker is online: under it, verdicts
+   * no trusted worker backs are audited by one (a few at a time), so the pool it leaves behind is
+   * large and varied (0: only the audit roll). The pool holds at most 1,000.
    */
   knownAnswersTarget: int(0).max(1000).default(256),
   /**

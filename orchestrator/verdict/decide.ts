@@ -80,7 +80,8 @@ export interface TaskFacts {
   auditRoll: number;
   /**
    * The class holds fewer known answers (anchored tiles that serve as spot checks) than the farm
-   * keeps: a trusted worker online audits every verdict no trusted worker backs.
+   * keeps: a trusted worker online audits verdicts no trusted worker backs (as many at once as the
+   * runner can reserve: known-answers.ts).
    */
   knownAnswersShort: boolean;
   /**

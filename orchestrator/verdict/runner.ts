@@ -96,7 +96,8 @@ export class VerdictRunner {
    * Backtracking: every unanchored verdict (at θ or accepted below it) that rested on a caught
    * worker's word is weighed again without it, with a trusted worker to arbitrate where one is
    * online; verdicts that no longer stand at θ are reopened (frames are re-stitched, a finished
-   * job runs again).
+   * job runs again), and, with no trusted worker online, the caught key's recent ones that still
+   * stand, for a recheck (decide.ts `recheck`).
    */
   async backtrack(caught: string): Promise<number> {
     const { tasks, jobs, log } = this.deps;
