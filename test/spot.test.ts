@@ -112,6 +112,25 @@ describe('spot checks', () => {
   });
 });
 
+/** The one task of a one-tile job. */
+const onlyTask = async (farm: ApiFarm, job: string) =>
+  ((await (await farm.operator(`/api/jobs/${job}/tasks`)).json()) as { tasks: TaskView[] }).tasks[0];
+
+/**
+ * A one-tile credibility job that `by` renders alone (shade 60), its task's audit roll set so that
+ * no audit comes from the roll (a key with 1,000 checks passed is audited with probability 3/k);
+ * the job's id.
+ */
+async function renderedAlone(farm: ApiFarm, redis: Redis, by: TestClient, spp = 1): Promise<string> {
+  const { id } = (await (await farm.operator('/api/jobs', { ...oneTileJob(1), spp, verification: 'credibility' })).json()) as {
+    id: string;
+  };
+  const mine = Assignment.parse(await by.client.next());
+  await redis.hset(keys.task((await onlyTask(farm, id)).task), 'auditRoll', 0.99);
+  await uploadShade(by.client, mine, 60);
+  return id;
+}
+
 describe('known answers', () => {
   it('are stocked by a trusted worker online: it audits verdicts proven keys alone reached until the class holds knownAnswersTarget', async () => {
     const own = await startApiFarm({ knownAnswersTarget: 2 });
@@ -119,30 +138,18 @@ describe('known answers', () => {
     try {
       const truth = await own.worker('truth', { trusted: true });
       const proven = await own.worker('proven');
-      // A key with 1,000 checks passed: its lone result reaches θ, and audits of it are rare
-      // (3/k); each task's roll is set so that none comes from the roll here.
+      // Its lone result reaches θ.
       await redis.hset(keys.worker(proven.id), 'passed', 1000);
       const poolOf = async () => redis.zcard(keys.spotPool((await redis.hget(keys.worker(proven.id), 'class')) as string));
-      const renderOneTile = async (spp: number) => {
-        const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), spp, verification: 'credibility' })).json()) as {
-          id: string;
-        };
-        const mine = Assignment.parse(await proven.client.next());
-        const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
-        await redis.hset(keys.task(task.task), 'auditRoll', 0.99);
-        await uploadShade(proven.client, mine, 60);
-        return id;
-      };
-      const taskOf = async (id: string) => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks[0];
 
       for (let stocked = 1; stocked <= 2; stocked++) {
-        const id = await renderOneTile(stocked);
+        const id = await renderedAlone(own, redis, proven, stocked);
         // Short of known answers: the verdict waits for the trusted worker's audit, whose
         // agreement anchors it, and the tile joins the pool.
-        expect((await taskOf(id)).state).toBe('pending');
+        expect((await onlyTask(own, id)).state).toBe('pending');
         const audit = Assignment.parse(await truth.client.next());
         expect(await uploadShade(truth.client, audit, 60)).toBe('accepted');
-        const task = await taskOf(id);
+        const task = await onlyTask(own, id);
         expect(task).toMatchObject({ state: 'verified', anchored: true });
         // The farm's need, not the requester's: the treasury pays for it.
         expect(JSON.parse((await redis.hget(keys.taskReplicas(task.task), '1')) as string)).toMatchObject({
@@ -153,9 +160,9 @@ describe('known answers', () => {
       }
       // Stocked (the count is read at most once a second): the next such verdict stands at once.
       await new Promise((r) => setTimeout(r, 1100));
-      const id = await renderOneTile(3);
-      expect(await taskOf(id)).toMatchObject({ state: 'verified', anchored: false });
-      expect((await taskOf(id)).replicas).toHaveLength(1);
+      const id = await renderedAlone(own, redis, proven, 3);
+      expect(await onlyTask(own, id)).toMatchObject({ state: 'verified', anchored: false });
+      expect((await onlyTask(own, id)).replicas).toHaveLength(1);
       expect(await truth.client.next()).toBeUndefined();
       expect(await poolOf()).toBe(2);
     } finally {
@@ -172,16 +179,7 @@ describe('known answers', () => {
       const proven = await own.worker('proven', { stake: 1000 });
       await redis.hset(keys.worker(proven.id), 'passed', 1000);
       const states: string[] = [];
-      for (let spp = 1; spp <= 6; spp++) {
-        const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), spp, verification: 'credibility' })).json()) as {
-          id: string;
-        };
-        const mine = Assignment.parse(await proven.client.next());
-        const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
-        await redis.hset(keys.task(task.task), 'auditRoll', 0.99);
-        await uploadShade(proven.client, mine, 60);
-        states.push(((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks[0].state);
-      }
+      for (let spp = 1; spp <= 6; spp++) states.push((await onlyTask(own, await renderedAlone(own, redis, proven, spp))).state);
       // Four audits out (the trusted worker has not polled yet), then verdicts without one.
       expect(states).toEqual(['pending', 'pending', 'pending', 'pending', 'verified', 'verified']);
     } finally {
@@ -202,15 +200,11 @@ describe('known answers', () => {
       const bystander = await own.worker('bystander');
       alive = setInterval(() => void bystander.client.heartbeat([]).catch(() => undefined), 500);
       await redis.hset(keys.worker(proven.id), 'passed', 1000);
-      const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), verification: 'credibility' })).json()) as { id: string };
-      const mine = Assignment.parse(await proven.client.next());
-      const tasksOf = async () => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
-      await redis.hset(keys.task((await tasksOf())[0].task), 'auditRoll', 0.99);
-      await uploadShade(proven.client, mine, 60);
-      expect((await tasksOf())[0]).toMatchObject({ state: 'pending', waiting: { code: 'audit' } });
+      const id = await renderedAlone(own, redis, proven);
+      expect(await onlyTask(own, id)).toMatchObject({ state: 'pending', waiting: { code: 'audit' } });
       // The trusted worker never takes it and goes offline: the job does not wait for its timeout.
-      await waitFor(async () => (await tasksOf())[0].state === 'verified', 8000, 'the verdict without the audit');
-      expect((await tasksOf())[0]).toMatchObject({ anchored: false, auditSkipped: true });
+      await waitFor(async () => (await onlyTask(own, id)).state === 'verified', 8000, 'the verdict without the audit');
+      expect(await onlyTask(own, id)).toMatchObject({ anchored: false, auditSkipped: true });
     } finally {
       clearInterval(alive);
       redis.disconnect();
@@ -234,18 +228,17 @@ describe('known answers', () => {
         [honest, 2000],
       ] as const)
         await redis.hset(keys.worker(w.id), 'passed', passed);
-      const tasksOf = async (id: string) => ((await (await own.operator(`/api/jobs/${id}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
       const submit = async (job: object) => ((await (await own.operator('/api/jobs', job)).json()) as { id: string }).id;
       await offline();
 
       // The pair carries a wrong tile (no known answer yet, so no spot check stands in for it).
       const carried = await submit({ ...oneTileJob(1), verification: 'credibility' });
       const byLiar = Assignment.parse(await liar.client.next());
-      await redis.hset(keys.task((await tasksOf(carried))[0].task), 'auditRoll', 0.99);
+      await redis.hset(keys.task((await onlyTask(own, carried)).task), 'auditRoll', 0.99);
       await uploadShade(liar.client, byLiar, 3);
       // The liar alone is short of θ: one more replica, which the colluder takes.
       await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
-      expect((await tasksOf(carried))[0]).toMatchObject({ state: 'verified', anchored: false });
+      expect(await onlyTask(own, carried)).toMatchObject({ state: 'verified', anchored: false });
 
       // A known answer, rendered while the trusted worker is online for a moment.
       await submit({ ...oneTileJob(1), spp: 2, verification: 'credibility' });
@@ -261,13 +254,13 @@ describe('known answers', () => {
       const faultsOf = async (w: TestClient) => ((await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).faults;
       await waitFor(async () => (await faultsOf(liar)) === 1, 5000, 'the liar to be caught');
       // The colluder alone still reaches θ, but the tile is reopened for a result from outside the group.
-      await waitFor(async () => (await tasksOf(carried))[0].state === 'pending', 5000, 'the carried tile to be reopened');
+      await waitFor(async () => (await onlyTask(own, carried)).state === 'pending', 5000, 'the carried tile to be reopened');
       // The honest worker passes its own check, renders the other job's tile, then the reopened one.
-      for (let i = 0; i < 3 && !(await tasksOf(carried))[0].replicas.some((r) => r.worker === honest.id); i++)
+      for (let i = 0; i < 3 && !(await onlyTask(own, carried)).replicas.some((r) => r.worker === honest.id); i++)
         await uploadShade(honest.client, Assignment.parse(await honest.client.next()), 90);
       // Its result disputes the colluder's; the most-checked worker's stands after the grace.
-      await waitFor(async () => (await tasksOf(carried))[0].state === 'verified', 10_000, 'the dispute to be decided');
-      const [tile] = await tasksOf(carried);
+      await waitFor(async () => (await onlyTask(own, carried)).state === 'verified', 10_000, 'the dispute to be decided');
+      const tile = await onlyTask(own, carried);
       expect(tile).toMatchObject({ belowThreshold: true, anchored: false });
       expect(tile.replicas.find((r) => r.worker === honest.id)?.state).toBe('valid');
       expect(tile.replicas.find((r) => r.worker === colluder.id)?.state).toBe('overruled');
