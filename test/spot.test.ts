@@ -220,7 +220,11 @@ describe('known answers', () => {
     let alive: NodeJS.Timeout | undefined;
     try {
       const truth = await own.worker('truth', { trusted: true });
-      const [liar, colluder, honest] = [await own.worker('liar'), await own.worker('colluder'), await own.worker('honest')];
+      const [liar, colluder, honest] = [
+        await own.worker('liar', { stake: 1000 }),
+        await own.worker('colluder', { stake: 1000 }),
+        await own.worker('honest', { stake: 1000 }),
+      ];
       // The colluder alone reaches θ; the liar alone does not; the honest worker is the most checked.
       for (const [w, passed] of [
         [liar, 20],
@@ -231,14 +235,20 @@ describe('known answers', () => {
       const submit = async (job: object) => ((await (await own.operator('/api/jobs', job)).json()) as { id: string }).id;
       await offline();
 
-      // The pair carries a wrong tile (no known answer yet, so no spot check stands in for it).
-      const carried = await submit({ ...oneTileJob(1), verification: 'credibility' });
-      const byLiar = Assignment.parse(await liar.client.next());
-      await redis.hset(keys.task((await onlyTask(own, carried)).task), 'auditRoll', 0.99);
-      await uploadShade(liar.client, byLiar, 3);
-      // The liar alone is short of θ: one more replica, which the colluder takes.
-      await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
-      expect(await onlyTask(own, carried)).toMatchObject({ state: 'verified', anchored: false });
+      // The pair carries 33 wrong tiles (no known answer yet, so no spot check stands in for one).
+      const carried: string[] = [];
+      for (let i = 0; i < 33; i++) {
+        const job = await submit({ ...oneTileJob(1), verification: 'credibility' });
+        const byLiar = Assignment.parse(await liar.client.next());
+        await redis.hset(keys.task((await onlyTask(own, job)).task), 'auditRoll', 0.99);
+        await uploadShade(liar.client, byLiar, 3);
+        // The liar alone is short of θ: one more replica, which the colluder takes.
+        await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
+        expect(await onlyTask(own, job)).toMatchObject({ state: 'verified', anchored: false });
+        carried.push(job);
+      }
+      const newest = carried[carried.length - 1];
+      const states = async () => Promise.all(carried.map(async (job) => (await onlyTask(own, job)).state));
 
       // A known answer, rendered while the trusted worker is online for a moment.
       await submit({ ...oneTileJob(1), spp: 2, verification: 'credibility' });
@@ -253,14 +263,17 @@ describe('known answers', () => {
       await uploadShade(liar.client, Assignment.parse(await liar.client.next()), 3);
       const faultsOf = async (w: TestClient) => ((await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).faults;
       await waitFor(async () => (await faultsOf(liar)) === 1, 5000, 'the liar to be caught');
-      // The colluder alone still reaches θ, but the tile is reopened for a result from outside the group.
-      await waitFor(async () => (await onlyTask(own, carried)).state === 'pending', 5000, 'the carried tile to be reopened');
-      // The honest worker passes its own check, renders the other job's tile, then the reopened one.
-      for (let i = 0; i < 3 && !(await onlyTask(own, carried)).replicas.some((r) => r.worker === honest.id); i++)
+      // The colluder alone still reaches θ, but the tiles are reopened for a result from outside the
+      // group: the liar's newest 32 (a caught key cannot have its whole history re-rendered at the
+      // treasury's expense), so the oldest stands.
+      await waitFor(async () => (await states()).filter((s) => s === 'pending').length === 32, 5000, 'the carried tiles to be reopened');
+      expect((await states()).filter((s) => s === 'verified')).toHaveLength(1);
+      // The honest worker passes its own check and renders the other job's tile and reopened ones.
+      for (let i = 0; i < 40 && !(await onlyTask(own, newest)).replicas.some((r) => r.worker === honest.id); i++)
         await uploadShade(honest.client, Assignment.parse(await honest.client.next()), 90);
       // Its result disputes the colluder's; the most-checked worker's stands after the grace.
-      await waitFor(async () => (await onlyTask(own, carried)).state === 'verified', 10_000, 'the dispute to be decided');
-      const tile = await onlyTask(own, carried);
+      await waitFor(async () => (await onlyTask(own, newest)).state === 'verified', 10_000, 'the dispute to be decided');
+      const tile = await onlyTask(own, newest);
       expect(tile).toMatchObject({ belowThreshold: true, anchored: false });
       expect(tile.replicas.find((r) => r.worker === honest.id)?.state).toBe('valid');
       expect(tile.replicas.find((r) => r.worker === colluder.id)?.state).toBe('overruled');
