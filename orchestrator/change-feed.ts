@@ -4,6 +4,7 @@
  * job's channel (a pattern) while a job list is open.
  */
 import type { Redis } from 'ioredis';
+import { subjectsOf } from './state/events.ts';
 import { jobOfEvents, keys } from './state/keys.ts';
 
 export type ChangeListener = (subject: string) => void;
@@ -17,12 +18,12 @@ export class ChangeFeed {
 
   /** `subscriber` becomes a subscriber-mode connection: give it to nothing else. */
   constructor(private readonly subscriber: Redis) {
-    subscriber.on('message', (channel: string, subject: string) => {
-      for (const listener of this.watchers.get(channel) ?? []) listener(subject);
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.watchers.get(channel) ?? []) for (const subject of subjectsOf(message)) listener(subject);
     });
-    subscriber.on('pmessage', (_pattern: string, channel: string, subject: string) => {
+    subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
       const job = jobOfEvents(channel);
-      if (job) for (const listener of this.allWatchers) listener(job, subject);
+      if (job) for (const listener of this.allWatchers) for (const subject of subjectsOf(message)) listener(job, subject);
     });
   }
 

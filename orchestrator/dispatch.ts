@@ -22,7 +22,7 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { type Job, Queue, Worker } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Assignment } from '../shared/protocol.ts';
@@ -73,6 +73,14 @@ const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
   'letgo',
   'share',
 ]);
+/**
+ * A lane a look found empty is not looked in again for this long, unless this process adds to it
+ * first: fetching from an empty queue is a script call, and a trusted worker's look would make two
+ * of them (arbiter and class queue) for every slot it takes from the shared one. Another
+ * orchestrator's additions wait at most this long to be seen (a waiting poll looks again every
+ * second anyway).
+ */
+const EMPTY_LANE_MS = 250;
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
 const KEEP_FINISHED = { age: 24 * 3600 };
 
@@ -155,11 +163,14 @@ export const checkPrice = (slotPrice: number, traded: number | null): number | n
  */
 export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : k === 0 ? 1 : Math.max(q, 1 / (k + 2)));
 
+/** What every slot's BullMQ job keeps until it finishes. */
+const SLOT_JOB_OPTS = { removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED };
+
 /** A replica slot as a BullMQ job, placed in its queue by its job's bid and priority. */
 const slotJob = (task: string, n: number, rank: SlotRank) => ({
   name: 'replica',
   data: { task },
-  opts: { jobId: slotId(task, n), priority: slotPriority(rank), removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+  opts: { ...SLOT_JOB_OPTS, jobId: slotId(task, n), priority: slotPriority(rank) },
 });
 
 /** Ignores BullMQ's refusal for a slot that finished or moved since it was read (its message names it); rethrows the rest. */
@@ -167,12 +178,21 @@ const movedMeanwhile = (slot: string) => (e: Error) => {
   if (!e.message.includes(slot)) throw e;
 };
 
+/** A worker as binding a replica or a spot check leaves it: one more in flight, and an untrusted one's stake locked for it. */
+const holdingOneMore = (w: WorkerRecord, stakePerReplica: number): WorkerRecord => ({
+  ...w,
+  inFlight: w.inFlight + 1,
+  locked: w.trusted ? w.locked : w.locked + stakePerReplica,
+});
+
 /** Most tiles of a job one untrusted worker may take. */
 export const shareCap = (tilesTotal: number, share: number, floor: number): number => Math.max(floor, Math.ceil(tilesTotal * share));
 
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
   private readonly wake = new EventEmitter().setMaxListeners(0);
+  /** When a look last found each lane empty (EMPTY_LANE_MS). */
+  private readonly emptyAt = new Map<string, number>();
   private readonly queueListeners: ((queue: Queue) => void)[] = [];
   private closed = false;
 
@@ -202,7 +222,7 @@ export class Dispatcher {
   async issue(task: string, ns: readonly number[], deviceClass: string, rank: SlotRank, arbiter = false): Promise<void> {
     if (ns.length === 0) return;
     await this.lane(laneOf(deviceClass, arbiter)).queue.addBulk(ns.map((n) => slotJob(task, n, rank)));
-    this.wake.emit('work');
+    this.workArrived();
   }
 
   /** Slots 0..replicas−1 of new tasks of a job, in the shared queue (planning issues them in batches). */
@@ -210,7 +230,7 @@ export class Dispatcher {
     await this.lane(SHARED_QUEUE).queue.addBulk(
       tasks.flatMap((task) => Array.from({ length: replicas }, (_, n) => slotJob(task, n, rank))),
     );
-    this.wake.emit('work');
+    this.workArrived();
   }
 
   /**
@@ -232,7 +252,7 @@ export class Dispatcher {
         }),
       ),
     );
-    this.wake.emit('work');
+    this.workArrived();
   }
 
   /**
@@ -272,12 +292,16 @@ export class Dispatcher {
    */
   async nextBatch(worker: WorkerRecord, max: number, signal?: AbortSignal): Promise<Assignment[]> {
     const first = await this.next(worker, signal);
-    const found = first ? [first] : [];
-    while (found.length > 0 && found.length < max && !this.closed && !signal?.aborted) {
-      const current = await this.workers.get(worker.id);
-      const more = current && (await this.look(current)).found;
+    if (!first || max === 1) return first ? [first] : [];
+    const found = [first];
+    // Read once after the wait; then as each bind leaves it, without reading it back: this only
+    // spares looks that would fail (bind.lua checks the worker's stake and holdings itself).
+    let current = await this.workers.get(worker.id);
+    while (current && found.length < max && !this.closed && !signal?.aborted) {
+      const more = (await this.look(current)).found;
       if (!more) break;
       found.push(more);
+      current = holdingOneMore(current, this.opts.stakePerReplicaMicros);
     }
     return found;
   }
@@ -298,17 +322,19 @@ export class Dispatcher {
   /** Marks the slot's BullMQ job done once its result is recorded. */
   async complete(task: string, replica: ReplicaRecord): Promise<void> {
     if (replica.spot) return;
-    const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
     // The lease may have lapsed and the slot gone to someone else: then that holder completes it.
-    await job?.moveToCompleted('done', replica.worker, false).catch(() => undefined);
+    await this.heldSlot(task, replica)
+      .moveToCompleted('done', replica.worker, false)
+      .catch(() => undefined);
   }
 
   /** Gives a held slot back to its queue (graceful drain): another worker will take it. */
   async handBack(task: string, replica: ReplicaRecord): Promise<void> {
     if (replica.spot) return;
-    const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
-    await job?.moveToWait(replica.worker).catch(() => undefined);
-    this.wake.emit('work');
+    await this.heldSlot(task, replica)
+      .moveToWait(replica.worker)
+      .catch(() => undefined);
+    this.workArrived();
   }
 
   /** Heartbeat: renews the leases of the worker's replicas that are still within their deadline. */
@@ -319,10 +345,20 @@ export class Dispatcher {
         .filter(({ replica }) => replica.state === 'assigned' && replica.deadline > now)
         .map(async ({ task, replica }) => {
           if (replica.spot) return this.tasks.extendSpotLease(replica.rid, Math.min(replica.deadline, now + this.opts.leaseMs));
-          const job = await this.lane(replica.queue).queue.getJob(slotId(task, replica.n));
-          await job?.extendLock(replica.worker, this.opts.leaseMs).catch(() => undefined);
+          await this.heldSlot(task, replica)
+            .extendLock(replica.worker, this.opts.leaseMs)
+            .catch(() => undefined);
         }),
     );
+  }
+
+  /**
+   * The BullMQ job of a slot a worker holds, to complete, hand back or extend under the worker's
+   * lock: made from what every slot's job holds, not read back (a round trip a replica less). When
+   * the job is gone or its lock is another's, BullMQ's script refuses, as before.
+   */
+  private heldSlot(task: string, replica: ReplicaRecord): Job {
+    return new Job(this.lane(replica.queue).queue, 'replica', { task }, SLOT_JOB_OPTS, slotId(task, replica.n));
   }
 
   /** Removes a closed job's waiting slots from whichever of the task's queues holds them. */
@@ -351,7 +387,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.wake.emit('work');
+    this.workArrived();
     await Promise.all([...this.lanes.values()].flatMap((l) => [l.fetcher.close(true), l.queue.close()]));
   }
 
@@ -420,20 +456,27 @@ export class Dispatcher {
     try {
       for (const lane of this.lanesOf(worker)) {
         const before = held.length;
+        const name = lane.queue.name;
+        if (Date.now() - (this.emptyAt.get(name) ?? 0) < EMPTY_LANE_MS) continue;
         while (!look.found) {
           if (held.length - before >= limit) {
             full = true;
             break;
           }
+          const fetchedAt = Date.now();
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
-          if (!job?.id) break;
-          look.found = await this.tryBind(job, lane, worker, held, wantSpot, terms, wanted, look);
+          if (!job?.id) {
+            if (held.length === before) this.emptyAt.set(name, Date.now());
+            break;
+          }
+          look.found = await this.tryBind(job, fetchedAt, lane, worker, held, wantSpot, terms, wanted, look);
         }
         if (look.found) break;
       }
     } finally {
       // Put back what it may not take, without waking other pollers (they would spin on it).
       if (held.length) await Promise.all(held.map((j) => j.moveToWait(worker.id).catch(() => undefined)));
+      for (const j of held) this.emptyAt.delete(j.queueName);
     }
     // Found nothing and no lane held its limit: every lane ran out of slots.
     return { ...look, exhausted: !look.found && !full };
@@ -449,6 +492,7 @@ export class Dispatcher {
 
   private async tryBind(
     job: Job,
+    fetchedAt: number,
     lane: Lane,
     worker: WorkerRecord,
     held: Job[],
@@ -482,6 +526,7 @@ export class Dispatcher {
         prices,
         owed && { ...owed, buyersHadNone: buyersHadNone === true },
         dryRun,
+        fetchedAt,
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {
@@ -500,9 +545,6 @@ export class Dispatcher {
       case 'bound':
       case 'again': {
         const { replica, frame, rect, scene } = bound;
-        // The lease starts now, not when the scan fetched the slot: a stall is then always later
-        // than a lease after the bind, which is how the stalled handler tells this holder apart.
-        await job.extendLock(worker.id, this.opts.leaseMs).catch(() => undefined);
         this.log.debug({ ...slotLogIds(job.id as string), worker: worker.id }, 'replica assigned');
         this.metrics.replicaIssued(worker.class, false);
         return assignment(replica.rid, scene, frame, rect, replica.deadline);
@@ -527,6 +569,12 @@ export class Dispatcher {
         held.push(job);
         return undefined;
     }
+  }
+
+  /** Work this process added, handed back or saw come back: every lane is worth a look again. */
+  private workArrived(): void {
+    this.emptyAt.clear();
+    this.wake.emit('work');
   }
 
   private waitForWork(ms: number, signal?: AbortSignal): Promise<void> {
@@ -565,7 +613,7 @@ export class Dispatcher {
           void this.tasks
             .expire(slot.task, slot.n, '', Date.now() - this.opts.leaseMs)
             .catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
-        this.wake.emit('work');
+        this.workArrived();
       });
       void fetcher.startStalledCheckTimer();
       lane = { queue, fetcher };

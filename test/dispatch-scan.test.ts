@@ -1,7 +1,8 @@
 /**
  * A poll's scan through a worker's queues: slots it may not take at the head of one queue (the
  * further replicas of tiles it already answered, in its class's queue) do not keep it from fresh
- * work in the next. Real orchestrator, Redis and signed HTTP.
+ * work in the next. A lease holds while its holder heart-beats. Real orchestrator, Redis and
+ * signed HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiFarm, fundOperator, nextAssignment, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
@@ -40,5 +41,29 @@ describe('a scan', () => {
     const [task] = ((await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: { replicas: { worker: string }[] }[] })
       .tasks;
     expect(task.replicas.map((r) => r.worker)).toEqual([w.id]);
+  });
+});
+
+describe('a lease', () => {
+  it('lasts while its holder beats: the slot stays out of its queue and the late answer is taken', async () => {
+    const own = await startApiFarm({ leaseMs: 600 });
+    try {
+      await fundOperator(own, 1);
+      const holder = await own.worker('holder', { trusted: true });
+      const other = await own.worker('other', { trusted: true });
+      await own.operator('/api/jobs', oneTileJob(1));
+      const held = await nextAssignment(holder.client, 5000);
+      // Beats every 200 ms through four leases of 600 ms (BullMQ's lock, extended by each beat).
+      const alive = setInterval(() => void holder.client.heartbeat([held.replica]).catch(() => undefined), 200);
+      try {
+        for (const until = Date.now() + 2400; Date.now() < until; ) expect(await other.client.next()).toBeUndefined();
+      } finally {
+        clearInterval(alive);
+      }
+      // A lapsed lease would have timed the holder out: its upload would be refused (409).
+      expect(await uploadShade(holder.client, held, 90)).toBe('accepted');
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -2,16 +2,20 @@
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
  * back cannot take the tile again, a known answer serves a few workers once each, and a reopened task asks for a fresh arbitration and audit.
+ * Change notices for live views leave in one message per job and turn of the event loop.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { ChangeFeed } from '../orchestrator/change-feed.ts';
 import { planJob } from '../orchestrator/planner.ts';
+import { announce, JOB_SUBJECT } from '../orchestrator/state/events.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
 import { Tasks } from '../orchestrator/state/tasks.ts';
+import { waitFor } from './support/farm.ts';
 
 let server: PrivateRedis;
 let redis: FarmRedis;
@@ -106,5 +110,34 @@ describe('task bookkeeping in Lua', () => {
     await redis.hset(keys.task(id), { arbiter: 4, audited: 1 });
     expect(await tasks.reopen((await tasks.get(id)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>, '')).toBe(true);
     expect(await tasks.get(id)).toMatchObject({ state: 'pending', suspect: true, arbiterSlot: null, audited: false });
+  });
+});
+
+describe('change notices', () => {
+  it('go out once per job and turn of the event loop, and reach each watcher subject by subject', async () => {
+    const raw = redis.duplicate();
+    const feed = new ChangeFeed(redis.duplicate());
+    try {
+      const messages: string[] = [];
+      raw.on('message', (_channel: string, message: string) => messages.push(message));
+      await raw.subscribe(keys.jobEvents(JOB));
+      const seen: string[] = [];
+      const unwatch = await feed.watch(JOB, (subject) => seen.push(subject));
+      announce(redis, JOB, `${JOB}.f0.t0`);
+      announce(redis, JOB, `${JOB}.f0.t1`);
+      announce(redis, JOB, `${JOB}.f0.t0`);
+      announce(redis, JOB);
+      await waitFor(async () => seen.length === 3, 2000, 'the notices');
+      expect(seen).toEqual([`${JOB}.f0.t0`, `${JOB}.f0.t1`, JOB_SUBJECT]);
+      expect(messages).toEqual([`${JOB}.f0.t0 ${JOB}.f0.t1 ${JOB_SUBJECT}`]);
+      // The next turn's notices are the next message.
+      announce(redis, JOB, `${JOB}.f0.t1`);
+      await waitFor(async () => seen.length === 4, 2000, 'the next notice');
+      expect(messages).toHaveLength(2);
+      await unwatch();
+    } finally {
+      raw.disconnect();
+      await feed.close();
+    }
   });
 });

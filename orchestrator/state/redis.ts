@@ -8,10 +8,14 @@ export function connectRedis(url: string): FarmRedis {
   // BullMQ's rule for blocking clients, and harmless here: retry forever while Redis restarts.
   // Commands issued in the same tick go out as one pipeline: the results of a batched upload,
   // judged side by side, share their round trips (nothing blocking runs on this connection).
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
   defineScripts(redis);
   return redis;
 }
+
+/** A hash's fields as a flat [field, value, …] reply (HGETALL from Lua, XREAD entries) gives them. */
+export const fieldsOf = (flat: readonly string[]): Record<string, string> =>
+  Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
 
 /** The members of a sorted set, a batch at a time (ZSCAN: members added or removed meanwhile may or may not be seen). */
 export async function* sortedSetBatches(redis: FarmRedis, key: string, batch = 500): AsyncIterable<string[]> {

@@ -18,7 +18,7 @@ import { announce } from './events.ts';
 import type { DeliveringWindow } from './forwards.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
-import type { FarmRedis } from './redis.ts';
+import { type FarmRedis, fieldsOf } from './redis.ts';
 
 export interface ReplicaRecord {
   /** Opaque id the worker knows the replica by. */
@@ -185,13 +185,12 @@ export class Tasks {
     return { task, n: Number(n) };
   }
 
-  /** One round trip: a slot's current record and its task's rectangle. */
+  /** A slot's current record and its task's rectangle (which never changes: no need to read both at one instant). */
   async slot(task: string, n: number): Promise<{ replica?: ReplicaRecord; rect?: Rect }> {
-    const [[, replica], [, rect]] = (await this.redis
-      .multi()
-      .hget(keys.taskReplicas(task), String(n))
-      .hget(keys.task(task), 'rect')
-      .exec()) as [unknown, string | null][];
+    const [replica, rect] = await Promise.all([
+      this.redis.hget(keys.taskReplicas(task), String(n)),
+      this.redis.hget(keys.task(task), 'rect'),
+    ]);
     return { replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
   }
 
@@ -211,16 +210,17 @@ export class Tasks {
   async snapshot(id: string): Promise<{ task: TaskRecord; replicas: ReplicaRecord[]; jobState: string; deadlineAt: number } | undefined> {
     const job = parseTaskId(id)?.job;
     if (!job) return undefined;
-    const [[, task], [, replicas], [, progress]] = (await this.redis
-      .multi()
-      .hgetall(keys.task(id))
-      .hgetall(keys.taskReplicas(id))
-      .hmget(keys.job(job), 'state', 'deadlineAt')
-      .exec()) as [[unknown, Record<string, string>], [unknown, Record<string, string>], [unknown, (string | null)[]]];
+    const [taskFields, replicaFields, progress] = (await runScript(
+      this.redis,
+      'task-snapshot',
+      [keys.task(id), keys.taskReplicas(id), keys.job(job)],
+      [],
+    )) as [string[], string[], (string | null)[]];
+    const task = fieldsOf(taskFields);
     if (!task.job) return undefined;
     return {
       task: toTask(id, task),
-      replicas: toReplicas(replicas),
+      replicas: toReplicas(fieldsOf(replicaFields)),
       jobState: progress[0] ?? '',
       deadlineAt: Number(progress[1] ?? Number.POSITIVE_INFINITY),
     };
@@ -244,6 +244,12 @@ export class Tasks {
     forward?: DeliveringWindow & { buyersHadNone: boolean },
     /** Only whether the worker could take it ('eligible'); nothing changes. */
     dryRun = false,
+    /**
+     * When its holder's lease began: the BullMQ fetch of the slot, which set its lock. The
+     * replica's assignedAt, so that a stall, a lease after the fetch, is never earlier than a
+     * lease after the bind (expire.lua's test for whose lease lapsed).
+     */
+    at = Date.now(),
   ): Promise<BindResult> {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'missing' };
@@ -256,7 +262,7 @@ export class Tasks {
         n,
         worker,
         rid,
-        Date.now(),
+        at,
         deadline,
         queue,
         arbiterOnly ? 1 : 0,

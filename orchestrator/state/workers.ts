@@ -97,14 +97,11 @@ export class Workers {
     return w.trusted ? TRUSTED_CREDIBILITY : workerCredibility(this.f, w.passed);
   }
 
-  /** Each worker's record, one lookup per distinct worker. */
+  /** Each worker's record, one lookup per distinct worker, side by side (no need to read them at one instant). */
   async getMany(ids: Iterable<string>): Promise<Map<string, WorkerRecord>> {
-    const unique = [...new Set(ids)];
-    const m = this.redis.multi();
-    for (const id of unique) m.hgetall(keys.worker(id));
-    const rows = ((await m.exec()) ?? []) as [unknown, Record<string, string>][];
+    const rows = await Promise.all([...new Set(ids)].map((id) => this.redis.hgetall(keys.worker(id))));
     const out = new Map<string, WorkerRecord>();
-    for (const [, h] of rows) if (h?.id) out.set(h.id, toWorker(h));
+    for (const h of rows) if (h.id) out.set(h.id, toWorker(h));
     return out;
   }
 

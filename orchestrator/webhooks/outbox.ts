@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { type WebhookEvent, WebhookEventType } from '../../shared/webhooks.ts';
 import { crashPoint } from '../crash-points.ts';
 import { keys } from '../state/keys.ts';
-import type { FarmRedis } from '../state/redis.ts';
+import { type FarmRedis, fieldsOf } from '../state/redis.ts';
 import type { Webhooks } from '../state/webhooks.ts';
 
 const GROUP = 'webhooks';
@@ -56,8 +56,6 @@ function eventOf(id: string, entry: z.infer<typeof OutboxEntry>): WebhookEvent {
   return { id: `evt_${id}`, type, createdAt: Number(id.split('-')[0]), job, frame, state, error };
 }
 
-const pairs = (flat: string[]) => Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
-
 export function startOutbox(deps: OutboxDeps): { close(): Promise<void> } {
   const { redis, log } = deps;
   // XREADGROUP blocks its connection: one of its own.
@@ -68,7 +66,7 @@ export function startOutbox(deps: OutboxDeps): { close(): Promise<void> } {
   const stopping = new AbortController();
 
   async function handle([id, fields]: Entry): Promise<void> {
-    const parsed = OutboxEntry.safeParse(pairs(fields));
+    const parsed = OutboxEntry.safeParse(fieldsOf(fields));
     if (parsed.success) {
       const event = eventOf(id, parsed.data);
       const hooks = (await deps.webhooks.ofOwner(parsed.data.owner)).filter((h) => h.events.includes(event.type));
@@ -93,7 +91,7 @@ export function startOutbox(deps: OutboxDeps): { close(): Promise<void> } {
       cursor = next;
     } while (cursor !== '0-0');
     const consumers = (await redis.xinfo('CONSUMERS', keys.outbox, GROUP)) as string[][];
-    for (const c of consumers.map(pairs)) {
+    for (const c of consumers.map(fieldsOf)) {
       if (c.name !== consumer && Number(c.pending) === 0 && Number(c.idle) > STALE_CONSUMER_MS)
         await redis.xgroup('DELCONSUMER', keys.outbox, GROUP, c.name);
     }

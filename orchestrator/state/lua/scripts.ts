@@ -55,6 +55,7 @@ export type Script =
   | 'spot-verdict'
   | 'stock-reserve'
   | 'submit'
+  | 'task-snapshot'
   | 'webhook-add'
   | 'webhook-admit'
   | 'webhook-failed';
@@ -87,6 +88,7 @@ const SCRIPTS: readonly Script[] = [
   'spot-verdict',
   'stock-reserve',
   'submit',
+  'task-snapshot',
   'webhook-add',
   'webhook-admit',
   'webhook-failed',
