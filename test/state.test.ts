@@ -2,7 +2,8 @@
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
  * back cannot take the tile again, a known answer serves a few workers once each, and a reopened task asks for a fresh arbitration and audit.
- * Change notices for live views leave in one message per job and turn of the event loop.
+ * Change notices for live views leave in one message per job and turn of the event loop. A stocking
+ * audit's reservation goes when its task is cancelled or purged.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { ChangeFeed } from '../orchestrator/change-feed.ts';
 import { planJob } from '../orchestrator/planner.ts';
 import { announce, JOB_SUBJECT } from '../orchestrator/state/events.ts';
 import { keys } from '../orchestrator/state/keys.ts';
+import { KnownAnswers } from '../orchestrator/state/known-answers.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
 import { Tasks } from '../orchestrator/state/tasks.ts';
 import { waitFor } from './support/farm.ts';
@@ -139,5 +141,36 @@ describe('change notices', () => {
       raw.disconnect();
       await feed.close();
     }
+  });
+});
+
+describe('stocking reservations', () => {
+  it('are given back when their task is closed by a cancel or deleted by a purge', async () => {
+    const known = new KnownAnswers(redis, 10, 60_000);
+    // Two tiles each, and three for the job that waits.
+    const jobs = {
+      cancelled: ['j00000000000000000011', 32],
+      purged: ['j00000000000000000012', 32],
+      later: ['j00000000000000000013', 48],
+    } as const;
+    const tasksOf = ([job, width]: readonly [string, number]) => planJob(job, [0], width, 16, 16).map((t) => t.id);
+    for (const [job, width] of Object.values(jobs)) {
+      await runningJob(job);
+      await tasks.create(job, planJob(job, [0], width, 16, 16), 2);
+    }
+    const later = tasksOf(jobs.later);
+    for (const id of [...tasksOf(jobs.cancelled), ...tasksOf(jobs.purged)]) expect(await known.reserve('c9', id)).toBe(true);
+    // Four out at once: no fifth.
+    expect(await known.reserve('c9', later[0])).toBe(false);
+    // A cancel closes the job's pending tasks (close-tasks.lua): their two reservations go.
+    await redis.hset(keys.job(jobs.cancelled[0]), 'state', 'cancelled');
+    await tasks.close(jobs.cancelled[0], 100);
+    expect(await known.reserve('c9', later[0])).toBe(true);
+    expect(await known.reserve('c9', later[1])).toBe(true);
+    expect(await known.reserve('c9', later[2])).toBe(false);
+    // A purge deletes the tasks (job-purge.lua): theirs go too.
+    await redis.del(...tasksOf(jobs.purged).map((id) => keys.task(id)));
+    expect(await known.reserve('c9', later[2])).toBe(true);
+    expect((await redis.zrange(keys.stocking('c9'), 0, -1)).sort()).toEqual([...later].sort());
   });
 });
