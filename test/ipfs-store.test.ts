@@ -1,6 +1,6 @@
 /**
  * The IPFS content store on real Helia nodes and a real Redis: a blob is copied to a peer before
- * put() returns, so it outlives the node that took it in; a peer that lacks a blob fetches it;
+ * put() returns, so it outlives the node that took it in (once: not again when stored again soon); a peer that lacks a blob fetches it;
  * a blob nobody has is a quiet miss; remove() spares a blob written again, and tidy() deletes
  * what no pin holds.
  */
@@ -13,8 +13,10 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { type IpfsContentStore, startIpfsStore } from '../orchestrator/content/ipfs-store.ts';
+import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis } from '../orchestrator/state/redis.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
+import { waitFor } from './support/farm.ts';
 
 const log = pino({ level: 'silent' });
 const CHUNK = 262_144;
@@ -27,6 +29,7 @@ async function farm(name: string) {
   const open = new Set<IpfsContentStore>();
   let n = 0;
   return {
+    redis,
     async node(timeoutMs = 5000, dataDir = join(dir, `node-${n++}`)): Promise<IpfsContentStore> {
       const store = await startIpfsStore({ dataDir, listen: '/ip4/127.0.0.1/tcp/0', redis, log, timeoutMs, copies: 2 });
       open.add(store);
@@ -71,6 +74,29 @@ describe('orchestrators sharing blobs', () => {
     expect((await listed(b)).get(cid)?.bytes).toBe(bytes.length);
     await f.close(a);
     expect(same(await b.get(cid), bytes)).toBe(true);
+  });
+
+  it('does not copy a blob stored again within a minute, unless it was removed here meanwhile', async () => {
+    const a = await f.node();
+    await f.node();
+    const announced: string[] = [];
+    const sub = f.redis.duplicate();
+    try {
+      sub.on('message', (_channel: string, message: string) => announced.push(JSON.parse(message).cid));
+      await sub.subscribe(keys.ipfsStored);
+      const bytes = randomBytes(CHUNK + 3);
+      const cid = await a.put(bytes);
+      // A tile's agreeing replica: the same bytes again, its copy already pinned at the peer.
+      expect(await a.put(bytes)).toBe(cid);
+      // Collected here, then stored again: copied again.
+      const writtenAt = (await listed(a)).get(cid)?.writtenAt as number;
+      await a.remove(cid, writtenAt);
+      expect(await a.put(bytes)).toBe(cid);
+      await waitFor(async () => announced.length >= 2, 2000, 'the second announcement');
+      expect(announced).toEqual([cid, cid]);
+    } finally {
+      sub.disconnect();
+    }
   });
 
   it('fetches a blob it lacks from a peer, without keeping it', async () => {

@@ -5,7 +5,7 @@
  * is imported in the UnixFS layout (shared/unixfs.ts) and pinned; a blob this node lacks is
  * fetched from its peers, every block checked against its CID by bitswap. Each store is copied
  * to the other orchestrators before put() returns (ipfs-peering.ts), so an orchestrator may
- * die with blobs no other had yet fetched.
+ * die with blobs no other had yet fetched; a blob stored again within a minute is not copied again.
  */
 import './promise-with-resolvers.ts';
 import { join } from 'node:path';
@@ -69,6 +69,12 @@ function createNode(listen: string, blockstore: FsBlockstore, datastore: FsDatas
 
 type Node = ReturnType<typeof createNode>;
 
+/**
+ * A blob stored again soon after it was copied to enough peers (a tile's agreeing replica, a
+ * scene sent twice) is not copied again for this long: the copies are pinned where they went.
+ */
+const COPIED_LATELY_MS = 60_000;
+
 export class IpfsContentStore implements ContentStore {
   readonly peering: IpfsPeering;
   /** Stores, copies and removals under way: garbage collection waits for them, and they for it. */
@@ -78,6 +84,8 @@ export class IpfsContentStore implements ContentStore {
   private readonly pinQueue = new Map<string, Promise<unknown>>();
   /** When a pinned blob was stored again (its pin is kept, not rewritten): collection spares it. */
   private readonly rewrittenAt = new Map<string, number>();
+  /** When each blob stored lately was copied to enough peers, oldest first (COPIED_LATELY_MS). */
+  private readonly copiedAt = new Map<string, number>();
 
   constructor(
     private readonly helia: Node,
@@ -117,8 +125,11 @@ export class IpfsContentStore implements ContentStore {
       await this.pin(imported, bytes.length);
       return imported;
     });
-    await this.peering.replicate(cid.toString(), this.opts.copies - 1, this.opts.timeoutMs);
-    return cid.toString();
+    const id = cid.toString();
+    if (this.copiedLately(id)) return id;
+    const wanted = this.opts.copies - 1;
+    if ((await this.peering.replicate(id, wanted, this.opts.timeoutMs)) >= wanted) this.rememberCopied(id);
+    return id;
   }
 
   async get(cid: string): Promise<Uint8Array | undefined> {
@@ -147,8 +158,24 @@ export class IpfsContentStore implements ContentStore {
         if (!pin || this.writtenAt(cid, pin.metadata) !== writtenAt) return;
         for await (const _ of this.helia.pins.rm(parsed));
         this.rewrittenAt.delete(cid);
+        this.copiedAt.delete(cid);
       }),
     );
+  }
+
+  private copiedLately(cid: string): boolean {
+    const at = this.copiedAt.get(cid);
+    return at !== undefined && Date.now() - at < COPIED_LATELY_MS;
+  }
+
+  private rememberCopied(cid: string): void {
+    const now = Date.now();
+    this.copiedAt.delete(cid);
+    this.copiedAt.set(cid, now);
+    for (const [old, at] of this.copiedAt) {
+      if (now - at < COPIED_LATELY_MS) break;
+      this.copiedAt.delete(old);
+    }
   }
 
   /** Deletes the blocks no pin holds (collected blobs, and copies fetched for a moment). */
