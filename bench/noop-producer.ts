@@ -2,9 +2,11 @@
  * The benchmarks' workers: agents speaking the real protocol, whose "renderer" returns a fixed
  * tile for each tile of a scene (so honest replicas agree) without rendering anything. They
  * register with the operator's token (FARM_OPERATOR_TOKEN): the farm's own. Each knows every
- * orchestrator, the i-th starting with a different one.
+ * orchestrator, the i-th starting with a different one. `renderMs` makes each tile of work take
+ * that long on average (uniformly 0.5–1.5×, so a swarm's agents drift apart), as a real render would.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
 import { type AgentOptions, type RunningAgent, startAgent } from '../worker/agent.ts';
@@ -14,8 +16,9 @@ export function startNoopAgent(
   orchestrators: readonly string[],
   i: number,
   log: Logger,
-  opts: Pick<AgentOptions, 'capacity' | 'onWork'> = {},
+  opts: Pick<AgentOptions, 'capacity' | 'onWork'> & { renderMs?: number } = {},
 ): Promise<RunningAgent> {
+  const { renderMs = 0, ...agentOpts } = opts;
   const { privateKeyPem, publicKeyDer } = newKeyPair();
   return startAgent({
     orchestrator: startingWith(orchestrators, i),
@@ -23,10 +26,12 @@ export function startNoopAgent(
     name: `noop-${i}`,
     log,
     operatorToken: process.env.FARM_OPERATOR_TOKEN,
-    ...opts,
+    ...agentOpts,
     producer: {
       device: 'farm-noop/1+bench',
-      async produce(a) {
+      async produce(a, _scene, purpose) {
+        // Calibration is not timed: the swarm is measured once it runs.
+        if (renderMs > 0 && purpose === 'work') await sleep(renderMs * (0.5 + Math.random()));
         const shade = createHash('sha256').update(`${a.scene}.${a.frame}.${a.tile.x}.${a.tile.y}`).digest()[0];
         return { rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays: 0 };
       },

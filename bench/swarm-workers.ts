@@ -1,8 +1,8 @@
 /**
  * bench:swarm's light clients: `count` no-op agents in this process (noop-producer.ts), started
  * a few dozen at a time. Every two seconds it tells its parent how many run, the polls that
- * brought work (their latency, ms), the replicas they brought and the warnings logged (errors).
- * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index>
+ * brought work (when each began, and its latency), the replicas they brought and the warnings logged (errors).
+ * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index> (RENDER_MS: each tile's time)
  */
 import { pino } from 'pino';
 import type { RunningAgent } from '../worker/agent.ts';
@@ -12,15 +12,15 @@ export interface SwarmReport {
   started: number;
   errors: number;
   replicas: number;
-  /** Poll latencies (ms) of the polls that brought work since the last report. */
-  polls: number[];
+  /** The polls that brought work since the last report: when each began (ms since the epoch) and how long it took. */
+  polls: { at: number; ms: number }[];
 }
 
 const [orchestrators, count, first] = process.argv.slice(2);
 const STEP = 50;
 let errors = 0;
 let replicas = 0;
-let polls: number[] = [];
+let polls: SwarmReport['polls'] = [];
 // Warnings and errors are what this bench counts: a swarm that works logs none.
 const log = pino(
   { level: 'warn' },
@@ -53,8 +53,9 @@ for (let i = 0; i < Number(count); i += STEP) {
     ...(await Promise.all(
       Array.from({ length: n }, (_, j) =>
         startNoopAgent(orchestrators.split(','), Number(first) + i + j, log, {
+          renderMs: Number(process.env.RENDER_MS ?? 0),
           onWork(ms, got) {
-            polls.push(ms);
+            polls.push({ at: Date.now() - ms, ms });
             replicas += got;
           },
         }).then(watch),
