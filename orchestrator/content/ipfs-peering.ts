@@ -36,7 +36,7 @@ export class IpfsPeering {
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly deps: PeeringDeps) {
-    this.subscriber = deps.redis.duplicate({ enableAutoPipelining: false });
+    this.subscriber = deps.redis.duplicate();
   }
 
   async start(): Promise<void> {

@@ -6,8 +6,10 @@ export type FarmRedis = Redis;
 
 export function connectRedis(url: string): FarmRedis {
   // BullMQ's rule for blocking clients, and harmless here: retry forever while Redis restarts.
-  // Commands issued in the same tick go out as one pipeline: the results of a batched upload,
-  // judged side by side, share their round trips (nothing blocking runs on this connection).
+  // Not auto-pipelined: commands issued side by side are in flight together anyway (ioredis sends
+  // each without waiting for the last one's reply), and gathering each tick's commands into a
+  // pipeline cost more than the socket writes it saved (bench:farm: 3.0 against 2.7 ms of the
+  // orchestrator's CPU per verified task).
   const redis = new Redis(url, { maxRetriesPerRequest: null });
   defineScripts(redis);
   return redis;
