@@ -46,17 +46,17 @@ describe('a scan', () => {
 
 describe('a lease', () => {
   it('lasts while its holder beats: the slot stays out of its queue and the late answer is taken', async () => {
-    const own = await startApiFarm({ leaseMs: 600 });
+    const own = await startApiFarm({ leaseMs: 1000 });
     try {
       await fundOperator(own, 1);
       const holder = await own.worker('holder', { trusted: true });
       const other = await own.worker('other', { trusted: true });
       await own.operator('/api/jobs', oneTileJob(1));
       const held = await nextAssignment(holder.client, 5000);
-      // Beats every 200 ms through four leases of 600 ms (BullMQ's lock, extended by each beat).
+      // Beats every 200 ms through three leases of 1 s (BullMQ's lock, extended by each beat).
       const alive = setInterval(() => void holder.client.heartbeat([held.replica]).catch(() => undefined), 200);
       try {
-        for (const until = Date.now() + 2400; Date.now() < until; ) expect(await other.client.next()).toBeUndefined();
+        for (const until = Date.now() + 3000; Date.now() < until; ) expect(await other.client.next()).toBeUndefined();
       } finally {
         clearInterval(alive);
       }

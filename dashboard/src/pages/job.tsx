@@ -26,6 +26,8 @@ export function JobPage({ id }: { id: string }) {
 
   if (!status) return <p class="muted">{live.error ?? 'Connecting…'}</p>;
   const shown = status.frames.find((f) => f.frame === frame);
+  // The canvas may already paint a tile verified after the last status came: never say fewer.
+  const verifiedHere = Math.max(shown?.tilesVerified ?? 0, [...tiles.values()].filter((t) => t.state === 'verified').length);
   const view = selected ? tiles.get(selected) : undefined;
   return (
     <>
@@ -84,7 +86,7 @@ export function JobPage({ id }: { id: string }) {
               </>
             ) : (
               <span class="badge" data-testid="frame-state">
-                {shown?.tilesVerified ?? 0} / {shown?.tilesTotal ?? 0} tiles verified
+                {verifiedHere} / {shown?.tilesTotal ?? 0} tiles verified
               </span>
             )}
           </h2>
