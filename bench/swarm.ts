@@ -43,7 +43,10 @@ const rssMb = (proc: ChildProcess) => {
 const redisMb = async () => Number((await admin.info('memory')).match(/used_memory:(\d+)/)?.[1] ?? 0) / 1048576;
 
 const reports = new Map<number, SwarmReport>();
-const window = { polls: [] as number[], replicas: 0, measuring: false, since: 0 };
+/** The measured window: replicas assigned while `measuring`; polls begun from `since` until `until`, whenever they end. */
+const window = { polls: [] as number[], replicas: 0, measuring: false, since: 0, until: 0 };
+/** How long after the window a poll begun inside it may still report: a long-poll's 20 s, and a report's 2. */
+const LATE_POLLS_MS = 22_000;
 const children = Array.from({ length: PROCESSES }, (_, p) => {
   const share = Math.floor(WORKERS / PROCESSES) + (p < WORKERS % PROCESSES ? 1 : 0);
   const first = p * Math.ceil(WORKERS / PROCESSES);
@@ -54,10 +57,10 @@ const children = Array.from({ length: PROCESSES }, (_, p) => {
   child.on('message', (m: SwarmReport) => {
     const before = reports.get(p);
     reports.set(p, m);
-    if (!window.measuring) return;
-    // Only polls begun while work was queued: one waiting since before the job came waited for no reason of the farm's.
-    window.polls.push(...m.polls.filter((poll) => poll.at >= window.since).map((poll) => poll.ms));
-    window.replicas += m.replicas - (before?.replicas ?? 0);
+    // Only polls begun while work was queued: one waiting since before the job came waited for no
+    // reason of the farm's; and all of those, the long ones too, which end after the window.
+    window.polls.push(...m.polls.filter((poll) => poll.at >= window.since && poll.at < window.until).map((poll) => poll.ms));
+    if (window.measuring) window.replicas += m.replicas - (before?.replicas ?? 0);
   });
   return child;
 });
@@ -114,18 +117,19 @@ await sleep(5000); // planning issues the first slots
 const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors;
 const before = await patiently(() => client.status(id));
 const measuredAt = Date.now();
-window.since = measuredAt;
-window.measuring = true;
+Object.assign(window, { since: measuredAt, until: Number.POSITIVE_INFINITY, measuring: true });
 while (Date.now() - measuredAt < DURATION_S * 1000) {
   process.stderr.write(
     `  measuring: ${window.replicas.toLocaleString('en')} replicas assigned, ${Math.round((Date.now() - measuredAt) / 1000)} s\r`,
   );
   await sleep(2000);
 }
-window.measuring = false;
+Object.assign(window, { until: Date.now(), measuring: false });
 const seconds = (Date.now() - measuredAt) / 1000;
 const status = await patiently(() => client.status(id));
 const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors - errorsBefore;
+process.stderr.write('  waiting for the polls begun in the window to end\r');
+await sleep(LATE_POLLS_MS);
 
 await Promise.all(children.map((c) => stopProcess(c)));
 await Promise.all(farms.map((f) => stopProcess(f.proc)));

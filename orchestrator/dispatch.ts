@@ -78,7 +78,8 @@ const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
  * first: fetching from an empty queue is a script call, and a trusted worker's look would make two
  * of them (arbiter and class queue) for every slot it takes from the shared one. Another
  * orchestrator's additions wait at most this long to be seen (a waiting poll looks again every
- * second anyway).
+ * second anyway). Only for the look at any work: a look for a forward window's buyers sees every
+ * lane, since what it finds excuses a provider's idle time.
  */
 const EMPTY_LANE_MS = 250;
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
@@ -191,7 +192,7 @@ export const shareCap = (tilesTotal: number, share: number, floor: number): numb
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
   private readonly wake = new EventEmitter().setMaxListeners(0);
-  /** When a look last found each lane empty (EMPTY_LANE_MS). */
+  /** When a look last found each lane empty (EMPTY_LANE_MS; performance.now(), which no clock step moves). */
   private readonly emptyAt = new Map<string, number>();
   private readonly queueListeners: ((queue: Queue) => void)[] = [];
   private closed = false;
@@ -457,7 +458,8 @@ export class Dispatcher {
       for (const lane of this.lanesOf(worker)) {
         const before = held.length;
         const name = lane.queue.name;
-        if (Date.now() - (this.emptyAt.get(name) ?? 0) < EMPTY_LANE_MS) continue;
+        const emptyAt = this.emptyAt.get(name);
+        if (!wanted && emptyAt !== undefined && performance.now() - emptyAt < EMPTY_LANE_MS) continue;
         while (!look.found) {
           if (held.length - before >= limit) {
             full = true;
@@ -466,7 +468,7 @@ export class Dispatcher {
           const fetchedAt = Date.now();
           const job = await lane.fetcher.getNextJob(worker.id, { block: false });
           if (!job?.id) {
-            if (held.length === before) this.emptyAt.set(name, Date.now());
+            if (held.length === before) this.emptyAt.set(name, performance.now());
             break;
           }
           look.found = await this.tryBind(job, fetchedAt, lane, worker, held, wantSpot, terms, wanted, look);

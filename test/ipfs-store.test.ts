@@ -30,8 +30,8 @@ async function farm(name: string) {
   let n = 0;
   return {
     redis,
-    async node(timeoutMs = 5000, dataDir = join(dir, `node-${n++}`)): Promise<IpfsContentStore> {
-      const store = await startIpfsStore({ dataDir, listen: '/ip4/127.0.0.1/tcp/0', redis, log, timeoutMs, copies: 2 });
+    async node(timeoutMs = 5000, dataDir = join(dir, `node-${n++}`), blobGraceMs = 3600_000): Promise<IpfsContentStore> {
+      const store = await startIpfsStore({ dataDir, listen: '/ip4/127.0.0.1/tcp/0', redis, log, timeoutMs, blobGraceMs, copies: 2 });
       open.add(store);
       return store;
     },
@@ -76,7 +76,7 @@ describe('orchestrators sharing blobs', () => {
     expect(same(await b.get(cid), bytes)).toBe(true);
   });
 
-  it('does not copy a blob stored again within a minute, unless it was removed here meanwhile', async () => {
+  it('does not copy a blob stored again within a minute (nor past the blob grace), unless it was removed here meanwhile', async () => {
     const a = await f.node();
     await f.node();
     const announced: string[] = [];
@@ -94,6 +94,13 @@ describe('orchestrators sharing blobs', () => {
       expect(await a.put(bytes)).toBe(cid);
       await waitFor(async () => announced.length >= 2, 2000, 'the second announcement');
       expect(announced).toEqual([cid, cid]);
+      // Where a peer may collect an unreferenced copy at once (no blob grace), every store is copied.
+      const graceless = await f.node(5000, undefined, 0);
+      const other = randomBytes(CHUNK + 5);
+      const otherCid = await graceless.put(other);
+      await graceless.put(other);
+      await waitFor(async () => announced.length >= 4, 2000, 'both announcements');
+      expect(announced.slice(2)).toEqual([otherCid, otherCid]);
     } finally {
       sub.disconnect();
     }

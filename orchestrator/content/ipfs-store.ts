@@ -36,6 +36,8 @@ export interface IpfsStoreOptions {
   log: Logger;
   /** How long a fetch from peers, or a copy to them, may take. */
   timeoutMs: number;
+  /** How long a blob nothing refers to is kept (retention): a peer's copy is safe at least this long. */
+  blobGraceMs: number;
   /** Orchestrators that hold each blob, this one included (as many as are alive, at most). */
   copies: number;
 }
@@ -71,7 +73,8 @@ type Node = ReturnType<typeof createNode>;
 
 /**
  * A blob stored again soon after it was copied to enough peers (a tile's agreeing replica, a
- * scene sent twice) is not copied again for this long: the copies are pinned where they went.
+ * scene sent twice) is not copied again for this long, nor longer than the blob grace (a peer
+ * keeps its pinned copy at least that long even while nothing refers to it).
  */
 const COPIED_LATELY_MS = 60_000;
 
@@ -84,7 +87,7 @@ export class IpfsContentStore implements ContentStore {
   private readonly pinQueue = new Map<string, Promise<unknown>>();
   /** When a pinned blob was stored again (its pin is kept, not rewritten): collection spares it. */
   private readonly rewrittenAt = new Map<string, number>();
-  /** When each blob stored lately was copied to enough peers, oldest first (COPIED_LATELY_MS). */
+  /** When (performance.now()) each blob stored lately was copied to enough peers, oldest first (COPIED_LATELY_MS). */
   private readonly copiedAt = new Map<string, number>();
 
   constructor(
@@ -163,17 +166,21 @@ export class IpfsContentStore implements ContentStore {
     );
   }
 
+  private get copiedLatelyMs(): number {
+    return Math.min(COPIED_LATELY_MS, this.opts.blobGraceMs);
+  }
+
   private copiedLately(cid: string): boolean {
     const at = this.copiedAt.get(cid);
-    return at !== undefined && Date.now() - at < COPIED_LATELY_MS;
+    return at !== undefined && performance.now() - at < this.copiedLatelyMs;
   }
 
   private rememberCopied(cid: string): void {
-    const now = Date.now();
+    const now = performance.now();
     this.copiedAt.delete(cid);
     this.copiedAt.set(cid, now);
     for (const [old, at] of this.copiedAt) {
-      if (now - at < COPIED_LATELY_MS) break;
+      if (now - at < this.copiedLatelyMs) break;
       this.copiedAt.delete(old);
     }
   }

@@ -14,6 +14,7 @@ export async function openContentStore(config: OrchestratorConfig, redis: Redis,
     redis,
     log,
     timeoutMs: config.ipfsTimeoutMs,
+    blobGraceMs: config.blobGraceMs,
     copies: config.ipfsCopies,
   });
 }
