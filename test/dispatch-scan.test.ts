@@ -1,8 +1,8 @@
 /**
  * A poll's scan through a worker's queues: slots it may not take at the head of one queue (the
  * further replicas of tiles it already answered, in its class's queue) do not keep it from fresh
- * work in the next. A lease holds while its holder heart-beats. Real orchestrator, Redis and
- * signed HTTP.
+ * work in the next. A lease holds while its holder heart-beats, and only then. Real orchestrator,
+ * Redis and signed HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiFarm, fundOperator, nextAssignment, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
@@ -62,6 +62,29 @@ describe('a lease', () => {
       }
       // A lapsed lease would have timed the holder out: its upload would be refused (409).
       expect(await uploadShade(holder.client, held, 90)).toBe('accepted');
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('is not kept by another key beating for it: the slot goes to the next worker', async () => {
+    const own = await startApiFarm({ leaseMs: 1000 });
+    try {
+      await fundOperator(own, 1);
+      const holder = await own.worker('holder', { trusted: true });
+      const sibling = await own.worker('sibling', { trusted: true });
+      const next = await own.worker('next', { trusted: true });
+      await own.operator('/api/jobs', oneTileJob(1));
+      const held = await nextAssignment(holder.client, 5000);
+      // The holder went quiet; a colluding key names its replica in every beat, to stall the tile.
+      const alive = setInterval(() => void sibling.client.heartbeat([held.replica]).catch(() => undefined), 200);
+      try {
+        const taken = await nextAssignment(next.client, 5000);
+        expect(taken.tile).toEqual(held.tile);
+      } finally {
+        clearInterval(alive);
+      }
+      await expect(uploadShade(holder.client, held, 90)).rejects.toMatchObject({ status: 409 });
     } finally {
       await own.stop();
     }
