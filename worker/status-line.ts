@@ -38,7 +38,7 @@ type Activity =
   | { kind: 'held'; reason: string };
 
 export interface WorkerStatus {
-  /** What the worker says it runs on (`farm-pt/5+webgpu:nvidia/…`, `…+webasm`, `…+cpu`). */
+  /** What the worker says it runs on (`farm-pt/6+webgpu:nvidia/…`, `…+webasm`, `…+cpu`). */
   device: string;
   activity: Activity;
   /** The counts below are since this: local midnight, or the start when that was later. */

@@ -527,15 +527,22 @@ export function pathTrace(
                 const texI21 = texBase + (texY1 * texW + texX2) * 3;
                 const texI12 = texBase + (texY2 * texW + texX1) * 3;
                 const texI22 = texBase + (texY2 * texW + texX2) * 3;
-                const texW11 = (1 - texAx) * (1 - texAy);
-                const texW21 = texAx * (1 - texAy);
-                const texW12 = (1 - texAx) * texAy;
-                const texW22 = texAx * texAy;
-                const texSr = texW11 * texels[texI11] + texW21 * texels[texI21] + texW12 * texels[texI12] + texW22 * texels[texI22];
-                const texSg =
-                  texW11 * texels[texI11 + 1] + texW21 * texels[texI21 + 1] + texW12 * texels[texI12 + 1] + texW22 * texels[texI22 + 1];
-                const texSb =
-                  texW11 * texels[texI11 + 2] + texW21 * texels[texI21 + 2] + texW12 * texels[texI12 + 2] + texW22 * texels[texI22 + 2];
+                // Lerps, not four weights: a flat texture gives its value exactly (weights summed
+                // in f32 may miss 1 by an ulp), so a factor × a white texel is the factor, bit for bit.
+                const texT11 = texels[texI11];
+                const texT21 = texels[texI21];
+                const texT12 = texels[texI12];
+                const texT22 = texels[texI22];
+                const texTopR = texT11 + (texT21 - texT11) * texAx;
+                const texSr = texTopR + (texT12 + (texT22 - texT12) * texAx - texTopR) * texAy;
+                const texG11 = texels[texI11 + 1];
+                const texG12 = texels[texI12 + 1];
+                const texTopG = texG11 + (texels[texI21 + 1] - texG11) * texAx;
+                const texSg = texTopG + (texG12 + (texels[texI22 + 1] - texG12) * texAx - texTopG) * texAy;
+                const texB11 = texels[texI11 + 2];
+                const texB12 = texels[texI12 + 2];
+                const texTopB = texB11 + (texels[texI21 + 2] - texB11) * texAx;
+                const texSb = texTopB + (texB12 + (texels[texI22 + 2] - texB12) * texAx - texTopB) * texAy;
                 if (slot === 0) {
                   texR = texSr;
                   texG = texSg;
@@ -824,7 +831,9 @@ export function pathTrace(
             const dn = 2 * (dx * fx + dy * fy + dz * fz);
             const bz = 1 - 2 * r0;
             const br = Math.sqrt(Math.max(0, 1 - bz * bz));
-            const bl = rough * u2 ** (1 / 3);
+            // The cube root calls out to JavaScript lane by lane on webasm: not for a sharp mirror.
+            let bl = 0;
+            if (rough > 0) bl = rough * u2 ** (1 / 3);
             ndx = dx - dn * fx + bl * br * cos1;
             ndy = dy - dn * fy + bl * br * sin1;
             ndz = dz - dn * fz + bl * bz;

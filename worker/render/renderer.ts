@@ -13,12 +13,12 @@ import { type Backend, type BackendChoice, openBackend } from './backend.ts';
 import { CAM_SIZE, type CompiledScene, compileScene } from './compile.ts';
 import { type KernelConstants, pathTrace } from './kernel.ts';
 import { packedCells, packResults } from './packed-cells.ts';
-import { CELLS_PER_THREAD, type PlanLimits, planSamples, type Unit, unitAt } from './sample-plan.ts';
+import { CELLS_PER_THREAD, callUnits, type PlanLimits, planSamples, type Unit, unitRows } from './sample-plan.ts';
 import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
 /** Bumped whenever a change could alter any pixel: it is part of every canonical hash. */
-export const RENDERER_VERSION = 'farm-pt/5';
+export const RENDERER_VERSION = 'farm-pt/6';
 
 /** Samples per kernel call: long enough to amortise a call, short enough for smooth progress. */
 const SAMPLES_PER_CALL: Record<Backend['name'], number> = { webgpu: 1 << 24, webasm: 1 << 19, cpu: 1 << 16 };
@@ -48,8 +48,8 @@ export class Renderer {
   private readonly limits: PlanLimits;
 
   private constructor(readonly backend: Backend) {
-    const threads = backend.name === 'webasm' ? THREADS : 1;
-    this.limits = { samplesPerCall: SAMPLES_PER_CALL[backend.name], minCells: threads * CELLS_PER_THREAD };
+    const minCells = backend.name === 'webasm' ? THREADS * CELLS_PER_THREAD : 1;
+    this.limits = { samplesPerCall: SAMPLES_PER_CALL[backend.name], minCells };
   }
 
   static async open(choice: BackendChoice = 'auto'): Promise<Renderer> {
@@ -78,7 +78,7 @@ export class Renderer {
       nee: opts.nee === false ? 0 : 1,
       searchSteps: data.searchSteps,
     };
-    const kernel = this.kernel(plan.columns, plan.unitsPerCall, constants);
+    const kernel = this.kernel(plan.columns, plan.rows, constants);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
     const sums = new Float64Array(tile.width * tile.height * 3);
     let rays = 0;
@@ -87,10 +87,10 @@ export class Renderer {
     cam[0] = tile.x;
     cam[1] = tile.y;
     cam[32] = tile.width;
-    const order = spreadRows(plan.unitsPerCall);
+    const rowOf = unitRows(plan, spreadRows(plan.unitsPerCall));
     const launch = (call: number) => {
-      const placed = order.map((u) => unitAt(plan, spp, call * plan.unitsPerCall + u));
-      const rows = placed.map((u) => ({ y: tile.y + u.row, group: u.group }));
+      const placed = callUnits(plan, spp, call, rowOf);
+      const rows = placed.map((u) => (u.samples ? { y: tile.y + u.row, group: u.group } : undefined));
       const seeds = cellSeeds(seed, frame, tile.x, plan.columns, rows);
       const units = Float32Array.from(placed.flatMap((u) => [u.row, u.samples]));
       const out = kernel(
@@ -115,8 +115,8 @@ export class Renderer {
     for (let call = 0; call < plan.calls; call++) {
       const { placed, out } = next;
       if (call + 1 < plan.calls) next = launch(call + 1);
-      const cells = packedCells(await out, plan.columns, plan.unitsPerCall);
-      rays += addUnits(cells, order, placed, plan.columns, tile.width, sums);
+      const cells = packedCells(await out, plan.columns, plan.rows);
+      rays += addUnits(cells, rowOf, placed, plan.columns, tile.width, sums);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
       opts.onProgress?.(Math.floor(unitsDone / plan.groups), tile.height);
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
@@ -173,9 +173,9 @@ export class Renderer {
 
 /**
  * gpu.js hands each of its worker threads a contiguous run of output rows, but the cost of a row
- * depends on what it sees (the glass ball costs more than the ceiling). Output row i therefore
- * renders band row (i · step) mod n with step ≈ n/φ coprime to n, so every run samples the
- * whole band. Pixels do not depend on this order: their seeds follow their frame position.
+ * depends on what it sees (the glass ball costs more than the ceiling). The call's units are
+ * therefore placed on its rows in the order (i · step) mod n with step ≈ n/φ coprime to n, so
+ * every run samples the whole band. Pixels do not depend on this order: their seeds follow their frame position.
  */
 export function spreadRows(n: number): number[] {
   let step = Math.max(1, Math.round(n * 0.6180339887));
@@ -187,14 +187,11 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * A call's cells (4 floats each: radiance summed over the cell's samples, and rays traced; rows of
- * `columns` cells). Output row i holds unit placed[i]; units are added in their own order (that
- * of `order`'s inverse), so each pixel's groups are summed in group order. Returns the rays.
+ * `columns` cells). Unit u of the call is output row rowOf[u], which renders placed[rowOf[u]];
+ * units are added in their own order, so each pixel's groups are summed in group order. Returns
+ * the rays.
  */
-function addUnits(cells: Float32Array, order: number[], placed: Unit[], columns: number, width: number, sums: Float64Array): number {
-  const rowOf = new Array<number>(order.length);
-  order.forEach((u, i) => {
-    rowOf[u] = i;
-  });
+function addUnits(cells: Float32Array, rowOf: Int32Array, placed: Unit[], columns: number, width: number, sums: Float64Array): number {
   let rays = 0;
   for (const i of rowOf) {
     const unit = placed[i];

@@ -1,9 +1,14 @@
 /**
  * How a tile's samples become kernel calls. A kernel cell traces one *group* of a pixel's samples
- * (at most `group` of them, from its own seed), so a small tile or a high sample count still gives
- * gpu.js enough cells to keep every thread busy: a 64 px tile at 256 spp is 4,096 pixels but
- * 65,536 cells. Rows of cells are *units* (a tile row × a group), taken row-major; every call has
- * the same number of units, the last padded with empty ones, so a tile compiles one kernel.
+ * (at most `group` of them, from its own seed). Rows of cells are *units* (a tile row × a group),
+ * taken row-major; every call has the same number of units, the last padded with empty ones, so a
+ * tile compiles one kernel.
+ *
+ * A call that has too few cells to occupy every thread is padded with empty rows placed between its
+ * units (gpu.js hands each thread one contiguous run of rows), not given smaller groups: a cell's
+ * fixed cost (its seed, made on the main thread, its camera set-up and its output) is paid once per
+ * group, so groups of 2 samples cost about 4 % more per sample than groups of 16, while an empty
+ * cell costs about 20 ns.
  *
  * Pixels do not depend on the plan: a group's samples follow from (scene, frame, pixel, group),
  * and the renderer adds a pixel's groups in group order whatever call they arrive in.
@@ -40,6 +45,8 @@ export interface SamplePlan {
   /** Units in the tile (rows × groups). */
   units: number;
   unitsPerCall: number;
+  /** Output rows of a call: its units and the empty rows that pad it to `minCells`. */
+  rows: number;
   calls: number;
 }
 
@@ -50,12 +57,11 @@ export interface Unit {
   samples: number;
 }
 
-/**
- * Depends on the sample count only, never on the tile: groups are part of what a pixel is. At
- * least 8 groups per pixel from 8 spp up, so a 32 px tile is 8,192 cells.
- */
+const PADDING: Unit = { row: 0, group: 0, samples: 0 };
+
+/** Depends on the sample count only, never on the tile: groups are part of what a pixel is. */
 export function groupSize(spp: number): number {
-  return Math.max(1, Math.min(MAX_GROUP, Math.floor(spp / 8)));
+  return Math.max(1, Math.min(MAX_GROUP, spp));
 }
 
 export function planSamples(width: number, height: number, spp: number, limits: PlanLimits): SamplePlan {
@@ -63,17 +69,39 @@ export function planSamples(width: number, height: number, spp: number, limits: 
   const groups = Math.ceil(spp / group);
   const columns = Math.ceil(width / 4) * 4;
   const units = height * groups;
-  const fewest = Math.ceil(limits.minCells / columns);
   const budget = Math.floor(limits.samplesPerCall / (columns * group));
-  const least = Math.max(fewest, Math.ceil(limits.samplesPerCall / (SMALLEST_CALL * columns * group)));
+  const least = Math.ceil(limits.samplesPerCall / (SMALLEST_CALL * columns * group));
   const wanted = Math.max(Math.min(budget, Math.ceil(units / PIPELINED_CALLS)), least, 1);
-  // Equal calls, none under the units that fill the threads and are worth a call.
+  // Equal calls, none under the units that are worth a call.
   const calls = Math.max(1, Math.min(Math.ceil(units / wanted), Math.floor(units / least)));
-  return { group, groups, columns, units, unitsPerCall: Math.ceil(units / calls), calls };
+  const unitsPerCall = Math.ceil(units / calls);
+  const rows = Math.max(unitsPerCall, Math.ceil(limits.minCells / columns));
+  return { group, groups, columns, units, unitsPerCall, rows, calls };
 }
 
 export function unitAt(plan: SamplePlan, spp: number, index: number): Unit {
-  if (index >= plan.units) return { row: 0, group: 0, samples: 0 };
+  if (index >= plan.units) return PADDING;
   const group = index % plan.groups;
   return { row: Math.floor(index / plan.groups), group, samples: Math.min(plan.group, spp - group * plan.group) };
+}
+
+/**
+ * The output row of each of a call's units: the units in `order`, spread evenly over the call's
+ * rows so that every thread's run of rows gets its share of them (the rest are padding).
+ */
+export function unitRows(plan: SamplePlan, order: readonly number[]): Int32Array {
+  const rowOf = new Int32Array(plan.unitsPerCall);
+  order.forEach((u, k) => {
+    rowOf[u] = Math.floor((k * plan.rows) / plan.unitsPerCall);
+  });
+  return rowOf;
+}
+
+/** What each output row of call `call` renders. */
+export function callUnits(plan: SamplePlan, spp: number, call: number, rowOf: Int32Array): Unit[] {
+  const placed = new Array<Unit>(plan.rows).fill(PADDING);
+  rowOf.forEach((row, u) => {
+    placed[row] = unitAt(plan, spp, call * plan.unitsPerCall + u);
+  });
+  return placed;
 }

@@ -46,18 +46,19 @@ function writeSeed(out: Float32Array, at: number, x: number, row: number): void 
 
 /**
  * Seeds for `width` cells from `x0` on each of the given frame rows and sample groups, row after
- * row, three floats per cell (all below 2^15, so exact in f32).
+ * row, three floats per cell (all below 2^15, so exact in f32); zeros for a padding row.
  */
 export function cellSeeds(
   seed: number,
   frame: number,
   x0: number,
   width: number,
-  rows: readonly { y: number; group: number }[],
+  rows: readonly ({ y: number; group: number } | undefined)[],
 ): Float32Array {
   const out = new Float32Array(width * rows.length * 3);
-  rows.forEach(({ y, group }, i) => {
-    const row = rowHash(seed, frame, y, group);
+  rows.forEach((at, i) => {
+    if (!at) return;
+    const row = rowHash(seed, frame, at.y, at.group);
     for (let x = 0; x < width; x++) writeSeed(out, (i * width + x) * 3, x0 + x, row);
   });
   return out;
