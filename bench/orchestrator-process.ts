@@ -19,26 +19,32 @@ export async function startOrchestratorProcess(
   env: Record<string, string> = {},
 ): Promise<OrchestratorProcess> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [FARM_BIN, 'orchestrator', '--port', String(port), '--redis', redisUrl, '--data', dataDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      FARM_TOKEN: BENCH_TOKEN,
-      FARM_CONTENT_STORE: contentStore,
-      // The no-op workers are the operator's own (no stake, no spot checks) and talk fast.
-      FARM_SPOT_CHECK_RATE: '0',
-      FARM_WORKER_REQUESTS_PER_SECOND: '1000000',
-      FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '1000000',
-      FARM_WORKER_BODIES_PER_ADDRESS: '1000000',
-      FARM_REGISTRATIONS_PER_MINUTE: '1000000',
-      FARM_SUBMISSIONS_PER_MINUTE: '1000000',
-      // Every simulated worker calls from 127.0.0.1: one address's limits would be all of theirs.
-      FARM_FAILED_AUTH_PER_MINUTE: '1000000',
-      FARM_POLL_MS: '2000',
-      LOG_LEVEL: 'error',
-      ...env,
+  // ORCH_PROF=dir: each orchestrator writes a V8 CPU profile there when it stops.
+  const profile = process.env.ORCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.ORCH_PROF}`] : [];
+  const proc = spawn(
+    process.execPath,
+    [...profile, FARM_BIN, 'orchestrator', '--port', String(port), '--redis', redisUrl, '--data', dataDir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        FARM_TOKEN: BENCH_TOKEN,
+        FARM_CONTENT_STORE: contentStore,
+        // The no-op workers are the operator's own (no stake, no spot checks) and talk fast.
+        FARM_SPOT_CHECK_RATE: '0',
+        FARM_WORKER_REQUESTS_PER_SECOND: '1000000',
+        FARM_WORKER_REQUESTS_PER_ADDRESS_PER_SECOND: '1000000',
+        FARM_WORKER_BODIES_PER_ADDRESS: '1000000',
+        FARM_REGISTRATIONS_PER_MINUTE: '1000000',
+        FARM_SUBMISSIONS_PER_MINUTE: '1000000',
+        // Every simulated worker calls from 127.0.0.1: one address's limits would be all of theirs.
+        FARM_FAILED_AUTH_PER_MINUTE: '1000000',
+        FARM_POLL_MS: '2000',
+        LOG_LEVEL: 'error',
+        ...env,
+      },
     },
-  });
+  );
   let errors = 0;
   // It logs at error level only: every line is an error; the first few are shown.
   proc.stdout?.on('data', (chunk: Buffer) => {

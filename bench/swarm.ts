@@ -7,7 +7,8 @@
  * seconds, and counts errors. Goal: no errors, p99 under 1 s, memory growing linearly.
  * Environment: WORKERS (10000), PROCESSES (4), ORCHESTRATORS (3), DURATION (60 s), RENDER_MS (0:
  * each agent polls again as soon as it uploads, so the farm runs at its capacity and a poll waits
- * its turn among all the others; a render time sets the load below it, as real tiles do).
+ * its turn among all the others; a render time sets the load below it, as real tiles do),
+ * ORCH_PROF (a directory: each orchestrator writes its CPU profile there when it stops).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
