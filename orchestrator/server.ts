@@ -56,6 +56,14 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 const SWEEP_MS = 1000;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
+/**
+ * Connections waiting to be accepted (the kernel caps it at net.core.somaxconn). Node's 511 was
+ * overrun when a swarm's workers reconnected together: the kernel then drops the handshake's last
+ * packet and the client waits out SYN-ACK retransmissions, 1, 3, 7, 15 s (bench:swarm's tail).
+ */
+const LISTEN_BACKLOG = 4096;
+/** How much longer than a worker's heartbeat interval an idle connection is kept open. */
+const KEEP_ALIVE_MARGIN_MS = 5000;
 const KEEP = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 const RETRIED = { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...KEEP };
 
@@ -243,6 +251,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
   const afterwards = new Afterwards(log);
   const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, afterwards, log };
+  const heartbeatMs = Math.max(100, Math.floor(config.leaseMs / 3));
   const app = createApp({
     farmId: await farmId(redis),
     storage,
@@ -287,7 +296,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxResultBytes: config.maxResultBytes,
     workerBodiesPerAddress: config.workerBodiesPerAddress,
     gatewayCacheMiB: config.gatewayCacheMiB,
-    heartbeatMs: Math.max(100, Math.floor(config.leaseMs / 3)),
+    heartbeatMs,
     trustProxy: config.trustProxy,
   });
   // Periodic duties, each once per period across every orchestrator on the Redis (duties.ts).
@@ -338,8 +347,12 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const stopDuties = duties.map((duty) => schedule(dutyDeps, duty));
 
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = app.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve(s));
   });
+  // A worker's connection outlives the gap between its requests (Node closes an idle one after 5 s,
+  // and undici follows the server's Keep-Alive hint): a worker rendering for longer than that
+  // would otherwise open a connection for every heartbeat, upload and poll.
+  server.keepAliveTimeout = heartbeatMs + KEEP_ALIVE_MARGIN_MS;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;

@@ -13,7 +13,7 @@ import { type Backend, type BackendChoice, openBackend } from './backend.ts';
 import { CAM_SIZE, type CompiledScene, compileScene } from './compile.ts';
 import { type KernelConstants, pathTrace } from './kernel.ts';
 import { packedCells, packResults } from './packed-cells.ts';
-import { CELLS_PER_THREAD, callUnits, type PlanLimits, planSamples, type Unit, unitRows } from './sample-plan.ts';
+import { callUnits, type PlanLimits, planSamples, type Unit, unitRows } from './sample-plan.ts';
 import { cellSeeds } from './seeds.ts';
 import { toneMap } from './tonemap.ts';
 
@@ -48,8 +48,7 @@ export class Renderer {
   private readonly limits: PlanLimits;
 
   private constructor(readonly backend: Backend) {
-    const minCells = backend.name === 'webasm' ? THREADS * CELLS_PER_THREAD : 1;
-    this.limits = { samplesPerCall: SAMPLES_PER_CALL[backend.name], minCells };
+    this.limits = { samplesPerCall: SAMPLES_PER_CALL[backend.name], threads: backend.name === 'webasm' ? THREADS : 1 };
   }
 
   static async open(choice: BackendChoice = 'auto'): Promise<Renderer> {
@@ -172,7 +171,7 @@ export class Renderer {
 }
 
 /**
- * gpu.js hands each of its worker threads a contiguous run of output rows, but the cost of a row
+ * gpu.js hands each of its worker threads a contiguous run of a call's cells, but the cost of a row
  * depends on what it sees (the glass ball costs more than the ceiling). The call's units are
  * therefore placed on its rows in the order (i · step) mod n with step ≈ n/φ coprime to n, so
  * every run samples the whole band. Pixels do not depend on this order: their seeds follow their frame position.

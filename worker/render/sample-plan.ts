@@ -4,8 +4,9 @@
  * taken row-major; every call has the same number of units, the last padded with empty ones, so a
  * tile compiles one kernel.
  *
- * A call that has too few cells to occupy every thread is padded with empty rows placed between its
- * units (gpu.js hands each thread one contiguous run of rows), not given smaller groups: a cell's
+ * A call that has too few cells to occupy every thread is padded with empty rows, as many as make
+ * each thread's share (gpu.js hands each thread one contiguous run of cells) whole rows, and its
+ * units are spread evenly over them; it is not given smaller groups instead: a cell's
  * fixed cost (its seed, made on the main thread, its camera set-up and its output) is paid once per
  * group, so groups of 2 samples cost about 4 % more per sample than groups of 16, while an empty
  * cell costs about 20 ns.
@@ -26,13 +27,13 @@ const PIPELINED_CALLS = 4;
  */
 const SMALLEST_CALL = 8;
 /** gpu.js's webasm backend gives each of its threads at least this many cells of one call. */
-export const CELLS_PER_THREAD = 4096;
+const CELLS_PER_THREAD = 4096;
 
 export interface PlanLimits {
   /** Samples one call should trace: long enough to amortise a call, short enough for progress. */
   samplesPerCall: number;
-  /** Cells a call needs to occupy the backend's threads (1 where it has none). */
-  minCells: number;
+  /** gpu.js threads a call should occupy (1 where the backend has no pool). */
+  threads: number;
 }
 
 export interface SamplePlan {
@@ -45,7 +46,7 @@ export interface SamplePlan {
   /** Units in the tile (rows × groups). */
   units: number;
   unitsPerCall: number;
-  /** Output rows of a call: its units and the empty rows that pad it to `minCells`. */
+  /** Output rows of a call: its units, and the empty rows that give every thread its cells. */
   rows: number;
   calls: number;
 }
@@ -75,7 +76,10 @@ export function planSamples(width: number, height: number, spp: number, limits: 
   // Equal calls, none under the units that are worth a call.
   const calls = Math.max(1, Math.min(Math.ceil(units / wanted), Math.floor(units / least)));
   const unitsPerCall = Math.ceil(units / calls);
-  const rows = Math.max(unitsPerCall, Math.ceil(limits.minCells / columns));
+  // Each thread's share whole rows: gpu.js splits a call's cells into `threads` equal runs once it
+  // has CELLS_PER_THREAD a thread.
+  const padded = limits.threads > 1 ? limits.threads * Math.ceil(CELLS_PER_THREAD / columns) : 1;
+  const rows = Math.max(unitsPerCall, padded);
   return { group, groups, columns, units, unitsPerCall, rows, calls };
 }
 
@@ -87,7 +91,7 @@ export function unitAt(plan: SamplePlan, spp: number, index: number): Unit {
 
 /**
  * The output row of each of a call's units: the units in `order`, spread evenly over the call's
- * rows so that every thread's run of rows gets its share of them (the rest are padding).
+ * rows so that every thread's run of rows gets its share of them, ±1 (the rest are padding).
  */
 export function unitRows(plan: SamplePlan, order: readonly number[]): Int32Array {
   const rowOf = new Int32Array(plan.unitsPerCall);

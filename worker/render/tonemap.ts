@@ -17,7 +17,7 @@ export function linearToSrgb8(v: number): number {
 
 /**
  * STARTS[b]: the least value `linearToSrgb8` takes to b (b = 1…255), found by bisection down to
- * adjacent doubles (about 16,000 evaluations, once); STARTS[256] = ∞. A value's level is then the
+ * adjacent doubles (about 14,000 evaluations, once); STARTS[256] = ∞. A value's level is then the
  * last start it reaches, instead of a `Math.pow`: the tone map was a tenth of a small render's
  * main-thread time, during which the render threads wait.
  */
