@@ -11,7 +11,7 @@
  * ORCH_PROF (a directory: each orchestrator writes its CPU profile there when it stops).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -40,6 +40,15 @@ const urls = farms.map((f) => f.url);
 const rssMb = (proc: ChildProcess) => {
   const line = readFileSync(`/proc/${proc.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/);
   return line ? Number(line[1]) / 1024 : 0;
+};
+/**
+ * Connections the kernel refused for a full accept queue, machine-wide (Linux; 0 elsewhere): each
+ * costs its client SYN-ACK retransmissions of 1, 3, 7… s, which is what a poll's tail shows.
+ */
+const listenOverflows = (): number => {
+  const rows = (existsSync('/proc/net/netstat') ? readFileSync('/proc/net/netstat', 'utf8') : '').split('\n').map((l) => l.split(' '));
+  const at = rows.findIndex((r) => r[0] === 'TcpExt:');
+  return at < 0 ? 0 : Number(rows[at + 1][rows[at].indexOf('ListenOverflows')] ?? 0);
 };
 const redisMb = async () => Number((await admin.info('memory')).match(/used_memory:(\d+)/)?.[1] ?? 0) / 1048576;
 
@@ -117,6 +126,7 @@ const { id } = await patiently(() => client.submit({ scene, tileSize: 8, replica
 await sleep(5000); // planning issues the first slots
 const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors;
 const before = await patiently(() => client.status(id));
+const overflowsBefore = listenOverflows();
 const measuredAt = Date.now();
 Object.assign(window, { since: measuredAt, until: Number.POSITIVE_INFINITY, measuring: true });
 while (Date.now() - measuredAt < DURATION_S * 1000) {
@@ -128,6 +138,7 @@ while (Date.now() - measuredAt < DURATION_S * 1000) {
 Object.assign(window, { until: Date.now(), measuring: false });
 const seconds = (Date.now() - measuredAt) / 1000;
 const status = await patiently(() => client.status(id));
+const overflows = listenOverflows() - overflowsBefore;
 const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors - errorsBefore;
 process.stderr.write('  waiting for the polls begun in the window to end\r');
 await sleep(LATE_POLLS_MS);
@@ -156,6 +167,7 @@ const result = {
   pollsWithWork: window.polls.length,
   pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99) },
   errors,
+  listenOverflows: overflows,
   memory,
   // Met only if work was done: a farm that assigns fast but records nothing is not working.
   goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS && status.replicasRendered > before.replicasRendered },
@@ -172,6 +184,7 @@ console.log(
     { measure: 'poll to assignment p50 (ms)', value: String(result.pollToAssignmentMs.p50) },
     { measure: `poll to assignment p99 (ms), goal < ${GOAL_P99_MS}`, value: String(result.pollToAssignmentMs.p99) },
     { measure: 'errors (warnings and errors logged)', value: String(errors) },
+    { measure: 'connections dropped for a full accept queue', value: String(overflows) },
   ]),
 );
 console.log('\nmemory as the swarm grew (MB; per 1,000 workers between quarters)\n');

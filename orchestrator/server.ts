@@ -56,12 +56,6 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 const SWEEP_MS = 1000;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
-/**
- * Connections waiting to be accepted (the kernel caps it at net.core.somaxconn). Node's 511 was
- * overrun when a swarm's workers reconnected together: the kernel then drops the handshake's last
- * packet and the client waits out SYN-ACK retransmissions, 1, 3, 7, 15 s (bench:swarm's tail).
- */
-const LISTEN_BACKLOG = 4096;
 /** How much longer than a worker's heartbeat interval an idle connection is kept open. */
 const KEEP_ALIVE_MARGIN_MS = 5000;
 const KEEP = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
@@ -347,11 +341,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const stopDuties = duties.map((duty) => schedule(dutyDeps, duty));
 
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve(s));
+    const s = app.listen(config.port, config.host, () => resolve(s));
   });
   // A worker's connection outlives the gap between its requests (Node closes an idle one after 5 s,
   // and undici follows the server's Keep-Alive hint): a worker rendering for longer than that
-  // would otherwise open a connection for every heartbeat, upload and poll.
+  // opened a connection for every heartbeat, upload and poll, and a swarm reconnecting together
+  // overran the listen backlog, each dropped handshake costing its client SYN-ACK retransmissions
+  // of 1, 3, 7… s (bench:swarm's tail). A larger backlog was tried: past the farm's capacity it
+  // admitted more than the orchestrators could serve (5,000 workers: 81 replicas/s against 207).
   server.keepAliveTimeout = heartbeatMs + KEEP_ALIVE_MARGIN_MS;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

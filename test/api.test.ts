@@ -59,6 +59,16 @@ describe('requester API', () => {
     expect(await (await fetch(`${farm.url}/healthz`)).json()).toEqual({ ok: true, status: 'ok' });
   });
 
+  it('keeps a worker’s idle connection open for longer than its heartbeat interval, and says so', async () => {
+    // Node's default closes an idle connection after 5 s: every worker rendering longer reconnected
+    // for each request, and a swarm reconnecting together overran the listen backlog.
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const identity = { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer };
+    const { heartbeatMs } = await new WorkerClient(farm.url, identity).register('keep-alive', DEVICE);
+    const res = await fetch(`${farm.url}/api/farm`);
+    expect(res.headers.get('keep-alive')).toBe(`timeout=${Math.floor((heartbeatMs + 5000) / 1000)}`);
+  });
+
   it('requires a token', async () => {
     expect((await problem(await api('/api/jobs', { token: null }), 401)).detail).toMatch(/Bearer/);
     await problem(await api('/api/jobs', { token: 'nope' }), 401);
