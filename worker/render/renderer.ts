@@ -171,10 +171,11 @@ export class Renderer {
 }
 
 /**
- * gpu.js hands each of its worker threads a contiguous run of a call's cells, but the cost of a row
- * depends on what it sees (the glass ball costs more than the ceiling). The call's units are
+ * gpu.js hands each of its worker threads a contiguous run of a call's cells, but the cost of a
+ * row depends on what it sees (the glass ball costs more than the ceiling). The call's units are
  * therefore placed on its rows in the order (i · step) mod n with step ≈ n/φ coprime to n, so
- * every run samples the whole band. Pixels do not depend on this order: their seeds follow their frame position.
+ * every run samples the whole band. Pixels do not depend on this order: their seeds follow their
+ * frame position.
  */
 export function spreadRows(n: number): number[] {
   let step = Math.max(1, Math.round(n * 0.6180339887));

@@ -6,10 +6,10 @@
  *
  * A call that has too few cells to occupy every thread is padded with empty rows, as many as make
  * each thread's share (gpu.js hands each thread one contiguous run of cells) whole rows, and its
- * units are spread evenly over them; it is not given smaller groups instead: a cell's
- * fixed cost (its seed, made on the main thread, its camera set-up and its output) is paid once per
- * group, so groups of 2 samples cost about 4 % more per sample than groups of 16, while an empty
- * cell costs about 20 ns.
+ * units are spread evenly over them; it is not given smaller groups instead: a cell's fixed cost
+ * (its seed, made on the main thread, its camera set-up and its output) is paid once per group,
+ * so groups of 2 samples cost about 4 % more per sample than groups of 16, while an empty cell
+ * costs about 20 ns.
  *
  * Pixels do not depend on the plan: a group's samples follow from (scene, frame, pixel, group),
  * and the renderer adds a pixel's groups in group order whatever call they arrive in.
