@@ -45,14 +45,19 @@ describe('a scan', () => {
 });
 
 describe('a lease', () => {
+  /** On a farm with 1-s leases: one tile queued and taken by a key named holder. */
+  async function tileHeld(own: ApiFarm) {
+    await fundOperator(own, 1);
+    const holder = await own.worker('holder', { trusted: true });
+    await own.operator('/api/jobs', oneTileJob(1));
+    return { holder, held: await nextAssignment(holder.client, 5000) };
+  }
+
   it('lasts while its holder beats: the slot stays out of its queue and the late answer is taken', async () => {
     const own = await startApiFarm({ leaseMs: 1000 });
     try {
-      await fundOperator(own, 1);
-      const holder = await own.worker('holder', { trusted: true });
+      const { holder, held } = await tileHeld(own);
       const other = await own.worker('other', { trusted: true });
-      await own.operator('/api/jobs', oneTileJob(1));
-      const held = await nextAssignment(holder.client, 5000);
       // Beats every 200 ms through three leases of 1 s (BullMQ's lock, extended by each beat).
       const alive = setInterval(() => void holder.client.heartbeat([held.replica]).catch(() => undefined), 200);
       try {
@@ -70,12 +75,9 @@ describe('a lease', () => {
   it('is not kept by another key beating for it: the slot goes to the next worker', async () => {
     const own = await startApiFarm({ leaseMs: 1000 });
     try {
-      await fundOperator(own, 1);
-      const holder = await own.worker('holder', { trusted: true });
+      const { holder, held } = await tileHeld(own);
       const sibling = await own.worker('sibling', { trusted: true });
       const next = await own.worker('next', { trusted: true });
-      await own.operator('/api/jobs', oneTileJob(1));
-      const held = await nextAssignment(holder.client, 5000);
       // The holder went quiet; a colluding key names its replica in every beat, to stall the tile.
       const alive = setInterval(() => void sibling.client.heartbeat([held.replica]).catch(() => undefined), 200);
       try {
