@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CarBlockIterator, CarWriter } from '@ipld/car';
+import { BlackHoleBlockstore } from 'blockstore-core/black-hole';
 import fc from 'fast-check';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { describe, expect, it } from 'vitest';
-import { bytesFromCar, carOf, cidOfBytes, UnverifiedContent } from '../shared/unixfs.ts';
+import { bytesFromCar, carOf, cidOfBytes, importInto, UnverifiedContent } from '../shared/unixfs.ts';
 
 const CHUNK = 262_144;
 const BIG = 10_000_000;
@@ -56,6 +57,20 @@ describe('CIDs as Kubo makes them', () => {
       const bytes = randomBytes(size);
       expect(await cidOfBytes(bytes), `size ${size}`).toBe(await rawCid(bytes));
     }
+  });
+
+  it("gives every size the importer's CID (one chunk is named without it)", async () => {
+    const importer = async (bytes: Uint8Array) => (await importInto(bytes, new BlackHoleBlockstore())).toString();
+    for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK]) {
+      const bytes = randomBytes(size);
+      expect(await cidOfBytes(bytes), `size ${size}`).toBe(await importer(bytes));
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), async (bytes) => {
+        expect(await cidOfBytes(bytes)).toBe(await importer(bytes));
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('names a bigger blob by a dag-pb root over raw 256 KiB leaves', async () => {
