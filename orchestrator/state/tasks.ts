@@ -204,18 +204,23 @@ export class Tasks {
   }
 
   /**
-   * Everything a verdict reads, in one round trip: the task, its replicas, and its job's state
-   * and timeout.
+   * Everything a verdict reads, in one round trip: the task, its replicas, its job's state and
+   * timeout, and the fields of the workers it weighs (task-snapshot.lua says which).
    */
-  async snapshot(id: string): Promise<{ task: TaskRecord; replicas: ReplicaRecord[]; jobState: string; deadlineAt: number } | undefined> {
+  async snapshot(
+    id: string,
+  ): Promise<
+    | { task: TaskRecord; replicas: ReplicaRecord[]; jobState: string; deadlineAt: number; workerFields: Record<string, string>[] }
+    | undefined
+  > {
     const job = parseTaskId(id)?.job;
     if (!job) return undefined;
-    const [taskFields, replicaFields, progress] = (await runScript(
+    const [taskFields, replicaFields, progress, workerFields] = (await runScript(
       this.redis,
       'task-snapshot',
       [keys.task(id), keys.taskReplicas(id), keys.job(job)],
       [],
-    )) as [string[], string[], (string | null)[]];
+    )) as [string[], string[], (string | null)[], string[][]];
     const task = fieldsOf(taskFields);
     if (!task.job) return undefined;
     return {
@@ -223,6 +228,7 @@ export class Tasks {
       replicas: toReplicas(fieldsOf(replicaFields)),
       jobState: progress[0] ?? '',
       deadlineAt: Number(progress[1] ?? Number.POSITIVE_INFINITY),
+      workerFields: workerFields.map(fieldsOf),
     };
   }
 

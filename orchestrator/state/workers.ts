@@ -99,9 +99,13 @@ export class Workers {
 
   /** Each worker's record, one lookup per distinct worker, side by side (no need to read them at one instant). */
   async getMany(ids: Iterable<string>): Promise<Map<string, WorkerRecord>> {
-    const rows = await Promise.all([...new Set(ids)].map((id) => this.redis.hgetall(keys.worker(id))));
+    return this.fromFields(await Promise.all([...new Set(ids)].map((id) => this.redis.hgetall(keys.worker(id)))));
+  }
+
+  /** Records by id from their hashes as Redis returned them (a script's read, task-snapshot.lua); an empty hash is no worker. */
+  fromFields(hashes: readonly Record<string, string>[]): Map<string, WorkerRecord> {
     const out = new Map<string, WorkerRecord>();
-    for (const h of rows) if (h.id) out.set(h.id, toWorker(h));
+    for (const h of hashes) if (h.id) out.set(h.id, toWorker(h));
     return out;
   }
 

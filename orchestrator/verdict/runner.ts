@@ -14,7 +14,7 @@ import type { AvailabilityReader } from '../state/availability.ts';
 import type { JobPlan, Jobs } from '../state/jobs.ts';
 import type { KnownAnswers } from '../state/known-answers.ts';
 import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from '../state/tasks.ts';
-import type { Workers } from '../state/workers.ts';
+import type { WorkerRecord, Workers } from '../state/workers.ts';
 import { NO_EVIDENCE, TRUSTED_CREDIBILITY } from './credibility.ts';
 import { type Decision, decide, type TaskFacts } from './decide.ts';
 
@@ -72,7 +72,7 @@ export class VerdictRunner {
         return;
       }
       const { task, replicas } = snapshot;
-      const facts = await this.facts(task, job, snapshot.deadlineAt, replicas);
+      const facts = await this.facts(task, job, snapshot.deadlineAt, replicas, this.deps.workers.fromFields(snapshot.workerFields));
       let decision = await this.decideWithAvailability(facts, task, job);
       // A class has only a few stocking audits out at once: past them, the verdict goes on without one.
       if (decision.kind === 'issue' && decision.stock && !(await this.deps.knownAnswers.reserve(task.class, task.id).catch(() => false)))
@@ -119,7 +119,7 @@ export class VerdictRunner {
       if (!job) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
       const facts = {
-        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),
+        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas, undefined)),
         state: 'pending' as const,
         verdict: null,
         suspect: true,
@@ -142,12 +142,19 @@ export class VerdictRunner {
     return decide({ ...facts, availability });
   }
 
-  private async facts(task: TaskRecord, job: JobPlan, deadlineAt: number, replicas: readonly ReplicaRecord[]): Promise<TaskFacts> {
+  /** `known`: the records of the workers it weighs, read with the replicas (task-snapshot.lua); else read here. */
+  private async facts(
+    task: TaskRecord,
+    job: JobPlan,
+    deadlineAt: number,
+    replicas: readonly ReplicaRecord[],
+    known: Map<string, WorkerRecord> | undefined,
+  ): Promise<TaskFacts> {
     const voting = replicas.filter((r) => !r.spot && r.cid && (r.state === 'submitted' || r.state === 'valid'));
     // Every holder a slot has had, for the attempts that failed or were abandoned.
     const holders = replicas.filter((r) => !r.spot).flatMap((r) => [r, ...(r.previous ?? [])]);
     const gaveUp = holders.filter((r) => r.state === 'failed' || r.state === 'timedout');
-    const records = await this.deps.workers.getMany([...voting, ...gaveUp].map((r) => r.worker));
+    const records = known ?? (await this.deps.workers.getMany([...voting, ...gaveUp].map((r) => r.worker)));
     return {
       policy: {
         verification: job.verification,
