@@ -1,6 +1,7 @@
 /**
  * The IPFS content store on real Helia nodes and a real Redis: a blob is copied to a peer before
- * put() returns, so it outlives the node that took it in (once: not again when stored again soon); a peer that lacks a blob fetches it;
+ * put() returns, so it outlives the node that took it in (once: not again when stored again soon;
+ * a small one from its announcement, kept only under the CID it hashes to); a peer that lacks a blob fetches it;
  * a blob nobody has is a quiet miss; remove() spares a blob written again, and tidy() deletes
  * what no pin holds.
  */
@@ -12,6 +13,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { PUSHED_MAX_BYTES } from '../orchestrator/content/ipfs-peering.ts';
 import { type IpfsContentStore, startIpfsStore } from '../orchestrator/content/ipfs-store.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis } from '../orchestrator/state/redis.ts';
@@ -74,6 +76,41 @@ describe('orchestrators sharing blobs', () => {
     expect((await listed(b)).get(cid)?.bytes).toBe(bytes.length);
     await f.close(a);
     expect(same(await b.get(cid), bytes)).toBe(true);
+  });
+
+  it('sends a small blob with its announcement, and a peer keeps only what hashes to the CID announced', async () => {
+    const a = await f.node();
+    const b = await f.node(1000);
+    const heard: { channel: string; message: { cid: string; bytes?: string } }[] = [];
+    const sub = f.redis.duplicate();
+    try {
+      sub.on('message', (channel: string, message: string) => heard.push({ channel, message: JSON.parse(message) }));
+      await sub.subscribe(keys.ipfsStored, keys.ipfsHeld);
+      // Announced as another node would, with bytes that are not the blob its CID names.
+      const forgedCid = await cidOfBytes(randomBytes(1000));
+      const junk = randomBytes(1000);
+      await f.redis.publish(keys.ipfsStored, JSON.stringify({ cid: forgedCid, from: 'a-forger', bytes: junk.toString('base64') }));
+      const small = randomBytes(PUSHED_MAX_BYTES);
+      const cid = await a.put(small);
+      // B held it when A's put returned: from the announcement, which carried it.
+      expect((await listed(b)).get(cid)?.bytes).toBe(small.length);
+      const stored = heard.find((h) => h.channel === keys.ipfsStored && h.message.cid === cid);
+      expect(Buffer.from(stored?.message.bytes ?? '', 'base64').equals(small)).toBe(true);
+      // B handled the forgery before A's announcement (in order on one channel): it refused it.
+      expect((await listed(b)).has(forgedCid)).toBe(false);
+      // Not a block of it kept either: B has nothing under the junk's own CID to serve.
+      expect(await b.get(await cidOfBytes(junk))).toBeUndefined();
+      const held = heard.filter((h) => h.channel === keys.ipfsHeld).map((h) => h.message.cid);
+      expect(held).toContain(cid);
+      expect(held).not.toContain(forgedCid);
+      // A bigger blob is announced without its bytes (its peers fetch it over bitswap).
+      const big = randomBytes(PUSHED_MAX_BYTES + 1);
+      const bigCid = await a.put(big);
+      expect((await listed(b)).get(bigCid)?.bytes).toBe(big.length);
+      expect(heard.find((h) => h.channel === keys.ipfsStored && h.message.cid === bigCid)?.message.bytes).toBeUndefined();
+    } finally {
+      sub.disconnect();
+    }
   });
 
   it('does not copy a blob stored again within a minute (nor past the blob grace), unless it was removed here meanwhile', async () => {

@@ -4,8 +4,9 @@
  * farm's other orchestrators and to nothing else (no public bootstrap, DHT or gateways). A blob
  * is imported in the UnixFS layout (shared/unixfs.ts) and pinned; a blob this node lacks is
  * fetched from its peers, every block checked against its CID by bitswap. Each store is copied
- * to the other orchestrators before put() returns (ipfs-peering.ts), so an orchestrator may
- * die with blobs no other had yet fetched; a blob stored again within a minute is not copied again.
+ * to the other orchestrators before put() returns (ipfs-peering.ts: a small one sent along with
+ * its announcement), so an orchestrator may die with blobs no other had yet fetched; a blob
+ * stored again within a minute is not copied again.
  */
 import './promise-with-resolvers.ts';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ import { exporter } from 'ipfs-unixfs-exporter';
 import { CID } from 'multiformats/cid';
 import type { Logger } from 'pino';
 import { CID_PATTERN } from '../../shared/protocol.ts';
-import { importInto } from '../../shared/unixfs.ts';
+import { cidOfBytes, importInto } from '../../shared/unixfs.ts';
 import { IpfsPeering } from './ipfs-peering.ts';
 import type { ContentStore } from './store.ts';
 
@@ -105,10 +106,17 @@ export class IpfsContentStore implements ContentStore {
           { signal: AbortSignal.timeout(opts.timeoutMs) },
         );
       },
-      copy: (cid) =>
+      copy: (cid, pushed) =>
         this.writing(async () => {
-          const bytes = await this.read(CID.parse(cid));
-          await this.pin(CID.parse(cid), bytes.length);
+          const parsed = CID.parse(cid);
+          if (pushed === undefined) {
+            await this.pin(parsed, (await this.read(parsed)).length);
+            return;
+          }
+          // Redis is the farm's own, yet a blob is taken only under the CID its bytes give.
+          if ((await cidOfBytes(pushed)) !== cid) throw new Error('the bytes sent with the announcement do not hash to its CID');
+          await importInto(pushed, this.helia.blockstore);
+          await this.pin(parsed, pushed.length);
         }),
     });
   }
@@ -131,7 +139,7 @@ export class IpfsContentStore implements ContentStore {
     const id = cid.toString();
     if (this.copiedLately(id)) return id;
     const wanted = this.opts.copies - 1;
-    if ((await this.peering.replicate(id, wanted, this.opts.timeoutMs)) >= wanted) this.rememberCopied(id);
+    if ((await this.peering.replicate(id, bytes, wanted, this.opts.timeoutMs)) >= wanted) this.rememberCopied(id);
     return id;
   }
 
