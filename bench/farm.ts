@@ -4,7 +4,9 @@
  *    batched long-poll → one signed upload per batch → hash check → verdict → stitch) with no-op
  *    workers, for one orchestrator process and for three on the same Redis, next to bare BullMQ
  *    no-op jobs on that Redis at the same concurrency (workers × replicas each holds). Also the
- *    latency of each replica from its assignment to its task's verdict (p50, p99).
+ *    latency of each replica from its assignment to its task's verdict (p50, p99), and the CPU
+ *    each part (orchestrators, workers, Redis; the bench process for bare BullMQ) spent per bare
+ *    job or verified task: on a machine of few cores, throughput is its inverse.
  * 2. Stitching a 3840×2160 frame from 64-px tiles, against one memcpy + one PNG encode, and
  *    against sharp's composite().
  */
@@ -22,7 +24,7 @@ import { encodePng } from '../shared/png.ts';
 import type { TaskView } from '../shared/protocol.ts';
 import { tileGrid } from '../shared/tile.ts';
 import { BENCH_TOKEN, startOrchestratorProcess, stopProcess } from './orchestrator-process.ts';
-import { median, percentile, table, timed, writeResult } from './support.ts';
+import { median, percentile, processCpuSeconds, redisCpuSeconds, table, timed, writeResult } from './support.ts';
 
 const TASKS = Number(process.env.TASKS ?? 5000);
 const WORKERS = Number(process.env.WORKERS ?? 4);
@@ -31,7 +33,44 @@ const CAPACITY = Number(process.env.CAPACITY ?? 8);
 const dir = mkdtempSync(join(tmpdir(), 'farm-bench-'));
 const redis = await startRedisServer({ dir: join(dir, 'redis') });
 
-async function bareBullmq(): Promise<number> {
+/** CPU milliseconds each part of a run used per unit of work (a bare job, or a verified task). */
+interface CpuPer {
+  redis: number;
+  /** The bench process itself (bare BullMQ's queue and workers run in it). */
+  bench?: number;
+  orchestrators?: number;
+  workers?: number;
+  total: number;
+}
+
+/** Measures the CPU that `run` costs the bench process, Redis and `pids`, per `units` (ms). */
+async function cpuOf<T>(
+  admin: Redis,
+  pids: { orchestrators?: number[]; workers?: number },
+  units: number,
+  run: () => Promise<T>,
+): Promise<{ value: T; cpu: CpuPer }> {
+  const read = async () => ({
+    redis: await redisCpuSeconds(admin),
+    bench: process.cpuUsage(),
+    orchestrators: (pids.orchestrators ?? []).reduce((n, pid) => n + processCpuSeconds(pid), 0),
+    workers: pids.workers === undefined ? 0 : processCpuSeconds(pids.workers),
+  });
+  const before = await read();
+  const value = await run();
+  const after = await read();
+  const ms = (seconds: number) => (seconds * 1000) / units;
+  const bench = process.cpuUsage(before.bench);
+  const cpu: CpuPer = { redis: ms(after.redis - before.redis), total: 0 };
+  if (pids.orchestrators) {
+    cpu.orchestrators = ms(after.orchestrators - before.orchestrators);
+    cpu.workers = ms(after.workers - before.workers);
+  } else cpu.bench = ms((bench.user + bench.system) / 1e6);
+  cpu.total = cpu.redis + (cpu.bench ?? 0) + (cpu.orchestrators ?? 0) + (cpu.workers ?? 0);
+  return { value, cpu };
+}
+
+async function bareBullmq(): Promise<{ jobsPerSecond: number; cpu: CpuPer }> {
   const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue('bare', { connection });
   await queue.addBulk(Array.from({ length: TASKS * 2 }, (_, i) => ({ name: 'noop', data: { i }, opts: { removeOnComplete: true } })));
@@ -47,25 +86,29 @@ async function bareBullmq(): Promise<number> {
     });
     return w;
   });
-  const { seconds } = await timed(() => finished);
+  const {
+    value: { seconds },
+    cpu,
+  } = await cpuOf(connection, {}, TASKS * 2, () => timed(() => finished));
   await Promise.all(workers.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
   connection.disconnect();
-  return (TASKS * 2) / seconds;
+  return { jobsPerSecond: (TASKS * 2) / seconds, cpu };
 }
 
 interface FarmRun {
   tasksPerSecond: number;
   /** Each replica's time from its assignment to its task's verdict, ms. */
   latencyMs: { p50: number; p99: number };
+  /** CPU per verified task, by process (ms). */
+  cpu: CpuPer;
 }
 
 /** One orchestrator on the local directory, or several, each with its own IPFS node (as the README deploys them). */
 async function farmThroughput(orchestrators: number): Promise<FarmRun> {
   const admin = new Redis(redis.url);
   await admin.flushall();
-  admin.disconnect();
   const farms = await Promise.all(
     Array.from({ length: orchestrators }, (_, i) =>
       startOrchestratorProcess(redis.url, join(dir, `data-${i}`), orchestrators === 1 ? 'fs' : 'ipfs'),
@@ -88,15 +131,22 @@ async function farmThroughput(orchestrators: number): Promise<FarmRun> {
   };
   await new Promise((r) => setTimeout(r, 3000)); // let the workers register and calibrate
   const { id } = await client.submit({ scene, tileSize: 8, replicas: 2, verification: 'quorum' });
-  const { seconds } = await timed(async () => {
-    for (let polls = 0; ; polls++) {
-      const s = await client.status(id);
-      if (s.state === 'done') return;
-      if (s.state !== 'running' && s.state !== 'queued') throw new Error(`bench job ${s.state}`);
-      if (polls % 40 === 0) process.stderr.write(`  ${orchestrators} orchestrator(s): ${s.tilesVerified}/${s.tilesTotal} tiles\r`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  });
+  const pids = { orchestrators: farms.map((f) => f.proc.pid as number), workers: workers.pid as number };
+  const {
+    value: { seconds },
+    cpu,
+  } = await cpuOf(admin, pids, TASKS, () =>
+    timed(async () => {
+      for (let polls = 0; ; polls++) {
+        const s = await client.status(id);
+        if (s.state === 'done') return;
+        if (s.state !== 'running' && s.state !== 'queued') throw new Error(`bench job ${s.state}`);
+        if (polls % 40 === 0) process.stderr.write(`  ${orchestrators} orchestrator(s): ${s.tilesVerified}/${s.tilesTotal} tiles\r`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }),
+  );
+  admin.disconnect();
   const { tasks } = (await (await client.call('GET', `/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] };
   const latencies = tasks.flatMap((t) => {
     const verdictAt = Math.max(...t.replicas.map((r) => r.submittedAt ?? 0));
@@ -104,7 +154,7 @@ async function farmThroughput(orchestrators: number): Promise<FarmRun> {
   });
   await stopProcess(workers);
   await Promise.all(farms.map((f) => stopProcess(f.proc)));
-  return { tasksPerSecond: TASKS / seconds, latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) } };
+  return { tasksPerSecond: TASKS / seconds, latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }, cpu };
 }
 
 async function stitching() {
@@ -150,7 +200,7 @@ async function stitching() {
   return { tiles: tiles.length, stitch: median(runs.stitch), baseline: median(runs.baseline), composite: median(runs.composite) };
 }
 
-const bare = await bareBullmq();
+const { jobsPerSecond: bare, cpu: bareCpu } = await bareBullmq();
 const one = await farmThroughput(1);
 const three = await farmThroughput(3);
 const stitch = await stitching();
@@ -183,6 +233,24 @@ console.log(
   ]),
 );
 console.log(`goal: 1 orchestrator ≥ ${GOAL} × bare: ${one.tasksPerSecond / bare >= GOAL ? 'met' : 'not met'}`);
+// Where the time goes: on a machine of few cores, throughput is the inverse of this.
+const ms = (x: number | undefined) => (x === undefined ? '' : x.toFixed(3));
+const cpuRow = (path: string, cpu: CpuPer) => ({
+  path,
+  orchestrators: ms(cpu.orchestrators),
+  workers: ms(cpu.workers),
+  'bench process': ms(cpu.bench),
+  Redis: ms(cpu.redis),
+  total: ms(cpu.total),
+});
+console.log('\nCPU ms per bare job or verified task (2 replicas), by process\n');
+console.log(
+  table([
+    cpuRow('bare BullMQ, per job', bareCpu),
+    cpuRow('farm, 1 orchestrator, per task', one.cpu),
+    cpuRow('farm, 3 orchestrators, per task', three.cpu),
+  ]),
+);
 console.log(`\nstitching 3840×2160 from ${stitch.tiles} tiles of 64 px (median of 7)\n`);
 console.log(
   table([
@@ -205,6 +273,7 @@ console.log(
     workers: WORKERS,
     capacity: CAPACITY,
     bareJobsPerSecond: bare,
+    bareCpuMsPerJob: bareCpu,
     oneOrchestrator: { ...one, ratio: one.tasksPerSecond / bare },
     threeOrchestrators: { ...three, ratio: three.tasksPerSecond / bare },
     goal: { ratio: GOAL, met: one.tasksPerSecond / bare >= GOAL },

@@ -32,8 +32,12 @@ export function startNoopAgent(
       async produce(a, _scene, purpose) {
         // Calibration is not timed: the swarm is measured once it runs.
         if (renderMs > 0 && purpose === 'work') await sleep(renderMs * (0.5 + Math.random()));
-        const shade = createHash('sha256').update(`${a.scene}.${a.frame}.${a.tile.x}.${a.tile.y}`).digest()[0];
-        return { rgba: new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade), rays: 0 };
+        // Every tile its own bytes (its hash, then its shade), as real tiles are: each result is a
+        // new blob for the content store to write and copy, not one of 256.
+        const digest = createHash('sha256').update(`${a.scene}.${a.frame}.${a.tile.x}.${a.tile.y}`).digest();
+        const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(digest[0]);
+        rgba.set(digest.subarray(0, Math.min(digest.length, rgba.length)));
+        return { rgba, rays: 0 };
       },
     },
   });

@@ -1,5 +1,6 @@
 /** Shared benchmark plumbing: timing, medians, result files and a seeded generator. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 /** The p-quantile (0 ≤ p < 1) of xs, rounded to a whole number; 0 for none. */
@@ -32,4 +33,23 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** CPU seconds (user + system) process `pid` has used so far: Linux's /proc, at its usual 100 ticks a second; NaN elsewhere. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds (user + system) the Redis server has used so far. */
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (field: string) => Number(info.match(new RegExp(`${field}:([\\d.]+)`))?.[1] ?? Number.NaN);
+  return read('used_cpu_user') + read('used_cpu_sys');
 }

@@ -1,7 +1,8 @@
 /**
  * bench:swarm's light clients: `count` no-op agents in this process (noop-producer.ts), started
  * a few dozen at a time. Every two seconds it tells its parent how many run, the polls that
- * brought work (when each began, and its latency), the replicas they brought and the warnings logged (errors).
+ * brought work (when each began, its latency and the replicas it brought) and the warnings
+ * logged (errors).
  * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index> (RENDER_MS: each tile's time)
  */
 import { pino } from 'pino';
@@ -11,15 +12,13 @@ import { startNoopAgent } from './noop-producer.ts';
 export interface SwarmReport {
   started: number;
   errors: number;
-  replicas: number;
-  /** The polls that brought work since the last report: when each began (ms since the epoch) and how long it took. */
-  polls: { at: number; ms: number }[];
+  /** The polls that brought work since the last report: when each began (ms since the epoch), how long it took, and how many replicas it brought. */
+  polls: { at: number; ms: number; replicas: number }[];
 }
 
 const [orchestrators, count, first] = process.argv.slice(2);
 const STEP = 50;
 let errors = 0;
-let replicas = 0;
 let polls: SwarmReport['polls'] = [];
 // Warnings and errors are what this bench counts: a swarm that works logs none.
 const log = pino(
@@ -39,7 +38,7 @@ const watch = (agent: RunningAgent): RunningAgent => {
   return agent;
 };
 const report = () => {
-  if (process.connected) process.send?.({ started: agents.length, errors, replicas, polls } satisfies SwarmReport);
+  if (process.connected) process.send?.({ started: agents.length, errors, polls } satisfies SwarmReport);
   polls = [];
 };
 setInterval(report, 2000);
@@ -55,8 +54,7 @@ for (let i = 0; i < Number(count); i += STEP) {
         startNoopAgent(orchestrators.split(','), Number(first) + i + j, log, {
           renderMs: Number(process.env.RENDER_MS ?? 0),
           onWork(ms, got) {
-            polls.push({ at: Date.now() - ms, ms });
-            replicas += got;
+            polls.push({ at: Date.now() - ms, ms, replicas: got });
           },
         }).then(watch),
       ),

@@ -53,8 +53,11 @@ const listenOverflows = (): number => {
 const redisMb = async () => Number((await admin.info('memory')).match(/used_memory:(\d+)/)?.[1] ?? 0) / 1048576;
 
 const reports = new Map<number, SwarmReport>();
-/** The measured window: replicas assigned while `measuring`; polls begun from `since` until `until`, whenever they end. */
-const window = { polls: [] as number[], replicas: 0, measuring: false, since: 0, until: 0 };
+/**
+ * The measured window: polls begun from `since` until `until`, whenever they end, and the replicas
+ * brought by polls that ended inside it (by the agents' clocks, not by when their reports arrive).
+ */
+const window = { polls: [] as number[], replicas: 0, since: 0, until: 0 };
 /** How long after the window a poll begun inside it may still report: a long-poll's 20 s, and a report's 2. */
 const LATE_POLLS_MS = 22_000;
 const children = Array.from({ length: PROCESSES }, (_, p) => {
@@ -65,12 +68,11 @@ const children = Array.from({ length: PROCESSES }, (_, p) => {
     env: { ...process.env, FARM_OPERATOR_TOKEN: BENCH_TOKEN },
   });
   child.on('message', (m: SwarmReport) => {
-    const before = reports.get(p);
     reports.set(p, m);
     // Only polls begun while work was queued: one waiting since before the job came waited for no
     // reason of the farm's; and all of those, the long ones too, which end after the window.
     window.polls.push(...m.polls.filter((poll) => poll.at >= window.since && poll.at < window.until).map((poll) => poll.ms));
-    if (window.measuring) window.replicas += m.replicas - (before?.replicas ?? 0);
+    for (const poll of m.polls) if (poll.at + poll.ms >= window.since && poll.at + poll.ms < window.until) window.replicas += poll.replicas;
   });
   return child;
 });
@@ -87,7 +89,7 @@ async function patiently<T>(fn: () => Promise<T>): Promise<T> {
     }
   }
 }
-const total = (key: 'started' | 'errors' | 'replicas') => [...reports.values()].reduce((n, r) => n + r[key], 0);
+const total = (key: 'started' | 'errors') => [...reports.values()].reduce((n, r) => n + r[key], 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // The swarm grows: memory at each quarter.
@@ -128,14 +130,14 @@ const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0)
 const before = await patiently(() => client.status(id));
 const overflowsBefore = listenOverflows();
 const measuredAt = Date.now();
-Object.assign(window, { since: measuredAt, until: Number.POSITIVE_INFINITY, measuring: true });
+Object.assign(window, { since: measuredAt, until: Number.POSITIVE_INFINITY });
 while (Date.now() - measuredAt < DURATION_S * 1000) {
   process.stderr.write(
     `  measuring: ${window.replicas.toLocaleString('en')} replicas assigned, ${Math.round((Date.now() - measuredAt) / 1000)} s\r`,
   );
   await sleep(2000);
 }
-Object.assign(window, { until: Date.now(), measuring: false });
+Object.assign(window, { until: Date.now() });
 const seconds = (Date.now() - measuredAt) / 1000;
 const status = await patiently(() => client.status(id));
 const overflows = listenOverflows() - overflowsBefore;
