@@ -90,13 +90,15 @@ describe('orchestrators sharing blobs', () => {
       const forgedCid = await cidOfBytes(randomBytes(1000));
       const junk = randomBytes(1000);
       await f.redis.publish(keys.ipfsStored, JSON.stringify({ cid: forgedCid, from: 'a-forger', bytes: junk.toString('base64') }));
+      // Copied by every other node (a node of an earlier test may be the one A's put waited for).
+      const copiedToB = (cid: string, bytes: number) =>
+        waitFor(async () => (await listed(b)).get(cid)?.bytes === bytes, 5000, 'B to hold the blob');
       const small = randomBytes(PUSHED_MAX_BYTES);
       const cid = await a.put(small);
-      // B held it when A's put returned: from the announcement, which carried it.
-      expect((await listed(b)).get(cid)?.bytes).toBe(small.length);
+      await copiedToB(cid, small.length);
       const stored = heard.find((h) => h.channel === keys.ipfsStored && h.message.cid === cid);
       expect(Buffer.from(stored?.message.bytes ?? '', 'base64').equals(small)).toBe(true);
-      // B handled the forgery before A's announcement (in order on one channel): it refused it.
+      // B handled the forgery before A's announcement (in order on one channel), and refused it.
       expect((await listed(b)).has(forgedCid)).toBe(false);
       // Not a block of it kept either: B has nothing under the junk's own CID to serve.
       expect(await b.get(await cidOfBytes(junk))).toBeUndefined();
@@ -106,7 +108,7 @@ describe('orchestrators sharing blobs', () => {
       // A bigger blob is announced without its bytes (its peers fetch it over bitswap).
       const big = randomBytes(PUSHED_MAX_BYTES + 1);
       const bigCid = await a.put(big);
-      expect((await listed(b)).get(bigCid)?.bytes).toBe(big.length);
+      await copiedToB(bigCid, big.length);
       expect(heard.find((h) => h.channel === keys.ipfsStored && h.message.cid === bigCid)?.message.bytes).toBeUndefined();
     } finally {
       sub.disconnect();
@@ -222,6 +224,21 @@ describe('a lone orchestrator collecting its blobs', () => {
     await node.remove(cid, first);
     await node.tidy();
     expect(same(await node.get(cid), bytes)).toBe(true);
+    await f.close(node);
+  });
+
+  it('keeps a blob whose bytes are a chunk of another blob when that one is collected', async () => {
+    const node = await f.node(1000);
+    const big = randomBytes(2 * CHUNK + 5);
+    const bigCid = await node.put(big);
+    // Its first chunk, stored as a blob of its own: the same raw block as the big one's first leaf.
+    const chunk = big.subarray(0, CHUNK);
+    const chunkCid = await node.put(chunk);
+    expect((await listed(node)).has(chunkCid)).toBe(true);
+    await node.remove(bigCid, (await listed(node)).get(bigCid)?.writtenAt as number);
+    await node.tidy();
+    expect(await node.get(bigCid)).toBeUndefined();
+    expect(same(await node.get(chunkCid), chunk)).toBe(true);
     await f.close(node);
   });
 

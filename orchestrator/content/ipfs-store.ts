@@ -223,12 +223,20 @@ export class IpfsContentStore implements ContentStore {
     return Buffer.concat(parts);
   }
 
-  /** Pins the blob; one pinned already is noted as written again now. */
+  /**
+   * Pins the blob; one pinned already is noted as written again now. Its own pin, even where its
+   * block is pinned already as a chunk of a bigger blob (pins.isPinned would say so): collecting
+   * that one must not take this one with it.
+   */
   private pin(cid: CID, bytes: number): Promise<void> {
     const key = cid.toString();
     return this.onPin(key, async () => {
-      if (await this.helia.pins.isPinned(cid)) this.rewrittenAt.set(key, Date.now());
-      else for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
+      try {
+        for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
+      } catch (e) {
+        if ((e as Error).name !== 'AlreadyPinnedError') throw e;
+        this.rewrittenAt.set(key, Date.now());
+      }
     });
   }
 
