@@ -119,7 +119,7 @@ export class VerdictRunner {
       if (!job) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
       const facts = {
-        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas, undefined)),
+        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),
         state: 'pending' as const,
         verdict: null,
         suspect: true,
@@ -142,19 +142,20 @@ export class VerdictRunner {
     return decide({ ...facts, availability });
   }
 
-  /** `known`: the records of the workers it weighs, read with the replicas (task-snapshot.lua); else read here. */
+  /** `records`: the workers' records read with the replicas (task-snapshot.lua); any the verdict weighs and it lacks are read here. */
   private async facts(
     task: TaskRecord,
     job: JobPlan,
     deadlineAt: number,
     replicas: readonly ReplicaRecord[],
-    known: Map<string, WorkerRecord> | undefined,
+    records = new Map<string, WorkerRecord>(),
   ): Promise<TaskFacts> {
     const voting = replicas.filter((r) => !r.spot && r.cid && (r.state === 'submitted' || r.state === 'valid'));
     // Every holder a slot has had, for the attempts that failed or were abandoned.
     const holders = replicas.filter((r) => !r.spot).flatMap((r) => [r, ...(r.previous ?? [])]);
     const gaveUp = holders.filter((r) => r.state === 'failed' || r.state === 'timedout');
-    const records = known ?? (await this.deps.workers.getMany([...voting, ...gaveUp].map((r) => r.worker)));
+    const missing = [...voting, ...gaveUp].map((r) => r.worker).filter((id) => !records.has(id));
+    for (const [id, w] of await this.deps.workers.getMany(missing)) records.set(id, w);
     return {
       policy: {
         verification: job.verification,

@@ -1,8 +1,9 @@
 --[[
   Everything a verdict reads, at one instant: the task, its replicas, its job's state and timeout,
   and the records of the workers whose word it weighs — each voting result's (submitted or valid)
-  and each holder's that gave a slot up (failed or timed out), as verdict/runner.ts `facts` takes
-  them. A script rather than MULTI: one command for the client to send and parse, not one a worker.
+  and each holder's that gave a slot up (failed or timed out), as verdict/runner.ts `facts` weighs
+  them (it reads any it lacks itself). A script rather than MULTI: one command for the client to
+  send and parse, not one a worker.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
