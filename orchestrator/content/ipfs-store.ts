@@ -22,7 +22,9 @@ import { FsDatastore } from 'datastore-fs';
 import { createHeliaLight } from 'helia';
 import type { Redis } from 'ioredis';
 import { exporter } from 'ipfs-unixfs-exporter';
+import { createUnsafe } from 'multiformats/block';
 import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
 import type { Logger } from 'pino';
 import { CID_PATTERN } from '../../shared/protocol.ts';
 import { cidOfBytes, importInto } from '../../shared/unixfs.ts';
@@ -71,6 +73,19 @@ function createNode(listen: string, blockstore: FsBlockstore, datastore: FsDatas
 }
 
 type Node = ReturnType<typeof createNode>;
+type PinWalker = NonNullable<NonNullable<Parameters<Node['pins']['add']>[1]>['walker']>;
+
+/**
+ * A walk of a one-block blob whose bytes are in hand: Helia's own walker would read the block back
+ * from disk (four filesystem calls; a small blob stored here 2.2 → 1.6 ms of CPU). Cast: Helia types a
+ * walker generic in the decoded value, and a raw block's is its bytes.
+ */
+const rawBlockInHand = (cid: CID, bytes: Uint8Array): PinWalker =>
+  (() => ({
+    async *walk() {
+      yield { block: createUnsafe({ cid, bytes, codec: raw }), depth: 0, path: [cid] };
+    },
+  })) as unknown as PinWalker;
 
 /**
  * A blob stored again soon after it was copied to enough peers (a tile's agreeing replica, a
@@ -110,13 +125,13 @@ export class IpfsContentStore implements ContentStore {
         this.writing(async () => {
           const parsed = CID.parse(cid);
           if (pushed === undefined) {
-            await this.pin(parsed, (await this.read(parsed)).length);
+            await this.pin(parsed, await this.read(parsed));
             return;
           }
           // Redis is the farm's own, yet a blob is taken only under the CID its bytes give.
           if ((await cidOfBytes(pushed)) !== cid) throw new Error('the bytes sent with the announcement do not hash to its CID');
           await importInto(pushed, this.helia.blockstore);
-          await this.pin(parsed, pushed.length);
+          await this.pin(parsed, pushed);
         }),
     });
   }
@@ -133,7 +148,7 @@ export class IpfsContentStore implements ContentStore {
   async put(bytes: Uint8Array): Promise<string> {
     const cid = await this.writing(async () => {
       const imported = await importInto(bytes, this.helia.blockstore);
-      await this.pin(imported, bytes.length);
+      await this.pin(imported, bytes);
       return imported;
     });
     const id = cid.toString();
@@ -224,15 +239,16 @@ export class IpfsContentStore implements ContentStore {
   }
 
   /**
-   * Pins the blob; one pinned already is noted as written again now. Its own pin, even where its
-   * block is pinned already as a chunk of a bigger blob (pins.isPinned would say so): collecting
-   * that one must not take this one with it.
+   * Pins the blob, stored here, its `bytes` in hand; one pinned already is noted as written again
+   * now. Its own pin, even where its block is pinned already as a chunk of a bigger blob
+   * (pins.isPinned would say so): collecting that one must not take this one with it.
    */
-  private pin(cid: CID, bytes: number): Promise<void> {
+  private pin(cid: CID, bytes: Uint8Array): Promise<void> {
     const key = cid.toString();
+    const walker = cid.code === raw.code ? rawBlockInHand(cid, bytes) : undefined;
     return this.onPin(key, async () => {
       try {
-        for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes } }));
+        for await (const _ of this.helia.pins.add(cid, { metadata: { writtenAt: Date.now(), bytes: bytes.length }, walker }));
       } catch (e) {
         if ((e as Error).name !== 'AlreadyPinnedError') throw e;
         this.rewrittenAt.set(key, Date.now());
