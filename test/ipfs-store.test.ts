@@ -90,6 +90,12 @@ describe('orchestrators sharing blobs', () => {
       const forgedCid = await cidOfBytes(randomBytes(1000));
       const junk = randomBytes(1000);
       await f.redis.publish(keys.ipfsStored, JSON.stringify({ cid: forgedCid, from: 'a-forger', bytes: junk.toString('base64') }));
+      // And one whose bytes are the blob, from a node that is not there: B can have it from the announcement alone.
+      const genuine = randomBytes(1000);
+      const genuineCid = await cidOfBytes(genuine);
+      await f.redis.publish(keys.ipfsStored, JSON.stringify({ cid: genuineCid, from: 'gone', bytes: genuine.toString('base64') }));
+      await waitFor(async () => (await listed(b)).has(genuineCid), 5000, 'B to store the blob announced with its bytes');
+      expect(same(await b.get(genuineCid), genuine)).toBe(true);
       // Copied by every other node (a node of an earlier test may be the one A's put waited for).
       const copiedToB = (cid: string, bytes: number) =>
         waitFor(async () => (await listed(b)).get(cid)?.bytes === bytes, 5000, 'B to hold the blob');
@@ -103,7 +109,7 @@ describe('orchestrators sharing blobs', () => {
       // Not a block of it kept either: B has nothing under the junk's own CID to serve.
       expect(await b.get(await cidOfBytes(junk))).toBeUndefined();
       const held = heard.filter((h) => h.channel === keys.ipfsHeld).map((h) => h.message.cid);
-      expect(held).toContain(cid);
+      expect(held).toEqual(expect.arrayContaining([cid, genuineCid]));
       expect(held).not.toContain(forgedCid);
       // A bigger blob is announced without its bytes (its peers fetch it over bitswap).
       const big = randomBytes(PUSHED_MAX_BYTES + 1);

@@ -18,10 +18,14 @@ const REFRESH_MS = 3_000;
 /**
  * Blobs up to this size travel with their announcement instead of over bitswap: a put copied to
  * one peer over bitswap cost 13 ms of CPU in all, 4 ms with the blob in its announcement (a tile's
- * result of 272 bytes). Small enough that a burst of them stays far under Redis's output buffer
- * limit for a subscriber (32 MB by default), big enough for a 128-px tile's result.
+ * result of 272 bytes). Big enough for a result of a tile up to 127 px (a 64-px one is 16 KiB);
+ * small enough that a subscriber's backlog of them stays far from Redis's limits for one (by
+ * default a subscriber 32 MB behind, or 8 MB behind for a minute, is disconnected: hundreds of
+ * these, at most 87 KB each in base64). A node that falls behind that far misses the announcements
+ * meanwhile: the nodes that heard them copy them, and a put none answered returns after the
+ * timeout with fewer copies, logged.
  */
-export const PUSHED_MAX_BYTES = 131_072;
+export const PUSHED_MAX_BYTES = 65_536;
 const PeerEntry = z.object({ addrs: z.array(z.string()).max(16), at: z.number() });
 const Stored = z.object({
   cid: z.string().max(120),

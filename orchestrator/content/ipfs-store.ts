@@ -124,14 +124,12 @@ export class IpfsContentStore implements ContentStore {
       copy: (cid, pushed) =>
         this.writing(async () => {
           const parsed = CID.parse(cid);
-          if (pushed === undefined) {
-            await this.pin(parsed, await this.read(parsed));
-            return;
-          }
-          // Redis is the farm's own, yet a blob is taken only under the CID its bytes give.
-          if ((await cidOfBytes(pushed)) !== cid) throw new Error('the bytes sent with the announcement do not hash to its CID');
-          await importInto(pushed, this.helia.blockstore);
-          await this.pin(parsed, pushed);
+          // Redis is the farm's own, yet bytes are taken only under the CID they hash to (a raw
+          // block's: the pushed blob is one chunk); others are fetched over bitswap instead.
+          if (pushed !== undefined && (await cidOfBytes(pushed)) === cid) {
+            await this.helia.blockstore.put(parsed, pushed);
+            await this.pin(parsed, pushed);
+          } else await this.pin(parsed, await this.read(parsed));
         }),
     });
   }

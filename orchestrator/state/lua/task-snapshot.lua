@@ -24,7 +24,8 @@ for i = 2, #replicas, 2 do
   local r = cjson.decode(replicas[i])
   if not r.spot then
     if r.cid and (r.state == 'submitted' or r.state == 'valid') then weigh(r.worker) end
-    for _, h in ipairs({r, unpack(r.previous or {})}) do
+    if r.state == 'failed' or r.state == 'timedout' then weigh(r.worker) end
+    for _, h in ipairs(r.previous or {}) do
       if h.state == 'failed' or h.state == 'timedout' then weigh(h.worker) end
     end
   end
