@@ -100,7 +100,16 @@ describe('signed bodies from one address', () => {
   it('are read a bounded number at once: past it, 429 with Retry-After until one is done', async () => {
     const w = await api.worker('flood', { stake: 0 });
     const body = new Uint8Array(MIB);
-    const slow = stalledUpload(`${api.farm.url}/api/work/results`, signedHeaders(w, 'PUT', '/api/work/results', body), body.length);
+    const stall = () => {
+      const upload = stalledUpload(`${api.farm.url}/api/work/results`, signedHeaders(w, 'PUT', '/api/work/results', body), body.length);
+      const state = { upload, answered: false };
+      upload.answer.then(
+        () => (state.answered = true),
+        () => (state.answered = true),
+      );
+      return state;
+    };
+    let slow = stall();
     let at = Date.now();
     const heartbeat = () => {
       const beat = new TextEncoder().encode('{"replicas":[]}');
@@ -113,12 +122,15 @@ describe('signed bodies from one address', () => {
     let refused: Response | undefined;
     await expect
       .poll(async () => {
+        // The upload reached the bound while a heartbeat's body was being read: it was the one
+        // refused (as it should be). Stall another.
+        if (slow.answered) slow = stall();
         refused = await heartbeat();
         return refused.status;
       })
       .toBe(429);
     expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
-    slow.abort();
+    slow.upload.abort();
     await expect.poll(async () => (await heartbeat()).status).toBe(200);
   });
 });
