@@ -47,9 +47,8 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
 
 /** Where spot check `rid` is and its state, while its record is still that replica's. */
 async function spotCheck(deps: Pick<SweepDeps, 'tasks'>, rid: string) {
-  const where = await deps.tasks.resolve(rid);
-  const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
-  return where && replica?.rid === rid ? { ...where, state: replica.state } : undefined;
+  const [where] = await deps.tasks.locate([rid]);
+  return where?.replica?.rid === rid ? { task: where.task, n: where.n, state: where.replica.state } : undefined;
 }
 
 /** Judges every pending tile of a job whose timeout passed. */

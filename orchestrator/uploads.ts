@@ -1,7 +1,7 @@
 /**
- * A worker's result for a replica: it must be for a replica the worker holds, decode to the
+ * A worker's results for replicas: each must be for a replica the worker holds, decode to the
  * tile's size and hash to the CID the worker claims — checked before anything is stored, so a
- * refused upload leaves nothing behind. Then it is recorded, answered, and judged after the
+ * refused result leaves nothing behind. Then it is recorded, answered, and judged after the
  * answer (afterwards.ts): a real replica by the verdict runner at once, a spot check against its
  * known answer (within the published tolerance for a provisional class) when its verdict is due.
  */
@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import { canonicalBytes, pixelsOf } from '../shared/image.ts';
 import { maxRays } from '../shared/render-units.ts';
+import type { BatchedResult } from '../shared/result-batch.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
 import type { Afterwards } from './afterwards.ts';
 import type { ContentStore } from './content/store.ts';
@@ -17,7 +18,7 @@ import type { Dispatcher } from './dispatch.ts';
 import type { Metrics } from './metrics.ts';
 import { parseTaskId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
-import type { Tasks } from './state/tasks.ts';
+import type { Located, ReplicaRecord, SubmitResult, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 import type { VerdictRunner } from './verdict/runner.ts';
 import { nearlyEqual, type Tolerance } from './verdict/tolerance.ts';
@@ -45,22 +46,59 @@ export interface UploadDeps {
   log: Logger;
 }
 
-export async function acceptResult(
+/** What became of one result of an upload. */
+export type ResultOutcome = 'accepted' | 'duplicate' | ResultRejected;
+
+/** A result that passed its checks and is stored, ready to be recorded. */
+interface Checked {
+  where: Located & { replica: ReplicaRecord };
+  cid: string;
+  rays: number;
+}
+
+/**
+ * A worker's results, one upload's: where their replicas stand is read in one round trip, each is
+ * checked and stored on its own, and those that pass are recorded by one script; each outcome is
+ * what an upload of it alone would have had.
+ */
+export async function acceptResults(deps: UploadDeps, worker: WorkerRecord, results: readonly BatchedResult[]): Promise<ResultOutcome[]> {
+  const found = await deps.tasks.locate(results.map((r) => r.replica));
+  const checked = await Promise.all(
+    results.map((r, i) => check(deps, worker, r, found[i]).catch((e) => (e instanceof ResultRejected ? e : Promise.reject(e)))),
+  );
+  const toRecord = checked.filter(isChecked);
+  const submitted = await deps.tasks.submit(
+    toRecord.map(({ where, cid, rays }) => ({ task: where.task, n: where.n, rid: where.replica.rid, worker: worker.id, cid, rays })),
+  );
+  // Recorded, not yet judged: recovery and the sweeper must find it (test/crash.test.ts).
+  if (submitted.some((s) => s.status === 'submitted')) crashPoint('after-submit');
+  const outcomes = await Promise.all(toRecord.map((c, i) => recorded(deps, worker, c, submitted[i])));
+  let next = 0;
+  return checked.map((c) => (isChecked(c) ? outcomes[next++] : c));
+}
+
+const isChecked = (c: Checked | ResultOutcome): c is Checked => typeof c === 'object' && !(c instanceof ResultRejected);
+
+/** Counts a refusal against the worker (its reputation shows them) and makes the error. */
+async function refusal(deps: UploadDeps, worker: WorkerRecord, status: number, message: string): Promise<ResultRejected> {
+  await deps.workers.reject(worker.id);
+  deps.metrics.verdict('rejected');
+  return new ResultRejected(status, message);
+}
+
+/**
+ * A result for a replica the worker holds, decoding to the tile's size and hashing to the CID it
+ * claims, is stored; a retried upload of one recorded already is a duplicate.
+ */
+async function check(
   deps: UploadDeps,
   worker: WorkerRecord,
-  rid: string,
-  claimedCid: string,
-  pixels: Uint8Array,
-  rays: number,
-): Promise<'accepted' | 'duplicate'> {
-  const { tasks, workers, blobs, metrics } = deps;
-  const refuse = async (status: number, message: string) => {
-    await workers.reject(worker.id);
-    metrics.verdict('rejected');
-    return new ResultRejected(status, message);
-  };
-  const where = await tasks.resolve(rid);
-  const { replica, rect } = where ? await tasks.slot(where.task, where.n) : {};
+  { replica: rid, cid: claimedCid, rgba: pixels, rays }: BatchedResult,
+  where: Located | undefined,
+): Promise<Checked | 'duplicate'> {
+  const refuse = (status: number, message: string) => refusal(deps, worker, status, message);
+  const replica = where?.replica;
+  const rect = where?.rect;
   if (!where || !replica || !rect) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
   if (replica.previous?.some((p) => p.rid === rid && p.worker === worker.id))
     throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
@@ -92,32 +130,35 @@ export async function acceptResult(
   const bytes = canonicalBytes({ width, height, rgba: pixels, rays });
   const cid = await cidOfBytes(bytes);
   if (cid !== claimedCid) throw await refuse(422, `result hashes to ${cid}, not the claimed ${claimedCid}`);
-  await blobs.put(bytes, cid);
+  await deps.blobs.put(bytes, cid);
+  return { where: { ...where, replica }, cid, rays };
+}
 
-  const submitted = await tasks.submit(where.task, where.n, rid, worker.id, cid, rays);
+/** What recording a checked result came to; its verdict comes after the answer (afterwards.ts). */
+async function recorded(deps: UploadDeps, worker: WorkerRecord, { where }: Checked, submitted: SubmitResult): Promise<ResultOutcome> {
+  const { task, n, replica } = where;
+  const rid = replica.rid;
   switch (submitted.status) {
     case 'spot':
-      metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
-      deps.afterwards.at(submitted.due ?? Date.now(), 'spot check', () => judgeSpotCheck(deps, where.task, where.n));
+      deps.metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
+      deps.afterwards.at(submitted.due ?? Date.now(), 'spot check', () => judgeSpotCheck(deps, task, n));
       return 'accepted';
     case 'submitted':
-      // Recorded, not yet judged: recovery and the sweeper must find it (test/crash.test.ts).
-      crashPoint('after-submit');
-      metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
+      deps.metrics.rendered(worker.class, (Date.now() - replica.assignedAt) / 1000);
       deps.afterwards.now('verdict', async () => {
-        await deps.dispatch.complete(where.task, replica);
-        await deps.runner.judge(where.task);
+        await deps.dispatch.complete(task, replica);
+        await deps.runner.judge(task);
       });
       return 'accepted';
     case 'duplicate':
-      judgeLater(deps, where.task);
+      judgeLater(deps, task);
       return 'duplicate';
     case 'expired':
-      throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
+      return new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
     case 'obsolete':
-      throw new ResultRejected(409, `replica ${rid} belongs to a job that has ended`);
+      return new ResultRejected(409, `replica ${rid} belongs to a job that has ended`);
     default:
-      throw await refuse(409, `replica ${rid} cannot take this result (${submitted.status})`);
+      return refusal(deps, worker, 409, `replica ${rid} cannot take this result (${submitted.status})`);
   }
 }
 

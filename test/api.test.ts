@@ -1,5 +1,4 @@
 /** Bad input gets a clear problem+json naming the field, and never changes state. */
-import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid } from '../shared/image.ts';
@@ -10,6 +9,7 @@ import { type ApiFarm, CALIBRATION_SHADE, DEVICE, farmIdOf, OPERATOR_TOKEN, star
 import { problem } from './support/problem.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
+import { serverSentEvents } from './support/server-sent-events.ts';
 
 let apiFarm: ApiFarm;
 let farm: RunningOrchestrator;
@@ -31,21 +31,6 @@ const api = (path: string, init: RequestInit & { token?: string | null } = {}) =
 
 const small = { scene: shippedRaw('cornell'), width: 32, height: 16, spp: 1, tileSize: 16 };
 const jobCount = async () => ((await (await api('/api/jobs')).json()) as { jobs: unknown[] }).jobs.length;
-
-/** Reads a server-sent event stream: the next event of a kind whose data passes a test. */
-function serverSentEvents(res: Response) {
-  const events = res.body?.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream())[Symbol.asyncIterator]();
-  return {
-    async nextWhere(event: string, test: (data: any) => boolean) {
-      for (;;) {
-        const next = await events?.next();
-        if (!next || next.done) throw new Error(`the stream ended before a matching ${event} event`);
-        if (next.value.event === event && test(JSON.parse(next.value.data))) return JSON.parse(next.value.data);
-      }
-    },
-    close: async () => void (await events?.return?.()),
-  };
-}
 
 function newWorker() {
   const { privateKeyPem, publicKeyDer } = newKeyPair();

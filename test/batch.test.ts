@@ -97,6 +97,19 @@ describe('batched protocol', () => {
     expect(await owner.client.uploadBatch([await flat(mine, 60)])).toEqual([{ replica: mine.replica, status: 'accepted' }]);
   });
 
+  it('refuses a result for an id that names no replica, and records the rest of its batch', async () => {
+    await api.operator('/api/jobs', oneTileJob(1));
+    const w = await api.worker('nameless', { trusted: true });
+    const [a] = await w.client.nextBatch(1);
+    const mine = await flat(a, 10);
+    const nobody = `r${'0'.repeat(32)}`;
+    expect(await w.client.uploadBatch([{ ...mine, replica: nobody }, mine])).toEqual([
+      { replica: nobody, error: expect.objectContaining({ status: 403 }) },
+      { replica: a.replica, status: 'accepted' },
+    ]);
+    expect(await view(w.id)).toMatchObject({ rejected: 1, inFlight: 0 });
+  });
+
   it('refuses malformed batches whole, naming the part at fault', async () => {
     const w = await api.worker('framer', { trusted: true });
     const one = {

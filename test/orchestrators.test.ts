@@ -1,6 +1,6 @@
 /**
  * Several orchestrator processes, one farm (real Redis, real worker processes): any of them
- * serves any request, workers fail over between them, a kill -9 of one mid-job loses nothing, and
+ * serves any request (a job's live events too), workers fail over between them, a kill -9 of one mid-job loses nothing, and
  * periodic duties run once per period across them. Each keeps its own data directory and an
  * embedded IPFS node: scenes and results one takes in are served and stitched by the others.
  */
@@ -15,6 +15,7 @@ import type { JobStatus, TaskView } from '../shared/protocol.ts';
 import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { renderWithCli } from './support/render-cli.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
+import { serverSentEvents } from './support/server-sent-events.ts';
 
 const SIZE = { width: 64, height: 48, spp: 4 };
 const JOB = { scene: shippedRaw('bounce'), frames: '0-1', ...SIZE, tileSize: 16, verification: 'quorum' };
@@ -26,7 +27,7 @@ afterEach(async () => {
 });
 
 describe('several orchestrators', () => {
-  it('renders a job submitted to one through the others after a kill -9, workers failing over, frames bit-identical, duties once per period', async () => {
+  it('renders a job submitted to one through the others after a kill -9, workers failing over, its live view on a third, frames bit-identical, duties once per period', async () => {
     farm = await TestFarm.start({ contentStore: 'ipfs' });
     const peer = await farm.startPeer();
     const third = await farm.startPeer();
@@ -39,6 +40,9 @@ describe('several orchestrators', () => {
     const a = await farm.startWorker('a', 'honest', { orchestrators: [farm.url, peer.url], capacity: 3 });
     await farm.startWorker('b', 'honest', { orchestrators: [peer.url, farm.url] });
     const { id } = await farm.client.submit(JOB);
+    // The job's live view, from the orchestrator no worker talks to: every change reaches it.
+    const viaThird = new RequesterClient(third.url, TOKEN);
+    const live = serverSentEvents(await viaThird.call('GET', `/api/jobs/${id}/events`));
     await waitFor(async () => (await viaPeer.status(id)).tilesVerified >= 4, 60_000, 'some verified tiles');
 
     await farm.killOrchestrator();
@@ -59,8 +63,10 @@ describe('several orchestrators', () => {
       for (const t of ((await (await viaPeer.call('GET', `/api/jobs/${id}/tasks?frame=${frame}`)).json()) as { tasks: TaskView[] }).tasks)
         replicas.push(...t.replicas);
     expect(replicas.some((r) => r.worker === a.id && r.state === 'valid' && r.assignedAt > killedAt)).toBe(true);
+    const streamed: JobStatus = await live.nextWhere('job', (s: JobStatus) => s.state === 'done');
+    expect(streamed.tilesVerified).toBe(status?.tilesTotal);
+    await live.close();
     // The frames, from the orchestrator nobody talked to.
-    const viaThird = new RequesterClient(third.url, TOKEN);
     for (const frame of [0, 1]) {
       const stitched = await decodeRgba(await viaThird.download(`/api/jobs/${id}/frames/${frame}`));
       const local = await renderWithCli(`${ROOT}scenes/bounce.json`, frame, `${SIZE.width}x${SIZE.height}`, SIZE.spp);

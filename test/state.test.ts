@@ -3,7 +3,8 @@
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
  * back cannot take the tile again, a known answer serves a few workers once each, and a reopened task asks for a fresh arbitration and audit.
  * Change notices for live views leave in one message per job and turn of the event loop. A stocking
- * audit's reservation goes when its task is cancelled or purged.
+ * audit's reservation goes when its task is cancelled or purged. A script carries only the key
+ * names it uses.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { ChangeFeed } from '../orchestrator/change-feed.ts';
 import { planJob } from '../orchestrator/planner.ts';
 import { announce, JOB_SUBJECT } from '../orchestrator/state/events.ts';
-import { keys } from '../orchestrator/state/keys.ts';
+import { keys, luaKeyTable } from '../orchestrator/state/keys.ts';
 import { KnownAnswers } from '../orchestrator/state/known-answers.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
 import { Tasks } from '../orchestrator/state/tasks.ts';
@@ -46,6 +47,14 @@ const runningJob = (id: string) =>
 afterAll(async () => {
   redis.disconnect();
   await server.stop();
+});
+
+describe("a script's key table", () => {
+  it('names keys as keys.ts does, holds only the entries the script uses, and refuses a name keys.ts lacks', async () => {
+    const body = "return {K.workerActive('w1'), K.tasksIdle, type(K['job'])}";
+    expect(await redis.eval(luaKeyTable(body) + body, 0)).toEqual([keys.workerActive('w1'), keys.tasksIdle, 'nil']);
+    expect(() => luaKeyTable('K.workerActiv(w)')).toThrow(/K\.workerActiv\b/);
+  });
 });
 
 describe('task bookkeeping in Lua', () => {

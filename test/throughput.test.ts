@@ -152,7 +152,8 @@ describe('the minute ring in Redis (includes/reputation.lua)', () => {
     const redis = new Redis(api.redisUrl);
     try {
       // The include's countRecent, called as settle.lua and spot-verdict.lua call it.
-      const script = `${luaKeyTable()}${readFileSync(new URL('../orchestrator/state/lua/includes/reputation.lua', import.meta.url), 'utf8')}
+      const include = readFileSync(new URL('../orchestrator/state/lua/includes/reputation.lua', import.meta.url), 'utf8');
+      const script = `${luaKeyTable(include)}${include}
 countRecent(ARGV[1], tonumber(ARGV[2]))`;
       const count = (at: number) => redis.eval(script, 0, 'w-ring', at);
       const t = 29_000_000 * MIN;

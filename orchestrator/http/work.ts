@@ -28,7 +28,7 @@ import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
 import type { StorageMonitor } from '../storage.ts';
-import { acceptResult, ResultRejected, type UploadDeps } from '../uploads.ts';
+import { acceptResults, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
@@ -110,15 +110,10 @@ async function heldBy(
   deps: Pick<WorkRoutesDeps, 'workers' | 'tasks'>,
   workerId: string,
 ): Promise<{ task: string; replica: ReplicaRecord }[]> {
-  // Side by side: the connection pipelines what is issued together (a batch's replicas).
-  const found = await Promise.all(
-    (await deps.workers.active(workerId)).map(async (rid) => {
-      const where = await deps.tasks.resolve(rid);
-      const replica = where && (await deps.tasks.slot(where.task, where.n)).replica;
-      return where && replica?.rid === rid && replica.worker === workerId ? { task: where.task, replica } : undefined;
-    }),
+  const rids = await deps.workers.active(workerId);
+  return (await deps.tasks.locate(rids)).flatMap((where, i) =>
+    where?.replica?.rid === rids[i] && where.replica.worker === workerId ? [{ task: where.task, replica: where.replica }] : [],
   );
-  return found.filter((h) => h !== undefined);
 }
 
 export function workRoutes(deps: WorkRoutesDeps): Router {
@@ -243,15 +238,12 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
         { path: RESULT_CID_HEADER, message: 'a CID is required' },
       ]);
     const [rays] = raysHeader(req, 1);
-    try {
-      res.json({ status: await acceptResult(deps, me(req), rid, cid, new Uint8Array(rawBody(req)), rays) });
-    } catch (e) {
-      if (e instanceof ResultRejected) {
-        req.log?.warn({ replica: rid, reason: e.message }, 'result rejected');
-        throw new HttpError(e.status, 'Result rejected', e.message);
-      }
-      throw e;
+    const [outcome] = await acceptResults(deps, me(req), [{ replica: rid, cid, rays, rgba: new Uint8Array(rawBody(req)) }]);
+    if (outcome instanceof ResultRejected) {
+      req.log?.warn({ replica: rid, reason: outcome.message }, 'result rejected');
+      throw new HttpError(outcome.status, 'Result rejected', outcome.message);
     }
+    res.json({ status: outcome });
   });
 
   /**
@@ -266,18 +258,13 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       if (e instanceof BatchFramingError) throw new HttpError(400, 'Invalid request', e.message, e.issues);
       throw e;
     }
-    const worker = me(req);
-    const results = await Promise.all(
-      batch.map(async ({ replica, cid, rays, rgba }): Promise<BatchResult> => {
-        try {
-          return { replica, status: await acceptResult(deps, worker, replica, cid, rgba, rays) };
-        } catch (e) {
-          if (!(e instanceof ResultRejected)) throw e;
-          req.log?.warn({ replica, reason: e.message }, 'result rejected');
-          return { replica, error: { status: e.status, title: 'Result rejected', detail: e.message } };
-        }
-      }),
-    );
+    const outcomes = await acceptResults(deps, me(req), batch);
+    const results = outcomes.map((outcome, i): BatchResult => {
+      const { replica } = batch[i];
+      if (!(outcome instanceof ResultRejected)) return { replica, status: outcome };
+      req.log?.warn({ replica, reason: outcome.message }, 'result rejected');
+      return { replica, error: { status: outcome.status, title: 'Result rejected', detail: outcome.message } };
+    });
     res.json({ results });
   });
 

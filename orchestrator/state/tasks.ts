@@ -120,6 +120,25 @@ export type BindResult =
 
 const uniform = () => randomInt(2 ** 32) / 2 ** 32;
 
+/** A replica's slot as replica-locate.lua finds it. */
+export interface Located {
+  task: string;
+  n: number;
+  /** The slot's current record: another replica's, if it was reassigned. */
+  replica?: ReplicaRecord;
+  rect?: Rect;
+}
+
+/** A worker's result for a replica it holds, checked and stored, to be recorded. */
+export interface ResultToRecord {
+  task: string;
+  n: number;
+  rid: string;
+  worker: string;
+  cid: string;
+  rays: number;
+}
+
 export interface SubmitResult {
   status: 'submitted' | 'spot' | 'duplicate' | 'expired' | 'obsolete' | 'notassigned' | 'conflict';
   /** A spot check's: when its verdict is due (ms). */
@@ -177,12 +196,22 @@ export class Tasks {
     }
   }
 
-  /** The task and slot an opaque replica id stands for. */
-  async resolve(rid: string): Promise<{ task: string; n: number } | undefined> {
-    const value = await this.redis.get(keys.replica(rid));
-    if (!value) return undefined;
-    const [task, n] = value.split(' ');
-    return { task, n: Number(n) };
+  /**
+   * What opaque replica ids stand for, in one round trip however many: each one's task, slot,
+   * the slot's current record (whoever holds it now) and the task's rectangle; undefined for an
+   * id that names no slot.
+   */
+  async locate(rids: readonly string[]): Promise<(Located | undefined)[]> {
+    if (rids.length === 0) return [];
+    const found = (await runScript(this.redis, 'replica-locate', rids.map(keys.replica), [])) as (
+      | []
+      | [string, string, string | null, string | null]
+    )[];
+    return found.map((f) => {
+      if (f.length === 0) return undefined;
+      const [task, n, replica, rect] = f;
+      return { task, n: Number(n), replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
+    });
   }
 
   /** A slot's current record and its task's rectangle (which never changes: no need to read both at one instant). */
@@ -336,19 +365,24 @@ export class Tasks {
     return { task, n: Number(n), frame: Number(frame), rect: JSON.parse(rect) as Rect, scene };
   }
 
-  async submit(task: string, n: number, rid: string, worker: string, cid: string, rays: number): Promise<SubmitResult> {
-    const job = parseTaskId(task)?.job;
-    if (!job) return { status: 'notassigned' };
+  /** Records results for replicas their workers hold, a batch in one script, each as if alone. */
+  async submit(results: readonly ResultToRecord[]): Promise<SubmitResult[]> {
+    if (results.length === 0) return [];
     const now = Date.now();
-    const [status, due] = (await runScript(
+    const answers = (await runScript(
       this.redis,
       'submit',
-      [keys.task(task), keys.taskReplicas(task), keys.job(job)],
-      // Unpredictable, so that no one can tell when a spot check's verdict will come.
-      [n, rid, worker, cid, now, now + this.graceMs, task, rays, uniform(), uniform()],
-    )) as [string, number?];
-    if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(task);
-    return { status: status as SubmitResult['status'], due };
+      results.flatMap(({ task }) => [keys.task(task), keys.taskReplicas(task), keys.job(parseTaskId(task)?.job ?? '')]),
+      [
+        // Unpredictable, so that no one can tell when a spot check's verdict will come.
+        ...results.flatMap((r) => [r.n, r.rid, r.worker, r.cid, now + this.graceMs, r.task, r.rays, uniform(), uniform()]),
+        now,
+      ],
+    )) as [SubmitResult['status'], number?][];
+    return answers.map(([status, due], i) => {
+      if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(results[i].task);
+      return { status, due };
+    });
   }
 
   /**

@@ -18,11 +18,9 @@ function expand(source: string, seen: Set<string>): string {
   });
 }
 
-function load(file: string): { lua: string; numberOfKeys: number } {
-  const source = readFileSync(new URL(file, DIR), 'utf8');
-  const header = source.slice(0, source.indexOf(']]'));
-  const numberOfKeys = new Set(header.match(/KEYS\[\d+\]/g) ?? []).size;
-  return { lua: luaKeyTable() + expand(source, new Set()), numberOfKeys };
+function load(file: string): { lua: string } {
+  const body = expand(readFileSync(new URL(file, DIR), 'utf8'), new Set());
+  return { lua: luaKeyTable(body) + body };
 }
 
 /** The scripts, one per file of this folder (checked when they are registered). */
@@ -48,6 +46,7 @@ export type Script =
   | 'ledger-trim'
   | 'market-record'
   | 'release'
+  | 'replica-locate'
   | 'reopen'
   | 'set-class'
   | 'settle'
@@ -81,6 +80,7 @@ const SCRIPTS: readonly Script[] = [
   'ledger-trim',
   'market-record',
   'release',
+  'replica-locate',
   'reopen',
   'set-class',
   'settle',
@@ -109,5 +109,5 @@ export function defineScripts(redis: Redis): void {
 export function runScript(redis: Redis, name: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
   const command = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[commandOf(name)];
   if (!command) throw new Error(`no Lua script ${name}`);
-  return command.call(redis, ...keys, ...args);
+  return command.call(redis, keys.length, ...keys, ...args);
 }
