@@ -3,12 +3,18 @@
  * put() returns, so it outlives the node that took it in (once: not again when stored again soon;
  * a small one from its announcement, kept only under the CID it hashes to); a peer that lacks a blob fetches it;
  * a blob nobody has is a quiet miss; remove() spares a blob written again, and tidy() deletes
- * what no pin holds.
+ * what no pin holds. A repo survives a restart, and one of the older layout (a file per block and
+ * per record) is moved into LevelDB; a repo in use is refused to a second node.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FsBlockstore } from 'blockstore-fs';
+import { LevelBlockstore } from 'blockstore-level';
+import { FsDatastore } from 'datastore-fs';
+import { LevelDatastore } from 'datastore-level';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,5 +265,33 @@ describe('a lone orchestrator collecting its blobs', () => {
     expect(again.peerId).toBe(peerId);
     expect((await listed(again)).get(cid)?.bytes).toBe(bytes.length);
     expect(same(await again.get(cid), bytes)).toBe(true);
+  });
+
+  it('moves a repo of a file per block and per record into LevelDB at start, blobs, pins and peer id kept', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'farm-ipfs-migrate-'));
+    const first = await f.node(1000, dataDir);
+    const bytes = randomBytes(CHUNK + 3);
+    const cid = await first.put(bytes);
+    const { peerId } = first;
+    await f.close(first);
+    // The same repo as the farm kept it before (blockstore-fs, datastore-fs), entry for entry.
+    const ipfs = join(dataDir, 'ipfs');
+    const [blocks, records] = [new LevelBlockstore(join(ipfs, 'blocks.level')), new LevelDatastore(join(ipfs, 'datastore.level'))];
+    const [oldBlocks, oldRecords] = [new FsBlockstore(join(ipfs, 'blocks')), new FsDatastore(join(ipfs, 'datastore'))];
+    await Promise.all([blocks.open(), records.open(), oldBlocks.open(), oldRecords.open()]);
+    for await (const _ of oldBlocks.putMany(blocks.getAll()));
+    for await (const _ of oldRecords.putMany(records.query({})));
+    await Promise.all([blocks.close(), records.close(), oldBlocks.close(), oldRecords.close()]);
+    await rm(join(ipfs, 'blocks.level'), { recursive: true });
+    await rm(join(ipfs, 'datastore.level'), { recursive: true });
+
+    const moved = await f.node(1000, dataDir);
+    expect(moved.peerId).toBe(peerId);
+    expect((await listed(moved)).get(cid)?.bytes).toBe(bytes.length);
+    expect(same(await moved.get(cid), bytes)).toBe(true);
+    expect(existsSync(join(ipfs, 'blocks')) || existsSync(join(ipfs, 'datastore'))).toBe(false);
+    // Its repo is locked while it runs: a second orchestrator on the same directory is refused.
+    await expect(f.node(1000, dataDir)).rejects.toThrow(/another orchestrator/);
+    expect(same(await moved.get(cid), bytes)).toBe(true);
   });
 });

@@ -78,7 +78,7 @@ describe('several orchestrators', () => {
     expect(await sweeps()).toBeGreaterThanOrEqual(sweptBefore + Math.floor(seconds * 0.8));
     // Nothing was shared on disk: each orchestrator's blocks are its own.
     for (const port of [farm.port, new URL(peer.url).port, new URL(third.url).port].map(Number))
-      expect(existsSync(join(farm.dataDir(port), 'ipfs', 'blocks'))).toBe(true);
+      expect(existsSync(join(farm.dataDir(port), 'ipfs', 'blocks.level'))).toBe(true);
     expect(existsSync(join(farm.dataDir(), 'blobs'))).toBe(false);
     redis.disconnect();
   });

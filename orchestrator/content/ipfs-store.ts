@@ -1,6 +1,6 @@
 /**
  * The IPFS content store: a Helia node inside the orchestrator, blocks and pins on disk
- * (blockstore-fs, datastore-fs under <dataDir>/ipfs), speaking bitswap over libp2p TCP to the
+ * (ipfs-repo.ts: LevelDB under <dataDir>/ipfs), speaking bitswap over libp2p TCP to the
  * farm's other orchestrators and to nothing else (no public bootstrap, DHT or gateways). A blob
  * is imported in the UnixFS layout (shared/unixfs.ts) and pinned; a blob this node lacks is
  * fetched from its peers, every block checked against its CID by bitswap. Each store is copied
@@ -17,8 +17,6 @@ import { noise } from '@libp2p/noise';
 import { tcp } from '@libp2p/tcp';
 import { yamux } from '@libp2p/yamux';
 import { multiaddr } from '@multiformats/multiaddr';
-import { FsBlockstore } from 'blockstore-fs';
-import { FsDatastore } from 'datastore-fs';
 import { createHeliaLight } from 'helia';
 import type { Redis } from 'ioredis';
 import { exporter } from 'ipfs-unixfs-exporter';
@@ -29,6 +27,7 @@ import type { Logger } from 'pino';
 import { CID_PATTERN } from '../../shared/protocol.ts';
 import { cidOfBytes, importInto } from '../../shared/unixfs.ts';
 import { IpfsPeering } from './ipfs-peering.ts';
+import { openRepo, type Repo } from './ipfs-repo.ts';
 import type { ContentStore } from './store.ts';
 
 export interface IpfsStoreOptions {
@@ -46,21 +45,25 @@ export interface IpfsStoreOptions {
 }
 
 export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsContentStore> {
-  const blockstore = new FsBlockstore(join(opts.dataDir, 'ipfs', 'blocks'));
-  const datastore = new FsDatastore(join(opts.dataDir, 'ipfs', 'datastore'));
-  await Promise.all([blockstore.open(), datastore.open()]);
-  const helia = createNode(opts.listen, blockstore, datastore);
-  await helia.start();
-  const store = new IpfsContentStore(helia, opts);
+  const repo = await openRepo(join(opts.dataDir, 'ipfs'), opts.log);
+  const helia = createNode(opts.listen, repo);
+  try {
+    await helia.start();
+  } catch (e) {
+    await Promise.allSettled([helia.stop(), repo.blockstore.close(), repo.datastore.close()]);
+    throw e;
+  }
+  // Made once the node listens: its peering announces the addresses it got.
+  const store = new IpfsContentStore(helia, repo, opts);
   await store.peering.start();
   opts.log.info({ peer: store.peerId, addrs: helia.libp2p.getMultiaddrs().map(String) }, 'ipfs node started');
   return store;
 }
 
 /** Helia with bitswap over libp2p TCP, and nothing else. */
-function createNode(listen: string, blockstore: FsBlockstore, datastore: FsDatastore) {
+function createNode(listen: string, repo: Repo) {
   return withBitswap(
-    withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
+    withLibp2pLight(createHeliaLight(repo), {
       addresses: { listen: [listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -108,6 +111,8 @@ export class IpfsContentStore implements ContentStore {
 
   constructor(
     private readonly helia: Node,
+    /** Helia stops without closing it: LevelDB's lock stays until it is closed. */
+    private readonly repo: Repo,
     private readonly opts: IpfsStoreOptions,
   ) {
     this.peering = new IpfsPeering({
@@ -224,6 +229,7 @@ export class IpfsContentStore implements ContentStore {
   async close(): Promise<void> {
     await this.peering.stop();
     await this.helia.stop();
+    await Promise.all([this.repo.blockstore.close(), this.repo.datastore.close()]);
   }
 
   /** The blob's bytes, from this node's blocks or its peers', within the timeout. */
