@@ -63,9 +63,8 @@ interface Checked {
  */
 export async function acceptResults(deps: UploadDeps, worker: WorkerRecord, results: readonly BatchedResult[]): Promise<ResultOutcome[]> {
   const found = await deps.tasks.locate(results.map((r) => r.replica));
-  const checked = await Promise.all(
-    results.map((r, i) => check(deps, worker, r, found[i]).catch((e) => (e instanceof ResultRejected ? e : Promise.reject(e)))),
-  );
+  const settled = await Promise.allSettled(results.map((r, i) => check(deps, worker, r, found[i])));
+  const checked = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason instanceof ResultRejected ? s.reason : undefined));
   const toRecord = checked.filter(isChecked);
   const submitted = await deps.tasks.submit(
     toRecord.map(({ where, cid, rays }) => ({ task: where.task, n: where.n, rid: where.replica.rid, worker: worker.id, cid, rays })),
@@ -73,11 +72,15 @@ export async function acceptResults(deps: UploadDeps, worker: WorkerRecord, resu
   // Recorded, not yet judged: recovery and the sweeper must find it (test/crash.test.ts).
   if (submitted.some((s) => s.status === 'submitted')) crashPoint('after-submit');
   const outcomes = await Promise.all(toRecord.map((c, i) => recorded(deps, worker, c, submitted[i])));
+  // A result that failed for the farm's own reason (its store, say) fails the upload, once the
+  // others are recorded: the worker's retry finds them duplicates, as separate uploads would.
+  const failed = settled.find((s) => s.status === 'rejected' && !(s.reason instanceof ResultRejected));
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   let next = 0;
-  return checked.map((c) => (isChecked(c) ? outcomes[next++] : c));
+  return checked.map((c) => (isChecked(c) ? outcomes[next++] : (c as ResultOutcome)));
 }
 
-const isChecked = (c: Checked | ResultOutcome): c is Checked => typeof c === 'object' && !(c instanceof ResultRejected);
+const isChecked = (c: Checked | ResultOutcome | undefined): c is Checked => typeof c === 'object' && !(c instanceof ResultRejected);
 
 /** Counts a refusal against the worker (its reputation shows them) and makes the error. */
 async function refusal(deps: UploadDeps, worker: WorkerRecord, status: number, message: string): Promise<ResultRejected> {

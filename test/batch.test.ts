@@ -3,6 +3,8 @@
  * several results, each judged as its own upload would be. Hostile batches are refused whole
  * (framing) or item by item (results), never half-applied.
  */
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
 import { type Assignment, type JobStatus, MAX_BATCH, type WorkerView } from '../shared/protocol.ts';
@@ -108,6 +110,25 @@ describe('batched protocol', () => {
       { replica: a.replica, status: 'accepted' },
     ]);
     expect(await view(w.id)).toMatchObject({ rejected: 1, inFlight: 0 });
+  });
+
+  it("records the results that passed when another fails for the farm's own reason, and fails the upload: a retry finds them duplicates", async () => {
+    await api.operator('/api/jobs', { ...oneTileJob(1), width: 32 });
+    const w = await api.worker('half-stored', { trusted: true });
+    const [a, b] = await w.client.nextBatch(2);
+    // The blob store keeps blobs under blobs/<the CID's last two characters>/: b's result finds a
+    // file where its directory would be, and its store fails.
+    const blobDir = (cid: string) => join(api.dir, 'data', 'blobs', cid.slice(-2));
+    const good = await flat(a, 1);
+    let bad = await flat(b, 2);
+    for (let shade = 3; existsSync(blobDir(bad.cid)) || bad.cid.slice(-2) === good.cid.slice(-2); shade++) bad = await flat(b, shade);
+    writeFileSync(blobDir(bad.cid), 'in the way');
+    await expect(w.client.uploadBatch([good, bad])).rejects.toMatchObject({ status: 500 });
+    rmSync(blobDir(bad.cid));
+    expect(await w.client.uploadBatch([good, bad])).toEqual([
+      { replica: a.replica, status: 'duplicate' },
+      { replica: b.replica, status: 'accepted' },
+    ]);
   });
 
   it('refuses malformed batches whole, naming the part at fault', async () => {

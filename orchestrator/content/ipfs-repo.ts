@@ -22,15 +22,20 @@ export interface Repo {
 
 export async function openRepo(dir: string, log: Logger): Promise<Repo> {
   const repo = { blockstore: new LevelBlockstore(join(dir, 'blocks.level')), datastore: new LevelDatastore(join(dir, 'datastore.level')) };
+  // Closed again on any failure here: LevelDB's lock would refuse the next open in this process.
+  const closeAll = () => Promise.allSettled([repo.blockstore.close(), repo.datastore.close()]);
   try {
     await Promise.all([repo.blockstore.open(), repo.datastore.open()]);
   } catch (e) {
-    await Promise.allSettled([repo.blockstore.close(), repo.datastore.close()]);
+    await closeAll();
     throw new Error(
       `cannot open the IPFS repo in ${dir} (is another orchestrator using this data directory? each needs its own): ${(e as Error).message}`,
     );
   }
-  await migrateFsRepo(dir, repo, log);
+  await migrateFsRepo(dir, repo, log).catch(async (e) => {
+    await closeAll();
+    throw e;
+  });
   return repo;
 }
 
@@ -56,7 +61,7 @@ async function migrateFsRepo(dir: string, repo: Repo, log: Logger): Promise<void
     for await (const _ of repo.datastore.putMany(old.query({}))) entries++;
     await old.close();
   }
-  // The pins last: while they remain, the next start copies everything again.
+  // Only once both are in: after a crash here, what is not yet removed is copied again.
   await rm(blocksDir, { recursive: true, force: true });
   await rm(datastoreDir, { recursive: true, force: true });
   log.info({ dir, blocks, entries }, 'ipfs repo moved from files to LevelDB');

@@ -55,7 +55,10 @@ export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsConten
   }
   // Made once the node listens: its peering announces the addresses it got.
   const store = new IpfsContentStore(helia, repo, opts);
-  await store.peering.start();
+  await store.peering.start().catch(async (e) => {
+    await store.close().catch(() => undefined);
+    throw e;
+  });
   opts.log.info({ peer: store.peerId, addrs: helia.libp2p.getMultiaddrs().map(String) }, 'ipfs node started');
   return store;
 }
@@ -226,10 +229,15 @@ export class IpfsContentStore implements ContentStore {
     return 0;
   }
 
+  /** After the stores, copies and collection under way; the repo is closed (its lock let go) whatever fails before. */
   async close(): Promise<void> {
-    await this.peering.stop();
-    await this.helia.stop();
-    await Promise.all([this.repo.blockstore.close(), this.repo.datastore.close()]);
+    try {
+      await this.peering.stop();
+      await Promise.allSettled([...this.writes, this.collecting]);
+      await this.helia.stop();
+    } finally {
+      await Promise.all([this.repo.blockstore.close(), this.repo.datastore.close()]);
+    }
   }
 
   /** The blob's bytes, from this node's blocks or its peers', within the timeout. */

@@ -120,6 +120,13 @@ export type BindResult =
 
 const uniform = () => randomInt(2 ** 32) / 2 ** 32;
 
+/** The job of a task id the farm's own records hold (one that does not parse is a bug, not input). */
+function jobOf(task: string): string {
+  const job = parseTaskId(task)?.job;
+  if (!job) throw new Error(`not a task id: ${task}`);
+  return job;
+}
+
 /** A replica's slot as replica-locate.lua finds it. */
 export interface Located {
   task: string;
@@ -208,7 +215,8 @@ export class Tasks {
       | [string, string, string | null, string | null]
     )[];
     return found.map((f) => {
-      if (f.length === 0) return undefined;
+      // An index entry that names no task of this farm's form names nothing.
+      if (f.length === 0 || !parseTaskId(f[0])) return undefined;
       const [task, n, replica, rect] = f;
       return { task, n: Number(n), replica: replica ? JSON.parse(replica) : undefined, rect: rect ? JSON.parse(rect) : undefined };
     });
@@ -372,7 +380,7 @@ export class Tasks {
     const answers = (await runScript(
       this.redis,
       'submit',
-      results.flatMap(({ task }) => [keys.task(task), keys.taskReplicas(task), keys.job(parseTaskId(task)?.job ?? '')]),
+      results.flatMap(({ task }) => [keys.task(task), keys.taskReplicas(task), keys.job(jobOf(task))]),
       [
         // Unpredictable, so that no one can tell when a spot check's verdict will come.
         ...results.flatMap((r) => [r.n, r.rid, r.worker, r.cid, now + this.graceMs, r.task, r.rays, uniform(), uniform()]),

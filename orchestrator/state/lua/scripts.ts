@@ -1,8 +1,8 @@
 /**
  * Loads the Lua scripts of this folder, one per file as BullMQ keeps its `commands/`: each opens
  * with a header listing its KEYS and ARGV, may pull in helpers with `-- @include <name>` (from
- * `includes/`, each at most once), and gets the farm's key table (keys.ts) prepended. The header's
- * KEYS lines give the number of keys.
+ * `includes/`, each at most once), and gets the entries of the farm's key table (keys.ts) it uses
+ * prepended. Each call says how many of its arguments are keys, so a script may take a batch.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
