@@ -203,5 +203,6 @@ console.log(
 );
 console.log(`goal (results recorded, no errors, p99 < ${GOAL_P99_MS} ms): ${result.goal.met ? 'met' : 'not met'}`);
 // A run with a render time is another measurement (below capacity), kept beside the one without.
-console.log(`results: ${writeResult(RENDER_MS ? 'swarm-rendering' : 'swarm', result)}`);
+// One file per kind and size of swarm, so that a run of one size leaves the others' figures.
+console.log(`results: ${writeResult(`${RENDER_MS ? 'swarm-rendering' : 'swarm'}-${WORKERS}`, result)}`);
 process.exit(0);

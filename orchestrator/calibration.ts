@@ -4,12 +4,14 @@
  * of the shipped Cornell box at 64×48 and 16 spp — every material the renderer has, about 50k
  * samples — so backends whose maths differ anywhere land in different classes.
  */
+
 import { readFile } from 'node:fs/promises';
 import { canonicalBytes, pixelsOf, type Rendered } from '../shared/image.ts';
 import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { parseScene, withOverrides } from '../shared/scene.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
+import type { ByteLru } from './byte-lru.ts';
 import { classify, type KnownClass } from './classes.ts';
 import type { ContentStore } from './content/store.ts';
 import type { Classes, ClassRecord } from './state/classes.ts';
@@ -36,12 +38,26 @@ export class CalibrationRejected extends Error {
   }
 }
 
+/** An established class's answer could not be read (the IPFS store's peers did not answer in time): try again. */
+export class AnswersUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
 export interface CalibrationDeps {
   spec: CalibrationSpec;
   blobs: ContentStore;
   classes: Classes;
   workers: Workers;
   tolerance: Tolerance;
+  /**
+   * Established classes' answers, decoded, by CID (never stale): every calibration compares
+   * against them, and a swarm of 10,000 workers calibrating read them from the blob store 10,000
+   * times — from a peer, under load, for an orchestrator whose IPFS node holds no copy.
+   */
+  knownAnswers: ByteLru<Uint8Array>;
 }
 
 /**
@@ -96,7 +112,7 @@ async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids:
   const known: KnownClass[] = await Promise.all(
     records
       .filter((c) => c.established)
-      .map(async (c) => ({ id: c.id, established: true, cids: c.answers, pixels: await answersOf(deps, c.answers) })),
+      .map(async (c) => ({ id: c.id, established: true, cids: c.answers, pixels: await answersOf(deps, c.answers, true) })),
   );
   let verdict = classify({ cids, pixels: await answersOf(deps, cids) }, known, worker.trusted, deps.tolerance);
   const existing = verdict.class ? records.find((c) => c.id === verdict.class) : undefined;
@@ -125,13 +141,17 @@ async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids:
   return { class: verdict.class, classState: verdict.state, detail: verdict.detail };
 }
 
-async function answersOf(deps: CalibrationDeps, cids: readonly string[]): Promise<Uint8Array[]> {
+/** The pixels of calibration answers; `known`: an established class's, kept (CalibrationDeps.knownAnswers). */
+async function answersOf(deps: CalibrationDeps, cids: readonly string[], known = false): Promise<Uint8Array[]> {
   return Promise.all(
     cids.map(async (cid, i) => {
+      const kept = deps.knownAnswers.get(cid);
+      if (kept) return kept;
       const tile = deps.spec.tiles[i];
       const bytes = await deps.blobs.get(cid);
-      if (!bytes) throw new Error(`calibration answer ${cid} is missing from the blob store`);
-      return pixelsOf(bytes, tile.width, tile.height);
+      if (!bytes) throw new AnswersUnavailable(`calibration answer ${cid} could not be read from the blob store; try again`);
+      const pixels = pixelsOf(bytes, tile.width, tile.height);
+      return known ? deps.knownAnswers.set(cid, pixels, pixels.byteLength) : pixels;
     }),
   );
 }

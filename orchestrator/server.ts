@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { FarmLimits } from '../shared/farm-limits.ts';
 import { Afterwards } from './afterwards.ts';
 import { assembleFrameJob } from './assembly.ts';
+import { ByteLru } from './byte-lru.ts';
 import { calibrationSpec } from './calibration.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { economyOf, type OrchestratorConfig } from './config.ts';
@@ -225,7 +226,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
 
   const token = config.token ?? (await generatedOperatorToken(config.dataDir));
   await tokens.add(token, 'operator', 'operator');
-  const calibration = { spec: await calibrationSpec(blobs), blobs, classes, workers, tolerance };
+  const calibration = {
+    spec: await calibrationSpec(blobs),
+    blobs,
+    classes,
+    workers,
+    tolerance,
+    knownAnswers: new ByteLru<Uint8Array>(4 * 1024 * 1024),
+  };
   const startedAt = Date.now();
   const orphans = await blobs.tidy();
   if (orphans) log.warn({ orphans }, 'removed temporary blob files a crash left behind');

@@ -1,13 +1,18 @@
 /**
  * Determinism classes through the API: measured by calibration, established only by the
  * operator's trusted workers, provisional when nearly equal (checks only, judged within the
- * published tolerance), and credibility kept per (worker, class).
+ * published tolerance), and credibility kept per (worker, class). An established class's answers
+ * are kept once read; where they cannot be read, a calibration is told to try again (503).
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../orchestrator/state/keys.ts';
-import type { Assignment, ClassList, WorkerView } from '../shared/protocol.ts';
+import type { Assignment, CalibrationSpec, ClassList, WorkerView } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { WorkerClient } from '../worker/client.ts';
 import {
   type ApiFarm,
   CALIBRATION_SHADE,
@@ -134,5 +139,29 @@ describe('determinism classes', () => {
     const back = await mover.client.register('mover', DEVICE);
     await calibrateFlat(mover.client, back.calibration as NonNullable<typeof back.calibration>, CALIBRATION_SHADE);
     expect(await view(mover.id)).toMatchObject({ passed: 1, class: first });
+  });
+  it("keeps an established class's answers for the calibrations after, and answers 503 where they cannot be read", async () => {
+    const client = (url: string) => {
+      const { privateKeyPem, publicKeyDer } = newKeyPair();
+      return new WorkerClient(url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+    };
+    const first = client(api.farm.url);
+    const spec = (await first.register('kept', DEVICE)).calibration as CalibrationSpec;
+    expect((await calibrateFlat(first, spec, CALIBRATION_SHADE)).classState).toBe('established');
+    // The class's answers gone from the blob store: this orchestrator compares against what it kept.
+    const { answers } = (await classes()).classes.find((c) => c.established) as ClassList['classes'][number];
+    for (const cid of new Set(answers)) rmSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
+    const second = client(api.farm.url);
+    await second.register('after-loss', DEVICE);
+    expect((await calibrateFlat(second, spec, CALIBRATION_SHADE)).classState).toBe('established');
+    // Another orchestrator, whose store never had them, cannot compare yet: try again, not a fault.
+    const other = await api.another();
+    try {
+      const third = client(other.url);
+      await third.register('elsewhere', DEVICE);
+      await expect(calibrateFlat(third, spec, CALIBRATION_SHADE)).rejects.toMatchObject({ status: 503 });
+    } finally {
+      await other.close();
+    }
   });
 });

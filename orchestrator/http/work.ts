@@ -21,7 +21,7 @@ import {
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
 import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
 import { ByteLru } from '../byte-lru.ts';
-import { type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
+import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { parseTaskId } from '../planner.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -168,6 +168,10 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       res.json(result);
     } catch (e) {
       if (e instanceof CalibrationRejected) throw new HttpError(422, 'Calibration rejected', e.message);
+      if (e instanceof AnswersUnavailable) {
+        res.set('Retry-After', '1');
+        throw new HttpError(503, 'Service unavailable', e.message);
+      }
       throw e;
     }
   });
