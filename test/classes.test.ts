@@ -4,14 +4,17 @@
  * published tolerance), and credibility kept per (worker, class). An established class's answers
  * are kept once read; where they cannot be read, a calibration is told to try again (503).
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../orchestrator/state/keys.ts';
+import { canonicalBytes } from '../shared/image.ts';
 import type { Assignment, CalibrationSpec, ClassList, WorkerView } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { startAgent } from '../worker/agent.ts';
 import { WorkerClient } from '../worker/client.ts';
 import {
   type ApiFarm,
@@ -155,11 +158,38 @@ describe('determinism classes', () => {
     await second.register('after-loss', DEVICE);
     expect((await calibrateFlat(second, spec, CALIBRATION_SHADE)).classState).toBe('established');
     // Another orchestrator, whose store never had them, cannot compare yet: try again, not a fault.
+    const before = new Set(readdirSync(api.dir));
     const other = await api.another();
+    const otherDir = join(api.dir, readdirSync(api.dir).find((d) => !before.has(d)) as string);
+    const flat = (t: { width: number; height: number }) => ({
+      ...t,
+      rgba: new Uint8Array(t.width * t.height * 4).fill(CALIBRATION_SHADE),
+      rays: 0,
+    });
     try {
       const third = client(other.url);
       await third.register('elsewhere', DEVICE);
       await expect(calibrateFlat(third, spec, CALIBRATION_SHADE)).rejects.toMatchObject({ status: 503 });
+      // A worker calibrating there tries again until the answers can be read (here: once they are in its store).
+      const { privateKeyPem, publicKeyDer } = newKeyPair();
+      const agent = await startAgent({
+        orchestrator: other.url,
+        identity: { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer },
+        name: 'patient',
+        log: pino({ level: 'silent' }),
+        producer: { device: DEVICE, produce: async (order) => flat(order.tile) },
+      });
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        expect((await view(agent.id)).classState).not.toBe('established');
+        for (const [i, t] of spec.tiles.entries()) {
+          mkdirSync(join(otherDir, 'blobs', answers[i].slice(-2)), { recursive: true });
+          writeFileSync(join(otherDir, 'blobs', answers[i].slice(-2), answers[i]), canonicalBytes(flat(t)));
+        }
+        await expect.poll(async () => (await view(agent.id)).classState, { timeout: 10_000 }).toBe('established');
+      } finally {
+        await agent.stop();
+      }
     } finally {
       await other.close();
     }

@@ -137,7 +137,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const tiles: TileResult[] = [];
     for (const tile of spec.tiles)
       tiles.push({ ...tile, ...(await producer.produce({ scene: spec.scene, frame: spec.frame, tile }, scene, 'calibration')) });
-    const result = await client.calibrate(await Promise.all(tiles.map(canonicalCid)), tiles);
+    const cids = await Promise.all(tiles.map(canonicalCid));
+    // An orchestrator under load may answer 503 (it could not read the answers to compare with yet).
+    const result = await retry(() => client.calibrate(cids, tiles), log, 'calibration upload');
     log.info({ class: result.class, classState: result.classState }, result.detail);
     if (result.classState === 'refused') throw new Error(`calibration refused: ${result.detail}`);
   }
