@@ -23,7 +23,7 @@ export interface Repo {
 export async function openRepo(dir: string, log: Logger): Promise<Repo> {
   const repo = { blockstore: new LevelBlockstore(join(dir, 'blocks.level')), datastore: new LevelDatastore(join(dir, 'datastore.level')) };
   // Closed again on any failure here: LevelDB's lock would refuse the next open in this process.
-  const closeAll = () => Promise.allSettled([repo.blockstore.close(), repo.datastore.close()]);
+  const closeAll = () => closeRepo(repo).catch(() => undefined);
   try {
     await Promise.all([repo.blockstore.open(), repo.datastore.open()]);
   } catch (e) {
@@ -37,6 +37,11 @@ export async function openRepo(dir: string, log: Logger): Promise<Repo> {
     throw e;
   });
   return repo;
+}
+
+/** Closes both stores, which lets go of LevelDB's lock (Helia's stop does not close them). */
+export async function closeRepo(repo: Repo): Promise<void> {
+  await Promise.all([repo.blockstore.close(), repo.datastore.close()]);
 }
 
 /**

@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { CID_PATTERN } from '../../shared/protocol.ts';
 import { cidOfBytes, importInto } from '../../shared/unixfs.ts';
 import { IpfsPeering } from './ipfs-peering.ts';
-import { openRepo, type Repo } from './ipfs-repo.ts';
+import { closeRepo, openRepo, type Repo } from './ipfs-repo.ts';
 import type { ContentStore } from './store.ts';
 
 export interface IpfsStoreOptions {
@@ -50,7 +50,7 @@ export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsConten
   try {
     await helia.start();
   } catch (e) {
-    await Promise.allSettled([helia.stop(), repo.blockstore.close(), repo.datastore.close()]);
+    await Promise.allSettled([helia.stop(), closeRepo(repo)]);
     throw e;
   }
   // Made once the node listens: its peering announces the addresses it got.
@@ -236,7 +236,7 @@ export class IpfsContentStore implements ContentStore {
       await Promise.allSettled([...this.writes, this.collecting]);
       await this.helia.stop();
     } finally {
-      await Promise.all([this.repo.blockstore.close(), this.repo.datastore.close()]);
+      await closeRepo(this.repo);
     }
   }
 
