@@ -46,19 +46,22 @@ const stop = () => Promise.all(agents.map((a) => a.stop())).finally(() => proces
 process.on('SIGTERM', stop);
 // The bench that started it is gone: so is the swarm.
 process.on('disconnect', stop);
-for (let i = 0; i < Number(count); i += STEP) {
-  const n = Math.min(STEP, Number(count) - i);
-  agents.push(
-    ...(await Promise.all(
-      Array.from({ length: n }, (_, j) =>
-        startNoopAgent(orchestrators.split(','), Number(first) + i + j, log, {
-          renderMs: Number(process.env.RENDER_MS ?? 0),
-          onWork(ms, got) {
-            polls.push({ at: Date.now() - ms, ms, replicas: got });
-          },
-        }).then(watch),
-      ),
-    )),
-  );
-}
+// STEP agents starting at a time, the next as soon as one is running (not in locksteps of STEP,
+// which would wait for the slowest of each).
+let next = 0;
+await Promise.all(
+  Array.from({ length: STEP }, async () => {
+    for (let i = next++; i < Number(count); i = next++)
+      agents.push(
+        watch(
+          await startNoopAgent(orchestrators.split(','), Number(first) + i, log, {
+            renderMs: Number(process.env.RENDER_MS ?? 0),
+            onWork(ms, got) {
+              polls.push({ at: Date.now() - ms, ms, replicas: got });
+            },
+          }),
+        ),
+      );
+  }),
+);
 report();

@@ -21,7 +21,6 @@
  *   class's workers get nothing else.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -77,8 +76,8 @@ const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
  * A lane a look found empty is not looked in again for this long, unless this process adds to it
  * first: fetching from an empty queue is a script call, and a trusted worker's look would make two
  * of them (arbiter and class queue) for every slot it takes from the shared one. Another
- * orchestrator's additions wait at most this long to be seen (a waiting poll looks again every
- * second anyway). Only for the look at any work: a look for a forward window's buyers sees every
+ * orchestrator's additions wait at most this long to be seen (a waiting poll wakes every second,
+ * and looks unless its lanes were found empty meanwhile). Only for the look at any work: a look for a forward window's buyers sees every
  * lane, since what it finds excuses a provider's idle time.
  */
 const EMPTY_LANE_MS = 250;
@@ -191,7 +190,8 @@ export const shareCap = (tilesTotal: number, share: number, floor: number): numb
 
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
-  private readonly wake = new EventEmitter().setMaxListeners(0);
+  /** Polls waiting for work, by the lanes they take from, oldest first: a wake-up goes to the longest wait. */
+  private readonly waiting = new Map<string, Set<() => void>>();
   /** When a look last found each lane empty (EMPTY_LANE_MS; performance.now(), which no clock step moves). */
   private readonly emptyAt = new Map<string, number>();
   private readonly queueListeners: ((queue: Queue) => void)[] = [];
@@ -222,8 +222,9 @@ export class Dispatcher {
    */
   async issue(task: string, ns: readonly number[], deviceClass: string, rank: SlotRank, arbiter = false): Promise<void> {
     if (ns.length === 0) return;
-    await this.lane(laneOf(deviceClass, arbiter)).queue.addBulk(ns.map((n) => slotJob(task, n, rank)));
-    this.workArrived();
+    const name = laneOf(deviceClass, arbiter);
+    await this.lane(name).queue.addBulk(ns.map((n) => slotJob(task, n, rank)));
+    this.workArrived(name, ns.length);
   }
 
   /** Slots 0..replicas−1 of new tasks of a job, in the shared queue (planning issues them in batches). */
@@ -231,7 +232,7 @@ export class Dispatcher {
     await this.lane(SHARED_QUEUE).queue.addBulk(
       tasks.flatMap((task) => Array.from({ length: replicas }, (_, n) => slotJob(task, n, rank))),
     );
-    this.workArrived();
+    this.workArrived(SHARED_QUEUE, tasks.length * replicas);
   }
 
   /**
@@ -268,17 +269,24 @@ export class Dispatcher {
     let current = worker;
     let owed: DeliveringWindow | undefined;
     let idle = worker.classState !== 'provisional';
+    let quiet = false;
     try {
       while (!this.closed && !signal?.aborted) {
-        const look = await this.look(current);
-        owed = look.owed ?? owed;
-        idle &&= look.idle;
-        if (look.found) return look.found;
+        if (!quiet) {
+          const look = await this.look(current);
+          owed = look.owed ?? owed;
+          idle &&= look.idle;
+          if (look.found) return look.found;
+        }
         const left = until - Date.now();
         if (left <= 0) return undefined;
-        await this.waitForWork(Math.min(left, 1000), signal);
+        const woken = await this.waitForWork(this.lanesOf(current), Math.min(left, 1000), signal);
+        // Nothing new for it: no work arrived here, and every lane it takes from was found empty
+        // moments ago (by any poll of this process), so its look would read its record and find
+        // nothing. Thousands of idle workers' polls would each cost that read every second.
+        quiet = !woken && !owed && current.classState !== 'provisional' && this.lanesOf(current).every((l) => this.knownEmpty(l));
         // Its stake and holdings change while it waits (verdicts unlock stake).
-        current = (await this.workers.get(worker.id)) ?? current;
+        if (!quiet) current = (await this.workers.get(worker.id)) ?? current;
       }
       return undefined;
     } finally {
@@ -335,7 +343,7 @@ export class Dispatcher {
     await this.heldSlot(task, replica)
       .moveToWait(replica.worker)
       .catch(() => undefined);
-    this.workArrived();
+    this.workArrived(replica.queue, 1);
   }
 
   /** Heartbeat: renews the leases of the worker's replicas that are still within their deadline. */
@@ -458,8 +466,10 @@ export class Dispatcher {
       for (const lane of this.lanesOf(worker)) {
         const before = held.length;
         const name = lane.queue.name;
-        const emptyAt = this.emptyAt.get(name);
-        if (!wanted && emptyAt !== undefined && performance.now() - emptyAt < EMPTY_LANE_MS) continue;
+        if (!wanted && this.knownEmpty(lane)) continue;
+        // A lane found empty a while ago is probably empty still: one look at a time finds out,
+        // the others taking it as empty meanwhile (a thousand waiting polls would each fetch).
+        if (this.emptyAt.has(name)) this.emptyAt.set(name, performance.now());
         while (!look.found) {
           if (held.length - before >= limit) {
             full = true;
@@ -471,9 +481,15 @@ export class Dispatcher {
             if (held.length === before) this.emptyAt.set(name, performance.now());
             break;
           }
+          this.emptyAt.delete(name);
           look.found = await this.tryBind(job, fetchedAt, lane, worker, held, wantSpot, terms, wanted, look);
         }
-        if (look.found) break;
+        // There may be more (another orchestrator's, which no wake-up here announced): the next
+        // poll waiting on the lane looks too, and each that finds one wakes the next.
+        if (look.found) {
+          this.workArrived(name, 1);
+          break;
+        }
       }
     } finally {
       // Put back what it may not take, without waking other pollers (they would spin on it).
@@ -573,23 +589,48 @@ export class Dispatcher {
     }
   }
 
-  /** Work this process added, handed back or saw come back: every lane is worth a look again. */
-  private workArrived(): void {
-    this.emptyAt.clear();
-    this.wake.emit('work');
+  /**
+   * Work this process added to `lane`, handed back, saw come back or found there (every lane:
+   * none named): the lane is worth a look again, and its `count` longest-waiting polls are woken —
+   * as many as there are new slots, not all of them (each woken poll that finds nothing is a
+   * script call for Redis). One that cannot take what it finds leaves it for the polls that wake
+   * within the second.
+   */
+  private workArrived(lane?: string, count = Number.POSITIVE_INFINITY): void {
+    if (lane === undefined) this.emptyAt.clear();
+    else this.emptyAt.delete(lane);
+    const lanes = lane === undefined ? [...this.waiting.values()] : [this.waiting.get(lane) ?? new Set()];
+    let woken = 0;
+    // A waiter leaves every set it is in when woken, which a Set's iteration allows.
+    for (const waiters of lanes)
+      for (const wake of waiters) {
+        if (woken++ >= count) return;
+        wake();
+      }
   }
 
-  private waitForWork(ms: number, signal?: AbortSignal): Promise<void> {
+  /** A look found the lane empty less than EMPTY_LANE_MS ago, and this process added nothing to it since. */
+  private knownEmpty(lane: Lane): boolean {
+    const at = this.emptyAt.get(lane.queue.name);
+    return at !== undefined && performance.now() - at < EMPTY_LANE_MS;
+  }
+
+  /** Waits on the worker's lanes; true when work arrived on one (or the poll was aborted) before `ms` ran out. */
+  private waitForWork(lanes: readonly Lane[], ms: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      const done = () => {
+      const finish = (woken: boolean) => {
         clearTimeout(timer);
-        this.wake.off('work', done);
-        signal?.removeEventListener('abort', done);
-        resolve();
+        for (const lane of lanes) this.waiting.get(lane.queue.name)?.delete(wake);
+        signal?.removeEventListener('abort', wake);
+        resolve(woken);
       };
-      const timer = setTimeout(done, ms);
-      this.wake.once('work', done);
-      signal?.addEventListener('abort', done, { once: true });
+      const wake = () => finish(true);
+      const timer = setTimeout(() => finish(false), ms);
+      for (const lane of lanes) {
+        const name = lane.queue.name;
+        this.waiting.set(name, (this.waiting.get(name) ?? new Set()).add(wake));
+      }
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 
@@ -615,7 +656,7 @@ export class Dispatcher {
           void this.tasks
             .expire(slot.task, slot.n, '', Date.now() - this.opts.leaseMs)
             .catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
-        this.workArrived();
+        this.workArrived(name, 1);
       });
       void fetcher.startStalledCheckTimer();
       lane = { queue, fetcher };

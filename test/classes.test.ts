@@ -4,13 +4,12 @@
  * published tolerance), and credibility kept per (worker, class). An established class's answers
  * are kept once read; where they cannot be read, a calibration is told to try again (503).
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../orchestrator/state/keys.ts';
-import { canonicalBytes } from '../shared/image.ts';
 import type { Assignment, CalibrationSpec, ClassList, WorkerView } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
@@ -151,9 +150,12 @@ describe('determinism classes', () => {
     const first = client(api.farm.url);
     const spec = (await first.register('kept', DEVICE)).calibration as CalibrationSpec;
     expect((await calibrateFlat(first, spec, CALIBRATION_SHADE)).classState).toBe('established');
-    // The class's answers gone from the blob store: this orchestrator compares against what it kept.
-    const { answers } = (await classes()).classes.find((c) => c.established) as ClassList['classes'][number];
-    for (const cid of new Set(answers)) rmSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
+    // Every established class's answers gone from the blob store (a calibration is compared with
+    // each): this orchestrator compares against what it kept.
+    const blob = (data: string, cid: string) => join(data, 'blobs', cid.slice(-2), cid);
+    const answers = new Set((await classes()).classes.filter((c) => c.established).flatMap((c) => c.answers));
+    const bytes = new Map([...answers].map((cid) => [cid, readFileSync(blob(join(api.dir, 'data'), cid))]));
+    for (const cid of answers) rmSync(blob(join(api.dir, 'data'), cid));
     const second = client(api.farm.url);
     await second.register('after-loss', DEVICE);
     expect((await calibrateFlat(second, spec, CALIBRATION_SHADE)).classState).toBe('established');
@@ -182,9 +184,9 @@ describe('determinism classes', () => {
       try {
         await new Promise((r) => setTimeout(r, 1500));
         expect((await view(agent.id)).classState).not.toBe('established');
-        for (const [i, t] of spec.tiles.entries()) {
-          mkdirSync(join(otherDir, 'blobs', answers[i].slice(-2)), { recursive: true });
-          writeFileSync(join(otherDir, 'blobs', answers[i].slice(-2), answers[i]), canonicalBytes(flat(t)));
+        for (const [cid, answer] of bytes) {
+          mkdirSync(dirname(blob(otherDir, cid)), { recursive: true });
+          writeFileSync(blob(otherDir, cid), answer);
         }
         await expect.poll(async () => (await view(agent.id)).classState, { timeout: 10_000 }).toBe('established');
       } finally {
