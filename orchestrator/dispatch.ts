@@ -76,9 +76,10 @@ const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
  * A lane a look found empty is not looked in again for this long, unless this process adds to it
  * first: fetching from an empty queue is a script call, and a trusted worker's look would make two
  * of them (arbiter and class queue) for every slot it takes from the shared one. Another
- * orchestrator's additions wait at most this long to be seen (a waiting poll wakes every second,
- * and looks unless its lanes were found empty meanwhile). Only for the look at any work: a look for a forward window's buyers sees every
- * lane, since what it finds excuses a provider's idle time.
+ * orchestrator's additions are seen by the first look after this long: a waiting poll wakes every
+ * second, and looks unless its lanes were found empty, or are being looked in, within it. Only for
+ * the look at any work: a look for a forward window's buyers sees every lane, since what it finds
+ * excuses a provider's idle time.
  */
 const EMPTY_LANE_MS = 250;
 /** Finished slot jobs are kept this long so that a re-issue with the same id is a no-op. */
@@ -130,11 +131,19 @@ interface Terms {
 interface Look {
   found?: Assignment;
   idle: boolean;
+  /** The lane it found a slot in (a spot check stands in for one: the slot went back). */
+  lane?: string;
 }
 
 interface Lane {
   queue: Queue;
   fetcher: Worker;
+}
+
+/** A long-poll as a waiter on its lanes: `wake` ends its wait while it waits (not while it looks). */
+interface Waiter {
+  wake?: () => void;
+  lanes: Set<string>;
 }
 
 /** A new opaque replica id: it names no job, task or slot. */
@@ -190,9 +199,12 @@ export const shareCap = (tilesTotal: number, share: number, floor: number): numb
 
 export class Dispatcher {
   private readonly lanes = new Map<string, Lane>();
-  /** Polls waiting for work, by the lanes they take from, oldest first: a wake-up goes to the longest wait. */
-  private readonly waiting = new Map<string, Set<() => void>>();
-  /** When a look last found each lane empty (EMPTY_LANE_MS; performance.now(), which no clock step moves). */
+  /** Polls waiting for work, by the lanes they take from, in the order they began to wait: a wake-up goes to the longest wait. */
+  private readonly waiting = new Map<string, Set<Waiter>>();
+  /**
+   * When a look last found each lane empty, or began to look in one found empty before
+   * (EMPTY_LANE_MS; performance.now(), which no clock step moves).
+   */
   private readonly emptyAt = new Map<string, number>();
   private readonly queueListeners: ((queue: Queue) => void)[] = [];
   private closed = false;
@@ -243,6 +255,7 @@ export class Dispatcher {
   async refresh(task: string, to: number, deviceClass: string, rank: SlotRank, release: boolean): Promise<void> {
     const priority = slotPriority(rank);
     const names = deviceClass ? [SHARED_QUEUE, classQueue(deviceClass), arbiterQueue(deviceClass)] : [SHARED_QUEUE];
+    const released = new Map<string, number>();
     await Promise.all(
       names.flatMap((name) =>
         Array.from({ length: to }, async (_, n) => {
@@ -250,11 +263,15 @@ export class Dispatcher {
           const job = await this.lane(name).queue.getJob(id);
           if (!job) return;
           if (job.priority !== priority) await job.changePriority({ priority }).catch(movedMeanwhile(id));
-          if (release && (await job.isDelayed())) await job.promote().catch(movedMeanwhile(id));
+          if (release && (await job.isDelayed())) {
+            await job.promote().catch(movedMeanwhile(id));
+            released.set(name, (released.get(name) ?? 0) + 1);
+          }
         }),
       ),
     );
-    this.workArrived();
+    // A new rank is no new work; a released slot is.
+    for (const [name, count] of released) this.workArrived(name, count);
   }
 
   /**
@@ -263,33 +280,40 @@ export class Dispatcher {
    * could take in any look of the poll and holds none of theirs has the poll's time recorded as
    * idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
    */
-  async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Assignment | undefined> {
+  private async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Look | undefined> {
     const started = Date.now();
     const until = started + this.opts.pollMs;
     let current = worker;
     let owed: DeliveringWindow | undefined;
     let idle = worker.classState !== 'provisional';
     let quiet = false;
+    const waiter: Waiter = { lanes: new Set() };
     try {
       while (!this.closed && !signal?.aborted) {
         if (!quiet) {
           const look = await this.look(current);
           owed = look.owed ?? owed;
           idle &&= look.idle;
-          if (look.found) return look.found;
+          if (look.found) return look;
         }
         const left = until - Date.now();
         if (left <= 0) return undefined;
-        const woken = await this.waitForWork(this.lanesOf(current), Math.min(left, 1000), signal);
+        // Only a poll that could take a slot waits in its lanes' lines: a wake-up spent on one that
+        // cannot (a provisional worker's, one without free stake) would leave the slot to the timers.
+        const lanes = current.classState !== 'provisional' && this.mayTakeWork(current) ? this.lanesOf(current) : [];
+        const woken = await this.waitForWork(waiter, lanes, Math.min(left, 1000), signal);
+        if (this.closed || signal?.aborted) break;
         // Nothing new for it: no work arrived here, and every lane it takes from was found empty
-        // moments ago (by any poll of this process), so its look would read its record and find
-        // nothing. Thousands of idle workers' polls would each cost that read every second.
+        // moments ago, or is being looked in (by any poll of this process), so its look would read
+        // its record and find nothing. Thousands of idle workers' polls would each cost that read
+        // every second.
         quiet = !woken && !owed && current.classState !== 'provisional' && this.lanesOf(current).every((l) => this.knownEmpty(l));
         // Its stake and holdings change while it waits (verdicts unlock stake).
         if (!quiet) current = (await this.workers.get(worker.id)) ?? current;
       }
       return undefined;
     } finally {
+      for (const name of waiter.lanes) this.waiting.get(name)?.delete(waiter);
       if (owed && idle) await this.market.recordIdle(owed, worker.id, started, Date.now()).catch(() => undefined);
     }
   }
@@ -300,18 +324,23 @@ export class Dispatcher {
    * with its own chance of being a spot check). Empty after pollMs when there is nothing.
    */
   async nextBatch(worker: WorkerRecord, max: number, signal?: AbortSignal): Promise<Assignment[]> {
-    const first = await this.next(worker, signal);
-    if (!first || max === 1) return first ? [first] : [];
-    const found = [first];
+    let last = await this.next(worker, signal);
+    if (!last?.found) return [];
+    const found = [last.found];
     // Read once after the wait; then as each bind leaves it, without reading it back: this only
     // spares looks that would fail (bind.lua checks the worker's stake and holdings itself).
-    let current = await this.workers.get(worker.id);
+    let current = max > 1 ? await this.workers.get(worker.id) : undefined;
     while (current && found.length < max && !this.closed && !signal?.aborted) {
-      const more = (await this.look(current)).found;
-      if (!more) break;
-      found.push(more);
+      const more = await this.look(current);
+      if (!more.found) return found;
+      found.push(more.found);
+      last = more;
       current = holdingOneMore(current, this.opts.stakePerReplicaMicros);
     }
+    // It has all it asked for and its last look still found a slot: there may be more (another
+    // orchestrator's, which no wake-up here announced). The next poll waiting on that lane looks
+    // too, and passes it on in turn.
+    if (found.length === max && last.lane) this.workArrived(last.lane, 1);
     return found;
   }
 
@@ -439,13 +468,13 @@ export class Dispatcher {
     let buyersHadNone = false;
     if (owed) {
       const first = await this.pass(worker, terms, wantSpot, BUYER_SCAN_LIMIT, (plan) => owed.buyers.has(plan.owner));
-      if (first.found) return { found: first.found, idle: false };
+      if (first.found) return { found: first.found, idle: false, lane: first.lane };
       // Excused only when it saw every slot: a buyer's may wait behind more than the scan holds.
       buyersHadNone = !first.sawWanted && first.exhausted;
       idle = buyersHadNone;
     }
-    const { found } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
-    return { found, idle };
+    const { found, lane } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
+    return { found, idle, lane };
   }
 
   /**
@@ -458,9 +487,9 @@ export class Dispatcher {
     wantSpot: boolean,
     limit: number,
     wanted?: (plan: JobPlan) => boolean,
-  ): Promise<{ found?: Assignment; sawWanted: boolean; exhausted: boolean }> {
+  ): Promise<{ found?: Assignment; lane?: string; sawWanted: boolean; exhausted: boolean }> {
     const held: Job[] = [];
-    const look = { found: undefined as Assignment | undefined, sawWanted: false };
+    const look = { found: undefined as Assignment | undefined, sawWanted: false, lane: undefined as string | undefined };
     let full = false;
     try {
       for (const lane of this.lanesOf(worker)) {
@@ -484,10 +513,8 @@ export class Dispatcher {
           this.emptyAt.delete(name);
           look.found = await this.tryBind(job, fetchedAt, lane, worker, held, wantSpot, terms, wanted, look);
         }
-        // There may be more (another orchestrator's, which no wake-up here announced): the next
-        // poll waiting on the lane looks too, and each that finds one wakes the next.
         if (look.found) {
-          this.workArrived(name, 1);
+          look.lane = name;
           break;
         }
       }
@@ -599,37 +626,48 @@ export class Dispatcher {
   private workArrived(lane?: string, count = Number.POSITIVE_INFINITY): void {
     if (lane === undefined) this.emptyAt.clear();
     else this.emptyAt.delete(lane);
-    const lanes = lane === undefined ? [...this.waiting.values()] : [this.waiting.get(lane) ?? new Set()];
+    const lanes = lane === undefined ? [...this.waiting.values()] : [this.waiting.get(lane) ?? new Set<Waiter>()];
     let woken = 0;
-    // A waiter leaves every set it is in when woken, which a Set's iteration allows.
     for (const waiters of lanes)
-      for (const wake of waiters) {
+      for (const waiter of waiters) {
+        // One that is looking now, or was woken from another lane, will look anyway.
+        if (!waiter.wake) continue;
         if (woken++ >= count) return;
-        wake();
+        waiter.wake();
       }
   }
 
-  /** A look found the lane empty less than EMPTY_LANE_MS ago, and this process added nothing to it since. */
+  /**
+   * A look found the lane empty less than EMPTY_LANE_MS ago, or is looking in it after one did
+   * (one look at a time), and this process added nothing to it since.
+   */
   private knownEmpty(lane: Lane): boolean {
     const at = this.emptyAt.get(lane.queue.name);
     return at !== undefined && performance.now() - at < EMPTY_LANE_MS;
   }
 
-  /** Waits on the worker's lanes; true when work arrived on one (or the poll was aborted) before `ms` ran out. */
-  private waitForWork(lanes: readonly Lane[], ms: number, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Waits on the worker's lanes; true when work arrived on one (or the poll was aborted) before
+   * `ms` ran out. The poll keeps its place in each lane's line from its first wait to its end
+   * (next()'s finally), so the longest-waiting poll is woken first.
+   */
+  private waitForWork(waiter: Waiter, lanes: readonly Lane[], ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed || signal?.aborted) return Promise.resolve(true);
+    const names = new Set(lanes.map((l) => l.queue.name));
+    for (const name of waiter.lanes) if (!names.has(name)) this.waiting.get(name)?.delete(waiter);
+    // Adding a member a Set has already leaves it where it is: its place in the line.
+    for (const name of names) this.waiting.set(name, (this.waiting.get(name) ?? new Set()).add(waiter));
+    waiter.lanes = names;
     return new Promise((resolve) => {
       const finish = (woken: boolean) => {
         clearTimeout(timer);
-        for (const lane of lanes) this.waiting.get(lane.queue.name)?.delete(wake);
+        waiter.wake = undefined;
         signal?.removeEventListener('abort', wake);
         resolve(woken);
       };
       const wake = () => finish(true);
       const timer = setTimeout(() => finish(false), ms);
-      for (const lane of lanes) {
-        const name = lane.queue.name;
-        this.waiting.set(name, (this.waiting.get(name) ?? new Set()).add(wake));
-      }
+      waiter.wake = wake;
       signal?.addEventListener('abort', wake, { once: true });
     });
   }
