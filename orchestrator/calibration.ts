@@ -4,7 +4,6 @@
  * of the shipped Cornell box at 64×48 and 16 spp — every material the renderer has, about 50k
  * samples — so backends whose maths differ anywhere land in different classes.
  */
-
 import { readFile } from 'node:fs/promises';
 import { canonicalBytes, pixelsOf, type Rendered } from '../shared/image.ts';
 import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
@@ -90,7 +89,13 @@ export async function calibrate(
     await deps.blobs.put(bytes, cid);
     cids.push(cid);
   }
-  return classifyWorker(deps, worker, cids);
+  // Its pixels are in hand: no need to read back what was just stored.
+  return classifyWorker(
+    deps,
+    worker,
+    cids,
+    tiles.map((t) => t.rgba),
+  );
 }
 
 /**
@@ -106,7 +111,13 @@ export async function reconsider(deps: CalibrationDeps, worker: WorkerRecord): P
   return (await deps.workers.get(worker.id)) ?? worker;
 }
 
-async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids: readonly string[]): Promise<Calibrated> {
+/** `pixels`: the answers' pixels when in hand (a calibration's); read from the blob store otherwise. */
+async function classifyWorker(
+  deps: CalibrationDeps,
+  worker: WorkerRecord,
+  cids: readonly string[],
+  pixels?: readonly Uint8Array[],
+): Promise<Calibrated> {
   const records = (await deps.classes.all()).filter((c) => c.calibration === deps.spec.scene);
   // Only established classes are compared against: provisional ones never define an answer.
   const known: KnownClass[] = await Promise.all(
@@ -114,7 +125,7 @@ async function classifyWorker(deps: CalibrationDeps, worker: WorkerRecord, cids:
       .filter((c) => c.established)
       .map(async (c) => ({ id: c.id, established: true, cids: c.answers, pixels: await answersOf(deps, c.answers, true) })),
   );
-  let verdict = classify({ cids, pixels: await answersOf(deps, cids) }, known, worker.trusted, deps.tolerance);
+  let verdict = classify({ cids, pixels: pixels ?? (await answersOf(deps, cids)) }, known, worker.trusted, deps.tolerance);
   const existing = verdict.class ? records.find((c) => c.id === verdict.class) : undefined;
   // Near-misses are cheap to make: past a bound, new provisional classes are refused.
   if (verdict.state === 'provisional' && !existing && records.filter((c) => !c.established).length >= MAX_PROVISIONAL_CLASSES) {

@@ -300,14 +300,15 @@ export class Dispatcher {
         if (left <= 0) return undefined;
         // Only a poll that could take a slot waits in its lanes' lines: a wake-up spent on one that
         // cannot (a provisional worker's, one without free stake) would leave the slot to the timers.
-        const lanes = current.classState !== 'provisional' && this.mayTakeWork(current) ? this.lanesOf(current) : [];
-        const woken = await this.waitForWork(waiter, lanes, Math.min(left, 1000), signal);
+        const mine = this.lanesOf(current);
+        const eligible = current.classState !== 'provisional' && this.mayTakeWork(current);
+        const woken = await this.waitForWork(waiter, eligible ? mine : [], Math.min(left, 1000), signal);
         if (this.closed || signal?.aborted) break;
         // Nothing new for it: no work arrived here, and every lane it takes from was found empty
         // moments ago, or is being looked in (by any poll of this process), so its look would read
         // its record and find nothing. Thousands of idle workers' polls would each cost that read
         // every second.
-        quiet = !woken && !owed && current.classState !== 'provisional' && this.lanesOf(current).every((l) => this.knownEmpty(l));
+        quiet = !woken && !owed && current.classState !== 'provisional' && mine.every((l) => this.knownEmpty(l));
         // Its stake and holdings change while it waits (verdicts unlock stake).
         if (!quiet) current = (await this.workers.get(worker.id)) ?? current;
       }
