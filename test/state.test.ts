@@ -1,7 +1,9 @@
 /**
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
- * back cannot take the tile again, a known answer serves a few workers once each, and a reopened task asks for a fresh arbitration and audit.
+ * back cannot take the tile again, a known answer serves a few workers once each, a verdict with
+ * nothing to do leaves a look another change scheduled, and a reopened task asks for a fresh
+ * arbitration and audit.
  * Change notices for live views leave in one message per job and turn of the event loop. A stocking
  * audit's reservation goes when its task is cancelled or purged. A script carries only the key
  * names it uses.
@@ -115,6 +117,23 @@ describe('task bookkeeping in Lua', () => {
     // Two uses: the tile has left the pool.
     expect(await redis.zscore(keys.spotPool('c1'), task)).toBeNull();
     expect(await spot('s3')).toBeUndefined();
+  });
+
+  it("tells a verdict when the task's next look is, and takes it out only if no change moved it since", async () => {
+    const job = 'j00000000000000000004';
+    const task = `${job}.f0.t0`;
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 2);
+    await redis.zadd(keys.tasksIdle, 1000, task);
+    const read = (await tasks.snapshot(task))?.lookAt;
+    expect(read).toBe('1000');
+    // A hand-back schedules a new look after the verdict read: that one stands.
+    await redis.zadd(keys.tasksIdle, 2000, task);
+    await tasks.forgetIdle(task, read as string);
+    expect(await redis.zscore(keys.tasksIdle, task)).toBe('2000');
+    await tasks.forgetIdle(task, (await tasks.snapshot(task))?.lookAt as string);
+    expect(await redis.zscore(keys.tasksIdle, task)).toBeNull();
+    expect((await tasks.snapshot(task))?.lookAt).toBeNull();
   });
 
   it('clears the arbiter and audit marks when it reopens a task', async () => {

@@ -242,22 +242,29 @@ export class Tasks {
 
   /**
    * Everything a verdict reads, in one round trip: the task, its replicas, its job's state and
-   * timeout, and the fields of the workers it weighs (task-snapshot.lua says which).
+   * timeout, the fields of the workers it weighs (task-snapshot.lua says which), and when the
+   * task's next look is scheduled.
    */
-  async snapshot(
-    id: string,
-  ): Promise<
-    | { task: TaskRecord; replicas: ReplicaRecord[]; jobState: string; deadlineAt: number; workerFields: Record<string, string>[] }
+  async snapshot(id: string): Promise<
+    | {
+        task: TaskRecord;
+        replicas: ReplicaRecord[];
+        jobState: string;
+        deadlineAt: number;
+        workerFields: Record<string, string>[];
+        /** When its next look is scheduled (its score among the tasks due a look, as Redis wrote it); null: none. */
+        lookAt: string | null;
+      }
     | undefined
   > {
     const job = parseTaskId(id)?.job;
     if (!job) return undefined;
-    const [taskFields, replicaFields, progress, workerFields] = (await runScript(
+    const [taskFields, replicaFields, progress, workerFields, lookAt] = (await runScript(
       this.redis,
       'task-snapshot',
       [keys.task(id), keys.taskReplicas(id), keys.job(job)],
-      [],
-    )) as [string[], string[], (string | null)[], string[][]];
+      [id],
+    )) as [string[], string[], (string | null)[], string[][], string | false | null];
     const task = fieldsOf(taskFields);
     if (!task.job) return undefined;
     return {
@@ -266,6 +273,7 @@ export class Tasks {
       jobState: progress[0] ?? '',
       deadlineAt: Number(progress[1] ?? Number.POSITIVE_INFINITY),
       workerFields: workerFields.map(fieldsOf),
+      lookAt: typeof lookAt === 'string' ? lookAt : null,
     };
   }
 
@@ -573,8 +581,13 @@ export class Tasks {
     return this.redis.zrangebyscore(keys.tasksIdle, '-inf', now, 'LIMIT', 0, limit);
   }
 
-  async forgetIdle(task: string): Promise<void> {
-    await this.redis.zrem(keys.tasksIdle, task);
+  /**
+   * Takes the task out of those due a look; given `lookAt` (its score when a verdict read it),
+   * only if its look is still that one: a look another change scheduled since then stands.
+   */
+  async forgetIdle(task: string, lookAt?: string): Promise<void> {
+    if (lookAt === undefined) await this.redis.zrem(keys.tasksIdle, task);
+    else await runScript(this.redis, 'idle-forget', [keys.tasksIdle], [task, lookAt]);
   }
 
   /** Tells the task's watchers (live views) that it changed. */

@@ -2,8 +2,9 @@
  * The one place verdicts are carried out: load a task's facts, `decide`, settle the decision in
  * one Lua script (which refuses it if the task changed meanwhile: then judge again), and apply its
  * effects — issue replicas, stitch a completed frame, wind down a failed job, backtrack what a
- * caught worker vouched for. Uploads, the small-farm grace, job timeouts, backtracking and crash
- * recovery all judge through `judge`.
+ * caught worker vouched for. Uploads, the small-farm grace, job timeouts and crash recovery judge
+ * through `judge`, one judgement of a task at a time in a process; backtracking, which runs inside
+ * a judgement, through `judgeNow`.
  */
 import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.ts';
@@ -17,6 +18,7 @@ import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from '../state/task
 import type { WorkerRecord, Workers } from '../state/workers.ts';
 import { NO_EVIDENCE, TRUSTED_CREDIBILITY } from './credibility.ts';
 import { type Decision, decide, type TaskFacts } from './decide.ts';
+import { OneAtATime } from './one-at-a-time.ts';
 
 export interface RunnerDeps {
   tasks: Tasks;
@@ -53,12 +55,25 @@ const RECHECK_MOST = 32;
 const MAX_ATTEMPTS = 25;
 
 export class VerdictRunner {
+  /**
+   * One judgement of a task at a time in this process. A task's replicas' results come in
+   * together: judged side by side, all but one found the task changed under them and judged again.
+   * A call whose change the judgement under way has read needs no judgement of its own.
+   */
+  private readonly judgements = new OneAtATime<string>((task, reading) => this.judgeNow(task, reading));
+
   constructor(private readonly deps: RunnerDeps) {}
 
-  /** Judges a task from its current records and applies the decision. */
-  async judge(taskId: string): Promise<void> {
+  /** Judges a task from its current records and applies the decision: settles as the first judgement that read the task after this call ends. */
+  judge(taskId: string): Promise<void> {
+    return this.judgements.run(taskId);
+  }
+
+  /** One judgement; `reading` is called as each read of the task is sent. */
+  private async judgeNow(taskId: string, reading: () => void = () => undefined): Promise<void> {
     const { tasks, jobs, log } = this.deps;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      reading();
       const snapshot = await tasks.snapshot(taskId);
       const job = snapshot && (await jobs.plan(snapshot.task.job));
       if (
@@ -68,7 +83,8 @@ export class VerdictRunner {
         snapshot.task.state === 'closed' ||
         (snapshot.task.state === 'pending' && snapshot.jobState !== 'running')
       ) {
-        await tasks.forgetIdle(taskId);
+        if (!snapshot) await tasks.forgetIdle(taskId);
+        else if (snapshot.lookAt !== null) await tasks.forgetIdle(taskId, snapshot.lookAt);
         return;
       }
       const { task, replicas } = snapshot;
@@ -78,7 +94,7 @@ export class VerdictRunner {
       if (decision.kind === 'issue' && decision.stock && !(await this.deps.knownAnswers.reserve(task.class, task.id).catch(() => false)))
         decision = await this.decideWithAvailability({ ...facts, knownAnswersShort: false }, task, job);
       if (decision.kind === 'none') {
-        await tasks.forgetIdle(taskId);
+        if (snapshot.lookAt !== null) await tasks.forgetIdle(taskId, snapshot.lookAt);
         return;
       }
       if (decision.kind === 'reopen') {
@@ -130,7 +146,9 @@ export class VerdictRunner {
       if (!(await tasks.reopen(task, caught))) continue;
       reopened++;
       log.warn({ job: job.id, task: id, caught }, 'backtracking: tile reopened');
-      await this.judge(id);
+      // Not through judge(): backtracking runs inside a judgement (of this very task, or of one
+      // whose own backtracking waits for this one), which a queued judgement would wait for.
+      await this.judgeNow(id);
     }
     return reopened;
   }

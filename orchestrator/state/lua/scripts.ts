@@ -35,6 +35,7 @@ export type Script =
   | 'forward-order'
   | 'forward-settle'
   | 'frame-done'
+  | 'idle-forget'
   | 'job-cancel'
   | 'job-create'
   | 'job-finish'
@@ -69,6 +70,7 @@ const SCRIPTS: readonly Script[] = [
   'forward-order',
   'forward-settle',
   'frame-done',
+  'idle-forget',
   'job-cancel',
   'job-create',
   'job-finish',

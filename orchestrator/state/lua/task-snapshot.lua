@@ -1,16 +1,18 @@
 --[[
   Everything a verdict reads, at one instant: the task, its replicas, its job's state and timeout,
-  and the records of the workers whose word it weighs — each voting result's (submitted or valid)
-  and each holder's that gave a slot up (failed or timed out), as verdict/runner.ts `facts` weighs
-  them (it reads any it lacks itself). A script rather than MULTI: one command for the client to
+  whether the task is among those due a look (a verdict with nothing to do then sends no ZREM), and
+  the records of the workers whose word it weighs — each voting result's (submitted or valid) and
+  each holder's that gave a slot up (failed or timed out), as verdict/runner.ts `facts` weighs them
+  (it reads any it lacks itself). A script rather than MULTI: one command for the client to
   send and parse, not one a worker.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
     KEYS[3] job
+    ARGV[1] task id
   Output:
     {task fields (HGETALL), replica fields (HGETALL), {job state, job deadlineAt},
-     {worker fields (HGETALL), …} (each worker once)}
+     {worker fields (HGETALL), …} (each worker once), its score in the tasks due a look or false}
 ]]
 local replicas = redis.call('HGETALL', KEYS[2])
 local workers, seen = {}, {}
@@ -30,4 +32,5 @@ for i = 2, #replicas, 2 do
     end
   end
 end
-return {redis.call('HGETALL', KEYS[1]), replicas, redis.call('HMGET', KEYS[3], 'state', 'deadlineAt'), workers}
+return {redis.call('HGETALL', KEYS[1]), replicas, redis.call('HMGET', KEYS[3], 'state', 'deadlineAt'), workers,
+  redis.call('ZSCORE', K.tasksIdle, ARGV[1])}
