@@ -7,7 +7,10 @@
  *    latency of each replica from its assignment to its task's verdict (p50, p99), and the CPU
  *    each part (orchestrators, workers, Redis; the bench process for bare BullMQ) spent per bare
  *    job or verified task: on a machine of few cores, throughput is its inverse.
- * 2. Stitching a 3840×2160 frame from 64-px tiles, against one memcpy + one PNG encode, and
+ * 2. What a request costs an orchestrator: a worker's signed request that does nothing (GET
+ *    /api/work/calibration) against an unsigned one that does nothing (GET /api/farm), in CPU
+ *    per request — what a swarm's polls and heartbeats spend before any work.
+ * 3. Stitching a 3840×2160 frame from 64-px tiles, against one memcpy + one PNG encode, and
  *    against sharp's composite().
  */
 import { spawn } from 'node:child_process';
@@ -22,7 +25,9 @@ import { RequesterClient } from '../cli/requester.ts';
 import { assembleFrame } from '../orchestrator/stitcher.ts';
 import { encodePng } from '../shared/png.ts';
 import type { TaskView } from '../shared/protocol.ts';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
 import { tileGrid } from '../shared/tile.ts';
+import { WorkerClient } from '../worker/client.ts';
 import { BENCH_TOKEN, startOrchestratorProcess, stopProcess } from './orchestrator-process.ts';
 import { median, percentile, processCpuSeconds, redisCpuSeconds, table, timed, writeResult } from './support.ts';
 
@@ -157,6 +162,43 @@ async function farmThroughput(orchestrators: number): Promise<FarmRun> {
   return { tasksPerSecond: TASKS / seconds, latencyMs: { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) }, cpu };
 }
 
+const REQUESTS = Number(process.env.REQUESTS ?? 4000);
+
+/** Orchestrator CPU ms per request, unsigned and signed, from 8 clients at a time (each kind warmed up first). */
+async function requestCost(): Promise<{ unsigned: number; signed: number }> {
+  const admin = new Redis(redis.url);
+  await admin.flushall();
+  admin.disconnect();
+  const farm = await startOrchestratorProcess(redis.url, join(dir, 'data-requests'), 'fs');
+  try {
+    const clients = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const { privateKeyPem, publicKeyDer } = newKeyPair();
+        const client = new WorkerClient(farm.url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+        await client.register('bench', 'farm-noop/1+bench', BENCH_TOKEN);
+        return client;
+      }),
+    );
+    const each = (count: number, send: (c: WorkerClient) => Promise<unknown>) =>
+      Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; i < count / clients.length; i++) await send(c);
+        }),
+      );
+    const perRequest = async (send: (c: WorkerClient) => Promise<unknown>) => {
+      await each(REQUESTS / 4, send);
+      const before = processCpuSeconds(farm.proc.pid as number);
+      await each(REQUESTS, send);
+      return ((processCpuSeconds(farm.proc.pid as number) - before) * 1000) / REQUESTS;
+    };
+    const unsigned = await perRequest(() => fetch(`${farm.url}/api/farm`).then((r) => r.json()));
+    const signed = await perRequest((c) => c.calibration());
+    return { unsigned, signed };
+  } finally {
+    await stopProcess(farm.proc);
+  }
+}
+
 async function stitching() {
   const W = 3840;
   const H = 2160;
@@ -203,6 +245,7 @@ async function stitching() {
 const { jobsPerSecond: bare, cpu: bareCpu } = await bareBullmq();
 const one = await farmThroughput(1);
 const three = await farmThroughput(3);
+const requests = await requestCost();
 const stitch = await stitching();
 await redis.stop();
 
@@ -251,6 +294,17 @@ console.log(
     cpuRow('farm, 3 orchestrators, per task', three.cpu),
   ]),
 );
+console.log(`\norchestrator CPU per request (${REQUESTS.toLocaleString('en')} of each, 8 clients at a time)\n`);
+console.log(
+  table([
+    { request: 'unsigned: GET /api/farm (baseline)', 'CPU ms': requests.unsigned.toFixed(3), 'ratio vs baseline': '1.00' },
+    {
+      request: "a worker's, signed: GET /api/work/calibration",
+      'CPU ms': requests.signed.toFixed(3),
+      'ratio vs baseline': (requests.signed / requests.unsigned).toFixed(2),
+    },
+  ]),
+);
 console.log(`\nstitching 3840×2160 from ${stitch.tiles} tiles of 64 px (median of 7)\n`);
 console.log(
   table([
@@ -277,6 +331,7 @@ console.log(
     oneOrchestrator: { ...one, ratio: one.tasksPerSecond / bare },
     threeOrchestrators: { ...three, ratio: three.tasksPerSecond / bare },
     goal: { ratio: GOAL, met: one.tasksPerSecond / bare >= GOAL },
+    requestCpuMs: requests,
     stitch,
   })}`,
 );
