@@ -36,15 +36,15 @@ export class OneAtATime<K> {
     while (unread.length > 0) {
       const answered: Caller[] = [];
       const reading = () => answered.push(...unread.splice(0));
+      let failure: { error: unknown } | undefined;
       try {
         await this.work(key, reading);
-        // A run that read nothing answers its callers all the same, rather than run forever.
-        if (answered.length === 0) reading();
-        for (const caller of answered) caller.resolve();
       } catch (error) {
-        if (answered.length === 0) reading();
-        for (const caller of answered) caller.reject(error);
+        failure = { error };
       }
+      // A run that read nothing answers its callers all the same, rather than run forever.
+      if (answered.length === 0) reading();
+      for (const caller of answered) failure ? caller.reject(failure.error) : caller.resolve();
     }
     this.unread.delete(key);
   }

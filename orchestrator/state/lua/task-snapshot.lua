@@ -1,7 +1,7 @@
 --[[
   Everything a verdict reads, at one instant: the task, its replicas, its job's state and timeout,
-  whether the task is among those due a look (a verdict with nothing to do then sends no ZREM), and
-  the records of the workers whose word it weighs — each voting result's (submitted or valid) and
+  when the task's next look is scheduled (a verdict with nothing to do takes it out only if it is
+  still that one: idle-forget.lua), and the records of the workers whose word it weighs — each voting result's (submitted or valid) and
   each holder's that gave a slot up (failed or timed out), as verdict/runner.ts `facts` weighs them
   (it reads any it lacks itself). A script rather than MULTI: one command for the client to
   send and parse, not one a worker.
