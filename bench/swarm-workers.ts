@@ -1,8 +1,8 @@
 /**
  * bench:swarm's light clients: `count` no-op agents in this process (noop-producer.ts), started
  * a few dozen at a time. Every two seconds it tells its parent how many run, the polls that
- * brought work (when each began, its latency and the replicas it brought) and the warnings
- * logged (errors).
+ * brought work (when each began, its latency and the replicas it brought), the requests sent, by
+ * kind, and the warnings logged (errors).
  * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index> (RENDER_MS: each tile's time)
  */
 import { pino } from 'pino';
@@ -14,12 +14,34 @@ export interface SwarmReport {
   errors: number;
   /** The polls that brought work since the last report: when each began (ms since the epoch), how long it took, and how many replicas it brought. */
   polls: { at: number; ms: number; replicas: number }[];
+  /** Requests the agents sent since the last report, by kind (RequestKind). */
+  requests: Partial<Record<RequestKind, number>>;
 }
+
+export type RequestKind = 'poll' | 'upload' | 'heartbeat' | 'scene' | 'other';
+const kindOf = (path: string): RequestKind =>
+  /^\/api\/work\/(next|batch)$/.test(path)
+    ? 'poll'
+    : /^\/api\/work\/(results|r[0-9a-f]+\/result)$/.test(path)
+      ? 'upload'
+      : path === '/api/work/heartbeat'
+        ? 'heartbeat'
+        : path.startsWith('/ipfs/')
+          ? 'scene'
+          : 'other';
 
 const [orchestrators, count, first] = process.argv.slice(2);
 const STEP = 50;
 let errors = 0;
 let polls: SwarmReport['polls'] = [];
+let requests: SwarmReport['requests'] = {};
+// Every request the agents send goes through fetch (worker/client.ts): counted by kind on its way.
+const sendRequest = globalThis.fetch;
+globalThis.fetch = (input, init) => {
+  const kind = kindOf(new URL(input instanceof Request ? input.url : input).pathname);
+  requests[kind] = (requests[kind] ?? 0) + 1;
+  return sendRequest(input, init);
+};
 // Warnings and errors are what this bench counts: a swarm that works logs none.
 const log = pino(
   { level: 'warn' },
@@ -38,8 +60,9 @@ const watch = (agent: RunningAgent): RunningAgent => {
   return agent;
 };
 const report = () => {
-  if (process.connected) process.send?.({ started: agents.length, errors, polls } satisfies SwarmReport);
+  if (process.connected) process.send?.({ started: agents.length, errors, polls, requests } satisfies SwarmReport);
   polls = [];
+  requests = {};
 };
 setInterval(report, 2000);
 const stop = () => Promise.all(agents.map((a) => a.stop())).finally(() => process.exit(0));

@@ -3,8 +3,8 @@
  * protocol, a few thousand per process) long-polling, heart-beating and uploading no-op tiles
  * against 3 orchestrator processes (each with its own IPFS node) on one Redis. While the swarm
  * grows it samples the orchestrators' and Redis' memory per 1,000 workers; then, with work
- * queued, it measures replicas/s and each poll's time to its assignment (p50, p99) for DURATION
- * seconds, and counts errors. Goal: no errors, p99 under 1 s, memory growing linearly.
+ * queued, it measures replicas/s, each poll's time to its assignment (p50, p99) and the CPU the
+ * orchestrators and Redis spend per replica for DURATION seconds, and counts errors. Goal: no errors, p99 under 1 s, memory growing linearly.
  * Environment: WORKERS (10000), PROCESSES (4), ORCHESTRATORS (3), DURATION (60 s), RENDER_MS (0:
  * each agent polls again as soon as it uploads, so the farm runs at its capacity and a poll waits
  * its turn among all the others; a render time sets the load below it, as real tiles do),
@@ -18,8 +18,8 @@ import { Redis } from 'ioredis';
 import { startRedisServer } from '../cli/redis-server.ts';
 import { RequesterClient } from '../cli/requester.ts';
 import { BENCH_TOKEN, type OrchestratorProcess, startOrchestratorProcess, stopProcess } from './orchestrator-process.ts';
-import { percentile, table, writeResult } from './support.ts';
-import type { SwarmReport } from './swarm-workers.ts';
+import { percentile, processCpuSeconds, redisCpuSeconds, table, writeResult } from './support.ts';
+import type { RequestKind, SwarmReport } from './swarm-workers.ts';
 
 const WORKERS = Number(process.env.WORKERS ?? 10_000);
 const PROCESSES = Number(process.env.PROCESSES ?? 4);
@@ -57,7 +57,7 @@ const reports = new Map<number, SwarmReport>();
  * The measured window: polls begun from `since` until `until`, whenever they end, and the replicas
  * brought by polls that ended inside it (by the agents' clocks, not by when their reports arrive).
  */
-const window = { polls: [] as number[], replicas: 0, since: 0, until: 0 };
+const window = { polls: [] as number[], replicas: 0, requests: {} as Partial<Record<RequestKind, number>>, since: 0, until: 0 };
 /** How long after the window a poll begun inside it may still report: a long-poll's 20 s, and a report's 2. */
 const LATE_POLLS_MS = 22_000;
 const children = Array.from({ length: PROCESSES }, (_, p) => {
@@ -73,6 +73,10 @@ const children = Array.from({ length: PROCESSES }, (_, p) => {
     // reason of the farm's; and all of those, the long ones too, which end after the window.
     window.polls.push(...m.polls.filter((poll) => poll.at >= window.since && poll.at < window.until).map((poll) => poll.ms));
     for (const poll of m.polls) if (poll.at + poll.ms >= window.since && poll.at + poll.ms < window.until) window.replicas += poll.replicas;
+    // Requests by when their report came (every 2 s): near enough for a count per replica.
+    if (Date.now() >= window.since && Date.now() < window.until)
+      for (const [kind, n] of Object.entries(m.requests) as [RequestKind, number][])
+        window.requests[kind] = (window.requests[kind] ?? 0) + n;
   });
   return child;
 });
@@ -129,6 +133,12 @@ await sleep(5000); // planning issues the first slots
 const errorsBefore = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors;
 const before = await patiently(() => client.status(id));
 const overflowsBefore = listenOverflows();
+/** CPU seconds the orchestrators and Redis have used so far. */
+const cpuNow = async () => ({
+  orchestrators: farms.reduce((n, f) => n + processCpuSeconds(f.proc.pid as number), 0),
+  redis: await redisCpuSeconds(admin),
+});
+const cpuBefore = await cpuNow();
 const measuredAt = Date.now();
 Object.assign(window, { since: measuredAt, until: Number.POSITIVE_INFINITY });
 while (Date.now() - measuredAt < DURATION_S * 1000) {
@@ -139,6 +149,7 @@ while (Date.now() - measuredAt < DURATION_S * 1000) {
 }
 Object.assign(window, { until: Date.now() });
 const seconds = (Date.now() - measuredAt) / 1000;
+const cpuAfter = await cpuNow();
 const status = await patiently(() => client.status(id));
 const overflows = listenOverflows() - overflowsBefore;
 const errors = total('errors') + farms.reduce((n, f) => n + f.errors(), 0) + benchErrors - errorsBefore;
@@ -153,6 +164,9 @@ await redis.stop();
 const pct = (p: number) => percentile(window.polls, p);
 const perThousand = (from: (typeof memory)[number], to: (typeof memory)[number], key: 'orchestratorsMb' | 'redisMb') =>
   to.workers > from.workers ? ((to[key] - from[key]) / ((to.workers - from.workers) / 1000)).toFixed(1) : '';
+const recorded = status.replicasRendered - before.replicasRendered;
+/** CPU ms a part spent in the window per replica recorded: what a replica costs it (requests, store, verdicts). */
+const cpuPerReplica = (part: 'orchestrators' | 'redis') => (recorded > 0 ? ((cpuAfter[part] - cpuBefore[part]) * 1000) / recorded : 0);
 const result = {
   workers: WORKERS,
   started: total('started'),
@@ -163,16 +177,21 @@ const result = {
   rampSeconds,
   seconds,
   /** Results the farm recorded (from the job's own count), and replicas the workers were handed. */
-  replicasPerSecond: (status.replicasRendered - before.replicasRendered) / seconds,
+  replicasPerSecond: recorded / seconds,
   assignedPerSecond: window.replicas / seconds,
   tilesVerifiedPerSecond: (status.tilesVerified - before.tilesVerified) / seconds,
   pollsWithWork: window.polls.length,
   pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99) },
+  cpuMsPerReplica: { orchestrators: cpuPerReplica('orchestrators'), redis: cpuPerReplica('redis') },
+  /** The agents' requests in the window per replica assigned in it, by kind. */
+  requestsPerReplica: Object.fromEntries(
+    Object.entries(window.requests).map(([kind, n]) => [kind, window.replicas ? Number((n / window.replicas).toFixed(2)) : 0]),
+  ),
   errors,
   listenOverflows: overflows,
   memory,
   // Met only if work was done: a farm that assigns fast but records nothing is not working.
-  goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS && status.replicasRendered > before.replicasRendered },
+  goal: { p99Ms: GOAL_P99_MS, met: errors === 0 && pct(0.99) < GOAL_P99_MS && recorded > 0 },
 };
 console.log(
   `\nswarm: ${total('started').toLocaleString('en')} of ${WORKERS.toLocaleString('en')} workers running${stalled ? ' (it stopped growing)' : ''} in ${PROCESSES} processes against ${ORCHESTRATORS} orchestrators, ${seconds.toFixed(0)} s with work queued, each tile ${RENDER_MS ? `about ${RENDER_MS} ms` : 'no time'} to render\n`,
@@ -185,6 +204,14 @@ console.log(
     { measure: 'polls that brought work', value: String(window.polls.length) },
     { measure: 'poll to assignment p50 (ms)', value: String(result.pollToAssignmentMs.p50) },
     { measure: `poll to assignment p99 (ms), goal < ${GOAL_P99_MS}`, value: String(result.pollToAssignmentMs.p99) },
+    { measure: 'orchestrators’ CPU per replica recorded (ms, all together)', value: result.cpuMsPerReplica.orchestrators.toFixed(2) },
+    { measure: 'Redis CPU per replica recorded (ms)', value: result.cpuMsPerReplica.redis.toFixed(2) },
+    {
+      measure: 'requests per replica assigned, by kind',
+      value: Object.entries(result.requestsPerReplica)
+        .map(([kind, n]) => `${kind} ${n}`)
+        .join(', '),
+    },
     { measure: 'errors (warnings and errors logged)', value: String(errors) },
     { measure: 'connections dropped for a full accept queue', value: String(overflows) },
   ]),

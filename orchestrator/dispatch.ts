@@ -275,14 +275,14 @@ export class Dispatcher {
   }
 
   /**
-   * Long-poll: the next replica this worker may render, or undefined after pollMs. A provider
-   * that owes the forward window delivering now, could take work, found none of its buyers' it
-   * could take in any look of the poll and holds none of theirs has the poll's time recorded as
-   * idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
+   * Long-poll: the next replica this worker may render, or undefined after `waitMs` (0: after one
+   * look). A provider that owes the forward window delivering now, could take work, found none of
+   * its buyers' it could take in any look of the poll and holds none of theirs has the poll's time
+   * recorded as idle: what excuses it from a shortfall the buyers caused (market/forwards.ts).
    */
-  private async next(worker: WorkerRecord, signal?: AbortSignal): Promise<Look | undefined> {
+  private async next(worker: WorkerRecord, waitMs: number, signal?: AbortSignal): Promise<Look | undefined> {
     const started = Date.now();
-    const until = started + this.opts.pollMs;
+    const until = started + waitMs;
     let current = worker;
     let owed: DeliveringWindow | undefined;
     let idle = worker.classState !== 'provisional';
@@ -322,10 +322,11 @@ export class Dispatcher {
   /**
    * A batched long-poll: up to `max` replicas, the first as next() finds it, the rest from looks
    * that do not wait (each under the worker's stake and holdings as the last bind left them, each
-   * with its own chance of being a spot check). Empty after pollMs when there is nothing.
+   * with its own chance of being a spot check). Empty after pollMs when there is nothing; at once
+   * when `wait` is false (a worker's upload asking for more).
    */
-  async nextBatch(worker: WorkerRecord, max: number, signal?: AbortSignal): Promise<Assignment[]> {
-    let last = await this.next(worker, signal);
+  async nextBatch(worker: WorkerRecord, max: number, signal?: AbortSignal, wait = true): Promise<Assignment[]> {
+    let last = await this.next(worker, wait ? this.opts.pollMs : 0, signal);
     if (!last?.found) return [];
     const found = [last.found];
     // Read once after the wait; then as each bind leaves it, without reading it back: this only

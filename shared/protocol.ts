@@ -518,4 +518,22 @@ export const BatchResult = z.union([
   z.object({ replica: z.string(), error: z.object({ status: z.number().int(), title: z.string(), detail: z.string() }) }),
 ]);
 export type BatchResult = z.infer<typeof BatchResult>;
-export const BatchResults = z.object({ results: z.array(BatchResult) });
+/**
+ * PUT /api/work/results?next=N: a worker that reports may ask in the same request for up to N
+ * replicas more (its capacity once these are answered), as BOINC's scheduler request reports and
+ * asks at once: a request a replica less. They are found without waiting: none when there is no
+ * work now, and then it polls.
+ */
+export const ResultsQuery = z.object({
+  next: z
+    .string()
+    .regex(/^[0-9]{1,2}$/, 'a whole number of replicas')
+    .transform(Number)
+    .pipe(z.number().max(MAX_BATCH))
+    .default(0),
+});
+export type ResultsQuery = z.infer<typeof ResultsQuery>;
+
+/** What became of each result, and the replicas it asked for that were found (absent: none). */
+export const BatchResults = z.object({ results: z.array(BatchResult), replicas: z.array(Assignment).min(1).max(MAX_BATCH).optional() });
+export type BatchResults = z.infer<typeof BatchResults>;

@@ -60,18 +60,18 @@ describe('batched protocol', () => {
     expect(await a.client.nextBatch(MAX_BATCH, AbortSignal.timeout(2000))).toEqual([]);
 
     expect(
-      (await a.client.uploadBatch(await Promise.all(first.map((x) => flat(x, x.tile.x + x.tile.y))))).every((r) => 'status' in r),
+      (await a.client.uploadBatch(await Promise.all(first.map((x) => flat(x, x.tile.x + x.tile.y))))).results.every((r) => 'status' in r),
     ).toBe(true);
     // One of b's results claims a CID its pixels do not hash to: that one is refused, the rest stand.
     const results = await Promise.all(second.map((x) => flat(x, x.tile.x + x.tile.y)));
     const liar = { ...results[0], cid: (await flat(second[0], 255)).cid };
-    const answers = await b.client.uploadBatch([liar, ...results.slice(1)]);
+    const { results: answers } = await b.client.uploadBatch([liar, ...results.slice(1)]);
     expect(answers[0]).toMatchObject({ replica: liar.replica, error: { status: 422 } });
     expect(answers.slice(1).map((r) => ('status' in r ? r.status : r.error.status))).toEqual(['accepted', 'accepted', 'accepted']);
     expect(await jobState(id)).not.toBe('done');
     expect((await view(b.id)).rejected).toBe(1);
     // The refused replica is still b's to answer; a batch sent twice is answered 'duplicate'.
-    expect(await b.client.uploadBatch(results)).toEqual([
+    expect((await b.client.uploadBatch(results)).results).toEqual([
       { replica: results[0].replica, status: 'accepted' },
       ...results.slice(1).map((r) => ({ replica: r.replica, status: 'duplicate' })),
     ]);
@@ -93,10 +93,10 @@ describe('batched protocol', () => {
     const owner = await api.worker('owner', { trusted: true });
     const thief = await api.worker('thief', { trusted: true });
     const [mine] = await owner.client.nextBatch(1);
-    const answers = await thief.client.uploadBatch([await flat(mine, 60)]);
+    const { results: answers } = await thief.client.uploadBatch([await flat(mine, 60)]);
     expect(answers).toEqual([{ replica: mine.replica, error: expect.objectContaining({ status: 403 }) }]);
     expect((await view(thief.id)).rejected).toBe(1);
-    expect(await owner.client.uploadBatch([await flat(mine, 60)])).toEqual([{ replica: mine.replica, status: 'accepted' }]);
+    expect((await owner.client.uploadBatch([await flat(mine, 60)])).results).toEqual([{ replica: mine.replica, status: 'accepted' }]);
   });
 
   it('refuses a result for an id that names no replica, and records the rest of its batch', async () => {
@@ -105,7 +105,7 @@ describe('batched protocol', () => {
     const [a] = await w.client.nextBatch(1);
     const mine = await flat(a, 10);
     const nobody = `r${'0'.repeat(32)}`;
-    expect(await w.client.uploadBatch([{ ...mine, replica: nobody }, mine])).toEqual([
+    expect((await w.client.uploadBatch([{ ...mine, replica: nobody }, mine])).results).toEqual([
       { replica: nobody, error: expect.objectContaining({ status: 403 }) },
       { replica: a.replica, status: 'accepted' },
     ]);
@@ -125,7 +125,7 @@ describe('batched protocol', () => {
     writeFileSync(blobDir(bad.cid), 'in the way');
     await expect(w.client.uploadBatch([good, bad])).rejects.toMatchObject({ status: 500 });
     rmSync(blobDir(bad.cid));
-    expect(await w.client.uploadBatch([good, bad])).toEqual([
+    expect((await w.client.uploadBatch([good, bad])).results).toEqual([
       { replica: a.replica, status: 'duplicate' },
       { replica: b.replica, status: 'accepted' },
     ]);

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { resolveAssets } from '../shared/assets.ts';
 import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts';
-import { type Assignment, type BatchResult, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
+import { type Assignment, type BatchResults, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
 import type { BatchedResult } from '../shared/result-batch.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
 import { AssetCache } from './asset-cache.ts';
@@ -109,7 +109,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let stopping = false;
   /** The replicas it holds and has neither uploaded nor handed back: the ones its heartbeat keeps. */
   const pending = new Map<string, Assignment>();
-  let current: Promise<void> | undefined;
+  let current: Promise<Assignment[]> | undefined;
 
   /** When its last poll began: a poll keeps a worker online as a heartbeat does. */
   let polledAt = 0;
@@ -181,16 +181,23 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return { replica: a.replica, cid: await canonicalCid(result), rays: rendered.rays, rgba: rendered.rgba };
   }
 
-  async function work(batch: readonly Assignment[]): Promise<void> {
+  /**
+   * Renders a batch and uploads its results, asking in the same request for the next batch
+   * (none while stopping): the replicas its answer brought, held from then on; none: poll.
+   */
+  async function work(batch: readonly Assignment[]): Promise<Assignment[]> {
     const started = performance.now();
     const results: BatchedResult[] = [];
     for (const [i, a] of batch.entries()) {
       const result = await render(a, i + 1, batch.length);
       if (result) results.push(result);
     }
-    if (results.length === 0) return;
+    if (results.length === 0) return [];
     emit({ kind: 'uploading', results: results.length });
-    const answers = await uploadWithRetry(results);
+    const asked = Date.now();
+    const { results: answers, replicas = [] } = await uploadWithRetry(results);
+    for (const a of replicas) pending.set(a.replica, a);
+    if (replicas.length) opts.onWork?.(Date.now() - asked, replicas.length);
     const accepted = answers.filter((answer) => 'status' in answer).length;
     emit({ kind: 'uploaded', accepted, refused: answers.length - accepted });
     const ms = Math.round(performance.now() - started);
@@ -200,16 +207,17 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       if ('status' in answer) rlog.info({ ms, status: answer.status, batch: batch.length }, 'replica uploaded');
       else rlog.warn({ status: answer.error.status, reason: answer.error.detail }, 'result refused');
     }
+    return replicas;
   }
 
   /**
    * Uploads are idempotent: retry server errors and 429 (an address's bodies in flight are
    * bounded: a busy one shared by many workers), then hand the replicas back rather than sit on them.
    */
-  async function uploadWithRetry(results: readonly BatchedResult[]): Promise<BatchResult[]> {
+  async function uploadWithRetry(results: readonly BatchedResult[]): Promise<BatchResults> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await client.uploadBatch(results);
+        return await client.uploadBatch(results, stopping ? 0 : capacity);
       } catch (err) {
         const retryable = !(err instanceof OrchestratorError) || err.status >= 500 || err.status === 429;
         if (!retryable || attempt >= UPLOAD_ATTEMPTS || stopping) {
@@ -228,19 +236,25 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     // Polls in a row that reached no orchestrator: the wait before the next doubles with them.
     let unreachable = 0;
+    /** The replicas the last upload's answer brought: the next batch, without a poll. */
+    let brought: Assignment[] = [];
     while (!stopping) {
       try {
-        poll = new AbortController();
-        polledAt = Date.now();
-        emit({ kind: 'polling' });
-        const batch = await client.nextBatch(capacity, poll.signal);
-        emit({ kind: 'polled' });
-        unreachable = 0;
-        if (batch.length === 0) continue;
-        opts.onWork?.(Date.now() - polledAt, batch.length);
-        for (const a of batch) pending.set(a.replica, a);
+        let batch = brought;
+        brought = [];
+        if (batch.length === 0) {
+          poll = new AbortController();
+          polledAt = Date.now();
+          emit({ kind: 'polling' });
+          batch = await client.nextBatch(capacity, poll.signal);
+          emit({ kind: 'polled' });
+          unreachable = 0;
+          if (batch.length === 0) continue;
+          opts.onWork?.(Date.now() - polledAt, batch.length);
+          for (const a of batch) pending.set(a.replica, a);
+        }
         current = work(batch);
-        await current;
+        brought = await current;
       } catch (err) {
         if (stopping) break;
         log.warn({ err: (err as Error).message, replicas: [...pending.keys()] }, 'worker loop error');

@@ -6,7 +6,6 @@ import {
   type Assignment,
   Assignment as AssignmentSchema,
   type BatchRequest,
-  type BatchResult,
   BatchResults,
   Batch as BatchSchema,
   type Calibrated,
@@ -132,10 +131,14 @@ export class WorkerClient {
     return BatchSchema.parse(await res.json()).replicas;
   }
 
-  /** Uploads several results in one signed request; says what became of each. */
-  async uploadBatch(results: readonly BatchedResult[]): Promise<BatchResult[]> {
-    const res = await this.request('PUT', '/api/work/results', encodeResultBatch(results), { 'content-type': 'application/octet-stream' });
-    return BatchResults.parse(await res.json()).results;
+  /**
+   * Uploads several results in one signed request; says what became of each, and brings up to
+   * `next` replicas more where there is work now (ResultsQuery).
+   */
+  async uploadBatch(results: readonly BatchedResult[], next = 0): Promise<BatchResults> {
+    const path = next > 0 ? `/api/work/results?next=${next}` : '/api/work/results';
+    const res = await this.request('PUT', path, encodeResultBatch(results), { 'content-type': 'application/octet-stream' });
+    return BatchResults.parse(await res.json());
   }
 
   /** The known-answer tiles to render before any work. */

@@ -12,11 +12,13 @@ import {
   type Batch,
   BatchRequest,
   type BatchResult,
+  type BatchResults,
   Heartbeat,
   Ids,
   RESULT_CID_HEADER,
   RESULT_RAYS_HEADER,
   ReleaseRequest,
+  ResultsQuery,
 } from '../../shared/protocol.ts';
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
 import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
@@ -179,9 +181,10 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   /**
    * A worker that may poll now, or undefined when it must wait (unclassified: its class is not
    * established yet); refuses one that must calibrate first, was refused, or lacks stake.
+   * `record`: the worker as read now, where the request changed it (an upload frees stake).
    */
-  async function poller(req: Request): Promise<WorkerRecord | undefined> {
-    const worker = await reconsider(deps.calibration, me(req));
+  async function poller(req: Request, record = me(req)): Promise<WorkerRecord | undefined> {
+    const worker = await reconsider(deps.calibration, record);
     await workers.touch(worker);
     if (worker.classState === 'calibrating')
       throw new HttpError(409, 'Calibrate first', 'render the tiles of GET /api/work/calibration and PUT them there');
@@ -199,13 +202,13 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   }
 
   /**
-   * Long-polls for up to `max` replicas. When the worker hung up before it heard about them, they
-   * go straight back (undefined).
+   * Long-polls for up to `max` replicas (`wait` false: takes what one look finds). When the worker
+   * hung up before it heard about them, they go straight back (undefined).
    */
-  async function poll(req: Request, res: Response, worker: WorkerRecord, max: number): Promise<Assignment[] | undefined> {
+  async function poll(req: Request, res: Response, worker: WorkerRecord, max: number, wait = true): Promise<Assignment[] | undefined> {
     const abort = new AbortController();
     res.on('close', () => abort.abort());
-    const found = await dispatch.nextBatch(worker, max, abort.signal);
+    const found = await dispatch.nextBatch(worker, max, abort.signal, wait);
     if (!abort.signal.aborted) return found;
     const rids = new Set(found.map((a) => a.replica));
     for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid)))
@@ -253,8 +256,10 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   /**
    * Several results in one signed body (shared/result-batch.ts). Each is judged as its own upload
    * would be; one refused does not refuse the others, and each answer says what became of it.
+   * `?next=N` asks for up to N replicas more in the same request (ResultsQuery).
    */
   r.put('/results', writable, async (req, res) => {
+    const { next } = ResultsQuery.parse(req.query);
     let batch: BatchedResult[];
     try {
       batch = decodeResultBatch(new Uint8Array(rawBody(req)));
@@ -269,8 +274,28 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       req.log?.warn({ replica, reason: outcome.message }, 'result rejected');
       return { replica, error: { status: outcome.status, title: 'Result rejected', detail: outcome.message } };
     });
-    res.json({ results });
+    const replicas = next > 0 ? await moreWork(req, res, next) : [];
+    if (res.writableEnded || res.destroyed) return;
+    res.json({ results, ...(replicas.length ? { replicas } : {}) } satisfies BatchResults);
   });
+
+  /**
+   * Replicas for a worker that has just reported, as many as one look finds: none where it may not
+   * poll now (it hears why from its next poll). Its record is read again: the results it reported
+   * freed its stake and holdings.
+   */
+  async function moreWork(req: Request, res: Response, max: number): Promise<Assignment[]> {
+    try {
+      const record = await workers.get(me(req).id);
+      const worker = record && (await poller(req, record).catch((e) => (e instanceof HttpError ? undefined : Promise.reject(e))));
+      return (worker && (await poll(req, res, worker, max, false))) ?? [];
+    } catch (err) {
+      // Its results are recorded: a look that failed must not fail their upload (the worker would
+      // send them again). It polls instead, and hears of the fault there.
+      req.log?.warn({ err }, 'could not look for more work');
+      return [];
+    }
+  }
 
   /** Hands a replica back, or gives it up with the render error that stopped the worker. */
   r.post('/:replica/release', async (req, res) => {
