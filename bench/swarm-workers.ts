@@ -1,8 +1,8 @@
 /**
  * bench:swarm's light clients: `count` no-op agents in this process (noop-producer.ts), started
- * a few dozen at a time. Every two seconds it tells its parent how many run, the polls that
- * brought work (when each began, its latency and the replicas it brought), the requests sent, by
- * kind, and the warnings logged (errors).
+ * a few dozen at a time. Every two seconds it tells its parent how many run, the requests that
+ * brought work (polls, and uploads that asked for more: when each began, its latency and the
+ * replicas it brought), the requests sent, by kind, and the warnings logged (errors).
  * Usage: node --import tsx bench/swarm-workers.ts <orchestrator,…> <count> <first index> (RENDER_MS: each tile's time)
  */
 import { pino } from 'pino';
@@ -12,7 +12,10 @@ import { startNoopAgent } from './noop-producer.ts';
 export interface SwarmReport {
   started: number;
   errors: number;
-  /** The polls that brought work since the last report: when each began (ms since the epoch), how long it took, and how many replicas it brought. */
+  /**
+   * The requests that brought work since the last report (polls, and uploads that asked for more):
+   * when each began (ms since the epoch), how long it took, and how many replicas it brought.
+   */
   polls: { at: number; ms: number; replicas: number }[];
   /** Requests the agents sent since the last report, by kind (RequestKind). */
   requests: Partial<Record<RequestKind, number>>;

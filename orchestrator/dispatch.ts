@@ -329,15 +329,21 @@ export class Dispatcher {
     let last = await this.next(worker, wait ? this.opts.pollMs : 0, signal);
     if (!last?.found) return [];
     const found = [last.found];
-    // Read once after the wait; then as each bind leaves it, without reading it back: this only
-    // spares looks that would fail (bind.lua checks the worker's stake and holdings itself).
-    let current = max > 1 ? await this.workers.get(worker.id) : undefined;
-    while (current && found.length < max && !this.closed && !signal?.aborted) {
-      const more = await this.look(current);
-      if (!more.found) return found;
-      found.push(more.found);
-      last = more;
-      current = holdingOneMore(current, this.opts.stakePerReplicaMicros);
+    try {
+      // Read once after the wait; then as each bind leaves it, without reading it back: this only
+      // spares looks that would fail (bind.lua checks the worker's stake and holdings itself).
+      let current = max > 1 ? await this.workers.get(worker.id) : undefined;
+      while (current && found.length < max && !this.closed && !signal?.aborted) {
+        const more = await this.look(current);
+        if (!more.found) return found;
+        found.push(more.found);
+        last = more;
+        current = holdingOneMore(current, this.opts.stakePerReplicaMicros);
+      }
+    } catch (err) {
+      // What is bound is the worker's: it hears of it, or its lease would lapse as its fault.
+      this.log.warn({ err, worker: worker.id, replicas: found.length }, 'a look for more replicas failed');
+      return found;
     }
     // It has all it asked for and its last look still found a slot: there may be more (another
     // orchestrator's, which no wake-up here announced). The next poll waiting on that lane looks

@@ -522,7 +522,8 @@ export type BatchResult = z.infer<typeof BatchResult>;
  * PUT /api/work/results?next=N: a worker that reports may ask in the same request for up to N
  * replicas more (its capacity once these are answered), as BOINC's scheduler request reports and
  * asks at once: a request a replica less. They are found without waiting: none when there is no
- * work now, and then it polls.
+ * work now, nor for a retry (a result recorded already: the lost answer may have brought some),
+ * and then it polls.
  */
 export const ResultsQuery = z.object({
   next: z

@@ -1,8 +1,8 @@
 /**
  * Reporting and asking in one request (PUT /api/work/results?next=N): an upload brings the
  * worker's next replicas where there is work now, bound as a poll would bind them, and never
- * waits for work; a hostile `next` is refused before anything is recorded; the agent takes its
- * next batch from its upload's answer and polls only when that brought nothing.
+ * waits for work; a retry brings none; a hostile `next` is refused before anything is recorded;
+ * the agent takes its next batch from its upload's answer and polls only when that brought nothing.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,25 @@ describe('an upload that asks for more', () => {
       expect(await view(held.id)).toMatchObject({ inFlight: MAX_HELD });
     } finally {
       // Its tiles are no one's work after this test.
+      await fetch(`${api.farm.url}/api/jobs/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    }
+  });
+
+  it('brings nothing to a retry: the lost answer to its first attempt may have brought replicas', async () => {
+    const id = await submit(tiles(2, 1));
+    try {
+      const w = await api.worker('retrier', { trusted: true });
+      const [a] = await w.client.nextBatch(1);
+      const mine = [await flat(a, 9)];
+      const first = await w.client.uploadBatch(mine, 1);
+      expect(first.replicas).toHaveLength(1);
+      // The same upload again, as after an answer lost on the way: recorded already, nothing more bound.
+      const again = await w.client.uploadBatch(mine, 1);
+      expect(again).toEqual({ results: [{ replica: a.replica, status: 'duplicate' }] });
+      expect(await view(w.id)).toMatchObject({ inFlight: 1 });
+      // Work is there: a poll gets it.
+      expect(await w.client.nextBatch(1)).toHaveLength(1);
+    } finally {
       await fetch(`${api.farm.url}/api/jobs/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
     }
   });

@@ -1,8 +1,9 @@
 /**
  * The worker loop: register, calibrate (render the known-answer tiles that measure its class),
  * heartbeat, poll for as many replicas as it can hold, render them, upload their results in one
- * request, repeat. On stop it drains: it finishes the batch in hand if that fits in the grace
- * period, and hands back what it has not uploaded otherwise. What produces
+ * request that also asks for the next batch, and render that; poll again when the answer brought
+ * none. On stop it drains: it finishes the batch in hand if that fits in the grace period, and
+ * hands back what it has not uploaded otherwise. What produces
  * the pixels is pluggable, so test doubles (a rogue worker, the benchmark's no-op renderer) speak
  * exactly this protocol.
  */
@@ -52,7 +53,10 @@ export interface AgentOptions {
   drainGraceMs?: number;
   /** Replicas it takes at once (one poll, one upload); 1 by default. */
   capacity?: number;
-  /** Told of each poll that brought work: how long it took and how many replicas came (bench:swarm measures it). */
+  /**
+   * Told of each request that brought work (a poll, or an upload whose answer brought the next
+   * batch): how long it took, retries included, and how many replicas came (bench:swarm measures it).
+   */
   onWork?(pollMs: number, replicas: number): void;
   /** Told what it is doing as it happens (the status line on a terminal). */
   onEvent?(event: AgentEvent): void;
@@ -195,7 +199,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (results.length === 0) return [];
     emit({ kind: 'uploading', results: results.length });
     const asked = Date.now();
-    const { results: answers, replicas = [] } = await uploadWithRetry(results);
+    const { results: answers, replicas: brought = [] } = await uploadWithRetry(results);
+    // Asked before a stop that came while it was answered (or outlasted the drain): they go back.
+    const replicas = stopping ? [] : brought;
+    if (stopping) await release(brought.map((a) => a.replica));
     for (const a of replicas) pending.set(a.replica, a);
     if (replicas.length) opts.onWork?.(Date.now() - asked, replicas.length);
     const accepted = answers.filter((answer) => 'status' in answer).length;

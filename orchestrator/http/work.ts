@@ -181,7 +181,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   /**
    * A worker that may poll now, or undefined when it must wait (unclassified: its class is not
    * established yet); refuses one that must calibrate first, was refused, or lacks stake.
-   * `record`: the worker as read now, where the request changed it (an upload frees stake).
+   * `record`: the worker as read now, where the request changed it (an upload frees holdings).
    */
   async function poller(req: Request, record = me(req)): Promise<WorkerRecord | undefined> {
     const worker = await reconsider(deps.calibration, record);
@@ -202,12 +202,15 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   }
 
   /**
-   * Long-polls for up to `max` replicas (`wait` false: takes what one look finds). When the worker
+   * Long-polls for up to `max` replicas (`wait` false: only what there is now). When the worker
    * hung up before it heard about them, they go straight back (undefined).
    */
   async function poll(req: Request, res: Response, worker: WorkerRecord, max: number, wait = true): Promise<Assignment[] | undefined> {
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    // One that hung up while its request was under way (an upload's results being recorded) has
+    // closed already: its close event will not come again.
+    if (res.destroyed) abort.abort();
+    else res.on('close', () => abort.abort());
     const found = await dispatch.nextBatch(worker, max, abort.signal, wait);
     if (!abort.signal.aborted) return found;
     const rids = new Set(found.map((a) => a.replica));
@@ -274,15 +277,18 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       req.log?.warn({ replica, reason: outcome.message }, 'result rejected');
       return { replica, error: { status: outcome.status, title: 'Result rejected', detail: outcome.message } };
     });
-    const replicas = next > 0 ? await moreWork(req, res, next) : [];
+    // A result recorded already means this is a retry: the answer to the first attempt, lost on the
+    // way, may have brought replicas; this one brings none more, and the worker polls.
+    const retried = outcomes.some((o) => o === 'duplicate');
+    const replicas = next > 0 && !retried ? await moreWork(req, res, next) : [];
     if (res.writableEnded || res.destroyed) return;
     res.json({ results, ...(replicas.length ? { replicas } : {}) } satisfies BatchResults);
   });
 
   /**
-   * Replicas for a worker that has just reported, as many as one look finds: none where it may not
+   * Replicas for a worker that has just reported, as many as there are now: none where it may not
    * poll now (it hears why from its next poll). Its record is read again: the results it reported
-   * freed its stake and holdings.
+   * freed its holdings.
    */
   async function moreWork(req: Request, res: Response, max: number): Promise<Assignment[]> {
     try {
