@@ -10,7 +10,7 @@ import { canonicalCid } from '../shared/image.ts';
 import { type Assignment, type JobStatus, MAX_BATCH, type WorkerView } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
-import { startAgent } from '../worker/agent.ts';
+import { type AgentOptions, type RunningAgent, startAgent } from '../worker/agent.ts';
 import {
   type ApiFarm,
   CALIBRATION_SHADE,
@@ -155,23 +155,30 @@ describe('an upload that asks for more', () => {
   });
 });
 
+/** An agent of the operator's that renders flat tiles, with its events and work reported to `hooks`. */
+function flatAgent(name: string, hooks: Pick<AgentOptions, 'onEvent' | 'onWork'>): Promise<RunningAgent> {
+  const { privateKeyPem, publicKeyDer } = newKeyPair();
+  return startAgent({
+    orchestrator: api.farm.url,
+    identity: { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer },
+    name,
+    log: pino({ level: 'silent' }),
+    operatorToken: OPERATOR_TOKEN,
+    producer: {
+      device: DEVICE,
+      produce: async (order) => ({ rgba: new Uint8Array(order.tile.width * order.tile.height * 4).fill(CALIBRATION_SHADE), rays: 0 }),
+    },
+    ...hooks,
+  });
+}
+
 describe('the agent', () => {
   it('takes its next replica from its upload’s answer, and polls only when that brought none', async () => {
     const id = await submit(tiles(4, 1));
     await expect.poll(async () => (await job(id)).state, { timeout: 10_000 }).not.toBe('queued');
-    const { privateKeyPem, publicKeyDer } = newKeyPair();
     let polls = 0;
     let brought = 0;
-    const agent = await startAgent({
-      orchestrator: api.farm.url,
-      identity: { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer },
-      name: 'reporter',
-      log: pino({ level: 'silent' }),
-      operatorToken: OPERATOR_TOKEN,
-      producer: {
-        device: DEVICE,
-        produce: async (order) => ({ rgba: new Uint8Array(order.tile.width * order.tile.height * 4).fill(CALIBRATION_SHADE), rays: 0 }),
-      },
+    const agent = await flatAgent('reporter', {
       onEvent: (e) => {
         if (e.kind === 'polling') polls++;
       },
@@ -188,5 +195,30 @@ describe('the agent', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  it('hands back what an answer brought when it is stopped while the upload was under way', async () => {
+    const id = await submit(tiles(2, 1));
+    await expect.poll(async () => (await job(id)).state, { timeout: 10_000 }).not.toBe('queued');
+    let stopping: Promise<void> | undefined;
+    let brought = 0;
+    const agent = await flatAgent('stopped', {
+      // Stopped once its upload, which asked for more, is on its way.
+      onEvent: (e) => {
+        if (e.kind === 'uploading') setTimeout(() => (stopping ??= agent.stop()));
+      },
+      onWork: (_ms, got) => {
+        brought += got;
+      },
+    });
+    await expect.poll(() => stopping !== undefined, { timeout: 10_000 }).toBe(true);
+    await stopping;
+    // It holds none: what the answer brought went back for another worker. (Its poll brought one
+    // tile, which it answered; the answer to that upload came after the stop.)
+    expect(await view(agent.id)).toMatchObject({ inFlight: 0 });
+    const rendered = (await job(id)).replicasRendered;
+    expect(rendered).toBe(brought);
+    const other = await api.worker('after-stop', { trusted: true });
+    expect(await other.client.nextBatch(MAX_BATCH)).toHaveLength(4 - rendered);
   });
 });
