@@ -427,8 +427,8 @@ ifChromium(chromiumTitle, () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
     }
     expect(errors).toEqual([]);
-    // Its tiles would hold up the tests after this one.
-    await farm.client.call('DELETE', `/api/jobs/${id}`);
+    // Its tiles would hold up the tests after this one (if it has not finished already).
+    await farm.client.call('DELETE', `/api/jobs/${id}?purge`);
   });
 
   it('exports Prometheus metrics for the job it rendered', async () => {
