@@ -100,7 +100,10 @@ export const OrchestratorConfig = z.object({
   ipfsTimeoutMs: int(100).default(10_000),
   /** Operator token; generated and printed when absent. */
   token: z.string().min(8).optional(),
-  /** A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this. */
+  /**
+   * A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this,
+   * or a third more for one it never heart-beat (a replica's first lease: lease-terms.ts).
+   */
   leaseMs: int(200).default(30_000),
   /** The most time a worker may spend on one replica before it is given to another. */
   taskTimeoutMs: int(500).default(10 * 60_000),

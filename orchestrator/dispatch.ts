@@ -12,7 +12,8 @@
  * - a worker's long-poll makes the orchestrator fetch jobs for it (manual `getNextJob`, the
  *   worker's id as lock token) and bind the first slot it is eligible for; slots it may not take
  *   go back to the head of their queue;
- * - the BullMQ lock is the worker's lease: heartbeats extend it until the replica's deadline. A
+ * - the BullMQ lock is the worker's lease: a first lease one heartbeat interval longer than what a
+ *   heartbeat renews (lease-terms.ts), then heartbeats extend it until the replica's deadline. A
  *   dead or late worker's lease lapses, BullMQ's stalled check puts the slot back in its queue,
  *   and its holder is recorded as timed out;
  * - untrusted workers also get spot checks (tasks.spot): only in place of a slot they could take,
@@ -86,7 +87,9 @@ const EMPTY_LANE_MS = 250;
 const KEEP_FINISHED = { age: 24 * 3600 };
 
 export interface DispatchOptions {
+  /** What a heartbeat renews a replica's lease for; a bound replica's first lease (lease-terms.ts). */
   leaseMs: number;
+  firstLeaseMs: number;
   taskTimeoutMs: number;
   /** How long a worker's poll waits for work before answering "nothing". */
   pollMs: number;
@@ -450,7 +453,7 @@ export class Dispatcher {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
     const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8) };
-    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.leaseMs, this.opts.spotCheckUses, price, tried);
+    const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.firstLeaseMs, this.opts.spotCheckUses, price, tried);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
     return assignment(rid, spot.scene, spot.frame, spot.rect, deadline);
@@ -687,7 +690,7 @@ export class Dispatcher {
       const fetcher = new Worker(name, null, {
         connection: this.connection,
         autorun: false,
-        lockDuration: this.opts.leaseMs,
+        lockDuration: this.opts.firstLeaseMs,
         stalledInterval: Math.max(500, Math.floor(this.opts.leaseMs / 2)),
         // A stalled slot always goes back to its queue for another worker; it never fails.
         maxStalledCount: Number.MAX_SAFE_INTEGER,

@@ -24,6 +24,7 @@ import { type Duty, schedule } from './duties.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
+import { leaseTerms } from './lease-terms.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
@@ -79,6 +80,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   await warnAboutEviction(redis, log);
 
   const onlineWindowMs = 2 * config.leaseMs;
+  const lease = leaseTerms(config.leaseMs);
   const tolerance = { levels: config.toleranceLevels, share: config.toleranceShare };
   const jobs = new Jobs(redis);
   const economy = economyOf(config);
@@ -121,7 +123,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     classes,
     workers,
     {
-      leaseMs: config.leaseMs,
+      leaseMs: lease.leaseMs,
+      firstLeaseMs: lease.firstLeaseMs,
       taskTimeoutMs: config.taskTimeoutMs,
       pollMs: config.pollMs,
       spotCheckRate: config.spotCheckRate,
@@ -253,7 +256,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
   const afterwards = new Afterwards(log);
   const uploadDeps: UploadDeps = { tasks, jobs, workers, blobs, dispatch, runner, tolerance, metrics, afterwards, log };
-  const heartbeatMs = Math.max(100, Math.floor(config.leaseMs / 3));
   const app = createApp({
     farmId: await farmId(redis),
     storage,
@@ -298,7 +300,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxResultBytes: config.maxResultBytes,
     workerBodiesPerAddress: config.workerBodiesPerAddress,
     gatewayCacheMiB: config.gatewayCacheMiB,
-    heartbeatMs,
+    lease,
     trustProxy: config.trustProxy,
   });
   // Periodic duties, each once per period across every orchestrator on the Redis (duties.ts).
@@ -357,7 +359,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   // overran the listen backlog, each dropped handshake costing its client SYN-ACK retransmissions
   // of 1, 3, 7… s (bench:swarm's tail). A larger backlog was tried: past the farm's capacity it
   // admitted more than the orchestrators could serve (5,000 workers: 81 replicas/s against 207).
-  server.keepAliveTimeout = heartbeatMs + KEEP_ALIVE_MARGIN_MS;
+  server.keepAliveTimeout = lease.heartbeatMs + KEEP_ALIVE_MARGIN_MS;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host}:${port}`;

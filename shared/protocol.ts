@@ -299,8 +299,16 @@ export type WorkerView = z.infer<typeof WorkerView>;
 export const CalibrationSpec = z.object({ scene: z.string(), frame: z.number().int().min(0), tiles: z.array(Rect).min(1) });
 export type CalibrationSpec = z.infer<typeof CalibrationSpec>;
 
-/** POST /api/workers answer: the worker, how often to heartbeat, and its calibration if due. */
-export const Registered = WorkerView.extend({ heartbeatMs: z.number().int(), calibration: CalibrationSpec.nullable() });
+/**
+ * POST /api/workers answer: the worker, how often to heartbeat, and its calibration if due.
+ * `firstHeartbeatMs`: how long after a replica arrives its first heartbeat is due (its first lease
+ * is that much longer than a heartbeat's renewal); absent, as from a farm of an older release: at once.
+ */
+export const Registered = WorkerView.extend({
+  heartbeatMs: z.number().int(),
+  firstHeartbeatMs: z.number().int().min(0).optional(),
+  calibration: CalibrationSpec.nullable(),
+});
 export type Registered = z.infer<typeof Registered>;
 
 /** PUT /api/work/calibration answer. */

@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
 import { type Assignment, type JobStatus, MAX_BATCH, type WorkerView } from '../shared/protocol.ts';
 import { type BatchedResult, decodeResultBatch, encodeResultBatch } from '../shared/result-batch.ts';
-import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
-import { type ApiFarm, oneTileJob, startApiFarm, type TestClient } from './support/orchestrator.ts';
+import { type ApiFarm, oneTileJob, putSigned, startApiFarm } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 let api: ApiFarm;
@@ -25,22 +24,6 @@ const fourTiles = (replicas: number) => ({ ...oneTileJob(replicas), width: 32, h
 async function flat(a: Assignment, shade: number): Promise<BatchedResult> {
   const rgba = new Uint8Array(a.tile.width * a.tile.height * 4).fill(shade);
   return { replica: a.replica, cid: await canonicalCid({ width: a.tile.width, height: a.tile.height, rgba, rays: 0 }), rays: 0, rgba };
-}
-
-/** PUTs raw bytes to the batch route, signed by the worker. */
-async function putRaw(w: TestClient, body: Uint8Array): Promise<Response> {
-  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', body);
-  return fetch(`${api.farm.url}/api/work/results`, {
-    method: 'PUT',
-    body: Buffer.from(body),
-    headers: {
-      'content-type': 'application/octet-stream',
-      [SIGNATURE_HEADERS.worker]: w.id,
-      [SIGNATURE_HEADERS.timestamp]: timestamp,
-      [SIGNATURE_HEADERS.signature]: signature,
-      [SIGNATURE_HEADERS.body]: digest,
-    },
-  });
 }
 
 const view = async (id: string) => (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView;
@@ -164,12 +147,12 @@ describe('batched protocol', () => {
       [manifestOf({ ...one, bytes: 4 }), 'manifest'],
     ];
     for (const [body, path] of cases) {
-      const { errors } = await problem(await putRaw(w, body), 400);
+      const { errors } = await problem(await putSigned(api.farm.url, w, '/api/work/results', body), 400);
       expect(errors?.map((e) => e.path)).toContain(path);
     }
     // A well-framed batch for a replica nobody holds is answered item by item.
     expect(decodeResultBatch(good)).toHaveLength(1);
-    const res = await putRaw(w, good);
+    const res = await putSigned(api.farm.url, w, '/api/work/results', good);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { results: unknown[] }).results).toEqual([
       { replica: one.replica, error: expect.objectContaining({ status: 403 }) },

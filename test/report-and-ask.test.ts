@@ -4,22 +4,11 @@
  * waits for work; a retry brings none; a hostile `next` is refused before anything is recorded;
  * the agent takes its next batch from its upload's answer and polls only when that brought nothing.
  */
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
 import { type Assignment, type JobStatus, MAX_BATCH, type WorkerView } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
-import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
-import { type AgentOptions, type RunningAgent, startAgent } from '../worker/agent.ts';
-import {
-  type ApiFarm,
-  CALIBRATION_SHADE,
-  DEVICE,
-  OPERATOR_TOKEN,
-  oneTileJob,
-  startApiFarm,
-  type TestClient,
-} from './support/orchestrator.ts';
+import { type ApiFarm, flatAgent, OPERATOR_TOKEN, oneTileJob, putSigned, startApiFarm } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
 /** Long enough that an answer which waited for work would stand out. */
@@ -45,22 +34,6 @@ const tileOf = (a: Assignment) => `${a.tile.x},${a.tile.y}`;
 const view = async (id: string) => (await (await fetch(`${api.farm.url}/api/workers/${id}`)).json()) as WorkerView;
 const job = async (id: string) => (await (await api.operator(`/api/jobs/${id}`)).json()) as JobStatus;
 const submit = async (body: unknown) => ((await (await api.operator('/api/jobs', body)).json()) as { id: string }).id;
-
-/** PUTs a batch to `path`, signed by the worker over that path (its query included). */
-async function putSigned(w: TestClient, path: string, body: Uint8Array): Promise<Response> {
-  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', path, body);
-  return fetch(`${api.farm.url}${path}`, {
-    method: 'PUT',
-    body: Buffer.from(body),
-    headers: {
-      'content-type': 'application/octet-stream',
-      [SIGNATURE_HEADERS.worker]: w.id,
-      [SIGNATURE_HEADERS.timestamp]: timestamp,
-      [SIGNATURE_HEADERS.signature]: signature,
-      [SIGNATURE_HEADERS.body]: digest,
-    },
-  });
-}
 
 describe('an upload that asks for more', () => {
   it('brings replicas found at once, never two of a task, and answers without waiting when there are none', async () => {
@@ -132,45 +105,17 @@ describe('an upload that asks for more', () => {
     const [a] = await w.client.nextBatch(1);
     const body = encodeResultBatch([await flat(a, 7)]);
     for (const query of ['next=17', 'next=-1', 'next=1.5', 'next=many', 'next=1&next=2', 'next=']) {
-      const { errors } = await problem(await putSigned(w, `/api/work/results?${query}`, body), 400);
+      const { errors } = await problem(await putSigned(api.farm.url, w, `/api/work/results?${query}`, body), 400);
       expect(errors?.map((e) => e.path)).toContain('next');
     }
     expect(await view(w.id)).toMatchObject({ inFlight: 1 });
     // Signed without the query, sent with it: the signature covers what was asked for.
-    const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', body);
-    const forged = await fetch(`${api.farm.url}/api/work/results?next=${MAX_BATCH}`, {
-      method: 'PUT',
-      body: Buffer.from(body),
-      headers: {
-        'content-type': 'application/octet-stream',
-        [SIGNATURE_HEADERS.worker]: w.id,
-        [SIGNATURE_HEADERS.timestamp]: timestamp,
-        [SIGNATURE_HEADERS.signature]: signature,
-        [SIGNATURE_HEADERS.body]: digest,
-      },
-    });
+    const forged = await putSigned(api.farm.url, w, `/api/work/results?next=${MAX_BATCH}`, body, '/api/work/results');
     expect(forged.status).toBe(401);
     expect(await view(w.id)).toMatchObject({ inFlight: 1 });
     expect((await w.client.uploadBatch([await flat(a, 7)], 1)).results).toEqual([{ replica: a.replica, status: 'accepted' }]);
   });
 });
-
-/** An agent of the operator's that renders flat tiles, with its events and work reported to `hooks`. */
-function flatAgent(name: string, hooks: Pick<AgentOptions, 'onEvent' | 'onWork'>): Promise<RunningAgent> {
-  const { privateKeyPem, publicKeyDer } = newKeyPair();
-  return startAgent({
-    orchestrator: api.farm.url,
-    identity: { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer },
-    name,
-    log: pino({ level: 'silent' }),
-    operatorToken: OPERATOR_TOKEN,
-    producer: {
-      device: DEVICE,
-      produce: async (order) => ({ rgba: new Uint8Array(order.tile.width * order.tile.height * 4).fill(CALIBRATION_SHADE), rays: 0 }),
-    },
-    ...hooks,
-  });
-}
 
 describe('the agent', () => {
   it('takes its next replica from its upload’s answer, and polls only when that brought none', async () => {
@@ -178,7 +123,7 @@ describe('the agent', () => {
     await expect.poll(async () => (await job(id)).state, { timeout: 10_000 }).not.toBe('queued');
     let polls = 0;
     let brought = 0;
-    const agent = await flatAgent('reporter', {
+    const agent = await flatAgent(api.farm.url, 'reporter', {
       onEvent: (e) => {
         if (e.kind === 'polling') polls++;
       },
@@ -202,7 +147,7 @@ describe('the agent', () => {
     await expect.poll(async () => (await job(id)).state, { timeout: 10_000 }).not.toBe('queued');
     let stopping: Promise<void> | undefined;
     let brought = 0;
-    const agent = await flatAgent('stopped', {
+    const agent = await flatAgent(api.farm.url, 'stopped', {
       // Stopped once its upload, which asked for more, is on its way.
       onEvent: (e) => {
         if (e.kind === 'uploading') setTimeout(() => (stopping ??= agent.stop()));

@@ -111,17 +111,21 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // would gather a listener per poll for the life of the worker.
   let poll = new AbortController();
   let stopping = false;
-  /** The replicas it holds and has neither uploaded nor handed back: the ones its heartbeat keeps. */
-  const pending = new Map<string, Assignment>();
+  /** The replicas it holds and has neither uploaded nor handed back (the ones its heartbeat keeps), with when each came. */
+  const pending = new Map<string, number>();
   let current: Promise<Assignment[]> | undefined;
 
   /** When its last poll began: a poll keeps a worker online as a heartbeat does. */
   let polledAt = 0;
   const heartbeat = setInterval(() => {
+    const now = Date.now();
+    // Replicas that came within their first lease's extra interval need no renewal yet; naming
+    // them would cut that lease short to a renewal's.
+    const due = [...pending].filter(([, at]) => now - at >= (registration.firstHeartbeatMs ?? 0)).map(([rid]) => rid);
     // An idle worker whose poll began within the interval is online already: a farm of thousands
     // of idle workers would otherwise double its requests.
-    if (pending.size === 0 && Date.now() - polledAt < registration.heartbeatMs) return;
-    client.heartbeat([...pending.keys()]).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
+    if (pending.size === 0 ? now - polledAt < registration.heartbeatMs : due.length === 0) return;
+    client.heartbeat(due).catch((err) => log.warn({ err: err.message }, 'heartbeat failed'));
   }, registration.heartbeatMs);
 
   async function sceneFor(cid: string): Promise<Scene> {
@@ -203,7 +207,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     // Asked before a stop that came while it was answered (or outlasted the drain): they go back.
     const replicas = stopping ? [] : brought;
     if (stopping) await release(brought.map((a) => a.replica));
-    for (const a of replicas) pending.set(a.replica, a);
+    for (const a of replicas) pending.set(a.replica, Date.now());
     if (replicas.length) opts.onWork?.(Date.now() - asked, replicas.length);
     const accepted = answers.filter((answer) => 'status' in answer).length;
     emit({ kind: 'uploaded', accepted, refused: answers.length - accepted });
@@ -258,7 +262,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           unreachable = 0;
           if (batch.length === 0) continue;
           opts.onWork?.(Date.now() - polledAt, batch.length);
-          for (const a of batch) pending.set(a.replica, a);
+          for (const a of batch) pending.set(a.replica, Date.now());
         }
         current = work(batch);
         brought = await current;

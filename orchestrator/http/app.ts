@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { type ClassList, type FarmInfo, MAX_BATCH } from '../../shared/protocol.ts';
 import type { OrchestratorConfig } from '../config.ts';
+import type { LeaseTerms } from '../lease-terms.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Classes } from '../state/classes.ts';
 import type { Ledger } from '../state/ledger.ts';
@@ -52,8 +53,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, GatewayDeps, Ass
   farmId: string;
   /** Signed worker bodies read at once per address (bodies.ts). */
   workerBodiesPerAddress: number;
-  /** How often workers should heartbeat: a third of the lease. */
-  heartbeatMs: number;
+  /** How often workers heartbeat, and for how long a replica needs none (lease-terms.ts). */
+  lease: LeaseTerms;
   /** The reverse proxies whose X-Forwarded-For names the client (config.ts `trustProxy`, which refuses any that would trust every client). */
   trustProxy: OrchestratorConfig['trustProxy'];
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { toTicks } from '../../shared/market.ts';
 import { type CalibrationSpec, Ids, type Leaderboard, LedgerQuery, type Registered, WorkerRegistration } from '../../shared/protocol.ts';
 import { isEd25519PublicKey, workerIdOf } from '../../shared/signing.ts';
+import type { LeaseTerms } from '../lease-terms.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Tokens } from '../state/tokens.ts';
@@ -27,7 +28,7 @@ export interface WorkerRoutesDeps {
   redis: FarmRedis;
   gate: AuthGate;
   calibration: { spec: CalibrationSpec };
-  heartbeatMs: number;
+  lease: LeaseTerms;
 }
 
 /** POST /api/workers, after the registration rate limit and a small raw-body parser (app.ts). */
@@ -57,7 +58,8 @@ export function registerWorker(deps: WorkerRoutesDeps): RequestHandler {
     req.log?.info({ worker: id, name: body.name, device: body.device, trusted }, 'worker registered');
     const answer: Registered = {
       ...workers.view(worker),
-      heartbeatMs: deps.heartbeatMs,
+      heartbeatMs: deps.lease.heartbeatMs,
+      firstHeartbeatMs: deps.lease.firstLeaseMs - deps.lease.leaseMs,
       calibration: worker.classState === 'calibrating' ? deps.calibration.spec : null,
     };
     res.status(201).json(answer);

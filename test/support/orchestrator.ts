@@ -6,12 +6,14 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import { OrchestratorConfig } from '../../orchestrator/config.ts';
 import { type RunningOrchestrator, startOrchestrator } from '../../orchestrator/server.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import { type Assignment, type Calibrated, type CalibrationSpec, FarmInfo } from '../../shared/protocol.ts';
-import { loadPrivateKey, newKeyPair, workerIdOf } from '../../shared/signing.ts';
+import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../../shared/signing.ts';
+import { type AgentOptions, type RunningAgent, startAgent } from '../../worker/agent.ts';
 import { WorkerClient } from '../../worker/client.ts';
 import type { Identity } from '../../worker/identity.ts';
 import { shippedRaw } from './scenes.ts';
@@ -193,4 +195,51 @@ export async function renderAll(
       }
     }),
   );
+}
+
+/**
+ * PUTs raw bytes to `path` (its query included) of the farm at `url`, signed by hand over
+ * `signedPath`, `path` itself by default: what a modified worker can send.
+ */
+export function putSigned(url: string, w: TestClient, path: string, body: Uint8Array, signedPath = path): Promise<Response> {
+  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', signedPath, body);
+  return fetch(`${url}${path}`, {
+    method: 'PUT',
+    body: Buffer.from(body),
+    headers: {
+      'content-type': 'application/octet-stream',
+      [SIGNATURE_HEADERS.worker]: w.id,
+      [SIGNATURE_HEADERS.timestamp]: timestamp,
+      [SIGNATURE_HEADERS.signature]: signature,
+      [SIGNATURE_HEADERS.body]: digest,
+    },
+  });
+}
+
+/**
+ * An agent of the operator's on the farm at `url` that renders flat tiles, each in `renderMs`
+ * (its calibration at once), with its events and work reported to `hooks`.
+ */
+export function flatAgent(
+  url: string,
+  name: string,
+  hooks: Pick<AgentOptions, 'onEvent' | 'onWork'> = {},
+  renderMs = 0,
+): Promise<RunningAgent> {
+  const { privateKeyPem, publicKeyDer } = newKeyPair();
+  return startAgent({
+    orchestrator: url,
+    identity: { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer },
+    name,
+    log: pino({ level: 'silent' }),
+    operatorToken: OPERATOR_TOKEN,
+    producer: {
+      device: DEVICE,
+      produce: async (order, _scene, purpose) => {
+        if (purpose === 'work' && renderMs > 0) await new Promise((r) => setTimeout(r, renderMs));
+        return { rgba: new Uint8Array(order.tile.width * order.tile.height * 4).fill(CALIBRATION_SHADE), rays: 0 };
+      },
+    },
+    ...hooks,
+  });
 }
