@@ -87,8 +87,9 @@ const EMPTY_LANE_MS = 250;
 const KEEP_FINISHED = { age: 24 * 3600 };
 
 export interface DispatchOptions {
-  /** What a heartbeat renews a replica's lease for; a bound replica's first lease (lease-terms.ts). */
+  /** What a heartbeat renews a replica's lease for (lease-terms.ts). */
   leaseMs: number;
+  /** A bound replica's lease before its first heartbeat: an interval longer (lease-terms.ts). */
   firstLeaseMs: number;
   taskTimeoutMs: number;
   /** How long a worker's poll waits for work before answering "nothing". */
