@@ -12,6 +12,10 @@
  *    per request — what a swarm's polls and heartbeats spend before any work.
  * 3. Stitching a 3840×2160 frame from 64-px tiles, against one memcpy + one PNG encode, and
  *    against sharp's composite().
+ * 4. Planning the biggest job a farm takes by default (FARM_MAX_TASKS_PER_JOB): from its
+ *    submission to every replica slot in its queue (a 3200×1600 frame in 16-px tiles: 20,000
+ *    tasks, 40,000 slots), against bare BullMQ adding as many prioritised jobs, a thousand at a
+ *    time as planning does.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -205,6 +209,68 @@ async function requestCost(): Promise<{ unsigned: number; signed: number }> {
   }
 }
 
+const PLAN = { width: 3200, height: 1600, tileSize: 16, replicas: 2 };
+const PLAN_TASKS = (PLAN.width / PLAN.tileSize) * Math.ceil(PLAN.height / PLAN.tileSize);
+
+interface PlanRun {
+  seconds: number;
+  /** CPU per task (ms), by process. */
+  cpu: CpuPer;
+}
+
+/** Bare BullMQ: the slots' count of prioritised jobs, added a thousand at a time. */
+async function barePlanning(): Promise<PlanRun> {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  await connection.flushall();
+  const queue = new Queue('bare-plan', { connection });
+  const slots = PLAN_TASKS * PLAN.replicas;
+  const { value, cpu } = await cpuOf(connection, {}, PLAN_TASKS, () =>
+    timed(async () => {
+      for (let i = 0; i < slots; i += 1000)
+        await queue.addBulk(
+          Array.from({ length: Math.min(1000, slots - i) }, (_, j) => ({
+            name: 'replica',
+            data: { task: `t${i + j}` },
+            opts: { jobId: `t${i + j}.r0`, priority: 1 + ((i + j) % 100) },
+          })),
+        );
+    }),
+  );
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return { seconds: value.seconds, cpu };
+}
+
+/** The farm: one orchestrator plans a submitted job; done when its queue holds every slot. */
+async function farmPlanning(): Promise<PlanRun> {
+  const admin = new Redis(redis.url, { maxRetriesPerRequest: null });
+  await admin.flushall();
+  const farm = await startOrchestratorProcess(redis.url, join(dir, 'data-plan'), 'fs');
+  const slots = new Queue('slots', { connection: admin });
+  const client = new RequesterClient(farm.url, BENCH_TOKEN);
+  const scene = {
+    version: 1,
+    render: { width: PLAN.width, height: PLAN.height, spp: 1 },
+    camera: { position: [0, 0, 5], lookAt: [0, 0, 0], fov: 40 },
+    materials: [{ name: 'm', type: 'diffuse', albedo: [1, 1, 1] }],
+    objects: [{ type: 'sphere', center: [0, 0, 0], radius: 1, material: 'm' }],
+  };
+  try {
+    const { value, cpu } = await cpuOf(admin, { orchestrators: [farm.proc.pid as number] }, PLAN_TASKS, () =>
+      timed(async () => {
+        await client.submit({ scene, tileSize: PLAN.tileSize, replicas: PLAN.replicas, verification: 'quorum' });
+        while ((await slots.getPrioritizedCount()) < PLAN_TASKS * PLAN.replicas) await new Promise((r) => setTimeout(r, 20));
+      }),
+    );
+    return { seconds: value.seconds, cpu };
+  } finally {
+    await slots.close();
+    admin.disconnect();
+    await stopProcess(farm.proc);
+  }
+}
+
 async function stitching() {
   const W = 3840;
   const H = 2160;
@@ -253,6 +319,8 @@ const one = await farmThroughput(1);
 const three = await farmThroughput(3);
 const requests = await requestCost();
 const stitch = await stitching();
+const barePlan = await barePlanning();
+const farmPlan = await farmPlanning();
 await redis.stop();
 
 const GOAL = 0.25;
@@ -328,6 +396,23 @@ console.log(
   ]),
 );
 console.log(
+  `\nplanning a ${PLAN.width}×${PLAN.height} frame in ${PLAN.tileSize}-px tiles: ${PLAN_TASKS.toLocaleString('en')} tasks, ${(PLAN_TASKS * PLAN.replicas).toLocaleString('en')} slots\n`,
+);
+const planRow = (path: string, run: PlanRun) => ({
+  path,
+  seconds: run.seconds.toFixed(2),
+  'ratio vs bare': (run.seconds / barePlan.seconds).toFixed(2),
+  'CPU µs a task: orchestrator': run.cpu.orchestrators === undefined ? '' : (run.cpu.orchestrators * 1000).toFixed(0),
+  'bench process': run.cpu.bench === undefined ? '' : (run.cpu.bench * 1000).toFixed(0),
+  Redis: (run.cpu.redis * 1000).toFixed(0),
+});
+console.log(
+  table([
+    planRow('bare BullMQ: addBulk of the slots, 1,000 at a time (baseline)', barePlan),
+    planRow('farm: submission to every slot queued', farmPlan),
+  ]),
+);
+console.log(
   `results: ${writeResult('farm', {
     tasks: TASKS,
     workers: WORKERS,
@@ -339,6 +424,7 @@ console.log(
     goal: { ratio: GOAL, met: one.tasksPerSecond / bare >= GOAL },
     requestCpuMs: requests,
     stitch,
+    planning: { tasks: PLAN_TASKS, slots: PLAN_TASKS * PLAN.replicas, bare: barePlan, farm: farmPlan },
   })}`,
 );
 process.exit(0);

@@ -4,6 +4,7 @@
  * back cannot take the tile again, a known answer serves a few workers once each, a verdict with
  * nothing to do leaves a look another change scheduled, and a reopened task asks for a fresh
  * arbitration and audit.
+ * Planning creates a batch of tasks in one script and leaves a task that exists as it is.
  * Change notices for live views leave in one message per job and turn of the event loop. A stocking
  * audit's reservation goes when its task is cancelled or purged. A script carries only the key
  * names it uses.
@@ -56,6 +57,25 @@ describe("a script's key table", () => {
     const body = "return {K.workerActive('w1'), K.tasksIdle, type(K['job'])}";
     expect(await redis.eval(luaKeyTable(body) + body, 0)).toEqual([keys.workerActive('w1'), keys.tasksIdle, 'nil']);
     expect(() => luaKeyTable('K.workerActiv(w)')).toThrow(/K\.workerActiv\b/);
+  });
+});
+
+describe('planning a batch of tasks (task-create.lua)', () => {
+  it('creates each pending with its replicas issued, leaves one that exists as it is, and lists all as pending', async () => {
+    const job = 'j00000000000000000009';
+    const planned = planJob(job, [0, 1], 64 * 30, 64 * 20, 64); // 1,200 tasks: three batches
+    await tasks.create(job, planned, 2);
+    const first = await tasks.get(planned[700].id);
+    expect(first).toMatchObject({ job, frame: planned[700].frame, tile: planned[700].tile, rect: planned[700].rect, state: 'pending' });
+    expect(first).toMatchObject({ class: '', issued: 2, nextSlot: 2, outstanding: 2, version: 0 });
+    expect(first?.auditRoll).toBeGreaterThanOrEqual(0);
+    expect(first?.auditRoll).toBeLessThan(1);
+    // Planning again after a crash: a task that moved on keeps what it has.
+    await redis.hset(keys.task(planned[0].id), 'state', 'verified', 'issued', 3);
+    await tasks.create(job, planned, 5);
+    expect(await tasks.get(planned[0].id)).toMatchObject({ state: 'verified', issued: 3, outstanding: 2 });
+    expect((await tasks.get(planned[1199].id))?.issued).toBe(2);
+    expect(await redis.scard(keys.jobPending(job))).toBe(1200);
   });
 });
 

@@ -178,28 +178,13 @@ export class Tasks {
   async create(job: string, tasks: readonly PlannedTask[], replicas: number): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < tasks.length; i += 500) {
-      const m = this.redis.multi();
       const batch = tasks.slice(i, i + 500);
-      for (const t of batch) {
-        const k = keys.task(t.id);
-        const fields: Record<string, string | number> = {
-          job,
-          frame: t.frame,
-          tile: t.tile,
-          rect: JSON.stringify(t.rect),
-          class: '',
-          state: 'pending',
-          issued: replicas,
-          nextSlot: replicas,
-          outstanding: replicas,
-          version: 0,
-          auditRoll: Math.random(),
-          progressAt: now,
-        };
-        for (const [field, value] of Object.entries(fields)) m.hsetnx(k, field, value);
-      }
-      m.sadd(keys.jobPending(job), ...batch.map((t) => t.id));
-      await m.exec();
+      await runScript(
+        this.redis,
+        'task-create',
+        [keys.jobPending(job), ...batch.map((t) => keys.task(t.id))],
+        [job, replicas, now, ...batch.flatMap((t) => [t.id, t.frame, t.tile, JSON.stringify(t.rect), Math.random()])],
+      );
     }
   }
 

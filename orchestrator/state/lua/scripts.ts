@@ -55,6 +55,7 @@ export type Script =
   | 'spot-verdict'
   | 'stock-reserve'
   | 'submit'
+  | 'task-create'
   | 'task-snapshot'
   | 'webhook-add'
   | 'webhook-admit'
@@ -90,6 +91,7 @@ const SCRIPTS: readonly Script[] = [
   'spot-verdict',
   'stock-reserve',
   'submit',
+  'task-create',
   'task-snapshot',
   'webhook-add',
   'webhook-admit',
