@@ -9,8 +9,16 @@
  * during-clearing: a market interval's lease taken and its book cleared at a trade, nothing
  * recorded.
  * before-webhook-queue: a webhook event read from the outbox, its deliveries not yet queued.
+ * before-backtrack: a worker caught (by a verdict or a spot check), what it vouched for not yet
+ * weighed again.
  */
-export type CrashPoint = 'after-submit' | 'after-settle' | 'during-stitch' | 'during-clearing' | 'before-webhook-queue';
+export type CrashPoint =
+  | 'after-submit'
+  | 'after-settle'
+  | 'during-stitch'
+  | 'during-clearing'
+  | 'before-webhook-queue'
+  | 'before-backtrack';
 
 const armed = process.env.FARM_CRASH_AT;
 

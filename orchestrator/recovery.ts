@@ -1,9 +1,10 @@
 /**
  * Start-up repair after a crash of the orchestrator or Redis. BullMQ keeps its own jobs, but a
  * crash between two steps can leave a replica slot with no BullMQ job, a result recorded but not
- * judged, a fully verified frame never stitched, or a new priority (or a resume) that never
- * reached the queued slots. This walks the active jobs' pending tasks and puts back exactly what
- * is missing; nothing verified is touched.
+ * judged, a fully verified frame never stitched, a new priority (or a resume) that never
+ * reached the queued slots, or a caught worker whose vouched verdicts were never weighed again.
+ * This walks the active jobs' pending tasks and puts back exactly what is missing, then runs the
+ * backtracking that is due; nothing verified is touched but what backtracking reopens.
  */
 import type { Logger } from 'pino';
 import { GAVE_UP } from '../shared/protocol.ts';
@@ -51,6 +52,11 @@ export async function recover(deps: RecoveryDeps): Promise<void> {
     }
     if (reissued) deps.log.warn({ job: id, reissued }, 'recovery re-issued replica slots');
     await deps.refresh(id);
+  }
+  // Every one due: none runs in this process yet (another orchestrator's, run twice, reopens nothing twice).
+  for (const worker of await deps.tasks.backtracksDue(Date.now(), 10_000)) {
+    deps.log.warn({ worker }, 'recovery: backtracking a caught worker that a crash interrupted');
+    await deps.runner.backtrack(worker);
   }
 }
 

@@ -2,8 +2,9 @@
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
  * pending tiles judged (they decide with what they have), tiles due a look are judged (the
  * small-farm grace), spot checks whose lease lapsed are timed out like any replica, answered ones
- * whose verdict is due are judged (whoever took them, crashed or not), unbonding stake that is
- * due is paid out, and ended jobs past their retention (or asked to be deleted) are deleted.
+ * whose verdict is due are judged (whoever took them, crashed or not), backtracking that a crash
+ * stopped is run again, unbonding stake that is due is paid out, and ended jobs past their
+ * retention (or asked to be deleted) are deleted.
  */
 import type { Logger } from 'pino';
 import type { Jobs } from './state/jobs.ts';
@@ -23,6 +24,12 @@ export interface SweepDeps {
   log: Logger;
 }
 
+/**
+ * A catch's backtracking runs right after its verdict, in the process that caught the worker; the
+ * sweep runs it only once it is this late, so as not to do the same work beside it.
+ */
+export const BACKTRACK_RETRY_MS = 60_000;
+
 export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
   for (const job of await deps.jobs.takeTimedOut(now)) {
     deps.log.warn({ job }, 'job timed out: its pending tiles decide with what they have');
@@ -40,6 +47,10 @@ export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
     const check = await spotCheck(deps, rid);
     if (check?.state === 'submitted') await deps.judgeSpotCheck(check.task, check.n);
     else await deps.tasks.forgetSpotDue(rid);
+  }
+  for (const worker of await deps.tasks.backtracksDue(now - BACKTRACK_RETRY_MS, 10)) {
+    deps.log.warn({ worker }, 'backtracking a caught worker that a crash interrupted');
+    await deps.runner.backtrack(worker);
   }
   await deps.ledger.payOutDue(now);
   await deps.deleteDueJobs(now);

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitForJob } from '../cli/submit.ts';
 import { economyOf, OrchestratorConfig } from '../orchestrator/config.ts';
 import { planJob } from '../orchestrator/planner.ts';
+import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis } from '../orchestrator/state/redis.ts';
 import { Tasks } from '../orchestrator/state/tasks.ts';
 import { toMicros } from '../shared/money.ts';
@@ -138,6 +139,43 @@ describe('money across crashes', () => {
     await farm.orchestratorExited(30_000);
     await farm.startOrchestrator(MARKET);
     await expectPaidOnce(farm, id);
+  });
+
+  it('weighs again what a caught worker vouched for when the orchestrator died before backtracking', async () => {
+    // ε = 0.05: two workers with one check passed each reach θ together. The operator's worker
+    // renders a first job alone (known answers), then leaves: the next jobs' verdicts rest on the
+    // two untrusted workers' word, until a spot check catches the turncoat lying.
+    const job = { scene: shippedRaw('cornell'), width: 48, height: 32, spp: 2, tileSize: 16, verification: 'credibility', epsilon: 0.05 };
+    farm = await TestFarm.start({ spotCheckRate: 0.1, graceMs: 2000, env: { FARM_CRASH_AT: 'before-backtrack' } });
+    await farm.startWorker('anchor');
+    await farm.waitForJob((await farm.client.submit({ ...job, width: 128, height: 64 })).id);
+    await farm.killWorker('anchor', 'SIGTERM');
+    await farm.startWorker('h1', 'honest', { trusted: false });
+    const turncoat = await farm.startWorker('turncoat', 'turncoat', { trusted: false, env: { FARM_TEST_HONEST_FOR: '20' } });
+    const f = farm;
+    const redis = connectRedis(farm.redis.url);
+    try {
+      for (let round = 0; round < 16 && !f.orchestratorDied; round++) {
+        const { id } = await farm.client.submit(job);
+        await waitFor(
+          async () => f.orchestratorDied || (await f.client.status(id)).state === 'done',
+          60_000,
+          'the job to finish or the orchestrator to die catching the turncoat',
+        );
+      }
+      expect(f.orchestratorDied).toBe(true);
+      // Caught, and the verdict that caught it recorded: its backtracking is due, its vouched set whole.
+      expect(await redis.zscore(keys.backtracksDue, turncoat.id)).not.toBeNull();
+      const vouched = await redis.smembers(keys.workerVouched(turncoat.id));
+      expect(vouched.length).toBeGreaterThan(0);
+      await farm.startOrchestrator({});
+      await waitFor(async () => (await redis.zcard(keys.backtracksDue)) === 0, 30_000, 'recovery to backtrack the turncoat');
+      // Every task it vouched for was weighed again without it (reopened where the rest fall short
+      // of θ; how many do depends on the honest worker's checks): none is left to weigh.
+      expect(await redis.smembers(keys.workerVouched(turncoat.id))).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('loses no clearing and records none twice when the orchestrator is killed -9 mid-clearing', async () => {

@@ -100,6 +100,11 @@ const FIXED = {
   spotLeases: 'spot:leases',
   /** Spot-check replicas answered, by when their verdict is due (submit.lua). */
   spotDue: 'spot:due',
+  /**
+   * Workers caught against ground truth whose vouched verdicts are still to be weighed again, by
+   * when they were caught: the backtracking a crash interrupted is finished by the sweep.
+   */
+  backtracksDue: 'backtracks:due',
   workersAll: 'workers',
   /** The farm's id (state/farm-id.ts). */
   farmId: 'id',

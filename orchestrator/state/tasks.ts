@@ -495,13 +495,27 @@ export class Tasks {
     return queue;
   }
 
-  /** Takes (and forgets) the tasks whose unanchored verdicts rested on a worker's word. */
-  async takeVouched(worker: string): Promise<string[]> {
-    const [[, tasks]] = (await this.redis.multi().smembers(keys.workerVouched(worker)).del(keys.workerVouched(worker)).exec()) as [
-      unknown,
-      string[],
-    ][];
-    return tasks;
+  /**
+   * The tasks whose unanchored verdicts rested on a worker's word, and when it was caught (null:
+   * no backtracking is due for it), read together.
+   */
+  async vouched(worker: string): Promise<{ tasks: string[]; caughtAt: string | null }> {
+    const [[, caughtAt], [, tasks]] = (await this.redis
+      .multi()
+      .zscore(keys.backtracksDue, worker)
+      .smembers(keys.workerVouched(worker))
+      .exec()) as [[unknown, string | null], [unknown, string[]]];
+    return { tasks, caughtAt };
+  }
+
+  /** Backtracking weighed these of the worker's vouched tasks again (backtracked.lua). */
+  async backtracked(worker: string, tasks: readonly string[], caughtAt: string | null): Promise<void> {
+    await runScript(this.redis, 'backtracked', [keys.workerVouched(worker), keys.backtracksDue], [worker, caughtAt ?? '', ...tasks]);
+  }
+
+  /** Workers caught before `before` whose backtracking has not finished (a crash stopped it), oldest first. */
+  backtracksDue(before: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(keys.backtracksDue, '-inf', before, 'LIMIT', 0, limit);
   }
 
   /** Back to pending, suspect; `caught` ('' for a dispute) loses its place in the accepted group. */

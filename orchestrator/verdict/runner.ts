@@ -113,12 +113,16 @@ export class VerdictRunner {
    * worker's word is weighed again without it, with a trusted worker to arbitrate where one is
    * online; verdicts that no longer stand at θ are reopened (frames are re-stitched, a finished
    * job runs again), and, with no trusted worker online, the caught key's recent ones that still
-   * stand, for a recheck (decide.ts `recheck`).
+   * stand, for a recheck (decide.ts `recheck`). The vouched tasks are forgotten only once all of
+   * them are weighed: a crash part-way leaves the backtracking due, and the sweep runs it again
+   * (a task reopened already is pending, and skipped).
    */
   async backtrack(caught: string): Promise<number> {
     const { tasks, jobs, log } = this.deps;
+    crashPoint('before-backtrack');
     let reopened = 0;
-    const vouched = (await Promise.all((await tasks.takeVouched(caught)).map((id) => tasks.get(id)))).filter(
+    const due = await tasks.vouched(caught);
+    const vouched = (await Promise.all(due.tasks.map((id) => tasks.get(id)))).filter(
       (t): t is TaskRecord => t !== undefined && t.state === 'verified' && !t.anchored,
     );
     const since = Date.now() - RECHECK_MS;
@@ -150,6 +154,7 @@ export class VerdictRunner {
       // whose own backtracking waits for this one), which a queued judgement would wait for.
       await this.judgeNow(id);
     }
+    await tasks.backtracked(caught, due.tasks, due.caughtAt);
     return reopened;
   }
 

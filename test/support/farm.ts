@@ -149,10 +149,14 @@ export class TestFarm {
     return proc;
   }
 
-  /** Resolves once the orchestrator process has ended (a crash point killed it). */
+  /** Whether the orchestrator process has ended (a crash point killed it). */
+  get orchestratorDied(): boolean {
+    return this.orchestrator?.exitCode !== null || this.orchestrator?.signalCode !== null;
+  }
+
+  /** Resolves once the orchestrator process has ended. */
   async orchestratorExited(timeoutMs: number): Promise<void> {
-    const proc = this.orchestrator;
-    await waitFor(async () => proc?.exitCode !== null || proc?.signalCode !== null, timeoutMs, 'the orchestrator to exit');
+    await waitFor(async () => this.orchestratorDied, timeoutMs, 'the orchestrator to exit');
   }
 
   /** kill -9 the orchestrator, as a crash would. */

@@ -27,6 +27,7 @@ function load(file: string): { lua: string } {
 export type Script =
   | 'asset-forget'
   | 'availability'
+  | 'backtracked'
   | 'bind'
   | 'close-tasks'
   | 'expire'
@@ -63,6 +64,7 @@ export type Script =
 const SCRIPTS: readonly Script[] = [
   'asset-forget',
   'availability',
+  'backtracked',
   'bind',
   'close-tasks',
   'expire',

@@ -28,11 +28,13 @@ local function passCheck(worker, assignedAt)
   count(worker, 'passed', 1)
   indexCredibility(worker)
 end
--- Caught against ground truth at `now`: k resets in every class it has been in, and the job (if
--- any) will not take it again.
+-- Caught against ground truth at `now`: k resets in every class it has been in, the job (if
+-- any) will not take it again, and what it vouched for is due to be weighed again (backtracking,
+-- which the caller runs next and the sweep finishes if a crash stops it).
 local function fault(worker, job, now)
   count(worker, 'faults', 1)
   redis.call('HSET', K.worker(worker), 'caughtAt', now)
+  redis.call('ZADD', K.backtracksDue, now, worker)
   setPassed(worker, 0)
   redis.call('DEL', K.workerClasses(worker))
   if job then redis.call('SADD', K.jobBlacklist(job), worker) end
