@@ -108,10 +108,11 @@ async function check(
   if (replica.rid !== rid || replica.worker !== worker.id) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
   if (replica.state !== 'assigned') {
     // An upload retried after its first attempt was recorded: judge again, in case the
-    // orchestrator died between recording it and judging — a spot check only when due, which
-    // its lease says (the sweeper's; an upload must not hasten its verdict).
+    // orchestrator died between recording it and judging — not once it is judged (a key
+    // re-sending answered replicas would have the farm run verdicts for nothing), and a spot check
+    // only when due, which its lease says (the sweeper's; an upload must not hasten its verdict).
     if (replica.cid === claimedCid) {
-      if (!replica.spot) judgeLater(deps, where.task);
+      if (!replica.spot && replica.state === 'submitted') judgeLater(deps, where.task);
       return 'duplicate';
     }
     // One answered already: its state is not named (whether it was judged yet, and how, would

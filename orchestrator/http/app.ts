@@ -18,7 +18,7 @@ import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
 import { AuthGate, authenticateWorker, requireOperator, requireRequester, verifyBody } from './auth.ts';
-import { boundBodies } from './bodies.ts';
+import { boundBodies, readJson, readRaw } from './bodies.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { reservationRoutes } from './forwards.ts';
@@ -95,12 +95,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
   app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
   app.use('/api/scenes', requester, sceneRoutes(deps));
-  app.use('/api/jobs', requester, express.json({ limit: deps.maxSceneBytes }), jobRoutes(deps));
+  app.use('/api/jobs', requester, readJson(deps.maxSceneBytes), jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
   app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens, deps.webhooks));
-  app.use('/api/webhooks', requester, express.json({ limit: 4096 }), webhookRoutes(deps));
+  app.use('/api/webhooks', requester, readJson(4096), webhookRoutes(deps));
   app.use('/api', creditRoutes(deps.ledger, deps.redis, requester));
-  app.use('/api/reservations', requester, express.json({ limit: 4096 }), reservationRoutes(deps));
+  app.use('/api/reservations', requester, readJson(4096), reservationRoutes(deps));
 
   /** The farm's id: what a worker's signatures cover, so that none is good on another farm. */
   app.get('/api/farm', (_req, res) => {
@@ -123,8 +123,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const bounded = boundBodies(deps.workerBodiesPerAddress);
-  const workBody = bounded(express.raw({ type: () => true, limit: deps.maxResultBytes }));
-  const batchBody = bounded(express.raw({ type: () => true, limit: deps.maxResultBytes * MAX_BATCH }));
+  const workBody = bounded(readRaw(deps.maxResultBytes));
+  const batchBody = bounded(readRaw(deps.maxResultBytes * MAX_BATCH));
   // Signed routes need the exact body bytes: read raw, once the signature over their claimed hash checks out.
   const worker = authenticateWorker(deps.redis, deps.workers, gate, deps.limits);
   const signedBody = verifyBody(gate);
@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): express.Express {
     '/api/workers',
     (req, res, next) => next(gate.refuseBlocked(req, res)),
     limitBy(deps.limits.registration, addressOf),
-    express.raw({ type: () => true, limit: REGISTRATION_BYTES }),
+    readRaw(REGISTRATION_BYTES),
     registerWorker({ ...deps, gate, calibration: deps.calibration }),
   );
   app.use('/api/workers', workerRoutes(deps));

@@ -6,12 +6,13 @@
  * requester per minute, since they fill the store before any job pays for them; an asset no job
  * refers to is collected after the blob grace.
  */
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { Ids } from '../../shared/protocol.ts';
 import { cidOfBytes } from '../../shared/unixfs.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { AssetIndex } from '../state/assets.ts';
 import type { StorageMonitor } from '../storage.ts';
+import { readRaw } from './bodies.ts';
 import { consume, type Limits } from './limits.ts';
 import { HttpError, param } from './problem.ts';
 
@@ -35,7 +36,7 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     if (bytes === undefined) throw new HttpError(404, 'Not found', `no asset ${cid}`);
     res.json({ cid, bytes });
   });
-  r.put('/:cid', express.raw({ type: () => true, limit: deps.maxAssetBytes }), async (req, res) => {
+  r.put('/:cid', readRaw(deps.maxAssetBytes), async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     await consume(deps.limits.assetMiB, req.principal?.owner as string, res, Math.max(1, Math.ceil(body.length / MIB)));

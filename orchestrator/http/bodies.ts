@@ -1,12 +1,23 @@
 /**
- * Bodies being read at once from one address, in this process. A signature already keeps
+ * Reading request bodies. Every parser reads a body as sent: body-parser inflates gzip, deflate,
+ * br and zstd bodies unless told not to, and its limit bounds the inflated size, so 53 bytes of
+ * brotli were a 32 MiB upload for the orchestrator to read, hash and decode. No client of the farm
+ * compresses a body; one that arrives compressed is refused (415) before a byte is inflated.
+ *
+ * And the bodies being read at once from one address, in this process. A signature already keeps
  * strangers' bodies unread (auth.ts); this bounds what keys that can sign send together, so an
  * address holds at most the bound times the largest body in memory. Past it a request is
  * refused (429) before its body is read.
  */
-import type { RequestHandler } from 'express';
+import express, { type RequestHandler } from 'express';
 import { addressOf } from './limits.ts';
 import { HttpError } from './problem.ts';
+
+/** The body's bytes as sent, at most `limit` of them (any content type). */
+export const readRaw = (limit: number): RequestHandler => express.raw({ type: () => true, limit, inflate: false });
+
+/** The body as JSON, at most `limit` bytes as sent. */
+export const readJson = (limit: number): RequestHandler => express.json({ limit, inflate: false });
 
 /** Wraps body parsers so that at most `perAddress` of them read at once for one address. */
 export function boundBodies(perAddress: number): (parser: RequestHandler) => RequestHandler {

@@ -3,7 +3,7 @@
  * requesters spend them on jobs (escrow), workers earn them for valid replicas. Amounts on the
  * wire are credits with at most six decimals (shared/money.ts).
  */
-import express, { type RequestHandler, Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { Credits, toMicros } from '../../shared/money.ts';
 import { Ids, LedgerQuery } from '../../shared/protocol.ts';
@@ -11,6 +11,7 @@ import { keys } from '../state/keys.ts';
 import { type Ledger, LedgerError, TREASURY } from '../state/ledger.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import { requireOperator } from './auth.ts';
+import { readJson } from './bodies.ts';
 import { HttpError } from './problem.ts';
 
 const Account = z.union([z.literal(TREASURY), Ids.worker, Ids.owner], {
@@ -21,7 +22,7 @@ const Grant = z.object({ account: Account, amount: Credits, note: z.string().max
 export function creditRoutes(ledger: Ledger, redis: FarmRedis, requester: RequestHandler): Router {
   const r = Router();
 
-  r.post('/credits', requester, requireOperator, express.json({ limit: 4096 }), async (req, res) => {
+  r.post('/credits', requester, requireOperator, readJson(4096), async (req, res) => {
     const body = Grant.parse(req.body ?? {});
     const key =
       body.account === TREASURY

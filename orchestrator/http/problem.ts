@@ -85,6 +85,15 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     });
     return;
   }
+  if (err?.type === 'encoding.unsupported') {
+    sendProblem(res, {
+      type: slug('unsupported content encoding'),
+      title: 'Unsupported content encoding',
+      status: 415,
+      detail: `bodies are read as sent: send this one without Content-Encoding (it has ${err.encoding})`,
+    });
+    return;
+  }
   if (err?.type === 'entity.parse.failed') {
     sendProblem(res, { type: slug('malformed json'), title: 'Malformed JSON', status: 400, detail: err.message });
     return;

@@ -1,8 +1,9 @@
 /** Browser sessions: the dashboard trades an API token for the session cookie (auth.ts). */
-import express, { type RequestHandler, Router } from 'express';
+import { type RequestHandler, Router } from 'express';
 import { SessionRequest } from '../../shared/protocol.ts';
 import type { Tokens } from '../state/tokens.ts';
 import { type AuthGate, SESSION_COOKIE } from './auth.ts';
+import { readJson } from './bodies.ts';
 import { HttpError } from './problem.ts';
 
 const SESSION_MAX_AGE_MS = 30 * 24 * 3600 * 1000;
@@ -14,7 +15,7 @@ export function sessionRoutes(tokens: Tokens, requester: RequestHandler, gate: A
   r.post(
     '/',
     (req, res, next) => next(gate.refuseBlocked(req, res)),
-    express.json({ limit: 4096 }),
+    readJson(4096),
     async (req, res) => {
       const { token } = SessionRequest.parse(req.body ?? {});
       const principal = await tokens.lookup(token);

@@ -3,18 +3,19 @@
  * owner id and name (their secrets are not stored), revoke one, its webhooks with it. The
  * operator token itself is FARM_TOKEN's to change, not the API's.
  */
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { Ids } from '../../shared/protocol.ts';
 import type { Tokens } from '../state/tokens.ts';
 import type { Webhooks } from '../state/webhooks.ts';
+import { readJson } from './bodies.ts';
 import { HttpError, param } from './problem.ts';
 
 const MintRequest = z.object({ name: z.string().min(1).max(64).default('requester') });
 
 export function tokenRoutes(tokens: Tokens, webhooks: Pick<Webhooks, 'removeAll'>): Router {
   const r = Router();
-  r.post('/', express.json({ limit: 4096 }), async (req, res) => {
+  r.post('/', readJson(4096), async (req, res) => {
     const { name } = MintRequest.parse(req.body ?? {});
     const { token, principal } = await tokens.mint(name);
     res.status(201).json({ token, owner: principal.owner, name });

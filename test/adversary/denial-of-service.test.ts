@@ -2,11 +2,15 @@
  * Cheap denial of service, tried and refused: unauthenticated floods (refused before a body is
  * read), registration and polling floods (rate limits), oversized plans (quotas), scans of every
  * worker (indexes instead), invented classes (no queues, no connections), huge cancels (in bulk,
- * in the background), malformed input (400, never 500) and refused uploads (nothing stored).
+ * in the background), malformed input (400, never 500), refused uploads (nothing stored) and
+ * compressed bodies (refused before a byte is inflated).
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../orchestrator/state/keys.ts';
@@ -15,7 +19,7 @@ import type { Assignment, ClassList } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { type Answers, Attacker, cidsOf, newClient } from '../support/adversary.ts';
 import { TestFarm } from '../support/farm.ts';
-import { type ApiFarm, CALIBRATION_SHADE, DEVICE, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
+import { type ApiFarm, CALIBRATION_SHADE, DEVICE, OPERATOR_TOKEN, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
 import { problem } from '../support/problem.ts';
 import { shippedRaw } from '../support/scenes.ts';
 
@@ -283,5 +287,56 @@ describe('cheap reads and bounded resources', () => {
     expect(stored(cid)).toBe(false);
     await uploadShade(a.client, task, CALIBRATION_SHADE + 1);
     expect(stored(cid)).toBe(true);
+  });
+
+  it('runs no verdict for a re-upload of a replica judged already', async () => {
+    const { id: job } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+    const a = await api.worker('resender', { stake: 10 });
+    const task = (await a.client.next()) as Assignment;
+    await uploadShade(a.client, task, CALIBRATION_SHADE); // judged (one replica) before the farm goes idle
+    const taskKey = keys.task(`${job}.f0.t0`);
+    expect(await redis.hget(taskKey, 'state')).toBe('verified');
+    // Every script that judges a task names the task's key; the re-uploads' lookups name replicas.
+    const monitor = spawn('redis-cli', ['-u', api.redisUrl, 'monitor']);
+    let judgements = 0;
+    createInterface({ input: monitor.stdout }).on('line', (line) => {
+      if (/"evalsha"/i.test(line) && line.includes(`"${taskKey}"`)) judgements++;
+    });
+    await once(monitor.stdout, 'data');
+    try {
+      for (let i = 0; i < 5; i++) expect(await uploadShade(a.client, task, CALIBRATION_SHADE)).toBe('duplicate');
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      monitor.kill();
+    }
+    expect(judgements).toBe(0);
+  });
+
+  it('refuses a compressed body before it inflates a byte: a worker’s 32 MiB upload in 53 bytes, a requester’s scene', async () => {
+    // A fresh key, not calibrated, no stake, signs the hash of the 32 MiB its 53 bytes of brotli inflate to.
+    const w = await api.worker('bomber', { shade: null, stake: 0 });
+    const inflated = new Uint8Array(32 * 1024 * 1024);
+    const wire = brotliCompressSync(inflated, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
+    expect(wire.length).toBeLessThan(100);
+    const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', inflated);
+    const bomb = await fetch(`${api.farm.url}/api/work/results`, {
+      method: 'PUT',
+      body: wire,
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-encoding': 'br',
+        [SIGNATURE_HEADERS.worker]: w.id,
+        [SIGNATURE_HEADERS.timestamp]: timestamp,
+        [SIGNATURE_HEADERS.signature]: signature,
+        [SIGNATURE_HEADERS.body]: digest,
+      },
+    });
+    expect((await problem(bomb, 415)).title).toBe('Unsupported content encoding');
+    const scene = await fetch(`${api.farm.url}/api/jobs`, {
+      method: 'POST',
+      body: gzipSync(JSON.stringify(oneTileJob(1))),
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    expect((await problem(scene, 415)).detail).toMatch(/gzip/);
   });
 });
