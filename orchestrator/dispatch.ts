@@ -387,18 +387,26 @@ export class Dispatcher {
     this.workArrived(replica.queue, 1);
   }
 
-  /** Heartbeat: renews the leases of the worker's replicas that are still within their deadline. */
-  async extendLeases(held: readonly { task: string; replica: ReplicaRecord }[]): Promise<void> {
+  /**
+   * Heartbeat: renews the leases of the worker's replicas that it still holds, whose lease has not
+   * lapsed, for a lease and never past their deadline, by one rule for real replicas and spot
+   * checks (renew.lua); a real replica's BullMQ lock follows its lease.
+   */
+  async extendLeases(worker: string, held: readonly { task: string; replica: ReplicaRecord }[]): Promise<void> {
+    const renewed = await this.tasks.renew(
+      worker,
+      held.map(({ task, replica }) => ({ task, n: replica.n, rid: replica.rid })),
+      this.opts.leaseMs,
+    );
     const now = Date.now();
     await Promise.all(
-      held
-        .filter(({ replica }) => replica.state === 'assigned' && replica.deadline > now)
-        .map(async ({ task, replica }) => {
-          if (replica.spot) return this.tasks.extendSpotLease(replica.rid, Math.min(replica.deadline, now + this.opts.leaseMs));
-          await this.heldSlot(task, replica)
-            .extendLock(replica.worker, this.opts.leaseMs)
-            .catch(() => undefined);
-        }),
+      held.map(async ({ task, replica }) => {
+        const until = renewed.get(replica.rid);
+        if (replica.spot || until === undefined || until <= now) return;
+        await this.heldSlot(task, replica)
+          .extendLock(worker, until - now)
+          .catch(() => undefined);
+      }),
     );
   }
 
@@ -584,6 +592,7 @@ export class Dispatcher {
         owed && { ...owed, buyersHadNone: buyersHadNone === true },
         dryRun,
         fetchedAt,
+        this.opts.firstLeaseMs,
       );
     let bound = await bind(wantSpot);
     if (bound.status === 'eligible') {

@@ -18,3 +18,12 @@ export function leaseTerms(leaseMs: number): LeaseTerms {
   const heartbeatMs = Math.max(100, Math.floor(leaseMs / 3));
   return { leaseMs, heartbeatMs, firstLeaseMs: leaseMs + heartbeatMs };
 }
+
+/**
+ * Whether a replica's holder let its lease lapse by `now`: it no longer holds it, though the sweep
+ * (a spot check's) or BullMQ's stalled check (a real slot's) may not have timed it out yet. Checked
+ * wherever holding matters, the same for both kinds, so that neither how soon a lapse is noticed
+ * nor what a lapsed replica may still do tells a spot check from real work.
+ */
+export const lapsed = (replica: { state: string; leaseUntil?: number }, now: number): boolean =>
+  replica.state === 'assigned' && replica.leaseUntil !== undefined && now > replica.leaseUntil;

@@ -15,6 +15,7 @@ import type { Afterwards } from './afterwards.ts';
 import type { ContentStore } from './content/store.ts';
 import { crashPoint } from './crash-points.ts';
 import type { Dispatcher } from './dispatch.ts';
+import { lapsed } from './lease-terms.ts';
 import type { Metrics } from './metrics.ts';
 import { parseTaskId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
@@ -103,9 +104,12 @@ async function check(
   const replica = where?.replica;
   const rect = where?.rect;
   if (!where || !replica || !rect) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
-  if (replica.previous?.some((p) => p.rid === rid && p.worker === worker.id))
-    throw new ResultRejected(409, `replica ${rid} passed its deadline and was reassigned`);
+  // A slot given to another since says how this holder lost it, as a spot check's record would.
+  const before = replica.previous?.find((p) => p.rid === rid && p.worker === worker.id);
+  if (before) throw new ResultRejected(409, `replica ${rid} is no longer held (${before.state})`);
   if (replica.rid !== rid || replica.worker !== worker.id) throw await refuse(403, `replica ${rid} is not assigned to worker ${worker.id}`);
+  // Its lease lapsed: no longer held, as if the sweep (or BullMQ's stalled check) had got to it already.
+  if (lapsed(replica, Date.now())) throw new ResultRejected(409, `replica ${rid} is no longer held (timedout)`);
   if (replica.state !== 'assigned') {
     // An upload retried after its first attempt was recorded: judge again, in case the
     // orchestrator died between recording it and judging — not once it is judged (a key

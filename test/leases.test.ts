@@ -2,8 +2,11 @@
  * Leases and heartbeats (orchestrator/lease-terms.ts): a bound replica's first lease is one
  * heartbeat interval longer than what a heartbeat renews, for a spot check as for a slot, so a
  * worker need not heart-beat a replica in its first interval; the agent sends no heartbeat for
- * replicas younger than that, and renews one it holds longer until its result is in.
+ * replicas younger than that, and renews one it holds longer until its result is in. A lease
+ * ends at its replica's deadline, and a lapsed one is no longer held wherever that matters (an
+ * upload, a heartbeat, the gateway, a hand-back), a spot check's and a real replica's alike.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseTerms } from '../orchestrator/lease-terms.ts';
@@ -67,6 +70,58 @@ describe('a bound replica', () => {
     expect(renewed).toBeGreaterThan(leaseMs - 5000);
     await uploadShade(checked.client, real, 90);
   });
+});
+
+describe('a lease that lapsed', () => {
+  // A lease of 6 s (a heartbeat every 2 s) and a task timeout of 8 s, so that a renewal before the
+  // deadline would reach past it; the defaults differ only in scale.
+  let api: ApiFarm;
+  let redis: Redis;
+  beforeAll(async () => {
+    api = await startApiFarm({ spotCheckRate: 0.05, leaseMs: 6000, taskTimeoutMs: 8000, stakePerReplica: 5 });
+    redis = new Redis(api.redisUrl);
+    const truth = await api.worker('truth', { trusted: true });
+    await api.operator('/api/jobs', { ...oneTileJob(1), width: 128, height: 128, spp: 2 });
+    // One known answer: a newcomer's first replica is a spot check, its next real work.
+    await uploadShade(truth.client, (await truth.client.next()) as Assignment, 90);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await api.stop();
+  });
+
+  const isSpot = async (rid: string) => {
+    const [task, n] = ((await redis.get(keys.replica(rid))) as string).split(' ');
+    return (JSON.parse((await redis.hget(keys.taskReplicas(task), n)) as string) as { spot?: boolean }).spot === true;
+  };
+
+  /** What a key can learn of a replica by renewing it just before its deadline and trying it just after. */
+  async function probe(w: TestClient, a: Assignment) {
+    await sleep(a.deadline - 2000 - Date.now());
+    await w.client.heartbeat([a.replica]);
+    await sleep(a.deadline + 1000 - Date.now());
+    const gateway = await w.client.blob(a.scene).then(
+      () => 200,
+      (e: { status: number }) => e.status,
+    );
+    const upload = await uploadShade(w.client, a, 7).catch((e: { status: number; message: string }) => `${e.status} ${e.message}`);
+    return { gateway, upload: upload.replaceAll(a.replica, '<replica>') };
+  }
+
+  it('ends a spot check and a real replica alike, at the deadline, whenever the sweep gets to either', async () => {
+    const w = await api.worker('prober', { stake: 10 });
+    const check = (await w.client.next()) as Assignment;
+    expect(await isSpot(check.replica)).toBe(true);
+    const onCheck = await probe(w, check);
+    const real = (await w.client.next()) as Assignment;
+    expect(await isSpot(real.replica)).toBe(false);
+    const onReal = await probe(w, real);
+    // The real slot's lease is no longer than its deadline, though BullMQ's stalled check comes later.
+    expect(onReal).toEqual(onCheck);
+    expect(onCheck.gateway).toBe(404);
+    expect(onCheck.upload).toMatch(/^409 .*no longer held \(timedout\)/);
+    expect((await (await fetch(`${api.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).toMatchObject({ valid: 0, invalid: 0 });
+  }, 40_000);
 });
 
 describe('the agent', () => {

@@ -25,6 +25,7 @@ import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
 import { ByteLru } from '../byte-lru.ts';
 import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
+import { lapsed } from '../lease-terms.ts';
 import { parseTaskId } from '../planner.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
@@ -107,14 +108,17 @@ async function readable(deps: Pick<WorkRoutesDeps, 'workers' | 'tasks' | 'jobs'>
   return cids;
 }
 
-/** The replicas a worker holds and has not answered, with their tasks. */
+/** The replicas a worker holds and has not answered (their leases not lapsed), with their tasks. */
 async function heldBy(
   deps: Pick<WorkRoutesDeps, 'workers' | 'tasks'>,
   workerId: string,
 ): Promise<{ task: string; replica: ReplicaRecord }[]> {
   const rids = await deps.workers.active(workerId);
+  const now = Date.now();
   return (await deps.tasks.locate(rids)).flatMap((where, i) =>
-    where?.replica?.rid === rids[i] && where.replica.worker === workerId ? [{ task: where.task, replica: where.replica }] : [],
+    where?.replica?.rid === rids[i] && where.replica.worker === workerId && !lapsed(where.replica, now)
+      ? [{ task: where.task, replica: where.replica }]
+      : [],
   );
 }
 
@@ -135,7 +139,10 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const { replicas } = Heartbeat.parse(parseJson(rawBody(req)));
     await workers.touch(worker);
     // Only the replicas the worker says it is rendering keep their lease; one it dropped lapses.
-    await dispatch.extendLeases((await held(worker.id)).filter((h) => replicas.includes(h.replica.rid)));
+    await dispatch.extendLeases(
+      worker.id,
+      (await held(worker.id)).filter((h) => replicas.includes(h.replica.rid)),
+    );
     res.json({ ok: true, at: Date.now() });
   });
 

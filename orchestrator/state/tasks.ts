@@ -33,6 +33,13 @@ export interface ReplicaRecord {
   assignedAt: number;
   submittedAt?: number;
   deadline: number;
+  /**
+   * When its lease ends unless a heartbeat renews it (ms; never past the deadline), a real
+   * replica's and a spot check's alike: past it the replica is no longer held, whenever the sweep
+   * or BullMQ's stalled check gets to it (lease-terms.ts `lapsed`). Absent on records written
+   * before leases were recorded.
+   */
+  leaseUntil?: number;
   /** The BullMQ queue the slot came from ('' for a spot check). */
   queue: string;
   scene: string;
@@ -286,6 +293,8 @@ export class Tasks {
      * lease after the bind (expire.lua's test for whose lease lapsed).
      */
     at = Date.now(),
+    /** Its first lease (lease-terms.ts), from `at`: recorded as `leaseUntil`; none when absent. */
+    firstLeaseMs?: number,
   ): Promise<BindResult> {
     const job = parseTaskId(task)?.job;
     if (!job) return { status: 'missing' };
@@ -315,6 +324,7 @@ export class Tasks {
         forward?.end ?? '',
         prices.traded ?? '',
         forward?.buyersHadNone ? 1 : 0,
+        firstLeaseMs === undefined ? '' : Math.min(deadline, at + firstLeaseMs),
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
@@ -455,9 +465,21 @@ export class Tasks {
     return expired;
   }
 
-  /** A heartbeat renews a spot check's lease (a real replica's lease is its BullMQ lock). */
-  async extendSpotLease(rid: string, until: number): Promise<void> {
-    await this.redis.zadd(keys.spotLeases, 'XX', until, rid);
+  /**
+   * A heartbeat renews the leases of these replicas of the worker's that it still holds and whose
+   * lease has not lapsed (renew.lua): each one renewed, with its new lease end.
+   */
+  async renew(worker: string, held: readonly { task: string; n: number; rid: string }[], leaseMs: number): Promise<Map<string, number>> {
+    if (held.length === 0) return new Map();
+    const flat = (await runScript(
+      this.redis,
+      'renew',
+      held.map((h) => keys.taskReplicas(h.task)),
+      [worker, Date.now(), leaseMs, ...held.map((h) => h.n), ...held.map((h) => h.rid)],
+    )) as (string | number)[];
+    const renewed = new Map<string, number>();
+    for (let i = 0; i < flat.length; i += 2) renewed.set(String(flat[i]), Number(flat[i + 1]));
+    return renewed;
   }
 
   async forgetSpotLease(rid: string): Promise<void> {

@@ -27,6 +27,7 @@
     ARGV[19] that window's end (ms)
     ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
     ARGV[21] 1 when the owing worker saw every slot it may take and none of its buyers' it could take
+    ARGV[22] when its lease ends unless renewed (ms), or '' to record none
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
@@ -170,6 +171,7 @@ if excuse then
   redis.call('HINCRBY', K.forward(excuse), 'excusedOut', 1)
 end
 if ARGV[8] == '1' then fresh.arbiter = true end
+if ARGV[22] ~= '' then fresh.leaseUntil = tonumber(ARGV[22]) end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)
 redis.call('HSET', KEYS[2], n, record)

@@ -48,6 +48,7 @@ export type Script =
   | 'ledger-trim'
   | 'market-record'
   | 'release'
+  | 'renew'
   | 'replica-locate'
   | 'reopen'
   | 'set-class'
@@ -85,6 +86,7 @@ const SCRIPTS: readonly Script[] = [
   'ledger-trim',
   'market-record',
   'release',
+  'renew',
   'replica-locate',
   'reopen',
   'set-class',

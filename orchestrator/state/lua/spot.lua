@@ -61,8 +61,8 @@ local function handOut(taskId, f)
   local n = redis.call('HINCRBY', tkey, 'nextSlot', 1) - 1
   local locked = tonumber(ARGV[6])
   local record = {rid = rid, n = n, worker = workerId, state = 'assigned', assignedAt = now,
-    deadline = tonumber(ARGV[4]), queue = '', scene = f.scene, locked = locked, spot = true, payer = 'treasury',
-    price = tonumber(ARGV[10]) or 0}
+    deadline = tonumber(ARGV[4]), leaseUntil = tonumber(ARGV[5]), queue = '', scene = f.scene, locked = locked,
+    spot = true, payer = 'treasury', price = tonumber(ARGV[10]) or 0}
   -- Judged by how it was handed out: a worker that recalibrates into a provisional class
   -- while holding an exact check must not have it judged within the tolerance.
   if redis.call('HGET', KEYS[2], 'classState') == 'provisional' then record.provisional = true end
