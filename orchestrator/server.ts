@@ -43,6 +43,7 @@ import { Jobs } from './state/jobs.ts';
 import { KnownAnswers } from './state/known-answers.ts';
 import { Ledger } from './state/ledger.ts';
 import { Market } from './state/market.ts';
+import { Orchestrators } from './state/orchestrators.ts';
 import { connectRedis } from './state/redis.ts';
 import { Tasks } from './state/tasks.ts';
 import { Tokens } from './state/tokens.ts';
@@ -56,6 +57,13 @@ import { startWebhooks } from './webhooks/service.ts';
 
 const SHUTDOWN_DEADLINE_MS = 10_000;
 const SWEEP_MS = 1000;
+/**
+ * An orchestrator says it is alive this often; one silent for ALIVE_WITHIN_MS is taken for dead,
+ * and the farm recovers what it left (state/orchestrators.ts), looking every RECOVERY_LOOK_MS.
+ */
+const ALIVE_EVERY_MS = 2000;
+const ALIVE_WITHIN_MS = 15_000;
+const RECOVERY_LOOK_MS = 5000;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
 /** How much longer than a worker's heartbeat interval an idle connection is kept open. */
@@ -237,20 +245,31 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     tolerance,
     knownAnswers: new ByteLru<Uint8Array>(4 * 1024 * 1024),
   };
-  const startedAt = Date.now();
   const orphans = await blobs.tidy();
   if (orphans) log.warn({ orphans }, 'removed temporary blob files a crash left behind');
-  await recover({
-    jobs,
-    tasks,
-    dispatch,
-    runner,
-    replan: enqueuePlan,
-    restitch: (job, frame) => enqueueStitch(job, frame, `recovered${startedAt}`),
-    close: enqueueClose,
-    refresh: enqueueRefresh,
-    log,
-  });
+  /** Puts back what a crash left between two steps (recovery.ts); `at` names this pass's stitches. */
+  const recoverAll = (at: number) =>
+    recover({
+      jobs,
+      tasks,
+      dispatch,
+      runner,
+      replan: enqueuePlan,
+      restitch: (job, frame) => enqueueStitch(job, frame, `recovered${at}`),
+      close: enqueueClose,
+      refresh: enqueueRefresh,
+      log,
+    });
+  // This orchestrator, as duty leases and the liveness index name it: alive before it recovers, so
+  // that no other takes it for dead meanwhile.
+  const self = randomBytes(8).toString('hex');
+  const orchestrators = new Orchestrators(redis);
+  await orchestrators.alive(self);
+  const saying = setInterval(
+    () => void orchestrators.alive(self).catch((err) => log.warn({ err: err.message }, 'could not say this orchestrator is alive')),
+    ALIVE_EVERY_MS,
+  );
+  await recoverAll(Date.now());
 
   const assets = new AssetIndex(redis);
   const retention: RetentionDeps = { redis, jobs, ledger, blobs, assets, metrics, log, pinned: [calibration.spec.scene], settings: config };
@@ -311,7 +330,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     historyMs: config.marketHistoryMs,
     log,
   };
-  const dutyDeps = { redis, log, metrics, self: randomBytes(8).toString('hex') };
+  const dutyDeps = { redis, log, metrics, self };
   const duties: Duty[] = [
     {
       name: 'sweep',
@@ -326,6 +345,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
           judgeSpotCheck: (task, n) => judgeSpotCheck(uploadDeps, task, n),
           deleteDueJobs: (now) => deleteDueJobs(retention, now),
         }),
+    },
+    {
+      // Another orchestrator died: what it left between two steps is recovered here, as its
+      // restart would have (a frame complete but not stitched, a job created but not planned…).
+      name: 'recovery',
+      periodMs: RECOVERY_LOOK_MS,
+      run: async (at) => {
+        const silent = await orchestrators.takeSilent(Date.now() - ALIVE_WITHIN_MS);
+        if (silent.length === 0) return;
+        log.warn({ orchestrators: silent }, 'orchestrators fell silent: recovering what they left');
+        await recoverAll(at);
+      },
     },
     { name: 'ledgers', periodMs: config.collectIntervalMs, run: () => trimLedgers(retention) },
     // A store every orchestrator shares is collected once a period; each node's own, by each.
@@ -372,6 +403,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     async close() {
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_DEADLINE_MS).unref());
       for (const stop of stopDuties) stop();
+      clearInterval(saying);
       const closingAll = (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -383,14 +415,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         await webhookDelivery.close();
         await Promise.all([planner, assembler, closer, refresher, ...background].map((q) => q.close()));
         await blobs.close().catch((err) => log.warn({ err: err.message }, 'content store did not close cleanly'));
+        // Stopped cleanly, with nothing left between two steps: no recovery for it.
+        await orchestrators.leave(self).catch(() => undefined);
         await Promise.all([redis.quit(), bull.quit()]).catch(() => undefined);
       })();
       await Promise.race([closingAll, deadline]);
     },
   };
 }
-
-/** Runs a periodic duty, never two passes of it at once; a failed pass is logged and the next one tries again. */
 
 /** BullMQ and the farm's state need `maxmemory-policy noeviction`: say so loudly when it is not. */
 async function warnAboutEviction(redis: Redis, log: pino.Logger): Promise<void> {

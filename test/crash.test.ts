@@ -1,9 +1,10 @@
 /**
  * Crashes and restarts mid-job: a worker killed with SIGKILL, the orchestrator killed and
- * restarted, Redis killed and restarted from its AOF. The job must finish, and nothing verified
- * may be lost or rendered again.
+ * restarted (or left down while another carries on), Redis killed and restarted from its AOF. The
+ * job must finish, and nothing verified may be lost or rendered again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { RequesterClient } from '../cli/requester.ts';
 import { waitForJob } from '../cli/submit.ts';
 import { economyOf, OrchestratorConfig } from '../orchestrator/config.ts';
 import { planJob } from '../orchestrator/planner.ts';
@@ -12,7 +13,7 @@ import { connectRedis } from '../orchestrator/state/redis.ts';
 import { Tasks } from '../orchestrator/state/tasks.ts';
 import { toMicros } from '../shared/money.ts';
 import type { TaskView } from '../shared/protocol.ts';
-import { distinctVoters, TestFarm, waitFor } from './support/farm.ts';
+import { distinctVoters, TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { auditLedger } from './support/ledger-audit.ts';
 import { shippedRaw } from './support/scenes.ts';
 
@@ -44,6 +45,24 @@ describe('crashes', () => {
       expect(Date.now() - restarted).toBeLessThan(15_000);
     },
   );
+
+  it('finishes through the others a job an orchestrator left between two steps when it stays down', async () => {
+    farm = await TestFarm.start();
+    const peer = await farm.startPeer();
+    const viaPeer = new RequesterClient(peer.url, TOKEN);
+    // The first orchestrator again, now dying at its first verdict: the job's only tile verified
+    // and its frame counted complete, the frame's stitch not yet queued.
+    await farm.killOrchestrator();
+    await farm.startOrchestrator({ FARM_CRASH_AT: 'after-settle' });
+    await farm.startWorker('a', 'honest', { orchestrators: [farm.url, peer.url] });
+    const { id } = await viaPeer.submit({ ...JOB, frames: '0', width: 16, height: 16, verification: 'credibility' });
+    await farm.orchestratorExited(30_000);
+    const died = Date.now();
+    // The peer takes the silent orchestrator for dead (15 s) and recovers what it left.
+    await waitFor(async () => (await viaPeer.status(id)).state === 'done', 40_000, 'the job to finish through the peer');
+    expect(Date.now() - died).toBeGreaterThan(10_000);
+    expect((await viaPeer.download(`/api/jobs/${id}/frames/0`)).length).toBeGreaterThan(0);
+  });
 
   it('finishes the job when a worker is killed with -9 mid-tile', async () => {
     farm = await TestFarm.start({ leaseMs: 1200 });

@@ -128,6 +128,8 @@ const FIXED = {
   forwardsAll: 'forwards',
   /** duty → how many periods it ran, across the farm. */
   dutyRuns: 'duty:runs',
+  /** Orchestrators (their duty-lease names) by when each last said it was alive (state/orchestrators.ts). */
+  orchestrators: 'orchestrators',
   /** Prefix of the rate limiters' keys. */
   rateLimits: 'rl',
   /** IPFS peer id → its libp2p addresses and when it last said it was alive (content/ipfs-peering.ts). */
