@@ -60,8 +60,9 @@ const BUYER_SCAN_LIMIT = 64;
 /**
  * A buyer's slot is work for a provider owing the window when it was given it, or kept from it by
  * its own doing: its holdings, its stake, its ask, a fault on the job, a replica of the tile it let
- * go, its share of the job (a share never shrinks when a replica is let go). Not a tile it
- * answered, another class's, or the buyer's own limits: no work it failed to do.
+ * go, its share of the job spent in part on replicas it let go (a share never shrinks when a
+ * replica is let go). Not a tile it answered, another class's, its share spent on work it did
+ * ('sharedone'), or the buyer's own limits: no work it failed to do.
  */
 const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
   'bound',

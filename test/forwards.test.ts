@@ -29,16 +29,18 @@ const TILE_RAYS = 256 * 125 * 67;
 const JOB = { ...oneTileJob(1), width: 32, height: 16, spp: 125, budget: 1 };
 const RU = (2 * TILE_RAYS) / 1e9;
 
+const FORWARD_SETTINGS = {
+  marketIntervalMs: 200,
+  pollMs: 100,
+  forwardWindowMs: WINDOW_MS,
+  forwardGateMs: GATE_MS,
+  forwardHorizonMs: 20_000,
+  collateralShare: 0.2,
+};
+
 let api: ApiFarm;
 beforeEach(async () => {
-  api = await startApiFarm({
-    marketIntervalMs: 200,
-    pollMs: 100,
-    forwardWindowMs: WINDOW_MS,
-    forwardGateMs: GATE_MS,
-    forwardHorizonMs: 20_000,
-    collateralShare: 0.2,
-  });
+  api = await startApiFarm(FORWARD_SETTINGS);
 });
 afterEach(() => api.stop());
 
@@ -279,6 +281,20 @@ describe('reservations', () => {
     expect(await uploadShade(other.client, (await take(other, Date.now() + 5000)) as Assignment, 70, TILE_RAYS)).toBe('accepted');
     await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
     // It delivered half of what it sold and was excused the rest: the buyer's second replica was never its to take.
+    expect((await workerAccount(p)).entries.some((e) => e.kind === 'shortfall')).toBe(false);
+  });
+
+  it('excuses a provider whose buyer’s work waiting is past its share of the job, its share delivered', async () => {
+    // One tile of a two-tile job for each untrusted worker (jobShare 0.5, at least 1).
+    await api.stop();
+    api = await startApiFarm({ ...FORWARD_SETTINGS, jobShare: 0.5, jobShareFloor: 1 });
+    const { start, p, b } = await clearedWindow(() => untrustedProvider('p'));
+    await b.call('/api/jobs', JOB);
+    await sleepUntil(start);
+    expect(await uploadShade(p.client, (await take(p, start + WINDOW_MS)) as Assignment, 70, TILE_RAYS)).toBe('accepted');
+    // The second tile waits, never its to take: the farm's cap, not work it failed to do.
+    while (Date.now() < start + WINDOW_MS) expect(await p.client.next()).toBeUndefined();
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
     expect((await workerAccount(p)).entries.some((e) => e.kind === 'shortfall')).toBe(false);
   });
 

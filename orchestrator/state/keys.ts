@@ -19,6 +19,8 @@ const PER_ID = {
   jobBlacklist: 'job:{}:blacklist',
   /** worker → tiles of this job it took a real replica of (the per-worker share cap). */
   jobShare: 'job:{}:share',
+  /** worker → real replicas of this job it took and let go (timed out, handed back, failed): share it used up itself. */
+  jobShareLetGo: 'job:{}:share:letgo',
   jobsOf: 'jobs:owner:{}',
   /** A requester (a token's owner): its work in flight (quotas: tasks, replicas) and its account (balance, held). */
   owner: 'owner:{}',

@@ -117,6 +117,7 @@ export type BindResult =
         | 'nostake'
         | 'busy'
         | 'share'
+        | 'sharedone'
         | 'paused'
         | 'held'
         | 'pricedout'

@@ -32,7 +32,9 @@
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
     'ineligible' (a class or queue not its own, or a tile it answered), 'letgo' (a tile whose
-    replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share',
+    replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share' (its share
+    of the job taken, some of it by replicas it let go), 'sharedone' (its share taken by work it
+    did or holds),
     'paused' (the job's bid is under the price), 'pricedout' (the worker's ask is over the price
     or the job's bid, or its ask alone is more than the job's escrow covers before any price),
     'unfunded' (the job's escrow cannot cover the tile at the price),
@@ -81,7 +83,11 @@ local share = K.jobShare(jobId)
 if not trusted then
   if tonumber(w[4] or '0') >= tonumber(ARGV[10]) then return {'busy'} end
   if not canBack(workerId, tonumber(ARGV[9]), tonumber(ARGV[13])) then return {'nostake'} end
-  if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then return {'share'} end
+  if tonumber(redis.call('HGET', share, workerId) or '0') >= tonumber(ARGV[11]) then
+    -- Spent in part on replicas it let go: its own doing. Else on work it did or does: the cap's.
+    if tonumber(redis.call('HGET', K.jobShareLetGo(jobId), workerId) or '0') > 0 then return {'share'} end
+    return {'sharedone'}
+  end
 end
 -- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). The
 -- farm pays for its own work: a re-render of a tile reopened as suspect (the requester paid for

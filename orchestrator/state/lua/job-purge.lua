@@ -48,7 +48,7 @@ end
 if ARGV[3] == '1' then
   local owner = redis.call('HGET', KEYS[1], 'owner')
   redis.call('DEL', KEYS[1], K.jobFrames(jobId), K.jobFrameCids(jobId), K.jobFrameGen(jobId), K.jobPending(jobId),
-    K.jobBlacklist(jobId), K.jobShare(jobId))
+    K.jobBlacklist(jobId), K.jobShare(jobId), K.jobShareLetGo(jobId))
   redis.call('ZREM', K.jobsAll, jobId)
   redis.call('ZREM', K.jobsOf(owner), jobId)
   redis.call('ZREM', K.jobsEnded, jobId)

@@ -43,6 +43,8 @@ local function letGo(r, state, now, penalty)
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
   end
+  -- Its share of the job is not given back (it would take the tile again); this says it spent it.
+  if r.job and not r.spot and state ~= 'cancelled' then redis.call('HINCRBY', K.jobShareLetGo(r.job), r.worker, 1) end
 end
 -- A forward replica its buyer's job cancelled: the provider's time on it is excused, not owed.
 local function excuseCancelled(r, to)
