@@ -60,6 +60,33 @@ describe("a script's key table", () => {
   });
 });
 
+describe('the price a replica binds at (bind.lua)', () => {
+  it('is the clearing price; the ask where the interval did not cross, but never above the last trade for a market order', async () => {
+    const job = 'j00000000000000000010';
+    await runningJob(job);
+    await redis.hset(keys.job(job), 'escrow', 10 ** 12);
+    const limit = 'j00000000000000000011';
+    await runningJob(limit);
+    await redis.hset(keys.job(limit), { escrow: 10 ** 12, bid: 3000 });
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 2);
+    await tasks.create(limit, planJob(limit, [0], 16, 16, 16), 2);
+    await redis.hset(keys.worker('dear'), { id: 'dear', class: 'c1', classState: 'established', trusted: 1, ask: 2000 });
+    await redis.hset(keys.worker('cheap'), { id: 'cheap', class: 'c1', classState: 'established', trusted: 1, ask: 800 });
+    const at = (task: string, worker: string, spot: number | null, traded: number | null) =>
+      tasks.bind(`${task}.f0.t0`, 0, worker, 'rdry', Date.now() + 1000, 'slots', false, 64, { spot, traded }, undefined, true);
+    // Before any trade: at the ask.
+    expect(await at(job, 'dear', null, null)).toEqual({ status: 'eligible', price: 2000 });
+    // An interval that cleared: at its price, and no ask above it.
+    expect(await at(job, 'cheap', 1500, 1000)).toEqual({ status: 'eligible', price: 1500 });
+    expect(await at(job, 'dear', 1500, 1000)).toEqual({ status: 'pricedout' });
+    // One that did not cross: a market order pays an ask up to the last trade, none above it…
+    expect(await at(job, 'cheap', null, 1000)).toEqual({ status: 'eligible', price: 800 });
+    expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout' });
+    // … and a limit order any ask its bid reaches (the pairwise rule).
+    expect(await at(limit, 'dear', null, 1000)).toEqual({ status: 'eligible', price: 2000 });
+  });
+});
+
 describe('planning a batch of tasks (task-create.lua)', () => {
   it('creates each pending with its replicas issued, leaves one that exists as it is, and lists all as pending', async () => {
     const job = 'j00000000000000000009';

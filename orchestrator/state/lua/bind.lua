@@ -131,16 +131,20 @@ end
 if not payer then
   -- The spot market (market/interval.ts): a job trades only with a worker whose ask its bid
   -- reaches, and at the interval's price, both sides within their limits. No bid or no ask: any
-  -- price. Before any clearing has a price (a new farm: no provider's speed is measured yet), at
-  -- the worker's ask.
+  -- price. When the last interval did not cross, or before any clearing has a price (a new farm:
+  -- no provider's speed is measured yet), at the worker's ask — but a market order (no bid) pays no
+  -- ask above the last price that traded, if one ever did: a key's ask alone must not name what a
+  -- job that bid "any price" pays while, say, no measured provider is online.
   local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
   local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
   local price = tonumber(ARGV[15])
+  local traded = tonumber(ARGV[20])
   if bid and price and bid < price then return {'paused'} end
   if ask and ((price and ask > price) or (bid and bid < ask)) then return {'pricedout'} end
+  if ask and not price and not bid and traded and ask > traded then return {'pricedout'} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
-  if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, tonumber(ARGV[20]) or 0)
+  if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)
   else
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
     -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park
