@@ -290,7 +290,8 @@ describe('cheap reads and bounded resources', () => {
   });
 
   it('runs no verdict for a re-upload of a replica judged already', async () => {
-    const { id: job } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+    // First in line (an earlier test's slot may still wait): the worker's next replica is this job's.
+    const { id: job } = (await (await api.operator('/api/jobs', { ...oneTileJob(1), priority: 100 })).json()) as { id: string };
     const a = await api.worker('resender', { stake: 10 });
     const task = (await a.client.next()) as Assignment;
     await uploadShade(a.client, task, CALIBRATION_SHADE); // judged (one replica) before the farm goes idle
