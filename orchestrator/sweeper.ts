@@ -1,6 +1,7 @@
 /**
  * Periodic upkeep, safe to run on every orchestrator at once: jobs past their timeout have their
- * pending tiles judged (they decide with what they have), tiles due a look are judged (the
+ * pending tiles judged (they decide with what they have; again each minute while the job runs,
+ * so a sweep that died part-way is made good), tiles due a look are judged (the
  * small-farm grace), spot checks whose lease lapsed are timed out like any replica, answered ones
  * whose verdict is due are judged (whoever took them, crashed or not), backtracking that a crash
  * stopped is run again, unbonding stake that is due is paid out, and ended jobs past their
@@ -29,9 +30,11 @@ export interface SweepDeps {
  * sweep runs it only once it is this late, so as not to do the same work beside it.
  */
 export const BACKTRACK_RETRY_MS = 60_000;
+/** A timed-out job's pending tiles are judged again this often while it runs (one sweep at a time). */
+const TIMEOUT_RETRY_MS = 60_000;
 
 export async function sweep(deps: SweepDeps, now = Date.now()): Promise<void> {
-  for (const job of await deps.jobs.takeTimedOut(now)) {
+  for (const job of await deps.jobs.takeTimedOut(now, TIMEOUT_RETRY_MS)) {
     deps.log.warn({ job }, 'job timed out: its pending tiles decide with what they have');
     await judgePending(deps, job);
   }

@@ -4,7 +4,8 @@
  * back cannot take the tile again, a known answer serves a few workers once each, a verdict with
  * nothing to do leaves a look another change scheduled, and a reopened task asks for a fresh
  * arbitration and audit.
- * Planning creates a batch of tasks in one script and leaves a task that exists as it is.
+ * Planning creates a batch of tasks in one script and leaves a task that exists as it is; a timed-out
+ * job goes to one sweep at a time, and again later while it runs.
  * Change notices for live views leave in one message per job and turn of the event loop. A stocking
  * audit's reservation goes when its task is cancelled or purged. A script carries only the key
  * names it uses.
@@ -17,6 +18,7 @@ import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { ChangeFeed } from '../orchestrator/change-feed.ts';
 import { planJob } from '../orchestrator/planner.ts';
 import { announce, JOB_SUBJECT } from '../orchestrator/state/events.ts';
+import { Jobs } from '../orchestrator/state/jobs.ts';
 import { keys, luaKeyTable } from '../orchestrator/state/keys.ts';
 import { KnownAnswers } from '../orchestrator/state/known-answers.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
@@ -84,6 +86,22 @@ describe('the price a replica binds at (bind.lua)', () => {
     expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout' });
     // … and a limit order any ask its bid reaches (the pairwise rule).
     expect(await at(limit, 'dear', null, 1000)).toEqual({ status: 'eligible', price: 2000 });
+  });
+});
+
+describe('timed-out jobs (timeouts-take.lua)', () => {
+  it('go to one sweep at a time, and again a retry period later while they run', async () => {
+    const jobs = new Jobs(redis);
+    const now = 1_000_000;
+    await redis.zadd(keys.jobDeadlines, now - 1, 'jlate', now + 5000, 'jlater');
+    expect(await jobs.takeTimedOut(now, 60_000)).toEqual(['jlate']);
+    // Another sweep meanwhile takes nothing: the first may still be judging its tiles.
+    expect(await jobs.takeTimedOut(now + 1000, 60_000)).toEqual([]);
+    // One that died part-way leaves it to the sweep after the retry period (with the job timed out since).
+    expect(await jobs.takeTimedOut(now + 60_000, 60_000)).toEqual(['jlater', 'jlate']);
+    // A job that ends leaves the index itself.
+    await redis.zrem(keys.jobDeadlines, 'jlate', 'jlater');
+    expect(await jobs.takeTimedOut(now + 200_000, 60_000)).toEqual([]);
   });
 });
 

@@ -326,11 +326,12 @@ export class Jobs {
     return { state: (state ?? undefined) as JobState | undefined, deadlineAt: Number(deadlineAt ?? Number.POSITIVE_INFINITY) };
   }
 
-  /** Running jobs whose timeout has passed; each is handed out once. */
-  async takeTimedOut(now: number): Promise<string[]> {
-    const due = await this.redis.zrangebyscore(keys.jobDeadlines, '-inf', now, 'LIMIT', 0, 100);
-    if (due.length) await this.redis.zrem(keys.jobDeadlines, ...due);
-    return due;
+  /**
+   * Running jobs whose timeout has passed, each to one sweep at a time and again `retryMs` later
+   * while it runs (timeouts-take.lua): a sweep that dies part-way leaves it to a later one.
+   */
+  async takeTimedOut(now: number, retryMs: number): Promise<string[]> {
+    return (await runScript(this.redis, 'timeouts-take', [keys.jobDeadlines], [now, retryMs, 100])) as string[];
   }
 
   frameCids(id: string): Promise<Record<string, string>> {

@@ -59,6 +59,7 @@ export type Script =
   | 'submit'
   | 'task-create'
   | 'task-snapshot'
+  | 'timeouts-take'
   | 'webhook-add'
   | 'webhook-admit'
   | 'webhook-failed';
@@ -97,6 +98,7 @@ const SCRIPTS: readonly Script[] = [
   'submit',
   'task-create',
   'task-snapshot',
+  'timeouts-take',
   'webhook-add',
   'webhook-admit',
   'webhook-failed',
