@@ -19,7 +19,16 @@ import type { Assignment, ClassList } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { type Answers, Attacker, cidsOf, newClient } from '../support/adversary.ts';
 import { TestFarm } from '../support/farm.ts';
-import { type ApiFarm, CALIBRATION_SHADE, DEVICE, OPERATOR_TOKEN, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
+import {
+  type ApiFarm,
+  CALIBRATION_SHADE,
+  DEVICE,
+  OPERATOR_TOKEN,
+  oneTileJob,
+  signedHeaders,
+  startApiFarm,
+  uploadShade,
+} from '../support/orchestrator.ts';
 import { problem } from '../support/problem.ts';
 import { shippedRaw } from '../support/scenes.ts';
 
@@ -319,17 +328,13 @@ describe('cheap reads and bounded resources', () => {
     const inflated = new Uint8Array(32 * 1024 * 1024);
     const wire = brotliCompressSync(inflated, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } });
     expect(wire.length).toBeLessThan(100);
-    const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', inflated);
     const bomb = await fetch(`${api.farm.url}/api/work/results`, {
       method: 'PUT',
       body: wire,
       headers: {
         'content-type': 'application/octet-stream',
         'content-encoding': 'br',
-        [SIGNATURE_HEADERS.worker]: w.id,
-        [SIGNATURE_HEADERS.timestamp]: timestamp,
-        [SIGNATURE_HEADERS.signature]: signature,
-        [SIGNATURE_HEADERS.body]: digest,
+        ...signedHeaders(w, signRequest(w.identity.key, w.farmId, 'PUT', '/api/work/results', inflated)),
       },
     });
     expect((await problem(bomb, 415)).title).toBe('Unsupported content encoding');

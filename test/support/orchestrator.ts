@@ -197,21 +197,28 @@ export async function renderAll(
   );
 }
 
+/** The headers of a request `w` signed by hand (signRequest's answer). */
+export const signedHeaders = (
+  w: TestClient,
+  { timestamp, signature, digest }: { timestamp: string; signature: string; digest: string },
+) => ({
+  [SIGNATURE_HEADERS.worker]: w.id,
+  [SIGNATURE_HEADERS.timestamp]: timestamp,
+  [SIGNATURE_HEADERS.signature]: signature,
+  [SIGNATURE_HEADERS.body]: digest,
+});
+
 /**
  * PUTs raw bytes to `path` (its query included) of the farm at `url`, signed by hand over
  * `signedPath`, `path` itself by default: what a modified worker can send.
  */
 export function putSigned(url: string, w: TestClient, path: string, body: Uint8Array, signedPath = path): Promise<Response> {
-  const { timestamp, signature, digest } = signRequest(w.identity.key, w.farmId, 'PUT', signedPath, body);
   return fetch(`${url}${path}`, {
     method: 'PUT',
     body: Buffer.from(body),
     headers: {
       'content-type': 'application/octet-stream',
-      [SIGNATURE_HEADERS.worker]: w.id,
-      [SIGNATURE_HEADERS.timestamp]: timestamp,
-      [SIGNATURE_HEADERS.signature]: signature,
-      [SIGNATURE_HEADERS.body]: digest,
+      ...signedHeaders(w, signRequest(w.identity.key, w.farmId, 'PUT', signedPath, body)),
     },
   });
 }
