@@ -10,9 +10,11 @@ COPY shared shared
 RUN npm ci --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-# The Vulkan loader, through which Dawn (the webgpu package) finds a GPU's driver; without it a
-# worker says so and renders on the CPU (webasm).
-RUN apt-get update && apt-get install -y --no-install-recommends libvulkan1 && rm -rf /var/lib/apt/lists/*
+# The Vulkan loader, through which Dawn (the webgpu package) finds a GPU's driver, and glvnd,
+# which NVIDIA's Vulkan driver (libGLX_nvidia, mounted by the container toolkit) loads through:
+# on the H200 this was lent, Dawn found no adapter without it. Without them a worker says so and
+# renders on the CPU (webasm).
+RUN apt-get update && apt-get install -y --no-install-recommends libvulkan1 libglvnd0 libglx0 libegl1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /farm
 COPY package.json package-lock.json ./
 # Without Vite here, `prepare` cannot run: skip the scripts, then build the dependencies' own.

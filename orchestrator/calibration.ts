@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { canonicalBytes, pixelsOf, type Rendered } from '../shared/image.ts';
 import type { Calibrated, CalibrationSpec } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
-import { parseScene, withOverrides } from '../shared/scene.ts';
+import { parseScene, type Scene, withOverrides } from '../shared/scene.ts';
+import type { Rect } from '../shared/tile.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
 import type { ByteLru } from './byte-lru.ts';
 import { classify, type KnownClass } from './classes.ts';
@@ -22,12 +23,18 @@ const SCENE = new URL('../scenes/cornell.json', import.meta.url);
 const MAX_PROVISIONAL_CLASSES = 64;
 const SIZE = { width: 64, height: 48, spp: 16 };
 
+/** The calibration scene and its tiles (frame 0): what every worker renders first. */
+export async function calibrationWork(): Promise<{ scene: Scene; tiles: Rect[] }> {
+  const scene = withOverrides(parseScene(JSON.parse(await readFile(SCENE, 'utf8'))), SIZE);
+  const band = SIZE.height / 3;
+  return { scene, tiles: [0, 1, 2].map((i) => ({ x: 0, y: i * band, width: SIZE.width, height: band })) };
+}
+
 /** Stores the calibration scene (content-addressed, so the same CID on every start) and describes the tiles. */
 export async function calibrationSpec(blobs: ContentStore): Promise<CalibrationSpec> {
-  const scene = withOverrides(parseScene(JSON.parse(await readFile(SCENE, 'utf8'))), SIZE);
+  const { scene, tiles } = await calibrationWork();
   const cid = await blobs.put(new TextEncoder().encode(JSON.stringify(scene)));
-  const band = SIZE.height / 3;
-  return { scene: cid, frame: 0, tiles: [0, 1, 2].map((i) => ({ x: 0, y: i * band, width: SIZE.width, height: band })) };
+  return { scene: cid, frame: 0, tiles };
 }
 
 export class CalibrationRejected extends Error {

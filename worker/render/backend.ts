@@ -3,8 +3,12 @@
  * never loads it and only checks `navigator.gpu`, so we install that global ourselves. Without an
  * adapter we fall back to webasm (WASM SIMD, threads under the async contract), then plain JS.
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import gpujs from 'gpu.js';
 
@@ -38,7 +42,7 @@ export class BackendUnavailableError extends Error {
 export async function openBackend(choice: BackendChoice): Promise<Backend> {
   let noGpu: string | undefined;
   if (choice === 'webgpu' || choice === 'auto') {
-    const webgpu = await openWebGpu();
+    const webgpu = await openWebGpu(choice === 'auto');
     if (typeof webgpu !== 'string') return webgpu;
     if (choice === 'webgpu') throw new BackendUnavailableError('webgpu', webgpu);
     noGpu = webgpu;
@@ -75,10 +79,68 @@ function plain(name: 'webasm' | 'cpu'): Backend {
   return { name, gpu, device: name, close: () => gpu.destroy() };
 }
 
-/** A WebGPU backend, or why there is none. */
-async function openWebGpu(): Promise<Backend | string> {
+/** Storage buffers the path-tracing kernel binds: its 11 inputs (renderer.ts) and its output. */
+const KERNEL_STORAGE_BUFFERS = 12;
+
+/**
+ * gpu.js asks its device for the spec's default limits, buffer sizes aside, and the spec's default
+ * is 8 storage buffers a shader stage: the kernel would not build on any adapter. Every device
+ * asked for through this API gets the adapter's own storage-buffer limit (GPUs give 16 or more).
+ */
+function withKernelLimits(gpuApi: GPU): GPU {
+  const requestAdapter = gpuApi.requestAdapter.bind(gpuApi);
+  gpuApi.requestAdapter = async (options) => {
+    const adapter = await requestAdapter(options);
+    if (!adapter) return adapter;
+    const requestDevice = adapter.requestDevice.bind(adapter);
+    adapter.requestDevice = (descriptor) =>
+      requestDevice({
+        ...descriptor,
+        requiredLimits: {
+          ...descriptor?.requiredLimits,
+          maxStorageBuffersPerShaderStage: adapter.limits.maxStorageBuffersPerShaderStage,
+        },
+      });
+    return adapter;
+  };
+  return gpuApi;
+}
+
+const PROBE_TIMEOUT_MS = 30_000;
+
+/**
+ * Why `auto` should not load Dawn here, or undefined: a child process asks Dawn for an adapter
+ * first. Dawn writes its warnings (a Vulkan loader without a driver, a software adapter's limits)
+ * straight to this process's stderr, where a person should read one line; and a software Vulkan
+ * (Mesa's lavapipe, SwiftShader) renders slower than webasm. Costs a Node start, once.
+ */
+async function noHardwareAdapter(): Promise<string | undefined> {
+  const dawn = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
+  const probe = `let found = null;
+    try {
+      const adapter = await (await import(${JSON.stringify(dawn)})).create([]).requestAdapter();
+      if (adapter) found = { software: adapter.info.isFallbackAdapter === true, name: adapter.info.description || adapter.info.device };
+    } catch {}
+    process.stdout.write(JSON.stringify(found));
+    process.exit(0);`;
+  const answer = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe], { timeout: PROBE_TIMEOUT_MS }).then(
+    ({ stdout }) => JSON.parse(stdout) as { software: boolean; name: string } | null,
+    () => null,
+  );
+  if (!answer) return NO_ADAPTER;
+  if (answer.software) return `the only WebGPU adapter is a software one (${answer.name}), slower than webasm; --backend webgpu takes it`;
+  return undefined;
+}
+
+const NO_ADAPTER =
+  "no WebGPU adapter answered (no GPU, or its Vulkan driver did not load: NVIDIA's needs glvnd, apt-get install libglvnd0 libglx0 libegl1)";
+
+/** A WebGPU backend, or why there is none. `hardwareOnly`: refuse a software adapter, and ask a child process first. */
+async function openWebGpu(hardwareOnly: boolean): Promise<Backend | string> {
   if (vulkanLoaderMissing())
     return "the Vulkan loader (libvulkan.so.1) is missing: apt-get install libvulkan1 and your GPU vendor's driver";
+  const notHere = hardwareOnly ? await noHardwareAdapter() : undefined;
+  if (notHere) return notHere;
   let webgpu: typeof import('webgpu');
   try {
     webgpu = await import('webgpu');
@@ -88,7 +150,7 @@ async function openWebGpu(): Promise<Backend | string> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
   Object.assign(globalThis, webgpu.globals);
   const hadNavigator = g.navigator !== undefined;
-  const gpuApi = webgpu.create([]);
+  const gpuApi = withKernelLimits(webgpu.create([]));
   if (hadNavigator) Object.defineProperty(g.navigator, 'gpu', { value: gpuApi, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu: gpuApi }, configurable: true });
   const forget = (): void => {
@@ -99,7 +161,11 @@ async function openWebGpu(): Promise<Backend | string> {
   const adapter = await gpuApi.requestAdapter().catch(() => null);
   if (!adapter || !(await gpujs.GPU.isWebGPUAvailable())) {
     forget();
-    return 'no WebGPU adapter answered (no GPU, or its driver lacks what Dawn needs)';
+    return NO_ADAPTER;
+  }
+  if (adapter.limits.maxStorageBuffersPerShaderStage < KERNEL_STORAGE_BUFFERS) {
+    forget();
+    return `the WebGPU adapter binds at most ${adapter.limits.maxStorageBuffersPerShaderStage} storage buffers to a shader; the path tracer needs ${KERNEL_STORAGE_BUFFERS}`;
   }
   const info = adapter.info;
   const device = [info.vendor, info.architecture, info.device].filter(Boolean).join('/') || 'unknown';
