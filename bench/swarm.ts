@@ -3,7 +3,8 @@
  * protocol, a few thousand per process) long-polling, heart-beating and uploading no-op tiles
  * against 3 orchestrator processes (each with its own IPFS node) on one Redis. While the swarm
  * grows it samples the orchestrators' and Redis' memory per 1,000 workers; then, with work
- * queued, it measures replicas/s, each poll's time to its assignment (p50, p99) and the CPU the
+ * queued, it measures replicas/s, each poll's time to its assignment (p50, p99, and by when it
+ * began, so that a job's first wave shows apart) and the CPU the
  * orchestrators and Redis spend per replica for DURATION seconds, and counts errors. Goal: no errors, p99 under 1 s, memory growing linearly.
  * Environment: WORKERS (10000), PROCESSES (4), ORCHESTRATORS (3), DURATION (60 s), RENDER_MS (0:
  * each agent polls again as soon as it uploads, so the farm runs at its capacity and a poll waits
@@ -57,7 +58,13 @@ const reports = new Map<number, SwarmReport>();
  * The measured window: polls begun from `since` until `until`, whenever they end, and the replicas
  * brought by polls that ended inside it (by the agents' clocks, not by when their reports arrive).
  */
-const window = { polls: [] as number[], replicas: 0, requests: {} as Partial<Record<RequestKind, number>>, since: 0, until: 0 };
+const window = {
+  polls: [] as { at: number; ms: number }[],
+  replicas: 0,
+  requests: {} as Partial<Record<RequestKind, number>>,
+  since: 0,
+  until: 0,
+};
 /** How long after the window a poll begun inside it may still report: a long-poll's 20 s, and a report's 2. */
 const LATE_POLLS_MS = 22_000;
 const children = Array.from({ length: PROCESSES }, (_, p) => {
@@ -71,7 +78,7 @@ const children = Array.from({ length: PROCESSES }, (_, p) => {
     reports.set(p, m);
     // Only polls begun while work was queued: one waiting since before the job came waited for no
     // reason of the farm's; and all of those, the long ones too, which end after the window.
-    window.polls.push(...m.polls.filter((poll) => poll.at >= window.since && poll.at < window.until).map((poll) => poll.ms));
+    window.polls.push(...m.polls.filter((poll) => poll.at >= window.since && poll.at < window.until));
     for (const poll of m.polls) if (poll.at + poll.ms >= window.since && poll.at + poll.ms < window.until) window.replicas += poll.replicas;
     // Requests by when their report came (every 2 s): near enough for a count per replica.
     if (Date.now() >= window.since && Date.now() < window.until)
@@ -166,7 +173,17 @@ await Promise.all(farms.map((f) => stopProcess(f.proc)));
 admin.disconnect();
 await redis.stop();
 
-const pct = (p: number) => percentile(window.polls, p);
+const pollMs = window.polls.map((poll) => poll.ms);
+const pct = (p: number) => percentile(pollMs, p);
+/**
+ * Polls by when they began, in steps of BUCKET_S from the window's start: a job's first wave (every
+ * waiting worker takes a replica at once) shows apart from the farm's steady state.
+ */
+const BUCKET_S = 15;
+const byStart = Array.from({ length: Math.ceil(seconds / BUCKET_S) }, (_, i) => {
+  const ms = window.polls.filter((poll) => Math.floor((poll.at - window.since) / 1000 / BUCKET_S) === i).map((poll) => poll.ms);
+  return { fromS: i * BUCKET_S, polls: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
+});
 const perThousand = (from: (typeof memory)[number], to: (typeof memory)[number], key: 'orchestratorsMb' | 'redisMb') =>
   to.workers > from.workers ? ((to[key] - from[key]) / ((to.workers - from.workers) / 1000)).toFixed(1) : '';
 const recorded = status.replicasRendered - before.replicasRendered;
@@ -186,7 +203,7 @@ const result = {
   assignedPerSecond: window.replicas / seconds,
   tilesVerifiedPerSecond: (status.tilesVerified - before.tilesVerified) / seconds,
   pollsWithWork: window.polls.length,
-  pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99) },
+  pollToAssignmentMs: { p50: pct(0.5), p99: pct(0.99), byStart },
   cpuMsPerReplica: { orchestrators: cpuPerReplica('orchestrators'), redis: cpuPerReplica('redis') },
   /** The agents' requests in the window per replica assigned in it, by kind. */
   requestsPerReplica: Object.fromEntries(
@@ -220,6 +237,17 @@ console.log(
     { measure: 'errors (warnings and errors logged)', value: String(errors) },
     { measure: 'connections dropped for a full accept queue', value: String(overflows) },
   ]),
+);
+console.log(`\npoll to assignment by when the poll began (${BUCKET_S}-s steps from the window's start)\n`);
+console.log(
+  table(
+    byStart.map((b) => ({
+      'began at (s)': `${b.fromS}–${b.fromS + BUCKET_S}`,
+      polls: String(b.polls),
+      'p50 (ms)': String(b.p50),
+      'p99 (ms)': String(b.p99),
+    })),
+  ),
 );
 console.log('\nmemory as the swarm grew (MB; per 1,000 workers between quarters)\n');
 console.log(
