@@ -21,6 +21,7 @@ import { economyOf, type OrchestratorConfig } from './config.ts';
 import { openContentStore } from './content/open.ts';
 import { Dispatcher } from './dispatch.ts';
 import { type Duty, schedule } from './duties.ts';
+import { enqueueOnce } from './enqueue-once.ts';
 import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
@@ -178,11 +179,11 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const subscriber = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   subscriber.on('error', () => undefined);
   const feed = new ChangeFeed(subscriber);
-  const enqueuePlan = async (job: string) => void (await plans.add('plan', { job }, { jobId: `plan.${job}`, ...RETRIED }));
+  const enqueuePlan = (job: string) => enqueueOnce(plans, 'plan', { job }, { jobId: `plan.${job}`, ...RETRIED });
   // Each completion of a frame (a reopened frame completes again) is its own stitch job.
-  const enqueueStitch = async (job: string, frame: number, completion: number | string) =>
-    void (await frames.add('stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED }));
-  const enqueueClose = async (job: string) => void (await closing.add('close', { job }, { jobId: `close.${job}`, ...RETRIED }));
+  const enqueueStitch = (job: string, frame: number, completion: number | string) =>
+    enqueueOnce(frames, 'stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED });
+  const enqueueClose = (job: string) => enqueueOnce(closing, 'close', { job }, { jobId: `close.${job}`, ...RETRIED });
   // No fixed id: each change runs, and each run gives the slots the job as it stands then.
   const enqueueRefresh = async (job: string) => void (await refreshes.add('refresh', { job }, { ...RETRIED, removeOnComplete: true }));
 
