@@ -19,6 +19,8 @@ export const SIGNATURE_HEADERS = {
 } as const;
 /** How far a signed request's clock may be from the orchestrator's. */
 export const SIGNATURE_WINDOW_MS = 5 * 60_000;
+/** The problem title of a signature outside that window. */
+export const STALE_SIGNATURE = 'Stale signature';
 
 /**
  * Whether a signed timestamp is well-formed — milliseconds since the epoch as plain digits,

@@ -13,6 +13,7 @@ import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts
 import { type Assignment, type BatchResults, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
 import type { BatchedResult } from '../shared/result-batch.ts';
 import { parseScene, type Scene } from '../shared/scene.ts';
+import { STALE_SIGNATURE } from '../shared/signing.ts';
 import { AssetCache } from './asset-cache.ts';
 import { MAX_FETCH_BYTES, OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
@@ -321,12 +322,19 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Waits 1, 2, 4 … s, at most MAX_BACKOFF_MS, after each of `failures` failed tries in a row. */
 const backoff = (failures: number) => Math.min(MAX_BACKOFF_MS, RETRY_MS * 2 ** Math.max(0, failures - 1));
 
+/**
+ * Whether trying again may help: no answer, the orchestrator's own failure, or a request that
+ * waited past its signature's window (it goes again freshly signed). Any other refusal is final.
+ */
+export const isTransient = (err: unknown): boolean =>
+  !(err instanceof OrchestratorError) || err.status >= 500 || err.title === STALE_SIGNATURE;
+
 async function retry<T>(fn: () => Promise<T>, log: Logger, what: string, attempts = Infinity): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if ((err instanceof OrchestratorError && err.status < 500) || attempt >= attempts) throw err;
+      if (!isTransient(err) || attempt >= attempts) throw err;
       log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying in ${backoff(attempt) / 1000} s`);
       await sleep(backoff(attempt));
     }

@@ -21,7 +21,7 @@ import {
 } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
 import { LIMITS } from '../shared/scene.ts';
-import { SIGNATURE_HEADERS, signRequest } from '../shared/signing.ts';
+import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, STALE_SIGNATURE, signRequest } from '../shared/signing.ts';
 import { bytesFromCar, CAR_CONTENT_TYPE } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
 
@@ -49,6 +49,26 @@ export class OrchestratorError extends Error {
     super(message);
     this.name = this.constructor.name;
   }
+}
+
+/** The title of a stale signature made by a clock too far off the orchestrator's: trying again cannot help. */
+export const CLOCK_SKEW = 'Clock skew';
+
+/**
+ * A stale signature's cause. The orchestrator's `Date` header says when it judged the request: a
+ * clock that agrees with it signed a request that waited past its window in queues (an
+ * orchestrator under a flood), which goes again freshly signed; a clock off by more than half the
+ * window never gets through, and the person running the worker must hear that, not a retry. Pure.
+ */
+export function staleSignature(message: string, orchestratorDate: string | null, now: number): OrchestratorError {
+  const skewMs = now - Date.parse(orchestratorDate ?? '');
+  if (!(Math.abs(skewMs) > SIGNATURE_WINDOW_MS / 2)) return new OrchestratorError(401, STALE_SIGNATURE, message);
+  const seconds = Math.round(Math.abs(skewMs) / 1000).toLocaleString('en');
+  return new OrchestratorError(
+    401,
+    CLOCK_SKEW,
+    `${message}: this machine's clock is ${seconds} s ${skewMs > 0 ? 'ahead of' : 'behind'} the orchestrator's; set it (NTP)`,
+  );
 }
 
 export interface Account {
@@ -204,11 +224,9 @@ export class WorkerClient {
     const res = await this.send(method, path, bytes, body !== undefined, headers, signal);
     if (res.status >= 400) {
       const problem = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
-      throw new OrchestratorError(
-        res.status,
-        problem.title ?? '',
-        `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`,
-      );
+      const message = `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`;
+      if (res.status === 401 && problem.title === STALE_SIGNATURE) throw staleSignature(message, res.headers.get('date'), Date.now());
+      throw new OrchestratorError(res.status, problem.title ?? '', message);
     }
     return res;
   }

@@ -11,7 +11,15 @@ import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { Ids } from '../../shared/protocol.ts';
-import { bodyDigest, EMPTY_BODY_DIGEST, isFresh, SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, verifyRequest } from '../../shared/signing.ts';
+import {
+  bodyDigest,
+  EMPTY_BODY_DIGEST,
+  isFresh,
+  SIGNATURE_HEADERS,
+  SIGNATURE_WINDOW_MS,
+  STALE_SIGNATURE,
+  verifyRequest,
+} from '../../shared/signing.ts';
 import { keys } from '../state/keys.ts';
 import type { FarmRedis } from '../state/redis.ts';
 import type { Principal, Tokens } from '../state/tokens.ts';
@@ -97,7 +105,7 @@ function signatureHeaders(req: Request): { timestamp: string; signature: string 
   if (!isFresh(timestamp))
     throw new HttpError(
       401,
-      'Stale signature',
+      STALE_SIGNATURE,
       `${SIGNATURE_HEADERS.timestamp} must be milliseconds since the epoch, within ${SIGNATURE_WINDOW_MS / 1000} s of now`,
     );
   return { timestamp, signature };
