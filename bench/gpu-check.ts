@@ -8,7 +8,8 @@
  *    must be bit-identical (a farm's frame against `farm render`).
  * 3. Throughput: cornell.json at WIDTH×HEIGHT (1920×1080) and SPP (16) on webgpu and webasm:
  *    samples/s, their ratio, and the PSNR between the two images.
- * Writes bench/results/gpu.json.
+ * Writes bench/results/gpu.json; exits 1 if the GPU did not repeat itself or its tiles did not make
+ * the frame (what a farm needs of it).
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -113,3 +114,4 @@ console.log(
     frame: { width: WIDTH, height: HEIGHT, spp: SPP, throughput, ratio, psnr: framePsnr },
   })}`,
 );
+if (!tilesMakeTheFrame || calibrationRows.some((r) => !r.repeats.identical)) process.exit(1);

@@ -242,10 +242,10 @@ console.log(`\npoll to assignment by when the poll began (${BUCKET_S}-s steps fr
 console.log(
   table(
     byStart.map((b) => ({
-      'began at (s)': `${b.fromS}–${b.fromS + BUCKET_S}`,
+      'began at (s)': `${b.fromS}–${Math.min(b.fromS + BUCKET_S, Math.round(seconds))}`,
       polls: String(b.polls),
-      'p50 (ms)': String(b.p50),
-      'p99 (ms)': String(b.p99),
+      'p50 (ms)': b.polls ? String(b.p50) : '—',
+      'p99 (ms)': b.polls ? String(b.p99) : '—',
     })),
   ),
 );

@@ -27,6 +27,8 @@ async function openWebGpu(): Promise<Renderer | undefined> {
 }
 
 const gpu = await openWebGpu();
+// CI installs lavapipe (.ci/run): there, no adapter is a failure, not a skip that hides this file.
+if (!gpu && process.env.FARM_REQUIRE_WEBGPU) throw new Error(`FARM_REQUIRE_WEBGPU is set and Dawn found no adapter: ${GET_VULKAN}`);
 const title = gpu ? `the path tracer on ${gpu.device}` : `the path tracer on WebGPU — skipped: no WebGPU adapter; \`${GET_VULKAN}\``;
 
 describe.skipIf(!gpu)(title, () => {

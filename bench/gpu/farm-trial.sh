@@ -4,10 +4,13 @@
 # Args: size spp tile scene. Run from the repository root, the bundle in .dev/.
 SIZE=$1 SPP=$2 TILE=$3 SCENE=$4
 NAME=$(basename "$SCENE" .json) WORK=/tmp/farm-trial-$NAME URL=http://127.0.0.1:8091
-rm -rf "$WORK" && mkdir -p "$WORK"
-export LD_LIBRARY_PATH=$PWD/.dev/lib FARM_TOKEN=farm_trial_$RANDOM$RANDOM$RANDOM LOG_LEVEL=warn
+OUT=${OUT:-/tmp/farm-trial-out}
+rm -rf "$WORK" && mkdir -p "$WORK" "$OUT"
+export LD_LIBRARY_PATH=$PWD/.dev/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} FARM_TOKEN=farm_trial_$RANDOM$RANDOM$RANDOM LOG_LEVEL=warn
 get() { node -e "fetch('$URL$1', { headers: { authorization: 'Bearer $FARM_TOKEN' } }).then(async (r) => { process.stdout.write(await r.text()); process.exit(r.ok ? 0 : 1) }, () => process.exit(1))"; }
 pixels() { node -e "require('$PWD/.dev/node_modules/sharp')('$1').raw().toBuffer().then((b) => console.log(require('crypto').createHash('sha256').update(b).digest('hex')))"; }
+# Whatever happens, the farm goes with the script (its ports are fixed).
+trap 'kill $(jobs -p) 2> /dev/null; wait 2> /dev/null' EXIT
 .dev/lib/redis-server --port 6391 --save '' --appendonly no --dir "$WORK" > "$WORK/redis.log" 2>&1 &
 sleep 0.5
 node .dev/farm.mjs orchestrator --port 8091 --redis redis://127.0.0.1:6391 --data "$WORK/orchestrator" > "$WORK/orchestrator.log" 2>&1 &
@@ -24,5 +27,3 @@ frame=$(find "$WORK/job" -name '*.png' | head -1)
 if [ -n "$frame" ] && [ "$(pixels "$frame")" = "$(pixels "$WORK/local.png")" ]; then echo "pixels: farm frame = farm render"; else echo "pixels: DIFFERENT"; fi
 get /api/workers | node -e "for (const w of JSON.parse(require('fs').readFileSync(0)).workers) console.log(w.name, w.device, w.class, w.classState, 'valid', w.valid)"
 cp "$frame" "$OUT/$NAME-farm.png" 2>/dev/null; cp "$WORK/orchestrator.log" "$OUT/$NAME-orchestrator.log"
-kill $(jobs -p) 2>/dev/null
-wait 2>/dev/null
