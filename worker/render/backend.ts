@@ -3,14 +3,11 @@
  * never loads it and only checks `navigator.gpu`, so we install that global ourselves. Without an
  * adapter we fall back to webasm (WASM SIMD, threads under the async contract), then plain JS.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import gpujs from 'gpu.js';
+import { NO_ADAPTER, noHardwareAdapter, softwareOnly } from './adapter-probe.ts';
 
 // The path-tracing kernel compiles to one WebAssembly function large enough that V8 would give it
 // its cheaper "mid-tier" register allocator for huge functions, which spills in the hot BVH loop:
@@ -105,53 +102,6 @@ function withKernelLimits(gpuApi: GPU): GPU {
   };
   return gpuApi;
 }
-
-const PROBE_TIMEOUT_MS = 30_000;
-/** Starts the probe's answer line: anything else on its stdout (a preload's output, say) is not it. */
-const PROBE_ANSWER = 'farm-webgpu-probe ';
-
-type ProbeAnswer = { adapter: { software: boolean; name: string } | null } | { noDawn: string };
-
-/**
- * Why `auto` should not load Dawn here, or undefined: a child process asks Dawn for an adapter
- * first. Dawn writes its warnings (a Vulkan loader without a driver, a software adapter's limits)
- * straight to this process's stderr, where a person should read one line; and a software Vulkan
- * (Mesa's lavapipe, SwiftShader) renders slower than webasm. Costs a Node start, once.
- */
-async function noHardwareAdapter(): Promise<string | undefined> {
-  const dawn = pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
-  const probe = `let answer;
-    try {
-      const { create } = await import(${JSON.stringify(dawn)});
-      const adapter = await create([]).requestAdapter().catch(() => null);
-      answer = { adapter: adapter && { software: adapter.info.isFallbackAdapter === true, name: adapter.info.description || adapter.info.device } };
-    } catch (e) {
-      answer = { noDawn: String(e?.message ?? e) };
-    }
-    process.stdout.write('\\n${PROBE_ANSWER}' + JSON.stringify(answer) + '\\n', () => process.exit(0));`;
-  let answer: ProbeAnswer | undefined;
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe], { timeout: PROBE_TIMEOUT_MS });
-    const line = stdout.split('\n').find((l) => l.startsWith(PROBE_ANSWER));
-    answer = line ? (JSON.parse(line.slice(PROBE_ANSWER.length)) as ProbeAnswer) : undefined;
-  } catch (e) {
-    const killed = (e as { killed?: boolean }).killed;
-    return killed
-      ? `Dawn found no adapter within ${PROBE_TIMEOUT_MS / 1000} s (a driver that hangs?)`
-      : `the WebGPU probe failed: ${(e as Error).message.split('\n')[0]}`;
-  }
-  if (!answer) return 'the WebGPU probe gave no answer';
-  if ('noDawn' in answer) return `the webgpu package has no Dawn build that loads here (${answer.noDawn})`;
-  if (!answer.adapter) return NO_ADAPTER;
-  if (answer.adapter.software) return softwareOnly(answer.adapter.name);
-  return undefined;
-}
-
-const softwareOnly = (name: string): string =>
-  `the only WebGPU adapter is a software one (${name}), slower than webasm; --backend webgpu takes it`;
-
-const NO_ADAPTER =
-  "no WebGPU adapter answered (no GPU, or its Vulkan driver did not load: NVIDIA's needs glvnd, apt-get install libglvnd0 libglx0 libegl1)";
 
 /** A WebGPU backend, or why there is none. `hardwareOnly`: refuse a software adapter, and ask a child process first. */
 async function openWebGpu(hardwareOnly: boolean): Promise<Backend | string> {
