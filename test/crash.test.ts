@@ -60,7 +60,9 @@ describe('crashes', () => {
     const died = Date.now();
     // The peer takes the silent orchestrator for dead (15 s) and recovers what it left.
     await waitFor(async () => (await viaPeer.status(id)).state === 'done', 40_000, 'the job to finish through the peer');
-    expect(Date.now() - died).toBeGreaterThan(10_000);
+    // Not at once: 15 s of silence from its last beat, which can be 2 s before it died, and this
+    // test sees the exit late on a loaded machine (9.9 s was seen once in CI).
+    expect(Date.now() - died).toBeGreaterThan(5_000);
     expect((await viaPeer.download(`/api/jobs/${id}/frames/0`)).length).toBeGreaterThan(0);
   });
 
