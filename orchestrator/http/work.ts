@@ -27,6 +27,7 @@ import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrat
 import type { Dispatcher } from '../dispatch.ts';
 import { lapsed } from '../lease-terms.ts';
 import { parseTaskId } from '../planner.ts';
+import { SingleFlight } from '../single-flight.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
@@ -70,6 +71,9 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
   // By CID, so never stale; whether the worker may read one is checked before it is looked up.
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
+  // A herd of first fetches (a new job's workers, all at once) holds the blob once and hashes it once.
+  const reads = new SingleFlight<Uint8Array | undefined>();
+  const builds = new SingleFlight<Uint8Array>();
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
@@ -78,17 +82,21 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const allowed = cid === deps.calibration.spec.scene || (await readable(deps, worker.id)).has(cid);
     if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
     const cached = cars.get(cid);
-    const blob = cached ? undefined : await deps.blobs.get(cid);
+    const blob = cached ? undefined : await reads.run(cid, () => deps.blobs.get(cid));
     const blobBytes = cached?.blobBytes ?? blob?.byteLength;
     if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
     // Before any CAR is built. A blob over a whole minute's allowance costs all of it, so it can still be fetched.
     const limiter = deps.limits.gatewayMiB;
     await consume(limiter, worker.id, res, Math.min(limiter.points, Math.max(1, Math.ceil(blobBytes / MIB))));
-    let car = cached?.car;
-    if (!car) {
-      car = (await carOf(blob as Uint8Array)).car;
-      cars.set(cid, { car, blobBytes }, car.byteLength);
-    }
+    // Looked up again: a build that finished while this fetch waited for the meter is kept.
+    const car =
+      cached?.car ??
+      cars.get(cid)?.car ??
+      (await builds.run(cid, async () => {
+        const built = (await carOf(blob as Uint8Array)).car;
+        cars.set(cid, { car: built, blobBytes }, built.byteLength);
+        return built;
+      }));
     res
       .type(`${CAR_CONTENT_TYPE}; version=1`)
       // The CID names these bytes: Express would otherwise hash the whole CAR again for an ETag.

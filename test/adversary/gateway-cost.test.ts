@@ -1,10 +1,11 @@
 /**
  * The trustless gateway cannot be made to burn CPU and memory: what it sends a key is metered in
  * MiB a minute (charged before a CAR is built), and a CAR it built is kept, so fetching the same
- * blob again costs no hashing.
+ * blob again costs no hashing; a herd of first fetches reads and hashes it once.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FsContentStore } from '../../orchestrator/content/fs-store.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { CAR_CONTENT_TYPE, carOf, cidOfBytes } from '../../shared/unixfs.ts';
 import { type ApiFarm, nextAssignment, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
@@ -38,35 +39,41 @@ const gatewayGet = (w: TestClient, cid: string) => {
   });
 };
 
+/** A job of `tiles` one-replica tiles whose scene has a 1-MiB texture of new bytes; returns its CID. */
+async function jobWithLargeAsset(tiles: number): Promise<{ asset: Uint8Array; cid: string }> {
+  // A 512×512 RGBA texture: 1 MiB, so each fetch costs 1 of a key's 2 MiB a minute.
+  const asset = randomBytes(MIB);
+  const cid = await cidOfBytes(asset);
+  const put = await fetch(`${api.farm.url}/api/assets/${cid}`, {
+    method: 'PUT',
+    body: asset,
+    headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/octet-stream' },
+  });
+  expect(put.status).toBe(201);
+  const scene = { ...shippedRaw('cornell'), textures: [{ name: 'big', width: 512, height: 512, rgba: { cid } }] };
+  const job = await api.operator('/api/jobs', {
+    scene,
+    width: 16 * tiles,
+    height: 16,
+    spp: 1,
+    tileSize: 16,
+    verification: 'quorum',
+    replicas: 1,
+  });
+  expect(job.status).toBe(201);
+  return { asset, cid };
+}
+const buildsOf = (asset: Uint8Array) =>
+  vi.mocked(carOf).mock.calls.filter(([bytes]) => bytes === asset || Buffer.from(bytes).equals(asset)).length;
+
 describe('a key holding a replica of a job with a large asset', () => {
   it('is sent its MiB a minute, then refused with Retry-After; the CAR is built once', async () => {
-    // A 512×512 RGBA texture: 1 MiB, so each fetch costs 1 of the key's 2 MiB a minute.
-    const asset = randomBytes(MIB);
-    const cid = await cidOfBytes(asset);
-    const put = await fetch(`${api.farm.url}/api/assets/${cid}`, {
-      method: 'PUT',
-      body: asset,
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/octet-stream' },
-    });
-    expect(put.status).toBe(201);
-    const scene = { ...shippedRaw('cornell'), textures: [{ name: 'big', width: 512, height: 512, rgba: { cid } }] };
-    const job = await api.operator('/api/jobs', {
-      scene,
-      width: 16,
-      height: 16,
-      spp: 1,
-      tileSize: 16,
-      verification: 'quorum',
-      replicas: 1,
-    });
-    expect(job.status).toBe(201);
+    const { asset, cid } = await jobWithLargeAsset(1);
     const greedy = await api.worker('greedy', { trusted: true });
     await nextAssignment(greedy.client);
-    const builds = () => vi.mocked(carOf).mock.calls.filter(([bytes]) => bytes.length === asset.length).length;
-
     expect(Buffer.from(await greedy.client.blob(cid)).equals(asset)).toBe(true);
     expect(Buffer.from(await greedy.client.blob(cid)).equals(asset)).toBe(true);
-    expect(builds()).toBe(1);
+    expect(buildsOf(asset)).toBe(1);
     const refused = await gatewayGet(greedy, cid);
     expect((await problem(refused, 429)).title).toBe('Too many requests');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -75,5 +82,16 @@ describe('a key holding a replica of a job with a large asset', () => {
     const other = await api.worker('other');
     const calibration = await other.client.calibration();
     expect((await other.client.blob(calibration.scene)).length).toBeGreaterThan(0);
+  });
+
+  it('read and hashed once for a herd of keys fetching it at once (a new job’s workers)', async () => {
+    const { asset, cid } = await jobWithLargeAsset(6);
+    const herd = await Promise.all(Array.from({ length: 6 }, (_, i) => api.worker(`herd-${i}`, { trusted: true })));
+    await Promise.all(herd.map((w) => nextAssignment(w.client)));
+    const reads = vi.spyOn(FsContentStore.prototype, 'get');
+    const fetched = await Promise.all(herd.map((w) => w.client.blob(cid)));
+    expect(fetched.every((bytes) => Buffer.from(bytes).equals(asset))).toBe(true);
+    expect(buildsOf(asset)).toBe(1);
+    expect(reads.mock.calls.filter(([read]) => read === cid)).toHaveLength(1);
   });
 });
