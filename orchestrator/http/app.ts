@@ -18,7 +18,7 @@ import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
 import { AuthGate, authenticateWorker, requireOperator, requireRequester, verifyBody } from './auth.ts';
-import { boundBodies, readJson, readRaw } from './bodies.ts';
+import { boundBodies, readJson, readRaw, refuseEncodedBodies } from './bodies.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { reservationRoutes } from './forwards.ts';
@@ -75,6 +75,8 @@ export function createApp(deps: AppDeps): express.Express {
       autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/api/work/') || req.method === 'GET' },
     }),
   );
+
+  app.use(refuseEncodedBodies);
 
   app.get('/healthz', async (_req, res) => {
     await deps.redis.ping();

@@ -12,7 +12,8 @@ import { cidOfBytes } from '../../shared/unixfs.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { AssetIndex } from '../state/assets.ts';
 import type { StorageMonitor } from '../storage.ts';
-import { readRaw } from './bodies.ts';
+import { meteredUpload, readRaw } from './bodies.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { consume, type Limits } from './limits.ts';
 import { HttpError, param } from './problem.ts';
 
@@ -25,8 +26,6 @@ export interface AssetRoutesDeps {
   maxAssetBytes: number;
 }
 
-const MIB = 1024 * 1024;
-
 export function assetRoutes(deps: AssetRoutesDeps): Router {
   const r = Router();
   r.get('/:cid', async (req, res) => {
@@ -36,10 +35,11 @@ export function assetRoutes(deps: AssetRoutesDeps): Router {
     if (bytes === undefined) throw new HttpError(404, 'Not found', `no asset ${cid}`);
     res.json({ cid, bytes });
   });
-  r.put('/:cid', readRaw(deps.maxAssetBytes), async (req, res) => {
+  // Two assets at the limit read at once, one of them a requester's.
+  const reading = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
+  r.put('/:cid', meteredUpload(reading, deps.limits.assetMiB, deps.maxAssetBytes, readRaw(deps.maxAssetBytes)), async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    await consume(deps.limits.assetMiB, req.principal?.owner as string, res, Math.max(1, Math.ceil(body.length / MIB)));
     await deps.storage.assertWritable();
     const actual = await cidOfBytes(body);
     if (actual !== cid)

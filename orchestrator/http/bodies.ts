@@ -8,10 +8,28 @@
  * strangers' bodies unread (auth.ts); this bounds what keys that can sign send together, so an
  * address holds at most the bound times the largest body in memory. Past it a request is
  * refused (429) before its body is read.
+ *
+ * A requester's upload (an asset, a glTF import) is charged to its owner's MiB a minute and held
+ * within a byte budget by its declared length, before a byte is read: parallel uploads neither
+ * outrun the meter nor take the orchestrator's memory.
  */
 import express, { type RequestHandler } from 'express';
-import { addressOf } from './limits.ts';
+import type { RateLimiterRedis } from 'rate-limiter-flexible';
+import { type ByteBudget, overBudget } from './byte-budget.ts';
+import { addressOf, consume } from './limits.ts';
 import { HttpError } from './problem.ts';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Refuses a request whose body is encoded (compressed), for every route at once: whichever parser
+ * a route reads with, nothing is inflated. As body-parser's own refusal, so problem.ts answers both alike.
+ */
+export const refuseEncodedBodies: RequestHandler = (req, _res, next) => {
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding === 'identity') return next();
+  next(Object.assign(new Error(`unsupported content encoding "${encoding}"`), { status: 415, type: 'encoding.unsupported', encoding }));
+};
 
 /** The body's bytes as sent, at most `limit` of them (any content type). */
 export const readRaw = (limit: number): RequestHandler => express.raw({ type: () => true, limit, inflate: false });
@@ -44,5 +62,27 @@ export function boundBodies(perAddress: number): (parser: RequestHandler) => Req
       done();
       next(err);
     });
+  };
+}
+
+/**
+ * Reads a requester's upload with `parser` (at most `limit` bytes) once its declared length is
+ * charged to `meter` (MiB a minute, a started MiB whole, a whole minute's at most) and held in
+ * `budget` for the owner until the response is done. A body without a Content-Length counts as
+ * `limit`; one declared over it goes straight to the parser, which refuses it (413) unread.
+ */
+export function meteredUpload(budget: ByteBudget, meter: RateLimiterRedis, limit: number, parser: RequestHandler): RequestHandler {
+  return async (req, res, next) => {
+    const declared = Number(req.get('content-length') ?? limit);
+    if (declared > limit) return parser(req, res, next);
+    const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : limit;
+    const owner = req.principal?.owner as string;
+    await consume(meter, owner, res, Math.min(meter.points, Math.max(1, Math.ceil(bytes / MIB))));
+    const held = await budget.hold(owner, bytes, () => {
+      const done = new Promise<void>((resolve) => res.once('close', resolve));
+      parser(req, res, next);
+      return done;
+    });
+    if ('over' in held) throw overBudget(held.over, res, 'uploads are being read');
   };
 }

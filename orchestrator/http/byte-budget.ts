@@ -1,3 +1,6 @@
+import type { Response } from 'express';
+import { HttpError } from './problem.ts';
+
 /**
  * Bytes that requests of one kind may hold in memory at once in this process, in all and per key
  * (a requester). A scene at the asset limit costs about twice its asset bytes while it is decoded
@@ -30,4 +33,14 @@ export class ByteBudget {
       else this.byKey.delete(key);
     }
   }
+}
+
+/**
+ * The answer to work `ByteBudget.hold` turned away: 429 past the key's bound (its own other work
+ * first), 503 past the process's; `what` names the work ("uploads are being read").
+ */
+export function overBudget(over: 'key' | 'all', res: Response, what: string): HttpError {
+  res.set('Retry-After', '1');
+  if (over === 'key') return new HttpError(429, 'Too many requests', `your other ${what}; retry once they are`);
+  return new HttpError(503, 'Busy', `other requesters' ${what}; retry shortly`);
 }

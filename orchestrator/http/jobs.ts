@@ -40,7 +40,7 @@ import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
-import { ByteBudget } from './byte-budget.ts';
+import { ByteBudget, overBudget } from './byte-budget.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, consumeAll, type Limits } from './limits.ts';
 import { HttpError, nested, overFarmLimits, param } from './problem.ts';
@@ -138,12 +138,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       );
       return { parsed: parseScene(resolved.scene), refs: resolved.refs };
     });
-    if ('over' in checked) {
-      res.set('Retry-After', '1');
-      if (checked.over === 'key')
-        throw new HttpError(429, 'Too many requests', `your other scenes' assets are being checked; retry once they are`);
-      throw new HttpError(503, 'Busy', `other scenes' assets are being checked; this one's ${assetBytes} bytes wait their turn`);
-    }
+    if ('over' in checked) throw overBudget(checked.over, res, "scenes' assets are being checked");
     const { parsed, refs } = checked.value;
     const scene = withOverrides(parsed, { width: request.width, height: request.height, spp: request.spp });
     let frames: number[];

@@ -8,7 +8,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type JSONDocument, NodeIO } from '@gltf-transform/core';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { ASSET_MIN_BYTES, assetUses, type PackedScene, packAssets, useBytes } from '../../shared/assets.ts';
 import { type FarmLimits, farmLimitIssues } from '../../shared/farm-limits.ts';
 import { ImportLimitError, sceneFromJsonDocument } from '../../shared/gltf-scene.ts';
@@ -17,7 +17,9 @@ import { parseScene } from '../../shared/scene.ts';
 import type { ContentStore } from '../content/store.ts';
 import type { AssetIndex } from '../state/assets.ts';
 import type { StorageMonitor } from '../storage.ts';
-import { consume, type Limits } from './limits.ts';
+import { meteredUpload, readJson } from './bodies.ts';
+import { ByteBudget } from './byte-budget.ts';
+import type { Limits } from './limits.ts';
 import { HttpError, nested, overFarmLimits } from './problem.ts';
 
 export interface SceneRoutesDeps {
@@ -29,8 +31,6 @@ export interface SceneRoutesDeps {
   maxAssetBytes: number;
   farmLimits: FarmLimits;
 }
-
-const MIB = 1024 * 1024;
 
 export function sceneRoutes(deps: SceneRoutesDeps): Router {
   const r = Router();
@@ -69,12 +69,13 @@ export function sceneRoutes(deps: SceneRoutesDeps): Router {
     res.json({ scenes: samples });
   });
 
-  // Base64 makes the files a third larger than the assets they become.
-  r.post('/import', express.json({ limit: Math.ceil(deps.maxAssetBytes * 1.4) }), async (req, res) => {
+  // Base64 makes the files a third larger than the assets they become. Two imports at that size
+  // read at once, one of them a requester's.
+  const importLimit = Math.ceil(deps.maxAssetBytes * 1.4);
+  const importing = new ByteBudget(2 * importLimit, importLimit);
+  r.post('/import', meteredUpload(importing, deps.limits.assetMiB, importLimit, readJson(importLimit)), async (req, res) => {
     const { files } = GltfImportRequest.parse(req.body ?? {});
     const bytes = new Map(Object.entries(files).map(([name, b64]) => [name, Buffer.from(b64, 'base64')]));
-    const total = [...bytes.values()].reduce((n, b) => n + b.length, 0);
-    await consume(deps.limits.assetMiB, req.principal?.owner as string, res, Math.max(1, Math.ceil(total / MIB)));
     await deps.storage.assertWritable();
     const names = [...bytes.keys()];
     const main = names.find((n) => /\.glb$/i.test(n)) ?? names.find((n) => /\.gltf$/i.test(n));

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
@@ -17,6 +18,7 @@ import { keys } from '../../orchestrator/state/keys.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import type { Assignment, ClassList } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
+import { cidOfBytes } from '../../shared/unixfs.ts';
 import { type Answers, Attacker, cidsOf, newClient } from '../support/adversary.ts';
 import { TestFarm } from '../support/farm.ts';
 import {
@@ -344,5 +346,39 @@ describe('cheap reads and bounded resources', () => {
       headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
     });
     expect((await problem(scene, 415)).detail).toMatch(/gzip/);
+    // Every route, whatever its parser: a glTF import's 184 bytes of brotli were 96 MiB of JSON to read.
+    const json = JSON.stringify({ files: { 'a.glb': 'A'.repeat(8 * 1024 * 1024) } });
+    const imported = await fetch(`${api.farm.url}/api/scenes/import`, {
+      method: 'POST',
+      body: brotliCompressSync(json),
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json', 'content-encoding': 'br' },
+    });
+    expect((await problem(imported, 415)).detail).toMatch(/br/);
+  });
+
+  it('reads a requester’s uploads within a byte budget, sized by their declared length before a byte is read', async () => {
+    // The first upload declares the most an asset may be and sends a byte of it: it holds the requester's share.
+    const { maxAssetBytes } = (await (await fetch(`${api.farm.url}/api/limits`)).json()) as { maxAssetBytes: number };
+    const holding = request(`${api.farm.url}/api/assets/${await cidOfBytes(new Uint8Array(1))}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-length': String(maxAssetBytes) },
+    });
+    holding.on('error', () => undefined);
+    holding.write(Buffer.alloc(1));
+    await new Promise((r) => setTimeout(r, 300));
+    const small = new Uint8Array(16).fill(7);
+    const elsewhere = await cidOfBytes(new Uint8Array(2));
+    const put = () =>
+      fetch(`${api.farm.url}/api/assets/${elsewhere}`, {
+        method: 'PUT',
+        body: small,
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+      });
+    const refused = await put();
+    expect((await problem(refused, 429)).detail).toMatch(/uploads are being read/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    holding.destroy();
+    // Its share is back once that upload has gone: the next one is read, and judged (its CID is another's: 400).
+    await expect.poll(async () => (await put()).status).toBe(400);
   });
 });
