@@ -40,8 +40,10 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
         (v): v is TaskView => v !== undefined,
       );
       const status = await statusOf(deps, jobId);
-      if (views.length) stream?.send(JOB_EVENTS.tiles, views);
-      if (status) stream?.send(JOB_EVENTS.job, status);
+      let sent = 0;
+      if (views.length) sent += stream?.send(JOB_EVENTS.tiles, views) ?? 0;
+      if (status) sent += stream?.send(JOB_EVENTS.job, status) ?? 0;
+      return sent;
     },
     (err) => req.log?.warn({ job: jobId, err: err.message }, 'live view update failed'),
   );
@@ -67,10 +69,12 @@ export async function streamJobListEvents(
   const updates = batcher(
     LIST_BATCH_MS,
     async (jobs) => {
+      let sent = 0;
       for (const id of jobs) {
         const status = (await visible(id)) ? await statusOf(deps, id) : undefined;
-        if (status) stream?.send(JOB_EVENTS.job, status);
+        if (status) sent += stream?.send(JOB_EVENTS.job, status) ?? 0;
       }
+      return sent;
     },
     (err) => req.log?.warn({ err: err.message }, 'job list update failed'),
   );

@@ -41,6 +41,7 @@ import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { ByteBudget, overBudget } from './byte-budget.ts';
+import { StreamLimits } from './event-stream.ts';
 import { streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, consumeAll, type Limits } from './limits.ts';
 import { HttpError, nested, overFarmLimits, param } from './problem.ts';
@@ -274,8 +275,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, urls, heldUp(job)))) });
   });
 
+  // A dashboard tab holds one or two; what one requester may hold, and all together (event-stream.ts).
+  const streams = new StreamLimits(16, 1000);
+
   /** Live job list: each visible job's status as it changes (job-events.ts). */
   r.get('/events', async (req, res) => {
+    streams.admit(req.principal?.owner as string, res);
     // A job's owner never changes: look each one up once per stream.
     const owners = new Map<string, string | undefined>();
     const visible = async (id: string) => {
@@ -311,6 +316,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** Live view: server-sent events (job-events.ts). */
   r.get('/:id/events', async (req, res) => {
     const job = await visibleJob(req);
+    streams.admit(req.principal?.owner as string, res);
     await streamJobEvents(live, job.id, req, res);
   });
 

@@ -188,6 +188,29 @@ describe('cheap reads and bounded resources', () => {
   const calls = async (command: string) =>
     Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(await redis.info('commandstats'))?.[1] ?? 0);
 
+  it('holds at most 16 live views open per requester; another requester’s still open', async () => {
+    const open = () => fetch(`${api.farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    const views = await Promise.all(Array.from({ length: 16 }, open));
+    expect(views.map((v) => v.status)).toEqual(Array(16).fill(200));
+    const refused = await open();
+    expect((await problem(refused, 429)).detail).toMatch(/at most 16 live views/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const carol = ((await (await api.operator('/api/tokens', { name: 'carol' })).json()) as { token: string }).token;
+    const hers = await fetch(`${api.farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${carol}` } });
+    expect(hers.status).toBe(200);
+    await hers.body?.cancel();
+    // A view closed is a view free.
+    await views[0].body?.cancel();
+    await expect
+      .poll(async () => {
+        const again = await open();
+        await again.body?.cancel();
+        return again.status;
+      })
+      .toBe(200);
+    await Promise.all(views.slice(1).map((v) => v.body?.cancel()));
+  });
+
   it('pages the leaderboard and counts online workers from indexes, never reading every worker', async () => {
     for (let i = 0; i < 150; i++) await api.worker(`many-${i}`, { stake: 0, shade: null });
     const before = await calls('hgetall');
