@@ -189,6 +189,28 @@ describe('orchestrators sharing blobs', () => {
 });
 
 // Each test closes its node, so the next one's has no peer to fetch a collected blob back from.
+describe('an IPFS node outside the farm', () => {
+  let f: Awaited<ReturnType<typeof farm>>;
+  let other: Awaited<ReturnType<typeof farm>>;
+  beforeAll(async () => {
+    [f, other] = await Promise.all([farm('ours'), farm('outsider')]);
+  });
+  afterAll(() => Promise.all([f?.stop(), other?.stop()]));
+
+  it('is not let in: it cannot read a blob (a result the gateway keeps from workers) over bitswap', async () => {
+    const ours = await f.node();
+    const bytes = randomBytes(CHUNK + 1);
+    const cid = await ours.put(bytes);
+    // A node of another farm that lists ours as its peer (it knows our address and peer id), so it dials us.
+    const outsider = await other.node(1500);
+    await other.redis.hset(keys.ipfsPeers, ours.peerId, (await f.redis.hget(keys.ipfsPeers, ours.peerId)) as string);
+    await outsider.peering.connect();
+    expect(await outsider.get(cid)).toBeUndefined();
+    // A node of the farm reads it as before.
+    expect(same(await (await f.node()).get(cid), bytes)).toBe(true);
+  });
+});
+
 describe('a lone orchestrator collecting its blobs', () => {
   let f: Awaited<ReturnType<typeof farm>>;
   beforeAll(async () => {

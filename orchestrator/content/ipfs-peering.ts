@@ -50,6 +50,9 @@ export interface PeeringDeps {
   copy(cid: string, pushed: Uint8Array | undefined): Promise<void>;
 }
 
+/** Whether `peer` is one of the farm's nodes: listed by its orchestrator in the farm's Redis, which outsiders cannot write. */
+export const isFarmNode = async (redis: Redis, peer: string): Promise<boolean> => (await redis.hexists(keys.ipfsPeers, peer)) === 1;
+
 export class IpfsPeering {
   private readonly subscriber: Redis;
   private readonly waiting = new Map<string, { by: Set<string>; need: number; held: Promise<void>; done: () => void }>();

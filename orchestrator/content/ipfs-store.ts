@@ -26,7 +26,7 @@ import * as raw from 'multiformats/codecs/raw';
 import type { Logger } from 'pino';
 import { CID_PATTERN } from '../../shared/protocol.ts';
 import { cidOfBytes, importInto } from '../../shared/unixfs.ts';
-import { IpfsPeering } from './ipfs-peering.ts';
+import { IpfsPeering, isFarmNode } from './ipfs-peering.ts';
 import { closeRepo, openRepo, type Repo } from './ipfs-repo.ts';
 import type { ContentStore } from './store.ts';
 
@@ -46,7 +46,7 @@ export interface IpfsStoreOptions {
 
 export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsContentStore> {
   const repo = await openRepo(join(opts.dataDir, 'ipfs'), opts.log);
-  const helia = createNode(opts.listen, repo);
+  const helia = createNode(opts.listen, repo, (peer) => isFarmNode(opts.redis, peer));
   try {
     await helia.start();
   } catch (e) {
@@ -63,14 +63,22 @@ export async function startIpfsStore(opts: IpfsStoreOptions): Promise<IpfsConten
   return store;
 }
 
-/** Helia with bitswap over libp2p TCP, and nothing else. */
-function createNode(listen: string, repo: Repo) {
+/**
+ * Helia with bitswap over libp2p TCP, and nothing else, connected only to the farm's own nodes
+ * (`farmNode`, by the peer id each proved in the handshake): bitswap serves any block to any peer
+ * it is connected to and sends its wants to all of them, so an outsider let in could read any blob
+ * (a result, which the gateway keeps from workers), learn the CIDs the nodes copy, and answer their
+ * wants with blocks that fail the hash check, which fails the whole fetch.
+ */
+function createNode(listen: string, repo: Repo, farmNode: (peer: string) => Promise<boolean>) {
+  const outsider = async (peer: { toString(): string }) => !(await farmNode(peer.toString()));
   return withBitswap(
     withLibp2pLight(createHeliaLight(repo), {
       addresses: { listen: [listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionGater: { denyInboundEncryptedConnection: outsider, denyOutboundEncryptedConnection: outsider },
       // Given, so that none of the defaults (mDNS, public bootstrap, DHT, relays) come back.
       peerDiscovery: [],
       services: { identify: identify() },
