@@ -184,8 +184,15 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const enqueueStitch = (job: string, frame: number, completion: number | string) =>
     enqueueOnce(frames, 'stitch', { job, frame, completion }, { jobId: `stitch.${job}.f${frame}.c${completion}`, ...RETRIED });
   const enqueueClose = (job: string) => enqueueOnce(closing, 'close', { job }, { jobId: `close.${job}`, ...RETRIED });
-  // No fixed id: each change runs, and each run gives the slots the job as it stands then.
-  const enqueueRefresh = async (job: string) => void (await refreshes.add('refresh', { job }, { ...RETRIED, removeOnComplete: true }));
+  // Each run gives the slots the job as it stands then, so changes while one waits need no run of
+  // their own: one waiting per job, and one more while one runs (it may have read the job before
+  // the change). A burst of pauses and resumes had queued a walk of every pending task each.
+  const enqueueRefresh = async (job: string) =>
+    void (await refreshes.add(
+      'refresh',
+      { job },
+      { ...RETRIED, removeOnComplete: true, deduplication: { id: job, keepLastIfActive: true } },
+    ));
 
   const availability = new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
   const runner = new VerdictRunner({

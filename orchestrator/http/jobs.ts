@@ -374,6 +374,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   ] as const) {
     r.post(`/:id/${action}`, async (req, res) => {
       const job = await visibleJob(req);
+      // A resume walks the job's queued slots, as a new priority does: both count against the submission limit.
+      await consume(deps.limits.submission, req.principal?.owner as string, res);
       if (!(await jobs.setPaused(job.id, paused))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
       // Its slots parked while it was paused go back to their queues now.
       if (!paused && job.paused) await deps.enqueueRefresh(job.id);
@@ -387,7 +389,6 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const job = await visibleJob(req);
     const { priority } = PriorityChange.parse(req.body ?? {});
     assertMayPrioritise(req, priority, job.priority);
-    // Each change walks the job's queued slots: changes count against the submission limit.
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     if (!(await jobs.setPriority(job.id, priority))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
     if (priority !== job.priority) await deps.enqueueRefresh(job.id);

@@ -173,6 +173,24 @@ describe('limits and quotas', () => {
   });
 });
 
+describe('pausing and resuming a job', () => {
+  it('counts against the submission limit, as a new priority does: each resume walks the job’s queued slots', async () => {
+    const api = await startApiFarm({ submissionsPerMinute: 4 });
+    try {
+      const { id } = (await (await api.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+      const control = (action: string) => api.operator(`/api/jobs/${id}/${action}`, {});
+      expect([(await control('pause')).status, (await control('resume')).status, (await control('pause')).status]).toEqual([200, 200, 200]);
+      const refused = await control('resume');
+      expect((await problem(refused, 429)).title).toBe('Too many requests');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Refused before anything changed: the job is still paused.
+      expect(((await (await api.operator(`/api/jobs/${id}`)).json()) as { paused: boolean }).paused).toBe(true);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('cheap reads and bounded resources', () => {
   let api: ApiFarm;
   let redis: Redis;
