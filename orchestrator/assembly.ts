@@ -50,7 +50,13 @@ export async function assembleFrameJob(deps: AssemblyDeps, jobId: string, frame:
   if ((await deps.jobs.frameDone(job, frame, cid, completion)) !== 'last') return;
   if (job.frames.length > 1) {
     const frames = await deps.jobs.frameCids(job.id);
-    const pngs = await Promise.all(job.frames.map(async (f) => Buffer.from((await deps.blobs.get(frames[f])) as Uint8Array)));
+    const pngs = await Promise.all(
+      job.frames.map(async (f) => {
+        const png = await deps.blobs.get(frames[f]);
+        if (!png) throw new Error(`stitched frame ${f} is missing from the blob store (${frames[f]})`);
+        return Buffer.from(png);
+      }),
+    );
     const fps = await sceneFps(deps.blobs, job.scene);
     // One delay per frame: a single number sets the first frame's only (sharp), and the rest play at 100 ms.
     const webp = await sharp(pngs, { join: { animated: true } })

@@ -4,7 +4,7 @@
  * running job deleted with ?purge is cancelled, its workers' stake unlocked, and then deleted;
  * ledgers keep their newest entries, paged newest first.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { Assignment, JobDeletion, JobStatus, LedgerPage, WorkerView } from 
 import { cidOfBytes } from '../shared/unixfs.ts';
 import { waitFor } from './support/farm.ts';
 import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { problem } from './support/problem.ts';
 
 describe('retention rules', () => {
   it('deletes jobs ended before the period, and only those asked for when retention is off', () => {
@@ -109,6 +110,17 @@ describe('deleting a job', () => {
     expect(await status(api, kept)).toMatchObject({ state: 'done', framesDone: 1 });
     expect(Buffer.from(await (await api.operator(`/api/jobs/${kept}/frames/0`)).arrayBuffer())).toEqual(Buffer.from(keptFrame));
     expect((await api.operator('/api/jobs')).ok).toBe(true);
+  });
+
+  it('answers 503 with Retry-After, never a 500, for a frame whose blob is out of the store’s reach', async () => {
+    const id = await submit(api, oneTileJob(1));
+    await render(api, truth, id, 1, 40);
+    const frame = await api.operator(`/api/jobs/${id}/frames/0`);
+    const cid = (frame.headers.get('etag') as string).replaceAll('"', '');
+    unlinkSync(join(api.dir, 'data', 'blobs', cid.slice(-2), cid));
+    const missing = await api.operator(`/api/jobs/${id}/frames/0`);
+    expect((await problem(missing, 503)).detail).toMatch(/frame 0 .* out of this orchestrator's reach/);
+    expect(Number(missing.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('cancels a running job asked to be deleted, unlocks its workers’ stake, and deletes it once wound down', async () => {

@@ -337,6 +337,17 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
       .send(Buffer.from(pixelsOf(bytes, task.rect.width, task.rect.height)));
   });
 
+  /**
+   * A job's product from the store, or 503: it was stored, so a miss means its copies are out of
+   * reach now (an IPFS store whose peers holding them are down), not that it is gone.
+   */
+  const stored = async (cid: string, res: Response, what: string): Promise<Uint8Array> => {
+    const bytes = await blobs.get(cid);
+    if (bytes) return bytes;
+    res.set('Retry-After', '10');
+    throw new HttpError(503, 'Unavailable', `${what} (${cid}) is out of this orchestrator's reach now: retry, or ask another`);
+  };
+
   r.get('/:id/frames/:n', async (req, res) => {
     const job = await visibleJob(req);
     const frame = param(req, 'n', z.coerce.number().int().min(0));
@@ -346,7 +357,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     res
       .type('image/png')
       .set('ETag', `"${cid}"`)
-      .send(Buffer.from((await blobs.get(cid)) as Uint8Array));
+      .send(Buffer.from(await stored(cid, res, `frame ${frame}`)));
   });
 
   /** A small WebP of the job's first frame, made when it was stitched (404 until then). */
@@ -364,7 +375,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     res
       .type('image/webp')
       .set('ETag', `"${job.animation}"`)
-      .send(Buffer.from((await blobs.get(job.animation)) as Uint8Array));
+      .send(Buffer.from(await stored(job.animation, res, 'the animation')));
   });
 
   /** Pause holds the job's tiles not yet handed out (what is out carries on); resume releases them. */
