@@ -232,6 +232,12 @@ export const OrchestratorConfig = z.object({
   gatewayCacheMiB: int(0).default(128),
   /** Requests per address per minute that fail authentication before the address is blocked a while. */
   failedAuthPerMinute: int(1).default(60),
+  /**
+   * Calibrations per worker key per hour: an honest worker calibrates once each time it starts;
+   * each stores its answers (kept an hour, on every orchestrator), so a key re-sending near-miss
+   * answers had stored 12 KB a request, 2.2 GB an hour.
+   */
+  calibrationsPerHour: int(1).default(60),
   /** Tiles a requester may re-run per hour (each is rendered again by a trusted worker, at the farm's cost). */
   rerunsPerHour: int(1).default(200),
 

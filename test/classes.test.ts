@@ -196,4 +196,23 @@ describe('determinism classes', () => {
       await other.close();
     }
   });
+
+  it('takes at most calibrationsPerHour calibrations from a key: each stores its answers, kept an hour', async () => {
+    const own = await startApiFarm({ calibrationsPerHour: 2 });
+    try {
+      // Registration's calibration is the first; a key re-sending near misses stored three blobs each time.
+      const flooder = await own.worker('flooder', { stake: 0 });
+      const spec = (await flooder.client.calibration()) as CalibrationSpec;
+      expect((await calibrateFlat(flooder.client, spec, CALIBRATION_SHADE + 1)).classState).toBeDefined();
+      const blobs = () => readdirSync(join(own.dir, 'data', 'blobs'), { recursive: true }).length;
+      const stored = blobs();
+      await expect(calibrateFlat(flooder.client, spec, CALIBRATION_SHADE + 2)).rejects.toMatchObject({ status: 429 });
+      expect(blobs()).toBe(stored);
+      // Another key's are its own.
+      const other = await own.worker('other', { stake: 0 });
+      expect((await calibrateFlat(other.client, spec, CALIBRATION_SHADE)).classState).toBeDefined();
+    } finally {
+      await own.stop();
+    }
+  });
 });

@@ -22,6 +22,7 @@ export interface LimitSettings {
   gatewayMiBPerMinute: number;
   failedAuthPerMinute: number;
   rerunsPerHour: number;
+  calibrationsPerHour: number;
 }
 
 export interface Limits {
@@ -37,6 +38,8 @@ export interface Limits {
   failedAuth: RateLimiterRedis;
   /** Tiles re-run per requester (a trusted worker renders each again, at the farm's cost). */
   rerun: RateLimiterRedis;
+  /** Calibrations per worker key (each stores its answers). */
+  calibration: RateLimiterRedis;
 }
 
 export function createLimits(redis: Redis, s: LimitSettings): Limits {
@@ -59,6 +62,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     gatewayMiB: make('gateway-mib', s.gatewayMiBPerMinute, 60),
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
     rerun: make('rerun', s.rerunsPerHour, 3600),
+    calibration: make('calibration', s.calibrationsPerHour, 3600),
   };
 }
 

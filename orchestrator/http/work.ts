@@ -161,6 +161,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   /** The calibration tiles' pixels, concatenated in order; their CIDs comma-separated in the CID header. */
   r.put('/calibration', writable, async (req, res) => {
     const worker = me(req);
+    await consume(deps.limits.calibration, worker.id, res);
     const { tiles } = deps.calibration.spec;
     const body = new Uint8Array(rawBody(req));
     const claimed = (req.get(RESULT_CID_HEADER) ?? '').split(',').filter(Boolean);
