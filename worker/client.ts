@@ -22,7 +22,7 @@ import {
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
 import { LIMITS } from '../shared/scene.ts';
 import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, STALE_SIGNATURE, signRequest } from '../shared/signing.ts';
-import { bytesFromCar, CAR_CONTENT_TYPE } from '../shared/unixfs.ts';
+import { bytesFromCar, CAR_CONTENT_TYPE, UnverifiedContent } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
@@ -174,7 +174,9 @@ export class WorkerClient {
   /** A scene's or asset's bytes, from the gateway as a CAR whose every block is checked against the CID. */
   async blob(cid: string): Promise<Uint8Array> {
     const res = await this.request('GET', `/ipfs/${cid}`, undefined, { accept: CAR_CONTENT_TYPE });
-    return bytesFromCar(new Uint8Array(await res.arrayBuffer()), cid, MAX_FETCH_BYTES);
+    // The CAR's blocks may carry twice the blob (bytesFromCar), plus their CIDs: an orchestrator's
+    // answer past that is not read into memory, whatever it says its length is.
+    return bytesFromCar(await readAtMost(res, 2 * MAX_FETCH_BYTES + MIB, cid), cid, MAX_FETCH_BYTES);
   }
 
   async upload(replica: string, cid: string, result: Rendered): Promise<string> {
@@ -279,4 +281,23 @@ export class WorkerClient {
       }
     }
   }
+}
+
+const MIB = 1024 * 1024;
+
+/** A response's body, refused (UnverifiedContent) as soon as it is over `max` bytes. */
+async function readAtMost(res: Response, max: number, cid: string): Promise<Uint8Array> {
+  const refuse = () => new UnverifiedContent(`the CAR for ${cid} is over ${max} bytes`);
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel();
+    throw refuse();
+  }
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const part of res.body ?? []) {
+    length += part.byteLength;
+    if (length > max) throw refuse();
+    parts.push(part);
+  }
+  return Buffer.concat(parts);
 }

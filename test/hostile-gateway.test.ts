@@ -1,0 +1,43 @@
+/**
+ * A worker fetching a scene from a hostile orchestrator: an answer past what a verifiable CAR of
+ * the largest blob can be is refused without being read into memory, whatever it claims.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { CAR_CONTENT_TYPE, cidOfBytes, UnverifiedContent } from '../shared/unixfs.ts';
+import { MAX_FETCH_BYTES, WorkerClient } from '../worker/client.ts';
+
+let server: Server;
+let sent = 0;
+let url: string;
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/api/farm') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"f0000000000000000"}');
+    // Claims 8 GiB, and sends a mebibyte at a time until the client goes.
+    res.writeHead(200, { 'content-type': CAR_CONTENT_TYPE, 'content-length': String(8 * 1024 ** 3) });
+    const chunk = Buffer.alloc(1024 * 1024, 1);
+    const more = () => {
+      while (!res.destroyed && sent < 8 * 1024 ** 3) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+    };
+    more();
+  }).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => server.closeAllConnections());
+
+describe('a worker fetching from a hostile orchestrator', () => {
+  it('refuses an answer claiming more than a CAR of the largest blob can be, before reading it', async () => {
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const client = new WorkerClient(url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+    const cid = await cidOfBytes(new Uint8Array([1, 2, 3]));
+    await expect(client.blob(cid)).rejects.toThrow(UnverifiedContent);
+    expect(sent).toBeLessThan(2 * MAX_FETCH_BYTES);
+  });
+});
