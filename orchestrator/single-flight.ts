@@ -1,5 +1,5 @@
 /**
- * Work by key that runs once at a time: a caller asking for a key whose work is under way shares
+ * Work shared by its callers. SingleFlight: work by key that runs once at a time: a caller asking for a key whose work is under way shares
  * that work's promise (a new job's workers fetching its scene at once read it and build its CAR
  * once, not once each). Nothing is kept once the work settles: caching is the caller's.
  */
@@ -14,4 +14,23 @@ export class SingleFlight<T> {
     }
     return shared;
   }
+}
+
+/**
+ * `compute`'s answer, computed at most once every `ms`: calls while it is computed share it, and
+ * calls within `ms` of its start get it as it was (a failure is not kept).
+ */
+export function sharedFor<T>(ms: number, compute: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; answer: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (last && now - last.at < ms) return last.answer;
+    const answer = compute();
+    const entry = { at: now, answer };
+    last = entry;
+    answer.catch(() => {
+      if (last === entry) last = undefined;
+    });
+    return answer;
+  };
 }

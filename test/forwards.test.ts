@@ -99,8 +99,10 @@ async function clearedWindow(makeProvider = () => provider('p', 1)) {
   const reservation = (await res.json()) as ForwardOrderView;
   // Escrow: its most value, at the limit.
   expect(reservation).toMatchObject({ side: 'bid', locked: fromMicros(2 * TILE_RAYS * 1000e-6) });
-  const before = (await curve()).windows.find((w) => w.start === start);
-  expect(before).toMatchObject({ state: 'open', indicative: true, price: 0.75, volume: RU, bids: 1, asks: 1 });
+  // The curve an orchestrator answers with is up to a second old.
+  await expect
+    .poll(async () => (await curve()).windows.find((w) => w.start === start))
+    .toMatchObject({ state: 'open', indicative: true, price: 0.75, volume: RU, bids: 1, asks: 1 });
   const gate = start - GATE_MS;
   await waitFor(
     async () => (await curve()).windows.find((w) => w.start === start)?.state === 'cleared',
