@@ -157,13 +157,15 @@ describe('orchestrators sharing blobs', () => {
     }
   });
 
-  it('fetches a blob it lacks from a peer, without keeping it', async () => {
+  it('fetches a blob it lacks, or its size, from a peer, without keeping it', async () => {
     const a = await f.node();
     const bytes = randomBytes(CHUNK + 1);
     const cid = await a.put(bytes);
     // C starts after the announce: it never copied the blob, so its get has to ask A.
     const c = await f.node();
     expect((await listed(c)).has(cid)).toBe(false);
+    // Its size from its root block (what the gateway meters before it reads a blob).
+    expect(await c.size(cid)).toBe(bytes.length);
     expect(same(await c.get(cid), bytes)).toBe(true);
     // Fetched for a moment, not pinned: collection here is A's and its copies' business.
     expect((await listed(c)).has(cid)).toBe(false);
@@ -184,7 +186,9 @@ describe('orchestrators sharing blobs', () => {
       'b'.repeat(101),
     ]) {
       expect(await d.get(bad), bad).toBeUndefined();
+      expect(await d.size(bad), bad).toBeUndefined();
     }
+    expect(await d.size(nobody)).toBeUndefined();
   });
 });
 

@@ -69,6 +69,11 @@ export class FsContentStore implements ContentStore {
     }
   }
 
+  async size(cid: string): Promise<number | undefined> {
+    if (!CID_PATTERN.test(cid)) return undefined;
+    return (await stat(this.path(cid)).catch(() => undefined))?.size;
+  }
+
   async *list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }> {
     for await (const file of this.files()) {
       if (CID_PATTERN.test(file.name)) yield { cid: file.name, writtenAt: file.mtimeMs, bytes: file.size };

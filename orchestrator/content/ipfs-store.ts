@@ -182,6 +182,19 @@ export class IpfsContentStore implements ContentStore {
     });
   }
 
+  /** From the blob's root block alone (a UnixFS file names its size), fetched from a peer if need be. */
+  async size(cid: string): Promise<number | undefined> {
+    const parsed = parseCid(cid);
+    if (!parsed) return undefined;
+    if (!(await this.helia.blockstore.has(parsed))) await this.peering.connect();
+    try {
+      const entry = await exporter(parsed, this.helia.blockstore, { signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      return entry.type === 'file' || entry.type === 'raw' ? Number(entry.size) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async *list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }> {
     for await (const pin of this.helia.pins.ls()) {
       const cid = pin.cid.toString();

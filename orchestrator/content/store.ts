@@ -7,6 +7,8 @@ export interface ContentStore {
   /** Stores the bytes and returns their CID; `cid`, when the caller has just computed it from these bytes, saves hashing twice. */
   put(bytes: Uint8Array, cid?: string): Promise<string>;
   get(cid: string): Promise<Uint8Array | undefined>;
+  /** The blob's size, known without reading it (undefined: not stored, nor at any peer). */
+  size(cid: string): Promise<number | undefined>;
   /** Every stored blob and when it was last written (a put of stored bytes writes them again). */
   list(): AsyncIterable<{ cid: string; writtenAt: number; bytes: number }>;
   /** Removes the blob unless it was written again since `writtenAt` (as list() gave it). */

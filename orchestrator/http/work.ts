@@ -71,8 +71,7 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
   // By CID, so never stale; whether the worker may read one is checked before it is looked up.
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
-  // A herd of first fetches (a new job's workers, all at once) holds the blob once and hashes it once.
-  const reads = new SingleFlight<Uint8Array | undefined>();
+  // A herd of first fetches (a new job's workers, all at once) reads the blob once and hashes it once.
   const builds = new SingleFlight<Uint8Array>();
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
@@ -82,10 +81,9 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const allowed = cid === deps.calibration.spec.scene || (await readable(deps, worker.id)).has(cid);
     if (!allowed) throw new HttpError(404, 'Not found', `no scene ${cid} among this worker's replicas`);
     const cached = cars.get(cid);
-    const blob = cached ? undefined : await reads.run(cid, () => deps.blobs.get(cid));
-    const blobBytes = cached?.blobBytes ?? blob?.byteLength;
+    const blobBytes = cached?.blobBytes ?? (await deps.blobs.size(cid));
     if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-    // Before any CAR is built. A blob over a whole minute's allowance costs all of it, so it can still be fetched.
+    // Before the blob is read or its CAR built. A blob over a whole minute's allowance costs all of it, so it can still be fetched.
     const limiter = deps.limits.gatewayMiB;
     await consume(limiter, worker.id, res, Math.min(limiter.points, Math.max(1, Math.ceil(blobBytes / MIB))));
     // Looked up again: a build that finished while this fetch waited for the meter is kept.
@@ -93,8 +91,10 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
       cached?.car ??
       cars.get(cid)?.car ??
       (await builds.run(cid, async () => {
-        const built = (await carOf(blob as Uint8Array)).car;
-        cars.set(cid, { car: built, blobBytes }, built.byteLength);
+        const blob = await deps.blobs.get(cid);
+        if (!blob) throw new HttpError(404, 'Not found', `no scene ${cid}`);
+        const built = (await carOf(blob)).car;
+        cars.set(cid, { car: built, blobBytes: blob.byteLength }, built.byteLength);
         return built;
       }));
     res

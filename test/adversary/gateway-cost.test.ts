@@ -1,7 +1,8 @@
 /**
  * The trustless gateway cannot be made to burn CPU and memory: what it sends a key is metered in
- * MiB a minute (charged before a CAR is built), and a CAR it built is kept, so fetching the same
- * blob again costs no hashing; a herd of first fetches reads and hashes it once.
+ * MiB a minute (charged before the blob is read), and a CAR it built is kept, so fetching the same
+ * blob again costs no hashing; a herd of first fetches reads and hashes it once; a key past its
+ * allowance is refused before the blob is read.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -93,5 +94,20 @@ describe('a key holding a replica of a job with a large asset', () => {
     expect(fetched.every((bytes) => Buffer.from(bytes).equals(asset))).toBe(true);
     expect(buildsOf(asset)).toBe(1);
     expect(reads.mock.calls.filter(([read]) => read === cid)).toHaveLength(1);
+  });
+
+  it('past its MiB a minute is refused before the blob is read, whichever blobs it asks for', async () => {
+    const assets = [await jobWithLargeAsset(1), await jobWithLargeAsset(1), await jobWithLargeAsset(1)];
+    const thrifty = await api.worker('thrifty', { trusted: true });
+    for (let i = 0; i < assets.length; i++) await nextAssignment(thrifty.client);
+    // Submitting read them (checking the scene): only what the gateway reads from here on counts.
+    const reads = vi.spyOn(FsContentStore.prototype, 'get');
+    reads.mockClear();
+    const readsOf = (cid: string) => reads.mock.calls.filter(([read]) => read === cid).length;
+    for (const { asset, cid } of assets.slice(0, 2)) expect(Buffer.from(await thrifty.client.blob(cid)).equals(asset)).toBe(true);
+    const third = assets[2].cid;
+    expect((await problem(await gatewayGet(thrifty, third), 429)).title).toBe('Too many requests');
+    expect(readsOf(third)).toBe(0);
+    expect(buildsOf(assets[2].asset)).toBe(0);
   });
 });
