@@ -9,10 +9,15 @@ export class RequestFailed extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Seconds the orchestrator asked to wait before trying again (Retry-After), if it did. */
+    readonly retryAfter?: number,
   ) {
     super(message);
   }
 }
+
+/** Tries of an asset upload refused for the moment: the orchestrator reads a few at once, and a requester's MiB a minute. */
+const UPLOAD_TRIES = 10;
 
 export class RequesterClient {
   /** A client for `--orchestrator`, authenticated by `--token` or FARM_TOKEN. */
@@ -49,11 +54,23 @@ export class RequesterClient {
         storedBytes += data.length;
         continue;
       }
-      await this.call('PUT', `/api/assets/${cid}`, data);
+      await this.upload(cid, data);
       sent++;
       bytes += data.length;
     }
     return { sent, bytes, storedBytes };
+  }
+
+  /** An asset upload, sent again after Retry-After while it is refused for the moment (429, 503). */
+  private async upload(cid: string, data: Uint8Array): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return void (await this.call('PUT', `/api/assets/${cid}`, data));
+      } catch (e) {
+        if (!(e instanceof RequestFailed) || ![429, 503].includes(e.status) || attempt >= UPLOAD_TRIES) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(60, e.retryAfter ?? 1) * 1000));
+      }
+    }
   }
 
   /** The farm's scene limits (GET /api/limits). */
@@ -100,7 +117,12 @@ export class RequesterClient {
     const res = await fetch(`${this.base}${path}`, { method, signal, headers, body: payload });
     if (res.status >= 400) {
       const p = (await res.json().catch(() => ({}))) as { title?: string; detail?: string };
-      throw new RequestFailed(res.status, `${method} ${path}: ${res.status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`);
+      const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+      throw new RequestFailed(
+        res.status,
+        `${method} ${path}: ${res.status} ${p.title ?? ''}${p.detail ? `: ${p.detail}` : ''}`,
+        Number.isFinite(retryAfter) ? retryAfter : undefined,
+      );
     }
     return res;
   }

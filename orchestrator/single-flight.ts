@@ -1,5 +1,7 @@
+/** Work shared by its callers. */
+
 /**
- * Work shared by its callers. SingleFlight: work by key that runs once at a time: a caller asking for a key whose work is under way shares
+ * Work by key that runs once at a time: a caller asking for a key whose work is under way shares
  * that work's promise (a new job's workers fetching its scene at once read it and build its CAR
  * once, not once each). Nothing is kept once the work settles: caching is the caller's.
  */
@@ -17,20 +19,24 @@ export class SingleFlight<T> {
 }
 
 /**
- * `compute`'s answer, computed at most once every `ms`: calls while it is computed share it, and
- * calls within `ms` of its start get it as it was (a failure is not kept).
+ * `compute`'s answer, computed one at a time and at most once every `ms`: calls while it is
+ * computed share it, however long that takes, and calls within `ms` of its start get it as it was
+ * (a failure is not kept).
  */
 export function sharedFor<T>(ms: number, compute: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; answer: Promise<T> } | undefined;
+  let last: { at: number; settled: boolean; answer: Promise<T> } | undefined;
   return () => {
-    const now = performance.now();
-    if (last && now - last.at < ms) return last.answer;
-    const answer = compute();
-    const entry = { at: now, answer };
+    if (last && (!last.settled || performance.now() - last.at < ms)) return last.answer;
+    const entry = { at: performance.now(), settled: false, answer: compute() };
     last = entry;
-    answer.catch(() => {
-      if (last === entry) last = undefined;
-    });
-    return answer;
+    entry.answer.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        if (last === entry) last = undefined;
+      },
+    );
+    return entry.answer;
   };
 }

@@ -58,10 +58,11 @@ describe('a stale signature', () => {
     expect(staleSignature('x', null, orchestratorNow + 400_000).title).toBe(STALE_SIGNATURE);
   });
 
-  it('leaves every other refusal final and an orchestrator’s failure or no answer transient', () => {
+  it('leaves every other refusal final and an orchestrator’s failure, a rate limit or no answer transient', () => {
     expect(isTransient(new OrchestratorError(401, 'Bad signature', 'x'))).toBe(false);
     expect(isTransient(new OrchestratorError(409, 'Stake required', 'x'))).toBe(false);
     expect(isTransient(new OrchestratorError(503, 'Busy', 'x'))).toBe(true);
+    expect(isTransient(new OrchestratorError(429, 'Too many requests', 'x'))).toBe(true);
     expect(isTransient(new TypeError('fetch failed'))).toBe(true);
   });
 });

@@ -323,11 +323,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const backoff = (failures: number) => Math.min(MAX_BACKOFF_MS, RETRY_MS * 2 ** Math.max(0, failures - 1));
 
 /**
- * Whether trying again may help: no answer, the orchestrator's own failure, or a request that
+ * Whether trying again may help: no answer, the orchestrator's own failure, a rate limit (it
+ * passes: a worker restarted often must not stop for its calibrations an hour), or a request that
  * waited past its signature's window (it goes again freshly signed). Any other refusal is final.
  */
 export const isTransient = (err: unknown): boolean =>
-  !(err instanceof OrchestratorError) || err.status >= 500 || err.title === STALE_SIGNATURE;
+  !(err instanceof OrchestratorError) || err.status >= 500 || err.status === 429 || err.title === STALE_SIGNATURE;
 
 async function retry<T>(fn: () => Promise<T>, log: Logger, what: string, attempts = Infinity): Promise<T> {
   for (let attempt = 1; ; attempt++) {

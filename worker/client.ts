@@ -20,6 +20,7 @@ import {
   WorkerView,
 } from '../shared/protocol.ts';
 import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts';
+import { safeJson } from '../shared/safe-json.ts';
 import { LIMITS } from '../shared/scene.ts';
 import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, STALE_SIGNATURE, signRequest } from '../shared/signing.ts';
 import { bytesFromCar, CAR_CONTENT_TYPE, UnverifiedContent } from '../shared/unixfs.ts';
@@ -27,6 +28,9 @@ import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
 export const MAX_FETCH_BYTES = LIMITS.maxAssetBytes;
+const MIB = 1024 * 1024;
+/** The most of an error's answer (a problem: a few hundred bytes) that is read. */
+const PROBLEM_MAX_BYTES = 64 * 1024;
 
 /** An orchestrator's base URL, or an error naming what was given: a worker must not wait on a typo. */
 export function orchestratorUrl(given: string): string {
@@ -176,7 +180,7 @@ export class WorkerClient {
     const res = await this.request('GET', `/ipfs/${cid}`, undefined, { accept: CAR_CONTENT_TYPE });
     // The CAR's blocks may carry twice the blob (bytesFromCar), plus their CIDs: an orchestrator's
     // answer past that is not read into memory, whatever it says its length is.
-    return bytesFromCar(await readAtMost(res, 2 * MAX_FETCH_BYTES + MIB, cid), cid, MAX_FETCH_BYTES);
+    return bytesFromCar(await readAtMost(res, 2 * MAX_FETCH_BYTES + MIB, `the CAR for ${cid}`), cid, MAX_FETCH_BYTES);
   }
 
   async upload(replica: string, cid: string, result: Rendered): Promise<string> {
@@ -225,7 +229,12 @@ export class WorkerClient {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body ?? new Uint8Array());
     const res = await this.send(method, path, bytes, body !== undefined, headers, signal);
     if (res.status >= 400) {
-      const problem = (await res.json().catch(() => ({}))) as { detail?: string; title?: string };
+      // A problem is a few hundred bytes: a longer answer is not read whole.
+      const text = await readAtMost(res, PROBLEM_MAX_BYTES).then(
+        (b) => new TextDecoder().decode(b),
+        () => '',
+      );
+      const problem = (safeJson(text) ?? {}) as { detail?: string; title?: string };
       const message = `${method} ${path}: ${res.status} ${problem.detail ?? problem.title ?? res.statusText}`;
       if (res.status === 401 && problem.title === STALE_SIGNATURE) throw staleSignature(message, res.headers.get('date'), Date.now());
       throw new OrchestratorError(res.status, problem.title ?? '', message);
@@ -283,11 +292,9 @@ export class WorkerClient {
   }
 }
 
-const MIB = 1024 * 1024;
-
 /** A response's body, refused (UnverifiedContent) as soon as it is over `max` bytes. */
-async function readAtMost(res: Response, max: number, cid: string): Promise<Uint8Array> {
-  const refuse = () => new UnverifiedContent(`the CAR for ${cid} is over ${max} bytes`);
+async function readAtMost(res: Response, max: number, what = 'the answer'): Promise<Uint8Array> {
+  const refuse = () => new UnverifiedContent(`${what} is over ${max} bytes`);
   if (Number(res.headers.get('content-length') ?? 0) > max) {
     await res.body?.cancel();
     throw refuse();

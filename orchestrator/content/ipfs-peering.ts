@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { safeJson } from '../../shared/safe-json.ts';
 import { keys } from '../state/keys.ts';
 
 /** A node that has not refreshed its entry for this long is gone. */
@@ -50,8 +51,18 @@ export interface PeeringDeps {
   copy(cid: string, pushed: Uint8Array | undefined): Promise<void>;
 }
 
-/** Whether `peer` is one of the farm's nodes: listed by its orchestrator in the farm's Redis, which outsiders cannot write. */
-export const isFarmNode = async (redis: Redis, peer: string): Promise<boolean> => (await redis.hexists(keys.ipfsPeers, peer)) === 1;
+/** A node's entry in `farm:ipfs:peers`, if it is one of a node alive now. */
+function liveEntry(json: string | null, now: number): z.infer<typeof PeerEntry> | undefined {
+  const entry = json === null ? undefined : PeerEntry.safeParse(safeJson(json));
+  return entry?.success && now - entry.data.at < ALIVE_MS ? entry.data : undefined;
+}
+
+/**
+ * Whether `peer` is one of the farm's nodes alive now: listed by its orchestrator in the farm's
+ * Redis, which outsiders cannot write (a dead one's key, left on its disk, opens nothing).
+ */
+export const isFarmNode = async (redis: Redis, peer: string): Promise<boolean> =>
+  liveEntry(await redis.hget(keys.ipfsPeers, peer), Date.now()) !== undefined;
 
 export class IpfsPeering {
   private readonly subscriber: Redis;
@@ -77,8 +88,8 @@ export class IpfsPeering {
     const now = Date.now();
     const out = new Map<string, string[]>();
     for (const [id, json] of Object.entries(await this.deps.redis.hgetall(keys.ipfsPeers))) {
-      const entry = PeerEntry.safeParse(safeJson(json));
-      if (id !== this.deps.self && entry.success && now - entry.data.at < ALIVE_MS) out.set(id, entry.data.addrs);
+      const entry = liveEntry(json, now);
+      if (id !== this.deps.self && entry) out.set(id, entry.addrs);
     }
     return out;
   }
@@ -147,13 +158,5 @@ export class IpfsPeering {
       wait.by.add(held.data.by);
       if (wait.by.size >= wait.need) wait.done();
     }
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

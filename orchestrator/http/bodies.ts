@@ -16,17 +16,16 @@
 import express, { type RequestHandler } from 'express';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type ByteBudget, overBudget } from './byte-budget.ts';
-import { addressOf, consume } from './limits.ts';
+import { onClosed } from './closed.ts';
+import { addressOf, consumeMiB } from './limits.ts';
 import { HttpError } from './problem.ts';
-
-const MIB = 1024 * 1024;
 
 /**
  * Refuses a request whose body is encoded (compressed), for every route at once: whichever parser
  * a route reads with, nothing is inflated. As body-parser's own refusal, so problem.ts answers both alike.
  */
 export const refuseEncodedBodies: RequestHandler = (req, _res, next) => {
-  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const encoding = (req.get('content-encoding') || 'identity').trim().toLowerCase();
   if (encoding === 'identity') return next();
   next(Object.assign(new Error(`unsupported content encoding "${encoding}"`), { status: 415, type: 'encoding.unsupported', encoding }));
 };
@@ -57,7 +56,7 @@ export function boundBodies(perAddress: number): (parser: RequestHandler) => Req
       if (left > 0) reading.set(address, left);
       else reading.delete(address);
     };
-    res.once('close', done);
+    onClosed(res, done);
     parser(req, res, (err?: unknown) => {
       done();
       next(err);
@@ -65,11 +64,16 @@ export function boundBodies(perAddress: number): (parser: RequestHandler) => Req
   };
 }
 
+/** An upload's body must arrive at least this fast, after UPLOAD_GRACE_MS: one that trickles would hold its budget. */
+const UPLOAD_MIN_BYTES_PER_SECOND = 64 * 1024;
+const UPLOAD_GRACE_MS = 30_000;
+
 /**
- * Reads a requester's upload with `parser` (at most `limit` bytes) once its declared length is
- * charged to `meter` (MiB a minute, a started MiB whole, a whole minute's at most) and held in
- * `budget` for the owner until the response is done. A body without a Content-Length counts as
- * `limit`; one declared over it goes straight to the parser, which refuses it (413) unread.
+ * Reads a requester's upload with `parser` (at most `limit` bytes) held in `budget` for its owner
+ * by its declared length until the response is done, and charged to `meter` once it holds it (a
+ * refusal costs nothing). A body without a Content-Length counts as `limit`; one declared over it
+ * goes straight to the parser, which refuses it (413) unread. One slower than
+ * UPLOAD_MIN_BYTES_PER_SECOND is cut off.
  */
 export function meteredUpload(budget: ByteBudget, meter: RateLimiterRedis, limit: number, parser: RequestHandler): RequestHandler {
   return async (req, res, next) => {
@@ -77,11 +81,12 @@ export function meteredUpload(budget: ByteBudget, meter: RateLimiterRedis, limit
     if (declared > limit) return parser(req, res, next);
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : limit;
     const owner = req.principal?.owner as string;
-    await consume(meter, owner, res, Math.min(meter.points, Math.max(1, Math.ceil(bytes / MIB))));
-    const held = await budget.hold(owner, bytes, () => {
-      const done = new Promise<void>((resolve) => res.once('close', resolve));
+    const held = await budget.hold(owner, bytes, async () => {
+      await consumeMiB(meter, owner, res, bytes);
+      const deadline = setTimeout(() => req.destroy(), UPLOAD_GRACE_MS + (bytes / UPLOAD_MIN_BYTES_PER_SECOND) * 1000);
+      const done = new Promise<void>((resolve) => onClosed(res, resolve)).finally(() => clearTimeout(deadline));
       parser(req, res, next);
-      return done;
+      await done;
     });
     if ('over' in held) throw overBudget(held.over, res, 'uploads are being read');
   };

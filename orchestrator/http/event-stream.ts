@@ -2,28 +2,34 @@
  * Server-sent events for live views: the stream itself (headers, named events, keepalive
  * comments), a batcher that turns a burst of change notices into one update at most every few
  * hundred milliseconds, so a busy farm sends a few messages a second whatever its tile rate, and
- * the bounds that keep streams from holding the orchestrator's memory: how many are open, and
- * what a client that does not read may leave unsent.
+ * the bounds that keep streams from holding the orchestrator's memory: how many are open, a
+ * flush at a time for a client that reads slowly, and none for one that stopped reading.
  */
 import type { Response } from 'express';
+import { onClosed } from './closed.ts';
 import { HttpError } from './problem.ts';
 
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const KEEPALIVE_MS = 15_000;
-/** What a stream may hold unsent (its client does not read) before it is dropped: the client reconnects and reloads. */
-export const MAX_UNSENT_BYTES = 2 * 1024 * 1024;
+/** A stream whose client has read none of what waits for this long is dropped: it reconnects and reloads. */
+export const STALLED_MS = 60_000;
 /** What a stream is sent a second at most: the status of a job of thousands of frames (each frame's progress) comes less often. */
 export const STREAM_BYTES_PER_SECOND = 256 * 1024;
 
 export interface EventStream {
-  /** Sends an event; returns its bytes (0 once the client has gone, or was dropped for not reading). */
+  /** Sends an event; returns its bytes (0 once the client has gone). */
   send(event: string, data: unknown): number;
+  /**
+   * Resolves once what was sent has gone out to the client (or it has gone): a flush waits for
+   * it, so a slow reader holds at most one flush unsent, and its changes meanwhile come together.
+   */
+  drained(): Promise<void>;
   /** True once the client has gone. */
   readonly closed: boolean;
   onClose(fn: () => void): void;
 }
 
-export function openEventStream(res: Response): EventStream {
+export function openEventStream(res: Response, stalledMs = STALLED_MS): EventStream {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
@@ -32,31 +38,51 @@ export function openEventStream(res: Response): EventStream {
   });
   // Headers now, not with the first event: the browser's EventSource opens on them.
   res.flushHeaders();
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  // The response never ends by itself, so its close means the client has gone.
-  const gone = () => res.destroyed || !res.socket || res.socket.destroyed;
+  // What waited unsent at the last look, and since when none of it has gone out (null: it moves).
+  let unsent = 0;
+  let stuckSince: number | null = null;
+  const watch = setInterval(
+    () => {
+      const now = res.writableLength;
+      if (now === 0 || now < unsent) stuckSince = null;
+      else stuckSince ??= performance.now();
+      unsent = now;
+      if (stuckSince !== null && performance.now() - stuckSince >= stalledMs) res.destroy();
+    },
+    Math.min(KEEPALIVE_MS, stalledMs / 4),
+  );
+  res.on('drain', () => {
+    unsent = 0;
+    stuckSince = null;
+  });
+  const keepalive = setInterval(() => {
+    if (!res.writableNeedDrain) res.write(': keepalive\n\n');
+  }, KEEPALIVE_MS);
   const stream = {
-    closed: gone(),
+    // The response never ends by itself, so its close means the client has gone.
+    closed: res.closed || res.destroyed,
     send(event: string, data: unknown) {
       if (stream.closed) return 0;
-      if (res.writableLength > MAX_UNSENT_BYTES) {
-        res.destroy();
-        return 0;
-      }
       const message = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
       res.write(message);
-      return message.length;
+      return Buffer.byteLength(message);
+    },
+    drained() {
+      if (stream.closed || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        onClosed(res, resolve);
+      });
     },
     onClose(fn: () => void) {
-      if (stream.closed) fn();
-      else res.on('close', fn);
+      onClosed(res, fn);
     },
   };
-  res.on('close', () => {
+  onClosed(res, () => {
     stream.closed = true;
+    clearInterval(watch);
     clearInterval(keepalive);
   });
-  if (stream.closed) clearInterval(keepalive);
   return stream;
 }
 
@@ -75,20 +101,25 @@ export function batcher(ms: number, flush: (keys: string[]) => Promise<number>, 
   let pending = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  let wait = ms;
+  // The earliest the next flush may start: a big one's bytes at the stream's rate after it began.
+  let nextAt = 0;
   const schedule = () => {
-    timer ??= setTimeout(async () => {
-      const batch = [...keys];
-      keys.clear();
-      pending = false;
-      const sent = await flush(batch).catch((err: Error) => {
-        onError(err);
-        return 0;
-      });
-      wait = Math.max(ms, (sent * 1000) / STREAM_BYTES_PER_SECOND);
-      timer = undefined;
-      if (pending && !stopped) schedule();
-    }, wait);
+    timer ??= setTimeout(
+      async () => {
+        const began = performance.now();
+        const batch = [...keys];
+        keys.clear();
+        pending = false;
+        const sent = await flush(batch).catch((err: Error) => {
+          onError(err);
+          return 0;
+        });
+        nextAt = began + (sent * 1000) / STREAM_BYTES_PER_SECOND;
+        timer = undefined;
+        if (pending && !stopped) schedule();
+      },
+      Math.max(ms, nextAt - performance.now()),
+    );
   };
   return {
     add(key) {
@@ -131,7 +162,7 @@ export class StreamLimits {
     }
     this.byOwner.set(owner, mine + 1);
     this.open++;
-    res.once('close', () => {
+    onClosed(res, () => {
       this.open--;
       const left = (this.byOwner.get(owner) ?? 1) - 1;
       if (left > 0) this.byOwner.set(owner, left);

@@ -36,6 +36,8 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
   const updates = batcher(
     JOB_BATCH_MS,
     async (tasks) => {
+      // What changes while a slow client reads the last flush comes in the next one.
+      await stream?.drained();
       const views = (await Promise.all(tasks.map((id) => deps.tasks.view(id, req.principal?.role === 'operator')))).filter(
         (v): v is TaskView => v !== undefined,
       );
@@ -69,6 +71,7 @@ export async function streamJobListEvents(
   const updates = batcher(
     LIST_BATCH_MS,
     async (jobs) => {
+      await stream?.drained();
       let sent = 0;
       for (const id of jobs) {
         const status = (await visible(id)) ? await statusOf(deps, id) : undefined;

@@ -385,7 +385,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   ] as const) {
     r.post(`/:id/${action}`, async (req, res) => {
       const job = await visibleJob(req);
-      // A resume walks the job's queued slots, as a new priority does: both count against the submission limit.
+      // Pause and resume, as a new priority, count against the submission limit: a resume walks the job's queued slots.
       await consume(deps.limits.submission, req.principal?.owner as string, res);
       if (!(await jobs.setPaused(job.id, paused))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
       // Its slots parked while it was paused go back to their queues now.

@@ -78,6 +78,15 @@ export async function consume(limiter: RateLimiterRedis, key: string, res: Respo
   }
 }
 
+export const MIB = 1024 * 1024;
+
+/**
+ * Charges `bytes` to a limiter of MiB a minute: a started MiB counts whole, and a body over a
+ * whole window's allowance costs all of it (so it can still be sent, once a window).
+ */
+export const consumeMiB = (limiter: RateLimiterRedis, key: string, res: Response, bytes: number): Promise<void> =>
+  consume(limiter, key, res, Math.min(limiter.points, Math.max(1, Math.ceil(bytes / MIB))));
+
 /**
  * Takes `points` only if all of them are left in the window: a request for more than is left is
  * refused whole (429 until enough are back), and spends nothing.

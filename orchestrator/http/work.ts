@@ -36,7 +36,7 @@ import { acceptResults, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
-import { consume } from './limits.ts';
+import { consume, consumeMiB, MIB } from './limits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
@@ -56,8 +56,6 @@ export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration
   /** MiB of built CARs kept in memory. */
   gatewayCacheMiB: number;
 }
-
-const MIB = 1024 * 1024;
 
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
@@ -83,9 +81,8 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const cached = cars.get(cid);
     const blobBytes = cached?.blobBytes ?? (await deps.blobs.size(cid));
     if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-    // Before the blob is read or its CAR built. A blob over a whole minute's allowance costs all of it, so it can still be fetched.
-    const limiter = deps.limits.gatewayMiB;
-    await consume(limiter, worker.id, res, Math.min(limiter.points, Math.max(1, Math.ceil(blobBytes / MIB))));
+    // Before the blob is read or its CAR built.
+    await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes);
     // Looked up again: a build that finished while this fetch waited for the meter is kept.
     const car =
       cached?.car ??
@@ -187,6 +184,8 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     } catch (e) {
       if (e instanceof CalibrationRejected) throw new HttpError(422, 'Calibration rejected', e.message);
       if (e instanceof AnswersUnavailable) {
+        // Not the worker's doing: the calibration it is told to send again is not counted.
+        await deps.limits.calibration.reward(worker.id, 1);
         res.set('Retry-After', '1');
         throw new HttpError(503, 'Service unavailable', e.message);
       }

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequesterClient } from '../../cli/requester.ts';
 import { keys } from '../../orchestrator/state/keys.ts';
 import { canonicalCid } from '../../shared/image.ts';
 import type { Assignment, ClassList } from '../../shared/protocol.ts';
@@ -208,6 +209,14 @@ describe('cheap reads and bounded resources', () => {
 
   it('holds at most 16 live views open per requester; another requester’s still open', async () => {
     const open = () => fetch(`${api.farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    // Views whose clients hang up at once, while their tokens are being looked up, are not counted for good.
+    for (let i = 0; i < 20; i++) {
+      const gone = request(`${api.farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+      gone.on('error', () => undefined);
+      gone.end();
+      setImmediate(() => gone.destroy());
+    }
+    await new Promise((r) => setTimeout(r, 500));
     const views = await Promise.all(Array.from({ length: 16 }, open));
     expect(views.map((v) => v.status)).toEqual(Array(16).fill(200));
     const refused = await open();
@@ -398,14 +407,22 @@ describe('cheap reads and bounded resources', () => {
   });
 
   it('reads a requester’s uploads within a byte budget, sized by their declared length before a byte is read', async () => {
-    // The first upload declares the most an asset may be and sends a byte of it: it holds the requester's share.
     const { maxAssetBytes } = (await (await fetch(`${api.farm.url}/api/limits`)).json()) as { maxAssetBytes: number };
-    const holding = request(`${api.farm.url}/api/assets/${await cidOfBytes(new Uint8Array(1))}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-length': String(maxAssetBytes) },
-    });
-    holding.on('error', () => undefined);
-    holding.write(Buffer.alloc(1));
+    /** An upload that declares the most an asset may be and sends `sent` bytes of it. */
+    const declaringAll = async (sent: number) => {
+      const upload = request(`${api.farm.url}/api/assets/${await cidOfBytes(new Uint8Array(1))}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-length': String(maxAssetBytes) },
+      });
+      upload.on('error', () => undefined);
+      upload.write(Buffer.alloc(sent));
+      return upload;
+    };
+    // Uploads whose clients hang up at once, while their tokens are being looked up, give their share back.
+    for (let i = 0; i < 4; i++) (await declaringAll(0)).destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    // This one holds the requester's share.
+    const holding = await declaringAll(1);
     await new Promise((r) => setTimeout(r, 300));
     const small = new Uint8Array(16).fill(7);
     const elsewhere = await cidOfBytes(new Uint8Array(2));
@@ -418,7 +435,13 @@ describe('cheap reads and bounded resources', () => {
     const refused = await put();
     expect((await problem(refused, 429)).detail).toMatch(/uploads are being read/);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // `farm submit` sends a refused upload again after its Retry-After; it goes through once the share is back.
+    const data = new Uint8Array(16).fill(9);
+    const client = new RequesterClient(api.farm.url, OPERATOR_TOKEN);
+    const uploading = client.uploadAssets(new Map([[await cidOfBytes(data), data]]));
+    await new Promise((r) => setTimeout(r, 1500));
     holding.destroy();
+    expect(await uploading).toMatchObject({ sent: 1, bytes: 16 });
     // Its share is back once that upload has gone: the next one is read, and judged (its CID is another's: 400).
     await expect.poll(async () => (await put()).status).toBe(400);
   });
