@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIVE_REFUSED } from '../dashboard/src/live.ts';
 import { decodeRgba } from '../shared/png.ts';
 import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
 import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
@@ -328,6 +329,19 @@ ifChromium(chromiumTitle, () => {
     await expect.poll(() => row.locator('.badge').textContent()).toBe('done');
     expect(await row.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('12');
     await page.close();
+  });
+
+  it('says so when its live job list is refused (a requester’s live views all open elsewhere)', async () => {
+    const { token } = (await (await farm.client.call('POST', '/api/tokens', { name: 'crowded' })).json()) as { token: string };
+    const views = await Promise.all(
+      Array.from({ length: 16 }, () => fetch(`${farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${token}` } })),
+    );
+    expect(views.map((v) => v.status)).toEqual(Array(16).fill(200));
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${farm.url}/#token=${token}`);
+    await page.getByText(LIVE_REFUSED).waitFor();
+    await page.close();
+    await Promise.all(views.map((v) => v.body?.cancel()));
   });
 
   it.skipIf(!FIREFOX)(firefoxTitle, async () => {

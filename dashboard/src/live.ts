@@ -7,6 +7,12 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
 import { api } from './api.ts';
 
+/**
+ * What a live view says when the orchestrator refused its stream (too many open, say): a browser
+ * does not reconnect after a refusal, as it does after a dropped connection.
+ */
+export const LIVE_REFUSED = 'the live view was refused; reload the page';
+
 export interface JobLive {
   status?: JobStatus;
   /** The frame on screen. */
@@ -57,7 +63,7 @@ export function useJobLive(id: string, chooseFrame: (status: JobStatus) => numbe
     };
     source.onerror = () => {
       setConnected(false);
-      if (source.readyState === EventSource.CLOSED) setError('the live view was refused; reload the page');
+      if (source.readyState === EventSource.CLOSED) setError(LIVE_REFUSED);
     };
     source.addEventListener(JOB_EVENTS.job, (e) => setStatus(JSON.parse((e as MessageEvent).data)));
     source.addEventListener(JOB_EVENTS.tiles, (e) => {

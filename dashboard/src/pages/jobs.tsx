@@ -9,6 +9,7 @@ import { api } from '../api.ts';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { SubmitForm } from '../components/submit-form.tsx';
 import { dateTime, duration } from '../format.ts';
+import { LIVE_REFUSED } from '../live.ts';
 import { href, navigate } from '../router.ts';
 import type { Principal } from '../session.ts';
 
@@ -32,6 +33,9 @@ export function JobsPage({ principal }: { principal: Principal }) {
     const source = new EventSource('/api/jobs/events');
     // (Re)connected: load the list, then each event replaces or adds one row.
     source.onopen = () => page(0).then(setJobs, (e) => setError(String(e)));
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) setError(LIVE_REFUSED);
+    };
     source.addEventListener(JOB_EVENTS.job, (e) => {
       const job = JSON.parse((e as MessageEvent).data) as JobStatus;
       if (owner && job.owner !== owner) return;
