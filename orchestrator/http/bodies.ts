@@ -64,18 +64,26 @@ export function boundBodies(perAddress: number): (parser: RequestHandler) => Req
   };
 }
 
-/** An upload's body must arrive at least this fast, after UPLOAD_GRACE_MS: one that trickles would hold its budget. */
-const UPLOAD_MIN_BYTES_PER_SECOND = 64 * 1024;
-const UPLOAD_GRACE_MS = 30_000;
+/** How fast an upload's body must arrive, after a grace: one that trickles would hold its budget. */
+export interface UploadPace {
+  minBytesPerSecond: number;
+  graceMs: number;
+}
+const UPLOAD_PACE: UploadPace = { minBytesPerSecond: 64 * 1024, graceMs: 30_000 };
 
 /**
  * Reads a requester's upload with `parser` (at most `limit` bytes) held in `budget` for its owner
  * by its declared length until the response is done, and charged to `meter` once it holds it (a
  * refusal costs nothing). A body without a Content-Length counts as `limit`; one declared over it
- * goes straight to the parser, which refuses it (413) unread. One slower than
- * UPLOAD_MIN_BYTES_PER_SECOND is cut off.
+ * goes straight to the parser, which refuses it (413) unread. One slower than `pace` is cut off.
  */
-export function meteredUpload(budget: ByteBudget, meter: RateLimiterRedis, limit: number, parser: RequestHandler): RequestHandler {
+export function meteredUpload(
+  budget: ByteBudget,
+  meter: RateLimiterRedis,
+  limit: number,
+  parser: RequestHandler,
+  pace = UPLOAD_PACE,
+): RequestHandler {
   return async (req, res, next) => {
     const declared = Number(req.get('content-length') ?? limit);
     if (declared > limit) return parser(req, res, next);
@@ -83,7 +91,7 @@ export function meteredUpload(budget: ByteBudget, meter: RateLimiterRedis, limit
     const owner = req.principal?.owner as string;
     const held = await budget.hold(owner, bytes, async () => {
       await consumeMiB(meter, owner, res, bytes);
-      const deadline = setTimeout(() => req.destroy(), UPLOAD_GRACE_MS + (bytes / UPLOAD_MIN_BYTES_PER_SECOND) * 1000);
+      const deadline = setTimeout(() => req.destroy(), pace.graceMs + (bytes / pace.minBytesPerSecond) * 1000);
       const done = new Promise<void>((resolve) => onClosed(res, resolve)).finally(() => clearTimeout(deadline));
       parser(req, res, next);
       await done;

@@ -1,0 +1,73 @@
+/**
+ * A requester's upload (orchestrator/http/bodies.ts meteredUpload) on a real server and a real
+ * Redis: one that trickles is cut off, and the budget it held is back for the next.
+ */
+import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
+import { meteredUpload, readRaw } from '../orchestrator/http/bodies.ts';
+import { ByteBudget } from '../orchestrator/http/byte-budget.ts';
+import { problemHandler } from '../orchestrator/http/problem.ts';
+
+const LIMIT = 1024 * 1024;
+let redis: PrivateRedis;
+let client: Redis;
+let url: string;
+let close: () => void;
+beforeAll(async () => {
+  redis = await startRedisServer({ dir: mkdtempSync(join(tmpdir(), 'farm-upload-')) });
+  client = new Redis(redis.url);
+  const meter = new RateLimiterRedis({ storeClient: client, keyPrefix: 'test:upload', points: 1000, duration: 60 });
+  const budget = new ByteBudget(LIMIT, LIMIT);
+  const app = express();
+  app.use((req, _res, next) => {
+    req.principal = { owner: 'requester', role: 'requester' } as typeof req.principal;
+    next();
+  });
+  // A mebibyte must come within a second, after a fifth of a second.
+  app.put('/upload', meteredUpload(budget, meter, LIMIT, readRaw(LIMIT), { minBytesPerSecond: LIMIT, graceMs: 200 }), (req, res) => {
+    res.json({ bytes: (req.body as Buffer).length });
+  });
+  app.use(problemHandler);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => server.close();
+});
+afterAll(async () => {
+  close();
+  client.disconnect();
+  await redis.stop();
+});
+
+/** Sends a PUT declaring `declared` bytes and writes `sent` of them; resolves with its status, or 'cut off'. */
+function upload(declared: number, sent: number): Promise<number | 'cut off'> {
+  return new Promise((resolve) => {
+    const req = request(`${url}/upload`, { method: 'PUT', headers: { 'content-length': String(declared) } }, (res) => {
+      res.resume();
+      resolve(res.statusCode as number);
+    });
+    req.on('error', () => resolve('cut off'));
+    req.write(Buffer.alloc(sent));
+    if (sent === declared) req.end();
+  });
+}
+
+describe('an upload that trickles', () => {
+  it('is cut off past its pace, and the budget it held is back for the next', async () => {
+    const started = performance.now();
+    // It declares the whole budget and sends a byte.
+    expect(await upload(LIMIT, 1)).toBe('cut off');
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(1000);
+    expect(took).toBeLessThan(5000);
+    expect(await upload(LIMIT, LIMIT)).toBe(200);
+  });
+});
