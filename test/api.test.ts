@@ -1,5 +1,6 @@
 /** Bad input gets a clear problem+json naming the field, and never changes state. */
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { REVALIDATE_MS } from '../orchestrator/http/event-stream.ts';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid } from '../shared/image.ts';
 import type { CalibrationSpec, JobStatus, TaskView } from '../shared/protocol.ts';
@@ -303,5 +304,23 @@ describe('dashboard API', () => {
     expect(first.id).toBe(mine.id);
     expect(first.id).not.toBe(theirs.id);
     await close();
+  });
+
+  it('ends a live view once its token is revoked, within a few seconds', async () => {
+    const own = await startApiFarm({ pollMs: 200 });
+    onTestFinished(() => own.stop());
+    const { token, owner } = (await (await own.operator('/api/tokens', { name: 'dave' })).json()) as { token: string; owner: string };
+    const view = await fetch(`${own.farm.url}/api/jobs/events`, { headers: { authorization: `Bearer ${token}` } });
+    expect(view.status).toBe(200);
+    const revoked = await fetch(`${own.farm.url}/api/tokens/${owner}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    expect(revoked.status).toBe(200);
+    const started = Date.now();
+    // Read until the orchestrator ends the stream (keepalives aside, nothing comes).
+    const reader = view.body?.getReader();
+    while (!(await reader?.read().catch(() => ({ done: true })))?.done);
+    expect(Date.now() - started).toBeLessThan(REVALIDATE_MS + 3000);
   });
 });

@@ -20,7 +20,7 @@ describe('a live view’s stream', () => {
     const opened = new Promise<{ stream: EventStream; res: Response }>((resolve) => {
       listening = createServer((_req, res) => {
         const express = res as unknown as Response;
-        resolve({ stream: openEventStream(express, 400), res: express });
+        resolve({ stream: openEventStream(express, { stalledMs: 400 }), res: express });
       }).listen(0, '127.0.0.1');
     });
     server = listening as Server;

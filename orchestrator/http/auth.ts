@@ -31,6 +31,8 @@ declare global {
   namespace Express {
     interface Request {
       principal?: Principal;
+      /** Whether the token the request came with is still good (a long request, a live view, outlives a revocation). */
+      stillAuthorized?: () => Promise<boolean>;
       worker?: WorkerRecord;
     }
   }
@@ -84,6 +86,7 @@ export function requireRequester(tokens: Tokens, gate: AuthGate) {
     const principal = await tokens.lookup(token);
     if (!principal) return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'unknown API token'));
     req.principal = principal;
+    req.stillAuthorized = async () => (await tokens.lookup(token)) !== undefined;
     next();
   };
 }

@@ -13,6 +13,8 @@ import { HttpError } from './problem.ts';
 const KEEPALIVE_MS = 15_000;
 /** A stream whose client has read none of what waits for this long is dropped: it reconnects and reloads. */
 export const STALLED_MS = 60_000;
+/** How often a stream asks whether its token is still good: a revoked one's streams end within this. */
+export const REVALIDATE_MS = 5_000;
 /** What a stream is sent a second at most: the status of a job of thousands of frames (each frame's progress) comes less often. */
 export const STREAM_BYTES_PER_SECOND = 256 * 1024;
 
@@ -29,7 +31,13 @@ export interface EventStream {
   onClose(fn: () => void): void;
 }
 
-export function openEventStream(res: Response, stalledMs = STALLED_MS): EventStream {
+export interface StreamOptions {
+  stalledMs?: number;
+  /** Asked every REVALIDATE_MS: the stream ends once it says no (its token was revoked). */
+  stillAuthorized?: () => Promise<boolean>;
+}
+
+export function openEventStream(res: Response, { stalledMs = STALLED_MS, stillAuthorized }: StreamOptions = {}): EventStream {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
@@ -58,6 +66,14 @@ export function openEventStream(res: Response, stalledMs = STALLED_MS): EventStr
   const keepalive = setInterval(() => {
     if (!res.writableNeedDrain) res.write(': keepalive\n\n');
   }, KEEPALIVE_MS);
+  const revalidate =
+    stillAuthorized &&
+    setInterval(() => {
+      stillAuthorized().then(
+        (ok) => ok || res.destroy(),
+        () => undefined, // Redis out of reach: asked again next time
+      );
+    }, REVALIDATE_MS);
   const stream = {
     // The response never ends by itself, so its close means the client has gone.
     closed: res.closed || res.destroyed,
@@ -82,6 +98,7 @@ export function openEventStream(res: Response, stalledMs = STALLED_MS): EventStr
     stream.closed = true;
     clearInterval(watch);
     clearInterval(keepalive);
+    clearInterval(revalidate);
   });
   return stream;
 }

@@ -51,7 +51,7 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
   );
   // Every tile change moves the job's counters too, so each flush re-sends the status.
   const unwatch = await deps.feed.watch(jobId, (subject) => updates.add(subject === JOB_SUBJECT ? undefined : subject));
-  stream = openEventStream(res);
+  stream = openEventStream(res, { stillAuthorized: req.stillAuthorized });
   stream.onClose(() => {
     updates.stop();
     void unwatch();
@@ -82,7 +82,7 @@ export async function streamJobListEvents(
     (err) => req.log?.warn({ err: err.message }, 'job list update failed'),
   );
   const unwatch = await deps.feed.watchAll((job) => updates.add(job));
-  stream = openEventStream(res);
+  stream = openEventStream(res, { stillAuthorized: req.stillAuthorized });
   stream.onClose(() => {
     updates.stop();
     void unwatch();
