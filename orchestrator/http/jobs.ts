@@ -82,6 +82,9 @@ const JobListQuery = z.object({
   owner: Ids.owner.optional(),
 });
 
+/** Jobs whose owners one live job list remembers: past this it forgets them all and looks them up again. */
+const OWNERS_REMEMBERED = 10_000;
+
 /** Only the operator may raise a job above the default priority (shared/protocol.ts says why). */
 function assertMayPrioritise(req: Request, priority: number, current = DEFAULT_PRIORITY): void {
   if (mayPrioritise(req.principal?.role, priority, current)) return;
@@ -281,9 +284,11 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   /** Live job list: each visible job's status as it changes (job-events.ts). */
   r.get('/events', async (req, res) => {
     streams.admit(req.principal?.owner as string, res);
-    // A job's owner never changes: look each one up once per stream.
+    // A job's owner never changes: look each one up once per stream, remembering the farm's recent
+    // jobs only (a stream open for weeks hears of every job).
     const owners = new Map<string, string | undefined>();
     const visible = async (id: string) => {
+      if (owners.size >= OWNERS_REMEMBERED) owners.clear();
       if (!owners.has(id)) owners.set(id, (await jobs.get(id))?.owner);
       return maySee(req.principal, owners.get(id));
     };
