@@ -221,7 +221,7 @@ export const OrchestratorConfig = z.object({
   submissionsPerMinute: int(1).default(60),
   /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
   estimatesPerMinute: int(1).default(600),
-  /** MiB of scene assets a requester may upload per minute. */
+  /** MiB a requester may upload per minute: scene assets, glTF imports, and scenes sent inline (each body a MiB at least). */
   assetMiBPerMinute: int(1).default(4096),
   /**
    * MiB the gateway sends a worker key per minute (a blob larger than that costs it all): a worker

@@ -18,7 +18,8 @@ import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
 import { AuthGate, authenticateWorker, requireOperator, requireRequester, verifyBody } from './auth.ts';
-import { boundBodies, readJson, readRaw, refuseEncodedBodies } from './bodies.ts';
+import { boundBodies, meteredUpload, readJson, readRaw, refuseEncodedBodies } from './bodies.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { reservationRoutes } from './forwards.ts';
@@ -97,7 +98,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
   app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
   app.use('/api/scenes', requester, sceneRoutes(deps));
-  app.use('/api/jobs', requester, readJson(deps.maxSceneBytes), jobRoutes(deps));
+  // A submission's or an estimate's scene may come inline: read like an upload (bodies.ts).
+  const jobBodies = new ByteBudget(2 * deps.maxSceneBytes, deps.maxSceneBytes);
+  app.use(
+    '/api/jobs',
+    requester,
+    meteredUpload(jobBodies, deps.limits.assetMiB, deps.maxSceneBytes, readJson(deps.maxSceneBytes)),
+    jobRoutes(deps),
+  );
   app.use('/api/assets', requester, assetRoutes(deps));
   app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens, deps.webhooks));
   app.use('/api/webhooks', requester, readJson(4096), webhookRoutes(deps));

@@ -74,8 +74,9 @@ const UPLOAD_PACE: UploadPace = { minBytesPerSecond: 64 * 1024, graceMs: 30_000 
 /**
  * Reads a requester's upload with `parser` (at most `limit` bytes) held in `budget` for its owner
  * by its declared length until the response is done, and charged to `meter` once it holds it (a
- * refusal costs nothing). A body without a Content-Length counts as `limit`; one declared over it
- * goes straight to the parser, which refuses it (413) unread. One slower than `pace` is cut off.
+ * refusal costs nothing). A chunked body (no Content-Length) counts as `limit`; one declared over it
+ * goes straight to the parser, which refuses it (413) unread, as does a request without a body.
+ * One slower than `pace` is cut off.
  */
 export function meteredUpload(
   budget: ByteBudget,
@@ -85,8 +86,8 @@ export function meteredUpload(
   pace = UPLOAD_PACE,
 ): RequestHandler {
   return async (req, res, next) => {
-    const declared = Number(req.get('content-length') ?? limit);
-    if (declared > limit) return parser(req, res, next);
+    const declared = Number(req.get('content-length') ?? (req.get('transfer-encoding') ? limit : 0));
+    if (declared > limit || declared === 0) return parser(req, res, next);
     const bytes = Number.isSafeInteger(declared) && declared >= 0 ? declared : limit;
     const owner = req.principal?.owner as string;
     const held = await budget.hold(owner, bytes, async () => {

@@ -445,4 +445,22 @@ describe('cheap reads and bounded resources', () => {
     // Its share is back once that upload has gone: the next one is read, and judged (its CID is another's: 400).
     await expect.poll(async () => (await put()).status).toBe(400);
   });
+
+  it('reads a scene sent inline (a submission, an estimate) within the same kind of byte budget', async () => {
+    // The most a scene's body may be, by default: the requester's whole share.
+    const maxSceneBytes = 32 * 1024 * 1024;
+    const holding = request(`${api.farm.url}/api/jobs/estimate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json', 'content-length': String(maxSceneBytes) },
+    });
+    holding.on('error', () => undefined);
+    holding.write('{');
+    await new Promise((r) => setTimeout(r, 300));
+    const estimate = () => api.operator('/api/jobs/estimate', oneTileJob(1));
+    expect((await problem(await estimate(), 429)).detail).toMatch(/uploads are being read/);
+    // Requests without a body are not held up.
+    expect((await api.operator('/api/jobs')).status).toBe(200);
+    holding.destroy();
+    await expect.poll(async () => (await estimate()).status).toBe(200);
+  });
 });
