@@ -85,9 +85,15 @@ export function openEventStream(res: Response, { stalledMs = STALLED_MS, stillAu
     },
     drained() {
       if (stream.closed || !res.writableNeedDrain) return Promise.resolve();
+      // Both listeners go once either comes: a stream flushes for hours.
       return new Promise<void>((resolve) => {
-        res.once('drain', resolve);
-        onClosed(res, resolve);
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
       });
     },
     onClose(fn: () => void) {
