@@ -37,4 +37,17 @@ describe('sharedFor', () => {
     fail = false;
     expect(await answer()).toBe(3);
   });
+
+  it('shares a computation slower than its period while it runs', async () => {
+    let runs = 0;
+    const answer = sharedFor(20, async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 150));
+      return runs;
+    });
+    const first = answer();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await Promise.all([first, answer()])).toEqual([1, 1]);
+    expect(runs).toBe(1);
+  });
 });
