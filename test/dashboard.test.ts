@@ -376,8 +376,16 @@ ifChromium(chromiumTitle, () => {
     const who = () => page.$eval('.who', (e) => e.textContent ?? '');
     await page.waitForFunction(() => /\(operator\)/.test(document.querySelector('.who')?.textContent ?? ''));
 
-    // Job controls: pause, priority, resume.
-    const { id } = await farm.client.submit({ ...SMALL_CORNELL, width: 256, height: 192, spp: 64, tileSize: 64, name: 'firefox controls' });
+    // Job controls: pause, priority, resume — on a job that idle workers cannot finish before the
+    // page has paused it (at 64 spp they had, now and then, and it stayed 'done' at its old priority).
+    const { id } = await farm.client.submit({
+      ...SMALL_CORNELL,
+      width: 256,
+      height: 192,
+      spp: 1024,
+      tileSize: 64,
+      name: 'firefox controls',
+    });
     await page.evaluate((job) => {
       location.hash = `#/jobs/${job}`;
     }, id);
@@ -390,6 +398,8 @@ ifChromium(chromiumTitle, () => {
     await page.locator('button::-p-text(Resume)').click();
     await page.waitForSelector('button::-p-text(Pause)');
     expect((await farm.client.status(id)).paused).toBe(false);
+    // Its rendering is not what follows: the workers go on to the next job.
+    expect((await farm.client.call('DELETE', `/api/jobs/${id}`)).status).toBe(200);
 
     // A two-frame job of the bouncing balls: its title is the scene's, and the live view moves to
     // frame 1 without frame 0's pixels.
