@@ -39,6 +39,7 @@ export async function startOrchestratorProcess(
         FARM_SUBMISSIONS_PER_MINUTE: '1000000',
         // Every simulated worker calls from 127.0.0.1: one address's limits would be all of theirs.
         FARM_FAILED_AUTH_PER_MINUTE: '1000000',
+        FARM_CALIBRATIONS_PER_ADDRESS_PER_HOUR: '1000000',
         FARM_POLL_MS: '2000',
         LOG_LEVEL: 'error',
         ...env,

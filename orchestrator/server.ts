@@ -12,6 +12,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { FarmLimits } from '../shared/farm-limits.ts';
+import { toBookUnits } from '../shared/market.ts';
 import { Afterwards } from './afterwards.ts';
 import { assembleFrameJob } from './assembly.ts';
 import { ByteLru } from './byte-lru.ts';
@@ -327,6 +328,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     maxResultBytes: config.maxResultBytes,
     workerBodiesPerAddress: config.workerBodiesPerAddress,
     gatewayCacheMiB: config.gatewayCacheMiB,
+    gatewayInFlightMiB: config.gatewayInFlightMiB,
     lease,
     trustProxy: config.trustProxy,
   });
@@ -336,6 +338,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     intervalMs: config.marketIntervalMs,
     onlineWindowMs,
     historyMs: config.marketHistoryMs,
+    tradedFloorUnits: toBookUnits(config.marketTradedFloorRu),
     log,
   };
   const dutyDeps = { redis, log, metrics, self };

@@ -215,4 +215,17 @@ describe('determinism classes', () => {
       await own.stop();
     }
   });
+
+  it('takes at most calibrationsPerAddressPerHour from an address, however many keys it registers', async () => {
+    const own = await startApiFarm({ calibrationsPerAddressPerHour: 3 });
+    try {
+      // Each registers and calibrates once: the farm's anchor, then two more, the address's last.
+      for (const name of ['first', 'second']) await own.worker(name, { stake: 0 });
+      const fresh = await own.worker('fresh', { stake: 0, shade: null });
+      const spec = (await fresh.client.calibration()) as CalibrationSpec;
+      await expect(calibrateFlat(fresh.client, spec, CALIBRATION_SHADE)).rejects.toMatchObject({ status: 429 });
+    } finally {
+      await own.stop();
+    }
+  });
 });

@@ -10,7 +10,16 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVE_REFUSED } from '../dashboard/src/live.ts';
 import { decodeRgba } from '../shared/png.ts';
-import { CHROMIUM, FIREFOX, GET_CHROMIUM, GET_FIREFOX, launchChromium, signedInFirefoxPage, TEST_OUTPUT } from './support/browser.ts';
+import {
+  buttonLabelled,
+  CHROMIUM,
+  FIREFOX,
+  GET_CHROMIUM,
+  GET_FIREFOX,
+  launchChromium,
+  signedInFirefoxPage,
+  TEST_OUTPUT,
+} from './support/browser.ts';
 import { TestFarm, TOKEN, waitFor } from './support/farm.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { ROOT, shippedRaw } from './support/scenes.ts';
@@ -45,6 +54,16 @@ afterAll(async () => {
   await browser?.close();
   await farm?.stop();
 });
+
+/**
+ * The farm's two workers, started once: by the first test once its job is waiting (to see tiles
+ * wait for them), or by a test run alone (\`-t\`) that renders.
+ */
+let workers: Promise<unknown> | undefined;
+const twoWorkers = () => {
+  workers ??= Promise.all([farm.startWorker('alpha'), farm.startWorker('beta')]);
+  return workers;
+};
 
 /**
  * Pauses a two-frame job as soon as its first frame is stitched, so that the live view can be seen
@@ -121,7 +140,7 @@ ifChromium(chromiumTitle, () => {
     expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('pending'));
 
     // Workers join; the page fills in from server-sent events alone (it never reloads).
-    await Promise.all([farm.startWorker('alpha'), farm.startWorker('beta')]);
+    await twoWorkers();
     await page.getByTestId('frame-state').filter({ hasText: 'verified and stitched' }).waitFor({ timeout: 90_000 });
     await expect.poll(() => page.locator('.frame-view canvas').getAttribute('data-painted')).toBe('12');
     expect(await tiles.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(Array(12).fill('verified'));
@@ -345,6 +364,7 @@ ifChromium(chromiumTitle, () => {
   });
 
   it.skipIf(!FIREFOX)(firefoxTitle, async () => {
+    await twoWorkers();
     const { page, errors } = await signedInFirefoxPage(farm.url, TOKEN);
     await page.waitForSelector('select[name=sample] option[value="cornell.json"]');
     await page.select('select[name=sample]', 'cornell.json');
@@ -372,31 +392,34 @@ ifChromium(chromiumTitle, () => {
   });
 
   it.skipIf(!FIREFOX)(firefoxControlsTitle, async () => {
+    await twoWorkers();
     const { page, errors } = await signedInFirefoxPage(farm.url, TOKEN);
     const who = () => page.$eval('.who', (e) => e.textContent ?? '');
     await page.waitForFunction(() => /\(operator\)/.test(document.querySelector('.who')?.textContent ?? ''));
 
     // Job controls: pause, priority, resume — on a job that idle workers cannot finish before the
-    // page has paused it (at 64 spp they had, now and then, and it stayed 'done' at its old priority).
+    // page has paused it (12 tiles at 64 spp they had, now and then, and it stayed 'done' at its old
+    // priority), in tiles short enough that what they hold when it is deleted keeps them only a moment
+    // from the next job (12 tiles at 1,024 spp kept them past its 90 s).
     const { id } = await farm.client.submit({
       ...SMALL_CORNELL,
       width: 256,
       height: 192,
-      spp: 1024,
-      tileSize: 64,
+      spp: 64,
+      tileSize: 16,
       name: 'firefox controls',
     });
     await page.evaluate((job) => {
       location.hash = `#/jobs/${job}`;
     }, id);
-    await page.locator('button::-p-text(Pause)').click();
-    await page.waitForSelector('button::-p-text(Resume)');
+    await (await buttonLabelled(page, 'Pause')).click();
+    await buttonLabelled(page, 'Resume');
     expect((await farm.client.status(id)).paused).toBe(true);
     await page.locator('input[name=priority]').fill('15');
-    await page.locator('button::-p-text(Set)').click();
+    await (await buttonLabelled(page, 'Set')).click();
     await expect.poll(async () => (await farm.client.status(id)).priority).toBe(15);
-    await page.locator('button::-p-text(Resume)').click();
-    await page.waitForSelector('button::-p-text(Pause)');
+    await (await buttonLabelled(page, 'Resume')).click();
+    await buttonLabelled(page, 'Pause');
     expect((await farm.client.status(id)).paused).toBe(false);
     // Its rendering is not what follows: the workers go on to the next job.
     expect((await farm.client.call('DELETE', `/api/jobs/${id}`)).status).toBe(200);

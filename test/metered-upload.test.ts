@@ -1,10 +1,13 @@
 /**
  * A requester's upload (orchestrator/http/bodies.ts meteredUpload) on a real server and a real
- * Redis: one that trickles is cut off, and the budget it held is back for the next.
+ * Redis: one that trickles is cut off, and the budget it held is back for the next. And a download
+ * its client does not read (closed.ts cutOffSlow, as the gateway sends CARs) is cut off, so that
+ * the orchestrator lets go of it.
  */
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -14,9 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { meteredUpload, readRaw } from '../orchestrator/http/bodies.ts';
 import { ByteBudget } from '../orchestrator/http/byte-budget.ts';
+import { cutOffSlow, onClosed } from '../orchestrator/http/closed.ts';
 import { problemHandler } from '../orchestrator/http/problem.ts';
 
 const LIMIT = 1024 * 1024;
+// Larger than what the sockets' buffers take in on loopback.
+const DOWNLOAD = 16 * LIMIT;
+const downloads: { closed: boolean }[] = [];
 let redis: PrivateRedis;
 let client: Redis;
 let url: string;
@@ -34,6 +41,16 @@ beforeAll(async () => {
   // A mebibyte must come within a second, after a fifth of a second.
   app.put('/upload', meteredUpload(budget, meter, LIMIT, readRaw(LIMIT), { minBytesPerSecond: LIMIT, graceMs: 200 }), (req, res) => {
     res.json({ bytes: (req.body as Buffer).length });
+  });
+  // 16 MiB must be sent within a second, after a fifth of a second.
+  app.get('/download', (_req, res) => {
+    const sent = { closed: false };
+    downloads.push(sent);
+    onClosed(res, () => {
+      sent.closed = true;
+    });
+    cutOffSlow(res, DOWNLOAD, { minBytesPerSecond: DOWNLOAD, graceMs: 200 }, () => res.destroy());
+    res.send(Buffer.alloc(DOWNLOAD));
   });
   app.use(problemHandler);
   const server = app.listen(0, '127.0.0.1');
@@ -69,5 +86,27 @@ describe('an upload that trickles', () => {
     expect(took).toBeGreaterThanOrEqual(1000);
     expect(took).toBeLessThan(5000);
     expect(await upload(LIMIT, LIMIT)).toBe(200);
+  });
+});
+
+describe('a download its client does not read', () => {
+  it('is cut off past its pace, while one read at once is sent whole', async () => {
+    const read = await fetch(`${url}/download`);
+    expect((await read.arrayBuffer()).byteLength).toBe(DOWNLOAD);
+    const { hostname, port } = new URL(url);
+    const stalled = connect(Number(port), hostname);
+    stalled.write(`GET /download HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`);
+    let received = (await new Promise<Buffer>((resolve) => stalled.once('data', resolve))).length;
+    stalled.pause();
+    const started = performance.now();
+    // The server lets go of the response (its 'close'), past the pace; read now, it ends short.
+    await expect.poll(() => downloads[1]?.closed, { timeout: 5000 }).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(500);
+    stalled.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    await new Promise((resolve) => stalled.once('close', resolve).resume());
+    expect(received).toBeLessThan(DOWNLOAD);
+    expect(downloads[0].closed).toBe(true);
   });
 });

@@ -16,7 +16,7 @@
 import express, { type RequestHandler } from 'express';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import { type ByteBudget, overBudget } from './byte-budget.ts';
-import { onClosed } from './closed.ts';
+import { cutOffSlow, onClosed, type Pace } from './closed.ts';
 import { addressOf, consumeMiB } from './limits.ts';
 import { HttpError } from './problem.ts';
 
@@ -64,12 +64,8 @@ export function boundBodies(perAddress: number): (parser: RequestHandler) => Req
   };
 }
 
-/** How fast an upload's body must arrive, after a grace: one that trickles would hold its budget. */
-export interface UploadPace {
-  minBytesPerSecond: number;
-  graceMs: number;
-}
-const UPLOAD_PACE: UploadPace = { minBytesPerSecond: 64 * 1024, graceMs: 30_000 };
+/** How fast an upload's body must arrive: one that trickles would hold its budget. */
+const UPLOAD_PACE: Pace = { minBytesPerSecond: 64 * 1024, graceMs: 30_000 };
 
 /**
  * Reads a requester's upload with `parser` (at most `limit` bytes) held in `budget` for its owner
@@ -92,8 +88,8 @@ export function meteredUpload(
     const owner = req.principal?.owner as string;
     const held = await budget.hold(owner, bytes, async () => {
       await consumeMiB(meter, owner, res, bytes);
-      const deadline = setTimeout(() => req.destroy(), pace.graceMs + (bytes / pace.minBytesPerSecond) * 1000);
-      const done = new Promise<void>((resolve) => onClosed(res, resolve)).finally(() => clearTimeout(deadline));
+      cutOffSlow(res, bytes, pace, () => req.destroy());
+      const done = new Promise<void>((resolve) => onClosed(res, resolve));
       parser(req, res, next);
       await done;
     });

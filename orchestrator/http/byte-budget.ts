@@ -42,5 +42,5 @@ export class ByteBudget {
 export function overBudget(over: 'key' | 'all', res: Response, what: string): HttpError {
   res.set('Retry-After', '1');
   if (over === 'key') return new HttpError(429, 'Too many requests', `your other ${what}; retry once they are`);
-  return new HttpError(503, 'Busy', `other requesters' ${what}; retry shortly`);
+  return new HttpError(503, 'Busy', `others' ${what}; retry shortly`);
 }

@@ -2,8 +2,8 @@
  * Rate limits, kept in Redis by `rate-limiter-flexible` (so every orchestrator on one Redis
  * shares them): registrations per address, signed requests per worker key and per address, job
  * submissions and forward orders per requester or provider, estimates, MiB of asset uploads and
- * tiles re-run per requester, MiB the gateway sends per worker key, and failed authentications
- * per address — an address that keeps failing is turned away before anything is looked up, from
+ * tiles re-run per requester, MiB the gateway sends per worker key, calibrations per key and per
+ * address, and failed authentications per address — an address that keeps failing is turned away before anything is looked up, from
  * memory once it is over the limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -23,6 +23,7 @@ export interface LimitSettings {
   failedAuthPerMinute: number;
   rerunsPerHour: number;
   calibrationsPerHour: number;
+  calibrationsPerAddressPerHour: number;
 }
 
 export interface Limits {
@@ -40,6 +41,8 @@ export interface Limits {
   rerun: RateLimiterRedis;
   /** Calibrations per worker key (each stores its answers). */
   calibration: RateLimiterRedis;
+  /** Calibrations per address, all its keys together: a fresh key per registration would pass the key's. */
+  calibrationAddress: RateLimiterRedis;
 }
 
 export function createLimits(redis: Redis, s: LimitSettings): Limits {
@@ -63,6 +66,7 @@ export function createLimits(redis: Redis, s: LimitSettings): Limits {
     failedAuth: make('authfail', s.failedAuthPerMinute, 60),
     rerun: make('rerun', s.rerunsPerHour, 3600),
     calibration: make('calibration', s.calibrationsPerHour, 3600),
+    calibrationAddress: make('calibration-address', s.calibrationsPerAddressPerHour, 3600),
   };
 }
 

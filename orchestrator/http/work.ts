@@ -34,9 +34,12 @@ import type { WorkerRecord, Workers } from '../state/workers.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { acceptResults, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
+import { overBudget } from './byte-budget.ts';
+import { CarsInFlight } from './cars-in-flight.ts';
+import { cutOffSlow, onClosed, type Pace } from './closed.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
-import { consume, consumeMiB, MIB } from './limits.ts';
+import { addressOf, consume, consumeMiB, MIB } from './limits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
@@ -55,7 +58,18 @@ export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
 export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration' | 'workers' | 'tasks' | 'jobs' | 'limits'> {
   /** MiB of built CARs kept in memory. */
   gatewayCacheMiB: number;
+  /** MiB of CARs the gateway's responses under way may hold, all keys together. */
+  gatewayInFlightMiB: number;
+  /** A key may have a scene and its assets in flight: what one job needs. */
+  maxSceneBytes: number;
+  maxAssetBytes: number;
 }
+
+/**
+ * How fast a worker must read what it fetched, after a grace: one that does not read would hold its
+ * CAR's share of the gateway's memory (a 256-MiB asset: 17 minutes; a GPU host reads it in seconds).
+ */
+const GATEWAY_PACE: Pace = { minBytesPerSecond: 256 * 1024, graceMs: 30_000 };
 
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
@@ -64,6 +78,7 @@ export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration
  * their assets) of the replicas it holds, nothing else (not results: they would let it copy
  * another worker's answer). A CAR costs a hash of every block to build: what a key is sent is
  * metered in MiB a minute, and the CARs built last are kept, so that fetching one again is a copy.
+ * The CARs being sent are bounded in memory (cars-in-flight.ts), and a reader too slow is cut off.
  */
 export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
@@ -71,6 +86,7 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
   // A herd of first fetches (a new job's workers, all at once) reads the blob once and hashes it once.
   const builds = new SingleFlight<Uint8Array>();
+  const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes);
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
@@ -81,8 +97,12 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const cached = cars.get(cid);
     const blobBytes = cached?.blobBytes ?? (await deps.blobs.size(cid));
     if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-    // Before the blob is read or its CAR built.
+    // Before the blob is read or its CAR built, and (a refusal costs nothing) before the meter.
+    const held = inFlight.hold(worker.id, cid, blobBytes);
+    if ('over' in held) throw overBudget(held.over, res, 'fetches are being sent');
+    onClosed(res, held.release);
     await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes);
+    cutOffSlow(res, blobBytes, GATEWAY_PACE, () => res.destroy());
     // Looked up again: a build that finished while this fetch waited for the meter is kept.
     const car =
       cached?.car ??
@@ -159,6 +179,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   r.put('/calibration', writable, async (req, res) => {
     const worker = me(req);
     await consume(deps.limits.calibration, worker.id, res);
+    await consume(deps.limits.calibrationAddress, addressOf(req), res);
     const { tiles } = deps.calibration.spec;
     const body = new Uint8Array(rawBody(req));
     const claimed = (req.get(RESULT_CID_HEADER) ?? '').split(',').filter(Boolean);
@@ -186,6 +207,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
       if (e instanceof AnswersUnavailable) {
         // Not the worker's doing: the calibration it is told to send again is not counted.
         await deps.limits.calibration.reward(worker.id, 1);
+        await deps.limits.calibrationAddress.reward(addressOf(req), 1);
         res.set('Retry-After', '1');
         throw new HttpError(503, 'Service unavailable', e.message);
       }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
 import { bookOf, levels } from './book.ts';
-import { clear, MAX_TICK } from './clearing.ts';
+import { clear, MAX_TICK, tradedPrice } from './clearing.ts';
 
 export interface IntervalDeps {
   market: Market;
@@ -15,6 +15,8 @@ export interface IntervalDeps {
   /** Providers seen within this long are online. */
   onlineWindowMs: number;
   historyMs: number;
+  /** Book units a clearing trades at least to name the last price that traded (marketTradedFloorRu). */
+  tradedFloorUnits: number;
   log: Logger;
 }
 
@@ -41,6 +43,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       levels: levels(bids, asks),
     },
     now - deps.historyMs,
+    tradedPrice(c, deps.tradedFloorUnits),
   );
   if (recorded) deps.log.debug({ at, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'market cleared');
   return recorded;

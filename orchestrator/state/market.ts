@@ -23,15 +23,18 @@ export interface ClearingRecord {
 export class Market {
   constructor(private readonly redis: FarmRedis) {}
 
-  /** Records the clearing unless its interval already is; history older than `keepSince` goes. */
-  async record(c: ClearingRecord, keepSince: number): Promise<boolean> {
+  /**
+   * Records the clearing unless its interval already is; history older than `keepSince` goes.
+   * `traded`: the price it names as the last that traded (null: it leaves the last one).
+   */
+  async record(c: ClearingRecord, keepSince: number, traded: number | null): Promise<boolean> {
     const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume });
     return (
       (await runScript(
         this.redis,
         'market-record',
         [keys.marketClearings, keys.marketLast],
-        [c.at, entry, JSON.stringify(c), keepSince, c.price ?? ''],
+        [c.at, entry, JSON.stringify(c), keepSince, traded ?? ''],
       )) === 1
     );
   }
@@ -41,7 +44,7 @@ export class Market {
     return (await this.redis.zrangebyscore(keys.marketClearings, from, '+inf')).map((e) => JSON.parse(e) as ClearingPoint);
   }
 
-  /** The last price that traded (ticks per RU), however long ago; null before any did. */
+  /** The last price that traded (ticks per RU; at the least volume that names it), however long ago; null before any did. */
   async lastTraded(): Promise<number | null> {
     const ticks = await this.redis.get(keys.marketTraded);
     return ticks === null ? null : Number(ticks);

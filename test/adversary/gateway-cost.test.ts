@@ -2,9 +2,10 @@
  * The trustless gateway cannot be made to burn CPU and memory: what it sends a key is metered in
  * MiB a minute (charged before the blob is read), and a CAR it built is kept, so fetching the same
  * blob again costs no hashing; a herd of first fetches reads and hashes it once; a key past its
- * allowance is refused before the blob is read.
+ * allowance is refused before the blob is read; the CARs being sent are bounded in memory.
  */
 import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FsContentStore } from '../../orchestrator/content/fs-store.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
@@ -26,33 +27,33 @@ beforeAll(async () => {
 });
 afterAll(() => api.stop());
 
-/** A GET of the gateway signed by hand, to read the refusal's headers. */
-const gatewayGet = (w: TestClient, cid: string) => {
-  const path = `/ipfs/${cid}`;
-  const { timestamp, signature } = signRequest(w.identity.key, w.farmId, 'GET', path, new Uint8Array());
-  return fetch(`${api.farm.url}${path}`, {
-    headers: {
-      accept: CAR_CONTENT_TYPE,
-      [SIGNATURE_HEADERS.worker]: w.id,
-      [SIGNATURE_HEADERS.timestamp]: timestamp,
-      [SIGNATURE_HEADERS.signature]: signature,
-    },
-  });
+/** The headers of a GET of the gateway signed by hand, to read the refusal's headers. */
+const gatewayHeaders = (w: TestClient, cid: string) => {
+  const { timestamp, signature } = signRequest(w.identity.key, w.farmId, 'GET', `/ipfs/${cid}`, new Uint8Array());
+  return {
+    accept: CAR_CONTENT_TYPE,
+    [SIGNATURE_HEADERS.worker]: w.id,
+    [SIGNATURE_HEADERS.timestamp]: timestamp,
+    [SIGNATURE_HEADERS.signature]: signature,
+  };
 };
+const gatewayGet = (w: TestClient, cid: string, on = api) => fetch(`${on.farm.url}/ipfs/${cid}`, { headers: gatewayHeaders(w, cid) });
 
-/** A job of `tiles` one-replica tiles whose scene has a 1-MiB texture of new bytes; returns its CID. */
-async function jobWithLargeAsset(tiles: number): Promise<{ asset: Uint8Array; cid: string }> {
-  // A 512×512 RGBA texture: 1 MiB, so each fetch costs 1 of a key's 2 MiB a minute.
-  const asset = randomBytes(MIB);
+/**
+ * A job of `tiles` one-replica tiles whose scene has a texture of new bytes, `side` texels square
+ * (512: 1 MiB, so each fetch costs 1 of a key's 2 MiB a minute); returns its CID.
+ */
+async function jobWithLargeAsset(tiles: number, side = 512, on = api): Promise<{ asset: Uint8Array; cid: string }> {
+  const asset = randomBytes(side * side * 4);
   const cid = await cidOfBytes(asset);
-  const put = await fetch(`${api.farm.url}/api/assets/${cid}`, {
+  const put = await fetch(`${on.farm.url}/api/assets/${cid}`, {
     method: 'PUT',
     body: asset,
     headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/octet-stream' },
   });
   expect(put.status).toBe(201);
-  const scene = { ...shippedRaw('cornell'), textures: [{ name: 'big', width: 512, height: 512, rgba: { cid } }] };
-  const job = await api.operator('/api/jobs', {
+  const scene = { ...shippedRaw('cornell'), textures: [{ name: 'big', width: side, height: side, rgba: { cid } }] };
+  const job = await on.operator('/api/jobs', {
     scene,
     width: 16 * tiles,
     height: 16,
@@ -109,5 +110,55 @@ describe('a key holding a replica of a job with a large asset', () => {
     expect((await problem(await gatewayGet(thrifty, third), 429)).title).toBe('Too many requests');
     expect(readsOf(third)).toBe(0);
     expect(buildsOf(assets[2].asset)).toBe(0);
+  });
+});
+
+describe('keys fetching different large blobs at once and reading none of them', () => {
+  // Room for one CAR of a 4-MiB texture in flight, not two (a socket not read takes in about 2 MiB
+  // of it: the rest waits in the orchestrator); the meter out of the way.
+  let roomy: ApiFarm;
+  beforeAll(async () => {
+    roomy = await startApiFarm({ maxAssetBytes: 4 * MIB, maxSceneBytes: MIB, gatewayInFlightMiB: 6, gatewayMiBPerMinute: 1024 });
+  });
+  afterAll(() => roomy.stop());
+
+  /** A fetch that reads the answer's first bytes and then nothing: what it was sent stays in the orchestrator. */
+  async function stalledFetch(w: TestClient, cid: string): Promise<Socket> {
+    const { hostname, port } = new URL(roomy.farm.url);
+    const socket = connect(Number(port), hostname);
+    const headers = Object.entries(gatewayHeaders(w, cid)).map(([k, v]) => `${k}: ${v}\r\n`);
+    socket.write(`GET /ipfs/${cid} HTTP/1.1\r\nhost: ${hostname}\r\n${headers.join('')}\r\n`);
+    const first = await new Promise<Buffer>((resolve) => socket.once('data', resolve));
+    socket.pause();
+    expect(first.toString('latin1')).toMatch(/^HTTP\/1\.1 200/);
+    return socket;
+  }
+
+  it('hold at most the bound in memory: another blob waits (503), the same blob is shared, and a hang-up frees it', async () => {
+    // Two tiles of the first job (two keys hold one each), one of the second.
+    const first = await jobWithLargeAsset(2, 1024, roomy);
+    const [stalling, sharing] = await Promise.all([
+      roomy.worker('stalling', { trusted: true }),
+      roomy.worker('sharing', { trusted: true }),
+    ]);
+    await Promise.all([nextAssignment(stalling.client), nextAssignment(sharing.client)]);
+    const second = await jobWithLargeAsset(1, 1024, roomy);
+    const waiting = await roomy.worker('waiting', { trusted: true });
+    await nextAssignment(waiting.client);
+
+    const stalled = await stalledFetch(stalling, first.cid);
+    const refused = await gatewayGet(waiting, second.cid, roomy);
+    expect((await problem(refused, 503)).title).toBe('Busy');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The CAR in flight is the one a fetch of the same blob is sent.
+    expect(Buffer.from(await sharing.client.blob(first.cid)).equals(first.asset)).toBe(true);
+
+    stalled.destroy();
+    const fetched = () =>
+      waiting.client.blob(second.cid).then(
+        (bytes) => Buffer.from(bytes).equals(second.asset),
+        () => false,
+      );
+    await expect.poll(fetched).toBe(true);
   });
 });

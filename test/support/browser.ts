@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import puppeteer, { type Browser as BidiBrowser } from 'puppeteer-core';
+import puppeteer, { type Browser as BidiBrowser, type ElementHandle, type Page } from 'puppeteer-core';
 import { onTestFinished } from 'vitest';
 import { ROOT } from './scenes.ts';
 
@@ -60,4 +60,19 @@ export async function signedInFirefoxPage(url: string, token: string) {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${url}/#token=${token}`);
   return { page, errors };
+}
+
+/**
+ * The button labelled `name` once the Firefox page shows one, its label read afresh at each look:
+ * puppeteer's text selectors (`::-p-text`) keep a node's text until a mutation observer says it
+ * changed, and over BiDi a label Preact changed in place went unseen (the page said Resume; the
+ * selector waited on for Pause's old text).
+ */
+export async function buttonLabelled(page: Page, name: string): Promise<ElementHandle<HTMLButtonElement>> {
+  const found = await page.waitForFunction(
+    (label) => [...document.querySelectorAll('button')].find((b) => b.textContent?.trim() === label),
+    {},
+    name,
+  );
+  return found as ElementHandle<HTMLButtonElement>;
 }
