@@ -100,7 +100,11 @@ export const FrameStatus = z.object({
   done: z.boolean(),
 });
 
-export const JobStatus = z.object({
+/**
+ * A job as lists show it (GET /api/jobs, the live job list): its counts, not each frame's progress
+ * — a job of 10,000 frames is 600 KB with them, and a page lists up to 500 jobs.
+ */
+export const JobSummary = z.object({
   id: z.string(),
   name: z.string(),
   state: JobState,
@@ -119,7 +123,7 @@ export const JobStatus = z.object({
   verification: z.enum(['credibility', 'quorum']),
   epsilon: z.number(),
   onTimeout: FailurePolicy,
-  frames: z.array(FrameStatus),
+  frameCount: z.number().int(),
   /** Tiles accepted under θ because the job timed out (onTimeout: accept). */
   tilesBelowThreshold: z.number().int(),
   tilesVerified: z.number().int(),
@@ -149,6 +153,10 @@ export const JobStatus = z.object({
     ru: z.number(),
   }),
 });
+export type JobSummary = z.infer<typeof JobSummary>;
+
+/** A job with each frame's progress (GET /api/jobs/:id, its live view). */
+export const JobStatus = JobSummary.extend({ frames: z.array(FrameStatus) });
 export type JobStatus = z.infer<typeof JobStatus>;
 
 /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { REVALIDATE_MS } from '../orchestrator/http/event-stream.ts';
 import type { RunningOrchestrator } from '../orchestrator/server.ts';
 import { canonicalCid } from '../shared/image.ts';
-import type { CalibrationSpec, JobStatus, TaskView } from '../shared/protocol.ts';
+import type { CalibrationSpec, JobStatus, JobSummary, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
 import { type ApiFarm, CALIBRATION_SHADE, DEVICE, farmIdOf, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
@@ -300,10 +300,32 @@ describe('dashboard API', () => {
     // The operator's job changes first; carol must not hear of it.
     const theirs = (await (await own.operator('/api/jobs', small)).json()) as { id: string };
     const mine = (await (await asCarol('/api/jobs', small)).json()) as { id: string };
-    const first: JobStatus = await nextWhere('job', () => true);
+    const first: JobSummary = await nextWhere('job', () => true);
     expect(first.id).toBe(mine.id);
     expect(first.id).not.toBe(theirs.id);
+    // A summary, as the list's: its frames counted, not listed.
+    expect(first).toMatchObject({ frameCount: 1 });
+    expect(first).not.toHaveProperty('frames');
     await close();
+  });
+
+  it('lists jobs as summaries (frames counted), and one job with each frame’s progress', async () => {
+    const { id } = (await (
+      await api('/api/jobs', {
+        method: 'POST',
+        body: JSON.stringify({ ...small, scene: shippedRaw('bounce'), name: 'three frames', frames: '0-2' }),
+      })
+    ).json()) as {
+      id: string;
+    };
+    const { jobs } = (await (await api('/api/jobs')).json()) as { jobs: JobSummary[] };
+    const listed = jobs.find((j) => j.id === id);
+    expect(listed).toMatchObject({ name: 'three frames', frameCount: 3, framesDone: 0 });
+    expect(listed).not.toHaveProperty('frames');
+    const status = (await (await api(`/api/jobs/${id}`)).json()) as JobStatus;
+    expect(status).toMatchObject({ frameCount: 3 });
+    expect(status.frames.map((f) => f.frame)).toEqual([0, 1, 2]);
+    expect((await api(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
   });
 
   it('ends a live view once its token is revoked, within a few seconds', async () => {

@@ -7,7 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { costMicros, feeMicros, fromMicros, toMicros } from '../shared/money.ts';
-import type { Assignment, JobEstimate, JobStatus, LedgerPage, TaskView } from '../shared/protocol.ts';
+import type { Assignment, JobEstimate, JobStatus, JobSummary, LedgerPage, TaskView } from '../shared/protocol.ts';
 import { type ApiFarm, oneTileJob, renderAll, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 
@@ -161,7 +161,7 @@ describe('escrow', () => {
     await renderAll(workers, 120, raysOf);
     let spent = 0;
     for (const b of buyers) {
-      const jobs = ((await (await b.call('/api/jobs')).json()) as { jobs: JobStatus[] }).jobs;
+      const jobs = ((await (await b.call('/api/jobs')).json()) as { jobs: JobSummary[] }).jobs;
       expect(jobs.map((j) => j.state)).toEqual(Array(5).fill('done'));
       const account = await accountOf(b);
       const paid = jobs.reduce((s, j) => s + toMicros(j.cost.spent), 0);

@@ -1,24 +1,6 @@
-/** Work shared by its callers (orchestrator/single-flight.ts): once at a time by key, or once a period. */
+/** Work shared by its callers (orchestrator/single-flight.ts): once a period. */
 import { describe, expect, it } from 'vitest';
-import { SingleFlight, sharedFor } from '../orchestrator/single-flight.ts';
-
-describe('SingleFlight', () => {
-  it('runs a key’s work once for the callers that ask while it runs, and again after it settles', async () => {
-    const flights = new SingleFlight<number>();
-    let runs = 0;
-    const work = async () => {
-      runs++;
-      await new Promise((r) => setTimeout(r, 20));
-      return runs;
-    };
-    expect(await Promise.all([flights.run('a', work), flights.run('a', work), flights.run('b', work)])).toEqual([2, 2, 2]);
-    expect(runs).toBe(2);
-    expect(await flights.run('a', work)).toBe(3);
-    // A failure is its callers', not the next one's.
-    await expect(flights.run('a', () => Promise.reject(new Error('down')))).rejects.toThrow('down');
-    expect(await flights.run('a', work)).toBe(4);
-  });
-});
+import { sharedFor } from '../orchestrator/single-flight.ts';
 
 describe('sharedFor', () => {
   it('computes at most once a period; a failure is not kept', async () => {

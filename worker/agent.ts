@@ -71,6 +71,8 @@ export interface RunningAgent {
   done: Promise<void>;
 }
 
+/** Tries of a scene and its assets before its replica is handed back: 1 + 2 + 4 + 8 s of waiting. */
+const SCENE_FETCH_TRIES = 5;
 const SCENE_CACHE = 4;
 /** Bytes of scene assets a worker keeps between scenes (textures, skies and meshes reused by jobs). */
 const ASSET_CACHE_BYTES = 1024 * 1024 * 1024;
@@ -132,7 +134,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   async function sceneFor(cid: string): Promise<Scene> {
     let scene = scenes.get(cid);
     if (!scene) {
-      const { scene: resolved } = await resolveAssets(await client.scene(cid), (asset) => assets.get(asset), MAX_FETCH_BYTES);
+      // A gateway busy sending other blobs (503) or this key's own (429) says to come back: the
+      // replica's lease holds meanwhile, and handing it back would only start it over elsewhere.
+      const { scene: resolved } = await retry(
+        async () => resolveAssets(await client.scene(cid), (asset) => assets.get(asset), MAX_FETCH_BYTES),
+        log,
+        `scene ${cid} fetch`,
+        SCENE_FETCH_TRIES,
+      );
       scene = parseScene(resolved);
       scenes.set(cid, scene);
       if (scenes.size > SCENE_CACHE) scenes.delete(scenes.keys().next().value as string);

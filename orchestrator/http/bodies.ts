@@ -88,7 +88,14 @@ export function meteredUpload(
     const owner = req.principal?.owner as string;
     const held = await budget.hold(owner, bytes, async () => {
       await consumeMiB(meter, owner, res, bytes);
-      cutOffSlow(res, bytes, pace, () => req.destroy());
+      const before = req.socket.bytesRead;
+      cutOffSlow(
+        res,
+        bytes,
+        () => req.socket.bytesRead - before,
+        pace,
+        () => req.destroy(),
+      );
       const done = new Promise<void>((resolve) => onClosed(res, resolve));
       parser(req, res, next);
       await done;

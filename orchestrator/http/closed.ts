@@ -12,14 +12,64 @@ export function onClosed(res: ServerResponse, fn: () => void): void {
   else res.once('close', fn);
 }
 
-/** How fast a body must move, after a grace: one that trickles would hold what it was given for as long. */
+/** Once `res` may be written again, or is closed; both listeners go once either comes (a stream flushes for hours). */
+export function drainedOrClosed(res: ServerResponse): Promise<void> {
+  if (res.closed || res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** How fast a body must move once its grace is over: one that trickles would hold what it was given for as long. */
 export interface Pace {
   minBytesPerSecond: number;
   graceMs: number;
 }
 
-/** Calls `cutOff` unless `res` is over in the time `bytes` take at `pace`. */
-export function cutOffSlow(res: ServerResponse, bytes: number, pace: Pace, cutOff: () => void): void {
-  const deadline = setTimeout(cutOff, pace.graceMs + (bytes / pace.minBytesPerSecond) * 1000);
-  onClosed(res, () => clearTimeout(deadline));
+const PACE_CHECK_MS = 1000;
+
+/**
+ * Calls `cutOff` once a transfer of `total` bytes falls behind `pace`: at each look past the grace,
+ * `moved()` must have reached minBytesPerSecond × the seconds since the grace ended. A client that
+ * reads (or sends) nothing goes a look after its grace, however large the transfer: a deadline for
+ * the whole of it had let a fetch that read nothing hold a 256-MiB CAR for 17 minutes.
+ */
+export function cutOffSlow(res: ServerResponse, total: number, moved: () => number, pace: Pace, cutOff: () => void): void {
+  const started = performance.now();
+  const look = setInterval(() => {
+    const done = moved();
+    const owed = ((performance.now() - started - pace.graceMs) / 1000) * pace.minBytesPerSecond;
+    if (done >= total) clearInterval(look);
+    else if (done < owed) {
+      clearInterval(look);
+      cutOff();
+    }
+  }, PACE_CHECK_MS);
+  onClosed(res, () => clearInterval(look));
+}
+
+const SEND_SLICE = 256 * 1024;
+
+/**
+ * Sends `bytes` as the response's body a slice at a time, each once the last has gone out — so
+ * that the socket holds a slice at most and how far its reader got can be seen — and cuts it off
+ * once its reader falls behind `pace`.
+ */
+export async function sendPaced(res: ServerResponse, bytes: Uint8Array, pace: Pace): Promise<void> {
+  const socket = res.socket;
+  const before = socket?.bytesWritten ?? 0;
+  // Handed to the kernel: what the socket has written, less what it still queues.
+  const sent = () => (socket ? socket.bytesWritten - socket.writableLength - before : 0);
+  cutOffSlow(res, bytes.byteLength, sent, pace, () => res.destroy());
+  res.setHeader('content-length', bytes.byteLength);
+  for (let at = 0; at < bytes.byteLength && !res.destroyed; at += SEND_SLICE) {
+    if (!res.write(bytes.subarray(at, at + SEND_SLICE))) await drainedOrClosed(res);
+  }
+  if (!res.destroyed) res.end();
 }

@@ -6,7 +6,7 @@
  * flush at a time for a client that reads slowly, and none for one that stopped reading.
  */
 import type { Response } from 'express';
-import { onClosed } from './closed.ts';
+import { drainedOrClosed, onClosed } from './closed.ts';
 import { HttpError } from './problem.ts';
 
 /** A comment line now and then keeps proxies from closing an idle stream. */
@@ -84,17 +84,7 @@ export function openEventStream(res: Response, { stalledMs = STALLED_MS, stillAu
       return Buffer.byteLength(message);
     },
     drained() {
-      if (stream.closed || !res.writableNeedDrain) return Promise.resolve();
-      // Both listeners go once either comes: a stream flushes for hours.
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          res.off('close', done);
-          resolve();
-        };
-        res.on('drain', done);
-        res.on('close', done);
-      });
+      return stream.closed ? Promise.resolve() : drainedOrClosed(res);
     },
     onClose(fn: () => void) {
       onClosed(res, fn);

@@ -3,12 +3,12 @@
  * they show (change-feed.ts):
  * - GET /api/jobs/:id/events: the job's status on connect; then the changed tiles' views
  *   (`tiles`) and the job's status (`job`) at most every JOB_BATCH_MS;
- * - GET /api/jobs/events: the status of each job the caller may see, as it changes (`job`).
+ * - GET /api/jobs/events: the summary of each job the caller may see, as it changes (`job`).
  * Both subscribe before the response headers go out: a client that has its headers (the
  * browser's EventSource `open`, after which it reloads) hears of every later change.
  */
 import type { Request, Response } from 'express';
-import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
+import { JOB_EVENTS, type JobStatus, type JobSummary, type TaskView } from '../../shared/protocol.ts';
 import type { ChangeFeed } from '../change-feed.ts';
 import { JOB_SUBJECT } from '../state/events.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
@@ -24,6 +24,7 @@ export interface JobEventsDeps {
   jobs: Jobs;
   tasks: Tasks;
   statusOf: (job: JobRecord) => Promise<JobStatus>;
+  summaryOf: (job: JobRecord) => Promise<JobSummary>;
 }
 
 async function statusOf(deps: JobEventsDeps, id: string) {
@@ -74,8 +75,8 @@ export async function streamJobListEvents(
       await stream?.drained();
       let sent = 0;
       for (const id of jobs) {
-        const status = (await visible(id)) ? await statusOf(deps, id) : undefined;
-        if (status) sent += stream?.send(JOB_EVENTS.job, status) ?? 0;
+        const job = (await visible(id)) ? await deps.jobs.get(id) : undefined;
+        if (job) sent += stream?.send(JOB_EVENTS.job, await deps.summaryOf(job)) ?? 0;
       }
       return sent;
     },

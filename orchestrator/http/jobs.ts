@@ -115,7 +115,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     return (job) => full ?? pauseReason(job, last);
   };
   const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
-  const live = { feed: deps.feed, jobs, tasks, statusOf };
+  const summaryOf = async (job: JobRecord) => jobs.summary(job, urls, (await heldUpNow())(job));
+  const live = { feed: deps.feed, jobs, tasks, statusOf, summaryOf };
 
   // Two scenes at the asset limit may be checked at once, one of them a requester's.
   const resolving = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
@@ -275,7 +276,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const ids = await jobs.list(req.principal?.role === 'operator' ? owner : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
     const heldUp = await heldUpNow();
-    res.json({ jobs: await Promise.all(records.map((job) => jobs.status(job, urls, heldUp(job)))) });
+    res.json({ jobs: records.map((job) => jobs.summary(job, urls, heldUp(job))) });
   });
 
   // A dashboard tab holds one or two; what one requester may hold, and all together (event-stream.ts).

@@ -3,8 +3,8 @@
  * shares them): registrations per address, signed requests per worker key and per address, job
  * submissions and forward orders per requester or provider, estimates, MiB of asset uploads and
  * tiles re-run per requester, MiB the gateway sends per worker key, calibrations per key and per
- * address, and failed authentications per address — an address that keeps failing is turned away before anything is looked up, from
- * memory once it is over the limit.
+ * address, and failed authentications per address — an address that keeps failing is turned away
+ * before anything is looked up, from memory once it is over the limit.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';

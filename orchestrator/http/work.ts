@@ -27,7 +27,6 @@ import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrat
 import type { Dispatcher } from '../dispatch.ts';
 import { lapsed } from '../lease-terms.ts';
 import { parseTaskId } from '../planner.ts';
-import { SingleFlight } from '../single-flight.ts';
 import type { Ledger } from '../state/ledger.ts';
 import type { ReplicaRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
@@ -36,7 +35,7 @@ import { acceptResults, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { overBudget } from './byte-budget.ts';
 import { CarsInFlight } from './cars-in-flight.ts';
-import { cutOffSlow, onClosed, type Pace } from './closed.ts';
+import { onClosed, type Pace, sendPaced } from './closed.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
 import { addressOf, consume, consumeMiB, MIB } from './limits.ts';
@@ -66,10 +65,11 @@ export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration
 }
 
 /**
- * How fast a worker must read what it fetched, after a grace: one that does not read would hold its
- * CAR's share of the gateway's memory (a 256-MiB asset: 17 minutes; a GPU host reads it in seconds).
+ * How fast a worker must read what it fetched, once 30 s have passed: one that reads nothing would
+ * hold its CAR's share of the gateway's memory. Low enough for a worker on a slow link fetching a
+ * scene's assets together.
  */
-const GATEWAY_PACE: Pace = { minBytesPerSecond: 256 * 1024, graceMs: 30_000 };
+const GATEWAY_PACE: Pace = { minBytesPerSecond: 128 * 1024, graceMs: 30_000 };
 
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
@@ -78,14 +78,13 @@ const GATEWAY_PACE: Pace = { minBytesPerSecond: 256 * 1024, graceMs: 30_000 };
  * their assets) of the replicas it holds, nothing else (not results: they would let it copy
  * another worker's answer). A CAR costs a hash of every block to build: what a key is sent is
  * metered in MiB a minute, and the CARs built last are kept, so that fetching one again is a copy.
- * The CARs being sent are bounded in memory (cars-in-flight.ts), and a reader too slow is cut off.
+ * The CARs being sent are bounded in memory (cars-in-flight.ts: fetches of a blob under way share
+ * one CAR, so a herd of first fetches reads and hashes it once), and a reader too slow is cut off.
  */
 export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
   // By CID, so never stale; whether the worker may read one is checked before it is looked up.
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
-  // A herd of first fetches (a new job's workers, all at once) reads the blob once and hashes it once.
-  const builds = new SingleFlight<Uint8Array>();
   const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes);
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
@@ -102,23 +101,23 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     if ('over' in held) throw overBudget(held.over, res, 'fetches are being sent');
     onClosed(res, held.release);
     await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes);
-    cutOffSlow(res, blobBytes, GATEWAY_PACE, () => res.destroy());
-    // Looked up again: a build that finished while this fetch waited for the meter is kept.
-    const car =
-      cached?.car ??
-      cars.get(cid)?.car ??
-      (await builds.run(cid, async () => {
-        const blob = await deps.blobs.get(cid);
-        if (!blob) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-        const built = (await carOf(blob)).car;
-        cars.set(cid, { car: built, blobBytes: blob.byteLength }, built.byteLength);
-        return built;
-      }));
+    // Gone while it was metered: nothing is read or built for it.
+    if (res.closed) return;
+    const car = await held.car(async () => {
+      // Looked up again: a build that finished while this fetch waited for the meter is kept.
+      const kept = cached?.car ?? cars.get(cid)?.car;
+      if (kept) return kept;
+      const blob = await deps.blobs.get(cid);
+      if (!blob) throw new HttpError(404, 'Not found', `no scene ${cid}`);
+      const built = (await carOf(blob)).car;
+      cars.set(cid, { car: built, blobBytes: blob.byteLength }, built.byteLength);
+      return built;
+    });
     res
       .type(`${CAR_CONTENT_TYPE}; version=1`)
-      // The CID names these bytes: Express would otherwise hash the whole CAR again for an ETag.
-      .set({ 'x-content-type-options': 'nosniff', etag: `"${cid}.car"` })
-      .send(Buffer.from(car.buffer, car.byteOffset, car.byteLength));
+      // The CID names these bytes.
+      .set({ 'x-content-type-options': 'nosniff', etag: `"${cid}.car"` });
+    await sendPaced(res, car, GATEWAY_PACE);
   });
   return r;
 }
@@ -179,7 +178,11 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
   r.put('/calibration', writable, async (req, res) => {
     const worker = me(req);
     await consume(deps.limits.calibration, worker.id, res);
-    await consume(deps.limits.calibrationAddress, addressOf(req), res);
+    // Refused for its address (a neighbour's flood behind one NAT), the key keeps its own share.
+    await consume(deps.limits.calibrationAddress, addressOf(req), res).catch(async (e: unknown) => {
+      await deps.limits.calibration.reward(worker.id, 1);
+      throw e;
+    });
     const { tiles } = deps.calibration.spec;
     const body = new Uint8Array(rawBody(req));
     const claimed = (req.get(RESULT_CID_HEADER) ?? '').split(',').filter(Boolean);

@@ -75,7 +75,6 @@ export function clearingPrice(bids: readonly Order[], asks: readonly Order[]): {
   return { price, volume: best.volume };
 }
 
-/** Clears the book: the price, and each order's fill in priority order. */
 /**
  * The price a clearing names as the last that traded — what the farm pays its own work at, at
  * most — or null, leaving the last one: only a clearing of at least `floor` units names it. A bid
@@ -83,8 +82,9 @@ export function clearingPrice(bids: readonly Order[], asks: readonly Order[]): {
  * name what the treasury pays.
  */
 export const tradedPrice = (c: Pick<Clearing, 'price' | 'volume'>, floor: number): number | null =>
-  c.price !== null && c.volume > 0 && c.volume >= floor ? c.price : null;
+  c.price !== null && c.volume >= floor ? c.price : null;
 
+/** Clears the book: the price, and each order's fill in priority order. */
 export function clear(bids: readonly Order[], asks: readonly Order[]): Clearing {
   const { price, volume } = clearingPrice(bids, asks);
   if (price === null) return { price, volume, bids: new Map(), asks: new Map() };

@@ -1,7 +1,7 @@
 /** Job records: creation, status views, listing by owner, cancellation, deletion. */
 import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
-import { DEFAULT_PRIORITY, type JobState, type JobStatus } from '../../shared/protocol.ts';
+import { DEFAULT_PRIORITY, type JobState, type JobStatus, type JobSummary } from '../../shared/protocol.ts';
 import { toRu } from '../../shared/render-units.ts';
 import type { SlotRank } from '../market/priority.ts';
 import { planJob } from '../planner.ts';
@@ -355,9 +355,22 @@ export class Jobs {
     return r === 1 ? 'last' : r === 0 ? 'recorded' : 'stale';
   }
 
-  /** `heldUp`: what holds the farm's unfinished jobs up, if anything (shown on those only). */
+  /** With each frame's progress (summary: the rest). */
   async status(job: JobRecord, urls: JobUrls, heldUp: string | null): Promise<JobStatus> {
     const [progress, cids] = await Promise.all([this.frameProgress(job.id), this.frameCids(job.id)]);
+    return {
+      ...this.summary(job, urls, heldUp),
+      frames: job.frames.map((frame) => ({
+        frame,
+        tilesVerified: progress[frame] ?? 0,
+        tilesTotal: job.tilesPerFrame,
+        done: cids[frame] !== undefined,
+      })),
+    };
+  }
+
+  /** What the job record says of it; `heldUp`: what holds the farm's unfinished jobs up, if anything (shown on those only). */
+  summary(job: JobRecord, urls: JobUrls, heldUp: string | null): JobSummary {
     return {
       id: job.id,
       name: job.name,
@@ -376,12 +389,7 @@ export class Jobs {
       epsilon: job.epsilon,
       onTimeout: job.onTimeout,
       tilesBelowThreshold: job.tilesBelowThreshold,
-      frames: job.frames.map((frame) => ({
-        frame,
-        tilesVerified: progress[frame] ?? 0,
-        tilesTotal: job.tilesPerFrame,
-        done: cids[frame] !== undefined,
-      })),
+      frameCount: job.frames.length,
       tilesVerified: job.tilesVerified,
       tilesTotal: job.tilesTotal,
       raysVerified: job.raysVerified,

@@ -6,11 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { FsContentStore } from '../../orchestrator/content/fs-store.ts';
+import type { TaskView } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { CAR_CONTENT_TYPE, carOf, cidOfBytes } from '../../shared/unixfs.ts';
-import { type ApiFarm, nextAssignment, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
+import { waitFor } from '../support/farm.ts';
+import { type ApiFarm, flatAgent, nextAssignment, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
 import { problem } from '../support/problem.ts';
 import { shippedRaw } from '../support/scenes.ts';
 
@@ -43,7 +45,7 @@ const gatewayGet = (w: TestClient, cid: string, on = api) => fetch(`${on.farm.ur
  * A job of `tiles` one-replica tiles whose scene has a texture of new bytes, `side` texels square
  * (512: 1 MiB, so each fetch costs 1 of a key's 2 MiB a minute); returns its CID.
  */
-async function jobWithLargeAsset(tiles: number, side = 512, on = api): Promise<{ asset: Uint8Array; cid: string }> {
+async function jobWithLargeAsset(tiles: number, side = 512, on = api): Promise<{ asset: Uint8Array; cid: string; id: string }> {
   const asset = randomBytes(side * side * 4);
   const cid = await cidOfBytes(asset);
   const put = await fetch(`${on.farm.url}/api/assets/${cid}`, {
@@ -63,7 +65,7 @@ async function jobWithLargeAsset(tiles: number, side = 512, on = api): Promise<{
     replicas: 1,
   });
   expect(job.status).toBe(201);
-  return { asset, cid };
+  return { asset, cid, id: ((await job.json()) as { id: string }).id };
 }
 const buildsOf = (asset: Uint8Array) =>
   vi.mocked(carOf).mock.calls.filter(([bytes]) => bytes === asset || Buffer.from(bytes).equals(asset)).length;
@@ -117,10 +119,17 @@ describe('keys fetching different large blobs at once and reading none of them',
   // Room for one CAR of a 4-MiB texture in flight, not two (a socket not read takes in about 2 MiB
   // of it: the rest waits in the orchestrator); the meter out of the way.
   let roomy: ApiFarm;
-  beforeAll(async () => {
-    roomy = await startApiFarm({ maxAssetBytes: 4 * MIB, maxSceneBytes: MIB, gatewayInFlightMiB: 6, gatewayMiBPerMinute: 1024 });
+  beforeEach(async () => {
+    // No cache: what a fetch is sent while another of the blob is under way is that one's CAR.
+    roomy = await startApiFarm({
+      maxAssetBytes: 4 * MIB,
+      maxSceneBytes: MIB,
+      gatewayInFlightMiB: 6,
+      gatewayMiBPerMinute: 1024,
+      gatewayCacheMiB: 0,
+    });
   });
-  afterAll(() => roomy.stop());
+  afterEach(() => roomy.stop());
 
   /** A fetch that reads the answer's first bytes and then nothing: what it was sent stays in the orchestrator. */
   async function stalledFetch(w: TestClient, cid: string): Promise<Socket> {
@@ -150,8 +159,9 @@ describe('keys fetching different large blobs at once and reading none of them',
     const refused = await gatewayGet(waiting, second.cid, roomy);
     expect((await problem(refused, 503)).title).toBe('Busy');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    // The CAR in flight is the one a fetch of the same blob is sent.
+    // The CAR in flight is the one a fetch of the same blob is sent: built once, held once.
     expect(Buffer.from(await sharing.client.blob(first.cid)).equals(first.asset)).toBe(true);
+    expect(buildsOf(first.asset)).toBe(1);
 
     stalled.destroy();
     const fetched = () =>
@@ -160,5 +170,22 @@ describe('keys fetching different large blobs at once and reading none of them',
         () => false,
       );
     await expect.poll(fetched).toBe(true);
+  });
+
+  it('keep an honest worker waiting, not giving its replica up: it renders once the blob in the way is let go', async () => {
+    const pinned = await jobWithLargeAsset(1, 1024, roomy);
+    const pinning = await roomy.worker('pinning', { trusted: true });
+    await nextAssignment(pinning.client);
+    const stalled = await stalledFetch(pinning, pinned.cid);
+    const wanted = await jobWithLargeAsset(1, 1024, roomy);
+    const agent = await flatAgent(roomy.farm.url, 'honest');
+    onTestFinished(() => agent.stop());
+    // Its fetch of the wanted job's texture is turned away (503) while the other is held; it tries again.
+    await new Promise((r) => setTimeout(r, 2500));
+    stalled.destroy();
+    await waitFor(async () => (await (await roomy.operator(`/api/jobs/${wanted.id}`)).json()).state === 'done', 30_000, 'the job');
+    const { tasks } = (await (await roomy.operator(`/api/jobs/${wanted.id}/tasks`)).json()) as { tasks: TaskView[] };
+    // One replica: it was never handed back to be bound again.
+    expect(tasks[0].replicas).toHaveLength(1);
   });
 });

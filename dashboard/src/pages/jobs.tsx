@@ -4,7 +4,7 @@
  * operator, by requester), a page at a time.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { JOB_EVENTS, JobState, type JobStatus } from '../../../shared/protocol.ts';
+import { JOB_EVENTS, JobState, type JobSummary } from '../../../shared/protocol.ts';
 import { api } from '../api.ts';
 import { ProgressBar } from '../components/progress-bar.tsx';
 import { SubmitForm } from '../components/submit-form.tsx';
@@ -17,14 +17,14 @@ import type { Principal } from '../session.ts';
 const PAGE = 50;
 
 export function JobsPage({ principal }: { principal: Principal }) {
-  const [jobs, setJobs] = useState<JobStatus[]>();
+  const [jobs, setJobs] = useState<JobSummary[]>();
   const [error, setError] = useState<string>();
-  const [state, setState] = useState<JobStatus['state'] | ''>('');
+  const [state, setState] = useState<JobSummary['state'] | ''>('');
   const [owner, setOwner] = useState('');
   const [more, setMore] = useState(false);
   const owners = useRequesters(principal);
   const page = (offset: number) =>
-    api<{ jobs: JobStatus[] }>(`/api/jobs?offset=${offset}&limit=${PAGE}${owner ? `&owner=${owner}` : ''}`).then((r) => {
+    api<{ jobs: JobSummary[] }>(`/api/jobs?offset=${offset}&limit=${PAGE}${owner ? `&owner=${owner}` : ''}`).then((r) => {
       setMore(r.jobs.length === PAGE);
       return r.jobs;
     });
@@ -37,7 +37,7 @@ export function JobsPage({ principal }: { principal: Principal }) {
       if (source.readyState === EventSource.CLOSED) setError(LIVE_REFUSED);
     };
     source.addEventListener(JOB_EVENTS.job, (e) => {
-      const job = JSON.parse((e as MessageEvent).data) as JobStatus;
+      const job = JSON.parse((e as MessageEvent).data) as JobSummary;
       if (owner && job.owner !== owner) return;
       setJobs((list) => [job, ...(list ?? []).filter((j) => j.id !== job.id)].sort((a, b) => b.createdAt - a.createdAt));
     });
@@ -66,7 +66,7 @@ export function JobsPage({ principal }: { principal: Principal }) {
         {jobs && jobs.length > 0 && (
           <label>
             Show{' '}
-            <select name="state-filter" value={state} onChange={(e) => setState(e.currentTarget.value as JobStatus['state'] | '')}>
+            <select name="state-filter" value={state} onChange={(e) => setState(e.currentTarget.value as JobSummary['state'] | '')}>
               <option value="">all jobs</option>
               {JobState.options.map((s) => (
                 <option key={s} value={s}>
@@ -106,7 +106,7 @@ export function JobsPage({ principal }: { principal: Principal }) {
                       <ProgressBar done={j.tilesVerified} total={j.tilesTotal} label={`${j.tilesVerified}/${j.tilesTotal}`} />
                     </td>
                     <td>
-                      {j.framesDone}/{j.frames.length}
+                      {j.framesDone}/{j.frameCount}
                     </td>
                     <td>
                       {j.width}×{j.height}
