@@ -75,213 +75,213 @@ const farmLimit = (key: keyof FarmLimits, min = 1) =>
     )
     .default(LIMITS[key]);
 
-export const OrchestratorConfig = z
-  .object({
-    port: int(0).max(65535).default(8080),
-    host: z.string().default('127.0.0.1'),
-    /**
-     * Reverse proxies whose X-Forwarded-For names the client, for the per-address rate limits:
-     * their addresses or subnets, or how many stand in front. None by default: behind a proxy
-     * every client would then share the proxy's address and its limits.
-     */
-    trustProxy: trustedProxies().default(false),
-    redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
-    dataDir: z.string().default('.farm/data'),
-    /**
-     * Where scenes, results and frames live: `fs`, files under dataDir/blobs (orchestrators that
-     * share the farm share the directory); `ipfs`, an embedded IPFS node per orchestrator under
-     * dataDir/ipfs, copying blobs to the farm's other orchestrators (each keeps its own dataDir).
-     */
-    contentStore: z.enum(['fs', 'ipfs']).default('fs'),
-    /** The IPFS node's libp2p listen address (other orchestrators must reach it). */
-    ipfsListen: z.string().default('/ip4/127.0.0.1/tcp/0'),
-    /** Orchestrators that hold each blob before a store returns (this one included, as many as are alive at most). */
-    ipfsCopies: int(1).default(2),
-    /** How long a fetch of a blob from peers, or a copy to them, may take. */
-    ipfsTimeoutMs: int(100).default(10_000),
-    /** Operator token; generated and printed when absent. */
-    token: z.string().min(8).optional(),
-    /**
-     * A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this,
-     * or a third more for one it never heart-beat (a replica's first lease: lease-terms.ts).
-     */
-    leaseMs: int(200).default(30_000),
-    /** The most time a worker may spend on one replica before it is given to another. */
-    taskTimeoutMs: int(500).default(10 * 60_000),
-    /** How long a worker's poll for work waits before answering 204. */
-    pollMs: int(10).default(20_000),
-    /** A tile that no further eligible worker can help is decided with what it has after this. */
-    graceMs: int(0).default(30_000),
-    /** Largest scene upload (its manifest, when its heavy parts are assets). */
-    maxSceneBytes: int(1024).default(32 * 1024 * 1024),
-    /** Largest asset upload, and largest total of one scene's assets (textures, sky, meshes). */
-    maxAssetBytes: farmLimit('maxAssetBytes', 1024),
-    /** The farm's scene limits, each at most the scene format's (shared/farm-limits.ts): triangles (instances expanded), … */
-    maxTriangles: farmLimit('maxTriangles'),
-    /** … the largest texture's side and all textures' texels, … */
-    maxTextureSize: farmLimit('maxTextureSize'),
-    maxTexels: farmLimit('maxTexels'),
-    /** … frames per job, pixels per frame and samples per pixel. */
-    maxFrames: farmLimit('maxFrames'),
-    maxPixels: farmLimit('maxPixels'),
-    maxSpp: farmLimit('maxSpp'),
-    /** Largest result upload (a 512×512 tile is 1 MiB). */
-    maxResultBytes: int(1024).default(2 * 1024 * 1024),
-    /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
-    minFreeBytes: int(0).default(512 * 1024 * 1024),
-    /** Share of Redis' maxmemory (when it has one) past which nothing new is stored. */
-    maxRedisShare: share().default(0.95),
+const settings = z.object({
+  port: int(0).max(65535).default(8080),
+  host: z.string().default('127.0.0.1'),
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client, for the per-address rate limits:
+   * their addresses or subnets, or how many stand in front. None by default: behind a proxy
+   * every client would then share the proxy's address and its limits.
+   */
+  trustProxy: trustedProxies().default(false),
+  redisUrl: z.string().url().default('redis://127.0.0.1:6379'),
+  dataDir: z.string().default('.farm/data'),
+  /**
+   * Where scenes, results and frames live: `fs`, files under dataDir/blobs (orchestrators that
+   * share the farm share the directory); `ipfs`, an embedded IPFS node per orchestrator under
+   * dataDir/ipfs, copying blobs to the farm's other orchestrators (each keeps its own dataDir).
+   */
+  contentStore: z.enum(['fs', 'ipfs']).default('fs'),
+  /** The IPFS node's libp2p listen address (other orchestrators must reach it). */
+  ipfsListen: z.string().default('/ip4/127.0.0.1/tcp/0'),
+  /** Orchestrators that hold each blob before a store returns (this one included, as many as are alive at most). */
+  ipfsCopies: int(1).default(2),
+  /** How long a fetch of a blob from peers, or a copy to them, may take. */
+  ipfsTimeoutMs: int(100).default(10_000),
+  /** Operator token; generated and printed when absent. */
+  token: z.string().min(8).optional(),
+  /**
+   * A worker's lease on a replica; heartbeats renew it. A dead worker loses its replicas after this,
+   * or a third more for one it never heart-beat (a replica's first lease: lease-terms.ts).
+   */
+  leaseMs: int(200).default(30_000),
+  /** The most time a worker may spend on one replica before it is given to another. */
+  taskTimeoutMs: int(500).default(10 * 60_000),
+  /** How long a worker's poll for work waits before answering 204. */
+  pollMs: int(10).default(20_000),
+  /** A tile that no further eligible worker can help is decided with what it has after this. */
+  graceMs: int(0).default(30_000),
+  /** Largest scene upload (its manifest, when its heavy parts are assets). */
+  maxSceneBytes: int(1024).default(32 * 1024 * 1024),
+  /** Largest asset upload, and largest total of one scene's assets (textures, sky, meshes). */
+  maxAssetBytes: farmLimit('maxAssetBytes', 1024),
+  /** The farm's scene limits, each at most the scene format's (shared/farm-limits.ts): triangles (instances expanded), … */
+  maxTriangles: farmLimit('maxTriangles'),
+  /** … the largest texture's side and all textures' texels, … */
+  maxTextureSize: farmLimit('maxTextureSize'),
+  maxTexels: farmLimit('maxTexels'),
+  /** … frames per job, pixels per frame and samples per pixel. */
+  maxFrames: farmLimit('maxFrames'),
+  maxPixels: farmLimit('maxPixels'),
+  maxSpp: farmLimit('maxSpp'),
+  /** Largest result upload (a 512×512 tile is 1 MiB). */
+  maxResultBytes: int(1024).default(2 * 1024 * 1024),
+  /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
+  minFreeBytes: int(0).default(512 * 1024 * 1024),
+  /** Share of Redis' maxmemory (when it has one) past which nothing new is stored. */
+  maxRedisShare: share().default(0.95),
 
-    // Retention.
-    /** Ended jobs (done, failed, cancelled) are deleted with their tasks and blobs this long after they end; 0 keeps them. */
-    retentionMs: int(0).default(30 * 24 * 3600_000),
-    /** How often unreferenced blobs are collected and ledgers capped. */
-    collectIntervalMs: int(100).default(3600_000),
-    /** A blob written within this long is never collected: its record may not be written yet. */
-    blobGraceMs: int(0).default(3600_000),
-    /** Ledger entries each account keeps (newest first); balances never depend on them. */
-    ledgerEntriesKept: int(1).default(10_000),
+  // Retention.
+  /** Ended jobs (done, failed, cancelled) are deleted with their tasks and blobs this long after they end; 0 keeps them. */
+  retentionMs: int(0).default(30 * 24 * 3600_000),
+  /** How often unreferenced blobs are collected and ledgers capped. */
+  collectIntervalMs: int(100).default(3600_000),
+  /** A blob written within this long is never collected: its record may not be written yet. */
+  blobGraceMs: int(0).default(3600_000),
+  /** Ledger entries each account keeps (newest first); balances never depend on them. */
+  ledgerEntriesKept: int(1).default(10_000),
 
-    // The market.
-    /** One clearing of the market per interval, across every orchestrator on the Redis. */
-    marketIntervalMs: int(100).default(10_000),
-    /** Clearings kept for the price history. */
-    marketHistoryMs: int(0).default(7 * 24 * 3600_000),
-    /** Below this many RU traded in its hour, the price index is flagged thin. */
-    marketIndexFloorRu: z.coerce.number().min(0).default(1),
-    /**
-     * A clearing names the last price that traded — what the farm pays its own work at (spot checks,
-     * re-renders, audits) at most, and the most a market order pays an ask — only when it traded at
-     * least this many RU: a bid holding a few credits of escrow that crosses its owner's own ask
-     * traded nothing, and had let its owner name what the treasury pays.
-     */
-    marketTradedFloorRu: z.coerce.number().min(0).default(1),
-    /** Reservations: capacity is sold forward in windows this long … */
-    forwardWindowMs: int(1000).default(3600_000),
-    /** … whose orders close (and the window clears) this long before it starts … */
-    forwardGateMs: int(0).default(5 * 60_000),
-    /** … opening this far ahead. */
-    forwardHorizonMs: int(1000).default(24 * 3600_000),
-    /** Share of the value it offers that a provider locks as collateral (what a shortfall costs it). */
-    collateralShare: share().default(0.2),
+  // The market.
+  /** One clearing of the market per interval, across every orchestrator on the Redis. */
+  marketIntervalMs: int(100).default(10_000),
+  /** Clearings kept for the price history. */
+  marketHistoryMs: int(0).default(7 * 24 * 3600_000),
+  /** Below this many RU traded in its hour, the price index is flagged thin. */
+  marketIndexFloorRu: z.coerce.number().min(0).default(1),
+  /**
+   * A clearing names the last price that traded — what the farm pays its own work at (spot checks,
+   * re-renders, audits) at most, and the most a market order pays an ask — only when it traded at
+   * least this many RU: a bid holding a few credits of escrow that crosses its owner's own ask
+   * traded nothing, and had let its owner name what the treasury pays.
+   */
+  marketTradedFloorRu: z.coerce.number().min(0).default(1),
+  /** Reservations: capacity is sold forward in windows this long … */
+  forwardWindowMs: int(1000).default(3600_000),
+  /** … whose orders close (and the window clears) this long before it starts … */
+  forwardGateMs: int(0).default(5 * 60_000),
+  /** … opening this far ahead. */
+  forwardHorizonMs: int(1000).default(24 * 3600_000),
+  /** Share of the value it offers that a provider locks as collateral (what a shortfall costs it). */
+  collateralShare: share().default(0.2),
 
-    // The economy, in credits.
-    /** The operator's share of what a job pays for each valid replica, to the treasury. */
-    feeShare: share().default(0.02),
-    /** Stake locked behind each replica an untrusted worker holds or awaits a verdict on. */
-    stakePerReplica: credits().default(10),
-    /** Least stake an untrusted worker must hold to take any work: what an identity costs. */
-    minStake: credits().default(100),
-    /** Share of a caught worker's whole stake a fault loses (to the honest co-replicators). */
-    slashShare: share().default(1),
-    /** Cost of a missed deadline (spot checks included), from stake then balance. */
-    deadlinePenalty: credits().default(0.5),
-    /** Stake asked back stays slashable this long before it is paid out. */
-    unbondingMs: int(0).default(24 * 3600_000),
-    /** Most replicas an untrusted worker may hold at once. */
-    maxHeldReplicas: int(1).default(4),
-    /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */
-    jobShare: share().default(0.5),
-    jobShareFloor: int(1).default(64),
+  // The economy, in credits.
+  /** The operator's share of what a job pays for each valid replica, to the treasury. */
+  feeShare: share().default(0.02),
+  /** Stake locked behind each replica an untrusted worker holds or awaits a verdict on. */
+  stakePerReplica: credits().default(10),
+  /** Least stake an untrusted worker must hold to take any work: what an identity costs. */
+  minStake: credits().default(100),
+  /** Share of a caught worker's whole stake a fault loses (to the honest co-replicators). */
+  slashShare: share().default(1),
+  /** Cost of a missed deadline (spot checks included), from stake then balance. */
+  deadlinePenalty: credits().default(0.5),
+  /** Stake asked back stays slashable this long before it is paid out. */
+  unbondingMs: int(0).default(24 * 3600_000),
+  /** Most replicas an untrusted worker may hold at once. */
+  maxHeldReplicas: int(1).default(4),
+  /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */
+  jobShare: share().default(0.5),
+  jobShareFloor: int(1).default(64),
 
-    // Verification.
-    /** Least fraction q of an untrusted worker's replicas that are spot checks (newcomers get more). */
-    spotCheckRate: share().default(0.05),
-    /**
-     * Workers one known answer serves as a spot check before it leaves the pool: more stretches a
-     * pool no trusted worker refills, fewer gives colluders fewer repeats to compare notes on.
-     */
-    spotCheckUses: int(1).default(64),
-    /**
-     * Known answers per class the farm stocks while a trusted worker is online: under it, verdicts
-     * no trusted worker backs are audited by one (a few at a time), so the pool it leaves behind is
-     * large and varied (0: only the audit roll). The pool holds at most 1,000.
-     */
-    knownAnswersTarget: int(0).max(1000).default(256),
-    /**
-     * Replicas of a tile that may fail (a render error) or be abandoned (a timeout) before the tile
-     * fails its job, as BullMQ's `attempts`; only once one of the operator's workers reported the error.
-     */
-    renderAttempts: int(1).default(3),
-    /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
-    saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
-    /** A provisional class's pixels match when at most this many 8-bit levels apart … */
-    toleranceLevels: int(0).max(255).default(2),
-    /** … in at least this share of pixels. */
-    toleranceShare: share().default(0.999),
+  // Verification.
+  /** Least fraction q of an untrusted worker's replicas that are spot checks (newcomers get more). */
+  spotCheckRate: share().default(0.05),
+  /**
+   * Workers one known answer serves as a spot check before it leaves the pool: more stretches a
+   * pool no trusted worker refills, fewer gives colluders fewer repeats to compare notes on.
+   */
+  spotCheckUses: int(1).default(64),
+  /**
+   * Known answers per class the farm stocks while a trusted worker is online: under it, verdicts
+   * no trusted worker backs are audited by one (a few at a time), so the pool it leaves behind is
+   * large and varied (0: only the audit roll). The pool holds at most 1,000.
+   */
+  knownAnswersTarget: int(0).max(1000).default(256),
+  /**
+   * Replicas of a tile that may fail (a render error) or be abandoned (a timeout) before the tile
+   * fails its job, as BullMQ's `attempts`; only once one of the operator's workers reported the error.
+   */
+  renderAttempts: int(1).default(3),
+  /** Assumed fraction of saboteurs f in the credibility model (Sarmenta's default). */
+  saboteurFraction: z.coerce.number().gt(0).lt(1).default(0.2),
+  /** A provisional class's pixels match when at most this many 8-bit levels apart … */
+  toleranceLevels: int(0).max(255).default(2),
+  /** … in at least this share of pixels. */
+  toleranceShare: share().default(0.999),
 
-    // Quotas per requester, and limits per client.
-    /** Most tasks (frames × tiles) in one job. */
-    maxTasksPerJob: int(1).default(20_000),
-    /** Most tasks a requester may have in queued and running jobs together. */
-    maxTasksInFlight: int(1).default(50_000),
-    /** Most replicas a requester's queued and running jobs may start with (tasks × initial replicas). */
-    maxReplicasInFlight: int(1).default(100_000),
-    /** Worker registrations per address per minute. */
-    registrationsPerMinute: int(1).default(20),
-    /** Signed worker requests per key per second (polls, heartbeats, uploads). */
-    workerRequestsPerSecond: int(1).default(50),
-    /** Signed worker requests per address per second, all keys together (many keys, one machine). */
-    workerRequestsPerAddressPerSecond: int(1).default(2000),
-    /** Signed worker request bodies read at once per address, all keys together (each up to 16 × maxResultBytes). */
-    workerBodiesPerAddress: int(1).default(16),
-    /** Job submissions per requester per minute; also reservations, webhook registrations, and offers per provider. */
-    submissionsPerMinute: int(1).default(60),
-    /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
-    estimatesPerMinute: int(1).default(600),
-    /** MiB a requester may upload per minute: scene assets, glTF imports, and scenes sent inline (each body a MiB at least). */
-    assetMiBPerMinute: int(1).default(4096),
-    /**
-     * MiB the gateway sends a worker key per minute (a blob larger than that costs it all): a worker
-     * fetches a scene and its assets (at most maxSceneBytes + maxAssetBytes) once.
-     */
-    gatewayMiBPerMinute: int(1).default(2048),
-    /** MiB of the CARs the gateway built that it keeps in memory, so that fetching a blob again costs no hashing. */
-    gatewayCacheMiB: int(0).default(128),
-    /**
-     * MiB of CARs the gateway's responses under way may hold in this process, all keys together (a
-     * blob fetched by many at once counts once); at least a scene and its assets (maxSceneBytes + maxAssetBytes).
-     */
-    gatewayInFlightMiB: int(1).default(1024),
-    /** Requests per address per minute that fail authentication before the address is blocked a while. */
-    failedAuthPerMinute: int(1).default(60),
-    /**
-     * Calibrations per worker key per hour: an honest worker calibrates once each time it starts;
-     * each stores its answers (kept an hour, on every orchestrator), so a key re-sending near-miss
-     * answers had stored 12 KB a request, 2.2 GB an hour.
-     */
-    calibrationsPerHour: int(1).default(60),
-    /**
-     * Calibrations per address per hour, all its keys together: with a fresh key at each registration
-     * an address could store some 860 MB of answers an hour past the key's limit. The default is one
-     * for each key an address may register in an hour (registrationsPerMinute × 60).
-     */
-    calibrationsPerAddressPerHour: int(1).default(1200),
-    /** Tiles a requester may re-run per hour (each is rendered again by a trusted worker, at the farm's cost). */
-    rerunsPerHour: int(1).default(200),
+  // Quotas per requester, and limits per client.
+  /** Most tasks (frames × tiles) in one job. */
+  maxTasksPerJob: int(1).default(20_000),
+  /** Most tasks a requester may have in queued and running jobs together. */
+  maxTasksInFlight: int(1).default(50_000),
+  /** Most replicas a requester's queued and running jobs may start with (tasks × initial replicas). */
+  maxReplicasInFlight: int(1).default(100_000),
+  /** Worker registrations per address per minute. */
+  registrationsPerMinute: int(1).default(20),
+  /** Signed worker requests per key per second (polls, heartbeats, uploads). */
+  workerRequestsPerSecond: int(1).default(50),
+  /** Signed worker requests per address per second, all keys together (many keys, one machine). */
+  workerRequestsPerAddressPerSecond: int(1).default(2000),
+  /** Signed worker request bodies read at once per address, all keys together (each up to 16 × maxResultBytes). */
+  workerBodiesPerAddress: int(1).default(16),
+  /** Job submissions per requester per minute; also reservations, webhook registrations, and offers per provider. */
+  submissionsPerMinute: int(1).default(60),
+  /** Job estimates per requester per minute (each parses a scene; the submit form asks as you type). */
+  estimatesPerMinute: int(1).default(600),
+  /** MiB a requester may upload per minute: scene assets, glTF imports, and scenes sent inline (each body a MiB at least). */
+  assetMiBPerMinute: int(1).default(4096),
+  /**
+   * MiB the gateway sends a worker key per minute (a blob larger than that costs it all): a worker
+   * fetches a scene and its assets (at most maxSceneBytes + maxAssetBytes) once.
+   */
+  gatewayMiBPerMinute: int(1).default(2048),
+  /** MiB of the CARs the gateway built that it keeps in memory, so that fetching a blob again costs no hashing. */
+  gatewayCacheMiB: int(0).default(128),
+  /**
+   * MiB of CARs the gateway's responses under way may hold in this process, all keys together (a
+   * blob fetched by many at once counts once); at least a scene and its assets (maxSceneBytes + maxAssetBytes).
+   */
+  gatewayInFlightMiB: int(1).default(1024),
+  /** Requests per address per minute that fail authentication before the address is blocked a while. */
+  failedAuthPerMinute: int(1).default(60),
+  /**
+   * Calibrations per worker key per hour: an honest worker calibrates once each time it starts;
+   * each stores its answers (kept an hour, on every orchestrator), so a key re-sending near-miss
+   * answers had stored 12 KB a request, 2.2 GB an hour.
+   */
+  calibrationsPerHour: int(1).default(60),
+  /**
+   * Calibrations per address per hour, all its keys together: with a fresh key at each registration
+   * an address could store some 860 MB of answers an hour past the key's limit. The default is one
+   * for each key an address may register in an hour (registrationsPerMinute × 60).
+   */
+  calibrationsPerAddressPerHour: int(1).default(1200),
+  /** Tiles a requester may re-run per hour (each is rendered again by a trusted worker, at the farm's cost). */
+  rerunsPerHour: int(1).default(200),
 
-    // Webhooks (orchestrator/webhooks/).
-    /** Deliver to loopback, private, link-local … addresses too (a farm on a private network; tests); off, they are refused (SSRF). */
-    webhookAllowPrivate: z.union([z.boolean(), z.stringbool()]).default(false),
-    /** A failed delivery is tried again after this, then after twice as long each time. */
-    webhookBackoffMs: int(1).default(10_000),
-    /** An event an orchestrator read from the outbox but did not queue this long ago (it died) is taken over by another. */
-    webhookClaimMs: int(100).default(30_000),
-    /** Failed delivery attempts in a row (any of its events) that disable a hook until its owner enables it again. */
-    webhookFailureLimit: int(1).default(50),
-    /** Deliveries one hook may have queued; its further events are dropped meanwhile. */
-    webhookMaxPending: int(1).default(1000),
+  // Webhooks (orchestrator/webhooks/).
+  /** Deliver to loopback, private, link-local … addresses too (a farm on a private network; tests); off, they are refused (SSRF). */
+  webhookAllowPrivate: z.union([z.boolean(), z.stringbool()]).default(false),
+  /** A failed delivery is tried again after this, then after twice as long each time. */
+  webhookBackoffMs: int(1).default(10_000),
+  /** An event an orchestrator read from the outbox but did not queue this long ago (it died) is taken over by another. */
+  webhookClaimMs: int(100).default(30_000),
+  /** Failed delivery attempts in a row (any of its events) that disable a hook until its owner enables it again. */
+  webhookFailureLimit: int(1).default(50),
+  /** Deliveries one hook may have queued; its further events are dropped meanwhile. */
+  webhookMaxPending: int(1).default(1000),
 
-    /** Sample scenes offered by the dashboard. */
-    scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),
-    /** The dashboard's build output (`npm run build`). */
-    dashboardDir: z.string().default(fileURLToPath(new URL('../dashboard/dist', import.meta.url))),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .refine((c) => c.gatewayInFlightMiB * 1024 * 1024 >= c.maxSceneBytes + c.maxAssetBytes, {
-    path: ['gatewayInFlightMiB'],
-    message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
-  });
+  /** Sample scenes offered by the dashboard. */
+  scenesDir: z.string().default(fileURLToPath(new URL('../scenes', import.meta.url))),
+  /** The dashboard's build output (`npm run build`). */
+  dashboardDir: z.string().default(fileURLToPath(new URL('../dashboard/dist', import.meta.url))),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const OrchestratorConfig = settings.refine((c) => c.gatewayInFlightMiB * 1024 * 1024 >= c.maxSceneBytes + c.maxAssetBytes, {
+  path: ['gatewayInFlightMiB'],
+  message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
+});
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
 
 /** The economy's settings as the scripts take them: µc, and the fee in parts per million. */

@@ -170,6 +170,14 @@ describe('farm limit settings', () => {
     expect([config.assetMiBPerMinute, config.gatewayMiBPerMinute, config.gatewayCacheMiB]).toEqual([7, 8, 9]);
   });
 
+  it('refuses a gateway in-flight bound that could never send the largest scene and its assets', () => {
+    const refused = OrchestratorConfig.safeParse(configFromEnv({ FARM_GATEWAY_IN_FLIGHT_MIB: '100' }));
+    expect(refused.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['gatewayInFlightMiB', expect.stringMatching(/^FARM_GATEWAY_IN_FLIGHT_MIB must hold a scene and its assets/)],
+    ]);
+    expect(OrchestratorConfig.parse(configFromEnv({ FARM_GATEWAY_IN_FLIGHT_MIB: '288' })).gatewayInFlightMiB).toBe(288);
+  });
+
   it('refuses a setting above the protocol’s cap, saying so', () => {
     const refused = OrchestratorConfig.safeParse(
       configFromEnv({ FARM_MAX_TRIANGLES: String(LIMITS.maxTriangles + 1), FARM_MAX_ASSET_BYTES: String(LIMITS.maxAssetBytes + 1) }),
