@@ -14,7 +14,7 @@
  */
 import { fromMicros, toMicros } from '../shared/money.ts';
 import { decodeRgba } from '../shared/png.ts';
-import type { JobStatus } from '../shared/protocol.ts';
+import type { JobSummary } from '../shared/protocol.ts';
 import { TestFarm, type WorkerKind } from '../test/support/farm.ts';
 import { auditLedger } from '../test/support/ledger-audit.ts';
 import { renderWithCli } from '../test/support/render-cli.ts';
@@ -72,7 +72,7 @@ const kills = { worker: 0, orchestrator: 0, redis: 0 };
 let killsWithWorkInFlight = 0;
 let submitted = 0;
 const listJobs = async () =>
-  ((await (await until('list jobs', () => farm.client.call('GET', '/api/jobs?limit=500'))).json()) as { jobs: JobStatus[] }).jobs;
+  ((await (await until('list jobs', () => farm.client.call('GET', '/api/jobs?limit=500'))).json()) as { jobs: JobSummary[] }).jobs;
 const running = async () => (await listJobs()).filter((j) => j.state === 'queued' || j.state === 'running').length;
 /** Quorum and credibility jobs in turn. */
 const submit = async () => {
@@ -114,7 +114,10 @@ try {
     await sleep(1000);
     jobs = await listJobs();
   }
-  const finished = jobs.filter((j) => j.state === 'done');
+  // A list's rows are summaries: each finished job's frames from its own status.
+  const finished = await Promise.all(
+    jobs.filter((j) => j.state === 'done').map((j) => until('job status', () => farm.client.status(j.id))),
+  );
 
   log('comparing frames with farm render');
   const local = new Map<number, Buffer>();

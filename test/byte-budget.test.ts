@@ -69,7 +69,10 @@ describe('CARs in flight', () => {
     const cars = new CarsInFlight(100, 100);
     const gone = held(cars.hold('w1', 'slow', 80));
     let finish: (car: Uint8Array) => void = () => undefined;
-    const building = gone.car(() => new Promise((resolve) => (finish = resolve)));
+    const pending = new Promise<Uint8Array>((resolve) => {
+      finish = resolve;
+    });
+    const building = gone.car(() => pending);
     // Its client hung up mid-build: the blob is being read all the same.
     gone.release();
     expect(cars.hold('w2', 'other', 30)).toEqual({ over: 'all' });

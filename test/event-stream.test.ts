@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import type { Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batcher, type EventStream, openEventStream, STREAM_BYTES_PER_SECOND } from '../orchestrator/http/event-stream.ts';
+import { SharedStatuses } from '../orchestrator/http/job-events.ts';
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -73,5 +74,28 @@ describe('the batcher of a live view’s updates', () => {
     updates.stop();
     // 20 ms apart at most often; a quarter of a second apart once flushes say they sent that much.
     expect(flushes[2].at - flushes[1].at).toBeGreaterThanOrEqual(240);
+  });
+});
+
+describe('the status the live views of one job share', () => {
+  it('is read once between two of the job’s changes, again after each, never shared once it failed, forgotten with its last view', async () => {
+    const statuses = new SharedStatuses();
+    let reads = 0;
+    const read = async () => ++reads;
+    const [a, b] = [statuses.view<number>('j1'), statuses.view<number>('j1')];
+    expect([await a.status(read), await b.status(read)]).toEqual([1, 1]);
+    // A change: each view's watcher tells it; the next flushes read once, afresh.
+    a.changed();
+    b.changed();
+    expect([await b.status(read), await a.status(read)]).toEqual([2, 2]);
+    // Another job's views read their own.
+    expect(await statuses.view<number>('j2').status(read)).toBe(3);
+    a.changed();
+    await expect(a.status(() => Promise.reject(new Error('Redis away')))).rejects.toThrow('Redis away');
+    expect(await b.status(read)).toBe(4);
+    a.close();
+    b.close();
+    // A view opened later starts over, whatever it was told before.
+    expect(await statuses.view<number>('j1').status(read)).toBe(5);
   });
 });

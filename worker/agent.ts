@@ -71,8 +71,8 @@ export interface RunningAgent {
   done: Promise<void>;
 }
 
-/** Tries of a scene and its assets before its replica is handed back: 1 + 2 + 4 + 8 s of waiting. */
-const SCENE_FETCH_TRIES = 5;
+/** Tries of a scene and its assets while the gateway is busy, before the replica is handed back: 1 + 2 + 4 + 8 + 16 + 16 s of waiting. */
+const SCENE_FETCH_TRIES = 7;
 const SCENE_CACHE = 4;
 /** Bytes of scene assets a worker keeps between scenes (textures, skies and meshes reused by jobs). */
 const ASSET_CACHE_BYTES = 1024 * 1024 * 1024;
@@ -136,11 +136,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (!scene) {
       // A gateway busy sending other blobs (503) or this key's own (429) says to come back: the
       // replica's lease holds meanwhile, and handing it back would only start it over elsewhere.
+      // Anything else (a scene that does not parse, bytes that are not their CID's) is final.
       const { scene: resolved } = await retry(
         async () => resolveAssets(await client.scene(cid), (asset) => assets.get(asset), MAX_FETCH_BYTES),
         log,
         `scene ${cid} fetch`,
         SCENE_FETCH_TRIES,
+        (err) => !stopping && err instanceof OrchestratorError && (err.status === 503 || err.status === 429),
       );
       scene = parseScene(resolved);
       scenes.set(cid, scene);
@@ -339,12 +341,12 @@ const backoff = (failures: number) => Math.min(MAX_BACKOFF_MS, RETRY_MS * 2 ** M
 export const isTransient = (err: unknown): boolean =>
   !(err instanceof OrchestratorError) || err.status >= 500 || err.status === 429 || err.title === STALE_SIGNATURE;
 
-async function retry<T>(fn: () => Promise<T>, log: Logger, what: string, attempts = Infinity): Promise<T> {
+async function retry<T>(fn: () => Promise<T>, log: Logger, what: string, attempts = Infinity, worthIt = isTransient): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isTransient(err) || attempt >= attempts) throw err;
+      if (!worthIt(err) || attempt >= attempts) throw err;
       log.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying in ${backoff(attempt) / 1000} s`);
       await sleep(backoff(attempt));
     }

@@ -89,13 +89,9 @@ export function meteredUpload(
     const held = await budget.hold(owner, bytes, async () => {
       await consumeMiB(meter, owner, res, bytes);
       const before = req.socket.bytesRead;
-      cutOffSlow(
-        res,
-        bytes,
-        () => req.socket.bytesRead - before,
-        pace,
-        () => req.destroy(),
-      );
+      // Read whole, it is done (bytes that came with its headers were read before `before`).
+      const moved = () => (req.complete ? bytes : req.socket.bytesRead - before);
+      cutOffSlow(res, bytes, moved, pace, () => req.destroy());
       const done = new Promise<void>((resolve) => onClosed(res, resolve));
       parser(req, res, next);
       await done;

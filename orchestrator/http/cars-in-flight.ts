@@ -55,17 +55,19 @@ export class CarsInFlight {
             held.building = false;
             this.forgetIfIdle(cid, held);
           };
-          const built: Promise<Uint8Array> = build().then(
-            (car) => {
-              settled();
-              return car;
-            },
-            (err: unknown) => {
-              if (held.car === built) held.car = undefined;
-              settled();
-              throw err;
-            },
-          );
+          const built: Promise<Uint8Array> = Promise.resolve()
+            .then(build)
+            .then(
+              (car) => {
+                settled();
+                return car;
+              },
+              (err: unknown) => {
+                if (held.car === built) held.car = undefined;
+                settled();
+                throw err;
+              },
+            );
           held.car = built;
         }
         return held.car;

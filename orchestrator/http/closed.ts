@@ -37,8 +37,9 @@ const PACE_CHECK_MS = 1000;
 /**
  * Calls `cutOff` once a transfer of `total` bytes falls behind `pace`: at each look past the grace,
  * `moved()` must have reached minBytesPerSecond × the seconds since the grace ended. A client that
- * reads (or sends) nothing goes a look after its grace, however large the transfer: a deadline for
- * the whole of it had let a fetch that read nothing hold a 256-MiB CAR for 17 minutes.
+ * reads (or sends) nothing goes once what the sockets' buffers took in is behind the pace (a minute
+ * or so at the gateway's), however large the transfer: a deadline for the whole of it had let a
+ * fetch that read nothing hold a 256-MiB CAR for 17 minutes.
  */
 export function cutOffSlow(res: ServerResponse, total: number, moved: () => number, pace: Pace, cutOff: () => void): void {
   const started = performance.now();
@@ -62,14 +63,21 @@ const SEND_SLICE = 256 * 1024;
  * once its reader falls behind `pace`.
  */
 export async function sendPaced(res: ServerResponse, bytes: Uint8Array, pace: Pace): Promise<void> {
-  const socket = res.socket;
-  const before = socket?.bytesWritten ?? 0;
-  // Handed to the kernel: what the socket has written, less what it still queues.
-  const sent = () => (socket ? socket.bytesWritten - socket.writableLength - before : 0);
-  cutOffSlow(res, bytes.byteLength, sent, pace, () => res.destroy());
+  let written = 0;
+  // Handed on: what was written, less what the response and its socket still hold (counted on the
+  // response, whose socket a pipelined request has not got yet).
+  cutOffSlow(
+    res,
+    bytes.byteLength,
+    () => written - res.writableLength,
+    pace,
+    () => res.destroy(),
+  );
   res.setHeader('content-length', bytes.byteLength);
   for (let at = 0; at < bytes.byteLength && !res.destroyed; at += SEND_SLICE) {
-    if (!res.write(bytes.subarray(at, at + SEND_SLICE))) await drainedOrClosed(res);
+    const slice = bytes.subarray(at, at + SEND_SLICE);
+    written += slice.byteLength;
+    if (!res.write(slice)) await drainedOrClosed(res);
   }
   if (!res.destroyed) res.end();
 }

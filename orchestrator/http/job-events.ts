@@ -2,7 +2,8 @@
  * Live views as server-sent events (event-stream.ts), fed by the change notices of the jobs
  * they show (change-feed.ts):
  * - GET /api/jobs/:id/events: the job's status on connect; then the changed tiles' views
- *   (`tiles`) and the job's status (`job`) at most every JOB_BATCH_MS;
+ *   (`tiles`) and the job's status (`job`, read once for all its views: SharedStatuses) at most
+ *   every JOB_BATCH_MS;
  * - GET /api/jobs/events: the summary of each job the caller may see, as it changes (`job`).
  * Both subscribe before the response headers go out: a client that has its headers (the
  * browser's EventSource `open`, after which it reloads) hears of every later change.
@@ -25,6 +26,43 @@ export interface JobEventsDeps {
   tasks: Tasks;
   statusOf: (job: JobRecord) => Promise<JobStatus>;
   summaryOf: (job: JobRecord) => Promise<JobSummary>;
+  statuses: SharedStatuses;
+}
+
+/**
+ * What the live views of one job share: one read of its status between two of its changes, where
+ * each view read its own at each flush (a job of 10,000 frames is 600 KB to read, and a requester
+ * may hold 16 views). A change moves the job's version on, so no view flushes a status read before
+ * the change it flushes for.
+ */
+export class SharedStatuses {
+  private readonly byJob = new Map<string, { views: number; version: number; read?: { version: number; status: Promise<unknown> } }>();
+
+  /** A view of `job` opened: tell it of each change, ask it for the status, close it with the view. */
+  view<T>(job: string) {
+    const shared = this.byJob.get(job) ?? { views: 0, version: 0 };
+    this.byJob.set(job, shared);
+    shared.views++;
+    return {
+      changed: () => {
+        shared.version++;
+      },
+      status: (read: () => Promise<T>): Promise<T> => {
+        if (shared.read?.version !== shared.version) {
+          const entry = { version: shared.version, status: read() };
+          shared.read = entry;
+          // A failed read is not shared: the next flush reads again.
+          entry.status.catch(() => {
+            if (shared.read === entry) shared.read = undefined;
+          });
+        }
+        return shared.read?.status as Promise<T>;
+      },
+      close: () => {
+        if (--shared.views === 0) this.byJob.delete(job);
+      },
+    };
+  }
 }
 
 async function statusOf(deps: JobEventsDeps, id: string) {
@@ -34,6 +72,7 @@ async function statusOf(deps: JobEventsDeps, id: string) {
 
 export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: Request, res: Response): Promise<void> {
   let stream: EventStream | undefined;
+  const shared = deps.statuses.view<JobStatus | undefined>(jobId);
   const updates = batcher(
     JOB_BATCH_MS,
     async (tasks) => {
@@ -42,7 +81,7 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
       const views = (await Promise.all(tasks.map((id) => deps.tasks.view(id, req.principal?.role === 'operator')))).filter(
         (v): v is TaskView => v !== undefined,
       );
-      const status = await statusOf(deps, jobId);
+      const status = await shared.status(() => statusOf(deps, jobId));
       let sent = 0;
       if (views.length) sent += stream?.send(JOB_EVENTS.tiles, views) ?? 0;
       if (status) sent += stream?.send(JOB_EVENTS.job, status) ?? 0;
@@ -51,12 +90,22 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
     (err) => req.log?.warn({ job: jobId, err: err.message }, 'live view update failed'),
   );
   // Every tile change moves the job's counters too, so each flush re-sends the status.
-  const unwatch = await deps.feed.watch(jobId, (subject) => updates.add(subject === JOB_SUBJECT ? undefined : subject));
+  const unwatch = await deps.feed
+    .watch(jobId, (subject) => {
+      shared.changed();
+      updates.add(subject === JOB_SUBJECT ? undefined : subject);
+    })
+    .catch((err: unknown) => {
+      shared.close();
+      throw err;
+    });
   stream = openEventStream(res, { stillAuthorized: req.stillAuthorized });
   stream.onClose(() => {
     updates.stop();
+    shared.close();
     void unwatch();
   });
+  // Read afresh: a change just before this view subscribed is not among those it hears of.
   const initial = await statusOf(deps, jobId);
   if (initial) stream.send(JOB_EVENTS.job, initial);
 }

@@ -42,7 +42,7 @@ import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
 import { ByteBudget, overBudget } from './byte-budget.ts';
 import { StreamLimits } from './event-stream.ts';
-import { streamJobEvents, streamJobListEvents } from './job-events.ts';
+import { SharedStatuses, streamJobEvents, streamJobListEvents } from './job-events.ts';
 import { consume, consumeAll, type Limits } from './limits.ts';
 import { HttpError, nested, overFarmLimits, param } from './problem.ts';
 import { cachedThroughput } from './throughput-cache.ts';
@@ -116,7 +116,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   };
   const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
   const summaryOf = async (job: JobRecord) => jobs.summary(job, urls, (await heldUpNow())(job));
-  const live = { feed: deps.feed, jobs, tasks, statusOf, summaryOf };
+  const live = { feed: deps.feed, jobs, tasks, statusOf, summaryOf, statuses: new SharedStatuses() };
 
   // Two scenes at the asset limit may be checked at once, one of them a requester's.
   const resolving = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
@@ -282,7 +282,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   // A dashboard tab holds one or two; what one requester may hold, and all together (event-stream.ts).
   const streams = new StreamLimits(16, 1000);
 
-  /** Live job list: each visible job's status as it changes (job-events.ts). */
+  /** Live job list: each visible job's summary as it changes (job-events.ts). */
   r.get('/events', async (req, res) => {
     streams.admit(req.principal?.owner as string, res);
     // A job's owner never changes: look each one up once per stream, remembering the farm's recent
