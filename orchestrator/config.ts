@@ -2,6 +2,7 @@
 import { BlockList, isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { MIB } from '../shared/bytes.ts';
 import { type FarmLimits, settingName } from '../shared/farm-limits.ts';
 import { toMicros } from '../shared/money.ts';
 import { LIMITS } from '../shared/scene.ts';
@@ -112,7 +113,7 @@ const settings = z.object({
   /** A tile that no further eligible worker can help is decided with what it has after this. */
   graceMs: int(0).default(30_000),
   /** Largest scene upload (its manifest, when its heavy parts are assets). */
-  maxSceneBytes: int(1024).default(32 * 1024 * 1024),
+  maxSceneBytes: int(1024).default(32 * MIB),
   /** Largest asset upload, and largest total of one scene's assets (textures, sky, meshes). */
   maxAssetBytes: farmLimit('maxAssetBytes', 1024),
   /** The farm's scene limits, each at most the scene format's (shared/farm-limits.ts): triangles (instances expanded), … */
@@ -125,9 +126,9 @@ const settings = z.object({
   maxPixels: farmLimit('maxPixels'),
   maxSpp: farmLimit('maxSpp'),
   /** Largest result upload (a 512×512 tile is 1 MiB). */
-  maxResultBytes: int(1024).default(2 * 1024 * 1024),
+  maxResultBytes: int(1024).default(2 * MIB),
   /** Free space the data directory keeps: below it, nothing new is stored (507) and /healthz is degraded. */
-  minFreeBytes: int(0).default(512 * 1024 * 1024),
+  minFreeBytes: int(0).default(512 * MIB),
   /** Share of Redis' maxmemory (when it has one) past which nothing new is stored. */
   maxRedisShare: share().default(0.95),
 
@@ -278,7 +279,7 @@ const settings = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export const OrchestratorConfig = settings.refine((c) => c.gatewayInFlightMiB * 1024 * 1024 >= c.maxSceneBytes + c.maxAssetBytes, {
+export const OrchestratorConfig = settings.refine((c) => c.gatewayInFlightMiB * MIB >= c.maxSceneBytes + c.maxAssetBytes, {
   path: ['gatewayInFlightMiB'],
   message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { MIB } from '../shared/bytes.ts';
 import { FarmLimits } from '../shared/farm-limits.ts';
 import { toBookUnits } from '../shared/market.ts';
 import { Afterwards } from './afterwards.ts';
@@ -252,7 +253,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     classes,
     workers,
     tolerance,
-    knownAnswers: new ByteLru<Uint8Array>(4 * 1024 * 1024),
+    knownAnswers: new ByteLru<Uint8Array>(4 * MIB),
   };
   const orphans = await blobs.tidy();
   if (orphans) log.warn({ orphans }, 'removed temporary blob files a crash left behind');

@@ -4,7 +4,9 @@
  * the reason on every job it holds up, gauges in /metrics — instead of failing writes one by one.
  * It recovers by itself once space returns.
  */
+
 import { statfs } from 'node:fs/promises';
+import { MIB } from '../shared/bytes.ts';
 import type { FarmRedis } from './state/redis.ts';
 
 export interface StorageFacts {
@@ -21,16 +23,14 @@ export interface StorageLimits {
   maxRedisShare: number;
 }
 
-const MiB = 1024 * 1024;
-
 /** Why the farm cannot store more right now; empty when it can. */
 export function storageProblems(facts: StorageFacts, limits: StorageLimits): string[] {
   const problems: string[] = [];
   if (facts.freeBytes < limits.minFreeBytes)
-    problems.push(`disk: ${Math.floor(facts.freeBytes / MiB)} MiB free, below the ${Math.floor(limits.minFreeBytes / MiB)} MiB kept free`);
+    problems.push(`disk: ${Math.floor(facts.freeBytes / MIB)} MiB free, below the ${Math.floor(limits.minFreeBytes / MIB)} MiB kept free`);
   if (facts.redisMaxBytes > 0 && facts.redisUsedBytes > limits.maxRedisShare * facts.redisMaxBytes)
     problems.push(
-      `redis: ${Math.floor(facts.redisUsedBytes / MiB)} MiB used of its ${Math.floor(facts.redisMaxBytes / MiB)} MiB maxmemory`,
+      `redis: ${Math.floor(facts.redisUsedBytes / MIB)} MiB used of its ${Math.floor(facts.redisMaxBytes / MIB)} MiB maxmemory`,
     );
   return problems;
 }

@@ -4,6 +4,7 @@
  */
 
 import { z } from 'zod';
+import { MIB } from './bytes.ts';
 import { cameraTrack } from './keyframes.ts';
 import { formatIssues, MAX_ISSUES } from './problem.ts';
 import { decodeRadiance, radianceSize } from './radiance.ts';
@@ -33,7 +34,7 @@ export const LIMITS = {
   maxRadiance: 1e7,
   maxFrames: 10_000,
   /** Bytes of one scene's assets together (shared/assets.ts): the most a worker fetches for a scene. */
-  maxAssetBytes: 256 * 1024 * 1024,
+  maxAssetBytes: 256 * MIB,
   /** Largest magnitude of any number: the renderer works in f32, where sums of larger ones overflow. */
   maxMagnitude: 1e9,
 } as const;

@@ -1,7 +1,7 @@
 /** The bytes drafts and the gateway's responses may hold at once (orchestrator/http/byte-budget.ts, cars-in-flight.ts). */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ByteBudget } from '../orchestrator/http/byte-budget.ts';
-import { CarsInFlight } from '../orchestrator/http/cars-in-flight.ts';
+import { CarsInFlight, type LetGoRule, type Reader, slowestToLetGo } from '../orchestrator/http/cars-in-flight.ts';
 
 describe('byte budget', () => {
   it('runs work while its bytes fit its key’s share and the whole, refuses it unrun past either, and frees them however the work ends', async () => {
@@ -26,14 +26,16 @@ describe('byte budget', () => {
   });
 });
 
-describe('CARs in flight', () => {
-  const held = (h: ReturnType<CarsInFlight['hold']>) => {
-    if ('over' in h) throw new Error(`over: ${h.over}`);
-    return h;
-  };
+const held = (h: ReturnType<CarsInFlight['hold']>) => {
+  if ('over' in h) throw new Error(`over: ${h.over}`);
+  return h;
+};
 
+const RULE: LetGoRule = { judgeAfterMs: 3_000, leftMs: 120_000 };
+
+describe('CARs in flight', () => {
   it('counts a blob once however many fetch it, distinct blobs in all and per key, and frees each once its last fetch is over', async () => {
-    const cars = new CarsInFlight(100, 60);
+    const cars = new CarsInFlight(100, 60, RULE);
     const herd = ['w1', 'w2', 'w3'].map((key) => held(cars.hold(key, 'big', 60)));
     // One CAR for all of them: the first fetch's build.
     let builds = 0;
@@ -66,7 +68,7 @@ describe('CARs in flight', () => {
   });
 
   it('keeps a blob held while its build runs, though its fetch is over; a failed build is not kept', async () => {
-    const cars = new CarsInFlight(100, 100);
+    const cars = new CarsInFlight(100, 100, RULE);
     const gone = held(cars.hold('w1', 'slow', 80));
     let finish: (car: Uint8Array) => void = () => undefined;
     const pending = new Promise<Uint8Array>((resolve) => {
@@ -82,5 +84,66 @@ describe('CARs in flight', () => {
     const failing = held(cars.hold('w3', 'bad', 10));
     await expect(failing.car(() => Promise.reject(new Error('unreadable')))).rejects.toThrow('unreadable');
     expect(await failing.car(async () => new Uint8Array(10))).toHaveLength(10);
+  });
+});
+
+describe('letting the slowest CARs in flight go when the whole is full', () => {
+  const NOW = 100_000;
+  /** A reader marked 5 s ago (watched long enough), having moved `since` bytes of its `total` since. */
+  const reader = (total: number, since: number, markedAt = NOW - 5_000): Reader => ({
+    total,
+    mark: { at: markedAt, moved: 10 },
+    moved: () => 10 + since,
+    cutOff: () => undefined,
+  });
+  const blob = (bytes: number, ...readers: Reader[]) => ({ bytes, building: false, fetches: readers.length, readers: new Set(readers) });
+
+  it('lets go the blobs whose every reader would take long at its pace since its mark, the longest first, only as many as make the room', () => {
+    const blobs = new Map([
+      // 1 byte in 5 s, 989 left: 4,945 s.
+      ['crawling', blob(40, reader(1000, 1))],
+      // 50 in 5 s, 940 left: 94 s, under the 120 s that let a blob go.
+      ['steady', blob(40, reader(1000, 50))],
+      // Nothing since its mark, though its sockets took 10 bytes at once.
+      ['stalled', blob(10, reader(1000, 0))],
+      // One reader stalled, one fast: the fast one is not cut off for the other's sake.
+      ['shared', blob(10, reader(1000, 0), reader(1000, 500))],
+    ]);
+    // Full (100 held of 100): room for 10 takes the stalled blob alone; for 50, the crawling one too.
+    expect(slowestToLetGo(blobs, 10, 100, 100, NOW, RULE)).toEqual(['stalled']);
+    expect(slowestToLetGo(blobs, 50, 100, 100, NOW, RULE)).toEqual(['stalled', 'crawling']);
+    // Room that letting every slow blob go would not make: no one is cut off.
+    expect(slowestToLetGo(blobs, 60, 100, 100, NOW, RULE)).toEqual([]);
+  });
+
+  it('judges no blob whose readers are not yet marked or watched long enough, nor one being built or with a fetch not yet sending', () => {
+    const unmarked = blob(50, { total: 1000, moved: () => 10, cutOff: () => undefined });
+    const young = blob(50, reader(1000, 0, NOW - 2_000));
+    const building = { ...blob(50, reader(1000, 0)), building: true };
+    const waiting = { ...blob(50, reader(1000, 0)), fetches: 2 };
+    for (const [name, one] of Object.entries({ unmarked, young, building, waiting }))
+      expect(slowestToLetGo(new Map([[name, one]]), 50, 100, 100, NOW, RULE)).toEqual([]);
+  });
+
+  it('frees a slow blob for a new one at once and cuts its readers off; their release later frees nothing twice', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const cars = new CarsInFlight(100, 100, RULE);
+    const slow = held(cars.hold('w1', 'slow', 80));
+    let cut = 0;
+    slow.sending({ total: 80, moved: () => 0, cutOff: () => cut++ });
+    // Marked after 3 s, not yet watched 3 s more: the whole is full.
+    vi.advanceTimersByTime(5_000);
+    expect(cars.hold('w2', 'next', 80)).toEqual({ over: 'all' });
+    vi.advanceTimersByTime(1_000);
+    const next = held(cars.hold('w2', 'next', 80));
+    expect(cut).toBe(1);
+    slow.release();
+    // The new blob's 80 are held, not freed by the slow one's release.
+    expect(cars.hold('w3', 'third', 21)).toEqual({ over: 'all' });
+    next.release();
+    held(cars.hold('w3', 'third', 100));
   });
 });

@@ -7,8 +7,10 @@
  * the pixels is pluggable, so test doubles (a rogue worker, the benchmark's no-op renderer) speak
  * exactly this protocol.
  */
+
 import type { Logger } from 'pino';
 import { resolveAssets } from '../shared/assets.ts';
+import { MIB } from '../shared/bytes.ts';
 import { canonicalCid, type Rendered, type TileResult } from '../shared/image.ts';
 import { type Assignment, type BatchResults, type CalibrationSpec, MAX_BATCH } from '../shared/protocol.ts';
 import type { BatchedResult } from '../shared/result-batch.ts';
@@ -75,7 +77,7 @@ export interface RunningAgent {
 const SCENE_FETCH_TRIES = 7;
 const SCENE_CACHE = 4;
 /** Bytes of scene assets a worker keeps between scenes (textures, skies and meshes reused by jobs). */
-const ASSET_CACHE_BYTES = 1024 * 1024 * 1024;
+const ASSET_CACHE_BYTES = 1024 * MIB;
 const RETRY_MS = 1000;
 /** The longest wait between tries while the orchestrators do not answer (it doubles up to this). */
 const MAX_BACKOFF_MS = 16_000;

@@ -1,5 +1,6 @@
 /** The worker's HTTP client: every request is signed with the worker's key. */
 
+import { MIB } from '../shared/bytes.ts';
 import type { Rendered } from '../shared/image.ts';
 import type { ForwardOrderView, OfferRequest } from '../shared/market.ts';
 import {
@@ -28,7 +29,6 @@ import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
 export const MAX_FETCH_BYTES = LIMITS.maxAssetBytes;
-const MIB = 1024 * 1024;
 /** The most of an error's answer (a problem: a few hundred bytes) that is read. */
 const PROBLEM_MAX_BYTES = 64 * 1024;
 

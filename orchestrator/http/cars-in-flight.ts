@@ -7,19 +7,94 @@
  * fetch it (a new job's herd, or keys fetching a CAR too large to cache one after another); it is
  * let go once its last response is over and its build has settled (a client that hangs up
  * mid-build leaves a build that still holds the blob). Distinct blobs add up, in all and per key.
+ *
+ * When the whole is full, the blobs whose every reader would still take long are let go to make
+ * room (`slowestToLetGo`): keys reading at the least pace the gateway allows could otherwise keep
+ * it full for as long as they read, and turn honest workers away.
  */
 interface Entry {
   bytes: number;
   fetches: number;
   car?: Promise<Uint8Array>;
   building: boolean;
+  readers: Set<Reader>;
+}
+
+/** A response sending a CAR: how much of it its client has taken, and how to end it. */
+export interface Sending {
+  total: number;
+  moved(): number;
+  cutOff(): void;
+}
+
+/** …and where it stood once the sockets' buffers had taken what they take: its pace is measured from there. */
+export interface Reader extends Sending {
+  mark?: { at: number; moved: number };
 }
 
 export interface HeldCar {
   /** The blob's CAR: the one in flight, else `build`'s (which a failure forgets, for the next fetch to try). */
   car(build: () => Promise<Uint8Array>): Promise<Uint8Array>;
+  /** This fetch is sending its CAR: it may be cut off, if it is slow, to make room. */
+  sending(sending: Sending): void;
   /** This fetch is over (once or more). */
   release(): void;
+}
+
+/**
+ * When a blob in flight may be let go to make room: each reader marked `judgeAfterMs` after it
+ * began and watched as long again, each still `leftMs` or more from done.
+ */
+export interface LetGoRule {
+  judgeAfterMs: number;
+  leftMs: number;
+}
+
+/**
+ * What a reader still needs at the pace it has kept since its mark (Infinity when it has taken
+ * nothing since); undefined while it has not been watched long enough. From its mark, not its
+ * start: the sockets' buffers take a few MiB at once, so a reader of a small blob that then reads
+ * nothing would look fast for minutes.
+ */
+export function msLeft(reader: Reader, now: number, rule: LetGoRule): number | undefined {
+  const { mark } = reader;
+  if (!mark || now - mark.at < rule.judgeAfterMs) return undefined;
+  const moved = reader.moved();
+  if (moved >= reader.total) return 0;
+  return ((reader.total - moved) * (now - mark.at)) / (moved - mark.moved);
+}
+
+/**
+ * Which blobs in flight to let go so that `need` more bytes fit beside `held` in `bound`: those
+ * whose readers have all been sending a while and would all still take long, the longest first;
+ * none when letting all of them go would not make the room (no one is cut off for nothing). A blob
+ * being built, or with a fetch not yet sending or not yet watched long enough, is not judged.
+ */
+export function slowestToLetGo(
+  blobs: ReadonlyMap<string, Pick<Entry, 'bytes' | 'building' | 'fetches' | 'readers'>>,
+  need: number,
+  held: number,
+  bound: number,
+  now: number,
+  rule: LetGoRule,
+): string[] {
+  const slow: { cid: string; bytes: number; left: number }[] = [];
+  for (const [cid, blob] of blobs) {
+    if (blob.building || blob.readers.size === 0 || blob.readers.size < blob.fetches) continue;
+    const lefts = [...blob.readers].map((r) => msLeft(r, now, rule));
+    if (lefts.some((left) => left === undefined)) continue;
+    const left = Math.min(...(lefts as number[]));
+    if (left >= rule.leftMs) slow.push({ cid, bytes: blob.bytes, left });
+  }
+  slow.sort((a, b) => b.left - a.left);
+  const letGo: string[] = [];
+  let room = bound - held;
+  for (const { cid, bytes } of slow) {
+    if (room >= need) break;
+    letGo.push(cid);
+    room += bytes;
+  }
+  return room >= need ? letGo : [];
 }
 
 export class CarsInFlight {
@@ -30,6 +105,7 @@ export class CarsInFlight {
   constructor(
     readonly bytes: number,
     readonly perKey: number,
+    readonly letGo: LetGoRule,
   ) {}
 
   /** Holds `cid`'s `bytes` for `key` until released; or which bound that would pass. */
@@ -38,8 +114,9 @@ export class CarsInFlight {
     if (mine + bytes > this.perKey) return { over: 'key' };
     let entry = this.byCid.get(cid);
     if (!entry) {
+      if (this.held + bytes > this.bytes) this.makeRoom(bytes);
       if (this.held + bytes > this.bytes) return { over: 'all' };
-      entry = { bytes, fetches: 0, building: false };
+      entry = { bytes, fetches: 0, building: false, readers: new Set() };
       this.byCid.set(cid, entry);
       this.held += bytes;
     }
@@ -47,6 +124,8 @@ export class CarsInFlight {
     held.fetches++;
     this.byKey.set(key, mine + bytes);
     let released = false;
+    let reading: Reader | undefined;
+    let marking: NodeJS.Timeout | undefined;
     return {
       car: (build) => {
         if (!held.car) {
@@ -72,9 +151,20 @@ export class CarsInFlight {
         }
         return held.car;
       },
+      sending: (sending) => {
+        if (released || reading) return;
+        const reader: Reader = { ...sending };
+        reading = reader;
+        held.readers.add(reader);
+        marking = setTimeout(() => {
+          reader.mark = { at: performance.now(), moved: reader.moved() };
+        }, this.letGo.judgeAfterMs).unref();
+      },
       release: () => {
         if (released) return;
         released = true;
+        clearTimeout(marking);
+        if (reading) held.readers.delete(reading);
         const left = (this.byKey.get(key) ?? bytes) - bytes;
         if (left > 0) this.byKey.set(key, left);
         else this.byKey.delete(key);
@@ -82,6 +172,16 @@ export class CarsInFlight {
         this.forgetIfIdle(cid, held);
       },
     };
+  }
+
+  /** Lets the slowest blobs go, if that makes the room: their bytes count no more, their readers are cut off. */
+  private makeRoom(need: number): void {
+    for (const cid of slowestToLetGo(this.byCid, need, this.held, this.bytes, performance.now(), this.letGo)) {
+      const entry = this.byCid.get(cid) as Entry;
+      this.byCid.delete(cid);
+      this.held -= entry.bytes;
+      for (const reader of entry.readers) reader.cutOff();
+    }
   }
 
   private forgetIfIdle(cid: string, entry: Entry): void {

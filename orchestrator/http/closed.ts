@@ -59,20 +59,16 @@ const SEND_SLICE = 256 * 1024;
 
 /**
  * Sends `bytes` as the response's body a slice at a time, each once the last has gone out — so
- * that the socket holds a slice at most and how far its reader got can be seen — and cuts it off
- * once its reader falls behind `pace`.
+ * that the socket holds a slice at most and how far its reader got can be seen (`watch` is told
+ * how) — and cuts it off once its reader falls behind `pace`.
  */
-export async function sendPaced(res: ServerResponse, bytes: Uint8Array, pace: Pace): Promise<void> {
+export async function sendPaced(res: ServerResponse, bytes: Uint8Array, pace: Pace, watch?: (moved: () => number) => void): Promise<void> {
   let written = 0;
   // Handed on: what was written, less what the response and its socket still hold (counted on the
   // response, whose socket a pipelined request has not got yet).
-  cutOffSlow(
-    res,
-    bytes.byteLength,
-    () => written - res.writableLength,
-    pace,
-    () => res.destroy(),
-  );
+  const moved = () => written - res.writableLength;
+  cutOffSlow(res, bytes.byteLength, moved, pace, () => res.destroy());
+  watch?.(moved);
   res.setHeader('content-length', bytes.byteLength);
   for (let at = 0; at < bytes.byteLength && !res.destroyed; at += SEND_SLICE) {
     const slice = bytes.subarray(at, at + SEND_SLICE);

@@ -25,7 +25,8 @@ export interface JobEventsDeps {
   jobs: Jobs;
   tasks: Tasks;
   statusOf: (job: JobRecord) => Promise<JobStatus>;
-  summaryOf: (job: JobRecord) => Promise<JobSummary>;
+  /** Jobs' summaries, with one read of what holds jobs up for them all. */
+  summariesOf: (jobs: JobRecord[]) => Promise<JobSummary[]>;
   statuses: SharedStatuses;
 }
 
@@ -122,11 +123,13 @@ export async function streamJobListEvents(
     LIST_BATCH_MS,
     async (jobs) => {
       await stream?.drained();
-      let sent = 0;
+      const records: JobRecord[] = [];
       for (const id of jobs) {
         const job = (await visible(id)) ? await deps.jobs.get(id) : undefined;
-        if (job) sent += stream?.send(JOB_EVENTS.job, await deps.summaryOf(job)) ?? 0;
+        if (job) records.push(job);
       }
+      let sent = 0;
+      for (const summary of await deps.summariesOf(records)) sent += stream?.send(JOB_EVENTS.job, summary) ?? 0;
       return sent;
     },
     (err) => req.log?.warn({ err: err.message }, 'job list update failed'),

@@ -115,8 +115,12 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     return (job) => full ?? pauseReason(job, last);
   };
   const statusOf = async (job: JobRecord) => jobs.status(job, urls, (await heldUpNow())(job));
-  const summaryOf = async (job: JobRecord) => jobs.summary(job, urls, (await heldUpNow())(job));
-  const live = { feed: deps.feed, jobs, tasks, statusOf, summaryOf, statuses: new SharedStatuses() };
+  const summariesOf = async (records: JobRecord[]) => {
+    if (records.length === 0) return [];
+    const heldUp = await heldUpNow();
+    return records.map((job) => jobs.summary(job, urls, heldUp(job)));
+  };
+  const live = { feed: deps.feed, jobs, tasks, statusOf, summariesOf, statuses: new SharedStatuses() };
 
   // Two scenes at the asset limit may be checked at once, one of them a requester's.
   const resolving = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
@@ -275,8 +279,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const { offset, limit, owner } = JobListQuery.parse(req.query);
     const ids = await jobs.list(req.principal?.role === 'operator' ? owner : req.principal?.owner, offset, limit);
     const records = (await Promise.all(ids.map((id) => jobs.get(id)))).filter((j): j is JobRecord => j !== undefined);
-    const heldUp = await heldUpNow();
-    res.json({ jobs: records.map((job) => jobs.summary(job, urls, heldUp(job))) });
+    res.json({ jobs: await summariesOf(records) });
   });
 
   // A dashboard tab holds one or two; what one requester may hold, and all together (event-stream.ts).

@@ -6,9 +6,11 @@
  * address, and failed authentications per address — an address that keeps failing is turned away
  * before anything is looked up, from memory once it is over the limit.
  */
+
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { MIB } from '../../shared/bytes.ts';
 import { keys } from '../state/keys.ts';
 import { HttpError } from './problem.ts';
 
@@ -81,8 +83,6 @@ export async function consume(limiter: RateLimiterRedis, key: string, res: Respo
     throw new HttpError(429, 'Too many requests', `rate limit reached; retry in ${seconds} s`);
   }
 }
-
-export const MIB = 1024 * 1024;
 
 /**
  * Charges `bytes` to a limiter of MiB a minute: a started MiB counts whole, and a body over a

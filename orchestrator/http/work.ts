@@ -3,8 +3,10 @@
  * unbond, offer capacity in a forward window; and the gateway its scenes come from. Every request
  * is signed (auth.ts).
  */
+
 import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { z } from 'zod';
+import { MIB } from '../../shared/bytes.ts';
 import { OfferRequest } from '../../shared/market.ts';
 import { Credits, formatCredits, fromMicros, toMicros } from '../../shared/money.ts';
 import {
@@ -34,11 +36,11 @@ import type { StorageMonitor } from '../storage.ts';
 import { acceptResults, ResultRejected, type UploadDeps } from '../uploads.ts';
 import { rawBody } from './auth.ts';
 import { overBudget } from './byte-budget.ts';
-import { CarsInFlight } from './cars-in-flight.ts';
+import { CarsInFlight, type LetGoRule } from './cars-in-flight.ts';
 import { onClosed, type Pace, sendPaced } from './closed.ts';
 import { ledgerOp } from './credits.ts';
 import { type ForwardDeps, placeOrder, view } from './forwards.ts';
-import { addressOf, consume, consumeMiB, MIB } from './limits.ts';
+import { addressOf, consume, consumeMiB } from './limits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
 export interface WorkRoutesDeps extends UploadDeps, ForwardDeps {
@@ -72,6 +74,14 @@ export interface GatewayDeps extends Pick<WorkRoutesDeps, 'blobs' | 'calibration
 const GATEWAY_PACE: Pace = { minBytesPerSecond: 128 * 1024, graceMs: 30_000 };
 
 /**
+ * When the CARs in flight fill their bound, the blobs whose every reader would still take 2
+ * minutes at the pace it kept over 3 s (from 3 s after it began) are let go, their readers cut
+ * off, to make room: keys reading at the least pace could keep the bound full for half an hour. A
+ * worker reading 2 MiB a second is never let go of a blob under 250 MiB.
+ */
+const GATEWAY_LET_GO: LetGoRule = { judgeAfterMs: 3_000, leftMs: 120_000 };
+
+/**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
  * (shared/unixfs.ts), which the worker checks against the CID, so the bytes may as well come from
  * any orchestrator or IPFS gateway. A worker may read the calibration scene and the scenes (and
@@ -85,7 +95,7 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
   // By CID, so never stale; whether the worker may read one is checked before it is looked up.
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
-  const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes);
+  const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes, GATEWAY_LET_GO);
   r.get('/:cid', async (req, res) => {
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
@@ -117,7 +127,7 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
       .type(`${CAR_CONTENT_TYPE}; version=1`)
       // The CID names these bytes.
       .set({ 'x-content-type-options': 'nosniff', etag: `"${cid}.car"` });
-    await sendPaced(res, car, GATEWAY_PACE);
+    await sendPaced(res, car, GATEWAY_PACE, (moved) => held.sending({ total: car.byteLength, moved, cutOff: () => res.destroy() }));
   });
   return r;
 }

@@ -170,20 +170,28 @@ describe('keys fetching different large blobs at once and reading none of them',
     await expect.poll(fetched).toBe(true);
   });
 
-  it('keep an honest worker waiting, not giving its replica up: it renders once the blob in the way is let go', async () => {
+  it('keep an honest worker waiting, not giving its replica up, until the blob in the way is let go for it', async () => {
     const pinned = await jobWithLargeAsset(1, 1024, roomy);
     const pinning = await roomy.worker('pinning', { trusted: true });
     await nextAssignment(pinning.client);
     const stalled = await stalledFetch(pinning, pinned.cid);
+    onTestFinished(() => {
+      stalled.destroy();
+    });
     const wanted = await jobWithLargeAsset(1, 1024, roomy);
     const agent = await flatAgent(roomy.farm.url, 'honest');
     onTestFinished(() => agent.stop());
-    // Its fetch of the wanted job's texture is turned away (503) while the other is held; it tries again.
-    await new Promise((r) => setTimeout(r, 2500));
-    stalled.destroy();
+    // Its fetch of the wanted job's texture is turned away (503) while the stalled fetch is young;
+    // it tries again, and once that one has been sending 5 s without reading, it is let go.
     await waitFor(async () => (await (await roomy.operator(`/api/jobs/${wanted.id}`)).json()).state === 'done', 30_000, 'the job');
     const { tasks } = (await (await roomy.operator(`/api/jobs/${wanted.id}/tasks`)).json()) as { tasks: TaskView[] };
     // One replica: it was never handed back to be bound again.
     expect(tasks[0].replicas).toHaveLength(1);
+    // The stalled fetch was cut off short of its 4-MiB texture.
+    let received = 0;
+    stalled.on('data', (chunk: Buffer) => (received += chunk.length));
+    stalled.resume();
+    await new Promise((resolve) => stalled.once('close', resolve));
+    expect(received).toBeLessThan(pinned.asset.byteLength);
   });
 });
