@@ -1,6 +1,7 @@
 /** A requester's HTTP client for the job API (bearer token). */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { FarmLimits } from '../shared/farm-limits.ts';
+import { applyJobUpdate } from '../shared/job-updates.ts';
 import { JOB_EVENTS, type JobStatus } from '../shared/protocol.ts';
 
 /** The orchestrator answered with an error status. */
@@ -91,8 +92,11 @@ export class RequesterClient {
       const res = await this.call('GET', `/api/jobs/${id}/events`, undefined, connection.signal);
       if (!res.body) return;
       const events = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      let status: JobStatus | undefined;
       for (let next = await events.read(); !next.done; next = await events.read()) {
-        if (next.value.event === JOB_EVENTS.job) yield JSON.parse(next.value.data) as JobStatus;
+        if (next.value.event !== JOB_EVENTS.job) continue;
+        status = applyJobUpdate(status, JSON.parse(next.value.data) as JobStatus);
+        yield status;
       }
     } finally {
       connection.abort();

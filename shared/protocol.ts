@@ -99,6 +99,7 @@ export const FrameStatus = z.object({
   tilesTotal: z.number().int(),
   done: z.boolean(),
 });
+export type FrameStatus = z.infer<typeof FrameStatus>;
 
 /**
  * A job as lists show it (GET /api/jobs, the live job list): its counts, not each frame's progress
@@ -458,7 +459,11 @@ export type ImportedSceneView = z.infer<typeof ImportedSceneView>;
 /** POST /api/session: trades an API token for an HttpOnly cookie (browsers: images, SSE). */
 export const SessionRequest = z.object({ token: z.string().min(8).max(200) });
 
-/** Server-sent events of GET /api/jobs/:id/events. */
+/**
+ * Server-sent events of GET /api/jobs/:id/events: `job`, the job's status, whose `frames` are those
+ * that changed since the stream's last `job` event (all of them in its first; job-updates.ts);
+ * `tiles`, the tiles that changed.
+ */
 export const JOB_EVENTS = { job: 'job', tiles: 'tiles' } as const;
 
 /** POST /api/work/heartbeat: the replicas the worker is rendering right now. */

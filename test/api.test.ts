@@ -286,6 +286,41 @@ describe('dashboard API', () => {
     expect((await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 400)).errors?.[0].path).toBe('task');
   });
 
+  it('sends a live view each frame’s progress once, then only the frames that changed', async () => {
+    const own = await startApiFarm({ pollMs: 200 });
+    onTestFinished(() => own.stop());
+    // Three frames of one tile each, one replica a tile.
+    const body = {
+      scene: shippedRaw('bounce'),
+      frames: '0-2',
+      width: 16,
+      height: 16,
+      spp: 1,
+      tileSize: 16,
+      verification: 'quorum',
+      replicas: 1,
+    };
+    const { id } = (await (await own.operator('/api/jobs', body)).json()) as { id: string };
+    const live = serverSentEvents(await own.operator(`/api/jobs/${id}/events`));
+    onTestFinished(() => live.close());
+    expect(((await live.nextWhere('job', () => true)) as JobStatus).frames.map((f) => f.frame)).toEqual([0, 1, 2]);
+
+    const w = await own.worker('frames');
+    const assignment = await w.client.next();
+    if (!assignment) throw new Error('no assignment');
+    const { width, height } = assignment.tile;
+    const pixels = new Uint8Array(width * height * 4).fill(7);
+    const cid = await canonicalCid({ width, height, rgba: pixels, rays: 0 });
+    expect(await w.client.upload(assignment.replica, cid, { rgba: pixels, rays: 0 })).toBe('accepted');
+    const verified: JobStatus = await live.nextWhere('job', (s: JobStatus) => s.tilesVerified === 1);
+    // The frame whose tile was verified, alone.
+    expect(verified.frames).toEqual([{ frame: expect.any(Number), tilesVerified: 1, tilesTotal: 1, done: expect.any(Boolean) }]);
+    // A stream opened now starts with every frame again.
+    const again = serverSentEvents(await own.operator(`/api/jobs/${id}/events`));
+    onTestFinished(() => again.close());
+    expect(((await again.nextWhere('job', () => true)) as JobStatus).frames).toHaveLength(3);
+  });
+
   it('streams only the caller’s own jobs in the live job list', async () => {
     const own = await startApiFarm({ pollMs: 200 });
     onTestFinished(() => own.stop());

@@ -4,6 +4,7 @@
  * tiles, so nothing missed while disconnected stays stale.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { applyJobUpdate } from '../../shared/job-updates.ts';
 import { JOB_EVENTS, type JobStatus, type TaskView } from '../../shared/protocol.ts';
 import { api } from './api.ts';
 
@@ -65,7 +66,7 @@ export function useJobLive(id: string, chooseFrame: (status: JobStatus) => numbe
       setConnected(false);
       if (source.readyState === EventSource.CLOSED) setError(LIVE_REFUSED);
     };
-    source.addEventListener(JOB_EVENTS.job, (e) => setStatus(JSON.parse((e as MessageEvent).data)));
+    source.addEventListener(JOB_EVENTS.job, (e) => setStatus((prev) => applyJobUpdate(prev, JSON.parse((e as MessageEvent).data))));
     source.addEventListener(JOB_EVENTS.tiles, (e) => {
       const views = (JSON.parse((e as MessageEvent).data) as TaskView[]).filter((v) => v.frame === frameRef.current);
       if (views.length === 0) return;

@@ -9,7 +9,8 @@
  * browser's EventSource `open`, after which it reloads) hears of every later change.
  */
 import type { Request, Response } from 'express';
-import { JOB_EVENTS, type JobStatus, type JobSummary, type TaskView } from '../../shared/protocol.ts';
+import { framesChanged } from '../../shared/job-updates.ts';
+import { type FrameStatus, JOB_EVENTS, type JobStatus, type JobSummary, type TaskView } from '../../shared/protocol.ts';
 import type { ChangeFeed } from '../change-feed.ts';
 import { JOB_SUBJECT } from '../state/events.ts';
 import type { JobRecord, Jobs } from '../state/jobs.ts';
@@ -73,6 +74,13 @@ async function statusOf(deps: JobEventsDeps, id: string) {
 
 export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: Request, res: Response): Promise<void> {
   let stream: EventStream | undefined;
+  // The frames its client holds: a status goes with only those that changed since (job-updates.ts).
+  let held: FrameStatus[] | undefined;
+  const sendStatus = (status: JobStatus) => {
+    const frames = held ? framesChanged(held, status.frames) : status.frames;
+    held = status.frames;
+    return stream?.send(JOB_EVENTS.job, { ...status, frames }) ?? 0;
+  };
   const shared = deps.statuses.view<JobStatus | undefined>(jobId);
   const updates = batcher(
     JOB_BATCH_MS,
@@ -85,7 +93,7 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
       const status = await shared.status(() => statusOf(deps, jobId));
       let sent = 0;
       if (views.length) sent += stream?.send(JOB_EVENTS.tiles, views) ?? 0;
-      if (status) sent += stream?.send(JOB_EVENTS.job, status) ?? 0;
+      if (status) sent += sendStatus(status);
       return sent;
     },
     (err) => req.log?.warn({ job: jobId, err: err.message }, 'live view update failed'),
@@ -106,9 +114,10 @@ export async function streamJobEvents(deps: JobEventsDeps, jobId: string, req: R
     shared.close();
     void unwatch();
   });
-  // Read afresh: a change just before this view subscribed is not among those it hears of.
+  // Read afresh: a change just before this view subscribed is not among those it hears of. A
+  // flush that went out meanwhile read it later.
   const initial = await statusOf(deps, jobId);
-  if (initial) stream.send(JOB_EVENTS.job, initial);
+  if (initial && !held) sendStatus(initial);
 }
 
 /** `visible` says whether the caller may see a job (operator: all; requester: its own). */
