@@ -48,7 +48,7 @@ export interface ReplicaRecord {
   /** The job it was bound for (absent on records written before the market). */
   job?: string;
   /** Who pays for it (includes/escrow.lua) and from which pot, at what price (ticks per RU), what is still committed to it and was paid (µc). */
-  payer?: 'job' | 'forward' | 'treasury';
+  payer?: 'job' | 'forward' | 'fund' | 'treasury';
   pot?: string;
   price?: number;
   /** µc as decimal strings (cjson keeps 14 digits). */

@@ -46,7 +46,8 @@ export interface RunnerDeps {
 /**
  * Backtracking asks for a fresh result on a tile that still stands at θ without the caught worker
  * (decide.ts `recheck`) only for the caught key's newest verdicts of the last hour: what one key
- * can have re-rendered at the treasury's expense, by getting itself caught, is bounded.
+ * can have re-rendered by getting itself caught is bounded (and paid for out of its own slashes:
+ * bind.lua).
  */
 const RECHECK_MS = 3600_000;
 const RECHECK_MOST = 32;

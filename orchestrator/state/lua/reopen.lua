@@ -37,8 +37,10 @@ if ARGV[3] ~= '' then
   end
 end
 local below = redis.call('HGET', KEYS[1], 'below') == '1'
+-- Whose catch reopened it: its re-renders are paid out of what that worker's slashes brought the
+-- treasury (bind.lua), a dispute's by the job.
 redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'anchored', 0,
-  'suspect', 1, 'reopened', now, 'decidedAt', '', 'progressAt', now)
+  'suspect', 1, 'suspectOf', ARGV[3], 'reopened', now, 'decidedAt', '', 'progressAt', now)
 -- A fresh arbitration and audit: slots issued for the earlier verdict may have been dropped.
 redis.call('HDEL', KEYS[1], 'arbiter', 'audited')
 redis.call('HINCRBY', KEYS[1], 'version', 1)
