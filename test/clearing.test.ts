@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { clear, clearingPrice, MAX_TICK, type Order, tradedPrice } from '../orchestrator/market/clearing.ts';
+import { clear, clearingPrice, MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 
 /** The rule, tick by tick. */
 function reference(bids: readonly Order[], asks: readonly Order[]): { price: number | null; volume: number } {
@@ -123,15 +123,5 @@ describe('clearing', () => {
       ['b1', 4],
       ['b2', 2],
     ]);
-  });
-
-  it('names the last price that traded only from a clearing of at least the floor’s units', () => {
-    // A bid on a few units at the highest price crossing one ask: it cleared, but traded too little.
-    const tiny = clear([o('b', MAX_TICK - 1, 5)], [o('a', MAX_TICK - 1, 500)]);
-    expect(tiny).toMatchObject({ price: MAX_TICK - 1, volume: 5 });
-    expect(tradedPrice(tiny, 1_000_000)).toBeNull();
-    expect(tradedPrice(clear([o('b', 15, 5)], [o('a', 10, 5)]), 5)).toBe(12);
-    // Nothing crossed: nothing named, whatever the floor.
-    expect(tradedPrice(clear([o('b', 9, 5)], [o('a', 10, 5)]), 0)).toBeNull();
   });
 });

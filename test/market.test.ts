@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
-import { candles, priceIndex } from '../orchestrator/market/history.ts';
+import { candles, priceIndex, tradedPrice } from '../orchestrator/market/history.ts';
 import { LOWEST_PRIORITY, mayPrioritise, slotPriority } from '../orchestrator/market/priority.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
@@ -173,6 +173,19 @@ describe('the price history', () => {
     expect(priceIndex([p(1000, 6), p(2000, 1), p(3000, 5)], 5)).toEqual({ price: 1000, volume: 12, thin: false });
     expect(priceIndex([p(1000, 1), p(3000, 1)], 5)).toEqual({ price: 1000, volume: 2, thin: true });
     expect(priceIndex([p(null, 0)], 5)).toEqual({ price: null, volume: 0, thin: true });
+  });
+
+  it('names the price that traded from the hour’s index, and nothing from an hour too thin', () => {
+    const p = (price: number | null, volume: number) => ({ at: 0, price, volume });
+    const hour = [p(1000, 4), p(1100, 3), p(null, 0)];
+    expect(tradedPrice(hour, 5)).toBe(1000);
+    // A requester's bid crossing its own key's ask at the highest price: the hour's index barely moves
+    // unless it trades more than the rest of the hour did.
+    expect(tradedPrice([...hour, p(MAX_TICK - 1, 6)], 5)).toBe(1100);
+    expect(tradedPrice([...hour, p(MAX_TICK - 1, 8)], 5)).toBe(MAX_TICK - 1);
+    // Too little traded in the hour to name a price: the last one named stands.
+    expect(tradedPrice([p(MAX_TICK - 1, 4)], 5)).toBeNull();
+    expect(tradedPrice([p(null, 0)], 0)).toBeNull();
   });
 });
 

@@ -13,14 +13,13 @@ import {
   type MarketView,
   toBookUnits,
 } from '../../shared/market.ts';
-import { CANDLE_MS, candles, priceIndex } from '../market/history.ts';
+import { CANDLE_MS, candles, INDEX_WINDOW_MS, priceIndex } from '../market/history.ts';
 import { sharedFor } from '../single-flight.ts';
 import type { Market } from '../state/market.ts';
 import { type ForwardDeps, forwardCurve } from './forwards.ts';
 
 /** Candles a history answer holds at most. */
 const CANDLES = 120;
-const INDEX_WINDOW_MS = 3_600_000;
 const HistoryQuery = z.object({ interval: CandleInterval.default('1m') });
 
 const price = (ticks: number | null): number | null => (ticks === null ? null : fromTicks(ticks));

@@ -75,15 +75,6 @@ export function clearingPrice(bids: readonly Order[], asks: readonly Order[]): {
   return { price, volume: best.volume };
 }
 
-/**
- * The price a clearing names as the last that traded — what the farm pays its own work at, at
- * most — or null, leaving the last one: only a clearing of at least `floor` units names it. A bid
- * on a few credits of escrow that crosses its owner's own ask trades almost nothing, and must not
- * name what the treasury pays.
- */
-export const tradedPrice = (c: Pick<Clearing, 'price' | 'volume'>, floor: number): number | null =>
-  c.price !== null && c.volume >= floor ? c.price : null;
-
 /** Clears the book: the price, and each order's fill in priority order. */
 export function clear(bids: readonly Order[], asks: readonly Order[]): Clearing {
   const { price, volume } = clearingPrice(bids, asks);

@@ -1,7 +1,8 @@
 /**
  * The public price series, from the recorded clearings (pure): OHLC candles with volume, and the
  * farm's price index — the volume-weighted median clearing price of the last hour, flagged when
- * the hour's volume is below a floor (a thin market's price says little).
+ * the hour's volume is below a floor (a thin market's price says little) — which is also the
+ * price the farm pays its own work at, at most.
  */
 
 /** One recorded clearing: its interval start, price in ticks (null: nothing crossed), volume in book units. */
@@ -22,6 +23,9 @@ export interface Candle {
 }
 
 export const CANDLE_MS = { '1m': 60_000, '1h': 3_600_000, '1d': 86_400_000 } as const;
+
+/** What the index looks back over. */
+export const INDEX_WINDOW_MS = 3_600_000;
 
 /** Candles of `periodMs` from clearings in time order; periods in which nothing traded have none. */
 export function candles(points: readonly ClearingPoint[], periodMs: number): Candle[] {
@@ -57,4 +61,17 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
       return 2 * below >= volume;
     }) as ClearingPoint & { price: number };
   return { price: median.price, volume, thin: volume < floor };
+}
+
+/**
+ * The price the farm names as the one that traded — what it pays its own work at, at most (spot
+ * checks, re-renders, audits), what caps a market order's price and values collateral — from the
+ * clearings of the last hour (the new one among them): their index, once the hour traded at least
+ * `floor` units; else null, leaving the last one named. The index, not the last clearing: a
+ * requester whose own key's ask crossed its bid at a high price named it for one interval's
+ * trade; now it must trade more than the rest of the hour did.
+ */
+export function tradedPrice(hour: readonly ClearingPoint[], floor: number): number | null {
+  const index = priceIndex(hour, floor);
+  return index.thin ? null : index.price;
 }

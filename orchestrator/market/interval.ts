@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
 import { bookOf, levels } from './book.ts';
-import { clear, MAX_TICK, tradedPrice } from './clearing.ts';
+import { clear, MAX_TICK } from './clearing.ts';
+import { INDEX_WINDOW_MS, tradedPrice } from './history.ts';
 
 export interface IntervalDeps {
   market: Market;
@@ -15,7 +16,7 @@ export interface IntervalDeps {
   /** Providers seen within this long are online. */
   onlineWindowMs: number;
   historyMs: number;
-  /** Book units a clearing trades at least to name the last price that traded (marketTradedFloorRu). */
+  /** Book units the last hour trades at least to name the price that traded (marketTradedFloorRu). */
   tradedFloorUnits: number;
   log: Logger;
 }
@@ -26,6 +27,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
+  const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
     const named = orders.filter((o) => o.limit < MAX_TICK);
@@ -43,7 +45,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       levels: levels(bids, asks),
     },
     now - deps.historyMs,
-    tradedPrice(c, deps.tradedFloorUnits),
+    tradedPrice(hour, deps.tradedFloorUnits),
   );
   if (recorded) deps.log.debug({ at, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'market cleared');
   return recorded;

@@ -3,7 +3,7 @@
   interval (its lease lapsed mid-clearing) records nothing. Clearings older than the history kept
   are dropped. The last price that traded is kept apart: what the farm pays for its own work at
   (spot checks, re-renders) and values collateral at, whatever later intervals did not cross or
-  traded too little to name it (market/clearing.ts tradedPrice).
+  traded too little to name it (market/history.ts tradedPrice: the last hour's index).
   Input:
     KEYS[1] clearings by interval start
     KEYS[2] last clearing
