@@ -212,7 +212,7 @@ describe('known answers', () => {
     }
   });
 
-  it('do not let a reopened tile stand on the colluders left in its group: it needs a fresh result first', async () => {
+  it('do not let a reopened tile stand on the colluders left in its group: it needs a fresh result first; a finished job’s is marked below θ', async () => {
     // No trusted worker online but for a moment (a lease of 1 s: online means seen within 2 s).
     const own = await startApiFarm({ spotCheckRate: 1, knownAnswersTarget: 0, leaseMs: 1000, graceMs: 1000 });
     const redis = new Redis(own.redisUrl);
@@ -233,47 +233,64 @@ describe('known answers', () => {
       ] as const)
         await redis.hset(keys.worker(w.id), 'passed', passed);
       const submit = async (job: object) => ((await (await own.operator('/api/jobs', job)).json()) as { id: string }).id;
+      const tasksOf = async (job: string) => ((await (await own.operator(`/api/jobs/${job}/tasks`)).json()) as { tasks: TaskView[] }).tasks;
       await offline();
 
-      // The pair carries 33 wrong tiles (no known answer yet, so no spot check stands in for one).
-      const carried: string[] = [];
-      for (let i = 0; i < 33; i++) {
-        const job = await submit({ ...oneTileJob(1), verification: 'credibility' });
-        const byLiar = Assignment.parse(await liar.client.next());
-        await redis.hset(keys.task((await onlyTask(own, job)).task), 'auditRoll', 0.99);
-        await uploadShade(liar.client, byLiar, 3);
+      // The pair carries wrong tiles (no known answer yet, so no spot check stands in for one): 33 of
+      // jobs that finish, and one of a job whose other tile the honest worker holds, still running.
+      const carry = async (job: string) => {
+        for (const t of await tasksOf(job)) await redis.hset(keys.task(t.task), 'auditRoll', 0.99);
+        await uploadShade(liar.client, Assignment.parse(await liar.client.next()), 3);
         // The liar alone is short of θ: one more replica, which the colluder takes.
         await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
-        expect(await onlyTask(own, job)).toMatchObject({ state: 'verified', anchored: false });
-        carried.push(job);
+      };
+      const finished: string[] = [];
+      for (let i = 0; i < 33; i++) {
+        const job = await submit({ ...oneTileJob(1), verification: 'credibility' });
+        await carry(job);
+        await waitFor(async () => (await (await own.operator(`/api/jobs/${job}`)).json()).state === 'done', 5000, 'the job to finish');
+        finished.push(job);
       }
-      const newest = carried[carried.length - 1];
-      const states = async () => Promise.all(carried.map(async (job) => (await onlyTask(own, job)).state));
+      const running = await submit({ ...oneTileJob(1), width: 32, verification: 'credibility' });
+      await redis.hset(keys.task(`${running}.f0.t0`), 'auditRoll', 0.99);
+      await redis.hset(keys.task(`${running}.f0.t1`), 'auditRoll', 0.99);
+      const first = Assignment.parse(await liar.client.next());
+      const held = Assignment.parse(await honest.client.next());
+      alive = setInterval(() => void honest.client.heartbeat([held.replica]).catch(() => undefined), 500);
+      await uploadShade(liar.client, first, 3);
+      await uploadShade(colluder.client, Assignment.parse(await colluder.client.next()), 3);
+      const carriedTask = async () => (await tasksOf(running)).find((t) => t.replicas.some((r) => r.worker === liar.id)) as TaskView;
+      expect(await carriedTask()).toMatchObject({ state: 'verified', anchored: false });
 
       // A known answer, rendered while the trusted worker is online for a moment.
       await submit({ ...oneTileJob(1), spp: 2, verification: 'credibility' });
       await uploadShade(truth.client, Assignment.parse(await truth.client.next()), 90);
       await offline();
 
-      // The liar fails a check (standing in for a slot of real work) and is caught, while the
-      // honest worker is online (heart-beating, as a running worker does).
+      // The liar fails a check (standing in for a slot of real work) and is caught.
       await submit({ ...oneTileJob(1), spp: 3, verification: 'credibility' });
-      await honest.client.heartbeat([]);
-      alive = setInterval(() => void honest.client.heartbeat([]).catch(() => undefined), 500);
       await uploadShade(liar.client, Assignment.parse(await liar.client.next()), 3);
       const faultsOf = async (w: TestClient) => ((await (await fetch(`${own.farm.url}/api/workers/${w.id}`)).json()) as WorkerView).faults;
       await waitFor(async () => (await faultsOf(liar)) === 1, 5000, 'the liar to be caught');
-      // The colluder alone still reaches θ, but the tiles are reopened for a result from outside the
-      // group: the liar's newest 32 (a caught key cannot have its whole history re-rendered at the
-      // treasury's expense), so the oldest stands.
-      await waitFor(async () => (await states()).filter((s) => s === 'pending').length === 32, 5000, 'the carried tiles to be reopened');
-      expect((await states()).filter((s) => s === 'verified')).toHaveLength(1);
-      // The honest worker passes its own check and renders the other job's tile and reopened ones.
-      for (let i = 0; i < 40 && !(await onlyTask(own, newest)).replicas.some((r) => r.worker === honest.id); i++)
+      // The colluder alone still reaches θ, but the liar's newest 32 verdicts (a caught key cannot
+      // have its whole history rendered again) need a result from outside the group: the running
+      // job's tile is reopened for one; the finished jobs' stand marked below θ, since only keys
+      // could render them again and a finished job holds no escrow to pay them. The oldest two stand.
+      await waitFor(async () => (await carriedTask()).state === 'pending', 5000, 'the running job’s tile to be reopened');
+      const marked = [];
+      for (const job of finished) {
+        const [tile] = await tasksOf(job);
+        expect(tile.state).toBe('verified');
+        if (tile.belowThreshold) marked.push(job);
+        expect((await (await own.operator(`/api/jobs/${job}`)).json()).state).toBe('done');
+      }
+      expect(marked).toEqual(finished.slice(2));
+      // The honest worker passes its own check and renders the reopened tile.
+      for (let i = 0; i < 40 && !(await carriedTask()).replicas.some((r) => r.worker === honest.id); i++)
         await uploadShade(honest.client, Assignment.parse(await honest.client.next()), 90);
       // Its result disputes the colluder's; the most-checked worker's stands after the grace.
-      await waitFor(async () => (await onlyTask(own, newest)).state === 'verified', 10_000, 'the dispute to be decided');
-      const tile = await onlyTask(own, newest);
+      await waitFor(async () => (await carriedTask()).state === 'verified', 10_000, 'the dispute to be decided');
+      const tile = await carriedTask();
       expect(tile).toMatchObject({ belowThreshold: true, anchored: false });
       expect(tile.replicas.find((r) => r.worker === honest.id)?.state).toBe('valid');
       expect(tile.replicas.find((r) => r.worker === colluder.id)?.state).toBe('overruled');

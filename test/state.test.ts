@@ -203,7 +203,7 @@ describe('task bookkeeping in Lua', () => {
 
   it('clears the arbiter and audit marks when it reopens a task', async () => {
     await redis.hset(keys.task(id), { arbiter: 4, audited: 1 });
-    expect(await tasks.reopen((await tasks.get(id)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>, '')).toBe(true);
+    expect(await tasks.reopen((await tasks.get(id)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>, '')).toBe('reopened');
     expect(await tasks.get(id)).toMatchObject({ state: 'pending', suspect: true, arbiterSlot: null, audited: false });
   });
 });

@@ -33,11 +33,6 @@ const PER_ID = {
   workerActive: 'worker:{}:active',
   workerEvidence: 'worker:{}:evidence',
   workerVouched: 'worker:{}:vouched',
-  /**
-   * What the worker's slashes brought the treasury (escrow, µc) and what of it backs re-renders out
-   * (committed): the most the treasury pays to re-render the tiles it vouched for (includes/escrow.lua).
-   */
-  workerBacktrackFund: 'worker:{}:backtrack-fund',
   /** Its accepted results per minute over the last hour: a ring of minute fields (includes/reputation.lua). */
   workerRecent: 'worker:{}:recent',
   /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */

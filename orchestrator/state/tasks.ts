@@ -48,7 +48,7 @@ export interface ReplicaRecord {
   /** The job it was bound for (absent on records written before the market). */
   job?: string;
   /** Who pays for it (includes/escrow.lua) and from which pot, at what price (ticks per RU), what is still committed to it and was paid (µc). */
-  payer?: 'job' | 'forward' | 'fund' | 'treasury';
+  payer?: 'job' | 'forward' | 'treasury';
   pot?: string;
   price?: number;
   /** µc as decimal strings (cjson keeps 14 digits). */
@@ -541,24 +541,27 @@ export class Tasks {
     return this.redis.zrangebyscore(keys.backtracksDue, '-inf', before, 'LIMIT', 0, limit);
   }
 
-  /** Back to pending, suspect; `caught` ('' for a dispute) loses its place in the accepted group. */
-  async reopen(task: TaskRecord, caught: string): Promise<boolean> {
-    const reopened =
-      (await runScript(
-        this.redis,
-        'reopen',
-        [
-          keys.task(task.id),
-          keys.taskReplicas(task.id),
-          keys.job(task.job),
-          keys.jobFrames(task.job),
-          keys.jobFrameCids(task.job),
-          keys.jobPending(task.job),
-        ],
-        [task.id, task.job, caught, Date.now()],
-      )) === 1;
-    if (reopened) this.changed(task.id);
-    return reopened;
+  /**
+   * Back to pending, suspect; `caught` ('' for a dispute) loses its place in the accepted group.
+   * A finished job's tile that backtracking reopens with no trusted worker online (`trustedOnline`
+   * false) is marked accepted below θ instead (reopen.lua); null: neither (it changed meanwhile).
+   */
+  async reopen(task: TaskRecord, caught: string, trustedOnline = true): Promise<'reopened' | 'marked' | null> {
+    const outcome = (await runScript(
+      this.redis,
+      'reopen',
+      [
+        keys.task(task.id),
+        keys.taskReplicas(task.id),
+        keys.job(task.job),
+        keys.jobFrames(task.job),
+        keys.jobFrameCids(task.job),
+        keys.jobPending(task.job),
+      ],
+      [task.id, task.job, caught, Date.now(), trustedOnline ? 0 : 1],
+    )) as number;
+    if (outcome > 0) this.changed(task.id);
+    return outcome === 1 ? 'reopened' : outcome === 2 ? 'marked' : null;
   }
 
   /**

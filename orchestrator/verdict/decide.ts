@@ -265,7 +265,7 @@ function byCredibility(facts: TaskFacts): Decision {
   // supporters). It gets one more replica, from a worker outside the group: a checked worker's
   // agreement lets it stand, a dissent makes a dispute, which the most-checked worker's result
   // decides (above); an unchecked key's agreement weighs nothing, so the tile stands marked below
-  // θ; its re-renders are paid out of what the caught worker's slashes brought the treasury (bind.lua).
+  // θ; a key's replica of it is the job's to pay, as any a dispute needs (bind.lua).
   const fresh = results.filter((r) => !r.settled);
   if (facts.recheck && !facts.arbiterIssued && !timedOut && cr[leader] >= policy.theta && !fresh.some((r) => r.credibility > NO_EVIDENCE)) {
     if (facts.outstanding > 0) return waitForReplicas(facts, 1, 'needs-agreement', () => accept());

@@ -46,8 +46,7 @@ export interface RunnerDeps {
 /**
  * Backtracking asks for a fresh result on a tile that still stands at θ without the caught worker
  * (decide.ts `recheck`) only for the caught key's newest verdicts of the last hour: what one key
- * can have re-rendered by getting itself caught is bounded (and paid for out of its own slashes:
- * bind.lua).
+ * can have re-rendered by getting itself caught is bounded.
  */
 const RECHECK_MS = 3600_000;
 const RECHECK_MOST = 32;
@@ -114,7 +113,9 @@ export class VerdictRunner {
    * worker's word is weighed again without it, with a trusted worker to arbitrate where one is
    * online; verdicts that no longer stand at θ are reopened (frames are re-stitched, a finished
    * job runs again), and, with no trusted worker online, the caught key's recent ones that still
-   * stand, for a recheck (decide.ts `recheck`). The vouched tasks are forgotten only once all of
+   * stand, for a recheck (decide.ts `recheck`); but a finished job's tile that only keys could
+   * render again is marked accepted below θ instead (reopen.lua: its job, which pays for keys'
+   * replicas, holds no escrow). The vouched tasks are forgotten only once all of
    * them are weighed: a crash part-way leaves the backtracking due, and the sweep runs it again
    * (a task reopened already is pending, and skipped).
    */
@@ -148,7 +149,11 @@ export class VerdictRunner {
       };
       const again = await this.decideWithAvailability(facts, task, job);
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
-      if (!(await tasks.reopen(task, caught))) continue;
+      const { trusted } = await this.deps.availability.of(task, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
+      const outcome = await tasks.reopen(task, caught, trusted > 0);
+      if (outcome === 'marked')
+        log.warn({ job: job.id, task: id, caught }, 'backtracking: a finished job’s tile marked below θ (no trusted worker online)');
+      if (outcome !== 'reopened') continue;
       reopened++;
       log.warn({ job: job.id, task: id, caught }, 'backtracking: tile reopened');
       // Not through judge(): backtracking runs inside a judgement (of this very task, or of one

@@ -91,19 +91,14 @@ if not trusted then
 end
 -- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). The
 -- treasury pays for the farm's own work: an audit that stocks the class's known answers, and a
--- trusted worker's render of a tile reopened as suspect (an arbiter: the operator's own machine).
--- A key's re-render of a tile reopened because a worker it rested on was caught (the requester
--- paid for it once already) is paid out of what that worker's slashes brought the treasury, while
--- that lasts: the treasury had paid every replica of every tile the caught key vouched for, and
--- keys of the attacker's own answering them drained it. Past that, and after a dispute, the job
--- pays, as for any dispute. A provider that sold capacity for the window delivering now, while it
--- owes some, serves a buyer of that window at the window's price out of the buyer's prepaid share
--- (market/forwards.ts).
-local farmWork = redis.call('HMGET', KEYS[1], 'suspect', 'stockSlot', 'suspectOf')
-local suspect = farmWork[1] == '1'
-local farmOwes = farmWork[2] == n or (suspect and trusted)
-local fund = nil
-if suspect and not trusted and farmWork[3] and farmWork[3] ~= '' then fund = farmWork[3] end
+-- trusted worker's render of a tile reopened as suspect (an arbiter, the operator's own machine;
+-- the requester paid for the tile once already). A key's render of a reopened tile is the job's,
+-- as any replica a dispute needs: the treasury had paid those too, and an attacker's keys
+-- answering its own job's reopened tiles again drained it (test/adversary/backtrack-pay.test.ts).
+-- A provider that sold capacity for the window delivering now, while it owes some, serves a buyer
+-- of that window at the window's price out of the buyer's prepaid share (market/forwards.ts).
+local farmWork = redis.call('HMGET', KEYS[1], 'suspect', 'stockSlot')
+local farmOwes = farmWork[2] == n or (farmWork[1] == '1' and trusted)
 local rect = cjson.decode(t[4])
 local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
 -- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
@@ -117,7 +112,7 @@ local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- its buyer's work that the buyer's prepaid share cannot pay for.
 local excuse, heldIn = nil, nil
 local window = ARGV[17]
-if window ~= '' and not farmOwes and not fund and now < tonumber(ARGV[19]) then
+if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
   local delivered = tonumber(redis.call('HGET', K.forwardDelivered(window), workerId) or '0')
   local buyerPot = window .. ':' .. redis.call('HGET', KEYS[4], 'owner')
@@ -152,11 +147,7 @@ if not payer then
   if ask and not price and not bid and traded and ask > traded then return {'pricedout'} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
-  local farmPrice = math.min(tradedAt, traded or 0)
-  local fundCost = fund and mulDiv(rays, farmPrice, true) or 0
-  if farmOwes then payer, tradedAt = 'treasury', farmPrice
-  elseif fund and covers(K.workerBacktrackFund(fund), fundCost - freedIn(fund)) then
-    payer, pot, tradedAt, cost = 'fund', fund, farmPrice, fundCost
+  if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)
   else
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
     -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park

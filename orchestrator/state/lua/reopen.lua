@@ -2,6 +2,9 @@
   A verified tile goes back to pending and is marked suspect: backtracking (a worker it rested on
   was caught; its replica turns invalid) or a late result that disputes a verdict no trusted
   worker backed. Its frame is un-stitched, and a finished job runs again with a fresh timeout.
+  But a finished job's tile that backtracking would reopen with no trusted worker online stays as
+  it is, marked accepted below θ: only keys could render it again, a job pays for keys' replicas,
+  and a finished job holds no escrow (its requester may re-run it once a trusted worker is online).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -13,8 +16,9 @@
     ARGV[2] job id
     ARGV[3] caught worker, or '' for a dispute
     ARGV[4] now (ms)
+    ARGV[5] 1 when no trusted worker of the task's class is online
   Output:
-    1 when the task was reopened
+    1 when the task was reopened, 2 when it was marked below θ instead, 0 when it was neither
 ]]
 -- @include reputation
 -- @include jobs
@@ -37,10 +41,16 @@ if ARGV[3] ~= '' then
   end
 end
 local below = redis.call('HGET', KEYS[1], 'below') == '1'
--- Whose catch reopened it: its re-renders are paid out of what that worker's slashes brought the
--- treasury (bind.lua), a dispute's by the job.
+if jobState == 'done' and ARGV[3] ~= '' and ARGV[5] == '1' then
+  if not below then
+    redis.call('HSET', KEYS[1], 'below', 1)
+    redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1)
+  end
+  redis.call('HINCRBY', KEYS[1], 'version', 1)
+  return 2
+end
 redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'anchored', 0,
-  'suspect', 1, 'suspectOf', ARGV[3], 'reopened', now, 'decidedAt', '', 'progressAt', now)
+  'suspect', 1, 'reopened', now, 'decidedAt', '', 'progressAt', now)
 -- A fresh arbitration and audit: slots issued for the earlier verdict may have been dropped.
 redis.call('HDEL', KEYS[1], 'arbiter', 'audited')
 redis.call('HINCRBY', KEYS[1], 'version', 1)

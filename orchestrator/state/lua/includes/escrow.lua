@@ -10,13 +10,10 @@
   to the owner at once, and each commitment as it is voided. Replicas the farm owes rather than a
   requester (spot checks; a trusted worker's render of a reopened tile, the requester having paid
   for it once; a trusted worker's audit that stocks known answers) are paid by the treasury as far
-  as it is funded, and commit nothing. A key's re-render of a tile reopened because a worker it
-  rested on was caught is paid out of that worker's backtrack fund (`worker:<id>:backtrack-fund`:
-  what its slashes brought the treasury), a pot of the treasury's balance that commits like a
-  job's and is never closed (bind.lua).
-  A replica names its payer ('job' | 'forward' | 'fund' | 'treasury'), its pot (a job id,
-  `<window>:<owner>`, or the caught worker's id) and its job, whose `spent`, `fees` and `raysPaid`
-  count what it cost, whichever pot paid.
+  as it is funded, and commit nothing.
+  A replica names its payer ('job' | 'forward' | 'treasury'), its pot (a job id, or
+  `<window>:<owner>`) and its job, whose `spent`, `fees` and `raysPaid` count what it cost,
+  whichever pot paid.
 ]]
 -- x × y ÷ 10^6 (rays × ticks → µc; µc × ppm → µc), rounded down or up, exactly while x < 10^14
 -- and y ≤ 10^9: x splits into whole millions and the rest, so no product passes 2^53.
@@ -30,12 +27,10 @@ end
 local function commitOf(r) return tonumber(r.commit or '0') or 0 end
 local function potKey(payer, pot)
   if payer == 'forward' then return K.forwardPot(pot) end
-  if payer == 'fund' then return K.workerBacktrackFund(pot) end
   return K.job(pot)
 end
 local function potClosed(payer, key)
   if payer == 'forward' then return redis.call('HEXISTS', key, 'settled') == 1 end
-  if payer == 'fund' then return false end
   local state = redis.call('HGET', key, 'state')
   return state ~= 'queued' and state ~= 'running'
 end
@@ -89,9 +84,7 @@ local function pay(r, now, feePpm)
     end
     if amount > 0 then adjust(redis.call('HGET', key, 'owner'), 'held', 0 - amount, 'paid', r.rid, now) end
   else
-    if r.payer == 'fund' then amount = math.min(amount, commitOf(r)) end
     amount = math.min(amount, available('treasury', 'balance'))
-    if r.payer == 'fund' then redis.call('HINCRBY', potKey(r.payer, r.pot), 'escrow', 0 - amount) end
     if amount > 0 then adjust('treasury', 'balance', 0 - amount, 'paid', r.rid, now) end
   end
   -- The work a worker's earnings are for, counted alike for every kind of replica.

@@ -53,8 +53,7 @@ local function clampUnbonding(worker)
   if available(worker, 'unbonding') > stake then redis.call('HSET', K.worker(worker), 'unbonding', stake) end
 end
 -- Takes a share of a caught worker's whole stake (unbonding stake included) and splits it among
--- the beneficiaries; the remainder of an uneven split (or all of it, with none) goes to the
--- treasury, and is what the treasury may spend re-rendering the tiles the worker vouched for.
+-- the beneficiaries; the remainder of an uneven split (or all of it, with none) goes to the treasury.
 local function slash(worker, share, beneficiaries, ref, now)
   local taken = math.floor(available(worker, 'stake') * share)
   if taken <= 0 then return end
@@ -64,10 +63,7 @@ local function slash(worker, share, beneficiaries, ref, now)
   if #beneficiaries > 0 then each = math.floor(taken / #beneficiaries) end
   for _, b in ipairs(beneficiaries) do adjust(b, 'balance', each, 'slash-share', ref, now) end
   local rest = taken - each * #beneficiaries
-  if rest > 0 then
-    adjust('treasury', 'balance', rest, 'slash-remainder', ref, now)
-    redis.call('HINCRBY', K.workerBacktrackFund(worker), 'escrow', rest)
-  end
+  if rest > 0 then adjust('treasury', 'balance', rest, 'slash-remainder', ref, now) end
 end
 -- A fixed penalty, from stake first and then balance, paid to the treasury.
 local function penalize(worker, amount, ref, now)

@@ -1,12 +1,16 @@
 /**
- * Who pays to re-render a tile reopened as suspect, against an attacker holding a requester
- * account and many worker keys: a caught key's re-renders are paid out of what its slashes
- * brought the treasury, and a dispute's by the job, so one caught key cannot have the treasury
- * pay its partners for re-rendering its own job's tiles (a review's PoC: 40 tiles reopened, 560
- * treasury-paid replicas, +447 credits to the attacker for one 100-credit stake). Real Redis, the
- * real Lua scripts, decide() and the VerdictRunner; slots are bound and answered as the attacker's
- * keys would poll them (the runner's dispatcher only enqueues what settle.lua issued, and is not
- * part of who pays).
+ * Who pays to render again a tile reopened as suspect, against an attacker holding a requester
+ * account and many worker keys. The treasury pays only the operator's trusted workers for it; a
+ * key's replica of it is its job's, as any a dispute needs: the treasury had paid every one, and
+ * a review's attacker — its own job carried by a key it then got caught and a partner — had its
+ * fresh keys answer the 40 reopened tiles again with the blob they held: 560 replicas the treasury
+ * paid, +447 credits for a 100-credit stake. A finished job, whose escrow went back, cannot pay
+ * keys: with no trusted worker online backtracking marks its tiles below θ instead of reopening
+ * them (a first fix, paying keys out of the caught key's slash, let the attacker's own job soak
+ * the slash back up, and left an honest finished job unable to pay, then failed at its timeout).
+ * Real Redis, the real Lua scripts, decide() and the VerdictRunner; slots are bound and answered
+ * as the attacker's keys would poll them (the runner's dispatcher only enqueues what settle.lua
+ * issued, and is not part of who pays), and a frame is "stitched" by recording it as assembly does.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -53,7 +57,8 @@ const rid = () => hex(16);
 const num = async (key: string, field: string) => Number((await redis.hget(key, field)) ?? 0);
 const treasury = () => num(keys.treasury, 'balance');
 
-async function worker(id: string, passed: number, trusted = false): Promise<string> {
+/** A worker established in the class; online (seen now) unless told otherwise, the operator's trusted ones only when told. */
+async function worker(id: string, passed: number, trusted = false, online = !trusted): Promise<string> {
   await redis.hset(keys.worker(id), {
     id,
     class: CLASS,
@@ -63,8 +68,7 @@ async function worker(id: string, passed: number, trusted = false): Promise<stri
     passed,
     inFlight: 0,
   });
-  // Seen now (online); only untrusted keys: no trusted worker of the class is online.
-  if (!trusted) await redis.zadd(keys.classSeen(CLASS), Date.now() + 3_600_000, id);
+  if (online) await redis.zadd(trusted ? keys.classTrusted(CLASS) : keys.classSeen(CLASS), Date.now() + 3_600_000, id);
   return id;
 }
 
@@ -135,7 +139,7 @@ async function drive(task: string, pick: (voted: Set<string>) => string, cid: st
 }
 
 beforeAll(async () => {
-  server = await startRedisServer({ dir: join(mkdtempSync(join(tmpdir(), 'farm-backtrack-funds-')), 'redis') });
+  server = await startRedisServer({ dir: join(mkdtempSync(join(tmpdir(), 'farm-backtrack-pay-')), 'redis') });
   redis = connectRedis(server.url);
   tasks = new Tasks(redis, ECONOMY, 30_000);
   jobs = new Jobs(redis);
@@ -152,7 +156,11 @@ beforeAll(async () => {
     renderAttempts: 3,
     jobShare: 0.5,
     jobShareFloor: 64,
-    onFrameVerified: async () => undefined,
+    // What assembly does once it has stitched a frame, without the pixels.
+    onFrameVerified: async (id, frame, completion) => {
+      const record = await jobs.get(id);
+      if (record && (await jobs.frameDone(record, frame, 'bafkreiframe', completion)) === 'last') await jobs.finish(record);
+    },
     onJobFailed: async () => undefined,
     metrics: { verdict: () => undefined } as unknown as Metrics,
     log: pino({ level: 'silent' }),
@@ -194,7 +202,7 @@ describe('who pays for the re-render of a tile reopened as suspect', () => {
       await runner.judge(task);
       expect((await tasks.get(task))?.state).toBe('verified');
       // A late dissent (or a re-run) reopens it, caught by no one.
-      expect(await tasks.reopen((await tasks.get(task)) as TaskRecord, '')).toBe(true);
+      expect(await tasks.reopen((await tasks.get(task)) as TaskRecord, '')).toBe('reopened');
     }
     // The slot left in the queue from before, bound after the reopen by a key, and by a trusted worker.
     expect((await bindTo(`${id}.f0.t0`, 3, other)).payer).toBe('job');
@@ -202,9 +210,28 @@ describe('who pays for the re-render of a tile reopened as suspect', () => {
   });
 });
 
-describe('one caught key with no trusted worker online, its partners answering what it vouched for again', () => {
+/** Has `key` fail a spot check (its whole stake to the treasury) and the farm backtrack; what the treasury gained and the tiles reopened. */
+async function caughtBySpotCheck(key: string): Promise<{ slashed: number; reopened: number }> {
+  const truth = await worker(`w${hex(10)}`, 0, true);
+  const poolOwner = hex(8);
+  await redis.hset(keys.owner(poolOwner), 'balance', 10 * C);
+  const pool = await job(poolOwner, 1, 5 * C);
+  await drive(`${pool}.f0.t0`, () => truth, 'bafy-truth');
+  const before = await treasury();
+  const check = await tasks.spot(CLASS, key, rid(), Date.now() + 600_000, 600_000, 64, 1000);
+  if (!check) throw new Error('no spot check');
+  const slot = async () => (await tasks.slot(check.task, check.n)).replica as ReplicaRecord;
+  const [rec] = await tasks.submit([{ task: check.task, n: check.n, rid: (await slot()).rid, worker: key, cid: 'bafy-lie', rays: RAYS }]);
+  expect(rec.status).toBe('spot');
+  await redis.zadd(keys.spotDue, 0, (await slot()).rid);
+  expect(await tasks.spotVerdict(check.task, check.n, false)).toBe(true);
+  const slashed = (await treasury()) - before;
+  return { slashed, reopened: await runner.backtrack(key) };
+}
+
+describe('one caught key with no trusted worker online', () => {
   it.each([0, 1])(
-    'cost the treasury at most what the catch brought it, the attacker what it lost (fresh keys with k = %i)',
+    'its partners answering its own job’s reopened tiles again are paid by that job, and cost the treasury nothing (fresh keys with k = %i)',
     async (freshK) => {
       const TILES = 40;
       await redis.hset(keys.treasury, 'balance', 1000 * C);
@@ -220,53 +247,60 @@ describe('one caught key with no trusted worker online, its partners answering w
         for (const w of attackerKeys) sum += (await num(keys.worker(w), 'balance')) + (await num(keys.worker(w), 'stake'));
         return sum + (await num(keys.owner(attacker), 'balance')) + (await num(keys.owner(attacker), 'held'));
       };
-      const start = { treasury: await treasury(), attacker: await holdings() };
-
-      // The attacker's own job, each tile carried by the caught key and its partner agreeing on garbage.
-      const id = await job(attacker, TILES, 350 * C);
+      // Its own job, each tile carried by the key it gets caught and a partner agreeing on garbage; one
+      // tile left unrendered keeps it running (a finished job's tiles are not reopened: below).
+      const id = await job(attacker, TILES + 1, 350 * C);
       const order = [caught, partner, ...fresh];
       for (let t = 0; t < TILES; t++)
         await drive(`${id}.f0.t${t}`, (voted) => order.find((w) => !voted.has(w)) as string, `bafy-garbage-${t}`);
       for (let t = 0; t < TILES; t++) await redis.hset(keys.task(`${id}.f0.t${t}`), 'decidedAt', Date.now() - 2 * 3_600_000);
+      const start = { treasury: await treasury(), attacker: await holdings() };
 
-      // The caught key fails a spot check (its stake goes to the treasury) and the farm backtracks.
-      const trusted = await worker(`w${hex(10)}`, 0, true);
-      const poolOwner = hex(8);
-      await redis.hset(keys.owner(poolOwner), 'balance', 10 * C);
-      const pool = await job(poolOwner, 1, 5 * C);
-      await drive(`${pool}.f0.t0`, () => trusted, 'bafy-truth');
-      const before = await treasury();
-      const check = await tasks.spot(CLASS, caught, rid(), Date.now() + 600_000, 600_000, 64, 1000);
-      if (!check) throw new Error('no spot check');
-      const slot = async () => (await tasks.slot(check.task, check.n)).replica as ReplicaRecord;
-      const [rec] = await tasks.submit([
-        { task: check.task, n: check.n, rid: (await slot()).rid, worker: caught, cid: 'bafy-lie', rays: RAYS },
-      ]);
-      expect(rec.status).toBe('spot');
-      await redis.zadd(keys.spotDue, 0, (await slot()).rid);
-      expect(await tasks.spotVerdict(check.task, check.n, false)).toBe(true);
-      const slashed = (await treasury()) - before;
+      const { slashed, reopened } = await caughtBySpotCheck(caught);
       expect(slashed).toBe(100 * C);
-      expect(await runner.backtrack(caught)).toBe(TILES);
-
-      // Its partners take the reopened tiles' slots and upload the blob they already have.
+      expect(reopened).toBe(TILES);
       for (let t = 0; t < TILES; t++)
         await drive(`${id}.f0.t${t}`, (voted) => fresh.find((w) => !voted.has(w)) as string, `bafy-garbage-${t}`);
-      const paidBy = { fund: 0, job: 0, treasury: 0 };
+      const payers = new Set<string | undefined>();
       for (let t = 0; t < TILES; t++)
-        for (const r of await tasks.replicas(`${id}.f0.t${t}`))
-          if (r.state === 'valid' && r.assignedAt >= 0 && r.worker !== caught && r.worker !== partner)
-            paidBy[r.payer as keyof typeof paidBy] += Number(r.paid ?? 0);
-      // The catch's 100 credits paid for re-renders until spent; the attacker's own job paid for the rest.
-      expect(paidBy.treasury).toBe(0);
-      expect(paidBy.fund).toBeLessThanOrEqual(slashed);
-      expect(paidBy.job).toBeGreaterThan(0);
-      const fund = await redis.hgetall(keys.workerBacktrackFund(caught));
-      expect(Number(fund.escrow)).toBeGreaterThanOrEqual(0);
-      expect(Number(fund.committed ?? 0)).toBe(0);
-      // Neither side gains: the treasury keeps at least its fees, the attacker is down at least its fees.
-      expect((await treasury()) - start.treasury).toBeGreaterThanOrEqual(0);
-      expect((await holdings()) - start.attacker).toBeLessThanOrEqual(0);
+        for (const r of await tasks.replicas(`${id}.f0.t${t}`)) if (fresh.includes(r.worker) && r.state === 'valid') payers.add(r.payer);
+      expect([...payers]).toEqual(['job']);
+      // The treasury keeps the whole slash (and the fees); the attacker is down at least its stake.
+      expect((await treasury()) - start.treasury).toBeGreaterThanOrEqual(slashed);
+      expect((await holdings()) - start.attacker).toBeLessThanOrEqual(-slashed);
     },
   );
+
+  it('marks a finished job’s tiles it carried below θ rather than reopening them; with a trusted worker online, reopens them for it', async () => {
+    await redis.hset(keys.treasury, 'balance', 1000 * C);
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const liar = await worker(`w${hex(10)}`, 10);
+    const partner = await worker(`w${hex(10)}`, 10);
+    const finished = async () => {
+      const id = await job(owner, 2, 20 * C);
+      for (let t = 0; t < 2; t++)
+        await drive(`${id}.f0.t${t}`, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, `bafy-wrong-${t}`);
+      expect((await jobs.get(id))?.state).toBe('done');
+      return id;
+    };
+    const first = await finished();
+    expect((await caughtBySpotCheck(liar)).reopened).toBe(0);
+    // Done, its tiles standing marked below θ, nothing issued for keys its job could not pay.
+    expect(await redis.hmget(keys.job(first), 'state', 'tilesBelowThreshold', 'tilesVerified')).toEqual(['done', '2', '2']);
+    for (let t = 0; t < 2; t++) expect(await tasks.get(`${first}.f0.t${t}`)).toMatchObject({ state: 'verified', below: true, issued: 2 });
+
+    const liarToo = await worker(`w${hex(10)}`, 10);
+    const id = await job(owner, 1, 20 * C);
+    await drive(`${id}.f0.t0`, (voted) => [liarToo, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    expect((await jobs.get(id))?.state).toBe('done');
+    const arbiter = await worker(`w${hex(10)}`, 0, true, true);
+    expect((await caughtBySpotCheck(liarToo)).reopened).toBe(1);
+    expect((await jobs.get(id))?.state).toBe('running');
+    const task = (await tasks.get(`${id}.f0.t0`)) as TaskRecord;
+    expect(task).toMatchObject({ state: 'pending', suspect: true });
+    expect(task.arbiterSlot).not.toBeNull();
+    const bound = await tasks.bind(task.id, task.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
+    expect(bound.status === 'bound' && bound.replica.payer).toBe('treasury');
+  });
 });
