@@ -752,6 +752,21 @@ describe('decide: ground truth comes first', () => {
       expect(d).toMatchObject({ cid: 'X', below: true, anchored: false, faulty: false });
     });
 
+    it('never fails its job past its timeout, whatever the job’s policy: it stands below θ, marked', () => {
+      const weak = [untrusted(0, 'X', 1, { settled: true })];
+      const late = { results: weak, deadlineAt: NOW - 1, policy: { onTimeout: 'fail' as const } };
+      expect(decide(facts(late)).kind).toBe('fail');
+      expect(as(decide(facts({ ...late, suspect: true })), 'accept')).toMatchObject({ cid: 'X', below: true });
+      // Under quorum too: a strict leader stands.
+      const quorum = {
+        ...late,
+        results: [untrusted(0, 'X'), untrusted(1, 'X'), untrusted(2, 'Y')],
+        policy: { onTimeout: 'fail' as const, verification: 'quorum' as const, replicas: 5 },
+      };
+      expect(decide(facts({ ...quorum, issued: 7 })).kind).toBe('fail');
+      expect(as(decide(facts({ ...quorum, issued: 7, suspect: true })), 'accept')).toMatchObject({ cid: 'X', below: true });
+    });
+
     it('stands as before when its verdict was old (backtracking asks no recheck) or an arbiter was sent for it', () => {
       expect(as(decide(reopened({ recheck: false })), 'accept').cid).toBe('X');
       expect(as(decide(reopened({ arbiterIssued: true })), 'accept').cid).toBe('X');

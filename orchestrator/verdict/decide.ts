@@ -226,8 +226,11 @@ function byCredibility(facts: TaskFacts): Decision {
   if (trustedIn(groups[leader]) > 0)
     return accept({ anchored: true, faulty: true, checked: slots(groups[leader].filter((r) => !r.trusted)) });
   const timedOut = facts.now >= facts.deadlineAt;
+  // A reopened tile had been accepted: another's lie, or an arbiter that left, never fails its job
+  // (a finished one, with no escrow to pay keys, would fail whenever a trusted worker left after
+  // the reopen); it stands below θ, marked.
   const belowPolicy = (): Decision =>
-    policy.onTimeout === 'fail'
+    policy.onTimeout === 'fail' && !facts.suspect
       ? { kind: 'fail', message: `tile reached credibility ${cr[leader].toFixed(4)} of θ = ${policy.theta} and cannot get further` }
       : accept({ below: true, ...belowGroup(groups, cr, results) });
 
@@ -357,10 +360,11 @@ function byQuorum(facts: TaskFacts): Decision {
       basis: {},
     };
   }
-  // A small farm that cannot reach R: a strict leader is accepted below the quorum, marked.
+  // A small farm that cannot reach R: a strict leader is accepted below the quorum, marked (a
+  // reopened tile's whatever the policy, as under credibility).
   const belowPolicy = (): Decision => {
     const top = tally(results);
-    if (policy.onTimeout === 'accept' && top && top.votes > top.next) {
+    if ((policy.onTimeout === 'accept' || facts.suspect) && top && top.votes > top.next) {
       const agree = results.filter((r) => r.cid === top.cid);
       return {
         kind: 'accept',

@@ -140,16 +140,19 @@ export class VerdictRunner {
       const job = await jobs.plan(task.job);
       if (!job) continue;
       const replicas = (await tasks.replicas(id)).filter((r) => r.worker !== caught);
+      const progress = await jobs.progress(task.job);
+      const { trusted } = await this.deps.availability.of(task, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
       const facts = {
-        ...(await this.facts(task, job, (await jobs.progress(task.job)).deadlineAt, replicas)),
+        ...(await this.facts(task, job, progress.deadlineAt, replicas)),
         state: 'pending' as const,
         verdict: null,
         suspect: true,
-        recheck: recheck.has(id),
+        // A finished job's tile only keys could render again is marked, not reopened (reopen.lua):
+        // one that still stands without the caught worker keeps its verdict.
+        recheck: recheck.has(id) && (progress.state !== 'done' || trusted > 0),
       };
       const again = await this.decideWithAvailability(facts, task, job);
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
-      const { trusted } = await this.deps.availability.of(task, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
       const outcome = await tasks.reopen(task, caught, trusted > 0);
       if (outcome === 'marked')
         log.warn({ job: job.id, task: id, caught }, 'backtracking: a finished job’s tile marked below θ (no trusted worker online)');

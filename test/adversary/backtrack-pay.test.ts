@@ -72,7 +72,7 @@ async function worker(id: string, passed: number, trusted = false, online = !tru
   return id;
 }
 
-async function job(owner: string, tiles: number, escrow: number): Promise<string> {
+async function job(owner: string, tiles: number, escrow: number, onTimeout: 'accept' | 'fail' = 'accept'): Promise<string> {
   const id = newJobId();
   const created = await jobs.create(
     {
@@ -90,7 +90,7 @@ async function job(owner: string, tiles: number, escrow: number): Promise<string
       maxReplicas: 16,
       verification: 'credibility',
       epsilon: 1e-4,
-      onTimeout: 'accept',
+      onTimeout,
       timeoutMs: 3_600_000,
       frames: [0],
       tilesPerFrame: tiles,
@@ -229,6 +229,22 @@ async function caughtBySpotCheck(key: string): Promise<{ slashed: number; reopen
   return { slashed, reopened: await runner.backtrack(key) };
 }
 
+describe('who pays for a stocking audit', () => {
+  it('the treasury, for the trusted worker it is for; the job, for a key that got its slot (re-issued to the class’s queue)', async () => {
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const id = await job(owner, 2, 50 * C);
+    for (const t of [0, 1]) await redis.hset(keys.task(`${id}.f0.t${t}`), 'stockSlot', 0);
+    const bindTo = async (task: string, w: string) => {
+      const r = await tasks.bind(task, 0, w, rid(), Date.now() + 600_000, 'slots', false, 64, PRICES);
+      if (r.status !== 'bound') throw new Error(`${task}: ${r.status}`);
+      return r.replica.payer;
+    };
+    expect(await bindTo(`${id}.f0.t0`, await worker(`w${hex(10)}`, 10))).toBe('job');
+    expect(await bindTo(`${id}.f0.t1`, await worker(`w${hex(10)}`, 0, true))).toBe('treasury');
+  });
+});
+
 describe('one caught key with no trusted worker online', () => {
   it.each([0, 1])(
     'its partners answering its own job’s reopened tiles again are paid by that job, and cost the treasury nothing (fresh keys with k = %i)',
@@ -302,5 +318,24 @@ describe('one caught key with no trusted worker online', () => {
     expect(task.arbiterSlot).not.toBeNull();
     const bound = await tasks.bind(task.id, task.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
     expect(bound.status === 'bound' && bound.replica.payer).toBe('treasury');
+  });
+
+  it('does not fail a finished job whose reopened tile’s arbiter leaves: the tile stands below θ and the job is done again', async () => {
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
+    const id = await job(owner, 1, 20 * C, 'fail');
+    const task = `${id}.f0.t0`;
+    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    const arbiter = await worker(`w${hex(10)}`, 0, true, true);
+    expect((await caughtBySpotCheck(liar)).reopened).toBe(1);
+    expect(await tasks.get(task)).toMatchObject({ state: 'pending', arbiterSlot: expect.any(Number) });
+    // The trusted worker leaves before taking the arbiter's slot, and the job's (fresh) timeout
+    // passes — keys could render it, but the job holds no escrow to pay them — under onTimeout 'fail'.
+    await redis.zrem(keys.classTrusted(CLASS), arbiter);
+    await redis.hset(keys.job(id), 'deadlineAt', Date.now() - 1);
+    await runner.judge(task);
+    expect(await tasks.get(task)).toMatchObject({ state: 'verified', below: true, cid: 'bafy-wrong' });
+    expect((await jobs.get(id))?.state).toBe('done');
   });
 });

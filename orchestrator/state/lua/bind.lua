@@ -90,15 +90,16 @@ if not trusted then
   end
 end
 -- Who pays, at what price, committing the most the tile can cost (includes/escrow.lua). The
--- treasury pays for the farm's own work: an audit that stocks the class's known answers, and a
--- trusted worker's render of a tile reopened as suspect (an arbiter, the operator's own machine;
--- the requester paid for the tile once already). A key's render of a reopened tile is the job's,
+-- treasury pays the operator's own machines for the farm's own work: a trusted worker's audit that
+-- stocks the class's known answers, and a trusted worker's render of a tile reopened as suspect
+-- (an arbiter; the requester paid for the tile once already). A stocking slot a key got (re-issued
+-- to the class's queue by recovery, say) is the job's. A key's render of a reopened tile is the job's,
 -- as any replica a dispute needs: the treasury had paid those too, and an attacker's keys
 -- answering its own job's reopened tiles again drained it (test/adversary/backtrack-pay.test.ts).
 -- A provider that sold capacity for the window delivering now, while it owes some, serves a buyer
 -- of that window at the window's price out of the buyer's prepaid share (market/forwards.ts).
 local farmWork = redis.call('HMGET', KEYS[1], 'suspect', 'stockSlot')
-local farmOwes = farmWork[2] == n or (farmWork[1] == '1' and trusted)
+local farmOwes = trusted and (farmWork[2] == n or farmWork[1] == '1')
 local rect = cjson.decode(t[4])
 local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
 -- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
