@@ -69,3 +69,25 @@ export async function rerun(deps: RerunDeps, tasks: readonly TaskRecord[]): Prom
   }
   return reopened;
 }
+
+/**
+ * Re-runs the finished jobs' tiles that backtracking marked below θ because no trusted worker was
+ * online to render them again (reopen.lua), once one is for their class: a trusted worker renders
+ * each again and its result decides (the treasury pays it), catching whoever agreed with the liar.
+ * Those still waiting go to the back of the line; those no longer marked (re-run, or their job
+ * deleted) are forgotten. The number re-run.
+ */
+export async function rerunMarked(deps: RerunDeps, limit: number, now = Date.now()): Promise<number> {
+  let reopened = 0;
+  for (const id of await deps.tasks.marked(limit)) {
+    const task = await deps.tasks.get(id);
+    if (task?.state !== 'verified' || !task.below || task.anchored) {
+      await deps.tasks.lookedAtMarked(id);
+      continue;
+    }
+    const { tasks } = await rerunnable(deps, [id]);
+    if (tasks.length === 0 || (await rerun(deps, tasks)).length === 0) await deps.tasks.lookedAtMarked(id, now);
+    else reopened++;
+  }
+  return reopened;
+}

@@ -35,6 +35,7 @@ import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
 import { readAtMostEvery } from './read-cache.ts';
 import { recover } from './recovery.ts';
+import { type RerunDeps, rerunMarked } from './rerun.ts';
 import { collectBlobs, deleteDueJobs, type RetentionDeps, trimLedgers } from './retention/duty.ts';
 import { refreshSlots } from './slot-refresh.ts';
 import { AssetIndex } from './state/assets.ts';
@@ -67,6 +68,9 @@ const SWEEP_MS = 1000;
 const ALIVE_EVERY_MS = 2000;
 const ALIVE_WITHIN_MS = 15_000;
 const RECOVERY_LOOK_MS = 5000;
+/** How often, and how many at a time, marked tiles are looked at for a trusted worker to re-run them. */
+const RERUN_MARKED_MS = 10_000;
+const RERUN_MARKED_AT_ONCE = 64;
 /** Pending tasks of a closed job wound down per script call. */
 const CLOSE_BATCH = 200;
 /** How much longer than a worker's heartbeat interval an idle connection is kept open. */
@@ -214,6 +218,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     metrics,
     log,
   });
+  const reruns: RerunDeps = { jobs, tasks, runner, availability, jobShare: config.jobShare, jobShareFloor: config.jobShareFloor };
 
   // Planning, stitching and closing are idempotent and quick to resume: a short lock means one an
   // orchestrator died holding is taken up again within seconds, not after BullMQ's 30 s twice.
@@ -318,7 +323,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     enqueuePlan,
     enqueueClose,
     enqueueRefresh,
-    reruns: { jobs, tasks, runner, availability, jobShare: config.jobShare, jobShareFloor: config.jobShareFloor },
+    reruns,
     stakePerReplicaMicros: economy.stakePerReplicaMicros,
     minStakeMicros: economy.minStakeMicros,
     scenesDir: config.scenesDir,
@@ -370,6 +375,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         await recoverAll(at);
       },
     },
+    // Finished jobs' tiles marked below θ for want of a trusted worker: re-run once one is online.
+    { name: 'rerun-marked', periodMs: RERUN_MARKED_MS, run: () => rerunMarked(reruns, RERUN_MARKED_AT_ONCE) },
     { name: 'ledgers', periodMs: config.collectIntervalMs, run: () => trimLedgers(retention) },
     // A store every orchestrator shares is collected once a period; each node's own, by each.
     {

@@ -107,6 +107,11 @@ const FIXED = {
    * when they were caught: the backtracking a crash interrupted is finished by the sweep.
    */
   backtracksDue: 'backtracks:due',
+  /**
+   * Finished jobs' tiles backtracking marked below θ because no trusted worker was online to render
+   * them again, by when they were last looked at: re-run once one is (rerun.ts rerunMarked).
+   */
+  tasksMarked: 'tasks:marked',
   workersAll: 'workers',
   /** The farm's id (state/farm-id.ts). */
   farmId: 'id',

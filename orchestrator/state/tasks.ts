@@ -537,6 +537,17 @@ export class Tasks {
   }
 
   /** Workers caught before `before` whose backtracking has not finished (a crash stopped it), oldest first. */
+  /** The finished jobs' tiles backtracking marked below θ that were looked at least lately (reopen.lua). */
+  marked(limit: number): Promise<string[]> {
+    return this.redis.zrange(keys.tasksMarked, 0, limit - 1);
+  }
+
+  /** A marked tile looked at (`now`: it waits its turn again), or done with (no `now`). */
+  async lookedAtMarked(task: string, now?: number): Promise<void> {
+    if (now === undefined) await this.redis.zrem(keys.tasksMarked, task);
+    else await this.redis.zadd(keys.tasksMarked, 'XX', now, task);
+  }
+
   backtracksDue(before: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(keys.backtracksDue, '-inf', before, 'LIMIT', 0, limit);
   }

@@ -22,6 +22,7 @@ import { type PrivateRedis, startRedisServer } from '../../cli/redis-server.ts';
 import type { Dispatcher } from '../../orchestrator/dispatch.ts';
 import type { Metrics } from '../../orchestrator/metrics.ts';
 import { planJob } from '../../orchestrator/planner.ts';
+import { type RerunDeps, rerunMarked } from '../../orchestrator/rerun.ts';
 import { AvailabilityReader } from '../../orchestrator/state/availability.ts';
 import { Jobs } from '../../orchestrator/state/jobs.ts';
 import { keys } from '../../orchestrator/state/keys.ts';
@@ -50,6 +51,7 @@ let redis: FarmRedis;
 let tasks: Tasks;
 let jobs: Jobs;
 let runner: VerdictRunner;
+let reruns: RerunDeps;
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 const newJobId = () => `j${hex(10)}`;
@@ -144,12 +146,13 @@ beforeAll(async () => {
   tasks = new Tasks(redis, ECONOMY, 30_000);
   jobs = new Jobs(redis);
   const workers = new Workers(redis, 60_000, 0.2);
+  const availability = new AvailabilityReader(redis, 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros);
   runner = new VerdictRunner({
     tasks,
     jobs,
     workers,
     dispatch: { issue: async () => undefined } as unknown as Dispatcher,
-    availability: new AvailabilityReader(redis, 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros),
+    availability,
     knownAnswers: { short: async () => false, reserve: async () => false },
     saboteurFraction: 0.2,
     graceMs: 30_000,
@@ -165,6 +168,7 @@ beforeAll(async () => {
     metrics: { verdict: () => undefined } as unknown as Metrics,
     log: pino({ level: 'silent' }),
   });
+  reruns = { jobs, tasks, runner, availability, jobShare: 0.5, jobShareFloor: 64 };
 });
 
 afterAll(async () => {
@@ -318,6 +322,14 @@ describe('one caught key with no trusted worker online', () => {
     expect(task.arbiterSlot).not.toBeNull();
     const bound = await tasks.bind(task.id, task.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
     expect(bound.status === 'bound' && bound.replica.payer).toBe('treasury');
+
+    // The first job's marked tiles, now that a trusted worker is online: re-run for it (the duty).
+    expect((await tasks.marked(64)).sort()).toEqual([`${first}.f0.t0`, `${first}.f0.t1`]);
+    expect(await rerunMarked(reruns, 64)).toBe(2);
+    expect((await jobs.get(first))?.state).toBe('running');
+    for (let t = 0; t < 2; t++)
+      expect(await tasks.get(`${first}.f0.t${t}`)).toMatchObject({ state: 'pending', arbiterSlot: expect.any(Number) });
+    expect(await tasks.marked(64)).toEqual([]);
   });
 
   it('does not fail a finished job whose reopened tile’s arbiter leaves: the tile stands below θ and the job is done again', async () => {

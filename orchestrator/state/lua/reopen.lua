@@ -4,7 +4,7 @@
   worker backed. Its frame is un-stitched, and a finished job runs again with a fresh timeout.
   But a finished job's tile that backtracking would reopen with no trusted worker online stays as
   it is, marked accepted below θ: only keys could render it again, a job pays for keys' replicas,
-  and a finished job holds no escrow (its requester may re-run it once a trusted worker is online).
+  and a finished job holds no escrow; it is re-run once a trusted worker is online (rerun.ts).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -47,8 +47,10 @@ if jobState == 'done' and ARGV[3] ~= '' and ARGV[5] == '1' then
     redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1)
   end
   redis.call('HINCRBY', KEYS[1], 'version', 1)
+  redis.call('ZADD', K.tasksMarked, now, taskId)
   return 2
 end
+redis.call('ZREM', K.tasksMarked, taskId)
 redis.call('HSET', KEYS[1], 'state', 'pending', 'cid', '', 'credibility', '', 'below', 0, 'anchored', 0,
   'suspect', 1, 'reopened', now, 'decidedAt', '', 'progressAt', now)
 -- A fresh arbitration and audit: slots issued for the earlier verdict may have been dropped.
