@@ -89,16 +89,16 @@ describe('CARs in flight', () => {
 
 describe('letting the slowest CARs in flight go when the whole is full', () => {
   const NOW = 100_000;
-  /** A reader marked 5 s ago (watched long enough), having moved `since` bytes of its `total` since. */
+  /** A reader whose older mark is 5 s old (watched long enough), having moved `since` bytes of its `total` since. */
   const reader = (total: number, since: number, markedAt = NOW - 5_000): Reader => ({
     total,
-    mark: { at: markedAt, moved: 10 },
+    marks: [{ at: markedAt, moved: 10 }],
     moved: () => 10 + since,
     cutOff: () => undefined,
   });
-  const blob = (bytes: number, ...readers: Reader[]) => ({ bytes, building: false, fetches: readers.length, readers: new Set(readers) });
+  const blob = (bytes: number, ...readers: Reader[]) => ({ bytes, building: false, readers: new Set(readers) });
 
-  it('lets go the blobs whose every reader would take long at its pace since its mark, the longest first, only as many as make the room', () => {
+  it('lets go the blobs whose every reader watched would take long at its recent pace, the longest first, only as many as make the room', () => {
     const blobs = new Map([
       // 1 byte in 5 s, 989 left: 4,945 s.
       ['crawling', blob(40, reader(1000, 1))],
@@ -116,22 +116,25 @@ describe('letting the slowest CARs in flight go when the whole is full', () => {
     expect(slowestToLetGo(blobs, 60, 100, 100, NOW, RULE)).toEqual([]);
   });
 
-  it('judges no blob whose readers are not yet marked or watched long enough, nor one being built or with a fetch not yet sending', () => {
-    const unmarked = blob(50, { total: 1000, moved: () => 10, cutOff: () => undefined });
+  it('judges a blob by its readers watched long enough: none watched yet, or one being built, is not judged; a newcomer does not shield it', () => {
+    const unmarked = blob(50, { total: 1000, marks: [], moved: () => 10, cutOff: () => undefined });
     const young = blob(50, reader(1000, 0, NOW - 2_000));
     const building = { ...blob(50, reader(1000, 0)), building: true };
-    const waiting = { ...blob(50, reader(1000, 0)), fetches: 2 };
-    for (const [name, one] of Object.entries({ unmarked, young, building, waiting }))
+    for (const [name, one] of Object.entries({ unmarked, young, building }))
       expect(slowestToLetGo(new Map([[name, one]]), 50, 100, 100, NOW, RULE)).toEqual([]);
+    // A fresh fetch every few seconds beside a reader that has read nothing.
+    const shielded = blob(50, reader(1000, 0), reader(1000, 0, NOW - 1_000));
+    expect(slowestToLetGo(new Map([['shielded', shielded]]), 50, 100, 100, NOW, RULE)).toEqual(['shielded']);
   });
 
-  it('frees a slow blob for a new one at once and cuts its readers off; their release later frees nothing twice', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  it('frees a slow blob for a new one at once and cuts its readers off, and a fetch of it that begins sending after; their release frees nothing twice', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     onTestFinished(() => {
       vi.useRealTimers();
     });
     const cars = new CarsInFlight(100, 100, RULE);
     const slow = held(cars.hold('w1', 'slow', 80));
+    const late = held(cars.hold('w9', 'slow', 80));
     let cut = 0;
     slow.sending({ total: 80, moved: () => 0, cutOff: () => cut++ });
     // Marked after 3 s, not yet watched 3 s more: the whole is full.
@@ -140,10 +143,29 @@ describe('letting the slowest CARs in flight go when the whole is full', () => {
     vi.advanceTimersByTime(1_000);
     const next = held(cars.hold('w2', 'next', 80));
     expect(cut).toBe(1);
+    late.sending({ total: 80, moved: () => 0, cutOff: () => cut++ });
+    expect(cut).toBe(2);
     slow.release();
+    late.release();
     // The new blob's 80 are held, not freed by the slow one's release.
     expect(cars.hold('w3', 'third', 21)).toEqual({ over: 'all' });
     next.release();
     held(cars.hold('w3', 'third', 100));
+  });
+
+  it('lets go a reader that read fast and then stopped short of the end, within two marks', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const cars = new CarsInFlight(100, 100, RULE);
+    const quick = held(cars.hold('w1', 'big', 80));
+    // 10 bytes a second for 7 s, then nothing, 10 short of its 80.
+    const started = performance.now();
+    quick.sending({ total: 80, moved: () => Math.min(70, Math.floor((performance.now() - started) / 100)), cutOff: () => undefined });
+    vi.advanceTimersByTime(7_000);
+    expect(cars.hold('w2', 'other', 80)).toEqual({ over: 'all' });
+    vi.advanceTimersByTime(6_000);
+    held(cars.hold('w2', 'other', 80));
   });
 });

@@ -18,6 +18,8 @@ interface Entry {
   car?: Promise<Uint8Array>;
   building: boolean;
   readers: Set<Reader>;
+  /** Let go to make room: a fetch of it that begins sending now is cut off at once. */
+  letGo?: boolean;
 }
 
 /** A response sending a CAR: how much of it its client has taken, and how to end it. */
@@ -27,9 +29,12 @@ export interface Sending {
   cutOff(): void;
 }
 
-/** …and where it stood once the sockets' buffers had taken what they take: its pace is measured from there. */
+/**
+ * …and where it stood at its last two marks, one every `judgeAfterMs` from `judgeAfterMs` after it
+ * began (once the sockets' buffers had taken what they take): its pace is measured from the older.
+ */
 export interface Reader extends Sending {
-  mark?: { at: number; moved: number };
+  marks: { at: number; moved: number }[];
 }
 
 export interface HeldCar {
@@ -42,8 +47,9 @@ export interface HeldCar {
 }
 
 /**
- * When a blob in flight may be let go to make room: each reader marked `judgeAfterMs` after it
- * began and watched as long again, each still `leftMs` or more from done.
+ * When a blob in flight may be let go to make room: its readers marked every `judgeAfterMs` from
+ * `judgeAfterMs` after they began, each judged once watched as long again, each judged one still
+ * `leftMs` or more from done.
  */
 export interface LetGoRule {
   judgeAfterMs: number;
@@ -51,13 +57,14 @@ export interface LetGoRule {
 }
 
 /**
- * What a reader still needs at the pace it has kept since its mark (Infinity when it has taken
- * nothing since); undefined while it has not been watched long enough. From its mark, not its
- * start: the sockets' buffers take a few MiB at once, so a reader of a small blob that then reads
- * nothing would look fast for minutes.
+ * What a reader still needs at the pace it kept over the last few seconds — since the older of its
+ * last two marks — (Infinity when it has taken nothing since); undefined while it has not been
+ * watched long enough. Not from its start: the sockets' buffers take a few MiB at once, so a
+ * reader of a small blob that then reads nothing would look fast for minutes, and one that read
+ * most of a large blob fast and then stopped short of its end would look fast for good.
  */
 export function msLeft(reader: Reader, now: number, rule: LetGoRule): number | undefined {
-  const { mark } = reader;
+  const mark = reader.marks[0];
   if (!mark || now - mark.at < rule.judgeAfterMs) return undefined;
   const moved = reader.moved();
   if (moved >= reader.total) return 0;
@@ -66,12 +73,13 @@ export function msLeft(reader: Reader, now: number, rule: LetGoRule): number | u
 
 /**
  * Which blobs in flight to let go so that `need` more bytes fit beside `held` in `bound`: those
- * whose readers have all been sending a while and would all still take long, the longest first;
- * none when letting all of them go would not make the room (no one is cut off for nothing). A blob
- * being built, or with a fetch not yet sending or not yet watched long enough, is not judged.
+ * whose readers watched long enough would all still take long, the longest first; none when
+ * letting all of them go would not make the room (no one is cut off for nothing). A blob being
+ * built, or none of whose readers has been watched long enough, is not judged; its other fetches
+ * go with it (a fresh fetch every few seconds must not shield a blob nobody reads).
  */
 export function slowestToLetGo(
-  blobs: ReadonlyMap<string, Pick<Entry, 'bytes' | 'building' | 'fetches' | 'readers'>>,
+  blobs: ReadonlyMap<string, Pick<Entry, 'bytes' | 'building' | 'readers'>>,
   need: number,
   held: number,
   bound: number,
@@ -80,11 +88,13 @@ export function slowestToLetGo(
 ): string[] {
   const slow: { cid: string; bytes: number; left: number }[] = [];
   for (const [cid, blob] of blobs) {
-    if (blob.building || blob.readers.size === 0 || blob.readers.size < blob.fetches) continue;
-    const lefts = [...blob.readers].map((r) => msLeft(r, now, rule));
-    if (lefts.some((left) => left === undefined)) continue;
-    const left = Math.min(...(lefts as number[]));
-    if (left >= rule.leftMs) slow.push({ cid, bytes: blob.bytes, left });
+    if (blob.building) continue;
+    let left: number | undefined;
+    for (const reader of blob.readers) {
+      const its = msLeft(reader, now, rule);
+      if (its !== undefined) left = Math.min(left ?? its, its);
+    }
+    if (left !== undefined && left >= rule.leftMs) slow.push({ cid, bytes: blob.bytes, left });
   }
   slow.sort((a, b) => b.left - a.left);
   const letGo: string[] = [];
@@ -126,6 +136,7 @@ export class CarsInFlight {
     let released = false;
     let reading: Reader | undefined;
     let marking: NodeJS.Timeout | undefined;
+    let marks: NodeJS.Timeout | undefined;
     return {
       car: (build) => {
         if (!held.car) {
@@ -153,17 +164,23 @@ export class CarsInFlight {
       },
       sending: (sending) => {
         if (released || reading) return;
-        const reader: Reader = { ...sending };
+        if (held.letGo) return sending.cutOff();
+        const reader: Reader = { ...sending, marks: [] };
         reading = reader;
         held.readers.add(reader);
+        const mark = () => {
+          reader.marks = [...reader.marks.slice(-1), { at: performance.now(), moved: reader.moved() }];
+        };
         marking = setTimeout(() => {
-          reader.mark = { at: performance.now(), moved: reader.moved() };
+          mark();
+          marks = setInterval(mark, this.letGo.judgeAfterMs).unref();
         }, this.letGo.judgeAfterMs).unref();
       },
       release: () => {
         if (released) return;
         released = true;
         clearTimeout(marking);
+        clearInterval(marks);
         if (reading) held.readers.delete(reading);
         const left = (this.byKey.get(key) ?? bytes) - bytes;
         if (left > 0) this.byKey.set(key, left);
@@ -180,6 +197,7 @@ export class CarsInFlight {
       const entry = this.byCid.get(cid) as Entry;
       this.byCid.delete(cid);
       this.held -= entry.bytes;
+      entry.letGo = true;
       for (const reader of entry.readers) reader.cutOff();
     }
   }

@@ -97,6 +97,14 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
   const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes, GATEWAY_LET_GO);
   r.get('/:cid', async (req, res) => {
+    // A request pipelined behind another on its connection has no socket until the one before it
+    // is answered: cutting it off could not close it, nor would its end be heard if the connection
+    // died first, and the CAR it held would outlive its count (a review: 24 MiB of CARs alive
+    // behind live views, 4 counted). Workers do not pipeline.
+    if (!res.socket) {
+      req.socket.destroy();
+      return;
+    }
     const cid = param(req, 'cid', Ids.cid);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
       throw new HttpError(406, 'Not acceptable', `this gateway answers ${CAR_CONTENT_TYPE} only: verifiable blocks`);

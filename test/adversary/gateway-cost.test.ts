@@ -170,6 +170,31 @@ describe('keys fetching different large blobs at once and reading none of them',
     await expect.poll(fetched).toBe(true);
   });
 
+  it('cannot hold a CAR behind another request on its connection: a pipelined fetch closes the connection', async () => {
+    const first = await jobWithLargeAsset(1, 1024, roomy);
+    const piping = await roomy.worker('piping', { trusted: true });
+    await nextAssignment(piping.client);
+    const { hostname, port } = new URL(roomy.farm.url);
+    const socket = connect(Number(port), hostname);
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const fetchOf = (cid: string) =>
+      `GET /ipfs/${cid} HTTP/1.1\r\nhost: ${hostname}\r\n${Object.entries(gatewayHeaders(piping, cid))
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('')}\r\n`;
+    // Behind a live view that never ends, a fetch of the large blob.
+    socket.write(
+      `GET /api/jobs/${first.id}/events HTTP/1.1\r\nhost: ${hostname}\r\nauthorization: Bearer ${OPERATOR_TOKEN}\r\n\r\n${fetchOf(first.cid)}`,
+    );
+    await closed;
+    // Nothing of it is held: another blob as large is sent at once.
+    const other = await jobWithLargeAsset(1, 1024, roomy);
+    const next = await roomy.worker('next', { trusted: true });
+    await nextAssignment(next.client);
+    expect(Buffer.from(await next.client.blob(other.cid)).equals(other.asset)).toBe(true);
+  });
+
   it('keep an honest worker waiting, not giving its replica up, until the blob in the way is let go for it', async () => {
     const pinned = await jobWithLargeAsset(1, 1024, roomy);
     const pinning = await roomy.worker('pinning', { trusted: true });
