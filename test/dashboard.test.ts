@@ -415,8 +415,9 @@ ifChromium(chromiumTitle, () => {
     await (await buttonLabelled(page, 'Pause')).click();
     await buttonLabelled(page, 'Resume');
     expect((await farm.client.status(id)).paused).toBe(true);
-    // Set again while it has not taken: once in CI, under load, the form sent the old 50 (typing
-    // into the number field over WebDriver BiDi had not reached the page's state by the click).
+    // Once in CI, under load, the form sent the old 50: it sent the field's value as the last render
+    // had copied it, which the typing over WebDriver BiDi had not reached by the click. It now reads
+    // the field itself; set again while it has not taken, all the same.
     await expect
       .poll(
         async () => {

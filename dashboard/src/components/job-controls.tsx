@@ -13,7 +13,6 @@ const jobPath = (id: string) => `/api/jobs/${encodeURIComponent(id)}`;
 const messageOf = (e: unknown) => (e instanceof ApiError ? (e.problem.detail ?? e.problem.title) : String(e));
 
 export function JobControls({ status }: { status: JobStatus }) {
-  const [priority, setPriority] = useState(String(status.priority));
   const [error, setError] = useState<string>();
   const act = (path: string, init: { method?: string; body?: unknown } = { method: 'POST' }) =>
     api(path, init).then(
@@ -53,20 +52,13 @@ export function JobControls({ status }: { status: JobStatus }) {
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void act(`${jobPath(status.id)}/priority`, { body: { priority: Number(priority) } });
+          // What the field holds as the form is sent, not the last render's copy of it.
+          const priority = Number(new FormData(e.currentTarget).get('priority'));
+          void act(`${jobPath(status.id)}/priority`, { body: { priority } });
         }}
       >
         <label title={`which of your jobs at one price goes first; above ${DEFAULT_PRIORITY} only the operator may set`}>
-          Priority{' '}
-          <input
-            name="priority"
-            type="number"
-            min={0}
-            max={100}
-            value={priority}
-            onInput={(e) => setPriority(e.currentTarget.value)}
-            style={{ width: '5em' }}
-          />
+          Priority <input name="priority" type="number" min={0} max={100} defaultValue={String(status.priority)} style={{ width: '5em' }} />
         </label>{' '}
         <button type="submit" class="secondary">
           Set
