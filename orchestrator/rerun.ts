@@ -80,14 +80,9 @@ export async function rerun(deps: RerunDeps, tasks: readonly TaskRecord[]): Prom
 export async function rerunMarked(deps: RerunDeps, limit: number, now = Date.now()): Promise<number> {
   let reopened = 0;
   for (const id of await deps.tasks.marked(limit)) {
-    const task = await deps.tasks.get(id);
-    if (task?.state !== 'verified' || !task.below || task.anchored) {
-      await deps.tasks.lookedAtMarked(id);
-      continue;
-    }
-    const { tasks } = await rerunnable(deps, [id]);
-    if (tasks.length === 0 || (await rerun(deps, tasks)).length === 0) await deps.tasks.lookedAtMarked(id, now);
-    else reopened++;
+    const { tasks, refused } = await rerunnable(deps, [id]);
+    if (tasks.length > 0 && (await rerun(deps, tasks)).length > 0) reopened++;
+    else await deps.tasks.lookedAtMarked(id, refused[0] === 'no-arbiter' ? now : undefined);
   }
   return reopened;
 }

@@ -88,6 +88,13 @@ describe('CARs in flight', () => {
 });
 
 describe('letting the slowest CARs in flight go when the whole is full', () => {
+  /** The marks' timers and the clock they read, faked for this test (files may share this process). */
+  const fakeClock = () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+  };
   const NOW = 100_000;
   /** A reader whose older mark is 5 s old (watched long enough), having moved `since` bytes of its `total` since. */
   const reader = (total: number, since: number, markedAt = NOW - 5_000): Reader => ({
@@ -128,10 +135,7 @@ describe('letting the slowest CARs in flight go when the whole is full', () => {
   });
 
   it('frees a slow blob for a new one at once and cuts its readers off, and a fetch of it that begins sending after; their release frees nothing twice', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    fakeClock();
     const cars = new CarsInFlight(100, 100, RULE);
     const slow = held(cars.hold('w1', 'slow', 80));
     const late = held(cars.hold('w9', 'slow', 80));
@@ -154,10 +158,7 @@ describe('letting the slowest CARs in flight go when the whole is full', () => {
   });
 
   it('lets go a reader that read fast and then stopped short of the end, within two marks', () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    fakeClock();
     const cars = new CarsInFlight(100, 100, RULE);
     const quick = held(cars.hold('w1', 'big', 80));
     // 10 bytes a second for 7 s, then nothing, 10 short of its 80.
