@@ -1,4 +1,5 @@
-/** `farm jobs delete|pause|resume|priority|rerun`: a requester's controls over its jobs. */
+/** `farm jobs delete|pause|resume|priority|budget|rerun`: a requester's controls over its jobs. */
+import { formatCredits } from '../shared/money.ts';
 import { JobDeletion, JobStatus, Rerun } from '../shared/protocol.ts';
 import { RequesterClient } from './requester.ts';
 
@@ -29,6 +30,17 @@ export async function jobsPriority(id: string, priority: string, flags: { orches
     await (await client.call('POST', `/api/jobs/${encodeURIComponent(id)}/priority`, { priority: Number(priority) })).json(),
   );
   console.log(`job ${id}: priority ${status.priority}`);
+}
+
+/** `farm jobs budget`: what the job is given in all, raised (the difference is held from the balance). */
+export async function jobsBudget(id: string, budget: string, flags: { orchestrator: string; token?: string }): Promise<void> {
+  const client = RequesterClient.fromFlags(flags);
+  const { cost } = JobStatus.parse(
+    await (await client.call('PUT', `/api/jobs/${encodeURIComponent(id)}/budget`, { budget: Number(budget) })).json(),
+  );
+  console.log(
+    `job ${id}: budget ${formatCredits(cost.budget)} credits, ${formatCredits(cost.held)} of them held, ${formatCredits(cost.spent)} spent`,
+  );
 }
 
 /** `farm jobs rerun`: a trusted worker renders a verified tile (or a frame's tiles) again. */

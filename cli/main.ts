@@ -133,6 +133,14 @@ jobs
   .option('--token <token>', 'API token (default FARM_TOKEN)')
   .action(lazy(async () => (await import('./jobs.ts')).jobsPriority));
 jobs
+  .command('budget')
+  .description('raise what a queued or running job is given in all, spent and held; your balance pays the difference into its escrow')
+  .argument('<id>', 'job id')
+  .argument('<credits>', 'the new total')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--token <token>', 'API token (default FARM_TOKEN)')
+  .action(lazy(async () => (await import('./jobs.ts')).jobsBudget));
+jobs
   .command('rerun')
   .description('have a trusted worker render a verified tile again (its result replaces the verdict)')
   .argument('<id>', 'job id')

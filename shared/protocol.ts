@@ -22,6 +22,13 @@ export const DEFAULT_PRIORITY = 50;
 /** POST /api/jobs/:id/priority */
 export const PriorityChange = z.object({ priority: JobPriority });
 
+/**
+ * PUT /api/jobs/:id/budget: what its owner gives a queued or running job in all, spent and held
+ * (`cost.budget`), raised to this; the difference is held from the owner's balance. A total, not an
+ * increment, so a request sent again adds nothing.
+ */
+export const BudgetChange = z.object({ budget: Credits });
+
 /** POST /api/jobs/:id/tasks/:task/rerun, /frames/:n/rerun: the tiles reopened for a trusted worker to render again. */
 export const Rerun = z.object({ reopened: z.array(z.string()) });
 export type Rerun = z.infer<typeof Rerun>;
@@ -145,6 +152,8 @@ export const JobSummary = z.object({
   /** What it has cost so far, in credits (money.ts), and its limit in credits per RU (null: a market order). */
   cost: z.object({
     maxPrice: z.number().nullable(),
+    /** What its owner has given it in all (PUT /api/jobs/:id/budget raises it). */
+    budget: z.number(),
     /** In escrow now; `committed` of it backs replicas out. */
     held: z.number(),
     committed: z.number(),

@@ -231,7 +231,7 @@ ifChromium(chromiumTitle, () => {
     expect(errors).toEqual([]);
   });
 
-  it('pauses, prioritises, resumes, re-runs and deletes a job from its page', async () => {
+  it('pauses, prioritises, funds, resumes, re-runs and deletes a job from its page', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -249,6 +249,16 @@ ifChromium(chromiumTitle, () => {
     await page.getByRole('button', { name: 'Set' }).click();
     await expect.poll(async () => (await farm.client.status(id)).priority).toBe(20);
     await page.locator('.job-head').filter({ hasText: 'priority 20' }).waitFor();
+    // Its budget is raised from its owner's balance; one lower than it has is refused, and the page says why.
+    const { owner } = await farm.client.status(id);
+    expect((await farm.client.call('POST', '/api/credits', { account: owner, amount: 5 })).status).toBe(201);
+    await page.fill('input[name=budget]', '2');
+    await page.getByRole('button', { name: 'Raise' }).click();
+    await expect.poll(async () => (await farm.client.status(id)).cost.budget).toBe(2);
+    await page.getByTestId('cost').filter({ hasText: 'budget 2,' }).waitFor();
+    await page.fill('input[name=budget]', '1');
+    await page.getByRole('button', { name: 'Raise' }).click();
+    expect(await page.getByTestId('control-error').textContent()).toMatch(/has been given 2 credits already/);
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: 'Pause' }).waitFor();
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe('done');

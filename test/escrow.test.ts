@@ -5,11 +5,17 @@
  * back to the micro-credit; a requester can never spend what it does not hold, however many
  * submissions race; and every micro-credit stays accounted for.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { costMicros, feeMicros, fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, JobEstimate, JobStatus, JobSummary, LedgerPage, TaskView } from '../shared/protocol.ts';
-import { type ApiFarm, oneTileJob, renderAll, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, renderAll, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
+import { ROOT } from './support/scenes.ts';
+
+const run = promisify(execFile);
 
 const FEE_PPM = 20_000;
 let api: ApiFarm;
@@ -21,6 +27,7 @@ afterEach(() => api.stop());
 
 interface Requester {
   owner: string;
+  token: string;
   call(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
 }
 /** A requester with its own token, granted `credits`. */
@@ -33,7 +40,7 @@ async function requester(name: string, credits: number): Promise<Requester> {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
-  return { owner, call };
+  return { owner, token, call };
 }
 const accountOf = async (r: Requester) => (await (await r.call('/api/account')).json()) as LedgerPage;
 const statusOf = async (r: Requester, id: string) => (await (await r.call(`/api/jobs/${id}`)).json()) as JobStatus;
@@ -176,5 +183,92 @@ describe('escrow', () => {
     );
     // What the requesters paid is exactly what the workers earned plus the fees.
     expect(earned + toMicros(await treasury()) - before.treasury).toBe(spent);
+  });
+
+  it("raises a job's budget to a total: the difference is held from the owner's balance, once, and the job goes on", async () => {
+    const buyer = await requester('funder', 1);
+    const w = await api.worker('f1', { trusted: true, ask: 25 });
+    // A first job measures the provider, so that the market has its ask.
+    const first = (await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), budget: 0.01 } })).json()) as { id: string };
+    await renderAll([w], 40, raysOf, 500);
+    await expect.poll(async () => (await statusOf(buyer, first.id)).state, { timeout: 10_000 }).toBe('done');
+    const start = toMicros((await accountOf(buyer)).balance);
+
+    // 100 µc cannot pay for a tile at 25 credits/RU (it commits its most: 16 × 16 × 67 rays).
+    const { id } = (await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), budget: 0.0001 } })).json()) as { id: string };
+    expect(await w.client.next()).toBeUndefined();
+    await expect.poll(async () => (await statusOf(buyer, id)).heldUp, { timeout: 5_000 }).toMatch(/its budget is raised$/);
+
+    const cli = ['jobs', 'budget', id, '0.01', '--orchestrator', api.farm.url, '--token', buyer.token];
+    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/farm.js'), ...cli]);
+    expect(stdout).toBe(`job ${id}: budget 0.01 credits, 0.01 of them held, 0 spent\n`);
+    const moved = toMicros(0.01) - toMicros(0.0001);
+    expect(await accountOf(buyer)).toMatchObject({ balance: fromMicros(start - toMicros(0.01)), held: 0.01 });
+    // Sent again (its answer lost), it adds nothing.
+    expect((await buyer.call(`/api/jobs/${id}/budget`, { method: 'PUT', body: { budget: 0.01 } })).status).toBe(200);
+    const account = await accountOf(buyer);
+    expect(account).toMatchObject({ balance: fromMicros(start - toMicros(0.01)), held: 0.01 });
+    expect(account.entries.slice(0, 2).map((e) => [e.kind, e.amount, e.ref, e.to ?? 'balance'])).toEqual([
+      ['escrow', fromMicros(moved), id, 'held'],
+      ['escrow', -fromMicros(moved), id, 'balance'],
+    ]);
+
+    // Its slot, stepped aside for want of escrow, is taken.
+    const a = (await w.client.next()) as Assignment;
+    expect(a).toBeDefined();
+    expect(await uploadShade(w.client, a, 40, raysOf(a))).toBe('accepted');
+    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    const paid = toMicros((await tasksOf(buyer, id))[0].replicas[0].paid as number);
+    expect(paid).toBeGreaterThan(toMicros(0.0001));
+    expect((await statusOf(buyer, id)).cost).toMatchObject({ budget: 0.01, held: 0, spent: fromMicros(paid) });
+    expect(await accountOf(buyer)).toMatchObject({ balance: fromMicros(start - paid), held: 0 });
+  });
+
+  it("refuses a budget that is malformed, lower, unaffordable, not its owner's or for a finished job, naming the field, and moves nothing", async () => {
+    const owner = await requester('owner', 1);
+    const other = await requester('other', 100);
+    const res = await owner.call('/api/jobs', { body: { ...oneTileJob(1), budget: 0.5 } });
+    const { id } = (await res.json()) as { id: string };
+    const before = await accountOf(owner);
+    const put = (r: Requester, body: unknown) => r.call(`/api/jobs/${id}/budget`, { method: 'PUT', body });
+    for (const body of [{}, { budget: -1 }, { budget: 0 }, { budget: '2' }, { budget: 0.0000001 }, { budget: 1e9 }, { budget: null }])
+      expect((await problem(await put(owner, body), 400)).errors?.[0]?.path).toBe('budget');
+    expect((await problem(await put(owner, { budget: 0.4 }), 409)).errors?.[0]?.path).toBe('budget');
+    expect((await problem(await put(owner, { budget: 1.6 }), 402)).errors?.[0]).toEqual({
+      path: 'budget',
+      message: 'your balance is 0.5 credits',
+    });
+    // Another requester does not learn that it exists; the operator sees it but cannot spend its owner's balance.
+    await problem(await put(other, { budget: 2 }), 404);
+    const byOperator = await fetch(`${api.farm.url}/api/jobs/${id}/budget`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ budget: 2 }),
+    });
+    await problem(byOperator, 403);
+    expect((await owner.call(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
+    await problem(await put(owner, { budget: 0.9 }), 409);
+    const after = await accountOf(owner);
+    // Nothing moved but the cancellation's refund.
+    expect(after.entries.filter((e) => e.kind === 'escrow')).toEqual(before.entries.filter((e) => e.kind === 'escrow'));
+    expect(after).toMatchObject({ balance: 1, held: 0 });
+    expect(toMicros((await accountOf(other)).balance)).toBe(toMicros(100));
+  });
+
+  it('holds exactly the highest of racing budgets, and never more than the balance', async () => {
+    const buyer = await requester('racer', 3);
+    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), budget: 1 } });
+    const { id } = (await res.json()) as { id: string };
+    // Twenty totals at once, 1.2 … 5: those over the 3 credits granted are refused, and whichever
+    // order the rest come in, the highest of them is what the job is given.
+    const totals = [...Array(20).keys()].map((i) => 1.2 + i * 0.2);
+    const answers = await Promise.all(
+      totals.map((budget) => buyer.call(`/api/jobs/${id}/budget`, { method: 'PUT', body: { budget: Number(budget.toFixed(1)) } })),
+    );
+    expect(answers.every((r) => [200, 402, 409].includes(r.status))).toBe(true);
+    const { cost } = await statusOf(buyer, id);
+    expect(cost).toMatchObject({ budget: 3, held: 3 });
+    expect(answers.filter((r) => r.status === 402)).toHaveLength(10);
+    expect(await accountOf(buyer)).toMatchObject({ balance: 0, held: 3 });
   });
 });

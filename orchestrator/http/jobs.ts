@@ -1,5 +1,5 @@
 /**
- * Requester API: submit, inspect, download, pause, prioritise, re-run, cancel and delete jobs. A
+ * Requester API: submit, inspect, download, pause, prioritise, fund, re-run, cancel and delete jobs. A
  * requester sees only its jobs.
  */
 
@@ -13,6 +13,7 @@ import { pixelsOf } from '../../shared/image.ts';
 import { fromTicks, toTicks } from '../../shared/market.ts';
 import { formatCredits, fromMicros, toMicros } from '../../shared/money.ts';
 import {
+  BudgetChange,
   DEFAULT_PRIORITY,
   Ids,
   JobDeleteQuery,
@@ -413,6 +414,42 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (!(await jobs.setPriority(job.id, priority))) throw new HttpError(409, 'Job finished', `job ${job.id} is already ${job.state}`);
     if (priority !== job.priority) await deps.enqueueRefresh(job.id);
     req.log?.info({ job: job.id, priority }, 'job priority set');
+    res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
+  });
+
+  /**
+   * Raises the job's budget (job-budget.lua): its owner's balance pays the difference into its
+   * escrow, and its slots that stepped aside for want of it go back to their queues at once.
+   */
+  r.put('/:id/budget', async (req, res) => {
+    const job = await visibleJob(req);
+    const { budget } = BudgetChange.parse(req.body ?? {});
+    const owner = req.principal?.owner as string;
+    await consume(deps.limits.submission, owner, res);
+    const { outcome, value } = await jobs.setBudget(job.id, owner, toMicros(budget));
+    const credits = (micros: string) => formatCredits(fromMicros(Number(micros)));
+    switch (outcome) {
+      case 'owner':
+        throw new HttpError(403, 'Not your job', `job ${job.id} is funded by its owner's balance; only its owner raises its budget`);
+      case 'ended':
+        throw new HttpError(409, 'Job finished', `job ${job.id} is already ${value}`);
+      case 'lower':
+        throw new HttpError(409, 'Budget can only be raised', `job ${job.id} has been given ${credits(value)} credits already`, [
+          { path: 'budget', message: `at least ${credits(value)} (what it has been given, spent and held)` },
+        ]);
+      case 'funds': {
+        const add = formatCredits(budget - fromMicros(job.budget));
+        throw new HttpError(
+          402,
+          'Not enough credits',
+          `raising the budget holds about ${add} more credits; your balance is ${credits(value)}`,
+          [{ path: 'budget', message: `your balance is ${credits(value)} credits` }],
+        );
+      }
+      case 'ok':
+        await deps.enqueueRefresh(job.id);
+        req.log?.info({ job: job.id, budget }, 'job budget raised');
+    }
     res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
   });
 

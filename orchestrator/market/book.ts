@@ -117,8 +117,8 @@ export function pauseReason(job: PausedJob, last: { price: number | null; bestAs
   if (price === null)
     return left > 0
       ? null
-      : 'waiting: the market has no price yet and its escrow is empty, so only providers that ask nothing can take its tiles; submit it with a budget';
+      : 'waiting: the market has no price yet and its escrow is empty, so only providers that ask nothing can take its tiles; raise its budget';
   const tile = costMicros(maxRays(Math.min(job.tileSize, job.width) * Math.min(job.tileSize, job.height), job.spp), price, 'up');
   if (left >= tile) return null;
-  return `paused: its escrow, ${formatCredits(fromMicros(left))} credits, cannot pay for a tile at ${credits(price)} credits/RU (up to ${formatCredits(fromMicros(tile))}); it resumes when the price comes down, or cancel it and submit with a larger budget`;
+  return `paused: its escrow, ${formatCredits(fromMicros(left))} credits, cannot pay for a tile at ${credits(price)} credits/RU (up to ${formatCredits(fromMicros(tile))}); it resumes when the price comes down or its budget is raised`;
 }

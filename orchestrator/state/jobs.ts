@@ -51,7 +51,11 @@ export interface JobRecord {
   bid: number | null;
   /** Which of jobs at the same price goes first (market/priority.ts); it may change while it runs. */
   priority: number;
-  /** µc (includes/escrow.lua): held for it now, of which committed to replicas out; paid, fees among it. */
+  /**
+   * µc (includes/escrow.lua): what its owner has given it in all (raised with setBudget); held
+   * for it now, of which committed to replicas out; paid, fees among it.
+   */
+  budget: number;
   escrow: number;
   committed: number;
   spent: number;
@@ -59,6 +63,11 @@ export interface JobRecord {
   /** Rays of the replicas it paid for. */
   raysPaid: number;
 }
+
+/** What job-budget.lua answers: the budget (µc) it has now or already had, the balance (µc) short, or the state it ended in. */
+export type BudgetChangeResult =
+  | { outcome: 'ok' | 'same' | 'lower' | 'funds' | 'ended'; value: string }
+  | { outcome: 'owner'; value: undefined };
 
 type NewJob = Omit<
   JobRecord,
@@ -74,6 +83,7 @@ type NewJob = Omit<
   | 'error'
   | 'tilesBelowThreshold'
   | 'deadlineAt'
+  | 'budget'
   | 'escrow'
   | 'committed'
   | 'spent'
@@ -101,6 +111,7 @@ const NUMERIC = [
   'timeoutMs',
   'deadlineAt',
   'tilesBelowThreshold',
+  'budget',
   'escrow',
   'committed',
   'spent',
@@ -203,6 +214,8 @@ export class Jobs {
       finishedAt: h.finishedAt ? Number(h.finishedAt) : null,
     };
     for (const k of NUMERIC) record[k] = Number(h[k] ?? 0);
+    // Jobs submitted before budgets could be raised kept no total (job-budget.lua counts it so too).
+    if (h.budget === undefined) record.budget = (record.escrow as number) + (record.spent as number);
     record.animation = h.animation || null;
     record.thumbnail = h.thumbnail || null;
     record.bid = h.bid ? Number(h.bid) : null;
@@ -251,6 +264,20 @@ export class Jobs {
   async rank(id: string): Promise<SlotRank | undefined> {
     const [state, bid, priority] = await this.redis.hmget(keys.job(id), 'state', 'bid', 'priority');
     return state === null ? undefined : { bid: bid ? Number(bid) : null, priority: priorityOf(priority) };
+  }
+
+  /**
+   * Raises the job's budget to `budget` µc, holding the difference from `owner`'s balance (only the
+   * job's owner funds it): 'ok', 'same' (it has that budget already: a request sent again), or why
+   * not, with the budget it has ('lower') or the balance that is short ('funds').
+   */
+  async setBudget(id: string, owner: string, budget: number): Promise<BudgetChangeResult> {
+    const [outcome, value] = (await runScript(this.redis, 'job-budget', [keys.job(id)], [id, owner, budget, Date.now()])) as [
+      BudgetChangeResult['outcome'],
+      string | undefined,
+    ];
+    if (outcome === 'ok') announce(this.redis, id);
+    return { outcome, value } as BudgetChangeResult;
   }
 
   /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */
@@ -407,6 +434,7 @@ export class Jobs {
             : heldUp,
       cost: {
         maxPrice: job.bid === null ? null : fromTicks(job.bid),
+        budget: fromMicros(job.budget),
         held: fromMicros(job.escrow),
         committed: fromMicros(job.committed),
         spent: fromMicros(job.spent),

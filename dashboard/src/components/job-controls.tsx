@@ -1,6 +1,6 @@
 /**
  * What a requester can do to its job from its page: pause or resume it, set its priority (0–100;
- * above 50 only the operator may), cancel it, delete it with its data once it has ended, and have
+ * above 50 only the operator may), raise its budget (from its owner's balance), cancel it, delete it with its data once it has ended, and have
  * a trusted worker render tiles again. A refusal (a limit, no trusted worker online) is shown
  * where it was asked for.
  */
@@ -62,6 +62,22 @@ export function JobControls({ status }: { status: JobStatus }) {
         </label>{' '}
         <button type="submit" class="secondary">
           Set
+        </button>
+      </form>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const budget = Number(new FormData(e.currentTarget).get('budget'));
+          void act(`${jobPath(status.id)}/budget`, { method: 'PUT', body: { budget } });
+        }}
+      >
+        <label title="what the job is given in all, spent and held: raising it holds the difference from your balance">
+          Budget <input name="budget" type="number" min={0} step="any" defaultValue={String(status.cost.budget)} style={{ width: '7em' }} />{' '}
+          credits
+        </label>{' '}
+        <button type="submit" class="secondary">
+          Raise
         </button>
       </form>
       <button type="button" class="secondary" onClick={() => act(jobPath(status.id), { method: 'DELETE' })}>

@@ -64,8 +64,8 @@ export function JobPage({ id }: { id: string }) {
           Cost so far: <strong>{credits(status.cost.spent)}</strong> credits for {status.cost.ru.toPrecision(3)} RU
           {status.cost.ru > 0 && <> (on average {(status.cost.spent / status.cost.ru).toFixed(3)} credits/RU)</>}, fees{' '}
           {credits(status.cost.fees)} included · limit{' '}
-          {status.cost.maxPrice === null ? 'none (a market order)' : `${status.cost.maxPrice} credits/RU`} · {credits(status.cost.held)} in
-          escrow
+          {status.cost.maxPrice === null ? 'none (a market order)' : `${status.cost.maxPrice} credits/RU`} · budget{' '}
+          {credits(status.cost.budget)}, {credits(status.cost.held)} of it in escrow
           {status.cost.committed > 0 && <>, {credits(status.cost.committed)} of it backing replicas out</>}
         </p>
         <JobControls status={status} />

@@ -37,6 +37,7 @@ export type Script =
   | 'forward-settle'
   | 'frame-done'
   | 'idle-forget'
+  | 'job-budget'
   | 'job-cancel'
   | 'job-create'
   | 'job-finish'
@@ -76,6 +77,7 @@ const SCRIPTS: readonly Script[] = [
   'forward-settle',
   'frame-done',
   'idle-forget',
+  'job-budget',
   'job-cancel',
   'job-create',
   'job-finish',

@@ -44,11 +44,19 @@ local function refundUnused(payer, pot, now)
   adjust(p[3], 'held', 0 - unused, 'refund', pot, now)
   adjust(p[3], 'balance', unused, 'refund', pot, now)
 end
-local function holdEscrow(jobId, owner, amount, now)
-  redis.call('HSET', K.job(jobId), 'escrow', amount, 'committed', 0, 'spent', 0, 'fees', 0, 'raysPaid', 0)
+-- Moves `amount` of the owner's balance into the job's escrow, and adds it to the job's budget:
+-- what its owner has given it in all (job-budget.lua raises it).
+local function fundEscrow(jobId, owner, amount, now)
+  local key = K.job(jobId)
+  redis.call('HINCRBY', key, 'escrow', amount)
+  redis.call('HINCRBY', key, 'budget', amount)
   if amount <= 0 then return end
   adjust(owner, 'balance', 0 - amount, 'escrow', jobId, now)
   adjust(owner, 'held', amount, 'escrow', jobId, now)
+end
+local function holdEscrow(jobId, owner, amount, now)
+  redis.call('HSET', K.job(jobId), 'escrow', 0, 'budget', 0, 'committed', 0, 'spent', 0, 'fees', 0, 'raysPaid', 0)
+  fundEscrow(jobId, owner, amount, now)
 end
 -- Whether the pot's escrow not yet committed covers `amount`.
 local function covers(key, amount)
