@@ -156,6 +156,11 @@ const settings = z.object({
    * traded nothing, and had let its owner name what the treasury pays.
    */
   marketTradedFloorRu: z.coerce.number().min(0).default(1),
+  /**
+   * … and only when at least this many requesters bought in that hour (history.ts tradedPrice): one
+   * requester trading with its own provider keys names nothing. A farm with a single requester sets 1.
+   */
+  marketTradedMinBuyers: int(1).default(2),
   /** Reservations: capacity is sold forward in windows this long … */
   forwardWindowMs: int(1000).default(3600_000),
   /** … whose orders close (and the window clears) this long before it starts … */

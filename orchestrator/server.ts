@@ -345,6 +345,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     onlineWindowMs,
     historyMs: config.marketHistoryMs,
     tradedFloorUnits: toBookUnits(config.marketTradedFloorRu),
+    tradedMinBuyers: config.marketTradedMinBuyers,
     log,
   };
   const dutyDeps = { redis, log, metrics, self };

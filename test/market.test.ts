@@ -34,6 +34,7 @@ import { ROOT } from './support/scenes.ts';
 
 const job = (j: Partial<JobDemand>): JobDemand => ({
   id: 'j',
+  owner: 'o',
   bid: 1000,
   pixels: 100,
   spp: 2,
@@ -175,17 +176,30 @@ describe('the price history', () => {
     expect(priceIndex([p(null, 0)], 5)).toEqual({ price: null, volume: 0, thin: true });
   });
 
-  it('names the price that traded from the hour’s index, and nothing from an hour too thin', () => {
-    const p = (price: number | null, volume: number) => ({ at: 0, price, volume });
-    const hour = [p(1000, 4), p(1100, 3), p(null, 0)];
-    expect(tradedPrice(hour, 5)).toBe(1000);
-    // A requester's bid crossing its own key's ask at the highest price: the hour's index barely moves
-    // unless it trades more than the rest of the hour did.
-    expect(tradedPrice([...hour, p(MAX_TICK - 1, 6)], 5)).toBe(1100);
-    expect(tradedPrice([...hour, p(MAX_TICK - 1, 8)], 5)).toBe(MAX_TICK - 1);
-    // Too little traded in the hour to name a price: the last one named stands.
-    expect(tradedPrice([p(MAX_TICK - 1, 4)], 5)).toBeNull();
-    expect(tradedPrice([p(null, 0)], 0)).toBeNull();
+  it('names the price that traded from the hour’s buyers, each one vote, and nothing from an hour too thin', () => {
+    const p = (price: number | null, volume: number, buyers?: Record<string, number>) => ({ at: 0, price, volume, buyers });
+    const hour = [p(1000, 4, { alice: 4 }), p(1100, 3, { bob: 2, carol: 1 }), p(null, 0, {})];
+    // Alice's 1000, Bob's and Carol's 1100: the median of three.
+    expect(tradedPrice(hour, 5, 2)).toBe(1100);
+    // Mallory's bids crossing her own key's ask at the highest price: one vote more, however much
+    // she trades — the lower of the middle two of four.
+    const mallory = (volume: number) => p(MAX_TICK - 1, volume, { mallory: volume });
+    expect(tradedPrice([...hour, mallory(6)], 5, 2)).toBe(1100);
+    expect(tradedPrice([...hour, mallory(1_000_000)], 5, 2)).toBe(1100);
+    // Alone in a quiet hour she names nothing, however much she trades; the last price named stands.
+    expect(tradedPrice([mallory(1_000_000)], 5, 2)).toBeNull();
+    // With one other buyer she can only lower it, to what the other paid.
+    expect(tradedPrice([p(1000, 5, { alice: 5 }), mallory(1_000_000)], 5, 2)).toBe(1000);
+    // A buyer's vote is its own volume-weighted median, across the hour's clearings.
+    expect(tradedPrice([p(1000, 1, { alice: 1 }), p(3000, 5, { alice: 5, bob: 1 }), p(2000, 4, { bob: 4 })], 5, 2)).toBe(2000);
+    // A farm of one requester names its price when its operator asks for one buyer.
+    expect(tradedPrice([mallory(6)], 5, 1)).toBe(MAX_TICK - 1);
+    // Too little traded in the hour, however many bought.
+    expect(tradedPrice([p(1000, 2, { alice: 1, bob: 1 }), p(1100, 2, { carol: 2 })], 5, 2)).toBeNull();
+    expect(tradedPrice([p(null, 0, {})], 0, 1)).toBeNull();
+    // Clearings recorded before buyers were count as one buyer.
+    expect(tradedPrice([p(1000, 6), p(1200, 6)], 5, 2)).toBeNull();
+    expect(tradedPrice([p(1000, 6), p(1200, 6, { alice: 6 })], 5, 2)).toBe(1000);
   });
 });
 

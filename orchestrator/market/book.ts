@@ -11,6 +11,8 @@ import { MAX_TICK, type Order } from './clearing.ts';
 
 export interface JobDemand {
   id: string;
+  /** The requester it is bought for: the price that traded needs several (history.ts tradedPrice). */
+  owner: string;
   /** Ticks per RU; none: a market order. */
   bid: number | null;
   pixels: number;

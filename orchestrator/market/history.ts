@@ -5,11 +5,15 @@
  * price the farm pays its own work at, at most.
  */
 
-/** One recorded clearing: its interval start, price in ticks (null: nothing crossed), volume in book units. */
+/**
+ * One recorded clearing: its interval start, price in ticks (null: nothing crossed), volume in book
+ * units, and the units each requester bought in it (clearings recorded before buyers were have none).
+ */
 export interface ClearingPoint {
   at: number;
   price: number | null;
   volume: number;
+  buyers?: Record<string, number>;
 }
 
 export interface Candle {
@@ -66,12 +70,24 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
 /**
  * The price the farm names as the one that traded — what it pays its own work at, at most (spot
  * checks, re-renders, audits), what caps a market order's price and values collateral — from the
- * clearings of the last hour (the new one among them): their index, once the hour traded at least
- * `floor` units; else null, leaving the last one named. The index, not the last clearing: a
- * requester whose own key's ask crossed its bid at a high price named it for one interval's
- * trade; now it must trade more than the rest of the hour did.
+ * clearings of the last hour (the new one among them), once the hour traded at least `floor` units
+ * and at least `minBuyers` requesters bought in it; else null, leaving the last one named. Each
+ * requester's own volume-weighted median is one vote, and the price is their median (the lower of
+ * the middle two): a requester whose bid crosses its own provider key's ask at the highest price
+ * names nothing alone, however much it trades (the index, weighted by volume, would be its price
+ * once it out-traded the hour), and raising the price takes more than half of the hour's buyers —
+ * requesters are the operator's tokens, where provider keys are free. Clearings recorded before
+ * buyers were count as one buyer.
  */
-export function tradedPrice(hour: readonly ClearingPoint[], floor: number): number | null {
-  const index = priceIndex(hour, floor);
-  return index.thin ? null : index.price;
+export function tradedPrice(hour: readonly ClearingPoint[], floor: number, minBuyers: number): number | null {
+  if (priceIndex(hour, floor).thin) return null;
+  const byBuyer = new Map<string, ClearingPoint[]>();
+  for (const p of hour)
+    for (const [buyer, volume] of Object.entries(p.buyers ?? { '': p.volume }))
+      byBuyer.set(buyer, [...(byBuyer.get(buyer) ?? []), { at: p.at, price: p.price, volume }]);
+  const votes = [...byBuyer.values()]
+    .map((points) => priceIndex(points, 0).price)
+    .filter((price): price is number => price !== null)
+    .sort((a, b) => a - b);
+  return votes.length < minBuyers ? null : votes[Math.floor((votes.length - 1) / 2)];
 }

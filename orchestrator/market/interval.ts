@@ -16,8 +16,10 @@ export interface IntervalDeps {
   /** Providers seen within this long are online. */
   onlineWindowMs: number;
   historyMs: number;
-  /** Book units the last hour trades at least to name the price that traded (marketTradedFloorRu). */
+  /** Book units the last hour trades at least to name the price that traded (marketTradedFloorRu) … */
   tradedFloorUnits: number;
+  /** … and how many requesters buy in it (marketTradedMinBuyers). */
+  tradedMinBuyers: number;
   log: Logger;
 }
 
@@ -27,7 +29,13 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
-  const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume }];
+  const owners = new Map(demand.map((j) => [j.id, j.owner]));
+  const buyers: Record<string, number> = {};
+  for (const [job, units] of c.bids) {
+    const owner = owners.get(job) as string;
+    buyers[owner] = (buyers[owner] ?? 0) + units;
+  }
+  const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, buyers }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
     const named = orders.filter((o) => o.limit < MAX_TICK);
@@ -44,8 +52,9 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       bestAsk: best(asks, Math.min),
       levels: levels(bids, asks),
     },
+    buyers,
     now - deps.historyMs,
-    tradedPrice(hour, deps.tradedFloorUnits),
+    tradedPrice(hour, deps.tradedFloorUnits, deps.tradedMinBuyers),
   );
   if (recorded) deps.log.debug({ at, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'market cleared');
   return recorded;

@@ -25,10 +25,12 @@ export class Market {
 
   /**
    * Records the clearing unless its interval already is; history older than `keepSince` goes.
-   * `traded`: the price it names as the last that traded (null: it leaves the last one).
+   * `buyers`: the units each requester bought in it, kept in the history only (the price that
+   * traded counts them; no public view lists them). `traded`: the price it names as the last that
+   * traded (null: it leaves the last one).
    */
-  async record(c: ClearingRecord, keepSince: number, traded: number | null): Promise<boolean> {
-    const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume });
+  async record(c: ClearingRecord, buyers: Record<string, number>, keepSince: number, traded: number | null): Promise<boolean> {
+    const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume, buyers } satisfies ClearingPoint);
     return (
       (await runScript(
         this.redis,
@@ -62,6 +64,7 @@ export class Market {
     for (const id of ids)
       m.hmget(
         keys.job(id),
+        'owner',
         'state',
         'bid',
         'width',
@@ -76,11 +79,12 @@ export class Market {
         'committed',
       );
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
-    return rows.flatMap(([, [state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed]], i) =>
+    return rows.flatMap(([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed]], i) =>
       state === 'running' && !paused
         ? [
             {
               id: ids[i],
+              owner: owner as string,
               bid: bid ? Number(bid) : null,
               pixels: Number(width) * Number(height) * (JSON.parse(frames ?? '[]') as number[]).length,
               spp: Number(spp),

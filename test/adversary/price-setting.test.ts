@@ -1,17 +1,18 @@
 /**
- * A requester and its own provider key cannot name the price the farm pays its own work at. A job
+ * A requester and its own provider keys cannot name the price the farm pays its own work at. A job
  * bidding the highest price on 5 credits of escrow crosses its owner's key asking as much, so the
  * interval clears there; but nothing traded, and a clearing names the last price that traded (what
  * the treasury pays spot checks at, at most) only past `marketTradedFloorRu`. It had: fresh keys
  * answering the checks that stood in for that job's slots took 66 credits of the treasury's 200
- * (an attacker's review, reproduced here).
+ * (an attacker's review, reproduced here). Nor does trading as much as it likes: the price is named
+ * only once several requesters bought in the hour, each one vote (history.ts tradedPrice).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { keys } from '../../orchestrator/state/keys.ts';
 import type { WorkerView } from '../../shared/protocol.ts';
 import { waitFor } from '../support/farm.ts';
-import { type ApiFarm, nextAssignment, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
+import { type ApiFarm, fundOperator, nextAssignment, oneTileJob, startApiFarm, uploadShade } from '../support/orchestrator.ts';
 
 let api: ApiFarm;
 let redis: Redis;
@@ -85,4 +86,46 @@ it('a bid on a few credits crossing its owner’s own ask names no price the tre
   }
   expect(await treasury()).toBe(before);
   expect(await redis.get(keys.marketTraded)).toBeNull();
+});
+
+it('a requester trading with its own key names no price alone, however much it trades; a second requester’s trade does', async () => {
+  // Any volume is enough here: what stops her is that she is the hour's only buyer.
+  const own = await startApiFarm({ marketIntervalMs: 250, marketTradedFloorRu: 0.000001 });
+  const r = new Redis(own.redisUrl);
+  try {
+    const { token } = (await (await own.operator('/api/tokens', { name: 'mallory' })).json()) as { token: string };
+    const mallory = (path: string, body?: unknown) =>
+      fetch(`${own.farm.url}${path}`, {
+        method: body ? 'POST' : 'GET',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const { account } = (await (await mallory('/api/account')).json()) as { account: string };
+    expect((await own.operator('/api/credits', { account, amount: 1000 })).status).toBe(201);
+
+    // Her key asking the highest price, measured on a tile of her own job that a trusted worker anchors.
+    const truth = await own.worker('truth', { trusted: true });
+    const key = await own.worker('own', { stake: 10, ask: HIGHEST });
+    expect((await mallory('/api/jobs', { ...oneTileJob(2), budget: 60 })).status).toBe(201);
+    for (const w of [key, truth]) expect(await uploadShade(w.client, await nextAssignment(w.client), 90, 17_000)).toBe('accepted');
+    await waitFor(async () => (await r.hget(keys.worker(key.id), 'renderMs')) !== null, 10_000, 'her key measured');
+
+    // Her job bids the highest price with escrow to spare: the intervals trade at her key's ask.
+    expect((await mallory('/api/jobs', { ...oneTileJob(1), maxPrice: HIGHEST, budget: 900 })).status).toBe(201);
+    const traded = async () =>
+      (await r.zrange(keys.marketClearings, 0, -1))
+        .map((e) => JSON.parse(e) as { price: number | null; volume: number; buyers: Record<string, number> })
+        .filter((c) => c.volume > 0);
+    await waitFor(async () => (await traded()).length >= 3, 10_000, 'three intervals traded');
+    for (const c of await traded()) expect(c).toMatchObject({ price: Number(HIGHEST_TICKS), buyers: { [account]: c.volume } });
+    expect(await r.get(keys.marketTraded)).toBeNull();
+
+    // A second requester buys at that price too: two buyers, the price is named.
+    await fundOperator(own, 1000);
+    expect((await own.operator('/api/jobs', { ...oneTileJob(1), budget: 900 })).status).toBe(201);
+    await waitFor(async () => (await r.get(keys.marketTraded)) === HIGHEST_TICKS, 10_000, 'the price named');
+  } finally {
+    r.disconnect();
+    await own.stop();
+  }
 });
