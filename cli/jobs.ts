@@ -32,7 +32,7 @@ export async function jobsPriority(id: string, priority: string, flags: { orches
   console.log(`job ${id}: priority ${status.priority}`);
 }
 
-/** `farm jobs budget`: what the job is given in all, raised (the difference is held from the balance). */
+/** `farm jobs budget`: what its owner has in the job, raised (the difference is held from the balance). */
 export async function jobsBudget(id: string, budget: string, flags: { orchestrator: string; token?: string }): Promise<void> {
   const client = RequesterClient.fromFlags(flags);
   const { cost } = JobStatus.parse(

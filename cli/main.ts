@@ -134,7 +134,9 @@ jobs
   .action(lazy(async () => (await import('./jobs.ts')).jobsPriority));
 jobs
   .command('budget')
-  .description('raise what a queued or running job is given in all, spent and held; your balance pays the difference into its escrow')
+  .description(
+    'raise what you have in a queued or running job (held, or paid out of its escrow); your balance pays the difference into its escrow',
+  )
   .argument('<id>', 'job id')
   .argument('<credits>', 'the new total')
   .requiredOption('--orchestrator <url>', 'orchestrator URL')

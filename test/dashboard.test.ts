@@ -258,7 +258,7 @@ ifChromium(chromiumTitle, () => {
     await page.getByTestId('cost').filter({ hasText: 'budget 2,' }).waitFor();
     await page.fill('input[name=budget]', '1');
     await page.getByRole('button', { name: 'Raise' }).click();
-    expect(await page.getByTestId('control-error').textContent()).toMatch(/has been given 2 credits already/);
+    expect(await page.getByTestId('control-error').textContent()).toMatch(/has 2 credits in it already/);
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByRole('button', { name: 'Pause' }).waitFor();
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 120_000 }).toBe('done');

@@ -426,31 +426,39 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     const { budget } = BudgetChange.parse(req.body ?? {});
     const owner = req.principal?.owner as string;
     await consume(deps.limits.submission, owner, res);
-    const { outcome, value } = await jobs.setBudget(job.id, owner, toMicros(budget));
+    const change = await jobs.setBudget(job.id, owner, toMicros(budget));
     const credits = (micros: string) => formatCredits(fromMicros(Number(micros)));
-    switch (outcome) {
+    const gone = () => new HttpError(404, 'Not found', `no job ${job.id}`);
+    switch (change.outcome) {
+      case 'missing':
+        throw gone();
       case 'owner':
         throw new HttpError(403, 'Not your job', `job ${job.id} is funded by its owner's balance; only its owner raises its budget`);
       case 'ended':
-        throw new HttpError(409, 'Job finished', `job ${job.id} is already ${value}`);
-      case 'lower':
-        throw new HttpError(409, 'Budget can only be raised', `job ${job.id} has been given ${credits(value)} credits already`, [
-          { path: 'budget', message: `at least ${credits(value)} (what it has been given, spent and held)` },
+        throw new HttpError(409, 'Job finished', `job ${job.id} is already ${change.values[0]}`);
+      case 'lower': {
+        const has = credits(change.values[0]);
+        throw new HttpError(409, 'Budget can only be raised', `job ${job.id} has ${has} credits in it already`, [
+          { path: 'budget', message: `more than ${has} (what it holds and has paid out of its escrow)` },
         ]);
+      }
       case 'funds': {
-        const add = formatCredits(budget - fromMicros(job.budget));
+        const [has, balance] = change.values.map(credits);
+        const add = formatCredits(budget - Number(has));
         throw new HttpError(
           402,
           'Not enough credits',
-          `raising the budget holds about ${add} more credits; your balance is ${credits(value)}`,
-          [{ path: 'budget', message: `your balance is ${credits(value)} credits` }],
+          `raising the budget from ${has} holds ${add} more credits; your balance is ${balance}`,
+          [{ path: 'budget', message: `your balance is ${balance} credits` }],
         );
       }
       case 'ok':
         await deps.enqueueRefresh(job.id);
         req.log?.info({ job: job.id, budget }, 'job budget raised');
     }
-    res.json(await statusOf((await jobs.get(job.id)) as JobRecord));
+    const raised = await jobs.get(job.id);
+    if (!raised) throw gone();
+    res.json(await statusOf(raised));
   });
 
   /**

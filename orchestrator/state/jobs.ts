@@ -52,8 +52,9 @@ export interface JobRecord {
   /** Which of jobs at the same price goes first (market/priority.ts); it may change while it runs. */
   priority: number;
   /**
-   * µc (includes/escrow.lua): what its owner has given it in all (raised with setBudget); held
-   * for it now, of which committed to replicas out; paid, fees among it.
+   * µc (includes/escrow.lua): what its owner has in it, held or paid out of its escrow (raised with
+   * setBudget, lowered by what comes back when it ends); held for it now, of which committed to
+   * replicas out; paid (by its escrow or a forward window's pot), fees among it.
    */
   budget: number;
   escrow: number;
@@ -64,10 +65,12 @@ export interface JobRecord {
   raysPaid: number;
 }
 
-/** What job-budget.lua answers: the budget (µc) it has now or already had, the balance (µc) short, or the state it ended in. */
+/** What job-budget.lua answers: the budget (µc) it has now or already had, and the balance (µc) short of a raise, or the state it ended in. */
 export type BudgetChangeResult =
-  | { outcome: 'ok' | 'same' | 'lower' | 'funds' | 'ended'; value: string }
-  | { outcome: 'owner'; value: undefined };
+  | { outcome: 'ok' | 'same' | 'lower'; values: [budget: string] }
+  | { outcome: 'funds'; values: [budget: string, balance: string] }
+  | { outcome: 'ended'; values: [state: string] }
+  | { outcome: 'missing' | 'owner'; values: [] };
 
 type NewJob = Omit<
   JobRecord,
@@ -269,15 +272,16 @@ export class Jobs {
   /**
    * Raises the job's budget to `budget` µc, holding the difference from `owner`'s balance (only the
    * job's owner funds it): 'ok', 'same' (it has that budget already: a request sent again), or why
-   * not, with the budget it has ('lower') or the balance that is short ('funds').
+   * not: 'lower' (with the budget it has), 'funds' (with the budget it has and the balance short of
+   * the difference), 'missing', 'owner', 'ended' (with its state).
    */
   async setBudget(id: string, owner: string, budget: number): Promise<BudgetChangeResult> {
-    const [outcome, value] = (await runScript(this.redis, 'job-budget', [keys.job(id)], [id, owner, budget, Date.now()])) as [
+    const [outcome, ...values] = (await runScript(this.redis, 'job-budget', [keys.job(id)], [id, owner, budget, Date.now()])) as [
       BudgetChangeResult['outcome'],
-      string | undefined,
+      ...string[],
     ];
     if (outcome === 'ok') announce(this.redis, id);
-    return { outcome, value } as BudgetChangeResult;
+    return { outcome, values } as BudgetChangeResult;
   }
 
   /** Holds (or releases) the job's tiles not yet handed out; false when it had already ended. */

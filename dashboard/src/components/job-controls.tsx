@@ -72,7 +72,7 @@ export function JobControls({ status }: { status: JobStatus }) {
           void act(`${jobPath(status.id)}/budget`, { method: 'PUT', body: { budget } });
         }}
       >
-        <label title="what the job is given in all, spent and held: raising it holds the difference from your balance">
+        <label title="what you have in the job, held or paid out of its escrow: raising it holds the difference from your balance">
           Budget <input name="budget" type="number" min={0} step="any" defaultValue={String(status.cost.budget)} style={{ width: '7em' }} />{' '}
           credits
         </label>{' '}

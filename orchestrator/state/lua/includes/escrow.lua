@@ -34,18 +34,21 @@ local function potClosed(payer, key)
   local state = redis.call('HGET', key, 'state')
   return state ~= 'queued' and state ~= 'running'
 end
--- Moves what a closed pot no longer backs back to its owner.
+-- Moves what a closed pot no longer backs back to its owner (out of a job's budget: what its
+-- owner has in it).
 local function refundUnused(payer, pot, now)
   local key = potKey(payer, pot)
   local p = redis.call('HMGET', key, 'escrow', 'committed', 'owner')
   local unused = tonumber(p[1] or '0') - tonumber(p[2] or '0')
   if unused <= 0 then return end
   redis.call('HINCRBY', key, 'escrow', 0 - unused)
+  if payer ~= 'forward' and redis.call('HEXISTS', key, 'budget') == 1 then redis.call('HINCRBY', key, 'budget', 0 - unused) end
   adjust(p[3], 'held', 0 - unused, 'refund', pot, now)
   adjust(p[3], 'balance', unused, 'refund', pot, now)
 end
 -- Moves `amount` of the owner's balance into the job's escrow, and adds it to the job's budget:
--- what its owner has given it in all (job-budget.lua raises it).
+-- what its owner has in it, held or paid out of its escrow (job-budget.lua raises it; a refund of
+-- what a closed job no longer needs lowers it). Replicas a forward window's pot paid are not in it.
 local function fundEscrow(jobId, owner, amount, now)
   local key = K.job(jobId)
   redis.call('HINCRBY', key, 'escrow', amount)
