@@ -23,7 +23,7 @@ export const DEFAULT_PRIORITY = 50;
 export const PriorityChange = z.object({ priority: JobPriority });
 
 /**
- * PUT /api/jobs/:id/budget: what its owner gives a queued or running job in all, spent and held
+ * PUT /api/jobs/:id/budget: what its owner has in a queued or running job, held or paid out of its escrow
  * (`cost.budget`), raised to this; the difference is held from the owner's balance. A total, not an
  * increment, so a request sent again adds nothing.
  */
@@ -564,6 +564,19 @@ export const ResultsQuery = z.object({
     .default(0),
 });
 export type ResultsQuery = z.infer<typeof ResultsQuery>;
+
+/**
+ * GET /ipfs/:cid: a worker cut off part-way asks for the blob's bytes from `<from>` on, as the
+ * trustless gateway's `entity-bytes=<from>:*` (other parameters of that spec are taken as its
+ * defaults: a CAR of the whole entity, depth-first).
+ */
+export const GatewayQuery = z.object({
+  'entity-bytes': z
+    .string()
+    .regex(/^[0-9]{1,15}:\*$/, "'<from>:*', from a byte offset")
+    .transform((range) => Number(range.slice(0, -2)))
+    .default(0),
+});
 
 /** What became of each result, and the replicas it asked for that were found (absent: none). */
 export const BatchResults = z.object({ results: z.array(BatchResult), replicas: z.array(Assignment).min(1).max(MAX_BATCH).optional() });

@@ -4,13 +4,17 @@
  * the same CID for the same bytes. A blob of one chunk is its own raw block (`bafkrei…`); a bigger
  * one is a dag-pb root (`bafybei…`).
  *
- * Bytes travel between orchestrators and workers as CAR files (the trustless-gateway format):
- * `bytesFromCar` checks every block against its CID before it rebuilds the blob, so bytes from any
- * orchestrator or gateway are as good as the CID that names them.
+ * Bytes travel between orchestrators and workers as CAR files (the trustless-gateway format, its
+ * blocks in depth-first order, root first): `BlobAssembly` checks every block against its CID as it
+ * arrives before it rebuilds the blob, so bytes from any orchestrator or gateway are as good as the
+ * CID that names them; and a reader cut off part-way asks for the rest only (`carFrom`, the
+ * gateway's `entity-bytes=from:*`), the blocks it has checked already kept.
  */
-import { CarBlockIterator, CarWriter } from '@ipld/car';
+import { CarBlockIterator, CarIndexer, CarWriter } from '@ipld/car';
+import * as dagPb from '@ipld/dag-pb';
 import { BlackHoleBlockstore } from 'blockstore-core/black-hole';
 import { MemoryBlockstore } from 'blockstore-core/memory';
+import { UnixFS } from 'ipfs-unixfs';
 import { exporter } from 'ipfs-unixfs-exporter';
 import { type ImporterOptions, importBytes, type WritableStorage } from 'ipfs-unixfs-importer';
 import { fixedSize } from 'ipfs-unixfs-importer/chunker';
@@ -43,12 +47,19 @@ export async function cidOfBytes(bytes: Uint8Array): Promise<string> {
   return (await importInto(bytes, new BlackHoleBlockstore())).toString();
 }
 
-/** The bytes as a CAR of their DAG, rooted at their CID. */
+/** The links of a dag-pb node; none for a raw leaf. */
+const linksOf = (cid: CID, block: Uint8Array): CID[] => (cid.code === dagPb.code ? dagPb.decode(block).Links.map((l) => l.Hash) : []);
+
+/**
+ * The bytes as a CAR of their DAG, rooted at their CID, its blocks in depth-first order (a node,
+ * then each of its children's subtrees in turn), as a trustless gateway sends `order=dfs`: a
+ * reader checks the DAG as it streams, and the blob's bytes come in order.
+ */
 export async function carOf(bytes: Uint8Array): Promise<{ cid: string; car: Uint8Array }> {
-  const blocks: { cid: CID; bytes: Uint8Array }[] = [];
+  const blocks = new Map<string, Uint8Array>();
   const root = await importInto(bytes, {
     put: async (cid, block) => {
-      blocks.push({ cid, bytes: block as Uint8Array });
+      blocks.set(cid.toString(), block as Uint8Array);
       return cid;
     },
   });
@@ -57,11 +68,50 @@ export async function carOf(bytes: Uint8Array): Promise<{ cid: string; car: Uint
   const collected = (async () => {
     for await (const chunk of out) chunks.push(chunk);
   })();
-  // Root first, as a trustless gateway sends it: a reader can check the DAG as it streams.
-  for (const block of blocks.reverse()) await writer.put(block);
+  const put = async (cid: CID): Promise<void> => {
+    const block = blocks.get(cid.toString()) as Uint8Array;
+    await writer.put({ cid, bytes: block });
+    for (const child of linksOf(cid, block)) await put(child);
+  };
+  await put(root);
   await writer.close();
   await collected;
   return { cid: root.toString(), car: Buffer.concat(chunks) };
+}
+
+/**
+ * What of a blob's CAR (as carOf makes it) a reader needs for the blob's bytes from byte `from`
+ * on — the trustless gateway's `entity-bytes=from:*`: the CAR's header, the nodes on the way down
+ * to the chunk that holds byte `from` (each checks the links below it), and the whole CAR from that
+ * chunk on (in depth-first order, the rest of the blob and the nodes above it). Slices of `car`,
+ * not copies. `from` is below the blob's size (a blob of one block is sent whole).
+ */
+export async function carFrom(car: Uint8Array, from: number): Promise<Uint8Array[]> {
+  const indexer = await CarIndexer.fromBytes(car);
+  const [root] = await indexer.getRoots();
+  type Section = { offset: number; blockOffset: number; blockLength: number };
+  const sections = new Map<string, Section>();
+  let headerEnd = car.byteLength;
+  for await (const section of indexer) {
+    sections.set(section.cid.toString(), section);
+    headerEnd = Math.min(headerEnd, section.offset);
+  }
+  const sectionOf = (cid: CID) => sections.get(cid.toString()) as Section;
+  const parts = [car.subarray(0, headerEnd)];
+  let node = root;
+  let skip = from;
+  while (node.code === dagPb.code) {
+    const at = sectionOf(node);
+    parts.push(car.subarray(at.offset, at.blockOffset + at.blockLength));
+    const { Data, Links } = dagPb.decode(car.subarray(at.blockOffset, at.blockOffset + at.blockLength));
+    const sizes = Data ? UnixFS.unmarshal(Data).blockSizes : [];
+    let child = 0;
+    while (child < Links.length - 1 && skip >= Number(sizes[child])) skip -= Number(sizes[child++]);
+    node = Links[child].Hash;
+  }
+  if (node.equals(root)) return [car];
+  parts.push(car.subarray(sectionOf(node).offset));
+  return parts;
 }
 
 /** Why a CAR does not hold the blob its CID names. */
@@ -73,36 +123,87 @@ export class UnverifiedContent extends Error {
 }
 
 /**
- * The blob `cid` names, rebuilt from a CAR whose every block is checked against its own CID
- * (sha2-256 only); throws UnverifiedContent when a block is forged, missing, or the blob would be
- * over `maxBytes`.
+ * A blob being rebuilt from CARs of its DAG: each block is checked against its CID as it arrives
+ * (sha2-256 only) and kept, so that a CAR cut off part-way leaves what came before it usable, and
+ * the rest (`from`: the bytes it holds in order) can be asked for. Throws UnverifiedContent when a
+ * CAR is rooted elsewhere, a block is forged or missing, or the blob (or what its CARs carry, twice
+ * it) would be over `maxBytes`.
  */
-export async function bytesFromCar(car: Uint8Array, cid: string, maxBytes: number): Promise<Uint8Array> {
-  const root = CID.parse(cid);
-  const store = new MemoryBlockstore();
-  try {
-    const blocks = await CarBlockIterator.fromBytes(car);
-    if (!(await blocks.getRoots()).some((r) => r.equals(root))) throw new UnverifiedContent(`the CAR is not rooted at ${cid}`);
-    let received = 0;
-    for await (const block of blocks) {
-      received += block.bytes.length;
-      if (received > maxBytes * 2) throw new UnverifiedContent(`the CAR for ${cid} carries more than ${maxBytes * 2} bytes`);
-      if (block.cid.multihash.code !== sha256.code) throw new UnverifiedContent(`block ${block.cid} is not hashed with sha2-256`);
-      const digest = await sha256.digest(block.bytes);
-      if (!equalBytes(digest.bytes, block.cid.multihash.bytes)) throw new UnverifiedContent(`block ${block.cid} does not hash to its CID`);
-      await store.put(block.cid, block.bytes);
+export class BlobAssembly {
+  private readonly root: CID;
+  /** Checked blocks by CID: the exporter reads them through `store`. */
+  private readonly blocks = new Map<string, Uint8Array>();
+  private readonly store = new MemoryBlockstore();
+  private received = 0;
+
+  constructor(
+    readonly cid: string,
+    private readonly maxBytes: number,
+  ) {
+    this.root = CID.parse(cid);
+  }
+
+  /** Checks and keeps the blocks of one CAR (a stream: a failure part-way keeps what came before it). */
+  async add(car: Uint8Array | AsyncIterable<Uint8Array>): Promise<void> {
+    try {
+      const blocks = car instanceof Uint8Array ? await CarBlockIterator.fromBytes(car) : await CarBlockIterator.fromIterable(car);
+      if (!(await blocks.getRoots()).some((r) => r.equals(this.root))) throw new UnverifiedContent(`the CAR is not rooted at ${this.cid}`);
+      for await (const block of blocks) {
+        this.received += block.bytes.length;
+        if (this.received > this.maxBytes * 2)
+          throw new UnverifiedContent(`the CARs for ${this.cid} carry more than ${this.maxBytes * 2} bytes`);
+        if (block.cid.multihash.code !== sha256.code) throw new UnverifiedContent(`block ${block.cid} is not hashed with sha2-256`);
+        const digest = await sha256.digest(block.bytes);
+        if (!equalBytes(digest.bytes, block.cid.multihash.bytes))
+          throw new UnverifiedContent(`block ${block.cid} does not hash to its CID`);
+        this.blocks.set(block.cid.toString(), block.bytes);
+        await this.store.put(block.cid, block.bytes);
+      }
+    } catch (e) {
+      throw unverified(e, this.cid);
     }
-    const entry = await exporter(root, store);
-    if (entry.type !== 'file' && entry.type !== 'raw') throw new UnverifiedContent(`${cid} is a ${entry.type}, not a file`);
-    if (Number(entry.size) > maxBytes) throw new UnverifiedContent(`${cid} is ${entry.size} bytes, more than ${maxBytes}`);
-    const parts: Uint8Array[] = [];
-    for await (const part of entry.content()) parts.push(part);
-    return Buffer.concat(parts);
-  } catch (e) {
-    if (e instanceof UnverifiedContent) throw e;
-    throw new UnverifiedContent(`the CAR for ${cid} is not its content: ${(e as Error).message}`);
+  }
+
+  /** Bytes of the blob it holds in order from its start: where the rest begins. */
+  from(): number {
+    let bytes = 0;
+    const walk = (cid: CID): boolean => {
+      const block = this.blocks.get(cid.toString());
+      if (!block) return false;
+      if (cid.code === raw.code) {
+        bytes += block.byteLength;
+        return true;
+      }
+      return linksOf(cid, block).every(walk);
+    };
+    walk(this.root);
+    return bytes;
+  }
+
+  /** The blob, once every block of it came. */
+  async bytes(): Promise<Uint8Array> {
+    try {
+      const entry = await exporter(this.root, this.store);
+      if (entry.type !== 'file' && entry.type !== 'raw') throw new UnverifiedContent(`${this.cid} is a ${entry.type}, not a file`);
+      if (Number(entry.size) > this.maxBytes) throw new UnverifiedContent(`${this.cid} is ${entry.size} bytes, more than ${this.maxBytes}`);
+      const parts: Uint8Array[] = [];
+      for await (const part of entry.content()) parts.push(part);
+      return Buffer.concat(parts);
+    } catch (e) {
+      throw unverified(e, this.cid);
+    }
   }
 }
+
+/** The blob `cid` names, rebuilt from one CAR (BlobAssembly). */
+export async function bytesFromCar(car: Uint8Array, cid: string, maxBytes: number): Promise<Uint8Array> {
+  const blob = new BlobAssembly(cid, maxBytes);
+  await blob.add(car);
+  return blob.bytes();
+}
+
+const unverified = (e: unknown, cid: string): UnverifiedContent =>
+  e instanceof UnverifiedContent ? e : new UnverifiedContent(`the CAR for ${cid} is not its content: ${(e as Error).message}`);
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

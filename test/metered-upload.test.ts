@@ -49,7 +49,7 @@ beforeAll(async () => {
     onClosed(res, () => {
       sent.closed = true;
     });
-    void sendPaced(res, Buffer.alloc(DOWNLOAD), { minBytesPerSecond: LIMIT, graceMs: 200 });
+    void sendPaced(res, [Buffer.alloc(DOWNLOAD)], { minBytesPerSecond: LIMIT, graceMs: 200 });
   });
   app.use(problemHandler);
   const server = app.listen(0, '127.0.0.1');

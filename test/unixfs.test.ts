@@ -1,10 +1,12 @@
 /**
  * Content ids in Kubo's UnixFS layout, and CARs checked block by block: the same bytes get the
  * CID `ipfs add --cid-version 1` gives them, a CAR round-trips, and a CAR that does not hold the
- * blob its CID names (forged, foreign, truncated, garbage, too big) is refused.
+ * blob its CID names (forged, foreign, truncated, garbage, too big) is refused. CARs come in
+ * depth-first order, and a reader cut off part-way gets the rest from any byte on (`carFrom`).
  */
 import { randomBytes } from 'node:crypto';
 import { CarBlockIterator, CarWriter } from '@ipld/car';
+import * as dagPb from '@ipld/dag-pb';
 import { BlackHoleBlockstore } from 'blockstore-core/black-hole';
 import fc from 'fast-check';
 import { CID } from 'multiformats/cid';
@@ -12,7 +14,7 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { describe, expect, it } from 'vitest';
-import { bytesFromCar, carOf, cidOfBytes, importInto, UnverifiedContent } from '../shared/unixfs.ts';
+import { BlobAssembly, bytesFromCar, carFrom, carOf, cidOfBytes, importInto, UnverifiedContent } from '../shared/unixfs.ts';
 
 const CHUNK = 262_144;
 const BIG = 10_000_000;
@@ -181,5 +183,80 @@ describe('CARs', () => {
     const weak = CID.createV1(raw.code, identity.digest(bytes));
     const car = await writeCar([weak], [{ cid: weak, bytes }]);
     expect(await refusal(car, weak.toString())).toBeInstanceOf(UnverifiedContent);
+  });
+});
+
+/** Bytes as a stream of 64-KiB parts, as a response's body comes. */
+async function* chunked(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += 65_536) yield bytes.subarray(at, at + 65_536);
+}
+
+describe('CARs from a byte on', () => {
+  /** Bytes of a pattern (cheap to make at 46 MB) that differ in every chunk. */
+  const patterned = (size: number) => Uint8Array.from({ length: size }, (_, i) => (i * 7 + (i >> 18)) & 0xff);
+  // 175 chunks: a root over two nodes of leaves (174 links a node at most).
+  const twoLevels = patterned(175 * CHUNK + 1000);
+
+  it('sends blocks depth-first: each node before its subtrees, leaves in the order of the bytes', async () => {
+    const { cid, car } = await carOf(twoLevels);
+    const { blocks } = await blocksOf(car);
+    expect(blocks[0].cid.toString()).toBe(cid);
+    const expected: string[] = [];
+    const byCid = new Map(blocks.map((b) => [b.cid.toString(), b.bytes]));
+    const walk = (c: CID) => {
+      expected.push(c.toString());
+      if (c.code === DAG_PB) for (const link of dagPb.decode(byCid.get(c.toString()) as Uint8Array).Links) walk(link.Hash);
+    };
+    walk(CID.parse(cid));
+    expect(blocks.map((b) => b.cid.toString())).toEqual(expected);
+    // Two nodes under the root, and the leaves carry the bytes in order.
+    expect(blocks.filter((b) => b.cid.code === DAG_PB)).toHaveLength(3);
+    const leaves = blocks.filter((b) => b.cid.code === raw.code).map((b) => b.bytes);
+    expect(Buffer.concat(leaves).equals(Buffer.from(twoLevels))).toBe(true);
+  });
+
+  it('answers from any byte on with the nodes down to it and the leaves from the one that holds it', async () => {
+    for (const size of [CHUNK + 1, 3 * CHUNK + 5, twoLevels.length]) {
+      const bytes = size === twoLevels.length ? twoLevels : patterned(size);
+      const { cid, car } = await carOf(bytes);
+      const froms = [1, CHUNK - 1, CHUNK, CHUNK + 1, 174 * CHUNK - 1, 174 * CHUNK, 174 * CHUNK + 999, size - 1];
+      for (const from of froms.filter((f) => f < size)) {
+        const ranged = Buffer.concat(await carFrom(car, from));
+        const { roots, blocks } = await blocksOf(ranged);
+        expect(roots.map(String)).toEqual([cid]);
+        const first = Math.floor(from / CHUNK) * CHUNK;
+        const leaves = Buffer.concat(blocks.filter((b) => b.cid.code === raw.code).map((b) => b.bytes));
+        expect(leaves.equals(Buffer.from(bytes.subarray(first))), `size ${size} from ${from}`).toBe(true);
+        // The nodes on the way down come first: a reader checks each leaf as it arrives.
+        expect(blocks[0].cid.toString()).toBe(cid);
+      }
+    }
+  });
+
+  it('lets a reader cut off anywhere keep what it checked and rebuild the blob from the rest', async () => {
+    for (const bytes of [patterned(3 * CHUNK + 5), twoLevels]) {
+      const { cid, car } = await carOf(bytes);
+      for (const cut of [CHUNK + 20_000, 2 * CHUNK + 300, 3 * CHUNK, car.length - 10]) {
+        const reader = new BlobAssembly(cid, BIG * 5);
+        // A stream that stops part-way fails; the blocks before the cut are kept.
+        expect(await reader.add(chunked(car.subarray(0, cut))).catch((e) => e)).toBeInstanceOf(UnverifiedContent);
+        const from = reader.from();
+        expect(from % CHUNK, `cut at ${cut}`).toBe(0);
+        expect(from).toBeGreaterThan(0);
+        expect(from).toBeLessThanOrEqual(cut);
+        await reader.add(chunked(Buffer.concat(await carFrom(car, from))));
+        expect(Buffer.from(await reader.bytes()).equals(Buffer.from(bytes))).toBe(true);
+      }
+    }
+  });
+
+  it('refuses the rest when it is for other bytes, and a blob still missing a block', async () => {
+    const bytes = patterned(3 * CHUNK);
+    const { cid, car } = await carOf(bytes);
+    const reader = new BlobAssembly(cid, BIG);
+    await reader.add(car.subarray(0, 2 * CHUNK)).catch(() => undefined);
+    const other = await carOf(patterned(3 * CHUNK + 1));
+    expect(await reader.add(Buffer.concat(await carFrom(other.car, reader.from()))).catch((e) => e)).toBeInstanceOf(UnverifiedContent);
+    expect(await reader.bytes().catch((e) => e)).toBeInstanceOf(UnverifiedContent);
   });
 });

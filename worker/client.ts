@@ -24,7 +24,7 @@ import { type BatchedResult, encodeResultBatch } from '../shared/result-batch.ts
 import { safeJson } from '../shared/safe-json.ts';
 import { LIMITS } from '../shared/scene.ts';
 import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, STALE_SIGNATURE, signRequest } from '../shared/signing.ts';
-import { bytesFromCar, CAR_CONTENT_TYPE, UnverifiedContent } from '../shared/unixfs.ts';
+import { BlobAssembly, CAR_CONTENT_TYPE, UnverifiedContent } from '../shared/unixfs.ts';
 import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
@@ -175,12 +175,29 @@ export class WorkerClient {
     return JSON.parse(new TextDecoder().decode(await this.blob(cid)));
   }
 
-  /** A scene's or asset's bytes, from the gateway as a CAR whose every block is checked against the CID. */
+  /**
+   * A scene's or asset's bytes, from the gateway as CARs whose every block is checked against the
+   * CID as it streams in. A fetch cut off part-way (a gateway lets go of readers too slow for it
+   * when its memory bound is full) is taken up where it stopped: the blocks that came are kept and
+   * the rest is asked for (`entity-bytes=<from>:*`), as long as each try brings more of the blob.
+   */
   async blob(cid: string): Promise<Uint8Array> {
-    const res = await this.request('GET', `/ipfs/${cid}`, undefined, { accept: CAR_CONTENT_TYPE });
-    // The CAR's blocks may carry twice the blob (bytesFromCar), plus their CIDs: an orchestrator's
-    // answer past that is not read into memory, whatever it says its length is.
-    return bytesFromCar(await readAtMost(res, 2 * MAX_FETCH_BYTES + MIB, `the CAR for ${cid}`), cid, MAX_FETCH_BYTES);
+    const blob = new BlobAssembly(cid, MAX_FETCH_BYTES);
+    for (let from = 0; ; ) {
+      const query = from > 0 ? `?entity-bytes=${from}:*` : '';
+      const res = await this.request('GET', `/ipfs/${cid}${query}`, undefined, { accept: CAR_CONTENT_TYPE });
+      const body = new CutOffWatch(res);
+      try {
+        // The CAR's blocks may carry twice the blob (BlobAssembly), plus their CIDs: an
+        // orchestrator's answer past that is not read into memory, whatever it says its length is.
+        await blob.add(body.readAtMost(2 * MAX_FETCH_BYTES + MIB, `the CAR for ${cid}`));
+        return await blob.bytes();
+      } catch (e) {
+        const next = blob.from();
+        if (!body.cutOff || next <= from) throw e;
+        from = next;
+      }
+    }
   }
 
   async upload(replica: string, cid: string, result: Rendered): Promise<string> {
@@ -292,19 +309,41 @@ export class WorkerClient {
   }
 }
 
+/** A response's body, read as it comes; says whether the connection failed part-way. */
+class CutOffWatch {
+  /** The body stopped short: the connection closed or failed (not a refusal of what it said). */
+  cutOff = false;
+
+  constructor(private readonly res: Response) {}
+
+  /** The body's parts, refused (UnverifiedContent) as soon as they are over `max` bytes. */
+  async *readAtMost(max: number, what: string): AsyncGenerator<Uint8Array> {
+    const refuse = () => new UnverifiedContent(`${what} is over ${max} bytes`);
+    if (Number(this.res.headers.get('content-length') ?? 0) > max) {
+      await this.res.body?.cancel();
+      throw refuse();
+    }
+    let length = 0;
+    const parts = this.res.body?.[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array> | undefined;
+      try {
+        next = await parts?.next();
+      } catch (e) {
+        this.cutOff = true;
+        throw e;
+      }
+      if (!next || next.done) return;
+      length += next.value.byteLength;
+      if (length > max) throw refuse();
+      yield next.value;
+    }
+  }
+}
+
 /** A response's body, refused (UnverifiedContent) as soon as it is over `max` bytes. */
 async function readAtMost(res: Response, max: number, what = 'the answer'): Promise<Uint8Array> {
-  const refuse = () => new UnverifiedContent(`${what} is over ${max} bytes`);
-  if (Number(res.headers.get('content-length') ?? 0) > max) {
-    await res.body?.cancel();
-    throw refuse();
-  }
   const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const part of res.body ?? []) {
-    length += part.byteLength;
-    if (length > max) throw refuse();
-    parts.push(part);
-  }
+  for await (const part of new CutOffWatch(res).readAtMost(max, what)) parts.push(part);
   return Buffer.concat(parts);
 }

@@ -58,22 +58,29 @@ export function cutOffSlow(res: ServerResponse, total: number, moved: () => numb
 const SEND_SLICE = 256 * 1024;
 
 /**
- * Sends `bytes` as the response's body a slice at a time, each once the last has gone out — so
+ * Sends `parts`, one after the other, as the response's body a slice at a time, each once the last has gone out — so
  * that the socket holds a slice at most and how far its reader got can be seen (`watch` is told
  * how) — and cuts it off once its reader falls behind `pace`.
  */
-export async function sendPaced(res: ServerResponse, bytes: Uint8Array, pace: Pace, watch?: (moved: () => number) => void): Promise<void> {
+export async function sendPaced(
+  res: ServerResponse,
+  parts: readonly Uint8Array[],
+  pace: Pace,
+  watch?: (moved: () => number) => void,
+): Promise<void> {
+  const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
   let written = 0;
   // Handed on: what was written, less what the response and its socket still hold (counted on the
   // response, whose socket a pipelined request has not got yet).
   const moved = () => written - res.writableLength;
-  cutOffSlow(res, bytes.byteLength, moved, pace, () => res.destroy());
+  cutOffSlow(res, total, moved, pace, () => res.destroy());
   watch?.(moved);
-  res.setHeader('content-length', bytes.byteLength);
-  for (let at = 0; at < bytes.byteLength && !res.destroyed; at += SEND_SLICE) {
-    const slice = bytes.subarray(at, at + SEND_SLICE);
-    written += slice.byteLength;
-    if (!res.write(slice)) await drainedOrClosed(res);
-  }
+  res.setHeader('content-length', total);
+  for (const bytes of parts)
+    for (let at = 0; at < bytes.byteLength && !res.destroyed; at += SEND_SLICE) {
+      const slice = bytes.subarray(at, at + SEND_SLICE);
+      written += slice.byteLength;
+      if (!res.write(slice)) await drainedOrClosed(res);
+    }
   if (!res.destroyed) res.end();
 }

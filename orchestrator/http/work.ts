@@ -15,6 +15,7 @@ import {
   BatchRequest,
   type BatchResult,
   type BatchResults,
+  GatewayQuery,
   Heartbeat,
   Ids,
   RESULT_CID_HEADER,
@@ -23,7 +24,7 @@ import {
   ResultsQuery,
 } from '../../shared/protocol.ts';
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
-import { CAR_CONTENT_TYPE, carOf } from '../../shared/unixfs.ts';
+import { CAR_CONTENT_TYPE, carFrom, carOf } from '../../shared/unixfs.ts';
 import { ByteLru } from '../byte-lru.ts';
 import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
@@ -89,7 +90,8 @@ const GATEWAY_LET_GO: LetGoRule = { judgeAfterMs: 3_000, leftMs: 120_000 };
  * another worker's answer). A CAR costs a hash of every block to build: what a key is sent is
  * metered in MiB a minute, and the CARs built last are kept, so that fetching one again is a copy.
  * The CARs being sent are bounded in memory (cars-in-flight.ts: fetches of a blob under way share
- * one CAR, so a herd of first fetches reads and hashes it once), and a reader too slow is cut off.
+ * one CAR, so a herd of first fetches reads and hashes it once), and a reader too slow is cut off;
+ * it asks for the rest only (`entity-bytes`: slices of the same CAR, metered by what they send).
  */
 export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
@@ -106,6 +108,7 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
       return;
     }
     const cid = param(req, 'cid', Ids.cid);
+    const { 'entity-bytes': from } = GatewayQuery.parse(req.query);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
       throw new HttpError(406, 'Not acceptable', `this gateway answers ${CAR_CONTENT_TYPE} only: verifiable blocks`);
     const worker = req.worker as WorkerRecord;
@@ -114,11 +117,15 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const cached = cars.get(cid);
     const blobBytes = cached?.blobBytes ?? (await deps.blobs.size(cid));
     if (blobBytes === undefined) throw new HttpError(404, 'Not found', `no scene ${cid}`);
+    if (from >= blobBytes && from > 0)
+      throw new HttpError(416, 'Range not satisfiable', `${cid} is ${blobBytes} bytes`, [
+        { path: 'entity-bytes', message: `from is past the blob's ${blobBytes} bytes` },
+      ]);
     // Before the blob is read or its CAR built, and (a refusal costs nothing) before the meter.
     const held = inFlight.hold(worker.id, cid, blobBytes);
     if ('over' in held) throw overBudget(held.over, res, 'fetches are being sent');
     onClosed(res, held.release);
-    await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes);
+    await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes - from);
     // Gone while it was metered: nothing is read or built for it.
     if (res.closed) return;
     const car = await held.car(async () => {
@@ -131,11 +138,13 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
       cars.set(cid, { car: built, blobBytes: blob.byteLength }, built.byteLength);
       return built;
     });
+    const parts = from === 0 ? [car] : await carFrom(car, from);
+    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
     res
-      .type(`${CAR_CONTENT_TYPE}; version=1`)
-      // The CID names these bytes.
-      .set({ 'x-content-type-options': 'nosniff', etag: `"${cid}.car"` });
-    await sendPaced(res, car, GATEWAY_PACE, (moved) => held.sending({ total: car.byteLength, moved, cutOff: () => res.destroy() }));
+      .type(`${CAR_CONTENT_TYPE}; version=1; order=dfs`)
+      // The CID (and where the bytes start) names these bytes.
+      .set({ 'x-content-type-options': 'nosniff', etag: from === 0 ? `"${cid}.car"` : `"${cid}.car.${from}"` });
+    await sendPaced(res, parts, GATEWAY_PACE, (moved) => held.sending({ total, moved, cutOff: () => res.destroy() }));
   });
   return r;
 }

@@ -2,15 +2,17 @@
  * The trustless gateway cannot be made to burn CPU and memory: what it sends a key is metered in
  * MiB a minute (charged before the blob is read), and a CAR it built is kept, so fetching the same
  * blob again costs no hashing; a herd of first fetches reads and hashes it once; a key past its
- * allowance is refused before the blob is read; the CARs being sent are bounded in memory.
+ * allowance is refused before the blob is read; the CARs being sent are bounded in memory. A fetch
+ * cut off part-way asks for the rest only.
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type MockInstance, onTestFinished, vi } from 'vitest';
 import { FsContentStore } from '../../orchestrator/content/fs-store.ts';
 import type { TaskView } from '../../shared/protocol.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
 import { CAR_CONTENT_TYPE, cidOfBytes } from '../../shared/unixfs.ts';
+import { WorkerClient } from '../../worker/client.ts';
 import { waitFor } from '../support/farm.ts';
 import { type ApiFarm, flatAgent, nextAssignment, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
 import { problem } from '../support/problem.ts';
@@ -32,9 +34,9 @@ afterAll(async () => {
   await api.stop();
 });
 
-/** The headers of a GET of the gateway signed by hand, to read the refusal's headers. */
-const gatewayHeaders = (w: TestClient, cid: string) => {
-  const { timestamp, signature } = signRequest(w.identity.key, w.farmId, 'GET', `/ipfs/${cid}`, new Uint8Array());
+/** The headers of a GET of the gateway signed by hand (`query` after the CID), to read the refusal's headers. */
+const gatewayHeaders = (w: TestClient, cid: string, query = '') => {
+  const { timestamp, signature } = signRequest(w.identity.key, w.farmId, 'GET', `/ipfs/${cid}${query}`, new Uint8Array());
   return {
     accept: CAR_CONTENT_TYPE,
     [SIGNATURE_HEADERS.worker]: w.id,
@@ -98,6 +100,68 @@ describe('a key holding a replica of a job with a large asset', () => {
     const fetched = await Promise.all(herd.map((w) => w.client.blob(cid)));
     expect(fetched.every((bytes) => Buffer.from(bytes).equals(asset))).toBe(true);
     expect(readsOf(cid)).toBe(1);
+  });
+
+  it('taken up where a fetch was cut off: the rest only is sent, from the last whole chunk, and the blob is whole', async () => {
+    const { asset, cid } = await jobWithLargeAsset(1);
+    const w = await api.worker('resumer', { trusted: true });
+    await nextAssignment(w.client);
+    // Between the worker and the orchestrator, a link that drops the first fetch 600 KB into its answer.
+    const asked: string[] = [];
+    let sent = 0;
+    const sockets = new Set<Socket>();
+    const link = createServer((down) => {
+      const up = connect(Number(new URL(api.farm.url).port), '127.0.0.1');
+      for (const socket of [up, down]) sockets.add(socket);
+      let cut = false;
+      down.on('data', (data) => {
+        const line = data.toString('latin1').split('\r\n')[0];
+        if (line.startsWith('GET /ipfs/')) {
+          asked.push(line);
+          cut = asked.length === 1;
+        }
+        up.write(data);
+      });
+      up.on('data', (data: Buffer) => {
+        if (cut && sent + data.length > 600_000) {
+          down.destroy();
+          up.destroy();
+          return;
+        }
+        sent += data.length;
+        down.write(data);
+      });
+      for (const end of [up, down]) end.on('error', () => undefined);
+      up.on('close', () => down.destroy());
+      down.on('close', () => up.destroy());
+    });
+    await new Promise<void>((resolve) => link.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      for (const socket of sockets) socket.destroy();
+      link.close();
+    });
+    const through = new WorkerClient(`http://127.0.0.1:${(link.address() as AddressInfo).port}`, w.identity);
+    expect(Buffer.from(await through.blob(cid)).equals(asset)).toBe(true);
+    // Two whole chunks (512 KiB) had come: the second fetch asked for what follows them.
+    expect(asked).toEqual([`GET /ipfs/${cid} HTTP/1.1`, `GET /ipfs/${cid}?entity-bytes=524288:* HTTP/1.1`]);
+    // What reached the worker: under 600 KB of the first answer, then the half it lacked.
+    expect(sent).toBeLessThan(600_000 + asset.length - 524_288 + 4_000);
+  });
+
+  it('refuses a malformed or unsatisfiable range, naming it', async () => {
+    const { asset, cid } = await jobWithLargeAsset(1);
+    const w = await api.worker('ranger', { trusted: true });
+    await nextAssignment(w.client);
+    const get = (query: string) => fetch(`${api.farm.url}/ipfs/${cid}${query}`, { headers: gatewayHeaders(w, cid, query) });
+    for (const query of [
+      '?entity-bytes=abc',
+      '?entity-bytes=5:10',
+      '?entity-bytes=-1:*',
+      '?entity-bytes=1:*&entity-bytes=2:*',
+      '?entity-bytes=1e3:*',
+    ])
+      expect((await problem(await get(query), 400)).errors?.[0]?.path, query).toBe('entity-bytes');
+    expect((await problem(await get(`?entity-bytes=${asset.length}:*`), 416)).errors?.[0]?.path).toBe('entity-bytes');
   });
 
   it('past its MiB a minute is refused before the blob is read, whichever blobs it asks for', async () => {
