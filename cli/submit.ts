@@ -116,14 +116,19 @@ const RECONNECT_MS = 1000;
 
 /**
  * Follows the job's live events, showing tiles verified / total with an ETA, until it finishes;
- * a dropped stream is re-opened (it starts with the current status, so nothing is missed).
+ * a dropped stream is re-opened (it starts with the current status, so nothing is missed). What
+ * holds it up (its limit under the price, an escrow that cannot pay for a tile, a full store) is
+ * said on stderr each time it changes: a bar that stands still says nothing.
  */
 export async function waitForJob(client: RequesterClient, id: string): Promise<JobStatus> {
   const bar = progressBar(`job ${id.slice(0, 9)}`);
+  let heldUp: string | null = null;
   try {
     for (;;) {
       try {
         for await (const s of client.statusStream(id)) {
+          if (s.heldUp !== heldUp && s.heldUp) process.stderr.write(`job ${id} held up: ${s.heldUp}\n`);
+          heldUp = s.heldUp;
           bar.update(
             s.tilesVerified,
             s.tilesTotal,

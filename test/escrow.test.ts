@@ -5,7 +5,9 @@
  * back to the micro-credit; a requester can never spend what it does not hold, however many
  * submissions race; and every micro-credit stays accounted for.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -194,14 +196,40 @@ describe('escrow', () => {
     await expect.poll(async () => (await statusOf(buyer, first.id)).state, { timeout: 10_000 }).toBe('done');
     const start = toMicros((await accountOf(buyer)).balance);
 
-    // 100 µc cannot pay for a tile at 25 credits/RU (it commits its most: 16 × 16 × 67 rays).
-    const { id } = (await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), budget: 0.0001 } })).json()) as { id: string };
+    // Submitted with `farm submit --wait`: 100 µc cannot pay for a tile at 25 credits/RU (it
+    // commits its most: 16 × 16 × 67 rays), and the waiting command says so.
+    const out = join(mkdtempSync(join(tmpdir(), 'farm-budget-')), 'out');
+    const job = ['--size', '16x16', '--spp', '1', '--tile', '16', '--verification', 'quorum', '--replicas', '1', '--budget', '0.0001'];
+    const submit = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/farm.js'),
+        'submit',
+        join(ROOT, 'scenes/cornell.json'),
+        '--orchestrator',
+        api.farm.url,
+        ...job,
+        '--wait',
+        '--out',
+        out,
+      ],
+      { env: { ...process.env, FARM_TOKEN: buyer.token }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    submit.stdout.on('data', (d) => (stdout += d));
+    submit.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => submit.on('exit', resolve));
+    await expect.poll(() => /^job (j[0-9a-f]+):/m.exec(stdout)?.[1], { timeout: 10_000 }).toBeDefined();
+    const id = /^job (j[0-9a-f]+):/m.exec(stdout)?.[1] as string;
     expect(await w.client.next()).toBeUndefined();
-    await expect.poll(async () => (await statusOf(buyer, id)).heldUp, { timeout: 5_000 }).toMatch(/its budget is raised$/);
+    await expect
+      .poll(() => stderr, { timeout: 5_000 })
+      .toMatch(new RegExp(`job ${id} held up: paused: its escrow.*its budget is raised\n`));
 
     const cli = ['jobs', 'budget', id, '0.01', '--orchestrator', api.farm.url, '--token', buyer.token];
-    const { stdout } = await run(process.execPath, [join(ROOT, 'bin/farm.js'), ...cli]);
-    expect(stdout).toBe(`job ${id}: budget 0.01 credits, 0.01 of them held, 0 spent\n`);
+    const raised = await run(process.execPath, [join(ROOT, 'bin/farm.js'), ...cli]);
+    expect(raised.stdout).toBe(`job ${id}: budget 0.01 credits, 0.01 of them held, 0 spent\n`);
     const moved = toMicros(0.01) - toMicros(0.0001);
     expect(await accountOf(buyer)).toMatchObject({ balance: fromMicros(start - toMicros(0.01)), held: 0.01 });
     // Sent again (its answer lost), it adds nothing.
@@ -217,7 +245,9 @@ describe('escrow', () => {
     const a = (await w.client.next()) as Assignment;
     expect(a).toBeDefined();
     expect(await uploadShade(w.client, a, 40, raysOf(a))).toBe('accepted');
-    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    // The waiting command sees it done and downloads its frame.
+    expect(await exited).toBe(0);
+    expect(stdout).toContain(`wrote ${join(out, 'frame-0000.png')}`);
     const paid = toMicros((await tasksOf(buyer, id))[0].replicas[0].paid as number);
     expect(paid).toBeGreaterThan(toMicros(0.0001));
     // What it did not need came back, out of its budget: what it has paid is what it has in it.

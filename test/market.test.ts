@@ -24,6 +24,7 @@ import {
   type ApiFarm,
   fundOperator,
   nextAssignment,
+  OPERATOR_TOKEN,
   oneTileJob,
   startApiFarm,
   type TestClient,
@@ -31,6 +32,7 @@ import {
 } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { ROOT } from './support/scenes.ts';
+import { serverSentEvents } from './support/server-sent-events.ts';
 
 const job = (j: Partial<JobDemand>): JobDemand => ({
   id: 'j',
@@ -328,20 +330,27 @@ describe('dispatch at the market', () => {
   }
 
   it('pauses a job whose bid is under every ask, visibly, and resumes it when cheaper supply arrives', async () => {
+    // A job that pays 1 credit per RU at most, submitted before any provider asks: nothing holds it
+    // up yet, and its live view is open.
+    const res = await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice: 1 });
+    const { id } = (await res.json()) as { id: string };
+    const view = serverSentEvents(
+      await fetch(`${api.farm.url}/api/jobs/${id}/events`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } }),
+    );
+    expect((await view.nextWhere('job', () => true)).heldUp).toBeNull();
     // A provider asking 2 credits per RU, measured on a market order it takes at any price.
     dear = await api.worker('dear', { trusted: true, ask: 2 });
     // With no market price yet, a market order spends what its budget allows.
     expect((await api.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
     expect(await uploadShade(dear.client, (await poll(dear, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
 
-    const res = await api.operator('/api/jobs', { ...oneTileJob(1), maxPrice: 1 });
-    const { id } = (await res.json()) as { id: string };
-    // The provider asks more than the job pays: it is not given the job's tile, and the job says why.
+    // The provider asks more than the job pays: it is not given the job's tile, and the job says
+    // why — on its live view too, though the job itself did not change: the best ask moved.
     expect(await poll(dear, 1500)).toBeUndefined();
-    await waitFor(async () => (await status(id)).heldUp !== null, 5000, 'the job to say it is paused');
-    expect((await status(id)).heldUp).toBe(
-      'paused: the cheapest ask, 2.000, is over your limit 1.000 credits/RU; it resumes when cheaper supply arrives',
-    );
+    const paused = 'paused: the cheapest ask, 2.000, is over your limit 1.000 credits/RU; it resumes when cheaper supply arrives';
+    expect((await view.nextWhere('job', (s: JobStatus) => s.heldUp !== null)).heldUp).toBe(paused);
+    await view.close();
+    expect((await status(id)).heldUp).toBe(paused);
 
     // A provider asking 0.5 arrives: the job resumes on it and finishes.
     const bargain = await api.worker('bargain', { trusted: true, ask: 0.5 });

@@ -182,10 +182,12 @@ export class WorkerClient {
    * the rest is asked for (`entity-bytes=<from>:*`), as long as each try brings more of the blob.
    */
   async blob(cid: string): Promise<Uint8Array> {
-    const blob = new BlobAssembly(cid, MAX_FETCH_BYTES);
+    let blob: BlobAssembly | undefined;
     for (let from = 0; ; ) {
       const query = from > 0 ? `?entity-bytes=${from}:*` : '';
       const res = await this.request('GET', `/ipfs/${cid}${query}`, undefined, { accept: CAR_CONTENT_TYPE });
+      // Made once the gateway answered: what is not a CID is its to refuse (400), not this worker's.
+      blob ??= new BlobAssembly(cid, MAX_FETCH_BYTES);
       const body = new CutOffWatch(res);
       try {
         // The CAR's blocks may carry twice the blob (BlobAssembly), plus their CIDs: an

@@ -25,7 +25,11 @@ export interface IntervalDeps {
 
 /** Clears the interval starting at `at` (ms); false when it was already recorded. */
 export async function clearMarketInterval(deps: IntervalDeps, at: number, now = Date.now()): Promise<boolean> {
-  const [demand, supply] = await Promise.all([deps.market.demand(), deps.market.supply(now - deps.onlineWindowMs)]);
+  const [demand, supply, before] = await Promise.all([
+    deps.market.demand(),
+    deps.market.supply(now - deps.onlineWindowMs),
+    deps.market.last(),
+  ]);
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
@@ -41,6 +45,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
     const named = orders.filter((o) => o.limit < MAX_TICK);
     return named.length ? named.map((o) => o.limit).reduce((x, y) => pick(x, y)) : null;
   };
+  const bestAsk = best(asks, Math.min);
   const recorded = await deps.market.record(
     {
       at,
@@ -49,7 +54,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       bids: bids.length,
       asks: asks.length,
       bestBid: best(bids, Math.max),
-      bestAsk: best(asks, Math.min),
+      bestAsk,
       levels: levels(bids, asks),
     },
     buyers,
@@ -57,5 +62,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
     tradedPrice(hour, deps.tradedFloorUnits, deps.tradedMinBuyers),
   );
   if (recorded) deps.log.debug({ at, price: c.price, volume: c.volume, bids: bids.length, asks: asks.length }, 'market cleared');
+  // What holds a job up reads the price and the best ask: its live views hear when they move.
+  if (recorded && (before?.price !== c.price || before?.bestAsk !== bestAsk)) deps.market.priceMoved(demand.map((j) => j.id));
   return recorded;
 }

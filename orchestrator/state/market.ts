@@ -4,6 +4,7 @@
  */
 import type { JobDemand, ProviderSupply } from '../market/book.ts';
 import type { ClearingPoint } from '../market/history.ts';
+import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
@@ -50,6 +51,14 @@ export class Market {
   async lastTraded(): Promise<number | null> {
     const ticks = await this.redis.get(keys.marketTraded);
     return ticks === null ? null : Number(ticks);
+  }
+
+  /**
+   * Tells these jobs' live views that what holds them up may have changed: a job's `heldUp` reads
+   * the last clearing (market/book.ts pauseReason), which no change of the job itself announces.
+   */
+  priceMoved(jobs: readonly string[]): void {
+    for (const job of jobs) announce(this.redis, job);
   }
 
   async last(): Promise<ClearingRecord | undefined> {
