@@ -195,13 +195,6 @@ export class BlobAssembly {
   }
 }
 
-/** The blob `cid` names, rebuilt from one CAR (BlobAssembly). */
-export async function bytesFromCar(car: Uint8Array, cid: string, maxBytes: number): Promise<Uint8Array> {
-  const blob = new BlobAssembly(cid, maxBytes);
-  await blob.add(car);
-  return blob.bytes();
-}
-
 const unverified = (e: unknown, cid: string): UnverifiedContent =>
   e instanceof UnverifiedContent ? e : new UnverifiedContent(`the CAR for ${cid} is not its content: ${(e as Error).message}`);
 

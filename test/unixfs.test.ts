@@ -14,7 +14,7 @@ import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { describe, expect, it } from 'vitest';
-import { BlobAssembly, bytesFromCar, carFrom, carOf, cidOfBytes, importInto, UnverifiedContent } from '../shared/unixfs.ts';
+import { BlobAssembly, carFrom, carOf, cidOfBytes, importInto, UnverifiedContent } from '../shared/unixfs.ts';
 
 const CHUNK = 262_144;
 const BIG = 10_000_000;
@@ -40,6 +40,13 @@ async function writeCar(roots: CID[], blocks: { cid: CID; bytes: Uint8Array }[])
   await writer.close();
   await collected;
   return Buffer.concat(chunks);
+}
+
+/** The blob `cid` names, rebuilt from one CAR. */
+async function bytesFromCar(car: Uint8Array, cid: string, maxBytes: number): Promise<Uint8Array> {
+  const blob = new BlobAssembly(cid, maxBytes);
+  await blob.add(car);
+  return blob.bytes();
 }
 
 /** Resolves to the error bytesFromCar threw, failing the test if it returned bytes. */
