@@ -14,7 +14,6 @@ import { CarBlockIterator, CarIndexer, CarWriter } from '@ipld/car';
 import * as dagPb from '@ipld/dag-pb';
 import { BlackHoleBlockstore } from 'blockstore-core/black-hole';
 import { MemoryBlockstore } from 'blockstore-core/memory';
-import { UnixFS } from 'ipfs-unixfs';
 import { exporter } from 'ipfs-unixfs-exporter';
 import { type ImporterOptions, importBytes, type WritableStorage } from 'ipfs-unixfs-importer';
 import { fixedSize } from 'ipfs-unixfs-importer/chunker';
@@ -51,11 +50,23 @@ export async function cidOfBytes(bytes: Uint8Array): Promise<string> {
 const linksOf = (cid: CID, block: Uint8Array): CID[] => (cid.code === dagPb.code ? dagPb.decode(block).Links.map((l) => l.Hash) : []);
 
 /**
- * The bytes as a CAR of their DAG, rooted at their CID, its blocks in depth-first order (a node,
- * then each of its children's subtrees in turn), as a trustless gateway sends `order=dfs`: a
- * reader checks the DAG as it streams, and the blob's bytes come in order.
+ * Where a CAR (carOf's) holds what a reader of the blob from any byte on needs: the end of its
+ * header and, for each chunk in the blob's order, where it starts in the blob (`from`), where its
+ * section starts in the CAR (`at`), and the sections ([start, end)) of the nodes above it.
+ * Positions, not CIDs: a blob may hold the same chunk twice.
  */
-export async function carOf(bytes: Uint8Array): Promise<{ cid: string; car: Uint8Array }> {
+export interface CarLayout {
+  headerEnd: number;
+  chunks: { from: number; at: number; above: [number, number][] }[];
+}
+
+/**
+ * The bytes as a CAR of their DAG, rooted at their CID, its blocks in depth-first order (a node,
+ * then each of its children's subtrees in turn; a block the DAG links twice is there twice), as a
+ * trustless gateway sends `order=dfs`: a reader checks the DAG as it streams, and the blob's bytes
+ * come in order. With its layout, for carFrom.
+ */
+export async function carOf(bytes: Uint8Array): Promise<{ cid: string; car: Uint8Array; layout: CarLayout }> {
   const blocks = new Map<string, Uint8Array>();
   const root = await importInto(bytes, {
     put: async (cid, block) => {
@@ -68,50 +79,52 @@ export async function carOf(bytes: Uint8Array): Promise<{ cid: string; car: Uint
   const collected = (async () => {
     for await (const chunk of out) chunks.push(chunk);
   })();
-  const put = async (cid: CID): Promise<void> => {
+  // Each section written, in order: a chunk's start in the blob and the sections above it.
+  const written: { from?: number; above: number[] }[] = [];
+  let blobAt = 0;
+  const put = async (cid: CID, above: number[]): Promise<void> => {
     const block = blocks.get(cid.toString()) as Uint8Array;
+    const index = written.length;
+    written.push(cid.code === raw.code ? { from: blobAt, above } : { above });
+    if (cid.code === raw.code) blobAt += block.byteLength;
     await writer.put({ cid, bytes: block });
-    for (const child of linksOf(cid, block)) await put(child);
+    for (const child of linksOf(cid, block)) await put(child, [...above, index]);
   };
-  await put(root);
+  await put(root, []);
   await writer.close();
   await collected;
-  return { cid: root.toString(), car: Buffer.concat(chunks) };
+  const car = Buffer.concat(chunks);
+  const sections: { offset: number; end: number }[] = [];
+  for await (const s of await CarIndexer.fromBytes(car)) sections.push({ offset: s.offset, end: s.blockOffset + s.blockLength });
+  const layout: CarLayout = {
+    headerEnd: sections[0].offset,
+    chunks: written.flatMap((w, i) =>
+      w.from === undefined
+        ? []
+        : [{ from: w.from, at: sections[i].offset, above: w.above.map((k) => [sections[k].offset, sections[k].end]) }],
+    ),
+  };
+  return { cid: root.toString(), car, layout };
 }
 
 /**
- * What of a blob's CAR (as carOf makes it) a reader needs for the blob's bytes from byte `from`
- * on — the trustless gateway's `entity-bytes=from:*`: the CAR's header, the nodes on the way down
- * to the chunk that holds byte `from` (each checks the links below it), and the whole CAR from that
- * chunk on (in depth-first order, the rest of the blob and the nodes above it). Slices of `car`,
- * not copies. `from` is below the blob's size (a blob of one block is sent whole).
+ * What of a blob's CAR a reader needs for the blob's bytes from byte `from` on — the trustless
+ * gateway's `entity-bytes=from:*`: the CAR's header, the nodes on the way down to the chunk that
+ * holds byte `from` (each checks the links below it), and the whole CAR from that chunk on (in
+ * depth-first order, the rest of the blob and the nodes above it). Slices of `car`, not copies;
+ * a search of the layout, not a read of the CAR.
  */
-export async function carFrom(car: Uint8Array, from: number): Promise<Uint8Array[]> {
-  const indexer = await CarIndexer.fromBytes(car);
-  const [root] = await indexer.getRoots();
-  type Section = { offset: number; blockOffset: number; blockLength: number };
-  const sections = new Map<string, Section>();
-  let headerEnd = car.byteLength;
-  for await (const section of indexer) {
-    sections.set(section.cid.toString(), section);
-    headerEnd = Math.min(headerEnd, section.offset);
+export function carFrom(car: Uint8Array, layout: CarLayout, from: number): Uint8Array[] {
+  const { chunks } = layout;
+  let lo = 0;
+  let hi = chunks.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (chunks[mid].from <= from) lo = mid;
+    else hi = mid - 1;
   }
-  const sectionOf = (cid: CID) => sections.get(cid.toString()) as Section;
-  const parts = [car.subarray(0, headerEnd)];
-  let node = root;
-  let skip = from;
-  while (node.code === dagPb.code) {
-    const at = sectionOf(node);
-    parts.push(car.subarray(at.offset, at.blockOffset + at.blockLength));
-    const { Data, Links } = dagPb.decode(car.subarray(at.blockOffset, at.blockOffset + at.blockLength));
-    const sizes = Data ? UnixFS.unmarshal(Data).blockSizes : [];
-    let child = 0;
-    while (child < Links.length - 1 && skip >= Number(sizes[child])) skip -= Number(sizes[child++]);
-    node = Links[child].Hash;
-  }
-  if (node.equals(root)) return [car];
-  parts.push(car.subarray(sectionOf(node).offset));
-  return parts;
+  const chunk = chunks[lo];
+  return [car.subarray(0, layout.headerEnd), ...chunk.above.map(([start, end]) => car.subarray(start, end)), car.subarray(chunk.at)];
 }
 
 /** Why a CAR does not hold the blob its CID names. */
@@ -164,20 +177,53 @@ export class BlobAssembly {
     }
   }
 
-  /** Bytes of the blob it holds in order from its start: where the rest begins. */
+  /**
+   * Bytes of the blob it holds in order from its start: where the rest begins. Each block is looked
+   * at once (a DAG may link a node many times: walking every path would take as long as a hostile
+   * one likes), as a subtree held whole (its bytes) or not (null).
+   */
   from(): number {
-    let bytes = 0;
-    const walk = (cid: CID): boolean => {
-      const block = this.blocks.get(cid.toString());
-      if (!block) return false;
-      if (cid.code === raw.code) {
-        bytes += block.byteLength;
-        return true;
+    const whole = new Map<string, number | null>();
+    const wholeBytes = (cid: CID): number | null => {
+      const key = cid.toString();
+      if (whole.has(key)) return whole.get(key) as number | null;
+      const block = this.blocks.get(key);
+      let bytes: number | null = null;
+      if (block && cid.code === raw.code) bytes = block.byteLength;
+      else if (block) {
+        bytes = 0;
+        for (const child of linksOf(cid, block)) {
+          const under = wholeBytes(child);
+          if (under === null) {
+            bytes = null;
+            break;
+          }
+          bytes += under;
+        }
       }
-      return linksOf(cid, block).every(walk);
+      whole.set(key, bytes);
+      return bytes;
     };
-    walk(this.root);
-    return bytes;
+    // Down the one path where the held prefix ends: whole subtrees before it count whole.
+    let held = 0;
+    let cid: CID | undefined = this.root;
+    while (cid) {
+      const under = wholeBytes(cid);
+      if (under !== null) return held + under;
+      const block = this.blocks.get(cid.toString());
+      if (!block) return held;
+      let next: CID | undefined;
+      for (const child of linksOf(cid, block)) {
+        const bytes = wholeBytes(child);
+        if (bytes === null) {
+          next = child;
+          break;
+        }
+        held += bytes;
+      }
+      cid = next;
+    }
+    return held;
   }
 
   /** The blob, once every block of it came. */

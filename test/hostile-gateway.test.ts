@@ -1,13 +1,14 @@
 /**
  * A worker fetching a scene from a hostile orchestrator: an answer past what a verifiable CAR of
- * the largest blob can be is refused without being read into memory, whatever it claims.
+ * the largest blob can be is refused without being read into memory, whatever it claims; and one
+ * that cuts every answer off is not asked again and again.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
-import { CAR_CONTENT_TYPE, cidOfBytes, UnverifiedContent } from '../shared/unixfs.ts';
+import { CAR_CONTENT_TYPE, carFrom, carOf, cidOfBytes, UnverifiedContent } from '../shared/unixfs.ts';
 import { MAX_FETCH_BYTES, WorkerClient } from '../worker/client.ts';
 
 let server: Server;
@@ -39,5 +40,39 @@ describe('a worker fetching from a hostile orchestrator', () => {
     const cid = await cidOfBytes(new Uint8Array([1, 2, 3]));
     await expect(client.blob(cid)).rejects.toThrow(UnverifiedContent);
     expect(sent).toBeLessThan(2 * MAX_FETCH_BYTES);
+  });
+
+  it('gives a fetch up when the gateway cuts each answer off: at once without progress, after 16 tries with it', async () => {
+    // 64 chunks; each answer is cut off after its first chunk or, without progress, always the first one.
+    const blob = Uint8Array.from({ length: 64 * 262_144 }, (_, i) => (i * 13 + (i >> 18)) & 0xff);
+    const { cid, car, layout } = await carOf(blob);
+    for (const progress of [false, true]) {
+      const asked: string[] = [];
+      const cutting = createServer((req, res) => {
+        if (req.url === '/api/farm')
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"f0000000000000000"}');
+        asked.push(req.url as string);
+        const from = progress ? Number(/entity-bytes=(\d+)/.exec(req.url as string)?.[1] ?? 0) : 0;
+        const answer = Buffer.concat(from === 0 ? [car] : carFrom(car, layout, from));
+        res.writeHead(200, { 'content-type': CAR_CONTENT_TYPE });
+        // The first chunk of the answer and a little more, then the connection drops.
+        const next = layout.chunks[from / 262_144 + 1].at;
+        res.write(answer.subarray(0, answer.length - (car.length - next) + 100), () => res.destroy());
+      }).listen(0, '127.0.0.1');
+      await once(cutting, 'listening');
+      try {
+        const { privateKeyPem, publicKeyDer } = newKeyPair();
+        const client = new WorkerClient(`http://127.0.0.1:${(cutting.address() as AddressInfo).port}`, {
+          id: workerIdOf(publicKeyDer),
+          key: loadPrivateKey(privateKeyPem).key,
+          publicKeyDer,
+        });
+        await expect(client.blob(cid)).rejects.toThrow();
+        expect(asked).toHaveLength(progress ? 16 : 2);
+      } finally {
+        cutting.closeAllConnections();
+        cutting.close();
+      }
+    }
   });
 });

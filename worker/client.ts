@@ -29,6 +29,8 @@ import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
 export const MAX_FETCH_BYTES = LIMITS.maxAssetBytes;
+/** Fetches of one blob, the first and those that take it up where a cut-off one stopped. */
+const MAX_FETCH_TRIES = 16;
 /** The most of an error's answer (a problem: a few hundred bytes) that is read. */
 const PROBLEM_MAX_BYTES = 64 * 1024;
 
@@ -179,24 +181,30 @@ export class WorkerClient {
    * A scene's or asset's bytes, from the gateway as CARs whose every block is checked against the
    * CID as it streams in. A fetch cut off part-way (a gateway lets go of readers too slow for it
    * when its memory bound is full) is taken up where it stopped: the blocks that came are kept and
-   * the rest is asked for (`entity-bytes=<from>:*`), as long as each try brings more of the blob.
+   * the rest is asked for (`entity-bytes=<from>:*`), as long as each try brings more of the blob,
+   * up to MAX_FETCH_TRIES tries that read at most what one CAR of the largest blob can be in all.
    */
   async blob(cid: string): Promise<Uint8Array> {
     let blob: BlobAssembly | undefined;
-    for (let from = 0; ; ) {
+    // The CAR's blocks may carry twice the blob (BlobAssembly), plus their CIDs: an orchestrator's
+    // answers past that are not read into memory, whatever they say their length is.
+    const budget = { left: 2 * MAX_FETCH_BYTES + MIB };
+    for (let from = 0, tries = 1; ; tries++) {
       const query = from > 0 ? `?entity-bytes=${from}:*` : '';
       const res = await this.request('GET', `/ipfs/${cid}${query}`, undefined, { accept: CAR_CONTENT_TYPE });
       // Made once the gateway answered: what is not a CID is its to refuse (400), not this worker's.
       blob ??= new BlobAssembly(cid, MAX_FETCH_BYTES);
       const body = new CutOffWatch(res);
       try {
-        // The CAR's blocks may carry twice the blob (BlobAssembly), plus their CIDs: an
-        // orchestrator's answer past that is not read into memory, whatever it says its length is.
-        await blob.add(body.readAtMost(2 * MAX_FETCH_BYTES + MIB, `the CAR for ${cid}`));
+        await blob.add(body.read(budget, `the CARs for ${cid}`));
         return await blob.bytes();
       } catch (e) {
+        if (!body.cutOff || tries >= MAX_FETCH_TRIES) throw e;
+        // Cut off after its last block: it is whole.
+        const whole = await blob.bytes().catch(() => undefined);
+        if (whole) return whole;
         const next = blob.from();
-        if (!body.cutOff || next <= from) throw e;
+        if (next <= from) throw e;
         from = next;
       }
     }
@@ -318,14 +326,13 @@ class CutOffWatch {
 
   constructor(private readonly res: Response) {}
 
-  /** The body's parts, refused (UnverifiedContent) as soon as they are over `max` bytes. */
-  async *readAtMost(max: number, what: string): AsyncGenerator<Uint8Array> {
-    const refuse = () => new UnverifiedContent(`${what} is over ${max} bytes`);
-    if (Number(this.res.headers.get('content-length') ?? 0) > max) {
+  /** The body's parts, refused (UnverifiedContent) as soon as they are over what is `left` (which they use up). */
+  async *read(budget: { left: number }, what: string): AsyncGenerator<Uint8Array> {
+    const refuse = () => new UnverifiedContent(`${what} are over the bytes they may take`);
+    if (Number(this.res.headers.get('content-length') ?? 0) > budget.left) {
       await this.res.body?.cancel();
       throw refuse();
     }
-    let length = 0;
     const parts = this.res.body?.[Symbol.asyncIterator]();
     for (;;) {
       let next: IteratorResult<Uint8Array> | undefined;
@@ -336,8 +343,8 @@ class CutOffWatch {
         throw e;
       }
       if (!next || next.done) return;
-      length += next.value.byteLength;
-      if (length > max) throw refuse();
+      budget.left -= next.value.byteLength;
+      if (budget.left < 0) throw refuse();
       yield next.value;
     }
   }
@@ -346,6 +353,6 @@ class CutOffWatch {
 /** A response's body, refused (UnverifiedContent) as soon as it is over `max` bytes. */
 async function readAtMost(res: Response, max: number, what = 'the answer'): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const part of new CutOffWatch(res).readAtMost(max, what)) parts.push(part);
+  for await (const part of new CutOffWatch(res).read({ left: max }, what)) parts.push(part);
   return Buffer.concat(parts);
 }

@@ -12,10 +12,11 @@
  * room (`slowestToLetGo`): keys reading at the least pace the gateway allows could otherwise keep
  * it full for as long as they read, and turn honest workers away.
  */
-interface Entry {
+interface Entry<T = unknown> {
   bytes: number;
   fetches: number;
-  car?: Promise<Uint8Array>;
+  /** The CAR (what it is made of is the caller's: `T`). */
+  car?: Promise<T>;
   building: boolean;
   readers: Set<Reader>;
   /** Let go to make room: a fetch of it that begins sending now is cut off at once. */
@@ -37,9 +38,9 @@ export interface Reader extends Sending {
   marks: { at: number; moved: number }[];
 }
 
-export interface HeldCar {
+export interface HeldCar<T> {
   /** The blob's CAR: the one in flight, else `build`'s (which a failure forgets, for the next fetch to try). */
-  car(build: () => Promise<Uint8Array>): Promise<Uint8Array>;
+  car(build: () => Promise<T>): Promise<T>;
   /** This fetch is sending its CAR: it may be cut off, if it is slow, to make room. */
   sending(sending: Sending): void;
   /** This fetch is over (once or more). */
@@ -107,9 +108,9 @@ export function slowestToLetGo(
   return room >= need ? letGo : [];
 }
 
-export class CarsInFlight {
+export class CarsInFlight<T = Uint8Array> {
   private held = 0;
-  private readonly byCid = new Map<string, Entry>();
+  private readonly byCid = new Map<string, Entry<T>>();
   private readonly byKey = new Map<string, number>();
 
   constructor(
@@ -119,7 +120,7 @@ export class CarsInFlight {
   ) {}
 
   /** Holds `cid`'s `bytes` for `key` until released; or which bound that would pass. */
-  hold(key: string, cid: string, bytes: number): HeldCar | { over: 'key' | 'all' } {
+  hold(key: string, cid: string, bytes: number): HeldCar<T> | { over: 'key' | 'all' } {
     const mine = this.byKey.get(key) ?? 0;
     if (mine + bytes > this.perKey) return { over: 'key' };
     let entry = this.byCid.get(cid);
@@ -145,7 +146,7 @@ export class CarsInFlight {
             held.building = false;
             this.forgetIfIdle(cid, held);
           };
-          const built: Promise<Uint8Array> = Promise.resolve()
+          const built: Promise<T> = Promise.resolve()
             .then(build)
             .then(
               (car) => {
@@ -194,7 +195,7 @@ export class CarsInFlight {
   /** Lets the slowest blobs go, if that makes the room: their bytes count no more, their readers are cut off. */
   private makeRoom(need: number): void {
     for (const cid of slowestToLetGo(this.byCid, need, this.held, this.bytes, performance.now(), this.letGo)) {
-      const entry = this.byCid.get(cid) as Entry;
+      const entry = this.byCid.get(cid) as Entry<T>;
       this.byCid.delete(cid);
       this.held -= entry.bytes;
       entry.letGo = true;
@@ -202,7 +203,7 @@ export class CarsInFlight {
     }
   }
 
-  private forgetIfIdle(cid: string, entry: Entry): void {
+  private forgetIfIdle(cid: string, entry: Entry<T>): void {
     if (entry.fetches > 0 || entry.building || this.byCid.get(cid) !== entry) return;
     this.byCid.delete(cid);
     this.held -= entry.bytes;

@@ -24,7 +24,7 @@ import {
   ResultsQuery,
 } from '../../shared/protocol.ts';
 import { type BatchedResult, BatchFramingError, decodeResultBatch } from '../../shared/result-batch.ts';
-import { CAR_CONTENT_TYPE, carFrom, carOf } from '../../shared/unixfs.ts';
+import { CAR_CONTENT_TYPE, type CarLayout, carFrom, carOf } from '../../shared/unixfs.ts';
 import { ByteLru } from '../byte-lru.ts';
 import { AnswersUnavailable, type CalibrationDeps, CalibrationRejected, calibrate, reconsider } from '../calibration.ts';
 import type { Dispatcher } from '../dispatch.ts';
@@ -82,6 +82,9 @@ const GATEWAY_PACE: Pace = { minBytesPerSecond: 128 * 1024, graceMs: 30_000 };
  */
 const GATEWAY_LET_GO: LetGoRule = { judgeAfterMs: 3_000, leftMs: 120_000 };
 
+/** A blob's CAR as the gateway keeps it: its bytes, and where a reader from any byte on starts. */
+type BuiltCar = { car: Uint8Array; layout: CarLayout };
+
 /**
  * The trustless gateway for workers: GET /ipfs/:cid answers a CAR of the blob's blocks
  * (shared/unixfs.ts), which the worker checks against the CID, so the bytes may as well come from
@@ -91,13 +94,13 @@ const GATEWAY_LET_GO: LetGoRule = { judgeAfterMs: 3_000, leftMs: 120_000 };
  * metered in MiB a minute, and the CARs built last are kept, so that fetching one again is a copy.
  * The CARs being sent are bounded in memory (cars-in-flight.ts: fetches of a blob under way share
  * one CAR, so a herd of first fetches reads and hashes it once), and a reader too slow is cut off;
- * it asks for the rest only (`entity-bytes`: slices of the same CAR, metered by what they send).
+ * it asks for the rest only (`entity-bytes`: slices of the same CAR, metered by what they send when it is kept).
  */
 export function gatewayRoutes(deps: GatewayDeps): Router {
   const r = Router();
   // By CID, so never stale; whether the worker may read one is checked before it is looked up.
-  const cars = new ByteLru<{ car: Uint8Array; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
-  const inFlight = new CarsInFlight(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes, GATEWAY_LET_GO);
+  const cars = new ByteLru<{ built: BuiltCar; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
+  const inFlight = new CarsInFlight<BuiltCar>(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes, GATEWAY_LET_GO);
   r.get('/:cid', async (req, res) => {
     // A request pipelined behind another on its connection has no socket until the one before it
     // is answered: cutting it off could not close it, nor would its end be heard if the connection
@@ -125,26 +128,28 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
     const held = inFlight.hold(worker.id, cid, blobBytes);
     if ('over' in held) throw overBudget(held.over, res, 'fetches are being sent');
     onClosed(res, held.release);
-    await consumeMiB(deps.limits.gatewayMiB, worker.id, res, blobBytes - from);
+    // A part of a CAR not at hand costs building the whole: only a kept one is charged what is sent.
+    await consumeMiB(deps.limits.gatewayMiB, worker.id, res, cached ? blobBytes - from : blobBytes);
     // Gone while it was metered: nothing is read or built for it.
     if (res.closed) return;
-    const car = await held.car(async () => {
+    const { car, layout } = await held.car(async () => {
       // Looked up again: a build that finished while this fetch waited for the meter is kept.
-      const kept = cached?.car ?? cars.get(cid)?.car;
+      const kept = cached?.built ?? cars.get(cid)?.built;
       if (kept) return kept;
       const blob = await deps.blobs.get(cid);
       if (!blob) throw new HttpError(404, 'Not found', `no scene ${cid}`);
-      const built = (await carOf(blob)).car;
-      cars.set(cid, { car: built, blobBytes: blob.byteLength }, built.byteLength);
+      const built = await carOf(blob);
+      cars.set(cid, { built, blobBytes: blob.byteLength }, built.car.byteLength);
       return built;
     });
-    const parts = from === 0 ? [car] : await carFrom(car, from);
-    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    const parts = from === 0 ? [car] : carFrom(car, layout, from);
     res
       .type(`${CAR_CONTENT_TYPE}; version=1; order=dfs`)
       // The CID (and where the bytes start) names these bytes.
       .set({ 'x-content-type-options': 'nosniff', etag: from === 0 ? `"${cid}.car"` : `"${cid}.car.${from}"` });
-    await sendPaced(res, parts, GATEWAY_PACE, (moved) => held.sending({ total, moved, cutOff: () => res.destroy() }));
+    // Judged as a reader of the whole CAR, which it holds in memory, not of its part: a slow part
+    // of a large blob would otherwise look nearly done, for as long as it is read.
+    await sendPaced(res, parts, GATEWAY_PACE, (moved) => held.sending({ total: car.byteLength, moved, cutOff: () => res.destroy() }));
   });
   return r;
 }

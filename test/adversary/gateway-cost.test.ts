@@ -148,6 +148,26 @@ describe('a key holding a replica of a job with a large asset', () => {
     expect(sent).toBeLessThan(600_000 + asset.length - 524_288 + 4_000);
   });
 
+  it('charges a range of a CAR not at hand as the whole blob, which building it costs', async () => {
+    const w = await api.worker('last-byte', { trusted: true });
+    // Two blobs of 2 MiB (724 texels square), each a whole minute of the key's 2 MiB.
+    const blobs = [];
+    for (let i = 0; i < 2; i++) {
+      blobs.push(await jobWithLargeAsset(1, 724));
+      await nextAssignment(w.client);
+    }
+    const lastByte = (b: { asset: Uint8Array; cid: string }) => {
+      const query = `?entity-bytes=${b.asset.length - 1}:*`;
+      return fetch(`${api.farm.url}/ipfs/${b.cid}${query}`, { headers: gatewayHeaders(w, b.cid, query) });
+    };
+    // The last byte of the first costs the minute (its CAR built whole); the second is refused
+    // before it is built, where each had cost a mebibyte's charge and a build.
+    reads.mockClear();
+    expect((await lastByte(blobs[0])).status).toBe(200);
+    expect((await lastByte(blobs[1])).status).toBe(429);
+    expect(blobs.map((b) => readsOf(b.cid))).toEqual([1, 0]);
+  });
+
   it('refuses a malformed or unsatisfiable range, naming it', async () => {
     const { asset, cid } = await jobWithLargeAsset(1);
     const w = await api.worker('ranger', { trusted: true });
