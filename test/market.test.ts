@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
-import { candles, priceIndex, tradedPrice } from '../orchestrator/market/history.ts';
+import { type ClearingPoint, candles, priceIndex, tradedPrice } from '../orchestrator/market/history.ts';
+import { clearMarketInterval } from '../orchestrator/market/interval.ts';
 import { LOWEST_PRIORITY, mayPrioritise, slotPriority } from '../orchestrator/market/priority.ts';
 import { keys } from '../orchestrator/state/keys.ts';
+import type { Market } from '../orchestrator/state/market.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
 import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
@@ -190,7 +193,7 @@ describe('the price history', () => {
     expect(tradedPrice([...hour, mallory(1_000_000)], 5, 2)).toBe(1100);
     // Alone in a quiet hour she names nothing, however much she trades; the last price named stands.
     expect(tradedPrice([mallory(1_000_000)], 5, 2)).toBeNull();
-    // With one other buyer she can only lower it, to what the other paid.
+    // With one other buyer she cannot raise it: the lower of the two is named.
     expect(tradedPrice([p(1000, 5, { alice: 5 }), mallory(1_000_000)], 5, 2)).toBe(1000);
     // A buyer's vote is its own volume-weighted median, across the hour's clearings.
     expect(tradedPrice([p(1000, 1, { alice: 1 }), p(3000, 5, { alice: 5, bob: 1 }), p(2000, 4, { bob: 4 })], 5, 2)).toBe(2000);
@@ -199,9 +202,44 @@ describe('the price history', () => {
     // Too little traded in the hour, however many bought.
     expect(tradedPrice([p(1000, 2, { alice: 1, bob: 1 }), p(1100, 2, { carol: 2 })], 5, 2)).toBeNull();
     expect(tradedPrice([p(null, 0, {})], 0, 1)).toBeNull();
-    // Clearings recorded before buyers were count as one buyer.
-    expect(tradedPrice([p(1000, 6), p(1200, 6)], 5, 2)).toBeNull();
-    expect(tradedPrice([p(1000, 6), p(1200, 6, { alice: 6 })], 5, 2)).toBe(1000);
+    // Clearings recorded before buyers were count toward the volume, and no vote.
+    expect(tradedPrice([p(1000, 6), p(1200, 6)], 5, 1)).toBeNull();
+    expect(tradedPrice([p(1000, 6), p(1200, 1, { alice: 1 })], 5, 1)).toBe(1200);
+    expect(tradedPrice([p(1000, 6), p(1200, 6, { alice: 6 })], 5, 2)).toBeNull();
+  });
+
+  it('records every requester bidding at or above an interval’s price as taking part, not only the fill the book’s order gave', async () => {
+    // Two requesters' market orders, each wanting more than the one provider renders an interval:
+    // the book fills one first, and dispatch trades both.
+    const job = (id: string, owner: string): JobDemand => ({
+      id,
+      owner,
+      bid: null,
+      pixels: 1,
+      spp: 1,
+      tilesTotal: 2,
+      tilesVerified: 1,
+      raysVerified: 500e9,
+      free: 1e12,
+    });
+    const points: ClearingPoint[] = [];
+    let traded: number | null = null;
+    const market = {
+      demand: async () => [job('a1', 'alice'), job('b1', 'bob')],
+      supply: async () => [{ id: 'h1', ask: 1000, raysDone: 5e9, renderMs: 10_000 }],
+      last: async () => undefined,
+      priceMoved: () => undefined,
+      since: async (from: number) => points.filter((c) => c.at >= from),
+      record: async (c: ClearingPoint, buyers: Record<string, number>, _keep: number, named: number | null) => {
+        points.push({ ...c, buyers });
+        traded = named ?? traded;
+        return true;
+      },
+    } as unknown as Market;
+    const deps = { market, intervalMs: 10_000, onlineWindowMs: 60_000, historyMs: 3_600_000, tradedFloorUnits: 1, tradedMinBuyers: 2 };
+    await clearMarketInterval({ ...deps, log: { debug() {} } as unknown as Logger }, 1_000_000, 1_000_000);
+    expect(points[0]).toMatchObject({ price: 1000, buyers: { alice: points[0].volume, bob: points[0].volume } });
+    expect(traded).toBe(1000);
   });
 });
 

@@ -7,7 +7,8 @@
 
 /**
  * One recorded clearing: its interval start, price in ticks (null: nothing crossed), volume in book
- * units, and the units each requester bought in it (clearings recorded before buyers were have none).
+ * units, and the requesters that took part in its trade, each at its volume (clearings recorded
+ * before buyers were have none).
  */
 export interface ClearingPoint {
   at: number;
@@ -77,13 +78,13 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
  * names nothing alone, however much it trades (the index, weighted by volume, would be its price
  * once it out-traded the hour), and raising the price takes more than half of the hour's buyers —
  * requesters are the operator's tokens, where provider keys are free. Clearings recorded before
- * buyers were count as one buyer.
+ * buyers were count toward the volume, and no vote (the requester that traded in them may vote).
  */
 export function tradedPrice(hour: readonly ClearingPoint[], floor: number, minBuyers: number): number | null {
   if (priceIndex(hour, floor).thin) return null;
   const byBuyer = new Map<string, ClearingPoint[]>();
   for (const p of hour)
-    for (const [buyer, volume] of Object.entries(p.buyers ?? { '': p.volume }))
+    for (const [buyer, volume] of Object.entries(p.buyers ?? {}))
       byBuyer.set(buyer, [...(byBuyer.get(buyer) ?? []), { at: p.at, price: p.price, volume }]);
   const votes = [...byBuyer.values()]
     .map((points) => priceIndex(points, 0).price)

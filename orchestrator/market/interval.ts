@@ -33,12 +33,12 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
+  // Every requester with a bid at or above the price takes part in the interval's trade, at the
+  // interval's volume: which of bids at one limit fills first is the book's order, while dispatch
+  // trades them all (an attacker's review: one of two requesters' market orders was recorded).
   const owners = new Map(demand.map((j) => [j.id, j.owner]));
   const buyers: Record<string, number> = {};
-  for (const [job, units] of c.bids) {
-    const owner = owners.get(job) as string;
-    buyers[owner] = (buyers[owner] ?? 0) + units;
-  }
+  if (c.price !== null && c.volume > 0) for (const bid of bids) if (bid.limit >= c.price) buyers[owners.get(bid.id) as string] = c.volume;
   const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, buyers }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
