@@ -101,8 +101,8 @@ export const Texture = z.object({
   /** What a coordinate outside [0, 1] reads, across (S, u) and down (T, v). */
   wrapS: Wrap,
   wrapT: Wrap,
-  /** RGBA8 texels, rows from the top (glTF's v = 0), base64; alpha is not used. */
-  rgba: z.base64().max(Math.ceil((LIMITS.maxTexels * 4) / 3) + 4),
+  /** RGBA8 texels, rows from the top (glTF's v = 0), base64 (4 characters per 3 bytes); alpha is not used. */
+  rgba: z.base64().max(4 * Math.ceil((LIMITS.maxTexels * 4) / 3)),
 });
 export type Texture = z.infer<typeof Texture>;
 

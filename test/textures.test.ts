@@ -159,6 +159,11 @@ describe('textures', () => {
       expect.stringMatching(/^textures\[0\]\.rgba: holds 3 bytes, not 4×4×4/),
     ]);
     expect(issuesOf({ ...base, textures: [{ ...texture, rgba: 'not base64!' }] })).toEqual([expect.stringMatching(/^textures\[0\]\.rgba/)]);
+    // A texture of every texel the farm takes (2048 × 2048) is taken inline; a texel more is refused by count.
+    const full = { ...texture, width: 2048, height: 2048, rgba: Buffer.alloc(2048 * 2048 * 4, 128).toString('base64') };
+    expect(parseScene({ ...base, textures: [full] }).textures[0].width).toBe(2048);
+    const more = { ...texture, name: 'more', width: 1, height: 1, rgba: Buffer.alloc(4).toString('base64') };
+    expect(issuesOf({ ...base, textures: [full, more] })).toEqual([expect.stringMatching(/^textures: textures hold 4194305 texels/)]);
     expect(issuesOf({ ...base, textures: [{ ...texture, width: 5000 }] })).toEqual(
       expect.arrayContaining([expect.stringMatching(/^textures\[0\]\.width/)]),
     );
