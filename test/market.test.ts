@@ -92,6 +92,11 @@ describe('the book', () => {
       { id: 'capped', limit: 1000, quantity: 3 },
       { id: 'market', limit: MAX_TICK, quantity: 6 },
     ]);
+    // A key asking nothing: a market order holding nothing still bids for nothing, one holding 3 µc
+    // for what they buy at a tick per RU.
+    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000 }];
+    const broke = job({ id: 'broke', bid: null, pixels: 1e6, free: 0 });
+    expect(bookOf([broke, market], free, 10_000).bids).toEqual([{ id: 'market', limit: MAX_TICK, quantity: 3000 }]);
   });
 
   it('draws the curves at every named price, as a brute force would', () => {

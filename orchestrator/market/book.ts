@@ -60,9 +60,10 @@ export function bookOf(
     .map((p) => ({ id: p.id, limit: p.ask, quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT) }))
     .filter((o) => o.quantity > 0);
   // A bid is for the work its escrow can pay for at its limit (a market order: at the cheapest
-  // ask), never more: a job that holds 1 µc and bids the highest price must not set the price
-  // every other job trades at, while its own tiles are refused as unfunded.
-  const cheapest = Math.min(...asks.map((a) => a.limit));
+  // ask, a tick at least), never more: a job that holds 1 µc and bids the highest price must not set
+  // the price every other job trades at, while its own tiles are refused as unfunded — nor a market
+  // order holding nothing bid for all it needs because a key asks 0 (an attacker's review).
+  const cheapest = Math.max(1, Math.min(...asks.map((a) => a.limit)));
   const bids = jobs
     .map((j) => {
       const affordable = raysFor(j.free, j.bid ?? cheapest);
