@@ -161,6 +161,13 @@ const settings = z.object({
    * requester trading with its own provider keys names nothing. A farm with a single requester sets 1.
    */
   marketTradedMinBuyers: int(1).default(2),
+  /**
+   * The most (credits per RU) the price that traded is taken as where the farm pays or caps with it
+   * — its own work (spot checks, re-renders, audits) and what a market order pays an ask alone —
+   * whatever the market named: the operator's bound on what a manipulated price can drain. None: no
+   * bound.
+   */
+  marketTradedCeiling: z.coerce.number().min(0).max(1_000_000).optional(),
   /** Reservations: capacity is sold forward in windows this long … */
   forwardWindowMs: int(1000).default(3600_000),
   /** … whose orders close (and the window clears) this long before it starts … */

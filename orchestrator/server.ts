@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { MIB } from '../shared/bytes.ts';
 import { FarmLimits } from '../shared/farm-limits.ts';
-import { toBookUnits } from '../shared/market.ts';
+import { toBookUnits, toTicks } from '../shared/market.ts';
 import { Afterwards } from './afterwards.ts';
 import { assembleFrameJob } from './assembly.ts';
 import { ByteLru } from './byte-lru.ts';
@@ -30,6 +30,7 @@ import { createLimits } from './http/limits.ts';
 import { leaseTerms } from './lease-terms.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
+import { boundedTraded } from './market/history.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
@@ -115,6 +116,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   };
   // The dispatcher reads the market at every poll; Redis answers five times an interval.
   const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
+  const tradedCeiling = config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling);
   await mkdir(config.dataDir, { recursive: true });
   const blobs = await openContentStore(config, redis, log);
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -158,7 +160,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         marketReadMs,
         async () => {
           const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
-          return { spot: last?.price ?? null, traded };
+          return { spot: last?.price ?? null, traded: boundedTraded(traded, tradedCeiling) };
         },
         { spot: null, traded: null },
       ),

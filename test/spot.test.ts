@@ -110,6 +110,32 @@ describe('spot checks', () => {
       await own.stop();
     }
   });
+
+  it('pays a passed check at no more than the operator’s ceiling, whatever price the market named', async () => {
+    const own = await startApiFarm({ spotCheckRate: 1, stakePerReplica: 5, marketTradedCeiling: 2 });
+    try {
+      expect((await own.operator('/api/credits', { account: 'treasury', amount: 100 })).status).toBe(201);
+      // A price named at 1,000 credits/RU (as a manipulated market might), over the ceiling of 2.
+      const redis = new Redis(own.redisUrl);
+      await redis.set(keys.marketTraded, 1_000_000);
+      redis.disconnect();
+      const truth = await own.worker('truth', { trusted: true });
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 4 });
+      expect(await uploadShade(truth.client, Assignment.parse(await truth.client.next()), 77, 50_000)).toBe('accepted');
+      await fundOperator(own, 100_000);
+      // A job that bids what the key asks (no market order: its ask alone would be priced out).
+      await own.operator('/api/jobs', { ...oneTileJob(1), spp: 3, maxPrice: 1_000_000, budget: 60_000 });
+      const greedy = await own.worker('greedy', { stake: 10, ask: 1_000_000 });
+      expect(await uploadShade(greedy.client, Assignment.parse(await greedy.client.next()), 77, 50_000)).toBe('accepted');
+      // 50,000 rays at 2 credits/RU, less the fee: 100 µc at most, where 1,000 credits/RU paid 50,000.
+      const paid = (await (await fetch(`${own.farm.url}/api/workers/${greedy.id}`)).json()) as WorkerView;
+      expect(paid.passed).toBe(1);
+      expect(paid.earned).toBeGreaterThan(0);
+      expect(paid.earned).toBeLessThanOrEqual(0.0001);
+    } finally {
+      await own.stop();
+    }
+  });
 });
 
 /** The one task of a one-tile job. */

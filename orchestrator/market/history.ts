@@ -80,6 +80,10 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
  * requesters are the operator's tokens, where provider keys are free. Clearings recorded before
  * buyers were count toward the volume, and no vote (the requester that traded in them may vote).
  */
+/** The price that traded as the farm pays and caps with it: at most the operator's `ceiling` (ticks), when it set one. */
+export const boundedTraded = (traded: number | null, ceiling: number | null): number | null =>
+  traded === null || ceiling === null ? traded : Math.min(traded, ceiling);
+
 export function tradedPrice(hour: readonly ClearingPoint[], floor: number, minBuyers: number): number | null {
   if (priceIndex(hour, floor).thin) return null;
   const byBuyer = new Map<string, ClearingPoint[]>();
