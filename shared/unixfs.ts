@@ -184,6 +184,16 @@ export class BlobAssembly {
    */
   from(): number {
     const whole = new Map<string, number | null>();
+    // The bytes of a node's children held whole before the first that is not, and that one.
+    const leading = (cid: CID, block: Uint8Array): { bytes: number; short?: CID } => {
+      let bytes = 0;
+      for (const child of linksOf(cid, block)) {
+        const under = wholeBytes(child);
+        if (under === null) return { bytes, short: child };
+        bytes += under;
+      }
+      return { bytes };
+    };
     const wholeBytes = (cid: CID): number | null => {
       const key = cid.toString();
       if (whole.has(key)) return whole.get(key) as number | null;
@@ -191,37 +201,22 @@ export class BlobAssembly {
       let bytes: number | null = null;
       if (block && cid.code === raw.code) bytes = block.byteLength;
       else if (block) {
-        bytes = 0;
-        for (const child of linksOf(cid, block)) {
-          const under = wholeBytes(child);
-          if (under === null) {
-            bytes = null;
-            break;
-          }
-          bytes += under;
-        }
+        const children = leading(cid, block);
+        bytes = children.short ? null : children.bytes;
       }
       whole.set(key, bytes);
       return bytes;
     };
     // Down the one path where the held prefix ends: whole subtrees before it count whole.
     let held = 0;
-    let cid: CID | undefined = this.root;
-    while (cid) {
+    for (let cid: CID | undefined = this.root; cid; ) {
       const under = wholeBytes(cid);
       if (under !== null) return held + under;
       const block = this.blocks.get(cid.toString());
       if (!block) return held;
-      let next: CID | undefined;
-      for (const child of linksOf(cid, block)) {
-        const bytes = wholeBytes(child);
-        if (bytes === null) {
-          next = child;
-          break;
-        }
-        held += bytes;
-      }
-      cid = next;
+      const children = leading(cid, block);
+      held += children.bytes;
+      cid = children.short;
     }
     return held;
   }

@@ -32,17 +32,23 @@ const workerView = async (id: string) => (await (await fetch(`${api.farm.url}/ap
 const HIGHEST = 1_000_000;
 const HIGHEST_TICKS = String(HIGHEST * 1000);
 
-it('a bid on a few credits crossing its owner’s own ask names no price the treasury pays', async () => {
-  expect((await api.operator('/api/credits', { account: 'treasury', amount: 200 })).status).toBe(201);
-  const { token } = (await (await api.operator('/api/tokens', { name: 'mallory' })).json()) as { token: string };
-  const mallory = (path: string, body?: unknown) =>
-    fetch(`${api.farm.url}${path}`, {
+/** Mallory, a requester of `farm` granted `credits`: her account, and her calls (POST with a body). */
+async function mallorys(farm: ApiFarm, credits: number) {
+  const { token } = (await (await farm.operator('/api/tokens', { name: 'mallory' })).json()) as { token: string };
+  const call = (path: string, body?: unknown) =>
+    fetch(`${farm.farm.url}${path}`, {
       method: body ? 'POST' : 'GET',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body ? JSON.stringify(body) : undefined,
     });
-  const { account } = (await (await mallory('/api/account')).json()) as { account: string };
-  expect((await api.operator('/api/credits', { account, amount: 100 })).status).toBe(201);
+  const { account } = (await (await call('/api/account')).json()) as { account: string };
+  expect((await farm.operator('/api/credits', { account, amount: credits })).status).toBe(201);
+  return { account, call };
+}
+
+it('a bid on a few credits crossing its owner’s own ask names no price the treasury pays', async () => {
+  expect((await api.operator('/api/credits', { account: 'treasury', amount: 200 })).status).toBe(201);
+  const { call: mallory } = await mallorys(api, 100);
 
   // The known answers the checks are drawn from: tiles a trusted worker verified (50,000 rays each).
   const truth = await api.worker('truth', { trusted: true });
@@ -93,15 +99,7 @@ it('a requester trading with its own key names no price alone, however much it t
   const own = await startApiFarm({ marketIntervalMs: 250, marketTradedFloorRu: 0.000001 });
   const r = new Redis(own.redisUrl);
   try {
-    const { token } = (await (await own.operator('/api/tokens', { name: 'mallory' })).json()) as { token: string };
-    const mallory = (path: string, body?: unknown) =>
-      fetch(`${own.farm.url}${path}`, {
-        method: body ? 'POST' : 'GET',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-    const { account } = (await (await mallory('/api/account')).json()) as { account: string };
-    expect((await own.operator('/api/credits', { account, amount: 1000 })).status).toBe(201);
+    const { account, call: mallory } = await mallorys(own, 1000);
 
     // Her key asking the highest price, measured on a tile of her own job that a trusted worker anchors.
     const truth = await own.worker('truth', { trusted: true });
