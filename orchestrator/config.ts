@@ -163,9 +163,9 @@ const settings = z.object({
   marketTradedMinBuyers: int(1).default(2),
   /**
    * The most (credits per RU) the price that traded is taken as where the farm pays or caps with it
-   * — its own work (spot checks, re-renders, audits) and what a market order pays an ask alone —
-   * whatever the market named: the operator's bound on what a manipulated price can drain. None: no
-   * bound.
+   * — its own work (spot checks, re-renders, audits), what a market order pays an ask alone, what a
+   * forward offer's collateral is valued at — whatever the market named: the operator's bound on
+   * what a manipulated price can drain or inflate. None: no bound.
    */
   marketTradedCeiling: z.coerce.number().min(0).max(1_000_000).optional(),
   /** Reservations: capacity is sold forward in windows this long … */

@@ -30,7 +30,6 @@ import { createLimits } from './http/limits.ts';
 import { leaseTerms } from './lease-terms.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
-import { boundedTraded } from './market/history.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
 import { Metrics } from './metrics.ts';
 import { planJobTasks } from './planning.ts';
@@ -106,7 +105,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const webhooks = new Webhooks(redis);
-  const market = new Market(redis);
+  const market = new Market(redis, config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling));
   const forwards = new Forwards(redis);
   const forwardSettings: ForwardSettings = {
     windowMs: config.forwardWindowMs,
@@ -116,7 +115,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   };
   // The dispatcher reads the market at every poll; Redis answers five times an interval.
   const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
-  const tradedCeiling = config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling);
   await mkdir(config.dataDir, { recursive: true });
   const blobs = await openContentStore(config, redis, log);
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -160,7 +158,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         marketReadMs,
         async () => {
           const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
-          return { spot: last?.price ?? null, traded: boundedTraded(traded, tradedCeiling) };
+          return { spot: last?.price ?? null, traded };
         },
         { spot: null, traded: null },
       ),

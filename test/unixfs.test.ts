@@ -9,6 +9,7 @@ import { CarBlockIterator, CarWriter } from '@ipld/car';
 import * as dagPb from '@ipld/dag-pb';
 import { BlackHoleBlockstore } from 'blockstore-core/black-hole';
 import fc from 'fast-check';
+import { UnixFS } from 'ipfs-unixfs';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
@@ -273,7 +274,7 @@ describe('CARs from a byte on', () => {
     expect(await reader.bytes().catch((e) => e)).toBeInstanceOf(UnverifiedContent);
   });
 
-  it('counts what it holds in time linear in the blocks, whatever DAG a hostile gateway names', async () => {
+  it('counts what it holds, and sizes the blob, in time linear in the blocks, whatever DAG a hostile gateway names', async () => {
     // Twenty levels, each node linking the one below 174 times: 174^20 paths from the root.
     const leaf = randomBytes(1000);
     const leafCid = CID.createV1(raw.code, await sha256.digest(leaf));
@@ -286,7 +287,29 @@ describe('CARs from a byte on', () => {
     }
     const reader = new BlobAssembly(below.toString(), BIG);
     await reader.add(await writeCar([below], blocks));
-    // Each block looked at once: walking every path would not end in this test's lifetime.
+    // Each block looked at once: walking every path would not end in this test's lifetime, nor
+    // would exporting every copy; the blob is refused by its size before a byte is exported.
     expect(reader.from()).toBeCloseTo(1000 * 174 ** 20, -35);
+    expect(await reader.bytes().catch((e) => e)).toBeInstanceOf(UnverifiedContent);
+  });
+
+  it('exports no DAG read from more chunks than the layout cuts its bytes into', async () => {
+    // A valid UnixFS file of 40⁴ one-byte chunks in 7.5 KB: four nodes, each linking the one below
+    // 40 times. Its blob would be 2.56 MB, read a byte at a time (36 s of a worker's CPU).
+    const leaf = new Uint8Array([7]);
+    let below: { cid: CID; size: number } = { cid: CID.createV1(raw.code, await sha256.digest(leaf)), size: 1 };
+    const blocks: { cid: CID; bytes: Uint8Array }[] = [{ cid: below.cid, bytes: leaf }];
+    for (let level = 0; level < 4; level++) {
+      const data = new UnixFS({ type: 'file' });
+      for (let i = 0; i < 40; i++) data.addBlockSize(BigInt(below.size));
+      const links = Array.from({ length: 40 }, () => ({ Hash: below.cid, Tsize: below.size }));
+      const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links }));
+      below = { cid: CID.createV1(dagPb.code, await sha256.digest(bytes)), size: below.size * 40 };
+      blocks.unshift({ cid: below.cid, bytes });
+    }
+    const reader = new BlobAssembly(below.cid.toString(), BIG);
+    await reader.add(await writeCar([below.cid], blocks));
+    expect(reader.from()).toBe(40 ** 4);
+    expect(String(await reader.bytes().catch((e) => e))).toMatch(/read from 2560000 chunks for 2560000 bytes/);
   });
 });

@@ -29,8 +29,10 @@ import type { Identity } from './identity.ts';
 
 /** Largest scene or asset a worker takes in (a farm's FARM_MAX_ASSET_BYTES is this or lower). */
 export const MAX_FETCH_BYTES = LIMITS.maxAssetBytes;
-/** Fetches of one blob, the first and those that take it up where a cut-off one stopped. */
+/** Fetches of one blob, the first and those that take it up where a cut-off one stopped … */
 const MAX_FETCH_TRIES = 16;
+/** … of which this many in a row may bring nothing (cut off before a whole block came). */
+const MAX_STALLED_TRIES = 2;
 /** The most of an error's answer (a problem: a few hundred bytes) that is read. */
 const PROBLEM_MAX_BYTES = 64 * 1024;
 
@@ -94,6 +96,8 @@ export class WorkerClient {
   private readonly bases: readonly string[];
   /** The orchestrator it talks to now: the next one after a connection fails. */
   private current = 0;
+  /** The blob a fetch gave up on part-way, with the blocks it checked: the next fetch of it goes on from there. */
+  private partial: BlobAssembly | undefined;
   /** The farm's id, which its signatures cover: asked once (every orchestrator of a farm answers the same). */
   private farmId: Promise<string> | undefined;
 
@@ -185,27 +189,37 @@ export class WorkerClient {
    * up to MAX_FETCH_TRIES tries that read at most what one CAR of the largest blob can be in all.
    */
   async blob(cid: string): Promise<Uint8Array> {
-    let blob: BlobAssembly | undefined;
+    // What an earlier call of this blob checked before it gave up (a refusal to wait out, a
+    // gateway's let-go) is taken up where it stopped.
+    let blob = this.partial?.cid === cid ? this.partial : undefined;
     // The CAR's blocks may carry twice the blob (BlobAssembly), plus their CIDs: an orchestrator's
     // answers past that are not read into memory, whatever they say their length is.
     const budget = { left: 2 * MAX_FETCH_BYTES + MIB };
-    for (let from = 0, tries = 1; ; tries++) {
+    for (let tries = 1, stalled = 0; ; tries++) {
+      const from = blob?.from() ?? 0;
       const query = from > 0 ? `?entity-bytes=${from}:*` : '';
       const res = await this.request('GET', `/ipfs/${cid}${query}`, undefined, { accept: CAR_CONTENT_TYPE });
       // Made once the gateway answered: what is not a CID is its to refuse (400), not this worker's.
       blob ??= new BlobAssembly(cid, MAX_FETCH_BYTES);
+      this.partial = blob;
       const body = new CutOffWatch(res);
       try {
         await blob.add(body.read(budget, `the CARs for ${cid}`));
-        return await blob.bytes();
+        const bytes = await blob.bytes();
+        this.partial = undefined;
+        return bytes;
       } catch (e) {
-        if (!body.cutOff || tries >= MAX_FETCH_TRIES) throw e;
         // Cut off after its last block: it is whole.
-        const whole = await blob.bytes().catch(() => undefined);
-        if (whole) return whole;
-        const next = blob.from();
-        if (next <= from) throw e;
-        from = next;
+        const whole = body.cutOff ? await blob.bytes().catch(() => undefined) : undefined;
+        if (whole) {
+          this.partial = undefined;
+          return whole;
+        }
+        stalled = blob.from() > from ? 0 : stalled + 1;
+        if (!body.cutOff || tries >= MAX_FETCH_TRIES || stalled >= MAX_STALLED_TRIES) {
+          if (!body.cutOff) this.partial = undefined;
+          throw e;
+        }
       }
     }
   }

@@ -3,7 +3,7 @@
  * them — running jobs with their bids and progress, online providers with their asks and speed.
  */
 import type { JobDemand, ProviderSupply } from '../market/book.ts';
-import type { ClearingPoint } from '../market/history.ts';
+import { boundedTraded, type ClearingPoint } from '../market/history.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
@@ -22,7 +22,11 @@ export interface ClearingRecord {
 }
 
 export class Market {
-  constructor(private readonly redis: FarmRedis) {}
+  /** `tradedCeiling`: the operator's bound (ticks per RU) on the price that traded, as the farm uses it; null: none. */
+  constructor(
+    private readonly redis: FarmRedis,
+    private readonly tradedCeiling: number | null = null,
+  ) {}
 
   /**
    * Records the clearing unless its interval already is; history older than `keepSince` goes.
@@ -47,10 +51,13 @@ export class Market {
     return (await this.redis.zrangebyscore(keys.marketClearings, from, '+inf')).map((e) => JSON.parse(e) as ClearingPoint);
   }
 
-  /** The last price that traded (ticks per RU; at the least volume that names it), however long ago; null before any did. */
+  /**
+   * The last price that traded (ticks per RU), however long ago, as the farm pays, caps and values
+   * collateral with it: at most the operator's ceiling. Null before any did.
+   */
   async lastTraded(): Promise<number | null> {
     const ticks = await this.redis.get(keys.marketTraded);
-    return ticks === null ? null : Number(ticks);
+    return boundedTraded(ticks === null ? null : Number(ticks), this.tradedCeiling);
   }
 
   /**
