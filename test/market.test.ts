@@ -47,6 +47,7 @@ const job = (j: Partial<JobDemand>): JobDemand => ({
   tilesVerified: 0,
   raysVerified: 0,
   free: 1e12,
+  tileRays: 13_400,
   ...j,
 });
 
@@ -213,10 +214,11 @@ describe('the price history', () => {
     expect(tradedPrice([p(1000, 6), p(1200, 6, { alice: 6 })], 5, 2)).toBeNull();
   });
 
-  it('records every requester bidding at or above an interval’s price as taking part, not only the fill the book’s order gave', async () => {
+  it('records every requester bidding at or above an interval’s price whose escrow pays for a tile as taking part, not only the fill the book’s order gave', async () => {
     // Two requesters' market orders, each wanting more than the one provider renders an interval:
-    // the book fills one first, and dispatch trades both.
-    const job = (id: string, owner: string): JobDemand => ({
+    // the book fills one first, and dispatch trades both. Mallory's holds 1 µc: its tiles are
+    // refused as unfunded at the price, and it takes part in nothing.
+    const job = (id: string, owner: string, free = 1e12): JobDemand => ({
       id,
       owner,
       bid: null,
@@ -225,12 +227,13 @@ describe('the price history', () => {
       tilesTotal: 2,
       tilesVerified: 1,
       raysVerified: 500e9,
-      free: 1e12,
+      free,
+      tileRays: 17_152,
     });
     const points: ClearingPoint[] = [];
     let traded: number | null = null;
     const market = {
-      demand: async () => [job('a1', 'alice'), job('b1', 'bob')],
+      demand: async () => [job('a1', 'alice'), job('b1', 'bob'), job('m1', 'mallory', 1)],
       supply: async () => [{ id: 'h1', ask: 1000, raysDone: 5e9, renderMs: 10_000 }],
       last: async () => undefined,
       priceMoved: () => undefined,
@@ -243,7 +246,8 @@ describe('the price history', () => {
     } as unknown as Market;
     const deps = { market, intervalMs: 10_000, onlineWindowMs: 60_000, historyMs: 3_600_000, tradedFloorUnits: 1, tradedMinBuyers: 2 };
     await clearMarketInterval({ ...deps, log: { debug() {} } as unknown as Logger }, 1_000_000, 1_000_000);
-    expect(points[0]).toMatchObject({ price: 1000, buyers: { alice: points[0].volume, bob: points[0].volume } });
+    expect(points[0].price).toBe(1000);
+    expect(points[0].buyers).toEqual({ alice: points[0].volume, bob: points[0].volume });
     expect(traded).toBe(1000);
   });
 });

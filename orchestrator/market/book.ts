@@ -22,6 +22,8 @@ export interface JobDemand {
   raysVerified: number;
   /** µc of its escrow not yet paid or committed: what it can still buy with. */
   free: number;
+  /** The most rays one of its tiles can take: what a replica of it commits at a price. */
+  tileRays: number;
 }
 
 export interface ProviderSupply {

@@ -4,9 +4,10 @@
  * record of an interval is refused). Run once per interval across the farm as a duty (duties.ts).
  */
 import type { Logger } from 'pino';
+import { costMicros } from '../../shared/money.ts';
 import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
-import { bookOf, levels } from './book.ts';
+import { bookOf, type JobDemand, levels } from './book.ts';
 import { clear, MAX_TICK } from './clearing.ts';
 import { INDEX_WINDOW_MS, tradedPrice } from './history.ts';
 
@@ -33,12 +34,19 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
-  // Every requester with a bid at or above the price takes part in the interval's trade, at the
-  // interval's volume: which of bids at one limit fills first is the book's order, while dispatch
-  // trades them all (an attacker's review: one of two requesters' market orders was recorded).
-  const owners = new Map(demand.map((j) => [j.id, j.owner]));
+  // Every requester with a bid at or above the price whose escrow pays for a tile at it takes part
+  // in the interval's trade, at the interval's volume: which of bids at one limit fills first is the
+  // book's order, while dispatch trades them all (an attacker's review: one of two requesters'
+  // market orders was recorded), and a job whose tiles are refused as unfunded trades nothing (a
+  // second review: a market order holding 1 µc had made a second buyer).
+  const jobs = new Map(demand.map((j) => [j.id, j]));
   const buyers: Record<string, number> = {};
-  if (c.price !== null && c.volume > 0) for (const bid of bids) if (bid.limit >= c.price) buyers[owners.get(bid.id) as string] = c.volume;
+  const price = c.price;
+  if (price !== null && c.volume > 0)
+    for (const bid of bids) {
+      const job = jobs.get(bid.id) as JobDemand;
+      if (bid.limit >= price && job.free >= costMicros(job.tileRays, price, 'up')) buyers[job.owner] = c.volume;
+    }
   const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, buyers }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {

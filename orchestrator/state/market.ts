@@ -2,6 +2,8 @@
  * The market's records: the clearings, and the two sides of the book as the farm's state has
  * them — running jobs with their bids and progress, online providers with their asks and speed.
  */
+
+import { maxRays } from '../../shared/render-units.ts';
 import type { JobDemand, ProviderSupply } from '../market/book.ts';
 import { boundedTraded, type ClearingPoint } from '../market/history.ts';
 import { announce } from './events.ts';
@@ -93,9 +95,10 @@ export class Market {
         'paused',
         'escrow',
         'committed',
+        'tileSize',
       );
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
-    return rows.flatMap(([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed]], i) =>
+    return rows.flatMap(([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed, tile]], i) =>
       state === 'running' && !paused
         ? [
             {
@@ -108,6 +111,7 @@ export class Market {
               tilesVerified: Number(verified ?? 0),
               raysVerified: Number(rays ?? 0),
               free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
+              tileRays: maxRays(Math.min(Number(tile), Number(width)) * Math.min(Number(tile), Number(height)), Number(spp)),
             },
           ]
         : [],
