@@ -91,6 +91,10 @@ export function levels(bids: readonly Order[], asks: readonly Order[]): { price:
   });
 }
 
+/** The most rays one of a job's tiles can take: what a replica of it commits at a price. */
+export const largestTileRays = (job: { tileSize: number; width: number; height: number; spp: number }): number =>
+  maxRays(Math.min(job.tileSize, job.width) * Math.min(job.tileSize, job.height), job.spp);
+
 /** What pauseReason needs of a job: its limit, and its escrow (µc) against its largest tile. */
 export interface PausedJob {
   bid: number | null;
@@ -123,7 +127,7 @@ export function pauseReason(job: PausedJob, last: { price: number | null; bestAs
     return left > 0
       ? null
       : 'waiting: the market has no price yet and its escrow is empty, so only providers that ask nothing can take its tiles; raise its budget';
-  const tile = costMicros(maxRays(Math.min(job.tileSize, job.width) * Math.min(job.tileSize, job.height), job.spp), price, 'up');
+  const tile = costMicros(largestTileRays(job), price, 'up');
   if (left >= tile) return null;
   return `paused: its escrow, ${formatCredits(fromMicros(left))} credits, cannot pay for a tile at ${credits(price)} credits/RU (up to ${formatCredits(fromMicros(tile))}); it resumes when the price comes down or its budget is raised`;
 }

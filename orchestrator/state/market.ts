@@ -3,8 +3,7 @@
  * them — running jobs with their bids and progress, online providers with their asks and speed.
  */
 
-import { maxRays } from '../../shared/render-units.ts';
-import type { JobDemand, ProviderSupply } from '../market/book.ts';
+import { type JobDemand, largestTileRays, type ProviderSupply } from '../market/book.ts';
 import { boundedTraded, type ClearingPoint } from '../market/history.ts';
 import { announce } from './events.ts';
 import { keys } from './keys.ts';
@@ -111,7 +110,7 @@ export class Market {
               tilesVerified: Number(verified ?? 0),
               raysVerified: Number(rays ?? 0),
               free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
-              tileRays: maxRays(Math.min(Number(tile), Number(width)) * Math.min(Number(tile), Number(height)), Number(spp)),
+              tileRays: largestTileRays({ tileSize: Number(tile), width: Number(width), height: Number(height), spp: Number(spp) }),
             },
           ]
         : [],
