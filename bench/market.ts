@@ -12,7 +12,7 @@
  * the price per interval, bench/results/market.svg.
  */
 import { writeFileSync } from 'node:fs';
-import { clear, MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
+import { clear, MAX_TICK, type Order, priceCap } from '../orchestrator/market/clearing.ts';
 import { median, seededRandom, table, writeResult } from './support.ts';
 
 /** 1 credit per RU, in ticks of 0.001 credit. */
@@ -40,7 +40,8 @@ const provider = (): Trader => {
 const requester = (scale = 1): Trader => {
   const market = random() < 0.05;
   const value = market ? 3 * PAR : nearPar(1.1);
-  return { id: `b${nextId++}`, limit: market ? MAX_TICK : value, value, quantity: Math.round(scale * (10 + Math.floor(random() * 1990))) };
+  const quantity = Math.round(scale * (10 + Math.floor(random() * 1990)));
+  return market ? { id: `b${nextId++}`, limit: MAX_TICK, value, quantity, market } : { id: `b${nextId++}`, limit: value, value, quantity };
 };
 
 /** Each unit's worth (`value`) or price (`limit`), best first: bids highest first, asks lowest first. */
@@ -72,7 +73,7 @@ function walrasian(bids: readonly Trader[], asks: readonly Trader[]): { lo: numb
   const b = units(bids, 'limit', -1);
   const a = units(asks, 'limit', 1);
   const q = crossing(b, a);
-  const cap = [...asks, ...bids.filter((o) => o.limit < MAX_TICK)].reduce((m, o) => Math.max(m, o.limit), 0);
+  const cap = priceCap(bids, asks);
   if (q === 0) return { lo: 0, hi: cap };
   return { lo: Math.min(cap, Math.max(a[q - 1], b[q] ?? 0)), hi: Math.min(cap, b[q - 1], a[q] ?? MAX_TICK) };
 }

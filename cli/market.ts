@@ -20,6 +20,7 @@ export async function marketCommand(flags: { orchestrator: string; interval: str
   const lines = [
     `spot   ${credits(view.price)} credits/RU  volume ${view.volume} RU  bids ${view.bids}  asks ${view.asks}  best bid ${credits(view.bestBid)}  best ask ${credits(view.bestAsk)}  spread ${credits(view.spread)}`,
     `index  ${credits(index.price)} credits/RU  (volume-weighted median of the last hour, ${index.volume} RU traded${index.thin ? `; thin: under ${index.floor} RU` : ''})`,
+    `traded ${credits(view.traded)} credits/RU  (what the farm pays its own work at most)  market orders pay at most ${view.marketOrderLimit === null ? 'any price' : `${credits(view.marketOrderLimit)} credits/RU`}`,
     '',
     `forward windows with orders (${traded.length} of ${forwards.windows.length} open to the horizon): start, state, price (* indicative), volume (RU), bids, asks`,
     ...traded.map((w) =>

@@ -151,7 +151,7 @@ const settings = z.object({
   marketIndexFloorRu: z.coerce.number().min(0).default(1),
   /**
    * A clearing names the last price that traded — what the farm pays its own work at (spot checks,
-   * re-renders, audits) at most, and the most a market order pays an ask — only when it traded at
+   * re-renders, audits) at most, and what a market order's collar is at least a band over — only when it traded at
    * least this many RU: a bid holding a few credits of escrow that crosses its owner's own ask
    * traded nothing, and had let its owner name what the treasury pays.
    */
@@ -163,11 +163,17 @@ const settings = z.object({
   marketTradedMinBuyers: int(1).default(2),
   /**
    * The most (credits per RU) the price that traded is taken as where the farm pays or caps with it
-   * — its own work (spot checks, re-renders, audits), what a market order pays an ask alone, what a
+   * — its own work (spot checks, re-renders, audits), a market order's reference price, what a
    * forward offer's collateral is valued at — whatever the market named: the operator's bound on
    * what a manipulated price can drain or inflate. None: no bound.
    */
   marketTradedCeiling: z.coerce.number().min(0).max(1_000_000).optional(),
+  /**
+   * A market order (no limit) pays at most this multiple of its reference price, the higher of the
+   * price that traded and the book's median ask (its collar, market/book.ts): one key asking a
+   * fortune for a sliver of capacity cannot set what every market order pays.
+   */
+  marketOrderBand: z.coerce.number().min(1).max(1000).default(1.5),
   /** Reservations: capacity is sold forward in windows this long … */
   forwardWindowMs: int(1000).default(3600_000),
   /** … whose orders close (and the window clears) this long before it starts … */

@@ -109,10 +109,14 @@ export interface DispatchOptions {
   marketIntervalMs: number;
 }
 
-/** Ticks per RU: the last spot clearing's price (null: nothing crossed), and the last that traded (null: none ever). */
+/**
+ * Ticks per RU: the last spot clearing's price (null: nothing crossed), the last that traded (null:
+ * none ever), and the most a market order pays, as that clearing collared it (null: any price).
+ */
 export interface Prices {
   spot: number | null;
   traded: number | null;
+  marketLimit: number | null;
 }
 
 /** What binding needs of the market, read at most a few times an interval. */

@@ -28,6 +28,7 @@ import { queueBoard } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createLimits } from './http/limits.ts';
 import { leaseTerms } from './lease-terms.ts';
+import { collarOf } from './market/book.ts';
 import { runForwardDuty } from './market/forward-duty.ts';
 import { type ForwardSettings, windowAt } from './market/forwards.ts';
 import { clearMarketInterval, type IntervalDeps } from './market/interval.ts';
@@ -115,6 +116,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   };
   // The dispatcher reads the market at every poll; Redis answers five times an interval.
   const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
+  const marketOrderBandMilli = Math.round(config.marketOrderBand * 1000);
   await mkdir(config.dataDir, { recursive: true });
   const blobs = await openContentStore(config, redis, log);
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -158,9 +160,11 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
         marketReadMs,
         async () => {
           const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
-          return { spot: last?.price ?? null, traded };
+          // A clearing recorded without a collar (an older release's): a band over the price that traded.
+          const marketLimit = last?.marketLimit === undefined ? collarOf(traded, marketOrderBandMilli) : last.marketLimit;
+          return { spot: last?.price ?? null, traded, marketLimit };
         },
-        { spot: null, traded: null },
+        { spot: null, traded: null, marketLimit: null },
       ),
       delivering: readAtMostEvery(
         marketReadMs,
@@ -346,6 +350,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     historyMs: config.marketHistoryMs,
     tradedFloorUnits: toBookUnits(config.marketTradedFloorRu),
     tradedMinBuyers: config.marketTradedMinBuyers,
+    marketOrderBandMilli,
     log,
   };
   const dutyDeps = { redis, log, metrics, self };

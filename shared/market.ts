@@ -37,6 +37,12 @@ export const MarketView = z.object({
   /** bestBid − bestAsk (negative: no cross). */
   spread: z.number().nullable(),
   levels: z.array(MarketLevel),
+  /**
+   * The price that traded as the farm uses it (what it pays its own work at most; null: none named
+   * yet), and the most a market order pays now (a band over it; null: any price).
+   */
+  traded: z.number().nullable(),
+  marketOrderLimit: z.number().nullable(),
 });
 export type MarketView = z.infer<typeof MarketView>;
 

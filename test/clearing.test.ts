@@ -9,7 +9,12 @@ import { clear, clearingPrice, MAX_TICK, type Order } from '../orchestrator/mark
 
 /** The rule, tick by tick. */
 function reference(bids: readonly Order[], asks: readonly Order[]): { price: number | null; volume: number } {
-  const cap = [...asks, ...bids.filter((b) => b.limit < MAX_TICK)].reduce((m, o) => Math.max(m, o.limit), 0);
+  // No higher than a limit bid's limit, or an ask's that some bid (a market bid's collar included) reaches.
+  const limits = [
+    ...bids.filter((b) => !b.market).map((b) => b.limit),
+    ...asks.filter((a) => bids.some((b) => b.limit >= a.limit)).map((a) => a.limit),
+  ];
+  const cap = Math.max(0, ...limits);
   const rows = Array.from({ length: cap + 1 }, (_, p) => {
     const demand = bids.filter((b) => b.limit >= p).reduce((s, b) => s + b.quantity, 0);
     const supply = asks.filter((a) => a.limit <= p).reduce((s, a) => s + a.quantity, 0);
@@ -29,17 +34,19 @@ function reference(bids: readonly Order[], asks: readonly Order[]): { price: num
   return { price: only > 0 ? hi : only < 0 ? lo : Math.floor((lo + hi) / 2), volume };
 }
 
-const order = (prefix: string, market: boolean) =>
-  fc.record({
-    id: fc.nat(1_000_000).map((n) => `${prefix}${n}`),
-    limit: market
-      ? fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 40 }) }, fc.constant(MAX_TICK))
-      : fc.integer({ min: 0, max: 40 }),
-    quantity: fc.integer({ min: 1, max: 20 }),
-  });
+/** Asks and limit bids; market bids at a collar, or at any price (MAX_TICK). */
+const id = (prefix: string) => fc.nat(1_000_000).map((n) => `${prefix}${n}`);
+const quantity = fc.integer({ min: 1, max: 20 });
+const limitOrder = (prefix: string) => fc.record({ id: id(prefix), limit: fc.integer({ min: 0, max: 40 }), quantity });
+const marketBid = fc.record({
+  id: id('m'),
+  limit: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant(MAX_TICK)),
+  quantity,
+  market: fc.constant(true),
+});
 const book = fc.record({
-  bids: fc.uniqueArray(order('b', true), { maxLength: 25, selector: (o) => o.id }),
-  asks: fc.uniqueArray(order('a', false), { maxLength: 25, selector: (o) => o.id }),
+  bids: fc.uniqueArray(fc.oneof({ weight: 4, arbitrary: limitOrder('b') }, marketBid), { maxLength: 25, selector: (o) => o.id }),
+  asks: fc.uniqueArray(limitOrder('a'), { maxLength: 25, selector: (o) => o.id }),
 });
 const sum = (m: Map<string, number>) => [...m.values()].reduce((s, q) => s + q, 0);
 
@@ -114,8 +121,19 @@ describe('clearing', () => {
     // Supply left over: the lowest price of the stretch; demand left over: the highest.
     expect(clearingPrice([o('b', 15, 3)], [o('a', 10, 5)])).toEqual({ price: 10, volume: 3 });
     expect(clearingPrice([o('b', 15, 5)], [o('a', 10, 3)])).toEqual({ price: 15, volume: 3 });
-    // A market bid alone never sets the price: the ask does.
-    expect(clearingPrice([o('m', MAX_TICK, 8)], [o('a', 10, 3)])).toEqual({ price: 10, volume: 3 });
+    // A market bid alone never sets the price: the ask does …
+    const market = (id: string, limit: number, quantity: number): Order => ({ id, limit, quantity, market: true });
+    expect(clearingPrice([market('m', MAX_TICK, 8)], [o('a', 10, 3)])).toEqual({ price: 10, volume: 3 });
+    // … nor its collar (the most it pays; as a limit bid's, it would be the price here, 15), nor an
+    // ask over it: a free key asking a fortune for a sliver had set what every market order paid (1,000) …
+    const cheap = o('honest', 10, 100);
+    expect(clearingPrice([market('m', MAX_TICK, 500)], [cheap, o('key', 1000, 1)])).toEqual({ price: 1000, volume: 101 });
+    expect(clearingPrice([market('m', 15, 500)], [cheap, o('key', 1000, 1)])).toEqual({ price: 10, volume: 100 });
+    expect(clearingPrice([market('m', 15, 500)], [cheap, o('key', 16, 1)])).toEqual({ price: 10, volume: 100 });
+    // … while an ask within it trades, and sets the price as any ask does: a band over the named price at most.
+    expect(clearingPrice([market('m', 15, 500)], [cheap, o('key', 15, 1)])).toEqual({ price: 15, volume: 101 });
+    // A limit bid over the collar still names its price where demand is left over.
+    expect(clearingPrice([market('m', 15, 500), o('b', 30, 200)], [cheap])).toEqual({ price: 30, volume: 100 });
     // Same limits: the earlier order first, the last one partly.
     const c = clear([o('b1', 12, 4), o('b2', 12, 4)], [o('a', 12, 6)]);
     expect(c).toMatchObject({ price: 12, volume: 6 });

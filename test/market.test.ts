@@ -10,13 +10,23 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookOf, type JobDemand, levels, pauseReason, remainingRays } from '../orchestrator/market/book.ts';
+import {
+  bookOf,
+  collarOf,
+  type JobDemand,
+  levels,
+  medianAsk,
+  type ProviderSupply,
+  pauseReason,
+  referencePrice,
+  remainingRays,
+} from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { type ClearingPoint, candles, priceIndex, tradedPrice } from '../orchestrator/market/history.ts';
 import { clearMarketInterval } from '../orchestrator/market/interval.ts';
 import { LOWEST_PRIORITY, mayPrioritise, slotPriority } from '../orchestrator/market/priority.ts';
 import { keys } from '../orchestrator/state/keys.ts';
-import type { Market } from '../orchestrator/state/market.ts';
+import type { ClearingRecord, Market } from '../orchestrator/state/market.ts';
 import type { MarketHistory, MarketIndex, MarketView } from '../shared/market.ts';
 import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
@@ -58,46 +68,77 @@ describe('the book', () => {
     expect(remainingRays(job({ tilesVerified: 4, raysVerified: 2000 }))).toBe(0);
   });
 
-  it('bids a job at its limit (a market order at any price) and offers a provider what it renders in an interval', () => {
-    const { bids, asks } = bookOf(
-      [
-        job({ id: 'limit', tilesVerified: 1, raysVerified: 500_000 }),
-        job({ id: 'market', bid: null, tilesVerified: 2, raysVerified: 2_000 }),
-      ],
-      [
-        { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000 },
-        { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0 },
-      ],
-      10_000,
-    );
+  it('bids a job at its limit (a market order at its collar, any price before one) and offers a provider what it renders in an interval', () => {
+    const fast = { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000, recent: 0 };
+    const unmeasured = { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0, recent: 0 };
+    const book = (providers: ProviderSupply[], traded: number | null) =>
+      bookOf(
+        [
+          job({ id: 'limit', tilesVerified: 1, raysVerified: 500_000 }),
+          job({ id: 'market', bid: null, tilesVerified: 2, raysVerified: 2_000 }),
+        ],
+        providers,
+        10_000,
+        { traded, bandMilli: 1500 },
+      );
+    // No measured provider and no price traded: a market order would pay any price (it buys nothing: no one offers).
+    expect(book([unmeasured], null)).toMatchObject({ median: null, collar: null, asks: [] });
+    // 1.5 times the book's median ask, or the price that traded where it is higher.
+    const { bids, asks, collar } = book([fast, unmeasured], null);
+    expect(collar).toBe(1200);
     expect(bids).toEqual([
       { id: 'limit', limit: 1000, quantity: 1500 },
-      { id: 'market', limit: MAX_TICK, quantity: 2 },
+      { id: 'market', limit: 1200, quantity: 2, market: true },
     ]);
+    expect(book([fast], 1000)).toMatchObject({ median: 800, collar: 1500 });
+    expect(book([fast], 700)).toMatchObject({ median: 800, collar: 1200 });
     // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
     expect(asks).toEqual([{ id: 'fast', limit: 800, quantity: 100_000 }]);
   });
 
-  it('bids a job for no more than its escrow pays for at its limit (a market order: at the cheapest ask)', () => {
+  it('refers a market order to the median ask by what was delivered: no sliver moves it, nor a speed claimed', () => {
+    const ask = (limit: number, quantity: number, recent = 0) => ({ limit, quantity, recent });
+    const keys = (limit: number) => Array.from({ length: 50 }, () => ask(limit, 1));
+    expect(medianAsk([ask(1000, 100)])).toBe(1000);
+    expect(medianAsk([ask(1000, 100), ...keys(MAX_TICK)])).toBe(1000);
+    expect(medianAsk([ask(1000, 100), ...keys(0)])).toBe(1000);
+    // Half of what was delivered in the hour or more at or under it; a speed claimed weighs nothing beside it.
+    expect(medianAsk([ask(500, 1, 50), ask(2000, 1, 50)])).toBe(500);
+    expect(medianAsk([ask(500, 1, 49), ask(2000, 1, 51)])).toBe(2000);
+    expect(medianAsk([ask(1000, 100, 30), ask(100_000, 1e9, 1)])).toBe(1000);
+    // Where nobody delivered in the hour (a new farm): by capacity.
+    expect(medianAsk([ask(500, 49), ask(2000, 51)])).toBe(2000);
+    expect(medianAsk([])).toBeNull();
+    // The reference: the price that traded, where it is higher; either alone.
+    expect(referencePrice(500, 900)).toBe(900);
+    expect(referencePrice(null, 900)).toBe(900);
+    expect(referencePrice(500, null)).toBe(500);
+    expect(referencePrice(null, null)).toBeNull();
+    expect(collarOf(1000, 1005)).toBe(1005);
+    expect(collarOf(MAX_TICK, 1500)).toBe(MAX_TICK);
+  });
+
+  it('bids a job for no more than its escrow pays for at its limit (a market order: at its collar)', () => {
     const providers = [
-      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000 },
-      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000 },
+      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, recent: 0 },
+      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, recent: 0 },
     ];
     // 1 µc at 999,999 credits/RU buys not one ray: it is not in the book, and cannot push the price to its limit.
     const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
-    // 3 µc at 1,000 ticks buy 3,000 rays; at the cheapest ask (500), a market order's 3 µc buy 6,000.
+    // 3 µc at 1,000 ticks buy 3,000 rays; at the market order's collar (750: 1.5 times the median ask), 4,000.
     const capped = job({ id: 'capped', pixels: 1e6, free: 3 });
     const market = job({ id: 'market', bid: null, pixels: 1e6, free: 3 });
-    const { bids } = bookOf([spoof, capped, market, job({ id: 'broke', free: 0 })], providers, 10_000);
+    const terms = { traded: null, bandMilli: 1500 };
+    const { bids } = bookOf([spoof, capped, market, job({ id: 'broke', free: 0 })], providers, 10_000, terms);
     expect(bids).toEqual([
       { id: 'capped', limit: 1000, quantity: 3 },
-      { id: 'market', limit: MAX_TICK, quantity: 6 },
+      { id: 'market', limit: 750, quantity: 4, market: true },
     ]);
-    // A key asking nothing: a market order holding nothing still bids for nothing, one holding 3 µc
-    // for what they buy at a tick per RU.
-    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000 }];
+    // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
+    // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
+    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, recent: 0 }];
     const broke = job({ id: 'broke', bid: null, pixels: 1e6, free: 0 });
-    expect(bookOf([broke, market], free, 10_000).bids).toEqual([{ id: 'market', limit: MAX_TICK, quantity: 3000 }]);
+    expect(bookOf([broke, market], free, 10_000, terms).bids).toEqual([{ id: 'market', limit: 750, quantity: 4, market: true }]);
   });
 
   it('draws the curves at every named price, as a brute force would', () => {
@@ -147,7 +188,7 @@ describe('the book', () => {
     expect(mayPrioritise('requester', 85, 80)).toBe(false);
   });
 
-  it('says why a job is paused: its limit, or an escrow that cannot pay for its largest tile', () => {
+  it('says why a job is paused: its limit or collar, or an escrow that cannot pay for its largest tile', () => {
     const job = { bid: 1000, escrow: 0, committed: 0, spp: 1, tileSize: 16, width: 16, height: 16 };
     const tile = costMicros(maxRays(256, 1), 1200, 'up');
     expect(pauseReason(job, { price: 1200, bestAsk: 900 })).toMatch(/^paused: spot 1\.200 > your limit 1\.000/);
@@ -158,6 +199,11 @@ describe('the book', () => {
     // Replicas out: it is working, whatever is left.
     expect(pauseReason({ ...job, bid: null, escrow: tile, committed: tile }, { price: 1200, bestAsk: 900 })).toBeNull();
     expect(pauseReason({ ...job, bid: null }, { price: null, bestAsk: null })).toMatch(/^waiting: the market has no price yet/);
+    // A market order under a price over its collar (a limit bid lifted it), and at its collar.
+    expect(pauseReason({ ...job, bid: null, escrow: tile }, { price: 1200, bestAsk: 900, marketLimit: 1100 })).toMatch(
+      /^paused: spot 1\.200 > 1\.100 credits\/RU, the most a market order pays now .*\(--max-price\)/,
+    );
+    expect(pauseReason({ ...job, bid: null, escrow: tile }, { price: 1100, bestAsk: 900, marketLimit: 1100 })).toBeNull();
   });
 });
 
@@ -214,41 +260,144 @@ describe('the price history', () => {
     expect(tradedPrice([p(1000, 6), p(1200, 6, { alice: 6 })], 5, 2)).toBeNull();
   });
 
-  it('records every requester bidding at or above an interval’s price whose escrow pays for a tile as taking part, not only the fill the book’s order gave', async () => {
-    // Two requesters' market orders, each wanting more than the one provider renders an interval:
-    // the book fills one first, and dispatch trades both. Mallory's holds 1 µc: its tiles are
-    // refused as unfunded at the price, and it takes part in nothing.
-    const job = (id: string, owner: string, free = 1e12): JobDemand => ({
-      id,
-      owner,
-      bid: null,
-      pixels: 1,
-      spp: 1,
-      tilesTotal: 2,
-      tilesVerified: 1,
-      raysVerified: 500e9,
-      free,
-      tileRays: 17_152,
-    });
-    const points: ClearingPoint[] = [];
-    let traded: number | null = null;
+  /** Clears intervals of a book against a market kept in memory: what each recorded, and the price named. */
+  /** Clears intervals against a market kept in memory: what each recorded, and the price named. */
+  function intervals(demand: () => JobDemand[], supply: () => ProviderSupply[], named: number | null = null, bandMilli = 1500) {
+    const points: (ClearingPoint & { marketLimit?: number | null })[] = [];
+    const state = { traded: named };
     const market = {
-      demand: async () => [job('a1', 'alice'), job('b1', 'bob'), job('m1', 'mallory', 1)],
-      supply: async () => [{ id: 'h1', ask: 1000, raysDone: 5e9, renderMs: 10_000 }],
+      demand: async () => demand(),
+      supply: async () => supply(),
       last: async () => undefined,
+      lastTraded: async () => state.traded,
       priceMoved: () => undefined,
       since: async (from: number) => points.filter((c) => c.at >= from),
-      record: async (c: ClearingPoint, buyers: Record<string, number>, _keep: number, named: number | null) => {
-        points.push({ ...c, buyers });
-        traded = named ?? traded;
+      record: async (c: ClearingRecord, votes: Pick<ClearingPoint, 'buyers' | 'voteAt'>, _keep: number, traded: number | null) => {
+        points.push({ at: c.at, price: c.price, volume: c.volume, marketLimit: c.marketLimit, ...votes });
+        state.traded = traded ?? state.traded;
         return true;
       },
     } as unknown as Market;
     const deps = { market, intervalMs: 10_000, onlineWindowMs: 60_000, historyMs: 3_600_000, tradedFloorUnits: 1, tradedMinBuyers: 2 };
-    await clearMarketInterval({ ...deps, log: { debug() {} } as unknown as Logger }, 1_000_000, 1_000_000);
+    const log = { debug() {} } as unknown as Logger;
+    let at = 1_000_000;
+    const clearNext = () => {
+      at += 10_000;
+      return clearMarketInterval({ ...deps, marketOrderBandMilli: bandMilli, log }, at, at);
+    };
+    return { points, state, clearNext };
+  }
+  /** A job of `owner` wanting more than one provider renders an interval: a market order unless it bids. */
+  const wanting = (id: string, owner: string, free = 1e12, bid: number | null = null): JobDemand => ({
+    id,
+    owner,
+    bid,
+    pixels: 1,
+    spp: 1,
+    tilesTotal: 2,
+    tilesVerified: 1,
+    raysVerified: 500e9,
+    free,
+    tileRays: 17_152,
+  });
+  const provider = (id: string, ask: number, raysDone = 5e9, recent = 0) => ({ id, ask, raysDone, renderMs: 10_000, recent });
+  const honest = provider('h1', 1000);
+  const marketOrders = () => [wanting('a1', 'alice'), wanting('b1', 'bob'), wanting('c1', 'carol')];
+
+  it('records every requester bidding at or above an interval’s price whose escrow pays for a tile as taking part, not only the fill the book’s order gave', async () => {
+    // Two requesters' market orders: the book fills one first, and dispatch trades both. Mallory's
+    // holds 1 µc: its tiles are refused as unfunded at the price, and it takes part in nothing.
+    const { points, state, clearNext } = intervals(
+      () => [wanting('a1', 'alice'), wanting('b1', 'bob'), wanting('m1', 'mallory', 1)],
+      () => [honest],
+    );
+    await clearNext();
     expect(points[0].price).toBe(1000);
     expect(points[0].buyers).toEqual({ alice: points[0].volume, bob: points[0].volume });
-    expect(traded).toBe(1000);
+    expect(state.traded).toBe(1000);
+  });
+
+  it('lets no key asking a fortune set what market orders pay, nor market orders ratchet the price named', async () => {
+    // Market orders want more than the honest provider renders; Mallory's key offers a sliver at
+    // `ask`. Uncollared (a band as wide as any price), her sliver sets what they all pay.
+    let ask = MAX_TICK;
+    const supply = () => [honest, provider('mallory', ask, 1e6)];
+    // (Escrow enough to want more than supply renders at any price: a bid is sized at its collar.)
+    const rich = () => marketOrders().map((j) => ({ ...j, free: 1e16 }));
+    const uncollared = intervals(rich, supply, 1000, MAX_TICK);
+    await uncollared.clearNext();
+    expect(uncollared.points[0].price).toBe(MAX_TICK);
+    // Collared at 1.5 times the reference (the median ask by capacity, the price named: 1000).
+    const { points, state, clearNext } = intervals(marketOrders, supply, 1000);
+    await clearNext();
+    expect(points[0]).toMatchObject({ price: 1000, marketLimit: 1500 });
+    // Asking within the collar, she lifts the price to it, and no higher over an hour: the market
+    // orders trade at it and vote at the median ask.
+    ask = 1500;
+    for (let i = 0; i < 360; i++) await clearNext();
+    expect(points.at(-1)).toMatchObject({ price: 1500, voteAt: 1000 });
+    expect(state.traded).toBe(1000);
+  });
+
+  it('lets no key claiming a speed it never delivered set what market orders pay', async () => {
+    // An hour of honest trade at 1000 (the provider delivered 30 results); then a key claiming
+    // 10^9 rays a millisecond, two hundred times the book's capacity, asks 100 credits/RU.
+    const gamed = provider('gamed', 100_000, 1e9 * 10_000);
+    let supply = [provider('h1', 1000, 5e9, 30)];
+    const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
+    await clearNext();
+    supply = [...supply, gamed];
+    for (let i = 0; i < 30; i++) await clearNext();
+    expect(points.at(-1)).toMatchObject({ price: 1000, marketLimit: 1500 });
+    expect(state.traded).toBe(1000);
+  });
+
+  it('holds every vote to the median ask: no stale price stays named, and no account mixing a limit bid votes high', async () => {
+    // Supply now asks 300, the price named is 1000, and a sliver asks within the collar (1500).
+    const stale = intervals(marketOrders, () => [provider('h1', 300), provider('sliver', 1500, 1e6)], 1000);
+    await stale.clearNext();
+    expect(stale.points.at(-1)).toMatchObject({ price: 1500, voteAt: 300 });
+    for (let i = 0; i < 360; i++) await stale.clearNext();
+    // The price named follows supply down, and the collar with it: the sliver trades no more.
+    expect(stale.state.traded).toBe(300);
+    expect(stale.points.at(-1)).toMatchObject({ price: 300, marketLimit: 450 });
+    // Two accounts bidding the highest price on 20,000 µc each against one honest market buyer:
+    // their votes, two of three, are held to the median ask (they had named 25,624 in an hour).
+    const mixed = () => [wanting('a1', 'alice'), wanting('m1', 'mallory', 20_000, MAX_TICK), wanting('m2', 'mallet', 20_000, MAX_TICK)];
+    const { state, clearNext } = intervals(mixed, () => [honest], 1000);
+    for (let i = 0; i < 360; i++) await clearNext();
+    expect(state.traded).toBe(1000);
+  });
+
+  it('lets no pair of dust bids ratchet the price named through market orders priced at their collar', async () => {
+    // Two of Mallory's requester accounts each bid the highest price with a thousand µc (a unit of
+    // the book): the intervals clear at the market orders' collar, and her two votes are for it.
+    const dust = () => [...marketOrders(), wanting('m1', 'mallory', 1000, MAX_TICK), wanting('m2', 'mallet', 1000, MAX_TICK)];
+    const { points, state, clearNext } = intervals(dust, () => [honest], 1000);
+    for (let i = 0; i < 360; i++) await clearNext();
+    expect(points.at(-1)?.price).toBe(1500);
+    expect(Object.keys(points.at(-1)?.buyers ?? {}).sort()).toEqual(['alice', 'bob', 'carol', 'mallet', 'mallory']);
+    // Three honest buyers' votes at the reference outvote her two: it had reached 25,624 in an hour.
+    expect(state.traded).toBe(1000);
+  });
+
+  it('keeps market orders trading when the price named falls, or supply rises over it', async () => {
+    let supply = [provider('dearer', 1300)];
+    const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
+    // Honest supply asking more than the price named: market orders follow it, and name it.
+    for (let i = 0; i < 30; i++) await clearNext();
+    expect(points.at(-1)).toMatchObject({ price: 1300, marketLimit: 1950 });
+    expect(state.traded).toBe(1300);
+    // A key asking nothing with much capacity for one quiet interval names a price of 0 …
+    supply = [provider('free', 0, 5e12)];
+    const quiet = intervals(marketOrders, () => supply, 1000);
+    for (let i = 0; i < 3; i++) await quiet.clearNext();
+    expect(quiet.state.traded).toBe(0);
+    // … and once it is gone, market orders trade with what is there: the collar is over its median ask.
+    supply = [provider('dearer', 1300)];
+    await quiet.clearNext();
+    expect(quiet.points.at(-1)).toMatchObject({ price: 1300, marketLimit: 1950 });
+    expect(quiet.points.at(-1)?.volume).toBeGreaterThan(0);
   });
 });
 
@@ -258,7 +407,9 @@ describe('the interval clearing', () => {
   let redis: Redis;
 
   beforeAll(async () => {
-    api = await startApiFarm({ marketIntervalMs: INTERVAL });
+    // Market orders collared at 3 times the median ask (the cheap provider's 0.8: each delivered a
+    // result), over the dear one's 2: these tests are of the clearing (the collar's are above).
+    api = await startApiFarm({ marketIntervalMs: INTERVAL, marketOrderBand: 3 });
     await fundOperator(api, 100);
     redis = new Redis(api.redisUrl);
   });
@@ -427,6 +578,39 @@ describe('dispatch at the market', () => {
       expect(await uploadShade(w.client, a, 60)).toBe('accepted');
     }
     expect(order).toEqual([high, low]);
+  });
+
+  it('collars a market order at a band over the market’s reference price, published, and trades within it', async () => {
+    const own = await startApiFarm({ marketIntervalMs: 250, pollMs: 100, marketOrderBand: 1.5 });
+    const r = new Redis(own.redisUrl);
+    try {
+      await fundOperator(own, 100);
+      const ownStatus = async (id: string) => (await (await own.operator(`/api/jobs/${id}`)).json()) as JobStatus;
+      const market = async () => (await (await fetch(`${own.farm.url}/api/market`)).json()) as MarketView;
+      // Before any provider is measured or any price traded: any price.
+      expect(await market()).toMatchObject({ traded: null, marketOrderLimit: null });
+      // A provider asking 2 credits per RU, measured on a market order.
+      const w = await own.worker('dear', { trusted: true, ask: 2 });
+      expect((await own.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
+      expect(await uploadShade(w.client, (await poll(w, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
+      await waitFor(async () => (await r.hget(keys.worker(w.id), 'renderMs')) !== null, 5000, 'the provider measured');
+
+      // The farm named 1 credit/RU (lower than what its supply asks): the collar is 1.5 times the
+      // median ask, 2, so the market order still trades with the provider there is.
+      await r.set(keys.marketTraded, '1000');
+      await waitFor(async () => (await market()).marketOrderLimit === 3, 5000, 'a clearing with the provider’s ask');
+      expect((await market()).traded).toBe(1);
+      const { id } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).json()) as { id: string };
+      const a = (await poll(w, 5000)) as Assignment;
+      expect(a).toBeDefined();
+      expect(await uploadShade(w.client, a, 90, 17_000)).toBe('accepted');
+      await waitFor(async () => (await ownStatus(id)).state === 'done', 5000, 'the job to finish');
+      const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/farm.js'), 'market', '--orchestrator', own.farm.url]);
+      expect(stdout).toMatch(/^traded 1\.000 credits\/RU .* market orders pay at most 3\.000 credits\/RU/m);
+    } finally {
+      r.disconnect();
+      await own.stop();
+    }
   });
 
   it('trades at the clearing price only: a job under it pauses, a provider over it gets nothing', async () => {

@@ -43,7 +43,7 @@ beforeAll(async () => {
   await tasks.create(JOB, planJob(JOB, [0], 16, 16, 16), 2);
 });
 /** No market has cleared: replicas trade at no price. */
-const NO_PRICES = { spot: null, traded: null };
+const NO_PRICES = { spot: null, traded: null, marketLimit: null };
 
 /** A one-tile job's record, as job-create.lua writes it (no escrow: its replicas trade at no price). */
 const runningJob = (id: string) =>
@@ -63,7 +63,7 @@ describe("a script's key table", () => {
 });
 
 describe('the price a replica binds at (bind.lua)', () => {
-  it('is the clearing price; the ask where the interval did not cross, but never above the last trade for a market order', async () => {
+  it('is the clearing price; the ask where the interval did not cross; never above its collar for a market order', async () => {
     const job = 'j00000000000000000010';
     await runningJob(job);
     await redis.hset(keys.job(job), 'escrow', 10 ** 12);
@@ -74,16 +74,33 @@ describe('the price a replica binds at (bind.lua)', () => {
     await tasks.create(limit, planJob(limit, [0], 16, 16, 16), 2);
     await redis.hset(keys.worker('dear'), { id: 'dear', class: 'c1', classState: 'established', trusted: 1, ask: 2000 });
     await redis.hset(keys.worker('cheap'), { id: 'cheap', class: 'c1', classState: 'established', trusted: 1, ask: 800 });
-    const at = (task: string, worker: string, spot: number | null, traded: number | null) =>
-      tasks.bind(`${task}.f0.t0`, 0, worker, 'rdry', Date.now() + 1000, 'slots', false, 64, { spot, traded }, undefined, true);
+    /** `collar`: the most a market order pays, as the last clearing set it. */
+    const at = (task: string, worker: string, spot: number | null, traded: number | null, collar = traded) =>
+      tasks.bind(
+        `${task}.f0.t0`,
+        0,
+        worker,
+        'rdry',
+        Date.now() + 1000,
+        'slots',
+        false,
+        64,
+        { spot, traded, marketLimit: collar },
+        undefined,
+        true,
+      );
     // Before any trade: at the ask.
     expect(await at(job, 'dear', null, null)).toEqual({ status: 'eligible', price: 2000 });
-    // An interval that cleared: at its price, and no ask above it.
-    expect(await at(job, 'cheap', 1500, 1000)).toEqual({ status: 'eligible', price: 1500 });
-    expect(await at(job, 'dear', 1500, 1000)).toEqual({ status: 'pricedout' });
-    // One that did not cross: a market order pays an ask up to the last trade, none above it…
+    // An interval that cleared: at its price, and no ask above it…
+    expect(await at(job, 'cheap', 1500, 1000, 1500)).toEqual({ status: 'eligible', price: 1500 });
+    expect(await at(job, 'dear', 1500, 1000, 1500)).toEqual({ status: 'pricedout' });
+    // … a market order at no price over its collar, a limit order up to its limit.
+    expect(await at(job, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'paused' });
+    expect(await at(limit, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'eligible', price: 1500 });
+    // One that did not cross: a market order pays an ask up to its collar, none above it…
     expect(await at(job, 'cheap', null, 1000)).toEqual({ status: 'eligible', price: 800 });
     expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout' });
+    expect(await at(job, 'dear', null, 1000, 2000)).toEqual({ status: 'eligible', price: 2000 });
     // … and a limit order any ask its bid reaches (the pairwise rule).
     expect(await at(limit, 'dear', null, 1000)).toEqual({ status: 'eligible', price: 2000 });
   });

@@ -167,6 +167,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     }
     const bid = request.maxPrice === undefined ? null : toTicks(request.maxPrice);
     const last = await deps.market.last();
+    const spot = last?.price ?? last?.bestAsk ?? null;
+    // A market order pays no more than its collar: its hold assumes no more either.
+    const collar = last?.marketLimit ?? null;
+    const quote = spot === null || collar === null ? spot : Math.min(spot, collar);
     const cost = estimate(
       {
         pixels: scene.render.width * scene.render.height,
@@ -177,7 +181,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
         bid,
         budget: request.budget === undefined ? null : toMicros(request.budget),
       },
-      last?.price ?? last?.bestAsk ?? null,
+      quote,
     );
     // Money is integer µc: a hold past 2^53 could not be held exactly (nor could any account pay it).
     if (!Number.isSafeInteger(cost.hold)) {

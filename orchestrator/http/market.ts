@@ -36,7 +36,7 @@ export function marketRoutes(
   const r = Router();
 
   r.get('/', async (_req, res) => {
-    const c = await market.last();
+    const [c, traded] = await Promise.all([market.last(), market.lastTraded()]);
     const view: MarketView = {
       at: c?.at ?? null,
       intervalMs,
@@ -52,6 +52,8 @@ export function marketRoutes(
         demand: fromBookUnits(l.demand),
         supply: fromBookUnits(l.supply),
       })),
+      traded: price(traded),
+      marketOrderLimit: price(c?.marketLimit ?? null),
     };
     res.json(view);
   });

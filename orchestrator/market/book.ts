@@ -33,6 +33,8 @@ export interface ProviderSupply {
   /** Rays it verified and the render time they took, so far. */
   raysDone: number;
   renderMs: number;
+  /** Results of its accepted in the last hour (shared/throughput.ts recentResults). */
+  recent: number;
 }
 
 /**
@@ -52,27 +54,77 @@ export function remainingRays(job: JobDemand): number {
  */
 const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
 
+/**
+ * The book's median ask (the lower median), each ask weighed by what its provider delivered: its
+ * results accepted in the last hour, or, where no provider in the book delivered any (a new
+ * farm), its capacity. Not by capacity alone: a measured speed can be gamed (a key answering its
+ * own job's tiles in milliseconds), and a key claiming most of the book's capacity at a fortune
+ * made the median that (an attacker's review). Null for an empty book.
+ */
+export function medianAsk(asks: readonly { limit: number; quantity: number; recent: number }[]): number | null {
+  const delivered = asks.some((a) => a.recent > 0);
+  const weight = (a: (typeof asks)[number]) => (delivered ? a.recent : a.quantity);
+  const total = asks.reduce((s, a) => s + weight(a), 0);
+  let below = 0;
+  for (const a of [...asks].sort((x, y) => x.limit - y.limit)) {
+    below += weight(a);
+    if (2 * below >= total) return a.limit;
+  }
+  return null;
+}
+
+/** A market order's reference price: the higher of the price that traded and the book's median ask. Null with neither. */
+export const referencePrice = (median: number | null, traded: number | null): number | null =>
+  median === null ? traded : Math.max(median, traded ?? 0);
+
+/**
+ * A market order's collar, as exchanges collar theirs: the most it pays, `bandMilli` thousandths of
+ * its reference price. The clearing maximises volume, so an uncollared market order paid whatever
+ * one free key asked for a sliver of capacity wherever market orders wanted more than the cheaper
+ * providers render (an attacker's review). The reference holds two things an attacker cannot move
+ * alone: a sliver's ask moves no median of what was delivered, and the price that traded takes
+ * several requesters to name; the median keeps market orders trading where the price named is low
+ * (its requesters trading with their own keys, one cheap interval). Null before either exists.
+ */
+export const collarOf = (reference: number | null, bandMilli: number): number | null =>
+  reference === null ? null : Math.min(MAX_TICK, Math.floor((reference * bandMilli) / 1000));
+
+/**
+ * The book of an interval, with its median ask and its market orders' collar (their bid's limit;
+ * null: any price). `bandMilli`: marketOrderBand in thousandths.
+ */
 export function bookOf(
   jobs: readonly JobDemand[],
   providers: readonly ProviderSupply[],
   intervalMs: number,
-): { bids: Order[]; asks: Order[] } {
-  const asks = providers
+  market: { traded: number | null; bandMilli: number },
+): { bids: Order[]; asks: Order[]; median: number | null; collar: number | null } {
+  const offers = providers
     .filter((p) => p.renderMs > 0)
-    .map((p) => ({ id: p.id, limit: p.ask, quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT) }))
+    .map((p) => ({
+      limit: p.ask,
+      quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT),
+      recent: p.recent,
+      id: p.id,
+    }))
     .filter((o) => o.quantity > 0);
-  // A bid is for the work its escrow can pay for at its limit (a market order: at the cheapest
-  // ask, a tick at least), never more: a job that holds 1 µc and bids the highest price must not set
-  // the price every other job trades at, while its own tiles are refused as unfunded — nor a market
-  // order holding nothing bid for all it needs because a key asks 0 (an attacker's review).
-  const cheapest = Math.max(1, Math.min(...asks.map((a) => a.limit)));
+  const asks = offers.map(({ id, limit, quantity }) => ({ id, limit, quantity }));
+  // A bid is for the work its escrow can pay for at its limit (a market order: at its collar, else
+  // at the cheapest ask; a tick at least), never more: a job that holds 1 µc and bids the highest
+  // price must not set the price every other job trades at, while its own tiles are refused as
+  // unfunded — nor a market order holding nothing bid for all it needs because a key asks 0, nor
+  // one key asking a tick swell what market orders want past what cheaper supply renders (reviews).
+  const median = medianAsk(offers);
+  const collar = collarOf(referencePrice(median, market.traded), market.bandMilli);
+  const marketBasis = Math.max(1, collar ?? Math.min(...asks.map((a) => a.limit)));
   const bids = jobs
     .map((j) => {
-      const affordable = raysFor(j.free, j.bid ?? cheapest);
-      return { id: j.id, limit: j.bid ?? MAX_TICK, quantity: Math.ceil(Math.min(remainingRays(j), affordable) / RAYS_PER_BOOK_UNIT) };
+      const affordable = raysFor(j.free, j.bid ?? marketBasis);
+      const quantity = Math.ceil(Math.min(remainingRays(j), affordable) / RAYS_PER_BOOK_UNIT);
+      return j.bid === null ? { id: j.id, limit: collar ?? MAX_TICK, quantity, market: true } : { id: j.id, limit: j.bid, quantity };
     })
     .filter((o) => o.quantity > 0);
-  return { bids, asks };
+  return { bids, asks, median, collar };
 }
 
 /** The curves by price level: units wanted at or above each named price, offered at or below it. One sweep. */
@@ -107,15 +159,22 @@ export interface PausedJob {
 }
 
 /**
- * Why a job is paused by the last clearing, for its owner: the price is over its limit, or
- * nothing crossed and the cheapest ask is over it; or, with no replica out, what is left of its
- * escrow cannot pay for its largest tile at that price (or, with no price at all, is nothing).
- * Null when it may trade.
+ * Why a job is paused by the last clearing, for its owner: the price is over its limit (a market
+ * order's: the clearing's collar), or nothing crossed and the cheapest ask is over it; or, with no
+ * replica out, what is left of its escrow cannot pay for its largest tile at that price (or, with
+ * no price at all, is nothing). Null when it may trade.
  */
-export function pauseReason(job: PausedJob, last: { price: number | null; bestAsk: number | null } | undefined): string | null {
+export function pauseReason(
+  job: PausedJob,
+  last: { price: number | null; bestAsk: number | null; marketLimit?: number | null } | undefined,
+): string | null {
   if (!last) return null;
   const credits = (ticks: number) => fromTicks(ticks).toFixed(3);
   const { bid } = job;
+  const collar = last.marketLimit ?? null;
+  // A collar is at least the book's median ask: a market order is never paused by the cheapest.
+  if (bid === null && collar !== null && last.price !== null && collar < last.price)
+    return `paused: spot ${credits(last.price)} > ${credits(collar)} credits/RU, the most a market order pays now (a band over the market's reference price); it resumes when the price comes down, or submit it again with a limit (--max-price) to pay more`;
   if (bid !== null && last.price !== null && bid < last.price)
     return `paused: spot ${credits(last.price)} > your limit ${credits(bid)} credits/RU; it resumes when the price comes down`;
   if (bid !== null && last.price === null && last.bestAsk !== null && bid < last.bestAsk)

@@ -10,16 +10,19 @@
  * 3. what is still a range (a flat stretch where the curves overlap) is settled by market
  *    pressure: its highest price when demand exceeds supply all along it, its lowest when supply
  *    exceeds demand, else its midpoint rounded down to a tick.
- * The price is never above the highest limit any ask or limit bid names, so market bids alone
- * never set it. No cross (no bid at or above any ask) clears nothing, at no price. Bids at or
+ * The price is never above the highest limit a limit bid names or an ask that some bid reaches
+ * names, so market bids alone never set it: a market bid's limit is its collar (market/book.ts),
+ * the most it pays, and an ask no bid reaches (a free key asking a fortune) lifts nothing. No cross (no bid at or above any ask) clears nothing, at no price. Bids at or
  * above the price are filled highest first and asks at or below it lowest first; orders at the
  * same limit are filled in the order given (the caller's time priority), the last one partly.
  */
 
 export interface Order {
   id: string;
-  /** Ticks per unit: the most a bid pays, the least an ask takes. A market bid has MAX_TICK. */
+  /** Ticks per unit: the most a bid pays, the least an ask takes. A market bid's: its collar, or MAX_TICK. */
   limit: number;
+  /** A market bid: it takes the price, and names none. */
+  market?: boolean;
   /** Units offered or wanted, > 0. */
   quantity: number;
 }
@@ -43,7 +46,7 @@ export const MAX_TICK = 1_000_000_000;
  * so the price segments between those points are all there is to compare.
  */
 export function clearingPrice(bids: readonly Order[], asks: readonly Order[]): { price: number | null; volume: number } {
-  const cap = [...asks, ...bids.filter((b) => b.limit < MAX_TICK)].reduce((m, o) => Math.max(m, o.limit), 0);
+  const cap = priceCap(bids, asks);
   const breaks = [...new Set([0, ...asks.map((a) => a.limit), ...bids.map((b) => b.limit + 1)])]
     .filter((p) => p <= cap)
     .sort((x, y) => x - y);
@@ -73,6 +76,12 @@ export function clearingPrice(bids: readonly Order[], asks: readonly Order[]): {
   const only = best.pressure.size === 1 ? [...best.pressure][0] : 0;
   const price = only > 0 ? best.hi : only < 0 ? best.lo : Math.floor((best.lo + best.hi) / 2);
   return { price, volume: best.volume };
+}
+
+/** The highest price the book may clear at: the highest limit of a limit bid, or of an ask some bid reaches. */
+export function priceCap(bids: readonly Order[], asks: readonly Order[]): number {
+  const reach = bids.reduce((m, b) => Math.max(m, b.limit), -1);
+  return [...asks.filter((a) => a.limit <= reach), ...bids.filter((b) => !b.market)].reduce((m, o) => Math.max(m, o.limit), 0);
 }
 
 /** Clears the book: the price, and each order's fill in priority order. */

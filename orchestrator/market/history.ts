@@ -8,13 +8,15 @@
 /**
  * One recorded clearing: its interval start, price in ticks (null: nothing crossed), volume in book
  * units, and the requesters that took part in its trade, each at its volume (clearings recorded
- * before buyers were have none).
+ * before buyers were have none); `voteAt`: the price their votes are held to where it is not the
+ * clearing's (the book's median ask, where the price was over it: market/interval.ts).
  */
 export interface ClearingPoint {
   at: number;
   price: number | null;
   volume: number;
   buyers?: Record<string, number>;
+  voteAt?: number;
 }
 
 export interface Candle {
@@ -70,7 +72,8 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
 
 /**
  * The price the farm names as the one that traded — what it pays its own work at, at most (spot
- * checks, re-renders, audits), what caps a market order's price and values collateral — from the
+ * checks, re-renders, audits), what a market order's collar is at least a band over and what values
+ * collateral — from the
  * clearings of the last hour (the new one among them), once the hour traded at least `floor` units
  * and at least `minBuyers` requesters bought in it; else null, leaving the last one named. Each
  * requester's own volume-weighted median is one vote, and the price is their median (the lower of
@@ -79,20 +82,21 @@ export function priceIndex(points: readonly ClearingPoint[], floor: number): { p
  * once it out-traded the hour), and raising the price takes more than half of the hour's buyers —
  * requesters are the operator's tokens, where provider keys are free. Clearings recorded before
  * buyers were count toward the volume, and no vote (the requester that traded in them may vote).
+ * A clearing's buyers vote at its `voteAt`, where it has one.
  */
-/** The price that traded as the farm pays and caps with it: at most the operator's `ceiling` (ticks), when it set one. */
-export const boundedTraded = (traded: number | null, ceiling: number | null): number | null =>
-  traded === null || ceiling === null ? traded : Math.min(traded, ceiling);
-
 export function tradedPrice(hour: readonly ClearingPoint[], floor: number, minBuyers: number): number | null {
   if (priceIndex(hour, floor).thin) return null;
   const byBuyer = new Map<string, ClearingPoint[]>();
   for (const p of hour)
     for (const [buyer, volume] of Object.entries(p.buyers ?? {}))
-      byBuyer.set(buyer, [...(byBuyer.get(buyer) ?? []), { at: p.at, price: p.price, volume }]);
+      byBuyer.set(buyer, [...(byBuyer.get(buyer) ?? []), { at: p.at, price: p.voteAt ?? p.price, volume }]);
   const votes = [...byBuyer.values()]
     .map((points) => priceIndex(points, 0).price)
     .filter((price): price is number => price !== null)
     .sort((a, b) => a - b);
   return votes.length < minBuyers ? null : votes[Math.floor((votes.length - 1) / 2)];
 }
+
+/** The price that traded as the farm pays and caps with it: at most the operator's `ceiling` (ticks), when it set one. */
+export const boundedTraded = (traded: number | null, ceiling: number | null): number | null =>
+  traded === null || ceiling === null ? traded : Math.min(traded, ceiling);

@@ -8,7 +8,7 @@ import { costMicros } from '../../shared/money.ts';
 import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
 import { bookOf, type JobDemand, levels } from './book.ts';
-import { clear, MAX_TICK } from './clearing.ts';
+import { clear } from './clearing.ts';
 import { INDEX_WINDOW_MS, tradedPrice } from './history.ts';
 
 export interface IntervalDeps {
@@ -21,24 +21,30 @@ export interface IntervalDeps {
   tradedFloorUnits: number;
   /** … and how many requesters buy in it (marketTradedMinBuyers). */
   tradedMinBuyers: number;
+  /** marketOrderBand, in thousandths: a market order's collar over its reference price (book.ts). */
+  marketOrderBandMilli: number;
   log: Logger;
 }
 
 /** Clears the interval starting at `at` (ms); false when it was already recorded. */
 export async function clearMarketInterval(deps: IntervalDeps, at: number, now = Date.now()): Promise<boolean> {
-  const [demand, supply, before] = await Promise.all([
+  const [demand, supply, before, traded] = await Promise.all([
     deps.market.demand(),
-    deps.market.supply(now - deps.onlineWindowMs),
+    deps.market.supply(now - deps.onlineWindowMs, now),
     deps.market.last(),
+    deps.market.lastTraded(),
   ]);
-  const { bids, asks } = bookOf(demand, supply, deps.intervalMs);
+  const { bids, asks, median, collar } = bookOf(demand, supply, deps.intervalMs, { traded, bandMilli: deps.marketOrderBandMilli });
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
   // Every requester with a bid at or above the price whose escrow pays for a tile at it takes part
   // in the interval's trade, at the interval's volume: which of bids at one limit fills first is the
   // book's order, while dispatch trades them all (an attacker's review: one of two requesters'
   // market orders was recorded), and a job whose tiles are refused as unfunded trades nothing (a
-  // second review: a market order holding 1 µc had made a second buyer).
+  // second review: a market order holding 1 µc had made a second buyer). Their votes are held to
+  // the book's median ask: a price over what supply asks (market orders paying up to their collar
+  // to a key asking within it, a dust bid lifting the price to it) must not ratchet the price named
+  // up a band an hour, nor keep a stale one up (the collar's reviews).
   const jobs = new Map(demand.map((j) => [j.id, j]));
   const buyers: Record<string, number> = {};
   const price = c.price;
@@ -47,10 +53,11 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       const job = jobs.get(bid.id) as JobDemand;
       if (bid.limit >= price && job.free >= costMicros(job.tileRays, price, 'up')) buyers[job.owner] = c.volume;
     }
-  const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, buyers }];
+  const votes = price !== null && median !== null && price > median ? { buyers, voteAt: median } : { buyers };
+  const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, ...votes }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {
-    const named = orders.filter((o) => o.limit < MAX_TICK);
+    const named = orders.filter((o) => !o.market);
     return named.length ? named.map((o) => o.limit).reduce((x, y) => pick(x, y)) : null;
   };
   const bestAsk = best(asks, Math.min);
@@ -64,8 +71,9 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       bestBid: best(bids, Math.max),
       bestAsk,
       levels: levels(bids, asks),
+      marketLimit: collar,
     },
-    buyers,
+    votes,
     now - deps.historyMs,
     tradedPrice(hour, deps.tradedFloorUnits, deps.tradedMinBuyers),
   );

@@ -1,7 +1,8 @@
 /**
  * Where a job's replica slots stand in their queues (pure). BullMQ serves priority 1 first and
  * 2^21 − 1 last, in the order added within one. The price comes first, as the exchange promises:
- * a market order pays whatever the price is, so it goes first, then bids from the highest, each
+ * a market order takes the price (up to its collar, market/book.ts; over it, its slot steps aside
+ * as a paused job's does), so it goes first, then bids from the highest, each
  * placed by its logarithm in one of 20,762 tiers, so bids 0.1 % apart still differ anywhere
  * between 0.001 and 10^6 credits per RU. Within a tier, the job's priority (0–100) orders them.
  */

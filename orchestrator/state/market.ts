@@ -3,6 +3,7 @@
  * them — running jobs with their bids and progress, online providers with their asks and speed.
  */
 
+import { recentResults } from '../../shared/throughput.ts';
 import { type JobDemand, largestTileRays, type ProviderSupply } from '../market/book.ts';
 import { boundedTraded, type ClearingPoint } from '../market/history.ts';
 import { announce } from './events.ts';
@@ -20,6 +21,8 @@ export interface ClearingRecord {
   bestBid: number | null;
   bestAsk: number | null;
   levels: { price: number; demand: number; supply: number }[];
+  /** The most a market order paid in it (its collar, market/book.ts); null: any price. Absent before collars. */
+  marketLimit?: number | null;
 }
 
 export class Market {
@@ -31,12 +34,18 @@ export class Market {
 
   /**
    * Records the clearing unless its interval already is; history older than `keepSince` goes.
-   * `buyers`: the units each requester bought in it, kept in the history only (the price that
-   * traded counts them; no public view lists them). `traded`: the price it names as the last that
+   * `votes`: the units each requester bought in it and the price their votes are held to
+   * (history.ts), kept in the history only (the price that traded counts them; no public view lists
+   * them). `traded`: the price it names as the last that
    * traded (null: it leaves the last one).
    */
-  async record(c: ClearingRecord, buyers: Record<string, number>, keepSince: number, traded: number | null): Promise<boolean> {
-    const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume, buyers } satisfies ClearingPoint);
+  async record(
+    c: ClearingRecord,
+    votes: Pick<ClearingPoint, 'buyers' | 'voteAt'>,
+    keepSince: number,
+    traded: number | null,
+  ): Promise<boolean> {
+    const entry = JSON.stringify({ at: c.at, price: c.price, volume: c.volume, ...votes } satisfies ClearingPoint);
     return (
       (await runScript(
         this.redis,
@@ -118,13 +127,18 @@ export class Market {
   }
 
   /** Providers seen since `onlineSince` that ask a price: their asks and measured speed. */
-  async supply(onlineSince: number): Promise<ProviderSupply[]> {
+  async supply(onlineSince: number, now = Date.now()): Promise<ProviderSupply[]> {
     const ids = await this.redis.zrangebyscore(keys.workersBy('lastSeen'), onlineSince, '+inf');
     const m = this.redis.multi();
     for (const id of ids) m.hmget(keys.worker(id), 'ask', 'raysDone', 'renderMs');
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
-    return rows.flatMap(([, [ask, raysDone, renderMs]], i) =>
+    const asking = rows.flatMap(([, [ask, raysDone, renderMs]], i) =>
       ask ? [{ id: ids[i], ask: Number(ask), raysDone: Number(raysDone ?? 0), renderMs: Number(renderMs ?? 0) }] : [],
     );
+    // What each delivered in the last hour: the book's median ask weighs it (book.ts medianAsk).
+    const r = this.redis.multi();
+    for (const p of asking) r.hgetall(keys.workerRecent(p.id));
+    const rings = ((await r.exec()) ?? []) as [unknown, Record<string, string>][];
+    return asking.map((p, i) => ({ ...p, recent: recentResults(rings[i][1] ?? {}, now).reduce((s, n) => s + n, 0) }));
   }
 }

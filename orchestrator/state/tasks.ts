@@ -279,7 +279,7 @@ export class Tasks {
     queue: string,
     arbiterOnly: boolean,
     shareCap: number,
-    /** The spot price (the last clearing's, null when nothing crossed) and the last that traded. */
+    /** The spot price (the last clearing's, null when nothing crossed), the last that traded, a market order's collar. */
     prices: Prices,
     /**
      * The forward window delivering now, when the worker owes it, and whether its buyers had no
@@ -326,6 +326,7 @@ export class Tasks {
         prices.traded ?? '',
         forward?.buyersHadNone ? 1 : 0,
         firstLeaseMs === undefined ? '' : Math.min(deadline, at + firstLeaseMs),
+        prices.marketLimit ?? '',
       ],
     )) as string[];
     const [status, record, frame, rect, scene] = reply;

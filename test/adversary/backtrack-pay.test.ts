@@ -41,7 +41,7 @@ const ECONOMY = {
   minStakeMicros: 100 * C,
 };
 /** One interval cleared and traded at 1 credit/RU (1000 ticks). */
-const PRICES = { spot: 1000, traded: 1000 };
+const PRICES = { spot: 1000, traded: 1000, marketLimit: null };
 /** 64×64 tiles at 4096 spp: one replica claims 10^9 rays (1 RU, 1 credit); the cap is 1.12·10^9. */
 const RAYS = 1_000_000_000;
 const CLASS = 'c1';

@@ -85,6 +85,11 @@ export function MarketPage() {
             value={`${price(index.price)}${index.thin ? ` · thin: under ${index.floor} RU traded` : ''}`}
             field="index"
           />
+          <Fact
+            label="Traded (what the farm pays its own work at most) / most a market order pays"
+            value={`${price(view.traded)} / ${view.marketOrderLimit === null ? 'any price' : price(view.marketOrderLimit)}`}
+            field="market-order-limit"
+          />
         </dl>
         {error && <p class="error">{error}</p>}
       </section>

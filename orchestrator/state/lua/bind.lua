@@ -28,6 +28,7 @@
     ARGV[20] the last price that traded (ticks per RU), or '' when none ever did
     ARGV[21] 1 when the owing worker saw every slot it may take and none of its buyers' it could take
     ARGV[22] when its lease ends unless renewed (ms), or '' to record none
+    ARGV[23] the most a market order pays now (ticks per RU: its collar), or '' for any price
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
@@ -35,7 +36,7 @@
     replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share' (its share
     of the job taken, some of it by replicas it let go), 'sharedone' (its share taken by work it
     did or holds),
-    'paused' (the job's bid is under the price), 'pricedout' (the worker's ask is over the price
+    'paused' (the job's bid, or a market order's collar, is under the price), 'pricedout' (the worker's ask is over the price
     or the job's bid, or its ask alone is more than the job's escrow covers before any price),
     'unfunded' (the job's escrow cannot cover the tile at the price),
     or {'eligible', the price (ticks per RU) it would trade at} for a dry run
@@ -134,18 +135,17 @@ if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
 end
 if not payer then
   -- The spot market (market/interval.ts): a job trades only with a worker whose ask its bid
-  -- reaches, and at the interval's price, both sides within their limits. No bid or no ask: any
-  -- price. When the last interval did not cross, or before any clearing has a price (a new farm:
-  -- no provider's speed is measured yet), at the worker's ask — but a market order (no bid) pays no
-  -- ask above the last price that traded, if one ever did: a key's ask alone must not name what a
-  -- job that bid "any price" pays while, say, no measured provider is online.
-  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
+  -- reaches, and at the interval's price, both sides within their limits. A market order (no bid)
+  -- bids its collar, a band over the higher of the price that traded and the book's median ask, as
+  -- the last clearing set it (market/book.ts collarOf; before either existed, any price); no ask:
+  -- any price. When the last interval did not cross, or before any clearing has a price (a new
+  -- farm: no provider's speed is measured yet), at the worker's ask.
+  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '') or tonumber(ARGV[23])
   local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
   local price = tonumber(ARGV[15])
   local traded = tonumber(ARGV[20])
   if bid and price and bid < price then return {'paused'} end
   if ask and ((price and ask > price) or (bid and bid < ask)) then return {'pricedout'} end
-  if ask and not price and not bid and traded and ask > traded then return {'pricedout'} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
   if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)
