@@ -32,6 +32,7 @@ import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
 import { DEFAULT_PRIORITY } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
+import { recentResults } from '../shared/throughput.ts';
 import { waitFor } from './support/farm.ts';
 import {
   type ApiFarm,
@@ -69,8 +70,8 @@ describe('the book', () => {
   });
 
   it('bids a job at its limit (a market order at its collar, any price before one) and offers a provider what it renders in an interval', () => {
-    const fast = { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000, recent: 0 };
-    const unmeasured = { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0, recent: 0 };
+    const fast = { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 };
+    const unmeasured = { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0, raysRecent: 0 };
     const book = (providers: ProviderSupply[], traded: number | null) =>
       bookOf(
         [
@@ -97,15 +98,17 @@ describe('the book', () => {
   });
 
   it('refers a market order to the median ask by what was delivered: no sliver moves it, nor a speed claimed', () => {
-    const ask = (limit: number, quantity: number, recent = 0) => ({ limit, quantity, recent });
+    const ask = (limit: number, quantity: number, delivered = 0) => ({ limit, quantity, delivered });
     const keys = (limit: number) => Array.from({ length: 50 }, () => ask(limit, 1));
     expect(medianAsk([ask(1000, 100)])).toBe(1000);
     expect(medianAsk([ask(1000, 100), ...keys(MAX_TICK)])).toBe(1000);
     expect(medianAsk([ask(1000, 100), ...keys(0)])).toBe(1000);
-    // Half of what was delivered in the hour or more at or under it; a speed claimed weighs nothing beside it.
-    expect(medianAsk([ask(500, 1, 50), ask(2000, 1, 50)])).toBe(500);
-    expect(medianAsk([ask(500, 1, 49), ask(2000, 1, 51)])).toBe(2000);
+    // Half of what was delivered or more at or under it, each at most what it offers: a speed
+    // claimed weighs nothing beside what was delivered, nor does delivering past what is offered.
+    expect(medianAsk([ask(500, 100, 50), ask(2000, 100, 50)])).toBe(500);
+    expect(medianAsk([ask(500, 100, 49), ask(2000, 100, 51)])).toBe(2000);
     expect(medianAsk([ask(1000, 100, 30), ask(100_000, 1e9, 1)])).toBe(1000);
+    expect(medianAsk([ask(1000, 100, 30), ask(0, 1, 1e9)])).toBe(1000);
     // Where nobody delivered in the hour (a new farm): by capacity.
     expect(medianAsk([ask(500, 49), ask(2000, 51)])).toBe(2000);
     expect(medianAsk([])).toBeNull();
@@ -120,8 +123,8 @@ describe('the book', () => {
 
   it('bids a job for no more than its escrow pays for at its limit (a market order: at its collar)', () => {
     const providers = [
-      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, recent: 0 },
-      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, recent: 0 },
+      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 },
+      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 },
     ];
     // 1 µc at 999,999 credits/RU buys not one ray: it is not in the book, and cannot push the price to its limit.
     const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
@@ -136,7 +139,7 @@ describe('the book', () => {
     ]);
     // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
     // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
-    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, recent: 0 }];
+    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 }];
     const broke = job({ id: 'broke', bid: null, pixels: 1e6, free: 0 });
     expect(bookOf([broke, market], free, 10_000, terms).bids).toEqual([{ id: 'market', limit: 750, quantity: 4, market: true }]);
   });
@@ -300,7 +303,7 @@ describe('the price history', () => {
     free,
     tileRays: 17_152,
   });
-  const provider = (id: string, ask: number, raysDone = 5e9, recent = 0) => ({ id, ask, raysDone, renderMs: 10_000, recent });
+  const provider = (id: string, ask: number, raysDone = 5e9, raysRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, raysRecent });
   const honest = provider('h1', 1000);
   const marketOrders = () => [wanting('a1', 'alice'), wanting('b1', 'bob'), wanting('c1', 'carol')];
 
@@ -340,16 +343,32 @@ describe('the price history', () => {
   });
 
   it('lets no key claiming a speed it never delivered set what market orders pay', async () => {
-    // An hour of honest trade at 1000 (the provider delivered 30 results); then a key claiming
-    // 10^9 rays a millisecond, two hundred times the book's capacity, asks 100 credits/RU.
+    // An hour of honest trade at 1000 (the provider delivered what it offers, an hour of it); then
+    // a key claiming 10^9 rays a millisecond, two hundred times the book's capacity, asks 100 credits/RU.
     const gamed = provider('gamed', 100_000, 1e9 * 10_000);
-    let supply = [provider('h1', 1000, 5e9, 30)];
+    let supply = [provider('h1', 1000, 5e9, 5e9 * 360)];
     const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
     await clearNext();
     supply = [...supply, gamed];
     for (let i = 0; i < 30; i++) await clearNext();
     expect(points.at(-1)).toMatchObject({ price: 1000, marketLimit: 1500 });
     expect(state.traded).toBe(1000);
+  });
+
+  it('weighs the median ask by rays delivered, not by results: no key’s tiny tiles own it', async () => {
+    // Three providers asking 1300 delivered an hour of what they offer; a cheap one asking 800
+    // (or a requester's own key asking 0) offers a hundredth of that and delivered 240 tiny tiles.
+    const hour = 5e9 * 360;
+    const tiny = 240 * 4288;
+    for (const ask of [800, 0]) {
+      const supply = () => [1, 2, 3].map((i) => provider(`d${i}`, 1300, 5e9, hour)).concat(provider('small', ask, 5e7, tiny));
+      const { points, state, clearNext } = intervals(marketOrders, supply, 1000);
+      for (let i = 0; i < 360; i++) await clearNext();
+      // Market orders keep buying what the 1300s offer, and name their price.
+      expect(points.at(-1)).toMatchObject({ price: 1300, marketLimit: 1950 });
+      expect(points.at(-1)?.volume).toBeGreaterThan(15_000_000);
+      expect(state.traded).toBe(1300);
+    }
   });
 
   it('holds every vote to the median ask: no stale price stays named, and no account mixing a limit bid votes high', async () => {
@@ -594,6 +613,9 @@ describe('dispatch at the market', () => {
       expect((await own.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
       expect(await uploadShade(w.client, (await poll(w, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
       await waitFor(async () => (await r.hget(keys.worker(w.id), 'renderMs')) !== null, 5000, 'the provider measured');
+      // What it delivered in the last hour, which the median ask weighs it by: the rays of that result.
+      const delivered = recentResults(await r.hgetall(keys.workerRecentRays(w.id)), Date.now());
+      expect(delivered.reduce((s, n) => s + n, 0)).toBe(17_000);
 
       // The farm named 1 credit/RU (lower than what its supply asks): the collar is 1.5 times the
       // median ask, 2, so the market order still trades with the provider there is.

@@ -33,8 +33,8 @@ export interface ProviderSupply {
   /** Rays it verified and the render time they took, so far. */
   raysDone: number;
   renderMs: number;
-  /** Results of its accepted in the last hour (shared/throughput.ts recentResults). */
-  recent: number;
+  /** Rays of its results ground truth backed in the last hour (includes/reputation.lua measureSpeed). */
+  raysRecent: number;
 }
 
 /**
@@ -52,18 +52,23 @@ export function remainingRays(job: JobDemand): number {
  * Rays `free` µc buy at `ticks` per RU (a tick per RU is 10^3 µc per 10^9 rays); any number at no
  * price. The inverse of costMicros, rounded down.
  */
+const HOUR_MS = 3_600_000;
+
 const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
 
 /**
- * The book's median ask (the lower median), each ask weighed by what its provider delivered: its
- * results accepted in the last hour, or, where no provider in the book delivered any (a new
- * farm), its capacity. Not by capacity alone: a measured speed can be gamed (a key answering its
- * own job's tiles in milliseconds), and a key claiming most of the book's capacity at a fortune
- * made the median that (an attacker's review). Null for an empty book.
+ * The book's median ask (the lower median), each ask weighed by what its provider delivered in an
+ * interval of the last hour, at most what it offers: rays of its results that ground truth backed
+ * (`delivered`, in book units an interval); where no provider in the book delivered any (a new or
+ * quiet farm), by what it offers. Not by what it offers alone: a measured speed can be gamed (a key
+ * answering its own job's tiles in milliseconds), and a key claiming most of the book's capacity
+ * at a fortune made the median that; nor by results counted: a key's tiny tiles, or spot checks
+ * answered from a coalition's notes, outweighed every honest provider (attacker's reviews). Null for
+ * an empty book.
  */
-export function medianAsk(asks: readonly { limit: number; quantity: number; recent: number }[]): number | null {
-  const delivered = asks.some((a) => a.recent > 0);
-  const weight = (a: (typeof asks)[number]) => (delivered ? a.recent : a.quantity);
+export function medianAsk(asks: readonly { limit: number; quantity: number; delivered: number }[]): number | null {
+  const delivered = asks.some((a) => a.delivered > 0);
+  const weight = (a: (typeof asks)[number]) => (delivered ? Math.min(a.quantity, a.delivered) : a.quantity);
   const total = asks.reduce((s, a) => s + weight(a), 0);
   let below = 0;
   for (const a of [...asks].sort((x, y) => x.limit - y.limit)) {
@@ -102,10 +107,10 @@ export function bookOf(
   const offers = providers
     .filter((p) => p.renderMs > 0)
     .map((p) => ({
+      id: p.id,
       limit: p.ask,
       quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT),
-      recent: p.recent,
-      id: p.id,
+      delivered: Math.floor((p.raysRecent * intervalMs) / HOUR_MS / RAYS_PER_BOOK_UNIT),
     }))
     .filter((o) => o.quantity > 0);
   const asks = offers.map(({ id, limit, quantity }) => ({ id, limit, quantity }));

@@ -135,10 +135,12 @@ export class Market {
     const asking = rows.flatMap(([, [ask, raysDone, renderMs]], i) =>
       ask ? [{ id: ids[i], ask: Number(ask), raysDone: Number(raysDone ?? 0), renderMs: Number(renderMs ?? 0) }] : [],
     );
-    // What each delivered in the last hour: the book's median ask weighs it (book.ts medianAsk).
-    const r = this.redis.multi();
-    for (const p of asking) r.hgetall(keys.workerRecent(p.id));
-    const rings = ((await r.exec()) ?? []) as [unknown, Record<string, string>][];
-    return asking.map((p, i) => ({ ...p, recent: recentResults(rings[i][1] ?? {}, now).reduce((s, n) => s + n, 0) }));
+    // What each measured one delivered in the last hour: the book's median ask weighs it (book.ts
+    // medianAsk). A pipeline, not a transaction: 10,000 rings read in one would hold Redis 0.1 s.
+    const measured = asking.filter((p) => p.renderMs > 0);
+    const r = this.redis.pipeline();
+    for (const p of measured) r.hgetall(keys.workerRecentRays(p.id));
+    const rings = ((await r.exec()) ?? []) as [unknown, Record<string, string> | null][];
+    return measured.map((p, i) => ({ ...p, raysRecent: recentResults(rings[i][1] ?? {}, now).reduce((s, n) => s + n, 0) }));
   }
 }

@@ -39,27 +39,31 @@ local function fault(worker, job, now)
   redis.call('DEL', K.workerClasses(worker))
   if job then redis.call('SADD', K.jobBlacklist(job), worker) end
 end
--- An accepted result at `now` in the worker's recent throughput (shared/throughput.ts reads it):
--- a ring of 60 fields, minute m (since the epoch) in field m % 60 as '<m> <count>', a field
--- reused once its minute is an hour old; the key goes an hour after the worker's last result.
-local function countRecent(worker, now)
-  local key = K.workerRecent(worker)
+-- Adds n at `now` to a ring of the last hour (shared/throughput.ts recentResults reads it): 60
+-- fields, minute m (since the epoch) in field m % 60 as '<m> <count>', a field reused once its
+-- minute is an hour old; the key goes an hour after its last count.
+local function addRecent(key, now, n)
   local minute = math.floor(now / 60000)
   local field = minute % 60
-  local n = 1
   local held = redis.call('HGET', key, field)
   if held then
     local m, c = string.match(held, '^(%d+) (%d+)$')
-    if tonumber(m) == minute then n = tonumber(c) + 1 end
+    if tonumber(m) == minute then n = tonumber(c) + n end
   end
   redis.call('HSET', key, field, string.format('%d %d', minute, n))
   redis.call('PEXPIRE', key, 3600000)
 end
+-- An accepted result at `now` in the worker's recent throughput (the dashboard's).
+local function countRecent(worker, now)
+  addRecent(K.workerRecent(worker), now, 1)
+end
 -- A checked result's rays and the time from its hand-out to its upload, in the worker's measured
--- speed: what the market offers of it (market/book.ts).
+-- speed: what the market offers of it (market/book.ts); its rays in what it delivered in the last
+-- hour, what the book's median ask weighs it by (book.ts medianAsk).
 local function measureSpeed(r, now)
   count(r.worker, 'raysDone', r.rays or 0)
   count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
+  addRecent(K.workerRecentRays(r.worker), now, r.rays or 0)
 end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
