@@ -163,10 +163,10 @@ const settings = z.object({
   marketTradedMinBuyers: int(1).default(2),
   /**
    * The most (credits per RU) the price that traded is taken as where the farm pays or caps with it
-   * — its own work (spot checks, re-renders, audits), a market order's reference price where the
-   * price that traded is the higher part of it (not the median ask), what a forward offer's
-   * collateral is valued at — whatever the market named: the operator's bound on
-   * what a manipulated price can drain or inflate. None: no bound.
+   * — its own work (spot checks, re-renders, audits), what a forward offer's collateral is valued
+   * at — whatever the market named, and the most a market order's reference price is
+   * (market/book.ts): the operator's bound on what a manipulated price can drain or inflate. None:
+   * no bound.
    */
   marketTradedCeiling: z.coerce.number().min(0).max(1_000_000).optional(),
   /**

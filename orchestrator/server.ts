@@ -106,7 +106,8 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const webhooks = new Webhooks(redis);
-  const market = new Market(redis, config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling));
+  const tradedCeiling = config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling);
+  const market = new Market(redis, tradedCeiling);
   const forwards = new Forwards(redis);
   const forwardSettings: ForwardSettings = {
     windowMs: config.forwardWindowMs,
@@ -351,6 +352,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     tradedFloorUnits: toBookUnits(config.marketTradedFloorRu),
     tradedMinBuyers: config.marketTradedMinBuyers,
     marketOrderBandMilli,
+    tradedCeiling,
     log,
   };
   const dutyDeps = { redis, log, metrics, self };

@@ -80,43 +80,57 @@ describe('the book', () => {
         ],
         providers,
         10_000,
-        { traded, bandMilli: 1500 },
+        { traded, bandMilli: 1500, ceiling: null },
       );
     // No measured provider and no price traded: a market order would pay any price (it buys nothing: no one offers).
-    expect(book([unmeasured], null)).toMatchObject({ median: null, collar: null, asks: [] });
-    // 1.5 times the book's median ask, or the price that traded where it is higher.
+    expect(book([unmeasured], null)).toMatchObject({ voteCap: null, collar: null, asks: [] });
+    // 1.5 times the median ask of what is offered where nothing was delivered in the hour, or of
+    // the price that traded where it is higher.
     const { bids, asks, collar } = book([fast, unmeasured], null);
     expect(collar).toBe(1200);
     expect(bids).toEqual([
       { id: 'limit', limit: 1000, quantity: 1500 },
       { id: 'market', limit: 1200, quantity: 2, market: true },
     ]);
-    expect(book([fast], 1000)).toMatchObject({ median: 800, collar: 1500 });
-    expect(book([fast], 700)).toMatchObject({ median: 800, collar: 1200 });
+    expect(book([fast], 1000)).toMatchObject({ voteCap: 1000, collar: 1500 });
+    expect(book([fast], 700)).toMatchObject({ voteCap: 700, collar: 1200 });
+    // What was delivered: the higher of its median ask and the price that traded.
+    const delivered = { ...fast, raysRecent: 1e9 };
+    expect(book([delivered], 700)).toMatchObject({ voteCap: 800, collar: 1200 });
+    expect(book([delivered], 1000)).toMatchObject({ voteCap: 800, collar: 1500 });
     // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
     expect(asks).toEqual([{ id: 'fast', limit: 800, quantity: 100_000 }]);
   });
 
   it('refers a market order to the median ask by what was delivered: no sliver moves it, nor a speed claimed', () => {
-    const ask = (limit: number, quantity: number, delivered = 0) => ({ limit, quantity, delivered });
-    const keys = (limit: number) => Array.from({ length: 50 }, () => ask(limit, 1));
-    expect(medianAsk([ask(1000, 100)])).toBe(1000);
-    expect(medianAsk([ask(1000, 100), ...keys(MAX_TICK)])).toBe(1000);
-    expect(medianAsk([ask(1000, 100), ...keys(0)])).toBe(1000);
+    const ask = (limit: number, quantity: number, delivered = 0) => ({ id: `a${limit}`, limit, quantity, delivered });
+    const keys = (limit: number) => Array.from({ length: 50 }, () => ask(limit, 1, 1));
+    expect(medianAsk([ask(1000, 100, 100)], 'delivered')).toBe(1000);
+    expect(medianAsk([ask(1000, 100, 100), ...keys(MAX_TICK)], 'delivered')).toBe(1000);
+    expect(medianAsk([ask(1000, 100, 100), ...keys(0)], 'delivered')).toBe(1000);
     // Half of what was delivered or more at or under it, each at most what it offers: a speed
     // claimed weighs nothing beside what was delivered, nor does delivering past what is offered.
-    expect(medianAsk([ask(500, 100, 50), ask(2000, 100, 50)])).toBe(500);
-    expect(medianAsk([ask(500, 100, 49), ask(2000, 100, 51)])).toBe(2000);
-    expect(medianAsk([ask(1000, 100, 30), ask(100_000, 1e9, 1)])).toBe(1000);
-    expect(medianAsk([ask(1000, 100, 30), ask(0, 1, 1e9)])).toBe(1000);
-    // Where nobody delivered in the hour (a new farm): by capacity.
-    expect(medianAsk([ask(500, 49), ask(2000, 51)])).toBe(2000);
-    expect(medianAsk([])).toBeNull();
-    // The reference: the price that traded, where it is higher; either alone.
-    expect(referencePrice(500, 900)).toBe(900);
-    expect(referencePrice(null, 900)).toBe(900);
-    expect(referencePrice(500, null)).toBe(500);
-    expect(referencePrice(null, null)).toBeNull();
+    expect(medianAsk([ask(500, 100, 50), ask(2000, 100, 50)], 'delivered')).toBe(500);
+    expect(medianAsk([ask(500, 100, 49), ask(2000, 100, 51)], 'delivered')).toBe(2000);
+    expect(medianAsk([ask(1000, 100, 30), ask(100_000, 1e9, 1)], 'delivered')).toBe(1000);
+    expect(medianAsk([ask(1000, 100, 30), ask(0, 1, 1e9)], 'delivered')).toBe(1000);
+    // A fraction of a unit an interval weighs its fraction (a quiet hour's honest deliveries).
+    expect(medianAsk([ask(1000, 100, 0.9), ask(100_000, 1e9, 0.1)], 'delivered')).toBe(1000);
+    // Nothing delivered: no median of it; by what is offered, the same rule.
+    expect(medianAsk([ask(500, 49), ask(2000, 51)], 'delivered')).toBeNull();
+    expect(medianAsk([ask(500, 49), ask(2000, 51)], 'offered')).toBe(2000);
+    expect(medianAsk([], 'offered')).toBeNull();
+    // The reference: the higher of the price that traded and the median ask of what was delivered,
+    // or of what is offered where nothing was; at most the operator's ceiling.
+    const offered = [ask(500, 49), ask(2000, 51)];
+    const terms = (traded: number | null, ceiling: number | null = null) => ({ traded, ceiling });
+    expect(referencePrice(500, offered, terms(900))).toBe(900);
+    expect(referencePrice(1200, offered, terms(900))).toBe(1200);
+    expect(referencePrice(null, offered, terms(900))).toBe(2000);
+    expect(referencePrice(null, offered, terms(2500))).toBe(2500);
+    expect(referencePrice(null, [], terms(900))).toBe(900);
+    expect(referencePrice(null, [], terms(null))).toBeNull();
+    expect(referencePrice(1200, offered, terms(900, 1000))).toBe(1000);
     expect(collarOf(1000, 1005)).toBe(1005);
     expect(collarOf(MAX_TICK, 1500)).toBe(MAX_TICK);
   });
@@ -131,7 +145,7 @@ describe('the book', () => {
     // 3 µc at 1,000 ticks buy 3,000 rays; at the market order's collar (750: 1.5 times the median ask), 4,000.
     const capped = job({ id: 'capped', pixels: 1e6, free: 3 });
     const market = job({ id: 'market', bid: null, pixels: 1e6, free: 3 });
-    const terms = { traded: null, bandMilli: 1500 };
+    const terms = { traded: null, bandMilli: 1500, ceiling: null };
     const { bids } = bookOf([spoof, capped, market, job({ id: 'broke', free: 0 })], providers, 10_000, terms);
     expect(bids).toEqual([
       { id: 'capped', limit: 1000, quantity: 3 },
@@ -204,7 +218,7 @@ describe('the book', () => {
     expect(pauseReason({ ...job, bid: null }, { price: null, bestAsk: null })).toMatch(/^waiting: the market has no price yet/);
     // A market order under a price over its collar (a limit bid lifted it), and at its collar.
     expect(pauseReason({ ...job, bid: null, escrow: tile }, { price: 1200, bestAsk: 900, marketLimit: 1100 })).toMatch(
-      /^paused: spot 1\.200 > 1\.100 credits\/RU, the most a market order pays now .*\(--max-price\)/,
+      /^paused: spot 1\.200 > 1\.100 credits\/RU, the most a market order pays now .*--max-price/,
     );
     expect(pauseReason({ ...job, bid: null, escrow: tile }, { price: 1100, bestAsk: 900, marketLimit: 1100 })).toBeNull();
   });
@@ -286,7 +300,7 @@ describe('the price history', () => {
     let at = 1_000_000;
     const clearNext = () => {
       at += 10_000;
-      return clearMarketInterval({ ...deps, marketOrderBandMilli: bandMilli, log }, at, at);
+      return clearMarketInterval({ ...deps, marketOrderBandMilli: bandMilli, tradedCeiling: null, log }, at, at);
     };
     return { points, state, clearNext };
   }
@@ -373,7 +387,7 @@ describe('the price history', () => {
 
   it('holds every vote to the median ask: no stale price stays named, and no account mixing a limit bid votes high', async () => {
     // Supply now asks 300, the price named is 1000, and a sliver asks within the collar (1500).
-    const stale = intervals(marketOrders, () => [provider('h1', 300), provider('sliver', 1500, 1e6)], 1000);
+    const stale = intervals(marketOrders, () => [provider('h1', 300, 5e9, 5e9 * 360), provider('sliver', 1500, 1e6)], 1000);
     await stale.clearNext();
     expect(stale.points.at(-1)).toMatchObject({ price: 1500, voteAt: 300 });
     for (let i = 0; i < 360; i++) await stale.clearNext();
@@ -401,7 +415,8 @@ describe('the price history', () => {
   });
 
   it('keeps market orders trading when the price named falls, or supply rises over it', async () => {
-    let supply = [provider('dearer', 1300)];
+    const dearer = provider('dearer', 1300, 5e9, 5e9 * 360);
+    let supply = [dearer];
     const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
     // Honest supply asking more than the price named: market orders follow it, and name it.
     for (let i = 0; i < 30; i++) await clearNext();
@@ -412,11 +427,14 @@ describe('the price history', () => {
     const quiet = intervals(marketOrders, () => supply, 1000);
     for (let i = 0; i < 3; i++) await quiet.clearNext();
     expect(quiet.state.traded).toBe(0);
-    // … and once it is gone, market orders trade with what is there: the collar is over its median ask.
-    supply = [provider('dearer', 1300)];
-    await quiet.clearNext();
-    expect(quiet.points.at(-1)).toMatchObject({ price: 1300, marketLimit: 1950 });
-    expect(quiet.points.at(-1)?.volume).toBeGreaterThan(0);
+    // … and once it is gone, market orders trade with what is there: the collar is over its median
+    // ask, of what it delivered or (a quiet hour) of what it offers.
+    for (const back of [dearer, provider('quiet', 1300)]) {
+      supply = [back];
+      await quiet.clearNext();
+      expect(quiet.points.at(-1)).toMatchObject({ price: 1300, marketLimit: 1950 });
+      expect(quiet.points.at(-1)?.volume).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -614,8 +632,15 @@ describe('dispatch at the market', () => {
       expect(await uploadShade(w.client, (await poll(w, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
       await waitFor(async () => (await r.hget(keys.worker(w.id), 'renderMs')) !== null, 5000, 'the provider measured');
       // What it delivered in the last hour, which the median ask weighs it by: the rays of that result.
-      const delivered = recentResults(await r.hgetall(keys.workerRecentRays(w.id)), Date.now());
-      expect(delivered.reduce((s, n) => s + n, 0)).toBe(17_000);
+      const delivered = async (id: string) =>
+        recentResults(await r.hgetall(keys.workerRecentRays(id)), Date.now()).reduce((s, n) => s + n, 0);
+      expect(await delivered(w.id)).toBe(17_000);
+      // A tile two results agree on is delivered once: half its rays each (copies of one render multiply nothing).
+      const pair = [await own.worker('t1', { trusted: true }), await own.worker('t2', { trusted: true })];
+      expect((await own.operator('/api/jobs', { ...oneTileJob(2), budget: 1 })).status).toBe(201);
+      for (const t of pair) expect(await uploadShade(t.client, (await poll(t, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
+      await waitFor(async () => (await delivered(pair[1].id)) > 0, 5000, 'the verdict');
+      for (const t of pair) expect(await delivered(t.id)).toBe(8_500);
 
       // The farm named 1 credit/RU (lower than what its supply asks): the collar is 1.5 times the
       // median ask, 2, so the market order still trades with the provider there is.

@@ -52,24 +52,26 @@ export function remainingRays(job: JobDemand): number {
  * Rays `free` µc buy at `ticks` per RU (a tick per RU is 10^3 µc per 10^9 rays); any number at no
  * price. The inverse of costMicros, rounded down.
  */
-const HOUR_MS = 3_600_000;
-
 const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
 
+const HOUR_MS = 3_600_000;
+
+/** An ask in the book, with what its provider delivered in an interval of the last hour (book units). */
+type Offer = Order & { delivered: number };
+
 /**
- * The book's median ask (the lower median), each ask weighed by what its provider delivered in an
- * interval of the last hour, at most what it offers: rays of its results that ground truth backed
- * (`delivered`, in book units an interval); where no provider in the book delivered any (a new or
- * quiet farm), by what it offers. Not by what it offers alone: a measured speed can be gamed (a key
- * answering its own job's tiles in milliseconds), and a key claiming most of the book's capacity
- * at a fortune made the median that; nor by results counted: a key's tiny tiles, or spot checks
- * answered from a coalition's notes, outweighed every honest provider (attacker's reviews). Null for
- * an empty book.
+ * The book's median ask (the lower median), each ask weighed `by` what its provider delivered in
+ * an interval of the last hour, at most what it offers — its share of the rays of tiles ground
+ * truth backed — or by what it offers; null when nothing weighs anything. Not by what it offers
+ * alone where anything was delivered: a measured speed can be gamed (a key answering its own job's
+ * tiles in milliseconds), and a key claiming most of the book's capacity at a fortune made the
+ * median that; nor by results counted: a key's tiny tiles outweighed every honest provider; nor
+ * by every copy of one render (attacker's reviews).
  */
-export function medianAsk(asks: readonly { limit: number; quantity: number; delivered: number }[]): number | null {
-  const delivered = asks.some((a) => a.delivered > 0);
-  const weight = (a: (typeof asks)[number]) => (delivered ? Math.min(a.quantity, a.delivered) : a.quantity);
+export function medianAsk(asks: readonly Offer[], by: 'delivered' | 'offered'): number | null {
+  const weight = (a: Offer) => (by === 'delivered' ? Math.min(a.quantity, a.delivered) : a.quantity);
   const total = asks.reduce((s, a) => s + weight(a), 0);
+  if (total === 0) return null;
   let below = 0;
   for (const a of [...asks].sort((x, y) => x.limit - y.limit)) {
     below += weight(a);
@@ -78,9 +80,23 @@ export function medianAsk(asks: readonly { limit: number; quantity: number; deli
   return null;
 }
 
-/** A market order's reference price: the higher of the price that traded and the book's median ask. Null with neither. */
-export const referencePrice = (median: number | null, traded: number | null): number | null =>
-  median === null ? traded : Math.max(median, traded ?? 0);
+/**
+ * A market order's reference price: the higher of the price that traded and `delivered`, the
+ * median ask of what was delivered, or, where nothing was (a quiet hour), of what is offered — not
+ * the price that traded alone, which one quiet interval's trade at a key's ask of 0 names, and then
+ * collars every market order at 0 until something is delivered (an attacker's review). At most
+ * the operator's `ceiling` (ticks; null: none).
+ */
+export function referencePrice(
+  delivered: number | null,
+  asks: readonly Offer[],
+  market: { traded: number | null; ceiling: number | null },
+): number | null {
+  const { traded, ceiling } = market;
+  const median = delivered ?? medianAsk(asks, 'offered');
+  const reference = median === null ? traded : Math.max(median, traded ?? 0);
+  return reference === null || ceiling === null ? reference : Math.min(reference, ceiling);
+}
 
 /**
  * A market order's collar, as exchanges collar theirs: the most it pays, `bandMilli` thousandths of
@@ -95,22 +111,24 @@ export const collarOf = (reference: number | null, bandMilli: number): number | 
   reference === null ? null : Math.min(MAX_TICK, Math.floor((reference * bandMilli) / 1000));
 
 /**
- * The book of an interval, with its median ask and its market orders' collar (their bid's limit;
- * null: any price). `bandMilli`: marketOrderBand in thousandths.
+ * The book of an interval, with the price its buyers' votes are held to (`voteCap`: the median ask
+ * of what was delivered, else the price that traded; null: none) and its market orders' collar
+ * (their bid's limit; null: any price). `bandMilli`: marketOrderBand in thousandths; `ceiling`:
+ * the operator's bound on the reference price (marketTradedCeiling, ticks; null: none).
  */
 export function bookOf(
   jobs: readonly JobDemand[],
   providers: readonly ProviderSupply[],
   intervalMs: number,
-  market: { traded: number | null; bandMilli: number },
-): { bids: Order[]; asks: Order[]; median: number | null; collar: number | null } {
+  market: { traded: number | null; bandMilli: number; ceiling: number | null },
+): { bids: Order[]; asks: Order[]; voteCap: number | null; collar: number | null } {
   const offers = providers
     .filter((p) => p.renderMs > 0)
     .map((p) => ({
       id: p.id,
       limit: p.ask,
       quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT),
-      delivered: Math.floor((p.raysRecent * intervalMs) / HOUR_MS / RAYS_PER_BOOK_UNIT),
+      delivered: (p.raysRecent * intervalMs) / HOUR_MS / RAYS_PER_BOOK_UNIT,
     }))
     .filter((o) => o.quantity > 0);
   const asks = offers.map(({ id, limit, quantity }) => ({ id, limit, quantity }));
@@ -119,8 +137,8 @@ export function bookOf(
   // price must not set the price every other job trades at, while its own tiles are refused as
   // unfunded — nor a market order holding nothing bid for all it needs because a key asks 0, nor
   // one key asking a tick swell what market orders want past what cheaper supply renders (reviews).
-  const median = medianAsk(offers);
-  const collar = collarOf(referencePrice(median, market.traded), market.bandMilli);
+  const delivered = medianAsk(offers, 'delivered');
+  const collar = collarOf(referencePrice(delivered, offers, market), market.bandMilli);
   const marketBasis = Math.max(1, collar ?? Math.min(...asks.map((a) => a.limit)));
   const bids = jobs
     .map((j) => {
@@ -129,7 +147,7 @@ export function bookOf(
       return j.bid === null ? { id: j.id, limit: collar ?? MAX_TICK, quantity, market: true } : { id: j.id, limit: j.bid, quantity };
     })
     .filter((o) => o.quantity > 0);
-  return { bids, asks, median, collar };
+  return { bids, asks, voteCap: delivered ?? market.traded, collar };
 }
 
 /** The curves by price level: units wanted at or above each named price, offered at or below it. One sweep. */
@@ -175,15 +193,16 @@ export function pauseReason(
 ): string | null {
   if (!last) return null;
   const credits = (ticks: number) => fromTicks(ticks).toFixed(3);
-  const { bid } = job;
-  const collar = last.marketLimit ?? null;
-  // A collar is at least the book's median ask: a market order is never paused by the cheapest.
-  if (bid === null && collar !== null && last.price !== null && collar < last.price)
-    return `paused: spot ${credits(last.price)} > ${credits(collar)} credits/RU, the most a market order pays now (a band over the market's reference price); it resumes when the price comes down, or submit it again with a limit (--max-price) to pay more`;
+  // A market order's limit is the clearing's collar.
+  const bid = job.bid ?? last.marketLimit ?? null;
+  const limit =
+    job.bid === null
+      ? `${credits(bid ?? 0)} credits/RU, the most a market order pays now (a band over the market's reference price; submit it again with a limit, --max-price, to pay more)`
+      : `your limit ${credits(bid ?? 0)} credits/RU`;
   if (bid !== null && last.price !== null && bid < last.price)
-    return `paused: spot ${credits(last.price)} > your limit ${credits(bid)} credits/RU; it resumes when the price comes down`;
+    return `paused: spot ${credits(last.price)} > ${limit}; it resumes when the price comes down`;
   if (bid !== null && last.price === null && last.bestAsk !== null && bid < last.bestAsk)
-    return `paused: the cheapest ask, ${credits(last.bestAsk)}, is over your limit ${credits(bid)} credits/RU; it resumes when cheaper supply arrives`;
+    return `paused: the cheapest ask, ${credits(last.bestAsk)}, is over ${limit}; it resumes when cheaper supply arrives`;
   if (job.committed > 0) return null;
   const left = job.escrow;
   const price = last.price ?? last.bestAsk;

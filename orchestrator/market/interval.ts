@@ -21,8 +21,10 @@ export interface IntervalDeps {
   tradedFloorUnits: number;
   /** … and how many requesters buy in it (marketTradedMinBuyers). */
   tradedMinBuyers: number;
-  /** marketOrderBand, in thousandths: a market order's collar over its reference price (book.ts). */
+  /** marketOrderBand, in thousandths: a market order's collar over its reference price (book.ts) … */
   marketOrderBandMilli: number;
+  /** … which is at most marketTradedCeiling (ticks; null: none). */
+  tradedCeiling: number | null;
   log: Logger;
 }
 
@@ -34,7 +36,11 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
     deps.market.last(),
     deps.market.lastTraded(),
   ]);
-  const { bids, asks, median, collar } = bookOf(demand, supply, deps.intervalMs, { traded, bandMilli: deps.marketOrderBandMilli });
+  const { bids, asks, voteCap, collar } = bookOf(demand, supply, deps.intervalMs, {
+    traded,
+    bandMilli: deps.marketOrderBandMilli,
+    ceiling: deps.tradedCeiling,
+  });
   const c = clear(bids, asks);
   if (c.volume > 0) crashPoint('during-clearing');
   // Every requester with a bid at or above the price whose escrow pays for a tile at it takes part
@@ -42,7 +48,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   // book's order, while dispatch trades them all (an attacker's review: one of two requesters'
   // market orders was recorded), and a job whose tiles are refused as unfunded trades nothing (a
   // second review: a market order holding 1 µc had made a second buyer). Their votes are held to
-  // the book's median ask: a price over what supply asks (market orders paying up to their collar
+  // the median ask of what was delivered (else the price that traded): a price over what supply asks (market orders paying up to their collar
   // to a key asking within it, a dust bid lifting the price to it) must not ratchet the price named
   // up a band an hour, nor keep a stale one up (the collar's reviews).
   const jobs = new Map(demand.map((j) => [j.id, j]));
@@ -53,7 +59,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       const job = jobs.get(bid.id) as JobDemand;
       if (bid.limit >= price && job.free >= costMicros(job.tileRays, price, 'up')) buyers[job.owner] = c.volume;
     }
-  const votes = price !== null && median !== null && price > median ? { buyers, voteAt: median } : { buyers };
+  const votes = price !== null && voteCap !== null && price > voteCap ? { buyers, voteAt: voteCap } : { buyers };
   const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, ...votes }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {

@@ -67,7 +67,7 @@ local function settleResults(winner, vouch)
       -- Its measured speed, what the market offers of it (market/book.ts), only from a verdict
       -- ground truth backs, as credibility: an unchecked result (a key's own job, accepted on
       -- its word) could claim a tile's most rays a few milliseconds after it was handed out.
-      if d.anchored then measureSpeed(r, now) end
+      if d.anchored then measureSpeed(r, now, #d.agree) end
       if checked[n] then passCheck(r.worker, r.assignedAt) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end

@@ -33,6 +33,8 @@ end
 -- which the caller runs next and the sweep finishes if a crash stops it).
 local function fault(worker, job, now)
   count(worker, 'faults', 1)
+  -- What it delivered no longer weighs its ask in the book's median (market/book.ts medianAsk).
+  redis.call('DEL', K.workerRecentRays(worker))
   redis.call('HSET', K.worker(worker), 'caughtAt', now)
   redis.call('ZADD', K.backtracksDue, now, worker)
   setPassed(worker, 0)
@@ -58,12 +60,13 @@ local function countRecent(worker, now)
   addRecent(K.workerRecent(worker), now, 1)
 end
 -- A checked result's rays and the time from its hand-out to its upload, in the worker's measured
--- speed: what the market offers of it (market/book.ts); its rays in what it delivered in the last
--- hour, what the book's median ask weighs it by (book.ts medianAsk).
-local function measureSpeed(r, now)
+-- speed: what the market offers of it (market/book.ts); and its share of the tile's rays (one of
+-- `agreed` results) in what it delivered in the last hour, what the book's median ask weighs it by
+-- (book.ts medianAsk): the tile once, however many keys uploaded a copy of one render.
+local function measureSpeed(r, now, agreed)
   count(r.worker, 'raysDone', r.rays or 0)
   count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
-  addRecent(K.workerRecentRays(r.worker), now, r.rays or 0)
+  addRecent(K.workerRecentRays(r.worker), now, math.floor((r.rays or 0) / agreed))
 end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
