@@ -39,7 +39,7 @@ export const MarketView = z.object({
   levels: z.array(MarketLevel),
   /**
    * The price that traded as the farm uses it (what it pays its own work at most; null: none named
-   * yet), and the most a market order pays now (a band over it; null: any price).
+   * yet), and the most a market order pays now (a band over its reference price, market/book.ts; null: any price).
    */
   traded: z.number().nullable(),
   marketOrderLimit: z.number().nullable(),

@@ -20,6 +20,7 @@ import {
   pauseReason,
   referencePrice,
   remainingRays,
+  voteCap,
 } from '../orchestrator/market/book.ts';
 import { MAX_TICK, type Order } from '../orchestrator/market/clearing.ts';
 import { type ClearingPoint, candles, priceIndex, tradedPrice } from '../orchestrator/market/history.ts';
@@ -83,7 +84,7 @@ describe('the book', () => {
         { traded, bandMilli: 1500, ceiling: null },
       );
     // No measured provider and no price traded: a market order would pay any price (it buys nothing: no one offers).
-    expect(book([unmeasured], null)).toMatchObject({ voteCap: null, collar: null, asks: [] });
+    expect(book([unmeasured], null)).toMatchObject({ delivered: null, collar: null, asks: [] });
     // 1.5 times the median ask of what is offered where nothing was delivered in the hour, or of
     // the price that traded where it is higher.
     const { bids, asks, collar } = book([fast, unmeasured], null);
@@ -92,12 +93,12 @@ describe('the book', () => {
       { id: 'limit', limit: 1000, quantity: 1500 },
       { id: 'market', limit: 1200, quantity: 2, market: true },
     ]);
-    expect(book([fast], 1000)).toMatchObject({ voteCap: 1000, collar: 1500 });
-    expect(book([fast], 700)).toMatchObject({ voteCap: 700, collar: 1200 });
+    expect(book([fast], 1000)).toMatchObject({ delivered: null, collar: 1500 });
+    expect(book([fast], 700)).toMatchObject({ delivered: null, collar: 1200 });
     // What was delivered: the higher of its median ask and the price that traded.
     const delivered = { ...fast, raysRecent: 1e9 };
-    expect(book([delivered], 700)).toMatchObject({ voteCap: 800, collar: 1200 });
-    expect(book([delivered], 1000)).toMatchObject({ voteCap: 800, collar: 1500 });
+    expect(book([delivered], 700)).toMatchObject({ delivered: 800, collar: 1200 });
+    expect(book([delivered], 1000)).toMatchObject({ delivered: 800, collar: 1500 });
     // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
     expect(asks).toEqual([{ id: 'fast', limit: 800, quantity: 100_000 }]);
   });
@@ -131,6 +132,10 @@ describe('the book', () => {
     expect(referencePrice(null, [], terms(900))).toBe(900);
     expect(referencePrice(null, [], terms(null))).toBeNull();
     expect(referencePrice(1200, offered, terms(900, 1000))).toBe(1000);
+    // Votes: held to the median of what was delivered, else to the price named; none with neither.
+    expect(voteCap(800, 1000)).toBe(800);
+    expect(voteCap(null, 1000)).toBe(1000);
+    expect(voteCap(null, null)).toBeNull();
     expect(collarOf(1000, 1005)).toBe(1005);
     expect(collarOf(MAX_TICK, 1500)).toBe(MAX_TICK);
   });
@@ -318,7 +323,8 @@ describe('the price history', () => {
     tileRays: 17_152,
   });
   const provider = (id: string, ask: number, raysDone = 5e9, raysRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, raysRecent });
-  const honest = provider('h1', 1000);
+  /** An honest provider that delivered an hour of what it offers. */
+  const honest = provider('h1', 1000, 5e9, 5e9 * 360);
   const marketOrders = () => [wanting('a1', 'alice'), wanting('b1', 'bob'), wanting('c1', 'carol')];
 
   it('records every requester bidding at or above an interval’s price whose escrow pays for a tile as taking part, not only the fill the book’s order gave', async () => {
@@ -383,6 +389,15 @@ describe('the price history', () => {
       expect(points.at(-1)?.volume).toBeGreaterThan(15_000_000);
       expect(state.traded).toBe(1300);
     }
+  });
+
+  it('lets no young farm name a gamed speed’s ask', async () => {
+    // A young farm (no price named, nothing delivered): a key claiming a speed it never had, asking
+    // 100 credits/RU, sets what market orders pay where they want more, and names nothing.
+    const young = intervals(marketOrders, () => [provider('h1', 1000), provider('gamed', 100_000, 1e13)]);
+    for (let i = 0; i < 30; i++) await young.clearNext();
+    expect(young.points.at(-1)?.price).toBe(100_000);
+    expect(young.state.traded).toBeNull();
   });
 
   it('holds every vote to the median ask: no stale price stays named, and no account mixing a limit bid votes high', async () => {

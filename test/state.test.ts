@@ -97,6 +97,11 @@ describe('the price a replica binds at (bind.lua)', () => {
     // … a market order at no price over its collar, a limit order up to its limit.
     expect(await at(job, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'paused' });
     expect(await at(limit, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'eligible', price: 1500 });
+    // The treasury's own work on a market order's tile (a trusted worker's stocking audit) is not the
+    // job's to pay: its collar does not hold it up (at no more than the last trade, as ever).
+    await redis.hset(keys.task(`${job}.f0.t0`), 'stockSlot', '0');
+    expect(await at(job, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'eligible', price: 1000 });
+    await redis.hdel(keys.task(`${job}.f0.t0`), 'stockSlot');
     // One that did not cross: a market order pays an ask up to its collar, none above it…
     expect(await at(job, 'cheap', null, 1000)).toEqual({ status: 'eligible', price: 800 });
     expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout' });

@@ -111,8 +111,17 @@ export const collarOf = (reference: number | null, bandMilli: number): number | 
   reference === null ? null : Math.min(MAX_TICK, Math.floor((reference * bandMilli) / 1000));
 
 /**
- * The book of an interval, with the price its buyers' votes are held to (`voteCap`: the median ask
- * of what was delivered, else the price that traded; null: none) and its market orders' collar
+ * The most a buyer's vote for the price that traded counts at: the median ask of what was
+ * delivered (a price over what supply asks — market orders paying up to their collar to a key
+ * asking within it, a dust bid lifting the price to it — must not ratchet the price named up, nor
+ * keep a stale one up), else the price named; null (no vote) with neither: a young farm's first
+ * price must not be a gamed speed's ask (attacker's reviews).
+ */
+export const voteCap = (delivered: number | null, traded: number | null): number | null => delivered ?? traded;
+
+/**
+ * The book of an interval, with the median ask of what was delivered (medianAsk) and its market
+ * orders' collar
  * (their bid's limit; null: any price). `bandMilli`: marketOrderBand in thousandths; `ceiling`:
  * the operator's bound on the reference price (marketTradedCeiling, ticks; null: none).
  */
@@ -121,7 +130,7 @@ export function bookOf(
   providers: readonly ProviderSupply[],
   intervalMs: number,
   market: { traded: number | null; bandMilli: number; ceiling: number | null },
-): { bids: Order[]; asks: Order[]; voteCap: number | null; collar: number | null } {
+): { bids: Order[]; asks: Order[]; delivered: number | null; collar: number | null } {
   const offers = providers
     .filter((p) => p.renderMs > 0)
     .map((p) => ({
@@ -147,7 +156,7 @@ export function bookOf(
       return j.bid === null ? { id: j.id, limit: collar ?? MAX_TICK, quantity, market: true } : { id: j.id, limit: j.bid, quantity };
     })
     .filter((o) => o.quantity > 0);
-  return { bids, asks, voteCap: delivered ?? market.traded, collar };
+  return { bids, asks, delivered, collar };
 }
 
 /** The curves by price level: units wanted at or above each named price, offered at or below it. One sweep. */

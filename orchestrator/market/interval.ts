@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { costMicros } from '../../shared/money.ts';
 import { crashPoint } from '../crash-points.ts';
 import type { Market } from '../state/market.ts';
-import { bookOf, type JobDemand, levels } from './book.ts';
+import { bookOf, type JobDemand, levels, voteCap } from './book.ts';
 import { clear } from './clearing.ts';
 import { INDEX_WINDOW_MS, tradedPrice } from './history.ts';
 
@@ -36,7 +36,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
     deps.market.last(),
     deps.market.lastTraded(),
   ]);
-  const { bids, asks, voteCap, collar } = bookOf(demand, supply, deps.intervalMs, {
+  const { bids, asks, delivered, collar } = bookOf(demand, supply, deps.intervalMs, {
     traded,
     bandMilli: deps.marketOrderBandMilli,
     ceiling: deps.tradedCeiling,
@@ -48,9 +48,8 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
   // book's order, while dispatch trades them all (an attacker's review: one of two requesters'
   // market orders was recorded), and a job whose tiles are refused as unfunded trades nothing (a
   // second review: a market order holding 1 µc had made a second buyer). Their votes are held to
-  // the median ask of what was delivered (else the price that traded): a price over what supply asks (market orders paying up to their collar
-  // to a key asking within it, a dust bid lifting the price to it) must not ratchet the price named
-  // up a band an hour, nor keep a stale one up (the collar's reviews).
+  // voteCap (book.ts), and with none they vote for nothing.
+  const cap = voteCap(delivered, traded);
   const jobs = new Map(demand.map((j) => [j.id, j]));
   const buyers: Record<string, number> = {};
   const price = c.price;
@@ -59,7 +58,7 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
       const job = jobs.get(bid.id) as JobDemand;
       if (bid.limit >= price && job.free >= costMicros(job.tileRays, price, 'up')) buyers[job.owner] = c.volume;
     }
-  const votes = price !== null && voteCap !== null && price > voteCap ? { buyers, voteAt: voteCap } : { buyers };
+  const votes = cap === null ? { buyers: {} } : price !== null && price > cap ? { buyers, voteAt: cap } : { buyers };
   const hour = [...(await deps.market.since(at - INDEX_WINDOW_MS)), { at, price: c.price, volume: c.volume, ...votes }];
   // Market bids name no price: the best bid is the highest limit named.
   const best = (orders: typeof bids, pick: (a: number, b: number) => number) => {

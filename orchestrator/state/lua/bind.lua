@@ -140,7 +140,9 @@ if not payer then
   -- the last clearing set it (market/book.ts collarOf; before either existed, any price); no ask:
   -- any price. When the last interval did not cross, or before any clearing has a price (a new
   -- farm: no provider's speed is measured yet), at the worker's ask.
-  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '') or tonumber(ARGV[23])
+  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
+  -- The collar bounds what the job pays: the treasury's own work on its tiles is not the job's.
+  if not bid and not farmOwes then bid = tonumber(ARGV[23]) end
   local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
   local price = tonumber(ARGV[15])
   local traded = tonumber(ARGV[20])
