@@ -121,9 +121,8 @@ export const voteCap = (delivered: number | null, traded: number | null): number
 
 /**
  * The book of an interval, with the median ask of what was delivered (medianAsk) and its market
- * orders' collar
- * (their bid's limit; null: any price). `bandMilli`: marketOrderBand in thousandths; `ceiling`:
- * the operator's bound on the reference price (marketTradedCeiling, ticks; null: none).
+ * orders' collar (their bid's limit; null: any price). `bandMilli`: marketOrderBand in thousandths;
+ * `ceiling`: the operator's bound on the reference price (marketTradedCeiling, ticks; null: none).
  */
 export function bookOf(
   jobs: readonly JobDemand[],
