@@ -35,7 +35,7 @@ export class Market {
   /**
    * Records the clearing unless its interval already is; history older than `keepSince` goes.
    * `votes`: the units each requester bought in it and the price their votes are held to
-   * (history.ts), kept in the history only (the price that traded counts them; no public view lists
+   * (market/book.ts voteCap), kept in the history only (the price that traded counts them; no public view lists
    * them). `traded`: the price it names as the last that
    * traded (null: it leaves the last one).
    */
@@ -126,7 +126,7 @@ export class Market {
     );
   }
 
-  /** Providers seen since `onlineSince` that ask a price: their asks and measured speed. */
+  /** Providers seen since `onlineSince` that ask a price and have a measured speed: their asks, speed, and the checked rays they delivered in the last hour. */
   async supply(onlineSince: number, now = Date.now()): Promise<ProviderSupply[]> {
     const ids = await this.redis.zrangebyscore(keys.workersBy('lastSeen'), onlineSince, '+inf');
     const m = this.redis.multi();
