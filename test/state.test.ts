@@ -22,7 +22,8 @@ import { Jobs } from '../orchestrator/state/jobs.ts';
 import { keys, luaKeyTable } from '../orchestrator/state/keys.ts';
 import { KnownAnswers } from '../orchestrator/state/known-answers.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
-import { Tasks } from '../orchestrator/state/tasks.ts';
+import { type TaskRecord, Tasks } from '../orchestrator/state/tasks.ts';
+import { recentResults } from '../shared/throughput.ts';
 import { waitFor } from './support/farm.ts';
 
 let server: PrivateRedis;
@@ -108,6 +109,59 @@ describe('the price a replica binds at (bind.lua)', () => {
     expect(await at(job, 'dear', null, 1000, 2000)).toEqual({ status: 'eligible', price: 2000 });
     // … and a limit order any ask its bid reaches (the pairwise rule).
     expect(await at(limit, 'dear', null, 1000)).toEqual({ status: 'eligible', price: 2000 });
+  });
+});
+
+describe('what a provider delivered (settle.lua)', () => {
+  it('counts the rays of results paid at a market’s price, checked or not; not those paid at an ask, nothing, or by the treasury', async () => {
+    const job = 'j00000000000000000020';
+    await runningJob(job);
+    await redis.hset(keys.job(job), 'escrow', 10 ** 12);
+    await tasks.create(job, planJob(job, [0], 64, 16, 16), 2);
+    // Their own class: the tiles they back are known answers, which other tests here count in c1's.
+    const provider = (id: string, ask: number) =>
+      redis.hset(keys.worker(id), { id, class: 'c9', classState: 'established', trusted: 1, ask });
+    await provider('p1', 500);
+    await provider('p2', 500);
+    await provider('free', 0);
+    const delivered = async (worker: string) =>
+      recentResults(await redis.hgetall(keys.workerRecentRays(worker)), Date.now()).reduce((s, n) => s + n, 0);
+    const cleared = { spot: 1000, traded: 1000, marketLimit: 1500 };
+    /** Binds slot n of tile t to the worker, uploads 1,000 rays and settles `agree` as one verdict. */
+    const bound = async (t: number, n: number, worker: string, prices: typeof cleared | typeof NO_PRICES) => {
+      const task = `${job}.f0.t${t}`;
+      const b = await tasks.bind(task, n, worker, `r${t}${n}`, Date.now() + 60_000, 'slots', false, 64, prices);
+      expect(b.status).toBe('bound');
+      expect(await tasks.submit([{ task, n, rid: `r${t}${n}`, worker, cid: 'bafkreitile', rays: 1000 }])).toEqual([
+        { status: 'submitted' },
+      ]);
+    };
+    const settle = async (t: number, agree: number[], anchored: boolean) => {
+      const task = (await tasks.get(`${job}.f0.t${t}`)) as TaskRecord;
+      const verdict = { kind: 'accept' as const, cid: 'bafkreitile', credibility: 1, below: false, anchored, agree, disagree: [] };
+      const settled = await tasks.settle(task, { ...verdict, faulty: anchored, checked: [], auditSkipped: false, basis: {} }, 4, false);
+      expect(settled.status).toBe('verified');
+    };
+    // At a clearing's price, unchecked: every paid replica counts its rays (the requester paid each).
+    await bound(0, 0, 'p1', cleared);
+    await bound(0, 1, 'p2', cleared);
+    await settle(0, [0, 1], false);
+    expect([await delivered('p1'), await delivered('p2')]).toEqual([1000, 1000]);
+    // At the worker's own ask (the interval did not cross), checked by ground truth or not: nothing —
+    // a key asking a tick would trade with its owner's job for nothing, and a dispute buys no weight.
+    await bound(1, 0, 'p1', NO_PRICES);
+    await settle(1, [0], true);
+    expect(await delivered('p1')).toBe(1000);
+    expect(await redis.hget(keys.worker('p1'), 'raysDone')).toBe('1000');
+    // At a clearing's price of 0: nothing paid, nothing counted.
+    await bound(2, 0, 'free', { spot: 0, traded: 0, marketLimit: 0 });
+    await settle(2, [0], false);
+    expect(await delivered('free')).toBe(0);
+    // The treasury's own work (a stocking audit): not a requester's purchase.
+    await redis.hset(keys.task(`${job}.f0.t3`), 'stockSlot', '0');
+    await bound(3, 0, 'p1', cleared);
+    await settle(3, [0], true);
+    expect(await delivered('p1')).toBe(1000);
   });
 });
 

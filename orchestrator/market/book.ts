@@ -33,7 +33,7 @@ export interface ProviderSupply {
   /** Rays it verified and the render time they took, so far. */
   raysDone: number;
   renderMs: number;
-  /** Rays of its results ground truth backed in the last hour (includes/reputation.lua measureSpeed). */
+  /** Rays of its results requesters paid for at a market's price in the last hour (includes/reputation.lua countDelivered). */
   raysRecent: number;
 }
 
@@ -61,12 +61,14 @@ type Offer = Order & { delivered: number };
 
 /**
  * The book's median ask (the lower median), each ask weighed `by` what its provider delivered in
- * an interval of the last hour, at most what it offers — its share of the rays of tiles ground
- * truth backed — or by what it offers; null when nothing weighs anything. Not by what it offers
- * alone where anything was delivered: a measured speed can be gamed (a key answering its own job's
- * tiles in milliseconds), and a key claiming most of the book's capacity at a fortune made the
- * median that; nor by results counted: a key's tiny tiles outweighed every honest provider; nor
- * by every copy of one render (attacker's reviews).
+ * an interval of the last hour, at most what it offers — the rays of its results requesters paid
+ * for at a market's price — or by what it offers; null when nothing weighs anything. Not by what
+ * it offers alone where anything was delivered: a measured speed can be gamed (a key answering its
+ * own job's tiles in milliseconds), and a key claiming most of the book's capacity at a fortune
+ * made the median that; nor by results counted: a key's tiny tiles outweighed every honest
+ * provider; nor by checked work alone: a requester has its own job's tiles checked at will by
+ * disputing them, honest providers only at random (attacker's reviews). Paid work costs whoever
+ * buys weight with it the fee on what it pays.
  */
 export function medianAsk(asks: readonly Offer[], by: 'delivered' | 'offered'): number | null {
   const weight = (a: Offer) => (by === 'delivered' ? Math.min(a.quantity, a.delivered) : a.quantity);

@@ -35,7 +35,7 @@ const PER_ID = {
   workerVouched: 'worker:{}:vouched',
   /** Its accepted results per minute over the last hour: a ring of minute fields (includes/reputation.lua). */
   workerRecent: 'worker:{}:recent',
-  /** The rays of its results ground truth backed, per minute over the last hour: the same ring. */
+  /** The rays of its results requesters paid for at a market's price, per minute over the last hour: the same ring. */
   workerRecentRays: 'worker:{}:recent-rays',
   /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */
   workerClasses: 'worker:{}:classes',

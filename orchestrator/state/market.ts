@@ -126,7 +126,7 @@ export class Market {
     );
   }
 
-  /** Providers seen since `onlineSince` that ask a price and have a measured speed: their asks, speed, and the checked rays they delivered in the last hour. */
+  /** Providers seen since `onlineSince` that ask a price and have a measured speed: their asks, speed, and the rays they were paid for at a market's price in the last hour. */
   async supply(onlineSince: number, now = Date.now()): Promise<ProviderSupply[]> {
     const ids = await this.redis.zrangebyscore(keys.workersBy('lastSeen'), onlineSince, '+inf');
     const m = this.redis.multi();

@@ -60,13 +60,20 @@ local function countRecent(worker, now)
   addRecent(K.workerRecent(worker), now, 1)
 end
 -- A checked result's rays and the time from its hand-out to its upload, in the worker's measured
--- speed: what the market offers of it (market/book.ts); and its share of the tile's rays (one of
--- `agreed` results) in what it delivered in the last hour, what the book's median ask weighs it by
--- (book.ts medianAsk): the tile once, however many keys uploaded a copy of one render.
-local function measureSpeed(r, now, agreed)
+-- speed: what the market offers of it (market/book.ts).
+local function measureSpeed(r, now)
   count(r.worker, 'raysDone', r.rays or 0)
   count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
-  addRecent(K.workerRecentRays(r.worker), now, math.floor((r.rays or 0) / agreed))
+end
+-- A paid result's rays in what its worker delivered in the last hour, what the book's median ask
+-- weighs it by (book.ts medianAsk): only work a requester paid for at a market's price (r.cleared,
+-- bind.lua), so that weight costs whoever buys it the operator's fee on what it pays, its own keys
+-- paid or not. Not only checked work: audits come at random to honest providers, a few per cent
+-- of a proven one's, while a requester could have its own job's tiles checked at will by disputing
+-- them (an attacker's review owned the median with 0.5 % of a farm's output); nor work paid at the
+-- worker's own ask, which a key asking a tick trades with its owner's job for nothing.
+local function countDelivered(r, now)
+  addRecent(K.workerRecentRays(r.worker), now, r.rays or 0)
 end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
