@@ -342,6 +342,32 @@ describe('reservations', () => {
 });
 
 describe('hostile orders', () => {
+  it('keeps what an offer at a token price locked, at the price that traded, for what it sold in a window it priced at a tick', async () => {
+    const redis = connectRedis(api.redisUrl);
+    try {
+      await redis.set(keys.marketTraded, '1000');
+      const start = nextWindow();
+      const p = await provider('token', 1);
+      // Collateral: 20 % of the offer's value at the price that traded (1 credit/RU), not at its own.
+      const offer = await p.client.offer({ start, ru: RU, minPrice: 0.001 });
+      const locked = Math.ceil(2 * TILE_RAYS * 1000e-6 * 0.2);
+      expect(toMicros(offer.locked)).toBe(locked);
+      // Its owner's reservation at the same tick: the window clears there, and all of it is sold.
+      const b = await buyer(1);
+      expect((await b.call('/api/reservations', { start, ru: RU, maxPrice: 0.001 })).status).toBe(201);
+      await waitFor(
+        async () => (await curve()).windows.find((w) => w.start === start)?.state === 'cleared',
+        start - Date.now() + 3000,
+        'the gate',
+      );
+      expect((await curve()).windows.find((w) => w.start === start)).toMatchObject({ price: 0.001, volume: RU });
+      // What it sold is still behind all it locked (at the window's price: 1 µc).
+      expect(toMicros((await workerAccount(p)).collateral)).toBe(locked);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('refuses ids of the wrong shape, orders at no price, offers from workers not established, grants to nobody', async () => {
     const b = await buyer(1);
     expect((await problem(await b.call('/api/reservations/not-an-order'), 400)).errors?.[0]?.path).toBe('id');

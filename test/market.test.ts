@@ -33,6 +33,7 @@ import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
 import { DEFAULT_PRIORITY } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
+import { recentResults } from '../shared/throughput.ts';
 import { waitFor } from './support/farm.ts';
 import {
   type ApiFarm,
@@ -59,6 +60,7 @@ const job = (j: Partial<JobDemand>): JobDemand => ({
   raysVerified: 0,
   free: 1e12,
   tileRays: 13_400,
+  bidSince: 0,
   ...j,
 });
 
@@ -70,8 +72,8 @@ describe('the book', () => {
   });
 
   it('bids a job at its limit (a market order at its collar, any price before one) and offers a provider what it renders in an interval', () => {
-    const fast = { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 };
-    const unmeasured = { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0, raysRecent: 0 };
+    const fast = { id: 'fast', ask: 800, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 };
+    const unmeasured = { id: 'unmeasured', ask: 500, raysDone: 0, renderMs: 0, paidRecent: 0 };
     const book = (providers: ProviderSupply[], traded: number | null) =>
       bookOf(
         [
@@ -95,7 +97,7 @@ describe('the book', () => {
     expect(book([fast], 1000)).toMatchObject({ delivered: null, collar: 1500 });
     expect(book([fast], 700)).toMatchObject({ delivered: null, collar: 1200 });
     // What was delivered: the higher of its median ask and the price that traded.
-    const delivered = { ...fast, raysRecent: 1e9 };
+    const delivered = { ...fast, paidRecent: 1e6 };
     expect(book([delivered], 700)).toMatchObject({ delivered: 800, collar: 1200 });
     expect(book([delivered], 1000)).toMatchObject({ delivered: 800, collar: 1500 });
     // 10^4 rays a millisecond for 10 s: 10^8 rays, 10^5 units of 10^3 rays.
@@ -103,19 +105,17 @@ describe('the book', () => {
   });
 
   it('refers a market order to the median ask by what was delivered: no sliver moves it, nor a speed claimed', () => {
-    const ask = (limit: number, quantity: number, delivered = 0) => ({ id: `a${limit}`, limit, quantity, delivered });
+    const ask = (limit: number, quantity: number, paid = 0) => ({ id: `a${limit}`, limit, quantity, paid });
     const keys = (limit: number) => Array.from({ length: 50 }, () => ask(limit, 1, 1));
     expect(medianAsk([ask(1000, 100, 100)], 'delivered')).toBe(1000);
     expect(medianAsk([ask(1000, 100, 100), ...keys(MAX_TICK)], 'delivered')).toBe(1000);
     expect(medianAsk([ask(1000, 100, 100), ...keys(0)], 'delivered')).toBe(1000);
-    // Half of what was delivered or more at or under it, each at most what it offers: a speed
-    // claimed weighs nothing beside what was delivered, nor does delivering past what is offered.
+    // Half of what requesters paid in the hour or more at or under it: a speed claimed weighs
+    // nothing beside it, however much is offered.
     expect(medianAsk([ask(500, 100, 50), ask(2000, 100, 50)], 'delivered')).toBe(500);
     expect(medianAsk([ask(500, 100, 49), ask(2000, 100, 51)], 'delivered')).toBe(2000);
     expect(medianAsk([ask(1000, 100, 30), ask(100_000, 1e9, 1)], 'delivered')).toBe(1000);
-    expect(medianAsk([ask(1000, 100, 30), ask(0, 1, 1e9)], 'delivered')).toBe(1000);
-    // A fraction of a unit an interval weighs its fraction (a quiet hour's honest deliveries).
-    expect(medianAsk([ask(1000, 100, 0.9), ask(100_000, 1e9, 0.1)], 'delivered')).toBe(1000);
+    expect(medianAsk([ask(1000, 1, 30), ask(100_000, 1e9, 29)], 'delivered')).toBe(1000);
     // Nothing delivered: no median of it; by what is offered, the same rule.
     expect(medianAsk([ask(500, 49), ask(2000, 51)], 'delivered')).toBeNull();
     expect(medianAsk([ask(500, 49), ask(2000, 51)], 'offered')).toBe(2000);
@@ -141,8 +141,8 @@ describe('the book', () => {
 
   it('bids a job for no more than its escrow pays for at its limit (a market order: at its collar)', () => {
     const providers = [
-      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 },
-      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 },
+      { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
+      { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
     ];
     // 1 µc at 999,999 credits/RU buys not one ray: it is not in the book, and cannot push the price to its limit.
     const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
@@ -157,7 +157,7 @@ describe('the book', () => {
     ]);
     // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
     // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
-    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, raysRecent: 0 }];
+    const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 }];
     const broke = job({ id: 'broke', bid: null, pixels: 1e6, free: 0 });
     expect(bookOf([broke, market], free, 10_000, terms).bids).toEqual([{ id: 'market', limit: 750, quantity: 4, market: true }]);
   });
@@ -283,11 +283,12 @@ describe('the price history', () => {
 
   /** Clears intervals of a book against a market kept in memory: what each recorded, and the price named. */
   /** Clears intervals against a market kept in memory: what each recorded, and the price named. */
-  function intervals(demand: () => JobDemand[], supply: () => ProviderSupply[], named: number | null = null, bandMilli = 1500) {
+  /** `demand` is asked at each clearing, with the start of its interval. */
+  function intervals(demand: (at: number) => JobDemand[], supply: () => ProviderSupply[], named: number | null = null, bandMilli = 1500) {
     const points: (ClearingPoint & { marketLimit?: number | null })[] = [];
     const state = { traded: named };
     const market = {
-      demand: async () => demand(),
+      demand: async () => demand(at),
       supply: async () => supply(),
       last: async () => undefined,
       lastTraded: async () => state.traded,
@@ -309,7 +310,7 @@ describe('the price history', () => {
     return { points, state, clearNext };
   }
   /** A job of `owner` wanting more than one provider renders an interval: a market order unless it bids. */
-  const wanting = (id: string, owner: string, free = 1e12, bid: number | null = null): JobDemand => ({
+  const wanting = (id: string, owner: string, free = 1e12, bid: number | null = null, bidSince = 0): JobDemand => ({
     id,
     owner,
     bid,
@@ -320,10 +321,14 @@ describe('the price history', () => {
     raysVerified: 500e9,
     free,
     tileRays: 17_152,
+    bidSince,
   });
-  const provider = (id: string, ask: number, raysDone = 5e9, raysRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, raysRecent });
-  /** An honest provider that delivered an hour of what it offers. */
-  const honest = provider('h1', 1000, 5e9, 5e9 * 360);
+  /** `paidRecent`: µc requesters paid it in the hour. */
+  const provider = (id: string, ask: number, raysDone = 5e9, paidRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, paidRecent });
+  /** What an hour of 5·10^9 rays each 10 s costs at `ticks` per RU (µc). */
+  const hourAt = (ticks: number) => costMicros(5e9 * 360, ticks, 'down');
+  /** An honest provider that was paid for an hour of what it offers. */
+  const honest = provider('h1', 1000, 5e9, hourAt(1000));
   const marketOrders = () => [wanting('a1', 'alice'), wanting('b1', 'bob'), wanting('c1', 'carol')];
 
   it('records every requester bidding at or above an interval’s price whose escrow pays for a tile as taking part, not only the fill the book’s order gave', async () => {
@@ -337,6 +342,36 @@ describe('the price history', () => {
     expect(points[0].price).toBe(1000);
     expect(points[0].buyers).toEqual({ alice: points[0].volume, bob: points[0].volume });
     expect(state.traded).toBe(1000);
+  });
+
+  it('counts a bid once it has stood a whole interval: a limit over the collar released before each clearing and held after pauses no market order', async () => {
+    const rich = (j: JobDemand) => ({ ...j, free: 1e16 });
+    // Mallory's limit, a tick over the market orders' collar, for more than all the supply, standing:
+    // she buys at it, and the market orders, collared, wait.
+    const standing = intervals(
+      () => [...marketOrders(), rich(wanting('m1', 'mallory', 1e16, 1501))],
+      () => [honest],
+      1000,
+    );
+    await standing.clearNext();
+    expect(standing.points[0]).toMatchObject({ price: 1501, marketLimit: 1500, buyers: { mallory: standing.points[0].volume } });
+    // Released a millisecond before each clearing (and held after it, buying nothing): her bid never
+    // stood an interval, and the market orders trade at the honest ask, interval after interval.
+    const { points, clearNext } = intervals(
+      (at) => [...marketOrders(), rich(wanting('m1', 'mallory', 1e16, 1501, at - 1))],
+      () => [honest],
+      1000,
+    );
+    for (let i = 0; i < 10; i++) await clearNext();
+    expect(points.map((p) => p.price)).toEqual(Array(10).fill(1000));
+    // Released just after the first clearing (at 1,010,000), it takes part in the one after next.
+    const late = intervals(
+      () => [...marketOrders(), rich(wanting('m1', 'mallory', 1e16, 1501, 1_010_001))],
+      () => [honest],
+      1000,
+    );
+    for (let i = 0; i < 3; i++) await late.clearNext();
+    expect(late.points.map((p) => p.price)).toEqual([1000, 1000, 1501]);
   });
 
   it('lets no key asking a fortune set what market orders pay, nor market orders ratchet the price named', async () => {
@@ -365,7 +400,7 @@ describe('the price history', () => {
     // An hour of honest trade at 1000 (the provider delivered what it offers, an hour of it); then
     // a key claiming 10^9 rays a millisecond, two hundred times the book's capacity, asks 100 credits/RU.
     const gamed = provider('gamed', 100_000, 1e9 * 10_000);
-    let supply = [provider('h1', 1000, 5e9, 5e9 * 360)];
+    let supply = [provider('h1', 1000, 5e9, hourAt(1000))];
     const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
     await clearNext();
     supply = [...supply, gamed];
@@ -374,13 +409,12 @@ describe('the price history', () => {
     expect(state.traded).toBe(1000);
   });
 
-  it('weighs the median ask by rays delivered, not by results: no key’s tiny tiles own it', async () => {
-    // Three providers asking 1300 delivered an hour of what they offer; a cheap one asking 800
+  it('weighs the median ask by what was paid, not by results: no key’s tiny tiles own it', async () => {
+    // Three providers asking 1300 were paid for an hour of what they offer; a cheap one asking 800
     // (or a requester's own key asking 0) offers a hundredth of that and delivered 240 tiny tiles.
-    const hour = 5e9 * 360;
-    const tiny = 240 * 4288;
+    const tiny = (ask: number) => 240 * costMicros(4288, ask, 'down');
     for (const ask of [800, 0]) {
-      const supply = () => [1, 2, 3].map((i) => provider(`d${i}`, 1300, 5e9, hour)).concat(provider('small', ask, 5e7, tiny));
+      const supply = () => [1, 2, 3].map((i) => provider(`d${i}`, 1300, 5e9, hourAt(1300))).concat(provider('small', ask, 5e7, tiny(ask)));
       const { points, state, clearNext } = intervals(marketOrders, supply, 1000);
       for (let i = 0; i < 360; i++) await clearNext();
       // Market orders keep buying what the 1300s offer, and name their price.
@@ -401,7 +435,7 @@ describe('the price history', () => {
 
   it('holds every vote to the median ask: no stale price stays named, and no account mixing a limit bid votes high', async () => {
     // Supply now asks 300, the price named is 1000, and a sliver asks within the collar (1500).
-    const stale = intervals(marketOrders, () => [provider('h1', 300, 5e9, 5e9 * 360), provider('sliver', 1500, 1e6)], 1000);
+    const stale = intervals(marketOrders, () => [provider('h1', 300, 5e9, hourAt(300)), provider('sliver', 1500, 1e6)], 1000);
     await stale.clearNext();
     expect(stale.points.at(-1)).toMatchObject({ price: 1500, voteAt: 300 });
     for (let i = 0; i < 360; i++) await stale.clearNext();
@@ -429,7 +463,7 @@ describe('the price history', () => {
   });
 
   it('keeps market orders trading when the price named falls, or supply rises over it', async () => {
-    const dearer = provider('dearer', 1300, 5e9, 5e9 * 360);
+    const dearer = provider('dearer', 1300, 5e9, hourAt(1300));
     let supply = [dearer];
     const { points, state, clearNext } = intervals(marketOrders, () => supply, 1000);
     // Honest supply asking more than the price named: market orders follow it, and name it.
@@ -458,8 +492,9 @@ describe('the interval clearing', () => {
   let redis: Redis;
 
   beforeAll(async () => {
-    // Market orders collared at 3 times the median ask (the cheap provider's 0.8: each delivered a
-    // result), over the dear one's 2: these tests are of the clearing (the collar's are above).
+    // Market orders collared at 3 times the median ask (the dear provider's 2: each renders a tile
+    // at its ask, and the dear one is paid more for it), over the dear one's 2: these tests are of
+    // the clearing (the collar's are above).
     api = await startApiFarm({ marketIntervalMs: INTERVAL, marketOrderBand: 3 });
     await fundOperator(api, 100);
     redis = new Redis(api.redisUrl);
@@ -470,17 +505,17 @@ describe('the interval clearing', () => {
   });
 
   const market = async () => (await (await fetch(`${api.farm.url}/api/market`)).json()) as MarketView;
-  /** The first clearing of an interval that began after now. */
-  const nextClearing = async () => {
+  /** The first clearing after now with `bids` bids: a job's takes part once it has stood an interval. */
+  const nextClearing = async (bids: number) => {
     const after = Date.now();
     let view: MarketView | undefined;
     await waitFor(
       async () => {
         view = await market();
-        return (view.at ?? 0) > after;
+        return (view.at ?? 0) > after && view.bids === bids;
       },
       10_000,
-      'the next clearing',
+      `a clearing of ${bids} bids`,
     );
     return view as MarketView;
   };
@@ -501,7 +536,7 @@ describe('the interval clearing', () => {
     }
     // A job that pays at most 1.5 credits per RU.
     expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, maxPrice: 1.5 })).status).toBe(201);
-    const view = await nextClearing();
+    const view = await nextClearing(1);
     expect(view).toMatchObject({ intervalMs: INTERVAL, bids: 1, asks: 2, bestBid: 1.5, bestAsk: 0.8, spread: 0.7 });
     // Demand exceeds the cheap provider's capacity all along [0.8, 1.5]: the price is the highest
     // of that stretch, and the dear provider (2.0) sells nothing.
@@ -513,8 +548,8 @@ describe('the interval clearing', () => {
 
     // A market order (no limit) wants more than both can render: the dear provider's capacity is
     // worth taking, the price rises to its ask, and the job limited to 1.5 is priced out.
-    expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64 })).status).toBe(201);
-    const after = await nextClearing();
+    expect((await api.operator('/api/jobs', { ...oneTileJob(1), width: 64, height: 64, budget: 1 })).status).toBe(201);
+    const after = await nextClearing(2);
     expect(after).toMatchObject({ bids: 2, price: 2, bestBid: 1.5, bestAsk: 0.8 });
     expect(after.volume).toBe(after.levels[2].supply);
 
@@ -645,9 +680,9 @@ describe('dispatch at the market', () => {
       expect((await own.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
       expect(await uploadShade(w.client, (await poll(w, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
       await waitFor(async () => (await r.hget(keys.worker(w.id), 'renderMs')) !== null, 5000, 'the provider measured');
-      // Paid at its own ask (no market price yet), it counts in nothing the median ask weighs
-      // (test/state.test.ts: what a provider delivered): the book's median is of what is offered.
-      expect(await r.exists(keys.workerRecentRays(w.id))).toBe(0);
+      // What requesters paid it in the last hour, which the median ask weighs it by: that result, at its ask.
+      const paid = recentResults(await r.hgetall(keys.workerRecentPaid(w.id)), Date.now()).reduce((s, n) => s + n, 0);
+      expect(paid).toBe(costMicros(17_000, 2000));
 
       // The farm named 1 credit/RU (lower than what its supply asks): the collar is 1.5 times the
       // median ask, 2, so the market order still trades with the provider there is.

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { ChangeFeed } from '../orchestrator/change-feed.ts';
+import type { Prices } from '../orchestrator/dispatch.ts';
 import { planJob } from '../orchestrator/planner.ts';
 import { announce, JOB_SUBJECT } from '../orchestrator/state/events.ts';
 import { Jobs } from '../orchestrator/state/jobs.ts';
@@ -112,56 +113,83 @@ describe('the price a replica binds at (bind.lua)', () => {
   });
 });
 
-describe('what a provider delivered (settle.lua)', () => {
-  it('counts the rays of results paid at a market’s price, checked or not; not those paid at an ask, nothing, or by the treasury', async () => {
+describe('what a provider was paid, which the median ask weighs (settle.lua)', () => {
+  it('counts what requesters paid for each result, checked or not, at any price; not what the treasury paid', async () => {
     const job = 'j00000000000000000020';
     await runningJob(job);
-    await redis.hset(keys.job(job), 'escrow', 10 ** 12);
-    await tasks.create(job, planJob(job, [0], 64, 16, 16), 2);
+    await redis.hset(keys.job(job), { escrow: 10 ** 12, spp: 1000 });
+    await tasks.create(job, planJob(job, [0], 80, 16, 16), 2);
     // Their own class: the tiles they back are known answers, which other tests here count in c1's.
     const provider = (id: string, ask: number) =>
       redis.hset(keys.worker(id), { id, class: 'c9', classState: 'established', trusted: 1, ask });
     await provider('p1', 500);
     await provider('p2', 500);
     await provider('free', 0);
-    const delivered = async (worker: string) =>
-      recentResults(await redis.hgetall(keys.workerRecentRays(worker)), Date.now()).reduce((s, n) => s + n, 0);
-    const cleared = { spot: 1000, traded: 1000, marketLimit: 1500 };
-    /** Binds slot n of tile t to the worker, uploads 1,000 rays and settles `agree` as one verdict. */
-    const bound = async (t: number, n: number, worker: string, prices: typeof cleared | typeof NO_PRICES) => {
+    const paid = async (worker: string) =>
+      recentResults(await redis.hgetall(keys.workerRecentPaid(worker)), Date.now()).reduce((s, n) => s + n, 0);
+    const cleared = (spot: number) => ({ spot, traded: 1000, marketLimit: 1500 });
+    /** Binds slot n of tile t to the worker and uploads a result of 10^6 rays. */
+    const bound = async (t: number, n: number, worker: string, prices: Prices) => {
       const task = `${job}.f0.t${t}`;
       const b = await tasks.bind(task, n, worker, `r${t}${n}`, Date.now() + 60_000, 'slots', false, 64, prices);
       expect(b.status).toBe('bound');
-      expect(await tasks.submit([{ task, n, rid: `r${t}${n}`, worker, cid: 'bafkreitile', rays: 1000 }])).toEqual([
-        { status: 'submitted' },
-      ]);
+      expect(await tasks.submit([{ task, n, rid: `r${t}${n}`, worker, cid: 'bafkreitile', rays: 1e6 }])).toEqual([{ status: 'submitted' }]);
     };
+    /** Accepts tile t's results in slots `agree` as one verdict. */
     const settle = async (t: number, agree: number[], anchored: boolean) => {
       const task = (await tasks.get(`${job}.f0.t${t}`)) as TaskRecord;
       const verdict = { kind: 'accept' as const, cid: 'bafkreitile', credibility: 1, below: false, anchored, agree, disagree: [] };
-      const settled = await tasks.settle(task, { ...verdict, faulty: anchored, checked: [], auditSkipped: false, basis: {} }, 4, false);
+      const settled = await tasks.settle(task, { ...verdict, faulty: anchored, checked: [], auditSkipped: false, basis: {} }, 5, false);
       expect(settled.status).toBe('verified');
     };
-    // At a clearing's price, unchecked: every paid replica counts its rays (the requester paid each).
-    await bound(0, 0, 'p1', cleared);
-    await bound(0, 1, 'p2', cleared);
+    // At a clearing's price, unchecked: each paid replica counts what it was paid (10^6 rays at
+    // 1,000 ticks per RU: 1,000 µc).
+    await bound(0, 0, 'p1', cleared(1000));
+    await bound(0, 1, 'p2', cleared(1000));
     await settle(0, [0, 1], false);
-    expect([await delivered('p1'), await delivered('p2')]).toEqual([1000, 1000]);
-    // At the worker's own ask (the interval did not cross), checked by ground truth or not: nothing —
-    // a key asking a tick would trade with its owner's job for nothing, and a dispute buys no weight.
+    expect([await paid('p1'), await paid('p2')]).toEqual([1000, 1000]);
+    // At the worker's own ask (the interval did not cross), checked: what it was paid, no more (a
+    // dispute that has a tile checked buys no weight); its speed is measured.
     await bound(1, 0, 'p1', NO_PRICES);
     await settle(1, [0], true);
-    expect(await delivered('p1')).toBe(1000);
-    expect(await redis.hget(keys.worker('p1'), 'raysDone')).toBe('1000');
-    // At a clearing's price of 0: nothing paid, nothing counted.
-    await bound(2, 0, 'free', { spot: 0, traded: 0, marketLimit: 0 });
+    expect(await paid('p1')).toBe(1500);
+    expect(await redis.hget(keys.worker('p1'), 'raysDone')).toBe('1000000');
+    // At 0, nothing; at a tick, a tick's worth (a forward window an attacker priced at a tick had
+    // bought weight in rays for nothing).
+    await bound(2, 0, 'free', cleared(0));
     await settle(2, [0], false);
-    expect(await delivered('free')).toBe(0);
-    // The treasury's own work (a stocking audit): not a requester's purchase.
+    expect(await paid('free')).toBe(0);
+    await bound(4, 0, 'free', cleared(1));
+    await settle(4, [0], false);
+    expect(await paid('free')).toBe(1);
+    // The treasury's own work (a stocking audit): the farm's, not a requester's purchase.
     await redis.hset(keys.task(`${job}.f0.t3`), 'stockSlot', '0');
-    await bound(3, 0, 'p1', cleared);
+    await bound(3, 0, 'p1', cleared(1000));
     await settle(3, [0], true);
-    expect(await delivered('p1')).toBe(1000);
+    expect(await paid('p1')).toBe(1500);
+  });
+});
+
+describe('when a bid stands (includes/jobs.lua bidAnew)', () => {
+  it('from when its job starts, is released or gets a bigger budget; not while it is held', async () => {
+    const jobs = new Jobs(redis);
+    const job = 'j00000000000000000030';
+    const owner = '00000000000000aa';
+    await redis.hset(keys.job(job), { id: job, state: 'queued', owner, budget: 1000, escrow: 1000, spent: 0, timeoutMs: 60_000 });
+    await redis.hset(keys.owner(owner), 'balance', 10_000);
+    const since = async () => Number(await redis.hget(keys.job(job), 'bidSince'));
+    const movesIt = async (change: () => Promise<unknown>) => {
+      const before = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      await change();
+      return (await since()) > before;
+    };
+    expect(await movesIt(() => jobs.start(job))).toBe(true);
+    expect(await movesIt(() => jobs.setPaused(job, true))).toBe(false);
+    expect(await movesIt(() => jobs.setPaused(job, false))).toBe(true);
+    expect(await movesIt(() => jobs.setPaused(job, false))).toBe(false);
+    expect(await movesIt(() => jobs.setBudget(job, owner, 2000))).toBe(true);
+    expect(await movesIt(() => jobs.setBudget(job, owner, 2000))).toBe(false);
   });
 });
 

@@ -24,6 +24,8 @@ export interface JobDemand {
   free: number;
   /** The most rays one of its tiles can take: what a replica of it commits at a price. */
   tileRays: number;
+  /** Since when its bid stands as it is (ms; includes/jobs.lua bidAnew): 0 for one older than that record. */
+  bidSince: number;
 }
 
 export interface ProviderSupply {
@@ -33,8 +35,8 @@ export interface ProviderSupply {
   /** Rays it verified and the render time they took, so far. */
   raysDone: number;
   renderMs: number;
-  /** Rays of its results requesters paid for at a market's price in the last hour (includes/reputation.lua countDelivered). */
-  raysRecent: number;
+  /** µc requesters paid it in the last hour, before the fee (includes/reputation.lua countPaid). */
+  paidRecent: number;
 }
 
 /**
@@ -54,24 +56,22 @@ export function remainingRays(job: JobDemand): number {
  */
 const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
 
-const HOUR_MS = 3_600_000;
-
-/** An ask in the book, with what its provider delivered in an interval of the last hour (book units). */
-type Offer = Order & { delivered: number };
+/** An ask in the book, with what requesters paid its provider in the last hour (µc). */
+type Offer = Order & { paid: number };
 
 /**
- * The book's median ask (the lower median), each ask weighed `by` what its provider delivered in
- * an interval of the last hour, at most what it offers — the rays of its results requesters paid
- * for at a market's price — or by what it offers; null when nothing weighs anything. Not by what
- * it offers alone where anything was delivered: a measured speed can be gamed (a key answering its
- * own job's tiles in milliseconds), and a key claiming most of the book's capacity at a fortune
- * made the median that; nor by results counted: a key's tiny tiles outweighed every honest
- * provider; nor by checked work alone: a requester has its own job's tiles checked at will by
- * disputing them, honest providers only at random (attacker's reviews). Paid work costs whoever
- * buys weight with it the fee on what it pays.
+ * The book's median ask (the lower median), each ask weighed `by` what requesters paid its provider
+ * in the last hour (the median of what was delivered) or by what it offers; null when nothing
+ * weighs anything. By money: weight bought with one's own keys costs the operator's fee on it at
+ * any price. Not by what it offers alone where anything was delivered: a measured speed can be
+ * gamed (a key answering its own job's tiles in milliseconds), and a key claiming most of the
+ * book's capacity at a fortune made the median that; nor by results counted: a key's tiny tiles
+ * outweighed every honest provider; nor by checked work: a requester has its own job's tiles
+ * checked at will by disputing them, honest providers only at random; nor by rays: a forward
+ * window priced at a tick bought them for nothing (attacker's reviews).
  */
 export function medianAsk(asks: readonly Offer[], by: 'delivered' | 'offered'): number | null {
-  const weight = (a: Offer) => (by === 'delivered' ? Math.min(a.quantity, a.delivered) : a.quantity);
+  const weight = (a: Offer) => (by === 'delivered' ? a.paid : a.quantity);
   const total = asks.reduce((s, a) => s + weight(a), 0);
   if (total === 0) return null;
   let below = 0;
@@ -138,7 +138,7 @@ export function bookOf(
       id: p.id,
       limit: p.ask,
       quantity: Math.floor(((p.raysDone / p.renderMs) * intervalMs) / RAYS_PER_BOOK_UNIT),
-      delivered: (p.raysRecent * intervalMs) / HOUR_MS / RAYS_PER_BOOK_UNIT,
+      paid: p.paidRecent,
     }))
     .filter((o) => o.quantity > 0);
   const asks = offers.map(({ id, limit, quantity }) => ({ id, limit, quantity }));

@@ -36,7 +36,12 @@ export async function clearMarketInterval(deps: IntervalDeps, at: number, now = 
     deps.market.last(),
     deps.market.lastTraded(),
   ]);
-  const { bids, asks, delivered, collar } = bookOf(demand, supply, deps.intervalMs, {
+  // A bid takes part once it has stood through a whole interval before this one: a job released
+  // (or funded) just before a clearing and paused just after it had set the price for nothing — a
+  // limit a tick over the market orders' collar, for all the supply, paused every market order
+  // while buying nothing (an attacker's review). Standing, it buys at the price it bids.
+  const standing = demand.filter((j) => j.bidSince <= at - deps.intervalMs);
+  const { bids, asks, delivered, collar } = bookOf(standing, supply, deps.intervalMs, {
     traded,
     bandMilli: deps.marketOrderBandMilli,
     ceiling: deps.tradedCeiling,

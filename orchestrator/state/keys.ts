@@ -35,8 +35,8 @@ const PER_ID = {
   workerVouched: 'worker:{}:vouched',
   /** Its accepted results per minute over the last hour: a ring of minute fields (includes/reputation.lua). */
   workerRecent: 'worker:{}:recent',
-  /** The rays of its results requesters paid for at a market's price, per minute over the last hour: the same ring. */
-  workerRecentRays: 'worker:{}:recent-rays',
+  /** What requesters paid it (µc, before the fee), per minute over the last hour: the same ring. */
+  workerRecentPaid: 'worker:{}:recent-paid',
   /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */
   workerClasses: 'worker:{}:classes',
   /** Leaderboard index: worker → the field's value. */

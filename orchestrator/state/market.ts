@@ -104,29 +104,32 @@ export class Market {
         'escrow',
         'committed',
         'tileSize',
+        'bidSince',
       );
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
-    return rows.flatMap(([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed, tile]], i) =>
-      state === 'running' && !paused
-        ? [
-            {
-              id: ids[i],
-              owner: owner as string,
-              bid: bid ? Number(bid) : null,
-              pixels: Number(width) * Number(height) * (JSON.parse(frames ?? '[]') as number[]).length,
-              spp: Number(spp),
-              tilesTotal: Number(total),
-              tilesVerified: Number(verified ?? 0),
-              raysVerified: Number(rays ?? 0),
-              free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
-              tileRays: largestTileRays({ tileSize: Number(tile), width: Number(width), height: Number(height), spp: Number(spp) }),
-            },
-          ]
-        : [],
+    return rows.flatMap(
+      ([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed, tile, since]], i) =>
+        state === 'running' && !paused
+          ? [
+              {
+                id: ids[i],
+                owner: owner as string,
+                bid: bid ? Number(bid) : null,
+                pixels: Number(width) * Number(height) * (JSON.parse(frames ?? '[]') as number[]).length,
+                spp: Number(spp),
+                tilesTotal: Number(total),
+                tilesVerified: Number(verified ?? 0),
+                raysVerified: Number(rays ?? 0),
+                free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
+                tileRays: largestTileRays({ tileSize: Number(tile), width: Number(width), height: Number(height), spp: Number(spp) }),
+                bidSince: Number(since ?? 0),
+              },
+            ]
+          : [],
     );
   }
 
-  /** Providers seen since `onlineSince` that ask a price and have a measured speed: their asks, speed, and the rays they were paid for at a market's price in the last hour. */
+  /** Providers seen since `onlineSince` that ask a price and have a measured speed: their asks, speed, and what requesters paid them in the last hour. */
   async supply(onlineSince: number, now = Date.now()): Promise<ProviderSupply[]> {
     const ids = await this.redis.zrangebyscore(keys.workersBy('lastSeen'), onlineSince, '+inf');
     const m = this.redis.multi();
@@ -135,12 +138,12 @@ export class Market {
     const asking = rows.flatMap(([, [ask, raysDone, renderMs]], i) =>
       ask ? [{ id: ids[i], ask: Number(ask), raysDone: Number(raysDone ?? 0), renderMs: Number(renderMs ?? 0) }] : [],
     );
-    // What each measured one delivered in the last hour: the book's median ask weighs it (book.ts
-    // medianAsk). A pipeline, not a transaction: 10,000 rings read in one would hold Redis 0.1 s.
+    // What requesters paid each measured one in the last hour: the book's median ask weighs it
+    // (book.ts medianAsk). A pipeline, not a transaction: 10,000 rings read in one would hold Redis 0.1 s.
     const measured = asking.filter((p) => p.renderMs > 0);
     const r = this.redis.pipeline();
-    for (const p of measured) r.hgetall(keys.workerRecentRays(p.id));
+    for (const p of measured) r.hgetall(keys.workerRecentPaid(p.id));
     const rings = ((await r.exec()) ?? []) as [unknown, Record<string, string> | null][];
-    return measured.map((p, i) => ({ ...p, raysRecent: recentResults(rings[i][1] ?? {}, now).reduce((s, n) => s + n, 0) }));
+    return measured.map((p, i) => ({ ...p, paidRecent: recentResults(rings[i][1] ?? {}, now).reduce((s, n) => s + n, 0) }));
   }
 }

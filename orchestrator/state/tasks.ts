@@ -53,8 +53,6 @@ export interface ReplicaRecord {
   price?: number;
   /** µc as decimal strings (cjson keeps 14 digits). */
   commit?: string;
-  /** Its price was a market's (an interval's clearing, a forward window's), not the worker's ask: its result counts in what the worker delivered. */
-  cleared?: boolean;
   paid?: string;
   /** A forward window whose owing provider took this other work (its buyers had none): its time is excused. */
   excuse?: string;

@@ -109,13 +109,20 @@ it('a requester trading with its own key names no price alone, however much it t
     await waitFor(async () => (await r.hget(keys.worker(key.id), 'renderMs')) !== null, 10_000, 'her key measured');
 
     // Her job bids the highest price with escrow to spare: the intervals trade at her key's ask.
-    expect((await mallory('/api/jobs', { ...oneTileJob(1), maxPrice: HIGHEST, budget: 900 })).status).toBe(201);
+    expect((await mallory('/api/jobs', { ...oneTileJob(2), width: 32, maxPrice: HIGHEST, budget: 900 })).status).toBe(201);
     const traded = async () =>
       (await r.zrange(keys.marketClearings, 0, -1))
         .map((e) => JSON.parse(e) as { price: number | null; volume: number; buyers: Record<string, number> })
         .filter((c) => c.volume > 0);
-    await waitFor(async () => (await traded()).length >= 3, 10_000, 'three intervals traded');
-    for (const c of await traded()) expect(c).toMatchObject({ price: Number(HIGHEST_TICKS), buyers: { [account]: c.volume } });
+    // Her votes count once her key was paid at a market's price (before, nothing weighs the median
+    // ask that votes are held to, no price is named, and nobody votes): it renders a tile of it.
+    await waitFor(async () => (await traded()).length >= 1, 10_000, 'an interval traded');
+    for (const w of [key, truth]) expect(await uploadShade(w.client, await nextAssignment(w.client), 90, 17_000)).toBe('accepted');
+    await waitFor(async () => (await traded()).filter((c) => c.buyers[account]).length >= 3, 10_000, 'three intervals she voted in');
+    for (const c of await traded()) {
+      expect(c.price).toBe(Number(HIGHEST_TICKS));
+      expect(Object.keys(c.buyers)).toEqual(Object.keys(c.buyers).length ? [account] : []);
+    }
     expect(await r.get(keys.marketTraded)).toBeNull();
 
     // A second requester buys at that price too: two buyers, the price is named.

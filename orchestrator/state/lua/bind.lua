@@ -108,10 +108,7 @@ local function freedIn(p)
   if r and r.state == 'assigned' and r.pot == p then return commitOf(r) end
   return 0
 end
--- `cleared`: a market's price (a clearing's, a forward window's), not the worker's own ask: what the
--- result is paid counts in what its worker delivered (includes/reputation.lua countDelivered),
--- where it pays anything (weight that costs nothing would be anyone's).
-local payer, pot, tradedAt, cost, cleared = nil, jobId, 0, 0, false
+local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- An owing provider given other work than its buyers' is excused for its time only when they
 -- had none it could take (a buyer's slot may wait behind more than its scan looked at), or given
 -- its buyer's work that the buyer's prepaid share cannot pay for.
@@ -128,7 +125,7 @@ if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
     heldIn = window
     local forwardCost = mulDiv(rays, tonumber(ARGV[18]), true)
     if covers(K.forwardPot(buyerPot), forwardCost - freedIn(buyerPot)) then
-      payer, pot, tradedAt, cost, cleared = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost, true
+      payer, pot, tradedAt, cost = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost
     else
       -- Its buyer's prepaid share cannot cover this tile's most (larger tiles than it reserved):
       -- the tile goes at the spot price, and the provider, serving its buyer, is excused for it.
@@ -155,7 +152,7 @@ if not payer then
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
   if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)
   else
-    payer, cost, cleared = 'job', mulDiv(rays, tradedAt, true), price ~= nil
+    payer, cost = 'job', mulDiv(rays, tradedAt, true)
     -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park
     -- every job's slots as unfunded for the workers behind it.
     if not covers(KEYS[4], cost - freedIn(jobId)) then return {price and 'unfunded' or 'pricedout'} end
@@ -190,7 +187,6 @@ if excuse then
   redis.call('HINCRBY', K.forward(excuse), 'excusedOut', 1)
 end
 if ARGV[8] == '1' then fresh.arbiter = true end
-if cleared and tradedAt > 0 then fresh.cleared = true end
 if ARGV[22] ~= '' then fresh.leaseUntil = tonumber(ARGV[22]) end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)

@@ -1,7 +1,8 @@
 --[[
   Raises a queued or running job's budget — what its owner has in it, held or paid out of its
   escrow — to a new total, moving the difference from the owner's balance into its escrow
-  (includes/escrow.lua). A total, not an increment: a request sent again adds nothing.
+  (includes/escrow.lua). A total, not an increment: a request sent again adds nothing. Raised, its
+  bid stands anew (includes/jobs.lua bidAnew).
   Input:
     KEYS[1] job
     ARGV[1] job id
@@ -13,6 +14,7 @@
     {'missing'}, {'owner'} (the caller does not own it), {'ended', state} or {'funds', budget, balance}
 ]]
 -- @include escrow
+-- @include jobs
 local j = redis.call('HMGET', KEYS[1], 'state', 'owner', 'budget', 'escrow', 'spent')
 if not j[1] then return {'missing'} end
 if j[2] ~= ARGV[2] then return {'owner'} end
@@ -30,4 +32,5 @@ if target < budget then return {'lower', money(budget)} end
 local balance = available(ARGV[2], 'balance')
 if balance < target - budget then return {'funds', money(budget), money(balance)} end
 fundEscrow(ARGV[1], ARGV[2], target - budget, tonumber(ARGV[4]))
+bidAnew(ARGV[1], ARGV[4])
 return {'ok', money(target)}

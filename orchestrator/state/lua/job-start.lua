@@ -1,5 +1,6 @@
 --[[
-  queued → running (planning made its tasks); its timeout starts counting, unless it is paused.
+  queued → running (planning made its tasks); its timeout starts counting, unless it is paused,
+  and its bid stands from now (includes/jobs.lua bidAnew).
   Input:
     KEYS[1] job
     ARGV[1] job id
@@ -12,6 +13,7 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'queued' then
   redis.call('HSET', KEYS[1], 'state', 'running')
   startClock(ARGV[1], tonumber(redis.call('HGET', KEYS[1], 'timeoutMs')), ARGV[2])
+  bidAnew(ARGV[1], ARGV[2])
   return 1
 end
 return state == 'running' and 1 or 0

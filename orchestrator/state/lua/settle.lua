@@ -3,8 +3,8 @@
   concurrent change in between makes it 'stale' (judge again). Reputation and money move with the
   verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
   escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
-  (includes/reputation.lua) and, paid at a market's price, in what they delivered; and a passed
-  check and a measure of their speed where the decision says they were checked against ground truth; how long each waited for its verdict is recorded
+  (includes/reputation.lua) and in what they were paid; and a passed check and a measure of their
+  speed where the decision says they were checked against ground truth; how long each waited for its verdict is recorded
   (includes/latency.lua: a spot check's verdict waits as long), and a forward provider's time
   excused for one stands (includes/holders.lua settleExcuse). Disagreeing results are 'invalid' faults
   (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
@@ -68,7 +68,7 @@ local function settleResults(winner, vouch)
       -- ground truth backs, as credibility: an unchecked result (a key's own job, accepted on
       -- its word) could claim a tile's most rays a few milliseconds after it was handed out.
       if d.anchored then measureSpeed(r, now) end
-      if r.cleared then countDelivered(r, now) end
+      countPaid(r, now)
       if checked[n] then passCheck(r.worker, r.assignedAt) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end

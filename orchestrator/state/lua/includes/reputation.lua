@@ -34,7 +34,7 @@ end
 local function fault(worker, job, now)
   count(worker, 'faults', 1)
   -- What it delivered no longer weighs its ask in the book's median (market/book.ts medianAsk).
-  redis.call('DEL', K.workerRecentRays(worker))
+  redis.call('DEL', K.workerRecentPaid(worker))
   redis.call('HSET', K.worker(worker), 'caughtAt', now)
   redis.call('ZADD', K.backtracksDue, now, worker)
   setPassed(worker, 0)
@@ -65,15 +65,16 @@ local function measureSpeed(r, now)
   count(r.worker, 'raysDone', r.rays or 0)
   count(r.worker, 'renderMs', math.max(0, (r.submittedAt or now) - r.assignedAt))
 end
--- A paid result's rays in what its worker delivered in the last hour, what the book's median ask
--- weighs it by (book.ts medianAsk): only work a requester paid for at a market's price (r.cleared,
--- bind.lua), so that weight costs whoever buys it the operator's fee on what it pays, its own keys
--- paid or not. Not only checked work: audits come at random to honest providers, a few per cent
--- of a proven one's, while a requester could have its own job's tiles checked at will by disputing
--- them (an attacker's review owned the median with 0.5 % of a farm's output); nor work paid at the
--- worker's own ask, which a key asking a tick trades with its owner's job for nothing.
-local function countDelivered(r, now)
-  addRecent(K.workerRecentRays(r.worker), now, r.rays or 0)
+-- What a requester paid for a result (includes/escrow.lua pay), in what its worker was paid in the
+-- last hour: what the book's median ask weighs it by (book.ts medianAsk). Money, not rays nor
+-- checked work, so that weight costs whoever buys it with its own keys the operator's fee on it at
+-- any price: checked work alone let a requester have its own tiles checked at will by disputing
+-- them while honest providers are audited at random, a few per cent of a proven one's (an attacker's
+-- review owned the median with 0.5 % of a farm's output), and rays let a forward window priced at a
+-- tick buy weight for nothing (another). The treasury's payments are the farm's, not a purchase.
+local function countPaid(r, now)
+  local paid = tonumber(r.paid or '0')
+  if paid > 0 and r.payer ~= 'treasury' then addRecent(K.workerRecentPaid(r.worker), now, paid) end
 end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
