@@ -332,6 +332,39 @@ describe('one caught key with no trusted worker online', () => {
     expect(await tasks.marked(64)).toEqual([]);
   });
 
+  it('gives the requester back what it paid for a wrong tile: from the caught key and from the partner the arbiter outvotes', async () => {
+    await redis.hset(keys.treasury, 'balance', 1000 * C);
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
+    const id = await job(owner, 1, 20 * C);
+    const task = `${id}.f0.t0`;
+    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    // Two replicas of 1 RU at 1 credit: 2 credits paid, 0.98 each earned, 0.02 each the fee.
+    expect(await num(keys.owner(owner), 'balance')).toBe(98 * C);
+    const earned = 0.98 * C;
+    const before = { liar: await num(keys.worker(liar), 'balance'), partner: await num(keys.worker(partner), 'balance') };
+    const arbiter = await worker(`w${hex(10)}`, 0, true, true);
+    expect((await caughtBySpotCheck(liar)).reopened).toBe(1);
+    // The caught key's earnings on it, and the fee, are the reopened job's escrow: they pay its render again.
+    expect(await num(keys.worker(liar), 'balance')).toBe(before.liar - earned);
+    expect(await redis.hmget(keys.job(id), 'state', 'escrow', 'spent')).toEqual(['running', String(C), String(C)]);
+    expect((await tasks.replicas(task)).find((r) => r.worker === liar)).toMatchObject({ state: 'invalid', clawedBack: String(C) });
+    // The trusted arbiter's render (the treasury's) outvotes the partner: its payment comes back too,
+    // once, and the job, done again, returns all it holds.
+    const t = (await tasks.get(task)) as TaskRecord;
+    const b = await tasks.bind(task, t.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
+    if (b.status !== 'bound') throw new Error(b.status);
+    await tasks.submit([{ task, n: b.replica.n, rid: b.replica.rid, worker: arbiter, cid: 'bafy-truth', rays: RAYS }]);
+    await runner.judge(task);
+    expect(await tasks.get(task)).toMatchObject({ state: 'verified', cid: 'bafy-truth' });
+    expect(await num(keys.worker(partner), 'balance')).toBe(before.partner - earned);
+    expect(await redis.hmget(keys.job(id), 'state', 'escrow', 'spent', 'fees')).toEqual(['done', '0', '0', '0']);
+    expect(await redis.hmget(keys.owner(owner), 'balance', 'held')).toEqual([String(100 * C), '0']);
+    const entries = (await redis.lrange(keys.ledger(owner), 0, -1)).map((e) => JSON.parse(e) as { kind: string; amount: string });
+    expect(entries.filter((e) => e.kind === 'clawback').map((e) => Number(e.amount))).toEqual([C, C]);
+  });
+
   it('does not fail a finished job whose reopened tile’s arbiter leaves: the tile stands below θ and the job is done again', async () => {
     const owner = hex(8);
     await redis.hset(keys.owner(owner), 'balance', 100 * C);

@@ -28,16 +28,26 @@ local jobState = redis.call('HGET', KEYS[3], 'state')
 if jobState ~= 'running' and jobState ~= 'done' then return 0 end
 -- A job being deleted stays deleted (job-purge.lua).
 if redis.call('HEXISTS', KEYS[3], 'purging') == 1 then return 0 end
+-- The caught worker's results on it turn invalid, and what they were paid comes back (includes/
+-- escrow.lua clawBack) once the job's state below is settled: into its escrow, for the tile's
+-- render again, where the tile reopens; to its owner where the job stays done.
+local wrong = {}
 if ARGV[3] ~= '' then
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do
     local r = cjson.decode(all[i + 1])
     if r.worker == ARGV[3] and r.state == 'valid' then
       r.state = 'invalid'
-      redis.call('HSET', KEYS[2], all[i], cjson.encode(r))
+      wrong[all[i]] = r
       count(r.worker, 'valid', -1)
       count(r.worker, 'invalid', 1)
     end
+  end
+end
+local function restitute()
+  for n, r in pairs(wrong) do
+    clawBack(r, now)
+    redis.call('HSET', KEYS[2], n, cjson.encode(r))
   end
 end
 local below = redis.call('HGET', KEYS[1], 'below') == '1'
@@ -48,6 +58,7 @@ if jobState == 'done' and ARGV[3] ~= '' and ARGV[5] == '1' then
   end
   redis.call('HINCRBY', KEYS[1], 'version', 1)
   redis.call('ZADD', K.tasksMarked, now, taskId)
+  restitute()
   return 2
 end
 redis.call('ZREM', K.tasksMarked, taskId)
@@ -72,4 +83,5 @@ if redis.call('HGET', KEYS[3], 'state') == 'done' then
   activate(jobId)
   startClock(jobId, tonumber(redis.call('HGET', KEYS[3], 'timeoutMs')), now)
 end
+restitute()
 return 1

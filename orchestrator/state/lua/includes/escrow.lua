@@ -107,6 +107,49 @@ local function pay(r, now, feePpm)
     redis.call('HINCRBY', K.worker(r.worker), 'earned', amount - fee)
   end
   if fee > 0 then adjust('treasury', 'balance', fee, 'fee', r.rid, now) end
-  r.paid = money(amount)
+  r.paid, r.fee = money(amount), money(fee)
   void(r, now)
+end
+-- Takes back what replica r was paid once ground truth finds it wrong after its verdict paid it
+-- (a caught worker's tile reopened by backtracking, an accepted result a trusted arbiter
+-- contradicts): its earnings from its worker's balance, then its stake, and the fee from the
+-- treasury, into the pot that paid it. The slash is the liar's penalty, paid to whoever caught it;
+-- this is the requester's restitution, so that it pays for neither the wrong tile nor, out of its
+-- own pocket, the tile's render again — as far as the worker still holds what it earned. Once per
+-- replica; the caller stores the record.
+local function clawBack(r, now)
+  local paid = tonumber(r.paid or '0')
+  if paid <= 0 or r.clawedBack then return end
+  local fee = math.min(tonumber(r.fee or '0'), paid)
+  local earned = paid - fee
+  local fromBalance = math.min(earned, available(r.worker, 'balance'))
+  local fromStake = math.min(earned - fromBalance, available(r.worker, 'stake'))
+  if fromBalance > 0 then adjust(r.worker, 'balance', 0 - fromBalance, 'clawback', r.rid, now) end
+  if fromStake > 0 then
+    adjust(r.worker, 'stake', 0 - fromStake, 'clawback', r.rid, now)
+    clampUnbonding(r.worker)
+  end
+  local fromWorker = fromBalance + fromStake
+  -- The treasury paid it: its fee stayed there.
+  local feeBack = 0
+  if r.payer ~= 'treasury' then feeBack = math.min(fee, available('treasury', 'balance')) end
+  if feeBack > 0 then adjust('treasury', 'balance', 0 - feeBack, 'clawback', r.rid, now) end
+  local back = fromWorker + feeBack
+  r.clawedBack = money(back)
+  if back <= 0 then return end
+  local rays = math.floor((r.rays or 0) * back / paid)
+  if fromWorker > 0 then redis.call('HINCRBY', K.worker(r.worker), 'earned', 0 - fromWorker) end
+  if rays > 0 then redis.call('HINCRBY', K.worker(r.worker), 'raysPaid', 0 - rays) end
+  if r.payer == 'treasury' then
+    adjust('treasury', 'balance', back, 'clawback', r.rid, now)
+    return
+  end
+  local key = potKey(r.payer, r.pot)
+  redis.call('HINCRBY', key, 'escrow', back)
+  local job = K.job(r.job)
+  redis.call('HINCRBY', job, 'spent', 0 - back)
+  if feeBack > 0 then redis.call('HINCRBY', job, 'fees', 0 - feeBack) end
+  if rays > 0 then redis.call('HINCRBY', job, 'raysPaid', 0 - rays) end
+  adjust(redis.call('HGET', key, 'owner'), 'held', back, 'clawback', r.rid, now)
+  if potClosed(r.payer, key) then refundUnused(r.payer, r.pot, now) end
 end
