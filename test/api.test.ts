@@ -6,7 +6,16 @@ import { canonicalCid } from '../shared/image.ts';
 import type { CalibrationSpec, JobStatus, JobSummary, TaskView } from '../shared/protocol.ts';
 import { loadPrivateKey, newKeyPair, SIGNATURE_HEADERS, signRequest, workerIdOf } from '../shared/signing.ts';
 import { WorkerClient } from '../worker/client.ts';
-import { type ApiFarm, CALIBRATION_SHADE, DEVICE, farmIdOf, OPERATOR_TOKEN, startApiFarm } from './support/orchestrator.ts';
+import { waitFor } from './support/farm.ts';
+import {
+  type ApiFarm,
+  CALIBRATION_SHADE,
+  DEVICE,
+  farmIdOf,
+  OPERATOR_TOKEN,
+  startApiFarm,
+  type TestClient,
+} from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { parsePrometheus, sumOf } from './support/prometheus.ts';
 import { shippedRaw } from './support/scenes.ts';
@@ -284,6 +293,40 @@ describe('dashboard API', () => {
     await problem(await call(`/api/jobs/${id}/tasks/${taskId}/pixels/${otherCid}`), 404);
     await problem(await call(`/api/jobs/${id}/tasks/j00000000000000000000.f0.t0/pixels/${cid}`), 404);
     expect((await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 400)).errors?.[0].path).toBe('task');
+  });
+
+  it('serves a requester a result’s pixels once its tile’s verdict has paid for it, not while it waits for agreement', async () => {
+    const own = await startApiFarm({ pollMs: 200 });
+    onTestFinished(() => own.stop());
+    const { token } = (await (await own.operator('/api/tokens', { name: 'reader' })).json()) as { token: string };
+    const asRequester = (path: string, body?: unknown) =>
+      fetch(`${own.farm.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const created = await asRequester('/api/jobs', { ...small, width: 16, verification: 'quorum', replicas: 2 });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const [a, b] = [await own.worker('first'), await own.worker('second')];
+    const pixels = async (w: TestClient) => {
+      const assignment = await w.client.next();
+      if (!assignment) throw new Error('no assignment');
+      const { width, height } = assignment.tile;
+      const rgba = new Uint8Array(width * height * 4).fill(77);
+      const cid = await canonicalCid({ width, height, rgba, rays: 0 });
+      expect(await w.client.upload(assignment.replica, cid, { rgba, rays: 0 })).toBe('accepted');
+      return cid;
+    };
+    const cid = await pixels(a);
+    const task = `${id}.f0.t0`;
+    const path = `/api/jobs/${id}/tasks/${task}/pixels/${cid}`;
+    // One result in, the second of the quorum not yet: not paid for, so not the requester's to read
+    // (it could read, cancel and pay nothing); the operator may.
+    expect((await problem(await asRequester(path), 403)).errors?.[0].path).toBe('cid');
+    expect((await own.operator(path)).status).toBe(200);
+    expect(await pixels(b)).toBe(cid);
+    await waitFor(async () => (await asRequester(path)).status === 200, 5000, 'the verdict');
   });
 
   it('sends a live view each frame’s progress once, then only the frames that changed', async () => {

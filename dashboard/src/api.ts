@@ -23,16 +23,19 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     headers: { accept: 'application/json', ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  if (!res.ok) {
-    const problem: Problem = await res.json().catch(() => ({ type: 'about:blank', title: res.statusText, status: res.status }));
-    throw new ApiError({ ...problem, status: res.status });
-  }
+  if (!res.ok) throw await failure(res);
   return (res.status === 204 ? undefined : await res.json()) as T;
+}
+
+/** A refused response's problem, as an error. */
+async function failure(res: Response): Promise<ApiError> {
+  const problem: Problem = await res.json().catch(() => ({ type: 'about:blank', title: res.statusText, status: res.status }));
+  return new ApiError({ ...problem, status: res.status });
 }
 
 /** A tile's raw RGBA pixels, ready for putImageData (exact: no decoding, no colour management). */
 export async function pixels(path: string, width: number, height: number): Promise<ImageData> {
   const res = await fetch(path, { credentials: 'same-origin' });
-  if (!res.ok) throw new ApiError({ type: 'about:blank', title: res.statusText, status: res.status });
+  if (!res.ok) throw await failure(res);
   return new ImageData(new Uint8ClampedArray(await res.arrayBuffer()), width, height);
 }

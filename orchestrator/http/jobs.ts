@@ -334,15 +334,24 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     await streamJobEvents(live, job.id, req, res);
   });
 
-  /** A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. */
+  /**
+   * A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. Its
+   * requester reads a result once its tile's verdict has paid for it (then any replica's, to compare):
+   * one read before, while the tile waited for agreement, then a cancel, had the render for nothing.
+   */
   r.get('/:id/tasks/:task/pixels/:cid', async (req, res) => {
     const job = await visibleJob(req);
     const taskId = param(req, 'task', Ids.task);
     const cid = param(req, 'cid', Ids.cid);
-    const task = parseTaskId(taskId)?.job === job.id ? await tasks.view(taskId, req.principal?.role === 'operator') : undefined;
+    const operator = req.principal?.role === 'operator';
+    const task = parseTaskId(taskId)?.job === job.id ? await tasks.view(taskId, operator) : undefined;
     if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${taskId}`);
-    if (task.cid !== cid && !task.replicas.some((r) => r.cid === cid))
-      throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);
+    const replica = task.replicas.find((r) => r.cid === cid);
+    if (task.cid !== cid && !replica) throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);
+    if (!operator && task.state !== 'verified' && replica?.state !== 'valid') {
+      const message = `result ${cid} of task ${task.task} is not paid for yet: a tile's results are read once its verdict pays for them`;
+      throw new HttpError(403, 'Forbidden', message, [{ path: 'cid', message }]);
+    }
     const bytes = await blobs.get(cid);
     if (!bytes) throw new HttpError(404, 'Not found', `result ${cid} is no longer stored`);
     res

@@ -119,14 +119,21 @@ export function TileInspector({ job, view, names }: { job: string; view: TaskVie
 
 function Pixels({ job, view, cid, label }: { job: string; view: TaskView; cid: string; label: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
+  // Why they are not shown: a requester reads a tile's results once its verdict has paid for them.
+  const [refused, setRefused] = useState<string | null>(null);
   useEffect(() => {
     const { width, height } = view.rect;
-    pixels(pixelsUrl(job, view.task, cid), width, height).then((image) => canvas.current?.getContext('2d')?.putImageData(image, 0, 0));
+    setRefused(null);
+    pixels(pixelsUrl(job, view.task, cid), width, height).then(
+      (image) => canvas.current?.getContext('2d')?.putImageData(image, 0, 0),
+      (err: Error) => setRefused(err.message),
+    );
   }, [job, view.task, view.rect, cid]);
   return (
     <figure>
       <canvas ref={canvas} width={view.rect.width} height={view.rect.height} class="pixelated" />
       <figcaption>{label}</figcaption>
+      {refused && <div class="error">{refused}</div>}
     </figure>
   );
 }
