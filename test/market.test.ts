@@ -33,7 +33,6 @@ import { costMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, TaskView } from '../shared/protocol.ts';
 import { DEFAULT_PRIORITY } from '../shared/protocol.ts';
 import { maxRays } from '../shared/render-units.ts';
-import { recentResults } from '../shared/throughput.ts';
 import { waitFor } from './support/farm.ts';
 import {
   type ApiFarm,
@@ -144,22 +143,25 @@ describe('the book', () => {
       { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
       { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
     ];
-    // 1 µc at 999,999 credits/RU buys not one ray: it is not in the book, and cannot push the price to its limit.
+    // 1 µc at 999,999 credits/RU pays for no tile: it is not in the book, and cannot push the price to its limit.
     const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
-    // 3 µc at 1,000 ticks buy 3,000 rays; at the market order's collar (750: 1.5 times the median ask), 4,000.
-    const capped = job({ id: 'capped', pixels: 1e6, free: 3 });
-    const market = job({ id: 'market', bid: null, pixels: 1e6, free: 3 });
+    // A tile of 13,400 rays commits 14 µc at 1,000 ticks, 11 at the market order's collar (750: 1.5
+    // times the median ask): 33 µc pay for two tiles, 26,800 rays, at the one and three, 40,200,
+    // at the other; 13 µc for none (its tiles are refused as unfunded: it buys nothing).
+    const capped = job({ id: 'capped', pixels: 1e6, free: 33 });
+    const market = job({ id: 'market', bid: null, pixels: 1e6, free: 33 });
+    const short = job({ id: 'short', pixels: 1e6, free: 13 });
     const terms = { traded: null, bandMilli: 1500, ceiling: null };
-    const { bids } = bookOf([spoof, capped, market, job({ id: 'broke', free: 0 })], providers, 10_000, terms);
+    const { bids } = bookOf([spoof, capped, market, short, job({ id: 'broke', free: 0 })], providers, 10_000, terms);
     expect(bids).toEqual([
-      { id: 'capped', limit: 1000, quantity: 3 },
-      { id: 'market', limit: 750, quantity: 4, market: true },
+      { id: 'capped', limit: 1000, quantity: 27 },
+      { id: 'market', limit: 750, quantity: 41, market: true },
     ]);
     // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
     // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
     const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 }];
     const broke = job({ id: 'broke', bid: null, pixels: 1e6, free: 0 });
-    expect(bookOf([broke, market], free, 10_000, terms).bids).toEqual([{ id: 'market', limit: 750, quantity: 4, market: true }]);
+    expect(bookOf([broke, market], free, 10_000, terms).bids).toEqual([{ id: 'market', limit: 750, quantity: 41, market: true }]);
   });
 
   it('draws the curves at every named price, as a brute force would', () => {
@@ -374,6 +376,31 @@ describe('the price history', () => {
     expect(late.points.map((p) => p.price)).toEqual([1000, 1000, 1501]);
   });
 
+  it('lets no bid that cannot pay for one tile at its limit set the price: it buys nothing', async () => {
+    // Mallory's jobs of one 512² tile at 64 spp each, together more than the farm renders, a tick
+    // over the market orders' collar, each holding a µc less than its tile commits at that limit.
+    const tileRays = maxRays(512 * 512, 64);
+    const short = (i: number) => ({
+      ...wanting(`m${i}`, 'mallory', costMicros(tileRays, 1501, 'up') - 1, 1501),
+      tilesTotal: 1,
+      tilesVerified: 0,
+      pixels: 512 * 512,
+      spp: 64,
+      tileRays,
+    });
+    const mallory = [0, 1, 2, 3, 4].map(short);
+    expect(mallory.reduce((s, j) => s + remainingRays(j), 0)).toBeGreaterThan(5e9);
+    const { points, clearNext } = intervals(
+      () => [...marketOrders(), ...mallory],
+      () => [honest],
+      1000,
+    );
+    for (let i = 0; i < 5; i++) await clearNext();
+    // Sized by what it could buy, it had set the price at 1501 every interval, holding every market
+    // order up at its collar; sized in whole tiles, it bids for none.
+    expect(points.map((p) => p.price)).toEqual(Array(5).fill(1000));
+  });
+
   it('lets no key asking a fortune set what market orders pay, nor market orders ratchet the price named', async () => {
     // Market orders want more than the honest provider renders; Mallory's key offers a sliver at
     // `ask`. Uncollared (a band as wide as any price), her sliver sets what they all pay.
@@ -442,18 +469,21 @@ describe('the price history', () => {
     // The price named follows supply down, and the collar with it: the sliver trades no more.
     expect(stale.state.traded).toBe(300);
     expect(stale.points.at(-1)).toMatchObject({ price: 300, marketLimit: 450 });
-    // Two accounts bidding the highest price on 20,000 µc each against one honest market buyer:
-    // their votes, two of three, are held to the median ask (they had named 25,624 in an hour).
-    const mixed = () => [wanting('a1', 'alice'), wanting('m1', 'mallory', 20_000, MAX_TICK), wanting('m2', 'mallet', 20_000, MAX_TICK)];
+    // Two accounts bidding the highest price on a tile each against one honest market buyer: their
+    // votes, two of three, are held to the median ask (they had named 25,624 in an hour).
+    const oneTile = costMicros(17_152, MAX_TICK, 'up');
+    const mixed = () => [wanting('a1', 'alice'), wanting('m1', 'mallory', oneTile, MAX_TICK), wanting('m2', 'mallet', oneTile, MAX_TICK)];
     const { state, clearNext } = intervals(mixed, () => [honest], 1000);
     for (let i = 0; i < 360; i++) await clearNext();
     expect(state.traded).toBe(1000);
   });
 
   it('lets no pair of dust bids ratchet the price named through market orders priced at their collar', async () => {
-    // Two of Mallory's requester accounts each bid the highest price with a thousand µc (a unit of
-    // the book): the intervals clear at the market orders' collar, and her two votes are for it.
-    const dust = () => [...marketOrders(), wanting('m1', 'mallory', 1000, MAX_TICK), wanting('m2', 'mallet', 1000, MAX_TICK)];
+    // Two of Mallory's requester accounts each bid the highest price with what pays for one tile at
+    // it (a bid that cannot is for nothing): the intervals clear at the market orders' collar, and
+    // her two votes are for it.
+    const oneTile = costMicros(17_152, MAX_TICK, 'up');
+    const dust = () => [...marketOrders(), wanting('m1', 'mallory', oneTile, MAX_TICK), wanting('m2', 'mallet', oneTile, MAX_TICK)];
     const { points, state, clearNext } = intervals(dust, () => [honest], 1000);
     for (let i = 0; i < 360; i++) await clearNext();
     expect(points.at(-1)?.price).toBe(1500);
@@ -680,9 +710,10 @@ describe('dispatch at the market', () => {
       expect((await own.operator('/api/jobs', { ...oneTileJob(1), budget: 1 })).status).toBe(201);
       expect(await uploadShade(w.client, (await poll(w, 5000)) as Assignment, 90, 17_000)).toBe('accepted');
       await waitFor(async () => (await r.hget(keys.worker(w.id), 'renderMs')) !== null, 5000, 'the provider measured');
-      // What requesters paid it in the last hour, which the median ask weighs it by: that result, at its ask.
-      const paid = recentResults(await r.hgetall(keys.workerRecentPaid(w.id)), Date.now()).reduce((s, n) => s + n, 0);
-      expect(paid).toBe(costMicros(17_000, 2000));
+      // What requesters paid it in the last hour weighs it in the median ask, what the fee was
+      // charged on: that result paid 34 µc at its ask, whose fee rounds down to nothing.
+      expect(costMicros(17_000, 2000)).toBe(34);
+      expect(await r.exists(keys.workerRecentPaid(w.id))).toBe(0);
 
       // The farm named 1 credit/RU (lower than what its supply asks): the collar is 1.5 times the
       // median ask, 2, so the market order still trades with the provider there is.

@@ -51,10 +51,18 @@ export function remainingRays(job: JobDemand): number {
 }
 
 /**
- * Rays `free` µc buy at `ticks` per RU (a tick per RU is 10^3 µc per 10^9 rays); any number at no
- * price. The inverse of costMicros, rounded down.
+ * Rays of the whole tiles `free` µc pay for at `ticks` per RU, each replica committing its tile's
+ * most (`tileRays`: bind.lua refuses a tile its escrow cannot cover as unfunded); any number at no
+ * price. A job that cannot pay for one tile buys nothing, so it bids for nothing: it had set the
+ * price a tick over the market orders' collar, interval after interval, holding them all up while
+ * it bought nothing (an attacker's review).
  */
-const raysFor = (free: number, ticks: number): number => (ticks > 0 ? Math.floor((free / ticks) * 1e6) : Number.POSITIVE_INFINITY);
+function fundedRays(free: number, tileRays: number, ticks: number): number {
+  // A market order in a book with no ask and no collar: no price to buy at.
+  if (!Number.isFinite(ticks)) return 0;
+  const tile = costMicros(tileRays, ticks, 'up');
+  return tile > 0 ? Math.floor(free / tile) * tileRays : Number.POSITIVE_INFINITY;
+}
 
 /** An ask in the book, with what requesters paid its provider in the last hour (µc). */
 type Offer = Order & { paid: number };
@@ -142,7 +150,7 @@ export function bookOf(
     }))
     .filter((o) => o.quantity > 0);
   const asks = offers.map(({ id, limit, quantity }) => ({ id, limit, quantity }));
-  // A bid is for the work its escrow can pay for at its limit (a market order: at its collar, else
+  // A bid is for the whole tiles its escrow can pay for at its limit (a market order: at its collar, else
   // at the cheapest ask; a tick at least), never more: a job that holds 1 µc and bids the highest
   // price must not set the price every other job trades at, while its own tiles are refused as
   // unfunded — nor a market order holding nothing bid for all it needs because a key asks 0, nor
@@ -152,7 +160,7 @@ export function bookOf(
   const marketBasis = Math.max(1, collar ?? Math.min(...asks.map((a) => a.limit)));
   const bids = jobs
     .map((j) => {
-      const affordable = raysFor(j.free, j.bid ?? marketBasis);
+      const affordable = fundedRays(j.free, j.tileRays, j.bid ?? marketBasis);
       const quantity = Math.ceil(Math.min(remainingRays(j), affordable) / RAYS_PER_BOOK_UNIT);
       return j.bid === null ? { id: j.id, limit: collar ?? MAX_TICK, quantity, market: true } : { id: j.id, limit: j.bid, quantity };
     })

@@ -82,6 +82,7 @@ if redis.call('HGET', KEYS[3], 'state') == 'done' then
   redis.call('HDEL', KEYS[3], 'finishedAt')
   activate(jobId)
   startClock(jobId, tonumber(redis.call('HGET', KEYS[3], 'timeoutMs')), now)
+  bidAnew(jobId, now)
 end
 restitute()
 return 1

@@ -68,7 +68,7 @@ local function settleResults(winner, vouch)
       -- ground truth backs, as credibility: an unchecked result (a key's own job, accepted on
       -- its word) could claim a tile's most rays a few milliseconds after it was handed out.
       if d.anchored then measureSpeed(r, now) end
-      countPaid(r, now)
+      countPaid(r, now, tonumber(ARGV[7]))
       if checked[n] then passCheck(r.worker, r.assignedAt) end
       if vouch then redis.call('SADD', K.workerVouched(r.worker), taskId) end
     end

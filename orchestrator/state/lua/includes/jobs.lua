@@ -29,7 +29,8 @@ local function startClock(job, ms, now)
   redis.call('ZADD', K.jobDeadlines, deadline, job)
 end
 -- A job's bid takes part in a market clearing once it has stood a whole interval as it is
--- (market/interval.ts): from when the job starts running, is released, or its budget grows.
+-- (market/interval.ts): from when the job starts running (or runs again, reopened), is released,
+-- or its budget grows.
 local function bidAnew(job, now)
   redis.call('HSET', K.job(job), 'bidSince', now)
 end

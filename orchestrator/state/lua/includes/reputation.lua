@@ -71,10 +71,14 @@ end
 -- any price: checked work alone let a requester have its own tiles checked at will by disputing
 -- them while honest providers are audited at random, a few per cent of a proven one's (an attacker's
 -- review owned the median with 0.5 % of a farm's output), and rays let a forward window priced at a
--- tick buy weight for nothing (another). The treasury's payments are the farm's, not a purchase.
-local function countPaid(r, now)
-  local paid = tonumber(r.paid or '0')
-  if paid > 0 and r.payer ~= 'treasury' then addRecent(K.workerRecentPaid(r.worker), now, paid) end
+-- tick buy weight for nothing (another). What the fee was charged on, so a payment whose fee rounds
+-- down to nothing weighs nothing (`feePpm` parts per million; with no fee, what was paid). The
+-- treasury's payments are the farm's, not a purchase.
+local function countPaid(r, now, feePpm)
+  if r.payer == 'treasury' then return end
+  local weight = tonumber(r.paid or '0')
+  if feePpm > 0 then weight = math.floor(tonumber(r.fee or '0') * 1000000 / feePpm) end
+  if weight > 0 then addRecent(K.workerRecentPaid(r.worker), now, weight) end
 end
 local function evidence(worker, entry)
   redis.call('LPUSH', K.workerEvidence(worker), cjson.encode(entry))
