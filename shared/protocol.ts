@@ -157,7 +157,7 @@ export const JobSummary = z.object({
     /** In escrow now; `committed` of it backs replicas out. */
     held: z.number(),
     committed: z.number(),
-    /** Paid for valid replicas, the operator's fees included; `ru`: the work paid for (spent ÷ ru: the average price). */
+    /** Paid for valid replicas, the operator's fees included, less what restitution brought back; `ru`: the work paid for (spent ÷ ru: the average price). */
     spent: z.number(),
     fees: z.number(),
     ru: z.number(),
@@ -201,7 +201,7 @@ export const ReplicaView = z.object({
   cid: z.string().nullable(),
   /** Rays its result says its render traced (part of the CID). */
   rays: z.number().int().nullable(),
-  /** Credits per RU it traded at (the clearing price of the interval it was assigned in), and what it was paid. */
+  /** Credits per RU it traded at (the clearing price of the interval it was assigned in), and what it was paid (less what restitution took back). */
   price: z.number().nullable(),
   paid: z.number().nullable(),
   assignedAt: z.number(),

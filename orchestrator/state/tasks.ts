@@ -51,9 +51,11 @@ export interface ReplicaRecord {
   payer?: 'job' | 'forward' | 'treasury';
   pot?: string;
   price?: number;
-  /** µc as decimal strings (cjson keeps 14 digits). */
+  /** µc as decimal strings (cjson keeps 14 digits): what is still committed to it, what its verdict paid, the fee among that, what restitution took back (includes/escrow.lua). */
   commit?: string;
   paid?: string;
+  fee?: string;
+  clawedBack?: string;
   /** A forward window whose owing provider took this other work (its buyers had none): its time is excused. */
   excuse?: string;
   excuseEnd?: number;
@@ -667,7 +669,7 @@ export class Tasks {
             cid: r.cid ?? null,
             rays: r.rays ?? null,
             price: r.price === undefined ? null : fromTicks(r.price),
-            paid: r.paid === undefined ? null : fromMicros(Number(r.paid)),
+            paid: r.paid === undefined ? null : fromMicros(Number(r.paid) - Number(r.clawedBack ?? 0)),
             assignedAt: r.assignedAt,
             submittedAt: r.submittedAt ?? null,
             error: r.error ?? null,

@@ -332,7 +332,7 @@ describe('one caught key with no trusted worker online', () => {
     expect(await tasks.marked(64)).toEqual([]);
   });
 
-  it('gives the requester back what it paid for a wrong tile: from the caught key and from the partner the arbiter outvotes', async () => {
+  it('gives the requester back what it paid for a wrong tile: from the caught key and from the partner the arbiter outvotes, after the slash, out of their balances', async () => {
     await redis.hset(keys.treasury, 'balance', 1000 * C);
     const owner = hex(8);
     await redis.hset(keys.owner(owner), 'balance', 100 * C);
@@ -359,10 +359,42 @@ describe('one caught key with no trusted worker online', () => {
     await runner.judge(task);
     expect(await tasks.get(task)).toMatchObject({ state: 'verified', cid: 'bafy-truth' });
     expect(await num(keys.worker(partner), 'balance')).toBe(before.partner - earned);
+    // Its whole stake slashed first (to the arbiter that caught it), none of it taken for restitution.
+    expect(await num(keys.worker(partner), 'stake')).toBe(0);
+    expect(await num(keys.worker(arbiter), 'balance')).toBeGreaterThanOrEqual(100 * C);
     expect(await redis.hmget(keys.job(id), 'state', 'escrow', 'spent', 'fees')).toEqual(['done', '0', '0', '0']);
     expect(await redis.hmget(keys.owner(owner), 'balance', 'held')).toEqual([String(100 * C), '0']);
     const entries = (await redis.lrange(keys.ledger(owner), 0, -1)).map((e) => JSON.parse(e) as { kind: string; amount: string });
     expect(entries.filter((e) => e.kind === 'clawback').map((e) => Number(e.amount))).toEqual([C, C]);
+    // A replica's view shows what it was paid less what came back.
+    expect((await tasks.view(task, true))?.replicas.find((r) => r.worker === partner)?.paid).toBe(0);
+  });
+
+  it('takes restitution only from a caught key’s balance: parked elsewhere, its earnings stay; its stake is slashed whole', async () => {
+    await redis.hset(keys.treasury, 'balance', 1000 * C);
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
+    const id = await job(owner, 1, 20 * C);
+    const task = `${id}.f0.t0`;
+    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    // The partner parks what it earned (as a forward offer's collateral, say) before the arbiter comes.
+    await redis.hset(keys.worker(partner), 'balance', 0);
+    const arbiter = await worker(`w${hex(10)}`, 0, true, true);
+    expect((await caughtBySpotCheck(liar)).reopened).toBe(1);
+    const t = (await tasks.get(task)) as TaskRecord;
+    const b = await tasks.bind(task, t.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
+    if (b.status !== 'bound') throw new Error(b.status);
+    await tasks.submit([{ task, n: b.replica.n, rid: b.replica.rid, worker: arbiter, cid: 'bafy-truth', rays: RAYS }]);
+    await runner.judge(task);
+    // Its stake went to the slash, whole; of its payment only the fee came back (a colluding
+    // requester had had its keys' stakes emptied into its own escrow ahead of the slash).
+    expect(await redis.hmget(keys.worker(partner), 'stake', 'balance')).toEqual(['0', '0']);
+    expect((await tasks.replicas(task)).find((r) => r.worker === partner)).toMatchObject({
+      state: 'invalid',
+      clawedBack: String(0.02 * C),
+    });
+    expect(await num(keys.owner(owner), 'balance')).toBe(100 * C - 0.98 * C);
   });
 
   it('does not fail a finished job whose reopened tile’s arbiter leaves: the tile stands below θ and the job is done again', async () => {

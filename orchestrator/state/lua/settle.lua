@@ -90,10 +90,10 @@ local function settleResults(winner, vouch)
       end
       if d.faulty then
         r.state = 'invalid'
-        if was == 'valid' then clawBack(r, now) end
         count(r.worker, 'invalid', 1)
         fault(r.worker, jobId, now)
         slash(r.worker, tonumber(ARGV[8]), won, r.rid, now)
+        if was == 'valid' then clawBack(r, now) end
         evidence(r.worker, {kind = 'outvoted', task = taskId, at = now, cid = r.cid})
         table.insert(caught, r.worker)
         table.insert(losers, r.worker)

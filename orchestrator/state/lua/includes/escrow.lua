@@ -112,24 +112,20 @@ local function pay(r, now, feePpm)
 end
 -- Takes back what replica r was paid once ground truth finds it wrong after its verdict paid it
 -- (a caught worker's tile reopened by backtracking, an accepted result a trusted arbiter
--- contradicts): its earnings from its worker's balance, then its stake, and the fee from the
--- treasury, into the pot that paid it. The slash is the liar's penalty, paid to whoever caught it;
--- this is the requester's restitution, so that it pays for neither the wrong tile nor, out of its
--- own pocket, the tile's render again — as far as the worker still holds what it earned. Once per
--- replica; the caller stores the record.
+-- contradicts): its earnings from its worker's balance, and the fee from the treasury, into the
+-- pot that paid it. The slash is the liar's penalty, paid to whoever caught it, and is taken
+-- first; this is the requester's restitution, so that it pays for neither the wrong tile nor, out
+-- of its own pocket, the tile's render again — as far as its worker's balance still holds what it
+-- earned. Not from its stake: a requester colluding with its keys had their clawbacks empty their
+-- stakes into its own job's escrow ahead of the slash (an attacker's review: two caught keys
+-- slashed nothing). Once per replica; the caller stores the record. A replica paid by a release
+-- that kept no fee on it is left as it is.
 local function clawBack(r, now)
   local paid = tonumber(r.paid or '0')
-  if paid <= 0 or r.clawedBack then return end
-  local fee = math.min(tonumber(r.fee or '0'), paid)
-  local earned = paid - fee
-  local fromBalance = math.min(earned, available(r.worker, 'balance'))
-  local fromStake = math.min(earned - fromBalance, available(r.worker, 'stake'))
-  if fromBalance > 0 then adjust(r.worker, 'balance', 0 - fromBalance, 'clawback', r.rid, now) end
-  if fromStake > 0 then
-    adjust(r.worker, 'stake', 0 - fromStake, 'clawback', r.rid, now)
-    clampUnbonding(r.worker)
-  end
-  local fromWorker = fromBalance + fromStake
+  if paid <= 0 or r.clawedBack or not r.fee then return end
+  local fee = math.min(tonumber(r.fee), paid)
+  local fromWorker = math.min(paid - fee, available(r.worker, 'balance'))
+  if fromWorker > 0 then adjust(r.worker, 'balance', 0 - fromWorker, 'clawback', r.rid, now) end
   -- The treasury paid it: its fee stayed there.
   local feeBack = 0
   if r.payer ~= 'treasury' then feeBack = math.min(fee, available('treasury', 'balance')) end
@@ -137,9 +133,11 @@ local function clawBack(r, now)
   local back = fromWorker + feeBack
   r.clawedBack = money(back)
   if back <= 0 then return end
-  local rays = math.floor((r.rays or 0) * back / paid)
-  if fromWorker > 0 then redis.call('HINCRBY', K.worker(r.worker), 'earned', 0 - fromWorker) end
-  if rays > 0 then redis.call('HINCRBY', K.worker(r.worker), 'raysPaid', 0 - rays) end
+  if fromWorker > 0 then
+    redis.call('HINCRBY', K.worker(r.worker), 'earned', 0 - fromWorker)
+    local repaid = math.floor((r.rays or 0) * fromWorker / (paid - fee))
+    if repaid > 0 then redis.call('HINCRBY', K.worker(r.worker), 'raysPaid', 0 - repaid) end
+  end
   if r.payer == 'treasury' then
     adjust('treasury', 'balance', back, 'clawback', r.rid, now)
     return
@@ -149,7 +147,8 @@ local function clawBack(r, now)
   local job = K.job(r.job)
   redis.call('HINCRBY', job, 'spent', 0 - back)
   if feeBack > 0 then redis.call('HINCRBY', job, 'fees', 0 - feeBack) end
-  if rays > 0 then redis.call('HINCRBY', job, 'raysPaid', 0 - rays) end
+  local refunded = math.floor((r.rays or 0) * back / paid)
+  if refunded > 0 then redis.call('HINCRBY', job, 'raysPaid', 0 - refunded) end
   adjust(redis.call('HGET', key, 'owner'), 'held', back, 'clawback', r.rid, now)
   if potClosed(r.payer, key) then refundUnused(r.payer, r.pot, now) end
 end
