@@ -3,9 +3,10 @@
   window's orders), once. Each bid keeps its filled units' value at the price as the buyer's
   prepaid share of the window (escrow: includes/escrow.lua) and gets the rest of its escrow back;
   each offer keeps the collateral share of its filled units' value, and at least the filled share
-  of what it locked (at most all of it), owes the filled rays, and gets the rest back. An order the clearing did not see (placed after the
-  book was read) is unfilled, and so is every order of a window cleared once it has begun (every
-  orchestrator was down at its gate): nobody could deliver what it was not told it sold.
+  of what it locked (at most all of it), owes the filled rays, and gets the rest back. An order
+  the clearing did not see (placed after the book was read) is unfilled, and so is every order of
+  a window cleared once it has begun (every orchestrator was down at its gate): nobody could
+  deliver what it was not told it sold.
   Input:
     KEYS[1] window
     KEYS[2] window orders

@@ -4,10 +4,11 @@
   verdict, atomically. Agreeing results are valid: paid (RU × the price each traded at, from the
   escrow: includes/escrow.lua), unlocked, counted in their workers' recent throughput
   (includes/reputation.lua) and in what they were paid; and a passed check and a measure of their
-  speed where the decision says they were checked against ground truth; how long each waited for its verdict is recorded
-  (includes/latency.lua: a spot check's verdict waits as long), and a forward provider's time
-  excused for one stands (includes/holders.lua settleExcuse). Disagreeing results are 'invalid' faults
-  (slashed to the agreeing workers, blacklisted for the job) only when the decision is backed by
+  speed where the decision says they were checked against ground truth; how long each waited for
+  its verdict is recorded (includes/latency.lua: a spot check's verdict waits as long), and a
+  forward provider's time excused for one stands (includes/holders.lua settleExcuse). Disagreeing
+  results are 'invalid' faults (slashed to the agreeing workers, blacklisted for the job, and one
+  paid before pays it back: includes/escrow.lua clawBack) only when the decision is backed by
   ground truth ('faulty'); otherwise 'overruled', with no fault; either way, time excused for it
   is taken back.
   Input:
