@@ -295,7 +295,7 @@ describe('dashboard API', () => {
     expect((await problem(await call(`/api/jobs/${id}/tasks/jother.f0.t0/pixels/${cid}`), 400)).errors?.[0].path).toBe('task');
   });
 
-  it('serves a requester a result’s pixels once its tile’s verdict has paid for it, not while it waits for agreement', async () => {
+  it('serves a requester only the results it paid for: not while a tile waits for agreement, nor one outvoted', async () => {
     const own = await startApiFarm({ pollMs: 200 });
     onTestFinished(() => own.stop());
     const { token } = (await (await own.operator('/api/tokens', { name: 'reader' })).json()) as { token: string };
@@ -305,15 +305,20 @@ describe('dashboard API', () => {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-    const created = await asRequester('/api/jobs', { ...small, width: 16, verification: 'quorum', replicas: 2 });
-    expect(created.status).toBe(201);
-    const { id } = (await created.json()) as { id: string };
-    const [a, b] = [await own.worker('first'), await own.worker('second')];
-    const pixels = async (w: TestClient) => {
-      const assignment = await w.client.next();
+    const submit = async (replicas: number) => {
+      const created = await asRequester('/api/jobs', { ...small, width: 16, verification: 'quorum', replicas });
+      expect(created.status).toBe(201);
+      return ((await created.json()) as { id: string }).id;
+    };
+    const id = await submit(2);
+    const [a, b, c] = [await own.worker('first'), await own.worker('second'), await own.worker('third')];
+    const pixels = async (w: TestClient, shade = 77) => {
+      let assignment = await w.client.next();
+      // The arbiter's slot is issued once the verdict has run.
+      for (let i = 0; !assignment && i < 20; i++) assignment = await w.client.next();
       if (!assignment) throw new Error('no assignment');
       const { width, height } = assignment.tile;
-      const rgba = new Uint8Array(width * height * 4).fill(77);
+      const rgba = new Uint8Array(width * height * 4).fill(shade);
       const cid = await canonicalCid({ width, height, rgba, rays: 0 });
       expect(await w.client.upload(assignment.replica, cid, { rgba, rays: 0 })).toBe('accepted');
       return cid;
@@ -327,6 +332,16 @@ describe('dashboard API', () => {
     expect((await own.operator(path)).status).toBe(200);
     expect(await pixels(b)).toBe(cid);
     await waitFor(async () => (await asRequester(path)).status === 200, 5000, 'the verdict');
+
+    // Of three, two agree; the dispute goes to a trusted worker, which agrees with them: the one
+    // outvoted was paid nothing, and is not the requester's to read.
+    const three = await submit(3);
+    const outvoted = await pixels(c, 9);
+    const agreed = [await pixels(a), await pixels(b), await pixels(await own.worker('arbiter', { trusted: true }))];
+    const at = (r: string) => `/api/jobs/${three}/tasks/${three}.f0.t0/pixels/${r}`;
+    await waitFor(async () => (await asRequester(at(agreed[0]))).status === 200, 5000, 'the verdict');
+    expect((await problem(await asRequester(at(outvoted)), 403)).errors?.[0].path).toBe('cid');
+    expect((await own.operator(at(outvoted))).status).toBe(200);
   });
 
   it('sends a live view each frame’s progress once, then only the frames that changed', async () => {

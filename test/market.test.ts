@@ -60,6 +60,7 @@ const job = (j: Partial<JobDemand>): JobDemand => ({
   free: 1e12,
   tileRays: 13_400,
   bidSince: 0,
+  replicasOut: 0,
   ...j,
 });
 
@@ -143,19 +144,28 @@ describe('the book', () => {
       { id: 'cheap', ask: 500, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
       { id: 'dear', ask: 2000, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 },
     ];
-    // 1 µc at 999,999 credits/RU pays for no tile: it is not in the book, and cannot push the price to its limit.
+    // A tile of 13,400 rays commits 1 µc at 74 ticks per RU: 1 µc bidding 999,999 credits/RU bids
+    // 74 ticks, for that tile, and cannot push the price to its limit.
     const spoof = job({ id: 'spoof', bid: 999_999_000, pixels: 1e6, spp: 1000, free: 1 });
-    // A tile of 13,400 rays commits 14 µc at 1,000 ticks, 11 at the market order's collar (750: 1.5
-    // times the median ask): 33 µc pay for two tiles, 26,800 rays, at the one and three, 40,200,
-    // at the other; 13 µc for none (its tiles are refused as unfunded: it buys nothing).
+    // It commits 14 µc at 1,000 ticks, 11 at the market order's collar (750: 1.5 times the median
+    // ask): 33 µc pay for two tiles, 26,800 rays, at the one and three, 40,200, at the other; 13 µc
+    // for one tile at 970 ticks at most, so its bid of 1,000 is for that tile at 970 (over it, its
+    // tiles are refused as unfunded: it buys nothing); nothing, for nothing.
     const capped = job({ id: 'capped', pixels: 1e6, free: 33 });
     const market = job({ id: 'market', bid: null, pixels: 1e6, free: 33 });
     const short = job({ id: 'short', pixels: 1e6, free: 13 });
     const terms = { traded: null, bandMilli: 1500, ceiling: null };
     const { bids } = bookOf([spoof, capped, market, short, job({ id: 'broke', free: 0 })], providers, 10_000, terms);
     expect(bids).toEqual([
+      { id: 'spoof', limit: 74, quantity: 14 },
       { id: 'capped', limit: 1000, quantity: 27 },
       { id: 'market', limit: 750, quantity: 41, market: true },
+      { id: 'short', limit: 970, quantity: 14 },
+    ]);
+    // Tiles its workers hold are not wanted in the book: three of four out, one left (a quarter of
+    // what its pixels can trace, 3,350 rays).
+    expect(bookOf([job({ id: 'held', replicasOut: 3 })], providers, 10_000, terms).bids).toEqual([
+      { id: 'held', limit: 1000, quantity: 4 },
     ]);
     // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
     // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
@@ -324,6 +334,7 @@ describe('the price history', () => {
     free,
     tileRays: 17_152,
     bidSince,
+    replicasOut: 0,
   });
   /** `paidRecent`: µc requesters paid it in the hour. */
   const provider = (id: string, ask: number, raysDone = 5e9, paidRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, paidRecent });
@@ -376,7 +387,7 @@ describe('the price history', () => {
     expect(late.points.map((p) => p.price)).toEqual([1000, 1000, 1501]);
   });
 
-  it('lets no bid that cannot pay for one tile at its limit set the price: it buys nothing', async () => {
+  it('caps a bid at the price its escrow pays for a tile at: jobs a µc short of one a tick over the collar hold no market order up', async () => {
     // Mallory's jobs of one 512² tile at 64 spp each, together more than the farm renders, a tick
     // over the market orders' collar, each holding a µc less than its tile commits at that limit.
     const tileRays = maxRays(512 * 512, 64);
@@ -397,8 +408,9 @@ describe('the price history', () => {
     );
     for (let i = 0; i < 5; i++) await clearNext();
     // Sized by what it could buy, it had set the price at 1501 every interval, holding every market
-    // order up at its collar; sized in whole tiles, it bids for none.
-    expect(points.map((p) => p.price)).toEqual(Array(5).fill(1000));
+    // order up at its collar while buying nothing; capped where its escrow pays for its tile, it
+    // bids the collar, and market orders trade with it.
+    for (const p of points) expect(p).toMatchObject({ price: 1500, marketLimit: 1500, buyers: { alice: p.volume, mallory: p.volume } });
   });
 
   it('lets no key asking a fortune set what market orders pay, nor market orders ratchet the price named', async () => {

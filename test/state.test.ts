@@ -170,6 +170,28 @@ describe('what a provider was paid, which the median ask weighs (settle.lua)', (
   });
 });
 
+describe('a job’s replicas held, which its bid leaves out (market/book.ts remainingRays)', () => {
+  it('count from the bind until the result or the let-go', async () => {
+    const job = 'j00000000000000000040';
+    await runningJob(job);
+    await redis.hset(keys.job(job), 'escrow', 10 ** 12);
+    await tasks.create(job, planJob(job, [0], 32, 16, 16), 2);
+    await redis.hset(keys.worker('holder'), { id: 'holder', class: 'c9', classState: 'established', trusted: 1 });
+    const out = async () => Number(await redis.hget(keys.job(job), 'replicasOut'));
+    const bind = async (t: number) => {
+      const b = await tasks.bind(`${job}.f0.t${t}`, 0, 'holder', `h${t}`, Date.now() + 60_000, 'slots', false, 64, NO_PRICES);
+      expect(b.status).toBe('bound');
+    };
+    await bind(0);
+    await bind(1);
+    expect(await out()).toBe(2);
+    await tasks.submit([{ task: `${job}.f0.t0`, n: 0, rid: 'h0', worker: 'holder', cid: 'bafkreitile', rays: 1 }]);
+    expect(await out()).toBe(1);
+    await tasks.release(`${job}.f0.t1`, 0, 'h1', 'holder');
+    expect(await out()).toBe(0);
+  });
+});
+
 describe('when a bid stands (includes/jobs.lua bidAnew)', () => {
   it('from when its job starts, is released or gets a bigger budget; not while it is held', async () => {
     const jobs = new Jobs(redis);

@@ -336,8 +336,10 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   /**
    * A tile's RGBA pixels as one of its replicas (or its verdict) has them: immutable by CID. Its
-   * requester reads a result once its tile's verdict has paid for it (then any replica's, to compare):
-   * one read before, while the tile waited for agreement, then a cancel, had the render for nothing.
+   * requester reads only what it paid for: the verdict's result, and a replica's once it is valid.
+   * One read while the tile waited for agreement, then a cancel, had the render for nothing; and
+   * the result an honest provider was outvoted on by keys agreeing on garbage (unpaid) was there
+   * to read once the tile was verified (attacker's reviews).
    */
   r.get('/:id/tasks/:task/pixels/:cid', async (req, res) => {
     const job = await visibleJob(req);
@@ -348,7 +350,8 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     if (!task) throw new HttpError(404, 'Not found', `job ${job.id} has no task ${taskId}`);
     const replica = task.replicas.find((r) => r.cid === cid);
     if (task.cid !== cid && !replica) throw new HttpError(404, 'Not found', `no result ${cid} for task ${task.task}`);
-    if (!operator && task.state !== 'verified' && replica?.state !== 'valid') {
+    const paidFor = (task.state === 'verified' && task.cid === cid) || replica?.state === 'valid';
+    if (!operator && !paidFor) {
       const message = `result ${cid} of task ${task.task} is not paid for yet: a tile's results are read once its verdict pays for them`;
       throw new HttpError(403, 'Forbidden', message, [{ path: 'cid', message }]);
     }

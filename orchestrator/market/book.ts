@@ -26,6 +26,8 @@ export interface JobDemand {
   tileRays: number;
   /** Since when its bid stands as it is (ms; includes/jobs.lua bidAnew): 0 for one older than that record. */
   bidSince: number;
+  /** Its replicas workers hold now (bind.lua): tiles being rendered, not wanted in the book. */
+  replicasOut: number;
 }
 
 export interface ProviderSupply {
@@ -40,28 +42,41 @@ export interface ProviderSupply {
 }
 
 /**
- * Rays a job still needs: from the verified tiles' average once there are some, else the most its
- * pixels can trace (an upper bound the first verified tiles refine).
+ * Rays a job still needs that no worker is rendering: from the verified tiles' average once there
+ * are some, else the most its pixels can trace (an upper bound the first verified tiles refine).
+ * Not the tiles held: a job whose one tile its owner's key held until its deadline bid for it
+ * interval after interval, a tick over the market orders' collar, buying nothing (an attacker's
+ * review). A tile with two replicas out counts out twice (what is left errs low).
  */
 export function remainingRays(job: JobDemand): number {
-  const left = job.tilesTotal - job.tilesVerified;
+  const left = job.tilesTotal - job.tilesVerified - job.replicasOut;
   if (left <= 0) return 0;
   if (job.tilesVerified > 0) return Math.round((job.raysVerified / job.tilesVerified) * left);
-  return maxRays(job.pixels, job.spp);
+  return Math.round((maxRays(job.pixels, job.spp) * left) / job.tilesTotal);
 }
 
 /**
  * Rays of the whole tiles `free` µc pay for at `ticks` per RU, each replica committing its tile's
  * most (`tileRays`: bind.lua refuses a tile its escrow cannot cover as unfunded); any number at no
- * price. A job that cannot pay for one tile buys nothing, so it bids for nothing: it had set the
- * price a tick over the market orders' collar, interval after interval, holding them all up while
- * it bought nothing (an attacker's review).
+ * price.
  */
 function fundedRays(free: number, tileRays: number, ticks: number): number {
-  // A market order in a book with no ask and no collar: no price to buy at.
-  if (!Number.isFinite(ticks)) return 0;
   const tile = costMicros(tileRays, ticks, 'up');
   return tile > 0 ? Math.floor(free / tile) * tileRays : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The highest price (ticks per RU) at which `free` µc pay for one of a job's tiles: what its bid
+ * is worth at most. Over it a bid is for tiles bind.lua refuses as unfunded: jobs each a µc short
+ * of a tile, a tick over the market orders' collar, set the price every interval while buying
+ * nothing (an attacker's review); and a bid is capped there rather than left out, or a job with a
+ * generous limit and a budget for the price there is would take no part in the price.
+ */
+function fundedLimit(free: number, tileRays: number): number {
+  let ticks = Math.min(MAX_TICK, Math.floor((free * 1e6) / tileRays));
+  // The quotient in floating point may be a tick over.
+  while (ticks > 0 && costMicros(tileRays, ticks, 'up') > free) ticks--;
+  return ticks;
 }
 
 /** An ask in the book, with what requesters paid its provider in the last hour (µc). */
@@ -160,9 +175,14 @@ export function bookOf(
   const marketBasis = Math.max(1, collar ?? Math.min(...asks.map((a) => a.limit)));
   const bids = jobs
     .map((j) => {
-      const affordable = fundedRays(j.free, j.tileRays, j.bid ?? marketBasis);
+      const cap = fundedLimit(j.free, j.tileRays);
+      // Sized at its limit (a market order: at its collar, else at the cheapest ask; with neither,
+      // nothing to buy at), at most its cap; a job that pays for no tile at a tick bids for none.
+      const at = j.bid ?? marketBasis;
+      const affordable = cap > 0 && Number.isFinite(at) ? fundedRays(j.free, j.tileRays, Math.min(at, cap)) : 0;
       const quantity = Math.ceil(Math.min(remainingRays(j), affordable) / RAYS_PER_BOOK_UNIT);
-      return j.bid === null ? { id: j.id, limit: collar ?? MAX_TICK, quantity, market: true } : { id: j.id, limit: j.bid, quantity };
+      const limit = Math.min(j.bid ?? collar ?? MAX_TICK, cap);
+      return j.bid === null ? { id: j.id, limit, quantity, market: true } : { id: j.id, limit, quantity };
     })
     .filter((o) => o.quantity > 0);
   return { bids, asks, delivered, collar };

@@ -194,5 +194,7 @@ redis.call('HSET', KEYS[2], n, record)
 redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
 if t[2] == '' then redis.call('HSET', KEYS[1], 'class', w[1]) end
 count(workerId, 'inFlight', 1)
+-- Held: not what the job bids for in the book (market/book.ts remainingRays) until it is let go.
+redis.call('HINCRBY', KEYS[4], 'replicasOut', 1)
 redis.call('SADD', K.workerActive(workerId), rid)
 return {'bound', record, t[3], t[4], j[2]}
