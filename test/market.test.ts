@@ -61,6 +61,7 @@ const job = (j: Partial<JobDemand>): JobDemand => ({
   tileRays: 13_400,
   bidSince: 0,
   replicasOut: 0,
+  replicasIssued: 4,
   ...j,
 });
 
@@ -167,6 +168,10 @@ describe('the book', () => {
     expect(bookOf([job({ id: 'held', replicasOut: 3 })], providers, 10_000, terms).bids).toEqual([
       { id: 'held', limit: 1000, quantity: 4 },
     ]);
+    // A quorum of two holds two replicas a tile: one of each tile out, the others queued, is two
+    // tiles held of four (it had dropped out of the book).
+    const quorum = job({ id: 'quorum', replicasOut: 4, replicasIssued: 8 });
+    expect(bookOf([quorum], providers, 10_000, terms).bids).toEqual([{ id: 'quorum', limit: 1000, quantity: 7 }]);
     // A key asking nothing (or a tick) swells no market order's bid: it had bid for 3,000 units
     // at a tick per RU, past what cheaper supply renders; one holding nothing bids for nothing.
     const free = [...providers, { id: 'free', ask: 0, raysDone: 10_000_000, renderMs: 1000, paidRecent: 0 }];
@@ -335,6 +340,7 @@ describe('the price history', () => {
     tileRays: 17_152,
     bidSince,
     replicasOut: 0,
+    replicasIssued: 2,
   });
   /** `paidRecent`: µc requesters paid it in the hour. */
   const provider = (id: string, ask: number, raysDone = 5e9, paidRecent = 0) => ({ id, ask, raysDone, renderMs: 10_000, paidRecent });

@@ -189,6 +189,15 @@ describe('a job’s replicas held, which its bid leaves out (market/book.ts rema
     expect(await out()).toBe(1);
     await tasks.release(`${job}.f0.t1`, 0, 'h1', 'holder');
     expect(await out()).toBe(0);
+    // One bound before the count was kept (unmarked) is never taken off it.
+    await tasks.create(job, planJob(job, [1], 32, 16, 16), 2);
+    const task = `${job}.f1.t0`;
+    expect((await tasks.bind(task, 0, 'holder', 'old', Date.now() + 60_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
+    const slot = JSON.parse((await redis.hget(keys.taskReplicas(task), '0')) as string);
+    await redis.hset(keys.taskReplicas(task), '0', JSON.stringify({ ...slot, countedOut: undefined }));
+    await redis.hset(keys.job(job), 'replicasOut', 0);
+    await tasks.release(task, 0, 'old', 'holder');
+    expect(await out()).toBe(0);
   });
 });
 

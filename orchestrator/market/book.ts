@@ -26,8 +26,10 @@ export interface JobDemand {
   tileRays: number;
   /** Since when its bid stands as it is (ms; includes/jobs.lua bidAnew): 0 for one older than that record. */
   bidSince: number;
-  /** Its replicas workers hold now (bind.lua): tiles being rendered, not wanted in the book. */
+  /** Its replicas workers hold now (bind.lua): tiles being rendered, not wanted in the book … */
   replicasOut: number;
+  /** … counted as tiles by the replicas it issued a tile on average (a quorum of 2 holds two a tile). */
+  replicasIssued: number;
 }
 
 export interface ProviderSupply {
@@ -46,10 +48,12 @@ export interface ProviderSupply {
  * are some, else the most its pixels can trace (an upper bound the first verified tiles refine).
  * Not the tiles held: a job whose one tile its owner's key held until its deadline bid for it
  * interval after interval, a tick over the market orders' collar, buying nothing (an attacker's
- * review). A tile with two replicas out counts out twice (what is left errs low).
+ * review). Replicas held count as tiles by the replicas a tile takes on average: a quorum job
+ * with one replica of each tile out, the other queued, had dropped out of the book (another).
  */
 export function remainingRays(job: JobDemand): number {
-  const left = job.tilesTotal - job.tilesVerified - job.replicasOut;
+  const perTile = Math.max(1, job.replicasIssued / Math.max(1, job.tilesTotal));
+  const left = job.tilesTotal - job.tilesVerified - Math.max(0, job.replicasOut) / perTile;
   if (left <= 0) return 0;
   if (job.tilesVerified > 0) return Math.round((job.raysVerified / job.tilesVerified) * left);
   return Math.round((maxRays(job.pixels, job.spp) * left) / job.tilesTotal);

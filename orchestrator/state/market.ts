@@ -106,10 +106,14 @@ export class Market {
         'tileSize',
         'bidSince',
         'replicasOut',
+        'replicasIssued',
       );
     const rows = ((await m.exec()) ?? []) as [unknown, (string | null)[]][];
     return rows.flatMap(
-      ([, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed, tile, since, out]], i) =>
+      (
+        [, [owner, state, bid, width, height, frames, spp, total, verified, rays, paused, escrow, committed, tile, since, out, issued]],
+        i,
+      ) =>
         state === 'running' && !paused
           ? [
               {
@@ -124,8 +128,8 @@ export class Market {
                 free: Math.max(0, Number(escrow ?? 0) - Number(committed ?? 0)),
                 tileRays: largestTileRays({ tileSize: Number(tile), width: Number(width), height: Number(height), spp: Number(spp) }),
                 bidSince: Number(since ?? 0),
-                // Counted since it was kept: replicas bound before are let go uncounted.
-                replicasOut: Math.max(0, Number(out ?? 0)),
+                replicasOut: Number(out ?? 0),
+                replicasIssued: Number(issued ?? 0),
               },
             ]
           : [],

@@ -63,6 +63,8 @@ export interface ReplicaRecord {
   /** A spot check handed to a provisional class's worker: judged within the published tolerance. */
   provisional?: boolean;
   arbiter?: boolean;
+  /** Counted in its job's replicas out from its bind (bind.lua): taken off when it is let go or answered. */
+  countedOut?: boolean;
   /** The render error its worker reported (state 'failed'). */
   error?: string;
   /** Earlier holders of this slot that timed out or handed it back. */

@@ -187,6 +187,9 @@ if excuse then
   redis.call('HINCRBY', K.forward(excuse), 'excusedOut', 1)
 end
 if ARGV[8] == '1' then fresh.arbiter = true end
+-- Held: not what the job bids for in the book (market/book.ts remainingRays) until it is let go
+-- or answered; marked, so that one bound before the count was kept is never taken off it.
+fresh.countedOut = true
 if ARGV[22] ~= '' then fresh.leaseUntil = tonumber(ARGV[22]) end
 if #previous > 0 then fresh.previous = previous end
 local record = cjson.encode(fresh)
@@ -194,7 +197,6 @@ redis.call('HSET', KEYS[2], n, record)
 redis.call('SET', K.replica(rid), taskId .. ' ' .. n)
 if t[2] == '' then redis.call('HSET', KEYS[1], 'class', w[1]) end
 count(workerId, 'inFlight', 1)
--- Held: not what the job bids for in the book (market/book.ts remainingRays) until it is let go.
 redis.call('HINCRBY', KEYS[4], 'replicasOut', 1)
 redis.call('SADD', K.workerActive(workerId), rid)
 return {'bound', record, t[3], t[4], j[2]}

@@ -66,7 +66,7 @@ local function submit(kTask, kReplicas, kJob, n, rid, workerId, cid, idleAt, tas
     redis.call('ZADD', K.spotDue, due, rid)
     return {'spot', due}
   end
-  redis.call('HINCRBY', kJob, 'replicasOut', -1)
+  if r.countedOut then redis.call('HINCRBY', kJob, 'replicasOut', -1) end
   redis.call('HINCRBY', kTask, 'outstanding', -1)
   redis.call('HINCRBY', kTask, 'version', 1)
   redis.call('HSET', kTask, 'progressAt', now)

@@ -34,7 +34,7 @@ local function letGo(r, state, now, penalty)
   r.state = state
   count(r.worker, 'inFlight', -1)
   -- No longer held for its job (bind.lua); a purged job's record is not written back into being.
-  if r.job and not r.spot and redis.call('EXISTS', K.job(r.job)) == 1 then
+  if r.countedOut and redis.call('EXISTS', K.job(r.job)) == 1 then
     redis.call('HINCRBY', K.job(r.job), 'replicasOut', -1)
   end
   redis.call('SREM', K.workerActive(r.worker), r.rid)
