@@ -332,7 +332,8 @@ describe('one caught key with no trusted worker online', () => {
     expect(await tasks.marked(64)).toEqual([]);
   });
 
-  it('gives the requester back what it paid for a wrong tile: from the caught key and from the partner the arbiter outvotes, after the slash, out of their balances', async () => {
+  /** A fresh requester's one-tile job that a key and its partner carried with a wrong result. */
+  async function carriedWrong() {
     await redis.hset(keys.treasury, 'balance', 1000 * C);
     const owner = hex(8);
     await redis.hset(keys.owner(owner), 'balance', 100 * C);
@@ -340,6 +341,19 @@ describe('one caught key with no trusted worker online', () => {
     const id = await job(owner, 1, 20 * C);
     const task = `${id}.f0.t0`;
     await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    return { owner, liar, partner, id, task };
+  }
+  /** The trusted arbiter renders the reopened tile's true result, and the verdict runs. */
+  async function arbitrate(task: string, arbiter: string) {
+    const t = (await tasks.get(task)) as TaskRecord;
+    const b = await tasks.bind(task, t.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
+    if (b.status !== 'bound') throw new Error(b.status);
+    await tasks.submit([{ task, n: b.replica.n, rid: b.replica.rid, worker: arbiter, cid: 'bafy-truth', rays: RAYS }]);
+    await runner.judge(task);
+  }
+
+  it('gives the requester back what it paid for a wrong tile: from the caught key and from the partner the arbiter outvotes, after the slash, out of their balances', async () => {
+    const { owner, liar, partner, id, task } = await carriedWrong();
     // Two replicas of 1 RU at 1 credit: 2 credits paid, 0.98 each earned, 0.02 each the fee.
     expect(await num(keys.owner(owner), 'balance')).toBe(98 * C);
     const earned = 0.98 * C;
@@ -352,11 +366,7 @@ describe('one caught key with no trusted worker online', () => {
     expect((await tasks.replicas(task)).find((r) => r.worker === liar)).toMatchObject({ state: 'invalid', clawedBack: String(C) });
     // The trusted arbiter's render (the treasury's) outvotes the partner: its payment comes back too,
     // once, and the job, done again, returns all it holds.
-    const t = (await tasks.get(task)) as TaskRecord;
-    const b = await tasks.bind(task, t.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
-    if (b.status !== 'bound') throw new Error(b.status);
-    await tasks.submit([{ task, n: b.replica.n, rid: b.replica.rid, worker: arbiter, cid: 'bafy-truth', rays: RAYS }]);
-    await runner.judge(task);
+    await arbitrate(task, arbiter);
     expect(await tasks.get(task)).toMatchObject({ state: 'verified', cid: 'bafy-truth' });
     expect(await num(keys.worker(partner), 'balance')).toBe(before.partner - earned);
     // Its whole stake slashed first (to the arbiter that caught it), none of it taken for restitution.
@@ -371,22 +381,12 @@ describe('one caught key with no trusted worker online', () => {
   });
 
   it('takes restitution only from a caught key’s balance: parked elsewhere, its earnings stay; its stake is slashed whole', async () => {
-    await redis.hset(keys.treasury, 'balance', 1000 * C);
-    const owner = hex(8);
-    await redis.hset(keys.owner(owner), 'balance', 100 * C);
-    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
-    const id = await job(owner, 1, 20 * C);
-    const task = `${id}.f0.t0`;
-    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    const { owner, liar, partner, task } = await carriedWrong();
     // The partner parks what it earned (as a forward offer's collateral, say) before the arbiter comes.
     await redis.hset(keys.worker(partner), 'balance', 0);
     const arbiter = await worker(`w${hex(10)}`, 0, true, true);
     expect((await caughtBySpotCheck(liar)).reopened).toBe(1);
-    const t = (await tasks.get(task)) as TaskRecord;
-    const b = await tasks.bind(task, t.arbiterSlot as number, arbiter, rid(), Date.now() + 600_000, 'arbiter', true, 64, PRICES);
-    if (b.status !== 'bound') throw new Error(b.status);
-    await tasks.submit([{ task, n: b.replica.n, rid: b.replica.rid, worker: arbiter, cid: 'bafy-truth', rays: RAYS }]);
-    await runner.judge(task);
+    await arbitrate(task, arbiter);
     // Its stake went to the slash, whole; of its payment only the fee came back (a colluding
     // requester had had its keys' stakes emptied into its own escrow ahead of the slash).
     expect(await redis.hmget(keys.worker(partner), 'stake', 'balance')).toEqual(['0', '0']);
