@@ -1,7 +1,8 @@
 /**
  * The Lua scripts' bookkeeping on a real Redis, where a slip would leave a tile waiting forever:
  * slots dropped by a settled task stop counting as outstanding, a worker that handed a replica
- * back cannot take the tile again, a known answer serves a few workers once each, a verdict with
+ * back cannot take the tile again, a tile every replica of which was let go is open to every class
+ * again, a known answer serves a few workers once each, a verdict with
  * nothing to do leaves a look another change scheduled, and a reopened task asks for a fresh
  * arbitration and audit.
  * Planning creates a batch of tasks in one script and leaves a task that exists as it is; a timed-out
@@ -292,6 +293,35 @@ describe('task bookkeeping in Lua', () => {
       expect(await tasks.expire(task, n, `r${worker}`)).toBe(true);
       expect((await tasks.bind(task, n, worker, `r${worker}-again`, deadline, 'slots', false, 64, NO_PRICES)).status).toBe(again);
     }
+  });
+
+  it("unpins a tile's class once every replica of it is let go without a result", async () => {
+    // Keys of a rare class taking each tile and handing it back had kept it from the common class.
+    const job = 'j00000000000000000007';
+    const task = `${job}.f0.t0`;
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 2);
+    for (const [id, cls] of [
+      ['rare1', 'rare'],
+      ['rare2', 'rare'],
+      ['common1', 'c1'],
+    ])
+      await redis.hset(keys.worker(id), { id, class: cls, classState: 'established', trusted: 0, stake: 100_000 });
+    const bind = async (worker: string, n: number) =>
+      (await tasks.bind(task, n, worker, `r-${worker}`, Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status;
+    const pinned = async () => (await tasks.get(task))?.class;
+    expect(await bind('rare1', 0)).toBe('bound');
+    expect(await pinned()).toBe('rare');
+    expect(await bind('common1', 1)).toBe('wrongclass');
+    await tasks.release(task, 0, 'r-rare1', 'rare1');
+    expect(await pinned()).toBe('');
+    expect(await bind('common1', 1)).toBe('bound');
+    // A replica held keeps the class; one timing out unpins it as a hand-back does.
+    expect(await bind('rare2', 0)).toBe('wrongclass');
+    expect(await tasks.expire(task, 1, 'r-common1')).toBe(true);
+    expect(await pinned()).toBe('');
+    expect(await bind('rare2', 0)).toBe('bound');
+    expect(await pinned()).toBe('rare');
   });
 
   it('hands a known answer to a few workers only, once each, never to one that rendered it', async () => {

@@ -28,5 +28,6 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
   redis.call('ZADD', K.tasksIdle, tonumber(ARGV[5]), ARGV[6])
+  unpinClass(KEYS[1], KEYS[2])
 end
 return r.queue

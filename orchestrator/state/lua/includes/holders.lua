@@ -58,6 +58,17 @@ end
 local function gaveUp(r)
   return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
 end
+-- A pending tile takes the class of the first worker bound to it (bind.lua), so that its results
+-- compare. Once every replica of it is let go without a result it is open to every class again:
+-- keys of a rare class that take each tile and hand it straight back (no penalty) would otherwise
+-- keep it from the class that can render it, while its job bids for it.
+local function unpinClass(taskKey, replicasKey)
+  if redis.call('HGET', taskKey, 'state') ~= 'pending' then return end
+  for _, v in ipairs(redis.call('HVALS', replicasKey)) do
+    if not gaveUp(cjson.decode(v)) then return end
+  end
+  redis.call('HSET', taskKey, 'class', '')
+end
 -- Cancels a task's replicas still out (held, or answered but not judged), unlocking their stake
 -- and voiding their commitments.
 local function cancelOutstanding(taskId, now)
