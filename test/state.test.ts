@@ -115,11 +115,11 @@ describe('the price a replica binds at (bind.lua)', () => {
 });
 
 describe('what a provider was paid, which the median ask weighs (settle.lua)', () => {
-  it('counts what requesters paid for each result that the fee was charged on, checked or not, at any price; not what the treasury paid', async () => {
+  it('counts what requesters paid for each result that the fee was charged on, checked or not, at any price; not what the treasury paid, nor work handed out before a catch', async () => {
     const job = 'j00000000000000000020';
     await runningJob(job);
     await redis.hset(keys.job(job), { escrow: 10 ** 12, spp: 1000 });
-    await tasks.create(job, planJob(job, [0], 80, 16, 16), 2);
+    await tasks.create(job, planJob(job, [0], 96, 16, 16), 2);
     // Their own class: the tiles they back are known answers, which other tests here count in c1's.
     const provider = (id: string, ask: number) =>
       redis.hset(keys.worker(id), { id, class: 'c9', classState: 'established', trusted: 1, ask });
@@ -168,6 +168,11 @@ describe('what a provider was paid, which the median ask weighs (settle.lua)', (
     await bound(3, 0, 'p1', cleared(1000));
     await settle(3, [0], true);
     expect(await paid('p1')).toBe(1500);
+    // Handed out before its worker was caught, judged after: no weight, as the catch wiped it.
+    await bound(5, 0, 'p2', cleared(1000));
+    await redis.hset(keys.worker('p2'), 'caughtAt', Date.now());
+    await settle(5, [0], false);
+    expect(await paid('p2')).toBe(1000);
   });
 });
 

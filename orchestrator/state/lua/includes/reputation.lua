@@ -20,11 +20,15 @@ local function setPassed(worker, value)
   redis.call('ZADD', K.workersBy('passed'), value, worker)
   indexCredibility(worker)
 end
+-- Handed out at or before the worker was last caught (a verdict can come late): what it did then
+-- says nothing of it now.
+local function beforeCatch(worker, assignedAt)
+  return assignedAt <= tonumber(redis.call('HGET', K.worker(worker), 'caughtAt') or '0')
+end
 -- A check against ground truth passed: Sarmenta's k grows, unless the work was handed out before
--- the worker was last caught (a verdict can come late): what it did then says nothing of it now.
+-- the worker was last caught.
 local function passCheck(worker, assignedAt)
-  local caughtAt = tonumber(redis.call('HGET', K.worker(worker), 'caughtAt') or '0')
-  if assignedAt <= caughtAt then return end
+  if beforeCatch(worker, assignedAt) then return end
   count(worker, 'passed', 1)
   indexCredibility(worker)
 end
@@ -73,9 +77,10 @@ end
 -- review owned the median with 0.5 % of a farm's output), and rays let a forward window priced at a
 -- tick buy weight for nothing (another). What the fee was charged on, so a payment whose fee rounds
 -- down to nothing weighs nothing (`feePpm` parts per million; with no fee, what was paid). The
--- treasury's payments are the farm's, not a purchase.
+-- treasury's payments are the farm's, not a purchase; work handed out before its worker was caught
+-- weighs no more than the ring the catch wiped (fault).
 local function countPaid(r, now, feePpm)
-  if r.payer == 'treasury' then return end
+  if r.payer == 'treasury' or beforeCatch(r.worker, r.assignedAt) then return end
   local weight = tonumber(r.paid or '0')
   if feePpm > 0 then weight = math.floor(tonumber(r.fee or '0') * 1000000 / feePpm) end
   if weight > 0 then addRecent(K.workerRecentPaid(r.worker), now, weight) end
