@@ -1,4 +1,7 @@
-/** `farm reserve` (a requester buys RU in a forward window) and `farm offer` (a provider sells RU in one, with collateral). */
+/**
+ * `farm reserve` (a requester buys RU in a forward window), `farm offer` (a provider sells RU in
+ * one, with collateral) and `farm withdraw` (either takes its order back before the window's gate).
+ */
 import { ForwardCurve, type ForwardOrderView } from '../shared/market.ts';
 import { formatCredits } from '../shared/money.ts';
 import { WorkerClient } from '../worker/client.ts';
@@ -50,4 +53,19 @@ export async function offerCommand(flags: OrderFlags & { minPrice: string; key: 
     minPrice: Number(flags.minPrice),
   });
   process.stdout.write(`${describe(placed)}\n`);
+}
+
+/** A reservation (with FARM_TOKEN), or with `--key` a worker's offer, withdrawn before its window's gate. */
+export async function withdrawCommand(order: string, flags: { orchestrator: string; key?: string }): Promise<void> {
+  const base = flags.orchestrator.replace(/\/$/, '');
+  let withdrawn: ForwardOrderView;
+  if (flags.key) withdrawn = await new WorkerClient(base, await loadOrCreateIdentity(flags.key)).withdrawOffer(order);
+  else {
+    const token = process.env.FARM_TOKEN;
+    if (!token) throw new Error("set FARM_TOKEN to your API token, or --key to withdraw a worker's offer");
+    const res = await new RequesterClient(base, token).call('POST', `/api/reservations/${encodeURIComponent(order)}/withdraw`, {});
+    withdrawn = (await res.json()) as ForwardOrderView;
+  }
+  const what = withdrawn.side === 'bid' ? 'reservation' : 'offer';
+  process.stdout.write(`${what} ${withdrawn.id} withdrawn: ${formatCredits(withdrawn.locked)} credits back in the balance\n`);
 }

@@ -178,6 +178,14 @@ program
   .requiredOption('--min-price <credits>', 'the least it renders for, in credits per RU')
   .action(lazy(async () => (await import('./forwards.ts')).offerCommand));
 
+program
+  .command('withdraw')
+  .description("withdraw a reservation (FARM_TOKEN), or with --key a worker's offer, before its window's gate; what it locked comes back")
+  .argument('<order>', 'the order id (o…)')
+  .requiredOption('--orchestrator <url>', 'orchestrator URL')
+  .option('--key <file>', "the worker's Ed25519 key file, for an offer")
+  .action(lazy(async () => (await import('./forwards.ts')).withdrawCommand));
+
 for (const direction of ['stake', 'unstake'] as const)
   program
     .command(direction)

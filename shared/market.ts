@@ -92,6 +92,9 @@ export type ReservationRequest = z.infer<typeof ReservationRequest>;
 export type OfferRequest = z.infer<typeof OfferRequest>;
 
 export const WindowState = z.enum(['open', 'cleared', 'settled']);
+/** An order waits in its window's book (`open`) until the window clears, or its account withdraws it before the gate. */
+export const OrderState = z.enum(['open', 'filled', 'unfilled', 'withdrawn']);
+export type OrderState = z.infer<typeof OrderState>;
 
 /** A reservation or an offer: what it asked for, what it locked (escrow or collateral), what it got. */
 export const ForwardOrderView = z.object({
@@ -104,7 +107,7 @@ export const ForwardOrderView = z.object({
   limit: z.number(),
   /** Credits locked when placed. */
   locked: z.number(),
-  state: z.enum(['open', 'filled', 'unfilled']),
+  state: OrderState,
   filledRu: z.number(),
   window: z.object({ state: WindowState, price: z.number().nullable() }),
 });

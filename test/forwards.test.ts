@@ -3,20 +3,25 @@
  * the signed protocol: a window's orders are cleared at its gate by the auction, the buyer
  * prepays and the provider locks collateral; during the window the provider serves the buyer at
  * the window's price; after it, a shortfall while buyer work waited is paid to the buyer out of
- * the collateral, and a buyer that sent no work cannot collect a provider's collateral.
+ * the collateral, and a buyer that sent no work cannot collect a provider's collateral. An order
+ * withdrawn before the gate gives back what it locked, and no clearing fills it.
  * Rules checked on their own: settleWindow's arithmetic, and which windows take orders.
  */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { settleWindow } from '../orchestrator/market/forwards.ts';
 import { Forwards } from '../orchestrator/state/forwards.ts';
 import { keys } from '../orchestrator/state/keys.ts';
 import { connectRedis } from '../orchestrator/state/redis.ts';
-import type { ForwardCurve, ForwardOrderView } from '../shared/market.ts';
-import { fromMicros, toMicros } from '../shared/money.ts';
+import { type ForwardCurve, type ForwardOrderView, toBookUnits } from '../shared/market.ts';
+import { formatCredits, fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, JobStatus, LedgerPage, TaskView } from '../shared/protocol.ts';
 import { waitFor } from './support/farm.ts';
 import { type ApiFarm, fundOperator, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
+import { ROOT } from './support/scenes.ts';
 
 const WINDOW_MS = 2500;
 const GATE_MS = 600;
@@ -45,12 +50,14 @@ beforeEach(async () => {
 afterEach(() => api.stop());
 
 interface Buyer {
+  token: string;
   call(path: string, body?: unknown): Promise<Response>;
 }
 async function buyer(credits: number): Promise<Buyer> {
   const { token, owner } = (await (await api.operator('/api/tokens', { name: 'buyer' })).json()) as { token: string; owner: string };
   await api.operator('/api/credits', { account: owner, amount: credits });
   return {
+    token,
     call: (path, body) =>
       fetch(`${api.farm.url}${path}`, {
         method: body === undefined ? 'GET' : 'POST',
@@ -338,6 +345,70 @@ describe('reservations', () => {
     });
     expect(toMicros((await account(b)).balance)).toBe(1000);
     expect(toMicros((await workerAccount(p)).collateral)).toBe(0);
+  });
+});
+
+describe('withdrawing an order', () => {
+  it('gives back what it locked and takes it out of the book before the gate; not after, not twice, not another’s', async () => {
+    const redis = connectRedis(api.redisUrl);
+    try {
+      const forwards = new Forwards(redis);
+      const p = await provider('fickle', 1);
+      const b = await buyer(2);
+      // Through the command line, in a window further on (the command takes a second or two to start).
+      const later = nextWindow() + 4 * WINDOW_MS;
+      const cli = (await (await b.call('/api/reservations', { start: later, ru: RU, maxPrice: 1 })).json()) as ForwardOrderView;
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(ROOT, 'bin/farm.js'), 'withdraw', cli.id, '--orchestrator', api.farm.url],
+        { env: { ...process.env, FARM_TOKEN: b.token } },
+      );
+      expect(stdout).toBe(`reservation ${cli.id} withdrawn: ${formatCredits(cli.locked)} credits back in the balance\n`);
+      const start = nextWindow();
+      const offer = await p.client.offer({ start, ru: RU, minPrice: 0.5 });
+      const bid = (await (await b.call('/api/reservations', { start, ru: RU, maxPrice: 1 })).json()) as ForwardOrderView;
+      await expect
+        .poll(async () => (await curve()).windows.find((w) => w.start === start))
+        .toMatchObject({ bids: 1, asks: 1, price: 0.75 });
+      // Another's order, or an offer named as a reservation: not found, nothing moved.
+      const other = await buyer(0);
+      await problem(await other.call(`/api/reservations/${bid.id}/withdraw`, {}), 404);
+      await problem(await b.call(`/api/reservations/${offer.id}/withdraw`, {}), 404);
+      expect((await problem(await b.call('/api/reservations/not-an-order/withdraw', {}), 400)).errors?.[0]?.path).toBe('id');
+      // A clearing that read the book before a withdrawal applies nothing: it would fill the
+      // reservation against an offer nobody owes any more.
+      const fills = new Map([
+        [offer.id, toBookUnits(RU)],
+        [bid.id, toBookUnits(RU)],
+      ]);
+      const res = await p.client.withdrawOffer(offer.id);
+      expect(res).toMatchObject({ id: offer.id, state: 'withdrawn', filledRu: 0 });
+      expect(await forwards.applyClearing(start, 750, toBookUnits(RU), fills, 200_000, Date.now())).toBe(false);
+      expect(await forwards.window(start)).toMatchObject({ state: 'open' });
+      expect(toMicros((await workerAccount(p)).collateral)).toBe(0);
+      expect(toMicros((await workerAccount(p)).balance)).toBe(toMicros(1));
+      const withdrawn = (await (await b.call(`/api/reservations/${bid.id}/withdraw`, {})).json()) as ForwardOrderView;
+      expect(withdrawn).toMatchObject({ state: 'withdrawn', window: { state: 'open' } });
+      expect(toMicros((await account(b)).held)).toBe(0);
+      expect(toMicros((await account(b)).balance)).toBe(toMicros(2));
+      const twice = await problem(await b.call(`/api/reservations/${bid.id}/withdraw`, {}), 409);
+      expect(twice.errors?.[0]).toEqual({ path: 'id', message: 'it is withdrawn' });
+      await expect(p.client.withdrawOffer(offer.id)).rejects.toMatchObject({ status: 409 });
+      await expect
+        .poll(async () => (await curve()).windows.find((w) => w.start === start))
+        .toMatchObject({ bids: 0, asks: 0, price: null });
+      // One placed again stays; at the gate it is no longer the owner's to withdraw.
+      const again = (await (await b.call('/api/reservations', { start, ru: RU, maxPrice: 1 })).json()) as ForwardOrderView;
+      await sleepUntil(start - GATE_MS);
+      const late = await problem(await b.call(`/api/reservations/${again.id}/withdraw`, {}), 409);
+      expect(late.errors?.[0]).toEqual({ path: 'id', message: 'its window takes no more orders' });
+      await waitFor(async () => (await account(b)).held === 0, start - Date.now() + 3000, 'the clearing');
+      expect((await forwards.order(again.id))?.state).toBe('unfilled');
+      expect((await forwards.order(bid.id))?.state).toBe('withdrawn');
+      expect(toMicros((await account(b)).balance)).toBe(toMicros(2));
+    } finally {
+      redis.disconnect();
+    }
   });
 });
 

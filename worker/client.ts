@@ -253,6 +253,11 @@ export class WorkerClient {
     return (await this.request('POST', '/api/work/offers', JSON.stringify(request))).json() as Promise<ForwardOrderView>;
   }
 
+  /** Withdraws one of its offers while its window takes orders: its collateral comes back. */
+  async withdrawOffer(id: string): Promise<ForwardOrderView> {
+    return (await this.request('POST', `/api/work/offers/${encodeURIComponent(id)}/withdraw`)).json() as Promise<ForwardOrderView>;
+  }
+
   /** Hands a replica back, or, with `error`, gives it up because rendering it failed. */
   async release(replica: string, error?: string): Promise<void> {
     const body: ReleaseRequest | undefined =

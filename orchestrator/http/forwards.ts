@@ -73,6 +73,25 @@ export async function placeOrder(
   return view(deps, (await forwards.order(id)) as OrderRecord);
 }
 
+/**
+ * Withdraws `account`'s order `id` (a reservation or an offer, by `side`) while its window takes
+ * orders: what it locked comes back to the balance.
+ */
+export async function withdrawOrder(deps: ForwardDeps, side: ForwardSide, account: string, id: string): Promise<ForwardOrderView> {
+  const what = side === 'bid' ? 'reservation' : 'offer';
+  const o = await deps.forwards.order(id);
+  // Another account's order is not found, not shown.
+  const unknown = () => new HttpError(404, 'Not found', `no ${what} ${id}`);
+  if (!o || o.account !== account || o.side !== side) throw unknown();
+  const done = await deps.forwards.withdraw(id, account, o.window, o.window - deps.forwardSettings.gateMs);
+  if (done === 'unknown') throw unknown();
+  if (done === 'closed') {
+    const why = o.state === 'open' ? 'its window takes no more orders' : `it is ${o.state}`;
+    throw new HttpError(409, 'Not withdrawable', `the ${what} cannot be withdrawn: ${why}`, [{ path: 'id', message: why }]);
+  }
+  return view(deps, (await deps.forwards.order(id)) as OrderRecord);
+}
+
 export async function view(deps: ForwardDeps, o: OrderRecord): Promise<ForwardOrderView> {
   const w = await deps.forwards.window(o.window);
   return {
@@ -101,6 +120,9 @@ export function reservationRoutes(deps: ForwardDeps): Router {
     const { limit } = LedgerQuery.parse(req.query);
     const orders = await deps.forwards.ordersOf(req.principal?.owner as string, limit);
     res.json({ reservations: await Promise.all(orders.map((o) => view(deps, o))) });
+  });
+  r.post('/:id/withdraw', async (req, res) => {
+    res.json(await withdrawOrder(deps, 'bid', req.principal?.owner as string, param(req, 'id', Ids.order)));
   });
   r.get('/:id', async (req, res) => {
     const o = await deps.forwards.order(param(req, 'id', Ids.order));

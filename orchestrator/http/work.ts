@@ -40,7 +40,7 @@ import { overBudget } from './byte-budget.ts';
 import { CarsInFlight, type LetGoRule } from './cars-in-flight.ts';
 import { onClosed, type Pace, sendPaced } from './closed.ts';
 import { ledgerOp } from './credits.ts';
-import { type ForwardDeps, placeOrder, view } from './forwards.ts';
+import { type ForwardDeps, placeOrder, view, withdrawOrder } from './forwards.ts';
 import { addressOf, consume, consumeMiB } from './limits.ts';
 import { HttpError, param, parseJson } from './problem.ts';
 
@@ -410,6 +410,11 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     if (worker.classState !== 'established')
       throw new HttpError(409, 'Not established', 'a worker offers capacity once calibration has placed it in an established class');
     res.status(201).json(await placeOrder(deps, 'ask', worker.id, body, res));
+  });
+
+  /** Withdraws one of the worker's offers before its window's gate: its collateral comes back. */
+  r.post('/offers/:id/withdraw', async (req, res) => {
+    res.json(await withdrawOrder(deps, 'ask', me(req).id, param(req, 'id', Ids.order)));
   });
 
   /** The worker's offers, newest first. */

@@ -3,7 +3,7 @@
  * each window's book, its clearing and settlement applied by one script each, what the window
  * delivering now owes whom (read by the dispatcher), and the idle time that excuses a provider.
  */
-import { RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
+import { type OrderState, RAYS_PER_BOOK_UNIT } from '../../shared/market.ts';
 import type { Order } from '../market/clearing.ts';
 import type { Entitlement, Obligation, WindowSettlement } from '../market/forwards.ts';
 import { keys } from './keys.ts';
@@ -22,7 +22,7 @@ export interface OrderRecord {
   limit: number;
   locked: number;
   filled: number;
-  state: 'open' | 'filled' | 'unfilled';
+  state: OrderState;
   placedAt: number;
 }
 
@@ -56,6 +56,20 @@ export class Forwards {
       [keys.forward(w), keys.forwardOrders(w), keys.order(o.id)],
       [o.id, o.side, o.account, w, o.units, o.limit, o.locked, o.placedAt, gate],
     )) as 'ok' | 'closed' | 'funds';
+  }
+
+  /**
+   * 'ok' (its escrow or collateral is back in the balance), 'unknown' (no order `id` of `account`)
+   * or 'closed' (its window's gate has passed, or it cleared, or it was withdrawn already).
+   */
+  async withdraw(id: string, account: string, window: number, gate: number): Promise<'ok' | 'unknown' | 'closed'> {
+    const w = String(window);
+    return (await runScript(
+      this.redis,
+      'forward-withdraw',
+      [keys.forward(w), keys.forwardOrders(w), keys.order(id)],
+      [id, account, Date.now(), gate],
+    )) as 'ok' | 'unknown' | 'closed';
   }
 
   async order(id: string): Promise<OrderRecord | undefined> {

@@ -18,13 +18,18 @@
     ARGV[6] collateral share (parts per million)
     ARGV[7] rays per unit
   Output:
-    1 when applied, 0 when the window had already cleared
+    1 when applied, 0 when the window had already cleared or an order it fills was withdrawn
+    after the book was read (forward-withdraw.lua: the next clearing reads it again)
 ]]
 -- @include escrow
 if (redis.call('HGET', KEYS[1], 'state') or 'open') ~= 'open' then return 0 end
 local window, price, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 if now >= tonumber(window) then price = nil end
 local fills, ppm, raysPerUnit = cjson.decode(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
+-- Its units were matched against others': filling the rest would sell what nobody owes or buys.
+for id in pairs(fills) do
+  if redis.call('HGET', K.order(id), 'state') == 'withdrawn' then return 0 end
+end
 local function giveBack(account, field, amount, ref)
   if amount <= 0 then return end
   adjust(account, field, 0 - amount, 'forward-unfilled', ref, now)

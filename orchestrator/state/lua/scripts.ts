@@ -35,6 +35,7 @@ export type Script =
   | 'forward-idle'
   | 'forward-order'
   | 'forward-settle'
+  | 'forward-withdraw'
   | 'frame-done'
   | 'idle-forget'
   | 'job-budget'
@@ -75,6 +76,7 @@ const SCRIPTS: readonly Script[] = [
   'forward-idle',
   'forward-order',
   'forward-settle',
+  'forward-withdraw',
   'frame-done',
   'idle-forget',
   'job-budget',
