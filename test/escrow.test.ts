@@ -2,7 +2,7 @@
  * Escrow and payment at the market price, through real verdicts (in-process orchestrator, real
  * Redis and HTTP, workers speaking the signed protocol with chosen pixels and ray counts): a job
  * pays exactly RU × price for each valid replica, fees included; what it does not spend comes
- * back to the micro-credit; a requester can never spend what it does not hold, however many
+ * back to the micro-credit; a cancel bills the work it had out where its results stand; a requester can never spend what it does not hold, however many
  * submissions race; and every micro-credit stays accounted for.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -107,26 +107,67 @@ describe('escrow', () => {
     expect(account.entries.reduce((s, e) => s + toMicros(e.amount), 0)).toBe(toMicros(account.balance) + toMicros(account.held));
   });
 
-  it('refunds a cancelled job to the micro-credit: what it paid stays paid, the rest comes back', async () => {
+  it('bills a cancelled job the work it had out, to the micro-credit, and gives back the rest', async () => {
     const buyer = await requester('canceller', 2);
     const w = await api.worker('c1', { trusted: true, ask: 25 });
-    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), width: 32, height: 16, budget: 1.5 } });
+    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), width: 48, height: 16, budget: 1.5 } });
     const { id } = (await res.json()) as { id: string };
     expect(await accountOf(buyer)).toMatchObject({ balance: 0.5, held: 1.5 });
-    // One tile verified and paid; the other held by the worker when the job is cancelled.
+    // One tile verified and paid; another held by the worker when the job is cancelled; the third
+    // still queued.
     const first = (await w.client.next()) as Assignment;
     expect(await uploadShade(w.client, first, 40, raysOf(first))).toBe('accepted');
     await expect.poll(async () => (await statusOf(buyer, id)).tilesVerified).toBe(1);
     const second = (await w.client.next()) as Assignment;
     expect(second).toBeDefined();
-    expect((await statusOf(buyer, id)).cost.committed).toBeGreaterThan(0);
     expect((await buyer.call(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
+    // The held replica's commitment stays behind it; the queued tile's is never made. Nor is the
+    // job deleted meanwhile: deleting it would pay nothing for the work out.
+    await expect.poll(async () => (await statusOf(buyer, id)).cost.held).toBe((await statusOf(buyer, id)).cost.committed);
+    expect((await statusOf(buyer, id)).cost.committed).toBeGreaterThan(0);
+    const early = await buyer.call(`/api/jobs/${id}?purge`, { method: 'DELETE' });
+    expect([early.status, await early.json()]).toEqual([202, { id, state: 'cancelled', deleted: false }]);
+    expect(await w.client.next()).toBeUndefined();
+    // Its answer after the cancel is judged and paid, as a render farm bills the time used; the
+    // deletion asked for comes once the tile is.
+    expect(await uploadShade(w.client, second, 40, raysOf(second))).toBe('accepted');
+    await expect.poll(async () => (await buyer.call(`/api/jobs/${id}`)).status, { timeout: 10_000 }).toBe(404);
+    const paid = costMicros(raysOf(first), 25_000) + costMicros(raysOf(second), 25_000);
+    expect(await accountOf(buyer)).toMatchObject({ balance: fromMicros(toMicros(2) - paid), held: 0 });
+    expect(toMicros(await workerBalance(w))).toBe(
+      paid - feeMicros(costMicros(raysOf(first), 25_000), FEE_PPM) - feeMicros(costMicros(raysOf(second), 25_000), FEE_PPM),
+    );
+  });
+
+  it('pays a cancelled job’s tile whose results agree at its quorum after the cancel, and closes one whose do not, unpaid', async () => {
+    const buyer = await requester('quitter', 2);
+    const keys = await Promise.all(['u1', 'u2', 'u3', 'u4'].map((name) => api.worker(name, { stake: 10, ask: 25 })));
+    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(2), width: 32, height: 16, budget: 1.5 } });
+    const { id } = (await res.json()) as { id: string };
+    // Two keys hold each tile's replicas; one of each pair answers before the cancel.
+    const got = await Promise.all(keys.map(async (w) => ({ w, a: (await w.client.next()) as Assignment })));
+    const [[a1, a2], [b1, b2]] = [0, 16].map((x) => got.filter((g) => g.a.tile.x === x));
+    for (const { w, a } of [a1, b1]) expect(await uploadShade(w.client, a, 40, raysOf(a))).toBe('accepted');
+    expect((await buyer.call(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
+    // After it, the second of one tile agrees; the second of the other hands it back.
+    expect(await uploadShade(a2.w.client, a2.a, 40, raysOf(a2.a))).toBe('accepted');
+    await b2.w.client.release(b2.a.replica);
     await expect.poll(async () => (await statusOf(buyer, id)).cost, { timeout: 10_000 }).toMatchObject({ held: 0, committed: 0 });
-    const paid = toMicros((await tasksOf(buyer, id)).flatMap((t) => t.replicas).reduce((s, r) => s + (r.paid ?? 0), 0));
-    expect(paid).toBe(costMicros(raysOf(first), 25_000));
-    expect(toMicros((await accountOf(buyer)).balance)).toBe(toMicros(2) - paid);
-    // Its late result is refused and earns nothing.
-    expect(await uploadShade(w.client, second, 40, raysOf(second)).catch((e) => e.status)).toBe(409);
+    expect((await statusOf(buyer, id)).tilesVerified).toBe(1);
+    const price = costMicros(raysOf(a1.a), 25_000);
+    const ledgers = await Promise.all(
+      [a1, a2, b1, b2].map(async ({ w }) => (await (await fetch(`${api.farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage),
+    );
+    const earned = price - feeMicros(price, FEE_PPM);
+    expect(ledgers.map((l) => [toMicros(l.balance), l.locked])).toEqual([
+      [earned, 0],
+      [earned, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+    expect(toMicros((await accountOf(buyer)).balance)).toBe(toMicros(2) - 2 * price);
+    const tileB = (await tasksOf(buyer, id)).find((t) => t.tile === 1);
+    expect(tileB?.replicas.map((r) => r.state)).toEqual(['cancelled', 'handedback']);
   });
 
   it('refuses a job its balance cannot cover, naming the field, and changes nothing', async () => {

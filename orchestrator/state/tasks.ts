@@ -101,6 +101,8 @@ export interface TaskRecord {
   progressAt: number;
   decidedAt: number | null;
   waiting: TileWait | null;
+  /** A cancelled job's tile with replicas out at the cancel, judged on them before it closes (includes/drain.lua). */
+  draining: boolean;
 }
 
 /** What a verdict changes, in the terms of settle.lua (decide.ts's decisions that write). */
@@ -400,6 +402,14 @@ export class Tasks {
       if (status === 'spot' || status === 'submitted' || status === 'obsolete') this.changed(results[i].task);
       return { status, due };
     });
+  }
+
+  /**
+   * Closes a cancelled job's draining tile whose results do not stand without more work
+   * (task-close.lua), judged on `task.version`; false when it changed meanwhile (judge again).
+   */
+  async closeDrained(task: TaskRecord): Promise<boolean> {
+    return (await runScript(this.redis, 'task-close', [keys.task(task.id)], [task.id, task.version, Date.now(), task.job])) === 1;
   }
 
   /**
@@ -714,5 +724,6 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     progressAt: Number(h.progressAt ?? 0),
     decidedAt: h.decidedAt ? Number(h.decidedAt) : null,
     waiting: waiting?.success ? waiting.data : null,
+    draining: h.draining === '1',
   };
 }

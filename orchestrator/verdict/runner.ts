@@ -76,12 +76,13 @@ export class VerdictRunner {
       reading();
       const snapshot = await tasks.snapshot(taskId);
       const job = snapshot && (await jobs.plan(snapshot.task.job));
+      const draining = snapshot?.task.draining === true && snapshot.jobState === 'cancelled';
       if (
         !snapshot ||
         !job ||
         snapshot.task.state === 'failed' ||
         snapshot.task.state === 'closed' ||
-        (snapshot.task.state === 'pending' && snapshot.jobState !== 'running')
+        (snapshot.task.state === 'pending' && snapshot.jobState !== 'running' && !draining)
       ) {
         if (!snapshot) await tasks.forgetIdle(taskId);
         else if (snapshot.lookAt !== null) await tasks.forgetIdle(taskId, snapshot.lookAt);
@@ -89,6 +90,10 @@ export class VerdictRunner {
       }
       const { task, replicas } = snapshot;
       const facts = await this.facts(task, job, snapshot.deadlineAt, replicas, this.deps.workers.fromFields(snapshot.workerFields));
+      if (draining) {
+        if (await this.drain(task, job, facts)) return;
+        continue;
+      }
       let decision = await this.decideWithAvailability(facts, task, job);
       // A class has only a few stocking audits out at once: past them, the verdict goes on without one.
       if (decision.kind === 'issue' && decision.stock && !(await this.deps.knownAnswers.reserve(task.class, task.id).catch(() => false)))
@@ -165,6 +170,21 @@ export class VerdictRunner {
     }
     await tasks.backtracked(caught, due.tasks, due.caughtAt);
     return reopened;
+  }
+
+  /**
+   * A cancelled job's tile that had replicas out at the cancel (includes/drain.lua), judged on what
+   * they answer and nothing more: its workers are paid where the verdict stands without more work
+   * (accepted at the job's policy, not below it); it waits while a replica is still held; else it
+   * closes, unpaid, as the job's other tiles did. False when the task changed meanwhile.
+   */
+  private async drain(task: TaskRecord, job: JobPlan, facts: TaskFacts): Promise<boolean> {
+    const decision = await this.decideWithAvailability(facts, task, job);
+    if (decision.kind === 'accept' && !decision.below) return this.apply(task, job, decision);
+    if (decision.kind === 'wait' && facts.held > 0) return this.apply(task, job, { ...decision, idleAt: null });
+    const closed = await this.deps.tasks.closeDrained(task);
+    if (closed) this.deps.log.info({ job: job.id, task: task.id }, 'a cancelled job’s tile closed: its results did not stand');
+    return closed;
   }
 
   private async decideWithAvailability(facts: TaskFacts, task: TaskRecord, job: JobPlan): Promise<Decision> {

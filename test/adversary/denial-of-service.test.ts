@@ -282,7 +282,7 @@ describe('cheap reads and bounded resources', () => {
     const { id } = (await res.json()) as { id: string };
     await expect.poll(async () => (await (await api.operator(`/api/jobs/${id}`)).json()).state, { timeout: 60_000 }).toBe('running');
     const holder = await api.worker('holder', { stake: 100 });
-    await holder.client.next();
+    const held = (await holder.client.next()) as Assignment;
     const cancelled = await fetch(`${api.farm.url}/api/jobs/${id}`, {
       method: 'DELETE',
       headers: { authorization: 'Bearer operator-token-for-tests' },
@@ -290,7 +290,9 @@ describe('cheap reads and bounded resources', () => {
     expect(await cancelled.json()).toEqual({ id, state: 'cancelled', deleted: false });
     await expect.poll(() => redis.scard(keys.jobPending(id)), { timeout: 60_000 }).toBe(0);
     await expect.poll(() => redis.llen('bull:slots:wait'), { timeout: 60_000 }).toBe(0);
-    // The replica it held was cancelled and its stake unlocked.
+    // The replica it held drains (includes/drain.lua); handed back, its tile closes.
+    await holder.client.release(held.replica);
+    await expect.poll(() => redis.hget(keys.job(id), 'draining'), { timeout: 10_000 }).toBe('0');
     expect(await (await fetch(`${api.farm.url}/api/workers/${holder.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
     // Deleting its 10,000 tasks takes one request.
     const purged = await fetch(`${api.farm.url}/api/jobs/${id}?purge`, {

@@ -62,6 +62,8 @@ if j[1] ~= 'running' or t[1] ~= 'pending' then
   if r and r.state == 'assigned' then
     letGo(r, 'timedout', now, tonumber(ARGV[12]))
     redis.call('HSET', KEYS[2], n, cjson.encode(r))
+    -- A draining tile (includes/drain.lua) is judged once its held replicas are in or let go.
+    if redis.call('HGET', KEYS[1], 'draining') == '1' then redis.call('ZADD', K.tasksIdle, now, taskId) end
   end
   return {'obsolete'}
 end

@@ -3,7 +3,7 @@
   cancelled (their stake unlocked), the task leaves the spot-check pool, the idle index and its
   workers' vouched sets, and its replica ids are forgotten; the last call deletes the job's own
   keys and its entries in the job indexes. The job is marked `purging` first, so backtracking
-  never reopens a half-deleted job. Blobs are collected later, by reference (retention/duty.ts).
+  never reopens a half-deleted job. Not while it is wound down, nor while tiles of it drain. Blobs are collected later, by reference (retention/duty.ts).
   Input:
     KEYS[1] job
     ARGV[1] job id
@@ -20,7 +20,10 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'gone'
 end
 local state = redis.call('HGET', KEYS[1], 'state')
-if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.call('SISMEMBER', K.jobsClosing, jobId) == 1 then
+-- A cancelled job's draining tiles are paid or closed first (includes/drain.lua): deleting them
+-- would let a requester cancel and delete to pay nothing for the work it had out.
+if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.call('SISMEMBER', K.jobsClosing, jobId) == 1
+  or tonumber(redis.call('HGET', KEYS[1], 'draining') or '0') > 0 then
   return 'active'
 end
 redis.call('HSET', KEYS[1], 'purging', now)

@@ -27,7 +27,10 @@ else
 end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
-  redis.call('ZADD', K.tasksIdle, tonumber(ARGV[5]), ARGV[6])
+  -- A cancelled job's draining tile (includes/drain.lua) is judged at once: nothing more will come.
+  local lookAt = tonumber(ARGV[5])
+  if redis.call('HGET', KEYS[1], 'draining') == '1' then lookAt = tonumber(ARGV[4]) end
+  redis.call('ZADD', K.tasksIdle, lookAt, ARGV[6])
   unpinClass(KEYS[1], KEYS[2])
 end
 return r.queue

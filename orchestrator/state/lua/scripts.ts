@@ -59,6 +59,7 @@ export type Script =
   | 'spot-verdict'
   | 'stock-reserve'
   | 'submit'
+  | 'task-close'
   | 'task-create'
   | 'task-snapshot'
   | 'timeouts-take'
@@ -100,6 +101,7 @@ const SCRIPTS: readonly Script[] = [
   'spot-verdict',
   'stock-reserve',
   'submit',
+  'task-close',
   'task-create',
   'task-snapshot',
   'timeouts-take',

@@ -43,6 +43,7 @@
 -- @include outbox
 -- @include latency
 -- @include holders
+-- @include drain
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[3] then return {'stale', 0, '[]'} end
 local d = cjson.decode(ARGV[4])
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
@@ -130,6 +131,7 @@ if d.kind == 'accept' then
     'anchored', anchored, 'decidedAt', now, 'auditSkipped', d.auditSkipped and 1 or 0, 'waiting', '')
   redis.call('SREM', KEYS[5], taskId)
   redis.call('ZREM', K.tasksIdle, taskId)
+  drained(taskId, jobId)
   local t = redis.call('HMGET', KEYS[1], 'class', 'stockSlot')
   if d.anchored and not d.below then
     -- Ground truth: from now on this tile can serve as a spot check of its class.

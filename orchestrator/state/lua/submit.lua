@@ -42,7 +42,8 @@ local function submit(kTask, kReplicas, kJob, n, rid, workerId, cid, idleAt, tas
     if r.cid == cid then return {'duplicate'} end
     return {'conflict'}
   end
-  if not r.spot and redis.call('HGET', kJob, 'state') ~= 'running' then
+  -- A cancelled job's draining tile still takes the answers of replicas held at the cancel (includes/drain.lua).
+  if not r.spot and redis.call('HGET', kJob, 'state') ~= 'running' and redis.call('HGET', kTask, 'draining') ~= '1' then
     letGo(r, 'cancelled', now, 0)
     redis.call('HSET', kReplicas, n, cjson.encode(r))
     return {'obsolete'}
