@@ -33,7 +33,7 @@ import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
 import type { DeliveringWindow } from './state/forwards.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
-import type { BindResult, ReplicaRecord, Tasks } from './state/tasks.ts';
+import type { BindResult, LetGo, ReplicaRecord, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
 /**
@@ -384,12 +384,39 @@ export class Dispatcher {
   }
 
   /** Gives a held slot back to its queue (graceful drain): another worker will take it. */
-  async handBack(task: string, replica: ReplicaRecord): Promise<void> {
+  async handBack(task: string, replica: ReplicaRecord, { unpinned }: LetGo): Promise<void> {
     if (replica.spot) return;
     await this.heldSlot(task, replica)
       .moveToWait(replica.worker)
       .catch(() => undefined);
     this.workArrived(replica.queue, 1);
+    await this.unpinned(task, unpinned);
+  }
+
+  /**
+   * A tile no longer has a class (holders.lua unpinClass): its slots waiting in that class's queue
+   * go back to the shared one, which every class takes from.
+   */
+  private async unpinned(task: string, deviceClass: string): Promise<void> {
+    if (!deviceClass) return;
+    const from = this.lane(classQueue(deviceClass));
+    const to = (await this.tasks.get(task))?.nextSlot ?? 0;
+    for (let n = 0; n < to; n++) {
+      const slot = await from.queue.getJob(slotId(task, n));
+      if (slot && ['waiting', 'prioritized', 'delayed'].includes(await slot.getState())) await this.moveSlot(slot, from, SHARED_QUEUE);
+    }
+  }
+
+  /**
+   * Moves a slot not held by anyone to another queue, once: a slot is in one queue at a time (a
+   * second copy fetched would look like a lapsed lease to bind.lua and time its holder out). One
+   * taken from `from` meanwhile stays; a crash between the two leaves it in none, and recovery
+   * issues it again.
+   */
+  private async moveSlot(slot: Job, from: Lane, to: string): Promise<void> {
+    if ((await from.queue.remove(slot.id as string).catch(() => 0)) !== 1) return;
+    await this.lane(to).queue.add(slot.name, slot.data, { ...SLOT_JOB_OPTS, jobId: slot.id, priority: slot.priority });
+    this.workArrived(to, 1);
   }
 
   /**
@@ -626,6 +653,15 @@ export class Dispatcher {
         // Task settled, job cancelled or never planned: the slot has nothing left to do.
         await job.moveToCompleted('obsolete', worker.id, false).catch(() => undefined);
         return undefined;
+      case 'wrongclass':
+        // Another class took the tile first: its slot waits in that class's queue. Put back at the
+        // head of the shared one it came back at every look, and 16 such (a rare class's keys
+        // answering a few tiles of their own quorum job) hid every newer slot from every other
+        // class (an attacker's review). Put back in a class queue, it had hidden from every class
+        // a tile unpinned since (holders.lua unpinClass) and taken by another.
+        await job.moveToWait(worker.id).catch(() => undefined);
+        await this.moveSlot(job, lane, laneOf(bound.class, false));
+        return undefined;
       case 'held':
         // Its owner paused the job: the slot is parked until the job is resumed (slot-refresh.ts).
         await job.moveToDelayed(Date.now() + HELD_PARK_MS, worker.id).catch(() => undefined);
@@ -719,6 +755,7 @@ export class Dispatcher {
         if (slot)
           void this.tasks
             .expire(slot.task, slot.n, '', Date.now() - this.opts.leaseMs)
+            .then((expired) => expired && this.unpinned(slot.task, expired.unpinned))
             .catch((err) => this.log.warn({ err: err.message }, 'could not time out a holder'));
         this.workArrived(name, 1);
       });

@@ -1,10 +1,14 @@
 /**
  * A poll's scan through a worker's queues: slots it may not take at the head of one queue (the
  * further replicas of tiles it already answered, in its class's queue) do not keep it from fresh
- * work in the next. A lease holds while its holder heart-beats, and only then. Real orchestrator,
+ * work in the next, nor do slots of tiles another class took (they wait in that class's queue, and
+ * come back to the shared one when the tile is handed back). A lease holds while its holder
+ * heart-beats, and only then. Real orchestrator,
  * Redis and signed HTTP.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskView, WorkerView } from '../shared/protocol.ts';
 import { type ApiFarm, fundOperator, nextAssignment, oneTileJob, startApiFarm, uploadShade } from './support/orchestrator.ts';
 
 let api: ApiFarm;
@@ -41,6 +45,49 @@ describe('a scan', () => {
     const [task] = ((await (await api.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: { replicas: { worker: string }[] }[] })
       .tasks;
     expect(task.replicas.map((r) => r.worker)).toEqual([w.id]);
+  });
+});
+
+describe('slots of a tile another class took', () => {
+  it('wait in that class’s queue, not at the head of the shared one; a tile handed back comes back to it', async () => {
+    const own = await startApiFarm();
+    const redis = new Redis(own.redisUrl);
+    try {
+      await fundOperator(own, 1000);
+      // A rare class (its trusted machine never polls), and a key of the common one.
+      await own.worker('rare-anchor', { trusted: true, shade: 200 });
+      const [k1, k2] = await Promise.all(['k1', 'k2'].map((name) => own.worker(name, { shade: 200, stake: 1000 })));
+      const honest = await own.worker('honest', { stake: 1000 });
+      const rare = ((await (await fetch(`${own.farm.url}/api/workers/${k1.id}`)).json()) as WorkerView).class as string;
+      const queued = async (name: string) => (await redis.zcard(`bull:${name}:prioritized`)) + (await redis.llen(`bull:${name}:wait`));
+      // A tile a rare key holds: the slot the common key meets moves to the rare class's queue,
+      // and comes back when the rare key hands the tile back (its class gone).
+      const { id } = (await (await own.operator('/api/jobs', oneTileJob(2))).json()) as { id: string };
+      const held = await nextAssignment(k2.client, 5000);
+      expect(await honest.client.next()).toBeUndefined();
+      expect([await queued('slots'), await queued(`slots-${rare}`)]).toEqual([0, 1]);
+      await k2.client.release(held.replica);
+      expect([await queued('slots'), await queued(`slots-${rare}`)]).toEqual([2, 0]);
+      const back = await nextAssignment(honest.client, 5000);
+      const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
+      expect(task.replicas.find((r) => r.replica === back.replica)?.worker).toBe(honest.id);
+      // A rare key answers one replica of each of 3 tiles of a quorum-7 job: 18 slots only its
+      // class may take, ahead of anything submitted after (an attacker's review: put back at the
+      // head of the shared queue, they hid every newer slot from every other class).
+      await own.operator('/api/jobs', { ...oneTileJob(7), width: 48, spp: 2 });
+      for (let i = 0; i < 3; i++) expect(await uploadShade(k1.client, await nextAssignment(k1.client, 5000), 90)).toBe('accepted');
+      const { id: fresh } = (await (await own.operator('/api/jobs', { ...oneTileJob(1), verification: 'credibility', spp: 3 })).json()) as {
+        id: string;
+      };
+      const got = await nextAssignment(honest.client, 5000);
+      const [freshTask] = ((await (await own.operator(`/api/jobs/${fresh}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
+      expect(freshTask.replicas.map((r) => r.replica)).toEqual([got.replica]);
+      // The common key's scan moved them on its way.
+      expect([await queued('slots'), await queued(`slots-${rare}`)]).toEqual([0, 18]);
+    } finally {
+      redis.disconnect();
+      await own.stop();
+    }
   });
 });
 

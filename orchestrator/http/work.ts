@@ -286,9 +286,10 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const found = await dispatch.nextBatch(worker, max, abort.signal, wait);
     if (!abort.signal.aborted) return found;
     const rids = new Set(found.map((a) => a.replica));
-    for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid)))
-      if ((await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id)) !== undefined)
-        await dispatch.handBack(mine.task, mine.replica);
+    for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid))) {
+      const released = await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id);
+      if (released) await dispatch.handBack(mine.task, mine.replica, released);
+    }
     req.log?.info({ replicas: found.length }, 'poller hung up; replicas handed back');
     return undefined;
   }
@@ -382,9 +383,9 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const body = rawBody(req);
     const { error } = body.length === 0 ? {} : ReleaseRequest.parse(parseJson(body));
     const mine = (await held(worker.id)).find((h) => h.replica.rid === rid);
-    if (!mine || (await tasks.release(mine.task, mine.replica.n, rid, worker.id, error)) === undefined)
-      throw new HttpError(409, 'Not held', `worker does not hold ${rid}`);
-    await dispatch.handBack(mine.task, mine.replica);
+    const released = mine && (await tasks.release(mine.task, mine.replica.n, rid, worker.id, error));
+    if (!mine || !released) throw new HttpError(409, 'Not held', `worker does not hold ${rid}`);
+    await dispatch.handBack(mine.task, mine.replica, released);
     if (error) req.log?.warn({ replica: rid, error }, 'render failed');
     else req.log?.info({ replica: rid }, 'replica handed back');
     // A failure counts toward the tile's attempts (verdict/decide.ts): judge it now.

@@ -116,7 +116,6 @@ export type BindResult =
         | 'unknown'
         | 'obsolete'
         | 'resolved'
-        | 'wrongclass'
         | 'ineligible'
         | 'letgo'
         | 'blacklisted'
@@ -129,8 +128,15 @@ export type BindResult =
         | 'pricedout'
         | 'unfunded';
     }
+  /** The tile has another class (the one its first replica's worker is in): its slot belongs in that class's queue. */
+  | { status: 'wrongclass'; class: string }
   /** A dry run: it could take the slot, at this price (ticks per RU). */
   | { status: 'eligible'; price: number };
+
+/** A let-go replica's tile that no longer has a class (holders.lua unpinClass): the class it had, or ''. */
+export interface LetGo {
+  unpinned: string;
+}
 
 const uniform = () => randomInt(2 ** 32) / 2 ** 32;
 
@@ -337,6 +343,7 @@ export class Tasks {
     )) as string[];
     const [status, record, frame, rect, scene] = reply;
     if (status === 'eligible') return { status, price: Number(record) };
+    if (status === 'wrongclass') return { status, class: record };
     if (status !== 'bound' && status !== 'again') return { status } as BindResult;
     this.changed(task);
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
@@ -466,19 +473,19 @@ export class Tasks {
 
   /**
    * The holder of replica `rid`, or of slot n if it was bound at or before `boundBefore`, lost
-   * its lease: it timed out.
+   * its lease: it timed out. Undefined when nobody did.
    */
-  async expire(task: string, n: number, rid: string, boundBefore = Date.now()): Promise<boolean> {
+  async expire(task: string, n: number, rid: string, boundBefore = Date.now()): Promise<LetGo | undefined> {
     const now = Date.now();
-    const expired =
-      (await runScript(
-        this.redis,
-        'expire',
-        [keys.task(task), keys.taskReplicas(task)],
-        [n, rid, now, this.economy.deadlinePenaltyMicros, now + this.graceMs, task, boundBefore],
-      )) === 1;
-    if (expired) this.changed(task);
-    return expired;
+    const [expired, unpinned] = (await runScript(
+      this.redis,
+      'expire',
+      [keys.task(task), keys.taskReplicas(task)],
+      [n, rid, now, this.economy.deadlinePenaltyMicros, now + this.graceMs, task, boundBefore],
+    )) as [number, string];
+    if (expired !== 1) return undefined;
+    this.changed(task);
+    return { unpinned };
   }
 
   /**
@@ -516,21 +523,18 @@ export class Tasks {
     await this.redis.zrem(keys.spotDue, rid);
   }
 
-  /**
-   * Hands a held replica back, or gives it up with the render error its worker reports; resolves
-   * to its queue ('' for a spot check), or undefined if not held.
-   */
-  async release(task: string, n: number, rid: string, worker: string, error = ''): Promise<string | undefined> {
+  /** Hands a held replica back, or gives it up with the render error its worker reports; undefined if not held. */
+  async release(task: string, n: number, rid: string, worker: string, error = ''): Promise<LetGo | undefined> {
     const now = Date.now();
-    const queue = (await runScript(
+    const released = (await runScript(
       this.redis,
       'release',
       [keys.task(task), keys.taskReplicas(task)],
       [n, rid, worker, now, now + this.graceMs, task, error],
-    )) as string | null;
-    if (queue === null) return undefined;
+    )) as [string, string] | null;
+    if (released === null) return undefined;
     this.changed(task);
-    return queue;
+    return { unpinned: released[1] };
   }
 
   /**

@@ -31,7 +31,7 @@
     ARGV[23] the most a market order pays now (ticks per RU: its collar), or '' for any price
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
-    'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), 'wrongclass',
+    'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), {'wrongclass', the tile's class},
     'ineligible' (a class or queue not its own, or a tile it answered), 'letgo' (a tile whose
     replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share' (its share
     of the job taken, some of it by replicas it let go), 'sharedone' (its share taken by work it
@@ -70,7 +70,8 @@ end
 if j[3] == '1' then return {'held'} end
 local w = redis.call('HMGET', KEYS[3], 'class', 'classState', 'trusted', 'inFlight')
 if w[2] ~= 'established' then return {'ineligible'} end
-if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass'} end
+-- Named, so that the caller moves the slot to that class's queue (dispatch.ts).
+if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass', t[2]} end
 local trusted = w[3] == '1'
 if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end

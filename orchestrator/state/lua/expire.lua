@@ -13,22 +13,24 @@
     ARGV[6] task id
     ARGV[7] with no replica id: only a holder bound at or before this time (ms) lost its lease
   Output:
-    1 when a holder timed out, else 0
+    {1, the class the tile no longer has ('' when it keeps its class)} when a holder timed out,
+    else {0, ''}
 ]]
 -- @include holders
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if not existing then return 0 end
+if not existing then return {0, ''} end
 local r = cjson.decode(existing)
-if r.state ~= 'assigned' or (ARGV[2] ~= '' and r.rid ~= ARGV[2]) then return 0 end
+if r.state ~= 'assigned' or (ARGV[2] ~= '' and r.rid ~= ARGV[2]) then return {0, ''} end
 -- A stalled-slot notice may arrive after another worker took the slot: never time out that one.
-if ARGV[2] == '' and r.assignedAt > tonumber(ARGV[7]) then return 0 end
+if ARGV[2] == '' and r.assignedAt > tonumber(ARGV[7]) then return {0, ''} end
 letGo(r, 'timedout', tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+local unpinned = ''
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
   -- A cancelled job's draining tile (includes/drain.lua) is judged at once: nothing more will come.
   local lookAt = tonumber(ARGV[5])
   if redis.call('HGET', KEYS[1], 'draining') == '1' then lookAt = tonumber(ARGV[3]) end
   redis.call('ZADD', K.tasksIdle, lookAt, ARGV[6])
-  unpinClass(KEYS[1], KEYS[2])
+  unpinned = unpinClass(KEYS[1], KEYS[2])
 end
-return 1
+return {1, unpinned}

@@ -12,7 +12,8 @@
     ARGV[6] task id
     ARGV[7] the render error ('' for a hand-back)
   Output:
-    the slot's queue name ('' for a spot check) when handed back, else nil
+    {the slot's queue name ('' for a spot check), the class the tile no longer has ('' when it
+    keeps its class)} when handed back, else nil
 ]]
 -- @include holders
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -26,11 +27,12 @@ else
   r.error = ARGV[7]
 end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
+local unpinned = ''
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
   -- A cancelled job's draining tile (includes/drain.lua) is judged at once: nothing more will come.
   local lookAt = tonumber(ARGV[5])
   if redis.call('HGET', KEYS[1], 'draining') == '1' then lookAt = tonumber(ARGV[4]) end
   redis.call('ZADD', K.tasksIdle, lookAt, ARGV[6])
-  unpinClass(KEYS[1], KEYS[2])
+  unpinned = unpinClass(KEYS[1], KEYS[2])
 end
-return r.queue
+return {r.queue or '', unpinned}

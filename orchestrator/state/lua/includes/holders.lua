@@ -61,13 +61,17 @@ end
 -- A pending tile takes the class of the first worker bound to it (bind.lua), so that its results
 -- compare. Once every replica of it is let go without a result it is open to every class again:
 -- keys of a rare class that take each tile and hand it straight back (no penalty) would otherwise
--- keep it from the class that can render it, while its job bids for it.
+-- keep it from the class that can render it, while its job bids for it. The class it had, when
+-- it unpinned one ('' else): the caller moves the tile's slots waiting in that class's queue back
+-- to the shared one (dispatch.ts).
 local function unpinClass(taskKey, replicasKey)
-  if redis.call('HGET', taskKey, 'state') ~= 'pending' then return end
+  local class = redis.call('HGET', taskKey, 'class')
+  if not class or class == '' or redis.call('HGET', taskKey, 'state') ~= 'pending' then return '' end
   for _, v in ipairs(redis.call('HVALS', replicasKey)) do
-    if not gaveUp(cjson.decode(v)) then return end
+    if not gaveUp(cjson.decode(v)) then return '' end
   end
   redis.call('HSET', taskKey, 'class', '')
+  return class
 end
 -- Cancels a task's replicas still out (held, or answered but not judged), unlocking their stake
 -- and voiding their commitments.
