@@ -199,6 +199,13 @@ const settings = z.object({
   unbondingMs: int(0).default(24 * 3600_000),
   /** Most replicas an untrusted worker may hold at once. */
   maxHeldReplicas: int(1).default(4),
+  /**
+   * Replicas an untrusted worker may hand back or give up with a render error in an hour for
+   * nothing; past them each costs the missed-deadline penalty. A hand-back is a look at whether
+   * the replica was real: a real slot comes back to its queue for a sibling to be given, a spot
+   * check's tile never does. A graceful drain hands back at most `maxHeldReplicas`.
+   */
+  freeHandBacksPerHour: int(0).default(16),
   /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */
   jobShare: share().default(0.5),
   jobShareFloor: int(1).default(64),
@@ -312,6 +319,7 @@ export const economyOf = (config: OrchestratorConfig): Economy => ({
   deadlinePenaltyMicros: toMicros(config.deadlinePenalty),
   slashShare: config.slashShare,
   maxHeldReplicas: config.maxHeldReplicas,
+  freeHandBacksPerHour: config.freeHandBacksPerHour,
 });
 
 /**

@@ -33,7 +33,7 @@ import { parseSlotId, slotId, slotLogIds } from './planner.ts';
 import type { Classes } from './state/classes.ts';
 import type { DeliveringWindow } from './state/forwards.ts';
 import type { JobPlan, Jobs } from './state/jobs.ts';
-import type { BindResult, LetGo, ReplicaRecord, Tasks } from './state/tasks.ts';
+import type { BindResult, LetGo, ReplicaRecord, SlotRange, Tasks } from './state/tasks.ts';
 import type { WorkerRecord, Workers } from './state/workers.ts';
 
 /**
@@ -452,9 +452,13 @@ export class Dispatcher {
   }
 
   /** Removes a closed job's waiting slots from whichever of the task's queues holds them. */
-  async withdraw(slots: readonly [task: string, from: number, to: number][], deviceClasses: readonly string[]): Promise<void> {
+  async withdraw(slots: readonly SlotRange[], deviceClasses: readonly string[]): Promise<void> {
     const names = [SHARED_QUEUE, ...deviceClasses.flatMap((c) => [classQueue(c), arbiterQueue(c)])];
-    const ids = slots.flatMap(([task, from, to]) => Array.from({ length: to - from }, (_, i) => slotId(task, from + i)));
+    const ids = slots.flatMap(([task, from, to, keep = []]) =>
+      Array.from({ length: to - from }, (_, i) => from + i)
+        .filter((n) => !keep.includes(n))
+        .map((n) => slotId(task, n)),
+    );
     for (let i = 0; i < ids.length; i += 500) {
       await Promise.all(
         names.flatMap((name) =>

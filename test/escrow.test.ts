@@ -10,10 +10,22 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { keys } from '../orchestrator/state/keys.ts';
 import { costMicros, feeMicros, fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, JobEstimate, JobStatus, JobSummary, LedgerPage, TaskView } from '../shared/protocol.ts';
-import { type ApiFarm, OPERATOR_TOKEN, oneTileJob, renderAll, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
+import {
+  type ApiFarm,
+  nextAssignment,
+  OPERATOR_TOKEN,
+  oneTileJob,
+  renderAll,
+  startApiFarm,
+  type TestClient,
+  uploadShade,
+} from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { ROOT } from './support/scenes.ts';
 
@@ -168,6 +180,45 @@ describe('escrow', () => {
     expect(toMicros((await accountOf(buyer)).balance)).toBe(toMicros(2) - 2 * price);
     const tileB = (await tasksOf(buyer, id)).find((t) => t.tile === 1);
     expect(tileB?.replicas.map((r) => r.state)).toEqual(['cancelled', 'handedback']);
+  });
+
+  it('ends the drain of a tile whose holder died, its lease lapsed just before the cancel, and at its deadline if its slot is lost', async () => {
+    // Short leases and deadlines: a dead holder is found within seconds.
+    await api.stop();
+    api = await startApiFarm({ marketIntervalMs: 200, pollMs: 100, feeShare: FEE_PPM / 1e6, leaseMs: 2000, taskTimeoutMs: 5000 });
+    const redis = new Redis(api.redisUrl);
+    const slots = new Queue('slots', { connection: redis });
+    try {
+      const buyer = await requester('mourner', 10);
+      const dead = await api.worker('dead', { stake: 100, ask: 25 });
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        ids.push(
+          ((await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), spp: i + 1, budget: 1 } })).json()) as { id: string }).id,
+        );
+        await nextAssignment(dead.client);
+      }
+      // It never beats: once its BullMQ locks are gone (before the stalled check comes), the cancels.
+      for (const id of ids) {
+        const [lock] = await redis.keys(`bull:*:${id}.f0.t0.r0:lock`);
+        await expect.poll(() => redis.exists(lock), { interval: 5, timeout: 10_000 }).toBe(0);
+        expect((await buyer.call(`/api/jobs/${id}`, { method: 'DELETE' })).status).toBe(200);
+      }
+      // The first's slot is kept in its queue, where the stalled check times its holder out
+      // (withdrawn, the tile had drained for good: an attacker's review); the second's is lost,
+      // and its deadline ends it.
+      await expect.poll(() => redis.hget(keys.task(`${ids[1]}.f0.t0`), 'draining')).toBe('1');
+      expect(await slots.remove(`${ids[1]}.f0.t0.r0`)).toBe(1);
+      for (const id of ids) await expect.poll(() => redis.hget(keys.job(id), 'draining'), { timeout: 10_000 }).toBe('0');
+      expect(await (await fetch(`${api.farm.url}/api/workers/${dead.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
+      for (const id of ids) {
+        expect((await statusOf(buyer, id)).cost).toMatchObject({ held: 0, committed: 0 });
+        expect((await buyer.call(`/api/jobs/${id}?purge`, { method: 'DELETE' })).status).toBe(200);
+      }
+    } finally {
+      await slots.close();
+      redis.disconnect();
+    }
   });
 
   it('refuses a job its balance cannot cover, naming the field, and changes nothing', async () => {

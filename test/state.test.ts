@@ -38,7 +38,15 @@ beforeAll(async () => {
   redis = connectRedis(server.url);
   tasks = new Tasks(
     redis,
-    { feePpm: 20_000, stakePerReplicaMicros: 1000, slashShare: 1, deadlinePenaltyMicros: 50, maxHeldReplicas: 4, minStakeMicros: 0 },
+    {
+      feePpm: 20_000,
+      stakePerReplicaMicros: 1000,
+      slashShare: 1,
+      deadlinePenaltyMicros: 50,
+      maxHeldReplicas: 4,
+      minStakeMicros: 0,
+      freeHandBacksPerHour: 2,
+    },
     30_000,
   );
   await runningJob(JOB);
@@ -330,6 +338,39 @@ describe('task bookkeeping in Lua', () => {
     expect(await pinned()).toBe('rare');
   });
 
+  it('charges a key’s hand-backs and render failures past its free ones an hour as missed deadlines; not the operator’s, nor one it never saw', async () => {
+    // A hand-back is a look at whether the replica was real (a real slot comes back to its queue
+    // for a sibling to be given; a spot check's tile never does).
+    const job = 'j00000000000000000008';
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 96, 16, 16), 1);
+    for (const [id, trusted] of [
+      ['prober', 0],
+      ['operator-machine', 1],
+    ] as const)
+      await redis.hset(keys.worker(id), { id, class: 'c1', classState: 'established', trusted, stake: 100_000 });
+    const stake = async (id: string) => Number(await redis.hget(keys.worker(id), 'stake'));
+    const letGo = async (worker: string, t: number, how: 'back' | 'fail' | 'unseen') => {
+      const task = `${job}.f0.t${t}`;
+      const rid = `hb-${worker}-${t}`;
+      expect((await tasks.bind(task, 0, worker, rid, Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
+      expect(await tasks.release(task, 0, rid, worker, how === 'fail' ? 'out of memory' : '', how !== 'unseen')).toBeDefined();
+    };
+    // Two an hour free (this farm's economy), and one a poll handed back for a worker that hung up.
+    await letGo('prober', 0, 'back');
+    await letGo('prober', 1, 'unseen');
+    await letGo('prober', 2, 'fail');
+    expect(await stake('prober')).toBe(100_000);
+    // Past them, each costs the missed-deadline penalty (50 µc here), a failure as a hand-back.
+    await letGo('prober', 3, 'back');
+    expect(await stake('prober')).toBe(99_950);
+    await letGo('prober', 4, 'fail');
+    expect(await stake('prober')).toBe(99_900);
+    await redis.set(keys.workerHandBacks('operator-machine'), 100);
+    await letGo('operator-machine', 5, 'back');
+    expect(await stake('operator-machine')).toBe(100_000);
+  });
+
   it('hands a known answer to a few workers only, once each, never to one that rendered it', async () => {
     const job = 'j00000000000000000003';
     const task = `${job}.f0.t0`;
@@ -376,6 +417,34 @@ describe('task bookkeeping in Lua', () => {
     await redis.hset(keys.task(id), { arbiter: 4, audited: 1 });
     expect(await tasks.reopen((await tasks.get(id)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>, '')).toBe('reopened');
     expect(await tasks.get(id)).toMatchObject({ state: 'pending', suspect: true, arbiterSlot: null, audited: false });
+  });
+});
+
+describe('a cancelled job’s tiles with replicas out (includes/drain.lua)', () => {
+  it('drain once, whether an answer or the closer’s batch comes first, and keep their held slots queued', async () => {
+    const job = 'j00000000000000000014';
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 48, 16, 16), 1);
+    await redis.hset(keys.worker('drainer'), { id: 'drainer', class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
+    const bind = (t: number) => tasks.bind(`${job}.f0.t${t}`, 0, 'drainer', `d${t}`, Date.now() + 60_000, 'slots', false, 64, NO_PRICES);
+    for (const t of [0, 1]) expect((await bind(t)).status).toBe('bound');
+    await redis.hset(keys.job(job), 'state', 'cancelled');
+    // An answer before the closer's batch came to its tile is taken, not refused as obsolete (an
+    // attacker's review: a spot check's was taken meanwhile, a real replica's refused, unpaid).
+    expect(await tasks.submit([{ task: `${job}.f0.t0`, n: 0, rid: 'd0', worker: 'drainer', cid: 'bafkreitile', rays: 1 }])).toEqual([
+      { status: 'submitted' },
+    ]);
+    expect(await redis.hget(keys.job(job), 'draining')).toBe('1');
+    // The batch drains the held one too, keeping its slot in its queue (the stalled check times
+    // its holder out), and closes the one nobody took; the answered one drains once.
+    const { slots } = await tasks.close(job, 10);
+    expect(slots.sort((a, b) => a[0].localeCompare(b[0]))).toEqual([
+      [`${job}.f0.t0`, 0, 1],
+      [`${job}.f0.t1`, 0, 1, [0]],
+      [`${job}.f0.t2`, 0, 1],
+    ]);
+    expect(await redis.hget(keys.job(job), 'draining')).toBe('2');
+    expect((await tasks.get(`${job}.f0.t2`))?.state).toBe('closed');
   });
 });
 

@@ -287,7 +287,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     if (!abort.signal.aborted) return found;
     const rids = new Set(found.map((a) => a.replica));
     for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid))) {
-      const released = await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id);
+      const released = await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id, '', false);
       if (released) await dispatch.handBack(mine.task, mine.replica, released);
     }
     req.log?.info({ replicas: found.length }, 'poller hung up; replicas handed back');

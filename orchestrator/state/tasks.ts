@@ -133,6 +133,9 @@ export type BindResult =
   /** A dry run: it could take the slot, at this price (ticks per RU). */
   | { status: 'eligible'; price: number };
 
+/** A task's slots `from` up to `to`, less those in `keep`. */
+export type SlotRange = [task: string, from: number, to: number, keep?: number[]];
+
 /** A let-go replica's tile that no longer has a class (holders.lua unpinClass): the class it had, or ''. */
 export interface LetGo {
   unpinned: string;
@@ -184,6 +187,8 @@ export interface Economy {
   maxHeldReplicas: number;
   /** Least stake an untrusted worker must hold to take work: what an identity costs. */
   minStakeMicros: number;
+  /** Hand-backs and render failures an untrusted worker makes in an hour for nothing (config.ts). */
+  freeHandBacksPerHour: number;
 }
 
 export class Tasks {
@@ -523,14 +528,28 @@ export class Tasks {
     await this.redis.zrem(keys.spotDue, rid);
   }
 
-  /** Hands a held replica back, or gives it up with the render error its worker reports; undefined if not held. */
-  async release(task: string, n: number, rid: string, worker: string, error = ''): Promise<LetGo | undefined> {
+  /**
+   * Hands a held replica back, or gives it up with the render error its worker reports; undefined
+   * if not held. `byWorker`: the worker's own doing, counted against its free hand-backs
+   * (release.lua); not when a poll's worker hung up before it was told what it found.
+   */
+  async release(task: string, n: number, rid: string, worker: string, error = '', byWorker = true): Promise<LetGo | undefined> {
     const now = Date.now();
     const released = (await runScript(
       this.redis,
       'release',
       [keys.task(task), keys.taskReplicas(task)],
-      [n, rid, worker, now, now + this.graceMs, task, error],
+      [
+        n,
+        rid,
+        worker,
+        now,
+        now + this.graceMs,
+        task,
+        error,
+        byWorker ? this.economy.freeHandBacksPerHour : '',
+        this.economy.deadlinePenaltyMicros,
+      ],
     )) as [string, string] | null;
     if (released === null) return undefined;
     this.changed(task);
@@ -621,14 +640,17 @@ export class Tasks {
     return this.redis.sscan(keys.jobPending(job), cursor, 'COUNT', 500);
   }
 
-  /** Winds down a batch of a closed job's pending tasks; returns how many are left and the slots to withdraw. */
-  async close(job: string, batch: number): Promise<{ left: number; slots: [string, number, number][] }> {
+  /**
+   * Winds down a batch of a closed job's pending tasks; returns how many are left and the slots to
+   * withdraw (a draining task's held ones kept: includes/drain.lua).
+   */
+  async close(job: string, batch: number): Promise<{ left: number; slots: SlotRange[] }> {
     const [left, slots] = (await runScript(this.redis, 'close-tasks', [keys.jobPending(job)], [Date.now(), batch, job])) as [
       number,
       string,
     ];
     const parsed: unknown = JSON.parse(slots);
-    return { left: Number(left), slots: Array.isArray(parsed) ? (parsed as [string, number, number][]) : [] };
+    return { left: Number(left), slots: Array.isArray(parsed) ? (parsed as SlotRange[]) : [] };
   }
 
   /** Pending tasks due a look (small-farm grace), oldest first. */

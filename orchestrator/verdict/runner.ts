@@ -91,7 +91,7 @@ export class VerdictRunner {
       const { task, replicas } = snapshot;
       const facts = await this.facts(task, job, snapshot.deadlineAt, replicas, this.deps.workers.fromFields(snapshot.workerFields));
       if (draining) {
-        if (await this.drain(task, job, facts)) return;
+        if (await this.drain(task, job, facts, replicas)) return;
         continue;
       }
       let decision = await this.decideWithAvailability(facts, task, job);
@@ -175,13 +175,21 @@ export class VerdictRunner {
   /**
    * A cancelled job's tile that had replicas out at the cancel (includes/drain.lua), judged on what
    * they answer and nothing more: its workers are paid where the verdict stands without more work
-   * (accepted at the job's policy, not below it); it waits while a replica is still held; else it
-   * closes, unpaid, as the job's other tiles did. False when the task changed meanwhile.
+   * (accepted at the job's policy, not below it); it waits while a replica is still held, until
+   * its deadline at the latest; else it closes, unpaid, as the job's other tiles did. False when
+   * the task changed meanwhile.
    */
-  private async drain(task: TaskRecord, job: JobPlan, facts: TaskFacts): Promise<boolean> {
+  private async drain(task: TaskRecord, job: JobPlan, facts: TaskFacts, replicas: readonly ReplicaRecord[]): Promise<boolean> {
     const decision = await this.decideWithAvailability(facts, task, job);
     if (decision.kind === 'accept' && !decision.below) return this.apply(task, job, decision);
-    if (decision.kind === 'wait' && facts.held > 0) return this.apply(task, job, { ...decision, idleAt: null });
+    if (decision.kind === 'wait' && facts.held > 0) {
+      // BullMQ's stalled check times out a holder that stops beating; its deadline ends it anyway.
+      const held = replicas.filter((r) => !r.spot && r.state === 'assigned');
+      const overdue = held.filter((r) => r.deadline <= facts.now);
+      for (const r of overdue) await this.deps.tasks.expire(task.id, r.n, r.rid);
+      if (overdue.length > 0) return false;
+      return this.apply(task, job, { ...decision, idleAt: Math.min(...held.map((r) => r.deadline)) });
+    }
     const closed = await this.deps.tasks.closeDrained(task);
     if (closed) this.deps.log.info({ job: job.id, task: task.id }, 'a cancelled job’s tile closed: its results did not stand');
     return closed;

@@ -39,6 +39,7 @@ const ECONOMY = {
   deadlinePenaltyMicros: 0,
   maxHeldReplicas: 4,
   minStakeMicros: 100 * C,
+  freeHandBacksPerHour: 16,
 };
 /** One interval cleared and traded at 1 credit/RU (1000 ticks). */
 const PRICES = { spot: 1000, traded: 1000, marketLimit: null };

@@ -8,15 +8,22 @@
     ARGV[2] batch size
     ARGV[3] job id
   Output:
-    {pending tasks left, JSON [[task id, first slot, next slot], ...] whose slots to withdraw}
+    {pending tasks left, JSON [[task id, first slot, next slot, (slots to keep)], ...] whose
+    slots to withdraw: a draining task keeps its held replicas' slots}
 ]]
 -- @include drain
 local now, jobId = tonumber(ARGV[1]), ARGV[3]
 local cancelled = redis.call('HGET', K.job(jobId), 'state') == 'cancelled'
 local withdraw = {}
 for _, taskId in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))) do
-  if cancelled and drainable(taskId) then drain(taskId, jobId, now) else closeTask(taskId, jobId, now) end
-  table.insert(withdraw, {taskId, 0, tonumber(redis.call('HGET', K.task(taskId), 'nextSlot') or '0')})
+  local slots = {taskId, 0, tonumber(redis.call('HGET', K.task(taskId), 'nextSlot') or '0')}
+  if cancelled and drainable(taskId) then
+    local held = drain(taskId, jobId, now)
+    if #held > 0 then slots[4] = held end
+  else
+    closeTask(taskId, jobId, now)
+  end
+  table.insert(withdraw, slots)
 end
 local left = redis.call('SCARD', KEYS[1])
 if left == 0 then redis.call('SREM', K.jobsClosing, jobId) end

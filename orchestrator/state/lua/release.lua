@@ -1,6 +1,11 @@
 --[[
   A worker hands back a replica it holds (a graceful drain), or gives it up because rendering
-  failed, with the error it reports: no penalty either way (decide.ts counts failures).
+  failed, with the error it reports (decide.ts counts failures): free for an untrusted worker up to
+  ARGV[8] an hour, then each costs the missed-deadline penalty. A hand-back is a look at whether
+  the replica was real (a real slot comes back to its queue for a sibling to be given, a spot
+  check's tile never does: an attacker's review labelled real replicas so, none a check, before
+  answering any); spot checks and real replicas count alike. The orchestrator handing back what a
+  poll found for a worker that hung up before it was told passes '' (nothing was seen).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -11,6 +16,8 @@
     ARGV[5] idle-check time for the task (ms)
     ARGV[6] task id
     ARGV[7] the render error ('' for a hand-back)
+    ARGV[8] free hand-backs an hour, or '' when this one is not the worker's doing
+    ARGV[9] missed-deadline penalty (µc)
   Output:
     {the slot's queue name ('' for a spot check), the class the tile no longer has ('' when it
     keeps its class)} when handed back, else nil
@@ -20,11 +27,19 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if not existing then return nil end
 local r = cjson.decode(existing)
 if r.rid ~= ARGV[2] or r.worker ~= ARGV[3] or r.state ~= 'assigned' then return nil end
+local now = tonumber(ARGV[4])
 if ARGV[7] == '' then
-  letGo(r, 'handedback', tonumber(ARGV[4]), 0)
+  letGo(r, 'handedback', now, 0)
 else
-  letGo(r, 'failed', tonumber(ARGV[4]), 0)
+  letGo(r, 'failed', now, 0)
   r.error = ARGV[7]
+end
+if ARGV[8] ~= '' and redis.call('HGET', K.worker(ARGV[3]), 'trusted') ~= '1' then
+  -- One window an hour from the first (a fixed window: at most twice the allowance across its edge).
+  local key = K.workerHandBacks(ARGV[3])
+  local made = redis.call('INCR', key)
+  if made == 1 then redis.call('PEXPIRE', key, 3600000) end
+  if made > tonumber(ARGV[8]) then penalize(ARGV[3], tonumber(ARGV[9]), r.rid, now) end
 end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 local unpinned = ''

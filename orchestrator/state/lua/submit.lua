@@ -21,6 +21,7 @@
     {'notassigned'} | {'conflict'}
 ]]
 -- @include holders
+-- @include drain
 -- @include idle
 -- @include latency
 local now = tonumber(ARGV[#ARGV])
@@ -42,8 +43,12 @@ local function submit(kTask, kReplicas, kJob, n, rid, workerId, cid, idleAt, tas
     if r.cid == cid then return {'duplicate'} end
     return {'conflict'}
   end
-  -- A cancelled job's draining tile still takes the answers of replicas held at the cancel (includes/drain.lua).
-  if not r.spot and redis.call('HGET', kJob, 'state') ~= 'running' and redis.call('HGET', kTask, 'draining') ~= '1' then
+  -- A cancelled job's tile still takes the answers of replicas held at the cancel (includes/drain.lua),
+  -- drained here if the closer's batch has not come to it yet: an answer between the two had been
+  -- refused, unpaid, while a spot check's was taken (an attacker's review).
+  local jobState = redis.call('HGET', kJob, 'state')
+  if not r.spot and jobState == 'cancelled' and redis.call('HGET', kTask, 'state') == 'pending' then drain(taskId, r.job, now) end
+  if not r.spot and jobState ~= 'running' and redis.call('HGET', kTask, 'draining') ~= '1' then
     letGo(r, 'cancelled', now, 0)
     redis.call('HSET', kReplicas, n, cjson.encode(r))
     return {'obsolete'}

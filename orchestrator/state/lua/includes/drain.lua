@@ -15,13 +15,25 @@ local function drainable(taskId)
   end
   return false
 end
+-- Once (the closer's batch, or an answer that came before it). The slots of its replicas held:
+-- their BullMQ jobs stay in their queues, where the stalled check times out a holder that stopped
+-- beating — withdrawn, one whose lease had lapsed just before would have been held for good (an
+-- attacker's review).
 local function drain(taskId, jobId, now)
+  local held = {}
+  for _, v in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
+    local r = cjson.decode(v)
+    if not r.spot and r.state == 'assigned' then table.insert(held, r.n) end
+  end
   local tkey = K.task(taskId)
-  redis.call('HSET', tkey, 'draining', 1)
-  -- A judgement under way read the task before: it judges again.
-  redis.call('HINCRBY', tkey, 'version', 1)
-  redis.call('HINCRBY', K.job(jobId), 'draining', 1)
-  redis.call('ZADD', K.tasksIdle, now, taskId)
+  if redis.call('HGET', tkey, 'draining') ~= '1' then
+    redis.call('HSET', tkey, 'draining', 1)
+    -- A judgement under way read the task before: it judges again.
+    redis.call('HINCRBY', tkey, 'version', 1)
+    redis.call('HINCRBY', K.job(jobId), 'draining', 1)
+    redis.call('ZADD', K.tasksIdle, now, taskId)
+  end
+  return held
 end
 -- The tile no longer drains: judged, or closed.
 local function drained(taskId, jobId)
