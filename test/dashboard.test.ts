@@ -557,7 +557,7 @@ ifChromium(chromiumTitle, () => {
     await page.close();
   });
 
-  it('shows the market: spot price, candles, the supply and demand curves, the forward curve; and what a job costs', async () => {
+  it('shows the market: spot price, candles, the supply and demand curves, the forward curve; what a job costs; a requester’s reservations', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -593,6 +593,11 @@ ifChromium(chromiumTitle, () => {
     // The charts are the libraries' canvases.
     for (const chart of ['candles', 'curves', 'forward-curve']) await page.locator(`[data-testid=${chart}] canvas`).first().waitFor();
     await expect.poll(() => page.locator('[data-testid=forwards] tbody tr').count()).toBeGreaterThan(0);
+    // The page keeps its height (a chart's box that grew with its chart had grown without end).
+    const height = () => page.evaluate(() => document.body.scrollHeight);
+    const before = await height();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await height()).toBe(before);
     await page.screenshot({ path: join(TEST_OUTPUT, 'dashboard-market.png'), fullPage: true });
 
     // The job's page (signed in, in a fresh page) says what it has cost so far.
@@ -604,6 +609,25 @@ ifChromium(chromiumTitle, () => {
     await expect
       .poll(() => signedIn.getByTestId('cost').textContent())
       .toMatch(/Cost so far: [\d.]+ credits for [\d.e-]+ RU \(on average [\d.]+ credits\/RU\)/);
+    // Signed in, the market page lists the requester's reservations (newest first): the one placed
+    // through the API, and one through its form; a refusal names its field; a withdrawal comes back.
+    await signedIn.goto(`${farm.url}/#/market`);
+    const rows = signedIn.locator('[data-testid=reservations] tbody tr');
+    await expect.poll(() => rows.count()).toBe(1);
+    const reserve = async (ru: string) => {
+      await signedIn.locator('[data-testid=reserve] input[name=ru]').fill(ru);
+      await signedIn.locator('[data-testid=reserve] input[name=maxPrice]').fill('1');
+      await signedIn.locator('[data-testid=reserve] button[type=submit]').click();
+    };
+    await reserve('100000');
+    await expect.poll(() => signedIn.getByTestId('reservation-error').textContent()).toMatch(/credits.*\(ru\)$/);
+    await reserve('0.25');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await signedIn.getByTestId('reservation-error').count()).toBe(0);
+    await rows.first().locator('button').click();
+    await expect.poll(() => rows.first().locator('td:nth-child(5)').textContent()).toBe('withdrawn');
+    expect(await rows.nth(1).locator('td:nth-child(5)').textContent()).toBe('open');
+    await signedIn.screenshot({ path: join(TEST_OUTPUT, 'dashboard-reservations.png'), fullPage: true });
     expect(errors).toEqual([]);
     // Cancelled if it still runs, deleted either way: with batched workers it may have finished.
     await farm.client.call('DELETE', `/api/jobs/${id}?purge`);

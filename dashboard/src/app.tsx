@@ -61,7 +61,7 @@ export function App() {
 
 function Page({ route, session, onSignIn }: { route: Route; session: Session; onSignIn: Parameters<typeof LoginPage>[0]['onSignIn'] }) {
   // Reputation and the market are public; jobs belong to whoever holds the token.
-  if (route.page === 'market') return <LazyMarketPage />;
+  if (route.page === 'market') return <LazyMarketPage requester={session.state === 'signed-in'} />;
   if (route.page === 'workers') return <WorkersPage />;
   if (route.page === 'worker') return <WorkerPage id={route.id} />;
   if (session.state === 'loading') return <p class="muted">Loading…</p>;
@@ -71,8 +71,8 @@ function Page({ route, session, onSignIn }: { route: Route; session: Session; on
 }
 
 /** The market page and its charting libraries load only when it is opened: the job pages stay small. */
-function LazyMarketPage() {
-  const [page, setPage] = useState<{ Page: () => preact.JSX.Element }>();
+function LazyMarketPage({ requester }: { requester: boolean }) {
+  const [page, setPage] = useState<{ Page: (props: { requester: boolean }) => preact.JSX.Element }>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     import('./pages/market.tsx').then(
@@ -81,5 +81,5 @@ function LazyMarketPage() {
     );
   }, []);
   if (error) return <p class="error">{error}</p>;
-  return page ? <page.Page /> : <p class="muted">Loading…</p>;
+  return page ? <page.Page requester={requester} /> : <p class="muted">Loading…</p>;
 }

@@ -1,8 +1,8 @@
 /**
  * The market, as the API publishes it (public): the spot price and the last clearing, the price
  * index, candles and volume (TradingView's lightweight-charts), the last clearing's supply and
- * demand curves (uPlot: its x axis is a price, not a time) and the forward curve. Refreshed
- * every market interval.
+ * demand curves (uPlot: its x axis is a price, not a time) and the forward curve; and, signed in,
+ * the requester's reservations. Refreshed every market interval.
  */
 import {
   CandlestickSeries,
@@ -19,6 +19,7 @@ import 'uplot/dist/uPlot.min.css';
 import type { CandleInterval, ForwardCurve, MarketHistory, MarketIndex, MarketView } from '../../../shared/market.ts';
 import { api } from '../api.ts';
 import { Fact } from '../components/fact.tsx';
+import { Reservations } from '../components/reservations.tsx';
 import { dateTime } from '../format.ts';
 
 interface Snapshot {
@@ -32,7 +33,7 @@ const price = (p: number | null) => (p === null ? '—' : p.toFixed(3));
 const seconds = (ms: number) => (ms / 1000) as UTCTimestamp;
 const CHART_HEIGHT = 280;
 
-export function MarketPage() {
+export function MarketPage({ requester }: { requester: boolean }) {
   const [interval, setInterval_] = useState<CandleInterval>('1m');
   const [snap, setSnap] = useState<Snapshot>();
   const [error, setError] = useState<string>();
@@ -156,6 +157,7 @@ export function MarketPage() {
           </tbody>
         </table>
       </section>
+      {requester && <Reservations forwards={forwards} />}
     </>
   );
 }
@@ -198,7 +200,7 @@ function Candles({ history }: { history: MarketHistory }) {
     );
     series.current.volume.setData(history.candles.map((c) => ({ time: seconds(c.t), value: c.volume })));
   }, [chart, history]);
-  return <div ref={ref} class="chart" data-testid="candles" />;
+  return <div ref={ref} class="chart sized" data-testid="candles" />;
 }
 
 function ForwardChart({ forwards, spot }: { forwards: ForwardCurve; spot: number | null }) {
@@ -226,17 +228,21 @@ function ForwardChart({ forwards, spot }: { forwards: ForwardCurve; spot: number
     series.current.spot =
       spot === null ? undefined : series.current.final.createPriceLine({ price: spot, color: '#888', lineStyle: 3, title: 'spot' });
   }, [chart, forwards, spot]);
-  return <div ref={ref} class="chart" data-testid="forward-curve" />;
+  return <div ref={ref} class="chart sized" data-testid="forward-curve" />;
 }
 
-/** The last clearing's curves: demand steps down at each bid's limit, supply up at each ask's. */
+/**
+ * The last clearing's curves: demand steps down at each bid's limit, supply up at each ask's. The
+ * plot is made once and given each clearing's data: made again every interval, it flickered and
+ * moved what is below it on the page.
+ */
 function Curves({ view }: { view: MarketView }) {
   const ref = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot>();
   useEffect(() => {
     const el = ref.current;
     if (!el) return;
-    const xs = view.levels.map((l) => l.price);
-    const plot = new uPlot(
+    plot.current = new uPlot(
       {
         width: el.clientWidth || 600,
         height: CHART_HEIGHT,
@@ -259,10 +265,13 @@ function Curves({ view }: { view: MarketView }) {
           { label: 'supply', stroke: '#2b8a3e', width: 2, paths: uPlot.paths.stepped?.({ align: 1 }) },
         ],
       },
-      [xs, view.levels.map((l) => l.demand), view.levels.map((l) => l.supply)],
+      [[], [], []],
       el,
     );
-    return () => plot.destroy();
+    return () => plot.current?.destroy();
+  }, []);
+  useEffect(() => {
+    plot.current?.setData([view.levels.map((l) => l.price), view.levels.map((l) => l.demand), view.levels.map((l) => l.supply)]);
   }, [view]);
   return <div ref={ref} class="chart" data-testid="curves" />;
 }
