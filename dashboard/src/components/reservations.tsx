@@ -39,7 +39,7 @@ export function Reservations({ forwards }: { forwards: ForwardCurve }) {
     <section class="card">
       <h2>Your reservations</h2>
       <form
-        class="inline"
+        class="row reserve"
         data-testid="reserve"
         onSubmit={(e) => {
           e.preventDefault();
