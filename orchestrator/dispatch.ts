@@ -472,9 +472,14 @@ export class Dispatcher {
     }
   }
 
-  /** Whether a slot still has its BullMQ job in any of the task's queues (recovery re-issues the ones that do not). */
+  /**
+   * Whether a slot still has its BullMQ job in any of the task's queues (recovery re-issues the
+   * ones that do not): for a tile with no class, in any class's too, where one may wait that a
+   * crash kept from coming back when its tile lost its class (dispatch.ts unpinned).
+   */
   async exists(slot: string, deviceClass: string): Promise<boolean> {
-    const names = deviceClass ? [classQueue(deviceClass), arbiterQueue(deviceClass), SHARED_QUEUE] : [SHARED_QUEUE];
+    const classes = deviceClass ? [deviceClass] : (await this.classes.all()).filter((c) => c.established).map((c) => c.id);
+    const names = [SHARED_QUEUE, ...classes.flatMap((c) => [classQueue(c), arbiterQueue(c)])];
     for (const name of names) if (await this.lane(name).queue.getJob(slot)) return true;
     return false;
   }
@@ -665,6 +670,10 @@ export class Dispatcher {
         // a tile unpinned since (holders.lua unpinClass) and taken by another.
         await job.moveToWait(worker.id).catch(() => undefined);
         await this.moveSlot(job, lane, laneOf(bound.class, false));
+        return undefined;
+      case 'leased':
+        // A second copy of a slot another worker holds: it comes back when that lease would end.
+        await job.moveToDelayed(bound.until + 1, worker.id).catch(() => undefined);
         return undefined;
       case 'held':
         // Its owner paused the job: the slot is parked until the job is resumed (slot-refresh.ts).

@@ -371,6 +371,33 @@ describe('task bookkeeping in Lua', () => {
     expect(await stake('operator-machine')).toBe(100_000);
   });
 
+  it('never times out a holder whose lease is live for a second copy of its slot, and sends a slot of a tile with no class to the shared queue', async () => {
+    // A crash between a tile losing its class and its slots' move could leave a slot in two queues
+    // (an attacker's review: the copy's fetch timed out a worker that beat, lease after lease).
+    const job = 'j00000000000000000015';
+    const task = `${job}.f0.t0`;
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 2);
+    for (const id of ['beating', 'copier'])
+      await redis.hset(keys.worker(id), { id, class: 'c1', classState: 'established', trusted: 0, stake: 100_000 });
+    const deadline = Date.now() + 600_000;
+    const bind = (worker: string, rid: string, queue: string, at = Date.now()) =>
+      tasks.bind(task, 0, worker, rid, deadline, queue, false, 64, NO_PRICES, undefined, false, at, 60_000);
+    expect((await bind('beating', 'live', 'slots')).status).toBe('bound');
+    const copy = await bind('copier', 'copy', 'slots');
+    expect(copy).toMatchObject({ status: 'leased' });
+    expect(await tasks.expire(task, 0, '')).toBeUndefined();
+    expect((await tasks.slot(task, 0)).replica).toMatchObject({ worker: 'beating', state: 'assigned' });
+    // Once the lease has lapsed, the holder timed out as before.
+    expect((await bind('copier', 'copy', 'slots', Date.now() + 120_000)).status).toBe('bound');
+    // Slot 1, left in the class's queue with the tile's class gone: to the shared queue.
+    await redis.hset(keys.task(task), 'class', '');
+    expect(await tasks.bind(task, 1, 'beating', 'other', deadline, 'slots-c1', false, 64, NO_PRICES)).toEqual({
+      status: 'wrongclass',
+      class: '',
+    });
+  });
+
   it('hands a known answer to a few workers only, once each, never to one that rendered it', async () => {
     const job = 'j00000000000000000003';
     const task = `${job}.f0.t0`;

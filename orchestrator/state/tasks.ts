@@ -128,8 +128,10 @@ export type BindResult =
         | 'pricedout'
         | 'unfunded';
     }
-  /** The tile has another class (the one its first replica's worker is in): its slot belongs in that class's queue. */
+  /** The tile has another class (the one its first replica's worker is in; '' none): its slot belongs in that class's queue. */
   | { status: 'wrongclass'; class: string }
+  /** A copy of a slot whose holder's lease is live until `until` (ms). */
+  | { status: 'leased'; until: number }
   /** A dry run: it could take the slot, at this price (ticks per RU). */
   | { status: 'eligible'; price: number };
 
@@ -349,6 +351,7 @@ export class Tasks {
     const [status, record, frame, rect, scene] = reply;
     if (status === 'eligible') return { status, price: Number(record) };
     if (status === 'wrongclass') return { status, class: record };
+    if (status === 'leased') return { status, until: Number(record) };
     if (status !== 'bound' && status !== 'again') return { status } as BindResult;
     this.changed(task);
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };

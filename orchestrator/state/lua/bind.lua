@@ -31,7 +31,8 @@
     ARGV[23] the most a market order pays now (ticks per RU: its collar), or '' for any price
   Output:
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
-    'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), {'wrongclass', the tile's class},
+    'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), {'wrongclass', the tile's class
+    ('' for the shared queue)}, {'leased', when another holder's live lease ends (ms)},
     'ineligible' (a class or queue not its own, or a tile it answered), 'letgo' (a tile whose
     replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share' (its share
     of the job taken, some of it by replicas it let go), 'sharedone' (its share taken by work it
@@ -68,6 +69,16 @@ if j[1] ~= 'running' or t[1] ~= 'pending' then
   return {'obsolete'}
 end
 if j[3] == '1' then return {'held'} end
+-- A second copy of a slot (a crash between moving it and its tile losing its class, say): its
+-- holder's lease is live, so it did not lapse — timing the holder out would punish a worker that
+-- beats. The copy waits until the lease ends (an attacker's review).
+if r and r.state == 'assigned' and r.leaseUntil and now < r.leaseUntil and r.worker ~= workerId then
+  return {'leased', r.leaseUntil}
+end
+-- A slot left in a class's queue by a tile that lost its class (holders.lua unpinClass; a poll
+-- held it while the rest moved): it goes back to the shared queue ('slots', dispatch.ts), or only
+-- that class would ever see it.
+if t[2] == '' and ARGV[7] ~= 'slots' and ARGV[8] ~= '1' then return {'wrongclass', ''} end
 local w = redis.call('HMGET', KEYS[3], 'class', 'classState', 'trusted', 'inFlight')
 if w[2] ~= 'established' then return {'ineligible'} end
 -- Named, so that the caller moves the slot to that class's queue (dispatch.ts).

@@ -21,8 +21,9 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if not existing then return {0, ''} end
 local r = cjson.decode(existing)
 if r.state ~= 'assigned' or (ARGV[2] ~= '' and r.rid ~= ARGV[2]) then return {0, ''} end
--- A stalled-slot notice may arrive after another worker took the slot: never time out that one.
-if ARGV[2] == '' and r.assignedAt > tonumber(ARGV[7]) then return {0, ''} end
+-- A stalled-slot notice may arrive after another worker took the slot, or be of a second copy of
+-- the slot (bind.lua 'leased'): never time out a holder bound since, or one whose lease is live.
+if ARGV[2] == '' and (r.assignedAt > tonumber(ARGV[7]) or (r.leaseUntil and tonumber(ARGV[3]) < r.leaseUntil)) then return {0, ''} end
 letGo(r, 'timedout', tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 local unpinned = ''
