@@ -200,10 +200,11 @@ const settings = z.object({
   /** Most replicas an untrusted worker may hold at once. */
   maxHeldReplicas: int(1).default(4),
   /**
-   * Replicas an untrusted worker may hand back or give up with a render error in an hour for
-   * nothing; past them each costs the missed-deadline penalty. A hand-back is a look at whether
-   * the replica was real: a real slot comes back to its queue for a sibling to be given, a spot
-   * check's tile never does. A graceful drain hands back at most `maxHeldReplicas`.
+   * Replicas an untrusted worker may hand back in an hour for nothing; past them each costs the
+   * missed-deadline penalty. A hand-back is a look at whether the replica was real: a real slot
+   * comes back to its queue for a sibling to be given, a spot check's tile never does. A graceful
+   * drain hands back at most `maxHeldReplicas`. (A render error costs the penalty when its tile is
+   * rendered after all: settle.lua.)
    */
   freeHandBacksPerHour: int(0).default(16),
   /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */

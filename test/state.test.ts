@@ -338,12 +338,12 @@ describe('task bookkeeping in Lua', () => {
     expect(await pinned()).toBe('rare');
   });
 
-  it('charges a key’s hand-backs and render failures past its free ones an hour as missed deadlines; not the operator’s, nor one it never saw', async () => {
+  it('charges a key’s hand-backs past its free ones an hour, and its render errors on tiles rendered after all, as missed deadlines; not the operator’s, nor one it never saw', async () => {
     // A hand-back is a look at whether the replica was real (a real slot comes back to its queue
     // for a sibling to be given; a spot check's tile never does).
     const job = 'j00000000000000000008';
     await runningJob(job);
-    await tasks.create(job, planJob(job, [0], 96, 16, 16), 1);
+    await tasks.create(job, planJob(job, [0], 112, 16, 16), 1);
     for (const [id, trusted] of [
       ['prober', 0],
       ['operator-machine', 1],
@@ -356,18 +356,39 @@ describe('task bookkeeping in Lua', () => {
       expect((await tasks.bind(task, 0, worker, rid, Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
       expect(await tasks.release(task, 0, rid, worker, how === 'fail' ? 'out of memory' : '', how !== 'unseen')).toBeDefined();
     };
-    // Two an hour free (this farm's economy), and one a poll handed back for a worker that hung up.
+    // Two hand-backs an hour free (this farm's economy), a poll's handed back for a worker that
+    // hung up not counted, nor a render error (a requester's broken scene would cost every provider).
     await letGo('prober', 0, 'back');
     await letGo('prober', 1, 'unseen');
     await letGo('prober', 2, 'fail');
-    expect(await stake('prober')).toBe(100_000);
-    // Past them, each costs the missed-deadline penalty (50 µc here), a failure as a hand-back.
     await letGo('prober', 3, 'back');
+    expect(await stake('prober')).toBe(100_000);
+    // Past them, each costs the missed-deadline penalty (50 µc here); a render error costs it once
+    // its tile is accepted after all (settle.lua), once.
+    await letGo('prober', 4, 'back');
     expect(await stake('prober')).toBe(99_950);
-    await letGo('prober', 4, 'fail');
-    expect(await stake('prober')).toBe(99_900);
+    await letGo('prober', 5, 'fail');
+    expect(await stake('prober')).toBe(99_950);
+    const accept = {
+      kind: 'accept' as const,
+      cid: 'bafkreitile',
+      credibility: null,
+      below: false,
+      anchored: false,
+      agree: [0],
+      disagree: [],
+    };
+    const verdict = { ...accept, faulty: false, checked: [], auditSkipped: false, basis: {} };
+    const t5 = `${job}.f0.t5`;
+    expect((await tasks.bind(t5, 0, 'operator-machine', 'om5', Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
+    await tasks.submit([{ task: t5, n: 0, rid: 'om5', worker: 'operator-machine', cid: 'bafkreitile', rays: 1 }]);
+    for (let i = 0; i < 2; i++) {
+      const task = (await tasks.get(t5)) as TaskRecord;
+      await tasks.settle(task, verdict, 7, false);
+      expect(await stake('prober')).toBe(99_900);
+    }
     await redis.set(keys.workerHandBacks('operator-machine'), 100);
-    await letGo('operator-machine', 5, 'back');
+    await letGo('operator-machine', 6, 'back');
     expect(await stake('operator-machine')).toBe(100_000);
   });
 

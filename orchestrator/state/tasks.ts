@@ -189,7 +189,7 @@ export interface Economy {
   maxHeldReplicas: number;
   /** Least stake an untrusted worker must hold to take work: what an identity costs. */
   minStakeMicros: number;
-  /** Hand-backs and render failures an untrusted worker makes in an hour for nothing (config.ts). */
+  /** Hand-backs an untrusted worker makes in an hour for nothing (config.ts). */
   freeHandBacksPerHour: number;
 }
 
@@ -455,6 +455,7 @@ export class Tasks {
         this.economy.slashShare,
         vouch ? 1 : 0,
         now + this.graceMs,
+        this.economy.deadlinePenaltyMicros,
       ],
     )) as [string, number, string];
     if (status !== 'stale' && status !== 'waiting') this.changed(task.id);

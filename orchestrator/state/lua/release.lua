@@ -1,11 +1,13 @@
 --[[
   A worker hands back a replica it holds (a graceful drain), or gives it up because rendering
-  failed, with the error it reports (decide.ts counts failures): free for an untrusted worker up to
-  ARGV[8] an hour, then each costs the missed-deadline penalty. A hand-back is a look at whether
-  the replica was real (a real slot comes back to its queue for a sibling to be given, a spot
-  check's tile never does: an attacker's review labelled real replicas so, none a check, before
-  answering any); spot checks and real replicas count alike. The orchestrator handing back what a
-  poll found for a worker that hung up before it was told passes '' (nothing was seen).
+  failed, with the error it reports (decide.ts counts failures). A hand-back is free for an
+  untrusted worker up to ARGV[8] an hour, then each costs the missed-deadline penalty: it is a look
+  at whether the replica was real (a real slot comes back to its queue for a sibling to be given,
+  a spot check's tile never does: an attacker's review labelled real replicas so, none a check,
+  before answering any); spot checks and real replicas count alike. The orchestrator handing back
+  what a poll found for a worker that hung up before it was told passes '' (nothing was seen). A
+  failure is not counted here — a requester's scene that breaks renderers would have cost every
+  provider (another review) — but when its tile is accepted after all (settle.lua).
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -34,7 +36,7 @@ else
   letGo(r, 'failed', now, 0)
   r.error = ARGV[7]
 end
-if ARGV[8] ~= '' and redis.call('HGET', K.worker(ARGV[3]), 'trusted') ~= '1' then
+if ARGV[7] == '' and ARGV[8] ~= '' and redis.call('HGET', K.worker(ARGV[3]), 'trusted') ~= '1' then
   -- One window an hour from the first (a fixed window: at most twice the allowance across its edge).
   local key = K.workerHandBacks(ARGV[3])
   local made = redis.call('INCR', key)

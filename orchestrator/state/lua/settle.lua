@@ -32,6 +32,7 @@
     ARGV[8] share of the stake a fault loses (0..1)
     ARGV[9] 1 to remember which workers an unanchored verdict (at θ or below) rests on (backtracking)
     ARGV[10] idle-check time after an issue (ms)
+    ARGV[11] missed-deadline penalty (µc)
   Output:
     {status, value, caught JSON}: 'stale' | 'verified' (value: the frame's completion count when
     this verdict completes it, else 0) | 'issued' (value: first new slot number) | 'late' |
@@ -120,10 +121,29 @@ if d.kind == 'late' then
 end
 if state ~= 'pending' then return {'stale', 0, '[]'} end
 
+-- A render error reported on a tile that was rendered after all costs its untrusted worker the
+-- missed-deadline penalty, once: a free error was a look at whether the replica was real (its slot
+-- comes back to its queue). A tile nobody renders — a scene that breaks renderers — costs nobody.
+local function chargeFailures()
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    local n, r = all[i], cjson.decode(all[i + 1])
+    local changed = false
+    for _, o in ipairs({r, unpack(r.previous or {})}) do
+      if o.state == 'failed' and not o.charged and redis.call('HGET', K.worker(o.worker), 'trusted') ~= '1' then
+        penalize(o.worker, tonumber(ARGV[11]), o.rid, now)
+        o.charged, changed = true, true
+      end
+    end
+    if changed then redis.call('HSET', KEYS[2], n, cjson.encode(r)) end
+  end
+end
+
 if d.kind == 'accept' then
   for worker, faults in pairs(d.basis) do
     if tonumber(redis.call('HGET', K.worker(worker), 'faults') or '0') ~= faults then return {'stale', 0, '[]'} end
   end
+  chargeFailures()
   local below, anchored = d.below and 1 or 0, d.anchored and 1 or 0
   local credibility = d.credibility
   if type(credibility) ~= 'number' then credibility = '' end
