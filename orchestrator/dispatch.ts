@@ -422,24 +422,27 @@ export class Dispatcher {
   /**
    * Heartbeat: renews the leases of the worker's replicas that it still holds, whose lease has not
    * lapsed, for a lease and never past their deadline, by one rule for real replicas and spot
-   * checks (renew.lua); a real replica's BullMQ lock follows its lease.
+   * checks (renew.lua); resolves to what makes a real replica's BullMQ lock follow its lease.
    */
-  async extendLeases(worker: string, held: readonly { task: string; replica: ReplicaRecord }[]): Promise<void> {
+  async extendLeases(worker: string, held: readonly { task: string; replica: ReplicaRecord }[]): Promise<() => Promise<void>> {
     const renewed = await this.tasks.renew(
       worker,
       held.map(({ task, replica }) => ({ task, n: replica.n, rid: replica.rid })),
       this.opts.leaseMs,
     );
-    const now = Date.now();
-    await Promise.all(
-      held.map(async ({ task, replica }) => {
-        const until = renewed.get(replica.rid);
-        if (replica.spot || until === undefined || until <= now) return;
-        await this.heldSlot(task, replica)
-          .extendLock(worker, until - now)
-          .catch(() => undefined);
-      }),
-    );
+    // Only a real replica's lock follows: the caller answers first (work.ts).
+    return async () => {
+      const now = Date.now();
+      await Promise.all(
+        held.map(async ({ task, replica }) => {
+          const until = renewed.get(replica.rid);
+          if (replica.spot || until === undefined || until <= now) return;
+          await this.heldSlot(task, replica)
+            .extendLock(worker, until - now)
+            .catch(() => undefined);
+        }),
+      );
+    };
   }
 
   /**

@@ -154,6 +154,11 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   return r;
 }
 
+/** What a route does once it has answered: a failure is logged, not answered (the answer has gone). */
+function afterAnswer(req: Request, work: () => Promise<unknown>): Promise<unknown> {
+  return work().catch((err: Error) => req.log?.warn({ err: err.message }, 'work after the answer failed'));
+}
+
 /** The scenes of the replicas a worker holds, and their assets. */
 async function readable(deps: Pick<WorkRoutesDeps, 'workers' | 'tasks' | 'jobs'>, workerId: string): Promise<Set<string>> {
   const cids = new Set<string>();
@@ -195,11 +200,15 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const { replicas } = Heartbeat.parse(parseJson(rawBody(req)));
     await workers.touch(worker);
     // Only the replicas the worker says it is rendering keep their lease; one it dropped lapses.
-    await dispatch.extendLeases(
+    const locks = await dispatch.extendLeases(
       worker.id,
       (await held(worker.id)).filter((h) => replicas.includes(h.replica.rid)),
     );
+    // Answered before a real replica's BullMQ lock follows, which a spot check has none of: waited
+    // for, the answer's time told one from the other, before either was answered (an attacker's
+    // review: the slower was the real one for 11 keys of 12).
     res.json({ ok: true, at: Date.now() });
+    await afterAnswer(req, locks);
   });
 
   r.get('/calibration', (_req, res) => {
@@ -385,12 +394,16 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     const mine = (await held(worker.id)).find((h) => h.replica.rid === rid);
     const released = mine && (await tasks.release(mine.task, mine.replica.n, rid, worker.id, error));
     if (!mine || !released) throw new HttpError(409, 'Not held', `worker does not hold ${rid}`);
-    await dispatch.handBack(mine.task, mine.replica, released);
     if (error) req.log?.warn({ replica: rid, error }, 'render failed');
     else req.log?.info({ replica: rid }, 'replica handed back');
-    // A failure counts toward the tile's attempts (verdict/decide.ts): judge it now.
-    if (error) await deps.runner.judge(mine.task);
+    // Answered before what only a real replica has (its slot back in its queue, a failure's
+    // judgement): waited for, the answer's time told one from a spot check (an attacker's review).
     res.json({ status: 'released' });
+    await afterAnswer(req, async () => {
+      await dispatch.handBack(mine.task, mine.replica, released);
+      // A failure counts toward the tile's attempts (verdict/decide.ts): judge it now.
+      if (error) await deps.runner.judge(mine.task);
+    });
   });
 
   const Amount = z.object({ amount: Credits });
