@@ -130,7 +130,7 @@ local function chargeFailures()
     local n, r = all[i], cjson.decode(all[i + 1])
     local changed = false
     for _, o in ipairs({r, unpack(r.previous or {})}) do
-      if o.state == 'failed' and not o.charged and redis.call('HGET', K.worker(o.worker), 'trusted') ~= '1' then
+      if o.state == 'failed' and not o.charged and not o.spot and redis.call('HGET', K.worker(o.worker), 'trusted') ~= '1' then
         penalize(o.worker, tonumber(ARGV[11]), o.rid, now)
         o.charged, changed = true, true
       end
