@@ -203,8 +203,8 @@ const settings = z.object({
    * Replicas an untrusted worker may hand back in an hour for nothing; past them each costs the
    * missed-deadline penalty. A hand-back is a look at whether the replica was real: a real slot
    * comes back to its queue for a sibling to be given, a spot check's tile never does. A graceful
-   * drain hands back at most `maxHeldReplicas`. (A render error costs the penalty when its tile is
-   * rendered after all: settle.lua.)
+   * drain hands back at most `maxHeldReplicas`. (A render error counts as one when its own class
+   * renders the tile after all: settle.lua.)
    */
   freeHandBacksPerHour: int(0).default(16),
   /** Share of a job's tiles one untrusted worker may take, but never fewer than the floor. */

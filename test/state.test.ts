@@ -363,8 +363,8 @@ describe('task bookkeeping in Lua', () => {
     await letGo('prober', 2, 'fail');
     await letGo('prober', 3, 'back');
     expect(await stake('prober')).toBe(100_000);
-    // Past them, each costs the missed-deadline penalty (50 µc here); a render error costs it once
-    // its tile is accepted after all (settle.lua), once.
+    // Past them, each costs the missed-deadline penalty (50 µc here); a render error counts as one
+    // once its own class renders its tile after all (settle.lua), once.
     await letGo('prober', 4, 'back');
     expect(await stake('prober')).toBe(99_950);
     await letGo('prober', 5, 'fail');
@@ -380,12 +380,16 @@ describe('task bookkeeping in Lua', () => {
     };
     const verdict = { ...accept, faulty: false, checked: [], auditSkipped: false, basis: {} };
     const t5 = `${job}.f0.t5`;
+    // Another class's key fails on it first: counted for nobody (its class did not render it).
+    await redis.hset(keys.worker('elsewhere'), { id: 'elsewhere', class: 'c2', classState: 'established', trusted: 0, stake: 100_000 });
+    expect((await tasks.bind(t5, 1, 'elsewhere', 'e5', Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
+    await tasks.release(t5, 1, 'e5', 'elsewhere', 'unsupported');
     expect((await tasks.bind(t5, 0, 'operator-machine', 'om5', Date.now() + 10_000, 'slots', false, 64, NO_PRICES)).status).toBe('bound');
     await tasks.submit([{ task: t5, n: 0, rid: 'om5', worker: 'operator-machine', cid: 'bafkreitile', rays: 1 }]);
     for (let i = 0; i < 2; i++) {
       const task = (await tasks.get(t5)) as TaskRecord;
       await tasks.settle(task, verdict, 7, false);
-      expect(await stake('prober')).toBe(99_900);
+      expect([await stake('prober'), await stake('elsewhere')]).toEqual([99_900, 100_000]);
     }
     await redis.set(keys.workerHandBacks('operator-machine'), 100);
     await letGo('operator-machine', 6, 'back');
@@ -408,7 +412,13 @@ describe('task bookkeeping in Lua', () => {
     const copy = await bind('copier', 'copy', 'slots');
     expect(copy).toMatchObject({ status: 'leased' });
     expect(await tasks.expire(task, 0, '')).toBeUndefined();
+    // Its job cancelled and the tile draining, the same (a review: it had been timed out and fined).
+    await redis.hset(keys.job(job), 'state', 'cancelled');
+    await redis.hset(keys.task(task), 'draining', 1);
+    expect(await bind('copier', 'copy', 'slots')).toMatchObject({ status: 'leased' });
     expect((await tasks.slot(task, 0)).replica).toMatchObject({ worker: 'beating', state: 'assigned' });
+    await redis.hset(keys.job(job), 'state', 'running');
+    await redis.hdel(keys.task(task), 'draining');
     // Once the lease has lapsed, the holder timed out as before.
     expect((await bind('copier', 'copy', 'slots', Date.now() + 120_000)).status).toBe('bound');
     // Slot 1, left in the class's queue with the tile's class gone: to the shared queue.

@@ -456,6 +456,7 @@ export class Tasks {
         vouch ? 1 : 0,
         now + this.graceMs,
         this.economy.deadlinePenaltyMicros,
+        this.economy.freeHandBacksPerHour,
       ],
     )) as [string, number, string];
     if (status !== 'stale' && status !== 'waiting') this.changed(task.id);

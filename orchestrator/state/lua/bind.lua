@@ -54,6 +54,13 @@ local j = redis.call('HMGET', KEYS[4], 'state', 'scene', 'paused')
 local existing = redis.call('HGET', KEYS[2], n)
 local r = false
 if existing then r = cjson.decode(existing) end
+-- A second copy of a slot (a crash between moving it and its tile losing its class, say): its
+-- holder's lease is live, so it did not lapse — timing the holder out would punish a worker that
+-- beats, a cancelled job's draining tile's included. The copy waits until the lease ends (an
+-- attacker's review).
+if r and r.state == 'assigned' and r.leaseUntil and now < r.leaseUntil and r.worker ~= workerId then
+  return {'leased', r.leaseUntil}
+end
 if j[1] ~= 'running' or t[1] ~= 'pending' then
   -- The slot is dropped: it will never answer, so it is no longer outstanding (a reopened task
   -- issues what it needs afresh).
@@ -69,12 +76,6 @@ if j[1] ~= 'running' or t[1] ~= 'pending' then
   return {'obsolete'}
 end
 if j[3] == '1' then return {'held'} end
--- A second copy of a slot (a crash between moving it and its tile losing its class, say): its
--- holder's lease is live, so it did not lapse — timing the holder out would punish a worker that
--- beats. The copy waits until the lease ends (an attacker's review).
-if r and r.state == 'assigned' and r.leaseUntil and now < r.leaseUntil and r.worker ~= workerId then
-  return {'leased', r.leaseUntil}
-end
 -- A slot left in a class's queue by a tile that lost its class (holders.lua unpinClass; a poll
 -- held it while the rest moved): it goes back to the shared queue ('slots', dispatch.ts), or only
 -- that class would ever see it.

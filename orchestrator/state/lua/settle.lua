@@ -33,6 +33,7 @@
     ARGV[9] 1 to remember which workers an unanchored verdict (at θ or below) rests on (backtracking)
     ARGV[10] idle-check time after an issue (ms)
     ARGV[11] missed-deadline penalty (µc)
+    ARGV[12] hand-backs an untrusted worker makes in an hour for nothing (release.lua)
   Output:
     {status, value, caught JSON}: 'stale' | 'verified' (value: the frame's completion count when
     this verdict completes it, else 0) | 'issued' (value: first new slot number) | 'late' |
@@ -121,18 +122,27 @@ if d.kind == 'late' then
 end
 if state ~= 'pending' then return {'stale', 0, '[]'} end
 
--- A render error reported on a tile that was rendered after all costs its untrusted worker the
--- missed-deadline penalty, once: a free error was a look at whether the replica was real (its slot
--- comes back to its queue). A tile nobody renders — a scene that breaks renderers — costs nobody.
+-- A render error reported on a tile its own class rendered after all counts, once, as a hand-back
+-- of its untrusted worker's (release.lua: past the hour's free ones, the missed-deadline penalty): a
+-- free error was a look at whether the replica was real (its slot comes back to its queue). A
+-- tile nobody renders — a scene that breaks renderers — or only another class does, counts for
+-- nobody (a requester's scene that breaks some renderers must not cost their providers).
 local function chargeFailures()
+  local class = redis.call('HGET', KEYS[1], 'class')
   local all = redis.call('HGETALL', KEYS[2])
   for i = 1, #all, 2 do
     local n, r = all[i], cjson.decode(all[i + 1])
     local changed = false
     for _, o in ipairs({r, unpack(r.previous or {})}) do
-      if o.state == 'failed' and not o.charged and not o.spot and redis.call('HGET', K.worker(o.worker), 'trusted') ~= '1' then
-        penalize(o.worker, tonumber(ARGV[11]), o.rid, now)
+      if o.state == 'failed' and not o.charged and not o.spot then
         o.charged, changed = true, true
+        local w = redis.call('HMGET', K.worker(o.worker), 'trusted', 'class')
+        if w[1] ~= '1' and w[2] == class then
+          local key = K.workerHandBacks(o.worker)
+          local made = redis.call('INCR', key)
+          if made == 1 then redis.call('PEXPIRE', key, 3600000) end
+          if made > tonumber(ARGV[12]) then penalize(o.worker, tonumber(ARGV[11]), o.rid, now) end
+        end
       end
     end
     if changed then redis.call('HSET', KEYS[2], n, cjson.encode(r)) end
