@@ -409,9 +409,8 @@ export class Dispatcher {
 
   /**
    * Moves a slot not held by anyone to another queue, once: a slot is in one queue at a time (a
-   * second copy fetched would look like a lapsed lease to bind.lua and time its holder out). One
-   * taken from `from` meanwhile stays; a crash between the two leaves it in none, and recovery
-   * issues it again.
+   * second copy only waits for its holder's lease: bind.lua 'leased'). One taken from `from`
+   * meanwhile stays; a crash between the two leaves it in none, and recovery issues it again.
    */
   private async moveSlot(slot: Job, from: Lane, to: string): Promise<void> {
     if ((await from.queue.remove(slot.id as string).catch(() => 0)) !== 1) return;

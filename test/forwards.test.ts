@@ -116,7 +116,14 @@ async function clearedWindow(makeProvider = () => provider('p', 1)) {
     gate - Date.now() + 3000,
     'the gate',
   );
-  expect((await curve()).windows.find((w) => w.start === start)).toMatchObject({ price: 0.75, indicative: false, volume: RU });
+  // Its orders still counted once filled (a withdrawal's filter had left them out).
+  expect((await curve()).windows.find((w) => w.start === start)).toMatchObject({
+    price: 0.75,
+    indicative: false,
+    volume: RU,
+    bids: 1,
+    asks: 1,
+  });
   const cleared = (await (await b.call(`/api/reservations/${reservation.id}`)).json()) as ForwardOrderView;
   expect(cleared).toMatchObject({ state: 'filled', filledRu: RU, window: { state: 'cleared', price: 0.75 } });
   // The buyer prepaid the value at 0.75 and got the rest of its escrow back.

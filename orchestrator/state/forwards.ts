@@ -105,7 +105,7 @@ export class Forwards {
   /** The window's book for the auction: bids and asks in book units. */
   async book(start: number): Promise<{ bids: Order[]; asks: Order[] }> {
     // One withdrawn between the list and its read is left out (forward-clear.lua refuses to fill it).
-    const orders = (await this.orders(start)).filter((o) => o.state === 'open');
+    const orders = (await this.orders(start)).filter((o) => o.state !== 'withdrawn');
     const of = (side: ForwardSide) => orders.filter((o) => o.side === side).map((o) => ({ id: o.id, limit: o.limit, quantity: o.units }));
     return { bids: of('bid'), asks: of('ask') };
   }

@@ -37,6 +37,7 @@ const PER_ID = {
   workerRecent: 'worker:{}:recent',
   /** What requesters paid it (µc, before the fee), per minute over the last hour: the same ring. */
   workerRecentPaid: 'worker:{}:recent-paid',
+  /** Hand-backs counted against its free ones this hour (includes/holders.lua countHandBack). */
   workerHandBacks: 'worker:{}:hand-backs',
   /** class → JSON {passed} of the classes the worker is not in now (credibility is per class). */
   workerClasses: 'worker:{}:classes',

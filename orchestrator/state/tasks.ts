@@ -540,7 +540,7 @@ export class Tasks {
    */
   async release(task: string, n: number, rid: string, worker: string, error = '', byWorker = true): Promise<LetGo | undefined> {
     const now = Date.now();
-    const released = (await runScript(
+    const unpinned = (await runScript(
       this.redis,
       'release',
       [keys.task(task), keys.taskReplicas(task)],
@@ -555,10 +555,10 @@ export class Tasks {
         byWorker ? this.economy.freeHandBacksPerHour : '',
         this.economy.deadlinePenaltyMicros,
       ],
-    )) as [string, string] | null;
-    if (released === null) return undefined;
+    )) as string | null;
+    if (unpinned === null) return undefined;
     this.changed(task);
-    return { unpinned: released[1] };
+    return { unpinned };
   }
 
   /**

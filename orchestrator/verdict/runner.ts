@@ -182,13 +182,21 @@ export class VerdictRunner {
   private async drain(task: TaskRecord, job: JobPlan, facts: TaskFacts, replicas: readonly ReplicaRecord[]): Promise<boolean> {
     const decision = await this.decideWithAvailability(facts, task, job);
     if (decision.kind === 'accept' && !decision.below) return this.apply(task, job, decision);
-    if (decision.kind === 'wait' && facts.held > 0) {
+    // Whatever else it would do (a dispute's arbiter, an audit), nothing more is issued: it waits
+    // for what is held.
+    const held = replicas.filter((r) => !r.spot && r.state === 'assigned');
+    if (held.length > 0) {
       // BullMQ's stalled check times out a holder that stops beating; its deadline ends it anyway.
-      const held = replicas.filter((r) => !r.spot && r.state === 'assigned');
       const overdue = held.filter((r) => r.deadline <= facts.now);
       for (const r of overdue) await this.deps.tasks.expire(task.id, r.n, r.rid);
       if (overdue.length > 0) return false;
-      return this.apply(task, job, { ...decision, idleAt: Math.min(...held.map((r) => r.deadline)) });
+      const waiting = {
+        code: 'rendering' as const,
+        message: `cancelled: ${held.length} replica${held.length === 1 ? '' : 's'} out`,
+        since: task.progressAt,
+        decideAt: null,
+      };
+      return this.apply(task, job, { kind: 'wait', waiting, idleAt: Math.min(...held.map((r) => r.deadline)) });
     }
     const closed = await this.deps.tasks.closeDrained(task);
     if (closed) this.deps.log.info({ job: job.id, task: task.id }, 'a cancelled job’s tile closed: its results did not stand');

@@ -22,9 +22,10 @@ export function Reservations({ forwards }: { forwards: ForwardCurve }) {
       (r) => setOrders(r.reservations),
       (e) => setError(messageOf(e)),
     );
+  // Again with each refresh of the market: a window clears, an order fills.
   useEffect(() => {
     void load();
-  }, []);
+  }, [forwards]);
   const act = (path: string, body: unknown) =>
     api(path, { body }).then(
       () => {
@@ -81,7 +82,7 @@ export function Reservations({ forwards }: { forwards: ForwardCurve }) {
               <th>Window</th>
               <th>RU</th>
               <th>Most credits/RU</th>
-              <th>Held</th>
+              <th>Locked when placed</th>
               <th>State</th>
               <th>Filled RU</th>
               <th />

@@ -28,10 +28,7 @@ letGo(r, 'timedout', tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 local unpinned = ''
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
-  -- A cancelled job's draining tile (includes/drain.lua) is judged at once: nothing more will come.
-  local lookAt = tonumber(ARGV[5])
-  if redis.call('HGET', KEYS[1], 'draining') == '1' then lookAt = tonumber(ARGV[3]) end
-  redis.call('ZADD', K.tasksIdle, lookAt, ARGV[6])
+  lookAfterLetGo(KEYS[1], ARGV[6], tonumber(ARGV[5]), tonumber(ARGV[3]))
   unpinned = unpinClass(KEYS[1], KEYS[2])
 end
 return {1, unpinned}

@@ -21,8 +21,7 @@
     ARGV[8] free hand-backs an hour, or '' when this one is not the worker's doing
     ARGV[9] missed-deadline penalty (µc)
   Output:
-    {the slot's queue name ('' for a spot check), the class the tile no longer has ('' when it
-    keeps its class)} when handed back, else nil
+    the class the tile no longer has ('' when it keeps its class) when let go, else nil
 ]]
 -- @include holders
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -36,20 +35,11 @@ else
   letGo(r, 'failed', now, 0)
   r.error = ARGV[7]
 end
-if ARGV[7] == '' and ARGV[8] ~= '' and redis.call('HGET', K.worker(ARGV[3]), 'trusted') ~= '1' then
-  -- One window an hour from the first (a fixed window: at most twice the allowance across its edge).
-  local key = K.workerHandBacks(ARGV[3])
-  local made = redis.call('INCR', key)
-  if made == 1 then redis.call('PEXPIRE', key, 3600000) end
-  if made > tonumber(ARGV[8]) then penalize(ARGV[3], tonumber(ARGV[9]), r.rid, now) end
-end
+if ARGV[7] == '' and ARGV[8] ~= '' then countHandBack(ARGV[3], r.rid, tonumber(ARGV[8]), tonumber(ARGV[9]), now) end
 redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(r))
 local unpinned = ''
 if not r.spot and redis.call('HGET', KEYS[1], 'state') == 'pending' then
-  -- A cancelled job's draining tile (includes/drain.lua) is judged at once: nothing more will come.
-  local lookAt = tonumber(ARGV[5])
-  if redis.call('HGET', KEYS[1], 'draining') == '1' then lookAt = tonumber(ARGV[4]) end
-  redis.call('ZADD', K.tasksIdle, lookAt, ARGV[6])
+  lookAfterLetGo(KEYS[1], ARGV[6], tonumber(ARGV[5]), now)
   unpinned = unpinClass(KEYS[1], KEYS[2])
 end
-return {r.queue or '', unpinned}
+return unpinned

@@ -136,12 +136,8 @@ local function chargeFailures()
     for _, o in ipairs({r, unpack(r.previous or {})}) do
       if o.state == 'failed' and not o.charged and not o.spot then
         o.charged, changed = true, true
-        local w = redis.call('HMGET', K.worker(o.worker), 'trusted', 'class')
-        if w[1] ~= '1' and w[2] == class then
-          local key = K.workerHandBacks(o.worker)
-          local made = redis.call('INCR', key)
-          if made == 1 then redis.call('PEXPIRE', key, 3600000) end
-          if made > tonumber(ARGV[12]) then penalize(o.worker, tonumber(ARGV[11]), o.rid, now) end
+        if redis.call('HGET', K.worker(o.worker), 'class') == class then
+          countHandBack(o.worker, o.rid, tonumber(ARGV[12]), tonumber(ARGV[11]), now)
         end
       end
     end

@@ -54,6 +54,22 @@ end
 local function excuseCancelled(r, to)
   if r.payer == 'forward' then recordIdle(K.forwardIdle(string.match(r.pot, '^(%d+):')), r.worker, r.assignedAt, to) end
 end
+-- Counts a hand-back of an untrusted worker's against the hour's `free` ones, and charges the
+-- missed-deadline `penalty` past them (release.lua; a render error its class overcame: settle.lua).
+local function countHandBack(worker, rid, free, penalty, now)
+  if redis.call('HGET', K.worker(worker), 'trusted') == '1' then return end
+  -- One window an hour from the first (a fixed window: at most twice the allowance across its edge).
+  local key = K.workerHandBacks(worker)
+  local made = redis.call('INCR', key)
+  if made == 1 then redis.call('PEXPIRE', key, 3600000) end
+  if made > free then penalize(worker, penalty, rid, now) end
+end
+-- A pending tile a replica was let go of is looked at after the grace (`idleAt`), or at once when
+-- it drains (includes/drain.lua): nothing more will come.
+local function lookAfterLetGo(taskKey, taskId, idleAt, now)
+  if redis.call('HGET', taskKey, 'draining') == '1' then idleAt = now end
+  redis.call('ZADD', K.tasksIdle, idleAt, taskId)
+end
 -- Let go without a result: the slot is someone else's to render (protocol.ts GAVE_UP).
 local function gaveUp(r)
   return r.state == 'timedout' or r.state == 'handedback' or r.state == 'failed'
