@@ -3,7 +3,8 @@
   cancelled (their stake unlocked), the task leaves the spot-check pool, the idle index and its
   workers' vouched sets, and its replica ids are forgotten; the last call deletes the job's own
   keys and its entries in the job indexes. The job is marked `purging` first, so backtracking
-  never reopens a half-deleted job. Not while it is wound down, nor while tiles of it drain. Blobs are collected later, by reference (retention/duty.ts).
+  never reopens a half-deleted job. Not while it is wound down, nor while tiles of it drain.
+  Blobs are collected later, by reference (retention/duty.ts).
   Input:
     KEYS[1] job
     ARGV[1] job id
