@@ -17,20 +17,24 @@ const messageOf = (e: unknown) => {
 export function Reservations({ forwards }: { forwards: ForwardCurve }) {
   const [orders, setOrders] = useState<ForwardOrderView[]>();
   const [error, setError] = useState<string>();
-  const load = () =>
-    api<{ reservations: ForwardOrderView[] }>('/api/reservations').then(
-      (r) => setOrders(r.reservations),
-      (e) => setError(messageOf(e)),
-    );
-  // Again with each refresh of the market: a window clears, an order fills.
+  const [placed, setPlaced] = useState(0);
+  // Again with each refresh of the market (a window clears, an order fills) and after each order
+  // or withdrawal; an answer that an asking since has overtaken is dropped.
   useEffect(() => {
-    void load();
-  }, [forwards]);
+    let overtaken = false;
+    api<{ reservations: ForwardOrderView[] }>('/api/reservations').then(
+      (r) => overtaken || setOrders(r.reservations),
+      (e) => overtaken || setError(messageOf(e)),
+    );
+    return () => {
+      overtaken = true;
+    };
+  }, [forwards, placed]);
   const act = (path: string, body: unknown) =>
     api(path, { body }).then(
       () => {
         setError(undefined);
-        return load();
+        setPlaced((n) => n + 1);
       },
       (e) => setError(messageOf(e)),
     );
