@@ -123,6 +123,7 @@ function simulate(scheme: Scheme, s: number, seed: number): { errors: number; co
         verdict: null,
         attempts: 0,
         trustedError: null,
+        jobRunning: true,
         issued: task.results.length,
         outstanding: 0,
         held: 0,

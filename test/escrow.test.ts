@@ -221,6 +221,64 @@ describe('escrow', () => {
     }
   });
 
+  it('bills a job its timeout failed the work it had out, as a cancel does, and pays a held tile that answers after', async () => {
+    const buyer = await requester('latecomer', 2);
+    const w = await api.worker('t1', { trusted: true, ask: 25 });
+    const res = await buyer.call('/api/jobs', {
+      body: { ...oneTileJob(1), width: 48, height: 16, budget: 1.5, timeoutSeconds: 2, onTimeout: 'fail' },
+    });
+    const { id } = (await res.json()) as { id: string };
+    // One tile verified, one held when the timeout comes, the third never taken.
+    const first = (await w.client.next()) as Assignment;
+    expect(await uploadShade(w.client, first, 40, raysOf(first))).toBe('accepted');
+    const second = (await w.client.next()) as Assignment;
+    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('failed');
+    // The held replica's commitment stays behind it; the job is not deleted while it is out.
+    await expect.poll(async () => (await statusOf(buyer, id)).cost.held).toBe((await statusOf(buyer, id)).cost.committed);
+    expect((await statusOf(buyer, id)).cost.committed).toBeGreaterThan(0);
+    expect((await buyer.call(`/api/jobs/${id}?purge`, { method: 'DELETE' })).status).toBe(202);
+    // Answered after the failure, it is judged and paid, as a spot check held as long would be.
+    expect(await uploadShade(w.client, second, 40, raysOf(second))).toBe('accepted');
+    await expect.poll(async () => (await statusOf(buyer, id)).cost, { timeout: 10_000 }).toMatchObject({ held: 0, committed: 0 });
+    const status = await statusOf(buyer, id);
+    expect([status.state, status.tilesVerified]).toEqual(['failed', 2]);
+    const paid = costMicros(raysOf(first), 25_000) + costMicros(raysOf(second), 25_000);
+    expect(await accountOf(buyer)).toMatchObject({ balance: fromMicros(toMicros(2) - paid), held: 0 });
+    expect(toMicros(await workerBalance(w))).toBe(
+      paid - feeMicros(costMicros(raysOf(first), 25_000), FEE_PPM) - feeMicros(costMicros(raysOf(second), 25_000), FEE_PPM),
+    );
+    await expect.poll(async () => (await buyer.call(`/api/jobs/${id}`)).status, { timeout: 10_000 }).toBe(404);
+  });
+
+  it('judges and pays a replica still held when its tile was accepted and its job finished, late, as a running job would', async () => {
+    const buyer = await requester('finisher', 2);
+    const [first, key, trusted] = await Promise.all([
+      api.worker('k1', { stake: 10, ask: 25 }),
+      api.worker('k2', { stake: 10, ask: 25 }),
+      api.worker('t2', { trusted: true, ask: 25 }),
+    ]);
+    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } });
+    const { id } = (await res.json()) as { id: string };
+    const a = (await first.client.next()) as Assignment;
+    expect(await uploadShade(first.client, a, 40, raysOf(a))).toBe('accepted');
+    // An unchecked key's result weighs nothing: more replicas go out at once. A key takes one, then
+    // a trusted worker's agreement accepts the tile and the job finishes while the key still holds its.
+    const extra = (await key.client.next()) as Assignment;
+    expect(extra.replica).not.toBe(a.replica);
+    const b = (await trusted.client.next()) as Assignment;
+    expect(await uploadShade(trusted.client, b, 40, raysOf(b))).toBe('accepted');
+    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    // The key's commitment stays behind its replica.
+    expect((await statusOf(buyer, id)).cost.held).toBeGreaterThan(0);
+    const price = costMicros(raysOf(a), 25_000);
+    expect(await uploadShade(key.client, extra, 40, raysOf(extra))).toBe('accepted');
+    await expect.poll(async () => (await statusOf(buyer, id)).cost.held, { timeout: 10_000 }).toBe(0);
+    expect(toMicros(await workerBalance(key))).toBe(price - feeMicros(price, FEE_PPM));
+    expect(toMicros((await accountOf(buyer)).balance)).toBe(toMicros(2) - 3 * price);
+    expect(await (await fetch(`${api.farm.url}/api/workers/${key.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
+    expect((await tasksOf(buyer, id))[0].replicas.map((r) => r.state).sort()).toEqual(['valid', 'valid', 'valid']);
+  });
+
   it('refuses a job its balance cannot cover, naming the field, and changes nothing', async () => {
     const poor = await requester('poor', 0.001);
     for (const [body, path] of [

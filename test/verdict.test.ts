@@ -72,6 +72,7 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     progressAt: NOW,
     graceMs: GRACE,
     deadlineAt: Number.POSITIVE_INFINITY,
+    jobRunning: true,
     attempts: 0,
     trustedError: null,
     ...rest,
@@ -708,6 +709,16 @@ describe('decide: ground truth comes first', () => {
   it('reopens an unanchored verdict a trusted worker disputes late, without asking who is online', () => {
     const results = [untrusted(0, 'X', PROVEN, { settled: true }), untrusted(1, 'X', PROVEN, { settled: true }), trusted(2, 'Y')];
     expect(decide(facts({ state: 'verified', verdict: { cid: 'X', anchored: false, below: false }, results }))).toEqual({ kind: 'reopen' });
+  });
+
+  it('keeps the verdict of an ended job’s tile that a late result disputes, trusted or not: the result is overruled', () => {
+    const results = [untrusted(0, 'X', PROVEN, { settled: true }), trusted(1, 'Y'), untrusted(2, 'Z', PROVEN)];
+    const verdict = { cid: 'X', anchored: false, below: false };
+    const d = as(
+      decide(facts({ state: 'verified', verdict, results, jobRunning: false, availability: { trusted: 1, eligible: 3 } })),
+      'late',
+    );
+    expect(d).toEqual({ kind: 'late', agree: [], disagree: [1, 2], faulty: false, checked: [] });
   });
 
   it('sends a reopened tile below θ to a trusted worker when one is online', () => {

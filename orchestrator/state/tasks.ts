@@ -101,7 +101,7 @@ export interface TaskRecord {
   progressAt: number;
   decidedAt: number | null;
   waiting: TileWait | null;
-  /** A cancelled job's tile with replicas out at the cancel, judged on them before it closes (includes/drain.lua). */
+  /** A cancelled or failed job's tile with replicas out when it ended, judged on them before it closes (includes/drain.lua). */
   draining: boolean;
 }
 
@@ -420,7 +420,7 @@ export class Tasks {
   }
 
   /**
-   * Closes a cancelled job's draining tile whose results do not stand without more work
+   * Closes an ended job's draining tile whose results do not stand without more work
    * (task-close.lua), judged on `task.version`; false when it changed meanwhile (judge again).
    */
   async closeDrained(task: TaskRecord): Promise<boolean> {

@@ -95,6 +95,11 @@ export interface TaskFacts {
   graceMs: number;
   /** When the job times out. */
   deadlineAt: number;
+  /**
+   * The job runs. A late result on a tile of a job that ended (finished, cancelled, failed) is
+   * judged against the verdict, which stands: a dissent there reopens nothing.
+   */
+  jobRunning: boolean;
   /** Who could still take a replica; loaded only when a decision needs it. */
   availability?: Availability;
   /** Replicas that ended in a reported render error or a timeout, earlier holders included. */
@@ -169,7 +174,7 @@ function lateResults(facts: TaskFacts): Decision {
   if (late.length === 0) return { kind: 'none' };
   const agree = late.filter((r) => r.cid === verdict.cid);
   const disagree = late.filter((r) => r.cid !== verdict.cid);
-  if (disagree.length > 0 && !verdict.anchored) {
+  if (disagree.length > 0 && !verdict.anchored && facts.jobRunning) {
     // A trusted worker's dissent is ground truth against the verdict.
     if (disagree.some((r) => r.trusted)) return { kind: 'reopen' };
     if (!facts.availability) return { kind: 'needs-availability' };

@@ -76,7 +76,7 @@ export class VerdictRunner {
       reading();
       const snapshot = await tasks.snapshot(taskId);
       const job = snapshot && (await jobs.plan(snapshot.task.job));
-      const draining = snapshot?.task.draining === true && snapshot.jobState === 'cancelled';
+      const draining = snapshot?.task.draining === true && (snapshot.jobState === 'cancelled' || snapshot.jobState === 'failed');
       if (
         !snapshot ||
         !job ||
@@ -89,9 +89,15 @@ export class VerdictRunner {
         return;
       }
       const { task, replicas } = snapshot;
-      const facts = await this.facts(task, job, snapshot.deadlineAt, replicas, this.deps.workers.fromFields(snapshot.workerFields));
+      const facts = await this.facts(
+        task,
+        job,
+        { deadlineAt: snapshot.deadlineAt, state: snapshot.jobState },
+        replicas,
+        this.deps.workers.fromFields(snapshot.workerFields),
+      );
       if (draining) {
-        if (await this.drain(task, job, facts, replicas)) return;
+        if (await this.drain(task, job, facts, replicas, snapshot.jobState)) return;
         continue;
       }
       let decision = await this.decideWithAvailability(facts, task, job);
@@ -148,7 +154,7 @@ export class VerdictRunner {
       const progress = await jobs.progress(task.job);
       const { trusted } = await this.deps.availability.of(task, shareCap(job.tilesTotal, this.deps.jobShare, this.deps.jobShareFloor));
       const facts = {
-        ...(await this.facts(task, job, progress.deadlineAt, replicas)),
+        ...(await this.facts(task, job, { deadlineAt: progress.deadlineAt, state: progress.state ?? '' }, replicas)),
         state: 'pending' as const,
         verdict: null,
         suspect: true,
@@ -173,13 +179,19 @@ export class VerdictRunner {
   }
 
   /**
-   * A cancelled job's tile that had replicas out at the cancel (includes/drain.lua), judged on what
-   * they answer and nothing more: its workers are paid where the verdict stands without more work
-   * (accepted at the job's policy, not below it); it waits while a replica is still held, until
-   * its deadline at the latest; else it closes, unpaid, as the job's other tiles did. False when
-   * the task changed meanwhile.
+   * A cancelled or failed job's tile that had replicas out when the job ended (includes/drain.lua),
+   * judged on what they answer and nothing more: its workers are paid where the verdict stands
+   * without more work (accepted at the job's policy, not below it); it waits while a replica is
+   * still held, until its deadline at the latest; else it closes, unpaid, as the job's other tiles
+   * did. False when the task changed meanwhile.
    */
-  private async drain(task: TaskRecord, job: JobPlan, facts: TaskFacts, replicas: readonly ReplicaRecord[]): Promise<boolean> {
+  private async drain(
+    task: TaskRecord,
+    job: JobPlan,
+    facts: TaskFacts,
+    replicas: readonly ReplicaRecord[],
+    jobState: string,
+  ): Promise<boolean> {
     const decision = await this.decideWithAvailability(facts, task, job);
     if (decision.kind === 'accept' && !decision.below) return this.apply(task, job, decision);
     // Whatever else it would do (a dispute's arbiter, an audit), nothing more is issued: it waits
@@ -192,14 +204,14 @@ export class VerdictRunner {
       if (overdue.length > 0) return false;
       const waiting = {
         code: 'rendering' as const,
-        message: `cancelled: ${held.length} replica${held.length === 1 ? '' : 's'} out`,
+        message: `job ${jobState}: ${held.length} replica${held.length === 1 ? '' : 's'} out`,
         since: task.progressAt,
         decideAt: null,
       };
       return this.apply(task, job, { kind: 'wait', waiting, idleAt: Math.min(...held.map((r) => r.deadline)) });
     }
     const closed = await this.deps.tasks.closeDrained(task);
-    if (closed) this.deps.log.info({ job: job.id, task: task.id }, 'a cancelled job’s tile closed: its results did not stand');
+    if (closed) this.deps.log.info({ job: job.id, task: task.id }, 'an ended job’s tile closed: its results did not stand');
     return closed;
   }
 
@@ -214,7 +226,7 @@ export class VerdictRunner {
   private async facts(
     task: TaskRecord,
     job: JobPlan,
-    deadlineAt: number,
+    progress: { deadlineAt: number; state: string },
     replicas: readonly ReplicaRecord[],
     records = new Map<string, WorkerRecord>(),
   ): Promise<TaskFacts> {
@@ -265,7 +277,8 @@ export class VerdictRunner {
       now: Date.now(),
       progressAt: task.progressAt,
       graceMs: this.deps.graceMs,
-      deadlineAt,
+      deadlineAt: progress.deadlineAt,
+      jobRunning: progress.state === 'running',
       attempts: gaveUp.length,
       trustedError: gaveUp.find((r) => r.state === 'failed' && records.get(r.worker)?.trusted)?.error ?? null,
     };

@@ -1,7 +1,7 @@
 --[[
   Winds down a batch of a cancelled or failed job's pending tasks: replicas still out are
-  cancelled and their stake unlocked, except a cancelled job's tiles with replicas out, which
-  drain (includes/drain.lua); the caller withdraws every slot still queued from its queue.
+  cancelled and their stake unlocked, except on tiles with replicas out, which drain
+  (includes/drain.lua); the caller withdraws every slot still queued from its queue.
   Input:
     KEYS[1] job pending tasks
     ARGV[1] now (ms)
@@ -13,11 +13,10 @@
 ]]
 -- @include drain
 local now, jobId = tonumber(ARGV[1]), ARGV[3]
-local cancelled = redis.call('HGET', K.job(jobId), 'state') == 'cancelled'
 local withdraw = {}
 for _, taskId in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))) do
   local slots = {taskId, 0, tonumber(redis.call('HGET', K.task(taskId), 'nextSlot') or '0')}
-  if cancelled and drainable(taskId) then
+  if drainable(taskId) then
     local held = drain(taskId, jobId, now)
     if #held > 0 then slots[4] = held end
   else

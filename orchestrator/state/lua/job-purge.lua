@@ -21,7 +21,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'gone'
 end
 local state = redis.call('HGET', KEYS[1], 'state')
--- A cancelled job's draining tiles are paid or closed first (includes/drain.lua): deleting them
+-- An ended job's draining tiles are paid or closed first (includes/drain.lua): deleting them
 -- would let a requester cancel and delete to pay nothing for the work it had out.
 if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.call('SISMEMBER', K.jobsClosing, jobId) == 1
   or tonumber(redis.call('HGET', KEYS[1], 'draining') or '0') > 0 then

@@ -203,9 +203,14 @@ end
 
 -- fail
 -- The task stays in the job's pending set: closing the job cancels its replicas and unlocks
--- their stake, this task's included.
-redis.call('HSET', KEYS[1], 'state', 'failed', 'decidedAt', now, 'waiting', '')
-redis.call('ZREM', K.tasksIdle, taskId)
+-- their stake, this task's included. With replicas out (a held one at the job's timeout) it drains
+-- instead, as the job's other tiles do (includes/drain.lua): failed, it had cancelled them unpaid.
+if drainable(taskId) then
+  drain(taskId, jobId, now)
+else
+  redis.call('HSET', KEYS[1], 'state', 'failed', 'decidedAt', now, 'waiting', '')
+  redis.call('ZREM', K.tasksIdle, taskId)
+end
 if redis.call('HGET', KEYS[3], 'state') == 'running' then
   redis.call('HSET', KEYS[3], 'state', 'failed', 'error', d.message, 'finishedAt', now)
   deactivate(jobId, now)

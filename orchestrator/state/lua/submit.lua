@@ -43,12 +43,15 @@ local function submit(kTask, kReplicas, kJob, n, rid, workerId, cid, idleAt, tas
     if r.cid == cid then return {'duplicate'} end
     return {'conflict'}
   end
-  -- A cancelled job's tile still takes the answers of replicas held at the cancel (includes/drain.lua),
-  -- drained here if the closer's batch has not come to it yet: an answer between the two had been
-  -- refused, unpaid, while a spot check's was taken (an attacker's review).
-  local jobState = redis.call('HGET', kJob, 'state')
-  if not r.spot and jobState == 'cancelled' and redis.call('HGET', kTask, 'state') == 'pending' then drain(taskId, r.job, now) end
-  if not r.spot and jobState ~= 'running' and redis.call('HGET', kTask, 'draining') ~= '1' then
+  -- A cancelled or failed job's tile still takes the answers of replicas held when it ended
+  -- (includes/drain.lua), drained here if the closer's batch has not come to it yet: an answer
+  -- between the two had been refused, unpaid, while a spot check's was taken (an attacker's review).
+  -- A verified tile takes them whatever its job's state, judged late against its verdict, as in a
+  -- running job (a third of a quorum, an audit still held when the job finished or its tile was
+  -- accepted in a drain had been refused, unpaid).
+  local jobState, taskState = redis.call('HGET', kJob, 'state'), redis.call('HGET', kTask, 'state')
+  if not r.spot and drainsOnEnd(jobState) and taskState == 'pending' then drain(taskId, r.job, now) end
+  if not r.spot and jobState ~= 'running' and taskState ~= 'verified' and redis.call('HGET', kTask, 'draining') ~= '1' then
     letGo(r, 'cancelled', now, 0)
     redis.call('HSET', kReplicas, n, cjson.encode(r))
     return {'obsolete'}

@@ -1,7 +1,7 @@
 --[[
-  Closes a cancelled job's draining tile whose results did not stand without more work
+  Closes an ended job's draining tile whose results did not stand without more work
   (verdict/runner.ts): its replicas still out are cancelled, unpaid, as every other tile of the
-  job was at the cancel.
+  job was at its end.
   Input:
     KEYS[1] task
     ARGV[1] task id

@@ -1,12 +1,18 @@
 -- @include holders
 --[[
-  A cancelled job's tile with replicas out — held, or answered and not yet judged — is not closed
-  with the rest of the job: it drains (`draining` on the task, counted on the job, which is not
-  deleted meanwhile). Its held replicas may still answer; the verdict (verdict/runner.ts) pays the
-  tile's workers where its results stand without more work, and closes it otherwise. A requester
-  that cancels pays for the work it had out, as a render farm bills the time used, and a worker
-  cannot tell a spot check from a real replica by what a cancel does to it.
+  A tile of a job that ended before it was done (cancelled, or failed: a tile failed it, or its
+  timeout came under onTimeout 'fail') with replicas out — held, or answered and not yet judged —
+  is not closed with the rest of the job: it drains (`draining` on the task, counted on the job,
+  which is not deleted meanwhile). Its held replicas may still answer; the verdict
+  (verdict/runner.ts) pays the tile's workers where its results stand without more work, and
+  closes it otherwise. A requester pays for the work it had out, as a render farm bills the time
+  used, however its job ends (one that let its timeout come had cancelled work in progress
+  unpaid), and a worker cannot tell a spot check from a real replica by what the end does to it.
 ]]
+-- A job in one of these states drains its tiles with replicas out.
+local function drainsOnEnd(jobState)
+  return jobState == 'cancelled' or jobState == 'failed'
+end
 local function drainable(taskId)
   if redis.call('HGET', K.task(taskId), 'state') ~= 'pending' then return false end
   for _, v in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
