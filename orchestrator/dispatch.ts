@@ -183,6 +183,8 @@ export const spotCheckChance = (q: number, k: number): number => (q === 0 ? 0 : 
 
 /** What every slot's BullMQ job keeps until it finishes. */
 const SLOT_JOB_OPTS = { removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED };
+/** The states of a slot that nobody holds: one in them may move to another queue. */
+const UNHELD = ['waiting', 'prioritized', 'delayed'];
 
 /** A replica slot as a BullMQ job, placed in its queue by its job's bid and priority. */
 const slotJob = (task: string, n: number, rank: SlotRank) => ({
@@ -403,7 +405,7 @@ export class Dispatcher {
     const to = (await this.tasks.get(task))?.nextSlot ?? 0;
     for (let n = 0; n < to; n++) {
       const slot = await from.queue.getJob(slotId(task, n));
-      if (slot && ['waiting', 'prioritized', 'delayed'].includes(await slot.getState())) await this.moveSlot(slot, from, SHARED_QUEUE);
+      if (slot && UNHELD.includes(await slot.getState())) await this.moveSlot(slot, from, SHARED_QUEUE);
     }
   }
 
@@ -476,13 +478,22 @@ export class Dispatcher {
 
   /**
    * Whether a slot still has its BullMQ job in any of the task's queues (recovery re-issues the
-   * ones that do not): for a tile with no class, in any class's too, where one may wait that a
-   * crash kept from coming back when its tile lost its class (dispatch.ts unpinned).
+   * ones that do not). For a tile with no class it looks in every class's queues too, where a
+   * crash may have kept one from coming back when its tile lost its class (`unpinned`): one
+   * waiting there is moved back to the shared queue, where only a poll of that class had moved it.
    */
-  async exists(slot: string, deviceClass: string): Promise<boolean> {
+  async stillQueued(slot: string, deviceClass: string): Promise<boolean> {
+    if (await this.lane(SHARED_QUEUE).queue.getJob(slot)) return true;
     const classes = deviceClass ? [deviceClass] : (await this.classes.all()).filter((c) => c.established).map((c) => c.id);
-    const names = [SHARED_QUEUE, ...classes.flatMap((c) => [classQueue(c), arbiterQueue(c)])];
-    for (const name of names) if (await this.lane(name).queue.getJob(slot)) return true;
+    for (const c of classes) {
+      const own = this.lane(classQueue(c));
+      const found = await own.queue.getJob(slot);
+      if (found) {
+        if (!deviceClass && UNHELD.includes(await found.getState())) await this.moveSlot(found, own, SHARED_QUEUE);
+        return true;
+      }
+      if (await this.lane(arbiterQueue(c)).queue.getJob(slot)) return true;
+    }
     return false;
   }
 

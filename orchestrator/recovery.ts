@@ -69,7 +69,7 @@ async function repairTask(deps: RecoveryDeps, taskId: string, rank: SlotRank): P
   for (let n = 0; n < task.nextSlot; n++) {
     const r = replicas.find((x) => x.n === n);
     if (r?.spot || (r && r.state !== 'assigned' && !GAVE_UP.has(r.state))) continue;
-    if (await deps.dispatch.exists(slotId(taskId, n), task.class)) continue;
+    if (await deps.dispatch.stillQueued(slotId(taskId, n), task.class)) continue;
     await deps.dispatch.issue(taskId, [n], task.class, rank, n === task.arbiterSlot);
     reissued++;
   }

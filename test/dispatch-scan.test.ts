@@ -2,10 +2,12 @@
  * A poll's scan through a worker's queues: slots it may not take at the head of one queue (the
  * further replicas of tiles it already answered, in its class's queue) do not keep it from fresh
  * work in the next, nor do slots of tiles another class took (they wait in that class's queue, and
- * come back to the shared one when the tile is handed back). A lease holds while its holder
+ * come back to the shared one when the tile is handed back, or at recovery where a crash kept one
+ * there). A lease holds while its holder
  * heart-beats, and only then. Real orchestrator,
  * Redis and signed HTTP.
  */
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView, WorkerView } from '../shared/protocol.ts';
@@ -69,6 +71,16 @@ describe('slots of a tile another class took', () => {
       await k2.client.release(held.replica);
       // The hand-back is answered before the slots move (work.ts: its time must not tell a check).
       await expect.poll(async () => [await queued('slots'), await queued(`slots-${rare}`)]).toEqual([2, 0]);
+      // A crash between the tile losing its class and that move had left a slot in the rare queue,
+      // where only a poll of that class moved it: recovery (another orchestrator starting) does.
+      const [shared, stranded] = [new Queue('slots', { connection: redis }), new Queue(`slots-${rare}`, { connection: redis })];
+      const [slot] = await shared.getJobs(['prioritized', 'wait']);
+      expect(await shared.remove(slot.id as string)).toBe(1);
+      await stranded.add(slot.name, slot.data, { jobId: slot.id, priority: slot.priority });
+      expect([await queued('slots'), await queued(`slots-${rare}`)]).toEqual([1, 1]);
+      await (await own.another()).close();
+      expect([await queued('slots'), await queued(`slots-${rare}`)]).toEqual([2, 0]);
+      await Promise.all([shared.close(), stranded.close()]);
       const back = await nextAssignment(honest.client, 5000);
       const [task] = ((await (await own.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
       expect(task.replicas.find((r) => r.replica === back.replica)?.worker).toBe(honest.id);
