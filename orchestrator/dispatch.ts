@@ -396,6 +396,18 @@ export class Dispatcher {
   }
 
   /**
+   * A tile starved in `deviceClass` was opened to the other classes (reclass.lua): the slots of
+   * the replicas it let go come back to their queue, and every waiting one moves to the shared queue.
+   */
+  async reclassed(task: string, letGo: readonly ReplicaRecord[], deviceClass: string): Promise<void> {
+    for (const r of letGo)
+      await this.heldSlot(task, r)
+        .moveToWait(r.worker)
+        .catch(() => undefined);
+    await this.unpinned(task, deviceClass);
+  }
+
+  /**
    * A tile no longer has a class (holders.lua unpinClass): its slots waiting in that class's queue
    * go back to the shared one, which every class takes from.
    */

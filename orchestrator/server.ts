@@ -98,7 +98,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const onlineWindowMs = 2 * config.leaseMs;
   const lease = leaseTerms(config.leaseMs);
   const tolerance = { levels: config.toleranceLevels, share: config.toleranceShare };
-  const jobs = new Jobs(redis);
+  const jobs = new Jobs(redis, config.taskTimeoutMs);
   const economy = economyOf(config);
   const tasks = new Tasks(redis, economy, config.graceMs);
   const ledger = new Ledger(redis, config.unbondingMs);
@@ -205,7 +205,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       { ...RETRIED, removeOnComplete: true, deduplication: { id: job, keepLastIfActive: true } },
     ));
 
-  const availability = new AvailabilityReader(redis, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
+  const availability = new AvailabilityReader(redis, classes, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
   const runner = new VerdictRunner({
     tasks,
     jobs,

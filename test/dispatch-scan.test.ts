@@ -104,6 +104,44 @@ describe('slots of a tile another class took', () => {
   });
 });
 
+describe('a tile starved in its class', () => {
+  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, and never taken by its class again', async () => {
+    // Online means seen within two leases (4 s); a verdict starved 1 s is decided.
+    const own = await startApiFarm({ leaseMs: 2000, graceMs: 1000 });
+    try {
+      await fundOperator(own, 1000);
+      // A rare class whose trusted machine goes offline, and a key of it.
+      await own.worker('rare-anchor', { trusted: true, shade: 200 });
+      await new Promise((r) => setTimeout(r, 4500));
+      const [k1, anchor] = await Promise.all([own.worker('k1', { shade: 200, stake: 1000 }), own.worker('anchor', { trusted: true })]);
+      const job = { ...oneTileJob(1), verification: 'credibility', onTimeout: 'fail' };
+      const { id } = (await (await own.operator('/api/jobs', job)).json()) as { id: string };
+      const tiles = async () => ((await (await own.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
+      // The key takes the tile first, pinning it to its class, and answers junk nobody of that class can contradict.
+      expect(await uploadShade(k1.client, await nextAssignment(k1.client, 5000), 90)).toBe('accepted');
+      await expect.poll(async () => (await tiles())[0].replicas[0].state, { timeout: 10_000 }).toBe('overruled');
+      // Another key of that class is not given it; the common class's worker is, and its result decides.
+      const k2 = await own.worker('k2', { shade: 200, stake: 1000 });
+      expect(await k2.client.next()).toBeUndefined();
+      expect(await uploadShade(anchor.client, await nextAssignment(anchor.client, 5000), 40)).toBe('accepted');
+      await expect.poll(async () => ((await (await own.operator(`/api/jobs/${id}`)).json()) as { state: string }).state).toBe('done');
+      const [tile] = await tiles();
+      expect([tile.anchored, tile.belowThreshold, tile.replicas.map((r) => [r.worker, r.state])]).toEqual([
+        true,
+        false,
+        [
+          [k1.id, 'overruled'],
+          [anchor.id, 'valid'],
+        ],
+      ]);
+      // The key's stake is free again, and it was paid nothing.
+      expect(await (await fetch(`${own.farm.url}/api/workers/${k1.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0, earned: 0 });
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('a lease', () => {
   /** On a farm with 1-s leases: one tile queued and taken by a key named holder. */
   async function tileHeld(own: ApiFarm) {

@@ -217,7 +217,7 @@ describe('a job’s replicas held, which its bid leaves out (market/book.ts rema
 
 describe('when a bid stands (includes/jobs.lua bidAnew)', () => {
   it('from when its job starts, is released or gets a bigger budget; not while it is held', async () => {
-    const jobs = new Jobs(redis);
+    const jobs = new Jobs(redis, 60_000);
     const job = 'j00000000000000000030';
     const owner = '00000000000000aa';
     await redis.hset(keys.job(job), { id: job, state: 'queued', owner, budget: 1000, escrow: 1000, spent: 0, timeoutMs: 60_000 });
@@ -240,7 +240,7 @@ describe('when a bid stands (includes/jobs.lua bidAnew)', () => {
 
 describe('timed-out jobs (timeouts-take.lua)', () => {
   it('go to one sweep at a time, and again a retry period later while they run', async () => {
-    const jobs = new Jobs(redis);
+    const jobs = new Jobs(redis, 60_000);
     const now = 1_000_000;
     await redis.zadd(keys.jobDeadlines, now - 1, 'jlate', now + 5000, 'jlater');
     expect(await jobs.takeTimedOut(now, 60_000)).toEqual(['jlate']);

@@ -72,7 +72,8 @@ function facts(overrides: FactsOverrides = {}): TaskFacts {
     progressAt: NOW,
     graceMs: GRACE,
     deadlineAt: Number.POSITIVE_INFINITY,
-    jobRunning: true,
+    reopenable: true,
+    classed: true,
     attempts: 0,
     trustedError: null,
     ...rest,
@@ -603,6 +604,31 @@ describe('decide: credibility scheme', () => {
         const d = as(decide(starved({ now: since + GRACE, policy: { onTimeout: 'fail' } })), 'fail');
         expect(d.message).toContain('θ');
       });
+
+      describe('while another class has a worker online', () => {
+        const elsewhere = { ...nobody, elsewhere: 1 };
+
+        it('after the grace opens the tile to the other classes, under either policy, and under quorum', () => {
+          expect(decide(starved({ availability: elsewhere })).kind).toBe('wait');
+          for (const policy of [{}, { onTimeout: 'fail' as const }, { verification: 'quorum' as const }])
+            expect(decide(starved({ now: since + GRACE, availability: elsewhere, policy })).kind).toBe('reclass');
+          // With nothing queued either: nobody of its class could take one more.
+          expect(decide(facts({ results: fresh, progressAt: NOW - GRACE, availability: elsewhere })).kind).toBe('reclass');
+        });
+
+        it('keeps a classless, reopened or arbitrated tile, or one with a trusted or accepted result, as it decides it now', () => {
+          const now = since + GRACE;
+          for (const overrides of [
+            { classed: false },
+            { suspect: true },
+            { arbiterIssued: true },
+            { results: [untrusted(0, 'X', 0, { settled: true })] },
+          ])
+            expect(decide(starved({ now, availability: elsewhere, ...overrides })).kind).not.toBe('reclass');
+          const anchored = starved({ now, availability: elsewhere, results: [trusted(0, 'X')] });
+          expect(as(decide(anchored), 'accept').anchored).toBe(true);
+        });
+      });
     });
 
     describe('job timeout', () => {
@@ -711,11 +737,11 @@ describe('decide: ground truth comes first', () => {
     expect(decide(facts({ state: 'verified', verdict: { cid: 'X', anchored: false, below: false }, results }))).toEqual({ kind: 'reopen' });
   });
 
-  it('keeps the verdict of an ended job’s tile that a late result disputes, trusted or not: the result is overruled', () => {
+  it('keeps the verdict of a cancelled or failed job’s tile that a late result disputes, trusted or not: the result is overruled', () => {
     const results = [untrusted(0, 'X', PROVEN, { settled: true }), trusted(1, 'Y'), untrusted(2, 'Z', PROVEN)];
     const verdict = { cid: 'X', anchored: false, below: false };
     const d = as(
-      decide(facts({ state: 'verified', verdict, results, jobRunning: false, availability: { trusted: 1, eligible: 3 } })),
+      decide(facts({ state: 'verified', verdict, results, reopenable: false, availability: { trusted: 1, eligible: 3 } })),
       'late',
     );
     expect(d).toEqual({ kind: 'late', agree: [], disagree: [1, 2], faulty: false, checked: [] });

@@ -1,5 +1,6 @@
 /** Who could still take a replica of a task (availability.lua), for the small-farm grace and arbitration. */
 import type { Availability } from '../verdict/decide.ts';
+import type { Classes } from './classes.ts';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
@@ -7,12 +8,13 @@ import type { FarmRedis } from './redis.ts';
 export class AvailabilityReader {
   constructor(
     private readonly redis: FarmRedis,
+    private readonly classes: Classes,
     private readonly onlineWindowMs: number,
     private readonly stakePerReplicaMicros: number,
     private readonly minStakeMicros: number,
   ) {}
 
-  async of(task: { id: string; job: string; class: string }, shareCap: number): Promise<Availability> {
+  async of(task: { id: string; job: string; class: string; excluded: readonly string[] }, shareCap: number): Promise<Availability> {
     const since = Date.now() - this.onlineWindowMs;
     if (!task.class) {
       // No replica taken yet: any established worker online could take the first.
@@ -31,6 +33,16 @@ export class AvailabilityReader {
       ],
       [task.class, since, this.stakePerReplicaMicros, shareCap, this.minStakeMicros],
     )) as [number, number];
-    return { trusted: Number(trusted), eligible: Number(eligible) };
+    return { trusted: Number(trusted), eligible: Number(eligible), elsewhere: await this.elsewhere(task, since) };
+  }
+
+  /** Established classes other than the tile's and those set aside for it with a worker seen since `since`. */
+  private async elsewhere(task: { class: string; excluded: readonly string[] }, since: number): Promise<number> {
+    const others = (await this.classes.all()).filter((c) => c.established && c.id !== task.class && !task.excluded.includes(c.id));
+    if (others.length === 0) return 0;
+    const m = this.redis.pipeline();
+    for (const c of others) m.zcount(keys.classSeen(c.id), since, '+inf');
+    const counts = (await m.exec()) ?? [];
+    return counts.filter(([, n]) => Number(n) > 0).length;
   }
 }

@@ -159,7 +159,11 @@ const PURGE_BATCH = 200;
 export class Jobs {
   private readonly plans = new Map<string, JobPlan>();
 
-  constructor(private readonly redis: FarmRedis) {}
+  /** `replicaTimeoutMs`: the task timeout, the longest a replica bound before a job ended may still answer. */
+  constructor(
+    private readonly redis: FarmRedis,
+    private readonly replicaTimeoutMs: number,
+  ) {}
 
   /** A job's immutable plan, cached: the hot path (every result) needs it. */
   async plan(id: string): Promise<JobPlan | undefined> {
@@ -335,7 +339,12 @@ export class Jobs {
     for (let i = 0; ; i += PURGE_BATCH) {
       const last = i + PURGE_BATCH >= taskIds.length;
       const batch = taskIds.slice(i, i + PURGE_BATCH);
-      const result = await runScript(this.redis, 'job-purge', [keys.job(id)], [id, Date.now(), last ? 1 : 0, ...batch]);
+      const result = await runScript(
+        this.redis,
+        'job-purge',
+        [keys.job(id)],
+        [id, Date.now(), last ? 1 : 0, this.replicaTimeoutMs, ...batch],
+      );
       if (result === 'active') return 'active';
       if (result === 'gone' || last) break;
     }

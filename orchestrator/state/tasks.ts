@@ -78,6 +78,8 @@ export interface TaskRecord {
   tile: number;
   rect: Rect;
   class: string;
+  /** Classes set aside for the tile, starved in each (reclass.lua): their workers may not take it. */
+  excluded: string[];
   state: 'pending' | 'verified' | 'failed' | 'closed';
   cid: string | null;
   /** Rays of the verified result (0 until verified). */
@@ -619,6 +621,23 @@ export class Tasks {
   }
 
   /**
+   * Opens a tile starved in class `task.class` to the others (reclass.lua), judged on
+   * `task.version`: the replicas it let go, whose slots go back to their queue, or null when the
+   * task changed meanwhile (judge again).
+   */
+  async reclass(task: TaskRecord): Promise<ReplicaRecord[] | null> {
+    const held = (await runScript(
+      this.redis,
+      'reclass',
+      [keys.task(task.id), keys.taskReplicas(task.id)],
+      [task.id, task.version, task.class, Date.now()],
+    )) as string | null;
+    if (held === null) return null;
+    this.changed(task.id);
+    return JSON.parse(held) as ReplicaRecord[];
+  }
+
+  /**
    * The verified ones of these tasks: when each was decided and whose real replicas it accepted
    * (spot checks are the operator's, not the job's), read 500 tasks a round trip.
    */
@@ -737,6 +756,7 @@ function toTask(id: string, h: Record<string, string>): TaskRecord {
     tile: Number(h.tile),
     rect: JSON.parse(h.rect),
     class: h.class ?? '',
+    excluded: h.excluded ? (JSON.parse(h.excluded) as string[]) : [],
     state: h.state as TaskRecord['state'],
     cid: h.cid || null,
     rays: Number(h.rays ?? 0),

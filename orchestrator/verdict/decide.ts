@@ -14,7 +14,10 @@
  * - Results that disagree, a tile reopened by backtracking and audits of lone results go to a
  *   trusted worker for arbitration whenever one of the class is online.
  * - A tile that cannot progress (no further eligible worker) is decided after a short grace; a job
- *   past its timeout decides what it has. Neither marks anyone faulty.
+ *   past its timeout decides what it has. Neither marks anyone faulty. But a tile starved in its
+ *   class (the class of its first worker, which alone can match its results) that another class
+ *   could render is opened to the others instead, its class set aside for it: keys of a rare class
+ *   had taken a tile each and answered junk, to have it accepted below θ or fail its job.
  */
 import type { TileWait } from '../../shared/protocol.ts';
 import { agreeingNeeded, groupCredibilities, NO_EVIDENCE } from './credibility.ts';
@@ -54,6 +57,8 @@ export interface Availability {
   trusted: number;
   /** Workers of the class that could take a replica of it (trusted included). */
   eligible: number;
+  /** Other classes, not set aside for the task, with a worker online (absent: none). */
+  elsewhere?: number;
 }
 
 export interface TaskFacts {
@@ -95,11 +100,13 @@ export interface TaskFacts {
   graceMs: number;
   /** When the job times out. */
   deadlineAt: number;
+  /** The tile has a class (its first worker's): only that class's results can agree. */
+  classed: boolean;
   /**
-   * The job runs. A late result on a tile of a job that ended (finished, cancelled, failed) is
-   * judged against the verdict, which stands: a dissent there reopens nothing.
+   * The job may run again: it runs, or it finished (reopen.lua). A late result on a tile of a job
+   * cancelled or failed is judged against the verdict, which stands: a dissent there reopens nothing.
    */
-  jobRunning: boolean;
+  reopenable: boolean;
   /** Who could still take a replica; loaded only when a decision needs it. */
   availability?: Availability;
   /** Replicas that ended in a reported render error or a timeout, earlier holders included. */
@@ -140,6 +147,8 @@ export type Decision =
     }
   | { kind: 'wait'; waiting: TileWait; idleAt: number | null }
   | { kind: 'reopen' }
+  /** Starved in its class: its results there are set aside and any other class renders it afresh. */
+  | { kind: 'reclass' }
   | { kind: 'fail'; message: string }
   | { kind: 'needs-availability' }
   | { kind: 'none' };
@@ -174,7 +183,7 @@ function lateResults(facts: TaskFacts): Decision {
   if (late.length === 0) return { kind: 'none' };
   const agree = late.filter((r) => r.cid === verdict.cid);
   const disagree = late.filter((r) => r.cid !== verdict.cid);
-  if (disagree.length > 0 && !verdict.anchored && facts.jobRunning) {
+  if (disagree.length > 0 && !verdict.anchored && facts.reopenable) {
     // A trusted worker's dissent is ground truth against the verdict.
     if (disagree.some((r) => r.trusted)) return { kind: 'reopen' };
     if (!facts.availability) return { kind: 'needs-availability' };
@@ -325,7 +334,7 @@ function byCredibility(facts: TaskFacts): Decision {
   const room = policy.maxReplicas - facts.issued;
   if (room <= 0) return belowPolicy();
   if (!availability) return { kind: 'needs-availability' };
-  if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return belowPolicy();
+  if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return reclassOr(facts, belowPolicy);
   return issue(facts, Math.max(1, Math.min(needed, MAX_PARALLEL, room)), false, 'needs-agreement', needed);
 }
 
@@ -415,7 +424,7 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
   if (queued <= 0 && facts.held > 0) return wait(facts, code, message, null);
   if (queued > 0 && facts.availability.eligible > 0) return wait(facts, code, message, facts.now + facts.graceMs);
   const decideAt = facts.progressAt + facts.graceMs;
-  if (starved && facts.now >= decideAt && facts.results.length > 0) return starved();
+  if (starved && facts.now >= decideAt && facts.results.length > 0) return reclassOr(facts, starved);
   return {
     kind: 'wait',
     idleAt: facts.results.length > 0 ? Math.max(decideAt, facts.now + 1) : null,
@@ -426,6 +435,18 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
       decideAt: facts.results.length > 0 ? decideAt : null,
     },
   };
+}
+
+/**
+ * A starved tile whose class nobody else can take from, while another class could: opened to the
+ * others (reclass.lua), unless a trusted or an accepted result is among its own (those stand) or
+ * an arbiter was sent for.
+ */
+function reclassOr(facts: TaskFacts, starved: () => Decision): Decision {
+  const own = facts.results.some((r) => r.trusted || r.settled);
+  return facts.classed && !own && !facts.suspect && !facts.arbiterIssued && (facts.availability?.elsewhere ?? 0) > 0
+    ? { kind: 'reclass' }
+    : starved();
 }
 
 const arbiterMessage = (disputed: boolean) =>

@@ -113,6 +113,14 @@ export class VerdictRunner {
           log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
         continue;
       }
+      if (decision.kind === 'reclass') {
+        const letGo = await tasks.reclass(task);
+        if (letGo) {
+          await this.deps.dispatch.reclassed(task.id, letGo, task.class);
+          log.warn({ job: job.id, task: taskId, class: task.class }, 'tile starved in its class: opened to the others');
+        }
+        continue;
+      }
       if (decision.kind === 'needs-availability') throw new Error('decide asked for availability twice');
       if (await this.apply(task, job, decision)) return;
     }
@@ -181,7 +189,8 @@ export class VerdictRunner {
   /**
    * A cancelled or failed job's tile that had replicas out when the job ended (includes/drain.lua),
    * judged on what they answer and nothing more: its workers are paid where the verdict stands
-   * without more work (accepted at the job's policy, not below it); it waits while a replica is
+   * without more work (accepted at the job's policy, not below it unless its timeout had accepted
+   * it so); it waits while a replica is
    * still held, until its deadline at the latest; else it closes, unpaid, as the job's other tiles
    * did. False when the task changed meanwhile.
    */
@@ -193,7 +202,9 @@ export class VerdictRunner {
     jobState: string,
   ): Promise<boolean> {
     const decision = await this.decideWithAvailability(facts, task, job);
-    if (decision.kind === 'accept' && !decision.below) return this.apply(task, job, decision);
+    // Below θ only where the running job would have taken it so: past its timeout, under onTimeout 'accept'.
+    const timedOut = job.onTimeout === 'accept' && facts.now >= facts.deadlineAt;
+    if (decision.kind === 'accept' && (!decision.below || timedOut)) return this.apply(task, job, decision);
     // Whatever else it would do (a dispute's arbiter, an audit), nothing more is issued: it waits
     // for what is held.
     const held = replicas.filter((r) => !r.spot && r.state === 'assigned');
@@ -278,7 +289,8 @@ export class VerdictRunner {
       progressAt: task.progressAt,
       graceMs: this.deps.graceMs,
       deadlineAt: progress.deadlineAt,
-      jobRunning: progress.state === 'running',
+      reopenable: progress.state === 'running' || progress.state === 'done',
+      classed: task.class !== '',
       attempts: gaveUp.length,
       trustedError: gaveUp.find((r) => r.state === 'failed' && records.get(r.worker)?.trusted)?.error ?? null,
     };

@@ -24,6 +24,7 @@ import type { Metrics } from '../../orchestrator/metrics.ts';
 import { planJob } from '../../orchestrator/planner.ts';
 import { type RerunDeps, rerunMarked } from '../../orchestrator/rerun.ts';
 import { AvailabilityReader } from '../../orchestrator/state/availability.ts';
+import { Classes } from '../../orchestrator/state/classes.ts';
 import { Jobs } from '../../orchestrator/state/jobs.ts';
 import { keys } from '../../orchestrator/state/keys.ts';
 import { connectRedis, type FarmRedis } from '../../orchestrator/state/redis.ts';
@@ -145,9 +146,9 @@ beforeAll(async () => {
   server = await startRedisServer({ dir: join(mkdtempSync(join(tmpdir(), 'farm-backtrack-pay-')), 'redis') });
   redis = connectRedis(server.url);
   tasks = new Tasks(redis, ECONOMY, 30_000);
-  jobs = new Jobs(redis);
+  jobs = new Jobs(redis, 60_000);
   const workers = new Workers(redis, 60_000, 0.2);
-  const availability = new AvailabilityReader(redis, 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros);
+  const availability = new AvailabilityReader(redis, new Classes(redis), 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros);
   runner = new VerdictRunner({
     tasks,
     jobs,

@@ -33,7 +33,7 @@
     {'bound' | 'again', record JSON, frame, rect JSON, scene CID} or {reason}: 'missing',
     'unknown', 'obsolete', 'resolved', 'held' (its owner paused the job), {'wrongclass', the tile's class
     ('' for the shared queue)}, {'leased', when another holder's live lease ends (ms)},
-    'ineligible' (a class or queue not its own, or a tile it answered), 'letgo' (a tile whose
+    'ineligible' (a class or queue not its own, a class set aside for the tile, or a tile it answered), 'letgo' (a tile whose
     replica it let go), 'blacklisted' (caught on this job), 'nostake', 'busy', 'share' (its share
     of the job taken, some of it by replicas it let go), 'sharedone' (its share taken by work it
     did or holds),
@@ -48,7 +48,7 @@ local taskId, n, workerId, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'unknown'} end
-local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect', 'job')
+local t = redis.call('HMGET', KEYS[1], 'state', 'class', 'frame', 'rect', 'job', 'excluded')
 local jobId = t[5]
 local j = redis.call('HMGET', KEYS[4], 'state', 'scene', 'paused')
 local existing = redis.call('HGET', KEYS[2], n)
@@ -84,6 +84,12 @@ local w = redis.call('HMGET', KEYS[3], 'class', 'classState', 'trusted', 'inFlig
 if w[2] ~= 'established' then return {'ineligible'} end
 -- Named, so that the caller moves the slot to that class's queue (dispatch.ts).
 if t[2] ~= '' and t[2] ~= w[1] then return {'wrongclass', t[2]} end
+-- A class the tile starved in is set aside for it (reclass.lua).
+if t[6] then
+  for _, c in ipairs(cjson.decode(t[6])) do
+    if c == w[1] then return {'ineligible'} end
+  end
+end
 local trusted = w[3] == '1'
 if ARGV[8] == '1' and not trusted then return {'ineligible'} end
 if r and r.state == 'assigned' and r.worker == workerId then return {'again', existing, t[3], t[4], j[2]} end

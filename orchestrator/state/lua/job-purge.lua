@@ -3,14 +3,18 @@
   cancelled (their stake unlocked), the task leaves the spot-check pool, the idle index and its
   workers' vouched sets, and its replica ids are forgotten; the last call deletes the job's own
   keys and its entries in the job indexes. The job is marked `purging` first, so backtracking
-  never reopens a half-deleted job. Not while it is wound down, nor while tiles of it drain.
+  never reopens a half-deleted job. Not while it is wound down, nor while tiles of it drain, nor
+  while a replica bound before it ended is still held (until a task timeout after its end at the
+  latest): one on a tile it accepted is judged late when it answers (submit.lua), and deleted, it
+  had been refused and unpaid (an attacker's review: a requester deleting its finished job at once).
   Blobs are collected later, by reference (retention/duty.ts).
   Input:
     KEYS[1] job
     ARGV[1] job id
     ARGV[2] now (ms)
     ARGV[3] '1' when this batch holds the job's last tasks
-    ARGV[4...] task ids
+    ARGV[4] the task timeout (ms)
+    ARGV[5...] task ids
   Output:
     'ok', 'gone' (no such job), or 'active' (not ended, or still being wound down)
 ]]
@@ -23,8 +27,10 @@ end
 local state = redis.call('HGET', KEYS[1], 'state')
 -- An ended job's draining tiles are paid or closed first (includes/drain.lua): deleting them
 -- would let a requester cancel and delete to pay nothing for the work it had out.
+local j = redis.call('HMGET', KEYS[1], 'draining', 'replicasOut', 'finishedAt')
 if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.call('SISMEMBER', K.jobsClosing, jobId) == 1
-  or tonumber(redis.call('HGET', KEYS[1], 'draining') or '0') > 0 then
+  or tonumber(j[1] or '0') > 0
+  or (tonumber(j[2] or '0') > 0 and now < tonumber(j[3] or '0') + tonumber(ARGV[4])) then
   return 'active'
 end
 redis.call('HSET', KEYS[1], 'purging', now)
@@ -32,7 +38,7 @@ local function forget(r, taskId)
   redis.call('DEL', K.replica(r.rid))
   redis.call('SREM', K.workerVouched(r.worker), taskId)
 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local taskId = ARGV[i]
   local class = redis.call('HGET', K.task(taskId), 'class')
   if class then

@@ -49,6 +49,7 @@ export type Script =
   | 'ledger'
   | 'ledger-trim'
   | 'market-record'
+  | 'reclass'
   | 'release'
   | 'renew'
   | 'replica-locate'
@@ -91,6 +92,7 @@ const SCRIPTS: readonly Script[] = [
   'ledger',
   'ledger-trim',
   'market-record',
+  'reclass',
   'release',
   'renew',
   'replica-locate',
