@@ -5,7 +5,7 @@
 import { ForwardCurve, type ForwardOrderView } from '../shared/market.ts';
 import { formatCredits } from '../shared/money.ts';
 import { WorkerClient } from '../worker/client.ts';
-import { loadOrCreateIdentity } from '../worker/identity.ts';
+import { loadIdentity } from '../worker/identity.ts';
 import { RequesterClient } from './requester.ts';
 
 interface OrderFlags {
@@ -46,7 +46,7 @@ export async function reserveCommand(flags: OrderFlags & { maxPrice: string }): 
 
 export async function offerCommand(flags: OrderFlags & { minPrice: string; key: string }): Promise<void> {
   const base = flags.orchestrator.replace(/\/$/, '');
-  const client = new WorkerClient(base, await loadOrCreateIdentity(flags.key));
+  const client = new WorkerClient(base, await loadIdentity(flags.key));
   const placed = await client.offer({
     start: await windowStart(base, flags.window),
     ru: Number(flags.ru),
@@ -59,7 +59,7 @@ export async function offerCommand(flags: OrderFlags & { minPrice: string; key: 
 export async function withdrawCommand(order: string, flags: { orchestrator: string; key?: string }): Promise<void> {
   const base = flags.orchestrator.replace(/\/$/, '');
   let withdrawn: ForwardOrderView;
-  if (flags.key) withdrawn = await new WorkerClient(base, await loadOrCreateIdentity(flags.key)).withdrawOffer(order);
+  if (flags.key) withdrawn = await new WorkerClient(base, await loadIdentity(flags.key)).withdrawOffer(order);
   else {
     const token = process.env.FARM_TOKEN;
     if (!token) throw new Error("set FARM_TOKEN to your API token, or --key to withdraw a worker's offer");

@@ -242,6 +242,19 @@ describe('dashboard API', () => {
     const session = { cookie: cookie.split(';')[0] };
     expect(await (await api('/api/session', { token: null, headers: session })).json()).toMatchObject({ role: 'operator' });
     expect((await api('/api/jobs', { token: null, headers: session })).status).toBe(200);
+    // A page of another origin (a sibling subdomain is the same site: the cookie goes with it) may
+    // not change anything with it; the dashboard's own pages, and a bearer token, may.
+    const cancel = (headers: Record<string, string>, token: string | null = null) =>
+      api('/api/jobs/j0000000000000000000a', { method: 'DELETE', token, headers: { ...session, ...headers } });
+    const foreign: Record<string, string>[] = [
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: 'https://evil.farm.example' },
+    ];
+    for (const from of foreign) expect((await problem(await cancel(from), 403)).title).toBe('Cross-origin request');
+    expect((await cancel({ 'sec-fetch-site': 'same-origin' })).status).toBe(404);
+    expect((await cancel({ origin: new URL(farm.url).origin })).status).toBe(404);
+    expect((await cancel({ 'sec-fetch-site': 'cross-site' }, OPERATOR_TOKEN)).status).toBe(404);
     const out = await api('/api/session', { method: 'DELETE', token: null, headers: session });
     expect(out.headers.get('set-cookie')).toMatch(/farm_session=;.*Expires=Thu, 01 Jan 1970/i);
   });

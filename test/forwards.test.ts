@@ -8,6 +8,8 @@
  * Rules checked on their own: settleWindow's arithmetic, and which windows take orders.
  */
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -371,6 +373,21 @@ describe('withdrawing an order', () => {
         { env: { ...process.env, FARM_TOKEN: b.token } },
       );
       expect(stdout).toBe(`reservation ${cli.id} withdrawn: ${formatCredits(cli.locked)} credits back in the balance\n`);
+      // A mistyped key file is refused, not made anew (a new key acts for nobody).
+      const missing = join(mkdtempSync(join(tmpdir(), 'farm-key-')), 'typo.pem');
+      const typo = await promisify(execFile)(process.execPath, [
+        join(ROOT, 'bin/farm.js'),
+        'withdraw',
+        cli.id,
+        '--key',
+        missing,
+        '--orchestrator',
+        api.farm.url,
+      ]).catch((e: { stderr: string }) => e);
+      expect([(typo as { stderr: string }).stderr, existsSync(missing)]).toEqual([
+        expect.stringContaining(`no worker key at ${missing}`),
+        false,
+      ]);
       const start = nextWindow();
       const offer = await p.client.offer({ start, ru: RU, minPrice: 0.5 });
       const bid = (await (await b.call('/api/reservations', { start, ru: RU, maxPrice: 1 })).json()) as ForwardOrderView;

@@ -20,6 +20,23 @@ export async function loadOrCreateIdentity(file: string): Promise<Identity> {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, pem, { mode: 0o600, flag: 'wx' });
   }
+  return identityOf(pem);
+}
+
+/**
+ * An existing worker's identity, for the commands that act for a worker (its offers, its stake):
+ * a mistyped path must not make a new key, which then acts for nobody.
+ */
+export async function loadIdentity(file: string): Promise<Identity> {
+  try {
+    return identityOf(await readFile(file, 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new Error(`no worker key at ${file}: a worker makes its key when it first starts (farm worker --key ${file})`);
+  }
+}
+
+function identityOf(pem: string): Identity {
   const { key, publicKeyDer } = loadPrivateKey(pem);
   return { id: workerIdOf(publicKeyDer), key, publicKeyDer };
 }

@@ -42,8 +42,29 @@ export const SESSION_COOKIE = 'farm_session';
 
 /** The caller's API token: the bearer header first, else the session cookie. */
 export function presentedToken(req: Request): string | undefined {
-  const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
-  return bearer ?? parseCookies(req.get('cookie') ?? '')[SESSION_COOKIE];
+  return bearerOf(req) ?? parseCookies(req.get('cookie') ?? '')[SESSION_COOKIE];
+}
+
+const bearerOf = (req: Request): string | undefined => /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+
+/**
+ * Whether a request that changes something and is authenticated by the session cookie alone came
+ * from another origin. SameSite=Strict keeps other *sites* from sending the cookie, not a page on a
+ * sibling subdomain (same site), which could otherwise cancel jobs or withdraw reservations
+ * (an attacker's review). Browsers say where a request comes from (`Sec-Fetch-Site`, else
+ * `Origin`); a client that says neither is not a browser sent by another page.
+ */
+function crossOrigin(req: Request): boolean {
+  if (bearerOf(req) || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return false;
+  const site = req.get('sec-fetch-site');
+  if (site) return site !== 'same-origin' && site !== 'none';
+  const origin = req.get('origin');
+  if (!origin) return false;
+  try {
+    return new URL(origin).host !== req.get('host');
+  } catch {
+    return true;
+  }
 }
 
 /** rate-limiter-flexible keeps keys over their limit in memory; its type declarations omit the lookup. */
@@ -83,6 +104,7 @@ export function requireRequester(tokens: Tokens, gate: AuthGate) {
     gate.refuseBlocked(req, res);
     const token = presentedToken(req);
     if (!token) return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'send Authorization: Bearer <token> (FARM_TOKEN)'));
+    if (crossOrigin(req)) throw new HttpError(403, 'Cross-origin request', 'the session cookie is only taken from this origin’s own pages');
     const principal = await tokens.lookup(token);
     if (!principal) return gate.fail(req, res, new HttpError(401, 'Unauthorized', 'unknown API token'));
     req.principal = principal;
