@@ -174,7 +174,10 @@ export class VerdictRunner {
       if (again.kind === 'accept' && again.cid === task.cid && !again.below) continue;
       const outcome = await tasks.reopen(task, caught, trusted > 0);
       if (outcome === 'marked')
-        log.warn({ job: job.id, task: id, caught }, 'backtracking: a finished job’s tile marked below θ (no trusted worker online)');
+        log.warn(
+          { job: job.id, task: id, caught },
+          'backtracking: a tile marked below θ, not reopened (its job ended, or finished with no trusted worker online)',
+        );
       if (outcome !== 'reopened') continue;
       reopened++;
       log.warn({ job: job.id, task: id, caught }, 'backtracking: tile reopened');

@@ -399,6 +399,28 @@ describe('one caught key with no trusted worker online', () => {
     expect(await num(keys.owner(owner), 'balance')).toBe(100 * C - 0.98 * C);
   });
 
+  it('gives back what a cancelled job paid a caught key for a tile it carried, marking the tile below θ, neither reopened nor re-run', async () => {
+    await redis.hset(keys.treasury, 'balance', 1000 * C);
+    const owner = hex(8);
+    await redis.hset(keys.owner(owner), 'balance', 100 * C);
+    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
+    const id = await job(owner, 2, 20 * C);
+    const task = `${id}.f0.t0`;
+    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    expect(await jobs.cancel(id)).toBe(true);
+    // Two replicas of 1 RU at 1 credit paid; the rest of the escrow came back at the cancel.
+    expect(await num(keys.owner(owner), 'balance')).toBe(98 * C);
+    const before = await num(keys.worker(liar), 'balance');
+    // A trusted worker is online (the spot check's truth): the tile still is not reopened.
+    expect((await caughtBySpotCheck(liar)).reopened).toBe(0);
+    expect(await tasks.get(task)).toMatchObject({ state: 'verified', below: true });
+    expect((await tasks.replicas(task)).find((r) => r.worker === liar)).toMatchObject({ state: 'invalid', clawedBack: String(C) });
+    expect(await num(keys.worker(liar), 'balance')).toBe(before - 0.98 * C);
+    expect(await redis.hmget(keys.owner(owner), 'balance', 'held')).toEqual([String(99 * C), '0']);
+    expect(await redis.hmget(keys.job(id), 'state', 'tilesBelowThreshold')).toEqual(['cancelled', '1']);
+    expect(await tasks.marked(64)).not.toContain(task);
+  });
+
   it('does not fail a finished job whose reopened tile’s arbiter leaves: the tile stands below θ and the job is done again', async () => {
     const owner = hex(8);
     await redis.hset(keys.owner(owner), 'balance', 100 * C);

@@ -5,6 +5,9 @@
   But a finished job's tile that backtracking would reopen with no trusted worker online stays as
   it is, marked accepted below θ: only keys could render it again, a job pays for keys' replicas,
   and a finished job holds no escrow; it is re-run once a trusted worker is online (rerun.ts).
+  A cancelled or failed job's tile a caught worker carried is marked so too, never re-run (the
+  job will not run again), and what the caught worker was paid for it goes back to the job's
+  owner: it had kept it.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -25,7 +28,8 @@
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
 local jobState = redis.call('HGET', KEYS[3], 'state')
-if jobState ~= 'running' and jobState ~= 'done' then return 0 end
+local ended = jobState == 'cancelled' or jobState == 'failed'
+if jobState ~= 'running' and jobState ~= 'done' and not (ended and ARGV[3] ~= '') then return 0 end
 -- A job being deleted stays deleted (job-purge.lua).
 if redis.call('HEXISTS', KEYS[3], 'purging') == 1 then return 0 end
 -- The caught worker's results on it turn invalid, and what they were paid comes back (includes/
@@ -51,13 +55,14 @@ local function restitute()
   end
 end
 local below = redis.call('HGET', KEYS[1], 'below') == '1'
-if jobState == 'done' and ARGV[3] ~= '' and ARGV[5] == '1' then
+if ended or (jobState == 'done' and ARGV[3] ~= '' and ARGV[5] == '1') then
+  if ended and next(wrong) == nil then return 0 end
   if not below then
     redis.call('HSET', KEYS[1], 'below', 1)
     redis.call('HINCRBY', KEYS[3], 'tilesBelowThreshold', 1)
   end
   redis.call('HINCRBY', KEYS[1], 'version', 1)
-  redis.call('ZADD', K.tasksMarked, now, taskId)
+  if not ended then redis.call('ZADD', K.tasksMarked, now, taskId) end
   restitute()
   return 2
 end
