@@ -193,9 +193,8 @@ export class VerdictRunner {
    * A cancelled or failed job's tile that had replicas out when the job ended (includes/drain.lua),
    * judged on what they answer and nothing more: its workers are paid where the verdict stands
    * without more work (accepted at the job's policy, not below it unless its timeout had accepted
-   * it so); it waits while a replica is
-   * still held, until its deadline at the latest; else it closes, unpaid, as the job's other tiles
-   * did. False when the task changed meanwhile.
+   * it so); it waits while a replica is still held, until its deadline at the latest; else it
+   * closes, unpaid, as the job's other tiles did. False when the task changed meanwhile.
    */
   private async drain(
     task: TaskRecord,

@@ -28,7 +28,7 @@
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
 local jobState = redis.call('HGET', KEYS[3], 'state')
-local ended = jobState == 'cancelled' or jobState == 'failed'
+local ended = endedEarly(jobState)
 if jobState ~= 'running' and jobState ~= 'done' and not (ended and ARGV[3] ~= '') then return 0 end
 -- A job being deleted stays deleted (job-purge.lua).
 if redis.call('HEXISTS', KEYS[3], 'purging') == 1 then return 0 end

@@ -50,7 +50,7 @@ local function submit(kTask, kReplicas, kJob, n, rid, workerId, cid, idleAt, tas
   -- running job (a third of a quorum, an audit still held when the job finished or its tile was
   -- accepted in a drain had been refused, unpaid).
   local jobState, taskState = redis.call('HGET', kJob, 'state'), redis.call('HGET', kTask, 'state')
-  if not r.spot and drainsOnEnd(jobState) and taskState == 'pending' then drain(taskId, r.job, now) end
+  if not r.spot and endedEarly(jobState) and taskState == 'pending' then drain(taskId, r.job, now) end
   if not r.spot and jobState ~= 'running' and taskState ~= 'verified' and redis.call('HGET', kTask, 'draining') ~= '1' then
     letGo(r, 'cancelled', now, 0)
     redis.call('HSET', kReplicas, n, cjson.encode(r))

@@ -1,4 +1,5 @@
 -- @include holders
+-- @include jobs
 --[[
   A tile of a job that ended before it was done (cancelled, or failed: a tile failed it, or its
   timeout came under onTimeout 'fail') with replicas out — held, or answered and not yet judged —
@@ -9,10 +10,7 @@
   used, however its job ends (one that let its timeout come had cancelled work in progress
   unpaid), and a worker cannot tell a spot check from a real replica by what the end does to it.
 ]]
--- A job in one of these states drains its tiles with replicas out.
-local function drainsOnEnd(jobState)
-  return jobState == 'cancelled' or jobState == 'failed'
-end
+
 local function drainable(taskId)
   if redis.call('HGET', K.task(taskId), 'state') ~= 'pending' then return false end
   for _, v in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do

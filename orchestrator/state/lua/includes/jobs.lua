@@ -47,3 +47,8 @@ local function deactivate(job, now)
   end
   refundUnused('job', job, now)
 end
+-- A job that ended before it was done: its tiles with replicas out drain (includes/drain.lua), and
+-- it will not run again (reopen.lua).
+local function endedEarly(state)
+  return state == 'cancelled' or state == 'failed'
+end
