@@ -396,22 +396,10 @@ export class Dispatcher {
   }
 
   /**
-   * A tile starved in `deviceClass` was opened to the other classes (reclass.lua): the slots of
-   * the replicas it let go come back to their queue, and every waiting one moves to the shared queue.
+   * A tile no longer has a class (holders.lua unpinClass, reclass.lua): its slots waiting in that
+   * class's queue go back to the shared one, which every class takes from.
    */
-  async reclassed(task: string, letGo: readonly ReplicaRecord[], deviceClass: string): Promise<void> {
-    for (const r of letGo)
-      await this.heldSlot(task, r)
-        .moveToWait(r.worker)
-        .catch(() => undefined);
-    await this.unpinned(task, deviceClass);
-  }
-
-  /**
-   * A tile no longer has a class (holders.lua unpinClass): its slots waiting in that class's queue
-   * go back to the shared one, which every class takes from.
-   */
-  private async unpinned(task: string, deviceClass: string): Promise<void> {
+  async unpinned(task: string, deviceClass: string): Promise<void> {
     if (!deviceClass) return;
     const from = this.lane(classQueue(deviceClass));
     const to = (await this.tasks.get(task))?.nextSlot ?? 0;

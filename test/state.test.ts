@@ -478,6 +478,28 @@ describe('task bookkeeping in Lua', () => {
   });
 });
 
+describe('a finished job whose deletion was asked for (reopen.lua)', () => {
+  it('is not run again: a dispute reopens nothing, and a caught worker’s tile is marked below θ, its payment given back', async () => {
+    const job = 'j00000000000000000016';
+    const task = `${job}.f0.t0`;
+    await runningJob(job);
+    await tasks.create(job, planJob(job, [0], 16, 16, 16), 1);
+    await redis.hset(keys.task(task), { state: 'verified', cid: 'bafkreiwrong' });
+    await redis.hset(keys.taskReplicas(task), 0, JSON.stringify({ rid: 'r0', n: 0, worker: 'liar', state: 'valid' }));
+    await redis.hset(keys.job(job), { state: 'done', finishedAt: Date.now() });
+    await new Jobs(redis, 60_000).requestDeletion(job);
+    const record = async () => (await tasks.get(task)) as NonNullable<Awaited<ReturnType<Tasks['get']>>>;
+    // A reopen had made it run again, and the deletion asked for was forgotten (an attacker's review).
+    expect(await tasks.reopen(await record(), '')).toBeNull();
+    expect(await tasks.reopen(await record(), 'liar')).toBe('marked');
+    expect(await redis.hget(keys.job(job), 'state')).toBe('done');
+    expect(await redis.zscore(keys.jobsEnded, job)).toBe('0');
+    expect(await record()).toMatchObject({ state: 'verified', below: true });
+    expect(JSON.parse((await redis.hget(keys.taskReplicas(task), '0')) as string)).toMatchObject({ state: 'invalid' });
+    expect(await tasks.marked(64)).not.toContain(task);
+  });
+});
+
 describe('a cancelled job’s tiles with replicas out (includes/drain.lua)', () => {
   it('drain once, whether an answer or the closer’s batch comes first, and keep their held slots queued', async () => {
     const job = 'j00000000000000000014';

@@ -616,17 +616,21 @@ describe('decide: credibility scheme', () => {
           expect(decide(facts({ results: fresh, progressAt: NOW - GRACE, availability: elsewhere })).kind).toBe('reclass');
         });
 
-        it('keeps a classless, reopened or arbitrated tile, or one with a trusted or accepted result, as it decides it now', () => {
+        it('keeps a classless, reopened or arbitrated tile, one a worker of its class renders, or one with a trusted or accepted result, as it decides it now', () => {
           const now = since + GRACE;
           for (const overrides of [
             { classed: false },
             { suspect: true },
             { arbiterIssued: true },
+            { outstanding: 2, held: 1 },
             { results: [untrusted(0, 'X', 0, { settled: true })] },
           ])
             expect(decide(starved({ now, availability: elsewhere, ...overrides })).kind).not.toBe('reclass');
           const anchored = starved({ now, availability: elsewhere, results: [trusted(0, 'X')] });
           expect(as(decide(anchored), 'accept').anchored).toBe(true);
+          // A result at θ whose audit nobody can take stands, unaudited (it had been set aside: a review).
+          const atTheta = starved({ now, availability: elsewhere, results: [untrusted(0, 'X', LONE)], audited: true });
+          expect(as(decide(atTheta), 'accept')).toMatchObject({ cid: 'X', below: false, auditSkipped: true });
         });
       });
     });

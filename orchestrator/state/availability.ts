@@ -36,12 +36,15 @@ export class AvailabilityReader {
     return { trusted: Number(trusted), eligible: Number(eligible), elsewhere: await this.elsewhere(task, since) };
   }
 
-  /** Established classes other than the tile's and those set aside for it with a worker seen since `since`. */
+  /**
+   * Established classes other than the tile's and those set aside for it with a trusted worker seen
+   * since `since`: one that can take the tile whatever its stake, share or price.
+   */
   private async elsewhere(task: { class: string; excluded: readonly string[] }, since: number): Promise<number> {
     const others = (await this.classes.all()).filter((c) => c.established && c.id !== task.class && !task.excluded.includes(c.id));
     if (others.length === 0) return 0;
     const m = this.redis.pipeline();
-    for (const c of others) m.zcount(keys.classSeen(c.id), since, '+inf');
+    for (const c of others) m.zcount(keys.classTrusted(c.id), since, '+inf');
     const counts = (await m.exec()) ?? [];
     return counts.filter(([, n]) => Number(n) > 0).length;
   }

@@ -622,19 +622,17 @@ export class Tasks {
 
   /**
    * Opens a tile starved in class `task.class` to the others (reclass.lua), judged on
-   * `task.version`: the replicas it let go, whose slots go back to their queue, or null when the
-   * task changed meanwhile (judge again).
+   * `task.version`; false when the task changed or a replica of it was taken meanwhile (judge again).
    */
-  async reclass(task: TaskRecord): Promise<ReplicaRecord[] | null> {
-    const held = (await runScript(
+  async reclass(task: TaskRecord): Promise<boolean> {
+    const opened = (await runScript(
       this.redis,
       'reclass',
       [keys.task(task.id), keys.taskReplicas(task.id)],
       [task.id, task.version, task.class, Date.now()],
-    )) as string | null;
-    if (held === null) return null;
-    this.changed(task.id);
-    return JSON.parse(held) as ReplicaRecord[];
+    )) as number;
+    if (opened === 1) this.changed(task.id);
+    return opened === 1;
   }
 
   /**

@@ -15,9 +15,10 @@
  *   trusted worker for arbitration whenever one of the class is online.
  * - A tile that cannot progress (no further eligible worker) is decided after a short grace; a job
  *   past its timeout decides what it has. Neither marks anyone faulty. But a tile starved in its
- *   class (the class of its first worker, which alone can match its results) that another class
- *   could render is opened to the others instead, its class set aside for it: keys of a rare class
- *   had taken a tile each and answered junk, to have it accepted below θ or fail its job.
+ *   class (the class of its first worker, which alone can match its results) that another class's
+ *   trusted worker could render is opened to the others instead, its class set aside for it: keys
+ *   of a rare class had taken a tile each and answered junk, to have it accepted below θ or fail
+ *   its job.
  */
 import type { TileWait } from '../../shared/protocol.ts';
 import { agreeingNeeded, groupCredibilities, NO_EVIDENCE } from './credibility.ts';
@@ -57,7 +58,7 @@ export interface Availability {
   trusted: number;
   /** Workers of the class that could take a replica of it (trusted included). */
   eligible: number;
-  /** Other classes, not set aside for the task, with a worker online (absent: none). */
+  /** Other classes, not set aside for the task, with a trusted worker online (absent: none). */
   elsewhere?: number;
 }
 
@@ -424,7 +425,8 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
   if (queued <= 0 && facts.held > 0) return wait(facts, code, message, null);
   if (queued > 0 && facts.availability.eligible > 0) return wait(facts, code, message, facts.now + facts.graceMs);
   const decideAt = facts.progressAt + facts.graceMs;
-  if (starved && facts.now >= decideAt && facts.results.length > 0) return reclassOr(facts, starved);
+  if (starved && facts.now >= decideAt && facts.results.length > 0)
+    return code === 'needs-agreement' ? reclassOr(facts, starved) : starved();
   return {
     kind: 'wait',
     idleAt: facts.results.length > 0 ? Math.max(decideAt, facts.now + 1) : null,
@@ -438,15 +440,17 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
 }
 
 /**
- * A starved tile whose class nobody else can take from, while another class could: opened to the
- * others (reclass.lua), unless a trusted or an accepted result is among its own (those stand) or
- * an arbiter was sent for.
+ * A tile short of θ and starved in its class (nobody of it can take a replica, and nobody holds
+ * one), while another class has a trusted worker online, which can render it and has ground
+ * truth there: opened to the others (reclass.lua), unless a trusted or an accepted result is
+ * among its own (those stand) or an arbiter was sent for. Not on any worker of another class: one
+ * without free stake, or a key that only beats, had had honest results set aside for nothing, and
+ * got that class set aside in turn (an attacker's review).
  */
 function reclassOr(facts: TaskFacts, starved: () => Decision): Decision {
   const own = facts.results.some((r) => r.trusted || r.settled);
-  return facts.classed && !own && !facts.suspect && !facts.arbiterIssued && (facts.availability?.elsewhere ?? 0) > 0
-    ? { kind: 'reclass' }
-    : starved();
+  const open = facts.classed && facts.held === 0 && !own && !facts.suspect && !facts.arbiterIssued;
+  return open && (facts.availability?.elsewhere ?? 0) > 0 ? { kind: 'reclass' } : starved();
 }
 
 const arbiterMessage = (disputed: boolean) =>

@@ -104,19 +104,22 @@ export class VerdictRunner {
       // A class has only a few stocking audits out at once: past them, the verdict goes on without one.
       if (decision.kind === 'issue' && decision.stock && !(await this.deps.knownAnswers.reserve(task.class, task.id).catch(() => false)))
         decision = await this.decideWithAvailability({ ...facts, knownAnswersShort: false }, task, job);
+      if (decision.kind === 'reopen') {
+        if (await tasks.reopen(task, '')) {
+          log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
+          continue;
+        }
+        // Not reopened (its deletion was asked for, or it changed meanwhile): judged late, its verdict standing.
+        decision = await this.decideWithAvailability({ ...facts, reopenable: false }, task, job);
+        if (decision.kind === 'reopen') throw new Error('decide reopened what may not be reopened');
+      }
       if (decision.kind === 'none') {
         if (snapshot.lookAt !== null) await tasks.forgetIdle(taskId, snapshot.lookAt);
         return;
       }
-      if (decision.kind === 'reopen') {
-        if (await tasks.reopen(task, ''))
-          log.warn({ job: job.id, task: taskId }, 'a late result disputes an unanchored verdict: reopened for arbitration');
-        continue;
-      }
       if (decision.kind === 'reclass') {
-        const letGo = await tasks.reclass(task);
-        if (letGo) {
-          await this.deps.dispatch.reclassed(task.id, letGo, task.class);
+        if (await tasks.reclass(task)) {
+          await this.deps.dispatch.unpinned(task.id, task.class);
           log.warn({ job: job.id, task: taskId, class: task.class }, 'tile starved in its class: opened to the others');
         }
         continue;

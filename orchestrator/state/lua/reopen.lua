@@ -7,7 +7,7 @@
   and a finished job holds no escrow; it is re-run once a trusted worker is online (rerun.ts).
   A cancelled or failed job's tile a caught worker carried is marked so too, never re-run (the
   job will not run again), and what the caught worker was paid for it goes back to the job's
-  owner: it had kept it.
+  owner: it had kept it; and so is a finished job's whose deletion was asked for.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -28,8 +28,12 @@
 local taskId, jobId, now = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HGET', KEYS[1], 'state') ~= 'verified' then return 0 end
 local jobState = redis.call('HGET', KEYS[3], 'state')
-local ended = endedEarly(jobState)
-if jobState ~= 'running' and jobState ~= 'done' and not (ended and ARGV[3] ~= '') then return 0 end
+-- A job that ended before it was done, or a finished one whose deletion was asked for (jobs.ts
+-- requestDeletion: indexed as ended at 0), runs no more: reopened, the deletion asked for while
+-- a late replica was out had been forgotten (an attacker's review).
+local ended = endedEarly(jobState) or (jobState == 'done' and redis.call('ZSCORE', K.jobsEnded, jobId) == '0')
+if jobState ~= 'running' and jobState ~= 'done' and not ended then return 0 end
+if ended and ARGV[3] == '' then return 0 end
 -- A job being deleted stays deleted (job-purge.lua).
 if redis.call('HEXISTS', KEYS[3], 'purging') == 1 then return 0 end
 -- The caught worker's results on it turn invalid, and what they were paid comes back (includes/
