@@ -616,13 +616,17 @@ describe('decide: credibility scheme', () => {
           expect(decide(facts({ results: fresh, progressAt: NOW - GRACE, availability: elsewhere })).kind).toBe('reclass');
         });
 
-        it('keeps a classless, reopened or arbitrated tile, one a worker of its class renders, or one with a trusted or accepted result, as it decides it now', () => {
+        it('waits for a worker of its class that holds a replica, a grace at a time, rather than decide it below θ', () => {
+          const d = as(decide(starved({ now: since + GRACE, availability: elsewhere, outstanding: 2, held: 1 })), 'wait');
+          expect(d.idleAt).toBe(since + 2 * GRACE);
+        });
+
+        it('keeps a classless, reopened or arbitrated tile, or one with a trusted or accepted result, as it decides it now', () => {
           const now = since + GRACE;
           for (const overrides of [
             { classed: false },
             { suspect: true },
             { arbiterIssued: true },
-            { outstanding: 2, held: 1 },
             { results: [untrusted(0, 'X', 0, { settled: true })] },
           ])
             expect(decide(starved({ now, availability: elsewhere, ...overrides })).kind).not.toBe('reclass');

@@ -440,17 +440,23 @@ function waitForReplicas(facts: TaskFacts, needed: number, code: TileWait['code'
 }
 
 /**
- * A tile short of θ and starved in its class (nobody of it can take a replica, and nobody holds
- * one), while another class has a trusted worker online, which can render it and has ground
- * truth there: opened to the others (reclass.lua), unless a trusted or an accepted result is
- * among its own (those stand) or an arbiter was sent for. Not on any worker of another class: one
- * without free stake, or a key that only beats, had had honest results set aside for nothing, and
- * got that class set aside in turn (an attacker's review).
+ * A tile short of θ and starved in its class (nobody of it can take a replica), while another
+ * class has a trusted worker online, which can render it and has ground truth there: opened to
+ * the others (reclass.lua), unless a trusted or an accepted result is among its own (those stand)
+ * or an arbiter was sent for. Not on any worker of another class: one without free stake, or a
+ * key that only beats, had had honest results set aside for nothing, and got that class set
+ * aside in turn (an attacker's review). While a worker of its class holds a replica it waits,
+ * a grace at a time, until that one answers or is let go at its deadline: an honest holder's
+ * render is not cut off, and a second key that holds one and beats does not get the first's
+ * junk decided below θ (a second review).
  */
 function reclassOr(facts: TaskFacts, starved: () => Decision): Decision {
   const own = facts.results.some((r) => r.trusted || r.settled);
-  const open = facts.classed && facts.held === 0 && !own && !facts.suspect && !facts.arbiterIssued;
-  return open && (facts.availability?.elsewhere ?? 0) > 0 ? { kind: 'reclass' } : starved();
+  const open = facts.classed && !own && !facts.suspect && !facts.arbiterIssued && (facts.availability?.elsewhere ?? 0) > 0;
+  if (!open) return starved();
+  if (facts.held > 0)
+    return wait(facts, 'needs-agreement', 'no further worker of its class; waiting for the one rendering it', facts.now + facts.graceMs);
+  return { kind: 'reclass' };
 }
 
 const arbiterMessage = (disputed: boolean) =>
