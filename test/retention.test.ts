@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectable, deletionCutoff } from '../orchestrator/retention/rules.ts';
+import { keys } from '../orchestrator/state/keys.ts';
 import type { Assignment, JobDeletion, JobStatus, LedgerPage, WorkerView } from '../shared/protocol.ts';
 import { cidOfBytes } from '../shared/unixfs.ts';
 import { waitFor } from './support/farm.ts';
@@ -137,6 +138,25 @@ describe('deleting a job', () => {
     expect(await uploadShade(holder.client, held, 90)).toBe('accepted');
     await waitFor(async () => (await api.operator(`/api/jobs/${id}`)).status === 404, 10_000, 'the job to be deleted');
     expect(await view()).toMatchObject({ inFlight: 0, locked: 0, stake: 100, valid: 1 });
+  });
+
+  it('is not held up by more jobs due before it than a pass deletes that may not go yet', async () => {
+    // 25 cancelled jobs asked to be deleted whose tiles still drain (a requester's, its keys
+    // holding their replicas), due first.
+    const stuck = Array.from({ length: 25 }, (_, i) => `j${String(i).padStart(20, '0')}`);
+    for (const id of stuck) {
+      await redis.hset(keys.job(id), { id, state: 'cancelled', draining: 1, finishedAt: Date.now() });
+      await redis.zadd(keys.jobsEnded, 0, id);
+    }
+    try {
+      const id = await submit(api, oneTileJob(1));
+      await render(api, truth, id, 1, 90);
+      await redis.zadd(keys.jobsEnded, 0, id);
+      await waitFor(async () => (await api.operator(`/api/jobs/${id}`)).status === 404, 10_000, 'the job to be deleted');
+      for (const s of stuck) expect(await redis.hget(keys.job(s), 'state')).toBe('cancelled');
+    } finally {
+      for (const id of stuck) await Promise.all([redis.del(keys.job(id)), redis.zrem(keys.jobsEnded, id)]);
+    }
   });
 
   it('collects an asset no job names, and forgets it, so that a client uploads it again', async () => {

@@ -331,21 +331,18 @@ export class Jobs {
   /**
    * Deletes an ended job, its tasks and replicas (job-purge.lua, a batch of tasks per call; a crash
    * halfway leaves it due, and the next pass finishes it). 'active' while it has not ended or is
-   * still being wound down.
+   * still being wound down, answered before its tasks are listed: such a job is asked again each pass.
    */
   async purge(id: string): Promise<'deleted' | 'active'> {
-    const job = await this.get(id);
+    const purge = (last: boolean, batch: readonly string[]) =>
+      runScript(this.redis, 'job-purge', [keys.job(id)], [id, Date.now(), last ? 1 : 0, this.replicaTimeoutMs, ...batch]);
+    const first = await purge(false, []);
+    if (first === 'active') return 'active';
+    const job = first === 'gone' ? undefined : await this.get(id);
     const taskIds = job ? planJob(id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id) : [];
-    for (let i = 0; ; i += PURGE_BATCH) {
+    for (let i = 0; first !== 'gone'; i += PURGE_BATCH) {
       const last = i + PURGE_BATCH >= taskIds.length;
-      const batch = taskIds.slice(i, i + PURGE_BATCH);
-      const result = await runScript(
-        this.redis,
-        'job-purge',
-        [keys.job(id)],
-        [id, Date.now(), last ? 1 : 0, this.replicaTimeoutMs, ...batch],
-      );
-      if (result === 'active') return 'active';
+      const result = await purge(last, taskIds.slice(i, i + PURGE_BATCH));
       if (result === 'gone' || last) break;
     }
     this.plans.delete(id);
