@@ -477,24 +477,24 @@ export class Dispatcher {
   }
 
   /**
-   * Whether a slot still has its BullMQ job in any of the task's queues (recovery re-issues the
-   * ones that do not). For a tile with no class it looks in every class's queues too, where a
-   * crash may have kept one from coming back when its tile lost its class (`unpinned`): one
-   * waiting there is moved back to the shared queue, where only a poll of that class had moved it.
+   * The queue that holds a slot's BullMQ job, of the task's queues (for a tile with no class, of
+   * every class's too), or undefined: recovery issues it again.
    */
-  async stillQueued(slot: string, deviceClass: string): Promise<boolean> {
-    if (await this.lane(SHARED_QUEUE).queue.getJob(slot)) return true;
+  async queueOf(slot: string, deviceClass: string): Promise<string | undefined> {
     const classes = deviceClass ? [deviceClass] : (await this.classes.all()).filter((c) => c.established).map((c) => c.id);
-    for (const c of classes) {
-      const own = this.lane(classQueue(c));
-      const found = await own.queue.getJob(slot);
-      if (found) {
-        if (!deviceClass && UNHELD.includes(await found.getState())) await this.moveSlot(found, own, SHARED_QUEUE);
-        return true;
-      }
-      if (await this.lane(arbiterQueue(c)).queue.getJob(slot)) return true;
-    }
-    return false;
+    for (const name of [SHARED_QUEUE, ...classes.flatMap((c) => [classQueue(c), arbiterQueue(c)])])
+      if (await this.lane(name).queue.getJob(slot)) return name;
+    return undefined;
+  }
+
+  /**
+   * Moves a classless tile's slot waiting in class queue `from` to the shared one, where a crash
+   * between the tile losing its class and `unpinned` had left it for a poll of that class alone.
+   */
+  async unstrand(slot: string, from: string): Promise<void> {
+    const lane = this.lane(from);
+    const found = await lane.queue.getJob(slot);
+    if (found && UNHELD.includes(await found.getState())) await this.moveSlot(found, lane, SHARED_QUEUE);
   }
 
   async close(): Promise<void> {

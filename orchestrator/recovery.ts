@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { GAVE_UP } from '../shared/protocol.ts';
-import type { Dispatcher } from './dispatch.ts';
+import { classQueue, type Dispatcher } from './dispatch.ts';
 import type { SlotRank } from './market/priority.ts';
 import { slotId } from './planner.ts';
 import type { Jobs } from './state/jobs.ts';
@@ -69,7 +69,10 @@ async function repairTask(deps: RecoveryDeps, taskId: string, rank: SlotRank): P
   for (let n = 0; n < task.nextSlot; n++) {
     const r = replicas.find((x) => x.n === n);
     if (r?.spot || (r && r.state !== 'assigned' && !GAVE_UP.has(r.state))) continue;
-    if (await deps.dispatch.stillQueued(slotId(taskId, n), task.class)) continue;
+    const queue = await deps.dispatch.queueOf(slotId(taskId, n), task.class);
+    // A classless tile's slot in a class's queue (`slots-<class>`).
+    if (!task.class && queue?.startsWith(classQueue(''))) await deps.dispatch.unstrand(slotId(taskId, n), queue);
+    if (queue) continue;
     await deps.dispatch.issue(taskId, [n], task.class, rank, n === task.arbiterSlot);
     reissued++;
   }

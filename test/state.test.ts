@@ -479,7 +479,7 @@ describe('task bookkeeping in Lua', () => {
 });
 
 describe('a finished job whose deletion was asked for (reopen.lua)', () => {
-  it('is not run again: a dispute reopens nothing, and a caught worker’s tile is marked below θ, its payment given back', async () => {
+  it('is not run again: a dispute reopens nothing, and a caught worker’s tile is marked below θ, its result invalid', async () => {
     const job = 'j00000000000000000016';
     const task = `${job}.f0.t0`;
     await runningJob(job);

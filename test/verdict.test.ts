@@ -605,7 +605,7 @@ describe('decide: credibility scheme', () => {
         expect(d.message).toContain('θ');
       });
 
-      describe('while another class has a worker online', () => {
+      describe('while another class has a trusted worker online', () => {
         const elsewhere = { ...nobody, elsewhere: 1 };
 
         it('after the grace opens the tile to the other classes, under either policy, and under quorum', () => {
@@ -677,9 +677,17 @@ describe('decide: credibility scheme', () => {
         expect(as(decide(facts({ results: fresh, issued: 15, availability: anyone })), 'issue').count).toBe(1);
       });
 
-      it('accepts below θ once maxReplicas are spent, without asking who is online', () => {
-        const d = as(decide(facts({ results: fresh, issued: 16 })), 'accept');
+      it('accepts below θ once maxReplicas are spent, or opens the tile to another class with a trusted worker online', () => {
+        expect(decide(facts({ results: fresh, issued: 16 })).kind).toBe('needs-availability');
+        const d = as(decide(facts({ results: fresh, issued: 16, availability: nobody })), 'accept');
         expect(d).toMatchObject({ below: true, faulty: false, checked: [] });
+        expect(decide(facts({ results: fresh, issued: 16, availability: { ...nobody, elsewhere: 1 } })).kind).toBe('reclass');
+        const quorum = { verification: 'quorum' as const, replicas: 3, maxReplicas: 3 };
+        const split = [untrusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'Z')];
+        expect(decide(facts({ policy: quorum, results: split, issued: 3, availability: nobody })).kind).toBe('fail');
+        expect(decide(facts({ policy: quorum, results: split, issued: 3, availability: { ...nobody, elsewhere: 1 } })).kind).toBe(
+          'reclass',
+        );
       });
 
       it('accepts below θ when nobody is eligible and the grace has passed', () => {

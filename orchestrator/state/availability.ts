@@ -38,7 +38,7 @@ export class AvailabilityReader {
 
   /**
    * Established classes other than the tile's and those set aside for it with a trusted worker seen
-   * since `since`: one that can take the tile whatever its stake, share or price.
+   * since `since`: one that can take the tile whatever its stake or share (not at any price: README, Known limits).
    */
   private async elsewhere(task: { class: string; excluded: readonly string[] }, since: number): Promise<number> {
     const others = (await this.classes.all()).filter((c) => c.established && c.id !== task.class && !task.excluded.includes(c.id));

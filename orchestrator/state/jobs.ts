@@ -338,12 +338,14 @@ export class Jobs {
       runScript(this.redis, 'job-purge', [keys.job(id)], [id, Date.now(), last ? 1 : 0, this.replicaTimeoutMs, ...batch]);
     const first = await purge(false, []);
     if (first === 'active') return 'active';
-    const job = first === 'gone' ? undefined : await this.get(id);
-    const taskIds = job ? planJob(id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id) : [];
-    for (let i = 0; first !== 'gone'; i += PURGE_BATCH) {
-      const last = i + PURGE_BATCH >= taskIds.length;
-      const result = await purge(last, taskIds.slice(i, i + PURGE_BATCH));
-      if (result === 'gone' || last) break;
+    if (first !== 'gone') {
+      const job = await this.get(id);
+      const taskIds = job ? planJob(id, job.frames, job.width, job.height, job.tileSize).map((t) => t.id) : [];
+      for (let i = 0; ; i += PURGE_BATCH) {
+        const last = i + PURGE_BATCH >= taskIds.length;
+        const result = await purge(last, taskIds.slice(i, i + PURGE_BATCH));
+        if (result === 'gone' || last) break;
+      }
     }
     this.plans.delete(id);
     announce(this.redis, id);

@@ -333,7 +333,7 @@ function byCredibility(facts: TaskFacts): Decision {
   );
   if (facts.outstanding > 0) return waitForReplicas(facts, needed, 'needs-agreement', belowPolicy);
   const room = policy.maxReplicas - facts.issued;
-  if (room <= 0) return belowPolicy();
+  if (room <= 0) return spent(facts, belowPolicy);
   if (!availability) return { kind: 'needs-availability' };
   if (availability.eligible === 0 && facts.now - facts.progressAt >= facts.graceMs) return reclassOr(facts, belowPolicy);
   return issue(facts, Math.max(1, Math.min(needed, MAX_PARALLEL, room)), false, 'needs-agreement', needed);
@@ -400,7 +400,8 @@ function byQuorum(facts: TaskFacts): Decision {
   const needed = Math.max(1, policy.replicas - results.length);
   if (facts.now >= facts.deadlineAt) return results.length > 0 ? belowPolicy() : NOTHING_BY_TIMEOUT;
   if (facts.outstanding > 0) return waitForReplicas(facts, needed, 'needs-agreement', belowPolicy);
-  if (facts.issued >= policy.maxReplicas) return { kind: 'fail', message: `no majority among ${results.length} replicas` };
+  if (facts.issued >= policy.maxReplicas)
+    return spent(facts, () => ({ kind: 'fail', message: `no majority among ${results.length} replicas` }));
   return issue(facts, needed, false, 'needs-agreement', needed);
 }
 
@@ -455,8 +456,18 @@ function reclassOr(facts: TaskFacts, starved: () => Decision): Decision {
   const open = facts.classed && !own && !facts.suspect && !facts.arbiterIssued && (facts.availability?.elsewhere ?? 0) > 0;
   if (!open) return starved();
   if (facts.held > 0)
-    return wait(facts, 'needs-agreement', 'no further worker of its class; waiting for the one rendering it', facts.now + facts.graceMs);
+    return wait(facts, 'needs-agreement', 'no further worker of its class; waiting for those rendering it', facts.now + facts.graceMs);
   return { kind: 'reclass' };
+}
+
+/**
+ * A tile whose class spent its budget of replicas: decided there, or opened to the other classes
+ * as a starved one is (keys of a rare class answering junk had spent it: a review).
+ */
+function spent(facts: TaskFacts, decided: () => Decision): Decision {
+  if (!facts.classed) return decided();
+  if (!facts.availability) return { kind: 'needs-availability' };
+  return reclassOr(facts, decided);
 }
 
 const arbiterMessage = (disputed: boolean) =>

@@ -1,7 +1,7 @@
 --[[
-  Winds down a batch of a cancelled or failed job's pending tasks: replicas still out are
-  cancelled and their stake unlocked, except on tiles with replicas out, which drain
-  (includes/drain.lua); the caller withdraws every slot still queued from its queue.
+  Winds down a batch of a cancelled or failed job's pending tasks: a tile with real replicas out
+  drains (includes/drain.lua); the others close, any spot check still out on them cancelled and
+  its stake unlocked; the caller withdraws every slot still queued from its queue.
   Input:
     KEYS[1] job pending tasks
     ARGV[1] now (ms)

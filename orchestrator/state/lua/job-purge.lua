@@ -16,7 +16,8 @@
     ARGV[4] the task timeout (ms)
     ARGV[5...] task ids
   Output:
-    'ok', 'gone' (no such job), or 'active' (not ended, or still being wound down)
+    'ok', 'gone' (no such job), or 'active' (not ended, still being wound down or draining, or a
+    replica bound before it ended still held)
 ]]
 -- @include holders
 local jobId, now = ARGV[1], tonumber(ARGV[2])

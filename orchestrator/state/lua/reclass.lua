@@ -4,7 +4,7 @@
   worker could render it. Its results there can agree with no other class's, so they are set aside
   ('overruled': no fault, no pay, stake unlocked); the caller moves its slots waiting in that
   class's queue to the shared one; the class is set aside for the tile for good (bind.lua), so
-  keys of one rare class pin it once at most.
+  keys of one rare class pin it once at most; the next class starts with a fresh budget of replicas.
   Input:
     KEYS[1] task
     KEYS[2] task replicas
@@ -40,8 +40,11 @@ end
 local excluded = cjson.decode(t[4] or '[]')
 table.insert(excluded, ARGV[3])
 redis.call('HSET', KEYS[1], 'class', '', 'excluded', cjson.encode(excluded), 'progressAt', now)
--- The next class's verdict is audited afresh (it had been, once, in the class set aside).
+-- The next class's verdict is audited afresh (it had been, once, in the class set aside), and has
+-- the tile's budget of replicas less those still queued: the class set aside had spent it, and the
+-- next class's first results would have been decided below θ, or failed a quorum job, on none.
 redis.call('HDEL', KEYS[1], 'audited')
+redis.call('HSET', KEYS[1], 'issued', redis.call('HGET', KEYS[1], 'outstanding'))
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('ZADD', K.tasksIdle, now, ARGV[1])
 return 1

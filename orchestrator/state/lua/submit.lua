@@ -23,6 +23,7 @@
 -- @include holders
 -- @include drain
 -- @include idle
+-- @include jobs
 -- @include latency
 local now = tonumber(ARGV[#ARGV])
 

@@ -1,5 +1,4 @@
 -- @include holders
--- @include jobs
 --[[
   A tile of a job that ended before it was done (cancelled, or failed: a tile failed it, or its
   timeout came under onTimeout 'fail') with replicas out — held, or answered and not yet judged —
