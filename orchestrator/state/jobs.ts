@@ -154,6 +154,9 @@ export interface JobUrls {
 /** Jobs stored before priorities existed have the default. */
 const priorityOf = (stored: string | null | undefined): number => (stored ? Number(stored) : DEFAULT_PRIORITY);
 /** Tasks deleted per script call (job-purge.lua). */
+/** A job that ended before it was done: its tiles with replicas out drain (includes/jobs.lua endedEarly, the same test). */
+export const endedEarly = (state: string | undefined): boolean => state === 'cancelled' || state === 'failed';
+
 const PURGE_BATCH = 200;
 
 export class Jobs {

@@ -12,7 +12,7 @@ import type { Dispatcher } from '../dispatch.ts';
 import { shareCap } from '../dispatch.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AvailabilityReader } from '../state/availability.ts';
-import type { JobPlan, Jobs } from '../state/jobs.ts';
+import { endedEarly, type JobPlan, type Jobs } from '../state/jobs.ts';
 import type { KnownAnswers } from '../state/known-answers.ts';
 import type { ReplicaRecord, Settlement, TaskRecord, Tasks } from '../state/tasks.ts';
 import type { WorkerRecord, Workers } from '../state/workers.ts';
@@ -76,7 +76,7 @@ export class VerdictRunner {
       reading();
       const snapshot = await tasks.snapshot(taskId);
       const job = snapshot && (await jobs.plan(snapshot.task.job));
-      const draining = snapshot?.task.draining === true && (snapshot.jobState === 'cancelled' || snapshot.jobState === 'failed');
+      const draining = snapshot?.task.draining === true && endedEarly(snapshot.jobState);
       if (
         !snapshot ||
         !job ||

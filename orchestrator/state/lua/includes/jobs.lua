@@ -48,7 +48,7 @@ local function deactivate(job, now)
   refundUnused('job', job, now)
 end
 -- A job that ended before it was done: its tiles with replicas out drain (includes/drain.lua), and
--- it will not run again (reopen.lua).
+-- it will not run again (reopen.lua). The same test in TypeScript: state/jobs.ts endedEarly.
 local function endedEarly(state)
   return state == 'cancelled' or state == 'failed'
 end
