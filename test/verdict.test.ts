@@ -677,11 +677,15 @@ describe('decide: credibility scheme', () => {
         expect(as(decide(facts({ results: fresh, issued: 15, availability: anyone })), 'issue').count).toBe(1);
       });
 
-      it('accepts below θ once maxReplicas are spent, or opens the tile to another class with a trusted worker online', () => {
+      it('accepts below θ once maxReplicas are spent, or, nobody else of its class online, opens the tile to another class with a trusted worker online', () => {
         expect(decide(facts({ results: fresh, issued: 16 })).kind).toBe('needs-availability');
         const d = as(decide(facts({ results: fresh, issued: 16, availability: nobody })), 'accept');
         expect(d).toMatchObject({ below: true, faulty: false, checked: [] });
         expect(decide(facts({ results: fresh, issued: 16, availability: { ...nobody, elsewhere: 1 } })).kind).toBe('reclass');
+        // Others of its class online (honest keys too new to weigh spend it too): it stands below θ.
+        expect(
+          as(decide(facts({ results: fresh, issued: 16, availability: { trusted: 0, eligible: 3, elsewhere: 1 } })), 'accept').below,
+        ).toBe(true);
         const quorum = { verification: 'quorum' as const, replicas: 3, maxReplicas: 3 };
         const split = [untrusted(0, 'X'), untrusted(1, 'Y'), untrusted(2, 'Z')];
         expect(decide(facts({ policy: quorum, results: split, issued: 3, availability: nobody })).kind).toBe('fail');

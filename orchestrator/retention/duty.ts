@@ -39,7 +39,9 @@ export interface RetentionDeps {
 export async function deleteDueJobs(deps: RetentionDeps, now = Date.now()): Promise<number> {
   let deleted = 0;
   for (const id of await deps.jobs.dueForDeletion(deletionCutoff(now, deps.settings.retentionMs), CANDIDATES_PER_PASS)) {
-    if ((await deps.jobs.purge(id)) !== 'deleted') continue;
+    // One job that cannot be deleted (a record that does not read) must not stop the others.
+    const purged = await deps.jobs.purge(id).catch((err: Error) => deps.log.error({ job: id, err: err.message }, 'could not delete a job'));
+    if (purged !== 'deleted') continue;
     deps.log.info({ job: id }, 'job deleted');
     if (++deleted === JOBS_PER_PASS) break;
   }

@@ -153,10 +153,10 @@ export interface JobUrls {
 }
 /** Jobs stored before priorities existed have the default. */
 const priorityOf = (stored: string | null | undefined): number => (stored ? Number(stored) : DEFAULT_PRIORITY);
-/** Tasks deleted per script call (job-purge.lua). */
 /** A job that ended before it was done: its tiles with replicas out drain (includes/jobs.lua endedEarly, the same test). */
 export const endedEarly = (state: string | undefined): boolean => state === 'cancelled' || state === 'failed';
 
+/** Tasks deleted per script call (job-purge.lua). */
 const PURGE_BATCH = 200;
 
 export class Jobs {
@@ -347,6 +347,7 @@ export class Jobs {
       for (let i = 0; ; i += PURGE_BATCH) {
         const last = i + PURGE_BATCH >= taskIds.length;
         const result = await purge(last, taskIds.slice(i, i + PURGE_BATCH));
+        if (result === 'active') return 'active';
         if (result === 'gone' || last) break;
       }
     }

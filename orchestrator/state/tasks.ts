@@ -84,7 +84,7 @@ export interface TaskRecord {
   cid: string | null;
   /** Rays of the verified result (0 until verified). */
   rays: number;
-  /** Real replicas issued (the verdict's budget). */
+  /** Real replicas issued (the verdict's budget), since its class was last set aside (reclass.lua). */
   issued: number;
   /** The next slot number (real replicas and spot checks share the numbering). */
   nextSlot: number;

@@ -461,13 +461,15 @@ function reclassOr(facts: TaskFacts, starved: () => Decision): Decision {
 }
 
 /**
- * A tile whose class spent its budget of replicas: decided there, or opened to the other classes
- * as a starved one is (keys of a rare class answering junk had spent it: a review).
+ * A tile whose class spent its budget of replicas: decided there, or, when nobody else of its
+ * class could take one either, opened to the other classes as a starved one is (keys of a rare
+ * class answering junk had spent it: a review). Not while others of its class are online: honest
+ * keys too new to weigh spend it too, and their tile stands below θ, paid, as before (a second).
  */
 function spent(facts: TaskFacts, decided: () => Decision): Decision {
   if (!facts.classed) return decided();
   if (!facts.availability) return { kind: 'needs-availability' };
-  return reclassOr(facts, decided);
+  return facts.availability.eligible === 0 ? reclassOr(facts, decided) : decided();
 }
 
 const arbiterMessage = (disputed: boolean) =>
