@@ -334,13 +334,13 @@ describe('one caught key with no trusted worker online', () => {
     expect(await tasks.marked(64)).toEqual([]);
   });
 
-  /** A fresh requester's one-tile job that a key and its partner carried with a wrong result. */
-  async function carriedWrong() {
+  /** A fresh requester's job (one tile, unless told) whose first tile a key and its partner carried with a wrong result. */
+  async function carriedWrong(tiles = 1) {
     await redis.hset(keys.treasury, 'balance', 1000 * C);
     const owner = hex(8);
     await redis.hset(keys.owner(owner), 'balance', 100 * C);
     const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
-    const id = await job(owner, 1, 20 * C);
+    const id = await job(owner, tiles, 20 * C);
     const task = `${id}.f0.t0`;
     await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
     return { owner, liar, partner, id, task };
@@ -400,13 +400,8 @@ describe('one caught key with no trusted worker online', () => {
   });
 
   it('gives back what a cancelled job paid a caught key for a tile it carried, marking the tile below θ, neither reopened nor re-run', async () => {
-    await redis.hset(keys.treasury, 'balance', 1000 * C);
-    const owner = hex(8);
-    await redis.hset(keys.owner(owner), 'balance', 100 * C);
-    const [liar, partner] = [await worker(`w${hex(10)}`, 10), await worker(`w${hex(10)}`, 10)];
-    const id = await job(owner, 2, 20 * C);
-    const task = `${id}.f0.t0`;
-    await drive(task, (voted) => [liar, partner].find((w) => !voted.has(w)) as string, 'bafy-wrong');
+    // A second tile keeps the job running until the cancel.
+    const { owner, liar, id, task } = await carriedWrong(2);
     expect(await jobs.cancel(id)).toBe(true);
     // Two replicas of 1 RU at 1 credit paid; the rest of the escrow came back at the cancel.
     expect(await num(keys.owner(owner), 'balance')).toBe(98 * C);
