@@ -548,6 +548,8 @@ export class Dispatcher {
       idle = buyersHadNone;
     }
     const { found, lane } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
+    // A worker that looks for work counts as one that could take a starved tile (availability.lua).
+    if (!found) await this.workers.looked(worker);
     return { found, idle, lane };
   }
 

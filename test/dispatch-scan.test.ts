@@ -105,7 +105,7 @@ describe('slots of a tile another class took', () => {
 });
 
 describe('a tile starved in its class', () => {
-  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, and never taken by its class again', async () => {
+  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that only beats, and never taken by its class again', async () => {
     // Online means seen within two leases (4 s); a verdict starved 1 s is decided.
     const own = await startApiFarm({ leaseMs: 2000, graceMs: 1000 });
     try {
@@ -113,7 +113,12 @@ describe('a tile starved in its class', () => {
       // A rare class whose trusted machine goes offline, and a key of it.
       await own.worker('rare-anchor', { trusted: true, shade: 200 });
       await new Promise((r) => setTimeout(r, 4500));
-      const [k1, anchor] = await Promise.all([own.worker('k1', { shade: 200, stake: 1000 }), own.worker('anchor', { trusted: true })]);
+      // A second key of it only beats: online, it takes nothing, and must not keep the tile starved.
+      const [k1, sibling, anchor] = await Promise.all([
+        own.worker('k1', { shade: 200, stake: 1000 }),
+        own.worker('sibling', { shade: 200, stake: 1000 }),
+        own.worker('anchor', { trusted: true }),
+      ]);
       const job = { ...oneTileJob(1), verification: 'credibility', onTimeout: 'fail' };
       const { id } = (await (await own.operator('/api/jobs', job)).json()) as { id: string };
       const tiles = async () => ((await (await own.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
@@ -121,7 +126,7 @@ describe('a tile starved in its class', () => {
       expect(await uploadShade(k1.client, await nextAssignment(k1.client, 5000), 90)).toBe('accepted');
       // The common class's trusted worker beats meanwhile: online, it is what another class needs.
       const overruled = async () => {
-        await anchor.client.heartbeat([]);
+        await Promise.all([anchor.client.heartbeat([]), sibling.client.heartbeat([])]);
         return (await tiles())[0].replicas[0].state;
       };
       await expect.poll(overruled, { timeout: 10_000 }).toBe('overruled');

@@ -22,6 +22,8 @@ export interface WorkerRecord {
   calibration: string[];
   registeredAt: number;
   lastSeen: number;
+  /** When a look through its queues last found nothing it could take (availability.lua: it takes work). */
+  lookedAt: number;
   valid: number;
   invalid: number;
   timedOut: number;
@@ -53,6 +55,7 @@ export interface WorkerRecord {
 const NUMERIC = [
   'registeredAt',
   'lastSeen',
+  'lookedAt',
   'valid',
   'invalid',
   'timedOut',
@@ -151,6 +154,12 @@ export class Workers {
       if (w.trusted) m.zadd(keys.classTrusted(w.class), now, w.id);
     }
     await m.exec();
+  }
+
+  /** A look through its queues found nothing it could take (at most once a second). */
+  async looked(w: WorkerRecord): Promise<void> {
+    const now = Date.now();
+    if (now - w.lookedAt >= 1000) await this.redis.hset(keys.worker(w.id), 'lookedAt', now);
   }
 
   /** Puts the worker in its measured class (credibility is per class: set-class.lua). */

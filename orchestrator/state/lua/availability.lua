@@ -2,8 +2,11 @@
   Who could still take a replica of a task: trusted workers of its class seen within the online
   window that may still vote on it (votes.lua), and eligible workers (established in the class,
   not blacklisted for the job, may still vote, with free stake and under the job's share cap, or
-  trusted) — what bind.lua would allow. Scans at most 64 of the most recently seen, so its cost
-  does not grow with the farm.
+  trusted) — what bind.lua would allow — that take work: an untrusted one counts only while it
+  holds a replica or looked for work within the window (its class's queue comes first in a look,
+  so one that looked since would have been given the tile). A key that only beats is online but
+  takes nothing, and had kept a tile starved in its class from being opened to the others.
+  Scans at most 64 of the most recently seen, so its cost does not grow with the farm.
   Input:
     KEYS[1] class's workers by last seen
     KEYS[2] class's trusted workers by last seen
@@ -27,11 +30,12 @@ end
 local eligible = 0
 for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 64)) do
   if redis.call('SISMEMBER', KEYS[3], w) == 0 then
-    local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding')
+    local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding', 'inFlight', 'lookedAt')
     if h[1] == ARGV[1] and h[2] == 'established' and mayVote(votes, w, h[3] == '1') then
       local free = tonumber(h[4] or '0') - tonumber(h[5] or '0') - tonumber(h[6] or '0')
       local staked = free >= tonumber(ARGV[3]) and tonumber(h[4] or '0') >= tonumber(ARGV[5])
-      if h[3] == '1' or (staked and tonumber(redis.call('HGET', KEYS[4], w) or '0') < tonumber(ARGV[4])) then
+      local working = tonumber(h[7] or '0') > 0 or tonumber(h[8] or '0') >= tonumber(ARGV[2])
+      if h[3] == '1' or (staked and working and tonumber(redis.call('HGET', KEYS[4], w) or '0') < tonumber(ARGV[4])) then
         eligible = eligible + 1
       end
     end
