@@ -16,11 +16,7 @@ export class AvailabilityReader {
 
   async of(task: { id: string; job: string; class: string; excluded: readonly string[] }, shareCap: number): Promise<Availability> {
     const since = Date.now() - this.onlineWindowMs;
-    if (!task.class) {
-      // No replica taken yet: any established worker online could take the first.
-      const online = await this.redis.zcount(keys.workersBy('lastSeen'), since, '+inf');
-      return { trusted: 0, eligible: online > 0 ? 1 : 0 };
-    }
+    if (!task.class) return { trusted: 0, eligible: (await this.onlineOutside(task.excluded, since)) ? 1 : 0 };
     const [trusted, eligible] = (await runScript(
       this.redis,
       'availability',
@@ -34,6 +30,19 @@ export class AvailabilityReader {
       [task.class, since, this.stakePerReplicaMicros, shareCap, this.minStakeMicros],
     )) as [number, number];
     return { trusted: Number(trusted), eligible: Number(eligible), elsewhere: await this.elsewhere(task, since) };
+  }
+
+  /**
+   * No replica taken yet: whether a worker online could take the first — any, or, for a tile
+   * opened to the other classes (reclass.lua), one of a class not set aside for it.
+   */
+  private async onlineOutside(excluded: readonly string[], since: number): Promise<boolean> {
+    if (excluded.length === 0) return (await this.redis.zcount(keys.workersBy('lastSeen'), since, '+inf')) > 0;
+    const others = (await this.classes.all()).filter((c) => c.established && !excluded.includes(c.id));
+    if (others.length === 0) return false;
+    const m = this.redis.pipeline();
+    for (const c of others) m.zcount(keys.classSeen(c.id), since, '+inf');
+    return ((await m.exec()) ?? []).some(([, n]) => Number(n) > 0);
   }
 
   /**
