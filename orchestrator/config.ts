@@ -306,10 +306,16 @@ const settings = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export const OrchestratorConfig = settings.refine((c) => c.gatewayInFlightMiB * MIB >= c.maxSceneBytes + c.maxAssetBytes, {
-  path: ['gatewayInFlightMiB'],
-  message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
-});
+export const OrchestratorConfig = settings
+  .refine((c) => c.gatewayInFlightMiB * MIB >= c.maxSceneBytes + c.maxAssetBytes, {
+    path: ['gatewayInFlightMiB'],
+    message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
+  })
+  // An idle worker is seen, and counts as taking work in its class (keys.ts classWorking), at each poll.
+  .refine((c) => c.pollMs < 2 * c.leaseMs, {
+    path: ['pollMs'],
+    message: `${settingName('pollMs')} must be under twice ${settingName('leaseMs')} (the online window): an idle worker polling would be shown offline`,
+  });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
 
 /** The economy's settings as the scripts take them: µc, and the fee in parts per million. */

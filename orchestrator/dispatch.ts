@@ -548,8 +548,9 @@ export class Dispatcher {
       idle = buyersHadNone;
     }
     const { found, lane } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
-    // A worker that looks for work counts as one that could take a starved tile (availability.lua).
-    if (!found) await this.workers.looked(worker);
+    // One that looks for work could take a tile starved in its class (availability.lua); a failed
+    // record of it must not fail the poll.
+    await this.workers.looked(worker).catch((err) => this.log.warn({ err, worker: worker.id }, 'could not record a look'));
     return { found, idle, lane };
   }
 

@@ -118,6 +118,16 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   // The dispatcher reads the market at every poll; Redis answers five times an interval.
   const marketReadMs = Math.max(20, Math.floor(config.marketIntervalMs / 5));
   const marketOrderBandMilli = Math.round(config.marketOrderBand * 1000);
+  const prices = readAtMostEvery(
+    marketReadMs,
+    async () => {
+      const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
+      // A clearing recorded without a collar (an older release's): a band over the price that traded.
+      const marketLimit = last?.marketLimit === undefined ? collarOf(traded, marketOrderBandMilli) : last.marketLimit;
+      return { spot: last?.price ?? null, traded, marketLimit };
+    },
+    { spot: null, traded: null, marketLimit: null },
+  );
   await mkdir(config.dataDir, { recursive: true });
   const blobs = await openContentStore(config, redis, log);
   const storage = new StorageMonitor(config.dataDir, redis, config);
@@ -157,16 +167,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     log,
     metrics,
     {
-      prices: readAtMostEvery(
-        marketReadMs,
-        async () => {
-          const [last, traded] = await Promise.all([market.last(), market.lastTraded()]);
-          // A clearing recorded without a collar (an older release's): a band over the price that traded.
-          const marketLimit = last?.marketLimit === undefined ? collarOf(traded, marketOrderBandMilli) : last.marketLimit;
-          return { spot: last?.price ?? null, traded, marketLimit };
-        },
-        { spot: null, traded: null, marketLimit: null },
-      ),
+      prices,
       delivering: readAtMostEvery(
         marketReadMs,
         (now) => {
@@ -205,7 +206,14 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
       { ...RETRIED, removeOnComplete: true, deduplication: { id: job, keepLastIfActive: true } },
     ));
 
-  const availability = new AvailabilityReader(redis, classes, onlineWindowMs, economy.stakePerReplicaMicros, economy.minStakeMicros);
+  const availability = new AvailabilityReader(
+    redis,
+    classes,
+    onlineWindowMs,
+    economy.stakePerReplicaMicros,
+    economy.minStakeMicros,
+    prices,
+  );
   const runner = new VerdictRunner({
     tasks,
     jobs,

@@ -105,7 +105,7 @@ describe('slots of a tile another class took', () => {
 });
 
 describe('a tile starved in its class', () => {
-  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that only beats, and never taken by its class again', async () => {
+  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that takes nothing, and never taken by its class again', async () => {
     // Online means seen within two leases (4 s); a verdict starved 1 s is decided.
     const own = await startApiFarm({ leaseMs: 2000, graceMs: 1000 });
     try {
@@ -113,10 +113,11 @@ describe('a tile starved in its class', () => {
       // A rare class whose trusted machine goes offline, and a key of it.
       await own.worker('rare-anchor', { trusted: true, shade: 200 });
       await new Promise((r) => setTimeout(r, 4500));
-      // A second key of it only beats: online, it takes nothing, and must not keep the tile starved.
+      // A second key of it beats and polls asking more than any job pays: online, it takes nothing,
+      // and must not keep the tile starved.
       const [k1, sibling, anchor] = await Promise.all([
         own.worker('k1', { shade: 200, stake: 1000 }),
-        own.worker('sibling', { shade: 200, stake: 1000 }),
+        own.worker('sibling', { shade: 200, stake: 1000, ask: 1_000_000 }),
         own.worker('anchor', { trusted: true }),
       ]);
       const job = { ...oneTileJob(1), verification: 'credibility', onTimeout: 'fail' };
@@ -126,7 +127,8 @@ describe('a tile starved in its class', () => {
       expect(await uploadShade(k1.client, await nextAssignment(k1.client, 5000), 90)).toBe('accepted');
       // The common class's trusted worker beats meanwhile: online, it is what another class needs.
       const overruled = async () => {
-        await Promise.all([anchor.client.heartbeat([]), sibling.client.heartbeat([])]);
+        const [, , polled] = await Promise.all([anchor.client.heartbeat([]), sibling.client.heartbeat([]), sibling.client.next()]);
+        expect(polled).toBeUndefined();
         return (await tiles())[0].replicas[0].state;
       };
       await expect.poll(overruled, { timeout: 10_000 }).toBe('overruled');

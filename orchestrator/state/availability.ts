@@ -1,4 +1,7 @@
 /** Who could still take a replica of a task (availability.lua), for the small-farm grace and arbitration. */
+import { maxRaysPerSample } from '../../shared/render-units.ts';
+import { LIMITS } from '../../shared/scene.ts';
+import type { Prices } from '../dispatch.ts';
 import type { Availability } from '../verdict/decide.ts';
 import type { Classes } from './classes.ts';
 import { keys } from './keys.ts';
@@ -12,22 +15,36 @@ export class AvailabilityReader {
     private readonly onlineWindowMs: number,
     private readonly stakePerReplicaMicros: number,
     private readonly minStakeMicros: number,
+    /** The market's prices as binding reads them (dispatch.ts MarketReader). */
+    private readonly prices: () => Promise<Prices>,
   ) {}
 
   async of(task: { id: string; job: string; class: string; excluded: readonly string[] }, shareCap: number): Promise<Availability> {
     const since = Date.now() - this.onlineWindowMs;
     if (!task.class) return { trusted: 0, eligible: (await this.onlineOutside(task.excluded, since)) ? 1 : 0 };
+    const { spot, marketLimit } = await this.prices();
     const [trusted, eligible] = (await runScript(
       this.redis,
       'availability',
       [
-        keys.classSeen(task.class),
+        keys.classWorking(task.class),
         keys.classTrusted(task.class),
         keys.jobBlacklist(task.job),
         keys.jobShare(task.job),
         keys.taskReplicas(task.id),
+        keys.job(task.job),
+        keys.task(task.id),
       ],
-      [task.class, since, this.stakePerReplicaMicros, shareCap, this.minStakeMicros],
+      [
+        task.class,
+        since,
+        this.stakePerReplicaMicros,
+        shareCap,
+        this.minStakeMicros,
+        spot ?? '',
+        marketLimit ?? '',
+        maxRaysPerSample(LIMITS.maxBounces),
+      ],
     )) as [number, number];
     return { trusted: Number(trusted), eligible: Number(eligible), elsewhere: await this.elsewhere(task, since) };
   }
@@ -41,7 +58,7 @@ export class AvailabilityReader {
     const others = (await this.classes.all()).filter((c) => c.established && !excluded.includes(c.id));
     if (others.length === 0) return false;
     const m = this.redis.pipeline();
-    for (const c of others) m.zcount(keys.classSeen(c.id), since, '+inf');
+    for (const c of others) m.zcount(keys.classWorking(c.id), since, '+inf');
     return ((await m.exec()) ?? []).some(([, n]) => Number(n) > 0);
   }
 

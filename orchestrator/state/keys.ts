@@ -43,8 +43,12 @@ const PER_ID = {
   workerClasses: 'worker:{}:classes',
   /** Leaderboard index: worker → the field's value. */
   workersBy: 'workers:by:{}',
-  /** Workers of a class by last seen (eligibility, small-farm grace). */
-  classSeen: 'class:{}:seen',
+  /**
+   * Workers of a class taking work, by when they last did (availability.lua: eligibility, the
+   * small-farm grace): a look for work (an untrusted one's), a heartbeat or poll while holding a
+   * replica, any heartbeat or poll of a trusted one. A key that only beats is not in it.
+   */
+  classWorking: 'class:{}:working',
   /** Trusted workers of a class by last seen (arbitration). */
   classTrusted: 'class:{}:trusted',
   /** Tiles of a class verified with a trusted worker in the accepted group: known answers. */

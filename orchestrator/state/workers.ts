@@ -22,7 +22,7 @@ export interface WorkerRecord {
   calibration: string[];
   registeredAt: number;
   lastSeen: number;
-  /** When a look through its queues last found nothing it could take (availability.lua: it takes work). */
+  /** When it last looked through its queues for work (keys.ts classWorking). */
   lookedAt: number;
   valid: number;
   invalid: number;
@@ -144,22 +144,26 @@ export class Workers {
     return h.id ? toWorker(h) : undefined;
   }
 
-  /** Seen now: the online window, and its class's eligibility sets (at most once a second). */
+  /**
+   * Seen now (a heartbeat, a poll): the online window, and its class's sets of workers taking work
+   * while it holds a replica, or is the operator's (at most once a second).
+   */
   async touch(w: WorkerRecord): Promise<void> {
     const now = Date.now();
     if (now - w.lastSeen < 1000) return;
     const m = this.redis.multi().hset(keys.worker(w.id), 'lastSeen', now).zadd(keys.workersBy('lastSeen'), now, w.id);
-    if (w.class && (w.classState === 'established' || w.classState === 'provisional')) {
-      m.zadd(keys.classSeen(w.class), now, w.id);
+    if (inClass(w) && (w.trusted || w.inFlight > 0)) {
+      m.zadd(keys.classWorking(w.class), now, w.id);
       if (w.trusted) m.zadd(keys.classTrusted(w.class), now, w.id);
     }
     await m.exec();
   }
 
-  /** A look through its queues found nothing it could take (at most once a second). */
+  /** It looked through its queues for work: it takes work in its class (at most once a second). */
   async looked(w: WorkerRecord): Promise<void> {
     const now = Date.now();
-    if (now - w.lookedAt >= 1000) await this.redis.hset(keys.worker(w.id), 'lookedAt', now);
+    if (now - w.lookedAt < 1000 || !inClass(w)) return;
+    await this.redis.multi().hset(keys.worker(w.id), 'lookedAt', now).zadd(keys.classWorking(w.class), now, w.id).exec();
   }
 
   /** Puts the worker in its measured class (credibility is per class: set-class.lua). */
@@ -247,6 +251,8 @@ export class Workers {
     };
   }
 }
+
+const inClass = (w: WorkerRecord): boolean => w.class !== '' && (w.classState === 'established' || w.classState === 'provisional');
 
 function toWorker(h: Record<string, string>): WorkerRecord {
   const record: Record<string, unknown> = { ...h };

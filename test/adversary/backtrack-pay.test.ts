@@ -61,7 +61,7 @@ const rid = () => hex(16);
 const num = async (key: string, field: string) => Number((await redis.hget(key, field)) ?? 0);
 const treasury = () => num(keys.treasury, 'balance');
 
-/** A worker established in the class; online (seen now) unless told otherwise, the operator's trusted ones only when told. */
+/** A worker established in the class; online (taking work now) unless told otherwise, the operator's trusted ones only when told. */
 async function worker(id: string, passed: number, trusted = false, online = !trusted): Promise<string> {
   await redis.hset(keys.worker(id), {
     id,
@@ -72,7 +72,7 @@ async function worker(id: string, passed: number, trusted = false, online = !tru
     passed,
     inFlight: 0,
   });
-  if (online) await redis.zadd(trusted ? keys.classTrusted(CLASS) : keys.classSeen(CLASS), Date.now() + 3_600_000, id);
+  if (online) await redis.zadd(trusted ? keys.classTrusted(CLASS) : keys.classWorking(CLASS), Date.now() + 3_600_000, id);
   return id;
 }
 
@@ -148,7 +148,7 @@ beforeAll(async () => {
   tasks = new Tasks(redis, ECONOMY, 30_000);
   jobs = new Jobs(redis, 60_000);
   const workers = new Workers(redis, 60_000, 0.2);
-  const availability = new AvailabilityReader(redis, new Classes(redis), 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros);
+  const availability = new AvailabilityReader(redis, new Classes(redis), 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros, async () => PRICES);
   runner = new VerdictRunner({
     tasks,
     jobs,

@@ -43,6 +43,7 @@
     or {'eligible', the price (ticks per RU) it would trade at} for a dry run
 ]]
 -- @include holders
+-- @include market
 -- @include votes
 local taskId, n, workerId, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
@@ -122,8 +123,7 @@ end
 -- of that window at the window's price out of the buyer's prepaid share (market/forwards.ts).
 local farmWork = redis.call('HMGET', KEYS[1], 'suspect', 'stockSlot')
 local farmOwes = trusted and (farmWork[2] == n or farmWork[1] == '1')
-local rect = cjson.decode(t[4])
-local rays = rect.width * rect.height * tonumber(redis.call('HGET', KEYS[4], 'spp')) * tonumber(ARGV[16])
+local rays = raysOf(t[4], KEYS[4], tonumber(ARGV[16]))
 -- A stalled holder's commitment to a pot is voided below, when its slot changes hands.
 local function freedIn(p)
   if r and r.state == 'assigned' and r.pot == p then return commitOf(r) end
@@ -155,20 +155,11 @@ if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
   end
 end
 if not payer then
-  -- The spot market (market/interval.ts): a job trades only with a worker whose ask its bid
-  -- reaches, and at the interval's price, both sides within their limits. A market order (no bid)
-  -- bids its collar, a band over the higher of the price that traded and the book's median ask, as
-  -- the last clearing set it (market/book.ts collarOf; before either existed, any price); no ask:
-  -- any price. When the last interval did not cross, or before any clearing has a price (a new
-  -- farm: no provider's speed is measured yet), at the worker's ask.
-  local bid = tonumber(redis.call('HGET', KEYS[4], 'bid') or '')
-  -- The collar bounds what the job pays: the treasury's own work on its tiles is not the job's.
-  if not bid and not farmOwes then bid = tonumber(ARGV[23]) end
   local ask = tonumber(redis.call('HGET', KEYS[3], 'ask') or '')
   local price = tonumber(ARGV[15])
   local traded = tonumber(ARGV[20])
-  if bid and price and bid < price then return {'paused'} end
-  if ask and ((price and ask > price) or (bid and bid < ask)) then return {'pricedout'} end
+  local refused = marketRefuses(bidOf(KEYS[4], ARGV[23], farmOwes), ask, price)
+  if refused then return {refused} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
   if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)

@@ -1,7 +1,8 @@
 --[[
   Puts a worker in a class after calibration. Credibility is per (worker, class): the checks it
   passed in its previous class are kept aside, and those of the new class (if it was there
-  before) come back. The worker counts as seen in its class from now on.
+  before) come back. One of the operator's counts as taking work in its class from now on (a key,
+  once it looks for work: workers.ts).
   Input:
     KEYS[1] worker
     KEYS[2] worker's other classes
@@ -23,9 +24,8 @@ if (w[1] or '') ~= ARGV[2] then
   setPassed(ARGV[1], passed)
 end
 redis.call('HSET', KEYS[1], 'classState', ARGV[3], 'calibratedAt', ARGV[4])
--- Seen in its class from now on (eligibility for the small-farm grace and arbitration).
-if ARGV[2] ~= '' and (ARGV[3] == 'established' or ARGV[3] == 'provisional') then
-  redis.call('ZADD', K.classSeen(ARGV[2]), tonumber(ARGV[4]), ARGV[1])
-  if redis.call('HGET', KEYS[1], 'trusted') == '1' then redis.call('ZADD', K.classTrusted(ARGV[2]), tonumber(ARGV[4]), ARGV[1]) end
+if ARGV[2] ~= '' and (ARGV[3] == 'established' or ARGV[3] == 'provisional') and redis.call('HGET', KEYS[1], 'trusted') == '1' then
+  redis.call('ZADD', K.classWorking(ARGV[2]), tonumber(ARGV[4]), ARGV[1])
+  redis.call('ZADD', K.classTrusted(ARGV[2]), tonumber(ARGV[4]), ARGV[1])
 end
 return 1
