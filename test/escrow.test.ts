@@ -14,6 +14,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { keys } from '../orchestrator/state/keys.ts';
+import { VerdictRunner } from '../orchestrator/verdict/runner.ts';
 import { costMicros, feeMicros, fromMicros, toMicros } from '../shared/money.ts';
 import type { Assignment, JobEstimate, JobStatus, JobSummary, LedgerPage, TaskView } from '../shared/protocol.ts';
 import {
@@ -284,6 +285,51 @@ describe('escrow', () => {
     expect(toMicros((await accountOf(buyer)).balance)).toBe(toMicros(2) - 3 * price);
     expect(await accountOf(buyer)).toMatchObject({ held: 0 });
     expect(await (await fetch(`${api.farm.url}/api/workers/${key.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0 });
+  });
+
+  it('deletes no job while an answer on it waits for its verdict: its orchestrator died once it was recorded', async () => {
+    const buyer = await requester('crashed', 2);
+    const [first, key, trusted] = await Promise.all([
+      api.worker('k3', { stake: 10, ask: 25 }),
+      api.worker('k4', { stake: 10, ask: 25 }),
+      api.worker('t3', { trusted: true, ask: 25 }),
+    ]);
+    const { id } = (await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } })).json()) as {
+      id: string;
+    };
+    const a = (await first.client.next()) as Assignment;
+    expect(await uploadShade(first.client, a, 40, raysOf(a))).toBe('accepted');
+    const extra = (await key.client.next()) as Assignment;
+    const b = (await trusted.client.next()) as Assignment;
+    expect(await uploadShade(trusted.client, b, 40, raysOf(b))).toBe('accepted');
+    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    expect((await buyer.call(`/api/jobs/${id}?purge`, { method: 'DELETE' })).status).toBe(202);
+    // The key's answer is recorded and its orchestrator dies before judging it (crash point
+    // after-submit): nothing judges it until the sweep's look, a grace (30 s here) later.
+    const judge = VerdictRunner.prototype.judge;
+    VerdictRunner.prototype.judge = () => Promise.resolve();
+    try {
+      expect(await uploadShade(key.client, extra, 40, raysOf(extra))).toBe('accepted');
+    } finally {
+      VerdictRunner.prototype.judge = judge;
+    }
+    // Sweeps (every second) come and go: the job waits for the verdict, where it had been deleted
+    // within one and the answer gone unpaid.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await buyer.call(`/api/jobs/${id}`)).status).toBe(200);
+    // The grace passes: the sweep judges the answer, pays it, and then deletes the job.
+    const redis = new Redis(api.redisUrl);
+    try {
+      const [task] = await redis.zrange(keys.tasksIdle, 0, -1);
+      expect(task).toMatch(new RegExp(`^${id}\\.`));
+      await redis.zadd(keys.tasksIdle, Date.now(), task);
+    } finally {
+      redis.disconnect();
+    }
+    await expect.poll(async () => (await buyer.call(`/api/jobs/${id}`)).status, { timeout: 10_000 }).toBe(404);
+    const price = costMicros(raysOf(a), 25_000);
+    expect(toMicros(await workerBalance(key))).toBe(price - feeMicros(price, FEE_PPM));
+    expect(await (await fetch(`${api.farm.url}/api/workers/${key.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0, rejected: 0 });
   });
 
   it('refuses a job its balance cannot cover, naming the field, and changes nothing', async () => {

@@ -7,6 +7,11 @@
   while a replica bound before it ended is still held (until a task timeout after its end at the
   latest): one on a tile it accepted is judged late when it answers (submit.lua), and deleted, it
   had been refused and unpaid (an attacker's review: a requester deleting its finished job at once).
+  Nor while a batch's task holds an answer not judged yet (a real replica's or a spot check's), a
+  task timeout after it came at the latest: its orchestrator may have died once it was recorded,
+  leaving it to the sweep's look a grace later, and deleted first it went unpaid and its worker's
+  retry counted as a rejection (a review); answered spot checks drawn from the job's tiles had been
+  cancelled so too.
   Blobs are collected later, by reference (retention/duty.ts).
   Input:
     KEYS[1] job
@@ -16,8 +21,8 @@
     ARGV[4] the task timeout (ms)
     ARGV[5...] task ids
   Output:
-    'ok', 'gone' (no such job), or 'active' (not ended, still being wound down or draining, or a
-    replica bound before it ended still held)
+    'ok', 'gone' (no such job), or 'active' (not ended, still being wound down or draining, a
+    replica bound before it ended still held, or an answer in the batch not judged yet)
 ]]
 -- @include holders
 local jobId, now = ARGV[1], tonumber(ARGV[2])
@@ -34,6 +39,15 @@ if (state ~= 'done' and state ~= 'failed' and state ~= 'cancelled') or redis.cal
   or (tonumber(j[2] or '0') > 0 and now < tonumber(j[3] or '0') + tonumber(ARGV[4])) then
   return 'active'
 end
+-- Each task's replicas, read once: whether one waits for its verdict, then what to forget.
+local replicasOf = {}
+for i = 5, #ARGV do
+  replicasOf[i] = redis.call('HVALS', K.taskReplicas(ARGV[i]))
+  for _, raw in ipairs(replicasOf[i]) do
+    local r = cjson.decode(raw)
+    if r.state == 'submitted' and now < (r.submittedAt or 0) + tonumber(ARGV[4]) then return 'active' end
+  end
+end
 redis.call('HSET', KEYS[1], 'purging', now)
 local function forget(r, taskId)
   redis.call('DEL', K.replica(r.rid))
@@ -46,7 +60,7 @@ for i = 5, #ARGV do
     cancelOutstanding(taskId, now)
     if class ~= '' then redis.call('ZREM', K.spotPool(class), taskId) end
     redis.call('ZREM', K.tasksIdle, taskId)
-    for _, raw in ipairs(redis.call('HVALS', K.taskReplicas(taskId))) do
+    for _, raw in ipairs(replicasOf[i]) do
       local r = cjson.decode(raw)
       forget(r, taskId)
       if type(r.previous) == 'table' then
