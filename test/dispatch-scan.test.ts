@@ -7,7 +7,7 @@
  * heart-beats, and only then. Real orchestrator,
  * Redis and signed HTTP.
  */
-import { Queue } from 'bullmq';
+import { Worker as BullWorker, type Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView, WorkerView } from '../shared/protocol.ts';
@@ -105,7 +105,7 @@ describe('slots of a tile another class took', () => {
 });
 
 describe('a tile starved in its class', () => {
-  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that takes nothing, and never taken by its class again', async () => {
+  it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that takes nothing or a poll holding its slots, and never taken by its class again', async () => {
     // Online means seen within two leases (4 s); a verdict starved 1 s is decided.
     const own = await startApiFarm({ leaseMs: 2000, graceMs: 1000 });
     try {
@@ -125,6 +125,14 @@ describe('a tile starved in its class', () => {
       const tiles = async () => ((await (await own.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks;
       // The key takes the tile first, pinning it to its class, and answers junk nobody of that class can contradict.
       expect(await uploadShade(k1.client, await nextAssignment(k1.client, 5000), 90)).toBe('accepted');
+      // A poll of that class (or an orchestrator killed while polling) holds the tile's slots as it
+      // is opened to the others, and puts them back in that class's queue after.
+      const rare = ((await (await fetch(`${own.farm.url}/api/workers/${k1.id}`)).json()) as WorkerView).class as string;
+      const connection = new Redis(own.redisUrl, { maxRetriesPerRequest: null });
+      const scan = new BullWorker(`slots-${rare}`, null, { connection, autorun: false });
+      const held: Job[] = [];
+      for (let slot = await scan.getNextJob('scan'); slot; slot = await scan.getNextJob('scan')) held.push(slot);
+      expect(held).not.toHaveLength(0);
       // The common class's trusted worker beats meanwhile: online, it is what another class needs.
       const overruled = async () => {
         const [, , polled] = await Promise.all([anchor.client.heartbeat([]), sibling.client.heartbeat([]), sibling.client.next()]);
@@ -132,9 +140,13 @@ describe('a tile starved in its class', () => {
         return (await tiles())[0].replicas[0].state;
       };
       await expect.poll(overruled, { timeout: 10_000 }).toBe('overruled');
-      // Another key of that class is not given it; the common class's worker is, and its result decides.
+      // Another key of that class is not given it; the common class's worker is, and its result
+      // decides, once the slots held are back where no poll of that class moves them on.
       const k2 = await own.worker('k2', { shade: 200, stake: 1000 });
       expect(await k2.client.next()).toBeUndefined();
+      for (const slot of held) await slot.moveToWait('scan');
+      await scan.close();
+      connection.disconnect();
       expect(await uploadShade(anchor.client, await nextAssignment(anchor.client, 5000), 40)).toBe('accepted');
       await expect.poll(async () => ((await (await own.operator(`/api/jobs/${id}`)).json()) as { state: string }).state).toBe('done');
       const [tile] = await tiles();

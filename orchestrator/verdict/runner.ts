@@ -125,6 +125,10 @@ export class VerdictRunner {
         continue;
       }
       if (decision.kind === 'needs-availability') throw new Error('decide asked for availability twice');
+      // A slot that a poll (or an orchestrator killed while polling) held as the tile was opened
+      // to the other classes went back to the queue of a class set aside for it, where no poll
+      // that may take it looks: each look of the tile moves such slots on (a review).
+      if (decision.kind === 'wait' && !task.class) for (const c of task.excluded) await this.deps.dispatch.unpinned(task.id, c);
       if (await this.apply(task, job, decision)) return;
     }
     log.error({ task: taskId }, 'task kept changing while being judged; the next event judges it again');
