@@ -294,7 +294,9 @@ describe('escrow', () => {
       api.worker('k4', { stake: 10, ask: 25 }),
       api.worker('t3', { trusted: true, ask: 25 }),
     ]);
-    const { id } = (await (await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } })).json()) as {
+    const { id } = (await (
+      await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } })
+    ).json()) as {
       id: string;
     };
     const a = (await first.client.next()) as Assignment;

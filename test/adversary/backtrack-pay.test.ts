@@ -148,7 +148,14 @@ beforeAll(async () => {
   tasks = new Tasks(redis, ECONOMY, 30_000);
   jobs = new Jobs(redis, 60_000);
   const workers = new Workers(redis, 60_000, 0.2);
-  const availability = new AvailabilityReader(redis, new Classes(redis), 60_000, ECONOMY.stakePerReplicaMicros, ECONOMY.minStakeMicros, async () => PRICES);
+  const availability = new AvailabilityReader(
+    redis,
+    new Classes(redis),
+    60_000,
+    ECONOMY.stakePerReplicaMicros,
+    ECONOMY.minStakeMicros,
+    async () => PRICES,
+  );
   runner = new VerdictRunner({
     tasks,
     jobs,
