@@ -31,7 +31,8 @@ beforeAll(async () => {
   redis = connectRedis(server.url);
   workers = new Workers(redis, WINDOW_MS, 0.2);
   const classes = new Classes(redis);
-  for (const id of ['rare', 'common']) await classes.save({ id, established: true, near: null, answers: [], at: 0, calibration: '' });
+  for (const id of ['rare', 'common', 'crowded'])
+    await classes.save({ id, established: true, near: null, answers: [], at: 0, calibration: '' });
   availability = new AvailabilityReader(redis, classes, WINDOW_MS, STAKE, STAKE, async () => prices);
 });
 afterAll(async () => {
@@ -70,8 +71,17 @@ describe('availability', () => {
     expect(await of()).toBe(0);
     await workers.touch(await worker('busy', 'rare', { inFlight: 1 }));
     expect(await of()).toBe(1);
+    await redis.del(keys.classWorking('rare'));
     await workers.looked(await worker('polls', 'rare'));
-    expect(await of()).toBe(2);
+    expect(await of()).toBe(1);
+  });
+
+  it('finds the worker that can take a tile behind 200 keys that took work since and cannot', async () => {
+    const of = async () => (await availability.of(tile(await job('j6', 1000), 'crowded'), 64)).eligible;
+    await workers.looked(await worker('honest', 'crowded'));
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 200; i++) await workers.looked(await worker(`dear${i}`, 'crowded', { ask: 1_000_000 }));
+    expect(await of()).toBe(1);
   });
 
   it('counts no worker whose ask the job’s bid or the price does not reach', async () => {
@@ -84,7 +94,7 @@ describe('availability', () => {
   });
 
   it('counts, for a tile opened to the other classes, only workers of a class not set aside for it', async () => {
-    await redis.del(keys.classWorking('common'));
+    await redis.del(keys.classWorking('common'), keys.classWorking('crowded'));
     expect(await availability.of(tile('j4', '', ['common']), 64)).toEqual({ trusted: 0, eligible: 1 });
     expect(await availability.of(tile('j4', '', ['rare']), 64)).toEqual({ trusted: 0, eligible: 0 });
     await workers.looked(await worker('common-key', 'common'));

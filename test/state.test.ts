@@ -429,7 +429,7 @@ describe('task bookkeeping in Lua', () => {
     });
   });
 
-  it('hands a known answer to a few workers only, once each, never to one that rendered it', async () => {
+  it('hands a known answer to a few workers only, once each, never to one that rendered it, nor from a job being deleted', async () => {
     const job = 'j00000000000000000003';
     const task = `${job}.f0.t0`;
     await redis.hset(keys.job(job), { id: job, state: 'done', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 });
@@ -441,6 +441,10 @@ describe('task bookkeeping in Lua', () => {
     const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2, 1500);
     for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000, ask: 9_000_000 });
     expect(await spot('renderer')).toBeUndefined();
+    // None while its job's deletion is asked for: the deletion would wait for the check's verdict.
+    await redis.zadd(keys.jobsEnded, 0, job);
+    expect(await spot('s1')).toBeUndefined();
+    await redis.zadd(keys.jobsEnded, Date.now(), job);
     expect((await spot('s1'))?.task).toBe(task);
     // The treasury pays a check at the last price that traded, whatever the worker asks.
     const checked = Object.values(await redis.hgetall(keys.taskReplicas(task))).map(

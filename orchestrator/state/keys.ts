@@ -46,9 +46,10 @@ const PER_ID = {
   /**
    * Workers of a class taking work, by when they last did (availability.lua: eligibility, the
    * small-farm grace): a look for work (an untrusted one's), a heartbeat or poll while holding a
-   * replica, any heartbeat or poll of a trusted one. A key that only beats is not in it.
+   * replica, any heartbeat or poll of a trusted one. A key that only beats is not in it. (Its name
+   * is from when it held every worker seen: a farm upgraded starts with it full, not empty.)
    */
-  classWorking: 'class:{}:working',
+  classWorking: 'class:{}:seen',
   /** Trusted workers of a class by last seen (arbitration). */
   classTrusted: 'class:{}:trusted',
   /** Tiles of a class verified with a trusted worker in the accepted group: known answers. */

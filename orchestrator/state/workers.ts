@@ -1,4 +1,6 @@
 /** Worker records: registration by public key, class, heartbeats, counters and the leaderboard. */
+
+import type { ChainableCommander } from 'ioredis';
 import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';
 import type { ClassState, WorkerView } from '../../shared/protocol.ts';
@@ -22,8 +24,8 @@ export interface WorkerRecord {
   calibration: string[];
   registeredAt: number;
   lastSeen: number;
-  /** When it last looked through its queues for work (keys.ts classWorking). */
-  lookedAt: number;
+  /** When it was last recorded as taking work in its class (keys.ts classWorking). */
+  workingAt: number;
   valid: number;
   invalid: number;
   timedOut: number;
@@ -55,7 +57,7 @@ export interface WorkerRecord {
 const NUMERIC = [
   'registeredAt',
   'lastSeen',
-  'lookedAt',
+  'workingAt',
   'valid',
   'invalid',
   'timedOut',
@@ -145,25 +147,33 @@ export class Workers {
   }
 
   /**
-   * Seen now (a heartbeat, a poll): the online window, and its class's sets of workers taking work
-   * while it holds a replica, or is the operator's (at most once a second).
+   * Seen now (a heartbeat, a poll): the online window (at most once a second), and, while it holds
+   * a replica, its class's set of workers taking work; the operator's, in its class's sets at once.
    */
   async touch(w: WorkerRecord): Promise<void> {
     const now = Date.now();
     if (now - w.lastSeen < 1000) return;
     const m = this.redis.multi().hset(keys.worker(w.id), 'lastSeen', now).zadd(keys.workersBy('lastSeen'), now, w.id);
-    if (inClass(w) && (w.trusted || w.inFlight > 0)) {
-      m.zadd(keys.classWorking(w.class), now, w.id);
-      if (w.trusted) m.zadd(keys.classTrusted(w.class), now, w.id);
-    }
+    if (w.trusted && inClass(w)) m.zadd(keys.classWorking(w.class), now, w.id).zadd(keys.classTrusted(w.class), now, w.id);
+    else if (w.inFlight > 0) this.working(m, w, now);
     await m.exec();
   }
 
-  /** It looked through its queues for work: it takes work in its class (at most once a second). */
+  /** It looked through its queues for work, at a price it could take: it takes work in its class. */
   async looked(w: WorkerRecord): Promise<void> {
-    const now = Date.now();
-    if (now - w.lookedAt < 1000 || !inClass(w)) return;
-    await this.redis.multi().hset(keys.worker(w.id), 'lookedAt', now).zadd(keys.classWorking(w.class), now, w.id).exec();
+    const m = this.redis.multi();
+    if (this.working(m, w, Date.now())) await m.exec();
+  }
+
+  /**
+   * Records an untrusted worker as taking work in its class, at most once a quarter of the online
+   * window: availability.lua reads the few recorded last, and a key recorded every second would
+   * rank above every worker polling every 20 s (a review). False when it is not due.
+   */
+  private working(m: ChainableCommander, w: WorkerRecord, now: number): boolean {
+    if (!inClass(w) || now - w.workingAt < this.onlineWindowMs / 4) return false;
+    m.hset(keys.worker(w.id), 'workingAt', now).zadd(keys.classWorking(w.class), now, w.id);
+    return true;
   }
 
   /** Puts the worker in its measured class (credibility is per class: set-class.lua). */

@@ -56,7 +56,7 @@ export interface Policy {
 export interface Availability {
   /** Trusted workers of the class online that have not voted on the task. */
   trusted: number;
-  /** Workers of the class that could take a replica of it (trusted included). */
+  /** 1 when a worker of the class could take a replica of it (trusted included), else 0. */
   eligible: number;
   /** Other classes, not set aside for the task, with a trusted worker online (absent: none). */
   elsewhere?: number;

@@ -127,8 +127,13 @@ export class VerdictRunner {
       if (decision.kind === 'needs-availability') throw new Error('decide asked for availability twice');
       // A slot that a poll (or an orchestrator killed while polling) held as the tile was opened
       // to the other classes went back to the queue of a class set aside for it, where no poll
-      // that may take it looks: each look of the tile moves such slots on (a review).
-      if (decision.kind === 'wait' && !task.class) for (const c of task.excluded) await this.deps.dispatch.unpinned(task.id, c);
+      // that may take it looks: each look of the tile moves such slots on, and it is looked at
+      // after each grace while it waits, whoever is online (a review).
+      if (decision.kind === 'wait' && !task.class && task.excluded.length > 0) {
+        for (const c of task.excluded)
+          await this.deps.dispatch.unpinned(task.id, c).catch((err) => log.warn({ err, task: taskId }, 'could not move its slots on'));
+        decision = { ...decision, idleAt: decision.idleAt ?? Date.now() + this.deps.graceMs };
+      }
       if (await this.apply(task, job, decision)) return;
     }
     log.error({ task: taskId }, 'task kept changing while being judged; the next event judges it again');

@@ -5,8 +5,10 @@
   ask the job takes (includes/market.lua askRefused), or trusted) — what bind.lua would allow — among those
   taking work in the window (keys.ts classWorking: a key that only beats is online but takes
   nothing, and had kept a tile starved in its class from being opened to the others; so had one
-  asking more than the job pays). Scans at most 64 of those that took work last, so its cost does
-  not grow with the farm.
+  asking more than the job pays). Stops at the first eligible worker (verdicts ask only whether
+  there is one) and looks at most at the 256 that took work last, so its cost does not grow with
+  the farm, and many keys that cannot take the tile hide a worker that can only behind 256 of them
+  (64 keys asking a fortune had, a review found: the scan had stopped at 64).
   Input:
     KEYS[1] class's workers taking work, by when they last did
     KEYS[2] class's trusted workers by last seen
@@ -24,7 +26,7 @@
     ARGV[7] the most a market order pays now (ticks per RU: its collar), or '' for any price
     ARGV[8] the most rays one pixel-sample can trace (shared/render-units.ts)
   Output:
-    {trusted workers available, eligible workers available (counting stops at 8)}
+    {trusted workers available, 1 when an eligible worker is available, else 0}
 ]]
 -- @include market
 -- @include votes
@@ -37,7 +39,7 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', ARGV[2], 'LIM
   if mayVote(votes, w, true) and redis.call('SISMEMBER', KEYS[3], w) == 0 then trusted = trusted + 1 end
 end
 local eligible = 0
-for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 64)) do
+for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 256)) do
   if redis.call('SISMEMBER', KEYS[3], w) == 0 then
     local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding', 'ask')
     if h[1] == ARGV[1] and h[2] == 'established' and mayVote(votes, w, h[3] == '1') then
@@ -49,6 +51,6 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIM
       end
     end
   end
-  if eligible >= 8 then break end
+  if eligible > 0 then break end
 end
 return {trusted, eligible}

@@ -2,7 +2,8 @@
   Hands a worker a spot check: a tile of its class already verified with one of the operator's
   trusted workers in the accepted group, as one more replica that looks like any other (opaque id,
   stake locked, counted in flight, leased and deadlined the same way). A tile of the pool serves
-  each worker at most once (never one that rendered it) and at most ARGV[9] workers in all.
+  each worker at most once (never one that rendered it) and at most ARGV[9] workers in all, and
+  none of a job being deleted.
   Where real work comes from goes first: tiles of the frame of the slot the check stands in for
   (a frame's tiles are queued in a random order: planner.ts dispatchOrder), then of frames still
   being rendered, then of running jobs, then any (among 8 drawn at random and the 8 newest). A
@@ -40,7 +41,8 @@ local function factsOf(taskId)
   if known[taskId] == nil then
     known[taskId] = false
     local t = redis.call('HMGET', K.task(taskId), 'state', 'job', 'frame', 'rect')
-    if t[1] == 'verified' then
+    -- Not from a job whose deletion was asked for (score 0): its deletion would wait for the check.
+    if t[1] == 'verified' and redis.call('ZSCORE', K.jobsEnded, t[2]) ~= '0' then
       local job = redis.call('HMGET', K.job(t[2]), 'state', 'scene', 'tilesPerFrame')
       local verifiedInFrame = tonumber(redis.call('HGET', K.jobFrames(t[2]), t[3]) or '0')
       known[taskId] = {frame = t[3], rect = t[4], scene = job[2], running = job[1] == 'running',
