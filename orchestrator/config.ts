@@ -311,10 +311,11 @@ export const OrchestratorConfig = settings
     path: ['gatewayInFlightMiB'],
     message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
   })
-  // An idle worker is seen, and counts as taking work in its class (keys.ts classWorking), at each poll.
-  .refine((c) => c.pollMs < 2 * c.leaseMs, {
+  // An idle worker is seen at each poll, and counts as taking work in its class (keys.ts
+  // classWorking) from a poll's look, recorded once a quarter of the online window (twice the lease).
+  .refine((c) => c.pollMs <= c.leaseMs, {
     path: ['pollMs'],
-    message: `${settingName('pollMs')} must be under twice ${settingName('leaseMs')} (the online window): an idle worker polling would be shown offline`,
+    message: `${settingName('pollMs')} must be at most ${settingName('leaseMs')}: an idle worker polling longer would drop out of the online window (twice the lease)`,
   });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;
 

@@ -540,23 +540,23 @@ export class Dispatcher {
     const { owed } = terms;
     let idle = false;
     let buyersHadNone = false;
-    let pricedOut = false;
     if (owed) {
       const first = await this.pass(worker, terms, wantSpot, BUYER_SCAN_LIMIT, (plan) => owed.buyers.has(plan.owner));
       if (first.found) return { found: first.found, idle: false, lane: first.lane };
       // Excused only when it saw every slot: a buyer's may wait behind more than the scan holds.
       buyersHadNone = !first.sawWanted && first.exhausted;
       idle = buyersHadNone;
-      pricedOut = first.pricedOut;
     }
-    const look = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
+    const { found, lane } = await this.pass(worker, { ...terms, buyersHadNone }, wantSpot, SCAN_LIMIT);
     // One that looks for work could take a tile starved in its class (availability.lua), unless it
-    // asks more than work it met pays: keys asking a fortune, looking every second, had crowded
-    // the workers that take work out of the few availability reads (a review). A failed record of
-    // it must not fail the poll.
-    if (!pricedOut && !look.pricedOut)
+    // asks more than the market's price, which no spot work pays: keys asking a fortune, looking
+    // every second, had crowded the workers that take work out of availability's reads (a review).
+    // Without a price, what it takes depends on the job: it is recorded. A failed record must not
+    // fail the poll.
+    const { spot } = terms.prices;
+    if (spot === null || worker.ask === null || worker.ask <= spot)
       await this.workers.looked(worker).catch((err) => this.log.warn({ err, worker: worker.id }, 'could not record a look'));
-    return { found: look.found, idle, lane: look.lane };
+    return { found, idle, lane };
   }
 
   /**
@@ -569,9 +569,9 @@ export class Dispatcher {
     wantSpot: boolean,
     limit: number,
     wanted?: (plan: JobPlan) => boolean,
-  ): Promise<{ found?: Assignment; lane?: string; sawWanted: boolean; pricedOut: boolean; exhausted: boolean }> {
+  ): Promise<{ found?: Assignment; lane?: string; sawWanted: boolean; exhausted: boolean }> {
     const held: Job[] = [];
-    const look = { found: undefined as Assignment | undefined, sawWanted: false, pricedOut: false, lane: undefined as string | undefined };
+    const look = { found: undefined as Assignment | undefined, sawWanted: false, lane: undefined as string | undefined };
     let full = false;
     try {
       for (const lane of this.lanesOf(worker)) {
@@ -626,7 +626,7 @@ export class Dispatcher {
     wantSpot: boolean,
     terms: Terms,
     wanted: ((plan: JobPlan) => boolean) | undefined,
-    look: { sawWanted: boolean; pricedOut: boolean },
+    look: { sawWanted: boolean },
   ): Promise<Assignment | undefined> {
     const slot = parseSlotId(job.id as string);
     const plan = slot && (await this.jobs.plan(slot.job));
@@ -669,7 +669,6 @@ export class Dispatcher {
       bound = await bind(false);
     }
     if (wanted && BUYER_WORK_FOR_IT.has(bound.status)) look.sawWanted = true;
-    if (bound.status === 'pricedout') look.pricedOut = true;
     switch (bound.status) {
       case 'bound':
       case 'again': {

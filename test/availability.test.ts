@@ -31,7 +31,7 @@ beforeAll(async () => {
   redis = connectRedis(server.url);
   workers = new Workers(redis, WINDOW_MS, 0.2);
   const classes = new Classes(redis);
-  for (const id of ['rare', 'common', 'crowded'])
+  for (const id of ['rare', 'common', 'crowded', 'flooded'])
     await classes.save({ id, established: true, near: null, answers: [], at: 0, calibration: '' });
   availability = new AvailabilityReader(redis, classes, WINDOW_MS, STAKE, STAKE, async () => prices);
 });
@@ -84,6 +84,14 @@ describe('availability', () => {
     expect(await of()).toBe(1);
   });
 
+  it('says one can take it when the 256 that took work last all cannot: a flood makes a tile wait, never decided on its word', async () => {
+    const of = async () => (await availability.of(tile(await job('j7', 1000), 'flooded'), 64)).eligible;
+    for (let i = 0; i < 255; i++) await workers.looked(await worker(`flood${i}`, 'flooded', { ask: 1_000_000 }));
+    expect(await of()).toBe(0);
+    await workers.looked(await worker('flood255', 'flooded', { ask: 1_000_000 }));
+    expect(await of()).toBe(1);
+  });
+
   it('counts no worker whose ask the job’s bid or the price does not reach', async () => {
     const of = async (id: string) => (await availability.of(tile(id, 'common'), 64)).eligible;
     await workers.looked(await worker('dear', 'common', { ask: 5000 }));
@@ -94,7 +102,7 @@ describe('availability', () => {
   });
 
   it('counts, for a tile opened to the other classes, only workers of a class not set aside for it', async () => {
-    await redis.del(keys.classWorking('common'), keys.classWorking('crowded'));
+    await redis.del(keys.classWorking('common'), keys.classWorking('crowded'), keys.classWorking('flooded'));
     expect(await availability.of(tile('j4', '', ['common']), 64)).toEqual({ trusted: 0, eligible: 1 });
     expect(await availability.of(tile('j4', '', ['rare']), 64)).toEqual({ trusted: 0, eligible: 0 });
     await workers.looked(await worker('common-key', 'common'));

@@ -441,10 +441,6 @@ describe('task bookkeeping in Lua', () => {
     const spot = (worker: string) => tasks.spot('c1', worker, `r-${worker}-${Math.random()}`, deadline, 1000, 2, 1500);
     for (const w of ['renderer', 's1', 's2', 's3']) await redis.hset(keys.worker(w), { id: w, trusted: 0, stake: 100_000, ask: 9_000_000 });
     expect(await spot('renderer')).toBeUndefined();
-    // None while its job's deletion is asked for: the deletion would wait for the check's verdict.
-    await redis.zadd(keys.jobsEnded, 0, job);
-    expect(await spot('s1')).toBeUndefined();
-    await redis.zadd(keys.jobsEnded, Date.now(), job);
     expect((await spot('s1'))?.task).toBe(task);
     // The treasury pays a check at the last price that traded, whatever the worker asks.
     const checked = Object.values(await redis.hgetall(keys.taskReplicas(task))).map(
@@ -456,6 +452,23 @@ describe('task bookkeeping in Lua', () => {
     // Two uses: the tile has left the pool.
     expect(await redis.zscore(keys.spotPool('c1'), task)).toBeNull();
     expect(await spot('s3')).toBeUndefined();
+    // None from a job whose deletion is asked for (its deletion would wait for the check's
+    // verdict): its tile leaves the pool, where it had taken the place of one that could serve.
+    const deleting = 'j00000000000000000050';
+    await redis.hset(keys.job(deleting), {
+      id: deleting,
+      state: 'done',
+      scene: 'bafkreiscene',
+      owner: 'o',
+      tilesTotal: 1,
+      timeoutMs: 60_000,
+    });
+    await tasks.create(deleting, planJob(deleting, [0], 16, 16, 16), 1);
+    await redis.hset(keys.task(`${deleting}.f0.t0`), { state: 'verified', class: 'c1' });
+    await redis.zadd(keys.spotPool('c1'), Date.now(), `${deleting}.f0.t0`);
+    await redis.zadd(keys.jobsEnded, 0, deleting);
+    expect(await spot('s3')).toBeUndefined();
+    expect(await redis.zscore(keys.spotPool('c1'), `${deleting}.f0.t0`)).toBeNull();
   });
 
   it("tells a verdict when the task's next look is, and takes it out only if no change moved it since", async () => {

@@ -7,8 +7,10 @@
   nothing, and had kept a tile starved in its class from being opened to the others; so had one
   asking more than the job pays). Stops at the first eligible worker (verdicts ask only whether
   there is one) and looks at most at the 256 that took work last, so its cost does not grow with
-  the farm, and many keys that cannot take the tile hide a worker that can only behind 256 of them
-  (64 keys asking a fortune had, a review found: the scan had stopped at 64).
+  the farm; when all 256 cannot take the tile it does not know, and says one can: keys flooding
+  the set (64 asking a fortune had hidden every honest worker, a review found, and 256 holding a
+  replica each and beating, a second) make a tile wait for its job's timeout, never have it
+  decided, or its audit skipped, on their word.
   Input:
     KEYS[1] class's workers taking work, by when they last did
     KEYS[2] class's trusted workers by last seen
@@ -39,7 +41,8 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', ARGV[2], 'LIM
   if mayVote(votes, w, true) and redis.call('SISMEMBER', KEYS[3], w) == 0 then trusted = trusted + 1 end
 end
 local eligible = 0
-for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 256)) do
+local working = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 256)
+for _, w in ipairs(working) do
   if redis.call('SISMEMBER', KEYS[3], w) == 0 then
     local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding', 'ask')
     if h[1] == ARGV[1] and h[2] == 'established' and mayVote(votes, w, h[3] == '1') then
@@ -53,4 +56,5 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIM
   end
   if eligible > 0 then break end
 end
+if #working == 256 then eligible = 1 end
 return {trusted, eligible}

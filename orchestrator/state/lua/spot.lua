@@ -41,8 +41,11 @@ local function factsOf(taskId)
   if known[taskId] == nil then
     known[taskId] = false
     local t = redis.call('HMGET', K.task(taskId), 'state', 'job', 'frame', 'rect')
-    -- Not from a job whose deletion was asked for (score 0): its deletion would wait for the check.
-    if t[1] == 'verified' and redis.call('ZSCORE', K.jobsEnded, t[2]) ~= '0' then
+    -- Not from a job whose deletion was asked for (score 0; for good): its deletion would wait for
+    -- the check. It leaves the pool, where it had taken the place of a tile that could serve.
+    local deleting = t[2] and redis.call('ZSCORE', K.jobsEnded, t[2]) == '0'
+    if deleting then redis.call('ZREM', KEYS[1], taskId) end
+    if t[1] == 'verified' and not deleting then
       local job = redis.call('HMGET', K.job(t[2]), 'state', 'scene', 'tilesPerFrame')
       local verifiedInFrame = tonumber(redis.call('HGET', K.jobFrames(t[2]), t[3]) or '0')
       known[taskId] = {frame = t[3], rect = t[4], scene = job[2], running = job[1] == 'running',
