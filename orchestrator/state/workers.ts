@@ -1,5 +1,4 @@
 /** Worker records: registration by public key, class, heartbeats, counters and the leaderboard. */
-
 import type { ChainableCommander } from 'ioredis';
 import { fromTicks } from '../../shared/market.ts';
 import { fromMicros } from '../../shared/money.ts';

@@ -2,8 +2,8 @@
   Who could still take a replica of a task: trusted workers of its class seen within the online
   window that may still vote on it (votes.lua), and eligible workers (established in the class,
   not blacklisted for the job, may still vote, with free stake, under the job's share cap and an
-  ask the job takes (includes/market.lua askRefused), or trusted) — what bind.lua would allow — among those
-  taking work in the window (keys.ts classWorking: a key that only beats is online but takes
+  ask the job takes (includes/market.lua askRefused), or trusted) — what bind.lua would allow —
+  among those taking work in the window (keys.ts classWorking: a key that only beats is online but takes
   nothing, and had kept a tile starved in its class from being opened to the others; so had one
   asking more than the job pays). Stops at the first eligible worker (verdicts ask only whether
   there is one) and looks at most at the 256 that took work last, so its cost does not grow with
