@@ -312,7 +312,8 @@ export const OrchestratorConfig = settings
     message: `${settingName('gatewayInFlightMiB')} must hold a scene and its assets (maxSceneBytes + maxAssetBytes): the gateway could never send the largest`,
   })
   // An idle worker is seen at each poll, and counts as taking work in its class (keys.ts
-  // classWorking) from a poll's look, recorded once a quarter of the online window (twice the lease).
+  // classWorking) from a poll's look, recorded at most once a quarter of the online window (twice
+  // the lease): at most a poll and half a lease apart, inside the window with a margin.
   .refine((c) => c.pollMs <= c.leaseMs, {
     path: ['pollMs'],
     message: `${settingName('pollMs')} must be at most ${settingName('leaseMs')}: an idle worker polling longer would drop out of the online window (twice the lease)`,

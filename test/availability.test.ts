@@ -79,6 +79,7 @@ describe('availability', () => {
   it('finds the worker that can take a tile behind 200 keys that took work since and cannot', async () => {
     const of = async () => (await availability.of(tile(await job('j6', 1000), 'crowded'), 64)).eligible;
     await workers.looked(await worker('honest', 'crowded'));
+    // The keys are recorded after it, ahead of it in the order availability reads.
     await new Promise((r) => setTimeout(r, 5));
     for (let i = 0; i < 200; i++) await workers.looked(await worker(`dear${i}`, 'crowded', { ask: 1_000_000 }));
     expect(await of()).toBe(1);

@@ -108,6 +108,8 @@ describe('a tile starved in its class', () => {
   it('is opened to the other classes, not accepted below θ or failed on a rare key’s word, nor kept starved by a key that takes nothing or a poll holding its slots, and never taken by its class again', async () => {
     // Online means seen within two leases (4 s); a verdict starved 1 s is decided.
     const own = await startApiFarm({ leaseMs: 2000, graceMs: 1000 });
+    const connection = new Redis(own.redisUrl, { maxRetriesPerRequest: null });
+    let scan: BullWorker | undefined;
     try {
       await fundOperator(own, 1000);
       // A rare class whose trusted machine goes offline, and a key of it.
@@ -128,8 +130,7 @@ describe('a tile starved in its class', () => {
       // A poll of that class (or an orchestrator killed while polling) holds the tile's slots as it
       // is opened to the others, and puts them back in that class's queue after.
       const rare = ((await (await fetch(`${own.farm.url}/api/workers/${k1.id}`)).json()) as WorkerView).class as string;
-      const connection = new Redis(own.redisUrl, { maxRetriesPerRequest: null });
-      const scan = new BullWorker(`slots-${rare}`, null, { connection, autorun: false });
+      scan = new BullWorker(`slots-${rare}`, null, { connection, autorun: false });
       const held: Job[] = [];
       for (let slot = await scan.getNextJob('scan'); slot; slot = await scan.getNextJob('scan')) held.push(slot);
       expect(held).not.toHaveLength(0);
@@ -145,8 +146,6 @@ describe('a tile starved in its class', () => {
       const k2 = await own.worker('k2', { shade: 200, stake: 1000 });
       expect(await k2.client.next()).toBeUndefined();
       for (const slot of held) await slot.moveToWait('scan');
-      await scan.close();
-      connection.disconnect();
       expect(await uploadShade(anchor.client, await nextAssignment(anchor.client, 5000), 40)).toBe('accepted');
       await expect.poll(async () => ((await (await own.operator(`/api/jobs/${id}`)).json()) as { state: string }).state).toBe('done');
       const [tile] = await tiles();
@@ -161,6 +160,8 @@ describe('a tile starved in its class', () => {
       // The key's stake is free again, and it was paid nothing.
       expect(await (await fetch(`${own.farm.url}/api/workers/${k1.id}`)).json()).toMatchObject({ inFlight: 0, locked: 0, earned: 0 });
     } finally {
+      await scan?.close();
+      connection.disconnect();
       await own.stop();
     }
   });

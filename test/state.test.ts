@@ -452,23 +452,22 @@ describe('task bookkeeping in Lua', () => {
     // Two uses: the tile has left the pool.
     expect(await redis.zscore(keys.spotPool('c1'), task)).toBeNull();
     expect(await spot('s3')).toBeUndefined();
-    // None from a job whose deletion is asked for (its deletion would wait for the check's
-    // verdict): its tile leaves the pool, where it had taken the place of one that could serve.
-    const deleting = 'j00000000000000000050';
-    await redis.hset(keys.job(deleting), {
-      id: deleting,
-      state: 'done',
-      scene: 'bafkreiscene',
-      owner: 'o',
-      tilesTotal: 1,
-      timeoutMs: 60_000,
-    });
-    await tasks.create(deleting, planJob(deleting, [0], 16, 16, 16), 1);
-    await redis.hset(keys.task(`${deleting}.f0.t0`), { state: 'verified', class: 'c1' });
-    await redis.zadd(keys.spotPool('c1'), Date.now(), `${deleting}.f0.t0`);
-    await redis.zadd(keys.jobsEnded, 0, deleting);
-    expect(await spot('s3')).toBeUndefined();
-    expect(await redis.zscore(keys.spotPool('c1'), `${deleting}.f0.t0`)).toBeNull();
+    // None from a job whose deletion is asked for, or under way (its deletion would wait for the
+    // check's verdict): its tile leaves the pool, where it had taken the place of one that could serve.
+    for (const [deleting, mark] of [
+      ['j00000000000000000050', () => redis.zadd(keys.jobsEnded, 0, 'j00000000000000000050')],
+      ['j00000000000000000051', () => redis.hset(keys.job('j00000000000000000051'), 'purging', Date.now())],
+    ] as const) {
+      const fields = { id: deleting, state: 'done', scene: 'bafkreiscene', owner: 'o', tilesTotal: 1, timeoutMs: 60_000 };
+      await redis.hset(keys.job(deleting), fields);
+      await tasks.create(deleting, planJob(deleting, [0], 16, 16, 16), 1);
+      await redis.hset(keys.task(`${deleting}.f0.t0`), { state: 'verified', class: 'c1' });
+      await redis.zadd(keys.spotPool('c1'), Date.now(), `${deleting}.f0.t0`);
+      await redis.zadd(keys.jobsEnded, Date.now(), deleting);
+      await mark();
+      expect(await spot('s3')).toBeUndefined();
+      expect(await redis.zscore(keys.spotPool('c1'), `${deleting}.f0.t0`)).toBeNull();
+    }
   });
 
   it("tells a verdict when the task's next look is, and takes it out only if no change moved it since", async () => {

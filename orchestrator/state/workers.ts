@@ -172,6 +172,8 @@ export class Workers {
   private working(m: ChainableCommander, w: WorkerRecord, now: number): boolean {
     if (!inClass(w) || now - w.workingAt < this.onlineWindowMs / 4) return false;
     m.hset(keys.worker(w.id), 'workingAt', now).zadd(keys.classWorking(w.class), now, w.id);
+    // The request's record goes on to its look (a poll's): not recorded twice.
+    w.workingAt = now;
     return true;
   }
 

@@ -3,7 +3,7 @@
   trusted workers in the accepted group, as one more replica that looks like any other (opaque id,
   stake locked, counted in flight, leased and deadlined the same way). A tile of the pool serves
   each worker at most once (never one that rendered it) and at most ARGV[9] workers in all, and
-  none of a job being deleted.
+  none of a job being deleted (asked to be, or purged).
   Where real work comes from goes first: tiles of the frame of the slot the check stands in for
   (a frame's tiles are queued in a random order: planner.ts dispatchOrder), then of frames still
   being rendered, then of running jobs, then any (among 8 drawn at random and the 8 newest). A
@@ -41,12 +41,13 @@ local function factsOf(taskId)
   if known[taskId] == nil then
     known[taskId] = false
     local t = redis.call('HMGET', K.task(taskId), 'state', 'job', 'frame', 'rect')
-    -- Not from a job whose deletion was asked for (score 0; for good): its deletion would wait for
-    -- the check. It leaves the pool, where it had taken the place of a tile that could serve.
-    local deleting = t[2] and redis.call('ZSCORE', K.jobsEnded, t[2]) == '0'
+    local job = t[2] and redis.call('HMGET', K.job(t[2]), 'state', 'scene', 'tilesPerFrame', 'purging')
+    -- Not from a job being deleted (its deletion asked for, score 0, or its purge under way; for
+    -- good): its deletion would wait for the check. It leaves the pool, where it had taken the
+    -- place of a tile that could serve.
+    local deleting = job and (job[4] or redis.call('ZSCORE', K.jobsEnded, t[2]) == '0')
     if deleting then redis.call('ZREM', KEYS[1], taskId) end
     if t[1] == 'verified' and not deleting then
-      local job = redis.call('HMGET', K.job(t[2]), 'state', 'scene', 'tilesPerFrame')
       local verifiedInFrame = tonumber(redis.call('HGET', K.jobFrames(t[2]), t[3]) or '0')
       known[taskId] = {frame = t[3], rect = t[4], scene = job[2], running = job[1] == 'running',
         rendering = job[1] == 'running' and verifiedInFrame < tonumber(job[3] or '0')}
