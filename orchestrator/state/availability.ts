@@ -55,23 +55,23 @@ export class AvailabilityReader {
    */
   private async onlineOutside(excluded: readonly string[], since: number): Promise<boolean> {
     if (excluded.length === 0) return (await this.redis.zcount(keys.workersBy('lastSeen'), since, '+inf')) > 0;
-    const others = (await this.classes.all()).filter((c) => c.established && !excluded.includes(c.id));
-    if (others.length === 0) return false;
-    const m = this.redis.pipeline();
-    for (const c of others) m.zcount(keys.classWorking(c.id), since, '+inf');
-    return ((await m.exec()) ?? []).some(([, n]) => Number(n) > 0);
+    return (await this.classesWithAny(keys.classWorking, excluded, since)) > 0;
   }
 
   /**
    * Established classes other than the tile's and those set aside for it with a trusted worker seen
    * since `since`: one that can take the tile whatever its stake or share (not at any price: README, Known limits).
    */
-  private async elsewhere(task: { class: string; excluded: readonly string[] }, since: number): Promise<number> {
-    const others = (await this.classes.all()).filter((c) => c.established && c.id !== task.class && !task.excluded.includes(c.id));
+  private elsewhere(task: { class: string; excluded: readonly string[] }, since: number): Promise<number> {
+    return this.classesWithAny(keys.classTrusted, [task.class, ...task.excluded], since);
+  }
+
+  /** How many established classes but `except` have a member in their set `setOf` scored since `since`. */
+  private async classesWithAny(setOf: (deviceClass: string) => string, except: readonly string[], since: number): Promise<number> {
+    const others = (await this.classes.all()).filter((c) => c.established && !except.includes(c.id));
     if (others.length === 0) return 0;
     const m = this.redis.pipeline();
-    for (const c of others) m.zcount(keys.classTrusted(c.id), since, '+inf');
-    const counts = (await m.exec()) ?? [];
-    return counts.filter(([, n]) => Number(n) > 0).length;
+    for (const c of others) m.zcount(setOf(c.id), since, '+inf');
+    return ((await m.exec()) ?? []).filter(([, n]) => Number(n) > 0).length;
   }
 }

@@ -41,7 +41,8 @@ for _, w in ipairs(redis.call('ZREVRANGEBYSCORE', KEYS[2], '+inf', ARGV[2], 'LIM
   if mayVote(votes, w, true) and redis.call('SISMEMBER', KEYS[3], w) == 0 then trusted = trusted + 1 end
 end
 local eligible = 0
-local working = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, 256)
+local SCANNED = 256
+local working = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', ARGV[2], 'LIMIT', 0, SCANNED)
 for _, w in ipairs(working) do
   if redis.call('SISMEMBER', KEYS[3], w) == 0 then
     local h = redis.call('HMGET', K.worker(w), 'class', 'classState', 'trusted', 'stake', 'locked', 'unbonding', 'ask')
@@ -56,5 +57,5 @@ for _, w in ipairs(working) do
   end
   if eligible > 0 then break end
 end
-if #working == 256 then eligible = 1 end
+if #working == SCANNED then eligible = 1 end
 return {trusted, eligible}
