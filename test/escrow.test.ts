@@ -46,6 +46,30 @@ interface Requester {
   call(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
 }
 /** A requester with its own token, granted `credits`. */
+/**
+ * A one-tile credibility job of `name`'s (2 credits, budget 1) that finished while a key still holds
+ * a replica of its tile: a key's result weighs nothing, so more replicas go out at once; a second
+ * key takes one, then a trusted worker's agreement accepts the tile.
+ */
+async function finishedWithReplicaHeld(name: string) {
+  const buyer = await requester(name, 2);
+  const [first, key, trusted] = await Promise.all([
+    api.worker(`${name}-k1`, { stake: 10, ask: 25 }),
+    api.worker(`${name}-k2`, { stake: 10, ask: 25 }),
+    api.worker(`${name}-t`, { trusted: true, ask: 25 }),
+  ]);
+  const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } });
+  const { id } = (await res.json()) as { id: string };
+  const a = (await first.client.next()) as Assignment;
+  expect(await uploadShade(first.client, a, 40, raysOf(a))).toBe('accepted');
+  const extra = (await key.client.next()) as Assignment;
+  expect(extra.replica).not.toBe(a.replica);
+  const b = (await trusted.client.next()) as Assignment;
+  expect(await uploadShade(trusted.client, b, 40, raysOf(b))).toBe('accepted');
+  await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+  return { buyer, id, a, key, extra };
+}
+
 async function requester(name: string, credits: number): Promise<Requester> {
   const { token, owner } = (await (await api.operator('/api/tokens', { name })).json()) as { token: string; owner: string };
   if (credits > 0) expect((await api.operator('/api/credits', { account: owner, amount: credits })).status).toBe(201);
@@ -256,23 +280,7 @@ describe('escrow', () => {
   });
 
   it('judges and pays a replica still held when its tile was accepted and its job finished, late, as a running job would', async () => {
-    const buyer = await requester('finisher', 2);
-    const [first, key, trusted] = await Promise.all([
-      api.worker('k1', { stake: 10, ask: 25 }),
-      api.worker('k2', { stake: 10, ask: 25 }),
-      api.worker('t2', { trusted: true, ask: 25 }),
-    ]);
-    const res = await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } });
-    const { id } = (await res.json()) as { id: string };
-    const a = (await first.client.next()) as Assignment;
-    expect(await uploadShade(first.client, a, 40, raysOf(a))).toBe('accepted');
-    // An unchecked key's result weighs nothing: more replicas go out at once. A key takes one, then
-    // a trusted worker's agreement accepts the tile and the job finishes while the key still holds its.
-    const extra = (await key.client.next()) as Assignment;
-    expect(extra.replica).not.toBe(a.replica);
-    const b = (await trusted.client.next()) as Assignment;
-    expect(await uploadShade(trusted.client, b, 40, raysOf(b))).toBe('accepted');
-    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    const { buyer, id, a, key, extra } = await finishedWithReplicaHeld('finisher');
     // The key's commitment stays behind its replica, and deleting the job waits for it: deleted at
     // once, its answer had been refused, unpaid (an attacker's review).
     expect((await statusOf(buyer, id)).cost.held).toBeGreaterThan(0);
@@ -288,23 +296,7 @@ describe('escrow', () => {
   });
 
   it('deletes no job while an answer on it waits for its verdict: its orchestrator died once it was recorded', async () => {
-    const buyer = await requester('crashed', 2);
-    const [first, key, trusted] = await Promise.all([
-      api.worker('k3', { stake: 10, ask: 25 }),
-      api.worker('k4', { stake: 10, ask: 25 }),
-      api.worker('t3', { trusted: true, ask: 25 }),
-    ]);
-    const { id } = (await (
-      await buyer.call('/api/jobs', { body: { ...oneTileJob(1), verification: 'credibility', budget: 1 } })
-    ).json()) as {
-      id: string;
-    };
-    const a = (await first.client.next()) as Assignment;
-    expect(await uploadShade(first.client, a, 40, raysOf(a))).toBe('accepted');
-    const extra = (await key.client.next()) as Assignment;
-    const b = (await trusted.client.next()) as Assignment;
-    expect(await uploadShade(trusted.client, b, 40, raysOf(b))).toBe('accepted');
-    await expect.poll(async () => (await statusOf(buyer, id)).state, { timeout: 10_000 }).toBe('done');
+    const { buyer, id, a, key, extra } = await finishedWithReplicaHeld('crashed');
     expect((await buyer.call(`/api/jobs/${id}?purge`, { method: 'DELETE' })).status).toBe(202);
     // The key's answer is recorded and its orchestrator dies before judging it (crash point
     // after-submit): nothing judges it until the sweep's look, a grace (30 s here) later.
