@@ -321,6 +321,7 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
     forwardSettings,
     marketIntervalMs: config.marketIntervalMs,
     marketIndexFloorRu: config.marketIndexFloorRu,
+    marketHistoryMs: config.marketHistoryMs,
     redis,
     tokens,
     webhooks,

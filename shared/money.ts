@@ -8,12 +8,17 @@ import { RAYS_PER_RU } from './render-units.ts';
 
 export const MICROS_PER_CREDIT = 1_000_000;
 
-/** An amount of credits on the wire: positive, at most 10^8, at most six decimals. */
+/**
+ * An amount of credits on the wire: at least a micro-credit (1e-13 is positive, and was a stake of
+ * nothing that Redis refused as "-0", a 500, or a job holding nothing), at most 10^8, at most six
+ * decimals.
+ */
 export const Credits = z
   .number()
   .positive()
   .max(1e8)
-  .refine((c) => Math.abs(c * MICROS_PER_CREDIT - Math.round(c * MICROS_PER_CREDIT)) < 1e-6, 'at most six decimals');
+  .refine((c) => Math.abs(c * MICROS_PER_CREDIT - Math.round(c * MICROS_PER_CREDIT)) < 1e-6, 'at most six decimals')
+  .refine((c) => Math.round(c * MICROS_PER_CREDIT) >= 1, 'at least 0.000001');
 
 export const toMicros = (credits: number): number => Math.round(credits * MICROS_PER_CREDIT);
 /** Credits as the ledger holds them, to the micro-credit, without trailing zeros: 10, 0.00049. */

@@ -271,6 +271,24 @@ describe('instances in the scene format', () => {
     ]);
   });
 
+  it('places only the vertices a mesh’s triangles use, once a copy: an accepted scene cannot hold a worker’s event loop', () => {
+    // A one-triangle mesh with as many vertices as positions may hold, drawn nearly 10,000 times:
+    // within every limit, and each copy had placed all 750,000 vertices, about 80 minutes a frame
+    // on the worker's main thread, its heartbeats and leases lapsing meanwhile (an attacker's review).
+    const positions = Array.from({ length: LIMITS.maxTriangles * 9 }, (_, i) => i % 5);
+    const ghost = { type: 'mesh' as const, id: 'ghost', positions, indices: [0, 1, 2], smooth: true, material: 'white' };
+    const copies = Array.from({ length: LIMITS.maxObjects - 3 }, (_, i) => ({
+      type: 'instance' as const,
+      of: 'ghost',
+      matrix: [1, 0, 0, i, 0, 1, 0, 0, 0, 0, 1, 0],
+    }));
+    const scene = parseScene(handScene([ghost, ...copies]));
+    const started = performance.now();
+    expect(compileScene(scene, 0).prims.length).toBeGreaterThan(0);
+    // Well inside a lease (30 s); a fraction of a second here.
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+
   it('wears the mesh’s material unless it names its own, and only a mesh with uvs can lend a textured one', () => {
     const scene = parseScene(handScene([{ type: 'instance', of: 'tile', matrix: SHIFT, material: 'red' }]));
     const { prims } = compileScene(scene, 0);

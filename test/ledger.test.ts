@@ -110,7 +110,7 @@ describe('stake and slashing', () => {
     const acc = await account(sleeper.id);
     expect(acc.stake).toBe(9.5);
     expect(acc.entries[0]).toMatchObject({ kind: 'penalty', amount: -0.5 });
-    await expect(sleeper.client.stake(1000)).rejects.toMatchObject({ status: 409 });
+    await expect(sleeper.client.stake(1000)).rejects.toMatchObject({ status: 402, title: 'Not enough credits' });
     expect((await account(sleeper.id)).balance).toBe(0);
   });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateRedis, startRedisServer } from '../cli/redis-server.ts';
 import { estimate } from '../orchestrator/market/estimate.ts';
 import { connectRedis, type FarmRedis } from '../orchestrator/state/redis.ts';
-import { costMicros, feeMicros, formatCredits, toMicros } from '../shared/money.ts';
+import { Credits, costMicros, feeMicros, formatCredits, toMicros } from '../shared/money.ts';
 import { maxRays } from '../shared/render-units.ts';
 
 let server: PrivateRedis;
@@ -38,6 +38,20 @@ describe('money', () => {
     expect(feeMicros(49, 20_000)).toBe(0);
     expect(toMicros(0.1 + 0.2)).toBe(300_000);
     expect([formatCredits(10), formatCredits(0.00049), formatCredits(1.5)]).toEqual(['10', '0.00049', '1.5']);
+  });
+
+  it('takes amounts on the wire of a micro-credit at least, six decimals at most', () => {
+    expect([0.000001, 1, 1e8].map((c) => Credits.safeParse(c).success)).toEqual([true, true, true]);
+    // 1e-13 is positive and has "six decimals" within the check's tolerance, and is 0 µc: a stake
+    // of nothing had reached Redis as "-0" (a 500), and a job of budget 1e-13 held nothing.
+    expect([1e-13, 4e-7, 0, -1, 1.0000001, 1e8 + 1].map((c) => Credits.safeParse(c).success)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('computes in Lua exactly what it computes in TypeScript, over the whole accepted range', async () => {

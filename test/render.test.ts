@@ -5,7 +5,7 @@ import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import { openBackend } from '../worker/render/backend.ts';
 import { packedCells, packResults } from '../worker/render/packed-cells.ts';
-import { type Renderer, spreadRows } from '../worker/render/renderer.ts';
+import { Renderer, spreadRows } from '../worker/render/renderer.ts';
 import { useRenderers } from './support/renderers.ts';
 import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
 
@@ -25,6 +25,31 @@ describe('determinism', () => {
     expect(await hashOf(r, parseScene({ ...shippedRaw('bounce'), render: { ...base.render, seed: 99 } }), 5)).not.toBe(first);
     expect(await hashOf(r, base, 6)).not.toBe(first);
     expect(first).toMatch(/^bafkrei[a-z2-7]{52}$/);
+  });
+});
+
+describe('a worker that met other scenes first', () => {
+  // Scenes of up to 16 primitives share the kernel's constants when their primitives, tile shape,
+  // sample group and bounces agree; gpu.js bakes the sizes of a kernel's arrays into it, so the
+  // kernel must be another for other sizes (one material more): an attacker's review had a worker
+  // fail every such tile after a look-alike, and a requester fail another's job as poison.
+  it('renders a tile as a fresh worker does after a scene of the same constants and other sizes', async () => {
+    const raw = shippedRaw('cornell') as { materials: unknown[] };
+    const victim = shipped('cornell', { width: 64, height: 48, spp: 8 });
+    const lookAlike = parseScene({
+      ...raw,
+      render: victim.render,
+      materials: [...raw.materials, { name: 'unused', type: 'diffuse', albedo: [0, 0, 0] }],
+    });
+    const tile = { x: 0, y: 0, width: 32, height: 32 };
+    const fresh = await Renderer.open('webasm');
+    try {
+      const want = await canonicalCid(await fresh.render(victim, 0, { tile }));
+      await on('webasm').render(lookAlike, 0, { tile });
+      expect(await canonicalCid(await on('webasm').render(victim, 0, { tile }))).toBe(want);
+    } finally {
+      fresh.close();
+    }
   });
 });
 

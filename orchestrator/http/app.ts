@@ -18,8 +18,7 @@ import type { Tolerance } from '../verdict/tolerance.ts';
 import { ADMIN_QUEUES_PATH, type QueueBoard } from './admin.ts';
 import { type AssetRoutesDeps, assetRoutes } from './assets.ts';
 import { AuthGate, authenticateWorker, requireOperator, requireRequester, verifyBody } from './auth.ts';
-import { boundBodies, meteredUpload, readJson, readRaw, refuseEncodedBodies } from './bodies.ts';
-import { ByteBudget } from './byte-budget.ts';
+import { boundBodies, readJson, readRaw, refuseEncodedBodies } from './bodies.ts';
 import { creditRoutes } from './credits.ts';
 import { dashboardRoutes } from './dashboard.ts';
 import { reservationRoutes } from './forwards.ts';
@@ -38,6 +37,8 @@ export interface AppDeps extends JobRoutesDeps, WorkRoutesDeps, GatewayDeps, Ass
   ledger: Ledger;
   marketIntervalMs: number;
   marketIndexFloorRu: number;
+  /** How long the market's clearings are kept (its price history). */
+  marketHistoryMs: number;
   redis: FarmRedis;
   tokens: Tokens;
   workers: Workers;
@@ -66,6 +67,15 @@ const REGISTRATION_BYTES = 4096;
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // A request pipelined behind another on its connection has no socket until the one before it is
+  // answered, and nothing bounds how many wait so: answered each in turn into memory, a thousand
+  // pages of workers pipelined on one connection never read held 300 MiB while it stayed open
+  // (an attacker's review); a CAR built for one outlived its count (cars-in-flight.ts). No client
+  // of the farm pipelines (browsers and fetch do not): such a connection is closed.
+  app.use((req, res, next) => {
+    if (res.socket) return next();
+    req.socket.destroy();
+  });
   // req.ip, and with it every per-address limit, is the socket's address unless a proxy is trusted.
   app.set('trust proxy', deps.trustProxy);
   app.use(
@@ -98,14 +108,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(ADMIN_QUEUES_PATH, requester, requireOperator, deps.board.router);
   app.use('/api/session', sessionRoutes(deps.tokens, requester, gate));
   app.use('/api/scenes', requester, sceneRoutes(deps));
-  // A submission's or an estimate's scene may come inline: read like an upload (bodies.ts).
-  const jobBodies = new ByteBudget(2 * deps.maxSceneBytes, deps.maxSceneBytes);
-  app.use(
-    '/api/jobs',
-    requester,
-    meteredUpload(jobBodies, deps.limits.assetMiB, deps.maxSceneBytes, readJson(deps.maxSceneBytes)),
-    jobRoutes(deps),
-  );
+  app.use('/api/jobs', requester, jobRoutes(deps));
   app.use('/api/assets', requester, assetRoutes(deps));
   app.use('/api/tokens', requester, requireOperator, tokenRoutes(deps.tokens, deps.webhooks));
   app.use('/api/webhooks', requester, readJson(4096), webhookRoutes(deps));

@@ -57,12 +57,16 @@ export function creditRoutes(ledger: Ledger, redis: FarmRedis, requester: Reques
   return r;
 }
 
-/** Maps a refused ledger operation to 409. */
+/**
+ * Maps a refused ledger operation of `amount` to its problem: 402 where the balance is short (as a
+ * job, a budget or a reservation says it), else 409 (stake that is not free).
+ */
 export async function ledgerOp(op: () => Promise<void>): Promise<void> {
   try {
     await op();
   } catch (e) {
-    if (e instanceof LedgerError) throw new HttpError(409, 'Not enough credits', e.message);
-    throw e;
+    if (!(e instanceof LedgerError)) throw e;
+    const short = e.message === 'balance too low';
+    throw new HttpError(short ? 402 : 409, short ? 'Not enough credits' : 'Refused', e.message, [{ path: 'amount', message: e.message }]);
   }
 }

@@ -41,6 +41,7 @@ import type { Market } from '../state/market.ts';
 import type { Tasks } from '../state/tasks.ts';
 import type { Principal } from '../state/tokens.ts';
 import type { StorageMonitor } from '../storage.ts';
+import { meteredUpload, readJson } from './bodies.ts';
 import { ByteBudget, overBudget } from './byte-budget.ts';
 import { StreamLimits } from './event-stream.ts';
 import { SharedStatuses, streamJobEvents, streamJobListEvents } from './job-events.ts';
@@ -72,6 +73,8 @@ export interface JobRoutesDeps {
   ledger: Ledger;
   /** Largest total of one scene's assets. */
   maxAssetBytes: number;
+  /** Largest scene sent inline (a submission's or an estimate's body). */
+  maxSceneBytes: number;
   /** This farm's scene limits (shared/farm-limits.ts). */
   farmLimits: FarmLimits;
 }
@@ -125,6 +128,14 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   // Two scenes at the asset limit may be checked at once, one of them a requester's.
   const resolving = new ByteBudget(2 * deps.maxAssetBytes, deps.maxAssetBytes);
+
+  // A submission's or an estimate's scene may come inline: read like an upload (bodies.ts), held
+  // while those two routes answer and on no other: held on every route under /api/jobs, two live
+  // views sent with a body at the limit had kept every submission out for as long as they stayed
+  // open (an attacker's review). Other routes read no body, or a small one.
+  const sceneBodies = new ByteBudget(2 * deps.maxSceneBytes, deps.maxSceneBytes);
+  const sceneBody = meteredUpload(sceneBodies, deps.limits.assetMiB, deps.maxSceneBytes, readJson(deps.maxSceneBytes));
+  const smallBody = readJson(4096);
 
   /** A submission checked and sized: its scene, frames and tiles, and what it will cost. */
   async function draft(req: Request, res: Response) {
@@ -201,7 +212,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   }
 
   /** What a submission would cost and hold, without submitting it. */
-  r.post('/estimate', async (req, res) => {
+  r.post('/estimate', sceneBody, async (req, res) => {
     await consume(deps.limits.estimate, req.principal?.owner as string, res);
     const { frames, tilesPerFrame, cost } = await draft(req, res);
     const quote: JobEstimate = {
@@ -216,7 +227,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
     res.json(quote);
   });
 
-  r.post('/', async (req, res) => {
+  r.post('/', sceneBody, async (req, res) => {
     await consume(deps.limits.submission, req.principal?.owner as string, res);
     await deps.storage.assertWritable();
     const { body, scene, refs, assets, frames, tilesPerFrame, bid, cost } = await draft(req, res);
@@ -422,7 +433,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
   }
 
   /** A new priority: the job's slots already queued move to it in the background (slot-refresh.ts). */
-  r.post('/:id/priority', async (req, res) => {
+  r.post('/:id/priority', smallBody, async (req, res) => {
     const job = await visibleJob(req);
     const { priority } = PriorityChange.parse(req.body ?? {});
     assertMayPrioritise(req, priority, job.priority);
@@ -437,7 +448,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
    * Raises the job's budget (job-budget.lua): its owner's balance pays the difference into its
    * escrow, and its slots that stepped aside for want of it go back to their queues at once.
    */
-  r.put('/:id/budget', async (req, res) => {
+  r.put('/:id/budget', smallBody, async (req, res) => {
     const job = await visibleJob(req);
     const { budget } = BudgetChange.parse(req.body ?? {});
     const owner = req.principal?.owner as string;

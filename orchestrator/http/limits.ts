@@ -9,6 +9,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
+import ipaddr from 'ipaddr.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { MIB } from '../../shared/bytes.ts';
 import { keys } from '../state/keys.ts';
@@ -123,4 +124,20 @@ export const limitBy =
  * trusted (config.ts refuses subnets broad enough to hold clients) or, with a hop count, the
  * client reaches us through fewer proxies than counted.
  */
-export const addressOf = (req: Request): string => req.ip ?? req.socket.remoteAddress ?? 'unknown';
+export const addressOf = (req: Request): string => limitedAs(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+
+/**
+ * An address as its per-address limits count it: an IPv6 one by its /64, which one host (one
+ * customer of a provider) is given whole — counted apart, each of its 2^64 addresses had its own
+ * registrations, calibrations and failed logins a minute (an attacker's review); an IPv4-mapped
+ * one as the IPv4 address it is.
+ */
+export function limitedAs(address: string): string {
+  if (!ipaddr.IPv6.isValid(address)) return address;
+  const v6 = ipaddr.IPv6.parse(address);
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${v6.parts
+    .slice(0, 4)
+    .map((p) => p.toString(16))
+    .join(':')}::/64`;
+}

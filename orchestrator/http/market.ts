@@ -14,6 +14,7 @@ import {
   toBookUnits,
 } from '../../shared/market.ts';
 import { CANDLE_MS, candles, INDEX_WINDOW_MS, priceIndex } from '../market/history.ts';
+import { PriceSeries } from '../market/price-series.ts';
 import { sharedFor } from '../single-flight.ts';
 import type { Market } from '../state/market.ts';
 import { type ForwardDeps, forwardCurve } from './forwards.ts';
@@ -29,10 +30,11 @@ const CURVE_FRESH_MS = 1000;
 
 export function marketRoutes(
   market: Market,
-  settings: { marketIntervalMs: number; marketIndexFloorRu: number },
+  settings: { marketIntervalMs: number; marketIndexFloorRu: number; marketHistoryMs: number },
   forwards: ForwardDeps,
 ): Router {
   const intervalMs = settings.marketIntervalMs;
+  const series = new PriceSeries(market, settings.marketHistoryMs, intervalMs);
   const r = Router();
 
   r.get('/', async (_req, res) => {
@@ -64,7 +66,7 @@ export function marketRoutes(
     const since = (Math.floor(Date.now() / period) - CANDLES + 1) * period;
     const history: MarketHistory = {
       interval,
-      candles: candles(await market.since(since), period).map((c) => ({
+      candles: candles(await series.since(since), period).map((c) => ({
         t: c.t,
         open: fromTicks(c.open),
         high: fromTicks(c.high),
@@ -78,7 +80,7 @@ export function marketRoutes(
 
   r.get('/index', async (_req, res) => {
     const floor = settings.marketIndexFloorRu;
-    const index = priceIndex(await market.since(Date.now() - INDEX_WINDOW_MS), toBookUnits(floor));
+    const index = priceIndex(await series.since(Date.now() - INDEX_WINDOW_MS), toBookUnits(floor));
     const view: MarketIndex = {
       price: price(index.price),
       volume: fromBookUnits(index.volume),

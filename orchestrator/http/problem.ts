@@ -1,5 +1,6 @@
 /** HTTP errors as RFC 9457 problem details, naming the failing fields. */
 
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { ZodError, z } from 'zod';
 import { type FieldIssue, formatIssues, PROBLEM_CONTENT_TYPE, type Problem } from '../../shared/problem.ts';
@@ -99,10 +100,13 @@ export const problemHandler: ErrorRequestHandler = (err, req, res, _next) => {
     return;
   }
   if (status >= 500) req.log?.error({ err }, 'request failed');
+  // A library's error, by its status's name; its message only where it is meant for the client: a
+  // system call's (a static file missing) had told anyone where the farm is installed.
+  const told = status < 500 && typeof err?.syscall !== 'string';
   sendProblem(res, {
     type: slug('error'),
-    title: status >= 500 ? 'Internal error' : 'Bad request',
+    title: status >= 500 ? 'Internal error' : (STATUS_CODES[status] ?? 'Error'),
     status,
-    detail: status >= 500 ? undefined : err?.message,
+    detail: told ? err?.message : undefined,
   });
 };

@@ -102,14 +102,6 @@ export function gatewayRoutes(deps: GatewayDeps): Router {
   const cars = new ByteLru<{ built: BuiltCar; blobBytes: number }>(deps.gatewayCacheMiB * MIB);
   const inFlight = new CarsInFlight<BuiltCar>(deps.gatewayInFlightMiB * MIB, deps.maxSceneBytes + deps.maxAssetBytes, GATEWAY_LET_GO);
   r.get('/:cid', async (req, res) => {
-    // A request pipelined behind another on its connection has no socket until the one before it
-    // is answered: cutting it off could not close it, nor would its end be heard if the connection
-    // died first, and the CAR it held would outlive its count (a review: 24 MiB of CARs alive
-    // behind live views, 4 counted). Workers do not pipeline.
-    if (!res.socket) {
-      req.socket.destroy();
-      return;
-    }
     const cid = param(req, 'cid', Ids.cid);
     const { 'entity-bytes': from } = GatewayQuery.parse(req.query);
     if (!(req.get('accept') ?? '').includes(CAR_CONTENT_TYPE))
@@ -259,6 +251,9 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     }
   });
 
+  /** The long poll each key has waiting here, to end it when the key polls again. */
+  const waitingPolls = new Map<string, AbortController>();
+
   /**
    * A worker that may poll now, or undefined when it must wait (unclassified: its class is not
    * established yet); refuses one that must calibrate first, was refused, or lacks stake.
@@ -292,14 +287,25 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     // closed already: its close event will not come again.
     if (res.destroyed) abort.abort();
     else res.on('close', () => abort.abort());
-    const found = await dispatch.nextBatch(worker, max, abort.signal, wait);
+    // One waiting poll per key here: a new one ends the one before (204), as a worker polls again
+    // only once its last poll ended or was lost. A key's polls had each waited side by side, a
+    // thousand at once within its request rate, each looking every second where its looks are
+    // not quieted (a provisional key's, a provider's owing a window): 3,000 Redis commands a
+    // second from one key (an attacker's review).
+    if (wait) {
+      waitingPolls.get(worker.id)?.abort();
+      waitingPolls.set(worker.id, abort);
+    }
+    const found = await dispatch.nextBatch(worker, max, abort.signal, wait).finally(() => {
+      if (waitingPolls.get(worker.id) === abort) waitingPolls.delete(worker.id);
+    });
     if (!abort.signal.aborted) return found;
     const rids = new Set(found.map((a) => a.replica));
     for (const mine of (await held(worker.id)).filter((h) => rids.has(h.replica.rid))) {
       const released = await tasks.release(mine.task, mine.replica.n, mine.replica.rid, worker.id, '', false);
       if (released) await dispatch.handBack(mine.task, mine.replica, released);
     }
-    req.log?.info({ replicas: found.length }, 'poller hung up; replicas handed back');
+    req.log?.info({ replicas: found.length }, 'poll ended before its answer; replicas handed back');
     return undefined;
   }
 

@@ -179,9 +179,19 @@ function quad(q: V3, u: V3, v: V3, material: number): WorldPrim {
 
 function meshTriangles(o: MeshObject, matrix: Affine | undefined, material: number, point: (p: V3) => V3): WorldPrim[] {
   const place = matrix ? (p: V3): V3 => point(applyPoint(matrix, p)) : point;
-  const vertices: V3[] = [];
-  for (let i = 0; i + 2 < o.positions.length; i += 3) vertices.push(place([o.positions[i], o.positions[i + 1], o.positions[i + 2]]));
-  const normals: V3[] = vertices.map(() => [0, 0, 0]);
+  // Only the vertices its triangles use, each placed once: a mesh's positions may hold many more,
+  // and each instance of it had placed them all again (an attacker's review: 9,998 instances of a
+  // one-triangle mesh of 750,000 vertices held a worker's event loop for 80 minutes a frame).
+  const placed = new Map<number, V3>();
+  const vertex = (k: number): V3 => {
+    let v = placed.get(k);
+    if (!v) {
+      v = place([o.positions[3 * k], o.positions[3 * k + 1], o.positions[3 * k + 2]]);
+      placed.set(k, v);
+    }
+    return v;
+  };
+  const normals = new Map<number, V3>();
   const tris: [number, number, number][] = [];
   // A mirroring matrix turns the triangles inside out (glass would swap inside and outside): wind them back.
   const mirrored = matrix !== undefined && determinant(matrix) < 0;
@@ -189,16 +199,16 @@ function meshTriangles(o: MeshObject, matrix: Affine | undefined, material: numb
     tris.push(mirrored ? [o.indices[i], o.indices[i + 2], o.indices[i + 1]] : [o.indices[i], o.indices[i + 1], o.indices[i + 2]]);
   if (o.smooth) {
     for (const [a, b, c] of tris) {
-      const n = cross(sub(vertices[b], vertices[a]), sub(vertices[c], vertices[a])); // area-weighted
-      for (const k of [a, b, c]) normals[k] = add(normals[k], n);
+      const n = cross(sub(vertex(b), vertex(a)), sub(vertex(c), vertex(a))); // area-weighted
+      for (const k of [a, b, c]) normals.set(k, add(normals.get(k) ?? [0, 0, 0], n));
     }
   }
   const uv = o.uvs;
   return tris.map(([a, b, c]) => {
-    const v0 = vertices[a];
-    const e1 = sub(vertices[b], v0);
-    const e2 = sub(vertices[c], v0);
-    const ns = o.smooth ? [a, b, c].flatMap((k) => normalize(normals[k])) : new Array(9).fill(0);
+    const v0 = vertex(a);
+    const e1 = sub(vertex(b), v0);
+    const e2 = sub(vertex(c), v0);
+    const ns = o.smooth ? [a, b, c].flatMap((k) => normalize(normals.get(k) as V3)) : new Array(9).fill(0);
     return {
       type: PrimType.triangle,
       material,
@@ -210,7 +220,7 @@ function meshTriangles(o: MeshObject, matrix: Affine | undefined, material: numb
           e1,
           e2,
         ),
-      ...boundsOf([vertices[a], vertices[b], vertices[c]]),
+      ...boundsOf([vertex(a), vertex(b), vertex(c)]),
     };
   });
 }

@@ -77,7 +77,12 @@ export class Renderer {
       nee: opts.nee === false ? 0 : 1,
       searchSteps: data.searchSteps,
     };
-    const kernel = this.kernel(plan.columns, plan.rows, constants);
+    // The arrays' lengths are part of what a kernel was built for: gpu.js bakes the sizes of the
+    // arguments of its first call into it and throws on a call with others.
+    const sizes = [data.prims, data.nodes, data.materials, data.lights, data.uvs, data.texels, data.environment, data.environmentCdf]
+      .map((a) => a.length)
+      .concat(plan.unitsPerCall);
+    const kernel = this.kernel(plan.columns, plan.rows, constants, sizes);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
     const sums = new Float64Array(tile.width * tile.height * 3);
     let rays = 0;
@@ -138,8 +143,14 @@ export class Renderer {
     return this.compiled.data;
   }
 
-  private kernel(width: number, rows: number, c: KernelConstants): Kernel {
-    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}:${c.searchSteps}`;
+  /**
+   * The kernel for calls of this shape, constants and argument sizes. Keyed without the sizes, a
+   * worker that had rendered one scene failed every tile of the next with the same constants and
+   * other sizes (the calibration's Cornell box and a default tile of any scene of nine primitives:
+   * an attacker's review, which made another requester's job fail as poison that way).
+   */
+  private kernel(width: number, rows: number, c: KernelConstants, sizes: readonly number[]): Kernel {
+    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}:${c.searchSteps}:${sizes.join(',')}`;
     let k = this.kernels.get(key);
     if (k) {
       this.kernels.delete(key); // most recently used goes last
