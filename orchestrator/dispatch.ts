@@ -62,7 +62,8 @@ const BUYER_SCAN_LIMIT = 64;
  * its own doing: its holdings, its stake, its ask, a fault on the job, a replica of the tile it let
  * go, its share of the job spent in part on replicas it let go (a share never shrinks when a
  * replica is let go). Not a tile it answered, another class's, its share spent on work it did
- * ('sharedone'), or the buyer's own limits: no work it failed to do.
+ * ('sharedone'), or the buyer's own limits: no work it failed to do — nor a tile the buyer's
+ * prepaid share does not cover that the spot market keeps from it (`uncovered`).
  */
 const BUYER_WORK_FOR_IT = new Set<BindResult['status']>([
   'bound',
@@ -511,11 +512,11 @@ export class Dispatcher {
     worker: WorkerRecord,
     pool: string,
     price: number | null,
-    standsFor?: { task: string; tilesPerFrame: number },
+    standsFor?: { task: string; tilesPerFrame: number; excuse?: { window: number; end: number } },
   ): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8) };
+    const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8), excuse: standsFor.excuse };
     const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.firstLeaseMs, this.opts.spotCheckUses, price, tried);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
@@ -661,6 +662,10 @@ export class Dispatcher {
       const spot = await this.spot(worker, worker.class, checkPrice(bound.price, prices.traded), {
         task: slot.task,
         tilesPerFrame: plan.tilesPerFrame,
+        // A check in a buyer's slot is the provider's time excused, as other work it is given is:
+        // counted neither delivered nor excused, a newcomer (whose every slot is a check until
+        // one passes) had forfeited its collateral for the farm's checks (an attacker's review).
+        excuse: wanted && owed ? { window: owed.start, end: owed.end } : undefined,
       });
       if (spot) {
         held.push(job);
@@ -668,7 +673,7 @@ export class Dispatcher {
       }
       bound = await bind(false);
     }
-    if (wanted && BUYER_WORK_FOR_IT.has(bound.status)) look.sawWanted = true;
+    if (wanted && BUYER_WORK_FOR_IT.has(bound.status) && !('uncovered' in bound && bound.uncovered)) look.sawWanted = true;
     switch (bound.status) {
       case 'bound':
       case 'again': {

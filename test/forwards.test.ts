@@ -228,6 +228,59 @@ describe('reservations', () => {
     expect(toMicros(forfeit)).toBeLessThan(collateral * 0.2);
   });
 
+  it('excuses a provider whose buyer bids under its ask for a tile the prepaid share does not cover', async () => {
+    const { start, p, b, collateral } = await clearedWindow(async () => {
+      const w = await api.worker('p', { trusted: true, ask: 0.5 });
+      await api.operator('/api/credits', { account: w.id, amount: 1 });
+      return w;
+    });
+    // The buyer's one tile is larger than its share covers, so it goes at the spot market, where
+    // the buyer bids a tick (no price named: nothing crosses), under the provider's ask.
+    await b.call('/api/jobs', { ...JOB, height: 32, tileSize: 32, maxPrice: 0.001 });
+    await sleepUntil(start);
+    expect(await take(p, start + WINDOW_MS)).toBeUndefined();
+    // Counted as work the provider failed to take, its whole collateral had gone to the buyer,
+    // who paid nothing (an attacker's review); now only the gaps between its polls count.
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 5000, 'settlement');
+    const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
+    expect(toMicros(forfeit)).toBeLessThan(collateral * 0.4);
+  });
+
+  it('excuses a provider’s time on the farm’s spot checks handed out in its buyer’s slots', async () => {
+    await api.stop();
+    // Checks at a high rate: a newcomer's every slot is one until a check of its passes.
+    api = await startApiFarm({ ...FORWARD_SETTINGS, spotCheckRate: 0.9 });
+    // Known answers: a trusted worker renders eight tiles of another requester's job.
+    const stocker = await buyer(20);
+    const t = await api.worker('t', { trusted: true });
+    await stocker.call('/api/jobs', { ...JOB, width: 64, height: 32, budget: 5 });
+    for (let i = 0; i < 8; i++) {
+      const a = (await take(t, Date.now() + 10_000)) as Assignment;
+      expect(await uploadShade(t.client, a, 70, TILE_RAYS)).toBe('accepted');
+    }
+    const { start, p, b, collateral } = await clearedWindow(() => untrustedProvider('p'));
+    const { id } = (await (await b.call('/api/jobs', JOB)).json()) as { id: string };
+    await sleepUntil(start);
+    // It renders whatever it is given, the right image, 700 ms a tile, all window.
+    let rendered = 0;
+    while (Date.now() < start + WINDOW_MS) {
+      const a = await p.client.next();
+      if (!a) continue;
+      await new Promise((r) => setTimeout(r, 700));
+      expect(await uploadShade(p.client, a, 70, TILE_RAYS)).toBe('accepted');
+      rendered++;
+    }
+    await waitFor(async () => (await workerAccount(p)).collateral === 0, 10_000, 'settlement');
+    const { tasks } = (await (await b.call(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] };
+    // Some of what it rendered in its buyer's slots were checks (the farm's doing), which had
+    // counted as neither delivered nor excused: a newcomer lost its collateral to the buyer for them.
+    expect(rendered - tasks.flatMap((x) => x.replicas).filter((r) => r.worker === p.id).length).toBeGreaterThan(0);
+    // Half or all of it had gone (the gaps between its polls and requests cost up to about a
+    // quarter on this loaded machine).
+    const forfeit = -((await workerAccount(p)).entries.find((e) => e.kind === 'shortfall')?.amount ?? 0);
+    expect(toMicros(forfeit)).toBeLessThan(collateral * 0.4);
+  });
+
   it('takes back the time excused for other work when its result is found not valid', async () => {
     const { start, p, b, collateral } = await clearedWindow(() => untrustedProvider('p'));
     // Another requester's tile, two replicas; a trusted worker will render the second.

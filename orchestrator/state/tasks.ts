@@ -125,11 +125,13 @@ export type BindResult =
         | 'busy'
         | 'share'
         | 'sharedone'
-        | 'paused'
-        | 'held'
-        | 'pricedout'
-        | 'unfunded';
+        | 'held';
     }
+  /**
+   * The market keeps the trade from happening; `uncovered`: the slot was a buyer's of the window
+   * the worker owes, that the buyer's prepaid share does not cover.
+   */
+  | { status: 'paused' | 'pricedout' | 'unfunded'; uncovered: boolean }
   /** The tile has another class (the one its first replica's worker is in; '' none): its slot belongs in that class's queue. */
   | { status: 'wrongclass'; class: string }
   /** A copy of a slot whose holder's lease is live until `until` (ms). */
@@ -354,6 +356,7 @@ export class Tasks {
     if (status === 'eligible') return { status, price: Number(record) };
     if (status === 'wrongclass') return { status, class: record };
     if (status === 'leased') return { status, until: Number(record) };
+    if (status === 'paused' || status === 'pricedout' || status === 'unfunded') return { status, uncovered: Number(record) === 1 };
     if (status !== 'bound' && status !== 'again') return { status } as BindResult;
     this.changed(task);
     return { status, replica: JSON.parse(record), frame: Number(frame), rect: JSON.parse(rect), scene };
@@ -373,7 +376,7 @@ export class Tasks {
     leaseMs: number,
     uses: number,
     price: number | null,
-    standsFor?: { task: string; tiles: readonly number[] },
+    standsFor?: { task: string; tiles: readonly number[]; excuse?: { window: number; end: number } },
   ) {
     const now = Date.now();
     const picked = (await runScript(
@@ -393,6 +396,8 @@ export class Tasks {
         price ?? '',
         standsFor?.task ?? '',
         standsFor?.tiles.join(',') ?? '',
+        standsFor?.excuse?.window ?? '',
+        standsFor?.excuse?.end ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;

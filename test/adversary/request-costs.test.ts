@@ -3,8 +3,8 @@
  * HTTP API): a live view sent with a body does not hold the submissions' byte budget; the public
  * price history is not read whole for each anonymous request; a key's requests over its rate
  * leave nothing in Redis; one key waits in one long poll at a time; a connection that pipelines
- * is closed; per-address limits count an IPv6 host by its /64; a static file's miss does not say
- * where the farm is installed.
+ * is closed; per-address limits count an IPv6 host by its /64; the dashboard cannot be framed,
+ * and a static file's miss does not say where the farm is installed.
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -184,6 +184,13 @@ describe('addresses and static files', () => {
     expect(limitedAs('2001:db8:1:2::9')).not.toBe(limitedAs('2001:db8:1:3::9'));
     expect(limitedAs('::ffff:10.0.0.1')).toBe('10.0.0.1');
     expect([limitedAs('10.0.0.1'), limitedAs('10.0.0.2')]).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('serves the dashboard for no other page to frame', async () => {
+    const page = await fetch(`${api.farm.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
   });
 
   it('answers a missing dashboard file with a problem that does not say where the farm is installed', async () => {

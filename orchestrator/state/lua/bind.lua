@@ -39,7 +39,9 @@
     did or holds),
     'paused' (the job's bid, or a market order's collar, is under the price), 'pricedout' (the worker's ask is over the price
     or the job's bid, or its ask alone is more than the job's escrow covers before any price),
-    'unfunded' (the job's escrow cannot cover the tile at the price),
+    'unfunded' (the job's escrow cannot cover the tile at the price) — each of these three with a
+    second value, 1 when the slot was a buyer's of the window the worker owes that the buyer's
+    prepaid share does not cover (its buyer's doing, not the provider's), else 0 —
     or {'eligible', the price (ticks per RU) it would trade at} for a dry run
 ]]
 -- @include holders
@@ -133,7 +135,7 @@ local payer, pot, tradedAt, cost = nil, jobId, 0, 0
 -- An owing provider given other work than its buyers' is excused for its time only when they
 -- had none it could take (a buyer's slot may wait behind more than its scan looked at), or given
 -- its buyer's work that the buyer's prepaid share cannot pay for.
-local excuse, heldIn = nil, nil
+local excuse, heldIn, uncovered = nil, nil, 0
 local window = ARGV[17]
 if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
   local owed = tonumber(redis.call('HGET', K.forwardOwed(window), workerId) or '0')
@@ -149,8 +151,10 @@ if window ~= '' and not farmOwes and now < tonumber(ARGV[19]) then
       payer, pot, tradedAt, cost = 'forward', buyerPot, tonumber(ARGV[18]), forwardCost
     else
       -- Its buyer's prepaid share cannot cover this tile's most (larger tiles than it reserved):
-      -- the tile goes at the spot price, and the provider, serving its buyer, is excused for it.
-      excuse = window
+      -- the tile goes at the spot price, and the provider, serving its buyer, is excused for it —
+      -- or, where the spot market refuses the trade, for the time the buyer's work cannot be
+      -- served (dispatch.ts: a buyer bidding under the provider's ask had taken its collateral).
+      excuse, uncovered = window, 1
     end
   end
 end
@@ -159,7 +163,7 @@ if not payer then
   local price = tonumber(ARGV[15])
   local traded = tonumber(ARGV[20])
   local refused = marketRefuses(bidOf(KEYS[4], ARGV[23], farmOwes), ask, price)
-  if refused then return {refused} end
+  if refused then return {refused, uncovered} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.
   if farmOwes then payer, tradedAt = 'treasury', math.min(tradedAt, traded or 0)
@@ -167,7 +171,7 @@ if not payer then
     payer, cost = 'job', mulDiv(rays, tradedAt, true)
     -- Before any price, the cost is the worker's own ask: a key asking a fortune must not park
     -- every job's slots as unfunded for the workers behind it.
-    if not covers(KEYS[4], cost - freedIn(jobId)) then return {price and 'unfunded' or 'pricedout'} end
+    if not covers(KEYS[4], cost - freedIn(jobId)) then return {price and 'unfunded' or 'pricedout', uncovered} end
   end
 end
 if ARGV[14] == '1' then return {'eligible', tradedAt} end

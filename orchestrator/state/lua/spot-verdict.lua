@@ -4,7 +4,9 @@
   most the rays the verified render traced; and counted in its recent throughput:
   includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
   It measures no speed: a check's answer is an anchored tile's, which the key that rendered it
-  (or the requester that paid for it) knows, so a sibling key answers it in milliseconds.
+  (or the requester that paid for it) knows, so a sibling key answers it in milliseconds. A check
+  handed out in a buyer's slot of the window its provider owes has the provider's time on it
+  excused there if it passed (spot.lua; includes/holders.lua settleExcuse).
   Runs once, when due: the record must still be 'submitted' and its verdict time (K.spotDue,
   submit.lua) reached — a worker uploading its result again must not hasten it.
   Input:
@@ -18,8 +20,7 @@
   Output:
     1 when judged, 0 when already judged or not yet due
 ]]
--- @include escrow
--- @include reputation
+-- @include holders
 local r = cjson.decode(redis.call('HGET', KEYS[1], ARGV[1]))
 if r.state ~= 'submitted' then return 0 end
 local now = tonumber(ARGV[3])
@@ -45,5 +46,7 @@ else
   slash(r.worker, tonumber(ARGV[4]), {}, r.rid, now)
   evidence(r.worker, {kind = 'outvoted', task = ARGV[5], at = now, cid = r.cid})
 end
+-- A check in a buyer's slot excused its provider's time (spot.lua) if it passed.
+settleExcuse(r, ARGV[2] == '1')
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
 return 1
