@@ -512,11 +512,11 @@ export class Dispatcher {
     worker: WorkerRecord,
     pool: string,
     price: number | null,
-    standsFor?: { task: string; tilesPerFrame: number; excuse?: { window: number; end: number } },
+    standsFor?: { task: string; tilesPerFrame: number; window?: number },
   ): Promise<Assignment | undefined> {
     const deadline = Date.now() + this.opts.taskTimeoutMs;
     const rid = newReplicaId();
-    const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8), excuse: standsFor.excuse };
+    const tried = standsFor && { task: standsFor.task, tiles: distinctBelow(standsFor.tilesPerFrame, 8), window: standsFor.window };
     const spot = await this.tasks.spot(pool, worker.id, rid, deadline, this.opts.firstLeaseMs, this.opts.spotCheckUses, price, tried);
     if (!spot) return undefined;
     this.metrics.replicaIssued(worker.class, true);
@@ -662,10 +662,8 @@ export class Dispatcher {
       const spot = await this.spot(worker, worker.class, checkPrice(bound.price, prices.traded), {
         task: slot.task,
         tilesPerFrame: plan.tilesPerFrame,
-        // A check in a buyer's slot is the provider's time excused, as other work it is given is:
-        // counted neither delivered nor excused, a newcomer (whose every slot is a check until
-        // one passes) had forfeited its collateral for the farm's checks (an attacker's review).
-        excuse: wanted && owed ? { window: owed.start, end: owed.end } : undefined,
+        // A check in a buyer's slot stands for it in the window the provider owes (spot.lua).
+        window: wanted && owed ? owed.start : undefined,
       });
       if (spot) {
         held.push(job);

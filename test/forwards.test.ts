@@ -246,7 +246,7 @@ describe('reservations', () => {
     expect(toMicros(forfeit)).toBeLessThan(collateral * 0.4);
   });
 
-  it('excuses a provider’s time on the farm’s spot checks handed out in its buyer’s slots', async () => {
+  it('counts the farm’s spot checks handed out in a provider’s buyer’s slots as delivered, once they pass', async () => {
     await api.stop();
     // Checks at a high rate: a newcomer's every slot is one until a check of its passes.
     api = await startApiFarm({ ...FORWARD_SETTINGS, spotCheckRate: 0.9 });

@@ -104,9 +104,9 @@ describe('the price a replica binds at (bind.lua)', () => {
     expect(await at(job, 'dear', null, null)).toEqual({ status: 'eligible', price: 2000 });
     // An interval that cleared: at its price, and no ask above it…
     expect(await at(job, 'cheap', 1500, 1000, 1500)).toEqual({ status: 'eligible', price: 1500 });
-    expect(await at(job, 'dear', 1500, 1000, 1500)).toEqual({ status: 'pricedout' });
+    expect(await at(job, 'dear', 1500, 1000, 1500)).toEqual({ status: 'pricedout', uncovered: false });
     // … a market order at no price over its collar, a limit order up to its limit.
-    expect(await at(job, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'paused' });
+    expect(await at(job, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'paused', uncovered: false });
     expect(await at(limit, 'cheap', 1500, 1000, 1490)).toEqual({ status: 'eligible', price: 1500 });
     // The treasury's own work on a market order's tile (a trusted worker's stocking audit) is not the
     // job's to pay: its collar does not hold it up (at no more than the last trade, as ever).
@@ -115,7 +115,7 @@ describe('the price a replica binds at (bind.lua)', () => {
     await redis.hdel(keys.task(`${job}.f0.t0`), 'stockSlot');
     // One that did not cross: a market order pays an ask up to its collar, none above it…
     expect(await at(job, 'cheap', null, 1000)).toEqual({ status: 'eligible', price: 800 });
-    expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout' });
+    expect(await at(job, 'dear', null, 1000)).toEqual({ status: 'pricedout', uncovered: false });
     expect(await at(job, 'dear', null, 1000, 2000)).toEqual({ status: 'eligible', price: 2000 });
     // … and a limit order any ask its bid reaches (the pairwise rule).
     expect(await at(limit, 'dear', null, 1000)).toEqual({ status: 'eligible', price: 2000 });

@@ -178,10 +178,11 @@ export async function checkBody(gate: AuthGate, req: Request, res: Response): Pr
 }
 
 /**
- * Before the body: the worker exists, its signature covers the request and the body it claims
- * and was not seen before; whoever cannot sign as the worker is refused without a byte of the
- * body read. Then the key's request rate (only a verified request spends it, so nobody can
- * exhaust another worker's by naming it).
+ * Before the body: the worker exists, its signature covers the request and the body it claims,
+ * the key's request rate admits it (only a verified request spends it, so nobody can exhaust
+ * another worker's by naming it; one who has seen a signed request may spend it by replaying it
+ * within the signature's window, refused as a replay), and it was not seen before; whoever cannot
+ * sign as the worker is refused without a byte of the body read.
  */
 export function authenticateWorker(redis: FarmRedis, workers: Workers, gate: AuthGate, limits: Limits) {
   return async (req: Request, res: Response, next: NextFunction) => {

@@ -292,7 +292,7 @@ export function workRoutes(deps: WorkRoutesDeps): Router {
     // thousand at once within its request rate, each looking every second where its looks are
     // not quieted (a provisional key's, a provider's owing a window): 3,000 Redis commands a
     // second from one key (an attacker's review).
-    if (wait) {
+    if (wait && !abort.signal.aborted) {
       waitingPolls.get(worker.id)?.abort();
       waitingPolls.set(worker.id, abort);
     }

@@ -376,7 +376,7 @@ export class Tasks {
     leaseMs: number,
     uses: number,
     price: number | null,
-    standsFor?: { task: string; tiles: readonly number[]; excuse?: { window: number; end: number } },
+    standsFor?: { task: string; tiles: readonly number[]; window?: number },
   ) {
     const now = Date.now();
     const picked = (await runScript(
@@ -396,8 +396,7 @@ export class Tasks {
         price ?? '',
         standsFor?.task ?? '',
         standsFor?.tiles.join(',') ?? '',
-        standsFor?.excuse?.window ?? '',
-        standsFor?.excuse?.end ?? '',
+        standsFor?.window ?? '',
       ],
     )) as [string, number, string, string, string] | null;
     if (!picked) return undefined;

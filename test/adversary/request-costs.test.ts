@@ -138,7 +138,7 @@ describe('pipelined requests', () => {
 });
 
 describe('the public price history', () => {
-  it('is kept in memory and brought up to date from the last few minutes’ clearings, not read whole for each request', async () => {
+  it('is kept in memory and brought up to date from its last intervals’ clearings, not read whole for each request', async () => {
     const redis = new Redis(api.redisUrl);
     const monitor = await redis.monitor();
     try {

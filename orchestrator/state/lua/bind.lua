@@ -41,7 +41,8 @@
     or the job's bid, or its ask alone is more than the job's escrow covers before any price),
     'unfunded' (the job's escrow cannot cover the tile at the price) — each of these three with a
     second value, 1 when the slot was a buyer's of the window the worker owes that the buyer's
-    prepaid share does not cover (its buyer's doing, not the provider's), else 0 —
+    prepaid share does not cover, and the worker asks no more than the window's price (its
+    buyer's doing, not the provider's), else 0 —
     or {'eligible', the price (ticks per RU) it would trade at} for a dry run
 ]]
 -- @include holders
@@ -163,6 +164,8 @@ if not payer then
   local price = tonumber(ARGV[15])
   local traded = tonumber(ARGV[20])
   local refused = marketRefuses(bidOf(KEYS[4], ARGV[23], farmOwes), ask, price)
+  -- Not its buyer's doing where its own ask is over the price it sold the window at.
+  if ask and uncovered == 1 and ask > tonumber(ARGV[18]) then uncovered = 0 end
   if refused then return {refused, uncovered} end
   tradedAt = price or ask or 0
   -- The farm pays for its own work at no more than the last price that traded, never at an ask alone.

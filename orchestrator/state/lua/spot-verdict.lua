@@ -5,8 +5,8 @@
   includes/reputation.lua), a mismatch a fault (the worker's stake is slashed to the treasury).
   It measures no speed: a check's answer is an anchored tile's, which the key that rendered it
   (or the requester that paid for it) knows, so a sibling key answers it in milliseconds. A check
-  handed out in a buyer's slot of the window its provider owes has the provider's time on it
-  excused there if it passed (spot.lua; includes/holders.lua settleExcuse).
+  handed out in a buyer's slot of the window its provider owes counts there as delivered if it
+  passed (spot.lua; includes/holders.lua settleStandIn).
   Runs once, when due: the record must still be 'submitted' and its verdict time (K.spotDue,
   submit.lua) reached — a worker uploading its result again must not hasten it.
   Input:
@@ -46,7 +46,6 @@ else
   slash(r.worker, tonumber(ARGV[4]), {}, r.rid, now)
   evidence(r.worker, {kind = 'outvoted', task = ARGV[5], at = now, cid = r.cid})
 end
--- A check in a buyer's slot excused its provider's time (spot.lua) if it passed.
-settleExcuse(r, ARGV[2] == '1')
+settleStandIn(r, r.state == 'valid' and r.rays or 0)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(r))
 return 1

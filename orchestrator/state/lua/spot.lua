@@ -26,9 +26,8 @@
              own ask alone); '' when none ever traded
     ARGV[11] the task of the slot the check stands in for ('' for none)
     ARGV[12] distinct tile numbers of that task's frame to try, comma-separated (drawn by the caller)
-    ARGV[13] the forward window its worker owes, when the slot was one of its buyers': the check's
-             time is excused in it as other work's is (bind.lua), judged by its verdict; '' else
-    ARGV[14] that window's end (ms)
+    ARGV[13] the forward window its worker owes, when the slot was one of its buyers': the check
+             stands for that slot there (includes/holders.lua settleStandIn); '' else
   Output:
     {task id, slot number, frame, rect JSON, scene CID}, or nil when nothing fits
 ]]
@@ -76,7 +75,7 @@ local function handOut(taskId, f)
   -- while holding an exact check must not have it judged within the tolerance.
   if redis.call('HGET', KEYS[2], 'classState') == 'provisional' then record.provisional = true end
   if ARGV[13] ~= '' then
-    record.excuse, record.excuseEnd, record.excusedOut = ARGV[13], tonumber(ARGV[14]), true
+    record.standsFor = ARGV[13]
     redis.call('HINCRBY', K.forward(ARGV[13]), 'excusedOut', 1)
   end
   redis.call('HSET', K.taskReplicas(taskId), n, cjson.encode(record))

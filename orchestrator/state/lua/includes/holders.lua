@@ -23,6 +23,18 @@ local function settleExcuse(r, valid)
   if not valid and (r.excusedMs or 0) > 0 then redis.call('HINCRBY', K.forwardIdle(r.excuse), r.worker, -r.excusedMs) end
   r.excusedOut, r.excusedMs = nil, nil
 end
+-- A spot check handed out in a buyer's slot of the window its provider owes (spot.lua) stands for
+-- that slot: the window waits for its verdict (its `excusedOut` count), and a passed one's rays
+-- count as delivered, as the buyer's replica's would have (includes/escrow.lua pay). Counted
+-- neither delivered nor excused, a newcomer, whose every slot is a check until one passes, had
+-- forfeited its collateral for the farm's own checks; excused by its time instead, one held to
+-- its deadline had excused the window (a review). Once.
+local function settleStandIn(r, delivered)
+  if not r.standsFor then return end
+  redis.call('HINCRBY', K.forward(r.standsFor), 'excusedOut', -1)
+  if delivered > 0 then redis.call('HINCRBY', K.forwardDelivered(r.standsFor), r.worker, delivered) end
+  r.standsFor = nil
+end
 --[[
   A worker lets go of a replica it holds and has not answered: 'timedout' (its lease lapsed or
   its deadline passed: penalised like any missed deadline, spot checks included), 'handedback'
@@ -43,6 +55,7 @@ local function letGo(r, state, now, penalty)
   if r.spot then redis.call('ZREM', K.spotLeases, r.rid) end
   answerForward(r, state == 'cancelled' and now or nil)
   settleExcuse(r, true)
+  settleStandIn(r, 0)
   if state == 'timedout' then
     count(r.worker, 'timedOut', 1)
     penalize(r.worker, penalty, r.rid, now)
@@ -105,6 +118,7 @@ local function cancelOutstanding(taskId, now)
       void(r, now)
       excuseCancelled(r, r.submittedAt or now)
       settleExcuse(r, true)
+      settleStandIn(r, 0)
       redis.call('HSET', K.taskReplicas(taskId), all[i], cjson.encode(r))
     end
   end
