@@ -58,8 +58,8 @@ export function creditRoutes(ledger: Ledger, redis: FarmRedis, requester: Reques
 }
 
 /**
- * Maps a refused ledger operation of `amount` to its problem: 402 where the balance is short (as a
- * job, a budget or a reservation says it), else 409 (stake that is not free).
+ * Maps a refused ledger operation (of a body's `amount`) to its problem: 402 where the balance is
+ * short (as a job, a budget or a reservation says it), else 409 (stake that is not free).
  */
 export async function ledgerOp(op: () => Promise<void>): Promise<void> {
   try {

@@ -79,9 +79,9 @@ export class Renderer {
     };
     // The arrays' lengths are part of what a kernel was built for: gpu.js bakes the sizes of the
     // arguments of its first call into it and throws on a call with others.
-    const sizes = [data.prims, data.nodes, data.materials, data.lights, data.uvs, data.texels, data.environment, data.environmentCdf]
-      .map((a) => a.length)
-      .concat(plan.unitsPerCall);
+    const sizes = [data.prims, data.nodes, data.materials, data.lights, data.uvs, data.texels, data.environment, data.environmentCdf].map(
+      (a) => a.length,
+    );
     const kernel = this.kernel(plan.columns, plan.rows, constants, sizes);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
     const sums = new Float64Array(tile.width * tile.height * 3);
