@@ -1,10 +1,10 @@
 /**
  * The recorded clearings as the public price series reads them (time, price, volume), kept in
  * memory and brought up to date at most once an interval by reading again only the last
- * REREAD_INTERVALS intervals' (a clearing an orchestrator that stalled records late lands there). Candles of a day
- * cover the whole history kept, a week of clearings: read and parsed whole, with each one's buyers,
- * for every anonymous request, twenty of them had held an orchestrator's every answer for 7 s
- * (an attacker's review).
+ * REREAD_INTERVALS intervals' (a clearing an orchestrator that stalled records late lands
+ * there). Candles of a day cover the whole history kept, a week of clearings: read and parsed
+ * whole, with each one's buyers, for every anonymous request, twenty of them had held an
+ * orchestrator's every answer for 7 s (an attacker's review).
  */
 import { sharedFor } from '../single-flight.ts';
 import type { Market } from '../state/market.ts';
