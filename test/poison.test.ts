@@ -4,8 +4,9 @@
  * carry on with other jobs. Untrusted keys alone cannot fail a job this way; its timeout ends it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LedgerPage } from '../shared/protocol.ts';
 import { TestFarm, waitFor } from './support/farm.ts';
-import { shippedRaw } from './support/scenes.ts';
+import { shippedRaw, stackedTriangles } from './support/scenes.ts';
 
 const TILE = { width: 32, height: 16, spp: 1, tileSize: 16 };
 const poison = () => ({ ...shippedRaw('cornell'), name: 'poison' });
@@ -35,6 +36,25 @@ describe('poison work', () => {
     expect(failed.length).toBeGreaterThanOrEqual(3);
     for (const r of failed) expect(r.error).toBe('kernel panic: out of registers');
     // Nothing stuck: the same workers render the next job.
+    const next = await farm.client.submit({ scene: shippedRaw('cornell'), ...TILE });
+    expect((await farm.waitForJob(next.id, 30_000)).state).toBe('done');
+  });
+
+  it('fails a job whose rays cost more than WORK_PER_RAY with the kernel’s message, and charges no worker that took its tiles', async () => {
+    // Each ray of this scene tests 12,000 stacked triangles: rendered in full, a tile had run past
+    // the task timeout on every worker that took it, a missed deadline's penalty each.
+    farm = await TestFarm.start();
+    const workers = [await farm.startWorker('trusted'), await farm.startWorker('staked', 'honest', { trusted: false })];
+    const { id } = await farm.client.submit({ scene: stackedTriangles(12_000), width: 32, height: 32, spp: 1, tileSize: 16 });
+    const status = await ended(farm, id);
+    expect(status.state).toBe('failed');
+    expect(status.error).toMatch(/^rendering failed \d+ times: scene too costly to trace: its rays test more than 1024 BVH boxes/);
+    const failed = (await farm.tasks(id, 0)).flatMap((t) => t.replicas).filter((r) => r.state === 'failed');
+    expect(new Set(failed.map((r) => r.worker))).toEqual(new Set(workers.map((w) => w.id)));
+    for (const w of workers) {
+      const ledger = (await (await fetch(`${farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage;
+      expect(ledger.entries.filter((e) => e.kind === 'penalty')).toEqual([]);
+    }
     const next = await farm.client.submit({ scene: shippedRaw('cornell'), ...TILE });
     expect((await farm.waitForJob(next.id, 30_000)).state).toBe('done');
   });

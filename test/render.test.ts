@@ -5,9 +5,9 @@ import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import { openBackend } from '../worker/render/backend.ts';
 import { packedCells, packResults } from '../worker/render/packed-cells.ts';
-import { Renderer, spreadRows } from '../worker/render/renderer.ts';
+import { Renderer, spreadRows, TooCostlyError } from '../worker/render/renderer.ts';
 import { useRenderers } from './support/renderers.ts';
-import { psnr, scene, shipped, shippedRaw } from './support/scenes.ts';
+import { psnr, scene, shipped, shippedRaw, stackedTriangles } from './support/scenes.ts';
 
 const on = useRenderers(['webasm', 'cpu']);
 
@@ -50,6 +50,23 @@ describe('a worker that met other scenes first', () => {
     } finally {
       fresh.close();
     }
+  });
+});
+
+describe('what a ray may cost', () => {
+  // A scene whose every ray tests thousands of stacked triangles had cost a worker thousands of
+  // times a typical ray's time, paid as one ray: its tiles ran past the task timeout, a penalty
+  // for each worker that took one. The kernel counts the boxes and primitives each cell's rays
+  // visit, as deterministically as its pixels, and stops a cell over WORK_PER_RAY a ray.
+  it('refuses a tile whose rays each test thousands of triangles, on every backend, and renders the densest sample scene', async () => {
+    const stack = parseScene(stackedTriangles(12_000));
+    for (const backend of ['webasm', 'cpu'] as const) await expect(on(backend).render(stack, 0)).rejects.toThrow(TooCostlyError);
+    // Under the bound the same geometry renders: fewer triangles a ray than the bound allows.
+    const few = await on('webasm').render(parseScene(stackedTriangles(200)), 0);
+    expect(few.rays).toBeGreaterThan(0);
+    expect(await canonicalCid(await on('cpu').render(parseScene(stackedTriangles(200)), 0))).toBe(await canonicalCid(few));
+    const knot = await on('webasm').render(shipped('knot', { width: 64, height: 48, spp: 4 }), 0);
+    expect(knot.rays).toBeGreaterThan(64 * 48 * 4);
   });
 });
 

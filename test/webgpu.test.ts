@@ -9,10 +9,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { create } from 'webgpu';
 import { calibrationWork } from '../orchestrator/calibration.ts';
 import { DEFAULT_TOLERANCE, nearlyEqual } from '../orchestrator/verdict/tolerance.ts';
+import { parseScene } from '../shared/scene.ts';
 import { BackendUnavailableError, openBackend } from '../worker/render/backend.ts';
-import { Renderer } from '../worker/render/renderer.ts';
+import { Renderer, TooCostlyError } from '../worker/render/renderer.ts';
 import { expectDeterministicTiles } from './support/renderers.ts';
-import { shipped } from './support/scenes.ts';
+import { shipped, stackedTriangles } from './support/scenes.ts';
 
 const GET_VULKAN = 'apt-get install libvulkan1 mesa-vulkan-drivers (Mesa 23 or newer: bookworm-backports on Debian 12)';
 
@@ -66,5 +67,16 @@ describe.skipIf(!gpu)(title, () => {
 
   it('renders a frame the same twice, and bit-identical whole and as tiles', async () => {
     await expectDeterministicTiles(webgpu, shipped('cornell', { width: 96, height: 64, spp: 4 }), 32);
+  });
+
+  it('refuses a tile whose rays cost more than WORK_PER_RAY, where webasm does, and renders one under it with webasm’s rays', async () => {
+    await expect(webgpu.render(parseScene(stackedTriangles(12_000)), 0)).rejects.toThrow(TooCostlyError);
+    const webasm = await Renderer.open('webasm');
+    try {
+      const few = parseScene(stackedTriangles(200));
+      expect((await webgpu.render(few, 0)).rays).toBe((await webasm.render(few, 0)).rays);
+    } finally {
+      webasm.close();
+    }
   });
 });

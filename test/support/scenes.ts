@@ -23,6 +23,27 @@ export function scene(partial: Partial<SceneInput> & Pick<SceneInput, 'objects' 
   });
 }
 
+/**
+ * `n` large triangles stacked along the view, the farthest first in the BVH's fixed order, so that
+ * every ray tests each of them: a scene whose rays cost a worker far more than it is paid for.
+ */
+export function stackedTriangles(n: number, render: Partial<SceneInput['render']> = {}): SceneInput {
+  const positions = Array.from({ length: n }, (_, i) => [-10, -10, -i * 1e-5, 10, -10, -i * 1e-5, 0, 10, -i * 1e-5]).flat();
+  return {
+    version: 1,
+    render: { width: 32, height: 32, spp: 1, maxBounces: 2, seed: 1, ...render },
+    camera: { position: [0, 0, 5], lookAt: [0, 0, 0], fov: 40 },
+    materials: [
+      { name: 'white', type: 'diffuse', albedo: [0.8, 0.8, 0.8] },
+      { name: 'lamp', type: 'emissive', color: [1, 1, 1], strength: 4 },
+    ],
+    objects: [
+      { type: 'mesh', id: 'stack', material: 'white', positions, indices: Array.from({ length: 3 * n }, (_, i) => i) },
+      { type: 'sphere', center: [0, 3, 3], radius: 0.5, material: 'lamp' },
+    ],
+  };
+}
+
 /** Peak signal-to-noise ratio of two RGBA8 images, over the colour channels. */
 export function psnr(a: Uint8Array, b: Uint8Array): number {
   let se = 0;

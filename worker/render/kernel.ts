@@ -21,7 +21,8 @@
  *
  * Each pixel also returns how many rays it traced (camera, path and shadow rays): the work the
  * market meters in render units. The count follows the same deterministic paths as the pixels,
- * so replicas that agree on the pixels agree on it.
+ * so replicas that agree on the pixels agree on it. A cell whose rays visit more BVH boxes and test
+ * more primitives than `workPerRay` apiece stops there and returns -1 rays (the tile is refused).
  */
 
 export interface KernelConstants {
@@ -32,6 +33,8 @@ export interface KernelConstants {
   maxBounces: number;
   /** Upper bound on BVH nodes visited per ray (each node is visited at most once). */
   maxSteps: number;
+  /** The most BVH nodes visited and primitives tested a cell may spend per ray it traced, one sample's rays of slack (render-units.ts). */
+  workPerRay: number;
   /** Most primitives in one BVH leaf. */
   leafSize: number;
   /** 1: next-event estimation; 0: naive tracer, kept for the benchmark's comparison. */
@@ -73,6 +76,9 @@ export function pathTrace(
   let sumG = 0;
   let sumB = 0;
   let rays = 0;
+  // BVH nodes visited and primitives tested: a cell over its budget stops and says so (rays -1).
+  let work = 0;
+  let spent = 0;
 
   for (let sample = 0; sample < this.constants.group; sample++) {
     if (sample >= samples) break;
@@ -217,6 +223,11 @@ export function pathTrace(
         let node = 0;
         for (let step = 0; step < this.constants.maxSteps; step++) {
           if (node < 0) break;
+          work = work + 1;
+          if (work > (rays + this.constants.segments) * this.constants.workPerRay) {
+            spent = 1;
+            break;
+          }
           const nb = node * 9;
           const ax = (nodes[nb] - ox) * ix;
           const bx = (nodes[nb + 3] - ox) * ix;
@@ -231,6 +242,7 @@ export function pathTrace(
             const first = nodes[nb + 7];
             for (let j = 0; j < this.constants.leafSize; j++) {
               if (j < count) {
+                work = work + 1;
                 const p = (first + j) * 24;
                 const type = prims[p];
                 let t = -1;
@@ -330,6 +342,7 @@ export function pathTrace(
             node = nodes[nb + 6];
           }
         }
+        if (spent === 1) break;
 
         if (shadow === 1) {
           // Nothing between the surface and the light sample: the queued light arrives.
@@ -929,6 +942,8 @@ export function pathTrace(
         }
       }
     }
+    if (spent === 1) break;
   }
+  if (spent === 1) rays = -1;
   return [sumR, sumG, sumB, rays];
 }

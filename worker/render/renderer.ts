@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { KernelFunction } from 'gpu.js';
 import type { TileResult } from '../../shared/image.ts';
-import { maxRaysPerSample } from '../../shared/render-units.ts';
+import { maxRaysPerSample, WORK_PER_RAY } from '../../shared/render-units.ts';
 import type { Scene } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type Backend, type BackendChoice, openBackend } from './backend.ts';
@@ -37,6 +37,19 @@ export interface RenderOptions {
 export interface RenderResult extends TileResult {
   /** Linear radiance before tone mapping, 3 floats per pixel. */
   linear: Float32Array;
+}
+
+/**
+ * A tile whose rays would cost more than WORK_PER_RAY apiece: every worker stops it at the same
+ * cell (the count is as deterministic as the pixels) and gives the replica up with this error.
+ */
+export class TooCostlyError extends Error {
+  constructor() {
+    super(
+      `scene too costly to trace: its rays test more than ${WORK_PER_RAY} BVH boxes and primitives each on average (stacked or overlapping geometry)`,
+    );
+    this.name = this.constructor.name;
+  }
 }
 
 type Kernel = ((...args: Float32Array[]) => Promise<unknown>) & { destroy(): void };
@@ -73,6 +86,7 @@ export class Renderer {
       maxBounces,
       segments: maxRaysPerSample(maxBounces),
       maxSteps: data.nodeCount + 1,
+      workPerRay: WORK_PER_RAY,
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
       searchSteps: data.searchSteps,
@@ -150,7 +164,7 @@ export class Renderer {
    * an attacker's review, which made another requester's job fail as poison that way).
    */
   private kernel(width: number, rows: number, c: KernelConstants, sizes: readonly number[]): Kernel {
-    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.leafSize}:${c.nee}:${c.searchSteps}:${sizes.join(',')}`;
+    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.workPerRay}:${c.leafSize}:${c.nee}:${c.searchSteps}:${sizes.join(',')}`;
     let k = this.kernels.get(key);
     if (k) {
       this.kernels.delete(key); // most recently used goes last
@@ -214,6 +228,7 @@ function addUnits(cells: Float32Array, rowOf: Int32Array, placed: Unit[], column
       sums[base + x * 3] += cells[cell];
       sums[base + x * 3 + 1] += cells[cell + 1];
       sums[base + x * 3 + 2] += cells[cell + 2];
+      if (cells[cell + 3] < 0) throw new TooCostlyError();
       rays += cells[cell + 3];
     }
   }
