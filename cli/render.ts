@@ -39,7 +39,7 @@ export async function renderCommand(scenePath: string, flags: RenderFlags): Prom
   const bar = progressBar(`frame ${frame} (${renderer.backend.name})`);
   try {
     const started = performance.now();
-    const img = await renderer.render(scene, frame, { tile, onProgress: (done, total) => bar.update(done, total, 'rows') });
+    const img = await renderer.render(scene, frame, { tile, onProgress: (done, total) => bar.update(Math.floor(done), total, 'rows') });
     bar.stop();
     const seconds = (performance.now() - started) / 1000;
     const out = flags.out ?? `${basename(scenePath, '.json')}-f${String(frame).padStart(4, '0')}.png`;

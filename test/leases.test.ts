@@ -11,7 +11,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaseTerms } from '../orchestrator/lease-terms.ts';
 import { keys } from '../orchestrator/state/keys.ts';
-import type { Assignment, JobStatus, WorkerView } from '../shared/protocol.ts';
+import type { Assignment, JobStatus, TaskView, WorkerView } from '../shared/protocol.ts';
+import { Pace } from '../worker/pace.ts';
 import { type ApiFarm, flatAgent, oneTileJob, startApiFarm, type TestClient, uploadShade } from './support/orchestrator.ts';
 
 describe('lease terms', () => {
@@ -19,6 +20,18 @@ describe('lease terms', () => {
     expect(leaseTerms(30_000)).toEqual({ leaseMs: 30_000, heartbeatMs: 10_000, firstLeaseMs: 40_000 });
     // A lease too short for a sensible interval still gets one of 100 ms.
     expect(leaseTerms(200)).toEqual({ leaseMs: 200, heartbeatMs: 100, firstLeaseMs: 300 });
+  });
+});
+
+describe('a render’s pace', () => {
+  it('projects its end from the reports after the first (which carries the compile), once they differ', () => {
+    const pace = new Pace();
+    expect(pace.report(1000, 1, 10)).toBeUndefined();
+    expect(pace.report(1000, 1, 10)).toBeUndefined();
+    expect(pace.report(1500, 1, 10)).toBeUndefined();
+    // 1 of 10 done at 1 s (after a slow compile), 3 at 2 s: 2 a second from then on, so 7 more take 3.5 s.
+    expect(pace.report(2000, 3, 10)).toBe(5500);
+    expect(pace.report(3000, 5, 10)).toBe(5500);
   });
 });
 
@@ -159,6 +172,27 @@ describe('the agent', () => {
     const { heartbeats, job } = await renderCounting(40, heartbeatMs / 20);
     expect(job.tilesVerified).toBe(40);
     expect(heartbeats).toBe(0);
+  });
+
+  it('hands back a replica it cannot finish before its deadline as soon as its pace says so, not at the deadline', async () => {
+    // A task timeout of 3 s and a render of 20 steps of 0.4 s: the pace of its first steps says it
+    // would end past the deadline. Rendered to the end, its result had come late, the replica
+    // timed out (a missed deadline's penalty for a key of no standing) and the tile waited the
+    // whole timeout for another worker.
+    const late = await startApiFarm({ leaseMs, taskTimeoutMs: 3000 });
+    const { id } = (await (await late.operator('/api/jobs', oneTileJob(1))).json()) as { id: string };
+    let steps = 0;
+    const agent = await flatAgent(late.farm.url, 'too-slow', { onEvent: (e) => void (e.kind === 'progress' && steps++) }, 8000, 20);
+    try {
+      const replicas = async () =>
+        ((await (await late.operator(`/api/jobs/${id}/tasks?frame=0`)).json()) as { tasks: TaskView[] }).tasks[0].replicas;
+      await expect.poll(async () => (await replicas()).map((r) => r.state), { timeout: 10_000 }).toEqual(['handedback']);
+      expect(steps).toBeLessThan(5);
+      expect((await (await fetch(`${late.farm.url}/api/workers/${agent.id}`)).json()) as WorkerView).toMatchObject({ timedOut: 0 });
+    } finally {
+      await agent.stop();
+      await late.stop();
+    }
   });
 
   it('renews a replica it holds past its first lease, until its result is in', async () => {

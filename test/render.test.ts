@@ -70,6 +70,24 @@ describe('what a ray may cost', () => {
   });
 });
 
+describe('a render asked to stop', () => {
+  it('stops between calls, having told its progress in part rows', async () => {
+    const stop = new AbortController();
+    const told: number[] = [];
+    const render = on('cpu').render(shipped('cornell', { width: 32, height: 8, spp: 1024 }), 0, {
+      signal: stop.signal,
+      onProgress: (done) => {
+        told.push(done);
+        stop.abort();
+      },
+    });
+    await expect(render).rejects.toThrow(/aborted/);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toBeGreaterThan(0);
+    expect(told[0]).toBeLessThan(8);
+  });
+});
+
 describe('tile invariance', () => {
   // 25 spp is two groups a pixel, of 16 samples and of 9 (sample-plan.ts), added in order. On
   // webasm the full frame is two calls on gpu.js's worker pool (the second queued while the first

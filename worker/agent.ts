@@ -19,6 +19,7 @@ import { STALE_SIGNATURE } from '../shared/signing.ts';
 import { AssetCache } from './asset-cache.ts';
 import { MAX_FETCH_BYTES, OrchestratorError, WorkerClient } from './client.ts';
 import type { Identity } from './identity.ts';
+import { Pace } from './pace.ts';
 import type { AgentEvent } from './status-line.ts';
 
 /** What to render: a replica's tile, or a calibration tile. */
@@ -29,12 +30,13 @@ export interface Producer {
   device: string;
   /** Why it renders without a GPU, when it asked for any backend and got the CPU: said once at start. */
   fallback?: string;
-  /** `onProgress`: told how much of the tile is done, where the renderer can say. */
+  /** `onProgress`: told how much of the tile is done, where the renderer can say; `signal`: stop when it aborts. */
   produce(
     order: RenderOrder,
     scene: Scene,
     purpose: 'calibration' | 'work',
     onProgress?: (done: number, total: number) => void,
+    signal?: AbortSignal,
   ): Promise<Rendered>;
   close?(): void;
 }
@@ -84,6 +86,8 @@ const MAX_BACKOFF_MS = 16_000;
 /** Tries of the first registration before the worker gives up: a host that never answers is a mistake to report, not to wait on. */
 const STARTUP_ATTEMPTS = 3;
 const UPLOAD_ATTEMPTS = 4;
+/** Time kept before a replica's deadline for its upload: a render projected to end later is handed back. */
+const UPLOAD_MARGIN_MS = 2000;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const { identity, producer } = opts;
@@ -189,11 +193,33 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       return undefined;
     }
     let rendered: Rendered;
+    const late = new AbortController();
     try {
+      const tooLate = (end: number) => end + UPLOAD_MARGIN_MS > a.deadline;
+      if (tooLate(Date.now())) late.abort();
+      late.signal.throwIfAborted();
       emit({ kind: 'rendering', frame: a.frame, tile: a.tile, index, of });
-      rendered = await producer.produce(a, scene, 'work', (done, total) => emit({ kind: 'progress', done, total }));
+      const pace = new Pace();
+      rendered = await producer.produce(
+        a,
+        scene,
+        'work',
+        (done, total) => {
+          emit({ kind: 'progress', done, total });
+          const end = pace.report(Date.now(), done, total);
+          if (end !== undefined && tooLate(end)) late.abort();
+        },
+        late.signal,
+      );
     } catch (err) {
       if (stopping) throw err;
+      if (late.signal.aborted) {
+        // Finished late, its result would be refused and the replica charged as a missed deadline:
+        // another worker (a faster one: this key may not take the tile again) gets it now.
+        replicaLog(a).warn({ deadline: new Date(a.deadline).toISOString() }, 'cannot finish before its deadline; handing the replica back');
+        await release([a.replica]);
+        return undefined;
+      }
       // Say so, rather than sit on the lease until it lapses.
       replicaLog(a).error({ err: (err as Error).message }, 'render failed');
       await release([a.replica], (err as Error).message);

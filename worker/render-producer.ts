@@ -9,8 +9,8 @@ export async function renderProducer(backend: BackendChoice): Promise<Producer> 
   return {
     device: renderer.device,
     fallback: renderer.backend.fallback,
-    produce: async (order, scene, _purpose, onProgress) => {
-      const { rgba, rays } = await renderer.render(scene, order.frame, { tile: order.tile, onProgress });
+    produce: async (order, scene, _purpose, onProgress, signal) => {
+      const { rgba, rays } = await renderer.render(scene, order.frame, { tile: order.tile, onProgress, signal });
       return { rgba, rays };
     },
     close: () => renderer.close(),

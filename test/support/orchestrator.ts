@@ -225,13 +225,15 @@ export function putSigned(url: string, w: TestClient, path: string, body: Uint8A
 
 /**
  * An agent of the operator's on the farm at `url` that renders flat tiles, each in `renderMs`
- * (its calibration at once), with its events and work reported to `hooks`.
+ * (its calibration at once) cut in `steps` reported as progress, with its events and work
+ * reported to `hooks`; it stops between steps once asked to.
  */
 export function flatAgent(
   url: string,
   name: string,
   hooks: Pick<AgentOptions, 'onEvent' | 'onWork'> = {},
   renderMs = 0,
+  steps = 1,
 ): Promise<RunningAgent> {
   const { privateKeyPem, publicKeyDer } = newKeyPair();
   return startAgent({
@@ -242,8 +244,12 @@ export function flatAgent(
     operatorToken: OPERATOR_TOKEN,
     producer: {
       device: DEVICE,
-      produce: async (order, _scene, purpose) => {
-        if (purpose === 'work' && renderMs > 0) await new Promise((r) => setTimeout(r, renderMs));
+      produce: async (order, _scene, purpose, onProgress, signal) => {
+        for (let step = 1; purpose === 'work' && renderMs > 0 && step <= steps; step++) {
+          await new Promise((r) => setTimeout(r, renderMs / steps));
+          onProgress?.(step, steps);
+          signal?.throwIfAborted();
+        }
         return { rgba: new Uint8Array(order.tile.width * order.tile.height * 4).fill(CALIBRATION_SHADE), rays: 0 };
       },
     },

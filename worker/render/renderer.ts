@@ -31,7 +31,10 @@ export interface RenderOptions {
   tile?: Rect;
   /** false: the naive tracer without light sampling (benchmark comparison only). */
   nee?: boolean;
+  /** Told after each call how many of the tile's rows are done (a fraction while one is part done). */
   onProgress?: (rowsDone: number, rowsTotal: number) => void;
+  /** Looked at between calls: once aborted, the render stops with its reason. */
+  signal?: AbortSignal;
 }
 
 export interface RenderResult extends TileResult {
@@ -136,7 +139,8 @@ export class Renderer {
       const cells = packedCells(await out, plan.columns, plan.rows);
       rays += addUnits(cells, rowOf, placed, plan.columns, tile.width, sums);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
-      opts.onProgress?.(Math.floor(unitsDone / plan.groups), tile.height);
+      opts.onProgress?.(unitsDone / plan.groups, tile.height);
+      opts.signal?.throwIfAborted();
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
     const linear = new Float32Array(sums.length);
