@@ -86,7 +86,10 @@ const MAX_BACKOFF_MS = 16_000;
 /** Tries of the first registration before the worker gives up: a host that never answers is a mistake to report, not to wait on. */
 const STARTUP_ATTEMPTS = 3;
 const UPLOAD_ATTEMPTS = 4;
-/** Time kept before a replica's deadline for its upload: a render projected to end later is handed back. */
+/**
+ * Time kept before a replica's deadline for its upload (at most a tenth of the time it had when
+ * it came, for farms of short task timeouts): a render projected to end later is handed back.
+ */
 const UPLOAD_MARGIN_MS = 2000;
 
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
@@ -195,7 +198,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     let rendered: Rendered;
     const late = new AbortController();
     try {
-      const tooLate = (end: number) => end + UPLOAD_MARGIN_MS > a.deadline;
+      const margin = Math.min(UPLOAD_MARGIN_MS, (a.deadline - (pending.get(a.replica) ?? Date.now())) / 10);
+      const tooLate = (end: number) => end + margin > a.deadline;
       if (tooLate(Date.now())) late.abort();
       late.signal.throwIfAborted();
       emit({ kind: 'rendering', frame: a.frame, tile: a.tile, index, of });
