@@ -263,8 +263,13 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   }
   assembler.on('completed', (j) => log.info({ job: j.data.job, frame: j.data.frame }, 'frame stitched'));
 
+  // A configured token is the farm's (the same on every orchestrator); a generated one is this data
+  // directory's, beside those of other orchestrators that generated their own.
   const token = config.token ?? (await generatedOperatorToken(config.dataDir));
-  await tokens.add(token, 'operator', 'operator');
+  if (config.token) {
+    const revoked = await tokens.setOperator(token);
+    if (revoked > 0) log.warn({ revoked }, 'operator tokens other than FARM_TOKEN revoked');
+  } else await tokens.add(token, 'operator', 'operator');
   const calibration = {
     spec: await calibrationSpec(blobs),
     blobs,

@@ -1,8 +1,9 @@
 /**
  * Token management: the operator mints, lists and revokes requester tokens (API and `farm tokens`);
  * a revoked token is refused from the next request on, through its session cookie too, and its
- * webhooks are deleted with it; the operator token is not the API's to revoke; and an orchestrator started without FARM_TOKEN keeps
- * the token it generated across restarts instead of leaving a new valid one behind each time.
+ * webhooks are deleted with it; the operator token is not the API's to revoke, but one FARM_TOKEN
+ * replaced is revoked; and an orchestrator started without FARM_TOKEN keeps the token it generated
+ * across restarts instead of leaving a new valid one behind each time.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -90,6 +91,26 @@ describe('tokens', () => {
     );
     expect((await problem(await as(OPERATOR_TOKEN, '/api/tokens/x', { method: 'DELETE' }), 400)).errors?.[0].path).toBe('owner');
     expect((await problem(await api.operator('/api/tokens', { name: '' }), 400)).errors?.[0].path).toBe('name');
+  });
+
+  it('revokes the operator token FARM_TOKEN replaced, on every orchestrator of the farm, at the first start with the new one', async () => {
+    // The API may not revoke an operator token, so a leaked one had kept the operator's power
+    // (trusted workers: ground truth) for good after the rotation meant to end it.
+    const redis = await startRedisServer({ dir: join(api.dir, 'redis-rotated') });
+    const config = (token: string, dir: string) =>
+      OrchestratorConfig.parse({ port: 0, redisUrl: redis.url, dataDir: join(api.dir, dir), token, ...TEST_SETTINGS });
+    const old = await startOrchestrator(config('leaked-operator-token', 'rotated-a'));
+    const tokensAs = (url: string, token: string) => fetch(`${url}/api/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await tokensAs(old.url, 'leaked-operator-token')).status).toBe(200);
+    const rotated = await startOrchestrator(config('new-operator-token', 'rotated-b'));
+    try {
+      for (const url of [old.url, rotated.url]) expect((await tokensAs(url, 'leaked-operator-token')).status).toBe(401);
+      const listed = (await (await tokensAs(old.url, 'new-operator-token')).json()) as { tokens: { role: string }[] };
+      expect(listed.tokens.filter((t) => t.role === 'operator')).toHaveLength(1);
+    } finally {
+      await Promise.all([old.close(), rotated.close()]);
+      await redis.stop();
+    }
   });
 
   it('keeps the operator token it generated across restarts when FARM_TOKEN is unset', async () => {

@@ -3,7 +3,7 @@
  * operator said which proxy to believe (FARM_TRUST_PROXY); otherwise a client that writes the
  * header itself to get a fresh address for every request is still counted as its own socket.
  * A setting broad enough to trust the clients themselves is refused. The same setting lets a TLS
- * proxy's X-Forwarded-Proto make the session cookie Secure.
+ * proxy's X-Forwarded-Proto make the session cookie a Secure `__Host-` one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
@@ -47,10 +47,24 @@ describe('the address a per-address limit counts', () => {
         headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
         body: JSON.stringify({ token: OPERATOR_TOKEN }),
       }).then((r) => r.headers.get('set-cookie') ?? '');
-    expect(await signIn(proxied)).toMatch(/; Secure/);
+    const secure = await signIn(proxied);
+    expect(secure).toMatch(/^__Host-farm_session=[^;]+;.*; Secure/);
+    expect(secure).toMatch(/; Path=\/;/);
     const cookie = await signIn(direct);
-    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/^farm_session=.*HttpOnly/);
     expect(cookie).not.toMatch(/Secure/);
+    // Over HTTPS only the __Host- cookie counts: one a sibling subdomain set for the parent domain
+    // (`farm_session`, sent first for its longer path) had put the victim's uploads and submissions
+    // in the attacker's account; and a request carrying the session cookie twice has no session.
+    const session = (cookies: string, proto = 'https') =>
+      fetch(`${proxied.farm.url}/api/session`, { headers: { cookie: cookies, 'x-forwarded-proto': proto } }).then((r) => r.status);
+    const [own] = secure.split(';');
+    const tossed = `farm_session=${OPERATOR_TOKEN}`;
+    expect(await session(own)).toBe(200);
+    expect(await session(tossed)).toBe(401);
+    expect(await session(`${own.replace(OPERATOR_TOKEN, 'another-token')}; ${own}`)).toBe(401);
+    expect(await session(tossed, 'http')).toBe(200);
+    expect(await session(`${tossed}; ${tossed}`, 'http')).toBe(401);
   });
 
   it("is the socket's by default: a forged X-Forwarded-For does not buy a fresh allowance", async () => {

@@ -88,6 +88,13 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   app.use(refuseEncodedBodies);
+  // No page of the farm's is shown inside another's frame: a page on a sibling subdomain (same
+  // site, so the session cookie goes along) could lay its own buttons over the dashboard's job
+  // controls, or over the queue board's, where two clicks paused every queue (attackers' reviews).
+  app.use((_req, res, next) => {
+    res.set({ 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "frame-ancestors 'none'" });
+    next();
+  });
 
   app.get('/healthz', async (_req, res) => {
     await deps.redis.ping();

@@ -38,11 +38,25 @@ declare global {
   }
 }
 
-export const SESSION_COOKIE = 'farm_session';
+/**
+ * The session cookie's name. Over HTTPS it is a `__Host-` cookie, which only this host can set: a
+ * page on a sibling subdomain could otherwise set `farm_session` for the parent domain on a longer
+ * path, which the browser sends first, and the victim's uploads and submissions went into the
+ * attacker's account (an attacker's review). Plain HTTP (a farm on localhost) keeps the plain name.
+ */
+export const sessionCookie = (req: Request): string => (req.secure ? '__Host-farm_session' : 'farm_session');
 
-/** The caller's API token: the bearer header first, else the session cookie. */
+/**
+ * The caller's API token: the bearer header first, else the session cookie — none where the
+ * request carries that cookie twice (one tossed in beside the farm's own: neither is trusted).
+ */
 export function presentedToken(req: Request): string | undefined {
-  return bearerOf(req) ?? parseCookies(req.get('cookie') ?? '')[SESSION_COOKIE];
+  const bearer = bearerOf(req);
+  if (bearer) return bearer;
+  const header = req.get('cookie') ?? '';
+  const name = sessionCookie(req);
+  if (header.split(';').filter((pair) => pair.trim().startsWith(`${name}=`)).length !== 1) return undefined;
+  return parseCookies(header)[name];
 }
 
 const bearerOf = (req: Request): string | undefined => /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];

@@ -2,7 +2,7 @@
 import { type RequestHandler, Router } from 'express';
 import { SessionRequest } from '../../shared/protocol.ts';
 import type { Tokens } from '../state/tokens.ts';
-import { type AuthGate, SESSION_COOKIE } from './auth.ts';
+import { type AuthGate, sessionCookie } from './auth.ts';
 import { readJson } from './bodies.ts';
 import { HttpError } from './problem.ts';
 
@@ -25,7 +25,7 @@ export function sessionRoutes(tokens: Tokens, requester: RequestHandler, gate: A
           res,
           new HttpError(401, 'Unauthorized', 'unknown API token', [{ path: 'token', message: 'unknown API token' }]),
         );
-      res.cookie(SESSION_COOKIE, token, {
+      res.cookie(sessionCookie(req), token, {
         httpOnly: true,
         sameSite: 'strict',
         secure: req.secure,
@@ -40,8 +40,8 @@ export function sessionRoutes(tokens: Tokens, requester: RequestHandler, gate: A
     res.json(req.principal);
   });
 
-  r.delete('/', (_req, res) => {
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+  r.delete('/', (req, res) => {
+    res.clearCookie(sessionCookie(req), { path: '/', secure: req.secure });
     res.status(204).end();
   });
 

@@ -32,6 +32,22 @@ export class Tokens {
     return principal;
   }
 
+  /**
+   * Makes `token` the farm's only operator token: any other stops working at once (one FARM_TOKEN
+   * replaced, or the last `farm up`'s). Operator tokens cannot be revoked through the API, so a
+   * leaked one had kept the operator's power — trusted workers, ground truth — for good after the
+   * rotation meant to end it (an attacker's review). Returns how many it revoked.
+   */
+  async setOperator(token: string): Promise<number> {
+    const mine = digest(token);
+    const others = Object.entries(await this.redis.hgetall(keys.tokens))
+      .filter(([field, raw]) => field !== mine && (JSON.parse(raw) as Principal).role === 'operator')
+      .map(([field]) => field);
+    if (others.length > 0) await this.redis.hdel(keys.tokens, ...others);
+    await this.add(token, 'operator', 'operator');
+    return others.length;
+  }
+
   async mint(name: string): Promise<{ token: string; principal: Principal }> {
     const token = `farm_${randomBytes(24).toString('base64url')}`;
     return { token, principal: await this.add(token, 'requester', name) };

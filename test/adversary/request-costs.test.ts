@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitedAs } from '../../orchestrator/http/limits.ts';
 import { keys } from '../../orchestrator/state/keys.ts';
 import { SIGNATURE_HEADERS, signRequest } from '../../shared/signing.ts';
-import { type ApiFarm, startApiFarm, type TestClient } from '../support/orchestrator.ts';
+import { type ApiFarm, OPERATOR_TOKEN, startApiFarm, type TestClient } from '../support/orchestrator.ts';
 
 const MAX_SCENE = 1024 * 1024;
 
@@ -186,11 +186,19 @@ describe('addresses and static files', () => {
     expect([limitedAs('10.0.0.1'), limitedAs('10.0.0.2')]).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 
-  it('serves the dashboard for no other page to frame', async () => {
-    const page = await fetch(`${api.farm.url}/`);
-    expect(page.status).toBe(200);
-    expect(page.headers.get('x-frame-options')).toBe('DENY');
-    expect(page.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+  it('serves the dashboard and the queue board for no other page to frame', async () => {
+    // The board is read-write: framed by a sibling subdomain's page with the operator's cookie,
+    // two clicks on buttons laid over it had paused every queue (an attacker's review).
+    for (const [path, auth] of [
+      ['/', {}],
+      ['/admin/queues', { authorization: `Bearer ${OPERATOR_TOKEN}` }],
+    ] as const) {
+      const page = await fetch(`${api.farm.url}${path}`, { headers: auth });
+      expect(page.status, path).toBe(200);
+      expect(page.headers.get('content-type'), path).toMatch(/^text\/html/);
+      expect(page.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(page.headers.get('content-security-policy'), path).toBe("frame-ancestors 'none'");
+    }
   });
 
   it('answers a missing dashboard file with a problem that does not say where the farm is installed', async () => {
