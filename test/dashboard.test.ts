@@ -175,13 +175,34 @@ ifChromium(chromiumTitle, () => {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${farm.url}/#token=${TOKEN}`);
     await expect.poll(() => page.locator('.who').textContent()).toMatch(/\(operator\)/);
-    const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'artist' })).json()) as { token: string };
-    // Only the hash changes: no reload, the page must notice.
-    await page.evaluate((token) => {
-      location.hash = `#token=${token}`;
-    }, minted.token);
+    const mint = async (name: string) =>
+      ((await (await farm.client.call('POST', '/api/tokens', { name })).json()) as { token: string }).token;
+    const openLink = (token: string) =>
+      page.evaluate((t) => {
+        location.hash = `#token=${t}`;
+      }, token);
+    /** The next dialog's question, answered yes or no. */
+    const asked = (yes: boolean) =>
+      new Promise<string>((resolve) =>
+        page.once('dialog', (d) => {
+          resolve(d.message());
+          void (yes ? d.accept() : d.dismiss());
+        }),
+      );
+    // Only the hash changes: no reload, the page must notice. A link that would replace the session
+    // with another account asks first (any site may open one: what the victim submitted then went
+    // to the link maker's account).
+    const question = asked(true);
+    await openLink(await mint('artist'));
+    expect(await question).toMatch(/in place of operator \(operator\)/);
     await expect.poll(() => page.locator('.who').textContent()).toMatch(/^artist \(requester\)/);
     expect(page.url()).not.toContain('token=');
+    const declined = asked(false);
+    await openLink(await mint('link-maker'));
+    expect(await declined).toMatch(/in place of artist \(requester\)/);
+    await expect.poll(() => page.url()).not.toContain('token=');
+    expect(await page.evaluate(() => fetch('/api/session').then((r) => r.json()))).toMatchObject({ name: 'artist' });
+    expect(await page.locator('.who').textContent()).toMatch(/^artist \(requester\)/);
 
     const dir = mkdtempSync(join(tmpdir(), 'farm-form-'));
     const bad = { ...shippedRaw('cornell'), materials: [{ name: 'x', type: 'dielectric', ior: 0.5 }] };
@@ -467,6 +488,7 @@ ifChromium(chromiumTitle, () => {
 
     // A #token link in the open tab signs in as its requester; a bad file's problems go with the next file.
     const minted = (await (await farm.client.call('POST', '/api/tokens', { name: 'fox' })).json()) as { token: string };
+    page.once('dialog', (d) => void d.accept());
     await page.evaluate((token) => {
       location.hash = `#token=${token}`;
     }, minted.token);
