@@ -44,6 +44,54 @@ export function stackedTriangles(n: number, render: Partial<SceneInput['render']
   };
 }
 
+/**
+ * `n` thin rods of 12 sides crossing a 10 m cube in every direction: long thin triangles whose
+ * boxes overlap, the costliest honest geometry an attacker's review found for the BVH (its worst
+ * pixels' rays test thousands of boxes and triangles, the frame's a few hundred).
+ */
+export function crossingRods(n: number, render: Partial<SceneInput['render']> = {}): SceneInput {
+  let seed = 12345;
+  const random = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const positions: number[] = [];
+  const indices: number[] = [];
+  for (let rod = 0; rod < n; rod++) {
+    const axis = rod % 3;
+    const [from, to] = [0, 1].map((end) => [0, 1, 2].map((i) => (i === axis ? 10 * end - 5 : 10 * random() - 5)));
+    const dir = to.map((x, i) => x - from[i]);
+    const len = Math.hypot(...dir);
+    const a = dir.map((x) => x / len);
+    const h = Math.abs(a[0]) > 0.9 ? [0, 1, 0] : [1, 0, 0];
+    const u0 = [a[1] * h[2] - a[2] * h[1], a[2] * h[0] - a[0] * h[2], a[0] * h[1] - a[1] * h[0]];
+    const u = u0.map((x) => x / Math.hypot(...u0));
+    const v = [a[1] * u[2] - a[2] * u[1], a[2] * u[0] - a[0] * u[2], a[0] * u[1] - a[1] * u[0]];
+    const base = positions.length / 3;
+    for (let k = 0; k < 12; k++) {
+      const t = (2 * Math.PI * k) / 12;
+      const o = [0, 1, 2].map((i) => 0.03 * (Math.cos(t) * u[i] + Math.sin(t) * v[i]));
+      positions.push(...from.map((x, i) => x + o[i]), ...to.map((x, i) => x + o[i]));
+      const [p, q] = [base + 2 * k, base + 2 * ((k + 1) % 12)];
+      indices.push(p, q, p + 1, p + 1, q, q + 1);
+    }
+  }
+  return {
+    version: 1,
+    render: { width: 48, height: 36, spp: 16, maxBounces: 4, seed: 1, ...render },
+    camera: { position: [14, 9, 16], lookAt: [0, 0, 0], fov: 45 },
+    materials: [
+      { name: 'steel', type: 'metal', albedo: [0.8, 0.8, 0.8], roughness: 0.3 },
+      { name: 'ground', type: 'diffuse', albedo: [0.5, 0.45, 0.4] },
+    ],
+    objects: [
+      { type: 'quad', corner: [-20, -6, -20], u: [0, 0, 40], v: [40, 0, 0], material: 'ground' },
+      { type: 'mesh', material: 'steel', positions, indices, smooth: true },
+    ],
+    lights: [{ type: 'directional', direction: [-0.3, -1, -0.2], intensity: 3 }],
+  } as SceneInput;
+}
+
 /** Peak signal-to-noise ratio of two RGBA8 images, over the colour channels. */
 export function psnr(a: Uint8Array, b: Uint8Array): number {
   let se = 0;

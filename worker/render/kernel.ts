@@ -21,8 +21,9 @@
  *
  * Each pixel also returns how many rays it traced (camera, path and shadow rays): the work the
  * market meters in render units. The count follows the same deterministic paths as the pixels,
- * so replicas that agree on the pixels agree on it. A cell whose rays visit more BVH boxes and test
- * more primitives than `workPerRay` apiece stops there and returns -1 rays (the tile is refused).
+ * so replicas that agree on the pixels agree on it; so does its work (BVH boxes visited and
+ * primitives tested), returned in the same number, by which the renderer refuses a tile whose rays
+ * cost too much (render-units.ts). A cell past `cellWorkPerRay` a ray stops there and returns -1.
  */
 
 export interface KernelConstants {
@@ -33,8 +34,8 @@ export interface KernelConstants {
   maxBounces: number;
   /** Upper bound on BVH nodes visited per ray (each node is visited at most once). */
   maxSteps: number;
-  /** The most BVH nodes visited and primitives tested a cell may spend per ray it traced, one sample's rays of slack (render-units.ts). */
-  workPerRay: number;
+  /** The most BVH nodes visited and primitives tested a cell may spend per ray it traced, two rays of slack (render-units.ts). */
+  cellWorkPerRay: number;
   /** Most primitives in one BVH leaf. */
   leafSize: number;
   /** 1: next-event estimation; 0: naive tracer, kept for the benchmark's comparison. */
@@ -224,7 +225,7 @@ export function pathTrace(
         for (let step = 0; step < this.constants.maxSteps; step++) {
           if (node < 0) break;
           work = work + 1;
-          if (work > (rays + this.constants.segments) * this.constants.workPerRay) {
+          if (work > (rays + 2) * this.constants.cellWorkPerRay) {
             spent = 1;
             break;
           }
@@ -944,6 +945,8 @@ export function pathTrace(
     }
     if (spent === 1) break;
   }
-  if (spent === 1) rays = -1;
-  return [sumR, sumG, sumB, rays];
+  // Rays and work in one exact f32 (render-units.ts WORK_QUANTUM); -1: stopped over its budget.
+  let counts = rays + 2048 * Math.ceil(work / 2048);
+  if (spent === 1) counts = -1;
+  return [sumR, sumG, sumB, counts];
 }

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { KernelFunction } from 'gpu.js';
 import type { TileResult } from '../../shared/image.ts';
-import { maxRaysPerSample, WORK_PER_RAY } from '../../shared/render-units.ts';
+import { CELL_WORK_PER_RAY, maxRaysPerSample, WORK_PER_RAY, WORK_QUANTUM } from '../../shared/render-units.ts';
 import type { Scene } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
 import { type Backend, type BackendChoice, openBackend } from './backend.ts';
@@ -43,16 +43,24 @@ export interface RenderResult extends TileResult {
 }
 
 /**
- * A tile whose rays would cost more than WORK_PER_RAY apiece: every worker stops it at the same
- * cell (the count is as deterministic as the pixels) and gives the replica up with this error.
+ * A tile whose rays cost more than WORK_PER_RAY apiece on average, or one cell's more than
+ * CELL_WORK_PER_RAY: every worker of a class refuses the same tiles (the counts are as
+ * deterministic as the pixels) and gives the replica up with this error.
  */
 export class TooCostlyError extends Error {
   constructor() {
     super(
-      `scene too costly to trace: its rays test more than ${WORK_PER_RAY} BVH boxes and primitives each on average (stacked or overlapping geometry)`,
+      `scene too costly to trace: its rays test more than ${WORK_PER_RAY} BVH boxes and primitives each on average, or a pixel's more than ${CELL_WORK_PER_RAY} (stacked or overlapping geometry)`,
     );
     this.name = this.constructor.name;
   }
+}
+
+/** A tile's rays and work so far (work in WORK_QUANTUM, each cell's rounded up), and its cells that traced any. */
+interface Counts {
+  rays: number;
+  quanta: number;
+  cells: number;
 }
 
 type Kernel = ((...args: Float32Array[]) => Promise<unknown>) & { destroy(): void };
@@ -89,7 +97,7 @@ export class Renderer {
       maxBounces,
       segments: maxRaysPerSample(maxBounces),
       maxSteps: data.nodeCount + 1,
-      workPerRay: WORK_PER_RAY,
+      cellWorkPerRay: CELL_WORK_PER_RAY,
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
       searchSteps: data.searchSteps,
@@ -102,7 +110,7 @@ export class Renderer {
     const kernel = this.kernel(plan.columns, plan.rows, constants, sizes);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
     const sums = new Float64Array(tile.width * tile.height * 3);
-    let rays = 0;
+    const counts: Counts = { rays: 0, quanta: 0, cells: 0 };
     const cam = new Float32Array(CAM_SIZE);
     cam.set(data.camera);
     cam[0] = tile.x;
@@ -137,16 +145,19 @@ export class Renderer {
       const { placed, out } = next;
       if (call + 1 < plan.calls) next = launch(call + 1);
       const cells = packedCells(await out, plan.columns, plan.rows);
-      rays += addUnits(cells, rowOf, placed, plan.columns, tile.width, sums);
+      addUnits(cells, rowOf, placed, plan.columns, tile.width, sums, counts);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
       opts.onProgress?.(unitsDone / plan.groups, tile.height);
       opts.signal?.throwIfAborted();
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
+    // Judged on the whole tile, whatever its calls: how a tile is cut depends on the machine. Each
+    // cell's work was rounded up, so up to a quantum a cell is not counted against it.
+    if ((counts.quanta - counts.cells) * WORK_QUANTUM > counts.rays * WORK_PER_RAY) throw new TooCostlyError();
     const linear = new Float32Array(sums.length);
     for (let i = 0; i < sums.length; i++) linear[i] = sums[i] / spp;
     const rgba = toneMap(linear, scene.render.exposure, scene.render.toneMap);
-    return { width: tile.width, height: tile.height, rgba, linear, rays };
+    return { width: tile.width, height: tile.height, rgba, linear, rays: counts.rays };
   }
 
   close(): void {
@@ -168,7 +179,7 @@ export class Renderer {
    * an attacker's review, which made another requester's job fail as poison that way).
    */
   private kernel(width: number, rows: number, c: KernelConstants, sizes: readonly number[]): Kernel {
-    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.workPerRay}:${c.leafSize}:${c.nee}:${c.searchSteps}:${sizes.join(',')}`;
+    const key = `${width}x${rows}:${c.group}:${c.maxBounces}:${c.maxSteps}:${c.cellWorkPerRay}:${c.leafSize}:${c.nee}:${c.searchSteps}:${sizes.join(',')}`;
     let k = this.kernels.get(key);
     if (k) {
       this.kernels.delete(key); // most recently used goes last
@@ -215,13 +226,20 @@ export function spreadRows(n: number): number[] {
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
- * A call's cells (4 floats each: radiance summed over the cell's samples, and rays traced; rows of
- * `columns` cells). Unit u of the call is output row rowOf[u], which renders placed[rowOf[u]];
- * units are added in their own order, so each pixel's groups are summed in group order. Returns
- * the rays.
+ * A call's cells (4 floats each: radiance summed over the cell's samples, and its rays and work;
+ * rows of `columns` cells). Unit u of the call is output row rowOf[u], which renders
+ * placed[rowOf[u]]; units are added in their own order, so each pixel's groups are summed in group
+ * order. Adds the cells' rays and work to `counts`.
  */
-function addUnits(cells: Float32Array, rowOf: Int32Array, placed: Unit[], columns: number, width: number, sums: Float64Array): number {
-  let rays = 0;
+function addUnits(
+  cells: Float32Array,
+  rowOf: Int32Array,
+  placed: Unit[],
+  columns: number,
+  width: number,
+  sums: Float64Array,
+  counts: Counts,
+): void {
   for (const i of rowOf) {
     const unit = placed[i];
     if (unit.samples === 0) continue;
@@ -232,9 +250,12 @@ function addUnits(cells: Float32Array, rowOf: Int32Array, placed: Unit[], column
       sums[base + x * 3] += cells[cell];
       sums[base + x * 3 + 1] += cells[cell + 1];
       sums[base + x * 3 + 2] += cells[cell + 2];
-      if (cells[cell + 3] < 0) throw new TooCostlyError();
-      rays += cells[cell + 3];
+      const packed = cells[cell + 3];
+      if (packed < 0) throw new TooCostlyError();
+      const quanta = Math.floor(packed / WORK_QUANTUM);
+      counts.rays += packed - quanta * WORK_QUANTUM;
+      counts.quanta += quanta;
+      counts.cells++;
     }
   }
-  return rays;
 }
