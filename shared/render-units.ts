@@ -29,6 +29,9 @@ export const maxRays = (pixels: number, spp: number): number => pixels * spp * m
  * one cell.
  */
 export const WORK_PER_RAY = 1024;
+/** How a worker's render error for such a tile begins (the orchestrator takes a trusted worker's at its word). */
+export const TOO_COSTLY = 'scene too costly to trace';
+export const isTooCostly = (error: string): boolean => error.startsWith(TOO_COSTLY);
 export const CELL_WORK_PER_RAY = 8192;
 /**
  * A cell returns its rays and its work in one f32, exact below 2^24: rays (at most 16 samples of

@@ -48,9 +48,11 @@ describe('poison work', () => {
     const { id } = await farm.client.submit({ scene: stackedTriangles(12_000), width: 32, height: 32, spp: 1, tileSize: 16 });
     const status = await ended(farm, id);
     expect(status.state).toBe('failed');
-    expect(status.error).toMatch(/^rendering failed \d+ times: scene too costly to trace: its rays test more than 1024 BVH boxes/);
+    // The operator's worker's refusal alone fails it: the count is as deterministic as a render.
+    expect(status.error).toMatch(/^rendering refused: scene too costly to trace: its rays test more than 1024 BVH boxes/);
     const failed = (await farm.tasks(id, 0)).flatMap((t) => t.replicas).filter((r) => r.state === 'failed');
-    expect(new Set(failed.map((r) => r.worker))).toEqual(new Set(workers.map((w) => w.id)));
+    expect(failed.length).toBeGreaterThan(0);
+    for (const r of failed) expect(r.error).toMatch(/^scene too costly to trace/);
     for (const w of workers) {
       const ledger = (await (await fetch(`${farm.url}/api/workers/${w.id}/ledger`)).json()) as LedgerPage;
       expect(ledger.entries.filter((e) => e.kind === 'penalty')).toEqual([]);

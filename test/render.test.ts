@@ -4,6 +4,7 @@ import { maxRaysPerSample } from '../shared/render-units.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import { openBackend } from '../worker/render/backend.ts';
+import { compileScene } from '../worker/render/compile.ts';
 import { packedCells, packResults } from '../worker/render/packed-cells.ts';
 import { Renderer, spreadRows, TooCostlyError } from '../worker/render/renderer.ts';
 import { useRenderers } from './support/renderers.ts';
@@ -77,6 +78,31 @@ describe('what a ray may cost', () => {
     expect(knot.rays).toBeGreaterThan(64 * 48 * 4);
     const rods = await on('webasm').render(parseScene(crossingRods(200)), 0);
     expect(rods.rays).toBeGreaterThan(48 * 36 * 16);
+  });
+});
+
+describe('frames of one scene', () => {
+  // A camera flying through a still scene changes no object's placement: its geometry (the BVH
+  // of up to 250,000 triangles) is kept from frame to frame; where objects move it is not.
+  it('keeps the geometry while only the camera moves, each frame compiled as on its own', async () => {
+    const raw = shippedRaw('bounce');
+    const still = parseScene({ ...raw, name: 'still', animation: { ...raw.animation, objects: {} } });
+    const moving = parseScene({ ...raw, name: 'moving' });
+    const r = on('webasm');
+    const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    for (const [s, kept] of [
+      [still, true],
+      [moving, false],
+    ] as const) {
+      const first = r.compile(s, 0);
+      for (const frame of [12, 30]) {
+        const next = r.compile(s, frame);
+        expect(next.prims === first.prims, `${s.name}: kept`).toBe(kept);
+        const alone = compileScene(s, frame);
+        for (const k of ['prims', 'nodes', 'materials', 'lights', 'uvs', 'camera'] as const)
+          expect(bytes(next[k]).equals(bytes(alone[k])), `${s.name} frame ${frame}: ${k}`).toBe(true);
+      }
+    }
   });
 });
 

@@ -30,6 +30,7 @@ import {
 } from '../orchestrator/verdict/decide.ts';
 import { quorumWinner, tally, type Vote } from '../orchestrator/verdict/quorum.ts';
 import { DEFAULT_TOLERANCE, nearlyEqual, type Tolerance } from '../orchestrator/verdict/tolerance.ts';
+import { TOO_COSTLY } from '../shared/render-units.ts';
 
 const F = 0.2;
 const THETA = threshold(1e-4);
@@ -924,6 +925,17 @@ describe('decide: poison work', () => {
       });
     },
   );
+
+  it('fails at once a tile the operator’s worker refused as too costly to trace, whatever untrusted keys answered; not one a trusted worker rendered', () => {
+    // No honest worker of the class has a result for it: keys agreeing on junk had carried it.
+    const refused = { attempts: 1, trustedError: `${TOO_COSTLY}: its rays test more than 1024 …`, outstanding: 0 };
+    for (const verification of ['credibility', 'quorum'] as const)
+      expect(decide(facts({ ...refused, policy: { verification }, results: [untrusted(0, 'junk', 9), untrusted(1, 'junk', 9)] }))).toEqual({
+        kind: 'fail',
+        message: `rendering refused: ${refused.trustedError}`,
+      });
+    expect(decide(facts({ ...refused, results: [trusted(0, 'X')] }))).toMatchObject({ kind: 'accept', cid: 'X' });
+  });
 
   it('keeps trying below the limit, or when the errors are only untrusted keys’ word, or once some worker rendered it', () => {
     expect(decide(facts({ ...broken, attempts: 2 })).kind).not.toBe('fail');

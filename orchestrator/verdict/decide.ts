@@ -21,6 +21,7 @@
  *   its job.
  */
 import type { TileWait } from '../../shared/protocol.ts';
+import { isTooCostly } from '../../shared/render-units.ts';
 import { agreeingNeeded, groupCredibilities, NO_EVIDENCE } from './credibility.ts';
 import { quorumWinner, tally } from './quorum.ts';
 
@@ -165,7 +166,7 @@ export const AUDIT_SCALE = 3;
 
 export function decide(facts: TaskFacts): Decision {
   if (facts.state === 'verified') return lateResults(facts);
-  if (isPoison(facts)) return { kind: 'fail', message: `rendering failed ${facts.attempts} times: ${facts.trustedError}` };
+  if (isPoison(facts)) return { kind: 'fail', message: poisonMessage(facts.trustedError as string, facts.attempts) };
   return facts.policy.verification === 'quorum' ? byQuorum(facts) : byCredibility(facts);
 }
 
@@ -173,9 +174,18 @@ export function decide(facts: TaskFacts): Decision {
  * Work that breaks workers: no result, `renderAttempts` replicas failed or abandoned, and one of the
  * operator's own workers reported the error. Untrusted keys alone never fail a job this way (a few
  * free keys could then fail anyone's job); without a trusted report, the job's timeout ends it.
+ * A tile the operator's worker refused as too costly to trace fails at once, whatever untrusted
+ * keys answered: the refusal is as deterministic as a render, so no honest worker of its class has
+ * a result to give, and keys agreeing on junk would otherwise carry it (an attacker's review).
  */
-const isPoison = (facts: TaskFacts): boolean =>
-  facts.results.length === 0 && facts.trustedError !== null && facts.attempts >= facts.policy.renderAttempts;
+const poisonMessage = (error: string, attempts: number) =>
+  isTooCostly(error) ? `rendering refused: ${error}` : `rendering failed ${attempts} times: ${error}`;
+
+const isPoison = (facts: TaskFacts): boolean => {
+  if (facts.trustedError === null) return false;
+  if (isTooCostly(facts.trustedError)) return !facts.results.some((r) => r.trusted);
+  return facts.results.length === 0 && facts.attempts >= facts.policy.renderAttempts;
+};
 
 /** Results that arrive after the verdict are judged against it. */
 function lateResults(facts: TaskFacts): Decision {

@@ -7,6 +7,7 @@
  * a judgement, through `judgeNow`.
  */
 import type { Logger } from 'pino';
+import { isTooCostly } from '../../shared/render-units.ts';
 import { crashPoint } from '../crash-points.ts';
 import type { Dispatcher } from '../dispatch.ts';
 import { shareCap } from '../dispatch.ts';
@@ -306,7 +307,7 @@ export class VerdictRunner {
       reopenable: progress.state === 'running' || progress.state === 'done',
       classed: task.class !== '',
       attempts: gaveUp.length,
-      trustedError: gaveUp.find((r) => r.state === 'failed' && records.get(r.worker)?.trusted)?.error ?? null,
+      trustedError: trustedErrorOf(gaveUp.filter((r) => r.state === 'failed' && records.get(r.worker)?.trusted)),
     };
   }
 
@@ -358,3 +359,9 @@ export class VerdictRunner {
     return true;
   }
 }
+
+/** The render error the operator's workers reported on a tile: a refusal as too costly first (decide.ts acts on it alone). */
+const trustedErrorOf = (failed: readonly { error?: string | null }[]): string | null => {
+  const errors = failed.map((r) => r.error ?? '').filter(Boolean);
+  return errors.find(isTooCostly) ?? errors[0] ?? null;
+};

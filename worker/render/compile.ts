@@ -68,11 +68,38 @@ interface WorldPrim extends Bounds {
 }
 
 export function compileScene(scene: Scene, frame: number): CompiledScene {
+  return withCamera(compileGeometry(scene, placementsAt(scene, frame)), scene, frame);
+}
+
+/** Everything of a compiled frame but its camera: what only the objects' placements change. */
+export type CompiledGeometry = Omit<CompiledScene, 'camera'> & {
+  /** The sky's light, or −1 (the camera's record names it). */
+  environmentLight: number;
+};
+
+/** Each object's placement at `frame`: all a frame's geometry depends on besides the scene. */
+export const placementsAt = (scene: Scene, frame: number): Affine[] => scene.objects.map((_, i) => transformAt(scene, i, frame));
+
+/** Whether two frames place every object alike (their geometry is then the same). */
+export const samePlacements = (a: readonly Affine[], b: readonly Affine[]): boolean =>
+  a.length === b.length && a.every((m, i) => m.every((x, j) => x === b[i][j]));
+
+/** The frame's camera added to its geometry. */
+export function withCamera(geometry: CompiledGeometry, scene: Scene, frame: number): CompiledScene {
+  const { environmentLight, ...rest } = geometry;
+  const camera = packCamera(scene, frame);
+  camera[33] = environmentLight;
+  if (scene.environment) camera.fill(0, 19, 25); // the environment replaces the gradient, even a black one
+  camera[18] = geometry.lightCount;
+  return { ...rest, camera };
+}
+
+export function compileGeometry(scene: Scene, placements: readonly Affine[]): CompiledGeometry {
   const materialIndex = new Map(scene.materials.map((m, i) => [m.name, i]));
   const world: WorldPrim[] = [];
   const byId = objectsById(scene.objects);
   scene.objects.forEach((object, i) => {
-    const m = transformAt(scene, i, frame);
+    const m = placements[i];
     const point = (p: V3): V3 => applyPoint(m, p);
     const vector = (v: V3): V3 => applyVector(m, v);
     // An instance is expanded here into its own world-space copy of the mesh's triangles.
@@ -103,15 +130,12 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
   });
 
   for (const light of scene.lights) lights.push(...punctualRecord(light));
-  const camera = packCamera(scene, frame);
   const sky = scene.environment ? tablesOf(scene.environment) : undefined;
-  camera[33] = -1;
-  if (scene.environment) camera.fill(0, 19, 25); // the environment replaces the gradient, even a black one
+  let environmentLight = -1;
   if (sky) {
-    camera[33] = lights.length / LIGHT_STRIDE;
+    environmentLight = lights.length / LIGHT_STRIDE;
     lights.push(...environmentRecord(sky, scene.environment?.rotation ?? 0));
   }
-  camera[18] = lights.length / LIGHT_STRIDE;
   const { texels, offsets } = packTexels(scene);
   return {
     prims,
@@ -126,7 +150,7 @@ export function compileScene(scene: Scene, frame: number): CompiledScene {
     environment: sky?.rgb ?? new Float32Array(1),
     environmentCdf: sky?.cdf ?? new Float32Array(1),
     searchSteps: sky?.searchSteps ?? 0,
-    camera,
+    environmentLight,
   };
 }
 
