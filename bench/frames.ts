@@ -55,7 +55,9 @@ async function frames(fresh: boolean): Promise<number[]> {
 const compiledEach = median(await frames(true));
 const kept = median(await frames(false));
 renderer.close();
-console.log(`\na ${tile.width}-px tile of each frame of a camera's flight over 250,000 still triangles (webasm, median of ${FRAMES - 1})\n`);
+console.log(
+  `\na ${tile.width}-px tile of each frame of a camera's flight over 250,000 still triangles (webasm, median of ${FRAMES - 1})\n`,
+);
 console.log(
   table([
     { geometry: 'compiled for every frame (baseline)', 'seconds a tile': compiledEach.toFixed(3), 'ratio vs baseline': '1.00' },
