@@ -255,6 +255,16 @@ describe('dashboard API', () => {
     expect((await cancel({ 'sec-fetch-site': 'same-origin' })).status).toBe(404);
     expect((await cancel({ origin: new URL(farm.url).origin })).status).toBe(404);
     expect((await cancel({ 'sec-fetch-site': 'cross-site' }, OPERATOR_TOKEN)).status).toBe(404);
+    // Nor open a live view with it: each holds one of the caller's 16 (a sibling's EventSources
+    // could take them all, and the victim's own dashboard got none).
+    const view = async (from: string) => {
+      const stop = new AbortController();
+      const res = await api('/api/jobs/events', { token: null, headers: { ...session, 'sec-fetch-site': from }, signal: stop.signal });
+      stop.abort();
+      return res.status;
+    };
+    expect(await view('same-site')).toBe(403);
+    expect(await view('same-origin')).toBe(200);
     const out = await api('/api/session', { method: 'DELETE', token: null, headers: session });
     expect(out.headers.get('set-cookie')).toMatch(/farm_session=;.*Expires=Thu, 01 Jan 1970/i);
   });

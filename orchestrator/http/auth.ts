@@ -62,14 +62,17 @@ export function presentedToken(req: Request): string | undefined {
 const bearerOf = (req: Request): string | undefined => /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
 
 /**
- * Whether a request that changes something and is authenticated by the session cookie alone came
- * from another origin. SameSite=Strict keeps other *sites* from sending the cookie, not a page on a
- * sibling subdomain (same site), which could otherwise cancel jobs or withdraw reservations
- * (an attacker's review). Browsers say where a request comes from (`Sec-Fetch-Site`, else
+ * Whether a request that changes something, or opens a live view, and is authenticated by the
+ * session cookie alone came from another origin. SameSite=Strict keeps other *sites* from sending
+ * the cookie, not a page on a sibling subdomain (same site), which could otherwise cancel jobs or
+ * withdraw reservations, or hold the caller's few live views open so that its own dashboard gets
+ * none (attackers' reviews). Browsers say where a request comes from (`Sec-Fetch-Site`, else
  * `Origin`); a client that says neither is not a browser sent by another page.
  */
 function crossOrigin(req: Request): boolean {
-  if (bearerOf(req) || ['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return false;
+  if (bearerOf(req)) return false;
+  const liveView = req.method === 'GET' && (req.originalUrl.split('?')[0] ?? '').endsWith('/events');
+  if (['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !liveView) return false;
   const site = req.get('sec-fetch-site');
   if (site) return site !== 'same-origin' && site !== 'none';
   const origin = req.get('origin');
