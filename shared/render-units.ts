@@ -34,10 +34,32 @@ export const TOO_COSTLY = 'scene too costly to trace';
 export const isTooCostly = (error: string): boolean => error.startsWith(TOO_COSTLY);
 export const CELL_WORK_PER_RAY = 8192;
 /**
- * A cell returns its rays and its work in one f32, exact below 2^24: rays (at most 16 samples of
- * 67, under 2,048) plus 2,048 × its work in quanta of 2,048, rounded up (at most 4,400 quanta
- * before CELL_WORK_PER_RAY stops it).
+ * A cell returns its rays and its work in one f32, exact below 2^24: its rays plus its work
+ * rounded up to a whole quantum, the least power of two above the most rays a cell traces (group
+ * samples of `segments` rays: at most 16 × 67, so a quantum of 2,048 at most, and the sum under
+ * 2^24 while CELL_WORK_PER_RAY stops the cell). The tile's check forgives each cell's rounding: a
+ * quantum at most, a ray's worth of rays a cell at most — at 1 spp a quantum of 2,048 had let a
+ * tile's rays average twice the bound (a review).
  */
-export const WORK_QUANTUM = 2048;
+export function workQuantum(group: number, segments: number): number {
+  let quantum = 1;
+  while (quantum <= group * segments) quantum *= 2;
+  return quantum;
+}
+
+/** A tile's rays and work so far (work in whole quanta, each cell's rounded up), and its cells that traced. */
+export interface TileWork {
+  rays: number;
+  quanta: number;
+  cells: number;
+}
+
+/**
+ * Whether a tile's rays cost more than WORK_PER_RAY apiece, its work's rounding forgiven: at its
+ * end (`rest` none), or already, whatever its cells not yet done (`rest`: how many, and the most
+ * rays they could trace) add — so refused as early on every worker, however its calls are cut.
+ */
+export const tooCostly = (done: TileWork, quantum: number, rest = { cells: 0, rays: 0 }): boolean =>
+  (done.quanta - done.cells - rest.cells) * quantum > (done.rays + rest.rays) * WORK_PER_RAY;
 
 export const toRu = (rays: number): number => rays / RAYS_PER_RU;

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalCid } from '../shared/image.ts';
-import { maxRaysPerSample } from '../shared/render-units.ts';
+import { maxRaysPerSample, tooCostly } from '../shared/render-units.ts';
 import { parseScene } from '../shared/scene.ts';
 import { tileGrid } from '../shared/tile.ts';
 import { openBackend } from '../worker/render/backend.ts';
@@ -66,10 +67,31 @@ describe('what a ray may cost', () => {
       const stack = parseScene(stackedTriangles(12_000, { maxBounces }));
       for (const backend of ['webasm', 'cpu'] as const) await expect(on(backend).render(stack, 0)).rejects.toThrow(TooCostlyError);
     }
+    // Every path ending at its first hit (an emissive stack) at 1 spp: a cell is one ray, whose
+    // rounding a quantum of 2,048 had forgiven up to twice the bound (a review).
+    await expect(on('webasm').render(parseScene(stackedTriangles(1280, { spp: 1, maxBounces: 32 }, 'lamp')), 0)).rejects.toThrow(
+      TooCostlyError,
+    );
     // Under the bound the same geometry renders, alike on both: fewer triangles a ray than it allows.
     const few = await on('webasm').render(parseScene(stackedTriangles(200)), 0);
     expect(few.rays).toBeGreaterThan(0);
     expect(await canonicalCid(await on('cpu').render(parseScene(stackedTriangles(200)), 0))).toBe(await canonicalCid(few));
+  });
+
+  it('refuses a tile early only where its end would refuse it too, whatever is left', () => {
+    const cell = fc.record({ rays: fc.integer({ min: 1, max: 67 }), quanta: fc.integer({ min: 0, max: 9000 }) });
+    fc.assert(
+      fc.property(fc.array(cell, { minLength: 1, maxLength: 40 }), fc.nat(), (cells, at) => {
+        const cut = at % cells.length;
+        const sum = (cs: typeof cells) => ({
+          rays: cs.reduce((n, c) => n + c.rays, 0),
+          quanta: cs.reduce((n, c) => n + c.quanta, 0),
+          cells: cs.length,
+        });
+        const rest = { cells: cells.length - cut, rays: (cells.length - cut) * 67 };
+        if (tooCostly(sum(cells.slice(0, cut)), 128, rest)) expect(tooCostly(sum(cells), 128)).toBe(true);
+      }),
+    );
   });
 
   it('renders honest dense scenes: the knot, and thin rods crossing whose worst pixels go far past the average', async () => {

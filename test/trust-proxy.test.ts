@@ -56,8 +56,12 @@ describe('the address a per-address limit counts', () => {
     // Over HTTPS only the __Host- cookie counts: one a sibling subdomain set for the parent domain
     // (`farm_session`, sent first for its longer path) had put the victim's uploads and submissions
     // in the attacker's account; and a request carrying the session cookie twice has no session.
+    // Each from its own client, as the proxy says: refusals count against an address.
+    let client = 0;
     const session = (cookies: string, proto = 'https') =>
-      fetch(`${proxied.farm.url}/api/session`, { headers: { cookie: cookies, 'x-forwarded-proto': proto } }).then((r) => r.status);
+      fetch(`${proxied.farm.url}/api/session`, {
+        headers: { cookie: cookies, 'x-forwarded-proto': proto, 'x-forwarded-for': `192.0.2.${++client}` },
+      }).then((r) => r.status);
     const [own] = secure.split(';');
     const tossed = `farm_session=${OPERATOR_TOKEN}`;
     expect(await session(own)).toBe(200);
@@ -65,6 +69,7 @@ describe('the address a per-address limit counts', () => {
     expect(await session(`${own.replace(OPERATOR_TOKEN, 'another-token')}; ${own}`)).toBe(401);
     expect(await session(tossed, 'http')).toBe(200);
     expect(await session(`${tossed}; ${tossed}`, 'http')).toBe(401);
+    expect(await session(`farm_session =another-token; ${tossed}`, 'http')).toBe(401);
   });
 
   it("is the socket's by default: a forged X-Forwarded-For does not buy a fresh allowance", async () => {

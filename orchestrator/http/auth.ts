@@ -53,10 +53,11 @@ export const sessionCookie = (req: Request): string => (req.secure ? '__Host-far
 export function presentedToken(req: Request): string | undefined {
   const bearer = bearerOf(req);
   if (bearer) return bearer;
-  const header = req.get('cookie') ?? '';
   const name = sessionCookie(req);
-  if (header.split(';').filter((pair) => pair.trim().startsWith(`${name}=`)).length !== 1) return undefined;
-  return parseCookies(header)[name];
+  const header = req.get('cookie') ?? '';
+  // Named as the parser names them (trimmed, up to the first '='): the one counted is the one read.
+  const named = header.split(';').filter((pair) => pair.includes('=') && pair.slice(0, pair.indexOf('=')).trim() === name);
+  return named.length === 1 ? parseCookies(header)[name] : undefined;
 }
 
 const bearerOf = (req: Request): string | undefined => /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];

@@ -27,7 +27,7 @@ export function scene(partial: Partial<SceneInput> & Pick<SceneInput, 'objects' 
  * `n` large triangles stacked along the view, the farthest first in the BVH's fixed order, so that
  * every ray tests each of them: a scene whose rays cost a worker far more than it is paid for.
  */
-export function stackedTriangles(n: number, render: Partial<SceneInput['render']> = {}): SceneInput {
+export function stackedTriangles(n: number, render: Partial<SceneInput['render']> = {}, material = 'white'): SceneInput {
   const positions = Array.from({ length: n }, (_, i) => [-10, -10, -i * 1e-5, 10, -10, -i * 1e-5, 0, 10, -i * 1e-5]).flat();
   return {
     version: 1,
@@ -38,7 +38,7 @@ export function stackedTriangles(n: number, render: Partial<SceneInput['render']
       { name: 'lamp', type: 'emissive', color: [1, 1, 1], strength: 4 },
     ],
     objects: [
-      { type: 'mesh', id: 'stack', material: 'white', positions, indices: Array.from({ length: 3 * n }, (_, i) => i) },
+      { type: 'mesh', id: 'stack', material, positions, indices: Array.from({ length: 3 * n }, (_, i) => i) },
       { type: 'sphere', center: [0, 3, 3], radius: 0.5, material: 'lamp' },
     ],
   };

@@ -80,9 +80,9 @@ export type CompiledGeometry = Omit<CompiledScene, 'camera'> & {
 /** Each object's placement at `frame`: all a frame's geometry depends on besides the scene. */
 export const placementsAt = (scene: Scene, frame: number): Affine[] => scene.objects.map((_, i) => transformAt(scene, i, frame));
 
-/** Whether two frames place every object alike (their geometry is then the same). */
+/** Whether two frames place every object alike (their geometry is then the same, to the sign of a zero). */
 export const samePlacements = (a: readonly Affine[], b: readonly Affine[]): boolean =>
-  a.length === b.length && a.every((m, i) => m.every((x, j) => x === b[i][j]));
+  a.length === b.length && a.every((m, i) => m.every((x, j) => Object.is(x, b[i][j])));
 
 /** The frame's camera added to its geometry. */
 export function withCamera(geometry: CompiledGeometry, scene: Scene, frame: number): CompiledScene {

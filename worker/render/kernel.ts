@@ -36,6 +36,8 @@ export interface KernelConstants {
   maxSteps: number;
   /** The most BVH nodes visited and primitives tested a cell may spend per ray it traced, two rays of slack (render-units.ts). */
   cellWorkPerRay: number;
+  /** What a cell's work is rounded up to, above its most rays (render-units.ts workQuantum). */
+  workQuantum: number;
   /** Most primitives in one BVH leaf. */
   leafSize: number;
   /** 1: next-event estimation; 0: naive tracer, kept for the benchmark's comparison. */
@@ -945,8 +947,8 @@ export function pathTrace(
     }
     if (spent === 1) break;
   }
-  // Rays and work in one exact f32 (render-units.ts WORK_QUANTUM); -1: stopped over its budget.
-  let counts = rays + 2048 * Math.ceil(work / 2048);
+  // Rays and work in one exact f32 (render-units.ts workQuantum); -1: stopped over its budget.
+  let counts = rays + this.constants.workQuantum * Math.ceil(work / this.constants.workQuantum);
   if (spent === 1) counts = -1;
   return [sumR, sumG, sumB, counts];
 }

@@ -6,7 +6,15 @@
 import { availableParallelism } from 'node:os';
 import type { KernelFunction } from 'gpu.js';
 import type { TileResult } from '../../shared/image.ts';
-import { CELL_WORK_PER_RAY, maxRaysPerSample, TOO_COSTLY, WORK_PER_RAY, WORK_QUANTUM } from '../../shared/render-units.ts';
+import {
+  CELL_WORK_PER_RAY,
+  maxRaysPerSample,
+  type TileWork,
+  TOO_COSTLY,
+  tooCostly,
+  WORK_PER_RAY,
+  workQuantum,
+} from '../../shared/render-units.ts';
 import type { Scene } from '../../shared/scene.ts';
 import type { Rect } from '../../shared/tile.ts';
 import type { Affine } from './animate.ts';
@@ -65,13 +73,6 @@ export class TooCostlyError extends Error {
   }
 }
 
-/** A tile's rays and work so far (work in WORK_QUANTUM, each cell's rounded up), and its cells that traced any. */
-interface Counts {
-  rays: number;
-  quanta: number;
-  cells: number;
-}
-
 type Kernel = ((...args: Float32Array[]) => Promise<unknown>) & { destroy(): void };
 
 export class Renderer {
@@ -108,6 +109,7 @@ export class Renderer {
       segments: maxRaysPerSample(maxBounces),
       maxSteps: data.nodeCount + 1,
       cellWorkPerRay: CELL_WORK_PER_RAY,
+      workQuantum: workQuantum(plan.group, maxRaysPerSample(maxBounces)),
       leafSize: data.leafSize,
       nee: opts.nee === false ? 0 : 1,
       searchSteps: data.searchSteps,
@@ -120,7 +122,7 @@ export class Renderer {
     const kernel = this.kernel(plan.columns, plan.rows, constants, sizes);
     // f64 sums of each pixel's groups, added in group order (units arrive in that order).
     const sums = new Float64Array(tile.width * tile.height * 3);
-    const counts: Counts = { rays: 0, quanta: 0, cells: 0 };
+    const counts: TileWork = { rays: 0, quanta: 0, cells: 0 };
     const cam = new Float32Array(CAM_SIZE);
     cam.set(data.camera);
     cam[0] = tile.x;
@@ -155,15 +157,18 @@ export class Renderer {
       const { placed, out } = next;
       if (call + 1 < plan.calls) next = launch(call + 1);
       const cells = packedCells(await out, plan.columns, plan.rows);
-      addUnits(cells, rowOf, placed, plan.columns, tile.width, sums, counts);
+      addUnits(cells, rowOf, placed, plan.columns, tile.width, sums, counts, constants.workQuantum);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
+      // The cells to come, at most all their samples' rays apiece: already past the bound whatever they add?
+      const rest = { cells: (plan.units - unitsDone) * tile.width, rays: 0 };
+      rest.rays = rest.cells * plan.group * constants.segments;
+      if (tooCostly(counts, constants.workQuantum, rest)) throw new TooCostlyError();
       opts.onProgress?.(unitsDone / plan.groups, tile.height);
       opts.signal?.throwIfAborted();
       if (this.backend.name === 'cpu') await new Promise((r) => setImmediate(r));
     }
-    // Judged on the whole tile, whatever its calls: how a tile is cut depends on the machine. Each
-    // cell's work was rounded up, so up to a quantum a cell is not counted against it.
-    if ((counts.quanta - counts.cells) * WORK_QUANTUM > counts.rays * WORK_PER_RAY) throw new TooCostlyError();
+    // Judged on the whole tile, whatever its calls: how a tile is cut depends on the machine.
+    if (tooCostly(counts, constants.workQuantum)) throw new TooCostlyError();
     const linear = new Float32Array(sums.length);
     for (let i = 0; i < sums.length; i++) linear[i] = sums[i] / spp;
     const rgba = toneMap(linear, scene.render.exposure, scene.render.toneMap);
@@ -257,7 +262,8 @@ function addUnits(
   columns: number,
   width: number,
   sums: Float64Array,
-  counts: Counts,
+  counts: TileWork,
+  quantum: number,
 ): void {
   for (const i of rowOf) {
     const unit = placed[i];
@@ -271,8 +277,8 @@ function addUnits(
       sums[base + x * 3 + 2] += cells[cell + 2];
       const packed = cells[cell + 3];
       if (packed < 0) throw new TooCostlyError();
-      const quanta = Math.floor(packed / WORK_QUANTUM);
-      counts.rays += packed - quanta * WORK_QUANTUM;
+      const quanta = Math.floor(packed / quantum);
+      counts.rays += packed - quanta * quantum;
       counts.quanta += quanta;
       counts.cells++;
     }
