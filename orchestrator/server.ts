@@ -106,6 +106,18 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   const classes = new Classes(redis);
   const tokens = new Tokens(redis);
   const webhooks = new Webhooks(redis);
+  // A configured token is the farm's (the same on every orchestrator); a generated one is this data
+  // directory's, beside those of other orchestrators that generated their own. First, so that one
+  // refused leaves nothing running.
+  const token = config.token ?? (await generatedOperatorToken(config.dataDir));
+  const revoked = await tokens.setOperator(token, config.token !== undefined).catch((e: unknown) => {
+    redis.disconnect();
+    bull.disconnect();
+    throw e;
+  });
+  for (const owner of revoked) await webhooks.removeAll(owner);
+  if (revoked.length > 0)
+    log.warn({ revoked }, 'operator tokens other than FARM_TOKEN revoked; the operator’s workers trusted again once they register with it');
   const tradedCeiling = config.marketTradedCeiling === undefined ? null : toTicks(config.marketTradedCeiling);
   const market = new Market(redis, tradedCeiling);
   const forwards = new Forwards(redis);
@@ -263,13 +275,6 @@ export async function startOrchestrator(config: OrchestratorConfig): Promise<Run
   }
   assembler.on('completed', (j) => log.info({ job: j.data.job, frame: j.data.frame }, 'frame stitched'));
 
-  // A configured token is the farm's (the same on every orchestrator); a generated one is this data
-  // directory's, beside those of other orchestrators that generated their own.
-  const token = config.token ?? (await generatedOperatorToken(config.dataDir));
-  if (config.token) {
-    const revoked = await tokens.setOperator(token);
-    if (revoked > 0) log.warn({ revoked }, 'operator tokens other than FARM_TOKEN revoked');
-  } else await tokens.add(token, 'operator', 'operator');
   const calibration = {
     spec: await calibrationSpec(blobs),
     blobs,

@@ -15,6 +15,8 @@ import { startRedisServer } from '../cli/redis-server.ts';
 import { OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
 import { keys } from '../orchestrator/state/keys.ts';
+import { loadPrivateKey, newKeyPair, workerIdOf } from '../shared/signing.ts';
+import { WorkerClient } from '../worker/client.ts';
 import { type ApiFarm, OPERATOR_TOKEN, startApiFarm, TEST_SETTINGS } from './support/orchestrator.ts';
 import { problem } from './support/problem.ts';
 import { ROOT } from './support/scenes.ts';
@@ -102,11 +104,22 @@ describe('tokens', () => {
     const old = await startOrchestrator(config('leaked-operator-token', 'rotated-a'));
     const tokensAs = (url: string, token: string) => fetch(`${url}/api/tokens`, { headers: { authorization: `Bearer ${token}` } });
     expect((await tokensAs(old.url, 'leaked-operator-token')).status).toBe(200);
+    // A key the leaked token registered as the operator's: ground truth, until the rotation.
+    const { privateKeyPem, publicKeyDer } = newKeyPair();
+    const planted = new WorkerClient(old.url, { id: workerIdOf(publicKeyDer), key: loadPrivateKey(privateKeyPem).key, publicKeyDer });
+    await planted.register('planted', 'webasm:test', 'leaked-operator-token');
+    const trusted = async () =>
+      ((await (await fetch(`${old.url}/api/workers/${workerIdOf(publicKeyDer)}`)).json()) as { trusted: boolean }).trusted;
+    expect(await trusted()).toBe(true);
     const rotated = await startOrchestrator(config('new-operator-token', 'rotated-b'));
     try {
       for (const url of [old.url, rotated.url]) expect((await tokensAs(url, 'leaked-operator-token')).status).toBe(401);
       const listed = (await (await tokensAs(old.url, 'new-operator-token')).json()) as { tokens: { role: string }[] };
       expect(listed.tokens.filter((t) => t.role === 'operator')).toHaveLength(1);
+      expect(await trusted()).toBe(false);
+      // An orchestrator started with the settings the rotation replaced may not bring it back.
+      await expect(startOrchestrator(config('leaked-operator-token', 'rotated-c'))).rejects.toThrow(/replaced by a newer one/);
+      expect((await tokensAs(rotated.url, 'new-operator-token')).status).toBe(200);
     } finally {
       await Promise.all([old.close(), rotated.close()]);
       await redis.stop();

@@ -134,6 +134,8 @@ const FIXED = {
   classes: 'classes',
   treasury: 'treasury',
   tokens: 'tokens',
+  /** Digests of operator tokens a rotation replaced: never taken again (operator-token.lua). */
+  operatorTokensRevoked: 'tokens:operator-revoked',
   /** The last market clearing, with its curves (JSON). */
   marketLast: 'market:last',
   /** The last clearing price that traded (ticks per RU). */

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { keys } from './keys.ts';
+import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
 
 export type Role = 'operator' | 'requester';
@@ -33,19 +34,29 @@ export class Tokens {
   }
 
   /**
-   * Makes `token` the farm's only operator token: any other stops working at once (one FARM_TOKEN
-   * replaced, or the last `farm up`'s). Operator tokens cannot be revoked through the API, so a
-   * leaked one had kept the operator's power — trusted workers, ground truth — for good after the
-   * rotation meant to end it (an attacker's review). Returns how many it revoked.
+   * Makes `token` an operator token (operator-token.lua): `exclusive` (FARM_TOKEN, the same on
+   * every orchestrator), the farm's only one — any other stops working at once and can never be
+   * taken again, and the keys registered as the operator's lose their trust until they register
+   * with it. Operator tokens cannot be revoked through the API, so a leaked one had kept the
+   * operator's power, trusted workers and ground truth, for good after the rotation meant to end
+   * it (attackers' reviews). Returns the owners of the tokens revoked; throws for a token revoked
+   * before (an orchestrator started with the settings a rotation replaced).
    */
-  async setOperator(token: string): Promise<number> {
-    const mine = digest(token);
-    const others = Object.entries(await this.redis.hgetall(keys.tokens))
-      .filter(([field, raw]) => field !== mine && (JSON.parse(raw) as Principal).role === 'operator')
-      .map(([field]) => field);
-    if (others.length > 0) await this.redis.hdel(keys.tokens, ...others);
-    await this.add(token, 'operator', 'operator');
-    return others.length;
+  async setOperator(token: string, exclusive: boolean): Promise<string[]> {
+    const principal: Principal = { owner: digest(token).slice(0, 16), role: 'operator', name: 'operator' };
+    const revoked = (await runScript(
+      this.redis,
+      'operator-token',
+      [keys.tokens, keys.operatorTokensRevoked, keys.workersAll],
+      [digest(token), JSON.stringify(principal), exclusive ? '1' : ''],
+    )) as string[] | -1;
+    if (revoked === -1) throw new Error('this operator token was replaced by a newer one (FARM_TOKEN) and may not be used again');
+    await this.redis
+      .multi()
+      .hset(keys.owner(principal.owner), 'name', principal.name)
+      .zadd(keys.requestersAll, 'NX', Date.now(), principal.owner)
+      .exec();
+    return revoked;
   }
 
   async mint(name: string): Promise<{ token: string; principal: Principal }> {

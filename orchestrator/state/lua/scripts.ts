@@ -49,6 +49,7 @@ export type Script =
   | 'ledger'
   | 'ledger-trim'
   | 'market-record'
+  | 'operator-token'
   | 'reclass'
   | 'release'
   | 'renew'
@@ -92,6 +93,7 @@ const SCRIPTS: readonly Script[] = [
   'ledger',
   'ledger-trim',
   'market-record',
+  'operator-token',
   'reclass',
   'release',
   'renew',
