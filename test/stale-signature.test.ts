@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADERS, SIGNATURE_WINDOW_MS, STALE_SIGNATURE, signRequest } from '../shared/signing.ts';
 import { isTransient } from '../worker/agent.ts';
-import { CLOCK_SKEW, OrchestratorError, staleSignature } from '../worker/client.ts';
+import { CLOCK_SKEW, clockOffset, OrchestratorError, staleSignature } from '../worker/client.ts';
 import { type ApiFarm, farmIdOf, startApiFarm, type TestClient } from './support/orchestrator.ts';
 
 let api: ApiFarm;
@@ -56,6 +56,15 @@ describe('a stale signature', () => {
     // Within half the window (and a missing Date) it is taken for a request held up.
     expect(staleSignature('x', date, orchestratorNow + SIGNATURE_WINDOW_MS / 2).title).toBe(STALE_SIGNATURE);
     expect(staleSignature('x', null, orchestratorNow + 400_000).title).toBe(STALE_SIGNATURE);
+  });
+
+  it('reads how far the orchestrator’s clock runs ahead from its Date header, within two seconds as none (the header is to the second)', () => {
+    const orchestratorNow = Date.parse('2026-12-04T12:00:00Z');
+    const date = new Date(orchestratorNow).toUTCString();
+    expect(clockOffset(date, orchestratorNow - 90_000)).toBe(90_000);
+    expect(clockOffset(date, orchestratorNow + 90_000)).toBe(-90_000);
+    expect(clockOffset(date, orchestratorNow + 1_500)).toBe(0);
+    expect(clockOffset(null, orchestratorNow)).toBe(0);
   });
 
   it('leaves every other refusal final and an orchestrator’s failure, a rate limit or no answer transient', () => {

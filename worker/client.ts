@@ -68,8 +68,18 @@ export const CLOCK_SKEW = 'Clock skew';
  * orchestrator under a flood), which goes again freshly signed; a clock off by more than half the
  * window never gets through, and the person running the worker must hear that, not a retry. Pure.
  */
+/**
+ * How far the orchestrator's clock runs ahead of this machine's (ms), from an answer's `Date`
+ * header (to the second, so within two seconds counts as none): a replica's deadline is the
+ * orchestrator's time.
+ */
+export function clockOffset(orchestratorDate: string | null, now: number): number {
+  const offset = Date.parse(orchestratorDate ?? '') - now;
+  return Number.isFinite(offset) && Math.abs(offset) > 2000 ? offset : 0;
+}
+
 export function staleSignature(message: string, orchestratorDate: string | null, now: number): OrchestratorError {
-  const skewMs = now - Date.parse(orchestratorDate ?? '');
+  const skewMs = -clockOffset(orchestratorDate, now);
   if (!(Math.abs(skewMs) > SIGNATURE_WINDOW_MS / 2)) return new OrchestratorError(401, STALE_SIGNATURE, message);
   const seconds = Math.round(Math.abs(skewMs) / 1000).toLocaleString('en');
   return new OrchestratorError(
@@ -93,6 +103,8 @@ export const startingWith = (urls: readonly string[], i: number): string[] => [
 ];
 
 export class WorkerClient {
+  /** The orchestrator's clock less this machine's, as its last answer said (clockOffset). */
+  clockOffsetMs = 0;
   private readonly bases: readonly string[];
   /** The orchestrator it talks to now: the next one after a connection fails. */
   private current = 0;
@@ -274,6 +286,7 @@ export class WorkerClient {
   ): Promise<Response> {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body ?? new Uint8Array());
     const res = await this.send(method, path, bytes, body !== undefined, headers, signal);
+    this.clockOffsetMs = clockOffset(res.headers.get('date'), Date.now());
     if (res.status >= 400) {
       // A problem is a few hundred bytes: a longer answer is not read whole.
       const text = await readAtMost(res, PROBLEM_MAX_BYTES).then(

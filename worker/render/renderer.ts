@@ -183,8 +183,8 @@ export class Renderer {
   /**
    * The frame compiled, its geometry kept from the frame before where every object is placed alike
    * (a camera's flight through a still scene): a 250,000-triangle scene had been compiled afresh
-   * for each frame, 6–11 s of the worker's main thread for a tile that may be paid 72 rays (an
-   * attacker's review).
+   * for each frame, seconds of the worker's main thread for a tile that may be paid 72 rays (an
+   * attacker's review; bench:frames).
    */
   compile(scene: Scene, frame: number): CompiledScene {
     if (this.compiled?.scene === scene && this.compiled.frame === frame) return this.compiled.data;
