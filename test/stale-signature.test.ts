@@ -65,6 +65,9 @@ describe('a stale signature', () => {
     expect(clockOffset(date, orchestratorNow + 90_000)).toBe(-90_000);
     expect(clockOffset(date, orchestratorNow + 1_500)).toBe(0);
     expect(clockOffset(null, orchestratorNow)).toBe(0);
+    // Not the orchestrator's clock: past the signature window (a proxy's page), or a cache's copy.
+    expect(clockOffset(date, orchestratorNow - 3_600_000)).toBe(0);
+    expect(clockOffset(date, orchestratorNow - 90_000, '12')).toBe(0);
   });
 
   it('leaves every other refusal final and an orchestrator’s failure, a rate limit or no answer transient', () => {

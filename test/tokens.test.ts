@@ -111,6 +111,17 @@ describe('tokens', () => {
     const trusted = async () =>
       ((await (await fetch(`${old.url}/api/workers/${workerIdOf(publicKeyDer)}`)).json()) as { trusted: boolean }).trusted;
     expect(await trusted()).toBe(true);
+    // A name no Lua script can read (a lone surrogate) is refused now; one minted before must not stop the rotation.
+    const mint = (name: string) =>
+      fetch(`${old.url}/api/tokens`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer leaked-operator-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+    expect((await problem(await mint('\ud800'), 400)).errors?.[0].path).toBe('name');
+    const direct = new Redis(redis.url);
+    await direct.hset(keys.tokens, 'a-digest-of-an-older-release', JSON.stringify({ owner: 'x', role: 'requester', name: '\ud800' }));
+    direct.disconnect();
     const rotated = await startOrchestrator(config('new-operator-token', 'rotated-b'));
     try {
       for (const url of [old.url, rotated.url]) expect((await tokensAs(url, 'leaked-operator-token')).status).toBe(401);

@@ -198,10 +198,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     let rendered: Rendered;
     const late = new AbortController();
     try {
-      // The deadline is the orchestrator's time: on this machine's clock, by the offset its answers showed.
-      const deadline = a.deadline - client.clockOffsetMs;
-      const margin = Math.min(UPLOAD_MARGIN_MS, (deadline - (pending.get(a.replica) ?? Date.now())) / 10);
-      const tooLate = (end: number) => end + margin > deadline;
+      // The deadline is on this machine's clock (the client moved it by the answer's offset).
+      const margin = Math.min(UPLOAD_MARGIN_MS, (a.deadline - (pending.get(a.replica) ?? Date.now())) / 10);
+      const tooLate = (end: number) => end + margin > a.deadline;
       if (tooLate(Date.now())) late.abort();
       late.signal.throwIfAborted();
       emit({ kind: 'rendering', frame: a.frame, tile: a.tile, index, of });

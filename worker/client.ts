@@ -63,23 +63,24 @@ export class OrchestratorError extends Error {
 export const CLOCK_SKEW = 'Clock skew';
 
 /**
+ * How far the orchestrator's clock runs ahead of this machine's (ms), from the `Date` header of
+ * an answer to a signed request it accepted (to the second, so within two seconds counts as none):
+ * a replica's deadline is the orchestrator's time. An offset past the signature window, or an
+ * answer a cache kept (`Age`), is no orchestrator's clock (a proxy's page): none.
+ */
+export function clockOffset(orchestratorDate: string | null, now: number, age: string | null = null): number {
+  const offset = Date.parse(orchestratorDate ?? '') - now;
+  return Number.isFinite(offset) && age === null && Math.abs(offset) > 2000 && Math.abs(offset) <= SIGNATURE_WINDOW_MS ? offset : 0;
+}
+
+/**
  * A stale signature's cause. The orchestrator's `Date` header says when it judged the request: a
  * clock that agrees with it signed a request that waited past its window in queues (an
  * orchestrator under a flood), which goes again freshly signed; a clock off by more than half the
  * window never gets through, and the person running the worker must hear that, not a retry. Pure.
  */
-/**
- * How far the orchestrator's clock runs ahead of this machine's (ms), from an answer's `Date`
- * header (to the second, so within two seconds counts as none): a replica's deadline is the
- * orchestrator's time.
- */
-export function clockOffset(orchestratorDate: string | null, now: number): number {
-  const offset = Date.parse(orchestratorDate ?? '') - now;
-  return Number.isFinite(offset) && Math.abs(offset) > 2000 ? offset : 0;
-}
-
 export function staleSignature(message: string, orchestratorDate: string | null, now: number): OrchestratorError {
-  const skewMs = -clockOffset(orchestratorDate, now);
+  const skewMs = now - Date.parse(orchestratorDate ?? '');
   if (!(Math.abs(skewMs) > SIGNATURE_WINDOW_MS / 2)) return new OrchestratorError(401, STALE_SIGNATURE, message);
   const seconds = Math.round(Math.abs(skewMs) / 1000).toLocaleString('en');
   return new OrchestratorError(
@@ -103,8 +104,6 @@ export const startingWith = (urls: readonly string[], i: number): string[] => [
 ];
 
 export class WorkerClient {
-  /** The orchestrator's clock less this machine's, as its last answer said (clockOffset). */
-  clockOffsetMs = 0;
   private readonly bases: readonly string[];
   /** The orchestrator it talks to now: the next one after a connection fails. */
   private current = 0;
@@ -159,28 +158,30 @@ export class WorkerClient {
     await this.request('POST', '/api/work/heartbeat', JSON.stringify({ replicas }));
   }
 
-  /** Long-polls for the next replica; undefined when there is none for now. */
+  /** Long-polls for the next replica (its deadline on this machine's clock); undefined when there is none for now. */
   async next(signal?: AbortSignal): Promise<Assignment | undefined> {
     const res = await this.request('POST', '/api/work/next', undefined, {}, signal);
     if (res.status === 204) return undefined;
-    return AssignmentSchema.parse(await res.json());
+    return onThisClock(res, [AssignmentSchema.parse(await res.json())])[0];
   }
 
-  /** Long-polls for up to `max` replicas (its free capacity); empty when there are none for now. */
+  /** Long-polls for up to `max` replicas (its free capacity, their deadlines on this machine's clock); empty when there are none for now. */
   async nextBatch(max: number, signal?: AbortSignal): Promise<Assignment[]> {
     const res = await this.request('POST', '/api/work/batch', JSON.stringify({ max } satisfies BatchRequest), {}, signal);
     if (res.status === 204) return [];
-    return BatchSchema.parse(await res.json()).replicas;
+    return onThisClock(res, BatchSchema.parse(await res.json()).replicas);
   }
 
   /**
    * Uploads several results in one signed request; says what became of each, and brings up to
-   * `next` replicas more where there is work now (ResultsQuery).
+   * `next` replicas more where there is work now (ResultsQuery; their deadlines on this machine's clock).
    */
   async uploadBatch(results: readonly BatchedResult[], next = 0): Promise<BatchResults> {
     const path = next > 0 ? `/api/work/results?next=${next}` : '/api/work/results';
     const res = await this.request('PUT', path, encodeResultBatch(results), { 'content-type': 'application/octet-stream' });
-    return BatchResults.parse(await res.json());
+    const answer = BatchResults.parse(await res.json());
+    if (answer.replicas) onThisClock(res, answer.replicas);
+    return answer;
   }
 
   /** The known-answer tiles to render before any work. */
@@ -286,7 +287,6 @@ export class WorkerClient {
   ): Promise<Response> {
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : (body ?? new Uint8Array());
     const res = await this.send(method, path, bytes, body !== undefined, headers, signal);
-    this.clockOffsetMs = clockOffset(res.headers.get('date'), Date.now());
     if (res.status >= 400) {
       // A problem is a few hundred bytes: a longer answer is not read whole.
       const text = await readAtMost(res, PROBLEM_MAX_BYTES).then(
@@ -349,6 +349,13 @@ export class WorkerClient {
       }
     }
   }
+}
+
+/** Moves the deadlines of the replicas an answer brought onto this machine's clock, by the offset that answer shows. */
+function onThisClock(res: Response, replicas: Assignment[]): Assignment[] {
+  const offset = clockOffset(res.headers.get('date'), Date.now(), res.headers.get('age'));
+  for (const a of replicas) a.deadline -= offset;
+  return replicas;
 }
 
 /** A response's body, read as it comes; says whether the connection failed part-way. */

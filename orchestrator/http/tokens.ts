@@ -11,7 +11,15 @@ import type { Webhooks } from '../state/webhooks.ts';
 import { readJson } from './bodies.ts';
 import { HttpError, param } from './problem.ts';
 
-const MintRequest = z.object({ name: z.string().min(1).max(64).default('requester') });
+const MintRequest = z.object({
+  // Well-formed: a lone surrogate is JSON no Lua script can read (operator-token.lua skips it).
+  name: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((s) => !/\p{Cs}/u.test(s), 'not well-formed Unicode (a lone surrogate)')
+    .default('requester'),
+});
 
 export function tokenRoutes(tokens: Tokens, webhooks: Pick<Webhooks, 'removeAll'>): Router {
   const r = Router();

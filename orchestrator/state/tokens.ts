@@ -47,7 +47,7 @@ export class Tokens {
     const revoked = (await runScript(
       this.redis,
       'operator-token',
-      [keys.tokens, keys.operatorTokensRevoked, keys.workersAll],
+      [keys.tokens, keys.operatorTokensRevoked, keys.workersBy('credibility')],
       [digest(token), JSON.stringify(principal), exclusive ? '1' : ''],
     )) as string[] | -1;
     if (revoked === -1) throw new Error('this operator token was replaced by a newer one (FARM_TOKEN) and may not be used again');
