@@ -5,7 +5,6 @@
  * the demo scene with --wait, prints where the frames are, and keeps the farm running until Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { configFromEnv, OrchestratorConfig } from '../orchestrator/config.ts';
 import { startOrchestrator } from '../orchestrator/server.ts';
@@ -34,23 +33,23 @@ export async function upCommand(flags: UpFlags): Promise<void> {
   const data = resolve(flags.data);
   const redis = process.env.REDIS_URL ? undefined : await startRedisServer({ dir: join(data, 'redis') });
   const redisUrl = process.env.REDIS_URL ?? (redis?.url as string);
-  const token = process.env.FARM_TOKEN ?? `farm_${randomBytes(24).toString('base64url')}`;
-  const orchestrators = await Promise.all(
-    Array.from({ length: Number(flags.orchestrators) }, (_, i) =>
-      startOrchestrator(
-        OrchestratorConfig.parse({
-          ...configFromEnv(process.env),
-          // Consecutive ports from --port (0: any free one each).
-          port: Number(flags.port) === 0 ? 0 : Number(flags.port) + i,
-          redisUrl,
-          dataDir: join(data, 'orchestrator'),
-          token,
-          logLevel: process.env.LOG_LEVEL ?? 'warn',
-        }),
-      ),
-    ),
-  );
-  const farm = orchestrators[0];
+  // Without FARM_TOKEN, the token the first orchestrator generated into the data directory (kept
+  // across runs), beside any other: a token made up for each run would be FARM_TOKEN to the
+  // orchestrators, which revokes every other operator token — a real farm's too, were REDIS_URL its.
+  const start = (i: number) =>
+    startOrchestrator(
+      OrchestratorConfig.parse({
+        ...configFromEnv(process.env),
+        // Consecutive ports from --port (0: any free one each).
+        port: Number(flags.port) === 0 ? 0 : Number(flags.port) + i,
+        redisUrl,
+        dataDir: join(data, 'orchestrator'),
+        logLevel: process.env.LOG_LEVEL ?? 'warn',
+      }),
+    );
+  const farm = await start(0);
+  const orchestrators = [farm, ...(await Promise.all(Array.from({ length: Number(flags.orchestrators) - 1 }, (_, i) => start(i + 1))))];
+  const token = farm.token;
   const urls = orchestrators.map((o) => o.url);
   const workers: ChildProcess[] = Array.from({ length: Number(flags.workers) }, (_, i) =>
     spawn(
