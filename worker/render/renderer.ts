@@ -159,9 +159,9 @@ export class Renderer {
       const cells = packedCells(await out, plan.columns, plan.rows);
       addUnits(cells, rowOf, placed, plan.columns, tile.width, sums, counts, constants.workQuantum);
       const unitsDone = Math.min((call + 1) * plan.unitsPerCall, plan.units);
-      // The cells to come, at most all their samples' rays apiece: already past the bound whatever they add?
-      const rest = { cells: (plan.units - unitsDone) * tile.width, rays: 0 };
-      rest.rays = rest.cells * plan.group * constants.segments;
+      // Past the bound already, whatever the cells to come add (at most all their samples' rays apiece)?
+      const cellsLeft = (plan.units - unitsDone) * tile.width;
+      const rest = { cells: cellsLeft, rays: cellsLeft * plan.group * constants.segments };
       if (tooCostly(counts, constants.workQuantum, rest)) throw new TooCostlyError();
       opts.onProgress?.(unitsDone / plan.groups, tile.height);
       opts.signal?.throwIfAborted();
