@@ -5,6 +5,7 @@
  * a revoked token is refused from the next request on.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import { keys } from './keys.ts';
 import { runScript } from './lua/scripts.ts';
 import type { FarmRedis } from './redis.ts';
@@ -17,20 +18,25 @@ export interface Principal {
 }
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+/** A token's principal: its owner is the first 16 hex digits of its digest. */
+const principalOf = (token: string, role: Role, name: string): Principal => ({ owner: digest(token).slice(0, 16), role, name });
 
 export class Tokens {
   constructor(private readonly redis: FarmRedis) {}
 
-  /** Adds the token, and opens its owner's account (keys.owner) if it has none. */
-  async add(token: string, role: Role, name: string): Promise<Principal> {
-    const principal = { owner: digest(token).slice(0, 16), role, name };
-    await this.redis
-      .multi()
-      .hset(keys.tokens, digest(token), JSON.stringify(principal))
-      .hset(keys.owner(principal.owner), 'name', name)
+  /** Adds a requester's token, and opens its owner's account. */
+  private async add(token: string, name: string): Promise<Principal> {
+    const principal = principalOf(token, 'requester', name);
+    await this.openAccount(principal, (m) => m.hset(keys.tokens, digest(token), JSON.stringify(principal)));
+    return principal;
+  }
+
+  /** Opens the principal's owner account (keys.owner) if it has none, with what `also` adds to the same transaction. */
+  private async openAccount(principal: Principal, also = (m: ChainableCommander) => m): Promise<void> {
+    await also(this.redis.multi())
+      .hset(keys.owner(principal.owner), 'name', principal.name)
       .zadd(keys.requestersAll, 'NX', Date.now(), principal.owner)
       .exec();
-    return principal;
   }
 
   /**
@@ -43,7 +49,7 @@ export class Tokens {
    * before (an orchestrator started with the settings a rotation replaced).
    */
   async setOperator(token: string, exclusive: boolean): Promise<string[]> {
-    const principal: Principal = { owner: digest(token).slice(0, 16), role: 'operator', name: 'operator' };
+    const principal = principalOf(token, 'operator', 'operator');
     const revoked = (await runScript(
       this.redis,
       'operator-token',
@@ -51,17 +57,13 @@ export class Tokens {
       [digest(token), JSON.stringify(principal), exclusive ? '1' : ''],
     )) as string[] | -1;
     if (revoked === -1) throw new Error('this operator token was replaced by a newer one (FARM_TOKEN) and may not be used again');
-    await this.redis
-      .multi()
-      .hset(keys.owner(principal.owner), 'name', principal.name)
-      .zadd(keys.requestersAll, 'NX', Date.now(), principal.owner)
-      .exec();
+    await this.openAccount(principal);
     return revoked;
   }
 
   async mint(name: string): Promise<{ token: string; principal: Principal }> {
     const token = `farm_${randomBytes(24).toString('base64url')}`;
-    return { token, principal: await this.add(token, 'requester', name) };
+    return { token, principal: await this.add(token, name) };
   }
 
   async lookup(token: string): Promise<Principal | undefined> {
